@@ -1,0 +1,104 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { STATUS_CODES } from 'node:http';
+import { DomainError } from './domain-error.js';
+
+interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  details?: unknown;
+}
+
+/** body-parser / multer errors carry an HTTP status and a `type` or `code`. */
+interface HttpishError {
+  status?: number;
+  statusCode?: number;
+  type?: string;
+  expose?: boolean;
+  message?: string;
+}
+
+/**
+ * Maps every error to `{ statusCode, error, message, details? }`. Expected
+ * failures keep their message; anything else is logged with the request id
+ * and answered as a bare 500 (no stack, no SQL).
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger(AllExceptionsFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const response = http.getResponse<Response>();
+    const request = http.getRequest<Request>();
+    const body = this.toBody(exception, request);
+    if (body.statusCode >= 500) {
+      this.logger.error({ err: exception, path: request?.url }, 'unhandled error');
+    }
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    response.status(body.statusCode).json(body);
+  }
+
+  private toBody(exception: unknown, request?: Request): ErrorBody {
+    if (exception instanceof DomainError) {
+      if (exception.status >= 500) return internal();
+      return {
+        statusCode: exception.status,
+        error: STATUS_CODES[exception.status] ?? 'Error',
+        message: exception.message,
+        details: { code: exception.code, ...(exception.details ? asObject(exception.details) : {}) },
+      };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const res = exception.getResponse();
+      const payload = typeof res === 'string' ? { message: res } : (res as Record<string, unknown>);
+      const message = Array.isArray(payload.message) ? payload.message.join('; ') : String(payload.message ?? exception.message);
+      return {
+        statusCode: status,
+        error: STATUS_CODES[status] ?? 'Error',
+        message: status >= 500 ? 'Internal server error' : message,
+        ...(payload.details !== undefined ? { details: payload.details } : {}),
+      };
+    }
+    const httpish = exception as HttpishError;
+    const status = httpish?.status ?? httpish?.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return {
+        statusCode: status,
+        error: STATUS_CODES[status] ?? 'Error',
+        message: describeParserError(httpish, request),
+        ...(httpish.type ? { details: { code: httpish.type } } : {}),
+      };
+    }
+    return internal();
+  }
+}
+
+function internal(): ErrorBody {
+  return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'Internal Server Error', message: 'Internal server error' };
+}
+
+function asObject(details: unknown): Record<string, unknown> {
+  return typeof details === 'object' && details !== null && !Array.isArray(details)
+    ? (details as Record<string, unknown>)
+    : { errors: details };
+}
+
+function describeParserError(error: HttpishError, request?: Request): string {
+  switch (error.type) {
+    case 'entity.parse.failed':
+      return 'Request body is not valid JSON';
+    case 'entity.too.large':
+      return `Request body is larger than the limit for ${request?.path ?? 'this route'}`;
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return 'Unsupported request body encoding';
+    default:
+      return error.expose && error.message ? error.message : 'Bad request';
+  }
+}

@@ -1,0 +1,59 @@
+import { HttpStatus } from '@nestjs/common';
+
+/**
+ * Expected failures carry a code; the global filter maps the code to an HTTP
+ * status. Services throw these, never bare Errors or HttpExceptions.
+ */
+export enum ErrorCode {
+  VALIDATION_FAILED = 'VALIDATION_FAILED',
+  INVALID_CREDENTIALS = 'INVALID_CREDENTIALS',
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  INVALID_REFRESH_TOKEN = 'INVALID_REFRESH_TOKEN',
+  EMAIL_TAKEN = 'EMAIL_TAKEN',
+  INVITE_CODE_INVALID = 'INVITE_CODE_INVALID',
+  NO_FAMILY = 'NO_FAMILY',
+  ALREADY_IN_FAMILY = 'ALREADY_IN_FAMILY',
+  OWNER_ONLY = 'OWNER_ONLY',
+  NOT_FOUND = 'NOT_FOUND',
+  FORBIDDEN_RECORD = 'FORBIDDEN_RECORD',
+  SYNC_CONFLICT = 'SYNC_CONFLICT',
+  PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
+  RATE_LIMITED = 'RATE_LIMITED',
+  FAMILY_SCOPE_MISSING = 'FAMILY_SCOPE_MISSING',
+}
+
+const STATUS_BY_CODE: Record<ErrorCode, HttpStatus> = {
+  [ErrorCode.VALIDATION_FAILED]: HttpStatus.UNPROCESSABLE_ENTITY,
+  [ErrorCode.INVALID_CREDENTIALS]: HttpStatus.UNAUTHORIZED,
+  [ErrorCode.UNAUTHENTICATED]: HttpStatus.UNAUTHORIZED,
+  [ErrorCode.INVALID_REFRESH_TOKEN]: HttpStatus.UNAUTHORIZED,
+  [ErrorCode.EMAIL_TAKEN]: HttpStatus.CONFLICT,
+  [ErrorCode.INVITE_CODE_INVALID]: HttpStatus.NOT_FOUND,
+  [ErrorCode.NO_FAMILY]: HttpStatus.FORBIDDEN,
+  [ErrorCode.ALREADY_IN_FAMILY]: HttpStatus.CONFLICT,
+  [ErrorCode.OWNER_ONLY]: HttpStatus.FORBIDDEN,
+  [ErrorCode.NOT_FOUND]: HttpStatus.NOT_FOUND,
+  [ErrorCode.FORBIDDEN_RECORD]: HttpStatus.FORBIDDEN,
+  [ErrorCode.SYNC_CONFLICT]: HttpStatus.CONFLICT,
+  [ErrorCode.PAYLOAD_TOO_LARGE]: HttpStatus.PAYLOAD_TOO_LARGE,
+  [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+  [ErrorCode.RATE_LIMITED]: HttpStatus.TOO_MANY_REQUESTS,
+  // Reaching a scoped query without a family is a programming error: fail closed, loudly.
+  [ErrorCode.FAMILY_SCOPE_MISSING]: HttpStatus.INTERNAL_SERVER_ERROR,
+};
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+
+  get status(): HttpStatus {
+    return STATUS_BY_CODE[this.code];
+  }
+}

@@ -1,0 +1,41 @@
+import { applyDecorators, createParamDecorator, ExecutionContext, UseGuards, UseInterceptors } from '@nestjs/common';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { AuthGuard } from '@nestjs/passport';
+import { ErrorResponse } from '../errors/error-response.js';
+import { FamilyGuard } from './family.guard.js';
+import { FamilyScopeInterceptor } from './family-scope.interceptor.js';
+import type { FamilyScope } from './family-context.js';
+import type { AuthenticatedUser, ScopedRequest } from './family-scope.request.js';
+
+export const JwtAuthGuard = AuthGuard('jwt');
+
+/** A valid access token is required; no family needed (e.g. /auth/me, /auth/join-family). */
+export function Authenticated(): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    UseGuards(JwtAuthGuard),
+    ApiBearerAuth(),
+    ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Missing, invalid or expired access token' }),
+  );
+}
+
+/**
+ * A valid access token and current membership of a family; the handler runs
+ * inside that family's scope, so scoped repositories filter by it.
+ */
+export function FamilyScoped(): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    UseGuards(JwtAuthGuard, FamilyGuard),
+    UseInterceptors(FamilyScopeInterceptor),
+    ApiBearerAuth(),
+    ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Missing, invalid or expired access token' }),
+    ApiForbiddenResponse({ type: ErrorResponse, description: 'The caller is not a member of any family' }),
+  );
+}
+
+export const CurrentUser = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): AuthenticatedUser => ctx.switchToHttp().getRequest<ScopedRequest>().user!,
+);
+
+export const CurrentFamily = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): FamilyScope => ctx.switchToHttp().getRequest<ScopedRequest>().familyScope!,
+);

@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { FamilyContext } from '../family-scope/family-context.js';
+import { DomainError, ErrorCode } from '../errors/domain-error.js';
+
+export interface VersionedWrite {
+  /** The transaction to write in. */
+  manager: EntityManager;
+  /** The version to stamp on every row written (server_version, and server_created_version on insert). */
+  version: number;
+  familyId: string;
+}
+
+/**
+ * The only way to write a family's synced data (push, REST, CLI, uploads).
+ *
+ * One transaction: lock the family row, take v = greatest(now_ms,
+ * sync_version + 1), let the caller stamp its rows with v, store
+ * sync_version = v. Writes to one family are serialized by the row lock, so
+ * versions follow commit order; a pull that reads sync_version and the rows
+ * from one snapshot can never miss a change. Families never wait on each other.
+ */
+@Injectable()
+export class FamilyVersionService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly familyContext: FamilyContext,
+  ) {}
+
+  /** Writes in the current request's family. */
+  write<T>(work: (write: VersionedWrite) => Promise<T>): Promise<{ result: T; version: number }> {
+    return this.writeForFamily(this.familyContext.require().familyId, work);
+  }
+
+  /** Writes in an explicit family (CLI jobs, joins); callers outside a request only. */
+  writeForFamily<T>(familyId: string, work: (write: VersionedWrite) => Promise<T>): Promise<{ result: T; version: number }> {
+    return this.dataSource.transaction('READ COMMITTED', async (manager) => {
+      // UPDATE … RETURNING (wrapped so TypeORM returns plain rows) takes the row lock (as SELECT … FOR UPDATE would) and
+      // stores the new version in the same round trip.
+      const rows: Array<{ version: string }> = await manager.query(
+        `WITH bumped AS (
+           UPDATE families
+              SET sync_version = greatest((extract(epoch FROM clock_timestamp()) * 1000)::bigint, sync_version + 1)
+            WHERE id = $1
+        RETURNING sync_version)
+         SELECT sync_version AS version FROM bumped`,
+        [familyId],
+      );
+      if (!rows.length) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
+      const version = Number(rows[0].version);
+      const result = await work({ manager, version, familyId });
+      // Delivered on commit only; real-time listeners tell the family's devices to sync.
+      await manager.query(`SELECT pg_notify('hemoday_family_sync', $1)`, [`${familyId}:${version}`]);
+      return { result, version };
+    });
+  }
+}

@@ -1,0 +1,57 @@
+import { registerAs } from '@nestjs/config';
+import { resolve } from 'node:path';
+import { parseDurationSeconds } from './duration.js';
+import { validateEnv } from './env.validation.js';
+
+/**
+ * Typed configuration namespaces. Each reads the validated environment once;
+ * services inject them with `@Inject(xConfig.KEY) cfg: ConfigType<typeof xConfig>`.
+ */
+export const appConfig = registerAs('app', () => {
+  const env = validateEnv(process.env);
+  return {
+    nodeEnv: env.NODE_ENV,
+    isProduction: env.NODE_ENV === 'production',
+    dataDir: resolve(env.DATA_DIR ?? '.data'),
+    logLevel: env.LOG_LEVEL,
+  };
+});
+
+export const httpConfig = registerAs('http', () => {
+  const env = validateEnv(process.env);
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    corsOrigins: env.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    syncBodyLimitBytes: env.SYNC_BODY_LIMIT_BYTES,
+    trustProxy: env.TRUST_PROXY,
+  };
+});
+
+export const databaseConfig = registerAs('database', () => {
+  const env = validateEnv(process.env);
+  return {
+    url: env.DATABASE_URL,
+    embeddedPort: env.EMBEDDED_PG_PORT,
+    embeddedDataDir: resolve(env.DATA_DIR ?? '.data', 'postgres'),
+  };
+});
+
+export const authConfig = registerAs('auth', () => {
+  const env = validateEnv(process.env);
+  return {
+    jwtSecret: env.JWT_SECRET,
+    accessTtlSeconds: parseDurationSeconds(env.JWT_ACCESS_TTL),
+    refreshTtlSeconds: parseDurationSeconds(env.JWT_REFRESH_TTL),
+    rateLimit: env.AUTH_RATE_LIMIT,
+    rateWindowSeconds: env.AUTH_RATE_WINDOW_SECONDS,
+  };
+});
+
+export const uploadConfig = registerAs('upload', () => {
+  const env = validateEnv(process.env);
+  return { dir: resolve(env.UPLOAD_DIR), maxBytes: env.UPLOAD_MAX_BYTES };
+});
+
+export const allConfigs = [appConfig, httpConfig, databaseConfig, authConfig, uploadConfig];

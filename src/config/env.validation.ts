@@ -1,0 +1,102 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
+const toBool = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+
+/** Durations such as `900`, `15m`, `12h`, `30d` (seconds when unit-less). */
+export const DURATION_PATTERN = /^\d+(ms|s|m|h|d)?$/;
+
+/**
+ * Every environment variable the service reads. Validated once at start-up;
+ * a bad value stops the process with one line per problem.
+ */
+export class EnvironmentVariables {
+  @IsOptional() @IsIn(['development', 'production', 'test'])
+  NODE_ENV: 'development' | 'production' | 'test' = 'development';
+
+  @Transform(toInt) @IsOptional() @IsInt() @Min(0) @Max(65535)
+  PORT: number = 3000;
+
+  @IsOptional() @IsString()
+  HOST: string = '127.0.0.1';
+
+  @Transform(emptyToUndefined) @IsOptional() @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  DATA_DIR?: string;
+
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(65535)
+  EMBEDDED_PG_PORT: number = 54329;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(32, { message: 'JWT_SECRET must be at least 32 characters' })
+  JWT_SECRET?: string;
+
+  @IsOptional() @Matches(DURATION_PATTERN, { message: 'JWT_ACCESS_TTL must be a duration such as 900, 15m or 1h' })
+  JWT_ACCESS_TTL: string = '15m';
+
+  @IsOptional() @Matches(DURATION_PATTERN, { message: 'JWT_REFRESH_TTL must be a duration such as 60d' })
+  JWT_REFRESH_TTL: string = '60d';
+
+  @IsOptional() @IsString()
+  UPLOAD_DIR: string = 'uploads';
+
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1)
+  UPLOAD_MAX_BYTES: number = 20 * 1024 * 1024;
+
+  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL: string = 'info';
+
+  /** Comma-separated origins, `*` for any; empty disables CORS. */
+  @IsOptional() @IsString()
+  CORS_ORIGINS: string = '*';
+
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1024)
+  BODY_LIMIT_BYTES: number = 1024 * 1024;
+
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1024)
+  SYNC_BODY_LIMIT_BYTES: number = 64 * 1024 * 1024;
+
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1)
+  AUTH_RATE_LIMIT: number = 10;
+
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1)
+  AUTH_RATE_WINDOW_SECONDS: number = 60;
+
+  @Transform(toBool) @IsOptional() @IsBoolean()
+  TRUST_PROXY: boolean = false;
+}
+
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables {
+  const env = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
+  const problems = validateSync(env, { skipMissingProperties: false }).flatMap((e) =>
+    Object.values(e.constraints ?? {}).map((m) => `${e.property}=${JSON.stringify(raw[e.property] ?? null)}: ${m}`),
+  );
+  if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
+    problems.push('JWT_SECRET is required when NODE_ENV=production (at least 32 random characters)');
+  }
+  if (problems.length) throw new ConfigValidationError(problems);
+  return env;
+}

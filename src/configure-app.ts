@@ -1,0 +1,43 @@
+import type { INestApplication } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
+import { AppLogger, createPino } from './common/logging/app-logger.js';
+import { requestLogging } from './common/logging/request-logging.middleware.js';
+import { createValidationPipe } from './common/http/validation.js';
+import { appConfig, httpConfig } from './config/configuration.js';
+
+/** Everything main.ts and the e2e tests set up identically on the app. */
+export function configureApp(app: NestExpressApplication): INestApplication {
+  const http = app.get<ConfigType<typeof httpConfig>>(httpConfig.KEY);
+  const logger = createPino(app.get<ConfigType<typeof appConfig>>(appConfig.KEY).logLevel);
+  app.useLogger(new AppLogger(logger));
+  app.use(requestLogging(logger));
+  app.set('trust proxy', http.trustProxy);
+  app.disable('x-powered-by');
+  app.use(helmet());
+  if (http.corsOrigins.length) {
+    app.enableCors({
+      origin: http.corsOrigins.includes('*') ? true : http.corsOrigins,
+      exposedHeaders: ['x-request-id', 'retry-after'],
+    });
+  }
+  app.useGlobalPipes(createValidationPipe());
+  app.enableShutdownHooks();
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('HemoDay API')
+      .setDescription(
+        'Backend of the HemoDay app: auth, families, WatermelonDB sync and documents. ' +
+          'Every error has the shape { statusCode, error, message, details? }.',
+      )
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  return app;
+}

@@ -1,0 +1,19 @@
+import type { DataSourceOptions } from 'typeorm';
+import { ENTITIES } from './entities.js';
+import { MIGRATIONS } from './migrations.js';
+
+export function buildDataSourceOptions(url: string, overrides: Partial<{ poolSize: number; migrationsRun: boolean }> = {}): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'all',
+    migrationsRun: overrides.migrationsRun ?? false,
+    synchronize: false,
+    // gen_random_uuid() is built in since PostgreSQL 13: no extension, no superuser needed.
+    installExtensions: false,
+    extra: { max: overrides.poolSize ?? 20 },
+  };
+}

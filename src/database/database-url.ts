@@ -1,0 +1,38 @@
+import { Logger } from '@nestjs/common';
+import { EmbeddedPostgres } from './embedded-postgres.js';
+
+export interface DatabaseSettings {
+  url?: string;
+  embeddedPort: number;
+  embeddedDataDir: string;
+}
+
+let embedded: EmbeddedPostgres | undefined;
+let embeddedUrl: Promise<string> | undefined;
+
+/**
+ * DATABASE_URL when configured; otherwise starts (once per process) the
+ * embedded PostgreSQL with its data under DATA_DIR/postgres.
+ */
+export function resolveDatabaseUrl(settings: DatabaseSettings): Promise<string> {
+  if (settings.url) return Promise.resolve(settings.url);
+  if (!embeddedUrl) {
+    const logger = new Logger('EmbeddedPostgres');
+    embedded = new EmbeddedPostgres({
+      dataDir: settings.embeddedDataDir,
+      port: settings.embeddedPort,
+      log: (line) => logger.debug(line),
+    });
+    logger.log(`starting embedded PostgreSQL in ${settings.embeddedDataDir} on 127.0.0.1:${settings.embeddedPort}`);
+    embeddedUrl = embedded.start();
+  }
+  return embeddedUrl;
+}
+
+/** Stops the embedded server if this process started one. */
+export async function stopEmbeddedDatabase(): Promise<void> {
+  const server = embedded;
+  embedded = undefined;
+  embeddedUrl = undefined;
+  await server?.stop();
+}

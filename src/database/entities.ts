@@ -1,0 +1,5 @@
+import { RefreshTokenEntity } from '../modules/auth/entities/refresh-token.entity.js';
+import { UserEntity } from '../modules/auth/entities/user.entity.js';
+import { FamilyEntity } from '../modules/families/entities/family.entity.js';
+
+export const ENTITIES = [FamilyEntity, UserEntity, RefreshTokenEntity];

@@ -1,0 +1,81 @@
+import { Body, Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { ErrorResponse } from '../../common/errors/error-response.js';
+import { Authenticated, CurrentUser, JwtAuthGuard } from '../../common/family-scope/decorators.js';
+import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
+import { AuthRateLimitGuard } from './rate-limit.guard.js';
+import { AuthService } from './auth.service.js';
+import { JoinFamilyDto, LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto.js';
+import { AuthResponse, MeResponse, TokenResponse } from './dto/auth.response.js';
+
+@ApiTags('auth')
+@Controller('api/v1/auth')
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  /** Creates an account and a new family (as owner), or joins the family of `invite_code`. */
+  @Post('register')
+  @ApiCreatedResponse({ type: AuthResponse })
+  @ApiBadRequestResponse({ type: ErrorResponse })
+  @ApiConflictResponse({ type: ErrorResponse, description: 'Email already registered' })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Invite code not found' })
+  register(@Body() dto: RegisterDto): Promise<AuthResponse> {
+    return this.auth.register(dto);
+  }
+
+  /** Rate limited per IP and per account. */
+  @Post('login')
+  @HttpCode(200)
+  @UseGuards(AuthRateLimitGuard)
+  @ApiOkResponse({ type: AuthResponse })
+  @ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Wrong email or password' })
+  @ApiTooManyRequestsResponse({ type: ErrorResponse, description: 'Too many attempts (see Retry-After)' })
+  login(@Body() dto: LoginDto): Promise<AuthResponse> {
+    return this.auth.login(dto);
+  }
+
+  /** Joins the family of an invite code (leaving the current one). Rate limited per IP and per account. */
+  @Post('join-family')
+  @HttpCode(200)
+  @Authenticated()
+  @UseGuards(JwtAuthGuard, AuthRateLimitGuard)
+  @ApiOkResponse({ type: MeResponse })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Invite code not found' })
+  @ApiTooManyRequestsResponse({ type: ErrorResponse, description: 'Too many attempts (see Retry-After)' })
+  joinFamily(@CurrentUser() user: AuthenticatedUser, @Body() dto: JoinFamilyDto): Promise<MeResponse> {
+    return this.auth.joinFamily(user.userId, dto.invite_code);
+  }
+
+  /** The caller and a summary of their family. */
+  @Get('me')
+  @Authenticated()
+  @ApiOkResponse({ type: MeResponse })
+  me(@CurrentUser() user: AuthenticatedUser): Promise<MeResponse> {
+    return this.auth.me(user.userId);
+  }
+
+  /** Exchanges a refresh token for a new pair. Each refresh token works once; reusing one signs that device out. */
+  @Post('refresh')
+  @HttpCode(200)
+  @ApiOkResponse({ type: TokenResponse })
+  @ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Invalid, expired, revoked or reused refresh token' })
+  refresh(@Body() dto: RefreshDto): Promise<TokenResponse> {
+    return this.auth.refresh(dto.refresh_token);
+  }
+
+  /** Revokes the refresh token's sign-in (this device). */
+  @Post('logout')
+  @HttpCode(204)
+  logout(@Body() dto: RefreshDto): Promise<void> {
+    return this.auth.logout(dto.refresh_token);
+  }
+}

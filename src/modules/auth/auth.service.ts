@@ -1,0 +1,110 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, QueryFailedError, Repository } from 'typeorm';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { FamilySummaryResponse } from '../families/dto/family.response.js';
+import { FamilyEntity } from '../families/entities/family.entity.js';
+import { FamiliesService } from '../families/families.service.js';
+import { AuthResponse, MeResponse, TokenResponse, UserResponse } from './dto/auth.response.js';
+import { LoginDto, RegisterDto } from './dto/auth.dto.js';
+import { UserEntity } from './entities/user.entity.js';
+import { PasswordService } from './password.service.js';
+import { TokenService } from './token.service.js';
+
+const UNIQUE_VIOLATION = '23505';
+
+export function normalizeEmail(email: string): string {
+  return email.trim();
+}
+
+@Injectable()
+export class AuthService {
+  constructor(
+    @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
+    private readonly passwords: PasswordService,
+    private readonly tokens: TokenService,
+    private readonly families: FamiliesService,
+  ) {}
+
+  /** Creates the user with a new family (as owner), or in the family of `invite_code` (as member). */
+  async register(dto: RegisterDto): Promise<AuthResponse> {
+    const email = normalizeEmail(dto.email);
+    if (await this.findByEmail(email)) throw emailTaken();
+    const passwordHash = await this.passwords.hash(dto.password);
+    const base = { email, passwordHash, name: dto.name ?? null };
+    try {
+      const user = dto.invite_code
+        ? await this.families.joinByInviteCode(dto.invite_code, (manager, familyId, version) =>
+            this.insertUser(manager, { ...base, familyId, role: 'member', familyJoinedVersion: version }),
+          )
+        : await this.users.manager.transaction(async (manager) => {
+            const family = await this.families.createFamily(manager);
+            const owner = await this.insertUser(manager, { ...base, familyId: family.id, role: 'owner', familyJoinedVersion: family.syncVersion });
+            await manager.update(FamilyEntity, { id: family.id }, { createdBy: owner.id, updatedBy: owner.id });
+            return owner;
+          });
+      return AuthResponse.from(await this.tokens.issue(user.id), user);
+    } catch (error) {
+      // Two registrations of one email racing past the look-up above.
+      if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION) throw emailTaken();
+      throw error;
+    }
+  }
+
+  /** Unknown email and wrong password answer alike (same status, message and time). */
+  async login(dto: LoginDto): Promise<AuthResponse> {
+    const user = await this.findByEmail(normalizeEmail(dto.email));
+    const valid = await this.passwords.verify(user?.passwordHash, dto.password);
+    if (!user || !valid) throw new DomainError(ErrorCode.INVALID_CREDENTIALS, 'Invalid email or password');
+    return AuthResponse.from(await this.tokens.issue(user.id), user);
+  }
+
+  /** Moves the caller into the family of `inviteCode` (from none, or from another family). */
+  async joinFamily(userId: string, inviteCode: string): Promise<MeResponse> {
+    const user = await this.requireUser(userId);
+    if (user.role === 'owner') {
+      const others = await this.users.count({ where: { familyId: user.familyId! } });
+      if (others > 1) {
+        throw new DomainError(ErrorCode.ALREADY_IN_FAMILY, 'A family owner with members cannot leave the family; remove the members first');
+      }
+    }
+    await this.families.joinByInviteCode(inviteCode, async (manager, familyId, version) => {
+      if (familyId === user.familyId) throw new DomainError(ErrorCode.ALREADY_IN_FAMILY, 'You are already a member of this family');
+      await manager.update(UserEntity, { id: userId }, { familyId, role: 'member', familyJoinedVersion: version });
+    });
+    return this.me(userId);
+  }
+
+  async me(userId: string): Promise<MeResponse> {
+    const user = await this.requireUser(userId);
+    const family = user.familyId ? await this.users.manager.findOne(FamilyEntity, { where: { id: user.familyId } }) : null;
+    return { user: UserResponse.from(user), family: family ? FamilySummaryResponse.from(family) : null };
+  }
+
+  async refresh(refreshToken: string): Promise<TokenResponse> {
+    return TokenResponse.from(await this.tokens.rotate(refreshToken));
+  }
+
+  logout(refreshToken: string): Promise<void> {
+    return this.tokens.revoke(refreshToken);
+  }
+
+  private findByEmail(email: string): Promise<UserEntity | null> {
+    return this.users.createQueryBuilder('u').where('lower(u.email) = lower(:email)', { email }).getOne();
+  }
+
+  private async requireUser(userId: string): Promise<UserEntity> {
+    const user = await this.users.findOne({ where: { id: userId } });
+    if (!user) throw new DomainError(ErrorCode.UNAUTHENTICATED, 'Authentication required');
+    return user;
+  }
+
+  private insertUser(manager: EntityManager, values: Partial<UserEntity>): Promise<UserEntity> {
+    const repo = manager.getRepository(UserEntity);
+    return repo.save(repo.create(values));
+  }
+}
+
+function emailTaken(): DomainError {
+  return new DomainError(ErrorCode.EMAIL_TAKEN, 'An account with this email already exists');
+}

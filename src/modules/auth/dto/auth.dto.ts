@@ -1,0 +1,45 @@
+import { Transform } from 'class-transformer';
+import { IsEmail, IsNotEmpty, IsOptional, IsString, Length, Matches, MaxLength, MinLength } from 'class-validator';
+
+const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+
+export const PASSWORD_MIN_LENGTH = 8;
+export const PASSWORD_MAX_LENGTH = 256;
+
+export class RegisterDto {
+  /** @example parent@example.com */
+  @Transform(trim) @IsEmail() @MaxLength(320)
+  email: string;
+
+  /** At least 8 characters. @example correct horse battery */
+  @IsString() @MinLength(PASSWORD_MIN_LENGTH) @MaxLength(PASSWORD_MAX_LENGTH)
+  password: string;
+
+  /** @example Leila */
+  @IsOptional() @Transform(trim) @IsString() @MaxLength(200)
+  name?: string;
+
+  /** Join this family instead of creating a new one. @example K7MX2Q */
+  @IsOptional() @Transform(trim) @IsString() @Length(6, 6) @Matches(/^[A-Za-z0-9]{6}$/)
+  invite_code?: string;
+}
+
+export class LoginDto {
+  /** @example parent@example.com */
+  @Transform(trim) @IsEmail() @MaxLength(320)
+  email: string;
+
+  @IsString() @IsNotEmpty() @MaxLength(PASSWORD_MAX_LENGTH)
+  password: string;
+}
+
+export class JoinFamilyDto {
+  /** @example K7MX2Q */
+  @Transform(trim) @IsString() @Length(6, 6) @Matches(/^[A-Za-z0-9]{6}$/)
+  invite_code: string;
+}
+
+export class RefreshDto {
+  @IsString() @IsNotEmpty() @MaxLength(200)
+  refresh_token: string;
+}

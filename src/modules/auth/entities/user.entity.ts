@@ -1,0 +1,36 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { bigintNumber } from '../../../database/column-transformers.js';
+
+export type FamilyRole = 'owner' | 'member';
+
+@Entity('users')
+export class UserEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  /** Stored trimmed as typed; uniqueness and look-ups use lower(email). */
+  @Column({ type: 'varchar', length: 320 })
+  email: string;
+
+  @Column({ name: 'password_hash', type: 'varchar', length: 200 })
+  passwordHash: string;
+
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  name: string | null;
+
+  @Column({ name: 'family_id', type: 'uuid', nullable: true })
+  familyId: string | null;
+
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  role: FamilyRole | null;
+
+  /** Family sync_version at the moment the user joined: older sync cursors get a replacement snapshot. */
+  @Column({ name: 'family_joined_version', type: 'bigint', default: 0, transformer: bigintNumber })
+  familyJoinedVersion: number;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

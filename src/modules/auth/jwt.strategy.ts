@@ -1,0 +1,23 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
+import { JWT_SECRET } from './auth.constants.js';
+
+interface AccessTokenPayload {
+  sub: string;
+  typ?: string;
+}
+
+/** Verifies the bearer access token; membership is checked separately, against the database, by FamilyGuard. */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
+  constructor(@Inject(JWT_SECRET) secret: string) {
+    super({ jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(), secretOrKey: secret, algorithms: ['HS256'], ignoreExpiration: false });
+  }
+
+  validate(payload: AccessTokenPayload): AuthenticatedUser | false {
+    if (payload.typ !== 'access' || typeof payload.sub !== 'string') return false;
+    return { userId: payload.sub };
+  }
+}

@@ -1,0 +1,59 @@
+import type { UserEntity } from '../../auth/entities/user.entity.js';
+import type { FamilyEntity } from '../entities/family.entity.js';
+
+export class FamilyMemberResponse {
+  id: string;
+  email: string;
+  name: string | null;
+  /** @example owner */
+  role: 'owner' | 'member';
+
+  static from(user: UserEntity): FamilyMemberResponse {
+    return { id: user.id, email: user.email, name: user.name, role: user.role ?? 'member' };
+  }
+}
+
+export class FamilySummaryResponse {
+  id: string;
+  /** Share it so another caregiver can join (6 characters, case-insensitive). @example K7MX2Q */
+  invite_code: string;
+  patient_name: string | null;
+  /** ms since epoch */
+  patient_birth_date: number | null;
+  patient_weight_kg: number | null;
+  patient_blood_group: string | null;
+  patient_diagnosis: string | null;
+  notes: string | null;
+  /** ms since epoch */
+  created_at: number;
+  /** ms since epoch */
+  updated_at: number;
+
+  static from(family: FamilyEntity): FamilySummaryResponse {
+    return {
+      id: family.id,
+      invite_code: family.inviteCode,
+      patient_name: family.patientName,
+      patient_birth_date: family.patientBirthDate,
+      patient_weight_kg: family.patientWeightKg,
+      patient_blood_group: family.patientBloodGroup,
+      patient_diagnosis: family.patientDiagnosis,
+      notes: family.notes,
+      created_at: family.createdAt,
+      updated_at: family.updatedAt,
+    };
+  }
+}
+
+export class FamilyResponse extends FamilySummaryResponse {
+  members: FamilyMemberResponse[];
+
+  static withMembers(family: FamilyEntity, members: UserEntity[]): FamilyResponse {
+    return { ...FamilySummaryResponse.from(family), members: members.map((m) => FamilyMemberResponse.from(m)) };
+  }
+}
+
+export class InviteCodeResponse {
+  /** @example K7MX2Q */
+  invite_code: string;
+}

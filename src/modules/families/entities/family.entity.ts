@@ -1,0 +1,55 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { bigintNumber } from '../../../database/column-transformers.js';
+
+@Entity('families')
+export class FamilyEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Index('families_invite_code_key', { unique: true })
+  @Column({ name: 'invite_code', type: 'varchar', length: 6 })
+  inviteCode: string;
+
+  @Column({ name: 'patient_name', type: 'varchar', length: 200, nullable: true })
+  patientName: string | null;
+
+  @Column({ name: 'patient_birth_date', type: 'bigint', nullable: true, transformer: bigintNumber })
+  patientBirthDate: number | null;
+
+  @Column({ name: 'patient_weight_kg', type: 'double precision', nullable: true })
+  patientWeightKg: number | null;
+
+  @Column({ name: 'patient_blood_group', type: 'varchar', length: 16, nullable: true })
+  patientBloodGroup: string | null;
+
+  @Column({ name: 'patient_diagnosis', type: 'varchar', length: 500, nullable: true })
+  patientDiagnosis: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  notes: string | null;
+
+  /** The family's change counter; see "Versions, not wall clocks" in ARCHITECTURE.md. */
+  @Column({ name: 'sync_version', type: 'bigint', default: 0, transformer: bigintNumber })
+  syncVersion: number;
+
+  @Column({ name: 'created_at', type: 'bigint', transformer: bigintNumber })
+  createdAt: number;
+
+  @Column({ name: 'updated_at', type: 'bigint', transformer: bigintNumber })
+  updatedAt: number;
+
+  @Column({ name: 'server_version', type: 'bigint', default: 0, transformer: bigintNumber })
+  serverVersion: number;
+
+  @Column({ name: 'server_created_version', type: 'bigint', default: 0, transformer: bigintNumber })
+  serverCreatedVersion: number;
+
+  @Column({ name: 'created_by', type: 'uuid', nullable: true })
+  createdBy: string | null;
+
+  @Column({ name: 'updated_by', type: 'uuid', nullable: true })
+  updatedBy: string | null;
+
+  @Column({ name: 'created_by_device', type: 'varchar', length: 200, nullable: true })
+  createdByDevice: string | null;
+}

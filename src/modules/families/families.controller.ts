@@ -1,0 +1,44 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { ErrorResponse } from '../../common/errors/error-response.js';
+import { FamilyScoped } from '../../common/family-scope/decorators.js';
+import { FamilyResponse, InviteCodeResponse } from './dto/family.response.js';
+import { UpdateFamilyDto } from './dto/update-family.dto.js';
+import { FamiliesService } from './families.service.js';
+
+@ApiTags('families')
+@FamilyScoped()
+@Controller('api/v1/families/me')
+export class FamiliesController {
+  constructor(private readonly families: FamiliesService) {}
+
+  /** The caller's family: patient information, invite code and members with their roles. */
+  @Get()
+  get(): Promise<FamilyResponse> {
+    return this.families.getCurrent();
+  }
+
+  /** Updates patient fields; devices receive the change on their next pull. */
+  @Patch()
+  @ApiBadRequestResponse({ type: ErrorResponse })
+  update(@Body() dto: UpdateFamilyDto): Promise<FamilyResponse> {
+    return this.families.update(dto);
+  }
+
+  /** Owner only: issues a new invite code; the old one stops working at once. */
+  @Post('invite-code')
+  @HttpCode(200)
+  @ApiForbiddenResponse({ type: ErrorResponse, description: 'Caller is not the owner' })
+  regenerateInviteCode(): Promise<InviteCodeResponse> {
+    return this.families.regenerateInviteCode();
+  }
+
+  /** Owner only: removes a member, who loses access on their next request. */
+  @Delete('members/:userId')
+  @HttpCode(204)
+  @ApiForbiddenResponse({ type: ErrorResponse, description: 'Caller is not the owner' })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: 'No such member in this family' })
+  removeMember(@Param('userId', new ParseUUIDPipe()) userId: string): Promise<void> {
+    return this.families.removeMember(userId);
+  }
+}

@@ -1,0 +1,141 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, QueryFailedError, Repository } from 'typeorm';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { FamilyContext } from '../../common/family-scope/family-context.js';
+import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
+import { FamilyEntity } from './entities/family.entity.js';
+import { FamilyResponse, InviteCodeResponse } from './dto/family.response.js';
+import { UpdateFamilyDto } from './dto/update-family.dto.js';
+import { FamiliesRepository, FamilyMembersRepository } from './families.repository.js';
+import { generateInviteCode, normalizeInviteCode } from './invite-code.js';
+
+const UNIQUE_VIOLATION = '23505';
+const INVITE_CODE_ATTEMPTS = 8;
+
+@Injectable()
+export class FamiliesService {
+  constructor(
+    private readonly families: FamiliesRepository,
+    private readonly members: FamilyMembersRepository,
+    private readonly versions: FamilyVersionService,
+    private readonly familyContext: FamilyContext,
+    @InjectRepository(FamilyEntity) private readonly allFamilies: Repository<FamilyEntity>,
+  ) {}
+
+  async getCurrent(): Promise<FamilyResponse> {
+    const [family, members] = await Promise.all([this.requireCurrent(), this.members.list()]);
+    return FamilyResponse.withMembers(family, members);
+  }
+
+  async update(dto: UpdateFamilyDto): Promise<FamilyResponse> {
+    const { userId } = this.familyContext.require();
+    const patch = {
+      ...(dto.patient_name !== undefined && { patientName: dto.patient_name }),
+      ...(dto.patient_birth_date !== undefined && { patientBirthDate: dto.patient_birth_date }),
+      ...(dto.patient_weight_kg !== undefined && { patientWeightKg: dto.patient_weight_kg }),
+      ...(dto.patient_blood_group !== undefined && { patientBloodGroup: dto.patient_blood_group }),
+      ...(dto.patient_diagnosis !== undefined && { patientDiagnosis: dto.patient_diagnosis }),
+      ...(dto.notes !== undefined && { notes: dto.notes }),
+    };
+    await this.versions.write(({ manager, version }) =>
+      this.families.withManager(manager).update({}, { ...patch, serverVersion: version, updatedAt: Date.now(), updatedBy: userId }),
+    );
+    return this.getCurrent();
+  }
+
+  async regenerateInviteCode(): Promise<InviteCodeResponse> {
+    const { userId } = this.requireOwner();
+    const { result } = await this.versions.write(({ manager, version }) =>
+      this.withUniqueInviteCode(async (inviteCode) => {
+        await this.families.withManager(manager).update({}, { inviteCode, serverVersion: version, updatedAt: Date.now(), updatedBy: userId });
+        return inviteCode;
+      }, manager),
+    );
+    return { invite_code: result };
+  }
+
+  async removeMember(memberId: string): Promise<void> {
+    const { userId } = this.requireOwner();
+    if (memberId === userId) {
+      throw new DomainError(ErrorCode.VALIDATION_FAILED, 'The owner cannot remove themselves from the family', { field: 'userId' });
+    }
+    const { result: removed } = await this.versions.write(async ({ manager }) => {
+      const detached = await this.members.detach(memberId, manager);
+      if (detached) {
+        await manager.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [memberId]);
+      }
+      return detached;
+    });
+    // Not a member of this family (or of any): the same 404 as for another family's member.
+    if (!removed) throw new DomainError(ErrorCode.NOT_FOUND, 'Member not found');
+  }
+
+  /** Creates a new family (new owner's registration) inside the caller's transaction. */
+  async createFamily(manager: EntityManager): Promise<FamilyEntity> {
+    const now = Date.now();
+    return this.withUniqueInviteCode(
+      (inviteCode) =>
+        manager.getRepository(FamilyEntity).save(
+          manager.getRepository(FamilyEntity).create({
+            inviteCode,
+            syncVersion: now,
+            serverVersion: now,
+            serverCreatedVersion: now,
+            createdAt: now,
+            updatedAt: now,
+          }),
+        ),
+      manager,
+    );
+  }
+
+  /**
+   * Joins the family of `code` under that family's version lock, so the
+   * joiner's `family_joined_version` is a version no earlier cursor can reach.
+   */
+  async joinByInviteCode<T>(
+    code: string,
+    attach: (manager: EntityManager, familyId: string, version: number) => Promise<T>,
+  ): Promise<T> {
+    const inviteCode = normalizeInviteCode(code);
+    const family = await this.allFamilies.findOne({ where: { inviteCode }, select: { id: true } });
+    if (!family) throw new DomainError(ErrorCode.INVITE_CODE_INVALID, 'Invite code not found');
+    const { result } = await this.versions.writeForFamily(family.id, async ({ manager, version }) => {
+      // The owner may have regenerated the code between our look-up and the lock.
+      const still = await manager.getRepository(FamilyEntity).count({ where: { id: family.id, inviteCode } });
+      if (!still) throw new DomainError(ErrorCode.INVITE_CODE_INVALID, 'Invite code not found');
+      return attach(manager, family.id, version);
+    });
+    return result;
+  }
+
+  private async requireCurrent(): Promise<FamilyEntity> {
+    const family = await this.families.current();
+    if (!family) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
+    return family;
+  }
+
+  private requireOwner() {
+    const scope = this.familyContext.require();
+    if (scope.role !== 'owner') throw new DomainError(ErrorCode.OWNER_ONLY, 'Only the family owner can do this');
+    return scope;
+  }
+
+  /** Retries on the (rare) collision with an existing code; savepoints keep the outer transaction usable. */
+  private async withUniqueInviteCode<T>(work: (code: string) => Promise<T>, manager: EntityManager): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const code = generateInviteCode();
+      await manager.query('SAVEPOINT invite_code');
+      try {
+        const result = await work(code);
+        await manager.query('RELEASE SAVEPOINT invite_code');
+        return result;
+      } catch (error) {
+        await manager.query('ROLLBACK TO SAVEPOINT invite_code');
+        const collision = error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION;
+        if (!collision || attempt >= INVITE_CODE_ATTEMPTS) throw error;
+      }
+    }
+  }
+}

@@ -1,0 +1,70 @@
+// Jest loads global set-up natively (no TypeScript transform, no module mapping),
+// so this file is plain ESM over the compiled app in dist/ (`npm test` builds first).
+import 'reflect-metadata';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { buildDataSourceOptions } from '../../dist/src/database/data-source-options.js';
+import { EmbeddedPostgres } from '../../dist/src/database/embedded-postgres.js';
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A fresh, migrated database for one test run: a new database on the server of
+ * DATABASE_URL when it is set (dropped afterwards), otherwise an embedded
+ * PostgreSQL in a temporary directory.
+ */
+export async function startTestDatabase() {
+  const external = process.env.DATABASE_URL;
+  const name = `hemoday_test_${Date.now()}_${process.pid}`;
+  let url;
+  let stop;
+  if (external) {
+    const admin = new pg.Client({ connectionString: external });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const target = new URL(external);
+    target.pathname = `/${name}`;
+    url = target.toString();
+    stop = async () => {
+      const client = new pg.Client({ connectionString: external });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    };
+  } else {
+    const dir = await mkdtemp(join(tmpdir(), 'hemoday-test-'));
+    await chmod(dir, 0o755); // the server runs as the postgres OS user when we are root
+    const server = new EmbeddedPostgres({ dataDir: join(dir, 'postgres'), port: await freePort(), database: name });
+    url = await server.start();
+    stop = async () => {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
+  }
+  const dataSource = new DataSource(buildDataSourceOptions(url, { poolSize: 1 }));
+  await dataSource.initialize();
+  await dataSource.runMigrations({ transaction: 'all' });
+  await dataSource.destroy();
+  return { url, stop };
+}
+
+/** One database for the whole run; each test owns its data (a new family per test). */
+export default async function globalSetup() {
+  const database = await startTestDatabase();
+  globalThis.__HEMODAY_TEST_DB__ = database;
+  process.env.TEST_DATABASE_URL = database.url; // inherited by the workers
+}
