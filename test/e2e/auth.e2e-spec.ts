@@ -1,0 +1,275 @@
+import { DataSource } from 'typeorm';
+import { bearer, DEFAULT_PASSWORD, familyWithMember, joinFamily, registerFamily, uniqueEmail } from '../factories/auth.factory.js';
+import { createTestApp, type TestApp } from '../setup/test-app.js';
+
+const ERROR_SHAPE = { statusCode: expect.any(Number), error: expect.any(String), message: expect.any(String) };
+
+describe('auth (e2e)', () => {
+  let t: TestApp;
+  let db: DataSource;
+  beforeAll(async () => {
+    t = await createTestApp();
+    db = t.app.get(DataSource);
+  });
+  afterAll(() => t.close());
+
+  describe('register → login → me', () => {
+    it('registers an owner with a new family, logs in and reads /me', async () => {
+      const email = uniqueEmail('owner');
+      const reg = await t.http().post('/api/v1/auth/register').send({ email, password: DEFAULT_PASSWORD, name: 'Leila' }).expect(201);
+      expect(reg.body).toMatchObject({
+        access_token: expect.any(String),
+        refresh_token: expect.any(String),
+        token_type: 'Bearer',
+        expires_in: 900,
+        user: { id: expect.any(String), email, name: 'Leila', family_id: expect.any(String), role: 'owner' },
+      });
+      expect(reg.body.user).not.toHaveProperty('password_hash');
+      expect(JSON.stringify(reg.body)).not.toContain(DEFAULT_PASSWORD);
+
+      const login = await t.http().post('/api/v1/auth/login').send({ email, password: DEFAULT_PASSWORD }).expect(200);
+      expect(login.body.user.id).toBe(reg.body.user.id);
+      expect(login.body.refresh_token).not.toBe(reg.body.refresh_token);
+
+      const me = await t.http().get('/api/v1/auth/me').set(bearer(login.body.access_token)).expect(200);
+      expect(me.body.user).toEqual(reg.body.user);
+      expect(me.body.family).toMatchObject({ id: reg.body.user.family_id, invite_code: expect.stringMatching(/^[A-HJKMNP-Z2-9]{6}$/) });
+
+      const [stored] = await db.query('SELECT password_hash FROM users WHERE id = $1', [reg.body.user.id]);
+      expect(stored.password_hash).toMatch(/^\$argon2id\$/);
+    });
+
+    it('trims the email and compares it case-insensitively', async () => {
+      const email = uniqueEmail('Mixed.Case');
+      await t.http().post('/api/v1/auth/register').send({ email: `  ${email}  `, password: DEFAULT_PASSWORD }).expect(201);
+      const login = await t.http().post('/api/v1/auth/login').send({ email: ` ${email.toUpperCase()} `, password: DEFAULT_PASSWORD }).expect(200);
+      expect(login.body.user.email).toBe(email);
+    });
+
+    it('answers 409 for a duplicate email, also in another case', async () => {
+      const email = uniqueEmail('dup');
+      await t.http().post('/api/v1/auth/register').send({ email, password: DEFAULT_PASSWORD }).expect(201);
+      const same = await t.http().post('/api/v1/auth/register').send({ email, password: DEFAULT_PASSWORD }).expect(409);
+      expect(same.body).toMatchObject({ ...ERROR_SHAPE, statusCode: 409, details: { code: 'EMAIL_TAKEN' } });
+      await t.http().post('/api/v1/auth/register').send({ email: email.toUpperCase(), password: DEFAULT_PASSWORD }).expect(409);
+    });
+
+    it('keeps one account when the same email registers concurrently', async () => {
+      const email = uniqueEmail('race');
+      const results = await Promise.all(
+        [email, email.toUpperCase(), ` ${email}`].map((e) => t.http().post('/api/v1/auth/register').send({ email: e, password: DEFAULT_PASSWORD })),
+      );
+      expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409]);
+      const [{ count }] = await db.query('SELECT count(*)::int AS count FROM users WHERE lower(email) = lower($1)', [email]);
+      expect(count).toBe(1);
+    });
+
+    it('rejects a password under 8 characters with 400 naming the field', async () => {
+      const res = await t.http().post('/api/v1/auth/register').send({ email: uniqueEmail(), password: 'short' }).expect(400);
+      expect(res.body).toMatchObject({ ...ERROR_SHAPE, statusCode: 400, details: { code: 'VALIDATION_FAILED' } });
+      expect(res.body.message).toMatch(/password/);
+      expect(res.body.details.fields).toEqual([{ field: 'password', errors: [expect.stringMatching(/8 characters/)] }]);
+    });
+
+    it('answers wrong password and unknown email with the same 401 body', async () => {
+      const { email } = await registerFamily(t);
+      const wrong = await t.http().post('/api/v1/auth/login').send({ email, password: 'not the password' }).expect(401);
+      const unknown = await t.http().post('/api/v1/auth/login').send({ email: uniqueEmail('ghost'), password: 'not the password' }).expect(401);
+      expect(wrong.body).toEqual(unknown.body);
+      expect(wrong.body).toMatchObject({ statusCode: 401, error: 'Unauthorized', details: { code: 'INVALID_CREDENTIALS' } });
+    });
+
+    it('requires a bearer token for /me', async () => {
+      const res = await t.http().get('/api/v1/auth/me').expect(401);
+      expect(res.body).toMatchObject({ ...ERROR_SHAPE, statusCode: 401 });
+      await t.http().get('/api/v1/auth/me').set('Authorization', 'Bearer not-a-jwt').expect(401);
+    });
+
+    it('rejects a refresh token used as an access token', async () => {
+      const { refreshToken } = await registerFamily(t);
+      await t.http().get('/api/v1/auth/me').set(bearer(refreshToken)).expect(401);
+    });
+  });
+
+  describe('joining a family', () => {
+    it('a second user registers with the invite code and sees the same family', async () => {
+      const owner = await registerFamily(t, { name: 'Owner' });
+      const member = await joinFamily(t, owner.inviteCode, { name: 'Member' });
+      expect(member.user).toMatchObject({ family_id: owner.family.id, role: 'member' });
+      expect(member.family.id).toBe(owner.family.id);
+
+      const family = await t.http().get('/api/v1/families/me').set(bearer(member.token)).expect(200);
+      expect(family.body.id).toBe(owner.family.id);
+      expect(family.body.members).toEqual([
+        { id: owner.user.id, email: owner.email, name: 'Owner', role: 'owner' },
+        { id: member.user.id, email: member.email, name: 'Member', role: 'member' },
+      ]);
+    });
+
+    it('accepts a lower-case invite code with spaces around it', async () => {
+      const owner = await registerFamily(t);
+      const member = await joinFamily(t, ` ${owner.inviteCode.toLowerCase()} `);
+      expect(member.family.id).toBe(owner.family.id);
+    });
+
+    it('an unknown invite code at register answers 404 and creates no user', async () => {
+      const email = uniqueEmail();
+      const res = await t.http().post('/api/v1/auth/register').send({ email, password: DEFAULT_PASSWORD, invite_code: 'ZZZZZZ' });
+      // ZZZZZZ may exist by chance in a long run; overwhelmingly it does not.
+      expect(res.status).toBe(404);
+      expect(res.body.details.code).toBe('INVITE_CODE_INVALID');
+      const [{ count }] = await db.query('SELECT count(*)::int AS count FROM users WHERE email = $1', [email]);
+      expect(count).toBe(0);
+    });
+
+    it('POST /join-family moves a lone owner into another family', async () => {
+      const a = await registerFamily(t);
+      const b = await registerFamily(t);
+      const res = await t.http().post('/api/v1/auth/join-family').set(bearer(b.token)).send({ invite_code: a.inviteCode.toLowerCase() }).expect(200);
+      expect(res.body.user).toMatchObject({ id: b.user.id, family_id: a.family.id, role: 'member' });
+      expect(res.body.family.id).toBe(a.family.id);
+      // The same access token now works in the new family: membership is read from the database.
+      const family = await t.http().get('/api/v1/families/me').set(bearer(b.token)).expect(200);
+      expect(family.body.members.map((m: { id: string }) => m.id)).toEqual([a.user.id, b.user.id]);
+      const [row] = await db.query('SELECT family_joined_version FROM users WHERE id = $1', [b.user.id]);
+      const [fam] = await db.query('SELECT sync_version FROM families WHERE id = $1', [a.family.id]);
+      expect(Number(row.family_joined_version)).toBe(Number(fam.sync_version));
+    });
+
+    it('POST /join-family by a removed member puts them in the new family', async () => {
+      const { owner, member } = await familyWithMember(t);
+      await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
+      const other = await registerFamily(t);
+      await t.http().post('/api/v1/auth/join-family').set(bearer(member.token)).send({ invite_code: other.inviteCode }).expect(200);
+      const family = await t.http().get('/api/v1/families/me').set(bearer(member.token)).expect(200);
+      expect(family.body.id).toBe(other.family.id);
+    });
+
+    it('refuses an owner whose family has other members (409)', async () => {
+      const { owner } = await familyWithMember(t);
+      const other = await registerFamily(t);
+      const res = await t.http().post('/api/v1/auth/join-family').set(bearer(owner.token)).send({ invite_code: other.inviteCode }).expect(409);
+      expect(res.body).toMatchObject({ statusCode: 409, details: { code: 'ALREADY_IN_FAMILY' } });
+      const me = await t.http().get('/api/v1/auth/me').set(bearer(owner.token)).expect(200);
+      expect(me.body.user).toMatchObject({ family_id: owner.family.id, role: 'owner' });
+    });
+
+    it('refuses joining the family the caller is already in (409)', async () => {
+      const { owner, member } = await familyWithMember(t);
+      await t.http().post('/api/v1/auth/join-family').set(bearer(member.token)).send({ invite_code: owner.inviteCode }).expect(409);
+    });
+
+    it('an unknown invite code answers 404; a malformed one 400 naming the field', async () => {
+      const user = await registerFamily(t);
+      await t.http().post('/api/v1/auth/join-family').set(bearer(user.token)).send({ invite_code: 'ZZZZZZ' }).expect(404);
+      const bad = await t.http().post('/api/v1/auth/join-family').set(bearer(user.token)).send({ invite_code: 'abc' }).expect(400);
+      expect(bad.body.details.fields[0].field).toBe('invite_code');
+    });
+
+    it('requires authentication', async () => {
+      await t.http().post('/api/v1/auth/join-family').send({ invite_code: 'ABCDEF' }).expect(401);
+    });
+  });
+
+  describe('refresh tokens', () => {
+    it('rotates: each refresh returns a new working pair', async () => {
+      const user = await registerFamily(t);
+      const first = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
+      expect(first.body).toMatchObject({ access_token: expect.any(String), refresh_token: expect.any(String), token_type: 'Bearer', expires_in: 900 });
+      expect(first.body.refresh_token).not.toBe(user.refreshToken);
+      await t.http().get('/api/v1/auth/me').set(bearer(first.body.access_token)).expect(200);
+      const second = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: first.body.refresh_token }).expect(200);
+      expect(second.body.refresh_token).not.toBe(first.body.refresh_token);
+    });
+
+    it('reusing an old refresh token answers 401 and revokes the whole chain, newest token included', async () => {
+      const user = await registerFamily(t);
+      const rotated = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
+      const reuse = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(401);
+      expect(reuse.body).toMatchObject({ ...ERROR_SHAPE, statusCode: 401, details: { code: 'INVALID_REFRESH_TOKEN' } });
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: rotated.body.refresh_token }).expect(401);
+    });
+
+    it('reuse revokes only that sign-in: another device of the same user keeps working', async () => {
+      const user = await registerFamily(t);
+      const other = await t.http().post('/api/v1/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(401);
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: other.body.refresh_token }).expect(200);
+    });
+
+    it('rejects garbage, a tampered secret and a missing token', async () => {
+      const user = await registerFamily(t);
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: 'garbage' }).expect(401);
+      const [id, secret] = user.refreshToken.split('.');
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: `${id}.${secret.slice(0, -2)}xx` }).expect(401);
+      const missing = await t.http().post('/api/v1/auth/refresh').send({}).expect(400);
+      expect(missing.body.details.fields[0].field).toBe('refresh_token');
+      // The tampered attempt did not burn the real token.
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
+    });
+
+    it('rejects an expired refresh token', async () => {
+      const user = await registerFamily(t);
+      await db.query('UPDATE refresh_tokens SET expires_at = now() - interval \'1 second\' WHERE id = $1', [user.refreshToken.split('.')[0]]);
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(401);
+    });
+
+    it('logout revokes the refresh token (204); unknown tokens are ignored', async () => {
+      const user = await registerFamily(t);
+      await t.http().post('/api/v1/auth/logout').send({ refresh_token: user.refreshToken }).expect(204);
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(401);
+      await t.http().post('/api/v1/auth/logout').send({ refresh_token: 'whatever' }).expect(204);
+    });
+
+    it('stores only a hash of the refresh secret', async () => {
+      const user = await registerFamily(t);
+      const [id, secret] = user.refreshToken.split('.');
+      const [row] = await db.query('SELECT token_hash FROM refresh_tokens WHERE id = $1', [id]);
+      expect(row.token_hash).toMatch(/^[0-9a-f]{64}$/);
+      expect(row.token_hash).not.toContain(secret);
+    });
+  });
+
+  describe('deleted user', () => {
+    it('a still-valid access token of a deleted user answers 401 everywhere', async () => {
+      const user = await registerFamily(t);
+      await db.query('DELETE FROM users WHERE id = $1', [user.user.id]);
+      for (const req of [
+        t.http().get('/api/v1/auth/me'),
+        t.http().get('/api/v1/families/me'),
+        t.http().patch('/api/v1/families/me').send({ notes: 'x' }),
+        t.http().post('/api/v1/auth/join-family').send({ invite_code: 'ABCDEF' }),
+      ]) {
+        const res = await req.set(bearer(user.token));
+        expect(res.status).toBe(401);
+        expect(res.body).toMatchObject(ERROR_SHAPE);
+      }
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(401);
+    });
+  });
+});
+
+describe('auth with short-lived access tokens (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await createTestApp({ JWT_ACCESS_TTL: '1s' })));
+  afterAll(() => t.close());
+
+  it('an expired access token answers 401; a refresh gets a working one', async () => {
+    const user = await registerFamily(t);
+    await new Promise((r) => setTimeout(r, 2100));
+    const res = await t.http().get('/api/v1/auth/me').set(bearer(user.token)).expect(401);
+    expect(res.body).toMatchObject({ ...ERROR_SHAPE, statusCode: 401 });
+    await t.http().get('/api/v1/families/me').set(bearer(user.token)).expect(401);
+    const refreshed = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
+    expect(refreshed.body.expires_in).toBe(1);
+    await t.http().get('/api/v1/auth/me').set(bearer(refreshed.body.access_token)).expect(200);
+  });
+
+  it('a token signed with another secret answers 401', async () => {
+    const { JwtService } = await import('@nestjs/jwt');
+    const user = await registerFamily(t);
+    const forged = new JwtService({ secret: 'another-secret-another-secret-another-secret' }).sign({ sub: user.user.id, typ: 'access' });
+    await t.http().get('/api/v1/auth/me').set(bearer(forged)).expect(401);
+  });
+});
