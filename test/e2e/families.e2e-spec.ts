@@ -1,0 +1,187 @@
+import { DataSource } from 'typeorm';
+import { bearer, familyWithMember, joinFamily, registerFamily } from '../factories/auth.factory.js';
+import { createTestApp, type TestApp } from '../setup/test-app.js';
+
+describe('families (e2e)', () => {
+  let t: TestApp;
+  let db: DataSource;
+  beforeAll(async () => {
+    t = await createTestApp();
+    db = t.app.get(DataSource);
+  });
+  afterAll(() => t.close());
+
+  const syncVersion = async (familyId: string): Promise<number> =>
+    Number((await db.query('SELECT sync_version FROM families WHERE id = $1', [familyId]))[0].sync_version);
+
+  describe('GET /families/me', () => {
+    it('returns patient info, the invite code and members with roles', async () => {
+      const { owner, member } = await familyWithMember(t);
+      const res = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+      expect(res.body).toEqual({
+        id: owner.family.id,
+        invite_code: owner.inviteCode,
+        patient_name: null,
+        patient_birth_date: null,
+        patient_weight_kg: null,
+        patient_blood_group: null,
+        patient_diagnosis: null,
+        notes: null,
+        created_at: expect.any(Number),
+        updated_at: expect.any(Number),
+        members: [
+          { id: owner.user.id, email: owner.email, name: 'Test Parent', role: 'owner' },
+          { id: member.user.id, email: member.email, name: 'Test Parent', role: 'member' },
+        ],
+      });
+    });
+
+    it('requires a token', async () => {
+      await t.http().get('/api/v1/families/me').expect(401);
+    });
+  });
+
+  describe('PATCH /families/me', () => {
+    it('updates patient fields, returns them and bumps sync_version', async () => {
+      const { owner, member } = await familyWithMember(t);
+      const before = await syncVersion(owner.family.id);
+      const patch = {
+        patient_name: 'Amira',
+        patient_birth_date: 1420070400000,
+        patient_weight_kg: 24.5,
+        patient_blood_group: 'A+',
+        patient_diagnosis: 'beta-thalassemia major',
+        notes: 'Deferasirox daily',
+      };
+      // Any member may edit patient information, not only the owner.
+      const res = await t.http().patch('/api/v1/families/me').set(bearer(member.token)).send(patch).expect(200);
+      expect(res.body).toMatchObject({ ...patch, id: owner.family.id });
+      expect(res.body.members).toHaveLength(2);
+      const after = await syncVersion(owner.family.id);
+      expect(after).toBeGreaterThan(before);
+      const [row] = await db.query('SELECT server_version, updated_by FROM families WHERE id = $1', [owner.family.id]);
+      expect(Number(row.server_version)).toBe(after);
+      expect(row.updated_by).toBe(member.user.id);
+
+      const read = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+      expect(read.body).toMatchObject(patch);
+    });
+
+    it('keeps omitted fields and clears fields sent as null', async () => {
+      const owner = await registerFamily(t);
+      await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ patient_name: 'Amira', notes: 'n' }).expect(200);
+      const res = await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ notes: null }).expect(200);
+      expect(res.body).toMatchObject({ patient_name: 'Amira', notes: null });
+    });
+
+    it.each([
+      [{ patient_weight_kg: 'heavy' }, 'patient_weight_kg'],
+      [{ patient_weight_kg: -3 }, 'patient_weight_kg'],
+      [{ patient_weight_kg: 900 }, 'patient_weight_kg'],
+      [{ patient_birth_date: 'yesterday' }, 'patient_birth_date'],
+      [{ patient_birth_date: 1.5 }, 'patient_birth_date'],
+      [{ patient_blood_group: 'Z' }, 'patient_blood_group'],
+      [{ patient_name: 42 }, 'patient_name'],
+      [{ patient_name: 'x'.repeat(201) }, 'patient_name'],
+      [{ invite_code: 'AAAAAA' }, 'invite_code'],
+      [{ sync_version: 1 }, 'sync_version'],
+      [{ id: '00000000-0000-0000-0000-000000000000' }, 'id'],
+    ])('rejects %j with 400 naming the field, and changes nothing', async (body, field) => {
+      const owner = await registerFamily(t);
+      const before = await syncVersion(owner.family.id);
+      const res = await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send(body).expect(400);
+      expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request', details: { code: 'VALIDATION_FAILED' } });
+      expect(res.body.details.fields.map((f: { field: string }) => f.field)).toContain(field);
+      expect(res.body.message).toContain(field);
+      expect(await syncVersion(owner.family.id)).toBe(before);
+      const [row] = await db.query('SELECT invite_code FROM families WHERE id = $1', [owner.family.id]);
+      expect(row.invite_code).toBe(owner.inviteCode);
+    });
+  });
+
+  describe('POST /families/me/invite-code', () => {
+    it('owner gets a new code; the old code stops working, the new one works', async () => {
+      const owner = await registerFamily(t);
+      const before = await syncVersion(owner.family.id);
+      const res = await t.http().post('/api/v1/families/me/invite-code').set(bearer(owner.token)).expect(200);
+      expect(res.body.invite_code).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
+      expect(res.body.invite_code).not.toBe(owner.inviteCode);
+      expect(await syncVersion(owner.family.id)).toBeGreaterThan(before);
+
+      const old = await t.http().post('/api/v1/auth/register').send({ email: `old-${Date.now()}@example.test`, password: 'long enough pw', invite_code: owner.inviteCode });
+      expect(old.status).toBe(404);
+      const stranger = await registerFamily(t);
+      await t.http().post('/api/v1/auth/join-family').set(bearer(stranger.token)).send({ invite_code: owner.inviteCode }).expect(404);
+
+      const member = await joinFamily(t, res.body.invite_code.toLowerCase());
+      expect(member.family.id).toBe(owner.family.id);
+    });
+
+    it('a member gets 403 and the code is unchanged', async () => {
+      const { owner, member } = await familyWithMember(t);
+      const res = await t.http().post('/api/v1/families/me/invite-code').set(bearer(member.token)).expect(403);
+      expect(res.body).toMatchObject({ statusCode: 403, error: 'Forbidden', details: { code: 'OWNER_ONLY' } });
+      const family = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+      expect(family.body.invite_code).toBe(owner.inviteCode);
+    });
+  });
+
+  describe('DELETE /families/me/members/:userId', () => {
+    it('owner removes a member, who loses access at once and whose refresh tokens are revoked', async () => {
+      const { owner, member } = await familyWithMember(t);
+      // The member signs in on a second device too.
+      const second = await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200);
+      const before = await syncVersion(owner.family.id);
+
+      await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
+      expect(await syncVersion(owner.family.id)).toBeGreaterThan(before);
+
+      // The access token is still a valid JWT, but the membership is gone.
+      const res = await t.http().get('/api/v1/families/me').set(bearer(member.token)).expect(403);
+      expect(res.body).toMatchObject({ statusCode: 403, details: { code: 'NO_FAMILY' } });
+      await t.http().patch('/api/v1/families/me').set(bearer(member.token)).send({ notes: 'x' }).expect(403);
+      const me = await t.http().get('/api/v1/auth/me').set(bearer(member.token)).expect(200);
+      expect(me.body).toMatchObject({ user: { family_id: null, role: null }, family: null });
+
+      for (const token of [member.refreshToken, second.body.refresh_token]) {
+        await t.http().post('/api/v1/auth/refresh').send({ refresh_token: token }).expect(401);
+      }
+      const [{ live }] = await db.query('SELECT count(*)::int AS live FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [member.user.id]);
+      expect(live).toBe(0);
+
+      const family = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+      expect(family.body.members.map((m: { id: string }) => m.id)).toEqual([owner.user.id]);
+      // The owner's own sign-in is untouched.
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: owner.refreshToken }).expect(200);
+    });
+
+    it('a member cannot remove anyone (403)', async () => {
+      const { owner, member } = await familyWithMember(t);
+      const third = await joinFamily(t, owner.inviteCode);
+      await t.http().delete(`/api/v1/families/me/members/${third.user.id}`).set(bearer(member.token)).expect(403);
+      await t.http().delete(`/api/v1/families/me/members/${owner.user.id}`).set(bearer(member.token)).expect(403);
+      const family = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+      expect(family.body.members).toHaveLength(3);
+    });
+
+    it("another family's member and a non-existent id both answer the same 404", async () => {
+      const owner = await registerFamily(t);
+      const { member: foreign } = await familyWithMember(t);
+      const other = await t.http().delete(`/api/v1/families/me/members/${foreign.user.id}`).set(bearer(owner.token)).expect(404);
+      const missing = await t.http().delete('/api/v1/families/me/members/6f1c2b0e-9a7d-4c1e-8b7a-2d3e4f5a6b7c').set(bearer(owner.token)).expect(404);
+      expect(other.body).toEqual(missing.body);
+      // The foreign member was not touched.
+      await t.http().get('/api/v1/families/me').set(bearer(foreign.token)).expect(200);
+    });
+
+    it('the owner cannot remove themselves; a malformed id answers 400', async () => {
+      const owner = await registerFamily(t);
+      const self = await t.http().delete(`/api/v1/families/me/members/${owner.user.id}`).set(bearer(owner.token));
+      expect(self.status).toBe(422);
+      expect(self.body).toMatchObject({ statusCode: self.status, error: expect.any(String), message: expect.any(String) });
+      await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+      const bad = await t.http().delete('/api/v1/families/me/members/not-a-uuid').set(bearer(owner.token)).expect(400);
+      expect(bad.body).toMatchObject({ statusCode: 400, error: 'Bad Request', message: expect.any(String) });
+    });
+  });
+});
