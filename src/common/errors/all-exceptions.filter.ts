@@ -17,6 +17,7 @@ interface HttpishError {
   type?: string;
   expose?: boolean;
   message?: string;
+  limit?: number;
 }
 
 /**
@@ -44,6 +45,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
   }
 
   private toBody(exception: unknown, request?: Request): ErrorBody {
+    // Express hands body-parser errors to Nest, which wraps them in an HttpException
+    // (cause = the original error) before they reach this filter: unwrap them so they
+    // get our message and code rather than the parser's own text.
+    if (exception instanceof HttpException && isParserError(exception.cause)) exception = exception.cause;
     if (exception instanceof DomainError) {
       if (exception.status >= 500) return internal();
       return {
@@ -89,12 +94,16 @@ function asObject(details: unknown): Record<string, unknown> {
     : { errors: details };
 }
 
+function isParserError(error: unknown): error is HttpishError {
+  return typeof error === 'object' && error !== null && typeof (error as HttpishError).type === 'string' && typeof (error as HttpishError).status === 'number';
+}
+
 function describeParserError(error: HttpishError, request?: Request): string {
   switch (error.type) {
     case 'entity.parse.failed':
       return 'Request body is not valid JSON';
     case 'entity.too.large':
-      return `Request body is larger than the limit for ${request?.path ?? 'this route'}`;
+      return `Request body is larger than the limit for ${request?.path ?? 'this route'}${error.limit ? ` (${error.limit} bytes)` : ''}`;
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return 'Unsupported request body encoding';
