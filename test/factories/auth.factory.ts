@@ -16,6 +16,8 @@ export interface RegisterOverrides {
   password?: string;
   name?: string;
   invite_code?: string;
+  /** Client IP to register from (X-Forwarded-For; the app must run with TRUST_PROXY=true). */
+  ip?: string;
 }
 
 export const DEFAULT_PASSWORD = 'correct horse battery';
@@ -30,7 +32,9 @@ export async function registerFamily(t: TestApp, overrides: RegisterOverrides = 
   const email = overrides.email ?? uniqueEmail();
   const password = overrides.password ?? DEFAULT_PASSWORD;
   const body = { email, password, name: overrides.name ?? 'Test Parent', ...(overrides.invite_code ? { invite_code: overrides.invite_code } : {}) };
-  const res = await t.http().post('/api/v1/auth/register').send(body);
+  const req = t.http().post('/api/v1/auth/register');
+  if (overrides.ip) req.set('X-Forwarded-For', overrides.ip);
+  const res = await req.send(body);
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
   const me = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${res.body.access_token}`);
   if (me.status !== 200 || !me.body.family) throw new Error(`me failed: ${me.status} ${JSON.stringify(me.body)}`);

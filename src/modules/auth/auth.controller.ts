@@ -22,12 +22,17 @@ import { AuthResponse, MeResponse, TokenResponse } from './dto/auth.response.js'
 export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
-  /** Creates an account and a new family (as owner), or joins the family of `invite_code`. */
+  /**
+   * Creates an account and a new family (as owner), or joins the family of `invite_code`.
+   * Rate limited per IP and per email: with an invite code it is the same guess as join-family.
+   */
   @Post('register')
+  @UseGuards(AuthRateLimitGuard)
   @ApiCreatedResponse({ type: AuthResponse })
   @ApiBadRequestResponse({ type: ErrorResponse })
   @ApiConflictResponse({ type: ErrorResponse, description: 'Email already registered' })
   @ApiNotFoundResponse({ type: ErrorResponse, description: 'Invite code not found' })
+  @ApiTooManyRequestsResponse({ type: ErrorResponse, description: 'Too many attempts (see Retry-After)' })
   register(@Body() dto: RegisterDto): Promise<AuthResponse> {
     return this.auth.register(dto);
   }

@@ -1,0 +1,89 @@
+import { randomInt } from 'node:crypto';
+import { bearer, registerFamily, uniqueEmail } from '../factories/auth.factory.js';
+import { createTestApp, type TestApp } from '../setup/test-app.js';
+
+/**
+ * AUTH_RATE_LIMIT=3 per account per window, 3× that per IP. TRUST_PROXY lets
+ * each test pick its own client IP through X-Forwarded-For, so tests do not
+ * share counters.
+ */
+describe('auth rate limits (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await createTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: 'true' })));
+  afterAll(() => t.close());
+
+  const newIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
+  const login = (ip: string, email: string, password = 'wrong password') =>
+    t.http().post('/api/v1/auth/login').set('X-Forwarded-For', ip).send({ email, password });
+
+  function expect429(res: { status: number; body: Record<string, unknown>; headers: Record<string, string> }) {
+    expect(res.status).toBe(429);
+    expect(res.body).toMatchObject({ statusCode: 429, error: 'Too Many Requests', message: expect.any(String), details: { code: 'RATE_LIMITED' } });
+    const retryAfter = Number(res.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(res.headers['x-request-id']).toBeDefined();
+  }
+
+  it('login: the 4th attempt on one account answers 429, even from other IPs and with the right password', async () => {
+    const user = await registerFamily(t, { ip: newIp() });
+    for (let i = 0; i < 3; i++) expect((await login(newIp(), user.email)).status).toBe(401);
+    expect429(await login(newIp(), user.email, user.password));
+    // The account key ignores case and spaces, so variants do not get a fresh budget.
+    expect429(await login(newIp(), `  ${user.email.toUpperCase()} `, user.password));
+    // Another account is unaffected.
+    const other = await registerFamily(t, { ip: newIp() });
+    expect((await login(newIp(), other.email, other.password)).status).toBe(200);
+  });
+
+  it('login: one IP trying many accounts is limited at 3× the account limit', async () => {
+    const ip = newIp();
+    for (let i = 0; i < 9; i++) expect((await login(ip, uniqueEmail('spray'))).status).toBe(401);
+    expect429(await login(ip, uniqueEmail('spray')));
+    // Another IP is unaffected.
+    expect((await login(newIp(), uniqueEmail('spray'))).status).toBe(401);
+  });
+
+  it('join-family: the 4th guess by one user answers 429, and a valid code is then refused too', async () => {
+    const owner = await registerFamily(t, { ip: newIp() });
+    const guesser = await registerFamily(t, { ip: newIp() });
+    const ip = newIp();
+    const join = (code: string) => t.http().post('/api/v1/auth/join-family').set('X-Forwarded-For', ip).set(bearer(guesser.token)).send({ invite_code: code });
+    for (const code of ['ZZZZZ2', 'ZZZZZ3', 'ZZZZZ4']) expect((await join(code)).status).toBe(404);
+    expect429(await join(owner.inviteCode));
+    const me = await t.http().get('/api/v1/auth/me').set(bearer(guesser.token)).expect(200);
+    expect(me.body.user.family_id).toBe(guesser.family.id);
+  });
+
+  it('join-family: one IP is limited across users', async () => {
+    const ip = newIp();
+    const users = await Promise.all([1, 2, 3, 4].map(() => registerFamily(t, { ip: newIp() })));
+    const statuses: number[] = [];
+    for (const user of users) {
+      for (let i = 0; i < 3 && statuses.length < 10; i++) {
+        const res = await t.http().post('/api/v1/auth/join-family').set('X-Forwarded-For', ip).set(bearer(user.token)).send({ invite_code: 'ZZZZZ5' });
+        statuses.push(res.status);
+        if (res.status === 429) expect429(res);
+      }
+    }
+    expect(statuses.slice(0, 9)).toEqual(Array(9).fill(404));
+    expect(statuses[9]).toBe(429);
+  });
+
+  it('register: invite-code guessing through registration is limited per IP too', async () => {
+    const ip = newIp();
+    const register = (code: string) =>
+      t.http().post('/api/v1/auth/register').set('X-Forwarded-For', ip).send({ email: uniqueEmail(), password: 'long enough pw', invite_code: code });
+    for (let i = 0; i < 9; i++) expect((await register('ZZZZZ6')).status).toBe(404);
+    expect429(await register('ZZZZZ7'));
+  });
+
+  it('register: one email is limited per account', async () => {
+    const email = uniqueEmail();
+    const statuses = [];
+    for (let i = 0; i < 4; i++) {
+      statuses.push((await t.http().post('/api/v1/auth/register').set('X-Forwarded-For', newIp()).send({ email, password: 'long enough pw' })).status);
+    }
+    expect(statuses).toEqual([201, 409, 409, 429]);
+  });
+});
