@@ -90,7 +90,10 @@ export class ConfigValidationError extends Error {
 }
 
 export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables {
-  const env = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
+  // `PORT=` (empty, as .env files and compose files often leave it) means "unset": drop it so the default applies,
+  // rather than letting the transform turn it into an undefined that IsOptional waves through.
+  const present = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== ''));
+  const env = plainToInstance(EnvironmentVariables, present, { exposeDefaultValues: true });
   const problems = validateSync(env, { skipMissingProperties: false }).flatMap((e) =>
     Object.values(e.constraints ?? {}).map((m) => `${e.property}=${JSON.stringify(raw[e.property] ?? null)}: ${m}`),
   );

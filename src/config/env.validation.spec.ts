@@ -1,0 +1,104 @@
+import { ConfigValidationError, validateEnv } from './env.validation.js';
+
+function problemsOf(raw: Record<string, unknown>): string[] {
+  try {
+    validateEnv(raw);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    return (error as ConfigValidationError).problems;
+  }
+  throw new Error('expected validation to fail');
+}
+
+describe('validateEnv', () => {
+  it('applies documented defaults to an empty environment', () => {
+    const env = validateEnv({});
+    expect(env).toMatchObject({
+      NODE_ENV: 'development',
+      PORT: 3000,
+      HOST: '127.0.0.1',
+      JWT_ACCESS_TTL: '15m',
+      JWT_REFRESH_TTL: '60d',
+      UPLOAD_DIR: 'uploads',
+      LOG_LEVEL: 'info',
+      AUTH_RATE_LIMIT: 10,
+      TRUST_PROXY: false,
+    });
+    expect(env.DATABASE_URL).toBeUndefined();
+    expect(env.JWT_SECRET).toBeUndefined();
+  });
+
+  it('converts numbers and booleans from strings', () => {
+    const env = validateEnv({ PORT: '8080', UPLOAD_MAX_BYTES: '1048576', TRUST_PROXY: 'true', BODY_LIMIT_BYTES: '2048' });
+    expect(env).toMatchObject({ PORT: 8080, UPLOAD_MAX_BYTES: 1048576, TRUST_PROXY: true, BODY_LIMIT_BYTES: 2048 });
+    expect(validateEnv({ TRUST_PROXY: '0' }).TRUST_PROXY).toBe(false);
+  });
+
+  it('treats an empty value as unset and keeps the default', () => {
+    const env = validateEnv({ PORT: '', DATABASE_URL: '', JWT_SECRET: '', AUTH_RATE_LIMIT: '' });
+    expect(env.PORT).toBe(3000);
+    expect(env.AUTH_RATE_LIMIT).toBe(10);
+    expect(env.DATABASE_URL).toBeUndefined();
+    expect(env.JWT_SECRET).toBeUndefined();
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '80.5'],
+    ['NODE_ENV', 'staging'],
+    ['DATABASE_URL', 'mysql://localhost/db'],
+    ['JWT_SECRET', 'too-short'],
+    ['JWT_ACCESS_TTL', 'fifteen minutes'],
+    ['JWT_ACCESS_TTL', '15 m'],
+    ['JWT_REFRESH_TTL', '-1d'],
+    ['UPLOAD_MAX_BYTES', '0'],
+    ['UPLOAD_MAX_BYTES', '20MB'],
+    ['LOG_LEVEL', 'verbose'],
+    ['BODY_LIMIT_BYTES', '10'],
+    ['AUTH_RATE_LIMIT', '0'],
+    ['TRUST_PROXY', 'maybe'],
+    ['EMBEDDED_PG_PORT', 'x'],
+  ])('%s=%j gives one clear problem naming the variable and the value', (name, value) => {
+    const problems = problemsOf({ [name]: value });
+    expect(problems.length).toBeGreaterThanOrEqual(1);
+    for (const problem of problems) {
+      expect(problem.startsWith(`${name}=${JSON.stringify(value)}: `)).toBe(true);
+      expect(problem.slice(name.length + JSON.stringify(value).length + 3)).toContain(name);
+    }
+  });
+
+  it('reports every bad variable at once, one line each, in the error message', () => {
+    const problems = problemsOf({ PORT: 'abc', LOG_LEVEL: 'loud', JWT_ACCESS_TTL: 'soon' });
+    const named = problems.map((p) => p.split('=')[0]);
+    expect(new Set(named)).toEqual(new Set(['PORT', 'LOG_LEVEL', 'JWT_ACCESS_TTL']));
+    try {
+      validateEnv({ PORT: 'abc', LOG_LEVEL: 'loud' });
+    } catch (error) {
+      expect((error as Error).message).toMatch(/^Invalid configuration:\n {2}- /);
+      expect((error as Error).message).toContain('PORT="abc"');
+      expect((error as Error).message).toContain('LOG_LEVEL="loud"');
+    }
+  });
+
+  it('requires JWT_SECRET in production', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).toEqual([expect.stringMatching(/^JWT_SECRET is required when NODE_ENV=production/)]);
+    expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: '' })).toEqual([expect.stringMatching(/^JWT_SECRET is required/)]);
+  });
+
+  it('refuses a short JWT_SECRET in production and accepts a long one', () => {
+    expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'short' })[0]).toMatch(/JWT_SECRET must be at least 32 characters/);
+    expect(validateEnv({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(48) }).JWT_SECRET).toBe('x'.repeat(48));
+  });
+
+  it('does not require JWT_SECRET outside production', () => {
+    expect(() => validateEnv({ NODE_ENV: 'development' })).not.toThrow();
+    expect(() => validateEnv({ NODE_ENV: 'test' })).not.toThrow();
+  });
+
+  it('accepts postgres and postgresql URLs', () => {
+    expect(validateEnv({ DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db' }).DATABASE_URL).toBe('postgres://u:p@127.0.0.1:5432/db');
+    expect(() => validateEnv({ DATABASE_URL: 'postgresql://127.0.0.1/db' })).not.toThrow();
+  });
+});
