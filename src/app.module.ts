@@ -8,6 +8,7 @@ import { allConfigs } from './config/configuration.js';
 import { validateEnv } from './config/env.validation.js';
 import { DatabaseModule } from './database/database.module.js';
 import { AuthModule } from './modules/auth/auth.module.js';
+import { DocumentsModule } from './modules/documents/documents.module.js';
 import { FamiliesModule } from './modules/families/families.module.js';
 import { HealthModule } from './modules/health/health.module.js';
 
@@ -19,6 +20,7 @@ import { HealthModule } from './modules/health/health.module.js';
     HealthModule,
     AuthModule,
     FamiliesModule,
+    DocumentsModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
 })

@@ -51,7 +51,24 @@ export const authConfig = registerAs('auth', () => {
 
 export const uploadConfig = registerAs('upload', () => {
   const env = validateEnv(process.env);
-  return { dir: resolve(env.UPLOAD_DIR), maxBytes: env.UPLOAD_MAX_BYTES };
+  return {
+    dir: resolve(env.UPLOAD_DIR),
+    maxBytes: env.UPLOAD_MAX_BYTES,
+    allowedTypes: env.UPLOAD_ALLOWED_TYPES.split(',').map((t) => t.trim()).filter(Boolean),
+    cleanupGraceHours: env.FILE_CLEANUP_GRACE_HOURS,
+    documentRetentionDays: env.DOCUMENT_RETENTION_DAYS,
+    storage: {
+      driver: env.STORAGE_DRIVER,
+      s3: {
+        endpoint: env.S3_ENDPOINT,
+        bucket: env.S3_BUCKET ?? '',
+        region: env.S3_REGION,
+        accessKeyId: env.S3_ACCESS_KEY_ID,
+        secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+        forcePathStyle: env.S3_FORCE_PATH_STYLE,
+      },
+    },
+  };
 });
 
 export const allConfigs = [appConfig, httpConfig, databaseConfig, authConfig, uploadConfig];

@@ -59,6 +59,42 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsOptional() @IsInt() @Min(1)
   UPLOAD_MAX_BYTES: number = 20 * 1024 * 1024;
 
+  /** Comma-separated MIME types accepted by POST /api/v1/upload (checked from the file's bytes). */
+  @IsOptional() @Matches(/^\s*[a-z]+\/[a-z0-9.+-]+\s*(,\s*[a-z]+\/[a-z0-9.+-]+\s*)*$/, {
+    message: 'UPLOAD_ALLOWED_TYPES must be a comma-separated list of MIME types',
+  })
+  UPLOAD_ALLOWED_TYPES: string = 'application/pdf,image/jpeg,image/png,image/heic,image/heif,image/webp';
+
+  @IsOptional() @IsIn(['local', 's3'])
+  STORAGE_DRIVER: 'local' | 's3' = 'local';
+
+  @Transform(emptyToUndefined) @IsOptional() @Matches(/^https?:\/\/.+/, { message: 'S3_ENDPOINT must be an http(s) URL' })
+  S3_ENDPOINT?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  S3_BUCKET?: string;
+
+  @IsOptional() @IsString()
+  S3_REGION: string = 'us-east-1';
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  S3_ACCESS_KEY_ID?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  S3_SECRET_ACCESS_KEY?: string;
+
+  /** Path-style URLs (endpoint/bucket/key): what MinIO, Garage, SeaweedFS… expect. */
+  @Transform(toBool) @IsOptional() @IsBoolean()
+  S3_FORCE_PATH_STYLE: boolean = true;
+
+  /** Files that no document references are kept this long (a device may upload, then push later). */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(0)
+  FILE_CLEANUP_GRACE_HOURS: number = 24;
+
+  /** Files of deleted (tombstoned) documents are kept this long after the deletion. */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(0)
+  DOCUMENT_RETENTION_DAYS: number = 30;
+
   @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL: string = 'info';
 
@@ -99,6 +135,12 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
   );
   if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
     problems.push('JWT_SECRET is required when NODE_ENV=production (at least 32 random characters)');
+  }
+  if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) {
+    problems.push('S3_BUCKET is required when STORAGE_DRIVER=s3');
+  }
+  if (env.STORAGE_DRIVER === 's3' && !env.S3_ACCESS_KEY_ID !== !env.S3_SECRET_ACCESS_KEY) {
+    problems.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together (or leave both unset for the default AWS credential chain)');
   }
   if (problems.length) throw new ConfigValidationError(problems);
   return env;

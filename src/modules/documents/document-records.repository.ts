@@ -1,0 +1,127 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { DocumentCategory } from './dto/upload-document-fields.dto.js';
+
+/** A row of the synced `documents` table, as the upload flow needs it. */
+export interface DocumentRecord {
+  id: string;
+  familyId: string;
+  name: string;
+  category: DocumentCategory;
+  fileUrl: string | null;
+  mimeType: string | null;
+  sizeBytes: number | null;
+  notes: string | null;
+  createdAt: number;
+  updatedAt: number;
+  deletedAt: number | null;
+}
+
+interface DocumentRow {
+  id: string;
+  family_id: string;
+  name: string;
+  category: DocumentCategory;
+  file_url: string | null;
+  mime_type: string | null;
+  size_bytes: string | null;
+  notes: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+const COLUMNS = 'id, family_id, name, category, file_url, mime_type, size_bytes, notes, created_at, updated_at, deleted_at';
+
+export interface NewDocument {
+  id: string;
+  name: string;
+  category: DocumentCategory;
+  notes: string | null;
+  fileUrl: string;
+  mimeType: string;
+  sizeBytes: number;
+  createdByDevice: string | null;
+}
+
+export interface DocumentFilePatch {
+  name?: string;
+  category?: DocumentCategory;
+  notes?: string;
+  fileUrl: string;
+  mimeType: string;
+  sizeBytes: number;
+}
+
+/**
+ * Writes of the synced `documents` table made by uploads. Every method runs in
+ * a FamilyVersionService transaction and receives its family and version; the
+ * caller stamps nothing by hand.
+ */
+@Injectable()
+export class DocumentRecordsRepository {
+  /**
+   * Locks the document with this id in any family. Deliberately not scoped:
+   * the caller must tell "exists in another family" (refuse, never overwrite)
+   * from "does not exist" (create it with the client's id).
+   */
+  async lockById(manager: EntityManager, id: string): Promise<DocumentRecord | null> {
+    const rows: DocumentRow[] = await manager.query(`SELECT ${COLUMNS} FROM documents WHERE id = $1 FOR UPDATE`, [id]);
+    return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  async insert(
+    manager: EntityManager,
+    write: { familyId: string; version: number; userId: string; nowMs: number },
+    doc: NewDocument,
+  ): Promise<DocumentRecord> {
+    const rows: DocumentRow[] = await manager.query(
+      `INSERT INTO documents (id, family_id, name, category, file_url, mime_type, size_bytes, notes,
+                              created_at, updated_at, server_version, server_created_version,
+                              created_by, updated_by, created_by_device)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10, $11, $11, $12)
+       RETURNING ${COLUMNS}`,
+      [doc.id, write.familyId, doc.name, doc.category, doc.fileUrl, doc.mimeType, doc.sizeBytes, doc.notes,
+        write.nowMs, write.version, write.userId, doc.createdByDevice],
+    );
+    return toRecord(rows[0]);
+  }
+
+  async updateFile(
+    manager: EntityManager,
+    write: { familyId: string; version: number; userId: string; nowMs: number },
+    id: string,
+    patch: DocumentFilePatch,
+  ): Promise<DocumentRecord> {
+    const rows: DocumentRow[] = await manager.query(
+      // Wrapped in a SELECT so TypeORM hands back plain rows (for a bare UPDATE it returns [rows, count]).
+      `WITH updated AS (
+       UPDATE documents
+          SET name = coalesce($3, name), category = coalesce($4, category), notes = coalesce($5, notes),
+              file_url = $6, mime_type = $7, size_bytes = $8,
+              updated_at = $9, server_version = $10, updated_by = $11
+        WHERE id = $1 AND family_id = $2
+        RETURNING ${COLUMNS})
+       SELECT * FROM updated`,
+      [id, write.familyId, patch.name ?? null, patch.category ?? null, patch.notes ?? null,
+        patch.fileUrl, patch.mimeType, patch.sizeBytes, write.nowMs, write.version, write.userId],
+    );
+    return toRecord(rows[0]);
+  }
+}
+
+function toRecord(row: DocumentRow): DocumentRecord {
+  return {
+    id: row.id,
+    familyId: row.family_id,
+    name: row.name,
+    category: row.category,
+    fileUrl: row.file_url,
+    mimeType: row.mime_type,
+    sizeBytes: row.size_bytes === null ? null : Number(row.size_bytes),
+    notes: row.notes,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    deletedAt: row.deleted_at === null ? null : Number(row.deleted_at),
+  };
+}

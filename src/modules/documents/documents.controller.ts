@@ -1,0 +1,79 @@
+import { Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Req, Res } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiConsumes,
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiPayloadTooLargeResponse,
+  ApiProduces,
+  ApiResponse,
+  ApiTags,
+  ApiUnsupportedMediaTypeResponse,
+} from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { ErrorResponse } from '../../common/errors/error-response.js';
+import { FamilyScoped } from '../../common/family-scope/decorators.js';
+import { DOCUMENT_CATEGORIES, MAX_NOTES_LENGTH } from './dto/upload-document-fields.dto.js';
+import { UploadResponse } from './dto/upload.response.js';
+import { FilesService } from './files.service.js';
+import { downloadConditions, sendDownload } from './send-download.js';
+import { UploadService } from './upload.service.js';
+
+@ApiTags('documents')
+@FamilyScoped()
+@Controller('api/v1')
+export class DocumentsController {
+  constructor(
+    private readonly uploads: UploadService,
+    private readonly files: FilesService,
+  ) {}
+
+  /**
+   * Streams one file into the family's storage. The type is detected from the
+   * file's bytes (not its name or Content-Type). With document fields, also
+   * creates (or updates, when `document_id` names an existing document) the
+   * `documents` record in the same transaction; devices get it by pull.
+   */
+  @Post('upload')
+  @ApiConsumes('multipart/form-data')
+  @ApiHeader({ name: 'X-Device-Id', required: false, description: 'The installation id also sent to /api/v1/sync' })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['file'],
+      properties: {
+        file: { type: 'string', format: 'binary', description: 'PDF, JPEG, PNG, HEIC/HEIF or WebP (configurable), up to UPLOAD_MAX_BYTES' },
+        document_id: { type: 'string', format: 'uuid', description: 'Document to create with this id, or to update' },
+        name: { type: 'string', maxLength: 300, description: 'Required when a document is created' },
+        category: { type: 'string', enum: [...DOCUMENT_CATEGORIES], description: 'Required when a document is created' },
+        notes: { type: 'string', maxLength: MAX_NOTES_LENGTH },
+      },
+    },
+  })
+  @ApiCreatedResponse({ type: UploadResponse })
+  @ApiBadRequestResponse({ type: ErrorResponse, description: 'Not multipart, no "file" part, unknown or invalid fields' })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: '`document_id` is a document of another family (or deleted)' })
+  @ApiPayloadTooLargeResponse({ type: ErrorResponse, description: 'File larger than UPLOAD_MAX_BYTES; nothing is stored' })
+  @ApiUnsupportedMediaTypeResponse({ type: ErrorResponse, description: 'File type not allowed (or empty file); nothing is stored' })
+  upload(@Req() req: Request): Promise<UploadResponse> {
+    return this.uploads.upload(req);
+  }
+
+  /** Streams a file of the caller's family. Supports single byte ranges and conditional requests. */
+  @Get('files/:id')
+  @HttpCode(200)
+  @ApiProduces('application/pdf', 'image/jpeg', 'image/png', 'image/heic', 'image/heif', 'image/webp')
+  @ApiHeader({ name: 'Range', required: false, description: 'A single byte range, e.g. bytes=0-1048575' })
+  @ApiHeader({ name: 'If-None-Match', required: false, description: 'The ETag (quoted sha256) of a cached copy' })
+  @ApiOkResponse({ description: 'The whole file', schema: { type: 'string', format: 'binary' } })
+  @ApiResponse({ status: 206, description: 'The requested range (Content-Range)', schema: { type: 'string', format: 'binary' } })
+  @ApiResponse({ status: 304, description: 'If-None-Match matched: the cached copy is current' })
+  @ApiResponse({ status: 416, type: ErrorResponse, description: 'Range starts beyond the end of the file' })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: 'No such file in the caller\'s family' })
+  async download(@Param('id', new ParseUUIDPipe()) id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await sendDownload(res, await this.files.prepareDownload(id, downloadConditions(req)));
+  }
+}

@@ -1,0 +1,62 @@
+import type { DocumentCategory } from './upload-document-fields.dto.js';
+import type { DocumentRecord } from '../document-records.repository.js';
+import type { FileEntity } from '../entities/file.entity.js';
+
+export function fileUrlOf(fileId: string): string {
+  return `/api/v1/files/${fileId}`;
+}
+
+/** The document record written by an upload with document fields, in the sync wire format. */
+export class UploadedDocumentResponse {
+  id: string;
+  name: string;
+  /** @example lab_result */
+  category: DocumentCategory;
+  /** @example /api/v1/files/3f0c2a4e-8b1d-4c55-9f0a-2b7e6f1d9c10 */
+  file_url: string | null;
+  mime_type: string | null;
+  size_bytes: number | null;
+  notes: string | null;
+  /** ms since epoch */
+  created_at: number;
+  /** ms since epoch */
+  updated_at: number;
+
+  static from(doc: DocumentRecord): UploadedDocumentResponse {
+    return {
+      id: doc.id,
+      name: doc.name,
+      category: doc.category,
+      file_url: doc.fileUrl,
+      mime_type: doc.mimeType,
+      size_bytes: doc.sizeBytes,
+      notes: doc.notes,
+      created_at: doc.createdAt,
+      updated_at: doc.updatedAt,
+    };
+  }
+}
+
+export class UploadResponse {
+  id: string;
+  /** Put this in the document's `file_url`. @example /api/v1/files/3f0c2a4e-8b1d-4c55-9f0a-2b7e6f1d9c10 */
+  file_url: string;
+  /** Detected from the file's bytes. @example application/pdf */
+  mime_type: string;
+  size_bytes: number;
+  /** Hex SHA-256 of the content (also the download's ETag). */
+  sha256: string;
+  /** Present when the upload carried document fields. */
+  document?: UploadedDocumentResponse;
+
+  static from(file: FileEntity, document?: DocumentRecord): UploadResponse {
+    return {
+      id: file.id,
+      file_url: fileUrlOf(file.id),
+      mime_type: file.mimeType,
+      size_bytes: file.sizeBytes,
+      sha256: file.sha256,
+      ...(document ? { document: UploadedDocumentResponse.from(document) } : {}),
+    };
+  }
+}

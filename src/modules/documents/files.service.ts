@@ -1,0 +1,76 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Readable } from 'node:stream';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { contentDisposition, downloadName } from './content-disposition.js';
+import { FilesRepository } from './files.repository.js';
+import { etagMatches, parseRange } from './http-range.js';
+import { FILE_STORAGE, type FileStorage, StorageObjectNotFoundError } from './storage/file-storage.js';
+
+export interface DownloadConditions {
+  method: string;
+  range?: string;
+  ifNoneMatch?: string;
+  ifRange?: string;
+}
+
+/** What to answer for GET /api/v1/files/:id; the controller writes it out. */
+export interface DownloadPlan {
+  status: 200 | 206 | 304 | 416;
+  headers: Record<string, string>;
+  body?: Readable;
+}
+
+/** Downloads of the current family's files (another family's file is a 404). */
+@Injectable()
+export class FilesService {
+  private readonly logger = new Logger(FilesService.name);
+
+  constructor(
+    private readonly files: FilesRepository,
+    @Inject(FILE_STORAGE) private readonly storage: FileStorage,
+  ) {}
+
+  async prepareDownload(id: string, conditions: DownloadConditions): Promise<DownloadPlan> {
+    const file = await this.files.findOne({ id });
+    if (!file) throw new DomainError(ErrorCode.NOT_FOUND, 'File not found');
+    const etag = `"${file.sha256}"`;
+    const size = file.sizeBytes;
+    const common: Record<string, string> = {
+      ETag: etag,
+      'Accept-Ranges': 'bytes',
+      // The content behind an id never changes; only the caller's device may keep it.
+      'Cache-Control': 'private, max-age=86400',
+      'Content-Disposition': contentDisposition(downloadName(file.id, file.originalName, file.mimeType)),
+      'Content-Security-Policy': "default-src 'none'; sandbox",
+      'X-Content-Type-Options': 'nosniff',
+    };
+    if (etagMatches(conditions.ifNoneMatch, etag)) return { status: 304, headers: common };
+
+    // If-Range: serve the range only while the client's copy is still this file.
+    const rangeHeader = conditions.ifRange && conditions.ifRange.trim() !== etag ? undefined : conditions.range;
+    const range = parseRange(rangeHeader, size);
+    if (range.kind === 'unsatisfiable') {
+      return { status: 416, headers: { 'Accept-Ranges': 'bytes', 'Content-Range': `bytes */${size}` } };
+    }
+    const partial = range.kind === 'range';
+    const headers: Record<string, string> = {
+      ...common,
+      'Content-Type': file.mimeType,
+      'Content-Length': String(partial ? range.range.end - range.range.start + 1 : size),
+      ...(partial ? { 'Content-Range': `bytes ${range.range.start}-${range.range.end}/${size}` } : {}),
+    };
+    const status = partial ? 206 : 200;
+    if (conditions.method === 'HEAD') return { status, headers };
+    try {
+      const body = await this.storage.get(file.storageKey, partial ? range.range : undefined);
+      return { status, headers, body };
+    } catch (error) {
+      if (error instanceof StorageObjectNotFoundError) {
+        // The row exists but the bytes are gone: an operator problem, not the caller's.
+        this.logger.error({ fileId: file.id, key: file.storageKey }, 'file row without stored object');
+        throw new DomainError(ErrorCode.NOT_FOUND, 'File content is not available');
+      }
+      throw error;
+    }
+  }
+}

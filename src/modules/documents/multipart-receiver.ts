@@ -1,0 +1,124 @@
+import busboy, { type FileInfo } from 'busboy';
+import type { Request } from 'express';
+import type { Readable } from 'node:stream';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { tooLarge } from './upload-inspector.js';
+
+export interface MultipartLimits {
+  /** Largest accepted file. */
+  maxFileBytes: number;
+  /** Text fields allowed next to the file. */
+  fieldNames: ReadonlySet<string>;
+  maxFieldBytes: number;
+}
+
+export interface ReceivedMultipart<T> {
+  fields: Record<string, string>;
+  file: T;
+  info: FileInfo;
+}
+
+/** Headers and the boundary lines of a few fields: what a request may carry beyond the file itself. */
+const ENVELOPE_SLACK_BYTES = 256 * 1024;
+
+/**
+ * Parses a multipart/form-data request with busboy, handing the one `file`
+ * part to `handleFile` as a stream while it arrives (nothing is buffered).
+ * Rejects (with a DomainError) on a missing or second file, unknown or too
+ * long fields, malformed bodies; after a failure the rest of the request is
+ * drained and discarded, so the client can read the error response.
+ */
+export function receiveMultipart<T>(
+  req: Request,
+  limits: MultipartLimits,
+  handleFile: (stream: Readable, info: FileInfo) => Promise<T>,
+): Promise<ReceivedMultipart<T>> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limits.maxFileBytes + ENVELOPE_SLACK_BYTES) {
+      // Refuse before reading: no point in receiving megabytes we already know we'll discard.
+      req.res?.setHeader('Connection', 'close');
+      return reject(tooLarge(limits.maxFileBytes));
+    }
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({
+        headers: req.headers,
+        limits: {
+          files: 1,
+          fields: limits.fieldNames.size,
+          fieldSize: limits.maxFieldBytes,
+          fieldNameSize: 100,
+          // A backstop only: UploadInspector counts and refuses first.
+          fileSize: limits.maxFileBytes + 1,
+        },
+      });
+    } catch {
+      return reject(badRequest('Expected a multipart/form-data body with a "file" part'));
+    }
+
+    const fields: Record<string, string> = {};
+    let filePromise: Promise<T> | undefined;
+    let fileInfo: FileInfo | undefined;
+    let fileStream: Readable | undefined;
+    let settled = false;
+
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      // Stops the storage write (the driver removes what it wrote) if the file is still arriving.
+      if (fileStream && !fileStream.readableEnded) fileStream.destroy(error instanceof Error ? error : new Error(String(error)));
+      req.unpipe(parser);
+      parser.removeAllListeners();
+      parser.on('error', () => undefined);
+      // Drain what the client is still sending, then answer; answering mid-upload makes many
+      // clients (and proxies) report a broken connection instead of our error.
+      if (req.complete || req.destroyed) return reject(error);
+      req.once('end', () => reject(error));
+      req.once('close', () => reject(error));
+      req.resume();
+    };
+
+    parser.on('file', (name, stream, info) => {
+      if (name !== 'file') {
+        stream.resume();
+        return fail(badRequest(`Unexpected file field "${name}": send the file as "file"`));
+      }
+      fileInfo = info;
+      fileStream = stream;
+      filePromise = handleFile(stream, info);
+      filePromise.catch((error: unknown) => {
+        stream.resume();
+        fail(error);
+      });
+    });
+    parser.on('field', (name, value, info) => {
+      if (!limits.fieldNames.has(name)) return fail(badRequest(`Unknown field "${name}"`, name));
+      if (info.valueTruncated) return fail(badRequest(`Field "${name}" is longer than ${limits.maxFieldBytes} bytes`, name));
+      if (name in fields) return fail(badRequest(`Field "${name}" is given twice`, name));
+      fields[name] = value;
+    });
+    parser.on('filesLimit', () => fail(badRequest('Send exactly one file per upload')));
+    parser.on('fieldsLimit', () => fail(badRequest('Too many fields')));
+    parser.on('error', () => fail(badRequest('Malformed multipart body')));
+    parser.on('close', () => {
+      if (settled) return;
+      if (!filePromise || !fileInfo) return fail(badRequest('The "file" part is missing', 'file'));
+      const info = fileInfo;
+      filePromise.then(
+        (file) => {
+          if (settled) return;
+          settled = true;
+          resolve({ fields, file, info });
+        },
+        fail,
+      );
+    });
+    req.on('aborted', () => fail(badRequest('The upload was interrupted')));
+    req.pipe(parser);
+  });
+}
+
+function badRequest(message: string, field?: string): DomainError {
+  return new DomainError(ErrorCode.INVALID_UPLOAD, message, field ? { fields: [{ field, errors: [message] }] } : undefined);
+}

@@ -1,0 +1,33 @@
+import type { Request, Response } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import type { DownloadConditions, DownloadPlan } from './files.service.js';
+
+/** Writes a DownloadPlan to the response, streaming the body. */
+export async function sendDownload(res: Response, plan: DownloadPlan): Promise<void> {
+  res.set(plan.headers);
+  if (plan.status === 416) {
+    // Rendered by the global filter in the usual error shape; Content-Range stays set.
+    throw new DomainError(ErrorCode.RANGE_NOT_SATISFIABLE, 'Requested range not satisfiable');
+  }
+  res.status(plan.status);
+  if (!plan.body) {
+    res.end();
+    return;
+  }
+  try {
+    await pipeline(plan.body, res);
+  } catch {
+    // Client went away or storage failed mid-stream: headers are sent, so all we can do is cut the connection.
+    plan.body.destroy();
+    res.destroy();
+  }
+}
+
+export function downloadConditions(req: Request): DownloadConditions {
+  const header = (name: string) => {
+    const value = req.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  };
+  return { method: req.method, range: header('range'), ifNoneMatch: header('if-none-match'), ifRange: header('if-range') };
+}

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { assertSafeKey, type ByteRange, type FileStorage, type StoredObjectInfo, StorageObjectNotFoundError } from './file-storage.js';
+
+/**
+ * Files on local disk under `root/<familyId>/<uuid>`. Writes go to a hidden
+ * temporary file in the same folder, are flushed to disk, then renamed into
+ * place, so a reader never sees a partial file and a failed upload leaves none.
+ */
+export class LocalFileStorage implements FileStorage {
+  readonly driver = 'local' as const;
+  private readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  async put(key: string, body: Readable): Promise<StoredObjectInfo> {
+    const target = this.pathOf(key);
+    await mkdir(dirname(target), { recursive: true, mode: 0o750 });
+    const temp = join(dirname(target), `.${randomUUID()}.part`);
+    try {
+      // flush: fsync before close, so a crash right after the DB commit cannot lose the bytes.
+      await pipeline(body, createWriteStream(temp, { flags: 'wx', mode: 0o640, flush: true }));
+      await rename(temp, target);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw error;
+    }
+    return { size: (await stat(target)).size };
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Readable> {
+    const path = this.pathOf(key);
+    // Open first, so a missing file is an error here rather than on the stream after headers went out.
+    const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'ENOENT' ? new StorageObjectNotFoundError(key) : error;
+    });
+    return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+  }
+
+  async stat(key: string): Promise<StoredObjectInfo | null> {
+    try {
+      const info = await stat(this.pathOf(key));
+      return info.isFile() ? { size: info.size } : null;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.stat(key)) !== null;
+  }
+
+  async delete(key: string): Promise<void> {
+    await unlink(this.pathOf(key)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
+
+  private pathOf(key: string): string {
+    assertSafeKey(key);
+    const path = resolve(this.root, key);
+    const rel = relative(this.root, path);
+    if (!rel || rel.startsWith('..') || rel.includes(`..${sep}`)) throw new Error(`Storage key escapes the upload folder: ${key}`);
+    return path;
+  }
+}

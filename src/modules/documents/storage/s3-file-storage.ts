@@ -1,0 +1,126 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  NoSuchKey,
+  NotFound,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Readable } from 'node:stream';
+import { assertSafeKey, type ByteRange, type FileStorage, type StoredObjectInfo, StorageObjectNotFoundError } from './file-storage.js';
+
+export interface S3StorageOptions {
+  bucket: string;
+  region: string;
+  endpoint?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  forcePathStyle: boolean;
+}
+
+/**
+ * S3-compatible object storage (AWS S3, MinIO, Garage, SeaweedFS…). Uploads
+ * stream through lib-storage's multipart Upload (5 MiB parts, at most two in
+ * flight), so memory use is bounded whatever the file size; a failed upload
+ * aborts its multipart upload and leaves no object.
+ */
+export class S3FileStorage implements FileStorage {
+  readonly driver = 's3' as const;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+
+  constructor(options: S3StorageOptions, client?: S3Client) {
+    this.bucket = options.bucket;
+    this.client =
+      client ??
+      new S3Client({
+        region: options.region,
+        endpoint: options.endpoint,
+        forcePathStyle: options.forcePathStyle,
+        credentials:
+          options.accessKeyId && options.secretAccessKey
+            ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
+            : undefined,
+      });
+  }
+
+  async put(key: string, body: Readable, options: { contentType?: string } = {}): Promise<StoredObjectInfo> {
+    assertSafeKey(key);
+    let failure: unknown;
+    // lib-storage reads the body with an async iterator; remember a stream error so the caller
+    // gets the original cause (e.g. "too large") rather than the SDK's wrapper.
+    body.once('error', (error) => (failure ??= error));
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: options.contentType },
+      queueSize: 2,
+      partSize: 5 * 1024 * 1024,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (error) {
+      // A single-part upload that failed may still have been sent; make sure nothing stays.
+      await this.delete(key).catch(() => undefined);
+      throw failure ?? error;
+    }
+    if (failure) {
+      await this.delete(key).catch(() => undefined);
+      throw failure;
+    }
+    const info = await this.stat(key);
+    if (!info) throw new Error(`S3 upload of ${key} finished but the object is missing`);
+    return info;
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Readable> {
+    assertSafeKey(key);
+    try {
+      const result = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+      );
+      return result.Body as Readable;
+    } catch (error) {
+      if (isNotFound(error)) throw new StorageObjectNotFoundError(key);
+      throw error;
+    }
+  }
+
+  async stat(key: string): Promise<StoredObjectInfo | null> {
+    assertSafeKey(key);
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { size: Number(head.ContentLength ?? 0) };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.stat(key)) !== null;
+  }
+
+  async delete(key: string): Promise<void> {
+    assertSafeKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  onModuleDestroy(): void {
+    this.client.destroy();
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof NoSuchKey ||
+    error instanceof NotFound ||
+    (error instanceof S3ServiceException && (error.$metadata?.httpStatusCode === 404 || error.name === 'NoSuchKey'))
+  );
+}

@@ -1,0 +1,77 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { SNIFF_BYTES, sniffFileType } from './file-type.js';
+
+export interface InspectedFile {
+  mimeType: string;
+  sizeBytes: number;
+  sha256: string;
+}
+
+/**
+ * Sits between the multipart parser and the storage driver: counts bytes
+ * (error past `maxBytes`), hashes them (sha256), and holds back the first
+ * bytes until it has recognized the type (error for a type not allowed), so
+ * storage never receives a byte of a rejected file's body beyond that.
+ * Nothing is buffered beyond SNIFF_BYTES.
+ */
+export class UploadInspector extends Transform {
+  private readonly hash: Hash = createHash('sha256');
+  private head: Buffer[] = [];
+  private headLength = 0;
+  private size = 0;
+  private mimeType: string | null = null;
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly allowedTypes: ReadonlySet<string>,
+  ) {
+    super();
+  }
+
+  /** Valid after the stream has ended without error. */
+  result(): InspectedFile {
+    if (!this.mimeType) throw new Error('UploadInspector.result() called before the file was complete');
+    return { mimeType: this.mimeType, sizeBytes: this.size, sha256: this.hash.digest('hex') };
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) return callback(tooLarge(this.maxBytes));
+    this.hash.update(chunk);
+    if (this.mimeType) return callback(null, chunk);
+    this.head.push(chunk);
+    this.headLength += chunk.length;
+    if (this.headLength < SNIFF_BYTES) return callback();
+    callback(this.decide());
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.mimeType) return callback();
+    if (this.size === 0) {
+      return callback(new DomainError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'The file is empty'));
+    }
+    callback(this.decide());
+  }
+
+  private decide(): Error | null {
+    const head = Buffer.concat(this.head);
+    const type = sniffFileType(head);
+    if (!type || !this.allowedTypes.has(type)) {
+      return new DomainError(
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        `Unsupported file type${type ? ` ${type}` : ''}: allowed are ${[...this.allowedTypes].join(', ')}`,
+        { detected: type, allowed: [...this.allowedTypes] },
+      );
+    }
+    this.mimeType = type;
+    this.head = [];
+    this.push(head);
+    return null;
+  }
+}
+
+export function tooLarge(maxBytes: number): DomainError {
+  return new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, `The file is larger than the limit of ${maxBytes} bytes`, { max_bytes: maxBytes });
+}

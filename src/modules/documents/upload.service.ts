@@ -1,0 +1,171 @@
+import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import type { Request } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { FamilyContext, type FamilyScope } from '../../common/family-scope/family-context.js';
+import { flattenValidationErrors } from '../../common/http/validation.js';
+import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
+import { uploadConfig } from '../../config/configuration.js';
+import { sanitizeFileName } from './content-disposition.js';
+import { DocumentRecordsRepository, type DocumentRecord } from './document-records.repository.js';
+import { MAX_NOTES_LENGTH, UPLOAD_FIELD_NAMES, UploadDocumentFieldsDto } from './dto/upload-document-fields.dto.js';
+import { fileUrlOf, UploadResponse } from './dto/upload.response.js';
+import type { FileEntity } from './entities/file.entity.js';
+import { FilesRepository } from './files.repository.js';
+import { receiveMultipart } from './multipart-receiver.js';
+import { FILE_STORAGE, type FileStorage } from './storage/file-storage.js';
+import { type InspectedFile, UploadInspector } from './upload-inspector.js';
+
+/** Bytes of the multipart fields next to the file (notes are the longest: up to 4 bytes a character). */
+const MAX_FIELD_BYTES = MAX_NOTES_LENGTH * 4;
+const MAX_DEVICE_ID_LENGTH = 200;
+
+/**
+ * POST /api/v1/upload: streams the file to storage under a server-generated
+ * key while checking type and size, then records it (and, with document
+ * fields, the document) in the database. Any failure after bytes were stored
+ * deletes them again: a rejected upload leaves nothing behind.
+ */
+@Injectable()
+export class UploadService {
+  private readonly logger = new Logger(UploadService.name);
+  private readonly allowedTypes: ReadonlySet<string>;
+
+  constructor(
+    @Inject(uploadConfig.KEY) private readonly config: ConfigType<typeof uploadConfig>,
+    @Inject(FILE_STORAGE) private readonly storage: FileStorage,
+    private readonly files: FilesRepository,
+    private readonly documents: DocumentRecordsRepository,
+    private readonly versions: FamilyVersionService,
+    private readonly familyContext: FamilyContext,
+  ) {
+    this.allowedTypes = new Set(config.allowedTypes);
+  }
+
+  async upload(req: Request): Promise<UploadResponse> {
+    const scope = this.familyContext.require();
+    const deviceId = readDeviceId(req);
+    const fileId = randomUUID();
+    const key = `${scope.familyId}/${fileId}`;
+    let stored: Promise<InspectedFile> | undefined;
+    try {
+      const received = await receiveMultipart(
+        req,
+        { maxFileBytes: this.config.maxBytes, fieldNames: UPLOAD_FIELD_NAMES, maxFieldBytes: MAX_FIELD_BYTES },
+        (stream) => (stored = this.store(key, stream)),
+      );
+      const fields = await validateFields(received.fields);
+      const file: Partial<FileEntity> = {
+        id: fileId,
+        storageKey: key,
+        mimeType: received.file.mimeType,
+        sizeBytes: received.file.sizeBytes,
+        sha256: received.file.sha256,
+        originalName: sanitizeFileName(received.info.filename),
+        createdBy: scope.userId,
+      };
+      if (!hasDocumentFields(fields)) {
+        const saved = await this.files.insert(file);
+        this.logger.log({ fileId, sizeBytes: saved.sizeBytes, mimeType: saved.mimeType }, 'file uploaded');
+        return UploadResponse.from(saved);
+      }
+      const { result } = await this.versions.write(async ({ manager, version }) => {
+        const saved = await this.files.withManager(manager).insert(file);
+        const document = await this.writeDocument(manager, scope, version, deviceId, fields, saved);
+        return { saved, document };
+      });
+      this.logger.log({ fileId, documentId: result.document.id, sizeBytes: result.saved.sizeBytes }, 'file uploaded with document');
+      return UploadResponse.from(result.saved, result.document);
+    } catch (error) {
+      if (stored) {
+        // Wait for the driver to stop writing before removing what it may have written.
+        await stored.catch(() => undefined);
+        await this.storage.delete(key).catch((e: unknown) => this.logger.error({ err: e, key }, 'could not remove a rejected upload'));
+      }
+      throw error;
+    }
+  }
+
+  private async store(key: string, stream: Readable): Promise<InspectedFile> {
+    const inspector = new UploadInspector(this.config.maxBytes, this.allowedTypes);
+    stream.once('error', (error) => inspector.destroy(error));
+    // The driver may attach to the body only after an await (e.g. mkdir); an error emitted before that
+    // must not crash the process. The driver still sees it: its pipeline fails on the errored stream.
+    inspector.on('error', () => undefined);
+    stream.pipe(inspector);
+    await this.storage.put(key, inspector);
+    return inspector.result();
+  }
+
+  private async writeDocument(
+    manager: import('typeorm').EntityManager,
+    scope: FamilyScope,
+    version: number,
+    deviceId: string | null,
+    fields: UploadDocumentFieldsDto,
+    file: FileEntity,
+  ): Promise<DocumentRecord> {
+    const write = { familyId: scope.familyId, version, userId: scope.userId, nowMs: Date.now() };
+    const fileFields = { fileUrl: fileUrlOf(file.id), mimeType: file.mimeType, sizeBytes: file.sizeBytes };
+    const existing = fields.document_id ? await this.documents.lockById(manager, fields.document_id) : null;
+    if (existing) {
+      // Another family's document answers exactly like a missing one would on a read: 404.
+      if (existing.familyId !== scope.familyId || existing.deletedAt !== null) {
+        throw new DomainError(ErrorCode.NOT_FOUND, 'Document not found');
+      }
+      return this.documents.updateFile(manager, write, existing.id, {
+        name: fields.name,
+        category: fields.category,
+        notes: fields.notes,
+        ...fileFields,
+      });
+    }
+    if (!fields.name || !fields.category) {
+      throw validationError(
+        ['name', 'category'].filter((f) => !fields[f as 'name' | 'category']).map((field) => ({
+          field,
+          errors: [`${field} is required to create a document`],
+        })),
+      );
+    }
+    return this.documents.insert(manager, write, {
+      id: fields.document_id ?? randomUUID(),
+      name: fields.name,
+      category: fields.category,
+      notes: fields.notes ?? null,
+      createdByDevice: deviceId,
+      ...fileFields,
+    });
+  }
+}
+
+function hasDocumentFields(fields: UploadDocumentFieldsDto): boolean {
+  return [fields.document_id, fields.name, fields.category, fields.notes].some((v) => v !== undefined);
+}
+
+async function validateFields(raw: Record<string, string>): Promise<UploadDocumentFieldsDto> {
+  const dto = plainToInstance(UploadDocumentFieldsDto, raw);
+  const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length) throw validationError(flattenValidationErrors(errors));
+  return dto;
+}
+
+function validationError(fields: Array<{ field: string; errors: string[] }>): BadRequestException {
+  return new BadRequestException({
+    message: fields.flatMap((f) => f.errors).join('; '),
+    details: { code: 'VALIDATION_FAILED', fields },
+  });
+}
+
+/** The installation id the sync protocol uses, so this device later pulls the document as `updated`. */
+function readDeviceId(req: Request): string | null {
+  const raw = req.headers['x-device-id'];
+  const value = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+  if (!value) return null;
+  if (value.length > MAX_DEVICE_ID_LENGTH) throw validationError([{ field: 'X-Device-Id', errors: ['X-Device-Id is too long'] }]);
+  return value;
+}

@@ -1,0 +1,311 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Response } from 'supertest';
+import { DataSource } from 'typeorm';
+import { createTestApp, type TestApp } from '../setup/test-app.js';
+
+interface Member {
+  token: string;
+  familyId: string;
+  userId: string;
+}
+
+async function register(t: TestApp): Promise<Member> {
+  const res = await t
+    .http()
+    .post('/api/v1/auth/register')
+    .send({ email: `files-${randomUUID()}@example.test`, password: 'correct horse battery' })
+    .expect(201);
+  return { token: res.body.access_token, familyId: res.body.user.family_id, userId: res.body.user.id };
+}
+
+function pdf(extra = 2000): Buffer {
+  return Buffer.concat([
+    Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n'),
+    randomBytes(extra),
+    Buffer.from('\ntrailer << /Root 1 0 R >>\n%%EOF\n'),
+  ]);
+}
+
+function jpeg(extra = 3000): Buffer {
+  return Buffer.concat([
+    Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]),
+    randomBytes(extra),
+    Buffer.from([0xff, 0xd9]),
+  ]);
+}
+
+/** Collects a binary response body whatever its content type. */
+function binary(res: Response, callback: (err: Error | null, body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (chunk: Buffer) => chunks.push(chunk));
+  res.on('end', () => callback(null, Buffer.concat(chunks)));
+}
+
+/** Every regular file under `dir`, as paths relative to it. */
+function listFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? listFiles(dir, join(prefix, entry.name)) : [join(prefix, entry.name)],
+  );
+}
+
+describe('files: upload and download', () => {
+  let t: TestApp;
+  let db: DataSource;
+  const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-files-e2e-'));
+
+  beforeAll(async () => {
+    t = await createTestApp({ UPLOAD_DIR: uploadDir });
+    db = t.app.get(DataSource);
+  });
+  afterAll(() => t.close());
+
+  const upload = (m: Member, content: Buffer, filename: string, fields: Record<string, string> = {}) => {
+    const req = t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`);
+    for (const [k, v] of Object.entries(fields)) req.field(k, v);
+    return req.attach('file', content, { filename, contentType: 'application/octet-stream' });
+  };
+  const download = (m: Member, url: string) =>
+    t.http().get(url).set('Authorization', `Bearer ${m.token}`).buffer(true).parse(binary);
+
+  it('uploads a PDF and a JPEG and downloads them byte for byte', async () => {
+    const m = await register(t);
+    for (const [content, name, type] of [
+      [pdf(), 'lab.pdf', 'application/pdf'],
+      [jpeg(), 'scan.jpg', 'image/jpeg'],
+    ] as const) {
+      const res = await upload(m, content, name).expect(201);
+      expect(res.body).toEqual({
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        file_url: `/api/v1/files/${res.body.id}`,
+        mime_type: type,
+        size_bytes: content.length,
+        sha256: createHash('sha256').update(content).digest('hex'),
+      });
+      const got = await download(m, res.body.file_url).expect(200);
+      expect(Buffer.compare(got.body as Buffer, content)).toBe(0);
+      expect(got.headers['content-type']).toBe(type);
+      expect(got.headers['content-length']).toBe(String(content.length));
+      expect(got.headers['etag']).toBe(`"${res.body.sha256}"`);
+      expect(got.headers['accept-ranges']).toBe('bytes');
+      expect(got.headers['content-disposition']).toBe(`inline; filename="${name}"; filename*=UTF-8''${name}`);
+      // Stored under the family's folder with the server's id as the name.
+      expect(readFileSync(join(uploadDir, m.familyId, res.body.id)).equals(content)).toBe(true);
+    }
+  });
+
+  it('detects the type from the bytes: a PNG named .pdf is a PNG, an .exe named .pdf is refused with 415', async () => {
+    const m = await register(t);
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(10)]);
+    const ok = await upload(m, png, 'tiny.pdf').expect(201);
+    expect(ok.body.mime_type).toBe('image/png');
+
+    const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(58), randomBytes(4000)]);
+    const res = await upload(m, exe, 'results.pdf').expect(415);
+    expect(res.body).toMatchObject({ statusCode: 415, details: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
+    const rows = await db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId]);
+    expect(rows).toHaveLength(1);
+    expect(listFiles(join(uploadDir, m.familyId))).toEqual([ok.body.id]);
+  });
+
+  it('stores a path-traversal file name safely: server-generated key, sanitized Content-Disposition', async () => {
+    const m = await register(t);
+    const before = listFiles(uploadDir).length;
+    const res = await upload(m, pdf(100), '../../etc/passwd').expect(201);
+    expect(listFiles(uploadDir).length).toBe(before + 1);
+    expect(listFiles(join(uploadDir, m.familyId))).toEqual([res.body.id]);
+    const got = await download(m, res.body.file_url).expect(200);
+    expect(got.headers['content-disposition']).toBe(`inline; filename="passwd.pdf"; filename*=UTF-8''passwd.pdf`);
+    const [row] = await db.query('SELECT storage_key, original_name FROM files WHERE id = $1', [res.body.id]);
+    expect(row).toEqual({ storage_key: `${m.familyId}/${res.body.id}`, original_name: 'passwd' });
+  });
+
+  it('answers 404 to another family, exactly as for a missing file', async () => {
+    const a = await register(t);
+    const b = await register(t);
+    const res = await upload(a, jpeg(), 'a.jpg').expect(201);
+    const other = await download(b, res.body.file_url).expect(404);
+    const missing = await download(b, `/api/v1/files/${randomUUID()}`).expect(404);
+    expect(JSON.parse(other.body.toString())).toEqual(JSON.parse(missing.body.toString()));
+    await t.http().get(res.body.file_url).expect(401);
+  });
+
+  it('serves byte ranges, conditional requests and HEAD', async () => {
+    const m = await register(t);
+    const content = pdf(5000);
+    const { body } = await upload(m, content, 'big.pdf').expect(201);
+
+    const part = await download(m, body.file_url).set('Range', 'bytes=100-199').expect(206);
+    expect(Buffer.compare(part.body as Buffer, content.subarray(100, 200))).toBe(0);
+    expect(part.headers['content-range']).toBe(`bytes 100-199/${content.length}`);
+    expect(part.headers['content-length']).toBe('100');
+
+    const tail = await download(m, body.file_url).set('Range', 'bytes=-10').expect(206);
+    expect(Buffer.compare(tail.body as Buffer, content.subarray(content.length - 10))).toBe(0);
+
+    const open = await download(m, body.file_url).set('Range', `bytes=${content.length - 5}-`).expect(206);
+    expect(Buffer.compare(open.body as Buffer, content.subarray(content.length - 5))).toBe(0);
+
+    const beyond = await download(m, body.file_url).set('Range', `bytes=${content.length}-`).expect(416);
+    expect(beyond.headers['content-range']).toBe(`bytes */${content.length}`);
+
+    // A stale If-Range gets the whole file.
+    await download(m, body.file_url).set('Range', 'bytes=0-9').set('If-Range', '"stale"').expect(200);
+
+    const cached = await download(m, body.file_url).set('If-None-Match', `"${body.sha256}"`).expect(304);
+    expect(cached.headers['etag']).toBe(`"${body.sha256}"`);
+
+    const head = await t.http().head(body.file_url).set('Authorization', `Bearer ${m.token}`).expect(200);
+    expect(head.headers['content-length']).toBe(String(content.length));
+  });
+
+  it('refuses bad multipart requests with 400 and stores nothing', async () => {
+    const m = await register(t);
+    await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`).send({ file: 'x' }).expect(400);
+    await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`).field('name', 'x').expect(400);
+    const unknown = await upload(m, pdf(), 'a.pdf', { owner: 'me' }).expect(400);
+    expect(unknown.body.message).toContain('Unknown field "owner"');
+    const badCategory = await upload(m, pdf(), 'a.pdf', { name: 'x', category: 'selfie' }).expect(400);
+    expect(badCategory.body.details.fields[0].field).toBe('category');
+    await upload(m, pdf(), 'a.pdf', { notes: 'no name' }).expect(400);
+    expect(await db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
+    expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
+  });
+
+  describe('with document fields', () => {
+    it('creates the documents row in the same transaction, stamped with a new sync version', async () => {
+      const m = await register(t);
+      const [{ sync_version: before }] = await db.query('SELECT sync_version FROM families WHERE id = $1', [m.familyId]);
+      const documentId = randomUUID();
+      const res = await upload(m, pdf(), 'discharge.pdf', {
+        document_id: documentId,
+        name: 'Discharge letter',
+        category: 'discharge_summary',
+        notes: 'After the March admission',
+      })
+        .set('X-Device-Id', 'phone-1')
+        .expect(201);
+      expect(res.body.document).toMatchObject({
+        id: documentId,
+        name: 'Discharge letter',
+        category: 'discharge_summary',
+        notes: 'After the March admission',
+        file_url: res.body.file_url,
+        mime_type: 'application/pdf',
+        size_bytes: res.body.size_bytes,
+      });
+      const [doc] = await db.query('SELECT * FROM documents WHERE id = $1', [documentId]);
+      const [{ sync_version: after }] = await db.query('SELECT sync_version FROM families WHERE id = $1', [m.familyId]);
+      expect(Number(doc.server_version)).toBeGreaterThan(0);
+      expect(Number(after)).toBeGreaterThan(Number(before));
+      expect(doc).toMatchObject({
+        family_id: m.familyId,
+        server_version: after,
+        server_created_version: after,
+        created_by: m.userId,
+        updated_by: m.userId,
+        created_by_device: 'phone-1',
+        deleted_at: null,
+      });
+      expect(Number(doc.created_at)).toBe(res.body.document.created_at);
+      expect(Math.abs(Number(doc.updated_at) - Date.now())).toBeLessThan(60_000);
+    });
+
+    it('updates an existing document of the family and keeps the fields not sent', async () => {
+      const m = await register(t);
+      const first = await upload(m, pdf(), 'v1.pdf', { name: 'CBC', category: 'lab_result' }).expect(201);
+      const documentId = first.body.document.id;
+      const second = await upload(m, jpeg(), 'v2.jpg', { document_id: documentId, notes: 'rescanned' }).expect(201);
+      expect(second.body.document).toMatchObject({
+        id: documentId,
+        name: 'CBC',
+        category: 'lab_result',
+        notes: 'rescanned',
+        file_url: second.body.file_url,
+        mime_type: 'image/jpeg',
+      });
+      const [doc] = await db.query('SELECT server_version, server_created_version FROM documents WHERE id = $1', [documentId]);
+      expect(Number(doc.server_version)).toBeGreaterThan(Number(doc.server_created_version));
+    });
+
+    it("answers 404 for another family's document and stores nothing", async () => {
+      const a = await register(t);
+      const b = await register(t);
+      const theirs = await upload(a, pdf(), 'a.pdf', { name: 'A', category: 'other' }).expect(201);
+      const [{ sync_version: before }] = await db.query('SELECT sync_version FROM families WHERE id = $1', [b.familyId]);
+      await upload(b, pdf(), 'b.pdf', { document_id: theirs.body.document.id, name: 'hijack' }).expect(404);
+      expect(await db.query('SELECT id FROM files WHERE family_id = $1', [b.familyId])).toEqual([]);
+      expect(listFiles(uploadDir).filter((f) => f.startsWith(b.familyId))).toEqual([]);
+      const [doc] = await db.query('SELECT name, file_url FROM documents WHERE id = $1', [theirs.body.document.id]);
+      expect(doc).toEqual({ name: 'A', file_url: theirs.body.file_url });
+      const [{ sync_version: after }] = await db.query('SELECT sync_version FROM families WHERE id = $1', [b.familyId]);
+      expect(after).toBe(before);
+    });
+  });
+
+  it('documents the multipart body in OpenAPI', async () => {
+    const res = await t.http().get('/docs-json').expect(200);
+    const op = res.body.paths['/api/v1/upload'].post;
+    expect(Object.keys(op.requestBody.content)).toEqual(['multipart/form-data']);
+    expect(op.requestBody.content['multipart/form-data'].schema.properties.file).toMatchObject({ type: 'string', format: 'binary' });
+    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['201', '400', '401', '404', '413', '415']));
+    expect(Object.keys(res.body.paths['/api/v1/files/{id}'].get.responses)).toEqual(
+      expect.arrayContaining(['200', '206', '304', '404', '416']),
+    );
+  });
+});
+
+describe('files: size limit', () => {
+  let t: TestApp;
+  let db: DataSource;
+  const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-files-limit-'));
+
+  beforeAll(async () => {
+    t = await createTestApp({ UPLOAD_DIR: uploadDir, UPLOAD_MAX_BYTES: '4096' });
+    db = t.app.get(DataSource);
+  });
+  afterAll(() => t.close());
+
+  it('refuses a file over UPLOAD_MAX_BYTES with 413 and leaves no file and no row', async () => {
+    const m = await register(t);
+    const ok = await t
+      .http()
+      .post('/api/v1/upload')
+      .set('Authorization', `Bearer ${m.token}`)
+      .attach('file', pdf(4096 - 100), 'fits.pdf')
+      .expect(201);
+    expect(ok.body.size_bytes).toBeLessThanOrEqual(4096);
+    const res = await t
+      .http()
+      .post('/api/v1/upload')
+      .set('Authorization', `Bearer ${m.token}`)
+      .field('name', 'too big')
+      .field('category', 'imaging')
+      .attach('file', pdf(200_000), 'big.pdf')
+      .expect(413);
+    expect(res.body).toMatchObject({ statusCode: 413, details: { code: 'PAYLOAD_TOO_LARGE', max_bytes: 4096 } });
+    expect(listFiles(uploadDir)).toEqual([join(m.familyId, ok.body.id)]);
+    expect(await db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([{ id: ok.body.id }]);
+    expect(await db.query('SELECT id FROM documents WHERE family_id = $1', [m.familyId])).toEqual([]);
+  });
+
+  it('refuses a declared Content-Length far over the limit before reading the body', async () => {
+    const m = await register(t);
+    // The server answers and closes while the client may still be sending: either the client reads the 413,
+    // or it sees the connection cut (EPIPE/ECONNRESET). Either way nothing is stored.
+    const status = await t
+      .http()
+      .post('/api/v1/upload')
+      .set('Authorization', `Bearer ${m.token}`)
+      .attach('file', pdf(600_000), 'huge.pdf')
+      .ok(() => true)
+      .then(
+        (res) => res.status,
+        (error: NodeJS.ErrnoException) => error.code,
+      );
+    expect([413, 'EPIPE', 'ECONNRESET']).toContain(status);
+    expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
+  });
+});
