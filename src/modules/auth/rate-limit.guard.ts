@@ -29,9 +29,11 @@ export class AuthRateLimitGuard implements CanActivate {
     const now = Date.now();
     this.sweep(now);
     const limit = this.config.rateLimit;
+    const account = accountKey(request);
     const retryAfter = Math.max(
       this.hit(`${route}|ip:${request.ip}`, limit * 3, now),
-      this.hit(`${route}|${accountKey(request)}`, limit, now),
+      // Without an account (no email in the body) only the IP counts; counting the IP key twice would halve its budget.
+      account ? this.hit(`${route}|${account}`, limit, now) : 0,
     );
     if (retryAfter > 0) {
       context.switchToHttp().getResponse<Response>().setHeader('Retry-After', String(retryAfter));
@@ -58,8 +60,8 @@ export class AuthRateLimitGuard implements CanActivate {
   }
 }
 
-function accountKey(request: ScopedRequest): string {
+function accountKey(request: ScopedRequest): string | undefined {
   if (request.user?.userId) return `user:${request.user.userId}`;
   const email = (request.body as { email?: unknown } | undefined)?.email;
-  return typeof email === 'string' ? `email:${email.trim().toLowerCase()}` : `ip:${request.ip}`;
+  return typeof email === 'string' ? `email:${email.trim().toLowerCase()}` : undefined;
 }
