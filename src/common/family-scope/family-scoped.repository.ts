@@ -1,3 +1,4 @@
+import { And, Equal, FindOperator } from 'typeorm';
 import type {
   DeepPartial,
   EntityManager,
@@ -30,8 +31,17 @@ export class FamilyScopedRepository<T extends ObjectLiteral> {
     return this.familyContext.require().familyId;
   }
 
+  /**
+   * The caller's conditions AND the scope. A condition on the scope column itself
+   * is kept and ANDed (another family's id matches nothing), never overwritten:
+   * `families.update({ id: otherFamily }, …)` must not quietly update the caller's own row.
+   */
   private scoped(where: FindOptionsWhere<T> = {}): FindOptionsWhere<T> {
-    return { ...where, [this.scopeProperty]: this.familyId } as FindOptionsWhere<T>;
+    const familyId = this.familyId;
+    const requested = (where as Record<string, unknown>)[this.scopeProperty];
+    const condition =
+      requested === undefined ? familyId : And(requested instanceof FindOperator ? requested : Equal(requested), Equal(familyId));
+    return { ...where, [this.scopeProperty]: condition } as FindOptionsWhere<T>;
   }
 
   /** Same scope, inside a caller's transaction. */
