@@ -1,0 +1,57 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Max, Min, MaxLength } from 'class-validator';
+
+/** `null`, `undefined`, '' and 0 all mean "never pulled" (clients interpolate the value into the URL). */
+export function toCursor({ value }: { value: unknown }): unknown {
+  if (value === undefined || value === null || value === '' || value === 'null' || value === 'undefined') return null;
+  return typeof value === 'string' ? Number(value) : value;
+}
+
+export class SyncPullQueryDto {
+  /** The `timestamp` of the client's last successful pull; absent, `null` or 0 on the first sync. @example 1764090000000 */
+  @IsOptional() @Transform(toCursor) @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER)
+  last_pulled_at?: number | null;
+
+  /** The client's local schema version (informational). @example 3 */
+  @IsOptional() @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value))) @IsInt() @Min(0)
+  schema_version?: number;
+
+  /**
+   * WatermelonDB's migration info as JSON (`null` when there is none):
+   * `{"from":2,"tables":["reminders"],"columns":[{"table":"transfusions","columns":["hospital"]}]}`.
+   */
+  @IsOptional() @IsString() @MaxLength(100_000)
+  migration?: string;
+}
+
+export class SyncPushQueryDto {
+  /** The `timestamp` of the pull that preceded this push (or send `lastPulledAt` in the body). @example 1764090000000 */
+  @IsOptional() @Transform(toCursor) @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER)
+  last_pulled_at?: number | null;
+}
+
+/** One table's changes, as WatermelonDB sends and receives them. */
+export class SyncTableChangesDto {
+  @ApiProperty({ type: 'array', items: { type: 'object', additionalProperties: true }, description: 'Raw records (snake_case columns, ms dates, JSON columns as strings)' })
+  created: Record<string, unknown>[];
+
+  @ApiProperty({ type: 'array', items: { type: 'object', additionalProperties: true } })
+  updated: Record<string, unknown>[];
+
+  @ApiProperty({ type: 'array', items: { type: 'string', format: 'uuid' } })
+  deleted: string[];
+}
+
+/** Validated by the sync validator (not the generic pipe): a push can hold tens of thousands of records. */
+export class SyncPushBodyDto {
+  @ApiProperty({
+    description: 'Per table: created, updated, deleted. Tables: families, transfusions, blood_tests, blood_test_results, analysis_templates, reminders, documents',
+    type: 'object',
+    additionalProperties: { $ref: '#/components/schemas/SyncTableChangesDto' },
+  })
+  changes: Record<string, SyncTableChangesDto>;
+
+  @ApiPropertyOptional({ description: 'Alternative to the last_pulled_at query parameter', type: Number, nullable: true })
+  lastPulledAt?: number | null;
+}

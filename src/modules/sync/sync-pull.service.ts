@@ -1,0 +1,106 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { FamilyContext } from '../../common/family-scope/family-context.js';
+import { SyncErrors } from './sync.errors.js';
+import { SYNC_TABLE_BY_NAME, SYNC_TABLE_NAMES, type SyncTableName } from './sync-schema.js';
+import { SyncRepository, type PullMode, type PullPlan } from './sync.repository.js';
+import type { SyncPullQueryDto } from './dto/sync.dto.js';
+
+/** WatermelonDB's `migration` argument (tables created and columns added since the last sync). */
+export interface SyncMigration {
+  from?: number;
+  tables: string[];
+  columns: Array<{ table: string; columns: string[] }>;
+}
+
+/**
+ * Pull: one REPEATABLE READ, READ ONLY transaction reads the family's
+ * sync_version and every change from the same snapshot. Writers take versions
+ * under the family row lock and commit in version order, so everything at or
+ * below that sync_version is in the snapshot and everything above it is
+ * returned by the next pull: no change can be missed.
+ */
+@Injectable()
+export class SyncPullService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: SyncRepository,
+    private readonly familyContext: FamilyContext,
+  ) {}
+
+  /** The response body as JSON text, built by PostgreSQL (sent verbatim: turbo-ready). */
+  async pull(query: SyncPullQueryDto, deviceId: string | null): Promise<string> {
+    const scope = this.familyContext.require();
+    const cursor = query.last_pulled_at || null;
+    const migration = parseMigration(query.migration);
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const version = await this.repository.familyVersion(runner.manager, scope.familyId);
+      if (version === null) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
+      const plan = planPull({ familyId: scope.familyId, joinedVersion: scope.joinedVersion, cursor, deviceId, version, migration });
+      const body = await this.repository.pullBody(runner.manager, plan);
+      await runner.query('COMMIT');
+      return body;
+    } catch (error) {
+      await runner.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+}
+
+export interface PullInput {
+  familyId: string;
+  joinedVersion: number;
+  cursor: number | null;
+  deviceId: string | null;
+  /** families.sync_version in the pull snapshot. */
+  version: number;
+  migration: SyncMigration | null;
+}
+
+/** Decides how each table is read. Pure, unit-tested. */
+export function planPull(input: PullInput): PullPlan {
+  const { cursor, version, joinedVersion } = input;
+  const modes = {} as Record<SyncTableName, PullMode>;
+  // A cursor from before the caller joined this family (or larger than any version this family ever had)
+  // was issued for another family's data: the device must replace what it holds.
+  const replacement = cursor !== null && (cursor < joinedVersion || cursor > version);
+  const full = cursor === null || replacement;
+  for (const name of SYNC_TABLE_NAMES) modes[name] = full ? 'full' : 'incremental';
+  if (!full && input.migration) {
+    for (const { table } of input.migration.columns) if (SYNC_TABLE_BY_NAME.has(table)) modes[table as SyncTableName] = 'columns';
+    // A table new to the client: it holds none of its rows.
+    for (const table of input.migration.tables) if (SYNC_TABLE_BY_NAME.has(table)) modes[table as SyncTableName] = 'full';
+  }
+  return { familyId: input.familyId, cursor: cursor ?? 0, deviceId: input.deviceId, timestamp: version, replacement, modes };
+}
+
+/** Parses the `migration` query parameter; tables unknown to the server (client-only) are ignored. */
+export function parseMigration(raw: string | undefined): SyncMigration | null {
+  if (raw === undefined || raw === '' || raw === 'null' || raw === 'undefined') return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw SyncErrors.invalidParameter('migration', 'must be JSON');
+  }
+  if (value === null) return null;
+  const shape = value as Partial<SyncMigration>;
+  const tables = shape.tables ?? [];
+  const columns = shape.columns ?? [];
+  const valid =
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    Array.isArray(tables) &&
+    tables.every((t) => typeof t === 'string') &&
+    Array.isArray(columns) &&
+    columns.every((c) => c && typeof c === 'object' && typeof c.table === 'string' && Array.isArray(c.columns) && c.columns.every((n) => typeof n === 'string'));
+  if (!valid) throw SyncErrors.invalidParameter('migration', 'must be {from, tables: string[], columns: [{table, columns: string[]}]}');
+  return { from: typeof shape.from === 'number' ? shape.from : undefined, tables, columns };
+}

@@ -1,0 +1,148 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { FamilyContext } from '../../common/family-scope/family-context.js';
+import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
+import { DOCUMENT_FILE_VALIDATOR, NoFilesDocumentValidator, type DocumentFileValidator } from './document-file-validator.js';
+import { SyncPushResponse } from './dto/sync.response.js';
+import { SyncErrors, addId, type IdsByTable, type SyncFieldError } from './sync.errors.js';
+import { SyncRepository, type ExistingRow, type WriteStamp } from './sync.repository.js';
+import type { SyncTableName } from './sync-schema.js';
+import { validatePush, type PushedRecord, type ValidatedPush } from './sync-validator.js';
+
+export interface PushInput {
+  /** The raw request body: `{ changes, lastPulledAt? }`. */
+  body: unknown;
+  /** From the query string; the body's `lastPulledAt` is used when absent. */
+  lastPulledAt: number | null;
+  deviceId: string | null;
+}
+
+/**
+ * Push: all or nothing, in one FamilyVersionService transaction (family row
+ * locked, so no other write to this family interleaves). Order of refusal:
+ * invalid record (422) → another family's id (403) → changed on the server
+ * since last_pulled_at (409) → apply set-based → { timestamp }.
+ *
+ * A retried push whose first attempt committed meets its own rows with
+ * server_version > last_pulled_at and gets a 409; the client then pulls
+ * (its own rows come back as `updated`), and pushes again as upserts — so a
+ * retry never duplicates and never silently overwrites someone else's edit.
+ */
+@Injectable()
+export class SyncPushService {
+  private readonly files: DocumentFileValidator;
+
+  constructor(
+    private readonly versions: FamilyVersionService,
+    private readonly repository: SyncRepository,
+    private readonly familyContext: FamilyContext,
+    @Optional() @Inject(DOCUMENT_FILE_VALIDATOR) files?: DocumentFileValidator,
+  ) {
+    this.files = files ?? new NoFilesDocumentValidator();
+  }
+
+  async push(input: PushInput): Promise<SyncPushResponse> {
+    const { familyId, userId } = this.familyContext.require();
+    const { changes, cursor } = readBody(input);
+    const push = validatePush(changes, familyId);
+    const { version } = await this.versions.write(async ({ manager, version }) => {
+      const existing = await this.repository.findExisting(manager, lookupIds(push));
+      const byTable = indexExisting(existing);
+      assertNoForeignRows(byTable, familyId);
+      assertNoConflicts(push, byTable, cursor);
+      assertBloodTestRefs(push, byTable.get('blood_tests'));
+      if (push.fileUrls.length) await this.files.assertFamilyFiles(manager, familyId, push.fileUrls);
+
+      const stamp: WriteStamp = { familyId, version, userId, deviceId: input.deviceId, now: Date.now() };
+      for (const table of push.tables) {
+        const own = byTable.get(table.spec.name);
+        const toUpdate: PushedRecord[] = [];
+        const toInsert: PushedRecord[] = [];
+        for (const record of table.upserts) (own?.has(record.id) ? toUpdate : toInsert).push(record);
+        if (toUpdate.length) await this.repository.updateRows(manager, table.spec, toUpdate, stamp);
+        if (toInsert.length) {
+          const inserted = await this.repository.insertRows(manager, table.spec, toInsert, stamp);
+          // Only an id inserted into another family since our check can be missing: refuse, roll back.
+          if (inserted !== toInsert.length) throw SyncErrors.forbidden({ [table.spec.name]: toInsert.map((r) => r.id) });
+        }
+        if (table.deleted.length) await this.repository.tombstone(manager, table.spec, table.deleted, stamp);
+      }
+      if (push.tables.some((t) => t.spec.name === 'blood_tests' || t.spec.name === 'blood_test_results')) {
+        await this.repository.tombstoneOrphanResults(manager, stamp);
+      }
+    });
+    return { timestamp: version };
+  }
+}
+
+/** `{ changes, lastPulledAt? }`; a missing cursor counts as 0, so every existing record conflicts (safe). */
+function readBody(input: PushInput): { changes: unknown; cursor: number } {
+  const body = input.body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw SyncErrors.invalidParameter('body', 'must be a JSON object { changes, lastPulledAt? }');
+  }
+  const { changes, lastPulledAt, ...rest } = body as Record<string, unknown>;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw SyncErrors.invalidParameter(unknown, 'unknown body property (expected changes, lastPulledAt)');
+  if (input.lastPulledAt !== null) return { changes, cursor: input.lastPulledAt };
+  if (lastPulledAt === undefined || lastPulledAt === null) return { changes, cursor: 0 };
+  if (typeof lastPulledAt !== 'number' || !Number.isSafeInteger(lastPulledAt) || lastPulledAt < 0) {
+    throw SyncErrors.invalidParameter('lastPulledAt', 'must be a non-negative integer');
+  }
+  return { changes, cursor: lastPulledAt };
+}
+
+/** Pushed ids per table, plus referenced blood tests (looked up with the pushed ones). */
+function lookupIds(push: ValidatedPush): Map<SyncTableName, string[]> {
+  const ids = new Map<SyncTableName, string[]>();
+  for (const table of push.tables) ids.set(table.spec.name, [...table.upserts.map((r) => r.id), ...table.deleted]);
+  if (push.bloodTestRefs.length) ids.set('blood_tests', [...new Set([...(ids.get('blood_tests') ?? []), ...push.bloodTestRefs])]);
+  return ids;
+}
+
+type ExistingIndex = Map<SyncTableName, Map<string, ExistingRow>>;
+
+function indexExisting(rows: ExistingRow[]): ExistingIndex {
+  const index: ExistingIndex = new Map();
+  for (const row of rows) {
+    let table = index.get(row.tbl);
+    if (!table) index.set(row.tbl, (table = new Map()));
+    table.set(row.id, row);
+  }
+  return index;
+}
+
+function assertNoForeignRows(existing: ExistingIndex, familyId: string): void {
+  const foreign: IdsByTable = {};
+  for (const [table, rows] of existing) {
+    for (const row of rows.values()) if (row.family_id !== familyId) addId(foreign, table, row.id);
+  }
+  if (Object.keys(foreign).length) throw SyncErrors.forbidden(foreign);
+}
+
+function assertNoConflicts(push: ValidatedPush, existing: ExistingIndex, cursor: number): void {
+  const conflicts: IdsByTable = {};
+  for (const table of push.tables) {
+    const rows = existing.get(table.spec.name);
+    if (!rows) continue;
+    for (const id of [...table.upserts.map((r) => r.id), ...table.deleted]) {
+      const row = rows.get(id);
+      if (row && Number(row.server_version) > cursor) addId(conflicts, table.spec.name, id);
+    }
+  }
+  if (Object.keys(conflicts).length) throw SyncErrors.conflict(conflicts);
+}
+
+/** A result must point at a blood test of this family: on the server already, or written in this push. */
+function assertBloodTestRefs(push: ValidatedPush, bloodTests: Map<string, ExistingRow> | undefined): void {
+  if (!push.bloodTestRefs.length) return;
+  const pushed = new Set(push.tables.find((t) => t.spec.name === 'blood_tests')?.upserts.map((r) => r.id) ?? []);
+  const results = push.tables.find((t) => t.spec.name === 'blood_test_results')!;
+  const errors: SyncFieldError[] = [];
+  for (const record of results.upserts) {
+    const ref = record.doc.blood_test_id as string;
+    if (!pushed.has(ref) && !bloodTests?.has(ref)) {
+      errors.push({ table: 'blood_test_results', id: record.id, field: 'blood_test_id', message: 'no such blood test in this family' });
+    }
+  }
+  if (errors.length) throw SyncErrors.invalid(errors);
+}

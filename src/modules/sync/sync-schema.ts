@@ -1,0 +1,165 @@
+/**
+ * The synced tables and their wire columns: the one source of truth that
+ * push validation, the pull SQL and the push SQL are all generated from.
+ * Table and column names below are the only identifiers ever interpolated
+ * into SQL by the sync module; nothing a client sends reaches SQL text.
+ */
+
+export type ColumnKind =
+  | 'string' // varchar / text
+  | 'timestamp' // ms since epoch, bigint
+  | 'number' // double precision, finite
+  | 'integer'
+  | 'boolean'
+  | 'enum'
+  | 'uuid'
+  | 'json-number-map' // jsonb object name → finite number; a JSON string on the wire
+  | 'json-string-array'; // jsonb array of strings; a JSON string on the wire
+
+export interface ColumnSpec {
+  name: string;
+  kind: ColumnKind;
+  /** PostgreSQL type used to cast pushed values. */
+  sqlType: string;
+  /** Must be present and non-null in every pushed created/updated record. */
+  required?: boolean;
+  /** Strings: at most this many characters; required strings must also be non-empty. */
+  maxLength?: number;
+  /** Numbers: exclusive physical bounds. */
+  gt?: number;
+  lt?: number;
+  /** Integers: inclusive bounds. */
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  /** Sent on pull, ignored on push (families.invite_code, families.created_at). */
+  readOnly?: boolean;
+}
+
+export interface TableSpec {
+  name: SyncTableName;
+  /** Columns besides id and family_id (created_at / updated_at included). */
+  columns: readonly ColumnSpec[];
+  /** The families table: one row per family, scoped by its own id, never created or deleted by sync. */
+  isFamilyRow?: boolean;
+}
+
+export const SYNC_TABLE_NAMES = [
+  'families',
+  'transfusions',
+  'blood_tests',
+  'blood_test_results',
+  'analysis_templates',
+  'reminders',
+  'documents',
+] as const;
+export type SyncTableName = (typeof SYNC_TABLE_NAMES)[number];
+
+/** Longest free text we accept in a `text` column (notes, comments). */
+export const TEXT_MAX_LENGTH = 20_000;
+const MAX_TIMESTAMP = 8_640_000_000_000_000; // the largest JS Date
+
+const str = (name: string, maxLength: number, required = false): ColumnSpec => ({ name, kind: 'string', sqlType: 'text', maxLength, required });
+const text = (name: string): ColumnSpec => str(name, TEXT_MAX_LENGTH);
+const ts = (name: string, required = false): ColumnSpec => ({ name, kind: 'timestamp', sqlType: 'bigint', required, min: 0, max: MAX_TIMESTAMP });
+const weight = (name: string): ColumnSpec => ({ name, kind: 'number', sqlType: 'double precision', gt: 0, lt: 500 });
+const num = (name: string, required = false): ColumnSpec => ({ name, kind: 'number', sqlType: 'double precision', required });
+const indicators = (name: string): ColumnSpec => ({ name, kind: 'json-number-map', sqlType: 'jsonb' });
+
+/** WatermelonDB's own bookkeeping columns: every synced row has them. */
+const audit: readonly ColumnSpec[] = [ts('created_at'), ts('updated_at')];
+
+export const FREQUENCIES = ['once', 'daily', 'weekly', 'monthly', 'every_n_days'] as const;
+export const DOCUMENT_CATEGORIES = ['lab_result', 'discharge_summary', 'prescription', 'imaging', 'other'] as const;
+
+export const SYNC_TABLES: readonly TableSpec[] = [
+  {
+    name: 'families',
+    isFamilyRow: true,
+    columns: [
+      { ...str('invite_code', 6), readOnly: true },
+      str('patient_name', 200),
+      ts('patient_birth_date'),
+      weight('patient_weight_kg'),
+      str('patient_blood_group', 16),
+      str('patient_diagnosis', 500),
+      text('notes'),
+      { ...ts('created_at'), readOnly: true },
+      ts('updated_at'),
+    ],
+  },
+  {
+    name: 'transfusions',
+    columns: [
+      ts('date', true),
+      { name: 'volume_ml', kind: 'number', sqlType: 'double precision', gt: 0, lt: 5000 },
+      weight('patient_weight_kg'),
+      str('medication', 500),
+      indicators('indicators_before'),
+      indicators('indicators_after'),
+      str('hospital', 300),
+      str('reaction', 2000),
+      text('notes'),
+      ...audit,
+    ],
+  },
+  {
+    name: 'blood_tests',
+    columns: [ts('date', true), text('comment'), str('laboratory', 300), ...audit],
+  },
+  {
+    name: 'blood_test_results',
+    columns: [
+      { name: 'blood_test_id', kind: 'uuid', sqlType: 'uuid', required: true },
+      str('name', 100, true),
+      num('value', true),
+      str('unit', 50),
+      num('reference_min'),
+      num('reference_max'),
+      ...audit,
+    ],
+  },
+  {
+    name: 'analysis_templates',
+    columns: [str('name', 200, true), { name: 'indicators_json', kind: 'json-string-array', sqlType: 'jsonb', required: true }, ...audit],
+  },
+  {
+    name: 'reminders',
+    columns: [
+      str('title', 300, true),
+      ts('remind_at', true),
+      { name: 'frequency', kind: 'enum', sqlType: 'text', required: true, values: FREQUENCIES },
+      { name: 'interval_days', kind: 'integer', sqlType: 'integer', min: 1, max: 3660 },
+      { name: 'is_completed', kind: 'boolean', sqlType: 'boolean', required: true },
+      ts('completed_at'),
+      text('notes'),
+      ...audit,
+    ],
+  },
+  {
+    name: 'documents',
+    columns: [
+      str('name', 300, true),
+      { name: 'category', kind: 'enum', sqlType: 'text', required: true, values: DOCUMENT_CATEGORIES },
+      str('file_url', 500),
+      str('mime_type', 100),
+      { name: 'size_bytes', kind: 'integer', sqlType: 'bigint', min: 0, max: Number.MAX_SAFE_INTEGER },
+      text('notes'),
+      ...audit,
+    ],
+  },
+];
+
+export const SYNC_TABLE_BY_NAME: ReadonlyMap<string, TableSpec> = new Map(SYNC_TABLES.map((t) => [t.name, t]));
+
+/** Columns a push may write (read-only ones are accepted and ignored). */
+export function writableColumns(table: TableSpec): ColumnSpec[] {
+  return table.columns.filter((c) => !c.readOnly);
+}
+
+export function isJsonColumn(column: ColumnSpec): boolean {
+  return column.kind === 'json-number-map' || column.kind === 'json-string-array';
+}
+
+/** Canonical lower-case UUID: PostgreSQL prints uuids this way, so a pushed id round-trips unchanged. */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

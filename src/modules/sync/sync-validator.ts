@@ -1,0 +1,267 @@
+import { SyncErrors, addId, type IdsByTable, type SyncFieldError } from './sync.errors.js';
+import {
+  SYNC_TABLE_BY_NAME,
+  UUID_PATTERN,
+  type ColumnSpec,
+  type SyncTableName,
+  type TableSpec,
+} from './sync-schema.js';
+
+/** A pushed record reduced to the writable columns it carried, with values normalized for SQL. */
+export interface PushedRecord {
+  id: string;
+  /** `id` plus every writable column present in the push (JSON columns parsed). */
+  doc: Record<string, unknown>;
+}
+
+export interface PushedTable {
+  spec: TableSpec;
+  /** created and updated alike: both become "upsert" (created-existing → update, updated-missing → create). */
+  upserts: PushedRecord[];
+  deleted: string[];
+}
+
+export interface ValidatedPush {
+  tables: PushedTable[];
+  /** blood_test_results.blood_test_id values (distinct). */
+  bloodTestRefs: string[];
+  /** Non-empty documents.file_url values (distinct). */
+  fileUrls: string[];
+  recordCount: number;
+}
+
+/** Keys WatermelonDB puts on every pushed record; meaningless to the server. */
+const IGNORED_KEYS = new Set(['_status', '_changed']);
+const MAX_JSON_ENTRIES = 500;
+const MAX_JSON_KEY_LENGTH = 100;
+
+/**
+ * Checks a whole push before anything touches the database: table and column
+ * names whitelisted, ids canonical UUIDs, every value typed and within its
+ * limits. Collects every field error (422 names the first); a family_id of
+ * another family rejects the whole push (403).
+ */
+export function validatePush(changes: unknown, familyId: string): ValidatedPush {
+  const errors: SyncFieldError[] = [];
+  const foreign: IdsByTable = {};
+  const tables: PushedTable[] = [];
+  const refs = new Set<string>();
+  const fileUrls = new Set<string>();
+  let recordCount = 0;
+
+  if (!isPlainObject(changes)) throw SyncErrors.invalid([{ table: '(changes)', id: null, field: 'changes', message: 'must be an object' }]);
+
+  for (const [tableName, tableChanges] of Object.entries(changes)) {
+    const spec = SYNC_TABLE_BY_NAME.get(tableName);
+    if (!spec) {
+      errors.push({ table: tableName, id: null, field: '(table)', message: 'unknown table' });
+      continue;
+    }
+    if (!isPlainObject(tableChanges)) {
+      errors.push({ table: tableName, id: null, field: '(changes)', message: 'must be an object with created, updated and deleted' });
+      continue;
+    }
+    const table: PushedTable = { spec, upserts: [], deleted: [] };
+    const seen = new Set<string>();
+    for (const key of Object.keys(tableChanges)) {
+      if (key !== 'created' && key !== 'updated' && key !== 'deleted') {
+        errors.push({ table: tableName, id: null, field: key, message: 'expected only created, updated and deleted' });
+      }
+    }
+    for (const kind of ['created', 'updated'] as const) {
+      const list = tableChanges[kind] ?? [];
+      if (!Array.isArray(list)) {
+        errors.push({ table: tableName, id: null, field: kind, message: 'must be an array' });
+        continue;
+      }
+      for (const raw of list) {
+        const record = validateRecord(spec, raw, familyId, errors, foreign);
+        if (!record) continue;
+        if (seen.has(record.id)) errors.push({ table: tableName, id: record.id, field: 'id', message: 'duplicated in this push' });
+        seen.add(record.id);
+        if (spec.isFamilyRow && record.id !== familyId) addId(foreign, tableName, record.id);
+        if (spec.name === 'blood_test_results' && typeof record.doc.blood_test_id === 'string') refs.add(record.doc.blood_test_id);
+        if (spec.name === 'documents' && typeof record.doc.file_url === 'string' && record.doc.file_url !== '') fileUrls.add(record.doc.file_url);
+        table.upserts.push(record);
+      }
+    }
+    const deleted = tableChanges.deleted ?? [];
+    if (!Array.isArray(deleted)) {
+      errors.push({ table: tableName, id: null, field: 'deleted', message: 'must be an array of ids' });
+    } else {
+      for (const id of deleted) {
+        if (typeof id !== 'string' || !UUID_PATTERN.test(id)) {
+          errors.push({ table: tableName, id: typeof id === 'string' ? id.slice(0, 64) : null, field: 'id', message: 'must be a lower-case UUID' });
+          continue;
+        }
+        if (spec.isFamilyRow) {
+          errors.push({ table: tableName, id, field: 'id', message: 'the family record cannot be deleted by sync' });
+          continue;
+        }
+        if (seen.has(id)) errors.push({ table: tableName, id, field: 'id', message: 'duplicated in this push' });
+        seen.add(id);
+        table.deleted.push(id);
+      }
+    }
+    recordCount += table.upserts.length + table.deleted.length;
+    if (table.upserts.length || table.deleted.length) tables.push(table);
+  }
+
+  if (errors.length) throw SyncErrors.invalid(errors);
+  if (Object.keys(foreign).length) throw SyncErrors.forbidden(foreign, 'The push names another family (family_id or family record)');
+  return { tables, bloodTestRefs: [...refs], fileUrls: [...fileUrls], recordCount };
+}
+
+function validateRecord(
+  spec: TableSpec,
+  raw: unknown,
+  familyId: string,
+  errors: SyncFieldError[],
+  foreign: IdsByTable,
+): PushedRecord | null {
+  const table = spec.name;
+  if (!isPlainObject(raw)) {
+    errors.push({ table, id: null, field: '(record)', message: 'must be an object' });
+    return null;
+  }
+  const id = raw.id;
+  if (typeof id !== 'string' || !UUID_PATTERN.test(id)) {
+    errors.push({ table, id: typeof id === 'string' ? id.slice(0, 64) : null, field: 'id', message: 'must be a lower-case UUID' });
+    return null;
+  }
+  const doc: Record<string, unknown> = { id };
+  for (const [key, value] of Object.entries(raw)) {
+    if (key === 'id' || IGNORED_KEYS.has(key)) continue;
+    if (key === 'family_id') {
+      // The client may leave it empty (the server fills it in); any other family is an attack or a bug.
+      // The family record's own family_id is its id, which must be the caller's family too.
+      if (value !== null && value !== '' && value !== familyId) addId(foreign, table, id);
+      continue;
+    }
+    const column = columnOf(spec, key);
+    if (!column) {
+      errors.push({ table, id, field: key, message: 'unknown column' });
+      continue;
+    }
+    if (column.readOnly) continue;
+    const result = normalizeValue(column, value);
+    if (result instanceof Invalid) {
+      errors.push({ table, id, field: key, message: result.error });
+      continue;
+    }
+    doc[key] = result;
+  }
+  // WatermelonDB pushes whole records, so a required column is missing only from a broken client.
+  for (const column of spec.columns) {
+    if (column.required && raw[column.name] === undefined) errors.push({ table, id, field: column.name, message: 'is required' });
+  }
+  return { id, doc };
+}
+
+const columnIndex = new Map<string, Map<string, ColumnSpec>>();
+function columnOf(spec: TableSpec, name: string): ColumnSpec | undefined {
+  let columns = columnIndex.get(spec.name);
+  if (!columns) columnIndex.set(spec.name, (columns = new Map(spec.columns.map((c) => [c.name, c]))));
+  return columns.get(name);
+}
+
+/** A value that failed validation (a class, so user JSON such as {"error": 1} can never look like one). */
+export class Invalid {
+  constructor(readonly error: string) {}
+}
+
+type Normalized = unknown;
+
+/** The value to store, or an `Invalid`. */
+export function normalizeValue(column: ColumnSpec, value: unknown): Normalized {
+  if (value === null || value === undefined) {
+    if (column.kind === 'json-string-array') return [];
+    return column.required ? new Invalid('must not be null') : null;
+  }
+  switch (column.kind) {
+    case 'string': {
+      if (typeof value !== 'string') return new Invalid('must be a string');
+      const problem = textProblem(value, column.maxLength!);
+      if (problem) return new Invalid(problem);
+      if (column.required && value.trim() === '') return new Invalid('must not be empty');
+      return value;
+    }
+    case 'timestamp':
+    case 'integer':
+      if (typeof value !== 'number' || !Number.isInteger(value)) return new Invalid(column.kind === 'timestamp' ? 'must be a timestamp in ms (integer)' : 'must be an integer');
+      if (value < column.min! || value > column.max!) return new Invalid(`must be between ${column.min} and ${column.max}`);
+      return value;
+    case 'number':
+      if (typeof value !== 'number' || !Number.isFinite(value)) return new Invalid('must be a finite number');
+      if (column.gt !== undefined && !(value > column.gt)) return new Invalid(`must be greater than ${column.gt}`);
+      if (column.lt !== undefined && !(value < column.lt)) return new Invalid(`must be less than ${column.lt}`);
+      return value;
+    case 'boolean':
+      // WatermelonDB's SQLite side stores booleans as 0/1; accept both spellings.
+      if (value === true || value === 1) return true;
+      if (value === false || value === 0) return false;
+      return new Invalid('must be a boolean');
+    case 'enum':
+      return typeof value === 'string' && column.values!.includes(value) ? value : new Invalid(`must be one of ${column.values!.join(', ')}`);
+    case 'uuid':
+      return typeof value === 'string' && UUID_PATTERN.test(value) ? value : new Invalid('must be a lower-case UUID');
+    case 'json-number-map':
+      return parseNumberMap(value);
+    case 'json-string-array':
+      return parseStringArray(value);
+  }
+}
+
+function parseJson(value: unknown): { value: unknown } | Invalid {
+  if (typeof value !== 'string') return new Invalid('must be a JSON string');
+  try {
+    return { value: JSON.parse(value) as unknown };
+  } catch {
+    return new Invalid('must be valid JSON');
+  }
+}
+
+function parseNumberMap(value: unknown): Normalized {
+  if (value === '') return null;
+  const json = parseJson(value);
+  if (json instanceof Invalid) return json;
+  const parsed = json.value;
+  if (!isPlainObject(parsed)) return new Invalid('must be a JSON object of numbers');
+  const entries = Object.entries(parsed);
+  if (entries.length > MAX_JSON_ENTRIES) return new Invalid(`must have at most ${MAX_JSON_ENTRIES} entries`);
+  for (const [key, n] of entries) {
+    const problem = textProblem(key, MAX_JSON_KEY_LENGTH) ?? (key.trim() === '' ? 'empty' : undefined);
+    if (problem) return new Invalid(`has an invalid indicator name (${problem})`);
+    if (typeof n !== 'number' || !Number.isFinite(n)) return new Invalid(`indicator "${key.slice(0, 40)}" must be a finite number`);
+  }
+  return parsed;
+}
+
+function parseStringArray(value: unknown): Normalized {
+  if (value === '') return [];
+  const json = parseJson(value);
+  if (json instanceof Invalid) return json;
+  const parsed = json.value;
+  if (!Array.isArray(parsed)) return new Invalid('must be a JSON array of strings');
+  if (parsed.length > MAX_JSON_ENTRIES) return new Invalid(`must have at most ${MAX_JSON_ENTRIES} entries`);
+  for (const item of parsed) {
+    if (typeof item !== 'string') return new Invalid('must be a JSON array of strings');
+    const problem = textProblem(item, MAX_JSON_KEY_LENGTH);
+    if (problem) return new Invalid(`has an invalid entry (${problem})`);
+  }
+  return parsed;
+}
+
+/** PostgreSQL text cannot hold NUL or lone surrogates; varchar(n) counts code points. */
+function textProblem(value: string, maxLength: number): string | undefined {
+  if (value.includes('\u0000')) return 'must not contain NUL characters';
+  if (!(value as string & { isWellFormed(): boolean }).isWellFormed()) return 'must be well-formed Unicode';
+  if (value.length > maxLength && [...value].length > maxLength) return `must be at most ${maxLength} characters`;
+  return undefined;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export type { SyncTableName };

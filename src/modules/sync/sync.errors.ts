@@ -1,0 +1,50 @@
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+
+/** One invalid value in a push: which table, which record, which column. */
+export interface SyncFieldError {
+  table: string;
+  id: string | null;
+  field: string;
+  message: string;
+}
+
+/** Ids per table, as listed in 403/409 details. */
+export type IdsByTable = Record<string, string[]>;
+
+/** Reports at most this many field errors (the first names the culprit; the rest help a developer). */
+const MAX_REPORTED_ERRORS = 50;
+
+export const SyncErrors = {
+  invalid(errors: SyncFieldError[]): DomainError {
+    const [first] = errors;
+    const where = first.id ? `${first.table}#${first.id}` : first.table;
+    return new DomainError(ErrorCode.VALIDATION_FAILED, `Invalid sync record ${where}.${first.field}: ${first.message}`, {
+      table: first.table,
+      id: first.id,
+      field: first.field,
+      errors: errors.slice(0, MAX_REPORTED_ERRORS),
+    });
+  },
+
+  invalidParameter(field: string, message: string): DomainError {
+    return new DomainError(ErrorCode.VALIDATION_FAILED, `${field}: ${message}`, { field });
+  },
+
+  /** A pushed id, family_id or reference belongs to another family. Nothing is applied. */
+  forbidden(ids: IdsByTable, message = 'The push refers to records of another family'): DomainError {
+    return new DomainError(ErrorCode.FORBIDDEN_RECORD, message, { ids });
+  },
+
+  /** Records changed on the server after the client's last pull: pull, merge and push again. */
+  conflict(conflicts: IdsByTable): DomainError {
+    return new DomainError(
+      ErrorCode.SYNC_CONFLICT,
+      'Some pushed records changed on the server after last_pulled_at; pull and push again',
+      { conflicts },
+    );
+  },
+};
+
+export function addId(map: IdsByTable, table: string, id: string): void {
+  (map[table] ??= []).push(id);
+}

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { SyncController } from './sync.controller.js';
+import { SyncPullService } from './sync-pull.service.js';
+import { SyncPushService } from './sync-push.service.js';
+import { SyncRepository } from './sync.repository.js';
+
+/** WatermelonDB pull/push. Documents plug their file check in under DOCUMENT_FILE_VALIDATOR (see document-file-validator.ts). */
+@Module({
+  controllers: [SyncController],
+  providers: [SyncPullService, SyncPushService, SyncRepository],
+})
+export class SyncModule {}

@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import watermelon from '@nozbe/watermelondb';
+import type { Database as DatabaseType, Model as ModelType } from '@nozbe/watermelondb';
+import type { AppSchema } from '@nozbe/watermelondb/Schema/index.js';
+import type { SchemaMigrations } from '@nozbe/watermelondb/Schema/migrations/index.js';
+import LokiJSAdapterModule from '@nozbe/watermelondb/adapters/lokijs/index.js';
+import syncModule from '@nozbe/watermelondb/sync/index.js';
+import randomIdModule from '@nozbe/watermelondb/utils/common/randomId/index.js';
+import loggerModule from '@nozbe/watermelondb/utils/common/logger/index.js';
+import { schemaV2, TABLE_NAMES } from './schema.js';
+
+// CommonJS modules seen from ESM: the namespace's default is module.exports.
+const { Database, Model, Q } = watermelon as unknown as typeof import('@nozbe/watermelondb');
+const LokiJSAdapter = ((LokiJSAdapterModule as unknown as { default?: unknown }).default ?? LokiJSAdapterModule) as typeof import('@nozbe/watermelondb/adapters/lokijs/index.js').default;
+const { synchronize } = syncModule as unknown as typeof import('@nozbe/watermelondb/sync/index.js');
+const { setGenerator } = randomIdModule as unknown as { setGenerator: (g: () => string) => void };
+const logger = ((loggerModule as unknown as { default?: unknown }).default ?? loggerModule) as {
+  warn: (...m: unknown[]) => void;
+  error: (...m: unknown[]) => void;
+  log: (...m: unknown[]) => void;
+  debug: (...m: unknown[]) => void;
+};
+
+// The app must create UUIDs: the server keys every record by a canonical lower-case UUID.
+setGenerator(() => randomUUID());
+
+/** Every warning and error the WatermelonDB client logged (it logs sync anomalies instead of throwing). */
+export const clientLog: string[] = [];
+const capture = (level: string) => (...messages: unknown[]) => {
+  clientLog.push(`${level}: ${messages.map((m) => (m instanceof Error ? m.message : String(m))).join(' ')}`);
+};
+logger.warn = capture('warn');
+logger.error = capture('error');
+logger.log = () => undefined;
+logger.debug = () => undefined;
+
+/** `[Sync]` warnings and errors logged so far. */
+export function syncProblems(): string[] {
+  return clientLog.filter((line) => line.includes('[Sync]') || line.startsWith('error'));
+}
+
+const modelClasses = TABLE_NAMES.map((table) => {
+  const M = class extends Model {};
+  (M as unknown as { table: string }).table = table;
+  return M;
+});
+
+export type Raw = Record<string, unknown> & { id: string };
+
+export interface DeviceOptions {
+  baseUrl: string;
+  token: string;
+  deviceId?: string | null;
+  schema?: AppSchema;
+  migrations?: SchemaMigrations;
+  /** Share one in-memory Loki store between Device instances (an app upgrade on the same phone). */
+  lokiStore?: unknown;
+  dbName?: string;
+}
+
+/**
+ * One phone: a WatermelonDB database (LokiJS, in memory) that syncs with the
+ * real app over HTTP exactly like the mobile app: bearer token, X-Device-Id,
+ * `synchronize()` with pullChanges / pushChanges.
+ */
+export class Device {
+  readonly database: DatabaseType;
+  readonly deviceId: string | null;
+  token: string;
+  pulls = 0;
+  pushes = 0;
+
+  constructor(private readonly options: DeviceOptions) {
+    this.deviceId = options.deviceId === undefined ? randomUUID() : options.deviceId;
+    this.token = options.token;
+    const adapter = new LokiJSAdapter({
+      schema: options.schema ?? schemaV2,
+      migrations: options.migrations,
+      useWebWorker: false,
+      useIncrementalIndexedDB: true,
+      dbName: options.dbName ?? `device-${randomUUID()}`,
+      ...(options.lokiStore ? { _testLokiAdapter: options.lokiStore as never } : {}),
+    } as ConstructorParameters<typeof LokiJSAdapter>[0]);
+    this.database = new Database({ adapter, modelClasses: modelClasses as never });
+  }
+
+  private headers(): Record<string, string> {
+    return {
+      Authorization: `Bearer ${this.token}`,
+      'Content-Type': 'application/json',
+      ...(this.deviceId ? { 'X-Device-Id': this.deviceId } : {}),
+    };
+  }
+
+  /** WatermelonDB synchronize() against GET/POST /api/v1/sync. Throws on any HTTP error (e.g. 409). */
+  async sync(extra: { migrationsEnabledAtVersion?: number } = {}): Promise<void> {
+    const base = this.options.baseUrl;
+    await synchronize({
+      database: this.database,
+      migrationsEnabledAtVersion: extra.migrationsEnabledAtVersion,
+      pullChanges: async ({ lastPulledAt, schemaVersion, migration }) => {
+        this.pulls++;
+        const params = new URLSearchParams({
+          last_pulled_at: String(lastPulledAt ?? 0),
+          schema_version: String(schemaVersion),
+          migration: JSON.stringify(migration ?? null),
+        });
+        const response = await fetch(`${base}/api/v1/sync?${params}`, { headers: this.headers() });
+        if (!response.ok) throw new SyncHttpError(response.status, await response.text());
+        return (await response.json()) as never;
+      },
+      pushChanges: async ({ changes, lastPulledAt }) => {
+        this.pushes++;
+        const response = await fetch(`${base}/api/v1/sync?last_pulled_at=${lastPulledAt}`, {
+          method: 'POST',
+          headers: this.headers(),
+          body: JSON.stringify({ changes }),
+        });
+        if (!response.ok) throw new SyncHttpError(response.status, await response.text());
+      },
+    });
+  }
+
+  /** Syncs until a push is not refused with 409 (another device pushed in between). */
+  async syncUntilClean(maxAttempts = 50): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.sync();
+        return attempt;
+      } catch (error) {
+        if (!(error instanceof SyncHttpError && error.status === 409) || attempt >= maxAttempts) throw error;
+      }
+    }
+  }
+
+  async create(table: string, values: Record<string, unknown>): Promise<string> {
+    let id = '';
+    await this.database.write(async () => {
+      const record = await this.database.get(table).create((r: ModelType) => {
+        const now = Date.now();
+        setRaw(r, { created_at: now, updated_at: now, ...values });
+      });
+      id = record.id;
+    });
+    return id;
+  }
+
+  async update(table: string, id: string, values: Record<string, unknown>): Promise<void> {
+    await this.database.write(async () => {
+      const record = await this.database.get(table).find(id);
+      await record.update((r: ModelType) => setRaw(r, { updated_at: Date.now(), ...values }));
+    });
+  }
+
+  /** Marks as deleted (synced as a deletion), like `record.markAsDeleted()` in the app. */
+  async remove(table: string, id: string): Promise<void> {
+    await this.database.write(async () => {
+      const record = await this.database.get(table).find(id);
+      await record.markAsDeleted();
+    });
+  }
+
+  async find(table: string, id: string): Promise<Raw | null> {
+    const rows = await this.database.get(table).query(Q.where('id', id)).fetch();
+    return rows.length ? clean(rows[0]._raw as unknown as Raw) : null;
+  }
+
+  /** Every live record of a table, without WatermelonDB's own bookkeeping fields, sorted by id. */
+  async all(table: string): Promise<Raw[]> {
+    const rows = await this.database.get(table).query().fetch();
+    return rows.map((r) => clean(r._raw as unknown as Raw)).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async snapshot(tables: readonly string[] = TABLE_NAMES): Promise<Record<string, Raw[]>> {
+    const out: Record<string, Raw[]> = {};
+    for (const t of tables) out[t] = await this.all(t);
+    return out;
+  }
+}
+
+export class SyncHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`sync HTTP ${status}: ${body.slice(0, 300)}`);
+  }
+}
+
+function setRaw(record: ModelType, values: Record<string, unknown>): void {
+  const r = record as unknown as { _setRaw(k: string, v: unknown): void };
+  for (const [k, v] of Object.entries(values)) r._setRaw(k, v);
+}
+
+function clean(raw: Raw): Raw {
+  const { _status: _s, _changed: _c, ...rest } = raw as Raw & { _status?: unknown; _changed?: unknown };
+  return rest as Raw;
+}
