@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import type { DocumentFileValidator } from '../sync/document-file-validator.js';
 
 const FILE_URL = /^\/api\/v1\/files\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
@@ -11,7 +12,7 @@ const FILE_URL = /^\/api\/v1\/files\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
  * commits, so no concurrent delete can remove a file the push is pointing at.
  */
 @Injectable()
-export class DocumentFilesValidator {
+export class DocumentFilesValidator implements DocumentFileValidator {
   /**
    * @param fileUrls the distinct non-empty `file_url` values of the push (null/empty are allowed and skipped)
    * @throws DomainError VALIDATION_FAILED (422) naming the offending values; nothing is written by the caller then

@@ -21,6 +21,8 @@ export class LocalFileStorage implements FileStorage {
 
   async put(key: string, body: Readable): Promise<StoredObjectInfo> {
     const target = this.pathOf(key);
+    // The body may fail while we create the folder; pipeline below still reports that error.
+    body.on('error', () => undefined);
     await mkdir(dirname(target), { recursive: true, mode: 0o750 });
     const temp = join(dirname(target), `.${randomUUID()}.part`);
     try {

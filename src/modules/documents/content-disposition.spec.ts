@@ -1,0 +1,42 @@
+import { contentDisposition, downloadName, sanitizeFileName } from './content-disposition.js';
+
+describe('sanitizeFileName', () => {
+  it.each([
+    ['../../etc/passwd', 'passwd'],
+    ['..\\..\\windows\\system32\\cmd.exe', 'cmd.exe'],
+    ['/abs/path/scan.jpg', 'scan.jpg'],
+    ['.bashrc', 'bashrc'],
+    ['bad\u0000name\r\n.pdf', 'badname.pdf'],
+    ['invoice\u202Efdp.exe', 'invoicefdp.exe'],
+    ['Анализ крови.pdf', 'Анализ крови.pdf'],
+    ['', null],
+    ['..', null],
+    [undefined, null],
+  ])('%j → %j', (raw, expected) => {
+    expect(sanitizeFileName(raw)).toBe(expected);
+  });
+
+  it('bounds the length', () => {
+    expect(Array.from(sanitizeFileName('x'.repeat(1000))!).length).toBe(200);
+  });
+});
+
+describe('downloadName', () => {
+  it('adds the extension of the real type when the name lacks it', () => {
+    expect(downloadName('0123456789', 'passwd', 'application/pdf')).toBe('passwd.pdf');
+    expect(downloadName('0123456789', 'photo.JPEG', 'image/jpeg')).toBe('photo.JPEG');
+    expect(downloadName('0123456789', 'scan.pdf', 'image/png')).toBe('scan.pdf.png');
+    expect(downloadName('0123456789', null, 'image/webp')).toBe('document-01234567.webp');
+  });
+});
+
+describe('contentDisposition', () => {
+  it('gives an ASCII fallback and the UTF-8 name (RFC 6266 / 5987)', () => {
+    expect(contentDisposition('Анализ "1".pdf')).toBe(
+      `inline; filename="______ _1_.pdf"; filename*=UTF-8''%D0%90%D0%BD%D0%B0%D0%BB%D0%B8%D0%B7%20%221%22.pdf`,
+    );
+    expect(contentDisposition("it's (1).pdf", 'attachment')).toBe(
+      `attachment; filename="it's (1).pdf"; filename*=UTF-8''it%27s%20%281%29.pdf`,
+    );
+  });
+});

@@ -1,0 +1,44 @@
+import { etagMatches, parseRange } from './http-range.js';
+
+describe('parseRange', () => {
+  const size = 1000;
+  it.each([
+    ['bytes=0-99', { start: 0, end: 99 }],
+    ['bytes=100-', { start: 100, end: 999 }],
+    ['bytes=-10', { start: 990, end: 999 }],
+    ['bytes=-5000', { start: 0, end: 999 }],
+    ['bytes=900-5000', { start: 900, end: 999 }],
+    ['bytes=999-999', { start: 999, end: 999 }],
+  ])('%s → a single range', (header, range) => {
+    expect(parseRange(header, size)).toEqual({ kind: 'range', range });
+  });
+
+  it.each(['bytes=1000-', 'bytes=5000-6000', 'bytes=-0'])('%s → unsatisfiable', (header) => {
+    expect(parseRange(header, size)).toEqual({ kind: 'unsatisfiable' });
+  });
+
+  it.each([undefined, '', 'bytes=0-1,5-6', 'items=0-1', 'bytes=abc', 'bytes=-', 'bytes=20-10'])(
+    '%s → ignored (whole file)',
+    (header) => {
+      expect(parseRange(header, size)).toEqual({ kind: 'none' });
+    },
+  );
+
+  it('an empty file has no satisfiable range', () => {
+    expect(parseRange('bytes=0-', 0)).toEqual({ kind: 'unsatisfiable' });
+  });
+});
+
+describe('etagMatches', () => {
+  const etag = '"abc"';
+  it.each([
+    ['"abc"', true],
+    ['W/"abc"', true],
+    ['"x", "abc"', true],
+    ['*', true],
+    ['"abcd"', false],
+    [undefined, false],
+  ])('%s → %s', (header, expected) => {
+    expect(etagMatches(header, etag)).toBe(expected);
+  });
+});

@@ -1,0 +1,159 @@
+import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import S3rver from 's3rver';
+import { type FileStorage, StorageObjectNotFoundError } from './file-storage.js';
+import { LocalFileStorage } from './local-file-storage.js';
+import { S3FileStorage } from './s3-file-storage.js';
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A stream that delivers `bytes` in 64 KiB chunks, then fails with `error` if given. */
+function chunked(bytes: Buffer, error?: Error): Readable {
+  const stream = new PassThrough();
+  void (async () => {
+    for (let offset = 0; offset < bytes.length; offset += 65536) {
+      if (!stream.write(bytes.subarray(offset, offset + 65536))) await new Promise((r) => stream.once('drain', r));
+    }
+    if (error) stream.destroy(error);
+    else stream.end();
+  })();
+  return stream;
+}
+
+interface Driver {
+  name: string;
+  storage: FileStorage;
+  /** Every object key or file the driver holds, to prove nothing partial is left. */
+  listAll(): Promise<string[]>;
+}
+
+/** The same behaviour is required of every driver. */
+function contract(getDriver: () => Driver): void {
+  const key = () => `${randomUUID()}/${randomUUID()}`;
+
+  it('puts, stats and gets an object byte for byte', async () => {
+    const { storage } = getDriver();
+    const k = key();
+    const content = randomBytes(300_000);
+    await expect(storage.put(k, chunked(content), { contentType: 'application/pdf' })).resolves.toEqual({ size: content.length });
+    expect(await storage.stat(k)).toEqual({ size: content.length });
+    expect(await storage.exists(k)).toBe(true);
+    expect((await readAll(await storage.get(k))).equals(content)).toBe(true);
+  });
+
+  it('streams a multipart-sized object (more than one 5 MiB part)', async () => {
+    const { storage } = getDriver();
+    const k = key();
+    const content = randomBytes(11 * 1024 * 1024 + 123);
+    await storage.put(k, chunked(content));
+    expect((await readAll(await storage.get(k))).equals(content)).toBe(true);
+    await storage.delete(k);
+  });
+
+  it('gets an inclusive byte range', async () => {
+    const { storage } = getDriver();
+    const k = key();
+    const content = randomBytes(10_000);
+    await storage.put(k, Readable.from([content]));
+    expect((await readAll(await storage.get(k, { start: 1000, end: 1999 }))).equals(content.subarray(1000, 2000))).toBe(true);
+    expect((await readAll(await storage.get(k, { start: 9990, end: 9999 }))).equals(content.subarray(9990))).toBe(true);
+  });
+
+  it('reports missing objects: stat null, exists false, get throws StorageObjectNotFoundError, delete is a no-op', async () => {
+    const { storage } = getDriver();
+    const k = key();
+    expect(await storage.stat(k)).toBeNull();
+    expect(await storage.exists(k)).toBe(false);
+    await expect(storage.get(k)).rejects.toBeInstanceOf(StorageObjectNotFoundError);
+    await expect(storage.delete(k)).resolves.toBeUndefined();
+  });
+
+  it('deletes an object', async () => {
+    const { storage } = getDriver();
+    const k = key();
+    await storage.put(k, Readable.from([Buffer.from('hello')]));
+    await storage.delete(k);
+    expect(await storage.exists(k)).toBe(false);
+  });
+
+  it('rejects with the stream error and leaves nothing behind when the body fails (small and multipart)', async () => {
+    const driver = getDriver();
+    for (const size of [1000, 6 * 1024 * 1024]) {
+      const k = key();
+      const failure = new Error('too large');
+      await expect(driver.storage.put(k, chunked(randomBytes(size), failure))).rejects.toBe(failure);
+      expect(await driver.storage.exists(k)).toBe(false);
+      expect((await driver.listAll()).filter((entry) => entry.includes(k.split('/')[0]))).toEqual([]);
+    }
+  });
+
+  it('refuses path-like keys', async () => {
+    const { storage } = getDriver();
+    for (const bad of ['../etc/passwd', '/abs', 'a/../../b', 'a//b', '.hidden/x', 'a/b c']) {
+      await expect(storage.put(bad, Readable.from([Buffer.from('x')]))).rejects.toThrow(/unsafe storage key/);
+      await expect(storage.get(bad)).rejects.toThrow(/unsafe storage key/);
+    }
+  });
+}
+
+describe('FileStorage contract: local driver', () => {
+  const root = mkdtempSync(join(tmpdir(), 'hemoday-local-storage-'));
+  const driver: Driver = {
+    name: 'local',
+    storage: new LocalFileStorage(root),
+    listAll: async () =>
+      readdirSync(root, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath, e.name).slice(root.length + 1)),
+  };
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  contract(() => driver);
+});
+
+describe('FileStorage contract: S3 driver against a real S3-compatible server (s3rver)', () => {
+  const bucket = 'hemoday-test';
+  const directory = mkdtempSync(join(tmpdir(), 'hemoday-s3rver-'));
+  let server: S3rver;
+  let client: S3Client;
+  let driver: Driver;
+
+  beforeAll(async () => {
+    server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory });
+    const { port } = await server.run();
+    const options = {
+      bucket,
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${port}`,
+      accessKeyId: 'S3RVER',
+      secretAccessKey: 'S3RVER',
+      forcePathStyle: true,
+    };
+    client = new S3Client({ ...options, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    const storage = new S3FileStorage(options);
+    driver = {
+      name: 's3',
+      storage,
+      listAll: async () => {
+        const objects = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+        const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket })).catch(() => ({ Uploads: [] }));
+        return [...(objects.Contents ?? []).map((o) => o.Key!), ...(uploads.Uploads ?? []).map((u) => `upload:${u.Key}`)];
+      },
+    };
+  });
+  afterAll(async () => {
+    (driver?.storage as S3FileStorage | undefined)?.onModuleDestroy();
+    client?.destroy();
+    await server?.close();
+    rmSync(directory, { recursive: true, force: true });
+  });
+  contract(() => driver);
+});
