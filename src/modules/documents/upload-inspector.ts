@@ -20,7 +20,7 @@ export class UploadInspector extends Transform {
   private readonly hash: Hash = createHash('sha256');
   private head: Buffer[] = [];
   private headLength = 0;
-  private size = 0;
+  private bytesSeen = 0;
   private mimeType: string | null = null;
 
   constructor(
@@ -33,12 +33,12 @@ export class UploadInspector extends Transform {
   /** Valid after the stream has ended without error. */
   result(): InspectedFile {
     if (!this.mimeType) throw new Error('UploadInspector.result() called before the file was complete');
-    return { mimeType: this.mimeType, sizeBytes: this.size, sha256: this.hash.digest('hex') };
+    return { mimeType: this.mimeType, sizeBytes: this.bytesSeen, sha256: this.hash.digest('hex') };
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.size += chunk.length;
-    if (this.size > this.maxBytes) return callback(tooLarge(this.maxBytes));
+    this.bytesSeen += chunk.length;
+    if (this.bytesSeen > this.maxBytes) return callback(tooLarge(this.maxBytes));
     this.hash.update(chunk);
     if (this.mimeType) return callback(null, chunk);
     this.head.push(chunk);
@@ -49,7 +49,7 @@ export class UploadInspector extends Transform {
 
   override _flush(callback: TransformCallback): void {
     if (this.mimeType) return callback();
-    if (this.size === 0) {
+    if (this.bytesSeen === 0) {
       return callback(new DomainError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'The file is empty'));
     }
     callback(this.decide());

@@ -8,7 +8,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { assertSafeKey, type ByteRange, type FileStorage, type StoredObjectInfo, StorageObjectNotFoundError } from './file-storage.js';
 
 export interface S3StorageOptions {
@@ -54,7 +54,9 @@ export class S3FileStorage implements FileStorage {
     body.once('error', (error) => (failure ??= error));
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: options.contentType },
+      // Wrapped: lib-storage guesses the total size from a body's `size`/`length` property, which an
+      // arbitrary stream class may have with another meaning (and then aborts "expected N parts").
+      params: { Bucket: this.bucket, Key: key, Body: Readable.from(body), ContentType: options.contentType },
       queueSize: 2,
       partSize: 5 * 1024 * 1024,
       leavePartsOnError: false,
