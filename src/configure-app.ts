@@ -24,7 +24,6 @@ export function configureApp(app: NestExpressApplication): INestApplication {
     });
   }
   app.useGlobalPipes(createValidationPipe());
-  app.enableShutdownHooks();
 
   const document = SwaggerModule.createDocument(
     app,

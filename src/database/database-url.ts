@@ -22,6 +22,7 @@ export function resolveDatabaseUrl(settings: DatabaseSettings): Promise<string> 
       dataDir: settings.embeddedDataDir,
       port: settings.embeddedPort,
       log: (line) => logger.debug(line),
+      warn: (message) => logger.warn(message),
     });
     logger.log(`starting embedded PostgreSQL in ${settings.embeddedDataDir} on 127.0.0.1:${settings.embeddedPort}`);
     embeddedUrl = embedded.start();

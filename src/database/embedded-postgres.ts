@@ -11,7 +11,10 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   port: number;
   database?: string;
+  /** PostgreSQL's own log lines. */
   log?: (message: string) => void;
+  /** Things an operator should know (e.g. an orphaned server was stopped). */
+  warn?: (message: string) => void;
 }
 
 interface Binaries {
@@ -130,7 +133,7 @@ export class EmbeddedPostgres {
         `Another process (pid ${parent}) is already running the embedded PostgreSQL in ${this.dataDir}. Stop it first.`,
       );
     }
-    this.options.log?.(`stopping orphaned embedded PostgreSQL (pid ${pid}) left by a killed process`);
+    this.options.warn?.(`stopping orphaned embedded PostgreSQL (pid ${pid}) left by a killed process`);
     process.kill(pid, 'SIGINT');
     const deadline = Date.now() + 20_000;
     while (isAlive(pid)) {

@@ -1,0 +1,141 @@
+/**
+ * The built service as the container and `npm start` run it: `node dist/main.js`
+ * in its own process, on DATABASE_URL and on the embedded PostgreSQL, including
+ * start-up validation, SIGTERM and recovery from a SIGKILL-ed predecessor.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const MAIN = resolve('dist/main.js');
+
+interface Running {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+}
+
+function start(env: Record<string, string | undefined>): Running {
+  const base = { ...process.env };
+  delete base.DATABASE_URL;
+  delete base.NODE_OPTIONS; // jest's VM-modules flag is not what production runs with
+  const child = spawn(process.execPath, [MAIN], {
+    env: { ...base, LOG_LEVEL: 'info', NODE_ENV: 'test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (c) => (output += c));
+  child.stderr!.on('data', (c) => (output += c));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, output: () => output, exited };
+}
+
+async function waitForHealth(port: number, running: Running, timeoutMs = 45_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (running.child.exitCode !== null) throw new Error(`service exited early:\n${running.output()}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      if (res.status === 200) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`service did not become healthy:\n${running.output()}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('node dist/main.js', () => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hemoday-proc-'));
+    chmodSync(dir, 0o755);
+    dirs.push(dir);
+    return dir;
+  };
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it('serves /health and /docs on DATABASE_URL and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const app = start({ DATABASE_URL: process.env.TEST_DATABASE_URL, PORT: String(port), JWT_SECRET: 'x'.repeat(40), DATA_DIR: tempDir() });
+    await waitForHealth(port, app);
+    expect((await fetch(`http://127.0.0.1:${port}/docs`)).status).toBe(200);
+    const log = app.output().split('\n').find((l) => l.includes('"request completed"'));
+    expect(JSON.parse(log!)).toMatchObject({ reqId: expect.any(String), status: 200 });
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+  });
+
+  it('refuses to start in production without JWT_SECRET, naming the variable', async () => {
+    const app = start({ NODE_ENV: 'production', DATABASE_URL: process.env.TEST_DATABASE_URL, JWT_SECRET: '' });
+    expect(await app.exited).toBe(1);
+    expect(app.output()).toMatch(/JWT_SECRET is required when NODE_ENV=production/);
+  });
+
+  it('rejects a bad configuration value with a clear message', async () => {
+    const app = start({ PORT: 'eighty', DATABASE_URL: process.env.TEST_DATABASE_URL });
+    expect(await app.exited).toBe(1);
+    expect(app.output()).toMatch(/PORT="eighty"/);
+  });
+
+  it('starts the embedded PostgreSQL, reuses its data, and recovers from a SIGKILL-ed run', async () => {
+    const dataDir = tempDir();
+    const [port, pgPort] = [await freePort(), await freePort()];
+    const env = { PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), DATA_DIR: dataDir };
+
+    const first = start(env);
+    await waitForHealth(port, first);
+    const register = await fetch(`http://127.0.0.1:${port}/api/v1/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'proc@example.com', password: 'long enough' }),
+    });
+    expect(register.status).toBe(201);
+    const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
+    const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+
+    // A killed node leaves its PostgreSQL running, holding the data directory.
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(isAlive(postmaster)).toBe(true);
+
+    const second = start(env);
+    await waitForHealth(port, second);
+    expect(second.output()).toMatch(/orphaned embedded PostgreSQL/);
+    expect(isAlive(postmaster)).toBe(false);
+    const login = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'proc@example.com', password: 'long enough' }),
+    });
+    expect(login.status).toBe(200); // same data directory, same data
+
+    const secondPostmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(isAlive(secondPostmaster)).toBe(false);
+    expect(existsSync(pidFile)).toBe(false);
+  });
+});
