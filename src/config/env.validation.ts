@@ -136,6 +136,10 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
   if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
     problems.push('JWT_SECRET is required when NODE_ENV=production (at least 32 random characters)');
   }
+  if (env.NODE_ENV === 'production' && !env.DATABASE_URL) {
+    // The embedded server is for development and tests; production data belongs on a managed, backed-up server.
+    problems.push('DATABASE_URL is required when NODE_ENV=production (the embedded PostgreSQL is for development)');
+  }
   if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) {
     problems.push('S3_BUCKET is required when STORAGE_DRIVER=s3');
   }
