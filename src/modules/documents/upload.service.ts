@@ -22,7 +22,6 @@ import { type InspectedFile, UploadInspector } from './upload-inspector.js';
 
 /** Bytes of the multipart fields next to the file (notes are the longest: up to 4 bytes a character). */
 const MAX_FIELD_BYTES = MAX_NOTES_LENGTH * 4;
-const MAX_DEVICE_ID_LENGTH = 200;
 
 /**
  * POST /api/v1/upload: streams the file to storage under a server-generated
@@ -46,9 +45,9 @@ export class UploadService {
     this.allowedTypes = new Set(config.allowedTypes);
   }
 
-  async upload(req: Request): Promise<UploadResponse> {
+  /** `deviceId`: the X-Device-Id of the sync protocol, so this device later pulls the new document as `updated`. */
+  async upload(req: Request, deviceId: string | null): Promise<UploadResponse> {
     const scope = this.familyContext.require();
-    const deviceId = readDeviceId(req);
     const fileId = randomUUID();
     const key = `${scope.familyId}/${fileId}`;
     let stored: Promise<InspectedFile> | undefined;
@@ -159,13 +158,4 @@ function validationError(fields: Array<{ field: string; errors: string[] }>): Ba
     message: fields.flatMap((f) => f.errors).join('; '),
     details: { code: 'VALIDATION_FAILED', fields },
   });
-}
-
-/** The installation id the sync protocol uses, so this device later pulls the document as `updated`. */
-function readDeviceId(req: Request): string | null {
-  const raw = req.headers['x-device-id'];
-  const value = (Array.isArray(raw) ? raw[0] : raw)?.trim();
-  if (!value) return null;
-  if (value.length > MAX_DEVICE_ID_LENGTH) throw validationError([{ field: 'X-Device-Id', errors: ['X-Device-Id is too long'] }]);
-  return value;
 }
