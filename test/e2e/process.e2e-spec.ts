@@ -94,6 +94,12 @@ describe('node dist/main.js', () => {
     expect(app.output()).toMatch(/JWT_SECRET is required when NODE_ENV=production/);
   });
 
+  it('refuses the embedded database in production', async () => {
+    const app = start({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) });
+    expect(await app.exited).toBe(1);
+    expect(app.output()).toMatch(/DATABASE_URL is required when NODE_ENV=production/);
+  });
+
   it('rejects a bad configuration value with a clear message', async () => {
     const app = start({ PORT: 'eighty', DATABASE_URL: process.env.TEST_DATABASE_URL });
     expect(await app.exited).toBe(1);
