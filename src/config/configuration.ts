@@ -22,7 +22,7 @@ export const httpConfig = registerAs('http', () => {
   return {
     port: env.PORT,
     host: env.HOST,
-    corsOrigins: env.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+    corsOrigins: env.CORS_ORIGINS.trim() === 'none' ? [] : env.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     syncBodyLimitBytes: env.SYNC_BODY_LIMIT_BYTES,
     trustProxy: env.TRUST_PROXY,

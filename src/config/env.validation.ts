@@ -98,7 +98,7 @@ export class EnvironmentVariables {
   @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL: string = 'info';
 
-  /** Comma-separated origins, `*` for any; empty disables CORS. */
+  /** Comma-separated browser origins allowed by CORS, `*` for any (bearer tokens, no cookies), `none` to disable. */
   @IsOptional() @IsString()
   CORS_ORIGINS: string = '*';
 
