@@ -1,0 +1,104 @@
+// A minimal sync client over fetch (undici), behaving like WatermelonDB's
+// synchronize(): pull, then push with the pull's timestamp; a 409 means
+// "pull again, then push again".
+import { randomUUID } from 'node:crypto';
+import { msSince } from './stats.mjs';
+
+export class HttpError extends Error {
+  constructor(status, body, what) {
+    super(`${what}: HTTP ${status} ${body.slice(0, 500)}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+let userSeq = 0;
+
+/** A new user and family (POST /auth/register), or a new member of a family when `inviteCode` is given. */
+export async function register(baseUrl, inviteCode) {
+  const email = `bench-${process.pid}-${Date.now()}-${userSeq++}@example.com`;
+  const res = await fetch(`${baseUrl}/api/v1/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: 'bench-password-123', ...(inviteCode ? { invite_code: inviteCode } : {}) }),
+  });
+  const text = await res.text();
+  if (res.status !== 201 && res.status !== 200) throw new HttpError(res.status, text, 'register');
+  const body = JSON.parse(text);
+  return { token: body.access_token, userId: body.user.id, familyId: body.user.family_id, email };
+}
+
+export async function inviteCode(baseUrl, token) {
+  const res = await fetch(`${baseUrl}/api/v1/families/me`, { headers: { authorization: `Bearer ${token}` } });
+  const text = await res.text();
+  if (!res.ok) throw new HttpError(res.status, text, 'families/me');
+  return JSON.parse(text).invite_code;
+}
+
+/** One device of a user: its own X-Device-Id. Every call returns { status, ms, text }. */
+export class Device {
+  constructor(baseUrl, user, deviceId = randomUUID()) {
+    this.baseUrl = baseUrl;
+    this.user = user;
+    this.deviceId = deviceId;
+    this.headers = { authorization: `Bearer ${user.token}`, 'x-device-id': deviceId };
+  }
+
+  async pullRaw(lastPulledAt) {
+    const start = process.hrtime.bigint();
+    const res = await fetch(`${this.baseUrl}/api/v1/sync?last_pulled_at=${lastPulledAt ?? 'null'}&schema_version=1&migration=null`, {
+      headers: this.headers,
+    });
+    const text = await res.text(); // the body fully read
+    return { status: res.status, ms: msSince(start), text };
+  }
+
+  async pushRaw(lastPulledAt, body) {
+    const start = process.hrtime.bigint();
+    const res = await fetch(`${this.baseUrl}/api/v1/sync?last_pulled_at=${lastPulledAt ?? 0}`, {
+      method: 'POST',
+      headers: { ...this.headers, 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, ms: msSince(start), text };
+  }
+
+  async pull(lastPulledAt) {
+    const r = await this.pullRaw(lastPulledAt);
+    if (r.status !== 200) throw new HttpError(r.status, r.text, 'pull');
+    return { ...r, body: JSON.parse(r.text) };
+  }
+
+  /** Push; throws on anything but 200. */
+  async push(lastPulledAt, changes) {
+    const r = await this.pushRaw(lastPulledAt, { changes });
+    if (r.status !== 200) throw new HttpError(r.status, r.text, 'push');
+    return { ...r, timestamp: JSON.parse(r.text).timestamp };
+  }
+
+  async get(path) {
+    const start = process.hrtime.bigint();
+    const res = await fetch(`${this.baseUrl}${path}`, { headers: this.headers });
+    const text = await res.text();
+    if (!res.ok) throw new HttpError(res.status, text, path);
+    return { status: res.status, ms: msSince(start), text };
+  }
+}
+
+/** Loads `total` records into a family with pushes of at most `batch` records; returns the last timestamp and the ids. */
+export async function loadFamily(device, total, makeChanges, batch = 5000) {
+  let cursor = (await device.pull(null)).body.timestamp;
+  const ids = {};
+  let seq = 0;
+  for (let done = 0; done < total; ) {
+    const n = Math.min(batch, total - done);
+    const changes = makeChanges(n, device.user.familyId, { withFamilyRow: done === 0, seq });
+    seq += n;
+    const { timestamp } = await device.push(cursor, changes);
+    cursor = timestamp;
+    for (const [table, t] of Object.entries(changes)) (ids[table] ??= []).push(...t.created.map((r) => r.id));
+    done += n;
+  }
+  return { cursor, ids };
+}

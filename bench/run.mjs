@@ -1,0 +1,221 @@
+#!/usr/bin/env node
+// HemoDay benchmarks: `npm run bench [-- --short] [-- --scenarios push,pull] [-- --sizes push=5000,pull=50000]`.
+// Every figure is compared with a baseline measured in the same run on the same
+// machine; see docs (README "Performance") for what each one means.
+import { cpus, tmpdir, totalmem, availableParallelism } from 'node:os';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startApp, startDatabase } from './lib/environment.mjs';
+import { round } from './lib/stats.mjs';
+import { pushScenario } from './scenarios/push.mjs';
+import { firstPullScenario } from './scenarios/first-pull.mjs';
+import { incrementalPullScenario } from './scenarios/incremental-pull.mjs';
+import { statementsScenario } from './scenarios/statements.mjs';
+import { devicesScenario } from './scenarios/devices.mjs';
+import { hashingScenario } from './scenarios/hashing.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+const SCENARIOS = {
+  push: pushScenario,
+  pull: firstPullScenario,
+  incremental: incrementalPullScenario,
+  statements: statementsScenario,
+  devices: devicesScenario,
+  hashing: hashingScenario,
+};
+
+const FULL = { push: 5000, pull: 50000, pulls: 200, statements: [10, 1000, 10000], devices: 200, families: 50, seconds: 30, concurrency: 64 };
+const SHORT = { push: 50, pull: 200, pulls: 20, statements: [10, 100], devices: 8, families: 2, seconds: 2, concurrency: 8 };
+
+function usage() {
+  return `Usage: npm run bench -- [--short] [--scenarios ${Object.keys(SCENARIOS).join(',')}]
+                        [--sizes push=5000,pull=50000,pulls=200,statements=10:1000:10000,devices=200,families=50,seconds=30,concurrency=64]
+                        [--out bench/results.json] [--cpu-prof] [--strict]
+  --short     CI mode: tiny sizes, proves every scenario still runs (targets are reported, not enforced)
+  --cpu-prof  start the app with --cpu-prof (profiles written to a temp dir, path printed)
+  --strict    exit 1 when a target is missed (default: only a crash or a correctness failure exits 1)`;
+}
+
+function parseArgs(argv) {
+  const opts = { short: false, scenarios: Object.keys(SCENARIOS), sizes: {}, out: join(HERE, 'results.json'), cpuProf: false, strict: false };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split(/=(.*)/s, 2);
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--short':
+        opts.short = true;
+        break;
+      case '--scenarios':
+        opts.scenarios = value().split(',').map((s) => s.trim()).filter(Boolean);
+        for (const s of opts.scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario "${s}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
+        break;
+      case '--sizes':
+        for (const pair of value().split(',')) {
+          const [key, v] = pair.split('=');
+          if (!(key in FULL)) throw new Error(`unknown size "${key}" (known: ${Object.keys(FULL).join(', ')})`);
+          const numbers = v.split(':').map(Number);
+          if (!numbers.length || numbers.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`--sizes ${key} must be a positive integer`);
+          opts.sizes[key] = key === 'statements' ? numbers : numbers[0];
+        }
+        break;
+      case '--out':
+        opts.out = value();
+        break;
+      case '--cpu-prof':
+        opts.cpuProf = true;
+        break;
+      case '--strict':
+        opts.strict = true;
+        break;
+      case '--help':
+      case '-h':
+        console.log(usage());
+        process.exit(0);
+      default:
+        throw new Error(`unknown option ${argv[i]}\n${usage()}`);
+    }
+  }
+  opts.sizes = { ...(opts.short ? SHORT : FULL), ...opts.sizes };
+  if (opts.sizes.pull < 100) throw new Error('--sizes pull must be at least 100 (the incremental pull edits existing records)');
+  if (opts.sizes.devices < opts.sizes.families) throw new Error('--sizes devices must be at least families');
+  return opts;
+}
+
+function verdict(row) {
+  const ratio = Number.isFinite(row.measured) && Number.isFinite(row.baseline) && row.baseline > 0 ? row.measured / row.baseline : NaN;
+  const t = row.target;
+  let target = '—';
+  let pass = null;
+  if (t.kind === 'ratio') {
+    target = `ratio ≤ ${t.max}`;
+    pass = ratio <= t.max;
+  } else if (t.kind === 'abs') {
+    target = `≤ ${t.max} ${row.unit}`;
+    pass = row.measured <= t.max;
+  } else if (t.kind === 'equal') {
+    target = '= baseline';
+    pass = row.measured === row.baseline;
+  } else if (t.kind === 'zero') {
+    target = '0';
+    pass = row.measured === 0;
+  }
+  return { ...row, ratio, targetText: target, pass };
+}
+
+const fmt = (n, unit) => {
+  if (!Number.isFinite(n)) return 'n/a';
+  const digits = Math.abs(n) >= 100 ? 0 : Math.abs(n) >= 10 ? 1 : 2;
+  return `${n.toFixed(digits)}${unit ? ` ${unit}` : ''}`;
+};
+
+function printTable(rows) {
+  const header = ['scenario', 'measured', 'baseline', 'ratio', 'target', 'result'];
+  const lines = rows.map((r) => [
+    r.scenario,
+    fmt(r.measured, r.unit),
+    Number.isFinite(r.baseline) ? `${fmt(r.baseline, r.baselineUnit ?? r.unit)} (${r.baselineLabel})` : r.baselineLabel ?? '',
+    Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : '—',
+    r.targetText,
+    r.crashed ? 'CRASH' : r.pass === null ? 'info' : r.pass ? 'pass' : 'FAIL',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join(' │ ');
+  console.log(line(header));
+  console.log(widths.map((w) => '─'.repeat(w)).join('─┼─'));
+  for (const l of lines) console.log(line(l));
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const log = (m) => console.error(`[bench] ${m}`);
+  log(`mode: ${opts.short ? 'short (CI)' : 'full'}; scenarios: ${opts.scenarios.join(', ')}`);
+  const t0 = Date.now();
+  const db = await startDatabase();
+  log(`database: PostgreSQL ${db.version} (${db.embedded ? 'embedded, temp dir' : 'fresh database on DATABASE_URL server'}); statement counting: ${db.statementCounting ? 'pg_stat_statements' : 'unavailable'}`);
+  const cpuProfDir = opts.cpuProf ? await mkdtemp(join(tmpdir(), 'hemoday-bench-prof-')) : undefined;
+  let app;
+  const cleanup = async () => {
+    await app?.stop().catch(() => undefined);
+    await db.stop().catch(() => undefined);
+  };
+  const onSignal = async () => {
+    await cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const rows = [];
+  const data = {};
+  let crashed = 0;
+  try {
+    app = await startApp(db.url, { cpuProfDir });
+    log(`app: ${app.baseUrl} (pid ${app.pid})`);
+    const ctx = { app, db, short: opts.short, sizes: opts.sizes, shared: {} };
+    for (const name of opts.scenarios) {
+      const started = Date.now();
+      log(`scenario ${name}…`);
+      try {
+        const result = await SCENARIOS[name](ctx);
+        rows.push(...result.rows.map(verdict));
+        data[name] = { ...result.data, wall_ms: Date.now() - started };
+      } catch (error) {
+        crashed++;
+        const message = error instanceof Error ? error.stack ?? error.message : String(error);
+        log(`scenario ${name} CRASHED: ${message}`);
+        if (!app.alive()) log(`the app died; its last output:\n${app.output()}`);
+        rows.push({ scenario: `${name}: crashed`, measured: NaN, baseline: NaN, ratio: NaN, unit: '', targetText: '—', pass: false, crashed: true });
+        data[name] = { crashed: message };
+        if (!app.alive()) break;
+      }
+      log(`scenario ${name} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    await cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  console.log('');
+  printTable(rows);
+  const correctnessFailures = rows.filter((r) => r.correctness && r.pass === false).length;
+  const missed = rows.filter((r) => !r.crashed && !r.correctness && r.pass === false).length;
+  const results = {
+    generated_at: new Date().toISOString(),
+    mode: opts.short ? 'short' : 'full',
+    sizes: opts.sizes,
+    machine: {
+      cpus: availableParallelism(),
+      cpu_model: cpus()[0]?.model,
+      memory_gib: round(totalmem() / 2 ** 30, 1),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      postgres: db.version,
+      database: db.embedded ? 'embedded' : 'DATABASE_URL',
+    },
+    wall_s: round((Date.now() - t0) / 1000, 1),
+    rows: rows.map((r) => ({
+      scenario: r.scenario,
+      measured: round(r.measured, 3),
+      baseline: round(r.baseline, 3),
+      baseline_label: r.baselineLabel,
+      ratio: round(r.ratio, 3),
+      unit: r.unit,
+      target: r.targetText,
+      result: r.crashed ? 'crash' : r.pass === null ? 'info' : r.pass ? 'pass' : 'fail',
+    })),
+    scenarios: data,
+  };
+  await writeFile(opts.out, `${JSON.stringify(results, (k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  console.log(`\n${rows.length} figures, ${missed} target(s) missed, ${correctnessFailures} correctness failure(s), ${crashed} crash(es); ${results.wall_s} s. Results: ${opts.out}`);
+  if (cpuProfDir) console.log(`CPU profile of the app: ${cpuProfDir}`);
+  if (crashed || correctnessFailures) process.exit(1);
+  if (opts.strict && missed && !opts.short) process.exit(1);
+}
+
+main().catch((error) => {
+  console.error(`[bench] failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  process.exit(1);
+});
