@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { createCliDataSource } from '../../ormconfig.js';
 import { stopEmbeddedDatabase } from './database-url.js';
+import { revertLastMigration, runPendingMigrations } from './migration-runner.js';
 
 async function generate(dataSource: DataSource, name: string | undefined): Promise<void> {
   if (!name || !/^[A-Za-z][A-Za-z0-9]*$/.test(name)) throw new Error('Usage: migration:generate -- <PascalCaseName>');
@@ -44,14 +45,11 @@ async function main(): Promise<void> {
   await dataSource.initialize();
   try {
     switch (command) {
-      case 'run': {
-        const applied = await dataSource.runMigrations({ transaction: 'all' });
-        console.log(applied.length ? `Applied: ${applied.map((m) => m.name).join(', ')}` : 'Database schema is up to date.');
+      case 'run':
+        console.log(await runPendingMigrations(dataSource));
         break;
-      }
       case 'revert':
-        await dataSource.undoLastMigration({ transaction: 'all' });
-        console.log('Reverted the last migration.');
+        console.log(await revertLastMigration(dataSource));
         break;
       case 'show': {
         const pending = await dataSource.showMigrations();

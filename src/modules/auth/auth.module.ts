@@ -42,6 +42,6 @@ const jwtSecretProvider = {
     AuthRateLimitGuard,
     jwtSecretProvider,
   ],
-  exports: [TokenService, PasswordService],
+  exports: [TokenService, PasswordService, AuthService],
 })
 export class AuthModule {}

@@ -89,8 +89,24 @@ export class AuthService {
     return this.tokens.revoke(refreshToken);
   }
 
-  private findByEmail(email: string): Promise<UserEntity | null> {
-    return this.users.createQueryBuilder('u').where('lower(u.email) = lower(:email)', { email }).getOne();
+  /** Look-up by email, case-insensitively (also used by the admin CLI). */
+  findByEmail(email: string): Promise<UserEntity | null> {
+    return this.users.createQueryBuilder('u').where('lower(u.email) = lower(:normalized)', { normalized: normalizeEmail(email) }).getOne();
+  }
+
+  /**
+   * Sets a new password (admin CLI support work) and signs the user out
+   * everywhere: every refresh token is revoked in the same transaction.
+   */
+  async resetPassword(email: string, password: string): Promise<UserEntity> {
+    const user = await this.findByEmail(email);
+    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user with email ${normalizeEmail(email)}`);
+    const passwordHash = await this.passwords.hash(password);
+    await this.users.manager.transaction(async (manager) => {
+      await manager.update(UserEntity, { id: user.id }, { passwordHash });
+      await this.tokens.revokeAllForUser(user.id, manager);
+    });
+    return user;
   }
 
   private async requireUser(userId: string): Promise<UserEntity> {

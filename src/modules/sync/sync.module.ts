@@ -10,5 +10,7 @@ import { SyncRepository } from './sync.repository.js';
   imports: [DocumentsModule],
   controllers: [SyncController],
   providers: [SyncPullService, SyncPushService, SyncRepository],
+  // The admin CLI writes seeded history through the same push.
+  exports: [SyncPushService],
 })
 export class SyncModule {}
