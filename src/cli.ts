@@ -1,0 +1,64 @@
+/**
+ * The admin CLI: `npm run cli -- <command>`, or `node dist/cli.js <command>`
+ * in production. Commands: seed, user:create, user:reset-password,
+ * family:show, migration:run, migration:revert (`--help` lists them).
+ *
+ * nest-commander is CommonJS and require()s the ESM-only @nestjs packages,
+ * which plain Node ≥ 20.19 supports; jest on Node 20 does not, so only this
+ * entry point loads it and the tests run the built CLI as a process.
+ */
+import 'reflect-metadata';
+import { CommandFactory } from 'nest-commander';
+import { loadDotEnv } from './config/dotenv.js';
+import { validateEnv } from './config/env.validation.js';
+import { stopEmbeddedDatabase } from './database/database-url.js';
+import { CliError, CliUsageError } from './cli/cli-error.js';
+import { CliModule } from './cli/cli.module.js';
+import { describeError } from './cli/describe-error.js';
+
+async function main(): Promise<number> {
+  loadDotEnv();
+  validateEnv(process.env); // one line per bad variable, before anything starts
+  let failure: unknown;
+  await CommandFactory.run(CliModule, {
+    logger: ['error', 'warn'],
+    // Commander has printed its one-line message (unknown option/command, missing value) or the help:
+    // throw instead of letting it call process.exit, so the embedded database still gets stopped.
+    errorHandler: (error) => {
+      throw new CliUsageError((error as Error & { exitCode?: number }).exitCode ?? 1);
+    },
+    serviceErrorHandler: (error) => {
+      failure = error;
+    },
+  });
+  if (failure instanceof CliUsageError) return failure.exitCode;
+  if (failure !== undefined) {
+    console.error(`error: ${describeError(failure)}`);
+    return failure instanceof CliError ? failure.exitCode : 1;
+  }
+  return 0;
+}
+
+let stopping = false;
+async function finish(code: number): Promise<never> {
+  stopping = true;
+  await stopEmbeddedDatabase().catch(() => undefined);
+  process.exit(code);
+}
+
+// Ctrl-C during a long seed: stop the embedded PostgreSQL cleanly rather than orphan it.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    if (!stopping) {
+      console.error(`\ninterrupted (${signal})`);
+      void finish(130);
+    }
+  });
+}
+
+main()
+  .catch((error: unknown) => {
+    console.error(`error: ${describeError(error)}`);
+    return 1;
+  })
+  .then(finish);

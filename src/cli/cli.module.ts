@@ -1,0 +1,48 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { CommonModule } from '../common/common.module.js';
+import { allConfigs } from '../config/configuration.js';
+import { validateEnv } from '../config/env.validation.js';
+import { AuthModule } from '../modules/auth/auth.module.js';
+import { FamiliesModule } from '../modules/families/families.module.js';
+import { SyncModule } from '../modules/sync/sync.module.js';
+import { CliDatabaseModule } from './cli-database.module.js';
+import { FamilyShowCommand } from './commands/family-show.command.js';
+import { MigrationRevertCommand } from './commands/migration-revert.command.js';
+import { MigrationRunCommand } from './commands/migration-run.command.js';
+import { SeedCommand } from './commands/seed.command.js';
+import { UserCreateCommand } from './commands/user-create.command.js';
+import { UserResetPasswordCommand } from './commands/user-reset-password.command.js';
+import { SeedRepository } from './seed/seed.repository.js';
+import { SeederService } from './seed/seeder.service.js';
+import { FamilyReportRepository } from './support/family-report.repository.js';
+import { FamilyReportService } from './support/family-report.service.js';
+
+/**
+ * The admin CLI: the app's own modules (auth, families, sync with documents,
+ * family scoping and versioning) without HTTP, over a DataSource that
+ * connects on first use (CliDatabaseModule instead of DatabaseModule).
+ */
+@Module({
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true, cache: true, load: allConfigs, validate: (raw) => ({ ...raw, ...validateEnv(raw) }) }),
+    CliDatabaseModule,
+    CommonModule,
+    AuthModule,
+    FamiliesModule,
+    SyncModule,
+  ],
+  providers: [
+    SeedRepository,
+    SeederService,
+    FamilyReportRepository,
+    FamilyReportService,
+    SeedCommand,
+    UserCreateCommand,
+    UserResetPasswordCommand,
+    FamilyShowCommand,
+    MigrationRunCommand,
+    MigrationRevertCommand,
+  ],
+})
+export class CliModule {}

@@ -1,0 +1,54 @@
+import { Command, CommandRunner, Option } from 'nest-commander';
+import { CliDatabase } from '../cli-database.service.js';
+import { CliError } from '../cli-error.js';
+import { FamilyReportService, type FamilyReport } from '../support/family-report.service.js';
+
+@Command({
+  name: 'family:show',
+  arguments: '<invite_code|email>',
+  argsDescription: { 'invite_code|email': "the family's invite code, or the email of one of its members" },
+  description: 'Show a family: patient, members, record counts per table, sync_version',
+})
+export class FamilyShowCommand extends CommandRunner {
+  constructor(
+    private readonly database: CliDatabase,
+    private readonly reports: FamilyReportService,
+  ) {
+    super();
+  }
+
+  async run(args: string[], options: { json?: boolean }): Promise<void> {
+    if (args.length !== 1) throw new CliError('family:show takes exactly one argument: an invite code or an email');
+    await this.database.connect();
+    const report = await this.reports.find(args[0]);
+    console.log(options.json ? JSON.stringify(report, null, 2) : format(report));
+  }
+
+  @Option({ flags: '--json', description: 'print the report as JSON' })
+  parseJson(): boolean {
+    return true;
+  }
+}
+
+function format({ family, members, counts }: FamilyReport): string {
+  const date = (ms: string | null) => (ms === null ? '?' : new Date(Number(ms)).toISOString().slice(0, 10));
+  const patient = [
+    family.patient_name ?? '(no name)',
+    family.patient_birth_date !== null && `born ${date(family.patient_birth_date)}`,
+    family.patient_weight_kg !== null && `${family.patient_weight_kg} kg`,
+    family.patient_blood_group,
+    family.patient_diagnosis,
+  ].filter(Boolean);
+  const width = Math.max(...counts.map((c) => c.table.length));
+  return [
+    `Family ${family.id}`,
+    `  invite code:  ${family.invite_code}`,
+    `  sync_version: ${family.sync_version} (${new Date(Number(family.sync_version)).toISOString()})`,
+    `  created:      ${new Date(Number(family.created_at)).toISOString()}`,
+    `  patient:      ${patient.join(', ')}`,
+    `  members (${members.length}):`,
+    ...members.map((m) => `    ${m.role.padEnd(6)} ${m.email}${m.name ? ` (${m.name})` : ''}  user ${m.id}`),
+    `  records (live / deleted):`,
+    ...counts.map((c) => `    ${c.table.padEnd(width)}  ${String(c.live).padStart(6)} / ${c.deleted}`),
+  ].join('\n');
+}

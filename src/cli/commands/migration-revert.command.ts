@@ -1,0 +1,16 @@
+import { Command, CommandRunner } from 'nest-commander';
+import { revertLastMigration } from '../../database/migration-runner.js';
+import { CliDatabase } from '../cli-database.service.js';
+import { CliError } from '../cli-error.js';
+
+@Command({ name: 'migration:revert', description: 'Revert the last applied migration (as `npm run migration:revert`)' })
+export class MigrationRevertCommand extends CommandRunner {
+  constructor(private readonly database: CliDatabase) {
+    super();
+  }
+
+  async run(args: string[]): Promise<void> {
+    if (args.length) throw new CliError(`migration:revert takes no arguments (got "${args.join(' ')}")`);
+    console.log(await revertLastMigration(await this.database.connect({ migrate: false })));
+  }
+}

@@ -1,0 +1,16 @@
+import { Command, CommandRunner } from 'nest-commander';
+import { runPendingMigrations } from '../../database/migration-runner.js';
+import { CliDatabase } from '../cli-database.service.js';
+import { CliError } from '../cli-error.js';
+
+@Command({ name: 'migration:run', description: 'Apply pending database migrations (as `npm run migration:run`)' })
+export class MigrationRunCommand extends CommandRunner {
+  constructor(private readonly database: CliDatabase) {
+    super();
+  }
+
+  async run(args: string[]): Promise<void> {
+    if (args.length) throw new CliError(`migration:run takes no arguments (got "${args.join(' ')}")`);
+    console.log(await runPendingMigrations(await this.database.connect({ migrate: false })));
+  }
+}

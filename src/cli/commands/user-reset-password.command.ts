@@ -1,0 +1,36 @@
+import { Command, CommandRunner, Option } from 'nest-commander';
+import { AuthService } from '../../modules/auth/auth.service.js';
+import { toRegisterDto } from '../account-input.js';
+import { CliDatabase } from '../cli-database.service.js';
+import { CliError } from '../cli-error.js';
+
+@Command({
+  name: 'user:reset-password',
+  description: "Set a user's password and sign them out of every device (refresh tokens revoked)",
+})
+export class UserResetPasswordCommand extends CommandRunner {
+  constructor(
+    private readonly database: CliDatabase,
+    private readonly auth: AuthService,
+  ) {
+    super();
+  }
+
+  async run(args: string[], options: { email: string; password: string }): Promise<void> {
+    if (args.length) throw new CliError(`user:reset-password takes no arguments (got "${args.join(' ')}")`);
+    const dto = toRegisterDto(options); // the registration rules for email and password
+    await this.database.connect();
+    const user = await this.auth.resetPassword(dto.email, dto.password);
+    console.log(`Password changed for ${user.email}; every refresh token was revoked (the user signs in again on each device).`);
+  }
+
+  @Option({ flags: '--email <email>', description: 'the user', required: true })
+  parseEmail(value: string): string {
+    return value;
+  }
+
+  @Option({ flags: '--password <password>', description: 'the new password (at least 8 characters)', required: true })
+  parsePassword(value: string): string {
+    return value;
+  }
+}

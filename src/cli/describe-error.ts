@@ -1,0 +1,48 @@
+import { QueryFailedError } from 'typeorm';
+import { ConfigValidationError } from '../config/env.validation.js';
+import { DomainError } from '../common/errors/domain-error.js';
+import { CliError } from './cli-error.js';
+
+const CONNECTION_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  '28P01': 'authentication failed',
+  '28000': 'authentication failed',
+  '3D000': 'database does not exist',
+};
+
+/**
+ * One line for any failure. Expected ones (our own, domain rules, bad
+ * configuration, an unreachable database) read as plain sentences; anything
+ * else is reported by its message, still without a stack trace.
+ */
+export function describeError(error: unknown): string {
+  if (error instanceof CliError || error instanceof DomainError) return error.message;
+  if (error instanceof ConfigValidationError) return `invalid configuration: ${error.problems.join('; ')}`;
+  const connection = connectionProblem(error);
+  if (connection) return `cannot reach the database (${connection}); check DATABASE_URL or that PostgreSQL is running`;
+  if (error instanceof QueryFailedError) return `database error: ${firstLine(error.message)}`;
+  if (error instanceof Error) return firstLine(error.message) || error.name;
+  return firstLine(String(error ?? 'unknown error'));
+}
+
+function connectionProblem(error: unknown): string | undefined {
+  // pg on Node 20 reports a refused localhost (::1 and 127.0.0.1) as an AggregateError with an empty message.
+  const candidates = error instanceof AggregateError ? [error, ...error.errors] : [error];
+  for (const candidate of candidates) {
+    const code = (candidate as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && CONNECTION_CODES[code]) {
+      const address = (candidate as { address?: string; port?: number }).address;
+      const port = (candidate as { port?: number }).port;
+      return address && port ? `${CONNECTION_CODES[code]} at ${address}:${port}` : CONNECTION_CODES[code];
+    }
+  }
+  return undefined;
+}
+
+function firstLine(message: string): string {
+  return message.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+}

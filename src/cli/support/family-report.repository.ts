@@ -1,0 +1,66 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { SYNC_TABLE_NAMES } from '../../modules/sync/sync-schema.js';
+
+export interface FamilyRow {
+  id: string;
+  invite_code: string;
+  patient_name: string | null;
+  patient_birth_date: string | null;
+  patient_weight_kg: number | null;
+  patient_blood_group: string | null;
+  patient_diagnosis: string | null;
+  sync_version: string;
+  created_at: string;
+}
+
+export interface MemberRow {
+  id: string;
+  email: string;
+  name: string | null;
+  role: string;
+  created_at: Date;
+}
+
+export interface TableCount {
+  table: string;
+  live: number;
+  deleted: number;
+}
+
+/** Read-only queries behind `family:show` (support work across families, so not family-scoped). */
+@Injectable()
+export class FamilyReportRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async findFamily(by: { inviteCode: string } | { familyId: string }): Promise<FamilyRow | undefined> {
+    const [column, value] = 'inviteCode' in by ? ['invite_code', by.inviteCode] : ['id', by.familyId];
+    const rows: FamilyRow[] = await this.dataSource.query(
+      `SELECT id, invite_code, patient_name, patient_birth_date, patient_weight_kg, patient_blood_group, patient_diagnosis,
+              sync_version, created_at
+         FROM families WHERE ${column} = $1`,
+      [value],
+    );
+    return rows[0];
+  }
+
+  members(familyId: string): Promise<MemberRow[]> {
+    return this.dataSource.query(
+      `SELECT id, email, name, role, created_at FROM users WHERE family_id = $1 ORDER BY role = 'owner' DESC, created_at`,
+      [familyId],
+    );
+  }
+
+  /** Live and tombstoned rows of every synced table, in one query. */
+  async counts(familyId: string): Promise<TableCount[]> {
+    const tables = SYNC_TABLE_NAMES.filter((t) => t !== 'families');
+    const sql = tables
+      .map(
+        (t) =>
+          `SELECT '${t}' AS "table", count(*) FILTER (WHERE deleted_at IS NULL)::int AS live, count(*) FILTER (WHERE deleted_at IS NOT NULL)::int AS deleted FROM ${t} WHERE family_id = $1`,
+      )
+      .join(' UNION ALL ');
+    return this.dataSource.query(sql, [familyId]);
+  }
+}
