@@ -1,0 +1,58 @@
+import { buildDemoHistory } from './demo-history.js';
+
+const FAMILY = '2c716926-e840-4354-ad93-4b37a03ee4ee';
+const NOW = Date.UTC(2026, 5, 20, 12);
+const DAY = 86_400_000;
+
+describe('buildDemoHistory', () => {
+  const { records, patient } = buildDemoHistory(FAMILY, 24, NOW);
+
+  it('two years of transfusions every 3–4 weeks, with volume, weight and Hb/Hct before and after', () => {
+    const dates = records.transfusions.map((t) => t.date as number).sort((a, b) => a - b);
+    expect(records.transfusions.length).toBeGreaterThanOrEqual(26);
+    expect(records.transfusions.length).toBeLessThanOrEqual(35);
+    expect(NOW - dates[0]).toBeGreaterThan(700 * DAY);
+    for (let i = 1; i < dates.length; i++) expect((dates[i] - dates[i - 1]) / DAY).toBeGreaterThanOrEqual(21);
+    for (const t of records.transfusions) {
+      const before = JSON.parse(t.indicators_before as string);
+      const after = JSON.parse(t.indicators_after as string);
+      expect(before.hb).toBeGreaterThanOrEqual(8);
+      expect(before.hb).toBeLessThan(10.5);
+      expect(after.hb).toBeGreaterThan(before.hb + 2);
+      expect(after.hct).toBeGreaterThan(before.hct);
+      expect(t.volume_ml as number).toBeGreaterThanOrEqual(200);
+      expect(t.volume_ml as number).toBeLessThanOrEqual(400);
+      expect(t.patient_weight_kg as number).toBeGreaterThan(19);
+    }
+  });
+
+  it('a monthly panel of 8–12 results with units and reference ranges, ferritin in every one', () => {
+    expect(records.blood_tests.length).toBeGreaterThanOrEqual(23);
+    for (const test of records.blood_tests) {
+      const results = records.blood_test_results.filter((r) => r.blood_test_id === test.id);
+      expect(results.length).toBeGreaterThanOrEqual(8);
+      expect(results.length).toBeLessThanOrEqual(12);
+      expect(results.find((r) => r.name === 'Ferritin')).toMatchObject({ unit: 'ng/mL', reference_min: 30, reference_max: 400 });
+      expect(results.find((r) => r.name === 'Hb')).toMatchObject({ unit: 'g/dL' });
+      for (const r of results) expect(r.reference_min as number).toBeLessThan(r.reference_max as number);
+    }
+  });
+
+  it('templates, reminders of every kind, document records without files', () => {
+    expect(records.analysis_templates.map((t) => JSON.parse(t.indicators_json as string))).toContainEqual(expect.arrayContaining(['Hb', 'Ferritin']));
+    expect(new Set(records.reminders.map((r) => r.frequency))).toEqual(new Set(['once', 'daily', 'monthly', 'every_n_days']));
+    expect(records.documents.length).toBeGreaterThanOrEqual(3);
+    expect(records.documents.every((d) => d.file_url === null)).toBe(true);
+    expect(patient).toMatchObject({ patient_name: 'Amira', patient_blood_group: 'A+' });
+  });
+
+  it('is deterministic, and the same record keeps its id whatever --months says', () => {
+    expect(buildDemoHistory(FAMILY, 24, NOW)).toEqual(buildDemoHistory(FAMILY, 24, NOW));
+    const short = buildDemoHistory(FAMILY, 3, NOW).records;
+    const longIds = new Set(Object.values(records).flat().map((r) => r.id));
+    for (const r of Object.values(short).flat()) expect(longIds.has(r.id)).toBe(true);
+    const other = buildDemoHistory('7f1e2d3c-0000-4000-8000-000000000000', 24, NOW).records;
+    expect(other.transfusions[0].id).not.toBe(records.transfusions[0].id);
+    expect(records.transfusions[0].id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+});

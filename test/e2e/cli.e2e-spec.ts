@@ -1,0 +1,315 @@
+/**
+ * The admin CLI as operators run it: the built `node dist/cli.js` in its own
+ * process against the run's test database. (nest-commander is CommonJS and
+ * require()s the ESM-only @nestjs packages, which jest on Node 20 cannot load,
+ * so no test imports it.)
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { uniqueEmail } from '../factories/auth.factory.js';
+import { createTestApp, type TestApp } from '../setup/test-app.js';
+
+const CLI = resolve('dist/cli.js');
+const SEEDED = ['transfusions', 'blood_tests', 'blood_test_results', 'analysis_templates', 'reminders', 'documents'];
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'hemoday-cli-'));
+
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  const base: Record<string, string | undefined> = { ...process.env };
+  delete base.NODE_OPTIONS; // jest's VM-modules flag is not what production runs with
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      {
+        env: { ...base, NODE_ENV: 'test', DATABASE_URL: process.env.TEST_DATABASE_URL, DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** An expected failure: non-zero, one line on stderr, no stack trace. */
+function expectOneLineFailure(run: Run, message: RegExp): void {
+  expect(run.code).not.toBe(0);
+  const lines = run.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(message);
+  expect(run.stderr + run.stdout).not.toMatch(/^\s+at /m);
+}
+
+function credentials(stdout: string): { email: string; password: string; inviteCode: string } {
+  const field = (name: string) => new RegExp(`${name}:\\s+(\\S+)`).exec(stdout)?.[1] ?? '';
+  return { email: field('email'), password: field('password'), inviteCode: field('invite code') };
+}
+
+describe('admin CLI (node dist/cli.js)', () => {
+  let db: pg.Client;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    db = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await db.connect();
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+    await db.end();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const familyOf = async (email: string) =>
+    (await db.query('SELECT f.id, f.invite_code, f.sync_version, f.patient_name FROM users u JOIN families f ON f.id = u.family_id WHERE lower(u.email) = lower($1)', [email])).rows[0];
+
+  async function counts(familyId: string): Promise<Record<string, number>> {
+    const sql = SEEDED.map((t) => `SELECT '${t}' AS t, count(*)::int AS n FROM ${t} WHERE family_id = $1`).join(' UNION ALL ');
+    const rows = (await db.query(sql, [familyId])).rows as Array<{ t: string; n: number }>;
+    return Object.fromEntries(rows.map((r) => [r.t, r.n]));
+  }
+
+  const login = (email: string, password: string) => t.http().post('/api/v1/auth/login').send({ email, password });
+
+  describe('seed', () => {
+    const email = uniqueEmail('seed');
+    let first: Run;
+    let familyId: string;
+
+    beforeAll(async () => {
+      first = await cli(['seed', '--email', email, '--password', 'seed-password-1', '--months', '3']);
+      familyId = (await familyOf(email))?.id;
+    });
+
+    it('creates the user, the family with its patient, and the history it reports', async () => {
+      expect(first.stderr).toBe('');
+      expect(first.code).toBe(0);
+      expect(credentials(first.stdout)).toEqual({ email, password: 'seed-password-1', inviteCode: expect.stringMatching(/^[A-Z2-9]{6}$/) });
+      const family = await familyOf(email);
+      expect(family.invite_code).toBe(credentials(first.stdout).inviteCode);
+      expect(family.patient_name).toBe('Amira');
+
+      const n = await counts(familyId);
+      // The summary line names exactly what is in the database.
+      for (const table of SEEDED) expect(first.stdout).toContain(`${table} ${n[table]}`);
+      expect(n.transfusions).toBeGreaterThanOrEqual(3); // every 3–4 weeks over 3 months
+      expect(n.transfusions).toBeLessThanOrEqual(5);
+      expect(n.blood_tests).toBeGreaterThanOrEqual(2);
+      expect(n.blood_test_results).toBeGreaterThanOrEqual(8 * n.blood_tests);
+      expect(n.blood_test_results).toBeLessThanOrEqual(12 * n.blood_tests);
+      expect(n.analysis_templates).toBe(4);
+      expect(n.reminders).toBe(5);
+      expect(n.documents).toBeGreaterThanOrEqual(1);
+    });
+
+    it('writes through the sync push: rows stamped with the family version, realistic values', async () => {
+      const family = await familyOf(email);
+      const stamps = await db.query(
+        `SELECT count(DISTINCT server_version)::int AS versions, max(server_version) AS max, bool_and(created_by_device = 'hemoday-cli-seed') AS by_cli
+           FROM transfusions WHERE family_id = $1`,
+        [familyId],
+      );
+      expect(stamps.rows[0].by_cli).toBe(true);
+      expect(stamps.rows[0].versions).toBe(1); // one batch for 3 months
+      expect(Number(stamps.rows[0].max)).toBeLessThanOrEqual(Number(family.sync_version));
+
+      const transfusions = (await db.query('SELECT * FROM transfusions WHERE family_id = $1 ORDER BY date', [familyId])).rows;
+      for (const tr of transfusions) {
+        expect(tr.volume_ml).toBeGreaterThan(150);
+        expect(tr.volume_ml).toBeLessThan(600);
+        expect(tr.indicators_before.hb).toBeLessThan(tr.indicators_after.hb);
+        expect(tr.indicators_before).toHaveProperty('hct');
+      }
+      for (let i = 1; i < transfusions.length; i++) {
+        const days = (Number(transfusions[i].date) - Number(transfusions[i - 1].date)) / 86_400_000;
+        expect(days).toBeGreaterThanOrEqual(21);
+        expect(days).toBeLessThanOrEqual(28);
+      }
+      const perTest = await db.query(
+        `SELECT bool_or(name = 'Ferritin' AND unit = 'ng/mL') AS ferritin, bool_or(name = 'Hb' AND unit = 'g/dL') AS hb
+           FROM blood_test_results WHERE family_id = $1 GROUP BY blood_test_id`,
+        [familyId],
+      );
+      expect(perTest.rows.every((r) => r.ferritin && r.hb)).toBe(true);
+      const docs = await db.query('SELECT file_url FROM documents WHERE family_id = $1', [familyId]);
+      expect(docs.rows.every((d) => d.file_url === null)).toBe(true);
+    });
+
+    it('a second run adds nothing and does not bump the family version', async () => {
+      const before = { n: await counts(familyId), version: (await familyOf(email)).sync_version };
+      const again = await cli(['seed', '--email', email, '--password', 'seed-password-1', '--months', '3']);
+      expect(again.code).toBe(0);
+      expect(again.stdout).toMatch(/Nothing to add/);
+      expect(again.stdout).toMatch(/password:\s+\(unchanged/);
+      expect(await counts(familyId)).toEqual(before.n);
+      expect((await familyOf(email)).sync_version).toBe(before.version);
+    });
+
+    it('the printed credentials log in over HTTP, and a first pull returns the seeded records', async () => {
+      const { email: printed, password } = credentials(first.stdout);
+      const session = await login(printed, password).expect(200);
+      const pull = await t.http().get('/api/v1/sync').set('Authorization', `Bearer ${session.body.access_token}`).set('X-Device-Id', 'phone-1').expect(200);
+      const n = await counts(familyId);
+      for (const table of SEEDED) {
+        expect(pull.body.changes[table].created).toHaveLength(n[table]);
+        expect(pull.body.changes[table].updated).toHaveLength(0);
+      }
+      expect(pull.body.changes.families.created[0]).toMatchObject({ id: familyId, patient_name: 'Amira', patient_diagnosis: 'Beta-thalassemia major' });
+      const transfusion = pull.body.changes.transfusions.created[0];
+      expect(JSON.parse(transfusion.indicators_before)).toEqual({ hb: expect.any(Number), hct: expect.any(Number) });
+      expect(transfusion.created_at).toEqual(expect.any(Number));
+      expect(pull.body.timestamp).toBe(Number((await familyOf(email)).sync_version));
+    });
+
+    it('--reset is refused in production, with a message and nothing deleted', async () => {
+      const run = await cli(['seed', '--email', email, '--months', '3', '--reset'], { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) });
+      expectOneLineFailure(run, /--reset .*refused when NODE_ENV=production/);
+      expect((await familyOf(email))?.id).toBe(familyId);
+    });
+
+    it('--reset (test/development) deletes the seeded family and seeds it anew', async () => {
+      const run = await cli(['seed', '--email', email, '--password', 'seed-password-2', '--months', '1', '--reset']);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/Reset: deleted 1 user\(s\) and 1 family/);
+      expect((await db.query('SELECT count(*)::int AS n FROM transfusions WHERE family_id = $1', [familyId])).rows[0].n).toBe(0);
+      const family = await familyOf(email);
+      expect(family.id).not.toBe(familyId);
+      expect(credentials(run.stdout).inviteCode).toBe(family.invite_code);
+      await login(email, 'seed-password-2').expect(200);
+    });
+  });
+
+  it('seed --families N: numbered accounts, one family each', async () => {
+    const email = uniqueEmail('load');
+    const run = await cli(['seed', '--email', email, '--families', '3', '--months', '1']);
+    expect(run.code).toBe(0);
+    const [local, domain] = email.split('@');
+    const emails = [email, `${local}+2@${domain}`, `${local}+3@${domain}`];
+    const families = await Promise.all(emails.map(familyOf));
+    expect(new Set(families.map((f) => f.id)).size).toBe(3);
+    for (const f of families) expect((await counts(f.id)).analysis_templates).toBe(4);
+    // Not a terminal: plain progress lines, no carriage returns.
+    expect(run.stdout).not.toContain('\r');
+    expect(run.stdout.match(/^seed \d\/3: /gm)).toHaveLength(3);
+  });
+
+  describe('failures exit non-zero with one line', () => {
+    it.concurrent.each([
+      [['nope'], /unknown command 'nope'/],
+      [['seed', '--bogus'], /unknown option '--bogus'/],
+      [['seed', '--months', 'lots'], /--months must be an integer/],
+      [['seed', '--families', '0'], /--families must be an integer/],
+      [['seed', 'extra'], /seed takes no arguments/],
+      [['user:create', '--email', 'a@b.example'], /required option '--password/],
+      [['user:create', '--email', 'not-an-email', '--password', 'long enough'], /--email: must be an email/],
+      [['user:create', '--email', 'short@b.example', '--password', 'short'], /--password: must be longer than or equal to 8/],
+      [['family:show'], /missing required argument/],
+      [['family:show', 'QQQQQQ'], /No family with invite code QQQQQQ/],
+      [['user:reset-password', '--email', 'nobody@nowhere.example', '--password', 'long enough'], /No user with email nobody@nowhere.example/],
+    ])('%j', async (args, message) => {
+      expectOneLineFailure(await cli(args), message);
+    });
+
+    it('no command: the help, exit non-zero', async () => {
+      const run = await cli([]);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toMatch(/Commands:[\s\S]*seed[\s\S]*user:create[\s\S]*family:show[\s\S]*migration:run/);
+    });
+
+    it('database down (DATABASE_URL on a closed port)', async () => {
+      expectOneLineFailure(await cli(['seed', '--months', '1'], { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/none' }), /cannot reach the database \(connection refused/);
+    });
+
+    it('a bad configuration value', async () => {
+      expectOneLineFailure(await cli(['seed'], { EMBEDDED_PG_PORT: 'high' }), /invalid configuration: EMBEDDED_PG_PORT="high"/);
+    });
+
+    it('--help needs no database', async () => {
+      const run = await cli(['seed', '--help'], { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/none' });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/--families <n>[\s\S]*--months <m>[\s\S]*--reset/);
+    });
+  });
+
+  describe('support commands', () => {
+    it('user:create makes an owner who can log in; --invite-code joins that family as member', async () => {
+      const owner = uniqueEmail('owner');
+      const created = await cli(['user:create', '--email', `  ${owner.toUpperCase()} `, '--password', 'owner password', '--name', 'Leila']);
+      expect(created.code).toBe(0);
+      const code = /invite code ([A-Z2-9]{6})/.exec(created.stdout)![1];
+      const session = await login(owner, 'owner password').expect(200);
+      expect(session.body.user).toMatchObject({ role: 'owner', name: 'Leila' });
+
+      const member = uniqueEmail('member');
+      const joined = await cli(['user:create', '--email', member, '--password', 'member password', '--invite-code', code.toLowerCase()]);
+      expect(joined.code).toBe(0);
+      expect(joined.stdout).toMatch(/as member of family/);
+      expect((await login(member, 'member password').expect(200)).body.user.family_id).toBe(session.body.user.family_id);
+
+      expectOneLineFailure(await cli(['user:create', '--email', owner, '--password', 'another one']), /already exists/);
+    });
+
+    it('user:reset-password changes the password and signs the user out everywhere', async () => {
+      const email = uniqueEmail('reset');
+      expect((await cli(['user:create', '--email', email, '--password', 'old password'])).code).toBe(0);
+      const session = await login(email, 'old password').expect(200);
+
+      const run = await cli(['user:reset-password', '--email', email, '--password', 'new password']);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/Password changed/);
+      await login(email, 'old password').expect(401);
+      await login(email, 'new password').expect(200);
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: session.body.refresh_token }).expect(401);
+    });
+
+    it('family:show by invite code or member email: family, patient, members, counts, sync_version', async () => {
+      const email = uniqueEmail('show');
+      const seeded = await cli(['seed', '--email', email, '--months', '1']);
+      const { inviteCode } = credentials(seeded.stdout);
+      const family = await familyOf(email);
+      const n = await counts(family.id);
+
+      const text = await cli(['family:show', inviteCode.toLowerCase()]);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toContain(`Family ${family.id}`);
+      expect(text.stdout).toContain(`sync_version: ${family.sync_version}`);
+      expect(text.stdout).toMatch(/patient:\s+Amira, born \d{4}-\d\d-\d\d, [\d.]+ kg, A\+, Beta-thalassemia major/);
+      expect(text.stdout).toMatch(new RegExp(`owner\\s+${email.replace(/[.+]/g, '\\$&')} \\(Demo Parent\\)`));
+      expect(text.stdout).toMatch(new RegExp(`blood_test_results\\s+${n.blood_test_results} / 0`));
+
+      const json = await cli(['family:show', email, '--json']);
+      const report = JSON.parse(json.stdout);
+      expect(report.family).toMatchObject({ id: family.id, invite_code: inviteCode });
+      expect(report.members).toEqual([expect.objectContaining({ email, role: 'owner' })]);
+      expect(Object.fromEntries(report.counts.map((c: { table: string; live: number }) => [c.table, c.live]))).toEqual(n);
+    });
+  });
+
+  it('migration:run and migration:revert through the CLI, on a database of their own', async () => {
+    const name = `hemoday_cli_mig_${process.pid}_${Date.now()}`;
+    await db.query(`CREATE DATABASE ${name}`);
+    const url = new URL(process.env.TEST_DATABASE_URL!);
+    url.pathname = `/${name}`;
+    const env = { DATABASE_URL: url.toString() };
+    try {
+      const applied = await cli(['migration:run'], env);
+      expect(applied.code).toBe(0);
+      expect(applied.stdout).toMatch(/^Applied: InitialSchema\d+, /);
+      expect((await cli(['migration:run'], env)).stdout).toMatch(/up to date/);
+      const reverted = await cli(['migration:revert'], env);
+      expect(reverted.code).toBe(0);
+      expect(reverted.stdout).toMatch(/^Reverted: \w+\d+/);
+      expect((await cli(['migration:run'], env)).stdout).toMatch(/^Applied: /);
+    } finally {
+      await db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  });
+});
