@@ -56,6 +56,8 @@ export interface DeviceOptions {
   /** Share one in-memory Loki store between Device instances (an app upgrade on the same phone). */
   lokiStore?: unknown;
   dbName?: string;
+  /** Set on every record this device creates, as the app does. */
+  familyId?: string;
 }
 
 /**
@@ -79,6 +81,8 @@ export class Device {
       useWebWorker: false,
       useIncrementalIndexedDB: true,
       dbName: options.dbName ?? `device-${randomUUID()}`,
+      // No timers left behind: the store lives in memory for the test's duration only.
+      extraLokiOptions: { autosave: false },
       ...(options.lokiStore ? { _testLokiAdapter: options.lokiStore as never } : {}),
     } as ConstructorParameters<typeof LokiJSAdapter>[0]);
     this.database = new Database({ adapter, modelClasses: modelClasses as never });
@@ -138,7 +142,7 @@ export class Device {
     await this.database.write(async () => {
       const record = await this.database.get(table).create((r: ModelType) => {
         const now = Date.now();
-        setRaw(r, { created_at: now, updated_at: now, ...values });
+        setRaw(r, { created_at: now, updated_at: now, ...(this.options.familyId ? { family_id: this.options.familyId } : {}), ...values });
       });
       id = record.id;
     });
