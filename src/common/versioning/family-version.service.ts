@@ -35,7 +35,8 @@ export class FamilyVersionService {
 
   /** Writes in an explicit family (CLI jobs, joins); callers outside a request only. */
   writeForFamily<T>(familyId: string, work: (write: VersionedWrite) => Promise<T>): Promise<{ result: T; version: number }> {
-    return this.dataSource.transaction('READ COMMITTED', async (manager) => {
+    // PostgreSQL's default READ COMMITTED; naming it would cost a SET TRANSACTION round trip per write.
+    return this.dataSource.transaction(async (manager) => {
       // UPDATE … RETURNING (wrapped so TypeORM returns plain rows) takes the row lock (as SELECT … FOR UPDATE would) and
       // stores the new version in the same round trip.
       const rows: Array<{ version: string }> = await manager.query(

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
+import type { KeyObject } from 'node:crypto';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
 import { JWT_SECRET } from './auth.constants.js';
@@ -12,8 +13,8 @@ interface AccessTokenPayload {
 /** Verifies the bearer access token; membership is checked separately, against the database, by FamilyGuard. */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
-  constructor(@Inject(JWT_SECRET) secret: string) {
-    super({ jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(), secretOrKey: secret, algorithms: ['HS256'], ignoreExpiration: false });
+  constructor(@Inject(JWT_SECRET) secret: KeyObject) {
+    super({ jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(), secretOrKey: secret as unknown as string, algorithms: ['HS256'], ignoreExpiration: false });
   }
 
   validate(payload: AccessTokenPayload): AuthenticatedUser | false {
