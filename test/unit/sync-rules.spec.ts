@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { DomainError } from '../../src/common/errors/domain-error.js';
+import { parseMigration, planPull } from '../../src/modules/sync/sync-pull.service.js';
+import { SYNC_TABLES } from '../../src/modules/sync/sync-schema.js';
+import { normalizeValue, validatePush, Invalid } from '../../src/modules/sync/sync-validator.js';
+
+const family = randomUUID();
+const column = (table: string, name: string) => SYNC_TABLES.find((t) => t.name === table)!.columns.find((c) => c.name === name)!;
+
+describe('planPull', () => {
+  const base = { familyId: family, joinedVersion: 100, deviceId: 'd', version: 500, migration: null };
+
+  it('first sync: every table full, no replacement', () => {
+    const plan = planPull({ ...base, cursor: null });
+    expect(new Set(Object.values(plan.modes))).toEqual(new Set(['full']));
+    expect(plan).toMatchObject({ replacement: false, cursor: 0, timestamp: 500 });
+  });
+
+  it('a cursor before joining, or beyond any version of this family, means replacement', () => {
+    expect(planPull({ ...base, cursor: 99 }).replacement).toBe(true);
+    expect(planPull({ ...base, cursor: 501 }).replacement).toBe(true);
+    expect(planPull({ ...base, cursor: 100 }).replacement).toBe(false);
+    expect(planPull({ ...base, cursor: 500 }).modes.transfusions).toBe('incremental');
+  });
+
+  it('migration: new tables full, tables with new columns read whole; unknown names ignored', () => {
+    const plan = planPull({ ...base, cursor: 200, migration: { tables: ['reminders', 'local_only'], columns: [{ table: 'documents', columns: ['notes'] }] } });
+    expect(plan.modes).toMatchObject({ reminders: 'full', documents: 'columns', transfusions: 'incremental' });
+  });
+
+  it('parses the migration parameter as the client sends it', () => {
+    expect(parseMigration('null')).toBeNull();
+    expect(parseMigration(undefined)).toBeNull();
+    expect(parseMigration('{"from":1,"tables":[],"columns":[{"table":"x","columns":["a"]}]}')).toEqual({ from: 1, tables: [], columns: [{ table: 'x', columns: ['a'] }] });
+    expect(() => parseMigration('{')).toThrow(DomainError);
+    expect(() => parseMigration('{"columns":[{"table":1}]}')).toThrow(DomainError);
+  });
+});
+
+describe('push validation', () => {
+  it('normalizes values per column kind', () => {
+    expect(normalizeValue(column('reminders', 'is_completed'), 1)).toBe(true);
+    expect(normalizeValue(column('transfusions', 'volume_ml'), 4999.9)).toBe(4999.9);
+    expect(normalizeValue(column('transfusions', 'volume_ml'), 5000)).toBeInstanceOf(Invalid);
+    expect(normalizeValue(column('transfusions', 'indicators_before'), '')).toBeNull();
+    expect(normalizeValue(column('transfusions', 'indicators_before'), '{"error": 1}')).toEqual({ error: 1 });
+    expect(normalizeValue(column('transfusions', 'indicators_before'), '{"hb": 1e400}')).toBeInstanceOf(Invalid);
+    expect(normalizeValue(column('analysis_templates', 'indicators_json'), null)).toEqual([]);
+    expect(normalizeValue(column('transfusions', 'notes'), '\ud800')).toBeInstanceOf(Invalid);
+    expect(normalizeValue(column('transfusions', 'date'), 1.5)).toBeInstanceOf(Invalid);
+  });
+
+  it('keeps only writable columns, ignores _status/_changed and read-only columns', () => {
+    const push = validatePush(
+      { families: { created: [], updated: [{ id: family, family_id: family, invite_code: 'ZZZZZZ', patient_name: 'A', _status: 'updated', _changed: 'patient_name' }], deleted: [] } },
+      family,
+    );
+    expect(push.tables[0].upserts[0].doc).toEqual({ id: family, patient_name: 'A' });
+  });
+
+  it('collects every error and names the first', () => {
+    const id = randomUUID();
+    try {
+      validatePush({ transfusions: { created: [{ id, date: 'x', volume_ml: -1 }], updated: [], deleted: [] } }, family);
+      throw new Error('expected a 422');
+    } catch (error) {
+      expect(error).toBeInstanceOf(DomainError);
+      const details = (error as DomainError).details as { table: string; id: string; field: string; errors: unknown[] };
+      expect(details).toMatchObject({ table: 'transfusions', id, field: 'date' });
+      expect(details.errors).toHaveLength(2);
+    }
+  });
+
+  it('refuses duplicated ids and a foreign family_id', () => {
+    const id = randomUUID();
+    expect(() => validatePush({ blood_tests: { created: [{ id, date: 1 }], updated: [], deleted: [id] } }, family)).toThrow(/duplicated/);
+    expect(() => validatePush({ blood_tests: { created: [{ id, date: 1, family_id: randomUUID() }], updated: [], deleted: [] } }, family)).toThrow(/another family/);
+    expect(validatePush({ blood_tests: { created: [{ id, date: 1, family_id: '' }], updated: [], deleted: [] } }, family).recordCount).toBe(1);
+  });
+});
