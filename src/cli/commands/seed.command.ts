@@ -45,17 +45,24 @@ export class SeedCommand extends CommandRunner {
     const progress = new Progress(emails.length, 'seed');
     const results: SeededFamily[] = new Array(emails.length);
     let next = 0;
+    let failed = false;
     const worker = async () => {
-      for (let i = next++; i < emails.length; i = next++) {
+      // After a failure the other workers finish their family and stop, before the app (and its pool) closes.
+      for (let i = next++; i < emails.length && !failed; i = next++) {
         results[i] = await this.seeder.seedFamily(emails[i], options.password, options.months);
         progress.tick(`${results[i].email}: ${total(results[i])} new records`);
       }
     };
-    try {
-      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, emails.length) }, worker));
-    } catch (error) {
+    const guarded = () =>
+      worker().catch((error: unknown) => {
+        failed = true;
+        throw error;
+      });
+    const outcomes = await Promise.allSettled(Array.from({ length: Math.min(CONCURRENCY, emails.length) }, guarded));
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure) {
       progress.interrupt();
-      throw error;
+      throw failure.reason;
     }
     this.report(results, options, Date.now() - started);
   }
