@@ -293,4 +293,20 @@ describe('sync protocol over HTTP', () => {
     await pull(m, {}, 'bad device id with spaces').expect(422);
     await t.http().get('/api/v1/sync').expect(401);
   });
+
+  it('413 past SYNC_BODY_LIMIT_BYTES, nothing applied', async () => {
+    const small = await createTestApp({ SYNC_BODY_LIMIT_BYTES: '4096' });
+    try {
+      const m = await register(small);
+      const c0 = (await small.http().get('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).expect(200)).body.timestamp;
+      const records = Array.from({ length: 40 }, () => transfusion());
+      const res = await small.http().post(`/api/v1/sync?last_pulled_at=${c0}`).set('Authorization', `Bearer ${m.token}`).send({ changes: changesOf('transfusions', { created: records }) });
+      expect(res.status).toBe(413);
+      expect(res.body.statusCode).toBe(413);
+      const after = (await small.http().get('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).expect(200)).body;
+      expect(after.changes.transfusions.created).toEqual([]);
+    } finally {
+      await small.close();
+    }
+  });
 });
