@@ -10,6 +10,8 @@ function problemsOf(raw: Record<string, unknown>): string[] {
   throw new Error('expected validation to fail');
 }
 
+const PROD_DB = 'postgres://hemoday:secret@db.internal:5432/hemoday';
+
 describe('validateEnv', () => {
   it('applies documented defaults to an empty environment', () => {
     const env = validateEnv({});
@@ -81,15 +83,20 @@ describe('validateEnv', () => {
     }
   });
 
-  it('requires JWT_SECRET in production', () => {
+  it('requires JWT_SECRET and DATABASE_URL in production', () => {
     const problems = problemsOf({ NODE_ENV: 'production' });
-    expect(problems).toEqual([expect.stringMatching(/^JWT_SECRET is required when NODE_ENV=production/)]);
-    expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: '' })).toEqual([expect.stringMatching(/^JWT_SECRET is required/)]);
+    expect(problems).toEqual([
+      expect.stringMatching(/^JWT_SECRET is required when NODE_ENV=production/),
+      expect.stringMatching(/^DATABASE_URL is required when NODE_ENV=production/),
+    ]);
+    expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: '', DATABASE_URL: PROD_DB })).toEqual([
+      expect.stringMatching(/^JWT_SECRET is required/),
+    ]);
   });
 
   it('refuses a short JWT_SECRET in production and accepts a long one', () => {
     expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'short' })[0]).toMatch(/JWT_SECRET must be at least 32 characters/);
-    expect(validateEnv({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(48) }).JWT_SECRET).toBe('x'.repeat(48));
+    expect(validateEnv({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(48), DATABASE_URL: PROD_DB }).JWT_SECRET).toBe('x'.repeat(48));
   });
 
   it('does not require JWT_SECRET outside production', () => {
