@@ -309,4 +309,20 @@ describe('sync protocol over HTTP', () => {
       await small.close();
     }
   });
+
+  it('documents.file_url: a file uploaded by the family is accepted, another family\'s file is refused', async () => {
+    const m = await register(t);
+    const other = await register(t);
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(32, 7)]);
+    const upload = async (who: Member) =>
+      (await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${who.token}`).attach('file', png, { filename: 'scan.png', contentType: 'image/png' }).expect(201)).body;
+    const mine = await upload(m);
+    const theirs = await upload(other);
+    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const doc = (fileUrl: string) => ({ id: randomUUID(), name: 'Scan', category: 'imaging', file_url: fileUrl, mime_type: mine.mime_type, size_bytes: mine.size_bytes, notes: null, created_at: 1, updated_at: 1 });
+    await push(m, c0, changesOf('documents', { created: [doc(theirs.file_url)] })).expect(422);
+    await push(m, c0, changesOf('documents', { created: [doc(mine.file_url)] })).expect(200);
+    const pulled = (await pull(m).expect(200)).body.changes.documents.created;
+    expect(pulled.map((d: { file_url: string }) => d.file_url)).toEqual([mine.file_url]);
+  });
 });

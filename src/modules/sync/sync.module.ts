@@ -5,12 +5,13 @@ import { SyncPullService } from './sync-pull.service.js';
 import { SyncPushService } from './sync-push.service.js';
 import { SyncRepository } from './sync.repository.js';
 
-/** WatermelonDB pull/push. Documents plug their file check in under DOCUMENT_FILE_VALIDATOR (see document-file-validator.ts). */
+/**
+ * WatermelonDB pull/push. DocumentsModule provides the DOCUMENT_FILE_VALIDATOR
+ * that checks pushed documents.file_url values (see document-file-validator.ts).
+ */
 @Module({
   imports: [DocumentsModule],
   controllers: [SyncController],
   providers: [SyncPullService, SyncPushService, SyncRepository],
-  // The admin CLI writes seeded history through the same push.
-  exports: [SyncPushService],
 })
 export class SyncModule {}
