@@ -4,10 +4,12 @@ import { CommonModule } from '../common/common.module.js';
 import { allConfigs } from '../config/configuration.js';
 import { validateEnv } from '../config/env.validation.js';
 import { AuthModule } from '../modules/auth/auth.module.js';
+import { DocumentsModule } from '../modules/documents/documents.module.js';
 import { FamiliesModule } from '../modules/families/families.module.js';
 import { SyncModule } from '../modules/sync/sync.module.js';
 import { CliDatabaseModule } from './cli-database.module.js';
 import { FamilyShowCommand } from './commands/family-show.command.js';
+import { FilesCleanupCommand } from './commands/files-cleanup.command.js';
 import { MigrationRevertCommand } from './commands/migration-revert.command.js';
 import { MigrationRunCommand } from './commands/migration-run.command.js';
 import { SeedCommand } from './commands/seed.command.js';
@@ -31,6 +33,7 @@ import { FamilyReportService } from './support/family-report.service.js';
     AuthModule,
     FamiliesModule,
     SyncModule,
+    DocumentsModule,
   ],
   providers: [
     SeedRepository,
@@ -41,6 +44,7 @@ import { FamilyReportService } from './support/family-report.service.js';
     UserCreateCommand,
     UserResetPasswordCommand,
     FamilyShowCommand,
+    FilesCleanupCommand,
     MigrationRunCommand,
     MigrationRevertCommand,
   ],

@@ -13,5 +13,7 @@ import { SyncRepository } from './sync.repository.js';
   imports: [DocumentsModule],
   controllers: [SyncController],
   providers: [SyncPullService, SyncPushService, SyncRepository],
+  // The admin CLI seeds through the same push (validation + versioning), never around it.
+  exports: [SyncPushService],
 })
 export class SyncModule {}
