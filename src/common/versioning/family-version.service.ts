@@ -4,6 +4,9 @@ import { DataSource, EntityManager } from 'typeorm';
 import { FamilyContext } from '../family-scope/family-context.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 
+/** LISTEN/NOTIFY channel carrying `<familyId>:<version>` after every committed write. */
+export const FAMILY_SYNC_CHANNEL = 'hemoday_family_sync';
+
 export interface VersionedWrite {
   /** The transaction to write in. */
   manager: EntityManager;
@@ -52,7 +55,7 @@ export class FamilyVersionService {
       const version = Number(rows[0].version);
       const result = await work({ manager, version, familyId });
       // Delivered on commit only; real-time listeners tell the family's devices to sync.
-      await manager.query(`SELECT pg_notify('hemoday_family_sync', $1)`, [`${familyId}:${version}`]);
+      await manager.query('SELECT pg_notify($1, $2)', [FAMILY_SYNC_CHANNEL, `${familyId}:${version}`]);
       return { result, version };
     });
   }

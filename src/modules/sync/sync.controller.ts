@@ -1,4 +1,5 @@
-import { Body, Controller, Get, Header, HttpCode, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, type MessageEvent, Post, Query, Sse } from '@nestjs/common';
+import type { Observable } from 'rxjs';
 import {
   ApiBadRequestResponse,
   ApiBody,
@@ -12,10 +13,12 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { ErrorResponse } from '../../common/errors/error-response.js';
-import { FamilyScoped } from '../../common/family-scope/decorators.js';
+import { CurrentFamily, FamilyScoped } from '../../common/family-scope/decorators.js';
+import type { FamilyScope } from '../../common/family-scope/family-context.js';
 import { DeviceId } from './device-id.decorator.js';
 import { SyncPullQueryDto, SyncPushBodyDto, SyncPushQueryDto, SyncTableChangesDto } from './dto/sync.dto.js';
 import { SyncPullResponse, SyncPushResponse } from './dto/sync.response.js';
+import { SyncEventsService } from './sync-events.service.js';
 import { SyncPullService } from './sync-pull.service.js';
 import { SyncPushService } from './sync-push.service.js';
 
@@ -29,6 +32,7 @@ export class SyncController {
   constructor(
     private readonly pullService: SyncPullService,
     private readonly pushService: SyncPushService,
+    private readonly eventsService: SyncEventsService,
   ) {}
 
   /** WatermelonDB pullChanges: every change since last_pulled_at, from one consistent snapshot. */
@@ -54,5 +58,16 @@ export class SyncController {
     @DeviceId() deviceId: string | null,
   ): Promise<SyncPushResponse> {
     return this.pushService.push({ body, lastPulledAt: query.last_pulled_at ?? null, deviceId });
+  }
+
+  /**
+   * Server-Sent Events: `sync` with `{ version }` now (the family's current version) and after
+   * every committed change to the family's data (from any device, any app instance); `ping` every
+   * 25 s. A device whose last pull is older than `version` should call synchronize().
+   */
+  @Sse('events')
+  @ApiOkResponse({ description: 'text/event-stream of `sync` events ({ version }) and `ping` heartbeats' })
+  events(@CurrentFamily() family: FamilyScope): Observable<MessageEvent> {
+    return this.eventsService.stream(family.familyId);
   }
 }

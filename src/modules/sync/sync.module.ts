@@ -3,6 +3,7 @@ import { DocumentsModule } from '../documents/documents.module.js';
 import { SyncController } from './sync.controller.js';
 import { SyncPullService } from './sync-pull.service.js';
 import { SyncPushService } from './sync-push.service.js';
+import { SyncEventsService } from './sync-events.service.js';
 import { SyncRepository } from './sync.repository.js';
 
 /**
@@ -12,7 +13,7 @@ import { SyncRepository } from './sync.repository.js';
 @Module({
   imports: [DocumentsModule],
   controllers: [SyncController],
-  providers: [SyncPullService, SyncPushService, SyncRepository],
+  providers: [SyncPullService, SyncPushService, SyncRepository, SyncEventsService],
   // The admin CLI seeds through the same push (validation + versioning), never around it.
   exports: [SyncPushService],
 })

@@ -1,0 +1,89 @@
+import { Injectable, Logger, type MessageEvent, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import pg from 'pg';
+import { filter, interval, map, merge, Observable, Subject, defer, from } from 'rxjs';
+import { DataSource } from 'typeorm';
+import { FAMILY_SYNC_CHANNEL } from '../../common/versioning/family-version.service.js';
+
+interface FamilyChange {
+  familyId: string;
+  version: number;
+}
+
+const RECONNECT_DELAY_MS = 2_000;
+const HEARTBEAT_MS = 25_000;
+
+/**
+ * "Sync now" events for connected devices. Every versioned write does
+ * `pg_notify(channel, '<familyId>:<version>')` inside its transaction, so the
+ * notification is delivered only if it commits, and to every app instance
+ * listening on the database: no extra message broker for scaling out.
+ * One LISTEN connection per instance, opened on the first subscriber.
+ */
+@Injectable()
+export class SyncEventsService implements OnApplicationShutdown {
+  private readonly logger = new Logger(SyncEventsService.name);
+  private readonly changes = new Subject<FamilyChange>();
+  private listener?: Promise<pg.Client>;
+  private closed = false;
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** The family's current version first, then one event per committed write, plus heartbeats. */
+  stream(familyId: string): Observable<MessageEvent> {
+    const current = defer(() =>
+      from(
+        this.ensureListening().then(() =>
+          this.dataSource.query('SELECT sync_version FROM families WHERE id = $1', [familyId]),
+        ),
+      ),
+    ).pipe(map((rows: Array<{ sync_version: string }>) => syncEvent(Number(rows[0]?.sync_version ?? 0))));
+    const changes = this.changes.pipe(
+      filter((change) => change.familyId === familyId),
+      map((change) => syncEvent(change.version)),
+    );
+    // Proxies close idle connections; a small event keeps the stream open.
+    const heartbeat = interval(HEARTBEAT_MS).pipe(map((): MessageEvent => ({ type: 'ping', data: {} })));
+    return merge(current, changes, heartbeat);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    this.changes.complete();
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.then((client) => client.end()).catch(() => undefined);
+  }
+
+  private ensureListening(): Promise<pg.Client> {
+    if (!this.listener) {
+      this.listener = this.connect().catch((error: unknown) => {
+        this.listener = undefined;
+        throw error;
+      });
+    }
+    return this.listener;
+  }
+
+  private async connect(): Promise<pg.Client> {
+    const options = this.dataSource.options as { url?: string };
+    const client = new pg.Client({ connectionString: options.url });
+    client.on('notification', (message) => {
+      const [familyId, version] = (message.payload ?? '').split(':');
+      if (familyId && version) this.changes.next({ familyId, version: Number(version) });
+    });
+    client.on('error', (error) => {
+      this.logger.warn(`sync event listener lost its connection: ${error.message}; reconnecting`);
+      this.listener = undefined;
+      client.end().catch(() => undefined);
+      if (!this.closed) setTimeout(() => void this.ensureListening().catch(() => undefined), RECONNECT_DELAY_MS).unref();
+    });
+    await client.connect();
+    await client.query(`LISTEN ${FAMILY_SYNC_CHANNEL}`);
+    return client;
+  }
+}
+
+function syncEvent(version: number): MessageEvent {
+  return { type: 'sync', id: String(version), data: { version } };
+}

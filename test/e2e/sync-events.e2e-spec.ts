@@ -1,0 +1,102 @@
+/**
+ * Real-time "sync now" events (SSE): committed writes reach the family's
+ * connected devices, through PostgreSQL LISTEN/NOTIFY, and nobody else's.
+ */
+import { randomUUID } from 'node:crypto';
+import { bearer, familyWithMember, registerFamily } from '../factories/auth.factory.js';
+import { createTestApp, type TestApp } from '../setup/test-app.js';
+
+interface SseEvent {
+  type: string;
+  id?: string;
+  data: { version?: number };
+}
+
+/** Opens the event stream and collects parsed events until closed. */
+async function openEvents(t: TestApp, token: string) {
+  const controller = new AbortController();
+  const response = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(token), signal: controller.signal });
+  const events: SseEvent[] = [];
+  const reading = (async () => {
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const field = (name: string) => [...block.matchAll(new RegExp(`^${name}: ?(.*)$`, 'gm'))].map((m) => m[1]).join('\n');
+          events.push({ type: field('event') || 'message', id: field('id') || undefined, data: JSON.parse(field('data') || '{}') });
+        }
+      }
+    } catch {
+      /* aborted */
+    }
+  })();
+  const waitFor = async (predicate: (e: SseEvent) => boolean, timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const hit = events.find(predicate);
+      if (hit) return hit;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no matching event in ${timeoutMs} ms; got ${JSON.stringify(events)}`);
+  };
+  return { response, events, waitFor, close: async () => (controller.abort(), await reading) };
+}
+
+const transfusion = () => ({
+  id: randomUUID(),
+  date: Date.now(),
+  volume_ml: 250,
+  created_at: Date.now(),
+  updated_at: Date.now(),
+});
+
+describe('sync events (SSE)', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await createTestApp()));
+  afterAll(() => t.close());
+
+  it('tells every device of the family, and only that family, about a committed write', async () => {
+    const { owner, member } = await familyWithMember(t);
+    const stranger = await registerFamily(t);
+    const mine = await openEvents(t, member.token);
+    const theirs = await openEvents(t, stranger.token);
+    try {
+      expect(mine.response.status).toBe(200);
+      expect(mine.response.headers.get('content-type')).toMatch(/text\/event-stream/);
+      const initial = await mine.waitFor((e) => e.type === 'sync');
+      await theirs.waitFor((e) => e.type === 'sync');
+
+      const push = await t
+        .http()
+        .post('/api/v1/sync?last_pulled_at=0')
+        .set(bearer(owner.token))
+        .send({ changes: { transfusions: { created: [transfusion()], updated: [], deleted: [] } } })
+        .expect(200);
+      const version = push.body.timestamp as number;
+      expect(version).toBeGreaterThan(initial.data.version!);
+
+      const event = await mine.waitFor((e) => e.type === 'sync' && e.data.version === version);
+      expect(event.id).toBe(String(version));
+      // The other family's stream saw only its own initial version.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(theirs.events.filter((e) => e.type === 'sync')).toHaveLength(1);
+      expect(theirs.events.some((e) => e.data.version === version)).toBe(false);
+    } finally {
+      await mine.close();
+      await theirs.close();
+    }
+  });
+
+  it('refuses a stream without a token', async () => {
+    const res = await fetch(`${t.baseUrl}/api/v1/sync/events`);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ statusCode: 401 });
+  });
+});
