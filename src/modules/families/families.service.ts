@@ -4,6 +4,7 @@ import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
+import { UserEntity } from '../auth/entities/user.entity.js';
 import { FamilyEntity } from './entities/family.entity.js';
 import { FamilyResponse, InviteCodeResponse } from './dto/family.response.js';
 import { UpdateFamilyDto } from './dto/update-family.dto.js';
@@ -69,6 +70,24 @@ export class FamiliesService {
     });
     // Not a member of this family (or of any): the same 404 as for another family's member.
     if (!removed) throw new DomainError(ErrorCode.NOT_FOUND, 'Member not found');
+  }
+
+  /**
+   * A family whose last member left keeps its records (nobody may delete medical data by
+   * leaving), but its invite code is replaced by one nobody knows, so the code in old messages
+   * no longer opens it.
+   */
+  async retireInviteCodeIfAbandoned(familyId: string): Promise<boolean> {
+    const { result } = await this.versions.writeForFamily(familyId, async ({ manager, version }) => {
+      const members = await manager.getRepository(UserEntity).count({ where: { familyId } });
+      if (members) return false;
+      await this.withUniqueInviteCode(
+        (inviteCode) => manager.getRepository(FamilyEntity).update({ id: familyId }, { inviteCode, serverVersion: version, updatedAt: Date.now() }),
+        manager,
+      );
+      return true;
+    });
+    return result;
   }
 
   /** Creates a new family (new owner's registration) inside the caller's transaction. */
