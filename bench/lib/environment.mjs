@@ -4,46 +4,27 @@
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { DataSource } from 'typeorm';
 import { freePort, startTestDatabase } from '../../test/setup/global-setup.mjs';
-import { buildDataSourceOptions } from '../../dist/src/database/data-source-options.js';
-import { EmbeddedPostgres } from '../../dist/src/database/embedded-postgres.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
- * A fresh, migrated database. Embedded: our own EmbeddedPostgres (the test set-up's
- * launcher), restarted once with pg_stat_statements preloaded so statements can be
- * counted server-side. External (DATABASE_URL): the test set-up's fresh-database
- * code; statement counting works only if that server preloads pg_stat_statements.
+ * A fresh, migrated database from the test set-up's code: embedded, with
+ * pg_stat_statements preloaded so statements can be counted server-side; or a new
+ * database on the DATABASE_URL server, where counting works only if that server
+ * preloads pg_stat_statements.
  */
 export async function startDatabase() {
-  let url;
-  let stop;
-  if (process.env.DATABASE_URL) {
-    ({ url, stop } = await startTestDatabase());
-  } else {
-    const dir = await mkdtemp(join(tmpdir(), 'hemoday-bench-'));
-    await chmod(dir, 0o755); // the server runs as the postgres OS user when we are root
-    const server = new EmbeddedPostgres({ dataDir: join(dir, 'postgres'), port: await freePort(), database: 'hemoday_bench' });
-    url = await server.start();
-    await withClient(url, (c) => c.query(`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'`));
-    await server.stop();
-    url = await server.start();
-    stop = async () => {
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    };
-    const dataSource = new DataSource(buildDataSourceOptions(url, { poolSize: 1 }));
-    await dataSource.initialize();
-    await dataSource.runMigrations({ transaction: 'all' });
-    await dataSource.destroy();
-  }
+  const { url, stop } = await startTestDatabase({
+    prefix: 'hemoday_bench',
+    // Embedded only (an external server keeps its own settings).
+    settings: { shared_preload_libraries: 'pg_stat_statements' },
+  });
   let statementCounting = false;
   try {
     await withClient(url, (c) => c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'));

@@ -11,6 +11,8 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   port: number;
   database?: string;
+  /** Extra server settings (`-c name=value`), e.g. shared_preload_libraries for the benchmarks. */
+  settings?: Record<string, string>;
   /** PostgreSQL's own log lines. */
   log?: (message: string) => void;
   /** Things an operator should know (e.g. an orphaned server was stopped). */
@@ -154,6 +156,7 @@ export class EmbeddedPostgres {
         '-c', 'listen_addresses=127.0.0.1',
         '-c', 'unix_socket_directories=',
         '-c', 'max_connections=200',
+        ...Object.entries(this.options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
       ],
       { ...osUser, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } },
     );

@@ -24,11 +24,11 @@ export function freePort() {
 /**
  * A fresh, migrated database for one test run: a new database on the server of
  * DATABASE_URL when it is set (dropped afterwards), otherwise an embedded
- * PostgreSQL in a temporary directory.
+ * PostgreSQL in a temporary directory (started with `settings`, if given).
  */
-export async function startTestDatabase() {
+export async function startTestDatabase({ prefix = 'hemoday_test', settings } = {}) {
   const external = process.env.DATABASE_URL;
-  const name = `hemoday_test_${Date.now()}_${process.pid}`;
+  const name = `${prefix}_${Date.now()}_${process.pid}`;
   let url;
   let stop;
   if (external) {
@@ -48,7 +48,7 @@ export async function startTestDatabase() {
   } else {
     const dir = await mkdtemp(join(tmpdir(), 'hemoday-test-'));
     await chmod(dir, 0o755); // the server runs as the postgres OS user when we are root
-    const server = new EmbeddedPostgres({ dataDir: join(dir, 'postgres'), port: await freePort(), database: name });
+    const server = new EmbeddedPostgres({ dataDir: join(dir, 'postgres'), port: await freePort(), database: name, settings });
     url = await server.start();
     stop = async () => {
       await server.stop();
