@@ -47,7 +47,8 @@ const START_TIMEOUT_MS = 60_000;
 export class EmbeddedPostgres {
   private process?: ChildProcess;
   private exited?: Promise<void>;
-  readonly dataDir: string;
+  /** Where the cluster lives; may move to a reachable fallback when running as root (see start()). */
+  dataDir: string;
 
   constructor(private readonly options: EmbeddedPostgresOptions) {
     this.dataDir = resolve(options.dataDir);
@@ -62,10 +63,19 @@ export class EmbeddedPostgres {
     const osUser = isRoot() ? ensurePostgresOsUser() : undefined;
     const binaries = await resolveBinaries(osUser);
     if (osUser && !isReachableBy(dirname(this.dataDir), osUser)) {
-      throw new Error(
-        `The embedded PostgreSQL runs as the "postgres" OS user (it refuses root), and that user cannot reach ${this.dataDir}. ` +
-          'Set DATA_DIR to a directory outside any private (0700) folder, or set DATABASE_URL.',
+      // As root in a checkout under a private (0700) folder, e.g. a fresh clone in `mktemp -d`:
+      // keep the cluster in a stable per-project folder the postgres user can reach instead.
+      const fallback = join('/var/tmp', `hemoday-${createHash('sha1').update(this.dataDir).digest('hex').slice(0, 12)}`, baseName(this.dataDir));
+      if (!isReachableBy(dirname(fallback), osUser)) {
+        throw new Error(
+          `The embedded PostgreSQL runs as the "postgres" OS user (it refuses root), and that user cannot reach ${this.dataDir}. ` +
+            'Set DATA_DIR to a directory outside any private (0700) folder, or set DATABASE_URL.',
+        );
+      }
+      this.options.warn?.(
+        `the "postgres" OS user cannot reach ${this.dataDir} (a private parent folder); using ${fallback} instead (set DATA_DIR to choose)`,
       );
+      this.dataDir = fallback;
     }
     const password = await this.ensureCluster(binaries, osUser);
     await this.stopOrphanedServer();
@@ -96,6 +106,8 @@ export class EmbeddedPostgres {
     if (existsSync(join(this.dataDir, 'PG_VERSION'))) {
       return (await readFile(passwordFile, 'utf8')).trim();
     }
+    // The parent holds the password file and must be traversable by the server's OS user.
+    await mkdir(dirname(this.dataDir), { recursive: true, mode: 0o755 });
     await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
     const password = randomBytes(18).toString('base64url');
     await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });

@@ -144,4 +144,22 @@ describe('node dist/main.js', () => {
     expect(isAlive(secondPostmaster)).toBe(false);
     expect(existsSync(pidFile)).toBe(false);
   });
+
+  it('as root, keeps the embedded cluster in a reachable folder when the checkout is private (0700)', async () => {
+    if (process.getuid?.() !== 0) return; // only root runs PostgreSQL as another OS user
+    const privateDir = mkdtempSync(join(tmpdir(), 'hemoday-private-')); // 0700, like `mktemp -d`
+    dirs.push(privateDir);
+    const [port, pgPort] = [await freePort(), await freePort()];
+    const app = start({ PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), DATA_DIR: join(privateDir, 'data') });
+    try {
+      await waitForHealth(port, app);
+      const fallback = /using (\/var\/tmp\/hemoday-[0-9a-f]+)\/postgres instead/.exec(app.output())?.[1];
+      expect(fallback).toBeDefined();
+      dirs.push(fallback!);
+      expect(existsSync(join(fallback!, 'postgres', 'PG_VERSION'))).toBe(true);
+    } finally {
+      app.child.kill('SIGTERM');
+      expect(await app.exited).toBe(0);
+    }
+  });
 });
