@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { bearer, familyWithMember, joinFamily, registerFamily } from '../factories/auth.factory.js';
+import { FamiliesService } from '../../src/modules/families/families.service.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
 describe('families (e2e)', () => {
@@ -182,6 +183,30 @@ describe('families (e2e)', () => {
       await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
       const bad = await t.http().delete('/api/v1/families/me/members/not-a-uuid').set(bearer(owner.token)).expect(400);
       expect(bad.body).toMatchObject({ statusCode: 400, error: 'Bad Request', message: expect.any(String) });
+    });
+  });
+
+  describe('a family someone left', () => {
+    it('gets a new owner when the owner left while a member was joining', async () => {
+      const { owner, member } = await familyWithMember(t);
+      const elsewhere = await registerFamily(t);
+      // The race's outcome: the owner's move committed after the member's join (the join-family
+      // check had seen the owner alone). Settling the old family repairs it under its lock.
+      await db.query(`UPDATE users SET family_id = $1, role = 'member' WHERE id = $2`, [elsewhere.family.id, owner.user.id]);
+      expect(await t.app.get(FamiliesService).settleAfterLeave(owner.family.id)).toBe('promoted');
+      const [row] = await db.query('SELECT role FROM users WHERE id = $1', [member.user.id]);
+      expect(row.role).toBe('owner');
+      await t.http().post('/api/v1/families/me/invite-code').set(bearer(member.token)).expect(200);
+    });
+
+    it('keeps its records but retires its invite code when nobody is left', async () => {
+      const lone = await registerFamily(t);
+      const other = await registerFamily(t);
+      await t.http().post('/api/v1/auth/join-family').set(bearer(lone.token)).send({ invite_code: other.inviteCode }).expect(200);
+      const [left] = await db.query('SELECT invite_code FROM families WHERE id = $1', [lone.family.id]);
+      expect(left).toBeDefined();
+      expect(left.invite_code).not.toBe(lone.inviteCode);
+      expect(await t.app.get(FamiliesService).settleAfterLeave(other.family.id)).toBe('unchanged');
     });
   });
 });

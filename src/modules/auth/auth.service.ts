@@ -72,8 +72,8 @@ export class AuthService {
       if (familyId === user.familyId) throw new DomainError(ErrorCode.ALREADY_IN_FAMILY, 'You are already a member of this family');
       await manager.update(UserEntity, { id: userId }, { familyId, role: 'member', familyJoinedVersion: version });
     });
-    // The family left behind may now have no members: its invite code must not let anyone in.
-    if (user.familyId) await this.families.retireInviteCodeIfAbandoned(user.familyId);
+    // The family left behind may now be empty (retire its code) or ownerless (promote a member).
+    if (user.familyId) await this.families.settleAfterLeave(user.familyId);
     return this.me(userId);
   }
 

@@ -73,19 +73,25 @@ export class FamiliesService {
   }
 
   /**
-   * A family whose last member left keeps its records (nobody may delete medical data by
-   * leaving), but its invite code is replaced by one nobody knows, so the code in old messages
-   * no longer opens it.
+   * After someone left `familyId` (joined another family), under that family's lock:
+   * - no members left: its records stay (nobody deletes medical data by leaving), but its invite
+   *   code is replaced by one nobody knows, so the code in old messages no longer opens it;
+   * - members but no owner (the owner left while someone was joining — the join-family check
+   *   runs before the move): the longest-standing member becomes the owner.
    */
-  async retireInviteCodeIfAbandoned(familyId: string): Promise<boolean> {
+  async settleAfterLeave(familyId: string): Promise<'retired' | 'promoted' | 'unchanged'> {
     const { result } = await this.versions.writeForFamily(familyId, async ({ manager, version }) => {
-      const members = await manager.getRepository(UserEntity).count({ where: { familyId } });
-      if (members) return false;
-      await this.withUniqueInviteCode(
-        (inviteCode) => manager.getRepository(FamilyEntity).update({ id: familyId }, { inviteCode, serverVersion: version, updatedAt: Date.now() }),
-        manager,
-      );
-      return true;
+      const members = await manager.getRepository(UserEntity).find({ where: { familyId }, order: { createdAt: 'ASC' } });
+      if (!members.length) {
+        await this.withUniqueInviteCode(
+          (inviteCode) => manager.getRepository(FamilyEntity).update({ id: familyId }, { inviteCode, serverVersion: version, updatedAt: Date.now() }),
+          manager,
+        );
+        return 'retired' as const;
+      }
+      if (members.some((m) => m.role === 'owner')) return 'unchanged' as const;
+      await manager.getRepository(UserEntity).update({ id: members[0].id }, { role: 'owner' });
+      return 'promoted' as const;
     });
     return result;
   }
