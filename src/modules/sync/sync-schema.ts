@@ -34,6 +34,11 @@ export interface ColumnSpec {
   values?: readonly string[];
   /** Sent on pull, ignored on push (families.invite_code, families.created_at). */
   readOnly?: boolean;
+  /**
+   * NOT NULL in the database but optional on push: a pushed null counts as absent
+   * (an existing row keeps its value, a new row gets the server's time).
+   */
+  nullMeansAbsent?: boolean;
 }
 
 export interface TableSpec {
@@ -67,7 +72,8 @@ const num = (name: string, required = false): ColumnSpec => ({ name, kind: 'numb
 const indicators = (name: string): ColumnSpec => ({ name, kind: 'json-number-map', sqlType: 'jsonb' });
 
 /** WatermelonDB's own bookkeeping columns: every synced row has them. */
-const audit: readonly ColumnSpec[] = [ts('created_at'), ts('updated_at')];
+const auditTs = (name: string): ColumnSpec => ({ ...ts(name), nullMeansAbsent: true });
+const audit: readonly ColumnSpec[] = [auditTs('created_at'), auditTs('updated_at')];
 
 export const FREQUENCIES = ['once', 'daily', 'weekly', 'monthly', 'every_n_days'] as const;
 export const DOCUMENT_CATEGORIES = ['lab_result', 'discharge_summary', 'prescription', 'imaging', 'other'] as const;
@@ -84,8 +90,8 @@ export const SYNC_TABLES: readonly TableSpec[] = [
       str('patient_blood_group', 16),
       str('patient_diagnosis', 500),
       text('notes'),
-      { ...ts('created_at'), readOnly: true },
-      ts('updated_at'),
+      { ...auditTs('created_at'), readOnly: true },
+      auditTs('updated_at'),
     ],
   },
   {

@@ -144,6 +144,7 @@ function validateRecord(
       continue;
     }
     if (column.readOnly) continue;
+    if (value === null && column.nullMeansAbsent) continue;
     const result = normalizeValue(column, value);
     if (result instanceof Invalid) {
       errors.push({ table, id, field: key, message: result.error });
