@@ -1,10 +1,7 @@
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import S3rver from 's3rver';
 import type { Response } from 'supertest';
+import { startS3Server, type TestS3Server } from '../setup/s3-server.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
 function binary(res: Response, callback: (err: Error | null, body: Buffer) => void): void {
@@ -15,33 +12,24 @@ function binary(res: Response, callback: (err: Error | null, body: Buffer) => vo
 
 /** The whole upload → download path with STORAGE_DRIVER=s3 against a real S3-compatible server. */
 describe('files on S3-compatible storage (s3rver)', () => {
-  const bucket = 'hemoday-files';
-  const directory = mkdtempSync(join(tmpdir(), 'hemoday-s3rver-e2e-'));
-  let server: S3rver;
-  let client: S3Client;
+  let s3: TestS3Server;
   let t: TestApp;
 
   beforeAll(async () => {
-    server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory });
-    const { port } = await server.run();
-    const endpoint = `http://127.0.0.1:${port}`;
-    client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    s3 = await startS3Server('hemoday-files');
     t = await createTestApp({
       STORAGE_DRIVER: 's3',
-      S3_ENDPOINT: endpoint,
-      S3_BUCKET: bucket,
-      S3_ACCESS_KEY_ID: 'S3RVER',
-      S3_SECRET_ACCESS_KEY: 'S3RVER',
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: s3.bucket,
+      S3_ACCESS_KEY_ID: s3.accessKeyId,
+      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
       S3_FORCE_PATH_STYLE: 'true',
       UPLOAD_MAX_BYTES: String(8 * 1024 * 1024),
     });
   });
   afterAll(async () => {
     await t?.close();
-    client?.destroy();
-    await server?.close();
-    rmSync(directory, { recursive: true, force: true });
+    await s3?.stop();
   });
 
   it('uploads to the bucket under <family>/<id>, downloads byte for byte and by range; refuses oversize leaving no object', async () => {
@@ -57,7 +45,7 @@ describe('files on S3-compatible storage (s3rver)', () => {
     const up = await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${token}`).attach('file', content, 'x.png').expect(201);
     expect(up.body).toMatchObject({ mime_type: 'image/png', size_bytes: content.length });
 
-    const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${familyId}/` }));
+    const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${familyId}/` }));
     expect(listed.Contents?.map((o) => [o.Key, o.Size])).toEqual([[`${familyId}/${up.body.id}`, content.length]]);
 
     const full = await t.http().get(up.body.file_url).set('Authorization', `Bearer ${token}`).buffer(true).parse(binary).expect(200);
@@ -74,7 +62,7 @@ describe('files on S3-compatible storage (s3rver)', () => {
 
     const big = Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(8 * 1024 * 1024)]);
     await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${token}`).attach('file', big, 'big.pdf').expect(413);
-    const after = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${familyId}/` }));
+    const after = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${familyId}/` }));
     expect(after.Contents?.map((o) => o.Key)).toEqual([`${familyId}/${up.body.id}`]);
   });
 });

@@ -1,10 +1,10 @@
-import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import S3rver from 's3rver';
+import { startS3Server, type TestS3Server } from '../../../../test/setup/s3-server.js';
 import { type FileStorage, StorageObjectNotFoundError } from './file-storage.js';
 import { LocalFileStorage } from './local-file-storage.js';
 import { S3FileStorage } from './s3-file-storage.js';
@@ -129,26 +129,20 @@ describe('FileStorage contract: local driver', () => {
 });
 
 describe('FileStorage contract: S3 driver against a real S3-compatible server (s3rver)', () => {
-  const bucket = 'hemoday-test';
-  const directory = mkdtempSync(join(tmpdir(), 'hemoday-s3rver-'));
-  let server: S3rver;
-  let client: S3Client;
+  let s3: TestS3Server;
   let driver: Driver;
 
   beforeAll(async () => {
-    server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory });
-    const { port } = await server.run();
-    const options = {
+    s3 = await startS3Server('hemoday-test');
+    const { bucket, client } = s3;
+    const storage = new S3FileStorage({
       bucket,
       region: 'us-east-1',
-      endpoint: `http://127.0.0.1:${port}`,
-      accessKeyId: 'S3RVER',
-      secretAccessKey: 'S3RVER',
+      endpoint: s3.endpoint,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
       forcePathStyle: true,
-    };
-    client = new S3Client({ ...options, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-    await client.send(new CreateBucketCommand({ Bucket: bucket }));
-    const storage = new S3FileStorage(options);
+    });
     driver = {
       name: 's3',
       storage,
@@ -161,9 +155,7 @@ describe('FileStorage contract: S3 driver against a real S3-compatible server (s
   });
   afterAll(async () => {
     (driver?.storage as S3FileStorage | undefined)?.onModuleDestroy();
-    client?.destroy();
-    await server?.close();
-    rmSync(directory, { recursive: true, force: true });
+    await s3?.stop();
   });
   contract(() => driver);
 });
