@@ -140,6 +140,20 @@ describe('auth (e2e)', () => {
       await t.http().post('/api/v1/auth/register').send({ email: uniqueEmail(), password: 'long enough', invite_code: b.inviteCode }).expect(404);
     });
 
+    it('POST /join-family takes a join version above every version of the family left, whatever the clocks did', async () => {
+      const from = await registerFamily(t);
+      const to = await registerFamily(t);
+      // The family being left ran ahead of the clock (e.g. a server with a fast clock wrote there).
+      const ahead = Date.now() + 10 * 24 * 3600 * 1000;
+      await db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead, from.family.id]);
+      await t.http().post('/api/v1/auth/join-family').set(bearer(from.token)).send({ invite_code: to.inviteCode }).expect(200);
+      const [row] = await db.query('SELECT family_joined_version FROM users WHERE id = $1', [from.user.id]);
+      expect(Number(row.family_joined_version)).toBeGreaterThan(ahead);
+      // So a cursor from the old family gets a replacement snapshot of the new one.
+      const pull = await t.http().get(`/api/v1/sync?last_pulled_at=${ahead}`).set(bearer(from.token)).expect(200);
+      expect(pull.body.experimentalStrategy).toBe('replacement');
+    });
+
     it('POST /join-family by a removed member puts them in the new family', async () => {
       const { owner, member } = await familyWithMember(t);
       await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);

@@ -36,8 +36,15 @@ export class FamilyVersionService {
     return this.writeForFamily(this.familyContext.require().familyId, work);
   }
 
-  /** Writes in an explicit family (CLI jobs, joins); callers outside a request only. */
-  writeForFamily<T>(familyId: string, work: (write: VersionedWrite) => Promise<T>): Promise<{ result: T; version: number }> {
+  /**
+   * Writes in an explicit family (CLI jobs, joins); callers outside a request only.
+   * `after`: the new version must also exceed this (a join: above every cursor of the family left).
+   */
+  writeForFamily<T>(
+    familyId: string,
+    work: (write: VersionedWrite) => Promise<T>,
+    options: { after?: number } = {},
+  ): Promise<{ result: T; version: number }> {
     // PostgreSQL's default READ COMMITTED; naming it would cost a SET TRANSACTION round trip per write.
     return this.dataSource.transaction(async (manager) => {
       // UPDATE … RETURNING (wrapped so TypeORM returns plain rows) takes the row lock (as SELECT … FOR UPDATE would) and
@@ -45,11 +52,11 @@ export class FamilyVersionService {
       const rows: Array<{ version: string }> = await manager.query(
         `WITH bumped AS (
            UPDATE families
-              SET sync_version = greatest((extract(epoch FROM clock_timestamp()) * 1000)::bigint, sync_version + 1)
+              SET sync_version = greatest((extract(epoch FROM clock_timestamp()) * 1000)::bigint, sync_version + 1, $2::bigint + 1)
             WHERE id = $1
         RETURNING sync_version)
          SELECT sync_version AS version FROM bumped`,
-        [familyId],
+        [familyId, options.after ?? 0],
       );
       if (!rows.length) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
       const version = Number(rows[0].version);

@@ -71,7 +71,7 @@ export class AuthService {
     await this.families.joinByInviteCode(inviteCode, async (manager, familyId, version) => {
       if (familyId === user.familyId) throw new DomainError(ErrorCode.ALREADY_IN_FAMILY, 'You are already a member of this family');
       await manager.update(UserEntity, { id: userId }, { familyId, role: 'member', familyJoinedVersion: version });
-    });
+    }, { leavingFamilyId: user.familyId });
     // The family left behind may now be empty (retire its code) or ownerless (promote a member).
     if (user.familyId) await this.families.settleAfterLeave(user.familyId);
     return this.me(userId);

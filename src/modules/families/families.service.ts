@@ -98,7 +98,11 @@ export class FamiliesService {
 
   /** Creates a new family (new owner's registration) inside the caller's transaction. */
   async createFamily(manager: EntityManager): Promise<FamilyEntity> {
-    const now = Date.now();
+    // Versions come from the database clock, like every other version (FamilyVersionService).
+    const [{ now: dbNow }]: Array<{ now: string }> = await manager.query(
+      'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now',
+    );
+    const now = Number(dbNow);
     return this.withUniqueInviteCode(
       (inviteCode) =>
         manager.getRepository(FamilyEntity).save(
@@ -122,16 +126,26 @@ export class FamiliesService {
   async joinByInviteCode<T>(
     code: string,
     attach: (manager: EntityManager, familyId: string, version: number) => Promise<T>,
+    options: { leavingFamilyId?: string | null } = {},
   ): Promise<T> {
     const inviteCode = normalizeInviteCode(code);
     const family = await this.allFamilies.findOne({ where: { inviteCode }, select: { id: true } });
     if (!family) throw new DomainError(ErrorCode.INVITE_CODE_INVALID, 'Invite code not found');
-    const { result } = await this.versions.writeForFamily(family.id, async ({ manager, version }) => {
-      // The owner may have regenerated the code between our look-up and the lock.
-      const still = await manager.getRepository(FamilyEntity).count({ where: { id: family.id, inviteCode } });
-      if (!still) throw new DomainError(ErrorCode.INVITE_CODE_INVALID, 'Invite code not found');
-      return attach(manager, family.id, version);
-    });
+    // The joiner's devices hold cursors of the family they leave: the join version must exceed them
+    // all (whatever the clocks did), so their next pull is recognised as predating the membership.
+    const left = options.leavingFamilyId
+      ? await this.allFamilies.findOne({ where: { id: options.leavingFamilyId }, select: { id: true, syncVersion: true } })
+      : null;
+    const { result } = await this.versions.writeForFamily(
+      family.id,
+      async ({ manager, version }) => {
+        // The owner may have regenerated the code between our look-up and the lock.
+        const still = await manager.getRepository(FamilyEntity).count({ where: { id: family.id, inviteCode } });
+        if (!still) throw new DomainError(ErrorCode.INVITE_CODE_INVALID, 'Invite code not found');
+        return attach(manager, family.id, version);
+      },
+      { after: left?.syncVersion },
+    );
     return result;
   }
 
