@@ -46,7 +46,7 @@ async function openEvents(t: TestApp, token: string) {
     }
     throw new Error(`no matching event in ${timeoutMs} ms; got ${JSON.stringify(events)}`);
   };
-  return { response, events, waitFor, close: async () => (controller.abort(), await reading) };
+  return { response, events, waitFor, ended: reading, close: async () => (controller.abort(), await reading) };
 }
 
 const transfusion = () => ({
@@ -91,6 +91,23 @@ describe('sync events (SSE)', () => {
     } finally {
       await mine.close();
       await theirs.close();
+    }
+  });
+
+  it('ends the stream of a member who is removed, and refuses their reconnection', async () => {
+    const { owner, member } = await familyWithMember(t);
+    const stream = await openEvents(t, member.token);
+    try {
+      await stream.waitFor((e) => e.type === 'sync');
+      await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
+      await Promise.race([
+        stream.ended,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('stream still open after removal')), 10_000)),
+      ]);
+      const again = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(member.token) });
+      expect(again.status).toBe(403);
+    } finally {
+      await stream.close();
     }
   });
 

@@ -6,6 +6,8 @@ import { DomainError, ErrorCode } from '../errors/domain-error.js';
 
 /** LISTEN/NOTIFY channel carrying `<familyId>:<version>` after every committed write. */
 export const FAMILY_SYNC_CHANNEL = 'hemoday_family_sync';
+/** LISTEN/NOTIFY channel carrying a user id whose family membership changed (removed, joined another). */
+export const MEMBERSHIP_CHANNEL = 'hemoday_membership';
 
 export interface VersionedWrite {
   /** The transaction to write in. */
@@ -65,5 +67,10 @@ export class FamilyVersionService {
       await manager.query('SELECT pg_notify($1, $2)', [FAMILY_SYNC_CHANNEL, `${familyId}:${version}`]);
       return { result, version };
     });
+  }
+
+  /** Inside a write: tells every instance, on commit, that this user's membership changed (open event streams end). */
+  async notifyMembershipChange(manager: EntityManager, userId: string): Promise<void> {
+    await manager.query('SELECT pg_notify($1, $2)', [MEMBERSHIP_CHANNEL, userId]);
   }
 }

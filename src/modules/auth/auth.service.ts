@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { FamilySummaryResponse } from '../families/dto/family.response.js';
 import { FamilyEntity } from '../families/entities/family.entity.js';
 import { FamiliesService } from '../families/families.service.js';
@@ -24,6 +25,7 @@ export class AuthService {
     private readonly passwords: PasswordService,
     private readonly tokens: TokenService,
     private readonly families: FamiliesService,
+    private readonly versions: FamilyVersionService,
   ) {}
 
   /** Creates the user with a new family (as owner), or in the family of `invite_code` (as member). */
@@ -71,6 +73,7 @@ export class AuthService {
     await this.families.joinByInviteCode(inviteCode, async (manager, familyId, version) => {
       if (familyId === user.familyId) throw new DomainError(ErrorCode.ALREADY_IN_FAMILY, 'You are already a member of this family');
       await manager.update(UserEntity, { id: userId }, { familyId, role: 'member', familyJoinedVersion: version });
+      await this.versions.notifyMembershipChange(manager, userId);
     }, { leavingFamilyId: user.familyId });
     // The family left behind may now be empty (retire its code) or ownerless (promote a member).
     if (user.familyId) await this.families.settleAfterLeave(user.familyId);

@@ -65,6 +65,7 @@ export class FamiliesService {
       const detached = await this.members.detach(memberId, manager);
       if (detached) {
         await manager.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [memberId]);
+        await this.versions.notifyMembershipChange(manager, memberId);
       }
       return detached;
     });

@@ -1,9 +1,9 @@
 import { Injectable, Logger, type MessageEvent, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
-import { filter, interval, map, merge, Observable, Subject, defer, from } from 'rxjs';
+import { defer, filter, from, interval, map, merge, Observable, Subject, takeUntil } from 'rxjs';
 import { DataSource } from 'typeorm';
-import { FAMILY_SYNC_CHANNEL } from '../../common/versioning/family-version.service.js';
+import { FAMILY_SYNC_CHANNEL, MEMBERSHIP_CHANNEL } from '../../common/versioning/family-version.service.js';
 
 interface FamilyChange {
   familyId: string;
@@ -24,13 +24,18 @@ const HEARTBEAT_MS = 25_000;
 export class SyncEventsService implements OnApplicationShutdown {
   private readonly logger = new Logger(SyncEventsService.name);
   private readonly changes = new Subject<FamilyChange>();
+  private readonly membershipChanges = new Subject<string>();
   private listener?: Promise<pg.Client>;
   private closed = false;
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** The family's current version first, then one event per committed write, plus heartbeats. */
-  stream(familyId: string): Observable<MessageEvent> {
+  /**
+   * The family's current version first, then one event per committed write, plus heartbeats.
+   * Ends when the user's membership changes (removed, joined another family): membership is
+   * checked when a stream opens, so the device reconnects and is checked again.
+   */
+  stream(familyId: string, userId: string): Observable<MessageEvent> {
     const current = defer(() =>
       from(
         this.ensureListening().then(() =>
@@ -44,12 +49,14 @@ export class SyncEventsService implements OnApplicationShutdown {
     );
     // Proxies close idle connections; a small event keeps the stream open.
     const heartbeat = interval(HEARTBEAT_MS).pipe(map((): MessageEvent => ({ type: 'ping', data: {} })));
-    return merge(current, changes, heartbeat);
+    const membershipChanged = this.membershipChanges.pipe(filter((changed) => changed === userId));
+    return merge(current, changes, heartbeat).pipe(takeUntil(membershipChanged));
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
     this.changes.complete();
+    this.membershipChanges.complete();
     const listener = this.listener;
     this.listener = undefined;
     await listener?.then((client) => client.end()).catch(() => undefined);
@@ -69,6 +76,10 @@ export class SyncEventsService implements OnApplicationShutdown {
     const options = this.dataSource.options as { url?: string };
     const client = new pg.Client({ connectionString: options.url });
     client.on('notification', (message) => {
+      if (message.channel === MEMBERSHIP_CHANNEL) {
+        if (message.payload) this.membershipChanges.next(message.payload);
+        return;
+      }
       const [familyId, version] = (message.payload ?? '').split(':');
       if (familyId && version) this.changes.next({ familyId, version: Number(version) });
     });
@@ -79,7 +90,7 @@ export class SyncEventsService implements OnApplicationShutdown {
       if (!this.closed) setTimeout(() => void this.ensureListening().catch(() => undefined), RECONNECT_DELAY_MS).unref();
     });
     await client.connect();
-    await client.query(`LISTEN ${FAMILY_SYNC_CHANNEL}`);
+    await client.query(`LISTEN ${FAMILY_SYNC_CHANNEL}; LISTEN ${MEMBERSHIP_CHANNEL}`);
     return client;
   }
 }

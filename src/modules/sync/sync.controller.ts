@@ -68,6 +68,6 @@ export class SyncController {
   @Sse('events')
   @ApiOkResponse({ description: 'text/event-stream of `sync` events ({ version }) and `ping` heartbeats' })
   events(@CurrentFamily() family: FamilyScope): Observable<MessageEvent> {
-    return this.eventsService.stream(family.familyId);
+    return this.eventsService.stream(family.familyId, family.userId);
   }
 }
