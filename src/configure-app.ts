@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import { AppLogger, createPino } from './common/logging/app-logger.js';
 import { requestLogging } from './common/logging/request-logging.middleware.js';
@@ -17,6 +18,11 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   app.set('trust proxy', http.trustProxy);
   app.disable('x-powered-by');
   app.use(helmet());
+  // Medical data and tokens: no shared or browser cache keeps API answers (downloads set their own).
+  app.use('/api', (_req: Request, res: Response, next: NextFunction) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   if (http.corsOrigins.length) {
     app.enableCors({
       origin: http.corsOrigins.includes('*') ? true : http.corsOrigins,

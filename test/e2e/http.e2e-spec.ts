@@ -124,4 +124,15 @@ describe('HTTP input handling and error shape (e2e)', () => {
     expect(res.headers['x-powered-by']).toBeUndefined();
     expect(res.headers['x-content-type-options']).toBe('nosniff');
   });
+
+  it('tells caches not to store API answers (tokens, medical data)', async () => {
+    const user = await registerFamily(t);
+    for (const path of ['/api/v1/auth/me', '/api/v1/families/me', '/api/v1/sync']) {
+      const res = await t.http().get(path).set(bearer(user.token)).expect(200);
+      expect(res.headers['cache-control']).toBe('no-store');
+    }
+    const failed = await t.http().post('/api/v1/auth/login').send({ email: uniqueEmail(), password: 'wrong password' }).expect(401);
+    expect(failed.headers['cache-control']).toBe('no-store');
+  });
 });
+
