@@ -42,4 +42,20 @@ describe('sync review: edge cases', () => {
     expect(byId.get(fresh.id)).toMatchObject({ created_at: expect.any(Number), updated_at: expect.any(Number) });
     expect(after.changes.families.created[0]).toMatchObject({ patient_name: 'A', updated_at: family.updated_at });
   });
+
+  it('validates the patient fields of the families row exactly as PATCH /families/me does', async () => {
+    const m = await register(t);
+    const first = (await pull(m).expect(200)).body;
+    const family = first.changes.families.created[0];
+    const pushFamily = (fields: Record<string, unknown>) => push(m, first.timestamp, changesOf('families', { updated: [{ ...family, ...fields }] }));
+
+    const bad = await pushFamily({ patient_blood_group: 'Z+' }).expect(422);
+    expect(JSON.stringify(bad.body.details)).toContain('patient_blood_group');
+    await pushFamily({ patient_birth_date: -2_300_000_000_000 }).expect(422); // before 1900
+    // An adult patient born in 1965 (before the epoch), and '' meaning "no blood group set".
+    await pushFamily({ patient_birth_date: -141_000_000_000, patient_blood_group: '' }).expect(200);
+    const rest = await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${m.token}`).expect(200);
+    expect(rest.body).toMatchObject({ patient_birth_date: -141_000_000_000, patient_blood_group: null });
+  });
 });
+

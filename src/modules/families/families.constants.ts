@@ -3,7 +3,7 @@ export const BLOOD_GROUPS = ['O+', 'O-', 'A+', 'A-', 'B+', 'B-', 'AB+', 'AB-'] a
 export const PATIENT_LIMITS = {
   nameMax: 200,
   diagnosisMax: 500,
-  notesMax: 10_000,
+  notesMax: 20_000,
   /** 1900-01-01 */
   birthDateMin: -2_208_988_800_000,
   weightMinExclusive: 0,

@@ -5,6 +5,8 @@
  * into SQL by the sync module; nothing a client sends reaches SQL text.
  */
 
+import { BLOOD_GROUPS, PATIENT_LIMITS } from '../families/families.constants.js';
+
 export type ColumnKind =
   | 'string' // varchar / text
   | 'timestamp' // ms since epoch, bigint
@@ -84,12 +86,13 @@ export const SYNC_TABLES: readonly TableSpec[] = [
     isFamilyRow: true,
     columns: [
       { ...str('invite_code', 6), readOnly: true },
-      str('patient_name', 200),
-      ts('patient_birth_date'),
+      // The same rules as PATCH /families/me (families.constants.ts).
+      str('patient_name', PATIENT_LIMITS.nameMax),
+      { ...ts('patient_birth_date'), min: PATIENT_LIMITS.birthDateMin },
       weight('patient_weight_kg'),
-      str('patient_blood_group', 16),
-      str('patient_diagnosis', 500),
-      text('notes'),
+      { name: 'patient_blood_group', kind: 'enum', sqlType: 'text', values: BLOOD_GROUPS },
+      str('patient_diagnosis', PATIENT_LIMITS.diagnosisMax),
+      str('notes', PATIENT_LIMITS.notesMax),
       { ...auditTs('created_at'), readOnly: true },
       auditTs('updated_at'),
     ],

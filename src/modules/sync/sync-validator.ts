@@ -203,6 +203,8 @@ export function normalizeValue(column: ColumnSpec, value: unknown): Normalized {
       if (value === false || value === 0) return false;
       return new Invalid('must be a boolean');
     case 'enum':
+      // WatermelonDB fills a string column the app declared non-optional with '': "not set".
+      if (value === '' && !column.required) return null;
       return typeof value === 'string' && column.values!.includes(value) ? value : new Invalid(`must be one of ${column.values!.join(', ')}`);
     case 'uuid':
       return typeof value === 'string' && UUID_PATTERN.test(value) ? value : new Invalid('must be a lower-case UUID');
