@@ -147,4 +147,29 @@ describe('sync with the real WatermelonDB client', () => {
     await sameData(phoneA, phoneB);
     expect(clientLog.filter((l) => l.includes('[Sync]'))).toEqual([]);
   });
+
+  it('a member removed and re-added catches up incrementally on the same phone, without client errors', async () => {
+    const [owner, member] = await registerFamily(t, 1);
+    const ownerPhone = device(owner);
+    const memberPhone = device(member);
+    await ownerPhone.sync();
+    await createOneOfEach(ownerPhone);
+    await ownerPhone.sync();
+    await memberPhone.sync();
+
+    await t.http().delete(`/api/v1/families/me/members/${member.userId}`).set('Authorization', `Bearer ${owner.token}`).expect(204);
+    // While the member is out, the family's history goes on.
+    const later = await ownerPhone.create('transfusions', { date: 1_764_300_000_000, volume_ml: 300 });
+    await ownerPhone.sync();
+    const rejoined = await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${member.token}`).send({ invite_code: owner.inviteCode });
+    expect(rejoined.status).toBe(200);
+
+    // The phone still holds this family's data (its last full snapshot was of this family):
+    // an incremental pull, not a replacement that would re-send everything as `created`.
+    await memberPhone.sync();
+    expect(await memberPhone.find('transfusions', later)).not.toBeNull();
+    await sameData(ownerPhone, memberPhone);
+    expect(clientLog.filter((l) => l.includes('[Sync]'))).toEqual([]);
+  });
 });
+

@@ -19,6 +19,9 @@ describe('planPull', () => {
   it('a cursor before joining, or beyond any version of this family, means replacement', () => {
     expect(planPull({ ...base, cursor: 99 }).replacement).toBe(true);
     expect(planPull({ ...base, cursor: 501 }).replacement).toBe(true);
+    // …unless this device's last full snapshot was of this very family (left and rejoined it).
+    expect(planPull({ ...base, cursor: 99, deviceHoldsFamily: true }).replacement).toBe(false);
+    expect(planPull({ ...base, cursor: 501, deviceHoldsFamily: true }).replacement).toBe(true);
     expect(planPull({ ...base, cursor: 100 }).replacement).toBe(false);
     expect(planPull({ ...base, cursor: 500 }).modes.transfusions).toBe('incremental');
   });

@@ -41,9 +41,15 @@ export class SyncPullService {
       await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const version = await this.repository.familyVersion(runner.manager, scope.familyId);
       if (version === null) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
-      const plan = planPull({ familyId: scope.familyId, joinedVersion: scope.joinedVersion, cursor, deviceId, version, migration });
+      // Only when the cursor predates the membership: did this device keep this family's data?
+      const deviceHoldsFamily =
+        cursor !== null && cursor < scope.joinedVersion && deviceId !== null
+          ? (await this.repository.deviceFamily(runner.manager, scope.userId, deviceId)) === scope.familyId
+          : false;
+      const plan = planPull({ familyId: scope.familyId, joinedVersion: scope.joinedVersion, cursor, deviceId, version, migration, deviceHoldsFamily });
       const body = await this.repository.pullBody(runner.manager, plan);
       await runner.query('COMMIT');
+      if (plan.replacement || cursor === null) await this.repository.recordFullPull(this.dataSource.manager, scope.userId, deviceId, scope.familyId);
       return body;
     } catch (error) {
       await runner.query('ROLLBACK').catch(() => undefined);
@@ -62,6 +68,11 @@ export interface PullInput {
   /** families.sync_version in the pull snapshot. */
   version: number;
   migration: SyncMigration | null;
+  /**
+   * The device's last full snapshot was of this very family (it left and rejoined, or was
+   * removed and re-added): its cursor is this family's, so an incremental pull is exact.
+   */
+  deviceHoldsFamily?: boolean;
 }
 
 /** Decides how each table is read. Pure, unit-tested. */
@@ -70,7 +81,7 @@ export function planPull(input: PullInput): PullPlan {
   const modes = {} as Record<SyncTableName, PullMode>;
   // A cursor from before the caller joined this family (or larger than any version this family ever had)
   // was issued for another family's data: the device must replace what it holds.
-  const replacement = cursor !== null && (cursor < joinedVersion || cursor > version);
+  const replacement = cursor !== null && ((cursor < joinedVersion && !input.deviceHoldsFamily) || cursor > version);
   const full = cursor === null || replacement;
   for (const name of SYNC_TABLE_NAMES) modes[name] = full ? 'full' : 'incremental';
   if (!full && input.migration) {

@@ -147,6 +147,31 @@ export class SyncRepository {
     return rows[0].body;
   }
 
+  /** The family whose full snapshot this device of this user last received, if recorded. */
+  async deviceFamily(manager: EntityManager, userId: string, deviceId: string): Promise<string | null> {
+    const rows: Array<{ family_id: string }> = await manager.query(
+      'SELECT family_id FROM sync_devices WHERE user_id = $1 AND device_id = $2',
+      [userId, deviceId],
+    );
+    return rows[0]?.family_id ?? null;
+  }
+
+  /**
+   * After a full pull: this device now holds exactly `familyId`'s data. Without a device id we
+   * cannot tell which device it was, so no record of this user can be trusted any more.
+   */
+  async recordFullPull(manager: EntityManager, userId: string, deviceId: string | null, familyId: string): Promise<void> {
+    if (deviceId) {
+      await manager.query(
+        `INSERT INTO sync_devices (user_id, device_id, family_id) VALUES ($1, $2, $3)
+         ON CONFLICT (user_id, device_id) DO UPDATE SET family_id = EXCLUDED.family_id, updated_at = now()`,
+        [userId, deviceId, familyId],
+      );
+    } else {
+      await manager.query('DELETE FROM sync_devices WHERE user_id = $1', [userId]);
+    }
+  }
+
   /** Every pushed id (and referenced blood test) as it exists on the server, in any family. */
   async findExisting(manager: EntityManager, idsByTable: Map<SyncTableName, string[]>): Promise<ExistingRow[]> {
     const parts: string[] = [];
