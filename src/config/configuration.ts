@@ -33,6 +33,7 @@ export const databaseConfig = registerAs('database', () => {
   const env = validateEnv(process.env);
   return {
     url: env.DATABASE_URL,
+    poolSize: env.DB_POOL_SIZE,
     embeddedPort: env.EMBEDDED_PG_PORT,
     embeddedDataDir: resolve(env.DATA_DIR ?? '.data', 'postgres'),
   };

@@ -41,6 +41,10 @@ export class EnvironmentVariables {
   @Transform(emptyToUndefined) @IsOptional() @IsString()
   DATA_DIR?: string;
 
+  /** Connections per app instance (keep instances × this below PostgreSQL's max_connections). */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(2) @Max(500)
+  DB_POOL_SIZE: number = 20;
+
   @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(65535)
   EMBEDDED_PG_PORT: number = 54329;
 

@@ -11,7 +11,7 @@ import { resolveDatabaseUrl } from './database-url.js';
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
       useFactory: async (db: ConfigType<typeof databaseConfig>) =>
-        buildDataSourceOptions(await resolveDatabaseUrl(db), { migrationsRun: true }),
+        buildDataSourceOptions(await resolveDatabaseUrl(db), { migrationsRun: true, poolSize: db.poolSize }),
     }),
   ],
 })

@@ -73,6 +73,22 @@ describe('sync under concurrency', () => {
     expect(syncProblems()).toEqual([]);
   });
 
+  it('many devices doing their first sync at once all get answers (a pull never waits for a second pool connection)', async () => {
+    // A pool of 2 connections and 12 concurrent first pulls: a pull that held its snapshot
+    // connection while asking the pool for another would starve the pool and hang.
+    const small = await createTestApp({ DB_POOL_SIZE: '2' });
+    try {
+      const [member] = await registerFamily(small);
+      const pulls = Array.from({ length: 12 }, () =>
+        small.http().get('/api/v1/sync').set('Authorization', `Bearer ${member.token}`).set('X-Device-Id', randomUUID()).timeout(15_000),
+      );
+      const answers = await Promise.all(pulls);
+      expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    } finally {
+      await small.close();
+    }
+  });
+
   it('two racing pushes on the same records: one wins whole, the other gets 409 and applies nothing', async () => {
     const [m] = await registerFamily(t);
     const c0 = (await pull(m, null, 'x')).timestamp;

@@ -49,7 +49,9 @@ export class SyncPullService {
       const plan = planPull({ familyId: scope.familyId, joinedVersion: scope.joinedVersion, cursor, deviceId, version, migration, deviceHoldsFamily });
       const body = await this.repository.pullBody(runner.manager, plan);
       await runner.query('COMMIT');
-      if (plan.replacement || cursor === null) await this.repository.recordFullPull(this.dataSource.manager, scope.userId, deviceId, scope.familyId);
+      // On the same connection, after the snapshot: taking a second pool connection while holding
+      // this one deadlocks under load (every pool slot held by a pull waiting for another slot).
+      if (plan.replacement || cursor === null) await this.repository.recordFullPull(runner.manager, scope.userId, deviceId, scope.familyId);
       return body;
     } catch (error) {
       await runner.query('ROLLBACK').catch(() => undefined);
