@@ -10,7 +10,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { ErrorResponse } from '../../common/errors/error-response.js';
-import { Authenticated, CurrentUser, JwtAuthGuard } from '../../common/family-scope/decorators.js';
+import { Authenticated, CurrentUser } from '../../common/family-scope/decorators.js';
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
 import { AuthRateLimitGuard } from './rate-limit.guard.js';
 import { AuthService } from './auth.service.js';
@@ -51,8 +51,9 @@ export class AuthController {
   /** Joins the family of an invite code (leaving the current one). Rate limited per IP and per account. */
   @Post('join-family')
   @HttpCode(200)
+  // Decorators apply bottom-up: the JWT guard (from @Authenticated) runs first, so the limit is per user.
+  @UseGuards(AuthRateLimitGuard)
   @Authenticated()
-  @UseGuards(JwtAuthGuard, AuthRateLimitGuard)
   @ApiOkResponse({ type: MeResponse })
   @ApiNotFoundResponse({ type: ErrorResponse, description: 'Invite code not found' })
   @ApiTooManyRequestsResponse({ type: ErrorResponse, description: 'Too many attempts (see Retry-After)' })
