@@ -16,6 +16,8 @@ export interface TokenPair {
 }
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+// The id part goes into a uuid column: anything PostgreSQL would not parse as a uuid is refused before the query.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Access tokens: short-lived HS256 JWTs (`sub` = user id, `typ` = access).
@@ -49,7 +51,7 @@ export class TokenService {
   async rotate(presented: string): Promise<TokenPair> {
     const invalid = () => new DomainError(ErrorCode.INVALID_REFRESH_TOKEN, 'Invalid or expired refresh token');
     const [id, secret] = presented.split('.');
-    if (!id || !secret || !/^[0-9a-f-]{36}$/i.test(id)) throw invalid();
+    if (!id || !secret || !UUID.test(id)) throw invalid();
 
     const outcome = await this.refreshTokens.manager.transaction(async (manager) => {
       const repo = manager.getRepository(RefreshTokenEntity);
@@ -71,7 +73,7 @@ export class TokenService {
   /** Revokes the chain of the given refresh token (sign-out of that device). Unknown tokens are ignored. */
   async revoke(presented: string): Promise<void> {
     const [id, secret] = presented.split('.');
-    if (!id || !secret || !/^[0-9a-f-]{36}$/i.test(id)) return;
+    if (!id || !secret || !UUID.test(id)) return;
     const token = await this.refreshTokens.findOne({ where: { id } });
     if (!token || !safeEqual(token.tokenHash, sha256(secret))) return;
     await this.refreshTokens.update({ chainId: token.chainId, revokedAt: IsNull() }, { revokedAt: new Date() });
