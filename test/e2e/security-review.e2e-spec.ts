@@ -1,3 +1,4 @@
+import { DataSource } from 'typeorm';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
@@ -18,5 +19,45 @@ describe('security review (e2e)', () => {
     // The real token still works afterwards.
     await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
     expect((await t.http().get('/api/v1/auth/me').set(bearer(user.token))).status).toBe(200);
+  });
+});
+
+describe('security review: text PostgreSQL cannot store (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await createTestApp()));
+  afterAll(() => t.close());
+
+  const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(3000, 65), Buffer.from('\n%%EOF\n')]);
+  const expectFieldRejected = (res: { status: number; body: Record<string, any> }, field: string) => {
+    expect(res.status).toBe(400);
+    expect(res.body.details.fields).toEqual([{ field, errors: [expect.stringMatching(/NUL|well-formed/)] }]);
+  };
+
+  it('a NUL character in a JSON string answers 400 naming the field (register, PATCH family), not 500', async () => {
+    const reg = await t.http().post('/api/v1/auth/register').send({ email: `nul-${Date.now()}@example.test`, password: 'correct horse battery', name: 'a\u0000b' });
+    expectFieldRejected(reg, 'name');
+    const user = await registerFamily(t);
+    expectFieldRejected(await t.http().patch('/api/v1/families/me').set(bearer(user.token)).send({ patient_name: 'x\u0000y' }), 'patient_name');
+    expectFieldRejected(await t.http().patch('/api/v1/families/me').set(bearer(user.token)).send({ notes: '\ud800' }), 'notes');
+    const family = await t.http().get('/api/v1/families/me').set(bearer(user.token)).expect(200);
+    expect([family.body.patient_name, family.body.notes]).toEqual([null, null]);
+  });
+
+  it('a NUL character in an upload form field answers 400 naming the field and stores nothing', async () => {
+    const user = await registerFamily(t);
+    const upload = (fields: Record<string, string>) => {
+      const req = t.http().post('/api/v1/upload').set(bearer(user.token));
+      for (const [k, v] of Object.entries(fields)) req.field(k, v);
+      return req.attach('file', pdf, 'scan.pdf');
+    };
+    expectFieldRejected(await upload({ name: 'a\u0000b', category: 'other' }), 'name');
+    expectFieldRejected(await upload({ name: 'ok', category: 'other', notes: 'z\u0000' }), 'notes');
+    await upload({ name: 'ok', category: 'other', notes: 'fine' }).expect(201);
+    const db = t.app.get(DataSource);
+    const [{ files, documents }] = await db.query(
+      'SELECT (SELECT count(*)::int FROM files WHERE family_id = $1) AS files, (SELECT count(*)::int FROM documents WHERE family_id = $1) AS documents',
+      [user.family.id],
+    );
+    expect({ files, documents }).toEqual({ files: 1, documents: 1 });
   });
 });

@@ -1,7 +1,8 @@
-import { Inject, Injectable, NestMiddleware } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, NestMiddleware } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { httpConfig } from '../../config/configuration.js';
+import { findUnstorableText } from './storable-text.js';
 
 /**
  * JSON body parsing as Nest middleware (the app is created with bodyParser:
@@ -19,7 +20,17 @@ export class JsonBodyMiddleware implements NestMiddleware {
   }
 
   use(req: Request, res: Response, next: NextFunction): void {
-    const parser = req.originalUrl.startsWith('/api/v1/sync') ? this.syncParser : this.defaultParser;
-    parser(req, res, next);
+    // Sync pushes check text per record in their own validator (422 naming table, id and field).
+    if (req.originalUrl.startsWith('/api/v1/sync')) {
+      this.syncParser(req, res, next);
+      return;
+    }
+    this.defaultParser(req, res, (error?: unknown) => {
+      if (error) return next(error);
+      const bad = findUnstorableText(req.body);
+      if (!bad) return next();
+      const message = `${bad.field} ${bad.problem}`;
+      next(new BadRequestException({ message, details: { code: 'VALIDATION_FAILED', fields: [{ field: bad.field, errors: [message] }] } }));
+    });
   }
 }

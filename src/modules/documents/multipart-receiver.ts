@@ -2,6 +2,7 @@ import busboy, { type FileInfo } from 'busboy';
 import type { Request } from 'express';
 import type { Readable } from 'node:stream';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { unstorableTextProblem } from '../../common/http/storable-text.js';
 import { tooLarge } from './upload-inspector.js';
 
 export interface MultipartLimits {
@@ -96,6 +97,8 @@ export function receiveMultipart<T>(
       if (!limits.fieldNames.has(name)) return fail(badRequest(`Unknown field "${name}"`, name));
       if (info.valueTruncated) return fail(badRequest(`Field "${name}" is longer than ${limits.maxFieldBytes} bytes`, name));
       if (name in fields) return fail(badRequest(`Field "${name}" is given twice`, name));
+      const problem = unstorableTextProblem(value);
+      if (problem) return fail(badRequest(`${name} ${problem}`, name));
       fields[name] = value;
     });
     parser.on('filesLimit', () => fail(badRequest('Send exactly one file per upload')));
