@@ -61,3 +61,20 @@ describe('security review: text PostgreSQL cannot store (e2e)', () => {
     expect({ files, documents }).toEqual({ files: 1, documents: 1 });
   });
 });
+
+describe('security review: numbers beyond the columns (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await createTestApp()));
+  afterAll(() => t.close());
+
+  it('PATCH family with a birth date beyond any date answers 400 naming the field, not 500', async () => {
+    const user = await registerFamily(t);
+    for (const value of [1e19, 8_640_000_000_000_001]) {
+      const res = await t.http().patch('/api/v1/families/me').set(bearer(user.token)).send({ patient_birth_date: value });
+      expect(res.status).toBe(400);
+      expect(res.body.details.fields.map((f: { field: string }) => f.field)).toEqual(['patient_birth_date']);
+    }
+    // The largest JS date is accepted, as sync accepts it.
+    await t.http().patch('/api/v1/families/me').set(bearer(user.token)).send({ patient_birth_date: 8_640_000_000_000_000 }).expect(200);
+  });
+});

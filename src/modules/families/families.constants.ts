@@ -6,6 +6,8 @@ export const PATIENT_LIMITS = {
   notesMax: 20_000,
   /** 1900-01-01 */
   birthDateMin: -2_208_988_800_000,
+  /** The largest JS Date (also sync's upper bound for timestamps); beyond bigint PostgreSQL fails the write. */
+  birthDateMax: 8_640_000_000_000_000,
   weightMinExclusive: 0,
   weightMaxExclusive: 500,
 } as const;

@@ -8,7 +8,7 @@ export class UpdateFamilyDto {
   patient_name?: string | null;
 
   /** Birth date, ms since epoch. @example 1420070400000 */
-  @IsOptional() @IsInt() @Min(PATIENT_LIMITS.birthDateMin)
+  @IsOptional() @IsInt() @Min(PATIENT_LIMITS.birthDateMin) @Max(PATIENT_LIMITS.birthDateMax)
   patient_birth_date?: number | null;
 
   /** @example 24.5 */
