@@ -1,5 +1,5 @@
 import type { LoggerService, LogLevel } from '@nestjs/common';
-import { pino, type Logger as Pino } from 'pino';
+import { pino, type DestinationStream, type Logger as Pino } from 'pino';
 import { requestContext } from './request-context.js';
 
 const NEST_TO_PINO: Record<LogLevel, 'info' | 'error' | 'warn' | 'debug' | 'trace' | 'fatal'> = {
@@ -11,17 +11,46 @@ const NEST_TO_PINO: Record<LogLevel, 'info' | 'error' | 'warn' | 'debug' | 'trac
   fatal: 'fatal',
 };
 
-export function createPino(level: string): Pino {
-  return pino({
+/** Prototype of the objects pino's error serializer builds (the raw error's other values are copied as they are). */
+const SERIALIZED_ERROR = Object.getPrototypeOf(pino.stdSerializers.err(new Error()));
+
+/**
+ * pino's error serializer copies every enumerable property: for a TypeORM QueryFailedError that
+ * includes `parameters`, the values of the failed statement (password hashes, emails, patient
+ * data). The SQL text and the driver's message and code stay; the values are dropped, also from
+ * nested serialized errors (driverError, aggregateErrors). Objects of the application that the
+ * serializer copied by reference are neither walked nor changed.
+ */
+function serializeError(error: unknown): unknown {
+  const serialized: unknown = pino.stdSerializers.err(error as Error);
+  const isSerializedError = (node: unknown): node is Record<string, unknown> =>
+    node !== null && typeof node === 'object' && Object.getPrototypeOf(node) === SERIALIZED_ERROR;
+  const stack = [serialized];
+  while (stack.length) {
+    const node = stack.pop();
+    if (!isSerializedError(node)) continue;
+    delete node.parameters;
+    for (const value of Object.values(node)) {
+      if (Array.isArray(value)) stack.push(...value);
+      else stack.push(value);
+    }
+  }
+  return serialized;
+}
+
+export function createPino(level: string, destination?: DestinationStream): Pino {
+  const options = {
     level,
     base: { pid: process.pid },
+    serializers: { err: serializeError },
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'password', '*.password'], censor: '[redacted]' },
     // Every line carries the id of the request it was logged in.
     mixin: () => {
       const reqId = requestContext.getStore()?.reqId;
       return reqId ? { reqId } : {};
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Nest's LoggerService over pino: structured JSON lines, with `context` and `reqId`. */
