@@ -78,3 +78,70 @@ describe('security review: numbers beyond the columns (e2e)', () => {
     await t.http().patch('/api/v1/families/me').set(bearer(user.token)).send({ patient_birth_date: 8_640_000_000_000_000 }).expect(200);
   });
 });
+
+describe('security review: revocation racing a refresh (e2e)', () => {
+  let t: TestApp;
+  let db: DataSource;
+  beforeAll(async () => {
+    t = await createTestApp();
+    db = t.app.get(DataSource);
+  });
+  afterAll(() => t.close());
+
+  /**
+   * Plays a refresh that is between its row lock and its commit (what TokenService.rotate does in one
+   * transaction): locks the presented token, marks it used and inserts the next token of the chain.
+   * Runs `revocation` meanwhile, lets the refresh commit once the revocation waits on the lock, and
+   * returns how many of the user's refresh tokens are still usable afterwards.
+   */
+  async function raceRevocation(refreshToken: string, revocation: () => PromiseLike<unknown>): Promise<number> {
+    const [tokenId] = refreshToken.split('.');
+    const runner = db.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      const [token] = await runner.query('SELECT user_id, chain_id FROM refresh_tokens WHERE id = $1 FOR UPDATE', [tokenId]);
+      await runner.query('UPDATE refresh_tokens SET used_at = now() WHERE id = $1', [tokenId]);
+      await runner.query(
+        `INSERT INTO refresh_tokens (user_id, chain_id, token_hash, expires_at) VALUES ($1, $2, repeat('a', 64), now() + interval '1 day')`,
+        [token.user_id, token.chain_id],
+      );
+      const [{ pid }] = await runner.query('SELECT pg_backend_pid() AS pid');
+      const revoking = Promise.resolve(revocation());
+      for (let i = 0; i < 200; i++) {
+        const [{ waiting }] = await db.query(
+          'SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+          [pid],
+        );
+        if (waiting > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await runner.commitTransaction();
+      await revoking;
+      const [{ usable }] = await db.query(
+        'SELECT count(*)::int AS usable FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL AND used_at IS NULL',
+        [token.user_id],
+      );
+      return usable;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  it('a member removed while one of their refreshes is in flight keeps no usable refresh token', async () => {
+    const owner = await registerFamily(t);
+    const member = await registerFamily(t, { invite_code: owner.inviteCode });
+    const usable = await raceRevocation(member.refreshToken, () =>
+      t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204),
+    );
+    expect(usable).toBe(0);
+  });
+
+  it('a logout while a refresh of the same sign-in is in flight leaves no usable token in the chain', async () => {
+    const user = await registerFamily(t);
+    const usable = await raceRevocation(user.refreshToken, () =>
+      t.http().post('/api/v1/auth/logout').send({ refresh_token: user.refreshToken }).expect(204),
+    );
+    expect(usable).toBe(0);
+  });
+});

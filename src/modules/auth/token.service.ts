@@ -3,7 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { JwtService } from '@nestjs/jwt';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { EntityManager, IsNull, Repository } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { authConfig } from '../../config/configuration.js';
 import { RefreshTokenEntity } from './entities/refresh-token.entity.js';
@@ -60,7 +60,7 @@ export class TokenService {
       if (token.revokedAt || token.expiresAt.getTime() <= Date.now()) return { error: invalid() };
       if (token.usedAt) {
         // A rotated-out token came back: someone holds a copy. End the whole sign-in.
-        await repo.update({ chainId: token.chainId, revokedAt: IsNull() }, { revokedAt: new Date() });
+        await revokeTokens(manager, 'chain_id', token.chainId);
         return { error: new DomainError(ErrorCode.INVALID_REFRESH_TOKEN, 'Refresh token reuse detected; please sign in again') };
       }
       await repo.update({ id: token.id }, { usedAt: new Date() });
@@ -76,14 +76,27 @@ export class TokenService {
     if (!id || !secret || !UUID.test(id)) return;
     const token = await this.refreshTokens.findOne({ where: { id } });
     if (!token || !safeEqual(token.tokenHash, sha256(secret))) return;
-    await this.refreshTokens.update({ chainId: token.chainId, revokedAt: IsNull() }, { revokedAt: new Date() });
+    await this.refreshTokens.manager.transaction((manager) => revokeTokens(manager, 'chain_id', token.chainId));
   }
 
   /** Revokes every refresh token of a user (removed from a family, password reset). */
   async revokeAllForUser(userId: string, manager?: EntityManager): Promise<void> {
-    const repo = manager ? manager.getRepository(RefreshTokenEntity) : this.refreshTokens;
-    await repo.update({ userId, revokedAt: IsNull() }, { revokedAt: new Date() });
+    if (manager) return revokeTokens(manager, 'user_id', userId);
+    await this.refreshTokens.manager.transaction((m) => revokeTokens(m, 'user_id', userId));
   }
+}
+
+/**
+ * Revokes every live token of a user or a chain; must run inside a transaction. A plain UPDATE
+ * misses the token that a refresh in flight is inserting (it is not in the UPDATE's snapshot), so
+ * that refresh would hand out a token that survives the sign-out, removal or password reset. So
+ * first lock the live tokens, which waits for such a refresh to commit; the UPDATE, a new statement
+ * under READ COMMITTED, then sees the token it issued. A refresh that starts later waits for our
+ * lock and finds its token revoked. (FamiliesService.removeMember does the same in SQL.)
+ */
+async function revokeTokens(manager: EntityManager, column: 'user_id' | 'chain_id', value: string): Promise<void> {
+  await manager.query(`SELECT id FROM refresh_tokens WHERE ${column} = $1 AND revoked_at IS NULL ORDER BY id FOR UPDATE`, [value]);
+  await manager.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE ${column} = $1 AND revoked_at IS NULL`, [value]);
 }
 
 function safeEqual(a: string, b: string): boolean {

@@ -64,6 +64,8 @@ export class FamiliesService {
     const { result: removed } = await this.versions.write(async ({ manager }) => {
       const detached = await this.members.detach(memberId, manager);
       if (detached) {
+        // Lock first: waits for a refresh in flight, whose new token the UPDATE (a later statement) then sees too.
+        await manager.query('SELECT id FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id FOR UPDATE', [memberId]);
         await manager.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [memberId]);
         await this.versions.notifyMembershipChange(manager, memberId);
       }
