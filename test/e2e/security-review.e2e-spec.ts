@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
@@ -143,5 +144,46 @@ describe('security review: revocation racing a refresh (e2e)', () => {
       t.http().post('/api/v1/auth/logout').send({ refresh_token: user.refreshToken }).expect(204),
     );
     expect(usable).toBe(0);
+  });
+});
+
+describe('security review: upload racing another family for a new document id (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await createTestApp()));
+  afterAll(() => t.close());
+
+  it('answers 404 (like another family\'s document), not 500, and stores nothing', async () => {
+    const attacker = await registerFamily(t);
+    const victim = await registerFamily(t);
+    const documentId = randomUUID();
+    const db = t.app.get(DataSource);
+    // The other family's insert of the same new id is in flight when ours runs.
+    const other = await db.createQueryRunner();
+    await other.connect();
+    await other.startTransaction();
+    await other.query(
+      `INSERT INTO documents (id, family_id, name, category, created_at, updated_at, server_version, server_created_version)
+       VALUES ($1, $2, 'theirs', 'other', 1, 1, 1, 1)`,
+      [documentId, victim.family.id],
+    );
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(500, 65), Buffer.from('\n%%EOF\n')]);
+    const upload = t
+      .http()
+      .post('/api/v1/upload')
+      .set(bearer(attacker.token))
+      .field('document_id', documentId)
+      .field('name', 'mine')
+      .field('category', 'other')
+      .attach('file', pdf, 'scan.pdf')
+      .then((res) => res);
+    await new Promise((r) => setTimeout(r, 300)); // ours now waits on the other insert
+    await other.commitTransaction();
+    await other.release();
+    const res = await upload;
+    expect([res.status, res.body.details?.code]).toEqual([404, 'NOT_FOUND']);
+    const [{ files }] = await db.query('SELECT count(*)::int AS files FROM files WHERE family_id = $1', [attacker.family.id]);
+    expect(files).toBe(0);
+    const [row] = await db.query('SELECT family_id, name FROM documents WHERE id = $1', [documentId]);
+    expect(row).toEqual({ family_id: victim.family.id, name: 'theirs' });
   });
 });

@@ -131,7 +131,7 @@ export class UploadService {
         })),
       );
     }
-    return this.documents.insert(manager, write, {
+    const created = await this.documents.insert(manager, write, {
       id: fields.document_id ?? randomUUID(),
       name: fields.name,
       category: fields.category,
@@ -139,6 +139,8 @@ export class UploadService {
       createdByDevice: deviceId,
       ...fileFields,
     });
+    if (!created) throw new DomainError(ErrorCode.NOT_FOUND, 'Document not found');
+    return created;
   }
 }
 
