@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Response } from 'supertest';
@@ -60,7 +60,10 @@ describe('files: upload and download', () => {
     t = await createTestApp({ UPLOAD_DIR: uploadDir });
     db = t.app.get(DataSource);
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    await t.close();
+    rmSync(uploadDir, { recursive: true, force: true });
+  });
 
   const upload = (m: Member, content: Buffer, filename: string, fields: Record<string, string> = {}) => {
     const req = t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`);
@@ -266,7 +269,10 @@ describe('files: size limit', () => {
     t = await createTestApp({ UPLOAD_DIR: uploadDir, UPLOAD_MAX_BYTES: '4096' });
     db = t.app.get(DataSource);
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    await t.close();
+    rmSync(uploadDir, { recursive: true, force: true });
+  });
 
   it('refuses a file over UPLOAD_MAX_BYTES with 413 and leaves no file and no row', async () => {
     const m = await register(t);

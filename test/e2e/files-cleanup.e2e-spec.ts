@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -50,7 +50,10 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
     db = t.app.get(DataSource);
     cleanup = t.app.get(FileCleanupService);
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    await t.close();
+    rmSync(uploadDir, { recursive: true, force: true });
+  });
 
   async function register(): Promise<Member> {
     const res = await t

@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
 import type { INestApplication } from '@nestjs/common';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { testEnv } from '../setup/test-app.js';
 
 /**
  * The OpenAPI document is checked on the app as `nest build` compiled it (dist/,
@@ -14,16 +15,11 @@ import request from 'supertest';
  * types (no full type-checker program), so response schemas and summaries would
  * be missing from a document built from src/.
  */
+const scratch = mkdtempSync(join(tmpdir(), 'hemoday-docs-'));
+
 async function createBuiltApp(): Promise<INestApplication> {
   if (!process.env.TEST_DATABASE_URL) throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (global set-up)');
-  const env: Record<string, string> = {
-    NODE_ENV: 'test',
-    DATABASE_URL: process.env.TEST_DATABASE_URL,
-    JWT_SECRET: 'test-secret-test-secret-test-secret-0123456789',
-    LOG_LEVEL: 'silent',
-    UPLOAD_DIR: mkdtempSync(join(tmpdir(), 'hemoday-uploads-')),
-    DATA_DIR: mkdtempSync(join(tmpdir(), 'hemoday-data-')),
-  };
+  const env: Record<string, string> = { ...testEnv(), UPLOAD_DIR: scratch, DATA_DIR: scratch };
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   try {
@@ -86,7 +82,10 @@ describe('OpenAPI document and route guards (e2e)', () => {
       )
       .sort((x, y) => x.route.localeCompare(y.route));
   });
-  afterAll(() => app.close());
+  afterAll(async () => {
+    await app.close();
+    rmSync(scratch, { recursive: true, force: true });
+  });
 
   /**
    * The route table, reviewed like code: a new route (or a route that loses its

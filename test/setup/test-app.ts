@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -24,8 +24,6 @@ export function testEnv(): Record<string, string> {
     JWT_SECRET: 'test-secret-test-secret-test-secret-0123456789',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     AUTH_RATE_LIMIT: '100000',
-    UPLOAD_DIR: mkdtempSync(join(tmpdir(), 'hemoday-uploads-')),
-    DATA_DIR: mkdtempSync(join(tmpdir(), 'hemoday-data-')),
   };
 }
 
@@ -35,7 +33,12 @@ export function testEnv(): Record<string, string> {
  */
 export async function createTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
   if (!process.env.TEST_DATABASE_URL) throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (global set-up)');
-  const env = { ...testEnv(), ...overrides };
+  // Scratch folders of this app, removed when it closes (a test passing its own keeps it).
+  const scratch = [
+    ...(overrides.UPLOAD_DIR ? [] : [['UPLOAD_DIR', mkdtempSync(join(tmpdir(), 'hemoday-uploads-'))]]),
+    ...(overrides.DATA_DIR ? [] : [['DATA_DIR', mkdtempSync(join(tmpdir(), 'hemoday-data-'))]]),
+  ];
+  const env = { ...testEnv(), ...Object.fromEntries(scratch), ...overrides };
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   try {
@@ -45,7 +48,11 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
     await app.listen(0, '127.0.0.1');
     const { port } = app.getHttpServer().address() as { port: number };
     const baseUrl = `http://127.0.0.1:${port}`;
-    return { app, baseUrl, http: () => request(baseUrl), close: () => app.close() };
+    const close = async () => {
+      await app.close();
+      for (const [, dir] of scratch) rmSync(dir, { recursive: true, force: true });
+    };
+    return { app, baseUrl, http: () => request(baseUrl), close };
   } finally {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
