@@ -100,12 +100,14 @@ describe('sync events (SSE)', () => {
     try {
       await stream.waitFor((e) => e.type === 'sync');
       await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
+      let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         stream.ended,
-        new Promise((_, reject) => setTimeout(() => reject(new Error('stream still open after removal')), 10_000)),
-      ]);
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('stream still open after removal')), 10_000))),
+      ]).finally(() => clearTimeout(timer));
       const again = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(member.token) });
       expect(again.status).toBe(403);
+      expect(await again.json()).toMatchObject({ statusCode: 403 }); // a body left unread holds its socket open
     } finally {
       await stream.close();
     }

@@ -25,6 +25,8 @@ export class SyncEventsService implements OnApplicationShutdown {
   private readonly logger = new Logger(SyncEventsService.name);
   private readonly changes = new Subject<FamilyChange>();
   private readonly membershipChanges = new Subject<string>();
+  /** Ends every open stream (and its heartbeat timer) when the app shuts down. */
+  private readonly shuttingDown = new Subject<void>();
   private listener?: Promise<pg.Client>;
   private closed = false;
 
@@ -50,11 +52,13 @@ export class SyncEventsService implements OnApplicationShutdown {
     // Proxies close idle connections; a small event keeps the stream open.
     const heartbeat = interval(HEARTBEAT_MS).pipe(map((): MessageEvent => ({ type: 'ping', data: {} })));
     const membershipChanged = this.membershipChanges.pipe(filter((changed) => changed === userId));
-    return merge(current, changes, heartbeat).pipe(takeUntil(membershipChanged));
+    return merge(current, changes, heartbeat).pipe(takeUntil(merge(membershipChanged, this.shuttingDown)));
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
+    this.shuttingDown.next();
+    this.shuttingDown.complete();
     this.changes.complete();
     this.membershipChanges.complete();
     const listener = this.listener;
