@@ -270,17 +270,19 @@ describe('auth (e2e)', () => {
 
 describe('auth with short-lived access tokens (e2e)', () => {
   let t: TestApp;
-  beforeAll(async () => (t = await createTestApp({ JWT_ACCESS_TTL: '1s' })));
+  // JWT exp has whole-second precision: a 2 s token lives between 1 and 2 s, so a fresh one is
+  // safe to use at once, and after 3.1 s every token issued before is expired.
+  beforeAll(async () => (t = await createTestApp({ JWT_ACCESS_TTL: '2s' })));
   afterAll(() => t.close());
 
   it('an expired access token answers 401; a refresh gets a working one', async () => {
     const user = await registerFamily(t);
-    await new Promise((r) => setTimeout(r, 2100));
+    await new Promise((r) => setTimeout(r, 3100));
     const res = await t.http().get('/api/v1/auth/me').set(bearer(user.token)).expect(401);
     expect(res.body).toMatchObject({ ...ERROR_SHAPE, statusCode: 401 });
     await t.http().get('/api/v1/families/me').set(bearer(user.token)).expect(401);
     const refreshed = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
-    expect(refreshed.body.expires_in).toBe(1);
+    expect(refreshed.body.expires_in).toBe(2);
     await t.http().get('/api/v1/auth/me').set(bearer(refreshed.body.access_token)).expect(200);
   });
 
