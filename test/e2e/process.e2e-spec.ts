@@ -82,7 +82,12 @@ describe('node dist/main.js', () => {
     const app = start({ DATABASE_URL: process.env.TEST_DATABASE_URL, PORT: String(port), JWT_SECRET: 'x'.repeat(40), DATA_DIR: tempDir() });
     await waitForHealth(port, app);
     expect((await fetch(`http://127.0.0.1:${port}/docs`)).status).toBe(200);
-    const log = app.output().split('\n').find((l) => l.includes('"request completed"'));
+    // The child writes its access log after the response: wait for the line to arrive.
+    const deadline = Date.now() + 10_000;
+    let log: string | undefined;
+    while (!(log = app.output().split('\n').find((l) => l.includes('"request completed"'))) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     expect(JSON.parse(log!)).toMatchObject({ reqId: expect.any(String), status: 200 });
     app.child.kill('SIGTERM');
     expect(await app.exited).toBe(0);
