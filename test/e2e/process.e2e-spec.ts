@@ -28,6 +28,9 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Every service a test started; a failing assertion must not leave one running. */
+const started: ChildProcess[] = [];
+
 function start(env: Record<string, string | undefined>): Running {
   const base = { ...process.env };
   delete base.DATABASE_URL;
@@ -36,6 +39,7 @@ function start(env: Record<string, string | undefined>): Running {
     env: { ...base, LOG_LEVEL: 'info', NODE_ENV: 'test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.push(child);
   let output = '';
   child.stdout!.on('data', (c) => (output += c));
   child.stderr!.on('data', (c) => (output += c));
@@ -75,7 +79,10 @@ describe('node dist/main.js', () => {
     dirs.push(dir);
     return dir;
   };
-  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  afterAll(() => {
+    for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  });
 
   it('serves /health and /docs on DATABASE_URL and stops cleanly on SIGTERM', async () => {
     const port = await freePort();
