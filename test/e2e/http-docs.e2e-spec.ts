@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { testEnv } from '../setup/test-app.js';
+import { testEnv, withEnv } from '../setup/test-app.js';
 
 /**
  * The OpenAPI document is checked on the app as `nest build` compiled it (dist/,
@@ -19,17 +19,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'hemoday-docs-'));
 
 async function createBuiltApp(): Promise<INestApplication> {
   if (!process.env.TEST_DATABASE_URL) throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (global set-up)');
-  const env: Record<string, string> = { ...testEnv(), UPLOAD_DIR: scratch, DATA_DIR: scratch };
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  try {
-    return await initBuiltApp();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
+  return withEnv({ ...testEnv(), UPLOAD_DIR: scratch, DATA_DIR: scratch }, initBuiltApp);
 }
 
 async function initBuiltApp(): Promise<INestApplication> {

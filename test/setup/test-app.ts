@@ -39,9 +39,7 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
     ...(overrides.DATA_DIR ? [] : [['DATA_DIR', mkdtempSync(join(tmpdir(), 'hemoday-data-'))]]),
   ];
   const env = { ...testEnv(), ...Object.fromEntries(scratch), ...overrides };
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  try {
+  return withEnv(env, async () => {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, bufferLogs: true });
     configureApp(app);
@@ -53,6 +51,18 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
       for (const [, dir] of scratch) rmSync(dir, { recursive: true, force: true });
     };
     return { app, baseUrl, http: () => request(baseUrl), close };
+  });
+}
+
+/**
+ * Runs `work` with `env` in process.env, restored afterwards: the app reads its
+ * configuration while its module is compiled, so the values only need to hold until then.
+ */
+export async function withEnv<T>(env: Record<string, string>, work: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    return await work();
   } finally {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { defer, filter, from, interval, map, merge, Observable, Subject, takeUntil } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { FAMILY_SYNC_CHANNEL, MEMBERSHIP_CHANNEL } from '../../common/versioning/family-version.service.js';
+import { SyncRepository } from './sync.repository.js';
 
 interface FamilyChange {
   familyId: string;
@@ -30,7 +31,10 @@ export class SyncEventsService implements OnApplicationShutdown {
   private listener?: Promise<pg.Client>;
   private closed = false;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: SyncRepository,
+  ) {}
 
   /**
    * The family's current version first, then one event per committed write, plus heartbeats.
@@ -39,12 +43,8 @@ export class SyncEventsService implements OnApplicationShutdown {
    */
   stream(familyId: string, userId: string): Observable<MessageEvent> {
     const current = defer(() =>
-      from(
-        this.ensureListening().then(() =>
-          this.dataSource.query('SELECT sync_version FROM families WHERE id = $1', [familyId]),
-        ),
-      ),
-    ).pipe(map((rows: Array<{ sync_version: string }>) => syncEvent(Number(rows[0]?.sync_version ?? 0))));
+      from(this.ensureListening().then(() => this.repository.familyVersion(this.dataSource.manager, familyId))),
+    ).pipe(map((version) => syncEvent(version ?? 0)));
     const changes = this.changes.pipe(
       filter((change) => change.familyId === familyId),
       map((change) => syncEvent(change.version)),
