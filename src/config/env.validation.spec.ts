@@ -31,9 +31,25 @@ describe('validateEnv', () => {
   });
 
   it('converts numbers and booleans from strings', () => {
-    const env = validateEnv({ PORT: '8080', UPLOAD_MAX_BYTES: '1048576', TRUST_PROXY: 'true', BODY_LIMIT_BYTES: '2048' });
-    expect(env).toMatchObject({ PORT: 8080, UPLOAD_MAX_BYTES: 1048576, TRUST_PROXY: true, BODY_LIMIT_BYTES: 2048 });
-    expect(validateEnv({ TRUST_PROXY: '0' }).TRUST_PROXY).toBe(false);
+    const env = validateEnv({ PORT: '8080', UPLOAD_MAX_BYTES: '1048576', S3_FORCE_PATH_STYLE: 'false', BODY_LIMIT_BYTES: '2048' });
+    expect(env).toMatchObject({ PORT: 8080, UPLOAD_MAX_BYTES: 1048576, S3_FORCE_PATH_STYLE: false, BODY_LIMIT_BYTES: 2048 });
+  });
+
+  it.each([
+    ['false', false],
+    ['0', false],
+    ['1', 1],
+    [' 2 ', 2],
+    ['loopback', ['loopback']],
+    ['loopback, uniquelocal', ['loopback', 'uniquelocal']],
+    ['10.0.0.0/8,172.16.0.0/12, 192.168.1.10', ['10.0.0.0/8', '172.16.0.0/12', '192.168.1.10']],
+    ['::1,fd00::/8', ['::1', 'fd00::/8']],
+  ])('TRUST_PROXY=%j is what Express\'s trust proxy gets: %j', (raw, parsed) => {
+    expect(validateEnv({ TRUST_PROXY: raw }).TRUST_PROXY).toEqual(parsed);
+  });
+
+  it('refuses TRUST_PROXY=true: it would let any client pick its IP with X-Forwarded-For', () => {
+    expect(problemsOf({ TRUST_PROXY: 'true' })).toEqual([expect.stringMatching(/^TRUST_PROXY="true": TRUST_PROXY=true would trust every hop.* number of proxies .* addresses\/subnets$/)]);
   });
 
   it('treats an empty value as unset and keeps the default', () => {
@@ -60,6 +76,13 @@ describe('validateEnv', () => {
     ['BODY_LIMIT_BYTES', '10'],
     ['AUTH_RATE_LIMIT', '0'],
     ['TRUST_PROXY', 'maybe'],
+    ['TRUST_PROXY', 'true'],
+    ['TRUST_PROXY', '-1'],
+    ['TRUST_PROXY', '101'],
+    ['TRUST_PROXY', '10.0.0.300'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', 'loopback,'],
+    ['TRUST_PROXY', 'proxy.internal'],
     ['EMBEDDED_PG_PORT', 'x'],
   ])('%s=%j gives one clear problem naming the variable and the value', (name, value) => {
     const problems = problemsOf({ [name]: value });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsBoolean,
@@ -9,6 +10,7 @@ import {
   Max,
   Min,
   MinLength,
+  ValidateBy,
   validateSync,
 } from 'class-validator';
 
@@ -17,6 +19,46 @@ const toInt = ({ value }: { value: unknown }) =>
 const toBool = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+
+/**
+ * TRUST_PROXY as Express's 'trust proxy' takes it, minus `true`: `false`, a hop
+ * count, or the proxies' addresses and subnets (plus Express's names
+ * `loopback`, `linklocal`, `uniquelocal`).
+ */
+export type TrustProxy = false | number | string[];
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_NAMES.has(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
+/** A valid value becomes false, a hop count or an address list; anything else stays a string for the validator to name. */
+const toTrustProxy = ({ value }: { value: unknown }) => {
+  if (typeof value !== 'string') return value;
+  const trimmed = value.trim();
+  if (trimmed === 'false' || trimmed === '0') return false;
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const entries = trimmed.split(',').map((e) => e.trim());
+  return entries.every(isProxyAddress) ? entries : value;
+};
+
+function IsTrustProxy() {
+  return ValidateBy({
+    name: 'isTrustProxy',
+    validator: {
+      validate: (value: unknown) => value === false || (Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 100) || Array.isArray(value),
+      defaultMessage: (args) =>
+        String(args?.value).trim() === 'true'
+          ? 'TRUST_PROXY=true would trust every hop, so any client could choose its IP with X-Forwarded-For (and escape the per-IP login limits); ' +
+            'set the number of proxies in front of the app (1 for one reverse proxy) or their addresses/subnets'
+          : 'TRUST_PROXY must be false, a hop count from 1 to 100, or a comma-separated list of proxy addresses/subnets (loopback, uniquelocal, 10.0.0.0/8, …)',
+    },
+  });
+}
 
 /** Durations such as `900`, `15m`, `12h`, `30d` (seconds when unit-less). */
 export const DURATION_PATTERN = /^\d+(ms|s|m|h|d)?$/;
@@ -118,8 +160,13 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsOptional() @IsInt() @Min(1)
   AUTH_RATE_WINDOW_SECONDS: number = 60;
 
-  @Transform(toBool) @IsOptional() @IsBoolean()
-  TRUST_PROXY: boolean = false;
+  /**
+   * Which hops in front of the app are proxies whose X-Forwarded-For may be believed (client IP for
+   * rate limits and logs). A hop count counts from the right of the header, so the client's own
+   * (left-most, forgeable) entries are never used; `true` (trust everything) is refused.
+   */
+  @Transform(toTrustProxy) @IsOptional() @IsTrustProxy()
+  TRUST_PROXY: TrustProxy = false;
 }
 
 export class ConfigValidationError extends Error {

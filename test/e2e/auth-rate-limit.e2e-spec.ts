@@ -3,13 +3,13 @@ import { bearer, registerFamily, uniqueEmail } from '../factories/auth.factory.j
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
 /**
- * AUTH_RATE_LIMIT=3 per account per window, 3× that per IP. TRUST_PROXY lets
- * each test pick its own client IP through X-Forwarded-For, so tests do not
- * share counters.
+ * AUTH_RATE_LIMIT=3 per account per window, 3× that per IP. TRUST_PROXY=1 (the
+ * test client plays the one proxy) lets each test pick its own client IP through
+ * X-Forwarded-For, so tests do not share counters.
  */
 describe('auth rate limits (e2e)', () => {
   let t: TestApp;
-  beforeAll(async () => (t = await createTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: 'true' })));
+  beforeAll(async () => (t = await createTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: '1' })));
   afterAll(() => t.close());
 
   const newIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;

@@ -16,7 +16,7 @@ export interface RegisterOverrides {
   password?: string;
   name?: string;
   invite_code?: string;
-  /** Client IP to register from (X-Forwarded-For; the app must run with TRUST_PROXY=true). */
+  /** Client IP to register from (X-Forwarded-For; the app must trust the test client as a proxy, e.g. TRUST_PROXY=1). */
   ip?: string;
 }
 
