@@ -93,9 +93,26 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
         const bad = documentRecord(url);
         const res = await push(b, [fine, bad]);
         expect({ url, status: res.status }).toEqual({ url, status: 422 });
-        expect(res.body.details).toMatchObject({ code: 'VALIDATION_FAILED', table: 'documents', field: 'file_url' });
+        // The sync 422 shape: the first offending record named by table, id and field; all of them in errors.
+        expect(res.body.details).toEqual({
+          code: 'VALIDATION_FAILED',
+          table: 'documents',
+          id: bad.id,
+          field: 'file_url',
+          errors: [{ table: 'documents', id: bad.id, field: 'file_url', message: expect.any(String) }],
+        });
         expect(await db.query('SELECT id FROM documents WHERE id = ANY($1::uuid[])', [[fine.id, bad.id]])).toEqual([]);
       }
+    });
+
+    it('names every document pointing at a missing file, with the recovery in the message', async () => {
+      const m = await register();
+      const gone = `/api/v1/files/${randomUUID()}`;
+      const docs = [documentRecord(gone), documentRecord(gone), documentRecord(`/api/v1/files/${randomUUID()}`)];
+      const res = await push(m, docs).expect(422);
+      expect(res.body.details.id).toBe(docs[0].id);
+      expect(res.body.details.errors.map((e: { id: string }) => e.id).sort()).toEqual(docs.map((d) => d.id).sort());
+      expect(res.body.message).toMatch(/upload the file again, or push the document with file_url null/);
     });
 
     it('accepts documents without a file (null or empty file_url)', async () => {

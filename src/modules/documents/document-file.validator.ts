@@ -1,9 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
-import type { DocumentFileValidator } from '../sync/document-file-validator.js';
+import type { DocumentFileRef, DocumentFileValidator } from '../sync/document-file-validator.js';
+import { SyncErrors, type SyncFieldError } from '../sync/sync.errors.js';
 
 const FILE_URL = /^\/api\/v1\/files\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+const MALFORMED = 'must be /api/v1/files/<id> of a file uploaded by this family (or null/empty)';
+const NOT_A_FAMILY_FILE =
+  'does not name a file of this family (never uploaded, uploaded by another family, or removed by the cleanup after its grace period): upload the file again, or push the document with file_url null';
 
 /**
  * Sync push check for `documents.file_url`: a document may only point at a
@@ -14,35 +18,33 @@ const FILE_URL = /^\/api\/v1\/files\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 @Injectable()
 export class DocumentFilesValidator implements DocumentFileValidator {
   /**
-   * @param fileUrls the distinct non-empty `file_url` values of the push (null/empty are allowed and skipped)
-   * @throws DomainError VALIDATION_FAILED (422) naming the offending values; nothing is written by the caller then
+   * @param refs the pushed documents with a non-empty `file_url` (null/empty are allowed and not passed)
+   * @throws DomainError VALIDATION_FAILED (422) in the sync shape `{ table, id, field, errors }`, one error per
+   *   offending document; nothing is written by the caller then
    */
-  async assertFamilyFiles(manager: EntityManager, familyId: string, fileUrls: Iterable<string | null | undefined>): Promise<void> {
-    const wanted = new Map<string, string>(); // file id -> url as sent
-    const malformed: string[] = [];
-    for (const url of fileUrls) {
-      if (url === null || url === undefined || url === '') continue;
-      const match = FILE_URL.exec(url.toLowerCase() === url ? url : '');
-      if (match) wanted.set(match[1], url);
-      else malformed.push(url);
+  async assertFamilyFiles(manager: EntityManager, familyId: string, refs: DocumentFileRef[]): Promise<void> {
+    const wanted = new Map<string, string[]>(); // file id -> ids of the documents pointing at it
+    const errors: SyncFieldError[] = [];
+    for (const { id, fileUrl } of refs) {
+      const match = FILE_URL.exec(fileUrl);
+      if (!match) errors.push(fileUrlError(id, MALFORMED));
+      else wanted.set(match[1], [...(wanted.get(match[1]) ?? []), id]);
     }
-    if (malformed.length) throw invalid(malformed, 'file_url must be /api/v1/files/<id> of an uploaded file');
+    if (errors.length) throw SyncErrors.invalid(errors);
     if (!wanted.size) return;
     const rows: Array<{ id: string }> = await manager.query(
       'SELECT id FROM files WHERE family_id = $1 AND id = ANY($2::uuid[]) FOR KEY SHARE',
       [familyId, [...wanted.keys()]],
     );
     const found = new Set(rows.map((r) => r.id));
-    const missing = [...wanted].filter(([id]) => !found.has(id)).map(([, url]) => url);
     // Another family's file and a file that never existed are the same answer: no such file here.
-    if (missing.length) throw invalid(missing, 'file_url does not name a file of this family');
+    for (const [fileId, documentIds] of wanted) {
+      if (!found.has(fileId)) errors.push(...documentIds.map((id) => fileUrlError(id, NOT_A_FAMILY_FILE)));
+    }
+    if (errors.length) throw SyncErrors.invalid(errors);
   }
 }
 
-function invalid(urls: string[], message: string): DomainError {
-  return new DomainError(ErrorCode.VALIDATION_FAILED, message, {
-    table: 'documents',
-    field: 'file_url',
-    file_urls: urls.slice(0, 20),
-  });
+function fileUrlError(id: string, message: string): SyncFieldError {
+  return { table: 'documents', id, field: 'file_url', message };
 }

@@ -1,5 +1,11 @@
 import type { EntityManager } from 'typeorm';
-import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { SyncErrors } from './sync.errors.js';
+
+/** A pushed document (created or updated) with a non-empty `file_url`. */
+export interface DocumentFileRef {
+  id: string;
+  fileUrl: string;
+}
 
 /**
  * Decides whether pushed `documents.file_url` values point at files of the
@@ -8,20 +14,18 @@ import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
  * DomainError (422 or 403) to reject the whole push.
  */
 export interface DocumentFileValidator {
-  assertFamilyFiles(manager: EntityManager, familyId: string, fileUrls: string[]): Promise<void>;
+  assertFamilyFiles(manager: EntityManager, familyId: string, refs: DocumentFileRef[]): Promise<void>;
 }
 
 export const DOCUMENT_FILE_VALIDATOR = Symbol('DOCUMENT_FILE_VALIDATOR');
 
 /** Until uploads exist, a synced document may carry no file. */
 export class NoFilesDocumentValidator implements DocumentFileValidator {
-  async assertFamilyFiles(_manager: EntityManager, _familyId: string, fileUrls: string[]): Promise<void> {
-    if (fileUrls.length) {
-      throw new DomainError(ErrorCode.VALIDATION_FAILED, 'documents.file_url must be empty: no uploaded file matches it', {
-        table: 'documents',
-        field: 'file_url',
-        file_urls: fileUrls.slice(0, 20),
-      });
+  async assertFamilyFiles(_manager: EntityManager, _familyId: string, refs: DocumentFileRef[]): Promise<void> {
+    if (refs.length) {
+      throw SyncErrors.invalid(
+        refs.map(({ id }) => ({ table: 'documents', id, field: 'file_url', message: 'must be empty: no uploaded file matches it' })),
+      );
     }
   }
 }

@@ -50,7 +50,7 @@ export class SyncPushService {
       assertNoForeignRows(byTable, familyId);
       assertNoConflicts(push, byTable, cursor);
       assertBloodTestRefs(push, byTable.get('blood_tests'));
-      if (push.fileUrls.length) await this.files.assertFamilyFiles(manager, familyId, push.fileUrls);
+      if (push.fileRefs.length) await this.files.assertFamilyFiles(manager, familyId, push.fileRefs);
 
       const stamp: WriteStamp = { familyId, version, userId, deviceId: input.deviceId, now: Date.now() };
       for (const table of push.tables) {

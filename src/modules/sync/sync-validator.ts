@@ -1,3 +1,4 @@
+import type { DocumentFileRef } from './document-file-validator.js';
 import { SyncErrors, addId, type IdsByTable, type SyncFieldError } from './sync.errors.js';
 import {
   SYNC_TABLE_BY_NAME,
@@ -25,8 +26,8 @@ export interface ValidatedPush {
   tables: PushedTable[];
   /** blood_test_results.blood_test_id values (distinct). */
   bloodTestRefs: string[];
-  /** Non-empty documents.file_url values (distinct). */
-  fileUrls: string[];
+  /** Every pushed document with a non-empty file_url. */
+  fileRefs: DocumentFileRef[];
   recordCount: number;
 }
 
@@ -46,7 +47,7 @@ export function validatePush(changes: unknown, familyId: string): ValidatedPush 
   const foreign: IdsByTable = {};
   const tables: PushedTable[] = [];
   const refs = new Set<string>();
-  const fileUrls = new Set<string>();
+  const fileRefs: DocumentFileRef[] = [];
   let recordCount = 0;
 
   if (!isPlainObject(changes)) throw SyncErrors.invalid([{ table: '(changes)', id: null, field: 'changes', message: 'must be an object' }]);
@@ -81,7 +82,7 @@ export function validatePush(changes: unknown, familyId: string): ValidatedPush 
         seen.add(record.id);
         if (spec.isFamilyRow && record.id !== familyId) addId(foreign, tableName, record.id);
         if (spec.name === 'blood_test_results' && typeof record.doc.blood_test_id === 'string') refs.add(record.doc.blood_test_id);
-        if (spec.name === 'documents' && typeof record.doc.file_url === 'string' && record.doc.file_url !== '') fileUrls.add(record.doc.file_url);
+        if (spec.name === 'documents' && typeof record.doc.file_url === 'string' && record.doc.file_url !== '') fileRefs.push({ id: record.id, fileUrl: record.doc.file_url });
         table.upserts.push(record);
       }
     }
@@ -109,7 +110,7 @@ export function validatePush(changes: unknown, familyId: string): ValidatedPush 
 
   if (errors.length) throw SyncErrors.invalid(errors);
   if (Object.keys(foreign).length) throw SyncErrors.forbidden(foreign, 'The push names another family (family_id or family record)');
-  return { tables, bloodTestRefs: [...refs], fileUrls: [...fileUrls], recordCount };
+  return { tables, bloodTestRefs: [...refs], fileRefs, recordCount };
 }
 
 function validateRecord(
