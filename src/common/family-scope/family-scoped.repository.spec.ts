@@ -104,6 +104,58 @@ describe('FamilyScopedRepository', () => {
       });
     });
 
+    describe('query builder: the scope cannot be removed', () => {
+      const idsOf = (rows: UserEntity[]) => rows.map((u) => u.id);
+
+      it('a later where() adds to the scope instead of replacing it', async () => {
+        await inA(async () => {
+          expect(await members.createQueryBuilder('u').where('u.id = :other', { other: userB.id }).getMany()).toEqual([]);
+          expect(idsOf(await members.createQueryBuilder('u').where('true').getMany())).toEqual([userA.id]);
+          expect(await members.createQueryBuilder('u').whereInIds([userB.id]).getMany()).toEqual([]);
+          expect(await members.createQueryBuilder('u').where('u.family_id = :f', { f: familyB.id }).getCount()).toBe(0);
+        });
+      });
+
+      it('orWhere() cannot OR the scope away', async () => {
+        await inA(async () => {
+          const qb = members.createQueryBuilder('u').where('u.id = :a', { a: userA.id }).orWhere('u.id = :b', { b: userB.id });
+          expect(idsOf(await qb.getMany())).toEqual([userA.id]);
+          expect(idsOf(await members.createQueryBuilder('u').orWhere('true').getMany())).toEqual([userA.id]);
+          const [sql] = members.createQueryBuilder('u').where('u.id = :a', { a: userA.id }).orWhere('true').getQueryAndParameters();
+          expect(sql).toMatch(new RegExp(`\\) AND \\( "u"\\."family_id" = '${familyA.id}' \\)$`));
+        });
+      });
+
+      it('clones (getCount, getManyAndCount, pagination) keep the scope', async () => {
+        await inA(async () => {
+          const qb = members.createQueryBuilder('u').where('true');
+          expect(await qb.getCount()).toBe(1);
+          expect(await qb.clone().where('true').orWhere('true').getCount()).toBe(1);
+          const [rows, count] = await qb.orderBy('u.id').skip(0).take(10).getManyAndCount();
+          expect([idsOf(rows), count]).toEqual([[userA.id], 1]);
+        });
+      });
+
+      it("neither a parameter named like the scope's nor a reset of the expression map drops it", async () => {
+        await inA(async () => {
+          const qb = members.createQueryBuilder('u').setParameters({ scopeFamilyId: familyB.id, familyId: familyB.id });
+          expect(idsOf(await qb.getMany())).toEqual([userA.id]);
+          const reset = members.createQueryBuilder('u').where('true');
+          reset.expressionMap.wheres = [];
+          expect(idsOf(await reset.getMany())).toEqual([userA.id]);
+        });
+      });
+
+      it('refuses to become a write builder (update, delete, insert)', async () => {
+        await inA(async () => {
+          expect(() => members.createQueryBuilder('u').update()).toThrow(/read-only/);
+          expect(() => members.createQueryBuilder('u').delete()).toThrow(/read-only/);
+          expect(() => members.createQueryBuilder('u').insert()).toThrow(/read-only/);
+          expect(() => members.createQueryBuilder('u').softDelete()).toThrow(/read-only/);
+        });
+      });
+    });
+
     it('updates only the current family and never moves a row out of it', async () => {
       await inA(async () => {
         expect(await members.update({ id: userB.id }, { name: 'hijacked' })).toBe(0);
@@ -127,6 +179,27 @@ describe('FamilyScopedRepository', () => {
       const inserted = await inA(() => members.insert({ email: `ins-${randomUUID()}@example.test`, passwordHash: 'x', familyId: familyB.id, role: 'member' }));
       const [row] = await dataSource.query('SELECT family_id FROM users WHERE id = $1', [inserted.id]);
       expect(row.family_id).toBe(familyA.id);
+      await dataSource.query('DELETE FROM users WHERE id = $1', [inserted.id]);
+    });
+
+    it("insert() never touches an existing row: another family's id fails and that row stays where it was", async () => {
+      let caught: unknown;
+      try {
+        await inA(() => members.insert({ id: userB.id, email: `steal-${randomUUID()}@example.test`, passwordHash: 'x', role: 'member' }));
+      } catch (error) {
+        caught = error;
+      }
+      // A unique violation (an expected failure for the caller to map), not a silent UPDATE of family B's row.
+      expect((caught as { driverError?: { code?: string } })?.driverError?.code).toBe('23505');
+      const [row] = await dataSource.query('SELECT family_id, email FROM users WHERE id = $1', [userB.id]);
+      expect(row).toEqual({ family_id: familyB.id, email: userB.email });
+    });
+
+    it('insert() returns the row with its generated and default columns', async () => {
+      const inserted = await inA(() => members.insert({ email: `gen-${randomUUID()}@example.test`, passwordHash: 'x', role: 'member' }));
+      expect(inserted.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(inserted.createdAt).toBeInstanceOf(Date);
+      expect(inserted.familyJoinedVersion).toBe(0);
       await dataSource.query('DELETE FROM users WHERE id = $1', [inserted.id]);
     });
 

@@ -62,9 +62,18 @@ export class FamilyScopedRepository<T extends ObjectLiteral> {
     return this.repository.count({ where: this.scoped(where) });
   }
 
+  /**
+   * A plain INSERT into the current family. Never `save()`: save first SELECTs the id without the
+   * scope and UPDATEs the row it finds, so an id that exists in another family would move that
+   * family's row into this one. An existing id fails with a unique violation instead.
+   */
   async insert(values: DeepPartial<T>): Promise<T> {
     const entity = this.repository.create({ ...values, [this.scopeProperty]: this.familyId } as DeepPartial<T>);
-    return this.repository.save(entity);
+    const { identifiers } = await this.repository.insert(entity as QueryDeepPartialEntity<T>);
+    // Read back through the scope: RETURNING leaves defaults untransformed (a bigint default comes back as a string).
+    const row = await this.findOne(identifiers[0] as FindOptionsWhere<T>);
+    if (!row) throw new Error('FamilyScopedRepository: the inserted row is not visible in its own family');
+    return row;
   }
 
   /** Updates the scoped rows matching `where`; returns how many changed. */
@@ -74,11 +83,51 @@ export class FamilyScopedRepository<T extends ObjectLiteral> {
     return result.affected ?? 0;
   }
 
-  /** A query builder that starts already filtered to the current family. */
+  /**
+   * A SELECT builder that cannot leave the current family. The scope is not one of the builder's
+   * WHERE conditions (a later `.where()` would replace those and `.orWhere()` would OR them away):
+   * it is ANDed to whatever conditions the builder has when its SQL is generated, on this builder
+   * and on its clones (which `getCount()` and pagination use). Turning it into an UPDATE, DELETE or
+   * INSERT builder throws: writes go through `update()` / `insert()` above.
+   */
   createQueryBuilder(alias: string): SelectQueryBuilder<T> {
+    const familyId = this.familyId;
+    // A literal, not a parameter: a caller's `setParameter()` with the same name would replace a parameter's value.
+    if (!UUID.test(familyId)) throw new Error(`FamilyScopedRepository: family id is not a UUID`);
+    const builder = this.repository.createQueryBuilder(alias);
     const column = this.repository.metadata.findColumnWithPropertyName(this.scopeProperty)!.databaseName;
-    return this.repository
-      .createQueryBuilder(alias)
-      .where(`${alias}.${column} = :scopeFamilyId`, { scopeFamilyId: this.familyId });
+    return lockScope(builder, `${builder.escape(alias)}.${builder.escape(column)} = '${familyId}'`);
   }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The protected SelectQueryBuilder members the scope hooks into. */
+interface BuilderInternals {
+  createWhereExpression(): string;
+  clone(): SelectQueryBuilder<ObjectLiteral>;
+}
+
+function lockScope<T extends ObjectLiteral>(builder: SelectQueryBuilder<T>, condition: string): SelectQueryBuilder<T> {
+  const internals = builder as unknown as BuilderInternals;
+  const createWhereExpression = internals.createWhereExpression.bind(builder);
+  const clone = internals.clone.bind(builder);
+  internals.createWhereExpression = () => {
+    // TypeORM ANDs this slot, in its own parentheses, to the builder's conditions; whatever the caller set there is kept.
+    const map = builder.expressionMap;
+    const own = map.extraAppendedAndWhereCondition;
+    map.extraAppendedAndWhereCondition = own ? `(${own}) AND ${condition}` : condition;
+    try {
+      return createWhereExpression();
+    } finally {
+      map.extraAppendedAndWhereCondition = own;
+    }
+  };
+  internals.clone = () => lockScope(clone(), condition);
+  for (const write of ['update', 'delete', 'softDelete', 'restore', 'insert', 'relation'] as const) {
+    (builder as unknown as Record<string, unknown>)[write] = () => {
+      throw new Error(`A family-scoped query builder is read-only (${write}() refused); use the scoped repository's update()/insert()`);
+    };
+  }
+  return builder;
 }
