@@ -74,6 +74,7 @@ describe('validateEnv', () => {
     ['UPLOAD_MAX_BYTES', '20MB'],
     ['LOG_LEVEL', 'verbose'],
     ['BODY_LIMIT_BYTES', '10'],
+    ['SYNC_BODY_LIMIT_BYTES', String(256 * 1024 * 1024 + 1)],
     ['AUTH_RATE_LIMIT', '0'],
     ['TRUST_PROXY', 'maybe'],
     ['TRUST_PROXY', 'true'],

@@ -151,7 +151,8 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsOptional() @IsInt() @Min(1024)
   BODY_LIMIT_BYTES: number = 1024 * 1024;
 
-  @Transform(toInt) @IsOptional() @IsInt() @Min(1024)
+  /** A push is parsed in memory (string, then objects): 256 MiB is far above any real offline history. */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1024) @Max(256 * 1024 * 1024)
   SYNC_BODY_LIMIT_BYTES: number = 64 * 1024 * 1024;
 
   @Transform(toInt) @IsOptional() @IsInt() @Min(1)
