@@ -286,6 +286,23 @@ describe('auth with short-lived access tokens (e2e)', () => {
     await t.http().get('/api/v1/auth/me').set(bearer(refreshed.body.access_token)).expect(200);
   });
 
+  it('a validly signed token whose subject is not a UUID answers 401, not 500', async () => {
+    const { JwtService } = await import('@nestjs/jwt');
+    const { testEnv } = await import('../setup/test-app.js');
+    const jwt = new JwtService({ secret: testEnv().JWT_SECRET });
+    for (const sub of ['not-a-uuid', '', '00000000-0000-0000-0000-00000000000g', 'x'.repeat(36)]) {
+      const token = jwt.sign({ sub, typ: 'access' });
+      for (const path of ['/api/v1/auth/me', '/api/v1/families/me', '/api/v1/sync']) {
+        const res = await t.http().get(path).set(bearer(token));
+        expect({ sub, path, status: res.status }).toEqual({ sub, path, status: 401 });
+        expect(res.body).toMatchObject({ ...ERROR_SHAPE, statusCode: 401 });
+      }
+    }
+    // The same secret with a real user id works: only the subject was wrong.
+    const user = await registerFamily(t);
+    await t.http().get('/api/v1/auth/me').set(bearer(jwt.sign({ sub: user.user.id, typ: 'access' }))).expect(200);
+  });
+
   it('a token signed with another secret answers 401', async () => {
     const { JwtService } = await import('@nestjs/jwt');
     const user = await registerFamily(t);

@@ -5,6 +5,8 @@ import { ExtractJwt, Strategy } from 'passport-jwt';
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
 import { JWT_SECRET } from './auth.constants.js';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 interface AccessTokenPayload {
   sub: string;
   typ?: string;
@@ -18,7 +20,9 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   }
 
   validate(payload: AccessTokenPayload): AuthenticatedUser | false {
-    if (payload.typ !== 'access' || typeof payload.sub !== 'string') return false;
+    // `sub` goes into uuid columns: a validly signed token whose subject is not a UUID is refused here
+    // (401), not by PostgreSQL further on (500).
+    if (payload.typ !== 'access' || typeof payload.sub !== 'string' || !UUID.test(payload.sub)) return false;
     return { userId: payload.sub };
   }
 }
