@@ -175,15 +175,31 @@ describe('families (e2e)', () => {
       await t.http().get('/api/v1/families/me').set(bearer(foreign.token)).expect(200);
     });
 
-    it('the owner cannot remove themselves; a malformed id answers 400', async () => {
+    it('the owner cannot remove themselves: 422 naming userId in details.fields', async () => {
       const owner = await registerFamily(t);
-      const self = await t.http().delete(`/api/v1/families/me/members/${owner.user.id}`).set(bearer(owner.token));
-      expect(self.status).toBe(422);
-      expect(self.body).toMatchObject({ statusCode: self.status, error: expect.any(String), message: expect.any(String) });
+      const self = await t.http().delete(`/api/v1/families/me/members/${owner.user.id}`).set(bearer(owner.token)).expect(422);
+      expect(self.body).toEqual({
+        statusCode: 422,
+        error: 'Unprocessable Entity',
+        message: 'The owner cannot remove themselves from the family',
+        details: { code: 'VALIDATION_FAILED', fields: [{ field: 'userId', errors: ['The owner cannot remove themselves from the family'] }] },
+      });
       await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
-      const bad = await t.http().delete('/api/v1/families/me/members/not-a-uuid').set(bearer(owner.token)).expect(400);
-      expect(bad.body).toMatchObject({ statusCode: 400, error: 'Bad Request', message: expect.any(String) });
     });
+
+    it.each(['not-a-uuid', 'xyz', '6f1c2b0e9a7d4c1e8b7a2d3e4f5a6b7c', '6f1c2b0e-9a7d-4c1e-8b7a-2d3e4f5a6b7cc'])(
+      'a malformed member id (%s) answers 400 naming userId, in the shape of every validation error',
+      async (id) => {
+        const owner = await registerFamily(t);
+        const bad = await t.http().delete(`/api/v1/families/me/members/${id}`).set(bearer(owner.token)).expect(400);
+        expect(bad.body).toEqual({
+          statusCode: 400,
+          error: 'Bad Request',
+          message: 'userId must be a UUID',
+          details: { code: 'VALIDATION_FAILED', fields: [{ field: 'userId', errors: ['userId must be a UUID'] }] },
+        });
+      },
+    );
   });
 
   describe('a family someone left', () => {

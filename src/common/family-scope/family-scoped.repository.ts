@@ -10,6 +10,7 @@ import type {
 } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { FamilyContext } from './family-context.js';
+import { isUuid } from '../http/uuid.js';
 
 /**
  * A repository that can only see and write the current family's rows. Every
@@ -93,14 +94,12 @@ export class FamilyScopedRepository<T extends ObjectLiteral> {
   createQueryBuilder(alias: string): SelectQueryBuilder<T> {
     const familyId = this.familyId;
     // A literal, not a parameter: a caller's `setParameter()` with the same name would replace a parameter's value.
-    if (!UUID.test(familyId)) throw new Error(`FamilyScopedRepository: family id is not a UUID`);
+    if (!isUuid(familyId)) throw new Error(`FamilyScopedRepository: family id is not a UUID`);
     const builder = this.repository.createQueryBuilder(alias);
     const column = this.repository.metadata.findColumnWithPropertyName(this.scopeProperty)!.databaseName;
     return lockScope(builder, `${builder.escape(alias)}.${builder.escape(column)} = '${familyId}'`);
   }
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The protected SelectQueryBuilder members the scope hooks into. */
 interface BuilderInternals {

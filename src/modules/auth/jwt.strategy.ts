@@ -4,8 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
 import { JWT_SECRET } from './auth.constants.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../../common/http/uuid.js';
 
 interface AccessTokenPayload {
   sub: string;
@@ -22,7 +21,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   validate(payload: AccessTokenPayload): AuthenticatedUser | false {
     // `sub` goes into uuid columns: a validly signed token whose subject is not a UUID is refused here
     // (401), not by PostgreSQL further on (500).
-    if (payload.typ !== 'access' || typeof payload.sub !== 'string' || !UUID.test(payload.sub)) return false;
+    if (payload.typ !== 'access' || typeof payload.sub !== 'string' || !isUuid(payload.sub)) return false;
     return { userId: payload.sub };
   }
 }

@@ -7,6 +7,7 @@ import { EntityManager, Repository } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { authConfig } from '../../config/configuration.js';
 import { RefreshTokenEntity } from './entities/refresh-token.entity.js';
+import { isUuid } from '../../common/http/uuid.js';
 
 export interface TokenPair {
   accessToken: string;
@@ -16,9 +17,6 @@ export interface TokenPair {
 }
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
-// The id part goes into a uuid column: anything PostgreSQL would not parse as a uuid is refused before the query.
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Access tokens: short-lived HS256 JWTs (`sub` = user id, `typ` = access).
  * Refresh tokens: opaque `<id>.<secret>`, stored as sha256(secret), rotated on
@@ -51,7 +49,7 @@ export class TokenService {
   async rotate(presented: string): Promise<TokenPair> {
     const invalid = () => new DomainError(ErrorCode.INVALID_REFRESH_TOKEN, 'Invalid or expired refresh token');
     const [id, secret] = presented.split('.');
-    if (!id || !secret || !UUID.test(id)) throw invalid();
+    if (!id || !secret || !isUuid(id)) throw invalid();
 
     const outcome = await this.refreshTokens.manager.transaction(async (manager) => {
       const repo = manager.getRepository(RefreshTokenEntity);
@@ -73,7 +71,7 @@ export class TokenService {
   /** Revokes the chain of the given refresh token (sign-out of that device). Unknown tokens are ignored. */
   async revoke(presented: string): Promise<void> {
     const [id, secret] = presented.split('.');
-    if (!id || !secret || !UUID.test(id)) return;
+    if (!id || !secret || !isUuid(id)) return;
     const token = await this.refreshTokens.findOne({ where: { id } });
     if (!token || !safeEqual(token.tokenHash, sha256(secret))) return;
     await this.refreshTokens.manager.transaction((manager) => revokeTokens(manager, 'chain_id', token.chainId));

@@ -1,7 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Patch, Post } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponse } from '../../common/errors/error-response.js';
 import { FamilyScoped } from '../../common/family-scope/decorators.js';
+import { UuidParam } from '../../common/http/uuid.js';
 import { FamilyResponse, InviteCodeResponse } from './dto/family.response.js';
 import { UpdateFamilyDto } from './dto/update-family.dto.js';
 import { FamiliesService } from './families.service.js';
@@ -38,7 +39,7 @@ export class FamiliesController {
   @HttpCode(204)
   @ApiForbiddenResponse({ type: ErrorResponse, description: 'Caller is not the owner' })
   @ApiNotFoundResponse({ type: ErrorResponse, description: 'No such member in this family' })
-  removeMember(@Param('userId', new ParseUUIDPipe()) userId: string): Promise<void> {
+  removeMember(@UuidParam('userId') userId: string): Promise<void> {
     return this.families.removeMember(userId);
   }
 }

@@ -59,7 +59,8 @@ export class FamiliesService {
   async removeMember(memberId: string): Promise<void> {
     const { userId } = this.requireOwner();
     if (memberId === userId) {
-      throw new DomainError(ErrorCode.VALIDATION_FAILED, 'The owner cannot remove themselves from the family', { field: 'userId' });
+      const message = 'The owner cannot remove themselves from the family';
+      throw new DomainError(ErrorCode.VALIDATION_FAILED, message, { fields: [{ field: 'userId', errors: [message] }] });
     }
     const { result: removed } = await this.versions.write(async ({ manager }) => {
       const detached = await this.members.detach(memberId, manager);
