@@ -39,11 +39,39 @@ describe('auth (e2e)', () => {
       expect(stored.password_hash).toMatch(/^\$argon2id\$/);
     });
 
-    it('trims the email and compares it case-insensitively', async () => {
+    it('trims the email, stores it lower-cased and compares it case-insensitively', async () => {
       const email = uniqueEmail('Mixed.Case');
-      await t.http().post('/api/v1/auth/register').send({ email: `  ${email}  `, password: DEFAULT_PASSWORD }).expect(201);
+      const reg = await t.http().post('/api/v1/auth/register').send({ email: `  ${email}  `, password: DEFAULT_PASSWORD }).expect(201);
+      expect(reg.body.user.email).toBe(email.toLowerCase());
       const login = await t.http().post('/api/v1/auth/login').send({ email: ` ${email.toUpperCase()} `, password: DEFAULT_PASSWORD }).expect(200);
-      expect(login.body.user.email).toBe(email);
+      expect(login.body.user.email).toBe(email.toLowerCase());
+    });
+
+    it('non-ASCII emails: case and Unicode form do not make a second account, on any database locale', async () => {
+      const local = `ÄBC-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+      const upper = `${local}@Exämple.test`;
+      const stored = `${local.toLowerCase()}@exämple.test`.normalize('NFC');
+      const decomposed = upper.normalize('NFD');
+      const reg = await t.http().post('/api/v1/auth/register').send({ email: upper, password: DEFAULT_PASSWORD }).expect(201);
+      expect(reg.body.user.email).toBe(stored);
+      const [row] = await db.query('SELECT email FROM users WHERE id = $1', [reg.body.user.id]);
+      expect(row.email).toBe(stored);
+
+      // Register: the lower-case and the decomposed spellings are the same account (409), also when joining a family.
+      for (const email of [stored, decomposed, ` ${decomposed.toLowerCase()} `]) {
+        const res = await t.http().post('/api/v1/auth/register').send({ email, password: DEFAULT_PASSWORD }).expect(409);
+        expect(res.body.details.code).toBe('EMAIL_TAKEN');
+      }
+      const owner = await registerFamily(t);
+      await t.http().post('/api/v1/auth/register').send({ email: stored, password: DEFAULT_PASSWORD, invite_code: owner.inviteCode }).expect(409);
+
+      // Login: every spelling finds it.
+      for (const email of [upper, stored, decomposed, decomposed.toLowerCase()]) {
+        const res = await t.http().post('/api/v1/auth/login').send({ email, password: DEFAULT_PASSWORD });
+        expect({ email, status: res.status, id: res.body.user?.id }).toEqual({ email, status: 200, id: reg.body.user.id });
+      }
+      const [{ count }] = await db.query('SELECT count(*)::int AS count FROM users WHERE email = $1', [stored]);
+      expect(count).toBe(1);
     });
 
     it('answers 409 for a duplicate email, also in another case', async () => {
@@ -60,7 +88,7 @@ describe('auth (e2e)', () => {
         [email, email.toUpperCase(), ` ${email}`].map((e) => t.http().post('/api/v1/auth/register').send({ email: e, password: DEFAULT_PASSWORD })),
       );
       expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409]);
-      const [{ count }] = await db.query('SELECT count(*)::int AS count FROM users WHERE lower(email) = lower($1)', [email]);
+      const [{ count }] = await db.query('SELECT count(*)::int AS count FROM users WHERE email = $1', [email]);
       expect(count).toBe(1);
     });
 

@@ -8,15 +8,14 @@ import { FamilyEntity } from '../families/entities/family.entity.js';
 import { FamiliesService } from '../families/families.service.js';
 import { AuthResponse, MeResponse, TokenResponse, UserResponse } from './dto/auth.response.js';
 import { LoginDto, RegisterDto } from './dto/auth.dto.js';
+import { normalizeEmail } from './email.js';
 import { UserEntity } from './entities/user.entity.js';
 import { PasswordService } from './password.service.js';
 import { TokenService } from './token.service.js';
 
 const UNIQUE_VIOLATION = '23505';
 
-export function normalizeEmail(email: string): string {
-  return email.trim();
-}
+export { normalizeEmail } from './email.js';
 
 @Injectable()
 export class AuthService {
@@ -94,9 +93,9 @@ export class AuthService {
     return this.tokens.revoke(refreshToken);
   }
 
-  /** Look-up by email, case-insensitively (also used by the admin CLI). */
+  /** Look-up by email as typed (also used by the admin CLI): stored emails are normalized, so this is equality. */
   findByEmail(email: string): Promise<UserEntity | null> {
-    return this.users.createQueryBuilder('u').where('lower(u.email) = lower(:normalized)', { normalized: normalizeEmail(email) }).getOne();
+    return this.users.findOne({ where: { email: normalizeEmail(email) } });
   }
 
   /**

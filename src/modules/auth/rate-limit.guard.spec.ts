@@ -52,6 +52,11 @@ describe('AuthRateLimitGuard', () => {
     expect(attempt(login('10.0.0.2', 'a@B.c')).allowed).toBe(false);
   });
 
+  it('normalizes non-ASCII emails the way accounts are stored (case, Unicode form)', () => {
+    for (const email of ['ÄBC@b.c', 'äbc@b.c', 'A\u0308BC@b.c']) expect(attempt(login('10.0.0.1', email)).allowed).toBe(true);
+    expect(attempt(login('10.0.0.2', 'a\u0308bc@B.C')).allowed).toBe(false);
+  });
+
   it('limits one IP at 3× the account limit across accounts', () => {
     for (let i = 0; i < 9; i++) expect(attempt(login('10.0.0.1', `u${i}@b.c`)).allowed).toBe(true);
     expect(attempt(login('10.0.0.1', 'u99@b.c')).allowed).toBe(false);

@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import type { ScopedRequest } from '../../common/family-scope/family-scope.request.js';
 import { authConfig } from '../../config/configuration.js';
+import { normalizeEmail } from './email.js';
 
 interface Window {
   count: number;
@@ -63,5 +64,5 @@ export class AuthRateLimitGuard implements CanActivate {
 function accountKey(request: ScopedRequest): string | undefined {
   if (request.user?.userId) return `user:${request.user.userId}`;
   const email = (request.body as { email?: unknown } | undefined)?.email;
-  return typeof email === 'string' ? `email:${email.trim().toLowerCase()}` : undefined;
+  return typeof email === 'string' ? `email:${normalizeEmail(email)}` : undefined;
 }

@@ -1,14 +1,17 @@
 import { Transform } from 'class-transformer';
 import { IsEmail, IsNotEmpty, IsOptional, IsString, Length, Matches, MaxLength, MinLength } from 'class-validator';
+import { normalizeEmail } from '../email.js';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+/** Validated (format, length) in the form it is stored in. */
+const toStoredEmail = ({ value }: { value: unknown }) => (typeof value === 'string' ? normalizeEmail(value) : value);
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 256;
 
 export class RegisterDto {
-  /** @example parent@example.com */
-  @Transform(trim) @IsEmail() @MaxLength(320)
+  /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. @example parent@example.com */
+  @Transform(toStoredEmail) @IsEmail() @MaxLength(320)
   email: string;
 
   /** At least 8 characters. @example correct horse battery */
@@ -25,8 +28,8 @@ export class RegisterDto {
 }
 
 export class LoginDto {
-  /** @example parent@example.com */
-  @Transform(trim) @IsEmail() @MaxLength(320)
+  /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. @example parent@example.com */
+  @Transform(toStoredEmail) @IsEmail() @MaxLength(320)
   email: string;
 
   @IsString() @IsNotEmpty() @MaxLength(PASSWORD_MAX_LENGTH)

@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { bigintNumber } from '../../../database/column-transformers.js';
 
 export type FamilyRole = 'owner' | 'member';
@@ -8,7 +8,8 @@ export class UserEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
-  /** Stored trimmed as typed; uniqueness and look-ups use lower(email). */
+  /** Stored normalized (normalizeEmail: trimmed, NFC, lower-cased); unique, looked up by equality. */
+  @Index('users_email_key', { unique: true })
   @Column({ type: 'varchar', length: 320 })
   email: string;
 
