@@ -40,6 +40,18 @@ describe('families (e2e)', () => {
     it('requires a token', async () => {
       await t.http().get('/api/v1/families/me').expect(401);
     });
+
+    it('has a server-only deleted_at, like every synced table: NULL, never in a response or a pull', async () => {
+      const owner = await registerFamily(t);
+      const [row] = await db.query('SELECT deleted_at FROM families WHERE id = $1', [owner.family.id]);
+      expect(row).toEqual({ deleted_at: null });
+      const res = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+      expect(res.body).not.toHaveProperty('deleted_at');
+      const pull = await t.http().get('/api/v1/sync').set(bearer(owner.token)).expect(200);
+      const [family] = pull.body.changes.families.created;
+      expect(family.id).toBe(owner.family.id);
+      expect(family).not.toHaveProperty('deleted_at');
+    });
   });
 
   describe('PATCH /families/me', () => {

@@ -44,6 +44,14 @@ export class FamilyEntity {
   @Column({ name: 'server_created_version', type: 'bigint', default: 0, transformer: bigintNumber })
   serverCreatedVersion: number;
 
+  /**
+   * Server-only, never on the wire, and NULL: a family is never tombstoned (sync refuses to delete
+   * its row, no REST route deletes it). Present so every synced table has the same server columns.
+   * A plain column, not @DeleteDateColumn, so no query silently filters on it.
+   */
+  @Column({ name: 'deleted_at', type: 'bigint', nullable: true, transformer: bigintNumber })
+  deletedAt: number | null;
+
   @Column({ name: 'created_by', type: 'uuid', nullable: true })
   createdBy: string | null;
 
