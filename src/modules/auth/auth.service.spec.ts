@@ -1,0 +1,154 @@
+import { createServiceKit, unitEmail, type ServiceKit } from '../../../test/factories/services.factory.js';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { UserEntity } from './entities/user.entity.js';
+import { FamilyEntity } from '../families/entities/family.entity.js';
+
+const PASSWORD = 'correct horse battery';
+
+/** AuthService over the run's real PostgreSQL (see test/factories/services.factory.ts). */
+describe('AuthService', () => {
+  let kit: ServiceKit;
+  beforeAll(async () => (kit = await createServiceKit()));
+  afterAll(() => kit?.close());
+
+  const failure = async (work: () => Promise<unknown>): Promise<DomainError> => {
+    try {
+      await work();
+    } catch (error) {
+      if (error instanceof DomainError) return error;
+      throw error;
+    }
+    throw new Error('expected a DomainError');
+  };
+  const userRow = (id: string) => kit.dataSource.getRepository(UserEntity).findOneByOrFail({ id });
+  const familyRow = (id: string) => kit.dataSource.getRepository(FamilyEntity).findOneByOrFail({ id });
+  const register = (email = unitEmail(), extra: { invite_code?: string; name?: string } = {}) => kit.auth.register({ email, password: PASSWORD, ...extra });
+
+  describe('register', () => {
+    it('without an invite code: a new family with the user as its owner and creator', async () => {
+      const email = unitEmail('owner');
+      const res = await register(email, { name: 'Leila' });
+      expect(res.user).toMatchObject({ email, name: 'Leila', role: 'owner', family_id: expect.any(String) });
+      const family = await familyRow(res.user.family_id!);
+      expect(family).toMatchObject({ createdBy: res.user.id, updatedBy: res.user.id, inviteCode: expect.stringMatching(/^[A-HJKMNP-Z2-9]{6}$/) });
+      const user = await userRow(res.user.id);
+      expect(user.passwordHash).toMatch(/^\$argon2id\$/);
+      expect(user.familyJoinedVersion).toBe(family.syncVersion);
+      expect(res.access_token).toEqual(expect.any(String));
+      expect(res.refresh_token).toMatch(/^[0-9a-f-]{36}\.[\w-]+$/);
+    });
+
+    it('with an invite code: joins that family as a member, at a version above its current one', async () => {
+      const owner = await register();
+      const before = await familyRow(owner.user.family_id!);
+      const member = await register(unitEmail('member'), { invite_code: ` ${before.inviteCode.toLowerCase()} ` });
+      expect(member.user).toMatchObject({ role: 'member', family_id: owner.user.family_id });
+      const after = await familyRow(owner.user.family_id!);
+      expect(after.syncVersion).toBeGreaterThan(before.syncVersion);
+      expect((await userRow(member.user.id)).familyJoinedVersion).toBe(after.syncVersion);
+      // No second family was made.
+      const [{ n }] = await kit.dataSource.query('SELECT count(*)::int AS n FROM families WHERE created_by = $1', [member.user.id]);
+      expect(n).toBe(0);
+    });
+
+    it('with an unknown invite code: INVITE_CODE_INVALID (404) and no account', async () => {
+      const email = unitEmail();
+      const error = await failure(() => register(email, { invite_code: '222222' }));
+      expect([error.code, error.status]).toEqual([ErrorCode.INVITE_CODE_INVALID, 404]);
+      expect(await kit.auth.findByEmail(email)).toBeNull();
+    });
+
+    it('a duplicate email is EMAIL_TAKEN (409), in any case or Unicode form, also when joining', async () => {
+      const email = unitEmail('Dup-Ä');
+      const first = await register(email);
+      const owner = await register();
+      const code = (await familyRow(owner.user.family_id!)).inviteCode;
+      for (const again of [email, email.toUpperCase(), ` ${email.normalize('NFD')} `]) {
+        const error = await failure(() => register(again));
+        expect([error.code, error.status]).toEqual([ErrorCode.EMAIL_TAKEN, 409]);
+      }
+      expect((await failure(() => register(email, { invite_code: code }))).code).toBe(ErrorCode.EMAIL_TAKEN);
+      expect((await kit.auth.findByEmail(email.toUpperCase()))!.id).toBe(first.user.id);
+    });
+
+    it('two registrations of one email racing past the look-up: one account, the other EMAIL_TAKEN', async () => {
+      const email = unitEmail('race');
+      const results = await Promise.allSettled([register(email), register(email.toUpperCase()), register(` ${email}`)]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results.filter((x): x is PromiseRejectedResult => x.status === 'rejected')) {
+        expect((r.reason as DomainError).code).toBe(ErrorCode.EMAIL_TAKEN);
+      }
+      const [{ n }] = await kit.dataSource.query('SELECT count(*)::int AS n FROM users WHERE email = $1', [email.toLowerCase()]);
+      expect(n).toBe(1);
+    });
+  });
+
+  describe('login', () => {
+    it('the right password signs in, whatever the email case', async () => {
+      const email = unitEmail();
+      const reg = await register(email);
+      const res = await kit.auth.login({ email: `  ${email.toUpperCase()}`, password: PASSWORD });
+      expect(res.user.id).toBe(reg.user.id);
+      expect(res.refresh_token).not.toBe(reg.refresh_token);
+    });
+
+    it('wrong password and unknown email fail alike: same code, status and message', async () => {
+      const email = unitEmail();
+      await register(email);
+      const wrong = await failure(() => kit.auth.login({ email, password: 'not the password' }));
+      const unknown = await failure(() => kit.auth.login({ email: unitEmail('ghost'), password: PASSWORD }));
+      expect([wrong.code, wrong.status, wrong.message]).toEqual([ErrorCode.INVALID_CREDENTIALS, 401, 'Invalid email or password']);
+      expect([unknown.code, unknown.status, unknown.message]).toEqual([wrong.code, wrong.status, wrong.message]);
+      expect(unknown.details).toEqual(wrong.details);
+    });
+  });
+
+  describe('joinFamily', () => {
+    it('a lone owner moves in as a member; the family left keeps its rows but its code is retired', async () => {
+      const mover = await register();
+      const target = await register();
+      const oldFamily = await familyRow(mover.user.family_id!);
+      const targetCode = (await familyRow(target.user.family_id!)).inviteCode;
+      const me = await kit.auth.joinFamily(mover.user.id, targetCode);
+      expect(me.user).toMatchObject({ family_id: target.user.family_id, role: 'member' });
+      const left = await familyRow(oldFamily.id);
+      expect(left.inviteCode).not.toBe(oldFamily.inviteCode);
+    });
+
+    it('an owner with members cannot leave (409), nor can anyone join the family they are in', async () => {
+      const owner = await register();
+      const code = (await familyRow(owner.user.family_id!)).inviteCode;
+      const member = await register(unitEmail(), { invite_code: code });
+      const elsewhere = (await familyRow((await register()).user.family_id!)).inviteCode;
+      const leaving = await failure(() => kit.auth.joinFamily(owner.user.id, elsewhere));
+      expect([leaving.code, leaving.status]).toEqual([ErrorCode.ALREADY_IN_FAMILY, 409]);
+      const same = await failure(() => kit.auth.joinFamily(member.user.id, code));
+      expect([same.code, same.status]).toEqual([ErrorCode.ALREADY_IN_FAMILY, 409]);
+      expect(await userRow(owner.user.id)).toMatchObject({ familyId: owner.user.family_id, role: 'owner' });
+    });
+
+    it('an unknown code is INVITE_CODE_INVALID and nothing moves', async () => {
+      const user = await register();
+      expect((await failure(() => kit.auth.joinFamily(user.user.id, '222222'))).code).toBe(ErrorCode.INVITE_CODE_INVALID);
+      expect((await userRow(user.user.id)).familyId).toBe(user.user.family_id);
+    });
+  });
+
+  describe('resetPassword', () => {
+    it('sets the new password and revokes every refresh token of the user', async () => {
+      const email = unitEmail();
+      const reg = await register(email);
+      await kit.auth.login({ email, password: PASSWORD });
+      await kit.auth.resetPassword(email.toUpperCase(), 'a brand new password');
+      await expect(kit.auth.login({ email, password: PASSWORD })).rejects.toMatchObject({ code: ErrorCode.INVALID_CREDENTIALS });
+      await kit.auth.login({ email, password: 'a brand new password' });
+      const [{ live }] = await kit.dataSource.query('SELECT count(*)::int AS live FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [reg.user.id]);
+      expect(live).toBe(1); // only the sign-in made after the reset
+      await expect(kit.auth.refresh(reg.refresh_token)).rejects.toMatchObject({ code: ErrorCode.INVALID_REFRESH_TOKEN });
+    });
+
+    it('an unknown email is NOT_FOUND', async () => {
+      expect((await failure(() => kit.auth.resetPassword(unitEmail('nobody'), 'whatever long'))).code).toBe(ErrorCode.NOT_FOUND);
+    });
+  });
+});

@@ -1,0 +1,40 @@
+import { jest } from '@jest/globals';
+import argon2 from 'argon2';
+import { ARGON2_OPTIONS, PasswordService } from './password.service.js';
+
+describe('PasswordService', () => {
+  const passwords = new PasswordService();
+
+  it('hashes with argon2id at the configured cost, salted (two hashes of one password differ)', async () => {
+    const [a, b] = [await passwords.hash('correct horse battery'), await passwords.hash('correct horse battery')];
+    expect(a).toMatch(new RegExp(`^\\$argon2id\\$v=19\\$m=${ARGON2_OPTIONS.memoryCost},t=${ARGON2_OPTIONS.timeCost},p=${ARGON2_OPTIONS.parallelism}\\$`));
+    expect(a).not.toBe(b);
+    expect(a).not.toContain('correct horse battery');
+  });
+
+  it('verifies the right password only', async () => {
+    const hash = await passwords.hash('correct horse battery');
+    expect(await passwords.verify(hash, 'correct horse battery')).toBe(true);
+    expect(await passwords.verify(hash, 'correct horse battery ')).toBe(false);
+    expect(await passwords.verify(hash, 'Correct horse battery')).toBe(false);
+    expect(await passwords.verify(hash, '')).toBe(false);
+  });
+
+  it('a malformed stored hash is a failed verification, not an exception', async () => {
+    expect(await passwords.verify('not-a-hash', 'whatever')).toBe(false);
+    expect(await passwords.verify('$argon2id$v=19$m=65536,t=3,p=4$broken', 'whatever')).toBe(false);
+  });
+
+  it('an unknown user (no hash) fails after a real argon2 verification, like a wrong password', async () => {
+    const verify = jest.spyOn(argon2, 'verify');
+    try {
+      expect(await passwords.verify(undefined, 'whatever')).toBe(false);
+      // The dummy hash was really checked (same work as for a wrong password), with our options.
+      expect(verify).toHaveBeenCalledTimes(1);
+      const [dummyHash] = verify.mock.calls[0];
+      expect(dummyHash).toMatch(/^\$argon2id\$v=19\$m=65536,t=3,p=4\$/);
+    } finally {
+      verify.mockRestore();
+    }
+  });
+});

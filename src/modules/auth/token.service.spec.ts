@@ -1,0 +1,131 @@
+import { createServiceKit, unitEmail, TEST_JWT_SECRET, type ServiceKit } from '../../../test/factories/services.factory.js';
+import { JwtService } from '@nestjs/jwt';
+import { createHash } from 'node:crypto';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+
+interface TokenRow {
+  id: string;
+  chain_id: string;
+  token_hash: string;
+  used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+/** TokenService over the run's real PostgreSQL: the rotation rules live in row locks and SQL. */
+describe('TokenService', () => {
+  let kit: ServiceKit;
+  beforeAll(async () => (kit = await createServiceKit()));
+  afterAll(() => kit?.close());
+
+  const newUser = async (): Promise<string> =>
+    (await kit.dataSource.query(`INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id`, [unitEmail('tokens')]))[0].id;
+  const row = async (refreshToken: string): Promise<TokenRow> =>
+    (await kit.dataSource.query('SELECT id, chain_id, token_hash, used_at, revoked_at FROM refresh_tokens WHERE id = $1', [refreshToken.split('.')[0]]))[0];
+  const liveInChain = async (chainId: string): Promise<number> =>
+    (await kit.dataSource.query('SELECT count(*)::int AS n FROM refresh_tokens WHERE chain_id = $1 AND revoked_at IS NULL', [chainId]))[0].n;
+  const rejection = async (work: () => Promise<unknown>): Promise<DomainError> => {
+    try {
+      await work();
+    } catch (error) {
+      if (error instanceof DomainError) return error;
+      throw error;
+    }
+    throw new Error('expected a DomainError');
+  };
+
+  describe('issue', () => {
+    it('an HS256 access JWT (sub = user, typ = access, TTL from config) and an opaque refresh token stored as a hash', async () => {
+      const userId = await newUser();
+      const pair = await kit.tokens.issue(userId);
+      const claims = await new JwtService({ secret: TEST_JWT_SECRET }).verifyAsync(pair.accessToken, { algorithms: ['HS256'] });
+      expect(claims).toMatchObject({ sub: userId, typ: 'access' });
+      expect(claims.exp - claims.iat).toBe(kit.config.accessTtlSeconds);
+      expect(pair.expiresIn).toBe(kit.config.accessTtlSeconds);
+      const [id, secret] = pair.refreshToken.split('.');
+      const stored = await row(pair.refreshToken);
+      expect(stored.id).toBe(id);
+      expect(stored.token_hash).toBe(createHash('sha256').update(secret).digest('hex'));
+      expect(JSON.stringify(stored)).not.toContain(secret);
+    });
+  });
+
+  describe('rotate', () => {
+    it('returns a new pair in the same chain and retires the presented token', async () => {
+      const first = await kit.tokens.issue(await newUser());
+      const second = await kit.tokens.rotate(first.refreshToken);
+      expect(second.refreshToken).not.toBe(first.refreshToken);
+      const [old, next] = [await row(first.refreshToken), await row(second.refreshToken)];
+      expect(old.used_at).toBeInstanceOf(Date);
+      expect(old.revoked_at).toBeNull();
+      expect(next).toMatchObject({ chain_id: old.chain_id, used_at: null, revoked_at: null });
+      const third = await kit.tokens.rotate(second.refreshToken);
+      expect((await row(third.refreshToken)).chain_id).toBe(old.chain_id);
+    });
+
+    it('a retired token presented again is reuse: 401 and the whole chain is revoked, newest token included', async () => {
+      const userId = await newUser();
+      const first = await kit.tokens.issue(userId);
+      const otherDevice = await kit.tokens.issue(userId);
+      const second = await kit.tokens.rotate(first.refreshToken);
+      const third = await kit.tokens.rotate(second.refreshToken);
+      const reuse = await rejection(() => kit.tokens.rotate(first.refreshToken));
+      expect([reuse.code, reuse.status]).toEqual([ErrorCode.INVALID_REFRESH_TOKEN, 401]);
+      expect(reuse.message).toMatch(/reuse/);
+      expect(await liveInChain((await row(first.refreshToken)).chain_id)).toBe(0);
+      expect((await rejection(() => kit.tokens.rotate(third.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      // Another sign-in of the same user is another chain: untouched.
+      await kit.tokens.rotate(otherDevice.refreshToken);
+    });
+
+    it('two concurrent rotations of one token: exactly one pair comes out', async () => {
+      const first = await kit.tokens.issue(await newUser());
+      const results = await Promise.allSettled([kit.tokens.rotate(first.refreshToken), kit.tokens.rotate(first.refreshToken)]);
+      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    });
+
+    it.each([
+      ['garbage', () => 'garbage'],
+      ['no secret', (t: string) => t.split('.')[0]],
+      ['a tampered secret', (t: string) => `${t.slice(0, -2)}xx`],
+      ['an id that is not a UUID', (t: string) => `zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz.${t.split('.')[1]}`],
+      ['an unknown id', (t: string) => `00000000-0000-4000-8000-000000000000.${t.split('.')[1]}`],
+    ])('refuses %s without burning the real token', async (_, forge) => {
+      const pair = await kit.tokens.issue(await newUser());
+      expect((await rejection(() => kit.tokens.rotate(forge(pair.refreshToken)))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      expect((await row(pair.refreshToken)).used_at).toBeNull();
+      await kit.tokens.rotate(pair.refreshToken);
+    });
+
+    it('refuses an expired or revoked token', async () => {
+      const expired = await kit.tokens.issue(await newUser());
+      await kit.dataSource.query(`UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [expired.refreshToken.split('.')[0]]);
+      expect((await rejection(() => kit.tokens.rotate(expired.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      const revoked = await kit.tokens.issue(await newUser());
+      await kit.tokens.revoke(revoked.refreshToken);
+      expect((await rejection(() => kit.tokens.rotate(revoked.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+    });
+  });
+
+  describe('revoke and revokeAllForUser', () => {
+    it('revoke (logout) ends that chain only; unknown or forged tokens are ignored', async () => {
+      const userId = await newUser();
+      const phone = await kit.tokens.issue(userId);
+      const tablet = await kit.tokens.issue(userId);
+      const rotated = await kit.tokens.rotate(phone.refreshToken);
+      await kit.tokens.revoke(`${tablet.refreshToken.slice(0, -2)}xx`);
+      await kit.tokens.revoke('whatever');
+      await kit.tokens.revoke(phone.refreshToken); // an old token of the chain still signs that device out
+      expect((await rejection(() => kit.tokens.rotate(rotated.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      await kit.tokens.rotate(tablet.refreshToken);
+    });
+
+    it('revokeAllForUser ends every chain of that user and no one else’s', async () => {
+      const [userId, someoneElse] = [await newUser(), await newUser()];
+      const pairs = [await kit.tokens.issue(userId), await kit.tokens.issue(userId)];
+      const theirs = await kit.tokens.issue(someoneElse);
+      await kit.tokens.revokeAllForUser(userId);
+      for (const pair of pairs) expect((await rejection(() => kit.tokens.rotate(pair.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      await kit.tokens.rotate(theirs.refreshToken);
+    });
+  });
+});

@@ -1,0 +1,136 @@
+import { createServiceKit, unitEmail, type ServiceKit } from '../../../test/factories/services.factory.js';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { UserEntity } from '../auth/entities/user.entity.js';
+import { FamilyEntity } from './entities/family.entity.js';
+
+/** FamiliesService over the run's real PostgreSQL, each test in families of its own. */
+describe('FamiliesService', () => {
+  let kit: ServiceKit;
+  beforeAll(async () => (kit = await createServiceKit()));
+  afterAll(() => kit?.close());
+
+  interface Member {
+    id: string;
+    familyId: string;
+    refreshToken: string;
+  }
+  const register = async (inviteCode?: string): Promise<Member> => {
+    const res = await kit.auth.register({ email: unitEmail('fam'), password: 'correct horse battery', ...(inviteCode && { invite_code: inviteCode }) });
+    return { id: res.user.id, familyId: res.user.family_id!, refreshToken: res.refresh_token };
+  };
+  const family = (id: string) => kit.dataSource.getRepository(FamilyEntity).findOneByOrFail({ id });
+  const user = (id: string) => kit.dataSource.getRepository(UserEntity).findOneByOrFail({ id });
+  const familyWithMembers = async (extra = 1) => {
+    const owner = await register();
+    const code = (await family(owner.familyId)).inviteCode;
+    const members: Member[] = [];
+    for (let i = 0; i < extra; i++) members.push(await register(code));
+    return { owner, members, code };
+  };
+  const failure = async (work: () => Promise<unknown>): Promise<DomainError> => {
+    try {
+      await work();
+    } catch (error) {
+      if (error instanceof DomainError) return error;
+      throw error;
+    }
+    throw new Error('expected a DomainError');
+  };
+
+  describe('owner-only operations', () => {
+    it('a member may not regenerate the code nor remove anyone (OWNER_ONLY, 403); nothing changes', async () => {
+      const { owner, members, code } = await familyWithMembers(2);
+      const before = await family(owner.familyId);
+      for (const work of [() => kit.families.regenerateInviteCode(), () => kit.families.removeMember(members[1].id), () => kit.families.removeMember(owner.id)]) {
+        const error = await kit.as(members[0].id, () => failure(work));
+        expect([error.code, error.status]).toEqual([ErrorCode.OWNER_ONLY, 403]);
+      }
+      expect(await family(owner.familyId)).toEqual(before);
+      expect((await user(members[1].id)).familyId).toBe(owner.familyId);
+      expect(code).toBe(before.inviteCode);
+    });
+
+    it('the owner regenerates the code: a new one, the version bumped', async () => {
+      const { owner, code } = await familyWithMembers(0);
+      const before = await family(owner.familyId);
+      const { invite_code } = await kit.as(owner.id, () => kit.families.regenerateInviteCode());
+      const after = await family(owner.familyId);
+      expect(invite_code).not.toBe(code);
+      expect(after.inviteCode).toBe(invite_code);
+      expect(after.syncVersion).toBeGreaterThan(before.syncVersion);
+      expect(after.serverVersion).toBe(after.syncVersion);
+      expect(after.updatedBy).toBe(owner.id);
+    });
+
+    it('the owner removes a member: detached, every refresh token revoked, version bumped', async () => {
+      const { owner, members } = await familyWithMembers(1);
+      const [member] = members;
+      const before = await family(owner.familyId);
+      await kit.as(owner.id, () => kit.families.removeMember(member.id));
+      expect(await user(member.id)).toMatchObject({ familyId: null, role: null });
+      const [{ live }] = await kit.dataSource.query('SELECT count(*)::int AS live FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [member.id]);
+      expect(live).toBe(0);
+      expect((await family(owner.familyId)).syncVersion).toBeGreaterThan(before.syncVersion);
+      // Removing them again: they are no longer a member.
+      expect((await kit.as(owner.id, () => failure(() => kit.families.removeMember(member.id)))).code).toBe(ErrorCode.NOT_FOUND);
+    });
+
+    it("another family's member is NOT_FOUND, like an unknown id, and is not touched", async () => {
+      const { owner } = await familyWithMembers(0);
+      const other = await familyWithMembers(1);
+      const foreign = await kit.as(owner.id, () => failure(() => kit.families.removeMember(other.members[0].id)));
+      const unknown = await kit.as(owner.id, () => failure(() => kit.families.removeMember('6f1c2b0e-9a7d-4c1e-8b7a-2d3e4f5a6b7c')));
+      expect([foreign.code, foreign.status, foreign.message]).toEqual([unknown.code, 404, unknown.message]);
+      expect(await user(other.members[0].id)).toMatchObject({ familyId: other.owner.familyId, role: 'member' });
+    });
+  });
+
+  describe('self-removal rule', () => {
+    it('the owner cannot remove themselves: VALIDATION_FAILED (422) naming userId in details.fields', async () => {
+      const { owner } = await familyWithMembers(1);
+      const error = await kit.as(owner.id, () => failure(() => kit.families.removeMember(owner.id)));
+      expect([error.code, error.status]).toEqual([ErrorCode.VALIDATION_FAILED, 422]);
+      expect(error.details).toEqual({ fields: [{ field: 'userId', errors: [error.message] }] });
+      expect(await user(owner.id)).toMatchObject({ familyId: owner.familyId, role: 'owner' });
+    });
+  });
+
+  describe('settleAfterLeave', () => {
+    it('nobody left: the family keeps its row but gets a code nobody knows', async () => {
+      const { owner, code } = await familyWithMembers(0);
+      await kit.dataSource.query('UPDATE users SET family_id = NULL, role = NULL WHERE id = $1', [owner.id]);
+      expect(await kit.families.settleAfterLeave(owner.familyId)).toBe('retired');
+      const after = await family(owner.familyId);
+      expect(after.inviteCode).not.toBe(code);
+      expect(after.inviteCode).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
+    });
+
+    it('members but no owner: the longest-standing member becomes the owner', async () => {
+      const { owner, members } = await familyWithMembers(2);
+      await kit.dataSource.query('UPDATE users SET family_id = NULL, role = NULL WHERE id = $1', [owner.id]);
+      expect(await kit.families.settleAfterLeave(owner.familyId)).toBe('promoted');
+      expect((await user(members[0].id)).role).toBe('owner');
+      expect((await user(members[1].id)).role).toBe('member');
+    });
+
+    it('an owner still there: unchanged', async () => {
+      const { owner, members, code } = await familyWithMembers(1);
+      await kit.dataSource.query('UPDATE users SET family_id = NULL, role = NULL WHERE id = $1', [members[0].id]);
+      expect(await kit.families.settleAfterLeave(owner.familyId)).toBe('unchanged');
+      expect((await family(owner.familyId)).inviteCode).toBe(code);
+      expect((await user(owner.id)).role).toBe('owner');
+    });
+  });
+
+  describe('update', () => {
+    it('any member writes patient fields; version and audit columns follow', async () => {
+      const { owner, members } = await familyWithMembers(1);
+      const before = await family(owner.familyId);
+      const res = await kit.as(members[0].id, () => kit.families.update({ patient_name: 'Amira', patient_weight_kg: 24.5 }));
+      expect(res).toMatchObject({ patient_name: 'Amira', patient_weight_kg: 24.5 });
+      const after = await family(owner.familyId);
+      expect(after.syncVersion).toBeGreaterThan(before.syncVersion);
+      expect(after).toMatchObject({ serverVersion: after.syncVersion, updatedBy: members[0].id });
+    });
+  });
+});
