@@ -1,11 +1,11 @@
-import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { startS3Server, type TestS3Server } from '../../../../test/setup/s3-server.js';
-import { type FileStorage, StorageObjectNotFoundError } from './file-storage.js';
+import { type FileStorage, type StorageEntry, StorageObjectNotFoundError } from './file-storage.js';
 import { LocalFileStorage } from './local-file-storage.js';
 import { S3FileStorage } from './s3-file-storage.js';
 
@@ -33,6 +33,14 @@ interface Driver {
   storage: FileStorage;
   /** Every object key or file the driver holds, to prove nothing partial is left. */
   listAll(): Promise<string[]>;
+  /** Writes something under `folder` that this server never makes (a name with a dot), bypassing the driver. */
+  plantForeign(folder: string): Promise<void>;
+}
+
+async function collect(entries: AsyncIterable<StorageEntry>): Promise<StorageEntry[]> {
+  const all: StorageEntry[] = [];
+  for await (const entry of entries) all.push(entry);
+  return all;
 }
 
 /** The same behaviour is required of every driver. */
@@ -105,6 +113,31 @@ function contract(getDriver: () => Driver): void {
     }
   });
 
+  it('lists the objects of one folder, or of the whole store, with size and time; skips names it never makes', async () => {
+    const driver = getDriver();
+    const folder = randomUUID();
+    const keys = [0, 1, 2].map(() => `${folder}/${randomUUID()}`).sort();
+    const before = Date.now() - 5_000; // s3rver keeps whole seconds
+    for (const [i, k] of keys.entries()) await driver.storage.put(k, Readable.from([randomBytes(100 + i)]));
+    await driver.plantForeign(folder);
+
+    const listed = (await collect(driver.storage.list(folder))).sort((a, b) => a.key.localeCompare(b.key));
+    expect(listed.map(({ key, size, temporary }) => ({ key, size, temporary }))).toEqual(
+      keys.map((key, i) => ({ key, size: 100 + i, temporary: false })),
+    );
+    for (const entry of listed) {
+      expect(entry.modifiedAt.getTime()).toBeGreaterThanOrEqual(before);
+      expect(entry.modifiedAt.getTime()).toBeLessThanOrEqual(Date.now() + 5_000);
+    }
+    expect((await collect(driver.storage.list())).map((e) => e.key)).toEqual(expect.arrayContaining(keys));
+    expect(await collect(driver.storage.list(randomUUID()))).toEqual([]);
+    await expect(collect(driver.storage.list('../etc'))).rejects.toThrow(/unsafe storage folder/);
+
+    await driver.storage.deleteEntry(listed[0]);
+    await driver.storage.deleteEntry(listed[0]); // idempotent
+    expect((await collect(driver.storage.list(folder))).map((e) => e.key).sort()).toEqual(keys.slice(1));
+  });
+
   it('refuses path-like keys', async () => {
     const { storage } = getDriver();
     for (const bad of ['../etc/passwd', '/abs', 'a/../../b', 'a//b', '.hidden/x', 'a/b c']) {
@@ -123,9 +156,27 @@ describe('FileStorage contract: local driver', () => {
       readdirSync(root, { recursive: true, withFileTypes: true })
         .filter((e) => e.isFile())
         .map((e) => join(e.parentPath, e.name).slice(root.length + 1)),
+    plantForeign: async (folder) => {
+      mkdirSync(join(root, folder), { recursive: true });
+      writeFileSync(join(root, folder, 'notes.txt'), 'not ours');
+      mkdirSync(join(root, 'lost+found.d'), { recursive: true });
+      writeFileSync(join(root, 'lost+found.d', 'x'), 'not ours');
+    },
   };
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   contract(() => driver);
+
+  it('lists the temporary file of an interrupted write as temporary, and deletes it', async () => {
+    const folder = randomUUID();
+    mkdirSync(join(root, folder));
+    const temp = `.${randomUUID()}.part`;
+    writeFileSync(join(root, folder, temp), randomBytes(10));
+    const [entry] = await collect(driver.storage.list(folder));
+    expect(entry).toMatchObject({ key: `${folder}/${temp}`, size: 10, temporary: true });
+    await driver.storage.deleteEntry(entry);
+    expect(readdirSync(join(root, folder))).toEqual([]);
+    await expect(driver.storage.deleteEntry({ ...entry, key: `${folder}/../x.part` })).rejects.toThrow(/unsafe/);
+  });
 });
 
 describe('FileStorage contract: S3 driver against a real S3-compatible server (s3rver)', () => {
@@ -142,6 +193,7 @@ describe('FileStorage contract: S3 driver against a real S3-compatible server (s
       accessKeyId: s3.accessKeyId,
       secretAccessKey: s3.secretAccessKey,
       forcePathStyle: true,
+      listPageSize: 2, // several pages per listing
     });
     driver = {
       name: 's3',
@@ -150,6 +202,10 @@ describe('FileStorage contract: S3 driver against a real S3-compatible server (s
         const objects = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
         const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket })).catch(() => ({ Uploads: [] }));
         return [...(objects.Contents ?? []).map((o) => o.Key!), ...(uploads.Uploads ?? []).map((u) => `upload:${u.Key}`)];
+      },
+      plantForeign: async (folder) => {
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${folder}/notes.txt`, Body: 'not ours' }));
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${folder}/deeper/x`, Body: 'not ours' }));
       },
     };
   });

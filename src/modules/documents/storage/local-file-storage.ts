@@ -1,10 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, opendir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { assertSafeKey, type ByteRange, type FileStorage, type StoredObjectInfo, StorageObjectNotFoundError } from './file-storage.js';
+import {
+  assertSafeFolder,
+  assertSafeKey,
+  type ByteRange,
+  type FileStorage,
+  isSafeSegment,
+  type StorageEntry,
+  type StoredObjectInfo,
+  StorageObjectNotFoundError,
+} from './file-storage.js';
+
+/** The temporary file a write goes to before its rename (see `put`). */
+const TEMP_NAME = /^\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.part$/;
 
 /**
  * Files on local disk under `root/<familyId>/<uuid>`. Writes go to a hidden
@@ -65,6 +77,41 @@ export class LocalFileStorage implements FileStorage {
     });
   }
 
+  async *list(folder?: string): AsyncIterable<StorageEntry> {
+    if (folder !== undefined) assertSafeFolder(folder);
+    const folders = folder !== undefined ? [folder] : await this.folders();
+    for (const name of folders) {
+      const dir = await opendir(join(this.root, name)).catch(ignoreMissing);
+      if (!dir) continue;
+      for await (const entry of dir) {
+        if (!entry.isFile()) continue;
+        const temporary = TEMP_NAME.test(entry.name);
+        if (!temporary && !isSafeSegment(entry.name)) continue;
+        // Gone meanwhile (an upload renamed its .part, a cleanup removed it): skip.
+        const info = await lstat(join(this.root, name, entry.name)).catch(ignoreMissing);
+        if (!info?.isFile()) continue;
+        yield { key: `${name}/${entry.name}`, size: info.size, modifiedAt: info.mtime, temporary };
+      }
+    }
+  }
+
+  async deleteEntry(entry: StorageEntry): Promise<void> {
+    if (!entry.temporary) return this.delete(entry.key);
+    const [folder, name, ...rest] = entry.key.split('/');
+    assertSafeFolder(folder);
+    if (rest.length || !TEMP_NAME.test(name ?? '')) throw new Error(`Refusing unsafe temporary file: ${JSON.stringify(entry.key)}`);
+    await unlink(join(this.root, folder, name)).catch(ignoreMissing);
+  }
+
+  /** The family folders under the root (other entries are not ours and are left alone). */
+  private async folders(): Promise<string[]> {
+    const dir = await opendir(this.root).catch(ignoreMissing);
+    if (!dir) return [];
+    const names: string[] = [];
+    for await (const entry of dir) if (entry.isDirectory() && isSafeSegment(entry.name)) names.push(entry.name);
+    return names.sort();
+  }
+
   private pathOf(key: string): string {
     assertSafeKey(key);
     const path = resolve(this.root, key);
@@ -72,4 +119,9 @@ export class LocalFileStorage implements FileStorage {
     if (!rel || rel.startsWith('..') || rel.includes(`..${sep}`)) throw new Error(`Storage key escapes the upload folder: ${key}`);
     return path;
   }
+}
+
+function ignoreMissing(error: NodeJS.ErrnoException): undefined {
+  if (error.code === 'ENOENT') return undefined;
+  throw error;
 }

@@ -2,6 +2,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   NoSuchKey,
   NotFound,
   S3Client,
@@ -9,7 +10,16 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
-import { assertSafeKey, type ByteRange, type FileStorage, type StoredObjectInfo, StorageObjectNotFoundError } from './file-storage.js';
+import {
+  assertSafeFolder,
+  assertSafeKey,
+  type ByteRange,
+  type FileStorage,
+  isSafeSegment,
+  type StorageEntry,
+  type StoredObjectInfo,
+  StorageObjectNotFoundError,
+} from './file-storage.js';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -18,6 +28,8 @@ export interface S3StorageOptions {
   accessKeyId?: string;
   secretAccessKey?: string;
   forcePathStyle: boolean;
+  /** Keys per ListObjectsV2 page (S3's maximum, 1000, by default; small in tests to exercise paging). */
+  listPageSize?: number;
 }
 
 /**
@@ -30,9 +42,11 @@ export class S3FileStorage implements FileStorage {
   readonly driver = 's3' as const;
   private readonly client: S3Client;
   private readonly bucket: string;
+  private readonly listPageSize: number;
 
   constructor(options: S3StorageOptions, client?: S3Client) {
     this.bucket = options.bucket;
+    this.listPageSize = options.listPageSize ?? 1000;
     this.client =
       client ??
       new S3Client({
@@ -112,6 +126,38 @@ export class S3FileStorage implements FileStorage {
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
+  }
+
+  /**
+   * ListObjectsV2, one page at a time. Incomplete multipart uploads (a crash
+   * mid-upload) are not objects and are not listed: a bucket lifecycle rule
+   * (AbortIncompleteMultipartUpload) removes them, see DEPLOYMENT.md.
+   */
+  async *list(folder?: string): AsyncIterable<StorageEntry> {
+    if (folder !== undefined) assertSafeFolder(folder);
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: folder !== undefined ? `${folder}/` : undefined,
+          ContinuationToken: token,
+          MaxKeys: this.listPageSize,
+        }),
+      );
+      for (const object of page.Contents ?? []) {
+        const segments = object.Key?.split('/') ?? [];
+        if (segments.length !== 2 || !segments.every(isSafeSegment)) continue;
+        // No date (a non-conforming server): treat it as new rather than as old enough to remove.
+        yield { key: object.Key!, size: Number(object.Size ?? 0), modifiedAt: object.LastModified ?? new Date(), temporary: false };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async deleteEntry(entry: StorageEntry): Promise<void> {
+    if (entry.temporary) throw new Error(`The S3 driver lists no temporary entries: ${JSON.stringify(entry.key)}`);
+    await this.delete(entry.key);
   }
 
   onModuleDestroy(): void {
