@@ -3,8 +3,8 @@
  * uploaded through the real app into a shared UPLOAD_DIR.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
@@ -33,7 +33,9 @@ describe('files:cleanup (node dist/cli.js)', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('reports in a dry run, then deletes only the unreferenced file', async () => {
+  // Every run is limited to this test's family (--family): the database is shared with the other
+  // test files running at the same time, and --grace-hours 0 would otherwise take their fresh uploads.
+  it('reports in a dry run, then deletes only the unreferenced file and the stored object without a row', async () => {
     const family = await registerFamily(t);
     const pdf = () => Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(300), Buffer.from('\n%%EOF\n')]);
     const upload = async (fields: Record<string, string> = {}) => {
@@ -43,30 +45,53 @@ describe('files:cleanup (node dist/cli.js)', () => {
     };
     const orphan = await upload();
     const kept = await upload({ name: 'Ferritin, March', category: 'lab_result' });
-    const onDisk = (f: { id: string }) => existsSync(join(uploadDir, family.user.family_id!, f.id));
+    const familyId = family.user.family_id!;
+    const onDisk = (f: { id: string }) => existsSync(join(uploadDir, familyId, f.id));
+    // An object stored without a row (a crash between storing and recording), written 2 hours ago.
+    const stray = { id: randomUUID() };
+    writeFileSync(join(uploadDir, familyId, stray.id), randomBytes(64));
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    utimesSync(join(uploadDir, familyId, stray.id), twoHoursAgo, twoHoursAgo);
     const env = { DATABASE_URL: process.env.TEST_DATABASE_URL!, UPLOAD_DIR: uploadDir, DATA_DIR: dataDir };
 
-    const dry = await cli(['files:cleanup', '--dry-run', '--grace-hours', '0', '--json'], env);
+    const dry = await cli(['files:cleanup', '--dry-run', '--grace-hours', '0', '--family', family.inviteCode.toLowerCase(), '--json'], env);
     expect(dry.code).toBe(0);
-    const dryReport = JSON.parse(dry.stdout) as { dry_run: boolean; files: Array<{ id: string; reason: string }> };
+    const dryReport = JSON.parse(dry.stdout) as {
+      dry_run: boolean;
+      files: Array<{ id: string; reason: string; family_id: string }>;
+      orphans: Array<{ key: string; kind: string }>;
+    };
     expect(dryReport.dry_run).toBe(true);
-    expect(dryReport.files).toContainEqual(expect.objectContaining({ id: orphan.id, reason: 'unreferenced' }));
-    expect(dryReport.files.map((f) => f.id)).not.toContain(kept.id);
-    expect(onDisk(orphan)).toBe(true);
+    expect(dryReport.files.map(({ id, reason, family_id }) => ({ id, reason, family_id }))).toEqual([
+      { id: orphan.id, reason: 'unreferenced', family_id: familyId },
+    ]);
+    expect(dryReport.orphans.map(({ key, kind }) => ({ key, kind }))).toEqual([{ key: `${familyId}/${stray.id}`, kind: 'object' }]);
+    expect(onDisk(orphan) && onDisk(stray)).toBe(true);
 
-    const real = await cli(['files:cleanup', '--grace-hours', '0'], env);
-    expect(real.code).toBe(0);
-    expect(real.stdout).toMatch(/deleted \d+ file/);
+    const real = await cli(['files:cleanup', '--grace-hours', '0', '--family', familyId], env);
+    expect({ code: real.code, stderr: real.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(real.stdout).toMatch(/deleted 1 file/);
+    expect(real.stdout).toMatch(/stored objects without a row \(older than 1 h\): 1/);
     expect(onDisk(orphan)).toBe(false);
+    expect(onDisk(stray)).toBe(false);
     expect(onDisk(kept)).toBe(true);
     await t.http().get(`/api/v1/files/${orphan.id}`).set(bearer(family.token)).expect(404);
     await t.http().get(`/api/v1/files/${kept.id}`).set(bearer(family.token)).expect(200);
   });
 
   it('rejects a bad option value with one line', async () => {
-    const run = await cli(['files:cleanup', '--grace-hours', 'soon'], { DATABASE_URL: process.env.TEST_DATABASE_URL!, DATA_DIR: dataDir });
-    expect(run.code).not.toBe(0);
-    expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toMatch(/--grace-hours must be a whole number/);
+    const env = { DATABASE_URL: process.env.TEST_DATABASE_URL!, DATA_DIR: dataDir, UPLOAD_DIR: uploadDir };
+    for (const [args, message] of [
+      [['--grace-hours', 'soon'], /--grace-hours must be a whole number/],
+      [['--grace-hours', '100000000'], /--grace-hours must be at most 87600/],
+      [['--retention-days', '99999999999'], /--retention-days must be at most 36500/],
+      [['--family', 'NOPE42'], /No family with invite code NOPE42/],
+      [['--family', randomUUID()], /No family with id /],
+    ] as const) {
+      const run = await cli(['files:cleanup', '--dry-run', ...args], env);
+      expect({ args, code: run.code }).toEqual({ args, code: 1 });
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toMatch(message);
+    }
   });
 });

@@ -1,9 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { FileCleanupService } from '../../src/modules/documents/file-cleanup.service.js';
+import { FILE_STORAGE, type FileStorage } from '../../src/modules/documents/storage/file-storage.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
 interface Member {
@@ -13,6 +14,13 @@ interface Member {
 
 const TABLES = ['families', 'transfusions', 'blood_tests', 'blood_test_results', 'analysis_templates', 'reminders', 'documents'];
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+/** Sets a file's modification time `hours` back. */
+function age(path: string, hours: number): void {
+  const then = new Date(Date.now() - hours * HOUR);
+  utimesSync(path, then, then);
+}
 
 function pdf(): Buffer {
   return Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(500), Buffer.from('\n%%EOF\n')]);
@@ -70,8 +78,12 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
     return (await req.attach('file', pdf(), 'scan.pdf').expect(201)).body;
   }
 
-  const push = (m: Member, created: unknown[]) =>
-    t.http().post('/api/v1/sync?last_pulled_at=0').set('Authorization', `Bearer ${m.token}`).send({ changes: changesWithDocuments(created) });
+  const push = (m: Member, created: Array<Record<string, unknown>>) =>
+    t
+      .http()
+      .post('/api/v1/sync?last_pulled_at=0')
+      .set('Authorization', `Bearer ${m.token}`)
+      .send({ changes: changesWithDocuments(created.map((r) => ({ family_id: m.familyId, ...r }))) });
 
   describe('sync push', () => {
     it("accepts a document pointing at the family's own file", async () => {
@@ -168,6 +180,116 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
 
       // A second run has nothing left to do.
       expect((await cleanup.run({ dryRun: false, familyIds: [m.familyId] })).files).toEqual([]);
+    });
+
+    it('never removes a file a live document points at, even with grace 0 and retention 0', async () => {
+      const m = await register();
+      const file = await upload(m, { name: 'live', category: 'other' });
+      // A second document pointing at the same file, deleted long ago: one live reference is enough.
+      const gone = documentRecord(file.file_url);
+      await push(m, [gone]).expect(200);
+      await db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [gone.id, Date.now() - 400 * DAY]);
+      await db.query(`UPDATE files SET created_at = now() - interval '400 days' WHERE id = $1`, [file.id]);
+      const report = await cleanup.run({ dryRun: false, familyIds: [m.familyId], graceHours: 0, retentionDays: 0 });
+      expect(report.files).toEqual([]);
+      await t.http().get(file.file_url).set('Authorization', `Bearer ${m.token}`).expect(200);
+    });
+
+    it('deletes the stored objects only after the row deletion has committed', async () => {
+      const m = await register();
+      const file = await upload(m);
+      await db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = $1`, [file.id]);
+      const storage = t.app.get<FileStorage>(FILE_STORAGE);
+      const original = storage.delete;
+      const seen: Array<{ key: string; rowVisible: boolean }> = [];
+      storage.delete = async function (this: FileStorage, key: string) {
+        // Another connection: sees the row until the cleanup's transaction commits.
+        const rows = await db.query('SELECT 1 FROM files WHERE storage_key = $1', [key]);
+        seen.push({ key, rowVisible: rows.length > 0 });
+        return original.call(this, key);
+      };
+      try {
+        await cleanup.run({ dryRun: false, familyIds: [m.familyId] });
+      } finally {
+        storage.delete = original;
+      }
+      expect(seen).toEqual([{ key: `${m.familyId}/${file.id}`, rowVisible: false }]);
+      expect(existsSync(join(uploadDir, m.familyId, file.id))).toBe(false);
+    });
+
+    it('reports an object it could not delete after the commit, and sweeps it later as an orphan', async () => {
+      const m = await register();
+      const file = await upload(m);
+      await db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = $1`, [file.id]);
+      const storage = t.app.get<FileStorage>(FILE_STORAGE);
+      const original = storage.delete;
+      storage.delete = async () => {
+        throw new Error('storage unavailable');
+      };
+      let report;
+      try {
+        report = await cleanup.run({ dryRun: false, familyIds: [m.familyId] });
+      } finally {
+        storage.delete = original;
+      }
+      const key = `${m.familyId}/${file.id}`;
+      expect(report.files.map((f) => f.id)).toEqual([file.id]);
+      expect(report.failures).toEqual([{ family_id: m.familyId, key, message: 'storage unavailable' }]);
+      expect(await db.query('SELECT id FROM files WHERE id = $1', [file.id])).toEqual([]);
+      expect(existsSync(join(uploadDir, key))).toBe(true);
+      // Two hours on, the object without a row is old enough for the orphan sweep.
+      const later = await cleanup.run({ dryRun: false, familyIds: [m.familyId], graceHours: 0, nowMs: Date.now() + 2 * HOUR });
+      expect(later.orphans.map((o) => o.key)).toEqual([key]);
+      expect(later.failures).toEqual([]);
+      expect(existsSync(join(uploadDir, key))).toBe(false);
+    });
+
+    it('sweeps stored objects that have no row (and temporary files) past the grace period, at least 1 h; dry run only reports', async () => {
+      const m = await register();
+      const withRow = await upload(m, { name: 'kept', category: 'other' });
+      const dir = join(uploadDir, m.familyId);
+      const name = { old: randomUUID(), part: `.${randomUUID()}.part`, twoHours: randomUUID(), recent: randomUUID(), foreign: 'notes.txt' };
+      writeFileSync(join(dir, name.old), randomBytes(123));
+      writeFileSync(join(dir, name.part), randomBytes(45));
+      writeFileSync(join(dir, name.twoHours), randomBytes(7));
+      writeFileSync(join(dir, name.recent), randomBytes(9));
+      writeFileSync(join(dir, name.foreign), 'not made by the server');
+      for (const n of [withRow.id, name.old, name.part, name.foreign]) age(join(dir, n), 30);
+      age(join(dir, name.twoHours), 2);
+      age(join(dir, name.recent), 0.5);
+      const orphans = (r: { orphans: Array<{ key: string; kind: string; size_bytes: number }> }) =>
+        r.orphans.map(({ key, kind, size_bytes }) => ({ key, kind, size_bytes })).sort((a, b) => a.key.localeCompare(b.key));
+      const expected = (...entries: Array<[string, string, number]>) =>
+        entries.map(([n, kind, size_bytes]) => ({ key: `${m.familyId}/${n}`, kind, size_bytes })).sort((a, b) => a.key.localeCompare(b.key));
+
+      // Default grace (24 h): only the 30-hour-old leftovers.
+      const dry = await cleanup.run({ dryRun: true, familyIds: [m.familyId] });
+      expect(orphans(dry)).toEqual(expected([name.old, 'object', 123], [name.part, 'temporary', 45]));
+      expect(dry.orphan_bytes).toBe(168);
+      expect(dry.files).toEqual([]);
+      expect(readdirSync(dir).sort()).toEqual([withRow.id, ...Object.values(name)].sort());
+
+      // Grace 0: also the two-hour-old object, but not the one written 30 minutes ago (the 1 h floor).
+      const real = await cleanup.run({ dryRun: false, familyIds: [m.familyId], graceHours: 0 });
+      expect(orphans(real)).toEqual(expected([name.old, 'object', 123], [name.part, 'temporary', 45], [name.twoHours, 'object', 7]));
+      expect(readdirSync(dir).sort()).toEqual([withRow.id, name.recent, name.foreign].sort());
+      await t.http().get(withRow.file_url).set('Authorization', `Bearer ${m.token}`).expect(200);
+    });
+
+    it('sweeps the folder of a family that no longer exists (its rows went with it)', async () => {
+      const goneFamily = randomUUID();
+      const key = `${goneFamily}/${randomUUID()}`;
+      mkdirSync(join(uploadDir, goneFamily));
+      writeFileSync(join(uploadDir, key), randomBytes(10));
+      age(join(uploadDir, key), 48);
+      const report = await cleanup.run({ dryRun: false, familyIds: [goneFamily] });
+      expect(report.orphans.map((o) => o.key)).toEqual([key]);
+      expect(existsSync(join(uploadDir, key))).toBe(false);
+    });
+
+    it('refuses a grace period or retention out of bounds', async () => {
+      await expect(cleanup.run({ dryRun: true, familyIds: [randomUUID()], graceHours: 10_000_000 })).rejects.toThrow(/grace hours must be/);
+      await expect(cleanup.run({ dryRun: true, familyIds: [randomUUID()], retentionDays: -1 })).rejects.toThrow(/retention days must be/);
     });
 
     it('honours custom grace and retention periods', async () => {

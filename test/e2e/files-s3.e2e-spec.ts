@@ -1,7 +1,8 @@
 import { jest } from '@jest/globals';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Response } from 'supertest';
+import { FileCleanupService } from '../../src/modules/documents/file-cleanup.service.js';
 import { startS3Server, type TestS3Server } from '../setup/s3-server.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
@@ -67,7 +68,41 @@ describe('files on S3-compatible storage (s3rver)', () => {
 
     const big = Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(8 * 1024 * 1024)]);
     await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${token}`).attach('file', big, 'big.pdf').expect(413);
+    const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(58), randomBytes(6 * 1024 * 1024)]);
+    await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${token}`).attach('file', exe, 'scan.pdf').expect(415);
     const after = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${familyId}/` }));
     expect(after.Contents?.map((o) => o.Key)).toEqual([`${familyId}/${up.body.id}`]);
+  });
+
+  it('files:cleanup sweeps objects in the bucket that have no row, and leaves the others', async () => {
+    const reg = await t
+      .http()
+      .post('/api/v1/auth/register')
+      .send({ email: `s3-${randomUUID()}@example.test`, password: 'correct horse battery' })
+      .expect(201);
+    const token = reg.body.access_token as string;
+    const familyId = reg.body.user.family_id as string;
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(100)]);
+    const kept = await t
+      .http()
+      .post('/api/v1/upload')
+      .set('Authorization', `Bearer ${token}`)
+      .field('name', 'kept')
+      .field('category', 'imaging')
+      .attach('file', png, 'x.png')
+      .expect(201);
+    const stray = `${familyId}/${randomUUID()}`;
+    const foreign = `${familyId}/README.txt`;
+    for (const Key of [stray, foreign]) await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: randomBytes(10) }));
+
+    const cleanup = t.app.get(FileCleanupService);
+    // The objects were written just now: too young for the sweep even with grace 0 (the 1 h floor)…
+    expect((await cleanup.run({ dryRun: false, familyIds: [familyId], graceHours: 0 })).orphans).toEqual([]);
+    // …and old enough two hours later.
+    const report = await cleanup.run({ dryRun: false, familyIds: [familyId], graceHours: 0, nowMs: Date.now() + 2 * 3_600_000 });
+    expect(report.orphans.map(({ key, kind, size_bytes }) => ({ key, kind, size_bytes }))).toEqual([{ key: stray, kind: 'object', size_bytes: 10 }]);
+    expect(report.failures).toEqual([]);
+    const left = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${familyId}/` }));
+    expect(left.Contents?.map((o) => o.Key).sort()).toEqual([`${familyId}/${kept.body.id}`, foreign].sort());
   });
 });

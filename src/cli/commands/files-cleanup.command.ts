@@ -1,24 +1,37 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
-import { FileCleanupService, type CleanupReport } from '../../modules/documents/file-cleanup.service.js';
+import { normalizeInviteCode } from '../../modules/families/invite-code.js';
+import {
+  type CleanupReport,
+  FileCleanupService,
+  MAX_GRACE_HOURS,
+  MAX_RETENTION_DAYS,
+  ORPHAN_MIN_AGE_HOURS,
+} from '../../modules/documents/file-cleanup.service.js';
 import { CliDatabase } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
+import { FamilyReportRepository } from '../support/family-report.repository.js';
 
 interface FilesCleanupOptions {
   dryRun?: boolean;
   json?: boolean;
   graceHours?: number;
   retentionDays?: number;
+  family?: string[];
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 @Command({
   name: 'files:cleanup',
   description:
-    'Delete stored files no live document references (after FILE_CLEANUP_GRACE_HOURS) and files of deleted documents (after DOCUMENT_RETENTION_DAYS)',
+    'Delete stored files no live document references (after FILE_CLEANUP_GRACE_HOURS), files of deleted documents (after DOCUMENT_RETENTION_DAYS), ' +
+    'and stored objects that have no database row (after the grace period, at least 1 h)',
 })
 export class FilesCleanupCommand extends CommandRunner {
   constructor(
     private readonly database: CliDatabase,
     private readonly cleanup: FileCleanupService,
+    private readonly families: FamilyReportRepository,
   ) {
     super();
   }
@@ -26,13 +39,17 @@ export class FilesCleanupCommand extends CommandRunner {
   async run(args: string[], options: FilesCleanupOptions): Promise<void> {
     if (args.length) throw new CliError(`files:cleanup takes no arguments (got "${args.join(' ')}")`);
     await this.database.connect();
+    const familyIds = options.family ? await this.resolveFamilies(options.family) : undefined;
     const report = await this.cleanup.run({
       dryRun: options.dryRun ?? false,
+      familyIds,
       graceHours: options.graceHours,
       retentionDays: options.retentionDays,
     });
     console.log(options.json ? JSON.stringify(report, null, 2) : format(report));
-    if (report.failures.length) throw new CliError(`${report.failures.length} famil${report.failures.length === 1 ? 'y' : 'ies'} could not be cleaned; retry later`);
+    if (report.failures.length) {
+      throw new CliError(`${report.failures.length} file(s) or famil${report.failures.length === 1 ? 'y' : 'ies'} could not be cleaned; retry later`);
+    }
   }
 
   @Option({ flags: '--dry-run', description: 'only report what would be deleted' })
@@ -45,30 +62,53 @@ export class FilesCleanupCommand extends CommandRunner {
     return true;
   }
 
-  @Option({ flags: '--grace-hours <hours>', description: 'override FILE_CLEANUP_GRACE_HOURS for this run' })
-  parseGraceHours(value: string): number {
-    return nonNegativeInt('--grace-hours', value);
+  @Option({
+    flags: '--family <invite_code|family_id>',
+    description: 'only this family (its rows and its storage folder); repeat for several',
+  })
+  parseFamily(value: string, previous: string[] = []): string[] {
+    return [...previous, value];
   }
 
-  @Option({ flags: '--retention-days <days>', description: 'override DOCUMENT_RETENTION_DAYS for this run' })
+  @Option({ flags: '--grace-hours <hours>', description: `override FILE_CLEANUP_GRACE_HOURS for this run (0–${MAX_GRACE_HOURS})` })
+  parseGraceHours(value: string): number {
+    return boundedInt('--grace-hours', value, MAX_GRACE_HOURS);
+  }
+
+  @Option({ flags: '--retention-days <days>', description: `override DOCUMENT_RETENTION_DAYS for this run (0–${MAX_RETENTION_DAYS})` })
   parseRetentionDays(value: string): number {
-    return nonNegativeInt('--retention-days', value);
+    return boundedInt('--retention-days', value, MAX_RETENTION_DAYS);
+  }
+
+  private async resolveFamilies(values: string[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (const value of values) {
+      const by = UUID.test(value.trim()) ? { familyId: value.trim().toLowerCase() } : { inviteCode: normalizeInviteCode(value) };
+      const family = await this.families.findFamily(by);
+      if (!family) throw new CliError(`No family with ${'familyId' in by ? `id ${by.familyId}` : `invite code ${by.inviteCode}`}`);
+      ids.push(family.id);
+    }
+    return [...new Set(ids)];
   }
 }
 
-function nonNegativeInt(flag: string, value: string): number {
+function boundedInt(flag: string, value: string, max: number): number {
   if (!/^\d+$/.test(value)) throw new CliError(`${flag} must be a whole number (got "${value}")`);
-  return Number(value);
+  const n = Number(value);
+  if (n > max) throw new CliError(`${flag} must be at most ${max} (got ${value})`);
+  return n;
 }
 
 function format(report: CleanupReport): string {
   const verb = report.dry_run ? 'would delete' : 'deleted';
-  const mib = (report.bytes / 1024 / 1024).toFixed(2);
+  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(2);
   return [
-    `files:cleanup${report.dry_run ? ' (dry run)' : ''}: ${verb} ${report.files.length} file(s), ${mib} MiB`,
+    `files:cleanup${report.dry_run ? ' (dry run)' : ''}: ${verb} ${report.files.length} file(s), ${mib(report.bytes)} MiB`,
     `  unreferenced after ${report.grace_hours} h: ${report.unreferenced}`,
     `  of documents deleted over ${report.retention_days} days ago: ${report.document_deleted}`,
     ...report.files.map((f) => `  ${f.reason.padEnd(16)} family ${f.family_id}  file ${f.id}  ${f.size_bytes} B`),
-    ...report.failures.map((f) => `  FAILED family ${f.family_id}: ${f.message}`),
+    `  stored objects without a row (older than ${Math.max(report.grace_hours, ORPHAN_MIN_AGE_HOURS)} h): ${report.orphans.length}, ${mib(report.orphan_bytes)} MiB`,
+    ...report.orphans.map((o) => `  ${`orphan ${o.kind}`.padEnd(16)} ${o.key}  ${o.size_bytes} B  written ${o.modified_at}`),
+    ...report.failures.map((f) => `  FAILED family ${f.family_id}${f.key ? ` object ${f.key}` : ''}: ${f.message}`),
   ].join('\n');
 }

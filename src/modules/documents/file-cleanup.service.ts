@@ -3,7 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { uploadConfig } from '../../config/configuration.js';
-import { FILE_STORAGE, type FileStorage } from './storage/file-storage.js';
+import { FILE_STORAGE, type FileStorage, type StorageEntry } from './storage/file-storage.js';
 
 export type CleanupReason = 'unreferenced' | 'document_deleted';
 
@@ -15,8 +15,20 @@ export interface CleanupCandidate {
   reason: CleanupReason;
 }
 
+/** A stored object (or temporary leftover) that no `files` row names. */
+export interface OrphanObject {
+  key: string;
+  size_bytes: number;
+  /** ISO time of the object's last write. */
+  modified_at: string;
+  /** `object`: a complete object without a row; `temporary`: a partial write left by a crash. */
+  kind: 'object' | 'temporary';
+}
+
 export interface CleanupFailure {
   family_id: string;
+  /** The storage key, when one object could not be removed. */
+  key?: string;
   message: string;
 }
 
@@ -29,13 +41,16 @@ export interface CleanupReport {
   unreferenced: number;
   document_deleted: number;
   bytes: number;
-  /** Families whose files could not be deleted this time (retried on the next run). */
+  /** Stored objects with no row, older than the orphan cutoff (and, unless dry run, deleted). */
+  orphans: OrphanObject[];
+  orphan_bytes: number;
+  /** What could not be deleted this time (retried on the next run). */
   failures: CleanupFailure[];
 }
 
 export interface CleanupOptions {
   dryRun: boolean;
-  /** Only these families (default: all). */
+  /** Only these families (default: all, and the whole store for orphans). */
   familyIds?: string[];
   /** Overrides for tests and one-off runs; default from configuration. */
   graceHours?: number;
@@ -43,6 +58,26 @@ export interface CleanupOptions {
   /** Time reference (ms since epoch); default now. */
   nowMs?: number;
 }
+
+/** Largest accepted grace period and retention (10 and 100 years): beyond, the cutoff dates stop making sense. */
+export const MAX_GRACE_HOURS = 87_600;
+export const MAX_RETENTION_DAYS = 36_500;
+
+/**
+ * An object without a row is removed only once it is older than the grace
+ * period AND this: an upload stores its object, then inserts its row a moment
+ * later, and an S3 multipart object is dated by the start of its upload (at
+ * most Node's 5-minute request timeout earlier). With `--grace-hours 0` an
+ * object being recorded right now must still not look like debris.
+ */
+export const ORPHAN_MIN_AGE_HOURS = 1;
+
+/** Storage keys the server makes: `<family uuid>/<file uuid>` (anything else in the store is not ours). */
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const SERVER_KEY = new RegExp(`^${UUID}/(${UUID}|\\.${UUID}\\.part)$`);
+
+/** Entries looked up in the files table per query during the orphan sweep. */
+const ORPHAN_BATCH = 500;
 
 interface CandidateRow {
   id: string;
@@ -56,7 +91,8 @@ interface CandidateRow {
  * A file is eligible when it is older than the grace period and no live
  * document points at it, and either no document ever did ("unreferenced": a
  * device uploaded and never pushed) or every document that did has been
- * deleted for longer than the retention period ("document_deleted").
+ * deleted for longer than the retention period ("document_deleted"). A file a
+ * live document points at is never eligible, whatever its age.
  * `$1` = family ids or null for all, `$2` = grace cutoff (timestamptz), `$3` = retention cutoff (ms).
  */
 const ELIGIBLE_SQL = `
@@ -74,14 +110,17 @@ const ELIGIBLE_SQL = `
      AND (refs.n IS NULL OR (refs.live = 0 AND refs.last_deleted < $3))`;
 
 /**
- * Removes files nobody needs any more (see ELIGIBLE_SQL), from storage and from
- * the table. Exposed for the `files:cleanup` CLI command.
+ * Removes files nobody needs any more (see ELIGIBLE_SQL), from the table and
+ * from storage, then sweeps stored objects that have no row at all (see
+ * sweepOrphans). Exposed for the `files:cleanup` CLI command.
  *
  * Per family, one transaction locks the family row, the same lock every synced
  * write takes (FamilyVersionService), so a push that starts pointing a document
- * at a file cannot interleave: the eligibility is re-checked under the lock,
- * the rows are deleted, then the stored objects; a storage failure rolls the
- * rows back and the next run tries again (no row ever points at missing bytes).
+ * at a file cannot interleave: the eligibility is re-checked under the lock and
+ * the rows are deleted. The stored objects are deleted only after that commit:
+ * a failed commit leaves every row with its bytes, and a failed object delete
+ * leaves an object without a row, which the orphan sweep removes (now or on the
+ * next run). No row ever points at missing bytes.
  */
 @Injectable()
 export class FileCleanupService {
@@ -96,8 +135,11 @@ export class FileCleanupService {
   async run(options: CleanupOptions): Promise<CleanupReport> {
     const graceHours = options.graceHours ?? this.config.cleanupGraceHours;
     const retentionDays = options.retentionDays ?? this.config.documentRetentionDays;
+    assertBound('grace hours', graceHours, MAX_GRACE_HOURS);
+    assertBound('retention days', retentionDays, MAX_RETENTION_DAYS);
     const nowMs = options.nowMs ?? Date.now();
     const params = [new Date(nowMs - graceHours * 3_600_000), nowMs - retentionDays * 86_400_000];
+    const orphanCutoff = new Date(nowMs - Math.max(graceHours, ORPHAN_MIN_AGE_HOURS) * 3_600_000);
 
     const scope = options.familyIds?.length ? options.familyIds : null;
     const candidates = (await this.dataSource.query<CandidateRow[]>(ELIGIBLE_SQL, [scope, ...params])).map(toCandidate);
@@ -109,17 +151,29 @@ export class FileCleanupService {
       unreferenced: 0,
       document_deleted: 0,
       bytes: 0,
+      orphans: [],
+      orphan_bytes: 0,
       failures: [],
     };
     if (!options.dryRun) {
       const families = [...new Set(candidates.map((c) => c.family_id))];
       const deleted: CleanupCandidate[] = [];
       for (const familyId of families) {
+        let rows: CleanupCandidate[];
         try {
-          deleted.push(...(await this.dataSource.transaction((manager) => this.deleteForFamily(manager, familyId, params))));
+          rows = await this.dataSource.transaction((manager) => this.deleteRowsOfFamily(manager, familyId, params));
         } catch (error) {
           this.logger.error({ err: error, familyId }, 'file cleanup failed for a family');
-          report.failures.push({ family_id: familyId, message: error instanceof Error ? error.message : String(error) });
+          report.failures.push({ family_id: familyId, message: messageOf(error) });
+          continue;
+        }
+        deleted.push(...rows);
+        // After the commit: a failure here leaves an object without a row, swept as an orphan.
+        for (const file of rows) {
+          await this.storage.delete(file.storage_key).catch((error: unknown) => {
+            this.logger.error({ err: error, familyId, key: file.storage_key }, 'could not delete a cleaned-up file; left to the orphan sweep');
+            report.failures.push({ family_id: familyId, key: file.storage_key, message: messageOf(error) });
+          });
         }
       }
       report.files = deleted;
@@ -128,14 +182,22 @@ export class FileCleanupService {
       report[file.reason === 'unreferenced' ? 'unreferenced' : 'document_deleted'] += 1;
       report.bytes += file.size_bytes;
     }
+    await this.sweepOrphans(scope, orphanCutoff, report);
     this.logger.log(
-      { dryRun: options.dryRun, files: report.files.length, bytes: report.bytes, failures: report.failures.length },
+      {
+        dryRun: options.dryRun,
+        files: report.files.length,
+        bytes: report.bytes,
+        orphans: report.orphans.length,
+        orphanBytes: report.orphan_bytes,
+        failures: report.failures.length,
+      },
       'file cleanup finished',
     );
     return report;
   }
 
-  private async deleteForFamily(manager: EntityManager, familyId: string, params: unknown[]): Promise<CleanupCandidate[]> {
+  private async deleteRowsOfFamily(manager: EntityManager, familyId: string, params: unknown[]): Promise<CleanupCandidate[]> {
     await manager.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [familyId]);
     const rows = await manager.query<CandidateRow[]>(
       // Wrapped in a SELECT so TypeORM hands back plain rows (for a bare DELETE it returns [rows, count]).
@@ -145,12 +207,70 @@ export class FileCleanupService {
        SELECT * FROM deleted`,
       [[familyId], ...params],
     );
-    const files = rows.map(toCandidate);
-    for (const file of files) await this.storage.delete(file.storage_key);
-    return files;
+    return rows.map(toCandidate);
+  }
+
+  /**
+   * Objects in storage that no `files` row names, last written before `cutoff`:
+   * what a crash between storing an upload and inserting its row leaves, the
+   * temporary file of a crash mid-write, an object whose delete failed after its
+   * row was removed, and the objects of families deleted from the database.
+   * Only keys shaped like the server's (`<uuid>/<uuid>`) are considered. Storage
+   * is read page by page, and the table is asked about ORPHAN_BATCH keys at a time.
+   */
+  private async sweepOrphans(familyIds: string[] | null, cutoff: Date, report: CleanupReport): Promise<void> {
+    let batch: StorageEntry[] = [];
+    const settle = async () => {
+      const entries = batch;
+      batch = [];
+      if (!entries.length) return;
+      const keys = entries.filter((e) => !e.temporary).map((e) => e.key);
+      const known = new Set(
+        keys.length
+          ? (await this.dataSource.query<Array<{ storage_key: string }>>('SELECT storage_key FROM files WHERE storage_key = ANY($1::text[])', [keys])).map(
+              (r) => r.storage_key,
+            )
+          : [],
+      );
+      for (const entry of entries) {
+        if (!entry.temporary && known.has(entry.key)) continue;
+        if (!report.dry_run) {
+          try {
+            await this.storage.deleteEntry(entry);
+          } catch (error) {
+            this.logger.error({ err: error, key: entry.key }, 'could not delete an orphaned stored object');
+            report.failures.push({ family_id: entry.key.split('/')[0], key: entry.key, message: messageOf(error) });
+            continue;
+          }
+        }
+        report.orphans.push({
+          key: entry.key,
+          size_bytes: entry.size,
+          modified_at: entry.modifiedAt.toISOString(),
+          kind: entry.temporary ? 'temporary' : 'object',
+        });
+        report.orphan_bytes += entry.size;
+      }
+    };
+    for (const folder of familyIds ?? [undefined]) {
+      for await (const entry of this.storage.list(folder)) {
+        if (entry.modifiedAt >= cutoff || !SERVER_KEY.test(entry.key)) continue;
+        batch.push(entry);
+        if (batch.length >= ORPHAN_BATCH) await settle();
+      }
+    }
+    await settle();
   }
 }
 
 function toCandidate(row: CandidateRow): CleanupCandidate {
   return { id: row.id, family_id: row.family_id, storage_key: row.storage_key, size_bytes: Number(row.size_bytes), reason: row.reason };
+}
+
+function assertBound(what: string, value: number, max: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) throw new RangeError(`${what} must be a whole number from 0 to ${max} (got ${value})`);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
