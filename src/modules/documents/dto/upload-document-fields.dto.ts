@@ -1,15 +1,25 @@
 import { IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { type ColumnSpec, DOCUMENT_CATEGORIES, SYNC_TABLE_BY_NAME } from '../../sync/sync-schema.js';
 
-export const DOCUMENT_CATEGORIES = ['lab_result', 'discharge_summary', 'prescription', 'imaging', 'other'] as const;
+export { DOCUMENT_CATEGORIES };
 export type DocumentCategory = (typeof DOCUMENT_CATEGORIES)[number];
 
-/** Longest `notes` accepted in an upload form (the column is text; this bounds the multipart field). */
-export const MAX_NOTES_LENGTH = 20_000;
+/** A column of the synced `documents` table: the upload form accepts exactly what a sync push would. */
+function documentsColumn(name: string): ColumnSpec {
+  const column = SYNC_TABLE_BY_NAME.get('documents')?.columns.find((c) => c.name === name);
+  if (!column?.maxLength) throw new Error(`sync-schema has no documents.${name} with a maxLength`);
+  return column;
+}
+
+/** Longest `name` (characters), as for sync. */
+export const MAX_NAME_LENGTH = documentsColumn('name').maxLength!;
+/** Longest `notes` (characters), as for sync; also bounds the multipart field. */
+export const MAX_NOTES_LENGTH = documentsColumn('notes').maxLength!;
 
 /**
  * Optional form fields next to the file: when any is present the upload also
  * creates (or updates) a `documents` record pointing at the file. Same limits
- * as the documents table.
+ * as the documents table (read from the sync table registry).
  */
 export class UploadDocumentFieldsDto {
   /** Id of the document to create or update (a client-generated UUID, as WatermelonDB makes them). */
@@ -17,7 +27,7 @@ export class UploadDocumentFieldsDto {
   document_id?: string;
 
   /** Required when the document is created. */
-  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(300)
+  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(MAX_NAME_LENGTH)
   name?: string;
 
   /** Required when the document is created. */
