@@ -1,5 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Response } from 'supertest';
@@ -35,6 +37,36 @@ function jpeg(extra = 3000): Buffer {
     randomBytes(extra),
     Buffer.from([0xff, 0xd9]),
   ]);
+}
+
+/** A HEIC photo's first bytes (ISO-BMFF `ftyp` box, major brand heic), as iPhones write them. */
+function heic(extra = 2000): Buffer {
+  const ftyp = Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from('ftypheic'), Buffer.from([0, 0, 0, 0]), Buffer.from('mif1heic')]);
+  return Buffer.concat([ftyp, Buffer.from([0, 0, 0, 0x10]), Buffer.from('meta'), randomBytes(extra)]);
+}
+
+function webp(extra = 2000): Buffer {
+  const size = Buffer.alloc(4);
+  size.writeUInt32LE(extra + 4);
+  return Buffer.concat([Buffer.from('RIFF'), size, Buffer.from('WEBPVP8 '), randomBytes(extra)]);
+}
+
+/**
+ * A multipart body written byte by byte as a phone or browser sends it: the file name in raw
+ * UTF-8 inside `filename="…"` (supertest's form-data would choose its own encoding).
+ */
+function rawMultipart(filenameHeader: string, content: Buffer, fields: Record<string, string> = {}): { body: Buffer; contentType: string } {
+  const boundary = `----hemoday${randomUUID()}`;
+  const parts: Buffer[] = [];
+  for (const [name, value] of Object.entries(fields)) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`, 'utf8'));
+  }
+  parts.push(
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filenameHeader}"\r\nContent-Type: application/octet-stream\r\n\r\n`, 'utf8'),
+    content,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  );
+  return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
 /** Collects a binary response body whatever its content type. */
@@ -99,6 +131,48 @@ describe('files: upload and download', () => {
     }
   });
 
+  it('keeps a non-ASCII file name sent in raw UTF-8 (phones, browsers, curl) and offers it back on download', async () => {
+    const m = await register(t);
+    const name = 'Анализ "крови".pdf';
+    // Browsers and OkHttp write the quote as %22 (WHATWG form encoding); curl escapes it with a backslash.
+    for (const header of ['Анализ %22крови%22.pdf', 'Анализ \\"крови\\".pdf']) {
+      const { body, contentType } = rawMultipart(header, pdf());
+      const res = await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`).set('Content-Type', contentType).send(body).expect(201);
+      const [row] = await db.query('SELECT original_name FROM files WHERE id = $1', [res.body.id]);
+      expect({ header, stored: row.original_name }).toEqual({ header, stored: name });
+
+      const got = await download(m, res.body.file_url).expect(200);
+      const disposition = got.headers['content-disposition'] as string;
+      // ASCII fallback for old clients: every non-ASCII character and the quotes replaced, nothing unescaped.
+      expect(disposition).toBe(`inline; filename="______ _______.pdf"; filename*=UTF-8''${encodeURIComponent(name)}`);
+      expect(decodeURIComponent(/filename\*=UTF-8''(.+)$/.exec(disposition)![1])).toBe(name);
+    }
+  });
+
+  it('accepts HEIC and WebP photos, detected from their bytes', async () => {
+    const m = await register(t);
+    for (const [content, name, type, offered] of [
+      [heic(), 'IMG_0001.HEIC', 'image/heic', 'IMG_0001.HEIC'],
+      [webp(), 'scan', 'image/webp', 'scan.webp'],
+    ] as const) {
+      const res = await upload(m, content, name).expect(201);
+      expect(res.body.mime_type).toBe(type);
+      const got = await download(m, res.body.file_url).expect(200);
+      expect(Buffer.compare(got.body as Buffer, content)).toBe(0);
+      expect(got.headers['content-type']).toBe(type);
+      expect(got.headers['content-disposition']).toContain(`filename="${offered}"`);
+    }
+  });
+
+  it('checks the document fields sent before the file before storing anything', async () => {
+    const m = await register(t);
+    // An .exe would be refused with 415 once its bytes are read; the bad field before it answers first.
+    const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(58), randomBytes(4000)]);
+    const res = await upload(m, exe, 'x.pdf', { name: 'x', category: 'selfie' }).expect(400);
+    expect(res.body.details.fields[0].field).toBe('category');
+    expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
+  });
+
   it('detects the type from the bytes: a PNG named .pdf is a PNG, an .exe named .pdf is refused with 415', async () => {
     const m = await register(t);
     const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(10)]);
@@ -154,8 +228,14 @@ describe('files: upload and download', () => {
     const beyond = await download(m, body.file_url).set('Range', `bytes=${content.length}-`).expect(416);
     expect(beyond.headers['content-range']).toBe(`bytes */${content.length}`);
 
-    // A stale If-Range gets the whole file.
+    // A stale If-Range gets the whole file; the current ETag gets the range.
     await download(m, body.file_url).set('Range', 'bytes=0-9').set('If-Range', '"stale"').expect(200);
+    const resumed = await download(m, body.file_url).set('Range', 'bytes=10-19').set('If-Range', `"${body.sha256}"`).expect(206);
+    expect(Buffer.compare(resumed.body as Buffer, content.subarray(10, 20))).toBe(0);
+
+    // Last-Modified: when the file was uploaded (whole seconds).
+    const modified = Date.parse(part.headers['last-modified']);
+    expect(Math.abs(modified - Date.now())).toBeLessThan(60_000);
 
     const cached = await download(m, body.file_url).set('If-None-Match', `"${body.sha256}"`).expect(304);
     expect(cached.headers['etag']).toBe(`"${body.sha256}"`);
@@ -295,6 +375,52 @@ describe('files: size limit', () => {
     expect(listFiles(uploadDir)).toEqual([join(m.familyId, ok.body.id)]);
     expect(await db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([{ id: ok.body.id }]);
     expect(await db.query('SELECT id FROM documents WHERE family_id = $1', [m.familyId])).toEqual([]);
+  });
+
+  it('after refusing an upload, reads at most a few MiB more of a body still arriving, then answers and closes', async () => {
+    const m = await register(t);
+    const total = 64 * 1024 * 1024;
+    const boundary = `----hemoday${randomUUID()}`;
+    const url = new URL(t.baseUrl);
+    // Chunked, so no Content-Length tells the server the size in advance.
+    const req = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      method: 'POST',
+      path: '/api/v1/upload',
+      headers: { Authorization: `Bearer ${m.token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+    });
+    req.on('error', () => undefined); // EPIPE/ECONNRESET after the answer, when we keep writing
+    let outcome: { status?: number; headers?: IncomingHttpHeaders; body?: string; error?: string } | undefined;
+    const answered = new Promise<void>((resolve) => {
+      req.on('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => ((outcome = { status: res.statusCode, headers: res.headers, body }), resolve()));
+        res.on('error', () => ((outcome ??= { status: res.statusCode, headers: res.headers }), resolve()));
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => ((outcome ??= { error: error.code }), resolve()));
+    });
+    req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\n\r\n%PDF-1.4\n`);
+    const chunk = Buffer.alloc(256 * 1024, 0x41);
+    let sent = 0;
+    while (!outcome && sent < total) {
+      const flowing = req.write(chunk);
+      sent += chunk.length;
+      if (!flowing) await Promise.race([once(req, 'drain'), answered]);
+    }
+    if (!outcome) req.end(`\r\n--${boundary}--\r\n`);
+    await answered;
+    req.destroy();
+    // Draining everything would have answered only after all 64 MiB.
+    expect(sent).toBeLessThan(total / 2);
+    if (outcome!.status !== undefined) {
+      expect(outcome!.status).toBe(413);
+      expect(outcome!.headers!.connection).toBe('close');
+    } else {
+      expect(['EPIPE', 'ECONNRESET']).toContain(outcome!.error);
+    }
+    expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
   });
 
   it('refuses a declared Content-Length far over the limit before reading the body', async () => {

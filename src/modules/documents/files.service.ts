@@ -41,6 +41,7 @@ export class FilesService {
       // The content behind an id never changes; only the caller's device may keep it.
       'Cache-Control': 'private, max-age=86400',
       'Content-Disposition': contentDisposition(downloadName(file.id, file.originalName, file.mimeType)),
+      'Last-Modified': file.createdAt.toUTCString(),
       'Content-Security-Policy': "default-src 'none'; sandbox",
       'X-Content-Type-Options': 'nosniff',
     };

@@ -13,6 +13,16 @@ export interface MultipartLimits {
   maxFieldBytes: number;
 }
 
+export interface MultipartHooks<T> {
+  /**
+   * Called when the file part starts, with the fields received before it (clients
+   * usually send them first): throwing refuses the upload before anything is stored.
+   */
+  beforeFile?: (fieldsSoFar: Readonly<Record<string, string>>) => void;
+  /** Receives the one `file` part as a stream while it arrives. */
+  handleFile: (stream: Readable, info: FileInfo) => Promise<T>;
+}
+
 export interface ReceivedMultipart<T> {
   fields: Record<string, string>;
   file: T;
@@ -23,17 +33,25 @@ export interface ReceivedMultipart<T> {
 const ENVELOPE_SLACK_BYTES = 256 * 1024;
 
 /**
- * Parses a multipart/form-data request with busboy, handing the one `file`
- * part to `handleFile` as a stream while it arrives (nothing is buffered).
- * Rejects (with a DomainError) on a missing or second file, unknown or too
- * long fields, malformed bodies; after a failure the rest of the request is
- * drained and discarded, so the client can read the error response.
+ * After a refusal, how much more of the body we read (and discard) so that the client, still
+ * sending, reads our error instead of a broken connection. Past this the connection is closed.
  */
-export function receiveMultipart<T>(
-  req: Request,
-  limits: MultipartLimits,
-  handleFile: (stream: Readable, info: FileInfo) => Promise<T>,
-): Promise<ReceivedMultipart<T>> {
+export const MAX_DRAIN_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Parses a multipart/form-data request with busboy, handing the one `file`
+ * part to `hooks.handleFile` as a stream while it arrives (nothing is buffered).
+ * Rejects (with a DomainError) on a missing or second file, unknown or too
+ * long fields, malformed bodies. After a failure the rest of the request is
+ * read and discarded up to MAX_DRAIN_BYTES, so the client can read the error
+ * response; a longer body is cut off and the connection closed
+ * (`Connection: close`) instead of receiving megabytes nobody will store.
+ *
+ * Parameter values (the file name) are decoded as UTF-8: phones, browsers and
+ * curl send raw UTF-8 in `filename="…"` (busboy's default would read it as
+ * latin1); an RFC 5987 `filename*=` still wins when present.
+ */
+export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks: MultipartHooks<T>): Promise<ReceivedMultipart<T>> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limits.maxFileBytes + ENVELOPE_SLACK_BYTES) {
@@ -45,6 +63,7 @@ export function receiveMultipart<T>(
     try {
       parser = busboy({
         headers: req.headers,
+        defParamCharset: 'utf8',
         limits: {
           files: 1,
           fields: limits.fieldNames.size,
@@ -72,11 +91,27 @@ export function receiveMultipart<T>(
       req.unpipe(parser);
       parser.removeAllListeners();
       parser.on('error', () => undefined);
-      // Drain what the client is still sending, then answer; answering mid-upload makes many
-      // clients (and proxies) report a broken connection instead of our error.
       if (req.complete || req.destroyed) return reject(error);
-      req.once('end', () => reject(error));
-      req.once('close', () => reject(error));
+      // Drain what the client is still sending, then answer; answering mid-upload makes many
+      // clients (and proxies) report a broken connection instead of our error. But only so much:
+      // past MAX_DRAIN_BYTES answer now and close the connection after the answer.
+      let drained = 0;
+      const finish = () => {
+        req.off('data', count);
+        req.off('end', finish);
+        req.off('close', finish);
+        reject(error);
+      };
+      const count = (chunk: Buffer) => {
+        drained += chunk.length;
+        if (drained <= MAX_DRAIN_BYTES) return;
+        req.pause();
+        if (req.res && !req.res.headersSent) req.res.setHeader('Connection', 'close');
+        finish();
+      };
+      req.on('data', count);
+      req.once('end', finish);
+      req.once('close', finish);
       req.resume();
     };
 
@@ -85,9 +120,15 @@ export function receiveMultipart<T>(
         stream.resume();
         return fail(badRequest(`Unexpected file field "${name}": send the file as "file"`));
       }
-      fileInfo = info;
+      try {
+        hooks.beforeFile?.(fields);
+      } catch (error) {
+        stream.resume();
+        return fail(error);
+      }
+      fileInfo = { ...info, filename: decodeFormDataEscapes(info.filename) };
       fileStream = stream;
-      filePromise = handleFile(stream, info);
+      filePromise = hooks.handleFile(stream, fileInfo);
       filePromise.catch((error: unknown) => {
         stream.resume();
         fail(error);
@@ -124,4 +165,16 @@ export function receiveMultipart<T>(
 
 function badRequest(message: string, field?: string): DomainError {
   return new DomainError(ErrorCode.INVALID_UPLOAD, message, field ? { fields: [{ field, errors: [message] }] } : undefined);
+}
+
+/**
+ * Browsers and OkHttp (Android) write `"`, CR and LF in a multipart file name as
+ * `%22`, `%0D` and `%0A` (WHATWG form encoding) and leave every other byte as
+ * is; undo exactly that. (curl escapes `"` as `\"`, which busboy already reads.)
+ * A name that really contains "%22" reads as a quote: it only names the download.
+ */
+export function decodeFormDataEscapes(name: string): string;
+export function decodeFormDataEscapes(name: string | undefined): string | undefined;
+export function decodeFormDataEscapes(name: string | undefined): string | undefined {
+  return name?.replace(/%(22|0d|0a)/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }

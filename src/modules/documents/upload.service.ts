@@ -1,7 +1,7 @@
 import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { plainToInstance } from 'class-transformer';
-import { validate } from 'class-validator';
+import { validateSync } from 'class-validator';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -55,9 +55,13 @@ export class UploadService {
       const received = await receiveMultipart(
         req,
         { maxFileBytes: this.config.maxBytes, fieldNames: UPLOAD_FIELD_NAMES, maxFieldBytes: MAX_FIELD_BYTES },
-        (stream) => (stored = this.store(key, stream)),
+        {
+          // Fields sent before the file (the usual order) are checked before a byte is stored.
+          beforeFile: (fieldsSoFar) => validateFields(fieldsSoFar),
+          handleFile: (stream) => (stored = this.store(key, stream)),
+        },
       );
-      const fields = await validateFields(received.fields);
+      const fields = validateFields(received.fields);
       const file: Partial<FileEntity> = {
         id: fileId,
         storageKey: key,
@@ -148,9 +152,10 @@ function hasDocumentFields(fields: UploadDocumentFieldsDto): boolean {
   return [fields.document_id, fields.name, fields.category, fields.notes].some((v) => v !== undefined);
 }
 
-async function validateFields(raw: Record<string, string>): Promise<UploadDocumentFieldsDto> {
-  const dto = plainToInstance(UploadDocumentFieldsDto, raw);
-  const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+/** Each field on its own (all are optional here; what a new document requires is checked with the database). */
+function validateFields(raw: Readonly<Record<string, string>>): UploadDocumentFieldsDto {
+  const dto = plainToInstance(UploadDocumentFieldsDto, { ...raw });
+  const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
   if (errors.length) throw validationError(flattenValidationErrors(errors));
   return dto;
 }
