@@ -85,6 +85,10 @@ describe('validateEnv', () => {
     ['TRUST_PROXY', 'loopback,'],
     ['TRUST_PROXY', 'proxy.internal'],
     ['EMBEDDED_PG_PORT', 'x'],
+    ['UPLOAD_ALLOWED_TYPES', 'image/gif'],
+    ['UPLOAD_ALLOWED_TYPES', 'application/pdf, text/html'],
+    ['FILE_CLEANUP_GRACE_HOURS', '100000000'],
+    ['DOCUMENT_RETENTION_DAYS', '99999999'],
   ])('%s=%j gives one clear problem naming the variable and the value', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems.length).toBeGreaterThanOrEqual(1);
@@ -92,6 +96,13 @@ describe('validateEnv', () => {
       expect(problem.startsWith(`${name}=${JSON.stringify(value)}: `)).toBe(true);
       expect(problem.slice(name.length + JSON.stringify(value).length + 3)).toContain(name);
     }
+  });
+
+  it('accepts a subset of the recognizable upload types, and names the supported ones when refusing', () => {
+    expect(validateEnv({ UPLOAD_ALLOWED_TYPES: 'application/pdf, image/jpeg' }).UPLOAD_ALLOWED_TYPES).toBe('application/pdf, image/jpeg');
+    const [problem] = problemsOf({ UPLOAD_ALLOWED_TYPES: 'application/pdf,image/gif' });
+    expect(problem).toContain('image/gif');
+    expect(problem).toContain('supported are application/pdf, image/jpeg, image/png, image/heic, image/heif, image/webp');
   });
 
   it('reports every bad variable at once, one line each, in the error message', () => {

@@ -13,6 +13,8 @@ import {
   ValidateBy,
   validateSync,
 } from 'class-validator';
+import { MAX_GRACE_HOURS, MAX_RETENTION_DAYS } from '../modules/documents/cleanup-limits.js';
+import { SUPPORTED_FILE_TYPES } from '../modules/documents/file-type.js';
 
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
@@ -134,11 +136,11 @@ export class EnvironmentVariables {
   S3_FORCE_PATH_STYLE: boolean = true;
 
   /** Files that no document references are kept this long (a device may upload, then push later). */
-  @Transform(toInt) @IsOptional() @IsInt() @Min(0)
+  @Transform(toInt) @IsOptional() @IsInt() @Min(0) @Max(MAX_GRACE_HOURS)
   FILE_CLEANUP_GRACE_HOURS: number = 24;
 
   /** Files of deleted (tombstoned) documents are kept this long after the deletion. */
-  @Transform(toInt) @IsOptional() @IsInt() @Min(0)
+  @Transform(toInt) @IsOptional() @IsInt() @Min(0) @Max(MAX_RETENTION_DAYS)
   DOCUMENT_RETENTION_DAYS: number = 30;
 
   @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -191,6 +193,15 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
   if (env.NODE_ENV === 'production' && !env.DATABASE_URL) {
     // The embedded server is for development and tests; production data belongs on a managed, backed-up server.
     problems.push('DATABASE_URL is required when NODE_ENV=production (the embedded PostgreSQL is for development)');
+  }
+  const unsupportedTypes = typeof env.UPLOAD_ALLOWED_TYPES === 'string' && !problems.some((p) => p.startsWith('UPLOAD_ALLOWED_TYPES='))
+    ? env.UPLOAD_ALLOWED_TYPES.split(',').map((t) => t.trim()).filter((t) => t && !SUPPORTED_FILE_TYPES.includes(t))
+    : [];
+  if (unsupportedTypes.length) {
+    // The type is sniffed from the bytes: a type the server cannot recognize would be refused anyway.
+    problems.push(
+      `UPLOAD_ALLOWED_TYPES=${JSON.stringify(raw.UPLOAD_ALLOWED_TYPES)}: UPLOAD_ALLOWED_TYPES lists ${unsupportedTypes.join(', ')}, which the server cannot recognize; supported are ${SUPPORTED_FILE_TYPES.join(', ')}`,
+    );
   }
   if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) {
     problems.push('S3_BUCKET is required when STORAGE_DRIVER=s3');

@@ -3,6 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { uploadConfig } from '../../config/configuration.js';
+import { MAX_GRACE_HOURS, MAX_RETENTION_DAYS } from './cleanup-limits.js';
 import { FILE_STORAGE, type FileStorage, type StorageEntry } from './storage/file-storage.js';
 
 export type CleanupReason = 'unreferenced' | 'document_deleted';
@@ -59,9 +60,7 @@ export interface CleanupOptions {
   nowMs?: number;
 }
 
-/** Largest accepted grace period and retention (10 and 100 years): beyond, the cutoff dates stop making sense. */
-export const MAX_GRACE_HOURS = 87_600;
-export const MAX_RETENTION_DAYS = 36_500;
+export { MAX_GRACE_HOURS, MAX_RETENTION_DAYS };
 
 /**
  * An object without a row is removed only once it is older than the grace

@@ -18,6 +18,9 @@ export const EXTENSIONS: Record<string, string> = {
   'image/webp': 'webp',
 };
 
+/** Every type `sniffFileType` can recognize: what UPLOAD_ALLOWED_TYPES may list. */
+export const SUPPORTED_FILE_TYPES: readonly string[] = Object.keys(EXTENSIONS);
+
 function ascii(bytes: Buffer, start: number, end: number): string {
   return bytes.length >= end ? bytes.toString('latin1', start, end) : '';
 }
