@@ -10,7 +10,7 @@ interface ErrorBody {
   details?: unknown;
 }
 
-/** body-parser / multer errors carry an HTTP status and a `type` or `code`. */
+/** Errors of the JSON body parser (body-parser / raw-body) carry an HTTP status and a `type`; uploads (busboy) raise DomainErrors. */
 interface HttpishError {
   status?: number;
   statusCode?: number;
