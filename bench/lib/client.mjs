@@ -2,7 +2,11 @@
 // synchronize(): pull, then push with the pull's timestamp; a 409 means
 // "pull again, then push again".
 import { randomUUID } from 'node:crypto';
+import * as syncSchema from '../../dist/src/modules/sync/sync-schema.js';
 import { msSince } from './stats.mjs';
+
+/** The app schema version a current client sends (every table and column); 1 before the server knew versions. */
+export const SCHEMA_VERSION = syncSchema.APP_SCHEMA_VERSION ?? 1;
 
 export class HttpError extends Error {
   constructor(status, body, what) {
@@ -44,17 +48,17 @@ export class Device {
     this.headers = { authorization: `Bearer ${user.token}`, 'x-device-id': deviceId };
   }
 
-  async pullRaw(lastPulledAt) {
-    const start = process.hrtime.bigint();
-    const res = await fetch(`${this.baseUrl}/api/v1/sync?last_pulled_at=${lastPulledAt ?? 'null'}&schema_version=1&migration=null`, {
+  /** `start`: when the caller issued the request (hrtime.bigint), if earlier than now (a queue wait counts). */
+  async pullRaw(lastPulledAt, start = process.hrtime.bigint()) {
+    const res = await fetch(`${this.baseUrl}/api/v1/sync?last_pulled_at=${lastPulledAt ?? 'null'}&schema_version=${SCHEMA_VERSION}&migration=null`, {
       headers: this.headers,
     });
     const text = await res.text(); // the body fully read
     return { status: res.status, ms: msSince(start), text };
   }
 
-  async pushRaw(lastPulledAt, body) {
-    const start = process.hrtime.bigint();
+  /** The body is serialised inside the clock: turning records into the request is part of a push. */
+  async pushRaw(lastPulledAt, body, start = process.hrtime.bigint()) {
     const res = await fetch(`${this.baseUrl}/api/v1/sync?last_pulled_at=${lastPulledAt ?? 0}`, {
       method: 'POST',
       headers: { ...this.headers, 'content-type': 'application/json' },
@@ -77,13 +81,30 @@ export class Device {
     return { ...r, timestamp: JSON.parse(r.text).timestamp };
   }
 
-  async get(path) {
-    const start = process.hrtime.bigint();
+  async get(path, start = process.hrtime.bigint()) {
     const res = await fetch(`${this.baseUrl}${path}`, { headers: this.headers });
     const text = await res.text();
     if (!res.ok) throw new HttpError(res.status, text, path);
     return { status: res.status, ms: msSince(start), text };
   }
+}
+
+/** POST /auth/login; returns { status, ms }. */
+export async function login(baseUrl, email, password = 'bench-password-123') {
+  const start = process.hrtime.bigint();
+  const res = await fetch(`${baseUrl}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  const text = await res.text();
+  let ok = false;
+  try {
+    ok = (res.status === 200 || res.status === 201) && typeof JSON.parse(text).access_token === 'string';
+  } catch {
+    // not JSON: not a login
+  }
+  return { status: res.status, ok, ms: msSince(start), text };
 }
 
 /** Loads `total` records into a family with pushes of at most `batch` records; returns the last timestamp and the ids. */

@@ -14,12 +14,14 @@ import { freePort, startTestDatabase } from '../../test/setup/global-setup.mjs';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
- * A fresh, migrated database from the test set-up's code: embedded, with
- * pg_stat_statements preloaded so statements can be counted server-side; or a new
- * database on the DATABASE_URL server, where counting works only if that server
- * preloads pg_stat_statements.
+ * A fresh, migrated database from the test set-up's code: embedded, started once
+ * with pg_stat_statements preloaded (the statement counts are cross-checked with
+ * it); or a new database on the DATABASE_URL server, where the cross-check runs
+ * only if that server preloads pg_stat_statements. Statements are counted on the
+ * wire either way (lib/pg-counter.mjs).
  */
 export async function startDatabase() {
+  const embedded = !process.env.DATABASE_URL;
   const { url, stop } = await startTestDatabase({
     prefix: 'hemoday_bench',
     // Embedded only (an external server keeps its own settings).
@@ -30,11 +32,14 @@ export async function startDatabase() {
     await withClient(url, (c) => c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'));
     await withClient(url, (c) => c.query('SELECT count(*) FROM pg_stat_statements'));
     statementCounting = true;
-  } catch {
-    statementCounting = false; // not preloaded on an external server: scenario 4 reports n/a
+  } catch (error) {
+    if (embedded) {
+      await stop().catch(() => undefined);
+      throw new Error(`pg_stat_statements is not available on the embedded PostgreSQL, which the bench starts with it preloaded: ${error.message}`);
+    }
   }
   const version = await withClient(url, async (c) => (await c.query('SHOW server_version')).rows[0].server_version);
-  return { url, stop, statementCounting, version, embedded: !process.env.DATABASE_URL };
+  return { url, stop, statementCounting, version, embedded };
 }
 
 export async function withClient(url, work) {
@@ -47,30 +52,50 @@ export async function withClient(url, work) {
   }
 }
 
+/**
+ * Every setting the app reads that changes what the benchmark measures, pinned to
+ * the documented defaults (README "Configuration"). The app gets ONLY these (plus
+ * PATH/HOME and the locale), runs in an empty temp directory (so no developer
+ * `.env` is loaded) and never sees the bench's own environment.
+ */
+export const APP_SETTINGS = {
+  NODE_ENV: 'production',
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'warn',
+  DB_POOL_SIZE: '20',
+  BODY_LIMIT_BYTES: String(1024 * 1024),
+  SYNC_BODY_LIMIT_BYTES: String(64 * 1024 * 1024),
+  UPLOAD_MAX_BYTES: String(20 * 1024 * 1024),
+  STORAGE_DRIVER: 'local',
+  CORS_ORIGINS: '*',
+  TRUST_PROXY: 'false',
+  JWT_ACCESS_TTL: '2h',
+  JWT_REFRESH_TTL: '60d',
+  // Benchmarks log in and register far more often than a person: the per-account limit would answer 429.
+  AUTH_RATE_LIMIT: '100000000',
+  AUTH_RATE_WINDOW_SECONDS: '60',
+};
+
 /** `node dist/main.js` on a free port; resolves once /health answers. */
-export async function startApp(databaseUrl, { cpuProfDir } = {}) {
+export async function startApp(databaseUrl, { cpuProfDir, settings = {} } = {}) {
   const port = await freePort();
   const work = await mkdtemp(join(tmpdir(), 'hemoday-bench-app-'));
   const args = [];
   if (cpuProfDir) args.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`);
   args.push(join(ROOT, 'dist', 'main.js'));
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: databaseUrl,
-      LOG_LEVEL: 'warn',
-      AUTH_RATE_LIMIT: '100000000',
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      JWT_ACCESS_TTL: '2h',
-      DATA_DIR: join(work, 'data'),
-      UPLOAD_DIR: join(work, 'uploads'),
-    },
-  });
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: work,
+    LANG: 'C.UTF-8',
+    ...APP_SETTINGS,
+    ...settings,
+    PORT: String(port),
+    DATABASE_URL: databaseUrl,
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    DATA_DIR: join(work, 'data'),
+    UPLOAD_DIR: join(work, 'uploads'),
+  };
+  const child = spawn(process.execPath, args, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
   const keep = (chunk) => {
     output = (output + chunk).slice(-20_000);
@@ -98,6 +123,7 @@ export async function startApp(databaseUrl, { cpuProfDir } = {}) {
   return {
     baseUrl,
     pid: child.pid,
+    settings: Object.fromEntries(Object.entries(env).filter(([k]) => k in APP_SETTINGS)),
     output: () => output,
     alive: () => child.exitCode === null && child.signalCode === null,
     async stop() {
@@ -131,4 +157,25 @@ export async function resetPeakMemory(pid) {
   } catch {
     return false;
   }
+}
+
+/**
+ * The PostgreSQL server processes serving the app (every backend of the bench
+ * database but the caller's), when the server runs on this machine and /proc
+ * lets us read them; [] otherwise.
+ */
+export async function postgresBackendPids(client) {
+  const { rows } = await client.query(
+    `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+  );
+  const pids = [];
+  for (const { pid } of rows) {
+    try {
+      await readFile(`/proc/${pid}/status`, 'utf8');
+      pids.push(pid);
+    } catch {
+      // another machine or container, or not ours to read
+    }
+  }
+  return pids;
 }
