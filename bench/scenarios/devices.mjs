@@ -1,15 +1,37 @@
-// 5. Many devices: D devices in F families run pull → push(5 records) → pull
-//    cycles concurrently for S seconds, like WatermelonDB's synchronize(): a 409
-//    means "pull, then push again" (counted apart from errors). At the end every
-//    device pulls once more and must hold exactly what its family's devices got
-//    acknowledged, and the database must hold exactly that too.
+// 5. Many devices: D devices in F families, each a closed loop of
+//    pull → push(5 changes) → pull for S seconds, all D at once (by default
+//    nothing caps the requests in flight; every latency is timed from when the
+//    device issued the request). A push creates a blood test with one result
+//    and a transfusion, edits a record (half the time one the whole family
+//    shares: the families row or one of 3 shared reminders; otherwise one of
+//    the family's transfusions or blood tests) and deletes one of the family's
+//    transfusions or blood tests (a deleted test takes its results with it).
+//    Devices race on the same records: a 409 is answered the way WatermelonDB
+//    does (pull, keep the local edits on top, drop those of records deleted
+//    meanwhile, push again) and counted apart from errors.
+//
+//    Baseline: the same D closed loops against an authenticated endpoint that
+//    does almost nothing (GET /api/v1/families/me: same HTTP stack, same guards,
+//    same connection pool, one small query), in the same run, just before.
+//    The ratio of requests/s is the share of the app's request capacity a sync
+//    request leaves, i.e. it isolates the cost of the sync work itself.
+//
+//    At the end every device syncs once more, then:
+//    - the database must hold, row by row and column by column, what replaying
+//      every acknowledged push in version order gives (stamps included);
+//    - every device's local records must equal the database's live rows of its family.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import * as syncSchema from '../../dist/src/modules/sync/sync-schema.js';
 import { Device, inviteCode, register } from '../lib/client.mjs';
-import { DATA_TABLES, familyRow, makeRecord } from '../lib/records.mjs';
+import { DATA_TABLES, makeRecord } from '../lib/records.mjs';
 import { msSince, percentile } from '../lib/stats.mjs';
 
+const { SYNC_TABLES, writableColumns } = syncSchema;
+const SPEC = new Map(SYNC_TABLES.map((s) => [s.name, s]));
+const TABLES = ['families', ...DATA_TABLES];
 const MAX_PUSH_ATTEMPTS = 20;
+const HOT_REMINDERS = 3;
 
 class Semaphore {
   constructor(limit) {
@@ -43,17 +65,75 @@ async function mapLimit(items, limit, fn) {
   return out;
 }
 
+// ── Values as compared: JSON columns by meaning (jsonb reorders keys and spaces), undefined = null.
+const jsonColumns = new Map(SYNC_TABLES.map((s) => [s.name, new Set(s.columns.filter((c) => c.sqlType === 'jsonb').map((c) => c.name))]));
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  return JSON.stringify(value ?? null);
+}
+function norm(table, column, value) {
+  if (value === undefined || value === null) return 'null';
+  if (jsonColumns.get(table).has(column)) return canonical(typeof value === 'string' ? JSON.parse(value) : value);
+  return canonical(value);
+}
+/** Column names whose values differ between two records of `table`. */
+function diff(table, columns, a, b) {
+  return columns.filter((c) => norm(table, c, a[c]) !== norm(table, c, b[c]));
+}
+const wireColumns = (table) => ['id', ...(table === 'families' ? [] : ['family_id']), ...SPEC.get(table).columns.map((c) => c.name)];
+const pushedColumns = (table) => ['id', ...writableColumns(SPEC.get(table)).map((c) => c.name)];
+
+/** The family's expected database state: every acknowledged push replayed in version order. */
+function replay(acks) {
+  const rows = Object.fromEntries(TABLES.map((t) => [t, new Map()]));
+  for (const ack of [...acks].sort((a, b) => a.version - b.version)) {
+    const { version: v, userId, deviceId, changes } = ack;
+    for (const [table, c] of Object.entries(changes)) {
+      for (const rec of [...c.created, ...c.updated]) {
+        const old = rows[table].get(rec.id);
+        const values = Object.fromEntries(pushedColumns(table).map((col) => [col, rec[col] ?? null]));
+        if (old) rows[table].set(rec.id, { ...old, ...values, server_version: v, updated_by: userId, deleted: false });
+        else rows[table].set(rec.id, { ...values, server_version: v, server_created_version: v, created_by: userId, updated_by: userId, created_by_device: deviceId, deleted: false });
+      }
+      for (const id of c.deleted) {
+        const old = rows[table].get(id);
+        if (old && !old.deleted) rows[table].set(id, { ...old, server_version: v, updated_by: userId, deleted: true });
+      }
+    }
+    // The server deletes the results of a deleted blood test (written in this push, or of a test deleted now).
+    if (changes.blood_tests || changes.blood_test_results) {
+      for (const [id, r] of rows.blood_test_results) {
+        const test = rows.blood_tests.get(r.blood_test_id);
+        if (!r.deleted && test?.deleted && (r.server_version === v || test.server_version === v)) {
+          rows.blood_test_results.set(id, { ...r, server_version: v, updated_by: userId, deleted: true });
+        }
+      }
+    }
+  }
+  return rows;
+}
+
 export async function devicesScenario(ctx) {
-  const { devices: deviceCount, families: familyCount, seconds, concurrency } = ctx.sizes;
+  const { devices: deviceCount, families: familyCount, seconds } = ctx.sizes;
+  const concurrency = ctx.sizes.concurrency ?? deviceCount;
   const baseUrl = ctx.app.baseUrl;
 
-  // Families: an owner and (with 2+ devices per family) a member who joined by invite code.
+  // Families: an owner and (with 2+ devices per family) a member who joined by invite code,
+  // and a few reminders every device of the family will edit.
   const families = await mapLimit(Array.from({ length: familyCount }, (_, i) => i), 4, async () => {
     const owner = await register(baseUrl);
     const users = [owner];
     if (deviceCount / familyCount >= 2) users.push(await register(baseUrl, await inviteCode(baseUrl, owner.token)));
-    const expected = Object.fromEntries(DATA_TABLES.map((t) => [t, new Set()]));
-    return { id: owner.familyId, users, expected, familyAcks: [], ambiguous: new Set() };
+    const family = { id: owner.familyId, users, acks: [], ambiguous: 0 };
+    const setup = new Device(baseUrl, owner);
+    const { timestamp } = (await setup.pull(null)).body;
+    const hot = Array.from({ length: HOT_REMINDERS }, (_, k) => wire('reminders', makeRecord('reminders', family.id, k)));
+    const changes = { reminders: { created: hot, updated: [], deleted: [] } };
+    const ack = await setup.push(timestamp, withStatus(changes));
+    family.acks.push({ version: ack.timestamp, userId: owner.userId, deviceId: setup.deviceId, changes });
+    family.hot = [['families', family.id], ...hot.map((r) => ['reminders', r.id])];
+    return family;
   });
   const devices = Array.from({ length: deviceCount }, (_, i) => {
     const family = families[i % familyCount];
@@ -61,93 +141,185 @@ export async function devicesScenario(ctx) {
     const device = new Device(baseUrl, user, randomUUID());
     device.family = family;
     device.cursor = null;
-    device.view = Object.fromEntries(['families', ...DATA_TABLES].map((t) => [t, new Set()]));
+    device.local = Object.fromEntries(TABLES.map((t) => [t, new Map()]));
+    device.pending = null;
     device.seq = 0;
     return device;
   });
 
   const gate = new Semaphore(concurrency);
-  const latency = { pull: [], push: [] };
-  const counts = { requests: 0, pulls: 0, pushes: 0, conflicts: 0, errors: 0, cycles: 0, recordsPushed: 0 };
   const errorSamples = [];
+
+  // ── Baseline: the same closed loops on GET /families/me.
+  const floor = { requests: 0, errors: 0, latency: [] };
+  await mapLimit(devices, 32, (d) => d.get('/api/v1/families/me')); // warm-up, not measured
+  {
+    const started = process.hrtime.bigint();
+    const deadline = Date.now() + seconds * 1000;
+    await Promise.all(
+      devices.map(async (device) => {
+        while (Date.now() < deadline) {
+          const start = process.hrtime.bigint();
+          const r = await gate.run(() => device.get('/api/v1/families/me', start).catch((e) => ({ status: 0, ms: msSince(start), error: e })));
+          floor.requests++;
+          if (r.status === 200) floor.latency.push(r.ms);
+          else {
+            floor.errors++;
+            if (errorSamples.length < 10) errorSamples.push(`GET /families/me: ${r.error ?? r.status}`);
+          }
+        }
+      }),
+    );
+    floor.elapsedMs = msSince(started);
+  }
+
+  // ── The sync loops.
+  const latency = { pull: [], push: [] };
+  const counts = { requests: 0, pulls: 0, pushes: 0, pushes_acknowledged: 0, conflicts: 0, errors: 0, resets: 0, cycles: 0, records_pushed: 0, pending_dropped: 0 };
+  const attemptsHistogram = {};
   const fail = (what) => {
     counts.errors++;
     if (errorSamples.length < 10) errorSamples.push(what);
   };
+  /** After an error the device cannot know its state: it starts over from a full pull (its unpushed edits are lost). */
+  const reset = (device) => {
+    counts.resets++;
+    device.pending = null;
+    device.cursor = null;
+    for (const t of TABLES) device.local[t].clear();
+  };
 
-  const pull = async (device) => {
-    const r = await gate.run(() => device.pullRaw(device.cursor).catch((e) => ({ status: 0, ms: 0, text: String(e) })));
-    counts.requests++;
-    counts.pulls++;
-    if (r.status !== 200) {
-      fail(`pull ${r.status}: ${r.text.slice(0, 200)}`);
-      return false;
-    }
-    latency.pull.push(r.ms);
-    const body = JSON.parse(r.text);
+  const applyPull = (device, body) => {
+    const pending = device.pending;
     for (const [table, c] of Object.entries(body.changes)) {
-      for (const rec of c.created) device.view[table].add(rec.id);
-      for (const rec of c.updated) device.view[table].add(rec.id);
-      for (const id of c.deleted) device.view[table].delete(id);
+      const local = device.local[table];
+      for (const rec of [...c.created, ...c.updated]) {
+        const key = `${table}:${rec.id}`;
+        if (pending?.deletes.has(key)) continue; // deleted here, not pushed yet: stays deleted, the push says so
+        const edit = pending?.updates.get(key);
+        local.set(rec.id, edit ? { ...rec, ...edit.fields } : rec); // local edits stay on top
+      }
+      for (const id of c.deleted) {
+        local.delete(id);
+        const key = `${table}:${id}`;
+        // Deleted on the server: an unpushed edit or deletion of it has nothing left to apply to.
+        if (pending?.updates.delete(key)) counts.pending_dropped++;
+        if (pending?.deletes.delete(key)) counts.pending_dropped++;
+      }
     }
     device.cursor = body.timestamp;
+  };
+
+  const pull = async (device) => {
+    const start = process.hrtime.bigint();
+    const r = await gate.run(() => device.pullRaw(device.cursor, start).catch((e) => ({ status: 0, ms: msSince(start), text: String(e) })));
+    counts.requests++;
+    counts.pulls++;
+    latency.pull.push(r.ms);
+    if (r.status !== 200) {
+      fail(`pull ${r.status}: ${r.text.slice(0, 200)}`);
+      reset(device);
+      return false;
+    }
+    applyPull(device, JSON.parse(r.text));
     return true;
   };
 
-  const makePush = (device) => {
+  /** The device's local changes for one push, applied locally at once (as WatermelonDB's database would). */
+  const makeLocalChanges = (device) => {
     const fam = device.family.id;
     const i = device.seq++;
-    const test = makeRecord('blood_tests', fam, i);
-    const changes = {
-      blood_tests: { created: [test], updated: [], deleted: [] },
-      blood_test_results: { created: [makeRecord('blood_test_results', fam, i, test.id), makeRecord('blood_test_results', fam, i + 1, test.id)], updated: [], deleted: [] },
-      transfusions: { created: [makeRecord('transfusions', fam, i)], updated: [], deleted: [] },
-    };
-    // One push in five edits the shared families row instead of adding a reminder: devices of a family race on it (409s).
-    let note = null;
-    if (i % 5 === 0) {
-      note = `${device.deviceId}:${i}`;
-      changes.families = { created: [], updated: [{ ...familyRow(fam, i), notes: note }], deleted: [] };
-    } else {
-      changes.reminders = { created: [makeRecord('reminders', fam, i)], updated: [], deleted: [] };
+    const pending = { created: [], updates: new Map(), deletes: new Map() };
+    const test = wire('blood_tests', makeRecord('blood_tests', fam, i));
+    const result = wire('blood_test_results', makeRecord('blood_test_results', fam, i, test.id));
+    const transfusion = wire('transfusions', makeRecord('transfusions', fam, i));
+    for (const [table, rec] of [['blood_tests', test], ['blood_test_results', result], ['transfusions', transfusion]]) {
+      pending.created.push([table, rec.id]);
+      device.local[table].set(rec.id, rec);
     }
-    return { changes, note };
+    // An edit: half the time of a record the whole family shares (the families row or a shared
+    // reminder), otherwise of one of the family's transfusions or blood tests (which another device
+    // may be deleting). Then a deletion of one of the family's transfusions or blood tests.
+    const own = new Set([test.id, transfusion.id]);
+    const candidates = () => {
+      const list = [];
+      for (const table of ['transfusions', 'blood_tests']) for (const id of device.local[table].keys()) if (!own.has(id)) list.push([table, id]);
+      return list;
+    };
+    const pickFrom = (list) => list[Math.floor(Math.random() * list.length)];
+    const records = candidates();
+    const [editTable, editId] = Math.random() < 0.5 || !records.length ? pickFrom(device.family.hot) : pickFrom(records);
+    if (device.local[editTable].has(editId)) {
+      const tag = `${device.deviceId.slice(0, 8)}:${i}`;
+      const fields =
+        editTable === 'families'
+          ? { notes: `edited by ${tag}`, patient_weight_kg: 20 + (i % 30), updated_at: Date.now() }
+          : editTable === 'reminders'
+            ? { title: `shared reminder, edited by ${tag}`, is_completed: i % 2 === 0, notes: tag, updated_at: Date.now() }
+            : editTable === 'transfusions'
+              ? { notes: `edited by ${tag}`, volume_ml: 200 + (i % 300), updated_at: Date.now() }
+              : { comment: `edited by ${tag}`, laboratory: 'Helix', updated_at: Date.now() };
+      pending.updates.set(`${editTable}:${editId}`, { table: editTable, id: editId, fields });
+      device.local[editTable].set(editId, { ...device.local[editTable].get(editId), ...fields });
+      own.add(editId);
+    }
+    const deletable = candidates();
+    if (deletable.length) {
+      const [table, id] = pickFrom(deletable);
+      pending.deletes.set(`${table}:${id}`, { table, id });
+      device.local[table].delete(id);
+    } else {
+      const template = wire('analysis_templates', makeRecord('analysis_templates', fam, i));
+      pending.created.push(['analysis_templates', template.id]);
+      device.local.analysis_templates.set(template.id, template);
+    }
+    device.pending = pending;
+  };
+
+  /** The push body from the pending changes and the local records as they are now. */
+  const changesOf = (device) => {
+    const changes = {};
+    const of = (table) => (changes[table] ??= { created: [], updated: [], deleted: [] });
+    for (const [table, id] of device.pending.created) of(table).created.push(device.local[table].get(id));
+    for (const { table, id } of device.pending.updates.values()) of(table).updated.push(device.local[table].get(id));
+    for (const { table, id } of device.pending.deletes.values()) of(table).deleted.push(id);
+    return changes;
   };
 
   const pushWithRetry = async (device) => {
-    const { changes, note } = makePush(device);
-    const body = JSON.stringify({ changes });
-    for (let attempt = 0; attempt < MAX_PUSH_ATTEMPTS; attempt++) {
+    makeLocalChanges(device);
+    for (let attempt = 1; attempt <= MAX_PUSH_ATTEMPTS; attempt++) {
+      const changes = changesOf(device);
       const cursor = device.cursor;
-      const r = await gate.run(() => device.pushRaw(cursor, body).catch((e) => ({ status: 0, ms: 0, text: String(e) })));
+      const start = process.hrtime.bigint();
+      const r = await gate.run(() => device.pushRaw(cursor, { changes: withStatus(changes) }, start).catch((e) => ({ status: 0, ms: msSince(start), text: String(e) })));
       counts.requests++;
       counts.pushes++;
+      latency.push.push(r.ms);
       if (r.status === 200) {
-        latency.push.push(r.ms);
-        counts.recordsPushed += 5;
-        const timestamp = JSON.parse(r.text).timestamp;
-        for (const [table, c] of Object.entries(changes)) {
-          for (const rec of c.created) {
-            device.family.expected[table].add(rec.id);
-            device.view[table].add(rec.id); // the client holds what it created
-          }
-        }
-        if (note) device.family.familyAcks.push({ timestamp, note });
+        const version = JSON.parse(r.text).timestamp;
+        device.family.acks.push({ version, userId: device.user.userId, deviceId: device.deviceId, changes: structuredClone(changes) });
+        counts.pushes_acknowledged++;
+        counts.records_pushed += Object.values(changes).reduce((n, c) => n + c.created.length + c.updated.length + c.deleted.length, 0);
+        attemptsHistogram[attempt] = (attemptsHistogram[attempt] ?? 0) + 1;
+        device.pending = null;
         return;
       }
       if (r.status === 409) {
-        latency.push.push(r.ms);
         counts.conflicts++;
-        if (!(await pull(device))) return;
+        if (!(await pull(device))) return; // the pull failed: counted, device reset
         continue;
       }
-      if (r.status === 0) for (const [table, c] of Object.entries(changes)) for (const rec of c.created) device.family.ambiguous.add(`${table}:${rec.id}`);
+      if (r.status === 0) device.family.ambiguous++; // maybe committed, maybe not: this family cannot be verified
       fail(`push ${r.status}: ${r.text.slice(0, 200)}`);
+      reset(device);
       return;
     }
     fail(`push still conflicting after ${MAX_PUSH_ATTEMPTS} attempts`);
+    reset(device);
   };
 
+  const sampler = await samplePool(ctx.db.url);
   const started = process.hrtime.bigint();
   const deadline = Date.now() + seconds * 1000;
   await Promise.all(
@@ -164,85 +336,245 @@ export async function devicesScenario(ctx) {
     }),
   );
   const elapsedMs = msSince(started);
+  const pool = await sampler.stop();
 
-  // Every device catches up once more; then its view must equal what its family got acknowledged.
-  await mapLimit(devices, concurrency, (d) => pull(d));
-  let lostOnDevices = 0;
-  let extraOnDevices = 0;
-  for (const d of devices) {
-    for (const table of DATA_TABLES) {
-      for (const id of d.family.expected[table]) if (!d.view[table].has(id)) lostOnDevices++;
-      for (const id of d.view[table]) if (!d.family.expected[table].has(id) && !d.family.ambiguous.has(`${table}:${id}`)) extraOnDevices++;
-    }
-  }
-  // And the database, table by table, family by family.
-  let lostInDb = 0;
-  let extraInDb = 0;
-  let familyRowMismatches = 0;
-  const client = new pg.Client({ connectionString: ctx.db.url });
-  await client.connect();
-  try {
-    const byId = new Map(families.map((f) => [f.id, f]));
-    for (const table of DATA_TABLES) {
-      const { rows } = await client.query(`SELECT family_id::text, array_agg(id::text) AS ids FROM "${table}" WHERE family_id = ANY($1::uuid[]) AND deleted_at IS NULL GROUP BY family_id`, [families.map((f) => f.id)]);
-      const found = new Map(rows.map((r) => [r.family_id, new Set(r.ids)]));
-      for (const f of byId.values()) {
-        const have = found.get(f.id) ?? new Set();
-        for (const id of f.expected[table]) if (!have.has(id)) lostInDb++;
-        for (const id of have) if (!f.expected[table].has(id) && !f.ambiguous.has(`${table}:${id}`)) extraInDb++;
-      }
-    }
-    const { rows } = await client.query(`SELECT id::text, notes FROM families WHERE id = ANY($1::uuid[])`, [families.map((f) => f.id)]);
-    for (const row of rows) {
-      const acks = byId.get(row.id).familyAcks;
-      if (!acks.length) continue;
-      // Last write wins in server order: the acknowledged edit with the highest version is what the row holds.
-      const last = acks.reduce((a, b) => (b.timestamp > a.timestamp ? b : a));
-      if (row.notes !== last.note) familyRowMismatches++;
-    }
-  } finally {
-    await client.end();
-  }
+  // Every device syncs once more (nothing is pending any more).
+  await mapLimit(devices, Math.min(concurrency, 32), (d) => pull(d));
+
+  const check = await compare(ctx.db.url, families, devices);
 
   const all = [...latency.pull, ...latency.push];
   const p50 = percentile(all, 50);
   const p99 = percentile(all, 99);
   const rps = (counts.requests / elapsedMs) * 1000;
-  const lost = lostOnDevices + lostInDb;
-  const correct = lost === 0 && extraInDb === 0 && extraOnDevices === 0 && familyRowMismatches === 0;
+  const floorRps = (floor.requests / floor.elapsedMs) * 1000;
+  const acknowledged = families.reduce((n, f) => n + f.acks.length, 0);
+  const conflictShare = counts.pushes ? (100 * counts.conflicts) / counts.pushes : 0;
   return {
     rows: [
-      { scenario: `${deviceCount} devices / ${familyCount} families, ${seconds} s: throughput`, measured: rps, baseline: NaN, unit: 'req/s', baselineLabel: `cap ${concurrency} in flight`, target: { kind: 'info' } },
+      {
+        scenario: `${deviceCount} devices / ${familyCount} families, ${seconds} s: throughput`,
+        measured: rps,
+        baseline: floorRps,
+        unit: 'req/s',
+        baselineLabel: `same loops on GET /families/me; ${concurrency >= deviceCount ? 'no cap' : `cap ${concurrency}`} in flight, app pool ${ctx.app.settings.DB_POOL_SIZE}`,
+        target: { kind: 'info' },
+      },
       { scenario: 'devices: p99 vs p50 latency', measured: p99, baseline: p50, unit: 'ms', baselineLabel: 'p50 of the same requests', target: { kind: 'ratio', max: 10 } },
-      { scenario: 'devices: errors (409s apart)', measured: counts.errors, baseline: counts.requests, unit: 'errors', baselineUnit: 'requests', baselineLabel: `sent; ${counts.conflicts} 409s retried`, target: { kind: 'zero' }, correctness: true },
-      { scenario: 'devices: lost / extra records', measured: lost + extraInDb + extraOnDevices + familyRowMismatches, baseline: countExpected(families), unit: 'records', baselineUnit: 'records', baselineLabel: 'acknowledged', target: { kind: 'zero' }, correctness: true },
+      {
+        scenario: 'devices: errors (409s apart)',
+        measured: counts.errors + floor.errors,
+        baseline: counts.requests + floor.requests,
+        unit: 'errors',
+        baselineUnit: 'requests',
+        baselineLabel: `sent; ${counts.conflicts} 409s (${conflictShare.toFixed(1)}% of pushes) answered by pull + retry`,
+        target: { kind: 'zero' },
+        correctness: true,
+        integer: true,
+      },
+      {
+        scenario: 'devices: database ≠ acknowledged pushes',
+        measured: check.db.lost + check.db.extra + check.db.differing + check.unverifiable,
+        baseline: check.db.rows,
+        unit: 'records',
+        baselineUnit: 'rows',
+        baselineLabel: `expected from ${acknowledged} acknowledged pushes`,
+        target: { kind: 'zero' },
+        correctness: true,
+        integer: true,
+      },
+      {
+        scenario: 'devices: device state ≠ database',
+        measured: check.devices.mismatched,
+        baseline: deviceCount,
+        unit: 'devices',
+        baselineUnit: 'devices',
+        baselineLabel: `compared, ${check.devices.records} local records`,
+        target: { kind: 'zero' },
+        correctness: true,
+        integer: true,
+      },
     ],
     data: {
       devices: deviceCount,
       families: familyCount,
       seconds,
-      concurrency_cap: concurrency,
+      concurrency_cap: concurrency >= deviceCount ? null : concurrency,
+      app_db_pool_size: Number(ctx.app.settings.DB_POOL_SIZE),
       elapsed_ms: elapsedMs,
       requests_per_s: rps,
       ...counts,
+      push_attempts_histogram: attemptsHistogram,
       latency_ms: {
         all: { p50, p99, n: all.length },
         pull: { p50: percentile(latency.pull, 50), p99: percentile(latency.pull, 99), n: latency.pull.length },
         push: { p50: percentile(latency.push, 50), p99: percentile(latency.push, 99), n: latency.push.length },
       },
-      records_acknowledged: countExpected(families),
-      lost_on_devices: lostOnDevices,
-      extra_on_devices: extraOnDevices,
-      lost_in_db: lostInDb,
-      extra_in_db: extraInDb,
-      family_row_mismatches: familyRowMismatches,
-      ambiguous_pushes: families.reduce((n, f) => n + f.ambiguous.size, 0),
-      correct,
+      baseline_families_me: {
+        requests: floor.requests,
+        errors: floor.errors,
+        elapsed_ms: floor.elapsedMs,
+        requests_per_s: floorRps,
+        latency_ms: { p50: percentile(floor.latency, 50), p99: percentile(floor.latency, 99) },
+      },
+      pushes_acknowledged: acknowledged,
+      app_connections_sampled: pool,
+      check,
       error_samples: errorSamples,
     },
   };
 }
 
-function countExpected(families) {
-  return families.reduce((n, f) => n + DATA_TABLES.reduce((m, t) => m + f.expected[t].size, 0), 0);
+/**
+ * Every 200 ms during the run: the server's connections to the bench database other than
+ * ours (the app's pool and its LISTEN connection) and how many are running a statement.
+ * A pool that is always fully busy is where requests queue.
+ */
+async function samplePool(url) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const samples = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const { rows } = await client.query(
+        `SELECT count(*)::int AS connections, count(*) FILTER (WHERE state = 'active')::int AS active,
+                count(*) FILTER (WHERE wait_event_type = 'Lock')::int AS waiting_on_locks
+           FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+      );
+      samples.push(rows[0]);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      await client.end();
+      const avg = (k) => samples.reduce((n, x) => n + x[k], 0) / (samples.length || 1);
+      const max = (k) => Math.max(0, ...samples.map((x) => x[k]));
+      return {
+        samples: samples.length,
+        connections_max: max('connections'),
+        active_avg: avg('active'),
+        active_max: max('active'),
+        waiting_on_locks_avg: avg('waiting_on_locks'),
+        waiting_on_locks_max: max('waiting_on_locks'),
+      };
+    },
+  };
+}
+
+/** Database vs replayed acknowledgements, and every device vs the database. */
+async function compare(url, families, devices) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const db = Object.fromEntries(TABLES.map((t) => [t, new Map()]));
+  try {
+    const ids = families.map((f) => f.id);
+    for (const table of TABLES) {
+      const scope = table === 'families' ? 'id' : 'family_id';
+      const { rows } = await client.query(`SELECT row_to_json(t)::text AS j FROM "${table}" t WHERE ${scope} = ANY($1::uuid[])`, [ids]);
+      for (const { j } of rows) {
+        const row = JSON.parse(j);
+        const family = table === 'families' ? row.id : row.family_id;
+        if (!db[table].has(family)) db[table].set(family, new Map());
+        db[table].get(family).set(row.id, { ...row, deleted: row.deleted_at !== null && row.deleted_at !== undefined });
+      }
+    }
+  } finally {
+    await client.end();
+  }
+  const result = { db: { rows: 0, lost: 0, extra: 0, differing: 0 }, devices: { mismatched: 0, records: 0, missing: 0, extra: 0, differing: 0 }, unverifiable: 0, samples: [] };
+  const sample = (s) => result.samples.length < 10 && result.samples.push(s);
+  const stamps = (table) => (table === 'families' ? ['server_version', 'updated_by'] : ['server_version', 'server_created_version', 'created_by', 'updated_by', 'created_by_device', 'deleted']);
+
+  for (const family of families) {
+    if (family.ambiguous) {
+      result.unverifiable += family.ambiguous;
+      continue;
+    }
+    const expected = replay(family.acks);
+    for (const table of TABLES) {
+      const have = db[table].get(family.id) ?? new Map();
+      for (const [id, want] of expected[table]) {
+        result.db.rows++;
+        const row = have.get(id);
+        if (!row || (row.deleted && !want.deleted)) {
+          result.db.lost++;
+          sample(`lost: ${table} ${id}`);
+          continue;
+        }
+        const columns = [...pushedColumns(table).filter((c) => !(SPEC.get(table).columns.find((s) => s.name === c)?.readOnly)), ...stamps(table)];
+        // A deleted row's columns are what they were; only its stamps are compared.
+        const differs = want.deleted ? diff(table, stamps(table), want, row) : diff(table, columns, want, row);
+        if (differs.length) {
+          result.db.differing++;
+          sample(`differs: ${table} ${id}: ${differs.map((c) => `${c} ${norm(table, c, row[c])} ≠ expected ${norm(table, c, want[c])}`).join('; ')}`);
+        }
+      }
+      for (const [id, row] of have) {
+        // The families row exists before any push; every other row must come from an acknowledged push.
+        if (!expected[table].has(id) && !(table === 'families' && id === family.id)) {
+          result.db.extra++;
+          sample(`extra: ${table} ${id}${row.deleted ? ' (deleted)' : ''}`);
+        }
+      }
+    }
+  }
+
+  for (const device of devices) {
+    if (device.family.ambiguous) continue;
+    let bad = false;
+    for (const table of TABLES) {
+      const live = new Map([...(db[table].get(device.family.id) ?? new Map())].filter(([, r]) => !r.deleted));
+      const local = device.local[table];
+      result.devices.records += local.size;
+      const columns = wireColumns(table).filter((c) => !(table === 'families' && c === 'family_id'));
+      for (const [id, row] of live) {
+        const mine = local.get(id);
+        if (!mine) {
+          result.devices.missing++;
+          bad = true;
+          sample(`device ${device.deviceId.slice(0, 8)} lacks ${table} ${id}`);
+        } else {
+          const differs = diff(table, columns, mine, row);
+          if (differs.length) {
+            result.devices.differing++;
+            bad = true;
+            sample(`device ${device.deviceId.slice(0, 8)} ${table} ${id}: ${differs.join(', ')}`);
+          }
+        }
+      }
+      for (const id of local.keys()) {
+        if (!live.has(id)) {
+          result.devices.extra++;
+          bad = true;
+          sample(`device ${device.deviceId.slice(0, 8)} holds ${table} ${id}, not live on the server`);
+        }
+      }
+    }
+    if (bad) result.devices.mismatched++;
+  }
+  return result;
+}
+
+/** A generated record as the device stores it: the wire columns only (no _status/_changed). */
+function wire(table, rec) {
+  const out = {};
+  for (const c of wireColumns(table)) if (c in rec) out[c] = rec[c];
+  return out;
+}
+
+/** Changes as WatermelonDB sends them: every record with its _status. */
+function withStatus(changes) {
+  const out = {};
+  for (const [table, c] of Object.entries(changes)) {
+    out[table] = {
+      created: c.created.map((r) => ({ ...r, _status: 'created', _changed: '' })),
+      updated: c.updated.map((r) => ({ ...r, _status: 'updated', _changed: '' })),
+      deleted: c.deleted,
+    };
+  }
+  return out;
 }
