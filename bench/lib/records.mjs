@@ -205,3 +205,31 @@ export function baselineIncrementalSql() {
   });
   return `SELECT json_build_object(${tables.join(',\n')})::text AS body`;
 }
+
+/**
+ * A push of exactly `n` changes of every kind, made against `previous` (a push
+ * of `n` new records from makeChanges): the families row, every transfusion and
+ * every document updated; every reminder and analysis template deleted; new
+ * blood tests with two results each for the rest. The same tables and kinds at
+ * every size, so the statement count must not change with n.
+ */
+export function makeMixedChanges(previous, familyId, seq = 1_000_000) {
+  const empty = () => ({ created: [], updated: [], deleted: [] });
+  const changes = Object.fromEntries(['families', ...DATA_TABLES].map((t) => [t, empty()]));
+  const edit = (r, k) => ({ ...r, notes: `edited ${k}`, updated_at: r.updated_at + 1000, _status: 'updated', _changed: 'notes,updated_at' });
+  changes.families.updated.push(familyRow(familyId, seq));
+  let k = 0;
+  for (const table of ['transfusions', 'documents']) for (const r of previous[table].created) changes[table].updated.push(edit(r, k++));
+  for (const table of ['reminders', 'analysis_templates']) changes[table].deleted.push(...previous[table].created.map((r) => r.id));
+  const n = countRecords(previous);
+  let rest = n - countRecords(changes);
+  const tests = Math.floor(rest / 3);
+  if (tests < 1) throw new Error(`a mixed push of ${n} has no room for creates`);
+  let i = seq;
+  for (let t = 0; t < tests; t++) changes.blood_tests.created.push(makers.blood_tests(randomUUID(), familyId, i++));
+  rest -= tests;
+  for (let r = 0; r < rest; r++) {
+    changes.blood_test_results.created.push(makers.blood_test_results(randomUUID(), familyId, i++, changes.blood_tests.created[r % tests].id));
+  }
+  return changes;
+}
