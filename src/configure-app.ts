@@ -17,7 +17,8 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   app.use(requestLogging(logger));
   app.set('trust proxy', http.trustProxy);
   app.disable('x-powered-by');
-  app.use(helmet());
+  // No upgrade-insecure-requests: over plain HTTP at a LAN address it made browsers fetch /docs assets over HTTPS (blank Swagger UI).
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   // Medical data and tokens: no shared or browser cache keeps API answers (downloads set their own).
   app.use('/api', (_req: Request, res: Response, next: NextFunction) => {
     res.setHeader('Cache-Control', 'no-store');

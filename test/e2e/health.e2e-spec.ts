@@ -22,4 +22,11 @@ describe('health and docs', () => {
     expect(res.body.paths['/api/v1/auth/register']).toBeDefined();
     await t.http().get('/docs').expect(200);
   });
+
+  it('serves /docs with a CSP that works over plain HTTP (no upgrade-insecure-requests: Swagger UI at a LAN address stayed blank)', async () => {
+    const res = await t.http().get('/docs/').expect(200);
+    const csp = String(res.headers['content-security-policy']);
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).not.toContain('upgrade-insecure-requests');
+  });
 });
