@@ -3,9 +3,10 @@ import { Files1764300000000 } from '../../migrations/1764300000000-Files.js';
 import { SyncDevices1764400000000 } from '../../migrations/1764400000000-SyncDevices.js';
 import { NormalizeEmails1764750000000 } from '../../migrations/1764750000000-NormalizeEmails.js';
 import { FamiliesDeletedAt1764750100000 } from '../../migrations/1764750100000-FamiliesDeletedAt.js';
+import { UsersTokensValidAfter1764750200000 } from '../../migrations/1764750200000-UsersTokensValidAfter.js';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list
  * works from the compiled app, the CLI and the TypeScript test run.
  */
-export const MIGRATIONS = [InitialSchema1764090000000, Files1764300000000, SyncDevices1764400000000, NormalizeEmails1764750000000, FamiliesDeletedAt1764750100000];
+export const MIGRATIONS = [InitialSchema1764090000000, Files1764300000000, SyncDevices1764400000000, NormalizeEmails1764750000000, FamiliesDeletedAt1764750100000, UsersTokensValidAfter1764750200000];

@@ -277,6 +277,27 @@ describe('auth (e2e)', () => {
     });
   });
 
+  describe('password reset', () => {
+    it('access tokens issued before it stop working at once; a new sign-in works', async () => {
+      const { AuthService } = await import('../../src/modules/auth/auth.service.js');
+      const { owner, member } = await familyWithMember(t);
+      await t.http().get('/api/v1/families/me').set(bearer(member.token)).expect(200);
+      await t.app.get(AuthService).resetPassword(member.email, 'a brand new password');
+      for (const req of [t.http().get('/api/v1/auth/me'), t.http().get('/api/v1/families/me'), t.http().get('/api/v1/sync')]) {
+        const res = await req.set(bearer(member.token));
+        expect(res.status).toBe(401);
+        expect(res.body).toMatchObject(ERROR_SHAPE);
+      }
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: member.refreshToken }).expect(401);
+      // Tokens carry whole-second issue times: a token from the reset's own second is refused too.
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+      const login = await t.http().post('/api/v1/auth/login').send({ email: member.email, password: 'a brand new password' }).expect(200);
+      await t.http().get('/api/v1/families/me').set(bearer(login.body.access_token)).expect(200);
+      // Only that user is affected.
+      await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+    });
+  });
+
   describe('deleted user', () => {
     it('a still-valid access token of a deleted user answers 401 everywhere', async () => {
       const user = await registerFamily(t);

@@ -1,9 +1,18 @@
 import type { Request } from 'express';
+import type { FamilyRole } from '../../modules/auth/entities/user.entity.js';
 import type { FamilyScope } from './family-context.js';
 
-/** The authenticated principal, as put on the request by the JWT strategy. */
+/**
+ * The authenticated principal, as put on the request by the JWT strategy: the token's subject and
+ * that user's membership, read from the database for this request (never from token claims).
+ */
 export interface AuthenticatedUser {
   userId: string;
+  /** null: not a member of any family (removed, or never joined). */
+  familyId: string | null;
+  role: FamilyRole | null;
+  /** Family sync_version when the user joined it. */
+  joinedVersion: number;
 }
 
 export interface ScopedRequest extends Request {

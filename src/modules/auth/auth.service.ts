@@ -99,15 +99,17 @@ export class AuthService {
   }
 
   /**
-   * Sets a new password (admin CLI support work) and signs the user out
-   * everywhere: every refresh token is revoked in the same transaction.
+   * Sets a new password (admin CLI support work) and signs the user out everywhere, at once: every
+   * refresh token is revoked in the same transaction, and access tokens issued until now are
+   * refused from the next request on (`tokens_valid_after`, checked by the JWT strategy).
    */
   async resetPassword(email: string, password: string): Promise<UserEntity> {
     const user = await this.findByEmail(email);
     if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user with email ${normalizeEmail(email)}`);
     const passwordHash = await this.passwords.hash(password);
     await this.users.manager.transaction(async (manager) => {
-      await manager.update(UserEntity, { id: user.id }, { passwordHash });
+      // The application's clock, like the tokens' iat it is compared with.
+      await manager.update(UserEntity, { id: user.id }, { passwordHash, tokensValidAfter: new Date() });
       await this.tokens.revokeAllForUser(user.id, manager);
     });
     return user;

@@ -1,0 +1,52 @@
+import { createSecretKey } from 'node:crypto';
+import { createServiceKit, unitEmail, TEST_JWT_SECRET, type ServiceKit } from '../../../test/factories/services.factory.js';
+import { JwtStrategy } from './jwt.strategy.js';
+
+/** What the strategy accepts once passport-jwt has verified the signature and expiry. */
+describe('JwtStrategy.validate', () => {
+  let kit: ServiceKit;
+  let strategy: JwtStrategy;
+  beforeAll(async () => {
+    kit = await createServiceKit();
+    strategy = new JwtStrategy(createSecretKey(Buffer.from(TEST_JWT_SECRET)), kit.dataSource);
+  });
+  afterAll(() => kit?.close());
+
+  const now = () => Math.floor(Date.now() / 1000);
+  const register = async (email = unitEmail('strategy')) => (await kit.auth.register({ email, password: 'correct horse battery' })).user;
+
+  it('an access token of an existing user: the user and their membership', async () => {
+    const user = await register();
+    expect(await strategy.validate({ sub: user.id, typ: 'access', iat: now() })).toEqual({
+      userId: user.id,
+      familyId: user.family_id,
+      role: 'owner',
+      joinedVersion: expect.any(Number),
+    });
+  });
+
+  it.each([
+    ['not a UUID', { sub: 'not-a-uuid', typ: 'access' }],
+    ['an empty subject', { sub: '', typ: 'access' }],
+    ['a UUID-shaped non-UUID', { sub: 'zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz', typ: 'access' }],
+    ['no typ (not an access token)', { sub: '6f1c2b0e-9a7d-4c1e-8b7a-2d3e4f5a6b7c' }],
+    ['a refresh-looking typ', { sub: '6f1c2b0e-9a7d-4c1e-8b7a-2d3e4f5a6b7c', typ: 'refresh' }],
+    ['an unknown user', { sub: '6f1c2b0e-9a7d-4c1e-8b7a-2d3e4f5a6b7c', typ: 'access' }],
+  ])('refuses %s', async (_, payload) => {
+    expect(await strategy.validate({ iat: now(), ...payload } as never)).toBe(false);
+  });
+
+  it('after a password reset, tokens issued before it are refused and later ones accepted', async () => {
+    const email = unitEmail('reset');
+    const user = await register(email);
+    const before = now() - 1;
+    expect(await strategy.validate({ sub: user.id, typ: 'access', iat: before })).not.toBe(false);
+    await kit.auth.resetPassword(email, 'a brand new password');
+    expect(await strategy.validate({ sub: user.id, typ: 'access', iat: before })).toBe(false);
+    // iat has whole seconds: any token from the second of the reset or before may predate it, and is refused.
+    expect(await strategy.validate({ sub: user.id, typ: 'access', iat: now() - 1 })).toBe(false);
+    expect(await strategy.validate({ sub: user.id, typ: 'access', iat: now() + 1 })).not.toBe(false);
+    // A token without iat cannot prove it is newer.
+    expect(await strategy.validate({ sub: user.id, typ: 'access' })).toBe(false);
+  });
+});
