@@ -80,6 +80,18 @@ describe('families (e2e)', () => {
       expect(read.body).toMatchObject(patch);
     });
 
+    it('a PATCH that changes nothing ({} or the stored values) bumps neither sync_version nor updated_at', async () => {
+      const owner = await registerFamily(t);
+      await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ patient_name: 'Amira', patient_blood_group: 'A+' }).expect(200);
+      const [before] = await db.query('SELECT sync_version, server_version, updated_at FROM families WHERE id = $1', [owner.family.id]);
+      for (const body of [{}, { patient_name: 'Amira' }, { patient_blood_group: 'A+', notes: null }]) {
+        const res = await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send(body).expect(200);
+        expect(res.body).toMatchObject({ patient_name: 'Amira', patient_blood_group: 'A+', updated_at: Number(before.updated_at) });
+      }
+      const [after] = await db.query('SELECT sync_version, server_version, updated_at FROM families WHERE id = $1', [owner.family.id]);
+      expect(after).toEqual(before);
+    });
+
     it('keeps omitted fields and clears fields sent as null', async () => {
       const owner = await registerFamily(t);
       await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ patient_name: 'Amira', notes: 'n' }).expect(200);

@@ -132,5 +132,21 @@ describe('FamiliesService', () => {
       expect(after.syncVersion).toBeGreaterThan(before.syncVersion);
       expect(after).toMatchObject({ serverVersion: after.syncVersion, updatedBy: members[0].id });
     });
+
+    it('a PATCH that changes nothing writes nothing: no version, no updated_at, no updated_by', async () => {
+      const { owner, members } = await familyWithMembers(1);
+      await kit.as(owner.id, () => kit.families.update({ patient_name: 'Amira', patient_weight_kg: 24.5, notes: null }));
+      const before = await family(owner.familyId);
+      for (const dto of [{}, { patient_name: 'Amira' }, { patient_weight_kg: 24.5, notes: null }]) {
+        const res = await kit.as(members[0].id, () => kit.families.update(dto));
+        expect(res).toMatchObject({ patient_name: 'Amira', patient_weight_kg: 24.5, notes: null });
+        expect(await family(owner.familyId)).toEqual(before);
+      }
+      // One real change among unchanged ones is written, and only then.
+      await kit.as(members[0].id, () => kit.families.update({ patient_name: 'Amira', notes: 'new' }));
+      const after = await family(owner.familyId);
+      expect(after.syncVersion).toBeGreaterThan(before.syncVersion);
+      expect(after).toMatchObject({ notes: 'new', patientName: 'Amira', updatedBy: members[0].id });
+    });
   });
 });

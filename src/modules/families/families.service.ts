@@ -12,6 +12,11 @@ import { FamiliesRepository, FamilyMembersRepository } from './families.reposito
 import { generateInviteCode, normalizeInviteCode } from './invite-code.js';
 
 const UNIQUE_VIOLATION = '23505';
+
+/** Thrown inside a versioned write to roll it back when there is nothing to change. */
+class NothingToWrite extends Error {}
+
+type PatientProperty = 'patientName' | 'patientBirthDate' | 'patientWeightKg' | 'patientBloodGroup' | 'patientDiagnosis' | 'notes';
 const INVITE_CODE_ATTEMPTS = 8;
 
 @Injectable()
@@ -29,19 +34,37 @@ export class FamiliesService {
     return FamilyResponse.withMembers(family, members);
   }
 
+  /**
+   * Writes the fields that change. A PATCH that changes nothing (`{}`, or the values already
+   * stored) writes nothing: no new version, no `updated_at`, no "sync now" to every device. The
+   * comparison runs under the family's lock, against the row as it is then.
+   */
   async update(dto: UpdateFamilyDto): Promise<FamilyResponse> {
     const { userId } = this.familyContext.require();
-    const patch = {
-      ...(dto.patient_name !== undefined && { patientName: dto.patient_name }),
-      ...(dto.patient_birth_date !== undefined && { patientBirthDate: dto.patient_birth_date }),
-      ...(dto.patient_weight_kg !== undefined && { patientWeightKg: dto.patient_weight_kg }),
-      ...(dto.patient_blood_group !== undefined && { patientBloodGroup: dto.patient_blood_group }),
-      ...(dto.patient_diagnosis !== undefined && { patientDiagnosis: dto.patient_diagnosis }),
-      ...(dto.notes !== undefined && { notes: dto.notes }),
+    const requested: Record<PatientProperty, unknown> = {
+      patientName: dto.patient_name,
+      patientBirthDate: dto.patient_birth_date,
+      patientWeightKg: dto.patient_weight_kg,
+      patientBloodGroup: dto.patient_blood_group,
+      patientDiagnosis: dto.patient_diagnosis,
+      notes: dto.notes,
     };
-    await this.versions.write(({ manager, version }) =>
-      this.families.withManager(manager).update({}, { ...patch, serverVersion: version, updatedAt: Date.now(), updatedBy: userId }),
-    );
+    if (Object.values(requested).every((value) => value === undefined)) return this.getCurrent();
+    try {
+      await this.versions.write(async ({ manager, version }) => {
+        const families = this.families.withManager(manager);
+        const current = await families.current();
+        if (!current) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
+        const patch = Object.fromEntries(
+          Object.entries(requested).filter(([property, value]) => value !== undefined && value !== current[property as PatientProperty]),
+        ) as Partial<Pick<FamilyEntity, PatientProperty>>;
+        // Undoes the version bump: the transaction rolls back.
+        if (!Object.keys(patch).length) throw new NothingToWrite();
+        await families.update({}, { ...patch, serverVersion: version, updatedAt: Date.now(), updatedBy: userId });
+      });
+    } catch (error) {
+      if (!(error instanceof NothingToWrite)) throw error;
+    }
     return this.getCurrent();
   }
 
