@@ -1,6 +1,7 @@
 import type { DataSourceOptions } from 'typeorm';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations.js';
+import { TypeOrmLogger } from './typeorm-logger.js';
 
 export function buildDataSourceOptions(url: string, overrides: Partial<{ poolSize: number; migrationsRun: boolean }> = {}): DataSourceOptions {
   return {
@@ -14,6 +15,7 @@ export function buildDataSourceOptions(url: string, overrides: Partial<{ poolSiz
     synchronize: false,
     // gen_random_uuid() is built in since PostgreSQL 13: no extension, no superuser needed.
     installExtensions: false,
+    logger: new TypeOrmLogger(),
     extra: { max: overrides.poolSize ?? 20 },
   };
 }

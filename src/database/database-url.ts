@@ -23,6 +23,8 @@ export function resolveDatabaseUrl(settings: DatabaseSettings): Promise<string> 
       port: settings.embeddedPort,
       log: (line) => logger.debug(line),
       warn: (message) => logger.warn(message),
+      // main.ts and the CLIs stop it themselves on every signal, after their own work is drained.
+      detached: true,
     });
     logger.log(`starting embedded PostgreSQL in ${settings.embeddedDataDir} on 127.0.0.1:${settings.embeddedPort}`);
     embeddedUrl = embedded.start();

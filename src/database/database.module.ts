@@ -5,13 +5,28 @@ import { databaseConfig } from '../config/configuration.js';
 import { buildDataSourceOptions } from './data-source-options.js';
 import { resolveDatabaseUrl } from './database-url.js';
 
+/** Errors that mean "the server is not accepting connections (yet)", as opposed to a failing migration. */
+const NOT_READY = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P03']);
+
+export function isDatabaseNotReady(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && NOT_READY.has(code);
+}
+
 /** TypeORM on DATABASE_URL or the embedded PostgreSQL; pending migrations run at start-up. */
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
-      useFactory: async (db: ConfigType<typeof databaseConfig>) =>
-        buildDataSourceOptions(await resolveDatabaseUrl(db), { migrationsRun: true, poolSize: db.poolSize }),
+      useFactory: async (db: ConfigType<typeof databaseConfig>) => ({
+        ...buildDataSourceOptions(await resolveDatabaseUrl(db), { migrationsRun: true, poolSize: db.poolSize }),
+        // Start-up fails at once on a failing migration (it would fail again) and on the embedded server
+        // (it is up by now); main.ts then logs one line and stops the embedded PostgreSQL. Only an external
+        // server that is not accepting connections yet (a container starting beside us) is waited for, ~10 s.
+        retryAttempts: db.url ? 5 : 0,
+        retryDelay: 2000,
+        toRetry: (error: unknown) => Boolean(db.url) && isDatabaseNotReady(error),
+      }),
     }),
   ],
 })

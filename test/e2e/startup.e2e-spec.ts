@@ -1,0 +1,281 @@
+/**
+ * Start-up, shutdown and the embedded PostgreSQL's life cycle of the built
+ * service (`node dist/main.js`): a failing start stops the database it started
+ * and says why in one JSON line; signals at any moment (during migrations, with
+ * a request in flight, to the whole process group as a terminal's Ctrl-C) stop
+ * both cleanly; a server orphaned by a SIGKILL is stopped even under a
+ * subreaper, while an unrelated process named by a stale postmaster.pid is left
+ * alone; start-up logs are written as they happen.
+ */
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { buildDataSourceOptions } from '../../src/database/data-source-options.js';
+import {
+  freePort,
+  isAlive,
+  MAIN,
+  postgresServersFor,
+  removeDir,
+  scratchDir,
+  startProcess,
+  startService,
+  stopAll,
+  waitForHealth,
+  waitUntil,
+} from '../setup/service-process.js';
+
+jest.setTimeout(180_000);
+
+const JWT_SECRET = 's'.repeat(48);
+
+describe('start-up and shutdown of node dist/main.js', () => {
+  const dirs: string[] = [];
+  const scratch = () => {
+    const dir = scratchDir();
+    dirs.push(dir);
+    return dir;
+  };
+  afterAll(async () => {
+    await stopAll();
+    dirs.forEach(removeDir);
+  });
+
+  /** A data dir whose cluster exists and is migrated (started once, stopped cleanly). */
+  let preparedDataDir: string | undefined;
+  async function migratedDataDir(): Promise<string> {
+    if (preparedDataDir) return preparedDataDir;
+    const dataDir = scratch();
+    const port = await freePort();
+    const app = startService({ PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: dataDir, JWT_SECRET });
+    await waitForHealth(port, app);
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+    return (preparedDataDir = dataDir);
+  }
+
+  function adminUrl(dataDir: string, pgPort: number, database = 'hemoday'): string {
+    const password = readFileSync(join(dataDir, 'postgres.password'), 'utf8').trim();
+    return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/${database}`;
+  }
+
+  it('a failure after the embedded PostgreSQL started (HTTP port taken) exits 1 with one JSON line and stops the database', async () => {
+    const dataDir = scratch();
+    const port = await freePort();
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
+    try {
+      const app = startService({ PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: dataDir, JWT_SECRET });
+      await app.waitFor(/starting embedded PostgreSQL/);
+      expect(await app.exited).toBe(1);
+      const lines = app.lines(); // every line is JSON
+      const fatal = lines.filter((l) => l.level === 60);
+      expect(fatal).toHaveLength(1);
+      expect(fatal[0].msg).toBe(`HemoDay failed to start: 127.0.0.1:${port} is already in use: stop what listens there, or set PORT/HOST`);
+      expect(existsSync(join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true); // the database had started
+      expect(postgresServersFor(join(dataDir, 'postgres'))).toEqual([]);
+      expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  });
+
+  it('a failing migration is not retried: exit 1 within seconds, one JSON line naming the error, database stopped', async () => {
+    const dataDir = scratch();
+    const [port, pgPort] = [await freePort(), await freePort()];
+    const env = { PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), DATA_DIR: dataDir, JWT_SECRET };
+    // Break the migration state: the last migration's table exists, its record does not.
+    const first = startService(env);
+    await waitForHealth(port, first);
+    const client = new pg.Client({ connectionString: adminUrl(dataDir, pgPort) });
+    await client.connect();
+    await client.query(`DELETE FROM migrations WHERE name = 'SyncDevices1764400000000'`);
+    await client.end();
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const app = startService(env);
+    await app.waitFor(/Migration \\"SyncDevices1764400000000\\" failed/);
+    const failedAt = Date.now();
+    expect(await app.exited).toBe(1);
+    expect(Date.now() - failedAt).toBeLessThan(10_000); // TypeORM's default: 9 more tries, 3 s apart
+    const lines = app.lines();
+    expect(lines.filter((l) => /failed, error/.test(String(l.msg)))).toHaveLength(1);
+    const fatal = lines.filter((l) => l.level === 60);
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0].msg).toBe('HemoDay failed to start: relation "sync_devices" already exists');
+    expect(postgresServersFor(join(dataDir, 'postgres'))).toEqual([]);
+  });
+
+  it('SIGTERM during start-up (the embedded server is up, migrations are running) stops the database and exits', async () => {
+    const dataDir = scratch();
+    const [port, pgPort] = [await freePort(), await freePort()];
+    const env = { PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), DATA_DIR: dataDir, JWT_SECRET, LOG_LEVEL: 'debug' };
+    const app = startService(env);
+    await app.waitFor(/database system is ready to accept connections/);
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+    expect(app.output()).toMatch(/SIGTERM received during start-up: stopping/);
+    expect(postgresServersFor(join(dataDir, 'postgres'))).toEqual([]);
+
+    // The interrupted migrations ran in one transaction: the next start completes them.
+    const again = startService(env);
+    await waitForHealth(port, again);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+  });
+
+  it('writes start-up log lines as they happen: a start hanging on a locked migrations table has already logged (JSON), and SIGTERM ends it', async () => {
+    const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await admin.connect();
+    const name = `hemoday_startup_${process.pid}_${Date.now()}`;
+    await admin.query(`CREATE DATABASE ${name}`);
+    const url = new URL(process.env.TEST_DATABASE_URL!);
+    url.pathname = `/${name}`;
+    Logger.overrideLogger(['warn', 'error', 'fatal']); // the data source reports migration progress
+    const migrate = new DataSource(buildDataSourceOptions(url.toString(), { poolSize: 1 }));
+    await migrate.initialize();
+    await migrate.runMigrations({ transaction: 'all' });
+    await migrate.destroy();
+    const locker = new pg.Client({ connectionString: url.toString() });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE migrations IN ACCESS EXCLUSIVE MODE');
+      const port = await freePort();
+      const app = startService({ DATABASE_URL: url.toString(), PORT: String(port), JWT_SECRET, DATA_DIR: scratch() });
+      // Buffered logs would print nothing until the start-up is over.
+      await app.waitFor(/"Starting Nest application\.\.\."/, 30_000);
+      await app.waitFor(/"context":"InstanceLoader"/, 30_000);
+      expect(app.child.exitCode).toBeNull();
+      expect(app.lines().length).toBeGreaterThan(1); // JSON lines
+      app.child.kill('SIGTERM');
+      expect(await app.exited).toBe(0);
+      expect(app.output()).toMatch(/SIGTERM received during start-up/);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+
+  it('SIGINT to the whole process group (Ctrl-C) with a request in flight: the request completes, PostgreSQL stops after the pool closed', async () => {
+    const dataDir = await migratedDataDir();
+    const port = await freePort();
+    // Its own process group, as a shell gives `npm start`: the group signal must not reach jest.
+    const app = startService(
+      { PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: dataDir, JWT_SECRET, LOG_LEVEL: 'debug' },
+      { detached: true },
+    );
+    await waitForHealth(port, app);
+    const body = JSON.stringify({ email: `ctrl-c-${Date.now()}@example.com`, password: 'long enough' });
+    const response = new Promise<{ status?: number; body: string }>((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port, path: '/api/v1/auth/register', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 10)); // the request has arrived and is being read…
+      setTimeout(() => {
+        process.kill(-app.child.pid!, 'SIGINT'); // …when the terminal's Ctrl-C reaches the group
+        setTimeout(() => req.end(body.slice(10)), 300);
+      }, 300);
+    });
+    const res = await response;
+    expect(res.status).toBe(201);
+    expect(await app.exited).toBe(0);
+    const output = app.output();
+    expect(output).toMatch(/SIGINT received: closing HTTP server, then the database/);
+    expect(output).not.toMatch(/FATAL|terminating connection/);
+    app.lines(); // JSON only
+    expect(postgresServersFor(join(dataDir, 'postgres'))).toEqual([]);
+  });
+
+  it('a stale postmaster.pid naming an unrelated live process: that process is left alone and the service starts', async () => {
+    const dataDir = await migratedDataDir();
+    // A process reparented to init (its parent exited), as a crashed server's pid may be reused by anything.
+    const sh = spawn('sh', ['-c', 'sleep 300 >/dev/null 2>&1 & echo $!'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const unrelated = await new Promise<number>((r) => sh.stdout!.once('data', (c) => r(Number(String(c).trim()))));
+    try {
+      expect(isAlive(unrelated)).toBe(true);
+      const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
+      writeFileSync(pidFile, `${unrelated}\n${join(dataDir, 'postgres')}\n`);
+      const port = await freePort();
+      const app = startService({ PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: dataDir, JWT_SECRET });
+      await waitForHealth(port, app);
+      expect(isAlive(unrelated)).toBe(true);
+      expect(app.output()).toMatch(/removing stale .*postmaster\.pid: pid \d+ is not a PostgreSQL server for this data directory/);
+      app.child.kill('SIGTERM');
+      expect(await app.exited).toBe(0);
+    } finally {
+      process.kill(unrelated, 'SIGKILL');
+    }
+  });
+
+  it('a server orphaned by a SIGKILL-ed node under a subreaper (systemd --user) is stopped by the next start', async () => {
+    const dataDir = await migratedDataDir();
+    const [port, pgPort] = [await freePort(), await freePort()];
+    const env = { PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), DATA_DIR: dataDir, JWT_SECRET };
+    const python = process.env.PYTHON ?? 'python3';
+    // A child subreaper that never reaps: the orphaned postmaster becomes its child, then a zombie.
+    const script = join(scratch(), 'subreaper.py');
+    writeFileSync(
+      script,
+      [
+        'import ctypes, subprocess, sys',
+        'assert ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER',
+        'p = subprocess.Popen(sys.argv[1:])',
+        'sys.stdin.readline()',
+        'p.kill(); p.wait()',
+        'print("killed", flush=True)',
+        'sys.stdin.readline()',
+      ].join('\n'),
+    );
+    const reaper = startProcess(python, [script, process.execPath, MAIN], env);
+    await waitForHealth(port, reaper);
+    const postmaster = Number(readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    reaper.child.stdin!.write('kill\n');
+    await reaper.waitFor(/^killed$/);
+    expect(isAlive(postmaster)).toBe(true);
+
+    const second = startService(env);
+    try {
+      await waitForHealth(port, second);
+      expect(second.output()).toMatch(/stopping orphaned embedded PostgreSQL \(pid \d+\)/);
+      expect(isAlive(postmaster)).toBe(false);
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    } finally {
+      reaper.child.stdin!.end('\n');
+      await reaper.exited;
+    }
+    expect(postgresServersFor(join(dataDir, 'postgres'))).toEqual([]);
+  });
+
+  it('refuses a data directory whose server another running instance owns, and leaves that instance serving', async () => {
+    const dataDir = await migratedDataDir();
+    const [port, otherPort, pgPort] = [await freePort(), await freePort(), await freePort()];
+    const owner = startService({ PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), DATA_DIR: dataDir, JWT_SECRET });
+    await waitForHealth(port, owner);
+    const intruder = startService({ PORT: String(otherPort), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: dataDir, JWT_SECRET });
+    expect(await intruder.exited).toBe(1);
+    const fatal = intruder.lines().filter((l) => l.level === 60);
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0].msg).toMatch(new RegExp(`Another process \\(pid ${owner.child.pid}\\) is already running the embedded PostgreSQL`));
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+    owner.child.kill('SIGTERM');
+    expect(await owner.exited).toBe(0);
+    expect(await waitUntil(() => postgresServersFor(join(dataDir, 'postgres')).length === 0, 5_000)).toBe(true);
+  });
+});
