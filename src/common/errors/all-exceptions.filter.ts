@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
-import { DomainError } from './domain-error.js';
+import { DomainError, ErrorCode } from './domain-error.js';
 
 interface ErrorBody {
   statusCode: number;
@@ -34,7 +34,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const response = http.getResponse<Response>();
     const request = http.getRequest<Request>();
     const body = this.toBody(exception, request);
-    if (body.statusCode >= 500) {
+    // A 503 is thrown on purpose (the database is down) by code that has logged its cause.
+    if (body.statusCode >= 500 && !isServiceUnavailable(exception)) {
       this.logger.error({ err: exception, path: request?.url }, 'unhandled error');
     }
     if (response.headersSent) {
@@ -66,7 +67,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       return {
         statusCode: status,
         error: STATUS_CODES[status] ?? 'Error',
-        message: status >= 500 ? 'Internal server error' : message,
+        message: status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE ? 'Internal server error' : message,
         ...(payload.details !== undefined ? { details: payload.details } : {}),
       };
     }
@@ -77,11 +78,15 @@ export class AllExceptionsFilter implements ExceptionFilter {
         statusCode: status,
         error: STATUS_CODES[status] ?? 'Error',
         message: describeParserError(httpish, request),
-        ...(httpish.type ? { details: { code: httpish.type } } : {}),
+        ...(httpish.type ? { details: parserDetails(httpish) } : {}),
       };
     }
     return internal();
   }
+}
+
+function isServiceUnavailable(exception: unknown): boolean {
+  return exception instanceof HttpException && exception.getStatus() === HttpStatus.SERVICE_UNAVAILABLE;
 }
 
 function internal(): ErrorBody {
@@ -96,6 +101,12 @@ function asObject(details: unknown): Record<string, unknown> {
 
 function isParserError(error: unknown): error is HttpishError {
   return typeof error === 'object' && error !== null && typeof (error as HttpishError).type === 'string' && typeof (error as HttpishError).status === 'number';
+}
+
+/** A body over the limit has the same code as every other 413 (an upload too large); other parser errors keep theirs. */
+function parserDetails(error: HttpishError): Record<string, unknown> {
+  if (error.type === 'entity.too.large') return { code: ErrorCode.PAYLOAD_TOO_LARGE, ...(error.limit ? { max_bytes: error.limit } : {}) };
+  return { code: error.type };
 }
 
 function describeParserError(error: HttpishError, request?: Request): string {

@@ -1,0 +1,41 @@
+/**
+ * GET /health while the database is down: 503 with a message that says so,
+ * and a warning with the cause in the log, not an "unhandled error" with a stack.
+ */
+import type { LoggerService } from '@nestjs/common';
+import { join } from 'node:path';
+import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
+import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
+import { createTestApp, type TestApp } from '../setup/test-app.js';
+
+describe('GET /health with the database down', () => {
+  const dir = scratchDir('hemoday-health-');
+  let server: EmbeddedPostgres;
+  let t: TestApp;
+  const logged: Array<{ level: string; message: unknown; rest: unknown[] }> = [];
+  const capture = (level: string) => (message: unknown, ...rest: unknown[]) => logged.push({ level, message, rest });
+  const logger: LoggerService = { log: capture('log'), error: capture('error'), warn: capture('warn'), debug: capture('debug'), verbose: capture('verbose'), fatal: capture('fatal') };
+
+  beforeAll(async () => {
+    server = new EmbeddedPostgres({ dataDir: join(dir, 'postgres'), port: await freePort(), database: 'health_down' });
+    t = await createTestApp({ DATABASE_URL: await server.start() });
+    t.app.useLogger(logger);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await server?.stop();
+    removeDir(dir);
+  });
+
+  it('answers 503 "Database unreachable" and logs the cause at warn', async () => {
+    await t.http().get('/health').expect(200);
+    await server.stop();
+    const res = await t.http().get('/health').expect(503);
+    expect(res.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'Database unreachable' });
+    expect(logged.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
+    const warning = logged.find((l) => l.level === 'warn' && l.rest.includes('HealthService'));
+    expect(warning).toBeDefined();
+    expect(warning!.message).toEqual({ cause: expect.any(String) });
+    expect(warning!.rest[0]).toBe('health check: database unreachable');
+  });
+});
