@@ -1,4 +1,5 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, ForeignKey, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { UserEntity } from './user.entity.js';
 
 /**
  * One refresh token. Tokens of one sign-in form a chain (`chain_id`): each
@@ -11,6 +12,7 @@ export class RefreshTokenEntity {
   id: string;
 
   @Index('refresh_tokens_user_id_idx')
+  @ForeignKey(() => UserEntity, { name: 'refresh_tokens_user_id_fkey', onDelete: 'CASCADE' })
   @Column({ name: 'user_id', type: 'uuid' })
   userId: string;
 

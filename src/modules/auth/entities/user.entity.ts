@@ -1,9 +1,16 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, ForeignKey, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { bigintNumber } from '../../../database/column-transformers.js';
+import { FamilyEntity } from '../../families/entities/family.entity.js';
 
 export type FamilyRole = 'owner' | 'member';
 
+/**
+ * Constraints are declared under the names the migrations gave them, so that
+ * `migration:generate` compares like with like (ARCHITECTURE.md, "Migrations").
+ */
 @Entity('users')
+@Check('users_role_check', `role IN ('owner', 'member')`)
+@Check('users_check', '(family_id IS NULL) = (role IS NULL)')
 export class UserEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -19,6 +26,8 @@ export class UserEntity {
   @Column({ type: 'varchar', length: 200, nullable: true })
   name: string | null;
 
+  @Index('users_family_id_idx')
+  @ForeignKey(() => FamilyEntity, { name: 'users_family_id_fkey', onDelete: 'SET NULL' })
   @Column({ name: 'family_id', type: 'uuid', nullable: true })
   familyId: string | null;
 

@@ -1,7 +1,12 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 import { bigintNumber } from '../../../database/column-transformers.js';
 
+/**
+ * Constraints are declared under the names the migrations gave them, so that
+ * `migration:generate` compares like with like (ARCHITECTURE.md, "Migrations").
+ */
 @Entity('families')
+@Check('families_patient_weight_kg_check', 'patient_weight_kg > 0 AND patient_weight_kg < 500')
 export class FamilyEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
