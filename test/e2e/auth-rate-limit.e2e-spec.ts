@@ -25,7 +25,7 @@ describe('auth rate limits (e2e)', () => {
     expect(res.headers['x-request-id']).toBeDefined();
   }
 
-  it('login: the 4th attempt on one account answers 429, even from other IPs and with the right password', async () => {
+  it('login: after 3 failures on one account the next attempt answers 429, even from other IPs and with the right password', async () => {
     const user = await registerFamily(t, { ip: newIp() });
     for (let i = 0; i < 3; i++) expect((await login(newIp(), user.email)).status).toBe(401);
     expect429(await login(newIp(), user.email, user.password));
@@ -78,12 +78,29 @@ describe('auth rate limits (e2e)', () => {
     expect429(await register('ZZZZZ7'));
   });
 
-  it('register: one email is limited per account', async () => {
+  it('register: one email is limited per account (failed attempts: the 201 does not count)', async () => {
     const email = uniqueEmail();
     const statuses = [];
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 5; i++) {
       statuses.push((await t.http().post('/api/v1/auth/register').set('X-Forwarded-For', newIp()).send({ email, password: 'long enough pw' })).status);
     }
-    expect(statuses).toEqual([201, 409, 409, 429]);
+    expect(statuses).toEqual([201, 409, 409, 409, 429]);
+  });
+
+  it('login: successful sign-ins do not use up the account budget (several phones, frequent sign-ins)', async () => {
+    const user = await registerFamily(t, { ip: newIp() });
+    for (let i = 0; i < 6; i++) expect((await login(newIp(), user.email, user.password)).status).toBe(200);
+    // The failure budget is intact: 3 failures, then 429.
+    for (let i = 0; i < 3; i++) expect((await login(newIp(), user.email)).status).toBe(401);
+    expect429(await login(newIp(), user.email));
+  });
+
+  it('IPv6: addresses of one /64 share one per-network budget', async () => {
+    const [a, b] = [randomInt(0x10000), randomInt(0x10000)];
+    const prefix = `2001:db8:${a.toString(16)}:${b.toString(16)}`;
+    for (let i = 1; i <= 9; i++) expect((await login(`${prefix}::${i.toString(16)}`, uniqueEmail('v6'))).status).toBe(401);
+    expect429(await login(`${prefix}:ffff:ffff:ffff:ffff`, uniqueEmail('v6')));
+    // The next /64 is another client.
+    expect((await login(`2001:db8:${a.toString(16)}:${(b ^ 1).toString(16)}::1`, uniqueEmail('v6'))).status).toBe(401);
   });
 });

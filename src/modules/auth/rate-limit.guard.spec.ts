@@ -1,7 +1,8 @@
 import { jest } from '@jest/globals';
+import { EventEmitter } from 'node:events';
 import type { ExecutionContext } from '@nestjs/common';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
-import { AuthRateLimitGuard } from './rate-limit.guard.js';
+import { AuthRateLimitGuard, clientNetwork } from './rate-limit.guard.js';
 
 interface FakeRequest {
   method: string;
@@ -12,8 +13,22 @@ interface FakeRequest {
   user?: { userId: string };
 }
 
-function context(request: FakeRequest, headers: Record<string, string> = {}): ExecutionContext {
-  const response = { setHeader: (name: string, value: string) => (headers[name] = value) };
+/** A response that can be finished with a status, as Express's would be after the handler. */
+class FakeResponse extends EventEmitter {
+  statusCode = 200;
+  constructor(readonly headers: Record<string, string>) {
+    super();
+  }
+  setHeader(name: string, value: string) {
+    this.headers[name] = value;
+  }
+  finish(status: number) {
+    this.statusCode = status;
+    this.emit('finish');
+  }
+}
+
+function context(request: FakeRequest, response: FakeResponse): ExecutionContext {
   return { switchToHttp: () => ({ getRequest: () => request, getResponse: () => response }) } as unknown as ExecutionContext;
 }
 
@@ -27,12 +42,15 @@ describe('AuthRateLimitGuard', () => {
   });
   afterEach(() => jest.useRealTimers());
 
-  function attempt(request: FakeRequest): { allowed: boolean; retryAfter?: string; error?: DomainError } {
-    const headers: Record<string, string> = {};
+  /** One attempt; unless `status` is given the request is still in flight (it counts, as a failure would). */
+  function attempt(request: FakeRequest, status?: number): { allowed: boolean; retryAfter?: string; error?: DomainError } {
+    const response = new FakeResponse({});
     try {
-      return { allowed: guard.canActivate(context(request, headers)) };
+      const allowed = guard.canActivate(context(request, response));
+      if (status !== undefined) response.finish(status);
+      return { allowed };
     } catch (error) {
-      return { allowed: false, retryAfter: headers['Retry-After'], error: error as DomainError };
+      return { allowed: false, retryAfter: response.headers['Retry-After'], error: error as DomainError };
     }
   }
 
@@ -94,5 +112,61 @@ describe('AuthRateLimitGuard', () => {
     jest.advanceTimersByTime(61_000);
     attempt(login('10.0.3.1', 'new@b.c'));
     expect(windows.size).toBe(2); // the new attempt's IP and account windows
+  });
+
+  describe('per account, only failures count', () => {
+    it('successful sign-ins never use up the account budget', () => {
+      for (let i = 0; i < 8; i++) expect(attempt(login(`10.0.4.${i}`, 'busy@b.c'), 200).allowed).toBe(true);
+      for (let i = 0; i < 3; i++) expect(attempt(login(`10.0.4.${i}`, 'busy@b.c'), 401).allowed).toBe(true);
+      expect(attempt(login('10.0.4.9', 'busy@b.c')).allowed).toBe(false);
+    });
+
+    it('after the limit of failures the account is refused for the window, the right password too', () => {
+      for (let i = 0; i < 3; i++) attempt(login(`10.0.5.${i}`, 'target@b.c'), 401);
+      const refused = attempt(login('10.0.5.9', 'target@b.c'), 200);
+      expect(refused.error?.code).toBe(ErrorCode.RATE_LIMITED);
+      jest.advanceTimersByTime(60_000);
+      expect(attempt(login('10.0.5.9', 'target@b.c'), 200).allowed).toBe(true);
+    });
+
+    it('attempts in flight count, so a burst cannot slip past the limit before the answers come back', () => {
+      for (let i = 0; i < 3; i++) expect(attempt(login(`10.0.6.${i}`, 'burst@b.c')).allowed).toBe(true);
+      expect(attempt(login('10.0.6.9', 'burst@b.c')).allowed).toBe(false);
+    });
+
+    it('per network, every attempt counts, successes too', () => {
+      for (let i = 0; i < 9; i++) expect(attempt(login('10.0.7.1', `ok${i}@b.c`), 200).allowed).toBe(true);
+      expect(attempt(login('10.0.7.1', 'ok9@b.c'), 200).allowed).toBe(false);
+    });
+
+    it('a refused network leaves no account counter behind (memory stays bounded)', () => {
+      for (let i = 0; i < 9; i++) attempt(login('10.0.8.1', `spray${i}@b.c`), 401);
+      const windows = (guard as unknown as { windows: Map<string, unknown> }).windows;
+      const size = windows.size;
+      for (let i = 0; i < 100; i++) expect(attempt(login('10.0.8.1', `more${i}@b.c`)).allowed).toBe(false);
+      expect(windows.size).toBe(size);
+    });
+  });
+
+  describe('IPv6', () => {
+    it('one /64 is one client: hopping between its addresses does not reset the budget', () => {
+      for (let i = 0; i < 9; i++) expect(attempt(login(`2001:db8:1:2::${(i + 1).toString(16)}`, `v6-${i}@b.c`), 401).allowed).toBe(true);
+      expect(attempt(login('2001:db8:1:2:ffff:ffff:ffff:ffff', 'v6-x@b.c')).allowed).toBe(false);
+      expect(attempt(login('2001:db8:1:3::1', 'v6-y@b.c')).allowed).toBe(true);
+    });
+
+    it.each([
+      ['2001:db8:1:2:aaaa::1', '2001:db8:1:2::/64'],
+      ['2001:0DB8:0001:0002:bbbb:cccc:dddd:eeee', '2001:db8:1:2::/64'],
+      ['2001:db8::1', '2001:db8:0:0::/64'],
+      ['::1', '0:0:0:0::/64'],
+      ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+      ['64:ff9b::10.0.0.1', '64:ff9b:0:0::/64'],
+      ['::ffff:10.1.2.3', '10.1.2.3'],
+      ['10.1.2.3', '10.1.2.3'],
+      [undefined, 'unknown'],
+    ])('clientNetwork(%s) = %s', (ip, network) => {
+      expect(clientNetwork(ip)).toBe(network);
+    });
   });
 });
