@@ -1,0 +1,100 @@
+/**
+ * `npm run migration:*` (dist/src/database/migration-cli.js) as a user runs it
+ * from the project folder: it reads `.env` like the app, and `generate` on an
+ * up-to-date database proposes nothing (the entities declare every foreign key,
+ * index and CHECK of their tables), and never writes a destructive migration
+ * unless told to.
+ */
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { removeDir, scratchDir, startProcess, stopAll } from '../setup/service-process.js';
+
+const CLI = resolve('dist/src/database/migration-cli.js');
+
+describe('npm run migration:*', () => {
+  let admin: pg.Client;
+  const databases: string[] = [];
+  const dirs: string[] = [];
+
+  /** A new, empty database on the server the tests use. */
+  async function freshDatabase(): Promise<string> {
+    const name = `hemoday_migcli_${process.pid}_${Date.now()}_${databases.length}`;
+    await admin.query(`CREATE DATABASE ${name}`);
+    databases.push(name);
+    const url = new URL(process.env.TEST_DATABASE_URL!);
+    url.pathname = `/${name}`;
+    return url.toString();
+  }
+
+  /** The CLI in a project folder of its own (its `.env`, its `migrations/`), with no DATABASE_URL in the environment. */
+  async function runCli(args: string[], dotEnv: string) {
+    const cwd = scratchDir('hemoday-migcli-');
+    dirs.push(cwd);
+    writeFileSync(join(cwd, '.env'), dotEnv);
+    const run = startProcess(process.execPath, [CLI, ...args], { DATA_DIR: join(cwd, '.data') }, { cwd });
+    const code = await run.exited;
+    return { code, output: run.output(), cwd };
+  }
+
+  async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return (await client.query<T>(sql)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+
+  beforeAll(async () => {
+    admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await stopAll();
+    for (const name of databases) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+    dirs.forEach(removeDir);
+  });
+
+  it('migration:run reads DATABASE_URL from .env, as the app does', async () => {
+    const url = await freshDatabase();
+    const { code, output, cwd } = await runCli(['run'], `# project settings\nDATABASE_URL=${url}\n`);
+    expect({ code, output }).toMatchObject({ code: 0, output: expect.stringMatching(/Applied: InitialSchema1764090000000/) });
+    expect((await query(url, 'SELECT count(*)::int AS n FROM migrations'))[0].n).toBeGreaterThan(0);
+    expect(existsSync(join(cwd, '.data', 'postgres'))).toBe(false); // no embedded server was started
+  });
+
+  it('validates .env values like the app: a bad one is named and nothing starts', async () => {
+    const { code, output, cwd } = await runCli(['show'], 'DB_POOL_SIZE=lots\n');
+    expect(code).toBe(1);
+    expect(output).toMatch(/migration failed: Invalid configuration:[\s\S]*DB_POOL_SIZE="lots"/);
+    expect(existsSync(join(cwd, '.data', 'postgres'))).toBe(false);
+  });
+
+  it('migration:generate on a freshly migrated database reports no changes and writes nothing', async () => {
+    const url = await freshDatabase();
+    expect((await runCli(['run'], `DATABASE_URL=${url}\n`)).code).toBe(0);
+    const { code, output, cwd } = await runCli(['generate', 'Probe'], `DATABASE_URL=${url}\n`);
+    expect({ code, output }).toMatchObject({ code: 0, output: expect.stringContaining('No changes between the entities and the database schema.') });
+    expect(existsSync(join(cwd, 'migrations'))).toBe(false);
+  });
+
+  it('migration:generate refuses to write DROP statements unless --allow-drop (e.g. an index the entities do not declare)', async () => {
+    const url = await freshDatabase();
+    expect((await runCli(['run'], `DATABASE_URL=${url}\n`)).code).toBe(0);
+    await query(url, 'CREATE INDEX stray_files_mime_type_idx ON files (mime_type)');
+
+    const refused = await runCli(['generate', 'Probe'], `DATABASE_URL=${url}\n`);
+    expect(refused.code).toBe(1);
+    expect(refused.output).toMatch(/would drop or rewrite existing schema objects:\n[\s\S]*DROP INDEX "public"."stray_files_mime_type_idx"/);
+    expect(refused.output).toMatch(/Nothing was written/);
+    expect(existsSync(join(refused.cwd, 'migrations'))).toBe(false);
+
+    const allowed = await runCli(['generate', 'Probe', '--allow-drop'], `DATABASE_URL=${url}\n`);
+    expect(allowed.code).toBe(0);
+    const written = readdirSync(join(allowed.cwd, 'migrations'));
+    expect(written).toEqual([expect.stringMatching(/^\d+-Probe\.ts$/)]);
+  });
+});
