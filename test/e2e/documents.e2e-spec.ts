@@ -289,11 +289,24 @@ describe('files: upload and download', () => {
         server_created_version: after,
         created_by: m.userId,
         updated_by: m.userId,
-        created_by_device: 'phone-1',
+        created_by_device: null,
         deleted_at: null,
       });
       expect(Number(doc.created_at)).toBe(res.body.document.created_at);
       expect(Math.abs(Number(doc.updated_at) - Date.now())).toBeLessThan(60_000);
+
+      // The uploading device does not hold the row (it did not create it locally), so its next
+      // pull must bring it as `created`: WatermelonDB logs a "serious bug" for an `updated` record
+      // it lacks.
+      const pull = await t
+        .http()
+        .get('/api/v1/sync')
+        .query({ last_pulled_at: Number(before) })
+        .set('Authorization', `Bearer ${m.token}`)
+        .set('X-Device-Id', 'phone-1')
+        .expect(200);
+      expect(pull.body.changes.documents.created.map((d: { id: string }) => d.id)).toEqual([documentId]);
+      expect(pull.body.changes.documents.updated).toEqual([]);
     });
 
     it('updates an existing document of the family and keeps the fields not sent', async () => {

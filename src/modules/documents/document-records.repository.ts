@@ -41,7 +41,6 @@ export interface NewDocument {
   fileUrl: string;
   mimeType: string;
   sizeBytes: number;
-  createdByDevice: string | null;
 }
 
 export interface DocumentFilePatch {
@@ -75,17 +74,19 @@ export class DocumentRecordsRepository {
     write: { familyId: string; version: number; userId: string; nowMs: number },
     doc: NewDocument,
   ): Promise<DocumentRecord | null> {
+    // created_by_device stays NULL: no device holds a row the server created, the uploader included,
+    // so every device pulls it as `created`.
     // ON CONFLICT DO NOTHING: the same new id inserted meanwhile by another family (a guessed UUID
     // racing ours) comes back as "no row", which the caller answers like another family's document.
     const rows: DocumentRow[] = await manager.query(
       `INSERT INTO documents (id, family_id, name, category, file_url, mime_type, size_bytes, notes,
                               created_at, updated_at, server_version, server_created_version,
-                              created_by, updated_by, created_by_device)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10, $11, $11, $12)
+                              created_by, updated_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10, $11, $11)
        ON CONFLICT (id) DO NOTHING
        RETURNING ${COLUMNS}`,
       [doc.id, write.familyId, doc.name, doc.category, doc.fileUrl, doc.mimeType, doc.sizeBytes, doc.notes,
-        write.nowMs, write.version, write.userId, doc.createdByDevice],
+        write.nowMs, write.version, write.userId],
     );
     return rows[0] ? toRecord(rows[0]) : null;
   }

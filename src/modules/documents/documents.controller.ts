@@ -21,7 +21,6 @@ import { UploadResponse } from './dto/upload.response.js';
 import { FilesService } from './files.service.js';
 import { downloadConditions, sendDownload } from './send-download.js';
 import { UploadService } from './upload.service.js';
-import { DeviceId } from '../sync/device-id.decorator.js';
 
 @ApiTags('documents')
 @FamilyScoped()
@@ -59,8 +58,8 @@ export class DocumentsController {
   @ApiNotFoundResponse({ type: ErrorResponse, description: '`document_id` is a document of another family (or deleted)' })
   @ApiPayloadTooLargeResponse({ type: ErrorResponse, description: 'File larger than UPLOAD_MAX_BYTES; nothing is stored' })
   @ApiUnsupportedMediaTypeResponse({ type: ErrorResponse, description: 'File type not allowed (or empty file); nothing is stored' })
-  upload(@Req() req: Request, @DeviceId() deviceId: string | null): Promise<UploadResponse> {
-    return this.uploads.upload(req, deviceId);
+  upload(@Req() req: Request): Promise<UploadResponse> {
+    return this.uploads.upload(req);
   }
 
   /** Streams a file of the caller's family. Supports single byte ranges and conditional requests. */

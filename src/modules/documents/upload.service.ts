@@ -45,8 +45,7 @@ export class UploadService {
     this.allowedTypes = new Set(config.allowedTypes);
   }
 
-  /** `deviceId`: the X-Device-Id of the sync protocol, so this device later pulls the new document as `updated`. */
-  async upload(req: Request, deviceId: string | null): Promise<UploadResponse> {
+  async upload(req: Request): Promise<UploadResponse> {
     const scope = this.familyContext.require();
     const fileId = randomUUID();
     const key = `${scope.familyId}/${fileId}`;
@@ -78,7 +77,7 @@ export class UploadService {
       }
       const { result } = await this.versions.write(async ({ manager, version }) => {
         const saved = await this.files.withManager(manager).insert(file);
-        const document = await this.writeDocument(manager, scope, version, deviceId, fields, saved);
+        const document = await this.writeDocument(manager, scope, version, fields, saved);
         return { saved, document };
       });
       this.logger.log({ fileId, documentId: result.document.id, sizeBytes: result.saved.sizeBytes }, 'file uploaded with document');
@@ -108,7 +107,6 @@ export class UploadService {
     manager: import('typeorm').EntityManager,
     scope: FamilyScope,
     version: number,
-    deviceId: string | null,
     fields: UploadDocumentFieldsDto,
     file: FileEntity,
   ): Promise<DocumentRecord> {
@@ -140,7 +138,6 @@ export class UploadService {
       name: fields.name,
       category: fields.category,
       notes: fields.notes ?? null,
-      createdByDevice: deviceId,
       ...fileFields,
     });
     if (!created) throw new DomainError(ErrorCode.NOT_FOUND, 'Document not found');
