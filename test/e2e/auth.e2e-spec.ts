@@ -228,20 +228,50 @@ describe('auth (e2e)', () => {
       expect(second.body.refresh_token).not.toBe(first.body.refresh_token);
     });
 
-    it('reusing an old refresh token answers 401 and revokes the whole chain, newest token included', async () => {
+    const refresh = (token: string) => t.http().post('/api/v1/auth/refresh').send({ refresh_token: token });
+
+    it('reusing an old refresh token once its successor was used answers 401 and revokes the whole chain, newest token included', async () => {
       const user = await registerFamily(t);
-      const rotated = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
-      const reuse = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(401);
+      const rotated = await refresh(user.refreshToken).expect(200);
+      const newest = await refresh(rotated.body.refresh_token).expect(200);
+      const reuse = await refresh(user.refreshToken).expect(401);
       expect(reuse.body).toMatchObject({ ...ERROR_SHAPE, statusCode: 401, details: { code: 'INVALID_REFRESH_TOKEN' } });
-      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: rotated.body.refresh_token }).expect(401);
+      expect(reuse.body.message).toMatch(/reuse/);
+      await refresh(newest.body.refresh_token).expect(401);
     });
 
     it('reuse revokes only that sign-in: another device of the same user keeps working', async () => {
       const user = await registerFamily(t);
       const other = await t.http().post('/api/v1/auth/login').send({ email: user.email, password: user.password }).expect(200);
-      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
-      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(401);
-      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: other.body.refresh_token }).expect(200);
+      const rotated = await refresh(user.refreshToken).expect(200);
+      await refresh(rotated.body.refresh_token).expect(200);
+      await refresh(user.refreshToken).expect(401);
+      await refresh(other.body.refresh_token).expect(200);
+    });
+
+    it('a retried refresh (the response was lost) within 30 s gets a working pair; nobody is signed out', async () => {
+      const user = await registerFamily(t);
+      const lost = await refresh(user.refreshToken).expect(200); // the phone never receives this
+      const retried = await refresh(user.refreshToken).expect(200);
+      expect(retried.body.refresh_token).not.toBe(lost.body.refresh_token);
+      await t.http().get('/api/v1/families/me').set(bearer(retried.body.access_token)).expect(200);
+      await refresh(retried.body.refresh_token).expect(200);
+    });
+
+    it('the pair a retry replaced, presented later, revokes the chain (two holders)', async () => {
+      const user = await registerFamily(t);
+      const first = await refresh(user.refreshToken).expect(200);
+      const second = await refresh(user.refreshToken).expect(200);
+      expect((await refresh(first.body.refresh_token).expect(401)).body.message).toMatch(/reuse/);
+      await refresh(second.body.refresh_token).expect(401);
+    });
+
+    it('a retired token presented after the 30 s grace is reuse, even if its successor was never used', async () => {
+      const user = await registerFamily(t);
+      const rotated = await refresh(user.refreshToken).expect(200);
+      await db.query(`UPDATE refresh_tokens SET used_at = now() - interval '31 seconds' WHERE id = $1`, [user.refreshToken.split('.')[0]]);
+      await refresh(user.refreshToken).expect(401);
+      await refresh(rotated.body.refresh_token).expect(401);
     });
 
     it('rejects garbage, a tampered secret and a missing token', async () => {

@@ -2,6 +2,7 @@ import { createServiceKit, unitEmail, TEST_JWT_SECRET, type ServiceKit } from '.
 import { JwtService } from '@nestjs/jwt';
 import { createHash } from 'node:crypto';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { REFRESH_RETRY_GRACE_MS } from './token.service.js';
 
 interface TokenRow {
   id: string;
@@ -62,7 +63,7 @@ describe('TokenService', () => {
       expect((await row(third.refreshToken)).chain_id).toBe(old.chain_id);
     });
 
-    it('a retired token presented again is reuse: 401 and the whole chain is revoked, newest token included', async () => {
+    it('a retired token presented again after its successor was used is reuse: 401, the whole chain revoked', async () => {
       const userId = await newUser();
       const first = await kit.tokens.issue(userId);
       const otherDevice = await kit.tokens.issue(userId);
@@ -77,10 +78,59 @@ describe('TokenService', () => {
       await kit.tokens.rotate(otherDevice.refreshToken);
     });
 
-    it('two concurrent rotations of one token: exactly one pair comes out', async () => {
+    it('a retired token presented again after the retry grace is reuse, even if its successor was never used', async () => {
       const first = await kit.tokens.issue(await newUser());
-      const results = await Promise.allSettled([kit.tokens.rotate(first.refreshToken), kit.tokens.rotate(first.refreshToken)]);
-      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      const second = await kit.tokens.rotate(first.refreshToken);
+      await kit.dataSource.query(`UPDATE refresh_tokens SET used_at = now() - $2 * interval '1 millisecond' WHERE id = $1`, [
+        first.refreshToken.split('.')[0],
+        REFRESH_RETRY_GRACE_MS + 1000,
+      ]);
+      expect((await rejection(() => kit.tokens.rotate(first.refreshToken))).message).toMatch(/reuse/);
+      expect((await rejection(() => kit.tokens.rotate(second.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      expect(await liveInChain((await row(first.refreshToken)).chain_id)).toBe(0);
+    });
+
+    describe('retry grace (a lost refresh response)', () => {
+      it('the same token again within the grace, successor unused: a new working pair; the lost successor is superseded', async () => {
+        const first = await kit.tokens.issue(await newUser());
+        const lost = await kit.tokens.rotate(first.refreshToken);
+        const retried = await kit.tokens.rotate(first.refreshToken);
+        expect(retried.refreshToken).not.toBe(lost.refreshToken);
+        const lostRow = await row(lost.refreshToken);
+        expect(lostRow.revoked_at).toBeInstanceOf(Date);
+        const [{ superseded_at, parent_id }] = await kit.dataSource.query('SELECT superseded_at, parent_id FROM refresh_tokens WHERE id = $1', [lostRow.id]);
+        expect(superseded_at).toBeInstanceOf(Date);
+        expect(parent_id).toBe(first.refreshToken.split('.')[0]);
+        // The retry's pair goes on working, in the same chain.
+        const next = await kit.tokens.rotate(retried.refreshToken);
+        expect((await row(next.refreshToken)).chain_id).toBe(lostRow.chain_id);
+      });
+
+      it('the superseded successor presented later means two holders: reuse, the chain is revoked', async () => {
+        const first = await kit.tokens.issue(await newUser());
+        const lost = await kit.tokens.rotate(first.refreshToken);
+        const retried = await kit.tokens.rotate(first.refreshToken);
+        expect((await rejection(() => kit.tokens.rotate(lost.refreshToken))).message).toMatch(/reuse/);
+        expect((await rejection(() => kit.tokens.rotate(retried.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+        expect(await liveInChain((await row(first.refreshToken)).chain_id)).toBe(0);
+      });
+
+      it('retries do not extend the grace: it counts from the first rotation', async () => {
+        const first = await kit.tokens.issue(await newUser());
+        await kit.tokens.rotate(first.refreshToken);
+        const usedAt = (await row(first.refreshToken)).used_at;
+        await kit.tokens.rotate(first.refreshToken);
+        expect((await row(first.refreshToken)).used_at).toEqual(usedAt);
+      });
+
+      it('two concurrent rotations of one token: both answer, only the later pair survives', async () => {
+        const first = await kit.tokens.issue(await newUser());
+        const [a, b] = await Promise.all([kit.tokens.rotate(first.refreshToken), kit.tokens.rotate(first.refreshToken)]);
+        const rows = [await row(a.refreshToken), await row(b.refreshToken)];
+        expect(rows.filter((r) => r.revoked_at === null)).toHaveLength(1);
+        const [{ n }] = await kit.dataSource.query('SELECT count(*)::int AS n FROM refresh_tokens WHERE chain_id = $1 AND revoked_at IS NULL AND used_at IS NULL', [rows[0].chain_id]);
+        expect(n).toBe(1); // one refresh token of this sign-in can still be used
+      });
     });
 
     it.each([

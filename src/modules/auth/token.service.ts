@@ -17,10 +17,17 @@ export interface TokenPair {
 }
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+/**
+ * How long after a rotation the rotated-out token may be presented again as a retry (the response
+ * carrying its successor was lost on a flaky network): see `rotate`.
+ */
+export const REFRESH_RETRY_GRACE_MS = 30_000;
+
 /**
  * Access tokens: short-lived HS256 JWTs (`sub` = user id, `typ` = access).
  * Refresh tokens: opaque `<id>.<secret>`, stored as sha256(secret), rotated on
- * every use; a used token presented again revokes its whole chain.
+ * every use; a used token presented again revokes its whole chain (but see the retry grace).
  */
 @Injectable()
 export class TokenService {
@@ -30,24 +37,24 @@ export class TokenService {
     @Inject(authConfig.KEY) private readonly config: ConfigType<typeof authConfig>,
   ) {}
 
-  async issue(userId: string, chainId: string = randomUUID(), manager?: EntityManager): Promise<TokenPair> {
-    const repo = manager ? manager.getRepository(RefreshTokenEntity) : this.refreshTokens;
-    const secret = randomBytes(32).toString('base64url');
-    const row = await repo.save(
-      repo.create({
-        userId,
-        chainId,
-        tokenHash: sha256(secret),
-        expiresAt: new Date(Date.now() + this.config.refreshTtlSeconds * 1000),
-      }),
-    );
-    const accessToken = await this.jwt.signAsync({ sub: userId, typ: 'access' }, { expiresIn: this.config.accessTtlSeconds });
-    return { accessToken, refreshToken: `${row.id}.${secret}`, expiresIn: this.config.accessTtlSeconds };
+  /** A new sign-in: a new chain. */
+  issue(userId: string): Promise<TokenPair> {
+    return this.issueInChain(this.refreshTokens.manager, userId, randomUUID(), null);
   }
 
-  /** Exchanges a refresh token for a new pair; detects reuse. */
+  /**
+   * Exchanges a refresh token for a new pair; detects reuse.
+   *
+   * Retry grace: a mobile app whose refresh response was lost retries with the same token. If that
+   * happens within REFRESH_RETRY_GRACE_MS of the rotation, and the successor issued then has never
+   * been used, the successor is revoked as "superseded" and a new one is issued: the retry gets a
+   * working pair and nobody is signed out. Anything else is reuse, as before: a retired token after
+   * the grace, or after its successor was used, revokes the whole chain; and so does a superseded
+   * successor presented later — it means two parties held tokens of this chain.
+   */
   async rotate(presented: string): Promise<TokenPair> {
     const invalid = () => new DomainError(ErrorCode.INVALID_REFRESH_TOKEN, 'Invalid or expired refresh token');
+    const reuse = () => new DomainError(ErrorCode.INVALID_REFRESH_TOKEN, 'Refresh token reuse detected; please sign in again');
     const [id, secret] = presented.split('.');
     if (!id || !secret || !isUuid(id)) throw invalid();
 
@@ -55,17 +62,43 @@ export class TokenService {
       const repo = manager.getRepository(RefreshTokenEntity);
       const token = await repo.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!token || !safeEqual(token.tokenHash, sha256(secret))) return { error: invalid() };
+      if (token.supersededAt) {
+        await revokeTokens(manager, 'chain_id', token.chainId);
+        return { error: reuse() };
+      }
       if (token.revokedAt || token.expiresAt.getTime() <= Date.now()) return { error: invalid() };
       if (token.usedAt) {
-        // A rotated-out token came back: someone holds a copy. End the whole sign-in.
-        await revokeTokens(manager, 'chain_id', token.chainId);
-        return { error: new DomainError(ErrorCode.INVALID_REFRESH_TOKEN, 'Refresh token reuse detected; please sign in again') };
+        const successor = Date.now() - token.usedAt.getTime() <= REFRESH_RETRY_GRACE_MS ? await unusedSuccessor(manager, token.id) : undefined;
+        if (!successor) {
+          // A rotated-out token came back: someone holds a copy. End the whole sign-in.
+          await revokeTokens(manager, 'chain_id', token.chainId);
+          return { error: reuse() };
+        }
+        await manager.query('UPDATE refresh_tokens SET revoked_at = now(), superseded_at = now() WHERE id = $1', [successor]);
+        // usedAt stays: the grace counts from the first rotation, retries do not extend it.
+        return { pair: await this.issueInChain(manager, token.userId, token.chainId, token.id) };
       }
       await repo.update({ id: token.id }, { usedAt: new Date() });
-      return { pair: await this.issue(token.userId, token.chainId, manager) };
+      return { pair: await this.issueInChain(manager, token.userId, token.chainId, token.id) };
     });
     if ('error' in outcome) throw outcome.error;
     return outcome.pair;
+  }
+
+  private async issueInChain(manager: EntityManager, userId: string, chainId: string, parentId: string | null): Promise<TokenPair> {
+    const repo = manager.getRepository(RefreshTokenEntity);
+    const secret = randomBytes(32).toString('base64url');
+    const row = await repo.save(
+      repo.create({
+        userId,
+        chainId,
+        parentId,
+        tokenHash: sha256(secret),
+        expiresAt: new Date(Date.now() + this.config.refreshTtlSeconds * 1000),
+      }),
+    );
+    const accessToken = await this.jwt.signAsync({ sub: userId, typ: 'access' }, { expiresIn: this.config.accessTtlSeconds });
+    return { accessToken, refreshToken: `${row.id}.${secret}`, expiresIn: this.config.accessTtlSeconds };
   }
 
   /** Revokes the chain of the given refresh token (sign-out of that device). Unknown tokens are ignored. */
@@ -95,6 +128,15 @@ export class TokenService {
 async function revokeTokens(manager: EntityManager, column: 'user_id' | 'chain_id', value: string): Promise<void> {
   await manager.query(`SELECT id FROM refresh_tokens WHERE ${column} = $1 AND revoked_at IS NULL ORDER BY id FOR UPDATE`, [value]);
   await manager.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE ${column} = $1 AND revoked_at IS NULL`, [value]);
+}
+
+/** The live, never-used token issued from `parentId`, locked (a concurrent refresh with it waits, or wins). */
+async function unusedSuccessor(manager: EntityManager, parentId: string): Promise<string | undefined> {
+  const rows: Array<{ id: string }> = await manager.query(
+    'SELECT id FROM refresh_tokens WHERE parent_id = $1 AND used_at IS NULL AND revoked_at IS NULL FOR UPDATE',
+    [parentId],
+  );
+  return rows[0]?.id;
 }
 
 function safeEqual(a: string, b: string): boolean {

@@ -20,6 +20,11 @@ export class RefreshTokenEntity {
   @Column({ name: 'chain_id', type: 'uuid' })
   chainId: string;
 
+  /** The token this one was rotated from (null for a sign-in's first token). */
+  @Index('refresh_tokens_parent_id_idx')
+  @Column({ name: 'parent_id', type: 'uuid', nullable: true })
+  parentId: string | null;
+
   /** sha256 of the secret part; the secret itself is never stored. */
   @Column({ name: 'token_hash', type: 'char', length: 64 })
   tokenHash: string;
@@ -32,6 +37,13 @@ export class RefreshTokenEntity {
 
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;
+
+  /**
+   * Set (with revoked_at) when a retry of the parent within the grace replaced this token before it
+   * was ever used. Presenting it afterwards means two parties hold the chain: the chain is revoked.
+   */
+  @Column({ name: 'superseded_at', type: 'timestamptz', nullable: true })
+  supersededAt: Date | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
