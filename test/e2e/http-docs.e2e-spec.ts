@@ -144,6 +144,54 @@ describe('OpenAPI document and route guards (e2e)', () => {
     }
   });
 
+  describe('error responses', () => {
+    type Responses = Record<string, { content?: { 'application/json'?: { schema?: { $ref?: string } } } }>;
+    const responses = (path: string, method: (typeof METHODS)[number]) => (doc.paths[path][method] as unknown as { responses: Responses }).responses;
+
+    it('ErrorResponse types details (code, fields[], retryAfterSeconds) and its example is a real 400', () => {
+      const schemas = doc.components.schemas as Record<string, { properties?: Record<string, Record<string, unknown>>; required?: string[] }>;
+      const error = schemas.ErrorResponse;
+      expect(error.properties!.statusCode.example).toBe(400);
+      expect(error.properties!.error.example).toBe('Bad Request');
+      expect(error.properties!.details).toMatchObject({
+        allOf: [{ $ref: '#/components/schemas/ErrorDetails' }],
+        example: { code: 'VALIDATION_FAILED', fields: [{ field: 'email', errors: ['email must be an email'] }] },
+      });
+      expect(schemas.ErrorDetails.required).toEqual(['code']);
+      expect(schemas.ErrorDetails.properties!.fields).toMatchObject({ type: 'array', items: { $ref: '#/components/schemas/FieldError' } });
+      expect(schemas.ErrorDetails.properties!).toHaveProperty('retryAfterSeconds');
+      expect(schemas.FieldError.required?.sort()).toEqual(['errors', 'field']);
+    });
+
+    it.each([
+      ['/api/v1/auth/register', 'post', ['400', '404', '409', '413', '429']],
+      ['/api/v1/auth/login', 'post', ['400', '401', '413', '429']],
+      ['/api/v1/auth/join-family', 'post', ['400', '401', '404', '409', '413', '429']],
+      ['/api/v1/auth/refresh', 'post', ['400', '401', '413']],
+      ['/api/v1/auth/logout', 'post', ['400', '413']],
+      ['/api/v1/families/me', 'patch', ['400', '401', '403', '413']],
+      ['/api/v1/families/me/members/{userId}', 'delete', ['400', '401', '403', '404', '422']],
+    ] as const)('%s %s documents its errors %j with the error schema', (path, method, statuses) => {
+      const documented = responses(path, method);
+      for (const status of statuses) {
+        expect({ status, schema: documented[status]?.content?.['application/json']?.schema?.$ref }).toEqual({
+          status,
+          schema: '#/components/schemas/ErrorResponse',
+        });
+      }
+    });
+
+    it('ids are documented as UUIDs (responses and the member path parameter)', () => {
+      const schemas = doc.components.schemas as Record<string, { properties: Record<string, { format?: string }> }>;
+      expect(schemas.UserResponse.properties.id.format).toBe('uuid');
+      expect(schemas.UserResponse.properties.family_id.format).toBe('uuid');
+      expect(schemas.FamilySummaryResponse.properties.id.format).toBe('uuid');
+      expect(schemas.FamilyMemberResponse.properties.id.format).toBe('uuid');
+      const op = doc.paths['/api/v1/families/me/members/{userId}'].delete as unknown as { parameters: Array<{ name: string; in: string; schema: { format?: string } }> };
+      expect(op.parameters.find((p) => p.name === 'userId')).toMatchObject({ in: 'path', schema: { format: 'uuid' } });
+    });
+  });
+
   it('serves the Swagger UI at /docs', async () => {
     const res = await http().get('/docs').expect(200);
     expect(res.text).toMatch(/swagger/i);

@@ -1,21 +1,23 @@
 import { Body, Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
 import {
-  ApiBadRequestResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { ErrorResponse } from '../../common/errors/error-response.js';
+import { ApiJsonBodyErrors, ErrorResponse } from '../../common/errors/error-response.js';
 import { Authenticated, CurrentUser } from '../../common/family-scope/decorators.js';
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
 import { AuthRateLimitGuard } from './rate-limit.guard.js';
 import { AuthService } from './auth.service.js';
 import { JoinFamilyDto, LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto.js';
 import { AuthResponse, MeResponse, TokenResponse } from './dto/auth.response.js';
+
+const TOO_MANY = { type: ErrorResponse, description: 'Too many attempts (see Retry-After and details.retryAfterSeconds)' };
 
 @ApiTags('auth')
 @Controller('api/v1/auth')
@@ -24,39 +26,45 @@ export class AuthController {
 
   /**
    * Creates an account and a new family (as owner), or joins the family of `invite_code`.
-   * Rate limited per IP and per email: with an invite code it is the same guess as join-family.
+   * Rate limited per network and per email: with an invite code it is the same guess as join-family.
    */
   @Post('register')
   @UseGuards(AuthRateLimitGuard)
   @ApiCreatedResponse({ type: AuthResponse })
-  @ApiBadRequestResponse({ type: ErrorResponse })
-  @ApiConflictResponse({ type: ErrorResponse, description: 'Email already registered' })
-  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Invite code not found' })
-  @ApiTooManyRequestsResponse({ type: ErrorResponse, description: 'Too many attempts (see Retry-After)' })
+  @ApiJsonBodyErrors()
+  @ApiConflictResponse({ type: ErrorResponse, description: 'Email already registered (EMAIL_TAKEN)' })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Invite code not found (INVITE_CODE_INVALID)' })
+  @ApiTooManyRequestsResponse(TOO_MANY)
   register(@Body() dto: RegisterDto): Promise<AuthResponse> {
     return this.auth.register(dto);
   }
 
-  /** Rate limited per IP and per account. */
+  /** Rate limited per network and per account (failed attempts). */
   @Post('login')
   @HttpCode(200)
   @UseGuards(AuthRateLimitGuard)
   @ApiOkResponse({ type: AuthResponse })
-  @ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Wrong email or password' })
-  @ApiTooManyRequestsResponse({ type: ErrorResponse, description: 'Too many attempts (see Retry-After)' })
+  @ApiJsonBodyErrors()
+  @ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Wrong email or password (INVALID_CREDENTIALS), the same answer for both' })
+  @ApiTooManyRequestsResponse(TOO_MANY)
   login(@Body() dto: LoginDto): Promise<AuthResponse> {
     return this.auth.login(dto);
   }
 
-  /** Joins the family of an invite code (leaving the current one). Rate limited per IP and per account. */
+  /** Joins the family of an invite code (leaving the current one). Rate limited per network and per account. */
   @Post('join-family')
   @HttpCode(200)
   // Decorators apply bottom-up: the JWT guard (from @Authenticated) runs first, so the limit is per user.
   @UseGuards(AuthRateLimitGuard)
   @Authenticated()
   @ApiOkResponse({ type: MeResponse })
-  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Invite code not found' })
-  @ApiTooManyRequestsResponse({ type: ErrorResponse, description: 'Too many attempts (see Retry-After)' })
+  @ApiJsonBodyErrors()
+  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Invite code not found (INVITE_CODE_INVALID)' })
+  @ApiConflictResponse({
+    type: ErrorResponse,
+    description: 'Already a member of that family, or an owner whose family has other members (ALREADY_IN_FAMILY)',
+  })
+  @ApiTooManyRequestsResponse(TOO_MANY)
   joinFamily(@CurrentUser() user: AuthenticatedUser, @Body() dto: JoinFamilyDto): Promise<MeResponse> {
     return this.auth.joinFamily(user.userId, dto.invite_code);
   }
@@ -69,18 +77,25 @@ export class AuthController {
     return this.auth.me(user.userId);
   }
 
-  /** Exchanges a refresh token for a new pair. Each refresh token works once; reusing one signs that device out. */
+  /**
+   * Exchanges a refresh token for a new pair. Each refresh token works once; presenting a used one
+   * again signs that device out — except a retry within 30 s while the pair it was sent is unused
+   * (the response was lost), which gets a new pair.
+   */
   @Post('refresh')
   @HttpCode(200)
   @ApiOkResponse({ type: TokenResponse })
-  @ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Invalid, expired, revoked or reused refresh token' })
+  @ApiJsonBodyErrors()
+  @ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Invalid, expired, revoked or reused refresh token (INVALID_REFRESH_TOKEN)' })
   refresh(@Body() dto: RefreshDto): Promise<TokenResponse> {
     return this.auth.refresh(dto.refresh_token);
   }
 
-  /** Revokes the refresh token's sign-in (this device). */
+  /** Revokes the refresh token's sign-in (this device). An unknown token is ignored. */
   @Post('logout')
   @HttpCode(204)
+  @ApiNoContentResponse({ description: 'Signed out (or the token was unknown)' })
+  @ApiJsonBodyErrors()
   logout(@Body() dto: RefreshDto): Promise<void> {
     return this.auth.logout(dto.refresh_token);
   }

@@ -1,6 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Patch, Post } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
-import { ErrorResponse } from '../../common/errors/error-response.js';
+import {
+  ApiBadRequestResponse,
+  ApiForbiddenResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiParam,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import { ApiJsonBodyErrors, ErrorResponse } from '../../common/errors/error-response.js';
 import { FamilyScoped } from '../../common/family-scope/decorators.js';
 import { UuidParam } from '../../common/http/uuid.js';
 import { FamilyResponse, InviteCodeResponse } from './dto/family.response.js';
@@ -21,7 +29,7 @@ export class FamiliesController {
 
   /** Updates patient fields; devices receive the change on their next pull. */
   @Patch()
-  @ApiBadRequestResponse({ type: ErrorResponse })
+  @ApiJsonBodyErrors()
   update(@Body() dto: UpdateFamilyDto): Promise<FamilyResponse> {
     return this.families.update(dto);
   }
@@ -37,8 +45,12 @@ export class FamiliesController {
   /** Owner only: removes a member, who loses access on their next request. */
   @Delete('members/:userId')
   @HttpCode(204)
-  @ApiForbiddenResponse({ type: ErrorResponse, description: 'Caller is not the owner' })
+  @ApiParam({ name: 'userId', format: 'uuid', description: 'The member to remove' })
+  @ApiNoContentResponse({ description: 'Removed: their access ends with their next request' })
+  @ApiBadRequestResponse({ type: ErrorResponse, description: 'userId is not a UUID (details.fields names userId)' })
+  @ApiForbiddenResponse({ type: ErrorResponse, description: 'Caller is not the owner (OWNER_ONLY)' })
   @ApiNotFoundResponse({ type: ErrorResponse, description: 'No such member in this family' })
+  @ApiUnprocessableEntityResponse({ type: ErrorResponse, description: 'The owner cannot remove themselves (details.fields names userId)' })
   removeMember(@UuidParam('userId') userId: string): Promise<void> {
     return this.families.removeMember(userId);
   }

@@ -1,12 +1,16 @@
+import { ApiProperty } from '@nestjs/swagger';
 import type { UserEntity } from '../entities/user.entity.js';
 import { FamilySummaryResponse } from '../../families/dto/family.response.js';
 import type { TokenPair } from '../token.service.js';
 
 export class UserResponse {
+  @ApiProperty({ format: 'uuid' })
   id: string;
+  /** Normalized: trimmed, Unicode NFC, lower-case. */
   email: string;
   name: string | null;
   /** null after being removed from a family, until joining another. */
+  @ApiProperty({ format: 'uuid', nullable: true, type: String })
   family_id: string | null;
   role: 'owner' | 'member' | null;
 

@@ -1,7 +1,9 @@
+import { ApiProperty } from '@nestjs/swagger';
 import type { UserEntity } from '../../auth/entities/user.entity.js';
 import type { FamilyEntity } from '../entities/family.entity.js';
 
 export class FamilyMemberResponse {
+  @ApiProperty({ format: 'uuid' })
   id: string;
   email: string;
   name: string | null;
@@ -14,6 +16,7 @@ export class FamilyMemberResponse {
 }
 
 export class FamilySummaryResponse {
+  @ApiProperty({ format: 'uuid' })
   id: string;
   /** Share it so another caregiver can join (6 characters, case-insensitive). @example K7MX2Q */
   invite_code: string;
