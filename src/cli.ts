@@ -13,12 +13,16 @@ import { loadDotEnv } from './config/dotenv.js';
 import { validateEnv } from './config/env.validation.js';
 import { stopEmbeddedDatabase } from './database/database-url.js';
 import { CliError, CliUsageError } from './cli/cli-error.js';
-import { CliModule } from './cli/cli.module.js';
 import { describeError } from './cli/describe-error.js';
+import { recordLaunchEnv } from './cli/launch-env.js';
 
 async function main(): Promise<number> {
   loadDotEnv();
+  recordLaunchEnv();
   validateEnv(process.env); // one line per bad variable, before anything starts
+  // Imported only now: evaluating it runs ConfigModule.forRoot, which writes the configuration's defaults
+  // (NODE_ENV=development among them) into process.env.
+  const { CliModule } = await import('./cli/cli.module.js');
   let failure: unknown;
   await CommandFactory.run(CliModule, {
     logger: ['error', 'warn'],

@@ -15,6 +15,7 @@ import { MigrationRunCommand } from './commands/migration-run.command.js';
 import { SeedCommand } from './commands/seed.command.js';
 import { UserCreateCommand } from './commands/user-create.command.js';
 import { UserResetPasswordCommand } from './commands/user-reset-password.command.js';
+import { SeedResetService } from './seed/seed-reset.service.js';
 import { SeedRepository } from './seed/seed.repository.js';
 import { SeederService } from './seed/seeder.service.js';
 import { FamilyReportRepository } from './support/family-report.repository.js';
@@ -38,6 +39,7 @@ import { FamilyReportService } from './support/family-report.service.js';
   providers: [
     SeedRepository,
     SeederService,
+    SeedResetService,
     FamilyReportRepository,
     FamilyReportService,
     SeedCommand,

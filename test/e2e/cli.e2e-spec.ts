@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { uniqueEmail } from '../factories/auth.factory.js';
+import { joinFamily, uniqueEmail } from '../factories/auth.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
 const CLI = resolve('dist/cli.js');
@@ -22,6 +22,9 @@ interface Run {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'hemoday-cli-'));
+/** A DATABASE_URL nothing listens on: a command that connects fails with "cannot reach the database". */
+const DB_DOWN = { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/none' };
+const PRODUCTION = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) };
 
 function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   const base: Record<string, string | undefined> = { ...process.env };
@@ -69,7 +72,12 @@ describe('admin CLI (node dist/cli.js)', () => {
   });
 
   const familyOf = async (email: string) =>
-    (await db.query('SELECT f.id, f.invite_code, f.sync_version, f.patient_name FROM users u JOIN families f ON f.id = u.family_id WHERE lower(u.email) = lower($1)', [email])).rows[0];
+    (
+      await db.query(
+        'SELECT f.id, f.invite_code, f.sync_version, f.patient_name, f.demo_seeded_at FROM users u JOIN families f ON f.id = u.family_id WHERE lower(u.email) = lower($1)',
+        [email],
+      )
+    ).rows[0];
 
   async function counts(familyId: string): Promise<Record<string, number>> {
     const sql = SEEDED.map((t) => `SELECT '${t}' AS t, count(*)::int AS n FROM ${t} WHERE family_id = $1`).join(' UNION ALL ');
@@ -96,6 +104,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       const family = await familyOf(email);
       expect(family.invite_code).toBe(credentials(first.stdout).inviteCode);
       expect(family.patient_name).toBe('Amira');
+      expect(family.demo_seeded_at).toBeInstanceOf(Date); // marked as seed's own family
 
       const n = await counts(familyId);
       // The summary line names exactly what is in the database.
@@ -163,6 +172,7 @@ describe('admin CLI (node dist/cli.js)', () => {
         expect(pull.body.changes[table].updated).toHaveLength(0);
       }
       expect(pull.body.changes.families.created[0]).toMatchObject({ id: familyId, patient_name: 'Amira', patient_diagnosis: 'Beta-thalassemia major' });
+      expect(pull.body.changes.families.created[0]).not.toHaveProperty('demo_seeded_at'); // server-only
       const transfusion = pull.body.changes.transfusions.created[0];
       expect(JSON.parse(transfusion.indicators_before)).toEqual({ hb: expect.any(Number), hct: expect.any(Number) });
       expect(transfusion.created_at).toEqual(expect.any(Number));
@@ -170,20 +180,78 @@ describe('admin CLI (node dist/cli.js)', () => {
     });
 
     it('--reset is refused in production, with a message and nothing deleted', async () => {
-      const run = await cli(['seed', '--email', email, '--months', '3', '--reset'], { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) });
+      const run = await cli(['seed', '--email', email, '--months', '3', '--reset'], PRODUCTION);
       expectOneLineFailure(run, /--reset .*refused when NODE_ENV=production/);
       expect((await familyOf(email))?.id).toBe(familyId);
     });
 
-    it('--reset (test/development) deletes the seeded family and seeds it anew', async () => {
+    it('--reset is refused when NODE_ENV is unset (the configuration would default it to development)', async () => {
+      const run = await cli(['seed', '--email', email, '--months', '3', '--reset'], { NODE_ENV: undefined });
+      expectOneLineFailure(run, /--reset .*refused unless NODE_ENV is set to development or test \(it is unset\)/);
+      expect((await familyOf(email))?.id).toBe(familyId);
+    });
+
+    it('--reset (test/development) deletes the seeded family and seeds it anew; a member who had joined it is removed by the app\'s rule', async () => {
+      const joined = await joinFamily(t, credentials(first.stdout).inviteCode);
       const run = await cli(['seed', '--email', email, '--password', 'seed-password-2', '--months', '1', '--reset']);
+      expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
-      expect(run.stdout).toMatch(/Reset: deleted 1 user\(s\) and 1 family/);
+      expect(run.stdout).toMatch(/Reset: deleted 1 user\(s\) and 1 family\(ies\); 1 other member\(s\) removed from them and signed out\./);
       expect((await db.query('SELECT count(*)::int AS n FROM transfusions WHERE family_id = $1', [familyId])).rows[0].n).toBe(0);
       const family = await familyOf(email);
       expect(family.id).not.toBe(familyId);
       expect(credentials(run.stdout).inviteCode).toBe(family.invite_code);
       await login(email, 'seed-password-2').expect(200);
+      // The member keeps their account, without a family, and is signed out like any removed member.
+      const member = (await db.query('SELECT family_id, role FROM users WHERE id = $1', [joined.user.id])).rows[0];
+      expect(member).toEqual({ family_id: null, role: null });
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: joined.refreshToken }).expect(401);
+      await login(joined.email, joined.password).expect(200);
+    });
+  });
+
+  describe('seed only ever writes into, and --reset only deletes, families seed created', () => {
+    async function realAccount(): Promise<{ email: string; family: { id: string; sync_version: string } }> {
+      const email = uniqueEmail('real.parent');
+      expect((await cli(['user:create', '--email', email, '--password', 'real password'])).code).toBe(0);
+      return { email, family: await familyOf(email) };
+    }
+
+    async function expectUntouched(account: { email: string; family: { id: string; sync_version: string } }): Promise<void> {
+      const now = await familyOf(account.email);
+      expect(now).toMatchObject({ id: account.family.id, sync_version: account.family.sync_version, patient_name: null, demo_seeded_at: null });
+      expect(Object.values(await counts(account.family.id)).every((n) => n === 0)).toBe(true);
+    }
+
+    it.each([
+      ['development', {}],
+      ['production', PRODUCTION],
+    ])('seed --email <a real account> is refused (NODE_ENV=%s): one line, no demo record written', async (_, env) => {
+      const real = await realAccount();
+      const run = await cli(['seed', '--email', real.email, '--password', 'another password', '--months', '2'], env);
+      expectOneLineFailure(run, new RegExp(`${real.email.replace(/[.+]/g, '\\$&')} is an existing account that seed did not create`));
+      await expectUntouched(real);
+    });
+
+    it('seed --reset --email <a real account> is refused and deletes nothing', async () => {
+      const real = await realAccount();
+      expectOneLineFailure(await cli(['seed', '--email', real.email, '--reset']), /--reset: .* is not an account seed created \(nothing was deleted\)/);
+      await expectUntouched(real);
+      await login(real.email, 'real password').expect(200);
+    });
+
+    it('--reset over several emails is all or nothing: one real account among them and no demo family is deleted either', async () => {
+      const base = uniqueEmail('mixed');
+      const [local, domain] = base.split('@');
+      const second = `${local}+2@${domain}`;
+      expect((await cli(['seed', '--email', base, '--months', '1'])).code).toBe(0);
+      const demo = await familyOf(base);
+      expect((await cli(['user:create', '--email', second, '--password', 'real password'])).code).toBe(0);
+      const real = { email: second, family: await familyOf(second) };
+
+      expectOneLineFailure(await cli(['seed', '--email', base, '--families', '2', '--reset']), new RegExp(`--reset: ${second.replace(/[.+]/g, '\\$&')} is not an account seed created`));
+      expect((await familyOf(base)).id).toBe(demo.id);
+      await expectUntouched(real);
     });
   });
 
@@ -199,6 +267,25 @@ describe('admin CLI (node dist/cli.js)', () => {
     // Not a terminal: plain progress lines, no carriage returns.
     expect(run.stdout).not.toContain('\r');
     expect(run.stdout.match(/^seed \d\/3: /gm)).toHaveLength(3);
+  });
+
+  it('a later run with a longer --months extends the same timeline: dates count back from the seeding, not from today', async () => {
+    const email = uniqueEmail('anchor');
+    expect((await cli(['seed', '--email', email, '--months', '2'])).code).toBe(0);
+    const { id } = await familyOf(email);
+    // As if that seed had run 10 days ago: its records and its marker move back together.
+    await db.query('UPDATE transfusions SET date = date - $2 WHERE family_id = $1', [id, 10 * 86_400_000]);
+    await db.query("UPDATE families SET demo_seeded_at = demo_seeded_at - interval '10 days' WHERE id = $1", [id]);
+    const before = (await db.query('SELECT id, date FROM transfusions WHERE family_id = $1', [id])).rows;
+
+    expect((await cli(['seed', '--email', email, '--months', '6'])).code).toBe(0);
+    const after = (await db.query('SELECT id, date FROM transfusions WHERE family_id = $1 ORDER BY date', [id])).rows;
+    expect(after.length).toBeGreaterThan(before.length + 2);
+    expect(after).toEqual(expect.arrayContaining(before));
+    for (let i = 1; i < after.length; i++) {
+      const days = (Number(after[i].date) - Number(after[i - 1].date)) / 86_400_000;
+      expect([i, days >= 21 && days <= 28]).toEqual([i, true]);
+    }
   });
 
   describe('failures exit non-zero with one line', () => {
@@ -225,7 +312,19 @@ describe('admin CLI (node dist/cli.js)', () => {
     });
 
     it('database down (DATABASE_URL on a closed port)', async () => {
-      expectOneLineFailure(await cli(['seed', '--months', '1'], { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/none' }), /cannot reach the database \(connection refused/);
+      expectOneLineFailure(await cli(['seed', '--months', '1'], DB_DOWN), /cannot reach the database \(connection refused/);
+    });
+
+    // Each would otherwise have connected (and, with --reset, deleted) before the bad option was noticed.
+    it.concurrent.each([
+      [['seed', '--email', 'not-an-email', '--reset'], {}, /--email: must be an email/],
+      [['seed', '--email', 'ok@example.test', '--password', 'short', '--reset'], {}, /--password: must be longer than or equal to 8/],
+      [['seed', '--email', `${'x'.repeat(60)}@example.test`, '--families', '1000'], {}, /--email: must be an email/], // demo+1000@ is too long
+      [['seed', '--reset'], PRODUCTION, /--reset .*refused when NODE_ENV=production/],
+      [['seed'], PRODUCTION, /--password is required when NODE_ENV=production/],
+      [['seed', '--password', 'hemoday-demo'], PRODUCTION, /--password is required when NODE_ENV=production, and not the documented demo password/],
+    ])('a bad option is reported as such with the database down: %j', async (args, env, message) => {
+      expectOneLineFailure(await cli(args, { ...DB_DOWN, ...env }), message);
     });
 
     it('a bad configuration value', async () => {

@@ -44,7 +44,7 @@ function format({ family, members, counts }: FamilyReport): string {
     `Family ${family.id}`,
     `  invite code:  ${family.invite_code}`,
     `  sync_version: ${family.sync_version} (${new Date(Number(family.sync_version)).toISOString()})`,
-    `  created:      ${new Date(Number(family.created_at)).toISOString()}`,
+    `  created:      ${new Date(Number(family.created_at)).toISOString()}${family.demo_seeded_at ? ' (demo family made by seed)' : ''}`,
     `  patient:      ${patient.join(', ')}`,
     `  members (${members.length}):`,
     ...members.map((m) => `    ${m.role.padEnd(6)} ${m.email}${m.name ? ` (${m.name})` : ''}  user ${m.id}`),

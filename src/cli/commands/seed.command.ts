@@ -2,18 +2,19 @@ import { Command, CommandRunner, Option } from 'nest-commander';
 import { parseIntegerOption } from '../account-input.js';
 import { CliDatabase } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
+import { launchedNodeEnv } from '../launch-env.js';
 import { Progress } from '../progress.js';
 import { SEEDED_TABLES } from '../seed/demo-history.js';
-import { SeederService, type SeededFamily } from '../seed/seeder.service.js';
+import { SeedResetService, type ResetResult } from '../seed/seed-reset.service.js';
+import { DEFAULT_SEED_PASSWORD, SeederService, type SeededFamily } from '../seed/seeder.service.js';
 
 export const DEFAULT_SEED_EMAIL = 'demo@hemoday.example';
-export const DEFAULT_SEED_PASSWORD = 'hemoday-demo';
 /** Families seeded side by side (argon2 hashing dominates; it runs on libuv's 4 threads). */
 const CONCURRENCY = 4;
 
 interface SeedOptions {
   email: string;
-  password: string;
+  password?: string;
   families: number;
   months: number;
   reset?: boolean;
@@ -27,19 +28,21 @@ export class SeedCommand extends CommandRunner {
   constructor(
     private readonly database: CliDatabase,
     private readonly seeder: SeederService,
+    private readonly resetter: SeedResetService,
   ) {
     super();
   }
 
   async run(args: string[], options: SeedOptions): Promise<void> {
+    // Every option is checked before anything connects or deletes: a bad one never touches the database.
     if (args.length) throw new CliError(`seed takes no arguments (got "${args.join(' ')}")`);
+    // NODE_ENV as given to the process (or its .env), not the configuration's development default.
+    const rawNodeEnv = launchedNodeEnv();
+    if (options.reset) this.resetter.assertAllowed(rawNodeEnv);
     const emails = this.seeder.emailsFor(options.email, options.families);
-    if (options.reset) this.seeder.assertResetAllowed();
+    const { password } = this.seeder.validateOptions(emails, options.password);
     await this.database.connect();
-    if (options.reset) {
-      const removed = await this.seeder.reset(emails);
-      console.log(`Reset: deleted ${removed.users} user(s) and ${removed.families} family(ies).`);
-    }
+    if (options.reset) this.reportReset(await this.resetter.reset(emails, rawNodeEnv));
 
     const started = Date.now();
     const progress = new Progress(emails.length, 'seed');
@@ -49,7 +52,7 @@ export class SeedCommand extends CommandRunner {
     const worker = async () => {
       // After a failure the other workers finish their family and stop, before the app (and its pool) closes.
       for (let i = next++; i < emails.length && !failed; i = next++) {
-        results[i] = await this.seeder.seedFamily(emails[i], options.password, options.months);
+        results[i] = await this.seeder.seedFamily(emails[i], password, options.months);
         progress.tick(`${results[i].email}: ${total(results[i])} new records`);
       }
     };
@@ -64,10 +67,16 @@ export class SeedCommand extends CommandRunner {
       progress.interrupt();
       throw failure.reason;
     }
-    this.report(results, options, Date.now() - started);
+    this.report(results, { ...options, password }, Date.now() - started);
   }
 
-  private report(results: SeededFamily[], options: SeedOptions, ms: number): void {
+  private reportReset(removed: ResetResult): void {
+    const members = removed.membersRemoved ? `; ${removed.membersRemoved} other member(s) removed from them and signed out` : '';
+    console.log(`Reset: deleted ${removed.users} user(s) and ${removed.families} family(ies)${members}.`);
+    if (removed.filesLeft) console.log(`  ${removed.filesLeft} stored file(s) of those families could not be deleted (see the warnings above).`);
+  }
+
+  private report(results: SeededFamily[], options: SeedOptions & { password: string }, ms: number): void {
     const written = SEEDED_TABLES.map((t) => `${t} ${results.reduce((n, r) => n + r.written[t], 0)}`).join(', ');
     const records = results.reduce((n, r) => n + total(r), 0);
     console.log(
@@ -90,7 +99,7 @@ export class SeedCommand extends CommandRunner {
     return value;
   }
 
-  @Option({ flags: '--password <password>', description: 'password of new demo users (at least 8 characters)', defaultValue: DEFAULT_SEED_PASSWORD })
+  @Option({ flags: '--password <password>', description: `password of new demo users (at least 8 characters; default ${DEFAULT_SEED_PASSWORD}, required in production)` })
   parsePassword(value: string): string {
     return value;
   }
@@ -105,7 +114,7 @@ export class SeedCommand extends CommandRunner {
     return parseIntegerOption('--months', value, 1, 240);
   }
 
-  @Option({ flags: '--reset', description: 'delete the seeded users and families first (NODE_ENV development or test only)' })
+  @Option({ flags: '--reset', description: 'first delete the demo accounts and families seed made with these emails (NODE_ENV=development or test only)' })
   parseReset(): boolean {
     return true;
   }

@@ -46,6 +46,16 @@ describe('buildDemoHistory', () => {
     expect(patient).toMatchObject({ patient_name: 'Amira', patient_blood_group: 'A+' });
   });
 
+  it('a longer --months from the same anchor keeps every record of the shorter one as it was (ids, dates, values)', () => {
+    const later = NOW + 400 * DAY; // written much later: only the stamps differ
+    const short = buildDemoHistory(FAMILY, 6, NOW, later).records;
+    const long = buildDemoHistory(FAMILY, 24, NOW, later).records;
+    for (const table of Object.keys(short) as Array<keyof typeof short>) {
+      for (const record of short[table]) expect(long[table]).toContainEqual(record);
+    }
+    expect(short.transfusions.every((t) => t.created_at === later && t.updated_at === later)).toBe(true);
+  });
+
   it('is deterministic, and the same record keeps its id whatever --months says', () => {
     expect(buildDemoHistory(FAMILY, 24, NOW)).toEqual(buildDemoHistory(FAMILY, 24, NOW));
     const short = buildDemoHistory(FAMILY, 3, NOW).records;
@@ -53,6 +63,7 @@ describe('buildDemoHistory', () => {
     for (const r of Object.values(short).flat()) expect(longIds.has(r.id)).toBe(true);
     const other = buildDemoHistory('7f1e2d3c-0000-4000-8000-000000000000', 24, NOW).records;
     expect(other.transfusions[0].id).not.toBe(records.transfusions[0].id);
+    for (const r of Object.values(records).flat()) expect(r.family_id).toBe(FAMILY);
     expect(records.transfusions[0].id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });

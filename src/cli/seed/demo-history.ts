@@ -60,14 +60,19 @@ const OPTIONAL: Analyte[] = [
  * a beta-thalassemia major family transfused every 3–4 weeks, a monthly blood
  * panel, templates, reminders and a few document records.
  *
- * Every record's id and values derive from (family, table, ordinal counted
- * back from `now`), never from `months`, so a re-run — even with another
- * `--months` — produces the same ids for the same records.
+ * Dates count back from `now`, which the seeder passes as the family's
+ * seeding time (stable across runs), not today. Every record's id and values
+ * derive from (family, table, ordinal counted back from `now`), never from
+ * `months`, so a re-run — even days later, even with another `--months` —
+ * produces the same records with the same ids and dates, and a longer
+ * `--months` only adds older ones, keeping the 3–4 week spacing.
+ * `writtenAt` stamps created_at / updated_at (when the rows are written).
  */
-export function buildDemoHistory(familyId: string, months: number, now: number): DemoHistory {
+export function buildDemoHistory(familyId: string, months: number, now: number, writtenAt = now): DemoHistory {
   const start = now - months * 30.44 * DAY;
   const weightAt = (t: number) => round(24 - ((now - t) / (365 * DAY)) * 1.6, 1);
-  const stamp = { created_at: now, updated_at: now };
+  // Every record names its family, as a device's new records do.
+  const stamp = { family_id: familyId, created_at: writtenAt, updated_at: writtenAt };
   const records: Record<SeededTable, WireRecord[]> = {
     transfusions: [],
     blood_tests: [],

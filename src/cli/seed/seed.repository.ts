@@ -1,15 +1,85 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import { normalizeEmail } from '../../modules/auth/email.js';
+import type { FamilyRole } from '../../modules/auth/entities/user.entity.js';
 import { SEEDED_TABLES, type SeededTable } from './demo-history.js';
 
+/** An account as the seeder sees it: is it the one `seed` created for a family `seed` created? */
+export interface SeedAccount {
+  id: string;
+  email: string;
+  familyId: string | null;
+  role: FamilyRole | null;
+  familyJoinedVersion: number;
+  /** families.demo_seeded_at in ms, or null: not a family `seed` created. */
+  seededAt: number | null;
+  /** The account that created the family (its first owner). */
+  familyCreatedBy: string | null;
+}
+
+export type SeedOwnedAccount = SeedAccount & { familyId: string; role: FamilyRole; seededAt: number };
+
+/** Seed's own account: it created its family, and `seed` marked that family at creation. */
+export function isSeedAccount(account: SeedAccount): account is SeedOwnedAccount {
+  return account.familyId !== null && account.role !== null && account.seededAt !== null && account.familyCreatedBy === account.id;
+}
+
 /**
- * The seeder's own reads and its development-only reset. Every write of
- * medical data goes through the sync push instead (SeederService).
+ * The seeder's own reads, its marker on the families it creates, and the
+ * last step of a development reset. Every write of medical data goes through
+ * the sync push instead (SeederService), and members are removed by
+ * FamiliesService.removeMember (SeedResetService).
  */
 @Injectable()
 export class SeedRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async accounts(emails: string[]): Promise<SeedAccount[]> {
+    const rows: Array<{
+      id: string;
+      email: string;
+      family_id: string | null;
+      role: FamilyRole | null;
+      family_joined_version: string;
+      seeded_at: string | null;
+      created_by: string | null;
+    }> = await this.dataSource.query(
+      `SELECT u.id, u.email, u.family_id, u.role, u.family_joined_version,
+              round(extract(epoch FROM f.demo_seeded_at) * 1000)::bigint AS seeded_at, f.created_by
+         FROM users u LEFT JOIN families f ON f.id = u.family_id
+        WHERE u.email = ANY($1::text[])
+        ORDER BY u.email`,
+      // Stored normalized, so compared by equality in the same form (as AuthService.findByEmail does).
+      [emails.map(normalizeEmail)],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      email: r.email,
+      familyId: r.family_id,
+      role: r.role,
+      familyJoinedVersion: Number(r.family_joined_version),
+      seededAt: r.seeded_at === null ? null : Number(r.seeded_at),
+      familyCreatedBy: r.created_by,
+    }));
+  }
+
+  /**
+   * Marks a family `seed` has just created (once: a marked family keeps its
+   * first time, the anchor of its demo timeline). Returns the stored time in ms.
+   */
+  async markSeeded(familyId: string, at: number): Promise<number> {
+    const rows: Array<{ seeded_at: string }> = await this.dataSource.query(
+      // Wrapped in a CTE: TypeORM returns [rows, count] for a bare UPDATE … RETURNING.
+      `WITH marked AS (
+         UPDATE families SET demo_seeded_at = coalesce(demo_seeded_at, to_timestamp($2::double precision / 1000))
+          WHERE id = $1
+      RETURNING demo_seeded_at)
+       SELECT round(extract(epoch FROM demo_seeded_at) * 1000)::bigint AS seeded_at FROM marked`,
+      [familyId, at],
+    );
+    return Number(rows[0].seeded_at);
+  }
 
   /**
    * Which of these ids exist already, live or tombstoned (a record deleted on
@@ -24,24 +94,30 @@ export class SeedRepository {
     return new Set(rows.map((r) => r.id));
   }
 
+  /** Members of the family other than `exceptUserId`. */
+  async otherMembers(familyId: string, exceptUserId: string, manager: EntityManager = this.dataSource.manager): Promise<string[]> {
+    const rows: Array<{ id: string }> = await manager.query('SELECT id FROM users WHERE family_id = $1 AND id <> $2 ORDER BY created_at', [
+      familyId,
+      exceptUserId,
+    ]);
+    return rows.map((r) => r.id);
+  }
+
   /**
-   * Deletes the users with these emails and the families they belong to
-   * (their synced rows and files go with the family: ON DELETE CASCADE).
-   * Development and test databases only; the caller checks NODE_ENV.
+   * Inside the family's write lock: deletes seed's account and its (marked)
+   * family. Its synced rows, file rows, devices and refresh tokens go with
+   * them (ON DELETE CASCADE). Returns the storage keys of the family's files,
+   * for the caller to delete once this has committed.
    */
-  async deleteSeeded(emails: string[]): Promise<{ users: number; families: number }> {
-    return this.dataSource.transaction(async (manager) => {
-      const lowered = emails.map((e) => e.toLowerCase());
-      const users: Array<{ id: string; family_id: string | null }> = await manager.query(
-        'SELECT id, family_id FROM users WHERE lower(email) = ANY($1::text[])',
-        [lowered],
-      );
-      const familyIds = [...new Set(users.map((u) => u.family_id).filter((id): id is string => id !== null))];
-      // Anyone else who joined a demo family is left without a family, like a removed member.
-      await manager.query('UPDATE users SET family_id = NULL, role = NULL WHERE family_id = ANY($1::uuid[])', [familyIds]);
-      await manager.query('DELETE FROM users WHERE id = ANY($1::uuid[])', [users.map((u) => u.id)]);
-      await manager.query('DELETE FROM families WHERE id = ANY($1::uuid[])', [familyIds]);
-      return { users: users.length, families: familyIds.length };
-    });
+  async deleteSeededFamily(manager: EntityManager, userId: string, familyId: string): Promise<string[]> {
+    const files: Array<{ storage_key: string }> = await manager.query('SELECT storage_key FROM files WHERE family_id = $1', [familyId]);
+    await manager.query('DELETE FROM users WHERE id = $1 AND family_id = $2', [userId, familyId]);
+    const deleted: unknown[] = await manager.query(
+      'WITH gone AS (DELETE FROM families WHERE id = $1 AND demo_seeded_at IS NOT NULL RETURNING id) SELECT id FROM gone',
+      [familyId],
+    );
+    // The caller checked the marker; a family that lost it since must not go.
+    if (deleted.length !== 1) throw new Error(`family ${familyId} is not a seeded family`);
+    return files.map((f) => f.storage_key);
   }
 }

@@ -8,12 +8,13 @@ import { SyncPushService } from '../../modules/sync/sync-push.service.js';
 import { toRegisterDto } from '../account-input.js';
 import { CliError } from '../cli-error.js';
 import { buildDemoHistory, SEEDED_TABLES, type SeededTable, type WireRecord } from './demo-history.js';
-import { SeedRepository } from './seed.repository.js';
+import { isSeedAccount, SeedRepository, type SeedOwnedAccount } from './seed.repository.js';
 
 /** Records per push: a few pushes per family, each one transaction of set-based statements. */
 export const SEED_BATCH_SIZE = 1000;
 /** Recorded as created_by_device on the seeded rows. */
 export const SEED_DEVICE_ID = 'hemoday-cli-seed';
+const SEED_USER_NAME = 'Demo Parent';
 
 export interface SeededFamily {
   email: string;
@@ -26,6 +27,9 @@ export interface SeededFamily {
   pushes: number;
 }
 
+/** The documented demo password: fine on a laptop, refused in production. */
+export const DEFAULT_SEED_PASSWORD = 'hemoday-demo';
+
 /**
  * Demo data through the app's own rules: the account via AuthService.register
  * (argon2id, email rules, a new family with its invite code), the patient via
@@ -33,8 +37,14 @@ export interface SeededFamily {
  * family's scope — so validation, family versions and the real-time notify
  * apply, and every device's next pull receives it.
  *
- * Idempotent: an existing account is reused, records have ids derived from
- * the family (seedId), and only ids not yet in the database are pushed.
+ * Only ever in its own families: a family it creates is marked at once
+ * (families.demo_seeded_at, server-only), and an existing account is reused
+ * only when it is the one seed created for such a family. A real account
+ * named by mistake is refused, never filled with demo history.
+ *
+ * Idempotent: records have ids derived from the family (seedId) and dates
+ * counted back from the family's seeding time, and only ids not yet in the
+ * database are pushed.
  */
 @Injectable()
 export class SeederService {
@@ -50,35 +60,45 @@ export class SeederService {
   /** `demo@x` for the first family, then `demo+2@x`, `demo+3@x`, … */
   emailsFor(email: string, count: number): string[] {
     const at = email.lastIndexOf('@');
+    if (at < 0) return [email]; // refused by validateOptions with the email rule's own message
     return Array.from({ length: count }, (_, i) => (i === 0 ? email : `${email.slice(0, at)}+${i + 1}${email.slice(at)}`));
   }
 
-  /** --reset deletes data: development and test databases only. Checked before connecting to anything. */
-  assertResetAllowed(): void {
-    if (this.app.nodeEnv !== 'development' && this.app.nodeEnv !== 'test') {
-      throw new CliError(`--reset deletes data and is refused when NODE_ENV=${this.app.nodeEnv} (allowed: development, test)`);
+  /**
+   * Every option checked before anything touches the database. The password
+   * defaults to the documented demo one, except in production, where a
+   * public password would open a real server's demo account to anyone.
+   */
+  validateOptions(emails: string[], password: string | undefined): { password: string } {
+    if (this.app.isProduction && (password === undefined || password === DEFAULT_SEED_PASSWORD)) {
+      throw new CliError(`--password is required when NODE_ENV=production, and not the documented demo password`);
     }
-  }
-
-  /** Deletes the accounts and families a previous seed made with these emails. */
-  async reset(emails: string[]): Promise<{ users: number; families: number }> {
-    this.assertResetAllowed();
-    return this.repository.deleteSeeded(emails);
+    const resolved = password ?? DEFAULT_SEED_PASSWORD;
+    // The register rules on the first email and the longest (numbered) one, with the password.
+    for (const email of new Set([emails[0], emails[emails.length - 1]])) toRegisterDto({ email, password: resolved, name: SEED_USER_NAME });
+    return { password: resolved };
   }
 
   async seedFamily(email: string, password: string, months: number, now = Date.now()): Promise<SeededFamily> {
-    const dto = toRegisterDto({ email, password, name: 'Demo Parent' });
-    let user = await this.auth.findByEmail(dto.email);
-    const userCreated = !user;
-    if (!user) {
+    const dto = toRegisterDto({ email, password, name: SEED_USER_NAME });
+    const [existing] = await this.repository.accounts([dto.email]);
+    let account: SeedOwnedAccount;
+    if (existing) {
+      if (!isSeedAccount(existing)) {
+        throw new CliError(`${existing.email} is an existing account that seed did not create; seed never writes demo data into it (use another --email)`);
+      }
+      account = existing;
+    } else {
       await this.auth.register(dto);
-      user = (await this.auth.findByEmail(dto.email))!;
+      const [created] = await this.repository.accounts([dto.email]);
+      // Marked at once: from here on this family is seed's own (and its time anchors the demo timeline).
+      const seededAt = await this.repository.markSeeded(created.familyId!, now);
+      account = { ...created, seededAt } as SeedOwnedAccount;
     }
-    if (!user.familyId || !user.role) throw new CliError(`${dto.email} exists but belongs to no family; use another --email`);
-    const scope: FamilyScope = { userId: user.id, familyId: user.familyId, role: user.role, joinedVersion: user.familyJoinedVersion };
+    const scope: FamilyScope = { userId: account.id, familyId: account.familyId, role: account.role, joinedVersion: account.familyJoinedVersion };
 
-    const history = buildDemoHistory(user.familyId, months, now);
-    const family = (await this.auth.me(user.id)).family!;
+    const history = buildDemoHistory(account.familyId, months, account.seededAt, now);
+    const family = (await this.auth.me(account.id)).family!;
     if (family.patient_name === null) {
       // Only on a family without a patient yet: never overwrite what a user edited.
       await this.familyContext.run(scope, () => this.families.update(history.patient));
@@ -87,9 +107,8 @@ export class SeederService {
     const missing = await this.missingRecords(history.records);
     const pushes = await this.pushInBatches(scope, missing);
     const written = Object.fromEntries(SEEDED_TABLES.map((t) => [t, missing.get(t)?.length ?? 0])) as Record<SeededTable, number>;
-    return { email: user.email, userCreated, familyId: user.familyId, inviteCode: family.invite_code, written, pushes };
+    return { email: account.email, userCreated: !existing, familyId: account.familyId, inviteCode: family.invite_code, written, pushes };
   }
-
   private async missingRecords(records: Record<SeededTable, WireRecord[]>): Promise<Map<SeededTable, WireRecord[]>> {
     const existing = await this.repository.existingIds(new Map(SEEDED_TABLES.map((t) => [t, records[t].map((r) => r.id)])));
     return new Map(SEEDED_TABLES.map((t) => [t, records[t].filter((r) => !existing.has(r.id))]));

@@ -57,6 +57,13 @@ export class FamilyEntity {
   @Column({ name: 'deleted_at', type: 'bigint', nullable: true, transformer: bigintNumber })
   deletedAt: number | null;
 
+  /**
+   * Server-only, never on the wire: when the admin CLI's `seed` created this demo family (NULL for
+   * every real family). Seed writes demo data only into, and `seed --reset` deletes only, such families.
+   */
+  @Column({ name: 'demo_seeded_at', type: 'timestamptz', nullable: true })
+  demoSeededAt: Date | null;
+
   @Column({ name: 'created_by', type: 'uuid', nullable: true })
   createdBy: string | null;
 
