@@ -34,6 +34,10 @@ async function main(): Promise<number> {
     serviceErrorHandler: (error) => {
       failure = error;
     },
+    // Commander puts its "(Did you mean --families?)" on a second line: keep every failure to one.
+    outputConfiguration: {
+      outputError: (message, write) => write(message.replace(/\n\((Did you mean [^)]*)\)/, ' ($1)')),
+    },
   });
   if (failure instanceof CliUsageError) return failure.exitCode;
   if (failure !== undefined) {

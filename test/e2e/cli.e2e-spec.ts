@@ -5,7 +5,7 @@
  * so no test imports it.)
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -288,10 +288,33 @@ describe('admin CLI (node dist/cli.js)', () => {
     }
   });
 
+  const hasScript = existsSync('/usr/bin/script');
+  (hasScript ? it : it.skip)('on a terminal (util-linux script gives it one): a progress bar redrawn in place', async () => {
+    const email = uniqueEmail('tty');
+    const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+    const command = [process.execPath, CLI, 'seed', '--email', email, '--families', '2', '--months', '1'].map(quote).join(' ');
+    const base: Record<string, string | undefined> = { ...process.env };
+    delete base.NODE_OPTIONS;
+    const out = await new Promise<{ code: number; stdout: string }>((done) =>
+      execFile(
+        '/usr/bin/script',
+        ['-qec', command, '/dev/null'],
+        { env: { ...base, NODE_ENV: 'test', DATABASE_URL: process.env.TEST_DATABASE_URL, DATA_DIR: dataDir, LOG_LEVEL: 'warn', COLUMNS: '120' }, timeout: 60_000 },
+        (error, stdout) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout }),
+      ),
+    );
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/\r\x1b\[2Kseed \[#{15}-{15}\] 1\/2 /);
+    expect(out.stdout).toMatch(/\r\x1b\[2Kseed \[#{30}\] 2\/2 /);
+    expect(out.stdout).not.toMatch(/^seed \d\/2: /m); // not the plain lines of a pipe
+  });
+
   describe('failures exit non-zero with one line', () => {
     it.concurrent.each([
       [['nope'], /unknown command 'nope'/],
       [['seed', '--bogus'], /unknown option '--bogus'/],
+      [['seed', '--famlies', '2'], /unknown option '--famlies' \(Did you mean --families\?\)$/],
+      [['sed'], /unknown command 'sed' \(Did you mean seed\?\)$/],
       [['seed', '--months', 'lots'], /--months must be an integer/],
       [['seed', '--families', '0'], /--families must be an integer/],
       [['seed', 'extra'], /seed takes no arguments/],
