@@ -85,7 +85,7 @@ describe('HTTP input handling and error shape (e2e)', () => {
     const res = await post('/api/v1/auth/register').send({ email: uniqueEmail(), password: 'p'.repeat(4096) });
     expectErrorShape(res, 413);
     expect(res.body.message).toMatch(/larger than the limit.*2048 bytes/);
-    expect(res.body.details).toEqual({ code: 'entity.too.large' });
+    expect(res.body.details).toEqual({ code: 'PAYLOAD_TOO_LARGE', max_bytes: 2048 });
   });
 
   it('a body just under the limit is parsed (and validated)', async () => {

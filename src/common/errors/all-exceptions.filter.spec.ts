@@ -100,7 +100,7 @@ describe('AllExceptionsFilter', () => {
       statusCode: 413,
       error: 'Payload Too Large',
       message: 'Request body is larger than the limit for /api/v1/auth/register (2048 bytes)',
-      details: { code: 'entity.too.large' },
+      details: { code: 'PAYLOAD_TOO_LARGE', max_bytes: 2048 },
     });
   });
 
