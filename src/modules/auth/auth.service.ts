@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, QueryFailedError, Repository } from 'typeorm';
-import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { FamilySummaryResponse } from '../families/dto/family.response.js';
 import { FamilyEntity } from '../families/entities/family.entity.js';
@@ -10,6 +9,7 @@ import { AuthResponse, MeResponse, TokenResponse, UserResponse } from './dto/aut
 import { LoginDto, RegisterDto } from './dto/auth.dto.js';
 import { normalizeEmail } from './email.js';
 import { UserEntity } from './entities/user.entity.js';
+import { AuthErrors } from './auth.errors.js';
 import { PasswordService } from './password.service.js';
 import { TokenService } from './token.service.js';
 
@@ -30,7 +30,7 @@ export class AuthService {
   /** Creates the user with a new family (as owner), or in the family of `invite_code` (as member). */
   async register(dto: RegisterDto): Promise<AuthResponse> {
     const email = normalizeEmail(dto.email);
-    if (await this.findByEmail(email)) throw emailTaken();
+    if (await this.findByEmail(email)) throw AuthErrors.emailTaken();
     const passwordHash = await this.passwords.hash(dto.password);
     const base = { email, passwordHash, name: dto.name ?? null };
     try {
@@ -47,7 +47,7 @@ export class AuthService {
       return AuthResponse.from(await this.tokens.issue(user.id), user);
     } catch (error) {
       // Two registrations of one email racing past the look-up above.
-      if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION) throw emailTaken();
+      if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION) throw AuthErrors.emailTaken();
       throw error;
     }
   }
@@ -56,7 +56,7 @@ export class AuthService {
   async login(dto: LoginDto): Promise<AuthResponse> {
     const user = await this.findByEmail(normalizeEmail(dto.email));
     const valid = await this.passwords.verify(user?.passwordHash, dto.password);
-    if (!user || !valid) throw new DomainError(ErrorCode.INVALID_CREDENTIALS, 'Invalid email or password');
+    if (!user || !valid) throw AuthErrors.invalidCredentials();
     return AuthResponse.from(await this.tokens.issue(user.id), user);
   }
 
@@ -66,11 +66,11 @@ export class AuthService {
     if (user.role === 'owner') {
       const others = await this.users.count({ where: { familyId: user.familyId! } });
       if (others > 1) {
-        throw new DomainError(ErrorCode.ALREADY_IN_FAMILY, 'A family owner with members cannot leave the family; remove the members first');
+        throw AuthErrors.ownerWithMembersCannotLeave();
       }
     }
     await this.families.joinByInviteCode(inviteCode, async (manager, familyId, version) => {
-      if (familyId === user.familyId) throw new DomainError(ErrorCode.ALREADY_IN_FAMILY, 'You are already a member of this family');
+      if (familyId === user.familyId) throw AuthErrors.alreadyInFamily();
       await manager.update(UserEntity, { id: userId }, { familyId, role: 'member', familyJoinedVersion: version });
       await this.versions.notifyMembershipChange(manager, userId);
     }, { leavingFamilyId: user.familyId });
@@ -105,7 +105,7 @@ export class AuthService {
    */
   async resetPassword(email: string, password: string): Promise<UserEntity> {
     const user = await this.findByEmail(email);
-    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user with email ${normalizeEmail(email)}`);
+    if (!user) throw AuthErrors.noSuchUser(normalizeEmail(email));
     const passwordHash = await this.passwords.hash(password);
     await this.users.manager.transaction(async (manager) => {
       // The application's clock, like the tokens' iat it is compared with.
@@ -117,7 +117,7 @@ export class AuthService {
 
   private async requireUser(userId: string): Promise<UserEntity> {
     const user = await this.users.findOne({ where: { id: userId } });
-    if (!user) throw new DomainError(ErrorCode.UNAUTHENTICATED, 'Authentication required');
+    if (!user) throw AuthErrors.unauthenticated();
     return user;
   }
 
@@ -125,8 +125,4 @@ export class AuthService {
     const repo = manager.getRepository(UserEntity);
     return repo.save(repo.create(values));
   }
-}
-
-function emailTaken(): DomainError {
-  return new DomainError(ErrorCode.EMAIL_TAKEN, 'An account with this email already exists');
 }

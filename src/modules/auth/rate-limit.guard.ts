@@ -2,10 +2,10 @@ import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/commo
 import type { ConfigType } from '@nestjs/config';
 import type { Response } from 'express';
 import { isIPv6 } from 'node:net';
-import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import type { ScopedRequest } from '../../common/family-scope/family-scope.request.js';
 import { authConfig } from '../../config/configuration.js';
 import { normalizeEmail } from './email.js';
+import { AuthErrors } from './auth.errors.js';
 
 interface Window {
   count: number;
@@ -73,7 +73,7 @@ export class AuthRateLimitGuard implements CanActivate {
   private refuse(response: Response, window: Window, now: number): never {
     const retryAfter = Math.max(1, Math.ceil((window.resetAt - now) / 1000));
     response.setHeader('Retry-After', String(retryAfter));
-    throw new DomainError(ErrorCode.RATE_LIMITED, `Too many attempts; try again in ${retryAfter} s`, { retryAfterSeconds: retryAfter });
+    throw AuthErrors.rateLimited(retryAfter);
   }
 
   private sweep(now: number) {

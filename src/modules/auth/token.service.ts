@@ -4,9 +4,9 @@ import { JwtService } from '@nestjs/jwt';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { EntityManager, Repository } from 'typeorm';
-import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { authConfig } from '../../config/configuration.js';
 import { RefreshTokenEntity } from './entities/refresh-token.entity.js';
+import { AuthErrors } from './auth.errors.js';
 import { isUuid } from '../../common/http/uuid.js';
 
 export interface TokenPair {
@@ -53,8 +53,8 @@ export class TokenService {
    * successor presented later — it means two parties held tokens of this chain.
    */
   async rotate(presented: string): Promise<TokenPair> {
-    const invalid = () => new DomainError(ErrorCode.INVALID_REFRESH_TOKEN, 'Invalid or expired refresh token');
-    const reuse = () => new DomainError(ErrorCode.INVALID_REFRESH_TOKEN, 'Refresh token reuse detected; please sign in again');
+    const invalid = AuthErrors.invalidRefreshToken;
+    const reuse = AuthErrors.refreshTokenReuse;
     const [id, secret] = presented.split('.');
     if (!id || !secret || !isUuid(id)) throw invalid();
 

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, QueryFailedError, Repository } from 'typeorm';
-import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { UserEntity } from '../auth/entities/user.entity.js';
@@ -9,6 +8,7 @@ import { FamilyEntity } from './entities/family.entity.js';
 import { FamilyResponse, InviteCodeResponse } from './dto/family.response.js';
 import { UpdateFamilyDto } from './dto/update-family.dto.js';
 import { FamiliesRepository, FamilyMembersRepository } from './families.repository.js';
+import { FamiliesErrors } from './families.errors.js';
 import { generateInviteCode, normalizeInviteCode } from './invite-code.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -54,7 +54,7 @@ export class FamiliesService {
       await this.versions.write(async ({ manager, version }) => {
         const families = this.families.withManager(manager);
         const current = await families.current();
-        if (!current) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
+        if (!current) throw FamiliesErrors.familyNotFound();
         const patch = Object.fromEntries(
           Object.entries(requested).filter(([property, value]) => value !== undefined && value !== current[property as PatientProperty]),
         ) as Partial<Pick<FamilyEntity, PatientProperty>>;
@@ -82,8 +82,7 @@ export class FamiliesService {
   async removeMember(memberId: string): Promise<void> {
     const { userId } = this.requireOwner();
     if (memberId === userId) {
-      const message = 'The owner cannot remove themselves from the family';
-      throw new DomainError(ErrorCode.VALIDATION_FAILED, message, { fields: [{ field: 'userId', errors: [message] }] });
+      throw FamiliesErrors.ownerCannotRemoveSelf();
     }
     const { result: removed } = await this.versions.write(async ({ manager }) => {
       const detached = await this.members.detach(memberId, manager);
@@ -96,7 +95,7 @@ export class FamiliesService {
       return detached;
     });
     // Not a member of this family (or of any): the same 404 as for another family's member.
-    if (!removed) throw new DomainError(ErrorCode.NOT_FOUND, 'Member not found');
+    if (!removed) throw FamiliesErrors.memberNotFound();
   }
 
   /**
@@ -157,7 +156,7 @@ export class FamiliesService {
   ): Promise<T> {
     const inviteCode = normalizeInviteCode(code);
     const family = await this.allFamilies.findOne({ where: { inviteCode }, select: { id: true } });
-    if (!family) throw new DomainError(ErrorCode.INVITE_CODE_INVALID, 'Invite code not found');
+    if (!family) throw FamiliesErrors.inviteCodeNotFound();
     // The joiner's devices hold cursors of the family they leave: the join version must exceed them
     // all (whatever the clocks did), so their next pull is recognised as predating the membership.
     const left = options.leavingFamilyId
@@ -168,7 +167,7 @@ export class FamiliesService {
       async ({ manager, version }) => {
         // The owner may have regenerated the code between our look-up and the lock.
         const still = await manager.getRepository(FamilyEntity).count({ where: { id: family.id, inviteCode } });
-        if (!still) throw new DomainError(ErrorCode.INVITE_CODE_INVALID, 'Invite code not found');
+        if (!still) throw FamiliesErrors.inviteCodeNotFound();
         return attach(manager, family.id, version);
       },
       { after: left?.syncVersion },
@@ -178,13 +177,13 @@ export class FamiliesService {
 
   private async requireCurrent(): Promise<FamilyEntity> {
     const family = await this.families.current();
-    if (!family) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
+    if (!family) throw FamiliesErrors.familyNotFound();
     return family;
   }
 
   private requireOwner() {
     const scope = this.familyContext.require();
-    if (scope.role !== 'owner') throw new DomainError(ErrorCode.OWNER_ONLY, 'Only the family owner can do this');
+    if (scope.role !== 'owner') throw FamiliesErrors.ownerOnly();
     return scope;
   }
 

@@ -1,0 +1,18 @@
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+
+/** The auth module's expected failures, one place for their codes and wording (mapped to HTTP by the global filter). */
+export const AuthErrors = {
+  /** Wrong password and unknown email alike: the answer must not tell them apart. */
+  invalidCredentials: () => new DomainError(ErrorCode.INVALID_CREDENTIALS, 'Invalid email or password'),
+  emailTaken: () => new DomainError(ErrorCode.EMAIL_TAKEN, 'An account with this email already exists'),
+  ownerWithMembersCannotLeave: () =>
+    new DomainError(ErrorCode.ALREADY_IN_FAMILY, 'A family owner with members cannot leave the family; remove the members first'),
+  alreadyInFamily: () => new DomainError(ErrorCode.ALREADY_IN_FAMILY, 'You are already a member of this family'),
+  unauthenticated: () => new DomainError(ErrorCode.UNAUTHENTICATED, 'Authentication required'),
+  /** Admin CLI look-up; the email is the admin's own input. */
+  noSuchUser: (email: string) => new DomainError(ErrorCode.NOT_FOUND, `No user with email ${email}`),
+  invalidRefreshToken: () => new DomainError(ErrorCode.INVALID_REFRESH_TOKEN, 'Invalid or expired refresh token'),
+  refreshTokenReuse: () => new DomainError(ErrorCode.INVALID_REFRESH_TOKEN, 'Refresh token reuse detected; please sign in again'),
+  rateLimited: (retryAfterSeconds: number) =>
+    new DomainError(ErrorCode.RATE_LIMITED, `Too many attempts; try again in ${retryAfterSeconds} s`, { retryAfterSeconds }),
+};

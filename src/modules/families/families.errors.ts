@@ -1,0 +1,14 @@
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+
+/** The families module's expected failures, one place for their codes and wording (mapped to HTTP by the global filter). */
+export const FamiliesErrors = {
+  familyNotFound: () => new DomainError(ErrorCode.NOT_FOUND, 'Family not found'),
+  /** Not a member of the caller's family: the same answer whether the user exists elsewhere or not at all. */
+  memberNotFound: () => new DomainError(ErrorCode.NOT_FOUND, 'Member not found'),
+  ownerOnly: () => new DomainError(ErrorCode.OWNER_ONLY, 'Only the family owner can do this'),
+  ownerCannotRemoveSelf: () => {
+    const message = 'The owner cannot remove themselves from the family';
+    return new DomainError(ErrorCode.VALIDATION_FAILED, message, { fields: [{ field: 'userId', errors: [message] }] });
+  },
+  inviteCodeNotFound: () => new DomainError(ErrorCode.INVITE_CODE_INVALID, 'Invite code not found'),
+};
