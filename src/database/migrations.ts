@@ -2,6 +2,8 @@ import { InitialSchema1764090000000 } from '../../migrations/1764090000000-Initi
 import { Files1764300000000 } from '../../migrations/1764300000000-Files.js';
 import { SyncDevices1764400000000 } from '../../migrations/1764400000000-SyncDevices.js';
 import { DemoSeededFamilies1764600000000 } from '../../migrations/1764600000000-DemoSeededFamilies.js';
+import { SyncDeviceSnapshots1764700000000 } from '../../migrations/1764700000000-SyncDeviceSnapshots.js';
+import { SyncRevivedRecords1764710000000 } from '../../migrations/1764710000000-SyncRevivedRecords.js';
 import { NormalizeEmails1764750000000 } from '../../migrations/1764750000000-NormalizeEmails.js';
 import { FamiliesDeletedAt1764750100000 } from '../../migrations/1764750100000-FamiliesDeletedAt.js';
 import { UsersTokensValidAfter1764750200000 } from '../../migrations/1764750200000-UsersTokensValidAfter.js';
@@ -11,4 +13,4 @@ import { RefreshTokenRetry1764750300000 } from '../../migrations/1764750300000-R
  * Every migration, in order. Listed explicitly (not globbed) so the same list
  * works from the compiled app, the CLI and the TypeScript test run.
  */
-export const MIGRATIONS = [InitialSchema1764090000000, Files1764300000000, SyncDevices1764400000000, DemoSeededFamilies1764600000000, NormalizeEmails1764750000000, FamiliesDeletedAt1764750100000, UsersTokensValidAfter1764750200000, RefreshTokenRetry1764750300000];
+export const MIGRATIONS = [InitialSchema1764090000000, Files1764300000000, SyncDevices1764400000000, DemoSeededFamilies1764600000000, SyncDeviceSnapshots1764700000000, SyncRevivedRecords1764710000000, NormalizeEmails1764750000000, FamiliesDeletedAt1764750100000, UsersTokensValidAfter1764750200000, RefreshTokenRetry1764750300000];

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { SyncErrors } from './sync.errors.js';
-import { SYNC_TABLE_BY_NAME, SYNC_TABLE_NAMES, type SyncTableName } from './sync-schema.js';
+import { inClientSchema, SYNC_TABLE_BY_NAME, SYNC_TABLE_NAMES, type SyncTableName } from './sync-schema.js';
 import { SyncRepository, type PullMode, type PullPlan } from './sync.repository.js';
 import type { SyncPullQueryDto } from './dto/sync.dto.js';
 
@@ -21,6 +21,12 @@ export interface SyncMigration {
  * under the family row lock and commit in version order, so everything at or
  * below that sync_version is in the snapshot and everything above it is
  * returned by the next pull: no change can be missed.
+ *
+ * The caller's membership is read again in that snapshot: the guard read it
+ * before the snapshot began, and a join or removal committed in between would
+ * otherwise pair the old family's data with a cursor past the new membership
+ * (the device would then pull the new family incrementally and miss its
+ * history). A changed membership answers 409; the client syncs again.
  */
 @Injectable()
 export class SyncPullService {
@@ -39,19 +45,26 @@ export class SyncPullService {
     await runner.connect();
     try {
       await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const version = await this.repository.familyVersion(runner.manager, scope.familyId);
-      if (version === null) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
-      // Only when the cursor predates the membership: did this device keep this family's data?
-      const deviceHoldsFamily =
-        cursor !== null && cursor < scope.joinedVersion && deviceId !== null
-          ? (await this.repository.deviceFamily(runner.manager, scope.userId, deviceId)) === scope.familyId
-          : false;
-      const plan = planPull({ familyId: scope.familyId, joinedVersion: scope.joinedVersion, cursor, deviceId, version, migration, deviceHoldsFamily });
+      const state = await this.repository.pullState(runner.manager, scope.userId, scope.familyId, deviceId, cursor ?? 0);
+      if (!state || state.familyId !== scope.familyId || state.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
+      if (state.version === null) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
+      const plan = planPull({
+        familyId: scope.familyId,
+        joinedVersion: scope.joinedVersion,
+        cursor,
+        deviceId,
+        version: state.version,
+        migration,
+        deviceHoldsFamily: state.deviceHoldsFamily,
+        schemaVersion: query.schema_version ?? null,
+      });
       const body = await this.repository.pullBody(runner.manager, plan);
       await runner.query('COMMIT');
       // On the same connection, after the snapshot: taking a second pool connection while holding
       // this one deadlocks under load (every pool slot held by a pull waiting for another slot).
-      if (plan.replacement || cursor === null) await this.repository.recordFullPull(runner.manager, scope.userId, deviceId, scope.familyId);
+      if (plan.replacement || cursor === null) {
+        await this.repository.recordFullPull(runner.manager, scope.userId, deviceId, scope.familyId, plan.timestamp);
+      }
       return body;
     } catch (error) {
       await runner.query('ROLLBACK').catch(() => undefined);
@@ -71,27 +84,33 @@ export interface PullInput {
   version: number;
   migration: SyncMigration | null;
   /**
-   * The device's last full snapshot was of this very family (it left and rejoined, or was
-   * removed and re-added): its cursor is this family's, so an incremental pull is exact.
+   * The device was sent a full snapshot of this very family and its cursor has reached that
+   * snapshot (it left and rejoined, or was removed and re-added): its cursor is this family's,
+   * so an incremental pull is exact.
    */
   deviceHoldsFamily?: boolean;
+  /** The client's app schema version (`schema_version`); null when it did not say. */
+  schemaVersion?: number | null;
 }
 
 /** Decides how each table is read. Pure, unit-tested. */
 export function planPull(input: PullInput): PullPlan {
   const { cursor, version, joinedVersion } = input;
-  const modes = {} as Record<SyncTableName, PullMode>;
+  const schemaVersion = input.schemaVersion ?? null;
+  const modes: Partial<Record<SyncTableName, PullMode>> = {};
   // A cursor from before the caller joined this family (or larger than any version this family ever had)
   // was issued for another family's data: the device must replace what it holds.
   const replacement = cursor !== null && ((cursor < joinedVersion && !input.deviceHoldsFamily) || cursor > version);
   const full = cursor === null || replacement;
-  for (const name of SYNC_TABLE_NAMES) modes[name] = full ? 'full' : 'incremental';
+  // A table newer than the client's schema is left out: the client has nowhere to put it.
+  for (const name of SYNC_TABLE_NAMES) if (inClientSchema(SYNC_TABLE_BY_NAME.get(name)!, schemaVersion)) modes[name] = full ? 'full' : 'incremental';
   if (!full && input.migration) {
-    for (const { table } of input.migration.columns) if (SYNC_TABLE_BY_NAME.has(table)) modes[table as SyncTableName] = 'columns';
+    const known = (table: string): table is SyncTableName => SYNC_TABLE_BY_NAME.has(table) && modes[table as SyncTableName] !== undefined;
+    for (const { table } of input.migration.columns) if (known(table)) modes[table] = 'columns';
     // A table new to the client: it holds none of its rows.
-    for (const table of input.migration.tables) if (SYNC_TABLE_BY_NAME.has(table)) modes[table as SyncTableName] = 'full';
+    for (const table of input.migration.tables) if (known(table)) modes[table] = 'full';
   }
-  return { familyId: input.familyId, cursor: cursor ?? 0, deviceId: input.deviceId, timestamp: version, replacement, modes };
+  return { familyId: input.familyId, cursor: cursor ?? 0, deviceId: input.deviceId, timestamp: version, replacement, modes, schemaVersion };
 }
 
 /** Parses the `migration` query parameter; tables unknown to the server (client-only) are ignored. */

@@ -41,6 +41,8 @@ export interface ColumnSpec {
    * (an existing row keeps its value, a new row gets the server's time).
    */
   nullMeansAbsent?: boolean;
+  /** The app schema version (WatermelonDB `schemaVersion`) that added this column; 1 when absent. */
+  since?: number;
 }
 
 export interface TableSpec {
@@ -49,7 +51,20 @@ export interface TableSpec {
   columns: readonly ColumnSpec[];
   /** The families table: one row per family, scoped by its own id, never created or deleted by sync. */
   isFamilyRow?: boolean;
+  /** The app schema version (WatermelonDB `schemaVersion`) that added this table; 1 when absent. */
+  since?: number;
 }
+
+/**
+ * The app's WatermelonDB schema versions the server knows. A pull for a client on an older
+ * `schema_version` leaves out the tables and columns added after it (the client has nowhere to
+ * put them; its migration sync fetches them in full once it upgrades). A client that sends no
+ * `schema_version`, or a newer one, gets everything.
+ *
+ * 1 — every table but `reminders`; `documents` without `notes`.
+ * 2 — adds `reminders` and `documents.notes`.
+ */
+export const APP_SCHEMA_VERSION = 2;
 
 export const SYNC_TABLE_NAMES = [
   'families',
@@ -134,6 +149,7 @@ export const SYNC_TABLES: readonly TableSpec[] = [
   },
   {
     name: 'reminders',
+    since: 2,
     columns: [
       str('title', 300, true),
       ts('remind_at', true),
@@ -153,7 +169,7 @@ export const SYNC_TABLES: readonly TableSpec[] = [
       str('file_url', 500),
       str('mime_type', 100),
       { name: 'size_bytes', kind: 'integer', sqlType: 'bigint', min: 0, max: Number.MAX_SAFE_INTEGER },
-      text('notes'),
+      { ...text('notes'), since: 2 },
       ...audit,
     ],
   },
@@ -164,6 +180,11 @@ export const SYNC_TABLE_BY_NAME: ReadonlyMap<string, TableSpec> = new Map(SYNC_T
 /** Columns a push may write (read-only ones are accepted and ignored). */
 export function writableColumns(table: TableSpec): ColumnSpec[] {
   return table.columns.filter((c) => !c.readOnly);
+}
+
+/** Whether a client on `schemaVersion` has this table or column (null: unknown, assume it has everything). */
+export function inClientSchema(item: { since?: number }, schemaVersion: number | null): boolean {
+  return schemaVersion === null || (item.since ?? 1) <= schemaVersion;
 }
 
 export function isJsonColumn(column: ColumnSpec): boolean {

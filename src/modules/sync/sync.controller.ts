@@ -1,4 +1,5 @@
-import { Body, Controller, Get, Header, HttpCode, type MessageEvent, Post, Query, Sse } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, type MessageEvent, Post, Query, Res, Sse } from '@nestjs/common';
+import type { Response } from 'express';
 import type { Observable } from 'rxjs';
 import {
   ApiBadRequestResponse,
@@ -35,13 +36,20 @@ export class SyncController {
     private readonly eventsService: SyncEventsService,
   ) {}
 
-  /** WatermelonDB pullChanges: every change since last_pulled_at, from one consistent snapshot. */
+  /**
+   * WatermelonDB pullChanges: every change since last_pulled_at, from one consistent snapshot.
+   * The body comes from PostgreSQL as text and is written as is: no re-serialization, and no ETag
+   * (Express would hash every byte of a pull that can be tens of MB, for a conditional GET that a
+   * sync client never sends).
+   */
   @Get()
-  @Header('Content-Type', 'application/json; charset=utf-8')
   @ApiOkResponse({ type: SyncPullResponse })
   @ApiBadRequestResponse({ type: ErrorResponse, description: 'Malformed query parameter' })
-  pull(@Query() query: SyncPullQueryDto, @DeviceId() deviceId: string | null): Promise<string> {
-    return this.pullService.pull(query, deviceId);
+  @ApiConflictResponse({ type: ErrorResponse, description: 'The family membership changed during the pull (details.membership_changed): sync again' })
+  async pull(@Query() query: SyncPullQueryDto, @DeviceId() deviceId: string | null, @Res() res: Response): Promise<void> {
+    const body = await this.pullService.pull(query, deviceId);
+    res.status(200).setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.end(body);
   }
 
   /** WatermelonDB pushChanges: applies every change or none. */
@@ -50,7 +58,12 @@ export class SyncController {
   @ApiBody({ type: SyncPushBodyDto })
   @ApiOkResponse({ type: SyncPushResponse })
   @ApiForbiddenResponse({ type: ErrorResponse, description: 'A pushed id, family_id or blood_test_id belongs to another family' })
-  @ApiConflictResponse({ type: ErrorResponse, description: 'Records changed on the server since last_pulled_at (details.conflicts): pull, then push again' })
+  @ApiConflictResponse({
+    type: ErrorResponse,
+    description:
+      'Records changed on the server since last_pulled_at (details.conflicts), last_pulled_at is later than the family\'s version, ' +
+      'or the family membership changed during the push: pull, then push again (synchronize() again)',
+  })
   @ApiPayloadTooLargeResponse({ type: ErrorResponse, description: 'Body larger than SYNC_BODY_LIMIT_BYTES' })
   push(
     @Query() query: SyncPushQueryDto,

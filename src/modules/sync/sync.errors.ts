@@ -35,6 +35,26 @@ export const SyncErrors = {
     return new DomainError(ErrorCode.FORBIDDEN_RECORD, message, { ids });
   },
 
+  /**
+   * The caller joined another family or was removed between the request's start and its snapshot
+   * (pull) or lock (push): nothing was read or written; sync again.
+   */
+  membershipChanged(): DomainError {
+    return new DomainError(ErrorCode.SYNC_CONFLICT, 'Your family membership changed during this sync; sync again', {
+      conflicts: {},
+      membership_changed: true,
+    });
+  },
+
+  /** A push cursor this family never issued (above its version): the client must pull first. */
+  cursorAhead(cursor: number, version: number): DomainError {
+    return new DomainError(
+      ErrorCode.SYNC_CONFLICT,
+      `last_pulled_at ${cursor} is later than this family's version ${version}: it was not issued for this family; pull and push again`,
+      { conflicts: {}, field: 'last_pulled_at' },
+    );
+  },
+
   /** Records changed on the server after the client's last pull: pull, merge and push again. */
   conflict(conflicts: IdsByTable): DomainError {
     return new DomainError(

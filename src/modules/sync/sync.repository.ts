@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { isJsonColumn, SYNC_TABLES, writableColumns, type ColumnSpec, type SyncTableName, type TableSpec } from './sync-schema.js';
+import { inClientSchema, isJsonColumn, SYNC_TABLES, writableColumns, type ColumnSpec, type SyncTableName, type TableSpec } from './sync-schema.js';
 import type { PushedRecord } from './sync-validator.js';
 
 /**
@@ -17,7 +17,20 @@ export interface PullPlan {
   deviceId: string | null;
   timestamp: number;
   replacement: boolean;
-  modes: Record<SyncTableName, PullMode>;
+  /** Tables the client has, each with how it is read (tables newer than its schema are absent). */
+  modes: Partial<Record<SyncTableName, PullMode>>;
+  /** The client's app schema version: columns added after it are left out (null: send every column). */
+  schemaVersion: number | null;
+}
+
+/** The caller's membership and this device's snapshot record, as the pull snapshot sees them. */
+export interface PullState {
+  familyId: string | null;
+  joinedVersion: number;
+  /** families.sync_version of the family asked for (null if it does not exist). */
+  version: number | null;
+  /** This device was sent a full snapshot of this family and its cursor has reached that snapshot. */
+  deviceHoldsFamily: boolean;
 }
 
 /** A pushed id as found on the server (any family). */
@@ -37,27 +50,43 @@ export interface WriteStamp {
   now: number;
 }
 
-/** PostgreSQL function argument limit is 100: json_build_object takes pairs. */
-const MAX_JSON_OBJECT_PAIRS = 50;
-
 const q = (identifier: string) => `"${identifier}"`;
 
-/** The live-record JSON of a row: id, family_id and every wire column (JSON columns as strings). */
-function recordJson(spec: TableSpec): string {
-  const pairs = [
-    `'id', t.id`,
-    spec.isFamilyRow ? `'family_id', t.id` : `'family_id', t.family_id`,
-    ...spec.columns.map((c) => `'${c.name}', t.${q(c.name)}${isJsonColumn(c) ? '::text' : ''}`),
+/**
+ * The wire record of a row `t` as a projection: id, family_id and every wire column the client's
+ * schema has (JSON columns as strings). `row_to_json` of it writes compact JSON
+ * (json_build_object writes `"k" : v`) and is no slower.
+ */
+function recordProjection(spec: TableSpec, schemaVersion: number | null): string {
+  const fields = [
+    `t.id`,
+    spec.isFamilyRow ? `t.id AS family_id` : `t.family_id`,
+    ...spec.columns.filter((c) => inClientSchema(c, schemaVersion)).map((c) => `t.${q(c.name)}${isJsonColumn(c) ? '::text' : ''} AS ${q(c.name)}`),
   ];
-  if (pairs.length > MAX_JSON_OBJECT_PAIRS) throw new Error(`Too many columns in ${spec.name} for json_build_object`);
-  return `json_build_object(${pairs.join(', ')})`;
+  return `SELECT ${fields.join(', ')}`;
 }
 
 /**
- * One table's `{ created, updated, deleted }` as JSON. Parameters: $1 family,
+ * Which list an incremental row goes to ($2 cursor, $3 device id). `created` only for a device
+ * that does not hold the row: not the device that pushed it as new, and not a device that still
+ * holds the row's previous life (revived after a deletion that device neither pulled nor pushed).
+ */
+function kindSql(spec: TableSpec): string {
+  const ownDevice = `($3::text IS NOT NULL AND t.created_by_device = $3::text)`;
+  if (spec.isFamilyRow) return `CASE WHEN t.server_created_version > $2 AND NOT ${ownDevice} THEN 'c' ELSE 'u' END`;
+  return `CASE WHEN t.deleted_at IS NOT NULL THEN 'd'
+              WHEN t.server_created_version <= $2 OR ${ownDevice} THEN 'u'
+              WHEN t.prev_deleted_version > $2
+                   AND ($2 >= t.prev_created_version OR ($3::text IS NOT NULL AND t.prev_created_by_device = $3::text))
+                   AND ($3::text IS NULL OR t.deleted_by_device IS DISTINCT FROM $3::text) THEN 'u'
+              ELSE 'c' END`;
+}
+
+/**
+ * One table's `{"created":[…],"updated":[…],"deleted":[…]}` as JSON text. Parameters: $1 family,
  * $2 cursor, $3 device id. Identifiers come from the registry only.
  */
-function tableChangesSql(spec: TableSpec, mode: PullMode): string {
+function tableChangesSql(spec: TableSpec, mode: PullMode, schemaVersion: number | null): string {
   const scope = spec.isFamilyRow ? 't.id = $1' : 't.family_id = $1';
   const deletedAt = spec.isFamilyRow ? 'NULL::bigint' : 't.deleted_at';
   const where =
@@ -66,20 +95,13 @@ function tableChangesSql(spec: TableSpec, mode: PullMode): string {
       : mode === 'incremental'
         ? `${scope} AND t.server_version > $2`
         : `${scope} AND (t.server_version > $2 OR ${deletedAt} IS NULL)`;
-  // A device never gets back as `created` what it pushed itself (it already has it).
-  const kind =
-    mode === 'full'
-      ? `'c'`
-      : `CASE WHEN ${deletedAt} IS NOT NULL THEN 'd'
-              WHEN t.server_created_version > $2 AND ($3::text IS NULL OR t.created_by_device IS DISTINCT FROM $3::text) THEN 'c'
-              ELSE 'u' END`;
-  return `(SELECT json_build_object(
-             'created', coalesce(json_agg(r.rec) FILTER (WHERE r.kind = 'c'), '[]'::json),
-             'updated', coalesce(json_agg(r.rec) FILTER (WHERE r.kind = 'u'), '[]'::json),
-             'deleted', coalesce(json_agg(r.id) FILTER (WHERE r.kind = 'd'), '[]'::json))
+  const kind = mode === 'full' ? `'c'` : kindSql(spec);
+  return `(SELECT '{"created":' || coalesce((json_agg(r.rec) FILTER (WHERE r.kind = 'c'))::text, '[]')
+               || ',"updated":' || coalesce((json_agg(r.rec) FILTER (WHERE r.kind = 'u'))::text, '[]')
+               || ',"deleted":' || coalesce((json_agg(r.id) FILTER (WHERE r.kind = 'd'))::text, '[]') || '}'
            FROM (SELECT t.id, ${kind} AS kind,
-                        CASE WHEN ${deletedAt} IS NULL THEN ${recordJson(spec)} END AS rec
-                   FROM ${q(spec.name)} t
+                        CASE WHEN ${deletedAt} IS NULL THEN row_to_json(rec) END AS rec
+                   FROM ${q(spec.name)} t CROSS JOIN LATERAL (${recordProjection(spec, schemaVersion)}) rec
                   WHERE ${where}) r)`;
 }
 
@@ -99,7 +121,16 @@ const SQL = new Map(
       ? `UPDATE families AS t SET ${sets.join(', ')}, server_version = $3, updated_by = $4
            FROM jsonb_array_elements($1::jsonb) AS s(doc)
           WHERE t.id = (s.doc ->> 'id')::uuid AND t.id = $2`
-      : `UPDATE ${q(spec.name)} AS t SET ${sets.join(', ')}, deleted_at = NULL, server_version = $3, updated_by = $4
+      : // A tombstone that is written again comes back to life as a new record of this device
+        // (devices that pulled the deletion must get it as `created`); its previous live span is
+        // kept for devices that never pulled the deletion (they still hold it: `updated`).
+        `UPDATE ${q(spec.name)} AS t SET ${sets.join(', ')},
+                server_created_version = CASE WHEN t.deleted_at IS NULL THEN t.server_created_version ELSE $3 END,
+                created_by_device = CASE WHEN t.deleted_at IS NULL THEN t.created_by_device ELSE $5::varchar END,
+                prev_created_version = CASE WHEN t.deleted_at IS NULL THEN t.prev_created_version ELSE t.server_created_version END,
+                prev_deleted_version = CASE WHEN t.deleted_at IS NULL THEN t.prev_deleted_version ELSE t.deleted_at END,
+                prev_created_by_device = CASE WHEN t.deleted_at IS NULL THEN t.prev_created_by_device ELSE t.created_by_device END,
+                deleted_at = NULL, server_version = $3, updated_by = $4
            FROM jsonb_array_elements($1::jsonb) AS s(doc)
           WHERE t.id = (s.doc ->> 'id')::uuid AND t.family_id = $2`;
     const dataCols = cols.filter((c) => c.name !== 'created_at' && c.name !== 'updated_at');
@@ -119,7 +150,7 @@ const SQL = new Map(
          SELECT count(*)::int AS inserted FROM ins`;
     const tombstone = spec.isFamilyRow
       ? null
-      : `UPDATE ${q(spec.name)} SET deleted_at = $3, server_version = $3, updated_by = $4
+      : `UPDATE ${q(spec.name)} SET deleted_at = $3, server_version = $3, updated_by = $4, deleted_by_device = $5::varchar
           WHERE family_id = $2 AND id = ANY($1::uuid[]) AND deleted_at IS NULL`;
     return [spec.name, { update, insert, tombstone }] as const;
   }),
@@ -134,42 +165,76 @@ export class SyncRepository {
     return rows.length ? Number(rows[0].sync_version) : null;
   }
 
-  /** The whole pull response body, built by PostgreSQL in one statement and returned as text. */
+  /**
+   * The pull's first statement, in its snapshot: the caller's membership as it is now (the guard
+   * read it before the snapshot began), the family's version and whether this device holds the
+   * family (see recordFullPull). $1 user, $2 family, $3 device id, $4 cursor.
+   */
+  async pullState(manager: EntityManager, userId: string, familyId: string, deviceId: string | null, cursor: number): Promise<PullState | null> {
+    const rows: Array<{ family_id: string | null; joined_version: string; sync_version: string | null; device_holds_family: boolean }> =
+      await manager.query(
+        `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
+                coalesce((SELECT d.family_id = $2 AND $4::bigint >= d.snapshot_version
+                            FROM sync_devices d WHERE d.user_id = $1 AND d.device_id = $3::text), false) AS device_holds_family
+           FROM users u LEFT JOIN families f ON f.id = $2
+          WHERE u.id = $1`,
+        [userId, familyId, deviceId, cursor],
+      );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      familyId: row.family_id,
+      joinedVersion: Number(row.joined_version),
+      version: row.sync_version === null ? null : Number(row.sync_version),
+      deviceHoldsFamily: row.device_holds_family,
+    };
+  }
+
+  /**
+   * The whole pull response body, built by PostgreSQL in one statement and returned as text:
+   * `{"changes":{…},"timestamp":…[,"experimentalStrategy":"replacement"]}`, compact.
+   */
   async pullBody(manager: EntityManager, plan: PullPlan): Promise<string> {
-    const tables = SYNC_TABLES.map((spec) => `'${spec.name}', ${tableChangesSql(spec, plan.modes[spec.name])}`).join(',\n');
-    const strategy = plan.replacement ? `, 'experimentalStrategy', 'replacement'` : '';
+    const tables = SYNC_TABLES.filter((spec) => plan.modes[spec.name] !== undefined)
+      .map((spec, i) => `'${i ? ',' : ''}"${spec.name}":' || ${tableChangesSql(spec, plan.modes[spec.name]!, plan.schemaVersion)}`)
+      .join('\n || ');
+    const strategy = plan.replacement ? `,"experimentalStrategy":"replacement"` : '';
     const rows: Array<{ body: string }> = await manager.query(
       // The FROM clause types $2/$3 even when no table reads them (a first sync).
-      `SELECT json_build_object('changes', json_build_object(${tables}), 'timestamp', $4::bigint${strategy})::text AS body
-         FROM (SELECT $2::bigint AS cursor, $3::text AS device) AS params`,
+      `SELECT '{"changes":{' || ${tables || "''"} || '},"timestamp":' || $4::bigint::text || '${strategy}}' AS body
+         FROM (SELECT $1::uuid AS family, $2::bigint AS cursor, $3::text AS device) AS params`,
       [plan.familyId, plan.cursor, plan.deviceId, plan.timestamp],
     );
     return rows[0].body;
   }
 
-  /** The family whose full snapshot this device of this user last received, if recorded. */
-  async deviceFamily(manager: EntityManager, userId: string, deviceId: string): Promise<string | null> {
-    const rows: Array<{ family_id: string }> = await manager.query(
-      'SELECT family_id FROM sync_devices WHERE user_id = $1 AND device_id = $2',
-      [userId, deviceId],
+  /**
+   * After a full pull (first sync or replacement) was sent to a device: it holds `familyId`'s data
+   * as of `snapshotVersion` once it applied the response, which the server only learns from the
+   * device's next cursor (>= snapshotVersion). A response lost on the way leaves the old cursor,
+   * so the device does not count as holding the family. Pulls without a device id record nothing
+   * (and leave the rows of the user's other devices alone).
+   */
+  async recordFullPull(manager: EntityManager, userId: string, deviceId: string | null, familyId: string, snapshotVersion: number): Promise<void> {
+    if (!deviceId) return;
+    await manager.query(
+      `INSERT INTO sync_devices (user_id, device_id, family_id, snapshot_version) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (user_id, device_id) DO UPDATE
+         SET family_id = EXCLUDED.family_id, snapshot_version = EXCLUDED.snapshot_version, updated_at = now()`,
+      [userId, deviceId, familyId, snapshotVersion],
     );
-    return rows[0]?.family_id ?? null;
   }
 
   /**
-   * After a full pull: this device now holds exactly `familyId`'s data. Without a device id we
-   * cannot tell which device it was, so no record of this user can be trusted any more.
+   * Inside a push, under the family lock: the caller's membership as it is now, locked FOR SHARE so
+   * that a join or a removal (which update this row) waits until the push has committed.
    */
-  async recordFullPull(manager: EntityManager, userId: string, deviceId: string | null, familyId: string): Promise<void> {
-    if (deviceId) {
-      await manager.query(
-        `INSERT INTO sync_devices (user_id, device_id, family_id) VALUES ($1, $2, $3)
-         ON CONFLICT (user_id, device_id) DO UPDATE SET family_id = EXCLUDED.family_id, updated_at = now()`,
-        [userId, deviceId, familyId],
-      );
-    } else {
-      await manager.query('DELETE FROM sync_devices WHERE user_id = $1', [userId]);
-    }
+  async lockMembership(manager: EntityManager, userId: string): Promise<{ familyId: string | null; joinedVersion: number } | null> {
+    const rows: Array<{ family_id: string | null; joined_version: string }> = await manager.query(
+      'SELECT family_id::text AS family_id, family_joined_version::text AS joined_version FROM users WHERE id = $1 FOR SHARE',
+      [userId],
+    );
+    return rows[0] ? { familyId: rows[0].family_id, joinedVersion: Number(rows[0].joined_version) } : null;
   }
 
   /** Every pushed id (and referenced blood test) as it exists on the server, in any family. */
@@ -191,7 +256,9 @@ export class SyncRepository {
   }
 
   async updateRows(manager: EntityManager, spec: TableSpec, rows: PushedRecord[], stamp: WriteStamp): Promise<void> {
-    await manager.query(SQL.get(spec.name)!.update, [docs(rows), stamp.familyId, stamp.version, stamp.userId]);
+    const params: unknown[] = [docs(rows), stamp.familyId, stamp.version, stamp.userId];
+    if (!spec.isFamilyRow) params.push(stamp.deviceId);
+    await manager.query(SQL.get(spec.name)!.update, params);
   }
 
   /** Returns how many rows were inserted (fewer than given only if an id appeared in another family meanwhile). */
@@ -208,7 +275,7 @@ export class SyncRepository {
   }
 
   async tombstone(manager: EntityManager, spec: TableSpec, ids: string[], stamp: WriteStamp): Promise<void> {
-    await manager.query(SQL.get(spec.name)!.tombstone!, [ids, stamp.familyId, stamp.version, stamp.userId]);
+    await manager.query(SQL.get(spec.name)!.tombstone!, [ids, stamp.familyId, stamp.version, stamp.userId, stamp.deviceId]);
   }
 
   /**
@@ -217,7 +284,8 @@ export class SyncRepository {
    */
   async tombstoneOrphanResults(manager: EntityManager, stamp: WriteStamp): Promise<void> {
     await manager.query(
-      `UPDATE blood_test_results r SET deleted_at = $2, server_version = $2, updated_by = $3
+      // deleted_by_device stays unknown: the device that deleted the test may still hold the results.
+      `UPDATE blood_test_results r SET deleted_at = $2, server_version = $2, updated_by = $3, deleted_by_device = NULL
          FROM blood_tests b
         WHERE b.id = r.blood_test_id AND r.family_id = $1 AND b.family_id = $1
           AND r.deleted_at IS NULL AND b.deleted_at IS NOT NULL
