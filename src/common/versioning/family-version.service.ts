@@ -14,6 +14,8 @@ export interface VersionedWrite {
   manager: EntityManager;
   /** The version to stamp on every row written (server_version, and server_created_version on insert). */
   version: number;
+  /** The family's sync_version before this write: the newest cursor a pull can have handed out. */
+  previousVersion: number;
   familyId: string;
 }
 
@@ -49,20 +51,23 @@ export class FamilyVersionService {
   ): Promise<{ result: T; version: number }> {
     // PostgreSQL's default READ COMMITTED; naming it would cost a SET TRANSACTION round trip per write.
     return this.dataSource.transaction(async (manager) => {
-      // UPDATE … RETURNING (wrapped so TypeORM returns plain rows) takes the row lock (as SELECT … FOR UPDATE would) and
-      // stores the new version in the same round trip.
-      const rows: Array<{ version: string }> = await manager.query(
-        `WITH bumped AS (
-           UPDATE families
-              SET sync_version = greatest((extract(epoch FROM clock_timestamp()) * 1000)::bigint, sync_version + 1, $2::bigint + 1)
-            WHERE id = $1
-        RETURNING sync_version)
-         SELECT sync_version AS version FROM bumped`,
+      // One round trip: lock the family row (FOR UPDATE waits for a concurrent writer and then
+      // sees its committed version), store the new version, return both (wrapped in a SELECT so
+      // TypeORM returns plain rows).
+      const rows: Array<{ version: string; previous: string }> = await manager.query(
+        `WITH locked AS (SELECT id, sync_version FROM families WHERE id = $1 FOR UPDATE),
+         bumped AS (
+           UPDATE families f
+              SET sync_version = greatest((extract(epoch FROM clock_timestamp()) * 1000)::bigint, locked.sync_version + 1, $2::bigint + 1)
+             FROM locked
+            WHERE f.id = locked.id
+        RETURNING f.sync_version, locked.sync_version AS previous)
+         SELECT sync_version AS version, previous FROM bumped`,
         [familyId, options.after ?? 0],
       );
       if (!rows.length) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
       const version = Number(rows[0].version);
-      const result = await work({ manager, version, familyId });
+      const result = await work({ manager, version, previousVersion: Number(rows[0].previous), familyId });
       // Delivered on commit only; real-time listeners tell the family's devices to sync.
       await manager.query('SELECT pg_notify($1, $2)', [FAMILY_SYNC_CHANNEL, `${familyId}:${version}`]);
       return { result, version };

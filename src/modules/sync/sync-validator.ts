@@ -13,6 +13,11 @@ export interface PushedRecord {
   id: string;
   /** `id` plus every writable column present in the push (JSON columns parsed). */
   doc: Record<string, unknown>;
+  /**
+   * The record names the caller's family in `family_id`. A record the server does not have yet
+   * (pushed as created, or updated but missing) must: see validateRecord.
+   */
+  namesFamily: boolean;
 }
 
 export interface PushedTable {
@@ -42,7 +47,7 @@ const MAX_JSON_KEY_LENGTH = 100;
  * limits. Collects every field error (422 names the first); a family_id of
  * another family rejects the whole push (403).
  */
-export function validatePush(changes: unknown, familyId: string): ValidatedPush {
+export function validatePush(changes: unknown, familyId: string, options: { requireFamilyId?: boolean } = {}): ValidatedPush {
   const errors: SyncFieldError[] = [];
   const foreign: IdsByTable = {};
   const tables: PushedTable[] = [];
@@ -76,7 +81,7 @@ export function validatePush(changes: unknown, familyId: string): ValidatedPush 
         continue;
       }
       for (const raw of list) {
-        const record = validateRecord(spec, raw, familyId, errors, foreign);
+        const record = validateRecord(spec, raw, familyId, errors, foreign, kind === 'created' && (options.requireFamilyId ?? false));
         if (!record) continue;
         if (seen.has(record.id)) errors.push({ table: tableName, id: record.id, field: 'id', message: 'duplicated in this push' });
         seen.add(record.id);
@@ -119,6 +124,7 @@ function validateRecord(
   familyId: string,
   errors: SyncFieldError[],
   foreign: IdsByTable,
+  mustNameFamily: boolean,
 ): PushedRecord | null {
   const table = spec.name;
   if (!isPlainObject(raw)) {
@@ -131,12 +137,14 @@ function validateRecord(
     return null;
   }
   const doc: Record<string, unknown> = { id };
+  let namesFamily = false;
   for (const [key, value] of Object.entries(raw)) {
     if (key === 'id' || IGNORED_KEYS.has(key)) continue;
     if (key === 'family_id') {
-      // The client may leave it empty (the server fills it in); any other family is an attack or a bug.
       // The family record's own family_id is its id, which must be the caller's family too.
-      if (value !== null && value !== '' && value !== familyId) addId(foreign, table, id);
+      if (value === familyId) namesFamily = true;
+      else if (typeof value === 'string' && value !== '') addId(foreign, table, id); // another family's: an attack, or data of a family the user left
+      else if (value !== null && value !== '') errors.push({ table, id, field: 'family_id', message: "must be a string: the family's id" });
       continue;
     }
     const column = columnOf(spec, key);
@@ -157,7 +165,20 @@ function validateRecord(
   for (const column of spec.columns) {
     if (column.required && raw[column.name] === undefined) errors.push({ table, id, field: column.name, message: 'is required' });
   }
-  return { id, doc };
+  // A new record says which family it belongs to: WatermelonDB keeps records the app created but
+  // never pushed when the user switches family, and an empty family_id would file them under the
+  // new family. (An updated record the server turns out not to have is checked after the look-up.)
+  if (mustNameFamily && !namesFamily && !spec.isFamilyRow && !hasForeignFamily(raw, familyId)) {
+    errors.push({ table, id, field: 'family_id', message: MISSING_FAMILY_ID });
+  }
+  return { id, doc, namesFamily };
+}
+
+/** The message of a new record without the caller's family_id. */
+export const MISSING_FAMILY_ID = "is required on a new record: the id of the user's family (GET /api/v1/auth/me)";
+
+function hasForeignFamily(raw: Record<string, unknown>, familyId: string): boolean {
+  return typeof raw.family_id === 'string' && raw.family_id !== '' && raw.family_id !== familyId;
 }
 
 const columnIndex = new Map<string, Map<string, ColumnSpec>>();

@@ -70,7 +70,7 @@ export class SyncController {
     @Body() body: Record<string, unknown>,
     @DeviceId() deviceId: string | null,
   ): Promise<SyncPushResponse> {
-    return this.pushService.push({ body, lastPulledAt: query.last_pulled_at ?? null, deviceId });
+    return this.pushService.push({ body, lastPulledAt: query.last_pulled_at ?? null, deviceId, fromDevice: true });
   }
 
   /**
