@@ -4,6 +4,9 @@ import express, { NextFunction, Request, RequestHandler, Response } from 'expres
 import { httpConfig } from '../../config/configuration.js';
 import { findUnstorableText } from './storable-text.js';
 
+/** The sync routes, spelled as Express matches them: case-insensitively, with or without a trailing path or query. */
+const SYNC_ROUTE = /^\/api\/v1\/sync(?:[/?]|$)/i;
+
 /**
  * JSON body parsing as Nest middleware (the app is created with bodyParser:
  * false), so parse errors and 413s go through the global exception filter.
@@ -21,7 +24,7 @@ export class JsonBodyMiddleware implements NestMiddleware {
 
   use(req: Request, res: Response, next: NextFunction): void {
     // Sync pushes check text per record in their own validator (422 naming table, id and field).
-    if (req.originalUrl.startsWith('/api/v1/sync')) {
+    if (SYNC_ROUTE.test(req.originalUrl)) {
       this.syncParser(req, res, next);
       return;
     }
