@@ -1,7 +1,7 @@
 import { createTestApp, type TestApp } from '../setup/test-app.js';
-import { Device, syncProblems, clientLog, type Raw } from '../sync-client/device.js';
+import { Device, LostResponseError, SyncHttpError, syncProblems, clientLog, type Raw } from '../sync-client/device.js';
 import { register, registerFamily, type Member } from '../sync-client/family.js';
-import { TABLE_NAMES } from '../sync-client/schema.js';
+import { migrationsToV2, schemaV1, schemaV2, TABLE_NAMES } from '../sync-client/schema.js';
 
 /** One record per table (families aside): what a caregiver typically enters. */
 async function createOneOfEach(d: Device): Promise<Record<string, string>> {
@@ -71,10 +71,21 @@ describe('sync with the real WatermelonDB client', () => {
     for (const [table, values] of Object.entries(EDITS)) expect(await phoneA.find(table, ids[table])).toMatchObject(values);
     expect(await phoneA.find('families', owner.familyId)).toMatchObject({ patient_name: 'Amir', invite_code: owner.inviteCode });
 
+    // A result deleted on its own, then every other record (the remaining result goes with its test).
+    const second = await phoneB.create('blood_test_results', { blood_test_id: ids.blood_tests, name: 'Ferritin', value: 1800, unit: 'ng/mL' });
+    await phoneB.sync();
+    await phoneA.sync();
+    expect(await phoneA.find('blood_test_results', second)).toMatchObject({ name: 'Ferritin', blood_test_id: ids.blood_tests });
+    await phoneA.remove('blood_test_results', ids.blood_test_results);
+    await phoneA.sync();
+    await phoneB.sync();
+    expect(await phoneB.find('blood_test_results', ids.blood_test_results)).toBeNull();
+    expect(await phoneB.find('blood_test_results', second)).not.toBeNull();
     for (const table of ['transfusions', 'analysis_templates', 'reminders', 'documents', 'blood_tests']) await phoneA.remove(table, ids[table]);
     await phoneA.sync();
     await phoneB.sync();
-    for (const table of Object.keys(ids)) expect(await phoneB.find(table, ids[table])).toBeNull(); // results go with their test
+    for (const table of Object.keys(ids)) expect(await phoneB.find(table, ids[table])).toBeNull();
+    expect(await phoneB.find('blood_test_results', second)).toBeNull(); // deleted with its test
     await sameData(phoneA, phoneB);
     // Syncing again changes nothing and logs nothing.
     await phoneA.sync();
@@ -171,5 +182,125 @@ describe('sync with the real WatermelonDB client', () => {
     await sameData(ownerPhone, memberPhone);
     expect(clientLog.filter((l) => l.includes('[Sync]'))).toEqual([]);
   });
-});
 
+  it('a replacement response lost on the way: the next sync replaces again, and the phone ends with exactly the new family\'s data', async () => {
+    const [familyA] = await registerFamily(t);
+    const phoneA = device(familyA);
+    await phoneA.sync();
+    await createOneOfEach(phoneA);
+    await phoneA.sync();
+    const [familyB] = await registerFamily(t);
+    const phoneB = device(familyB);
+    await phoneB.sync();
+    const privateToB = await phoneB.create('transfusions', { date: 1, volume_ml: 200, notes: 'family B only' });
+    await phoneB.sync();
+
+    await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${familyB.token}`).send({ invite_code: familyA.inviteCode }).expect(200);
+    phoneB.familyId = familyA.familyId;
+    // The server sends the replacement snapshot; the phone never gets it and keeps its old cursor.
+    await expect(phoneB.sync({ losePullResponse: true })).rejects.toBeInstanceOf(LostResponseError);
+    expect(phoneB.lastPull?.experimentalStrategy).toBe('replacement');
+    expect(await phoneB.find('transfusions', privateToB)).not.toBeNull();
+
+    await phoneB.sync();
+    expect(phoneB.lastPull?.experimentalStrategy).toBe('replacement');
+    expect(await phoneB.find('transfusions', privateToB)).toBeNull();
+    expect((await phoneB.all('families')).map((f) => f.id)).toEqual([familyA.familyId]);
+    await sameData(phoneA, phoneB);
+    expect(clientLog.filter((l) => l.includes('[Sync]'))).toEqual([]);
+  });
+
+  it('records a phone created before its user switched family never reach the new family; removing them locally lets sync go on', async () => {
+    const [familyA] = await registerFamily(t);
+    const phoneA = device(familyA);
+    await phoneA.sync();
+    const [familyB] = await registerFamily(t);
+    const phoneB = device(familyB);
+    await phoneB.sync();
+    // Written in family B, never pushed: one as the app should (family_id set), one by an app that left it empty.
+    const named = await phoneB.create('transfusions', { date: 1, volume_ml: 200, notes: 'family B, never synced' });
+    const phoneB2 = new Device({ baseUrl: t.baseUrl, token: familyB.token }); // an app that does not set family_id
+    await phoneB2.sync();
+    const unnamed = await phoneB2.create('blood_tests', { date: 1, laboratory: 'family B lab' });
+
+    await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${familyB.token}`).send({ invite_code: familyA.inviteCode }).expect(200);
+    phoneB.familyId = familyA.familyId;
+    // The replacement pull keeps local unpushed records (WatermelonDB); the push that follows is refused whole.
+    const refusedNamed = await phoneB.sync().then(() => null, (e: unknown) => e);
+    expect(refusedNamed).toBeInstanceOf(SyncHttpError);
+    expect((refusedNamed as SyncHttpError).status).toBe(403);
+    expect(JSON.parse((refusedNamed as SyncHttpError).body).details.ids).toEqual({ transfusions: [named] });
+    const refusedUnnamed = await phoneB2.sync().then(() => null, (e: unknown) => e);
+    expect((refusedUnnamed as SyncHttpError).status).toBe(422);
+    expect(JSON.parse((refusedUnnamed as SyncHttpError).body).details).toMatchObject({ table: 'blood_tests', id: unnamed, field: 'family_id' });
+
+    await phoneA.sync();
+    expect(await phoneA.find('transfusions', named)).toBeNull();
+    expect(await phoneA.find('blood_tests', unnamed)).toBeNull();
+
+    // The app's way out (README): the old family's leftovers are removed from the phone, then sync works.
+    await phoneB.purge('transfusions', named);
+    await phoneB.sync();
+    await sameData(phoneA, phoneB);
+  });
+
+  it('a record deleted, then re-created with its id, reaches each phone as what it holds: created where it was destroyed, updated where it was kept', async () => {
+    const [owner, m1, m2] = await registerFamily(t, 2);
+    const phoneA = device(owner);
+    const phoneB = device(m1);
+    const phoneC = device(m2);
+    for (const p of [phoneA, phoneB, phoneC]) await p.sync();
+    const id = await phoneA.create('transfusions', { date: 1, volume_ml: 250, hospital: 'City', notes: 'original' });
+    await phoneA.sync();
+    await phoneB.sync();
+    await phoneC.sync(); // phone C now goes offline: it keeps the record and never pulls its deletion
+    const { id: _id, ...kept } = (await phoneA.find('transfusions', id))!;
+
+    await phoneB.remove('transfusions', id);
+    await phoneB.sync();
+    await phoneA.sync();
+    expect(await phoneA.find('transfusions', id)).toBeNull();
+    // "Undo": phone A re-creates the record with the same id; the server revives its tombstone.
+    await phoneA.createWithId('transfusions', id, { ...kept, notes: 'restored' });
+    await phoneA.sync();
+
+    await phoneB.sync(); // destroyed it: must get it as created
+    await phoneC.sync(); // still holds it: must get it as updated
+    for (const p of [phoneA, phoneB, phoneC]) expect(await p.find('transfusions', id)).toMatchObject({ notes: 'restored', hospital: 'City' });
+    await sameData(phoneA, phoneB);
+    await sameData(phoneA, phoneC);
+    expect(clientLog.filter((l) => l.includes('[Sync]'))).toEqual([]);
+  });
+
+  it('an app update (schema 1 → 2): the older app is sent no table or column it lacks; its migration sync brings the new table as created and the new column\'s values', async () => {
+    const [owner, member] = await registerFamily(t, 1);
+    const newApp = device(owner);
+    const oldApp = new Device({ baseUrl: t.baseUrl, token: member.token, familyId: member.familyId, schema: schemaV1 });
+    const logFrom = clientLog.length;
+    await newApp.sync();
+    await oldApp.sync();
+    const reminder = await newApp.create('reminders', { title: 'Deferasirox', remind_at: 1_764_100_000_000, frequency: 'daily', is_completed: false });
+    const doc = await newApp.create('documents', { name: 'Discharge', category: 'discharge_summary', notes: 'original at home' });
+    await newApp.sync();
+
+    await oldApp.sync();
+    expect(Object.keys(oldApp.lastPull!.changes).sort()).toEqual(TABLE_NAMES.filter((n) => n !== 'reminders').sort());
+    const [sent] = (oldApp.lastPull!.changes.documents as { created: Raw[] }).created;
+    expect(sent).toMatchObject({ id: doc, name: 'Discharge' });
+    expect(sent).not.toHaveProperty('notes');
+    // The old app edits the document it holds (it has no notes column): the server keeps the notes.
+    await oldApp.update('documents', doc, { name: 'Discharge summary' });
+    await oldApp.sync();
+
+    const upgraded = await oldApp.upgrade(schemaV2, migrationsToV2);
+    await upgraded.sync();
+    const changes = upgraded.lastPull!.changes as Record<string, { created: Raw[]; updated: Raw[] }>;
+    expect(changes.reminders.created.map((r) => r.id)).toEqual([reminder]);
+    expect(changes.documents.updated.map((r) => [r.id, r.notes])).toEqual([[doc, 'original at home']]);
+    expect(await upgraded.find('reminders', reminder)).toMatchObject({ title: 'Deferasirox', frequency: 'daily' });
+    expect(await upgraded.find('documents', doc)).toMatchObject({ name: 'Discharge summary', notes: 'original at home' });
+    await sameData(newApp, upgraded);
+    // No warning ("a collection named reminders does not exist") and no error, from either app.
+    expect(clientLog.slice(logFrom)).toEqual([]);
+  });
+});

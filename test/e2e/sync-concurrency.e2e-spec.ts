@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { Device, syncProblems } from '../sync-client/device.js';
-import { registerFamily, type Member } from '../sync-client/family.js';
+import { registerFamily, withFamilyId, type Member } from '../sync-client/family.js';
 
 type Rec = Record<string, unknown> & { id: string };
 type Changes = Record<string, { created: Rec[]; updated: Rec[]; deleted: string[] }>;
@@ -28,12 +28,17 @@ describe('sync under concurrency', () => {
     for (const w of writers) await w.sync();
 
     // The reader: a plain HTTP client that applies each pull to its own map, as a phone would.
+    // What WatermelonDB calls a "serious bug" is recorded: a `created` record it already holds,
+    // an `updated` record it does not hold.
     const state = new Map<string, Rec>();
+    const anomalies: string[] = [];
     let cursor: number | null = null;
     let done = false;
     let pulls = 0;
     const apply = (body: { changes: Changes; timestamp: number }) => {
       for (const [table, c] of Object.entries(body.changes)) {
+        for (const r of c.created) if (state.has(`${table}/${r.id}`)) anomalies.push(`created but held: ${table}/${r.id}`);
+        for (const r of c.updated) if (!state.has(`${table}/${r.id}`)) anomalies.push(`updated but not held: ${table}/${r.id}`);
         for (const r of [...c.created, ...c.updated]) state.set(`${table}/${r.id}`, r);
         for (const id of c.deleted) state.delete(`${table}/${id}`);
       }
@@ -45,15 +50,29 @@ describe('sync under concurrency', () => {
       while (!done) apply(await pull(owner, cursor, 'reader'));
     })();
 
+    // Each writer creates, edits and deletes; in even rounds it also re-creates, with the same id,
+    // a record it deleted earlier (an "undo"): the server revives the tombstone, and every device
+    // must get it as what it holds (created where it was destroyed, updated where it was kept).
     const ROUNDS = 6;
+    const REVIVED = ROUNDS / 2 - 1;
     await Promise.all(
       writers.map(async (w, i) => {
         const mine: string[] = [];
+        const deleted: Rec[] = [];
         for (let round = 0; round < ROUNDS; round++) {
+          if (round % 2 === 0 && deleted.length) {
+            await w.syncUntilClean(); // the deletion pulled back first, or it would destroy the re-created record
+            const { id, ...values } = deleted.shift()!;
+            await w.createWithId('transfusions', id, { ...values, notes: `w${i} revived in ${round}` });
+          }
           for (let k = 0; k < 3; k++) mine.push(await w.create('transfusions', { date: round, volume_ml: 100 + i * 10 + k, notes: `w${i} r${round}` }));
           await w.create('blood_tests', { date: round, laboratory: `lab ${i}` });
           await w.update('transfusions', mine[round], { notes: `w${i} edited in ${round}` });
-          if (round % 2) await w.remove('transfusions', mine.splice(0, 1)[0]);
+          if (round % 2) {
+            const id = mine.splice(0, 1)[0];
+            deleted.push((await w.find('transfusions', id))!);
+            await w.remove('transfusions', id);
+          }
           await w.syncUntilClean();
         }
       }),
@@ -66,10 +85,11 @@ describe('sync under concurrency', () => {
 
     const server = new Map<string, Rec>();
     for (const [table, c] of Object.entries((await pull(owner, null, 'fresh')).changes)) for (const r of c.created) server.set(`${table}/${r.id}`, r);
-    expect(server.size).toBe(1 + 4 * ROUNDS * 4 - 4 * (ROUNDS / 2));
+    expect(server.size).toBe(1 + 4 * ROUNDS * 4 - 4 * (ROUNDS / 2) + 4 * REVIVED);
     expect(new Map([...state].sort())).toEqual(new Map([...server].sort()));
+    expect(anomalies).toEqual([]);
     expect(pulls).toBeGreaterThan(2);
-    for (const w of writers) expect((await w.snapshot()).transfusions).toHaveLength(4 * (ROUNDS * 3 - ROUNDS / 2));
+    for (const w of writers) expect((await w.snapshot()).transfusions).toHaveLength(4 * (ROUNDS * 3 - ROUNDS / 2 + REVIVED));
     expect(syncProblems()).toEqual([]);
   });
 
@@ -94,7 +114,7 @@ describe('sync under concurrency', () => {
     const c0 = (await pull(m, null, 'x')).timestamp;
     const base = Array.from({ length: 50 }, () => ({ id: randomUUID(), date: 1, volume_ml: 100, notes: 'base', created_at: 1, updated_at: 1 }));
     const send = (changes: Record<string, unknown>, cursor: number) =>
-      t.http().post(`/api/v1/sync?last_pulled_at=${cursor}`).set('Authorization', `Bearer ${m.token}`).send({ changes });
+      t.http().post(`/api/v1/sync?last_pulled_at=${cursor}`).set('Authorization', `Bearer ${m.token}`).send({ changes: withFamilyId(changes, m.familyId) });
     await send({ transfusions: { created: base, updated: [], deleted: [] } }, c0).expect(200);
     const c1 = (await pull(m, c0, 'x')).timestamp;
 

@@ -77,7 +77,7 @@ describe('sync events (SSE)', () => {
         .http()
         .post('/api/v1/sync?last_pulled_at=0')
         .set(bearer(owner.token))
-        .send({ changes: { transfusions: { created: [transfusion()], updated: [], deleted: [] } } })
+        .send({ changes: { transfusions: { created: [{ ...transfusion(), family_id: owner.family.id }], updated: [], deleted: [] } } })
         .expect(200);
       const version = push.body.timestamp as number;
       expect(version).toBeGreaterThan(initial.data.version!);

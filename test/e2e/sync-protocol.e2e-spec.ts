@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
-import { register, type Member } from '../sync-client/family.js';
+import { register, withFamilyId, type Member } from '../sync-client/family.js';
 
 const TABLES = ['families', 'transfusions', 'blood_tests', 'blood_test_results', 'analysis_templates', 'reminders', 'documents'];
 const now = () => Date.now();
@@ -45,7 +45,7 @@ describe('sync protocol over HTTP', () => {
     return device ? req.set('X-Device-Id', device) : req;
   };
   const push = (m: Member, lastPulledAt: number, changes: unknown, device?: string) => {
-    const req = t.http().post(`/api/v1/sync?last_pulled_at=${lastPulledAt}`).set('Authorization', `Bearer ${m.token}`).send({ changes });
+    const req = t.http().post(`/api/v1/sync?last_pulled_at=${lastPulledAt}`).set('Authorization', `Bearer ${m.token}`).send({ changes: withFamilyId(changes, m.familyId) });
     return device ? req.set('X-Device-Id', device) : req;
   };
 
@@ -286,7 +286,7 @@ describe('sync protocol over HTTP', () => {
     const m = await register(t);
     const c0 = (await pull(m).expect(200)).body.timestamp;
     const a = transfusion();
-    await t.http().post('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).send({ changes: changesOf('transfusions', { created: [a] }), lastPulledAt: c0 }).expect(200);
+    await t.http().post('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).send({ changes: withFamilyId(changesOf('transfusions', { created: [a] }), m.familyId), lastPulledAt: c0 }).expect(200);
     await t.http().post('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).send({ changes: changesOf('transfusions', { updated: [a] }), lastPulledAt: c0 }).expect(409);
     await t.http().post('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).send({ changes: empty(), extra: 1 }).expect(422);
     await pull(m, { last_pulled_at: 'soon' }).expect(400);
@@ -300,9 +300,10 @@ describe('sync protocol over HTTP', () => {
       const m = await register(small);
       const c0 = (await small.http().get('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).expect(200)).body.timestamp;
       const records = Array.from({ length: 40 }, () => transfusion());
-      const res = await small.http().post(`/api/v1/sync?last_pulled_at=${c0}`).set('Authorization', `Bearer ${m.token}`).send({ changes: changesOf('transfusions', { created: records }) });
+      const res = await small.http().post(`/api/v1/sync?last_pulled_at=${c0}`).set('Authorization', `Bearer ${m.token}`).send({ changes: withFamilyId(changesOf('transfusions', { created: records }), m.familyId) });
       expect(res.status).toBe(413);
       expect(res.body.statusCode).toBe(413);
+      expect(res.body.details).toEqual({ code: 'PAYLOAD_TOO_LARGE', max_bytes: 4096 });
       const after = (await small.http().get('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).expect(200)).body;
       expect(after.changes.transfusions.created).toEqual([]);
     } finally {

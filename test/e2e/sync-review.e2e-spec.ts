@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
-import { register, type Member } from '../sync-client/family.js';
+import { register, withFamilyId, type Member } from '../sync-client/family.js';
 
 /** Edge cases found in review: each answered 500 or misbehaved before its fix. */
 const TABLES = ['families', 'transfusions', 'blood_tests', 'blood_test_results', 'analysis_templates', 'reminders', 'documents'];
@@ -19,7 +20,7 @@ describe('sync review: edge cases', () => {
     return device ? req.set('X-Device-Id', device) : req;
   };
   const push = (m: Member, cursor: number, changes: unknown, device?: string) => {
-    const req = t.http().post(`/api/v1/sync?last_pulled_at=${cursor}`).set('Authorization', `Bearer ${m.token}`).send({ changes });
+    const req = t.http().post(`/api/v1/sync?last_pulled_at=${cursor}`).set('Authorization', `Bearer ${m.token}`).send({ changes: withFamilyId(changes, m.familyId) });
     return device ? req.set('X-Device-Id', device) : req;
   };
 
@@ -57,5 +58,137 @@ describe('sync review: edge cases', () => {
     const rest = await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${m.token}`).expect(200);
     expect(rest.body).toMatchObject({ patient_birth_date: -141_000_000_000, patient_blood_group: null });
   });
-});
 
+  it('family_id: a new record must name the caller\'s family (422 when empty, missing or not a string; 403 when another family\'s); an existing one may leave it out', async () => {
+    const m = await register(t);
+    const other = await register(t);
+    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const raw = (changes: unknown) => t.http().post(`/api/v1/sync?last_pulled_at=${c0}`).set('Authorization', `Bearer ${m.token}`).send({ changes });
+    for (const [value, status] of [[undefined, 422], ['', 422], [null, 422], [5, 422], [{ id: m.familyId }, 422], [other.familyId, 403]] as const) {
+      const record: Record<string, unknown> = transfusion();
+      if (value !== undefined) record.family_id = value;
+      const res = await raw(changesOf('transfusions', { created: [record] }));
+      expect({ value, status: res.status }).toEqual({ value, status });
+      if (status === 422) expect(res.body.details).toMatchObject({ table: 'transfusions', id: record.id, field: 'family_id' });
+    }
+    // An updated record the server does not have becomes a new record: the same rule.
+    const missing = transfusion();
+    const res = await raw(changesOf('transfusions', { updated: [missing] })).expect(422);
+    expect(res.body.details).toMatchObject({ table: 'transfusions', id: missing.id, field: 'family_id' });
+    expect((await pull(m).expect(200)).body.timestamp).toBe(c0); // nothing applied by any of them
+
+    const named = transfusion({ family_id: m.familyId });
+    await raw(changesOf('transfusions', { created: [named] })).expect(200);
+    const c1 = (await pull(m).expect(200)).body.timestamp;
+    await t.http().post(`/api/v1/sync?last_pulled_at=${c1}`).set('Authorization', `Bearer ${m.token}`)
+      .send({ changes: changesOf('transfusions', { updated: [{ ...transfusion({ id: named.id }), family_id: '', notes: 'edited' }] }) })
+      .expect(200);
+    expect((await pull(m).expect(200)).body.changes.transfusions.created[0]).toMatchObject({ id: named.id, family_id: m.familyId, notes: 'edited' });
+  });
+
+  it('a push whose cursor is later than the family\'s version answers 409 and overwrites nothing', async () => {
+    const m = await register(t);
+    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const row = transfusion({ notes: 'v1' });
+    await push(m, c0, changesOf('transfusions', { created: [row] })).expect(200);
+    const c1 = (await pull(m).expect(200)).body.timestamp;
+    await push(m, c1, changesOf('transfusions', { updated: [{ ...row, notes: 'newer edit' }] })).expect(200);
+    const c2 = (await pull(m).expect(200)).body.timestamp;
+    const stale = await push(m, c2 + 1, changesOf('transfusions', { updated: [{ ...row, notes: 'stale overwrite' }] })).expect(409);
+    expect(stale.body.details).toMatchObject({ code: 'SYNC_CONFLICT', field: 'last_pulled_at' });
+    await push(m, Number.MAX_SAFE_INTEGER, changesOf('transfusions', { created: [transfusion()] })).expect(409);
+    const after = (await pull(m).expect(200)).body;
+    expect(after.timestamp).toBe(c2);
+    expect(after.changes.transfusions.created.map((r: { notes: string }) => r.notes)).toEqual(['newer edit']);
+  });
+
+  it('refusal order is validate → 403 → 409: a result under a missing or deleted blood test is a 422 even beside a conflicting record', async () => {
+    const m = await register(t);
+    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const test = { id: randomUUID(), date: 1, laboratory: 'Lab', created_at: 1, updated_at: 1 };
+    const row = transfusion();
+    await push(m, c0, { ...changesOf('transfusions', { created: [row] }), blood_tests: { created: [test], updated: [], deleted: [] } }).expect(200);
+    const c1 = (await pull(m).expect(200)).body.timestamp;
+    await push(m, c1, changesOf('blood_tests', { deleted: [test.id] })).expect(200);
+    const c2 = (await pull(m).expect(200)).body.timestamp;
+    const result = (bloodTestId: string) => ({ id: randomUUID(), blood_test_id: bloodTestId, name: 'Hb', value: 9, created_at: 1, updated_at: 1 });
+
+    // `row` changed after c0 (409 material), and the result's test does not exist: 422 first.
+    const missing = result(randomUUID());
+    const bad = await push(m, c0, { ...changesOf('transfusions', { updated: [{ ...row, notes: 'stale' }] }), blood_test_results: { created: [missing], updated: [], deleted: [] } });
+    expect(bad.status).toBe(422);
+    expect(bad.body.details).toMatchObject({ table: 'blood_test_results', id: missing.id, field: 'blood_test_id' });
+
+    // A result under a blood test deleted earlier: 422 naming blood_test_id, nothing stored.
+    const orphan = result(test.id);
+    const refused = await push(m, c2, changesOf('blood_test_results', { created: [orphan] })).expect(422);
+    expect(refused.body.details).toMatchObject({ table: 'blood_test_results', id: orphan.id, field: 'blood_test_id' });
+    expect(refused.body.message).toMatch(/deleted/);
+    // A blood test deleted in the same push takes the pushed result along.
+    const test2 = { ...test, id: randomUUID() };
+    await push(m, c2, changesOf('blood_tests', { created: [test2] })).expect(200);
+    const c3 = (await pull(m).expect(200)).body.timestamp;
+    await push(m, c3, { ...changesOf('blood_tests', { deleted: [test2.id] }), blood_test_results: { created: [result(test2.id)], updated: [], deleted: [] } }).expect(200);
+    const live = (await pull(m).expect(200)).body.changes;
+    expect(live.blood_tests.created).toEqual([]);
+    expect(live.blood_test_results.created).toEqual([]);
+  });
+
+  it('a push that changes nothing (no records, or only deletions of missing or deleted rows) takes no version and tells no device', async () => {
+    const m = await register(t);
+    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const row = transfusion();
+    await push(m, c0, changesOf('transfusions', { created: [row] })).expect(200);
+    const c1 = (await pull(m).expect(200)).body.timestamp;
+    await push(m, c1, changesOf('transfusions', { deleted: [row.id] })).expect(200);
+    const c2 = (await pull(m).expect(200)).body.timestamp;
+    for (const changes of [{}, empty(), changesOf('transfusions', { deleted: [row.id, randomUUID()] })]) {
+      const res = await push(m, c2, changes).expect(200);
+      expect(res.body.timestamp).toBe(c2);
+    }
+    expect((await pull(m).expect(200)).body.timestamp).toBe(c2);
+  });
+
+  it('a pull without X-Device-Id leaves the device records of the user\'s other phones alone', async () => {
+    const m = await register(t);
+    await pull(m, undefined, 'phone-1').expect(200);
+    await pull(m, undefined, 'phone-2').expect(200);
+    await pull(m).expect(200); // a first sync from somewhere without a device id
+    const db = t.app.get(DataSource);
+    const rows: Array<{ device_id: string }> = await db.query('SELECT device_id FROM sync_devices WHERE user_id = $1 ORDER BY device_id', [m.userId]);
+    expect(rows.map((r) => r.device_id)).toEqual(['phone-1', 'phone-2']);
+  });
+
+  it('the pull body is compact JSON written as PostgreSQL built it, without an ETag', async () => {
+    const m = await register(t);
+    const c0 = (await pull(m).expect(200)).body.timestamp;
+    await push(m, c0, changesOf('transfusions', { created: [transfusion({ indicators_before: '{"hb": 7.5}' })] })).expect(200);
+    const res = await t.http().get('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).buffer(true).parse((r, cb) => {
+      let text = '';
+      r.setEncoding('utf8');
+      r.on('data', (chunk: string) => (text += chunk));
+      r.on('end', () => cb(null, text));
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.etag).toBeUndefined();
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    const text = res.body as unknown as string;
+    expect(text).not.toContain('" : ');
+    expect(text.startsWith('{"changes":{"families":{"created":[{"id":')).toBe(true);
+    const body = JSON.parse(text);
+    expect(body.changes.transfusions.created[0].indicators_before).toBe('{"hb": 7.5}');
+    expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(text));
+  });
+
+  it('the sync body limit applies however the path is spelled (Express routes case-insensitively)', async () => {
+    const m = await register(t);
+    const c0 = (await pull(m).expect(200)).body.timestamp;
+    // Over the 1 MiB default limit of other routes, well under the sync limit.
+    const records = Array.from({ length: 1 }, () => transfusion({ notes: 'x'.repeat(15_000) }));
+    const padding = Array.from({ length: 100 }, () => transfusion({ notes: 'y'.repeat(15_000) }));
+    const big = withFamilyId(changesOf('transfusions', { created: [...records, ...padding] }), m.familyId);
+    expect(JSON.stringify(big).length).toBeGreaterThan(1024 * 1024);
+    const res = await t.http().post(`/API/V1/SYNC?last_pulled_at=${c0}`).set('Authorization', `Bearer ${m.token}`).send({ changes: big });
+    expect(res.status).toBe(200);
+  });
+});

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
-import { register, type Member } from '../sync-client/family.js';
+import { register, withFamilyId, type Member } from '../sync-client/family.js';
 
 /** Set SYNC_MEASURE=1 to print the timings (HTTP vs PostgreSQL alone). */
 const report = (line: string) => process.env.SYNC_MEASURE && process.stdout.write(`[sync-measure] ${line}\n`);
@@ -44,7 +44,7 @@ describe('sync volume and query count', () => {
   afterAll(() => t.close());
 
   const pushAs = (m: Member, cursor: number, changes: unknown) =>
-    t.http().post(`/api/v1/sync?last_pulled_at=${cursor}`).set('Authorization', `Bearer ${m.token}`).set('X-Device-Id', 'counter').send({ changes });
+    t.http().post(`/api/v1/sync?last_pulled_at=${cursor}`).set('Authorization', `Bearer ${m.token}`).set('X-Device-Id', 'counter').send({ changes: withFamilyId(changes, m.familyId) });
   const pullAs = (m: Member, cursor: number | null) =>
     t.http().get('/api/v1/sync').query({ last_pulled_at: cursor ?? 0 }).set('Authorization', `Bearer ${m.token}`).set('X-Device-Id', 'counter');
 

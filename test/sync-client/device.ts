@@ -7,7 +7,7 @@ import LokiJSAdapterModule from '@nozbe/watermelondb/adapters/lokijs/index.js';
 import syncModule from '@nozbe/watermelondb/sync/index.js';
 import randomIdModule from '@nozbe/watermelondb/utils/common/randomId/index.js';
 import loggerModule from '@nozbe/watermelondb/utils/common/logger/index.js';
-import { schemaV2, TABLE_NAMES } from './schema.js';
+import { migrationsFor, schemaV2, TABLE_NAMES } from './schema.js';
 
 // CommonJS modules seen from ESM: the namespace's default is module.exports.
 const { Database, Model, Q } = watermelon as unknown as typeof import('@nozbe/watermelondb');
@@ -53,7 +53,7 @@ export interface DeviceOptions {
   deviceId?: string | null;
   schema?: AppSchema;
   migrations?: SchemaMigrations;
-  /** Share one in-memory Loki store between Device instances (an app upgrade on the same phone). */
+  /** Share one in-memory Loki store between Device instances (an app upgrade on the same phone): see upgrade(). */
   lokiStore?: unknown;
   dbName?: string;
   /** Set on every record this device creates, as the app does. */
@@ -68,24 +68,34 @@ export interface DeviceOptions {
 export class Device {
   readonly database: DatabaseType;
   readonly deviceId: string | null;
+  /** The synced tables this app version has. */
+  readonly tables: string[];
+  /** The Loki database name (an upgrade reopens the same one). */
+  private readonly dbName: string;
   token: string;
+  /** Set on every record this device creates, as the app does (from GET /api/v1/auth/me); change it after a join. */
+  familyId: string | undefined;
   pulls = 0;
   pushes = 0;
 
   constructor(private readonly options: DeviceOptions) {
     this.deviceId = options.deviceId === undefined ? randomUUID() : options.deviceId;
     this.token = options.token;
+    this.familyId = options.familyId;
+    this.dbName = options.dbName ?? `device-${randomUUID()}`;
     const adapter = new LokiJSAdapter({
       schema: options.schema ?? schemaV2,
-      migrations: options.migrations,
+      migrations: options.migrations ?? migrationsFor((options.schema ?? schemaV2).version),
       useWebWorker: false,
       useIncrementalIndexedDB: true,
-      dbName: options.dbName ?? `device-${randomUUID()}`,
+      dbName: this.dbName,
       // No timers left behind: the store lives in memory for the test's duration only.
       extraLokiOptions: { autosave: false },
       ...(options.lokiStore ? { _testLokiAdapter: options.lokiStore as never } : {}),
     } as ConstructorParameters<typeof LokiJSAdapter>[0]);
-    this.database = new Database({ adapter, modelClasses: modelClasses as never });
+    const schema = options.schema ?? schemaV2;
+    this.tables = TABLE_NAMES.filter((table) => schema.tables[table]);
+    this.database = new Database({ adapter, modelClasses: modelClasses.filter((M) => schema.tables[(M as unknown as { table: string }).table]) as never });
   }
 
   private headers(): Record<string, string> {
@@ -96,12 +106,17 @@ export class Device {
     };
   }
 
-  /** WatermelonDB synchronize() against GET/POST /api/v1/sync. Throws on any HTTP error (e.g. 409). */
-  async sync(extra: { migrationsEnabledAtVersion?: number } = {}): Promise<void> {
+  /**
+   * WatermelonDB synchronize() against GET/POST /api/v1/sync, set up as the README shows
+   * (`migrationsEnabledAtVersion: 1`). Throws on any HTTP error (e.g. 409).
+   * `losePullResponse`: the server answers the pull, but the answer never reaches the app
+   * (network drop, app killed): the pull throws after the server has sent its response.
+   */
+  async sync(extra: { migrationsEnabledAtVersion?: number; losePullResponse?: boolean } = {}): Promise<void> {
     const base = this.options.baseUrl;
     await synchronize({
       database: this.database,
-      migrationsEnabledAtVersion: extra.migrationsEnabledAtVersion,
+      migrationsEnabledAtVersion: extra.migrationsEnabledAtVersion ?? 1,
       pullChanges: async ({ lastPulledAt, schemaVersion, migration }) => {
         this.pulls++;
         const params = new URLSearchParams({
@@ -111,7 +126,10 @@ export class Device {
         });
         const response = await fetch(`${base}/api/v1/sync?${params}`, { headers: this.headers() });
         if (!response.ok) throw new SyncHttpError(response.status, await response.text());
-        return (await response.json()) as never;
+        const body = (await response.json()) as { changes: Record<string, unknown> };
+        this.lastPull = body;
+        if (extra.losePullResponse) throw new LostResponseError();
+        return body as never;
       },
       pushChanges: async ({ changes, lastPulledAt }) => {
         this.pushes++;
@@ -137,22 +155,56 @@ export class Device {
     }
   }
 
+  /** The body of the last pull this device received (or lost). */
+  lastPull: { changes: Record<string, unknown>; experimentalStrategy?: string } | null = null;
+
   async create(table: string, values: Record<string, unknown>): Promise<string> {
     let id = '';
     await this.database.write(async () => {
       const record = await this.database.get(table).create((r: ModelType) => {
         const now = Date.now();
-        setRaw(r, { created_at: now, updated_at: now, ...(this.options.familyId ? { family_id: this.options.familyId } : {}), ...values });
+        setRaw(r, { created_at: now, updated_at: now, ...(this.familyId ? { family_id: this.familyId } : {}), ...values });
       });
       id = record.id;
     });
     return id;
   }
 
+  /** Creates a record with a chosen id (as an app's "undo delete" that re-creates the record it just deleted). */
+  async createWithId(table: string, id: string, values: Record<string, unknown>): Promise<void> {
+    const now = Date.now();
+    await this.database.write(async () => {
+      const collection = this.database.get(table) as unknown as { prepareCreateFromDirtyRaw(raw: Record<string, unknown>): ModelType };
+      const record = collection.prepareCreateFromDirtyRaw({ created_at: now, updated_at: now, ...(this.familyId ? { family_id: this.familyId } : {}), ...values, id });
+      await this.database.batch(record);
+    });
+  }
+
+  /**
+   * The same phone after an app update: its stored data opened with a newer schema (and the
+   * migrations to it), as WatermelonDB does on launch. The in-memory Loki store is saved and
+   * handed to a new adapter, which migrates it.
+   */
+  async upgrade(schema: AppSchema, migrations: SchemaMigrations): Promise<Device> {
+    const adapter = this.database.adapter as unknown as { underlyingAdapter: { _driver: { loki: LokiLike } } };
+    const loki = adapter.underlyingAdapter._driver.loki;
+    await new Promise<void>((resolve, reject) => loki.saveDatabase((error?: unknown) => (error ? reject(error) : resolve())));
+    loki.close();
+    return new Device({ ...this.options, deviceId: this.deviceId, token: this.token, familyId: this.familyId, schema, migrations, dbName: this.dbName, lokiStore: loki.persistenceAdapter });
+  }
+
   async update(table: string, id: string, values: Record<string, unknown>): Promise<void> {
     await this.database.write(async () => {
       const record = await this.database.get(table).find(id);
       await record.update((r: ModelType) => setRaw(r, { updated_at: Date.now(), ...values }));
+    });
+  }
+
+  /** Removes a record from this phone only (never synced), like `record.destroyPermanently()` in the app. */
+  async purge(table: string, id: string): Promise<void> {
+    await this.database.write(async () => {
+      const record = await this.database.get(table).find(id);
+      await record.destroyPermanently();
     });
   }
 
@@ -175,10 +227,23 @@ export class Device {
     return rows.map((r) => clean(r._raw as unknown as Raw)).sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  async snapshot(tables: readonly string[] = TABLE_NAMES): Promise<Record<string, Raw[]>> {
+  async snapshot(tables: readonly string[] = this.tables): Promise<Record<string, Raw[]>> {
     const out: Record<string, Raw[]> = {};
     for (const t of tables) out[t] = await this.all(t);
     return out;
+  }
+}
+
+interface LokiLike {
+  saveDatabase(callback: (error?: unknown) => void): void;
+  close(): void;
+  persistenceAdapter: unknown;
+}
+
+/** Thrown by a pull whose response was "lost" (see Device.sync). */
+export class LostResponseError extends Error {
+  constructor() {
+    super('the pull response was lost on the way to the app');
   }
 }
 

@@ -27,3 +27,26 @@ export async function registerFamily(t: TestApp, members = 0): Promise<Member[]>
   for (let i = 0; i < members; i++) others.push(await register(t, owner.inviteCode));
   return [owner, ...others];
 }
+
+type AnyChanges = Record<string, { created?: unknown[]; updated?: unknown[]; deleted?: unknown[] } | unknown>;
+
+/**
+ * Raw-HTTP tests build records without `family_id`; the app sets it on every record it creates
+ * (the server refuses a new record without it). Adds it where the record has no `family_id` key,
+ * so a test that sets one (or '' / null) on purpose keeps its value.
+ */
+export function withFamilyId<T>(changes: T, familyId: string): T {
+  if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) return changes;
+  const out: AnyChanges = {};
+  for (const [table, part] of Object.entries(changes as AnyChanges)) {
+    if (table === 'families' || typeof part !== 'object' || part === null || Array.isArray(part)) {
+      out[table] = part;
+      continue;
+    }
+    const add = (list: unknown) =>
+      Array.isArray(list) ? list.map((r) => (r && typeof r === 'object' && !Array.isArray(r) && !('family_id' in r) ? { ...r, family_id: familyId } : r)) : list;
+    const p = part as { created?: unknown; updated?: unknown };
+    out[table] = { ...part, ...('created' in p ? { created: add(p.created) } : {}), ...('updated' in p ? { updated: add(p.updated) } : {}) };
+  }
+  return out as T;
+}

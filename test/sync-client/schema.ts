@@ -1,7 +1,11 @@
 import watermelon from '@nozbe/watermelondb';
 import type { TableSchemaSpec } from '@nozbe/watermelondb/Schema/index.js';
+import migrationsModule from '@nozbe/watermelondb/Schema/migrations/index.js';
 
 const { appSchema, tableSchema } = watermelon;
+// CommonJS seen from ESM: the namespace's default is module.exports.
+const { schemaMigrations, createTable, addColumns } = ((migrationsModule as unknown as { default?: unknown }).default ??
+  migrationsModule) as typeof import('@nozbe/watermelondb/Schema/migrations/index.js');
 
 /**
  * The HemoDay app's WatermelonDB schema as a test client declares it: the
@@ -108,3 +112,21 @@ export const schemaV1 = appSchema({
     tableSchema(t.name === 'documents' ? { ...t, columns: t.columns.filter((c) => c.name !== 'notes') } : t),
   ),
 });
+
+/** The app's migration from version 1 to 2, as the app ships it: the reminders table, documents.notes. */
+export const migrationsToV2 = schemaMigrations({
+  migrations: [
+    {
+      toVersion: 2,
+      steps: [
+        createTable(TABLES.find((t) => t.name === 'reminders')!),
+        addColumns({ table: 'documents', columns: [TABLES.find((t) => t.name === 'documents')!.columns.find((c) => c.name === 'notes')!] }),
+      ],
+    },
+  ],
+});
+
+/** The migrations an app on `version` ships (none before version 2): WatermelonDB needs them for migration syncs. */
+export function migrationsFor(version: number) {
+  return version >= 2 ? migrationsToV2 : schemaMigrations({ migrations: [] });
+}

@@ -31,6 +31,15 @@ describe('planPull', () => {
     expect(plan.modes).toMatchObject({ reminders: 'full', documents: 'columns', transfusions: 'incremental' });
   });
 
+  it('a client on an older app schema is not sent tables it lacks; no schema_version means every table', () => {
+    expect(Object.keys(planPull({ ...base, cursor: null, schemaVersion: 1 }).modes)).not.toContain('reminders');
+    expect(Object.keys(planPull({ ...base, cursor: null, schemaVersion: 2 }).modes)).toContain('reminders');
+    expect(Object.keys(planPull({ ...base, cursor: null, schemaVersion: 7 }).modes)).toHaveLength(SYNC_TABLES.length);
+    expect(Object.keys(planPull({ ...base, cursor: null }).modes)).toHaveLength(SYNC_TABLES.length);
+    // A migration naming a table the client's schema does not have changes nothing.
+    expect(planPull({ ...base, cursor: 200, schemaVersion: 1, migration: { tables: ['reminders'], columns: [] } }).modes.reminders).toBeUndefined();
+  });
+
   it('parses the migration parameter as the client sends it', () => {
     expect(parseMigration('null')).toBeNull();
     expect(parseMigration(undefined)).toBeNull();
@@ -79,5 +88,27 @@ describe('push validation', () => {
     expect(() => validatePush({ blood_tests: { created: [{ id, date: 1 }], updated: [], deleted: [id] } }, family)).toThrow(/duplicated/);
     expect(() => validatePush({ blood_tests: { created: [{ id, date: 1, family_id: randomUUID() }], updated: [], deleted: [] } }, family)).toThrow(/another family/);
     expect(validatePush({ blood_tests: { created: [{ id, date: 1, family_id: '' }], updated: [], deleted: [] } }, family).recordCount).toBe(1);
+  });
+
+  it('from a device, a created record must carry the family id; a wrong type is a 422, another family a 403', () => {
+    const push = (record: Record<string, unknown>) => () =>
+      validatePush({ blood_tests: { created: [{ id: randomUUID(), date: 1, ...record }], updated: [], deleted: [] } }, family, { requireFamilyId: true });
+    const fieldOf = (run: () => unknown) => {
+      try {
+        run();
+      } catch (error) {
+        return [(error as DomainError).code, ((error as DomainError).details as { field?: string }).field];
+      }
+      return null;
+    };
+    expect(fieldOf(push({}))).toEqual(['VALIDATION_FAILED', 'family_id']);
+    expect(fieldOf(push({ family_id: '' }))).toEqual(['VALIDATION_FAILED', 'family_id']);
+    expect(fieldOf(push({ family_id: null }))).toEqual(['VALIDATION_FAILED', 'family_id']);
+    expect(fieldOf(push({ family_id: 5 }))).toEqual(['VALIDATION_FAILED', 'family_id']);
+    expect(fieldOf(push({ family_id: randomUUID() }))).toEqual(['FORBIDDEN_RECORD', undefined]);
+    expect(fieldOf(push({ family_id: family }))).toBeNull();
+    // Updated records are checked once the server knows whether it has them.
+    const updated = validatePush({ blood_tests: { created: [], updated: [{ id: randomUUID(), date: 1 }], deleted: [] } }, family, { requireFamilyId: true });
+    expect(updated.tables[0].upserts[0].namesFamily).toBe(false);
   });
 });

@@ -1,0 +1,174 @@
+/**
+ * Interleavings that only happen under load, forced deterministically: a separate PostgreSQL
+ * session holds a lock (or an uncommitted row), or the pull is held right after it began its
+ * snapshot, while the other request goes ahead.
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { DataSource, type QueryRunner } from 'typeorm';
+import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { register, withFamilyId, type Member } from '../sync-client/family.js';
+
+const transfusion = (overrides: Record<string, unknown> = {}) => ({ id: randomUUID(), date: 1, volume_ml: 250, notes: 'n', created_at: 1, updated_at: 1, ...overrides });
+
+/** Polls until `check` holds (10 s at most). */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('sync: forced interleavings', () => {
+  let t: TestApp;
+  let db: pg.Client;
+  beforeAll(async () => {
+    t = await createTestApp();
+    db = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await db.connect();
+  });
+  afterAll(async () => {
+    await db.end();
+    await t.close();
+  });
+
+  const pull = (m: Member, cursor: number | null, device?: string) => {
+    const req = t.http().get('/api/v1/sync').query({ last_pulled_at: cursor ?? 0 }).set('Authorization', `Bearer ${m.token}`);
+    return device ? req.set('X-Device-Id', device) : req;
+  };
+  const push = (m: Member, cursor: number, changes: unknown) =>
+    t.http().post(`/api/v1/sync?last_pulled_at=${cursor}`).set('Authorization', `Bearer ${m.token}`).send({ changes: withFamilyId(changes, m.familyId) });
+  const join = (m: Member, inviteCode: string) => t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${m.token}`).send({ invite_code: inviteCode });
+
+  /** A second session that holds locks until it ends; `blocks()` tells whether a backend waits for it. */
+  async function lockHolder() {
+    const session = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await session.connect();
+    const { rows } = await session.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const pid = rows[0].pid;
+    return {
+      session,
+      blocks: async () =>
+        (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid])).rows[0].n > 0,
+      end: () => session.end(),
+    };
+  }
+
+  it('a pull whose snapshot begins after its user joined another family answers 409 (never the old family under a newer cursor); the retry replaces', async () => {
+    const a = await register(t);
+    const a0 = (await pull(a, null).expect(200)).body.timestamp;
+    const history = transfusion({ notes: 'family A history' });
+    await push(a, a0, { transfusions: { created: [history], updated: [], deleted: [] } }).expect(200);
+    const b = await register(t);
+    const b0 = (await pull(b, null, 'phone-b').expect(200)).body.timestamp;
+
+    // Hold the pull right after BEGIN: the guard has resolved family B, the snapshot is not taken yet.
+    const dataSource = t.app.get(DataSource);
+    const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
+    let reached!: () => void;
+    let release!: () => void;
+    const atGate = new Promise<void>((r) => (reached = r));
+    const gate = new Promise<void>((r) => (release = r));
+    dataSource.createQueryRunner = ((...args: Parameters<typeof createQueryRunner>) => {
+      const runner = createQueryRunner(...args);
+      const query = runner.query.bind(runner) as (sql: string, ...rest: unknown[]) => Promise<unknown>;
+      runner.query = (async (sql: string, ...rest: unknown[]) => {
+        const result = await query(sql, ...rest);
+        if (sql.startsWith('BEGIN ISOLATION LEVEL REPEATABLE READ')) {
+          reached();
+          await gate;
+        }
+        return result;
+      }) as QueryRunner['query'];
+      return runner;
+    }) as typeof dataSource.createQueryRunner;
+    try {
+      const pulling = pull(b, b0, 'phone-b').then((r) => r);
+      await atGate;
+      dataSource.createQueryRunner = createQueryRunner;
+      await join(b, a.inviteCode).expect(200);
+      release();
+      const res = await pulling;
+      expect(res.status).toBe(409);
+      expect(res.body.details).toMatchObject({ code: 'SYNC_CONFLICT', membership_changed: true });
+    } finally {
+      dataSource.createQueryRunner = createQueryRunner;
+      release();
+    }
+
+    const retry = (await pull(b, b0, 'phone-b').expect(200)).body;
+    expect(retry.experimentalStrategy).toBe('replacement');
+    expect(retry.changes.families.created.map((f: { id: string }) => f.id)).toEqual([a.familyId]);
+    expect(retry.changes.transfusions.created.map((r: { id: string }) => r.id)).toEqual([history.id]);
+  });
+
+  it('a push that waited for the family lock while its user joined another family answers 409 and writes nothing into the family left', async () => {
+    const a = await register(t);
+    const b = await register(t);
+    const b0 = (await pull(b, null).expect(200)).body.timestamp;
+    const record = transfusion({ notes: 'written while leaving' });
+
+    const holder = await lockHolder();
+    try {
+      await holder.session.query('BEGIN');
+      await holder.session.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [b.familyId]);
+      // The guard has read family B; the push now waits for B's lock.
+      const pushing = push(b, b0, { transfusions: { created: [record], updated: [], deleted: [] } }).then((r) => r);
+      await until(holder.blocks, 'the push to wait for the family lock');
+      // The join moves the user at once (family A's lock); settling family B waits for our lock too.
+      const joining = join(b, a.inviteCode).then((r) => r);
+      await until(
+        async () => (await db.query('SELECT family_id::text AS f FROM users WHERE id = $1', [b.userId])).rows[0].f === a.familyId,
+        'the user to be in family A',
+      );
+      await holder.session.query('ROLLBACK');
+      const [pushed, joined] = await Promise.all([pushing, joining]);
+      expect(joined.status).toBe(200);
+      expect(pushed.status).toBe(409);
+      expect(pushed.body.details).toMatchObject({ code: 'SYNC_CONFLICT', membership_changed: true });
+    } finally {
+      await holder.end();
+    }
+    const { rows } = await db.query('SELECT count(*)::int AS n FROM transfusions WHERE id = $1', [record.id]);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('an id inserted into another family while the push runs: 403 at the insert, and what the push already applied is rolled back', async () => {
+    const victim = await register(t);
+    const m = await register(t);
+    const c0 = (await pull(m, null).expect(200)).body.timestamp;
+    const kept = transfusion({ notes: 'before' });
+    await push(m, c0, { transfusions: { created: [kept], updated: [], deleted: [] } }).expect(200);
+    const before = (await pull(m, null).expect(200)).body;
+    const raceId = randomUUID();
+    const fresh = transfusion({ notes: 'new in the failed push' });
+
+    const holder = await lockHolder();
+    try {
+      // Another family's insert of the same id, not committed yet: the push's look-up cannot see it.
+      await holder.session.query('BEGIN');
+      await holder.session.query(
+        `INSERT INTO blood_tests (id, family_id, date, laboratory, created_at, updated_at, server_version, server_created_version)
+         VALUES ($1, $2, 7, 'theirs', 1, 1, 1, 1)`,
+        [raceId, victim.familyId],
+      );
+      // transfusions come first in the push: they are updated and inserted before the blood test insert waits.
+      const pushing = push(m, before.timestamp, {
+        transfusions: { created: [fresh], updated: [{ ...kept, notes: 'after' }], deleted: [] },
+        blood_tests: { created: [{ id: raceId, date: 1, laboratory: 'mine', created_at: 1, updated_at: 1 }], updated: [], deleted: [] },
+      }).then((r) => r);
+      await until(holder.blocks, 'the blood test insert to wait for the other family\'s row');
+      await holder.session.query('COMMIT');
+      const res = await pushing;
+      expect(res.status).toBe(403);
+      expect(res.body.details).toEqual({ code: 'FORBIDDEN_RECORD', ids: { blood_tests: [raceId] } });
+    } finally {
+      await holder.end();
+    }
+    const after = (await pull(m, null).expect(200)).body;
+    expect(after).toEqual(before); // same rows, same values, same version
+    const { rows } = await db.query('SELECT family_id::text AS f, laboratory FROM blood_tests WHERE id = $1', [raceId]);
+    expect(rows).toEqual([{ f: victim.familyId, laboratory: 'theirs' }]);
+  });
+});
