@@ -8,6 +8,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { MIGRATIONS } from '../../src/database/migrations.js';
 
 const MAIN = resolve('dist/main.js');
 
@@ -100,10 +102,83 @@ describe('node dist/main.js', () => {
     expect(await app.exited).toBe(0);
   });
 
-  it('refuses to start in production without JWT_SECRET, naming the variable', async () => {
-    const app = start({ NODE_ENV: 'production', DATABASE_URL: process.env.TEST_DATABASE_URL, JWT_SECRET: '' });
-    expect(await app.exited).toBe(1);
-    expect(app.output()).toMatch(/JWT_SECRET is required when NODE_ENV=production/);
+  describe('NODE_ENV=production, as the image runs it, on a fresh database', () => {
+    let admin: pg.Client;
+    const databases: string[] = [];
+    /** A new, empty database on the server the tests use (DATABASE_URL's or the embedded one). */
+    async function freshDatabase(): Promise<string> {
+      const name = `hemoday_proc_${process.pid}_${Date.now()}_${databases.length}`;
+      await admin.query(`CREATE DATABASE ${name}`);
+      databases.push(name);
+      const url = new URL(process.env.TEST_DATABASE_URL!);
+      url.pathname = `/${name}`;
+      return url.toString();
+    }
+    async function tablesOf(url: string): Promise<string[]> {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        return (await client.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`)).rows.map((r) => r.table_name);
+      } finally {
+        await client.end();
+      }
+    }
+
+    beforeAll(async () => {
+      admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+      await admin.connect();
+    });
+    afterAll(async () => {
+      for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await Promise.all(started.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+      for (const name of databases) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    });
+
+    it('applies every migration at start, then serves /health, /docs and the API; SIGTERM exits 0', async () => {
+      const url = await freshDatabase();
+      expect(await tablesOf(url)).toEqual([]);
+      const port = await freePort();
+      const app = start({
+        NODE_ENV: 'production',
+        DATABASE_URL: url,
+        JWT_SECRET: 'p'.repeat(48),
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        UPLOAD_DIR: join(tempDir(), 'uploads'),
+        DATA_DIR: tempDir(),
+      });
+      await waitForHealth(port, app);
+
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const applied = (await client.query('SELECT name FROM migrations ORDER BY id')).rows.map((r) => r.name);
+        expect(applied).toEqual(MIGRATIONS.map((m) => new m().name));
+      } finally {
+        await client.end();
+      }
+      expect(await tablesOf(url)).toEqual(expect.arrayContaining(['families', 'users', 'transfusions', 'files', 'sync_devices']));
+      expect((await fetch(`http://127.0.0.1:${port}/docs`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/docs-json`)).status).toBe(200);
+      const register = await fetch(`http://127.0.0.1:${port}/api/v1/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'prod@example.com', password: 'long enough' }),
+      });
+      expect(register.status).toBe(201);
+
+      app.child.kill('SIGTERM');
+      expect(await app.exited).toBe(0);
+    });
+
+    it('refuses to start without JWT_SECRET, naming the variable, and leaves the database untouched', async () => {
+      const url = await freshDatabase();
+      const app = start({ NODE_ENV: 'production', DATABASE_URL: url, JWT_SECRET: '', HOST: '127.0.0.1', PORT: String(await freePort()) });
+      expect(await app.exited).toBe(1);
+      expect(app.output()).toMatch(/JWT_SECRET is required when NODE_ENV=production/);
+      expect(await tablesOf(url)).toEqual([]);
+    });
   });
 
   it('refuses the embedded database in production', async () => {
@@ -115,7 +190,7 @@ describe('node dist/main.js', () => {
   it('rejects a bad configuration value with a clear message', async () => {
     const app = start({ PORT: 'eighty', DATABASE_URL: process.env.TEST_DATABASE_URL });
     expect(await app.exited).toBe(1);
-    expect(app.output()).toMatch(/PORT="eighty"/);
+    expect(app.output()).toMatch(/PORT=\\?"eighty\\?"/); // as text, or inside a JSON log line
   });
 
   it('starts the embedded PostgreSQL, reuses its data, and recovers from a SIGKILL-ed run', async () => {
