@@ -23,7 +23,7 @@ export class ErrorDetailsResponse {
     description:
       'VALIDATION_FAILED, INVALID_CREDENTIALS, UNAUTHENTICATED, INVALID_REFRESH_TOKEN, EMAIL_TAKEN, INVITE_CODE_INVALID, NO_FAMILY, ' +
       'ALREADY_IN_FAMILY, OWNER_ONLY, NOT_FOUND, FORBIDDEN_RECORD, SYNC_CONFLICT, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMITED, … ' +
-      "or a body parser's code (entity.parse.failed, entity.too.large)",
+      "or a body parser's code (entity.parse.failed, encoding.unsupported)",
   })
   code: string;
 
@@ -32,6 +32,9 @@ export class ErrorDetailsResponse {
 
   @ApiPropertyOptional({ example: 42, description: 'Rate limited (429): seconds until the window resets, as in Retry-After' })
   retryAfterSeconds?: number;
+
+  @ApiPropertyOptional({ example: 1048576, description: 'Too large (413): the limit, in bytes' })
+  max_bytes?: number;
 }
 
 /** The one JSON shape of every error response. */
