@@ -1,13 +1,11 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { AuthGuard } from '@nestjs/passport';
 import { ErrorResponse } from '../errors/error-response.js';
 import { FamilyGuard } from './family.guard.js';
+import { JwtAuthGuard } from './jwt-auth.guard.js';
 import { FamilyScopeInterceptor } from './family-scope.interceptor.js';
 import type { FamilyScope } from './family-context.js';
 import type { AuthenticatedUser, ScopedRequest } from './family-scope.request.js';
-
-export const JwtAuthGuard = AuthGuard('jwt');
 
 /** A valid access token is required; no family needed (e.g. /auth/me, /auth/join-family). */
 export function Authenticated(): MethodDecorator & ClassDecorator {

@@ -2,8 +2,15 @@ import type { Request } from 'express';
 import type { FamilyRole } from '../../modules/auth/entities/user.entity.js';
 import type { FamilyScope } from './family-context.js';
 
+/** What the JWT strategy vouches for: a signed, unexpired access token of this subject. */
+export interface VerifiedAccessToken {
+  userId: string;
+  /** The token's `iat`, whole seconds; null when absent. */
+  issuedAt: number | null;
+}
+
 /**
- * The authenticated principal, as put on the request by the JWT strategy: the token's subject and
+ * The authenticated principal, as put on the request by JwtAuthGuard: the token's subject and
  * that user's membership, read from the database for this request (never from token claims).
  */
 export interface AuthenticatedUser {

@@ -4,19 +4,19 @@ import { createServiceKit, unitEmail, TEST_JWT_SECRET, type ServiceKit } from '.
 import { JwtStrategy } from '../../modules/auth/jwt.strategy.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 import { FamilyGuard } from './family.guard.js';
+import { loadAuthenticatedUser } from './jwt-auth.guard.js';
 import type { AuthenticatedUser, ScopedRequest } from './family-scope.request.js';
 
 /**
- * Resolving the family of a request, as JwtAuthGuard + FamilyGuard do it: the strategy reads the
- * user from the run's real PostgreSQL, the guard turns the membership into the scope or refuses.
+ * Resolving the family of a request, as JwtAuthGuard + FamilyGuard do it: the strategy checks the
+ * token's claims, JwtAuthGuard reads the user from the run's real PostgreSQL, the guard turns the membership into the scope or refuses.
  */
 describe('FamilyGuard (after the JWT strategy)', () => {
   let kit: ServiceKit;
-  let strategy: JwtStrategy;
+  const strategy = new JwtStrategy(createSecretKey(Buffer.from(TEST_JWT_SECRET)));
   const guard = new FamilyGuard();
   beforeAll(async () => {
     kit = await createServiceKit();
-    strategy = new JwtStrategy(createSecretKey(Buffer.from(TEST_JWT_SECRET)), kit.dataSource);
   });
   afterAll(() => kit?.close());
 
@@ -25,7 +25,8 @@ describe('FamilyGuard (after the JWT strategy)', () => {
 
   /** What a request with a valid token of `userId` ends up with: its scope, or the refusal. */
   async function resolve(userId: string): Promise<{ user: AuthenticatedUser | false; request: Partial<ScopedRequest>; error?: DomainError }> {
-    const user = await strategy.validate({ sub: userId, typ: 'access', iat: Math.floor(Date.now() / 1000) });
+    const token = strategy.validate({ sub: userId, typ: 'access', iat: Math.floor(Date.now() / 1000) });
+    const user = (token && (await loadAuthenticatedUser(kit.dataSource, token))) || false;
     const request: Partial<ScopedRequest> = user ? { user } : {};
     try {
       guard.canActivate(contextFor(request));

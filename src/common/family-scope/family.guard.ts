@@ -3,7 +3,7 @@ import { DomainError, ErrorCode } from '../errors/domain-error.js';
 import type { ScopedRequest } from './family-scope.request.js';
 
 /**
- * Resolves the caller's family scope. Runs after JwtAuthGuard, whose strategy has just read the
+ * Resolves the caller's family scope. Runs after JwtAuthGuard, which has just read the
  * user's membership from the database (one query per request, never token claims), so a member
  * removed a second ago is refused now, not when their access token expires.
  */

@@ -1,14 +1,23 @@
 import { createSecretKey } from 'node:crypto';
 import { createServiceKit, unitEmail, TEST_JWT_SECRET, type ServiceKit } from '../../../test/factories/services.factory.js';
+import { loadAuthenticatedUser } from '../../common/family-scope/jwt-auth.guard.js';
 import { JwtStrategy } from './jwt.strategy.js';
 
-/** What the strategy accepts once passport-jwt has verified the signature and expiry. */
-describe('JwtStrategy.validate', () => {
+/**
+ * What a bearer token is worth once passport-jwt has verified the signature and expiry: the
+ * strategy's claim checks, then the user JwtAuthGuard loads from the run's real PostgreSQL.
+ */
+describe('JwtStrategy.validate + loadAuthenticatedUser', () => {
   let kit: ServiceKit;
-  let strategy: JwtStrategy;
+  const jwtStrategy = new JwtStrategy(createSecretKey(Buffer.from(TEST_JWT_SECRET)));
+  const strategy = {
+    async validate(payload: { sub: string; typ?: string; iat?: number }) {
+      const token = jwtStrategy.validate(payload);
+      return token && ((await loadAuthenticatedUser(kit.dataSource, token)) ?? false);
+    },
+  };
   beforeAll(async () => {
     kit = await createServiceKit();
-    strategy = new JwtStrategy(createSecretKey(Buffer.from(TEST_JWT_SECRET)), kit.dataSource);
   });
   afterAll(() => kit?.close());
 
