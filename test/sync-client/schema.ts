@@ -4,14 +4,14 @@ import migrationsModule from '@nozbe/watermelondb/Schema/migrations/index.js';
 
 const { appSchema, tableSchema } = watermelon;
 // CommonJS seen from ESM: the namespace's default is module.exports.
-const { schemaMigrations, createTable, addColumns } = ((migrationsModule as unknown as { default?: unknown }).default ??
+const { schemaMigrations, addColumns } = ((migrationsModule as unknown as { default?: unknown }).default ??
   migrationsModule) as typeof import('@nozbe/watermelondb/Schema/migrations/index.js');
 
 /**
  * The HemoDay app's WatermelonDB schema as a test client declares it: the
- * wire columns of every synced table (family_id included). Version 2 adds
- * `reminders` (a new table) and `documents.notes` (a new column) on top of
- * version 1, so migration syncs can be exercised.
+ * wire columns of every synced table (family_id included). Version 1 lacks the
+ * `documents.notes` column the server has always had (an app behind the server),
+ * and version 2 adds it, so a migration sync can be exercised with the real client.
  */
 const common = [
   { name: 'family_id', type: 'string' as const, isIndexed: true },
@@ -105,21 +105,20 @@ export const TABLE_NAMES = TABLES.map((t) => t.name);
 /** The current app schema (version 2). */
 export const schemaV2 = appSchema({ version: 2, tables: TABLES.map((t) => tableSchema(t)) });
 
-/** The previous app version: no reminders table, no documents.notes. */
+/** The previous app version: no documents.notes. */
 export const schemaV1 = appSchema({
   version: 1,
-  tables: TABLES.filter((t) => t.name !== 'reminders').map((t) =>
+  tables: TABLES.map((t) =>
     tableSchema(t.name === 'documents' ? { ...t, columns: t.columns.filter((c) => c.name !== 'notes') } : t),
   ),
 });
 
-/** The app's migration from version 1 to 2, as the app ships it: the reminders table, documents.notes. */
+/** The app's migration from version 1 to 2, as the app ships it: documents.notes. */
 export const migrationsToV2 = schemaMigrations({
   migrations: [
     {
       toVersion: 2,
       steps: [
-        createTable(TABLES.find((t) => t.name === 'reminders')!),
         addColumns({ table: 'documents', columns: [TABLES.find((t) => t.name === 'documents')!.columns.find((c) => c.name === 'notes')!] }),
       ],
     },

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../src/common/errors/domain-error.js';
 import { parseMigration, planPull } from '../../src/modules/sync/sync-pull.service.js';
-import { SYNC_TABLES } from '../../src/modules/sync/sync-schema.js';
+import { APP_SCHEMA_VERSION, inClientSchema, SYNC_TABLES } from '../../src/modules/sync/sync-schema.js';
 import { normalizeValue, validatePush, Invalid } from '../../src/modules/sync/sync-validator.js';
 
 const family = randomUUID();
@@ -31,13 +31,21 @@ describe('planPull', () => {
     expect(plan.modes).toMatchObject({ reminders: 'full', documents: 'columns', transfusions: 'incremental' });
   });
 
-  it('a client on an older app schema is not sent tables it lacks; no schema_version means every table', () => {
-    expect(Object.keys(planPull({ ...base, cursor: null, schemaVersion: 1 }).modes)).not.toContain('reminders');
-    expect(Object.keys(planPull({ ...base, cursor: null, schemaVersion: 2 }).modes)).toContain('reminders');
-    expect(Object.keys(planPull({ ...base, cursor: null, schemaVersion: 7 }).modes)).toHaveLength(SYNC_TABLES.length);
-    expect(Object.keys(planPull({ ...base, cursor: null }).modes)).toHaveLength(SYNC_TABLES.length);
-    // A migration naming a table the client's schema does not have changes nothing.
-    expect(planPull({ ...base, cursor: 200, schemaVersion: 1, migration: { tables: ['reminders'], columns: [] } }).modes.reminders).toBeUndefined();
+  it('every table belongs to app schema 1: a client on any schema version gets all of them', () => {
+    for (const schemaVersion of [1, 2, 7, null]) {
+      expect(Object.keys(planPull({ ...base, cursor: null, schemaVersion }).modes)).toHaveLength(SYNC_TABLES.length);
+    }
+    expect(APP_SCHEMA_VERSION).toBe(1);
+    // Marking a table the released app already has would silently stop syncing it to those phones.
+    expect(SYNC_TABLES.filter((t) => inClientSchema(t, 1) === false || t.columns.some((c) => !inClientSchema(c, 1)))).toEqual([]);
+  });
+
+  it('a table or column added in a later app schema is left out for older clients, kept for newer or unknown ones', () => {
+    expect(inClientSchema({ since: 2 }, 1)).toBe(false);
+    expect(inClientSchema({ since: 2 }, 2)).toBe(true);
+    expect(inClientSchema({ since: 2 }, 3)).toBe(true);
+    expect(inClientSchema({ since: 2 }, null)).toBe(true);
+    expect(inClientSchema({}, 1)).toBe(true);
   });
 
   it('parses the migration parameter as the client sends it', () => {

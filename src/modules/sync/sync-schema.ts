@@ -61,10 +61,14 @@ export interface TableSpec {
  * put them; its migration sync fetches them in full once it upgrades). A client that sends no
  * `schema_version`, or a newer one, gets everything.
  *
- * 1 — every table but `reminders`; `documents` without `notes`.
- * 2 — adds `reminders` and `documents.notes`.
+ * 1 — the seven tables and their columns as DESIGN.md lists them (the first app release that syncs).
+ *
+ * When the app adds a synced table or column in schema version N, add it here with `since: N` and
+ * raise APP_SCHEMA_VERSION: phones still on an older version then get neither (WatermelonDB would
+ * warn about an unknown table on every pull), and get them in full with their migration sync.
+ * Never mark something the released app already has: a phone that has it would stop receiving it.
  */
-export const APP_SCHEMA_VERSION = 2;
+export const APP_SCHEMA_VERSION = 1;
 
 export const SYNC_TABLE_NAMES = [
   'families',
@@ -149,7 +153,6 @@ export const SYNC_TABLES: readonly TableSpec[] = [
   },
   {
     name: 'reminders',
-    since: 2,
     columns: [
       str('title', 300, true),
       ts('remind_at', true),
@@ -169,7 +172,7 @@ export const SYNC_TABLES: readonly TableSpec[] = [
       str('file_url', 500),
       str('mime_type', 100),
       { name: 'size_bytes', kind: 'integer', sqlType: 'bigint', min: 0, max: Number.MAX_SAFE_INTEGER },
-      { ...text('notes'), since: 2 },
+      text('notes'),
       ...audit,
     ],
   },
