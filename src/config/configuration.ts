@@ -47,6 +47,11 @@ export const authConfig = registerAs('auth', () => {
     refreshTtlSeconds: parseDurationSeconds(env.JWT_REFRESH_TTL),
     rateLimit: env.AUTH_RATE_LIMIT,
     rateWindowSeconds: env.AUTH_RATE_WINDOW_SECONDS,
+    passwordHash: {
+      memoryCost: env.PASSWORD_HASH_MEMORY_KIB,
+      timeCost: env.PASSWORD_HASH_ITERATIONS,
+      parallelism: env.PASSWORD_HASH_PARALLELISM,
+    },
   };
 });
 

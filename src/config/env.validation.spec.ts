@@ -48,6 +48,16 @@ describe('validateEnv', () => {
     expect(validateEnv({ TRUST_PROXY: raw }).TRUST_PROXY).toEqual(parsed);
   });
 
+  it('password hashing cost: defaults to 64 MiB / 3 / 4, and refuses anything under OWASP\'s argon2id minimum', () => {
+    expect(validateEnv({})).toMatchObject({ PASSWORD_HASH_MEMORY_KIB: 65536, PASSWORD_HASH_ITERATIONS: 3, PASSWORD_HASH_PARALLELISM: 4 });
+    expect(validateEnv({ PASSWORD_HASH_MEMORY_KIB: '19456', PASSWORD_HASH_ITERATIONS: '2', PASSWORD_HASH_PARALLELISM: '1' })).toMatchObject({
+      PASSWORD_HASH_MEMORY_KIB: 19456,
+      PASSWORD_HASH_ITERATIONS: 2,
+    });
+    const named = problemsOf({ PASSWORD_HASH_MEMORY_KIB: '4096', PASSWORD_HASH_ITERATIONS: '1', PASSWORD_HASH_PARALLELISM: '0' }).map((p) => p.split('=')[0]);
+    expect(named).toEqual(expect.arrayContaining(['PASSWORD_HASH_MEMORY_KIB', 'PASSWORD_HASH_ITERATIONS', 'PASSWORD_HASH_PARALLELISM']));
+  });
+
   it('refuses TRUST_PROXY=true: it would let any client pick its IP with X-Forwarded-For', () => {
     expect(problemsOf({ TRUST_PROXY: 'true' })).toEqual([expect.stringMatching(/^TRUST_PROXY="true": TRUST_PROXY=true would trust every hop.* number of proxies .* addresses\/subnets$/)]);
   });

@@ -164,6 +164,20 @@ export class EnvironmentVariables {
   AUTH_RATE_WINDOW_SECONDS: number = 60;
 
   /**
+   * argon2id cost. Defaults: the library's (64 MiB, 3 passes, 4 lanes). The floors are OWASP's
+   * minimum for argon2id (19 MiB, 2 passes, 1 lane): lower is refused, so a setting can make hashing
+   * cheaper (small machines, the test suite) but never weak.
+   */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(19 * 1024) @Max(4 * 1024 * 1024)
+  PASSWORD_HASH_MEMORY_KIB: number = 64 * 1024;
+
+  @Transform(toInt) @IsOptional() @IsInt() @Min(2) @Max(20)
+  PASSWORD_HASH_ITERATIONS: number = 3;
+
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(64)
+  PASSWORD_HASH_PARALLELISM: number = 4;
+
+  /**
    * Which hops in front of the app are proxies whose X-Forwarded-For may be believed (client IP for
    * rate limits and logs). A hop count counts from the right of the header, so the client's own
    * (left-most, forgeable) entries are never used; `true` (trust everything) is refused.

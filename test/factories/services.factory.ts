@@ -49,6 +49,12 @@ export async function createServiceKit(overrides: Partial<AuthConfig> = {}): Pro
     refreshTtlSeconds: 60 * 24 * 3600,
     rateLimit: 10,
     rateWindowSeconds: 60,
+    // The cost the global set-up gives the whole run (see test/setup/global-setup.mjs).
+    passwordHash: {
+      memoryCost: Number(process.env.PASSWORD_HASH_MEMORY_KIB ?? 65536),
+      timeCost: Number(process.env.PASSWORD_HASH_ITERATIONS ?? 3),
+      parallelism: Number(process.env.PASSWORD_HASH_PARALLELISM ?? 4),
+    },
     ...overrides,
   };
   const familyContext = new FamilyContext();
@@ -60,7 +66,7 @@ export async function createServiceKit(overrides: Partial<AuthConfig> = {}): Pro
     familyContext,
     dataSource.getRepository(FamilyEntity),
   );
-  const passwords = new PasswordService();
+  const passwords = new PasswordService(config);
   const jwt = new JwtService({ secret: TEST_JWT_SECRET, signOptions: { algorithm: 'HS256' } });
   const tokens = new TokenService(jwt, dataSource.getRepository(RefreshTokenEntity), config);
   const auth = new AuthService(dataSource.getRepository(UserEntity), passwords, tokens, families, versions);

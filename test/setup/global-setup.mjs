@@ -71,4 +71,11 @@ export default async function globalSetup() {
   const database = await startTestDatabase();
   globalThis.__HEMODAY_TEST_DB__ = database;
   process.env.TEST_DATABASE_URL = database.url; // inherited by the workers
+  // Password hashing at OWASP's argon2id minimum instead of the production default: the suite
+  // registers and logs in hundreds of users, and at 64 MiB × 3 passes × 4 lanes each hash takes
+  // both cores of a CI machine for a moment. Inherited by the workers, the apps they create and the
+  // processes they spawn; PasswordService's own spec still checks the default.
+  for (const [name, value] of Object.entries(TEST_PASSWORD_HASH_ENV)) process.env[name] ??= value;
 }
+
+export const TEST_PASSWORD_HASH_ENV = { PASSWORD_HASH_MEMORY_KIB: '19456', PASSWORD_HASH_ITERATIONS: '2', PASSWORD_HASH_PARALLELISM: '1' };

@@ -12,6 +12,14 @@ describe('PasswordService', () => {
     expect(a).not.toContain('correct horse battery');
   });
 
+  it('uses the configured cost (PASSWORD_HASH_*) for new hashes and still verifies hashes of another cost', async () => {
+    const cheaper = new PasswordService({ passwordHash: { memoryCost: 19456, timeCost: 2, parallelism: 1 } });
+    const hash = await cheaper.hash('correct horse battery');
+    expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(await passwords.verify(hash, 'correct horse battery')).toBe(true);
+    expect(await cheaper.verify(await passwords.hash('correct horse battery'), 'correct horse battery')).toBe(true);
+  });
+
   it('verifies the right password only', async () => {
     const hash = await passwords.hash('correct horse battery');
     expect(await passwords.verify(hash, 'correct horse battery')).toBe(true);

@@ -1,17 +1,33 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
 import argon2 from 'argon2';
+import { authConfig } from '../../config/configuration.js';
 
-/** argon2id with the library's defaults (m=64 MiB, t=3, p=4): ~90 ms per hash on the CI machines. */
+export interface PasswordHashCost {
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+/** argon2id with the library's defaults (m=64 MiB, t=3, p=4): the default of PASSWORD_HASH_*. */
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 65536, timeCost: 3, parallelism: 4 } as const;
 
 @Injectable()
 export class PasswordService {
+  private readonly options: typeof ARGON2_OPTIONS | (PasswordHashCost & { type: typeof argon2.argon2id });
   // A real hash of a random string, verified when the email is unknown so that
   // unknown-email and wrong-password answers take the same time.
-  private readonly dummyHash = argon2.hash(`dummy-${Math.random()}`, ARGON2_OPTIONS);
+  private readonly dummyHash: Promise<string>;
 
+  /** `config`: PASSWORD_HASH_* (validated at start-up); without it, ARGON2_OPTIONS. */
+  constructor(@Optional() @Inject(authConfig.KEY) config?: Pick<ConfigType<typeof authConfig>, 'passwordHash'>) {
+    this.options = config ? { type: argon2.argon2id, ...config.passwordHash } : ARGON2_OPTIONS;
+    this.dummyHash = argon2.hash(`dummy-${Math.random()}`, this.options);
+  }
+
+  /** New hashes use the configured cost; a stored hash is verified with the cost it was made with. */
   hash(password: string): Promise<string> {
-    return argon2.hash(password, ARGON2_OPTIONS);
+    return argon2.hash(password, this.options);
   }
 
   async verify(hash: string | undefined, password: string): Promise<boolean> {
