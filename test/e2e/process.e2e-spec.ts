@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { MIGRATIONS } from '../../src/database/migrations.js';
+// Zombie-aware: a stopped orphan is reaped by init, which may take a moment under load.
+import { isAlive } from '../setup/service-process.js';
 
 const MAIN = resolve('dist/main.js');
 
@@ -64,14 +66,6 @@ async function waitForHealth(port: number, running: Running, timeoutMs = 45_000)
   throw new Error(`service did not become healthy:\n${running.output()}`);
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('node dist/main.js', () => {
   const dirs: string[] = [];
