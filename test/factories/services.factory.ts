@@ -15,6 +15,7 @@ import { TokenService } from '../../src/modules/auth/token.service.js';
 import { FamilyEntity } from '../../src/modules/families/entities/family.entity.js';
 import { FamiliesRepository, FamilyMembersRepository } from '../../src/modules/families/families.repository.js';
 import { FamiliesService } from '../../src/modules/families/families.service.js';
+import { DomainError } from '../../src/common/errors/domain-error.js';
 
 export type AuthConfig = ConfigType<typeof authConfig>;
 
@@ -82,3 +83,14 @@ export async function createServiceKit(overrides: Partial<AuthConfig> = {}): Pro
 
 /** A unique, already-normalized email per call. */
 export const unitEmail = (prefix = 'unit') => `${prefix}-${randomUUID()}@example.test`;
+
+/** The DomainError that `work` fails with (any other outcome fails the test). */
+export async function domainFailure(work: () => Promise<unknown>): Promise<DomainError> {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof DomainError) return error;
+    throw error;
+  }
+  throw new Error('expected a DomainError');
+}

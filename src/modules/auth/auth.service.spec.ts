@@ -1,4 +1,4 @@
-import { createServiceKit, unitEmail, type ServiceKit } from '../../../test/factories/services.factory.js';
+import { createServiceKit, unitEmail, type ServiceKit, domainFailure as failure } from '../../../test/factories/services.factory.js';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { UserEntity } from './entities/user.entity.js';
 import { FamilyEntity } from '../families/entities/family.entity.js';
@@ -11,15 +11,6 @@ describe('AuthService', () => {
   beforeAll(async () => (kit = await createServiceKit()));
   afterAll(() => kit?.close());
 
-  const failure = async (work: () => Promise<unknown>): Promise<DomainError> => {
-    try {
-      await work();
-    } catch (error) {
-      if (error instanceof DomainError) return error;
-      throw error;
-    }
-    throw new Error('expected a DomainError');
-  };
   const userRow = (id: string) => kit.dataSource.getRepository(UserEntity).findOneByOrFail({ id });
   const familyRow = (id: string) => kit.dataSource.getRepository(FamilyEntity).findOneByOrFail({ id });
   const register = (email = unitEmail(), extra: { invite_code?: string; name?: string } = {}) => kit.auth.register({ email, password: PASSWORD, ...extra });

@@ -1,7 +1,7 @@
-import { createServiceKit, unitEmail, TEST_JWT_SECRET, type ServiceKit } from '../../../test/factories/services.factory.js';
+import { createServiceKit, unitEmail, TEST_JWT_SECRET, type ServiceKit, domainFailure as failure } from '../../../test/factories/services.factory.js';
 import { JwtService } from '@nestjs/jwt';
 import { createHash } from 'node:crypto';
-import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { ErrorCode } from '../../common/errors/domain-error.js';
 import { REFRESH_RETRY_GRACE_MS } from './token.service.js';
 
 interface TokenRow {
@@ -24,15 +24,6 @@ describe('TokenService', () => {
     (await kit.dataSource.query('SELECT id, chain_id, token_hash, used_at, revoked_at FROM refresh_tokens WHERE id = $1', [refreshToken.split('.')[0]]))[0];
   const liveInChain = async (chainId: string): Promise<number> =>
     (await kit.dataSource.query('SELECT count(*)::int AS n FROM refresh_tokens WHERE chain_id = $1 AND revoked_at IS NULL', [chainId]))[0].n;
-  const rejection = async (work: () => Promise<unknown>): Promise<DomainError> => {
-    try {
-      await work();
-    } catch (error) {
-      if (error instanceof DomainError) return error;
-      throw error;
-    }
-    throw new Error('expected a DomainError');
-  };
 
   describe('issue', () => {
     it('an HS256 access JWT (sub = user, typ = access, TTL from config) and an opaque refresh token stored as a hash', async () => {
@@ -69,11 +60,11 @@ describe('TokenService', () => {
       const otherDevice = await kit.tokens.issue(userId);
       const second = await kit.tokens.rotate(first.refreshToken);
       const third = await kit.tokens.rotate(second.refreshToken);
-      const reuse = await rejection(() => kit.tokens.rotate(first.refreshToken));
+      const reuse = await failure(() => kit.tokens.rotate(first.refreshToken));
       expect([reuse.code, reuse.status]).toEqual([ErrorCode.INVALID_REFRESH_TOKEN, 401]);
       expect(reuse.message).toMatch(/reuse/);
       expect(await liveInChain((await row(first.refreshToken)).chain_id)).toBe(0);
-      expect((await rejection(() => kit.tokens.rotate(third.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      expect((await failure(() => kit.tokens.rotate(third.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
       // Another sign-in of the same user is another chain: untouched.
       await kit.tokens.rotate(otherDevice.refreshToken);
     });
@@ -85,8 +76,8 @@ describe('TokenService', () => {
         first.refreshToken.split('.')[0],
         REFRESH_RETRY_GRACE_MS + 1000,
       ]);
-      expect((await rejection(() => kit.tokens.rotate(first.refreshToken))).message).toMatch(/reuse/);
-      expect((await rejection(() => kit.tokens.rotate(second.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      expect((await failure(() => kit.tokens.rotate(first.refreshToken))).message).toMatch(/reuse/);
+      expect((await failure(() => kit.tokens.rotate(second.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
       expect(await liveInChain((await row(first.refreshToken)).chain_id)).toBe(0);
     });
 
@@ -110,8 +101,8 @@ describe('TokenService', () => {
         const first = await kit.tokens.issue(await newUser());
         const lost = await kit.tokens.rotate(first.refreshToken);
         const retried = await kit.tokens.rotate(first.refreshToken);
-        expect((await rejection(() => kit.tokens.rotate(lost.refreshToken))).message).toMatch(/reuse/);
-        expect((await rejection(() => kit.tokens.rotate(retried.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+        expect((await failure(() => kit.tokens.rotate(lost.refreshToken))).message).toMatch(/reuse/);
+        expect((await failure(() => kit.tokens.rotate(retried.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
         expect(await liveInChain((await row(first.refreshToken)).chain_id)).toBe(0);
       });
 
@@ -141,7 +132,7 @@ describe('TokenService', () => {
       ['an unknown id', (t: string) => `00000000-0000-4000-8000-000000000000.${t.split('.')[1]}`],
     ])('refuses %s without burning the real token', async (_, forge) => {
       const pair = await kit.tokens.issue(await newUser());
-      expect((await rejection(() => kit.tokens.rotate(forge(pair.refreshToken)))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      expect((await failure(() => kit.tokens.rotate(forge(pair.refreshToken)))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
       expect((await row(pair.refreshToken)).used_at).toBeNull();
       await kit.tokens.rotate(pair.refreshToken);
     });
@@ -149,10 +140,10 @@ describe('TokenService', () => {
     it('refuses an expired or revoked token', async () => {
       const expired = await kit.tokens.issue(await newUser());
       await kit.dataSource.query(`UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [expired.refreshToken.split('.')[0]]);
-      expect((await rejection(() => kit.tokens.rotate(expired.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      expect((await failure(() => kit.tokens.rotate(expired.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
       const revoked = await kit.tokens.issue(await newUser());
       await kit.tokens.revoke(revoked.refreshToken);
-      expect((await rejection(() => kit.tokens.rotate(revoked.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      expect((await failure(() => kit.tokens.rotate(revoked.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
     });
   });
 
@@ -165,7 +156,7 @@ describe('TokenService', () => {
       await kit.tokens.revoke(`${tablet.refreshToken.slice(0, -2)}xx`);
       await kit.tokens.revoke('whatever');
       await kit.tokens.revoke(phone.refreshToken); // an old token of the chain still signs that device out
-      expect((await rejection(() => kit.tokens.rotate(rotated.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      expect((await failure(() => kit.tokens.rotate(rotated.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
       await kit.tokens.rotate(tablet.refreshToken);
     });
 
@@ -174,7 +165,7 @@ describe('TokenService', () => {
       const pairs = [await kit.tokens.issue(userId), await kit.tokens.issue(userId)];
       const theirs = await kit.tokens.issue(someoneElse);
       await kit.tokens.revokeAllForUser(userId);
-      for (const pair of pairs) expect((await rejection(() => kit.tokens.rotate(pair.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      for (const pair of pairs) expect((await failure(() => kit.tokens.rotate(pair.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
       await kit.tokens.rotate(theirs.refreshToken);
     });
   });

@@ -1,5 +1,5 @@
-import { createServiceKit, unitEmail, type ServiceKit } from '../../../test/factories/services.factory.js';
-import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { createServiceKit, unitEmail, type ServiceKit, domainFailure as failure } from '../../../test/factories/services.factory.js';
+import { ErrorCode } from '../../common/errors/domain-error.js';
 import { UserEntity } from '../auth/entities/user.entity.js';
 import { FamilyEntity } from './entities/family.entity.js';
 
@@ -26,15 +26,6 @@ describe('FamiliesService', () => {
     const members: Member[] = [];
     for (let i = 0; i < extra; i++) members.push(await register(code));
     return { owner, members, code };
-  };
-  const failure = async (work: () => Promise<unknown>): Promise<DomainError> => {
-    try {
-      await work();
-    } catch (error) {
-      if (error instanceof DomainError) return error;
-      throw error;
-    }
-    throw new Error('expected a DomainError');
   };
 
   describe('owner-only operations', () => {
