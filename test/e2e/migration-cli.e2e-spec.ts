@@ -8,24 +8,15 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { scratchDatabases } from '../setup/scratch-databases.js';
 import { removeDir, scratchDir, startProcess, stopAll } from '../setup/service-process.js';
 
 const CLI = resolve('dist/src/database/migration-cli.js');
 
 describe('npm run migration:*', () => {
-  let admin: pg.Client;
-  const databases: string[] = [];
+  const scratch = scratchDatabases('hemoday_migcli');
+  const freshDatabase = () => scratch.create();
   const dirs: string[] = [];
-
-  /** A new, empty database on the server the tests use. */
-  async function freshDatabase(): Promise<string> {
-    const name = `hemoday_migcli_${process.pid}_${Date.now()}_${databases.length}`;
-    await admin.query(`CREATE DATABASE ${name}`);
-    databases.push(name);
-    const url = new URL(process.env.TEST_DATABASE_URL!);
-    url.pathname = `/${name}`;
-    return url.toString();
-  }
 
   /** The CLI in a project folder of its own (its `.env`, its `migrations/`), with no DATABASE_URL in the environment. */
   async function runCli(args: string[], dotEnv: string) {
@@ -47,14 +38,10 @@ describe('npm run migration:*', () => {
     }
   }
 
-  beforeAll(async () => {
-    admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-    await admin.connect();
-  });
+  beforeAll(() => scratch.open());
   afterAll(async () => {
     await stopAll();
-    for (const name of databases) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await scratch.dropAll();
     dirs.forEach(removeDir);
   });
 

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { scratchDatabases } from '../setup/scratch-databases.js';
 import { MIGRATIONS } from '../../src/database/migrations.js';
 // Zombie-aware: a stopped orphan is reaped by init, which may take a moment under load.
 import { isAlive } from '../setup/service-process.js';
@@ -97,17 +98,8 @@ describe('node dist/main.js', () => {
   });
 
   describe('NODE_ENV=production, as the image runs it, on a fresh database', () => {
-    let admin: pg.Client;
-    const databases: string[] = [];
-    /** A new, empty database on the server the tests use (DATABASE_URL's or the embedded one). */
-    async function freshDatabase(): Promise<string> {
-      const name = `hemoday_proc_${process.pid}_${Date.now()}_${databases.length}`;
-      await admin.query(`CREATE DATABASE ${name}`);
-      databases.push(name);
-      const url = new URL(process.env.TEST_DATABASE_URL!);
-      url.pathname = `/${name}`;
-      return url.toString();
-    }
+    const scratch = scratchDatabases('hemoday_proc');
+    const freshDatabase = () => scratch.create();
     async function tablesOf(url: string): Promise<string[]> {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
@@ -118,15 +110,11 @@ describe('node dist/main.js', () => {
       }
     }
 
-    beforeAll(async () => {
-      admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-      await admin.connect();
-    });
+    beforeAll(() => scratch.open());
     afterAll(async () => {
       for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await Promise.all(started.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
-      for (const name of databases) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
+      await scratch.dropAll();
     });
 
     it('applies every migration at start, then serves /health, /docs and the API; SIGTERM exits 0', async () => {

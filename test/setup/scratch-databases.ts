@@ -1,0 +1,31 @@
+import pg from 'pg';
+
+/**
+ * Empty databases of their own, on the server the run uses (DATABASE_URL's or the embedded one),
+ * for tests that must watch migrations run from nothing. Call `open()` in beforeAll and
+ * `dropAll()` in afterAll.
+ */
+export function scratchDatabases(prefix: string) {
+  let admin: pg.Client | undefined;
+  const names: string[] = [];
+  return {
+    async open(): Promise<void> {
+      admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+      await admin.connect();
+    },
+    /** A new, empty database; its URL. */
+    async create(): Promise<string> {
+      const name = `${prefix}_${process.pid}_${Date.now()}_${names.length}`;
+      await admin!.query(`CREATE DATABASE ${name}`);
+      names.push(name);
+      const url = new URL(process.env.TEST_DATABASE_URL!);
+      url.pathname = `/${name}`;
+      return url.toString();
+    },
+    async dropAll(): Promise<void> {
+      if (!admin) return;
+      for (const name of names) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
