@@ -3,70 +3,14 @@
  * in its own process, on DATABASE_URL and on the embedded PostgreSQL, including
  * start-up validation, SIGTERM and recovery from a SIGKILL-ed predecessor.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pg from 'pg';
 import { scratchDatabases } from '../setup/scratch-databases.js';
 import { MIGRATIONS } from '../../src/database/migrations.js';
-// Zombie-aware: a stopped orphan is reaped by init, which may take a moment under load.
-import { isAlive } from '../setup/service-process.js';
-
-const MAIN = resolve('dist/main.js');
-
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
-
-/** Every service a test started; a failing assertion must not leave one running. */
-const started: ChildProcess[] = [];
-
-function start(env: Record<string, string | undefined>): Running {
-  const base = { ...process.env };
-  delete base.DATABASE_URL;
-  delete base.NODE_OPTIONS; // jest's VM-modules flag is not what production runs with
-  const child = spawn(process.execPath, [MAIN], {
-    env: { ...base, LOG_LEVEL: 'info', NODE_ENV: 'test', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  started.push(child);
-  let output = '';
-  child.stdout!.on('data', (c) => (output += c));
-  child.stderr!.on('data', (c) => (output += c));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, output: () => output, exited };
-}
-
-async function waitForHealth(port: number, running: Running, timeoutMs = 45_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (running.child.exitCode !== null) throw new Error(`service exited early:\n${running.output()}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/health`);
-      if (res.status === 200) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`service did not become healthy:\n${running.output()}`);
-}
-
+// isAlive is zombie-aware: a stopped orphan is reaped by init, which may take a moment under load.
+import { freePort, isAlive, startService as start, stopAll, waitForHealth } from '../setup/service-process.js';
 
 describe('node dist/main.js', () => {
   const dirs: string[] = [];
@@ -76,8 +20,8 @@ describe('node dist/main.js', () => {
     dirs.push(dir);
     return dir;
   };
-  afterAll(() => {
-    for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  afterAll(async () => {
+    await stopAll();
     dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
   });
 
@@ -112,8 +56,7 @@ describe('node dist/main.js', () => {
 
     beforeAll(() => scratch.open());
     afterAll(async () => {
-      for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await Promise.all(started.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+      await stopAll();
       await scratch.dropAll();
     });
 
