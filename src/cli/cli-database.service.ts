@@ -22,7 +22,8 @@ export class CliDatabase {
   /** Connects (DATABASE_URL or the embedded server) and, like the app's start-up, applies pending migrations. */
   async connect(options: { migrate?: boolean } = {}): Promise<DataSource> {
     if (!this.dataSource.isInitialized) {
-      const url = await resolveDatabaseUrl(this.config);
+      // Next to a running `npm start` on the same DATA_DIR, its embedded server is used (and left running).
+      const url = await resolveDatabaseUrl(this.config, { attachToRunning: true });
       this.dataSource.setOptions({ url });
       await this.dataSource.initialize();
     }

@@ -12,9 +12,10 @@ let embeddedUrl: Promise<string> | undefined;
 
 /**
  * DATABASE_URL when configured; otherwise starts (once per process) the
- * embedded PostgreSQL with its data under DATA_DIR/postgres.
+ * embedded PostgreSQL with its data under DATA_DIR/postgres — or, with
+ * `attachToRunning`, uses the one a running app already serves there.
  */
-export function resolveDatabaseUrl(settings: DatabaseSettings): Promise<string> {
+export function resolveDatabaseUrl(settings: DatabaseSettings, options: { attachToRunning?: boolean } = {}): Promise<string> {
   if (settings.url) return Promise.resolve(settings.url);
   if (!embeddedUrl) {
     const logger = new Logger('EmbeddedPostgres');
@@ -25,6 +26,7 @@ export function resolveDatabaseUrl(settings: DatabaseSettings): Promise<string> 
       warn: (message) => logger.warn(message),
       // main.ts and the CLIs stop it themselves on every signal, after their own work is drained.
       detached: true,
+      attachToRunning: options.attachToRunning,
     });
     logger.log(`starting embedded PostgreSQL in ${settings.embeddedDataDir} on 127.0.0.1:${settings.embeddedPort}`);
     embeddedUrl = embedded.start();

@@ -24,6 +24,11 @@ export interface EmbeddedPostgresOptions {
    * which suits a test run that installs no signal handlers.
    */
   detached?: boolean;
+  /**
+   * When a running app already serves this data directory, use its server instead of refusing
+   * (the admin CLI next to `npm start`). Nothing is started, and stop() leaves that server alone.
+   */
+  attachToRunning?: boolean;
 }
 
 interface Binaries {
@@ -101,7 +106,11 @@ export class EmbeddedPostgres {
     }
     const password = await this.ensureCluster(binaries, osUser);
     this.throwIfStopping();
-    await this.stopOrphanedServer();
+    const running = await this.stopOrphanedServer();
+    if (running) {
+      this.options.warn?.(`using the embedded PostgreSQL of the running app (pid ${running.ownerPid}) on 127.0.0.1:${running.port}`);
+      return this.url(password, this.options.database ?? 'hemoday', running.port);
+    }
     this.throwIfStopping();
     await this.spawnServer(binaries, osUser);
     this.throwIfStopping();
@@ -141,8 +150,8 @@ export class EmbeddedPostgres {
     if (this.stopRequested) throw new Error('Embedded PostgreSQL start-up was interrupted (the process is stopping)');
   }
 
-  private url(password: string, database: string): string {
-    return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${this.options.port}/${database}`;
+  private url(password: string, database: string, port = this.options.port): string {
+    return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   }
 
   private async ensureCluster(binaries: Binaries, osUser?: OsUser): Promise<string> {
@@ -184,10 +193,11 @@ export class EmbeddedPostgres {
    * Otherwise the server is orphaned (its parent is init or a subreaper such as
    * `systemd --user`): stop it.
    */
-  private async stopOrphanedServer(): Promise<void> {
+  private async stopOrphanedServer(): Promise<{ port: number; ownerPid: number } | undefined> {
     const pidFile = join(this.dataDir, 'postmaster.pid');
     if (!existsSync(pidFile)) return;
-    const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+    const pidLines = (await readFile(pidFile, 'utf8')).split('\n');
+    const pid = Number(pidLines[0]);
     if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // PostgreSQL replaces a pid file whose process is gone
     const args = processArgs(pid);
     if (!args) {
@@ -204,6 +214,9 @@ export class EmbeddedPostgres {
     }
     const owner = await this.readOwner();
     if (owner && isRunningOwner(owner, pid)) {
+      // Line 4 of postmaster.pid is the server's port.
+      const port = Number(pidLines[3]);
+      if (this.options.attachToRunning && Number.isInteger(port) && port > 0) return { port, ownerPid: owner.pid };
       throw new Error(
         `Another process (pid ${owner.pid}) is already running the embedded PostgreSQL in ${this.dataDir}. Stop it first.`,
       );

@@ -278,4 +278,40 @@ describe('start-up and shutdown of node dist/main.js', () => {
     expect(await owner.exited).toBe(0);
     expect(await waitUntil(() => postgresServersFor(join(dataDir, 'postgres')).length === 0, 5_000)).toBe(true);
   });
+
+  it('the admin CLI next to a running app uses that app\'s embedded server, and leaves it serving', async () => {
+    const dataDir = await migratedDataDir();
+    const [port, pgPort] = [await freePort(), await freePort()];
+    const app = startService({ PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), DATA_DIR: dataDir, JWT_SECRET });
+    await waitForHealth(port, app);
+    const servers = postgresServersFor(join(dataDir, 'postgres'));
+    expect(servers).toHaveLength(1);
+
+    // Another EMBEDDED_PG_PORT on purpose: the CLI must find the running server, not start one.
+    const cli = startProcess(process.execPath, [MAIN.replace(/main\.js$/, 'cli.js'), 'seed', '--email', 'next.to.app@example.com', '--password', 'long enough pw', '--months', '1'], {
+      EMBEDDED_PG_PORT: String(await freePort()),
+      DATA_DIR: dataDir,
+      JWT_SECRET,
+      LOG_LEVEL: 'warn',
+    });
+    expect(await cli.exited).toBe(0);
+    expect(cli.output()).toMatch(/using the embedded PostgreSQL of the running app/);
+    expect(postgresServersFor(join(dataDir, 'postgres'))).toEqual(servers);
+
+    // The app serves what the CLI wrote.
+    const login = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'next.to.app@example.com', password: 'long enough pw' }),
+    });
+    expect(login.status).toBe(200);
+    const { access_token } = (await login.json()) as { access_token: string };
+    const pull = await fetch(`http://127.0.0.1:${port}/api/v1/sync?last_pulled_at=0`, { headers: { authorization: `Bearer ${access_token}` } });
+    const body = (await pull.json()) as { changes: { transfusions: { created: unknown[] } } };
+    expect(body.changes.transfusions.created.length).toBeGreaterThan(0);
+
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+    expect(await waitUntil(() => postgresServersFor(join(dataDir, 'postgres')).length === 0, 5_000)).toBe(true);
+  });
 });
