@@ -7,8 +7,7 @@
  */
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
-import { scratchDatabases } from '../setup/scratch-databases.js';
+import { queryOnce, scratchDatabases } from '../setup/scratch-databases.js';
 import { removeDir, scratchDir, startProcess, stopAll } from '../setup/service-process.js';
 
 const CLI = resolve('dist/src/database/migration-cli.js');
@@ -28,16 +27,6 @@ describe('npm run migration:*', () => {
     return { code, output: run.output(), cwd };
   }
 
-  async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return (await client.query<T>(sql)).rows;
-    } finally {
-      await client.end();
-    }
-  }
-
   beforeAll(() => scratch.open());
   afterAll(async () => {
     await stopAll();
@@ -49,7 +38,7 @@ describe('npm run migration:*', () => {
     const url = await freshDatabase();
     const { code, output, cwd } = await runCli(['run'], `# project settings\nDATABASE_URL=${url}\n`);
     expect({ code, output }).toMatchObject({ code: 0, output: expect.stringMatching(/Applied: InitialSchema1764090000000/) });
-    expect((await query(url, 'SELECT count(*)::int AS n FROM migrations'))[0].n).toBeGreaterThan(0);
+    expect((await queryOnce(url, 'SELECT count(*)::int AS n FROM migrations'))[0].n).toBeGreaterThan(0);
     expect(existsSync(join(cwd, '.data', 'postgres'))).toBe(false); // no embedded server was started
   });
 
@@ -71,7 +60,7 @@ describe('npm run migration:*', () => {
   it('migration:generate refuses to write DROP statements unless --allow-drop (e.g. an index the entities do not declare)', async () => {
     const url = await freshDatabase();
     expect((await runCli(['run'], `DATABASE_URL=${url}\n`)).code).toBe(0);
-    await query(url, 'CREATE INDEX stray_files_mime_type_idx ON files (mime_type)');
+    await queryOnce(url, 'CREATE INDEX stray_files_mime_type_idx ON files (mime_type)');
 
     const refused = await runCli(['generate', 'Probe'], `DATABASE_URL=${url}\n`);
     expect(refused.code).toBe(1);

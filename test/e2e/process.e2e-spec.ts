@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { scratchDatabases } from '../setup/scratch-databases.js';
+import { queryOnce, scratchDatabases } from '../setup/scratch-databases.js';
 import { MIGRATIONS } from '../../src/database/migrations.js';
 // isAlive is zombie-aware: a stopped orphan is reaped by init, which may take a moment under load.
 import { freePort, isAlive, startService as start, stopAll, waitForHealth } from '../setup/service-process.js';
@@ -44,15 +44,8 @@ describe('node dist/main.js', () => {
   describe('NODE_ENV=production, as the image runs it, on a fresh database', () => {
     const scratch = scratchDatabases('hemoday_proc');
     const freshDatabase = () => scratch.create();
-    async function tablesOf(url: string): Promise<string[]> {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        return (await client.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`)).rows.map((r) => r.table_name);
-      } finally {
-        await client.end();
-      }
-    }
+    const tablesOf = async (url: string): Promise<string[]> =>
+      (await queryOnce<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`)).map((r) => r.table_name);
 
     beforeAll(() => scratch.open());
     afterAll(async () => {

@@ -29,3 +29,14 @@ export function scratchDatabases(prefix: string) {
     },
   };
 }
+
+/** One statement on its own connection (a scratch database has no pool of its own). */
+export async function queryOnce<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
