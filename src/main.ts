@@ -49,6 +49,10 @@ function stop(code: number, log: () => void): Promise<void> {
     const server = app?.getHttpServer() as import('node:http').Server | undefined;
     const idle = setInterval(() => server?.closeIdleConnections(), 100);
     try {
+      // Drain HTTP first: Nest's close() runs the shutdown hooks (the database pool ends there)
+      // before it stops the HTTP server, so a request still in flight could hold a connection
+      // while PostgreSQL is being stopped.
+      if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
       await app?.close();
     } catch (error) {
       logger.pino.error({ context: 'Bootstrap', err: error }, 'closing the application failed');
