@@ -180,6 +180,37 @@ describe('families (e2e)', () => {
       await t.http().post('/api/v1/auth/refresh').send({ refresh_token: owner.refreshToken }).expect(200);
     });
 
+    it('replaces the invite code: the removed member cannot rejoin with the code they saw; the others get the new one', async () => {
+      const { owner, member } = await familyWithMember(t);
+      const third = await joinFamily(t, owner.inviteCode);
+      // Every member sees the code.
+      const seen = await t.http().get('/api/v1/families/me').set(bearer(member.token)).expect(200);
+      expect(seen.body.invite_code).toBe(owner.inviteCode);
+      const pulled = await t.http().get('/api/v1/sync').set(bearer(third.token)).expect(200);
+
+      await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
+
+      for (const rejoin of [
+        t.http().post('/api/v1/auth/join-family').set(bearer(member.token)).send({ invite_code: owner.inviteCode }),
+        t.http().post('/api/v1/auth/register').send({ email: `rejoin-${Date.now()}@example.test`, password: 'long enough pw', invite_code: owner.inviteCode }),
+      ]) {
+        const res = await rejoin.expect(404);
+        expect(res.body).toMatchObject({ statusCode: 404, details: { code: 'INVITE_CODE_INVALID' } });
+      }
+      const me = await t.http().get('/api/v1/auth/me').set(bearer(member.token)).expect(200);
+      expect(me.body.user.family_id).toBeNull();
+
+      // The remaining members see the new code, on REST and on their devices' next pull.
+      const now = await t.http().get('/api/v1/families/me').set(bearer(third.token)).expect(200);
+      expect(now.body.invite_code).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
+      expect(now.body.invite_code).not.toBe(owner.inviteCode);
+      expect((await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200)).body.invite_code).toBe(now.body.invite_code);
+      const pull = await t.http().get(`/api/v1/sync?last_pulled_at=${pulled.body.timestamp}`).set(bearer(third.token)).expect(200);
+      expect(pull.body.changes.families.updated).toEqual([expect.objectContaining({ id: owner.family.id, invite_code: now.body.invite_code })]);
+      // The new code works for whoever the owner gives it to.
+      expect((await joinFamily(t, now.body.invite_code)).family.id).toBe(owner.family.id);
+    });
+
     it('a member cannot remove anyone (403)', async () => {
       const { owner, member } = await familyWithMember(t);
       const third = await joinFamily(t, owner.inviteCode);

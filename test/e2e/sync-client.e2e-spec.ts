@@ -172,7 +172,9 @@ describe('sync with the real WatermelonDB client', () => {
     // While the member is out, the family's history goes on.
     const later = await ownerPhone.create('transfusions', { date: 1_764_300_000_000, volume_ml: 300 });
     await ownerPhone.sync();
-    const rejoined = await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${member.token}`).send({ invite_code: owner.inviteCode });
+    // The removal replaced the invite code: the owner shares the new one.
+    const { body: current } = await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${owner.token}`).expect(200);
+    const rejoined = await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${member.token}`).send({ invite_code: current.invite_code });
     expect(rejoined.status).toBe(200);
 
     // The phone still holds this family's data (its last full snapshot was of this family):

@@ -8,6 +8,7 @@ import { authConfig } from '../../config/configuration.js';
 import { RefreshTokenEntity } from './entities/refresh-token.entity.js';
 import { AuthErrors } from './auth.errors.js';
 import { isUuid } from '../../common/http/uuid.js';
+import { revokeRefreshTokens } from './refresh-token-revocation.js';
 
 export interface TokenPair {
   accessToken: string;
@@ -63,7 +64,7 @@ export class TokenService {
       const token = await repo.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!token || !safeEqual(token.tokenHash, sha256(secret))) return { error: invalid() };
       if (token.supersededAt) {
-        await revokeTokens(manager, 'chain_id', token.chainId);
+        await revokeRefreshTokens(manager, { chainId: token.chainId });
         return { error: reuse() };
       }
       if (token.revokedAt || token.expiresAt.getTime() <= Date.now()) return { error: invalid() };
@@ -71,7 +72,7 @@ export class TokenService {
         const successor = Date.now() - token.usedAt.getTime() <= REFRESH_RETRY_GRACE_MS ? await unusedSuccessor(manager, token.id) : undefined;
         if (!successor) {
           // A rotated-out token came back: someone holds a copy. End the whole sign-in.
-          await revokeTokens(manager, 'chain_id', token.chainId);
+          await revokeRefreshTokens(manager, { chainId: token.chainId });
           return { error: reuse() };
         }
         await manager.query('UPDATE refresh_tokens SET revoked_at = now(), superseded_at = now() WHERE id = $1', [successor]);
@@ -107,27 +108,14 @@ export class TokenService {
     if (!id || !secret || !isUuid(id)) return;
     const token = await this.refreshTokens.findOne({ where: { id } });
     if (!token || !safeEqual(token.tokenHash, sha256(secret))) return;
-    await this.refreshTokens.manager.transaction((manager) => revokeTokens(manager, 'chain_id', token.chainId));
+    await this.refreshTokens.manager.transaction((manager) => revokeRefreshTokens(manager, { chainId: token.chainId }));
   }
 
   /** Revokes every refresh token of a user (removed from a family, password reset). */
   async revokeAllForUser(userId: string, manager?: EntityManager): Promise<void> {
-    if (manager) return revokeTokens(manager, 'user_id', userId);
-    await this.refreshTokens.manager.transaction((m) => revokeTokens(m, 'user_id', userId));
+    if (manager) return revokeRefreshTokens(manager, { userId });
+    await this.refreshTokens.manager.transaction((m) => revokeRefreshTokens(m, { userId }));
   }
-}
-
-/**
- * Revokes every live token of a user or a chain; must run inside a transaction. A plain UPDATE
- * misses the token that a refresh in flight is inserting (it is not in the UPDATE's snapshot), so
- * that refresh would hand out a token that survives the sign-out, removal or password reset. So
- * first lock the live tokens, which waits for such a refresh to commit; the UPDATE, a new statement
- * under READ COMMITTED, then sees the token it issued. A refresh that starts later waits for our
- * lock and finds its token revoked. (FamiliesService.removeMember does the same in SQL.)
- */
-async function revokeTokens(manager: EntityManager, column: 'user_id' | 'chain_id', value: string): Promise<void> {
-  await manager.query(`SELECT id FROM refresh_tokens WHERE ${column} = $1 AND revoked_at IS NULL ORDER BY id FOR UPDATE`, [value]);
-  await manager.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE ${column} = $1 AND revoked_at IS NULL`, [value]);
 }
 
 /** The live, never-used token issued from `parentId`, locked (a concurrent refresh with it waits, or wins). */

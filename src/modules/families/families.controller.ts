@@ -42,7 +42,7 @@ export class FamiliesController {
     return this.families.regenerateInviteCode();
   }
 
-  /** Owner only: removes a member, who loses access on their next request. */
+  /** Owner only: removes a member, who loses access on their next request; the invite code is replaced (they have seen it). */
   @Delete('members/:userId')
   @HttpCode(204)
   @ApiParam({ name: 'userId', format: 'uuid', description: 'The member to remove' })

@@ -53,17 +53,25 @@ describe('FamiliesService', () => {
       expect(after.updatedBy).toBe(owner.id);
     });
 
-    it('the owner removes a member: detached, every refresh token revoked, version bumped', async () => {
-      const { owner, members } = await familyWithMembers(1);
+    it('the owner removes a member: detached, every refresh token revoked, invite code replaced, version bumped', async () => {
+      const { owner, members, code } = await familyWithMembers(1);
       const [member] = members;
       const before = await family(owner.familyId);
       await kit.as(owner.id, () => kit.families.removeMember(member.id));
       expect(await user(member.id)).toMatchObject({ familyId: null, role: null });
       const [{ live }] = await kit.dataSource.query('SELECT count(*)::int AS live FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [member.id]);
       expect(live).toBe(0);
-      expect((await family(owner.familyId)).syncVersion).toBeGreaterThan(before.syncVersion);
-      // Removing them again: they are no longer a member.
+      const after = await family(owner.familyId);
+      expect(after.syncVersion).toBeGreaterThan(before.syncVersion);
+      // The removed member knew the code: it is replaced in the same write, so devices pull the new one.
+      expect(after.inviteCode).not.toBe(code);
+      expect(after.inviteCode).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
+      expect(after).toMatchObject({ serverVersion: after.syncVersion, updatedBy: owner.id });
+      const rejoin = await failure(() => kit.auth.joinFamily(member.id, code));
+      expect([rejoin.code, rejoin.status]).toEqual([ErrorCode.INVITE_CODE_INVALID, 404]);
+      // Removing them again: they are no longer a member, and nothing is written (no version, same code).
       expect((await kit.as(owner.id, () => failure(() => kit.families.removeMember(member.id)))).code).toBe(ErrorCode.NOT_FOUND);
+      expect(await family(owner.familyId)).toEqual(after);
     });
 
     it("another family's member is NOT_FOUND, like an unknown id, and is not touched", async () => {
@@ -73,6 +81,7 @@ describe('FamiliesService', () => {
       const unknown = await kit.as(owner.id, () => failure(() => kit.families.removeMember('6f1c2b0e-9a7d-4c1e-8b7a-2d3e4f5a6b7c')));
       expect([foreign.code, foreign.status, foreign.message]).toEqual([unknown.code, 404, unknown.message]);
       expect(await user(other.members[0].id)).toMatchObject({ familyId: other.owner.familyId, role: 'member' });
+      expect((await family(other.owner.familyId)).inviteCode).toBe(other.code);
     });
   });
 

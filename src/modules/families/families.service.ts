@@ -4,6 +4,7 @@ import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { UserEntity } from '../auth/entities/user.entity.js';
+import { revokeRefreshTokens } from '../auth/refresh-token-revocation.js';
 import { FamilyEntity } from './entities/family.entity.js';
 import { FamilyResponse, InviteCodeResponse } from './dto/family.response.js';
 import { UpdateFamilyDto } from './dto/update-family.dto.js';
@@ -70,32 +71,29 @@ export class FamiliesService {
 
   async regenerateInviteCode(): Promise<InviteCodeResponse> {
     const { userId } = this.requireOwner();
-    const { result } = await this.versions.write(({ manager, version }) =>
-      this.withUniqueInviteCode(async (inviteCode) => {
-        await this.families.withManager(manager).update({}, { inviteCode, serverVersion: version, updatedAt: Date.now(), updatedBy: userId });
-        return inviteCode;
-      }, manager),
-    );
+    const { result } = await this.versions.write(({ manager, version }) => this.replaceInviteCode(manager, version, userId));
     return { invite_code: result };
   }
 
+  /**
+   * Detaches the member, revokes their refresh tokens, ends their open event streams and replaces
+   * the invite code, in one versioned write: every member sees the code in GET /families/me, so
+   * with the old code still valid a removed member could simply join again. Devices of the remaining
+   * members pull the new code (the family row gets the write's version).
+   */
   async removeMember(memberId: string): Promise<void> {
     const { userId } = this.requireOwner();
     if (memberId === userId) {
       throw FamiliesErrors.ownerCannotRemoveSelf();
     }
-    const { result: removed } = await this.versions.write(async ({ manager }) => {
-      const detached = await this.members.detach(memberId, manager);
-      if (detached) {
-        // Lock first: waits for a refresh in flight, whose new token the UPDATE (a later statement) then sees too.
-        await manager.query('SELECT id FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id FOR UPDATE', [memberId]);
-        await manager.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [memberId]);
-        await this.versions.notifyMembershipChange(manager, memberId);
-      }
-      return detached;
+    await this.versions.write(async ({ manager, version }) => {
+      // Not a member of this family (or of any): the same 404 as for another family's member, and
+      // the transaction (version bump included) rolls back.
+      if (!(await this.members.detach(memberId, manager))) throw FamiliesErrors.memberNotFound();
+      await revokeRefreshTokens(manager, { userId: memberId });
+      await this.versions.notifyMembershipChange(manager, memberId);
+      await this.replaceInviteCode(manager, version, userId);
     });
-    // Not a member of this family (or of any): the same 404 as for another family's member.
-    if (!removed) throw FamiliesErrors.memberNotFound();
   }
 
   /**
@@ -185,6 +183,14 @@ export class FamiliesService {
     const scope = this.familyContext.require();
     if (scope.role !== 'owner') throw FamiliesErrors.ownerOnly();
     return scope;
+  }
+
+  /** Inside a versioned write of the current family: a new invite code; the old one stops working with the commit. */
+  private replaceInviteCode(manager: EntityManager, version: number, userId: string): Promise<string> {
+    return this.withUniqueInviteCode(async (inviteCode) => {
+      await this.families.withManager(manager).update({}, { inviteCode, serverVersion: version, updatedAt: Date.now(), updatedBy: userId });
+      return inviteCode;
+    }, manager);
   }
 
   /** Retries on the (rare) collision with an existing code; savepoints keep the outer transaction usable. */
