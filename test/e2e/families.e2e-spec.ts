@@ -270,13 +270,19 @@ describe('families (e2e)', () => {
       await t.http().post('/api/v1/families/me/invite-code').set(bearer(member.token)).expect(200);
     });
 
-    it('keeps its records but retires its invite code when nobody is left', async () => {
+    it('keeps its records but has no invite code any more when nobody is left (NULL: nothing to guess)', async () => {
       const lone = await registerFamily(t);
+      await t.http().patch('/api/v1/families/me').set(bearer(lone.token)).send({ patient_name: 'Amira' }).expect(200);
       const other = await registerFamily(t);
       await t.http().post('/api/v1/auth/join-family').set(bearer(lone.token)).send({ invite_code: other.inviteCode }).expect(200);
-      const [left] = await db.query('SELECT invite_code FROM families WHERE id = $1', [lone.family.id]);
-      expect(left).toBeDefined();
-      expect(left.invite_code).not.toBe(lone.inviteCode);
+      const [left] = await db.query('SELECT invite_code, patient_name FROM families WHERE id = $1', [lone.family.id]);
+      expect(left).toEqual({ invite_code: null, patient_name: 'Amira' });
+      const res = await t.http().post('/api/v1/auth/register').send({ email: `late-${Date.now()}@example.test`, password: 'long enough pw', invite_code: lone.inviteCode }).expect(404);
+      expect(res.body.details.code).toBe('INVITE_CODE_INVALID');
+      // A second family left empty: the unique index allows any number of NULL codes.
+      const lone2 = await registerFamily(t);
+      await t.http().post('/api/v1/auth/join-family').set(bearer(lone2.token)).send({ invite_code: other.inviteCode }).expect(200);
+      expect((await db.query('SELECT invite_code FROM families WHERE id = $1', [lone2.family.id]))[0].invite_code).toBeNull();
       expect(await t.app.get(FamiliesService).settleAfterLeave(other.family.id)).toBe('unchanged');
     });
   });

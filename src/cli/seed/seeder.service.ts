@@ -21,7 +21,7 @@ export interface SeededFamily {
   /** false: the account existed already (its password was left alone). */
   userCreated: boolean;
   familyId: string;
-  inviteCode: string;
+  inviteCode: string | null;
   /** Records written by this run, per table (0 everywhere on a re-run). */
   written: Record<SeededTable, number>;
   pushes: number;

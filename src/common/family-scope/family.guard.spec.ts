@@ -36,7 +36,7 @@ describe('FamilyGuard (after the JWT strategy)', () => {
     }
   }
 
-  const register = async (inviteCode?: string) =>
+  const register = async (inviteCode?: string | null) =>
     (await kit.auth.register({ email: unitEmail('guard'), password: 'correct horse battery', ...(inviteCode && { invite_code: inviteCode }) })).user;
 
   it("a member gets their family's scope, with role and join version from the database", async () => {
@@ -66,7 +66,7 @@ describe('FamilyGuard (after the JWT strategy)', () => {
     const first = await register();
     const second = await register();
     const { invite_code } = await kit.as(second.id, () => kit.families.getCurrent());
-    await kit.auth.joinFamily(first.id, invite_code);
+    await kit.auth.joinFamily(first.id, invite_code!);
     expect((await resolve(first.id)).request.familyScope).toMatchObject({ familyId: second.family_id, role: 'member' });
   });
 

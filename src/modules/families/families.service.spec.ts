@@ -22,7 +22,7 @@ describe('FamiliesService', () => {
   const user = (id: string) => kit.dataSource.getRepository(UserEntity).findOneByOrFail({ id });
   const familyWithMembers = async (extra = 1) => {
     const owner = await register();
-    const code = (await family(owner.familyId)).inviteCode;
+    const code = (await family(owner.familyId)).inviteCode!;
     const members: Member[] = [];
     for (let i = 0; i < extra; i++) members.push(await register(code));
     return { owner, members, code };
@@ -96,13 +96,15 @@ describe('FamiliesService', () => {
   });
 
   describe('settleAfterLeave', () => {
-    it('nobody left: the family keeps its row but gets a code nobody knows', async () => {
+    it('nobody left: the family keeps its row but has no invite code at all (nothing to guess)', async () => {
       const { owner, code } = await familyWithMembers(0);
+      const before = await family(owner.familyId);
       await kit.dataSource.query('UPDATE users SET family_id = NULL, role = NULL WHERE id = $1', [owner.id]);
       expect(await kit.families.settleAfterLeave(owner.familyId)).toBe('retired');
       const after = await family(owner.familyId);
-      expect(after.inviteCode).not.toBe(code);
-      expect(after.inviteCode).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
+      expect(after.inviteCode).toBeNull();
+      expect(after.syncVersion).toBeGreaterThan(before.syncVersion);
+      expect((await failure(() => register(code))).code).toBe(ErrorCode.INVITE_CODE_INVALID);
     });
 
     it('members but no owner: the longest-standing member becomes the owner', async () => {

@@ -99,7 +99,8 @@ export class FamiliesService {
   /**
    * After someone left `familyId` (joined another family), under that family's lock:
    * - no members left: its records stay (nobody deletes medical data by leaving), but its invite
-   *   code is replaced by one nobody knows, so the code in old messages no longer opens it;
+   *   code is removed (NULL): nothing opens a family nobody is in, neither the code in old messages
+   *   nor a lucky guess (a new random code would still be one more target for guessing);
    * - members but no owner (the owner left while someone was joining — the join-family check
    *   runs before the move): the longest-standing member becomes the owner.
    */
@@ -107,10 +108,7 @@ export class FamiliesService {
     const { result } = await this.versions.writeForFamily(familyId, async ({ manager, version }) => {
       const members = await manager.getRepository(UserEntity).find({ where: { familyId }, order: { createdAt: 'ASC' } });
       if (!members.length) {
-        await this.withUniqueInviteCode(
-          (inviteCode) => manager.getRepository(FamilyEntity).update({ id: familyId }, { inviteCode, serverVersion: version, updatedAt: Date.now() }),
-          manager,
-        );
+        await manager.getRepository(FamilyEntity).update({ id: familyId }, { inviteCode: null, serverVersion: version, updatedAt: Date.now() });
         return 'retired' as const;
       }
       if (members.some((m) => m.role === 'owner')) return 'unchanged' as const;

@@ -18,8 +18,11 @@ export class FamilyMemberResponse {
 export class FamilySummaryResponse {
   @ApiProperty({ format: 'uuid' })
   id: string;
-  /** Share it so another caregiver can join (6 characters, case-insensitive). @example K7MX2Q */
-  invite_code: string;
+  /**
+   * Share it so another caregiver can join (6 characters, case-insensitive). null only for a family
+   * nobody is in any more (a read racing the last member's departure). @example K7MX2Q
+   */
+  invite_code: string | null;
   patient_name: string | null;
   /** ms since epoch */
   patient_birth_date: number | null;

@@ -11,9 +11,10 @@ export class FamilyEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
+  /** NULL for a family nobody is in any more (settleAfterLeave): nothing can open it. Unique among the others. */
   @Index('families_invite_code_key', { unique: true })
-  @Column({ name: 'invite_code', type: 'varchar', length: 6 })
-  inviteCode: string;
+  @Column({ name: 'invite_code', type: 'varchar', length: 6, nullable: true })
+  inviteCode: string | null;
 
   @Column({ name: 'patient_name', type: 'varchar', length: 200, nullable: true })
   patientName: string | null;
