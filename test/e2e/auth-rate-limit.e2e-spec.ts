@@ -78,6 +78,31 @@ describe('auth rate limits (e2e)', () => {
     expect429(await register('ZZZZZ7'));
   });
 
+  it('invite-code guesses through join-family and register share one budget per network (not one per route)', async () => {
+    const ip = newIp();
+    const guessers = await Promise.all([1, 2].map(() => registerFamily(t, { ip: newIp() })));
+    const join = (user: (typeof guessers)[number], code: string) =>
+      t.http().post('/api/v1/auth/join-family').set('X-Forwarded-For', ip).set(bearer(user.token)).send({ invite_code: code });
+    const register = (code: string) =>
+      t.http().post('/api/v1/auth/register').set('X-Forwarded-For', ip).send({ email: uniqueEmail(), password: 'long enough pw', invite_code: code });
+    // 5 failed joins (2 users, under the per-account limit of 3) + 4 failed registrations = 9 = 3 × 3.
+    for (const [user, code] of [[0, 'ZZZZZ2'], [0, 'ZZZZZ3'], [0, 'ZZZZZ4'], [1, 'ZZZZZ5'], [1, 'ZZZZZ6']] as const) {
+      expect((await join(guessers[user], code)).status).toBe(404);
+    }
+    for (const code of ['ZZZZZ7', 'ZZZZZ8', 'ZZZZZ9', 'ZZZZYZ']) expect((await register(code)).status).toBe(404);
+    // register's own per-route budget has 5 attempts left, but the guesses are spent.
+    expect429(await register('ZZZZY2'));
+    // A registration without a code is not a guess.
+    expect((await t.http().post('/api/v1/auth/register').set('X-Forwarded-For', ip).send({ email: uniqueEmail(), password: 'long enough pw' })).status).toBe(201);
+  });
+
+  it('IPv6: one /48 rotating through its /64s gets 4× the /64 budget in all, not one per /64', async () => {
+    // 3fff::/20 is a documentation prefix too; the test above uses 2001:db8::/32, so no shared /48.
+    const site = `3fff:${randomInt(0x1000).toString(16)}:${randomInt(0x10000).toString(16)}`;
+    for (let i = 0; i < 36; i++) expect((await login(`${site}:${i.toString(16)}::1`, uniqueEmail('v6site'))).status).toBe(401);
+    expect429(await login(`${site}:ffff::1`, uniqueEmail('v6site')));
+  });
+
   it('register: one email is limited per account (failed attempts: the 201 does not count)', async () => {
     const email = uniqueEmail();
     const statuses = [];

@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { EventEmitter } from 'node:events';
 import type { ExecutionContext } from '@nestjs/common';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
-import { AuthRateLimitGuard, clientNetwork } from './rate-limit.guard.js';
+import { AuthRateLimitGuard, clientNetwork, clientNetworks } from './rate-limit.guard.js';
 
 interface FakeRequest {
   method: string;
@@ -33,6 +33,12 @@ function context(request: FakeRequest, response: FakeResponse): ExecutionContext
 }
 
 const login = (ip: string, email: unknown): FakeRequest => ({ method: 'POST', path: '/api/v1/auth/login', route: { path: '/api/v1/auth/login' }, ip, body: { email } });
+const join = (userId: string, ip: string): FakeRequest => ({
+  method: 'POST', path: '/api/v1/auth/join-family', route: { path: '/api/v1/auth/join-family' }, ip, body: { invite_code: 'AAAAAA' }, user: { userId },
+});
+const register = (ip: string, email: string, inviteCode?: string): FakeRequest => ({
+  method: 'POST', path: '/api/v1/auth/register', route: { path: '/api/v1/auth/register' }, ip, body: { email, password: 'long enough pw', ...(inviteCode && { invite_code: inviteCode }) },
+});
 
 describe('AuthRateLimitGuard', () => {
   let guard: AuthRateLimitGuard;
@@ -90,9 +96,6 @@ describe('AuthRateLimitGuard', () => {
   });
 
   it('keys a signed-in caller by user id (join-family), separately per route', () => {
-    const join = (userId: string, ip: string): FakeRequest => ({
-      method: 'POST', path: '/api/v1/auth/join-family', route: { path: '/api/v1/auth/join-family' }, ip, body: { invite_code: 'AAAAAA' }, user: { userId },
-    });
     for (let i = 0; i < 3; i++) expect(attempt(join('u1', `10.0.1.${i}`)).allowed).toBe(true);
     expect(attempt(join('u1', '10.0.1.9')).allowed).toBe(false);
     expect(attempt(join('u2', '10.0.1.9')).allowed).toBe(true);
@@ -148,7 +151,55 @@ describe('AuthRateLimitGuard', () => {
     });
   });
 
+  describe('invite-code guesses: one bucket per network, across join-family and register', () => {
+    it('failed joins and failed registrations with a code add up: 3× the account limit in all', () => {
+      for (let i = 0; i < 5; i++) expect(attempt(join(`guesser-${i}`, '10.0.9.1'), 404).allowed).toBe(true);
+      for (let i = 0; i < 4; i++) expect(attempt(register('10.0.9.1', `g${i}@b.c`, 'BBBBBB'), 404).allowed).toBe(true);
+      expect(attempt(register('10.0.9.1', 'g9@b.c', 'CCCCCC')).error?.code).toBe(ErrorCode.RATE_LIMITED);
+      expect(attempt(join('guesser-9', '10.0.9.1')).error?.code).toBe(ErrorCode.RATE_LIMITED);
+      // Not a guess: a registration without a code, a login.
+      expect(attempt(register('10.0.9.1', 'plain@b.c'), 201).allowed).toBe(true);
+      expect(attempt(login('10.0.9.1', 'someone@b.c'), 401).allowed).toBe(true);
+      // Another network guesses on.
+      expect(attempt(join('guesser-9', '10.0.9.2')).allowed).toBe(true);
+    });
+
+    it('a successful join gives its guess back: only failures use up the invite-code bucket', () => {
+      for (let i = 0; i < 9; i++) expect(attempt(join(`joiner-${i}`, '10.0.10.1'), 200).allowed).toBe(true);
+      // join-family's own network budget is spent (every attempt counts there), the guesses are not.
+      expect(attempt(join('joiner-9', '10.0.10.1')).error?.code).toBe(ErrorCode.RATE_LIMITED);
+      for (let i = 0; i < 9; i++) expect(attempt(register('10.0.10.1', `r${i}@b.c`, 'DDDDDD'), 404).allowed).toBe(true);
+      expect(attempt(register('10.0.10.1', 'r9@b.c', 'DDDDDD')).error?.code).toBe(ErrorCode.RATE_LIMITED);
+    });
+  });
+
   describe('IPv6', () => {
+    it('one /48 rotating through its /64s: 4× the /64 allowance in all, per route', () => {
+      for (let i = 0; i < 36; i++) expect(attempt(login(`2001:db8:7:${i.toString(16)}::1`, `site-${i}@b.c`), 401).allowed).toBe(true);
+      expect(attempt(login('2001:db8:7:ffff::1', 'site-x@b.c')).error?.code).toBe(ErrorCode.RATE_LIMITED);
+      // The next /48 is another site.
+      expect(attempt(login('2001:db8:8:1::1', 'site-y@b.c')).allowed).toBe(true);
+    });
+
+    it('one /48 rotating through its /64s guesses invite codes 36 times in all, across both routes', () => {
+      for (let i = 0; i < 36; i++) {
+        const ip = `2001:db8:9:${i.toString(16)}::1`;
+        expect(attempt(i % 2 ? join(`v6-guesser-${i}`, ip) : register(ip, `v6g${i}@b.c`, 'EEEEEE'), 404).allowed).toBe(true);
+      }
+      expect(attempt(join('v6-guesser-x', '2001:db8:9:abcd::1')).error?.code).toBe(ErrorCode.RATE_LIMITED);
+      expect(attempt(register('2001:db8:9:abce::1', 'v6g-x@b.c', 'EEEEEE')).error?.code).toBe(ErrorCode.RATE_LIMITED);
+    });
+
+    it.each([
+      ['2001:db8:1:2:aaaa::1', ['2001:db8:1:2::/64', '2001:db8:1::/48']],
+      ['2001:0DB8:0001:ffff::', ['2001:db8:1:ffff::/64', '2001:db8:1::/48']],
+      ['::1', ['0:0:0:0::/64', '0:0:0::/48']],
+      ['10.1.2.3', ['10.1.2.3']],
+      ['::ffff:10.1.2.3', ['10.1.2.3']],
+    ])('clientNetworks(%s) = %j', (ip, keys) => {
+      expect(clientNetworks(ip).map((n) => n.key)).toEqual(keys);
+    });
+
     it('one /64 is one client: hopping between its addresses does not reset the budget', () => {
       for (let i = 0; i < 9; i++) expect(attempt(login(`2001:db8:1:2::${(i + 1).toString(16)}`, `v6-${i}@b.c`), 401).allowed).toBe(true);
       expect(attempt(login('2001:db8:1:2:ffff:ffff:ffff:ffff', 'v6-x@b.c')).allowed).toBe(false);

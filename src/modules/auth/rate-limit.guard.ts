@@ -15,17 +15,29 @@ interface Window {
 /** Past this many counters, expired ones are swept at once rather than once a minute. */
 const SWEEP_AT_SIZE = 50_000;
 
+/** Per client network, every attempt on a route may go up to this many times the account limit. */
+const NETWORK_FACTOR = 3;
+/** An IPv6 /48 (one site: up to 65,536 /64s) gets this many times the allowance of one /64. */
+const SITE_FACTOR = 4;
+
 /**
- * Fixed-window limits for password and invite-code guessing, per route:
- * - per client network (an IPv4 address, or an IPv6 /64 — one subscriber's whole prefix), 3× the
- *   account limit since a household shares one IP: **every** attempt counts;
- * - per account (the email being tried, or the signed-in user): only **failed** attempts count (an
- *   attempt is held while in flight and given back when it succeeds), so signing in often from
- *   several phones never locks anyone out. A stranger who knows an email can still spend that
+ * Fixed-window limits for password and invite-code guessing:
+ * - per route and client network (an IPv4 address, or an IPv6 /64 — one subscriber's whole prefix),
+ *   3× the account limit since a household shares one IP: **every** attempt counts;
+ * - invite-code guesses — join-family, and register with an `invite_code` — share **one** bucket per
+ *   client network across both routes (3× the account limit; failures only, like the account), so
+ *   alternating the two routes does not double the guesses;
+ * - an IPv6 client is also counted per /48, at 4× the /64 allowance (per route, and for invite
+ *   codes): a site routinely holds 65,536 /64s, and rotating through them would otherwise give
+ *   65,536 fresh budgets;
+ * - per account (the email being tried, or the signed-in user), per route: only **failed** attempts
+ *   count (an attempt is held while in flight and given back when it succeeds), so signing in often
+ *   from several phones never locks anyone out. A stranger who knows an email can still spend that
  *   account's failure budget from several networks and hold it for one window — the price of
  *   stopping distributed guessing; the window is short (AUTH_RATE_WINDOW_SECONDS).
  *
  * In memory, per instance: with N instances an attacker gets at most N× the limit; see DEPLOYMENT.md.
+ * What remains for invite codes (6 characters, many networks) is in ARCHITECTURE.md, "Decisions".
  */
 @Injectable()
 export class AuthRateLimitGuard implements CanActivate {
@@ -42,23 +54,31 @@ export class AuthRateLimitGuard implements CanActivate {
     const now = Date.now();
     this.sweep(now);
     const limit = this.config.rateLimit;
+    const networks = clientNetworks(request.ip);
 
-    // The network first: a refused network creates no account counters (bounded memory).
-    const network = this.window(`${route}|net:${clientNetwork(request.ip)}`, now);
-    if (network.count >= limit * 3) this.refuse(response, network, now);
-    network.count++;
-
+    // The networks first: a refused network creates no other counters (bounded memory).
+    for (const { key, factor } of networks) this.take(response, `${route}|net:${key}`, limit * NETWORK_FACTOR * factor, now);
+    const held: Window[] = [];
+    if (isInviteCodeGuess(request)) {
+      for (const { key, factor } of networks) held.push(this.take(response, `invite|net:${key}`, limit * NETWORK_FACTOR * factor, now));
+    }
     const account = accountKey(request);
-    if (account) {
-      const window = this.window(`${route}|${account}`, now);
-      if (window.count >= limit) this.refuse(response, window, now);
-      window.count++;
+    if (account) held.push(this.take(response, `${route}|${account}`, limit, now));
+    if (held.length) {
       // A success gives the attempt back; a failure, an error or a dropped connection keeps it.
       response.once('finish', () => {
-        if (response.statusCode < 400) window.count = Math.max(0, window.count - 1);
+        if (response.statusCode < 400) for (const window of held) window.count = Math.max(0, window.count - 1);
       });
     }
     return true;
+  }
+
+  /** Counts one attempt in the window of `key`, or refuses (429) when `max` attempts were made already. */
+  private take(response: Response, key: string, max: number, now: number): Window {
+    const window = this.window(key, now);
+    if (window.count >= max) this.refuse(response, window, now);
+    window.count++;
+    return window;
   }
 
   private window(key: string, now: number): Window {
@@ -84,6 +104,11 @@ export class AuthRateLimitGuard implements CanActivate {
   }
 }
 
+/** join-family always carries an invite code; register does when it joins a family. */
+function isInviteCodeGuess(request: ScopedRequest): boolean {
+  return (request.body as { invite_code?: unknown } | undefined)?.invite_code !== undefined;
+}
+
 function accountKey(request: ScopedRequest): string | undefined {
   if (request.user?.userId) return `user:${request.user.userId}`;
   const email = (request.body as { email?: unknown } | undefined)?.email;
@@ -96,18 +121,30 @@ function accountKey(request: ScopedRequest): string | undefined {
  * 2^64 addresses, so counting single IPv6 addresses would not limit anyone.
  */
 export function clientNetwork(ip: string | undefined): string {
-  if (!ip) return 'unknown';
+  return clientNetworks(ip)[0].key;
+}
+
+/**
+ * The networks an attempt is counted in, with their allowance factor: the client network
+ * (`clientNetwork`), and for IPv6 also its /48, at SITE_FACTOR× — a site that rotates through its
+ * 65,536 /64s gets 4 /64s' worth of attempts, not 65,536.
+ */
+export function clientNetworks(ip: string | undefined): Array<{ key: string; factor: number }> {
+  if (!ip) return [{ key: 'unknown', factor: 1 }];
   const address = ip.split('%')[0].toLowerCase();
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(address);
-  if (mapped) return mapped[1];
-  if (!isIPv6(address)) return address;
+  if (mapped) return [{ key: mapped[1], factor: 1 }];
+  if (!isIPv6(address)) return [{ key: address, factor: 1 }];
   const groups = (part: string): string[] =>
     part ? part.split(':').flatMap((g) => (g.includes('.') ? ipv4Groups(g) : [g])) : [];
   const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
   const left = groups(head);
   const right = tail === undefined ? [] : groups(tail);
-  const full = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return `${full.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+  const full = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right].map((g) => parseInt(g, 16).toString(16));
+  return [
+    { key: `${full.slice(0, 4).join(':')}::/64`, factor: 1 },
+    { key: `${full.slice(0, 3).join(':')}::/48`, factor: SITE_FACTOR },
+  ];
 }
 
 function ipv4Groups(ipv4: string): string[] {
