@@ -49,6 +49,15 @@ async function openEvents(t: TestApp, token: string) {
   return { response, events, waitFor, ended: reading, close: async () => (controller.abort(), await reading) };
 }
 
+/** Resolves when the server has ended the stream; fails the test if it is still open after `ms`. */
+async function expectEnded(stream: { ended: Promise<void> }, what: string, ms = 10_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    stream.ended,
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`stream still open after ${what}`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
 const transfusion = () => ({
   id: randomUUID(),
   date: Date.now(),
@@ -108,6 +117,60 @@ describe('sync events (SSE)', () => {
       const again = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(member.token) });
       expect(again.status).toBe(403);
       expect(await again.json()).toMatchObject({ statusCode: 403 }); // a body left unread holds its socket open
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('ends the streams of a user whose password is reset, and refuses their reconnection with an earlier token', async () => {
+    const { AuthService } = await import('../../src/modules/auth/auth.service.js');
+    const { owner, member } = await familyWithMember(t);
+    const phone = await openEvents(t, member.token);
+    const tablet = await openEvents(t, (await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200)).body.access_token);
+    const others = await openEvents(t, owner.token);
+    try {
+      await Promise.all([phone, tablet, others].map((s) => s.waitFor((e) => e.type === 'sync')));
+      await t.app.get(AuthService).resetPassword(member.email, 'a brand new password');
+      await expectEnded(phone, 'the password reset');
+      await expectEnded(tablet, 'the password reset');
+      const again = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(member.token) });
+      expect(again.status).toBe(401);
+      expect(await again.json()).toMatchObject({ statusCode: 401 });
+      // Only that user: the owner's stream still gets the family's events.
+      const push = await t
+        .http()
+        .post('/api/v1/sync?last_pulled_at=0')
+        .set(bearer(owner.token))
+        .send({ changes: { transfusions: { created: [{ ...transfusion(), family_id: owner.family.id }], updated: [], deleted: [] } } })
+        .expect(200);
+      await others.waitFor((e) => e.type === 'sync' && e.data.version === push.body.timestamp);
+    } finally {
+      await Promise.all([phone.close(), tablet.close(), others.close()]);
+    }
+  });
+
+  it('ends the user\'s streams on logout', async () => {
+    const user = await registerFamily(t);
+    const stream = await openEvents(t, user.token);
+    try {
+      await stream.waitFor((e) => e.type === 'sync');
+      await t.http().post('/api/v1/auth/logout').send({ refresh_token: user.refreshToken }).expect(204);
+      await expectEnded(stream, 'logout');
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('a logout with an unknown token ends nobody\'s stream', async () => {
+    const user = await registerFamily(t);
+    const stream = await openEvents(t, user.token);
+    try {
+      await stream.waitFor((e) => e.type === 'sync');
+      await t.http().post('/api/v1/auth/logout').send({ refresh_token: `${user.user.id}.not-the-secret` }).expect(204);
+      await new Promise((r) => setTimeout(r, 300));
+      // Still open: the next write reaches it.
+      await t.http().patch('/api/v1/families/me').set(bearer(user.token)).send({ notes: 'still listening' }).expect(200);
+      await stream.waitFor((e) => e.type === 'sync' && e.data.version !== stream.events[0].data.version);
     } finally {
       await stream.close();
     }

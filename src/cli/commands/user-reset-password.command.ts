@@ -6,7 +6,7 @@ import { CliError } from '../cli-error.js';
 
 @Command({
   name: 'user:reset-password',
-  description: "Set a user's password and sign them out of every device (refresh tokens revoked)",
+  description: "Set a user's password and sign them out of every device at once (refresh and access tokens, event streams)",
 })
 export class UserResetPasswordCommand extends CommandRunner {
   constructor(
@@ -21,7 +21,9 @@ export class UserResetPasswordCommand extends CommandRunner {
     const dto = toRegisterDto(options); // the registration rules for email and password
     await this.database.connect();
     const user = await this.auth.resetPassword(dto.email, dto.password);
-    console.log(`Password changed for ${user.email}; every refresh token was revoked (the user signs in again on each device).`);
+    console.log(
+      `Password changed for ${user.email}; signed out everywhere at once (refresh tokens revoked, earlier access tokens refused, open event streams closed): the user signs in again on each device.`,
+    );
   }
 
   @Option({ flags: '--email <email>', description: 'the user', required: true })

@@ -89,8 +89,13 @@ export class AuthService {
     return TokenResponse.from(await this.tokens.rotate(refreshToken));
   }
 
-  logout(refreshToken: string): Promise<void> {
-    return this.tokens.revoke(refreshToken);
+  /**
+   * Revokes the sign-in of that refresh token and ends the user's open "sync now" streams (the
+   * device signing out may hold one; the user's other devices reconnect with their own tokens).
+   */
+  async logout(refreshToken: string): Promise<void> {
+    const userId = await this.tokens.revoke(refreshToken);
+    if (userId) await this.versions.notifyMembershipChange(this.users.manager, userId);
   }
 
   /** Look-up by email as typed (also used by the admin CLI): stored emails are normalized, so this is equality. */
@@ -100,8 +105,9 @@ export class AuthService {
 
   /**
    * Sets a new password (admin CLI support work) and signs the user out everywhere, at once: every
-   * refresh token is revoked in the same transaction, and access tokens issued until now are
-   * refused from the next request on (`tokens_valid_after`, checked by the JWT strategy).
+   * refresh token is revoked in the same transaction, access tokens issued until now are refused
+   * from the next request on (`tokens_valid_after`, checked by JwtAuthGuard), and open "sync now"
+   * streams end on commit (their reconnection is then refused).
    */
   async resetPassword(email: string, password: string): Promise<UserEntity> {
     const user = await this.findByEmail(email);
@@ -111,6 +117,8 @@ export class AuthService {
       // The application's clock, like the tokens' iat it is compared with.
       await manager.update(UserEntity, { id: user.id }, { passwordHash, tokensValidAfter: new Date() });
       await this.tokens.revokeAllForUser(user.id, manager);
+      // On every instance (LISTEN/NOTIFY), like a membership change.
+      await this.versions.notifyMembershipChange(manager, user.id);
     });
     return user;
   }

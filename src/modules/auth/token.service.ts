@@ -102,13 +102,17 @@ export class TokenService {
     return { accessToken, refreshToken: `${row.id}.${secret}`, expiresIn: this.config.accessTtlSeconds };
   }
 
-  /** Revokes the chain of the given refresh token (sign-out of that device). Unknown tokens are ignored. */
-  async revoke(presented: string): Promise<void> {
+  /**
+   * Revokes the chain of the given refresh token (sign-out of that device) and returns its user.
+   * Unknown tokens are ignored (null).
+   */
+  async revoke(presented: string): Promise<string | null> {
     const [id, secret] = presented.split('.');
-    if (!id || !secret || !isUuid(id)) return;
+    if (!id || !secret || !isUuid(id)) return null;
     const token = await this.refreshTokens.findOne({ where: { id } });
-    if (!token || !safeEqual(token.tokenHash, sha256(secret))) return;
+    if (!token || !safeEqual(token.tokenHash, sha256(secret))) return null;
     await this.refreshTokens.manager.transaction((manager) => revokeRefreshTokens(manager, { chainId: token.chainId }));
+    return token.userId;
   }
 
   /** Revokes every refresh token of a user (removed from a family, password reset). */

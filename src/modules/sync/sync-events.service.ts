@@ -25,6 +25,7 @@ const HEARTBEAT_MS = 25_000;
 export class SyncEventsService implements OnApplicationShutdown {
   private readonly logger = new Logger(SyncEventsService.name);
   private readonly changes = new Subject<FamilyChange>();
+  /** User ids whose open streams must end (membership changed, signed out). */
   private readonly membershipChanges = new Subject<string>();
   /** Ends every open stream (and its heartbeat timer) when the app shuts down. */
   private readonly shuttingDown = new Subject<void>();
@@ -38,8 +39,10 @@ export class SyncEventsService implements OnApplicationShutdown {
 
   /**
    * The family's current version first, then one event per committed write, plus heartbeats.
-   * Ends when the user's membership changes (removed, joined another family): membership is
-   * checked when a stream opens, so the device reconnects and is checked again.
+   * Ends when a MEMBERSHIP_CHANNEL notification names the user: their membership changed (removed,
+   * joined another family) or they were signed out (logout, password reset). Membership and token
+   * are checked when a stream opens, so the device reconnects and is checked again (a token from
+   * before a password reset is refused).
    */
   stream(familyId: string, userId: string): Observable<MessageEvent> {
     const current = defer(() =>
