@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { Device, LostResponseError, SyncHttpError, syncProblems, clientLog, type Raw } from '../sync-client/device.js';
 import { register, registerFamily, type Member } from '../sync-client/family.js';
@@ -304,6 +305,98 @@ describe('sync with the real WatermelonDB client', () => {
     expect(await upgraded.find('documents', doc)).toMatchObject({ name: 'Discharge summary', notes: 'original at home' });
     await sameData(newApp, upgraded);
     // No warning and no error, from either app.
+    expect(clientLog.slice(logFrom)).toEqual([]);
+  });
+
+  it('a record deleted and revived twice reaches each phone as what it holds: a phone still holding its first life gets it as updated, and its own deletion of it reaches the server', async () => {
+    const [owner, m1, m2, m3] = await registerFamily(t, 3);
+    const [phoneA, phoneB, phoneC, phoneE] = [owner, m1, m2, m3].map(device);
+    for (const p of [phoneA, phoneB, phoneC, phoneE]) await p.sync();
+    const id = await phoneA.create('transfusions', { date: 1, volume_ml: 250, notes: 'life 1' });
+    await phoneA.sync();
+    await phoneE.sync(); // phone E holds life 1, then stays offline through both revivals
+    const logFrom = clientLog.length;
+    // B deletes life 1, A re-creates it; C deletes life 2, A re-creates it. B and C push their
+    // deletion and pull nothing after it: their cursors lie in the life they destroyed.
+    for (const [deleter, next] of [[phoneB, 'life 2'], [phoneC, 'life 3']] as const) {
+      await deleter.sync();
+      await deleter.remove('transfusions', id);
+      await deleter.sync();
+      await phoneA.sync();
+      await phoneA.createWithId('transfusions', id, { date: 1, volume_ml: 250, notes: next });
+      await phoneA.sync();
+    }
+    const pulledAs = (p: Device) => {
+      const changes = p.lastPull!.changes.transfusions as { created: Raw[]; updated: Raw[] };
+      return { created: changes.created.map((r) => r.id), updated: changes.updated.map((r) => r.id) };
+    };
+    // B and C destroyed it: created.
+    for (const p of [phoneB, phoneC]) {
+      await p.sync();
+      expect(pulledAs(p)).toEqual({ created: [id], updated: [] });
+      expect(await p.find('transfusions', id)).toMatchObject({ notes: 'life 3' });
+    }
+
+    // E, which never saw either deletion, deletes the record it holds, then syncs: it still holds
+    // it (updated, so WatermelonDB keeps the local deletion) and its deletion is pushed.
+    await phoneE.remove('transfusions', id);
+    await phoneE.sync();
+    expect(pulledAs(phoneE)).toEqual({ created: [], updated: [id] });
+    for (const p of [phoneA, phoneB, phoneC, phoneE]) {
+      await p.sync();
+      expect(await p.find('transfusions', id)).toBeNull();
+    }
+    await sameData(phoneA, phoneE);
+    expect(clientLog.slice(logFrom)).toEqual([]);
+  });
+
+  it('two members whose phones send the same X-Device-Id (restored from one backup) get each other\'s records as what they hold', async () => {
+    const [owner, member, other] = await registerFamily(t, 2);
+    const shared = randomUUID();
+    const phoneA = new Device({ baseUrl: t.baseUrl, token: owner.token, familyId: owner.familyId, deviceId: shared });
+    const phoneB = new Device({ baseUrl: t.baseUrl, token: member.token, familyId: member.familyId, deviceId: shared });
+    const phoneC = device(other);
+    for (const p of [phoneA, phoneB, phoneC]) await p.sync();
+    const logFrom = clientLog.length;
+    const pulledAs = (p: Device) => {
+      const changes = p.lastPull!.changes.transfusions as { created: Raw[]; updated: Raw[] };
+      return { created: changes.created.map((r) => r.id), updated: changes.updated.map((r) => r.id) };
+    };
+
+    // A new record of A's is new to B.
+    const fresh = await phoneA.create('transfusions', { date: 1, volume_ml: 100, notes: 'from A' });
+    await phoneA.sync();
+    await phoneB.sync();
+    expect(pulledAs(phoneB)).toEqual({ created: [fresh], updated: [] });
+
+    // A record whose first life A created (B never saw it), deleted and re-created by C: new to B.
+    const revived = await phoneA.create('transfusions', { date: 2, volume_ml: 100, notes: 'life 1' });
+    await phoneA.sync();
+    await phoneC.sync();
+    await phoneC.remove('transfusions', revived);
+    await phoneC.sync();
+    await phoneC.sync(); // pulls its own deletion (re-created before that, the pulled deletion would win)
+    await phoneC.createWithId('transfusions', revived, { date: 2, volume_ml: 100, notes: 'life 2' });
+    await phoneC.sync();
+    await phoneB.sync();
+    expect(pulledAs(phoneB)).toEqual({ created: [revived], updated: [] });
+
+    // A record B holds, deleted by A and re-created by C: B never pulled the deletion and did not
+    // push it (A did, with the same device id): B still holds it.
+    const held = await phoneC.create('transfusions', { date: 3, volume_ml: 100, notes: 'life 1' });
+    await phoneC.sync();
+    await phoneB.sync();
+    await phoneA.sync();
+    await phoneA.remove('transfusions', held);
+    await phoneA.sync();
+    await phoneC.sync();
+    await phoneC.createWithId('transfusions', held, { date: 3, volume_ml: 100, notes: 'life 2' });
+    await phoneC.sync();
+    await phoneB.sync();
+    expect(pulledAs(phoneB)).toEqual({ created: [], updated: [held] });
+
+    await sameData(phoneA, phoneB);
+    await sameData(phoneA, phoneC);
     expect(clientLog.slice(logFrom)).toEqual([]);
   });
 });

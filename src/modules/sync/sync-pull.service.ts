@@ -58,7 +58,7 @@ export class SyncPullService {
         deviceHoldsFamily: state.deviceHoldsFamily,
         schemaVersion: query.schema_version ?? null,
       });
-      const body = await this.repository.pullBody(runner.manager, plan);
+      const body = await this.repository.pullBody(runner.manager, plan, scope.userId);
       await runner.query('COMMIT');
       // On the same connection, after the snapshot: taking a second pool connection while holding
       // this one deadlocks under load (every pool slot held by a pull waiting for another slot).

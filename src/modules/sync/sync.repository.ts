@@ -67,24 +67,49 @@ function recordProjection(spec: TableSpec, schemaVersion: number | null): string
 }
 
 /**
- * Which list an incremental row goes to ($2 cursor, $3 device id). `created` only for a device
- * that does not hold the row: not the device that pushed it as new, and not a device that still
- * holds the row's previous life (revived after a deletion that device neither pulled nor pushed).
+ * A device is the device id together with the user: two members whose phones send the same
+ * X-Device-Id (one restored from the other's backup) are two devices. Parameters: $3 device id,
+ * $5 user.
+ */
+const ownRow = (device: string, user: string) => `($3::text IS NOT NULL AND ${device} = $3::text AND ${user} = $5::uuid)`;
+/** In a span recorded without its user (before users were recorded), the device alone decides. */
+const ownSpan = (device: string, user: string) => `(p.span ->> '${device}' = $3::text AND coalesce((p.span ->> '${user}')::uuid = $5::uuid, true))`;
+
+/**
+ * Whether the device (cursor $2) still holds a revived record from one of its earlier lives
+ * (`prev_spans`, oldest first): it held life i — its cursor lies in that life, or it created that
+ * life itself after its cursor — and has not deleted the record itself since (a deletion by
+ * another device after the cursor is one it has not pulled). One pass over the spans: the window
+ * finds the device's last own deletion, the lives after it are checked.
+ */
+const HELD_IN_EARLIER_LIFE = `EXISTS (
+         SELECT 1
+           FROM (SELECT p.i, (p.span ->> 'c')::bigint AS c, (p.span ->> 'd')::bigint AS d,
+                        ${ownSpan('cd', 'cu')} AS own_created,
+                        max(p.i) FILTER (WHERE ${ownSpan('dd', 'du')}) OVER () AS own_deleted
+                   FROM jsonb_array_elements(t.prev_spans) WITH ORDINALITY AS p(span, i)) life
+          WHERE life.i > coalesce(life.own_deleted, 0)
+            AND ((life.c <= $2 AND life.d > $2) OR (life.own_created AND life.c > $2)))`;
+
+/**
+ * Which list an incremental row goes to ($2 cursor, $3 device id, $5 user). `created` only for a
+ * device that does not hold the row: not the device that pushed its current life as new, and not
+ * a device that still holds an earlier life (revived after deletions that device neither pulled
+ * nor pushed). Rows never revived (prev_spans NULL) never reach the span check.
  */
 function kindSql(spec: TableSpec): string {
-  const ownDevice = `($3::text IS NOT NULL AND t.created_by_device = $3::text)`;
+  const ownDevice = ownRow('t.created_by_device', 't.created_by');
   if (spec.isFamilyRow) return `CASE WHEN t.server_created_version > $2 AND NOT ${ownDevice} THEN 'c' ELSE 'u' END`;
   return `CASE WHEN t.deleted_at IS NOT NULL THEN 'd'
               WHEN t.server_created_version <= $2 OR ${ownDevice} THEN 'u'
-              WHEN t.prev_deleted_version > $2
-                   AND ($2 >= t.prev_created_version OR ($3::text IS NOT NULL AND t.prev_created_by_device = $3::text))
-                   AND ($3::text IS NULL OR t.deleted_by_device IS DISTINCT FROM $3::text) THEN 'u'
+              WHEN t.prev_spans IS NULL THEN 'c'
+              WHEN ${HELD_IN_EARLIER_LIFE} THEN 'u'
               ELSE 'c' END`;
 }
 
 /**
  * One table's `{"created":[…],"updated":[…],"deleted":[…]}` as JSON text. Parameters: $1 family,
- * $2 cursor, $3 device id. Identifiers come from the registry only.
+ * $2 cursor, $3 device id, $5 user. Identifiers come from the registry only.
  */
 function tableChangesSql(spec: TableSpec, mode: PullMode, schemaVersion: number | null): string {
   const scope = spec.isFamilyRow ? 't.id = $1' : 't.family_id = $1';
@@ -121,15 +146,19 @@ const SQL = new Map(
       ? `UPDATE families AS t SET ${sets.join(', ')}, server_version = $3, updated_by = $4
            FROM jsonb_array_elements($1::jsonb) AS s(doc)
           WHERE t.id = (s.doc ->> 'id')::uuid AND t.id = $2`
-      : // A tombstone that is written again comes back to life as a new record of this device
-        // (devices that pulled the deletion must get it as `created`); its previous live span is
-        // kept for devices that never pulled the deletion (they still hold it: `updated`).
+      : // A tombstone that is written again comes back to life as a new record of this device and
+        // user (devices that pulled the deletion must get it as `created`); the life that ended is
+        // appended to prev_spans with who created and who deleted it (a tombstone's updated_by is
+        // its deleter), for devices that never pulled the deletion (they still hold it: `updated`).
         `UPDATE ${q(spec.name)} AS t SET ${sets.join(', ')},
                 server_created_version = CASE WHEN t.deleted_at IS NULL THEN t.server_created_version ELSE $3 END,
                 created_by_device = CASE WHEN t.deleted_at IS NULL THEN t.created_by_device ELSE $5::varchar END,
-                prev_created_version = CASE WHEN t.deleted_at IS NULL THEN t.prev_created_version ELSE t.server_created_version END,
-                prev_deleted_version = CASE WHEN t.deleted_at IS NULL THEN t.prev_deleted_version ELSE t.deleted_at END,
-                prev_created_by_device = CASE WHEN t.deleted_at IS NULL THEN t.prev_created_by_device ELSE t.created_by_device END,
+                created_by = CASE WHEN t.deleted_at IS NULL THEN t.created_by ELSE $4 END,
+                prev_spans = CASE WHEN t.deleted_at IS NULL THEN t.prev_spans
+                                  ELSE coalesce(t.prev_spans, '[]'::jsonb) || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+                                         'c', t.server_created_version, 'd', t.deleted_at, 'cd', t.created_by_device, 'cu', t.created_by,
+                                         'dd', t.deleted_by_device, 'du', t.updated_by))) END,
+                deleted_by_device = NULL,
                 deleted_at = NULL, server_version = $3, updated_by = $4
            FROM jsonb_array_elements($1::jsonb) AS s(doc)
           WHERE t.id = (s.doc ->> 'id')::uuid AND t.family_id = $2`;
@@ -192,18 +221,19 @@ export class SyncRepository {
 
   /**
    * The whole pull response body, built by PostgreSQL in one statement and returned as text:
-   * `{"changes":{…},"timestamp":…[,"experimentalStrategy":"replacement"]}`, compact.
+   * `{"changes":{…},"timestamp":…[,"experimentalStrategy":"replacement"]}`, compact. `userId` is the
+   * caller's: with `plan.deviceId`, it names the device (see ownRow).
    */
-  async pullBody(manager: EntityManager, plan: PullPlan): Promise<string> {
+  async pullBody(manager: EntityManager, plan: PullPlan, userId: string): Promise<string> {
     const tables = SYNC_TABLES.filter((spec) => plan.modes[spec.name] !== undefined)
       .map((spec, i) => `'${i ? ',' : ''}"${spec.name}":' || ${tableChangesSql(spec, plan.modes[spec.name]!, plan.schemaVersion)}`)
       .join('\n || ');
     const strategy = plan.replacement ? `,"experimentalStrategy":"replacement"` : '';
     const rows: Array<{ body: string }> = await manager.query(
-      // The FROM clause types $2/$3 even when no table reads them (a first sync).
+      // The FROM clause types $2/$3/$5 even when no table reads them (a first sync).
       `SELECT '{"changes":{' || ${tables || "''"} || '},"timestamp":' || $4::bigint::text || '${strategy}}' AS body
-         FROM (SELECT $1::uuid AS family, $2::bigint AS cursor, $3::text AS device) AS params`,
-      [plan.familyId, plan.cursor, plan.deviceId, plan.timestamp],
+         FROM (SELECT $1::uuid AS family, $2::bigint AS cursor, $3::text AS device, $5::uuid AS usr) AS params`,
+      [plan.familyId, plan.cursor, plan.deviceId, plan.timestamp, userId],
     );
     return rows[0].body;
   }
