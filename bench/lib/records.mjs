@@ -1,7 +1,7 @@
 // Synthetic but realistic medical records in the sync wire format (what the
 // WatermelonDB client pushes), and the same rows as direct SQL for the baselines.
 import { randomUUID } from 'node:crypto';
-import { SYNC_TABLES, writableColumns } from '../../dist/src/modules/sync/sync-schema.js';
+import { isJsonColumn, SYNC_TABLES, writableColumns } from '../../dist/src/modules/sync/sync-schema.js';
 
 export const DATA_TABLES = ['transfusions', 'blood_tests', 'blood_test_results', 'analysis_templates', 'reminders', 'documents'];
 const DAY = 86_400_000;
@@ -189,7 +189,7 @@ export function baselineStatements(changes, { familyId, userId, deviceId, versio
  */
 export function baselinePullSql() {
   const tables = SYNC_TABLES.map((spec) => {
-    const cols = [`'id', t.id`, `'family_id', ${spec.isFamilyRow ? 't.id' : 't.family_id'}`, ...spec.columns.map((c) => `'${c.name}', t."${c.name}"${c.sqlType === 'jsonb' ? '::text' : ''}`)];
+    const cols = [`'id', t.id`, `'family_id', ${spec.isFamilyRow ? 't.id' : 't.family_id'}`, ...spec.columns.map((c) => `'${c.name}', t."${c.name}"${isJsonColumn(c) ? '::text' : ''}`)];
     const where = spec.isFamilyRow ? 't.id = $1' : 't.family_id = $1 AND t.deleted_at IS NULL';
     return `'${spec.name}', (SELECT coalesce(json_agg(json_build_object(${cols.join(', ')})), '[]'::json) FROM "${spec.name}" t WHERE ${where})`;
   });
@@ -199,7 +199,7 @@ export function baselinePullSql() {
 /** Incremental baseline: rows of the family changed after a version, same shape, one statement. */
 export function baselineIncrementalSql() {
   const tables = SYNC_TABLES.map((spec) => {
-    const cols = [`'id', t.id`, ...spec.columns.map((c) => `'${c.name}', t."${c.name}"${c.sqlType === 'jsonb' ? '::text' : ''}`)];
+    const cols = [`'id', t.id`, ...spec.columns.map((c) => `'${c.name}', t."${c.name}"${isJsonColumn(c) ? '::text' : ''}`)];
     const where = spec.isFamilyRow ? 't.id = $1 AND t.server_version > $2' : 't.family_id = $1 AND t.server_version > $2';
     return `'${spec.name}', (SELECT coalesce(json_agg(json_build_object(${cols.join(', ')})), '[]'::json) FROM "${spec.name}" t WHERE ${where})`;
   });

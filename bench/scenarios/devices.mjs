@@ -27,7 +27,7 @@ import { Device, inviteCode, register } from '../lib/client.mjs';
 import { DATA_TABLES, makeRecord } from '../lib/records.mjs';
 import { msSince, percentile } from '../lib/stats.mjs';
 
-const { SYNC_TABLES, writableColumns } = syncSchema;
+const { isJsonColumn, SYNC_TABLES, writableColumns } = syncSchema;
 const SPEC = new Map(SYNC_TABLES.map((s) => [s.name, s]));
 const TABLES = ['families', ...DATA_TABLES];
 const MAX_PUSH_ATTEMPTS = 20;
@@ -65,8 +65,8 @@ async function mapLimit(items, limit, fn) {
   return out;
 }
 
-// ── Values as compared: JSON columns by meaning (jsonb reorders keys and spaces), undefined = null.
-const jsonColumns = new Map(SYNC_TABLES.map((s) => [s.name, new Set(s.columns.filter((c) => c.sqlType === 'jsonb').map((c) => c.name))]));
+// ── Values as compared: JSON columns by meaning (the server re-serializes them compact), undefined = null.
+const jsonColumns = new Map(SYNC_TABLES.map((s) => [s.name, new Set(s.columns.filter((c) => isJsonColumn(c)).map((c) => c.name))]));
 function canonical(value) {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;

@@ -162,7 +162,7 @@ describe('sync review: edge cases', () => {
   it('the pull body is compact JSON written as PostgreSQL built it, without an ETag', async () => {
     const m = await register(t);
     const c0 = (await pull(m).expect(200)).body.timestamp;
-    await push(m, c0, changesOf('transfusions', { created: [transfusion({ indicators_before: '{"hb": 7.5}' })] })).expect(200);
+    await push(m, c0, changesOf('transfusions', { created: [transfusion({ indicators_before: '{ "hb" : 7.5 }' })] })).expect(200);
     const res = await t.http().get('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).buffer(true).parse((r, cb) => {
       let text = '';
       r.setEncoding('utf8');
@@ -176,8 +176,40 @@ describe('sync review: edge cases', () => {
     expect(text).not.toContain('" : ');
     expect(text.startsWith('{"changes":{"families":{"created":[{"id":')).toBe(true);
     const body = JSON.parse(text);
-    expect(body.changes.transfusions.created[0].indicators_before).toBe('{"hb": 7.5}');
+    expect(body.changes.transfusions.created[0].indicators_before).toBe('{"hb":7.5}');
     expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(text));
+  });
+
+  it('JSON columns come back compact, extreme numbers exactly: a pull is no bigger than the push that wrote it (stored as jsonb, 5e-324 came back as 326 characters)', async () => {
+    const m = await register(t);
+    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const extremes = { tiny: 5e-324, huge: 1e308, max: -1.7976931348623157e308, min: 2.2250738585072014e-308, big: 123456789012345680000, hb: 7.1 };
+    const row = transfusion({ indicators_before: JSON.stringify(extremes), indicators_after: '{ "hb" : 1e-300, "hct": 3.0E+1 }' });
+    const template = { id: randomUUID(), name: 'CBC', indicators_json: '[ "Hb" ,  "\\u00e9" ]', created_at: 1, updated_at: 1 };
+    await push(m, c0, { ...changesOf('transfusions', { created: [row] }), analysis_templates: { created: [template], updated: [], deleted: [] } }).expect(200);
+    const { changes } = (await pull(m, c0, 'another-phone').expect(200)).body;
+    const [pulled] = changes.transfusions.created;
+    expect(pulled.indicators_before).toBe(JSON.stringify(extremes));
+    expect(JSON.parse(pulled.indicators_before)).toEqual(extremes);
+    expect(pulled.indicators_after).toBe('{"hb":1e-300,"hct":30}');
+    expect(changes.analysis_templates.created[0].indicators_json).toBe('["Hb","\u00e9"]');
+
+    // 20 records of 2 × 500 indicators of 5e-324: a 0.3 MB push was a 6.8 MB pull.
+    const tiny = JSON.stringify(Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, 5e-324])));
+    const many = Array.from({ length: 20 }, () => transfusion({ indicators_before: tiny, indicators_after: tiny }));
+    const body = JSON.stringify({ changes: withFamilyId(changesOf('transfusions', { created: many }), m.familyId) });
+    const c1 = (await pull(m, c0).expect(200)).body.timestamp;
+    await t.http().post(`/api/v1/sync?last_pulled_at=${c1}`).set('Authorization', `Bearer ${m.token}`).set('Content-Type', 'application/json').send(body).expect(200);
+    const res = await t.http().get('/api/v1/sync').query({ last_pulled_at: c1 }).set('Authorization', `Bearer ${m.token}`).set('X-Device-Id', 'another-phone')
+      .buffer(true).parse((r, cb) => {
+        let text = '';
+        r.setEncoding('utf8');
+        r.on('data', (chunk: string) => (text += chunk));
+        r.on('end', () => cb(null, text));
+      });
+    const text = res.body as unknown as string;
+    expect(JSON.parse(text).changes.transfusions.created).toHaveLength(20);
+    expect(text.length).toBeLessThan(body.length * 1.1);
   });
 
   it('the sync body limit applies however the path is spelled (Express routes case-insensitively)', async () => {

@@ -15,8 +15,8 @@ export type ColumnKind =
   | 'boolean'
   | 'enum'
   | 'uuid'
-  | 'json-number-map' // jsonb object name → finite number; a JSON string on the wire
-  | 'json-string-array'; // jsonb array of strings; a JSON string on the wire
+  | 'json-number-map' // json object name → finite number; a JSON string on the wire
+  | 'json-string-array'; // json array of strings; a JSON string on the wire
 
 export interface ColumnSpec {
   name: string;
@@ -90,7 +90,12 @@ const text = (name: string): ColumnSpec => str(name, TEXT_MAX_LENGTH);
 const ts = (name: string, required = false): ColumnSpec => ({ name, kind: 'timestamp', sqlType: 'bigint', required, min: 0, max: MAX_TIMESTAMP });
 const weight = (name: string): ColumnSpec => ({ name, kind: 'number', sqlType: 'double precision', gt: 0, lt: 500 });
 const num = (name: string, required = false): ColumnSpec => ({ name, kind: 'number', sqlType: 'double precision', required });
-const indicators = (name: string): ColumnSpec => ({ name, kind: 'json-number-map', sqlType: 'jsonb' });
+/**
+ * JSON columns are `json`, not `jsonb`: stored as the push wrote them (the compact JSON.stringify of
+ * the validated value) and sent back as that text. jsonb would print numbers from its numeric in
+ * full decimal (5e-324 as 326 characters), turning a small push into a huge pull for every device.
+ */
+const indicators = (name: string): ColumnSpec => ({ name, kind: 'json-number-map', sqlType: 'json' });
 
 /** WatermelonDB's own bookkeeping columns: every synced row has them. */
 const auditTs = (name: string): ColumnSpec => ({ ...ts(name), nullMeansAbsent: true });
@@ -149,7 +154,7 @@ export const SYNC_TABLES: readonly TableSpec[] = [
   },
   {
     name: 'analysis_templates',
-    columns: [str('name', 200, true), { name: 'indicators_json', kind: 'json-string-array', sqlType: 'jsonb', required: true }, ...audit],
+    columns: [str('name', 200, true), { name: 'indicators_json', kind: 'json-string-array', sqlType: 'json', required: true }, ...audit],
   },
   {
     name: 'reminders',

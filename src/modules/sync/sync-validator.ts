@@ -1,6 +1,7 @@
 import type { DocumentFileRef } from './document-file-validator.js';
 import { SyncErrors, addId, type IdsByTable, type SyncFieldError } from './sync.errors.js';
 import {
+  isJsonColumn,
   SYNC_TABLE_BY_NAME,
   UUID_PATTERN,
   type ColumnSpec,
@@ -11,7 +12,7 @@ import {
 /** A pushed record reduced to the writable columns it carried, with values normalized for SQL. */
 export interface PushedRecord {
   id: string;
-  /** `id` plus every writable column present in the push (JSON columns parsed). */
+  /** `id` plus every writable column present in the push (JSON columns validated, then re-serialized compact). */
   doc: Record<string, unknown>;
   /**
    * The record names the caller's family in `family_id`. A record the server does not have yet
@@ -159,7 +160,8 @@ function validateRecord(
       errors.push({ table, id, field: key, message: result.error });
       continue;
     }
-    doc[key] = result;
+    // Stored as this text (a json column): compact, each number in its shortest exact form.
+    doc[key] = isJsonColumn(column) && result !== null ? JSON.stringify(result) : result;
   }
   // WatermelonDB pushes whole records, so a required column is missing only from a broken client.
   for (const column of spec.columns) {

@@ -132,7 +132,8 @@ function tableChangesSql(spec: TableSpec, mode: PullMode, schemaVersion: number 
 
 /** SQL for a pushed column value read from the record's JSON document `s.doc`. */
 function valueSql(column: ColumnSpec): string {
-  if (isJsonColumn(column)) return `nullif(s.doc -> '${column.name}', 'null'::jsonb)`;
+  // The validator put the compact JSON text in the document (a JSON string): stored as is.
+  if (isJsonColumn(column)) return `(s.doc ->> '${column.name}')::json`;
   return `(s.doc ->> '${column.name}')::${column.sqlType}`;
 }
 
