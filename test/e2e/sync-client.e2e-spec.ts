@@ -399,4 +399,35 @@ describe('sync with the real WatermelonDB client', () => {
     await sameData(phoneA, phoneC);
     expect(clientLog.slice(logFrom)).toEqual([]);
   });
+
+  it('joining another family drops the phone\'s unpushed edits and deletions of the old family\'s records (README: sync before joining); edits synced first are kept', async () => {
+    const [familyA] = await registerFamily(t);
+    const [ownerB, memberB] = await registerFamily(t, 1);
+    const phone = device(memberB);
+    const ownerPhone = device(ownerB);
+    await phone.sync();
+    const synced = await phone.create('transfusions', { date: 1, volume_ml: 100, notes: 'v1' });
+    const unsynced = await phone.create('transfusions', { date: 2, volume_ml: 100, notes: 'v1' });
+    const undeleted = await phone.create('transfusions', { date: 3, volume_ml: 100, notes: 'v1' });
+    await phone.sync();
+    await phone.update('transfusions', synced, { notes: 'edited, then synced' });
+    await phone.sync(); // what the app does before joining
+    expect(await phone.hasUnsyncedChanges()).toBe(false);
+    await phone.update('transfusions', unsynced, { notes: 'edited, never pushed' });
+    await phone.remove('transfusions', undeleted);
+    expect(await phone.hasUnsyncedChanges()).toBe(true); // what the app checks before joining
+
+    await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${memberB.token}`).send({ invite_code: familyA.inviteCode }).expect(200);
+    phone.familyId = familyA.familyId;
+    const logFrom = clientLog.length;
+    await phone.sync();
+    expect(phone.lastPull?.experimentalStrategy).toBe('replacement');
+    expect(await phone.find('transfusions', unsynced)).toBeNull();
+    expect(await phone.hasUnsyncedChanges()).toBe(false);
+    await ownerPhone.sync();
+    expect(await ownerPhone.find('transfusions', synced)).toMatchObject({ notes: 'edited, then synced' });
+    expect(await ownerPhone.find('transfusions', unsynced)).toMatchObject({ notes: 'v1' }); // the edit is gone, without an error
+    expect(await ownerPhone.find('transfusions', undeleted)).toMatchObject({ notes: 'v1' }); // and so is the deletion
+    expect(clientLog.slice(logFrom)).toEqual([]);
+  });
 });

@@ -12,7 +12,7 @@ import { migrationsFor, schemaV2, TABLE_NAMES } from './schema.js';
 // CommonJS modules seen from ESM: the namespace's default is module.exports.
 const { Database, Model, Q } = watermelon as unknown as typeof import('@nozbe/watermelondb');
 const LokiJSAdapter = ((LokiJSAdapterModule as unknown as { default?: unknown }).default ?? LokiJSAdapterModule) as typeof import('@nozbe/watermelondb/adapters/lokijs/index.js').default;
-const { synchronize } = syncModule as unknown as typeof import('@nozbe/watermelondb/sync/index.js');
+const { synchronize, hasUnsyncedChanges } = syncModule as unknown as typeof import('@nozbe/watermelondb/sync/index.js');
 const { setGenerator } = randomIdModule as unknown as { setGenerator: (g: () => string) => void };
 const logger = ((loggerModule as unknown as { default?: unknown }).default ?? loggerModule) as {
   warn: (...m: unknown[]) => void;
@@ -141,6 +141,11 @@ export class Device {
         if (!response.ok) throw new SyncHttpError(response.status, await response.text());
       },
     });
+  }
+
+  /** WatermelonDB's `hasUnsyncedChanges()`: local changes not pushed yet (what an app checks before the user joins another family). */
+  hasUnsyncedChanges(): Promise<boolean> {
+    return hasUnsyncedChanges({ database: this.database });
   }
 
   /** Syncs until a push is not refused with 409 (another device pushed in between). */
