@@ -7,6 +7,8 @@ export interface VerifiedAccessToken {
   userId: string;
   /** The token's `iat`, whole seconds; null when absent. */
   issuedAt: number | null;
+  /** The token's `iat_ms`, ms since epoch; null when absent (tokens issued before the claim existed). */
+  issuedAtMs: number | null;
 }
 
 /**

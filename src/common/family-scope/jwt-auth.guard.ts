@@ -23,9 +23,19 @@ export async function loadAuthenticatedUser(dataSource: DataSource, token: Verif
     [token.userId],
   );
   if (!row) return null;
-  // iat has whole seconds: a token from the same second as the reset is refused too (it may predate it).
-  if (row.tokens_valid_after && !(token.issuedAt !== null && token.issuedAt * 1000 > row.tokens_valid_after.getTime())) return null;
+  if (row.tokens_valid_after && !issuedAfter(token, row.tokens_valid_after)) return null;
   return { userId: token.userId, familyId: row.family_id, role: row.role, joinedVersion: Number(row.family_joined_version) };
+}
+
+/**
+ * Whether the token was certainly issued after `instant` (a password reset; both from the app's
+ * clock). Our tokens carry `iat_ms`, so a sign-in right after a reset works at once. A token with
+ * only the whole-second `iat` (issued before `iat_ms` existed) may come from any moment of that
+ * second: it counts from the second's start, so one from the reset's own second is refused.
+ */
+function issuedAfter(token: VerifiedAccessToken, instant: Date): boolean {
+  const issuedAtMs = token.issuedAtMs ?? (token.issuedAt === null ? null : token.issuedAt * 1000);
+  return issuedAtMs !== null && issuedAtMs > instant.getTime();
 }
 
 /**

@@ -11,7 +11,7 @@ describe('JwtStrategy.validate + loadAuthenticatedUser', () => {
   let kit: ServiceKit;
   const jwtStrategy = new JwtStrategy(createSecretKey(Buffer.from(TEST_JWT_SECRET)));
   const strategy = {
-    async validate(payload: { sub: string; typ?: string; iat?: number }) {
+    async validate(payload: { sub: string; typ?: string; iat?: number; iat_ms?: number }) {
       const token = jwtStrategy.validate(payload);
       return token && ((await loadAuthenticatedUser(kit.dataSource, token)) ?? false);
     },
@@ -57,5 +57,29 @@ describe('JwtStrategy.validate + loadAuthenticatedUser', () => {
     expect(await strategy.validate({ sub: user.id, typ: 'access', iat: now() + 1 })).not.toBe(false);
     // A token without iat cannot prove it is newer.
     expect(await strategy.validate({ sub: user.id, typ: 'access' })).toBe(false);
+  });
+
+  it('iat_ms (ms) decides within the second of the reset: after it accepted, before it refused', async () => {
+    const email = unitEmail('reset-ms');
+    const user = await register(email);
+    await kit.auth.resetPassword(email, 'a brand new password');
+    const [{ tokens_valid_after: reset }] = await kit.dataSource.query('SELECT tokens_valid_after FROM users WHERE id = $1', [user.id]);
+    const at = (ms: number) => ({ sub: user.id, typ: 'access', iat: Math.floor(ms / 1000), iat_ms: ms });
+    expect(await strategy.validate(at(reset.getTime() + 1))).not.toBe(false);
+    expect(await strategy.validate(at(reset.getTime()))).toBe(false);
+    expect(await strategy.validate(at(reset.getTime() - 1))).toBe(false);
+    // iat_ms wins over iat: a later second does not rescue a token issued before the reset.
+    expect(await strategy.validate({ ...at(reset.getTime() - 1), iat: Math.floor(reset.getTime() / 1000) + 5 })).toBe(false);
+  });
+
+  it('tokens from TokenService carry iat_ms, the same instant as iat; a sign-in right after a reset is accepted', async () => {
+    const email = unitEmail('reset-login');
+    const user = await register(email);
+    await kit.auth.resetPassword(email, 'a brand new password');
+    const { access_token } = await kit.auth.login({ email, password: 'a brand new password' });
+    const payload = kit.jwt.decode(access_token) as { iat: number; iat_ms: number };
+    expect(Number.isSafeInteger(payload.iat_ms)).toBe(true);
+    expect(payload.iat).toBe(Math.floor(payload.iat_ms / 1000));
+    expect(await strategy.validate(payload as never)).toMatchObject({ userId: user.id });
   });
 });

@@ -11,6 +11,8 @@ interface AccessTokenPayload {
   typ?: string;
   /** Issued at, whole seconds (jsonwebtoken sets it). */
   iat?: number;
+  /** Issued at, ms since epoch (TokenService sets it; tokens issued before it existed lack it). */
+  iat_ms?: number;
 }
 
 /**
@@ -29,6 +31,10 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     // `sub` goes into uuid columns: a validly signed token whose subject is not a UUID is refused here
     // (401), not by PostgreSQL further on (500).
     if (payload.typ !== 'access' || typeof payload.sub !== 'string' || !isUuid(payload.sub)) return false;
-    return { userId: payload.sub, issuedAt: typeof payload.iat === 'number' ? payload.iat : null };
+    return {
+      userId: payload.sub,
+      issuedAt: typeof payload.iat === 'number' ? payload.iat : null,
+      issuedAtMs: Number.isSafeInteger(payload.iat_ms) ? (payload.iat_ms as number) : null,
+    };
   }
 }

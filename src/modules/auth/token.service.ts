@@ -26,7 +26,7 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
 export const REFRESH_RETRY_GRACE_MS = 30_000;
 
 /**
- * Access tokens: short-lived HS256 JWTs (`sub` = user id, `typ` = access).
+ * Access tokens: short-lived HS256 JWTs (`sub` = user id, `typ` = access, `iat_ms` = issue time in ms).
  * Refresh tokens: opaque `<id>.<secret>`, stored as sha256(secret), rotated on
  * every use; a used token presented again revokes its whole chain (but see the retry grace).
  */
@@ -98,7 +98,13 @@ export class TokenService {
         expiresAt: new Date(Date.now() + this.config.refreshTtlSeconds * 1000),
       }),
     );
-    const accessToken = await this.jwt.signAsync({ sub: userId, typ: 'access' }, { expiresIn: this.config.accessTtlSeconds });
+    // `iat` has whole seconds; `iat_ms` (the same instant, in ms) lets JwtAuthGuard tell a token
+    // issued just after a password reset from one issued just before it, within the same second.
+    const issuedAtMs = Date.now();
+    const accessToken = await this.jwt.signAsync(
+      { sub: userId, typ: 'access', iat: Math.floor(issuedAtMs / 1000), iat_ms: issuedAtMs },
+      { expiresIn: this.config.accessTtlSeconds },
+    );
     return { accessToken, refreshToken: `${row.id}.${secret}`, expiresIn: this.config.accessTtlSeconds };
   }
 
