@@ -1,3 +1,4 @@
+import argon2 from 'argon2';
 import { createServiceKit, unitEmail, type ServiceKit, domainFailure as failure } from '../../../test/factories/services.factory.js';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { UserEntity } from './entities/user.entity.js';
@@ -93,6 +94,46 @@ describe('AuthService', () => {
       expect([wrong.code, wrong.status, wrong.message]).toEqual([ErrorCode.INVALID_CREDENTIALS, 401, 'Invalid email or password']);
       expect([unknown.code, unknown.status, unknown.message]).toEqual([wrong.code, wrong.status, wrong.message]);
       expect(unknown.details).toEqual(wrong.details);
+    });
+
+    describe('rehash when the stored hash has other parameters than PASSWORD_HASH_*', () => {
+      const configured = () => {
+        const { memoryCost: m, timeCost: t, parallelism: p } = kit.config.passwordHash;
+        return new RegExp(`^\\$argon2id\\$v=19\\$m=${m},t=${t},p=${p}\\$`);
+      };
+      const storedHash = async (id: string) => (await userRow(id)).passwordHash;
+      const setHash = (id: string, hash: string) => kit.dataSource.query('UPDATE users SET password_hash = $1 WHERE id = $2', [hash, id]);
+
+      it.each([
+        ['another cost', { type: argon2.argon2id, memoryCost: 19456, timeCost: 3, parallelism: 1 }],
+        ['another variant (argon2i)', { type: argon2.argon2i, memoryCost: 19456, timeCost: 2, parallelism: 1 }],
+      ])('a successful login replaces a hash of %s by one at the configured cost', async (_, options) => {
+        const email = unitEmail('rehash');
+        const reg = await register(email);
+        const old = await argon2.hash(PASSWORD, options);
+        await setHash(reg.user.id, old);
+        await kit.auth.login({ email, password: PASSWORD });
+        const now = await storedHash(reg.user.id);
+        expect(now).not.toBe(old);
+        expect(now).toMatch(configured());
+        expect(kit.passwords.needsRehash(now)).toBe(false);
+        // The same password still signs in, now with the new hash (which is then left alone).
+        await kit.auth.login({ email, password: PASSWORD });
+        expect(await storedHash(reg.user.id)).toBe(now);
+      });
+
+      it('a failed login does not rehash; a hash at the configured cost is never rewritten', async () => {
+        const email = unitEmail('rehash-no');
+        const reg = await register(email);
+        const current = await storedHash(reg.user.id);
+        expect(current).toMatch(configured());
+        await kit.auth.login({ email, password: PASSWORD });
+        expect(await storedHash(reg.user.id)).toBe(current);
+        const old = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 19456, timeCost: 3, parallelism: 1 });
+        await setHash(reg.user.id, old);
+        await failure(() => kit.auth.login({ email, password: 'not the password' }));
+        expect(await storedHash(reg.user.id)).toBe(old);
+      });
     });
   });
 

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
@@ -19,6 +19,8 @@ export { normalizeEmail } from './email.js';
 
 @Injectable()
 export class AuthService {
+  private readonly logger = new Logger(AuthService.name);
+
   constructor(
     @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
     private readonly passwords: PasswordService,
@@ -57,7 +59,22 @@ export class AuthService {
     const user = await this.findByEmail(normalizeEmail(dto.email));
     const valid = await this.passwords.verify(user?.passwordHash, dto.password);
     if (!user || !valid) throw AuthErrors.invalidCredentials();
+    if (this.passwords.needsRehash(user.passwordHash)) await this.rehash(user, dto.password);
     return AuthResponse.from(await this.tokens.issue(user.id), user);
+  }
+
+  /**
+   * Replaces a hash made with other parameters than PASSWORD_HASH_* by one at the configured cost
+   * (the password just verified). Only if the stored hash is still the one verified: a password reset
+   * in between wins. A failure here does not fail the login (the old hash still works).
+   */
+  private async rehash(user: UserEntity, password: string): Promise<void> {
+    try {
+      const passwordHash = await this.passwords.hash(password);
+      await this.users.update({ id: user.id, passwordHash: user.passwordHash }, { passwordHash });
+    } catch (error) {
+      this.logger.warn(`could not rehash the password of user ${user.id}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   /** Moves the caller into the family of `inviteCode` (from none, or from another family). */

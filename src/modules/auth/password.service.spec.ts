@@ -20,6 +20,22 @@ describe('PasswordService', () => {
     expect(await cheaper.verify(await passwords.hash('correct horse battery'), 'correct horse battery')).toBe(true);
   });
 
+  it('needsRehash: true for a hash of another cost, variant or unreadable parameters; false at the configured cost', async () => {
+    const cheaper = new PasswordService({ passwordHash: { memoryCost: 19456, timeCost: 2, parallelism: 1 } });
+    const atCost = await cheaper.hash('correct horse battery');
+    expect(cheaper.needsRehash(atCost)).toBe(false);
+    expect(passwords.needsRehash(atCost)).toBe(true); // the default cost differs
+    for (const options of [
+      { type: argon2.argon2id, memoryCost: 19456, timeCost: 3, parallelism: 1 },
+      { type: argon2.argon2id, memoryCost: 32768, timeCost: 2, parallelism: 1 },
+      { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 2 },
+      { type: argon2.argon2i, memoryCost: 19456, timeCost: 2, parallelism: 1 },
+    ]) {
+      expect(cheaper.needsRehash(await argon2.hash('correct horse battery', options))).toBe(true);
+    }
+    expect(cheaper.needsRehash('$argon2id$v=19$broken')).toBe(true);
+  });
+
   it('verifies the right password only', async () => {
     const hash = await passwords.hash('correct horse battery');
     expect(await passwords.verify(hash, 'correct horse battery')).toBe(true);

@@ -30,6 +30,21 @@ export class PasswordService {
     return argon2.hash(password, this.options);
   }
 
+  /**
+   * Whether a stored hash was made with other parameters than the configured ones (another
+   * PASSWORD_HASH_* cost, another argon2 variant or version): after a successful login it is
+   * replaced, so a cost change reaches every active account and their login time converges.
+   */
+  needsRehash(hash: string): boolean {
+    if (!hash.startsWith('$argon2id$')) return true;
+    const { memoryCost, timeCost, parallelism } = this.options;
+    try {
+      return argon2.needsRehash(hash, { memoryCost, timeCost, parallelism });
+    } catch {
+      return true; // unreadable parameters: a fresh hash is the fix (it just verified, so it is argon2)
+    }
+  }
+
   async verify(hash: string | undefined, password: string): Promise<boolean> {
     if (!hash) {
       await argon2.verify(await this.dummyHash, password).catch(() => false);
