@@ -285,6 +285,17 @@ describe('auth (e2e)', () => {
       await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
     });
 
+    it('parses strictly: the real token with anything after (or around) it is refused (401) and not burned', async () => {
+      const user = await registerFamily(t);
+      for (const variant of [`${user.refreshToken}.junk`, `${user.refreshToken}.`, `${user.refreshToken}junk`, ` ${user.refreshToken}`]) {
+        const res = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: variant });
+        expect({ variant, status: res.status, code: res.body.details?.code }).toEqual({ variant, status: 401, code: 'INVALID_REFRESH_TOKEN' });
+        // Logout ignores it like any token that is not one of ours: the sign-in stays.
+        await t.http().post('/api/v1/auth/logout').send({ refresh_token: variant }).expect(204);
+      }
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
+    });
+
     it('rejects an expired refresh token', async () => {
       const user = await registerFamily(t);
       await db.query('UPDATE refresh_tokens SET expires_at = now() - interval \'1 second\' WHERE id = $1', [user.refreshToken.split('.')[0]]);

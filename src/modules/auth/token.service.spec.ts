@@ -2,7 +2,7 @@ import { createServiceKit, unitEmail, TEST_JWT_SECRET, type ServiceKit, domainFa
 import { JwtService } from '@nestjs/jwt';
 import { createHash } from 'node:crypto';
 import { ErrorCode } from '../../common/errors/domain-error.js';
-import { REFRESH_RETRY_GRACE_MS } from './token.service.js';
+import { parseRefreshToken, REFRESH_RETRY_GRACE_MS } from './token.service.js';
 
 interface TokenRow {
   id: string;
@@ -130,6 +130,13 @@ describe('TokenService', () => {
       ['a tampered secret', (t: string) => `${t.slice(0, -2)}xx`],
       ['an id that is not a UUID', (t: string) => `zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz.${t.split('.')[1]}`],
       ['an unknown id', (t: string) => `00000000-0000-4000-8000-000000000000.${t.split('.')[1]}`],
+      ['the real token with text after it', (t: string) => `${t}.junk`],
+      ['the real token with a dot after it', (t: string) => `${t}.`],
+      ['the real token with a newline after it', (t: string) => `${t}\n`],
+      ['the real token with spaces around it', (t: string) => ` ${t} `],
+      ['the real token with base64 padding', (t: string) => `${t}=`],
+      ['the real token with its id in upper case', (t: string) => `${t.split('.')[0].toUpperCase()}.${t.split('.')[1]}`],
+      ['the real token with a character more in the secret', (t: string) => `${t}A`],
     ])('refuses %s without burning the real token', async (_, forge) => {
       const pair = await kit.tokens.issue(await newUser());
       expect((await failure(() => kit.tokens.rotate(forge(pair.refreshToken)))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
@@ -147,6 +154,15 @@ describe('TokenService', () => {
     });
   });
 
+  it('parseRefreshToken accepts exactly `<lower-case uuid>.<43 base64url characters>`', () => {
+    const id = '6f1c2b0e-9a7d-4c1e-8b7a-2d3e4f5a6b7c';
+    const secret = 'A'.repeat(21) + '-_' + 'z'.repeat(20);
+    expect(parseRefreshToken(`${id}.${secret}`)).toEqual({ id, secret });
+    for (const bad of [`${id}.${secret}.junk`, `${id}.${secret.slice(1)}`, `${id}.${secret}x`, `${id}..${secret}`, `x${id}.${secret}`, `${id}.${secret.slice(1)}+`, '']) {
+      expect(parseRefreshToken(bad)).toBeNull();
+    }
+  });
+
   describe('revoke and revokeAllForUser', () => {
     it('revoke (logout) ends that chain only; unknown or forged tokens are ignored', async () => {
       const userId = await newUser();
@@ -155,6 +171,7 @@ describe('TokenService', () => {
       const rotated = await kit.tokens.rotate(phone.refreshToken);
       expect(await kit.tokens.revoke(`${tablet.refreshToken.slice(0, -2)}xx`)).toBeNull();
       expect(await kit.tokens.revoke('whatever')).toBeNull();
+      expect(await kit.tokens.revoke(`${tablet.refreshToken}.junk`)).toBeNull();
       // An old token of the chain still signs that device out; the user is named (their event streams end).
       expect(await kit.tokens.revoke(phone.refreshToken)).toBe(userId);
       expect((await failure(() => kit.tokens.rotate(rotated.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);

@@ -7,7 +7,6 @@ import { EntityManager, Repository } from 'typeorm';
 import { authConfig } from '../../config/configuration.js';
 import { RefreshTokenEntity } from './entities/refresh-token.entity.js';
 import { AuthErrors } from './auth.errors.js';
-import { isUuid } from '../../common/http/uuid.js';
 import { revokeRefreshTokens } from './refresh-token-revocation.js';
 
 export interface TokenPair {
@@ -24,6 +23,21 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
  * carrying its successor was lost on a flaky network): see `rotate`.
  */
 export const REFRESH_RETRY_GRACE_MS = 30_000;
+
+/** 32 random bytes: 43 base64url characters. */
+const REFRESH_SECRET_BYTES = 32;
+/**
+ * Exactly what `issueInChain` hands out, `<id>.<secret>`: the row id as a lower-case canonical UUID,
+ * a dot, and 43 base64url characters. Nothing before, between or after: `<id>.<secret>.junk`, padding,
+ * spaces or an upper-case id are not this server's tokens (401), rather than being cut to the part
+ * that matches.
+ */
+const REFRESH_TOKEN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/;
+
+export function parseRefreshToken(presented: string): { id: string; secret: string } | null {
+  const match = REFRESH_TOKEN.exec(presented);
+  return match ? { id: match[1], secret: match[2] } : null;
+}
 
 /**
  * Access tokens: short-lived HS256 JWTs (`sub` = user id, `typ` = access, `iat_ms` = issue time in ms).
@@ -56,8 +70,9 @@ export class TokenService {
   async rotate(presented: string): Promise<TokenPair> {
     const invalid = AuthErrors.invalidRefreshToken;
     const reuse = AuthErrors.refreshTokenReuse;
-    const [id, secret] = presented.split('.');
-    if (!id || !secret || !isUuid(id)) throw invalid();
+    const parsed = parseRefreshToken(presented);
+    if (!parsed) throw invalid();
+    const { id, secret } = parsed;
 
     const outcome = await this.refreshTokens.manager.transaction(async (manager) => {
       const repo = manager.getRepository(RefreshTokenEntity);
@@ -88,7 +103,7 @@ export class TokenService {
 
   private async issueInChain(manager: EntityManager, userId: string, chainId: string, parentId: string | null): Promise<TokenPair> {
     const repo = manager.getRepository(RefreshTokenEntity);
-    const secret = randomBytes(32).toString('base64url');
+    const secret = randomBytes(REFRESH_SECRET_BYTES).toString('base64url');
     const row = await repo.save(
       repo.create({
         userId,
@@ -113,8 +128,9 @@ export class TokenService {
    * Unknown tokens are ignored (null).
    */
   async revoke(presented: string): Promise<string | null> {
-    const [id, secret] = presented.split('.');
-    if (!id || !secret || !isUuid(id)) return null;
+    const parsed = parseRefreshToken(presented);
+    if (!parsed) return null;
+    const { id, secret } = parsed;
     const token = await this.refreshTokens.findOne({ where: { id } });
     if (!token || !safeEqual(token.tokenHash, sha256(secret))) return null;
     await this.refreshTokens.manager.transaction((manager) => revokeRefreshTokens(manager, { chainId: token.chainId }));
