@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { bearer, registerFamily, uniqueEmail } from '../factories/auth.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
@@ -11,6 +14,66 @@ function expectErrorShape(res: { status: number; body: Record<string, unknown>; 
   expect(Object.keys(res.body).every((k) => ERROR_KEYS.includes(k))).toBe(true);
   expect(JSON.stringify(res.body)).not.toMatch(/\bat .+\.(js|ts):\d+|SELECT |INSERT |QueryFailedError/);
   expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+}
+
+interface RawAnswer {
+  status?: number;
+  headers?: IncomingHttpHeaders;
+  body?: string;
+  /** The connection failed before an answer was read (EPIPE/ECONNRESET after the server closed it). */
+  error?: string;
+  /** Body bytes written before the answer (or the failure) arrived. */
+  sent: number;
+  ms: number;
+}
+
+/**
+ * One request over a fresh connection, written chunk by chunk until the server answers (or
+ * `total` bytes are sent): what a client sees when the server answers before reading the body.
+ * `declaredLength` sends a Content-Length instead of chunked encoding; `chunk` is what is written
+ * (repeated), JSON whitespace by default.
+ */
+async function rawRequest(
+  baseUrl: string,
+  options: { method: string; path: string; headers?: Record<string, string>; total: number; declaredLength?: number; chunk?: Buffer; agent?: Agent | false },
+): Promise<RawAnswer> {
+  const url = new URL(baseUrl);
+  const started = Date.now();
+  const req = httpRequest({
+    host: url.hostname,
+    port: url.port,
+    method: options.method,
+    path: options.path,
+    agent: options.agent ?? false,
+    headers: {
+      'Content-Type': 'application/json',
+      ...(options.declaredLength !== undefined ? { 'Content-Length': String(options.declaredLength) } : {}),
+      ...options.headers,
+    },
+  });
+  req.on('error', () => undefined); // EPIPE/ECONNRESET after the answer, when we keep writing
+  let answer: Omit<RawAnswer, 'sent' | 'ms'> | undefined;
+  const answered = new Promise<void>((resolve) => {
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => ((answer = { status: res.statusCode, headers: res.headers, body }), resolve()));
+      res.on('error', () => ((answer ??= { status: res.statusCode, headers: res.headers }), resolve()));
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => ((answer ??= { error: error.code }), resolve()));
+  });
+  const chunk = options.chunk ?? Buffer.alloc(256 * 1024, 0x20); // JSON whitespace: a valid prefix of any body
+  let sent = 0;
+  while (!answer && sent < options.total) {
+    const piece = chunk.subarray(0, Math.min(chunk.length, options.total - sent));
+    const flowing = req.write(piece);
+    sent += piece.length;
+    if (!flowing) await Promise.race([once(req, 'drain'), answered]);
+  }
+  if (!answer) req.end();
+  await answered;
+  req.destroy();
+  return { ...answer!, sent, ms: Date.now() - started };
 }
 
 describe('HTTP input handling and error shape (e2e)', () => {
@@ -30,7 +93,7 @@ describe('HTTP input handling and error shape (e2e)', () => {
     const res = await post('/api/v1/auth/register').send(raw);
     expectErrorShape(res, 400);
     expect(res.body.message).toBe('Request body is not valid JSON');
-    expect(res.body.details).toEqual({ code: 'entity.parse.failed' });
+    expect(res.body.details).toEqual({ code: 'MALFORMED_REQUEST' });
   });
 
   it('malformed JSON on a protected route is still a 400 (parsing runs before auth)', async () => {
@@ -97,11 +160,72 @@ describe('HTTP input handling and error shape (e2e)', () => {
   it('an unsupported charset answers 415', async () => {
     const res = await t.http().post('/api/v1/auth/login').set('Content-Type', 'application/json; charset=latin2').send('{}');
     expectErrorShape(res, 415);
+    expect(res.body.details).toEqual({ code: 'UNSUPPORTED_MEDIA_TYPE' });
   });
 
-  it('an unknown route answers 404 with the JSON shape', async () => {
-    expectErrorShape(await t.http().get('/api/v1/nope'), 404);
-    expectErrorShape(await t.http().delete('/api/v1/families/me'), 404);
+  it('a text field PostgreSQL cannot store (NUL) answers 400 VALIDATION_FAILED naming it', async () => {
+    const res = await post('/api/v1/auth/login').send({ email: uniqueEmail(), password: 'pass\u0000word' });
+    expectErrorShape(res, 400);
+    expect(res.body.details).toEqual({ code: 'VALIDATION_FAILED', fields: [{ field: 'password', errors: ['password must not contain NUL characters'] }] });
+  });
+
+  describe('compressed bodies (Content-Encoding)', () => {
+    const login = { email: uniqueEmail(), password: 'wrong password' };
+
+    it.each(['gzip', 'deflate', 'br'])('a %s body is decoded and handled like a plain one', async (encoding) => {
+      const { brotliCompressSync, deflateSync } = await import('node:zlib');
+      const raw = Buffer.from(JSON.stringify(login));
+      const body = encoding === 'gzip' ? gzipSync(raw) : encoding === 'deflate' ? deflateSync(raw) : brotliCompressSync(raw);
+      // supertest would serialize a Buffer as JSON: the bytes go over a plain request.
+      const res = await rawRequest(t.baseUrl, { method: 'POST', path: '/api/v1/auth/login', headers: { 'Content-Encoding': encoding }, chunk: body, total: body.length, declaredLength: body.length });
+      expect(res.status).toBe(401); // decoded, parsed and checked: wrong credentials
+      expect(JSON.parse(res.body!).details).toEqual({ code: 'INVALID_CREDENTIALS' });
+    });
+
+    it('a corrupt gzip body answers 400 MALFORMED_REQUEST in the standard shape (not zlib\'s "unexpected end of file")', async () => {
+      const truncated = gzipSync(Buffer.from(JSON.stringify(login))).subarray(0, 20);
+      const res = await rawRequest(t.baseUrl, { method: 'POST', path: '/api/v1/auth/login', headers: { 'Content-Encoding': 'gzip' }, chunk: truncated, total: truncated.length, declaredLength: truncated.length });
+      expect(res.status).toBe(400);
+      expect(res.headers!['content-type']).toMatch(/application\/json/);
+      expect(JSON.parse(res.body!)).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'Request body is not valid gzip data (Content-Encoding: gzip)',
+        details: { code: 'MALFORMED_REQUEST' },
+      });
+      const notGzip = await post('/api/v1/auth/login').set('Content-Encoding', 'gzip').send(JSON.stringify(login));
+      expectErrorShape(notGzip, 400);
+      expect(notGzip.body.details).toEqual({ code: 'MALFORMED_REQUEST' });
+    });
+
+    it('the body limit applies to the decoded size (a small gzip of a big body is a 413)', async () => {
+      const bomb = gzipSync(Buffer.from(JSON.stringify({ ...login, password: ' '.repeat(100_000) })));
+      expect(bomb.length).toBeLessThan(2048);
+      const res = await rawRequest(t.baseUrl, { method: 'POST', path: '/api/v1/auth/login', headers: { 'Content-Encoding': 'gzip' }, chunk: bomb, total: bomb.length, declaredLength: bomb.length });
+      expect(res.status).toBe(413);
+      expect(JSON.parse(res.body!).details).toEqual({ code: 'PAYLOAD_TOO_LARGE', max_bytes: 2048 });
+    });
+
+    it('another Content-Encoding answers 415', async () => {
+      const res = await post('/api/v1/auth/login').set('Content-Encoding', 'compress').send(JSON.stringify(login));
+      expectErrorShape(res, 415);
+      expect(res.body.details).toEqual({ code: 'UNSUPPORTED_MEDIA_TYPE' });
+    });
+  });
+
+  it('an unknown route answers 404 with the JSON shape and code', async () => {
+    for (const res of [await t.http().get('/api/v1/nope'), await t.http().delete('/api/v1/families/me')]) {
+      expectErrorShape(res, 404);
+      expect(res.body.details).toEqual({ code: 'NOT_FOUND' });
+    }
+  });
+
+  it('a 401 from the bearer guard carries details.code like every other error', async () => {
+    for (const headers of [{}, { Authorization: 'Bearer not.a.jwt' }, { Authorization: 'Basic dXNlcjpwYXNz' }]) {
+      const res = await t.http().get('/api/v1/families/me').set(headers);
+      expectErrorShape(res, 401);
+      expect(res.body).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Unauthorized', details: { code: 'UNAUTHENTICATED' } });
+    }
   });
 
   it('sets x-request-id on successes and errors alike, keeping a well-formed incoming id', async () => {

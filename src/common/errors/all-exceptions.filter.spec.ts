@@ -1,7 +1,8 @@
 import { jest } from '@jest/globals';
-import { ArgumentsHost, BadRequestException, ForbiddenException, HttpException, InternalServerErrorException, Logger, PayloadTooLargeException } from '@nestjs/common';
+import { ArgumentsHost, BadRequestException, ForbiddenException, HttpException, InternalServerErrorException, Logger, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { AllExceptionsFilter } from './all-exceptions.filter.js';
 import { DomainError, ErrorCode } from './domain-error.js';
+import { invalidField, invalidRequest } from './invalid-request.js';
 
 function run(exception: unknown, path = '/api/v1/x') {
   const sent: { status?: number; body?: Record<string, unknown>; destroyed?: boolean } = {};
@@ -24,11 +25,6 @@ function run(exception: unknown, path = '/api/v1/x') {
   return sent;
 }
 
-/** What body-parser passes to next(): an http-errors instance. */
-function parserError(type: string, status: number, extra: Record<string, unknown> = {}) {
-  return Object.assign(new Error(`raw parser text for ${type}`), { type, status, statusCode: status, expose: true, ...extra });
-}
-
 describe('AllExceptionsFilter', () => {
   let logged: unknown[];
   beforeEach(() => {
@@ -47,6 +43,9 @@ describe('AllExceptionsFilter', () => {
     [ErrorCode.VALIDATION_FAILED, 422, 'Unprocessable Entity'],
     [ErrorCode.RATE_LIMITED, 429, 'Too Many Requests'],
     [ErrorCode.PAYLOAD_TOO_LARGE, 413, 'Payload Too Large'],
+    [ErrorCode.MALFORMED_REQUEST, 400, 'Bad Request'],
+    [ErrorCode.INVALID_UPLOAD, 400, 'Bad Request'],
+    [ErrorCode.RANGE_NOT_SATISFIABLE, 416, 'Range Not Satisfiable'],
   ])('DomainError %s → %i with its message and code', (code, status, error) => {
     const sent = run(new DomainError(code, 'Something precise', { field: 'email' }));
     expect(sent.status).toBe(status);
@@ -68,7 +67,31 @@ describe('AllExceptionsFilter', () => {
     expect(logged).toHaveLength(1);
   });
 
-  it('HttpException keeps status and message; validation details pass through', () => {
+  it('invalidRequest is a 400 VALIDATION_FAILED naming every field, its message joining their errors', () => {
+    const fields = [
+      { field: 'email', errors: ['email must be an email'] },
+      { field: 'password', errors: ['password is too short', 'password must be a string'] },
+    ];
+    expect(run(invalidRequest(fields))).toEqual({
+      status: 400,
+      body: {
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'email must be an email; password is too short; password must be a string',
+        details: { code: 'VALIDATION_FAILED', fields },
+      },
+    });
+    expect(run(invalidField('id', 'id must be a UUID')).body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'id must be a UUID',
+      details: { code: 'VALIDATION_FAILED', fields: [{ field: 'id', errors: ['id must be a UUID'] }] },
+    });
+    // The same code from a rule refusing a well-formed request stays a 422.
+    expect(run(new DomainError(ErrorCode.VALIDATION_FAILED, 'rule')).status).toBe(422);
+  });
+
+  it('HttpException keeps status, message and details', () => {
     expect(run(new ForbiddenException('Nope')).body).toEqual({ statusCode: 403, error: 'Forbidden', message: 'Nope' });
     const validation = new BadRequestException({ message: 'email must be an email', details: { code: 'VALIDATION_FAILED', fields: [{ field: 'email', errors: ['x'] }] } });
     expect(run(validation).body).toEqual({
@@ -81,34 +104,31 @@ describe('AllExceptionsFilter', () => {
     expect(run(new HttpException('I am a teapot', 418)).body).toEqual({ statusCode: 418, error: "I'm a Teapot", message: 'I am a teapot' });
   });
 
+  it.each([
+    [new UnauthorizedException(), 401, 'Unauthorized', ErrorCode.UNAUTHENTICATED],
+    [new NotFoundException('Cannot GET /api/v1/nope'), 404, 'Cannot GET /api/v1/nope', ErrorCode.NOT_FOUND],
+    [new BadRequestException('Validation failed (uuid is expected)'), 400, 'Validation failed (uuid is expected)', ErrorCode.MALFORMED_REQUEST],
+    [new HttpException('slow down', 429), 429, 'slow down', ErrorCode.RATE_LIMITED],
+  ])('a 4xx HttpException without a code (passport, Nest routing, a pipe) gets its status\'s code: %s', (exception, status, message, code) => {
+    expect(run(exception).body).toEqual({ statusCode: status, error: expect.any(String), message, details: { code } });
+  });
+
+  it('an HttpException whose details lack a code gets one; a code of its own is kept', () => {
+    expect(run(new UnauthorizedException({ message: 'x', details: { hint: 'refresh' } })).body!.details).toEqual({ code: 'UNAUTHENTICATED', hint: 'refresh' });
+    expect(run(new UnauthorizedException({ message: 'x', details: { code: 'INVALID_CREDENTIALS' } })).body!.details).toEqual({ code: 'INVALID_CREDENTIALS' });
+  });
+
   it('a 5xx HttpException does not leak its message', () => {
     const sent = run(new InternalServerErrorException('pool exhausted at db-7'));
     expect(sent.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' });
     expect(logged).toHaveLength(1);
   });
 
-  it.each([
-    ['entity.parse.failed', 400, 'Request body is not valid JSON'],
-    ['encoding.unsupported', 415, 'Unsupported request body encoding'],
-    ['charset.unsupported', 415, 'Unsupported request body encoding'],
-  ])('raw body-parser error %s → %i with our message and the parser code', (type, status, message) => {
-    expect(run(parserError(type, status)).body).toEqual({ statusCode: status, error: expect.any(String), message, details: { code: type } });
-  });
-
-  it('a body over the limit → 413 naming the route and the limit', () => {
-    expect(run(parserError('entity.too.large', 413, { limit: 2048 }), '/api/v1/auth/register').body).toEqual({
-      statusCode: 413,
-      error: 'Payload Too Large',
-      message: 'Request body is larger than the limit for /api/v1/auth/register (2048 bytes)',
-      details: { code: 'PAYLOAD_TOO_LARGE', max_bytes: 2048 },
-    });
-  });
-
-  it('body-parser errors wrapped by Nest (HttpException with cause) get the same answer as raw ones', () => {
-    const syntax = parserError('entity.parse.failed', 400);
-    expect(run(new BadRequestException(syntax.message, { cause: syntax })).body).toEqual(run(syntax).body);
-    const tooLarge = parserError('entity.too.large', 413, { limit: 2048 });
-    expect(run(new PayloadTooLargeException(tooLarge.message, { cause: tooLarge })).body).toEqual(run(tooLarge).body);
+  it('an error of Express or a parser carrying a 4xx status keeps it, with its status\'s code', () => {
+    const exposed = Object.assign(new Error('request aborted'), { status: 400, expose: true });
+    expect(run(exposed).body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'request aborted', details: { code: 'MALFORMED_REQUEST' } });
+    const hidden = Object.assign(new Error('internal text'), { statusCode: 413, expose: false });
+    expect(run(hidden).body).toEqual({ statusCode: 413, error: 'Payload Too Large', message: 'Payload Too Large', details: { code: 'PAYLOAD_TOO_LARGE' } });
   });
 
   it('an unknown error → 500 without its message, logged', () => {

@@ -10,15 +10,26 @@ interface ErrorBody {
   details?: unknown;
 }
 
-/** Errors of the JSON body parser (body-parser / raw-body) carry an HTTP status and a `type`; uploads (busboy) raise DomainErrors. */
+/** An error that is not ours but carries an HTTP status (http-errors, as thrown by Express and its parsers). */
 interface HttpishError {
   status?: number;
   statusCode?: number;
-  type?: string;
   expose?: boolean;
   message?: string;
-  limit?: number;
 }
+
+/**
+ * The code of a 4xx raised without one (passport's and JwtAuthGuard's 401, Nest's 404 for an unknown
+ * route, a pipe's 400), so every client-error answer carries `details.code`.
+ */
+const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
+  [HttpStatus.BAD_REQUEST]: ErrorCode.MALFORMED_REQUEST,
+  [HttpStatus.UNAUTHORIZED]: ErrorCode.UNAUTHENTICATED,
+  [HttpStatus.NOT_FOUND]: ErrorCode.NOT_FOUND,
+  [HttpStatus.PAYLOAD_TOO_LARGE]: ErrorCode.PAYLOAD_TOO_LARGE,
+  [HttpStatus.UNSUPPORTED_MEDIA_TYPE]: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  [HttpStatus.TOO_MANY_REQUESTS]: ErrorCode.RATE_LIMITED,
+};
 
 /**
  * Maps every error to `{ statusCode, error, message, details? }`. Expected
@@ -33,7 +44,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const response = http.getResponse<Response>();
     const request = http.getRequest<Request>();
-    const body = this.toBody(exception, request);
+    const body = this.toBody(exception);
     // A 503 is thrown on purpose (the database is down) by code that has logged its cause.
     if (body.statusCode >= 500 && !isServiceUnavailable(exception)) {
       this.logger.error({ err: exception, path: request?.url }, 'unhandled error');
@@ -45,11 +56,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     response.status(body.statusCode).json(body);
   }
 
-  private toBody(exception: unknown, request?: Request): ErrorBody {
-    // Express hands body-parser errors to Nest, which wraps them in an HttpException
-    // (cause = the original error) before they reach this filter: unwrap them so they
-    // get our message and code rather than the parser's own text.
-    if (exception instanceof HttpException && isParserError(exception.cause)) exception = exception.cause;
+  private toBody(exception: unknown): ErrorBody {
     if (exception instanceof DomainError) {
       if (exception.status >= 500) return internal();
       return {
@@ -64,25 +71,30 @@ export class AllExceptionsFilter implements ExceptionFilter {
       const res = exception.getResponse();
       const payload = typeof res === 'string' ? { message: res } : (res as Record<string, unknown>);
       const message = Array.isArray(payload.message) ? payload.message.join('; ') : String(payload.message ?? exception.message);
-      return {
-        statusCode: status,
-        error: STATUS_CODES[status] ?? 'Error',
-        message: status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE ? 'Internal server error' : message,
-        ...(payload.details !== undefined ? { details: payload.details } : {}),
-      };
+      const error = STATUS_CODES[status] ?? 'Error';
+      if (status >= 500) return { statusCode: status, error, message: status === HttpStatus.SERVICE_UNAVAILABLE ? message : 'Internal server error' };
+      return { statusCode: status, error, message, ...withCode(status, payload.details) };
     }
-    const httpish = exception as HttpishError;
+    const httpish = exception as HttpishError | null | undefined;
     const status = httpish?.status ?? httpish?.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return {
         statusCode: status,
         error: STATUS_CODES[status] ?? 'Error',
-        message: describeParserError(httpish, request),
-        ...(httpish.type ? { details: parserDetails(httpish) } : {}),
+        message: httpish!.expose && httpish!.message ? httpish!.message : (STATUS_CODES[status] ?? 'Bad request'),
+        ...withCode(status, undefined),
       };
     }
     return internal();
   }
+}
+
+/** `details` as given, with the status's code when they have none. */
+function withCode(status: number, details: unknown): { details?: unknown } {
+  const code = CODE_BY_STATUS[status];
+  if (details === undefined) return code ? { details: { code } } : {};
+  const given = asObject(details);
+  return { details: given.code === undefined && code ? { code, ...given } : given };
 }
 
 function isServiceUnavailable(exception: unknown): boolean {
@@ -97,28 +109,4 @@ function asObject(details: unknown): Record<string, unknown> {
   return typeof details === 'object' && details !== null && !Array.isArray(details)
     ? (details as Record<string, unknown>)
     : { errors: details };
-}
-
-function isParserError(error: unknown): error is HttpishError {
-  return typeof error === 'object' && error !== null && typeof (error as HttpishError).type === 'string' && typeof (error as HttpishError).status === 'number';
-}
-
-/** A body over the limit has the same code as every other 413 (an upload too large); other parser errors keep theirs. */
-function parserDetails(error: HttpishError): Record<string, unknown> {
-  if (error.type === 'entity.too.large') return { code: ErrorCode.PAYLOAD_TOO_LARGE, ...(error.limit ? { max_bytes: error.limit } : {}) };
-  return { code: error.type };
-}
-
-function describeParserError(error: HttpishError, request?: Request): string {
-  switch (error.type) {
-    case 'entity.parse.failed':
-      return 'Request body is not valid JSON';
-    case 'entity.too.large':
-      return `Request body is larger than the limit for ${request?.path ?? 'this route'}${error.limit ? ` (${error.limit} bytes)` : ''}`;
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return 'Unsupported request body encoding';
-    default:
-      return error.expose && error.message ? error.message : 'Bad request';
-  }
 }

@@ -5,7 +5,10 @@ import { HttpStatus } from '@nestjs/common';
  * status. Services throw these, never bare Errors or HttpExceptions.
  */
 export enum ErrorCode {
+  /** Bad input: 400 when the request does not have the shape its route expects (fields named), 422 when a rule refuses a well-formed one. */
   VALIDATION_FAILED = 'VALIDATION_FAILED',
+  /** A body that cannot be read at all: not JSON, a corrupt compressed body, a body cut short. */
+  MALFORMED_REQUEST = 'MALFORMED_REQUEST',
   INVALID_UPLOAD = 'INVALID_UPLOAD',
   RANGE_NOT_SATISFIABLE = 'RANGE_NOT_SATISFIABLE',
   INVALID_CREDENTIALS = 'INVALID_CREDENTIALS',
@@ -27,6 +30,7 @@ export enum ErrorCode {
 
 const STATUS_BY_CODE: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.VALIDATION_FAILED]: HttpStatus.UNPROCESSABLE_ENTITY,
+  [ErrorCode.MALFORMED_REQUEST]: HttpStatus.BAD_REQUEST,
   [ErrorCode.INVALID_UPLOAD]: HttpStatus.BAD_REQUEST,
   [ErrorCode.RANGE_NOT_SATISFIABLE]: HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
   [ErrorCode.INVALID_CREDENTIALS]: HttpStatus.UNAUTHORIZED,

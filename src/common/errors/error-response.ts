@@ -1,7 +1,8 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiPayloadTooLargeResponse, ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
+import { ErrorCode } from './domain-error.js';
 
-/** One field (body property, query or path parameter) at fault, with every rule it broke. */
+/** One field (body property, query or path parameter, multipart field) at fault, with every rule it broke. */
 @ApiSchema({ name: 'FieldError' })
 export class FieldErrorResponse {
   @ApiProperty({ example: 'email', description: 'The field, dotted for nested ones (`members.0.email`)' })
@@ -19,13 +20,11 @@ export class FieldErrorResponse {
 @ApiSchema({ name: 'ErrorDetails' })
 export class ErrorDetailsResponse {
   @ApiProperty({
-    example: 'VALIDATION_FAILED',
-    description:
-      'VALIDATION_FAILED, INVALID_CREDENTIALS, UNAUTHENTICATED, INVALID_REFRESH_TOKEN, EMAIL_TAKEN, INVITE_CODE_INVALID, NO_FAMILY, ' +
-      'ALREADY_IN_FAMILY, OWNER_ONLY, NOT_FOUND, FORBIDDEN_RECORD, SYNC_CONFLICT, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMITED, … ' +
-      "or a body parser's code (entity.parse.failed, encoding.unsupported)",
+    enum: Object.values(ErrorCode),
+    example: ErrorCode.VALIDATION_FAILED,
+    description: 'What went wrong, for programs (the message is for people); present on every 4xx answer',
   })
-  code: string;
+  code: ErrorCode;
 
   @ApiPropertyOptional({ type: [FieldErrorResponse], description: 'Validation errors (400/422): every field at fault' })
   fields?: FieldErrorResponse[];
@@ -51,7 +50,7 @@ export class ErrorResponse {
   @ApiPropertyOptional({
     type: ErrorDetailsResponse,
     example: { code: 'VALIDATION_FAILED', fields: [{ field: 'email', errors: ['email must be an email'] }] },
-    description: 'Absent only on errors without a code (e.g. 401 from a missing token, 500)',
+    description: 'Present on every 4xx answer; absent on 5xx (500 says nothing on purpose; 503 is the health check)',
   })
   details?: ErrorDetailsResponse;
 }

@@ -1,7 +1,9 @@
-import { BadRequestException, Inject, Injectable, NestMiddleware } from '@nestjs/common';
+import { Inject, Injectable, NestMiddleware } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { httpConfig } from '../../config/configuration.js';
+import { invalidField } from '../errors/invalid-request.js';
+import { bodyParserError } from './body-errors.js';
 import { findUnstorableText } from './storable-text.js';
 
 /** The sync routes, spelled as Express matches them: case-insensitively, with or without a trailing path or query. */
@@ -25,15 +27,14 @@ export class JsonBodyMiddleware implements NestMiddleware {
   use(req: Request, res: Response, next: NextFunction): void {
     // Sync pushes check text per record in their own validator (422 naming table, id and field).
     if (SYNC_ROUTE.test(req.originalUrl)) {
-      this.syncParser(req, res, next);
+      this.syncParser(req, res, (error?: unknown) => next(error ? bodyParserError(error, req) : undefined));
       return;
     }
     this.defaultParser(req, res, (error?: unknown) => {
-      if (error) return next(error);
+      if (error) return next(bodyParserError(error, req));
       const bad = findUnstorableText(req.body);
       if (!bad) return next();
-      const message = `${bad.field} ${bad.problem}`;
-      next(new BadRequestException({ message, details: { code: 'VALIDATION_FAILED', fields: [{ field: bad.field, errors: [message] }] } }));
+      next(invalidField(bad.field, `${bad.field} ${bad.problem}`));
     });
   }
 }

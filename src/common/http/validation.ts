@@ -1,9 +1,5 @@
-import { BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
-
-export interface FieldError {
-  field: string;
-  errors: string[];
-}
+import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { invalidRequest, type FieldError } from '../errors/invalid-request.js';
 
 export function flattenValidationErrors(errors: ValidationError[], prefix = ''): FieldError[] {
   return errors.flatMap((error) => {
@@ -20,12 +16,6 @@ export function createValidationPipe(): ValidationPipe {
     forbidNonWhitelisted: true,
     transform: true,
     stopAtFirstError: false,
-    exceptionFactory: (errors) => {
-      const fields = flattenValidationErrors(errors);
-      return new BadRequestException({
-        message: fields.flatMap((f) => f.errors).join('; ') || 'Invalid request',
-        details: { code: 'VALIDATION_FAILED', fields },
-      });
-    },
+    exceptionFactory: (errors) => invalidRequest(flattenValidationErrors(errors)),
   });
 }
