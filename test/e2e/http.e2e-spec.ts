@@ -1,8 +1,10 @@
+import { JwtService } from '@nestjs/jwt';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { bearer, registerFamily, uniqueEmail } from '../factories/auth.factory.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { createTestApp, testEnv, type TestApp } from '../setup/test-app.js';
 
 const ERROR_KEYS = ['details', 'error', 'message', 'statusCode'];
 
@@ -226,6 +228,116 @@ describe('HTTP input handling and error shape (e2e)', () => {
       expectErrorShape(res, 401);
       expect(res.body).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Unauthorized', details: { code: 'UNAUTHENTICATED' } });
     }
+  });
+
+  describe('the sync push body limit (SYNC_BODY_LIMIT_BYTES) is for signed-in callers of POST /api/v1/sync only', () => {
+    /** Invalid JSON just over BODY_LIMIT_BYTES (2048): 413 under the default limit, 400 once parsed under the sync limit. */
+    const overDefaultLimit = `{"changes": ${'x'.repeat(4096)}`;
+    const push = (token?: string) => {
+      const req = post('/api/v1/sync');
+      return token ? req.set('Authorization', `Bearer ${token}`) : req;
+    };
+    const tokens = (userId: string) => {
+      const now = Math.floor(Date.now() / 1000);
+      const appJwt = new JwtService({ secret: testEnv().JWT_SECRET });
+      return {
+        expired: appJwt.sign({ sub: userId, typ: 'access', iat: now - 3600, exp: now - 60 }),
+        'signed with another secret': new JwtService({ secret: 'another-secret-another-secret-0123456789' }).sign({ sub: userId, typ: 'access' }),
+        'alg none': `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: userId, typ: 'access', exp: now + 600 })).toString('base64url')}.`,
+        'not an access token': appJwt.sign({ sub: userId, typ: 'refresh' }),
+        'not a JWT': `${randomUUID()}.secret`,
+      };
+    };
+    const unauthenticated = { statusCode: 401, error: 'Unauthorized', message: 'Unauthorized', details: { code: 'UNAUTHENTICATED' } };
+
+    it('without a bearer token: 401 before the body is parsed (not 413, not 400)', async () => {
+      const res = await push().send(overDefaultLimit);
+      expectErrorShape(res, 401);
+      expect(res.body).toEqual(unauthenticated);
+    });
+
+    it('with a token whose signature or expiry does not verify: the same 401, body unread', async () => {
+      const user = await registerFamily(t);
+      for (const [kind, token] of Object.entries(tokens(user.user.id))) {
+        const res = await push(token).send(overDefaultLimit);
+        expect({ kind, status: res.status, body: res.body }).toEqual({ kind, status: 401, body: unauthenticated });
+      }
+    });
+
+    it('with a valid access token the body is read under the sync limit: parsed (400 for bad JSON), and a large push applies', async () => {
+      const user = await registerFamily(t);
+      const malformed = await push(user.token).send(overDefaultLimit);
+      expectErrorShape(malformed, 400);
+      expect(malformed.body.details).toEqual({ code: 'MALFORMED_REQUEST' });
+      // The route as Express matches it: any case, trailing slash.
+      const spelled = await t.http().post('/API/V1/Sync/').set('Content-Type', 'application/json').set(bearer(user.token)).send(overDefaultLimit);
+      expect(spelled.body.details).toEqual({ code: 'MALFORMED_REQUEST' });
+
+      const { timestamp } = (await t.http().get('/api/v1/sync').set(bearer(user.token)).expect(200)).body;
+      const record = {
+        id: randomUUID(),
+        family_id: user.user.family_id,
+        date: 1_764_000_000_000,
+        volume_ml: 250,
+        notes: 'n'.repeat(10_000),
+        created_at: Date.now(),
+        updated_at: Date.now(),
+      };
+      const body = { changes: { transfusions: { created: [record], updated: [], deleted: [] } }, lastPulledAt: timestamp };
+      expect(JSON.stringify(body).length).toBeGreaterThan(4 * 2048);
+      await push(user.token).send(body).expect(200);
+      const pulled = (await t.http().get('/api/v1/sync').set(bearer(user.token)).query({ last_pulled_at: timestamp }).expect(200)).body;
+      expect(pulled.changes.transfusions.created.concat(pulled.changes.transfusions.updated).map((r: { id: string }) => r.id)).toEqual([record.id]);
+    });
+
+    it.each([
+      ['GET', '/api/v1/sync'],
+      ['POST', '/api/v1/sync/events'],
+      ['POST', '/api/v1/sync/anything'],
+      ['PUT', '/api/v1/sync'],
+    ])('%s %s gets the default limit, even with a valid token', async (method, path) => {
+      const user = await registerFamily(t);
+      const res = await rawRequest(t.baseUrl, { method, path, headers: bearer(user.token), total: 4096, declaredLength: 4096 });
+      expect({ status: res.status, body: JSON.parse(res.body!) }).toEqual({
+        status: 413,
+        body: expect.objectContaining({ statusCode: 413, details: { code: 'PAYLOAD_TOO_LARGE', max_bytes: 2048 } }),
+      });
+    });
+
+    it('an anonymous push of a huge declared length is answered at once, unread, and the connection closed', async () => {
+      const res = await rawRequest(t.baseUrl, { method: 'POST', path: '/api/v1/sync', total: 58 * 1024 * 1024, declaredLength: 58 * 1024 * 1024 });
+      if (res.status !== undefined) {
+        expect(res.status).toBe(401);
+        expect(JSON.parse(res.body!)).toEqual(unauthenticated);
+        expect(res.headers!.connection).toBe('close');
+      } else {
+        expect(['EPIPE', 'ECONNRESET']).toContain(res.error);
+      }
+      // Answered after what the sockets' buffers took, not after 58 MB.
+      expect(res.sent).toBeLessThan(16 * 1024 * 1024);
+      expect(res.ms).toBeLessThan(5_000);
+    });
+
+    it('an anonymous chunked push is answered after at most a few MiB, which are discarded, then the connection is closed', async () => {
+      const total = 64 * 1024 * 1024;
+      const res = await rawRequest(t.baseUrl, { method: 'POST', path: '/api/v1/sync', total });
+      if (res.status !== undefined) {
+        expect(res.status).toBe(401);
+        expect(res.headers!.connection).toBe('close');
+      } else {
+        expect(['EPIPE', 'ECONNRESET']).toContain(res.error);
+      }
+      expect(res.sent).toBeLessThan(total / 4);
+    });
+
+    it('an anonymous push of a small body is read to its end and answered on a connection that stays usable', async () => {
+      const agent = new Agent({ keepAlive: true });
+      const res = await rawRequest(t.baseUrl, { method: 'POST', path: '/api/v1/sync', total: 64 * 1024, declaredLength: 64 * 1024, agent });
+      agent.destroy();
+      expect(res.status).toBe(401);
+      expect(res.headers!.connection).toBe('keep-alive');
+      expect(JSON.parse(res.body!)).toEqual(unauthenticated);
+    });
   });
 
   it('sets x-request-id on successes and errors alike, keeping a well-formed incoming id', async () => {

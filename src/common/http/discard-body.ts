@@ -1,0 +1,52 @@
+import type { Request } from 'express';
+
+/**
+ * After a refusal, how much more of the body we read (and discard) so that the client, still
+ * sending, reads our error instead of a broken connection. Past this the connection is closed.
+ */
+export const MAX_DRAIN_BYTES = 4 * 1024 * 1024;
+
+/** How long we wait for the rest of a refused body before answering anyway: a stalled client does not hold the answer (and the socket) until Node's 5-minute request timeout. */
+export const MAX_DRAIN_MS = 30_000;
+
+/**
+ * Reads and throws away the rest of a request body that will not be used (nothing is kept), then
+ * resolves: the caller answers. Most HTTP/1.1 clients read the answer only once they have sent the
+ * whole body, so answering in the middle of it makes them report a broken connection instead of
+ * our error. But only so much: past `maxBytes` (or after `maxMs`), it stops reading, marks the answer
+ * `Connection: close` — Node closes the socket once the answer is out, so nothing hangs — and
+ * resolves at once.
+ */
+export function discardBody(req: Request, maxBytes = MAX_DRAIN_BYTES, maxMs = MAX_DRAIN_MS): Promise<void> {
+  if (req.complete || req.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let drained = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      req.off('data', count);
+      req.off('end', finish);
+      req.off('close', finish);
+      resolve();
+    };
+    const giveUp = () => {
+      req.pause();
+      closeAfterAnswer(req);
+      finish();
+    };
+    const count = (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > maxBytes) giveUp();
+    };
+    const timer = setTimeout(giveUp, maxMs);
+    timer.unref();
+    req.on('data', count);
+    req.once('end', finish);
+    req.once('close', finish);
+    req.resume();
+  });
+}
+
+/** Node closes the connection once this answer is sent: for a body we stopped reading. */
+export function closeAfterAnswer(req: Request): void {
+  if (req.res && !req.res.headersSent) req.res.setHeader('Connection', 'close');
+}
