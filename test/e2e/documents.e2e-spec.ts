@@ -209,6 +209,37 @@ describe('files: upload and download', () => {
     await t.http().get(res.body.file_url).expect(401);
   });
 
+  it('answers a malformed file id with 400 naming `id`, like every other bad path parameter', async () => {
+    const m = await register(t);
+    for (const id of ['not-a-uuid', '1234', `${randomUUID()}x`]) {
+      const res = await download(m, `/api/v1/files/${id}`).expect(400);
+      expect({ id, body: JSON.parse(res.body.toString()) }).toEqual({
+        id,
+        body: {
+          statusCode: 400,
+          error: 'Bad Request',
+          message: 'id must be a UUID',
+          details: { code: 'VALIDATION_FAILED', fields: [{ field: 'id', errors: ['id must be a UUID'] }] },
+        },
+      });
+    }
+  });
+
+  it('lets the device keep a file but makes it revalidate before every use (no showing it unasked after sign-out or removal)', async () => {
+    const m = await register(t);
+    const { body } = await upload(m, pdf(), 'lab.pdf').expect(201);
+    const got = await download(m, body.file_url).expect(200);
+    expect(got.headers['cache-control']).toBe('private, no-cache');
+    const part = await download(m, body.file_url).set('Range', 'bytes=0-9').expect(206);
+    expect(part.headers['cache-control']).toBe('private, no-cache');
+    // Revalidation is one cheap request: 304, no body.
+    const revalidated = await download(m, body.file_url).set('If-None-Match', got.headers['etag']).expect(304);
+    expect(revalidated.headers['cache-control']).toBe('private, no-cache');
+    expect((revalidated.body as Buffer).length).toBe(0);
+    // A removed member (or a signed-out device) revalidating gets a 401/403/404, not the file.
+    await t.http().get(body.file_url).set('If-None-Match', got.headers['etag']).expect(401);
+  });
+
   it('serves byte ranges, conditional requests and HEAD', async () => {
     const m = await register(t);
     const content = pdf(5000);
@@ -252,7 +283,22 @@ describe('files: upload and download', () => {
     expect(unknown.body.message).toContain('Unknown field "owner"');
     const badCategory = await upload(m, pdf(), 'a.pdf', { name: 'x', category: 'selfie' }).expect(400);
     expect(badCategory.body.details.fields[0].field).toBe('category');
-    await upload(m, pdf(), 'a.pdf', { notes: 'no name' }).expect(400);
+    const unnamed = await upload(m, pdf(), 'a.pdf', { notes: 'no name' }).expect(400);
+    // The same 400 as every other bad field: VALIDATION_FAILED naming each missing one.
+    expect(unnamed.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'name is required to create a document; category is required to create a document',
+      details: {
+        code: 'VALIDATION_FAILED',
+        fields: [
+          { field: 'name', errors: ['name is required to create a document'] },
+          { field: 'category', errors: ['category is required to create a document'] },
+        ],
+      },
+    });
+    expect(badCategory.body.details.code).toBe('VALIDATION_FAILED');
+    expect(unknown.body.details).toEqual({ code: 'INVALID_UPLOAD', fields: [{ field: 'owner', errors: ['Unknown field "owner"'] }] });
     expect(await db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
     expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
   });

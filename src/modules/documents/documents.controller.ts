@@ -1,28 +1,41 @@
-import { Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBody,
   ApiConsumes,
   ApiCreatedResponse,
+  ApiExtraModels,
   ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
+  ApiParam,
   ApiPayloadTooLargeResponse,
   ApiProduces,
   ApiResponse,
   ApiTags,
   ApiUnsupportedMediaTypeResponse,
+  getSchemaPath,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ErrorResponse } from '../../common/errors/error-response.js';
 import { FamilyScoped } from '../../common/family-scope/decorators.js';
+import { UuidParam } from '../../common/http/uuid.js';
 import { DOCUMENT_CATEGORIES, MAX_NAME_LENGTH, MAX_NOTES_LENGTH } from './dto/upload-document-fields.dto.js';
 import { UploadResponse } from './dto/upload.response.js';
 import { FilesService } from './files.service.js';
 import { downloadConditions, sendDownload } from './send-download.js';
 import { UploadService } from './upload.service.js';
 
+/**
+ * An error answer of the download route: JSON like every error, whereas its successes are the
+ * file's own type (ApiProduces would otherwise document the error bodies as PDF or images).
+ */
+function ApiJsonError(status: number, description: string): MethodDecorator {
+  return ApiResponse({ status, description, content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponse) } } } });
+}
+
 @ApiTags('documents')
+@ApiExtraModels(ErrorResponse)
 @FamilyScoped()
 @Controller('api/v1')
 export class DocumentsController {
@@ -65,15 +78,19 @@ export class DocumentsController {
   /** Streams a file of the caller's family. Supports single byte ranges and conditional requests. */
   @Get('files/:id')
   @HttpCode(200)
+  @ApiParam({ name: 'id', format: 'uuid', description: 'The file id: the last segment of a document\'s file_url' })
   @ApiProduces('application/pdf', 'image/jpeg', 'image/png', 'image/heic', 'image/heif', 'image/webp')
   @ApiHeader({ name: 'Range', required: false, description: 'A single byte range, e.g. bytes=0-1048575' })
   @ApiHeader({ name: 'If-None-Match', required: false, description: 'The ETag (quoted sha256) of a cached copy' })
   @ApiOkResponse({ description: 'The whole file', schema: { type: 'string', format: 'binary' } })
   @ApiResponse({ status: 206, description: 'The requested range (Content-Range)', schema: { type: 'string', format: 'binary' } })
   @ApiResponse({ status: 304, description: 'If-None-Match matched: the cached copy is current' })
-  @ApiResponse({ status: 416, type: ErrorResponse, description: 'Range starts beyond the end of the file' })
-  @ApiNotFoundResponse({ type: ErrorResponse, description: 'No such file in the caller\'s family' })
-  async download(@Param('id', new ParseUUIDPipe()) id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+  @ApiJsonError(400, '`id` is not a UUID (named in details.fields)')
+  @ApiJsonError(401, 'Missing, invalid or expired access token')
+  @ApiJsonError(403, 'The caller is not a member of any family')
+  @ApiJsonError(404, 'No such file in the caller\'s family')
+  @ApiJsonError(416, 'Range starts beyond the end of the file')
+  async download(@UuidParam('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     await sendDownload(res, await this.files.prepareDownload(id, downloadConditions(req)));
   }
 }

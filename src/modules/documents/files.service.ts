@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
-import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { contentDisposition, downloadName } from './content-disposition.js';
+import { DocumentsErrors } from './documents.errors.js';
 import { FilesRepository } from './files.repository.js';
 import { etagMatches, parseRange } from './http-range.js';
 import { FILE_STORAGE, type FileStorage, StorageObjectNotFoundError } from './storage/file-storage.js';
@@ -32,14 +32,16 @@ export class FilesService {
 
   async prepareDownload(id: string, conditions: DownloadConditions): Promise<DownloadPlan> {
     const file = await this.files.findOne({ id });
-    if (!file) throw new DomainError(ErrorCode.NOT_FOUND, 'File not found');
+    if (!file) throw DocumentsErrors.fileNotFound();
     const etag = `"${file.sha256}"`;
     const size = file.sizeBytes;
     const common: Record<string, string> = {
       ETag: etag,
       'Accept-Ranges': 'bytes',
-      // The content behind an id never changes; only the caller's device may keep it.
-      'Cache-Control': 'private, max-age=86400',
+      // Only the caller's device may keep a copy, and it must ask before showing it again: after a
+      // sign-out or a removal from the family, a cached medical file must not be served unasked.
+      // Revalidating is cheap: the ETag (the sha256) answers 304 without touching the storage.
+      'Cache-Control': 'private, no-cache',
       'Content-Disposition': contentDisposition(downloadName(file.id, file.originalName, file.mimeType)),
       'Last-Modified': file.createdAt.toUTCString(),
       'Content-Security-Policy': "default-src 'none'; sandbox",
@@ -69,7 +71,7 @@ export class FilesService {
       if (error instanceof StorageObjectNotFoundError) {
         // The row exists but the bytes are gone: an operator problem, not the caller's.
         this.logger.error({ fileId: file.id, key: file.storageKey }, 'file row without stored object');
-        throw new DomainError(ErrorCode.NOT_FOUND, 'File content is not available');
+        throw DocumentsErrors.fileContentMissing();
       }
       throw error;
     }

@@ -1,9 +1,9 @@
 import busboy, { type FileInfo } from 'busboy';
 import type { Request } from 'express';
 import type { Readable } from 'node:stream';
-import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { closeAfterAnswer, discardBody } from '../../common/http/discard-body.js';
 import { unstorableTextProblem } from '../../common/http/storable-text.js';
-import { tooLarge } from './upload-inspector.js';
+import { DocumentsErrors } from './documents.errors.js';
 
 export interface MultipartLimits {
   /** Largest accepted file. */
@@ -33,12 +33,6 @@ export interface ReceivedMultipart<T> {
 const ENVELOPE_SLACK_BYTES = 256 * 1024;
 
 /**
- * After a refusal, how much more of the body we read (and discard) so that the client, still
- * sending, reads our error instead of a broken connection. Past this the connection is closed.
- */
-export const MAX_DRAIN_BYTES = 4 * 1024 * 1024;
-
-/**
  * Parses a multipart/form-data request with busboy, handing the one `file`
  * part to `hooks.handleFile` as a stream while it arrives (nothing is buffered).
  * Rejects (with a DomainError) on a missing or second file, unknown or too
@@ -56,8 +50,8 @@ export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limits.maxFileBytes + ENVELOPE_SLACK_BYTES) {
       // Refuse before reading: no point in receiving megabytes we already know we'll discard.
-      req.res?.setHeader('Connection', 'close');
-      return reject(tooLarge(limits.maxFileBytes));
+      closeAfterAnswer(req);
+      return reject(DocumentsErrors.fileTooLarge(limits.maxFileBytes));
     }
     let parser: busboy.Busboy;
     try {
@@ -74,7 +68,7 @@ export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks
         },
       });
     } catch {
-      return reject(badRequest('Expected a multipart/form-data body with a "file" part'));
+      return reject(DocumentsErrors.invalidUpload('Expected a multipart/form-data body with a "file" part'));
     }
 
     const fields: Record<string, string> = {};
@@ -91,34 +85,16 @@ export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks
       req.unpipe(parser);
       parser.removeAllListeners();
       parser.on('error', () => undefined);
-      if (req.complete || req.destroyed) return reject(error);
       // Drain what the client is still sending, then answer; answering mid-upload makes many
       // clients (and proxies) report a broken connection instead of our error. But only so much:
-      // past MAX_DRAIN_BYTES answer now and close the connection after the answer.
-      let drained = 0;
-      const finish = () => {
-        req.off('data', count);
-        req.off('end', finish);
-        req.off('close', finish);
-        reject(error);
-      };
-      const count = (chunk: Buffer) => {
-        drained += chunk.length;
-        if (drained <= MAX_DRAIN_BYTES) return;
-        req.pause();
-        if (req.res && !req.res.headersSent) req.res.setHeader('Connection', 'close');
-        finish();
-      };
-      req.on('data', count);
-      req.once('end', finish);
-      req.once('close', finish);
-      req.resume();
+      // past MAX_DRAIN_BYTES (or MAX_DRAIN_MS) answer now and close the connection after the answer.
+      void discardBody(req).then(() => reject(error));
     };
 
     parser.on('file', (name, stream, info) => {
       if (name !== 'file') {
         stream.resume();
-        return fail(badRequest(`Unexpected file field "${name}": send the file as "file"`));
+        return fail(DocumentsErrors.invalidUpload(`Unexpected file field "${name}": send the file as "file"`));
       }
       try {
         hooks.beforeFile?.(fields);
@@ -135,19 +111,19 @@ export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks
       });
     });
     parser.on('field', (name, value, info) => {
-      if (!limits.fieldNames.has(name)) return fail(badRequest(`Unknown field "${name}"`, name));
-      if (info.valueTruncated) return fail(badRequest(`Field "${name}" is longer than ${limits.maxFieldBytes} bytes`, name));
-      if (name in fields) return fail(badRequest(`Field "${name}" is given twice`, name));
+      if (!limits.fieldNames.has(name)) return fail(DocumentsErrors.invalidUpload(`Unknown field "${name}"`, name));
+      if (info.valueTruncated) return fail(DocumentsErrors.invalidUpload(`Field "${name}" is longer than ${limits.maxFieldBytes} bytes`, name));
+      if (name in fields) return fail(DocumentsErrors.invalidUpload(`Field "${name}" is given twice`, name));
       const problem = unstorableTextProblem(value);
-      if (problem) return fail(badRequest(`${name} ${problem}`, name));
+      if (problem) return fail(DocumentsErrors.invalidUpload(`${name} ${problem}`, name));
       fields[name] = value;
     });
-    parser.on('filesLimit', () => fail(badRequest('Send exactly one file per upload')));
-    parser.on('fieldsLimit', () => fail(badRequest('Too many fields')));
-    parser.on('error', () => fail(badRequest('Malformed multipart body')));
+    parser.on('filesLimit', () => fail(DocumentsErrors.invalidUpload('Send exactly one file per upload')));
+    parser.on('fieldsLimit', () => fail(DocumentsErrors.invalidUpload('Too many fields')));
+    parser.on('error', () => fail(DocumentsErrors.invalidUpload('Malformed multipart body')));
     parser.on('close', () => {
       if (settled) return;
-      if (!filePromise || !fileInfo) return fail(badRequest('The "file" part is missing', 'file'));
+      if (!filePromise || !fileInfo) return fail(DocumentsErrors.invalidUpload('The "file" part is missing', 'file'));
       const info = fileInfo;
       filePromise.then(
         (file) => {
@@ -158,13 +134,9 @@ export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks
         fail,
       );
     });
-    req.on('aborted', () => fail(badRequest('The upload was interrupted')));
+    req.on('aborted', () => fail(DocumentsErrors.invalidUpload('The upload was interrupted')));
     req.pipe(parser);
   });
-}
-
-function badRequest(message: string, field?: string): DomainError {
-  return new DomainError(ErrorCode.INVALID_UPLOAD, message, field ? { fields: [{ field, errors: [message] }] } : undefined);
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
-import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { DocumentsErrors } from './documents.errors.js';
 import type { DownloadConditions, DownloadPlan } from './files.service.js';
 
 /** Writes a DownloadPlan to the response, streaming the body. */
@@ -8,7 +8,7 @@ export async function sendDownload(res: Response, plan: DownloadPlan): Promise<v
   res.set(plan.headers);
   if (plan.status === 416) {
     // Rendered by the global filter in the usual error shape; Content-Range stays set.
-    throw new DomainError(ErrorCode.RANGE_NOT_SATISFIABLE, 'Requested range not satisfiable');
+    throw DocumentsErrors.rangeNotSatisfiable();
   }
   res.status(plan.status);
   if (!plan.body) {

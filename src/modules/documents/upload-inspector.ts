@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { DocumentsErrors } from './documents.errors.js';
 import { SNIFF_BYTES, sniffFileType } from './file-type.js';
 
 export interface InspectedFile {
@@ -38,7 +38,7 @@ export class UploadInspector extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytesSeen += chunk.length;
-    if (this.bytesSeen > this.maxBytes) return callback(tooLarge(this.maxBytes));
+    if (this.bytesSeen > this.maxBytes) return callback(DocumentsErrors.fileTooLarge(this.maxBytes));
     this.hash.update(chunk);
     if (this.mimeType) return callback(null, chunk);
     this.head.push(chunk);
@@ -50,7 +50,7 @@ export class UploadInspector extends Transform {
   override _flush(callback: TransformCallback): void {
     if (this.mimeType) return callback();
     if (this.bytesSeen === 0) {
-      return callback(new DomainError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'The file is empty'));
+      return callback(DocumentsErrors.emptyFile());
     }
     callback(this.decide());
   }
@@ -59,19 +59,11 @@ export class UploadInspector extends Transform {
     const head = Buffer.concat(this.head);
     const type = sniffFileType(head);
     if (!type || !this.allowedTypes.has(type)) {
-      return new DomainError(
-        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-        `Unsupported file type${type ? ` ${type}` : ''}: allowed are ${[...this.allowedTypes].join(', ')}`,
-        { detected: type, allowed: [...this.allowedTypes] },
-      );
+      return DocumentsErrors.typeNotAllowed(type ?? null, [...this.allowedTypes]);
     }
     this.mimeType = type;
     this.head = [];
     this.push(head);
     return null;
   }
-}
-
-export function tooLarge(maxBytes: number): DomainError {
-  return new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, `The file is larger than the limit of ${maxBytes} bytes`, { max_bytes: maxBytes });
 }

@@ -1,17 +1,18 @@
-import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyContext, type FamilyScope } from '../../common/family-scope/family-context.js';
+import { invalidRequest } from '../../common/errors/invalid-request.js';
 import { flattenValidationErrors } from '../../common/http/validation.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { uploadConfig } from '../../config/configuration.js';
 import { sanitizeFileName } from './content-disposition.js';
 import { DocumentRecordsRepository, type DocumentRecord } from './document-records.repository.js';
+import { DocumentsErrors } from './documents.errors.js';
 import { MAX_NOTES_LENGTH, UPLOAD_FIELD_NAMES, UploadDocumentFieldsDto } from './dto/upload-document-fields.dto.js';
 import { fileUrlOf, UploadResponse } from './dto/upload.response.js';
 import type { FileEntity } from './entities/file.entity.js';
@@ -116,7 +117,7 @@ export class UploadService {
     if (existing) {
       // Another family's document answers exactly like a missing one would on a read: 404.
       if (existing.familyId !== scope.familyId || existing.deletedAt !== null) {
-        throw new DomainError(ErrorCode.NOT_FOUND, 'Document not found');
+        throw DocumentsErrors.documentNotFound();
       }
       return this.documents.updateFile(manager, write, existing.id, {
         name: fields.name,
@@ -126,12 +127,7 @@ export class UploadService {
       });
     }
     if (!fields.name || !fields.category) {
-      throw validationError(
-        ['name', 'category'].filter((f) => !fields[f as 'name' | 'category']).map((field) => ({
-          field,
-          errors: [`${field} is required to create a document`],
-        })),
-      );
+      throw DocumentsErrors.documentFieldsMissing((['name', 'category'] as const).filter((field) => !fields[field]));
     }
     const created = await this.documents.insert(manager, write, {
       id: fields.document_id ?? randomUUID(),
@@ -140,7 +136,7 @@ export class UploadService {
       notes: fields.notes ?? null,
       ...fileFields,
     });
-    if (!created) throw new DomainError(ErrorCode.NOT_FOUND, 'Document not found');
+    if (!created) throw DocumentsErrors.documentNotFound();
     return created;
   }
 }
@@ -153,13 +149,6 @@ function hasDocumentFields(fields: UploadDocumentFieldsDto): boolean {
 function validateFields(raw: Readonly<Record<string, string>>): UploadDocumentFieldsDto {
   const dto = plainToInstance(UploadDocumentFieldsDto, { ...raw });
   const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
-  if (errors.length) throw validationError(flattenValidationErrors(errors));
+  if (errors.length) throw invalidRequest(flattenValidationErrors(errors));
   return dto;
-}
-
-function validationError(fields: Array<{ field: string; errors: string[] }>): BadRequestException {
-  return new BadRequestException({
-    message: fields.flatMap((f) => f.errors).join('; '),
-    details: { code: 'VALIDATION_FAILED', fields },
-  });
 }

@@ -1,0 +1,28 @@
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { invalidRequest } from '../../common/errors/invalid-request.js';
+
+/** The documents module's expected failures, one place for their codes and wording (mapped to HTTP by the global filter). */
+export const DocumentsErrors = {
+  /** Another family's file answers exactly like a missing one. */
+  fileNotFound: () => new DomainError(ErrorCode.NOT_FOUND, 'File not found'),
+  /** The row exists but its bytes are gone: an operator problem, logged; the caller gets a 404. */
+  fileContentMissing: () => new DomainError(ErrorCode.NOT_FOUND, 'File content is not available'),
+  /** Another family's (or a deleted) document answers exactly like a missing one. */
+  documentNotFound: () => new DomainError(ErrorCode.NOT_FOUND, 'Document not found'),
+  /** An upload that creates a document without the fields a document needs. */
+  documentFieldsMissing: (fields: string[]) =>
+    invalidRequest(fields.map((field) => ({ field, errors: [`${field} is required to create a document`] }))),
+  /** A multipart request the receiver cannot take: not multipart, no or two files, unknown or too long fields. */
+  invalidUpload: (message: string, field?: string) =>
+    new DomainError(ErrorCode.INVALID_UPLOAD, message, field ? { fields: [{ field, errors: [message] }] } : undefined),
+  fileTooLarge: (maxBytes: number) =>
+    new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, `The file is larger than the limit of ${maxBytes} bytes`, { max_bytes: maxBytes }),
+  emptyFile: () => new DomainError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'The file is empty'),
+  typeNotAllowed: (detected: string | null, allowed: readonly string[]) =>
+    new DomainError(
+      ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+      `Unsupported file type${detected ? ` ${detected}` : ''}: allowed are ${allowed.join(', ')}`,
+      { detected, allowed: [...allowed] },
+    ),
+  rangeNotSatisfiable: () => new DomainError(ErrorCode.RANGE_NOT_SATISFIABLE, 'Requested range not satisfiable'),
+};
