@@ -14,7 +14,7 @@ export class RegisterDto {
   @Transform(toStoredEmail) @IsEmail() @MaxLength(320)
   email: string;
 
-  /** At least 8 characters. @example correct horse battery */
+  /** At least 8 characters. @example correct-horse-battery */
   @IsString() @MinLength(PASSWORD_MIN_LENGTH) @MaxLength(PASSWORD_MAX_LENGTH)
   password: string;
 
@@ -32,6 +32,7 @@ export class LoginDto {
   @Transform(toStoredEmail) @IsEmail() @MaxLength(320)
   email: string;
 
+  /** The account's password, as typed (not trimmed). @example correct-horse-battery */
   @IsString() @IsNotEmpty() @MaxLength(PASSWORD_MAX_LENGTH)
   password: string;
 }
@@ -43,6 +44,10 @@ export class JoinFamilyDto {
 }
 
 export class RefreshDto {
+  /**
+   * The refresh token of the last login or refresh (`<uuid>.<secret>`, opaque to the app). Single use:
+   * the answer carries the next one. @example 0b6f1c2e-5d4a-4f3b-9a8e-7c6d5e4f3a2b.5wLgjLPH3Af3EddeWw5g5tz0SI0IJpcZPAJOG7rTcPI
+   */
   @IsString() @IsNotEmpty() @MaxLength(200)
   refresh_token: string;
 }

@@ -8,10 +8,12 @@ export class UserResponse {
   id: string;
   /** Normalized: trimmed, Unicode NFC, lower-case. */
   email: string;
+  /** Display name given at registration; null when none was given. @example Leila */
   name: string | null;
   /** null after being removed from a family, until joining another. */
   @ApiProperty({ format: 'uuid', nullable: true, type: String })
   family_id: string | null;
+  /** The user's role in their family (the owner manages members and the invite code); null without a family. @example owner */
   role: 'owner' | 'member' | null;
 
   static from(user: UserEntity): UserResponse {
@@ -20,9 +22,16 @@ export class UserResponse {
 }
 
 export class AuthResponse {
-  /** Short-lived bearer token for every other request. */
+  /**
+   * Short-lived JWT (HS256, JWT_ACCESS_TTL, 15 min by default) for every other request, as
+   * `Authorization: Bearer <access_token>`. @example eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIzZjBjMmE0ZS04YjFkLTRjNTUtOWYwYS0yYjdlNmYxZDljMTAiLCJ0eXAiOiJhY2Nlc3MifQ.c2lnbmF0dXJl
+   */
   access_token: string;
-  /** Long-lived, single-use: exchange it at /auth/refresh for a new pair. */
+  /**
+   * Long-lived (JWT_REFRESH_TTL, 60 days by default), opaque and single-use: exchange it at
+   * /auth/refresh for a new pair; keep it in the device's secure storage.
+   * @example 0b6f1c2e-5d4a-4f3b-9a8e-7c6d5e4f3a2b.5wLgjLPH3Af3EddeWw5g5tz0SI0IJpcZPAJOG7rTcPI
+   */
   refresh_token: string;
   /** @example Bearer */
   token_type: 'Bearer';
@@ -42,7 +51,9 @@ export class AuthResponse {
 }
 
 export class TokenResponse {
+  /** The new short-lived access token (use it as `Authorization: Bearer …`). @example eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIzZjBjMmE0ZS04YjFkLTRjNTUtOWYwYS0yYjdlNmYxZDljMTAiLCJ0eXAiOiJhY2Nlc3MifQ.c2lnbmF0dXJl */
   access_token: string;
+  /** The next refresh token; the one just presented is retired (single use). @example 0b6f1c2e-5d4a-4f3b-9a8e-7c6d5e4f3a2b.5wLgjLPH3Af3EddeWw5g5tz0SI0IJpcZPAJOG7rTcPI */
   refresh_token: string;
   /** @example Bearer */
   token_type: 'Bearer';

@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import type { DocumentCategory } from './upload-document-fields.dto.js';
 import type { DocumentRecord } from '../document-records.repository.js';
 import type { FileEntity } from '../entities/file.entity.js';
@@ -38,11 +39,14 @@ export class UploadedDocumentResponse {
 }
 
 export class UploadResponse {
+  /** The file's id, made by the server (a new one for every upload, retries included). @example 3f0c2a4e-8b1d-4c55-9f0a-2b7e6f1d9c10 */
+  @ApiProperty({ format: 'uuid' })
   id: string;
   /** Put this in the document's `file_url`. @example /api/v1/files/3f0c2a4e-8b1d-4c55-9f0a-2b7e6f1d9c10 */
   file_url: string;
   /** Detected from the file's bytes. @example application/pdf */
   mime_type: string;
+  /** The stored size in bytes; put it in the document's `size_bytes`. @example 482113 */
   size_bytes: number;
   /** Hex SHA-256 of the content (also the download's ETag). */
   sha256: string;

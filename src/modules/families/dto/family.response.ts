@@ -23,12 +23,17 @@ export class FamilySummaryResponse {
    * nobody is in any more (a read racing the last member's departure). @example K7MX2Q
    */
   invite_code: string | null;
+  /** The patient's name; null until set. @example Amira */
   patient_name: string | null;
-  /** ms since epoch */
+  /** The patient's birth date, ms since epoch; null until set. @example 1420070400000 */
   patient_birth_date: number | null;
+  /** The patient's weight in kg; null until set. @example 24.5 */
   patient_weight_kg: number | null;
+  /** ABO group and RhD (O+, O-, A+, A-, B+, B-, AB+, AB-); null until set. @example A+ */
   patient_blood_group: string | null;
+  /** The diagnosis behind the transfusions, free text; null until set. @example beta-thalassemia major */
   patient_diagnosis: string | null;
+  /** Free-text notes about the patient, shared by the family; null until set. @example Allergic to penicillin */
   notes: string | null;
   /** ms since epoch */
   created_at: number;

@@ -23,6 +23,7 @@ export class UpdateFamilyDto {
   @IsOptional() @IsString() @MaxLength(PATIENT_LIMITS.diagnosisMax)
   patient_diagnosis?: string | null;
 
+  /** Free-text notes about the patient, shared by the family. @example Allergic to penicillin */
   @IsOptional() @IsString() @MaxLength(PATIENT_LIMITS.notesMax)
   notes?: string | null;
 }

@@ -13,7 +13,12 @@ export class SyncPullQueryDto {
   @IsOptional() @Transform(toCursor) @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER)
   last_pulled_at?: number | null;
 
-  /** The client's local schema version (informational). @example 3 */
+  /**
+   * The app's local WatermelonDB schema version (`schemaVersion` in pullChanges). Tables and columns
+   * the synced schema gained after this version are left out of the answer (the app has nowhere to
+   * put them; its migration sync fetches them once it upgrades). Absent: everything is sent.
+   * @example 3
+   */
   @IsOptional() @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value))) @IsInt() @Min(0)
   schema_version?: number;
 
@@ -52,6 +57,13 @@ export class SyncPushBodyDto {
   })
   changes: Record<string, SyncTableChangesDto>;
 
-  @ApiPropertyOptional({ description: 'Alternative to the last_pulled_at query parameter', type: Number, nullable: true })
+  @ApiPropertyOptional({
+    description:
+      'The `timestamp` of the pull that preceded this push (WatermelonDB passes it to pushChanges), ms; used when the last_pulled_at query parameter is absent. ' +
+      'A pushed record changed on the server after it is a conflict (409); null or absent counts as 0, so every pushed record that already exists on the server conflicts',
+    example: 1764090000000,
+    type: Number,
+    nullable: true,
+  })
   lastPulledAt?: number | null;
 }
