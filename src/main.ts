@@ -9,6 +9,7 @@ import { loadDotEnv } from './config/dotenv.js';
 import { ConfigValidationError, validateEnv } from './config/env.validation.js';
 import { configureApp } from './configure-app.js';
 import { stopEmbeddedDatabase } from './database/database-url.js';
+import { SyncEventsService } from './modules/sync/sync-events.service.js';
 
 const SHUTDOWN_TIMEOUT_MS = 20_000;
 
@@ -52,6 +53,8 @@ function stop(code: number, log: () => void): Promise<void> {
       // Drain HTTP first: Nest's close() runs the shutdown hooks (the database pool ends there)
       // before it stops the HTTP server, so a request still in flight could hold a connection
       // while PostgreSQL is being stopped.
+      // Open "sync now" streams never end by themselves: end them, or the server never closes.
+      app?.get(SyncEventsService, { strict: false }).endStreams();
       if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
       await app?.close();
     } catch (error) {

@@ -176,6 +176,33 @@ describe('sync events (SSE)', () => {
     }
   });
 
+  it('ends every stream when its LISTEN connection is lost (events sent meanwhile are gone), and listens again for the next', async () => {
+    const { DataSource } = await import('typeorm');
+    const db = t.app.get(DataSource);
+    const user = await registerFamily(t);
+    const stream = await openEvents(t, user.token);
+    try {
+      await stream.waitFor((e) => e.type === 'sync');
+      const [{ terminated }] = await db.query(
+        `SELECT count(*)::int AS terminated FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) x`,
+        [`hemoday-sync-events-${process.pid}`],
+      );
+      expect(terminated).toBe(1);
+      await expectEnded(stream, 'the listener connection was lost');
+    } finally {
+      await stream.close();
+    }
+    // The device reconnects: a new listening connection carries the next write.
+    const again = await openEvents(t, user.token);
+    try {
+      const first = await again.waitFor((e) => e.type === 'sync');
+      await t.http().patch('/api/v1/families/me').set(bearer(user.token)).send({ notes: 'after the reconnect' }).expect(200);
+      await again.waitFor((e) => e.type === 'sync' && e.data.version! > first.data.version!);
+    } finally {
+      await again.close();
+    }
+  });
+
   it('refuses a stream without a token', async () => {
     const res = await fetch(`${t.baseUrl}/api/v1/sync/events`);
     expect(res.status).toBe(401);

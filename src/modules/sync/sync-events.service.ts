@@ -1,7 +1,7 @@
 import { Injectable, Logger, type MessageEvent, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
-import { defer, filter, from, interval, map, merge, Observable, Subject, takeUntil } from 'rxjs';
+import { defer, filter, from, interval, map, merge, Observable, ReplaySubject, Subject, takeUntil } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { FAMILY_SYNC_CHANNEL, MEMBERSHIP_CHANNEL } from '../../common/versioning/family-version.service.js';
 import { SyncRepository } from './sync.repository.js';
@@ -11,7 +11,6 @@ interface FamilyChange {
   version: number;
 }
 
-const RECONNECT_DELAY_MS = 2_000;
 const HEARTBEAT_MS = 25_000;
 
 /**
@@ -27,8 +26,14 @@ export class SyncEventsService implements OnApplicationShutdown {
   private readonly changes = new Subject<FamilyChange>();
   /** User ids whose open streams must end (membership changed, signed out). */
   private readonly membershipChanges = new Subject<string>();
-  /** Ends every open stream (and its heartbeat timer) when the app shuts down. */
-  private readonly shuttingDown = new Subject<void>();
+  /**
+   * Ends every open stream (and its heartbeat timer) when the app shuts down; replayed, so a
+   * stream opened on a kept-alive connection after that ends at once too.
+   */
+  private readonly shuttingDown = new ReplaySubject<void>(1);
+  private streamsEnded = false;
+  /** The LISTEN connection closed: the streams it fed may have missed events. */
+  private readonly listenerLost = new Subject<void>();
   private listener?: Promise<pg.Client>;
   private closed = false;
 
@@ -55,15 +60,26 @@ export class SyncEventsService implements OnApplicationShutdown {
     // Proxies close idle connections; a small event keeps the stream open.
     const heartbeat = interval(HEARTBEAT_MS).pipe(map((): MessageEvent => ({ type: 'ping', data: {} })));
     const membershipChanged = this.membershipChanges.pipe(filter((changed) => changed === userId));
-    return merge(current, changes, heartbeat).pipe(takeUntil(merge(membershipChanged, this.shuttingDown)));
+    return merge(current, changes, heartbeat).pipe(takeUntil(merge(membershipChanged, this.listenerLost, this.shuttingDown)));
+  }
+
+  /**
+   * Ends every open stream. Called by the shutdown before it closes the HTTP server (an open
+   * stream would keep it from closing), and again by Nest's shutdown hook.
+   */
+  endStreams(): void {
+    if (this.streamsEnded) return;
+    this.streamsEnded = true;
+    this.shuttingDown.next();
+    this.shuttingDown.complete();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
-    this.shuttingDown.next();
-    this.shuttingDown.complete();
+    this.endStreams();
     this.changes.complete();
     this.membershipChanges.complete();
+    this.listenerLost.complete();
     const listener = this.listener;
     this.listener = undefined;
     await listener?.then((client) => client.end()).catch(() => undefined);
@@ -81,7 +97,8 @@ export class SyncEventsService implements OnApplicationShutdown {
 
   private async connect(): Promise<pg.Client> {
     const options = this.dataSource.options as { url?: string };
-    const client = new pg.Client({ connectionString: options.url });
+    // Named, so an operator can tell it in pg_stat_activity (it is idle by design).
+    const client = new pg.Client({ connectionString: options.url, application_name: `hemoday-sync-events-${process.pid}` });
     client.on('notification', (message) => {
       if (message.channel === MEMBERSHIP_CHANNEL) {
         if (message.payload) this.membershipChanges.next(message.payload);
@@ -90,11 +107,14 @@ export class SyncEventsService implements OnApplicationShutdown {
       const [familyId, version] = (message.payload ?? '').split(':');
       if (familyId && version) this.changes.next({ familyId, version: Number(version) });
     });
-    client.on('error', (error) => {
-      this.logger.warn(`sync event listener lost its connection: ${error.message}; reconnecting`);
+    // Notifications sent while the connection is down are lost, a removal's among them: end every
+    // open stream, so devices reconnect (EventSource does by itself), are checked again and get
+    // the current version. The next stream opens a new listening connection.
+    client.on('error', (error) => this.logger.warn(`sync event listener lost its connection: ${error.message}`));
+    client.on('end', () => {
+      if (this.closed) return;
       this.listener = undefined;
-      client.end().catch(() => undefined);
-      if (!this.closed) setTimeout(() => void this.ensureListening().catch(() => undefined), RECONNECT_DELAY_MS).unref();
+      this.listenerLost.next();
     });
     await client.connect();
     await client.query(`LISTEN ${FAMILY_SYNC_CHANNEL}; LISTEN ${MEMBERSHIP_CHANNEL}`);
