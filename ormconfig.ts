@@ -12,9 +12,9 @@ import { validateEnv } from './src/config/env.validation.js';
 import { buildDataSourceOptions } from './src/database/data-source-options.js';
 import { resolveDatabaseUrl } from './src/database/database-url.js';
 
-export async function createCliDataSource(): Promise<DataSource> {
+export async function createCliDataSource(options: { attachToRunning?: boolean } = {}): Promise<DataSource> {
   loadDotEnv();
   validateEnv(process.env); // one line per bad variable, before a database is started
-  const url = await resolveDatabaseUrl(databaseConfig());
+  const url = await resolveDatabaseUrl(databaseConfig(), options);
   return new DataSource(buildDataSourceOptions(url, { poolSize: 2 }));
 }

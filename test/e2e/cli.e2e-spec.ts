@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { joinFamily, uniqueEmail } from '../factories/auth.factory.js';
+import { freePort, removeDir, scratchDir, startService, stopAll, waitForHealth, type Running } from '../setup/service-process.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
 const CLI = resolve('dist/cli.js');
@@ -26,13 +27,14 @@ const dataDir = mkdtempSync(join(tmpdir(), 'hemoday-cli-'));
 const DB_DOWN = { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/none' };
 const PRODUCTION = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) };
 
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+/** The admin CLI (or another built entry point, e.g. the migration CLI) with the test database unless `env` says otherwise. */
+function cli(args: string[], env: Record<string, string | undefined> = {}, entry = CLI): Promise<Run> {
   const base: Record<string, string | undefined> = { ...process.env };
   delete base.NODE_OPTIONS; // jest's VM-modules flag is not what production runs with
   return new Promise((done) => {
     execFile(
       process.execPath,
-      [CLI, ...args],
+      [entry, ...args],
       {
         env: { ...base, NODE_ENV: 'test', DATABASE_URL: process.env.TEST_DATABASE_URL, DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
         timeout: 60_000,
@@ -101,6 +103,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(first.stderr).toBe('');
       expect(first.code).toBe(0);
       expect(credentials(first.stdout)).toEqual({ email, password: 'seed-password-1', inviteCode: expect.stringMatching(/^[A-Z2-9]{6}$/) });
+      expect(first.stdout).toMatch(/^Seeded 1 family with 3 months of history in /m);
       const family = await familyOf(email);
       expect(family.invite_code).toBe(credentials(first.stdout).inviteCode);
       expect(family.patient_name).toBe('Amira');
@@ -264,9 +267,11 @@ describe('admin CLI (node dist/cli.js)', () => {
     const families = await Promise.all(emails.map(familyOf));
     expect(new Set(families.map((f) => f.id)).size).toBe(3);
     for (const f of families) expect((await counts(f.id)).analysis_templates).toBe(4);
-    // Not a terminal: plain progress lines, no carriage returns.
+    // Not a terminal: plain progress lines, no carriage returns; in the families' order (seeded side by
+    // side, a family's line waits for the ones before it), so `seed 2/3` names the second account.
     expect(run.stdout).not.toContain('\r');
-    expect(run.stdout.match(/^seed \d\/3: /gm)).toHaveLength(3);
+    expect(run.stdout.match(/^seed \d\/3: \S+/gm)).toEqual(emails.map((e, i) => `seed ${i + 1}/3: ${e}:`));
+    expect(run.stdout).toMatch(/^Seeded 3 families with 1 month of history in /m);
   });
 
   it('a later run with a longer --months extends the same timeline: dates count back from the seeding, not from today', async () => {
@@ -409,9 +414,76 @@ describe('admin CLI (node dist/cli.js)', () => {
 
       const json = await cli(['family:show', email, '--json']);
       const report = JSON.parse(json.stdout);
-      expect(report.family).toMatchObject({ id: family.id, invite_code: inviteCode });
-      expect(report.members).toEqual([expect.objectContaining({ email, role: 'owner' })]);
+      // Versions are numbers, times ISO 8601 (BIGINT milliseconds and timestamptz columns alike).
+      const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(report.family).toMatchObject({
+        id: family.id,
+        invite_code: inviteCode,
+        sync_version: Number(family.sync_version),
+        created_at: iso,
+        demo_seeded_at: iso,
+        patient_birth_date: iso,
+        patient_weight_kg: expect.any(Number),
+      });
+      expect(report.members).toEqual([expect.objectContaining({ email, role: 'owner', created_at: iso })]);
       expect(Object.fromEntries(report.counts.map((c: { table: string; live: number }) => [c.table, c.live]))).toEqual(n);
+    });
+  });
+
+  describe('beside a running `npm start` on the embedded PostgreSQL (same DATA_DIR)', () => {
+    const appDataDir = scratchDir('hemoday-cli-app-');
+    let app: Running;
+    /** No DATABASE_URL: the CLIs find the app's embedded server (another EMBEDDED_PG_PORT on purpose). */
+    let besideApp: Record<string, string | undefined>;
+
+    beforeAll(async () => {
+      const port = await freePort();
+      app = startService({ PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: appDataDir });
+      await waitForHealth(port, app);
+      besideApp = { DATABASE_URL: undefined, DATA_DIR: appDataDir, EMBEDDED_PG_PORT: String(await freePort()) };
+    }, 120_000);
+    afterAll(async () => {
+      await stopAll();
+      removeDir(appDataDir);
+    });
+
+    /** The attach warning went to stderr, without colours (not a terminal); stdout is the result alone. */
+    const expectWarningOnStderr = (run: Run) => {
+      expect(run.stderr).toMatch(/WARN \[EmbeddedPostgres\] using the embedded PostgreSQL of the running app \(pid \d+\)/);
+      expect(run.stderr).not.toContain('\x1b[');
+      expect(run.stdout).not.toMatch(/EmbeddedPostgres|WARN/);
+    };
+
+    it('--json prints only JSON on stdout while the CLI logs a warning (family:show, files:cleanup)', async () => {
+      const email = uniqueEmail('beside');
+      const created = await cli(['user:create', '--email', email, '--password', 'long enough'], besideApp);
+      expect(created.code).toBe(0);
+      expectWarningOnStderr(created);
+      expect(created.stdout).toMatch(/^Created /);
+
+      const shown = await cli(['family:show', email, '--json'], besideApp);
+      expect(shown.code).toBe(0);
+      expectWarningOnStderr(shown);
+      expect(JSON.parse(shown.stdout).members).toEqual([expect.objectContaining({ email, role: 'owner' })]);
+
+      const cleanup = await cli(['files:cleanup', '--dry-run', '--json'], besideApp);
+      expect(cleanup.code).toBe(0);
+      expectWarningOnStderr(cleanup);
+      expect(JSON.parse(cleanup.stdout)).toMatchObject({ dry_run: true, failures: [] });
+    });
+
+    it('npm run migration:* uses the running app\'s server too, as `node dist/cli.js migration:run` does, and leaves it serving', async () => {
+      const migrationCli = (args: string[]) => cli(args, besideApp, resolve('dist/src/database/migration-cli.js'));
+      for (const command of [['show'], ['run']]) {
+        const run = await migrationCli(command);
+        expect({ code: run.code, stdout: run.stdout }).toEqual({
+          code: 0,
+          stdout: expect.stringMatching(command[0] === 'show' ? /^No pending migrations \(\d+ applied, the last: \w+\)\.\n$/ : /^Database schema is up to date\.\n$/),
+        });
+        expectWarningOnStderr(run);
+      }
+      expect(app.child.exitCode).toBeNull();
+      expect((await cli(['migration:run'], besideApp)).stdout).toMatch(/^Database schema is up to date\./);
     });
   });
 

@@ -7,6 +7,7 @@
  */
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { MIGRATIONS } from '../../src/database/migrations.js';
 import { queryOnce, scratchDatabases } from '../setup/scratch-databases.js';
 import { removeDir, scratchDir, startProcess, stopAll } from '../setup/service-process.js';
 
@@ -37,9 +38,21 @@ describe('npm run migration:*', () => {
   it('migration:run reads DATABASE_URL from .env, as the app does', async () => {
     const url = await freshDatabase();
     const { code, output, cwd } = await runCli(['run'], `# project settings\nDATABASE_URL=${url}\n`);
-    expect({ code, output }).toMatchObject({ code: 0, output: expect.stringMatching(/Applied: InitialSchema1764090000000/) });
+    // Its own progress only (LOG_LEVEL=info): no TypeORM or Nest log lines around it.
+    expect({ code, output }).toEqual({ code: 0, output: expect.stringMatching(/^Applied: InitialSchema1764090000000(, \w+\d{13})+\n$/) });
     expect((await queryOnce(url, 'SELECT count(*)::int AS n FROM migrations'))[0].n).toBeGreaterThan(0);
     expect(existsSync(join(cwd, '.data', 'postgres'))).toBe(false); // no embedded server was started
+  });
+
+  it('migration:show names what is pending and exits 0 either way', async () => {
+    const url = await freshDatabase();
+    const pending = await runCli(['show'], `DATABASE_URL=${url}\n`);
+    expect(pending.code).toBe(0);
+    expect(pending.output).toMatch(new RegExp(`^${MIGRATIONS.length} pending migrations: InitialSchema1764090000000, Files1764300000000, .*\n\`npm run migration:run\` applies them`));
+    expect((await runCli(['run'], `DATABASE_URL=${url}\n`)).code).toBe(0);
+    const none = await runCli(['show'], `DATABASE_URL=${url}\n`);
+    const last = new MIGRATIONS[MIGRATIONS.length - 1]().name;
+    expect({ code: none.code, output: none.output }).toEqual({ code: 0, output: `No pending migrations (${MIGRATIONS.length} applied, the last: ${last}).\n` });
   });
 
   it('validates .env values like the app: a bad one is named and nothing starts', async () => {

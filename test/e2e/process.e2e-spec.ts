@@ -4,6 +4,7 @@
  * start-up validation, SIGTERM and recovery from a SIGKILL-ed predecessor.
  */
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -11,6 +12,13 @@ import { queryOnce, scratchDatabases } from '../setup/scratch-databases.js';
 import { MIGRATIONS } from '../../src/database/migrations.js';
 // isAlive is zombie-aware: a stopped orphan is reaped by init, which may take a moment under load.
 import { freePort, isAlive, startService as start, stopAll, waitForHealth } from '../setup/service-process.js';
+
+/** An expected start-up failure: exactly one log line at error level or above, and no stack frames in it. */
+function expectOneFailureLine(app: { lines: () => Array<Record<string, unknown>> }, message: RegExp): void {
+  const failures = app.lines().filter((l) => (l.level as number) >= 50);
+  expect(failures.map((l) => l.msg)).toEqual([expect.stringMatching(message)]);
+  expect(JSON.stringify(failures[0])).not.toMatch(/\\n\s+at /);
+}
 
 describe('node dist/main.js', () => {
   const dirs: string[] = [];
@@ -145,11 +153,28 @@ describe('node dist/main.js', () => {
     });
     expect(login.status).toBe(200); // same data directory, same data
 
+    // A second `npm start` on this DATA_DIR is refused: one line, no stack trace.
+    const third = start({ ...env, PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()) });
+    expect(await third.exited).toBe(1);
+    expectOneFailureLine(third, /HemoDay failed to start: Another process \(pid \d+\) is already running the embedded PostgreSQL in .*Stop it first/);
+
     const secondPostmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
     expect(isAlive(secondPostmaster)).toBe(false);
     expect(existsSync(pidFile)).toBe(false);
+  });
+
+  it('the embedded PostgreSQL\'s port in use: one line saying so, without a stack trace', async () => {
+    const blocker = createServer();
+    const pgPort = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as AddressInfo).port)));
+    try {
+      const app = start({ PORT: String(await freePort()), EMBEDDED_PG_PORT: String(pgPort), DATA_DIR: tempDir() });
+      expect(await app.exited).toBe(1);
+      expectOneFailureLine(app, new RegExp(`HemoDay failed to start: Embedded PostgreSQL could not listen on 127\\.0\\.0\\.1:${pgPort}: the port is in use`));
+    } finally {
+      blocker.close();
+    }
   });
 
   it('as root, keeps the embedded cluster in a reachable folder when the checkout is private (0700)', async () => {

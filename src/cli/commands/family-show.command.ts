@@ -31,10 +31,9 @@ export class FamilyShowCommand extends CommandRunner {
 }
 
 function format({ family, members, counts }: FamilyReport): string {
-  const date = (ms: string | null) => (ms === null ? '?' : new Date(Number(ms)).toISOString().slice(0, 10));
   const patient = [
     family.patient_name ?? '(no name)',
-    family.patient_birth_date !== null && `born ${date(family.patient_birth_date)}`,
+    family.patient_birth_date !== null && `born ${family.patient_birth_date.slice(0, 10)}`,
     family.patient_weight_kg !== null && `${family.patient_weight_kg} kg`,
     family.patient_blood_group,
     family.patient_diagnosis,
@@ -42,9 +41,9 @@ function format({ family, members, counts }: FamilyReport): string {
   const width = Math.max(...counts.map((c) => c.table.length));
   return [
     `Family ${family.id}`,
-    `  invite code:  ${family.invite_code}`,
-    `  sync_version: ${family.sync_version} (${new Date(Number(family.sync_version)).toISOString()})`,
-    `  created:      ${new Date(Number(family.created_at)).toISOString()}${family.demo_seeded_at ? ' (demo family made by seed)' : ''}`,
+    `  invite code:  ${family.invite_code ?? '(none: the family has no members)'}`,
+    `  sync_version: ${family.sync_version} (${new Date(family.sync_version).toISOString()})`,
+    `  created:      ${family.created_at}${family.demo_seeded_at ? ' (demo family made by seed)' : ''}`,
     `  patient:      ${patient.join(', ')}`,
     `  members (${members.length}):`,
     ...members.map((m) => `    ${m.role.padEnd(6)} ${m.email}${m.name ? ` (${m.name})` : ''}  user ${m.id}`),

@@ -53,7 +53,7 @@ export class SeedCommand extends CommandRunner {
       // After a failure the other workers finish their family and stop, before the app (and its pool) closes.
       for (let i = next++; i < emails.length && !failed; i = next++) {
         results[i] = await this.seeder.seedFamily(emails[i], password, options.months);
-        progress.tick(`${results[i].email}: ${total(results[i])} new records`);
+        progress.complete(i, `${results[i].email}: ${count(total(results[i]), 'new record')}`);
       }
     };
     const guarded = () =>
@@ -81,8 +81,8 @@ export class SeedCommand extends CommandRunner {
     const records = results.reduce((n, r) => n + total(r), 0);
     console.log(
       records
-        ? `Seeded ${results.length} family(ies) with ${options.months} months of history in ${(ms / 1000).toFixed(1)} s: ${written}.`
-        : `Nothing to add: the ${results.length} seeded family(ies) already hold this history.`,
+        ? `Seeded ${count(results.length, 'family', 'families')} with ${count(options.months, 'month')} of history in ${(ms / 1000).toFixed(1)} s: ${written}.`
+        : `Nothing to add: the ${count(results.length, 'seeded family', 'seeded families')} already ${results.length === 1 ? 'holds' : 'hold'} this history.`,
     );
     const shown = results.length > 10 ? [results[0], results[1], results[results.length - 1]] : results;
     for (const r of shown) {
@@ -118,6 +118,11 @@ export class SeedCommand extends CommandRunner {
   parseReset(): boolean {
     return true;
   }
+}
+
+/** `1 month`, `24 months`, `1 family`, `3 families`. */
+function count(n: number, singular: string, plural = `${singular}s`): string {
+  return `${n} ${n === 1 ? singular : plural}`;
 }
 
 function total(result: SeededFamily): number {

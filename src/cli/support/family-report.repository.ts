@@ -3,9 +3,11 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { SYNC_TABLE_NAMES } from '../../modules/sync/sync-schema.js';
 
+/** As the driver returns it: BIGINT columns (versions, millisecond times) as strings. */
 export interface FamilyRow {
   id: string;
-  invite_code: string;
+  /** NULL while the family has no members. */
+  invite_code: string | null;
   patient_name: string | null;
   patient_birth_date: string | null;
   patient_weight_kg: number | null;

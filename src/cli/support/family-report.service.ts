@@ -4,9 +4,24 @@ import { normalizeInviteCode } from '../../modules/families/invite-code.js';
 import { CliError } from '../cli-error.js';
 import { FamilyReportRepository, type FamilyRow, type MemberRow, type TableCount } from './family-report.repository.js';
 
+/**
+ * What `family:show` prints (and `--json` serializes): versions are numbers, every time is an
+ * ISO 8601 string (UTC), whatever the column's type (BIGINT milliseconds or timestamptz).
+ */
 export interface FamilyReport {
-  family: FamilyRow;
-  members: MemberRow[];
+  family: {
+    id: string;
+    invite_code: string | null;
+    patient_name: string | null;
+    patient_birth_date: string | null;
+    patient_weight_kg: number | null;
+    patient_blood_group: string | null;
+    patient_diagnosis: string | null;
+    sync_version: number;
+    created_at: string;
+    demo_seeded_at: string | null;
+  };
+  members: Array<{ id: string; email: string; name: string | null; role: string; created_at: string }>;
   counts: TableCount[];
 }
 
@@ -30,6 +45,31 @@ export class FamilyReportService {
       if (!family) throw new CliError(`No family with invite code ${normalizeInviteCode(query)}`);
     }
     const [members, counts] = await Promise.all([this.repository.members(family!.id), this.repository.counts(family!.id)]);
-    return { family: family!, members, counts };
+    return toFamilyReport(family!, members, counts);
   }
+}
+
+export function toFamilyReport(family: FamilyRow, members: MemberRow[], counts: TableCount[]): FamilyReport {
+  return {
+    family: {
+      id: family.id,
+      invite_code: family.invite_code,
+      patient_name: family.patient_name,
+      patient_birth_date: isoTime(family.patient_birth_date),
+      patient_weight_kg: family.patient_weight_kg === null ? null : Number(family.patient_weight_kg),
+      patient_blood_group: family.patient_blood_group,
+      patient_diagnosis: family.patient_diagnosis,
+      sync_version: Number(family.sync_version),
+      created_at: isoTime(family.created_at)!,
+      demo_seeded_at: isoTime(family.demo_seeded_at),
+    },
+    members: members.map((m) => ({ id: m.id, email: m.email, name: m.name, role: m.role, created_at: isoTime(m.created_at)! })),
+    counts,
+  };
+}
+
+/** A BIGINT of milliseconds (a string from the driver) or a timestamptz (a Date) as ISO 8601. */
+function isoTime(value: string | number | Date | null): string | null {
+  if (value === null) return null;
+  return (value instanceof Date ? value : new Date(Number(value))).toISOString();
 }
