@@ -6,6 +6,7 @@ import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import { AppLogger, createPino } from './common/logging/app-logger.js';
 import { requestLogging } from './common/logging/request-logging.middleware.js';
+import { answerExpectContinueFromApp } from './common/http/expect-continue.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { appConfig, httpConfig } from './config/configuration.js';
 
@@ -17,6 +18,7 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   app.use(requestLogging(logger));
   app.set('trust proxy', http.trustProxy);
   app.disable('x-powered-by');
+  answerExpectContinueFromApp(app.getHttpServer());
   // No upgrade-insecure-requests: over plain HTTP at a LAN address it made browsers fetch /docs assets over HTTPS (blank Swagger UI).
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   // Medical data and tokens: no shared or browser cache keeps API answers (downloads set their own).

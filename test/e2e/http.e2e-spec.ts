@@ -340,6 +340,67 @@ describe('HTTP input handling and error shape (e2e)', () => {
     });
   });
 
+  describe('Expect: 100-continue (curl sends it for bodies over 1 MiB)', () => {
+    /** A request that announces its body and sends it only once told to continue. */
+    async function expectContinue(path: string, headers: Record<string, string>, body: Buffer, declaredLength = body.length) {
+      const req = httpRequest(`${t.baseUrl}${path}`, {
+        method: 'POST',
+        agent: false,
+        headers: { ...headers, expect: '100-continue', 'content-length': String(declaredLength) },
+      });
+      let continued = false;
+      req.on('continue', () => {
+        continued = true;
+        req.end(body);
+      });
+      req.flushHeaders();
+      const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
+      let text = '';
+      for await (const chunk of res) text += chunk;
+      req.destroy();
+      return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined, continued };
+    }
+
+    const multipart = (file: Buffer) => {
+      const boundary = 'hemoday-boundary';
+      const body = Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="scan.png"\r\nContent-Type: image/png\r\n\r\n`),
+        file,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
+      return { body, contentType: `multipart/form-data; boundary=${boundary}` };
+    };
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 7)]);
+
+    it('an upload declared larger than UPLOAD_MAX_BYTES is refused with 413 before the client sends a byte', async () => {
+      const user = await registerFamily(t);
+      const { body, contentType } = multipart(png);
+      const res = await expectContinue('/api/v1/upload', { ...bearer(user.token), 'content-type': contentType }, body, 30 * 1024 * 1024);
+      expect(res.status).toBe(413);
+      expect(res.continued).toBe(false);
+      expect(res.headers.connection).toBe('close');
+      expect(res.body).toMatchObject({ statusCode: 413, details: { code: 'PAYLOAD_TOO_LARGE' } });
+    });
+
+    it('an anonymous upload is refused with 401 before the client sends a byte', async () => {
+      const { body, contentType } = multipart(png);
+      const res = await expectContinue('/api/v1/upload', { 'content-type': contentType }, body);
+      expect(res.status).toBe(401);
+      expect(res.continued).toBe(false);
+      expect(res.headers.connection).toBe('close');
+    });
+
+    it('an acceptable upload and a JSON body are told to continue, then stored / parsed', async () => {
+      const user = await registerFamily(t);
+      const { body, contentType } = multipart(png);
+      const uploaded = await expectContinue('/api/v1/upload', { ...bearer(user.token), 'content-type': contentType }, body);
+      expect(uploaded).toMatchObject({ status: 201, continued: true, body: { mime_type: 'image/png', size_bytes: png.length } });
+      const json = Buffer.from(JSON.stringify({ email: user.email, password: user.password }));
+      const login = await expectContinue('/api/v1/auth/login', { 'content-type': 'application/json' }, json);
+      expect(login).toMatchObject({ status: 200, continued: true });
+    });
+  });
+
   it('sets x-request-id on successes and errors alike, keeping a well-formed incoming id', async () => {
     const user = await registerFamily(t);
     const ok = await t.http().get('/api/v1/families/me').set(bearer(user.token)).expect(200);

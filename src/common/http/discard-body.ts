@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { awaitingContinue } from './expect-continue.js';
 
 /**
  * After a refusal, how much more of the body we read (and discard) so that the client, still
@@ -19,6 +20,8 @@ export const MAX_DRAIN_MS = 30_000;
  */
 export function discardBody(req: Request, maxBytes = MAX_DRAIN_BYTES, maxMs = MAX_DRAIN_MS): Promise<void> {
   if (req.complete || req.destroyed) return Promise.resolve();
+  // A client waiting for "100 Continue" has sent nothing: answer now (the connection is closed after).
+  if (awaitingContinue(req)) return Promise.resolve();
   return new Promise((resolve) => {
     let drained = 0;
     const finish = () => {
