@@ -94,8 +94,16 @@ describe('node dist/main.js', () => {
       });
       expect(register.status).toBe(201);
 
+      // A phone's open "sync now" stream must not hold the shutdown (it did, until the 20 s
+      // timeout and exit 1): the server ends it and exits 0.
+      const { access_token } = (await register.json()) as { access_token: string };
+      const events = await fetch(`http://127.0.0.1:${port}/api/v1/sync/events`, { headers: { authorization: `Bearer ${access_token}` } });
+      const reader = events.body!.getReader();
+      let received = '';
+      while (!received.includes('event: sync')) received += new TextDecoder().decode((await reader.read()).value);
       app.child.kill('SIGTERM');
       expect(await app.exited).toBe(0);
+      while (!(await reader.read()).done); // the server ended the stream
     });
 
     it('refuses to start without JWT_SECRET, naming the variable, and leaves the database untouched', async () => {
