@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Response } from 'supertest';
 import { DataSource } from 'typeorm';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { Device } from '../sync-client/device.js';
 
 interface Member {
   token: string;
@@ -370,6 +371,56 @@ describe('files: upload and download', () => {
       });
       const [doc] = await db.query('SELECT server_version, server_created_version FROM documents WHERE id = $1', [documentId]);
       expect(Number(doc.server_version)).toBeGreaterThan(Number(doc.server_created_version));
+    });
+
+    /**
+     * The fields take exactly what a sync push of the documents row takes (the sync registry's rule):
+     * a document stored with a name a push refuses would fail every later push of every phone that
+     * edits it (a push is all or nothing).
+     */
+    const png = () => Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(64)]);
+    const hearts = (n: number) => '\u2764\uFE0F'.repeat(n); // 2 code points each, as sync counts them
+
+    it.each([
+      ['a blank', '   ', 'name must not be empty'],
+      ['an empty', '', 'name must not be empty'],
+      ['a 151 × ❤️ (302 code points)', hearts(151), 'name must be at most 300 characters'],
+    ])('refuses %s name with 400 naming name, as a push would, and stores nothing', async (_label, name, message) => {
+      const m = await register(t);
+      const res = await upload(m, png(), 'scan.png', { name, category: 'imaging' }).expect(400);
+      expect(res.body).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        message,
+        details: { code: 'VALIDATION_FAILED', fields: [{ field: 'name', errors: [message] }] },
+      });
+      expect(await db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
+      expect(await db.query('SELECT id FROM documents WHERE family_id = $1', [m.familyId])).toEqual([]);
+      expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
+    });
+
+    it('a document uploaded with the longest name and notes is pushed by a phone that edits it', async () => {
+      const m = await register(t);
+      const name = hearts(150); // 300 code points: the limit
+      const notes = hearts(10_000); // 20,000 code points: the limit
+      const res = await upload(m, png(), 'scan.png', { name, category: 'imaging', notes }).expect(201);
+      const id: string = res.body.document.id;
+      const phone = new Device({ baseUrl: t.baseUrl, token: m.token, familyId: m.familyId });
+      await phone.sync();
+      expect(await phone.find('documents', id)).toMatchObject({ name, notes, category: 'imaging' });
+      await phone.update('documents', id, { category: 'lab_result' });
+      await phone.sync(); // the push carries the whole record, name and notes included
+      const [doc] = await db.query('SELECT name, notes, category FROM documents WHERE id = $1', [id]);
+      expect(doc).toEqual({ name, notes, category: 'lab_result' });
+    });
+
+    it('an existing document is updated under the same rules: a blank name is refused, the document keeps its own', async () => {
+      const m = await register(t);
+      const first = await upload(m, pdf(), 'v1.pdf', { name: 'CBC', category: 'lab_result' }).expect(201);
+      const res = await upload(m, pdf(), 'v2.pdf', { document_id: first.body.document.id, name: ' ' }).expect(400);
+      expect(res.body.details.fields).toEqual([{ field: 'name', errors: ['name must not be empty'] }]);
+      const [doc] = await db.query('SELECT name, file_url FROM documents WHERE id = $1', [first.body.document.id]);
+      expect(doc).toEqual({ name: 'CBC', file_url: first.body.file_url });
     });
 
     it("answers 404 for another family's document and stores nothing", async () => {

@@ -1,7 +1,8 @@
 import { DataSource } from 'typeorm';
-import { bearer, familyWithMember, joinFamily, registerFamily } from '../factories/auth.factory.js';
+import { bearer, familyWithMember, joinFamily, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { FamiliesService } from '../../src/modules/families/families.service.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { Device } from '../sync-client/device.js';
 
 describe('families (e2e)', () => {
   let t: TestApp;
@@ -121,6 +122,110 @@ describe('families (e2e)', () => {
       expect(await syncVersion(owner.family.id)).toBe(before);
       const [row] = await db.query('SELECT invite_code FROM families WHERE id = $1', [owner.family.id]);
       expect(row.invite_code).toBe(owner.inviteCode);
+    });
+  });
+
+  /**
+   * PATCH and a sync push of the family row take exactly the same values (the sync registry's rule):
+   * a value PATCH stored that a push refused would block every push of every phone that edits the
+   * family row (a push is all or nothing), until someone changed it again.
+   */
+  describe('PATCH /families/me and a sync push of the family row agree', () => {
+    /** 20,000 "❤️" are 40,000 code points (U+2764 U+FE0F), which sync counts. */
+    const hearts = (n: number) => '\u2764\uFE0F'.repeat(n);
+    const pushFamilyRow = async (user: RegisteredUser, values: Record<string, unknown>) => {
+      const pulled = (await t.http().get('/api/v1/sync').set(bearer(user.token)).expect(200)).body;
+      const [row] = pulled.changes.families.created;
+      return t
+        .http()
+        .post(`/api/v1/sync?last_pulled_at=${pulled.timestamp}`)
+        .set(bearer(user.token))
+        .send({ changes: { families: { created: [], updated: [{ ...row, ...values }], deleted: [] } } });
+    };
+
+    it('refuses notes of 20,000 ❤️ (40,000 code points) with 400 naming notes, as a push would, and stores nothing', async () => {
+      const owner = await registerFamily(t);
+      const before = await syncVersion(owner.family.id);
+      const res = await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ notes: hearts(20_000) }).expect(400);
+      expect(res.body).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'notes must be at most 20000 characters',
+        details: { code: 'VALIDATION_FAILED', fields: [{ field: 'notes', errors: ['notes must be at most 20000 characters'] }] },
+      });
+      expect(await syncVersion(owner.family.id)).toBe(before);
+      const push = await pushFamilyRow(owner, { notes: hearts(20_000) });
+      expect(push.status).toBe(422);
+      expect(push.body.message).toContain('notes: must be at most 20000 characters');
+    });
+
+    it('notes of the longest length PATCH takes are pushed by a member\'s phone editing the family row', async () => {
+      const { owner, member } = await familyWithMember(t);
+      const notes = hearts(10_000); // 20,000 code points: the limit
+      await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ notes }).expect(200);
+      const phone = new Device({ baseUrl: t.baseUrl, token: member.token, familyId: owner.family.id });
+      await phone.sync();
+      expect(await phone.find('families', owner.family.id)).toMatchObject({ notes });
+      await phone.update('families', owner.family.id, { patient_name: 'Amira' });
+      await phone.sync(); // the push carries the whole row, notes included
+      const me = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+      expect(me.body).toMatchObject({ patient_name: 'Amira', notes });
+    });
+
+    it.each([
+      ['patient_weight_kg', '0.005', 'accept', 0.005],
+      ['patient_weight_kg', '499.995', 'accept', 499.995],
+      ['patient_weight_kg', '0', 'refuse', 0],
+      ['patient_weight_kg', '500', 'refuse', 500],
+      ['patient_weight_kg', 'the string "24.5"', 'refuse', '24.5'],
+      ['patient_name', '200 × é', 'accept', 'é'.repeat(200)],
+      ['patient_name', '100 × ❤️ + x (201 code points)', 'refuse', hearts(100) + 'x'],
+      ['patient_birth_date', '1900-01-01', 'accept', -2_208_988_800_000],
+      ['patient_birth_date', '1 ms before 1900', 'refuse', -2_208_988_800_001],
+      ['patient_blood_group', 'AB-', 'accept', 'AB-'],
+      ['patient_blood_group', 'ab-', 'refuse', 'ab-'],
+      ['patient_diagnosis', 'a lone surrogate', 'refuse', '\uD800'],
+    ])('%s = %s: PATCH and push both %s it', async (field, _label, verdict, value) => {
+      const accepted = verdict === 'accept';
+      const owner = await registerFamily(t);
+      const patch = await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ [field]: value });
+      expect(patch.status).toBe(accepted ? 200 : 400);
+      if (!accepted) expect(patch.body.details.fields).toEqual([{ field, errors: [expect.stringMatching(new RegExp(`^${field} must `))] }]);
+      // A push of the same value by another new family: its row is as the PATCH found it.
+      const other = await registerFamily(t);
+      const push = await pushFamilyRow(other, { [field]: value });
+      expect(push.status).toBe(accepted ? 200 : 422);
+      // The same rule, so the same words: `<field> <message>` here, the push's message there.
+      if (!accepted) expect(push.body.details).toMatchObject({ field, errors: [{ field, message: patch.body.details.fields[0].errors[0].slice(field.length + 1) }] });
+      if (accepted) {
+        const [patched, pushed] = await Promise.all(
+          [owner, other].map(async (u) => (await t.http().get('/api/v1/families/me').set(bearer(u.token)).expect(200)).body[field]),
+        );
+        expect(patched).toEqual(value);
+        expect(pushed).toEqual(value);
+        // And the row as PATCH stored it goes back up whole, as a phone that edits it pushes it.
+        expect((await pushFamilyRow(owner, {})).status).toBe(200);
+      }
+    });
+
+    it("an unset blood group ('') is stored as null by both, as WatermelonDB sends it", async () => {
+      const owner = await registerFamily(t);
+      await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ patient_blood_group: 'A+' }).expect(200);
+      const res = await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ patient_blood_group: '' }).expect(200);
+      expect(res.body.patient_blood_group).toBeNull();
+      const other = await registerFamily(t);
+      await t.http().patch('/api/v1/families/me').set(bearer(other.token)).send({ patient_blood_group: 'A+' }).expect(200);
+      expect((await pushFamilyRow(other, { patient_blood_group: '' })).status).toBe(200);
+      const me = await t.http().get('/api/v1/families/me').set(bearer(other.token)).expect(200);
+      expect(me.body.patient_blood_group).toBeNull();
+    });
+
+    it('documents the sync limits in OpenAPI', async () => {
+      const schema = (await t.http().get('/docs-json').expect(200)).body.components.schemas.UpdateFamilyDto;
+      expect(schema.properties.notes).toMatchObject({ type: 'string', nullable: true, maxLength: 20_000, description: expect.any(String), example: expect.any(String) });
+      expect(schema.properties.patient_weight_kg).toMatchObject({ minimum: 0, exclusiveMinimum: true, maximum: 500, exclusiveMaximum: true, example: 24.5 });
+      expect(schema.properties.patient_blood_group.enum).toEqual(['O+', 'O-', 'A+', 'A-', 'B+', 'B-', 'AB+', 'AB-']);
+      expect(schema.required ?? []).toEqual([]);
     });
   });
 

@@ -1,29 +1,32 @@
-import { IsIn, IsInt, IsNumber, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { BLOOD_GROUPS, PATIENT_LIMITS } from '../families.constants.js';
+import { SyncColumn } from '../../sync/sync-column.validator.js';
 
-/** Patient fields of the family; omit a field to keep it, send null to clear it. */
+/**
+ * Patient fields of the family; omit a field to keep it, send null to clear it. Each field takes
+ * exactly what a sync push of the `families` row takes (the sync table registry's rule), so every
+ * device can push the row afterwards.
+ */
 export class UpdateFamilyDto {
   /** @example Amira */
-  @IsOptional() @IsString() @MaxLength(PATIENT_LIMITS.nameMax)
+  @SyncColumn('families', 'patient_name')
   patient_name?: string | null;
 
   /** Birth date, ms since epoch. @example 1420070400000 */
-  @IsOptional() @IsInt() @Min(PATIENT_LIMITS.birthDateMin) @Max(PATIENT_LIMITS.birthDateMax)
+  @SyncColumn('families', 'patient_birth_date')
   patient_birth_date?: number | null;
 
   /** @example 24.5 */
-  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0.01) @Max(499.99)
+  @SyncColumn('families', 'patient_weight_kg')
   patient_weight_kg?: number | null;
 
   /** @example A+ */
-  @IsOptional() @IsIn(BLOOD_GROUPS)
+  @SyncColumn('families', 'patient_blood_group')
   patient_blood_group?: string | null;
 
   /** @example beta-thalassemia major */
-  @IsOptional() @IsString() @MaxLength(PATIENT_LIMITS.diagnosisMax)
+  @SyncColumn('families', 'patient_diagnosis')
   patient_diagnosis?: string | null;
 
   /** Free-text notes about the patient, shared by the family. @example Allergic to penicillin */
-  @IsOptional() @IsString() @MaxLength(PATIENT_LIMITS.notesMax)
+  @SyncColumn('families', 'notes')
   notes?: string | null;
 }
