@@ -9,6 +9,13 @@ export const FAMILY_SYNC_CHANNEL = 'hemoday_family_sync';
 /** LISTEN/NOTIFY channel carrying a user id whose family membership changed (removed, joined another). */
 export const MEMBERSHIP_CHANNEL = 'hemoday_membership';
 
+/**
+ * What a write's callback returns when, under the lock, it finds nothing to change (a PATCH of the
+ * values already stored, a push of deletions of rows already gone): the transaction is rolled back,
+ * so the family keeps its version and no device is told to sync.
+ */
+export const NOTHING_TO_WRITE: unique symbol = Symbol('nothing to write');
+
 export interface VersionedWrite {
   /** The transaction to write in. */
   manager: EntityManager;
@@ -17,6 +24,13 @@ export interface VersionedWrite {
   /** The family's sync_version before this write: the newest cursor a pull can have handed out. */
   previousVersion: number;
   familyId: string;
+}
+
+export interface VersionedResult<T> {
+  /** What the callback returned (NOTHING_TO_WRITE when it wrote nothing). */
+  result: T;
+  /** The family's version after the call: the one written, or its unchanged version when nothing was written. */
+  version: number;
 }
 
 /**
@@ -36,21 +50,28 @@ export class FamilyVersionService {
   ) {}
 
   /** Writes in the current request's family. */
-  write<T>(work: (write: VersionedWrite) => Promise<T>): Promise<{ result: T; version: number }> {
+  write<T>(work: (write: VersionedWrite) => Promise<T>): Promise<VersionedResult<T>> {
     return this.writeForFamily(this.familyContext.require().familyId, work);
   }
 
   /**
-   * Writes in an explicit family (CLI jobs, joins); callers outside a request only.
+   * Writes in a family named by the caller, not by the request's scope: membership changes (a join
+   * or registration enters a family the caller is not in yet; settling the family just left) and
+   * CLI jobs, which have no scope.
    * `after`: the new version must also exceed this (a join: above every cursor of the family left).
    */
-  writeForFamily<T>(
+  async writeForFamily<T>(
     familyId: string,
     work: (write: VersionedWrite) => Promise<T>,
     options: { after?: number } = {},
-  ): Promise<{ result: T; version: number }> {
-    // PostgreSQL's default READ COMMITTED; naming it would cost a SET TRANSACTION round trip per write.
-    return this.dataSource.transaction(async (manager) => {
+  ): Promise<VersionedResult<T>> {
+    // Like DataSource.transaction, which can only commit or rethrow: here the callback may also ask
+    // for a rollback (NOTHING_TO_WRITE). PostgreSQL's default READ COMMITTED; naming it would cost a
+    // SET TRANSACTION round trip per write.
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      const manager = runner.manager;
       // One round trip: lock the family row (FOR UPDATE waits for a concurrent writer and then
       // sees its committed version), store the new version, return both (wrapped in a SELECT so
       // TypeORM returns plain rows).
@@ -67,11 +88,24 @@ export class FamilyVersionService {
       );
       if (!rows.length) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
       const version = Number(rows[0].version);
-      const result = await work({ manager, version, previousVersion: Number(rows[0].previous), familyId });
+      const previousVersion = Number(rows[0].previous);
+      const result = await work({ manager, version, previousVersion, familyId });
+      if (result === NOTHING_TO_WRITE) {
+        // Undoes the version bump too: no new version, no notification.
+        await runner.rollbackTransaction();
+        return { result, version: previousVersion };
+      }
       // Delivered on commit only; real-time listeners tell the family's devices to sync.
       await manager.query('SELECT pg_notify($1, $2)', [FAMILY_SYNC_CHANNEL, `${familyId}:${version}`]);
+      await runner.commitTransaction();
       return { result, version };
-    });
+    } catch (error) {
+      // The original error is what matters, even if the rollback fails too (a broken connection).
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
   }
 
   /** Inside a write: tells every instance, on commit, that this user's membership changed (open event streams end). */

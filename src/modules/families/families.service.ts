@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
-import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
+import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
 import { UserEntity } from '../auth/entities/user.entity.js';
 import { revokeRefreshTokens } from '../auth/refresh-token-revocation.js';
 import { FamilyEntity } from './entities/family.entity.js';
@@ -13,9 +13,6 @@ import { FamiliesErrors } from './families.errors.js';
 import { generateInviteCode, normalizeInviteCode } from './invite-code.js';
 
 const UNIQUE_VIOLATION = '23505';
-
-/** Thrown inside a versioned write to roll it back when there is nothing to change. */
-class NothingToWrite extends Error {}
 
 type PatientProperty = 'patientName' | 'patientBirthDate' | 'patientWeightKg' | 'patientBloodGroup' | 'patientDiagnosis' | 'notes';
 const INVITE_CODE_ATTEMPTS = 8;
@@ -51,21 +48,16 @@ export class FamiliesService {
       notes: dto.notes,
     };
     if (Object.values(requested).every((value) => value === undefined)) return this.getCurrent();
-    try {
-      await this.versions.write(async ({ manager, version }) => {
-        const families = this.families.withManager(manager);
-        const current = await families.current();
-        if (!current) throw FamiliesErrors.familyNotFound();
-        const patch = Object.fromEntries(
-          Object.entries(requested).filter(([property, value]) => value !== undefined && value !== current[property as PatientProperty]),
-        ) as Partial<Pick<FamilyEntity, PatientProperty>>;
-        // Undoes the version bump: the transaction rolls back.
-        if (!Object.keys(patch).length) throw new NothingToWrite();
-        await families.update({}, { ...patch, serverVersion: version, updatedAt: Date.now(), updatedBy: userId });
-      });
-    } catch (error) {
-      if (!(error instanceof NothingToWrite)) throw error;
-    }
+    await this.versions.write(async ({ manager, version }) => {
+      const families = this.families.withManager(manager);
+      const current = await families.current();
+      if (!current) throw FamiliesErrors.familyNotFound();
+      const patch = Object.fromEntries(
+        Object.entries(requested).filter(([property, value]) => value !== undefined && value !== current[property as PatientProperty]),
+      ) as Partial<Pick<FamilyEntity, PatientProperty>>;
+      if (!Object.keys(patch).length) return NOTHING_TO_WRITE;
+      await families.update({}, { ...patch, serverVersion: version, updatedAt: Date.now(), updatedBy: userId });
+    });
     return this.getCurrent();
   }
 

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
-import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
+import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
 import { DOCUMENT_FILE_VALIDATOR, NoFilesDocumentValidator, type DocumentFileValidator } from './document-file-validator.js';
 import { SyncPushResponse } from './dto/sync.response.js';
 import { SyncErrors, addId, type IdsByTable, type SyncFieldError } from './sync.errors.js';
@@ -40,7 +40,8 @@ export interface PushInput {
  * one. A changed membership answers 409; the client syncs again.
  *
  * A push that changes nothing (no records, or only deletions of rows that are
- * missing or already deleted) is rolled back: no version, no notification.
+ * missing or already deleted) is rolled back (NOTHING_TO_WRITE): no version, no
+ * notification; it answers the family's version as it was.
  *
  * A retried push whose first attempt committed meets its own rows with
  * server_version > last_pulled_at and gets a 409; the client then pulls
@@ -67,46 +68,41 @@ export class SyncPushService {
     const { changes, cursor } = readBody(input);
     const push = validatePush(changes, familyId, { requireFamilyId: input.fromDevice ?? false });
     if (!push.recordCount) return { timestamp: await this.currentVersion(familyId) };
-    try {
-      const { version } = await this.versions.write(async ({ manager, version, previousVersion }) => {
-        const member = await this.repository.lockMembership(manager, userId);
-        if (!member || member.familyId !== familyId || member.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
+    const { version } = await this.versions.write(async ({ manager, version, previousVersion }) => {
+      const member = await this.repository.lockMembership(manager, userId);
+      if (!member || member.familyId !== familyId || member.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
 
-        const existing = await this.repository.findExisting(manager, lookupIds(push));
-        const byTable = indexExisting(existing);
-        if (input.fromDevice) assertNewRecordsNameFamily(push, byTable);
-        assertBloodTestRefs(push, byTable.get('blood_tests'), familyId);
-        if (push.fileRefs.length) await this.files.assertFamilyFiles(manager, familyId, push.fileRefs);
-        assertNoForeignRows(byTable, familyId);
-        // A cursor above every version this family had was issued for other data (or made up):
-        // its conflict check would let the push overwrite newer edits.
-        if (cursor > previousVersion) throw SyncErrors.cursorAhead(cursor, previousVersion);
-        assertNoConflicts(push, byTable, cursor);
-        if (changesNothing(push, byTable)) throw new NothingToApply();
+      const existing = await this.repository.findExisting(manager, lookupIds(push));
+      const byTable = indexExisting(existing);
+      if (input.fromDevice) assertNewRecordsNameFamily(push, byTable);
+      assertBloodTestRefs(push, byTable.get('blood_tests'), familyId);
+      if (push.fileRefs.length) await this.files.assertFamilyFiles(manager, familyId, push.fileRefs);
+      assertNoForeignRows(byTable, familyId);
+      // A cursor above every version this family had was issued for other data (or made up):
+      // its conflict check would let the push overwrite newer edits.
+      if (cursor > previousVersion) throw SyncErrors.cursorAhead(cursor, previousVersion);
+      assertNoConflicts(push, byTable, cursor);
+      if (changesNothing(push, byTable)) return NOTHING_TO_WRITE;
 
-        const stamp: WriteStamp = { familyId, version, userId, deviceId: input.deviceId, now: Date.now() };
-        for (const table of push.tables) {
-          const own = byTable.get(table.spec.name);
-          const toUpdate: PushedRecord[] = [];
-          const toInsert: PushedRecord[] = [];
-          for (const record of table.upserts) (own?.has(record.id) ? toUpdate : toInsert).push(record);
-          if (toUpdate.length) await this.repository.updateRows(manager, table.spec, toUpdate, stamp);
-          if (toInsert.length) {
-            const inserted = await this.repository.insertRows(manager, table.spec, toInsert, stamp);
-            // Only an id inserted into another family since our check can be missing: refuse, roll back.
-            if (inserted !== toInsert.length) throw SyncErrors.forbidden({ [table.spec.name]: toInsert.map((r) => r.id) });
-          }
-          if (table.deleted.length) await this.repository.tombstone(manager, table.spec, table.deleted, stamp);
+      const stamp: WriteStamp = { familyId, version, userId, deviceId: input.deviceId, now: Date.now() };
+      for (const table of push.tables) {
+        const own = byTable.get(table.spec.name);
+        const toUpdate: PushedRecord[] = [];
+        const toInsert: PushedRecord[] = [];
+        for (const record of table.upserts) (own?.has(record.id) ? toUpdate : toInsert).push(record);
+        if (toUpdate.length) await this.repository.updateRows(manager, table.spec, toUpdate, stamp);
+        if (toInsert.length) {
+          const inserted = await this.repository.insertRows(manager, table.spec, toInsert, stamp);
+          // Only an id inserted into another family since our check can be missing: refuse, roll back.
+          if (inserted !== toInsert.length) throw SyncErrors.forbidden({ [table.spec.name]: toInsert.map((r) => r.id) });
         }
-        if (push.tables.some((t) => t.spec.name === 'blood_tests' || t.spec.name === 'blood_test_results')) {
-          await this.repository.tombstoneOrphanResults(manager, stamp);
-        }
-      });
-      return { timestamp: version };
-    } catch (error) {
-      if (error instanceof NothingToApply) return { timestamp: await this.currentVersion(familyId) };
-      throw error;
-    }
+        if (table.deleted.length) await this.repository.tombstone(manager, table.spec, table.deleted, stamp);
+      }
+      if (push.tables.some((t) => t.spec.name === 'blood_tests' || t.spec.name === 'blood_test_results')) {
+        await this.repository.tombstoneOrphanResults(manager, stamp);
+      }
+    });
+    return { timestamp: version };
   }
 
   private async currentVersion(familyId: string): Promise<number> {
@@ -115,9 +111,6 @@ export class SyncPushService {
     return version;
   }
 }
-
-/** Thrown inside the write to roll it back when the push would change nothing. */
-class NothingToApply extends Error {}
 
 /** `{ changes, lastPulledAt? }`; a missing cursor counts as 0, so every existing record conflicts (safe). */
 function readBody(input: PushInput): { changes: unknown; cursor: number } {

@@ -1,0 +1,194 @@
+import pg from 'pg';
+import { randomUUID } from 'node:crypto';
+import { createServiceKit, unitEmail, type ServiceKit, domainFailure as failure } from '../../../test/factories/services.factory.js';
+import { ErrorCode } from '../errors/domain-error.js';
+import { FAMILY_SYNC_CHANNEL, NOTHING_TO_WRITE, type VersionedWrite } from './family-version.service.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A promise and the function that resolves it: holds a write inside its transaction until released. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+/** FamilyVersionService over the run's real PostgreSQL: the lock, the version rule, rollback and notification are the database's. */
+describe('FamilyVersionService', () => {
+  let kit: ServiceKit;
+  /** A connection LISTENing on the family channel, as SyncEventsService does; payloads in arrival order. */
+  let listener: pg.Client;
+  const notified: string[] = [];
+
+  beforeAll(async () => {
+    kit = await createServiceKit();
+    listener = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await listener.connect();
+    listener.on('notification', (message) => notified.push(message.payload ?? ''));
+    await listener.query(`LISTEN ${FAMILY_SYNC_CHANNEL}`);
+  });
+  afterAll(async () => {
+    await listener?.end();
+    await kit?.close();
+  });
+
+  /** A new family (and its owner) per test. */
+  const newFamily = async () => {
+    const { user } = await kit.auth.register({ email: unitEmail('version'), password: 'correct horse battery' });
+    return { familyId: user.family_id!, userId: user.id };
+  };
+  const syncVersion = async (familyId: string): Promise<number> =>
+    Number((await kit.dataSource.query('SELECT sync_version FROM families WHERE id = $1', [familyId]))[0].sync_version);
+  const setSyncVersion = (familyId: string, version: number) => kit.dataSource.query('UPDATE families SET sync_version = $2 WHERE id = $1', [familyId, version]);
+  const patientName = async (familyId: string): Promise<string | null> =>
+    (await kit.dataSource.query('SELECT patient_name FROM families WHERE id = $1', [familyId]))[0].patient_name;
+  const rename = (write: VersionedWrite, name: string) =>
+    write.manager.query('UPDATE families SET patient_name = $2, server_version = $3 WHERE id = $1', [write.familyId, name, write.version]);
+  /** Notifications of this family so far (other spec files write other families at the same time). */
+  const notificationsOf = (familyId: string) => notified.filter((payload) => payload.startsWith(`${familyId}:`));
+  /** Gives a notification sent at a commit the time to arrive (it is delivered asynchronously). */
+  const settle = () => sleep(150);
+
+  describe('the version rule: greatest(now_ms, sync_version + 1)', () => {
+    it('follows the database clock when the family is behind it', async () => {
+      const { familyId } = await newFamily();
+      await setSyncVersion(familyId, 5);
+      const before = Date.now();
+      const { version } = await kit.versions.writeForFamily(familyId, async ({ previousVersion }) => {
+        expect(previousVersion).toBe(5);
+      });
+      // Same machine, so the database clock is the test's give or take a little.
+      expect(version).toBeGreaterThan(before - 1_000);
+      expect(version).toBeLessThan(Date.now() + 1_000);
+      expect(await syncVersion(familyId)).toBe(version);
+    });
+
+    it('is sync_version + 1 when the family is ahead of the clock (a fast clock elsewhere): versions never go back', async () => {
+      const { familyId } = await newFamily();
+      const ahead = Date.now() + 3_600_000;
+      await setSyncVersion(familyId, ahead);
+      const seen: VersionedWrite[] = [];
+      const { version } = await kit.versions.writeForFamily(familyId, async (write) => void seen.push(write));
+      expect(version).toBe(ahead + 1);
+      expect(seen).toEqual([expect.objectContaining({ familyId, version: ahead + 1, previousVersion: ahead })]);
+      expect(await syncVersion(familyId)).toBe(ahead + 1);
+    });
+
+    it('`after` raises the floor (a join: above every cursor of the family left)', async () => {
+      const { familyId } = await newFamily();
+      const after = Date.now() + 7_200_000;
+      const { version } = await kit.versions.writeForFamily(familyId, async () => undefined, { after });
+      expect(version).toBe(after + 1);
+    });
+  });
+
+  describe('the lock', () => {
+    it('serializes writes to one family: the second waits for the first to commit, then gets a larger version', async () => {
+      const { familyId } = await newFamily();
+      const hold = gate();
+      const order: string[] = [];
+      const first = kit.versions.writeForFamily(familyId, async (write) => {
+        order.push('first in');
+        await hold.opened;
+        await rename(write, 'first');
+        order.push('first out');
+      });
+      await sleep(100); // the first has its lock
+      const second = kit.versions.writeForFamily(familyId, async (write) => {
+        order.push('second in');
+        // It sees what the first committed: READ COMMITTED, after the lock was released.
+        expect(await write.manager.query('SELECT patient_name FROM families WHERE id = $1', [familyId])).toEqual([{ patient_name: 'first' }]);
+        return write.previousVersion;
+      });
+      await sleep(300);
+      expect(order).toEqual(['first in']);
+      hold.open();
+      const [a, b] = await Promise.all([first, second]);
+      expect(order).toEqual(['first in', 'first out', 'second in']);
+      expect(b.version).toBeGreaterThan(a.version);
+      expect(b.result).toBe(a.version); // the second's "before" is the first's version
+    });
+
+    it('families never wait on each other', async () => {
+      const [one, two] = [await newFamily(), await newFamily()];
+      const hold = gate();
+      const held = kit.versions.writeForFamily(one.familyId, () => hold.opened);
+      await sleep(100);
+      const other = await kit.versions.writeForFamily(two.familyId, async () => 'done'); // completes while `one` is locked
+      expect(other.result).toBe('done');
+      hold.open();
+      await held;
+    });
+  });
+
+  describe('commit, rollback and notification', () => {
+    it('commits the rows of the callback and notifies <familyId>:<version>, on commit only', async () => {
+      const { familyId } = await newFamily();
+      const hold = gate();
+      const write = kit.versions.writeForFamily(familyId, async (w) => {
+        await rename(w, 'Amira');
+        await hold.opened;
+        return 'written';
+      });
+      await settle();
+      expect(notificationsOf(familyId)).toEqual([]); // still in the transaction
+      hold.open();
+      const { result, version } = await write;
+      await settle();
+      expect(result).toBe('written');
+      expect(notificationsOf(familyId)).toEqual([`${familyId}:${version}`]);
+      expect(await patientName(familyId)).toBe('Amira');
+    });
+
+    it('NOTHING_TO_WRITE rolls back without an error: no version, none of the callback\'s rows, no notification', async () => {
+      const { familyId } = await newFamily();
+      const before = await syncVersion(familyId);
+      const outcome = await kit.versions.writeForFamily(familyId, async (w) => {
+        await rename(w, 'not kept');
+        return NOTHING_TO_WRITE;
+      });
+      // The version answered is the family's unchanged one.
+      expect(outcome).toEqual({ result: NOTHING_TO_WRITE, version: before });
+      await settle();
+      expect(await syncVersion(familyId)).toBe(before);
+      expect(await patientName(familyId)).toBeNull();
+      expect(notificationsOf(familyId)).toEqual([]);
+      // The connection went back to the pool clean: the next write works as usual.
+      const next = await kit.versions.writeForFamily(familyId, async (w) => rename(w, 'kept'));
+      expect(next.version).toBeGreaterThan(before);
+      expect(await patientName(familyId)).toBe('kept');
+    });
+
+    it('an error rolls everything back (version bump included) and reaches the caller', async () => {
+      const { familyId } = await newFamily();
+      const before = await syncVersion(familyId);
+      const boom = new Error('boom');
+      await expect(
+        kit.versions.writeForFamily(familyId, async (w) => {
+          await rename(w, 'not kept');
+          throw boom;
+        }),
+      ).rejects.toBe(boom);
+      await settle();
+      expect(await syncVersion(familyId)).toBe(before);
+      expect(await patientName(familyId)).toBeNull();
+      expect(notificationsOf(familyId)).toEqual([]);
+    });
+
+    it('an unknown family is NOT_FOUND, before the callback runs', async () => {
+      let ran = false;
+      const error = await failure(() => kit.versions.writeForFamily(randomUUID(), async () => void (ran = true)));
+      expect(error.code).toBe(ErrorCode.NOT_FOUND);
+      expect(ran).toBe(false);
+    });
+  });
+
+  describe('write()', () => {
+    it("writes in the request scope's family, and refuses to run without a scope", async () => {
+      const { familyId, userId } = await newFamily();
+      const { result } = await kit.as(userId, () => kit.versions.write(async (w) => w.familyId));
+      expect(result).toBe(familyId);
+      expect((await failure(() => kit.versions.write(async () => undefined))).code).toBe(ErrorCode.FAMILY_SCOPE_MISSING);
+    });
+  });
+});
