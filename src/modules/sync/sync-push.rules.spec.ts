@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import {
+  assertBloodTestRefs,
+  assertNewRecordsNameFamily,
+  assertNoConflicts,
+  assertNoForeignRows,
+  changesNothing,
+  indexExisting,
+  lookupIds,
+  readBody,
+} from './sync-push.rules.js';
+import type { ExistingRow } from './sync.repository.js';
+import type { SyncTableName } from './sync-schema.js';
+import { MISSING_FAMILY_ID, validatePush } from './sync-validator.js';
+
+const family = randomUUID();
+const otherFamily = randomUUID();
+
+/** A row as the push's one look-up returns it (server_version comes back from PostgreSQL as text). */
+const row = (tbl: SyncTableName, id: string, values: { family?: string; version?: number; deleted?: boolean } = {}): ExistingRow => ({
+  tbl,
+  id,
+  family_id: values.family ?? family,
+  server_version: String(values.version ?? 100),
+  deleted: values.deleted ?? false,
+});
+const push = (changes: Record<string, { created?: unknown[]; updated?: unknown[]; deleted?: string[] }>) => validatePush(changes, family);
+/** The DomainError `work` throws (or null), as [code, details]. */
+function refusal(work: () => unknown): [string, Record<string, unknown>] | null {
+  try {
+    work();
+    return null;
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    return [error.code, error.details as Record<string, unknown>];
+  }
+}
+
+describe('push rules', () => {
+  describe('readBody', () => {
+    it('the cursor: the query string first, then the body, else 0 (every existing record conflicts)', () => {
+      expect(readBody({ changes: {}, lastPulledAt: 5 }, 7)).toEqual({ changes: {}, cursor: 7 });
+      expect(readBody({ changes: {}, lastPulledAt: 5 }, null)).toEqual({ changes: {}, cursor: 5 });
+      expect(readBody({ changes: {}, lastPulledAt: null }, null).cursor).toBe(0);
+      expect(readBody({ changes: {} }, null).cursor).toBe(0);
+    });
+
+    it('refuses a body that is not an object, an unknown property and a bad cursor, naming them', () => {
+      for (const body of [null, [], 'x', 3]) expect(refusal(() => readBody(body, null))).toEqual([ErrorCode.VALIDATION_FAILED, { field: 'body' }]);
+      expect(refusal(() => readBody({ changes: {}, extra: 1 }, null))).toEqual([ErrorCode.VALIDATION_FAILED, { field: 'extra' }]);
+      for (const lastPulledAt of [-1, 1.5, '5', Number.MAX_SAFE_INTEGER + 2]) {
+        expect(refusal(() => readBody({ changes: {}, lastPulledAt }, null))).toEqual([ErrorCode.VALIDATION_FAILED, { field: 'lastPulledAt' }]);
+      }
+    });
+  });
+
+  describe('lookupIds', () => {
+    it('every pushed id of each table, plus the referenced blood tests (once each) with the pushed ones', () => {
+      const [test, pushedTest, deletedTest, result] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      const ids = lookupIds(
+        push({
+          blood_tests: { created: [{ id: pushedTest, date: 1 }], deleted: [deletedTest] },
+          blood_test_results: { created: [{ id: result, blood_test_id: test, name: 'Hb', value: 9 }, { id: randomUUID(), blood_test_id: pushedTest, name: 'Hb', value: 9 }] },
+        }),
+      );
+      expect(ids.get('blood_tests')!.sort()).toEqual([test, pushedTest, deletedTest].sort());
+      expect(ids.get('blood_test_results')).toHaveLength(2);
+    });
+  });
+
+  describe('assertNoConflicts', () => {
+    const [kept, changed, deleted] = [randomUUID(), randomUUID(), randomUUID()];
+    const pushed = push({ blood_tests: { updated: [{ id: kept, date: 1 }, { id: changed, date: 1 }, { id: randomUUID(), date: 1 }], deleted: [deleted] } });
+    const existing = indexExisting([
+      row('blood_tests', kept, { version: 500 }),
+      row('blood_tests', changed, { version: 501 }),
+      row('blood_tests', deleted, { version: 900, deleted: true }),
+    ]);
+
+    it('a row changed on the server after the cursor conflicts, updated or deleted (409 listing them)', () => {
+      expect(refusal(() => assertNoConflicts(pushed, existing, 500))).toEqual([ErrorCode.SYNC_CONFLICT, { conflicts: { blood_tests: [changed, deleted] } }]);
+    });
+
+    it('a row at or below the cursor, or one the server does not have, does not', () => {
+      expect(refusal(() => assertNoConflicts(pushed, existing, 900))).toBeNull();
+    });
+  });
+
+  describe('assertNoForeignRows', () => {
+    it("any looked-up row of another family refuses the whole push (403 listing them by table)", () => {
+      const [mine, theirs, theirTest] = [randomUUID(), randomUUID(), randomUUID()];
+      const existing = indexExisting([
+        row('transfusions', mine),
+        row('transfusions', theirs, { family: otherFamily }),
+        row('blood_tests', theirTest, { family: otherFamily, deleted: true }),
+      ]);
+      expect(refusal(() => assertNoForeignRows(existing, family))).toEqual([
+        ErrorCode.FORBIDDEN_RECORD,
+        { ids: { transfusions: [theirs], blood_tests: [theirTest] } },
+      ]);
+      expect(refusal(() => assertNoForeignRows(indexExisting([row('transfusions', mine)]), family))).toBeNull();
+    });
+  });
+
+  describe('changesNothing', () => {
+    const [gone, live] = [randomUUID(), randomUUID()];
+
+    it('only deletions of rows that are missing or already deleted: nothing to write', () => {
+      const deletions = push({ reminders: { deleted: [gone, randomUUID()] } });
+      expect(changesNothing(deletions, indexExisting([row('reminders', gone, { deleted: true })]))).toBe(true);
+    });
+
+    it('a deletion of a live row, or any created or updated record, is a change', () => {
+      expect(changesNothing(push({ reminders: { deleted: [gone, live] } }), indexExisting([row('reminders', live)]))).toBe(false);
+      // Even a record identical to the server's: the push does not compare values.
+      expect(changesNothing(push({ blood_tests: { updated: [{ id: live, date: 1 }] } }), indexExisting([row('blood_tests', live)]))).toBe(false);
+    });
+  });
+
+  describe('assertBloodTestRefs', () => {
+    const result = (bloodTestId: string, id = randomUUID()) => ({ id, blood_test_id: bloodTestId, name: 'Hb', value: 9.5 });
+
+    it('a result may point at a live blood test of the family, or at one written in the same push', () => {
+      const [live, pushed] = [randomUUID(), randomUUID()];
+      const changes = push({ blood_tests: { created: [{ id: pushed, date: 1 }] }, blood_test_results: { created: [result(live), result(pushed)] } });
+      expect(refusal(() => assertBloodTestRefs(changes, indexExisting([row('blood_tests', live)]).get('blood_tests'), family))).toBeNull();
+    });
+
+    it('a missing blood test, or one deleted earlier, is a 422 naming the result', () => {
+      const [missing, deleted] = [randomUUID(), randomUUID()];
+      const [first, second] = [randomUUID(), randomUUID()];
+      const changes = push({ blood_test_results: { created: [result(missing, first)], updated: [result(deleted, second)] } });
+      const [code, details] = refusal(() => assertBloodTestRefs(changes, indexExisting([row('blood_tests', deleted, { deleted: true })]).get('blood_tests'), family))!;
+      expect(code).toBe(ErrorCode.VALIDATION_FAILED);
+      expect(details.errors).toEqual([
+        { table: 'blood_test_results', id: first, field: 'blood_test_id', message: 'no such blood test in this family' },
+        { table: 'blood_test_results', id: second, field: 'blood_test_id', message: expect.stringMatching(/^the blood test was deleted/) },
+      ]);
+    });
+
+    it("another family's blood test is left to the 403 check (nothing said about it here)", () => {
+      const theirs = randomUUID();
+      const changes = push({ blood_test_results: { created: [result(theirs)] } });
+      const existing = indexExisting([row('blood_tests', theirs, { family: otherFamily, deleted: true })]);
+      expect(refusal(() => assertBloodTestRefs(changes, existing.get('blood_tests'), family))).toBeNull();
+      expect(refusal(() => assertNoForeignRows(existing, family))?.[0]).toBe(ErrorCode.FORBIDDEN_RECORD);
+    });
+  });
+
+  describe('assertNewRecordsNameFamily', () => {
+    it('an updated record the server does not have becomes a new one: it must name the family', () => {
+      const [known, unknown, named] = [randomUUID(), randomUUID(), randomUUID()];
+      const changes = push({
+        blood_tests: { updated: [{ id: known, date: 1 }, { id: unknown, date: 1 }, { id: named, date: 1, family_id: family }] },
+        families: { updated: [{ id: family, patient_name: 'Amira' }] },
+      });
+      const [code, details] = refusal(() => assertNewRecordsNameFamily(changes, indexExisting([row('blood_tests', known)])))!;
+      expect(code).toBe(ErrorCode.VALIDATION_FAILED);
+      // The family row is never new to the server: it is not asked to name itself.
+      expect(details.errors).toEqual([{ table: 'blood_tests', id: unknown, field: 'family_id', message: MISSING_FAMILY_ID }]);
+    });
+  });
+});
