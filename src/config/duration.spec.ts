@@ -1,5 +1,4 @@
-import { parseDurationSeconds } from './duration.js';
-import { DURATION_PATTERN } from './env.validation.js';
+import { DURATION_PATTERN, parseDurationSeconds } from './duration.js';
 
 describe('parseDurationSeconds', () => {
   it.each([

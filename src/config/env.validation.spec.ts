@@ -1,3 +1,4 @@
+import { JWT_SECRET_MIN_LENGTH } from '../modules/auth/jwt-secret.js';
 import { ConfigValidationError, validateEnv } from './env.validation.js';
 
 function problemsOf(raw: Record<string, unknown>): string[] {
@@ -152,5 +153,12 @@ describe('validateEnv', () => {
   it('accepts postgres and postgresql URLs', () => {
     expect(validateEnv({ DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db' }).DATABASE_URL).toBe('postgres://u:p@127.0.0.1:5432/db');
     expect(() => validateEnv({ DATABASE_URL: 'postgresql://127.0.0.1/db' })).not.toThrow();
+  });
+
+  it('JWT_SECRET has the length bound of the secret file (one constant)', () => {
+    expect(problemsOf({ JWT_SECRET: 'x'.repeat(JWT_SECRET_MIN_LENGTH - 1) })).toEqual([
+      `JWT_SECRET=${JSON.stringify('x'.repeat(JWT_SECRET_MIN_LENGTH - 1))}: JWT_SECRET must be at least ${JWT_SECRET_MIN_LENGTH} characters`,
+    ]);
+    expect(() => validateEnv({ JWT_SECRET: 'x'.repeat(JWT_SECRET_MIN_LENGTH) })).not.toThrow();
   });
 });

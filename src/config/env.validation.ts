@@ -13,8 +13,10 @@ import {
   ValidateBy,
   validateSync,
 } from 'class-validator';
+import { JWT_SECRET_MIN_LENGTH } from '../modules/auth/jwt-secret.js';
 import { MAX_GRACE_HOURS, MAX_RETENTION_DAYS } from '../modules/documents/cleanup-limits.js';
 import { SUPPORTED_FILE_TYPES } from '../modules/documents/file-type.js';
+import { DURATION_PATTERN } from './duration.js';
 
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
@@ -62,9 +64,6 @@ function IsTrustProxy() {
   });
 }
 
-/** Durations such as `900`, `15m`, `12h`, `30d` (seconds when unit-less). */
-export const DURATION_PATTERN = /^\d+(ms|s|m|h|d)?$/;
-
 /**
  * Every environment variable the service reads. Validated once at start-up;
  * a bad value stops the process with one line per problem.
@@ -92,7 +91,8 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(65535)
   EMBEDDED_PG_PORT: number = 54329;
 
-  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(32, { message: 'JWT_SECRET must be at least 32 characters' })
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @MinLength(JWT_SECRET_MIN_LENGTH, { message: `JWT_SECRET must be at least ${JWT_SECRET_MIN_LENGTH} characters` })
   JWT_SECRET?: string;
 
   @IsOptional() @Matches(DURATION_PATTERN, { message: 'JWT_ACCESS_TTL must be a duration such as 900, 15m or 1h' })
@@ -202,7 +202,7 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
     Object.values(e.constraints ?? {}).map((m) => `${e.property}=${JSON.stringify(raw[e.property] ?? null)}: ${m}`),
   );
   if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
-    problems.push('JWT_SECRET is required when NODE_ENV=production (at least 32 random characters)');
+    problems.push(`JWT_SECRET is required when NODE_ENV=production (at least ${JWT_SECRET_MIN_LENGTH} random characters)`);
   }
   if (env.NODE_ENV === 'production' && !env.DATABASE_URL) {
     // The embedded server is for development and tests; production data belongs on a managed, backed-up server.

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, QueryFailedError, Repository } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
+import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { FamilySummaryResponse } from '../families/dto/family.response.js';
 import { FamilyEntity } from '../families/entities/family.entity.js';
@@ -12,8 +13,6 @@ import { UserEntity } from './entities/user.entity.js';
 import { AuthErrors } from './auth.errors.js';
 import { PasswordService } from './password.service.js';
 import { TokenService } from './token.service.js';
-
-const UNIQUE_VIOLATION = '23505';
 
 export { normalizeEmail } from './email.js';
 
@@ -49,7 +48,7 @@ export class AuthService {
       return AuthResponse.from(await this.tokens.issue(user.id), user);
     } catch (error) {
       // Two registrations of one email racing past the look-up above.
-      if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION) throw AuthErrors.emailTaken();
+      if (isUniqueViolation(error)) throw AuthErrors.emailTaken();
       throw error;
     }
   }

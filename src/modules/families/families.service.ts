@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, QueryFailedError, Repository } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
+import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
 import { UserEntity } from '../auth/entities/user.entity.js';
 import { revokeRefreshTokens } from '../auth/refresh-token-revocation.js';
@@ -11,8 +12,6 @@ import { UpdateFamilyDto } from './dto/update-family.dto.js';
 import { FamiliesRepository, FamilyMembersRepository } from './families.repository.js';
 import { FamiliesErrors } from './families.errors.js';
 import { generateInviteCode, normalizeInviteCode } from './invite-code.js';
-
-const UNIQUE_VIOLATION = '23505';
 
 type PatientProperty = 'patientName' | 'patientBirthDate' | 'patientWeightKg' | 'patientBloodGroup' | 'patientDiagnosis' | 'notes';
 const INVITE_CODE_ATTEMPTS = 8;
@@ -194,8 +193,7 @@ export class FamiliesService {
         return result;
       } catch (error) {
         await manager.query('ROLLBACK TO SAVEPOINT invite_code');
-        const collision = error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION;
-        if (!collision || attempt >= INVITE_CODE_ATTEMPTS) throw error;
+        if (!isUniqueViolation(error) || attempt >= INVITE_CODE_ATTEMPTS) throw error;
       }
     }
   }

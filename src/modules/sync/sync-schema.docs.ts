@@ -4,6 +4,7 @@
  * server accepts: a unit test compares the README with `syncTablesMarkdown()`.
  */
 import { SYNC_TABLES, TEXT_MAX_LENGTH, type ColumnSpec, type TableSpec } from './sync-schema.js';
+import { JSON_LIMITS } from './sync-validator.js';
 
 const MAX_TIMESTAMP_TEXT = 'the largest JS date';
 
@@ -41,8 +42,8 @@ function describeRule(c: ColumnSpec): string {
   if (c.kind === 'number' && c.gt === undefined && c.lt === undefined) rules.push('finite');
   if (c.kind === 'integer') rules.push(c.max === Number.MAX_SAFE_INTEGER ? `≥ ${c.min}` : `${c.min}–${c.max}`);
   if (c.kind === 'timestamp') rules.push(`${c.min === 0 ? '0' : `${c.min} (${new Date(c.min!).toISOString().slice(0, 10)})`} to ${MAX_TIMESTAMP_TEXT}`);
-  if (c.kind === 'json-number-map') rules.push('≤ 500 entries, names ≤ 100 chars, finite numbers');
-  if (c.kind === 'json-string-array') rules.push('≤ 500 entries, each ≤ 100 chars');
+  if (c.kind === 'json-number-map') rules.push(`≤ ${JSON_LIMITS.maxEntries} entries, names ≤ ${JSON_LIMITS.maxTextLength} chars, finite numbers`);
+  if (c.kind === 'json-string-array') rules.push(`≤ ${JSON_LIMITS.maxEntries} entries, each ≤ ${JSON_LIMITS.maxTextLength} chars`);
   if (c.name === 'blood_test_id') rules.push('a live blood test of the family');
   if (c.name === 'file_url') rules.push('a file of the family (`POST /api/v1/upload`) or empty');
   return rules.join('; ') || '—';

@@ -1,3 +1,4 @@
+import { unstorableTextProblem } from '../../common/http/storable-text.js';
 import type { DocumentFileRef } from './document-file-validator.js';
 import { SyncErrors, addId, type IdsByTable, type SyncFieldError } from './sync.errors.js';
 import {
@@ -39,8 +40,13 @@ export interface ValidatedPush {
 
 /** Keys WatermelonDB puts on every pushed record; meaningless to the server. */
 const IGNORED_KEYS = new Set(['_status', '_changed']);
-const MAX_JSON_ENTRIES = 500;
-const MAX_JSON_KEY_LENGTH = 100;
+/** Limits of the JSON columns' contents (the README's column table is generated from them). */
+export const JSON_LIMITS = {
+  /** Entries of an object (indicator name → number) or of an array of strings. */
+  maxEntries: 500,
+  /** Characters of an object key or of an array's string. */
+  maxTextLength: 100,
+} as const;
 
 /**
  * Checks a whole push before anything touches the database: table and column
@@ -195,10 +201,8 @@ export class Invalid {
   constructor(readonly error: string) {}
 }
 
-type Normalized = unknown;
-
 /** The value to store, or an `Invalid`. */
-export function normalizeValue(column: ColumnSpec, value: unknown): Normalized {
+export function normalizeValue(column: ColumnSpec, value: unknown): unknown {
   if (value === null || value === undefined) {
     if (column.kind === 'json-string-array') return [];
     return column.required ? new Invalid('must not be null') : null;
@@ -248,41 +252,41 @@ function parseJson(value: unknown): { value: unknown } | Invalid {
   }
 }
 
-function parseNumberMap(value: unknown): Normalized {
+function parseNumberMap(value: unknown): unknown {
   if (value === '') return null;
   const json = parseJson(value);
   if (json instanceof Invalid) return json;
   const parsed = json.value;
   if (!isPlainObject(parsed)) return new Invalid('must be a JSON object of numbers');
   const entries = Object.entries(parsed);
-  if (entries.length > MAX_JSON_ENTRIES) return new Invalid(`must have at most ${MAX_JSON_ENTRIES} entries`);
+  if (entries.length > JSON_LIMITS.maxEntries) return new Invalid(`must have at most ${JSON_LIMITS.maxEntries} entries`);
   for (const [key, n] of entries) {
-    const problem = textProblem(key, MAX_JSON_KEY_LENGTH) ?? (key.trim() === '' ? 'empty' : undefined);
+    const problem = textProblem(key, JSON_LIMITS.maxTextLength) ?? (key.trim() === '' ? 'empty' : undefined);
     if (problem) return new Invalid(`has an invalid indicator name (${problem})`);
     if (typeof n !== 'number' || !Number.isFinite(n)) return new Invalid(`indicator "${key.slice(0, 40)}" must be a finite number`);
   }
   return parsed;
 }
 
-function parseStringArray(value: unknown): Normalized {
+function parseStringArray(value: unknown): unknown {
   if (value === '') return [];
   const json = parseJson(value);
   if (json instanceof Invalid) return json;
   const parsed = json.value;
   if (!Array.isArray(parsed)) return new Invalid('must be a JSON array of strings');
-  if (parsed.length > MAX_JSON_ENTRIES) return new Invalid(`must have at most ${MAX_JSON_ENTRIES} entries`);
+  if (parsed.length > JSON_LIMITS.maxEntries) return new Invalid(`must have at most ${JSON_LIMITS.maxEntries} entries`);
   for (const item of parsed) {
     if (typeof item !== 'string') return new Invalid('must be a JSON array of strings');
-    const problem = textProblem(item, MAX_JSON_KEY_LENGTH);
+    const problem = textProblem(item, JSON_LIMITS.maxTextLength);
     if (problem) return new Invalid(`has an invalid entry (${problem})`);
   }
   return parsed;
 }
 
-/** PostgreSQL text cannot hold NUL or lone surrogates; varchar(n) counts code points. */
+/** Text PostgreSQL can store (the rule of every request body), within varchar(n), which counts code points. */
 function textProblem(value: string, maxLength: number): string | undefined {
-  if (value.includes('\u0000')) return 'must not contain NUL characters';
-  if (!(value as string & { isWellFormed(): boolean }).isWellFormed()) return 'must be well-formed Unicode';
+  const unstorable = unstorableTextProblem(value);
+  if (unstorable) return unstorable;
   if (value.length > maxLength && [...value].length > maxLength) return `must be at most ${maxLength} characters`;
   return undefined;
 }
