@@ -5,7 +5,6 @@ import { CommonModule } from './common/common.module.js';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter.js';
 import { JsonBodyMiddleware } from './common/http/body-parser.middleware.js';
 import { allConfigs } from './config/configuration.js';
-import { validateEnv } from './config/env.validation.js';
 import { DatabaseModule } from './database/database.module.js';
 import { AuthModule } from './modules/auth/auth.module.js';
 import { DocumentsModule } from './modules/documents/documents.module.js';
@@ -15,7 +14,9 @@ import { SyncModule } from './modules/sync/sync.module.js';
 
 @Module({
   imports: [
-    ConfigModule.forRoot({ isGlobal: true, cache: true, load: allConfigs, validate: (raw) => ({ ...raw, ...validateEnv(raw) }) }),
+    // No `validate` here: the namespaces validate the environment (once: validatedEnv) when the app
+    // is created, not when this file is imported, so every app gets the environment of its start.
+    ConfigModule.forRoot({ isGlobal: true, cache: true, load: allConfigs }),
     DatabaseModule,
     CommonModule,
     HealthModule,

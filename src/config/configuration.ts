@@ -1,14 +1,15 @@
 import { registerAs } from '@nestjs/config';
 import { resolve } from 'node:path';
 import { parseDurationSeconds } from './duration.js';
-import { validateEnv } from './env.validation.js';
+import { validatedEnv } from './env.validation.js';
 
 /**
- * Typed configuration namespaces. Each reads the validated environment once;
- * services inject them with `@Inject(xConfig.KEY) cfg: ConfigType<typeof xConfig>`.
+ * Typed configuration namespaces over the environment validated once (validatedEnv: the first
+ * namespace read validates, the others reuse the result); services inject them with
+ * `@Inject(xConfig.KEY) cfg: ConfigType<typeof xConfig>`.
  */
 export const appConfig = registerAs('app', () => {
-  const env = validateEnv(process.env);
+  const env = validatedEnv();
   return {
     nodeEnv: env.NODE_ENV,
     isProduction: env.NODE_ENV === 'production',
@@ -18,7 +19,7 @@ export const appConfig = registerAs('app', () => {
 });
 
 export const httpConfig = registerAs('http', () => {
-  const env = validateEnv(process.env);
+  const env = validatedEnv();
   return {
     port: env.PORT,
     host: env.HOST,
@@ -30,7 +31,7 @@ export const httpConfig = registerAs('http', () => {
 });
 
 export const databaseConfig = registerAs('database', () => {
-  const env = validateEnv(process.env);
+  const env = validatedEnv();
   return {
     url: env.DATABASE_URL,
     poolSize: env.DB_POOL_SIZE,
@@ -40,7 +41,7 @@ export const databaseConfig = registerAs('database', () => {
 });
 
 export const authConfig = registerAs('auth', () => {
-  const env = validateEnv(process.env);
+  const env = validatedEnv();
   return {
     jwtSecret: env.JWT_SECRET,
     accessTtlSeconds: parseDurationSeconds(env.JWT_ACCESS_TTL),
@@ -56,7 +57,7 @@ export const authConfig = registerAs('auth', () => {
 });
 
 export const uploadConfig = registerAs('upload', () => {
-  const env = validateEnv(process.env);
+  const env = validatedEnv();
   return {
     dir: resolve(env.UPLOAD_DIR),
     maxBytes: env.UPLOAD_MAX_BYTES,

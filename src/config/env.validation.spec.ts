@@ -1,5 +1,6 @@
 import { JWT_SECRET_MIN_LENGTH } from '../modules/auth/jwt-secret.js';
-import { ConfigValidationError, validateEnv } from './env.validation.js';
+import { appConfig, authConfig, httpConfig } from './configuration.js';
+import { ConfigValidationError, validatedEnv, validateEnv } from './env.validation.js';
 
 function problemsOf(raw: Record<string, unknown>): string[] {
   try {
@@ -160,5 +161,38 @@ describe('validateEnv', () => {
       `JWT_SECRET=${JSON.stringify('x'.repeat(JWT_SECRET_MIN_LENGTH - 1))}: JWT_SECRET must be at least ${JWT_SECRET_MIN_LENGTH} characters`,
     ]);
     expect(() => validateEnv({ JWT_SECRET: 'x'.repeat(JWT_SECRET_MIN_LENGTH) })).not.toThrow();
+  });
+});
+
+describe('validatedEnv', () => {
+  it('validates an environment once: asked again for the same values, it returns the same result', () => {
+    const raw = { NODE_ENV: 'test', PORT: '4000', JWT_ACCESS_TTL: '5m' };
+    const first = validatedEnv(raw);
+    expect(first.PORT).toBe(4000);
+    expect(validatedEnv({ ...raw })).toBe(first);
+    // Other values (a test app started with overrides) are validated anew.
+    const other = validatedEnv({ ...raw, PORT: '4001' });
+    expect(other).not.toBe(first);
+    expect(other.PORT).toBe(4001);
+  });
+
+  it('keeps nothing of an invalid environment: every ask names the bad variable again', () => {
+    for (let i = 0; i < 2; i++) expect(() => validatedEnv({ PORT: 'eighty' })).toThrow(/PORT="eighty"/);
+  });
+
+  it('the namespaces read validatedEnv() of process.env', () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { PORT: '4321', JWT_ACCESS_TTL: '2m', DATA_DIR: '/tmp/hemoday-config-spec' });
+    try {
+      expect(httpConfig().port).toBe(4321);
+      expect(authConfig().accessTtlSeconds).toBe(120);
+      expect(appConfig().dataDir).toBe('/tmp/hemoday-config-spec');
+      expect(validatedEnv()).toBe(validatedEnv(process.env));
+    } finally {
+      for (const key of ['PORT', 'JWT_ACCESS_TTL', 'DATA_DIR']) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
   });
 });

@@ -226,3 +226,17 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
   if (problems.length) throw new ConfigValidationError(problems);
   return env;
 }
+
+let lastValidated: { key: string; env: EnvironmentVariables } | undefined;
+
+/**
+ * validateEnv, done once per environment: the configuration namespaces, main.ts and the config
+ * module each ask for the validated environment as they start, and all but the first get the
+ * result already made. An environment with other values (a test app started with overrides) is
+ * validated anew; an invalid one throws every time it is asked for (nothing is kept).
+ */
+export function validatedEnv(raw: Record<string, unknown> = process.env): EnvironmentVariables {
+  const key = JSON.stringify(Object.entries(raw));
+  if (lastValidated?.key !== key) lastValidated = { key, env: validateEnv(raw) };
+  return lastValidated.env;
+}
