@@ -3,8 +3,6 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
-import { FamilySummaryResponse } from '../families/dto/family.response.js';
-import { FamilyEntity } from '../families/entities/family.entity.js';
 import { FamiliesService } from '../families/families.service.js';
 import { AuthResponse, MeResponse, TokenResponse, UserResponse } from './dto/auth.response.js';
 import { LoginDto, RegisterDto } from './dto/auth.dto.js';
@@ -39,12 +37,9 @@ export class AuthService {
         ? await this.families.joinByInviteCode(dto.invite_code, (manager, familyId, version) =>
             this.insertUser(manager, { ...base, familyId, role: 'member', familyJoinedVersion: version }),
           )
-        : await this.users.manager.transaction(async (manager) => {
-            const family = await this.families.createFamily(manager);
-            const owner = await this.insertUser(manager, { ...base, familyId: family.id, role: 'owner', familyJoinedVersion: family.syncVersion });
-            await manager.update(FamilyEntity, { id: family.id }, { createdBy: owner.id, updatedBy: owner.id });
-            return owner;
-          });
+        : await this.families.createWithOwner((manager, familyId, version) =>
+            this.insertUser(manager, { ...base, familyId, role: 'owner', familyJoinedVersion: version }),
+          );
       return AuthResponse.from(await this.tokens.issue(user.id), user);
     } catch (error) {
       // Two registrations of one email racing past the look-up above.
@@ -76,29 +71,15 @@ export class AuthService {
     }
   }
 
-  /** Moves the caller into the family of `inviteCode` (from none, or from another family). */
+  /** Moves the caller into the family of `inviteCode` (from none, or from another family; the rules: FamiliesService.moveMember). */
   async joinFamily(userId: string, inviteCode: string): Promise<MeResponse> {
-    const user = await this.requireUser(userId);
-    if (user.role === 'owner') {
-      const others = await this.users.count({ where: { familyId: user.familyId! } });
-      if (others > 1) {
-        throw AuthErrors.ownerWithMembersCannotLeave();
-      }
-    }
-    await this.families.joinByInviteCode(inviteCode, async (manager, familyId, version) => {
-      if (familyId === user.familyId) throw AuthErrors.alreadyInFamily();
-      await manager.update(UserEntity, { id: userId }, { familyId, role: 'member', familyJoinedVersion: version });
-      await this.versions.notifyMembershipChange(manager, userId);
-    }, { leavingFamilyId: user.familyId });
-    // The family left behind may now be empty (retire its code) or ownerless (promote a member).
-    if (user.familyId) await this.families.settleAfterLeave(user.familyId);
+    await this.families.moveMember(await this.requireUser(userId), inviteCode);
     return this.me(userId);
   }
 
   async me(userId: string): Promise<MeResponse> {
     const user = await this.requireUser(userId);
-    const family = user.familyId ? await this.users.manager.findOne(FamilyEntity, { where: { id: user.familyId } }) : null;
-    return { user: UserResponse.from(user), family: family ? FamilySummaryResponse.from(family) : null };
+    return { user: UserResponse.from(user), family: await this.families.summaryOf(user.familyId) };
   }
 
   async refresh(refreshToken: string): Promise<TokenResponse> {

@@ -124,6 +124,54 @@ describe('FamiliesService', () => {
     });
   });
 
+  describe('moveMember (join-family)', () => {
+    const row = async (id: string) => {
+      const { familyId, role } = await user(id);
+      return { id, familyId, role };
+    };
+
+    it('moves the user as a member, at a version above the family left, and settles the family left', async () => {
+      const mover = await familyWithMembers(0);
+      const target = await familyWithMembers(1);
+      const left = await family(mover.owner.familyId);
+      // A fast clock once wrote the family left far ahead: its devices hold cursors up to there.
+      const ahead = Date.now() + 3_600_000;
+      await kit.dataSource.query('UPDATE families SET sync_version = $2 WHERE id = $1', [left.id, ahead]);
+      await kit.families.moveMember(await row(mover.owner.id), target.code);
+      const moved = await user(mover.owner.id);
+      expect(moved).toMatchObject({ familyId: target.owner.familyId, role: 'member' });
+      expect(moved.familyJoinedVersion).toBe((await family(target.owner.familyId)).syncVersion);
+      expect(moved.familyJoinedVersion).toBeGreaterThan(ahead);
+      expect((await family(left.id)).inviteCode).toBeNull(); // nobody left in it
+    });
+
+    it('an owner with members is refused before the code is looked at (the answer does not depend on the code)', async () => {
+      const { owner } = await familyWithMembers(1);
+      for (const code of ['222222', (await familyWithMembers(0)).code]) {
+        const error = await failure(() => kit.families.moveMember({ id: owner.id, familyId: owner.familyId, role: 'owner' }, code));
+        expect([error.code, error.status, error.message]).toEqual([ErrorCode.ALREADY_IN_FAMILY, 409, expect.stringMatching(/owner with members cannot leave/)]);
+      }
+      expect(await user(owner.id)).toMatchObject({ familyId: owner.familyId, role: 'owner' });
+    });
+
+    it("decides on the user's row as it is under the lock, not as the caller read it", async () => {
+      // Read as a member, promoted to owner (with members) before the lock: refused.
+      const { owner, members } = await familyWithMembers(2);
+      const stale = await row(members[0].id);
+      await kit.dataSource.query(`UPDATE users SET role = CASE WHEN id = $1 THEN 'owner' ELSE 'member' END WHERE family_id = $2`, [members[0].id, owner.familyId]);
+      const target = await familyWithMembers(0);
+      const refused = await failure(() => kit.families.moveMember(stale, target.code));
+      expect([refused.code, refused.message]).toEqual([ErrorCode.ALREADY_IN_FAMILY, expect.stringMatching(/owner with members cannot leave/)]);
+      expect(await user(members[0].id)).toMatchObject({ familyId: owner.familyId, role: 'owner' });
+
+      // Read in no family, joined the target meanwhile: already in it.
+      const loner = await familyWithMembers(0);
+      await kit.dataSource.query(`UPDATE users SET family_id = $2, role = 'member' WHERE id = $1`, [loner.owner.id, target.owner.familyId]);
+      const already = await failure(() => kit.families.moveMember({ id: loner.owner.id, familyId: null, role: null }, target.code));
+      expect([already.code, already.message]).toEqual([ErrorCode.ALREADY_IN_FAMILY, 'You are already a member of this family']);
+    });
+  });
+
   describe('update', () => {
     it('any member writes patient fields; version and audit columns follow', async () => {
       const { owner, members } = await familyWithMembers(1);

@@ -4,10 +4,11 @@ import { EntityManager, Repository } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
+import { AuthErrors } from '../auth/auth.errors.js';
 import { UserEntity } from '../auth/entities/user.entity.js';
 import { revokeRefreshTokens } from '../auth/refresh-token-revocation.js';
 import { FamilyEntity } from './entities/family.entity.js';
-import { FamilyResponse, InviteCodeResponse } from './dto/family.response.js';
+import { FamilyResponse, FamilySummaryResponse, InviteCodeResponse } from './dto/family.response.js';
 import { UpdateFamilyDto } from './dto/update-family.dto.js';
 import { FamiliesRepository, FamilyMembersRepository } from './families.repository.js';
 import { FamiliesErrors } from './families.errors.js';
@@ -92,8 +93,9 @@ export class FamiliesService {
    * - no members left: its records stay (nobody deletes medical data by leaving), but its invite
    *   code is removed (NULL): nothing opens a family nobody is in, neither the code in old messages
    *   nor a lucky guess (a new random code would still be one more target for guessing);
-   * - members but no owner (the owner left while someone was joining — the join-family check
-   *   runs before the move): the longest-standing member becomes the owner.
+   * - members but no owner (the owner left while someone was joining: moveMember counts the
+   *   members under the new family's lock, not this one's, so a join of this family can commit
+   *   in between): the longest-standing member becomes the owner.
    */
   async settleAfterLeave(familyId: string): Promise<'retired' | 'promoted' | 'unchanged'> {
     const { result } = await this.versions.writeForFamily(familyId, async ({ manager, version }) => {
@@ -109,27 +111,55 @@ export class FamiliesService {
     return result;
   }
 
-  /** Creates a new family (new owner's registration) inside the caller's transaction. */
-  async createFamily(manager: EntityManager): Promise<FamilyEntity> {
-    // Versions come from the database clock, like every other version (FamilyVersionService).
-    const [{ now: dbNow }]: Array<{ now: string }> = await manager.query(
-      'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now',
+  /**
+   * A new family with its first member as owner (a registration without an invite code), in one
+   * transaction: `insertOwner` writes the user (in `manager`, with the family's id and version as
+   * their joined version), and the family records them as its creator.
+   */
+  createWithOwner<T extends { id: string }>(insertOwner: (manager: EntityManager, familyId: string, version: number) => Promise<T>): Promise<T> {
+    return this.allFamilies.manager.transaction(async (manager) => {
+      const family = await this.createFamily(manager);
+      const owner = await insertOwner(manager, family.id, family.syncVersion);
+      await manager.getRepository(FamilyEntity).update({ id: family.id }, { createdBy: owner.id, updatedBy: owner.id });
+      return owner;
+    });
+  }
+
+  /**
+   * Moves a user into the family of `code`, from none or from another family: the membership rules
+   * of a join in one place. Under the new family's version lock, on the user's row as it is then
+   * (locked: a push of theirs in flight finishes first):
+   * - an owner with other members cannot leave (remove the members first);
+   * - nobody joins the family they are in;
+   * - the user becomes a member at a version above every cursor of the family left, and their open
+   *   event streams end on commit.
+   * Then the family left is settled (settleAfterLeave). `user` is the caller's row as read before:
+   * an owner with members is refused before the code is even looked up (so the answer does not
+   * depend on the code), and its family is the one whose cursors the join version must exceed.
+   */
+  async moveMember(user: Pick<UserEntity, 'id' | 'familyId' | 'role'>, code: string): Promise<void> {
+    await this.refuseOwnerWithMembers(this.allFamilies.manager, user);
+    const left = await this.joinByInviteCode(
+      code,
+      async (manager, familyId, version) => {
+        const mover = await manager.getRepository(UserEntity).findOne({ where: { id: user.id }, lock: { mode: 'pessimistic_write' } });
+        if (!mover) throw AuthErrors.unauthenticated();
+        await this.refuseOwnerWithMembers(manager, mover);
+        if (mover.familyId === familyId) throw AuthErrors.alreadyInFamily();
+        await manager.getRepository(UserEntity).update({ id: mover.id }, { familyId, role: 'member', familyJoinedVersion: version });
+        await this.versions.notifyMembershipChange(manager, mover.id);
+        return mover.familyId;
+      },
+      { leavingFamilyId: user.familyId },
     );
-    const now = Number(dbNow);
-    return this.withUniqueInviteCode(
-      (inviteCode) =>
-        manager.getRepository(FamilyEntity).save(
-          manager.getRepository(FamilyEntity).create({
-            inviteCode,
-            syncVersion: now,
-            serverVersion: now,
-            serverCreatedVersion: now,
-            createdAt: now,
-            updatedAt: now,
-          }),
-        ),
-      manager,
-    );
+    // The family left behind may now be empty (retire its code) or ownerless (promote a member).
+    if (left) await this.settleAfterLeave(left);
+  }
+
+  /** The family as GET /auth/me shows it; null for none (or one that does not exist). */
+  async summaryOf(familyId: string | null): Promise<FamilySummaryResponse | null> {
+    const family = familyId ? await this.allFamilies.findOne({ where: { id: familyId } }) : null;
+    return family ? FamilySummaryResponse.from(family) : null;
   }
 
   /**
@@ -166,6 +196,36 @@ export class FamiliesService {
     const family = await this.families.current();
     if (!family) throw FamiliesErrors.familyNotFound();
     return family;
+  }
+
+  /** The owner of a family with other members cannot leave it: it would be left without an owner. */
+  private async refuseOwnerWithMembers(manager: EntityManager, user: Pick<UserEntity, 'familyId' | 'role'>): Promise<void> {
+    if (user.role !== 'owner' || !user.familyId) return;
+    const members = await manager.getRepository(UserEntity).count({ where: { familyId: user.familyId } });
+    if (members > 1) throw AuthErrors.ownerWithMembersCannotLeave();
+  }
+
+  /** Creates the family row of a new owner's registration, inside their transaction. */
+  private async createFamily(manager: EntityManager): Promise<FamilyEntity> {
+    // Versions come from the database clock, like every other version (FamilyVersionService).
+    const [{ now: dbNow }]: Array<{ now: string }> = await manager.query(
+      'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now',
+    );
+    const now = Number(dbNow);
+    return this.withUniqueInviteCode(
+      (inviteCode) =>
+        manager.getRepository(FamilyEntity).save(
+          manager.getRepository(FamilyEntity).create({
+            inviteCode,
+            syncVersion: now,
+            serverVersion: now,
+            serverCreatedVersion: now,
+            createdAt: now,
+            updatedAt: now,
+          }),
+        ),
+      manager,
+    );
   }
 
   private requireOwner() {
