@@ -12,8 +12,6 @@ import { AuthErrors } from './auth.errors.js';
 import { PasswordService } from './password.service.js';
 import { TokenService } from './token.service.js';
 
-export { normalizeEmail } from './email.js';
-
 @Injectable()
 export class AuthService {
   private readonly logger = new Logger(AuthService.name);
@@ -26,10 +24,14 @@ export class AuthService {
     private readonly versions: FamilyVersionService,
   ) {}
 
-  /** Creates the user with a new family (as owner), or in the family of `invite_code` (as member). */
+  /**
+   * Creates the user with a new family (as owner), or in the family of `invite_code` (as member).
+   * Each public method normalizes the email once: its callers are HTTP (whose DTO normalized it
+   * already, to validate the stored form) and the admin CLI (as typed).
+   */
   async register(dto: RegisterDto): Promise<AuthResponse> {
     const email = normalizeEmail(dto.email);
-    if (await this.findByEmail(email)) throw AuthErrors.emailTaken();
+    if (await this.userByEmail(email)) throw AuthErrors.emailTaken();
     const passwordHash = await this.passwords.hash(dto.password);
     const base = { email, passwordHash, name: dto.name ?? null };
     try {
@@ -50,7 +52,7 @@ export class AuthService {
 
   /** Unknown email and wrong password answer alike (same status, message and time). */
   async login(dto: LoginDto): Promise<AuthResponse> {
-    const user = await this.findByEmail(normalizeEmail(dto.email));
+    const user = await this.userByEmail(normalizeEmail(dto.email));
     const valid = await this.passwords.verify(user?.passwordHash, dto.password);
     if (!user || !valid) throw AuthErrors.invalidCredentials();
     if (this.passwords.needsRehash(user.passwordHash)) await this.rehash(user, dto.password);
@@ -95,9 +97,9 @@ export class AuthService {
     if (userId) await this.versions.notifyMembershipChange(this.users.manager, userId);
   }
 
-  /** Look-up by email as typed (also used by the admin CLI): stored emails are normalized, so this is equality. */
+  /** Look-up by email as typed (also used by the admin CLI). */
   findByEmail(email: string): Promise<UserEntity | null> {
-    return this.users.findOne({ where: { email: normalizeEmail(email) } });
+    return this.userByEmail(normalizeEmail(email));
   }
 
   /**
@@ -107,8 +109,9 @@ export class AuthService {
    * streams end on commit (their reconnection is then refused).
    */
   async resetPassword(email: string, password: string): Promise<UserEntity> {
-    const user = await this.findByEmail(email);
-    if (!user) throw AuthErrors.noSuchUser(normalizeEmail(email));
+    const normalized = normalizeEmail(email);
+    const user = await this.userByEmail(normalized);
+    if (!user) throw AuthErrors.noSuchUser(normalized);
     const passwordHash = await this.passwords.hash(password);
     await this.users.manager.transaction(async (manager) => {
       // The application's clock, like the tokens' iat it is compared with.
@@ -118,6 +121,11 @@ export class AuthService {
       await this.versions.notifyMembershipChange(manager, user.id);
     });
     return user;
+  }
+
+  /** Stored emails are normalized (normalizeEmail), so a normalized one is found by equality. */
+  private userByEmail(normalizedEmail: string): Promise<UserEntity | null> {
+    return this.users.findOne({ where: { email: normalizedEmail } });
   }
 
   private async requireUser(userId: string): Promise<UserEntity> {
