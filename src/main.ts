@@ -9,6 +9,7 @@ import { loadDotEnv } from './config/dotenv.js';
 import { ConfigValidationError, validateEnv } from './config/env.validation.js';
 import { configureApp } from './configure-app.js';
 import { stopEmbeddedDatabase } from './database/database-url.js';
+import { EmbeddedPostgresError } from './database/embedded-postgres.js';
 import { SyncEventsService } from './modules/sync/sync-events.service.js';
 
 const SHUTDOWN_TIMEOUT_MS = 20_000;
@@ -23,7 +24,8 @@ class StartupLogger extends AppLogger {
   starting = true;
 
   override error(message: unknown, ...rest: unknown[]) {
-    if (this.starting && rest[rest.length - 1] === 'ExceptionHandler') return;
+    // Nest logs a failed listen() under NestApplication too, before main() reports it.
+    if (this.starting && ['ExceptionHandler', 'NestApplication'].includes(rest[rest.length - 1] as string)) return;
     super.error(message, ...rest);
   }
 }
@@ -98,6 +100,7 @@ async function bootstrap(): Promise<void> {
     return;
   }
   configureApp(created);
+  created.useLogger(logger); // configureApp set a plain AppLogger: keep the start-up filter until listening
   const http = created.get<ConfigType<typeof httpConfig>>(httpConfig.KEY);
   await created.listen(http.port, http.host).catch((error: unknown) => {
     throw describeListenError(error, http.host, http.port);
@@ -122,7 +125,7 @@ bootstrap().catch((error: unknown) =>
     // One line, JSON like every other: what failed and why; the stack only for unexpected errors.
     if (error instanceof ConfigValidationError) {
       logger.pino.fatal({ context: 'Bootstrap', problems: error.problems }, `HemoDay failed to start: ${error.message}`);
-    } else if (error instanceof StartupError) {
+    } else if (error instanceof StartupError || error instanceof EmbeddedPostgresError) {
       logger.pino.fatal({ context: 'Bootstrap' }, `HemoDay failed to start: ${error.message}`);
     } else if (error instanceof Error) {
       logger.pino.fatal({ context: 'Bootstrap', err: error }, `HemoDay failed to start: ${error.message}`);
