@@ -423,6 +423,12 @@ describe('files: upload and download', () => {
       expect(doc).toEqual({ name: 'CBC', file_url: first.body.file_url });
     });
 
+    it('refuses an upper-case document_id, as a sync push does (the phone would hold the record under an id the server never sends)', async () => {
+      const m = await register(t);
+      const res = await upload(m, pdf(), 'v1.pdf', { document_id: randomUUID().toUpperCase(), name: 'CBC', category: 'lab_result' }).expect(400);
+      expect(res.body.details.fields).toEqual([{ field: 'document_id', errors: ['document_id must be a lower-case UUID'] }]);
+    });
+
     it("answers 404 for another family's document and stores nothing", async () => {
       const a = await register(t);
       const b = await register(t);

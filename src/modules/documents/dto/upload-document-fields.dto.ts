@@ -1,6 +1,6 @@
-import { IsOptional, IsUUID } from 'class-validator';
+import { IsOptional, Matches } from 'class-validator';
 import { SyncColumn, syncColumnSpec } from '../../sync/sync-column.validator.js';
-import { DOCUMENT_CATEGORIES } from '../../sync/sync-schema.js';
+import { DOCUMENT_CATEGORIES, UUID_PATTERN } from '../../sync/sync-schema.js';
 
 export { DOCUMENT_CATEGORIES };
 export type DocumentCategory = (typeof DOCUMENT_CATEGORIES)[number];
@@ -17,8 +17,12 @@ export const MAX_NOTES_LENGTH = syncColumnSpec('documents', 'notes').maxLength!;
  * table registry's rule), so every device can push the record afterwards.
  */
 export class UploadDocumentFieldsDto {
-  /** Id of the document to create or update (a client-generated UUID, as WatermelonDB makes them). */
-  @IsOptional() @IsUUID()
+  /**
+   * Id of the document to create or update: a client-generated lower-case UUID, as sync ids are
+   * (PostgreSQL would store an upper-case one in lower case, and the phone would then hold the
+   * record under an id the server never sends).
+   */
+  @IsOptional() @Matches(UUID_PATTERN, { message: 'document_id must be a lower-case UUID' })
   document_id?: string;
 
   /** Required when the document is created; never blank. */
