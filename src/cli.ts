@@ -10,7 +10,7 @@
 import 'reflect-metadata';
 import { CommandFactory } from 'nest-commander';
 import { loadDotEnv } from './config/dotenv.js';
-import { validateEnv } from './config/env.validation.js';
+import { validatedEnv } from './config/env.validation.js';
 import { stopEmbeddedDatabase } from './database/database-url.js';
 import { CliError, CliUsageError } from './cli/cli-error.js';
 import { CliLogger, cliLogLevels } from './cli/cli-logger.js';
@@ -20,7 +20,7 @@ import { recordLaunchEnv } from './cli/launch-env.js';
 async function main(): Promise<number> {
   loadDotEnv();
   recordLaunchEnv();
-  validateEnv(process.env); // one line per bad variable, before anything starts
+  validatedEnv(); // one line per bad variable, before anything starts
   // Imported only now: evaluating it runs ConfigModule.forRoot, which writes the configuration's defaults
   // (NODE_ENV=development among them) into process.env.
   const { CliModule } = await import('./cli/cli.module.js');

@@ -6,7 +6,7 @@ import { AppModule } from './app.module.js';
 import { AppLogger, createPino } from './common/logging/app-logger.js';
 import { httpConfig } from './config/configuration.js';
 import { loadDotEnv } from './config/dotenv.js';
-import { ConfigValidationError, validateEnv } from './config/env.validation.js';
+import { ConfigValidationError, validatedEnv } from './config/env.validation.js';
 import { configureApp } from './configure-app.js';
 import { stopEmbeddedDatabase } from './database/database-url.js';
 import { EmbeddedPostgresError } from './database/embedded-postgres.js';
@@ -91,7 +91,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 
 async function bootstrap(): Promise<void> {
   loadDotEnv();
-  const env = validateEnv(process.env); // fail before anything starts, with one line per bad variable
+  const env = validatedEnv(); // fail before anything starts, with one line per bad variable
   logger = new StartupLogger(createPino(env.LOG_LEVEL));
   const created = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false, logger, abortOnError: false });
   app = created;

@@ -2,7 +2,6 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { CommonModule } from '../common/common.module.js';
 import { allConfigs } from '../config/configuration.js';
-import { validateEnv } from '../config/env.validation.js';
 import { AuthModule } from '../modules/auth/auth.module.js';
 import { DocumentsModule } from '../modules/documents/documents.module.js';
 import { FamiliesModule } from '../modules/families/families.module.js';
@@ -28,7 +27,7 @@ import { FamilyReportService } from './support/family-report.service.js';
  */
 @Module({
   imports: [
-    ConfigModule.forRoot({ isGlobal: true, cache: true, load: allConfigs, validate: (raw) => ({ ...raw, ...validateEnv(raw) }) }),
+    ConfigModule.forRoot({ isGlobal: true, cache: true, load: allConfigs }),
     CliDatabaseModule,
     CommonModule,
     AuthModule,
