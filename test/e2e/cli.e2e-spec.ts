@@ -12,6 +12,7 @@ import pg from 'pg';
 import { joinFamily, uniqueEmail } from '../factories/auth.factory.js';
 import { freePort, removeDir, scratchDir, startService, stopAll, waitForHealth, type Running } from '../setup/service-process.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { describeOnEmbeddedRun } from '../setup/test-runs.js';
 
 const CLI = resolve('dist/cli.js');
 const SEEDED = ['transfusions', 'blood_tests', 'blood_test_results', 'analysis_templates', 'reminders', 'documents'];
@@ -314,7 +315,7 @@ describe('admin CLI (node dist/cli.js)', () => {
     expect(out.stdout).not.toMatch(/^seed \d\/2: /m); // not the plain lines of a pipe
   });
 
-  describe('failures exit non-zero with one line', () => {
+  describeOnEmbeddedRun('failures exit non-zero with one line', () => {
     it.concurrent.each([
       [['nope'], /unknown command 'nope'/],
       [['seed', '--bogus'], /unknown option '--bogus'/],
@@ -430,7 +431,7 @@ describe('admin CLI (node dist/cli.js)', () => {
     });
   });
 
-  describe('beside a running `npm start` on the embedded PostgreSQL (same DATA_DIR)', () => {
+  describeOnEmbeddedRun('beside a running `npm start` on the embedded PostgreSQL (same DATA_DIR)', () => {
     const appDataDir = scratchDir('hemoday-cli-app-');
     let app: Running;
     /** No DATABASE_URL: the CLIs find the app's embedded server (another EMBEDDED_PG_PORT on purpose). */

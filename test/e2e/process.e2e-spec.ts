@@ -12,6 +12,7 @@ import { queryOnce, scratchDatabases } from '../setup/scratch-databases.js';
 import { MIGRATIONS } from '../../src/database/migrations.js';
 // isAlive is zombie-aware: a stopped orphan is reaped by init, which may take a moment under load.
 import { freePort, isAlive, startService as start, stopAll, waitForHealth } from '../setup/service-process.js';
+import { itOnEmbeddedRun } from '../setup/test-runs.js';
 
 /** An expected start-up failure: exactly one log line at error level or above, and no stack frames in it. */
 function expectOneFailureLine(app: { lines: () => Array<Record<string, unknown>> }, message: RegExp): void {
@@ -115,19 +116,19 @@ describe('node dist/main.js', () => {
     });
   });
 
-  it('refuses the embedded database in production', async () => {
+  itOnEmbeddedRun('refuses the embedded database in production', async () => {
     const app = start({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) });
     expect(await app.exited).toBe(1);
     expect(app.output()).toMatch(/DATABASE_URL is required when NODE_ENV=production/);
   });
 
-  it('rejects a bad configuration value with a clear message', async () => {
+  itOnEmbeddedRun('rejects a bad configuration value with a clear message', async () => {
     const app = start({ PORT: 'eighty', DATABASE_URL: process.env.TEST_DATABASE_URL });
     expect(await app.exited).toBe(1);
     expect(app.output()).toMatch(/PORT=\\?"eighty\\?"/); // as text, or inside a JSON log line
   });
 
-  it('starts the embedded PostgreSQL, reuses its data, and recovers from a SIGKILL-ed run', async () => {
+  itOnEmbeddedRun('starts the embedded PostgreSQL, reuses its data, and recovers from a SIGKILL-ed run', async () => {
     const dataDir = tempDir();
     const [port, pgPort] = [await freePort(), await freePort()];
     const env = { PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), DATA_DIR: dataDir };
@@ -173,7 +174,7 @@ describe('node dist/main.js', () => {
     expect(existsSync(pidFile)).toBe(false);
   });
 
-  it('the embedded PostgreSQL\'s port in use: one line saying so, without a stack trace', async () => {
+  itOnEmbeddedRun('the embedded PostgreSQL\'s port in use: one line saying so, without a stack trace', async () => {
     const blocker = createServer();
     const pgPort = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as AddressInfo).port)));
     try {
@@ -185,7 +186,7 @@ describe('node dist/main.js', () => {
     }
   });
 
-  it('as root, keeps the embedded cluster in a reachable folder when the checkout is private (0700)', async () => {
+  itOnEmbeddedRun('as root, keeps the embedded cluster in a reachable folder when the checkout is private (0700)', async () => {
     if (process.getuid?.() !== 0) return; // only root runs PostgreSQL as another OS user
     const privateDir = mkdtempSync(join(tmpdir(), 'hemoday-private-')); // 0700, like `mktemp -d`
     dirs.push(privateDir);

@@ -30,12 +30,13 @@ import {
   waitForHealth,
   waitUntil,
 } from '../setup/service-process.js';
+import { describeOnEmbeddedRun } from '../setup/test-runs.js';
 
 jest.setTimeout(180_000);
 
 const JWT_SECRET = 's'.repeat(48);
 
-describe('start-up and shutdown of node dist/main.js', () => {
+describeOnEmbeddedRun('start-up and shutdown of node dist/main.js', () => {
   const dirs: string[] = [];
   const scratch = () => {
     const dir = scratchDir();
