@@ -66,6 +66,16 @@ const transfusion = () => ({
   updated_at: Date.now(),
 });
 
+/** One committed write to the family: a new transfusion pushed by `owner`. */
+function pushTransfusion(t: TestApp, owner: { token: string; family: { id: string } }) {
+  return t
+    .http()
+    .post('/api/v1/sync?last_pulled_at=0')
+    .set(bearer(owner.token))
+    .send({ changes: { transfusions: { created: [{ ...transfusion(), family_id: owner.family.id }], updated: [], deleted: [] } } })
+    .expect(200);
+}
+
 describe('sync events (SSE)', () => {
   let t: TestApp;
   beforeAll(async () => (t = await createTestApp()));
@@ -82,12 +92,7 @@ describe('sync events (SSE)', () => {
       const initial = await mine.waitFor((e) => e.type === 'sync');
       await theirs.waitFor((e) => e.type === 'sync');
 
-      const push = await t
-        .http()
-        .post('/api/v1/sync?last_pulled_at=0')
-        .set(bearer(owner.token))
-        .send({ changes: { transfusions: { created: [{ ...transfusion(), family_id: owner.family.id }], updated: [], deleted: [] } } })
-        .expect(200);
+      const push = await pushTransfusion(t, owner);
       const version = push.body.timestamp as number;
       expect(version).toBeGreaterThan(initial.data.version!);
 
@@ -137,12 +142,7 @@ describe('sync events (SSE)', () => {
       expect(again.status).toBe(401);
       expect(await again.json()).toMatchObject({ statusCode: 401 });
       // Only that user: the owner's stream still gets the family's events.
-      const push = await t
-        .http()
-        .post('/api/v1/sync?last_pulled_at=0')
-        .set(bearer(owner.token))
-        .send({ changes: { transfusions: { created: [{ ...transfusion(), family_id: owner.family.id }], updated: [], deleted: [] } } })
-        .expect(200);
+      const push = await pushTransfusion(t, owner);
       await others.waitFor((e) => e.type === 'sync' && e.data.version === push.body.timestamp);
     } finally {
       await Promise.all([phone.close(), tablet.close(), others.close()]);
