@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { DocumentFileRef, DocumentFileValidator } from '../sync/document-file-validator.js';
 import { SyncErrors, type SyncFieldError } from '../sync/sync.errors.js';
 
 const FILE_URL = /^\/api\/v1\/files\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
@@ -9,6 +8,12 @@ const MALFORMED = 'must be /api/v1/files/<id> of a file uploaded by this family 
 const NOT_A_FAMILY_FILE =
   'does not name a file of this family (never uploaded, uploaded by another family, or removed by the cleanup after its grace period): upload the file again, or push the document with file_url null';
 
+/** A pushed document (created or updated) with a non-empty `file_url`. */
+export interface DocumentFileRef {
+  id: string;
+  fileUrl: string;
+}
+
 /**
  * Sync push check for `documents.file_url`: a document may only point at a
  * file of its own family, spelled exactly `/api/v1/files/<uuid>`. One query for
@@ -16,9 +21,10 @@ const NOT_A_FAMILY_FILE =
  * commits, so no concurrent delete can remove a file the push is pointing at.
  */
 @Injectable()
-export class DocumentFilesValidator implements DocumentFileValidator {
+export class DocumentFilesValidator {
   /**
    * @param refs the pushed documents with a non-empty `file_url` (null/empty are allowed and not passed)
+   * Runs inside the push transaction (`manager`); throwing rejects the whole push.
    * @throws DomainError VALIDATION_FAILED (422) in the sync shape `{ table, id, field, errors }`, one error per
    *   offending document; nothing is written by the caller then
    */

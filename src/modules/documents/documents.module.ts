@@ -10,7 +10,6 @@ import { FilesService } from './files.service.js';
 import { fileStorageProvider } from './storage/file-storage.provider.js';
 import { FILE_STORAGE } from './storage/file-storage.js';
 import { UploadService } from './upload.service.js';
-import { DOCUMENT_FILE_VALIDATOR } from '../sync/document-file-validator.js';
 
 /** Uploads, storage drivers, authorized downloads, file cleanup and the sync check of documents.file_url. */
 @Module({
@@ -23,10 +22,9 @@ import { DOCUMENT_FILE_VALIDATOR } from '../sync/document-file-validator.js';
     UploadService,
     FilesService,
     FileCleanupService,
-    DocumentFilesValidator,
     // The sync push asks this for every pushed documents.file_url (SyncModule imports this module).
-    { provide: DOCUMENT_FILE_VALIDATOR, useExisting: DocumentFilesValidator },
+    DocumentFilesValidator,
   ],
-  exports: [FILE_STORAGE, FileCleanupService, DocumentFilesValidator, DOCUMENT_FILE_VALIDATOR],
+  exports: [FILE_STORAGE, FileCleanupService, DocumentFilesValidator],
 })
 export class DocumentsModule {}

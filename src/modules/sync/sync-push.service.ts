@@ -1,10 +1,10 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
-import { DOCUMENT_FILE_VALIDATOR, NoFilesDocumentValidator, type DocumentFileValidator } from './document-file-validator.js';
+import { DocumentFilesValidator } from '../documents/document-file.validator.js';
 import { SyncPushResponse } from './dto/sync.response.js';
 import { SyncErrors } from './sync.errors.js';
 import {
@@ -59,17 +59,13 @@ export interface PushInput {
  */
 @Injectable()
 export class SyncPushService {
-  private readonly files: DocumentFileValidator;
-
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly versions: FamilyVersionService,
     private readonly repository: SyncRepository,
     private readonly familyContext: FamilyContext,
-    @Optional() @Inject(DOCUMENT_FILE_VALIDATOR) files?: DocumentFileValidator,
-  ) {
-    this.files = files ?? new NoFilesDocumentValidator();
-  }
+    private readonly files: DocumentFilesValidator,
+  ) {}
 
   async push(input: PushInput): Promise<SyncPushResponse> {
     const scope = this.familyContext.require();

@@ -7,8 +7,8 @@ import { SyncEventsService } from './sync-events.service.js';
 import { SyncRepository } from './sync.repository.js';
 
 /**
- * WatermelonDB pull/push. DocumentsModule provides the DOCUMENT_FILE_VALIDATOR
- * that checks pushed documents.file_url values (see document-file-validator.ts).
+ * WatermelonDB pull/push. Imports DocumentsModule for DocumentFilesValidator, the
+ * check of pushed documents.file_url values against the family's files.
  */
 @Module({
   imports: [DocumentsModule],
