@@ -13,7 +13,7 @@ import { runPendingMigrations } from '../database/migration-runner.js';
  * see pending migrations instead of having them applied at boot.
  */
 @Injectable()
-export class CliDatabase {
+export class CliDatabaseService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(databaseConfig.KEY) private readonly config: ConfigType<typeof databaseConfig>,

@@ -1,5 +1,5 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
-import { CliDatabase } from '../cli-database.service.js';
+import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
 import { FamilyReportService, type FamilyReport } from '../support/family-report.service.js';
 
@@ -11,7 +11,7 @@ import { FamilyReportService, type FamilyReport } from '../support/family-report
 })
 export class FamilyShowCommand extends CommandRunner {
   constructor(
-    private readonly database: CliDatabase,
+    private readonly database: CliDatabaseService,
     private readonly reports: FamilyReportService,
   ) {
     super();

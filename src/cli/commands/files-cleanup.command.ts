@@ -7,7 +7,7 @@ import {
   MAX_RETENTION_DAYS,
   ORPHAN_MIN_AGE_HOURS,
 } from '../../modules/documents/file-cleanup.service.js';
-import { CliDatabase } from '../cli-database.service.js';
+import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
 import { FamilyReportRepository } from '../support/family-report.repository.js';
 
@@ -29,7 +29,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 })
 export class FilesCleanupCommand extends CommandRunner {
   constructor(
-    private readonly database: CliDatabase,
+    private readonly database: CliDatabaseService,
     private readonly cleanup: FileCleanupService,
     private readonly families: FamilyReportRepository,
   ) {

@@ -1,11 +1,11 @@
 import { Command, CommandRunner } from 'nest-commander';
 import { revertLastMigration } from '../../database/migration-runner.js';
-import { CliDatabase } from '../cli-database.service.js';
+import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
 
 @Command({ name: 'migration:revert', description: 'Revert the last applied migration (as `npm run migration:revert`)' })
 export class MigrationRevertCommand extends CommandRunner {
-  constructor(private readonly database: CliDatabase) {
+  constructor(private readonly database: CliDatabaseService) {
     super();
   }
 

@@ -1,11 +1,11 @@
 import { Command, CommandRunner } from 'nest-commander';
 import { runPendingMigrations } from '../../database/migration-runner.js';
-import { CliDatabase } from '../cli-database.service.js';
+import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
 
 @Command({ name: 'migration:run', description: 'Apply pending database migrations (as `npm run migration:run`)' })
 export class MigrationRunCommand extends CommandRunner {
-  constructor(private readonly database: CliDatabase) {
+  constructor(private readonly database: CliDatabaseService) {
     super();
   }
 

@@ -1,6 +1,6 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { parseIntegerOption } from '../account-input.js';
-import { CliDatabase } from '../cli-database.service.js';
+import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
 import { launchedNodeEnv } from '../launch-env.js';
 import { Progress } from '../progress.js';
@@ -26,7 +26,7 @@ interface SeedOptions {
 })
 export class SeedCommand extends CommandRunner {
   constructor(
-    private readonly database: CliDatabase,
+    private readonly database: CliDatabaseService,
     private readonly seeder: SeederService,
     private readonly resetter: SeedResetService,
   ) {

@@ -1,7 +1,7 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { AuthService } from '../../modules/auth/auth.service.js';
 import { toRegisterDto } from '../account-input.js';
-import { CliDatabase } from '../cli-database.service.js';
+import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
 
 @Command({
@@ -10,7 +10,7 @@ import { CliError } from '../cli-error.js';
 })
 export class UserResetPasswordCommand extends CommandRunner {
   constructor(
-    private readonly database: CliDatabase,
+    private readonly database: CliDatabaseService,
     private readonly auth: AuthService,
   ) {
     super();

@@ -1,7 +1,7 @@
 import { basename } from 'node:path/posix';
 import { EXTENSIONS } from './file-type.js';
 
-const MAX_NAME_LENGTH = 200;
+const MAX_HEADER_FILE_NAME_LENGTH = 200;
 
 /**
  * The client's file name reduced to something safe to echo back in a header:
@@ -17,7 +17,7 @@ export function sanitizeFileName(raw: string | undefined | null): string | null 
     .replace(/^[.\s]+/, '')
     .trim();
   if (!cleaned) return null;
-  return Array.from(cleaned).slice(0, MAX_NAME_LENGTH).join('');
+  return Array.from(cleaned).slice(0, MAX_HEADER_FILE_NAME_LENGTH).join('');
 }
 
 /** The name to offer on download: the sanitized one, with an extension matching the real type. */

@@ -20,7 +20,7 @@ import type { Request, Response } from 'express';
 import { ErrorResponse } from '../../common/errors/error-response.js';
 import { FamilyScoped } from '../../common/family-scope/decorators.js';
 import { UuidParam } from '../../common/http/uuid.js';
-import { DOCUMENT_CATEGORIES, MAX_NAME_LENGTH, MAX_NOTES_LENGTH } from './dto/upload-document-fields.dto.js';
+import { DOCUMENT_CATEGORIES, MAX_DOCUMENT_NAME_LENGTH, MAX_DOCUMENT_NOTES_LENGTH } from './dto/upload-document-fields.dto.js';
 import { UploadResponse } from './dto/upload.response.js';
 import { FilesService } from './files.service.js';
 import { downloadConditions, sendDownload } from './send-download.js';
@@ -60,9 +60,9 @@ export class DocumentsController {
       properties: {
         file: { type: 'string', format: 'binary', description: 'PDF, JPEG, PNG, HEIC/HEIF or WebP (configurable), up to UPLOAD_MAX_BYTES' },
         document_id: { type: 'string', format: 'uuid', description: 'Document to create with this id, or to update' },
-        name: { type: 'string', maxLength: MAX_NAME_LENGTH, description: 'Required when a document is created' },
+        name: { type: 'string', maxLength: MAX_DOCUMENT_NAME_LENGTH, description: 'Required when a document is created' },
         category: { type: 'string', enum: [...DOCUMENT_CATEGORIES], description: 'Required when a document is created' },
-        notes: { type: 'string', maxLength: MAX_NOTES_LENGTH },
+        notes: { type: 'string', maxLength: MAX_DOCUMENT_NOTES_LENGTH },
       },
     },
   })

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DocumentFilesValidator } from './document-file.validator.js';
+import { DocumentFileUrlValidator } from './document-file-url.validator.js';
 import { DocumentRecordsRepository } from './document-records.repository.js';
 import { DocumentsController } from './documents.controller.js';
 import { FileEntity } from './entities/file.entity.js';
@@ -23,8 +23,8 @@ import { UploadService } from './upload.service.js';
     FilesService,
     FileCleanupService,
     // The sync push asks this for every pushed documents.file_url (SyncModule imports this module).
-    DocumentFilesValidator,
+    DocumentFileUrlValidator,
   ],
-  exports: [FILE_STORAGE, FileCleanupService, DocumentFilesValidator],
+  exports: [FILE_STORAGE, FileCleanupService, DocumentFileUrlValidator],
 })
 export class DocumentsModule {}

@@ -13,7 +13,7 @@ import { uploadConfig } from '../../config/configuration.js';
 import { sanitizeFileName } from './content-disposition.js';
 import { DocumentRecordsRepository, type DocumentRecord } from './document-records.repository.js';
 import { DocumentsErrors } from './documents.errors.js';
-import { MAX_NOTES_LENGTH, UPLOAD_FIELD_NAMES, UploadDocumentFieldsDto } from './dto/upload-document-fields.dto.js';
+import { MAX_DOCUMENT_NOTES_LENGTH, UPLOAD_FIELD_NAMES, UploadDocumentFieldsDto } from './dto/upload-document-fields.dto.js';
 import { fileUrlOf, UploadResponse } from './dto/upload.response.js';
 import type { FileEntity } from './entities/file.entity.js';
 import { FilesRepository } from './files.repository.js';
@@ -22,7 +22,7 @@ import { FILE_STORAGE, type FileStorage } from './storage/file-storage.js';
 import { type InspectedFile, UploadInspector } from './upload-inspector.js';
 
 /** Bytes of the multipart fields next to the file (notes are the longest: up to 4 bytes a character). */
-const MAX_FIELD_BYTES = MAX_NOTES_LENGTH * 4;
+const MAX_FIELD_BYTES = MAX_DOCUMENT_NOTES_LENGTH * 4;
 
 /**
  * POST /api/v1/upload: streams the file to storage under a server-generated

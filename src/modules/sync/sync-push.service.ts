@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
-import { DocumentFilesValidator } from '../documents/document-file.validator.js';
+import { DocumentFileUrlValidator } from '../documents/document-file-url.validator.js';
 import { SyncPushResponse } from './dto/sync.response.js';
 import { SyncErrors } from './sync.errors.js';
 import {
@@ -64,7 +64,7 @@ export class SyncPushService {
     private readonly versions: FamilyVersionService,
     private readonly repository: SyncRepository,
     private readonly familyContext: FamilyContext,
-    private readonly files: DocumentFilesValidator,
+    private readonly files: DocumentFileUrlValidator,
   ) {}
 
   async push(input: PushInput): Promise<SyncPushResponse> {

@@ -1,5 +1,5 @@
 import { unstorableTextProblem } from '../../common/http/storable-text.js';
-import type { DocumentFileRef } from '../documents/document-file.validator.js';
+import type { DocumentFileRef } from '../documents/document-file-url.validator.js';
 import { SyncErrors, addId, type IdsByTable, type SyncFieldError } from './sync.errors.js';
 import {
   isJsonColumn,

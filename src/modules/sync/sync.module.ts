@@ -7,7 +7,7 @@ import { SyncEventsService } from './sync-events.service.js';
 import { SyncRepository } from './sync.repository.js';
 
 /**
- * WatermelonDB pull/push. Imports DocumentsModule for DocumentFilesValidator, the
+ * WatermelonDB pull/push. Imports DocumentsModule for DocumentFileUrlValidator, the
  * check of pushed documents.file_url values against the family's files.
  */
 @Module({

@@ -6,9 +6,9 @@ export { DOCUMENT_CATEGORIES };
 export type DocumentCategory = (typeof DOCUMENT_CATEGORIES)[number];
 
 /** Longest `name` (characters), as for sync. */
-export const MAX_NAME_LENGTH = syncColumnSpec('documents', 'name').maxLength!;
+export const MAX_DOCUMENT_NAME_LENGTH = syncColumnSpec('documents', 'name').maxLength!;
 /** Longest `notes` (characters), as for sync; also bounds the multipart field. */
-export const MAX_NOTES_LENGTH = syncColumnSpec('documents', 'notes').maxLength!;
+export const MAX_DOCUMENT_NOTES_LENGTH = syncColumnSpec('documents', 'notes').maxLength!;
 
 /**
  * Optional form fields next to the file: when any is present the upload also

@@ -21,7 +21,7 @@ export interface DocumentFileRef {
  * commits, so no concurrent delete can remove a file the push is pointing at.
  */
 @Injectable()
-export class DocumentFilesValidator {
+export class DocumentFileUrlValidator {
   /**
    * @param refs the pushed documents with a non-empty `file_url` (null/empty are allowed and not passed)
    * Runs inside the push transaction (`manager`); throwing rejects the whole push.
