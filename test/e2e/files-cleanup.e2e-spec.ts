@@ -5,14 +5,10 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { FileCleanupService } from '../../src/modules/documents/file-cleanup.service.js';
 import { FILE_STORAGE, type FileStorage } from '../../src/modules/documents/storage/file-storage.js';
+import { changesOf, push } from '../factories/sync.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { register, type Member } from '../sync-client/family.js';
 
-interface Member {
-  token: string;
-  familyId: string;
-}
-
-const TABLES = ['families', 'transfusions', 'blood_tests', 'blood_test_results', 'analysis_templates', 'reminders', 'documents'];
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
@@ -41,12 +37,6 @@ function documentRecord(fileUrl: string | null, overrides: Record<string, unknow
   };
 }
 
-function changesWithDocuments(created: unknown[]) {
-  const changes = Object.fromEntries(TABLES.map((t) => [t, { created: [] as unknown[], updated: [], deleted: [] }]));
-  changes.documents.created = created;
-  return changes;
-}
-
 describe('files: sync validation of documents.file_url and cleanup', () => {
   let t: TestApp;
   let db: DataSource;
@@ -63,47 +53,34 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
     rmSync(uploadDir, { recursive: true, force: true });
   });
 
-  async function register(): Promise<Member> {
-    const res = await t
-      .http()
-      .post('/api/v1/auth/register')
-      .send({ email: `cleanup-${randomUUID()}@example.test`, password: 'correct horse battery' })
-      .expect(201);
-    return { token: res.body.access_token, familyId: res.body.user.family_id };
-  }
-
   async function upload(m: Member, fields: Record<string, string> = {}): Promise<{ id: string; file_url: string; document?: { id: string } }> {
     const req = t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`);
     for (const [k, v] of Object.entries(fields)) req.field(k, v);
     return (await req.attach('file', pdf(), 'scan.pdf').expect(201)).body;
   }
 
-  const push = (m: Member, created: Array<Record<string, unknown>>) =>
-    t
-      .http()
-      .post('/api/v1/sync?last_pulled_at=0')
-      .set('Authorization', `Bearer ${m.token}`)
-      .send({ changes: changesWithDocuments(created.map((r) => ({ family_id: m.familyId, ...r }))) });
+  /** A first push (last_pulled_at=0) that creates `created` documents. */
+  const pushDocuments = (m: Member, created: Array<Record<string, unknown>>) => push(t, m, 0, changesOf('documents', { created }));
 
   describe('sync push', () => {
     it("accepts a document pointing at the family's own file", async () => {
-      const m = await register();
+      const m = await register(t);
       const file = await upload(m);
       const doc = documentRecord(file.file_url);
-      await push(m, [doc]).expect(200);
+      await pushDocuments(m, [doc]).expect(200);
       const [row] = await db.query('SELECT file_url FROM documents WHERE id = $1', [doc.id]);
       expect(row.file_url).toBe(file.file_url);
     });
 
     it("rejects a document pointing at another family's file, a missing file or a foreign URL; nothing applied", async () => {
-      const a = await register();
-      const b = await register();
+      const a = await register(t);
+      const b = await register(t);
       const theirs = await upload(a);
       const own = await upload(b);
       for (const url of [theirs.file_url, `/api/v1/files/${randomUUID()}`, 'https://example.com/x.pdf', `/api/v1/files/${own.id}/../x`]) {
         const fine = documentRecord(own.file_url);
         const bad = documentRecord(url);
-        const res = await push(b, [fine, bad]);
+        const res = await pushDocuments(b, [fine, bad]);
         expect({ url, status: res.status }).toEqual({ url, status: 422 });
         // The sync 422 shape: the first offending record named by table, id and field; all of them in errors.
         expect(res.body.details).toEqual({
@@ -118,25 +95,25 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
     });
 
     it('names every document pointing at a missing file, with the recovery in the message', async () => {
-      const m = await register();
+      const m = await register(t);
       const gone = `/api/v1/files/${randomUUID()}`;
       const docs = [documentRecord(gone), documentRecord(gone), documentRecord(`/api/v1/files/${randomUUID()}`)];
-      const res = await push(m, docs).expect(422);
+      const res = await pushDocuments(m, docs).expect(422);
       expect(res.body.details.id).toBe(docs[0].id);
       expect(res.body.details.errors.map((e: { id: string }) => e.id).sort()).toEqual(docs.map((d) => d.id).sort());
       expect(res.body.message).toMatch(/upload the file again, or push the document with file_url null/);
     });
 
     it('accepts documents without a file (null or empty file_url)', async () => {
-      const m = await register();
-      await push(m, [documentRecord(null), documentRecord('')]).expect(200);
+      const m = await register(t);
+      await pushDocuments(m, [documentRecord(null), documentRecord('')]).expect(200);
     });
   });
 
   describe('FileCleanupService', () => {
     it('removes only unreferenced files past the grace period and files of documents deleted past retention', async () => {
-      const m = await register();
-      const other = await register();
+      const m = await register(t);
+      const other = await register(t);
       const unreferencedOld = await upload(m);
       const unreferencedNew = await upload(m);
       const live = await upload(m, { name: 'live', category: 'other' });
@@ -183,11 +160,11 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
     });
 
     it('never removes a file a live document points at, even with grace 0 and retention 0', async () => {
-      const m = await register();
+      const m = await register(t);
       const file = await upload(m, { name: 'live', category: 'other' });
       // A second document pointing at the same file, deleted long ago: one live reference is enough.
       const gone = documentRecord(file.file_url);
-      await push(m, [gone]).expect(200);
+      await pushDocuments(m, [gone]).expect(200);
       await db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [gone.id, Date.now() - 400 * DAY]);
       await db.query(`UPDATE files SET created_at = now() - interval '400 days' WHERE id = $1`, [file.id]);
       const report = await cleanup.run({ dryRun: false, familyIds: [m.familyId], graceHours: 0, retentionDays: 0 });
@@ -196,7 +173,7 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
     });
 
     it('deletes the stored objects only after the row deletion has committed', async () => {
-      const m = await register();
+      const m = await register(t);
       const file = await upload(m);
       await db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = $1`, [file.id]);
       const storage = t.app.get<FileStorage>(FILE_STORAGE);
@@ -218,7 +195,7 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
     });
 
     it('reports an object it could not delete after the commit, and sweeps it later as an orphan', async () => {
-      const m = await register();
+      const m = await register(t);
       const file = await upload(m);
       await db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = $1`, [file.id]);
       const storage = t.app.get<FileStorage>(FILE_STORAGE);
@@ -245,7 +222,7 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
     });
 
     it('sweeps stored objects that have no row (and temporary files) past the grace period, at least 1 h; dry run only reports', async () => {
-      const m = await register();
+      const m = await register(t);
       const withRow = await upload(m, { name: 'kept', category: 'other' });
       const dir = join(uploadDir, m.familyId);
       const name = { old: randomUUID(), part: `.${randomUUID()}.part`, twoHours: randomUUID(), recent: randomUUID(), foreign: 'notes.txt' };
@@ -293,7 +270,7 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
     });
 
     it('honours custom grace and retention periods', async () => {
-      const m = await register();
+      const m = await register(t);
       const file = await upload(m, { name: 'x', category: 'other' });
       await db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [file.document!.id, Date.now() - 2 * DAY]);
       await db.query(`UPDATE files SET created_at = now() - interval '3 hours' WHERE id = $1`, [file.id]);

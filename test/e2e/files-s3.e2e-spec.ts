@@ -3,6 +3,7 @@ import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Response } from 'supertest';
 import { FileCleanupService } from '../../src/modules/documents/file-cleanup.service.js';
+import { registerFamily, uniqueEmail } from '../factories/auth.factory.js';
 import { startS3Server, type TestS3Server } from '../setup/s3-server.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
@@ -39,13 +40,8 @@ describe('files on S3-compatible storage (s3rver)', () => {
   });
 
   it('uploads to the bucket under <family>/<id>, downloads byte for byte and by range; refuses oversize leaving no object', async () => {
-    const reg = await t
-      .http()
-      .post('/api/v1/auth/register')
-      .send({ email: `s3-${randomUUID()}@example.test`, password: 'correct horse battery' })
-      .expect(201);
-    const token = reg.body.access_token as string;
-    const familyId = reg.body.user.family_id as string;
+    const { token, family } = await registerFamily(t, { email: uniqueEmail('s3') });
+    const familyId = family.id;
     // Bigger than one 5 MiB part, so the multipart path of lib-storage is exercised.
     const content = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(6 * 1024 * 1024)]);
     const up = await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${token}`).attach('file', content, 'x.png').expect(201);
@@ -75,13 +71,8 @@ describe('files on S3-compatible storage (s3rver)', () => {
   });
 
   it('files:cleanup sweeps objects in the bucket that have no row, and leaves the others', async () => {
-    const reg = await t
-      .http()
-      .post('/api/v1/auth/register')
-      .send({ email: `s3-${randomUUID()}@example.test`, password: 'correct horse battery' })
-      .expect(201);
-    const token = reg.body.access_token as string;
-    const familyId = reg.body.user.family_id as string;
+    const { token, family } = await registerFamily(t, { email: uniqueEmail('s3') });
+    const familyId = family.id;
     const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(100)]);
     const kept = await t
       .http()

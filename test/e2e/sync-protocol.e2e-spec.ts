@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { changesOf, emptyChanges, pull, push, SYNC_TABLES } from '../factories/sync.factory.js';
 import { register, withFamilyId, type Member } from '../sync-client/family.js';
 
-const TABLES = ['families', 'transfusions', 'blood_tests', 'blood_test_results', 'analysis_templates', 'reminders', 'documents'];
 const now = () => Date.now();
 
 function transfusion(overrides: Record<string, unknown> = {}) {
@@ -25,52 +25,33 @@ function transfusion(overrides: Record<string, unknown> = {}) {
   };
 }
 
-function empty(): Record<string, { created: unknown[]; updated: unknown[]; deleted: string[] }> {
-  return Object.fromEntries(TABLES.map((t) => [t, { created: [], updated: [], deleted: [] }]));
-}
-
-function changesOf(table: string, part: { created?: unknown[]; updated?: unknown[]; deleted?: string[] }) {
-  const changes = empty();
-  changes[table] = { created: [], updated: [], deleted: [], ...part };
-  return changes;
-}
-
 describe('sync protocol over HTTP', () => {
   let t: TestApp;
   beforeAll(async () => (t = await createTestApp()));
   afterAll(() => t.close());
 
-  const pull = (m: Member, query: Record<string, string | number | null> = {}, device?: string) => {
-    const req = t.http().get('/api/v1/sync').query(query).set('Authorization', `Bearer ${m.token}`);
-    return device ? req.set('X-Device-Id', device) : req;
-  };
-  const push = (m: Member, lastPulledAt: number, changes: unknown, device?: string) => {
-    const req = t.http().post(`/api/v1/sync?last_pulled_at=${lastPulledAt}`).set('Authorization', `Bearer ${m.token}`).send({ changes: withFamilyId(changes, m.familyId) });
-    return device ? req.set('X-Device-Id', device) : req;
-  };
-
   it('first sync: every table, the family row as created, timestamp = family version', async () => {
     const m = await register(t);
-    const res = await pull(m).expect(200);
+    const res = await pull(t, m).expect(200);
     expect(res.headers['content-type']).toMatch(/application\/json/);
-    expect(Object.keys(res.body.changes).sort()).toEqual([...TABLES].sort());
+    expect(Object.keys(res.body.changes).sort()).toEqual([...SYNC_TABLES].sort());
     expect(res.body.timestamp).toEqual(expect.any(Number));
     expect(res.body.changes.families.created).toHaveLength(1);
     const family = res.body.changes.families.created[0];
     expect(family).toMatchObject({ id: m.familyId, family_id: m.familyId, invite_code: m.inviteCode });
     expect(family).not.toHaveProperty('server_version');
     expect(family).not.toHaveProperty('sync_version');
-    for (const table of TABLES.slice(1)) expect(res.body.changes[table]).toEqual({ created: [], updated: [], deleted: [] });
+    for (const table of SYNC_TABLES.slice(1)) expect(res.body.changes[table]).toEqual({ created: [], updated: [], deleted: [] });
   });
 
   it('push then pull: wire format round-trips; own device gets updated, others created', async () => {
     const m = await register(t);
-    const first = (await pull(m).expect(200)).body.timestamp as number;
+    const first = (await pull(t, m).expect(200)).body.timestamp as number;
     const record = transfusion();
-    const pushed = await push(m, first, changesOf('transfusions', { created: [record] }), 'device-a').expect(200);
+    const pushed = await push(t, m, first, changesOf('transfusions', { created: [record] }), 'device-a').expect(200);
     expect(pushed.body.timestamp).toBeGreaterThan(first);
 
-    const own = (await pull(m, { last_pulled_at: first }, 'device-a').expect(200)).body;
+    const own = (await pull(t, m, { last_pulled_at: first }, 'device-a').expect(200)).body;
     expect(own.changes.transfusions.created).toEqual([]);
     expect(own.changes.transfusions.updated).toHaveLength(1);
     const { _status, _changed, ...wire } = record;
@@ -78,53 +59,53 @@ describe('sync protocol over HTTP', () => {
     expect(own.changes.transfusions.updated[0]).toEqual({ ...wire, family_id: m.familyId });
     expect(own.timestamp).toBe(pushed.body.timestamp);
 
-    const other = (await pull(m, { last_pulled_at: first }, 'device-b').expect(200)).body;
+    const other = (await pull(t, m, { last_pulled_at: first }, 'device-b').expect(200)).body;
     expect(other.changes.transfusions.created.map((r: { id: string }) => r.id)).toEqual([record.id]);
-    const nodevice = (await pull(m, { last_pulled_at: first }).expect(200)).body;
+    const nodevice = (await pull(t, m, { last_pulled_at: first }).expect(200)).body;
     expect(nodevice.changes.transfusions.created).toHaveLength(1);
-    const nothing = (await pull(m, { last_pulled_at: own.timestamp }, 'device-b').expect(200)).body;
+    const nothing = (await pull(t, m, { last_pulled_at: own.timestamp }, 'device-b').expect(200)).body;
     expect(nothing.changes.transfusions).toEqual({ created: [], updated: [], deleted: [] });
   });
 
   it('first sync sends no deletions; an incremental pull sends tombstones; delete of a missing row is a no-op', async () => {
     const m = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const a = transfusion();
     const b = transfusion();
-    await push(m, c0, changesOf('transfusions', { created: [a, b] })).expect(200);
-    const c1 = (await pull(m, { last_pulled_at: c0 }).expect(200)).body.timestamp;
-    await push(m, c1, changesOf('transfusions', { deleted: [a.id, randomUUID()] })).expect(200);
-    const inc = (await pull(m, { last_pulled_at: c1 }).expect(200)).body;
+    await push(t, m, c0, changesOf('transfusions', { created: [a, b] })).expect(200);
+    const c1 = (await pull(t, m, { last_pulled_at: c0 }).expect(200)).body.timestamp;
+    await push(t, m, c1, changesOf('transfusions', { deleted: [a.id, randomUUID()] })).expect(200);
+    const inc = (await pull(t, m, { last_pulled_at: c1 }).expect(200)).body;
     expect(inc.changes.transfusions).toEqual({ created: [], updated: [], deleted: [a.id] });
-    const first = (await pull(m, { last_pulled_at: 'null' }).expect(200)).body;
+    const first = (await pull(t, m, { last_pulled_at: 'null' }).expect(200)).body;
     expect(first.changes.transfusions.created.map((r: { id: string }) => r.id)).toEqual([b.id]);
     expect(first.changes.transfusions.deleted).toEqual([]);
     // Deleting it again (already a tombstone, not changed since the cursor) is a no-op.
-    await push(m, inc.timestamp, changesOf('transfusions', { deleted: [a.id] })).expect(200);
+    await push(t, m, inc.timestamp, changesOf('transfusions', { deleted: [a.id] })).expect(200);
   });
 
   it('created-but-existing updates, updated-but-missing creates; a blood test deletion takes its results along', async () => {
     const m = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const test = { id: randomUUID(), date: 1, comment: null, laboratory: 'Lab', created_at: 1, updated_at: 1 };
     const result = { id: randomUUID(), blood_test_id: test.id, name: 'Hb', value: 9.5, unit: 'g/dL', reference_min: 11, reference_max: 16, created_at: 1, updated_at: 1 };
-    const changes = empty();
+    const changes = emptyChanges();
     changes.blood_test_results.updated = [result]; // updated but missing → created
     changes.blood_tests.created = [test];
-    await push(m, c0, changes).expect(200);
-    const c1 = (await pull(m, { last_pulled_at: c0 }).expect(200)).body.timestamp;
-    await push(m, c1, changesOf('blood_tests', { created: [{ ...test, laboratory: 'Other lab' }] })).expect(200); // created but existing
-    const c2body = (await pull(m, { last_pulled_at: c1 }).expect(200)).body;
+    await push(t, m, c0, changes).expect(200);
+    const c1 = (await pull(t, m, { last_pulled_at: c0 }).expect(200)).body.timestamp;
+    await push(t, m, c1, changesOf('blood_tests', { created: [{ ...test, laboratory: 'Other lab' }] })).expect(200); // created but existing
+    const c2body = (await pull(t, m, { last_pulled_at: c1 }).expect(200)).body;
     expect(c2body.changes.blood_tests.updated[0].laboratory).toBe('Other lab');
-    await push(m, c2body.timestamp, changesOf('blood_tests', { deleted: [test.id] })).expect(200);
-    const after = (await pull(m, { last_pulled_at: c2body.timestamp }).expect(200)).body;
+    await push(t, m, c2body.timestamp, changesOf('blood_tests', { deleted: [test.id] })).expect(200);
+    const after = (await pull(t, m, { last_pulled_at: c2body.timestamp }).expect(200)).body;
     expect(after.changes.blood_tests.deleted).toEqual([test.id]);
     expect(after.changes.blood_test_results.deleted).toEqual([result.id]);
   });
 
   it('422 names table, id and field; nothing is applied; _status/_changed are ignored', async () => {
     const m = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const good = Array.from({ length: 20 }, () => transfusion());
     const cases: Array<[string, Record<string, unknown>, string]> = [
       ['transfusions', transfusion({ volume_ml: 5000 }), 'volume_ml'],
@@ -153,82 +134,82 @@ describe('sync protocol over HTTP', () => {
     for (const [table, bad, field] of cases) {
       const changes = changesOf('transfusions', { created: good });
       changes[table] = { created: [...changes[table].created, bad], updated: [], deleted: [] };
-      const res = await push(m, c0, changes);
+      const res = await push(t, m, c0, changes);
       expect({ field, status: res.status }).toEqual({ field, status: 422 });
       expect(res.body.details).toMatchObject({ code: 'VALIDATION_FAILED', table, field });
       if (field !== 'id' && field !== 'file_url') expect(res.body.details.id).toBe(bad.id);
     }
-    const unknownTable = await push(m, c0, { ...empty(), secrets: { created: [], updated: [], deleted: [] } }).expect(422);
+    const unknownTable = await push(t, m, c0, { ...emptyChanges(), secrets: { created: [], updated: [], deleted: [] } }).expect(422);
     expect(unknownTable.body.details).toMatchObject({ table: 'secrets' });
-    const after = (await pull(m).expect(200)).body;
+    const after = (await pull(t, m).expect(200)).body;
     expect(after.changes.transfusions.created).toEqual([]);
     expect(after.timestamp).toBe(c0);
   });
 
   it('409 when a pushed record changed on the server after last_pulled_at (created, updated or deleted); nothing applied', async () => {
     const m = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const a = transfusion();
     const b = transfusion();
     const c = transfusion();
-    await push(m, c0, changesOf('transfusions', { created: [a, b, c] })).expect(200);
+    await push(t, m, c0, changesOf('transfusions', { created: [a, b, c] })).expect(200);
     const fresh = transfusion();
     for (const changes of [
       changesOf('transfusions', { created: [fresh, { ...a, notes: 'again' }] }),
       changesOf('transfusions', { created: [fresh], updated: [{ ...b, notes: 'stale' }] }),
       changesOf('transfusions', { created: [fresh], deleted: [c.id] }),
     ]) {
-      const res = await push(m, c0, changes).expect(409);
+      const res = await push(t, m, c0, changes).expect(409);
       expect(res.body.details.code).toBe('SYNC_CONFLICT');
       expect(Object.keys(res.body.details.conflicts)).toEqual(['transfusions']);
       expect(res.body.details.conflicts.transfusions).not.toContain(fresh.id);
     }
-    const state = (await pull(m).expect(200)).body.changes.transfusions.created;
+    const state = (await pull(t, m).expect(200)).body.changes.transfusions.created;
     expect(state.map((r: { id: string }) => r.id).sort()).toEqual([a.id, b.id, c.id].sort());
     expect(state.every((r: { notes: string }) => r.notes === 'ok')).toBe(true);
   });
 
   it('a retried push whose first attempt committed never duplicates: 409, then pull + push converge', async () => {
     const m = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const a = transfusion();
-    await push(m, c0, changesOf('transfusions', { created: [a] }), 'dev').expect(200);
-    await push(m, c0, changesOf('transfusions', { created: [a] }), 'dev').expect(409);
-    const again = (await pull(m, { last_pulled_at: c0 }, 'dev').expect(200)).body;
+    await push(t, m, c0, changesOf('transfusions', { created: [a] }), 'dev').expect(200);
+    await push(t, m, c0, changesOf('transfusions', { created: [a] }), 'dev').expect(409);
+    const again = (await pull(t, m, { last_pulled_at: c0 }, 'dev').expect(200)).body;
     expect(again.changes.transfusions.created).toEqual([]); // the device already has it
     expect(again.changes.transfusions.updated.map((r: { id: string }) => r.id)).toEqual([a.id]);
-    await push(m, again.timestamp, changesOf('transfusions', { created: [a] }), 'dev').expect(200);
-    const all = (await pull(m).expect(200)).body.changes.transfusions.created;
+    await push(t, m, again.timestamp, changesOf('transfusions', { created: [a] }), 'dev').expect(200);
+    const all = (await pull(t, m).expect(200)).body.changes.transfusions.created;
     expect(all).toHaveLength(1);
   });
 
   it('the family row: own id only, patient fields written, read-only columns ignored, no deletion', async () => {
     const m = await register(t);
-    const first = (await pull(m).expect(200)).body;
+    const first = (await pull(t, m).expect(200)).body;
     const row = first.changes.families.created[0];
     const pushed = { ...row, patient_name: 'Amir', patient_weight_kg: 24.5, invite_code: 'HACKED', created_at: 1 };
-    await push(m, first.timestamp, changesOf('families', { updated: [pushed] })).expect(200);
+    await push(t, m, first.timestamp, changesOf('families', { updated: [pushed] })).expect(200);
     const me = await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${m.token}`).expect(200);
     expect(me.body).toMatchObject({ patient_name: 'Amir', patient_weight_kg: 24.5, invite_code: m.inviteCode });
-    const inc = (await pull(m, { last_pulled_at: first.timestamp }).expect(200)).body;
+    const inc = (await pull(t, m, { last_pulled_at: first.timestamp }).expect(200)).body;
     expect(inc.changes.families.updated[0]).toMatchObject({ id: m.familyId, patient_name: 'Amir', invite_code: m.inviteCode, created_at: row.created_at });
-    await push(m, inc.timestamp, changesOf('families', { deleted: [m.familyId] })).expect(422);
-    await push(m, inc.timestamp, changesOf('families', { updated: [{ ...pushed, patient_weight_kg: 900 }] })).expect(422);
-    await push(m, first.timestamp, changesOf('families', { updated: [pushed] })).expect(409);
+    await push(t, m, inc.timestamp, changesOf('families', { deleted: [m.familyId] })).expect(422);
+    await push(t, m, inc.timestamp, changesOf('families', { updated: [{ ...pushed, patient_weight_kg: 900 }] })).expect(422);
+    await push(t, m, first.timestamp, changesOf('families', { updated: [pushed] })).expect(409);
   });
 
   it('isolation: another family\'s ids, family_id or blood test are refused (403) and its data is untouched', async () => {
     const victim = await register(t);
     const attacker = await register(t);
-    const v0 = (await pull(victim).expect(200)).body.timestamp;
+    const v0 = (await pull(t, victim).expect(200)).body.timestamp;
     const secret = transfusion({ notes: 'private' });
     const test = { id: randomUUID(), date: 1, comment: null, laboratory: 'Lab', created_at: 1, updated_at: 1 };
     const victimChanges = changesOf('transfusions', { created: [secret] });
     victimChanges.blood_tests.created = [test];
-    await push(victim, v0, victimChanges).expect(200);
-    const before = (await pull(victim).expect(200)).body;
+    await push(t, victim, v0, victimChanges).expect(200);
+    const before = (await pull(t, victim).expect(200)).body;
 
-    const a0 = (await pull(attacker).expect(200)).body.timestamp;
+    const a0 = (await pull(t, attacker).expect(200)).body.timestamp;
     const attempts = [
       changesOf('transfusions', { created: [{ ...secret, notes: 'overwritten' }] }),
       changesOf('transfusions', { updated: [{ ...secret, notes: 'overwritten' }] }),
@@ -238,13 +219,13 @@ describe('sync protocol over HTTP', () => {
       changesOf('blood_test_results', { created: [{ id: randomUUID(), blood_test_id: test.id, name: 'Hb', value: 1, created_at: 1, updated_at: 1 }] }),
     ];
     for (const changes of attempts) {
-      const res = await push(attacker, Number.MAX_SAFE_INTEGER, changes);
+      const res = await push(t, attacker, Number.MAX_SAFE_INTEGER, changes);
       expect(res.status).toBe(403);
       expect(res.body.details.code).toBe('FORBIDDEN_RECORD');
     }
-    const after = (await pull(victim).expect(200)).body;
+    const after = (await pull(t, victim).expect(200)).body;
     expect(after).toEqual(before);
-    const attackerView = (await pull(attacker).expect(200)).body;
+    const attackerView = (await pull(t, attacker).expect(200)).body;
     expect(attackerView.changes.transfusions.created).toEqual([]);
     expect(attackerView.changes.blood_test_results.created).toEqual([]);
     expect(attackerView.timestamp).toBe(a0);
@@ -252,46 +233,46 @@ describe('sync protocol over HTTP', () => {
 
   it('replacement: a cursor from before the caller joined its family gets a full snapshot', async () => {
     const owner = await register(t);
-    const c0 = (await pull(owner).expect(200)).body.timestamp;
-    await push(owner, c0, changesOf('transfusions', { created: [transfusion()] })).expect(200);
+    const c0 = (await pull(t, owner).expect(200)).body.timestamp;
+    await push(t, owner, c0, changesOf('transfusions', { created: [transfusion()] })).expect(200);
     const other = await register(t);
-    const oldCursor = (await pull(other).expect(200)).body.timestamp;
+    const oldCursor = (await pull(t, other).expect(200)).body.timestamp;
     await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${other.token}`).send({ invite_code: owner.inviteCode }).expect((r) => expect(r.status).toBeLessThan(300));
-    const res = (await pull(other, { last_pulled_at: oldCursor }).expect(200)).body;
+    const res = (await pull(t, other, { last_pulled_at: oldCursor }).expect(200)).body;
     expect(res.experimentalStrategy).toBe('replacement');
     expect(res.changes.transfusions.created).toHaveLength(1);
     expect(res.changes.families.created[0].id).toBe(owner.familyId);
-    const next = (await pull(other, { last_pulled_at: res.timestamp }).expect(200)).body;
+    const next = (await pull(t, other, { last_pulled_at: res.timestamp }).expect(200)).body;
     expect(next.experimentalStrategy).toBeUndefined();
     expect(next.changes.transfusions.created).toEqual([]);
   });
 
   it('migration sync: new tables come as created, tables with new columns as updated', async () => {
     const m = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const changes = changesOf('reminders', { created: [{ id: randomUUID(), title: 'Iron', remind_at: 5, frequency: 'weekly', is_completed: false, created_at: 1, updated_at: 1 }] });
     changes.documents.created = [{ id: randomUUID(), name: 'Scan', category: 'imaging', notes: 'n', created_at: 1, updated_at: 1 }];
     changes.transfusions.created = [transfusion()];
-    await push(m, c0, changes, 'old-phone').expect(200);
-    const c1 = (await pull(m, { last_pulled_at: c0 }, 'old-phone').expect(200)).body.timestamp;
+    await push(t, m, c0, changes, 'old-phone').expect(200);
+    const c1 = (await pull(t, m, { last_pulled_at: c0 }, 'old-phone').expect(200)).body.timestamp;
     const migration = JSON.stringify({ from: 1, tables: ['reminders'], columns: [{ table: 'documents', columns: ['notes'] }] });
-    const res = (await pull(m, { last_pulled_at: c1, schema_version: 2, migration }, 'old-phone').expect(200)).body;
+    const res = (await pull(t, m, { last_pulled_at: c1, schema_version: 2, migration }, 'old-phone').expect(200)).body;
     expect(res.changes.reminders.created).toHaveLength(1);
     expect(res.changes.documents.updated).toHaveLength(1);
     expect(res.changes.documents.updated[0].notes).toBe('n');
     expect(res.changes.transfusions).toEqual({ created: [], updated: [], deleted: [] });
-    await pull(m, { last_pulled_at: c1, migration: '{"tables": 3}' }).expect(422);
+    await pull(t, m, { last_pulled_at: c1, migration: '{"tables": 3}' }).expect(422);
   });
 
   it('accepts lastPulledAt in the body, rejects bad parameters', async () => {
     const m = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const a = transfusion();
     await t.http().post('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).send({ changes: withFamilyId(changesOf('transfusions', { created: [a] }), m.familyId), lastPulledAt: c0 }).expect(200);
     await t.http().post('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).send({ changes: changesOf('transfusions', { updated: [a] }), lastPulledAt: c0 }).expect(409);
-    await t.http().post('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).send({ changes: empty(), extra: 1 }).expect(422);
-    await pull(m, { last_pulled_at: 'soon' }).expect(400);
-    await pull(m, {}, 'bad device id with spaces').expect(422);
+    await t.http().post('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).send({ changes: emptyChanges(), extra: 1 }).expect(422);
+    await pull(t, m, { last_pulled_at: 'soon' }).expect(400);
+    await pull(t, m, {}, 'bad device id with spaces').expect(422);
     await t.http().get('/api/v1/sync').expect(401);
   });
 
@@ -320,11 +301,11 @@ describe('sync protocol over HTTP', () => {
       (await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${who.token}`).attach('file', png, { filename: 'scan.png', contentType: 'image/png' }).expect(201)).body;
     const mine = await upload(m);
     const theirs = await upload(other);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const doc = (fileUrl: string) => ({ id: randomUUID(), name: 'Scan', category: 'imaging', file_url: fileUrl, mime_type: mine.mime_type, size_bytes: mine.size_bytes, notes: null, created_at: 1, updated_at: 1 });
-    await push(m, c0, changesOf('documents', { created: [doc(theirs.file_url)] })).expect(422);
-    await push(m, c0, changesOf('documents', { created: [doc(mine.file_url)] })).expect(200);
-    const pulled = (await pull(m).expect(200)).body.changes.documents.created;
+    await push(t, m, c0, changesOf('documents', { created: [doc(theirs.file_url)] })).expect(422);
+    await push(t, m, c0, changesOf('documents', { created: [doc(mine.file_url)] })).expect(200);
+    const pulled = (await pull(t, m).expect(200)).body.changes.documents.created;
     expect(pulled.map((d: { file_url: string }) => d.file_url)).toEqual([mine.file_url]);
   });
 });

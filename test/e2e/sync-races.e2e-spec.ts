@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
-import { register, withFamilyId, type Member } from '../sync-client/family.js';
+import { pull, push } from '../factories/sync.factory.js';
+import { register, type Member } from '../sync-client/family.js';
 
 const transfusion = (overrides: Record<string, unknown> = {}) => ({ id: randomUUID(), date: 1, volume_ml: 250, notes: 'n', created_at: 1, updated_at: 1, ...overrides });
 
@@ -33,12 +34,6 @@ describe('sync: forced interleavings', () => {
     await t.close();
   });
 
-  const pull = (m: Member, cursor: number | null, device?: string) => {
-    const req = t.http().get('/api/v1/sync').query({ last_pulled_at: cursor ?? 0 }).set('Authorization', `Bearer ${m.token}`);
-    return device ? req.set('X-Device-Id', device) : req;
-  };
-  const push = (m: Member, cursor: number, changes: unknown) =>
-    t.http().post(`/api/v1/sync?last_pulled_at=${cursor}`).set('Authorization', `Bearer ${m.token}`).send({ changes: withFamilyId(changes, m.familyId) });
   const join = (m: Member, inviteCode: string) => t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${m.token}`).send({ invite_code: inviteCode });
 
   /** A second session that holds locks until it ends; `blocks()` tells whether a backend waits for it. */
@@ -57,11 +52,11 @@ describe('sync: forced interleavings', () => {
 
   it('a pull whose snapshot begins after its user joined another family answers 409 (never the old family under a newer cursor); the retry replaces', async () => {
     const a = await register(t);
-    const a0 = (await pull(a, null).expect(200)).body.timestamp;
+    const a0 = (await pull(t, a, null).expect(200)).body.timestamp;
     const history = transfusion({ notes: 'family A history' });
-    await push(a, a0, { transfusions: { created: [history], updated: [], deleted: [] } }).expect(200);
+    await push(t, a, a0, { transfusions: { created: [history], updated: [], deleted: [] } }).expect(200);
     const b = await register(t);
-    const b0 = (await pull(b, null, 'phone-b').expect(200)).body.timestamp;
+    const b0 = (await pull(t, b, null, 'phone-b').expect(200)).body.timestamp;
 
     // Hold the pull right after BEGIN: the guard has resolved family B, the snapshot is not taken yet.
     const dataSource = t.app.get(DataSource);
@@ -84,7 +79,7 @@ describe('sync: forced interleavings', () => {
       return runner;
     }) as typeof dataSource.createQueryRunner;
     try {
-      const pulling = pull(b, b0, 'phone-b').then((r) => r);
+      const pulling = pull(t, b, b0, 'phone-b').then((r) => r);
       await atGate;
       dataSource.createQueryRunner = createQueryRunner;
       await join(b, a.inviteCode).expect(200);
@@ -97,7 +92,7 @@ describe('sync: forced interleavings', () => {
       release();
     }
 
-    const retry = (await pull(b, b0, 'phone-b').expect(200)).body;
+    const retry = (await pull(t, b, b0, 'phone-b').expect(200)).body;
     expect(retry.experimentalStrategy).toBe('replacement');
     expect(retry.changes.families.created.map((f: { id: string }) => f.id)).toEqual([a.familyId]);
     expect(retry.changes.transfusions.created.map((r: { id: string }) => r.id)).toEqual([history.id]);
@@ -106,7 +101,7 @@ describe('sync: forced interleavings', () => {
   it('a push that waited for the family lock while its user joined another family answers 409 and writes nothing into the family left', async () => {
     const a = await register(t);
     const b = await register(t);
-    const b0 = (await pull(b, null).expect(200)).body.timestamp;
+    const b0 = (await pull(t, b, null).expect(200)).body.timestamp;
     const record = transfusion({ notes: 'written while leaving' });
 
     const holder = await lockHolder();
@@ -114,7 +109,7 @@ describe('sync: forced interleavings', () => {
       await holder.session.query('BEGIN');
       await holder.session.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [b.familyId]);
       // The guard has read family B; the push now waits for B's lock.
-      const pushing = push(b, b0, { transfusions: { created: [record], updated: [], deleted: [] } }).then((r) => r);
+      const pushing = push(t, b, b0, { transfusions: { created: [record], updated: [], deleted: [] } }).then((r) => r);
       await until(holder.blocks, 'the push to wait for the family lock');
       // The join moves the user at once (family A's lock); settling family B waits for our lock too.
       const joining = join(b, a.inviteCode).then((r) => r);
@@ -137,10 +132,10 @@ describe('sync: forced interleavings', () => {
   it('an id inserted into another family while the push runs: 403 at the insert, and what the push already applied is rolled back', async () => {
     const victim = await register(t);
     const m = await register(t);
-    const c0 = (await pull(m, null).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m, null).expect(200)).body.timestamp;
     const kept = transfusion({ notes: 'before' });
-    await push(m, c0, { transfusions: { created: [kept], updated: [], deleted: [] } }).expect(200);
-    const before = (await pull(m, null).expect(200)).body;
+    await push(t, m, c0, { transfusions: { created: [kept], updated: [], deleted: [] } }).expect(200);
+    const before = (await pull(t, m, null).expect(200)).body;
     const raceId = randomUUID();
     const fresh = transfusion({ notes: 'new in the failed push' });
 
@@ -154,7 +149,7 @@ describe('sync: forced interleavings', () => {
         [raceId, victim.familyId],
       );
       // transfusions come first in the push: they are updated and inserted before the blood test insert waits.
-      const pushing = push(m, before.timestamp, {
+      const pushing = push(t, m, before.timestamp, {
         transfusions: { created: [fresh], updated: [{ ...kept, notes: 'after' }], deleted: [] },
         blood_tests: { created: [{ id: raceId, date: 1, laboratory: 'mine', created_at: 1, updated_at: 1 }], updated: [], deleted: [] },
       }).then((r) => r);
@@ -166,7 +161,7 @@ describe('sync: forced interleavings', () => {
     } finally {
       await holder.end();
     }
-    const after = (await pull(m, null).expect(200)).body;
+    const after = (await pull(t, m, null).expect(200)).body;
     expect(after).toEqual(before); // same rows, same values, same version
     const { rows } = await db.query('SELECT family_id::text AS f, laboratory FROM blood_tests WHERE id = $1', [raceId]);
     expect(rows).toEqual([{ f: victim.familyId, laboratory: 'theirs' }]);

@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
-import { register, withFamilyId, type Member } from '../sync-client/family.js';
+import { changesOf, emptyChanges, pull, push } from '../factories/sync.factory.js';
+import { register, withFamilyId } from '../sync-client/family.js';
 
 /** Edge cases found in review: each answered 500 or misbehaved before its fix. */
-const TABLES = ['families', 'transfusions', 'blood_tests', 'blood_test_results', 'analysis_templates', 'reminders', 'documents'];
-type Changes = Record<string, { created: unknown[]; updated: unknown[]; deleted: string[] }>;
-const empty = (): Changes => Object.fromEntries(TABLES.map((t) => [t, { created: [], updated: [], deleted: [] }]));
-const changesOf = (table: string, part: Partial<Changes[string]>): Changes => ({ ...empty(), [table]: { created: [], updated: [], deleted: [], ...part } });
 const transfusion = (overrides: Record<string, unknown> = {}) => ({ id: randomUUID(), date: 1, volume_ml: 250, created_at: 11, updated_at: 12, ...overrides });
 
 describe('sync review: edge cases', () => {
@@ -15,29 +12,20 @@ describe('sync review: edge cases', () => {
   beforeAll(async () => (t = await createTestApp()));
   afterAll(() => t.close());
 
-  const pull = (m: Member, cursor?: number, device?: string) => {
-    const req = t.http().get('/api/v1/sync').query(cursor === undefined ? {} : { last_pulled_at: cursor }).set('Authorization', `Bearer ${m.token}`);
-    return device ? req.set('X-Device-Id', device) : req;
-  };
-  const push = (m: Member, cursor: number, changes: unknown, device?: string) => {
-    const req = t.http().post(`/api/v1/sync?last_pulled_at=${cursor}`).set('Authorization', `Bearer ${m.token}`).send({ changes: withFamilyId(changes, m.familyId) });
-    return device ? req.set('X-Device-Id', device) : req;
-  };
-
   it('created_at / updated_at pushed as null never answer 500: stored values are kept, new rows get the server time', async () => {
     const m = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const row = transfusion();
-    await push(m, c0, changesOf('transfusions', { created: [row] })).expect(200);
-    const first = (await pull(m).expect(200)).body;
+    await push(t, m, c0, changesOf('transfusions', { created: [row] })).expect(200);
+    const first = (await pull(t, m).expect(200)).body;
     const family = first.changes.families.created[0];
 
-    await push(m, first.timestamp, changesOf('transfusions', { updated: [{ ...row, notes: 'n', created_at: null, updated_at: null }] })).expect(200);
+    await push(t, m, first.timestamp, changesOf('transfusions', { updated: [{ ...row, notes: 'n', created_at: null, updated_at: null }] })).expect(200);
     const fresh = transfusion({ created_at: null, updated_at: null });
-    await push(m, first.timestamp, changesOf('transfusions', { created: [fresh] })).expect(200);
-    await push(m, first.timestamp, changesOf('families', { updated: [{ ...family, patient_name: 'A', updated_at: null }] })).expect(200);
+    await push(t, m, first.timestamp, changesOf('transfusions', { created: [fresh] })).expect(200);
+    await push(t, m, first.timestamp, changesOf('families', { updated: [{ ...family, patient_name: 'A', updated_at: null }] })).expect(200);
 
-    const after = (await pull(m).expect(200)).body;
+    const after = (await pull(t, m).expect(200)).body;
     const byId = new Map(after.changes.transfusions.created.map((r: { id: string }) => [r.id, r]));
     expect(byId.get(row.id)).toMatchObject({ notes: 'n', created_at: 11, updated_at: 12 });
     expect(byId.get(fresh.id)).toMatchObject({ created_at: expect.any(Number), updated_at: expect.any(Number) });
@@ -46,9 +34,9 @@ describe('sync review: edge cases', () => {
 
   it('validates the patient fields of the families row exactly as PATCH /families/me does', async () => {
     const m = await register(t);
-    const first = (await pull(m).expect(200)).body;
+    const first = (await pull(t, m).expect(200)).body;
     const family = first.changes.families.created[0];
-    const pushFamily = (fields: Record<string, unknown>) => push(m, first.timestamp, changesOf('families', { updated: [{ ...family, ...fields }] }));
+    const pushFamily = (fields: Record<string, unknown>) => push(t, m, first.timestamp, changesOf('families', { updated: [{ ...family, ...fields }] }));
 
     const bad = await pushFamily({ patient_blood_group: 'Z+' }).expect(422);
     expect(JSON.stringify(bad.body.details)).toContain('patient_blood_group');
@@ -62,7 +50,7 @@ describe('sync review: edge cases', () => {
   it('family_id: a new record must name the caller\'s family (422 when empty, missing or not a string; 403 when another family\'s); an existing one may leave it out', async () => {
     const m = await register(t);
     const other = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const raw = (changes: unknown) => t.http().post(`/api/v1/sync?last_pulled_at=${c0}`).set('Authorization', `Bearer ${m.token}`).send({ changes });
     for (const [value, status] of [[undefined, 422], ['', 422], [null, 422], [5, 422], [{ id: m.familyId }, 422], [other.familyId, 403]] as const) {
       const record: Record<string, unknown> = transfusion();
@@ -75,85 +63,85 @@ describe('sync review: edge cases', () => {
     const missing = transfusion();
     const res = await raw(changesOf('transfusions', { updated: [missing] })).expect(422);
     expect(res.body.details).toMatchObject({ table: 'transfusions', id: missing.id, field: 'family_id' });
-    expect((await pull(m).expect(200)).body.timestamp).toBe(c0); // nothing applied by any of them
+    expect((await pull(t, m).expect(200)).body.timestamp).toBe(c0); // nothing applied by any of them
 
     const named = transfusion({ family_id: m.familyId });
     await raw(changesOf('transfusions', { created: [named] })).expect(200);
-    const c1 = (await pull(m).expect(200)).body.timestamp;
+    const c1 = (await pull(t, m).expect(200)).body.timestamp;
     await t.http().post(`/api/v1/sync?last_pulled_at=${c1}`).set('Authorization', `Bearer ${m.token}`)
       .send({ changes: changesOf('transfusions', { updated: [{ ...transfusion({ id: named.id }), family_id: '', notes: 'edited' }] }) })
       .expect(200);
-    expect((await pull(m).expect(200)).body.changes.transfusions.created[0]).toMatchObject({ id: named.id, family_id: m.familyId, notes: 'edited' });
+    expect((await pull(t, m).expect(200)).body.changes.transfusions.created[0]).toMatchObject({ id: named.id, family_id: m.familyId, notes: 'edited' });
   });
 
   it('a push whose cursor is later than the family\'s version answers 409 and overwrites nothing', async () => {
     const m = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const row = transfusion({ notes: 'v1' });
-    await push(m, c0, changesOf('transfusions', { created: [row] })).expect(200);
-    const c1 = (await pull(m).expect(200)).body.timestamp;
-    await push(m, c1, changesOf('transfusions', { updated: [{ ...row, notes: 'newer edit' }] })).expect(200);
-    const c2 = (await pull(m).expect(200)).body.timestamp;
-    const stale = await push(m, c2 + 1, changesOf('transfusions', { updated: [{ ...row, notes: 'stale overwrite' }] })).expect(409);
+    await push(t, m, c0, changesOf('transfusions', { created: [row] })).expect(200);
+    const c1 = (await pull(t, m).expect(200)).body.timestamp;
+    await push(t, m, c1, changesOf('transfusions', { updated: [{ ...row, notes: 'newer edit' }] })).expect(200);
+    const c2 = (await pull(t, m).expect(200)).body.timestamp;
+    const stale = await push(t, m, c2 + 1, changesOf('transfusions', { updated: [{ ...row, notes: 'stale overwrite' }] })).expect(409);
     expect(stale.body.details).toMatchObject({ code: 'SYNC_CONFLICT', field: 'last_pulled_at' });
-    await push(m, Number.MAX_SAFE_INTEGER, changesOf('transfusions', { created: [transfusion()] })).expect(409);
-    const after = (await pull(m).expect(200)).body;
+    await push(t, m, Number.MAX_SAFE_INTEGER, changesOf('transfusions', { created: [transfusion()] })).expect(409);
+    const after = (await pull(t, m).expect(200)).body;
     expect(after.timestamp).toBe(c2);
     expect(after.changes.transfusions.created.map((r: { notes: string }) => r.notes)).toEqual(['newer edit']);
   });
 
   it('refusal order is validate → 403 → 409: a result under a missing or deleted blood test is a 422 even beside a conflicting record', async () => {
     const m = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const test = { id: randomUUID(), date: 1, laboratory: 'Lab', created_at: 1, updated_at: 1 };
     const row = transfusion();
-    await push(m, c0, { ...changesOf('transfusions', { created: [row] }), blood_tests: { created: [test], updated: [], deleted: [] } }).expect(200);
-    const c1 = (await pull(m).expect(200)).body.timestamp;
-    await push(m, c1, changesOf('blood_tests', { deleted: [test.id] })).expect(200);
-    const c2 = (await pull(m).expect(200)).body.timestamp;
+    await push(t, m, c0, { ...changesOf('transfusions', { created: [row] }), blood_tests: { created: [test], updated: [], deleted: [] } }).expect(200);
+    const c1 = (await pull(t, m).expect(200)).body.timestamp;
+    await push(t, m, c1, changesOf('blood_tests', { deleted: [test.id] })).expect(200);
+    const c2 = (await pull(t, m).expect(200)).body.timestamp;
     const result = (bloodTestId: string) => ({ id: randomUUID(), blood_test_id: bloodTestId, name: 'Hb', value: 9, created_at: 1, updated_at: 1 });
 
     // `row` changed after c0 (409 material), and the result's test does not exist: 422 first.
     const missing = result(randomUUID());
-    const bad = await push(m, c0, { ...changesOf('transfusions', { updated: [{ ...row, notes: 'stale' }] }), blood_test_results: { created: [missing], updated: [], deleted: [] } });
+    const bad = await push(t, m, c0, { ...changesOf('transfusions', { updated: [{ ...row, notes: 'stale' }] }), blood_test_results: { created: [missing], updated: [], deleted: [] } });
     expect(bad.status).toBe(422);
     expect(bad.body.details).toMatchObject({ table: 'blood_test_results', id: missing.id, field: 'blood_test_id' });
 
     // A result under a blood test deleted earlier: 422 naming blood_test_id, nothing stored.
     const orphan = result(test.id);
-    const refused = await push(m, c2, changesOf('blood_test_results', { created: [orphan] })).expect(422);
+    const refused = await push(t, m, c2, changesOf('blood_test_results', { created: [orphan] })).expect(422);
     expect(refused.body.details).toMatchObject({ table: 'blood_test_results', id: orphan.id, field: 'blood_test_id' });
     expect(refused.body.message).toMatch(/deleted/);
     // A blood test deleted in the same push takes the pushed result along.
     const test2 = { ...test, id: randomUUID() };
-    await push(m, c2, changesOf('blood_tests', { created: [test2] })).expect(200);
-    const c3 = (await pull(m).expect(200)).body.timestamp;
-    await push(m, c3, { ...changesOf('blood_tests', { deleted: [test2.id] }), blood_test_results: { created: [result(test2.id)], updated: [], deleted: [] } }).expect(200);
-    const live = (await pull(m).expect(200)).body.changes;
+    await push(t, m, c2, changesOf('blood_tests', { created: [test2] })).expect(200);
+    const c3 = (await pull(t, m).expect(200)).body.timestamp;
+    await push(t, m, c3, { ...changesOf('blood_tests', { deleted: [test2.id] }), blood_test_results: { created: [result(test2.id)], updated: [], deleted: [] } }).expect(200);
+    const live = (await pull(t, m).expect(200)).body.changes;
     expect(live.blood_tests.created).toEqual([]);
     expect(live.blood_test_results.created).toEqual([]);
   });
 
   it('a push that changes nothing (no records, or only deletions of missing or deleted rows) takes no version and tells no device', async () => {
     const m = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const row = transfusion();
-    await push(m, c0, changesOf('transfusions', { created: [row] })).expect(200);
-    const c1 = (await pull(m).expect(200)).body.timestamp;
-    await push(m, c1, changesOf('transfusions', { deleted: [row.id] })).expect(200);
-    const c2 = (await pull(m).expect(200)).body.timestamp;
-    for (const changes of [{}, empty(), changesOf('transfusions', { deleted: [row.id, randomUUID()] })]) {
-      const res = await push(m, c2, changes).expect(200);
+    await push(t, m, c0, changesOf('transfusions', { created: [row] })).expect(200);
+    const c1 = (await pull(t, m).expect(200)).body.timestamp;
+    await push(t, m, c1, changesOf('transfusions', { deleted: [row.id] })).expect(200);
+    const c2 = (await pull(t, m).expect(200)).body.timestamp;
+    for (const changes of [{}, emptyChanges(), changesOf('transfusions', { deleted: [row.id, randomUUID()] })]) {
+      const res = await push(t, m, c2, changes).expect(200);
       expect(res.body.timestamp).toBe(c2);
     }
-    expect((await pull(m).expect(200)).body.timestamp).toBe(c2);
+    expect((await pull(t, m).expect(200)).body.timestamp).toBe(c2);
   });
 
   it('a pull without X-Device-Id leaves the device records of the user\'s other phones alone', async () => {
     const m = await register(t);
-    await pull(m, undefined, 'phone-1').expect(200);
-    await pull(m, undefined, 'phone-2').expect(200);
-    await pull(m).expect(200); // a first sync from somewhere without a device id
+    await pull(t, m, undefined, 'phone-1').expect(200);
+    await pull(t, m, undefined, 'phone-2').expect(200);
+    await pull(t, m).expect(200); // a first sync from somewhere without a device id
     const db = t.app.get(DataSource);
     const rows: Array<{ device_id: string }> = await db.query('SELECT device_id FROM sync_devices WHERE user_id = $1 ORDER BY device_id', [m.userId]);
     expect(rows.map((r) => r.device_id)).toEqual(['phone-1', 'phone-2']);
@@ -161,8 +149,8 @@ describe('sync review: edge cases', () => {
 
   it('the pull body is compact JSON written as PostgreSQL built it, without an ETag', async () => {
     const m = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
-    await push(m, c0, changesOf('transfusions', { created: [transfusion({ indicators_before: '{ "hb" : 7.5 }' })] })).expect(200);
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
+    await push(t, m, c0, changesOf('transfusions', { created: [transfusion({ indicators_before: '{ "hb" : 7.5 }' })] })).expect(200);
     const res = await t.http().get('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).buffer(true).parse((r, cb) => {
       let text = '';
       r.setEncoding('utf8');
@@ -182,12 +170,12 @@ describe('sync review: edge cases', () => {
 
   it('JSON columns come back compact, extreme numbers exactly: a pull is no bigger than the push that wrote it (stored as jsonb, 5e-324 came back as 326 characters)', async () => {
     const m = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const extremes = { tiny: 5e-324, huge: 1e308, max: -1.7976931348623157e308, min: 2.2250738585072014e-308, big: 123456789012345680000, hb: 7.1 };
     const row = transfusion({ indicators_before: JSON.stringify(extremes), indicators_after: '{ "hb" : 1e-300, "hct": 3.0E+1 }' });
     const template = { id: randomUUID(), name: 'CBC', indicators_json: '[ "Hb" ,  "\\u00e9" ]', created_at: 1, updated_at: 1 };
-    await push(m, c0, { ...changesOf('transfusions', { created: [row] }), analysis_templates: { created: [template], updated: [], deleted: [] } }).expect(200);
-    const { changes } = (await pull(m, c0, 'another-phone').expect(200)).body;
+    await push(t, m, c0, { ...changesOf('transfusions', { created: [row] }), analysis_templates: { created: [template], updated: [], deleted: [] } }).expect(200);
+    const { changes } = (await pull(t, m, c0, 'another-phone').expect(200)).body;
     const [pulled] = changes.transfusions.created;
     expect(pulled.indicators_before).toBe(JSON.stringify(extremes));
     expect(JSON.parse(pulled.indicators_before)).toEqual(extremes);
@@ -198,7 +186,7 @@ describe('sync review: edge cases', () => {
     const tiny = JSON.stringify(Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, 5e-324])));
     const many = Array.from({ length: 20 }, () => transfusion({ indicators_before: tiny, indicators_after: tiny }));
     const body = JSON.stringify({ changes: withFamilyId(changesOf('transfusions', { created: many }), m.familyId) });
-    const c1 = (await pull(m, c0).expect(200)).body.timestamp;
+    const c1 = (await pull(t, m, c0).expect(200)).body.timestamp;
     await t.http().post(`/api/v1/sync?last_pulled_at=${c1}`).set('Authorization', `Bearer ${m.token}`).set('Content-Type', 'application/json').send(body).expect(200);
     const res = await t.http().get('/api/v1/sync').query({ last_pulled_at: c1 }).set('Authorization', `Bearer ${m.token}`).set('X-Device-Id', 'another-phone')
       .buffer(true).parse((r, cb) => {
@@ -214,7 +202,7 @@ describe('sync review: edge cases', () => {
 
   it('the sync body limit applies however the path is spelled (Express routes case-insensitively)', async () => {
     const m = await register(t);
-    const c0 = (await pull(m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
     // Over the 1 MiB default limit of other routes, well under the sync limit.
     const records = Array.from({ length: 1 }, () => transfusion({ notes: 'x'.repeat(15_000) }));
     const padding = Array.from({ length: 100 }, () => transfusion({ notes: 'y'.repeat(15_000) }));
