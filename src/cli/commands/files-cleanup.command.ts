@@ -1,4 +1,5 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
+import { isUuid } from '../../common/http/uuid.js';
 import { normalizeInviteCode } from '../../modules/families/invite-code.js';
 import {
   type CleanupReport,
@@ -18,8 +19,6 @@ interface FilesCleanupOptions {
   retentionDays?: number;
   family?: string[];
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 @Command({
   name: 'files:cleanup',
@@ -83,7 +82,7 @@ export class FilesCleanupCommand extends CommandRunner {
   private async resolveFamilies(values: string[]): Promise<string[]> {
     const ids: string[] = [];
     for (const value of values) {
-      const by = UUID.test(value.trim()) ? { familyId: value.trim().toLowerCase() } : { inviteCode: normalizeInviteCode(value) };
+      const by = isUuid(value.trim()) ? { familyId: value.trim().toLowerCase() } : { inviteCode: normalizeInviteCode(value) };
       const family = await this.families.findFamily(by);
       if (!family) throw new CliError(`No family with ${'familyId' in by ? `id ${by.familyId}` : `invite code ${by.inviteCode}`}`);
       ids.push(family.id);

@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { SyncErrors, type SyncFieldError } from '../sync/sync.errors.js';
+import { FILE_URL_PREFIX, fileIdOfUrl } from './file-url.js';
 
-const FILE_URL = /^\/api\/v1\/files\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
-
-const MALFORMED = 'must be /api/v1/files/<id> of a file uploaded by this family (or null/empty)';
+const MALFORMED = `must be ${FILE_URL_PREFIX}<id> of a file uploaded by this family (or null/empty)`;
 const NOT_A_FAMILY_FILE =
   'does not name a file of this family (never uploaded, uploaded by another family, or removed by the cleanup after its grace period): upload the file again, or push the document with file_url null';
 
@@ -32,9 +31,9 @@ export class DocumentFileUrlValidator {
     const wanted = new Map<string, string[]>(); // file id -> ids of the documents pointing at it
     const errors: SyncFieldError[] = [];
     for (const { id, fileUrl } of refs) {
-      const match = FILE_URL.exec(fileUrl);
-      if (!match) errors.push(fileUrlError(id, MALFORMED));
-      else wanted.set(match[1], [...(wanted.get(match[1]) ?? []), id]);
+      const fileId = fileIdOfUrl(fileUrl);
+      if (!fileId) errors.push(fileUrlError(id, MALFORMED));
+      else wanted.set(fileId, [...(wanted.get(fileId) ?? []), id]);
     }
     if (errors.length) throw SyncErrors.invalid(errors);
     if (!wanted.size) return;

@@ -2,8 +2,10 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import { LOWER_CASE_UUID_SOURCE } from '../../common/http/uuid.js';
 import { uploadConfig } from '../../config/configuration.js';
 import { MAX_GRACE_HOURS, MAX_RETENTION_DAYS } from './cleanup-limits.js';
+import { FILE_URL_PREFIX } from './file-url.js';
 import { FILE_STORAGE, type FileStorage, type StorageEntry } from './storage/file-storage.js';
 
 export type CleanupReason = 'unreferenced' | 'document_deleted';
@@ -72,7 +74,7 @@ export { MAX_GRACE_HOURS, MAX_RETENTION_DAYS };
 export const ORPHAN_MIN_AGE_HOURS = 1;
 
 /** Storage keys the server makes: `<family uuid>/<file uuid>` (anything else in the store is not ours). */
-const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const UUID = LOWER_CASE_UUID_SOURCE;
 const SERVER_KEY = new RegExp(`^${UUID}/(${UUID}|\\.${UUID}\\.part)$`);
 
 /** Entries looked up in the files table per query during the orphan sweep. */
@@ -101,7 +103,7 @@ const ELIGIBLE_SQL = `
     LEFT JOIN LATERAL (
       SELECT count(*) AS n, count(*) FILTER (WHERE d.deleted_at IS NULL) AS live, max(d.deleted_at) AS last_deleted
         FROM documents d
-       WHERE d.family_id = f.family_id AND d.file_url = '/api/v1/files/' || f.id::text
+       WHERE d.family_id = f.family_id AND d.file_url = '${FILE_URL_PREFIX}' || f.id::text -- a constant, not input
       HAVING count(*) > 0
     ) refs ON true
    WHERE ($1::uuid[] IS NULL OR f.family_id = ANY($1::uuid[]))

@@ -198,6 +198,3 @@ export function inClientSchema(item: { since?: number }, schemaVersion: number |
 export function isJsonColumn(column: ColumnSpec): boolean {
   return column.kind === 'json-number-map' || column.kind === 'json-string-array';
 }
-
-/** Canonical lower-case UUID: PostgreSQL prints uuids this way, so a pushed id round-trips unchanged. */
-export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

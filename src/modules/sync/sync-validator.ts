@@ -1,10 +1,10 @@
 import { unstorableTextProblem } from '../../common/http/storable-text.js';
+import { isLowerCaseUuid } from '../../common/http/uuid.js';
 import type { DocumentFileRef } from '../documents/document-file-url.validator.js';
 import { SyncErrors, addId, type IdsByTable, type SyncFieldError } from './sync.errors.js';
 import {
   isJsonColumn,
   SYNC_TABLE_BY_NAME,
-  UUID_PATTERN,
   type ColumnSpec,
   type SyncTableName,
   type TableSpec,
@@ -103,7 +103,7 @@ export function validatePush(changes: unknown, familyId: string, options: { requ
       errors.push({ table: tableName, id: null, field: 'deleted', message: 'must be an array of ids' });
     } else {
       for (const id of deleted) {
-        if (typeof id !== 'string' || !UUID_PATTERN.test(id)) {
+        if (!isLowerCaseUuid(id)) {
           errors.push({ table: tableName, id: typeof id === 'string' ? id.slice(0, 64) : null, field: 'id', message: 'must be a lower-case UUID' });
           continue;
         }
@@ -139,7 +139,7 @@ function validateRecord(
     return null;
   }
   const id = raw.id;
-  if (typeof id !== 'string' || !UUID_PATTERN.test(id)) {
+  if (!isLowerCaseUuid(id)) {
     errors.push({ table, id: typeof id === 'string' ? id.slice(0, 64) : null, field: 'id', message: 'must be a lower-case UUID' });
     return null;
   }
@@ -235,7 +235,7 @@ export function normalizeValue(column: ColumnSpec, value: unknown): unknown {
       if (value === '' && !column.required) return null;
       return typeof value === 'string' && column.values!.includes(value) ? value : new Invalid(`must be one of ${column.values!.join(', ')}`);
     case 'uuid':
-      return typeof value === 'string' && UUID_PATTERN.test(value) ? value : new Invalid('must be a lower-case UUID');
+      return isLowerCaseUuid(value) ? value : new Invalid('must be a lower-case UUID');
     case 'json-number-map':
       return parseNumberMap(value);
     case 'json-string-array':

@@ -1,6 +1,7 @@
 import { IsOptional, Matches } from 'class-validator';
 import { SyncColumn, syncColumnSpec } from '../../sync/sync-column.validator.js';
-import { DOCUMENT_CATEGORIES, UUID_PATTERN } from '../../sync/sync-schema.js';
+import { LOWER_CASE_UUID_PATTERN } from '../../../common/http/uuid.js';
+import { DOCUMENT_CATEGORIES } from '../../sync/sync-schema.js';
 
 export { DOCUMENT_CATEGORIES };
 export type DocumentCategory = (typeof DOCUMENT_CATEGORIES)[number];
@@ -19,10 +20,9 @@ export const MAX_DOCUMENT_NOTES_LENGTH = syncColumnSpec('documents', 'notes').ma
 export class UploadDocumentFieldsDto {
   /**
    * Id of the document to create or update: a client-generated lower-case UUID, as sync ids are
-   * (PostgreSQL would store an upper-case one in lower case, and the phone would then hold the
-   * record under an id the server never sends).
+   * (see LOWER_CASE_UUID_PATTERN).
    */
-  @IsOptional() @Matches(UUID_PATTERN, { message: 'document_id must be a lower-case UUID' })
+  @IsOptional() @Matches(LOWER_CASE_UUID_PATTERN, { message: 'document_id must be a lower-case UUID' })
   document_id?: string;
 
   /** Required when the document is created; never blank. */

@@ -2,10 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import type { DocumentCategory } from './upload-document-fields.dto.js';
 import type { DocumentRecord } from '../document-records.repository.js';
 import type { FileEntity } from '../entities/file.entity.js';
-
-export function fileUrlOf(fileId: string): string {
-  return `/api/v1/files/${fileId}`;
-}
+import { fileUrlOf } from '../file-url.js';
 
 /** The document record written by an upload with document fields, in the sync wire format. */
 export class UploadedDocumentResponse {

@@ -4,6 +4,7 @@ import { lstat, mkdir, open, opendir, rename, stat, unlink } from 'node:fs/promi
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { LOWER_CASE_UUID_SOURCE } from '../../../common/http/uuid.js';
 import {
   assertSafeFolder,
   assertSafeKey,
@@ -16,7 +17,7 @@ import {
 } from './file-storage.js';
 
 /** The temporary file a write goes to before its rename (see `put`). */
-const TEMP_NAME = /^\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.part$/;
+const TEMP_NAME = new RegExp(`^\\.${LOWER_CASE_UUID_SOURCE}\\.part$`);
 
 /**
  * Files on local disk under `root/<familyId>/<uuid>`. Writes go to a hidden
