@@ -1,10 +1,14 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { existsSync, statSync, type Stats } from 'node:fs';
 import { chmod, chown, cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import pg from 'pg';
+import { EmbeddedPostgresError } from './embedded-postgres-error.js';
+import { baseName, clearOwner, stopOrphanedServer, writeOwner } from './embedded-postgres-ownership.js';
+
+export { EmbeddedPostgresError };
 
 export interface EmbeddedPostgresOptions {
   /** Cluster directory (created and initialised on first start). */
@@ -43,29 +47,6 @@ interface OsUser {
 
 const READY_MESSAGE = 'database system is ready to accept connections';
 const START_TIMEOUT_MS = 60_000;
-/** In the data directory: which node process runs the server (see stopOrphanedServer). */
-const OWNER_FILE = 'hemoday-owner.json';
-
-interface Owner {
-  pid: number;
-  /** The owner's start time as the OS reports it: tells the owner from a later process that reuses its pid. */
-  startTime?: string;
-}
-
-/**
- * An expected failure of the embedded PostgreSQL whose message says what to do (the data directory
- * is in use, the port is taken, the binaries are not installed, …): reported in one line. It carries
- * no stack frames — they would only point into this file — so even a logger that prints an error's
- * stack prints just that line.
- */
-export class EmbeddedPostgresError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EmbeddedPostgresError';
-    this.stack = `${this.name}: ${message}`;
-  }
-}
-
 /**
  * A real PostgreSQL server run from the binaries of the `embedded-postgres`
  * packages (`@embedded-postgres/<platform>-<arch>`), for development and tests
@@ -120,7 +101,7 @@ export class EmbeddedPostgres {
     }
     const password = await this.ensureCluster(binaries, osUser);
     this.throwIfStopping();
-    const running = await this.stopOrphanedServer();
+    const running = await stopOrphanedServer(this.dataDir, this.options);
     if (running) {
       this.options.warn?.(`using the embedded PostgreSQL of the running app (pid ${running.ownerPid}) on 127.0.0.1:${running.port}`);
       return this.url(password, this.options.database ?? 'hemoday', running.port);
@@ -150,7 +131,7 @@ export class EmbeddedPostgres {
       clearTimeout(timeout);
       this.process = undefined;
       // Only the process that ran the server clears its record (a refused start must not clear the owner's).
-      if ((await this.readOwner())?.pid === process.pid) await rm(join(this.dataDir, OWNER_FILE), { force: true }).catch(() => undefined);
+      await clearOwner(this.dataDir);
     }
   }
 
@@ -197,69 +178,8 @@ export class EmbeddedPostgres {
     return password;
   }
 
-  /**
-   * A node process killed with SIGKILL leaves its postmaster running with the
-   * data directory locked. `postmaster.pid` names the server; OWNER_FILE names
-   * the node process that started it. The recorded pid is only acted on when it
-   * really is a PostgreSQL server for this data directory (the pid of a crashed
-   * server may since belong to any process). Then, if its owner is alive and is
-   * still its parent, another process is using this data directory: refuse.
-   * Otherwise the server is orphaned (its parent is init or a subreaper such as
-   * `systemd --user`): stop it.
-   */
-  private async stopOrphanedServer(): Promise<{ port: number; ownerPid: number } | undefined> {
-    const pidFile = join(this.dataDir, 'postmaster.pid');
-    if (!existsSync(pidFile)) return;
-    const pidLines = (await readFile(pidFile, 'utf8')).split('\n');
-    const pid = Number(pidLines[0]);
-    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // PostgreSQL replaces a pid file whose process is gone
-    const args = processArgs(pid);
-    if (!args) {
-      throw new EmbeddedPostgresError(
-        `${pidFile} names pid ${pid}, which cannot be inspected. If no PostgreSQL server runs on ${this.dataDir}, delete that file.`,
-      );
-    }
-    if (!isPostgresFor(args, this.dataDir)) {
-      // The crashed server's pid now belongs to an unrelated process. PostgreSQL would refuse to start
-      // ("lock file already exists") and that process is none of ours: leave it alone, drop the stale file.
-      this.options.warn?.(`removing stale ${pidFile}: pid ${pid} is not a PostgreSQL server for this data directory`);
-      await rm(pidFile, { force: true });
-      return;
-    }
-    const owner = await this.readOwner();
-    if (owner && isRunningOwner(owner, pid)) {
-      // Line 4 of postmaster.pid is the server's port.
-      const port = Number(pidLines[3]);
-      if (this.options.attachToRunning && Number.isInteger(port) && port > 0) return { port, ownerPid: owner.pid };
-      throw new EmbeddedPostgresError(
-        `Another process (pid ${owner.pid}) is already running the embedded PostgreSQL in ${this.dataDir}. Stop it first, or set another DATA_DIR.`,
-      );
-    }
-    this.options.warn?.(`stopping orphaned embedded PostgreSQL (pid ${pid}) left by a killed process`);
-    process.kill(pid, 'SIGINT');
-    // Not our child: wait for it to exit (a zombie left for a parent that does not reap counts as gone).
-    if (!(await waitForExit(pid, 20_000))) {
-      process.kill(pid, 'SIGQUIT');
-      if (!(await waitForExit(pid, 10_000))) throw new EmbeddedPostgresError(`The orphaned embedded PostgreSQL (pid ${pid}) did not stop.`);
-    }
-  }
-
-  private async readOwner(): Promise<Owner | undefined> {
-    try {
-      const owner = JSON.parse(await readFile(join(this.dataDir, OWNER_FILE), 'utf8')) as Owner;
-      return Number.isInteger(owner.pid) && owner.pid > 0 ? owner : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  private async writeOwner(): Promise<void> {
-    const owner: Owner = { pid: process.pid, startTime: processStartTime(process.pid) };
-    await writeFile(join(this.dataDir, OWNER_FILE), `${JSON.stringify(owner)}\n`, { mode: 0o644 });
-  }
-
   private async spawnServer(binaries: Binaries, osUser?: OsUser): Promise<void> {
-    await this.writeOwner();
+    await writeOwner(this.dataDir);
     const child = spawn(
       binaries.postgres,
       [
@@ -320,86 +240,6 @@ export class EmbeddedPostgres {
 
 function isRoot(): boolean {
   return platform() !== 'win32' && userInfo().uid === 0;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Fields of /proc/<pid>/stat after the command name (field 3, the state, is index 0). */
-function procStat(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-function ps(pid: number, field: string): string | undefined {
-  try {
-    return execFileSync('ps', ['-ww', '-o', `${field}=`, '-p', String(pid)], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function parentPid(pid: number): number | undefined {
-  const ppid = Number(platform() === 'linux' ? procStat(pid)?.[1] : ps(pid, 'ppid'));
-  return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
-}
-
-/** A process's command line (`ps` splits it at spaces where /proc is missing). */
-function processArgs(pid: number): string[] | undefined {
-  if (platform() === 'linux') {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    } catch {
-      return undefined;
-    }
-  }
-  return ps(pid, 'args')?.split(/\s+/);
-}
-
-function processStartTime(pid: number): string | undefined {
-  return platform() === 'linux' ? procStat(pid)?.[19] : ps(pid, 'lstart');
-}
-
-/** Alive and not a zombie (an exited process whose parent has not reaped it). */
-function isRunning(pid: number): boolean {
-  if (!isAlive(pid)) return false;
-  return platform() === 'linux' ? procStat(pid)?.[0] !== 'Z' : ps(pid, 'state')?.[0] !== 'Z';
-}
-
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isRunning(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  // Exited. Give its new parent (init, a subreaper) a moment to reap it; one that never does is no reason to wait.
-  const reaped = Date.now() + 1_000;
-  while (isAlive(pid) && Date.now() < reaped) await new Promise((r) => setTimeout(r, 50));
-  return true;
-}
-
-/** `postgres -D <dataDir> …`, as spawnServer starts it (pg_ctl starts it the same way). */
-function isPostgresFor(args: string[], dataDir: string): boolean {
-  if (!['postgres', 'postmaster'].includes(baseName(args[0] ?? ''))) return false;
-  const index = args.indexOf('-D');
-  return index >= 0 && index + 1 < args.length && resolve(args[index + 1]) === dataDir;
-}
-
-/** The recorded owner is alive (the same process, not a reuse of its pid), is node, and is the server's parent. */
-function isRunningOwner(owner: Owner, postmasterPid: number): boolean {
-  if (!isRunning(owner.pid) || parentPid(postmasterPid) !== owner.pid) return false;
-  if (owner.startTime !== undefined && processStartTime(owner.pid) !== owner.startTime) return false;
-  return /^node/.test(baseName(processArgs(owner.pid)?.[0] ?? '')) || processArgs(owner.pid)?.[0] === process.execPath;
 }
 
 function ensurePostgresOsUser(): OsUser {
@@ -538,8 +378,4 @@ async function createDatabaseIfMissing(adminUrl: string, database: string): Prom
   } finally {
     await client.end();
   }
-}
-
-function baseName(path: string): string {
-  return path.split(sep).pop() ?? path;
 }

@@ -1,0 +1,179 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { platform } from 'node:os';
+import { join, resolve, sep } from 'node:path';
+import { EmbeddedPostgresError } from './embedded-postgres-error.js';
+
+/*
+ * Who runs the embedded PostgreSQL of a data directory: the owner file written before the server
+ * starts, and what start-up does with a server it finds already running there (a killed app's
+ * orphan to stop, a stale postmaster.pid to drop, or a live app's server to refuse or attach to).
+ */
+
+/** In the data directory: which node process runs the server (see stopOrphanedServer). */
+export const OWNER_FILE = 'hemoday-owner.json';
+
+export interface Owner {
+  pid: number;
+  /** The owner's start time as the OS reports it: tells the owner from a later process that reuses its pid. */
+  startTime?: string;
+}
+
+export interface OrphanOptions {
+  /** Use the server of a running app instead of refusing (see EmbeddedPostgresOptions.attachToRunning). */
+  attachToRunning?: boolean;
+  warn?: (message: string) => void;
+}
+
+/**
+ * A node process killed with SIGKILL leaves its postmaster running with the
+ * data directory locked. `postmaster.pid` names the server; OWNER_FILE names
+ * the node process that started it. The recorded pid is only acted on when it
+ * really is a PostgreSQL server for this data directory (the pid of a crashed
+ * server may since belong to any process). Then, if its owner is alive and is
+ * still its parent, another process is using this data directory: refuse.
+ * Otherwise the server is orphaned (its parent is init or a subreaper such as
+ * `systemd --user`): stop it.
+ */
+export async function stopOrphanedServer(dataDir: string, options: OrphanOptions = {}): Promise<{ port: number; ownerPid: number } | undefined> {
+  const pidFile = join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pidLines = (await readFile(pidFile, 'utf8')).split('\n');
+  const pid = Number(pidLines[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // PostgreSQL replaces a pid file whose process is gone
+  const args = processArgs(pid);
+  if (!args) {
+    throw new EmbeddedPostgresError(
+      `${pidFile} names pid ${pid}, which cannot be inspected. If no PostgreSQL server runs on ${dataDir}, delete that file.`,
+    );
+  }
+  if (!isPostgresFor(args, dataDir)) {
+    // The crashed server's pid now belongs to an unrelated process. PostgreSQL would refuse to start
+    // ("lock file already exists") and that process is none of ours: leave it alone, drop the stale file.
+    options.warn?.(`removing stale ${pidFile}: pid ${pid} is not a PostgreSQL server for this data directory`);
+    await rm(pidFile, { force: true });
+    return;
+  }
+  const owner = await readOwner(dataDir);
+  if (owner && isRunningOwner(owner, pid)) {
+    // Line 4 of postmaster.pid is the server's port.
+    const port = Number(pidLines[3]);
+    if (options.attachToRunning && Number.isInteger(port) && port > 0) return { port, ownerPid: owner.pid };
+    throw new EmbeddedPostgresError(
+      `Another process (pid ${owner.pid}) is already running the embedded PostgreSQL in ${dataDir}. Stop it first, or set another DATA_DIR.`,
+    );
+  }
+  options.warn?.(`stopping orphaned embedded PostgreSQL (pid ${pid}) left by a killed process`);
+  process.kill(pid, 'SIGINT');
+  // Not our child: wait for it to exit (a zombie left for a parent that does not reap counts as gone).
+  if (!(await waitForExit(pid, 20_000))) {
+    process.kill(pid, 'SIGQUIT');
+    if (!(await waitForExit(pid, 10_000))) throw new EmbeddedPostgresError(`The orphaned embedded PostgreSQL (pid ${pid}) did not stop.`);
+  }
+}
+
+/** The owner recorded in `dataDir`, if any (a missing or unreadable file is none). */
+export async function readOwner(dataDir: string): Promise<Owner | undefined> {
+  try {
+    const owner = JSON.parse(await readFile(join(dataDir, OWNER_FILE), 'utf8')) as Owner;
+    return Number.isInteger(owner.pid) && owner.pid > 0 ? owner : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records this process as the owner of the server it is about to start in `dataDir`. */
+export async function writeOwner(dataDir: string): Promise<void> {
+  const owner: Owner = { pid: process.pid, startTime: processStartTime(process.pid) };
+  await writeFile(join(dataDir, OWNER_FILE), `${JSON.stringify(owner)}\n`, { mode: 0o644 });
+}
+
+/** Removes the owner file, only when this process is the recorded owner (a refused start must not clear the owner's). */
+export async function clearOwner(dataDir: string): Promise<void> {
+  if ((await readOwner(dataDir))?.pid === process.pid) await rm(join(dataDir, OWNER_FILE), { force: true }).catch(() => undefined);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Fields of /proc/<pid>/stat after the command name (field 3, the state, is index 0). */
+function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+function ps(pid: number, field: string): string | undefined {
+  try {
+    return execFileSync('ps', ['-ww', '-o', `${field}=`, '-p', String(pid)], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parentPid(pid: number): number | undefined {
+  const ppid = Number(platform() === 'linux' ? procStat(pid)?.[1] : ps(pid, 'ppid'));
+  return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
+}
+
+/** A process's command line (`ps` splits it at spaces where /proc is missing). */
+function processArgs(pid: number): string[] | undefined {
+  if (platform() === 'linux') {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    } catch {
+      return undefined;
+    }
+  }
+  return ps(pid, 'args')?.split(/\s+/);
+}
+
+function processStartTime(pid: number): string | undefined {
+  return platform() === 'linux' ? procStat(pid)?.[19] : ps(pid, 'lstart');
+}
+
+/** Alive and not a zombie (an exited process whose parent has not reaped it). */
+function isRunning(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  return platform() === 'linux' ? procStat(pid)?.[0] !== 'Z' : ps(pid, 'state')?.[0] !== 'Z';
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isRunning(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // Exited. Give its new parent (init, a subreaper) a moment to reap it; one that never does is no reason to wait.
+  const reaped = Date.now() + 1_000;
+  while (isAlive(pid) && Date.now() < reaped) await new Promise((r) => setTimeout(r, 50));
+  return true;
+}
+
+/** `postgres -D <dataDir> …`, as spawnServer starts it (pg_ctl starts it the same way). */
+function isPostgresFor(args: string[], dataDir: string): boolean {
+  if (!['postgres', 'postmaster'].includes(baseName(args[0] ?? ''))) return false;
+  const index = args.indexOf('-D');
+  return index >= 0 && index + 1 < args.length && resolve(args[index + 1]) === dataDir;
+}
+
+/** The recorded owner is alive (the same process, not a reuse of its pid), is node, and is the server's parent. */
+function isRunningOwner(owner: Owner, postmasterPid: number): boolean {
+  if (!isRunning(owner.pid) || parentPid(postmasterPid) !== owner.pid) return false;
+  if (owner.startTime !== undefined && processStartTime(owner.pid) !== owner.startTime) return false;
+  return /^node/.test(baseName(processArgs(owner.pid)?.[0] ?? '')) || processArgs(owner.pid)?.[0] === process.execPath;
+}
+
+export function baseName(path: string): string {
+  return path.split(sep).pop() ?? path;
+}
