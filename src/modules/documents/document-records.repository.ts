@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { WriteStamp } from '../sync/write-stamp.js';
 import type { DocumentCategory } from './dto/upload-document-fields.dto.js';
 
 /** A row of the synced `documents` table, as the upload flow needs it. */
@@ -54,8 +55,17 @@ export interface DocumentFilePatch {
 
 /**
  * Writes of the synced `documents` table made by uploads. Every method runs in
- * a FamilyVersionService transaction and receives its family and version; the
- * caller stamps nothing by hand.
+ * a FamilyVersionService transaction and takes the same WriteStamp as the sync
+ * push (family and version from the write handle).
+ *
+ * The stamping below repeats what sync.repository.ts generates from the
+ * registry for `documents`, on purpose: the generated statements belong to
+ * SyncRepository, a provider of SyncModule, which imports this module (using
+ * them here would make a module cycle or a second instance); they read values
+ * from pushed JSON documents and return a count, so an upload would have to
+ * shape its fields as a pushed record and read the row back (three statements
+ * instead of two); and they handle revivals and devices an upload never has.
+ * A column added to `documents` with a server-side stamp must be added here too.
  */
 @Injectable()
 export class DocumentRecordsRepository {
@@ -71,11 +81,11 @@ export class DocumentRecordsRepository {
 
   async insert(
     manager: EntityManager,
-    write: { familyId: string; version: number; userId: string; nowMs: number },
+    stamp: WriteStamp,
     doc: NewDocument,
   ): Promise<DocumentRecord | null> {
-    // created_by_device stays NULL: no device holds a row the server created, the uploader included,
-    // so every device pulls it as `created`.
+    // created_by_device stays NULL (stamp.deviceId is not used): no device holds a row the server
+    // created, the uploader included, so every device pulls it as `created`.
     // ON CONFLICT DO NOTHING: the same new id inserted meanwhile by another family (a guessed UUID
     // racing ours) comes back as "no row", which the caller answers like another family's document.
     const rows: DocumentRow[] = await manager.query(
@@ -85,15 +95,15 @@ export class DocumentRecordsRepository {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10, $11, $11)
        ON CONFLICT (id) DO NOTHING
        RETURNING ${COLUMNS}`,
-      [doc.id, write.familyId, doc.name, doc.category, doc.fileUrl, doc.mimeType, doc.sizeBytes, doc.notes,
-        write.nowMs, write.version, write.userId],
+      [doc.id, stamp.familyId, doc.name, doc.category, doc.fileUrl, doc.mimeType, doc.sizeBytes, doc.notes,
+        stamp.now, stamp.version, stamp.userId],
     );
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
   async updateFile(
     manager: EntityManager,
-    write: { familyId: string; version: number; userId: string; nowMs: number },
+    stamp: WriteStamp,
     id: string,
     patch: DocumentFilePatch,
   ): Promise<DocumentRecord> {
@@ -107,8 +117,8 @@ export class DocumentRecordsRepository {
         WHERE id = $1 AND family_id = $2
         RETURNING ${COLUMNS})
        SELECT * FROM updated`,
-      [id, write.familyId, patch.name ?? null, patch.category ?? null, patch.notes ?? null,
-        patch.fileUrl, patch.mimeType, patch.sizeBytes, write.nowMs, write.version, write.userId],
+      [id, stamp.familyId, patch.name ?? null, patch.category ?? null, patch.notes ?? null,
+        patch.fileUrl, patch.mimeType, patch.sizeBytes, stamp.now, stamp.version, stamp.userId],
     );
     return toRecord(rows[0]);
   }

@@ -5,11 +5,13 @@ import { validateSync } from 'class-validator';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { FamilyContext, type FamilyScope } from '../../common/family-scope/family-context.js';
+import type { EntityManager } from 'typeorm';
+import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { invalidRequest } from '../../common/errors/invalid-request.js';
 import { flattenValidationErrors } from '../../common/http/validation.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { uploadConfig } from '../../config/configuration.js';
+import { writeStamp, type WriteStamp } from '../sync/write-stamp.js';
 import { sanitizeFileName } from './content-disposition.js';
 import { DocumentRecordsRepository, type DocumentRecord } from './document-records.repository.js';
 import { DocumentsErrors } from './documents.errors.js';
@@ -77,9 +79,10 @@ export class UploadService {
         this.logger.log({ fileId, sizeBytes: saved.sizeBytes, mimeType: saved.mimeType }, 'file uploaded');
         return UploadResponse.from(saved);
       }
-      const { result } = await this.versions.write(async ({ manager, version }) => {
-        const saved = await this.files.withManager(manager).insert(file);
-        const document = await this.writeDocument(manager, scope, version, fields, saved);
+      const { result } = await this.versions.write(async (write) => {
+        const saved = await this.files.withManager(write.manager).insert(file);
+        // No device: the uploaded document is pulled as `created` by every device (see DocumentRecordsRepository).
+        const document = await this.writeDocument(write.manager, writeStamp(write, scope.userId, null), fields, saved);
         return { saved, document };
       });
       this.logger.log({ fileId, documentId: result.document.id, sizeBytes: result.saved.sizeBytes }, 'file uploaded with document');
@@ -106,21 +109,19 @@ export class UploadService {
   }
 
   private async writeDocument(
-    manager: import('typeorm').EntityManager,
-    scope: FamilyScope,
-    version: number,
+    manager: EntityManager,
+    stamp: WriteStamp,
     fields: UploadDocumentFieldsDto,
     file: FileEntity,
   ): Promise<DocumentRecord> {
-    const write = { familyId: scope.familyId, version, userId: scope.userId, nowMs: Date.now() };
     const fileFields = { fileUrl: fileUrlOf(file.id), mimeType: file.mimeType, sizeBytes: file.sizeBytes };
     const existing = fields.document_id ? await this.documents.lockById(manager, fields.document_id) : null;
     if (existing) {
       // Another family's document answers exactly like a missing one would on a read: 404.
-      if (existing.familyId !== scope.familyId || existing.deletedAt !== null) {
+      if (existing.familyId !== stamp.familyId || existing.deletedAt !== null) {
         throw DocumentsErrors.documentNotFound();
       }
-      return this.documents.updateFile(manager, write, existing.id, {
+      return this.documents.updateFile(manager, stamp, existing.id, {
         name: fields.name,
         category: fields.category,
         notes: fields.notes,
@@ -130,7 +131,7 @@ export class UploadService {
     if (!fields.name || !fields.category) {
       throw DocumentsErrors.documentFieldsMissing((['name', 'category'] as const).filter((field) => !fields[field]));
     }
-    const created = await this.documents.insert(manager, write, {
+    const created = await this.documents.insert(manager, stamp, {
       id: fields.document_id ?? randomUUID(),
       name: fields.name,
       category: fields.category,

@@ -17,8 +17,9 @@ import {
   lookupIds,
   readBody,
 } from './sync-push.rules.js';
-import { SyncRepository, type WriteStamp } from './sync.repository.js';
+import { SyncRepository } from './sync.repository.js';
 import { validatePush, type PushedRecord } from './sync-validator.js';
+import { writeStamp } from './write-stamp.js';
 
 export interface PushInput {
   /** The raw request body: `{ changes, lastPulledAt? }`. */
@@ -73,7 +74,8 @@ export class SyncPushService {
     const { changes, cursor } = readBody(input.body, input.lastPulledAt);
     const push = validatePush(changes, familyId, { requireFamilyId: input.fromDevice ?? false });
     if (!push.recordCount) return { timestamp: await this.currentVersion(familyId) };
-    const { version } = await this.versions.write(async ({ manager, version, previousVersion }) => {
+    const { version } = await this.versions.write(async (write) => {
+      const { manager, previousVersion } = write;
       const member = await this.repository.lockMembership(manager, userId);
       if (!member || member.familyId !== familyId || member.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
 
@@ -89,7 +91,7 @@ export class SyncPushService {
       assertNoConflicts(push, byTable, cursor);
       if (changesNothing(push, byTable)) return NOTHING_TO_WRITE;
 
-      const stamp: WriteStamp = { familyId, version, userId, deviceId: input.deviceId, now: Date.now() };
+      const stamp = writeStamp(write, userId, input.deviceId);
       for (const table of push.tables) {
         const own = byTable.get(table.spec.name);
         const toUpdate: PushedRecord[] = [];

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { inClientSchema, isJsonColumn, SYNC_TABLES, writableColumns, type ColumnSpec, type SyncTableName, type TableSpec } from './sync-schema.js';
 import type { PushedRecord } from './sync-validator.js';
+import type { WriteStamp } from './write-stamp.js';
 
 /**
  * How one table is read for a pull:
@@ -40,14 +41,6 @@ export interface ExistingRow {
   family_id: string;
   server_version: string;
   deleted: boolean;
-}
-
-export interface WriteStamp {
-  familyId: string;
-  version: number;
-  userId: string;
-  deviceId: string | null;
-  now: number;
 }
 
 const q = (identifier: string) => `"${identifier}"`;
