@@ -8,6 +8,7 @@ import { authConfig } from '../../config/configuration.js';
 import { RefreshTokenEntity } from './entities/refresh-token.entity.js';
 import { AuthErrors } from './auth.errors.js';
 import { revokeRefreshTokens } from './refresh-token-revocation.js';
+import { LOWER_CASE_UUID_SOURCE } from '../../common/http/uuid.js';
 
 export interface TokenPair {
   accessToken: string;
@@ -32,7 +33,7 @@ const REFRESH_SECRET_BYTES = 32;
  * spaces or an upper-case id are not this server's tokens (401), rather than being cut to the part
  * that matches.
  */
-const REFRESH_TOKEN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/;
+const REFRESH_TOKEN = new RegExp(`^(${LOWER_CASE_UUID_SOURCE})\\.([A-Za-z0-9_-]{43})$`);
 
 export function parseRefreshToken(presented: string): { id: string; secret: string } | null {
   const match = REFRESH_TOKEN.exec(presented);
