@@ -65,30 +65,13 @@ function recordProjection(spec: TableSpec, schemaVersion: number | null): string
  * $5 user.
  */
 const ownRow = (device: string, user: string) => `($3::text IS NOT NULL AND ${device} = $3::text AND ${user} = $5::uuid)`;
-/** In a span recorded without its user (before users were recorded), the device alone decides. */
-const ownSpan = (device: string, user: string) => `(p.span ->> '${device}' = $3::text AND coalesce((p.span ->> '${user}')::uuid = $5::uuid, true))`;
-
-/**
- * Whether the device (cursor $2) still holds a revived record from one of its earlier lives
- * (`prev_spans`, oldest first): it held life i — its cursor lies in that life, or it created that
- * life itself after its cursor — and has not deleted the record itself since (a deletion by
- * another device after the cursor is one it has not pulled). One pass over the spans: the window
- * finds the device's last own deletion, the lives after it are checked.
- */
-const HELD_IN_EARLIER_LIFE = `EXISTS (
-         SELECT 1
-           FROM (SELECT p.i, (p.span ->> 'c')::bigint AS c, (p.span ->> 'd')::bigint AS d,
-                        ${ownSpan('cd', 'cu')} AS own_created,
-                        max(p.i) FILTER (WHERE ${ownSpan('dd', 'du')}) OVER () AS own_deleted
-                   FROM jsonb_array_elements(t.prev_spans) WITH ORDINALITY AS p(span, i)) life
-          WHERE life.i > coalesce(life.own_deleted, 0)
-            AND ((life.c <= $2 AND life.d > $2) OR (life.own_created AND life.c > $2)))`;
 
 /**
  * Which list an incremental row goes to ($2 cursor, $3 device id, $5 user). `created` only for a
  * device that does not hold the row: not the device that pushed its current life as new, and not
  * a device that still holds an earlier life (revived after deletions that device neither pulled
- * nor pushed). Rows never revived (prev_spans NULL) never reach the span check.
+ * nor pushed): sync_held_in_earlier_life (migration SyncHeldInEarlierLife, a function so that
+ * the pull's statement stays cheap to plan). Rows never revived (prev_spans NULL) never reach it.
  */
 function kindSql(spec: TableSpec): string {
   const ownDevice = ownRow('t.created_by_device', 't.created_by');
@@ -96,7 +79,7 @@ function kindSql(spec: TableSpec): string {
   return `CASE WHEN t.deleted_at IS NOT NULL THEN 'd'
               WHEN t.server_created_version <= $2 OR ${ownDevice} THEN 'u'
               WHEN t.prev_spans IS NULL THEN 'c'
-              WHEN ${HELD_IN_EARLIER_LIFE} THEN 'u'
+              WHEN sync_held_in_earlier_life(t.prev_spans, $2, $3::text, $5::uuid) THEN 'u'
               ELSE 'c' END`;
 }
 
