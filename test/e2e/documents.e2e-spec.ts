@@ -1,11 +1,10 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Response } from 'supertest';
 import { DataSource } from 'typeorm';
+import { rawRequest } from '../setup/raw-request.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { Device } from '../sync-client/device.js';
 
@@ -497,44 +496,23 @@ describe('files: size limit', () => {
     const m = await register(t);
     const total = 64 * 1024 * 1024;
     const boundary = `----hemoday${randomUUID()}`;
-    const url = new URL(t.baseUrl);
     // Chunked, so no Content-Length tells the server the size in advance.
-    const req = httpRequest({
-      host: url.hostname,
-      port: url.port,
+    const { sent, ...outcome } = await rawRequest(t.baseUrl, {
       method: 'POST',
       path: '/api/v1/upload',
       headers: { Authorization: `Bearer ${m.token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+      prefix: `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\n\r\n%PDF-1.4\n`,
+      chunk: Buffer.alloc(256 * 1024, 0x41),
+      total,
+      suffix: `\r\n--${boundary}--\r\n`,
     });
-    req.on('error', () => undefined); // EPIPE/ECONNRESET after the answer, when we keep writing
-    let outcome: { status?: number; headers?: IncomingHttpHeaders; body?: string; error?: string } | undefined;
-    const answered = new Promise<void>((resolve) => {
-      req.on('response', (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (c: string) => (body += c));
-        res.on('end', () => ((outcome = { status: res.statusCode, headers: res.headers, body }), resolve()));
-        res.on('error', () => ((outcome ??= { status: res.statusCode, headers: res.headers }), resolve()));
-      });
-      req.on('error', (error: NodeJS.ErrnoException) => ((outcome ??= { error: error.code }), resolve()));
-    });
-    req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\n\r\n%PDF-1.4\n`);
-    const chunk = Buffer.alloc(256 * 1024, 0x41);
-    let sent = 0;
-    while (!outcome && sent < total) {
-      const flowing = req.write(chunk);
-      sent += chunk.length;
-      if (!flowing) await Promise.race([once(req, 'drain'), answered]);
-    }
-    if (!outcome) req.end(`\r\n--${boundary}--\r\n`);
-    await answered;
-    req.destroy();
     // Draining everything would have answered only after all 64 MiB.
     expect(sent).toBeLessThan(total / 2);
-    if (outcome!.status !== undefined) {
-      expect(outcome!.status).toBe(413);
-      expect(outcome!.headers!.connection).toBe('close');
+    if (outcome.status !== undefined) {
+      expect(outcome.status).toBe(413);
+      expect(outcome.headers!.connection).toBe('close');
     } else {
-      expect(['EPIPE', 'ECONNRESET']).toContain(outcome!.error);
+      expect(['EPIPE', 'ECONNRESET']).toContain(outcome.error);
     }
     expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
   });

@@ -1,9 +1,10 @@
 import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { bearer, registerFamily, uniqueEmail } from '../factories/auth.factory.js';
+import { rawRequest } from '../setup/raw-request.js';
 import { createTestApp, testEnv, type TestApp } from '../setup/test-app.js';
 
 const ERROR_KEYS = ['details', 'error', 'message', 'statusCode'];
@@ -18,65 +19,6 @@ function expectErrorShape(res: { status: number; body: Record<string, unknown>; 
   expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
 }
 
-interface RawAnswer {
-  status?: number;
-  headers?: IncomingHttpHeaders;
-  body?: string;
-  /** The connection failed before an answer was read (EPIPE/ECONNRESET after the server closed it). */
-  error?: string;
-  /** Body bytes written before the answer (or the failure) arrived. */
-  sent: number;
-  ms: number;
-}
-
-/**
- * One request over a fresh connection, written chunk by chunk until the server answers (or
- * `total` bytes are sent): what a client sees when the server answers before reading the body.
- * `declaredLength` sends a Content-Length instead of chunked encoding; `chunk` is what is written
- * (repeated), JSON whitespace by default.
- */
-async function rawRequest(
-  baseUrl: string,
-  options: { method: string; path: string; headers?: Record<string, string>; total: number; declaredLength?: number; chunk?: Buffer; agent?: Agent | false },
-): Promise<RawAnswer> {
-  const url = new URL(baseUrl);
-  const started = Date.now();
-  const req = httpRequest({
-    host: url.hostname,
-    port: url.port,
-    method: options.method,
-    path: options.path,
-    agent: options.agent ?? false,
-    headers: {
-      'Content-Type': 'application/json',
-      ...(options.declaredLength !== undefined ? { 'Content-Length': String(options.declaredLength) } : {}),
-      ...options.headers,
-    },
-  });
-  req.on('error', () => undefined); // EPIPE/ECONNRESET after the answer, when we keep writing
-  let answer: Omit<RawAnswer, 'sent' | 'ms'> | undefined;
-  const answered = new Promise<void>((resolve) => {
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c));
-      res.on('end', () => ((answer = { status: res.statusCode, headers: res.headers, body }), resolve()));
-      res.on('error', () => ((answer ??= { status: res.statusCode, headers: res.headers }), resolve()));
-    });
-    req.on('error', (error: NodeJS.ErrnoException) => ((answer ??= { error: error.code }), resolve()));
-  });
-  const chunk = options.chunk ?? Buffer.alloc(256 * 1024, 0x20); // JSON whitespace: a valid prefix of any body
-  let sent = 0;
-  while (!answer && sent < options.total) {
-    const piece = chunk.subarray(0, Math.min(chunk.length, options.total - sent));
-    const flowing = req.write(piece);
-    sent += piece.length;
-    if (!flowing) await Promise.race([once(req, 'drain'), answered]);
-  }
-  if (!answer) req.end();
-  await answered;
-  req.destroy();
-  return { ...answer!, sent, ms: Date.now() - started };
-}
 
 describe('HTTP input handling and error shape (e2e)', () => {
   let t: TestApp;
