@@ -182,12 +182,17 @@ describe('auth (e2e)', () => {
       expect(pull.body.experimentalStrategy).toBe('replacement');
     });
 
-    it('POST /join-family by a removed member puts them in the new family', async () => {
+    it('POST /join-family by a removed member, signed in again, puts them in the new family', async () => {
       const { owner, member } = await familyWithMember(t);
       await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
+      // The removal ended their sign-ins: the old token is refused, a new sign-in has no family yet.
+      await t.http().get('/api/v1/auth/me').set(bearer(member.token)).expect(401);
+      const token = (await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200)).body.access_token;
+      const res = await t.http().get('/api/v1/families/me').set(bearer(token)).expect(403);
+      expect(res.body.details.code).toBe('NO_FAMILY');
       const other = await registerFamily(t);
-      await t.http().post('/api/v1/auth/join-family').set(bearer(member.token)).send({ invite_code: other.inviteCode }).expect(200);
-      const family = await t.http().get('/api/v1/families/me').set(bearer(member.token)).expect(200);
+      await t.http().post('/api/v1/auth/join-family').set(bearer(token)).send({ invite_code: other.inviteCode }).expect(200);
+      const family = await t.http().get('/api/v1/families/me').set(bearer(token)).expect(200);
       expect(family.body.id).toBe(other.family.id);
     });
 
@@ -307,6 +312,30 @@ describe('auth (e2e)', () => {
       await t.http().post('/api/v1/auth/logout').send({ refresh_token: user.refreshToken }).expect(204);
       await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(401);
       await t.http().post('/api/v1/auth/logout').send({ refresh_token: 'whatever' }).expect(204);
+    });
+
+    it('logout ends that sign-in\'s access tokens at once, rotated-out ones included; the user\'s other sign-ins keep working', async () => {
+      const user = await registerFamily(t);
+      const tablet = (await t.http().post('/api/v1/auth/login').send({ email: user.email, password: user.password }).expect(200)).body;
+      const rotated = (await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200)).body;
+      // A rotation does not end the access token it replaces (it expires on its own).
+      await t.http().get('/api/v1/auth/me').set(bearer(user.token)).expect(200);
+      await t.http().post('/api/v1/auth/logout').send({ refresh_token: rotated.refresh_token }).expect(204);
+      for (const token of [user.token, rotated.access_token]) {
+        const res = await t.http().get('/api/v1/families/me').set(bearer(token)).expect(401);
+        expect(res.body).toMatchObject({ statusCode: 401, details: { code: 'UNAUTHENTICATED' } });
+        await t.http().get('/api/v1/sync').set(bearer(token)).expect(401);
+      }
+      await t.http().get('/api/v1/families/me').set(bearer(tablet.access_token)).expect(200);
+    });
+
+    it('a detected refresh-token reuse ends the access tokens of that sign-in too', async () => {
+      const user = await registerFamily(t);
+      const rotated = (await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200)).body;
+      await db.query("UPDATE refresh_tokens SET used_at = now() - interval '1 hour' WHERE id = $1", [user.refreshToken.split('.')[0]]);
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(401);
+      await t.http().get('/api/v1/auth/me').set(bearer(rotated.access_token)).expect(401);
+      await t.http().get('/api/v1/auth/me').set(bearer(user.token)).expect(401);
     });
 
     it('stores only a hash of the refresh secret', async () => {

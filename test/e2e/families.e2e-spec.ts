@@ -257,7 +257,7 @@ describe('families (e2e)', () => {
   });
 
   describe('DELETE /families/me/members/:userId', () => {
-    it('owner removes a member, who loses access at once and whose refresh tokens are revoked', async () => {
+    it('owner removes a member, whose sign-ins end at once (access and refresh tokens); signed in again, they are in no family', async () => {
       const { owner, member } = await familyWithMember(t);
       // The member signs in on a second device too.
       const second = await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200);
@@ -266,18 +266,25 @@ describe('families (e2e)', () => {
       await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
       expect(await syncVersion(owner.family.id)).toBeGreaterThan(before);
 
-      // The access token is still a valid JWT, but the membership is gone.
-      const res = await t.http().get('/api/v1/families/me').set(bearer(member.token)).expect(403);
+      // The access tokens are still validly signed and unexpired, but their sign-ins have ended.
+      for (const token of [member.token, second.body.access_token]) {
+        const res = await t.http().get('/api/v1/families/me').set(bearer(token)).expect(401);
+        expect(res.body).toMatchObject({ statusCode: 401, details: { code: 'UNAUTHENTICATED' } });
+        await t.http().patch('/api/v1/families/me').set(bearer(token)).send({ notes: 'x' }).expect(401);
+      }
+      // Signed in again: the account is intact, the membership is gone.
+      const again = (await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200)).body.access_token;
+      const res = await t.http().get('/api/v1/families/me').set(bearer(again)).expect(403);
       expect(res.body).toMatchObject({ statusCode: 403, details: { code: 'NO_FAMILY' } });
-      await t.http().patch('/api/v1/families/me').set(bearer(member.token)).send({ notes: 'x' }).expect(403);
-      const me = await t.http().get('/api/v1/auth/me').set(bearer(member.token)).expect(200);
+      await t.http().patch('/api/v1/families/me').set(bearer(again)).send({ notes: 'x' }).expect(403);
+      const me = await t.http().get('/api/v1/auth/me').set(bearer(again)).expect(200);
       expect(me.body).toMatchObject({ user: { family_id: null, role: null }, family: null });
 
       for (const token of [member.refreshToken, second.body.refresh_token]) {
         await t.http().post('/api/v1/auth/refresh').send({ refresh_token: token }).expect(401);
       }
       const [{ live }] = await db.query('SELECT count(*)::int AS live FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [member.user.id]);
-      expect(live).toBe(0);
+      expect(live).toBe(1); // the new sign-in's
 
       const family = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
       expect(family.body.members.map((m: { id: string }) => m.id)).toEqual([owner.user.id]);
@@ -295,14 +302,15 @@ describe('families (e2e)', () => {
 
       await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
 
+      const signedIn = (await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200)).body.access_token;
       for (const rejoin of [
-        t.http().post('/api/v1/auth/join-family').set(bearer(member.token)).send({ invite_code: owner.inviteCode }),
+        t.http().post('/api/v1/auth/join-family').set(bearer(signedIn)).send({ invite_code: owner.inviteCode }),
         t.http().post('/api/v1/auth/register').send({ email: `rejoin-${Date.now()}@example.test`, password: 'long enough pw', invite_code: owner.inviteCode }),
       ]) {
         const res = await rejoin.expect(404);
         expect(res.body).toMatchObject({ statusCode: 404, details: { code: 'INVITE_CODE_INVALID' } });
       }
-      const me = await t.http().get('/api/v1/auth/me').set(bearer(member.token)).expect(200);
+      const me = await t.http().get('/api/v1/auth/me').set(bearer(signedIn)).expect(200);
       expect(me.body.user.family_id).toBeNull();
 
       // The remaining members see the new code, on REST and on their devices' next pull.

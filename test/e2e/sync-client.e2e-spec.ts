@@ -175,7 +175,11 @@ describe('sync with the real WatermelonDB client', () => {
     await ownerPhone.sync();
     // The removal replaced the invite code: the owner shares the new one.
     const { body: current } = await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${owner.token}`).expect(200);
-    const rejoined = await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${member.token}`).send({ invite_code: current.invite_code });
+    // The removal ended the member's sign-ins: the phone signs in again (its local data stays).
+    await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${member.token}`).expect(401);
+    const signIn = await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200);
+    memberPhone.token = signIn.body.access_token;
+    const rejoined = await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${memberPhone.token}`).send({ invite_code: current.invite_code });
     expect(rejoined.status).toBe(200);
 
     // The phone still holds this family's data (its last full snapshot was of this family):

@@ -119,9 +119,14 @@ describe('sync events (SSE)', () => {
         stream.ended,
         new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('stream still open after removal')), 10_000))),
       ]).finally(() => clearTimeout(timer));
+      // The removal ended their sign-ins (401); signed in again, they are in no family (403).
       const again = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(member.token) });
-      expect(again.status).toBe(403);
-      expect(await again.json()).toMatchObject({ statusCode: 403 }); // a body left unread holds its socket open
+      expect(again.status).toBe(401);
+      expect(await again.json()).toMatchObject({ statusCode: 401 }); // a body left unread holds its socket open
+      const token = (await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200)).body.access_token;
+      const signedIn = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(token) });
+      expect(signedIn.status).toBe(403);
+      expect(await signedIn.json()).toMatchObject({ statusCode: 403, details: { code: 'NO_FAMILY' } });
     } finally {
       await stream.close();
     }
@@ -149,15 +154,22 @@ describe('sync events (SSE)', () => {
     }
   });
 
-  it('ends the user\'s streams on logout', async () => {
+  it('a logout ends the streams of that sign-in and refuses their reconnection; the user\'s other sign-in keeps its stream', async () => {
     const user = await registerFamily(t);
-    const stream = await openEvents(t, user.token);
+    const tablet = (await t.http().post('/api/v1/auth/login').send({ email: user.email, password: user.password }).expect(200)).body;
+    const phone = await openEvents(t, user.token);
+    const tabletStream = await openEvents(t, tablet.access_token);
     try {
-      await stream.waitFor((e) => e.type === 'sync');
+      await Promise.all([phone, tabletStream].map((s) => s.waitFor((e) => e.type === 'sync')));
       await t.http().post('/api/v1/auth/logout').send({ refresh_token: user.refreshToken }).expect(204);
-      await expectEnded(stream, 'logout');
+      await expectEnded(phone, 'logout');
+      const again = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(user.token) });
+      expect(again.status).toBe(401);
+      expect(await again.json()).toMatchObject({ statusCode: 401 });
+      const push = await pushTransfusion(t, { ...user, token: tablet.access_token });
+      await tabletStream.waitFor((e) => e.type === 'sync' && e.data.version === push.body.timestamp);
     } finally {
-      await stream.close();
+      await Promise.all([phone.close(), tabletStream.close()]);
     }
   });
 

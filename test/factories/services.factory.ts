@@ -69,7 +69,7 @@ export async function createServiceKit(overrides: Partial<AuthConfig> = {}): Pro
   );
   const passwords = new PasswordService(config);
   const jwt = new JwtService({ secret: TEST_JWT_SECRET, signOptions: { algorithm: 'HS256' } });
-  const tokens = new TokenService(jwt, dataSource.getRepository(RefreshTokenEntity), config);
+  const tokens = new TokenService(jwt, dataSource.getRepository(RefreshTokenEntity), config, versions);
   const auth = new AuthService(dataSource.getRepository(UserEntity), passwords, tokens, families, versions);
 
   const as = async <T>(userId: string, work: () => Promise<T>): Promise<T> => {

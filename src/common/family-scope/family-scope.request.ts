@@ -9,6 +9,11 @@ export interface VerifiedAccessToken {
   issuedAt: number | null;
   /** The token's `iat_ms`, ms since epoch; null when absent (tokens issued before the claim existed). */
   issuedAtMs: number | null;
+  /**
+   * The token's `sid`: the refresh token issued with it, whose sign-in must still be live; null for
+   * tokens issued before the claim existed.
+   */
+  refreshTokenId: string | null;
 }
 
 /**
@@ -22,6 +27,8 @@ export interface AuthenticatedUser {
   role: FamilyRole | null;
   /** Family sync_version when the user joined it. */
   joinedVersion: number;
+  /** The sign-in (refresh-token chain) the access token belongs to; null for a token without `sid`. */
+  signInId: string | null;
 }
 
 export interface ScopedRequest extends Request {

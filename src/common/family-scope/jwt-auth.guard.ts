@@ -10,21 +10,37 @@ interface UserRow {
   role: FamilyRole | null;
   family_joined_version: string;
   tokens_valid_after: Date | null;
+  /** The chain of the token's `sid` while that refresh token is the user's and not revoked; else null. */
+  live_sign_in: string | null;
 }
 
 /**
- * The user behind a verified access token, read from the database (one query per request): a deleted
- * user, or a token issued before the user's `tokens_valid_after` (a password reset), gets null; the
- * membership it loads is what FamilyGuard turns into the family scope.
+ * The user behind a verified access token, read from the database (one query per request): null for
+ * a deleted user, a token whose sign-in has ended (`sid` names a refresh token that was revoked:
+ * logout, reuse, removal from the family, password reset), or a token issued before the user's
+ * `tokens_valid_after` (a password reset; what refuses tokens without `sid`). The membership it loads is what FamilyGuard
+ * turns into the family scope.
  */
 export async function loadAuthenticatedUser(dataSource: DataSource, token: VerifiedAccessToken): Promise<AuthenticatedUser | null> {
+  // A rotation marks the old refresh token used, not revoked: the access token issued with it stays
+  // good until it expires. Revoking a sign-in revokes every token of its chain, used ones included.
   const [row]: UserRow[] = await dataSource.query(
-    'SELECT family_id, role, family_joined_version, tokens_valid_after FROM users WHERE id = $1',
-    [token.userId],
+    `SELECT u.family_id, u.role, u.family_joined_version, u.tokens_valid_after, rt.chain_id AS live_sign_in
+       FROM users u
+       LEFT JOIN refresh_tokens rt ON rt.id = $2 AND rt.user_id = u.id AND rt.revoked_at IS NULL
+      WHERE u.id = $1`,
+    [token.userId, token.refreshTokenId],
   );
   if (!row) return null;
+  if (token.refreshTokenId !== null && row.live_sign_in === null) return null;
   if (row.tokens_valid_after && !issuedAfter(token, row.tokens_valid_after)) return null;
-  return { userId: token.userId, familyId: row.family_id, role: row.role, joinedVersion: Number(row.family_joined_version) };
+  return {
+    userId: token.userId,
+    familyId: row.family_id,
+    role: row.role,
+    joinedVersion: Number(row.family_joined_version),
+    signInId: row.live_sign_in,
+  };
 }
 
 /**

@@ -108,8 +108,12 @@ export class FamilyVersionService {
     }
   }
 
-  /** Inside a write: tells every instance, on commit, that this user's membership changed (open event streams end). */
-  async notifyMembershipChange(manager: EntityManager, userId: string): Promise<void> {
-    await manager.query('SELECT pg_notify($1, $2)', [MEMBERSHIP_CHANNEL, userId]);
+  /**
+   * Inside a write: tells every instance, on commit, that this user's membership changed or that
+   * they were signed out, so their open event streams end: all of them, or with `signInId` only
+   * those opened with that sign-in's tokens (a logout of one device).
+   */
+  async notifyMembershipChange(manager: EntityManager, userId: string, signInId?: string): Promise<void> {
+    await manager.query('SELECT pg_notify($1, $2)', [MEMBERSHIP_CHANNEL, signInId ? `${userId}:${signInId}` : userId]);
   }
 }

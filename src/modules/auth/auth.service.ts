@@ -89,12 +89,12 @@ export class AuthService {
   }
 
   /**
-   * Revokes the sign-in of that refresh token and ends the user's open "sync now" streams (the
-   * device signing out may hold one; the user's other devices reconnect with their own tokens).
+   * Revokes the sign-in of that refresh token: its access tokens are refused from the next request
+   * on, and the "sync now" streams opened with them end. The user's other sign-ins are untouched.
    */
   async logout(refreshToken: string): Promise<void> {
-    const userId = await this.tokens.revoke(refreshToken);
-    if (userId) await this.versions.notifyMembershipChange(this.users.manager, userId);
+    const signedOut = await this.tokens.revoke(refreshToken);
+    if (signedOut) await this.versions.notifyMembershipChange(this.users.manager, signedOut.userId, signedOut.signInId);
   }
 
   /** Look-up by email as typed (also used by the admin CLI). */

@@ -11,8 +11,8 @@ describe('JwtStrategy.validate + loadAuthenticatedUser', () => {
   let kit: ServiceKit;
   const jwtStrategy = new JwtStrategy(createSecretKey(Buffer.from(TEST_JWT_SECRET)));
   const strategy = {
-    async validate(payload: { sub: string; typ?: string; iat?: number; iat_ms?: number }) {
-      const token = jwtStrategy.validate(payload);
+    async validate(payload: { sub: string; typ?: string; iat?: number; iat_ms?: number; sid?: unknown }) {
+      const token = jwtStrategy.validate(payload as Parameters<JwtStrategy['validate']>[0]);
       return token && ((await loadAuthenticatedUser(kit.dataSource, token)) ?? false);
     },
   };
@@ -31,6 +31,7 @@ describe('JwtStrategy.validate + loadAuthenticatedUser', () => {
       familyId: user.family_id,
       role: 'owner',
       joinedVersion: expect.any(Number),
+      signInId: null,
     });
   });
 
@@ -70,6 +71,51 @@ describe('JwtStrategy.validate + loadAuthenticatedUser', () => {
     expect(await strategy.validate(at(reset.getTime() - 1))).toBe(false);
     // iat_ms wins over iat: a later second does not rescue a token issued before the reset.
     expect(await strategy.validate({ ...at(reset.getTime() - 1), iat: Math.floor(reset.getTime() / 1000) + 5 })).toBe(false);
+  });
+
+  describe('sid: an access token lives as long as its sign-in', () => {
+    const refreshTokenId = (refreshToken: string) => refreshToken.split('.')[0];
+    const chainOf = async (refreshToken: string): Promise<string> =>
+      (await kit.dataSource.query('SELECT chain_id FROM refresh_tokens WHERE id = $1', [refreshTokenId(refreshToken)]))[0].chain_id;
+    const payloadOf = (accessToken: string) => kit.jwt.decode(accessToken) as { sub: string; sid: string };
+
+    it('tokens from TokenService name the refresh token issued with them; the guard puts its sign-in on the request', async () => {
+      const user = await register();
+      const pair = await kit.tokens.issue(user.id);
+      expect(payloadOf(pair.accessToken).sid).toBe(refreshTokenId(pair.refreshToken));
+      expect(await strategy.validate(payloadOf(pair.accessToken) as never)).toMatchObject({ userId: user.id, signInId: await chainOf(pair.refreshToken) });
+    });
+
+    it('a rotation keeps the previous access token (its refresh token is used, not revoked); a logout ends every access token of that sign-in only', async () => {
+      const user = await register();
+      const phone = await kit.tokens.issue(user.id);
+      const tablet = await kit.tokens.issue(user.id);
+      const rotated = await kit.tokens.rotate(phone.refreshToken);
+      expect(await strategy.validate(payloadOf(phone.accessToken) as never)).not.toBe(false);
+      expect(await strategy.validate(payloadOf(rotated.accessToken) as never)).not.toBe(false);
+      await kit.auth.logout(rotated.refreshToken);
+      expect(await strategy.validate(payloadOf(phone.accessToken) as never)).toBe(false);
+      expect(await strategy.validate(payloadOf(rotated.accessToken) as never)).toBe(false);
+      expect(await strategy.validate(payloadOf(tablet.accessToken) as never)).toMatchObject({ signInId: await chainOf(tablet.refreshToken) });
+    });
+
+    it('a detected reuse ends the access tokens of the copied sign-in', async () => {
+      const user = await register();
+      const first = await kit.tokens.issue(user.id);
+      await kit.tokens.rotate(first.refreshToken);
+      await kit.dataSource.query("UPDATE refresh_tokens SET used_at = now() - interval '1 hour' WHERE id = $1", [refreshTokenId(first.refreshToken)]);
+      await expect(kit.tokens.rotate(first.refreshToken)).rejects.toMatchObject({ message: expect.stringContaining('reuse') });
+      expect(await strategy.validate(payloadOf(first.accessToken) as never)).toBe(false);
+    });
+
+    it('refuses a sid that is not a UUID, names no refresh token, or names another user\'s', async () => {
+      const user = await register();
+      const other = await kit.tokens.issue((await register()).id);
+      const base = { sub: user.id, typ: 'access', iat: now() };
+      for (const sid of ['not-a-uuid', 42, '', '6f1c2b0e-9a7d-4c1e-8b7a-2d3e4f5a6b7c', refreshTokenId(other.refreshToken)]) {
+        expect(await strategy.validate({ ...base, sid })).toBe(false);
+      }
+    });
   });
 
   it('tokens from TokenService carry iat_ms, the same instant as iat; a sign-in right after a reset is accepted', async () => {

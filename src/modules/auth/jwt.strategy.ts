@@ -13,6 +13,8 @@ interface AccessTokenPayload {
   iat?: number;
   /** Issued at, ms since epoch (TokenService sets it; tokens issued before it existed lack it). */
   iat_ms?: number;
+  /** The refresh token issued with this access token (TokenService sets it; older tokens lack it). */
+  sid?: string;
 }
 
 /**
@@ -31,10 +33,13 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     // `sub` goes into uuid columns: a validly signed token whose subject is not a UUID is refused here
     // (401), not by PostgreSQL further on (500).
     if (payload.typ !== 'access' || typeof payload.sub !== 'string' || !isUuid(payload.sub)) return false;
+    // Likewise `sid` (a refresh_tokens id); absent only in tokens issued before the claim existed.
+    if (payload.sid !== undefined && (typeof payload.sid !== 'string' || !isUuid(payload.sid))) return false;
     return {
       userId: payload.sub,
       issuedAt: typeof payload.iat === 'number' ? payload.iat : null,
       issuedAtMs: Number.isSafeInteger(payload.iat_ms) ? (payload.iat_ms as number) : null,
+      refreshTokenId: payload.sid ?? null,
     };
   }
 }

@@ -172,8 +172,9 @@ describe('TokenService', () => {
       expect(await kit.tokens.revoke(`${tablet.refreshToken.slice(0, -2)}xx`)).toBeNull();
       expect(await kit.tokens.revoke('whatever')).toBeNull();
       expect(await kit.tokens.revoke(`${tablet.refreshToken}.junk`)).toBeNull();
-      // An old token of the chain still signs that device out; the user is named (their event streams end).
-      expect(await kit.tokens.revoke(phone.refreshToken)).toBe(userId);
+      // An old token of the chain still signs that device out; user and sign-in are named (its event streams end).
+      const [{ chain_id: phoneSignIn }] = await kit.dataSource.query('SELECT chain_id FROM refresh_tokens WHERE id = $1', [phone.refreshToken.split('.')[0]]);
+      expect(await kit.tokens.revoke(phone.refreshToken)).toEqual({ userId, signInId: phoneSignIn });
       expect((await failure(() => kit.tokens.rotate(rotated.refreshToken))).code).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
       await kit.tokens.rotate(tablet.refreshToken);
     });

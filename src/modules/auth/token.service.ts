@@ -9,6 +9,7 @@ import { RefreshTokenEntity } from './entities/refresh-token.entity.js';
 import { AuthErrors } from './auth.errors.js';
 import { revokeRefreshTokens } from './refresh-token-revocation.js';
 import { LOWER_CASE_UUID_SOURCE } from '../../common/http/uuid.js';
+import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 
 export interface TokenPair {
   accessToken: string;
@@ -41,7 +42,8 @@ export function parseRefreshToken(presented: string): { id: string; secret: stri
 }
 
 /**
- * Access tokens: short-lived HS256 JWTs (`sub` = user id, `typ` = access, `iat_ms` = issue time in ms).
+ * Access tokens: short-lived HS256 JWTs (`sub` = user id, `typ` = access, `iat_ms` = issue time in ms,
+ * `sid` = the refresh token issued with it: the access token lives only as long as its sign-in).
  * Refresh tokens: opaque `<id>.<secret>`, stored as sha256(secret), rotated on
  * every use; a used token presented again revokes its whole chain (but see the retry grace).
  */
@@ -51,6 +53,7 @@ export class TokenService {
     private readonly jwt: JwtService,
     @InjectRepository(RefreshTokenEntity) private readonly refreshTokens: Repository<RefreshTokenEntity>,
     @Inject(authConfig.KEY) private readonly config: ConfigType<typeof authConfig>,
+    private readonly versions: FamilyVersionService,
   ) {}
 
   /** A new sign-in: a new chain. */
@@ -80,7 +83,7 @@ export class TokenService {
       const token = await repo.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!token || !safeEqual(token.tokenHash, sha256(secret))) return { error: invalid() };
       if (token.supersededAt) {
-        await revokeRefreshTokens(manager, { chainId: token.chainId });
+        await this.revokeCopiedChain(manager, token);
         return { error: reuse() };
       }
       if (token.revokedAt || token.expiresAt.getTime() <= Date.now()) return { error: invalid() };
@@ -88,7 +91,7 @@ export class TokenService {
         const successor = Date.now() - token.usedAt.getTime() <= REFRESH_RETRY_GRACE_MS ? await unusedSuccessor(manager, token.id) : undefined;
         if (!successor) {
           // A rotated-out token came back: someone holds a copy. End the whole sign-in.
-          await revokeRefreshTokens(manager, { chainId: token.chainId });
+          await this.revokeCopiedChain(manager, token);
           return { error: reuse() };
         }
         await manager.query('UPDATE refresh_tokens SET revoked_at = now(), superseded_at = now() WHERE id = $1', [successor]);
@@ -100,6 +103,12 @@ export class TokenService {
     });
     if ('error' in outcome) throw outcome.error;
     return outcome.pair;
+  }
+
+  /** Ends a sign-in whose tokens were copied: its refresh and access tokens, and its event streams (on commit). */
+  private async revokeCopiedChain(manager: EntityManager, token: RefreshTokenEntity): Promise<void> {
+    await revokeRefreshTokens(manager, { chainId: token.chainId });
+    await this.versions.notifyMembershipChange(manager, token.userId, token.chainId);
   }
 
   private async issueInChain(manager: EntityManager, userId: string, chainId: string, parentId: string | null): Promise<TokenPair> {
@@ -116,26 +125,28 @@ export class TokenService {
     );
     // `iat` has whole seconds; `iat_ms` (the same instant, in ms) lets JwtAuthGuard tell a token
     // issued just after a password reset from one issued just before it, within the same second.
+    // `sid` ties the access token to its sign-in: once the chain is revoked (logout, reuse) the
+    // guard refuses it, instead of it working until it expires.
     const issuedAtMs = Date.now();
     const accessToken = await this.jwt.signAsync(
-      { sub: userId, typ: 'access', iat: Math.floor(issuedAtMs / 1000), iat_ms: issuedAtMs },
+      { sub: userId, typ: 'access', iat: Math.floor(issuedAtMs / 1000), iat_ms: issuedAtMs, sid: row.id },
       { expiresIn: this.config.accessTtlSeconds },
     );
     return { accessToken, refreshToken: `${row.id}.${secret}`, expiresIn: this.config.accessTtlSeconds };
   }
 
   /**
-   * Revokes the chain of the given refresh token (sign-out of that device) and returns its user.
-   * Unknown tokens are ignored (null).
+   * Revokes the chain of the given refresh token (sign-out of that device) and returns its user and
+   * sign-in (chain). Unknown tokens are ignored (null).
    */
-  async revoke(presented: string): Promise<string | null> {
+  async revoke(presented: string): Promise<{ userId: string; signInId: string } | null> {
     const parsed = parseRefreshToken(presented);
     if (!parsed) return null;
     const { id, secret } = parsed;
     const token = await this.refreshTokens.findOne({ where: { id } });
     if (!token || !safeEqual(token.tokenHash, sha256(secret))) return null;
     await this.refreshTokens.manager.transaction((manager) => revokeRefreshTokens(manager, { chainId: token.chainId }));
-    return token.userId;
+    return { userId: token.userId, signInId: token.chainId };
   }
 
   /** Revokes every refresh token of a user (removed from a family, password reset). */

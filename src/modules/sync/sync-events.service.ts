@@ -11,6 +11,12 @@ interface FamilyChange {
   version: number;
 }
 
+/** Whose open streams must end: a user's, or only those of one of their sign-ins (a logout). */
+interface StreamsToEnd {
+  userId: string;
+  signInId: string | null;
+}
+
 const HEARTBEAT_MS = 25_000;
 
 /**
@@ -24,8 +30,8 @@ const HEARTBEAT_MS = 25_000;
 export class SyncEventsService implements OnApplicationShutdown {
   private readonly logger = new Logger(SyncEventsService.name);
   private readonly changes = new Subject<FamilyChange>();
-  /** User ids whose open streams must end (membership changed, signed out). */
-  private readonly membershipChanges = new Subject<string>();
+  /** Users (or sign-ins) whose open streams must end: membership changed, signed out. */
+  private readonly membershipChanges = new Subject<StreamsToEnd>();
   /**
    * Ends every open stream (and its heartbeat timer) when the app shuts down; replayed, so a
    * stream opened on a kept-alive connection after that ends at once too.
@@ -45,11 +51,12 @@ export class SyncEventsService implements OnApplicationShutdown {
   /**
    * The family's current version first, then one event per committed write, plus heartbeats.
    * Ends when a MEMBERSHIP_CHANNEL notification names the user: their membership changed (removed,
-   * joined another family) or they were signed out (logout, password reset). Membership and token
-   * are checked when a stream opens, so the device reconnects and is checked again (a token from
-   * before a password reset is refused).
+   * joined another family) or they were signed out (password reset: every stream; logout: the
+   * streams of that sign-in, `signInId`, and those opened with a token that names none). Membership
+   * and token are checked when a stream opens, so the device reconnects and is checked again (a
+   * token of an ended sign-in is refused).
    */
-  stream(familyId: string, userId: string): Observable<MessageEvent> {
+  stream(familyId: string, userId: string, signInId: string | null): Observable<MessageEvent> {
     const current = defer(() =>
       from(this.ensureListening().then(() => this.repository.familyVersion(this.dataSource.manager, familyId))),
     ).pipe(map((version) => syncEvent(version ?? 0)));
@@ -59,7 +66,9 @@ export class SyncEventsService implements OnApplicationShutdown {
     );
     // Proxies close idle connections; a small event keeps the stream open.
     const heartbeat = interval(HEARTBEAT_MS).pipe(map((): MessageEvent => ({ type: 'ping', data: {} })));
-    const membershipChanged = this.membershipChanges.pipe(filter((changed) => changed === userId));
+    const membershipChanged = this.membershipChanges.pipe(
+      filter((end) => end.userId === userId && (end.signInId === null || signInId === null || end.signInId === signInId)),
+    );
     return merge(current, changes, heartbeat).pipe(takeUntil(merge(membershipChanged, this.listenerLost, this.shuttingDown)));
   }
 
@@ -101,7 +110,8 @@ export class SyncEventsService implements OnApplicationShutdown {
     const client = new pg.Client({ connectionString: options.url, application_name: `hemoday-sync-events-${process.pid}` });
     client.on('notification', (message) => {
       if (message.channel === MEMBERSHIP_CHANNEL) {
-        if (message.payload) this.membershipChanges.next(message.payload);
+        const [userId, signInId] = (message.payload ?? '').split(':');
+        if (userId) this.membershipChanges.next({ userId, signInId: signInId || null });
         return;
       }
       const [familyId, version] = (message.payload ?? '').split(':');

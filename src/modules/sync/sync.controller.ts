@@ -14,8 +14,9 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { ErrorResponse } from '../../common/errors/error-response.js';
-import { CurrentFamily, FamilyScoped } from '../../common/family-scope/decorators.js';
+import { CurrentFamily, CurrentUser, FamilyScoped } from '../../common/family-scope/decorators.js';
 import type { FamilyScope } from '../../common/family-scope/family-context.js';
+import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
 import { DeviceId } from './device-id.decorator.js';
 import { SyncPullQueryDto, SyncPushBodyDto, SyncPushQueryDto, SyncTableChangesDto } from './dto/sync.dto.js';
 import { SyncPullResponse, SyncPushResponse } from './dto/sync.response.js';
@@ -80,7 +81,7 @@ export class SyncController {
    */
   @Sse('events')
   @ApiOkResponse({ description: 'text/event-stream of `sync` events ({ version }) and `ping` heartbeats' })
-  events(@CurrentFamily() family: FamilyScope): Observable<MessageEvent> {
-    return this.eventsService.stream(family.familyId, family.userId);
+  events(@CurrentFamily() family: FamilyScope, @CurrentUser() user: AuthenticatedUser): Observable<MessageEvent> {
+    return this.eventsService.stream(family.familyId, family.userId, user.signInId);
   }
 }
