@@ -22,6 +22,8 @@ export enum ErrorCode {
   NOT_FOUND = 'NOT_FOUND',
   FORBIDDEN_RECORD = 'FORBIDDEN_RECORD',
   SYNC_CONFLICT = 'SYNC_CONFLICT',
+  /** The caller left the family (removed, joined another) while the request was in flight. */
+  MEMBERSHIP_CHANGED = 'MEMBERSHIP_CHANGED',
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
   RATE_LIMITED = 'RATE_LIMITED',
@@ -44,6 +46,7 @@ const STATUS_BY_CODE: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.NOT_FOUND]: HttpStatus.NOT_FOUND,
   [ErrorCode.FORBIDDEN_RECORD]: HttpStatus.FORBIDDEN,
   [ErrorCode.SYNC_CONFLICT]: HttpStatus.CONFLICT,
+  [ErrorCode.MEMBERSHIP_CHANGED]: HttpStatus.CONFLICT,
   [ErrorCode.PAYLOAD_TOO_LARGE]: HttpStatus.PAYLOAD_TOO_LARGE,
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
   [ErrorCode.RATE_LIMITED]: HttpStatus.TOO_MANY_REQUESTS,

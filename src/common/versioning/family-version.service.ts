@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { FamilyContext } from '../family-scope/family-context.js';
+import { assertStillMember } from '../family-scope/membership.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 
 /** LISTEN/NOTIFY channel carrying `<familyId>:<version>` after every committed write. */
@@ -49,9 +50,17 @@ export class FamilyVersionService {
     private readonly familyContext: FamilyContext,
   ) {}
 
-  /** Writes in the current request's family. */
-  write<T>(work: (write: VersionedWrite) => Promise<T>): Promise<VersionedResult<T>> {
-    return this.writeForFamily(this.familyContext.require().familyId, work);
+  /**
+   * Writes in the current request's family, as its member: under the family lock, the caller must
+   * still be the member the request began as (assertStillMember), else `membershipChanged` is thrown
+   * and nothing is written.
+   */
+  write<T>(work: (write: VersionedWrite) => Promise<T>, options: { membershipChanged?: () => DomainError } = {}): Promise<VersionedResult<T>> {
+    const scope = this.familyContext.require();
+    return this.writeForFamily(scope.familyId, async (write) => {
+      await assertStillMember(write.manager, scope, options.membershipChanged);
+      return work(write);
+    });
   }
 
   /**

@@ -74,11 +74,10 @@ export class SyncPushService {
     const { changes, cursor } = readBody(input.body, input.lastPulledAt);
     const push = validatePush(changes, familyId, { requireFamilyId: input.fromDevice ?? false });
     if (!push.recordCount) return { timestamp: await this.currentVersion(familyId) };
+    // The write re-checks the caller's membership under the family lock (a join or a removal that
+    // committed meanwhile): 409 membership_changed, as the pull answers.
     const { version } = await this.versions.write(async (write) => {
       const { manager, previousVersion } = write;
-      const member = await this.repository.lockMembership(manager, userId);
-      if (!member || member.familyId !== familyId || member.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
-
       const existing = await this.repository.findExisting(manager, lookupIds(push));
       const byTable = indexExisting(existing);
       if (input.fromDevice) assertNewRecordsNameFamily(push, byTable);
@@ -108,7 +107,7 @@ export class SyncPushService {
       if (push.tables.some((t) => t.spec.name === 'blood_tests' || t.spec.name === 'blood_test_results')) {
         await this.repository.tombstoneOrphanResults(manager, stamp);
       }
-    });
+    }, { membershipChanged: SyncErrors.membershipChanged });
     return { timestamp: version };
   }
 

@@ -232,18 +232,6 @@ export class SyncRepository {
     );
   }
 
-  /**
-   * Inside a push, under the family lock: the caller's membership as it is now, locked FOR SHARE so
-   * that a join or a removal (which update this row) waits until the push has committed.
-   */
-  async lockMembership(manager: EntityManager, userId: string): Promise<{ familyId: string | null; joinedVersion: number } | null> {
-    const rows: Array<{ family_id: string | null; joined_version: string }> = await manager.query(
-      'SELECT family_id::text AS family_id, family_joined_version::text AS joined_version FROM users WHERE id = $1 FOR SHARE',
-      [userId],
-    );
-    return rows[0] ? { familyId: rows[0].family_id, joinedVersion: Number(rows[0].joined_version) } : null;
-  }
-
   /** Every pushed id (and referenced blood test) as it exists on the server, in any family. */
   async findExisting(manager: EntityManager, idsByTable: Map<SyncTableName, string[]>): Promise<ExistingRow[]> {
     const parts: string[] = [];
