@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Response } from 'supertest';
@@ -453,6 +454,97 @@ describe('files: upload and download', () => {
       expect.arrayContaining(['200', '206', '304', '404', '416']),
     );
   });
+  describe('an upload that outlives the uploader\'s membership', () => {
+    /** An owner and a member of one family (the member joined by the invite code). */
+    async function familyWithMember(): Promise<{ owner: Member; member: Member }> {
+      const owner = await register(t);
+      const { invite_code } = (await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${owner.token}`).expect(200)).body;
+      const res = await t
+        .http()
+        .post('/api/v1/auth/register')
+        .send({ email: `files-${randomUUID()}@example.test`, password: 'correct horse battery', invite_code })
+        .expect(201);
+      return { owner, member: { token: res.body.access_token, familyId: res.body.user.family_id, userId: res.body.user.id } };
+    }
+
+    /**
+     * Starts an upload whose body stops after the file's first bytes; once the server has begun
+     * storing it, `meanwhile` runs; then the body is completed and the answer returned.
+     */
+    async function slowUpload(m: Member, fields: Record<string, string>, meanwhile: () => Promise<void>): Promise<{ status: number; body: Record<string, unknown> }> {
+      const { body, contentType } = rawMultipart('letter.pdf', pdf(64 * 1024), fields);
+      const head = body.subarray(0, body.length - 40 * 1024);
+      const url = new URL(t.baseUrl);
+      const req = httpRequest({ host: url.hostname, port: url.port, method: 'POST', path: '/api/v1/upload', agent: false, headers: { Authorization: `Bearer ${m.token}`, 'Content-Type': contentType, 'Content-Length': String(body.length) } });
+      const answer = new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+        req.on('error', reject);
+        req.on('response', (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (c: string) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        });
+      });
+      req.write(head);
+      const started = Date.now();
+      while (!listFiles(uploadDir).some((f) => f.startsWith(m.familyId))) {
+        if (Date.now() - started > 10_000) throw new Error('the server never started storing the upload');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await meanwhile();
+      req.end(body.subarray(head.length));
+      return answer;
+    }
+
+    const familyRows = async (familyId: string) => ({
+      files: await db.query('SELECT id FROM files WHERE family_id = $1 ORDER BY id', [familyId]),
+      documents: await db.query('SELECT id, name, file_url FROM documents WHERE family_id = $1 ORDER BY id', [familyId]),
+      version: (await db.query('SELECT sync_version FROM families WHERE id = $1', [familyId]))[0].sync_version,
+    });
+
+    it.each([
+      ['a bare file', {}],
+      ['a new document', { name: 'Written after removal', category: 'other' }],
+    ])('removed meanwhile, it writes nothing (409 MEMBERSHIP_CHANGED) and leaves no file: %s', async (_, fields) => {
+      const { owner, member } = await familyWithMember();
+      const before = await familyRows(owner.familyId);
+      const answer = await slowUpload(member, fields, async () => {
+        await t.http().delete(`/api/v1/families/me/members/${member.userId}`).set('Authorization', `Bearer ${owner.token}`).expect(204);
+      });
+      expect(answer.status).toBe(409);
+      expect(answer.body).toMatchObject({ statusCode: 409, details: { code: 'MEMBERSHIP_CHANGED', membership_changed: true } });
+      const after = await familyRows(owner.familyId);
+      expect({ files: after.files, documents: after.documents }).toEqual({ files: before.files, documents: before.documents });
+      expect(listFiles(uploadDir).filter((f) => f.startsWith(owner.familyId))).toEqual([]);
+    });
+
+    it('removed meanwhile, it cannot overwrite an existing document (document_id) nor orphan its file', async () => {
+      const { owner, member } = await familyWithMember();
+      const original = await upload(owner, pdf(), 'original.pdf', { name: 'Discharge letter', category: 'discharge_summary' }).expect(201);
+      const before = await familyRows(owner.familyId);
+      const answer = await slowUpload(member, { document_id: original.body.document.id, name: 'OVERWRITTEN' }, async () => {
+        await t.http().delete(`/api/v1/families/me/members/${member.userId}`).set('Authorization', `Bearer ${owner.token}`).expect(204);
+      });
+      expect(answer.status).toBe(409);
+      const after = await familyRows(owner.familyId);
+      expect(after.documents).toEqual(before.documents);
+      expect(after.documents[0]).toMatchObject({ name: 'Discharge letter', file_url: original.body.file_url });
+      expect(listFiles(uploadDir).filter((f) => f.startsWith(owner.familyId))).toEqual([join(owner.familyId, original.body.id)]);
+    });
+
+    it('joined another family meanwhile, it writes into neither', async () => {
+      const { owner, member } = await familyWithMember();
+      const other = await register(t);
+      const { invite_code } = (await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${other.token}`).expect(200)).body;
+      const [left, joined] = [await familyRows(owner.familyId), await familyRows(other.familyId)];
+      const answer = await slowUpload(member, { name: 'Which family?', category: 'other' }, async () => {
+        await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${member.token}`).send({ invite_code }).expect(200);
+      });
+      expect(answer.status).toBe(409);
+      expect((await familyRows(owner.familyId)).documents).toEqual(left.documents);
+      expect((await familyRows(other.familyId)).documents).toEqual(joined.documents);
+      expect(listFiles(uploadDir).filter((f) => f.startsWith(owner.familyId) || f.startsWith(other.familyId))).toEqual([]);
+    });
+  });
 });
 
 describe('files: size limit', () => {
@@ -534,4 +626,5 @@ describe('files: size limit', () => {
     expect([413, 'EPIPE', 'ECONNRESET']).toContain(status);
     expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
   });
+
 });

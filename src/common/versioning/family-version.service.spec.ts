@@ -190,5 +190,24 @@ describe('FamilyVersionService', () => {
       expect(result).toBe(familyId);
       expect((await failure(() => kit.versions.write(async () => undefined))).code).toBe(ErrorCode.FAMILY_SCOPE_MISSING);
     });
+
+    it('refuses, writing nothing, a caller whose membership changed after the request read it (removed, or left and rejoined)', async () => {
+      const { familyId, userId } = await newFamily();
+      const scope = { userId, familyId, role: 'owner' as const, joinedVersion: 0 };
+      const [{ family_joined_version: joined }] = await kit.dataSource.query('SELECT family_joined_version FROM users WHERE id = $1', [userId]);
+      const before = await syncVersion(familyId);
+      // The request began before a rejoin (another joined version), then after a removal (no family).
+      for (const [stale, change] of [
+        [{ ...scope, joinedVersion: Number(joined) - 1 }, undefined],
+        [{ ...scope, joinedVersion: Number(joined) }, 'UPDATE users SET family_id = NULL, role = NULL WHERE id = $1'],
+      ] as const) {
+        if (change) await kit.dataSource.query(change, [userId]);
+        const error = await failure(() => kit.familyContext.run(stale, () => kit.versions.write((w) => rename(w, 'written by a former member'))));
+        expect(error.code).toBe(ErrorCode.MEMBERSHIP_CHANGED);
+        expect(error.details).toEqual({ membership_changed: true });
+      }
+      expect(await patientName(familyId)).toBeNull();
+      expect(await syncVersion(familyId)).toBe(before);
+    });
   });
 });

@@ -5,8 +5,10 @@ import { validateSync } from 'class-validator';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { EntityManager } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
+import { assertStillMember } from '../../common/family-scope/membership.js';
 import { invalidRequest } from '../../common/errors/invalid-request.js';
 import { flattenValidationErrors } from '../../common/http/validation.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
@@ -45,6 +47,7 @@ export class UploadService {
     private readonly documents: DocumentRecordsRepository,
     private readonly versions: FamilyVersionService,
     private readonly familyContext: FamilyContext,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {
     this.allowedTypes = new Set(config.allowedTypes);
   }
@@ -75,7 +78,12 @@ export class UploadService {
         createdBy: scope.userId,
       };
       if (!hasDocumentFields(fields)) {
-        const saved = await this.files.insert(file);
+        // Not a versioned write (files are not synced), but still only for a caller who is, now, the
+        // member the request began as: an upload can outlive a removal or a join by minutes.
+        const saved = await this.dataSource.transaction(async (manager) => {
+          await assertStillMember(manager, scope);
+          return this.files.withManager(manager).insert(file);
+        });
         this.logger.log({ fileId, sizeBytes: saved.sizeBytes, mimeType: saved.mimeType }, 'file uploaded');
         return UploadResponse.from(saved);
       }
