@@ -1,6 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { bearer, familyWithMember, joinFamily, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
-import { FamiliesService } from '../../src/modules/families/families.service.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { Device } from '../sync-client/device.js';
 
@@ -371,16 +371,57 @@ describe('families (e2e)', () => {
   });
 
   describe('a family someone left', () => {
-    it('gets a new owner when the owner left while a member was joining', async () => {
-      const { owner, member } = await familyWithMember(t);
+    it('an owner with members cannot leave, even racing a join of their family (both families are locked by a join)', async () => {
+      const owner = await registerFamily(t);
       const elsewhere = await registerFamily(t);
-      // The race's outcome: the owner's move committed after the member's join (the join-family
-      // check had seen the owner alone). Settling the old family repairs it under its lock.
-      await db.query(`UPDATE users SET family_id = $1, role = 'member' WHERE id = $2`, [elsewhere.family.id, owner.user.id]);
-      expect(await t.app.get(FamiliesService).settleAfterLeave(owner.family.id)).toBe('promoted');
-      const [row] = await db.query('SELECT role FROM users WHERE id = $1', [member.user.id]);
-      expect(row.role).toBe('owner');
-      await t.http().post('/api/v1/families/me/invite-code').set(bearer(member.token)).expect(200);
+      // The owner is alone when both requests start: either the join commits first (and then the
+      // owner, no longer alone, is refused) or the owner leaves first (and the family left is
+      // retired, its code with it: the join answers 404). Never a family with members and no owner.
+      const [join, leave] = await Promise.all([
+        t.http().post('/api/v1/auth/register').send({ email: `racer-${randomUUID()}@example.test`, password: 'long enough pw', invite_code: owner.inviteCode }),
+        t.http().post('/api/v1/auth/join-family').set(bearer(owner.token)).send({ invite_code: elsewhere.inviteCode }),
+      ]);
+      expect([join.status, leave.status].sort()).toEqual(join.status === 201 ? [201, 409] : [200, 404]);
+      const [{ members, owners }] = await db.query(
+        "SELECT count(*)::int AS members, count(*) FILTER (WHERE role = 'owner')::int AS owners FROM users WHERE family_id = $1",
+        [owner.family.id],
+      );
+      expect(owners).toBe(members === 0 ? 0 : 1);
+    });
+
+    it('a join that takes its time holds the family left: writes to it wait, so the phone\'s next pull is still a replacement', async () => {
+      const { owner, member } = await familyWithMember(t);
+      const target = await registerFamily(t);
+      const transfusion = () => ({ id: randomUUID(), family_id: owner.family.id, date: 1, volume_ml: 250, created_at: 1, updated_at: 1 });
+      const push = (token: string, cursor: number) =>
+        t.http().post(`/api/v1/sync?last_pulled_at=${cursor}`).set(bearer(token)).send({ changes: { transfusions: { created: [transfusion()], updated: [], deleted: [] } } });
+      const first = await t.http().get('/api/v1/sync').set(bearer(member.token)).set('X-Device-Id', 'member-phone').expect(200);
+      // Something slows the join down after it has locked the families (here: a lock on the user's row).
+      const blocker = db.createQueryRunner();
+      await blocker.startTransaction();
+      await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE', [member.user.id]);
+      let join: Promise<unknown> | undefined;
+      let ownerPush: Promise<{ status: number; body: { timestamp: number } }> | undefined;
+      try {
+        join = t.http().post('/api/v1/auth/join-family').set(bearer(member.token)).send({ invite_code: target.inviteCode }).then((r) => r);
+        await new Promise((r) => setTimeout(r, 300));
+        // The owner writes to the family being left, and the member's phone pulls, still a member of it.
+        ownerPush = push(owner.token, first.body.timestamp).then((r) => r);
+        await new Promise((r) => setTimeout(r, 300));
+        const during = await t.http().get(`/api/v1/sync?last_pulled_at=${first.body.timestamp}`).set(bearer(member.token)).set('X-Device-Id', 'member-phone').expect(200);
+        expect(during.body.changes.transfusions.created).toEqual([]); // the owner's write waits for the join
+        await blocker.commitTransaction();
+        expect(((await join) as { status: number }).status).toBe(200);
+        expect((await ownerPush).status).toBe(200);
+        // The cursor the phone got from the family left predates the membership: the next pull replaces.
+        const after = await t.http().get(`/api/v1/sync?last_pulled_at=${during.body.timestamp}`).set(bearer(member.token)).set('X-Device-Id', 'member-phone').expect(200);
+        expect(after.body.experimentalStrategy).toBe('replacement');
+        expect(after.body.changes.families.created.map((f: { id: string }) => f.id)).toEqual([target.family.id]);
+      } finally {
+        if (blocker.isTransactionActive) await blocker.rollbackTransaction();
+        await blocker.release();
+        await Promise.allSettled([join, ownerPush]);
+      }
     });
 
     it('keeps its records but has no invite code any more when nobody is left (NULL: nothing to guess)', async () => {
@@ -396,7 +437,9 @@ describe('families (e2e)', () => {
       const lone2 = await registerFamily(t);
       await t.http().post('/api/v1/auth/join-family').set(bearer(lone2.token)).send({ invite_code: other.inviteCode }).expect(200);
       expect((await db.query('SELECT invite_code FROM families WHERE id = $1', [lone2.family.id]))[0].invite_code).toBeNull();
-      expect(await t.app.get(FamiliesService).settleAfterLeave(other.family.id)).toBe('unchanged');
+      // The family joined keeps its code and its owner.
+      expect(await db.query('SELECT invite_code FROM families WHERE id = $1', [other.family.id])).toEqual([{ invite_code: other.inviteCode }]);
+      expect((await db.query('SELECT role FROM users WHERE id = $1', [other.user.id]))[0].role).toBe('owner');
     });
   });
 });

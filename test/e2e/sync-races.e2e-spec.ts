@@ -44,8 +44,16 @@ describe('sync: forced interleavings', () => {
     const pid = rows[0].pid;
     return {
       session,
-      blocks: async () =>
-        (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid])).rows[0].n > 0,
+      /** Whether at least `atLeast` sessions wait for this one: directly, or queued behind one that does. */
+      blocks: async (atLeast = 1) =>
+        (
+          await db.query<{ n: number }>(
+            `WITH direct AS (SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))
+             SELECT count(*)::int AS n FROM pg_stat_activity a
+              WHERE $1 = ANY(pg_blocking_pids(a.pid)) OR EXISTS (SELECT 1 FROM direct d WHERE d.pid = ANY(pg_blocking_pids(a.pid)))`,
+            [pid],
+          )
+        ).rows[0].n >= atLeast,
       end: () => session.end(),
     };
   }
@@ -98,7 +106,7 @@ describe('sync: forced interleavings', () => {
     expect(retry.changes.transfusions.created.map((r: { id: string }) => r.id)).toEqual([history.id]);
   });
 
-  it('a push that waited for the family lock while its user joined another family answers 409 and writes nothing into the family left', async () => {
+  it('a push queued behind its user\'s join of another family (both wait for the family left) answers 409 and writes nothing into the family left', async () => {
     const a = await register(t);
     const b = await register(t);
     const b0 = (await pull(t, b, null).expect(200)).body.timestamp;
@@ -108,15 +116,12 @@ describe('sync: forced interleavings', () => {
     try {
       await holder.session.query('BEGIN');
       await holder.session.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [b.familyId]);
-      // The guard has read family B; the push now waits for B's lock.
-      const pushing = push(t, b, b0, { transfusions: { created: [record], updated: [], deleted: [] } }).then((r) => r);
-      await until(holder.blocks, 'the push to wait for the family lock');
-      // The join moves the user at once (family A's lock); settling family B waits for our lock too.
+      // A join locks the family it leaves too: it waits for B's lock.
       const joining = join(b, a.inviteCode).then((r) => r);
-      await until(
-        async () => (await db.query('SELECT family_id::text AS f FROM users WHERE id = $1', [b.userId])).rows[0].f === a.familyId,
-        'the user to be in family A',
-      );
+      await until(() => holder.blocks(1), 'the join to wait for the family left');
+      // The push's guard has read family B (the join has not committed); it queues behind the join.
+      const pushing = push(t, b, b0, { transfusions: { created: [record], updated: [], deleted: [] } }).then((r) => r);
+      await until(() => holder.blocks(2), 'the push to wait for the family lock');
       await holder.session.query('ROLLBACK');
       const [pushed, joined] = await Promise.all([pushing, joining]);
       expect(joined.status).toBe(200);

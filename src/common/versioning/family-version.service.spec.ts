@@ -74,15 +74,49 @@ describe('FamilyVersionService', () => {
       expect(await syncVersion(familyId)).toBe(ahead + 1);
     });
 
-    it('`after` raises the floor (a join: above every cursor of the family left)', async () => {
-      const { familyId } = await newFamily();
-      const after = Date.now() + 7_200_000;
-      const { version } = await kit.versions.writeForFamily(familyId, async () => undefined, { after });
-      expect(version).toBe(after + 1);
+    it('`leaving` raises the floor to the family left, read under its lock (a join: above every cursor of that family)', async () => {
+      const [joined, left] = [await newFamily(), await newFamily()];
+      const ahead = Date.now() + 7_200_000;
+      await setSyncVersion(left.familyId, ahead);
+      const { version } = await kit.versions.writeForFamily(joined.familyId, async () => undefined, { leaving: left.familyId });
+      expect(version).toBe(ahead + 1);
+      expect(await syncVersion(left.familyId)).toBe(ahead); // locked, not bumped (bumpLeft does that)
     });
   });
 
   describe('the lock', () => {
+    it('`leaving` holds the family left for the whole write: its writers wait, then get versions above the join', async () => {
+      const [joined, left] = [await newFamily(), await newFamily()];
+      const hold = gate();
+      let joinVersion = 0;
+      const join = kit.versions.writeForFamily(
+        joined.familyId,
+        async (write) => {
+          joinVersion = write.version;
+          await hold.opened;
+        },
+        { leaving: left.familyId },
+      );
+      await sleep(100);
+      let leftWritten = false;
+      const leftWrite = kit.versions.writeForFamily(left.familyId, async () => void (leftWritten = true));
+      await sleep(150);
+      expect(leftWritten).toBe(false);
+      hold.open();
+      await join;
+      expect((await leftWrite).version).toBeGreaterThan(joinVersion);
+    });
+
+    it('two joins in opposite directions do not deadlock (both families locked in id order)', async () => {
+      const [a, b] = [await newFamily(), await newFamily()];
+      const writes = [];
+      for (let i = 0; i < 10; i++) {
+        writes.push(kit.versions.writeForFamily(a.familyId, () => sleep(5), { leaving: b.familyId }));
+        writes.push(kit.versions.writeForFamily(b.familyId, () => sleep(5), { leaving: a.familyId }));
+      }
+      await expect(Promise.all(writes)).resolves.toHaveLength(20);
+    });
+
     it('serializes writes to one family: the second waits for the first to commit, then gets a larger version', async () => {
       const { familyId } = await newFamily();
       const hold = gate();

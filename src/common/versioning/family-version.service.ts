@@ -65,14 +65,16 @@ export class FamilyVersionService {
 
   /**
    * Writes in a family named by the caller, not by the request's scope: membership changes (a join
-   * or registration enters a family the caller is not in yet; settling the family just left) and
-   * CLI jobs, which have no scope.
-   * `after`: the new version must also exceed this (a join: above every cursor of the family left).
+   * or registration enters a family the caller is not in yet) and CLI jobs, which have no scope.
+   * `leaving`: the family a join leaves. It is locked too (both rows in id order, so two joins in
+   * opposite directions cannot deadlock) for the whole transaction: a write to it either committed
+   * before, with a version below the join's, or waits until the joiner is gone, so no cursor the
+   * joiner's devices got from it can reach the join's version. Settle it in `work` (`bumpLeft`).
    */
   async writeForFamily<T>(
     familyId: string,
     work: (write: VersionedWrite) => Promise<T>,
-    options: { after?: number } = {},
+    options: { leaving?: string | null } = {},
   ): Promise<VersionedResult<T>> {
     // Like DataSource.transaction, which can only commit or rethrow: here the callback may also ask
     // for a rollback (NOTHING_TO_WRITE). PostgreSQL's default READ COMMITTED; naming it would cost a
@@ -81,23 +83,15 @@ export class FamilyVersionService {
     try {
       await runner.startTransaction();
       const manager = runner.manager;
-      // One round trip: lock the family row (FOR UPDATE waits for a concurrent writer and then
-      // sees its committed version), store the new version, return both (wrapped in a SELECT so
-      // TypeORM returns plain rows).
-      const rows: Array<{ version: string; previous: string }> = await manager.query(
-        `WITH locked AS (SELECT id, sync_version FROM families WHERE id = $1 FOR UPDATE),
-         bumped AS (
-           UPDATE families f
-              SET sync_version = greatest((extract(epoch FROM clock_timestamp()) * 1000)::bigint, locked.sync_version + 1, $2::bigint + 1)
-             FROM locked
-            WHERE f.id = locked.id
-        RETURNING f.sync_version, locked.sync_version AS previous)
-         SELECT sync_version AS version, previous FROM bumped`,
-        [familyId, options.after ?? 0],
-      );
-      if (!rows.length) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
-      const version = Number(rows[0].version);
-      const previousVersion = Number(rows[0].previous);
+      let after = 0;
+      if (options.leaving && options.leaving !== familyId) {
+        const locked: Array<{ id: string; sync_version: string }> = await manager.query(
+          'SELECT id::text AS id, sync_version FROM families WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+          [[familyId, options.leaving]],
+        );
+        after = Number(locked.find((row) => row.id === options.leaving)?.sync_version ?? 0);
+      }
+      const { version, previousVersion } = await bumpVersion(manager, familyId, after);
       const result = await work({ manager, version, previousVersion, familyId });
       if (result === NOTHING_TO_WRITE) {
         // Undoes the version bump too: no new version, no notification.
@@ -118,6 +112,16 @@ export class FamilyVersionService {
   }
 
   /**
+   * Inside writeForFamily's transaction, for the family it locked as `leaving`: a new version for
+   * that family too (the caller stamps the rows it changes with it), announced on commit.
+   */
+  async bumpLeft(manager: EntityManager, familyId: string): Promise<number> {
+    const { version } = await bumpVersion(manager, familyId, 0);
+    await manager.query('SELECT pg_notify($1, $2)', [FAMILY_SYNC_CHANNEL, `${familyId}:${version}`]);
+    return version;
+  }
+
+  /**
    * Inside a write: tells every instance, on commit, that this user's membership changed or that
    * they were signed out, so their open event streams end: all of them, or with `signInId` only
    * those opened with that sign-in's tokens (a logout of one device).
@@ -125,4 +129,25 @@ export class FamilyVersionService {
   async notifyMembershipChange(manager: EntityManager, userId: string, signInId?: string): Promise<void> {
     await manager.query('SELECT pg_notify($1, $2)', [MEMBERSHIP_CHANNEL, signInId ? `${userId}:${signInId}` : userId]);
   }
+}
+
+/**
+ * One round trip: lock the family row (FOR UPDATE waits for a concurrent writer and then sees its
+ * committed version), store v = greatest(now_ms, sync_version + 1, after + 1), return v and the
+ * version before (wrapped in a SELECT so TypeORM returns plain rows).
+ */
+async function bumpVersion(manager: EntityManager, familyId: string, after: number): Promise<{ version: number; previousVersion: number }> {
+  const rows: Array<{ version: string; previous: string }> = await manager.query(
+    `WITH locked AS (SELECT id, sync_version FROM families WHERE id = $1 FOR UPDATE),
+     bumped AS (
+       UPDATE families f
+          SET sync_version = greatest((extract(epoch FROM clock_timestamp()) * 1000)::bigint, locked.sync_version + 1, $2::bigint + 1)
+         FROM locked
+        WHERE f.id = locked.id
+    RETURNING f.sync_version, locked.sync_version AS previous)
+     SELECT sync_version AS version, previous FROM bumped`,
+    [familyId, after],
+  );
+  if (!rows.length) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
+  return { version: Number(rows[0].version), previousVersion: Number(rows[0].previous) };
 }

@@ -95,35 +95,6 @@ describe('FamiliesService', () => {
     });
   });
 
-  describe('settleAfterLeave', () => {
-    it('nobody left: the family keeps its row but has no invite code at all (nothing to guess)', async () => {
-      const { owner, code } = await familyWithMembers(0);
-      const before = await family(owner.familyId);
-      await kit.dataSource.query('UPDATE users SET family_id = NULL, role = NULL WHERE id = $1', [owner.id]);
-      expect(await kit.families.settleAfterLeave(owner.familyId)).toBe('retired');
-      const after = await family(owner.familyId);
-      expect(after.inviteCode).toBeNull();
-      expect(after.syncVersion).toBeGreaterThan(before.syncVersion);
-      expect((await failure(() => register(code))).code).toBe(ErrorCode.INVITE_CODE_INVALID);
-    });
-
-    it('members but no owner: the longest-standing member becomes the owner', async () => {
-      const { owner, members } = await familyWithMembers(2);
-      await kit.dataSource.query('UPDATE users SET family_id = NULL, role = NULL WHERE id = $1', [owner.id]);
-      expect(await kit.families.settleAfterLeave(owner.familyId)).toBe('promoted');
-      expect((await user(members[0].id)).role).toBe('owner');
-      expect((await user(members[1].id)).role).toBe('member');
-    });
-
-    it('an owner still there: unchanged', async () => {
-      const { owner, members, code } = await familyWithMembers(1);
-      await kit.dataSource.query('UPDATE users SET family_id = NULL, role = NULL WHERE id = $1', [members[0].id]);
-      expect(await kit.families.settleAfterLeave(owner.familyId)).toBe('unchanged');
-      expect((await family(owner.familyId)).inviteCode).toBe(code);
-      expect((await user(owner.id)).role).toBe('owner');
-    });
-  });
-
   describe('moveMember (join-family)', () => {
     const row = async (id: string) => {
       const { familyId, role } = await user(id);
@@ -152,6 +123,46 @@ describe('FamiliesService', () => {
         expect([error.code, error.status, error.message]).toEqual([ErrorCode.ALREADY_IN_FAMILY, 409, expect.stringMatching(/owner with members cannot leave/)]);
       }
       expect(await user(owner.id)).toMatchObject({ familyId: owner.familyId, role: 'owner' });
+    });
+
+    describe('settles the family left, in the same transaction', () => {
+      it('nobody left: the family keeps its row but has no invite code at all (nothing to guess), at a new version', async () => {
+        const { owner, code } = await familyWithMembers(0);
+        const before = await family(owner.familyId);
+        await kit.families.moveMember(await row(owner.id), (await familyWithMembers(0)).code);
+        const after = await family(owner.familyId);
+        expect(after.inviteCode).toBeNull();
+        expect(after.syncVersion).toBeGreaterThan(before.syncVersion);
+        expect(after.serverVersion).toBe(after.syncVersion);
+        expect((await failure(() => register(code))).code).toBe(ErrorCode.INVITE_CODE_INVALID);
+      });
+
+      it('members but no owner (left so by an earlier release): the longest-standing member becomes the owner', async () => {
+        const { owner, members } = await familyWithMembers(3);
+        await kit.dataSource.query('UPDATE users SET family_id = NULL, role = NULL WHERE id = $1', [owner.id]);
+        await kit.families.moveMember(await row(members[2].id), (await familyWithMembers(0)).code);
+        expect((await user(members[0].id)).role).toBe('owner');
+        expect((await user(members[1].id)).role).toBe('member');
+      });
+
+      it('an owner still there: code, version and roles unchanged', async () => {
+        const { owner, members, code } = await familyWithMembers(1);
+        const before = await family(owner.familyId);
+        await kit.families.moveMember(await row(members[0].id), (await familyWithMembers(0)).code);
+        expect(await family(owner.familyId)).toMatchObject({ inviteCode: code, syncVersion: before.syncVersion });
+        expect((await user(owner.id)).role).toBe('owner');
+      });
+    });
+
+    it('a user who moved since the caller read them (another phone joined meanwhile): 409, nothing changes', async () => {
+      const mover = await familyWithMembers(1);
+      const stale = await row(mover.members[0].id);
+      const elsewhere = await familyWithMembers(0);
+      await kit.families.moveMember(stale, elsewhere.code);
+      const target = await familyWithMembers(0);
+      const error = await failure(() => kit.families.moveMember(stale, target.code));
+      expect([error.code, error.status]).toEqual([ErrorCode.MEMBERSHIP_CHANGED, 409]);
+      expect((await user(stale.id)).familyId).toBe(elsewhere.owner.familyId);
     });
 
     it("decides on the user's row as it is under the lock, not as the caller read it", async () => {

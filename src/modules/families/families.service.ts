@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
+import { membershipChanged } from '../../common/family-scope/membership.js';
 import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
 import { AuthErrors } from '../auth/auth.errors.js';
@@ -89,26 +90,23 @@ export class FamiliesService {
   }
 
   /**
-   * After someone left `familyId` (joined another family), under that family's lock:
+   * Inside the join's transaction, with `familyId` (the family just left) locked by it:
    * - no members left: its records stay (nobody deletes medical data by leaving), but its invite
    *   code is removed (NULL): nothing opens a family nobody is in, neither the code in old messages
    *   nor a lucky guess (a new random code would still be one more target for guessing);
-   * - members but no owner (the owner left while someone was joining: moveMember counts the
-   *   members under the new family's lock, not this one's, so a join of this family can commit
-   *   in between): the longest-standing member becomes the owner.
+   * - members but no owner: the longest-standing member becomes the owner. A join cannot leave
+   *   this behind any more (an owner with members cannot leave, counted under this family's lock);
+   *   it repairs families that an earlier release, which settled after the join's commit, did.
+   * Part of the join's transaction, so a join either commits settled or not at all.
    */
-  async settleAfterLeave(familyId: string): Promise<'retired' | 'promoted' | 'unchanged'> {
-    const { result } = await this.versions.writeForFamily(familyId, async ({ manager, version }) => {
-      const members = await manager.getRepository(UserEntity).find({ where: { familyId }, order: { createdAt: 'ASC' } });
-      if (!members.length) {
-        await manager.getRepository(FamilyEntity).update({ id: familyId }, { inviteCode: null, serverVersion: version, updatedAt: Date.now() });
-        return 'retired' as const;
-      }
-      if (members.some((m) => m.role === 'owner')) return 'unchanged' as const;
+  private async settleLeft(manager: EntityManager, familyId: string): Promise<void> {
+    const members = await manager.getRepository(UserEntity).find({ where: { familyId }, order: { createdAt: 'ASC' } });
+    if (!members.length) {
+      const version = await this.versions.bumpLeft(manager, familyId);
+      await manager.getRepository(FamilyEntity).update({ id: familyId }, { inviteCode: null, serverVersion: version, updatedAt: Date.now() });
+    } else if (!members.some((m) => m.role === 'owner')) {
       await manager.getRepository(UserEntity).update({ id: members[0].id }, { role: 'owner' });
-      return 'promoted' as const;
-    });
-    return result;
+    }
   }
 
   /**
@@ -127,33 +125,35 @@ export class FamiliesService {
 
   /**
    * Moves a user into the family of `code`, from none or from another family: the membership rules
-   * of a join in one place. Under the new family's version lock, on the user's row as it is then
-   * (locked: a push of theirs in flight finishes first):
+   * of a join in one place, in one transaction that locks both families (the one joined and the
+   * one left) and then the user's row:
    * - an owner with other members cannot leave (remove the members first);
    * - nobody joins the family they are in;
    * - the user becomes a member at a version above every cursor of the family left, and their open
-   *   event streams end on commit.
-   * Then the family left is settled (settleAfterLeave). `user` is the caller's row as read before:
-   * an owner with members is refused before the code is even looked up (so the answer does not
-   * depend on the code), and its family is the one whose cursors the join version must exceed.
+   *   event streams end on commit;
+   * - the family left is settled (settleLeft) in the same transaction.
+   * `user` is the caller's row as read before: an owner with members is refused before the code is
+   * even looked up (so the answer does not depend on the code), and its family is the one locked
+   * as left; if the user has moved since (another phone joined meanwhile), 409 and nothing changes.
    */
   async moveMember(user: Pick<UserEntity, 'id' | 'familyId' | 'role'>, code: string): Promise<void> {
     await this.refuseOwnerWithMembers(this.allFamilies.manager, user);
-    const left = await this.joinByInviteCode(
+    await this.joinByInviteCode(
       code,
       async (manager, familyId, version) => {
         const mover = await manager.getRepository(UserEntity).findOne({ where: { id: user.id }, lock: { mode: 'pessimistic_write' } });
         if (!mover) throw AuthErrors.unauthenticated();
-        await this.refuseOwnerWithMembers(manager, mover);
         if (mover.familyId === familyId) throw AuthErrors.alreadyInFamily();
+        // Moved since it was read: the family locked as the one left is not theirs.
+        if (mover.familyId !== user.familyId) throw membershipChanged();
+        await this.refuseOwnerWithMembers(manager, mover);
         await manager.getRepository(UserEntity).update({ id: mover.id }, { familyId, role: 'member', familyJoinedVersion: version });
         await this.versions.notifyMembershipChange(manager, mover.id);
-        return mover.familyId;
+        // The family left behind may now be empty (retire its code) or ownerless (promote a member).
+        if (mover.familyId) await this.settleLeft(manager, mover.familyId);
       },
       { leavingFamilyId: user.familyId },
     );
-    // The family left behind may now be empty (retire its code) or ownerless (promote a member).
-    if (left) await this.settleAfterLeave(left);
   }
 
   /** The family as GET /auth/me shows it; null for none (or one that does not exist). */
@@ -174,11 +174,9 @@ export class FamiliesService {
     const inviteCode = normalizeInviteCode(code);
     const family = await this.allFamilies.findOne({ where: { inviteCode }, select: { id: true } });
     if (!family) throw FamiliesErrors.inviteCodeNotFound();
-    // The joiner's devices hold cursors of the family they leave: the join version must exceed them
-    // all (whatever the clocks did), so their next pull is recognised as predating the membership.
-    const left = options.leavingFamilyId
-      ? await this.allFamilies.findOne({ where: { id: options.leavingFamilyId }, select: { id: true, syncVersion: true } })
-      : null;
+    // The joiner's devices hold cursors of the family they leave: locked with the family joined, it
+    // makes the join version exceed them all (whatever the clocks did), so their next pull is
+    // recognised as predating the membership.
     const { result } = await this.versions.writeForFamily(
       family.id,
       async ({ manager, version }) => {
@@ -187,7 +185,7 @@ export class FamiliesService {
         if (!still) throw FamiliesErrors.inviteCodeNotFound();
         return attach(manager, family.id, version);
       },
-      { after: left?.syncVersion },
+      { leaving: options.leavingFamilyId },
     );
     return result;
   }
