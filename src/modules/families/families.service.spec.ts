@@ -154,6 +154,25 @@ describe('FamiliesService', () => {
       });
     });
 
+    it('a settle that fails undoes the join: the user stays in the family left, which keeps its code', async () => {
+      const { owner, code } = await familyWithMembers(0);
+      const target = await familyWithMembers(0);
+      // The database refuses to retire this one family's code (a stand-in for a crash or a lost connection).
+      const fn = `refuse_retire_${owner.familyId.replace(/-/g, '_')}`;
+      await kit.dataSource.query(
+        `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'settle failed'; END $$;
+         CREATE TRIGGER ${fn} BEFORE UPDATE OF invite_code ON families FOR EACH ROW
+           WHEN (OLD.id = '${owner.familyId}' AND NEW.invite_code IS NULL) EXECUTE FUNCTION ${fn}()`,
+      );
+      try {
+        await expect(kit.families.moveMember(await row(owner.id), target.code)).rejects.toThrow('settle failed');
+      } finally {
+        await kit.dataSource.query(`DROP TRIGGER ${fn} ON families; DROP FUNCTION ${fn}()`);
+      }
+      expect(await user(owner.id)).toMatchObject({ familyId: owner.familyId, role: 'owner' });
+      expect((await family(owner.familyId)).inviteCode).toBe(code);
+    });
+
     it('a user who moved since the caller read them (another phone joined meanwhile): 409, nothing changes', async () => {
       const mover = await familyWithMembers(1);
       const stale = await row(mover.members[0].id);
