@@ -94,6 +94,45 @@ describe('sync with the real WatermelonDB client', () => {
     await sameData(phoneA, phoneB);
   });
 
+  it('a blood test deleted while another phone adds a result to it: the deleting sync is refused (409) until the phone has pulled the result, then the result goes with the test', async () => {
+    const [owner, member] = await registerFamily(t, 1);
+    const phoneA = device(owner);
+    const phoneB = device(member);
+    await phoneA.sync();
+    const test = await phoneA.create('blood_tests', { date: 1_764_000_000_000, laboratory: 'Lab A' });
+    const known = await phoneA.create('blood_test_results', { blood_test_id: test, name: 'Hb', value: 9.1, unit: 'g/dL' });
+    await phoneA.sync();
+    await phoneB.sync();
+
+    // Phone A deletes the test; phone B's new result reaches the server after A's pull, before A's push.
+    await phoneA.remove('blood_tests', test);
+    let added = '';
+    const refused = await phoneA
+      .sync({
+        beforePush: async () => {
+          added = await phoneB.create('blood_test_results', { blood_test_id: test, name: 'Ferritin', value: 1800, unit: 'ng/mL' });
+          await phoneB.sync();
+        },
+      })
+      .then(() => null, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(SyncHttpError);
+    expect((refused as SyncHttpError).status).toBe(409);
+    expect(JSON.parse((refused as SyncHttpError).body).details.conflicts).toEqual({ blood_test_results: [added] });
+    expect(await phoneA.find('blood_test_results', added)).toBeNull(); // never seen, so not deleted
+    await phoneB.sync();
+    expect(await phoneB.find('blood_tests', test)).not.toBeNull();
+    expect(await phoneB.find('blood_test_results', added)).toMatchObject({ name: 'Ferritin', value: 1800 });
+
+    // The app syncs again: the pull brings the result to phone A (under its deleted test), then the deletion is accepted.
+    await phoneA.sync();
+    expect(await phoneA.find('blood_test_results', added)).toMatchObject({ name: 'Ferritin', blood_test_id: test });
+    await phoneB.sync();
+    for (const id of [known, added]) expect(await phoneB.find('blood_test_results', id)).toBeNull();
+    expect(await phoneB.find('blood_tests', test)).toBeNull();
+    await sameData(phoneA, phoneB);
+    expect(await phoneA.find('blood_test_results', added)).toBeNull();
+  });
+
   it('offline edits: different columns merge, the same column takes the later push', async () => {
     const [owner, member] = await registerFamily(t, 1);
     const phoneA = device(owner);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { changesOf, emptyChanges, pull, push, SYNC_TABLES } from '../factories/sync.factory.js';
-import { register, withFamilyId, type Member } from '../sync-client/family.js';
+import { register, registerFamily, withFamilyId, type Member } from '../sync-client/family.js';
 
 const now = () => Date.now();
 
@@ -167,6 +167,46 @@ describe('sync protocol over HTTP', () => {
     const state = (await pull(t, m).expect(200)).body.changes.transfusions.created;
     expect(state.map((r: { id: string }) => r.id).sort()).toEqual([a.id, b.id, c.id].sort());
     expect(state.every((r: { notes: string }) => r.notes === 'ok')).toBe(true);
+  });
+
+  it('deleting a blood test whose results changed after last_pulled_at (added or edited by another member) is a 409 listing them; after a pull the deletion takes them along', async () => {
+    const [owner, member] = await registerFamily(t, 1);
+    const ids = (rows: Array<{ id: string }>) => rows.map((r) => r.id).sort();
+    const c0 = (await pull(t, owner).expect(200)).body.timestamp;
+    const test = { id: randomUUID(), date: 1, comment: null, laboratory: 'Lab', created_at: 1, updated_at: 1 };
+    const result = (values: Record<string, unknown> = {}) => ({ id: randomUUID(), blood_test_id: test.id, name: 'Hb', value: 9.5, unit: 'g/dL', created_at: 1, updated_at: 1, ...values });
+    const [seen, edited] = [result(), result({ name: 'PLT', value: 150 })];
+    await push(t, owner, c0, { ...changesOf('blood_tests', { created: [test] }), blood_test_results: { created: [seen, edited], updated: [], deleted: [] } }, 'phone-a').expect(200);
+    const cA = (await pull(t, owner, c0, 'phone-a').expect(200)).body.timestamp;
+    const cB = (await pull(t, member, null, 'phone-b').expect(200)).body.timestamp;
+
+    // Phone B adds a lab value to the test and corrects another; phone A, which has not pulled since, deletes the test.
+    const added = result({ name: 'Ferritin', value: 1800, unit: 'ng/mL' });
+    await push(t, member, cB, { ...emptyChanges(), blood_test_results: { created: [added], updated: [{ ...edited, value: 160 }], deleted: [] } }, 'phone-b').expect(200);
+    const version = (await pull(t, member, cB, 'phone-b').expect(200)).body.timestamp;
+    const mine = result({ name: 'MCV', value: 80 }); // written by phone A in the same push: it knows this one
+    const stale = await push(t, owner, cA, { ...changesOf('blood_tests', { deleted: [test.id] }), blood_test_results: { created: [mine], updated: [], deleted: [] } }, 'phone-a').expect(409);
+    expect(stale.body.details.code).toBe('SYNC_CONFLICT');
+    expect(Object.keys(stale.body.details.conflicts)).toEqual(['blood_test_results']);
+    expect(stale.body.details.conflicts.blood_test_results.sort()).toEqual([added.id, edited.id].sort());
+    // Nothing applied: no version taken, the test and its results are live, phone A's new result is not stored.
+    const untouched = (await pull(t, member, null).expect(200)).body;
+    expect(untouched.timestamp).toBe(version);
+    expect(ids(untouched.changes.blood_tests.created)).toEqual([test.id]);
+    expect(ids(untouched.changes.blood_test_results.created)).toEqual([seen.id, edited.id, added.id].sort());
+
+    // Deleting one of them explicitly does not help: it changed after the cursor too (listed once).
+    const explicit = await push(t, owner, cA, { ...changesOf('blood_tests', { deleted: [test.id] }), blood_test_results: { created: [], updated: [], deleted: [added.id] } }, 'phone-a').expect(409);
+    expect(explicit.body.details.conflicts.blood_test_results.sort()).toEqual([added.id, edited.id].sort());
+
+    // Phone A pulls (it now holds the new and the corrected values), deletes the test again: every result goes with it.
+    const caughtUp = (await pull(t, owner, cA, 'phone-a').expect(200)).body;
+    expect(ids(caughtUp.changes.blood_test_results.created)).toEqual([added.id]);
+    expect(caughtUp.changes.blood_test_results.updated).toEqual([expect.objectContaining({ id: edited.id, value: 160 })]);
+    await push(t, owner, caughtUp.timestamp, changesOf('blood_tests', { deleted: [test.id] }), 'phone-a').expect(200);
+    const after = (await pull(t, member, version, 'phone-b').expect(200)).body.changes;
+    expect(after.blood_tests.deleted).toEqual([test.id]);
+    expect(after.blood_test_results.deleted.sort()).toEqual([seen.id, edited.id, added.id].sort());
   });
 
   it('a retried push whose first attempt committed never duplicates: 409, then pull + push converge', async () => {

@@ -111,8 +111,10 @@ export class Device {
    * (`migrationsEnabledAtVersion: 1`). Throws on any HTTP error (e.g. 409).
    * `losePullResponse`: the server answers the pull, but the answer never reaches the app
    * (network drop, app killed): the pull throws after the server has sent its response.
+   * `beforePush`: runs after the pull was applied, before the push is sent (another phone's sync
+   * landing in between, as it can on a slow network).
    */
-  async sync(extra: { migrationsEnabledAtVersion?: number; losePullResponse?: boolean } = {}): Promise<void> {
+  async sync(extra: { migrationsEnabledAtVersion?: number; losePullResponse?: boolean; beforePush?: () => Promise<void> } = {}): Promise<void> {
     const base = this.options.baseUrl;
     await synchronize({
       database: this.database,
@@ -132,6 +134,7 @@ export class Device {
         return body as never;
       },
       pushChanges: async ({ changes, lastPulledAt }) => {
+        await extra.beforePush?.();
         this.pushes++;
         const response = await fetch(`${base}/api/v1/sync?last_pulled_at=${lastPulledAt}`, {
           method: 'POST',

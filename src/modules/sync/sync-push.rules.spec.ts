@@ -10,7 +10,7 @@ import {
   lookupIds,
   readBody,
 } from './sync-push.rules.js';
-import type { ExistingRow } from './sync.repository.js';
+import type { CascadedResult, ExistingRow } from './sync.repository.js';
 import type { SyncTableName } from './sync-schema.js';
 import { MISSING_FAMILY_ID, validatePush } from './sync-validator.js';
 
@@ -84,6 +84,39 @@ describe('push rules', () => {
 
     it('a row at or below the cursor, or one the server does not have, does not', () => {
       expect(refusal(() => assertNoConflicts(pushed, existing, 900))).toBeNull();
+    });
+
+    describe('results a blood-test deletion takes along', () => {
+      const [test, seen, unseen, edited] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      const cascaded = (id: string, version: number, bloodTestId = test): CascadedResult => ({ id, blood_test_id: bloodTestId, server_version: String(version) });
+      const tests = indexExisting([row('blood_tests', test, { version: 400 })]);
+
+      it('a live result changed after the cursor (added or edited by another member; the device never saw it) conflicts: 409 listing it, the test not', () => {
+        const [code, details] = refusal(() =>
+          assertNoConflicts(push({ blood_tests: { deleted: [test] } }), tests, 500, [cascaded(seen, 450), cascaded(unseen, 600), cascaded(edited, 501)]),
+        )!;
+        expect([code, details]).toEqual([ErrorCode.SYNC_CONFLICT, { conflicts: { blood_test_results: [unseen, edited] } }]);
+      });
+
+      it('results the device has seen (at or below the cursor) go with the test', () => {
+        expect(refusal(() => assertNoConflicts(push({ blood_tests: { deleted: [test] } }), tests, 500, [cascaded(seen, 500), cascaded(randomUUID(), 1)]))).toBeNull();
+      });
+
+      it('listed together with the pushed records that conflict, each id once (a pushed result of the test already conflicts)', () => {
+        const existing = indexExisting([row('blood_tests', test, { version: 700 }), row('blood_test_results', unseen, { version: 600 })]);
+        const changes = push({ blood_tests: { deleted: [test] }, blood_test_results: { deleted: [unseen] } });
+        expect(refusal(() => assertNoConflicts(changes, existing, 500, [cascaded(unseen, 600), cascaded(edited, 501)]))).toEqual([
+          ErrorCode.SYNC_CONFLICT,
+          { conflicts: { blood_tests: [test], blood_test_results: [unseen, edited] } },
+        ]);
+      });
+
+      it('a test that is missing or already deleted on the server cascades nothing, so its results do not conflict', () => {
+        const gone = randomUUID();
+        const existing = indexExisting([row('blood_tests', gone, { version: 100, deleted: true })]);
+        const changes = push({ blood_tests: { deleted: [gone, randomUUID()] } });
+        expect(refusal(() => assertNoConflicts(changes, existing, 500, [cascaded(unseen, 600, gone)]))).toBeNull();
+      });
     });
   });
 

@@ -4,7 +4,7 @@
  * SyncPushService runs them under the family's lock, in the contract's order of refusal.
  */
 import { SyncErrors, addId, type IdsByTable, type SyncFieldError } from './sync.errors.js';
-import type { ExistingRow } from './sync.repository.js';
+import type { CascadedResult, ExistingRow } from './sync.repository.js';
 import type { SyncTableName } from './sync-schema.js';
 import { MISSING_FAMILY_ID, type ValidatedPush } from './sync-validator.js';
 
@@ -55,7 +55,19 @@ export function assertNoForeignRows(existing: ExistingIndex, familyId: string): 
   if (Object.keys(foreign).length) throw SyncErrors.forbidden(foreign);
 }
 
-export function assertNoConflicts(push: ValidatedPush, existing: ExistingIndex, cursor: number): void {
+/**
+ * 409 listing every conflict, nothing applied. A conflict is a pushed record (created, updated or
+ * deleted) whose server row changed after the cursor — and a result that a blood-test deletion of
+ * this push would take along (`cascaded`: live results of the tests it deletes) that changed after
+ * the cursor: a result another member added to the test (or edited) since this device's last pull.
+ * The device never saw it, so deleting it with the test would lose a lab value without a word; as
+ * for the test itself, the client pulls (it gets the result) and pushes the deletion again, now
+ * knowing what it deletes. Results the device has seen (server_version ≤ cursor) go with the test,
+ * and so do results written in this push (they are not on the server yet, or are pushed records
+ * checked above). Only tests live on the server cascade: deleting a missing or deleted test does
+ * nothing to its results (tombstoneOrphanResults acts on tests tombstoned by this push).
+ */
+export function assertNoConflicts(push: ValidatedPush, existing: ExistingIndex, cursor: number, cascaded: CascadedResult[] = []): void {
   const conflicts: IdsByTable = {};
   for (const table of push.tables) {
     const rows = existing.get(table.spec.name);
@@ -64,6 +76,14 @@ export function assertNoConflicts(push: ValidatedPush, existing: ExistingIndex, 
       const row = rows.get(id);
       if (row && Number(row.server_version) > cursor) addId(conflicts, table.spec.name, id);
     }
+  }
+  const tests = existing.get('blood_tests');
+  const listed = new Set(conflicts.blood_test_results);
+  for (const result of cascaded) {
+    const test = tests?.get(result.blood_test_id);
+    if (!test || test.deleted || listed.has(result.id) || Number(result.server_version) <= cursor) continue;
+    addId(conflicts, 'blood_test_results', result.id);
+    listed.add(result.id);
   }
   if (Object.keys(conflicts).length) throw SyncErrors.conflict(conflicts);
 }

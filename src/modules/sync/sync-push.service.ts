@@ -41,7 +41,8 @@ export interface PushInput {
  * invalid record (422: checked in memory first, then what needs the database —
  * a new record without the family's family_id, a result whose blood test does
  * not exist or is deleted, a file of another family) → another family's id
- * (403) → changed on the server since last_pulled_at, or a cursor this family
+ * (403) → changed on the server since last_pulled_at (a pushed record, or a
+ * result a blood-test deletion would take along), or a cursor this family
  * never issued (409) → apply set-based → { timestamp }.
  *
  * Under the lock, the caller's membership is read again (FOR SHARE, so a join
@@ -78,8 +79,9 @@ export class SyncPushService {
     // committed meanwhile): 409 membership_changed, as the pull answers.
     const { version } = await this.versions.write(async (write) => {
       const { manager, previousVersion } = write;
-      const existing = await this.repository.findExisting(manager, lookupIds(push));
-      const byTable = indexExisting(existing);
+      const deletedTests = push.tables.find((t) => t.spec.name === 'blood_tests')?.deleted ?? [];
+      const existing = await this.repository.findExisting(manager, lookupIds(push), { familyId, deletedTests });
+      const byTable = indexExisting(existing.rows);
       if (input.fromDevice) assertNewRecordsNameFamily(push, byTable);
       assertBloodTestRefs(push, byTable.get('blood_tests'), familyId);
       if (push.fileRefs.length) await this.files.assertFamilyFiles(manager, familyId, push.fileRefs);
@@ -87,7 +89,7 @@ export class SyncPushService {
       // A cursor above every version this family had was issued for other data (or made up):
       // its conflict check would let the push overwrite newer edits.
       if (cursor > previousVersion) throw SyncErrors.cursorAhead(cursor, previousVersion);
-      assertNoConflicts(push, byTable, cursor);
+      assertNoConflicts(push, byTable, cursor, existing.cascaded);
       if (changesNothing(push, byTable)) return NOTHING_TO_WRITE;
 
       const stamp = writeStamp(write, userId, input.deviceId);

@@ -43,6 +43,22 @@ export interface ExistingRow {
   deleted: boolean;
 }
 
+/**
+ * A live result of a blood test this push deletes, as found on the server (the push's own look-up
+ * reads them with the pushed ids): the deletion would tombstone it (tombstoneOrphanResults).
+ */
+export interface CascadedResult {
+  id: string;
+  blood_test_id: string;
+  server_version: string;
+}
+
+/** What the push's one look-up found: the pushed (and referenced) ids, and the results its blood-test deletions would take along. */
+export interface PushLookup {
+  rows: ExistingRow[];
+  cascaded: CascadedResult[];
+}
+
 const q = (identifier: string) => `"${identifier}"`;
 
 /**
@@ -232,22 +248,44 @@ export class SyncRepository {
     );
   }
 
-  /** Every pushed id (and referenced blood test) as it exists on the server, in any family. */
-  async findExisting(manager: EntityManager, idsByTable: Map<SyncTableName, string[]>): Promise<ExistingRow[]> {
+  /**
+   * Every pushed id (and referenced blood test) as it exists on the server, in any family; and, in
+   * the same statement, every live result of this family under the blood tests the push deletes
+   * (`deletedTests`): what the deletion would take along. One statement whatever the sizes.
+   */
+  async findExisting(
+    manager: EntityManager,
+    idsByTable: Map<SyncTableName, string[]>,
+    cascade: { familyId: string; deletedTests: string[] } = { familyId: '', deletedTests: [] },
+  ): Promise<PushLookup> {
     const parts: string[] = [];
-    const params: string[][] = [];
+    const params: Array<string | string[]> = [];
+    const param = (value: string | string[]) => `$${params.push(value)}`;
     for (const [table, ids] of idsByTable) {
       if (!ids.length) continue;
-      params.push(ids);
-      const p = `$${params.length}::uuid[]`;
+      const p = `${param(ids)}::uuid[]`;
       parts.push(
         table === 'families'
-          ? `SELECT 'families' AS tbl, id::text, id::text AS family_id, server_version::text, false AS deleted FROM families WHERE id = ANY(${p})`
-          : `SELECT '${table}' AS tbl, id::text, family_id::text, server_version::text, deleted_at IS NOT NULL AS deleted FROM ${q(table)} WHERE id = ANY(${p})`,
+          ? `SELECT 'families' AS tbl, id::text, id::text AS family_id, server_version::text, false AS deleted, NULL::text AS of_test FROM families WHERE id = ANY(${p})`
+          : `SELECT '${table}' AS tbl, id::text, family_id::text, server_version::text, deleted_at IS NOT NULL AS deleted, NULL::text AS of_test FROM ${q(table)} WHERE id = ANY(${p})`,
       );
     }
-    if (!parts.length) return [];
-    return manager.query(parts.join('\nUNION ALL\n'), params);
+    if (cascade.deletedTests.length) {
+      // blood_test_results_blood_test_id_idx; the family condition keeps another family's rows out (its test is a 403 anyway).
+      parts.push(
+        `SELECT 'blood_test_results' AS tbl, id::text, family_id::text, server_version::text, false AS deleted, blood_test_id::text AS of_test
+           FROM blood_test_results
+          WHERE blood_test_id = ANY(${param(cascade.deletedTests)}::uuid[]) AND family_id = ${param(cascade.familyId)}::uuid AND deleted_at IS NULL`,
+      );
+    }
+    if (!parts.length) return { rows: [], cascaded: [] };
+    const found: Array<ExistingRow & { of_test: string | null }> = await manager.query(parts.join('\nUNION ALL\n'), params);
+    const lookup: PushLookup = { rows: [], cascaded: [] };
+    for (const { of_test, ...row } of found) {
+      if (of_test === null) lookup.rows.push(row);
+      else lookup.cascaded.push({ id: row.id, blood_test_id: of_test, server_version: row.server_version });
+    }
+    return lookup;
   }
 
   async updateRows(manager: EntityManager, spec: TableSpec, rows: PushedRecord[], stamp: WriteStamp): Promise<void> {
@@ -276,6 +314,8 @@ export class SyncRepository {
   /**
    * Results of a blood test that is deleted die with it: results written in this
    * push under an already deleted test, and live results of tests deleted now.
+   * Only results the deleting device has seen get here: one changed after its
+   * cursor was a 409 (assertNoConflicts, from findExisting's cascade rows).
    */
   async tombstoneOrphanResults(manager: EntityManager, stamp: WriteStamp): Promise<void> {
     await manager.query(
