@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { changesOf, emptyChanges, pull, push, SYNC_TABLES } from '../factories/sync.factory.js';
 import { register, registerFamily, withFamilyId, type Member } from '../sync-client/family.js';
@@ -285,6 +286,27 @@ describe('sync protocol over HTTP', () => {
     const next = (await pull(t, other, { last_pulled_at: res.timestamp }).expect(200)).body;
     expect(next.experimentalStrategy).toBeUndefined();
     expect(next.changes.transfusions.created).toEqual([]);
+  });
+
+  it('replacement: a device whose last full snapshot was of another family, even with a cursor that looks current (defence in depth)', async () => {
+    const owner = await register(t);
+    const c0 = (await pull(t, owner).expect(200)).body.timestamp;
+    await push(t, owner, c0, changesOf('transfusions', { created: [transfusion({ notes: 'new family' })] })).expect(200);
+    const mover = await register(t);
+    const m0 = (await pull(t, mover, null, 'mover-phone').expect(200)).body.timestamp;
+    await push(t, mover, m0, changesOf('transfusions', { created: [transfusion({ notes: 'old family' })] }), 'mover-phone').expect(200);
+    const oldCursor = (await pull(t, mover, { last_pulled_at: m0 }, 'mover-phone').expect(200)).body.timestamp;
+    await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${mover.token}`).send({ invite_code: owner.inviteCode }).expect(200);
+    // Stand-in for a bug elsewhere: the join version ends up below the phone's cursor of the family left.
+    const db = t.app.get(DataSource);
+    await db.query('UPDATE users SET family_joined_version = $2 WHERE id = $1', [mover.userId, oldCursor - 1]);
+    const res = (await pull(t, { ...mover, familyId: owner.familyId }, { last_pulled_at: oldCursor }, 'mover-phone').expect(200)).body;
+    expect(res.experimentalStrategy).toBe('replacement');
+    expect(res.changes.families.created.map((f: { id: string }) => f.id)).toEqual([owner.familyId]);
+    expect(res.changes.transfusions.created.map((r: { notes: string }) => r.notes)).toEqual(['new family']);
+    // Without a device id there is no record of what the phone holds: the cursor decides (incremental).
+    const anonymous = (await pull(t, { ...mover, familyId: owner.familyId }, { last_pulled_at: oldCursor }).expect(200)).body;
+    expect(anonymous.experimentalStrategy).toBeUndefined();
   });
 
   it('migration sync: new tables come as created, tables with new columns as updated', async () => {

@@ -26,6 +26,12 @@ describe('planPull', () => {
     expect(planPull({ ...base, cursor: 500 }).modes.transfusions).toBe('incremental');
   });
 
+  it('a device whose last full snapshot was of another family gets a replacement, whatever its cursor', () => {
+    for (const cursor of [99, 100, 500]) expect(planPull({ ...base, cursor, deviceHoldsOtherFamily: true }).replacement).toBe(true);
+    // A first sync is a full snapshot anyway (not a replacement: the device holds nothing).
+    expect(planPull({ ...base, cursor: null, deviceHoldsOtherFamily: true }).replacement).toBe(false);
+  });
+
   it('migration: new tables full, tables with new columns read whole; unknown names ignored', () => {
     const plan = planPull({ ...base, cursor: 200, migration: { tables: ['reminders', 'local_only'], columns: [{ table: 'documents', columns: ['notes'] }] } });
     expect(plan.modes).toMatchObject({ reminders: 'full', documents: 'columns', transfusions: 'incremental' });

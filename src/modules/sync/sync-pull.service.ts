@@ -56,6 +56,7 @@ export class SyncPullService {
         version: state.version,
         migration,
         deviceHoldsFamily: state.deviceHoldsFamily,
+        deviceHoldsOtherFamily: state.deviceHoldsOtherFamily,
         schemaVersion: query.schema_version ?? null,
       });
       const body = await this.repository.pullBody(runner.manager, plan, scope.userId);
@@ -89,6 +90,11 @@ export interface PullInput {
    * so an incremental pull is exact.
    */
   deviceHoldsFamily?: boolean;
+  /**
+   * The last full snapshot this device was sent (with this user) was of another family: whatever
+   * its cursor says, it holds that family's records.
+   */
+  deviceHoldsOtherFamily?: boolean;
   /** The client's app schema version (`schema_version`); null when it did not say. */
   schemaVersion?: number | null;
 }
@@ -99,8 +105,11 @@ export function planPull(input: PullInput): PullPlan {
   const schemaVersion = input.schemaVersion ?? null;
   const modes: Partial<Record<SyncTableName, PullMode>> = {};
   // A cursor from before the caller joined this family (or larger than any version this family ever had)
-  // was issued for another family's data: the device must replace what it holds.
-  const replacement = cursor !== null && ((cursor < joinedVersion && !input.deviceHoldsFamily) || cursor > version);
+  // was issued for another family's data: the device must replace what it holds. So must a device
+  // whose last full snapshot was of another family, whatever its cursor: a second line of defence
+  // behind the join's versioning (a cursor of the family left can never reach the join's version).
+  const replacement =
+    cursor !== null && ((cursor < joinedVersion && !input.deviceHoldsFamily) || cursor > version || (input.deviceHoldsOtherFamily ?? false));
   const full = cursor === null || replacement;
   // A table newer than the client's schema is left out: the client has nowhere to put it.
   for (const name of SYNC_TABLE_NAMES) if (inClientSchema(SYNC_TABLE_BY_NAME.get(name)!, schemaVersion)) modes[name] = full ? 'full' : 'incremental';

@@ -32,6 +32,8 @@ export interface PullState {
   version: number | null;
   /** This device was sent a full snapshot of this family and its cursor has reached that snapshot. */
   deviceHoldsFamily: boolean;
+  /** The last full snapshot this device was sent was of another family. */
+  deviceHoldsOtherFamily: boolean;
 }
 
 /** A pushed id as found on the server (any family). */
@@ -193,22 +195,30 @@ export class SyncRepository {
    * family (see recordFullPull). $1 user, $2 family, $3 device id, $4 cursor.
    */
   async pullState(manager: EntityManager, userId: string, familyId: string, deviceId: string | null, cursor: number): Promise<PullState | null> {
-    const rows: Array<{ family_id: string | null; joined_version: string; sync_version: string | null; device_holds_family: boolean }> =
-      await manager.query(
-        `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
-                coalesce((SELECT d.family_id = $2 AND $4::bigint >= d.snapshot_version
-                            FROM sync_devices d WHERE d.user_id = $1 AND d.device_id = $3::text), false) AS device_holds_family
-           FROM users u LEFT JOIN families f ON f.id = $2
-          WHERE u.id = $1`,
-        [userId, familyId, deviceId, cursor],
-      );
+    const rows: Array<{
+      family_id: string | null;
+      joined_version: string;
+      sync_version: string | null;
+      device_holds_family: boolean | null;
+      device_holds_other_family: boolean | null;
+    }> = await manager.query(
+      `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
+              d.family_id = $2 AND $4::bigint >= d.snapshot_version AS device_holds_family,
+              d.family_id <> $2 AS device_holds_other_family
+         FROM users u
+         LEFT JOIN families f ON f.id = $2
+         LEFT JOIN sync_devices d ON d.user_id = u.id AND d.device_id = $3::text
+        WHERE u.id = $1`,
+      [userId, familyId, deviceId, cursor],
+    );
     const row = rows[0];
     if (!row) return null;
     return {
       familyId: row.family_id,
       joinedVersion: Number(row.joined_version),
       version: row.sync_version === null ? null : Number(row.sync_version),
-      deviceHoldsFamily: row.device_holds_family,
+      deviceHoldsFamily: row.device_holds_family === true,
+      deviceHoldsOtherFamily: row.device_holds_other_family === true,
     };
   }
 
