@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
+import { lockSignIns } from '../../src/modules/auth/refresh-token-revocation.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
 /** Attacker-side probes of auth, families and documents: every odd input answers 4xx, never 500. */
@@ -101,6 +102,9 @@ describe('security review: revocation racing a refresh (e2e)', () => {
     await runner.connect();
     try {
       await runner.startTransaction();
+      // What TokenService.rotate does, up to its commit: the user's sign-in lock, then the token.
+      const [{ user_id: userId }] = await runner.query('SELECT user_id FROM refresh_tokens WHERE id = $1', [tokenId]);
+      await lockSignIns(runner.manager, userId);
       const [token] = await runner.query('SELECT user_id, chain_id FROM refresh_tokens WHERE id = $1 FOR UPDATE', [tokenId]);
       await runner.query('UPDATE refresh_tokens SET used_at = now() WHERE id = $1', [tokenId]);
       await runner.query(
@@ -136,6 +140,31 @@ describe('security review: revocation racing a refresh (e2e)', () => {
       t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204),
     );
     expect(usable).toBe(0);
+  });
+
+  it('a refresh retry racing a logout of its successor never deadlocks (no 500) and leaves no usable token', async () => {
+    // The retry locks its token and then the successor; the logout the chain's tokens: before one
+    // lock per user (lockSignIns), they deadlocked whenever the successor's id sorted first.
+    const outcomes = new Map<string, number>();
+    for (let round = 0; round < 30; round++) {
+      const user = await registerFamily(t);
+      const successor = (await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200)).body;
+      const [retry, logout] = await Promise.all([
+        t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }),
+        t.http().post('/api/v1/auth/logout').send({ refresh_token: successor.refresh_token }),
+      ]);
+      const key = `retry ${retry.status} / logout ${logout.status}`;
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+      expect([200, 401]).toContain(retry.status);
+      expect(logout.status).toBe(204);
+      // Whatever the order, the sign-in is over: no refresh token of it works, nor its access tokens.
+      if (retry.status === 200) {
+        await t.http().post('/api/v1/auth/refresh').send({ refresh_token: retry.body.refresh_token }).expect(401);
+        await t.http().get('/api/v1/auth/me').set(bearer(retry.body.access_token)).expect(401);
+      }
+      await t.http().get('/api/v1/auth/me').set(bearer(successor.access_token)).expect(401);
+    }
+    expect([...outcomes.keys()].every((k) => !k.includes('500'))).toBe(true);
   });
 
   it('a logout while a refresh of the same sign-in is in flight leaves no usable token in the chain', async () => {

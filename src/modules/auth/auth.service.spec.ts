@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import argon2 from 'argon2';
 import { createServiceKit, unitEmail, type ServiceKit, domainFailure as failure } from '../../../test/factories/services.factory.js';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
@@ -184,6 +185,34 @@ describe('AuthService', () => {
 
     it('an unknown email is NOT_FOUND', async () => {
       expect((await failure(() => kit.auth.resetPassword(unitEmail('nobody'), 'whatever long'))).code).toBe(ErrorCode.NOT_FOUND);
+    });
+
+    it('a login with the old password that was verifying while the reset committed gets no sign-in', async () => {
+      const email = unitEmail('reset-race');
+      const reg = await register(email);
+      // Hold the login right after its password check succeeded (argon2 takes a while: a real window).
+      const verify = kit.passwords.verify.bind(kit.passwords);
+      let checked!: () => void;
+      let resume!: () => void;
+      const atCheck = new Promise<void>((r) => (checked = r));
+      const resumed = new Promise<void>((r) => (resume = r));
+      const spy = jest.spyOn(kit.passwords, 'verify').mockImplementation(async (...args) => {
+        const ok = await verify(...args);
+        checked();
+        await resumed;
+        return ok;
+      });
+      try {
+        const login = kit.auth.login({ email, password: PASSWORD });
+        await atCheck;
+        await kit.auth.resetPassword(email, 'a brand new password');
+        resume();
+        await expect(login).rejects.toMatchObject({ code: ErrorCode.INVALID_CREDENTIALS });
+      } finally {
+        spy.mockRestore();
+      }
+      const [{ live }] = await kit.dataSource.query('SELECT count(*)::int AS live FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [reg.user.id]);
+      expect(live).toBe(0);
     });
   });
 });

@@ -55,21 +55,24 @@ export class AuthService {
     const user = await this.userByEmail(normalizeEmail(dto.email));
     const valid = await this.passwords.verify(user?.passwordHash, dto.password);
     if (!user || !valid) throw AuthErrors.invalidCredentials();
-    if (this.passwords.needsRehash(user.passwordHash)) await this.rehash(user, dto.password);
-    return AuthResponse.from(await this.tokens.issue(user.id), user);
+    const storedHash = this.passwords.needsRehash(user.passwordHash) ? await this.rehash(user, dto.password) : user.passwordHash;
+    return AuthResponse.from(await this.tokens.issue(user.id, storedHash), user);
   }
 
   /**
    * Replaces a hash made with other parameters than PASSWORD_HASH_* by one at the configured cost
    * (the password just verified). Only if the stored hash is still the one verified: a password reset
-   * in between wins. A failure here does not fail the login (the old hash still works).
+   * in between wins. A failure here does not fail the login (the old hash still works). Returns the
+   * hash stored for the password just verified: the new one, or the old one if it was not replaced.
    */
-  private async rehash(user: UserEntity, password: string): Promise<void> {
+  private async rehash(user: UserEntity, password: string): Promise<string> {
     try {
       const passwordHash = await this.passwords.hash(password);
-      await this.users.update({ id: user.id, passwordHash: user.passwordHash }, { passwordHash });
+      const { affected } = await this.users.update({ id: user.id, passwordHash: user.passwordHash }, { passwordHash });
+      return affected ? passwordHash : user.passwordHash;
     } catch (error) {
       this.logger.warn(`could not rehash the password of user ${user.id}: ${error instanceof Error ? error.message : String(error)}`);
+      return user.passwordHash;
     }
   }
 

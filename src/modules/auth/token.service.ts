@@ -7,7 +7,7 @@ import { EntityManager, Repository } from 'typeorm';
 import { authConfig } from '../../config/configuration.js';
 import { RefreshTokenEntity } from './entities/refresh-token.entity.js';
 import { AuthErrors } from './auth.errors.js';
-import { revokeRefreshTokens } from './refresh-token-revocation.js';
+import { lockSignIns, revokeRefreshTokens } from './refresh-token-revocation.js';
 import { LOWER_CASE_UUID_SOURCE } from '../../common/http/uuid.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 
@@ -56,9 +56,21 @@ export class TokenService {
     private readonly versions: FamilyVersionService,
   ) {}
 
-  /** A new sign-in: a new chain. */
-  issue(userId: string): Promise<TokenPair> {
-    return this.issueInChain(this.refreshTokens.manager, userId, randomUUID(), null);
+  /**
+   * A new sign-in: a new chain. `verifiedPasswordHash`: the hash a login checked the password
+   * against. Under the user's sign-in lock it must still be the stored one: a password reset that
+   * committed while the login was verifying (argon2 takes a while) revoked every sign-in, and must
+   * not be outlived by one made with the old password.
+   */
+  issue(userId: string, verifiedPasswordHash?: string): Promise<TokenPair> {
+    return this.refreshTokens.manager.transaction(async (manager) => {
+      await lockSignIns(manager, userId);
+      if (verifiedPasswordHash !== undefined) {
+        const rows: Array<{ password_hash: string }> = await manager.query('SELECT password_hash FROM users WHERE id = $1', [userId]);
+        if (rows[0]?.password_hash !== verifiedPasswordHash) throw AuthErrors.invalidCredentials();
+      }
+      return this.issueInChain(manager, userId, randomUUID(), null);
+    });
   }
 
   /**
@@ -80,6 +92,10 @@ export class TokenService {
 
     const outcome = await this.refreshTokens.manager.transaction(async (manager) => {
       const repo = manager.getRepository(RefreshTokenEntity);
+      const owner = await repo.findOne({ where: { id }, select: { userId: true } });
+      if (!owner) return { error: invalid() };
+      // Every path that touches this user's tokens takes this lock first (see lockSignIns).
+      await lockSignIns(manager, owner.userId);
       const token = await repo.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!token || !safeEqual(token.tokenHash, sha256(secret))) return { error: invalid() };
       if (token.supersededAt) {
@@ -107,7 +123,7 @@ export class TokenService {
 
   /** Ends a sign-in whose tokens were copied: its refresh and access tokens, and its event streams (on commit). */
   private async revokeCopiedChain(manager: EntityManager, token: RefreshTokenEntity): Promise<void> {
-    await revokeRefreshTokens(manager, { chainId: token.chainId });
+    await revokeRefreshTokens(manager, { userId: token.userId, chainId: token.chainId });
     await this.versions.notifyMembershipChange(manager, token.userId, token.chainId);
   }
 
@@ -145,7 +161,7 @@ export class TokenService {
     const { id, secret } = parsed;
     const token = await this.refreshTokens.findOne({ where: { id } });
     if (!token || !safeEqual(token.tokenHash, sha256(secret))) return null;
-    await this.refreshTokens.manager.transaction((manager) => revokeRefreshTokens(manager, { chainId: token.chainId }));
+    await this.refreshTokens.manager.transaction((manager) => revokeRefreshTokens(manager, { userId: token.userId, chainId: token.chainId }));
     return { userId: token.userId, signInId: token.chainId };
   }
 
