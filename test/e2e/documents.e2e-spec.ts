@@ -531,6 +531,31 @@ describe('files: upload and download', () => {
       expect(listFiles(uploadDir).filter((f) => f.startsWith(owner.familyId))).toEqual([join(owner.familyId, original.body.id)]);
     });
 
+    it('a bare upload and the removal of its uploader at the same moment: one waits for the other, never a deadlock', async () => {
+      const { owner, member } = await familyWithMember();
+      // Widen the window between the upload's membership check and its insert's foreign-key check.
+      const fn = `slow_files_${member.familyId.replace(/-/g, '_')}`;
+      await db.query(
+        `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$;
+         CREATE TRIGGER ${fn} BEFORE INSERT ON files FOR EACH ROW WHEN (NEW.family_id = '${member.familyId}') EXECUTE FUNCTION ${fn}()`,
+      );
+      try {
+        const uploading = upload(member, pdf(), 'scan.pdf').then((r) => r);
+        const started = Date.now();
+        while (!(await db.query("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'")).length) {
+          if (Date.now() - started > 10_000) throw new Error('the upload never reached its insert');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const removing = t.http().delete(`/api/v1/families/me/members/${member.userId}`).set('Authorization', `Bearer ${owner.token}`).then((r) => r);
+        const [uploaded, removed] = await Promise.all([uploading, removing]);
+        expect(removed.status).toBe(204);
+        // The upload got there first (it holds the family's key-share lock): it committed, then the removal did.
+        expect(uploaded.status).toBe(201);
+      } finally {
+        await db.query(`DROP TRIGGER ${fn} ON files; DROP FUNCTION ${fn}()`);
+      }
+    });
+
     it('joined another family meanwhile, it writes into neither', async () => {
       const { owner, member } = await familyWithMember();
       const other = await register(t);

@@ -25,3 +25,15 @@ export async function assertStillMember(
   const member = rows[0];
   if (!member || member.family_id !== scope.familyId || Number(member.joined_version) !== scope.joinedVersion) throw error();
 }
+
+/**
+ * assertStillMember for a write outside FamilyVersionService (a bare uploaded file: not synced, no
+ * version). It first takes the family row FOR KEY SHARE, which its insert's foreign key would take
+ * anyway, but later: families before users is the order every write locks in (a join: both
+ * families, then the user; a removal: the family, then the member), and the other order deadlocked
+ * with them (found by review). KEY SHARE does not make such writes wait for each other.
+ */
+export async function assertStillMemberOutsideVersionedWrite(manager: EntityManager, scope: Pick<FamilyScope, 'userId' | 'familyId' | 'joinedVersion'>): Promise<void> {
+  await manager.query('SELECT 1 FROM families WHERE id = $1 FOR KEY SHARE', [scope.familyId]);
+  await assertStillMember(manager, scope);
+}

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
-import { assertStillMember } from '../../common/family-scope/membership.js';
+import { assertStillMemberOutsideVersionedWrite } from '../../common/family-scope/membership.js';
 import { invalidRequest } from '../../common/errors/invalid-request.js';
 import { flattenValidationErrors } from '../../common/http/validation.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
@@ -81,7 +81,7 @@ export class UploadService {
         // Not a versioned write (files are not synced), but still only for a caller who is, now, the
         // member the request began as: an upload can outlive a removal or a join by minutes.
         const saved = await this.dataSource.transaction(async (manager) => {
-          await assertStillMember(manager, scope);
+          await assertStillMemberOutsideVersionedWrite(manager, scope);
           return this.files.withManager(manager).insert(file);
         });
         this.logger.log({ fileId, sizeBytes: saved.sizeBytes, mimeType: saved.mimeType }, 'file uploaded');
