@@ -3,6 +3,7 @@
  * connected devices, through PostgreSQL LISTEN/NOTIFY, and nobody else's.
  */
 import { randomUUID } from 'node:crypto';
+import { from, switchMap } from 'rxjs';
 import { bearer, familyWithMember, registerFamily } from '../factories/auth.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
@@ -56,6 +57,33 @@ async function expectEnded(stream: { ended: Promise<void> }, what: string, ms = 
     stream.ended,
     new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`stream still open after ${what}`)), ms))),
   ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Holds the next stream between the guards and its subscription to the end signals (the window
+ * the guards' check and the stream's subscription leave between them), until `release()`.
+ */
+async function holdNextStream(t: TestApp) {
+  const { SyncEventsService } = await import('../../src/modules/sync/sync-events.service.js');
+  const service = t.app.get(SyncEventsService);
+  const stream = service.stream;
+  let reached!: () => void;
+  let release!: () => void;
+  const atGate = new Promise<void>((r) => (reached = r));
+  const gate = new Promise<void>((r) => (release = r));
+  service.stream = (...args: Parameters<typeof stream>) => {
+    service.stream = stream;
+    reached();
+    return from(gate).pipe(switchMap(() => stream.apply(service, args)));
+  };
+  return {
+    atGate,
+    release,
+    restore: () => {
+      service.stream = stream;
+      release();
+    },
+  };
 }
 
 const transfusion = () => ({
@@ -170,6 +198,101 @@ describe('sync events (SSE)', () => {
       await tabletStream.waitFor((e) => e.type === 'sync' && e.data.version === push.body.timestamp);
     } finally {
       await Promise.all([phone.close(), tabletStream.close()]);
+    }
+  });
+
+  it('ends a stream whose member was removed after the guards let it through but before it listened (the notification went by unheard)', async () => {
+    const { owner, member } = await familyWithMember(t);
+    // The owner's stream: the listening connection is up, and it hears a later write below.
+    const owners = await openEvents(t, owner.token);
+    const hold = await holdNextStream(t);
+    try {
+      await owners.waitFor((e) => e.type === 'sync');
+      const opening = openEvents(t, member.token);
+      await hold.atGate;
+      await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
+      // A write committed after the removal has reached the listener, so the removal's notification
+      // has too — with no stream of the member subscribed to hear it.
+      const later = await pushTransfusion(t, owner);
+      await owners.waitFor((e) => e.type === 'sync' && e.data.version === later.body.timestamp);
+      hold.release();
+      const stream = await opening;
+      try {
+        await expectEnded(stream, 'the removal in the window', 5_000);
+        // Ended before it told the removed member anything of the family.
+        expect(stream.events.filter((e) => e.type === 'sync')).toEqual([]);
+      } finally {
+        await stream.close();
+      }
+      const again = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(member.token) });
+      expect(again.status).toBe(401);
+      expect(await again.json()).toMatchObject({ statusCode: 401 });
+    } finally {
+      hold.restore();
+      await owners.close();
+    }
+  });
+
+  it('ends a stream whose user joined another family after the guards let it through but before it listened (the sign-in stays live)', async () => {
+    const joined = await registerFamily(t);
+    const mover = await registerFamily(t);
+    const joinedStream = await openEvents(t, joined.token);
+    const hold = await holdNextStream(t);
+    try {
+      await joinedStream.waitFor((e) => e.type === 'sync');
+      const opening = openEvents(t, mover.token);
+      await hold.atGate;
+      await t.http().post('/api/v1/auth/join-family').set(bearer(mover.token)).send({ invite_code: joined.inviteCode }).expect(200);
+      const later = await pushTransfusion(t, joined);
+      await joinedStream.waitFor((e) => e.type === 'sync' && e.data.version === later.body.timestamp);
+      hold.release();
+      const stream = await opening;
+      try {
+        await expectEnded(stream, 'the join in the window', 5_000);
+        expect(stream.events.filter((e) => e.type === 'sync')).toEqual([]);
+      } finally {
+        await stream.close();
+      }
+      // Reconnected with the same token, the stream is the family joined's.
+      const again = await openEvents(t, mover.token);
+      try {
+        const first = await again.waitFor((e) => e.type === 'sync');
+        expect(first.data.version).toBeGreaterThanOrEqual(later.body.timestamp);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      hold.restore();
+      await joinedStream.close();
+    }
+  });
+
+  it('ends a stream whose sign-in was logged out after the guards let it through but before it listened; the user\'s other sign-in keeps its stream', async () => {
+    const user = await registerFamily(t);
+    const tablet = (await t.http().post('/api/v1/auth/login').send({ email: user.email, password: user.password }).expect(200)).body;
+    const tabletStream = await openEvents(t, tablet.access_token);
+    const hold = await holdNextStream(t);
+    try {
+      await tabletStream.waitFor((e) => e.type === 'sync');
+      const opening = openEvents(t, user.token);
+      await hold.atGate;
+      await t.http().post('/api/v1/auth/logout').send({ refresh_token: user.refreshToken }).expect(204);
+      const later = await pushTransfusion(t, { ...user, token: tablet.access_token });
+      await tabletStream.waitFor((e) => e.type === 'sync' && e.data.version === later.body.timestamp);
+      hold.release();
+      const phone = await opening;
+      try {
+        await expectEnded(phone, 'the logout in the window', 5_000);
+        expect(phone.events.filter((e) => e.type === 'sync')).toEqual([]);
+      } finally {
+        await phone.close();
+      }
+      // The other sign-in's stream is still open: the next write reaches it.
+      const push = await pushTransfusion(t, { ...user, token: tablet.access_token });
+      await tabletStream.waitFor((e) => e.type === 'sync' && e.data.version === push.body.timestamp);
+    } finally {
+      hold.restore();
+      await tabletStream.close();
     }
   });
 

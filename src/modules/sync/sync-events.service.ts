@@ -1,8 +1,9 @@
 import { Injectable, Logger, type MessageEvent, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
-import { defer, filter, from, interval, map, merge, Observable, ReplaySubject, Subject, takeUntil } from 'rxjs';
+import { defer, EMPTY, filter, from, interval, map, merge, mergeMap, Observable, of, ReplaySubject, Subject, takeUntil } from 'rxjs';
 import { DataSource } from 'typeorm';
+import type { FamilyScope } from '../../common/family-scope/family-context.js';
 import { FAMILY_SYNC_CHANNEL, MEMBERSHIP_CHANNEL } from '../../common/versioning/family-version.service.js';
 import { SyncRepository } from './sync.repository.js';
 
@@ -52,24 +53,47 @@ export class SyncEventsService implements OnApplicationShutdown {
    * The family's current version first, then one event per committed write, plus heartbeats.
    * Ends when a MEMBERSHIP_CHANNEL notification names the user: their membership changed (removed,
    * joined another family) or they were signed out (password reset: every stream; logout: the
-   * streams of that sign-in, `signInId`, and those opened with a token that names none). Membership
-   * and token are checked when a stream opens, so the device reconnects and is checked again (a
-   * token of an ended sign-in is refused).
+   * streams of that sign-in, `signInId`, and those opened with a token that names none). The guards
+   * checked membership and token before the stream subscribed to those notifications, so one sent
+   * in between would be missed: once subscribed and listening, the statement that reads the
+   * version checks again that the user is still in the scope's family since the same join and
+   * that the sign-in is live, and the stream ends at once if not. Either way the device
+   * reconnects and is checked again (a token of an ended sign-in is refused).
    */
-  stream(familyId: string, userId: string, signInId: string | null): Observable<MessageEvent> {
-    const current = defer(() =>
-      from(this.ensureListening().then(() => this.repository.familyVersion(this.dataSource.manager, familyId))),
-    ).pipe(map((version) => syncEvent(version ?? 0)));
-    const changes = this.changes.pipe(
-      filter((change) => change.familyId === familyId),
-      map((change) => syncEvent(change.version)),
-    );
-    // Proxies close idle connections; a small event keeps the stream open.
-    const heartbeat = interval(HEARTBEAT_MS).pipe(map((): MessageEvent => ({ type: 'ping', data: {} })));
-    const membershipChanged = this.membershipChanges.pipe(
-      filter((end) => end.userId === userId && (end.signInId === null || signInId === null || end.signInId === signInId)),
-    );
-    return merge(current, changes, heartbeat).pipe(takeUntil(merge(membershipChanged, this.listenerLost, this.shuttingDown)));
+  stream(scope: Pick<FamilyScope, 'familyId' | 'userId' | 'joinedVersion'>, signInId: string | null): Observable<MessageEvent> {
+    const { familyId, userId, joinedVersion } = scope;
+    return defer(() => {
+      /** Fires when the check finds the guards' view outdated. */
+      const outdated = new Subject<void>();
+      // Subscribed after the end signals (takeUntil subscribes to them first), and queried once the
+      // LISTEN is in place: a change committed before this statement's snapshot is seen by it, one
+      // committed after is notified to a listener this stream already hears.
+      const current = defer(() =>
+        from(
+          this.ensureListening().then(() => this.repository.streamState(this.dataSource.manager, userId, familyId, joinedVersion, signInId)),
+        ),
+      ).pipe(
+        mergeMap((state) => {
+          if (!state.live) {
+            outdated.next();
+            return EMPTY;
+          }
+          return of(syncEvent(state.version ?? 0));
+        }),
+      );
+      const changes = this.changes.pipe(
+        filter((change) => change.familyId === familyId),
+        map((change) => syncEvent(change.version)),
+      );
+      // Proxies close idle connections; a small event keeps the stream open.
+      const heartbeat = interval(HEARTBEAT_MS).pipe(map((): MessageEvent => ({ type: 'ping', data: {} })));
+      const membershipChanged = this.membershipChanges.pipe(
+        filter((end) => end.userId === userId && (end.signInId === null || signInId === null || end.signInId === signInId)),
+      );
+      return merge(current, changes, heartbeat).pipe(
+        takeUntil(merge(membershipChanged, outdated, this.listenerLost, this.shuttingDown)),
+      );
+    });
   }
 
   /**

@@ -82,6 +82,6 @@ export class SyncController {
   @Sse('events')
   @ApiOkResponse({ description: 'text/event-stream of `sync` events ({ version }) and `ping` heartbeats' })
   events(@CurrentFamily() family: FamilyScope, @CurrentUser() user: AuthenticatedUser): Observable<MessageEvent> {
-    return this.eventsService.stream(family.familyId, family.userId, user.signInId);
+    return this.eventsService.stream(family, user.signInId);
   }
 }

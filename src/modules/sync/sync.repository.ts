@@ -190,6 +190,36 @@ export class SyncRepository {
   }
 
   /**
+   * A "sync now" stream's first statement, run once the stream hears its end signals: the family's
+   * version, and whether the caller is still what the guards saw — a member of `familyId` since
+   * the same join (`joinedVersion`) and, for a token that names one, signed in (some refresh token
+   * of the chain `signInId` not revoked: a logout, a detected reuse, a removal and a password reset
+   * revoke them all). `live` is false for a deleted user.
+   */
+  async streamState(
+    manager: EntityManager,
+    userId: string,
+    familyId: string,
+    joinedVersion: number,
+    signInId: string | null,
+  ): Promise<{ live: boolean; version: number | null }> {
+    const rows: Array<{ live: boolean; sync_version: string | null }> = await manager.query(
+      `SELECT coalesce(u.family_id = $2 AND u.family_joined_version = $3::bigint
+                AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens rt
+                                                  WHERE rt.chain_id = $4::uuid AND rt.user_id = u.id AND rt.revoked_at IS NULL)),
+                       false) AS live,
+              f.sync_version::text AS sync_version
+         FROM users u
+         LEFT JOIN families f ON f.id = $2
+        WHERE u.id = $1`,
+      [userId, familyId, joinedVersion, signInId],
+    );
+    const row = rows[0];
+    if (!row) return { live: false, version: null };
+    return { live: row.live === true, version: row.sync_version === null ? null : Number(row.sync_version) };
+  }
+
+  /**
    * The pull's first statement, in its snapshot: the caller's membership as it is now (the guard
    * read it before the snapshot began), the family's version and whether this device holds the
    * family (see recordFullPull). $1 user, $2 family, $3 device id, $4 cursor.
