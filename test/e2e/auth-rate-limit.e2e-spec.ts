@@ -120,6 +120,22 @@ describe('auth rate limits (e2e)', () => {
     expect429(await login(newIp(), user.email));
   });
 
+  it('a proxy that writes the source port (address:port, [v6]:port): a new port is not a new budget', async () => {
+    const ip = newIp();
+    const register = (from: string) =>
+      t.http().post('/api/v1/auth/register').set('X-Forwarded-For', from).send({ email: uniqueEmail('port'), password: 'long enough pw', invite_code: 'ZZZZZ8' });
+    for (let i = 0; i < 9; i++) expect((await register(`${ip}:${40_000 + i}`)).status).toBe(404);
+    expect429(await register(`${ip}:50000`));
+    expect429(await register(ip));
+    // The same for IPv6 in brackets, and the IPv4-mapped spellings of the IPv4 address.
+    const v6 = `2001:db8:${randomInt(0x10000).toString(16)}:${randomInt(0x10000).toString(16)}::1`;
+    for (let i = 0; i < 9; i++) expect((await register(`[${v6}]:${40_000 + i}`)).status).toBe(404);
+    expect429(await register(v6));
+    const [a, b, c, d] = ip.split('.').map(Number);
+    expect429(await register(`::ffff:${ip}`));
+    expect429(await register(`[::ffff:${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}]:443`));
+  });
+
   it('IPv6: addresses of one /64 share one per-network budget', async () => {
     const [a, b] = [randomInt(0x10000), randomInt(0x10000)];
     const prefix = `2001:db8:${a.toString(16)}:${b.toString(16)}`;
@@ -127,5 +143,39 @@ describe('auth rate limits (e2e)', () => {
     expect429(await login(`${prefix}:ffff:ffff:ffff:ffff`, uniqueEmail('v6')));
     // The next /64 is another client.
     expect((await login(`2001:db8:${a.toString(16)}:${(b ^ 1).toString(16)}::1`, uniqueEmail('v6'))).status).toBe(401);
+  });
+});
+
+/**
+ * The reviewer's set-up: TRUST_PROXY=loopback (the test client connects from 127.0.0.1, so it plays
+ * a trusted proxy), AUTH_RATE_LIMIT=2, and a proxy that writes `address:port` into X-Forwarded-For
+ * as Azure Application Gateway does. An entry with a port is no IP to Express, so it is never
+ * trusted and becomes `request.ip` as written; the guard must drop the port itself.
+ */
+describe('auth rate limits behind a proxy that writes ports (e2e, TRUST_PROXY=loopback)', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await createTestApp({ AUTH_RATE_LIMIT: '2', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: 'loopback' })));
+  afterAll(() => t.close());
+
+  it('12 wrong invite codes from one address on 12 source ports: 6 × 404, then 6 × 429', async () => {
+    const ip = `203.0.113.${randomInt(1, 255)}`;
+    const firstPort = 1024 + randomInt(60_000);
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const port = firstPort + i;
+      const res = await t.http().post('/api/v1/auth/register')
+        .set('X-Forwarded-For', `198.51.100.1, ${ip}:${port}`)
+        .send({ email: uniqueEmail('azure'), password: 'long enough pw', invite_code: 'ZZZZZ9' });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([...Array(6).fill(404), ...Array(6).fill(429)]);
+    // The address without a port is the same client.
+    const plain = await t.http().post('/api/v1/auth/register').set('X-Forwarded-For', ip)
+      .send({ email: uniqueEmail('azure'), password: 'long enough pw', invite_code: 'ZZZZZ9' });
+    expect(plain.status).toBe(429);
+    // The forged left-most entry is not the client: its network still has its budget.
+    const forged = await t.http().post('/api/v1/auth/register').set('X-Forwarded-For', '198.51.100.1')
+      .send({ email: uniqueEmail('azure'), password: 'long enough pw', invite_code: 'ZZZZZ9' });
+    expect(forged.status).toBe(404);
   });
 });

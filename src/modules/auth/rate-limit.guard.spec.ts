@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { EventEmitter } from 'node:events';
-import type { ExecutionContext } from '@nestjs/common';
+import { Logger, type ExecutionContext } from '@nestjs/common';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { AuthRateLimitGuard, clientNetwork, clientNetworks } from './rate-limit.guard.js';
 
@@ -173,6 +173,43 @@ describe('AuthRateLimitGuard', () => {
     });
   });
 
+  describe('client addresses written by a proxy', () => {
+    it('a new source port is not a new client (IPv4 address:port, as Azure Application Gateway writes it)', () => {
+      for (let i = 0; i < 9; i++) expect(attempt(login(`203.0.113.7:${40_000 + i}`, `port-${i}@b.c`), 401).allowed).toBe(true);
+      expect(attempt(login('203.0.113.7:50000', 'port-x@b.c')).error?.code).toBe(ErrorCode.RATE_LIMITED);
+      expect(attempt(login('203.0.113.7', 'port-y@b.c')).error?.code).toBe(ErrorCode.RATE_LIMITED);
+      expect(attempt(login('203.0.113.8:50000', 'port-z@b.c')).allowed).toBe(true);
+    });
+
+    it('nor is a bracketed IPv6 address with a new port', () => {
+      for (let i = 0; i < 9; i++) expect(attempt(login(`[2001:db8:5:6::1]:${40_000 + i}`, `port6-${i}@b.c`), 401).allowed).toBe(true);
+      expect(attempt(login('2001:db8:5:6::2', 'port6-x@b.c')).error?.code).toBe(ErrorCode.RATE_LIMITED);
+    });
+
+    it('IPv4-mapped IPv6 is the IPv4 address: each its own budget, shared with the dotted form', () => {
+      for (let i = 0; i < 9; i++) expect(attempt(login('::ffff:7f00:1', `mapped-${i}@b.c`), 401).allowed).toBe(true);
+      expect(attempt(login('127.0.0.1', 'mapped-x@b.c')).error?.code).toBe(ErrorCode.RATE_LIMITED);
+      expect(attempt(login('::ffff:127.0.0.1', 'mapped-y@b.c')).error?.code).toBe(ErrorCode.RATE_LIMITED);
+      // Another mapped address is another client, not the same ::/64.
+      expect(attempt(login('::ffff:a00:1', 'mapped-z@b.c')).allowed).toBe(true);
+    });
+
+    it('addresses that are not IPs share one budget, and the guard warns (once an hour)', () => {
+      const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      try {
+        for (let i = 0; i < 9; i++) expect(attempt(login(`garbage-${i}`, `bad-${i}@b.c`), 401).allowed).toBe(true);
+        expect(attempt(login('203.0.113.7:http', 'bad-x@b.c')).error?.code).toBe(ErrorCode.RATE_LIMITED);
+        expect(warn).toHaveBeenCalledTimes(1);
+        expect(warn.mock.calls[0][0]).toMatch(/^client address "garbage-0" is not an IP address/);
+        jest.advanceTimersByTime(3_600_000);
+        attempt(login('still garbage', 'bad-y@b.c'));
+        expect(warn).toHaveBeenCalledTimes(2);
+      } finally {
+        warn.mockRestore();
+      }
+    });
+  });
+
   describe('IPv6', () => {
     it('one /48 rotating through its /64s: 4× the /64 allowance in all, per route', () => {
       for (let i = 0; i < 36; i++) expect(attempt(login(`2001:db8:7:${i.toString(16)}::1`, `site-${i}@b.c`), 401).allowed).toBe(true);
@@ -196,6 +233,13 @@ describe('AuthRateLimitGuard', () => {
       ['::1', ['0:0:0:0::/64', '0:0:0::/48']],
       ['10.1.2.3', ['10.1.2.3']],
       ['::ffff:10.1.2.3', ['10.1.2.3']],
+      ['::ffff:a01:203', ['10.1.2.3']],
+      ['10.1.2.3:4567', ['10.1.2.3']],
+      ['[2001:db8:1:2::1]:443', ['2001:db8:1:2::/64', '2001:db8:1::/48']],
+      ['[fe80::1%eth0]:443', ['fe80:0:0:0::/64', 'fe80:0:0::/48']],
+      ['proxy.internal', ['invalid']],
+      ['10.1.2.3:http', ['invalid']],
+      ['', ['unknown']],
     ])('clientNetworks(%s) = %j', (ip, keys) => {
       expect(clientNetworks(ip).map((n) => n.key)).toEqual(keys);
     });
@@ -214,7 +258,12 @@ describe('AuthRateLimitGuard', () => {
       ['fe80::1%eth0', 'fe80:0:0:0::/64'],
       ['64:ff9b::10.0.0.1', '64:ff9b:0:0::/64'],
       ['::ffff:10.1.2.3', '10.1.2.3'],
+      ['::ffff:7f00:1', '127.0.0.1'],
+      ['::ffff:a00:1', '10.0.0.1'],
       ['10.1.2.3', '10.1.2.3'],
+      ['203.0.113.7:51234', '203.0.113.7'],
+      ['[2001:db8::1]:443', '2001:db8:0:0::/64'],
+      ['not an address', 'invalid'],
       [undefined, 'unknown'],
     ])('clientNetwork(%s) = %s', (ip, network) => {
       expect(clientNetwork(ip)).toBe(network);

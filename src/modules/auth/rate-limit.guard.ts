@@ -1,9 +1,9 @@
-import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { Response } from 'express';
-import { isIPv6 } from 'node:net';
 import type { ScopedRequest } from '../../common/family-scope/family-scope.request.js';
 import { authConfig } from '../../config/configuration.js';
+import { parseClientAddress } from './client-address.js';
 import { normalizeEmail } from './email.js';
 import { AuthErrors } from './auth.errors.js';
 
@@ -19,6 +19,10 @@ const SWEEP_AT_SIZE = 50_000;
 const NETWORK_FACTOR = 3;
 /** An IPv6 /48 (one site: up to 65,536 /64s) gets this many times the allowance of one /64. */
 const SITE_FACTOR = 4;
+/** The one bucket for client addresses that are not IP addresses (see `clientNetworks`). */
+export const INVALID_NETWORK = 'invalid';
+/** A proxy writing addresses the guard cannot read is worth a warning, but not one per request. */
+const INVALID_WARNING_INTERVAL_MS = 60 * 60_000;
 
 /**
  * Fixed-window limits for password and invite-code guessing:
@@ -36,6 +40,10 @@ const SITE_FACTOR = 4;
  *   account's failure budget from several networks and hold it for one window — the price of
  *   stopping distributed guessing; the window is short (AUTH_RATE_WINDOW_SECONDS).
  *
+ * The client network is read from `request.ip` after normalising it (`parseClientAddress`): a
+ * port a proxy wrote next to the address, brackets and IPv6 zone ids are dropped and IPv4-mapped
+ * IPv6 counts as the IPv4 address, so a client cannot get a fresh budget by changing source port.
+ *
  * In memory, per instance: with N instances an attacker gets at most N× the limit; see DEPLOYMENT.md.
  * What remains for invite codes (6 characters, many networks) is in ARCHITECTURE.md, "Decisions".
  */
@@ -43,6 +51,8 @@ const SITE_FACTOR = 4;
 export class AuthRateLimitGuard implements CanActivate {
   private readonly windows = new Map<string, Window>();
   private lastSweep = Date.now();
+  private lastInvalidWarning = -Infinity;
+  private readonly logger = new Logger(AuthRateLimitGuard.name);
 
   constructor(@Inject(authConfig.KEY) private readonly config: ConfigType<typeof authConfig>) {}
 
@@ -55,6 +65,7 @@ export class AuthRateLimitGuard implements CanActivate {
     this.sweep(now);
     const limit = this.config.rateLimit;
     const networks = clientNetworks(request.ip);
+    if (networks[0].key === INVALID_NETWORK) this.warnInvalid(request.ip, now);
 
     // The networks first: a refused network creates no other counters (bounded memory).
     for (const { key, factor } of networks) this.take(response, `${route}|net:${key}`, limit * NETWORK_FACTOR * factor, now);
@@ -96,6 +107,15 @@ export class AuthRateLimitGuard implements CanActivate {
     throw AuthErrors.rateLimited(retryAfter);
   }
 
+  private warnInvalid(ip: string | undefined, now: number) {
+    if (now - this.lastInvalidWarning < INVALID_WARNING_INTERVAL_MS) return;
+    this.lastInvalidWarning = now;
+    this.logger.warn(
+      `client address ${JSON.stringify(String(ip).slice(0, 100))} is not an IP address; such clients share one rate-limit budget. ` +
+        'Check what the reverse proxy writes into X-Forwarded-For and TRUST_PROXY (DEPLOYMENT.md).',
+    );
+  }
+
   private sweep(now: number) {
     if (now - this.lastSweep < 60_000 && this.windows.size < SWEEP_AT_SIZE) return;
     if (now - this.lastSweep < 1_000) return; // a flood of new keys sweeps at most once a second
@@ -116,9 +136,10 @@ function accountKey(request: ScopedRequest): string | undefined {
 }
 
 /**
- * The unit one client controls: an IPv4 address (also when written IPv4-mapped, `::ffff:a.b.c.d`),
- * or the /64 of an IPv6 address — a subscriber usually gets a /64 or more, and can use any of its
- * 2^64 addresses, so counting single IPv6 addresses would not limit anyone.
+ * The unit one client controls: an IPv4 address (also when written IPv4-mapped, `::ffff:a.b.c.d`,
+ * or with a port, `a.b.c.d:port`), or the /64 of an IPv6 address — a subscriber usually gets a /64
+ * or more, and can use any of its 2^64 addresses, so counting single IPv6 addresses would not limit
+ * anyone. See `parseClientAddress` for the forms read.
  */
 export function clientNetwork(ip: string | undefined): string {
   return clientNetworks(ip)[0].key;
@@ -128,26 +149,21 @@ export function clientNetwork(ip: string | undefined): string {
  * The networks an attempt is counted in, with their allowance factor: the client network
  * (`clientNetwork`), and for IPv6 also its /48, at SITE_FACTOR× — a site that rotates through its
  * 65,536 /64s gets 4 /64s' worth of attempts, not 65,536.
+ *
+ * No address at all (a closed socket) is counted as `unknown`; an address that is not an IP once
+ * ports, brackets and zone ids are removed (with TRUST_PROXY set right only a proxy can write one:
+ * the entries a client put into X-Forwarded-For itself are never read) is counted in **one** shared `invalid` bucket. Keyed
+ * whole, every variant of such a string would be a fresh budget; shared, a misbehaving proxy makes
+ * its clients limit each other, which shows (429s, and a warning in the log) instead of hiding.
  */
 export function clientNetworks(ip: string | undefined): Array<{ key: string; factor: number }> {
   if (!ip) return [{ key: 'unknown', factor: 1 }];
-  const address = ip.split('%')[0].toLowerCase();
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(address);
-  if (mapped) return [{ key: mapped[1], factor: 1 }];
-  if (!isIPv6(address)) return [{ key: address, factor: 1 }];
-  const groups = (part: string): string[] =>
-    part ? part.split(':').flatMap((g) => (g.includes('.') ? ipv4Groups(g) : [g])) : [];
-  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
-  const left = groups(head);
-  const right = tail === undefined ? [] : groups(tail);
-  const full = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right].map((g) => parseInt(g, 16).toString(16));
+  const address = parseClientAddress(ip);
+  if (!address) return [{ key: INVALID_NETWORK, factor: 1 }];
+  if (address.family === 4) return [{ key: address.address, factor: 1 }];
+  const hex = address.groups.map((g) => g.toString(16));
   return [
-    { key: `${full.slice(0, 4).join(':')}::/64`, factor: 1 },
-    { key: `${full.slice(0, 3).join(':')}::/48`, factor: SITE_FACTOR },
+    { key: `${hex.slice(0, 4).join(':')}::/64`, factor: 1 },
+    { key: `${hex.slice(0, 3).join(':')}::/48`, factor: SITE_FACTOR },
   ];
-}
-
-function ipv4Groups(ipv4: string): string[] {
-  const [a, b, c, d] = ipv4.split('.').map(Number);
-  return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
 }
