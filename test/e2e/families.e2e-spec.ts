@@ -324,6 +324,32 @@ describe('families (e2e)', () => {
       expect((await joinFamily(t, now.body.invite_code)).family.id).toBe(owner.family.id);
     });
 
+    it('requests of the removed member still in flight during the removal never return the new invite code', async () => {
+      // The guard let them in before the removal; a read that then saw the family after it would
+      // hand them the code that the removal replaced to keep them out (found by review: 19 of 20).
+      let leaked = 0;
+      for (let trial = 0; trial < 10; trial++) {
+        const { owner, member } = await familyWithMember(t);
+        let removed = false;
+        const answers: Array<{ status: number; body: { invite_code?: string; family?: { invite_code?: string } | null } }> = [];
+        // Keep reads going until the removal has answered, then a few more.
+        const reader = async (path: string) => {
+          for (let after = 0; after < 3; after += removed ? 1 : 0) answers.push(await t.http().get(path).set(bearer(member.token)));
+        };
+        const readers = ['/api/v1/families/me', '/api/v1/auth/me', '/api/v1/families/me', '/api/v1/auth/me'].map(reader);
+        await new Promise((r) => setTimeout(r, 20));
+        await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
+        removed = true;
+        await Promise.all(readers);
+        const { invite_code: current } = (await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200)).body;
+        for (const answer of answers) {
+          expect([200, 401, 409]).toContain(answer.status);
+          if ((answer.body.invite_code ?? answer.body.family?.invite_code) === current) leaked++;
+        }
+      }
+      expect(leaked).toBe(0);
+    });
+
     it('a member cannot remove anyone (403)', async () => {
       const { owner, member } = await familyWithMember(t);
       const third = await joinFamily(t, owner.inviteCode);
@@ -399,7 +425,7 @@ describe('families (e2e)', () => {
       // Something slows the join down after it has locked the families (here: a lock on the user's row).
       const blocker = db.createQueryRunner();
       await blocker.startTransaction();
-      await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE', [member.user.id]);
+      await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR SHARE', [member.user.id]);
       let join: Promise<unknown> | undefined;
       let ownerPush: Promise<{ status: number; body: { timestamp: number } }> | undefined;
       try {

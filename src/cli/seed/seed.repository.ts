@@ -4,6 +4,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { normalizeEmail } from '../../modules/auth/email.js';
 import type { FamilyRole } from '../../modules/auth/entities/user.entity.js';
 import { SEEDED_TABLES, type SeededTable } from './demo-history.js';
+import { lockSignIns } from '../../modules/auth/refresh-token-revocation.js';
 
 /** An account as the seeder sees it: is it the one `seed` created for a family `seed` created? */
 export interface SeedAccount {
@@ -111,6 +112,11 @@ export class SeedRepository {
    */
   async deleteSeededFamily(manager: EntityManager, userId: string, familyId: string): Promise<string[]> {
     const files: Array<{ storage_key: string }> = await manager.query('SELECT storage_key FROM files WHERE family_id = $1', [familyId]);
+    // Deleting the user ends their sign-ins (their refresh tokens go with the row): in the order a
+    // password reset takes, the user's row, then their sign-in lock, so a refresh in flight
+    // finishes first instead of deadlocking with the cascade (found by review).
+    await manager.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [userId]);
+    await lockSignIns(manager, userId);
     await manager.query('DELETE FROM users WHERE id = $1 AND family_id = $2', [userId, familyId]);
     const deleted: unknown[] = await manager.query(
       'WITH gone AS (DELETE FROM families WHERE id = $1 AND demo_seeded_at IS NOT NULL RETURNING id) SELECT id FROM gone',

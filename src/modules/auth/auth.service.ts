@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
+import { membershipChanged } from '../../common/family-scope/membership.js';
 import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { FamiliesService } from '../families/families.service.js';
@@ -84,7 +85,12 @@ export class AuthService {
 
   async me(userId: string): Promise<MeResponse> {
     const user = await this.requireUser(userId);
-    return { user: UserResponse.from(user), family: await this.families.summaryOf(user.familyId) };
+    const family = await this.families.summaryOf(user.familyId);
+    // A removal that committed between the two reads replaced the family's invite code to keep the
+    // removed member out: read the membership again, so they are never shown the new one.
+    const again = await this.requireUser(userId);
+    if (again.familyId !== user.familyId || again.familyJoinedVersion !== user.familyJoinedVersion) throw membershipChanged();
+    return { user: UserResponse.from(user), family };
   }
 
   async refresh(refreshToken: string): Promise<TokenResponse> {

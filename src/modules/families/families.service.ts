@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
-import { membershipChanged } from '../../common/family-scope/membership.js';
+import { assertStillMember, membershipChanged } from '../../common/family-scope/membership.js';
 import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
 import { AuthErrors } from '../auth/auth.errors.js';
@@ -30,6 +30,10 @@ export class FamiliesService {
 
   async getCurrent(): Promise<FamilyResponse> {
     const [family, members] = await Promise.all([this.requireCurrent(), this.members.list()]);
+    // Read after the data, so a removal (or join elsewhere) that committed before those reads is
+    // seen: a removal replaces the invite code to keep the removed member out, and a request of
+    // theirs still in flight must not hand them the new one (found by review).
+    await assertStillMember(this.allFamilies.manager, this.familyContext.require());
     return FamilyResponse.withMembers(family, members);
   }
 
@@ -141,7 +145,10 @@ export class FamiliesService {
     await this.joinByInviteCode(
       code,
       async (manager, familyId, version) => {
-        const mover = await manager.getRepository(UserEntity).findOne({ where: { id: user.id }, lock: { mode: 'pessimistic_write' } });
+        // FOR NO KEY UPDATE: waits for a push holding the row FOR SHARE, but not for the foreign-key
+        // KEY SHARE of an insert that names the user (a device's first pull recording itself, a
+        // refresh token), which FOR UPDATE would deadlock with (found by review).
+        const mover = await manager.getRepository(UserEntity).findOne({ where: { id: user.id }, lock: { mode: 'for_no_key_update' } });
         if (!mover) throw AuthErrors.unauthenticated();
         if (mover.familyId === familyId) throw AuthErrors.alreadyInFamily();
         // Moved since it was read: the family locked as the one left is not theirs.
