@@ -78,4 +78,12 @@ export const uploadConfig = registerAs('upload', () => {
   };
 });
 
-export const allConfigs = [appConfig, httpConfig, databaseConfig, authConfig, uploadConfig];
+export const syncConfig = registerAs('sync', () => {
+  const env = validatedEnv();
+  return {
+    fullPullsMax: env.SYNC_FULL_PULLS_MAX,
+    fullPullWaitSeconds: env.SYNC_FULL_PULL_WAIT_SECONDS,
+  };
+});
+
+export const allConfigs = [appConfig, httpConfig, databaseConfig, authConfig, uploadConfig, syncConfig];

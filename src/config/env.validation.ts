@@ -157,6 +157,18 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsOptional() @IsInt() @Min(1024) @Max(256 * 1024 * 1024)
   SYNC_BODY_LIMIT_BYTES: number = 64 * 1024 * 1024;
 
+  /**
+   * Full pulls (a first sync, a replacement) run at once per app instance, at most. PostgreSQL builds
+   * each whole answer in one backend, which peaks at about 30× the answer's size: unbounded, a few
+   * large families syncing at once (or one account asking again and again) ran it out of memory.
+   */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(64)
+  SYNC_FULL_PULLS_MAX: number = 2;
+
+  /** How long a full pull waits for its turn before it is answered 503 with Retry-After. */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(600)
+  SYNC_FULL_PULL_WAIT_SECONDS: number = 30;
+
   @Transform(toInt) @IsOptional() @IsInt() @Min(1)
   AUTH_RATE_LIMIT: number = 10;
 

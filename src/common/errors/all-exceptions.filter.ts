@@ -45,7 +45,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const response = http.getResponse<Response>();
     const request = http.getRequest<Request>();
     const body = this.toBody(exception);
-    // A 503 is thrown on purpose (the database is down) by code that has logged its cause.
+    // A 503 is thrown on purpose (the database is down, the server is busy) by code that has logged its cause.
     if (body.statusCode >= 500 && !isServiceUnavailable(exception)) {
       this.logger.error({ err: exception, path: request?.url }, 'unhandled error');
     }
@@ -53,12 +53,14 @@ export class AllExceptionsFilter implements ExceptionFilter {
       response.destroy();
       return;
     }
+    const retryAfter = (body.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    if (typeof retryAfter === 'number') response.setHeader('Retry-After', String(retryAfter));
     response.status(body.statusCode).json(body);
   }
 
   private toBody(exception: unknown): ErrorBody {
     if (exception instanceof DomainError) {
-      if (exception.status >= 500) return internal();
+      if (exception.status >= 500 && exception.status !== HttpStatus.SERVICE_UNAVAILABLE) return internal();
       return {
         statusCode: exception.status,
         error: STATUS_CODES[exception.status] ?? 'Error',
@@ -98,7 +100,8 @@ function withCode(status: number, details: unknown): { details?: unknown } {
 }
 
 function isServiceUnavailable(exception: unknown): boolean {
-  return exception instanceof HttpException && exception.getStatus() === HttpStatus.SERVICE_UNAVAILABLE;
+  const status = exception instanceof HttpException ? exception.getStatus() : exception instanceof DomainError ? exception.status : undefined;
+  return status === HttpStatus.SERVICE_UNAVAILABLE;
 }
 
 function internal(): ErrorBody {

@@ -27,6 +27,8 @@ export enum ErrorCode {
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
   RATE_LIMITED = 'RATE_LIMITED',
+  /** The server is at capacity for this kind of request right now; `details.retryAfterSeconds` says when to retry. */
+  SERVER_BUSY = 'SERVER_BUSY',
   FAMILY_SCOPE_MISSING = 'FAMILY_SCOPE_MISSING',
 }
 
@@ -50,6 +52,7 @@ const STATUS_BY_CODE: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.PAYLOAD_TOO_LARGE]: HttpStatus.PAYLOAD_TOO_LARGE,
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
   [ErrorCode.RATE_LIMITED]: HttpStatus.TOO_MANY_REQUESTS,
+  [ErrorCode.SERVER_BUSY]: HttpStatus.SERVICE_UNAVAILABLE,
   // Reaching a scoped query without a family is a programming error: fail closed, loudly.
   [ErrorCode.FAMILY_SCOPE_MISSING]: HttpStatus.INTERNAL_SERVER_ERROR,
 };

@@ -7,6 +7,7 @@ import { SyncErrors } from './sync.errors.js';
 import { inClientSchema, SYNC_TABLE_BY_NAME, SYNC_TABLE_NAMES, type SyncTableName } from './sync-schema.js';
 import { SyncRepository, type PullMode, type PullPlan } from './sync.repository.js';
 import type { SyncPullQueryDto } from './dto/sync.dto.js';
+import { FullPullLimiter } from './full-pull-limiter.js';
 
 /** WatermelonDB's `migration` argument (tables created and columns added since the last sync). */
 export interface SyncMigration {
@@ -34,6 +35,7 @@ export class SyncPullService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly repository: SyncRepository,
     private readonly familyContext: FamilyContext,
+    private readonly fullPulls: FullPullLimiter,
   ) {}
 
   /** The response body as JSON text, built by PostgreSQL (sent verbatim: turbo-ready). */
@@ -41,9 +43,13 @@ export class SyncPullService {
     const scope = this.familyContext.require();
     const cursor = query.last_pulled_at || null;
     const migration = parseMigration(query.migration);
+    // A first sync is a full pull: its turn is taken before a connection is (FullPullLimiter).
+    let endTurn = cursor === null ? await this.fullPulls.acquire(scope.userId) : undefined;
     const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
+    let connected = false;
     try {
+      await runner.connect();
+      connected = true;
       await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const state = await this.repository.pullState(runner.manager, scope.userId, scope.familyId, deviceId, cursor ?? 0);
       if (!state || state.familyId !== scope.familyId || state.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
@@ -59,6 +65,9 @@ export class SyncPullService {
         deviceHoldsOtherFamily: state.deviceHoldsOtherFamily,
         schemaVersion: query.schema_version ?? null,
       });
+      // A replacement is known only in the snapshot: it waits for its turn holding its connection
+      // (rare: right after a join, once per device).
+      if (plan.replacement && !endTurn) endTurn = await this.fullPulls.acquire(scope.userId);
       const body = await this.repository.pullBody(runner.manager, plan, scope.userId);
       await runner.query('COMMIT');
       // On the same connection, after the snapshot: taking a second pool connection while holding
@@ -68,10 +77,11 @@ export class SyncPullService {
       }
       return body;
     } catch (error) {
-      await runner.query('ROLLBACK').catch(() => undefined);
+      if (connected) await runner.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
       await runner.release();
+      endTurn?.();
     }
   }
 }

@@ -5,6 +5,7 @@ import { SyncPullService } from './sync-pull.service.js';
 import { SyncPushService } from './sync-push.service.js';
 import { SyncEventsService } from './sync-events.service.js';
 import { SyncRepository } from './sync.repository.js';
+import { FullPullLimiter } from './full-pull-limiter.js';
 
 /**
  * WatermelonDB pull/push. Imports DocumentsModule for DocumentFileUrlValidator, the
@@ -13,7 +14,7 @@ import { SyncRepository } from './sync.repository.js';
 @Module({
   imports: [DocumentsModule],
   controllers: [SyncController],
-  providers: [SyncPullService, SyncPushService, SyncRepository, SyncEventsService],
+  providers: [SyncPullService, SyncPushService, SyncRepository, SyncEventsService, FullPullLimiter],
   // The admin CLI seeds through the same push (validation + versioning), never around it.
   exports: [SyncPushService],
 })

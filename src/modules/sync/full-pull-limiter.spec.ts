@@ -1,0 +1,69 @@
+import { ErrorCode, type DomainError } from '../../common/errors/domain-error.js';
+import { FullPullLimiter } from './full-pull-limiter.js';
+
+const limiter = (fullPullsMax: number, fullPullWaitSeconds = 60) => new FullPullLimiter({ fullPullsMax, fullPullWaitSeconds });
+
+/** Whether `promise` has settled after the pending callbacks ran. */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void promise.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await new Promise((r) => setImmediate(r));
+  return done;
+}
+
+describe('FullPullLimiter', () => {
+  it('runs up to the maximum at once; the next waits for a turn to end', async () => {
+    const turns = limiter(2);
+    const a = await turns.acquire('a');
+    await turns.acquire('b');
+    const c = turns.acquire('c');
+    expect(await settled(c)).toBe(false);
+    a();
+    expect(await settled(c)).toBe(true);
+  });
+
+  it('one turn per user: a second full pull of the same user waits even with turns free, and others pass it', async () => {
+    const turns = limiter(3);
+    const first = await turns.acquire('a');
+    const again = turns.acquire('a');
+    const other = turns.acquire('b');
+    expect(await settled(again)).toBe(false);
+    expect(await settled(other)).toBe(true);
+    first();
+    expect(await settled(again)).toBe(true);
+  });
+
+  it('serves waiters first come, first served, skipping a user who already has a turn', async () => {
+    const turns = limiter(1);
+    const endA = await turns.acquire('a');
+    const order: string[] = [];
+    const waiters = ['b', 'c'].map((user) => turns.acquire(user).then((end) => (order.push(user), end)));
+    endA();
+    const endB = await waiters[0];
+    endB();
+    (await waiters[1])();
+    expect(order).toEqual(['b', 'c']);
+    // Ending a turn twice frees one place, not two.
+    const endD = await turns.acquire('d');
+    endD();
+    endD();
+    const e = await turns.acquire('e');
+    const f = turns.acquire('f');
+    expect(await settled(f)).toBe(false);
+    e();
+    await f;
+  });
+
+  it('a pull that waited too long is answered SERVER_BUSY (503) with a retry time, and leaves the queue', async () => {
+    const turns = limiter(1, 0.05);
+    const end = await turns.acquire('a');
+    const error = (await turns.acquire('b').catch((e: unknown) => e)) as DomainError;
+    expect([error.code, error.status, error.details]).toEqual([ErrorCode.SERVER_BUSY, 503, { retryAfterSeconds: 5 }]);
+    end();
+    // The one that gave up holds nothing: the next takes the free turn at once.
+    expect(await settled(turns.acquire('c'))).toBe(true);
+  });
+});

@@ -1,0 +1,78 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { syncConfig } from '../../config/configuration.js';
+
+interface Waiter {
+  userId: string;
+  grant: (release: () => void) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Turns for full pulls (a first sync, a replacement) on this instance: at most SYNC_FULL_PULLS_MAX
+ * at once, and one per user. PostgreSQL builds a full pull's whole answer in one backend, which
+ * peaks at about 30× the answer's size (a 52 MB answer: 1.5 GB); with no bound, a few large
+ * families syncing at once, or one account asking again and again and dropping the connection
+ * (the query runs on), ran the database out of memory and every family got 500s while it
+ * recovered (found by review). Waiting turns are served first come, first served, skipping a user
+ * who already has one running; a pull that waits longer than SYNC_FULL_PULL_WAIT_SECONDS is
+ * answered 503 SERVER_BUSY with Retry-After. Incremental pulls never wait here.
+ */
+@Injectable()
+export class FullPullLimiter {
+  private readonly logger = new Logger(FullPullLimiter.name);
+  private readonly running = new Set<string>();
+  private readonly waiting: Waiter[] = [];
+
+  constructor(@Inject(syncConfig.KEY) private readonly config: ConfigType<typeof syncConfig>) {}
+
+  /** Resolves with the function that ends the turn (call it exactly once, when the pull is done). */
+  acquire(userId: string): Promise<() => void> {
+    if (this.free(userId)) return Promise.resolve(this.start(userId));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        this.logger.warn(`a full pull waited ${this.config.fullPullWaitSeconds} s for its turn (${this.running.size} running, ${this.waiting.length} waiting): answered 503`);
+        reject(busy());
+      }, this.config.fullPullWaitSeconds * 1000);
+      const waiter: Waiter = { userId, timer, grant: resolve };
+      this.waiting.push(waiter);
+    });
+  }
+
+  private free(userId: string): boolean {
+    return this.running.size < this.config.fullPullsMax && !this.running.has(userId);
+  }
+
+  private start(userId: string): () => void {
+    this.running.add(userId);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.running.delete(userId);
+      this.next();
+    };
+  }
+
+  private next(): void {
+    for (let i = 0; i < this.waiting.length && this.running.size < this.config.fullPullsMax; ) {
+      const waiter = this.waiting[i];
+      if (this.running.has(waiter.userId)) {
+        i++;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      clearTimeout(waiter.timer);
+      waiter.grant(this.start(waiter.userId));
+    }
+  }
+}
+
+/** Seconds a client is told to wait after a 503: it has waited its turn once already. */
+const RETRY_AFTER_SECONDS = 5;
+
+function busy(): DomainError {
+  return new DomainError(ErrorCode.SERVER_BUSY, 'Too many full syncs are running; try again shortly', { retryAfterSeconds: RETRY_AFTER_SECONDS });
+}

@@ -1,0 +1,99 @@
+/**
+ * Full pulls take turns (FullPullLimiter): PostgreSQL builds each whole answer in one backend, so
+ * unbounded they could run it out of memory. One turn here (SYNC_FULL_PULLS_MAX=1), waited for at
+ * most 1 s; a full pull is held inside its turn by wrapping the repository's body query.
+ */
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
+import { pull, push } from '../factories/sync.factory.js';
+import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { register } from '../sync-client/family.js';
+
+describe('sync: full pulls take turns', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await createTestApp({ SYNC_FULL_PULLS_MAX: '1', SYNC_FULL_PULL_WAIT_SECONDS: '1' })));
+  afterAll(() => t.close());
+
+  /** Holds the next full pull's body query (a first sync or a replacement) until `release()`. */
+  function holdNextFullPull(): { reached: Promise<void>; release: () => void } {
+    const repository = t.app.get(SyncRepository);
+    const pullBody = repository.pullBody.bind(repository);
+    let reached!: () => void;
+    let release!: () => void;
+    const atGate = new Promise<void>((r) => (reached = r));
+    const gate = new Promise<void>((r) => (release = r));
+    repository.pullBody = async (manager, plan, userId) => {
+      if (plan.cursor === 0 || plan.replacement) {
+        repository.pullBody = pullBody;
+        reached();
+        await gate;
+      }
+      return pullBody(manager, plan, userId);
+    };
+    return { reached: atGate, release };
+  }
+
+  it('while one full pull runs, another waits its turn, then gets 503 SERVER_BUSY with Retry-After; incremental pulls go on', async () => {
+    const [a, b] = [await register(t), await register(t)];
+    const b0 = (await pull(t, b, null).expect(200)).body.timestamp;
+    await push(t, b, b0, { transfusions: { created: [{ id: randomUUID(), date: 1, volume_ml: 250, created_at: 1, updated_at: 1 }], updated: [], deleted: [] } }).expect(200);
+    const held = holdNextFullPull();
+    const first = pull(t, a, null).then((r) => r);
+    await held.reached;
+    try {
+      const started = Date.now();
+      const busy = await pull(t, b, null);
+      expect(busy.status).toBe(503);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900); // it waited for its turn first
+      expect(busy.headers['retry-after']).toBe('5');
+      expect(busy.body).toEqual({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: expect.any(String),
+        details: { code: 'SERVER_BUSY', retryAfterSeconds: 5 },
+      });
+      // An incremental pull takes no turn.
+      const incremental = await pull(t, b, b0).expect(200);
+      expect(incremental.body.changes.transfusions.created).toHaveLength(1);
+    } finally {
+      held.release();
+    }
+    expect((await first).status).toBe(200);
+    // The turn is free again.
+    await pull(t, b, null).expect(200);
+  });
+
+  it('a waiting full pull gets the turn as soon as it is free', async () => {
+    const [a, b] = [await register(t), await register(t)];
+    const held = holdNextFullPull();
+    const first = pull(t, a, null).then((r) => r);
+    await held.reached;
+    const second = pull(t, b, null).then((r) => r);
+    await new Promise((r) => setTimeout(r, 200));
+    held.release();
+    expect((await first).status).toBe(200);
+    expect((await second).status).toBe(200);
+  });
+
+  it('a replacement (a cursor of another family) is a full pull too', async () => {
+    const owner = await register(t);
+    const mover = await register(t);
+    const cursor = (await pull(t, mover, null).expect(200)).body.timestamp;
+    await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${mover.token}`).send({ invite_code: owner.inviteCode }).expect(200);
+    const held = holdNextFullPull();
+    const first = pull(t, owner, null).then((r) => r);
+    await held.reached;
+    try {
+      const busy = await pull(t, { ...mover, familyId: owner.familyId }, cursor);
+      expect([busy.status, busy.body.details?.code]).toEqual([503, 'SERVER_BUSY']);
+      // It waited holding a connection and gave it back: the pool is whole (the app still answers).
+      expect((await t.app.get(DataSource).query('SELECT 1 AS ok'))[0].ok).toBe(1);
+    } finally {
+      held.release();
+    }
+    expect((await first).status).toBe(200);
+    const replaced = await pull(t, { ...mover, familyId: owner.familyId }, cursor).expect(200);
+    expect(replaced.body.experimentalStrategy).toBe('replacement');
+  });
+});
