@@ -375,3 +375,102 @@ describe('HTTP input handling and error shape (e2e)', () => {
   });
 });
 
+
+describe('a refused JSON body is never read to its end (e2e)', () => {
+  // Small limits keep the bodies small; the push limit is above the default one, as in production.
+  const BODY_LIMIT = 2048;
+  const SYNC_LIMIT = 64 * 1024;
+  let t: TestApp;
+  let user: Awaited<ReturnType<typeof registerFamily>>;
+  beforeAll(async () => {
+    t = await createTestApp({ BODY_LIMIT_BYTES: String(BODY_LIMIT), SYNC_BODY_LIMIT_BYTES: String(SYNC_LIMIT) });
+    user = await registerFamily(t);
+  });
+  afterAll(() => t.close());
+
+  const MiB = 1024 * 1024;
+  const routes = [
+    ['POST', '/api/v1/auth/login', 'anonymous', false, BODY_LIMIT],
+    ['PATCH', '/api/v1/families/me', 'signed in', true, BODY_LIMIT],
+    ['POST', '/api/v1/sync', 'a push with a valid token, over SYNC_BODY_LIMIT_BYTES', true, SYNC_LIMIT],
+  ] as const;
+  const headersOf = (signedIn: boolean) => (signedIn ? bearer(user.token) : {});
+
+  /** The 413 (or, when the server closed first, the broken connection a client may see instead). */
+  function expectRefused(res: Awaited<ReturnType<typeof rawRequest>>, max: number) {
+    expect(res.error).not.toBe('TIMEOUT');
+    if (res.status === undefined) {
+      expect(['EPIPE', 'ECONNRESET']).toContain(res.error);
+      return;
+    }
+    expect(res.status).toBe(413);
+    expect(res.headers!.connection).toBe('close');
+    expect(JSON.parse(res.body!)).toMatchObject({ statusCode: 413, error: 'Payload Too Large', details: { code: 'PAYLOAD_TOO_LARGE', max_bytes: max } });
+  }
+
+  it.each(routes)('%s %s (%s): a declared Content-Length over the limit is answered 413 at once, unread, and the connection closed', async (method, path, _who, signedIn, max) => {
+    const total = 64 * MiB;
+    const res = await rawRequest(t.baseUrl, { method, path, headers: headersOf(signedIn), total, declaredLength: total, deadlineMs: 20_000 });
+    expect({ status: res.status, error: res.error }).toEqual({ status: 413, error: undefined });
+    expectRefused(res, max);
+    // Answered after what the sockets' buffers took, not after 64 MiB.
+    expect(res.sent).toBeLessThan(16 * MiB);
+    expect(res.ms).toBeLessThan(5_000);
+  });
+
+  it.each(routes)('%s %s (%s): a huge declared length of which only a few bytes come is answered at once, not after the request timeout', async (method, path, _who, signedIn, max) => {
+    const res = await rawRequest(t.baseUrl, { method, path, headers: headersOf(signedIn), total: 2, declaredLength: 1e12, deadlineMs: 5_000 });
+    expect({ status: res.status, error: res.error }).toEqual({ status: 413, error: undefined });
+    expectRefused(res, max);
+  });
+
+  it.each(routes)('%s %s (%s): a chunked body that goes over the limit is answered 413 after at most a few MiB more, then the connection is closed', async (method, path, _who, signedIn, max) => {
+    const total = 64 * MiB;
+    const res = await rawRequest(t.baseUrl, { method, path, headers: headersOf(signedIn), total, deadlineMs: 20_000 });
+    expectRefused(res, max);
+    expect(res.sent).toBeLessThan(16 * MiB);
+  });
+
+  it('a compressed body whose decoded size goes over the limit is answered after at most a few MiB more of it', async () => {
+    // Stored (level 0) gzip members, one after the other (a valid gzip body): as long as what they
+    // decode to, so most of the body is still to come at the 413.
+    const member = gzipSync(Buffer.alloc(256 * 1024, 0x20), { level: 0 });
+    const res = await rawRequest(t.baseUrl, { method: 'POST', path: '/api/v1/auth/login', headers: { 'Content-Encoding': 'gzip' }, chunk: member, total: 256 * member.length, deadlineMs: 20_000 });
+    expectRefused(res, BODY_LIMIT);
+    expect(res.sent).toBeLessThan(16 * MiB);
+  });
+
+  it('a long compressed body that does not decode is answered 400 after at most a few MiB more of it', async () => {
+    const total = 64 * MiB;
+    const res = await rawRequest(t.baseUrl, { method: 'POST', path: '/api/v1/auth/login', headers: { 'Content-Encoding': 'gzip' }, chunk: Buffer.alloc(256 * 1024, 0xff), total, deadlineMs: 20_000 });
+    expect(res.error).not.toBe('TIMEOUT');
+    if (res.status !== undefined) {
+      expect(res.status).toBe(400);
+      expect(res.headers!.connection).toBe('close');
+      expect(JSON.parse(res.body!).details).toEqual({ code: 'MALFORMED_REQUEST' });
+    }
+    expect(res.sent).toBeLessThan(16 * MiB);
+  });
+
+  it('a chunked body a little over the limit is read to its end and answered 413 on a connection that stays usable', async () => {
+    const agent = new Agent({ keepAlive: true });
+    const res = await rawRequest(t.baseUrl, { method: 'POST', path: '/api/v1/auth/login', total: 64 * 1024, agent, deadlineMs: 20_000 });
+    agent.destroy();
+    expect(res.status).toBe(413);
+    expect(res.sent).toBe(64 * 1024);
+    expect(res.headers!.connection).toBe('keep-alive');
+    expect(JSON.parse(res.body!).details).toEqual({ code: 'PAYLOAD_TOO_LARGE', max_bytes: BODY_LIMIT });
+  });
+
+  it('a body within the limits is still parsed, chunked or declared, compressed or not', async () => {
+    const login = Buffer.from(JSON.stringify({ email: user.email, password: user.password }));
+    for (const [headers, chunk, declaredLength] of [
+      [{}, login, login.length],
+      [{}, login, undefined],
+      [{ 'Content-Encoding': 'gzip' }, gzipSync(login), undefined],
+    ] as const) {
+      const res = await rawRequest(t.baseUrl, { method: 'POST', path: '/api/v1/auth/login', headers, chunk, total: chunk.length, declaredLength, deadlineMs: 20_000 });
+      expect(res.status).toBe(200);
+    }
+  });
+});

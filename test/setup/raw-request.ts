@@ -17,11 +17,12 @@ export interface RawAnswer {
  * `total` bytes are sent): what a client sees when the server answers before reading the body.
  * `declaredLength` sends a Content-Length instead of chunked encoding; `chunk` is what is written
  * (repeated), JSON whitespace by default; `prefix` is written before the chunks and `suffix` ends the
- * body (neither counts in `sent`).
+ * body (neither counts in `sent`). `deadlineMs`: give up then (error 'TIMEOUT') instead of waiting for
+ * an answer that may never come.
  */
 export async function rawRequest(
   baseUrl: string,
-  options: { method: string; path: string; headers?: Record<string, string>; total: number; declaredLength?: number; chunk?: Buffer; prefix?: string; suffix?: string; agent?: Agent | false },
+  options: { method: string; path: string; headers?: Record<string, string>; total: number; declaredLength?: number; chunk?: Buffer; prefix?: string; suffix?: string; agent?: Agent | false; deadlineMs?: number },
 ): Promise<RawAnswer> {
   const url = new URL(baseUrl);
   const started = Date.now();
@@ -47,6 +48,7 @@ export async function rawRequest(
       res.on('error', () => ((answer ??= { status: res.statusCode, headers: res.headers }), resolve()));
     });
     req.on('error', (error: NodeJS.ErrnoException) => ((answer ??= { error: error.code }), resolve()));
+    if (options.deadlineMs !== undefined) setTimeout(() => ((answer ??= { error: 'TIMEOUT' }), resolve()), options.deadlineMs).unref();
   });
   if (options.prefix) req.write(options.prefix);
   const chunk = options.chunk ?? Buffer.alloc(256 * 1024, 0x20); // JSON whitespace: a valid prefix of any body

@@ -3,6 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { ModuleRef } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
+import { Readable } from 'node:stream';
 import { httpConfig } from '../../config/configuration.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 import { invalidField } from '../errors/invalid-request.js';
@@ -20,6 +21,78 @@ function bearerToken(header: string | undefined): string | undefined {
   return match && match[1].toLowerCase() === 'bearer' ? match[2] : undefined;
 }
 
+/** The limit error as body-parser words it, for the same DomainError (message, details.max_bytes). */
+function tooLarge(limit: number, req: Request): unknown {
+  return bodyParserError({ status: 413, type: 'entity.too.large', limit }, req);
+}
+
+/**
+ * Runs body-parser's JSON parser `parser` (whose limit is `limit`) on `req`, then `done` with nothing
+ * or our DomainError, so that a refused body is never read to its end whatever its length:
+ *
+ * - a JSON body whose declared Content-Length is over the limit is refused at once, unread, and the
+ *   connection is closed after the answer (raw-body refuses it too, but only after body-parser has
+ *   read and thrown away all of it: a client declaring 1 TB held the connection until Node's
+ *   request timeout);
+ * - a body that goes over the limit while it arrives (chunked, or compressed: the limit counts the
+ *   decoded bytes), or a compressed body that does not decode, is noticed here from the same chunks
+ *   the parser counts, and the error is answered after `discardBody` (at most MAX_DRAIN_BYTES more,
+ *   MAX_DRAIN_MS, then `Connection: close`) instead of after body-parser's unbounded read; the
+ *   parser's own callback, which comes only once the request has ended, is then ignored;
+ * - any other parser error is answered after the same bounded drain (a 415 leaves the body unread,
+ *   and Node would otherwise read all of it after the answer, to keep the connection).
+ */
+function readJson(parser: RequestHandler, limit: number, req: Request, res: Response, done: (error?: unknown) => void): void {
+  if (Number(req.headers['content-length']) > limit && req.is('application/json')) {
+    closeAfterAnswer(req);
+    done(tooLarge(limit, req));
+    return;
+  }
+  let settled = false;
+  const stopCounting: Array<() => void> = [];
+  const settle = (error?: unknown) => {
+    if (settled) return;
+    settled = true;
+    for (const stop of stopCounting) stop();
+    if (!error) return done();
+    void discardBody(req).then(() => done(error));
+  };
+  // The parser starts reading synchronously: `req` itself, or a decompression stream it pipes `req` into.
+  const dataListeners = req.listenerCount('data');
+  const decoders: Readable[] = [];
+  const pipe = req.pipe;
+  const capture = req as unknown as { pipe: (destination: NodeJS.WritableStream, options?: { end?: boolean }) => NodeJS.WritableStream };
+  capture.pipe = function (this: Request, destination: NodeJS.WritableStream, options?: { end?: boolean }) {
+    if (destination instanceof Readable) decoders.push(destination);
+    return pipe.call(this, destination, options);
+  };
+  try {
+    parser(req, res, (error?: unknown) => settle(error ? bodyParserError(error, req) : undefined));
+  } finally {
+    delete (capture as { pipe?: unknown }).pipe;
+  }
+  // Not read at all (not JSON, no body) or already answered: nothing to watch.
+  if (settled || req.listenerCount('data') === dataListeners) return;
+  // The bytes the parser counts against the limit: the decoded ones of a compressed body. Our
+  // listener comes after the parser's, so by the time it sees the chunk that crosses the limit the
+  // parser has refused it too.
+  const decoded: Readable = decoders[0] ?? req;
+  let received = 0;
+  const count = (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > limit) settle(tooLarge(limit, req));
+  };
+  // A body that does not decode (the parser's callback would wait for the end of the request too).
+  const undecodable = () => settle(bodyParserError({ status: 400 }, req));
+  decoded.on('data', count);
+  stopCounting.push(() => decoded.off('data', count));
+  if (decoded !== req) {
+    decoded.on('error', undecodable);
+    // Stays on: a destroyed decoder may still report an error, with nobody else listening.
+    stopCounting.push(() => decoded.off('error', undecodable).on('error', () => undefined));
+  }
+}
+
 /**
  * JSON body parsing as Nest middleware (the app is created with bodyParser: false), so parse errors
  * and 413s go through the global exception filter like every other error.
@@ -30,19 +103,26 @@ function bearerToken(header: string | undefined): string | undefined {
  * signature and expiry verify. Without one the push is answered 401 before a byte is parsed (the
  * guards would refuse it anyway, after reading and parsing up to 64 MiB). Membership is still
  * checked by the guards.
+ *
+ * No refused body is read without bound (body-parser reads and throws away the whole rest of a body
+ * it refuses, however long, before it answers): see readJson.
  */
 @Injectable()
 export class JsonBodyMiddleware implements NestMiddleware {
   private readonly defaultParser: RequestHandler;
   private readonly syncParser: RequestHandler;
+  private readonly defaultLimit: number;
+  private readonly syncLimit: number;
   private jwtService?: JwtService;
 
   constructor(
     @Inject(httpConfig.KEY) http: ConfigType<typeof httpConfig>,
     private readonly moduleRef: ModuleRef,
   ) {
-    this.defaultParser = express.json({ limit: http.bodyLimitBytes });
-    this.syncParser = express.json({ limit: http.syncBodyLimitBytes });
+    this.defaultLimit = http.bodyLimitBytes;
+    this.syncLimit = http.syncBodyLimitBytes;
+    this.defaultParser = express.json({ limit: this.defaultLimit });
+    this.syncParser = express.json({ limit: this.syncLimit });
   }
 
   use(req: Request, res: Response, next: NextFunction): void {
@@ -50,8 +130,8 @@ export class JsonBodyMiddleware implements NestMiddleware {
       this.syncPush(req, res, next);
       return;
     }
-    this.defaultParser(req, res, (error?: unknown) => {
-      if (error) return next(bodyParserError(error, req));
+    readJson(this.defaultParser, this.defaultLimit, req, res, (error?: unknown) => {
+      if (error) return next(error);
       const bad = findUnstorableText(req.body);
       if (!bad) return next();
       next(invalidField(bad.field, `${bad.field} ${bad.problem}`));
@@ -72,7 +152,7 @@ export class JsonBodyMiddleware implements NestMiddleware {
       void discardBody(req).then(() => next(unauthenticated));
       return;
     }
-    this.syncParser(req, res, (error?: unknown) => next(error ? bodyParserError(error, req) : undefined));
+    readJson(this.syncParser, this.syncLimit, req, res, next);
   }
 
   /** The checks passport-jwt and JwtStrategy make without the database: HS256 signature, expiry, an access token of a user id. */
