@@ -82,6 +82,7 @@ export const syncConfig = registerAs('sync', () => {
   const env = validatedEnv();
   return {
     fullPullsMax: env.SYNC_FULL_PULLS_MAX,
+    fullPullTurnBytes: env.SYNC_FULL_PULL_TURN_BYTES,
     fullPullWaitSeconds: env.SYNC_FULL_PULL_WAIT_SECONDS,
   };
 });

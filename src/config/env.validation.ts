@@ -158,12 +158,17 @@ export class EnvironmentVariables {
   SYNC_BODY_LIMIT_BYTES: number = 64 * 1024 * 1024;
 
   /**
-   * Full pulls (a first sync, a replacement) run at once per app instance, at most. PostgreSQL builds
-   * each whole answer in one backend, which peaks at about 30× the answer's size: unbounded, a few
-   * large families syncing at once (or one account asking again and again) ran it out of memory.
+   * Large full pulls (a first sync or a replacement of a family whose live rows take more than
+   * SYNC_FULL_PULL_TURN_BYTES) run at once per app instance, at most. PostgreSQL builds each whole
+   * answer in one backend, which peaks at about 30× the answer's size: unbounded, a few large
+   * families syncing at once (or one account asking again and again) ran it out of memory.
    */
   @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(64)
   SYNC_FULL_PULLS_MAX: number = 2;
+
+  /** A full pull of a family whose live rows take more than this (bytes, as stored) waits for a turn; smaller ones never do. */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(0)
+  SYNC_FULL_PULL_TURN_BYTES: number = 8 * 1024 * 1024;
 
   /** How long a full pull waits for its turn before it is answered 503 with Retry-After. */
   @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(600)

@@ -473,4 +473,16 @@ describe('a refused JSON body is never read to its end (e2e)', () => {
       expect(res.status).toBe(200);
     }
   });
+
+  it('a compressed body whose compressed length is over the limit but its decoded length is not is parsed (the limit counts decoded bytes)', async () => {
+    // Incompressible at level 0: the gzip is a little longer than the JSON it holds.
+    const base = JSON.stringify({ email: user.email, password: user.password, padding: '' }).length;
+    const login = Buffer.from(JSON.stringify({ email: user.email, password: user.password, padding: 'x'.repeat(BODY_LIMIT - base) }));
+    const gzip = gzipSync(login, { level: 0 });
+    expect([login.length <= BODY_LIMIT, gzip.length > BODY_LIMIT]).toEqual([true, true]);
+    const res = await rawRequest(t.baseUrl, { method: 'POST', path: '/api/v1/auth/login', headers: { 'Content-Encoding': 'gzip' }, chunk: gzip, total: gzip.length, declaredLength: gzip.length, deadlineMs: 20_000 });
+    // Parsed: the unknown field is named (not refused as too large).
+    expect(res.status).toBe(400);
+    expect(res.body).toContain('padding');
+  });
 });

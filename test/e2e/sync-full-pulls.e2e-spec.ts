@@ -1,7 +1,8 @@
 /**
- * Full pulls take turns (FullPullLimiter): PostgreSQL builds each whole answer in one backend, so
- * unbounded they could run it out of memory. One turn here (SYNC_FULL_PULLS_MAX=1), waited for at
- * most 1 s; a full pull is held inside its turn by wrapping the repository's body query.
+ * Large full pulls take turns (FullPullLimiter): PostgreSQL builds each whole answer in one backend,
+ * so unbounded they could run it out of memory. Here one turn (SYNC_FULL_PULLS_MAX=1), waited for
+ * at most 1 s, for families whose live rows take more than 4 KiB (SYNC_FULL_PULL_TURN_BYTES); a
+ * full pull is held inside its turn by wrapping the repository's body query.
  */
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -12,8 +13,18 @@ import { register } from '../sync-client/family.js';
 
 describe('sync: full pulls take turns', () => {
   let t: TestApp;
-  beforeAll(async () => (t = await createTestApp({ SYNC_FULL_PULLS_MAX: '1', SYNC_FULL_PULL_WAIT_SECONDS: '1' })));
+  beforeAll(async () => (t = await createTestApp({ SYNC_FULL_PULLS_MAX: '1', SYNC_FULL_PULL_WAIT_SECONDS: '1', SYNC_FULL_PULL_TURN_BYTES: '4096' })));
   afterAll(() => t.close());
+
+  const transfusion = (notes = 'n') => ({ id: randomUUID(), date: 1, volume_ml: 250, notes, created_at: 1, updated_at: 1 });
+  /** A new family whose live rows take more than the 4 KiB threshold. */
+  async function largeFamily() {
+    const m = await register(t);
+    const c0 = (await pull(t, m, null).expect(200)).body.timestamp;
+    const records = Array.from({ length: 8 }, () => transfusion('x'.repeat(1000)));
+    await push(t, m, c0, { transfusions: { created: records, updated: [], deleted: [] } }).expect(200);
+    return m;
+  }
 
   /** Holds the next full pull's body query (a first sync or a replacement) until `release()`. */
   function holdNextFullPull(): { reached: Promise<void>; release: () => void } {
@@ -34,10 +45,10 @@ describe('sync: full pulls take turns', () => {
     return { reached: atGate, release };
   }
 
-  it('while one full pull runs, another waits its turn, then gets 503 SERVER_BUSY with Retry-After; incremental pulls go on', async () => {
-    const [a, b] = [await register(t), await register(t)];
+  it('while one large full pull runs, another waits its turn, then gets 503 SERVER_BUSY with Retry-After; incremental pulls and small full pulls go on', async () => {
+    const [a, b] = [await largeFamily(), await largeFamily()];
     const b0 = (await pull(t, b, null).expect(200)).body.timestamp;
-    await push(t, b, b0, { transfusions: { created: [{ id: randomUUID(), date: 1, volume_ml: 250, created_at: 1, updated_at: 1 }], updated: [], deleted: [] } }).expect(200);
+    await push(t, b, b0, { transfusions: { created: [transfusion()], updated: [], deleted: [] } }).expect(200);
     const held = holdNextFullPull();
     const first = pull(t, a, null).then((r) => r);
     await held.reached;
@@ -53,9 +64,11 @@ describe('sync: full pulls take turns', () => {
         message: expect.any(String),
         details: { code: 'SERVER_BUSY', retryAfterSeconds: 5 },
       });
-      // An incremental pull takes no turn.
+      // An incremental pull takes no turn, nor does a full pull of a small family.
       const incremental = await pull(t, b, b0).expect(200);
       expect(incremental.body.changes.transfusions.created).toHaveLength(1);
+      const small = await register(t);
+      await pull(t, small, null).expect(200);
     } finally {
       held.release();
     }
@@ -65,7 +78,7 @@ describe('sync: full pulls take turns', () => {
   });
 
   it('a waiting full pull gets the turn as soon as it is free', async () => {
-    const [a, b] = [await register(t), await register(t)];
+    const [a, b] = [await largeFamily(), await largeFamily()];
     const held = holdNextFullPull();
     const first = pull(t, a, null).then((r) => r);
     await held.reached;
@@ -76,19 +89,23 @@ describe('sync: full pulls take turns', () => {
     expect((await second).status).toBe(200);
   });
 
-  it('a replacement (a cursor of another family) is a full pull too', async () => {
-    const owner = await register(t);
+  it('a large replacement (a cursor of another family) waits for a turn too, holding no connection meanwhile', async () => {
+    const owner = await largeFamily();
     const mover = await register(t);
     const cursor = (await pull(t, mover, null).expect(200)).body.timestamp;
     await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${mover.token}`).send({ invite_code: owner.inviteCode }).expect(200);
+    const other = await largeFamily();
     const held = holdNextFullPull();
-    const first = pull(t, owner, null).then((r) => r);
+    const first = pull(t, other, null).then((r) => r);
     await held.reached;
     try {
-      const busy = await pull(t, { ...mover, familyId: owner.familyId }, cursor);
+      const waiting = pull(t, { ...mover, familyId: owner.familyId }, cursor).then((r) => r);
+      await new Promise((r) => setTimeout(r, 300));
+      // It waits for its turn without a connection: only the held pull's is in use.
+      const pool = (t.app.get(DataSource).driver as unknown as { master: { totalCount: number; idleCount: number } }).master;
+      expect(pool.totalCount - pool.idleCount).toBe(1);
+      const busy = await waiting;
       expect([busy.status, busy.body.details?.code]).toEqual([503, 'SERVER_BUSY']);
-      // It waited holding a connection and gave it back: the pool is whole (the app still answers).
-      expect((await t.app.get(DataSource).query('SELECT 1 AS ok'))[0].ok).toBe(1);
     } finally {
       held.release();
     }

@@ -43,7 +43,10 @@ function tooLarge(limit: number, req: Request): unknown {
  *   and Node would otherwise read all of it after the answer, to keep the connection).
  */
 function readJson(parser: RequestHandler, limit: number, req: Request, res: Response, done: (error?: unknown) => void): void {
-  if (Number(req.headers['content-length']) > limit && req.is('application/json')) {
+  // Declared length = body length only when the body is not compressed (the limit counts decoded
+  // bytes; a compressed body is held to it by the count below).
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (Number(req.headers['content-length']) > limit && encoding === 'identity' && req.is('application/json')) {
     closeAfterAnswer(req);
     done(tooLarge(limit, req));
     return;

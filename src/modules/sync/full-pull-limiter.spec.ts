@@ -1,7 +1,7 @@
 import { ErrorCode, type DomainError } from '../../common/errors/domain-error.js';
 import { FullPullLimiter } from './full-pull-limiter.js';
 
-const limiter = (fullPullsMax: number, fullPullWaitSeconds = 60) => new FullPullLimiter({ fullPullsMax, fullPullWaitSeconds });
+const limiter = (fullPullsMax: number, fullPullWaitSeconds = 60) => new FullPullLimiter({ fullPullsMax, fullPullWaitSeconds, fullPullTurnBytes: 0 });
 
 /** Whether `promise` has settled after the pending callbacks ran. */
 async function settled(promise: Promise<unknown>): Promise<boolean> {
@@ -55,6 +55,19 @@ describe('FullPullLimiter', () => {
     expect(await settled(f)).toBe(false);
     e();
     await f;
+  });
+
+  it('serves users in rotation: one asking again and again does not keep a newcomer waiting', async () => {
+    const turns = limiter(1);
+    const endA = await turns.acquire('a');
+    const order: string[] = [];
+    const track = (user: string) => turns.acquire(user).then((end) => (order.push(user), end));
+    const [a2, a3, b] = [track('a'), track('a'), track('b')];
+    endA();
+    (await b)();
+    (await a2)();
+    (await a3)();
+    expect(order).toEqual(['b', 'a', 'a']);
   });
 
   it('a pull that waited too long is answered SERVER_BUSY (503) with a retry time, and leaves the queue', async () => {

@@ -15,15 +15,19 @@ interface Waiter {
  * peaks at about 30× the answer's size (a 52 MB answer: 1.5 GB); with no bound, a few large
  * families syncing at once, or one account asking again and again and dropping the connection
  * (the query runs on), ran the database out of memory and every family got 500s while it
- * recovered (found by review). Waiting turns are served first come, first served, skipping a user
- * who already has one running; a pull that waits longer than SYNC_FULL_PULL_WAIT_SECONDS is
- * answered 503 SERVER_BUSY with Retry-After. Incremental pulls never wait here.
+ * recovered (found by review). Only pulls of families larger than SYNC_FULL_PULL_TURN_BYTES take
+ * turns (SyncPullService asks); waiting users are served in rotation; a pull that waits longer than
+ * SYNC_FULL_PULL_WAIT_SECONDS is answered 503 SERVER_BUSY with Retry-After. Incremental pulls never
+ * wait here.
  */
 @Injectable()
 export class FullPullLimiter {
   private readonly logger = new Logger(FullPullLimiter.name);
   private readonly running = new Set<string>();
   private readonly waiting: Waiter[] = [];
+  /** When each user last got a turn (a counter), for serving users in rotation. */
+  private readonly lastServed = new Map<string, number>();
+  private served = 0;
 
   constructor(@Inject(syncConfig.KEY) private readonly config: ConfigType<typeof syncConfig>) {}
 
@@ -47,6 +51,7 @@ export class FullPullLimiter {
 
   private start(userId: string): () => void {
     this.running.add(userId);
+    this.lastServed.set(userId, ++this.served);
     let ended = false;
     return () => {
       if (ended) return;
@@ -56,14 +61,24 @@ export class FullPullLimiter {
     };
   }
 
+  /**
+   * Grants free turns, each to the waiting user served longest ago (never served: first), and among
+   * a user's own requests the oldest: users take turns, so one asking again and again cannot keep
+   * the others waiting (found by review: two accounts with 120 requests each queued ahead of
+   * everyone else).
+   */
   private next(): void {
-    for (let i = 0; i < this.waiting.length && this.running.size < this.config.fullPullsMax; ) {
-      const waiter = this.waiting[i];
-      if (this.running.has(waiter.userId)) {
-        i++;
-        continue;
+    // Nobody waits: nothing to rotate among, and the map stays as small as the queue.
+    if (!this.waiting.length) this.lastServed.clear();
+    while (this.running.size < this.config.fullPullsMax) {
+      let chosen = -1;
+      for (let i = 0; i < this.waiting.length; i++) {
+        const user = this.waiting[i].userId;
+        if (this.running.has(user)) continue;
+        if (chosen < 0 || (this.lastServed.get(user) ?? -1) < (this.lastServed.get(this.waiting[chosen].userId) ?? -1)) chosen = i;
       }
-      this.waiting.splice(i, 1);
+      if (chosen < 0) return;
+      const [waiter] = this.waiting.splice(chosen, 1);
       clearTimeout(waiter.timer);
       waiter.grant(this.start(waiter.userId));
     }

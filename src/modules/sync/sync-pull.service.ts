@@ -1,8 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
-import { FamilyContext } from '../../common/family-scope/family-context.js';
+import { FamilyContext, type FamilyScope } from '../../common/family-scope/family-context.js';
+import { syncConfig } from '../../config/configuration.js';
 import { SyncErrors } from './sync.errors.js';
 import { inClientSchema, SYNC_TABLE_BY_NAME, SYNC_TABLE_NAMES, type SyncTableName } from './sync-schema.js';
 import { SyncRepository, type PullMode, type PullPlan } from './sync.repository.js';
@@ -36,6 +38,7 @@ export class SyncPullService {
     private readonly repository: SyncRepository,
     private readonly familyContext: FamilyContext,
     private readonly fullPulls: FullPullLimiter,
+    @Inject(syncConfig.KEY) private readonly config: ConfigType<typeof syncConfig>,
   ) {}
 
   /** The response body as JSON text, built by PostgreSQL (sent verbatim: turbo-ready). */
@@ -43,13 +46,29 @@ export class SyncPullService {
     const scope = this.familyContext.require();
     const cursor = query.last_pulled_at || null;
     const migration = parseMigration(query.migration);
-    // A first sync is a full pull: its turn is taken before a connection is (FullPullLimiter).
-    let endTurn = cursor === null ? await this.fullPulls.acquire(scope.userId) : undefined;
-    const runner = this.dataSource.createQueryRunner();
-    let connected = false;
+    const request = { scope, cursor, migration, deviceId, schemaVersion: query.schema_version ?? null };
+    // A large full pull waits for its turn (FullPullLimiter) holding no connection: a first sync
+    // before it starts, a replacement (known only in the snapshot) by starting again with one.
+    let endTurn: (() => void) | undefined;
     try {
-      await runner.connect();
-      connected = true;
+      if (cursor === null && (await this.needsTurn(this.dataSource.manager, scope.familyId))) endTurn = await this.fullPulls.acquire(scope.userId);
+      let body = await this.pullOnce(request, endTurn !== undefined);
+      if (body === NEEDS_TURN) {
+        endTurn = await this.fullPulls.acquire(scope.userId);
+        body = await this.pullOnce(request, true);
+      }
+      if (body === NEEDS_TURN) throw new Error('a full pull that holds a turn was asked for one');
+      return body;
+    } finally {
+      endTurn?.();
+    }
+  }
+
+  private async pullOnce(request: PullRequest, holdsTurn: boolean): Promise<string | typeof NEEDS_TURN> {
+    const { scope, cursor, deviceId } = request;
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
       await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const state = await this.repository.pullState(runner.manager, scope.userId, scope.familyId, deviceId, cursor ?? 0);
       if (!state || state.familyId !== scope.familyId || state.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
@@ -60,14 +79,15 @@ export class SyncPullService {
         cursor,
         deviceId,
         version: state.version,
-        migration,
+        migration: request.migration,
         deviceHoldsFamily: state.deviceHoldsFamily,
         deviceHoldsOtherFamily: state.deviceHoldsOtherFamily,
-        schemaVersion: query.schema_version ?? null,
+        schemaVersion: request.schemaVersion,
       });
-      // A replacement is known only in the snapshot: it waits for its turn holding its connection
-      // (rare: right after a join, once per device).
-      if (plan.replacement && !endTurn) endTurn = await this.fullPulls.acquire(scope.userId);
+      if (plan.replacement && !holdsTurn && (await this.needsTurn(runner.manager, scope.familyId))) {
+        await runner.query('ROLLBACK');
+        return NEEDS_TURN;
+      }
       const body = await this.repository.pullBody(runner.manager, plan, scope.userId);
       await runner.query('COMMIT');
       // On the same connection, after the snapshot: taking a second pool connection while holding
@@ -77,13 +97,28 @@ export class SyncPullService {
       }
       return body;
     } catch (error) {
-      if (connected) await runner.query('ROLLBACK').catch(() => undefined);
+      await runner.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
       await runner.release();
-      endTurn?.();
     }
   }
+
+  /** Whether a full pull of the family is large enough to wait for a turn (SYNC_FULL_PULL_TURN_BYTES of live rows). */
+  private async needsTurn(manager: EntityManager, familyId: string): Promise<boolean> {
+    return (await this.repository.liveRowBytes(manager, familyId)) > this.config.fullPullTurnBytes;
+  }
+}
+
+/** pullOnce's answer for a large replacement asked without a turn: take one, then pull again. */
+const NEEDS_TURN: unique symbol = Symbol('needs a turn');
+
+interface PullRequest {
+  scope: FamilyScope;
+  cursor: number | null;
+  migration: SyncMigration | null;
+  deviceId: string | null;
+  schemaVersion: number | null;
 }
 
 export interface PullInput {

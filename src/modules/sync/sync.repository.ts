@@ -220,6 +220,18 @@ export class SyncRepository {
   }
 
   /**
+   * The stored size, in bytes, of the family's live rows: what a full pull of it would send, give or
+   * take the JSON's punctuation. One statement; it reads the rows a full pull reads anyway.
+   */
+  async liveRowBytes(manager: EntityManager, familyId: string): Promise<number> {
+    const parts = SYNC_TABLES.filter((spec) => !spec.isFamilyRow).map(
+      (spec) => `SELECT pg_column_size(t.*)::bigint AS size FROM ${q(spec.name)} t WHERE t.family_id = $1 AND t.deleted_at IS NULL`,
+    );
+    const rows: Array<{ bytes: string }> = await manager.query(`SELECT coalesce(sum(size), 0)::text AS bytes FROM (${parts.join(' UNION ALL ')}) rows`, [familyId]);
+    return Number(rows[0].bytes);
+  }
+
+  /**
    * The pull's first statement, in its snapshot: the caller's membership as it is now (the guard
    * read it before the snapshot began), the family's version and whether this device holds the
    * family (see recordFullPull). $1 user, $2 family, $3 device id, $4 cursor.
