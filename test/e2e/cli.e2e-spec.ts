@@ -432,12 +432,15 @@ describe('admin CLI (node dist/cli.js)', () => {
   });
 
   describeOnEmbeddedRun('beside a running `npm start` on the embedded PostgreSQL (same DATA_DIR)', () => {
-    const appDataDir = scratchDir('hemoday-cli-app-');
+    // Made in beforeAll, not here: a skipped describe (the DATABASE_URL run) still runs this body but
+    // never its afterAll, and left the directory behind.
+    let appDataDir: string;
     let app: Running;
     /** No DATABASE_URL: the CLIs find the app's embedded server (another EMBEDDED_PG_PORT on purpose). */
     let besideApp: Record<string, string | undefined>;
 
     beforeAll(async () => {
+      appDataDir = scratchDir('hemoday-cli-app-');
       const port = await freePort();
       app = startService({ PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: appDataDir });
       await waitForHealth(port, app);
@@ -445,7 +448,7 @@ describe('admin CLI (node dist/cli.js)', () => {
     }, 120_000);
     afterAll(async () => {
       await stopAll();
-      removeDir(appDataDir);
+      if (appDataDir) removeDir(appDataDir);
     });
 
     /** The attach warning went to stderr, without colours (not a terminal); stdout is the result alone. */
