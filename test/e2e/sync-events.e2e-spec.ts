@@ -104,6 +104,40 @@ function pushTransfusion(t: TestApp, owner: { token: string; family: { id: strin
     .expect(200);
 }
 
+/**
+ * Opens a stream with `token` and holds it between the guards and its subscription while `change`
+ * commits and a later write by `witness.caller` reaches `witness.stream` — so the change's
+ * notification has gone by with no stream of `token` listening — then lets it go: it must end at
+ * once, having sent no version. Returns the later write's version.
+ */
+async function expectEndedByChangeInWindow(
+  t: TestApp,
+  token: string,
+  witness: { caller: { token: string; family: { id: string } }; stream: Awaited<ReturnType<typeof openEvents>> },
+  change: () => Promise<unknown>,
+  what: string,
+): Promise<number> {
+  const hold = await holdNextStream(t);
+  try {
+    const opening = openEvents(t, token);
+    await hold.atGate;
+    await change();
+    const later = await pushTransfusion(t, witness.caller);
+    await witness.stream.waitFor((e) => e.type === 'sync' && e.data.version === later.body.timestamp);
+    hold.release();
+    const stream = await opening;
+    try {
+      await expectEnded(stream, what, 5_000);
+      expect(stream.events.filter((e) => e.type === 'sync')).toEqual([]);
+    } finally {
+      await stream.close();
+    }
+    return later.body.timestamp;
+  } finally {
+    hold.restore();
+  }
+}
+
 describe('sync events (SSE)', () => {
   let t: TestApp;
   beforeAll(async () => (t = await createTestApp()));
@@ -203,32 +237,21 @@ describe('sync events (SSE)', () => {
 
   it('ends a stream whose member was removed after the guards let it through but before it listened (the notification went by unheard)', async () => {
     const { owner, member } = await familyWithMember(t);
-    // The owner's stream: the listening connection is up, and it hears a later write below.
+    // The owner's stream: the listening connection is up, and it hears a later write.
     const owners = await openEvents(t, owner.token);
-    const hold = await holdNextStream(t);
     try {
       await owners.waitFor((e) => e.type === 'sync');
-      const opening = openEvents(t, member.token);
-      await hold.atGate;
-      await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
-      // A write committed after the removal has reached the listener, so the removal's notification
-      // has too — with no stream of the member subscribed to hear it.
-      const later = await pushTransfusion(t, owner);
-      await owners.waitFor((e) => e.type === 'sync' && e.data.version === later.body.timestamp);
-      hold.release();
-      const stream = await opening;
-      try {
-        await expectEnded(stream, 'the removal in the window', 5_000);
-        // Ended before it told the removed member anything of the family.
-        expect(stream.events.filter((e) => e.type === 'sync')).toEqual([]);
-      } finally {
-        await stream.close();
-      }
+      await expectEndedByChangeInWindow(
+        t,
+        member.token,
+        { caller: owner, stream: owners },
+        () => t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204),
+        'the removal in the window',
+      );
       const again = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(member.token) });
       expect(again.status).toBe(401);
       expect(await again.json()).toMatchObject({ statusCode: 401 });
     } finally {
-      hold.restore();
       await owners.close();
     }
   });
@@ -237,32 +260,24 @@ describe('sync events (SSE)', () => {
     const joined = await registerFamily(t);
     const mover = await registerFamily(t);
     const joinedStream = await openEvents(t, joined.token);
-    const hold = await holdNextStream(t);
     try {
       await joinedStream.waitFor((e) => e.type === 'sync');
-      const opening = openEvents(t, mover.token);
-      await hold.atGate;
-      await t.http().post('/api/v1/auth/join-family').set(bearer(mover.token)).send({ invite_code: joined.inviteCode }).expect(200);
-      const later = await pushTransfusion(t, joined);
-      await joinedStream.waitFor((e) => e.type === 'sync' && e.data.version === later.body.timestamp);
-      hold.release();
-      const stream = await opening;
-      try {
-        await expectEnded(stream, 'the join in the window', 5_000);
-        expect(stream.events.filter((e) => e.type === 'sync')).toEqual([]);
-      } finally {
-        await stream.close();
-      }
+      const later = await expectEndedByChangeInWindow(
+        t,
+        mover.token,
+        { caller: joined, stream: joinedStream },
+        () => t.http().post('/api/v1/auth/join-family').set(bearer(mover.token)).send({ invite_code: joined.inviteCode }).expect(200),
+        'the join in the window',
+      );
       // Reconnected with the same token, the stream is the family joined's.
       const again = await openEvents(t, mover.token);
       try {
         const first = await again.waitFor((e) => e.type === 'sync');
-        expect(first.data.version).toBeGreaterThanOrEqual(later.body.timestamp);
+        expect(first.data.version).toBeGreaterThanOrEqual(later);
       } finally {
         await again.close();
       }
     } finally {
-      hold.restore();
       await joinedStream.close();
     }
   });
@@ -271,27 +286,19 @@ describe('sync events (SSE)', () => {
     const user = await registerFamily(t);
     const tablet = (await t.http().post('/api/v1/auth/login').send({ email: user.email, password: user.password }).expect(200)).body;
     const tabletStream = await openEvents(t, tablet.access_token);
-    const hold = await holdNextStream(t);
     try {
       await tabletStream.waitFor((e) => e.type === 'sync');
-      const opening = openEvents(t, user.token);
-      await hold.atGate;
-      await t.http().post('/api/v1/auth/logout').send({ refresh_token: user.refreshToken }).expect(204);
-      const later = await pushTransfusion(t, { ...user, token: tablet.access_token });
-      await tabletStream.waitFor((e) => e.type === 'sync' && e.data.version === later.body.timestamp);
-      hold.release();
-      const phone = await opening;
-      try {
-        await expectEnded(phone, 'the logout in the window', 5_000);
-        expect(phone.events.filter((e) => e.type === 'sync')).toEqual([]);
-      } finally {
-        await phone.close();
-      }
+      await expectEndedByChangeInWindow(
+        t,
+        user.token,
+        { caller: { ...user, token: tablet.access_token }, stream: tabletStream },
+        () => t.http().post('/api/v1/auth/logout').send({ refresh_token: user.refreshToken }).expect(204),
+        'the logout in the window',
+      );
       // The other sign-in's stream is still open: the next write reaches it.
       const push = await pushTransfusion(t, { ...user, token: tablet.access_token });
       await tabletStream.waitFor((e) => e.type === 'sync' && e.data.version === push.body.timestamp);
     } finally {
-      hold.restore();
       await tabletStream.close();
     }
   });

@@ -13,13 +13,32 @@ export const membershipChanged = (): DomainError =>
  * began; a request that outlived it (a slow upload, a push queued behind the family lock) must not
  * write into a family its caller has left.
  */
-export async function assertStillMember(
+export function assertStillMember(
   manager: EntityManager,
   scope: Pick<FamilyScope, 'userId' | 'familyId' | 'joinedVersion'>,
   error: () => DomainError = membershipChanged,
 ): Promise<void> {
+  return checkMembership(manager, scope, error, ' FOR SHARE');
+}
+
+/**
+ * For a read, after it has read what it returns: the caller's membership as it is now, without a
+ * lock (a lock would write to the user's row on every GET). A removal or join that committed before
+ * those reads is seen here, so a removed member's request in flight cannot return what the removal
+ * changed (the invite code it replaced).
+ */
+export function assertStillMemberAfterRead(manager: EntityManager, scope: Pick<FamilyScope, 'userId' | 'familyId' | 'joinedVersion'>): Promise<void> {
+  return checkMembership(manager, scope, membershipChanged, '');
+}
+
+async function checkMembership(
+  manager: EntityManager,
+  scope: Pick<FamilyScope, 'userId' | 'familyId' | 'joinedVersion'>,
+  error: () => DomainError,
+  lock: '' | ' FOR SHARE',
+): Promise<void> {
   const rows: Array<{ family_id: string | null; joined_version: string }> = await manager.query(
-    'SELECT family_id::text AS family_id, family_joined_version::text AS joined_version FROM users WHERE id = $1 FOR SHARE',
+    `SELECT family_id::text AS family_id, family_joined_version::text AS joined_version FROM users WHERE id = $1${lock}`,
     [scope.userId],
   );
   const member = rows[0];

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
-import { assertStillMember, membershipChanged } from '../../common/family-scope/membership.js';
+import { assertStillMemberAfterRead, membershipChanged } from '../../common/family-scope/membership.js';
 import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
 import { AuthErrors } from '../auth/auth.errors.js';
@@ -30,10 +30,9 @@ export class FamiliesService {
 
   async getCurrent(): Promise<FamilyResponse> {
     const [family, members] = await Promise.all([this.requireCurrent(), this.members.list()]);
-    // Read after the data, so a removal (or join elsewhere) that committed before those reads is
-    // seen: a removal replaces the invite code to keep the removed member out, and a request of
-    // theirs still in flight must not hand them the new one (found by review).
-    await assertStillMember(this.allFamilies.manager, this.familyContext.require());
+    // A removal replaces the invite code to keep the removed member out: a request of theirs still
+    // in flight must not hand them the new one (found by review).
+    await assertStillMemberAfterRead(this.allFamilies.manager, this.familyContext.require());
     return FamilyResponse.withMembers(family, members);
   }
 
