@@ -1,5 +1,14 @@
 import { once } from 'node:events';
-import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type Agent, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { MAX_DRAIN_BYTES } from '../../src/common/http/discard-body.js';
+import type { TestApp } from './test-app.js';
+
+const MiB = 1024 * 1024;
+/** The most a server may read of a body it refuses unread: its first socket reads (~200 KiB seen). */
+export const UNREAD_MAX_BYTES = MiB;
+/** The most a server may read of a body it refuses midway: what came before, MAX_DRAIN_BYTES of draining, socket reads in flight. */
+export const DRAINED_MAX_BYTES = MAX_DRAIN_BYTES + 2 * MiB;
 
 export interface RawAnswer {
   status?: number;
@@ -7,8 +16,14 @@ export interface RawAnswer {
   body?: string;
   /** The connection failed before an answer was read (EPIPE/ECONNRESET after the server closed it). */
   error?: string;
-  /** Body bytes written before the answer (or the failure) arrived. */
+  /**
+   * Body bytes the client wrote before the answer (or the failure) arrived. Includes what the
+   * kernel's socket buffers took without the server reading it (on Linux loopback the receive
+   * buffer alone may grow to tcp_rmem's maximum, 32 MiB here): not a measure of what the server read.
+   */
   sent: number;
+  /** Bytes the server's side of this connection read (headers included), once it closed or 2 s after the answer. */
+  serverRead: number;
   ms: number;
 }
 
@@ -21,11 +36,15 @@ export interface RawAnswer {
  * an answer that may never come.
  */
 export async function rawRequest(
-  baseUrl: string,
+  t: Pick<TestApp, 'baseUrl' | 'app'>,
   options: { method: string; path: string; headers?: Record<string, string>; total: number; declaredLength?: number; chunk?: Buffer; prefix?: string; suffix?: string; agent?: Agent | false; deadlineMs?: number },
 ): Promise<RawAnswer> {
-  const url = new URL(baseUrl);
+  const url = new URL(t.baseUrl);
   const started = Date.now();
+  const server = t.app.getHttpServer() as Server;
+  const accepted = new Map<number, Socket>();
+  const track = (socket: Socket) => accepted.set(socket.remotePort!, socket);
+  server.on('connection', track);
   const req = httpRequest({
     host: url.hostname,
     port: url.port,
@@ -38,8 +57,10 @@ export async function rawRequest(
       ...options.headers,
     },
   });
+  let clientPort: number | undefined;
+  req.on('socket', (socket) => socket.once('connect', () => (clientPort = socket.localPort)));
   req.on('error', () => undefined); // EPIPE/ECONNRESET after the answer, when we keep writing
-  let answer: Omit<RawAnswer, 'sent' | 'ms'> | undefined;
+  let answer: Omit<RawAnswer, 'sent' | 'serverRead' | 'ms'> | undefined;
   const answered = new Promise<void>((resolve) => {
     req.on('response', (res) => {
       let body = '';
@@ -61,6 +82,13 @@ export async function rawRequest(
   }
   if (!answer) req.end(options.suffix);
   await answered;
+  const ms = Date.now() - started;
+  const serverSide = clientPort === undefined ? undefined : accepted.get(clientPort);
+  server.off('connection', track);
+  if (!serverSide) throw new Error(`rawRequest: the server never accepted this connection (client port ${clientPort})`);
+  // Whatever the server still reads after answering counts too: wait for its side to close (it does
+  // after `Connection: close`; at most 2 s). A connection kept alive has had its body read whole.
+  if (!serverSide.destroyed && answer!.headers?.connection !== 'keep-alive') await Promise.race([once(serverSide, 'close'), new Promise((r) => setTimeout(r, 2_000))]);
   req.destroy();
-  return { ...answer!, sent, ms: Date.now() - started };
+  return { ...answer!, sent, serverRead: serverSide.bytesRead, ms };
 }
