@@ -5,6 +5,7 @@
  * full pull is held inside its turn by wrapping the repository's body query.
  */
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { DataSource } from 'typeorm';
 import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { pull, push } from '../factories/sync.factory.js';
@@ -113,4 +114,44 @@ describe('sync: full pulls take turns', () => {
     const replaced = await pull(t, { ...mover, familyId: owner.familyId }, cursor).expect(200);
     expect(replaced.body.experimentalStrategy).toBe('replacement');
   });
+
+  it('a pull whose client hangs up is cancelled in PostgreSQL: its statement stops, its connection is closed, its turn is free at once', async () => {
+    const [a, b] = [await largeFamily(), await largeFamily()];
+    const db = t.app.get(DataSource);
+    // The held full pull runs a 60 s statement in its snapshot, on its connection, before its body.
+    const repository = t.app.get(SyncRepository);
+    const pullBody = repository.pullBody.bind(repository);
+    const marker = `hang-up-${randomUUID()}`;
+    repository.pullBody = async (manager, plan, userId) => {
+      repository.pullBody = pullBody;
+      await manager.query(`SELECT pg_sleep(60), '${marker}'`);
+      return pullBody(manager, plan, userId);
+    };
+    const running = async () =>
+      (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1`, [`%'${marker}'%`]))[0].n as number;
+    const url = new URL(t.baseUrl);
+    const req = httpRequest({ host: url.hostname, port: url.port, path: '/api/v1/sync?last_pulled_at=0', headers: { Authorization: `Bearer ${a.token}` } });
+    req.on('error', () => undefined);
+    req.end();
+    await waitFor(async () => (await running()) === 1);
+    req.destroy(); // the phone loses its signal
+    // Not after 60 s: cancelled now.
+    await waitFor(async () => (await running()) === 0, 5_000);
+    // Its turn is free: another large family's first sync gets it at once (held, it would wait 1 s, then 503).
+    await pull(t, b, null).expect(200);
+    // The cancelled connection was closed, not handed back to the pool; nothing is left checked out.
+    const pool = (db.driver as unknown as { master: { totalCount: number; idleCount: number } }).master;
+    await waitFor(async () => pool.totalCount === pool.idleCount);
+    // And the app goes on: the abandoned account syncs normally.
+    expect((await pull(t, a, null).expect(200)).body.changes.transfusions.created).toHaveLength(8);
+  });
 });
+
+/** Polls `check` every 25 ms until it holds; fails after `ms`. */
+async function waitFor(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

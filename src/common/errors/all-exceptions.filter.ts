@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
+import { RequestAbandonedError } from '../../database/abortable-query-runner.js';
 import { DomainError, ErrorCode } from './domain-error.js';
 
 interface ErrorBody {
@@ -44,6 +45,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const response = http.getResponse<Response>();
     const request = http.getRequest<Request>();
+    if (exception instanceof RequestAbandonedError) {
+      // Nobody to answer: the client hung up and its work was stopped on purpose.
+      this.logger.log({ path: request?.url }, 'client hung up; its work was cancelled');
+      response.destroy();
+      return;
+    }
     const body = this.toBody(exception);
     // A 503 is thrown on purpose (the database is down, the server is busy) by code that has logged its cause.
     if (body.statusCode >= 500 && !isServiceUnavailable(exception)) {

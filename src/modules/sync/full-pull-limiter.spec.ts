@@ -1,4 +1,5 @@
 import { ErrorCode, type DomainError } from '../../common/errors/domain-error.js';
+import { RequestAbandonedError } from '../../database/abortable-query-runner.js';
 import { FullPullLimiter } from './full-pull-limiter.js';
 
 const limiter = (fullPullsMax: number, fullPullWaitSeconds = 60) => new FullPullLimiter({ fullPullsMax, fullPullWaitSeconds, fullPullTurnBytes: 0 });
@@ -78,5 +79,35 @@ describe('FullPullLimiter', () => {
     end();
     // The one that gave up holds nothing: the next takes the free turn at once.
     expect(await settled(turns.acquire('c'))).toBe(true);
+  });
+
+  it('a pull whose client hangs up while waiting leaves the queue at once; the turn goes to the next', async () => {
+    const turns = limiter(1);
+    const end = await turns.acquire('a');
+    const hangUp = new AbortController();
+    const gone = turns.acquire('b', hangUp.signal).catch((e: unknown) => e);
+    const next = turns.acquire('c');
+    hangUp.abort();
+    expect(await gone).toBeInstanceOf(RequestAbandonedError);
+    end();
+    // 'c' gets the turn 'b' would have had, and nothing is left holding one: 'd' passes once 'c' ends.
+    (await next)();
+    // Hanging up after the turn was given changes nothing here (the pull itself is cancelled
+    // elsewhere): the turn is still held until it is ended, then free.
+    const late = new AbortController();
+    const endD = await turns.acquire('d', late.signal);
+    late.abort();
+    const e = turns.acquire('e');
+    expect(await settled(e)).toBe(false);
+    endD();
+    expect(await settled(e)).toBe(true);
+  });
+
+  it('a client already gone never queues', async () => {
+    const turns = limiter(1);
+    const hangUp = new AbortController();
+    hangUp.abort();
+    await expect(turns.acquire('a', hangUp.signal)).rejects.toBeInstanceOf(RequestAbandonedError);
+    expect(await settled(turns.acquire('b'))).toBe(true);
   });
 });

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { syncConfig } from '../../config/configuration.js';
+import { RequestAbandonedError } from '../../database/abortable-query-runner.js';
 
 interface Waiter {
   userId: string;
@@ -31,16 +32,34 @@ export class FullPullLimiter {
 
   constructor(@Inject(syncConfig.KEY) private readonly config: ConfigType<typeof syncConfig>) {}
 
-  /** Resolves with the function that ends the turn (call it exactly once, when the pull is done). */
-  acquire(userId: string): Promise<() => void> {
+  /**
+   * Resolves with the function that ends the turn (call it exactly once, when the pull is done).
+   * A pull whose client hangs up (`signal`) leaves the queue at once (RequestAbandonedError).
+   */
+  acquire(userId: string, signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) return Promise.reject(new RequestAbandonedError());
     if (this.free(userId)) return Promise.resolve(this.start(userId));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const leave = (error: Error) => {
+        clearTimeout(waiter.timer);
+        signal?.removeEventListener('abort', abandon);
         this.waiting.splice(this.waiting.indexOf(waiter), 1);
-        this.logger.warn(`a full pull waited ${this.config.fullPullWaitSeconds} s for its turn (${this.running.size} running, ${this.waiting.length} waiting): answered 503`);
-        reject(busy());
+        reject(error);
+      };
+      const abandon = () => leave(new RequestAbandonedError());
+      const timer = setTimeout(() => {
+        this.logger.warn(`a full pull waited ${this.config.fullPullWaitSeconds} s for its turn (${this.running.size} running, ${this.waiting.length - 1} waiting): answered 503`);
+        leave(busy());
       }, this.config.fullPullWaitSeconds * 1000);
-      const waiter: Waiter = { userId, timer, grant: resolve };
+      const waiter: Waiter = {
+        userId,
+        timer,
+        grant: (release) => {
+          signal?.removeEventListener('abort', abandon);
+          resolve(release);
+        },
+      };
+      signal?.addEventListener('abort', abandon, { once: true });
       this.waiting.push(waiter);
     });
   }

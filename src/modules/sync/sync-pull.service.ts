@@ -10,6 +10,7 @@ import { inClientSchema, SYNC_TABLE_BY_NAME, SYNC_TABLE_NAMES, type SyncTableNam
 import { SyncRepository, type PullMode, type PullPlan } from './sync.repository.js';
 import type { SyncPullQueryDto } from './dto/sync.dto.js';
 import { FullPullLimiter } from './full-pull-limiter.js';
+import { withAbortableRunner } from '../../database/abortable-query-runner.js';
 
 /** WatermelonDB's `migration` argument (tables created and columns added since the last sync). */
 export interface SyncMigration {
@@ -42,19 +43,19 @@ export class SyncPullService {
   ) {}
 
   /** The response body as JSON text, built by PostgreSQL (sent verbatim: turbo-ready). */
-  async pull(query: SyncPullQueryDto, deviceId: string | null): Promise<string> {
+  async pull(query: SyncPullQueryDto, deviceId: string | null, signal?: AbortSignal): Promise<string> {
     const scope = this.familyContext.require();
     const cursor = query.last_pulled_at || null;
     const migration = parseMigration(query.migration);
-    const request = { scope, cursor, migration, deviceId, schemaVersion: query.schema_version ?? null };
+    const request = { scope, cursor, migration, deviceId, schemaVersion: query.schema_version ?? null, signal };
     // A large full pull waits for its turn (FullPullLimiter) holding no connection: a first sync
     // before it starts, a replacement (known only in the snapshot) by starting again with one.
     let endTurn: (() => void) | undefined;
     try {
-      if (cursor === null && (await this.needsTurn(this.dataSource.manager, scope.familyId))) endTurn = await this.fullPulls.acquire(scope.userId);
+      if (cursor === null && (await this.needsTurn(this.dataSource.manager, scope.familyId))) endTurn = await this.fullPulls.acquire(scope.userId, signal);
       let body = await this.pullOnce(request, endTurn !== undefined);
       if (body === NEEDS_TURN) {
-        endTurn = await this.fullPulls.acquire(scope.userId);
+        endTurn = await this.fullPulls.acquire(scope.userId, signal);
         body = await this.pullOnce(request, true);
       }
       if (body === NEEDS_TURN) throw new Error('a full pull that holds a turn was asked for one');
@@ -66,42 +67,40 @@ export class SyncPullService {
 
   private async pullOnce(request: PullRequest, holdsTurn: boolean): Promise<string | typeof NEEDS_TURN> {
     const { scope, cursor, deviceId } = request;
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const state = await this.repository.pullState(runner.manager, scope.userId, scope.familyId, deviceId, cursor ?? 0);
-      if (!state || state.familyId !== scope.familyId || state.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
-      if (state.version === null) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
-      const plan = planPull({
-        familyId: scope.familyId,
-        joinedVersion: scope.joinedVersion,
-        cursor,
-        deviceId,
-        version: state.version,
-        migration: request.migration,
-        deviceHoldsFamily: state.deviceHoldsFamily,
-        deviceHoldsOtherFamily: state.deviceHoldsOtherFamily,
-        schemaVersion: request.schemaVersion,
-      });
-      if (plan.replacement && !holdsTurn && (await this.needsTurn(runner.manager, scope.familyId))) {
-        await runner.query('ROLLBACK');
-        return NEEDS_TURN;
+    return withAbortableRunner(this.dataSource, request.signal, async (runner) => {
+      try {
+        await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const state = await this.repository.pullState(runner.manager, scope.userId, scope.familyId, deviceId, cursor ?? 0);
+        if (!state || state.familyId !== scope.familyId || state.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
+        if (state.version === null) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
+        const plan = planPull({
+          familyId: scope.familyId,
+          joinedVersion: scope.joinedVersion,
+          cursor,
+          deviceId,
+          version: state.version,
+          migration: request.migration,
+          deviceHoldsFamily: state.deviceHoldsFamily,
+          deviceHoldsOtherFamily: state.deviceHoldsOtherFamily,
+          schemaVersion: request.schemaVersion,
+        });
+        if (plan.replacement && !holdsTurn && (await this.needsTurn(runner.manager, scope.familyId))) {
+          await runner.query('ROLLBACK');
+          return NEEDS_TURN;
+        }
+        const body = await this.repository.pullBody(runner.manager, plan, scope.userId);
+        await runner.query('COMMIT');
+        // On the same connection, after the snapshot: taking a second pool connection while holding
+        // this one deadlocks under load (every pool slot held by a pull waiting for another slot).
+        if (plan.replacement || cursor === null) {
+          await this.repository.recordFullPull(runner.manager, scope.userId, deviceId, scope.familyId, plan.timestamp);
+        }
+        return body;
+      } catch (error) {
+        await runner.query('ROLLBACK').catch(() => undefined);
+        throw error;
       }
-      const body = await this.repository.pullBody(runner.manager, plan, scope.userId);
-      await runner.query('COMMIT');
-      // On the same connection, after the snapshot: taking a second pool connection while holding
-      // this one deadlocks under load (every pool slot held by a pull waiting for another slot).
-      if (plan.replacement || cursor === null) {
-        await this.repository.recordFullPull(runner.manager, scope.userId, deviceId, scope.familyId, plan.timestamp);
-      }
-      return body;
-    } catch (error) {
-      await runner.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      await runner.release();
-    }
+    });
   }
 
   /** Whether a full pull of the family is large enough to wait for a turn (SYNC_FULL_PULL_TURN_BYTES of live rows). */
@@ -119,6 +118,8 @@ interface PullRequest {
   migration: SyncMigration | null;
   deviceId: string | null;
   schemaVersion: number | null;
+  /** Aborts when the client hangs up: a waiting pull leaves the queue, a running one is cancelled. */
+  signal?: AbortSignal;
 }
 
 export interface PullInput {

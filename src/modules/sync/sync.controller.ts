@@ -14,6 +14,7 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { ErrorResponse } from '../../common/errors/error-response.js';
+import { hangUpSignal } from '../../common/http/hang-up-signal.js';
 import { CurrentFamily, CurrentUser, FamilyScoped } from '../../common/family-scope/decorators.js';
 import type { FamilyScope } from '../../common/family-scope/family-context.js';
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
@@ -48,7 +49,8 @@ export class SyncController {
   @ApiBadRequestResponse({ type: ErrorResponse, description: 'Malformed query parameter' })
   @ApiConflictResponse({ type: ErrorResponse, description: 'The family membership changed during the pull (details.membership_changed): sync again' })
   async pull(@Query() query: SyncPullQueryDto, @DeviceId() deviceId: string | null, @Res() res: Response): Promise<void> {
-    const body = await this.pullService.pull(query, deviceId);
+    // A pull whose client hangs up leaves the full-pull queue, and its statement is cancelled.
+    const body = await this.pullService.pull(query, deviceId, hangUpSignal(res));
     res.status(200).setHeader('Content-Type', 'application/json; charset=utf-8');
     res.end(body);
   }
