@@ -15,6 +15,14 @@ import { isUuid } from './uuid.js';
 /** The sync push route as Express matches it: case-insensitively, with or without a trailing slash. */
 const SYNC_PUSH_PATH = /^\/api\/v1\/sync\/?$/i;
 
+/** The one route whose body is not JSON (multipart, read by the upload itself). */
+const UPLOAD_PATH = /^\/api\/v1\/upload\/?$/i;
+
+/** A body is present and its Content-Type is not JSON (type-is: `false`; no body at all: `null`). */
+function hasNonJsonBody(req: Request): boolean {
+  return req.is('application/json') === false;
+}
+
 /** The token passport-jwt reads: `Authorization: Bearer <token>`, scheme in any case. */
 function bearerToken(header: string | undefined): string | undefined {
   const match = header?.match(/^\s*(\S+)\s+(\S+)/);
@@ -97,6 +105,19 @@ function readJson(parser: RequestHandler, limit: number, req: Request, res: Resp
 }
 
 /**
+ * 415 for a body that is not JSON: not parsed, so not silently taken for an empty object (a PATCH
+ * of XML answered 200, changing nothing). Read and thrown away up to MAX_DRAIN_BYTES first, like
+ * any refused body. A body that turns out empty is no body (Node's client sends a POST without one
+ * as an empty chunked body, with no Content-Type): the request goes on.
+ */
+function refuseNonJson(req: Request, next: NextFunction): void {
+  void discardBody(req).then((drained) => {
+    if (drained === 0 && req.complete) return next();
+    next(new DomainError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'Send the request body as JSON, with Content-Type: application/json'));
+  });
+}
+
+/**
  * JSON body parsing as Nest middleware (the app is created with bodyParser: false), so parse errors
  * and 413s go through the global exception filter like every other error.
  *
@@ -133,6 +154,7 @@ export class JsonBodyMiddleware implements NestMiddleware {
       this.syncPush(req, res, next);
       return;
     }
+    if (hasNonJsonBody(req) && !UPLOAD_PATH.test(pathOf(req))) return refuseNonJson(req, next);
     readJson(this.defaultParser, this.defaultLimit, req, res, (error?: unknown) => {
       if (error) return next(error);
       const bad = findUnstorableText(req.body);
@@ -155,6 +177,7 @@ export class JsonBodyMiddleware implements NestMiddleware {
       void discardBody(req).then(() => next(unauthenticated));
       return;
     }
+    if (hasNonJsonBody(req)) return refuseNonJson(req, next);
     readJson(this.syncParser, this.syncLimit, req, res, next);
   }
 

@@ -14,14 +14,16 @@ export const MAX_DRAIN_MS = 30_000;
  * Reads and throws away the rest of a request body that will not be used (nothing is kept), then
  * resolves: the caller answers. Most HTTP/1.1 clients read the answer only once they have sent the
  * whole body, so answering in the middle of it makes them report a broken connection instead of
- * our error. But only so much: past `maxBytes` (or after `maxMs`), it stops reading, marks the answer
+ * our error. Resolves with the number of bytes it read. But only so much: past `maxBytes` (or after `maxMs`), it stops reading, marks the answer
  * `Connection: close` — Node closes the socket once the answer is out, so nothing hangs — and
  * resolves at once.
  */
-export function discardBody(req: Request, maxBytes = MAX_DRAIN_BYTES, maxMs = MAX_DRAIN_MS): Promise<void> {
-  if (req.complete || req.destroyed) return Promise.resolve();
+export function discardBody(req: Request, maxBytes = MAX_DRAIN_BYTES, maxMs = MAX_DRAIN_MS): Promise<number> {
+  // Complete is not enough: a body received whole may still wait in the stream's buffer, unread
+  // (and uncounted).
+  if (req.readableEnded || req.destroyed) return Promise.resolve(0);
   // A client waiting for "100 Continue" has sent nothing: answer now (the connection is closed after).
-  if (awaitingContinue(req)) return Promise.resolve();
+  if (awaitingContinue(req)) return Promise.resolve(0);
   return new Promise((resolve) => {
     let drained = 0;
     const finish = () => {
@@ -29,7 +31,7 @@ export function discardBody(req: Request, maxBytes = MAX_DRAIN_BYTES, maxMs = MA
       req.off('data', count);
       req.off('end', finish);
       req.off('close', finish);
-      resolve();
+      resolve(drained);
     };
     const giveUp = () => {
       req.pause();
