@@ -473,4 +473,64 @@ describe('sync with the real WatermelonDB client', () => {
     expect(await ownerPhone.find('transfusions', undeleted)).toMatchObject({ notes: 'v1' }); // and so is the deletion
     expect(clientLog.slice(logFrom)).toEqual([]);
   });
+
+  it('a blood test created and deleted on a phone before it ever synced takes the results entered under it along; the rest of the push lands (it was a 422 on every sync)', async () => {
+    const [owner, member] = await registerFamily(t, 1);
+    const phone = device(owner);
+    const other = device(member);
+    await phone.sync();
+    await other.sync();
+    const test = await phone.create('blood_tests', { date: 2, laboratory: 'Lab' });
+    const result = await phone.create('blood_test_results', { blood_test_id: test, name: 'Hb', value: 9.5 });
+    const transfusion = await phone.create('transfusions', { date: 3, volume_ml: 250 });
+    await phone.remove('blood_tests', test); // the result stays in the app's database (no cascade on the phone)
+    const logFrom = clientLog.length;
+    await phone.sync();
+    expect(await phone.hasUnsyncedChanges()).toBe(false);
+    await other.sync();
+    expect(await other.find('transfusions', transfusion)).not.toBeNull();
+    expect(await other.find('blood_tests', test)).toBeNull();
+    expect(await other.find('blood_test_results', result)).toBeNull();
+    // Nothing of either was stored: there was nothing to store them under.
+    const server = await t.http().get('/api/v1/sync').query({ last_pulled_at: 0 }).set('Authorization', `Bearer ${member.token}`).expect(200);
+    expect(server.body.changes.blood_test_results.created.map((r: Raw) => r.id)).not.toContain(result);
+    expect(clientLog.slice(logFrom)).toEqual([]);
+  });
+
+  it("another family's user signing in on the same phone (same installation, database not cleared) gets a replacement: the previous family's records leave, the new family's whole history comes", async () => {
+    const [u1] = await registerFamily(t);
+    const [u2] = await registerFamily(t); // joined family B before the phone's last sync
+    const bPhone = device(u2);
+    await bPhone.sync();
+    const bOld = await bPhone.create('transfusions', { date: 1, volume_ml: 111, notes: 'B history' });
+    await bPhone.sync();
+
+    const phone = device(u1);
+    await phone.sync();
+    const aPrivate = await phone.create('transfusions', { date: 2, volume_ml: 222, notes: 'A private' });
+    await phone.sync();
+    await phone.sync(); // its cursor now lies past u2's join to family B
+    const bNew = await bPhone.create('transfusions', { date: 3, volume_ml: 333, notes: 'B new' });
+    await bPhone.sync();
+
+    // u1 signs out, u2 signs in: same X-Device-Id, same local database and cursor.
+    phone.token = u2.token;
+    phone.familyId = u2.familyId;
+    const logFrom = clientLog.length;
+    await phone.sync();
+    expect(phone.lastPull?.experimentalStrategy).toBe('replacement');
+    expect(await phone.find('transfusions', aPrivate)).toBeNull();
+    expect(await phone.find('families', u1.familyId)).toBeNull();
+    expect(await phone.find('transfusions', bOld)).not.toBeNull();
+    expect(await phone.find('transfusions', bNew)).not.toBeNull();
+    await sameData(phone, bPhone);
+    // And back: u1 signing in again on the phone now holding family B gets family A replaced in.
+    phone.token = u1.token;
+    phone.familyId = u1.familyId;
+    await phone.sync();
+    expect(phone.lastPull?.experimentalStrategy).toBe('replacement');
+    expect(await phone.find('transfusions', aPrivate)).not.toBeNull();
+    expect(await phone.find('transfusions', bOld)).toBeNull();
+    expect(clientLog.slice(logFrom)).toEqual([]);
+  });
 });

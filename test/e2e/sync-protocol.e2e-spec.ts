@@ -309,6 +309,31 @@ describe('sync protocol over HTTP', () => {
     expect(anonymous.experimentalStrategy).toBeUndefined();
   });
 
+  it('replacement with a cursor later than the family\'s version (another family\'s, from the same phone): the family\'s version is raised past it first, so the answer never goes back in time', async () => {
+    const later = await register(t);
+    const earlier = await register(t);
+    // `earlier` last wrote before `later` did: its version is below the phone's cursor from `later`.
+    const e0 = (await pull(t, earlier).expect(200)).body.timestamp;
+    await push(t, earlier, e0, changesOf('transfusions', { created: [transfusion({ notes: 'earlier' })] })).expect(200);
+    const l0 = (await pull(t, later, null, 'shared-phone').expect(200)).body.timestamp;
+    const { timestamp: cursor } = (await push(t, later, l0, changesOf('transfusions', { created: [transfusion()] }), 'shared-phone').expect(200)).body;
+    const before = (await pull(t, earlier, { last_pulled_at: 0 }).expect(200)).body.timestamp;
+    expect(before).toBeLessThan(cursor);
+    const res = (await pull(t, earlier, { last_pulled_at: cursor }, 'shared-phone').expect(200)).body;
+    expect(res.experimentalStrategy).toBe('replacement');
+    expect(res.timestamp).toBeGreaterThan(cursor);
+    expect(res.changes.transfusions.created.map((r: { notes: string }) => r.notes)).toEqual(['earlier']);
+    // The phone's next pull, from that timestamp, is an ordinary incremental one.
+    const next = (await pull(t, earlier, { last_pulled_at: res.timestamp }, 'shared-phone').expect(200)).body;
+    expect(next.experimentalStrategy).toBeUndefined();
+    // A cursor far ahead of the clock was made up, not issued: the version is not raised to meet it.
+    const madeUp = 4_000_000_000_000_000;
+    const refused = (await pull(t, earlier, { last_pulled_at: madeUp }, 'shared-phone').expect(200)).body;
+    expect(refused.experimentalStrategy).toBe('replacement');
+    expect(refused.timestamp).toBeLessThan(madeUp);
+    expect(refused.timestamp).toBeLessThan(Date.now() + 60_000);
+  });
+
   it('migration sync: new tables come as created, tables with new columns as updated', async () => {
     const m = await register(t);
     const c0 = (await pull(t, m).expect(200)).body.timestamp;

@@ -32,6 +32,11 @@ describe('planPull', () => {
     expect(planPull({ ...base, cursor: null, deviceHoldsOtherFamily: true }).replacement).toBe(false);
   });
 
+  it('a replacement stays one when the family version was raised past the cursor (forceReplacement)', () => {
+    expect(planPull({ ...base, cursor: 400, deviceHoldsFamily: true, forceReplacement: true }).replacement).toBe(true);
+    expect(planPull({ ...base, cursor: null, forceReplacement: true }).replacement).toBe(false); // a first sync replaces nothing
+  });
+
   it('migration: new tables full, tables with new columns read whole; unknown names ignored', () => {
     const plan = planPull({ ...base, cursor: 200, migration: { tables: ['reminders', 'local_only'], columns: [{ table: 'documents', columns: ['notes'] }] } });
     expect(plan.modes).toMatchObject({ reminders: 'full', documents: 'columns', transfusions: 'incremental' });

@@ -70,11 +70,12 @@ export class FamilyVersionService {
    * opposite directions cannot deadlock) for the whole transaction: a write to it either committed
    * before, with a version below the join's, or waits until the joiner is gone, so no cursor the
    * joiner's devices got from it can reach the join's version. Settle it in `work` (`bumpLeft`).
+   * `above`: the version taken is above this one too (a pull raising the family past a cursor).
    */
   async writeForFamily<T>(
     familyId: string,
     work: (write: VersionedWrite) => Promise<T>,
-    options: { leaving?: string | null } = {},
+    options: { leaving?: string | null; above?: number } = {},
   ): Promise<VersionedResult<T>> {
     // Like DataSource.transaction, which can only commit or rethrow: here the callback may also ask
     // for a rollback (NOTHING_TO_WRITE). PostgreSQL's default READ COMMITTED; naming it would cost a
@@ -83,13 +84,13 @@ export class FamilyVersionService {
     try {
       await runner.startTransaction();
       const manager = runner.manager;
-      let after = 0;
+      let after = options.above ?? 0;
       if (options.leaving && options.leaving !== familyId) {
         const locked: Array<{ id: string; sync_version: string }> = await manager.query(
           'SELECT id::text AS id, sync_version FROM families WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
           [[familyId, options.leaving]],
         );
-        after = Number(locked.find((row) => row.id === options.leaving)?.sync_version ?? 0);
+        after = Math.max(after, Number(locked.find((row) => row.id === options.leaving)?.sync_version ?? 0));
       }
       const { version, previousVersion } = await bumpVersion(manager, familyId, after);
       const result = await work({ manager, version, previousVersion, familyId });

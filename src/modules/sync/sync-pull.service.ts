@@ -10,6 +10,7 @@ import { inClientSchema, SYNC_TABLE_BY_NAME, SYNC_TABLE_NAMES, type SyncTableNam
 import { SyncRepository, type PullMode, type PullPlan } from './sync.repository.js';
 import type { SyncPullQueryDto } from './dto/sync.dto.js';
 import { FullPullLimiter } from './full-pull-limiter.js';
+import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { withAbortableRunner } from '../../database/abortable-query-runner.js';
 
 /** WatermelonDB's `migration` argument (tables created and columns added since the last sync). */
@@ -39,6 +40,7 @@ export class SyncPullService {
     private readonly repository: SyncRepository,
     private readonly familyContext: FamilyContext,
     private readonly fullPulls: FullPullLimiter,
+    private readonly versions: FamilyVersionService,
     @Inject(syncConfig.KEY) private readonly config: ConfigType<typeof syncConfig>,
   ) {}
 
@@ -53,19 +55,27 @@ export class SyncPullService {
     let endTurn: (() => void) | undefined;
     try {
       if (cursor === null && (await this.needsTurn(this.dataSource.manager, scope.familyId))) endTurn = await this.fullPulls.acquire(scope.userId, signal);
-      let body = await this.pullOnce(request, endTurn !== undefined);
-      if (body === NEEDS_TURN) {
-        endTurn = await this.fullPulls.acquire(scope.userId, signal);
-        body = await this.pullOnce(request, true);
+      let forceReplacement = false;
+      // Each detour is taken at most once: a turn is kept, a raised version stays above the cursor.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const outcome = await this.pullOnce({ ...request, forceReplacement }, endTurn !== undefined);
+        if (outcome === NEEDS_TURN) endTurn = await this.fullPulls.acquire(scope.userId, signal);
+        else if (outcome === NEEDS_VERSION_ABOVE_CURSOR) {
+          // A replacement whose answer would go back in time: the phone holds another family's
+          // records up to a later version (another user signed in on it). WatermelonDB reports a
+          // timestamp below its cursor as a server bug, so the family's version is raised past the
+          // cursor first (a write of no rows), and the pull starts again, still a replacement.
+          await this.versions.writeForFamily(scope.familyId, async () => true, { above: cursor! });
+          forceReplacement = true;
+        } else return outcome;
       }
-      if (body === NEEDS_TURN) throw new Error('a full pull that holds a turn was asked for one');
-      return body;
+      throw new Error('a pull asked for the same detour twice');
     } finally {
       endTurn?.();
     }
   }
 
-  private async pullOnce(request: PullRequest, holdsTurn: boolean): Promise<string | typeof NEEDS_TURN> {
+  private async pullOnce(request: PullRequest, holdsTurn: boolean): Promise<string | typeof NEEDS_TURN | typeof NEEDS_VERSION_ABOVE_CURSOR> {
     const { scope, cursor, deviceId } = request;
     return withAbortableRunner(this.dataSource, request.signal, async (runner) => {
       try {
@@ -83,10 +93,15 @@ export class SyncPullService {
           deviceHoldsFamily: state.deviceHoldsFamily,
           deviceHoldsOtherFamily: state.deviceHoldsOtherFamily,
           schemaVersion: request.schemaVersion,
+          forceReplacement: request.forceReplacement,
         });
         if (plan.replacement && !holdsTurn && (await this.needsTurn(runner.manager, scope.familyId))) {
           await runner.query('ROLLBACK');
           return NEEDS_TURN;
+        }
+        if (plan.replacement && cursor !== null && cursor > plan.timestamp && cursor <= Date.now() + CLOCK_SKEW_MS) {
+          await runner.query('ROLLBACK');
+          return NEEDS_VERSION_ABOVE_CURSOR;
         }
         const body = await this.repository.pullBody(runner.manager, plan, scope.userId);
         await runner.query('COMMIT');
@@ -111,6 +126,14 @@ export class SyncPullService {
 
 /** pullOnce's answer for a large replacement asked without a turn: take one, then pull again. */
 const NEEDS_TURN: unique symbol = Symbol('needs a turn');
+/** pullOnce's answer for a replacement whose timestamp would be below the phone's cursor: raise the family's version, then pull again. */
+const NEEDS_VERSION_ABOVE_CURSOR: unique symbol = Symbol('needs a version above the cursor');
+/**
+ * Versions follow the database's clock (greatest(now_ms, previous + 1)): a cursor further ahead of
+ * the clock than this was made up, not issued, and the family's version is not raised to meet it
+ * (a member could otherwise push it toward 2^53, where JavaScript numbers lose their units).
+ */
+const CLOCK_SKEW_MS = 10 * 60 * 1000;
 
 interface PullRequest {
   scope: FamilyScope;
@@ -120,6 +143,8 @@ interface PullRequest {
   schemaVersion: number | null;
   /** Aborts when the client hangs up: a waiting pull leaves the queue, a running one is cancelled. */
   signal?: AbortSignal;
+  /** A replacement whatever the cursor now says (it was one before the family's version was raised past the cursor). */
+  forceReplacement?: boolean;
 }
 
 export interface PullInput {
@@ -143,6 +168,8 @@ export interface PullInput {
   deviceHoldsOtherFamily?: boolean;
   /** The client's app schema version (`schema_version`); null when it did not say. */
   schemaVersion?: number | null;
+  /** Replace whatever the cursor says (see SyncPullService.pull). */
+  forceReplacement?: boolean;
 }
 
 /** Decides how each table is read. Pure, unit-tested. */
@@ -155,7 +182,8 @@ export function planPull(input: PullInput): PullPlan {
   // whose last full snapshot was of another family, whatever its cursor: a second line of defence
   // behind the join's versioning (a cursor of the family left can never reach the join's version).
   const replacement =
-    cursor !== null && ((cursor < joinedVersion && !input.deviceHoldsFamily) || cursor > version || (input.deviceHoldsOtherFamily ?? false));
+    cursor !== null &&
+    ((cursor < joinedVersion && !input.deviceHoldsFamily) || cursor > version || (input.deviceHoldsOtherFamily ?? false) || (input.forceReplacement ?? false));
   const full = cursor === null || replacement;
   // A table newer than the client's schema is left out: the client has nowhere to put it.
   for (const name of SYNC_TABLE_NAMES) if (inClientSchema(SYNC_TABLE_BY_NAME.get(name)!, schemaVersion)) modes[name] = full ? 'full' : 'incremental';

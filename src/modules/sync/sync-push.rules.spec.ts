@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import {
-  assertBloodTestRefs,
+  checkBloodTestRefs,
+  deleteInstead,
   assertNewRecordsNameFamily,
   assertNoConflicts,
   assertNoForeignRows,
@@ -151,20 +152,20 @@ describe('push rules', () => {
     });
   });
 
-  describe('assertBloodTestRefs', () => {
+  describe('checkBloodTestRefs', () => {
     const result = (bloodTestId: string, id = randomUUID()) => ({ id, blood_test_id: bloodTestId, name: 'Hb', value: 9.5 });
 
     it('a result may point at a live blood test of the family, or at one written in the same push', () => {
       const [live, pushed] = [randomUUID(), randomUUID()];
       const changes = push({ blood_tests: { created: [{ id: pushed, date: 1 }] }, blood_test_results: { created: [result(live), result(pushed)] } });
-      expect(refusal(() => assertBloodTestRefs(changes, indexExisting([row('blood_tests', live)]).get('blood_tests'), family))).toBeNull();
+      expect(refusal(() => checkBloodTestRefs(changes, indexExisting([row('blood_tests', live)]).get('blood_tests'), family))).toBeNull();
     });
 
     it('a missing blood test, or one deleted earlier, is a 422 naming the result', () => {
       const [missing, deleted] = [randomUUID(), randomUUID()];
       const [first, second] = [randomUUID(), randomUUID()];
       const changes = push({ blood_test_results: { created: [result(missing, first)], updated: [result(deleted, second)] } });
-      const [code, details] = refusal(() => assertBloodTestRefs(changes, indexExisting([row('blood_tests', deleted, { deleted: true })]).get('blood_tests'), family))!;
+      const [code, details] = refusal(() => checkBloodTestRefs(changes, indexExisting([row('blood_tests', deleted, { deleted: true })]).get('blood_tests'), family))!;
       expect(code).toBe(ErrorCode.VALIDATION_FAILED);
       expect(details.errors).toEqual([
         { table: 'blood_test_results', id: first, field: 'blood_test_id', message: 'no such blood test in this family' },
@@ -176,8 +177,36 @@ describe('push rules', () => {
       const theirs = randomUUID();
       const changes = push({ blood_test_results: { created: [result(theirs)] } });
       const existing = indexExisting([row('blood_tests', theirs, { family: otherFamily, deleted: true })]);
-      expect(refusal(() => assertBloodTestRefs(changes, existing.get('blood_tests'), family))).toBeNull();
+      expect(refusal(() => checkBloodTestRefs(changes, existing.get('blood_tests'), family))).toBeNull();
       expect(refusal(() => assertNoForeignRows(existing, family))?.[0]).toBe(ErrorCode.FORBIDDEN_RECORD);
+    });
+
+    it('a test deleted in the same push takes its results along: one the server never had returns them, to be deleted instead of written', () => {
+      const [neverSynced, deletedEarlier, live] = [randomUUID(), randomUUID(), randomUUID()];
+      const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+      const changes = push({
+        blood_tests: { deleted: [neverSynced, deletedEarlier, live] },
+        blood_test_results: { created: [result(neverSynced, a), result(deletedEarlier, b), result(live, c)] },
+      });
+      const tests = indexExisting([row('blood_tests', deletedEarlier, { deleted: true }), row('blood_tests', live)]).get('blood_tests');
+      // The two the server holds are written, then tombstoned by the cascade; the third has no test to be written under.
+      expect(checkBloodTestRefs(changes, tests, family)).toEqual([a]);
+    });
+  });
+
+  describe('deleteInstead', () => {
+    it('moves the results from the writes to the deletions, leaving every other table as it was', () => {
+      const [test, kept, dropped, alreadyDeleted] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      const before = push({
+        blood_tests: { created: [{ id: test, date: 1 }] },
+        blood_test_results: { created: [{ id: kept, blood_test_id: test, name: 'Hb', value: 9 }, { id: dropped, blood_test_id: test, name: 'Fe', value: 1 }], deleted: [alreadyDeleted] },
+      });
+      const after = deleteInstead(before, [dropped]);
+      const results = after.tables.find((t) => t.spec.name === 'blood_test_results')!;
+      expect(results.upserts.map((r) => r.id)).toEqual([kept]);
+      expect(results.deleted).toEqual([alreadyDeleted, dropped]);
+      expect(after.tables.find((t) => t.spec.name === 'blood_tests')).toBe(before.tables.find((t) => t.spec.name === 'blood_tests'));
+      expect(deleteInstead(before, [])).toBe(before);
     });
   });
 

@@ -8,7 +8,8 @@ import { DocumentFileUrlValidator } from '../documents/document-file-url.validat
 import { SyncPushResponse } from './dto/sync.response.js';
 import { SyncErrors } from './sync.errors.js';
 import {
-  assertBloodTestRefs,
+  checkBloodTestRefs,
+  deleteInstead,
   assertNewRecordsNameFamily,
   assertNoConflicts,
   assertNoForeignRows,
@@ -73,17 +74,17 @@ export class SyncPushService {
     const scope = this.familyContext.require();
     const { familyId, userId } = scope;
     const { changes, cursor } = readBody(input.body, input.lastPulledAt);
-    const push = validatePush(changes, familyId, { requireFamilyId: input.fromDevice ?? false });
-    if (!push.recordCount) return { timestamp: await this.currentVersion(familyId) };
+    const validated = validatePush(changes, familyId, { requireFamilyId: input.fromDevice ?? false });
+    if (!validated.recordCount) return { timestamp: await this.currentVersion(familyId) };
     // The write re-checks the caller's membership under the family lock (a join or a removal that
     // committed meanwhile): 409 membership_changed, as the pull answers.
     const { version } = await this.versions.write(async (write) => {
       const { manager, previousVersion } = write;
-      const deletedTests = push.tables.find((t) => t.spec.name === 'blood_tests')?.deleted ?? [];
-      const existing = await this.repository.findExisting(manager, lookupIds(push), { familyId, deletedTests });
+      const deletedTests = validated.tables.find((t) => t.spec.name === 'blood_tests')?.deleted ?? [];
+      const existing = await this.repository.findExisting(manager, lookupIds(validated), { familyId, deletedTests });
       const byTable = indexExisting(existing.rows);
-      if (input.fromDevice) assertNewRecordsNameFamily(push, byTable);
-      assertBloodTestRefs(push, byTable.get('blood_tests'), familyId);
+      if (input.fromDevice) assertNewRecordsNameFamily(validated, byTable);
+      const push = deleteInstead(validated, checkBloodTestRefs(validated, byTable.get('blood_tests'), familyId));
       if (push.fileRefs.length) await this.files.assertFamilyFiles(manager, familyId, push.fileRefs);
       assertNoForeignRows(byTable, familyId);
       // A cursor above every version this family had was issued for other data (or made up):

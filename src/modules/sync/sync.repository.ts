@@ -235,6 +235,12 @@ export class SyncRepository {
    * The pull's first statement, in its snapshot: the caller's membership as it is now (the guard
    * read it before the snapshot began), the family's version and whether this device holds the
    * family (see recordFullPull). $1 user, $2 family, $3 device id, $4 cursor.
+   *
+   * What a device holds is what it last received in full, **whoever was signed in**: the latest
+   * `sync_devices` row of the installation, not the caller's own. Another user signing in on the
+   * same phone without clearing its database (found by review) holds the previous user's family; with
+   * only the caller's own row (none) and a cursor past the caller's join, that pull was incremental
+   * on top of the other family's records, and the new family's history never came.
    */
   async pullState(manager: EntityManager, userId: string, familyId: string, deviceId: string | null, cursor: number): Promise<PullState | null> {
     const rows: Array<{
@@ -249,7 +255,10 @@ export class SyncRepository {
               d.family_id <> $2 AS device_holds_other_family
          FROM users u
          LEFT JOIN families f ON f.id = $2
-         LEFT JOIN sync_devices d ON d.user_id = u.id AND d.device_id = $3::text
+         LEFT JOIN LATERAL (
+                SELECT family_id, snapshot_version FROM sync_devices
+                 WHERE device_id = $3::text ORDER BY updated_at DESC, user_id LIMIT 1
+              ) d ON true
         WHERE u.id = $1`,
       [userId, familyId, deviceId, cursor],
     );
