@@ -263,6 +263,24 @@ describe('auth (e2e)', () => {
       await refresh(retried.body.refresh_token).expect(200);
     });
 
+    it('a retired token presented once the new pair is in use is reuse, even if only its access token was used: the copy does not take the sign-in over', async () => {
+      const user = await registerFamily(t);
+      const rotated = await refresh(user.refreshToken).expect(200);
+      await t.http().get('/api/v1/families/me').set(bearer(rotated.body.access_token)).expect(200); // the phone got its pair
+      const replay = await refresh(user.refreshToken).expect(401); // a copy of the old token, within the 30 s
+      expect(replay.body.message).toMatch(/reuse/);
+      // The whole sign-in ended: the phone signs in again, the copy holder has nothing.
+      await t.http().get('/api/v1/families/me').set(bearer(rotated.body.access_token)).expect(401);
+      await refresh(rotated.body.refresh_token).expect(401);
+    });
+
+    it('the first request of a pair that a retry replaced meanwhile is refused (its sign-in was superseded)', async () => {
+      const user = await registerFamily(t);
+      const lost = await refresh(user.refreshToken).expect(200);
+      await refresh(user.refreshToken).expect(200); // retry: `lost` is superseded before it was ever used
+      await t.http().get('/api/v1/families/me').set(bearer(lost.body.access_token)).expect(401);
+    });
+
     it('the pair a retry replaced, presented later, revokes the chain (two holders)', async () => {
       const user = await registerFamily(t);
       const first = await refresh(user.refreshToken).expect(200);

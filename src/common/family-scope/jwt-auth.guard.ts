@@ -12,6 +12,8 @@ interface UserRow {
   tokens_valid_after: Date | null;
   /** The chain of the token's `sid` while that refresh token is the user's and not revoked; else null. */
   live_sign_in: string | null;
+  /** This access token's pair has not been used yet (its first request). */
+  first_use: boolean | null;
 }
 
 /**
@@ -25,7 +27,8 @@ export async function loadAuthenticatedUser(dataSource: DataSource, token: Verif
   // A rotation marks the old refresh token used, not revoked: the access token issued with it stays
   // good until it expires. Revoking a sign-in revokes every token of its chain, used ones included.
   const [row]: UserRow[] = await dataSource.query(
-    `SELECT u.family_id, u.role, u.family_joined_version, u.tokens_valid_after, rt.chain_id AS live_sign_in
+    `SELECT u.family_id, u.role, u.family_joined_version, u.tokens_valid_after, rt.chain_id AS live_sign_in,
+            rt.id IS NOT NULL AND rt.access_used_at IS NULL AND rt.used_at IS NULL AS first_use
        FROM users u
        LEFT JOIN refresh_tokens rt ON rt.id = $2 AND rt.user_id = u.id AND rt.revoked_at IS NULL
       WHERE u.id = $1`,
@@ -34,6 +37,10 @@ export async function loadAuthenticatedUser(dataSource: DataSource, token: Verif
   if (!row) return null;
   if (token.refreshTokenId !== null && row.live_sign_in === null) return null;
   if (row.tokens_valid_after && !issuedAfter(token, row.tokens_valid_after)) return null;
+  // The pair's first use (once per access token lifetime, not per request): from now on the refresh
+  // token it replaced is no longer accepted as a retry of a lost response (TokenService.rotate). A
+  // retry that superseded this pair meanwhile revoked it: then this request is refused too.
+  if (row.first_use && !(await markPairUsed(dataSource, token.refreshTokenId!))) return null;
   return {
     userId: token.userId,
     familyId: row.family_id,
@@ -41,6 +48,16 @@ export async function loadAuthenticatedUser(dataSource: DataSource, token: Verif
     joinedVersion: Number(row.family_joined_version),
     signInId: row.live_sign_in,
   };
+}
+
+/** Records the first use of an access token's pair; false when its refresh token was revoked meanwhile. */
+async function markPairUsed(dataSource: DataSource, refreshTokenId: string): Promise<boolean> {
+  // coalesce: a concurrent first request of the same pair may have set it already.
+  const [, affected] = (await dataSource.query(
+    'UPDATE refresh_tokens SET access_used_at = coalesce(access_used_at, now()) WHERE id = $1 AND revoked_at IS NULL',
+    [refreshTokenId],
+  )) as [unknown, number];
+  return affected === 1;
 }
 
 /**

@@ -77,8 +77,8 @@ export class TokenService {
    * Exchanges a refresh token for a new pair; detects reuse.
    *
    * Retry grace: a mobile app whose refresh response was lost retries with the same token. If that
-   * happens within REFRESH_RETRY_GRACE_MS of the rotation, and the successor issued then has never
-   * been used, the successor is revoked as "superseded" and a new one is issued: the retry gets a
+   * happens within REFRESH_RETRY_GRACE_MS of the rotation, and the pair issued then has never been
+   * used (neither its refresh token nor its access token), the successor is revoked as "superseded" and a new one is issued: the retry gets a
    * working pair and nobody is signed out. Anything else is reuse, as before: a retired token after
    * the grace, or after its successor was used, revokes the whole chain; and so does a superseded
    * successor presented later — it means two parties held tokens of this chain.
@@ -172,10 +172,16 @@ export class TokenService {
   }
 }
 
-/** The live, never-used token issued from `parentId`, locked (a concurrent refresh with it waits, or wins). */
+/**
+ * The live token issued from `parentId` whose pair was never used — neither the refresh token nor the
+ * access token issued with it (the guard records its first request) — locked (a concurrent refresh
+ * with it waits, or wins). A pair in use means its response arrived: the parent presented again is a
+ * copy, not a retry (found by review: a copied token replayed while the phone was using its new
+ * access token took the sign-in over).
+ */
 async function unusedSuccessor(manager: EntityManager, parentId: string): Promise<string | undefined> {
   const rows: Array<{ id: string }> = await manager.query(
-    'SELECT id FROM refresh_tokens WHERE parent_id = $1 AND used_at IS NULL AND revoked_at IS NULL FOR UPDATE',
+    'SELECT id FROM refresh_tokens WHERE parent_id = $1 AND used_at IS NULL AND access_used_at IS NULL AND revoked_at IS NULL FOR UPDATE',
     [parentId],
   );
   return rows[0]?.id;

@@ -35,6 +35,10 @@ export class RefreshTokenEntity {
   @Column({ name: 'used_at', type: 'timestamptz', nullable: true })
   usedAt: Date | null;
 
+  /** When the access token issued with this one was first used (JwtAuthGuard): the pair counts as used from then on. */
+  @Column({ name: 'access_used_at', type: 'timestamptz', nullable: true })
+  accessUsedAt: Date | null;
+
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;
 
