@@ -450,6 +450,26 @@ describe('families (e2e)', () => {
       }
     });
 
+    it('with members left, gets a new invite code: the one who left cannot come back with the old one; the members see (and their phones pull) the new one', async () => {
+      const { owner, member } = await familyWithMember(t);
+      const elsewhere = await registerFamily(t);
+      const before = await syncVersion(owner.family.id);
+      await t.http().post('/api/v1/auth/join-family').set(bearer(member.token)).send({ invite_code: elsewhere.inviteCode }).expect(200);
+      const { body: family } = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+      expect(family.invite_code).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
+      expect(family.invite_code).not.toBe(owner.inviteCode);
+      expect(family.members.map((m: { id: string }) => m.id)).toEqual([owner.user.id]);
+      // Back with the code it knew, in any case: refused.
+      const back = await t.http().post('/api/v1/auth/join-family').set(bearer(member.token)).send({ invite_code: owner.inviteCode.toLowerCase() }).expect(404);
+      expect(back.body.details.code).toBe('INVITE_CODE_INVALID');
+      // The family row changed under a new version: the owner's phone pulls the new code.
+      expect(await syncVersion(owner.family.id)).toBeGreaterThan(before);
+      const pulled = await t.http().get(`/api/v1/sync?last_pulled_at=${before}`).set(bearer(owner.token)).expect(200);
+      expect(pulled.body.changes.families.updated.map((f: { invite_code: string }) => f.invite_code)).toEqual([family.invite_code]);
+      // Invited again with the new code, it joins.
+      await t.http().post('/api/v1/auth/join-family').set(bearer(member.token)).send({ invite_code: family.invite_code }).expect(200);
+    });
+
     it('keeps its records but has no invite code any more when nobody is left (NULL: nothing to guess)', async () => {
       const lone = await registerFamily(t);
       await t.http().patch('/api/v1/families/me').set(bearer(lone.token)).send({ patient_name: 'Amira' }).expect(200);

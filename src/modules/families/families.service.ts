@@ -97,6 +97,9 @@ export class FamiliesService {
    * - no members left: its records stay (nobody deletes medical data by leaving), but its invite
    *   code is removed (NULL): nothing opens a family nobody is in, neither the code in old messages
    *   nor a lucky guess (a new random code would still be one more target for guessing);
+   * - members left: its invite code is replaced, as on a removal. The leaver knows it (every member
+   *   sees it), and with it could come back uninvited at any time (found by review); the members
+   *   see the new one in GET /families/me, and their devices pull it;
    * - members but no owner: the longest-standing member becomes the owner. A join cannot leave
    *   this behind any more (an owner with members cannot leave, counted under this family's lock);
    *   it repairs families that an earlier release, which settled after the join's commit, did.
@@ -104,12 +107,16 @@ export class FamiliesService {
    */
   private async settleLeft(manager: EntityManager, familyId: string): Promise<void> {
     const members = await manager.getRepository(UserEntity).find({ where: { familyId }, order: { createdAt: 'ASC' } });
+    const version = await this.versions.bumpLeft(manager, familyId);
+    const families = manager.getRepository(FamilyEntity);
     if (!members.length) {
-      const version = await this.versions.bumpLeft(manager, familyId);
-      await manager.getRepository(FamilyEntity).update({ id: familyId }, { inviteCode: null, serverVersion: version, updatedAt: Date.now() });
-    } else if (!members.some((m) => m.role === 'owner')) {
+      await families.update({ id: familyId }, { inviteCode: null, serverVersion: version, updatedAt: Date.now() });
+      return;
+    }
+    if (!members.some((m) => m.role === 'owner')) {
       await manager.getRepository(UserEntity).update({ id: members[0].id }, { role: 'owner' });
     }
+    await this.withUniqueInviteCode((inviteCode) => families.update({ id: familyId }, { inviteCode, serverVersion: version, updatedAt: Date.now() }), manager);
   }
 
   /**
