@@ -351,3 +351,25 @@ describe('sync events (SSE)', () => {
     expect(await res.json()).toMatchObject({ statusCode: 401 });
   });
 });
+
+describe('sync events (SSE) with short-lived access tokens', () => {
+  let t: TestApp;
+  // JWT exp has whole seconds: a 2 s token expires between 1 and 2 s after it was issued.
+  beforeAll(async () => (t = await createTestApp({ JWT_ACCESS_TTL: '2s' })));
+  afterAll(() => t.close());
+
+  it('a stream ends when the access token that opened it expires (found by review: it went on announcing the family\'s changes); reopened with a fresh token, it works', async () => {
+    const owner = await registerFamily(t);
+    const stream = await openEvents(t, owner.token);
+    expect(stream.response.status).toBe(200);
+    await stream.waitFor((e) => e.type === 'sync');
+    await expectEnded(stream, 'its token expired', 5_000);
+    await t.http().get('/api/v1/auth/me').set(bearer(owner.token)).expect(401);
+    const fresh = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: owner.refreshToken }).expect(200);
+    const again = await openEvents(t, fresh.body.access_token);
+    expect(again.response.status).toBe(200);
+    await again.waitFor((e) => e.type === 'sync');
+    await again.close();
+  });
+});
+

@@ -14,6 +14,8 @@ export interface VerifiedAccessToken {
    * tokens issued before the claim existed.
    */
   refreshTokenId: string | null;
+  /** The token's `exp`, ms since epoch; null when absent. */
+  expiresAtMs: number | null;
 }
 
 /**
@@ -29,6 +31,8 @@ export interface AuthenticatedUser {
   joinedVersion: number;
   /** The sign-in (refresh-token chain) the access token belongs to; null for a token without `sid`. */
   signInId: string | null;
+  /** When the access token expires (ms since epoch): what it opened (an event stream) ends then. Null: no `exp`. */
+  accessExpiresAtMs: number | null;
 }
 
 export interface ScopedRequest extends Request {

@@ -47,6 +47,7 @@ export async function loadAuthenticatedUser(dataSource: DataSource, token: Verif
     role: row.role,
     joinedVersion: Number(row.family_joined_version),
     signInId: row.live_sign_in,
+    accessExpiresAtMs: token.expiresAtMs,
   };
 }
 

@@ -11,7 +11,7 @@ describe('JwtStrategy.validate + loadAuthenticatedUser', () => {
   let kit: ServiceKit;
   const jwtStrategy = new JwtStrategy(createSecretKey(Buffer.from(TEST_JWT_SECRET)));
   const strategy = {
-    async validate(payload: { sub: string; typ?: string; iat?: number; iat_ms?: number; sid?: unknown }) {
+    async validate(payload: { sub: string; typ?: string; iat?: number; iat_ms?: number; sid?: unknown; exp?: number }) {
       const token = jwtStrategy.validate(payload as Parameters<JwtStrategy['validate']>[0]);
       return token && ((await loadAuthenticatedUser(kit.dataSource, token)) ?? false);
     },
@@ -26,12 +26,14 @@ describe('JwtStrategy.validate + loadAuthenticatedUser', () => {
 
   it('an access token of an existing user: the user and their membership', async () => {
     const user = await register();
-    expect(await strategy.validate({ sub: user.id, typ: 'access', iat: now() })).toEqual({
+    const exp = now() + 60;
+    expect(await strategy.validate({ sub: user.id, typ: 'access', iat: now(), exp })).toEqual({
       userId: user.id,
       familyId: user.family_id,
       role: 'owner',
       joinedVersion: expect.any(Number),
       signInId: null,
+      accessExpiresAtMs: exp * 1000,
     });
   });
 

@@ -15,6 +15,8 @@ interface AccessTokenPayload {
   iat_ms?: number;
   /** The refresh token issued with this access token (TokenService sets it; older tokens lack it). */
   sid?: string;
+  /** Expiry, whole seconds (jsonwebtoken sets it; passport-jwt has checked it). */
+  exp?: number;
 }
 
 /**
@@ -40,6 +42,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       issuedAt: typeof payload.iat === 'number' ? payload.iat : null,
       issuedAtMs: Number.isSafeInteger(payload.iat_ms) ? (payload.iat_ms as number) : null,
       refreshTokenId: payload.sid ?? null,
+      expiresAtMs: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
     };
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type MessageEvent, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
-import { defer, EMPTY, filter, from, interval, map, merge, mergeMap, Observable, of, ReplaySubject, Subject, takeUntil } from 'rxjs';
+import { defer, EMPTY, filter, from, interval, map, merge, mergeMap, Observable, of, ReplaySubject, Subject, takeUntil, timer } from 'rxjs';
 import { DataSource } from 'typeorm';
 import type { FamilyScope } from '../../common/family-scope/family-context.js';
 import { FAMILY_SYNC_CHANNEL, MEMBERSHIP_CHANNEL } from '../../common/versioning/family-version.service.js';
@@ -58,9 +58,10 @@ export class SyncEventsService implements OnApplicationShutdown {
    * in between would be missed: once subscribed and listening, the statement that reads the
    * version checks again that the user is still in the scope's family since the same join and
    * that the sign-in is live, and the stream ends at once if not. Either way the device
-   * reconnects and is checked again (a token of an ended sign-in is refused).
+   * reconnects and is checked again (a token of an ended sign-in is refused). It also ends when
+   * the access token that opened it expires (`expiresAtMs`).
    */
-  stream(scope: Pick<FamilyScope, 'familyId' | 'userId' | 'joinedVersion'>, signInId: string | null): Observable<MessageEvent> {
+  stream(scope: Pick<FamilyScope, 'familyId' | 'userId' | 'joinedVersion'>, signInId: string | null, expiresAtMs: number | null = null): Observable<MessageEvent> {
     const { familyId, userId, joinedVersion } = scope;
     return defer(() => {
       /** Fires when the check finds the guards' view outdated. */
@@ -90,8 +91,11 @@ export class SyncEventsService implements OnApplicationShutdown {
       const membershipChanged = this.membershipChanges.pipe(
         filter((end) => end.userId === userId && (end.signInId === null || signInId === null || end.signInId === signInId)),
       );
+      // A stream lasts as long as the access token that opened it (found by review: it went on
+      // telling an expired token's holder when the family changed); the app reopens it with a fresh one.
+      const tokenExpired = expiresAtMs === null ? EMPTY : timer(Math.max(0, expiresAtMs - Date.now()));
       return merge(current, changes, heartbeat).pipe(
-        takeUntil(merge(membershipChanged, outdated, this.listenerLost, this.shuttingDown)),
+        takeUntil(merge(membershipChanged, outdated, this.listenerLost, this.shuttingDown, tokenExpired)),
       );
     });
   }

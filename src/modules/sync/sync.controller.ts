@@ -84,6 +84,6 @@ export class SyncController {
   @Sse('events')
   @ApiOkResponse({ description: 'text/event-stream of `sync` events ({ version }) and `ping` heartbeats' })
   events(@CurrentFamily() family: FamilyScope, @CurrentUser() user: AuthenticatedUser): Observable<MessageEvent> {
-    return this.eventsService.stream(family, user.signInId);
+    return this.eventsService.stream(family, user.signInId, user.accessExpiresAtMs);
   }
 }
