@@ -16,6 +16,7 @@ export function requestLogging(logger: Pino) {
     const reqId = typeof incoming === 'string' && ACCEPTABLE_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('x-request-id', reqId);
     const started = process.hrtime.bigint();
+    const body = countBodyBytes(res);
     res.on('finish', () => {
       const status = res.statusCode;
       const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
@@ -27,11 +28,33 @@ export function requestLogging(logger: Pino) {
           url: req.originalUrl.replace(/([?&](?:token|refresh_token|access_token)=)[^&]*/g, '$1[redacted]'),
           status,
           durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-          bytes: Number(res.getHeader('content-length') ?? 0),
+          // What went out as the body: a pull written with res.end(text) sets no Content-Length
+          // header for the log to read (it logged 0), and a HEAD sends none of the length it declares.
+          bytes: req.method === 'HEAD' || status === 204 || status === 304 ? 0 : body.bytes,
         },
         'request completed',
       );
     });
     requestContext.run({ reqId }, next);
   };
+}
+
+/** Counts the body bytes the app writes to `res` (its write and end calls). */
+function countBodyBytes(res: Response): { bytes: number } {
+  const counted = { bytes: 0 };
+  const add = (chunk: unknown, encoding: unknown) => {
+    if (typeof chunk === 'string') counted.bytes += Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+    else if (chunk instanceof Uint8Array) counted.bytes += chunk.byteLength;
+  };
+  const write = res.write;
+  const end = res.end;
+  res.write = function (this: Response, chunk: unknown, ...rest: unknown[]) {
+    add(chunk, rest[0]);
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as Response['write'];
+  res.end = function (this: Response, chunk?: unknown, ...rest: unknown[]) {
+    if (chunk !== undefined && typeof chunk !== 'function') add(chunk, rest[0]);
+    return (end as (...args: unknown[]) => Response).call(this, chunk, ...rest);
+  } as Response['end'];
+  return counted;
 }
