@@ -224,7 +224,8 @@ describe('families (e2e)', () => {
       const schema = (await t.http().get('/docs-json').expect(200)).body.components.schemas.UpdateFamilyDto;
       expect(schema.properties.notes).toMatchObject({ type: 'string', nullable: true, maxLength: 20_000, description: expect.any(String), example: expect.any(String) });
       expect(schema.properties.patient_weight_kg).toMatchObject({ minimum: 0, exclusiveMinimum: true, maximum: 500, exclusiveMaximum: true, example: 24.5 });
-      expect(schema.properties.patient_blood_group.enum).toEqual(['O+', 'O-', 'A+', 'A-', 'B+', 'B-', 'AB+', 'AB-']);
+      // '' and null clear it (stored as null), as PATCH accepts them.
+      expect(schema.properties.patient_blood_group).toMatchObject({ nullable: true, enum: ['O+', 'O-', 'A+', 'A-', 'B+', 'B-', 'AB+', 'AB-', '', null] });
       expect(schema.required ?? []).toEqual([]);
     });
   });

@@ -132,5 +132,19 @@ describe('@SyncColumn', () => {
     expect(openApiLimits(spec('families', 'patient_weight_kg'))).toEqual({ minimum: 0, exclusiveMinimum: true, maximum: 500, exclusiveMaximum: true });
     expect(openApiLimits(spec('families', 'patient_birth_date'))).toEqual({ type: 'integer', minimum: -2_208_988_800_000, maximum: 8_640_000_000_000_000 });
     expect(openApiLimits(spec('documents', 'category'))).toEqual({ enum: ['lab_result', 'discharge_summary', 'prescription', 'imaging', 'other'] });
+    // An optional enum takes '' and null too (both clear it): the document must say so (found by review).
+    expect(openApiLimits(spec('families', 'patient_blood_group'))).toEqual({ enum: ['O+', 'O-', 'A+', 'A-', 'B+', 'B-', 'AB+', 'AB-', '', null], nullable: true });
+  });
+
+  it.each([
+    ['families', 'patient_blood_group'],
+    ['documents', 'category'],
+  ] as const)('%s.%s: every documented enum value is accepted, and nothing else', (table, column) => {
+    const spec = syncColumnSpec(table, column);
+    const documented = openApiLimits(spec).enum as unknown[];
+    expect(documented.filter((value) => syncColumnProblem(spec, value) !== undefined)).toEqual([]);
+    for (const other of ['', null, 'other-value']) {
+      if (!documented.includes(other)) expect(syncColumnProblem(spec, other)).toBeDefined();
+    }
   });
 });

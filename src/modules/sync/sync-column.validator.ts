@@ -75,7 +75,8 @@ export function openApiLimits(spec: ColumnSpec): ApiPropertyOptions {
         ...(spec.lt !== undefined ? { maximum: spec.lt, exclusiveMaximum: true } : {}),
       };
     case 'enum':
-      return { enum: [...spec.values!] };
+      // An optional enum also takes '' (WatermelonDB's "not set") and null, both stored as null.
+      return spec.required ? { enum: [...spec.values!] } : { enum: [...spec.values!, '', null], nullable: true };
     case 'uuid':
       return { format: 'uuid' };
     case 'boolean':

@@ -18,7 +18,7 @@ export class UpdateFamilyDto {
   @SyncColumn('families', 'patient_weight_kg')
   patient_weight_kg?: number | null;
 
-  /** @example A+ */
+  /** One of the blood groups; null or '' clears it (stored, and answered, as null). @example A+ */
   @SyncColumn('families', 'patient_blood_group')
   patient_blood_group?: string | null;
 
