@@ -8,7 +8,14 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { ErrorCode } from '../../src/common/errors/domain-error.js';
+import { DomainError, ErrorCode } from '../../src/common/errors/domain-error.js';
+import { invalidField, invalidRequest } from '../../src/common/errors/invalid-request.js';
+import { membershipChanged } from '../../src/common/family-scope/membership.js';
+import { bodyParserError } from '../../src/common/http/body-errors.js';
+import { AuthErrors } from '../../src/modules/auth/auth.errors.js';
+import { DocumentsErrors } from '../../src/modules/documents/documents.errors.js';
+import { FamiliesErrors } from '../../src/modules/families/families.errors.js';
+import { SyncErrors } from '../../src/modules/sync/sync.errors.js';
 import { testEnv, withEnv } from '../setup/test-app.js';
 
 /**
@@ -46,6 +53,29 @@ const PUBLIC_ROUTES = new Set([
 ]);
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+
+/**
+ * The error statuses each route answers (its error responses, all in the ErrorResponse shape):
+ * what the document must list for it, no more, no less.
+ */
+const ERROR_STATUSES = [
+  ['/health', 'get', ['503']],
+  ['/api/v1/auth/register', 'post', ['400', '404', '409', '413', '415', '429']],
+  ['/api/v1/auth/login', 'post', ['400', '401', '413', '415', '429']],
+  ['/api/v1/auth/join-family', 'post', ['400', '401', '404', '409', '413', '415', '429']],
+  ['/api/v1/auth/me', 'get', ['401', '409']],
+  ['/api/v1/auth/refresh', 'post', ['400', '401', '413', '415']],
+  ['/api/v1/auth/logout', 'post', ['400', '413', '415']],
+  ['/api/v1/families/me', 'get', ['401', '403', '409']],
+  ['/api/v1/families/me', 'patch', ['400', '401', '403', '409', '413', '415']],
+  ['/api/v1/families/me/invite-code', 'post', ['401', '403', '409']],
+  ['/api/v1/families/me/members/{userId}', 'delete', ['400', '401', '403', '404', '409', '422']],
+  ['/api/v1/sync', 'get', ['400', '401', '403', '409', '422', '503']],
+  ['/api/v1/sync', 'post', ['400', '401', '403', '409', '413', '415', '422']],
+  ['/api/v1/sync/events', 'get', ['401', '403']],
+  ['/api/v1/upload', 'post', ['400', '401', '403', '404', '409', '413', '415']],
+  ['/api/v1/files/{id}', 'get', ['400', '401', '403', '404', '416']],
+] as const;
 
 /** A guard or interceptor as `@UseGuards`/`@UseInterceptors` hold it: a class, or an instance. */
 function nameOf(enhancer: unknown): string {
@@ -229,6 +259,83 @@ describe('OpenAPI document and route guards (e2e)', () => {
     type Responses = Record<string, { content?: { 'application/json'?: { schema?: { $ref?: string } } } }>;
     const responses = (path: string, method: (typeof METHODS)[number]) => (doc.paths[path][method] as unknown as { responses: Responses }).responses;
 
+    type PropertySchema = { type?: string; nullable?: boolean; enum?: unknown[]; items?: { $ref?: string; type?: string }; additionalProperties?: unknown; description?: string };
+    const errorDetails = () => doc.components.schemas.ErrorDetails.properties as Record<string, PropertySchema>;
+
+    /**
+     * The details of every error the code raises with keys of its own, from the same factories the
+     * services call (one sample each). The filter answers `{ code, ...details }`.
+     */
+    const raised: Array<[string, DomainError]> = [
+      ['invalidRequest', invalidRequest([{ field: 'email', errors: ['email must be an email'] }])],
+      ['invalidField', invalidField('userId', 'userId must be a UUID')],
+      ['body too large', bodyParserError({ status: 413, type: 'entity.too.large', limit: 1024 }, { headers: {}, originalUrl: '/api/v1/auth/login' } as never) as DomainError],
+      ['membershipChanged', membershipChanged()],
+      ['AuthErrors.rateLimited', AuthErrors.rateLimited(42)],
+      ['DocumentsErrors.documentFieldsMissing', DocumentsErrors.documentFieldsMissing(['name'])],
+      ['DocumentsErrors.invalidUpload', DocumentsErrors.invalidUpload('Unknown field "x"', 'x')],
+      ['DocumentsErrors.fileTooLarge', DocumentsErrors.fileTooLarge(1024)],
+      ['DocumentsErrors.typeNotAllowed', DocumentsErrors.typeNotAllowed('image/heic', ['application/pdf'])],
+      ['DocumentsErrors.typeNotAllowed (unknown type)', DocumentsErrors.typeNotAllowed(null, ['application/pdf'])],
+      ['FamiliesErrors.ownerCannotRemoveSelf', FamiliesErrors.ownerCannotRemoveSelf()],
+      ['SyncErrors.invalid', SyncErrors.invalid([{ table: 'transfusions', id: randomUUID(), field: 'volume_ml', message: 'must be a number' }, { table: 'reminders', id: null, field: 'id', message: 'is required' }])],
+      ['SyncErrors.invalidParameter', SyncErrors.invalidParameter('X-Device-Id', 'must be 1-200 printable ASCII characters')],
+      ['SyncErrors.forbidden', SyncErrors.forbidden({ transfusions: [randomUUID()] })],
+      ['SyncErrors.membershipChanged', SyncErrors.membershipChanged()],
+      ['SyncErrors.cursorAhead', SyncErrors.cursorAhead(2, 1)],
+      ['SyncErrors.conflict', SyncErrors.conflict({ transfusions: [randomUUID()] })],
+    ];
+
+    /** Does `value` have the documented type of a details property? */
+    function fits(schema: PropertySchema, value: unknown): boolean {
+      if (value === null) return schema.nullable === true;
+      if (schema.enum && !schema.enum.includes(value)) return false;
+      switch (schema.type) {
+        case 'array':
+          return Array.isArray(value);
+        case 'object':
+          return typeof value === 'object' && !Array.isArray(value);
+        case 'integer':
+          return Number.isInteger(value);
+        default:
+          return typeof value === schema.type;
+      }
+    }
+
+    it.each(raised)('ErrorDetails documents every key of %s, with its type', (_, error) => {
+      expect(error).toBeInstanceOf(DomainError);
+      const details = { code: error.code, ...(error.details as Record<string, unknown> | undefined) };
+      const documented = errorDetails();
+      const misfits = Object.entries(details)
+        .filter(([key, value]) => !documented[key] || !fits(documented[key], value))
+        .map(([key, value]) => ({ key, value, documented: documented[key] ?? 'missing' }));
+      expect(misfits).toEqual([]);
+    });
+
+    it('ErrorDetails documents the keys of sync, membership and upload errors (found missing by review), each saying when it is present', () => {
+      const documented = errorDetails();
+      for (const key of ['code', 'fields', 'retryAfterSeconds', 'max_bytes', 'table', 'id', 'field', 'errors', 'conflicts', 'ids', 'membership_changed', 'detected', 'allowed']) {
+        expect({ key, documented: Boolean(documented[key]), described: Boolean(documented[key]?.description) }).toEqual({ key, documented: true, described: true });
+      }
+      expect(documented.errors.items).toEqual({ $ref: '#/components/schemas/SyncFieldError' });
+      expect(doc.components.schemas.SyncFieldError.required?.sort()).toEqual(['field', 'id', 'message', 'table']);
+      for (const key of ['conflicts', 'ids']) {
+        expect(documented[key]).toMatchObject({ type: 'object', additionalProperties: { type: 'array', items: { type: 'string', format: 'uuid' } } });
+      }
+      expect(documented.membership_changed.type).toBe('boolean');
+      expect(documented.detected).toMatchObject({ type: 'string', nullable: true });
+      expect(documented.allowed).toMatchObject({ type: 'array', items: { type: 'string' } });
+    });
+
+    it('503 SERVER_BUSY is documented as carrying details and Retry-After (not "absent on 5xx", not "429 only")', () => {
+      const details = (doc.components.schemas.ErrorResponse.properties as Record<string, PropertySchema>).details;
+      expect(details.description).toMatch(/SERVER_BUSY/);
+      expect(details.description).not.toMatch(/absent on 5xx/);
+      expect(errorDetails().retryAfterSeconds.description).toMatch(/429/);
+      expect(errorDetails().retryAfterSeconds.description).toMatch(/503 SERVER_BUSY/);
+      expect(errorDetails().code.description).toMatch(/SERVER_BUSY/);
+    });
+
     it('ErrorResponse types details (code, fields[], retryAfterSeconds) and its example is a real 400', () => {
       const schemas = doc.components.schemas as Record<string, { properties?: Record<string, Record<string, unknown>>; required?: string[] }>;
       const error = schemas.ErrorResponse;
@@ -247,22 +354,60 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect(schemas.FieldError.required?.sort()).toEqual(['errors', 'field']);
     });
 
-    it.each([
-      ['/api/v1/auth/register', 'post', ['400', '404', '409', '413', '429']],
-      ['/api/v1/auth/login', 'post', ['400', '401', '413', '429']],
-      ['/api/v1/auth/join-family', 'post', ['400', '401', '404', '409', '413', '429']],
-      ['/api/v1/auth/refresh', 'post', ['400', '401', '413']],
-      ['/api/v1/auth/logout', 'post', ['400', '413']],
-      ['/api/v1/families/me', 'patch', ['400', '401', '403', '413']],
-      ['/api/v1/families/me/members/{userId}', 'delete', ['400', '401', '403', '404', '422']],
-      ['/api/v1/files/{id}', 'get', ['400', '401', '403', '404', '416']],
-    ] as const)('%s %s documents its errors %j with the error schema', (path, method, statuses) => {
+    /**
+     * Every error status each route really answers, and no other (a review found routes answering
+     * 409, 415 and 503 that the document did not list). A route's new failure belongs here.
+     */
+    it.each(ERROR_STATUSES)('%s %s documents exactly its errors %j, with the error schema', (path, method, statuses) => {
       const documented = responses(path, method);
+      expect(Object.keys(documented).filter((status) => Number(status) >= 400).sort()).toEqual([...statuses]);
       for (const status of statuses) {
         expect({ status, schema: documented[status]?.content?.['application/json']?.schema?.$ref }).toEqual({
           status,
           schema: '#/components/schemas/ErrorResponse',
         });
+      }
+    });
+
+    it('ERROR_STATUSES lists every route of the document', () => {
+      const listed = ERROR_STATUSES.map(([path, method]) => `${method.toUpperCase()} ${path}`).sort();
+      expect(listed).toEqual(routes.map((r) => r.route));
+    });
+
+    it('every route with a JSON body documents 400, 413 and 415 (JsonBodyMiddleware answers them before any handler)', () => {
+      const withBody = routes.filter((r) => doc.paths[r.path][r.method as (typeof METHODS)[number]]!.requestBody?.content['application/json']);
+      expect(withBody.length).toBeGreaterThanOrEqual(7);
+      for (const r of withBody) {
+        const documented = Object.keys(responses(r.path, r.method as (typeof METHODS)[number]));
+        expect({ route: r.route, statuses: ['400', '413', '415'].filter((s) => documented.includes(s)) }).toEqual({ route: r.route, statuses: ['400', '413', '415'] });
+      }
+    });
+
+    it('every bearer route documents 401, and every route behind the rate limit documents 429 with Retry-After', () => {
+      for (const r of routes.filter((x) => x.auth)) expect({ route: r.route, has401: '401' in responses(r.path, r.method as (typeof METHODS)[number]) }).toEqual({ route: r.route, has401: true });
+      const limited = served.filter((r) => r.guards.includes('AuthRateLimitGuard')).map((r) => r.route);
+      expect(limited.length).toBeGreaterThanOrEqual(3);
+      for (const route of routes.filter((x) => limited.includes(x.route))) {
+        const tooMany = responses(route.path, route.method as (typeof METHODS)[number])['429'] as { headers?: Record<string, unknown> } | undefined;
+        expect({ route: route.route, retryAfter: Boolean(tooMany?.headers?.['Retry-After']) }).toEqual({ route: route.route, retryAfter: true });
+      }
+      const busy = responses('/api/v1/sync', 'get')['503'] as { headers?: Record<string, unknown>; description?: string };
+      expect(busy.headers).toHaveProperty('Retry-After');
+      expect(busy.description).toMatch(/SERVER_BUSY/);
+    });
+
+    it('the 409 of the routes that re-check membership names MEMBERSHIP_CHANGED', () => {
+      for (const [path, method] of [
+        ['/api/v1/auth/me', 'get'],
+        ['/api/v1/auth/join-family', 'post'],
+        ['/api/v1/families/me', 'get'],
+        ['/api/v1/families/me', 'patch'],
+        ['/api/v1/families/me/invite-code', 'post'],
+        ['/api/v1/families/me/members/{userId}', 'delete'],
+        ['/api/v1/upload', 'post'],
+      ] as const) {
+        const conflict = responses(path, method)['409'] as { description?: string } | undefined;
+        expect({ path, method, description: conflict?.description }).toEqual({ path, method, description: expect.stringMatching(/MEMBERSHIP_CHANGED/) });
       }
     });
 
@@ -277,6 +422,63 @@ describe('OpenAPI document and route guards (e2e)', () => {
       const file = doc.paths['/api/v1/files/{id}'].get as unknown as { parameters: Array<{ name: string; in: string; schema: { format?: string } }> };
       expect(file.parameters.find((p) => p.name === 'id')).toMatchObject({ in: 'path', schema: { format: 'uuid' } });
       expect((schemas.UploadResponse.properties.id as { format?: string }).format).toBe('uuid');
+    });
+  });
+
+  describe('documented constraints hold on the real app', () => {
+    type HeaderParameter = { name: string; in: string; schema: { type?: string; maxLength?: number; pattern?: string } };
+    const deviceIdHeaders = () =>
+      routes.flatMap((r) => {
+        const op = doc.paths[r.path][r.method as (typeof METHODS)[number]] as unknown as { parameters?: HeaderParameter[] };
+        return (op.parameters ?? []).filter((p) => p.in === 'header' && p.name.toLowerCase() === 'x-device-id').map((p) => ({ route: r.route, header: p }));
+      });
+    let token: string;
+
+    beforeAll(async () => {
+      const res = await http().post('/api/v1/auth/register').send({ email: `docs-${randomUUID()}@example.test`, password: 'correct horse battery' }).expect(201);
+      token = res.body.access_token;
+    });
+
+    it('X-Device-Id is documented with its limits (maxLength 200, printable ASCII) on the routes that read it, and only there', () => {
+      const declared = deviceIdHeaders();
+      expect(declared.map((d) => d.route).sort()).toEqual(['GET /api/v1/sync', 'POST /api/v1/sync']);
+      for (const { route, header } of declared) {
+        expect({ route, schema: header.schema }).toEqual({ route, schema: { type: 'string', maxLength: 200, pattern: expect.any(String) } });
+        const pattern = new RegExp(header.schema.pattern!);
+        expect(['phone-1', '!'.repeat(200), randomUUID()].filter((v) => !pattern.test(v))).toEqual([]);
+        expect(['a'.repeat(201), 'two words', 'tab\there', 'café'].filter((v) => pattern.test(v))).toEqual([]);
+      }
+    });
+
+    it('a pull answers 422 for exactly the X-Device-Id values the documented pattern refuses', async () => {
+      const pattern = new RegExp(deviceIdHeaders()[0].header.schema.pattern!);
+      for (const value of ['a'.repeat(200), 'a'.repeat(201), 'two words', '~ok~']) {
+        const res = await http().get('/api/v1/sync').set('Authorization', `Bearer ${token}`).set('X-Device-Id', value);
+        const expected = pattern.test(value) ? 200 : 422;
+        expect({ value, status: res.status }).toEqual({ value, status: expected });
+        if (expected === 422) expect(res.body.details).toEqual({ code: 'VALIDATION_FAILED', field: 'X-Device-Id' });
+      }
+    });
+
+    it('UpdateFamilyDto.patient_blood_group documents what PATCH accepts: a blood group, null, or "" (stored as null)', async () => {
+      const schema = (doc.components.schemas.UpdateFamilyDto.properties ?? {}).patient_blood_group as { enum?: unknown[]; nullable?: boolean; description?: string };
+      expect(schema.nullable).toBe(true);
+      expect(schema.enum).toEqual(expect.arrayContaining(['A+', 'AB-', '', null]));
+      expect(schema.description).toMatch(/''/);
+      for (const value of schema.enum!) {
+        const res = await http().patch('/api/v1/families/me').set('Authorization', `Bearer ${token}`).send({ patient_blood_group: value });
+        expect({ value, status: res.status, stored: res.body.patient_blood_group }).toEqual({ value, status: 200, stored: value === '' ? null : value });
+      }
+      const refused = await http().patch('/api/v1/families/me').set('Authorization', `Bearer ${token}`).send({ patient_blood_group: 'C+' });
+      expect(refused.status).toBe(400);
+    });
+
+    it('every route documented with 415 for its JSON body answers 415 to a body that is not JSON', async () => {
+      const withBody = routes.filter((r) => doc.paths[r.path][r.method as (typeof METHODS)[number]]!.requestBody?.content['application/json']);
+      for (const r of withBody) {
+        const res = await http()[r.method as (typeof METHODS)[number]](r.path).set('Authorization', `Bearer ${token}`).set('Content-Type', 'text/plain').send('hello');
+        expect({ route: r.route, status: res.status, code: res.body.details?.code }).toEqual({ route: r.route, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+      }
     });
   });
 

@@ -1,5 +1,4 @@
-import { applyDecorators } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiPayloadTooLargeResponse, ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { ErrorCode } from './domain-error.js';
 
 /** One field (body property, query or path parameter, multipart field) at fault, with every rule it broke. */
@@ -12,28 +11,127 @@ export class FieldErrorResponse {
   errors: string[];
 }
 
+/** One invalid value of a sync push: which table, which record, which column (SyncErrors.invalid). */
+@ApiSchema({ name: 'SyncFieldError' })
+export class SyncFieldErrorResponse {
+  @ApiProperty({ example: 'transfusions' })
+  table: string;
+
+  @ApiProperty({ type: String, nullable: true, example: '0b6f1e9a-5c1d-4a57-9f0e-2f4c2d6a7b10', description: 'The record, or null when it has no usable id' })
+  id: string | null;
+
+  @ApiProperty({ example: 'volume_ml' })
+  field: string;
+
+  @ApiProperty({ example: 'must be a finite number' })
+  message: string;
+}
+
+/** Record ids per sync table, as 403 FORBIDDEN_RECORD and 409 SYNC_CONFLICT list them. */
+const IDS_BY_TABLE = {
+  type: 'object',
+  additionalProperties: { type: 'array', items: { type: 'string', format: 'uuid' } },
+  example: { transfusions: ['0b6f1e9a-5c1d-4a57-9f0e-2f4c2d6a7b10'] },
+} as const;
+
 /**
- * `details` of an error: always a machine-readable `code`; validation errors name the fields at
- * fault; a 429 says when to retry. Routes add their own keys (sync: `table`, `id`, `field`,
- * `errors`, `ids`, `conflicts`), described on those routes.
+ * `details` of an error: always a machine-readable `code`, then the keys of that error (each key
+ * says when it is present). Every key any error sets is listed here, generated from what the code
+ * throws (src/common/errors, src/common/http, src/modules/*\/*.errors.ts).
  */
 @ApiSchema({ name: 'ErrorDetails' })
 export class ErrorDetailsResponse {
   @ApiProperty({
     enum: Object.values(ErrorCode),
     example: ErrorCode.VALIDATION_FAILED,
-    description: 'What went wrong, for programs (the message is for people); present on every 4xx answer',
+    description:
+      'What went wrong, for programs (the message is for people); present on every 4xx answer and on a 503 SERVER_BUSY. ' +
+      'FAMILY_SCOPE_MISSING is a programming error: it is answered as a bare 500, without details',
   })
   code: ErrorCode;
 
-  @ApiPropertyOptional({ type: [FieldErrorResponse], description: 'Validation errors (400/422): every field at fault' })
+  @ApiPropertyOptional({
+    type: [FieldErrorResponse],
+    description:
+      'Every field at fault: 400 VALIDATION_FAILED (a body, query or path parameter without the shape the route expects), ' +
+      '400 INVALID_UPLOAD (the multipart field at fault, when there is one), 422 VALIDATION_FAILED of DELETE /families/me/members/{userId} (the owner removing themselves)',
+  })
   fields?: FieldErrorResponse[];
 
-  @ApiPropertyOptional({ example: 42, description: 'Rate limited (429): seconds until the window resets, as in Retry-After' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    example: 42,
+    description:
+      'Seconds to wait before trying again, the same value as the Retry-After header: 429 RATE_LIMITED (until the rate window resets) ' +
+      'and 503 SERVER_BUSY (GET /api/v1/sync: too many full pulls running)',
+  })
   retryAfterSeconds?: number;
 
-  @ApiPropertyOptional({ example: 1048576, description: 'Too large (413): the limit, in bytes' })
+  @ApiPropertyOptional({ type: 'integer', example: 1048576, description: '413 PAYLOAD_TOO_LARGE: the limit the body or uploaded file went over, in bytes' })
   max_bytes?: number;
+
+  @ApiPropertyOptional({ example: 'transfusions', description: '422 VALIDATION_FAILED of a sync push: the table of the first invalid record (all of them: `errors`)' })
+  table?: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    example: '0b6f1e9a-5c1d-4a57-9f0e-2f4c2d6a7b10',
+    description: '422 VALIDATION_FAILED of a sync push: the id of the first invalid record, null when it has no usable id',
+  })
+  id?: string | null;
+
+  @ApiPropertyOptional({
+    example: 'volume_ml',
+    description:
+      'The one field at fault, on sync routes: 422 VALIDATION_FAILED of a push, the first invalid column (with `table` and `id`); ' +
+      '422 VALIDATION_FAILED of an invalid parameter (`X-Device-Id`, `migration`, or a push body property: `body`, `lastPulledAt`, an unknown one); ' +
+      '409 SYNC_CONFLICT, `last_pulled_at` when the push cursor is later than the family\'s version',
+  })
+  field?: string;
+
+  @ApiPropertyOptional({
+    type: [SyncFieldErrorResponse],
+    description: '422 VALIDATION_FAILED of a sync push: every invalid value found (at most 50), the first being the one in `table`, `id`, `field`',
+  })
+  errors?: SyncFieldErrorResponse[];
+
+  @ApiPropertyOptional({
+    ...IDS_BY_TABLE,
+    description:
+      '409 SYNC_CONFLICT: per table, the pushed records that changed on the server after last_pulled_at (pull, then push again); ' +
+      'empty ({}) when the conflict is the cursor (`field`) or a membership change (`membership_changed`)',
+  })
+  conflicts?: Record<string, string[]>;
+
+  @ApiPropertyOptional({
+    ...IDS_BY_TABLE,
+    description: '403 FORBIDDEN_RECORD: per table, the pushed ids (or ids referred to) that belong to another family; nothing was applied',
+  })
+  ids?: Record<string, string[]>;
+
+  @ApiPropertyOptional({
+    example: true,
+    description:
+      'Always true when present: the caller left the family (removed, or joined another) while the request was in flight, and nothing was written. ' +
+      '409 MEMBERSHIP_CHANGED on REST routes, 409 SYNC_CONFLICT on sync routes',
+  })
+  membership_changed?: boolean;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    example: 'image/heic',
+    description: '415 UNSUPPORTED_MEDIA_TYPE of an upload: the type detected from the file\'s bytes, null when none was recognised (absent for an empty file)',
+  })
+  detected?: string | null;
+
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['application/pdf', 'image/jpeg', 'image/png'],
+    description: '415 UNSUPPORTED_MEDIA_TYPE of an upload: the types this server accepts (UPLOAD_ALLOWED_TYPES)',
+  })
+  allowed?: string[];
 }
 
 /** The one JSON shape of every error response. */
@@ -50,18 +148,9 @@ export class ErrorResponse {
   @ApiPropertyOptional({
     type: ErrorDetailsResponse,
     example: { code: 'VALIDATION_FAILED', fields: [{ field: 'email', errors: ['email must be an email'] }] },
-    description: 'Present on every 4xx answer; absent on 5xx (500 says nothing on purpose; 503 is the health check)',
+    description:
+      'Present on every 4xx answer and on a 503 SERVER_BUSY (GET /api/v1/sync, with retryAfterSeconds); ' +
+      'absent on a 500 (it says nothing, on purpose) and on the health check\'s 503',
   })
   details?: ErrorDetailsResponse;
-}
-
-/**
- * The errors every JSON-body route can answer before its handler runs: 400 (malformed JSON,
- * missing, unknown or mistyped fields, each named in `details.fields`) and 413 (body too large).
- */
-export function ApiJsonBodyErrors(): MethodDecorator & ClassDecorator {
-  return applyDecorators(
-    ApiBadRequestResponse({ type: ErrorResponse, description: 'Malformed JSON, or missing, unknown or mistyped fields (named in details.fields)' }),
-    ApiPayloadTooLargeResponse({ type: ErrorResponse, description: 'Body larger than BODY_LIMIT_BYTES' }),
-  );
 }

@@ -6,18 +6,16 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiTags,
-  ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { ApiJsonBodyErrors, ErrorResponse } from '../../common/errors/error-response.js';
+import { ApiJsonBodyErrors, ApiMembershipChangedError, ApiRateLimitedError } from '../../common/errors/api-error-responses.js';
+import { ErrorResponse } from '../../common/errors/error-response.js';
 import { Authenticated, CurrentUser } from '../../common/family-scope/decorators.js';
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
 import { AuthRateLimitGuard } from './rate-limit.guard.js';
 import { AuthService } from './auth.service.js';
 import { JoinFamilyDto, LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto.js';
 import { AuthResponse, MeResponse, TokenResponse } from './dto/auth.response.js';
-
-const TOO_MANY = { type: ErrorResponse, description: 'Too many attempts (see Retry-After and details.retryAfterSeconds)' };
 
 @ApiTags('auth')
 @Controller('api/v1/auth')
@@ -34,7 +32,7 @@ export class AuthController {
   @ApiJsonBodyErrors()
   @ApiConflictResponse({ type: ErrorResponse, description: 'Email already registered (EMAIL_TAKEN)' })
   @ApiNotFoundResponse({ type: ErrorResponse, description: 'Invite code not found (INVITE_CODE_INVALID)' })
-  @ApiTooManyRequestsResponse(TOO_MANY)
+  @ApiRateLimitedError()
   register(@Body() dto: RegisterDto): Promise<AuthResponse> {
     return this.auth.register(dto);
   }
@@ -46,7 +44,7 @@ export class AuthController {
   @ApiOkResponse({ type: AuthResponse })
   @ApiJsonBodyErrors()
   @ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Wrong email or password (INVALID_CREDENTIALS), the same answer for both' })
-  @ApiTooManyRequestsResponse(TOO_MANY)
+  @ApiRateLimitedError()
   login(@Body() dto: LoginDto): Promise<AuthResponse> {
     return this.auth.login(dto);
   }
@@ -64,7 +62,8 @@ export class AuthController {
     type: ErrorResponse,
     description: 'Already a member of that family, or an owner whose family has other members (ALREADY_IN_FAMILY)',
   })
-  @ApiTooManyRequestsResponse(TOO_MANY)
+  @ApiMembershipChangedError()
+  @ApiRateLimitedError()
   joinFamily(@CurrentUser() user: AuthenticatedUser, @Body() dto: JoinFamilyDto): Promise<MeResponse> {
     return this.auth.joinFamily(user.userId, dto.invite_code);
   }
@@ -73,6 +72,7 @@ export class AuthController {
   @Get('me')
   @Authenticated()
   @ApiOkResponse({ type: MeResponse })
+  @ApiMembershipChangedError()
   me(@CurrentUser() user: AuthenticatedUser): Promise<MeResponse> {
     return this.auth.me(user.userId);
   }

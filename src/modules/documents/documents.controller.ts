@@ -17,6 +17,7 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { ApiMembershipChangedError } from '../../common/errors/api-error-responses.js';
 import { ErrorResponse } from '../../common/errors/error-response.js';
 import { FamilyScoped } from '../../common/family-scope/decorators.js';
 import { UuidParam } from '../../common/http/uuid.js';
@@ -52,7 +53,6 @@ export class DocumentsController {
    */
   @Post('upload')
   @ApiConsumes('multipart/form-data')
-  @ApiHeader({ name: 'X-Device-Id', required: false, description: 'The installation id also sent to /api/v1/sync' })
   @ApiBody({
     schema: {
       type: 'object',
@@ -67,10 +67,19 @@ export class DocumentsController {
     },
   })
   @ApiCreatedResponse({ type: UploadResponse })
-  @ApiBadRequestResponse({ type: ErrorResponse, description: 'Not multipart, no "file" part, unknown or invalid fields' })
-  @ApiNotFoundResponse({ type: ErrorResponse, description: '`document_id` is a document of another family (or deleted)' })
-  @ApiPayloadTooLargeResponse({ type: ErrorResponse, description: 'File larger than UPLOAD_MAX_BYTES; nothing is stored' })
-  @ApiUnsupportedMediaTypeResponse({ type: ErrorResponse, description: 'File type not allowed (or empty file); nothing is stored' })
+  @ApiBadRequestResponse({
+    type: ErrorResponse,
+    description:
+      'Not multipart, no "file" part or more than one file, unknown, repeated or too long fields (INVALID_UPLOAD, the field in details.fields when there is one), ' +
+      'or invalid or missing document fields (VALIDATION_FAILED, named in details.fields)',
+  })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: '`document_id` is a document of another family (or deleted) (NOT_FOUND)' })
+  @ApiMembershipChangedError()
+  @ApiPayloadTooLargeResponse({ type: ErrorResponse, description: 'File larger than UPLOAD_MAX_BYTES (PAYLOAD_TOO_LARGE, details.max_bytes); nothing is stored' })
+  @ApiUnsupportedMediaTypeResponse({
+    type: ErrorResponse,
+    description: 'File type not allowed (UNSUPPORTED_MEDIA_TYPE, details.detected and details.allowed), or an empty file; nothing is stored',
+  })
   upload(@Req() req: Request): Promise<UploadResponse> {
     return this.uploads.upload(req);
   }

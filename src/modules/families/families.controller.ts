@@ -8,7 +8,8 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { ApiJsonBodyErrors, ErrorResponse } from '../../common/errors/error-response.js';
+import { ApiJsonBodyErrors, ApiMembershipChangedError } from '../../common/errors/api-error-responses.js';
+import { ErrorResponse } from '../../common/errors/error-response.js';
 import { FamilyScoped } from '../../common/family-scope/decorators.js';
 import { UuidParam } from '../../common/http/uuid.js';
 import { FamilyResponse, InviteCodeResponse } from './dto/family.response.js';
@@ -23,6 +24,7 @@ export class FamiliesController {
 
   /** The caller's family: patient information, invite code and members with their roles. */
   @Get()
+  @ApiMembershipChangedError()
   get(): Promise<FamilyResponse> {
     return this.families.getCurrent();
   }
@@ -30,6 +32,7 @@ export class FamiliesController {
   /** Updates patient fields; devices receive the change on their next pull. */
   @Patch()
   @ApiJsonBodyErrors()
+  @ApiMembershipChangedError()
   update(@Body() dto: UpdateFamilyDto): Promise<FamilyResponse> {
     return this.families.update(dto);
   }
@@ -37,7 +40,8 @@ export class FamiliesController {
   /** Owner only: issues a new invite code; the old one stops working at once. */
   @Post('invite-code')
   @HttpCode(200)
-  @ApiForbiddenResponse({ type: ErrorResponse, description: 'Caller is not the owner' })
+  @ApiForbiddenResponse({ type: ErrorResponse, description: 'Caller is not the owner (OWNER_ONLY), or not a member of any family (NO_FAMILY)' })
+  @ApiMembershipChangedError()
   regenerateInviteCode(): Promise<InviteCodeResponse> {
     return this.families.regenerateInviteCode();
   }
@@ -48,9 +52,10 @@ export class FamiliesController {
   @ApiParam({ name: 'userId', format: 'uuid', description: 'The member to remove' })
   @ApiNoContentResponse({ description: 'Removed: their access ends with their next request' })
   @ApiBadRequestResponse({ type: ErrorResponse, description: 'userId is not a UUID (details.fields names userId)' })
-  @ApiForbiddenResponse({ type: ErrorResponse, description: 'Caller is not the owner (OWNER_ONLY)' })
-  @ApiNotFoundResponse({ type: ErrorResponse, description: 'No such member in this family' })
-  @ApiUnprocessableEntityResponse({ type: ErrorResponse, description: 'The owner cannot remove themselves (details.fields names userId)' })
+  @ApiForbiddenResponse({ type: ErrorResponse, description: 'Caller is not the owner (OWNER_ONLY), or not a member of any family (NO_FAMILY)' })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: 'No such member in this family (NOT_FOUND)' })
+  @ApiMembershipChangedError()
+  @ApiUnprocessableEntityResponse({ type: ErrorResponse, description: 'The owner cannot remove themselves (VALIDATION_FAILED, details.fields names userId)' })
   removeMember(@UuidParam('userId') userId: string): Promise<void> {
     return this.families.removeMember(userId);
   }

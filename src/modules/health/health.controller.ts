@@ -12,7 +12,7 @@ export class HealthController {
   /** Liveness and database reachability, for load balancers and orchestrators. */
   @Get()
   @ApiOkResponse({ type: HealthResponse })
-  @ApiServiceUnavailableResponse({ type: ErrorResponse })
+  @ApiServiceUnavailableResponse({ type: ErrorResponse, description: 'The database is unreachable (no details: this 503 carries no code)' })
   check(): Promise<HealthResponse> {
     return this.health.check();
   }

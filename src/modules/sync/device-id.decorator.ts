@@ -1,9 +1,12 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { ApiHeader } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { SyncErrors } from './sync.errors.js';
 
 export const DEVICE_ID_HEADER = 'x-device-id';
 const DEVICE_ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
+/** The pattern's upper bound, for OpenAPI's maxLength. */
+const DEVICE_ID_MAX_LENGTH = 200;
 
 /**
  * The `X-Device-Id` header: a stable id of the app installation, or null when
@@ -17,3 +20,15 @@ export const DeviceId = createParamDecorator((_: unknown, ctx: ExecutionContext)
   }
   return value;
 });
+
+/** The header as OpenAPI documents it, from the same pattern the decorator checks (a value it refuses is a 422). */
+export function ApiDeviceIdHeader(): MethodDecorator & ClassDecorator {
+  return ApiHeader({
+    name: 'X-Device-Id',
+    required: false,
+    description:
+      `Stable id of the app installation (the same on pull and push): 1 to ${DEVICE_ID_MAX_LENGTH} printable ASCII characters, no spaces. ` +
+      'Absent or empty: no device. Anything else is refused 422 VALIDATION_FAILED (details.field X-Device-Id)',
+    schema: { type: 'string', maxLength: DEVICE_ID_MAX_LENGTH, pattern: DEVICE_ID_PATTERN.source },
+  });
+}

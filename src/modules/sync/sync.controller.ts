@@ -7,18 +7,17 @@ import {
   ApiConflictResponse,
   ApiExtraModels,
   ApiForbiddenResponse,
-  ApiHeader,
   ApiOkResponse,
-  ApiPayloadTooLargeResponse,
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
+import { ApiJsonBodyErrors, ApiServerBusyError } from '../../common/errors/api-error-responses.js';
 import { ErrorResponse } from '../../common/errors/error-response.js';
 import { hangUpSignal } from '../../common/http/hang-up-signal.js';
 import { CurrentFamily, CurrentUser, FamilyScoped } from '../../common/family-scope/decorators.js';
 import type { FamilyScope } from '../../common/family-scope/family-context.js';
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
-import { DeviceId } from './device-id.decorator.js';
+import { ApiDeviceIdHeader, DeviceId } from './device-id.decorator.js';
 import { SyncPullQueryDto, SyncPushBodyDto, SyncPushQueryDto, SyncTableChangesDto } from './dto/sync.dto.js';
 import { SyncPullResponse, SyncPushResponse } from './dto/sync.response.js';
 import { SyncEventsService } from './sync-events.service.js';
@@ -27,8 +26,6 @@ import { SyncPushService } from './sync-push.service.js';
 
 @ApiTags('sync')
 @ApiExtraModels(SyncTableChangesDto)
-@ApiHeader({ name: 'X-Device-Id', required: false, description: 'Stable id of the app installation (same on pull and push)' })
-@ApiUnprocessableEntityResponse({ type: ErrorResponse, description: 'Invalid record or parameter; details name table, id and field' })
 @FamilyScoped()
 @Controller('api/v1/sync')
 export class SyncController {
@@ -45,9 +42,21 @@ export class SyncController {
    * sync client never sends).
    */
   @Get()
+  @ApiDeviceIdHeader()
   @ApiOkResponse({ type: SyncPullResponse })
-  @ApiBadRequestResponse({ type: ErrorResponse, description: 'Malformed query parameter' })
-  @ApiConflictResponse({ type: ErrorResponse, description: 'The family membership changed during the pull (details.membership_changed): sync again' })
+  @ApiBadRequestResponse({
+    type: ErrorResponse,
+    description: 'A query parameter that is malformed (last_pulled_at, schema_version, migration) or unknown (VALIDATION_FAILED, named in details.fields)',
+  })
+  @ApiUnprocessableEntityResponse({
+    type: ErrorResponse,
+    description: '`migration` is not the JSON WatermelonDB sends, or X-Device-Id is invalid (VALIDATION_FAILED, details.field names which)',
+  })
+  @ApiConflictResponse({
+    type: ErrorResponse,
+    description: 'The family membership changed during the pull (SYNC_CONFLICT, details.membership_changed): sync again',
+  })
+  @ApiServerBusyError('A full pull (no cursor, or a replacement) waited SYNC_FULL_PULL_WAIT_SECONDS for its turn among too many running')
   async pull(@Query() query: SyncPullQueryDto, @DeviceId() deviceId: string | null, @Res() res: Response): Promise<void> {
     // A pull whose client hangs up leaves the full-pull queue, and its statement is cancelled.
     const body = await this.pullService.pull(query, deviceId, hangUpSignal(res));
@@ -58,16 +67,33 @@ export class SyncController {
   /** WatermelonDB pushChanges: applies every change or none. */
   @Post()
   @HttpCode(200)
+  @ApiDeviceIdHeader()
   @ApiBody({ type: SyncPushBodyDto })
   @ApiOkResponse({ type: SyncPushResponse })
-  @ApiForbiddenResponse({ type: ErrorResponse, description: 'A pushed id, family_id or blood_test_id belongs to another family' })
+  @ApiJsonBodyErrors({
+    badRequest:
+      'A malformed or unknown query parameter (VALIDATION_FAILED, named in details.fields), or a body that is not valid JSON, ' +
+      'is cut short or does not decode (MALFORMED_REQUEST). The records themselves are checked later: 422',
+    tooLarge: 'Body larger than SYNC_BODY_LIMIT_BYTES',
+  })
+  @ApiForbiddenResponse({
+    type: ErrorResponse,
+    description:
+      'A pushed id, family_id or blood_test_id belongs to another family (FORBIDDEN_RECORD, details.ids); nothing is applied. ' +
+      'Or the caller is not a member of any family (NO_FAMILY)',
+  })
   @ApiConflictResponse({
     type: ErrorResponse,
     description:
-      'Records changed on the server since last_pulled_at (details.conflicts), last_pulled_at is later than the family\'s version, ' +
-      'or the family membership changed during the push: pull, then push again (synchronize() again)',
+      'SYNC_CONFLICT: records changed on the server since last_pulled_at (details.conflicts), last_pulled_at is later than the family\'s version ' +
+      '(details.field), or the family membership changed during the push (details.membership_changed): pull, then push again (synchronize() again)',
   })
-  @ApiPayloadTooLargeResponse({ type: ErrorResponse, description: 'Body larger than SYNC_BODY_LIMIT_BYTES' })
+  @ApiUnprocessableEntityResponse({
+    type: ErrorResponse,
+    description:
+      'An invalid record (VALIDATION_FAILED; details.table, id and field name the first, details.errors lists them all), ' +
+      'a body that is not an object { changes, lastPulledAt? }, an invalid or unknown body property, or an invalid X-Device-Id (details.field); nothing is applied',
+  })
   push(
     @Query() query: SyncPushQueryDto,
     @Body() body: Record<string, unknown>,

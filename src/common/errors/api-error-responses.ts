@@ -1,0 +1,77 @@
+import { applyDecorators } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiPayloadTooLargeResponse,
+  ApiServiceUnavailableResponse,
+  ApiTooManyRequestsResponse,
+  ApiUnsupportedMediaTypeResponse,
+} from '@nestjs/swagger';
+import { SUPPORTED_CONTENT_ENCODINGS } from '../http/body-errors.js';
+import { ErrorResponse } from './error-response.js';
+
+// These decorators are named Api…Error(s), never Api…Response: the Swagger plugin takes an
+// `Api<Name>Response` whose name is not an HTTP error status as the route's own success response,
+// and then stops documenting the 200 it derives from the handler's return type.
+
+/** The Retry-After header of a 429 or 503, the same value as `details.retryAfterSeconds`. */
+const RETRY_AFTER_HEADER = {
+  'Retry-After': { description: 'Seconds to wait before trying again (as details.retryAfterSeconds)', schema: { type: 'integer', minimum: 1 } },
+};
+
+/**
+ * The errors every JSON-body route can answer before its handler runs (JsonBodyMiddleware, then
+ * the ValidationPipe): 400, 413 and 415. `badRequest` and `tooLarge` replace the wording of a
+ * route whose body is checked elsewhere (the sync push) or has its own limit.
+ */
+export function ApiJsonBodyErrors(options: { badRequest?: string; tooLarge?: string } = {}): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ApiBadRequestResponse({
+      type: ErrorResponse,
+      description:
+        options.badRequest ??
+        'A body that is not valid JSON, is cut short or does not decode (MALFORMED_REQUEST), or missing, unknown or mistyped fields (VALIDATION_FAILED, named in details.fields)',
+    }),
+    ApiPayloadTooLargeResponse({
+      type: ErrorResponse,
+      description: `${options.tooLarge ?? 'Body larger than BODY_LIMIT_BYTES'} (PAYLOAD_TOO_LARGE, the limit in details.max_bytes)`,
+    }),
+    ApiUnsupportedMediaTypeResponse({
+      type: ErrorResponse,
+      description:
+        'A body whose Content-Type is not application/json, whose Content-Encoding is not one of ' +
+        `${SUPPORTED_CONTENT_ENCODINGS.join(', ')} (or none), or whose charset is not a UTF one (UNSUPPORTED_MEDIA_TYPE); nothing of it is used`,
+    }),
+  );
+}
+
+/** 429 of a rate-limited route (AuthRateLimitGuard). */
+export function ApiRateLimitedError(): MethodDecorator & ClassDecorator {
+  return ApiTooManyRequestsResponse({
+    type: ErrorResponse,
+    headers: RETRY_AFTER_HEADER,
+    description: 'Too many attempts (RATE_LIMITED): retry after Retry-After seconds (also details.retryAfterSeconds)',
+  });
+}
+
+/** 503 SERVER_BUSY: the server is at capacity for this kind of request; details and Retry-After say when to retry. */
+export function ApiServerBusyError(description: string): MethodDecorator & ClassDecorator {
+  return ApiServiceUnavailableResponse({
+    type: ErrorResponse,
+    headers: RETRY_AFTER_HEADER,
+    description: `${description} (SERVER_BUSY): retry after Retry-After seconds (also details.retryAfterSeconds)`,
+  });
+}
+
+/**
+ * 409 MEMBERSHIP_CHANGED of a REST route that re-checks the caller's membership (membership.ts):
+ * removed from the family or moved to another while the request was in flight.
+ */
+export function ApiMembershipChangedError(): MethodDecorator & ClassDecorator {
+  return ApiConflictResponse({
+    type: ErrorResponse,
+    description:
+      'The caller\'s family membership changed (removed, or joined another family) while the request was in flight ' +
+      '(MEMBERSHIP_CHANGED, details.membership_changed): reload and try again',
+  });
+}
