@@ -145,11 +145,14 @@ describe('FamiliesService', () => {
         expect((await user(members[1].id)).role).toBe('member');
       });
 
-      it('an owner still there: code, version and roles unchanged', async () => {
+      it('an owner still there: roles unchanged; a new invite code (the leaver knew the old one) at a new version', async () => {
         const { owner, members, code } = await familyWithMembers(1);
         const before = await family(owner.familyId);
         await kit.families.moveMember(await row(members[0].id), (await familyWithMembers(0)).code);
-        expect(await family(owner.familyId)).toMatchObject({ inviteCode: code, syncVersion: before.syncVersion });
+        const after = await family(owner.familyId);
+        expect(after.inviteCode).not.toBe(code);
+        expect(after.inviteCode).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
+        expect(Number(after.syncVersion)).toBeGreaterThan(Number(before.syncVersion));
         expect((await user(owner.id)).role).toBe('owner');
       });
     });
