@@ -10,7 +10,7 @@ import { answerExpectContinueFromApp } from './common/http/expect-continue.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { appConfig, httpConfig } from './config/configuration.js';
 
-/** Everything main.ts and the e2e tests set up identically on the app. */
+/** Everything server.ts and the e2e tests set up identically on the app. */
 export function configureApp(app: NestExpressApplication): INestApplication {
   const http = app.get<ConfigType<typeof httpConfig>>(httpConfig.KEY);
   const logger = createPino(app.get<ConfigType<typeof appConfig>>(appConfig.KEY).logLevel);

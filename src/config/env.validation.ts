@@ -247,7 +247,7 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
 let lastValidated: { key: string; env: EnvironmentVariables } | undefined;
 
 /**
- * validateEnv, done once per environment: the configuration namespaces, main.ts and the config
+ * validateEnv, done once per environment: the configuration namespaces, server.ts and the config
  * module each ask for the validated environment as they start, and all but the first get the
  * result already made. An environment with other values (a test app started with overrides) is
  * validated anew; an invalid one throws every time it is asked for (nothing is kept).

@@ -9,6 +9,8 @@ export interface DatabaseSettings {
 
 let embedded: EmbeddedPostgres | undefined;
 let embeddedUrl: Promise<string> | undefined;
+/** Set by stopEmbeddedDatabase: a process on its way out starts no server any more. */
+let stopped = false;
 
 /**
  * DATABASE_URL when configured; otherwise starts (once per process) the
@@ -17,6 +19,8 @@ let embeddedUrl: Promise<string> | undefined;
  */
 export function resolveDatabaseUrl(settings: DatabaseSettings, options: { attachToRunning?: boolean } = {}): Promise<string> {
   if (settings.url) return Promise.resolve(settings.url);
+  // A signal while the app module was still being built: stop() found no server to stop, so none may start after it.
+  if (stopped) return Promise.reject(new Error('Embedded PostgreSQL not started: the process is stopping'));
   if (!embeddedUrl) {
     const logger = new Logger('EmbeddedPostgres');
     embedded = new EmbeddedPostgres({
@@ -24,7 +28,7 @@ export function resolveDatabaseUrl(settings: DatabaseSettings, options: { attach
       port: settings.embeddedPort,
       log: (line) => logger.debug(line),
       warn: (message) => logger.warn(message),
-      // main.ts and the CLIs stop it themselves on every signal, after their own work is drained.
+      // server.ts and the CLIs stop it themselves on every signal, after their own work is drained.
       detached: true,
       attachToRunning: options.attachToRunning,
     });
@@ -34,8 +38,9 @@ export function resolveDatabaseUrl(settings: DatabaseSettings, options: { attach
   return embeddedUrl;
 }
 
-/** Stops the embedded server if this process started one. */
+/** Stops the embedded server if this process started one (or is starting it); none starts afterwards. */
 export async function stopEmbeddedDatabase(): Promise<void> {
+  stopped = true;
   const server = embedded;
   embedded = undefined;
   embeddedUrl = undefined;

@@ -21,7 +21,7 @@ export function isDatabaseNotReady(error: unknown): boolean {
       useFactory: async (db: ConfigType<typeof databaseConfig>) => ({
         ...buildDataSourceOptions(await resolveDatabaseUrl(db), { migrationsRun: true, poolSize: db.poolSize }),
         // Start-up fails at once on a failing migration (it would fail again) and on the embedded server
-        // (it is up by now); main.ts then logs one line and stops the embedded PostgreSQL. Only an external
+        // (it is up by now); server.ts then logs one line and stops the embedded PostgreSQL. Only an external
         // server that is not accepting connections yet (a container starting beside us) is waited for, ~10 s.
         retryAttempts: db.url ? 5 : 0,
         retryDelay: 2000,

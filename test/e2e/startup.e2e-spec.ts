@@ -132,6 +132,32 @@ describeOnEmbeddedRun('start-up and shutdown of node dist/main.js', () => {
     expect(await again.exited).toBe(0);
   });
 
+  // Loading the application's modules takes a second or more; the signal handlers are installed
+  // before that (main.ts). Earlier than ~100 ms after the spawn no JavaScript runs yet: a signal
+  // there gets Node's default action whatever the code does, so the earliest test is at 200 ms.
+  it.each([200, 500, 1000])('SIGTERM %i ms after the spawn (fresh DATA_DIR, modules still loading) is logged and exits 0, no database left', async (delayMs) => {
+    const dataDir = scratch();
+    const app = startService({ PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: dataDir, JWT_SECRET });
+    await new Promise((r) => setTimeout(r, delayMs));
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+    const lines = app.lines(); // JSON, like every other line
+    expect(lines.map((l) => l.msg)).toContain('SIGTERM received during start-up: stopping');
+    expect(postgresServersFor(join(dataDir, 'postgres'))).toEqual([]);
+    expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+  });
+
+  it('SIGTERM while the fresh embedded PostgreSQL is being created (initdb) waits for it, stops it and exits 0', async () => {
+    const dataDir = scratch();
+    const app = startService({ PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: dataDir, JWT_SECRET });
+    await app.waitFor(/starting embedded PostgreSQL/);
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+    expect(app.lines().map((l) => l.msg)).toContain('SIGTERM received during start-up: stopping');
+    expect(postgresServersFor(join(dataDir, 'postgres'))).toEqual([]);
+    expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+  });
+
   it('writes start-up log lines as they happen: a start hanging on a locked migrations table has already logged (JSON), and SIGTERM ends it', async () => {
     const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
     await admin.connect();

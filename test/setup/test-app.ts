@@ -28,7 +28,7 @@ export function testEnv(): Record<string, string> {
 }
 
 /**
- * The real application (same module, same set-up as main.ts) listening on a
+ * The real application (same module, same set-up as server.ts) listening on a
  * free port, against the run's real PostgreSQL.
  */
 export async function createTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {

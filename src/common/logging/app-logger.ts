@@ -39,7 +39,7 @@ function serializeError(error: unknown): unknown {
 }
 
 /**
- * One stdout stream for every logger of the process (main.ts's start-up logger, the app's, the
+ * One stdout stream for every logger of the process (server.ts's start-up logger, the app's, the
  * access log): lines keep their order. Asynchronous, flushed when the process exits.
  */
 let stdout: DestinationStream | undefined;

@@ -1,0 +1,140 @@
+import 'reflect-metadata';
+import type { ConfigType } from '@nestjs/config';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from './app.module.js';
+import { AppLogger, createPino } from './common/logging/app-logger.js';
+import { httpConfig } from './config/configuration.js';
+import { loadDotEnv } from './config/dotenv.js';
+import { ConfigValidationError, validatedEnv } from './config/env.validation.js';
+import { configureApp } from './configure-app.js';
+import { stopEmbeddedDatabase } from './database/database-url.js';
+import { EmbeddedPostgresError } from './database/embedded-postgres.js';
+import { SyncEventsService } from './modules/sync/sync-events.service.js';
+
+const SHUTDOWN_TIMEOUT_MS = 20_000;
+
+/**
+ * Nest's logger from the first line on (no buffering: the embedded PostgreSQL's start, an orphan
+ * warning and migration progress print as they happen, with their own time). Nest's
+ * ExceptionHandler logs a start-up error with its stack before rethrowing it; main() reports it
+ * once, in its own line, so that copy is dropped while starting.
+ */
+class StartupLogger extends AppLogger {
+  starting = true;
+
+  override error(message: unknown, ...rest: unknown[]) {
+    // Nest logs a failed listen() under NestApplication too, before main() reports it.
+    if (this.starting && ['ExceptionHandler', 'NestApplication'].includes(rest[rest.length - 1] as string)) return;
+    super.error(message, ...rest);
+  }
+}
+
+let logger = new StartupLogger(createPino('info')); // LOG_LEVEL is not validated yet
+let app: NestExpressApplication | undefined;
+let stopping: Promise<void> | undefined;
+
+/**
+ * The one way out after start-up began: close HTTP (in-flight requests finish), then the database
+ * pool, then the embedded PostgreSQL, then exit. A signal during start-up gets here too: stopping
+ * the embedded server interrupts its start or the migrations (which run in one transaction).
+ */
+function stop(code: number, log: () => void): Promise<void> {
+  if (stopping) return stopping;
+  log();
+  stopping = (async () => {
+    setTimeout(() => {
+      logger.pino.fatal({ context: 'Bootstrap' }, `shutdown did not finish within ${SHUTDOWN_TIMEOUT_MS / 1000}s; exiting`);
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    // server.close() closes the idle keep-alive connections of the moment only: a request still
+    // in flight leaves its connection open for keepAliveTimeout once answered. Close those as they idle.
+    const server = app?.getHttpServer() as import('node:http').Server | undefined;
+    const idle = setInterval(() => server?.closeIdleConnections(), 100);
+    try {
+      // Drain HTTP first: Nest's close() runs the shutdown hooks (the database pool ends there)
+      // before it stops the HTTP server, so a request still in flight could hold a connection
+      // while PostgreSQL is being stopped.
+      // Open "sync now" streams never end by themselves: end them, or the server never closes.
+      app?.get(SyncEventsService, { strict: false }).endStreams();
+      if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+      await app?.close();
+    } catch (error) {
+      logger.pino.error({ context: 'Bootstrap', err: error }, 'closing the application failed');
+      code = 1;
+    } finally {
+      clearInterval(idle);
+    }
+    try {
+      await stopEmbeddedDatabase();
+    } catch (error) {
+      logger.pino.error({ context: 'Bootstrap', err: error }, 'stopping the embedded PostgreSQL failed');
+      code = 1;
+    }
+    process.exit(code);
+  })();
+  return stopping;
+}
+
+/**
+ * What main.ts calls on SIGINT, SIGTERM and SIGHUP (SIGHUP: the terminal was closed) once this module
+ * is loaded; main.ts installs the handlers before loading it, so a signal during start-up
+ * (migrations, the embedded PostgreSQL's initdb) still stops the database.
+ */
+export function handleSignal(signal: NodeJS.Signals): void {
+  void stop(0, () =>
+    logger.pino.info(
+      { context: 'Bootstrap' },
+      app && !logger.starting ? `${signal} received: closing HTTP server, then the database` : `${signal} received during start-up: stopping`,
+    ),
+  );
+}
+
+async function bootstrap(): Promise<void> {
+  loadDotEnv();
+  const env = validatedEnv(); // fail before anything starts, with one line per bad variable
+  logger = new StartupLogger(createPino(env.LOG_LEVEL));
+  const created = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false, logger, abortOnError: false });
+  app = created;
+  if (stopping) {
+    await created.close(); // a signal arrived while it was starting: stop() is stopping the database
+    return;
+  }
+  configureApp(created);
+  created.useLogger(logger); // configureApp set a plain AppLogger: keep the start-up filter until listening
+  const http = created.get<ConfigType<typeof httpConfig>>(httpConfig.KEY);
+  await created.listen(http.port, http.host).catch((error: unknown) => {
+    throw describeListenError(error, http.host, http.port);
+  });
+  logger.starting = false;
+  logger.pino.info({ context: 'Bootstrap' }, `HemoDay API listening on http://${http.host}:${http.port} (docs at /docs)`);
+}
+
+/** A start-up failure whose message says it all: logged without a stack. */
+class StartupError extends Error {}
+
+function describeListenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') return new StartupError(`${host}:${port} is already in use: stop what listens there, or set PORT/HOST`);
+  if (code === 'EACCES') return new StartupError(`not allowed to listen on ${host}:${port}: choose a PORT above 1023, or set HOST`);
+  if (code === 'EADDRNOTAVAIL') return new StartupError(`${host} is not an address of this machine: set HOST`);
+  return error;
+}
+
+/** Starts the server; a failure is logged in one line and ends the process (exit 1). */
+export function startServer(): void {
+  bootstrap().catch((error: unknown) =>
+    stop(1, () => {
+      // One line, JSON like every other: what failed and why; the stack only for unexpected errors.
+      if (error instanceof ConfigValidationError) {
+        logger.pino.fatal({ context: 'Bootstrap', problems: error.problems }, `HemoDay failed to start: ${error.message}`);
+      } else if (error instanceof StartupError || error instanceof EmbeddedPostgresError) {
+        logger.pino.fatal({ context: 'Bootstrap' }, `HemoDay failed to start: ${error.message}`);
+      } else if (error instanceof Error) {
+        logger.pino.fatal({ context: 'Bootstrap', err: error }, `HemoDay failed to start: ${error.message}`);
+      } else {
+        logger.pino.fatal({ context: 'Bootstrap' }, `HemoDay failed to start: ${String(error)}`);
+      }
+    }),
+  );
+}
