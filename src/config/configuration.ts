@@ -1,5 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { resolve } from 'node:path';
+import { corsOrigins } from './cors-origins.js';
 import { parseDurationSeconds } from './duration.js';
 import { validatedEnv } from './env.validation.js';
 
@@ -23,7 +24,7 @@ export const httpConfig = registerAs('http', () => {
   return {
     port: env.PORT,
     host: env.HOST,
-    corsOrigins: env.CORS_ORIGINS.trim() === 'none' ? [] : env.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+    corsOrigins: corsOrigins(env.CORS_ORIGINS),
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     syncBodyLimitBytes: env.SYNC_BODY_LIMIT_BYTES,
     trustProxy: env.TRUST_PROXY,

@@ -1,4 +1,4 @@
-import { DURATION_PATTERN, parseDurationSeconds } from './duration.js';
+import { ACCESS_TTL_BOUNDS, DURATION_PATTERN, durationProblem, formatDuration, parseDurationSeconds, REFRESH_TTL_BOUNDS } from './duration.js';
 
 describe('parseDurationSeconds', () => {
   it.each([
@@ -13,9 +13,15 @@ describe('parseDurationSeconds', () => {
     expect(parseDurationSeconds(input)).toBe(seconds);
   });
 
-  it('never returns less than one second (a zero TTL would make tokens useless)', () => {
-    expect(parseDurationSeconds('0')).toBe(1);
-    expect(parseDurationSeconds('10ms')).toBe(1);
+  it('rounds down to whole seconds and no longer turns 0 into 1 s: the bounds refuse short values instead', () => {
+    expect(parseDurationSeconds('0')).toBe(0);
+    expect(parseDurationSeconds('10ms')).toBe(0);
+    expect(parseDurationSeconds('10500ms')).toBe(10);
+  });
+
+  it('durations past any date stay numbers (for the bounds to refuse), never NaN', () => {
+    expect(parseDurationSeconds('999999999d')).toBe(999_999_999 * 86_400);
+    expect(parseDurationSeconds('9'.repeat(400))).toBe(Infinity);
   });
 
   it.each(['', 'abc', '15 m', '-5m', '1.5h', '10w', 'm'])('rejects %j with a message quoting it', (input) => {
@@ -31,5 +37,44 @@ describe('parseDurationSeconds', () => {
       expect(DURATION_PATTERN.test(value)).toBe(false);
       expect(() => parseDurationSeconds(value)).toThrow();
     }
+  });
+});
+
+describe('duration bounds', () => {
+  it.each([
+    ['10s', ACCESS_TTL_BOUNDS, undefined],
+    ['10000ms', ACCESS_TTL_BOUNDS, undefined],
+    ['1d', ACCESS_TTL_BOUNDS, undefined],
+    ['0', ACCESS_TTL_BOUNDS, 'short'],
+    ['500ms', ACCESS_TTL_BOUNDS, 'short'],
+    ['9999ms', ACCESS_TTL_BOUNDS, 'short'],
+    ['9', ACCESS_TTL_BOUNDS, 'short'],
+    ['86401', ACCESS_TTL_BOUNDS, 'long'],
+    ['1h', REFRESH_TTL_BOUNDS, undefined],
+    ['3650d', REFRESH_TTL_BOUNDS, undefined],
+    ['59m', REFRESH_TTL_BOUNDS, 'short'],
+    ['3651d', REFRESH_TTL_BOUNDS, 'long'],
+    ['999999999d', REFRESH_TTL_BOUNDS, 'long'],
+    ['9'.repeat(400), REFRESH_TTL_BOUNDS, 'long'],
+    [' 60d', REFRESH_TTL_BOUNDS, 'format'],
+    ['60 d', REFRESH_TTL_BOUNDS, 'format'],
+  ] as const)('%j within %j: %s', (value, bounds, problem) => {
+    expect(durationProblem(value, bounds)).toBe(problem);
+  });
+
+  it('every accepted refresh TTL gives a valid expiry date, however late', () => {
+    const farthest = new Date(Date.now() + parseDurationSeconds(`${REFRESH_TTL_BOUNDS.max}`) * 1000);
+    expect(Number.isNaN(farthest.getTime())).toBe(false);
+  });
+
+  it.each([
+    [10, '10s'],
+    [90, '90s'],
+    [900, '15m'],
+    [3600, '1h'],
+    [86_400, '1d'],
+    [3650 * 86_400, '3650d'],
+  ])('formatDuration(%i) = %s', (seconds, text) => {
+    expect(formatDuration(seconds)).toBe(text);
   });
 });

@@ -12,6 +12,20 @@ function problemsOf(raw: Record<string, unknown>): string[] {
   throw new Error('expected validation to fail');
 }
 
+/** The http namespace of an environment (read from process.env, as the app does). */
+function httpConfigOf(env: Record<string, string>): ReturnType<typeof httpConfig> {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    return httpConfig();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
 const PROD_DB = 'postgres://hemoday:secret@db.internal:5432/hemoday';
 
 describe('validateEnv', () => {
@@ -99,6 +113,18 @@ describe('validateEnv', () => {
     ['EMBEDDED_PG_PORT', 'x'],
     ['UPLOAD_ALLOWED_TYPES', 'image/gif'],
     ['UPLOAD_ALLOWED_TYPES', 'application/pdf, text/html'],
+    ['JWT_ACCESS_TTL', '0'],
+    ['JWT_ACCESS_TTL', '500ms'],
+    ['JWT_ACCESS_TTL', '2d'],
+    ['JWT_REFRESH_TTL', '999999999d'],
+    ['JWT_REFRESH_TTL', '3651d'],
+    ['JWT_REFRESH_TTL', '10m'],
+    ['AUTH_RATE_WINDOW_SECONDS', '0'],
+    ['AUTH_RATE_WINDOW_SECONDS', '100000000000000000000'],
+    ['CORS_ORIGINS', 'notaurl'],
+    ['CORS_ORIGINS', 'https://app.example.com/'],
+    ['CORS_ORIGINS', 'https://app.example.com,notaurl'],
+    ['CORS_ORIGINS', 'none,https://app.example.com'],
     ['FILE_CLEANUP_GRACE_HOURS', '100000000'],
     ['DOCUMENT_RETENTION_DAYS', '99999999'],
   ])('%s=%j gives one clear problem naming the variable and the value', (name, value) => {
@@ -108,6 +134,56 @@ describe('validateEnv', () => {
       expect(problem.startsWith(`${name}=${JSON.stringify(value)}: `)).toBe(true);
       expect(problem.slice(name.length + JSON.stringify(value).length + 3)).toContain(name);
     }
+  });
+
+  it.each([
+    ['JWT_ACCESS_TTL', '0', 'JWT_ACCESS_TTL must be at least 10s (a shorter access token expires before a client on a slow network can use it)'],
+    ['JWT_ACCESS_TTL', '500ms', 'JWT_ACCESS_TTL must be at least 10s (a shorter access token expires before a client on a slow network can use it)'],
+    ['JWT_ACCESS_TTL', '25h', 'JWT_ACCESS_TTL must be at most 1d'],
+    ['JWT_REFRESH_TTL', '999999999d', 'JWT_REFRESH_TTL must be at most 3650d'],
+    ['JWT_REFRESH_TTL', '30m', 'JWT_REFRESH_TTL must be at least 1h (a shorter sign-in ends before a user who is offline for a while comes back)'],
+    ['JWT_ACCESS_TTL', 'soon', 'JWT_ACCESS_TTL must be a duration such as 900, 15m or 1h (seconds, or a number with ms, s, m, h or d), from 10s to 1d'],
+  ])('%s=%j is refused saying why: %s', (name, value, message) => {
+    expect(problemsOf({ [name]: value })).toEqual([`${name}=${JSON.stringify(value)}: ${message}`]);
+  });
+
+  it('accepts the duration bounds themselves', () => {
+    expect(validateEnv({ JWT_ACCESS_TTL: '10s', JWT_REFRESH_TTL: '3650d' })).toMatchObject({ JWT_ACCESS_TTL: '10s', JWT_REFRESH_TTL: '3650d' });
+    expect(validateEnv({ JWT_ACCESS_TTL: '1d', JWT_REFRESH_TTL: '1h', AUTH_RATE_WINDOW_SECONDS: '86400' })).toMatchObject({ AUTH_RATE_WINDOW_SECONDS: 86400 });
+  });
+
+  it.each([
+    ['*', ['*']],
+    ['none', []],
+    [' none ', []],
+    ['https://app.example.com', ['https://app.example.com']],
+    ['https://app.example.com, http://localhost:8081', ['https://app.example.com', 'http://localhost:8081']],
+    ['http://127.0.0.1:3000,http://[::1]:3000', ['http://127.0.0.1:3000', 'http://[::1]:3000']],
+    // As the browser sends it in Origin: lower case, no default port, punycode.
+    ['HTTPS://App.Example.com:443', ['https://app.example.com']],
+    ['http://bücher.example', ['http://xn--bcher-kva.example']],
+    ['*,https://app.example.com', ['*', 'https://app.example.com']],
+  ])('CORS_ORIGINS=%j allows %j', (value, origins) => {
+    validateEnv({ CORS_ORIGINS: value });
+    expect(httpConfigOf({ CORS_ORIGINS: value }).corsOrigins).toEqual(origins);
+  });
+
+  it.each([
+    ['notaurl', '"notaurl", which is not an origin'],
+    ['https://app.example.com/', '"https://app.example.com/", which is not an origin'],
+    ['https://app.example.com/app', '"https://app.example.com/app", which is not an origin'],
+    ['app.example.com', '"app.example.com", which is not an origin'],
+    ['ftp://files.example.com', '"ftp://files.example.com", which is not an origin'],
+    ['https://*.example.com', '"https://*.example.com", which is not an origin'],
+    ['https://user@app.example.com', '"https://user@app.example.com", which is not an origin'],
+    ['http://localhost:99999', '"http://localhost:99999", which is not an origin'],
+    ['null', '"null", which is not an origin'],
+    ['https://a.example.com,,https://b.example.com', 'an empty entry, which is not an origin'],
+    ['x, https://ok.example.com, y', '"x", "y", which are not origins'],
+  ])('CORS_ORIGINS=%j is refused, naming the bad entry', (value, named) => {
+    const problems = problemsOf({ CORS_ORIGINS: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(`CORS_ORIGINS=${JSON.stringify(value)}: CORS_ORIGINS lists ${named}: `);
   });
 
   it('accepts a subset of the recognizable upload types, and names the supported ones when refusing', () => {

@@ -16,7 +16,8 @@ import {
 import { JWT_SECRET_MIN_LENGTH } from '../modules/auth/jwt-secret.js';
 import { MAX_GRACE_HOURS, MAX_RETENTION_DAYS } from '../modules/documents/cleanup-limits.js';
 import { SUPPORTED_FILE_TYPES } from '../modules/documents/file-type.js';
-import { DURATION_PATTERN } from './duration.js';
+import { badCorsOrigins } from './cors-origins.js';
+import { ACCESS_TTL_BOUNDS, type DurationBounds, durationProblem, formatDuration, REFRESH_TTL_BOUNDS } from './duration.js';
 
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
@@ -64,6 +65,45 @@ function IsTrustProxy() {
   });
 }
 
+/** A duration (`900`, `15m`, `12h`, `60d`) within `bounds`; the message says which rule it broke. */
+function IsDuration(bounds: DurationBounds, example: string) {
+  return ValidateBy({
+    name: 'isDuration',
+    validator: {
+      validate: (value: unknown) => durationProblem(value, bounds) === undefined,
+      defaultMessage: (args) => {
+        const name = args?.property ?? 'the duration';
+        const range = `from ${formatDuration(bounds.min)} to ${formatDuration(bounds.max)}`;
+        switch (durationProblem(args?.value, bounds)) {
+          case 'short':
+            return `${name} must be at least ${formatDuration(bounds.min)} (${bounds.minReason})`;
+          case 'long':
+            return `${name} must be at most ${formatDuration(bounds.max)}`;
+          default:
+            return `${name} must be a duration such as ${example} (seconds, or a number with ms, s, m, h or d), ${range}`;
+        }
+      },
+    },
+  });
+}
+
+function IsCorsOrigins() {
+  return ValidateBy({
+    name: 'isCorsOrigins',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && badCorsOrigins(value).length === 0,
+      defaultMessage: (args) => {
+        const bad = (typeof args?.value === 'string' ? badCorsOrigins(args.value) : []).map((entry) => (entry ? JSON.stringify(entry) : 'an empty entry'));
+        return (
+          `CORS_ORIGINS lists ${bad.join(', ')}, which ${bad.length > 1 ? 'are not origins' : 'is not an origin'}: ` +
+          'list origins such as https://app.example.com or http://localhost:8081 (http or https, a host, an optional port; ' +
+          'no path, no trailing slash), comma-separated, or set * for any origin or none to turn CORS off'
+        );
+      },
+    },
+  });
+}
+
 /**
  * Every environment variable the service reads. Validated once at start-up;
  * a bad value stops the process with one line per problem.
@@ -95,10 +135,12 @@ export class EnvironmentVariables {
   @MinLength(JWT_SECRET_MIN_LENGTH, { message: `JWT_SECRET must be at least ${JWT_SECRET_MIN_LENGTH} characters` })
   JWT_SECRET?: string;
 
-  @IsOptional() @Matches(DURATION_PATTERN, { message: 'JWT_ACCESS_TTL must be a duration such as 900, 15m or 1h' })
+  /** 10 s to 1 day (ACCESS_TTL_BOUNDS). */
+  @IsOptional() @IsDuration(ACCESS_TTL_BOUNDS, '900, 15m or 1h')
   JWT_ACCESS_TTL: string = '15m';
 
-  @IsOptional() @Matches(DURATION_PATTERN, { message: 'JWT_REFRESH_TTL must be a duration such as 60d' })
+  /** 1 hour to 10 years (REFRESH_TTL_BOUNDS). */
+  @IsOptional() @IsDuration(REFRESH_TTL_BOUNDS, '60d')
   JWT_REFRESH_TTL: string = '60d';
 
   @IsOptional() @IsString()
@@ -147,7 +189,7 @@ export class EnvironmentVariables {
   LOG_LEVEL: string = 'info';
 
   /** Comma-separated browser origins allowed by CORS, `*` for any (bearer tokens, no cookies), `none` to disable. */
-  @IsOptional() @IsString()
+  @IsOptional() @IsCorsOrigins()
   CORS_ORIGINS: string = '*';
 
   @Transform(toInt) @IsOptional() @IsInt() @Min(1024)
@@ -177,7 +219,8 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsOptional() @IsInt() @Min(1)
   AUTH_RATE_LIMIT: number = 10;
 
-  @Transform(toInt) @IsOptional() @IsInt() @Min(1)
+  /** At most a day: the window holds a failing account (and its Retry-After) this long. */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(86_400)
   AUTH_RATE_WINDOW_SECONDS: number = 60;
 
   /**

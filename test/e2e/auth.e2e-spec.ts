@@ -420,19 +420,29 @@ describe('auth (e2e)', () => {
 
 describe('auth with short-lived access tokens (e2e)', () => {
   let t: TestApp;
-  // JWT exp has whole-second precision: a 2 s token lives between 1 and 2 s, so a fresh one is
-  // safe to use at once, and after 3.1 s every token issued before is expired.
-  beforeAll(async () => (t = await createTestApp({ JWT_ACCESS_TTL: '2s' })));
+  // 10 s is the shortest JWT_ACCESS_TTL accepted. Rather than wait it out, the test expires a real
+  // token by moving its times back (same claims, same secret): the app cannot tell it from an old one.
+  beforeAll(async () => (t = await createTestApp({ JWT_ACCESS_TTL: '10s' })));
   afterAll(() => t.close());
+
+  async function expired(token: string): Promise<string> {
+    const { JwtService } = await import('@nestjs/jwt');
+    const { testEnv } = await import('../setup/test-app.js');
+    const jwt = new JwtService({ secret: testEnv().JWT_SECRET });
+    const claims = jwt.decode<Record<string, number>>(token);
+    expect(claims.exp - claims.iat).toBe(10);
+    const back = 11; // seconds: issued 11 s ago, expired 1 s ago
+    return jwt.sign({ ...claims, iat: claims.iat - back, iat_ms: claims.iat_ms - back * 1000, exp: claims.exp - back });
+  }
 
   it('an expired access token answers 401; a refresh gets a working one', async () => {
     const user = await registerFamily(t);
-    await new Promise((r) => setTimeout(r, 3100));
-    const res = await t.http().get('/api/v1/auth/me').set(bearer(user.token)).expect(401);
+    const old = await expired(user.token);
+    const res = await t.http().get('/api/v1/auth/me').set(bearer(old)).expect(401);
     expect(res.body).toMatchObject({ ...ERROR_SHAPE, statusCode: 401 });
-    await t.http().get('/api/v1/families/me').set(bearer(user.token)).expect(401);
+    await t.http().get('/api/v1/families/me').set(bearer(old)).expect(401);
     const refreshed = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
-    expect(refreshed.body.expires_in).toBe(2);
+    expect(refreshed.body.expires_in).toBe(10);
     await t.http().get('/api/v1/auth/me').set(bearer(refreshed.body.access_token)).expect(200);
   });
 

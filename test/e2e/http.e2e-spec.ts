@@ -538,3 +538,20 @@ describe('a body no parser reads is not read to its end after the answer (e2e)',
     expect(res.headers!.connection).toBe('keep-alive');
   });
 });
+
+describe('CORS_ORIGINS (e2e)', () => {
+  let t: TestApp;
+  // Written as people write them (upper case, the default port): allowed as browsers send them.
+  beforeAll(async () => (t = await createTestApp({ CORS_ORIGINS: 'HTTPS://App.Example.com:443, http://localhost:8081' })));
+  afterAll(() => t.close());
+
+  it.each(['https://app.example.com', 'http://localhost:8081'])('a preflight from %s is allowed', async (origin) => {
+    const res = await t.http().options('/api/v1/auth/login').set('Origin', origin).set('Access-Control-Request-Method', 'POST').expect(204);
+    expect(res.headers['access-control-allow-origin']).toBe(origin);
+  });
+
+  it.each(['https://other.example.com', 'http://localhost:8082', 'http://app.example.com'])('%s gets no CORS header', async (origin) => {
+    const res = await t.http().get('/health').set('Origin', origin);
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});

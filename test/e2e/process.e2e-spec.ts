@@ -128,6 +128,19 @@ describe('node dist/main.js', () => {
     expect(app.output()).toMatch(/PORT=\\?"eighty\\?"/); // as text, or inside a JSON log line
   });
 
+  itOnEmbeddedRun('refuses at start-up, one problem each, what used to start and fail later: a refresh TTL past any date, a 0 access TTL, an origin that is not one', async () => {
+    // Before: the app started; every login answered 500 (expiry "0NaN-…"), tokens lived 1 s, CORS allowed nothing.
+    const app = start({ JWT_REFRESH_TTL: '999999999d', JWT_ACCESS_TTL: '0', CORS_ORIGINS: 'notaurl', DATABASE_URL: process.env.TEST_DATABASE_URL });
+    expect(await app.exited).toBe(1);
+    expectOneFailureLine(app, /^HemoDay failed to start: Invalid configuration:/);
+    const [failure] = app.lines().filter((l) => l.level === 60);
+    expect(failure.problems).toEqual([
+      'JWT_ACCESS_TTL="0": JWT_ACCESS_TTL must be at least 10s (a shorter access token expires before a client on a slow network can use it)',
+      'JWT_REFRESH_TTL="999999999d": JWT_REFRESH_TTL must be at most 3650d',
+      expect.stringMatching(/^CORS_ORIGINS="notaurl": CORS_ORIGINS lists "notaurl", which is not an origin: /),
+    ]);
+  });
+
   itOnEmbeddedRun('starts the embedded PostgreSQL, reuses its data, and recovers from a SIGKILL-ed run', async () => {
     const dataDir = tempDir();
     const [port, pgPort] = [await freePort(), await freePort()];
