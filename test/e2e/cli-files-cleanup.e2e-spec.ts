@@ -35,7 +35,7 @@ describe('files:cleanup (node dist/cli.js)', () => {
 
   // Every run is limited to this test's family (--family): the database is shared with the other
   // test files running at the same time, and --grace-hours 0 would otherwise take their fresh uploads.
-  it('reports in a dry run, then deletes only the unreferenced file and the stored object without a row', async () => {
+  it('reports in a dry run, then deletes only the unreferenced file, the stored object without a row and the leftover .part file, and counts them all', async () => {
     const family = await registerFamily(t);
     const pdf = () => Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(300), Buffer.from('\n%%EOF\n')]);
     const upload = async (fields: Record<string, string> = {}) => {
@@ -52,6 +52,10 @@ describe('files:cleanup (node dist/cli.js)', () => {
     writeFileSync(join(uploadDir, familyId, stray.id), randomBytes(64));
     const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
     utimesSync(join(uploadDir, familyId, stray.id), twoHoursAgo, twoHoursAgo);
+    // The temporary file of a write interrupted by a crash, as old.
+    const part = `.${randomUUID()}.part`;
+    writeFileSync(join(uploadDir, familyId, part), randomBytes(32));
+    utimesSync(join(uploadDir, familyId, part), twoHoursAgo, twoHoursAgo);
     const env = { DATABASE_URL: process.env.TEST_DATABASE_URL!, UPLOAD_DIR: uploadDir, DATA_DIR: dataDir };
 
     const dry = await cli(['files:cleanup', '--dry-run', '--grace-hours', '0', '--family', family.inviteCode.toLowerCase(), '--json'], env);
@@ -65,15 +69,22 @@ describe('files:cleanup (node dist/cli.js)', () => {
     expect(dryReport.files.map(({ id, reason, family_id }) => ({ id, reason, family_id }))).toEqual([
       { id: orphan.id, reason: 'unreferenced', family_id: familyId },
     ]);
-    expect(dryReport.orphans.map(({ key, kind }) => ({ key, kind }))).toEqual([{ key: `${familyId}/${stray.id}`, kind: 'object' }]);
-    expect(onDisk(orphan) && onDisk(stray)).toBe(true);
+    expect(dryReport.orphans.map(({ key, kind }) => ({ key, kind })).sort((a, b) => a.kind.localeCompare(b.kind))).toEqual([
+      { key: `${familyId}/${stray.id}`, kind: 'object' },
+      { key: `${familyId}/${part}`, kind: 'temporary' },
+    ]);
+    expect(onDisk(orphan) && onDisk(stray) && onDisk({ id: part })).toBe(true);
 
     const real = await cli(['files:cleanup', '--grace-hours', '0', '--family', familyId], env);
     expect({ code: real.code, stderr: real.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(real.stdout).toMatch(/deleted 1 file/);
-    expect(real.stdout).toMatch(/stored objects without a row \(older than 1 h\): 1/);
+    // Before, this line read "deleted 1 file(s)": the two objects without a row were listed below it but not counted.
+    expect(real.stdout.split('\n')[0]).toMatch(
+      /^files:cleanup: deleted 3 in all, 0\.00 MiB: 1 file\(s\) with their row, 1 stored object\(s\) without a row, 1 temporary file\(s\) of interrupted writes$/,
+    );
+    expect(real.stdout).toMatch(/stored objects and temporary files without a row \(older than 1 h\): 2/);
     expect(onDisk(orphan)).toBe(false);
     expect(onDisk(stray)).toBe(false);
+    expect(onDisk({ id: part })).toBe(false);
     expect(onDisk(kept)).toBe(true);
     await t.http().get(`/api/v1/files/${orphan.id}`).set(bearer(family.token)).expect(404);
     await t.http().get(`/api/v1/files/${kept.id}`).set(bearer(family.token)).expect(200);

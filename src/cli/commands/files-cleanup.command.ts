@@ -1,15 +1,10 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { isUuid } from '../../common/http/uuid.js';
 import { normalizeInviteCode } from '../../modules/families/invite-code.js';
-import {
-  type CleanupReport,
-  FileCleanupService,
-  MAX_GRACE_HOURS,
-  MAX_RETENTION_DAYS,
-  ORPHAN_MIN_AGE_HOURS,
-} from '../../modules/documents/file-cleanup.service.js';
+import { FileCleanupService, MAX_GRACE_HOURS, MAX_RETENTION_DAYS } from '../../modules/documents/file-cleanup.service.js';
 import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
+import { formatCleanupReport } from '../support/cleanup-summary.js';
 import { FamilyReportRepository } from '../support/family-report.repository.js';
 
 interface FilesCleanupOptions {
@@ -45,7 +40,7 @@ export class FilesCleanupCommand extends CommandRunner {
       graceHours: options.graceHours,
       retentionDays: options.retentionDays,
     });
-    console.log(options.json ? JSON.stringify(report, null, 2) : format(report));
+    console.log(options.json ? JSON.stringify(report, null, 2) : formatCleanupReport(report));
     if (report.failures.length) {
       throw new CliError(`${report.failures.length} file(s) or famil${report.failures.length === 1 ? 'y' : 'ies'} could not be cleaned; retry later`);
     }
@@ -96,18 +91,4 @@ function boundedInt(flag: string, value: string, max: number): number {
   const n = Number(value);
   if (n > max) throw new CliError(`${flag} must be at most ${max} (got ${value})`);
   return n;
-}
-
-function format(report: CleanupReport): string {
-  const verb = report.dry_run ? 'would delete' : 'deleted';
-  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(2);
-  return [
-    `files:cleanup${report.dry_run ? ' (dry run)' : ''}: ${verb} ${report.files.length} file(s), ${mib(report.bytes)} MiB`,
-    `  unreferenced after ${report.grace_hours} h: ${report.unreferenced}`,
-    `  of documents deleted over ${report.retention_days} days ago: ${report.document_deleted}`,
-    ...report.files.map((f) => `  ${f.reason.padEnd(16)} family ${f.family_id}  file ${f.id}  ${f.size_bytes} B`),
-    `  stored objects without a row (older than ${Math.max(report.grace_hours, ORPHAN_MIN_AGE_HOURS)} h): ${report.orphans.length}, ${mib(report.orphan_bytes)} MiB`,
-    ...report.orphans.map((o) => `  ${`orphan ${o.kind}`.padEnd(16)} ${o.key}  ${o.size_bytes} B  written ${o.modified_at}`),
-    ...report.failures.map((f) => `  FAILED family ${f.family_id}${f.key ? ` object ${f.key}` : ''}: ${f.message}`),
-  ].join('\n');
 }

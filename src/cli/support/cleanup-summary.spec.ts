@@ -1,0 +1,69 @@
+import type { CleanupReport } from '../../modules/documents/file-cleanup.service.js';
+import { formatCleanupReport } from './cleanup-summary.js';
+
+const FAMILY = '0b6f1c2e-8d1a-4c57-9f53-2a4b1e0c9d11';
+const MiB = 1024 * 1024;
+
+function report(overrides: Partial<CleanupReport>): CleanupReport {
+  return {
+    dry_run: false,
+    grace_hours: 24,
+    retention_days: 30,
+    files: [],
+    unreferenced: 0,
+    document_deleted: 0,
+    bytes: 0,
+    orphans: [],
+    orphan_bytes: 0,
+    failures: [],
+    ...overrides,
+  };
+}
+
+const orphan = (kind: 'object' | 'temporary', name: string, size: number) => ({
+  key: `${FAMILY}/${name}`,
+  size_bytes: size,
+  modified_at: '2026-11-25T10:00:00.000Z',
+  kind,
+});
+
+describe('files:cleanup text report', () => {
+  it('the first line counts what was deleted without a row too (it said "deleted 0 file(s), 0.00 MiB" above them)', () => {
+    const text = formatCleanupReport(
+      report({
+        orphans: [orphan('temporary', '.5a0f6a3c-41cf-4b8e-a8f4-3e9a3c1d2b7e.part', MiB), orphan('object', '5a0f6a3c-41cf-4b8e-a8f4-3e9a3c1d2b7f', MiB)],
+        orphan_bytes: 2 * MiB,
+      }),
+    );
+    expect(text.split('\n')[0]).toBe(
+      'files:cleanup: deleted 2 in all, 2.00 MiB: 0 file(s) with their row, 1 stored object(s) without a row, 1 temporary file(s) of interrupted writes',
+    );
+    expect(text).toContain('stored objects and temporary files without a row (older than 24 h): 2, 2.00 MiB');
+  });
+
+  it('adds files with rows and orphans, bytes included; a dry run says "would delete"', () => {
+    const text = formatCleanupReport(
+      report({
+        dry_run: true,
+        files: [
+          { id: 'a', family_id: FAMILY, storage_key: `${FAMILY}/a`, size_bytes: MiB, reason: 'unreferenced' },
+          { id: 'b', family_id: FAMILY, storage_key: `${FAMILY}/b`, size_bytes: MiB / 2, reason: 'document_deleted' },
+        ],
+        unreferenced: 1,
+        document_deleted: 1,
+        bytes: 1.5 * MiB,
+        orphans: [orphan('object', 'c', MiB)],
+        orphan_bytes: MiB,
+      }),
+    );
+    expect(text.split('\n')[0]).toBe(
+      'files:cleanup (dry run): would delete 3 in all, 2.50 MiB: 2 file(s) with their row, 1 stored object(s) without a row, 0 temporary file(s) of interrupted writes',
+    );
+  });
+
+  it('an empty run', () => {
+    expect(formatCleanupReport(report({})).split('\n')[0]).toBe(
+      'files:cleanup: deleted 0 in all, 0.00 MiB: 0 file(s) with their row, 0 stored object(s) without a row, 0 temporary file(s) of interrupted writes',
+    );
+  });
+});

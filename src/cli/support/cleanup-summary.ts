@@ -1,0 +1,26 @@
+import { type CleanupReport, ORPHAN_MIN_AGE_HOURS } from '../../modules/documents/file-cleanup.service.js';
+
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(2);
+
+/**
+ * The text report of files:cleanup. The first line counts everything the run deleted (or would
+ * delete), of every kind: files with their rows, stored objects without a row, temporary files of
+ * interrupted writes; it counted only the first kind, so a run that removed orphans said "deleted
+ * 0 file(s)" above the list of what it had deleted.
+ */
+export function formatCleanupReport(report: CleanupReport): string {
+  const verb = report.dry_run ? 'would delete' : 'deleted';
+  const objects = report.orphans.filter((o) => o.kind === 'object').length;
+  const temporary = report.orphans.length - objects;
+  const total = report.files.length + report.orphans.length;
+  return [
+    `files:cleanup${report.dry_run ? ' (dry run)' : ''}: ${verb} ${total} in all, ${mib(report.bytes + report.orphan_bytes)} MiB: ` +
+      `${report.files.length} file(s) with their row, ${objects} stored object(s) without a row, ${temporary} temporary file(s) of interrupted writes`,
+    `  unreferenced after ${report.grace_hours} h: ${report.unreferenced}`,
+    `  of documents deleted over ${report.retention_days} days ago: ${report.document_deleted}`,
+    ...report.files.map((f) => `  ${f.reason.padEnd(16)} family ${f.family_id}  file ${f.id}  ${f.size_bytes} B`),
+    `  stored objects and temporary files without a row (older than ${Math.max(report.grace_hours, ORPHAN_MIN_AGE_HOURS)} h): ${report.orphans.length}, ${mib(report.orphan_bytes)} MiB`,
+    ...report.orphans.map((o) => `  ${`orphan ${o.kind}`.padEnd(16)} ${o.key}  ${o.size_bytes} B  written ${o.modified_at}`),
+    ...report.failures.map((f) => `  FAILED family ${f.family_id}${f.key ? ` object ${f.key}` : ''}: ${f.message}`),
+  ].join('\n');
+}
