@@ -352,19 +352,29 @@ describe('sync events (SSE)', () => {
   });
 });
 
-describe('sync events (SSE) with short-lived access tokens', () => {
+describe('sync events (SSE) and access token expiry', () => {
   let t: TestApp;
-  // JWT exp has whole seconds: a 2 s token expires between 1 and 2 s after it was issued.
-  beforeAll(async () => (t = await createTestApp({ JWT_ACCESS_TTL: '2s' })));
+  beforeAll(async () => (t = await createTestApp()));
   afterAll(() => t.close());
+
+  /** The same token (claims, secret), re-signed to expire `seconds` from now: what a token near its end looks like. */
+  async function expiringIn(token: string, seconds: number): Promise<string> {
+    const { JwtService } = await import('@nestjs/jwt');
+    const { testEnv } = await import('../setup/test-app.js');
+    const jwt = new JwtService({ secret: testEnv().JWT_SECRET });
+    const claims = jwt.decode<Record<string, number>>(token);
+    return jwt.sign({ ...claims, exp: Math.floor(Date.now() / 1000) + seconds });
+  }
 
   it('a stream ends when the access token that opened it expires (found by review: it went on announcing the family\'s changes); reopened with a fresh token, it works', async () => {
     const owner = await registerFamily(t);
-    const stream = await openEvents(t, owner.token);
+    const ending = await expiringIn(owner.token, 2);
+    const stream = await openEvents(t, ending);
     expect(stream.response.status).toBe(200);
     await stream.waitFor((e) => e.type === 'sync');
     await expectEnded(stream, 'its token expired', 5_000);
-    await t.http().get('/api/v1/auth/me').set(bearer(owner.token)).expect(401);
+    await t.http().get('/api/v1/auth/me').set(bearer(ending)).expect(401);
+    // The sign-in lives on: a fresh token opens a stream again.
     const fresh = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: owner.refreshToken }).expect(200);
     const again = await openEvents(t, fresh.body.access_token);
     expect(again.response.status).toBe(200);
@@ -372,4 +382,3 @@ describe('sync events (SSE) with short-lived access tokens', () => {
     await again.close();
   });
 });
-
