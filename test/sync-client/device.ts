@@ -112,9 +112,12 @@ export class Device {
    * `losePullResponse`: the server answers the pull, but the answer never reaches the app
    * (network drop, app killed): the pull throws after the server has sent its response.
    * `beforePush`: runs after the pull was applied, before the push is sent (another phone's sync
-   * landing in between, as it can on a slow network).
+   * landing in between, as it can on a slow network). `losePushResponse`: the server applies the
+   * push, but its answer never arrives (the app keeps its changes as unpushed).
    */
-  async sync(extra: { migrationsEnabledAtVersion?: number; losePullResponse?: boolean; beforePush?: () => Promise<void> } = {}): Promise<void> {
+  async sync(
+    extra: { migrationsEnabledAtVersion?: number; losePullResponse?: boolean; losePushResponse?: boolean; beforePush?: () => Promise<void> } = {},
+  ): Promise<void> {
     const base = this.options.baseUrl;
     await synchronize({
       database: this.database,
@@ -142,6 +145,7 @@ export class Device {
           body: JSON.stringify({ changes }),
         });
         if (!response.ok) throw new SyncHttpError(response.status, await response.text());
+        if (extra.losePushResponse) throw new LostResponseError();
       },
     });
   }
@@ -251,7 +255,7 @@ interface LokiLike {
 /** Thrown by a pull whose response was "lost" (see Device.sync). */
 export class LostResponseError extends Error {
   constructor() {
-    super('the pull response was lost on the way to the app');
+    super('the response was lost on the way to the app');
   }
 }
 

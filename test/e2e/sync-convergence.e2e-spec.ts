@@ -1,0 +1,145 @@
+/**
+ * Randomized, seeded: six phones of one family (three members, two phones each) edit every kind of
+ * record offline — create, edit, delete, undo a deletion with the same id, results under blood tests
+ * others may delete — and sync in parallel over a network that loses responses (a pull answered but
+ * never received, a push applied but never acknowledged). At the end every phone holds exactly what
+ * the server holds, record for record, and the client logged no sync problem. Each phone draws from
+ * its own generator, so a seed replays the same choices (the interleaving of the phones' syncs is
+ * the machine's): `SYNC_SEEDS=7 npm test -- sync-convergence`.
+ */
+import { DataSource } from 'typeorm';
+import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { clientLog, Device, LostResponseError, SyncHttpError, syncProblems, type Raw } from '../sync-client/device.js';
+import { registerFamily } from '../sync-client/family.js';
+
+/** mulberry32: a small seeded generator, so a failure can be replayed. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(state ^ (state >>> 15), state | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SEEDS = (process.env.SYNC_SEEDS ?? '1,2').split(',').map(Number);
+const ROUNDS = 8;
+/** Share of syncs whose pull answer, or push acknowledgement, is lost on the way. */
+const LOSS = 0.15;
+const EDITABLE = ['transfusions', 'blood_tests', 'blood_test_results', 'reminders', 'families'] as const;
+const DELETABLE = ['transfusions', 'blood_tests', 'blood_test_results', 'reminders'] as const;
+
+describe('sync convergence, randomized (real WatermelonDB client, lossy network)', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await createTestApp()));
+  afterAll(() => t.close());
+
+  it.each(SEEDS)('seed %i: every phone ends holding exactly what the server holds', async (seed) => {
+    const members = await registerFamily(t, 2);
+    const familyId = members[0].familyId;
+    const phones = members.flatMap((m) => [0, 1].map(() => new Device({ baseUrl: t.baseUrl, token: m.token, familyId })));
+    for (const phone of phones) await phone.sync();
+    const logFrom = clientLog.length;
+
+    // One undo per record: two phones re-creating the same id independently is indistinguishable, for
+    // the server, from a phone that never held it (each gets the other's as `created`, which
+    // WatermelonDB logs and applies as an update): a client-side collision, not this test's subject.
+    const undone = new Set<string>();
+
+    /** One round of offline work on a phone: 1 to 4 random changes. */
+    const work = async (phone: Device, i: number, round: number, random: () => number, deleted: Array<{ table: string; record: Raw }>) => {
+      const pick = <T>(items: readonly T[]): T | undefined => items[Math.floor(random() * items.length)];
+      for (let n = 1 + Math.floor(random() * 4); n > 0; n--) {
+        const roll = random();
+        if (roll < 0.25) await phone.create('transfusions', { date: round, volume_ml: 100 + i, notes: `p${i} r${round}`, indicators_before: JSON.stringify({ hb: 7 + i }) });
+        else if (roll < 0.35) await phone.create('blood_tests', { date: round, laboratory: `lab ${i}` });
+        else if (roll < 0.45) {
+          const test = pick(await phone.all('blood_tests'));
+          if (test) await phone.create('blood_test_results', { blood_test_id: test.id, name: 'Hb', value: round + i / 10 });
+        } else if (roll < 0.5) await phone.create('reminders', { title: `p${i}`, remind_at: round, frequency: 'daily', is_completed: false });
+        else if (roll < 0.7) {
+          const table = pick(EDITABLE)!;
+          const record = pick(await phone.all(table));
+          const edits: Record<(typeof EDITABLE)[number], Record<string, unknown>> = {
+            transfusions: { notes: `p${i} edit ${round}`, hospital: random() < 0.5 ? `h${i}` : null },
+            blood_tests: { comment: `p${i} ${round}` },
+            blood_test_results: { value: round * 10 + i },
+            reminders: { is_completed: random() < 0.5, notes: `p${i}` },
+            families: random() < 0.5 ? { patient_name: `P${i}-${round}` } : { notes: `n${i}-${round}` },
+          };
+          if (record) await phone.update(table, record.id, edits[table]);
+        } else if (roll < 0.85) {
+          const table = pick(DELETABLE)!;
+          const record = pick(await phone.all(table));
+          if (record) {
+            await phone.remove(table, record.id);
+            deleted.push({ table, record });
+          }
+        } else {
+          // Undo: the same record back, with its id, once its deletion has been pushed (until then
+          // the app still holds it, marked deleted, and cannot create that id).
+          const undo = deleted.shift();
+          if (!undo || undone.has(undo.record.id) || (await phone.find(undo.table, undo.record.id))) continue;
+          if ((await phone.database.adapter.getDeletedRecords(undo.table)).includes(undo.record.id)) {
+            deleted.push(undo);
+            continue;
+          }
+          if (undo.table === 'blood_test_results' && !(await phone.find('blood_tests', undo.record.blood_test_id as string))) continue;
+          const { id, ...values } = undo.record;
+          undone.add(id);
+          await phone.createWithId(undo.table, id, { ...values, updated_at: Date.now() });
+        }
+      }
+    };
+
+    /** Syncs until it goes through: a 409 (another phone pushed first) or a lost answer is retried. */
+    const syncThrough = async (phone: Device, random?: () => number) => {
+      for (let attempt = 1; attempt <= 40; attempt++) {
+        const lose = random ? random() : 1;
+        try {
+          await phone.sync({ losePullResponse: lose < LOSS / 2, losePushResponse: lose >= LOSS / 2 && lose < LOSS });
+          return;
+        } catch (error) {
+          if (error instanceof LostResponseError || (error instanceof SyncHttpError && error.status === 409)) continue;
+          if (error instanceof SyncHttpError && error.status === 422 && error.body.includes('the blood test was deleted')) {
+            // README: a result entered under a test another phone deleted; the user deletes (or moves) it.
+            await phone.purge('blood_test_results', (JSON.parse(error.body) as { details: { id: string } }).details.id);
+            continue;
+          }
+          throw error;
+        }
+      }
+      throw new Error('sync did not go through in 40 attempts');
+    };
+
+    await Promise.all(
+      phones.map(async (phone, i) => {
+        const random = seeded(seed * 100 + i);
+        const deleted: Array<{ table: string; record: Raw }> = [];
+        for (let round = 1; round <= ROUNDS; round++) {
+          await work(phone, i, round, random, deleted);
+          await syncThrough(phone, random);
+        }
+      }),
+    );
+    // Settle: every phone syncs until nobody has anything left to push, then once more to pull the last pushes.
+    for (let pass = 0; pass < 2; pass++) for (const phone of phones) await syncThrough(phone);
+
+    const fresh = new Device({ baseUrl: t.baseUrl, token: members[0].token, familyId });
+    await fresh.sync();
+    const server = await fresh.snapshot();
+    // The fresh phone's first sync is the server's live rows, id for id.
+    const db = t.app.get(DataSource);
+    for (const table of DELETABLE) {
+      const live: Array<{ id: string }> = await db.query(`SELECT id::text AS id FROM ${table} WHERE family_id = $1 AND deleted_at IS NULL ORDER BY id`, [familyId]);
+      expect({ table, ids: server[table].map((r) => r.id) }).toEqual({ table, ids: live.map((r) => r.id) });
+    }
+    for (const [i, phone] of phones.entries()) {
+      expect({ phone: i, unsynced: await phone.hasUnsyncedChanges() }).toEqual({ phone: i, unsynced: false });
+      expect(await phone.snapshot()).toEqual(server);
+    }
+    expect(Object.values(server).reduce((n, rows) => n + rows.length, 0)).toBeGreaterThan(20);
+    expect(clientLog.slice(logFrom).filter((line) => syncProblems().includes(line))).toEqual([]);
+  }, 180_000);
+});
