@@ -43,7 +43,11 @@ export async function withAbortableRunner<T>(dataSource: DataSource, signal: Abo
     sendCancelRequest(runner.databaseConnection);
   };
   signal?.addEventListener('abort', cancel, { once: true });
+  // It may have hung up while we waited for a connection (a full pool: when clients give up most):
+  // nothing runs yet, so nothing to cancel; the connection is closed all the same (see finally).
+  if (signal?.aborted) cancelled = true;
   try {
+    if (cancelled) throw new RequestAbandonedError();
     const result = await work(runner);
     if (cancelled) throw new RequestAbandonedError();
     return result;

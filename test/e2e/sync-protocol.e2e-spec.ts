@@ -334,6 +334,65 @@ describe('sync protocol over HTTP', () => {
     expect(refused.timestamp).toBeLessThan(Date.now() + 60_000);
   });
 
+  describe('what an installation (X-Device-Id) holds, whoever is signed in (found by review)', () => {
+    const notesOf = (body: { changes: { transfusions: { created: Array<{ notes: string }>; updated: Array<{ notes: string }> } } }) =>
+      [...body.changes.transfusions.created, ...body.changes.transfusions.updated].map((r) => r.notes);
+    /** A new family with one transfusion, synced from the member's own phone. */
+    async function familyWith(note: string) {
+      const m = await register(t);
+      const c0 = (await pull(t, m, null, `own-${m.userId}`).expect(200)).body.timestamp;
+      await push(t, m, c0, changesOf('transfusions', { created: [transfusion({ notes: note })] }), `own-${m.userId}`).expect(200);
+      return m;
+    }
+
+    it.each([true, false])('another user signing in on a phone: a replacement whose answer is lost is a replacement again (the phone's cursor ahead of the family's version: %s)', async (cursorAhead) => {
+      const b = await familyWith('B history');
+      const a = await familyWith('A private');
+      const a0 = (await pull(t, a, null, 'handed-over').expect(200)).body.timestamp;
+      const cursorA = (await pull(t, a, { last_pulled_at: a0 }, 'handed-over').expect(200)).body.timestamp;
+      if (!cursorAhead) {
+        // B's family writes after the phone's last pull: its version (the clock's) is above the phone's cursor.
+        const bv = (await pull(t, b, { last_pulled_at: 0 }).expect(200)).body.timestamp;
+        const { timestamp } = (await push(t, b, bv, changesOf('transfusions', { created: [transfusion({ notes: 'B newer' })] })).expect(200)).body;
+        expect(timestamp).toBeGreaterThan(cursorA);
+      }
+      const first = (await pull(t, b, { last_pulled_at: cursorA }, 'handed-over').expect(200)).body;
+      expect(first.experimentalStrategy).toBe('replacement');
+      expect(first.timestamp).toBeGreaterThan(cursorA);
+      // The answer never reached the phone: it still holds family A's records, at cursorA.
+      const retry = (await pull(t, b, { last_pulled_at: cursorA }, 'handed-over').expect(200)).body;
+      expect(retry.experimentalStrategy).toBe('replacement');
+      expect(notesOf(retry)).toContain('B history');
+      // Applied this time: from its timestamp on, ordinary incremental pulls.
+      expect((await pull(t, b, { last_pulled_at: retry.timestamp }, 'handed-over').expect(200)).body.experimentalStrategy).toBeUndefined();
+    });
+
+    it('two phones sending one installation id (a restored backup): one user\'s own snapshot of another family still forces a replacement, whatever the other phone synced since', async () => {
+      const a = await familyWith('F history');
+      const b = await familyWith('FA private');
+      const b0 = (await pull(t, b, null, 'cloned').expect(200)).body.timestamp;
+      const cursorB = (await pull(t, b, { last_pulled_at: b0 }, 'cloned').expect(200)).body.timestamp; // phone 2: family FA
+      await pull(t, a, null, 'cloned').expect(200); // phone 1, same id: a first sync of family F, the installation's latest
+      await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${b.token}`).send({ invite_code: a.inviteCode }).expect(200);
+      const res = (await pull(t, { ...b, familyId: a.familyId }, { last_pulled_at: cursorB }, 'cloned').expect(200)).body;
+      expect(res.experimentalStrategy).toBe('replacement');
+      expect(notesOf(res)).toEqual(['F history']);
+    });
+
+    it('two phones of two families sending one installation id: each full pull makes the other\'s next pull a replacement — heavy but never mixed (README: keep the id out of backups)', async () => {
+      const a = await familyWith('only A');
+      const b = await familyWith('only B');
+      let [ca, cb] = [(await pull(t, a, null, 'twin').expect(200)).body.timestamp, (await pull(t, b, null, 'twin').expect(200)).body.timestamp];
+      for (let i = 0; i < 2; i++) {
+        const ra = (await pull(t, a, { last_pulled_at: ca }, 'twin').expect(200)).body;
+        const rb = (await pull(t, b, { last_pulled_at: cb }, 'twin').expect(200)).body;
+        expect([ra.experimentalStrategy, rb.experimentalStrategy]).toEqual(['replacement', 'replacement']);
+        expect([notesOf(ra), notesOf(rb)]).toEqual([['only A'], ['only B']]);
+        [ca, cb] = [ra.timestamp, rb.timestamp];
+      }
+    });
+  });
+
   it('migration sync: new tables come as created, tables with new columns as updated', async () => {
     const m = await register(t);
     const c0 = (await pull(t, m).expect(200)).body.timestamp;

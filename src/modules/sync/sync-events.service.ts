@@ -19,6 +19,8 @@ interface StreamsToEnd {
 }
 
 const HEARTBEAT_MS = 25_000;
+/** The longest delay Node's timers take (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * "Sync now" events for connected devices. Every versioned write does
@@ -93,7 +95,8 @@ export class SyncEventsService implements OnApplicationShutdown {
       );
       // A stream lasts as long as the access token that opened it (found by review: it went on
       // telling an expired token's holder when the family changed); the app reopens it with a fresh one.
-      const tokenExpired = expiresAtMs === null ? EMPTY : timer(Math.max(0, expiresAtMs - Date.now()));
+      // Node fires a timer of more than 2^31 - 1 ms (24.8 days) at once: such a token's stream ends then instead.
+      const tokenExpired = expiresAtMs === null ? EMPTY : timer(Math.min(Math.max(0, expiresAtMs - Date.now()), MAX_TIMER_MS));
       return merge(current, changes, heartbeat).pipe(
         takeUntil(merge(membershipChanged, outdated, this.listenerLost, this.shuttingDown, tokenExpired)),
       );

@@ -61,10 +61,12 @@ export class SyncPullService {
         const outcome = await this.pullOnce({ ...request, forceReplacement }, endTurn !== undefined);
         if (outcome === NEEDS_TURN) endTurn = await this.fullPulls.acquire(scope.userId, signal);
         else if (outcome === NEEDS_VERSION_ABOVE_CURSOR) {
-          // A replacement whose answer would go back in time: the phone holds another family's
-          // records up to a later version (another user signed in on it). WatermelonDB reports a
-          // timestamp below its cursor as a server bug, so the family's version is raised past the
-          // cursor first (a write of no rows), and the pull starts again, still a replacement.
+          // A replacement whose answer would not be later than the phone's cursor: it holds another
+          // family's records up to a later version (another user signed in on it). WatermelonDB
+          // reports a timestamp below its cursor as a server bug, and a snapshot recorded at the
+          // cursor would count as applied before it was (a lost answer must replace again: see
+          // SyncRepository.pullState). So the family's version is raised past the cursor first (a
+          // write of no rows), and the pull starts again, still a replacement.
           await this.versions.writeForFamily(scope.familyId, async () => true, { above: cursor! });
           forceReplacement = true;
         } else return outcome;
@@ -99,7 +101,7 @@ export class SyncPullService {
           await runner.query('ROLLBACK');
           return NEEDS_TURN;
         }
-        if (plan.replacement && cursor !== null && cursor > plan.timestamp && cursor <= Date.now() + CLOCK_SKEW_MS) {
+        if (plan.replacement && cursor !== null && cursor >= plan.timestamp && cursor <= Date.now() + CLOCK_SKEW_MS) {
           await runner.query('ROLLBACK');
           return NEEDS_VERSION_ABOVE_CURSOR;
         }

@@ -30,9 +30,9 @@ export interface PullState {
   joinedVersion: number;
   /** families.sync_version of the family asked for (null if it does not exist). */
   version: number | null;
-  /** This device was sent a full snapshot of this family and its cursor has reached that snapshot. */
+  /** This device's latest full snapshot is the caller's, of this family, and its cursor has reached it. */
   deviceHoldsFamily: boolean;
-  /** The last full snapshot this device was sent was of another family. */
+  /** This device may hold something other than this family up to its cursor (see pullState): replace. */
   deviceHoldsOtherFamily: boolean;
 }
 
@@ -233,14 +233,21 @@ export class SyncRepository {
 
   /**
    * The pull's first statement, in its snapshot: the caller's membership as it is now (the guard
-   * read it before the snapshot began), the family's version and whether this device holds the
-   * family (see recordFullPull). $1 user, $2 family, $3 device id, $4 cursor.
+   * read it before the snapshot began), the family's version and what this device holds (see
+   * recordFullPull). $1 user, $2 family, $3 device id, $4 cursor.
    *
-   * What a device holds is what it last received in full, **whoever was signed in**: the latest
-   * `sync_devices` row of the installation, not the caller's own. Another user signing in on the
-   * same phone without clearing its database (found by review) holds the previous user's family; with
-   * only the caller's own row (none) and a cursor past the caller's join, that pull was incremental
-   * on top of the other family's records, and the new family's history never came.
+   * Two rows tell what the installation holds: the caller's own (`own`: the last full snapshot this
+   * user was sent on it) and the installation's latest, whoever was signed in (`latest`). They
+   * differ when another user signed in on the same phone since (it holds their family: found by
+   * review, an incremental pull landed on top of the previous user's family's records), or when
+   * another phone sends the same id (restored from a backup): the two cannot be told apart, so the
+   * answer is the one that is safe in both, a replacement:
+   * - it holds this family, and an old cursor is exact, only if its latest full snapshot is the
+   *   caller's own, of this family, and applied (the cursor has reached it);
+   * - it may hold something else — replace whatever the cursor says — if the latest snapshot (any
+   *   user's) or the caller's own is of another family, or if the caller's own is the latest and
+   *   was never applied (cursor below it: the phone still holds what it had before, say the previous
+   *   user's family, when the replacement's answer was lost; found by review).
    */
   async pullState(manager: EntityManager, userId: string, familyId: string, deviceId: string | null, cursor: number): Promise<PullState | null> {
     const rows: Array<{
@@ -251,14 +258,16 @@ export class SyncRepository {
       device_holds_other_family: boolean | null;
     }> = await manager.query(
       `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
-              d.family_id = $2 AND $4::bigint >= d.snapshot_version AS device_holds_family,
-              d.family_id <> $2 AS device_holds_other_family
+              own_latest AND own.family_id = $2 AND $4::bigint >= own.snapshot_version AS device_holds_family,
+              latest.family_id <> $2 OR own.family_id <> $2 OR (own_latest AND $4::bigint < own.snapshot_version) AS device_holds_other_family
          FROM users u
          LEFT JOIN families f ON f.id = $2
+         LEFT JOIN sync_devices own ON own.user_id = u.id AND own.device_id = $3::text
          LEFT JOIN LATERAL (
-                SELECT family_id, snapshot_version FROM sync_devices
+                SELECT user_id, family_id FROM sync_devices
                  WHERE device_id = $3::text ORDER BY updated_at DESC, user_id LIMIT 1
-              ) d ON true
+              ) latest ON true
+         CROSS JOIN LATERAL (SELECT coalesce(latest.user_id = own.user_id, false) AS own_latest) o
         WHERE u.id = $1`,
       [userId, familyId, deviceId, cursor],
     );
