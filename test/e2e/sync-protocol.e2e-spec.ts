@@ -345,7 +345,7 @@ describe('sync protocol over HTTP', () => {
       return m;
     }
 
-    it.each([true, false])('another user signing in on a phone: a replacement whose answer is lost is a replacement again (the phone's cursor ahead of the family's version: %s)', async (cursorAhead) => {
+    it.each([true, false])('another user signing in on a phone: a replacement whose answer is lost is a replacement again (cursor ahead of the family version: %s)', async (cursorAhead) => {
       const b = await familyWith('B history');
       const a = await familyWith('A private');
       const a0 = (await pull(t, a, null, 'handed-over').expect(200)).body.timestamp;
