@@ -85,7 +85,7 @@ describe('node dist/main.js', () => {
       } finally {
         await client.end();
       }
-      expect(await tablesOf(url)).toEqual(expect.arrayContaining(['families', 'users', 'transfusions', 'files', 'sync_devices']));
+      expect(await tablesOf(url)).toEqual(expect.arrayContaining(['families', 'users', 'transfusions', 'files', 'sync_cursors']));
       expect((await fetch(`http://127.0.0.1:${port}/docs`)).status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${port}/docs-json`)).status).toBe(200);
       const register = await fetch(`http://127.0.0.1:${port}/api/v1/auth/register`, {

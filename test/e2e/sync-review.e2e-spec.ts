@@ -143,7 +143,7 @@ describe('sync review: edge cases', () => {
     await pull(t, m, undefined, 'phone-2').expect(200);
     await pull(t, m).expect(200); // a first sync from somewhere without a device id
     const db = t.app.get(DataSource);
-    const rows: Array<{ device_id: string }> = await db.query('SELECT device_id FROM sync_devices WHERE user_id = $1 ORDER BY device_id', [m.userId]);
+    const rows: Array<{ device_id: string }> = await db.query('SELECT DISTINCT device_id FROM sync_cursors WHERE family_id = $1 ORDER BY device_id', [m.familyId]);
     expect(rows.map((r) => r.device_id)).toEqual(['phone-1', 'phone-2']);
   });
 

@@ -63,10 +63,10 @@ export class SyncPullService {
         else if (outcome === NEEDS_VERSION_ABOVE_CURSOR) {
           // A replacement whose answer would not be later than the phone's cursor: it holds another
           // family's records up to a later version (another user signed in on it). WatermelonDB
-          // reports a timestamp below its cursor as a server bug, and a snapshot recorded at the
-          // cursor would count as applied before it was (a lost answer must replace again: see
-          // SyncRepository.pullState). So the family's version is raised past the cursor first (a
-          // write of no rows), and the pull starts again, still a replacement.
+          // reports a timestamp below its cursor as a server bug, and an answer at the cursor itself
+          // would name two families at one timestamp of this installation (SyncRepository.pullState).
+          // So the family's version is raised past the cursor first (a write of no rows), and the
+          // pull starts again, still a replacement.
           await this.versions.writeForFamily(scope.familyId, async () => true, { above: cursor! });
           forceReplacement = true;
         } else return outcome;
@@ -109,9 +109,8 @@ export class SyncPullService {
         await runner.query('COMMIT');
         // On the same connection, after the snapshot: taking a second pool connection while holding
         // this one deadlocks under load (every pool slot held by a pull waiting for another slot).
-        if (plan.replacement || cursor === null) {
-          await this.repository.recordFullPull(runner.manager, scope.userId, deviceId, scope.familyId, plan.timestamp);
-        }
+        // What this answer's timestamp, once the phone's cursor, will mean (SyncRepository.pullState).
+        if (plan.timestamp !== cursor) await this.repository.recordCursor(runner.manager, deviceId, scope.familyId, plan.timestamp);
         return body;
       } catch (error) {
         await runner.query('ROLLBACK').catch(() => undefined);

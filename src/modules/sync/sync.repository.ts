@@ -30,9 +30,9 @@ export interface PullState {
   joinedVersion: number;
   /** families.sync_version of the family asked for (null if it does not exist). */
   version: number | null;
-  /** This device's latest full snapshot is the caller's, of this family, and its cursor has reached it. */
+  /** The device's cursor was issued to it with this family's data: it holds this family up to the cursor. */
   deviceHoldsFamily: boolean;
-  /** This device may hold something other than this family up to its cursor (see pullState): replace. */
+  /** The device's cursor was issued to it with another family's data: replace. */
   deviceHoldsOtherFamily: boolean;
 }
 
@@ -62,6 +62,9 @@ export interface PushLookup {
 }
 
 const q = (identifier: string) => `"${identifier}"`;
+
+/** Cursors kept per installation (see recordCursor). */
+const CURSORS_KEPT = 50;
 
 /**
  * The wire record of a row `t` as a projection: id, family_id and every wire column the client's
@@ -233,41 +236,33 @@ export class SyncRepository {
 
   /**
    * The pull's first statement, in its snapshot: the caller's membership as it is now (the guard
-   * read it before the snapshot began), the family's version and what this device holds (see
-   * recordFullPull). $1 user, $2 family, $3 device id, $4 cursor.
+   * read it before the snapshot began), the family's version and what this device holds.
+   * $1 user, $2 family, $3 device id, $4 cursor.
    *
-   * Two rows tell what the installation holds: the caller's own (`own`: the last full snapshot this
-   * user was sent on it) and the installation's latest, whoever was signed in (`latest`). They
-   * differ when another user signed in on the same phone since (it holds their family: found by
-   * review, an incremental pull landed on top of the previous user's family's records), or when
-   * another phone sends the same id (restored from a backup): the two cannot be told apart, so the
-   * answer is the one that is safe in both, a replacement:
-   * - it holds this family, and an old cursor is exact, only if its latest full snapshot is the
-   *   caller's own, of this family, and applied (the cursor has reached it);
-   * - it may hold something else — replace whatever the cursor says — if the latest snapshot (any
-   *   user's) or the caller's own is of another family, or if the caller's own is the latest and
-   *   was never applied (cursor below it: the phone still holds what it had before, say the previous
-   *   user's family, when the replacement's answer was lost; found by review).
+   * What a phone holds is named by its cursor: the timestamp of the last answer it applied, which
+   * recordCursor wrote down with the family that answer was of. Looked up for this installation,
+   * it says "this family, up to the cursor" (an old cursor, from before a removal and re-adding,
+   * is exact) or "another family" (replace), whoever was signed in when it was issued and whatever
+   * other phone sends the same id. A cursor not found (issued without a device id, trimmed, made
+   * up) says nothing: the cursor rules of planPull decide, as without a device id.
    */
   async pullState(manager: EntityManager, userId: string, familyId: string, deviceId: string | null, cursor: number): Promise<PullState | null> {
     const rows: Array<{
       family_id: string | null;
       joined_version: string;
       sync_version: string | null;
-      device_holds_family: boolean | null;
-      device_holds_other_family: boolean | null;
+      this_family: boolean;
+      other_family: boolean;
     }> = await manager.query(
       `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
-              own_latest AND own.family_id = $2 AND $4::bigint >= own.snapshot_version AS device_holds_family,
-              latest.family_id <> $2 OR own.family_id <> $2 OR (own_latest AND $4::bigint < own.snapshot_version) AS device_holds_other_family
+              held.this_family, held.other_family
          FROM users u
          LEFT JOIN families f ON f.id = $2
-         LEFT JOIN sync_devices own ON own.user_id = u.id AND own.device_id = $3::text
-         LEFT JOIN LATERAL (
-                SELECT user_id, family_id FROM sync_devices
-                 WHERE device_id = $3::text ORDER BY updated_at DESC, user_id LIMIT 1
-              ) latest ON true
-         CROSS JOIN LATERAL (SELECT coalesce(latest.user_id = own.user_id, false) AS own_latest) o
+         CROSS JOIN LATERAL (
+                SELECT coalesce(bool_or(c.family_id = $2), false) AS this_family, coalesce(bool_or(c.family_id <> $2), false) AS other_family
+                  FROM sync_cursors c
+                 WHERE c.device_id = $3::text AND c.version = $4::bigint
+              ) held
         WHERE u.id = $1`,
       [userId, familyId, deviceId, cursor],
     );
@@ -277,8 +272,9 @@ export class SyncRepository {
       familyId: row.family_id,
       joinedVersion: Number(row.joined_version),
       version: row.sync_version === null ? null : Number(row.sync_version),
-      deviceHoldsFamily: row.device_holds_family === true,
-      deviceHoldsOtherFamily: row.device_holds_other_family === true,
+      // Two families at one timestamp on one id (two phones, the same millisecond): not known, replace.
+      deviceHoldsFamily: row.this_family && !row.other_family,
+      deviceHoldsOtherFamily: row.other_family,
     };
   }
 
@@ -302,21 +298,27 @@ export class SyncRepository {
   }
 
   /**
-   * After a full pull (first sync or replacement) was sent to a device: it holds `familyId`'s data
-   * as of `snapshotVersion` once it applied the response, which the server only learns from the
-   * device's next cursor (>= snapshotVersion). A response lost on the way leaves the old cursor,
-   * so the device does not count as holding the family. Pulls without a device id record nothing
-   * (and leave the rows of the user's other devices alone).
+   * Writes down that this installation was answered `version` of `familyId`'s data (see
+   * pullState), after the pull's snapshot and on its connection. Only answers that move the cursor
+   * are written (an answer at the phone's own cursor changes nothing it holds); only the newest
+   * CURSORS_KEPT per installation are kept: a phone whose cursor is older than that (offline
+   * through that many syncs of phones sharing its id, or answers lost) is not found and gets the
+   * cursor rules, a replacement if its cursor predates its user's membership. Pulls without a
+   * device id write nothing.
    */
-  async recordFullPull(manager: EntityManager, userId: string, deviceId: string | null, familyId: string, snapshotVersion: number): Promise<void> {
+  async recordCursor(manager: EntityManager, deviceId: string | null, familyId: string, version: number): Promise<void> {
     if (!deviceId) return;
     await manager.query(
-      `INSERT INTO sync_devices (user_id, device_id, family_id, snapshot_version) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (user_id, device_id) DO UPDATE
-         SET family_id = EXCLUDED.family_id, snapshot_version = EXCLUDED.snapshot_version, updated_at = now()`,
-      [userId, deviceId, familyId, snapshotVersion],
+      `WITH recorded AS (
+         INSERT INTO sync_cursors (device_id, version, family_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
+       )
+       DELETE FROM sync_cursors
+        WHERE device_id = $1
+          AND version < (SELECT version FROM sync_cursors WHERE device_id = $1 ORDER BY version DESC OFFSET ${CURSORS_KEPT - 1} LIMIT 1)`,
+      [deviceId, version, familyId],
     );
   }
+
 
   /**
    * Every pushed id (and referenced blood test) as it exists on the server, in any family; and, in

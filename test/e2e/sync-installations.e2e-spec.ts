@@ -1,0 +1,139 @@
+/**
+ * What a phone holds, decided from its cursor (SyncRepository.pullState), with the real WatermelonDB
+ * client: phones handed from one user to another without clearing their database, replacement
+ * answers lost on the way, and phones restored from another's backup that send the same
+ * X-Device-Id. Two reviews found sequences here that left one family's records on a phone of
+ * another family, or a phone without part of its family's history; these are those sequences.
+ */
+import { randomUUID } from 'node:crypto';
+import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { clientLog, Device, LostResponseError } from '../sync-client/device.js';
+import { registerFamily, type Member } from '../sync-client/family.js';
+
+describe('what an installation holds (real WatermelonDB client)', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await createTestApp()));
+  afterAll(() => t.close());
+
+  const phoneOf = (m: Member, deviceId: string = randomUUID()) => new Device({ baseUrl: t.baseUrl, token: m.token, familyId: m.familyId, deviceId });
+  /** The phone's user signs out, `m` signs in: same installation, database not cleared. */
+  const handTo = (phone: Device, m: Member) => {
+    phone.token = m.token;
+    phone.familyId = m.familyId;
+  };
+  const strategyOf = (phone: Device) => phone.lastPull?.experimentalStrategy ?? 'incremental';
+  /** A family F of two members with a record in its history, and a family G of one. */
+  async function twoFamilies() {
+    const [a, b] = await registerFamily(t, 1);
+    const [c] = await registerFamily(t);
+    const fPhone = phoneOf(a);
+    await fPhone.sync();
+    const fHistory = await fPhone.create('transfusions', { date: 1, volume_ml: 111, notes: 'F history' });
+    await fPhone.sync();
+    return { a, b, c, fPhone, fHistory };
+  }
+  /** The phone holds exactly family F: none of G's records (nor G's families row), all of F's history. */
+  async function expectHoldsOnly(phone: Device, family: { id: string; record: string }, other: { id: string; record: string }) {
+    expect({
+      other: await phone.find('transfusions', other.record),
+      otherFamilyRow: await phone.find('families', other.id),
+      history: (await phone.find('transfusions', family.record)) !== null,
+    }).toEqual({ other: null, otherFamilyRow: null, history: true });
+  }
+
+  it.each([
+    ['a user who never used the phone', false],
+    ['a user who used the phone before the others', true],
+  ])('handed G → F with the replacement answer lost → another member of F (%s): a replacement, and the phone holds only F', async (_who, usedBefore) => {
+    const { a, b, c, fHistory } = await twoFamilies();
+    const phone = phoneOf(usedBefore ? a : c);
+    if (usedBefore) {
+      await phone.sync();
+      handTo(phone, c);
+    }
+    await phone.sync();
+    const gPrivate = await phone.create('transfusions', { date: 2, volume_ml: 222, notes: 'G private' });
+    await phone.sync();
+    await phone.sync();
+    handTo(phone, b);
+    await expect(phone.sync({ losePullResponse: true })).rejects.toBeInstanceOf(LostResponseError);
+    expect(phone.lastPull?.experimentalStrategy).toBe('replacement');
+    handTo(phone, a);
+    const logFrom = clientLog.length;
+    await phone.sync();
+    expect(strategyOf(phone)).toBe('replacement');
+    await expectHoldsOnly(phone, { id: a.familyId, record: fHistory }, { id: c.familyId, record: gPrivate });
+    expect(clientLog.slice(logFrom)).toEqual([]);
+  });
+
+  it('one id on two phones of two families (a restored backup), nothing lost: a member of F signing in on the G phone gets a replacement, whatever F\'s phone with that id synced since', async () => {
+    const { a, b, c, fPhone, fHistory } = await twoFamilies();
+    const id = randomUUID();
+    const p1 = phoneOf(c, id);
+    await p1.sync();
+    const gPrivate = await p1.create('transfusions', { date: 2, volume_ml: 222, notes: 'G private' });
+    await p1.sync();
+    await p1.sync();
+    await fPhone.create('reminders', { title: 'F later', remind_at: 1, frequency: 'daily', is_completed: false });
+    await fPhone.sync();
+    await phoneOf(b, id).sync(); // the other phone with that id: a first sync of family F
+    handTo(p1, a);
+    const logFrom = clientLog.length;
+    await p1.sync();
+    expect(clientLog.slice(logFrom)).toEqual([]);
+    expect(strategyOf(p1)).toBe('replacement');
+    await expectHoldsOnly(p1, { id: a.familyId, record: fHistory }, { id: c.familyId, record: gPrivate });
+  });
+
+  it.each([
+    ['its family busy between their syncs', true],
+    ['each phone writing only its own records', false],
+  ])('one user, two phones with one id (a restored backup), %s: incremental pulls, never a replacement', async (_how, othersWrite) => {
+    const [a, other] = await registerFamily(t, 1);
+    const otherPhone = phoneOf(other);
+    await otherPhone.sync();
+    const id = randomUUID();
+    const [p1, p2] = [phoneOf(a, id), phoneOf(a, id)];
+    const logFrom = clientLog.length;
+    await p1.sync();
+    await p1.create('transfusions', { date: 1, volume_ml: 100 });
+    await p1.sync();
+    await p2.sync();
+    const strategies: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      for (const [name, phone] of [['p1', p1], ['p2', p2]] as const) {
+        const writer = othersWrite ? otherPhone : phone;
+        await writer.create('reminders', { title: `${name}-${i}`, remind_at: 1, frequency: 'daily', is_completed: false });
+        await writer.sync();
+        await phone.sync();
+        strategies.push(`${name}:${strategyOf(phone)}`);
+      }
+    }
+    expect(strategies.filter((s) => s.endsWith('replacement'))).toEqual([]);
+    await p1.sync();
+    expect(strategyOf(p1)).toBe('incremental');
+    expect(await p1.snapshot()).toEqual(await p2.snapshot());
+    // One user's phones with one id are one device to the server (README): each gets the other's new
+    // records as `updated`, which WatermelonDB logs and applies as a create. Nothing else is logged.
+    const logged = clientLog.slice(logFrom).filter((l) => !/Server wants client to update record reminders#.*doesn't exist locally/.test(l));
+    expect(logged).toEqual([]);
+  });
+
+  it('one user, two phones with one id, after a join: one replacement each, then incremental', async () => {
+    const [a] = await registerFamily(t);
+    const [elsewhere] = await registerFamily(t);
+    const id = randomUUID();
+    const [p1, p2] = [phoneOf(a, id), phoneOf(a, id)];
+    await p1.sync();
+    await p2.sync();
+    await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${a.token}`).send({ invite_code: elsewhere.inviteCode }).expect(200);
+    p1.familyId = p2.familyId = elsewhere.familyId;
+    const strategies: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await p1.sync();
+      await p2.sync();
+      strategies.push(strategyOf(p1), strategyOf(p2));
+    }
+    expect(strategies).toEqual(['replacement', 'replacement', 'incremental', 'incremental', 'incremental', 'incremental']);
+  });
+});
