@@ -91,18 +91,18 @@ describeOnEmbeddedRun('start-up and shutdown of node dist/main.js', () => {
     const dataDir = scratch();
     const [port, pgPort] = [await freePort(), await freePort()];
     const env = { PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), DATA_DIR: dataDir, JWT_SECRET };
-    // Break the migration state: the last migration's table exists, its record does not.
+    // Break the migration state: a migration's table exists, its record does not.
     const first = startService(env);
     await waitForHealth(port, first);
     const client = new pg.Client({ connectionString: adminUrl(dataDir, pgPort) });
     await client.connect();
-    await client.query(`DELETE FROM migrations WHERE name = 'SyncDevices1764400000000'`);
+    await client.query(`DELETE FROM migrations WHERE name = 'SyncCursors1764780200000'`);
     await client.end();
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
 
     const app = startService(env);
-    await app.waitFor(/Migration \\"SyncDevices1764400000000\\" failed/);
+    await app.waitFor(/Migration \\"SyncCursors1764780200000\\" failed/);
     const failedAt = Date.now();
     expect(await app.exited).toBe(1);
     expect(Date.now() - failedAt).toBeLessThan(10_000); // TypeORM's default: 9 more tries, 3 s apart
@@ -110,7 +110,7 @@ describeOnEmbeddedRun('start-up and shutdown of node dist/main.js', () => {
     expect(lines.filter((l) => /failed, error/.test(String(l.msg)))).toHaveLength(1);
     const fatal = lines.filter((l) => l.level === 60);
     expect(fatal).toHaveLength(1);
-    expect(fatal[0].msg).toBe('HemoDay failed to start: relation "sync_devices" already exists');
+    expect(fatal[0].msg).toBe('HemoDay failed to start: relation "sync_cursors" already exists');
     expect(postgresServersFor(join(dataDir, 'postgres'))).toEqual([]);
   });
 
