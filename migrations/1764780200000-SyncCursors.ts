@@ -18,11 +18,13 @@ export class SyncCursors1764780200000 implements MigrationInterface {
       CREATE TABLE sync_cursors (
         device_id varchar(200) NOT NULL,
         version bigint NOT NULL,
-        family_id uuid NOT NULL REFERENCES families (id) ON DELETE CASCADE,
+        -- No foreign key: its FOR KEY SHARE on the family row made every pull that records a
+        -- cursor wait for the family's push in flight (which holds the row FOR UPDATE). Families
+        -- are never deleted; a cursor names one only to be compared with it.
+        family_id uuid NOT NULL,
         recorded_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (device_id, version, family_id)
       )`);
-    await q.query(`CREATE INDEX sync_cursors_family_id_idx ON sync_cursors (family_id)`);
     await q.query(`INSERT INTO sync_cursors (device_id, version, family_id) SELECT device_id, snapshot_version, family_id FROM sync_devices ON CONFLICT DO NOTHING`);
     await q.query('DROP TABLE sync_devices');
   }
@@ -32,7 +34,10 @@ export class SyncCursors1764780200000 implements MigrationInterface {
       CREATE TABLE sync_devices (
         user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
         device_id varchar(200) NOT NULL,
-        family_id uuid NOT NULL REFERENCES families (id) ON DELETE CASCADE,
+        -- No foreign key: its FOR KEY SHARE on the family row made every pull that records a
+        -- cursor wait for the family's push in flight (which holds the row FOR UPDATE). Families
+        -- are never deleted; a cursor names one only to be compared with it.
+        family_id uuid NOT NULL,
         updated_at timestamptz NOT NULL DEFAULT now(),
         snapshot_version bigint NOT NULL,
         PRIMARY KEY (user_id, device_id)
