@@ -6,6 +6,7 @@
  * another family, or a phone without part of its family's history; these are those sequences.
  */
 import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { clientLog, Device, LostResponseError } from '../sync-client/device.js';
 import { registerFamily, type Member } from '../sync-client/family.js';
@@ -136,4 +137,61 @@ describe('what an installation holds (real WatermelonDB client)', () => {
     }
     expect(strategies).toEqual(['replacement', 'replacement', 'incremental', 'incremental', 'incremental', 'incremental']);
   });
+
+  /** Ways a phone's cursor loses its record on the server (CURSORS_KEPT = 50 per installation). */
+  const forget: Array<[string, (phone: Device, peer: Member) => Promise<void>]> = [
+    [
+      'only its first snapshot carried over from before sync_cursors existed (migration SyncCursors)',
+      async (phone) => {
+        const first = Math.min(...(await t.app.get(DataSource).query('SELECT version FROM sync_cursors WHERE device_id = $1', [phone.deviceId])).map((r: { version: string }) => Number(r.version)));
+        await t.app.get(DataSource).query('DELETE FROM sync_cursors WHERE device_id = $1 AND version <> $2', [phone.deviceId, first]);
+      },
+    ],
+    [
+      'more than 50 of its pull answers lost in a busy family',
+      async (phone, peer) => {
+        const peerPhone = phoneOf(peer);
+        await peerPhone.sync();
+        for (let i = 0; i < 52; i++) {
+          await peerPhone.create('reminders', { title: `r${i}`, remind_at: 1, frequency: 'daily', is_completed: false });
+          await peerPhone.sync();
+          await expect(phone.sync({ losePullResponse: true })).rejects.toBeInstanceOf(LostResponseError);
+        }
+      },
+    ],
+    [
+      'a phone restored from its backup (same id) syncing more than 50 times since',
+      async (phone, peer) => {
+        const twin = phoneOf(peer, phone.deviceId!);
+        for (let i = 0; i < 52; i++) {
+          await twin.create('reminders', { title: `r${i}`, remind_at: 1, frequency: 'daily', is_completed: false });
+          await twin.sync();
+        }
+      },
+    ],
+  ];
+
+  it.each(forget)('a cursor the installation has no record of (%s), then another family\'s user signs in: a replacement, and the phone holds only that family (found by review)', async (_how, loseRecord) => {
+    const [c] = await registerFamily(t); // family G, with history from before the phone's cursor
+    const gPhone = phoneOf(c);
+    await gPhone.sync();
+    const gHistory = await gPhone.create('transfusions', { date: 1, volume_ml: 333, notes: 'G history' });
+    await gPhone.sync();
+    const [a, b] = await registerFamily(t, 1); // family F
+    const phone = phoneOf(a);
+    await phone.sync();
+    const fPrivate = await phone.create('transfusions', { date: 2, volume_ml: 111, notes: 'F private' });
+    await phone.sync();
+    await phone.sync();
+    await loseRecord(phone, b);
+    handTo(phone, c);
+    const logFrom = clientLog.length;
+    await phone.sync();
+    expect(strategyOf(phone)).toBe('replacement');
+    await expectHoldsOnly(phone, { id: c.familyId, record: gHistory }, { id: a.familyId, record: fPrivate });
+    expect(clientLog.slice(logFrom)).toEqual([]);
+    await phone.sync();
+    expect(strategyOf(phone)).toBe('incremental');
+  });
 });
+

@@ -47,7 +47,7 @@ describe('sync protocol over HTTP', () => {
 
   it('push then pull: wire format round-trips; own device gets updated, others created', async () => {
     const m = await register(t);
-    const first = (await pull(t, m).expect(200)).body.timestamp as number;
+    const first = (await pull(t, m, null, 'device-a').expect(200)).body.timestamp as number;
     const record = transfusion();
     const pushed = await push(t, m, first, changesOf('transfusions', { created: [record] }), 'device-a').expect(200);
     expect(pushed.body.timestamp).toBeGreaterThan(first);
@@ -212,7 +212,7 @@ describe('sync protocol over HTTP', () => {
 
   it('a retried push whose first attempt committed never duplicates: 409, then pull + push converge', async () => {
     const m = await register(t);
-    const c0 = (await pull(t, m).expect(200)).body.timestamp;
+    const c0 = (await pull(t, m, null, 'dev').expect(200)).body.timestamp;
     const a = transfusion();
     await push(t, m, c0, changesOf('transfusions', { created: [a] }), 'dev').expect(200);
     await push(t, m, c0, changesOf('transfusions', { created: [a] }), 'dev').expect(409);
@@ -365,6 +365,16 @@ describe('sync protocol over HTTP', () => {
       expect(notesOf(retry)).toContain('B history');
       // Applied this time: from its timestamp on, ordinary incremental pulls.
       expect((await pull(t, b, { last_pulled_at: retry.timestamp }, 'handed-over').expect(200)).body.experimentalStrategy).toBeUndefined();
+    });
+
+    it('a cursor this installation has no record of (pulled without the header, trimmed, from before the records) is replaced once, then recorded', async () => {
+      const m = await familyWith('kept');
+      const cursor = (await pull(t, m, null).expect(200)).body.timestamp; // no X-Device-Id: nothing recorded
+      const res = (await pull(t, m, { last_pulled_at: cursor }, 'new-header').expect(200)).body;
+      expect(res.experimentalStrategy).toBe('replacement');
+      expect((await pull(t, m, { last_pulled_at: res.timestamp }, 'new-header').expect(200)).body.experimentalStrategy).toBeUndefined();
+      // Without the header there is nothing to look up: the cursor rules decide (incremental here).
+      expect((await pull(t, m, { last_pulled_at: cursor }).expect(200)).body.experimentalStrategy).toBeUndefined();
     });
 
     it('two phones sending one installation id (a restored backup): one user\'s own snapshot of another family still forces a replacement, whatever the other phone synced since', async () => {

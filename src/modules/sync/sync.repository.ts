@@ -32,7 +32,7 @@ export interface PullState {
   version: number | null;
   /** The device's cursor was issued to it with this family's data: it holds this family up to the cursor. */
   deviceHoldsFamily: boolean;
-  /** The device's cursor was issued to it with another family's data: replace. */
+  /** The device's cursor was issued to it with another family's data, or this installation has no record of it: replace. */
   deviceHoldsOtherFamily: boolean;
 }
 
@@ -243,8 +243,12 @@ export class SyncRepository {
    * recordCursor wrote down with the family that answer was of. Looked up for this installation,
    * it says "this family, up to the cursor" (an old cursor, from before a removal and re-adding,
    * is exact) or "another family" (replace), whoever was signed in when it was issued and whatever
-   * other phone sends the same id. A cursor not found (issued without a device id, trimmed, made
-   * up) says nothing: the cursor rules of planPull decide, as without a device id.
+   * other phone sends the same id. A cursor this installation has no record of (trimmed, pulled
+   * without the header, from before sync_cursors existed, made up) names nothing, and nothing else
+   * can stand in for it (the newest record below it may be another phone's, with the same id): the
+   * phone may hold anything, so it is replaced too (found by review: falling back to the cursor
+   * rules let another user's sign-in on such a phone pull incrementally, on top of the previous
+   * family's records). Without a device id there is nothing to look up: the cursor rules decide.
    */
   async pullState(manager: EntityManager, userId: string, familyId: string, deviceId: string | null, cursor: number): Promise<PullState | null> {
     const rows: Array<{
@@ -274,7 +278,7 @@ export class SyncRepository {
       version: row.sync_version === null ? null : Number(row.sync_version),
       // Two families at one timestamp on one id (two phones, the same millisecond): not known, replace.
       deviceHoldsFamily: row.this_family && !row.other_family,
-      deviceHoldsOtherFamily: row.other_family,
+      deviceHoldsOtherFamily: row.other_family || (deviceId !== null && cursor > 0 && !row.this_family),
     };
   }
 
