@@ -29,6 +29,11 @@ export async function incrementalPullScenario(ctx) {
     analysis_templates: { created: [makeRecord('analysis_templates', fam, 3)], updated: [], deleted: [] },
     documents: { created: [], updated: [upd('documents', d0, 3)], deleted: [d1] },
   };
+  // The reader is a phone that synced before the changes: its cursor is one the server answered it
+  // with (a cursor an installation was never answered is replaced, not pulled incrementally).
+  const reader = new Device(ctx.app.baseUrl, family.user, randomUUID());
+  const synced = (await reader.pull(null)).body.timestamp;
+  if (synced !== cursor) throw new Error(`the reader's first sync answered ${synced}, expected the family's ${cursor}`);
   const pushed = await family.writer.push(cursor, changes);
   family.cursor = pushed.timestamp;
   applyToIds(family.ids, changes);
@@ -53,7 +58,6 @@ export async function incrementalPullScenario(ctx) {
     if (body.timestamp !== pushed.timestamp) throw new Error(`${which}: timestamp ${body.timestamp}, expected ${pushed.timestamp}`);
   };
 
-  const reader = new Device(ctx.app.baseUrl, family.user, randomUUID());
   const client = new pg.Client({ connectionString: ctx.db.url });
   await client.connect();
   const sql = baselineIncrementalSql();
