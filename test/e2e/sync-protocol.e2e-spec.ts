@@ -377,6 +377,23 @@ describe('sync protocol over HTTP', () => {
       expect((await pull(t, m, { last_pulled_at: cursor }).expect(200)).body.experimentalStrategy).toBeUndefined();
     });
 
+    it('a replacement answered at the phone\'s own cursor (versions ahead of the clock, not raised) is recorded: handed back, the phone is replaced again (found by review)', async () => {
+      const g = await familyWith('G record');
+      const f = await familyWith('F record');
+      const db = t.app.get(DataSource);
+      const g0 = (await pull(t, g, null, 'skewed').expect(200)).body.timestamp;
+      // The database clock ran ahead of the app's: both families' versions 20 minutes in the future.
+      const ahead = Date.now() + 20 * 60_000;
+      await db.query('UPDATE families SET sync_version = $2 WHERE id = ANY($1::uuid[])', [[g.familyId, f.familyId], ahead]);
+      const cursor = (await pull(t, g, { last_pulled_at: g0 }, 'skewed').expect(200)).body.timestamp;
+      expect(cursor).toBe(ahead);
+      const handed = (await pull(t, f, { last_pulled_at: cursor }, 'skewed').expect(200)).body;
+      expect([handed.experimentalStrategy, handed.timestamp]).toEqual(['replacement', ahead]); // too far ahead to be raised
+      const back = (await pull(t, g, { last_pulled_at: cursor }, 'skewed').expect(200)).body;
+      expect(back.experimentalStrategy).toBe('replacement');
+      expect(notesOf(back)).toEqual(['G record']);
+    });
+
     it('two phones sending one installation id (a restored backup): one user\'s own snapshot of another family still forces a replacement, whatever the other phone synced since', async () => {
       const a = await familyWith('F history');
       const b = await familyWith('FA private');

@@ -110,7 +110,11 @@ export class SyncPullService {
         // On the same connection, after the snapshot: taking a second pool connection while holding
         // this one deadlocks under load (every pool slot held by a pull waiting for another slot).
         // What this answer's timestamp, once the phone's cursor, will mean (SyncRepository.pullState).
-        if (plan.timestamp !== cursor) await this.repository.recordCursor(runner.manager, deviceId, scope.familyId, plan.timestamp);
+        // An answer at the phone's own cursor changes nothing it holds — unless it is a replacement
+        // (found by review: with versions ahead of the clock, not raised, a replacement answered at
+        // the cursor went unrecorded, and the cursor kept naming the family the phone no longer held;
+        // recorded, the timestamp names two families, and the next pull replaces).
+        if (plan.timestamp !== cursor || plan.replacement) await this.repository.recordCursor(runner.manager, deviceId, scope.familyId, plan.timestamp);
         return body;
       } catch (error) {
         await runner.query('ROLLBACK').catch(() => undefined);
