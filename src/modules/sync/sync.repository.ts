@@ -303,8 +303,8 @@ export class SyncRepository {
 
   /**
    * Writes down that this installation was answered `version` of `familyId`'s data (see
-   * pullState), after the pull's snapshot and on its connection. Only answers that move the cursor
-   * are written (an answer at the phone's own cursor changes nothing it holds); only the newest
+   * pullState), after the pull's snapshot and on its connection. The caller writes only answers that
+   * move the cursor, and replacements (see SyncPullService.pullOnce); only the newest
    * CURSORS_KEPT per installation are kept: a phone whose cursor is older than that (offline
    * through that many syncs of phones sharing its id, or answers lost) is not found and gets the
    * cursor rules, a replacement if its cursor predates its user's membership. Pulls without a
