@@ -42,7 +42,6 @@ export class SyncCursors1764780200000 implements MigrationInterface {
         snapshot_version bigint NOT NULL,
         PRIMARY KEY (user_id, device_id)
       )`);
-    await q.query('CREATE INDEX sync_devices_device_latest_idx ON sync_devices (device_id, updated_at DESC)');
     await q.query('DROP TABLE sync_cursors');
   }
 }

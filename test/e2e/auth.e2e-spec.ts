@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { bearer, DEFAULT_PASSWORD, familyWithMember, joinFamily, registerFamily, uniqueEmail } from '../factories/auth.factory.js';
+import { bearer, DEFAULT_PASSWORD, familyWithMember, joinFamily, registerFamily, resignToken, uniqueEmail } from '../factories/auth.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
 const ERROR_SHAPE = { statusCode: expect.any(Number), error: expect.any(String), message: expect.any(String) };
@@ -425,15 +425,12 @@ describe('auth with short-lived access tokens (e2e)', () => {
   beforeAll(async () => (t = await createTestApp({ JWT_ACCESS_TTL: '10s' })));
   afterAll(() => t.close());
 
-  async function expired(token: string): Promise<string> {
-    const { JwtService } = await import('@nestjs/jwt');
-    const { testEnv } = await import('../setup/test-app.js');
-    const jwt = new JwtService({ secret: testEnv().JWT_SECRET });
-    const claims = jwt.decode<Record<string, number>>(token);
-    expect(claims.exp - claims.iat).toBe(10);
-    const back = 11; // seconds: issued 11 s ago, expired 1 s ago
-    return jwt.sign({ ...claims, iat: claims.iat - back, iat_ms: claims.iat_ms - back * 1000, exp: claims.exp - back });
-  }
+  const expired = (token: string) =>
+    resignToken(token, (claims) => {
+      expect(claims.exp - claims.iat).toBe(10);
+      const back = 11; // seconds: issued 11 s ago, expired 1 s ago
+      return { ...claims, iat: claims.iat - back, iat_ms: claims.iat_ms - back * 1000, exp: claims.exp - back };
+    });
 
   it('an expired access token answers 401; a refresh gets a working one', async () => {
     const user = await registerFamily(t);

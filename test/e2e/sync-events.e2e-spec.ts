@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { from, switchMap } from 'rxjs';
-import { bearer, familyWithMember, registerFamily } from '../factories/auth.factory.js';
+import { bearer, familyWithMember, registerFamily, resignToken } from '../factories/auth.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
 interface SseEvent {
@@ -357,14 +357,8 @@ describe('sync events (SSE) and access token expiry', () => {
   beforeAll(async () => (t = await createTestApp()));
   afterAll(() => t.close());
 
-  /** The same token (claims, secret), re-signed to expire `seconds` from now: what a token near its end looks like. */
-  async function expiringIn(token: string, seconds: number): Promise<string> {
-    const { JwtService } = await import('@nestjs/jwt');
-    const { testEnv } = await import('../setup/test-app.js');
-    const jwt = new JwtService({ secret: testEnv().JWT_SECRET });
-    const claims = jwt.decode<Record<string, number>>(token);
-    return jwt.sign({ ...claims, exp: Math.floor(Date.now() / 1000) + seconds });
-  }
+  /** The same token, re-signed to expire `seconds` from now: what a token near its end looks like. */
+  const expiringIn = (token: string, seconds: number) => resignToken(token, (claims) => ({ ...claims, exp: Math.floor(Date.now() / 1000) + seconds }));
 
   it('a stream ends when the access token that opened it expires (found by review: it went on announcing the family\'s changes); reopened with a fresh token, it works', async () => {
     const owner = await registerFamily(t);

@@ -62,3 +62,14 @@ export async function familyWithMember(t: TestApp): Promise<{ owner: RegisteredU
 }
 
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+/**
+ * A real access token re-signed with the test secret, its claims changed by `change` (say, its times
+ * moved): what the app cannot tell from a token it issued itself at another moment.
+ */
+export async function resignToken(token: string, change: (claims: Record<string, number>) => Record<string, unknown>): Promise<string> {
+  const { JwtService } = await import('@nestjs/jwt');
+  const { testEnv } = await import('../setup/test-app.js');
+  const jwt = new JwtService({ secret: testEnv().JWT_SECRET });
+  return jwt.sign(change(jwt.decode<Record<string, number>>(token)));
+}

@@ -4,14 +4,14 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyContext, type FamilyScope } from '../../common/family-scope/family-context.js';
+import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { syncConfig } from '../../config/configuration.js';
+import { withAbortableRunner } from '../../database/abortable-query-runner.js';
 import { SyncErrors } from './sync.errors.js';
 import { inClientSchema, SYNC_TABLE_BY_NAME, SYNC_TABLE_NAMES, type SyncTableName } from './sync-schema.js';
 import { SyncRepository, type PullMode, type PullPlan } from './sync.repository.js';
 import type { SyncPullQueryDto } from './dto/sync.dto.js';
 import { FullPullLimiter } from './full-pull-limiter.js';
-import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
-import { withAbortableRunner } from '../../database/abortable-query-runner.js';
 
 /** WatermelonDB's `migration` argument (tables created and columns added since the last sync). */
 export interface SyncMigration {
@@ -161,14 +161,13 @@ export interface PullInput {
   version: number;
   migration: SyncMigration | null;
   /**
-   * The device was sent a full snapshot of this very family and its cursor has reached that
-   * snapshot (it left and rejoined, or was removed and re-added): its cursor is this family's,
-   * so an incremental pull is exact.
+   * The device's cursor was answered to it with this very family's data (it left and rejoined, or
+   * was removed and re-added): an incremental pull from it is exact (SyncRepository.pullState).
    */
   deviceHoldsFamily?: boolean;
   /**
-   * The last full snapshot this device was sent (with this user) was of another family: whatever
-   * its cursor says, it holds that family's records.
+   * The device's cursor was answered to it with another family's data, or it has no record of the
+   * cursor: whatever its value, the device may hold another family's records.
    */
   deviceHoldsOtherFamily?: boolean;
   /** The client's app schema version (`schema_version`); null when it did not say. */
