@@ -12,6 +12,7 @@ import { FilesCleanupCommand } from './commands/files-cleanup.command.js';
 import { MigrationRevertCommand } from './commands/migration-revert.command.js';
 import { MigrationRunCommand } from './commands/migration-run.command.js';
 import { SeedCommand } from './commands/seed.command.js';
+import { SyncCleanupCommand } from './commands/sync-cleanup.command.js';
 import { UserCreateCommand } from './commands/user-create.command.js';
 import { UserResetPasswordCommand } from './commands/user-reset-password.command.js';
 import { SeedResetService } from './seed/seed-reset.service.js';
@@ -46,6 +47,7 @@ import { FamilyReportService } from './support/family-report.service.js';
     UserResetPasswordCommand,
     FamilyShowCommand,
     FilesCleanupCommand,
+    SyncCleanupCommand,
     MigrationRunCommand,
     MigrationRevertCommand,
   ],

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { joinFamily, uniqueEmail } from '../factories/auth.factory.js';
+import { clientLog, Device } from '../sync-client/device.js';
+import { registerFamily } from '../sync-client/family.js';
 import { freePort, removeDir, scratchDir, startService, stopAll, waitForHealth, type Running } from '../setup/service-process.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun } from '../setup/test-runs.js';
@@ -364,6 +366,50 @@ describe('admin CLI (node dist/cli.js)', () => {
       const run = await cli(['seed', '--help'], { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/none' });
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/--families <n>[\s\S]*--months <m>[\s\S]*--reset/);
+    });
+  });
+
+  describe('sync:cleanup', () => {
+    const cursorsOf = async (phone: Device) =>
+      (await db.query<{ version: string }>('SELECT version FROM sync_cursors WHERE device_id = $1 ORDER BY version', [phone.deviceId])).rows.map((r) => Number(r.version));
+    const age = (phone: Device, days: number) =>
+      db.query(`UPDATE sync_cursors SET recorded_at = now() - make_interval(days => $2) WHERE device_id = $1`, [phone.deviceId, days]);
+
+    it('trims installations idle past --idle-days to their newest cursor; such a phone, back, pulls incrementally and gets what it missed', async () => {
+      const [a, b] = await registerFamily(t, 1);
+      const phoneOf = (m: typeof a) => new Device({ baseUrl: t.baseUrl, token: m.token, familyId: m.familyId });
+      const [idle, busy] = [phoneOf(a), phoneOf(b)];
+      for (let i = 0; i < 3; i++) {
+        await idle.create('transfusions', { date: i, volume_ml: 250 + i });
+        await idle.sync();
+      }
+      await busy.sync();
+      await age(idle, 40);
+      await age(busy, 40);
+      await busy.create('reminders', { title: 'recent', remind_at: 1, frequency: 'daily', is_completed: false });
+      await busy.sync(); // a new answer: busy is no longer idle
+      const [idleBefore, busyBefore] = [await cursorsOf(idle), await cursorsOf(busy)];
+      expect(idleBefore.length).toBeGreaterThan(2);
+
+      const dry = await cli(['sync:cleanup', '--dry-run', '--json', '--idle-days', '30']);
+      expect(dry.code).toBe(0);
+      expect(JSON.parse(dry.stdout)).toEqual({ dry_run: true, idle_days: 30, installations: 1, cursors: idleBefore.length - 1 });
+      expect(await cursorsOf(idle)).toEqual(idleBefore);
+
+      const run = await cli(['sync:cleanup']);
+      expect(run.code).toBe(0);
+      expect(run.stdout.trim()).toBe(`Trimmed ${idleBefore.length - 1} old cursor(s) of 1 installation(s) idle for over 30 day(s), keeping each one's newest`);
+      expect({ idle: await cursorsOf(idle), busy: await cursorsOf(busy) }).toEqual({ idle: idleBefore.slice(-1), busy: busyBefore });
+
+      const logFrom = clientLog.length;
+      await idle.sync();
+      expect(idle.lastPull?.experimentalStrategy).toBeUndefined();
+      expect(await idle.snapshot()).toEqual(await busy.snapshot());
+      expect(clientLog.slice(logFrom)).toEqual([]);
+    });
+
+    it('--idle-days out of range: a one-line message before connecting', async () => {
+      expectOneLineFailure(await cli(['sync:cleanup', '--idle-days', '0'], DB_DOWN), /--idle-days must be a whole number from 1 to 36500 \(got "0"\)/);
     });
   });
 

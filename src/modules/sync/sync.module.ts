@@ -15,7 +15,8 @@ import { FullPullLimiter } from './full-pull-limiter.js';
   imports: [DocumentsModule],
   controllers: [SyncController],
   providers: [SyncPullService, SyncPushService, SyncRepository, SyncEventsService, FullPullLimiter],
-  // The admin CLI seeds through the same push (validation + versioning), never around it.
-  exports: [SyncPushService],
+  // The admin CLI seeds through the same push (validation + versioning), never around it, and
+  // forgets idle installations' cursors through the repository (sync:cleanup).
+  exports: [SyncPushService, SyncRepository],
 })
 export class SyncModule {}

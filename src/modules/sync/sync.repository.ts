@@ -323,6 +323,32 @@ export class SyncRepository {
     );
   }
 
+  /**
+   * Trims the installations no answer has moved for `idleDays` (sync:cleanup) down to their newest
+   * cursor: without it, every installation ever used keeps CURSORS_KEPT records for good. The older
+   * ones only name the cursors of answers a phone did not apply (lost on the way); a phone that
+   * pulled since its last answer holds the newest (an answer at its own cursor records nothing), so
+   * one coming back after months pulls incrementally as before. Only a phone whose very last answer
+   * was lost, or a second phone with the same id, finds its cursor gone: a replacement, never an
+   * incremental pull on top of something unknown (pullState). A pull racing the trim records its
+   * answer after its snapshot, which the trim does not see and so keeps. Counts only, with `dryRun`.
+   */
+  async trimIdleInstallations(manager: EntityManager, idleDays: number, dryRun: boolean): Promise<{ installations: number; cursors: number }> {
+    const idle = `SELECT device_id, max(version) AS newest FROM sync_cursors
+                   GROUP BY device_id HAVING count(*) > 1 AND max(recorded_at) < now() - make_interval(days => $1)`;
+    const trimmed = `SELECT c.device_id FROM sync_cursors c JOIN (${idle}) idle ON idle.device_id = c.device_id AND c.version < idle.newest`;
+    const rows: Array<{ installations: string; cursors: string }> = await manager.query(
+      `WITH trimmed AS (${
+        dryRun
+          ? trimmed
+          : `DELETE FROM sync_cursors c USING (${idle}) idle WHERE idle.device_id = c.device_id AND c.version < idle.newest RETURNING c.device_id`
+      })
+       SELECT count(DISTINCT device_id)::text AS installations, count(*)::text AS cursors FROM trimmed`,
+      [idleDays],
+    );
+    return { installations: Number(rows[0].installations), cursors: Number(rows[0].cursors) };
+  }
+
 
   /**
    * Every pushed id (and referenced blood test) as it exists on the server, in any family; and, in

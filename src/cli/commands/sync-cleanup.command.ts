@@ -1,0 +1,60 @@
+import { Command, CommandRunner, Option } from 'nest-commander';
+import { SyncRepository } from '../../modules/sync/sync.repository.js';
+import { CliDatabaseService } from '../cli-database.service.js';
+import { CliError } from '../cli-error.js';
+
+interface SyncCleanupOptions {
+  dryRun?: boolean;
+  json?: boolean;
+  idleDays?: number;
+}
+
+/** Default of --idle-days: past a month, an answer lost on the way has long been followed by one the phone applied. */
+const DEFAULT_IDLE_DAYS = 30;
+const MAX_IDLE_DAYS = 36500;
+
+@Command({
+  name: 'sync:cleanup',
+  description:
+    'Trim the sync cursors kept for installations (X-Device-Id) that no pull answer has moved for --idle-days ' +
+    'down to their newest one (50 are kept per installation in use)',
+})
+export class SyncCleanupCommand extends CommandRunner {
+  constructor(
+    private readonly database: CliDatabaseService,
+    private readonly repository: SyncRepository,
+  ) {
+    super();
+  }
+
+  async run(args: string[], options: SyncCleanupOptions): Promise<void> {
+    if (args.length) throw new CliError(`sync:cleanup takes no arguments (got "${args.join(' ')}")`);
+    const dataSource = await this.database.connect();
+    const idleDays = options.idleDays ?? DEFAULT_IDLE_DAYS;
+    const dryRun = options.dryRun ?? false;
+    const trimmed = await this.repository.trimIdleInstallations(dataSource.manager, idleDays, dryRun);
+    if (options.json) console.log(JSON.stringify({ dry_run: dryRun, idle_days: idleDays, ...trimmed }, null, 2));
+    else {
+      const verb = dryRun ? 'Would trim' : 'Trimmed';
+      console.log(`${verb} ${trimmed.cursors} old cursor(s) of ${trimmed.installations} installation(s) idle for over ${idleDays} day(s), keeping each one's newest`);
+    }
+  }
+
+  @Option({ flags: '--dry-run', description: 'only count what would be trimmed' })
+  parseDryRun(): boolean {
+    return true;
+  }
+
+  @Option({ flags: '--json', description: 'print the counts as JSON' })
+  parseJson(): boolean {
+    return true;
+  }
+
+  @Option({ flags: '--idle-days <days>', description: `how long no answer has moved an installation's cursor (1–${MAX_IDLE_DAYS}, default ${DEFAULT_IDLE_DAYS})` })
+  parseIdleDays(value: string): number {
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_IDLE_DAYS) {
+      throw new CliError(`--idle-days must be a whole number from 1 to ${MAX_IDLE_DAYS} (got "${value}")`);
+    }
+    return Number(value);
+  }
+}
