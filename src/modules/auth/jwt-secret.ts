@@ -17,7 +17,7 @@ export class JwtSecretError extends Error {
  *
  * The file is never rewritten: an empty, short or unreadable file stops the
  * start-up with a message (an empty HMAC key would accept forged tokens, and
- * a silently regenerated one would sign everyone out). It is created with
+ * a silently regenerated one would refuse every access token at once). It is created with
  * mode 0600 under a temporary name and linked into place, so a crash cannot
  * leave a half-written secret and two processes starting at once agree on one.
  */
@@ -71,8 +71,8 @@ function readSecretFile(file: string): string | undefined {
   if (secret.length < JWT_SECRET_MIN_LENGTH) {
     throw new JwtSecretError(
       `The JWT secret file ${file} holds ${secret.length ? `only ${secret.length} characters` : 'no secret'} ` +
-        `(at least ${JWT_SECRET_MIN_LENGTH} are required). It is never replaced automatically, because that would sign ` +
-        `every user out: delete the file to have a new secret generated, or set JWT_SECRET.`,
+        `(at least ${JWT_SECRET_MIN_LENGTH} are required). It is never replaced automatically, because that would refuse ` +
+        `every access token at once: delete the file to have a new secret generated, or set JWT_SECRET.`,
     );
   }
   return secret;
