@@ -382,6 +382,18 @@ describe('families (e2e)', () => {
       await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
     });
 
+    it('the owner cannot remove themselves by their id in upper case either (it left the family ownerless, its new code open)', async () => {
+      const { owner, member } = await familyWithMember(t);
+      await t.http().delete(`/api/v1/families/me/members/${owner.user.id.toUpperCase()}`).set(bearer(owner.token)).expect(422);
+      const family = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+      expect(family.body.invite_code).toBe(owner.inviteCode);
+      expect(family.body.members).toEqual([
+        expect.objectContaining({ id: owner.user.id, role: 'owner' }),
+        expect.objectContaining({ id: member.user.id, role: 'member' }),
+      ]);
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: owner.refreshToken }).expect(200);
+    });
+
     it.each(['not-a-uuid', 'xyz', '6f1c2b0e9a7d4c1e8b7a2d3e4f5a6b7c', '6f1c2b0e-9a7d-4c1e-8b7a-2d3e4f5a6b7cc'])(
       'a malformed member id (%s) answers 400 naming userId, in the shape of every validation error',
       async (id) => {

@@ -33,7 +33,10 @@ export function isLowerCaseUuid(value: unknown): value is string {
 /**
  * A route parameter that must be a UUID; otherwise 400 VALIDATION_FAILED naming the parameter in
  * `details.fields` (Nest's own pipe names nothing). Every route with an id in its path uses this.
+ * Any case is accepted and handed on lower-cased, the form of every id the server compares it with:
+ * PostgreSQL matches `6F1C…` to `6f1c…`, JavaScript's `===` does not (found by review: the owner's
+ * own id in upper case passed the "cannot remove themselves" check, and the owner was removed).
  */
 export function UuidParam(name: string): ParameterDecorator {
-  return Param(name, new ParseUUIDPipe({ exceptionFactory: () => invalidField(name, `${name} must be a UUID`) }));
+  return Param(name, new ParseUUIDPipe({ exceptionFactory: () => invalidField(name, `${name} must be a UUID`) }), { transform: (value: string) => value.toLowerCase() });
 }
