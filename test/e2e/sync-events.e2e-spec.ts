@@ -194,6 +194,18 @@ describe('sync events (SSE)', () => {
     }
   });
 
+  it('ends the stream of a member removed by their id in upper case (the notification names them as their tokens do)', async () => {
+    const { owner, member } = await familyWithMember(t);
+    const stream = await openEvents(t, member.token);
+    try {
+      await stream.waitFor((e) => e.type === 'sync');
+      await t.http().delete(`/api/v1/families/me/members/${member.user.id.toUpperCase()}`).set(bearer(owner.token)).expect(204);
+      await expectEnded(stream, 'removal by an upper-case id');
+    } finally {
+      await stream.close();
+    }
+  });
+
   it('ends the streams of a user whose password is reset, and refuses their reconnection with an earlier token', async () => {
     const { AuthService } = await import('../../src/modules/auth/auth.service.js');
     const { owner, member } = await familyWithMember(t);
