@@ -68,6 +68,14 @@ Logger.overrideLogger(['warn', 'error', 'fatal']);
 
 /** One database for the whole run; each test owns its data (a new family per test). */
 export default async function globalSetup() {
+  // Every temporary directory of the run (the tests', the apps' and processes' they start) goes
+  // under one, removed by the teardown: a test filtered out by `-t` skips its afterAll, and the
+  // directory its describe made would otherwise stay. 0755: the embedded server runs as the
+  // postgres OS user when we are root, and must reach data directories made below it.
+  const runDir = await mkdtemp(join(tmpdir(), 'hemoday-run-'));
+  await chmod(runDir, 0o755);
+  globalThis.__HEMODAY_RUN_DIR__ = runDir;
+  process.env.TMPDIR = runDir; // os.tmpdir() here, and in the workers and processes, which inherit it
   const database = await startTestDatabase();
   globalThis.__HEMODAY_TEST_DB__ = database;
   process.env.TEST_DATABASE_URL = database.url; // inherited by the workers
