@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Response } from 'supertest';
@@ -569,6 +570,93 @@ describe('files: upload and download', () => {
       expect((await familyRows(other.familyId)).documents).toEqual(joined.documents);
       expect(listFiles(uploadDir).filter((f) => f.startsWith(owner.familyId) || f.startsWith(other.familyId))).toEqual([]);
     });
+  });
+});
+
+/**
+ * A TCP proxy in front of the test database that, once armed, lets the COMMIT of the next
+ * transaction that inserted a `files` row reach PostgreSQL and then cuts the connection before
+ * the acknowledgment reaches the app: the commit happened, the app sees a broken connection.
+ */
+async function commitAckLosingProxy(target: URL): Promise<{ url: string; arm: () => Promise<void>; close: () => Promise<void> }> {
+  let armed = false;
+  let fired: () => void = () => undefined;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.add(client).add(upstream);
+    let insertedFile = false;
+    let commitSent = false;
+    client.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('latin1');
+      if (text.includes('INSERT INTO "files"')) insertedFile = true;
+      if (armed && insertedFile && text.includes('COMMIT\0')) commitSent = true;
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!commitSent) return void client.write(chunk);
+      // PostgreSQL answered the COMMIT: the transaction is durable. The app never hears it.
+      armed = false;
+      client.destroy();
+      upstream.destroy();
+      fired();
+    });
+    const end = () => (client.destroy(), upstream.destroy());
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(target.href);
+  url.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url: url.href,
+    arm: () => {
+      armed = true;
+      return new Promise<void>((resolve) => (fired = resolve));
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe('files: an upload whose commit is acknowledged to nobody', () => {
+  let t: TestApp;
+  let db: DataSource;
+  let proxy: Awaited<ReturnType<typeof commitAckLosingProxy>>;
+  const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-files-commit-e2e-'));
+
+  beforeAll(async () => {
+    proxy = await commitAckLosingProxy(new URL(process.env.TEST_DATABASE_URL!));
+    t = await createTestApp({ UPLOAD_DIR: uploadDir, DATABASE_URL: proxy.url });
+    db = t.app.get(DataSource);
+  });
+  afterAll(async () => {
+    await t.close();
+    await proxy.close();
+    rmSync(uploadDir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['a bare file', {}],
+    ['a new document', { name: 'Ferritin', category: 'lab_result' }],
+  ])('keeps the stored bytes when the commit may have happened: %s', async (_, fields) => {
+    const m = await register(t);
+    const lost = proxy.arm();
+    const req = t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`);
+    for (const [k, v] of Object.entries(fields)) req.field(k, v);
+    const content = pdf();
+    const res = await req.attach('file', content, 'scan.pdf');
+    await lost;
+    // The app cannot tell whether its commit happened, and says so.
+    expect(res.status).toBe(500);
+    // It did happen: the row is there, and so must be its bytes (a document may already point at them).
+    const rows: Array<{ id: string }> = await db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId]);
+    expect(rows).toHaveLength(1);
+    expect(listFiles(uploadDir)).toContain(join(m.familyId, rows[0].id));
+    const download = await t.http().get(`/api/v1/files/${rows[0].id}`).set('Authorization', `Bearer ${m.token}`).buffer(true).parse(binary).expect(200);
+    expect(Buffer.compare(download.body as Buffer, content)).toBe(0);
   });
 });
 

@@ -57,6 +57,9 @@ export class UploadService {
     const fileId = randomUUID();
     const key = `${scope.familyId}/${fileId}`;
     let stored: Promise<InspectedFile> | undefined;
+    // Set once the transaction's work is done: a failure after it may be a commit that happened
+    // unacknowledged (a connection lost at COMMIT), and its row needs the bytes.
+    let committing = false;
     try {
       const received = await receiveMultipart(
         req,
@@ -82,7 +85,9 @@ export class UploadService {
         // member the request began as: an upload can outlive a removal or a join by minutes.
         const saved = await this.dataSource.transaction(async (manager) => {
           await assertStillMemberOutsideVersionedWrite(manager, scope);
-          return this.files.withManager(manager).insert(file);
+          const inserted = await this.files.withManager(manager).insert(file);
+          committing = true;
+          return inserted;
         });
         this.logger.log({ fileId, sizeBytes: saved.sizeBytes, mimeType: saved.mimeType }, 'file uploaded');
         return UploadResponse.from(saved);
@@ -91,12 +96,16 @@ export class UploadService {
         const saved = await this.files.withManager(write.manager).insert(file);
         // No device: the uploaded document is pulled as `created` by every device (see DocumentRecordsRepository).
         const document = await this.writeDocument(write.manager, writeStamp(write, scope.userId, null), fields, saved);
+        committing = true;
         return { saved, document };
       });
       this.logger.log({ fileId, documentId: result.document.id, sizeBytes: result.saved.sizeBytes }, 'file uploaded with document');
       return UploadResponse.from(result.saved, result.document);
     } catch (error) {
-      if (stored) {
+      if (stored && committing) {
+        // Whether the row exists is unknown: keep the bytes. Without a row, the orphan sweep removes them.
+        this.logger.error({ err: error, fileId, key }, 'upload failed at commit; its stored object is kept');
+      } else if (stored) {
         // Wait for the driver to stop writing before removing what it may have written.
         await stored.catch(() => undefined);
         await this.storage.delete(key).catch((e: unknown) => this.logger.error({ err: e, key }, 'could not remove a rejected upload'));
