@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { FileCleanupService } from '../../src/modules/documents/file-cleanup.service.js';
 import { FILE_STORAGE, type FileStorage } from '../../src/modules/documents/storage/file-storage.js';
-import { changesOf, push } from '../factories/sync.factory.js';
+import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { register, type Member } from '../sync-client/family.js';
 
@@ -262,6 +262,32 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
       const report = await cleanup.run({ dryRun: false, familyIds: [goneFamily] });
       expect(report.orphans.map((o) => o.key)).toEqual([key]);
       expect(existsSync(join(uploadDir, key))).toBe(false);
+    });
+
+    it('a deleted document written again without file_url keeps its stored one only while that file exists', async () => {
+      const m = await register(t);
+      const kept = await upload(m, { name: 'kept', category: 'other' });
+      const cleaned = await upload(m, { name: 'cleaned', category: 'other' });
+      const docs = [kept.document!.id, cleaned.document!.id];
+      const cursor = (await pull(t, m, null).expect(200)).body.timestamp;
+      const deleted = (await push(t, m, cursor, changesOf('documents', { deleted: docs })).expect(200)).body.timestamp;
+      // The retention of `cleaned` has passed and the cleanup removed its file; `kept` is within it.
+      await db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [cleaned.document!.id, Date.now() - 31 * DAY]);
+      await db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = ANY($1::uuid[])`, [[kept.id, cleaned.id]]);
+      expect((await cleanup.run({ dryRun: false, familyIds: [m.familyId] })).files.map((f) => f.id)).toEqual([cleaned.id]);
+
+      // A push without the column keeps the stored value (an older client): for a revived document,
+      // that value names a file like a pushed one does, and must name one that still exists.
+      const revive = (id: string, extra: Record<string, unknown> = {}) =>
+        push(t, m, deleted, changesOf('documents', { updated: [{ id, name: 'back', category: 'other', created_at: 1, updated_at: 2, ...extra }] }));
+      const refused = await revive(cleaned.document!.id).expect(422);
+      expect(refused.body.details).toMatchObject({ table: 'documents', id: cleaned.document!.id, field: 'file_url' });
+      expect(await db.query('SELECT deleted_at IS NOT NULL AS deleted FROM documents WHERE id = $1', [cleaned.document!.id])).toEqual([{ deleted: true }]);
+      await revive(cleaned.document!.id, { file_url: null }).expect(200);
+
+      const version = (await pull(t, m, null).expect(200)).body.timestamp;
+      await push(t, m, version, changesOf('documents', { updated: [{ id: kept.document!.id, name: 'back', category: 'other', created_at: 1, updated_at: 2 }] })).expect(200);
+      expect(await db.query('SELECT file_url, deleted_at FROM documents WHERE id = $1', [kept.document!.id])).toEqual([{ file_url: kept.file_url, deleted_at: null }]);
     });
 
     it('refuses a grace period or retention out of bounds', async () => {

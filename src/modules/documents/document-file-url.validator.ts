@@ -23,11 +23,23 @@ export interface DocumentFileRef {
 export class DocumentFileUrlValidator {
   /**
    * @param refs the pushed documents with a non-empty `file_url` (null/empty are allowed and not passed)
+   * @param keptIds the pushed documents without a `file_url` key, which keep the stored value
    * Runs inside the push transaction (`manager`); throwing rejects the whole push.
    * @throws DomainError VALIDATION_FAILED (422) in the sync shape `{ table, id, field, errors }`, one error per
    *   offending document; nothing is written by the caller then
    */
-  async assertFamilyFiles(manager: EntityManager, familyId: string, refs: DocumentFileRef[]): Promise<void> {
+  async assertFamilyFiles(manager: EntityManager, familyId: string, refs: DocumentFileRef[], keptIds: string[] = []): Promise<void> {
+    if (keptIds.length) {
+      // A deleted document written again comes back with its stored file_url, whose file the cleanup
+      // removes once the deletion is past the retention period: that value is checked like a pushed
+      // one. (A live document's file is never removed, so its stored value needs no check.)
+      const kept: DocumentFileRef[] = await manager.query(
+        `SELECT id, file_url AS "fileUrl" FROM documents
+          WHERE family_id = $1 AND id = ANY($2::uuid[]) AND deleted_at IS NOT NULL AND file_url <> ''`,
+        [familyId, keptIds],
+      );
+      refs = [...refs, ...kept];
+    }
     const wanted = new Map<string, string[]>(); // file id -> ids of the documents pointing at it
     const errors: SyncFieldError[] = [];
     for (const { id, fileUrl } of refs) {

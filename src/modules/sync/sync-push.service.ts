@@ -85,7 +85,7 @@ export class SyncPushService {
       const byTable = indexExisting(existing.rows);
       if (input.fromDevice) assertNewRecordsNameFamily(validated, byTable);
       const push = deleteInstead(validated, checkBloodTestRefs(validated, byTable.get('blood_tests'), familyId));
-      if (push.fileRefs.length) await this.files.assertFamilyFiles(manager, familyId, push.fileRefs);
+      if (push.fileRefs.length || push.fileUrlKept.length) await this.files.assertFamilyFiles(manager, familyId, push.fileRefs, push.fileUrlKept);
       assertNoForeignRows(byTable, familyId);
       // A cursor above every version this family had was issued for other data (or made up):
       // its conflict check would let the push overwrite newer edits.

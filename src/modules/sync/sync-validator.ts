@@ -35,6 +35,8 @@ export interface ValidatedPush {
   bloodTestRefs: string[];
   /** Every pushed document with a non-empty file_url. */
   fileRefs: DocumentFileRef[];
+  /** Ids of the pushed documents without a file_url key: they keep the stored one (see DocumentFileUrlValidator). */
+  fileUrlKept: string[];
   recordCount: number;
 }
 
@@ -60,6 +62,7 @@ export function validatePush(changes: unknown, familyId: string, options: { requ
   const tables: PushedTable[] = [];
   const refs = new Set<string>();
   const fileRefs: DocumentFileRef[] = [];
+  const fileUrlKept: string[] = [];
   let recordCount = 0;
 
   if (!isPlainObject(changes)) throw SyncErrors.invalid([{ table: '(changes)', id: null, field: 'changes', message: 'must be an object' }]);
@@ -95,6 +98,7 @@ export function validatePush(changes: unknown, familyId: string, options: { requ
         if (spec.isFamilyRow && record.id !== familyId) addId(foreign, tableName, record.id);
         if (spec.name === 'blood_test_results' && typeof record.doc.blood_test_id === 'string') refs.add(record.doc.blood_test_id);
         if (spec.name === 'documents' && typeof record.doc.file_url === 'string' && record.doc.file_url !== '') fileRefs.push({ id: record.id, fileUrl: record.doc.file_url });
+        if (spec.name === 'documents' && !('file_url' in record.doc)) fileUrlKept.push(record.id);
         table.upserts.push(record);
       }
     }
@@ -122,7 +126,7 @@ export function validatePush(changes: unknown, familyId: string, options: { requ
 
   if (errors.length) throw SyncErrors.invalid(errors);
   if (Object.keys(foreign).length) throw SyncErrors.forbidden(foreign, 'The push names another family (family_id or family record)');
-  return { tables, bloodTestRefs: [...refs], fileRefs, recordCount };
+  return { tables, bloodTestRefs: [...refs], fileRefs, fileUrlKept, recordCount };
 }
 
 function validateRecord(
