@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -19,6 +20,7 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   app.set('trust proxy', http.trustProxy);
   app.disable('x-powered-by');
   answerExpectContinueFromApp(app.getHttpServer());
+  (app.getHttpServer() as Server).requestTimeout = http.requestTimeoutMs;
   // No upgrade-insecure-requests: over plain HTTP at a LAN address it made browsers fetch /docs assets over HTTPS (blank Swagger UI).
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   // Medical data and tokens: no shared or browser cache keeps API answers (downloads set their own).

@@ -101,6 +101,8 @@ describe('validateEnv', () => {
     ['LOG_LEVEL', 'verbose'],
     ['BODY_LIMIT_BYTES', '10'],
     ['SYNC_BODY_LIMIT_BYTES', String(256 * 1024 * 1024 + 1)],
+    ['REQUEST_TIMEOUT_SECONDS', '59'],
+    ['REQUEST_TIMEOUT_SECONDS', '3001'], // an upload in progress would look like debris to files:cleanup
     ['AUTH_RATE_LIMIT', '0'],
     ['TRUST_PROXY', 'maybe'],
     ['TRUST_PROXY', 'true'],

@@ -14,7 +14,7 @@ import {
   validateSync,
 } from 'class-validator';
 import { JWT_SECRET_MIN_LENGTH } from '../modules/auth/jwt-secret.js';
-import { MAX_GRACE_HOURS, MAX_RETENTION_DAYS } from '../modules/documents/cleanup-limits.js';
+import { MAX_GRACE_HOURS, MAX_REQUEST_TIMEOUT_SECONDS, MAX_RETENTION_DAYS } from '../modules/documents/cleanup-limits.js';
 import { SUPPORTED_FILE_TYPES } from '../modules/documents/file-type.js';
 import { badCorsOrigins } from './cors-origins.js';
 import { ACCESS_TTL_BOUNDS, type DurationBounds, durationProblem, formatDuration, REFRESH_TTL_BOUNDS } from './duration.js';
@@ -194,6 +194,14 @@ export class EnvironmentVariables {
 
   @Transform(toInt) @IsOptional() @IsInt() @Min(1024)
   BODY_LIMIT_BYTES: number = 1024 * 1024;
+
+  /**
+   * How long a request may take to arrive, headers and body (Node's requestTimeout; 408 past it):
+   * what caps an upload or a push on a slow network. Below MAX_REQUEST_TIMEOUT_SECONDS, so that an
+   * object still being uploaded never looks like debris to files:cleanup (ORPHAN_MIN_AGE_HOURS).
+   */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(60) @Max(MAX_REQUEST_TIMEOUT_SECONDS)
+  REQUEST_TIMEOUT_SECONDS: number = 300;
 
   /** A push is parsed in memory (string, then objects): 256 MiB is far above any real offline history. */
   @Transform(toInt) @IsOptional() @IsInt() @Min(1024) @Max(256 * 1024 * 1024)

@@ -1,7 +1,7 @@
 import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { bearer, registerFamily, uniqueEmail } from '../factories/auth.factory.js';
 import { DRAINED_MAX_BYTES, rawRequest, UNREAD_MAX_BYTES } from '../setup/raw-request.js';
@@ -26,6 +26,15 @@ describe('HTTP input handling and error shape (e2e)', () => {
   afterAll(() => t.close());
 
   const post = (path: string) => t.http().post(path).set('Content-Type', 'application/json');
+
+  it('a request may take REQUEST_TIMEOUT_SECONDS to arrive (Node\'s requestTimeout; 300 s unless set)', async () => {
+    const slow = await createTestApp({ REQUEST_TIMEOUT_SECONDS: '1800' });
+    try {
+      expect({ set: (slow.app.getHttpServer() as Server).requestTimeout, default: (t.app.getHttpServer() as Server).requestTimeout }).toEqual({ set: 1_800_000, default: 300_000 });
+    } finally {
+      await slow.close();
+    }
+  });
 
   it.each([
     ['{"email": ', 'truncated'],

@@ -1,4 +1,5 @@
-import { type CleanupReport, ORPHAN_MIN_AGE_HOURS } from '../../modules/documents/file-cleanup.service.js';
+import { ORPHAN_MIN_AGE_HOURS } from '../../modules/documents/cleanup-limits.js';
+import type { CleanupReport } from '../../modules/documents/file-cleanup.service.js';
 
 const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(2);
 

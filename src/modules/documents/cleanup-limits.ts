@@ -6,3 +6,14 @@
  */
 export const MAX_GRACE_HOURS = 87_600;
 export const MAX_RETENTION_DAYS = 36_500;
+
+/**
+ * An object without a row is removed only once it is older than the grace period AND this: an
+ * upload stores its object, then inserts its row a moment later, and an S3 multipart object is
+ * dated by the start of its upload (at most REQUEST_TIMEOUT_SECONDS earlier). With
+ * `--grace-hours 0` an object being recorded right now must still not look like debris.
+ */
+export const ORPHAN_MIN_AGE_HOURS = 1;
+
+/** The longest REQUEST_TIMEOUT_SECONDS: 10 minutes short of ORPHAN_MIN_AGE_HOURS. */
+export const MAX_REQUEST_TIMEOUT_SECONDS = ORPHAN_MIN_AGE_HOURS * 3600 - 600;

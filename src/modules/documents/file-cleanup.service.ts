@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { LOWER_CASE_UUID_SOURCE } from '../../common/http/uuid.js';
 import { uploadConfig } from '../../config/configuration.js';
-import { MAX_GRACE_HOURS, MAX_RETENTION_DAYS } from './cleanup-limits.js';
+import { MAX_GRACE_HOURS, MAX_RETENTION_DAYS, ORPHAN_MIN_AGE_HOURS } from './cleanup-limits.js';
 import { FILE_URL_PREFIX } from './file-url.js';
 import { FILE_STORAGE, type FileStorage, type StorageEntry } from './storage/file-storage.js';
 
@@ -63,15 +63,6 @@ export interface CleanupOptions {
 }
 
 export { MAX_GRACE_HOURS, MAX_RETENTION_DAYS };
-
-/**
- * An object without a row is removed only once it is older than the grace
- * period AND this: an upload stores its object, then inserts its row a moment
- * later, and an S3 multipart object is dated by the start of its upload (at
- * most Node's 5-minute request timeout earlier). With `--grace-hours 0` an
- * object being recorded right now must still not look like debris.
- */
-export const ORPHAN_MIN_AGE_HOURS = 1;
 
 /** Storage keys the server makes: `<family uuid>/<file uuid>` (anything else in the store is not ours). */
 const UUID = LOWER_CASE_UUID_SOURCE;
