@@ -154,6 +154,43 @@ describe('sync with the real WatermelonDB client', () => {
     await sameData(phoneA, phoneB);
   });
 
+  it("a push retried after its answer was lost does not undo another phone's later edit of the same column (found by review)", async () => {
+    const [owner, member] = await registerFamily(t, 1);
+    const phoneA = device(owner);
+    const phoneB = device(member);
+    await phoneA.sync();
+    const id = await phoneA.create('transfusions', { date: 1, volume_ml: 250, hospital: 'City', notes: 'n0', medication: 'm0' });
+    await phoneA.sync();
+    await phoneB.sync();
+
+    // A's edit lands, but its acknowledgement never arrives: A still holds it as unpushed.
+    await phoneA.update('transfusions', id, { notes: 'from A' });
+    await expect(phoneA.sync({ losePushResponse: true })).rejects.toBeInstanceOf(LostResponseError);
+    // B sees A's edit and corrects it (and another column), before A syncs again.
+    await phoneB.sync();
+    expect(await phoneB.find('transfusions', id)).toMatchObject({ notes: 'from A' });
+    await phoneB.update('transfusions', id, { notes: 'corrected by B', hospital: 'North' });
+    await phoneB.sync();
+    // A's next syncs push its already applied edit again (the first of them loses its answer too):
+    // they must not bring 'from A' back.
+    await expect(phoneA.sync({ losePushResponse: true })).rejects.toBeInstanceOf(LostResponseError);
+    await phoneA.sync();
+    await phoneA.sync(); // the retry gave the row a new version: the phone pulls it as it is
+    const expected = { notes: 'corrected by B', hospital: 'North', medication: 'm0' };
+    expect(await phoneA.find('transfusions', id)).toMatchObject(expected);
+    expect(await phoneB.find('transfusions', id)).toMatchObject({ notes: 'corrected by B' });
+    await sameData(phoneA, phoneB);
+    expect(await phoneB.find('transfusions', id)).toMatchObject(expected);
+
+    // A new edit made on A after the lost answer is not a retry: it is written as usual.
+    await phoneA.update('transfusions', id, { notes: 'A again' });
+    await expect(phoneA.sync({ losePushResponse: true })).rejects.toBeInstanceOf(LostResponseError);
+    await phoneA.update('transfusions', id, { medication: 'm1' });
+    await phoneA.sync();
+    await sameData(phoneA, phoneB);
+    expect(await phoneB.find('transfusions', id)).toMatchObject({ notes: 'A again', medication: 'm1' });
+  });
+
   it('a device that joins later gets everything; another family sees nothing', async () => {
     const [owner] = await registerFamily(t);
     const phoneA = device(owner);

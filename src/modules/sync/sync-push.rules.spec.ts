@@ -8,8 +8,10 @@ import {
   assertNoForeignRows,
   changesNothing,
   indexExisting,
+  lastPushKey,
   lookupIds,
   readBody,
+  replayedRecords,
 } from './sync-push.rules.js';
 import type { CascadedResult, ExistingRow } from './sync.repository.js';
 import type { SyncTableName } from './sync-schema.js';
@@ -221,6 +223,33 @@ describe('push rules', () => {
       expect(code).toBe(ErrorCode.VALIDATION_FAILED);
       // The family row is never new to the server: it is not asked to name itself.
       expect(details.errors).toEqual([{ table: 'blood_tests', id: unknown, field: 'family_id', message: MISSING_FAMILY_ID }]);
+    });
+  });
+  describe('replayedRecords', () => {
+    const id = randomUUID();
+    const record = (notes: string, changed = 'notes,updated_at') => ({ id, family_id: family, date: 1, notes, hospital: 'City', updated_at: 5, _status: 'updated', _changed: changed });
+    const pushed = (notes: string, changed?: string) => push({ transfusions: { updated: [record(notes, changed)] } });
+    const last = (notes: string, version: number) => new Map([[lastPushKey('transfusions', id), [pushed(notes).tables[0].upserts[0].fingerprint!, version] as [string, number]]]);
+    const replays = (p: ReturnType<typeof push>, rowVersion: number, lastPush: Map<string, [string, number]>, deleted = false) =>
+      [...(replayedRecords(p, indexExisting([row('transfusions', id, { version: rowVersion, deleted })]), lastPush).get('transfusions') ?? [])];
+
+    it("the device's last push repeated unchanged, on a row written since: a replay", () => {
+      expect(replays(pushed('a1'), 200, last('a1', 100))).toEqual([id]);
+    });
+
+    it('not a replay: the row unchanged since, another value or set of changed columns, a tombstone (a revival), no _changed', () => {
+      expect(replays(pushed('a1'), 100, last('a1', 100))).toEqual([]);
+      expect(replays(pushed('a2'), 200, last('a1', 100))).toEqual([]);
+      expect(replays(pushed('a1', 'notes,updated_at,hospital'), 200, last('a1', 100))).toEqual([]);
+      expect(replays(pushed('a1'), 200, last('a1', 100), true)).toEqual([]);
+      const withoutChanged = push({ transfusions: { updated: [{ id, family_id: family, date: 1, notes: 'a1' }] } });
+      expect(withoutChanged.tables[0].upserts[0].fingerprint).toBeNull();
+      expect(replays(withoutChanged, 200, last('a1', 100))).toEqual([]);
+    });
+
+    it('columns the record carries unchanged (merged from the server) are not part of the fingerprint', () => {
+      const merged = push({ transfusions: { updated: [{ ...record('a1'), hospital: 'North', medication: 'm1' }] } });
+      expect(replays(merged, 200, last('a1', 100))).toEqual([id]);
     });
   });
 });

@@ -147,6 +147,37 @@ export function assertNewRecordsNameFamily(push: ValidatedPush, existing: Existi
   if (errors.length) throw SyncErrors.invalid(errors);
 }
 
+/** What a device's last committed push wrote: `<table>:<id>` → [fingerprint, version its values were written with]. */
+export type LastPush = Map<string, [string, number]>;
+
+export const lastPushKey = (table: SyncTableName, id: string) => `${table}:${id}`;
+
+/**
+ * Records this push repeats from the device's last committed push (the same fingerprint: the same
+ * locally changed columns with the same values, so no local edit since) on live rows that another
+ * write changed after that push. The push's answer was lost: WatermelonDB still holds the edit as
+ * unpushed, its next sync pulls the other device's edit, keeps its own columns on top and pushes
+ * them again — written, they would undo the later edit without a word (found by review). They are
+ * not written; the service gives the row a new version instead, so the device pulls it as it is
+ * (the push marks its stale copy as synced). A tombstone is never a replay: pushing it is a revival.
+ */
+export function replayedRecords(push: ValidatedPush, existing: ExistingIndex, lastPush: LastPush): Map<SyncTableName, Set<string>> {
+  const replays = new Map<SyncTableName, Set<string>>();
+  if (!lastPush.size) return replays;
+  for (const table of push.tables) {
+    const rows = existing.get(table.spec.name);
+    for (const record of table.upserts) {
+      const previous = lastPush.get(lastPushKey(table.spec.name, record.id));
+      const row = rows?.get(record.id);
+      if (!previous || !row || row.deleted || previous[0] !== record.fingerprint || Number(row.server_version) <= previous[1]) continue;
+      let ids = replays.get(table.spec.name);
+      if (!ids) replays.set(table.spec.name, (ids = new Set()));
+      ids.add(record.id);
+    }
+  }
+  return replays;
+}
+
 /** No record written and every deletion hits a row that is missing or already deleted. */
 export function changesNothing(push: ValidatedPush, existing: ExistingIndex): boolean {
   return push.tables.every((table) => {

@@ -15,8 +15,11 @@ import {
   assertNoForeignRows,
   changesNothing,
   indexExisting,
+  lastPushKey,
   lookupIds,
   readBody,
+  replayedRecords,
+  type LastPush,
 } from './sync-push.rules.js';
 import { SyncRepository } from './sync.repository.js';
 import { validatePush, type PushedRecord } from './sync-validator.js';
@@ -58,7 +61,9 @@ export interface PushInput {
  * A retried push whose first attempt committed meets its own rows with
  * server_version > last_pulled_at and gets a 409; the client then pulls
  * (its own rows come back as `updated`), and pushes again as upserts — so a
- * retry never duplicates and never silently overwrites someone else's edit.
+ * retry never duplicates. Records it repeats unchanged from the device's last
+ * committed push, on rows another write changed since, are not written again
+ * (they would undo that write): replayedRecords.
  */
 @Injectable()
 export class SyncPushService {
@@ -94,11 +99,19 @@ export class SyncPushService {
       if (changesNothing(push, byTable)) return NOTHING_TO_WRITE;
 
       const stamp = writeStamp(write, userId, input.deviceId);
+      // A push whose answer was lost comes again with the next sync: its records must not undo what
+      // other devices wrote since (replayedRecords). Only a device can be recognized.
+      const fingerprinted = push.tables.flatMap((t) => t.upserts.filter((r) => r.fingerprint).map((r) => ({ table: t.spec.name, record: r })));
+      const keys = fingerprinted.map(({ table, record }) => lastPushKey(table, record.id));
+      const lastPush = input.deviceId && keys.length ? await this.repository.lastPush(manager, input.deviceId, userId, familyId, keys) : (new Map() as LastPush);
+      const replays = replayedRecords(push, byTable, lastPush);
       for (const table of push.tables) {
         const own = byTable.get(table.spec.name);
+        const replayed = replays.get(table.spec.name);
         const toUpdate: PushedRecord[] = [];
         const toInsert: PushedRecord[] = [];
-        for (const record of table.upserts) (own?.has(record.id) ? toUpdate : toInsert).push(record);
+        for (const record of table.upserts) if (!replayed?.has(record.id)) (own?.has(record.id) ? toUpdate : toInsert).push(record);
+        if (replayed) await this.repository.touch(manager, table.spec, [...replayed], stamp);
         if (toUpdate.length) await this.repository.updateRows(manager, table.spec, toUpdate, stamp);
         if (toInsert.length) {
           const inserted = await this.repository.insertRows(manager, table.spec, toInsert, stamp);
@@ -109,6 +122,16 @@ export class SyncPushService {
       }
       if (push.tables.some((t) => t.spec.name === 'blood_tests' || t.spec.name === 'blood_test_results')) {
         await this.repository.tombstoneOrphanResults(manager, stamp);
+      }
+      if (input.deviceId) {
+        // A replayed record keeps the version its values were written with: a retry of this push is a replay too.
+        const fingerprints = Object.fromEntries(
+          fingerprinted.map(({ table, record }, i): [string, [string, number]] => [
+            keys[i],
+            [record.fingerprint!, replays.get(table)?.has(record.id) ? lastPush.get(keys[i])![1] : stamp.version],
+          ]),
+        );
+        await this.repository.recordLastPush(manager, input.deviceId, userId, familyId, fingerprints);
       }
     }, { membershipChanged: SyncErrors.membershipChanged });
     return { timestamp: version };

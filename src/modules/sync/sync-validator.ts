@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { unstorableTextProblem } from '../../common/http/storable-text.js';
 import { isLowerCaseUuid } from '../../common/http/uuid.js';
 import type { DocumentFileRef } from '../documents/document-file-url.validator.js';
@@ -20,6 +21,12 @@ export interface PushedRecord {
    * (pushed as created, or updated but missing) must: see validateRecord.
    */
   namesFamily: boolean;
+  /**
+   * The columns the phone changed locally (WatermelonDB's `_changed`) with the values pushed for
+   * them, hashed; null when the client sent no `_changed`. The same fingerprint in the device's next
+   * push means no local edit since: a retry of a push whose answer was lost (see replayedRecords).
+   */
+  fingerprint: string | null;
 }
 
 export interface PushedTable {
@@ -40,7 +47,7 @@ export interface ValidatedPush {
   recordCount: number;
 }
 
-/** Keys WatermelonDB puts on every pushed record; meaningless to the server. */
+/** Keys WatermelonDB puts on every pushed record; not written (`_changed` only fingerprints the record). */
 const IGNORED_KEYS = new Set(['_status', '_changed']);
 /** Limits of the JSON columns' contents (the README's column table is generated from them). */
 export const JSON_LIMITS = {
@@ -183,7 +190,14 @@ function validateRecord(
   if (mustNameFamily && !namesFamily && !spec.isFamilyRow && !hasForeignFamily(raw, familyId)) {
     errors.push({ table, id, field: 'family_id', message: MISSING_FAMILY_ID });
   }
-  return { id, doc, namesFamily };
+  return { id, doc, namesFamily, fingerprint: fingerprintOf(raw._changed, doc) };
+}
+
+/** The record's locally changed columns (those it carries) and their values, hashed (128 bits). */
+function fingerprintOf(changed: unknown, doc: Record<string, unknown>): string | null {
+  if (typeof changed !== 'string') return null;
+  const columns = [...new Set(changed.split(','))].filter((c) => c !== 'id' && Object.hasOwn(doc, c)).sort();
+  return createHash('sha256').update(JSON.stringify([columns, columns.map((c) => doc[c])])).digest('base64url').slice(0, 22);
 }
 
 /** The message of a new record without the caller's family_id. */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { inClientSchema, isJsonColumn, SYNC_TABLES, writableColumns, type ColumnSpec, type SyncTableName, type TableSpec } from './sync-schema.js';
+import type { LastPush } from './sync-push.rules.js';
 import type { PushedRecord } from './sync-validator.js';
 import type { WriteStamp } from './write-stamp.js';
 
@@ -175,11 +176,15 @@ const SQL = new Map(
            ON CONFLICT (id) DO NOTHING
            RETURNING 1)
          SELECT count(*)::int AS inserted FROM ins`;
+    // A replayed record (SyncPushService): its row, unchanged, gets the push's version.
+    const touch = spec.isFamilyRow
+      ? `UPDATE families SET server_version = $3 WHERE id = $2 AND id = ANY($1::uuid[])`
+      : `UPDATE ${q(spec.name)} SET server_version = $3 WHERE family_id = $2 AND id = ANY($1::uuid[]) AND deleted_at IS NULL`;
     const tombstone = spec.isFamilyRow
       ? null
       : `UPDATE ${q(spec.name)} SET deleted_at = $3, server_version = $3, updated_by = $4, deleted_by_device = $5::varchar
           WHERE family_id = $2 AND id = ANY($1::uuid[]) AND deleted_at IS NULL`;
-    return [spec.name, { update, insert, tombstone }] as const;
+    return [spec.name, { update, insert, tombstone, touch }] as const;
   }),
 );
 
@@ -407,6 +412,29 @@ export class SyncRepository {
       stamp.now,
     ]);
     return result[0].inserted;
+  }
+
+  async touch(manager: EntityManager, spec: TableSpec, ids: string[], stamp: WriteStamp): Promise<void> {
+    await manager.query(SQL.get(spec.name)!.touch, [ids, stamp.familyId, stamp.version]);
+  }
+
+  /** What this device's last committed push in `familyId` wrote, for the pushed records `keys` only (see LastPush). */
+  async lastPush(manager: EntityManager, deviceId: string, userId: string, familyId: string, keys: string[]): Promise<LastPush> {
+    const rows: Array<{ key: string; value: [string, number] }> = await manager.query(
+      `SELECT e.key, e.value FROM sync_last_pushes p CROSS JOIN LATERAL jsonb_each(p.fingerprints) e
+        WHERE p.device_id = $1 AND p.user_id = $2 AND p.family_id = $3 AND e.key = ANY($4::text[])`,
+      [deviceId, userId, familyId, keys],
+    );
+    return new Map(rows.map((r) => [r.key, [r.value[0], Number(r.value[1])]]));
+  }
+
+  /** Replaces the device's last push with this one (in its transaction: only a committed push is remembered). */
+  async recordLastPush(manager: EntityManager, deviceId: string, userId: string, familyId: string, fingerprints: Record<string, [string, number]>): Promise<void> {
+    await manager.query(
+      `INSERT INTO sync_last_pushes (device_id, user_id, family_id, fingerprints) VALUES ($1, $2, $3, $4::jsonb)
+       ON CONFLICT (device_id, user_id) DO UPDATE SET family_id = EXCLUDED.family_id, fingerprints = EXCLUDED.fingerprints`,
+      [deviceId, userId, familyId, JSON.stringify(fingerprints)],
+    );
   }
 
   async tombstone(manager: EntityManager, spec: TableSpec, ids: string[], stamp: WriteStamp): Promise<void> {
