@@ -247,6 +247,12 @@ describe('push rules', () => {
       expect(replays(withoutChanged, 200, last('a1', 100))).toEqual([]);
     });
 
+    it('no fingerprint without updated_at among the changed columns: the same values may be a new edit setting a column back', () => {
+      expect(pushed('a1', 'notes').tables[0].upserts[0].fingerprint).toBeNull();
+      expect(pushed('a1', '').tables[0].upserts[0].fingerprint).toBeNull(); // created, not edited since
+      expect(pushed('a1', 'notes,updated_at').tables[0].upserts[0].fingerprint).not.toBeNull();
+    });
+
     it('columns the record carries unchanged (merged from the server) are not part of the fingerprint', () => {
       const merged = push({ transfusions: { updated: [{ ...record('a1'), hospital: 'North', medication: 'm1' }] } });
       expect(replays(merged, 200, last('a1', 100))).toEqual([id]);

@@ -193,10 +193,18 @@ function validateRecord(
   return { id, doc, namesFamily, fingerprint: fingerprintOf(raw._changed, doc) };
 }
 
-/** The record's locally changed columns (those it carries) and their values, hashed (128 bits). */
+/**
+ * The record's locally changed columns (those it carries) and their values, hashed (128 bits).
+ * Only with `updated_at` among them: the edit's own time makes the fingerprint one edit's, so the
+ * same fingerprint again can only be that edit pushed again. Without it (a model that does not
+ * move updated_at, a record not edited since it was created), a user who sets a column back to
+ * the value the phone last pushed, after another member changed it, would push the same
+ * fingerprint as a new edit, and lose it as a replay.
+ */
 function fingerprintOf(changed: unknown, doc: Record<string, unknown>): string | null {
   if (typeof changed !== 'string') return null;
   const columns = [...new Set(changed.split(','))].filter((c) => c !== 'id' && Object.hasOwn(doc, c)).sort();
+  if (!columns.includes('updated_at')) return null;
   return createHash('sha256').update(JSON.stringify([columns, columns.map((c) => doc[c])])).digest('base64url').slice(0, 22);
 }
 
