@@ -261,13 +261,24 @@ export class ConfigValidationError extends Error {
   }
 }
 
+/**
+ * Variables whose value is (or holds) a secret: a problem names them without repeating the value,
+ * which would go into the fatal start-up line and so to every log collector (a mistyped
+ * DATABASE_URL carries the database password).
+ */
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'S3_SECRET_ACCESS_KEY']);
+
+function shownValue(name: string, value: unknown): string {
+  return SECRET_VARIABLES.has(name) ? `${name} (value not shown)` : `${name}=${JSON.stringify(value ?? null)}`;
+}
+
 export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables {
   // `PORT=` (empty, as .env files and compose files often leave it) means "unset": drop it so the default applies,
   // rather than letting the transform turn it into an undefined that IsOptional waves through.
   const present = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== ''));
   const env = plainToInstance(EnvironmentVariables, present, { exposeDefaultValues: true });
   const problems = validateSync(env, { skipMissingProperties: false }).flatMap((e) =>
-    Object.values(e.constraints ?? {}).map((m) => `${e.property}=${JSON.stringify(raw[e.property] ?? null)}: ${m}`),
+    Object.values(e.constraints ?? {}).map((m) => `${shownValue(e.property, raw[e.property])}: ${m}`),
   );
   if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
     problems.push(`JWT_SECRET is required when NODE_ENV=production (at least ${JWT_SECRET_MIN_LENGTH} random characters)`);
