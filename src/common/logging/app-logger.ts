@@ -17,9 +17,11 @@ const SERIALIZED_ERROR = Object.getPrototypeOf(pino.stdSerializers.err(new Error
 /**
  * pino's error serializer copies every enumerable property: for a TypeORM QueryFailedError that
  * includes `parameters`, the values of the failed statement (password hashes, emails, patient
- * data). The SQL text and the driver's message and code stay; the values are dropped, also from
- * nested serialized errors (driverError, aggregateErrors). Objects of the application that the
- * serializer copied by reference are neither walked nor changed.
+ * data), and PostgreSQL's `detail`, which quotes row values ("Failing row contains (…)" of a
+ * check or not-null violation: a whole row of medical data; "Key (email)=(…) already exists").
+ * The SQL text and the driver's message, code, table and constraint stay; the values are dropped,
+ * also from nested serialized errors (driverError, aggregateErrors). Objects of the application
+ * that the serializer copied by reference are neither walked nor changed.
  */
 function serializeError(error: unknown): unknown {
   const serialized: unknown = pino.stdSerializers.err(error as Error);
@@ -30,6 +32,7 @@ function serializeError(error: unknown): unknown {
     const node = stack.pop();
     if (!isSerializedError(node)) continue;
     delete node.parameters;
+    delete node.detail;
     for (const value of Object.values(node)) {
       if (Array.isArray(value)) stack.push(...value);
       else stack.push(value);
