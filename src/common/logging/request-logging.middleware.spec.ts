@@ -1,4 +1,6 @@
 import express from 'express';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Logger as Pino } from 'pino';
 import request from 'supertest';
@@ -41,5 +43,66 @@ describe('requestLogging', () => {
     const res = await request(app).head('/file');
     expect(res.headers['content-length']).toBe('69');
     expect(await last()).toMatchObject({ method: 'HEAD', bytes: 0 });
+  });
+});
+
+describe('requestLogging: a request that never gets its answer is logged too', () => {
+  /** A server whose route answers only once the whole body has arrived, with Node's request timeout at `requestTimeoutMs`. */
+  async function server(requestTimeoutMs: number) {
+    const lines: Array<{ level: string; fields: Record<string, unknown>; msg: string }> = [];
+    const keep = (level: string) => (fields: Record<string, unknown>, msg: string) => void lines.push({ level, fields, msg });
+    const logger = { info: keep('info'), warn: keep('warn'), error: keep('error') } as unknown as Pino;
+    const app = express();
+    app.use(requestLogging(logger));
+    app.post('/upload', (req, res) => {
+      req.resume();
+      req.on('end', () => void res.status(201).end());
+    });
+    const http = createServer({ requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: 50 }, app);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const { port } = http.address() as AddressInfo;
+    /** Sends the headers of a 1000-byte upload and 10 bytes of its body; the rest never comes. */
+    const startUpload = () => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.write('POST /upload?token=secret HTTP/1.1\r\nHost: x\r\nX-Request-Id: upload-1\r\nContent-Length: 1000\r\n\r\n0123456789');
+      return socket;
+    };
+    const logged = async () => {
+      while (!lines.length) await new Promise((r) => setTimeout(r, 20));
+      return lines;
+    };
+    return { startUpload, logged, close: () => new Promise((r) => http.close(r)) };
+  }
+
+  it('cut by the request timeout (REQUEST_TIMEOUT_SECONDS): a warning with status 408 and the request id', async () => {
+    const s = await server(300);
+    const socket = s.startUpload();
+    const lines = await s.logged();
+    socket.destroy();
+    await s.close();
+    expect(lines).toEqual([
+      {
+        level: 'warn',
+        fields: expect.objectContaining({ reqId: 'upload-1', method: 'POST', url: '/upload?token=[redacted]', status: 408 }),
+        msg: expect.stringMatching(/timed out/),
+      },
+    ]);
+  });
+
+  it('the client hangs up before the answer: logged with no status', async () => {
+    const s = await server(60_000);
+    const socket = s.startUpload();
+    await new Promise((r) => setTimeout(r, 100)); // let the request reach the route
+    socket.destroy();
+    const lines = await s.logged();
+    await s.close();
+    expect(lines).toEqual([
+      {
+        level: 'info',
+        fields: expect.objectContaining({ reqId: 'upload-1', method: 'POST', url: '/upload?token=[redacted]', status: null }),
+        msg: expect.stringMatching(/closed the connection/),
+      },
+    ]);
   });
 });

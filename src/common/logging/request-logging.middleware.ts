@@ -17,23 +17,30 @@ export function requestLogging(logger: Pino) {
     res.setHeader('x-request-id', reqId);
     const started = process.hrtime.bigint();
     const body = countBodyBytes(res);
+    const fields = (status: number | null) => ({
+      reqId,
+      method: req.method,
+      // Never log query-string secrets.
+      url: req.originalUrl.replace(/([?&](?:token|refresh_token|access_token)=)[^&]*/g, '$1[redacted]'),
+      status,
+      durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+      // What went out as the body: a pull written with res.end(text) sets no Content-Length
+      // header for the log to read (it logged 0), and a HEAD sends none of the length it declares.
+      bytes: req.method === 'HEAD' || status === 204 || status === 304 ? 0 : body.bytes,
+    });
     res.on('finish', () => {
       const status = res.statusCode;
-      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-      logger[level](
-        {
-          reqId,
-          method: req.method,
-          // Never log query-string secrets.
-          url: req.originalUrl.replace(/([?&](?:token|refresh_token|access_token)=)[^&]*/g, '$1[redacted]'),
-          status,
-          durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-          // What went out as the body: a pull written with res.end(text) sets no Content-Length
-          // header for the log to read (it logged 0), and a HEAD sends none of the length it declares.
-          bytes: req.method === 'HEAD' || status === 204 || status === 304 ? 0 : body.bytes,
-        },
-        'request completed',
-      );
+      logger[status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info'](fields(status), 'request completed');
+    });
+    // A connection that ends before the answer does not 'finish': without this, an upload cut by
+    // Node's request timeout (a 408 Node writes itself) or a client that hung up left no line at all,
+    // and an operator could not tell that REQUEST_TIMEOUT_SECONDS is too short for their users.
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      const timedOut = (req.socket.errored as NodeJS.ErrnoException | null)?.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      if (timedOut) logger.warn(fields(408), 'request timed out before it had fully arrived (REQUEST_TIMEOUT_SECONDS); answered 408');
+      // An event stream or a download the phone stopped reading has its status sent already.
+      else logger.info(fields(res.headersSent ? res.statusCode : null), 'the client closed the connection before the answer was complete');
     });
     requestContext.run({ reqId }, next);
   };
