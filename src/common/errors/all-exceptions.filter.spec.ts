@@ -141,6 +141,13 @@ describe('AllExceptionsFilter', () => {
     expect(run(undefined).body!.statusCode).toBe(500);
   });
 
+  it('logs the path of a 500 without a token sent in the query string (as the access log line does)', () => {
+    run(new Error('boom'), '/api/v1/sync/events?access_token=eyJhbGciOi.payload.signature&x=1');
+    expect(logged).toHaveLength(1);
+    expect(JSON.stringify(logged)).not.toContain('eyJhbGciOi');
+    expect(logged[0]).toEqual([expect.objectContaining({ path: '/api/v1/sync/events?access_token=[redacted]&x=1' }), 'unhandled error']);
+  });
+
   it('an unknown error carrying a 5xx status is still a bare 500', () => {
     expect(run(Object.assign(new Error('EACCES /srv/uploads/x'), { status: 500 })).body).toEqual({
       statusCode: 500,

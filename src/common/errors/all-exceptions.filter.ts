@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { RequestAbandonedError } from '../../database/abortable-query-runner.js';
+import { loggableUrl } from '../logging/request-logging.middleware.js';
 import { DomainError, ErrorCode } from './domain-error.js';
 
 interface ErrorBody {
@@ -47,14 +48,14 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const request = http.getRequest<Request>();
     if (exception instanceof RequestAbandonedError) {
       // Nobody to answer: the client hung up and its work was stopped on purpose.
-      this.logger.log({ path: request?.url }, 'client hung up; its work was cancelled');
+      this.logger.log({ path: request && loggableUrl(request.url) }, 'client hung up; its work was cancelled');
       response.destroy();
       return;
     }
     const body = this.toBody(exception);
     // A 503 is thrown on purpose (the database is down, the server is busy) by code that has logged its cause.
     if (body.statusCode >= 500 && !isServiceUnavailable(exception)) {
-      this.logger.error({ err: exception, path: request?.url }, 'unhandled error');
+      this.logger.error({ err: exception, path: request && loggableUrl(request.url) }, 'unhandled error');
     }
     if (response.headersSent) {
       response.destroy();

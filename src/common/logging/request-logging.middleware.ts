@@ -5,6 +5,11 @@ import { requestContext } from './request-context.js';
 
 const ACCEPTABLE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** A URL as it may be logged: never with a token of its query string. */
+export function loggableUrl(url: string): string {
+  return url.replace(/([?&](?:token|refresh_token|access_token)=)[^&]*/g, '$1[redacted]');
+}
+
 /**
  * Gives every request an id (a well-formed incoming `x-request-id` from a
  * proxy is kept), echoes it in the response, runs the rest of the request in
@@ -20,8 +25,7 @@ export function requestLogging(logger: Pino) {
     const fields = (status: number | null) => ({
       reqId,
       method: req.method,
-      // Never log query-string secrets.
-      url: req.originalUrl.replace(/([?&](?:token|refresh_token|access_token)=)[^&]*/g, '$1[redacted]'),
+      url: loggableUrl(req.originalUrl),
       status,
       durationMs: Number(process.hrtime.bigint() - started) / 1e6,
       // What went out as the body: a pull written with res.end(text) sets no Content-Length
