@@ -1,5 +1,5 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
-import { SyncRepository } from '../../modules/sync/sync.repository.js';
+import { SyncInstallationsRepository } from '../../modules/sync/sync-installations.repository.js';
 import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
 
@@ -22,7 +22,7 @@ const MAX_IDLE_DAYS = 36500;
 export class SyncCleanupCommand extends CommandRunner {
   constructor(
     private readonly database: CliDatabaseService,
-    private readonly repository: SyncRepository,
+    private readonly installations: SyncInstallationsRepository,
   ) {
     super();
   }
@@ -32,7 +32,7 @@ export class SyncCleanupCommand extends CommandRunner {
     const dataSource = await this.database.connect();
     const idleDays = options.idleDays ?? DEFAULT_IDLE_DAYS;
     const dryRun = options.dryRun ?? false;
-    const trimmed = await this.repository.trimIdleInstallations(dataSource.manager, idleDays, dryRun);
+    const trimmed = await this.installations.trimIdleInstallations(dataSource.manager, idleDays, dryRun);
     if (options.json) console.log(JSON.stringify({ dry_run: dryRun, idle_days: idleDays, ...trimmed }, null, 2));
     else {
       const verb = dryRun ? 'Would trim' : 'Trimmed';

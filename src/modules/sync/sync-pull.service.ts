@@ -9,6 +9,7 @@ import { syncConfig } from '../../config/configuration.js';
 import { withAbortableRunner } from '../../database/abortable-query-runner.js';
 import { SyncErrors } from './sync.errors.js';
 import { inClientSchema, SYNC_TABLE_BY_NAME, SYNC_TABLE_NAMES, type SyncTableName } from './sync-schema.js';
+import { SyncInstallationsRepository } from './sync-installations.repository.js';
 import { SyncRepository, type PullMode, type PullPlan } from './sync.repository.js';
 import type { SyncPullQueryDto } from './dto/sync.dto.js';
 import { FullPullLimiter } from './full-pull-limiter.js';
@@ -38,6 +39,7 @@ export class SyncPullService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly repository: SyncRepository,
+    private readonly installations: SyncInstallationsRepository,
     private readonly familyContext: FamilyContext,
     private readonly fullPulls: FullPullLimiter,
     private readonly versions: FamilyVersionService,
@@ -114,7 +116,7 @@ export class SyncPullService {
         // (found by review: with versions ahead of the clock, not raised, a replacement answered at
         // the cursor went unrecorded, and the cursor kept naming the family the phone no longer held;
         // recorded, the timestamp names two families, and the next pull replaces).
-        if (plan.timestamp !== cursor || plan.replacement) await this.repository.recordCursor(runner.manager, deviceId, scope.familyId, plan.timestamp);
+        if (plan.timestamp !== cursor || plan.replacement) await this.installations.recordCursor(runner.manager, deviceId, scope.familyId, plan.timestamp);
         return body;
       } catch (error) {
         await runner.query('ROLLBACK').catch(() => undefined);

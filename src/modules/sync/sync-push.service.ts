@@ -21,6 +21,7 @@ import {
   replayedRecords,
   type LastPush,
 } from './sync-push.rules.js';
+import { SyncInstallationsRepository } from './sync-installations.repository.js';
 import { SyncRepository } from './sync.repository.js';
 import { validatePush, type PushedRecord } from './sync-validator.js';
 import { writeStamp } from './write-stamp.js';
@@ -71,6 +72,7 @@ export class SyncPushService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly versions: FamilyVersionService,
     private readonly repository: SyncRepository,
+    private readonly installations: SyncInstallationsRepository,
     private readonly familyContext: FamilyContext,
     private readonly files: DocumentFileUrlValidator,
   ) {}
@@ -103,7 +105,7 @@ export class SyncPushService {
       // other devices wrote since (replayedRecords). Only a device can be recognized.
       const fingerprinted = push.tables.flatMap((t) => t.upserts.filter((r) => r.fingerprint).map((r) => ({ table: t.spec.name, record: r })));
       const keys = fingerprinted.map(({ table, record }) => lastPushKey(table, record.id));
-      const lastPush = input.deviceId && keys.length ? await this.repository.lastPush(manager, input.deviceId, userId, familyId, keys) : (new Map() as LastPush);
+      const lastPush = input.deviceId && keys.length ? await this.installations.lastPush(manager, input.deviceId, userId, familyId, keys) : (new Map() as LastPush);
       const replays = replayedRecords(push, byTable, lastPush);
       for (const table of push.tables) {
         const own = byTable.get(table.spec.name);
@@ -131,7 +133,7 @@ export class SyncPushService {
             [record.fingerprint!, replays.get(table)?.has(record.id) ? lastPush.get(keys[i])![1] : stamp.version],
           ]),
         );
-        await this.repository.recordLastPush(manager, input.deviceId, userId, familyId, fingerprints);
+        await this.installations.recordLastPush(manager, input.deviceId, userId, familyId, fingerprints);
       }
     }, { membershipChanged: SyncErrors.membershipChanged });
     return { timestamp: version };

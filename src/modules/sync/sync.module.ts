@@ -5,6 +5,7 @@ import { SyncPullService } from './sync-pull.service.js';
 import { SyncPushService } from './sync-push.service.js';
 import { SyncEventsService } from './sync-events.service.js';
 import { SyncRepository } from './sync.repository.js';
+import { SyncInstallationsRepository } from './sync-installations.repository.js';
 import { FullPullLimiter } from './full-pull-limiter.js';
 
 /**
@@ -14,9 +15,9 @@ import { FullPullLimiter } from './full-pull-limiter.js';
 @Module({
   imports: [DocumentsModule],
   controllers: [SyncController],
-  providers: [SyncPullService, SyncPushService, SyncRepository, SyncEventsService, FullPullLimiter],
+  providers: [SyncPullService, SyncPushService, SyncRepository, SyncInstallationsRepository, SyncEventsService, FullPullLimiter],
   // The admin CLI seeds through the same push (validation + versioning), never around it, and
   // forgets idle installations' cursors through the repository (sync:cleanup).
-  exports: [SyncPushService, SyncRepository],
+  exports: [SyncPushService, SyncInstallationsRepository],
 })
 export class SyncModule {}

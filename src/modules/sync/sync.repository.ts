@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { inClientSchema, isJsonColumn, SYNC_TABLES, writableColumns, type ColumnSpec, type SyncTableName, type TableSpec } from './sync-schema.js';
-import type { LastPush } from './sync-push.rules.js';
 import type { PushedRecord } from './sync-validator.js';
 import type { WriteStamp } from './write-stamp.js';
 
@@ -64,8 +63,6 @@ export interface PushLookup {
 
 const q = (identifier: string) => `"${identifier}"`;
 
-/** Cursors kept per installation (see recordCursor). */
-const CURSORS_KEPT = 50;
 
 /**
  * The wire record of a row `t` as a projection: id, family_id and every wire column the client's
@@ -245,7 +242,7 @@ export class SyncRepository {
    * $1 user, $2 family, $3 device id, $4 cursor.
    *
    * What a phone holds is named by its cursor: the timestamp of the last answer it applied, which
-   * recordCursor wrote down with the family that answer was of. Looked up for this installation,
+   * SyncInstallationsRepository.recordCursor wrote down with the family that answer was of. Looked up for this installation,
    * it says "this family, up to the cursor" (an old cursor, from before a removal and re-adding,
    * is exact) or "another family" (replace), whoever was signed in when it was issued and whatever
    * other phone sends the same id. A cursor this installation has no record of (trimmed, pulled
@@ -305,55 +302,6 @@ export class SyncRepository {
     );
     return rows[0].body;
   }
-
-  /**
-   * Writes down that this installation was answered `version` of `familyId`'s data (see
-   * pullState), after the pull's snapshot and on its connection. The caller writes only answers that
-   * move the cursor, and replacements (see SyncPullService.pullOnce); only the newest
-   * CURSORS_KEPT per installation are kept: a phone whose cursor is older than that (offline
-   * through that many syncs of phones sharing its id, or answers lost) is not found and gets the
-   * cursor rules, a replacement if its cursor predates its user's membership. Pulls without a
-   * device id write nothing.
-   */
-  async recordCursor(manager: EntityManager, deviceId: string | null, familyId: string, version: number): Promise<void> {
-    if (!deviceId) return;
-    await manager.query(
-      `WITH recorded AS (
-         INSERT INTO sync_cursors (device_id, version, family_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
-       )
-       DELETE FROM sync_cursors
-        WHERE device_id = $1
-          AND version < (SELECT version FROM sync_cursors WHERE device_id = $1 ORDER BY version DESC OFFSET ${CURSORS_KEPT - 1} LIMIT 1)`,
-      [deviceId, version, familyId],
-    );
-  }
-
-  /**
-   * Trims the installations no answer has moved for `idleDays` (sync:cleanup) down to their newest
-   * cursor: without it, every installation ever used keeps CURSORS_KEPT records for good. The older
-   * ones only name the cursors of answers a phone did not apply (lost on the way); a phone that
-   * pulled since its last answer holds the newest (an answer at its own cursor records nothing), so
-   * one coming back after months pulls incrementally as before. Only a phone whose very last answer
-   * was lost, or a second phone with the same id, finds its cursor gone: a replacement, never an
-   * incremental pull on top of something unknown (pullState). A pull racing the trim records its
-   * answer after its snapshot, which the trim does not see and so keeps. Counts only, with `dryRun`.
-   */
-  async trimIdleInstallations(manager: EntityManager, idleDays: number, dryRun: boolean): Promise<{ installations: number; cursors: number }> {
-    const idle = `SELECT device_id, max(version) AS newest FROM sync_cursors
-                   GROUP BY device_id HAVING count(*) > 1 AND max(recorded_at) < now() - make_interval(days => $1)`;
-    const trimmed = `SELECT c.device_id FROM sync_cursors c JOIN (${idle}) idle ON idle.device_id = c.device_id AND c.version < idle.newest`;
-    const rows: Array<{ installations: string; cursors: string }> = await manager.query(
-      `WITH trimmed AS (${
-        dryRun
-          ? trimmed
-          : `DELETE FROM sync_cursors c USING (${idle}) idle WHERE idle.device_id = c.device_id AND c.version < idle.newest RETURNING c.device_id`
-      })
-       SELECT count(DISTINCT device_id)::text AS installations, count(*)::text AS cursors FROM trimmed`,
-      [idleDays],
-    );
-    return { installations: Number(rows[0].installations), cursors: Number(rows[0].cursors) };
-  }
-
 
   /**
    * Every pushed id (and referenced blood test) as it exists on the server, in any family; and, in
@@ -416,25 +364,6 @@ export class SyncRepository {
 
   async touch(manager: EntityManager, spec: TableSpec, ids: string[], stamp: WriteStamp): Promise<void> {
     await manager.query(SQL.get(spec.name)!.touch, [ids, stamp.familyId, stamp.version]);
-  }
-
-  /** What this device's last committed push in `familyId` wrote, for the pushed records `keys` only (see LastPush). */
-  async lastPush(manager: EntityManager, deviceId: string, userId: string, familyId: string, keys: string[]): Promise<LastPush> {
-    const rows: Array<{ key: string; value: [string, number] }> = await manager.query(
-      `SELECT e.key, e.value FROM sync_last_pushes p CROSS JOIN LATERAL jsonb_each(p.fingerprints) e
-        WHERE p.device_id = $1 AND p.user_id = $2 AND p.family_id = $3 AND e.key = ANY($4::text[])`,
-      [deviceId, userId, familyId, keys],
-    );
-    return new Map(rows.map((r) => [r.key, [r.value[0], Number(r.value[1])]]));
-  }
-
-  /** Replaces the device's last push with this one (in its transaction: only a committed push is remembered). */
-  async recordLastPush(manager: EntityManager, deviceId: string, userId: string, familyId: string, fingerprints: Record<string, [string, number]>): Promise<void> {
-    await manager.query(
-      `INSERT INTO sync_last_pushes (device_id, user_id, family_id, fingerprints) VALUES ($1, $2, $3, $4::jsonb)
-       ON CONFLICT (device_id, user_id) DO UPDATE SET family_id = EXCLUDED.family_id, fingerprints = EXCLUDED.fingerprints`,
-      [deviceId, userId, familyId, JSON.stringify(fingerprints)],
-    );
   }
 
   async tombstone(manager: EntityManager, spec: TableSpec, ids: string[], stamp: WriteStamp): Promise<void> {
