@@ -305,6 +305,28 @@ describe('files: upload and download', () => {
     expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
   });
 
+  it('refuses a field in a charset the multipart parser cannot decode with 400, and keeps serving', async () => {
+    const m = await register(t);
+    const boundary = `----hemoday${randomUUID()}`;
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="name"\r\nContent-Type: text/plain; charset=utf-16\r\n\r\n`),
+      Buffer.from('Lab', 'utf16le'),
+      Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\nContent-Type: application/pdf\r\n\r\n`),
+      pdf(),
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const res = await t
+      .http()
+      .post('/api/v1/upload')
+      .set('Authorization', `Bearer ${m.token}`)
+      .set('Content-Type', `multipart/form-data; boundary=${boundary}`)
+      .send(body)
+      .expect(400);
+    expect(res.body.details).toEqual({ code: 'INVALID_UPLOAD', fields: [{ field: 'name', errors: [expect.stringContaining('unsupported charset')] }] });
+    await t.http().get('/health').expect(200);
+    expect(await db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
+  });
+
   describe('with document fields', () => {
     it('creates the documents row in the same transaction, stamped with a new sync version', async () => {
       const m = await register(t);

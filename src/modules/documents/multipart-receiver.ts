@@ -118,6 +118,9 @@ export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks
       if (!limits.fieldNames.has(name)) return fail(DocumentsErrors.invalidUpload(`Unknown field "${name}"`, name));
       if (info.valueTruncated) return fail(DocumentsErrors.invalidUpload(`Field "${name}" is longer than ${limits.maxFieldBytes} bytes`, name));
       if (name in fields) return fail(DocumentsErrors.invalidUpload(`Field "${name}" is given twice`, name));
+      // busboy gives no value for a part whose Content-Type names a charset it cannot decode (`charset=utf-16`):
+      // a throw here, inside busboy's write, would be uncaught and end the process.
+      if (typeof value !== 'string') return fail(DocumentsErrors.invalidUpload(`Field "${name}" is in an unsupported charset: send it as UTF-8`, name));
       const problem = unstorableTextProblem(value);
       if (problem) return fail(DocumentsErrors.invalidUpload(`${name} ${problem}`, name));
       fields[name] = value;
