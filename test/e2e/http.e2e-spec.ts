@@ -135,6 +135,22 @@ describe('HTTP input handling and error shape (e2e)', () => {
     expect(res.body.details).toEqual({ code: 'VALIDATION_FAILED', fields: [{ field: 'password', errors: ['password must not contain NUL characters'] }] });
   });
 
+  it('a deeply nested body answers 400 VALIDATION_FAILED naming where, not 500 (the validation overflowed its stack)', async () => {
+    // 20,000 levels: 40 KB, over this suite's BODY_LIMIT_BYTES.
+    const roomy = await createTestApp();
+    try {
+      const nested = '['.repeat(20_000) + ']'.repeat(20_000);
+      const inField = await roomy.http().post('/api/v1/auth/login').set('Content-Type', 'application/json').send(`{"email":${nested},"password":"whatever1"}`);
+      expectErrorShape(inField, 400);
+      expect(inField.body.details).toEqual({ code: 'VALIDATION_FAILED', fields: [{ field: `email${'[0]'.repeat(31)}`, errors: [expect.stringContaining('nested more than 32 levels deep')] }] });
+      const whole = await roomy.http().post('/api/v1/auth/login').set('Content-Type', 'application/json').send(nested);
+      expectErrorShape(whole, 400);
+      expect(whole.body.details.code).toBe('VALIDATION_FAILED');
+    } finally {
+      await roomy.close();
+    }
+  });
+
   describe('compressed bodies (Content-Encoding)', () => {
     const login = { email: uniqueEmail(), password: 'wrong password' };
 

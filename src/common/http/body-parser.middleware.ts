@@ -29,6 +29,26 @@ function bearerToken(header: string | undefined): string | undefined {
   return match && match[1].toLowerCase() === 'bearer' ? match[2] : undefined;
 }
 
+/**
+ * How deeply a JSON body other than a sync push may nest. REST bodies are flat; the ValidationPipe's
+ * class-transformer recurses into every value, and a body of a few thousand nested arrays (10 KB)
+ * overflowed its stack (500).
+ */
+const MAX_BODY_DEPTH = 32;
+
+/** The first value of a parsed JSON body nested deeper than MAX_BODY_DEPTH, with its path. Iterative: any depth. */
+function findTooDeep(body: unknown): string | undefined {
+  const stack: Array<[unknown, string, number]> = [[body, '', 0]];
+  while (stack.length) {
+    const [value, path, depth] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth === MAX_BODY_DEPTH) return path || '(body)';
+    const entries: Array<[string, unknown]> = Array.isArray(value) ? value.map((item, i) => [`[${i}]`, item]) : Object.entries(value).map(([key, item]) => [`.${key}`, item]);
+    for (const [step, item] of entries) stack.push([item, path ? `${path}${step}` : step.replace(/^\./, ''), depth + 1]);
+  }
+  return undefined;
+}
+
 /** The limit error as body-parser words it, for the same DomainError (message, details.max_bytes). */
 function tooLarge(limit: number, req: Request): unknown {
   return bodyParserError({ status: 413, type: 'entity.too.large', limit }, req);
@@ -157,6 +177,8 @@ export class JsonBodyMiddleware implements NestMiddleware {
     if (hasNonJsonBody(req) && !UPLOAD_PATH.test(pathOf(req))) return refuseNonJson(req, next);
     readJson(this.defaultParser, this.defaultLimit, req, res, (error?: unknown) => {
       if (error) return next(error);
+      const deep = findTooDeep(req.body);
+      if (deep) return next(invalidField(deep, `${deep} is nested more than ${MAX_BODY_DEPTH} levels deep`));
       const bad = findUnstorableText(req.body);
       if (!bad) return next();
       next(invalidField(bad.field, `${bad.field} ${bad.problem}`));
