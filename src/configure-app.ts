@@ -8,6 +8,7 @@ import helmet from 'helmet';
 import { AppLogger, createPino } from './common/logging/app-logger.js';
 import { requestLogging } from './common/logging/request-logging.middleware.js';
 import { answerExpectContinueFromApp } from './common/http/expect-continue.js';
+import { answerUnreadableRequestsInShape } from './common/http/unreadable-request.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { appConfig, httpConfig } from './config/configuration.js';
 
@@ -20,6 +21,7 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   app.set('trust proxy', http.trustProxy);
   app.disable('x-powered-by');
   answerExpectContinueFromApp(app.getHttpServer());
+  answerUnreadableRequestsInShape(app.getHttpServer(), logger);
   (app.getHttpServer() as Server).requestTimeout = http.requestTimeoutMs;
   // No upgrade-insecure-requests: over plain HTTP at a LAN address it made browsers fetch /docs assets over HTTPS (blank Swagger UI).
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));

@@ -2,6 +2,7 @@ import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { Agent, request as httpRequest, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { bearer, registerFamily, uniqueEmail } from '../factories/auth.factory.js';
 import { DRAINED_MAX_BYTES, rawRequest, UNREAD_MAX_BYTES } from '../setup/raw-request.js';
@@ -133,6 +134,31 @@ describe('HTTP input handling and error shape (e2e)', () => {
     const res = await post('/api/v1/auth/login').send({ email: uniqueEmail(), password: 'pass\u0000word' });
     expectErrorShape(res, 400);
     expect(res.body.details).toEqual({ code: 'VALIDATION_FAILED', fields: [{ field: 'password', errors: ['password must not contain NUL characters'] }] });
+  });
+
+  it.each([
+    ['a chunk size that is not hex', 400, 'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n'],
+    ['two different Content-Lengths', 400, 'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}'],
+    ['headers over 16 KB', 431, `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`],
+    ['an Expect other than 100-continue', 417, 'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 200-ok\r\n\r\n{}'],
+  ])('a request Node refuses before routing (%s) is answered %i in the one error shape', async (_, status, raw) => {
+    const socket = connect(Number(new URL(t.baseUrl).port), new URL(t.baseUrl).hostname);
+    socket.end(raw);
+    const chunks: Buffer[] = [];
+    for await (const chunk of socket) chunks.push(chunk as Buffer);
+    const [head, body] = Buffer.concat(chunks).toString('utf8').split('\r\n\r\n');
+    const headers = Object.fromEntries(head.split('\r\n').slice(1).map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+    expectErrorShape({ status: Number(head.split(' ')[1]), headers, body: JSON.parse(body) }, status);
+    expect(JSON.parse(body).details).toEqual({ code: 'MALFORMED_REQUEST' });
+  });
+
+  it('the 400 for bytes after a HEAD that Node cannot parse has no body (the client reads it as the HEAD\'s answer)', async () => {
+    const socket = connect(Number(new URL(t.baseUrl).port), new URL(t.baseUrl).hostname);
+    socket.end('HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n{"not":"http"}');
+    const chunks: Buffer[] = [];
+    for await (const chunk of socket) chunks.push(chunk as Buffer);
+    const [head, body] = Buffer.concat(chunks).toString('utf8').split('\r\n\r\n');
+    expect({ status: head.split(' ')[1], json: /content-type: application\/json/i.test(head), body }).toEqual({ status: '400', json: true, body: '' });
   });
 
   it('a deeply nested body answers 400 VALIDATION_FAILED naming where, not 500 (the validation overflowed its stack)', async () => {

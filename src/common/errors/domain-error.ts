@@ -7,7 +7,7 @@ import { HttpStatus } from '@nestjs/common';
 export enum ErrorCode {
   /** Bad input: 400 when the request does not have the shape its route expects (fields named), 422 when a rule refuses a well-formed one. */
   VALIDATION_FAILED = 'VALIDATION_FAILED',
-  /** A body that cannot be read at all: not JSON, a corrupt compressed body, a body cut short. */
+  /** A body or request that cannot be read at all: not JSON, a corrupt compressed body, a body cut short, HTTP framing Node refuses. */
   MALFORMED_REQUEST = 'MALFORMED_REQUEST',
   INVALID_UPLOAD = 'INVALID_UPLOAD',
   RANGE_NOT_SATISFIABLE = 'RANGE_NOT_SATISFIABLE',

@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger as Pino } from 'pino';
+import { ErrorCode } from '../errors/domain-error.js';
+
+/** Node's own status for what its HTTP parser refuses (the rest: 400). */
+const STATUS_BY_PARSER_ERROR: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+};
+
+function errorBody(status: number, message: string): string {
+  return JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message, details: { code: ErrorCode.MALFORMED_REQUEST } });
+}
+
+/**
+ * What Node answers itself, before any request reaches the app, in the one error shape: a request
+ * its HTTP parser refuses (bad chunked framing, a malformed or doubled Content-Length, headers over
+ * 16 KB: 431, a request not arrived within REQUEST_TIMEOUT_SECONDS: 408) and an `Expect` other than
+ * 100-continue (417). Node's defaults answered these with an empty body, no `details.code` and no
+ * request id.
+ */
+export function answerUnreadableRequestsInShape(server: Server, logger: Pino): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // As Node's default: answer only if the socket can take it and no answer has started on it.
+    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const status = STATUS_BY_PARSER_ERROR[error.code ?? ''] ?? 400;
+    const reqId = randomUUID();
+    const body = errorBody(status, status === 408 ? 'The request did not arrive in time' : 'The request could not be read as HTTP');
+    logger.warn({ reqId, status, parserError: error.code }, 'request refused before routing');
+    // The client reads this as the answer to the request it is waiting for: no body if that is a HEAD.
+    const toHead = inFlight?.req.method === 'HEAD';
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${reqId}\r\nConnection: close\r\n\r\n${toHead ? '' : body}`,
+      () => socket.destroy(),
+    );
+  });
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const reqId = randomUUID();
+    logger.warn({ reqId, method: req.method, status: 417 }, 'request refused before routing: unsupported Expect');
+    // The client may be sending the body already: do not read it as a next request.
+    const body = errorBody(417, 'Only "Expect: 100-continue" is supported');
+    res.writeHead(417, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'x-request-id': reqId, Connection: 'close' });
+    res.end(body);
+  });
+}
