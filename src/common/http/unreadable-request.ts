@@ -30,15 +30,18 @@ export function answerUnreadableRequestsInShape(server: Server, logger: Pino): v
       return;
     }
     const status = STATUS_BY_PARSER_ERROR[error.code ?? ''] ?? 400;
-    const reqId = randomUUID();
+    // A request already routed (its body timed out) keeps its id, and its own log line reports it
+    // (requestLogging, which reads the error the socket is destroyed with, as Node's default does).
+    const routedId = inFlight?.getHeader('x-request-id');
+    const reqId = typeof routedId === 'string' ? routedId : randomUUID();
     const body = errorBody(status, status === 408 ? 'The request did not arrive in time' : 'The request could not be read as HTTP');
-    logger.warn({ reqId, status, parserError: error.code }, 'request refused before routing');
+    if (!inFlight) logger.warn({ reqId, status, parserError: error.code }, 'request refused before routing');
     // The client reads this as the answer to the request it is waiting for: no body if that is a HEAD.
     const toHead = inFlight?.req.method === 'HEAD';
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${reqId}\r\nConnection: close\r\n\r\n${toHead ? '' : body}`,
-      () => socket.destroy(),
+      () => socket.destroy(error),
     );
   });
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {

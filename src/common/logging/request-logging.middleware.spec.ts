@@ -4,6 +4,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Logger as Pino } from 'pino';
 import request from 'supertest';
+import { answerUnreadableRequestsInShape } from '../http/unreadable-request.js';
 import { requestLogging } from './request-logging.middleware.js';
 
 /** An Express app with the middleware and a logger that keeps what it is given. */
@@ -47,7 +48,10 @@ describe('requestLogging', () => {
 });
 
 describe('requestLogging: a request that never gets its answer is logged too', () => {
-  /** A server whose route answers only once the whole body has arrived, with Node's request timeout at `requestTimeoutMs`. */
+  /**
+   * A server whose route answers only once the whole body has arrived, with Node's request timeout
+   * at `requestTimeoutMs`, and the app's answer to what Node refuses (configureApp).
+   */
   async function server(requestTimeoutMs: number) {
     const lines: Array<{ level: string; fields: Record<string, unknown>; msg: string }> = [];
     const keep = (level: string) => (fields: Record<string, unknown>, msg: string) => void lines.push({ level, fields, msg });
@@ -59,12 +63,15 @@ describe('requestLogging: a request that never gets its answer is logged too', (
       req.on('end', () => void res.status(201).end());
     });
     const http = createServer({ requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: 50 }, app);
+    answerUnreadableRequestsInShape(http, logger);
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     const { port } = http.address() as AddressInfo;
     /** Sends the headers of a 1000-byte upload and 10 bytes of its body; the rest never comes. */
     const startUpload = () => {
       const socket = connect(port, '127.0.0.1');
       socket.on('error', () => undefined);
+      socket.setEncoding('utf8');
+      socket.on('data', (text: string) => void (answer += text));
       socket.write('POST /upload?token=secret HTTP/1.1\r\nHost: x\r\nX-Request-Id: upload-1\r\nContent-Length: 1000\r\n\r\n0123456789');
       return socket;
     };
@@ -72,15 +79,18 @@ describe('requestLogging: a request that never gets its answer is logged too', (
       while (!lines.length) await new Promise((r) => setTimeout(r, 20));
       return lines;
     };
-    return { startUpload, logged, close: () => new Promise((r) => http.close(r)) };
+    let answer = '';
+    return { startUpload, logged, answer: () => answer, close: () => new Promise((r) => http.close(r)) };
   }
 
   it('cut by the request timeout (REQUEST_TIMEOUT_SECONDS): a warning with status 408 and the request id', async () => {
     const s = await server(300);
     const socket = s.startUpload();
     const lines = await s.logged();
-    socket.destroy();
+    if (!socket.closed) await new Promise((r) => socket.once('close', r));
     await s.close();
+    // The client gets the one error shape with its own request id; the request's line says 408, once.
+    expect(s.answer()).toMatch(/^HTTP\/1\.1 408 [\s\S]*x-request-id: upload-1\r\n[\s\S]*"code":"MALFORMED_REQUEST"/);
     expect(lines).toEqual([
       {
         level: 'warn',
