@@ -191,6 +191,28 @@ describe('sync with the real WatermelonDB client', () => {
     expect(await phoneB.find('transfusions', id)).toMatchObject({ notes: 'A again', medication: 'm1' });
   });
 
+  it("a push whose answer was lost, repeated by another member signed in on the same tablet (database kept), does not undo a later edit (found by review)", async () => {
+    const [owner, member, other] = await registerFamily(t, 2);
+    const tablet = device(owner);
+    const phoneB = device(member);
+    await tablet.sync();
+    const id = await tablet.create('transfusions', { date: 1, volume_ml: 250, hospital: 'City', notes: 'n0' });
+    await tablet.sync();
+    await phoneB.sync();
+
+    await tablet.update('transfusions', id, { notes: 'from the owner' });
+    await expect(tablet.sync({ losePushResponse: true })).rejects.toBeInstanceOf(LostResponseError);
+    await phoneB.sync();
+    await phoneB.update('transfusions', id, { notes: 'corrected by B' });
+    await phoneB.sync();
+    // The owner signs out, another member signs in on the tablet: same X-Device-Id, same database,
+    // which still holds the owner's applied edit as unpushed.
+    tablet.token = other.token;
+    await tablet.sync();
+    await sameData(tablet, phoneB);
+    expect(await phoneB.find('transfusions', id)).toMatchObject({ notes: 'corrected by B', hospital: 'City' });
+  });
+
   it('a device that joins later gets everything; another family sees nothing', async () => {
     const [owner] = await registerFamily(t);
     const phoneA = device(owner);

@@ -60,14 +60,25 @@ export class SyncInstallationsRepository {
     return { installations: Number(rows[0].installations), cursors: Number(rows[0].cursors) };
   }
 
-  /** What this device's last committed push in `familyId` wrote, for the pushed records `keys` only (see LastPush). */
-  async lastPush(manager: EntityManager, deviceId: string, userId: string, familyId: string, keys: string[]): Promise<LastPush> {
-    const rows: Array<{ key: string; value: [string, number] }> = await manager.query(
-      `SELECT e.key, e.value FROM sync_last_pushes p CROSS JOIN LATERAL jsonb_each(p.fingerprints) e
-        WHERE p.device_id = $1 AND p.user_id = $2 AND p.family_id = $3 AND e.key = ANY($4::text[])`,
-      [deviceId, userId, familyId, keys],
+  /**
+   * For each pushed record (`<table>:<id>` → its fingerprint), the version its values were written
+   * with by a last committed push of this installation in `familyId` that carried the same
+   * fingerprint (see LastPush), whichever user was signed in: members of one family sharing a
+   * tablet keep its database, and the next user's sync pushes the previous user's unacknowledged
+   * edit again (found by review). The fingerprint holds the edit's own updated_at, so the same
+   * fingerprint from the same database is that edit, whoever sends it. The newest such version.
+   */
+  async lastPush(manager: EntityManager, deviceId: string, familyId: string, fingerprints: Map<string, string>): Promise<LastPush> {
+    const rows: Array<{ key: string; fingerprint: string; version: string }> = await manager.query(
+      `SELECT e.key, w.fingerprint, max((e.value ->> 1)::bigint)::text AS version
+         FROM sync_last_pushes p
+        CROSS JOIN LATERAL jsonb_each(p.fingerprints) e
+         JOIN unnest($3::text[], $4::text[]) AS w(key, fingerprint) ON w.key = e.key AND w.fingerprint = e.value ->> 0
+        WHERE p.device_id = $1 AND p.family_id = $2
+        GROUP BY e.key, w.fingerprint`,
+      [deviceId, familyId, [...fingerprints.keys()], [...fingerprints.values()]],
     );
-    return new Map(rows.map((r) => [r.key, [r.value[0], Number(r.value[1])]]));
+    return new Map(rows.map((r) => [r.key, [r.fingerprint, Number(r.version)]]));
   }
 
   /** Replaces the device's last push with this one (in its transaction: only a committed push is remembered). */

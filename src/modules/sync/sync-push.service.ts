@@ -105,7 +105,10 @@ export class SyncPushService {
       // other devices wrote since (replayedRecords). Only a device can be recognized.
       const fingerprinted = push.tables.flatMap((t) => t.upserts.filter((r) => r.fingerprint).map((r) => ({ table: t.spec.name, record: r })));
       const keys = fingerprinted.map(({ table, record }) => lastPushKey(table, record.id));
-      const lastPush = input.deviceId && keys.length ? await this.installations.lastPush(manager, input.deviceId, userId, familyId, keys) : (new Map() as LastPush);
+      const lastPush =
+        input.deviceId && keys.length
+          ? await this.installations.lastPush(manager, input.deviceId, familyId, new Map(fingerprinted.map(({ record }, i) => [keys[i], record.fingerprint!])))
+          : (new Map() as LastPush);
       const replays = replayedRecords(push, byTable, lastPush);
       for (const table of push.tables) {
         const own = byTable.get(table.spec.name);
