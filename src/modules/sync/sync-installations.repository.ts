@@ -15,8 +15,8 @@ const CURSORS_KEPT = 50;
 export class SyncInstallationsRepository {
   /**
    * Writes down that this installation was answered `version` of `familyId`'s data (see
-   * SyncRepository.pullState), after the pull's snapshot and on its connection. The caller writes only answers that
-   * move the cursor, and replacements (see SyncPullService.pullOnce); only the newest
+   * SyncRepository.pullState), after the pull's snapshot and on its connection. The caller writes
+   * only answers that move the cursor, and replacements (see SyncPullService.pullOnce); only the newest
    * CURSORS_KEPT per installation are kept: a phone whose cursor is older than that (that many
    * answers lost, or syncs of another phone sharing its id) is not found, and is answered a
    * replacement (SyncRepository.pullState). Pulls without a device id write nothing.
@@ -41,8 +41,9 @@ export class SyncInstallationsRepository {
    * pulled since its last answer holds the newest (an answer at its own cursor records nothing), so
    * one coming back after months pulls incrementally as before. Only a phone whose very last answer
    * was lost, or a second phone with the same id, finds its cursor gone: a replacement, never an
-   * incremental pull on top of something unknown (SyncRepository.pullState). A pull racing the trim records its
-   * answer after its snapshot, which the trim does not see and so keeps. Counts only, with `dryRun`.
+   * incremental pull on top of something unknown (SyncRepository.pullState). A pull racing the trim
+   * records its answer after its snapshot, which the trim does not see and so keeps. Counts only,
+   * with `dryRun`.
    */
   async trimIdleInstallations(manager: EntityManager, idleDays: number, dryRun: boolean): Promise<{ installations: number; cursors: number }> {
     const idle = `SELECT device_id, max(version) AS newest FROM sync_cursors
