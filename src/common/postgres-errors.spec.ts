@@ -1,5 +1,5 @@
 import { QueryFailedError } from 'typeorm';
-import { isUniqueViolation, UNIQUE_VIOLATION } from './postgres-errors.js';
+import { isDatabaseUnavailable, isUniqueViolation, UNIQUE_VIOLATION } from './postgres-errors.js';
 
 describe('isUniqueViolation', () => {
   const failed = (code?: string) => new QueryFailedError('INSERT …', [], Object.assign(new Error('failed'), code ? { code } : {}));
@@ -10,5 +10,27 @@ describe('isUniqueViolation', () => {
     expect(isUniqueViolation(failed())).toBe(false);
     expect(isUniqueViolation(Object.assign(new Error('not a query'), { code: UNIQUE_VIOLATION }))).toBe(false);
     expect(isUniqueViolation(undefined)).toBe(false);
+  });
+});
+
+describe('isDatabaseUnavailable', () => {
+  const failed = (cause: Error) => new QueryFailedError('SELECT …', [], cause);
+  const withCode = (code: string, extra: object = {}) => Object.assign(new Error(code), { code, ...extra });
+
+  it('an outage, a restart, a fail-over or no connection slot: under a query or while connecting', () => {
+    expect(isDatabaseUnavailable(withCode('ECONNREFUSED', { syscall: 'connect' }))).toBe(true);
+    expect(isDatabaseUnavailable(withCode('ENOTFOUND', { syscall: 'getaddrinfo' }))).toBe(true);
+    expect(isDatabaseUnavailable(new Error('timeout exceeded when trying to connect'))).toBe(true);
+    expect(isDatabaseUnavailable(failed(new Error('Connection terminated unexpectedly')))).toBe(true);
+    expect(isDatabaseUnavailable(failed(withCode('ECONNRESET')))).toBe(true);
+    for (const sqlstate of ['57P01', '57P03', '53300', '08006', '08P01']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(true);
+  });
+
+  it('not a statement that failed, nor a socket error that is not the database\'s', () => {
+    for (const sqlstate of ['23505', '40001', '57014', '42P01']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(false);
+    expect(isDatabaseUnavailable(withCode('ECONNRESET'))).toBe(false); // a client's socket, say
+    expect(isDatabaseUnavailable(new Error('boom'))).toBe(false);
+    expect(isDatabaseUnavailable(undefined)).toBe(false);
+    expect(isDatabaseUnavailable('ECONNREFUSED')).toBe(false);
   });
 });

@@ -7,3 +7,30 @@ export const UNIQUE_VIOLATION = '23505';
 export function isUniqueViolation(error: unknown): boolean {
   return error instanceof QueryFailedError && (error.driverError as { code?: string } | undefined)?.code === UNIQUE_VIOLATION;
 }
+
+/** What a socket reports when the database cannot be reached (refused, reset, unreachable, unknown host). */
+const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+/**
+ * SQLSTATEs of a database not taking work: connection exceptions (class 08), the server shutting
+ * down or starting up (57P01-57P03: a restart, a fail-over) and no connection slot left (53300).
+ */
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123]|53300)$/;
+/** node-postgres's own words for a connection that closed under a query, or a pool that had none to give in time. */
+const UNAVAILABLE_MESSAGE = /^Connection terminated|^timeout exceeded when trying to connect/;
+
+/**
+ * The database cannot be reached or is not taking work right now — an outage, a restart, a
+ * fail-over — as opposed to a statement that failed: the request may be retried later unchanged.
+ * Either the driver's error under a failed query (QueryFailedError), or what acquiring a
+ * connection threw (a socket error of `connect` or of the address look-up, the pool's timeout).
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const cause: unknown = error instanceof QueryFailedError ? error.driverError : error;
+  // Not `instanceof Error`: a socket's errors come from Node's own realm (another one under jest).
+  if (typeof cause !== 'object' || cause === null) return false;
+  const { code: rawCode, message, syscall } = cause as { code?: unknown; message?: unknown; syscall?: unknown };
+  const code = typeof rawCode === 'string' ? rawCode : '';
+  if (UNAVAILABLE_SQLSTATE.test(code) || (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message))) return true;
+  // A socket error counts only when it comes from the database's connection: under a query, or while connecting to it.
+  return UNREACHABLE_ERRNO.has(code) && (error instanceof QueryFailedError || syscall === 'connect' || syscall === 'getaddrinfo');
+}

@@ -16,6 +16,8 @@ export function buildDataSourceOptions(url: string, overrides: Partial<{ poolSiz
     // gen_random_uuid() is built in since PostgreSQL 13: no extension, no superuser needed.
     installExtensions: false,
     logger: new TypeOrmLogger(),
-    extra: { max: overrides.poolSize ?? 20 },
+    // A request waits at most this long for a pooled connection (every one busy, or the database not
+    // answering a new one), then is answered 503 DATABASE_UNAVAILABLE instead of hanging.
+    extra: { max: overrides.poolSize ?? 20, connectionTimeoutMillis: 10_000 },
   };
 }

@@ -5,6 +5,7 @@
 import type { LoggerService } from '@nestjs/common';
 import { join } from 'node:path';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
+import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
@@ -27,8 +28,9 @@ describe('GET /health with the database down', () => {
     removeDir(dir);
   });
 
-  it('answers 503 "Database unreachable" and logs the cause at warn', async () => {
+  it('answers 503 "Database unreachable" and logs the cause at warn; the API answers 503 DATABASE_UNAVAILABLE with Retry-After', async () => {
     await t.http().get('/health').expect(200);
+    const { token } = await registerFamily(t);
     await server.stop();
     const res = await t.http().get('/health').expect(503);
     expect(res.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'Database unreachable' });
@@ -37,5 +39,18 @@ describe('GET /health with the database down', () => {
     expect(warning).toBeDefined();
     expect(warning!.message).toEqual({ cause: expect.any(String) });
     expect(warning!.rest[0]).toBe('health check: database unreachable');
+
+    for (const path of ['/api/v1/families/me', '/api/v1/sync?last_pulled_at=0']) {
+      const api = await t.http().get(path).set(bearer(token));
+      expect([api.status, api.headers['retry-after'], api.body]).toEqual([
+        503,
+        '5',
+        { statusCode: 503, error: 'Service Unavailable', message: 'The database is unavailable; try again shortly', details: { code: 'DATABASE_UNAVAILABLE', retryAfterSeconds: 5 } },
+      ]);
+    }
+    const login = await t.http().post('/api/v1/auth/login').send({ email: 'someone@example.com', password: 'long enough' });
+    expect([login.status, login.body.details]).toEqual([503, { code: 'DATABASE_UNAVAILABLE', retryAfterSeconds: 5 }]);
+    expect(logged.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
+    expect(logged.filter((l) => l.level === 'warn' && l.rest[0] === 'database unavailable; answered 503')).toHaveLength(3);
   });
 });

@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { RequestAbandonedError } from '../../database/abortable-query-runner.js';
 import { loggableUrl } from '../logging/request-logging.middleware.js';
+import { isDatabaseUnavailable } from '../postgres-errors.js';
 import { DomainError, ErrorCode } from './domain-error.js';
 
 interface ErrorBody {
@@ -33,9 +34,14 @@ const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
   [HttpStatus.TOO_MANY_REQUESTS]: ErrorCode.RATE_LIMITED,
 };
 
+/** How long a client is asked to wait while the database is unavailable (a restart or fail-over takes seconds). */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+
 /**
  * Maps every error to `{ statusCode, error, message, details? }`. Expected
- * failures keep their message; anything else is logged with the request id
+ * failures keep their message; a database that cannot be reached or is not
+ * taking work is 503 DATABASE_UNAVAILABLE with Retry-After (an outage, not a
+ * bug: a warning with its cause); anything else is logged with the request id
  * and answered as a bare 500 (no stack, no SQL).
  */
 @Catch()
@@ -51,6 +57,13 @@ export class AllExceptionsFilter implements ExceptionFilter {
       this.logger.log({ path: request && loggableUrl(request.url) }, 'client hung up; its work was cancelled');
       response.destroy();
       return;
+    }
+    if (isDatabaseUnavailable(exception)) {
+      const cause = exception as { code?: unknown; message?: unknown };
+      this.logger.warn({ cause: cause.message || cause.code, path: request && loggableUrl(request.url) }, 'database unavailable; answered 503');
+      exception = new DomainError(ErrorCode.DATABASE_UNAVAILABLE, 'The database is unavailable; try again shortly', {
+        retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
+      });
     }
     const body = this.toBody(exception);
     // A 503 is thrown on purpose (the database is down, the server is busy) by code that has logged its cause.

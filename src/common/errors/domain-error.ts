@@ -29,6 +29,8 @@ export enum ErrorCode {
   RATE_LIMITED = 'RATE_LIMITED',
   /** The server is at capacity for this kind of request right now; `details.retryAfterSeconds` says when to retry. */
   SERVER_BUSY = 'SERVER_BUSY',
+  /** The database cannot be reached or is not taking work (a restart, a fail-over, an outage); retry after `details.retryAfterSeconds`. */
+  DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
   FAMILY_SCOPE_MISSING = 'FAMILY_SCOPE_MISSING',
 }
 
@@ -53,6 +55,7 @@ const STATUS_BY_CODE: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
   [ErrorCode.RATE_LIMITED]: HttpStatus.TOO_MANY_REQUESTS,
   [ErrorCode.SERVER_BUSY]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.DATABASE_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,
   // Reaching a scoped query without a family is a programming error: fail closed, loudly.
   [ErrorCode.FAMILY_SCOPE_MISSING]: HttpStatus.INTERNAL_SERVER_ERROR,
 };
