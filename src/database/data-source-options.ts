@@ -3,7 +3,7 @@ import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations.js';
 import { TypeOrmLogger } from './typeorm-logger.js';
 
-export function buildDataSourceOptions(url: string, overrides: Partial<{ poolSize: number; migrationsRun: boolean }> = {}): DataSourceOptions {
+export function buildDataSourceOptions(url: string, overrides: Partial<{ poolSize: number }> = {}): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -11,7 +11,8 @@ export function buildDataSourceOptions(url: string, overrides: Partial<{ poolSiz
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'all',
-    migrationsRun: overrides.migrationsRun ?? false,
+    // Never TypeORM's own run at initialize(): migrations run through migration-runner.ts, under its lock.
+    migrationsRun: false,
     synchronize: false,
     // gen_random_uuid() is built in since PostgreSQL 13: no extension, no superuser needed.
     installExtensions: false,

@@ -1,9 +1,11 @@
 import { Module } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { databaseConfig } from '../config/configuration.js';
 import { buildDataSourceOptions } from './data-source-options.js';
 import { resolveDatabaseUrl } from './database-url.js';
+import { runPendingMigrations } from './migration-runner.js';
 
 /** Errors that mean "the server is not accepting connections (yet)", as opposed to a failing migration. */
 const NOT_READY = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P03']);
@@ -19,7 +21,7 @@ export function isDatabaseNotReady(error: unknown): boolean {
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
       useFactory: async (db: ConfigType<typeof databaseConfig>) => ({
-        ...buildDataSourceOptions(await resolveDatabaseUrl(db), { migrationsRun: true, poolSize: db.poolSize }),
+        ...buildDataSourceOptions(await resolveDatabaseUrl(db), { poolSize: db.poolSize }),
         // Start-up fails at once on a failing migration (it would fail again) and on the embedded server
         // (it is up by now); server.ts then logs one line and stops the embedded PostgreSQL. Only an external
         // server that is not accepting connections yet (a container starting beside us) is waited for, ~10 s.
@@ -27,6 +29,18 @@ export function isDatabaseNotReady(error: unknown): boolean {
         retryDelay: 2000,
         toRetry: (error: unknown) => Boolean(db.url) && isDatabaseNotReady(error),
       }),
+      // Pending migrations run under the lock every migration run takes (migration-runner.ts), not
+      // TypeORM's migrationsRun: two instances starting together must not both apply them.
+      dataSourceFactory: async (options) => {
+        const dataSource = await new DataSource(options!).initialize();
+        try {
+          await runPendingMigrations(dataSource);
+        } catch (error) {
+          await dataSource.destroy();
+          throw error;
+        }
+        return dataSource;
+      },
     }),
   ],
 })

@@ -3,11 +3,14 @@
  * in its own process, on DATABASE_URL and on the embedded PostgreSQL, including
  * start-up validation, SIGTERM and recovery from a SIGKILL-ed predecessor.
  */
+import { Logger } from '@nestjs/common';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { buildDataSourceOptions } from '../../src/database/data-source-options.js';
 import { queryOnce, scratchDatabases } from '../setup/scratch-databases.js';
 import { MIGRATIONS } from '../../src/database/migrations.js';
 // isAlive is zombie-aware: a stopped orphan is reaped by init, which may take a moment under load.
@@ -105,6 +108,44 @@ describe('node dist/main.js', () => {
       app.child.kill('SIGTERM');
       expect(await app.exited).toBe(0);
       while (!(await reader.read()).done); // the server ended the stream
+    });
+
+    it('two instances starting together with a migration pending: it is applied once and both serve', async () => {
+      const url = await freshDatabase();
+      Logger.overrideLogger(['warn', 'error', 'fatal']); // the data source reports migration progress
+      const migrate = new DataSource(buildDataSourceOptions(url, { poolSize: 1 }));
+      await migrate.initialize();
+      await migrate.runMigrations({ transaction: 'all' });
+      await migrate.undoLastMigration({ transaction: 'all' });
+      await migrate.destroy();
+      // Both instances are held where TypeORM reads the applied migrations, then let go together.
+      const locker = new pg.Client({ connectionString: url });
+      await locker.connect();
+      const env = { NODE_ENV: 'production', DATABASE_URL: url, JWT_SECRET: 'p'.repeat(48), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+      const ports = [await freePort(), await freePort()];
+      try {
+        await locker.query('BEGIN');
+        await locker.query('LOCK TABLE migrations IN ACCESS EXCLUSIVE MODE');
+        const apps = ports.map((port) => start({ ...env, PORT: String(port), UPLOAD_DIR: join(tempDir(), 'uploads'), DATA_DIR: tempDir() }));
+        // Asked on connections of its own: inside the locker's transaction pg_stat_activity is a snapshot.
+        const waiting = async () =>
+          (await queryOnce<{ n: number }>(url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0].n;
+        while ((await waiting()) < 2) {
+          if (apps.some((app) => app.child.exitCode !== null)) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await locker.query('ROLLBACK');
+        // Before: both applied it, and the later one failed to start ("relation … already exists").
+        for (const [i, app] of apps.entries()) await waitForHealth(ports[i], app);
+        const last = new MIGRATIONS[MIGRATIONS.length - 1]().name;
+        expect(await queryOnce(url, `SELECT name FROM migrations WHERE name = '${last}'`)).toEqual([{ name: last }]);
+        for (const app of apps) {
+          app.child.kill('SIGTERM');
+          expect(await app.exited).toBe(0);
+        }
+      } finally {
+        await locker.end();
+      }
     });
 
     it('refuses to start without JWT_SECRET, naming the variable, and leaves the database untouched', async () => {
