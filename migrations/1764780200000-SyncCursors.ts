@@ -34,10 +34,8 @@ export class SyncCursors1764780200000 implements MigrationInterface {
       CREATE TABLE sync_devices (
         user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
         device_id varchar(200) NOT NULL,
-        -- No foreign key: its FOR KEY SHARE on the family row made every pull that records a
-        -- cursor wait for the family's push in flight (which holds the row FOR UPDATE). Families
-        -- are never deleted; a cursor names one only to be compared with it.
-        family_id uuid NOT NULL,
+        -- As SyncDevices made it: the foreign key that sync_cursors goes without was sync_devices'.
+        family_id uuid NOT NULL REFERENCES families (id) ON DELETE CASCADE,
         updated_at timestamptz NOT NULL DEFAULT now(),
         snapshot_version bigint NOT NULL,
         PRIMARY KEY (user_id, device_id)
