@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { platform } from 'node:os';
-import { join, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { EmbeddedPostgresError } from './embedded-postgres-error.js';
 
 /*
@@ -92,6 +92,73 @@ export async function writeOwner(dataDir: string): Promise<void> {
 /** Removes the owner file, only when this process is the recorded owner (a refused start must not clear the owner's). */
 export async function clearOwner(dataDir: string): Promise<void> {
   if ((await readOwner(dataDir))?.pid === process.pid) await rm(join(dataDir, OWNER_FILE), { force: true }).catch(() => undefined);
+}
+
+/** An empty or unreadable start lock older than this was left by a process killed as it wrote it. */
+const HALF_WRITTEN_LOCK_MS = 5_000;
+
+/**
+ * Runs `work` — from the cluster check to a server ready to serve — holding `<dataDir>.starting`,
+ * so that two processes starting on one data directory at once (two `npm start`, an app and the
+ * admin CLI) take turns (found by review: both saw no cluster and ran initdb, one started a server
+ * on the other's half-built cluster, or one overwrote the other's owner record and then deleted it).
+ * The second waits, then finds the first's server: refused, or attached to (stopOrphanedServer). A
+ * lock whose holder is gone (killed; a reused pid has another start time) is taken over.
+ */
+export async function withStartLock<T>(dataDir: string, timeoutMs: number, work: () => Promise<T>, stopping: () => void): Promise<T> {
+  const lock = `${dataDir}.starting`;
+  const me: Owner = { pid: process.pid, startTime: processStartTime(process.pid) };
+  await mkdir(dirname(dataDir), { recursive: true, mode: 0o755 });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await writeFile(lock, `${JSON.stringify(me)}\n`, { flag: 'wx', mode: 0o644 });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = await readHolder(lock);
+    const stale = holder ? !isLiveProcess(holder) : await olderThan(lock, HALF_WRITTEN_LOCK_MS);
+    if (stale) {
+      await rm(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new EmbeddedPostgresError(
+        `Another process (pid ${holder?.pid ?? 'unknown'}) has been starting the embedded PostgreSQL in ${dataDir} for over ${timeoutMs / 1000}s. ` +
+          `If no HemoDay process is starting, delete ${lock}.`,
+      );
+    }
+    stopping();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  try {
+    return await work();
+  } finally {
+    if ((await readHolder(lock))?.pid === process.pid) await rm(lock, { force: true }).catch(() => undefined);
+  }
+}
+
+async function readHolder(lock: string): Promise<Owner | undefined> {
+  try {
+    const holder = JSON.parse(await readFile(lock, 'utf8')) as Owner;
+    return Number.isInteger(holder.pid) && holder.pid > 0 ? holder : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function olderThan(path: string, ms: number): Promise<boolean> {
+  try {
+    return Date.now() - (await stat(path)).mtimeMs > ms;
+  } catch {
+    return true; // gone already
+  }
+}
+
+/** The process is running and is the one recorded (not a later process that reuses its pid). */
+function isLiveProcess(owner: Owner): boolean {
+  return isRunning(owner.pid) && (owner.startTime === undefined || processStartTime(owner.pid) === owner.startTime);
 }
 
 function isAlive(pid: number): boolean {

@@ -6,7 +6,7 @@ import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import pg from 'pg';
 import { EmbeddedPostgresError } from './embedded-postgres-error.js';
-import { baseName, clearOwner, stopOrphanedServer, writeOwner } from './embedded-postgres-ownership.js';
+import { baseName, clearOwner, stopOrphanedServer, withStartLock, writeOwner } from './embedded-postgres-ownership.js';
 
 export { EmbeddedPostgresError };
 
@@ -47,6 +47,8 @@ interface OsUser {
 
 const READY_MESSAGE = 'database system is ready to accept connections';
 const START_TIMEOUT_MS = 60_000;
+/** How long a start waits for another process's start on the same data directory (initdb, then the server's own start). */
+const START_LOCK_WAIT_MS = START_TIMEOUT_MS + 60_000;
 /** How long a stop waits for sessions to end by themselves ("smart" shutdown) before cutting them off. */
 const SMART_SHUTDOWN_MS = 3_000;
 /**
@@ -103,15 +105,24 @@ export class EmbeddedPostgres {
       );
       this.dataDir = fallback;
     }
-    const password = await this.ensureCluster(binaries, osUser);
-    this.throwIfStopping();
-    const running = await stopOrphanedServer(this.dataDir, this.options);
+    const { password, running } = await withStartLock(
+      this.dataDir,
+      START_LOCK_WAIT_MS,
+      async () => {
+        const password = await this.ensureCluster(binaries, osUser);
+        this.throwIfStopping();
+        const running = await stopOrphanedServer(this.dataDir, this.options);
+        if (running) return { password, running };
+        this.throwIfStopping();
+        await this.spawnServer(binaries, osUser);
+        return { password, running: undefined };
+      },
+      () => this.throwIfStopping(),
+    );
     if (running) {
       this.options.warn?.(`using the embedded PostgreSQL of the running app (pid ${running.ownerPid}) on 127.0.0.1:${running.port}`);
       return this.url(password, this.options.database ?? 'hemoday', running.port);
     }
-    this.throwIfStopping();
-    await this.spawnServer(binaries, osUser);
     this.throwIfStopping();
     const database = this.options.database ?? 'hemoday';
     const adminUrl = this.url(password, 'postgres');

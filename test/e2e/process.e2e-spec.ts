@@ -228,6 +228,27 @@ describe('node dist/main.js', () => {
     expect(existsSync(pidFile)).toBe(false);
   });
 
+  itOnEmbeddedRun('two starts at once on a fresh DATA_DIR take turns: one serves, the other is refused in one line, and the cluster is whole (found by review)', async () => {
+    const dataDir = tempDir();
+    const [portA, portB] = [await freePort(), await freePort()];
+    const pgPort = String(await freePort());
+    const apps = [start({ PORT: String(portA), EMBEDDED_PG_PORT: pgPort, DATA_DIR: dataDir }), start({ PORT: String(portB), EMBEDDED_PG_PORT: pgPort, DATA_DIR: dataDir })];
+    // Whichever wins serves; the other waited for its start, then found its server.
+    const outcome = await Promise.race(apps.map((app, i) => app.exited.then(() => i)));
+    const [loser, winner] = outcome === 0 ? apps : [apps[1], apps[0]];
+    expect(await loser.exited).toBe(1);
+    expectOneFailureLine(loser, /HemoDay failed to start: Another process \(pid \d+\) is already running the embedded PostgreSQL in .*Stop it first/);
+    await waitForHealth(winner === apps[0] ? portA : portB, winner);
+    winner.child.kill('SIGTERM');
+    expect(await winner.exited).toBe(0);
+    expect(existsSync(join(dataDir, 'postgres.starting'))).toBe(false);
+    // The cluster both raced to create starts again, with the password file that matches it.
+    const again = start({ PORT: String(portA), EMBEDDED_PG_PORT: pgPort, DATA_DIR: dataDir });
+    await waitForHealth(portA, again);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+  });
+
   itOnEmbeddedRun('the embedded PostgreSQL\'s port in use: one line saying so, without a stack trace', async () => {
     const blocker = createServer();
     const pgPort = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as AddressInfo).port)));
