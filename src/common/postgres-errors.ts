@@ -32,5 +32,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const code = typeof rawCode === 'string' ? rawCode : '';
   if (UNAVAILABLE_SQLSTATE.test(code) || (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message))) return true;
   // A socket error counts only when it comes from the database's connection: under a query, or while connecting to it.
-  return UNREACHABLE_ERRNO.has(code) && (error instanceof QueryFailedError || syscall === 'connect' || syscall === 'getaddrinfo');
+  // The S3 client's own connection errors look the same (refused, unknown host) and carry its `$metadata`: object
+  // storage down is not the database (found in review: a download or upload answered 503 DATABASE_UNAVAILABLE).
+  if (error instanceof QueryFailedError) return UNREACHABLE_ERRNO.has(code);
+  return UNREACHABLE_ERRNO.has(code) && (syscall === 'connect' || syscall === 'getaddrinfo') && !('$metadata' in cause);
 }

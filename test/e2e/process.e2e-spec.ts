@@ -53,6 +53,41 @@ describe('node dist/main.js', () => {
     expect(await app.exited).toBe(0);
   });
 
+  it('object storage that cannot be reached is not reported as the database: 500, logged as an unhandled error (found in review)', async () => {
+    // In its own process: under jest, the S3 client wraps Node's socket errors (another realm) and drops their code.
+    const port = await freePort();
+    const closedPort = await freePort();
+    const app = start({
+      DATABASE_URL: process.env.TEST_DATABASE_URL,
+      PORT: String(port),
+      JWT_SECRET: 'x'.repeat(40),
+      DATA_DIR: tempDir(),
+      STORAGE_DRIVER: 's3',
+      S3_ENDPOINT: `http://127.0.0.1:${closedPort}`,
+      S3_BUCKET: 'hemoday',
+      S3_ACCESS_KEY_ID: 'key',
+      S3_SECRET_ACCESS_KEY: 'secret',
+    });
+    await waitForHealth(port, app);
+    const register = await fetch(`http://127.0.0.1:${port}/api/v1/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: `s3-down-${Date.now()}@example.com`, password: 'long enough', name: 'Parent' }),
+    });
+    const { access_token } = (await register.json()) as { access_token: string };
+    const form = new FormData();
+    form.append('file', new Blob([Buffer.from('%PDF-1.4\n%%EOF\n')], { type: 'application/pdf' }), 'scan.pdf');
+    const upload = await fetch(`http://127.0.0.1:${port}/api/v1/upload`, { method: 'POST', headers: { authorization: `Bearer ${access_token}` }, body: form });
+    // Before: 503 DATABASE_UNAVAILABLE, a warning 'database unavailable' naming the S3 endpoint's refused connection.
+    expect({ status: upload.status, body: await upload.json() }).toEqual({ status: 500, body: { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' } });
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+    // Not app.lines(): the S3 client also prints a warning of its own (the Node version) that is not JSON.
+    const messages = app.output().split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(messages).toContain('unhandled error');
+    expect(messages).not.toContain('database unavailable; answered 503');
+  });
+
   describe('NODE_ENV=production, as the image runs it, on a fresh database', () => {
     const scratch = scratchDatabases('hemoday_proc');
     const freshDatabase = () => scratch.create();
