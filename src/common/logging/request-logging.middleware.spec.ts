@@ -57,8 +57,11 @@ describe('requestLogging: a request that never gets its answer is logged too', (
     const keep = (level: string) => (fields: Record<string, unknown>, msg: string) => void lines.push({ level, fields, msg });
     const logger = { info: keep('info'), warn: keep('warn'), error: keep('error') } as unknown as Pino;
     const app = express();
+    let reachedRoute: () => void;
+    const routed = new Promise<void>((resolve) => (reachedRoute = resolve));
     app.use(requestLogging(logger));
     app.post('/upload', (req, res) => {
+      reachedRoute();
       req.resume();
       req.on('end', () => void res.status(201).end());
     });
@@ -80,7 +83,7 @@ describe('requestLogging: a request that never gets its answer is logged too', (
       return lines;
     };
     let answer = '';
-    return { startUpload, logged, answer: () => answer, close: () => new Promise((r) => http.close(r)) };
+    return { startUpload, logged, routed, answer: () => answer, close: () => new Promise((r) => http.close(r)) };
   }
 
   it('cut by the request timeout (REQUEST_TIMEOUT_SECONDS): a warning with status 408 and the request id', async () => {
@@ -103,7 +106,7 @@ describe('requestLogging: a request that never gets its answer is logged too', (
   it('the client hangs up before the answer: logged with no status', async () => {
     const s = await server(60_000);
     const socket = s.startUpload();
-    await new Promise((r) => setTimeout(r, 100)); // let the request reach the route
+    await s.routed; // a socket closed before its request is parsed is no request, and logs nothing
     socket.destroy();
     const lines = await s.logged();
     await s.close();
