@@ -119,10 +119,7 @@ export async function withStartLock<T>(dataDir: string, timeoutMs: number, work:
     }
     const holder = await readHolder(lock);
     const stale = holder ? !isLiveProcess(holder) : await olderThan(lock, HALF_WRITTEN_LOCK_MS);
-    if (stale) {
-      await rm(lock, { force: true });
-      continue;
-    }
+    if (stale && (await removeStaleLock(lock))) continue;
     if (Date.now() > deadline) {
       throw new EmbeddedPostgresError(
         `Another process (pid ${holder?.pid ?? 'unknown'}) has been starting the embedded PostgreSQL in ${dataDir} for over ${timeoutMs / 1000}s. ` +
@@ -136,6 +133,35 @@ export async function withStartLock<T>(dataDir: string, timeoutMs: number, work:
     return await work();
   } finally {
     if ((await readHolder(lock))?.pid === process.pid) await rm(lock, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Removes a start lock whose holder is gone, after checking it again under `<lock>.takeover`
+ * (created exclusively, held for a moment). Without it, two starts that found the same stale lock
+ * both removed it, the second removing the lock the first had just taken, and both went on (found
+ * in review: two of three processes inside at once in 4 of 8 tries). False when another start is
+ * taking it over, or took it.
+ */
+async function removeStaleLock(lock: string): Promise<boolean> {
+  const takeover = `${lock}.takeover`;
+  try {
+    await writeFile(takeover, '', { flag: 'wx', mode: 0o644 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Held for milliseconds: one this old was left by a process killed while it held it.
+    if (await olderThan(takeover, HALF_WRITTEN_LOCK_MS)) await rm(takeover, { force: true });
+    return false;
+  }
+  try {
+    // Only its holder removes a live lock, and only the holder of the takeover a stale one: what is
+    // stale now stays so until it is removed here.
+    const holder = await readHolder(lock);
+    const stale = holder ? !isLiveProcess(holder) : existsSync(lock) && (await olderThan(lock, HALF_WRITTEN_LOCK_MS));
+    if (stale) await rm(lock, { force: true });
+    return stale;
+  } finally {
+    await rm(takeover, { force: true });
   }
 }
 
