@@ -23,11 +23,12 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(new Error('timeout exceeded when trying to connect'))).toBe(true);
     expect(isDatabaseUnavailable(failed(new Error('Connection terminated unexpectedly')))).toBe(true);
     expect(isDatabaseUnavailable(failed(withCode('ECONNRESET')))).toBe(true);
-    for (const sqlstate of ['57P01', '57P03', '53300', '08006', '08P01']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(true);
+    for (const sqlstate of ['57P01', '57P03', '53300', '08006', '08001']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(true);
   });
 
   it('not a statement that failed, nor a socket error that is not the database\'s', () => {
-    for (const sqlstate of ['23505', '40001', '57014', '42P01']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(false);
+    // 08P01 too: PostgreSQL's answer to a protocol bug (too many bind parameters), which no retry mends.
+    for (const sqlstate of ['23505', '40001', '57014', '42P01', '08P01']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(false);
     expect(isDatabaseUnavailable(withCode('ECONNRESET'))).toBe(false); // a client's socket, say
     expect(isDatabaseUnavailable(new Error('boom'))).toBe(false);
     expect(isDatabaseUnavailable(undefined)).toBe(false);

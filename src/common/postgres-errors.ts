@@ -11,10 +11,12 @@ export function isUniqueViolation(error: unknown): boolean {
 /** What a socket reports when the database cannot be reached (refused, reset, unreachable, unknown host). */
 const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 /**
- * SQLSTATEs of a database not taking work: connection exceptions (class 08), the server shutting
- * down or starting up (57P01-57P03: a restart, a fail-over) and no connection slot left (53300).
+ * SQLSTATEs of a database not taking work: connection exceptions (class 08, but 08P01, which
+ * PostgreSQL also raises for a client's protocol bug such as too many bind parameters: retrying that
+ * would never end), the server shutting down or starting up (57P01-57P03: a restart, a fail-over)
+ * and no connection slot left (53300).
  */
-const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123]|53300)$/;
+const UNAVAILABLE_SQLSTATE = /^(0800[0-9]|57P0[123]|53300)$/;
 /** node-postgres's own words for a connection that closed under a query, or a pool that had none to give in time. */
 const UNAVAILABLE_MESSAGE = /^Connection terminated|^timeout exceeded when trying to connect/;
 

@@ -2,18 +2,11 @@ import { Module } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { isDatabaseUnavailable } from '../common/postgres-errors.js';
 import { databaseConfig } from '../config/configuration.js';
 import { buildDataSourceOptions } from './data-source-options.js';
 import { resolveDatabaseUrl } from './database-url.js';
 import { runPendingMigrations } from './migration-runner.js';
-
-/** Errors that mean "the server is not accepting connections (yet)", as opposed to a failing migration. */
-const NOT_READY = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P03']);
-
-export function isDatabaseNotReady(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && NOT_READY.has(code);
-}
 
 /** TypeORM on DATABASE_URL or the embedded PostgreSQL; pending migrations run at start-up. */
 @Module({
@@ -27,7 +20,7 @@ export function isDatabaseNotReady(error: unknown): boolean {
         // server that is not accepting connections yet (a container starting beside us) is waited for, ~10 s.
         retryAttempts: db.url ? 5 : 0,
         retryDelay: 2000,
-        toRetry: (error: unknown) => Boolean(db.url) && isDatabaseNotReady(error),
+        toRetry: (error: unknown) => Boolean(db.url) && isDatabaseUnavailable(error),
       }),
       // Pending migrations run under the lock every migration run takes (migration-runner.ts), not
       // TypeORM's migrationsRun: two instances starting together must not both apply them.

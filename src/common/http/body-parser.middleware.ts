@@ -9,7 +9,7 @@ import { DomainError, ErrorCode } from '../errors/domain-error.js';
 import { invalidField } from '../errors/invalid-request.js';
 import { bodyParserError, pathOf } from './body-errors.js';
 import { closeAfterAnswer, discardBody, MAX_DRAIN_BYTES } from './discard-body.js';
-import { findUnstorableText } from './storable-text.js';
+import { findRefusedValue } from './refused-body-value.js';
 import { isUuid } from './uuid.js';
 
 /** The sync push route as Express matches it: case-insensitively, with or without a trailing slash. */
@@ -27,46 +27,6 @@ function hasNonJsonBody(req: Request): boolean {
 function bearerToken(header: string | undefined): string | undefined {
   const match = header?.match(/^\s*(\S+)\s+(\S+)/);
   return match && match[1].toLowerCase() === 'bearer' ? match[2] : undefined;
-}
-
-/**
- * How deeply a JSON body other than a sync push may nest. REST bodies are flat; the ValidationPipe's
- * class-transformer recurses into every value, and a body of a few thousand nested arrays (10 KB)
- * overflowed its stack (500).
- */
-const MAX_BODY_DEPTH = 32;
-
-interface Nested {
-  value: object;
-  depth: number;
-  parent?: Nested;
-  /** Its index in its parent array, or its key in its parent object. */
-  key: number | string;
-}
-
-/**
- * The first value of a parsed JSON body nested deeper than MAX_BODY_DEPTH, with its path. Iterative:
- * any depth. It runs on every JSON body, before the guards: only objects and arrays are visited and
- * the path is spelled out only for the value refused (a path string per value made a 1 MiB body of
- * numbers cost some 100 times its JSON.parse, the event loop blocked all along).
- */
-function findTooDeep(body: unknown): string | undefined {
-  if (body === null || typeof body !== 'object') return undefined;
-  const stack: Nested[] = [{ value: body, depth: 0, key: '' }];
-  while (stack.length) {
-    const node = stack.pop()!;
-    if (node.depth === MAX_BODY_DEPTH) {
-      let path = '';
-      for (let at: Nested | undefined = node; at?.parent; at = at.parent) path = (typeof at.key === 'number' ? `[${at.key}]` : `.${at.key}`) + path;
-      return path.replace(/^\./, '') || '(body)';
-    }
-    const push = (item: unknown, key: number | string) => {
-      if (item !== null && typeof item === 'object') stack.push({ value: item, depth: node.depth + 1, parent: node, key });
-    };
-    if (Array.isArray(node.value)) node.value.forEach(push);
-    else for (const [key, item] of Object.entries(node.value)) push(item, key);
-  }
-  return undefined;
 }
 
 /** The limit error as body-parser words it, for the same DomainError (message, details.max_bytes). */
@@ -197,11 +157,8 @@ export class JsonBodyMiddleware implements NestMiddleware {
     if (hasNonJsonBody(req) && !UPLOAD_PATH.test(pathOf(req))) return refuseNonJson(req, next);
     readJson(this.defaultParser, this.defaultLimit, req, res, (error?: unknown) => {
       if (error) return next(error);
-      const deep = findTooDeep(req.body);
-      if (deep) return next(invalidField(deep, `${deep} is nested more than ${MAX_BODY_DEPTH} levels deep`));
-      const bad = findUnstorableText(req.body);
-      if (!bad) return next();
-      next(invalidField(bad.field, `${bad.field} ${bad.problem}`));
+      const refused = findRefusedValue(req.body);
+      next(refused && invalidField(refused.field, refused.message));
     });
   }
 

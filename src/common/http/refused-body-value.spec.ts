@@ -1,0 +1,32 @@
+import { findRefusedValue, MAX_BODY_DEPTH } from './refused-body-value.js';
+
+/** `{"a":[{"a":[…]}]}` style nesting: `levels` objects and arrays around `inner`. */
+function nested(levels: number, inner: unknown = 1): unknown {
+  let value = inner;
+  for (let i = 0; i < levels; i++) value = i % 2 ? { a: value } : [value];
+  return value;
+}
+
+describe('findRefusedValue', () => {
+  it('accepts flat and moderately nested bodies, numbers, booleans, null and well-formed text', () => {
+    expect(findRefusedValue({ email: 'a@b.c', n: 1, ok: true, none: null, list: [1, 'x', { y: 'é😀' }] })).toBeUndefined();
+    expect(findRefusedValue(nested(MAX_BODY_DEPTH))).toBeUndefined();
+    expect(findRefusedValue(new Array(100_000).fill(1.5))).toBeUndefined();
+    expect(findRefusedValue(42)).toBeUndefined();
+  });
+
+  it('refuses nesting past MAX_BODY_DEPTH, naming the first container too deep', () => {
+    expect(findRefusedValue({ email: nested(MAX_BODY_DEPTH) })).toEqual({
+      field: `email${'.a[0]'.repeat(MAX_BODY_DEPTH / 2 - 1)}.a`,
+      message: expect.stringMatching(/^email\.a\[0\]\.a.* is nested more than 32 levels deep$/),
+    });
+    expect(findRefusedValue(nested(100_000))?.message).toMatch(/is nested more than 32 levels deep$/);
+  });
+
+  it('refuses text PostgreSQL cannot store, in a value or a key, with its path', () => {
+    expect(findRefusedValue({ a: { b: ['ok', 'x\u0000y'] } })).toEqual({ field: 'a.b[1]', message: 'a.b[1] must not contain NUL characters' });
+    expect(findRefusedValue({ a: { ['k\ud800']: 1 } })).toEqual({ field: 'a.k\ud800', message: 'a.k\ud800 name must be well-formed Unicode' });
+    expect(findRefusedValue('\u0000')).toEqual({ field: '(body)', message: '(body) must not contain NUL characters' });
+    expect(findRefusedValue(['\ud800'])).toEqual({ field: '[0]', message: '[0] must be well-formed Unicode' });
+  });
+});

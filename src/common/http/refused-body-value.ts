@@ -1,0 +1,76 @@
+import { unstorableTextProblem } from './storable-text.js';
+
+/**
+ * How deeply a JSON body other than a sync push may nest. REST bodies are flat; the ValidationPipe's
+ * class-transformer recurses into every value, and a body of a few thousand nested arrays (10 KB)
+ * overflowed its stack (500).
+ */
+export const MAX_BODY_DEPTH = 32;
+
+interface Container {
+  depth: number;
+  parent?: Container;
+  /** Its index in its parent array, or its key in its parent object. */
+  key: number | string;
+}
+
+/**
+ * The first value of a parsed REST body that is refused before the ValidationPipe sees it, with its
+ * path and the message naming it: an object or array nested deeper than MAX_BODY_DEPTH, or a key or
+ * string PostgreSQL cannot store (NUL, a lone surrogate: unstorableTextProblem). One iterative walk
+ * (any depth) that runs on every JSON body, before the guards: only objects and arrays are kept on
+ * the stack, and a path is spelled out only for the value refused (found in review: a path string
+ * per value made a 1 MiB body of numbers cost some 50 times its JSON.parse, the event loop blocked
+ * all along, and two walks did it twice).
+ */
+export function findRefusedValue(body: unknown): { field: string; message: string } | undefined {
+  if (typeof body === 'string') {
+    const problem = unstorableTextProblem(body);
+    return problem ? refusedAt({ depth: 0, key: '' }, problem) : undefined;
+  }
+  if (body === null || typeof body !== 'object') return undefined;
+  const stack: Array<[object, Container]> = [[body, { depth: 0, key: '' }]];
+  while (stack.length) {
+    const [value, at] = stack.pop()!;
+    if (at.depth === MAX_BODY_DEPTH) return refusedAt(at, `is nested more than ${MAX_BODY_DEPTH} levels deep`);
+    // Plain loops: this runs on every body, and iterators or entry arrays cost several JSON.parses.
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const refused = visit(value[i], i, at, stack);
+        if (refused) return refused;
+      }
+    } else {
+      for (const key in value) {
+        const keyProblem = unstorableTextProblem(key);
+        if (keyProblem) return refusedAt({ depth: at.depth + 1, parent: at, key }, `name ${keyProblem}`);
+        const refused = visit((value as Record<string, unknown>)[key], key, at, stack);
+        if (refused) return refused;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Checks a string child at once; keeps an object or array child for the walk. */
+function visit(item: unknown, key: number | string, parent: Container, stack: Array<[object, Container]>) {
+  if (typeof item === 'string') {
+    const problem = unstorableTextProblem(item);
+    return problem ? refusedAt({ depth: parent.depth + 1, parent, key }, problem) : undefined;
+  }
+  if (item !== null && typeof item === 'object') stack.push([item, { depth: parent.depth + 1, parent, key }]);
+  return undefined;
+}
+
+function refusedAt(at: Container, problem: string): { field: string; message: string } {
+  const field = pathOf(at);
+  return { field, message: `${field} ${problem}` };
+}
+
+/** `a.b[2].c`, as the 400 names a field (`(body)` for the body itself). */
+function pathOf(at: Container): string {
+  let path = '';
+  for (let node: Container | undefined = at; node?.parent; node = node.parent) {
+    path = (typeof node.key === 'number' ? `[${node.key}]` : `.${node.key}`) + path;
+  }
+  return path.replace(/^\./, '') || '(body)';
+}
