@@ -533,7 +533,7 @@ describe('sync with the real WatermelonDB client', () => {
     expect(clientLog.slice(logFrom)).toEqual([]);
   });
 
-  it('a blood test created and deleted on a phone before it ever synced takes the results entered under it along; the rest of the push lands (it was a 422 on every sync)', async () => {
+  it('a blood test created and deleted on a phone before it ever synced takes the results entered under it along, on that phone too; the rest of the push lands (it was a 422 on every sync)', async () => {
     const [owner, member] = await registerFamily(t, 1);
     const phone = device(owner);
     const other = device(member);
@@ -550,9 +550,13 @@ describe('sync with the real WatermelonDB client', () => {
     expect(await other.find('transfusions', transfusion)).not.toBeNull();
     expect(await other.find('blood_tests', test)).toBeNull();
     expect(await other.find('blood_test_results', result)).toBeNull();
-    // Nothing of either was stored: there was nothing to store them under.
+    // Neither is live on the server.
     const server = await t.http().get('/api/v1/sync').query({ last_pulled_at: 0 }).set('Authorization', `Bearer ${member.token}`).expect(200);
     expect(server.body.changes.blood_test_results.created.map((r: Raw) => r.id)).not.toContain(result);
+    // The phone that pushed the result still held it, marked synced: its next pull deletes it (it kept it for good).
+    await phone.sync();
+    expect(await phone.find('blood_test_results', result)).toBeNull();
+    expect(await phone.snapshot()).toEqual(await other.snapshot());
     expect(clientLog.slice(logFrom)).toEqual([]);
   });
 

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import {
   checkBloodTestRefs,
-  deleteInstead,
   assertNewRecordsNameFamily,
   assertNoConflicts,
   assertNoForeignRows,
@@ -183,32 +182,15 @@ describe('push rules', () => {
       expect(refusal(() => assertNoForeignRows(existing, family))?.[0]).toBe(ErrorCode.FORBIDDEN_RECORD);
     });
 
-    it('a test deleted in the same push takes its results along: one the server never had returns them, to be deleted instead of written', () => {
+    it('a test deleted in the same push takes its results along; one the server never had is returned, once, to be recorded as a tombstone', () => {
       const [neverSynced, deletedEarlier, live] = [randomUUID(), randomUUID(), randomUUID()];
-      const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
       const changes = push({
         blood_tests: { deleted: [neverSynced, deletedEarlier, live] },
-        blood_test_results: { created: [result(neverSynced, a), result(deletedEarlier, b), result(live, c)] },
+        blood_test_results: { created: [result(neverSynced), result(neverSynced), result(deletedEarlier), result(live)] },
       });
       const tests = indexExisting([row('blood_tests', deletedEarlier, { deleted: true }), row('blood_tests', live)]).get('blood_tests');
-      // The two the server holds are written, then tombstoned by the cascade; the third has no test to be written under.
-      expect(checkBloodTestRefs(changes, tests, family)).toEqual([a]);
-    });
-  });
-
-  describe('deleteInstead', () => {
-    it('moves the results from the writes to the deletions, leaving every other table as it was', () => {
-      const [test, kept, dropped, alreadyDeleted] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-      const before = push({
-        blood_tests: { created: [{ id: test, date: 1 }] },
-        blood_test_results: { created: [{ id: kept, blood_test_id: test, name: 'Hb', value: 9 }, { id: dropped, blood_test_id: test, name: 'Fe', value: 1 }], deleted: [alreadyDeleted] },
-      });
-      const after = deleteInstead(before, [dropped]);
-      const results = after.tables.find((t) => t.spec.name === 'blood_test_results')!;
-      expect(results.upserts.map((r) => r.id)).toEqual([kept]);
-      expect(results.deleted).toEqual([alreadyDeleted, dropped]);
-      expect(after.tables.find((t) => t.spec.name === 'blood_tests')).toBe(before.tables.find((t) => t.spec.name === 'blood_tests'));
-      expect(deleteInstead(before, [])).toBe(before);
+      // The two the server holds are there for the cascade; the third needs a tombstone for its results to be written under.
+      expect(checkBloodTestRefs(changes, tests, family)).toEqual([neverSynced]);
     });
   });
 

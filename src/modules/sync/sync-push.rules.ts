@@ -92,11 +92,13 @@ export function assertNoConflicts(push: ValidatedPush, existing: ExistingIndex, 
  * A result must point at a live blood test of this family: on the server already, or written in
  * this push. (Another family's blood test is left to the 403 check.) A test deleted earlier is
  * refused rather than taking the new result with it: the user would lose what they just entered
- * without a word. A test deleted in this same push takes its results along: one the server holds
- * (live or deleted) through the cascade (tombstoneOrphanResults); one it never had — created and
- * deleted on the phone before it synced — has nothing to hold them, so its results are returned
- * here, to be deleted rather than written (the push no longer fails on them with a 422 the user
- * cannot fix: the result's test is gone from the app).
+ * without a word. A test deleted in this same push takes its results along, through the cascade
+ * (tombstoneOrphanResults): one the server holds (live or deleted), and one it never had — created
+ * and deleted on the phone before it synced; the push no longer fails on its results with a 422 the
+ * user cannot fix. Those tests are returned: the service records them as tombstones, so that the
+ * results are written and tombstoned with them, and the phone, which keeps the results (it pushed
+ * them) and marks them synced, pulls their deletion. Not storing them at all left them on that
+ * phone only, for good (found by the convergence test).
  */
 export function checkBloodTestRefs(push: ValidatedPush, bloodTests: Map<string, ExistingRow> | undefined, familyId: string): string[] {
   if (!push.bloodTestRefs.length) return [];
@@ -104,34 +106,20 @@ export function checkBloodTestRefs(push: ValidatedPush, bloodTests: Map<string, 
   const deletedHere = new Set(push.tables.find((t) => t.spec.name === 'blood_tests')?.deleted ?? []);
   const results = push.tables.find((t) => t.spec.name === 'blood_test_results')!;
   const errors: SyncFieldError[] = [];
-  const goWithTheirTest: string[] = [];
+  const neverStored = new Set<string>();
   for (const record of results.upserts) {
     const ref = record.doc.blood_test_id as string;
     if (pushed.has(ref)) continue;
     const test = bloodTests?.get(ref);
     if (!test) {
-      if (deletedHere.has(ref)) goWithTheirTest.push(record.id);
+      if (deletedHere.has(ref)) neverStored.add(ref);
       else errors.push({ table: 'blood_test_results', id: record.id, field: 'blood_test_id', message: 'no such blood test in this family' });
     } else if (test.family_id === familyId && test.deleted && !deletedHere.has(ref)) {
       errors.push({ table: 'blood_test_results', id: record.id, field: 'blood_test_id', message: 'the blood test was deleted (pull, then move or delete this result)' });
     }
   }
   if (errors.length) throw SyncErrors.invalid(errors);
-  return goWithTheirTest;
-}
-
-/** The push with the results `ids` turned from writes into deletions (a missing row: nothing to do; an existing one: a tombstone). */
-export function deleteInstead(push: ValidatedPush, ids: string[]): ValidatedPush {
-  if (!ids.length) return push;
-  const gone = new Set(ids);
-  return {
-    ...push,
-    tables: push.tables.map((table) =>
-      table.spec.name === 'blood_test_results'
-        ? { ...table, upserts: table.upserts.filter((r) => !gone.has(r.id)), deleted: [...new Set([...table.deleted, ...ids])] }
-        : table,
-    ),
-  };
+  return [...neverStored];
 }
 
 /** An updated record the server does not have becomes a new record: like a created one, it must name the family. */

@@ -9,7 +9,6 @@ import { SyncPushResponse } from './dto/sync.response.js';
 import { SyncErrors } from './sync.errors.js';
 import {
   checkBloodTestRefs,
-  deleteInstead,
   assertNewRecordsNameFamily,
   assertNoConflicts,
   assertNoForeignRows,
@@ -91,7 +90,8 @@ export class SyncPushService {
       const existing = await this.repository.findExisting(manager, lookupIds(validated), { familyId, deletedTests });
       const byTable = indexExisting(existing.rows);
       if (input.fromDevice) assertNewRecordsNameFamily(validated, byTable);
-      const push = deleteInstead(validated, checkBloodTestRefs(validated, byTable.get('blood_tests'), familyId));
+      const push = validated;
+      const testsNeverStored = checkBloodTestRefs(push, byTable.get('blood_tests'), familyId);
       if (push.fileRefs.length || push.fileUrlKept.length) await this.files.assertFamilyFiles(manager, familyId, push.fileRefs, push.fileUrlKept);
       assertNoForeignRows(byTable, familyId);
       // A cursor above every version this family had was issued for other data (or made up):
@@ -110,6 +110,11 @@ export class SyncPushService {
           ? await this.installations.lastPush(manager, input.deviceId, familyId, new Map(fingerprinted.map(({ record }, i) => [keys[i], record.fingerprint!])))
           : (new Map() as LastPush);
       const replays = replayedRecords(push, byTable, lastPush);
+      if (testsNeverStored.length) {
+        // Their results are written and tombstoned with them (tombstoneOrphanResults); a short count: an id taken by another family since our check.
+        const recorded = await this.repository.insertBloodTestTombstones(manager, testsNeverStored, stamp);
+        if (recorded !== testsNeverStored.length) throw SyncErrors.forbidden({ blood_tests: testsNeverStored });
+      }
       for (const table of push.tables) {
         const own = byTable.get(table.spec.name);
         const replayed = replays.get(table.spec.name);

@@ -371,6 +371,28 @@ export class SyncRepository {
   }
 
   /**
+   * Tombstones of blood tests a device created and deleted before it ever synced, which the server
+   * never had, so that the results it pushed under them can be written and die with them (see
+   * checkBloodTestRefs): the pull then sends the results' deletion to the device that still holds
+   * them. A tombstone's columns are never sent (a pull names it by id) and a revival of the id
+   * writes the pushed record over them; `date`, the only required one, is 0. Returns how many were
+   * inserted (ON CONFLICT DO NOTHING: an id that appeared in another family since the push's check).
+   */
+  async insertBloodTestTombstones(manager: EntityManager, ids: string[], stamp: WriteStamp): Promise<number> {
+    const rows: Array<{ inserted: number }> = await manager.query(
+      `WITH ins AS (
+         INSERT INTO blood_tests (id, family_id, date, created_at, updated_at, server_version, server_created_version,
+                                  deleted_at, created_by, updated_by, created_by_device, deleted_by_device)
+         SELECT id, $2, 0, $6, $6, $3, $3, $3, $4, $4, $5, $5 FROM unnest($1::uuid[]) AS id
+         ON CONFLICT (id) DO NOTHING
+         RETURNING 1)
+       SELECT count(*)::int AS inserted FROM ins`,
+      [ids, stamp.familyId, stamp.version, stamp.userId, stamp.deviceId, stamp.now],
+    );
+    return rows[0].inserted;
+  }
+
+  /**
    * Results of a blood test that is deleted die with it: results written in this
    * push under an already deleted test, and live results of tests deleted now.
    * Only results the deleting device has seen get here: one changed after its
