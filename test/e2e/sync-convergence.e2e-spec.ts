@@ -2,10 +2,12 @@
  * Randomized, seeded: six phones of one family (three members, two phones each) edit every kind of
  * record offline — create, edit, delete, undo a deletion with the same id, results under blood tests
  * others may delete — and sync in parallel over a network that loses responses (a pull answered but
- * never received, a push applied but never acknowledged). At the end every phone holds exactly what
- * the server holds, record for record, and the client logged no sync problem. Each phone draws from
- * its own generator, so a seed replays the same choices (the interleaving of the phones' syncs is
- * the machine's): `SYNC_SEEDS=7 npm test -- sync-convergence`.
+ * never received, a push applied but never acknowledged, an app closed between pull and push) while
+ * their users keep editing (a change made while a pull's answer is being applied, or while a push is
+ * on the way). At the end every phone holds exactly what the server holds, record for record, and
+ * the client logged no sync problem. Each phone draws from its own generator, so a seed replays the
+ * same choices (the interleaving of the phones' syncs is the machine's):
+ * `SYNC_SEEDS=7 npm test -- sync-convergence`, `SYNC_SEEDS=1-200` for a wide run.
  */
 import { DataSource } from 'typeorm';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
@@ -23,10 +25,20 @@ function seeded(seed: number): () => number {
   };
 }
 
-const SEEDS = (process.env.SYNC_SEEDS ?? '1,2').split(',').map(Number);
+/** `SYNC_SEEDS=7`, `SYNC_SEEDS=1,5,9` or ranges: `SYNC_SEEDS=1-100,250`. */
+const SEEDS = (process.env.SYNC_SEEDS ?? '1,2').split(',').flatMap((part) => {
+  const [from, to = from] = part.split('-').map(Number);
+  return Array.from({ length: to - from + 1 }, (_, k) => from + k);
+});
 const ROUNDS = 8;
 /** Share of syncs whose pull answer, or push acknowledgement, is lost on the way. */
 const LOSS = 0.15;
+/** Share of syncs during which the user changes something: half while the pull's answer is applied, half while the push is on the way. */
+const BUSY = 0.2;
+/** Share of syncs cut between pull and push (the app closed): the pull is applied, nothing pushed. */
+const CLOSED = 0.05;
+
+class AppClosedError extends Error {}
 const EDITABLE = ['transfusions', 'blood_tests', 'blood_test_results', 'reminders', 'families'] as const;
 const DELETABLE = ['transfusions', 'blood_tests', 'blood_test_results', 'reminders'] as const;
 
@@ -47,61 +59,83 @@ describe('sync convergence, randomized (real WatermelonDB client, lossy network)
     // WatermelonDB logs and applies as an update): a client-side collision, not this test's subject.
     const undone = new Set<string>();
 
-    /** One round of offline work on a phone: 1 to 4 random changes. */
-    const work = async (phone: Device, i: number, round: number, random: () => number, deleted: Array<{ table: string; record: Raw }>) => {
+    /** One random change on a phone: create, edit, delete or undo a deletion. */
+    const change = async (phone: Device, i: number, round: number, random: () => number, deleted: Array<{ table: string; record: Raw }>) => {
       const pick = <T>(items: readonly T[]): T | undefined => items[Math.floor(random() * items.length)];
-      for (let n = 1 + Math.floor(random() * 4); n > 0; n--) {
-        const roll = random();
-        if (roll < 0.25) await phone.create('transfusions', { date: round, volume_ml: 100 + i, notes: `p${i} r${round}`, indicators_before: JSON.stringify({ hb: 7 + i }) });
-        else if (roll < 0.35) await phone.create('blood_tests', { date: round, laboratory: `lab ${i}` });
-        else if (roll < 0.45) {
-          const test = pick(await phone.all('blood_tests'));
-          if (test) await phone.create('blood_test_results', { blood_test_id: test.id, name: 'Hb', value: round + i / 10 });
-        } else if (roll < 0.5) await phone.create('reminders', { title: `p${i}`, remind_at: round, frequency: 'daily', is_completed: false });
-        else if (roll < 0.7) {
-          const table = pick(EDITABLE)!;
-          const record = pick(await phone.all(table));
-          const edits: Record<(typeof EDITABLE)[number], Record<string, unknown>> = {
-            transfusions: { notes: `p${i} edit ${round}`, hospital: random() < 0.5 ? `h${i}` : null },
-            blood_tests: { comment: `p${i} ${round}` },
-            blood_test_results: { value: round * 10 + i },
-            reminders: { is_completed: random() < 0.5, notes: `p${i}` },
-            families: random() < 0.5 ? { patient_name: `P${i}-${round}` } : { notes: `n${i}-${round}` },
-          };
-          if (record) await phone.update(table, record.id, edits[table]);
-        } else if (roll < 0.85) {
-          const table = pick(DELETABLE)!;
-          const record = pick(await phone.all(table));
-          if (record) {
-            await phone.remove(table, record.id);
-            deleted.push({ table, record });
-          }
-        } else {
-          // Undo: the same record back, with its id, once its deletion has been pushed (until then
-          // the app still holds it, marked deleted, and cannot create that id).
-          const undo = deleted.shift();
-          if (!undo || undone.has(undo.record.id) || (await phone.find(undo.table, undo.record.id))) continue;
-          if ((await phone.database.adapter.getDeletedRecords(undo.table)).includes(undo.record.id)) {
-            deleted.push(undo);
-            continue;
-          }
-          if (undo.table === 'blood_test_results' && !(await phone.find('blood_tests', undo.record.blood_test_id as string))) continue;
-          const { id, ...values } = undo.record;
-          undone.add(id);
-          await phone.createWithId(undo.table, id, { ...values, updated_at: Date.now() });
+      const roll = random();
+      if (roll < 0.25) await phone.create('transfusions', { date: round, volume_ml: 100 + i, notes: `p${i} r${round}`, indicators_before: JSON.stringify({ hb: 7 + i }) });
+      else if (roll < 0.35) await phone.create('blood_tests', { date: round, laboratory: `lab ${i}` });
+      else if (roll < 0.45) {
+        const test = pick(await phone.all('blood_tests'));
+        if (test) await phone.create('blood_test_results', { blood_test_id: test.id, name: 'Hb', value: round + i / 10 });
+      } else if (roll < 0.5) await phone.create('reminders', { title: `p${i}`, remind_at: round, frequency: 'daily', is_completed: false });
+      else if (roll < 0.7) {
+        const table = pick(EDITABLE)!;
+        const record = pick(await phone.all(table));
+        const edits: Record<(typeof EDITABLE)[number], Record<string, unknown>> = {
+          transfusions: { notes: `p${i} edit ${round}`, hospital: random() < 0.5 ? `h${i}` : null },
+          blood_tests: { comment: `p${i} ${round}` },
+          blood_test_results: { value: round * 10 + i },
+          reminders: { is_completed: random() < 0.5, notes: `p${i}` },
+          families: random() < 0.5 ? { patient_name: `P${i}-${round}` } : { notes: `n${i}-${round}` },
+        };
+        if (record) await phone.update(table, record.id, edits[table]);
+      } else if (roll < 0.85) {
+        const table = pick(DELETABLE)!;
+        const record = pick(await phone.all(table));
+        if (record) {
+          await phone.remove(table, record.id);
+          deleted.push({ table, record });
         }
+      } else {
+        // Undo: the same record back, with its id, once its deletion has been pushed (until then
+        // the app still holds it, marked deleted, and cannot create that id).
+        const undo = deleted.shift();
+        if (!undo || undone.has(undo.record.id) || (await phone.find(undo.table, undo.record.id))) return;
+        if ((await phone.database.adapter.getDeletedRecords(undo.table)).includes(undo.record.id)) {
+          deleted.push(undo);
+          return;
+        }
+        if (undo.table === 'blood_test_results' && !(await phone.find('blood_tests', undo.record.blood_test_id as string))) return;
+        const { id, ...values } = undo.record;
+        undone.add(id);
+        await phone.createWithId(undo.table, id, { ...values, updated_at: Date.now() });
       }
     };
+    /** One round of offline work on a phone: 1 to 4 random changes. */
+    const work = async (phone: Device, i: number, round: number, random: () => number, deleted: Array<{ table: string; record: Raw }>) => {
+      for (let n = 1 + Math.floor(random() * 4); n > 0; n--) await change(phone, i, round, random, deleted);
+    };
 
-    /** Syncs until it goes through: a 409 (another phone pushed first) or a lost answer is retried. */
-    const syncThrough = async (phone: Device, random?: () => number) => {
+    /**
+     * Syncs until it goes through: a 409 (another phone pushed first), a lost answer or an app
+     * closed between pull and push is retried. With `busy` (the phone's round and generator), the
+     * user may also change something while the pull's answer is being applied or while the push
+     * is on the way.
+     */
+    const syncThrough = async (phone: Device, busy?: { i: number; round: number; random: () => number; deleted: Array<{ table: string; record: Raw }> }) => {
+      const random = busy?.random;
       for (let attempt = 1; attempt <= 40; attempt++) {
         const lose = random ? random() : 1;
+        const during = random ? random() : 1;
+        const edit = async () => busy && (await change(phone, busy.i, busy.round, busy.random, busy.deleted));
         try {
-          await phone.sync({ losePullResponse: lose < LOSS / 2, losePushResponse: lose >= LOSS / 2 && lose < LOSS });
+          await phone.sync({
+            losePullResponse: lose < LOSS / 2,
+            losePushResponse: lose >= LOSS / 2 && lose < LOSS,
+            afterPullResponse: during < BUSY / 2 ? edit : undefined,
+            beforePush:
+              during >= BUSY / 2 && during < BUSY
+                ? edit
+                : during >= BUSY && during < BUSY + CLOSED
+                  ? async () => {
+                      throw new AppClosedError();
+                    }
+                  : undefined,
+          });
           return;
         } catch (error) {
-          if (error instanceof LostResponseError || (error instanceof SyncHttpError && error.status === 409)) continue;
+          if (error instanceof LostResponseError || error instanceof AppClosedError || (error instanceof SyncHttpError && error.status === 409)) continue;
           if (error instanceof SyncHttpError && error.status === 422 && error.body.includes('the blood test was deleted')) {
             // README: a result entered under a test another phone deleted; the user deletes (or moves) it.
             await phone.purge('blood_test_results', (JSON.parse(error.body) as { details: { id: string } }).details.id);
@@ -119,7 +153,7 @@ describe('sync convergence, randomized (real WatermelonDB client, lossy network)
         const deleted: Array<{ table: string; record: Raw }> = [];
         for (let round = 1; round <= ROUNDS; round++) {
           await work(phone, i, round, random, deleted);
-          await syncThrough(phone, random);
+          await syncThrough(phone, { i, round, random, deleted });
         }
       }),
     );

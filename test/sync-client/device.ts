@@ -111,12 +111,21 @@ export class Device {
    * (`migrationsEnabledAtVersion: 1`). Throws on any HTTP error (e.g. 409).
    * `losePullResponse`: the server answers the pull, but the answer never reaches the app
    * (network drop, app killed): the pull throws after the server has sent its response.
-   * `beforePush`: runs after the pull was applied, before the push is sent (another phone's sync
-   * landing in between, as it can on a slow network). `losePushResponse`: the server applies the
+   * `afterPullResponse`: runs once the pull's answer has arrived, before WatermelonDB applies it
+   * (the user editing while a pull downloads). `beforePush`: runs after the pull was applied and
+   * the local changes were read, before the push is sent (another phone's sync landing in between,
+   * as it can on a slow network; or the user editing while the push is on the way: WatermelonDB
+   * keeps a record changed since it was read as unsynced). `losePushResponse`: the server applies the
    * push, but its answer never arrives (the app keeps its changes as unpushed).
    */
   async sync(
-    extra: { migrationsEnabledAtVersion?: number; losePullResponse?: boolean; losePushResponse?: boolean; beforePush?: () => Promise<void> } = {},
+    extra: {
+      migrationsEnabledAtVersion?: number;
+      losePullResponse?: boolean;
+      losePushResponse?: boolean;
+      afterPullResponse?: () => Promise<void>;
+      beforePush?: () => Promise<void>;
+    } = {},
   ): Promise<void> {
     const base = this.options.baseUrl;
     await synchronize({
@@ -134,6 +143,7 @@ export class Device {
         const body = (await response.json()) as { changes: Record<string, unknown> };
         this.lastPull = body;
         if (extra.losePullResponse) throw new LostResponseError();
+        await extra.afterPullResponse?.();
         return body as never;
       },
       pushChanges: async ({ changes, lastPulledAt }) => {
