@@ -80,17 +80,16 @@ export class SyncPushService {
     const scope = this.familyContext.require();
     const { familyId, userId } = scope;
     const { changes, cursor } = readBody(input.body, input.lastPulledAt);
-    const validated = validatePush(changes, familyId, { requireFamilyId: input.fromDevice ?? false });
-    if (!validated.recordCount) return { timestamp: await this.currentVersion(familyId) };
+    const push = validatePush(changes, familyId, { requireFamilyId: input.fromDevice ?? false });
+    if (!push.recordCount) return { timestamp: await this.currentVersion(familyId) };
     // The write re-checks the caller's membership under the family lock (a join or a removal that
     // committed meanwhile): 409 membership_changed, as the pull answers.
     const { version } = await this.versions.write(async (write) => {
       const { manager, previousVersion } = write;
-      const deletedTests = validated.tables.find((t) => t.spec.name === 'blood_tests')?.deleted ?? [];
-      const existing = await this.repository.findExisting(manager, lookupIds(validated), { familyId, deletedTests });
+      const deletedTests = push.tables.find((t) => t.spec.name === 'blood_tests')?.deleted ?? [];
+      const existing = await this.repository.findExisting(manager, lookupIds(push), { familyId, deletedTests });
       const byTable = indexExisting(existing.rows);
-      if (input.fromDevice) assertNewRecordsNameFamily(validated, byTable);
-      const push = validated;
+      if (input.fromDevice) assertNewRecordsNameFamily(push, byTable);
       const testsNeverStored = checkBloodTestRefs(push, byTable.get('blood_tests'), familyId);
       if (push.fileRefs.length || push.fileUrlKept.length) await this.files.assertFamilyFiles(manager, familyId, push.fileRefs, push.fileUrlKept);
       assertNoForeignRows(byTable, familyId);
