@@ -1,5 +1,6 @@
 import { Injectable, Logger, type MessageEvent, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { Socket } from 'node:net';
 import pg from 'pg';
 import { defer, EMPTY, filter, from, interval, map, merge, mergeMap, Observable, of, ReplaySubject, Subject, takeUntil, timer } from 'rxjs';
 import { DataSource } from 'typeorm';
@@ -21,6 +22,9 @@ interface StreamsToEnd {
 const HEARTBEAT_MS = 25_000;
 /** The longest delay Node's timers take (2^31 - 1 ms); a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How often the listening connection is asked a trivial query, and how long it has to answer. */
+const LISTENER_CHECK_MS = 15_000;
+const LISTENER_ANSWER_MS = 10_000;
 
 /**
  * "Sync now" events for connected devices. Every versioned write does
@@ -152,14 +156,38 @@ export class SyncEventsService implements OnApplicationShutdown {
     // open stream, so devices reconnect (EventSource does by itself), are checked again and get
     // the current version. The next stream opens a new listening connection.
     client.on('error', (error) => this.logger.warn(`sync event listener lost its connection: ${error.message}`));
+    let check: NodeJS.Timeout | undefined;
     client.on('end', () => {
+      clearInterval(check);
       if (this.closed) return;
       this.listener = undefined;
       this.listenerLost.next();
     });
     await client.connect();
     await client.query(`LISTEN ${FAMILY_SYNC_CHANNEL}; LISTEN ${MEMBERSHIP_CHANNEL}`);
+    check = setInterval(() => void this.closeIfSilent(client), LISTENER_CHECK_MS).unref();
     return client;
+  }
+
+  /**
+   * The listening connection is idle by design, so one whose server vanished without closing it (a
+   * fail-over, a host that died, a NAT or load balancer dropping an idle flow) never reports an error:
+   * its streams would wait for ever for events that no longer come (found in review). A trivial query
+   * not answered in time closes it, which ends its streams as any other loss does.
+   */
+  private async closeIfSilent(client: pg.Client): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      client.query('SELECT 1').then(
+        () => true,
+        () => true, // failed: the connection's own 'end' reports the loss
+      ),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), LISTENER_ANSWER_MS))),
+    ]).finally(() => clearTimeout(timer));
+    if (answered || this.closed) return;
+    this.logger.warn(`sync event listener did not answer within ${LISTENER_ANSWER_MS} ms; closing it`);
+    // Not end(): it waits for the server to acknowledge, which a vanished server never does.
+    (client as unknown as { connection: { stream: Socket } }).connection.stream.destroy();
   }
 }
 

@@ -1,0 +1,183 @@
+/**
+ * The database restarts or drops the app's connections (a restart, a fail-over,
+ * pg_terminate_backend): once it is back, the API, sync and "sync now" events work again by themselves.
+ */
+import type { LoggerService } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
+import { bearer, registerFamily } from '../factories/auth.factory.js';
+import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
+import { createTestApp, type TestApp } from '../setup/test-app.js';
+
+interface SseEvent {
+  type: string;
+  data: { version?: number };
+}
+
+async function openEvents(t: TestApp, token: string) {
+  const controller = new AbortController();
+  const response = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(token), signal: controller.signal });
+  const events: SseEvent[] = [];
+  const reading = (async () => {
+    if (!response.body) return;
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const field = (name: string) => [...block.matchAll(new RegExp(`^${name}: ?(.*)$`, 'gm'))].map((m) => m[1]).join('\n');
+          events.push({ type: field('event') || 'message', data: JSON.parse(field('data') || '{}') });
+        }
+      }
+    } catch {
+      /* aborted */
+    }
+  })();
+  const waitFor = async (predicate: (e: SseEvent) => boolean, timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const hit = events.find(predicate);
+      if (hit) return hit;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no matching event in ${timeoutMs} ms; got ${JSON.stringify(events)}`);
+  };
+  return { response, events, waitFor, ended: reading, close: async () => (controller.abort(), await reading) };
+}
+
+async function expectEnded(stream: { ended: Promise<void> }, what: string, ms = 10_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([stream.ended, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`stream still open after ${what}`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
+const transfusion = (familyId: string) => ({ id: randomUUID(), family_id: familyId, date: Date.now(), volume_ml: 250, created_at: Date.now(), updated_at: Date.now() });
+
+describe('the app after the database restarts or drops its connections', () => {
+  const dir = scratchDir('hemoday-recovery-');
+  let server: EmbeddedPostgres;
+  let t: TestApp;
+  let url: string;
+  let port: number;
+  const logged: Array<{ level: string; message: unknown; rest: unknown[] }> = [];
+  const capture = (level: string) => (message: unknown, ...rest: unknown[]) => logged.push({ level, message, rest });
+  const logger: LoggerService = { log: capture('log'), error: capture('error'), warn: capture('warn'), debug: capture('debug'), verbose: capture('verbose'), fatal: capture('fatal') };
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+
+  beforeAll(async () => {
+    process.on('unhandledRejection', onUnhandled);
+    port = await freePort();
+    server = new EmbeddedPostgres({ dataDir: join(dir, 'postgres'), port, database: 'recovery' });
+    url = await server.start();
+    t = await createTestApp({ DATABASE_URL: url });
+    t.app.useLogger(logger);
+  });
+  afterAll(async () => {
+    process.off('unhandledRejection', onUnhandled);
+    await t?.close();
+    await server?.stop();
+    removeDir(dir);
+  });
+
+  async function expectWorking(owner: { token: string; family: { id: string } }) {
+    await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+    const stream = await openEvents(t, owner.token);
+    try {
+      expect(stream.response.status).toBe(200);
+      await stream.waitFor((e) => e.type === 'sync');
+      const pushed = await t
+        .http()
+        .post('/api/v1/sync?last_pulled_at=0')
+        .set(bearer(owner.token))
+        .send({ changes: { transfusions: { created: [transfusion(owner.family.id)], updated: [], deleted: [] } } })
+        .expect(200);
+      await stream.waitFor((e) => e.type === 'sync' && e.data.version === pushed.body.timestamp);
+      await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).expect(200);
+    } finally {
+      await stream.close();
+    }
+  }
+
+  it('after every session of the app is terminated', async () => {
+    const owner = await registerFamily(t);
+    const open = await openEvents(t, owner.token);
+    await open.waitFor((e) => e.type === 'sync');
+    const admin = new DataSource({ type: 'postgres', url });
+    await admin.initialize();
+    try {
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+    } finally {
+      await admin.destroy();
+    }
+    await expectEnded(open, 'its listener was terminated');
+    await expectWorking(owner);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('ends the streams of a listening connection that went silent (no answer, no close: a fail-over or a dropped idle flow), and listens again', async () => {
+    const owner = await registerFamily(t);
+    const open = await openEvents(t, owner.token);
+    await open.waitFor((e) => e.type === 'sync');
+    const admin = new DataSource({ type: 'postgres', url });
+    await admin.initialize();
+    // The listener's backend stopped: its socket stays open, nothing comes back, as when the
+    // database's host vanished without closing its connections.
+    const [{ pid }] = await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [`hemoday-sync-events-${process.pid}`]);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const pushed = await t
+        .http()
+        .post('/api/v1/sync?last_pulled_at=0')
+        .set(bearer(owner.token))
+        .send({ changes: { transfusions: { created: [transfusion(owner.family.id)], updated: [], deleted: [] } } })
+        .expect(200);
+      await expectEnded(open, 'its listener stopped answering', 80_000);
+      expect(open.events.some((e) => e.type === 'sync' && e.data.version === pushed.body.timestamp)).toBe(false);
+      // The reconnection's first event is the current version (the missed write's), and it hears the next write.
+      const again = await openEvents(t, owner.token);
+      try {
+        await again.waitFor((e) => e.type === 'sync' && e.data.version === pushed.body.timestamp);
+        await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ notes: 'after the silent loss' }).expect(200);
+        await again.waitFor((e) => e.type === 'sync' && e.data.version! > pushed.body.timestamp);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      await admin.query(`SELECT pg_terminate_backend($1)`, [pid]);
+      await admin.destroy();
+      await open.close();
+    }
+  }, 120_000);
+
+  it('while it is down: 503s; once restarted: REST, sync and events work again', async () => {
+    const owner = await registerFamily(t);
+    const open = await openEvents(t, owner.token);
+    await open.waitFor((e) => e.type === 'sync');
+    await server.stop();
+    await expectEnded(open, 'the server stopped');
+    const api = await t.http().get('/api/v1/families/me').set(bearer(owner.token));
+    expect([api.status, api.headers['retry-after']]).toEqual([503, '5']);
+    const sse = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(owner.token) });
+    const sseBody = await sse.text();
+    expect([sse.status, sse.headers.get('retry-after'), sseBody]).toEqual([503, '5', expect.stringContaining('DATABASE_UNAVAILABLE')]);
+    const push = await t.http().post('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).send({ changes: {} });
+    expect([push.status, push.body.details?.code]).toEqual([503, 'DATABASE_UNAVAILABLE']);
+    // The same cluster on the same port, started again (an EmbeddedPostgres starts once).
+    server = new EmbeddedPostgres({ dataDir: join(dir, 'postgres'), port, database: 'recovery' });
+    expect(await server.start()).toBe(url);
+    await expectWorking(owner);
+    expect(unhandled).toEqual([]);
+    expect(logged.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
+  });
+});
