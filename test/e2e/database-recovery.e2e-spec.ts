@@ -8,57 +8,9 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
+import { expectEnded, openEvents } from '../setup/event-stream.js';
 import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
-
-interface SseEvent {
-  type: string;
-  data: { version?: number };
-}
-
-async function openEvents(t: TestApp, token: string) {
-  const controller = new AbortController();
-  const response = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(token), signal: controller.signal });
-  const events: SseEvent[] = [];
-  const reading = (async () => {
-    if (!response.body) return;
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        buffer += value;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const field = (name: string) => [...block.matchAll(new RegExp(`^${name}: ?(.*)$`, 'gm'))].map((m) => m[1]).join('\n');
-          events.push({ type: field('event') || 'message', data: JSON.parse(field('data') || '{}') });
-        }
-      }
-    } catch {
-      /* aborted */
-    }
-  })();
-  const waitFor = async (predicate: (e: SseEvent) => boolean, timeoutMs = 10_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const hit = events.find(predicate);
-      if (hit) return hit;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`no matching event in ${timeoutMs} ms; got ${JSON.stringify(events)}`);
-  };
-  return { response, events, waitFor, ended: reading, close: async () => (controller.abort(), await reading) };
-}
-
-async function expectEnded(stream: { ended: Promise<void> }, what: string, ms = 10_000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([stream.ended, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`stream still open after ${what}`)), ms)))]).finally(() =>
-    clearTimeout(timer),
-  );
-}
 
 const transfusion = (familyId: string) => ({ id: randomUUID(), family_id: familyId, date: Date.now(), volume_ml: 250, created_at: Date.now(), updated_at: Date.now() });
 
@@ -89,19 +41,25 @@ describe('the app after the database restarts or drops its connections', () => {
     removeDir(dir);
   });
 
+  /** Pushes one new transfusion of `owner`'s family; the version it was given. */
+  async function pushTransfusion(owner: { token: string; family: { id: string } }): Promise<number> {
+    const pushed = await t
+      .http()
+      .post('/api/v1/sync?last_pulled_at=0')
+      .set(bearer(owner.token))
+      .send({ changes: { transfusions: { created: [transfusion(owner.family.id)], updated: [], deleted: [] } } })
+      .expect(200);
+    return pushed.body.timestamp;
+  }
+
   async function expectWorking(owner: { token: string; family: { id: string } }) {
     await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
     const stream = await openEvents(t, owner.token);
     try {
       expect(stream.response.status).toBe(200);
       await stream.waitFor((e) => e.type === 'sync');
-      const pushed = await t
-        .http()
-        .post('/api/v1/sync?last_pulled_at=0')
-        .set(bearer(owner.token))
-        .send({ changes: { transfusions: { created: [transfusion(owner.family.id)], updated: [], deleted: [] } } })
-        .expect(200);
-      await stream.waitFor((e) => e.type === 'sync' && e.data.version === pushed.body.timestamp);
+      const version = await pushTransfusion(owner);
+      await stream.waitFor((e) => e.type === 'sync' && e.data.version === version);
       await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).expect(200);
     } finally {
       await stream.close();
@@ -135,20 +93,15 @@ describe('the app after the database restarts or drops its connections', () => {
     const [{ pid }] = await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [`hemoday-sync-events-${process.pid}`]);
     process.kill(pid, 'SIGSTOP');
     try {
-      const pushed = await t
-        .http()
-        .post('/api/v1/sync?last_pulled_at=0')
-        .set(bearer(owner.token))
-        .send({ changes: { transfusions: { created: [transfusion(owner.family.id)], updated: [], deleted: [] } } })
-        .expect(200);
+      const version = await pushTransfusion(owner);
       await expectEnded(open, 'its listener stopped answering', 80_000);
-      expect(open.events.some((e) => e.type === 'sync' && e.data.version === pushed.body.timestamp)).toBe(false);
+      expect(open.events.some((e) => e.type === 'sync' && e.data.version === version)).toBe(false);
       // The reconnection's first event is the current version (the missed write's), and it hears the next write.
       const again = await openEvents(t, owner.token);
       try {
-        await again.waitFor((e) => e.type === 'sync' && e.data.version === pushed.body.timestamp);
+        await again.waitFor((e) => e.type === 'sync' && e.data.version === version);
         await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ notes: 'after the silent loss' }).expect(200);
-        await again.waitFor((e) => e.type === 'sync' && e.data.version! > pushed.body.timestamp);
+        await again.waitFor((e) => e.type === 'sync' && e.data.version! > version);
       } finally {
         await again.close();
       }

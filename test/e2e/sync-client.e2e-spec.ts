@@ -43,6 +43,17 @@ describe('sync with the real WatermelonDB client', () => {
   });
 
   const device = (m: Member) => new Device({ baseUrl: t.baseUrl, token: m.token, familyId: m.familyId });
+  /** Two members' phones of one family, both holding one transfusion (A created it). */
+  async function twoPhonesWithATransfusion() {
+    const [owner, member] = await registerFamily(t, 1);
+    const phoneA = device(owner);
+    const phoneB = device(member);
+    await phoneA.sync();
+    const id = await phoneA.create('transfusions', { date: 1, volume_ml: 250, hospital: 'City', notes: 'n0', medication: 'm0' });
+    await phoneA.sync();
+    await phoneB.sync();
+    return { phoneA, phoneB, id };
+  }
   /** Both phones synced (each also receives the server's echo of its own push), then compared record for record. */
   const sameData = async (a: Device, b: Device) => {
     await a.sync();
@@ -134,13 +145,7 @@ describe('sync with the real WatermelonDB client', () => {
   });
 
   it('offline edits: different columns merge, the same column takes the later push', async () => {
-    const [owner, member] = await registerFamily(t, 1);
-    const phoneA = device(owner);
-    const phoneB = device(member);
-    await phoneA.sync();
-    const id = await phoneA.create('transfusions', { date: 1, volume_ml: 250, hospital: 'City', notes: 'n0', medication: 'm0' });
-    await phoneA.sync();
-    await phoneB.sync();
+    const { phoneA, phoneB, id } = await twoPhonesWithATransfusion();
 
     // Both offline.
     await phoneA.update('transfusions', id, { hospital: 'North', notes: 'from A' });
@@ -155,13 +160,7 @@ describe('sync with the real WatermelonDB client', () => {
   });
 
   it("a push retried after its answer was lost does not undo another phone's later edit of the same column (found by review)", async () => {
-    const [owner, member] = await registerFamily(t, 1);
-    const phoneA = device(owner);
-    const phoneB = device(member);
-    await phoneA.sync();
-    const id = await phoneA.create('transfusions', { date: 1, volume_ml: 250, hospital: 'City', notes: 'n0', medication: 'm0' });
-    await phoneA.sync();
-    await phoneB.sync();
+    const { phoneA, phoneB, id } = await twoPhonesWithATransfusion();
 
     // A's edit lands, but its acknowledgement never arrives: A still holds it as unpushed.
     await phoneA.update('transfusions', id, { notes: 'from A' });
