@@ -26,6 +26,15 @@ describe('isDatabaseUnavailable', () => {
     for (const sqlstate of ['57P01', '57P03', '53300', '08006', '08001']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(true);
   });
 
+  it('a statement past DB_STATEMENT_TIMEOUT_SECONDS, or a session ended for idling in its transaction', () => {
+    const timedOut = Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' });
+    expect(isDatabaseUnavailable(failed(timedOut))).toBe(true);
+    expect(isDatabaseUnavailable(failed(withCode('25P03')))).toBe(true);
+    // The same SQLSTATE for a cancel the app sent itself (the client hung up): not the database's doing.
+    const cancelled = Object.assign(new Error('canceling statement due to user request'), { code: '57014' });
+    expect(isDatabaseUnavailable(failed(cancelled))).toBe(false);
+  });
+
   it('not a statement that failed, nor a socket error that is not the database\'s', () => {
     // 08P01 too: PostgreSQL's answer to a protocol bug (too many bind parameters), which no retry mends.
     for (const sqlstate of ['23505', '40001', '57014', '42P01', '08P01']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(false);

@@ -13,10 +13,14 @@ const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 /**
  * SQLSTATEs of a database not taking work: connection exceptions (class 08, but 08P01, which
  * PostgreSQL also raises for a client's protocol bug such as too many bind parameters: retrying that
- * would never end), the server shutting down or starting up (57P01-57P03: a restart, a fail-over)
- * and no connection slot left (53300).
+ * would never end), the server shutting down or starting up (57P01-57P03: a restart, a fail-over),
+ * no connection slot left (53300), and a session ended for idling in a transaction (25P03,
+ * DB_STATEMENT_TIMEOUT_SECONDS).
  */
-const UNAVAILABLE_SQLSTATE = /^(0800[0-9]|57P0[123]|53300)$/;
+const UNAVAILABLE_SQLSTATE = /^(0800[0-9]|57P0[123]|53300|25P03)$/;
+/** A statement PostgreSQL cancelled for running past statement_timeout (not one a client cancelled: same SQLSTATE). */
+const QUERY_CANCELED = '57014';
+const STATEMENT_TIMEOUT_MESSAGE = /statement timeout/;
 /** node-postgres's own words for a connection that closed under a query, or a pool that had none to give in time. */
 const UNAVAILABLE_MESSAGE = /^Connection terminated|^timeout exceeded when trying to connect/;
 
@@ -33,6 +37,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const { code: rawCode, message, syscall } = cause as { code?: unknown; message?: unknown; syscall?: unknown };
   const code = typeof rawCode === 'string' ? rawCode : '';
   if (UNAVAILABLE_SQLSTATE.test(code) || (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message))) return true;
+  // Too slow right now (a lock held by a stalled writer, an overloaded server): worth a retry later.
+  if (code === QUERY_CANCELED && typeof message === 'string' && STATEMENT_TIMEOUT_MESSAGE.test(message)) return true;
   // A socket error counts only when it comes from the database's connection: under a query, or while connecting to it.
   // The S3 client's own connection errors look the same (refused, unknown host) and carry its `$metadata`: object
   // storage down is not the database (found in review: a download or upload answered 503 DATABASE_UNAVAILABLE).

@@ -37,6 +37,7 @@ export const databaseConfig = registerAs('database', () => {
   return {
     url: env.DATABASE_URL,
     poolSize: env.DB_POOL_SIZE,
+    statementTimeoutSeconds: env.DB_STATEMENT_TIMEOUT_SECONDS,
     embeddedPort: env.EMBEDDED_PG_PORT,
     embeddedDataDir: resolve(env.DATA_DIR ?? '.data', 'postgres'),
   };

@@ -128,6 +128,14 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsOptional() @IsInt() @Min(2) @Max(500)
   DB_POOL_SIZE: number = 20;
 
+  /**
+   * Longest a statement may run, or a transaction stay idle, before PostgreSQL cancels it (a push
+   * waiting on a stalled lock holder, a vanished instance's open transaction); an unanswered
+   * statement's connection is closed this plus 5 s later (a vanished database). 0 = no limits.
+   */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(0) @Max(3600)
+  DB_STATEMENT_TIMEOUT_SECONDS: number = 60;
+
   @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(65535)
   EMBEDDED_PG_PORT: number = 54329;
 

@@ -14,7 +14,12 @@ import { runPendingMigrations } from './migration-runner.js';
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
       useFactory: async (db: ConfigType<typeof databaseConfig>) => ({
-        ...buildDataSourceOptions(await resolveDatabaseUrl(db), { poolSize: db.poolSize }),
+        ...buildDataSourceOptions(await resolveDatabaseUrl(db), {
+          poolSize: db.poolSize,
+          // Named per process, as the sync-events listener is: an operator can tell instances apart.
+          applicationName: `hemoday-api-${process.pid}`,
+          statementTimeoutSeconds: db.statementTimeoutSeconds,
+        }),
         // Start-up fails at once on a failing migration (it would fail again) and on the embedded server
         // (it is up by now); server.ts then logs one line and stops the embedded PostgreSQL. Only an external
         // server that is not accepting connections yet (a container starting beside us) is waited for, ~10 s.
@@ -23,16 +28,18 @@ import { runPendingMigrations } from './migration-runner.js';
         toRetry: (error: unknown) => Boolean(db.url) && isDatabaseUnavailable(error),
       }),
       // Pending migrations run under the lock every migration run takes (migration-runner.ts), not
-      // TypeORM's migrationsRun: two instances starting together must not both apply them.
+      // TypeORM's migrationsRun: two instances starting together must not both apply them. They run on
+      // a connection of their own, without the app's statement limits: a schema change on a large
+      // table, or the wait for another instance's, may take longer than any request should.
       dataSourceFactory: async (options) => {
-        const dataSource = await new DataSource(options!).initialize();
+        const { url } = options as { url: string };
+        const migrator = await new DataSource(buildDataSourceOptions(url, { poolSize: 1, applicationName: `hemoday-migrations-${process.pid}` })).initialize();
         try {
-          await runPendingMigrations(dataSource);
-        } catch (error) {
-          await dataSource.destroy();
-          throw error;
+          await runPendingMigrations(migrator);
+        } finally {
+          await migrator.destroy();
         }
-        return dataSource;
+        return new DataSource(options!).initialize();
       },
     }),
   ],

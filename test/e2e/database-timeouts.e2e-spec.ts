@@ -1,0 +1,102 @@
+/**
+ * DB_STATEMENT_TIMEOUT_SECONDS: a database that is slow to give a lock, a writer that stalls inside
+ * its transaction, or a database that stops answering altogether never leaves a request, a pool
+ * slot or a family's writes waiting for ever.
+ */
+import { randomUUID } from 'node:crypto';
+import { DataSource, type QueryRunner } from 'typeorm';
+import { bearer, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
+import { createTestApp, type TestApp } from '../setup/test-app.js';
+
+describe('database statement limits (DB_STATEMENT_TIMEOUT_SECONDS=1)', () => {
+  let t: TestApp;
+  let admin: DataSource;
+
+  beforeAll(async () => {
+    // Two connections: a lost one must be replaced, not leave the pool short for good.
+    t = await createTestApp({ DB_STATEMENT_TIMEOUT_SECONDS: '1', DB_POOL_SIZE: '2' });
+    admin = await new DataSource({ type: 'postgres', url: process.env.TEST_DATABASE_URL }).initialize();
+  });
+  afterAll(async () => {
+    await t?.close();
+    await admin?.destroy();
+  });
+
+  function push(owner: RegisteredUser) {
+    const now = Date.now();
+    const record = { id: randomUUID(), family_id: owner.family.id, date: now, volume_ml: 250, created_at: now, updated_at: now };
+    return t
+      .http()
+      .post('/api/v1/sync?last_pulled_at=0')
+      .set(bearer(owner.token))
+      .send({ changes: { transfusions: { created: [record], updated: [], deleted: [] } } });
+  }
+
+  /** A transaction on `dataSource` holding `owner`'s family row, as every writer of the family takes it. */
+  async function holdFamilyLock(dataSource: DataSource, owner: RegisteredUser): Promise<QueryRunner> {
+    const runner = dataSource.createQueryRunner();
+    await runner.startTransaction();
+    await runner.query(`SELECT 1 FROM families WHERE id = $1 FOR UPDATE`, [owner.family.id]);
+    return runner;
+  }
+
+  it('a push waiting on a family row that a stalled transaction holds is answered 503 DATABASE_UNAVAILABLE with Retry-After, and goes through once the row is free', async () => {
+    const owner = await registerFamily(t);
+    const holder = await holdFamilyLock(admin, owner);
+    try {
+      const refused = await push(owner);
+      expect([refused.status, refused.body.details?.code, refused.headers['retry-after']]).toEqual([503, 'DATABASE_UNAVAILABLE', '5']);
+    } finally {
+      await holder.rollbackTransaction();
+      await holder.release();
+    }
+    await push(owner).expect(200);
+  });
+
+  it("an app connection left idle inside its transaction (an instance that stalled mid-write) is ended by PostgreSQL, and its lock with it", async () => {
+    const owner = await registerFamily(t);
+    const stalled = await holdFamilyLock(t.app.get(DataSource), owner);
+    const [{ pid }] = await stalled.query(`SELECT pg_backend_pid() AS pid`);
+    try {
+      // Without the limit this never ends: the session stays "idle in transaction" for good.
+      while ((await admin.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [pid])).length) await new Promise((r) => setTimeout(r, 100));
+      await push(owner).expect(200);
+    } finally {
+      await stalled.release();
+    }
+  });
+
+  it('a database that stops answering (no error, no close) gets 503 DATABASE_UNAVAILABLE, not a request hanging for ever; the pool then connects anew', async () => {
+    const owner = await registerFamily(t);
+    await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+    // Every backend of the app's pool stops: its sockets stay open and nothing comes back, as when
+    // the database's host froze or was cut off. (Idle ones are closed by the pool after 10 s; this is sooner.)
+    const stopped: number[] = (
+      await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [`hemoday-api-${process.pid}`])
+    ).map((row: { pid: number }) => row.pid);
+    expect(stopped.length).toBeGreaterThan(0);
+    for (const pid of stopped) process.kill(pid, 'SIGSTOP');
+    try {
+      const statuses: Array<[number, string | undefined]> = [];
+      // Each stopped connection costs one request its answer (after the limit and 5 s); then the pool connects anew.
+      for (let attempt = 0; attempt <= stopped.length; attempt++) {
+        const res = await t.http().get('/api/v1/families/me').set(bearer(owner.token));
+        statuses.push([res.status, res.body.details?.code]);
+        if (res.status === 200) break;
+      }
+      expect(statuses[0]).toEqual([503, 'DATABASE_UNAVAILABLE']);
+      expect(statuses.at(-1)).toEqual([200, undefined]);
+      expect(statuses.slice(1, -1).every(([status, code]) => status === 503 && code === 'DATABASE_UNAVAILABLE')).toBe(true);
+      await push(owner).expect(200);
+    } finally {
+      for (const pid of stopped) process.kill(pid, 'SIGCONT');
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid`, [stopped]);
+    }
+  }, 60_000);
+
+  it('every connection of the app\'s pool carries them from its start', async () => {
+    const [{ statement_timeout }] = await t.app.get(DataSource).query(`SHOW statement_timeout`);
+    const [{ idle_in_transaction_session_timeout }] = await t.app.get(DataSource).query(`SHOW idle_in_transaction_session_timeout`);
+    expect([statement_timeout, idle_in_transaction_session_timeout]).toEqual(['1s', '1s']);
+  });
+});
