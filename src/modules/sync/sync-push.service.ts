@@ -91,15 +91,6 @@ export class SyncPushService {
       const byTable = indexExisting(existing.rows);
       if (input.fromDevice) assertNewRecordsNameFamily(push, byTable);
       const testsNeverStored = checkBloodTestRefs(push, byTable.get('blood_tests'), familyId);
-      if (push.fileRefs.length || push.fileUrlKept.length) await this.files.assertFamilyFiles(manager, familyId, push.fileRefs, push.fileUrlKept);
-      assertNoForeignRows(byTable, familyId);
-      // A cursor above every version this family had was issued for other data (or made up):
-      // its conflict check would let the push overwrite newer edits.
-      if (cursor > previousVersion) throw SyncErrors.cursorAhead(cursor, previousVersion);
-      assertNoConflicts(push, byTable, cursor, existing.cascaded);
-      if (changesNothing(push, byTable)) return NOTHING_TO_WRITE;
-
-      const stamp = writeStamp(write, userId, input.deviceId);
       // A push whose answer was lost comes again with the next sync: its records must not undo what
       // other devices wrote since (replayedRecords). Only a device can be recognized.
       const fingerprinted = push.tables.flatMap((t) => t.upserts.filter((r) => r.fingerprint).map((r) => ({ table: t.spec.name, record: r })));
@@ -109,6 +100,20 @@ export class SyncPushService {
           ? await this.installations.lastPush(manager, input.deviceId, familyId, new Map(fingerprinted.map(({ record }, i) => [keys[i], record.fingerprint!])))
           : (new Map() as LastPush);
       const replays = replayedRecords(push, byTable, lastPush);
+      // A replayed document is not written, so the file it names is not checked: it may be gone (another
+      // device replaced it, the cleanup removed it), and a 422 would make the device "fix" the document
+      // over the newer one (found by review).
+      const replayedDocuments = replays.get('documents');
+      const fileRefs = replayedDocuments ? push.fileRefs.filter((ref) => !replayedDocuments.has(ref.id)) : push.fileRefs;
+      if (fileRefs.length || push.fileUrlKept.length) await this.files.assertFamilyFiles(manager, familyId, fileRefs, push.fileUrlKept);
+      assertNoForeignRows(byTable, familyId);
+      // A cursor above every version this family had was issued for other data (or made up):
+      // its conflict check would let the push overwrite newer edits.
+      if (cursor > previousVersion) throw SyncErrors.cursorAhead(cursor, previousVersion);
+      assertNoConflicts(push, byTable, cursor, existing.cascaded);
+      if (changesNothing(push, byTable)) return NOTHING_TO_WRITE;
+
+      const stamp = writeStamp(write, userId, input.deviceId);
       if (testsNeverStored.length) {
         // Their results are written and tombstoned with them (tombstoneOrphanResults); a short count: an id taken by another family since our check.
         const recorded = await this.repository.insertBloodTestTombstones(manager, testsNeverStored, stamp);
