@@ -1,6 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { FileCleanupService } from '../../src/modules/documents/file-cleanup.service.js';
+import { changesOf, push } from '../factories/sync.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { Device, LostResponseError, syncProblems } from '../sync-client/device.js';
 import { registerFamily, type Member } from '../sync-client/family.js';
@@ -9,7 +11,16 @@ function pdf(): Buffer {
   return Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(500), Buffer.from('\n%%EOF\n')]);
 }
 
-/** Where the documents paths (upload, cleanup) meet the sync paths (push, replays, revivals). */
+/** Polls until `check` holds (10 s at most). */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Where the documents paths (upload, cleanup) meet the sync paths (push, replays), forced deterministically. */
 describe('files and sync racing each other', () => {
   let t: TestApp;
   let db: DataSource;
@@ -35,6 +46,72 @@ describe('files and sync racing each other', () => {
 
   /** Makes the files older than the grace period, as a day offline does. */
   const ageFiles = (ids: string[]) => db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = ANY($1::uuid[])`, [ids]);
+  const documentPointingAt = (fileUrl: string) => ({ id: randomUUID(), name: 'CBC', category: 'lab_result', file_url: fileUrl, created_at: 1, updated_at: 1 });
+
+  it('the cleanup decides under the family lock: a push that points a document at a file after the cleanup listed it keeps the file', async () => {
+    const [m] = await registerFamily(t);
+    const file = await upload(m);
+    await ageFiles([file.id]);
+    // Hold the cleanup between its listing (the file is unreferenced) and its family transaction.
+    const transaction = db.transaction.bind(db);
+    let reached!: () => void;
+    let release!: () => void;
+    const atGate = new Promise<void>((r) => (reached = r));
+    const gate = new Promise<void>((r) => (release = r));
+    db.transaction = (async (...args: Parameters<typeof transaction>) => {
+      db.transaction = transaction;
+      reached();
+      await gate;
+      return (transaction as (...a: unknown[]) => Promise<unknown>)(...args);
+    }) as typeof db.transaction;
+    try {
+      const cleaning = cleanup.run({ dryRun: false, familyIds: [m.familyId] });
+      await atGate;
+      const doc = documentPointingAt(file.file_url);
+      await push(t, m, 0, changesOf('documents', { created: [doc] })).expect(200);
+      release();
+      expect((await cleaning).files).toEqual([]);
+      await t.http().get(file.file_url).set('Authorization', `Bearer ${m.token}`).expect(200);
+    } finally {
+      db.transaction = transaction;
+    }
+  });
+
+  it('a push queued behind the cleanup that removes its file is refused (422), never a document pointing at nothing', async () => {
+    const [m] = await registerFamily(t);
+    const file = await upload(m);
+    await ageFiles([file.id]);
+    // A session holding the file row: the cleanup takes the family lock, then its DELETE waits here.
+    const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await holder.connect();
+    try {
+      const [{ pid }] = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
+      const waiting = async (n: number) =>
+        (
+          await db.query(
+            `WITH direct AS (SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))
+             SELECT count(*)::int AS n FROM pg_stat_activity a
+              WHERE $1 = ANY(pg_blocking_pids(a.pid)) OR EXISTS (SELECT 1 FROM direct d WHERE d.pid = ANY(pg_blocking_pids(a.pid)))`,
+            [pid],
+          )
+        )[0].n >= n;
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM files WHERE id = $1 FOR KEY SHARE', [file.id]);
+      const cleaning = cleanup.run({ dryRun: false, familyIds: [m.familyId] });
+      await until(() => waiting(1), 'the cleanup to wait for the file row');
+      const doc = documentPointingAt(file.file_url);
+      const pushing = push(t, m, 0, changesOf('documents', { created: [doc] })).then((res) => res);
+      await until(() => waiting(2), 'the push to queue behind the cleanup');
+      await holder.query('COMMIT');
+      expect((await cleaning).files.map((f) => f.id)).toEqual([file.id]);
+      const res = await pushing;
+      expect(res.status).toBe(422);
+      expect(res.body.details).toMatchObject({ table: 'documents', id: doc.id, field: 'file_url' });
+      expect(await db.query('SELECT id FROM documents WHERE id = $1', [doc.id])).toEqual([]);
+    } finally {
+      await holder.end();
+    }
+  });
 
   it("a push retried after its answer was lost, whose file another phone replaced and the cleanup removed, is a replay, not a 422 (the recovery would undo the other phone's scan)", async () => {
     const [owner, member] = await registerFamily(t, 1);
