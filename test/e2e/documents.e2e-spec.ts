@@ -209,6 +209,26 @@ describe('files: upload and download', () => {
     const missing = await download(b, `/api/v1/files/${randomUUID()}`).expect(404);
     expect(JSON.parse(other.body.toString())).toEqual(JSON.parse(missing.body.toString()));
     await t.http().get(res.body.file_url).expect(401);
+    // Nothing else tells them apart either: not a HEAD, a conditional request with the file's own
+    // ETag, a range, nor the id in upper case (same status, same headers but the date and request id).
+    const answer = async (id: string, method: 'get' | 'head', headers: Record<string, string>) => {
+      const got = await t.http()[method](`/api/v1/files/${id}`).set('Authorization', `Bearer ${b.token}`).set(headers);
+      const { date: _date, 'x-request-id': _id, ...rest } = got.headers;
+      return { status: got.status, headers: rest, body: got.text };
+    };
+    const missingId = randomUUID();
+    for (const [method, headers] of [
+      ['head', {}],
+      ['get', { 'If-None-Match': `"${res.body.sha256}"` }],
+      ['get', { 'If-None-Match': '*' }],
+      ['get', { Range: 'bytes=0-9' }],
+      ['get', { Range: 'bytes=99999999-' }],
+    ] as const) {
+      const expected = await answer(missingId, method, headers);
+      expect(expected.status).toBe(404);
+      expect(await answer(res.body.id, method, headers)).toEqual(expected);
+      expect(await answer(res.body.id.toUpperCase(), method, headers)).toEqual(expected);
+    }
   });
 
   it('answers a malformed file id with 400 naming `id`, like every other bad path parameter', async () => {

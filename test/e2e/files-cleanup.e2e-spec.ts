@@ -72,12 +72,24 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
       expect(row.file_url).toBe(file.file_url);
     });
 
-    it("rejects a document pointing at another family's file, a missing file or a foreign URL; nothing applied", async () => {
+    it("rejects a document pointing at another family's file, a missing file, a foreign URL or another spelling of its own file; nothing applied", async () => {
       const a = await register(t);
       const b = await register(t);
       const theirs = await upload(a);
       const own = await upload(b);
-      for (const url of [theirs.file_url, `/api/v1/files/${randomUUID()}`, 'https://example.com/x.pdf', `/api/v1/files/${own.id}/../x`]) {
+      // Other spellings of the family's own file too: the URL is compared as the server writes it.
+      const spellings = [
+        `/api/v1/files/${own.id.toUpperCase()}`,
+        own.file_url.toUpperCase(),
+        `${own.file_url}/`,
+        `${own.file_url}?download=1`,
+        own.file_url.replace('-', '%2D'),
+        ` ${own.file_url}`,
+        `https://api.example.com${own.file_url}`,
+        `//api.example.com${own.file_url}`,
+        own.file_url.replace('/files/', '/files//'),
+      ];
+      for (const url of [theirs.file_url, `/api/v1/files/${randomUUID()}`, 'https://example.com/x.pdf', `/api/v1/files/${own.id}/../x`, ...spellings]) {
         const fine = documentRecord(own.file_url);
         const bad = documentRecord(url);
         const res = await pushDocuments(b, [fine, bad]);
