@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { FileCleanupService } from '../../src/modules/documents/file-cleanup.service.js';
-import { changesOf, push } from '../factories/sync.factory.js';
+import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { Device, LostResponseError, syncProblems } from '../sync-client/device.js';
 import { registerFamily, type Member } from '../sync-client/family.js';
@@ -111,6 +111,36 @@ describe('files and sync racing each other', () => {
     } finally {
       await holder.end();
     }
+  });
+
+  it('an upload and a push on the same document take turns under the family lock: neither is lost unseen, no document points at a missing file', async () => {
+    const [m] = await registerFamily(t);
+    const uploadTo = (documentId: string) =>
+      t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`).field('document_id', documentId).field('notes', 'rescanned').attach('file', pdf(), 'scan.pdf');
+    const familyFiles = async () => (await db.query('SELECT id FROM files WHERE family_id = $1 ORDER BY id', [m.familyId])).map((r: { id: string }) => r.id);
+    const version = async () => Number((await db.query('SELECT sync_version FROM families WHERE id = $1', [m.familyId]))[0].sync_version);
+
+    // The push first: the upload finds the document deleted, answers 404, and keeps nothing.
+    const first = await upload(m);
+    const doc = documentPointingAt(first.file_url);
+    const created = (await push(t, m, 0, changesOf('documents', { created: [doc] })).expect(200)).body.timestamp;
+    const deleted = (await push(t, m, created, changesOf('documents', { deleted: [doc.id] })).expect(200)).body.timestamp;
+    await uploadTo(doc.id).expect(404);
+    expect(await familyFiles()).toEqual([first.id]);
+    expect(await version()).toBe(deleted);
+
+    // The upload first: a push of the document from before it (a deletion, an edit) is a 409, and the
+    // device pulls the upload's version before it can push again.
+    const second = await upload(m);
+    const other = documentPointingAt(second.file_url);
+    const cursor = (await push(t, m, deleted, changesOf('documents', { created: [other] })).expect(200)).body.timestamp;
+    const uploaded = (await uploadTo(other.id).expect(201)).body;
+    await push(t, m, cursor, changesOf('documents', { deleted: [other.id] })).expect(409);
+    await push(t, m, cursor, changesOf('documents', { updated: [{ ...other, notes: 'edited' }] })).expect(409);
+    const pulled = (await pull(t, m, cursor).expect(200)).body;
+    expect(pulled.changes.documents.updated).toEqual([expect.objectContaining({ id: other.id, file_url: uploaded.file_url, notes: 'rescanned' })]);
+    const [row] = await db.query('SELECT file_url, deleted_at FROM documents WHERE id = $1', [other.id]);
+    expect(row).toEqual({ file_url: uploaded.file_url, deleted_at: null });
   });
 
   it("a push retried after its answer was lost, whose file another phone replaced and the cleanup removed, is a replay, not a 422 (the recovery would undo the other phone's scan)", async () => {
