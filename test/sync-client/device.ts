@@ -47,8 +47,12 @@ const modelClasses = TABLE_NAMES.map((table) => {
 
 export type Raw = Record<string, unknown> & { id: string };
 
+/** Which request of a sync is being sent (a load balancer may send each to another instance). */
+export type SyncRequest = 'pull' | 'push';
+
 export interface DeviceOptions {
-  baseUrl: string;
+  /** The app's base URL, or a function that picks one for each request (a load balancer without sticky sessions). */
+  baseUrl: string | ((request: SyncRequest) => string);
   token: string;
   deviceId?: string | null;
   schema?: AppSchema;
@@ -127,7 +131,8 @@ export class Device {
       beforePush?: () => Promise<void>;
     } = {},
   ): Promise<void> {
-    const base = this.options.baseUrl;
+    const { baseUrl } = this.options;
+    const base = (request: SyncRequest) => (typeof baseUrl === 'string' ? baseUrl : baseUrl(request));
     await synchronize({
       database: this.database,
       migrationsEnabledAtVersion: extra.migrationsEnabledAtVersion ?? 1,
@@ -138,7 +143,7 @@ export class Device {
           schema_version: String(schemaVersion),
           migration: JSON.stringify(migration ?? null),
         });
-        const response = await fetch(`${base}/api/v1/sync?${params}`, { headers: this.headers() });
+        const response = await fetch(`${base('pull')}/api/v1/sync?${params}`, { headers: this.headers() });
         if (!response.ok) throw new SyncHttpError(response.status, await response.text());
         const body = (await response.json()) as { changes: Record<string, unknown> };
         this.lastPull = body;
@@ -149,7 +154,7 @@ export class Device {
       pushChanges: async ({ changes, lastPulledAt }) => {
         await extra.beforePush?.();
         this.pushes++;
-        const response = await fetch(`${base}/api/v1/sync?last_pulled_at=${lastPulledAt}`, {
+        const response = await fetch(`${base('push')}/api/v1/sync?last_pulled_at=${lastPulledAt}`, {
           method: 'POST',
           headers: this.headers(),
           body: JSON.stringify({ changes }),
