@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { isDatabaseUnavailable } from '../common/postgres-errors.js';
 import { databaseConfig } from '../config/configuration.js';
+import { connectionName } from './connection-name.js';
 import { buildDataSourceOptions } from './data-source-options.js';
 import { resolveDatabaseUrl } from './database-url.js';
 import { runPendingMigrations } from './migration-runner.js';
@@ -16,8 +17,8 @@ import { runPendingMigrations } from './migration-runner.js';
       useFactory: async (db: ConfigType<typeof databaseConfig>) => ({
         ...buildDataSourceOptions(await resolveDatabaseUrl(db), {
           poolSize: db.poolSize,
-          // Named per process, as the sync-events listener is: an operator can tell instances apart.
-          applicationName: `hemoday-api-${process.pid}`,
+          // Named per process and host, as the sync-events listener is: an operator can tell instances apart.
+          applicationName: connectionName('api'),
           statementTimeoutSeconds: db.statementTimeoutSeconds,
         }),
         // Start-up fails at once on a failing migration (it would fail again) and on the embedded server
@@ -33,7 +34,7 @@ import { runPendingMigrations } from './migration-runner.js';
       // table, or the wait for another instance's, may take longer than any request should.
       dataSourceFactory: async (options) => {
         const { url } = options as { url: string };
-        const migrator = await new DataSource(buildDataSourceOptions(url, { poolSize: 1, applicationName: `hemoday-migrations-${process.pid}` })).initialize();
+        const migrator = await new DataSource(buildDataSourceOptions(url, { poolSize: 1, applicationName: connectionName('migrations') })).initialize();
         try {
           await runPendingMigrations(migrator);
         } finally {

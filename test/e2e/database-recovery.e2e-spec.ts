@@ -6,6 +6,7 @@ import type { LoggerService } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import { connectionName } from '../../src/database/connection-name.js';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { expectEnded, openEvents } from '../setup/event-stream.js';
@@ -90,7 +91,7 @@ describe('the app after the database restarts or drops its connections', () => {
     await admin.initialize();
     // The listener's backend stopped: its socket stays open, nothing comes back, as when the
     // database's host vanished without closing its connections.
-    const [{ pid }] = await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [`hemoday-sync-events-${process.pid}`]);
+    const [{ pid }] = await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [connectionName('sync-events')]);
     process.kill(pid, 'SIGSTOP');
     try {
       const version = await pushTransfusion(owner);

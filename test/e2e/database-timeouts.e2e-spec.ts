@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DataSource, type QueryRunner } from 'typeorm';
+import { connectionName } from '../../src/database/connection-name.js';
 import { bearer, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
@@ -72,7 +73,7 @@ describe('database statement limits (DB_STATEMENT_TIMEOUT_SECONDS=1)', () => {
     // Every backend of the app's pool stops: its sockets stay open and nothing comes back, as when
     // the database's host froze or was cut off. (Idle ones are closed by the pool after 10 s; this is sooner.)
     const stopped: number[] = (
-      await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [`hemoday-api-${process.pid}`])
+      await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [connectionName('api')])
     ).map((row: { pid: number }) => row.pid);
     expect(stopped.length).toBeGreaterThan(0);
     for (const pid of stopped) process.kill(pid, 'SIGSTOP');

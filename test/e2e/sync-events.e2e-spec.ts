@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { from, switchMap } from 'rxjs';
+import { connectionName } from '../../src/database/connection-name.js';
 import { bearer, familyWithMember, registerFamily, resignToken } from '../factories/auth.factory.js';
 import { expectEnded, openEvents } from '../setup/event-stream.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
@@ -288,7 +289,7 @@ describe('sync events (SSE)', () => {
       await stream.waitFor((e) => e.type === 'sync');
       const [{ terminated }] = await db.query(
         `SELECT count(*)::int AS terminated FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) x`,
-        [`hemoday-sync-events-${process.pid}`],
+        [connectionName('sync-events')],
       );
       expect(terminated).toBe(1);
       await expectEnded(stream, 'the listener connection was lost');

@@ -6,6 +6,7 @@ import { defer, EMPTY, filter, from, interval, map, merge, mergeMap, Observable,
 import { DataSource } from 'typeorm';
 import type { FamilyScope } from '../../common/family-scope/family-context.js';
 import { FAMILY_SYNC_CHANNEL, MEMBERSHIP_CHANNEL } from '../../common/versioning/family-version.service.js';
+import { connectionName } from '../../database/connection-name.js';
 import { SyncRepository } from './sync.repository.js';
 
 interface FamilyChange {
@@ -142,7 +143,7 @@ export class SyncEventsService implements OnApplicationShutdown {
   private async connect(): Promise<pg.Client> {
     const options = this.dataSource.options as { url?: string };
     // Named, so an operator can tell it in pg_stat_activity (it is idle by design).
-    const client = new pg.Client({ connectionString: options.url, application_name: `hemoday-sync-events-${process.pid}` });
+    const client = new pg.Client({ connectionString: options.url, application_name: connectionName('sync-events') });
     client.on('notification', (message) => {
       if (message.channel === MEMBERSHIP_CHANNEL) {
         const [userId, signInId] = (message.payload ?? '').split(':');
