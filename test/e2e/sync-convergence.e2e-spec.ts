@@ -5,7 +5,10 @@
  * never received, a push applied but never acknowledged, an app closed between pull and push) while
  * their users keep editing (a change made while a pull's answer is being applied, or while a push is
  * on the way). At the end every phone holds exactly what the server holds, record for record, and
- * the client logged no sync problem. Each phone draws from its own generator, so a seed replays the
+ * the client logged no sync problem; and no edit was lost on the way, which agreement alone does not
+ * show (a server that dropped a pushed column would send the row back, and every phone would agree
+ * with it): a ledger of what each phone wrote (test/sync-client/ledger.ts) is checked against the
+ * server's final state. Each phone draws from its own generator, so a seed replays the
  * same choices (the interleaving of the phones' syncs is the machine's):
  * `SYNC_SEEDS=7 npm test -- sync-convergence`, `SYNC_SEEDS=1-200` for a wide run.
  */
@@ -13,6 +16,7 @@ import { DataSource } from 'typeorm';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { clientLog, Device, LostResponseError, SyncHttpError, syncProblems, type Raw } from '../sync-client/device.js';
 import { registerFamily } from '../sync-client/family.js';
+import { WriteLedger } from '../sync-client/ledger.js';
 
 /** mulberry32: a small seeded generator, so a failure can be replayed. */
 function seeded(seed: number): () => number {
@@ -47,28 +51,26 @@ describe('sync convergence, randomized (real WatermelonDB client, lossy network)
   beforeAll(async () => (t = await createTestApp()));
   afterAll(() => t.close());
 
-  it.each(SEEDS)('seed %i: every phone ends holding exactly what the server holds', async (seed) => {
+  it.each(SEEDS)('seed %i: every phone ends holding exactly what the server holds, and no edit was lost', async (seed) => {
     const members = await registerFamily(t, 2);
     const familyId = members[0].familyId;
     const phones = members.flatMap((m) => [0, 1].map(() => new Device({ baseUrl: t.baseUrl, token: m.token, familyId })));
     for (const phone of phones) await phone.sync();
     const logFrom = clientLog.length;
-
-    // One undo per record: two phones re-creating the same id independently is indistinguishable, for
-    // the server, from a phone that never held it (each gets the other's as `created`, which
-    // WatermelonDB logs and applies as an update): a client-side collision, not this test's subject.
-    const undone = new Set<string>();
+    // Every change below goes through the ledger, which records what each phone wrote.
+    const ledger = new WriteLedger();
+    ledger.existing('families', await phones[0].all('families'));
 
     /** One random change on a phone: create, edit, delete or undo a deletion. */
     const change = async (phone: Device, i: number, round: number, random: () => number, deleted: Array<{ table: string; record: Raw }>) => {
       const pick = <T>(items: readonly T[]): T | undefined => items[Math.floor(random() * items.length)];
       const roll = random();
-      if (roll < 0.25) await phone.create('transfusions', { date: round, volume_ml: 100 + i, notes: `p${i} r${round}`, indicators_before: JSON.stringify({ hb: 7 + i }) });
-      else if (roll < 0.35) await phone.create('blood_tests', { date: round, laboratory: `lab ${i}` });
+      if (roll < 0.25) await ledger.create(phone, i, 'transfusions', { date: round, volume_ml: 100 + i, notes: `p${i} r${round}`, indicators_before: JSON.stringify({ hb: 7 + i }) });
+      else if (roll < 0.35) await ledger.create(phone, i, 'blood_tests', { date: round, laboratory: `lab ${i}` });
       else if (roll < 0.45) {
         const test = pick(await phone.all('blood_tests'));
-        if (test) await phone.create('blood_test_results', { blood_test_id: test.id, name: 'Hb', value: round + i / 10 });
-      } else if (roll < 0.5) await phone.create('reminders', { title: `p${i}`, remind_at: round, frequency: 'daily', is_completed: false });
+        if (test) await ledger.create(phone, i, 'blood_test_results', { blood_test_id: test.id, name: 'Hb', value: round + i / 10 });
+      } else if (roll < 0.5) await ledger.create(phone, i, 'reminders', { title: `p${i}`, remind_at: round, frequency: 'daily', is_completed: false });
       else if (roll < 0.7) {
         const table = pick(EDITABLE)!;
         const record = pick(await phone.all(table));
@@ -79,27 +81,29 @@ describe('sync convergence, randomized (real WatermelonDB client, lossy network)
           reminders: { is_completed: random() < 0.5, notes: `p${i}` },
           families: random() < 0.5 ? { patient_name: `P${i}-${round}` } : { notes: `n${i}-${round}` },
         };
-        if (record) await phone.update(table, record.id, edits[table]);
+        if (record) await ledger.update(phone, i, table, record.id, edits[table]);
       } else if (roll < 0.85) {
         const table = pick(DELETABLE)!;
         const record = pick(await phone.all(table));
         if (record) {
-          await phone.remove(table, record.id);
+          await ledger.remove(phone, i, table, record.id);
           deleted.push({ table, record });
         }
       } else {
         // Undo: the same record back, with its id, once its deletion has been pushed (until then
-        // the app still holds it, marked deleted, and cannot create that id).
+        // the app still holds it, marked deleted, and cannot create that id). One undo per record:
+        // two phones re-creating the same id independently is indistinguishable, for the server,
+        // from a phone that never held it (each gets the other's as `created`, which WatermelonDB
+        // logs and applies as an update): a client-side collision, not this test's subject.
         const undo = deleted.shift();
-        if (!undo || undone.has(undo.record.id) || (await phone.find(undo.table, undo.record.id))) return;
+        if (!undo || ledger.wasRecreated(undo.record.id) || (await phone.find(undo.table, undo.record.id))) return;
         if ((await phone.database.adapter.getDeletedRecords(undo.table)).includes(undo.record.id)) {
           deleted.push(undo);
           return;
         }
         if (undo.table === 'blood_test_results' && !(await phone.find('blood_tests', undo.record.blood_test_id as string))) return;
         const { id, ...values } = undo.record;
-        undone.add(id);
-        await phone.createWithId(undo.table, id, { ...values, updated_at: Date.now() });
+        await ledger.createWithId(phone, i, undo.table, id, { ...values, updated_at: Date.now() });
       }
     };
     /** One round of offline work on a phone: 1 to 4 random changes. */
@@ -175,5 +179,7 @@ describe('sync convergence, randomized (real WatermelonDB client, lossy network)
     }
     expect(Object.values(server).reduce((n, rows) => n + rows.length, 0)).toBeGreaterThan(20);
     expect(clientLog.slice(logFrom).filter((line) => syncProblems().includes(line))).toEqual([]);
+    // Agreeing is not enough: no phone's edit may have been lost (nor a value invented) on the way.
+    expect(ledger.lostEdits(server)).toEqual([]);
   }, 180_000);
 });
