@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { bearer, DEFAULT_PASSWORD, familyWithMember, joinFamily, registerFamily, resignToken, uniqueEmail } from '../factories/auth.factory.js';
+import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
 const ERROR_SHAPE = { statusCode: expect.any(Number), error: expect.any(String), message: expect.any(String) };
@@ -180,6 +182,28 @@ describe('auth (e2e)', () => {
       // So a cursor from the old family gets a replacement snapshot of the new one.
       const pull = await t.http().get(`/api/v1/sync?last_pulled_at=${ahead}`).set(bearer(from.token)).expect(200);
       expect(pull.body.experimentalStrategy).toBe('replacement');
+    });
+
+    it('POST /join-family by a removed member takes a join version above every version of the family they were removed from, whatever the clocks did', async () => {
+      const { owner, member } = await familyWithMember(t);
+      const to = await registerFamily(t);
+      const history = randomUUID();
+      await push(t, { token: to.token, familyId: to.family.id }, 0, changesOf('reminders', { created: [{ id: history, title: 'before the join', remind_at: 1, frequency: 'once', is_completed: false }] })).expect(200);
+      // The family being left ran ahead of the clock (a server with a fast clock wrote there); the
+      // member's phone pulled it there, so its cursor is `ahead`.
+      const ahead = Date.now() + 10 * 24 * 3600 * 1000;
+      await db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead, owner.family.id]);
+      await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
+      const token = (await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200)).body.access_token;
+      await t.http().post('/api/v1/auth/join-family').set(bearer(token)).send({ invite_code: to.inviteCode }).expect(200);
+      // The same fast clock writes to the new family later, past the phone's cursor: still a replacement
+      // (incremental, the phone kept the old family's records and never got the new one's history).
+      await db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead + 60_000, to.family.id]);
+      const res = await pull(t, { token, familyId: to.family.id }, ahead).expect(200);
+      expect(res.body.experimentalStrategy).toBe('replacement');
+      expect(res.body.changes.reminders.created.map((r: { id: string }) => r.id)).toEqual([history]);
+      const [row] = await db.query('SELECT family_joined_version FROM users WHERE id = $1', [member.user.id]);
+      expect(Number(row.family_joined_version)).toBeGreaterThan(ahead);
     });
 
     it('POST /join-family by a removed member, signed in again, puts them in the new family', async () => {

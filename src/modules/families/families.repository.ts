@@ -29,14 +29,19 @@ export class FamilyMembersRepository extends FamilyScopedRepository<UserEntity> 
     return this.find({}, { createdAt: 'ASC' });
   }
 
-  /** Detaches a member from the current family; returns false when no such member. */
-  async detach(userId: string, manager: EntityManager): Promise<boolean> {
+  /**
+   * Detaches a member from the current family by the write of `version`; returns false when no such
+   * member. `version` becomes their `family_joined_version`: for a user in no family, the version
+   * they left at, above every cursor their phones got from the family (FamiliesService.moveMember
+   * takes their next join above it).
+   */
+  async detach(userId: string, manager: EntityManager, version: number): Promise<boolean> {
     // The one write that moves a row out of the scope, so it is spelled out here
     // rather than allowed through the generic update (which refuses to touch family_id).
     const result = await manager
       .createQueryBuilder()
       .update(UserEntity)
-      .set({ familyId: null, role: null })
+      .set({ familyId: null, role: null, familyJoinedVersion: version })
       .where('id = :userId AND family_id = :familyId', { userId, familyId: this.familyId })
       .execute();
     return (result.affected ?? 0) > 0;

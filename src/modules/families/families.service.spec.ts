@@ -63,6 +63,8 @@ describe('FamiliesService', () => {
       expect(live).toBe(0);
       const after = await family(owner.familyId);
       expect(after.syncVersion).toBeGreaterThan(before.syncVersion);
+      // The version they left at: above every cursor their phones got from the family (their next join is taken above it).
+      expect((await user(member.id)).familyJoinedVersion).toBe(after.syncVersion);
       // The removed member knew the code: it is replaced in the same write, so devices pull the new one.
       expect(after.inviteCode).not.toBe(code);
       expect(after.inviteCode).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
@@ -97,8 +99,8 @@ describe('FamiliesService', () => {
 
   describe('moveMember (join-family)', () => {
     const row = async (id: string) => {
-      const { familyId, role } = await user(id);
-      return { id, familyId, role };
+      const { familyId, role, familyJoinedVersion } = await user(id);
+      return { id, familyId, role, familyJoinedVersion };
     };
 
     it('moves the user as a member, at a version above the family left, and settles the family left', async () => {
@@ -116,10 +118,25 @@ describe('FamiliesService', () => {
       expect((await family(left.id)).inviteCode).toBeNull(); // nobody left in it
     });
 
+    it('a user in no family (removed) joins at a version above the one they were removed at, whatever the clocks did', async () => {
+      const { owner, members } = await familyWithMembers(1);
+      // A fast clock once wrote the family far ahead: the member's devices hold cursors up to there.
+      const ahead = Date.now() + 3_600_000;
+      await kit.dataSource.query('UPDATE families SET sync_version = $2 WHERE id = $1', [owner.familyId, ahead]);
+      await kit.as(owner.id, () => kit.families.removeMember(members[0].id));
+      const target = await familyWithMembers(0);
+      await kit.families.moveMember(await row(members[0].id), target.code);
+      const moved = await user(members[0].id);
+      expect(moved).toMatchObject({ familyId: target.owner.familyId, role: 'member' });
+      expect(moved.familyJoinedVersion).toBe((await family(target.owner.familyId)).syncVersion);
+      expect(moved.familyJoinedVersion).toBeGreaterThan(ahead);
+    });
+
     it('an owner with members is refused before the code is looked at (the answer does not depend on the code)', async () => {
       const { owner } = await familyWithMembers(1);
+      const read = await row(owner.id);
       for (const code of ['222222', (await familyWithMembers(0)).code]) {
-        const error = await failure(() => kit.families.moveMember({ id: owner.id, familyId: owner.familyId, role: 'owner' }, code));
+        const error = await failure(() => kit.families.moveMember(read, code));
         expect([error.code, error.status, error.message]).toEqual([ErrorCode.ALREADY_IN_FAMILY, 409, expect.stringMatching(/owner with members cannot leave/)]);
       }
       expect(await user(owner.id)).toMatchObject({ familyId: owner.familyId, role: 'owner' });
@@ -200,7 +217,8 @@ describe('FamiliesService', () => {
       // Read in no family, joined the target meanwhile: already in it.
       const loner = await familyWithMembers(0);
       await kit.dataSource.query(`UPDATE users SET family_id = $2, role = 'member' WHERE id = $1`, [loner.owner.id, target.owner.familyId]);
-      const already = await failure(() => kit.families.moveMember({ id: loner.owner.id, familyId: null, role: null }, target.code));
+      const read = { ...(await row(loner.owner.id)), familyId: null, role: null };
+      const already = await failure(() => kit.families.moveMember(read, target.code));
       expect([already.code, already.message]).toEqual([ErrorCode.ALREADY_IN_FAMILY, 'You are already a member of this family']);
     });
   });

@@ -85,7 +85,7 @@ export class FamiliesService {
     await this.versions.write(async ({ manager, version }) => {
       // Not a member of this family (or of any): the same 404 as for another family's member, and
       // the transaction (version bump included) rolls back.
-      if (!(await this.members.detach(memberId, manager))) throw FamiliesErrors.memberNotFound();
+      if (!(await this.members.detach(memberId, manager, version))) throw FamiliesErrors.memberNotFound();
       await revokeRefreshTokens(manager, { userId: memberId });
       await this.versions.notifyMembershipChange(manager, memberId);
       await this.replaceInviteCode(manager, version, userId);
@@ -140,13 +140,18 @@ export class FamiliesService {
    * - an owner with other members cannot leave (remove the members first);
    * - nobody joins the family they are in;
    * - the user becomes a member at a version above every cursor of the family left, and their open
-   *   event streams end on commit;
+   *   event streams end on commit; a user in no family (removed) left theirs at their
+   *   `family_joined_version` (the removal's version, FamilyMembersRepository.detach), so their join is
+   *   taken above it, as a fast clock there may have put their phones' cursors ahead of the family
+   *   joined (found by review: without X-Device-Id, such a phone then pulled the new family
+   *   incrementally once its version passed the cursor, keeping the old family's records and missing
+   *   the new one's history);
    * - the family left is settled (settleLeft) in the same transaction.
    * `user` is the caller's row as read before: an owner with members is refused before the code is
    * even looked up (so the answer does not depend on the code), and its family is the one locked
    * as left; if the user has moved since (another phone joined meanwhile), 409 and nothing changes.
    */
-  async moveMember(user: Pick<UserEntity, 'id' | 'familyId' | 'role'>, code: string): Promise<void> {
+  async moveMember(user: Pick<UserEntity, 'id' | 'familyId' | 'role' | 'familyJoinedVersion'>, code: string): Promise<void> {
     await this.refuseOwnerWithMembers(this.allFamilies.manager, user);
     await this.joinByInviteCode(
       code,
@@ -157,15 +162,16 @@ export class FamiliesService {
         const mover = await manager.getRepository(UserEntity).findOne({ where: { id: user.id }, lock: { mode: 'for_no_key_update' } });
         if (!mover) throw AuthErrors.unauthenticated();
         if (mover.familyId === familyId) throw AuthErrors.alreadyInFamily();
-        // Moved since it was read: the family locked as the one left is not theirs.
-        if (mover.familyId !== user.familyId) throw membershipChanged();
+        // Moved since it was read: the family locked as the one left (or the version the join is
+        // taken above) is not theirs.
+        if (mover.familyId !== user.familyId || mover.familyJoinedVersion !== user.familyJoinedVersion) throw membershipChanged();
         await this.refuseOwnerWithMembers(manager, mover);
         await manager.getRepository(UserEntity).update({ id: mover.id }, { familyId, role: 'member', familyJoinedVersion: version });
         await this.versions.notifyMembershipChange(manager, mover.id);
         // The family left behind may now be empty (retire its code) or ownerless (promote a member).
         if (mover.familyId) await this.settleLeft(manager, mover.familyId);
       },
-      { leavingFamilyId: user.familyId },
+      user.familyId ? { leavingFamilyId: user.familyId } : { above: user.familyJoinedVersion },
     );
   }
 
@@ -178,11 +184,13 @@ export class FamiliesService {
   /**
    * Joins the family of `code` under that family's version lock, so the
    * joiner's `family_joined_version` is a version no earlier cursor can reach.
+   * `leavingFamilyId`: the family the joiner leaves (locked too, the join is taken above its version);
+   * `above`: for a joiner in no family, the version they left their last family at.
    */
   async joinByInviteCode<T>(
     code: string,
     attach: (manager: EntityManager, familyId: string, version: number) => Promise<T>,
-    options: { leavingFamilyId?: string | null } = {},
+    options: { leavingFamilyId?: string | null; above?: number } = {},
   ): Promise<T> {
     const inviteCode = normalizeInviteCode(code);
     const family = await this.allFamilies.findOne({ where: { inviteCode }, select: { id: true } });
@@ -198,7 +206,7 @@ export class FamiliesService {
         if (!still) throw FamiliesErrors.inviteCodeNotFound();
         return attach(manager, family.id, version);
       },
-      { leaving: options.leavingFamilyId },
+      { leaving: options.leavingFamilyId, above: options.above },
     );
     return result;
   }

@@ -34,7 +34,10 @@ export class UserEntity {
   @Column({ type: 'varchar', length: 16, nullable: true })
   role: FamilyRole | null;
 
-  /** Family sync_version at the moment the user joined: older sync cursors get a replacement snapshot. */
+  /**
+   * Family sync_version at the moment the user joined: older sync cursors get a replacement snapshot.
+   * In no family (removed): the removal's version, which their next join is taken above.
+   */
   @Column({ name: 'family_joined_version', type: 'bigint', default: 0, transformer: bigintNumber })
   familyJoinedVersion: number;
 
