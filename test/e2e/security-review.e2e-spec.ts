@@ -45,6 +45,24 @@ describe('security review: text PostgreSQL cannot store (e2e)', () => {
     expect([family.body.patient_name, family.body.notes]).toEqual([null, null]);
   });
 
+  it('a registration name longer than its column in code points answers 400 naming it, not 500; the longest one is stored whole', async () => {
+    // class-validator's MaxLength counts a character and its variation selector (❤️ = U+2764 U+FE0F)
+    // as one; PostgreSQL's varchar(200) counts both.
+    const register = (name: string) => t.http().post('/api/v1/auth/register').send({ email: `name-${randomUUID()}@example.test`, password: 'correct horse battery', name });
+    for (const name of ['❤️'.repeat(200), '❤️'.repeat(101), 'a'.repeat(201)]) {
+      const res = await register(name);
+      expect(res.status).toBe(400);
+      expect(res.body.details.fields).toEqual([{ field: 'name', errors: ['name must be shorter than or equal to 200 characters'] }]);
+    }
+    for (const name of ['❤️'.repeat(100), '😀'.repeat(200)]) {
+      const res = await register(name).expect(201);
+      expect(res.body.user.name).toBe(name);
+    }
+    const docs = (await t.http().get('/docs-json').expect(200)).body.components.schemas.RegisterDto;
+    expect(docs.properties.name).toMatchObject({ type: 'string', maxLength: 200 });
+    expect(docs.required.sort()).toEqual(['email', 'password']);
+  });
+
   it('a NUL character in an upload form field answers 400 naming the field and stores nothing', async () => {
     const user = await registerFamily(t);
     const upload = (fields: Record<string, string>) => {

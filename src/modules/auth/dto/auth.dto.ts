@@ -1,5 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsEmail, IsNotEmpty, IsOptional, IsString, Length, Matches, MaxLength, MinLength } from 'class-validator';
+import { MaxCharacters } from '../../../common/http/max-characters.js';
 import { normalizeEmail } from '../email.js';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
@@ -18,8 +19,8 @@ export class RegisterDto {
   @IsString() @MinLength(PASSWORD_MIN_LENGTH) @MaxLength(PASSWORD_MAX_LENGTH)
   password: string;
 
-  /** @example Leila */
-  @IsOptional() @Transform(trim) @IsString() @MaxLength(200)
+  /** At most 200 characters (code points, as the column counts them). @example Leila */
+  @IsOptional() @Transform(trim) @IsString() @MaxCharacters(200)
   name?: string;
 
   /** Join this family instead of creating a new one. @example K7MX2Q */
