@@ -179,3 +179,61 @@ describe('auth rate limits behind a proxy that writes ports (e2e, TRUST_PROXY=lo
     expect(forged.status).toBe(404);
   });
 });
+
+/**
+ * Two instances of the app behind one load balancer, on one database: the budgets are the
+ * database's, so attempts through either add up and the limits hold for the pair as for one.
+ */
+describe('auth rate limits across two instances (e2e)', () => {
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    // One after the other: createTestApp sets process.env while the app reads its configuration.
+    a = await createTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: '1' });
+    b = await createTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: '1' });
+  });
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+  });
+
+  const newIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
+  const login = (t: TestApp, ip: string, email: string, password = 'wrong password') =>
+    t.http().post('/api/v1/auth/login').set('X-Forwarded-For', ip).send({ email, password });
+
+  it('failures on one account through A and B add up: the 4th attempt is refused on both, the right password too', async () => {
+    const user = await registerFamily(a, { ip: newIp() });
+    for (const t of [a, b, a]) expect((await login(t, newIp(), user.email)).status).toBe(401);
+    for (const t of [b, a]) {
+      const refused = await login(t, newIp(), user.email, user.password);
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(refused.body.details).toMatchObject({ code: 'RATE_LIMITED' });
+    }
+  });
+
+  it('one network spraying accounts through A and B is refused after 3× the account limit in all', async () => {
+    const ip = newIp();
+    for (let i = 0; i < 9; i++) expect((await login(i % 2 ? b : a, ip, uniqueEmail('split'))).status).toBe(401);
+    expect((await login(a, ip, uniqueEmail('split'))).status).toBe(429);
+    expect((await login(b, ip, uniqueEmail('split'))).status).toBe(429);
+  });
+
+  it('a burst of concurrent wrong passwords for one account, split across A and B: exactly 3 are tried', async () => {
+    const user = await registerFamily(b, { ip: newIp() });
+    const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => login(i % 2 ? b : a, newIp(), user.email).then((res) => res.status)));
+    expect(statuses.filter((s) => s === 401)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(9);
+  });
+
+  it('invite-code guesses from one network, by join-family on A and register on B: one budget of 9', async () => {
+    const ip = newIp();
+    const guessers = await Promise.all([1, 2].map(() => registerFamily(a, { ip: newIp() })));
+    for (const [user, code] of [[0, 'ZZZZZ2'], [0, 'ZZZZZ3'], [1, 'ZZZZZ4'], [1, 'ZZZZZ5']] as const) {
+      expect((await a.http().post('/api/v1/auth/join-family').set('X-Forwarded-For', ip).set(bearer(guessers[user].token)).send({ invite_code: code })).status).toBe(404);
+    }
+    const register = (code: string) =>
+      b.http().post('/api/v1/auth/register').set('X-Forwarded-For', ip).send({ email: uniqueEmail(), password: 'long enough pw', invite_code: code });
+    for (const code of ['ZZZZZ6', 'ZZZZZ7', 'ZZZZZ8', 'ZZZZZ9', 'ZZZZYZ']) expect((await register(code)).status).toBe(404);
+    expect((await register('ZZZZY2')).status).toBe(429);
+  });
+});

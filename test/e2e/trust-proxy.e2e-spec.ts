@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { uniqueEmail } from '../factories/auth.factory.js';
+import { scratchDatabases } from '../setup/scratch-databases.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
 /**
@@ -39,9 +40,18 @@ describe('TRUST_PROXY and the client IP (e2e)', () => {
   });
 
   describe('TRUST_PROXY unset (false)', () => {
+    // The client is the socket's 127.0.0.1, whose budget every app of the run spends in the run's
+    // database: this app counts in a database of its own.
+    const scratch = scratchDatabases('hemoday_trust_proxy');
     let t: TestApp;
-    beforeAll(async () => (t = await createTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60' })));
-    afterAll(() => t.close());
+    beforeAll(async () => {
+      await scratch.open();
+      t = await createTestApp({ DATABASE_URL: await scratch.create(), AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60' });
+    });
+    afterAll(async () => {
+      await t?.close();
+      await scratch.dropAll();
+    });
 
     it('X-Forwarded-For is ignored: the socket address is the client', async () => {
       const statuses = await sprayLogins(t, () => `10.${octet()}.${octet()}.${octet()}`);

@@ -23,7 +23,6 @@ export function testEnv(): Record<string, string> {
     DATABASE_URL: process.env.TEST_DATABASE_URL!,
     JWT_SECRET: 'test-secret-test-secret-test-secret-0123456789',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    AUTH_RATE_LIMIT: '100000',
   };
 }
 

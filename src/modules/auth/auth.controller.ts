@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import {
   ApiConflictResponse,
   ApiCreatedResponse,
@@ -8,11 +8,11 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { ApiJsonBodyErrors, ApiMembershipChangedError, ApiRateLimitedError } from '../../common/errors/api-error-responses.js';
+import { ApiJsonBodyErrors, ApiMembershipChangedError } from '../../common/errors/api-error-responses.js';
 import { ErrorResponse } from '../../common/errors/error-response.js';
 import { Authenticated, CurrentUser } from '../../common/family-scope/decorators.js';
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
-import { AuthRateLimitGuard } from './rate-limit.guard.js';
+import { AuthRateLimited } from './rate-limit.guard.js';
 import { AuthService } from './auth.service.js';
 import { JoinFamilyDto, LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto.js';
 import { AuthResponse, MeResponse, TokenResponse } from './dto/auth.response.js';
@@ -27,12 +27,11 @@ export class AuthController {
    * Rate limited per network and per email: with an invite code it is the same guess as join-family.
    */
   @Post('register')
-  @UseGuards(AuthRateLimitGuard)
+  @AuthRateLimited()
   @ApiCreatedResponse({ type: AuthResponse })
   @ApiJsonBodyErrors()
   @ApiConflictResponse({ type: ErrorResponse, description: 'Email already registered (EMAIL_TAKEN)' })
   @ApiNotFoundResponse({ type: ErrorResponse, description: 'Invite code not found (INVITE_CODE_INVALID)' })
-  @ApiRateLimitedError()
   register(@Body() dto: RegisterDto): Promise<AuthResponse> {
     return this.auth.register(dto);
   }
@@ -40,11 +39,10 @@ export class AuthController {
   /** Rate limited per network and per account (failed attempts). */
   @Post('login')
   @HttpCode(200)
-  @UseGuards(AuthRateLimitGuard)
+  @AuthRateLimited()
   @ApiOkResponse({ type: AuthResponse })
   @ApiJsonBodyErrors()
   @ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Wrong email or password (INVALID_CREDENTIALS), the same answer for both' })
-  @ApiRateLimitedError()
   login(@Body() dto: LoginDto): Promise<AuthResponse> {
     return this.auth.login(dto);
   }
@@ -53,7 +51,7 @@ export class AuthController {
   @Post('join-family')
   @HttpCode(200)
   // Decorators apply bottom-up: the JWT guard (from @Authenticated) runs first, so the limit is per user.
-  @UseGuards(AuthRateLimitGuard)
+  @AuthRateLimited()
   @Authenticated()
   @ApiOkResponse({ type: MeResponse })
   @ApiJsonBodyErrors()
@@ -63,7 +61,6 @@ export class AuthController {
     description: 'Already a member of that family, or an owner whose family has other members (ALREADY_IN_FAMILY)',
   })
   @ApiMembershipChangedError()
-  @ApiRateLimitedError()
   joinFamily(@CurrentUser() user: AuthenticatedUser, @Body() dto: JoinFamilyDto): Promise<MeResponse> {
     return this.auth.joinFamily(user.userId, dto.invite_code);
   }

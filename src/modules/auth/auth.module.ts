@@ -7,6 +7,8 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { appConfig, authConfig } from '../../config/configuration.js';
 import { FamiliesModule } from '../families/families.module.js';
 import { AuthRateLimitGuard } from './rate-limit.guard.js';
+import { AuthRateLimitInterceptor } from './rate-limit.interceptor.js';
+import { AuthRateLimitRepository } from './rate-limit.repository.js';
 import { JWT_SECRET } from './auth.constants.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
@@ -44,6 +46,8 @@ const jwtSecretProvider = {
     TokenService,
     JwtStrategy,
     AuthRateLimitGuard,
+    AuthRateLimitInterceptor,
+    AuthRateLimitRepository,
     jwtSecretProvider,
   ],
   exports: [TokenService, PasswordService, AuthService],

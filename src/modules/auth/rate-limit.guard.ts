@@ -1,19 +1,21 @@
-import { CanActivate, ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
+import { applyDecorators, CanActivate, ExecutionContext, Inject, Injectable, Logger, UseGuards, UseInterceptors } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { Response } from 'express';
+import { createHash } from 'node:crypto';
+import { ApiRateLimitedError } from '../../common/errors/api-error-responses.js';
 import type { ScopedRequest } from '../../common/family-scope/family-scope.request.js';
 import { authConfig } from '../../config/configuration.js';
 import { parseClientAddress } from './client-address.js';
 import { normalizeEmail } from './email.js';
 import { AuthErrors } from './auth.errors.js';
+import { AuthRateLimitInterceptor, holdAttempt } from './rate-limit.interceptor.js';
+import { AuthRateLimitRepository, type RateLimitBucket } from './rate-limit.repository.js';
 
-interface Window {
-  count: number;
-  resetAt: number;
-}
-
-/** Past this many counters, expired ones are swept at once rather than once a minute. */
-const SWEEP_AT_SIZE = 50_000;
+/** An instance sweeps expired counters after this many attempts, or a minute after its last sweep. */
+const SWEEP_EVERY_ATTEMPTS = 1_000;
+const SWEEP_INTERVAL_MS = 60_000;
+/** At most this many per sweep: twice what SWEEP_EVERY_ATTEMPTS attempts create (5 counters at most each), so sweeps keep ahead of a flood of new keys. */
+const SWEEP_BATCH = 10_000;
 
 /** Per client network, every attempt on a route may go up to this many times the account limit. */
 const NETWORK_FACTOR = 3;
@@ -40,74 +42,60 @@ const INVALID_WARNING_INTERVAL_MS = 60 * 60_000;
  *   account's failure budget from several networks and hold it for one window — the price of
  *   stopping distributed guessing; the window is short (AUTH_RATE_WINDOW_SECONDS).
  *
+ * An attempt is counted in these buckets in this order, as far as the first full one, where it is
+ * refused (429, Retry-After: what is left of that bucket's window): a refused attempt does not count
+ * in the bucket that refused it, and a refused network creates no other counters (the table stays
+ * bounded under a flood of new emails).
+ *
  * The client network is read from `request.ip` after normalising it (`parseClientAddress`): a
  * port a proxy wrote next to the address, brackets and IPv6 zone ids are dropped and IPv4-mapped
  * IPv6 counts as the IPv4 address, so a client cannot get a fresh budget by changing source port.
  *
- * In memory, per instance: with N instances an attacker gets at most N× the limit; see DEPLOYMENT.md.
- * What remains for invite codes (6 characters, many networks) is in ARCHITECTURE.md, "Decisions".
+ * The counters are rows in PostgreSQL (AuthRateLimitRepository): every instance counts in the same
+ * budget. What remains for invite codes (6 characters, many networks) is in ARCHITECTURE.md, "Decisions".
+ * A success gives its held attempt back through AuthRateLimitInterceptor (`AuthRateLimited` applies both).
  */
 @Injectable()
 export class AuthRateLimitGuard implements CanActivate {
-  private readonly windows = new Map<string, Window>();
+  private attemptsSinceSweep = 0;
   private lastSweep = Date.now();
   private lastInvalidWarning = -Infinity;
   private readonly logger = new Logger(AuthRateLimitGuard.name);
 
-  constructor(@Inject(authConfig.KEY) private readonly config: ConfigType<typeof authConfig>) {}
+  constructor(
+    @Inject(authConfig.KEY) private readonly config: ConfigType<typeof authConfig>,
+    private readonly limits: AuthRateLimitRepository,
+  ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const http = context.switchToHttp();
     const request = http.getRequest<ScopedRequest>();
-    const response = http.getResponse<Response>();
     const route = `${request.method} ${request.route?.path ?? request.path}`;
-    const now = Date.now();
-    this.sweep(now);
+    await this.sweep();
     const limit = this.config.rateLimit;
     const networks = clientNetworks(request.ip);
-    if (networks[0].key === INVALID_NETWORK) this.warnInvalid(request.ip, now);
+    if (networks[0].key === INVALID_NETWORK) this.warnInvalid(request.ip);
 
-    // The networks first: a refused network creates no other counters (bounded memory).
-    for (const { key, factor } of networks) this.take(response, `${route}|net:${key}`, limit * NETWORK_FACTOR * factor, now);
-    const held: Window[] = [];
+    const buckets: Array<RateLimitBucket & { held: boolean }> = networks.map(({ key, factor }) => ({
+      key: `${route}|net:${key}`, max: limit * NETWORK_FACTOR * factor, held: false,
+    }));
     if (isInviteCodeGuess(request)) {
-      for (const { key, factor } of networks) held.push(this.take(response, `invite|net:${key}`, limit * NETWORK_FACTOR * factor, now));
+      for (const { key, factor } of networks) buckets.push({ key: `invite|net:${key}`, max: limit * NETWORK_FACTOR * factor, held: true });
     }
     const account = accountKey(request);
-    if (account) held.push(this.take(response, `${route}|${account}`, limit, now));
-    if (held.length) {
-      // A success gives the attempt back; a failure, an error or a dropped connection keeps it.
-      response.once('finish', () => {
-        if (response.statusCode < 400) for (const window of held) window.count = Math.max(0, window.count - 1);
-      });
+    if (account) buckets.push({ key: `${route}|${account}`, max: limit, held: true });
+
+    const attempt = await this.limits.take(buckets, this.config.rateWindowSeconds);
+    if (!attempt.counted) {
+      http.getResponse<Response>().setHeader('Retry-After', String(attempt.retryAfterSeconds));
+      throw AuthErrors.rateLimited(attempt.retryAfterSeconds);
     }
+    holdAttempt(request, attempt.buckets.filter((_, i) => buckets[i].held));
     return true;
   }
 
-  /** Counts one attempt in the window of `key`, or refuses (429) when `max` attempts were made already. */
-  private take(response: Response, key: string, max: number, now: number): Window {
-    const window = this.window(key, now);
-    if (window.count >= max) this.refuse(response, window, now);
-    window.count++;
-    return window;
-  }
-
-  private window(key: string, now: number): Window {
-    let window = this.windows.get(key);
-    if (!window || window.resetAt <= now) {
-      window = { count: 0, resetAt: now + this.config.rateWindowSeconds * 1000 };
-      this.windows.set(key, window);
-    }
-    return window;
-  }
-
-  private refuse(response: Response, window: Window, now: number): never {
-    const retryAfter = Math.max(1, Math.ceil((window.resetAt - now) / 1000));
-    response.setHeader('Retry-After', String(retryAfter));
-    throw AuthErrors.rateLimited(retryAfter);
-  }
-
-  private warnInvalid(ip: string | undefined, now: number) {
+  private warnInvalid(ip: string | undefined) {
+    const now = Date.now();
     if (now - this.lastInvalidWarning < INVALID_WARNING_INTERVAL_MS) return;
     this.lastInvalidWarning = now;
     this.logger.warn(
@@ -116,12 +104,18 @@ export class AuthRateLimitGuard implements CanActivate {
     );
   }
 
-  private sweep(now: number) {
-    if (now - this.lastSweep < 60_000 && this.windows.size < SWEEP_AT_SIZE) return;
-    if (now - this.lastSweep < 1_000) return; // a flood of new keys sweeps at most once a second
+  private async sweep() {
+    const now = Date.now();
+    if (++this.attemptsSinceSweep < SWEEP_EVERY_ATTEMPTS && now - this.lastSweep < SWEEP_INTERVAL_MS) return;
+    this.attemptsSinceSweep = 0;
     this.lastSweep = now;
-    for (const [key, window] of this.windows) if (window.resetAt <= now) this.windows.delete(key);
+    await this.limits.sweep(SWEEP_BATCH).catch((error: Error) => this.logger.warn(`rate-limit sweep failed: ${error.message}`));
   }
+}
+
+/** The limits of `AuthRateLimitGuard` on a route (login, register, join-family), and the 429 they answer. */
+export function AuthRateLimited(): MethodDecorator {
+  return applyDecorators(UseGuards(AuthRateLimitGuard), UseInterceptors(AuthRateLimitInterceptor), ApiRateLimitedError());
 }
 
 /** join-family always carries an invite code; register does when it joins a family. */
@@ -129,10 +123,14 @@ function isInviteCodeGuess(request: ScopedRequest): boolean {
   return (request.body as { invite_code?: unknown } | undefined)?.invite_code !== undefined;
 }
 
+/**
+ * An email is keyed by its hash: the body is not validated yet (an email may be as long as the body,
+ * too long for an index entry), and the table need not hold what people type into the email field.
+ */
 function accountKey(request: ScopedRequest): string | undefined {
   if (request.user?.userId) return `user:${request.user.userId}`;
   const email = (request.body as { email?: unknown } | undefined)?.email;
-  return typeof email === 'string' ? `email:${normalizeEmail(email)}` : undefined;
+  return typeof email === 'string' ? `email:${createHash('sha256').update(normalizeEmail(email)).digest('base64url')}` : undefined;
 }
 
 /**
