@@ -24,10 +24,21 @@ export function scratchDatabases(prefix: string) {
     },
     async dropAll(): Promise<void> {
       if (!admin) return;
-      for (const name of names) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      for (const name of names) {
+        // A pool's end() resolves once it has asked its connections to close, not once they have: FORCE
+        // would terminate the ones still closing, and their pool would log "terminating connection
+        // due to administrator command". Give them a moment first.
+        for (let wait = 0; wait < 20 && (await sessionsOf(admin, name)) > 0; wait++) await new Promise((r) => setTimeout(r, 100));
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      }
       await admin.end();
     },
   };
+}
+
+async function sessionsOf(admin: pg.Client, database: string): Promise<number> {
+  const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [database]);
+  return rows[0].n;
 }
 
 /** One statement on its own connection (a scratch database has no pool of its own). */
