@@ -235,6 +235,18 @@ describe('AuthRateLimitGuard, with AuthRateLimitInterceptor', () => {
       expect(burst.filter((a) => a.error?.code === ErrorCode.RATE_LIMITED)).toHaveLength(21);
     });
 
+    it('a limit larger than a counter can hold (AUTH_RATE_LIMIT=100000000000000000000) admits every attempt', async () => {
+      // Was a 500 on every attempt: 3× and 12× the limit, sent as they were, were no bigint.
+      const limits = new AuthRateLimitRepository(databases[0]);
+      const unlimited = { guard: new AuthRateLimitGuard({ rateLimit: 1e20, rateWindowSeconds: 60 } as never, limits), interceptor: new AuthRateLimitInterceptor(limits) };
+      for (let i = 0; i < 3; i++) {
+        expect((await attempt(login('10.0.30.1', 'unlimited@b.c'), 401, unlimited)).allowed).toBe(true);
+        expect((await attempt(join('unlimited-user', '2001:db8:30::1'), 404, unlimited)).allowed).toBe(true);
+      }
+      const counts: Array<{ count: number }> = await databases[0].query("SELECT count FROM auth_rate_limits WHERE key LIKE '%10.0.30.1' OR key LIKE '%2001:db8:30:%'");
+      expect(counts.map((c) => c.count)).toEqual(Array(counts.length).fill(3));
+    });
+
     it("windows are the database's: an instance whose clock is an hour off counts in the same window, with the same Retry-After", async () => {
       for (let i = 0; i < 3; i++) await attempt(login(`10.0.16.${i}`, 'skew@b.c'), 401);
       clockAhead(3_600_000);

@@ -14,6 +14,13 @@ export interface CountedBucket {
   window: string;
 }
 
+/**
+ * `auth_rate_limits.count` is an integer: a bucket can never count past this, so a larger max
+ * (AUTH_RATE_LIMIT has no upper bound, and the network buckets multiply it by up to 12) admits the
+ * same attempts. Passed as it is, a max beyond bigint's range failed every attempt with a 500.
+ */
+const MAX_COUNT = 2_147_483_647;
+
 export type RateLimitTake =
   | { counted: true; buckets: CountedBucket[] }
   | { counted: false; retryAfterSeconds: number };
@@ -64,7 +71,7 @@ export class AuthRateLimitRepository {
               ceil(extract(epoch FROM coalesce(l.window_ends_at, now() + make_interval(secs => $3)) - now()))::int AS retry_after
          FROM attempt a LEFT JOIN counted c USING (key) LEFT JOIN live l USING (key)
         ORDER BY a.position`,
-      [buckets.map((b) => b.key), buckets.map((b) => b.max), windowSeconds],
+      [buckets.map((b) => b.key), buckets.map((b) => Math.min(b.max, MAX_COUNT)), windowSeconds],
     );
     const refused = rows.find((row) => row.window === null);
     if (refused) return { counted: false, retryAfterSeconds: refused.retry_after };
