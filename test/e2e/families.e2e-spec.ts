@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { bearer, familyWithMember, joinFamily, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
+import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { Device } from '../sync-client/device.js';
 
@@ -499,6 +500,159 @@ describe('families (e2e)', () => {
       // The family joined keeps its code and its owner.
       expect(await db.query('SELECT invite_code FROM families WHERE id = $1', [other.family.id])).toEqual([{ invite_code: other.inviteCode }]);
       expect((await db.query('SELECT role FROM users WHERE id = $1', [other.user.id]))[0].role).toBe('owner');
+    });
+  });
+  describe('POST /families (a user in no family founds one)', () => {
+    /** A member removed by the owner, signed in again (the removal ended their sign-ins): in no family. */
+    async function removedMember() {
+      const { owner, member } = await familyWithMember(t);
+      await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
+      const signIn = await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200);
+      const token: string = signIn.body.access_token;
+      await t.http().get('/api/v1/families/me').set(bearer(token)).expect(403);
+      return { owner, member, token };
+    }
+    const foundedBy = async (userId: string): Promise<Array<{ id: string }>> => db.query('SELECT id::text AS id FROM families WHERE created_by = $1', [userId]);
+
+    it('a removed member creates a family as its owner (201, the body of GET /families/me); another user joins it with its new invite code', async () => {
+      const { owner, member, token } = await removedMember();
+      const patient = { patient_name: 'Amira', patient_birth_date: 1420070400000, patient_weight_kg: 24.5, patient_blood_group: '', notes: 'new start' };
+      const res = await t.http().post('/api/v1/families').set(bearer(token)).send(patient).expect(201);
+      expect(res.body).toEqual({
+        id: expect.any(String),
+        invite_code: expect.stringMatching(/^[A-HJKMNP-Z2-9]{6}$/),
+        patient_name: 'Amira',
+        patient_birth_date: 1420070400000,
+        patient_weight_kg: 24.5,
+        patient_blood_group: null, // '' is "not set", as on PATCH
+        patient_diagnosis: null,
+        notes: 'new start',
+        created_at: expect.any(Number),
+        updated_at: expect.any(Number),
+        members: [{ id: member.user.id, email: member.email, name: 'Test Parent', role: 'owner' }],
+      });
+      expect(res.body.id).not.toBe(owner.family.id);
+      expect(res.body.invite_code).not.toBe(member.inviteCode);
+      const read = await t.http().get('/api/v1/families/me').set(bearer(token)).expect(200);
+      expect(read.body).toEqual(res.body);
+      const me = await t.http().get('/api/v1/auth/me').set(bearer(token)).expect(200);
+      expect(me.body.user).toMatchObject({ family_id: res.body.id, role: 'owner' });
+      // The family's first version is its creation: the founder joined at it, and recorded as its creator.
+      const [row] = await db.query('SELECT f.sync_version, f.server_version, f.server_created_version, f.created_by, f.updated_by, u.family_joined_version FROM families f JOIN users u ON u.family_id = f.id WHERE f.id = $1', [res.body.id]);
+      expect(row.sync_version).toBe(row.family_joined_version);
+      expect([row.server_version, row.server_created_version]).toEqual([row.sync_version, row.sync_version]);
+      expect([row.created_by, row.updated_by]).toEqual([member.user.id, member.user.id]);
+      // The code works: a new caregiver registers with it, and an existing user joins by it.
+      const second = await joinFamily(t, res.body.invite_code);
+      expect(second.family.id).toBe(res.body.id);
+      const other = await registerFamily(t);
+      await t.http().post('/api/v1/auth/join-family').set(bearer(other.token)).send({ invite_code: res.body.invite_code.toLowerCase() }).expect(200);
+      const members = await t.http().get('/api/v1/families/me').set(bearer(token)).expect(200);
+      expect(members.body.members.map((m: { id: string; role: string }) => [m.id, m.role])).toEqual([
+        [member.user.id, 'owner'],
+        [second.user.id, 'member'],
+        [other.user.id, 'member'],
+      ]);
+      // As owner, they can do what an owner does.
+      await t.http().post('/api/v1/families/me/invite-code').set(bearer(token)).expect(200);
+    });
+
+    it('takes no body at all, or an empty one: a family with no patient fields set', async () => {
+      const { token } = await removedMember();
+      const res = await t.http().post('/api/v1/families').set(bearer(token)).expect(201);
+      expect(res.body).toMatchObject({ patient_name: null, patient_birth_date: null, patient_weight_kg: null, patient_blood_group: null, patient_diagnosis: null, notes: null });
+      const { token: other } = await removedMember();
+      await t.http().post('/api/v1/families').set(bearer(other)).send({}).expect(201);
+    });
+
+    it('validates the patient fields exactly like PATCH /families/me (400 naming them); nothing is created', async () => {
+      const { member, token } = await removedMember();
+      const owner = await registerFamily(t);
+      for (const body of [{ patient_weight_kg: -1 }, { patient_blood_group: 'Z+' }, { patient_name: 'x'.repeat(201) }, { invite_code: 'ABCDEF' }]) {
+        const created = await t.http().post('/api/v1/families').set(bearer(token)).send(body);
+        const patched = await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send(body);
+        expect({ body, status: created.status, details: created.body.details }).toEqual({ body, status: patched.status, details: patched.body.details });
+        expect(created.status).toBe(400);
+      }
+      expect(await foundedBy(member.user.id)).toEqual([]);
+      await t.http().get('/api/v1/families/me').set(bearer(token)).expect(403);
+    });
+
+    it('a caller in a family gets 409 ALREADY_IN_FAMILY, owner or member; nothing is created', async () => {
+      const { owner, member } = await familyWithMember(t);
+      for (const caller of [owner, member]) {
+        const res = await t.http().post('/api/v1/families').set(bearer(caller.token)).send({ patient_name: 'x' }).expect(409);
+        expect(res.body.details).toEqual({ code: 'ALREADY_IN_FAMILY' });
+        const me = await t.http().get('/api/v1/auth/me').set(bearer(caller.token)).expect(200);
+        expect(me.body.user.family_id).toBe(owner.family.id);
+      }
+      expect(await foundedBy(member.user.id)).toEqual([]);
+      expect(await foundedBy(owner.user.id)).toEqual([{ id: owner.family.id }]);
+    });
+
+    it('requires a token (401), not a family', async () => {
+      await t.http().post('/api/v1/families').send({}).expect(401);
+    });
+
+    it('two POSTs at once by one user: one 201, one 409 ALREADY_IN_FAMILY, exactly one family created', async () => {
+      const { member, token } = await removedMember();
+      const answers = await Promise.all([1, 2, 3].map(() => t.http().post('/api/v1/families').set(bearer(token)).send({ patient_name: 'P' })));
+      expect(answers.map((r) => r.status).sort()).toEqual([201, 409, 409]);
+      for (const lost of answers.filter((r) => r.status === 409)) expect(lost.body.details.code).toBe('ALREADY_IN_FAMILY');
+      const won = answers.find((r) => r.status === 201)!;
+      expect(await foundedBy(member.user.id)).toEqual([{ id: won.body.id }]);
+      const [user] = await db.query('SELECT family_id::text AS family_id, role FROM users WHERE id = $1', [member.user.id]);
+      expect(user).toEqual({ family_id: won.body.id, role: 'owner' });
+    });
+
+    it('a POST racing a join-family by the same user: one wins, the other answers 409 and changes nothing', async () => {
+      for (let round = 0; round < 4; round++) {
+        const { member, token } = await removedMember();
+        const target = await registerFamily(t);
+        const [created, joined] = await Promise.all([
+          t.http().post('/api/v1/families').set(bearer(token)).send({}),
+          t.http().post('/api/v1/auth/join-family').set(bearer(token)).send({ invite_code: target.inviteCode }),
+        ]);
+        const [user] = await db.query('SELECT family_id::text AS family_id, role FROM users WHERE id = $1', [member.user.id]);
+        const founded = await foundedBy(member.user.id);
+        if (created.status === 201) {
+          expect(joined.status).toBe(409);
+          expect(['ALREADY_IN_FAMILY', 'MEMBERSHIP_CHANGED']).toContain(joined.body.details.code);
+          expect(user).toEqual({ family_id: created.body.id, role: 'owner' });
+          expect(founded).toEqual([{ id: created.body.id }]);
+        } else {
+          expect(joined.status).toBe(200);
+          expect(created.status).toBe(409);
+          expect(['ALREADY_IN_FAMILY', 'MEMBERSHIP_CHANGED']).toContain(created.body.details.code);
+          expect(user).toEqual({ family_id: target.family.id, role: 'member' });
+          expect(founded).toEqual([]);
+        }
+      }
+    });
+
+    it('the new family is taken above the version the member was removed at, whatever the clocks did: a phone holding the old family pulls a replacement', async () => {
+      const { owner, member } = await familyWithMember(t);
+      // The family being left ran ahead of the clock; the member's phone pulled it there (cursor `ahead`).
+      const ahead = Date.now() + 10 * 24 * 3600 * 1000;
+      await db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead, owner.family.id]);
+      const old = await pull(t, { token: member.token, familyId: owner.family.id }, 0).expect(200);
+      expect(old.body.timestamp).toBe(ahead);
+      await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
+      const token = (await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200)).body.access_token;
+      const created = await t.http().post('/api/v1/families').set(bearer(token)).send({ patient_name: 'New' }).expect(201);
+      const familyId: string = created.body.id;
+      const [row] = await db.query('SELECT f.sync_version, u.family_joined_version FROM families f JOIN users u ON u.family_id = f.id WHERE f.id = $1', [familyId]);
+      expect(Number(row.family_joined_version)).toBeGreaterThan(ahead);
+      expect(row.sync_version).toBe(row.family_joined_version);
+      // The founder's new family gets a record, then the same fast clock writes to it later, past
+      // the phone's cursor: the phone's pull (no X-Device-Id) is still a replacement of the new family.
+      const history = randomUUID();
+      await push(t, { token, familyId }, 0, changesOf('reminders', { created: [{ id: history, title: 'new family', remind_at: 1, frequency: 'once', is_completed: false }] })).expect(200);
+      await db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead + 60_000, familyId]);
+      const res = await pull(t, { token, familyId }, ahead).expect(200);
+      expect(res.body.experimentalStrategy).toBe('replacement');
+      expect(res.body.changes.reminders.created.map((r: { id: string }) => r.id)).toEqual([history]);
+      expect(res.body.changes.families.created.map((r: { id: string }) => r.id)).toEqual([familyId]);
     });
   });
 });

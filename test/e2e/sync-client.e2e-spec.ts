@@ -1,3 +1,4 @@
+import { DataSource } from 'typeorm';
 import { randomUUID } from 'node:crypto';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { Device, LostResponseError, SyncHttpError, syncProblems, clientLog, type Raw } from '../sync-client/device.js';
@@ -285,6 +286,53 @@ describe('sync with the real WatermelonDB client', () => {
     expect(await memberPhone.find('transfusions', later)).not.toBeNull();
     await sameData(ownerPhone, memberPhone);
     expect(clientLog.filter((l) => l.includes('[Sync]'))).toEqual([]);
+  });
+
+  it.each([
+    ['with X-Device-Id', { ahead: false, deviceId: true }],
+    ['with X-Device-Id, the old family ahead of the clock', { ahead: true, deviceId: true }],
+    ['without X-Device-Id, the old family ahead of the clock', { ahead: true, deviceId: false }],
+  ])('a removed member founds a family (POST /families): their phone still holding the old family ends with exactly the new family\'s data, by a replacement (%s)', async (_, { ahead, deviceId }) => {
+    const [owner, member] = await registerFamily(t, 1);
+    const ownerPhone = device(owner);
+    await ownerPhone.sync();
+    const oldIds = await createOneOfEach(ownerPhone);
+    await ownerPhone.sync();
+    const phone = new Device({ baseUrl: t.baseUrl, token: member.token, familyId: member.familyId, ...(deviceId ? {} : { deviceId: null }) });
+    await phone.sync();
+    if (ahead) {
+      // The old family's versions ran ahead of the clock (a fast clock wrote there): the phone's cursor is there too.
+      await t.app.get(DataSource).query('UPDATE families SET sync_version = sync_version + $1 WHERE id = $2', [10 * 24 * 3600 * 1000, owner.familyId]);
+      await phone.sync();
+    }
+    expect(await phone.find('transfusions', oldIds.transfusions)).not.toBeNull();
+
+    await t.http().delete(`/api/v1/families/me/members/${member.userId}`).set('Authorization', `Bearer ${owner.token}`).expect(204);
+    const signIn = await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200);
+    const token: string = signIn.body.access_token;
+    const created = await t.http().post('/api/v1/families').set('Authorization', `Bearer ${token}`).send({ patient_name: 'New patient' }).expect(201);
+    const familyId: string = created.body.id;
+    // The founder's second phone enters the new family's first records before the old phone syncs.
+    const second = new Device({ baseUrl: t.baseUrl, token, familyId });
+    await second.sync();
+    const newIds = await createOneOfEach(second);
+    await second.sync();
+    if (ahead) {
+      // The same fast clock writes to the new family later, past the old phone's cursor.
+      await t.app.get(DataSource).query('UPDATE families SET sync_version = sync_version + $1 WHERE id = $2', [11 * 24 * 3600 * 1000, familyId]);
+    }
+
+    phone.token = token;
+    phone.familyId = familyId;
+    const logFrom = clientLog.length;
+    await phone.sync();
+    expect(phone.lastPull?.experimentalStrategy).toBe('replacement');
+    const held = await phone.snapshot();
+    expect(held.families.map((r) => [r.id, r.patient_name])).toEqual([[familyId, 'New patient']]);
+    for (const table of Object.keys(newIds)) expect({ table, ids: held[table].map((r) => r.id) }).toEqual({ table, ids: [newIds[table]] });
+    for (const table of Object.keys(oldIds)) expect(await phone.find(table, oldIds[table])).toBeNull();
+    await sameData(phone, second);
+    expect(clientLog.slice(logFrom)).toEqual([]);
   });
 
   it('a replacement response lost on the way: the next sync replaces again, and the phone ends with exactly the new family\'s data', async () => {

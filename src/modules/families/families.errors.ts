@@ -10,5 +10,7 @@ export const FamiliesErrors = {
     const message = 'The owner cannot remove themselves from the family';
     return new DomainError(ErrorCode.VALIDATION_FAILED, message, { fields: [{ field: 'userId', errors: [message] }] });
   },
+  /** POST /families by a caller who is in a family already (the code a join of one's own family answers). */
+  alreadyInAFamily: () => new DomainError(ErrorCode.ALREADY_IN_FAMILY, 'You are already a member of a family'),
   inviteCodeNotFound: () => new DomainError(ErrorCode.INVITE_CODE_INVALID, 'Invite code not found'),
 };

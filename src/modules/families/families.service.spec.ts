@@ -97,6 +97,51 @@ describe('FamiliesService', () => {
     });
   });
 
+  describe('createForMember (POST /families)', () => {
+    /** The caller as JwtAuthGuard reads them. */
+    const caller = async (id: string) => {
+      const { familyId, role, familyJoinedVersion } = await user(id);
+      return { userId: id, familyId, role, joinedVersion: familyJoinedVersion };
+    };
+    const founded = async (id: string) => kit.dataSource.getRepository(FamilyEntity).find({ where: { createdBy: id } });
+
+    it('a removed user founds a family as its owner, its first version above the one they were removed at, whatever the clocks did', async () => {
+      const { owner, members } = await familyWithMembers(1);
+      const ahead = Date.now() + 3_600_000;
+      await kit.dataSource.query('UPDATE families SET sync_version = $2 WHERE id = $1', [owner.familyId, ahead]);
+      await kit.as(owner.id, () => kit.families.removeMember(members[0].id));
+      const response = await kit.families.createForMember(await caller(members[0].id), { patient_name: 'P', patient_weight_kg: 20 });
+      const created = await family(response.id);
+      expect(created).toMatchObject({ patientName: 'P', patientWeightKg: 20, patientDiagnosis: null, createdBy: members[0].id, updatedBy: members[0].id });
+      expect(created.syncVersion).toBeGreaterThan(ahead);
+      expect([created.serverVersion, created.serverCreatedVersion]).toEqual([created.syncVersion, created.syncVersion]);
+      // Client-facing times are the clock's, not raised with the version.
+      expect(created.createdAt).toBeLessThan(ahead);
+      expect(await user(members[0].id)).toMatchObject({ familyId: created.id, role: 'owner', familyJoinedVersion: created.syncVersion });
+      expect(response.members.map((m) => [m.id, m.role])).toEqual([[members[0].id, 'owner']]);
+      expect(response.invite_code).toBe(created.inviteCode);
+    });
+
+    it('a caller read in no family who has joined one meanwhile: ALREADY_IN_FAMILY; joined and removed again: MEMBERSHIP_CHANGED; nothing created either way', async () => {
+      const { owner, members } = await familyWithMembers(2);
+      await kit.as(owner.id, () => kit.families.removeMember(members[0].id));
+      await kit.as(owner.id, () => kit.families.removeMember(members[1].id));
+      const target = await familyWithMembers(0);
+      const stale = await caller(members[0].id);
+      await kit.families.moveMember(await user(members[0].id), target.code);
+      const joined = await failure(() => kit.families.createForMember(stale, {}));
+      expect([joined.code, joined.status]).toEqual([ErrorCode.ALREADY_IN_FAMILY, 409]);
+
+      const staleToo = await caller(members[1].id);
+      await kit.families.moveMember(await user(members[1].id), target.code);
+      await kit.as(target.owner.id, () => kit.families.removeMember(members[1].id));
+      const moved = await failure(() => kit.families.createForMember(staleToo, {}));
+      expect([moved.code, moved.status]).toEqual([ErrorCode.MEMBERSHIP_CHANGED, 409]);
+      for (const m of members) expect(await founded(m.id)).toEqual([]);
+      expect((await user(members[1].id)).familyId).toBeNull();
+    });
+  });
+
   describe('moveMember (join-family)', () => {
     const row = async (id: string) => {
       const { familyId, role, familyJoinedVersion } = await user(id);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
+import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
 import { assertStillMemberAfterRead, membershipChanged } from '../../common/family-scope/membership.js';
 import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
@@ -17,6 +18,18 @@ import { generateInviteCode, normalizeInviteCode } from './invite-code.js';
 
 type PatientProperty = 'patientName' | 'patientBirthDate' | 'patientWeightKg' | 'patientBloodGroup' | 'patientDiagnosis' | 'notes';
 const INVITE_CODE_ATTEMPTS = 8;
+
+/** The patient fields of a PATCH or POST /families body, by entity property (undefined: not sent). */
+function patientFields(dto: UpdateFamilyDto): Record<PatientProperty, unknown> {
+  return {
+    patientName: dto.patient_name,
+    patientBirthDate: dto.patient_birth_date,
+    patientWeightKg: dto.patient_weight_kg,
+    patientBloodGroup: dto.patient_blood_group,
+    patientDiagnosis: dto.patient_diagnosis,
+    notes: dto.notes,
+  };
+}
 
 @Injectable()
 export class FamiliesService {
@@ -43,14 +56,7 @@ export class FamiliesService {
    */
   async update(dto: UpdateFamilyDto): Promise<FamilyResponse> {
     const { userId } = this.familyContext.require();
-    const requested: Record<PatientProperty, unknown> = {
-      patientName: dto.patient_name,
-      patientBirthDate: dto.patient_birth_date,
-      patientWeightKg: dto.patient_weight_kg,
-      patientBloodGroup: dto.patient_blood_group,
-      patientDiagnosis: dto.patient_diagnosis,
-      notes: dto.notes,
-    };
+    const requested = patientFields(dto);
     if (Object.values(requested).every((value) => value === undefined)) return this.getCurrent();
     await this.versions.write(async ({ manager, version }) => {
       const families = this.families.withManager(manager);
@@ -120,17 +126,54 @@ export class FamiliesService {
   }
 
   /**
-   * A new family with its first member as owner (a registration without an invite code), in one
-   * transaction: `insertOwner` writes the user (in `manager`, with the family's id and version as
-   * their joined version), and the family records them as its creator.
+   * A new family with its first member as owner, in one transaction: the one way a family is made
+   * (a registration without an invite code, POST /families). `insertOwner` writes the owner's row
+   * (in `manager`, with the family's id and its first version as their joined version), and the
+   * family records them as its creator. `above`: the first version is taken above it (a founder
+   * in no family: the version they left their last family at). `patient`: the family's patient
+   * fields, validated by the caller's DTO (UpdateFamilyDto).
    */
-  createWithOwner<T extends { id: string }>(insertOwner: (manager: EntityManager, familyId: string, version: number) => Promise<T>): Promise<T> {
+  createWithOwner<T extends { id: string }>(
+    insertOwner: (manager: EntityManager, familyId: string, version: number) => Promise<T>,
+    options: { above?: number; patient?: UpdateFamilyDto } = {},
+  ): Promise<T> {
     return this.allFamilies.manager.transaction(async (manager) => {
-      const family = await this.createFamily(manager);
+      const family = await this.createFamily(manager, options.above ?? 0, options.patient ?? {});
       const owner = await insertOwner(manager, family.id, family.syncVersion);
       await manager.getRepository(FamilyEntity).update({ id: family.id }, { createdBy: owner.id, updatedBy: owner.id });
       return owner;
     });
+  }
+
+  /**
+   * POST /families: a user in no family (removed by an owner) founds a family of their own, as its
+   * owner, with the patient fields of `patient`. The rules of a join from no family apply (see
+   * moveMember): the family's first version, which becomes their `family_joined_version`, is taken
+   * above the version they were removed at, so their phones' cursors of the old family (possibly
+   * ahead of the clock) predate the membership and the next pull is a replacement snapshot; their
+   * row is locked and read again inside the transaction, so of two POSTs (or a POST and a join)
+   * one wins and the other gets 409 (ALREADY_IN_FAMILY, or MEMBERSHIP_CHANGED) with nothing made.
+   * Answers the family as GET /families/me does.
+   */
+  async createForMember(caller: Pick<AuthenticatedUser, 'userId' | 'familyId' | 'joinedVersion'>, patient: UpdateFamilyDto): Promise<FamilyResponse> {
+    if (caller.familyId) throw FamiliesErrors.alreadyInAFamily();
+    const founded = await this.createWithOwner(
+      async (manager, familyId, version) => {
+        // The family row is new (nobody else can lock it): locking the user after it keeps the
+        // order of every other write (families, then users). FOR NO KEY UPDATE, as in moveMember.
+        const founder = await manager.getRepository(UserEntity).findOne({ where: { id: caller.userId }, lock: { mode: 'for_no_key_update' } });
+        if (!founder) throw AuthErrors.unauthenticated();
+        if (founder.familyId) throw FamiliesErrors.alreadyInAFamily();
+        // Joined and was removed again since the guard read them: `above` is not their version.
+        if (founder.familyJoinedVersion !== caller.joinedVersion) throw membershipChanged();
+        await manager.getRepository(UserEntity).update({ id: founder.id }, { familyId, role: 'owner', familyJoinedVersion: version });
+        await this.versions.notifyMembershipChange(manager, founder.id);
+        return { id: founder.id, familyId, version };
+      },
+      { above: caller.joinedVersion, patient },
+    );
+    const scope = { userId: founded.id, familyId: founded.familyId, role: 'owner' as const, joinedVersion: founded.version };
+    return this.familyContext.run(scope, () => this.getCurrent());
   }
 
   /**
@@ -224,21 +267,27 @@ export class FamiliesService {
     if (members > 1) throw AuthErrors.ownerWithMembersCannotLeave();
   }
 
-  /** Creates the family row of a new owner's registration, inside their transaction. */
-  private async createFamily(manager: EntityManager): Promise<FamilyEntity> {
-    // Versions come from the database clock, like every other version (FamilyVersionService).
-    const [{ now: dbNow }]: Array<{ now: string }> = await manager.query(
-      'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now',
+  /** Creates the family row of a new owner, inside their transaction, at a first version above `above`. */
+  private async createFamily(manager: EntityManager, above: number, patient: UpdateFamilyDto): Promise<FamilyEntity> {
+    // Versions come from the database clock, like every other version (FamilyVersionService);
+    // created_at / updated_at are the clock itself (client-facing times, never raised).
+    const [row]: Array<{ now: string; version: string }> = await manager.query(
+      `SELECT now, greatest(now, $1::bigint + 1) AS version
+         FROM (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now) clock`,
+      [above],
     );
-    const now = Number(dbNow);
+    const now = Number(row.now);
+    const version = Number(row.version);
+    const fields = Object.fromEntries(Object.entries(patientFields(patient)).filter(([, value]) => value !== undefined));
     return this.withUniqueInviteCode(
       (inviteCode) =>
         manager.getRepository(FamilyEntity).save(
           manager.getRepository(FamilyEntity).create({
+            ...fields,
             inviteCode,
-            syncVersion: now,
-            serverVersion: now,
-            serverCreatedVersion: now,
+            syncVersion: version,
+            serverVersion: version,
+            serverCreatedVersion: version,
             createdAt: now,
             updatedAt: now,
           }),

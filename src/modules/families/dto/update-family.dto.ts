@@ -1,7 +1,8 @@
 import { SyncColumn } from '../../sync/sync-column.validator.js';
 
 /**
- * Patient fields of the family; omit a field to keep it, send null to clear it. Each field takes
+ * Patient fields of the family. PATCH /families/me: omit a field to keep it, send null to clear it;
+ * POST /families (a new family): an omitted field, like null, is left unset. Each field takes
  * exactly what a sync push of the `families` row takes (the sync table registry's rule), so every
  * device can push the row afterwards.
  */
