@@ -18,6 +18,13 @@ for (const signal of SIGNALS) {
   });
 }
 
+// Start-up progress at debug level, in the JSON the logger writes (only Node's globals here): from this
+// line on, a signal is handled (a test waits for it rather than guessing how long Node takes to get here).
+if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') {
+  const line = { level: 20, time: Date.now(), pid: process.pid, context: 'Bootstrap', msg: 'signal handlers installed; loading the application' };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
 /** A signal while the application is still loading: nothing has started yet (loading starts nothing), so log and exit. */
 async function exitBeforeStart(signal: string): Promise<void> {
   exiting = true;
