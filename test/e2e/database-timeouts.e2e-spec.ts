@@ -8,6 +8,7 @@ import { DataSource, type QueryRunner } from 'typeorm';
 import { connectionName } from '../../src/database/connection-name.js';
 import { bearer, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { until } from '../setup/wait.js';
 
 describe('database statement limits (DB_STATEMENT_TIMEOUT_SECONDS=1)', () => {
   let t: TestApp;
@@ -60,7 +61,7 @@ describe('database statement limits (DB_STATEMENT_TIMEOUT_SECONDS=1)', () => {
     const [{ pid }] = await stalled.query(`SELECT pg_backend_pid() AS pid`);
     try {
       // Without the limit this never ends: the session stays "idle in transaction" for good.
-      while ((await admin.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [pid])).length) await new Promise((r) => setTimeout(r, 100));
+      await until(async () => (await admin.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [pid])).length === 0, 'PostgreSQL to end the idle session');
       await push(owner).expect(200);
     } finally {
       await stalled.release();

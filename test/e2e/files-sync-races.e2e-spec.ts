@@ -6,18 +6,10 @@ import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { Device, LostResponseError, syncProblems } from '../sync-client/device.js';
 import { registerFamily, type Member } from '../sync-client/family.js';
+import { until } from '../setup/wait.js';
 
 function pdf(): Buffer {
   return Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(500), Buffer.from('\n%%EOF\n')]);
-}
-
-/** Polls until `check` holds (10 s at most). */
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Where the documents paths (upload, cleanup) meet the sync paths (push, replays), forced deterministically. */

@@ -9,17 +9,9 @@ import { DataSource, type QueryRunner } from 'typeorm';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { pull, push } from '../factories/sync.factory.js';
 import { register, type Member } from '../sync-client/family.js';
+import { until } from '../setup/wait.js';
 
 const transfusion = (overrides: Record<string, unknown> = {}) => ({ id: randomUUID(), date: 1, volume_ml: 250, notes: 'n', created_at: 1, updated_at: 1, ...overrides });
-
-/** Polls until `check` holds (10 s at most). */
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('sync: forced interleavings', () => {
   let t: TestApp;
