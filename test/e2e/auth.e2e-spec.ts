@@ -224,7 +224,7 @@ describe('auth (e2e)', () => {
       const { owner } = await familyWithMember(t);
       const other = await registerFamily(t);
       const res = await t.http().post('/api/v1/auth/join-family').set(bearer(owner.token)).send({ invite_code: other.inviteCode }).expect(409);
-      expect(res.body).toMatchObject({ statusCode: 409, details: { code: 'ALREADY_IN_FAMILY' } });
+      expect(res.body).toMatchObject({ statusCode: 409, details: { code: 'OWNER_HAS_MEMBERS' } });
       const me = await t.http().get('/api/v1/auth/me').set(bearer(owner.token)).expect(200);
       expect(me.body.user).toMatchObject({ family_id: owner.family.id, role: 'owner' });
     });

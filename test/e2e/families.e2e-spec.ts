@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { bearer, familyWithMember, joinFamily, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { until } from '../setup/wait.js';
 import { Device } from '../sync-client/device.js';
 
 describe('families (e2e)', () => {
@@ -502,6 +503,203 @@ describe('families (e2e)', () => {
       expect((await db.query('SELECT role FROM users WHERE id = $1', [other.user.id]))[0].role).toBe('owner');
     });
   });
+  describe('POST /families/me/leave', () => {
+    const caller = (m: RegisteredUser) => ({ token: m.token, familyId: m.family.id });
+    const memberIds = async (token: string): Promise<string[]> =>
+      (await t.http().get('/api/v1/families/me').set(bearer(token)).expect(200)).body.members.map((m: { id: string }) => m.id);
+
+    it('a member leaves: in no family from the next request, still signed in; the family keeps their records and gets a new invite code, which the owner\'s phone pulls', async () => {
+      const { owner, member: leaver } = await familyWithMember(t);
+      const reminder = randomUUID();
+      await push(t, caller(leaver), 0, changesOf('reminders', { created: [{ id: reminder, title: 'iron chelation', remind_at: 1, frequency: 'daily', is_completed: false }] })).expect(200);
+      const ownerPhone = await pull(t, caller(owner), null, 'owner-phone').expect(200);
+
+      await t.http().post('/api/v1/families/me/leave').set(bearer(leaver.token)).expect(204);
+
+      // The same access token: signed in, in no family.
+      for (const denied of [t.http().get('/api/v1/families/me'), t.http().get('/api/v1/sync')]) {
+        const res = await denied.set(bearer(leaver.token)).expect(403);
+        expect(res.body.details.code).toBe('NO_FAMILY');
+      }
+      const me = await t.http().get('/api/v1/auth/me').set(bearer(leaver.token)).expect(200);
+      expect(me.body).toMatchObject({ user: { family_id: null, role: null }, family: null });
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: leaver.refreshToken }).expect(200);
+
+      // The family: their records stay, they are no longer listed, the code they saw is replaced.
+      expect(await db.query('SELECT family_id::text AS family_id, deleted_at FROM reminders WHERE id = $1', [reminder])).toEqual([{ family_id: owner.family.id, deleted_at: null }]);
+      expect(await memberIds(owner.token)).toEqual([owner.user.id]);
+      const back = await t.http().post('/api/v1/auth/join-family').set(bearer(leaver.token)).send({ invite_code: owner.inviteCode }).expect(404);
+      expect(back.body.details.code).toBe('INVITE_CODE_INVALID');
+      const [family] = await db.query('SELECT invite_code, server_version, sync_version FROM families WHERE id = $1', [owner.family.id]);
+      expect(family.invite_code).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
+      expect(family.invite_code).not.toBe(owner.inviteCode);
+      const pulled = await pull(t, caller(owner), ownerPhone.body.timestamp, 'owner-phone').expect(200);
+      expect(pulled.body.changes.families.updated).toEqual([expect.objectContaining({ id: owner.family.id, invite_code: family.invite_code })]);
+      expect(pulled.body.changes.reminders).toEqual({ created: [], updated: [], deleted: [] });
+
+      // They left at the leave's version: a later join or founding is taken above it.
+      const [row] = await db.query('SELECT family_joined_version FROM users WHERE id = $1', [leaver.user.id]);
+      expect(row.family_joined_version).toBe(family.server_version);
+      expect(family.sync_version).toBe(family.server_version);
+      const founded = await t.http().post('/api/v1/families').set(bearer(leaver.token)).send({ patient_name: 'Amira' }).expect(201);
+      expect(founded.body.members).toEqual([expect.objectContaining({ id: leaver.user.id, role: 'owner' })]);
+    });
+
+    it('the owner of a family with members gets 409 OWNER_HAS_MEMBERS and nothing changes; once a member is the owner, they leave', async () => {
+      const { owner, member: other } = await familyWithMember(t);
+      const before = await syncVersion(owner.family.id);
+      const res = await t.http().post('/api/v1/families/me/leave').set(bearer(owner.token)).expect(409);
+      expect(res.body).toMatchObject({ statusCode: 409, details: { code: 'OWNER_HAS_MEMBERS' } });
+      expect(res.body.message).toMatch(/POST \/api\/v1\/families\/me\/owner/);
+      expect(await syncVersion(owner.family.id)).toBe(before);
+      expect(await db.query('SELECT invite_code FROM families WHERE id = $1', [owner.family.id])).toEqual([{ invite_code: owner.inviteCode }]);
+      expect(await memberIds(other.token)).toEqual([owner.user.id, other.user.id]);
+
+      await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: other.user.id }).expect(200);
+      await t.http().post('/api/v1/families/me/leave').set(bearer(owner.token)).expect(204);
+      const family = await t.http().get('/api/v1/families/me').set(bearer(other.token)).expect(200);
+      expect(family.body.members).toEqual([expect.objectContaining({ id: other.user.id, role: 'owner' })]);
+    });
+
+    it('a lone owner leaves: the family keeps its records and has no invite code any more', async () => {
+      const lone = await registerFamily(t);
+      await t.http().patch('/api/v1/families/me').set(bearer(lone.token)).send({ patient_name: 'Amira' }).expect(200);
+      await t.http().post('/api/v1/families/me/leave').set(bearer(lone.token)).expect(204);
+      expect(await db.query('SELECT invite_code, patient_name FROM families WHERE id = $1', [lone.family.id])).toEqual([{ invite_code: null, patient_name: 'Amira' }]);
+      const late = await t.http().post('/api/v1/auth/register').send({ email: `late-${randomUUID()}@example.test`, password: 'long enough pw', invite_code: lone.inviteCode }).expect(404);
+      expect(late.body.details.code).toBe('INVITE_CODE_INVALID');
+      expect((await t.http().get('/api/v1/families/me').set(bearer(lone.token)).expect(403)).body.details.code).toBe('NO_FAMILY');
+    });
+
+    it('needs a family (403 NO_FAMILY once left) and a token (401)', async () => {
+      const lone = await registerFamily(t);
+      await t.http().post('/api/v1/families/me/leave').set(bearer(lone.token)).expect(204);
+      const again = await t.http().post('/api/v1/families/me/leave').set(bearer(lone.token)).expect(403);
+      expect(again.body.details.code).toBe('NO_FAMILY');
+      await t.http().post('/api/v1/families/me/leave').expect(401);
+    });
+
+    it('the owner and the last member leaving at once: one order or the other, never members without an owner', async () => {
+      for (let trial = 0; trial < 6; trial++) {
+        const { owner, member: other } = await familyWithMember(t);
+        const [byOwner, byMember] = await Promise.all([
+          t.http().post('/api/v1/families/me/leave').set(bearer(owner.token)),
+          t.http().post('/api/v1/families/me/leave').set(bearer(other.token)),
+        ]);
+        expect(byMember.status).toBe(204);
+        const [state] = await db.query(
+          `SELECT f.invite_code, count(u.id)::int AS members, count(u.id) FILTER (WHERE u.role = 'owner')::int AS owners
+             FROM families f LEFT JOIN users u ON u.family_id = f.id WHERE f.id = $1 GROUP BY f.id`,
+          [owner.family.id],
+        );
+        if (byOwner.status === 204) {
+          // The member left first: the owner was alone, and the family is now empty and closed.
+          expect(state).toEqual({ invite_code: null, members: 0, owners: 0 });
+        } else {
+          expect(byOwner.status).toBe(409);
+          expect(byOwner.body.details.code).toBe('OWNER_HAS_MEMBERS');
+          expect(state).toMatchObject({ members: 1, owners: 1 });
+        }
+      }
+    });
+  });
+
+  describe('POST /families/me/owner', () => {
+    const roles = async (token: string): Promise<Record<string, string>> =>
+      Object.fromEntries(
+        (await t.http().get('/api/v1/families/me').set(bearer(token)).expect(200)).body.members.map((m: { id: string; role: string }) => [m.id, m.role]),
+      );
+
+    it('the owner makes a member the owner (200, the family as GET shows it): the new owner manages the family, the former one is a member', async () => {
+      const { owner, member: heir } = await familyWithMember(t);
+      const third = await joinFamily(t, owner.inviteCode);
+      const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: heir.user.id.toUpperCase() }).expect(200);
+      expect(res.body).toMatchObject({ id: owner.family.id, invite_code: owner.inviteCode });
+      expect(Object.fromEntries(res.body.members.map((m: { id: string; role: string }) => [m.id, m.role]))).toEqual({
+        [owner.user.id]: 'member',
+        [heir.user.id]: 'owner',
+        [third.user.id]: 'member',
+      });
+      // The same tokens, from the next request: the roles are read from the database.
+      const denied = await t.http().post('/api/v1/families/me/invite-code').set(bearer(owner.token)).expect(403);
+      expect(denied.body.details.code).toBe('OWNER_ONLY');
+      await t.http().delete(`/api/v1/families/me/members/${third.user.id}`).set(bearer(owner.token)).expect(403);
+      await t.http().post('/api/v1/families/me/invite-code').set(bearer(heir.token)).expect(200);
+      await t.http().delete(`/api/v1/families/me/members/${third.user.id}`).set(bearer(heir.token)).expect(204);
+      // And back.
+      await t.http().post('/api/v1/families/me/owner').set(bearer(heir.token)).send({ user_id: owner.user.id }).expect(200);
+      expect(await roles(owner.token)).toEqual({ [owner.user.id]: 'owner', [heir.user.id]: 'member' });
+    });
+
+    it('a member cannot (403 OWNER_ONLY); the roles are unchanged', async () => {
+      const { owner, member: other } = await familyWithMember(t);
+      const res = await t.http().post('/api/v1/families/me/owner').set(bearer(other.token)).send({ user_id: other.user.id }).expect(403);
+      expect(res.body.details.code).toBe('OWNER_ONLY');
+      expect(await roles(owner.token)).toEqual({ [owner.user.id]: 'owner', [other.user.id]: 'member' });
+    });
+
+    it("another family's member and an unknown id answer the same 404; the owner's own id 422 naming user_id; nothing changes", async () => {
+      const { owner, member: other } = await familyWithMember(t);
+      const stranger = await registerFamily(t);
+      const before = await syncVersion(owner.family.id);
+      for (const userId of [stranger.user.id, randomUUID()]) {
+        const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: userId }).expect(404);
+        expect(res.body.details.code).toBe('NOT_FOUND');
+      }
+      for (const userId of [owner.user.id, owner.user.id.toUpperCase()]) {
+        const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: userId }).expect(422);
+        expect(res.body.details.fields).toEqual([expect.objectContaining({ field: 'user_id' })]);
+      }
+      expect(await syncVersion(owner.family.id)).toBe(before);
+      expect(await roles(owner.token)).toEqual({ [owner.user.id]: 'owner', [other.user.id]: 'member' });
+      expect(await db.query('SELECT role FROM users WHERE id = $1', [stranger.user.id])).toEqual([{ role: 'owner' }]);
+    });
+
+    it.each([
+      ['no user_id', {}],
+      ['a user_id that is not a UUID', { user_id: 'not-a-uuid' }],
+      ['a number', { user_id: 42 }],
+      ['an unknown field', { user_id: randomUUID(), role: 'owner' }],
+    ])('%s: 400 naming the field', async (_, body) => {
+      const { owner } = await familyWithMember(t);
+      const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send(body).expect(400);
+      expect(res.body.details.code).toBe('VALIDATION_FAILED');
+      expect(res.body.details.fields.map((f: { field: string }) => f.field)).toEqual(['role' in body ? 'role' : 'user_id']);
+    });
+
+    it('owner-only requests of the former owner still in flight when the ownership is handed on write nothing (409 MEMBERSHIP_CHANGED)', async () => {
+      const { owner, member: heir } = await familyWithMember(t);
+      const third = await joinFamily(t, owner.inviteCode);
+      // The guard lets both requests in as the owner's; they then queue for the family lock, which
+      // a hand-over (done here in SQL, as POST /families/me/owner does it) holds and commits.
+      const handOver = db.createQueryRunner();
+      await handOver.startTransaction();
+      const inFlight: Array<Promise<{ status: number; body: { details?: { code?: string } } }>> = [];
+      try {
+        await handOver.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [owner.family.id]);
+        inFlight.push(
+          t.http().post('/api/v1/families/me/invite-code').set(bearer(owner.token)).then((r) => r),
+          t.http().delete(`/api/v1/families/me/members/${third.user.id}`).set(bearer(owner.token)).then((r) => r),
+          t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: third.user.id }).then((r) => r),
+        );
+        const waiting = async () =>
+          (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0].n;
+        await until(async () => (await waiting()) >= 3, 'the three requests to wait for the family lock');
+        await handOver.query(`UPDATE users SET role = CASE WHEN id = $1 THEN 'owner' ELSE 'member' END WHERE family_id = $2`, [heir.user.id, owner.family.id]);
+        await handOver.commitTransaction();
+      } finally {
+        if (handOver.isTransactionActive) await handOver.rollbackTransaction();
+        await handOver.release();
+      }
+      for (const res of await Promise.all(inFlight)) {
+        expect(res.status).toBe(409);
+        expect(res.body.details?.code).toBe('MEMBERSHIP_CHANGED');
+      }
+      expect(await db.query('SELECT invite_code FROM families WHERE id = $1', [owner.family.id])).toEqual([{ invite_code: owner.inviteCode }]);
+      expect(await roles(heir.token)).toEqual({ [owner.user.id]: 'member', [heir.user.id]: 'owner', [third.user.id]: 'member' });
+    });
+  });
+
   describe('POST /families (a user in no family founds one)', () => {
     /** A member removed by the owner, signed in again (the removal ended their sign-ins): in no family. */
     async function removedMember() {

@@ -289,10 +289,12 @@ describe('sync with the real WatermelonDB client', () => {
   });
 
   it.each([
-    ['with X-Device-Id', { ahead: false, deviceId: true }],
-    ['with X-Device-Id, the old family ahead of the clock', { ahead: true, deviceId: true }],
-    ['without X-Device-Id, the old family ahead of the clock', { ahead: true, deviceId: false }],
-  ])('a removed member founds a family (POST /families): their phone still holding the old family ends with exactly the new family\'s data, by a replacement (%s)', async (_, { ahead, deviceId }) => {
+    ['removed, with X-Device-Id', { ahead: false, deviceId: true, left: false }],
+    ['removed, with X-Device-Id, the old family ahead of the clock', { ahead: true, deviceId: true, left: false }],
+    ['removed, without X-Device-Id, the old family ahead of the clock', { ahead: true, deviceId: false, left: false }],
+    ['left (POST /families/me/leave), with X-Device-Id', { ahead: false, deviceId: true, left: true }],
+    ['left, without X-Device-Id, the old family ahead of the clock', { ahead: true, deviceId: false, left: true }],
+  ])('a member out of their family founds one (POST /families): their phone still holding the old family ends with exactly the new family\'s data, by a replacement (%s)', async (_, { ahead, deviceId, left }) => {
     const [owner, member] = await registerFamily(t, 1);
     const ownerPhone = device(owner);
     await ownerPhone.sync();
@@ -307,9 +309,16 @@ describe('sync with the real WatermelonDB client', () => {
     }
     expect(await phone.find('transfusions', oldIds.transfusions)).not.toBeNull();
 
-    await t.http().delete(`/api/v1/families/me/members/${member.userId}`).set('Authorization', `Bearer ${owner.token}`).expect(204);
-    const signIn = await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200);
-    const token: string = signIn.body.access_token;
+    let token = member.token;
+    if (left) {
+      // Still signed in, in no family: until they are in one again, the phone's sync is refused.
+      await t.http().post('/api/v1/families/me/leave').set('Authorization', `Bearer ${member.token}`).expect(204);
+      await expect(phone.sync()).rejects.toMatchObject({ status: 403, body: expect.stringContaining('NO_FAMILY') });
+    } else {
+      // The removal ended the member's sign-ins.
+      await t.http().delete(`/api/v1/families/me/members/${member.userId}`).set('Authorization', `Bearer ${owner.token}`).expect(204);
+      token = (await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200)).body.access_token;
+    }
     const created = await t.http().post('/api/v1/families').set('Authorization', `Bearer ${token}`).send({ patient_name: 'New patient' }).expect(201);
     const familyId: string = created.body.id;
     // The founder's second phone enters the new family's first records before the old phone syncs.

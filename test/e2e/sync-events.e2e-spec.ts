@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { from, switchMap } from 'rxjs';
+import { DataSource } from 'typeorm';
 import { connectionName } from '../../src/database/connection-name.js';
 import { bearer, familyWithMember, registerFamily, resignToken } from '../factories/auth.factory.js';
 import { expectEnded, openEvents } from '../setup/event-stream.js';
@@ -156,6 +157,26 @@ describe('sync events (SSE)', () => {
     }
   });
 
+  it('ends the stream of a member who leaves (POST /families/me/leave); the same token then gets 403 NO_FAMILY, and the owner\'s stream goes on', async () => {
+    const { owner, member } = await familyWithMember(t);
+    const leaver = await openEvents(t, member.token);
+    const staying = await openEvents(t, owner.token);
+    try {
+      await leaver.waitFor((e) => e.type === 'sync');
+      await staying.waitFor((e) => e.type === 'sync');
+      await t.http().post('/api/v1/families/me/leave').set(bearer(member.token)).expect(204);
+      await expectEnded(leaver, 'leave');
+      // The leave replaced the invite code: a write the owner's stream announces.
+      const [{ version }] = await t.app.get(DataSource).query('SELECT sync_version::float8 AS version FROM families WHERE id = $1', [owner.family.id]);
+      await staying.waitFor((e) => e.type === 'sync' && e.data.version === version);
+      const again = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(member.token) });
+      expect(again.status).toBe(403);
+      expect(await again.json()).toMatchObject({ statusCode: 403, details: { code: 'NO_FAMILY' } });
+    } finally {
+      await Promise.all([leaver.close(), staying.close()]);
+    }
+  });
+
   it('ends the streams of a user whose password is reset, and refuses their reconnection with an earlier token', async () => {
     const { AuthService } = await import('../../src/modules/auth/auth.service.js');
     const { owner, member } = await familyWithMember(t);
@@ -281,7 +302,6 @@ describe('sync events (SSE)', () => {
   });
 
   it('ends every stream when its LISTEN connection is lost (events sent meanwhile are gone), and listens again for the next', async () => {
-    const { DataSource } = await import('typeorm');
     const db = t.app.get(DataSource);
     const user = await registerFamily(t);
     const stream = await openEvents(t, user.token);

@@ -71,7 +71,8 @@ export function ApiMembershipChangedError(): MethodDecorator & ClassDecorator {
   return ApiConflictResponse({
     type: ErrorResponse,
     description:
-      'The caller\'s family membership changed (removed, or joined another family) while the request was in flight ' +
+      'The caller\'s family membership changed (removed, left, joined another family; for an owner-only request, ' +
+      'handed the ownership on) while the request was in flight ' +
       '(MEMBERSHIP_CHANGED, details.membership_changed): reload and try again',
   });
 }

@@ -19,6 +19,8 @@ export enum ErrorCode {
   NO_FAMILY = 'NO_FAMILY',
   ALREADY_IN_FAMILY = 'ALREADY_IN_FAMILY',
   OWNER_ONLY = 'OWNER_ONLY',
+  /** The owner of a family with other members leaving it (hand the ownership on first). */
+  OWNER_HAS_MEMBERS = 'OWNER_HAS_MEMBERS',
   NOT_FOUND = 'NOT_FOUND',
   FORBIDDEN_RECORD = 'FORBIDDEN_RECORD',
   SYNC_CONFLICT = 'SYNC_CONFLICT',
@@ -47,6 +49,7 @@ const STATUS_BY_CODE: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.NO_FAMILY]: HttpStatus.FORBIDDEN,
   [ErrorCode.ALREADY_IN_FAMILY]: HttpStatus.CONFLICT,
   [ErrorCode.OWNER_ONLY]: HttpStatus.FORBIDDEN,
+  [ErrorCode.OWNER_HAS_MEMBERS]: HttpStatus.CONFLICT,
   [ErrorCode.NOT_FOUND]: HttpStatus.NOT_FOUND,
   [ErrorCode.FORBIDDEN_RECORD]: HttpStatus.FORBIDDEN,
   [ErrorCode.SYNC_CONFLICT]: HttpStatus.CONFLICT,

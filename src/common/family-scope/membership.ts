@@ -11,14 +11,16 @@ export const membershipChanged = (): DomainError =>
  * SHARE, so a removal or a join (both update this row) waits until the write has committed, and a
  * write that waited for them sees their result. The guard read the membership when the request
  * began; a request that outlived it (a slow upload, a push queued behind the family lock) must not
- * write into a family its caller has left.
+ * write into a family its caller has left. `owner`: the caller must also still be its owner (an
+ * owner-only write; the ownership may have been handed on meanwhile).
  */
 export function assertStillMember(
   manager: EntityManager,
   scope: Pick<FamilyScope, 'userId' | 'familyId' | 'joinedVersion'>,
   error: () => DomainError = membershipChanged,
+  options: { owner?: boolean } = {},
 ): Promise<void> {
-  return checkMembership(manager, scope, error, ' FOR SHARE');
+  return checkMembership(manager, scope, error, ' FOR SHARE', options.owner ?? false);
 }
 
 /**
@@ -28,7 +30,7 @@ export function assertStillMember(
  * changed (the invite code it replaced).
  */
 export function assertStillMemberAfterRead(manager: EntityManager, scope: Pick<FamilyScope, 'userId' | 'familyId' | 'joinedVersion'>): Promise<void> {
-  return checkMembership(manager, scope, membershipChanged, '');
+  return checkMembership(manager, scope, membershipChanged, '', false);
 }
 
 async function checkMembership(
@@ -36,13 +38,15 @@ async function checkMembership(
   scope: Pick<FamilyScope, 'userId' | 'familyId' | 'joinedVersion'>,
   error: () => DomainError,
   lock: '' | ' FOR SHARE',
+  owner: boolean,
 ): Promise<void> {
-  const rows: Array<{ family_id: string | null; joined_version: string }> = await manager.query(
-    `SELECT family_id::text AS family_id, family_joined_version::text AS joined_version FROM users WHERE id = $1${lock}`,
+  const rows: Array<{ family_id: string | null; joined_version: string; role: string | null }> = await manager.query(
+    `SELECT family_id::text AS family_id, family_joined_version::text AS joined_version, role FROM users WHERE id = $1${lock}`,
     [scope.userId],
   );
   const member = rows[0];
   if (!member || member.family_id !== scope.familyId || Number(member.joined_version) !== scope.joinedVersion) throw error();
+  if (owner && member.role !== 'owner') throw error();
 }
 
 /**

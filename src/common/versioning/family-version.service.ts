@@ -53,12 +53,16 @@ export class FamilyVersionService {
   /**
    * Writes in the current request's family, as its member: under the family lock, the caller must
    * still be the member the request began as (assertStillMember), else `membershipChanged` is thrown
-   * and nothing is written.
+   * and nothing is written. `asOwner`: an owner-only write; the caller must still be the owner too
+   * (the guard read the role before the lock; the ownership may have been handed on since).
    */
-  write<T>(work: (write: VersionedWrite) => Promise<T>, options: { membershipChanged?: () => DomainError } = {}): Promise<VersionedResult<T>> {
+  write<T>(
+    work: (write: VersionedWrite) => Promise<T>,
+    options: { membershipChanged?: () => DomainError; asOwner?: boolean } = {},
+  ): Promise<VersionedResult<T>> {
     const scope = this.familyContext.require();
     return this.writeForFamily(scope.familyId, async (write) => {
-      await assertStillMember(write.manager, scope, options.membershipChanged);
+      await assertStillMember(write.manager, scope, options.membershipChanged, { owner: options.asOwner });
       return work(write);
     });
   }

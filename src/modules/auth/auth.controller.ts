@@ -58,7 +58,7 @@ export class AuthController {
   @ApiNotFoundResponse({ type: ErrorResponse, description: 'Invite code not found (INVITE_CODE_INVALID)' })
   @ApiConflictResponse({
     type: ErrorResponse,
-    description: 'Already a member of that family, or an owner whose family has other members (ALREADY_IN_FAMILY)',
+    description: 'Already a member of that family (ALREADY_IN_FAMILY), or the owner of a family with other members (OWNER_HAS_MEMBERS)',
   })
   @ApiMembershipChangedError()
   joinFamily(@CurrentUser() user: AuthenticatedUser, @Body() dto: JoinFamilyDto): Promise<MeResponse> {

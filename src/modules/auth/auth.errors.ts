@@ -5,8 +5,6 @@ export const AuthErrors = {
   /** Wrong password and unknown email alike: the answer must not tell them apart. */
   invalidCredentials: () => new DomainError(ErrorCode.INVALID_CREDENTIALS, 'Invalid email or password'),
   emailTaken: () => new DomainError(ErrorCode.EMAIL_TAKEN, 'An account with this email already exists'),
-  ownerWithMembersCannotLeave: () =>
-    new DomainError(ErrorCode.ALREADY_IN_FAMILY, 'A family owner with members cannot leave the family; remove the members first'),
   alreadyInFamily: () => new DomainError(ErrorCode.ALREADY_IN_FAMILY, 'You are already a member of this family'),
   unauthenticated: () => new DomainError(ErrorCode.UNAUTHENTICATED, 'Authentication required'),
   /** Admin CLI look-up; the email is the admin's own input. */

@@ -157,7 +157,7 @@ describe('AuthService', () => {
       const member = await register(unitEmail(), { invite_code: code });
       const elsewhere = await codeOf((await register()).user.family_id!);
       const leaving = await failure(() => kit.auth.joinFamily(owner.user.id, elsewhere));
-      expect([leaving.code, leaving.status]).toEqual([ErrorCode.ALREADY_IN_FAMILY, 409]);
+      expect([leaving.code, leaving.status]).toEqual([ErrorCode.OWNER_HAS_MEMBERS, 409]);
       const same = await failure(() => kit.auth.joinFamily(member.user.id, code));
       expect([same.code, same.status]).toEqual([ErrorCode.ALREADY_IN_FAMILY, 409]);
       expect(await userRow(owner.user.id)).toMatchObject({ familyId: owner.user.family_id, role: 'owner' });

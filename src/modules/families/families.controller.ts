@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Patch, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiConflictResponse,
   ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
@@ -13,6 +14,7 @@ import { ErrorResponse } from '../../common/errors/error-response.js';
 import { FamilyScoped } from '../../common/family-scope/decorators.js';
 import { UuidParam } from '../../common/http/uuid.js';
 import { FamilyResponse, InviteCodeResponse } from './dto/family.response.js';
+import { TransferOwnershipDto } from './dto/transfer-ownership.dto.js';
 import { UpdateFamilyDto } from './dto/update-family.dto.js';
 import { FamiliesService } from './families.service.js';
 
@@ -58,5 +60,38 @@ export class FamiliesController {
   @ApiUnprocessableEntityResponse({ type: ErrorResponse, description: 'The owner cannot remove themselves (VALIDATION_FAILED, details.fields names userId)' })
   removeMember(@UuidParam('userId') userId: string): Promise<void> {
     return this.families.removeMember(userId);
+  }
+
+  /**
+   * Owner only: makes another member the owner; the caller becomes a member. Answers the family as
+   * GET /families/me shows it.
+   */
+  @Post('owner')
+  @HttpCode(200)
+  @ApiJsonBodyErrors()
+  @ApiForbiddenResponse({ type: ErrorResponse, description: 'Caller is not the owner (OWNER_ONLY), or not a member of any family (NO_FAMILY)' })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: 'No such member in this family (NOT_FOUND)' })
+  @ApiMembershipChangedError()
+  @ApiUnprocessableEntityResponse({ type: ErrorResponse, description: 'user_id is the caller, the owner already (VALIDATION_FAILED, details.fields names user_id)' })
+  transferOwnership(@Body() dto: TransferOwnershipDto): Promise<FamilyResponse> {
+    return this.families.transferOwnership(dto.user_id);
+  }
+
+  /**
+   * Leaves the family: the caller is then in no family (still signed in: they may join another with
+   * an invite code, or found one with POST /families). The family keeps its records and gets a new
+   * invite code; the owner of a family with other members makes one of them the owner first.
+   */
+  @Post('leave')
+  @HttpCode(204)
+  @ApiNoContentResponse({ description: 'Left: the caller is in no family; their phones\' next pull answers 403 NO_FAMILY' })
+  @ApiConflictResponse({
+    type: ErrorResponse,
+    description:
+      'The caller owns the family and it has other members (OWNER_HAS_MEMBERS: POST /families/me/owner first), ' +
+      'or their membership changed while the request was in flight (MEMBERSHIP_CHANGED)',
+  })
+  leave(): Promise<void> {
+    return this.families.leave();
   }
 }

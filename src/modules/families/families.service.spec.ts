@@ -182,7 +182,7 @@ describe('FamiliesService', () => {
       const read = await row(owner.id);
       for (const code of ['222222', (await familyWithMembers(0)).code]) {
         const error = await failure(() => kit.families.moveMember(read, code));
-        expect([error.code, error.status, error.message]).toEqual([ErrorCode.ALREADY_IN_FAMILY, 409, expect.stringMatching(/owner with members cannot leave/)]);
+        expect([error.code, error.status, error.message]).toEqual([ErrorCode.OWNER_HAS_MEMBERS, 409, expect.stringMatching(/owner of a family with other members cannot leave/)]);
       }
       expect(await user(owner.id)).toMatchObject({ familyId: owner.familyId, role: 'owner' });
     });
@@ -256,7 +256,7 @@ describe('FamiliesService', () => {
       await kit.dataSource.query(`UPDATE users SET role = CASE WHEN id = $1 THEN 'owner' ELSE 'member' END WHERE family_id = $2`, [members[0].id, owner.familyId]);
       const target = await familyWithMembers(0);
       const refused = await failure(() => kit.families.moveMember(stale, target.code));
-      expect([refused.code, refused.message]).toEqual([ErrorCode.ALREADY_IN_FAMILY, expect.stringMatching(/owner with members cannot leave/)]);
+      expect([refused.code, refused.message]).toEqual([ErrorCode.OWNER_HAS_MEMBERS, expect.stringMatching(/owner of a family with other members cannot leave/)]);
       expect(await user(members[0].id)).toMatchObject({ familyId: owner.familyId, role: 'owner' });
 
       // Read in no family, joined the target meanwhile: already in it.

@@ -73,7 +73,7 @@ export class FamiliesService {
 
   async regenerateInviteCode(): Promise<InviteCodeResponse> {
     const { userId } = this.requireOwner();
-    const { result } = await this.versions.write(({ manager, version }) => this.replaceInviteCode(manager, version, userId));
+    const { result } = await this.versions.write(({ manager, version }) => this.replaceInviteCode(manager, version, userId), { asOwner: true });
     return { invite_code: result };
   }
 
@@ -95,11 +95,55 @@ export class FamiliesService {
       await revokeRefreshTokens(manager, { userId: memberId });
       await this.versions.notifyMembershipChange(manager, memberId);
       await this.replaceInviteCode(manager, version, userId);
+    }, { asOwner: true });
+  }
+
+  /**
+   * The caller leaves their family and is then in no family, signed in still (to join another or
+   * found one, POST /families). One versioned write of the family: under its lock the caller's row
+   * is read again, an owner with other members is refused (they make a member the owner first:
+   * transferOwnership), and the family is settled as after a join elsewhere (settleLeft: a new
+   * invite code, which the leaver has seen; none at all when nobody is left). The write's version
+   * becomes their `family_joined_version`, the version they left at, as for a removal: a later join
+   * or founding is taken above it. Their open event streams end; their phones' next pull answers
+   * 403 NO_FAMILY.
+   */
+  async leave(): Promise<void> {
+    const { userId } = this.familyContext.require();
+    await this.versions.write(async ({ manager, version, familyId }) => {
+      // assertStillMember (in write) has checked the membership under the lock; the role may have
+      // changed since the guard read it (an ownership handed on), so it is read here.
+      const leaver = await manager.getRepository(UserEntity).findOneOrFail({ where: { id: userId } });
+      await this.refuseOwnerWithMembers(manager, leaver);
+      await this.members.detach(userId, manager, version);
+      await this.versions.notifyMembershipChange(manager, userId);
+      await this.settleLeft(manager, familyId, version);
     });
   }
 
   /**
-   * Inside the join's transaction, with `familyId` (the family just left) locked by it:
+   * Owner only: `newOwnerId`, a member of the family, becomes its owner and the caller a member, in
+   * one write under the family lock (the lock every membership change takes, so the member cannot
+   * be leaving or removed meanwhile, and an owner-only request of the caller's still in flight sees
+   * the change: `asOwner`). Nothing synced changes, but the family's version moves with the write,
+   * so the members' devices are told to sync, and refresh what they show of the family.
+   */
+  async transferOwnership(newOwnerId: string): Promise<FamilyResponse> {
+    const { userId } = this.requireOwner();
+    if (newOwnerId === userId) throw FamiliesErrors.ownerAlready();
+    await this.versions.write(async ({ manager, familyId }) => {
+      const users = manager.getRepository(UserEntity);
+      const promoted = await users.update({ id: newOwnerId, familyId }, { role: 'owner' });
+      // Not a member of this family (or of any): the same 404 as for removing one.
+      if (!promoted.affected) throw FamiliesErrors.memberNotFound();
+      await users.update({ id: userId, familyId }, { role: 'member' });
+    }, { asOwner: true });
+    return this.getCurrent();
+  }
+
+  /**
+   * Inside the transaction of a join elsewhere or of a leave, with `familyId` (the family just left)
+   * locked by it and `version` a version of that family taken by it:
    * - no members left: its records stay (nobody deletes medical data by leaving), but its invite
    *   code is removed (NULL): nothing opens a family nobody is in, neither the code in old messages
    *   nor a lucky guess (a new random code would still be one more target for guessing);
@@ -109,11 +153,10 @@ export class FamiliesService {
    * - members but no owner: the longest-standing member becomes the owner. A join cannot leave
    *   this behind any more (an owner with members cannot leave, counted under this family's lock);
    *   it repairs families that an earlier release, which settled after the join's commit, did.
-   * Part of the join's transaction, so a join either commits settled or not at all.
+   * Part of the leaving transaction, so a join or a leave either commits settled or not at all.
    */
-  private async settleLeft(manager: EntityManager, familyId: string): Promise<void> {
+  private async settleLeft(manager: EntityManager, familyId: string, version: number): Promise<void> {
     const members = await manager.getRepository(UserEntity).find({ where: { familyId }, order: { createdAt: 'ASC' } });
-    const version = await this.versions.bumpLeft(manager, familyId);
     const families = manager.getRepository(FamilyEntity);
     if (!members.length) {
       await families.update({ id: familyId }, { inviteCode: null, serverVersion: version, updatedAt: Date.now() });
@@ -212,7 +255,7 @@ export class FamiliesService {
         await manager.getRepository(UserEntity).update({ id: mover.id }, { familyId, role: 'member', familyJoinedVersion: version });
         await this.versions.notifyMembershipChange(manager, mover.id);
         // The family left behind may now be empty (retire its code) or ownerless (promote a member).
-        if (mover.familyId) await this.settleLeft(manager, mover.familyId);
+        if (mover.familyId) await this.settleLeft(manager, mover.familyId, await this.versions.bumpLeft(manager, mover.familyId));
       },
       user.familyId ? { leavingFamilyId: user.familyId } : { above: user.familyJoinedVersion },
     );
@@ -264,7 +307,7 @@ export class FamiliesService {
   private async refuseOwnerWithMembers(manager: EntityManager, user: Pick<UserEntity, 'familyId' | 'role'>): Promise<void> {
     if (user.role !== 'owner' || !user.familyId) return;
     const members = await manager.getRepository(UserEntity).count({ where: { familyId: user.familyId } });
-    if (members > 1) throw AuthErrors.ownerWithMembersCannotLeave();
+    if (members > 1) throw FamiliesErrors.ownerHasMembers();
   }
 
   /** Creates the family row of a new owner, inside their transaction, at a first version above `above`. */

@@ -18,7 +18,7 @@ export class FamilyCreationController {
   constructor(private readonly families: FamiliesService) {}
 
   /**
-   * For a user in no family (removed by its owner): creates a new family with the caller as owner,
+   * For a user in no family (removed by its owner, or who left): creates a new family with the caller as owner,
    * with the patient fields given (the rules of PATCH /families/me; all optional). Their phones'
    * next pull is a replacement snapshot of the new family.
    */
