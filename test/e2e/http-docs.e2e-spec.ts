@@ -63,6 +63,7 @@ const ERROR_STATUSES = [
   ['/api/v1/auth/register', 'post', ['400', '404', '409', '413', '415', '429']],
   ['/api/v1/auth/login', 'post', ['400', '401', '413', '415', '429']],
   ['/api/v1/auth/join-family', 'post', ['400', '401', '404', '409', '413', '415', '429']],
+  ['/api/v1/auth/change-password', 'post', ['400', '401', '413', '415', '422', '429']],
   ['/api/v1/auth/me', 'get', ['401', '409']],
   ['/api/v1/auth/refresh', 'post', ['400', '401', '413', '415']],
   ['/api/v1/auth/logout', 'post', ['400', '413', '415']],
@@ -195,6 +196,8 @@ describe('OpenAPI document and route guards (e2e)', () => {
     expect(Object.keys(schemas.LoginDto.properties ?? {}).sort()).toEqual(['email', 'password']);
     expect(Object.keys(schemas.JoinFamilyDto.properties ?? {})).toEqual(['invite_code']);
     expect(Object.keys(schemas.RefreshDto.properties ?? {})).toEqual(['refresh_token']);
+    expect(Object.keys(schemas.ChangePasswordDto.properties ?? {}).sort()).toEqual(['current_password', 'new_password']);
+    expect(schemas.ChangePasswordDto.required?.sort()).toEqual(['current_password', 'new_password']);
     expect(Object.keys(schemas.UpdateFamilyDto.properties ?? {}).sort()).toEqual(
       ['notes', 'patient_birth_date', 'patient_blood_group', 'patient_diagnosis', 'patient_name', 'patient_weight_kg'],
     );
@@ -210,6 +213,8 @@ describe('OpenAPI document and route guards (e2e)', () => {
   it.each([
     ['RefreshDto', 'refresh_token'],
     ['LoginDto', 'password'],
+    ['ChangePasswordDto', 'current_password'],
+    ['ChangePasswordDto', 'new_password'],
     ['AuthResponse', 'access_token'],
     ['AuthResponse', 'refresh_token'],
     ['TokenResponse', 'access_token'],
@@ -275,6 +280,7 @@ describe('OpenAPI document and route guards (e2e)', () => {
       ['body too large', bodyParserError({ status: 413, type: 'entity.too.large', limit: 1024 }, { headers: {}, originalUrl: '/api/v1/auth/login' } as never) as DomainError],
       ['membershipChanged', membershipChanged()],
       ['AuthErrors.rateLimited', AuthErrors.rateLimited(42)],
+      ['AuthErrors.passwordUnchanged', AuthErrors.passwordUnchanged()],
       ['DocumentsErrors.documentFieldsMissing', DocumentsErrors.documentFieldsMissing(['name'])],
       ['DocumentsErrors.invalidUpload', DocumentsErrors.invalidUpload('Unknown field "x"', 'x')],
       ['DocumentsErrors.fileTooLarge', DocumentsErrors.fileTooLarge(1024)],
@@ -398,6 +404,13 @@ describe('OpenAPI document and route guards (e2e)', () => {
       const busy = responses('/api/v1/sync', 'get')['503'] as { headers?: Record<string, unknown>; description?: string };
       expect(busy.headers).toHaveProperty('Retry-After');
       expect(busy.description).toMatch(/SERVER_BUSY/);
+    });
+
+    it('change-password documents both of its 401s (wrong current password, no valid token) and its 422', () => {
+      const documented = responses('/api/v1/auth/change-password', 'post') as Record<string, { description?: string }>;
+      expect(documented['401'].description).toMatch(/INVALID_CREDENTIALS/);
+      expect(documented['401'].description).toMatch(/access token/);
+      expect(documented['422'].description).toMatch(/new_password/);
     });
 
     it('the 409 of the routes that re-check membership names MEMBERSHIP_CHANGED', () => {

@@ -7,6 +7,7 @@ import {
   ApiOkResponse,
   ApiTags,
   ApiUnauthorizedResponse,
+  ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { ApiJsonBodyErrors, ApiMembershipChangedError } from '../../common/errors/api-error-responses.js';
 import { ErrorResponse } from '../../common/errors/error-response.js';
@@ -14,7 +15,7 @@ import { Authenticated, CurrentUser } from '../../common/family-scope/decorators
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
 import { AuthRateLimited } from './rate-limit.guard.js';
 import { AuthService } from './auth.service.js';
-import { JoinFamilyDto, LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto.js';
+import { ChangePasswordDto, JoinFamilyDto, LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto.js';
 import { AuthResponse, MeResponse, TokenResponse } from './dto/auth.response.js';
 
 @ApiTags('auth')
@@ -63,6 +64,25 @@ export class AuthController {
   @ApiMembershipChangedError()
   joinFamily(@CurrentUser() user: AuthenticatedUser, @Body() dto: JoinFamilyDto): Promise<MeResponse> {
     return this.auth.joinFamily(user.userId, dto.invite_code);
+  }
+
+  /**
+   * Changes the caller's password and signs them out everywhere else at once (every other sign-in,
+   * access and refresh tokens, "sync now" streams); answers a new sign-in for this device, whose
+   * old tokens are refused from now on too. Rate limited per network and per account (failed attempts).
+   */
+  @Post('change-password')
+  @HttpCode(200)
+  // Decorators apply bottom-up: the JWT guard (from @Authenticated) runs first, so the limit is per user.
+  @AuthRateLimited()
+  @Authenticated()
+  @ApiOkResponse({ type: AuthResponse })
+  @ApiJsonBodyErrors()
+  // Merged with @Authenticated's 401 (UNAUTHENTICATED) in the document.
+  @ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Wrong current_password (INVALID_CREDENTIALS): nothing changed, still signed in' })
+  @ApiUnprocessableEntityResponse({ type: ErrorResponse, description: 'new_password equals current_password (VALIDATION_FAILED, details.fields names new_password)' })
+  changePassword(@CurrentUser() user: AuthenticatedUser, @Body() dto: ChangePasswordDto): Promise<AuthResponse> {
+    return this.auth.changePassword(user.userId, dto);
   }
 
   /** The caller and a summary of their family. */

@@ -4,6 +4,13 @@ import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 export const AuthErrors = {
   /** Wrong password and unknown email alike: the answer must not tell them apart. */
   invalidCredentials: () => new DomainError(ErrorCode.INVALID_CREDENTIALS, 'Invalid email or password'),
+  /** change-password: the signed-in caller's current password is wrong (the same code as a failed login; the caller stays signed in). */
+  wrongCurrentPassword: () => new DomainError(ErrorCode.INVALID_CREDENTIALS, 'The current password is wrong'),
+  /** change-password: a new password equal to the current one would sign every device out for nothing. */
+  passwordUnchanged: () => {
+    const message = 'new_password must differ from current_password';
+    return new DomainError(ErrorCode.VALIDATION_FAILED, message, { fields: [{ field: 'new_password', errors: [message] }] });
+  },
   emailTaken: () => new DomainError(ErrorCode.EMAIL_TAKEN, 'An account with this email already exists'),
   alreadyInFamily: () => new DomainError(ErrorCode.ALREADY_IN_FAMILY, 'You are already a member of this family'),
   unauthenticated: () => new DomainError(ErrorCode.UNAUTHENTICATED, 'Authentication required'),

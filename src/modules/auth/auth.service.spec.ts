@@ -215,4 +215,53 @@ describe('AuthService', () => {
       expect(live).toBe(0);
     });
   });
+  describe('changePassword', () => {
+    const liveTokens = async (userId: string): Promise<number> =>
+      (await kit.dataSource.query('SELECT count(*)::int AS live FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [userId]))[0].live;
+
+    it('stores the new password, revokes every earlier refresh token and answers the one live sign-in', async () => {
+      const email = unitEmail('change');
+      const reg = await register(email);
+      await kit.auth.login({ email, password: PASSWORD });
+      const res = await kit.auth.changePassword(reg.user.id, { current_password: PASSWORD, new_password: 'a brand new password' });
+      expect(res).toMatchObject({ token_type: 'Bearer', user: reg.user });
+      expect(await liveTokens(reg.user.id)).toBe(1);
+      await kit.auth.refresh(res.refresh_token);
+      await expect(kit.auth.refresh(reg.refresh_token)).rejects.toMatchObject({ code: ErrorCode.INVALID_REFRESH_TOKEN });
+      await expect(kit.auth.login({ email, password: PASSWORD })).rejects.toMatchObject({ code: ErrorCode.INVALID_CREDENTIALS });
+      await kit.auth.login({ email, password: 'a brand new password' });
+      expect((await userRow(reg.user.id)).tokensValidAfter).toBeInstanceOf(Date);
+    });
+
+    it('a change whose password check passed while a reset committed changes nothing (INVALID_CREDENTIALS): the reset stands', async () => {
+      const email = unitEmail('change-race');
+      const reg = await register(email);
+      const verify = kit.passwords.verify.bind(kit.passwords);
+      let checked!: () => void;
+      let resume!: () => void;
+      const atCheck = new Promise<void>((r) => (checked = r));
+      const resumed = new Promise<void>((r) => (resume = r));
+      const spy = jest.spyOn(kit.passwords, 'verify').mockImplementation(async (...args) => {
+        const ok = await verify(...args);
+        checked();
+        await resumed;
+        return ok;
+      });
+      try {
+        const changing = kit.auth.changePassword(reg.user.id, { current_password: PASSWORD, new_password: 'the thief password' });
+        await atCheck;
+        spy.mockRestore();
+        await kit.auth.resetPassword(email, 'the admin password');
+        resume();
+        const error = await failure(() => changing);
+        expect([error.code, error.status]).toEqual([ErrorCode.INVALID_CREDENTIALS, 401]);
+      } finally {
+        spy.mockRestore();
+        resume();
+      }
+      await kit.auth.login({ email, password: 'the admin password' });
+      await expect(kit.auth.login({ email, password: 'the thief password' })).rejects.toMatchObject({ code: ErrorCode.INVALID_CREDENTIALS });
+      expect(await liveTokens(reg.user.id)).toBe(1); // the login just made
+    });
+  });
 });

@@ -6,7 +6,7 @@ import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { FamiliesService } from '../families/families.service.js';
 import { AuthResponse, MeResponse, TokenResponse, UserResponse } from './dto/auth.response.js';
-import { LoginDto, RegisterDto } from './dto/auth.dto.js';
+import { ChangePasswordDto, LoginDto, RegisterDto } from './dto/auth.dto.js';
 import { normalizeEmail } from './email.js';
 import { UserEntity } from './entities/user.entity.js';
 import { AuthErrors } from './auth.errors.js';
@@ -112,24 +112,71 @@ export class AuthService {
   }
 
   /**
-   * Sets a new password (admin CLI support work) and signs the user out everywhere, at once: every
-   * refresh token is revoked in the same transaction, access tokens issued until now are refused
-   * from the next request on (`tokens_valid_after`, checked by JwtAuthGuard), and open "sync now"
-   * streams end on commit (their reconnection is then refused).
+   * Sets a new password (admin CLI support work) and signs the user out everywhere, at once
+   * (`replacePassword`).
    */
   async resetPassword(email: string, password: string): Promise<UserEntity> {
     const normalized = normalizeEmail(email);
     const user = await this.userByEmail(normalized);
     if (!user) throw AuthErrors.noSuchUser(normalized);
     const passwordHash = await this.passwords.hash(password);
-    await this.users.manager.transaction(async (manager) => {
-      // The application's clock, like the tokens' iat it is compared with.
-      await manager.update(UserEntity, { id: user.id }, { passwordHash, tokensValidAfter: new Date() });
-      await this.tokens.revokeAllForUser(user.id, manager);
-      // On every instance (LISTEN/NOTIFY), like a membership change.
-      await this.versions.notifyMembershipChange(manager, user.id);
-    });
+    const replaced = await this.users.manager.transaction((manager) => this.replacePassword(manager, user.id, passwordHash));
+    // Deleted since the look-up.
+    if (!replaced) throw AuthErrors.noSuchUser(normalized);
     return user;
+  }
+
+  /**
+   * The signed-in user changes their own password: every other sign-in ends at once, as with a reset
+   * (`replacePassword`), and the caller gets a new sign-in in the same transaction, its access token
+   * issued after `tokens_valid_after` — so the device that changed the password stays signed in with
+   * the pair answered, while its old tokens are refused like every other device's.
+   */
+  async changePassword(userId: string, dto: ChangePasswordDto): Promise<AuthResponse> {
+    // Checked before the current password, from the request alone: checked after, a 422 would tell
+    // whoever holds a stolen access token that their guess is the password, without changing it
+    // (no sign-out to warn the owner).
+    if (dto.new_password === dto.current_password) throw AuthErrors.passwordUnchanged();
+    const user = await this.requireUser(userId);
+    // argon2id against the stored hash, as a login: a right and a wrong password take the same time.
+    if (!(await this.passwords.verify(user.passwordHash, dto.current_password))) throw AuthErrors.wrongCurrentPassword();
+    const passwordHash = await this.passwords.hash(dto.new_password);
+    const changed = await this.users.manager.transaction(async (manager) => {
+      // Only if the hash just verified is still the stored one: a reset or another change that
+      // committed meanwhile made `current_password` no longer current (like a login, see TokenService.issue).
+      // So does a login's rehash to a new PASSWORD_HASH_* cost in between, rarely: a retry succeeds.
+      const validAfter = await this.replacePassword(manager, userId, passwordHash, user.passwordHash);
+      if (!validAfter) return null;
+      const tokens = await this.tokens.issueAfter(manager, userId, validAfter);
+      return AuthResponse.from(tokens, await manager.findOneByOrFail(UserEntity, { id: userId }));
+    });
+    if (!changed) throw AuthErrors.wrongCurrentPassword();
+    return changed;
+  }
+
+  /**
+   * Stores a new password hash and signs the user out everywhere, at once, in the caller's
+   * transaction: every refresh token is revoked, access tokens issued until now are refused from the
+   * next request on (`tokens_valid_after`, checked by JwtAuthGuard), and open "sync now" streams end
+   * on commit (their reconnection is then refused). With `expectedHash`, only if that is still the
+   * stored hash. Returns the `tokens_valid_after` stored, or null when nothing was changed (no such
+   * user, or not the expected hash).
+   *
+   * The users row is updated (and locked) before the sign-in lock is taken, in the order the
+   * families module's removal takes them. A sign-in that held that lock first (a login that checked
+   * the old hash, a refresh) committed its token before the revocation, whose UPDATE then sees and
+   * revokes it; one that waits for it finds the new hash, or its token revoked.
+   */
+  private async replacePassword(manager: EntityManager, userId: string, passwordHash: string, expectedHash?: string): Promise<Date | null> {
+    // The application's clock, like the tokens' iat it is compared with.
+    const tokensValidAfter = new Date();
+    const where = expectedHash === undefined ? { id: userId } : { id: userId, passwordHash: expectedHash };
+    const { affected } = await manager.update(UserEntity, where, { passwordHash, tokensValidAfter });
+    if (!affected) return null;
+    await this.tokens.revokeAllForUser(userId, manager);
+    // On every instance (LISTEN/NOTIFY), like a membership change.
+    await this.versions.notifyMembershipChange(manager, userId);
+    return tokensValidAfter;
   }
 
   /** Stored emails are normalized (normalizeEmail), so a normalized one is found by equality. */

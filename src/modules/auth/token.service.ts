@@ -74,6 +74,17 @@ export class TokenService {
   }
 
   /**
+   * A new sign-in inside the caller's transaction: a password change, which has just revoked every
+   * other sign-in and set `tokens_valid_after` to `validAfter`. Its access token's `iat_ms` is later
+   * than that instant (by at least 1 ms, also within the same millisecond or if the clock stepped
+   * back), so JwtAuthGuard accepts it while refusing every token issued up to the change.
+   */
+  async issueAfter(manager: EntityManager, userId: string, validAfter: Date): Promise<TokenPair> {
+    await lockSignIns(manager, userId);
+    return this.issueInChain(manager, userId, randomUUID(), null, validAfter.getTime() + 1);
+  }
+
+  /**
    * Exchanges a refresh token for a new pair; detects reuse.
    *
    * Retry grace: a mobile app whose refresh response was lost retries with the same token. If that
@@ -127,7 +138,8 @@ export class TokenService {
     await this.versions.notifyMembershipChange(manager, token.userId, token.chainId);
   }
 
-  private async issueInChain(manager: EntityManager, userId: string, chainId: string, parentId: string | null): Promise<TokenPair> {
+  /** `notBeforeMs`: the earliest `iat_ms` the access token may carry (see `issueAfter`). */
+  private async issueInChain(manager: EntityManager, userId: string, chainId: string, parentId: string | null, notBeforeMs = 0): Promise<TokenPair> {
     const repo = manager.getRepository(RefreshTokenEntity);
     const secret = randomBytes(REFRESH_SECRET_BYTES).toString('base64url');
     const row = await repo.save(
@@ -143,7 +155,7 @@ export class TokenService {
     // issued just after a password reset from one issued just before it, within the same second.
     // `sid` ties the access token to its sign-in: once the chain is revoked (logout, reuse) the
     // guard refuses it, instead of it working until it expires.
-    const issuedAtMs = Date.now();
+    const issuedAtMs = Math.max(Date.now(), notBeforeMs);
     const accessToken = await this.jwt.signAsync(
       { sub: userId, typ: 'access', iat: Math.floor(issuedAtMs / 1000), iat_ms: issuedAtMs, sid: row.id },
       { expiresIn: this.config.accessTtlSeconds },
@@ -165,7 +177,7 @@ export class TokenService {
     return { userId: token.userId, signInId: token.chainId };
   }
 
-  /** Revokes every refresh token of a user (removed from a family, password reset). */
+  /** Revokes every refresh token of a user (removed from a family, password reset or change). */
   async revokeAllForUser(userId: string, manager?: EntityManager): Promise<void> {
     if (manager) return revokeRefreshTokens(manager, { userId });
     await this.refreshTokens.manager.transaction((m) => revokeRefreshTokens(m, { userId }));

@@ -52,3 +52,13 @@ export class RefreshDto {
   @IsString() @IsNotEmpty() @MaxLength(200)
   refresh_token: string;
 }
+
+export class ChangePasswordDto {
+  /** The account's password now, as typed (not trimmed), checked like a login's. @example correct-horse-battery */
+  @IsString() @IsNotEmpty() @MaxLength(PASSWORD_MAX_LENGTH)
+  current_password: string;
+
+  /** At least 8 characters, as at registration; must differ from `current_password`. @example a-new-horse-battery-staple */
+  @IsString() @MinLength(PASSWORD_MIN_LENGTH) @MaxLength(PASSWORD_MAX_LENGTH)
+  new_password: string;
+}
