@@ -2,7 +2,7 @@ import type { EntityManager } from 'typeorm';
 
 /**
  * Serializes, per user, everything that creates or revokes their refresh tokens (sign-in, refresh,
- * logout, reuse, password reset, removal from a family) for the rest of the caller's transaction.
+ * logout, reuse, password reset or change, removal from a family) for the rest of the caller's transaction.
  * One lock per user instead of row locks taken in whatever order each path meets the rows: a
  * refresh retry locks its token and then its successor, a revocation the user's tokens in id
  * order, and the two deadlocked when the successor's id sorted first (found by review: a logout
@@ -14,7 +14,7 @@ export async function lockSignIns(manager: EntityManager, userId: string): Promi
 }
 
 /**
- * Revokes every live refresh token of a user (password reset, removal from a family) or of one of
+ * Revokes every live refresh token of a user (password reset or change, removal from a family) or of one of
  * their sign-ins, a chain (logout, reuse); must run inside the caller's transaction. The one place
  * this SQL lives: TokenService and FamiliesService.removeMember both call it (a plain function over
  * the caller's manager, so the families module needs no Nest import of the auth module).

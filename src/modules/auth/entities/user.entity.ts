@@ -41,7 +41,7 @@ export class UserEntity {
   @Column({ name: 'family_joined_version', type: 'bigint', default: 0, transformer: bigintNumber })
   familyJoinedVersion: number;
 
-  /** Access tokens issued at or before this instant are refused (set by a password reset). */
+  /** Access tokens issued at or before this instant are refused (set by a password reset or change). */
   @Column({ name: 'tokens_valid_after', type: 'timestamptz', nullable: true })
   tokensValidAfter: Date | null;
 
