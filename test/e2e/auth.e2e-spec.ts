@@ -421,6 +421,23 @@ describe('auth (e2e)', () => {
       // Only that user is affected.
       await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
     });
+
+    it("a sign-in on an instance whose clock is behind the resetting one's works at once; tokens issued before still end", async () => {
+      const { AuthService } = await import('../../src/modules/auth/auth.service.js');
+      const { member } = await familyWithMember(t);
+      await t.app.get(AuthService).resetPassword(member.email, 'a brand new password');
+      // The instance that ran the reset had a clock an hour ahead of this one.
+      await db.query(`UPDATE users SET tokens_valid_after = now() + interval '1 hour' WHERE id = $1`, [member.user.id]);
+      const login = await t.http().post('/api/v1/auth/login').send({ email: member.email, password: 'a brand new password' }).expect(200);
+      await t.http().get('/api/v1/families/me').set(bearer(login.body.access_token)).expect(200);
+      const refreshed = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: login.body.refresh_token }).expect(200);
+      await t.http().get('/api/v1/auth/me').set(bearer(refreshed.body.access_token)).expect(200);
+      // What ends the tokens of before is their revoked sign-in, not the clock.
+      await t.http().get('/api/v1/auth/me').set(bearer(member.token)).expect(401);
+      // A token without a sign-in id (issued before they existed) still has only the time to go by.
+      const withoutSid = await resignToken(login.body.access_token, ({ sid: _sid, ...claims }) => claims);
+      await t.http().get('/api/v1/auth/me').set(bearer(withoutSid)).expect(401);
+    });
   });
 
   describe('deleted user', () => {

@@ -19,9 +19,15 @@ interface UserRow {
 /**
  * The user behind a verified access token, read from the database (one query per request): null for
  * a deleted user, a token whose sign-in has ended (`sid` names a refresh token that was revoked:
- * logout, reuse, removal from the family, password reset), or a token issued before the user's
- * `tokens_valid_after` (a password reset; what refuses tokens without `sid`). The membership it loads is what FamilyGuard
- * turns into the family scope.
+ * logout, reuse, removal from the family, password reset or change), or a token without `sid`
+ * issued before the user's `tokens_valid_after` (a password reset or change). The membership it
+ * loads is what FamilyGuard turns into the family scope.
+ *
+ * A token with `sid` is not compared with `tokens_valid_after`: a reset revokes every refresh token
+ * of the user, and a sign-in that checked the old password cannot commit after it (TokenService.issue
+ * re-checks the hash under the user's sign-in lock), so its revoked sign-in is what refuses it. The
+ * comparison would add nothing but the clocks of two instances: a sign-in on an instance whose clock
+ * was behind the resetting one's was refused until that clock caught up (found by review).
  */
 export async function loadAuthenticatedUser(dataSource: DataSource, token: VerifiedAccessToken): Promise<AuthenticatedUser | null> {
   // A rotation marks the old refresh token used, not revoked: the access token issued with it stays
@@ -36,7 +42,7 @@ export async function loadAuthenticatedUser(dataSource: DataSource, token: Verif
   );
   if (!row) return null;
   if (token.refreshTokenId !== null && row.live_sign_in === null) return null;
-  if (row.tokens_valid_after && !issuedAfter(token, row.tokens_valid_after)) return null;
+  if (token.refreshTokenId === null && row.tokens_valid_after && !issuedAfter(token, row.tokens_valid_after)) return null;
   // The pair's first use (once per access token lifetime, not per request): from now on the refresh
   // token it replaced is no longer accepted as a retry of a lost response (TokenService.rotate). A
   // retry that superseded this pair meanwhile revoked it: then this request is refused too.
@@ -62,10 +68,10 @@ async function markPairUsed(dataSource: DataSource, refreshTokenId: string): Pro
 }
 
 /**
- * Whether the token was certainly issued after `instant` (a password reset; both from the app's
- * clock). Our tokens carry `iat_ms`, so a sign-in right after a reset works at once. A token with
- * only the whole-second `iat` (issued before `iat_ms` existed) may come from any moment of that
- * second: it counts from the second's start, so one from the reset's own second is refused.
+ * Whether a token without `sid` (issued before sign-ins had ids) was certainly issued after `instant`
+ * (a password reset). With `iat_ms`, to the millisecond; with only the whole-second `iat`, it may
+ * come from any moment of that second: it counts from the second's start, so one from the reset's
+ * own second is refused.
  */
 function issuedAfter(token: VerifiedAccessToken, instant: Date): boolean {
   const issuedAtMs = token.issuedAtMs ?? (token.issuedAt === null ? null : token.issuedAt * 1000);

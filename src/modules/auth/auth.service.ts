@@ -128,9 +128,9 @@ export class AuthService {
 
   /**
    * The signed-in user changes their own password: every other sign-in ends at once, as with a reset
-   * (`replacePassword`), and the caller gets a new sign-in in the same transaction, its access token
-   * issued after `tokens_valid_after` — so the device that changed the password stays signed in with
-   * the pair answered, while its old tokens are refused like every other device's.
+   * (`replacePassword`), and the caller gets a new sign-in in the same transaction — so the device
+   * that changed the password stays signed in with the pair answered, while its old tokens are
+   * refused like every other device's.
    */
   async changePassword(userId: string, dto: ChangePasswordDto): Promise<AuthResponse> {
     // Checked before the current password, from the request alone: checked after, a 422 would tell
@@ -145,9 +145,8 @@ export class AuthService {
       // Only if the hash just verified is still the stored one: a reset or another change that
       // committed meanwhile made `current_password` no longer current (like a login, see TokenService.issue).
       // So does a login's rehash to a new PASSWORD_HASH_* cost in between, rarely: a retry succeeds.
-      const validAfter = await this.replacePassword(manager, userId, passwordHash, user.passwordHash);
-      if (!validAfter) return null;
-      const tokens = await this.tokens.issueAfter(manager, userId, validAfter);
+      if (!(await this.replacePassword(manager, userId, passwordHash, user.passwordHash))) return null;
+      const tokens = await this.tokens.issueIn(manager, userId);
       return AuthResponse.from(tokens, await manager.findOneByOrFail(UserEntity, { id: userId }));
     });
     if (!changed) throw AuthErrors.wrongCurrentPassword();
@@ -157,26 +156,26 @@ export class AuthService {
   /**
    * Stores a new password hash and signs the user out everywhere, at once, in the caller's
    * transaction: every refresh token is revoked, access tokens issued until now are refused from the
-   * next request on (`tokens_valid_after`, checked by JwtAuthGuard), and open "sync now" streams end
-   * on commit (their reconnection is then refused). With `expectedHash`, only if that is still the
-   * stored hash. Returns the `tokens_valid_after` stored, or null when nothing was changed (no such
-   * user, or not the expected hash).
+   * next request on (their sign-ins are revoked; `tokens_valid_after` refuses tokens without `sid`,
+   * checked by JwtAuthGuard), and open "sync now" streams end on commit (their reconnection is then
+   * refused). With `expectedHash`, only if that is still the stored hash. Returns false when nothing
+   * was changed (no such user, or not the expected hash).
    *
    * The users row is updated (and locked) before the sign-in lock is taken, in the order the
    * families module's removal takes them. A sign-in that held that lock first (a login that checked
    * the old hash, a refresh) committed its token before the revocation, whose UPDATE then sees and
    * revokes it; one that waits for it finds the new hash, or its token revoked.
    */
-  private async replacePassword(manager: EntityManager, userId: string, passwordHash: string, expectedHash?: string): Promise<Date | null> {
+  private async replacePassword(manager: EntityManager, userId: string, passwordHash: string, expectedHash?: string): Promise<boolean> {
     // The application's clock, like the tokens' iat it is compared with.
     const tokensValidAfter = new Date();
     const where = expectedHash === undefined ? { id: userId } : { id: userId, passwordHash: expectedHash };
     const { affected } = await manager.update(UserEntity, where, { passwordHash, tokensValidAfter });
-    if (!affected) return null;
+    if (!affected) return false;
     await this.tokens.revokeAllForUser(userId, manager);
     // On every instance (LISTEN/NOTIFY), like a membership change.
     await this.versions.notifyMembershipChange(manager, userId);
-    return tokensValidAfter;
+    return true;
   }
 
   /** Stored emails are normalized (normalizeEmail), so a normalized one is found by equality. */

@@ -41,27 +41,25 @@ describe('TokenService', () => {
     });
   });
 
-  describe('issueAfter', () => {
-    it('issues the access token after the instant given, even one the clock has not reached (same millisecond, a clock stepped back)', async () => {
+  describe('issueIn', () => {
+    it("issues a new sign-in (its own chain, live) in the caller's transaction, and goes if that rolls back", async () => {
       const userId = await newUser();
-      const validAfter = new Date(Date.now() + 60_000);
-      const pair = await kit.dataSource.transaction((manager) => kit.tokens.issueAfter(manager, userId, validAfter));
+      const pair = await kit.dataSource.transaction((manager) => kit.tokens.issueIn(manager, userId));
       const claims = await new JwtService({ secret: TEST_JWT_SECRET }).verifyAsync(pair.accessToken, { algorithms: ['HS256'] });
-      expect(claims.iat_ms).toBe(validAfter.getTime() + 1);
-      expect(claims.iat).toBe(Math.floor((validAfter.getTime() + 1) / 1000));
       expect(claims.exp - claims.iat).toBe(kit.config.accessTtlSeconds);
-      // A new sign-in (its own chain), live.
       const stored = await row(pair.refreshToken);
       expect(stored).toMatchObject({ used_at: null, revoked_at: null });
       expect(claims.sid).toBe(stored.id);
       expect(await liveInChain(stored.chain_id)).toBe(1);
-    });
 
-    it('an instant in the past does not move the issue time back', async () => {
-      const before = Date.now();
-      const pair = await kit.dataSource.transaction(async (manager) => kit.tokens.issueAfter(manager, await newUser(), new Date(before - 60_000)));
-      const claims = new JwtService({ secret: TEST_JWT_SECRET }).decode<{ iat_ms: number }>(pair.accessToken);
-      expect(claims.iat_ms).toBeGreaterThanOrEqual(before);
+      let issued: { refreshToken: string } | undefined;
+      await kit.dataSource
+        .transaction(async (manager) => {
+          issued = await kit.tokens.issueIn(manager, userId);
+          throw new Error('rolled back');
+        })
+        .catch(() => undefined);
+      expect(await row(issued!.refreshToken)).toBeUndefined();
     });
   });
 

@@ -75,13 +75,12 @@ export class TokenService {
 
   /**
    * A new sign-in inside the caller's transaction: a password change, which has just revoked every
-   * other sign-in and set `tokens_valid_after` to `validAfter`. Its access token's `iat_ms` is later
-   * than that instant (by at least 1 ms, also within the same millisecond or if the clock stepped
-   * back), so JwtAuthGuard accepts it while refusing every token issued up to the change.
+   * other sign-in (JwtAuthGuard refuses their access tokens by their revoked `sid`, and accepts this
+   * one's, whatever the clock says of `tokens_valid_after`).
    */
-  async issueAfter(manager: EntityManager, userId: string, validAfter: Date): Promise<TokenPair> {
+  async issueIn(manager: EntityManager, userId: string): Promise<TokenPair> {
     await lockSignIns(manager, userId);
-    return this.issueInChain(manager, userId, randomUUID(), null, validAfter.getTime() + 1);
+    return this.issueInChain(manager, userId, randomUUID(), null);
   }
 
   /**
@@ -138,8 +137,7 @@ export class TokenService {
     await this.versions.notifyMembershipChange(manager, token.userId, token.chainId);
   }
 
-  /** `notBeforeMs`: the earliest `iat_ms` the access token may carry (see `issueAfter`). */
-  private async issueInChain(manager: EntityManager, userId: string, chainId: string, parentId: string | null, notBeforeMs = 0): Promise<TokenPair> {
+  private async issueInChain(manager: EntityManager, userId: string, chainId: string, parentId: string | null): Promise<TokenPair> {
     const repo = manager.getRepository(RefreshTokenEntity);
     const secret = randomBytes(REFRESH_SECRET_BYTES).toString('base64url');
     const row = await repo.save(
@@ -155,7 +153,7 @@ export class TokenService {
     // issued just after a password reset from one issued just before it, within the same second.
     // `sid` ties the access token to its sign-in: once the chain is revoked (logout, reuse) the
     // guard refuses it, instead of it working until it expires.
-    const issuedAtMs = Math.max(Date.now(), notBeforeMs);
+    const issuedAtMs = Date.now();
     const accessToken = await this.jwt.signAsync(
       { sub: userId, typ: 'access', iat: Math.floor(issuedAtMs / 1000), iat_ms: issuedAtMs, sid: row.id },
       { expiresIn: this.config.accessTtlSeconds },
