@@ -65,6 +65,7 @@ const ERROR_STATUSES = [
   ['/api/v1/auth/join-family', 'post', ['400', '401', '404', '409', '413', '415', '429']],
   ['/api/v1/auth/change-password', 'post', ['400', '401', '413', '415', '422', '429']],
   ['/api/v1/auth/me', 'get', ['401', '409']],
+  ['/api/v1/auth/me', 'delete', ['400', '401', '409', '413', '415', '429']],
   ['/api/v1/auth/refresh', 'post', ['400', '401', '413', '415']],
   ['/api/v1/auth/logout', 'post', ['400', '413', '415']],
   ['/api/v1/families', 'post', ['400', '401', '409', '413', '415']],

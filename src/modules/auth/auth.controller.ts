@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
 import {
   ApiConflictResponse,
   ApiCreatedResponse,
@@ -15,7 +15,7 @@ import { Authenticated, CurrentUser } from '../../common/family-scope/decorators
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
 import { AuthRateLimited } from './rate-limit.guard.js';
 import { AuthService } from './auth.service.js';
-import { ChangePasswordDto, JoinFamilyDto, LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto.js';
+import { ChangePasswordDto, DeleteAccountDto, JoinFamilyDto, LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto.js';
 import { AuthResponse, MeResponse, TokenResponse } from './dto/auth.response.js';
 
 @ApiTags('auth')
@@ -83,6 +83,29 @@ export class AuthController {
   @ApiUnprocessableEntityResponse({ type: ErrorResponse, description: 'new_password equals current_password (VALIDATION_FAILED, details.fields names new_password)' })
   changePassword(@CurrentUser() user: AuthenticatedUser, @Body() dto: ChangePasswordDto): Promise<AuthResponse> {
     return this.auth.changePassword(user.userId, dto);
+  }
+
+  /**
+   * Deletes the caller's account, confirmed by their password: every sign-in ends at once, the email
+   * can be registered again. The family keeps the records and files the user entered (its other
+   * members rely on them) and gets a new invite code, as when a member leaves; the owner of a family
+   * with other members hands it on first. Rate limited per network and per account (failed attempts).
+   */
+  @Delete('me')
+  @HttpCode(204)
+  @AuthRateLimited()
+  @Authenticated()
+  @ApiNoContentResponse({ description: 'Deleted: every sign-in of the account has ended' })
+  @ApiJsonBodyErrors()
+  @ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Wrong password (INVALID_CREDENTIALS): nothing deleted, still signed in' })
+  @ApiConflictResponse({
+    type: ErrorResponse,
+    description:
+      'The owner of a family with other members (OWNER_HAS_MEMBERS: POST /families/me/owner first), ' +
+      'or the membership changed while the request was in flight (MEMBERSHIP_CHANGED); nothing deleted',
+  })
+  deleteAccount(@CurrentUser() user: AuthenticatedUser, @Body() dto: DeleteAccountDto): Promise<void> {
+    return this.auth.deleteAccount(user.userId, dto.password);
   }
 
   /** The caller and a summary of their family. */

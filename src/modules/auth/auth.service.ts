@@ -7,6 +7,7 @@ import { FamilyVersionService } from '../../common/versioning/family-version.ser
 import { FamiliesService } from '../families/families.service.js';
 import { AuthResponse, MeResponse, TokenResponse, UserResponse } from './dto/auth.response.js';
 import { ChangePasswordDto, LoginDto, RegisterDto } from './dto/auth.dto.js';
+import { lockSignIns } from './refresh-token-revocation.js';
 import { normalizeEmail } from './email.js';
 import { UserEntity } from './entities/user.entity.js';
 import { AuthErrors } from './auth.errors.js';
@@ -151,6 +152,28 @@ export class AuthService {
     });
     if (!changed) throw AuthErrors.wrongCurrentPassword();
     return changed;
+  }
+
+  /**
+   * DELETE /auth/me: the caller deletes their own account, confirmed by their password (checked as a
+   * login checks it; wrong: 401 INVALID_CREDENTIALS, nothing deleted). The row goes in one
+   * transaction with their departure from their family (FamiliesService.deleteMember: an owner with
+   * other members refused, the family settled, the event streams ended); their refresh tokens and
+   * last-push records go with it (ON DELETE CASCADE), so every access token is refused from the next
+   * request on (the guard finds no user). What they entered stays with the family: the records keep
+   * their id in `created_by`/`updated_by` (server-only, never sent), files lose it (SET NULL).
+   */
+  async deleteAccount(userId: string, password: string): Promise<void> {
+    const user = await this.requireUser(userId);
+    if (!(await this.passwords.verify(user.passwordHash, password))) throw AuthErrors.wrongCurrentPassword();
+    await this.families.deleteMember(user, async (manager) => {
+      // Under the sign-in lock, like every change of the user's sign-ins: a login or refresh in flight
+      // commits its token first (and the cascade takes it), or waits and then finds no user. Only
+      // with the password just verified: a reset or change committed meanwhile made it stale.
+      await lockSignIns(manager, user.id);
+      const { affected } = await manager.delete(UserEntity, { id: user.id, passwordHash: user.passwordHash });
+      if (!affected) throw AuthErrors.wrongCurrentPassword();
+    });
   }
 
   /**

@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
-import { assertStillMemberAfterRead, membershipChanged } from '../../common/family-scope/membership.js';
+import { assertStillMember, assertStillMemberAfterRead, membershipChanged } from '../../common/family-scope/membership.js';
 import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
 import { AuthErrors } from '../auth/auth.errors.js';
@@ -110,14 +110,34 @@ export class FamiliesService {
    */
   async leave(): Promise<void> {
     const { userId } = this.familyContext.require();
-    await this.versions.write(async ({ manager, version, familyId }) => {
-      // assertStillMember (in write) has checked the membership under the lock; the role may have
-      // changed since the guard read it (an ownership handed on), so it is read here.
-      const leaver = await manager.getRepository(UserEntity).findOneOrFail({ where: { id: userId } });
-      await this.refuseOwnerWithMembers(manager, leaver);
-      await this.members.detach(userId, manager, version);
-      await this.versions.notifyMembershipChange(manager, userId);
-      await this.settleLeft(manager, familyId, version);
+    // assertStillMember (in write) checks the membership under the lock.
+    await this.versions.write(({ manager, version, familyId }) =>
+      this.depart(manager, userId, familyId, version, () => this.members.detach(userId, manager, version)),
+    );
+  }
+
+  /**
+   * For the deletion of an account (AuthService.deleteAccount): `remove` deletes the user's row, in a
+   * transaction that first takes them out of their family as leave() does (one versioned write of it:
+   * an owner with other members refused, the family settled). `user` is their row as read before;
+   * if their membership changed since (a removal, a join), 409 MEMBERSHIP_CHANGED and nothing is
+   * deleted. A user in no family is deleted under a lock of their row, with the same check.
+   */
+  async deleteMember(user: Pick<UserEntity, 'id' | 'familyId' | 'familyJoinedVersion'>, remove: (manager: EntityManager) => Promise<void>): Promise<void> {
+    const scope = { userId: user.id, familyId: user.familyId, joinedVersion: user.familyJoinedVersion };
+    if (!scope.familyId) {
+      await this.allFamilies.manager.transaction(async (manager) => {
+        const now = await manager.getRepository(UserEntity).findOne({ where: { id: user.id }, lock: { mode: 'for_no_key_update' } });
+        if (!now) throw AuthErrors.unauthenticated();
+        if (now.familyId || now.familyJoinedVersion !== user.familyJoinedVersion) throw membershipChanged();
+        await remove(manager);
+        await this.versions.notifyMembershipChange(manager, user.id);
+      });
+      return;
+    }
+    await this.versions.writeForFamily(scope.familyId, async ({ manager, version, familyId }) => {
+      await assertStillMember(manager, { ...scope, familyId });
+      await this.depart(manager, user.id, familyId, version, () => remove(manager));
     });
   }
 
@@ -139,6 +159,20 @@ export class FamiliesService {
       await users.update({ id: userId, familyId }, { role: 'member' });
     }, { asOwner: true });
     return this.getCurrent();
+  }
+
+  /**
+   * Inside a versioned write of `familyId` (taking `version`), after the leaver's membership was
+   * checked under its lock: `leaverId` leaves it by `remove` (detached, or deleted with their account).
+   * Their role is read here, under the lock (a hand-over may have made them the owner since the
+   * guard ran): an owner with other members is refused. Their event streams end on commit.
+   */
+  private async depart(manager: EntityManager, leaverId: string, familyId: string, version: number, remove: () => Promise<unknown>): Promise<void> {
+    const leaver = await manager.getRepository(UserEntity).findOneOrFail({ where: { id: leaverId } });
+    await this.refuseOwnerWithMembers(manager, leaver);
+    await remove();
+    await this.versions.notifyMembershipChange(manager, leaverId);
+    await this.settleLeft(manager, familyId, version);
   }
 
   /**

@@ -53,6 +53,12 @@ export class RefreshDto {
   refresh_token: string;
 }
 
+export class DeleteAccountDto {
+  /** The account's password, as typed: deleting an account takes it, not only a signed-in phone. @example correct-horse-battery */
+  @IsString() @IsNotEmpty() @MaxLength(PASSWORD_MAX_LENGTH)
+  password: string;
+}
+
 export class ChangePasswordDto {
   /** The account's password now, as typed (not trimmed), checked like a login's. @example correct-horse-battery */
   @IsString() @IsNotEmpty() @MaxLength(PASSWORD_MAX_LENGTH)
