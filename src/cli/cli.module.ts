@@ -14,6 +14,7 @@ import { MigrationRunCommand } from './commands/migration-run.command.js';
 import { SeedCommand } from './commands/seed.command.js';
 import { SyncCleanupCommand } from './commands/sync-cleanup.command.js';
 import { UserCreateCommand } from './commands/user-create.command.js';
+import { UserDeleteCommand } from './commands/user-delete.command.js';
 import { UserResetPasswordCommand } from './commands/user-reset-password.command.js';
 import { SeedResetService } from './seed/seed-reset.service.js';
 import { SeedRepository } from './seed/seed.repository.js';
@@ -45,6 +46,7 @@ import { FamilyReportService } from './support/family-report.service.js';
     SeedCommand,
     UserCreateCommand,
     UserResetPasswordCommand,
+    UserDeleteCommand,
     FamilyShowCommand,
     FilesCleanupCommand,
     SyncCleanupCommand,

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { joinFamily, uniqueEmail } from '../factories/auth.factory.js';
+import { bearer, joinFamily, uniqueEmail } from '../factories/auth.factory.js';
 import { clientLog, Device } from '../sync-client/device.js';
 import { registerFamily } from '../sync-client/family.js';
 import { freePort, removeDir, scratchDir, startService, stopAll, waitForHealth, type Running } from '../setup/service-process.js';
@@ -332,6 +332,8 @@ describe('admin CLI (node dist/cli.js)', () => {
       [['family:show'], /missing required argument/],
       [['family:show', 'QQQQQQ'], /No family with invite code QQQQQQ/],
       [['user:reset-password', '--email', 'nobody@nowhere.example', '--password', 'long enough'], /No user with email nobody@nowhere.example/],
+      [['user:delete'], /required option '--email/],
+      [['user:delete', '--email', 'nobody@nowhere.example'], /No user with email nobody@nowhere.example/],
     ])('%j', async (args, message) => {
       expectOneLineFailure(await cli(args), message);
     });
@@ -442,6 +444,30 @@ describe('admin CLI (node dist/cli.js)', () => {
       await login(email, 'old password').expect(401);
       await login(email, 'new password').expect(200);
       await t.http().post('/api/v1/auth/refresh').send({ refresh_token: session.body.refresh_token }).expect(401);
+    });
+
+    it('user:delete deletes an account: sign-ins end, the family keeps its records; an owner with members is refused', async () => {
+      const owner = uniqueEmail('delete-owner');
+      expect((await cli(['user:create', '--email', owner, '--password', 'owner password'])).code).toBe(0);
+      const ownerSession = await login(owner, 'owner password').expect(200);
+      const { invite_code: code } = (await t.http().get('/api/v1/families/me').set(bearer(ownerSession.body.access_token)).expect(200)).body;
+      const member = uniqueEmail('delete-member');
+      expect((await cli(['user:create', '--email', member, '--password', 'member password', '--invite-code', code])).code).toBe(0);
+      const session = await login(member, 'member password').expect(200);
+      const familyId: string = session.body.user.family_id;
+
+      expectOneLineFailure(await cli(['user:delete', '--email', owner]), /owner of a family with other members cannot leave it/);
+      await login(owner, 'owner password').expect(200);
+
+      const run = await cli(['user:delete', '--email', member.toUpperCase()]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`Deleted ${member} (user ${session.body.user.id}): every sign-in has ended; family ${familyId} keeps the records they entered.`);
+      await login(member, 'member password').expect(401);
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: session.body.refresh_token }).expect(401);
+      const family = await t.http().get('/api/v1/families/me').set(bearer(ownerSession.body.access_token)).expect(200);
+      expect(family.body.members.map((m: { email: string }) => m.email)).toEqual([owner]);
+      expect(family.body.invite_code).not.toBe(code);
+      expectOneLineFailure(await cli(['user:delete', '--email', member]), /No user with email/);
     });
 
     it('family:show by invite code or member email: family, patient, members, counts, sync_version', async () => {

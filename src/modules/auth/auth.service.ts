@@ -166,12 +166,26 @@ export class AuthService {
   async deleteAccount(userId: string, password: string): Promise<void> {
     const user = await this.requireUser(userId);
     if (!(await this.passwords.verify(user.passwordHash, password))) throw AuthErrors.wrongCurrentPassword();
+    // Only with the password just verified: a reset or change committed meanwhile made it stale.
+    await this.removeAccount(user, { passwordHash: user.passwordHash });
+  }
+
+  /** Admin CLI (`user:delete`, a deletion asked of support): deletes the account as DELETE /auth/me does, without its password. */
+  async deleteUser(email: string): Promise<UserEntity> {
+    const normalized = normalizeEmail(email);
+    const user = await this.userByEmail(normalized);
+    if (!user) throw AuthErrors.noSuchUser(normalized);
+    await this.removeAccount(user, {});
+    return user;
+  }
+
+  /** Deletes the user's row with their departure from their family; `still`: only if the row still has these values. */
+  private async removeAccount(user: UserEntity, still: Partial<Pick<UserEntity, 'passwordHash'>>): Promise<void> {
     await this.families.deleteMember(user, async (manager) => {
       // Under the sign-in lock, like every change of the user's sign-ins: a login or refresh in flight
-      // commits its token first (and the cascade takes it), or waits and then finds no user. Only
-      // with the password just verified: a reset or change committed meanwhile made it stale.
+      // commits its token first (and the cascade takes it), or waits and then finds no user.
       await lockSignIns(manager, user.id);
-      const { affected } = await manager.delete(UserEntity, { id: user.id, passwordHash: user.passwordHash });
+      const { affected } = await manager.delete(UserEntity, { id: user.id, ...still });
       if (!affected) throw AuthErrors.wrongCurrentPassword();
     });
   }

@@ -1,0 +1,30 @@
+import { Command, CommandRunner, Option } from 'nest-commander';
+import { AuthService } from '../../modules/auth/auth.service.js';
+import { CliDatabaseService } from '../cli-database.service.js';
+import { CliError } from '../cli-error.js';
+
+@Command({
+  name: 'user:delete',
+  description: "Delete a user's account (as DELETE /api/v1/auth/me does): their sign-ins end; their family keeps the records they entered",
+})
+export class UserDeleteCommand extends CommandRunner {
+  constructor(
+    private readonly database: CliDatabaseService,
+    private readonly auth: AuthService,
+  ) {
+    super();
+  }
+
+  async run(args: string[], options: { email: string }): Promise<void> {
+    if (args.length) throw new CliError(`user:delete takes no arguments (got "${args.join(' ')}")`);
+    await this.database.connect();
+    const user = await this.auth.deleteUser(options.email);
+    const family = user.familyId ? `; family ${user.familyId} keeps the records they entered` : '';
+    console.log(`Deleted ${user.email} (user ${user.id}): every sign-in has ended${family}.`);
+  }
+
+  @Option({ flags: '--email <email>', description: 'the user', required: true })
+  parseEmail(value: string): string {
+    return value;
+  }
+}
