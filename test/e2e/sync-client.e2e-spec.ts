@@ -213,6 +213,29 @@ describe('sync with the real WatermelonDB client', () => {
     expect(await phoneB.find('transfusions', id)).toMatchObject({ notes: 'corrected by B', hospital: 'City' });
   });
 
+  it("the same, when the member whose answer was lost has deleted their account meanwhile (DELETE /auth/me): the repeat still does not undo the later edit", async () => {
+    const [owner, leaver, other] = await registerFamily(t, 2);
+    const tablet = device(leaver);
+    const phoneB = device(owner);
+    await tablet.sync();
+    const id = await tablet.create('transfusions', { date: 1, volume_ml: 250, hospital: 'City', notes: 'n0' });
+    await tablet.sync();
+    await phoneB.sync();
+
+    await tablet.update('transfusions', id, { notes: 'from the leaver' });
+    await expect(tablet.sync({ losePushResponse: true })).rejects.toBeInstanceOf(LostResponseError);
+    await phoneB.sync();
+    await phoneB.update('transfusions', id, { notes: 'corrected by B' });
+    await phoneB.sync();
+    // The tablet's user deletes their account on their own phone; the record of the tablet's last
+    // push is the family's (it is what recognizes the repeat), not theirs to take along.
+    await t.http().delete('/api/v1/auth/me').set('Authorization', `Bearer ${leaver.token}`).send({ password: leaver.password }).expect(204);
+    tablet.token = other.token;
+    await tablet.sync();
+    await sameData(tablet, phoneB);
+    expect(await phoneB.find('transfusions', id)).toMatchObject({ notes: 'corrected by B', hospital: 'City' });
+  });
+
   it('a device that joins later gets everything; another family sees nothing', async () => {
     const [owner] = await registerFamily(t);
     const phoneA = device(owner);

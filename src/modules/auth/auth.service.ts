@@ -158,10 +158,11 @@ export class AuthService {
    * DELETE /auth/me: the caller deletes their own account, confirmed by their password (checked as a
    * login checks it; wrong: 401 INVALID_CREDENTIALS, nothing deleted). The row goes in one
    * transaction with their departure from their family (FamiliesService.deleteMember: an owner with
-   * other members refused, the family settled, the event streams ended); their refresh tokens and
-   * last-push records go with it (ON DELETE CASCADE), so every access token is refused from the next
-   * request on (the guard finds no user). What they entered stays with the family: the records keep
-   * their id in `created_by`/`updated_by` (server-only, never sent), files lose it (SET NULL).
+   * other members refused, the family settled, the event streams ended); their refresh tokens go
+   * with it (ON DELETE CASCADE), so every access token is refused from the next request on (the
+   * guard finds no user). What they entered stays with the family: the records keep their id in
+   * `created_by`/`updated_by` (server-only, never sent), files lose it (SET NULL), and the records
+   * of their phones' last pushes stay (a shared tablet may repeat such a push: SyncPushService).
    */
   async deleteAccount(userId: string, password: string): Promise<void> {
     const user = await this.requireUser(userId);
