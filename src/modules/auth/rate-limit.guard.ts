@@ -113,7 +113,7 @@ export class AuthRateLimitGuard implements CanActivate {
   }
 }
 
-/** The limits of `AuthRateLimitGuard` on a route (login, register, join-family), and the 429 they answer. */
+/** The limits of `AuthRateLimitGuard` on a route (login, register, join-family, change-password, DELETE /auth/me), and the 429 they answer. */
 export function AuthRateLimited(): MethodDecorator {
   return applyDecorators(UseGuards(AuthRateLimitGuard), UseInterceptors(AuthRateLimitInterceptor), ApiRateLimitedError());
 }

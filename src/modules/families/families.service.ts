@@ -257,7 +257,7 @@ export class FamiliesService {
    * Moves a user into the family of `code`, from none or from another family: the membership rules
    * of a join in one place, in one transaction that locks both families (the one joined and the
    * one left) and then the user's row:
-   * - an owner with other members cannot leave (remove the members first);
+   * - an owner with other members cannot leave (they hand the ownership on first: transferOwnership);
    * - nobody joins the family they are in;
    * - the user becomes a member at a version above every cursor of the family left, and their open
    *   event streams end on commit; a user in no family (removed) left theirs at their
