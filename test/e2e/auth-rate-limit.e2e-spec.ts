@@ -36,6 +36,21 @@ describe('auth rate limits (e2e)', () => {
     expect((await login(newIp(), other.email, other.password)).status).toBe(200);
   });
 
+  it('wrong passwords for one account add up across login, change-password and DELETE /auth/me: one budget, not one per route', async () => {
+    const user = await registerFamily(t, { ip: newIp() });
+    const signedIn = (path: string, method: 'post' | 'delete', body: object) => t.http()[method](path).set('X-Forwarded-For', newIp()).set(bearer(user.token)).send(body);
+    expect((await login(newIp(), user.email)).status).toBe(401);
+    expect((await signedIn('/api/v1/auth/change-password', 'post', { current_password: 'wrong password', new_password: 'another password' })).status).toBe(401);
+    expect((await signedIn('/api/v1/auth/me', 'delete', { password: 'wrong password' })).status).toBe(401);
+    // Whoever holds the access token has had the account's 3 guesses: every route now refuses, the right password too.
+    expect429(await signedIn('/api/v1/auth/me', 'delete', { password: user.password }));
+    expect429(await signedIn('/api/v1/auth/change-password', 'post', { current_password: user.password, new_password: 'another password' }));
+    expect429(await login(newIp(), user.email.toUpperCase(), user.password));
+    // Other routes of the account keep their own budgets: the invite code is no password.
+    const other = await registerFamily(t, { ip: newIp() });
+    expect((await t.http().post('/api/v1/auth/join-family').set('X-Forwarded-For', newIp()).set(bearer(user.token)).send({ invite_code: other.inviteCode })).status).toBe(200);
+  });
+
   it('login: one IP trying many accounts is limited at 3× the account limit', async () => {
     const ip = newIp();
     for (let i = 0; i < 9; i++) expect((await login(ip, uniqueEmail('spray'))).status).toBe(401);

@@ -40,7 +40,7 @@ export class AuthController {
   /** Rate limited per network and per account (failed attempts). */
   @Post('login')
   @HttpCode(200)
-  @AuthRateLimited()
+  @AuthRateLimited({ passwordCheck: true })
   @ApiOkResponse({ type: AuthResponse })
   @ApiJsonBodyErrors()
   @ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Wrong email or password (INVALID_CREDENTIALS), the same answer for both' })
@@ -74,7 +74,7 @@ export class AuthController {
   @Post('change-password')
   @HttpCode(200)
   // Decorators apply bottom-up: the JWT guard (from @Authenticated) runs first, so the limit is per user.
-  @AuthRateLimited()
+  @AuthRateLimited({ passwordCheck: true })
   @Authenticated()
   @ApiOkResponse({ type: AuthResponse })
   @ApiJsonBodyErrors()
@@ -93,7 +93,7 @@ export class AuthController {
    */
   @Delete('me')
   @HttpCode(204)
-  @AuthRateLimited()
+  @AuthRateLimited({ passwordCheck: true })
   @Authenticated()
   @ApiNoContentResponse({ description: 'Deleted: every sign-in of the account has ended' })
   @ApiJsonBodyErrors()

@@ -27,8 +27,11 @@ class FakeResponse {
   }
 }
 
+/** A route handler without `passwordCheck` (AuthRateLimited's default). */
+const handler = () => undefined;
+
 function context(request: FakeRequest, response: FakeResponse): ExecutionContext {
-  return { switchToHttp: () => ({ getRequest: () => request, getResponse: () => response }) } as unknown as ExecutionContext;
+  return { switchToHttp: () => ({ getRequest: () => request, getResponse: () => response }), getHandler: () => handler } as unknown as ExecutionContext;
 }
 
 const login = (ip: string, email: unknown): FakeRequest => ({ method: 'POST', path: '/api/v1/auth/login', route: { path: '/api/v1/auth/login' }, ip, body: { email } });

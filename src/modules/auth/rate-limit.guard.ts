@@ -1,4 +1,5 @@
-import { applyDecorators, CanActivate, ExecutionContext, Inject, Injectable, Logger, UseGuards, UseInterceptors } from '@nestjs/common';
+import { applyDecorators, CanActivate, ExecutionContext, Inject, Injectable, Logger, SetMetadata, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { ConfigType } from '@nestjs/config';
 import type { Response } from 'express';
 import { createHash } from 'node:crypto';
@@ -23,6 +24,8 @@ const NETWORK_FACTOR = 3;
 const SITE_FACTOR = 4;
 /** The one bucket for client addresses that are not IP addresses (see `clientNetworks`). */
 export const INVALID_NETWORK = 'invalid';
+/** Metadata of a route that checks the account's password (AuthRateLimited's `passwordCheck`). */
+const PASSWORD_CHECK = 'hemoday:auth-rate-limit:password-check';
 /** A proxy writing addresses the guard cannot read is worth a warning, but not one per request. */
 const INVALID_WARNING_INTERVAL_MS = 60 * 60_000;
 
@@ -40,7 +43,10 @@ const INVALID_WARNING_INTERVAL_MS = 60 * 60_000;
  *   count (an attempt is held while in flight and given back when it succeeds), so signing in often
  *   from several phones never locks anyone out. A stranger who knows an email can still spend that
  *   account's failure budget from several networks and hold it for one window — the price of
- *   stopping distributed guessing; the window is short (AUTH_RATE_WINDOW_SECONDS).
+ *   stopping distributed guessing; the window is short (AUTH_RATE_WINDOW_SECONDS). The routes that
+ *   check the account's password (login, change-password, DELETE /auth/me: `passwordCheck`) share
+ *   **one** such budget, keyed by the account's email: otherwise whoever holds a stolen access token
+ *   could guess the password on each of them, three budgets in all;
  *
  * An attempt is counted in these buckets in this order, as far as the first full one, where it is
  * refused (429, Retry-After: what is left of that bucket's window): a refused attempt does not count
@@ -65,6 +71,7 @@ export class AuthRateLimitGuard implements CanActivate {
   constructor(
     @Inject(authConfig.KEY) private readonly config: ConfigType<typeof authConfig>,
     private readonly limits: AuthRateLimitRepository,
+    private readonly reflector: Reflector = new Reflector(),
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -82,8 +89,8 @@ export class AuthRateLimitGuard implements CanActivate {
     if (isInviteCodeGuess(request)) {
       for (const { key, factor } of networks) buckets.push({ key: `invite|net:${key}`, max: limit * NETWORK_FACTOR * factor, held: true });
     }
-    const account = accountKey(request);
-    if (account) buckets.push({ key: `${route}|${account}`, max: limit, held: true });
+    const account = await this.accountBucket(context, request, route);
+    if (account) buckets.push({ key: account, max: limit, held: true });
 
     const attempt = await this.limits.take(buckets, this.config.rateWindowSeconds);
     if (!attempt.counted) {
@@ -92,6 +99,17 @@ export class AuthRateLimitGuard implements CanActivate {
     }
     holdAttempt(request, attempt.buckets.filter((_, i) => buckets[i].held));
     return true;
+  }
+
+  /** The account's bucket: per route, but one for every route that checks the account's password. */
+  private async accountBucket(context: ExecutionContext, request: ScopedRequest, route: string): Promise<string | undefined> {
+    if (!this.reflector.get<boolean | undefined>(PASSWORD_CHECK, context.getHandler())) {
+      const account = accountKey(request);
+      return account && `${route}|${account}`;
+    }
+    // A signed-in caller (the JWT guard ran first) is keyed by their stored email, as a login for it is.
+    const email = request.user?.userId ? await this.limits.emailOf(request.user.userId) : bodyEmail(request);
+    return email === undefined ? undefined : `password|${emailKey(email)}`;
   }
 
   private warnInvalid(ip: string | undefined) {
@@ -113,9 +131,18 @@ export class AuthRateLimitGuard implements CanActivate {
   }
 }
 
-/** The limits of `AuthRateLimitGuard` on a route (login, register, join-family, change-password, DELETE /auth/me), and the 429 they answer. */
-export function AuthRateLimited(): MethodDecorator {
-  return applyDecorators(UseGuards(AuthRateLimitGuard), UseInterceptors(AuthRateLimitInterceptor), ApiRateLimitedError());
+/**
+ * The limits of `AuthRateLimitGuard` on a route (login, register, join-family, change-password,
+ * DELETE /auth/me), and the 429 they answer. `passwordCheck`: the route checks the account's
+ * password, and shares one account budget with every other such route.
+ */
+export function AuthRateLimited(options: { passwordCheck?: boolean } = {}): MethodDecorator {
+  return applyDecorators(
+    SetMetadata(PASSWORD_CHECK, options.passwordCheck ?? false),
+    UseGuards(AuthRateLimitGuard),
+    UseInterceptors(AuthRateLimitInterceptor),
+    ApiRateLimitedError(),
+  );
 }
 
 /** join-family always carries an invite code; register does when it joins a family. */
@@ -129,8 +156,17 @@ function isInviteCodeGuess(request: ScopedRequest): boolean {
  */
 function accountKey(request: ScopedRequest): string | undefined {
   if (request.user?.userId) return `user:${request.user.userId}`;
+  const email = bodyEmail(request);
+  return email === undefined ? undefined : emailKey(email);
+}
+
+function bodyEmail(request: ScopedRequest): string | undefined {
   const email = (request.body as { email?: unknown } | undefined)?.email;
-  return typeof email === 'string' ? `email:${createHash('sha256').update(normalizeEmail(email)).digest('base64url')}` : undefined;
+  return typeof email === 'string' ? email : undefined;
+}
+
+function emailKey(email: string): string {
+  return `email:${createHash('sha256').update(normalizeEmail(email)).digest('base64url')}`;
 }
 
 /**
