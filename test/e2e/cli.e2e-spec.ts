@@ -197,8 +197,11 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect((await familyOf(email))?.id).toBe(familyId);
     });
 
-    it('--reset (test/development) deletes the seeded family and seeds it anew; a member who had joined it is removed by the app\'s rule', async () => {
+    it('--reset (test/development) deletes the seeded family and seeds it anew; a member who had joined it, and been made its owner, is removed by the app\'s rule', async () => {
       const joined = await joinFamily(t, credentials(first.stdout).inviteCode);
+      // The demo account handed the family on: the reset hands it back before removing the member.
+      const seedSession = await login(email, credentials(first.stdout).password).expect(200);
+      await t.http().post('/api/v1/families/me/owner').set(bearer(seedSession.body.access_token)).send({ user_id: joined.user.id }).expect(200);
       const run = await cli(['seed', '--email', email, '--password', 'seed-password-2', '--months', '1', '--reset']);
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);

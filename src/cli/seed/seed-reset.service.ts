@@ -69,7 +69,12 @@ export class SeedResetService {
     const { familyId } = account;
     // Anyone who joined the demo family leaves it the way a removed member does
     // (refresh tokens revoked, open event streams closed): the app's own rule, acting as the owner.
-    const scope = { userId: account.id, familyId, role: account.role, joinedVersion: account.familyJoinedVersion };
+    const scope = { userId: account.id, familyId, role: 'owner' as const, joinedVersion: account.familyJoinedVersion };
+    if (account.role !== 'owner') {
+      // The demo account handed the family on (POST /families/me/owner): the owner hands it back.
+      const owner = await this.repository.owner(familyId);
+      if (owner) await this.familyContext.run({ ...owner, familyId, role: 'owner' }, () => this.families.transferOwnership(account.id));
+    }
     const others = await this.repository.otherMembers(familyId, account.id);
     for (const memberId of others) await this.familyContext.run(scope, () => this.families.removeMember(memberId));
 
