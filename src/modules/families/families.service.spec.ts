@@ -202,9 +202,11 @@ describe('FamiliesService', () => {
       it('members but no owner (left so by an earlier release): the longest-standing member becomes the owner', async () => {
         const { owner, members } = await familyWithMembers(3);
         await kit.dataSource.query('UPDATE users SET family_id = NULL, role = NULL WHERE id = $1', [owner.id]);
+        // members[1] has the newer account but joined first (an account made elsewhere, then invited).
+        await kit.dataSource.query('UPDATE users SET family_joined_version = family_joined_version - 1000 WHERE id = $1', [members[1].id]);
         await kit.families.moveMember(await row(members[2].id), (await familyWithMembers(0)).code);
-        expect((await user(members[0].id)).role).toBe('owner');
-        expect((await user(members[1].id)).role).toBe('member');
+        expect((await user(members[1].id)).role).toBe('owner');
+        expect((await user(members[0].id)).role).toBe('member');
       });
 
       it('an owner still there: roles unchanged; a new invite code (the leaver knew the old one) at a new version', async () => {
