@@ -185,9 +185,9 @@ export class FamiliesService {
    *   sees it), and with it could come back uninvited at any time (found by review); the members
    *   see the new one in GET /families/me, and their devices pull it;
    * - members but no owner: the longest-standing member (the earliest `family_joined_version`, not
-   *   the oldest account) becomes the owner. A join cannot leave
-   *   this behind any more (an owner with members cannot leave, counted under this family's lock);
-   *   it repairs families that an earlier release, which settled after the join's commit, did.
+   *   the oldest account) becomes the owner. A join cannot leave this behind any more (an owner
+   *   with members cannot leave, counted under this family's lock); it repairs families that an
+   *   earlier release, which settled after the join's commit, did.
    * Part of the leaving transaction, so a join or a leave either commits settled or not at all.
    */
   private async settleLeft(manager: EntityManager, familyId: string, version: number): Promise<void> {
