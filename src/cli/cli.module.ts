@@ -7,6 +7,7 @@ import { DocumentsModule } from '../modules/documents/documents.module.js';
 import { FamiliesModule } from '../modules/families/families.module.js';
 import { SyncModule } from '../modules/sync/sync.module.js';
 import { CliDatabaseModule } from './cli-database.module.js';
+import { FamilyInviteCodeCommand } from './commands/family-invite-code.command.js';
 import { FamilyShowCommand } from './commands/family-show.command.js';
 import { FilesCleanupCommand } from './commands/files-cleanup.command.js';
 import { MigrationRevertCommand } from './commands/migration-revert.command.js';
@@ -48,6 +49,7 @@ import { FamilyReportService } from './support/family-report.service.js';
     UserResetPasswordCommand,
     UserDeleteCommand,
     FamilyShowCommand,
+    FamilyInviteCodeCommand,
     FilesCleanupCommand,
     SyncCleanupCommand,
     MigrationRunCommand,

@@ -5,6 +5,7 @@
  * so no test imports it.)
  */
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -471,6 +472,36 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(family.body.members.map((m: { email: string }) => m.email)).toEqual([owner]);
       expect(family.body.invite_code).not.toBe(code);
       expectOneLineFailure(await cli(['user:delete', '--email', member]), /No user with email/);
+    });
+
+    it('family:show by family id, and family:invite-code reopening a family nobody is in: its former owner joins back as owner', async () => {
+      const email = uniqueEmail('reopen');
+      expect((await cli(['user:create', '--email', email, '--password', 'owner password'])).code).toBe(0);
+      const session = await login(email, 'owner password').expect(200);
+      const token: string = session.body.access_token;
+      const familyId: string = session.body.user.family_id;
+      await t.http().patch('/api/v1/families/me').set(bearer(token)).send({ patient_name: 'Amira' }).expect(200);
+      await t.http().post('/api/v1/families/me/leave').set(bearer(token)).expect(204);
+
+      // Support finds the family from the email, then by its id.
+      expectOneLineFailure(await cli(['family:show', email]), new RegExp(`belongs to no family \\(families they founded: ${familyId}\\)`));
+      const shown = await cli(['family:show', familyId.toUpperCase()]);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toMatch(/invite code:\s+\(none: the family has no members\)/);
+      expect(shown.stdout).toMatch(/patient:\s+Amira/);
+
+      const run = await cli(['family:invite-code', familyId]);
+      expect(run.code).toBe(0);
+      const code = /: ([A-HJKMNP-Z2-9]{6}) \(it had none/.exec(run.stdout)?.[1];
+      expect(code).toBeDefined();
+      const back = await t.http().post('/api/v1/auth/join-family').set(bearer(token)).send({ invite_code: code }).expect(200);
+      expect(back.body.user).toMatchObject({ family_id: familyId, role: 'owner' });
+      expect((await t.http().get('/api/v1/families/me').set(bearer(token)).expect(200)).body.patient_name).toBe('Amira');
+
+      // A family with a code: the old one stops working.
+      const again = await cli(['family:invite-code', code!]);
+      expect(again.stdout).toContain(`(${code} no longer works)`);
+      expectOneLineFailure(await cli(['family:invite-code', randomUUID()]), /No family with id/);
     });
 
     it('family:show by invite code or member email: family, patient, members, counts, sync_version', async () => {

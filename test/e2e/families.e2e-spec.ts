@@ -604,6 +604,46 @@ describe('families (e2e)', () => {
     });
   });
 
+  describe('a family nobody is in, given a code again by an operator (FamiliesService.issueInviteCode, CLI family:invite-code)', () => {
+    it('whoever joins first becomes its owner and pulls its whole history; the next one is a member', async () => {
+      const { FamiliesService } = await import('../../src/modules/families/families.service.js');
+      const lone = await registerFamily(t);
+      const caller = { token: lone.token, familyId: lone.family.id };
+      const reminder = randomUUID();
+      await push(t, caller, 0, changesOf('reminders', { created: [{ id: reminder, title: 'chelation', remind_at: 1, frequency: 'daily', is_completed: false }] })).expect(200);
+      await t.http().post('/api/v1/families/me/leave').set(bearer(lone.token)).expect(204);
+      const before = await syncVersion(lone.family.id);
+
+      const code = await t.app.get(FamiliesService).issueInviteCode(lone.family.id);
+      expect(code).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
+      expect(await syncVersion(lone.family.id)).toBeGreaterThan(before);
+
+      // The one who left comes back (by join-family); a new caregiver registers with the code.
+      const back = await t.http().post('/api/v1/auth/join-family').set(bearer(lone.token)).send({ invite_code: code }).expect(200);
+      expect(back.body.user).toMatchObject({ family_id: lone.family.id, role: 'owner' });
+      const pulled = await pull(t, caller, 0).expect(200);
+      expect(pulled.body.changes.reminders.created.map((r: { id: string }) => r.id)).toEqual([reminder]);
+      const second = await joinFamily(t, code);
+      expect(second.user.role).toBe('member');
+      await t.http().post('/api/v1/families/me/invite-code').set(bearer(lone.token)).expect(200);
+    });
+
+    it('a registration with the code of an empty family makes the new account its owner; a family with members keeps its owner', async () => {
+      const { FamiliesService } = await import('../../src/modules/families/families.service.js');
+      const lone = await registerFamily(t);
+      await t.http().post('/api/v1/families/me/leave').set(bearer(lone.token)).expect(204);
+      const code = await t.app.get(FamiliesService).issueInviteCode(lone.family.id);
+      expect((await joinFamily(t, code)).user.role).toBe('owner');
+
+      const { owner } = await familyWithMember(t);
+      const newCode = await t.app.get(FamiliesService).issueInviteCode(owner.family.id);
+      expect((await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200)).body.invite_code).toBe(newCode);
+      expect((await joinFamily(t, newCode)).user.role).toBe('member');
+      const old = await t.http().post('/api/v1/auth/register').send({ email: `old-${randomUUID()}@example.test`, password: 'long enough pw', invite_code: owner.inviteCode }).expect(404);
+      expect(old.body.details.code).toBe('INVITE_CODE_INVALID');
+    });
+  });
+
   describe('POST /families/me/owner', () => {
     const roles = async (token: string): Promise<Record<string, string>> =>
       Object.fromEntries(

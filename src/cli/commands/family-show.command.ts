@@ -5,8 +5,8 @@ import { FamilyReportService, type FamilyReport } from '../support/family-report
 
 @Command({
   name: 'family:show',
-  arguments: '<invite_code|email>',
-  argsDescription: { 'invite_code|email': "the family's invite code, or the email of one of its members" },
+  arguments: '<invite_code|email|family_id>',
+  argsDescription: { 'invite_code|email|family_id': "the family's invite code, the email of one of its members, or the family's id" },
   description: 'Show a family: patient, members, record counts per table, sync_version',
 })
 export class FamilyShowCommand extends CommandRunner {
@@ -18,7 +18,7 @@ export class FamilyShowCommand extends CommandRunner {
   }
 
   async run(args: string[], options: { json?: boolean }): Promise<void> {
-    if (args.length !== 1) throw new CliError('family:show takes exactly one argument: an invite code or an email');
+    if (args.length !== 1) throw new CliError('family:show takes exactly one argument: an invite code, an email or a family id');
     await this.database.connect();
     const report = await this.reports.find(args[0]);
     console.log(options.json ? JSON.stringify(report, null, 2) : format(report));

@@ -49,6 +49,12 @@ export class FamilyReportRepository {
     return rows[0];
   }
 
+  /** The families a user founded (`families.created_by`), oldest first: where a user in no family is likely to have been. */
+  async foundedBy(userId: string): Promise<string[]> {
+    const rows: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM families WHERE created_by = $1 ORDER BY created_at', [userId]);
+    return rows.map((r) => r.id);
+  }
+
   members(familyId: string): Promise<MemberRow[]> {
     return this.dataSource.query(
       `SELECT id, email, name, role, created_at FROM users WHERE family_id = $1 ORDER BY role = 'owner' DESC, created_at`,

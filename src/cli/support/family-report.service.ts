@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AuthService } from '../../modules/auth/auth.service.js';
 import { normalizeInviteCode } from '../../modules/families/invite-code.js';
+import { isUuid } from '../../common/http/uuid.js';
 import { CliError } from '../cli-error.js';
 import { FamilyReportRepository, type FamilyRow, type MemberRow, type TableCount } from './family-report.repository.js';
 
@@ -25,7 +26,7 @@ export interface FamilyReport {
   counts: TableCount[];
 }
 
-/** `family:show <invite_code|email>`: one family as support staff need to see it. */
+/** `family:show <invite_code|email|family_id>`: one family as support staff need to see it. */
 @Injectable()
 export class FamilyReportService {
   constructor(
@@ -34,18 +35,30 @@ export class FamilyReportService {
   ) {}
 
   async find(query: string): Promise<FamilyReport> {
-    let family: FamilyRow | undefined;
+    const family = await this.findFamily(query);
+    const [members, counts] = await Promise.all([this.repository.members(family.id), this.repository.counts(family.id)]);
+    return toFamilyReport(family, members, counts);
+  }
+
+  /** By the email of a member, the family's id (a family nobody is in has no code) or its invite code. */
+  async findFamily(query: string): Promise<FamilyRow> {
     if (query.includes('@')) {
       const user = await this.auth.findByEmail(query);
       if (!user) throw new CliError(`No user with email ${query.trim()}`);
-      if (!user.familyId) throw new CliError(`${user.email} belongs to no family`);
-      family = await this.repository.findFamily({ familyId: user.familyId });
-    } else {
-      family = await this.repository.findFamily({ inviteCode: normalizeInviteCode(query) });
-      if (!family) throw new CliError(`No family with invite code ${normalizeInviteCode(query)}`);
+      if (!user.familyId) {
+        const founded = await this.repository.foundedBy(user.id);
+        throw new CliError(`${user.email} belongs to no family${founded.length ? ` (families they founded: ${founded.join(', ')})` : ''}`);
+      }
+      return (await this.repository.findFamily({ familyId: user.familyId }))!;
     }
-    const [members, counts] = await Promise.all([this.repository.members(family!.id), this.repository.counts(family!.id)]);
-    return toFamilyReport(family!, members, counts);
+    if (isUuid(query.trim())) {
+      const family = await this.repository.findFamily({ familyId: query.trim().toLowerCase() });
+      if (!family) throw new CliError(`No family with id ${query.trim()}`);
+      return family;
+    }
+    const family = await this.repository.findFamily({ inviteCode: normalizeInviteCode(query) });
+    if (!family) throw new CliError(`No family with invite code ${normalizeInviteCode(query)}`);
+    return family;
   }
 }
 

@@ -27,7 +27,8 @@ export class AuthService {
   ) {}
 
   /**
-   * Creates the user with a new family (as owner), or in the family of `invite_code` (as member).
+   * Creates the user with a new family (as owner), or in the family of `invite_code` (as member; as
+   * owner of a family nobody is in, FamiliesService.joinByInviteCode).
    * Each public method normalizes the email once: its callers are HTTP (whose DTO normalized it
    * already, to validate the stored form) and the admin CLI (as typed).
    */
@@ -38,8 +39,8 @@ export class AuthService {
     const base = { email, passwordHash, name: dto.name ?? null };
     try {
       const user = dto.invite_code
-        ? await this.families.joinByInviteCode(dto.invite_code, (manager, familyId, version) =>
-            this.insertUser(manager, { ...base, familyId, role: 'member', familyJoinedVersion: version }),
+        ? await this.families.joinByInviteCode(dto.invite_code, (manager, familyId, version, role) =>
+            this.insertUser(manager, { ...base, familyId, role, familyJoinedVersion: version }),
           )
         : await this.families.createWithOwner((manager, familyId, version) =>
             this.insertUser(manager, { ...base, familyId, role: 'owner', familyJoinedVersion: version }),

@@ -7,7 +7,7 @@ import { assertStillMember, assertStillMemberAfterRead, membershipChanged } from
 import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
 import { AuthErrors } from '../auth/auth.errors.js';
-import { UserEntity } from '../auth/entities/user.entity.js';
+import { UserEntity, type FamilyRole } from '../auth/entities/user.entity.js';
 import { revokeRefreshTokens } from '../auth/refresh-token-revocation.js';
 import { FamilyEntity } from './entities/family.entity.js';
 import { FamilyResponse, FamilySummaryResponse, InviteCodeResponse } from './dto/family.response.js';
@@ -200,7 +200,18 @@ export class FamiliesService {
     if (!members.some((m) => m.role === 'owner')) {
       await manager.getRepository(UserEntity).update({ id: members[0].id }, { role: 'owner' });
     }
-    await this.withUniqueInviteCode((inviteCode) => families.update({ id: familyId }, { inviteCode, serverVersion: version, updatedAt: Date.now() }), manager);
+    await this.setNewInviteCode(manager, familyId, version);
+  }
+
+  /**
+   * Admin CLI (`family:invite-code`): a new invite code for any family, in a versioned write of it;
+   * the old code, if any, stops working. For support: a family nobody is in any more (its last
+   * member left, or deleted their account) has none, and its records are reachable again once
+   * someone joins with the new code — as its owner, being its first member (joinByInviteCode).
+   */
+  async issueInviteCode(familyId: string): Promise<string> {
+    const { result } = await this.versions.writeForFamily(familyId, ({ manager, version }) => this.setNewInviteCode(manager, familyId, version));
+    return result;
   }
 
   /**
@@ -276,7 +287,7 @@ export class FamiliesService {
     await this.refuseOwnerWithMembers(this.allFamilies.manager, user);
     await this.joinByInviteCode(
       code,
-      async (manager, familyId, version) => {
+      async (manager, familyId, version, role) => {
         // FOR NO KEY UPDATE: waits for a push holding the row FOR SHARE, but not for the foreign-key
         // KEY SHARE of an insert that names the user (a device's first pull recording itself, a
         // refresh token), which FOR UPDATE would deadlock with (found by review).
@@ -287,7 +298,7 @@ export class FamiliesService {
         // taken above) is not theirs.
         if (mover.familyId !== user.familyId || mover.familyJoinedVersion !== user.familyJoinedVersion) throw membershipChanged();
         await this.refuseOwnerWithMembers(manager, mover);
-        await manager.getRepository(UserEntity).update({ id: mover.id }, { familyId, role: 'member', familyJoinedVersion: version });
+        await manager.getRepository(UserEntity).update({ id: mover.id }, { familyId, role, familyJoinedVersion: version });
         await this.versions.notifyMembershipChange(manager, mover.id);
         // The family left behind may now be empty (retire its code) or ownerless (promote a member).
         if (mover.familyId) await this.settleLeft(manager, mover.familyId, await this.versions.bumpLeft(manager, mover.familyId));
@@ -304,13 +315,15 @@ export class FamiliesService {
 
   /**
    * Joins the family of `code` under that family's version lock, so the
-   * joiner's `family_joined_version` is a version no earlier cursor can reach.
+   * joiner's `family_joined_version` is a version no earlier cursor can reach. `attach` gets the
+   * role the joiner takes: member, or owner of a family nobody is in (given a code again by an
+   * operator: `issueInviteCode`), counted under the lock.
    * `leavingFamilyId`: the family the joiner leaves (locked too, the join is taken above its version);
    * `above`: for a joiner in no family, the version they left their last family at.
    */
   async joinByInviteCode<T>(
     code: string,
-    attach: (manager: EntityManager, familyId: string, version: number) => Promise<T>,
+    attach: (manager: EntityManager, familyId: string, version: number, role: FamilyRole) => Promise<T>,
     options: { leavingFamilyId?: string | null; above?: number } = {},
   ): Promise<T> {
     const inviteCode = normalizeInviteCode(code);
@@ -325,7 +338,8 @@ export class FamiliesService {
         // The owner may have regenerated the code between our look-up and the lock.
         const still = await manager.getRepository(FamilyEntity).count({ where: { id: family.id, inviteCode } });
         if (!still) throw FamiliesErrors.inviteCodeNotFound();
-        return attach(manager, family.id, version);
+        const members = await manager.getRepository(UserEntity).count({ where: { familyId: family.id } });
+        return attach(manager, family.id, version, members ? 'member' : 'owner');
       },
       { leaving: options.leavingFamilyId, above: options.above },
     );
@@ -384,6 +398,14 @@ export class FamiliesService {
   private replaceInviteCode(manager: EntityManager, version: number, userId: string): Promise<string> {
     return this.withUniqueInviteCode(async (inviteCode) => {
       await this.families.withManager(manager).update({}, { inviteCode, serverVersion: version, updatedAt: Date.now(), updatedBy: userId });
+      return inviteCode;
+    }, manager);
+  }
+
+  /** Inside a versioned write of `familyId` (not the request's scope: settling a family left, the CLI). */
+  private setNewInviteCode(manager: EntityManager, familyId: string, version: number): Promise<string> {
+    return this.withUniqueInviteCode(async (inviteCode) => {
+      await manager.getRepository(FamilyEntity).update({ id: familyId }, { inviteCode, serverVersion: version, updatedAt: Date.now() });
       return inviteCode;
     }, manager);
   }
