@@ -1,5 +1,5 @@
 import { QueryFailedError } from 'typeorm';
-import { isDatabaseUnavailable, isUniqueViolation, UNIQUE_VIOLATION } from './postgres-errors.js';
+import { isDatabaseUnavailable, isTransientConflict, isUniqueViolation, UNIQUE_VIOLATION } from './postgres-errors.js';
 
 describe('isUniqueViolation', () => {
   const failed = (code?: string) => new QueryFailedError('INSERT …', [], Object.assign(new Error('failed'), code ? { code } : {}));
@@ -10,6 +10,17 @@ describe('isUniqueViolation', () => {
     expect(isUniqueViolation(failed())).toBe(false);
     expect(isUniqueViolation(Object.assign(new Error('not a query'), { code: UNIQUE_VIOLATION }))).toBe(false);
     expect(isUniqueViolation(undefined)).toBe(false);
+  });
+});
+
+describe('isTransientConflict', () => {
+  const failed = (code?: string) => new QueryFailedError('UPDATE …', [], Object.assign(new Error('failed'), code ? { code } : {}));
+
+  it('is a failed statement ended as a deadlock victim (40P01) or a serialization failure (40001), nothing else', () => {
+    expect(isTransientConflict(failed('40P01'))).toBe(true);
+    expect(isTransientConflict(failed('40001'))).toBe(true);
+    for (const code of [UNIQUE_VIOLATION, '57014', '55P03', undefined]) expect(isTransientConflict(failed(code))).toBe(false);
+    expect(isTransientConflict(Object.assign(new Error('not a query'), { code: '40P01' }))).toBe(false);
   });
 });
 

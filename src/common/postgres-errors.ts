@@ -8,6 +8,23 @@ export function isUniqueViolation(error: unknown): boolean {
   return error instanceof QueryFailedError && (error.driverError as { code?: string } | undefined)?.code === UNIQUE_VIOLATION;
 }
 
+/** The SQLSTATE of a failed statement, or undefined. */
+export function sqlStateOf(error: unknown): string | undefined {
+  const code = error instanceof QueryFailedError ? (error.driverError as { code?: unknown } | undefined)?.code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * The database ended the transaction to resolve a conflict between transactions: a deadlock
+ * (40P01: one of the transactions waiting on each other is rolled back) or a serialization failure
+ * (40001). The transaction was rolled back whole; running it again is what PostgreSQL's manual
+ * prescribes.
+ */
+export function isTransientConflict(error: unknown): boolean {
+  const code = sqlStateOf(error);
+  return code === '40P01' || code === '40001';
+}
+
 /** What a socket reports when the database cannot be reached (refused, reset, unreachable, unknown host). */
 const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 /**

@@ -143,6 +143,30 @@ describe('FamilyVersionService', () => {
       expect(b.result).toBe(a.version); // the second's "before" is the first's version
     });
 
+    it('a write the database ends as a deadlock victim is run again, and both writes land', async () => {
+      const [a, b] = [await newFamily(), await newFamily()];
+      // Each write holds its own family and then reaches for the other's row: a deadlock, which
+      // PostgreSQL resolves by ending one of them (40P01) after deadlock_timeout.
+      const bothHoldTheirOwn = [gate(), gate()];
+      const runs = { a: 0, b: 0 };
+      const crossWrite = (own: typeof a, other: typeof a, key: 'a' | 'b', index: 0 | 1) =>
+        kit.versions.writeForFamily(own.familyId, async (write) => {
+          runs[key]++;
+          if (runs[key] === 1) {
+            bothHoldTheirOwn[index].open();
+            await Promise.all(bothHoldTheirOwn.map((g) => g.opened));
+          }
+          await write.manager.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [other.familyId]);
+          await rename(write, `written by ${key}`);
+          return key;
+        });
+      const results = await Promise.all([crossWrite(a, b, 'a', 0), crossWrite(b, a, 'b', 1)]);
+      expect(results.map((r) => r.result)).toEqual(['a', 'b']);
+      // One of them ran twice (the victim), the other once.
+      expect([runs.a, runs.b].sort()).toEqual([1, 2]);
+      expect([await patientName(a.familyId), await patientName(b.familyId)]).toEqual(['written by a', 'written by b']);
+    });
+
     it('families never wait on each other', async () => {
       const [one, two] = [await newFamily(), await newFamily()];
       const hold = gate();

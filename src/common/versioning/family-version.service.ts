@@ -1,9 +1,13 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { FamilyContext } from '../family-scope/family-context.js';
 import { assertStillMember } from '../family-scope/membership.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
+import { isTransientConflict, sqlStateOf } from '../postgres-errors.js';
+
+/** A write the database ended as a deadlock's victim is run again, up to this many times in all. */
+const WRITE_ATTEMPTS = 3;
 
 /** LISTEN/NOTIFY channel carrying `<familyId>:<version>` after every committed write. */
 export const FAMILY_SYNC_CHANNEL = 'hemoday_family_sync';
@@ -45,6 +49,8 @@ export interface VersionedResult<T> {
  */
 @Injectable()
 export class FamilyVersionService {
+  private readonly logger = new Logger(FamilyVersionService.name);
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly familyContext: FamilyContext,
@@ -80,6 +86,24 @@ export class FamilyVersionService {
     familyId: string,
     work: (write: VersionedWrite) => Promise<T>,
     options: { leaving?: string | null; above?: number } = {},
+  ): Promise<VersionedResult<T>> {
+    // PostgreSQL ends one transaction of a deadlock (40P01), after deadlock_timeout: that write was
+    // rolled back whole, and run again it usually finds the other one committed. The callbacks only
+    // read and write in the transaction they are given, so running one again is safe.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.writeOnce(familyId, work, options);
+      } catch (error) {
+        if (attempt >= WRITE_ATTEMPTS || !isTransientConflict(error)) throw error;
+        this.logger.warn({ familyId, attempt, sqlState: sqlStateOf(error) }, 'versioned write ended by the database (deadlock or serialization failure); running it again');
+      }
+    }
+  }
+
+  private async writeOnce<T>(
+    familyId: string,
+    work: (write: VersionedWrite) => Promise<T>,
+    options: { leaving?: string | null; above?: number },
   ): Promise<VersionedResult<T>> {
     // Like DataSource.transaction, which can only commit or rethrow: here the callback may also ask
     // for a rollback (NOTHING_TO_WRITE). PostgreSQL's default READ COMMITTED; naming it would cost a
