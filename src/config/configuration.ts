@@ -4,6 +4,11 @@ import { corsOrigins } from './cors-origins.js';
 import { parseDurationSeconds } from './duration.js';
 import { validatedEnv } from './env.validation.js';
 
+/** PASSWORD_RESET_URL outside production when unset: the app's own deep link, so the flow works on a fresh machine. */
+export const DEFAULT_PASSWORD_RESET_URL = 'hemoday://reset-password?token={token}';
+/** MAIL_FROM of the emails written to the log (development, tests: no SMTP_URL). */
+const LOG_MAIL_FROM = 'HemoDay <no-reply@localhost.invalid>';
+
 /**
  * Typed configuration namespaces over the environment validated once (validatedEnv: the first
  * namespace read validates, the others reuse the result); services inject them with
@@ -56,6 +61,25 @@ export const authConfig = registerAs('auth', () => {
       timeCost: env.PASSWORD_HASH_ITERATIONS,
       parallelism: env.PASSWORD_HASH_PARALLELISM,
     },
+    passwordReset: {
+      /** The link template (`{token}`); undefined only in production without SMTP_URL, where resets by email are off. */
+      url: env.PASSWORD_RESET_URL ?? (env.NODE_ENV === 'production' ? undefined : DEFAULT_PASSWORD_RESET_URL),
+      ttlSeconds: parseDurationSeconds(env.PASSWORD_RESET_TTL),
+    },
+  };
+});
+
+/**
+ * Outgoing email. `transport`: `smtp` with SMTP_URL; without it `log` (the message is written to the
+ * log: development and tests) or, in production, `off` (nothing can be sent: forgot-password answers 503).
+ */
+export const mailConfig = registerAs('mail', () => {
+  const env = validatedEnv();
+  const transport: 'smtp' | 'log' | 'off' = env.SMTP_URL ? 'smtp' : env.NODE_ENV === 'production' ? 'off' : 'log';
+  return {
+    transport,
+    smtpUrl: env.SMTP_URL,
+    from: env.MAIL_FROM ?? LOG_MAIL_FROM,
   };
 });
 
@@ -90,4 +114,4 @@ export const syncConfig = registerAs('sync', () => {
   };
 });
 
-export const allConfigs = [appConfig, httpConfig, databaseConfig, authConfig, uploadConfig, syncConfig];
+export const allConfigs = [appConfig, httpConfig, databaseConfig, authConfig, mailConfig, uploadConfig, syncConfig];

@@ -34,6 +34,16 @@ export const REFRESH_TTL_BOUNDS: DurationBounds = {
   minReason: 'a shorter sign-in ends before a user who is offline for a while comes back',
 };
 
+/**
+ * PASSWORD_RESET_TTL: 5 minutes to 1 day. Shorter, the link can expire before a slow mail server
+ * delivers it; longer, a link left in a mailbox stays a way into the account for days.
+ */
+export const PASSWORD_RESET_TTL_BOUNDS: DurationBounds = {
+  min: 300,
+  max: DAY,
+  minReason: 'a shorter link can expire before the email arrives',
+};
+
 /** Parses `900`, `15m`, `12h`, `60d` into whole seconds (unit-less means seconds; `1500ms` is 1). */
 export function parseDurationSeconds(value: string): number {
   const match = DURATION_PATTERN.exec(value.trim());

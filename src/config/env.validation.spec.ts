@@ -1,5 +1,5 @@
 import { JWT_SECRET_MIN_LENGTH } from '../modules/auth/jwt-secret.js';
-import { appConfig, authConfig, httpConfig } from './configuration.js';
+import { appConfig, authConfig, DEFAULT_PASSWORD_RESET_URL, httpConfig, mailConfig } from './configuration.js';
 import { ConfigValidationError, validatedEnv, validateEnv } from './env.validation.js';
 
 function problemsOf(raw: Record<string, unknown>): string[] {
@@ -249,6 +249,117 @@ describe('validateEnv', () => {
       `JWT_SECRET (value not shown): JWT_SECRET must be at least ${JWT_SECRET_MIN_LENGTH} characters`,
     ]);
     expect(() => validateEnv({ JWT_SECRET: 'x'.repeat(JWT_SECRET_MIN_LENGTH) })).not.toThrow();
+  });
+});
+
+describe('mail and password-reset settings', () => {
+  const SMTP = 'smtp://mailer:smtp-password-1@mail.example.com:587';
+  const PROD = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(48), DATABASE_URL: PROD_DB };
+
+  /** The auth and mail namespaces of an environment (read from process.env, as the app does). */
+  function namespacesOf(env: Record<string, string>) {
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    try {
+      return { auth: authConfig(), mail: mailConfig() };
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  }
+
+  it('defaults: no SMTP, links valid 30 minutes', () => {
+    const env = validateEnv({});
+    expect(env).toMatchObject({ PASSWORD_RESET_TTL: '30m' });
+    expect(env.SMTP_URL).toBeUndefined();
+    expect(env.MAIL_FROM).toBeUndefined();
+    expect(env.PASSWORD_RESET_URL).toBeUndefined();
+  });
+
+  it('without SMTP_URL: the log outside production (with a default deep link), nothing in production', () => {
+    expect(namespacesOf({ NODE_ENV: 'development', SMTP_URL: '', PASSWORD_RESET_URL: '' })).toMatchObject({
+      mail: { transport: 'log' },
+      auth: { passwordReset: { url: DEFAULT_PASSWORD_RESET_URL, ttlSeconds: 1800 } },
+    });
+    const production = namespacesOf({ ...PROD, SMTP_URL: '', PASSWORD_RESET_URL: '' });
+    expect(production.mail.transport).toBe('off');
+    expect(production.auth.passwordReset.url).toBeUndefined();
+  });
+
+  it('with SMTP_URL, MAIL_FROM and PASSWORD_RESET_URL: SMTP, with those values', () => {
+    const { mail, auth } = namespacesOf({
+      ...PROD,
+      SMTP_URL: SMTP,
+      MAIL_FROM: 'HemoDay <no-reply@example.com>',
+      PASSWORD_RESET_URL: 'https://app.example.com/reset-password?token={token}',
+      PASSWORD_RESET_TTL: '1h',
+    });
+    expect(mail).toEqual({ transport: 'smtp', smtpUrl: SMTP, from: 'HemoDay <no-reply@example.com>' });
+    expect(auth.passwordReset).toEqual({ url: 'https://app.example.com/reset-password?token={token}', ttlSeconds: 3600 });
+  });
+
+  it.each(['http://mail.example.com', 'mail.example.com:587', 'smtp://', 'smtp:// bad host'])('refuses SMTP_URL=%j, without repeating it', (value) => {
+    const problems = problemsOf({ SMTP_URL: value, MAIL_FROM: 'no-reply@example.com' });
+    expect(problems).toEqual([expect.stringMatching(/^SMTP_URL \(value not shown\): SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL with a host/)]);
+  });
+
+  it('never repeats SMTP_URL, which holds the mail password', () => {
+    expect(problemsOf({ SMTP_URL: 'smpt://mailer:smtp-password-1@mail.example.com' }).join('\n')).not.toMatch(/smtp-password-1/);
+  });
+
+  it('accepts smtp:// and smtps:// URLs, with or without credentials', () => {
+    for (const url of [SMTP, 'smtps://mail.example.com:465', 'smtp://127.0.0.1:2525']) {
+      expect(validateEnv({ SMTP_URL: url, MAIL_FROM: 'no-reply@example.com' }).SMTP_URL).toBe(url);
+    }
+  });
+
+  it('requires MAIL_FROM with SMTP_URL, and refuses one that is not an address', () => {
+    expect(problemsOf({ SMTP_URL: SMTP })).toEqual([expect.stringMatching(/^MAIL_FROM is required when SMTP_URL is set/)]);
+    for (const value of ['HemoDay', 'no-reply', 'HemoDay <no-reply>', 'a b@example.com']) {
+      expect(problemsOf({ MAIL_FROM: value })).toEqual([`MAIL_FROM=${JSON.stringify(value)}: MAIL_FROM must be an address, optionally with a name: no-reply@example.com or HemoDay <no-reply@example.com>`]);
+    }
+    for (const value of ['no-reply@example.com', 'HemoDay <no-reply@example.com>', '"HemoDay, support" <help@hemoday.example.org>']) {
+      expect(validateEnv({ MAIL_FROM: value }).MAIL_FROM).toBe(value);
+    }
+  });
+
+  it('requires PASSWORD_RESET_URL with SMTP_URL in production (outside production a default deep link is used)', () => {
+    expect(problemsOf({ ...PROD, SMTP_URL: SMTP, MAIL_FROM: 'no-reply@example.com' })).toEqual([
+      expect.stringMatching(/^PASSWORD_RESET_URL is required when SMTP_URL is set and NODE_ENV=production/),
+    ]);
+    expect(() => validateEnv({ SMTP_URL: SMTP, MAIL_FROM: 'no-reply@example.com' })).not.toThrow();
+    // Production without SMTP_URL starts: forgot-password answers 503.
+    expect(() => validateEnv(PROD)).not.toThrow();
+  });
+
+  it.each([
+    ['https://app.example.com/reset-password', /with \{token\} where the reset token goes, once/],
+    ['https://app.example.com/reset/{token}?again={token}', /with \{token\} where the reset token goes, once/],
+    ['reset-password?token={token}', /must be an absolute URL/],
+    ['javascript:alert({token})', /javascript: links are refused/],
+    ['data:text/html,{token}', /data: links are refused/],
+  ])('refuses PASSWORD_RESET_URL=%j', (value, message) => {
+    expect(problemsOf({ PASSWORD_RESET_URL: value })).toEqual([expect.stringMatching(new RegExp(`^PASSWORD_RESET_URL=${JSON.stringify(value).replace(/[?.{}()*+^$|\[\]\\/]/g, '\\$&')}: .*${message.source}`))]);
+  });
+
+  it('accepts https links and the app\'s own scheme; http only outside production', () => {
+    for (const url of ['https://app.example.com/reset-password?token={token}', 'hemoday://reset-password?token={token}', 'https://app.example.com/r/{token}']) {
+      expect(validateEnv({ ...PROD, PASSWORD_RESET_URL: url }).PASSWORD_RESET_URL).toBe(url);
+    }
+    expect(validateEnv({ PASSWORD_RESET_URL: 'http://localhost:8081/reset?token={token}' }).PASSWORD_RESET_URL).toBeDefined();
+    expect(problemsOf({ ...PROD, PASSWORD_RESET_URL: 'http://app.example.com/reset?token={token}' })).toEqual([
+      expect.stringMatching(/^PASSWORD_RESET_URL="http:\/\/app.example.com\/reset\?token=\{token\}": PASSWORD_RESET_URL must not be http:\/\/ when NODE_ENV=production/),
+    ]);
+  });
+
+  it('PASSWORD_RESET_TTL: a duration from 5 minutes to 1 day', () => {
+    expect(validateEnv({ PASSWORD_RESET_TTL: '5m' }).PASSWORD_RESET_TTL).toBe('5m');
+    expect(validateEnv({ PASSWORD_RESET_TTL: '1d' }).PASSWORD_RESET_TTL).toBe('1d');
+    expect(problemsOf({ PASSWORD_RESET_TTL: '4m' })).toEqual([expect.stringMatching(/^PASSWORD_RESET_TTL="4m": PASSWORD_RESET_TTL must be at least 5m \(a shorter link can expire before the email arrives\)$/)]);
+    expect(problemsOf({ PASSWORD_RESET_TTL: '2d' })).toEqual(['PASSWORD_RESET_TTL="2d": PASSWORD_RESET_TTL must be at most 1d']);
+    expect(problemsOf({ PASSWORD_RESET_TTL: 'half an hour' })[0]).toMatch(/^PASSWORD_RESET_TTL="half an hour": PASSWORD_RESET_TTL must be a duration such as 30m or 1h/);
   });
 });
 

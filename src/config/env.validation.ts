@@ -17,7 +17,8 @@ import { JWT_SECRET_MIN_LENGTH } from '../modules/auth/jwt-secret.js';
 import { MAX_GRACE_HOURS, MAX_REQUEST_TIMEOUT_SECONDS, MAX_RETENTION_DAYS } from '../modules/documents/cleanup-limits.js';
 import { SUPPORTED_FILE_TYPES } from '../modules/documents/file-type.js';
 import { badCorsOrigins } from './cors-origins.js';
-import { ACCESS_TTL_BOUNDS, type DurationBounds, durationProblem, formatDuration, REFRESH_TTL_BOUNDS } from './duration.js';
+import { ACCESS_TTL_BOUNDS, type DurationBounds, durationProblem, formatDuration, PASSWORD_RESET_TTL_BOUNDS, REFRESH_TTL_BOUNDS } from './duration.js';
+import { mailFromProblem, passwordResetUrlProblem, smtpUrlProblem } from './mail-settings.js';
 
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
@@ -83,6 +84,17 @@ function IsDuration(bounds: DurationBounds, example: string) {
             return `${name} must be a duration such as ${example} (seconds, or a number with ms, s, m, h or d), ${range}`;
         }
       },
+    },
+  });
+}
+
+/** A value `problem` finds nothing wrong with; its message is `problem`'s. */
+function Satisfies(name: string, problem: (value: unknown) => string | undefined) {
+  return ValidateBy({
+    name,
+    validator: {
+      validate: (value: unknown) => problem(value) === undefined,
+      defaultMessage: (args) => problem(args?.value) ?? '',
     },
   });
 }
@@ -254,6 +266,30 @@ export class EnvironmentVariables {
   PASSWORD_HASH_PARALLELISM: number = 4;
 
   /**
+   * The mail server of password-reset emails (smtp:// or smtps://, with its user and password).
+   * Unset: outside production the emails are written to the log instead; in production
+   * POST /auth/forgot-password answers 503 PASSWORD_RESET_UNAVAILABLE.
+   */
+  @Transform(emptyToUndefined) @IsOptional() @Satisfies('isSmtpUrl', smtpUrlProblem)
+  SMTP_URL?: string;
+
+  /** The sender of those emails; required with SMTP_URL. */
+  @Transform(emptyToUndefined) @IsOptional() @Satisfies('isMailFrom', mailFromProblem)
+  MAIL_FROM?: string;
+
+  /**
+   * The link a reset email carries, `{token}` standing for the token: the app's deep link or an https
+   * page that opens it. Outside production it defaults to DEFAULT_PASSWORD_RESET_URL; in production it
+   * is required with SMTP_URL. Whether http:// is allowed depends on NODE_ENV (checked in validateEnv).
+   */
+  @Transform(emptyToUndefined) @IsOptional() @Satisfies('isPasswordResetUrl', (value) => passwordResetUrlProblem(value, false))
+  PASSWORD_RESET_URL?: string;
+
+  /** How long a reset link works, 5 minutes to 1 day (PASSWORD_RESET_TTL_BOUNDS). */
+  @IsOptional() @IsDuration(PASSWORD_RESET_TTL_BOUNDS, '30m or 1h')
+  PASSWORD_RESET_TTL: string = '30m';
+
+  /**
    * Which hops in front of the app are proxies whose X-Forwarded-For may be believed (client IP for
    * rate limits and logs). A hop count counts from the right of the header, so the client's own
    * (left-most, forgeable) entries are never used; `true` (trust everything) is refused.
@@ -274,7 +310,7 @@ export class ConfigValidationError extends Error {
  * which would go into the fatal start-up line and so to every log collector (a mistyped
  * DATABASE_URL carries the database password).
  */
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'S3_SECRET_ACCESS_KEY']);
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'S3_SECRET_ACCESS_KEY', 'SMTP_URL']);
 
 function shownValue(name: string, value: unknown): string {
   return SECRET_VARIABLES.has(name) ? `${name} (value not shown)` : `${name}=${JSON.stringify(value ?? null)}`;
@@ -310,6 +346,17 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
   if (env.STORAGE_DRIVER === 's3' && !env.S3_ACCESS_KEY_ID !== !env.S3_SECRET_ACCESS_KEY) {
     problems.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together (or leave both unset for the default AWS credential chain)');
   }
+  if (env.SMTP_URL && !env.MAIL_FROM) {
+    problems.push('MAIL_FROM is required when SMTP_URL is set: the sender of password-reset emails, e.g. HemoDay <no-reply@example.com>');
+  }
+  if (env.NODE_ENV === 'production' && env.SMTP_URL && !env.PASSWORD_RESET_URL) {
+    // Outside production a default deep link is used; a production app's link is its own.
+    problems.push('PASSWORD_RESET_URL is required when SMTP_URL is set and NODE_ENV=production: the link of password-reset emails, with {token}, e.g. https://app.example.com/reset-password?token={token}');
+  }
+  const resetUrlProblem = env.PASSWORD_RESET_URL && !problems.some((p) => p.startsWith('PASSWORD_RESET_URL='))
+    ? passwordResetUrlProblem(env.PASSWORD_RESET_URL, env.NODE_ENV === 'production')
+    : undefined;
+  if (resetUrlProblem) problems.push(`${shownValue('PASSWORD_RESET_URL', raw.PASSWORD_RESET_URL)}: ${resetUrlProblem}`);
   if (problems.length) throw new ConfigValidationError(problems);
   return env;
 }

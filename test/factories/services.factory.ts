@@ -50,6 +50,7 @@ export async function createServiceKit(overrides: Partial<AuthConfig> = {}): Pro
     refreshTtlSeconds: 60 * 24 * 3600,
     rateLimit: 10,
     rateWindowSeconds: 60,
+    passwordReset: { url: 'hemoday://reset-password?token={token}', ttlSeconds: 1800 },
     // The cost the global set-up gives the whole run (see test/setup/global-setup.mjs).
     passwordHash: {
       memoryCost: Number(process.env.PASSWORD_HASH_MEMORY_KIB ?? 65536),
