@@ -50,6 +50,8 @@ const PUBLIC_ROUTES = new Set([
   'POST /api/v1/auth/login',
   'POST /api/v1/auth/refresh',
   'POST /api/v1/auth/logout',
+  'POST /api/v1/auth/forgot-password',
+  'POST /api/v1/auth/reset-password',
 ]);
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
@@ -64,6 +66,8 @@ const ERROR_STATUSES = [
   ['/api/v1/auth/login', 'post', ['400', '401', '413', '415', '429']],
   ['/api/v1/auth/join-family', 'post', ['400', '401', '404', '409', '413', '415', '429']],
   ['/api/v1/auth/change-password', 'post', ['400', '401', '413', '415', '422', '429']],
+  ['/api/v1/auth/forgot-password', 'post', ['400', '413', '415', '429', '503']],
+  ['/api/v1/auth/reset-password', 'post', ['400', '401', '413', '415', '429']],
   ['/api/v1/auth/me', 'get', ['401', '409']],
   ['/api/v1/auth/me', 'delete', ['400', '401', '409', '413', '415', '429']],
   ['/api/v1/auth/refresh', 'post', ['400', '401', '413', '415']],
@@ -199,6 +203,10 @@ describe('OpenAPI document and route guards (e2e)', () => {
     expect(Object.keys(schemas.RefreshDto.properties ?? {})).toEqual(['refresh_token']);
     expect(Object.keys(schemas.ChangePasswordDto.properties ?? {}).sort()).toEqual(['current_password', 'new_password']);
     expect(schemas.ChangePasswordDto.required?.sort()).toEqual(['current_password', 'new_password']);
+    expect(Object.keys(schemas.ForgotPasswordDto.properties ?? {})).toEqual(['email']);
+    expect(Object.keys(schemas.ResetPasswordDto.properties ?? {}).sort()).toEqual(['new_password', 'token']);
+    expect(schemas.ResetPasswordDto.required?.sort()).toEqual(['new_password', 'token']);
+    expect(Object.keys(schemas.ForgotPasswordResponse.properties ?? {}).sort()).toEqual(['expires_in', 'message']);
     expect(Object.keys(schemas.UpdateFamilyDto.properties ?? {}).sort()).toEqual(
       ['notes', 'patient_birth_date', 'patient_blood_group', 'patient_diagnosis', 'patient_name', 'patient_weight_kg'],
     );
@@ -216,6 +224,11 @@ describe('OpenAPI document and route guards (e2e)', () => {
     ['LoginDto', 'password'],
     ['ChangePasswordDto', 'current_password'],
     ['ChangePasswordDto', 'new_password'],
+    ['ForgotPasswordDto', 'email'],
+    ['ResetPasswordDto', 'token'],
+    ['ResetPasswordDto', 'new_password'],
+    ['ForgotPasswordResponse', 'message'],
+    ['ForgotPasswordResponse', 'expires_in'],
     ['AuthResponse', 'access_token'],
     ['AuthResponse', 'refresh_token'],
     ['TokenResponse', 'access_token'],
@@ -282,6 +295,8 @@ describe('OpenAPI document and route guards (e2e)', () => {
       ['membershipChanged', membershipChanged()],
       ['AuthErrors.rateLimited', AuthErrors.rateLimited(42)],
       ['AuthErrors.passwordUnchanged', AuthErrors.passwordUnchanged()],
+      ['AuthErrors.invalidResetToken', AuthErrors.invalidResetToken()],
+      ['AuthErrors.passwordResetUnavailable', AuthErrors.passwordResetUnavailable()],
       ['DocumentsErrors.documentFieldsMissing', DocumentsErrors.documentFieldsMissing(['name'])],
       ['DocumentsErrors.invalidUpload', DocumentsErrors.invalidUpload('Unknown field "x"', 'x')],
       ['DocumentsErrors.fileTooLarge', DocumentsErrors.fileTooLarge(1024)],
@@ -412,6 +427,14 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect(documented['401'].description).toMatch(/INVALID_CREDENTIALS/);
       expect(documented['401'].description).toMatch(/access token/);
       expect(documented['422'].description).toMatch(/new_password/);
+    });
+
+    it('forgot-password documents its 202 and its 503 PASSWORD_RESET_UNAVAILABLE; reset-password its 401 INVALID_RESET_TOKEN', () => {
+      const forgot = responses('/api/v1/auth/forgot-password', 'post') as Record<string, { description?: string; content?: { 'application/json'?: { schema?: { $ref?: string } } } }>;
+      expect(forgot['202'].content?.['application/json']?.schema?.$ref).toBe('#/components/schemas/ForgotPasswordResponse');
+      expect(forgot['503'].description).toMatch(/PASSWORD_RESET_UNAVAILABLE/);
+      const reset = responses('/api/v1/auth/reset-password', 'post') as Record<string, { description?: string }>;
+      expect(reset['401'].description).toMatch(/INVALID_RESET_TOKEN/);
     });
 
     it('the 409 of the routes that re-check membership names MEMBERSHIP_CHANGED', () => {

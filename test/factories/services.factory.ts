@@ -10,6 +10,7 @@ import { buildDataSourceOptions } from '../../src/database/data-source-options.j
 import { AuthService } from '../../src/modules/auth/auth.service.js';
 import { RefreshTokenEntity } from '../../src/modules/auth/entities/refresh-token.entity.js';
 import { UserEntity } from '../../src/modules/auth/entities/user.entity.js';
+import { PasswordResetTokenRepository } from '../../src/modules/auth/password-reset-token.repository.js';
 import { PasswordService } from '../../src/modules/auth/password.service.js';
 import { TokenService } from '../../src/modules/auth/token.service.js';
 import { FamilyEntity } from '../../src/modules/families/entities/family.entity.js';
@@ -71,7 +72,7 @@ export async function createServiceKit(overrides: Partial<AuthConfig> = {}): Pro
   const passwords = new PasswordService(config);
   const jwt = new JwtService({ secret: TEST_JWT_SECRET, signOptions: { algorithm: 'HS256' } });
   const tokens = new TokenService(jwt, dataSource.getRepository(RefreshTokenEntity), config, versions);
-  const auth = new AuthService(dataSource.getRepository(UserEntity), passwords, tokens, families, versions);
+  const auth = new AuthService(dataSource.getRepository(UserEntity), passwords, tokens, families, versions, new PasswordResetTokenRepository(dataSource));
 
   const as = async <T>(userId: string, work: () => Promise<T>): Promise<T> => {
     const user = await dataSource.getRepository(UserEntity).findOneOrFail({ where: { id: userId } });

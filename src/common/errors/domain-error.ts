@@ -14,6 +14,8 @@ export enum ErrorCode {
   INVALID_CREDENTIALS = 'INVALID_CREDENTIALS',
   UNAUTHENTICATED = 'UNAUTHENTICATED',
   INVALID_REFRESH_TOKEN = 'INVALID_REFRESH_TOKEN',
+  /** A password-reset token that is unknown, expired, already used, or replaced by a newer one: ask for a new link. */
+  INVALID_RESET_TOKEN = 'INVALID_RESET_TOKEN',
   EMAIL_TAKEN = 'EMAIL_TAKEN',
   INVITE_CODE_INVALID = 'INVITE_CODE_INVALID',
   NO_FAMILY = 'NO_FAMILY',
@@ -33,6 +35,8 @@ export enum ErrorCode {
   SERVER_BUSY = 'SERVER_BUSY',
   /** The database cannot be reached or is not taking work (a restart, a fail-over, an outage); retry after `details.retryAfterSeconds`. */
   DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
+  /** Password reset by email is off on this server (production without SMTP_URL). */
+  PASSWORD_RESET_UNAVAILABLE = 'PASSWORD_RESET_UNAVAILABLE',
   FAMILY_SCOPE_MISSING = 'FAMILY_SCOPE_MISSING',
 }
 
@@ -44,6 +48,7 @@ const STATUS_BY_CODE: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.INVALID_CREDENTIALS]: HttpStatus.UNAUTHORIZED,
   [ErrorCode.UNAUTHENTICATED]: HttpStatus.UNAUTHORIZED,
   [ErrorCode.INVALID_REFRESH_TOKEN]: HttpStatus.UNAUTHORIZED,
+  [ErrorCode.INVALID_RESET_TOKEN]: HttpStatus.UNAUTHORIZED,
   [ErrorCode.EMAIL_TAKEN]: HttpStatus.CONFLICT,
   [ErrorCode.INVITE_CODE_INVALID]: HttpStatus.NOT_FOUND,
   [ErrorCode.NO_FAMILY]: HttpStatus.FORBIDDEN,
@@ -59,6 +64,7 @@ const STATUS_BY_CODE: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.RATE_LIMITED]: HttpStatus.TOO_MANY_REQUESTS,
   [ErrorCode.SERVER_BUSY]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.DATABASE_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.PASSWORD_RESET_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,
   // Reaching a scoped query without a family is a programming error: fail closed, loudly.
   [ErrorCode.FAMILY_SCOPE_MISSING]: HttpStatus.INTERNAL_SERVER_ERROR,
 };

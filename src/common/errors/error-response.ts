@@ -45,7 +45,8 @@ export class ErrorDetailsResponse {
     enum: Object.values(ErrorCode),
     example: ErrorCode.VALIDATION_FAILED,
     description:
-      'What went wrong, for programs (the message is for people); present on every 4xx answer and on a 503 SERVER_BUSY. ' +
+      'What went wrong, for programs (the message is for people); present on every 4xx answer, on a 503 SERVER_BUSY ' +
+      'and on a 503 PASSWORD_RESET_UNAVAILABLE. ' +
       'FAMILY_SCOPE_MISSING is a programming error: it is answered as a bare 500, without details',
   })
   code: ErrorCode;
@@ -149,7 +150,8 @@ export class ErrorResponse {
     type: ErrorDetailsResponse,
     example: { code: 'VALIDATION_FAILED', fields: [{ field: 'email', errors: ['email must be an email'] }] },
     description:
-      'Present on every 4xx answer and on a 503 SERVER_BUSY (GET /api/v1/sync, with retryAfterSeconds); ' +
+      'Present on every 4xx answer, on a 503 SERVER_BUSY (GET /api/v1/sync, with retryAfterSeconds) and on a ' +
+      '503 PASSWORD_RESET_UNAVAILABLE (POST /api/v1/auth/forgot-password: no mail server); ' +
       'absent on a 500 (it says nothing, on purpose) and on the health check\'s 503',
   })
   details?: ErrorDetailsResponse;

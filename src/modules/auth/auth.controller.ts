@@ -1,10 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
 import {
+  ApiAcceptedResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
+  ApiServiceUnavailableResponse,
   ApiTags,
   ApiUnauthorizedResponse,
   ApiUnprocessableEntityResponse,
@@ -15,13 +17,26 @@ import { Authenticated, CurrentUser } from '../../common/family-scope/decorators
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
 import { AuthRateLimited } from './rate-limit.guard.js';
 import { AuthService } from './auth.service.js';
-import { ChangePasswordDto, DeleteAccountDto, JoinFamilyDto, LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto.js';
-import { AuthResponse, MeResponse, TokenResponse } from './dto/auth.response.js';
+import {
+  ChangePasswordDto,
+  DeleteAccountDto,
+  ForgotPasswordDto,
+  JoinFamilyDto,
+  LoginDto,
+  RefreshDto,
+  RegisterDto,
+  ResetPasswordDto,
+} from './dto/auth.dto.js';
+import { AuthResponse, ForgotPasswordResponse, MeResponse, TokenResponse } from './dto/auth.response.js';
+import { PasswordResetService } from './password-reset.service.js';
 
 @ApiTags('auth')
 @Controller('api/v1/auth')
 export class AuthController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    private readonly resets: PasswordResetService,
+  ) {}
 
   /**
    * Creates an account and a new family (as owner), or joins the family of `invite_code`.
@@ -83,6 +98,42 @@ export class AuthController {
   @ApiUnprocessableEntityResponse({ type: ErrorResponse, description: 'new_password equals current_password (VALIDATION_FAILED, details.fields names new_password)' })
   changePassword(@CurrentUser() user: AuthenticatedUser, @Body() dto: ChangePasswordDto): Promise<AuthResponse> {
     return this.auth.changePassword(user.userId, dto);
+  }
+
+  /**
+   * Emails a single-use link to reset the password of the account of `email`, if there is one. The
+   * answer is the same either way, and is sent before the account is looked up. A newer request
+   * replaces the link of an earlier one. Rate limited per network and per email (every request counts).
+   */
+  @Post('forgot-password')
+  @HttpCode(202)
+  @AuthRateLimited({ everyAttempt: true })
+  @ApiAcceptedResponse({ type: ForgotPasswordResponse, description: 'The same answer whether or not an account has this email' })
+  @ApiJsonBodyErrors()
+  @ApiServiceUnavailableResponse({
+    type: ErrorResponse,
+    description: 'Password reset by email is off on this server: it has no mail server (PASSWORD_RESET_UNAVAILABLE); the user asks support',
+  })
+  forgotPassword(@Body() dto: ForgotPasswordDto): ForgotPasswordResponse {
+    return this.resets.requestReset(dto.email);
+  }
+
+  /**
+   * Sets a new password with the token of an emailed link, and signs the user out everywhere at once
+   * (as a password change does); answers a new sign-in for this device. The token works once.
+   * Rate limited per network.
+   */
+  @Post('reset-password')
+  @HttpCode(200)
+  @AuthRateLimited()
+  @ApiOkResponse({ type: AuthResponse })
+  @ApiJsonBodyErrors()
+  @ApiUnauthorizedResponse({
+    type: ErrorResponse,
+    description: 'The token is unknown, expired, already used or replaced by a newer link (INVALID_RESET_TOKEN): nothing changed; ask for a new link',
+  })
+  resetPassword(@Body() dto: ResetPasswordDto): Promise<AuthResponse> {
+    return this.resets.reset(dto);
   }
 
   /**

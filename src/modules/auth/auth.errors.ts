@@ -17,6 +17,12 @@ export const AuthErrors = {
   /** Admin CLI look-up; the email is the admin's own input. */
   noSuchUser: (email: string) => new DomainError(ErrorCode.NOT_FOUND, `No user with email ${email}`),
   invalidRefreshToken: () => new DomainError(ErrorCode.INVALID_REFRESH_TOKEN, 'Invalid or expired refresh token'),
+  /** reset-password: unknown, expired, used or revoked (a newer link, a password change) — one answer for all. */
+  invalidResetToken: () =>
+    new DomainError(ErrorCode.INVALID_RESET_TOKEN, 'This password reset link is invalid, expired or already used; ask for a new one'),
+  /** forgot-password in production without SMTP_URL: no email can be sent. */
+  passwordResetUnavailable: () =>
+    new DomainError(ErrorCode.PASSWORD_RESET_UNAVAILABLE, 'Password reset by email is not available on this server; contact support'),
   refreshTokenReuse: () => new DomainError(ErrorCode.INVALID_REFRESH_TOKEN, 'Refresh token reuse detected; please sign in again'),
   rateLimited: (retryAfterSeconds: number) =>
     new DomainError(ErrorCode.RATE_LIMITED, `Too many attempts; try again in ${retryAfterSeconds} s`, { retryAfterSeconds }),

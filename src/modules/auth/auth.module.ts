@@ -4,6 +4,7 @@ import type { ConfigType } from '@nestjs/config';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { MailModule } from '../../common/mail/mail.module.js';
 import { appConfig, authConfig } from '../../config/configuration.js';
 import { FamiliesModule } from '../families/families.module.js';
 import { AuthRateLimitGuard } from './rate-limit.guard.js';
@@ -16,6 +17,8 @@ import { RefreshTokenEntity } from './entities/refresh-token.entity.js';
 import { UserEntity } from './entities/user.entity.js';
 import { resolveJwtSecret } from './jwt-secret.js';
 import { JwtStrategy } from './jwt.strategy.js';
+import { PasswordResetTokenRepository } from './password-reset-token.repository.js';
+import { PasswordResetService } from './password-reset.service.js';
 import { PasswordService } from './password.service.js';
 import { TokenService } from './token.service.js';
 
@@ -33,6 +36,7 @@ const jwtSecretProvider = {
     TypeOrmModule.forFeature([UserEntity, RefreshTokenEntity]),
     PassportModule,
     FamiliesModule,
+    MailModule,
     JwtModule.registerAsync({
       inject: [JWT_SECRET],
       extraProviders: [jwtSecretProvider],
@@ -48,6 +52,8 @@ const jwtSecretProvider = {
     AuthRateLimitGuard,
     AuthRateLimitInterceptor,
     AuthRateLimitRepository,
+    PasswordResetTokenRepository,
+    PasswordResetService,
     jwtSecretProvider,
   ],
   exports: [TokenService, PasswordService, AuthService],

@@ -11,6 +11,7 @@ import { lockSignIns } from './refresh-token-revocation.js';
 import { normalizeEmail } from './email.js';
 import { UserEntity } from './entities/user.entity.js';
 import { AuthErrors } from './auth.errors.js';
+import { PasswordResetTokenRepository } from './password-reset-token.repository.js';
 import { PasswordService } from './password.service.js';
 import { TokenService } from './token.service.js';
 
@@ -24,6 +25,7 @@ export class AuthService {
     private readonly tokens: TokenService,
     private readonly families: FamiliesService,
     private readonly versions: FamilyVersionService,
+    private readonly resetTokens: PasswordResetTokenRepository,
   ) {}
 
   /**
@@ -156,6 +158,28 @@ export class AuthService {
   }
 
   /**
+   * A reset by emailed token (PasswordResetService): `claim` takes the token for `userId` in this
+   * transaction, then the password is replaced as by a reset (`replacePassword`: every sign-in ends)
+   * and the caller gets a new sign-in, as with a change. The user's row is locked first, as every
+   * path that changes a user's password or reset tokens does (PasswordResetTokenRepository), so a
+   * second use of the token waits here and finds it used. null: no such user, or the token was not
+   * taken (used, revoked, expired meanwhile); nothing changed.
+   */
+  async resetPasswordByToken(
+    userId: string,
+    passwordHash: string,
+    claim: (manager: EntityManager) => Promise<boolean>,
+  ): Promise<AuthResponse | null> {
+    return this.users.manager.transaction(async (manager) => {
+      const user = await manager.findOne(UserEntity, { where: { id: userId }, lock: { mode: 'for_no_key_update' } });
+      if (!user || !(await claim(manager))) return null;
+      await this.replacePassword(manager, userId, passwordHash);
+      const tokens = await this.tokens.issueIn(manager, userId);
+      return AuthResponse.from(tokens, user);
+    });
+  }
+
+  /**
    * DELETE /auth/me: the caller deletes their own account, confirmed by their password (checked as a
    * login checks it; wrong: 401 INVALID_CREDENTIALS, nothing deleted). The row goes in one
    * transaction with their departure from their family (FamiliesService.deleteMember: an owner with
@@ -196,9 +220,9 @@ export class AuthService {
    * Stores a new password hash and signs the user out everywhere, at once, in the caller's
    * transaction: every refresh token is revoked, access tokens issued until now are refused from the
    * next request on (their sign-ins are revoked; `tokens_valid_after` refuses tokens without `sid`,
-   * checked by JwtAuthGuard), and open "sync now" streams end on commit (their reconnection is then
-   * refused). With `expectedHash`, only if that is still the stored hash. Returns false when nothing
-   * was changed (no such user, or not the expected hash).
+   * checked by JwtAuthGuard), open "sync now" streams end on commit (their reconnection is then
+   * refused), and emailed reset links not used yet stop working. With `expectedHash`, only if that is
+   * still the stored hash. Returns false when nothing was changed (no such user, or not the expected hash).
    *
    * The users row is updated (and locked) before the sign-in lock is taken, in the order the
    * families module's removal takes them. A sign-in that held that lock first (a login that checked
@@ -212,6 +236,8 @@ export class AuthService {
     const { affected } = await manager.update(UserEntity, where, { passwordHash, tokensValidAfter });
     if (!affected) return false;
     await this.tokens.revokeAllForUser(userId, manager);
+    // A link sent before the password changed must not change it again.
+    await this.resetTokens.revokeUnused(manager, userId);
     // On every instance (LISTEN/NOTIFY), like a membership change.
     await this.versions.notifyMembershipChange(manager, userId);
     return true;

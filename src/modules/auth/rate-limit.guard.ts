@@ -26,6 +26,8 @@ const SITE_FACTOR = 4;
 export const INVALID_NETWORK = 'invalid';
 /** Metadata of a route that checks the account's password (AuthRateLimited's `passwordCheck`). */
 const PASSWORD_CHECK = 'hemoday:auth-rate-limit:password-check';
+/** Metadata of a route whose every attempt counts for the account too (AuthRateLimited's `everyAttempt`). */
+const EVERY_ATTEMPT = 'hemoday:auth-rate-limit:every-attempt';
 /** A proxy writing addresses the guard cannot read is worth a warning, but not one per request. */
 const INVALID_WARNING_INTERVAL_MS = 60 * 60_000;
 
@@ -46,7 +48,9 @@ const INVALID_WARNING_INTERVAL_MS = 60 * 60_000;
  *   stopping distributed guessing; the window is short (AUTH_RATE_WINDOW_SECONDS). The routes that
  *   check the account's password (login, change-password, DELETE /auth/me: `passwordCheck`) share
  *   **one** such budget, keyed by the account's email: otherwise whoever holds a stolen access token
- *   could guess the password on each of them, three budgets in all;
+ *   could guess the password on each of them, three budgets in all. A route that always succeeds
+ *   (forgot-password answers 202 whatever the email: `everyAttempt`) counts every attempt instead:
+ *   its cost to the account — an email — comes with each one;
  *
  * An attempt is counted in these buckets in this order, as far as the first full one, where it is
  * refused (429, Retry-After: what is left of that bucket's window): a refused attempt does not count
@@ -90,7 +94,8 @@ export class AuthRateLimitGuard implements CanActivate {
       for (const { key, factor } of networks) buckets.push({ key: `invite|net:${key}`, max: limit * NETWORK_FACTOR * factor, held: true });
     }
     const account = await this.accountBucket(context, request, route);
-    if (account) buckets.push({ key: account, max: limit, held: true });
+    const everyAttempt = this.reflector.get<boolean | undefined>(EVERY_ATTEMPT, context.getHandler()) ?? false;
+    if (account) buckets.push({ key: account, max: limit, held: !everyAttempt });
 
     const attempt = await this.limits.take(buckets, this.config.rateWindowSeconds);
     if (!attempt.counted) {
@@ -133,12 +138,15 @@ export class AuthRateLimitGuard implements CanActivate {
 
 /**
  * The limits of `AuthRateLimitGuard` on a route (login, register, join-family, change-password,
- * DELETE /auth/me), and the 429 they answer. `passwordCheck`: the route checks the account's
- * password, and shares one account budget with every other such route.
+ * DELETE /auth/me, forgot-password, reset-password), and the 429 they answer. `passwordCheck`: the
+ * route checks the account's password, and shares one account budget with every other such route.
+ * `everyAttempt`: every attempt counts for the account, not only failures (a route that answers the
+ * same whether or not it did anything).
  */
-export function AuthRateLimited(options: { passwordCheck?: boolean } = {}): MethodDecorator {
+export function AuthRateLimited(options: { passwordCheck?: boolean; everyAttempt?: boolean } = {}): MethodDecorator {
   return applyDecorators(
     SetMetadata(PASSWORD_CHECK, options.passwordCheck ?? false),
+    SetMetadata(EVERY_ATTEMPT, options.everyAttempt ?? false),
     UseGuards(AuthRateLimitGuard),
     UseInterceptors(AuthRateLimitInterceptor),
     ApiRateLimitedError(),

@@ -68,3 +68,22 @@ export class ChangePasswordDto {
   @IsString() @MinLength(PASSWORD_MIN_LENGTH) @MaxLength(PASSWORD_MAX_LENGTH)
   new_password: string;
 }
+
+export class ForgotPasswordDto {
+  /** The account's email, normalized as at login. Whether or not an account has it, the answer is the same. @example parent@example.com */
+  @Transform(toStoredEmail) @IsEmail() @MaxLength(320)
+  email: string;
+}
+
+export class ResetPasswordDto {
+  /**
+   * The token of the emailed link (its `{token}` part: 43 base64url characters), as received.
+   * @example 5wLgjLPH3Af3EddeWw5g5tz0SI0IJpcZPAJOG7rTcPI
+   */
+  @IsString() @IsNotEmpty() @MaxLength(200)
+  token: string;
+
+  /** At least 8 characters, as at registration. @example a-new-horse-battery-staple */
+  @IsString() @MinLength(PASSWORD_MIN_LENGTH) @MaxLength(PASSWORD_MAX_LENGTH)
+  new_password: string;
+}

@@ -69,3 +69,25 @@ export class MeResponse {
   user: UserResponse;
   family: FamilySummaryResponse | null;
 }
+
+export class ForgotPasswordResponse {
+  /** The same words for every request, whether or not an account has the email. */
+  @ApiProperty({ example: 'If an account uses this email, a link to reset its password is on its way. It works once, for 30 minutes.' })
+  message: string;
+  /** How long an emailed link works, seconds (PASSWORD_RESET_TTL). @example 1800 */
+  expires_in: number;
+
+  static of(ttlSeconds: number): ForgotPasswordResponse {
+    return {
+      message: `If an account uses this email, a link to reset its password is on its way. It works once, for ${humanDuration(ttlSeconds)}.`,
+      expires_in: ttlSeconds,
+    };
+  }
+}
+
+/** `30 minutes`, `1 hour`, `90 minutes`: a PASSWORD_RESET_TTL for people. */
+export function humanDuration(seconds: number): string {
+  if (seconds % 3600 === 0) return seconds === 3600 ? '1 hour' : `${seconds / 3600} hours`;
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
