@@ -337,20 +337,23 @@ describe('password reset without SMTP_URL in production (e2e)', () => {
 });
 
 /**
- * A fresh development machine: the built app (`node dist/main.js`) with no SMTP_URL and no
- * PASSWORD_RESET_URL writes the email to its log, and the link there works.
+ * The built app (`node dist/main.js`) as it runs, its log read: a fresh development machine (no
+ * SMTP_URL, no PASSWORD_RESET_URL) writes the email to its log, and the link there works; a mail
+ * server that refuses the address leaves a log line without it.
  */
-describe('password reset in development without SMTP_URL (e2e, the built app)', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'hemoday-reset-dev-'));
+describe('password reset, the built app and its log (e2e)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hemoday-reset-log-'));
+  let smtp: TestSmtpServer;
+  beforeAll(async () => (smtp = await startSmtpServer({ refuseRecipient: (address) => address.startsWith('refused-') })));
   afterAll(async () => {
     await stopAll();
+    await smtp?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('the email is written to the log at info level, with the default deep link; its token resets the password', async () => {
+  async function startApp(env: Record<string, string>) {
     const port = await freePort();
     const app = startService({
-      NODE_ENV: 'development',
       DATABASE_URL: process.env.TEST_DATABASE_URL,
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -360,11 +363,16 @@ describe('password reset in development without SMTP_URL (e2e, the built app)', 
       SMTP_URL: '',
       PASSWORD_RESET_URL: '',
       MAIL_FROM: '',
+      ...env,
     });
     await waitForHealth(port, app);
-    const base = `http://127.0.0.1:${port}/api/v1/auth`;
     const post = (path: string, body: object) =>
-      fetch(`${base}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`http://127.0.0.1:${port}/api/v1/auth/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { app, post };
+  }
+
+  it('development without SMTP_URL: the email is written to the log at info level, with the default deep link; its token resets the password', async () => {
+    const { app, post } = await startApp({ NODE_ENV: 'development' });
     const email = uniqueEmail('dev');
     expect((await post('register', { email, password: 'the first password' })).status).toBe(201);
     expect((await post('forgot-password', { email })).status).toBe(202);
@@ -373,9 +381,23 @@ describe('password reset in development without SMTP_URL (e2e, the built app)', 
     expect(line.level).toBe(30); // info
     expect(line.mail.to).toBe(email);
     const token = /hemoday:\/\/reset-password\?token=([A-Za-z0-9_-]{43})/.exec(line.mail.text)![1];
-    const reset = await post('reset-password', { token, new_password: NEW_PASSWORD });
-    expect(reset.status).toBe(200);
+    expect((await post('reset-password', { token, new_password: NEW_PASSWORD })).status).toBe(200);
     expect((await post('login', { email, password: NEW_PASSWORD })).status).toBe(200);
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+  });
+
+  it('a mail server that refuses the address: still 202; the error is logged with the user id and the SMTP code, never the address', async () => {
+    const { app, post } = await startApp({ NODE_ENV: 'test', SMTP_URL: smtp.url, MAIL_FROM, PASSWORD_RESET_URL: RESET_URL });
+    const email = uniqueEmail('refused');
+    const registered = await post('register', { email, password: 'the first password' });
+    const { user } = (await registered.json()) as { user: { id: string } };
+    expect((await post('forgot-password', { email })).status).toBe(202);
+
+    const line = JSON.parse(await app.waitFor(/password reset email could not be sent/)) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: 50, userId: user.id, cause: { code: 'EENVELOPE', responseCode: 550, message: expect.stringContaining('[address]') } });
+    expect(app.output()).not.toContain(email);
+    expect(app.output()).not.toContain(email.split('@')[0]);
     app.child.kill('SIGTERM');
     expect(await app.exited).toBe(0);
   });

@@ -25,11 +25,12 @@ export const SMTP_PASSWORD = 'smtp p@ss/word';
 
 /**
  * A real SMTP server (the `smtp-server` package) on 127.0.0.1, on a free port, that accepts mail
- * for any address from a client that logs in with SMTP_USER / SMTP_PASSWORD, and keeps it. Plain
+ * for any address (but those `refuseRecipient` picks) from a client that logs in with SMTP_USER /
+ * SMTP_PASSWORD, and keeps it. Plain
  * SMTP (no STARTTLS: the test has no certificate the client would trust), so AUTH is allowed
  * without TLS.
  */
-export async function startSmtpServer(): Promise<TestSmtpServer> {
+export async function startSmtpServer(options: { refuseRecipient?: (address: string) => boolean } = {}): Promise<TestSmtpServer> {
   const received: ReceivedMail[] = [];
   const server = new SMTPServer({
     disabledCommands: ['STARTTLS'],
@@ -38,6 +39,11 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
     onAuth(auth, _session, callback) {
       if (auth.username === SMTP_USER && auth.password === SMTP_PASSWORD) return callback(null, { user: auth.username });
       return callback(new Error('Invalid username or password'));
+    },
+    onRcptTo(address, _session, callback) {
+      // As a real server refuses an unknown mailbox: its reply quotes the address.
+      if (options.refuseRecipient?.(address.address)) return callback(Object.assign(new Error(`5.1.1 <${address.address}>: Recipient address rejected`), { responseCode: 550 }));
+      return callback();
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];

@@ -118,7 +118,7 @@ export class PasswordResetService implements BeforeApplicationShutdown {
       await this.mailer.send(resetEmail(account.email, resetLink(url, token), ttlSeconds));
     } catch (error) {
       // The token stays: nobody has it, and it expires.
-      this.logger.error({ userId: account.userId, err: error }, 'password reset email could not be sent');
+      this.logger.error({ userId: account.userId, cause: mailFailure(error) }, 'password reset email could not be sent');
       return;
     }
     this.logger.log({ userId: account.userId }, 'password reset email sent');
@@ -148,6 +148,20 @@ export function resetEmail(to: string, link: string, ttlSeconds: number): Outgoi
     '<p>If you did not ask for this, ignore this email: your password stays as it is.</p>',
   ].join('\n');
   return { to, subject: 'Reset your HemoDay password', text, html };
+}
+
+/**
+ * What an operator needs of a failed send, without the address: nodemailer's errors carry the
+ * recipients (`rejected`, `envelope`) and the server's reply, which often quotes the address.
+ */
+export function mailFailure(error: unknown): Record<string, unknown> {
+  const e = (error ?? {}) as { code?: unknown; responseCode?: unknown; command?: unknown; message?: unknown };
+  return {
+    code: e.code,
+    responseCode: e.responseCode,
+    command: e.command,
+    message: String(e.message ?? error).replace(/[^\s<>@"',;:]+@[^\s<>@"',;:]+/g, '[address]'),
+  };
 }
 
 function escapeHtml(value: string): string {
