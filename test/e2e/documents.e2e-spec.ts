@@ -6,8 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Response } from 'supertest';
 import { DataSource } from 'typeorm';
+import { connectionName } from '../../src/database/connection-name.js';
+import { FilesRepository } from '../../src/modules/documents/files.repository.js';
 import { DRAINED_MAX_BYTES, rawRequest } from '../setup/raw-request.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { until } from '../setup/wait.js';
 import { Device } from '../sync-client/device.js';
 
 interface Member {
@@ -578,26 +581,42 @@ describe('files: upload and download', () => {
 
     it('a bare upload and the removal of its uploader at the same moment: one waits for the other, never a deadlock', async () => {
       const { owner, member } = await familyWithMember();
-      // Widen the window between the upload's membership check and its insert's foreign-key check.
-      const fn = `slow_files_${member.familyId.replace(/-/g, '_')}`;
-      await db.query(
-        `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$;
-         CREATE TRIGGER ${fn} BEFORE INSERT ON files FOR EACH ROW WHEN (NEW.family_id = '${member.familyId}') EXECUTE FUNCTION ${fn}()`,
-      );
+      // Hold the upload between its membership check (its locks taken) and its insert. Not a trigger
+      // on `files`: DDL on a table every test of the run shares can wait for, and hang, another test.
+      const files = t.app.get(FilesRepository);
+      const withManager = files.withManager.bind(files);
+      let reached!: () => void;
+      let release!: () => void;
+      const atInsert = new Promise<void>((r) => (reached = r));
+      const gate = new Promise<void>((r) => (release = r));
+      files.withManager = (manager) => {
+        const scoped = withManager(manager);
+        const insert = scoped.insert.bind(scoped);
+        scoped.insert = async (...args: Parameters<typeof insert>) => {
+          files.withManager = withManager;
+          reached();
+          await gate;
+          return insert(...args);
+        };
+        return scoped;
+      };
       try {
         const uploading = upload(member, pdf(), 'scan.pdf').then((r) => r);
-        const started = Date.now();
-        while (!(await db.query("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'")).length) {
-          if (Date.now() - started > 10_000) throw new Error('the upload never reached its insert');
-          await new Promise((r) => setTimeout(r, 20));
-        }
+        await atInsert;
         const removing = t.http().delete(`/api/v1/families/me/members/${member.userId}`).set('Authorization', `Bearer ${owner.token}`).then((r) => r);
+        // The removal waits for the upload's lock on the family (this app's connections only: other test files share the database).
+        await until(
+          async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [connectionName('api')])).length > 0,
+          'the removal to wait for the upload',
+        );
+        release();
         const [uploaded, removed] = await Promise.all([uploading, removing]);
         expect(removed.status).toBe(204);
         // The upload got there first (it holds the family's key-share lock): it committed, then the removal did.
         expect(uploaded.status).toBe(201);
       } finally {
-        await db.query(`DROP TRIGGER ${fn} ON files; DROP FUNCTION ${fn}()`);
+        release();
+        files.withManager = withManager;
       }
     });
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { connectionName } from '../../src/database/connection-name.js';
 import { bearer, familyWithMember, joinFamily, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
@@ -722,8 +723,9 @@ describe('families (e2e)', () => {
           t.http().delete(`/api/v1/families/me/members/${third.user.id}`).set(bearer(owner.token)).then((r) => r),
           t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: third.user.id }).then((r) => r),
         );
+        // This app's connections only: the other test files share the database.
         const waiting = async () =>
-          (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0].n;
+          (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [connectionName('api')]))[0].n;
         await until(async () => (await waiting()) >= 3, 'the three requests to wait for the family lock');
         await handOver.query(`UPDATE users SET role = CASE WHEN id = $1 THEN 'owner' ELSE 'member' END WHERE family_id = $2`, [heir.user.id, owner.family.id]);
         await handOver.commitTransaction();
