@@ -8,6 +8,7 @@ import { FamiliesModule } from '../modules/families/families.module.js';
 import { SyncModule } from '../modules/sync/sync.module.js';
 import { CliDatabaseModule } from './cli-database.module.js';
 import { FamilyInviteCodeCommand } from './commands/family-invite-code.command.js';
+import { FamilySetOwnerCommand } from './commands/family-set-owner.command.js';
 import { FamilyShowCommand } from './commands/family-show.command.js';
 import { FilesCleanupCommand } from './commands/files-cleanup.command.js';
 import { MigrationRevertCommand } from './commands/migration-revert.command.js';
@@ -50,6 +51,7 @@ import { FamilyReportService } from './support/family-report.service.js';
     UserDeleteCommand,
     FamilyShowCommand,
     FamilyInviteCodeCommand,
+    FamilySetOwnerCommand,
     FilesCleanupCommand,
     SyncCleanupCommand,
     MigrationRunCommand,

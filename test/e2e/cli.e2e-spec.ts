@@ -337,6 +337,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       [['family:show', 'QQQQQQ'], /No family with invite code QQQQQQ/],
       [['user:reset-password', '--email', 'nobody@nowhere.example', '--password', 'long enough'], /No user with email nobody@nowhere.example/],
       [['user:delete'], /required option '--email/],
+      [['family:set-owner', '--email', 'nobody@nowhere.example'], /No user with email nobody@nowhere.example/],
       [['user:delete', '--email', 'nobody@nowhere.example'], /No user with email nobody@nowhere.example/],
     ])('%j', async (args, message) => {
       expectOneLineFailure(await cli(args), message);
@@ -472,6 +473,25 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(family.body.members.map((m: { email: string }) => m.email)).toEqual([owner]);
       expect(family.body.invite_code).not.toBe(code);
       expectOneLineFailure(await cli(['user:delete', '--email', member]), /No user with email/);
+    });
+
+    it('family:set-owner makes a member the owner (a family whose owner is gone); the former owner is a member', async () => {
+      const owner = uniqueEmail('set-owner');
+      expect((await cli(['user:create', '--email', owner, '--password', 'owner password'])).code).toBe(0);
+      const ownerSession = await login(owner, 'owner password').expect(200);
+      const { invite_code: code } = (await t.http().get('/api/v1/families/me').set(bearer(ownerSession.body.access_token)).expect(200)).body;
+      const member = uniqueEmail('set-owner-member');
+      expect((await cli(['user:create', '--email', member, '--password', 'member password', '--invite-code', code])).code).toBe(0);
+      const memberSession = await login(member, 'member password').expect(200);
+
+      const run = await cli(['family:set-owner', '--email', member]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`${member} is now the owner of family ${memberSession.body.user.family_id}`);
+      const family = await t.http().get('/api/v1/families/me').set(bearer(memberSession.body.access_token)).expect(200);
+      expect(Object.fromEntries(family.body.members.map((m: { email: string; role: string }) => [m.email, m.role]))).toEqual({ [owner]: 'member', [member]: 'owner' });
+      // The new owner manages the family from their next request.
+      await t.http().post('/api/v1/families/me/invite-code').set(bearer(memberSession.body.access_token)).expect(200);
+      expect((await cli(['family:set-owner', '--email', member])).stdout).toMatch(/is the owner of family .* already/);
     });
 
     it('family:show by family id, and family:invite-code reopening a family nobody is in: its former owner joins back as owner', async () => {

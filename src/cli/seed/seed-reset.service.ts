@@ -72,8 +72,8 @@ export class SeedResetService {
     const scope = { userId: account.id, familyId, role: 'owner' as const, joinedVersion: account.familyJoinedVersion };
     if (account.role !== 'owner') {
       // The demo account handed the family on (POST /families/me/owner): the owner hands it back.
-      const owner = await this.repository.owner(familyId);
-      if (owner) await this.familyContext.run({ ...owner, familyId, role: 'owner' }, () => this.families.transferOwnership(account.id));
+      const owner = await this.families.ownerScope(familyId);
+      if (owner) await this.familyContext.run(owner, () => this.families.transferOwnership(account.id));
     }
     const others = await this.repository.otherMembers(familyId, account.id);
     for (const memberId of others) await this.familyContext.run(scope, () => this.families.removeMember(memberId));

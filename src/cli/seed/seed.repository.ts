@@ -96,15 +96,6 @@ export class SeedRepository {
   }
 
   /** Members of the family other than `exceptUserId`. */
-  /** The family's owner as the family guard would scope them; null for none. */
-  async owner(familyId: string): Promise<{ userId: string; joinedVersion: number } | null> {
-    const [row]: Array<{ id: string; family_joined_version: string }> = await this.dataSource.query(
-      `SELECT id, family_joined_version FROM users WHERE family_id = $1 AND role = 'owner'`,
-      [familyId],
-    );
-    return row ? { userId: row.id, joinedVersion: Number(row.family_joined_version) } : null;
-  }
-
   async otherMembers(familyId: string, exceptUserId: string, manager: EntityManager = this.dataSource.manager): Promise<string[]> {
     const rows: Array<{ id: string }> = await manager.query('SELECT id FROM users WHERE family_id = $1 AND id <> $2 ORDER BY created_at', [
       familyId,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
-import { FamilyContext } from '../../common/family-scope/family-context.js';
+import { FamilyContext, type FamilyScope } from '../../common/family-scope/family-context.js';
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
 import { assertStillMember, assertStillMemberAfterRead, membershipChanged } from '../../common/family-scope/membership.js';
 import { isUniqueViolation } from '../../common/postgres-errors.js';
@@ -305,6 +305,12 @@ export class FamiliesService {
       },
       user.familyId ? { leavingFamilyId: user.familyId } : { above: user.familyJoinedVersion },
     );
+  }
+
+  /** Admin CLI: the family's owner as the family guard would scope them (to act in their name); null for none. */
+  async ownerScope(familyId: string): Promise<FamilyScope | null> {
+    const owner = await this.allFamilies.manager.getRepository(UserEntity).findOne({ where: { familyId, role: 'owner' } });
+    return owner ? { userId: owner.id, familyId, role: 'owner', joinedVersion: owner.familyJoinedVersion } : null;
   }
 
   /** The family as GET /auth/me shows it; null for none (or one that does not exist). */
