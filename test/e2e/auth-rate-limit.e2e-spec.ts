@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { bearer, registerFamily, uniqueEmail } from '../factories/auth.factory.js';
+import { newClientIp } from '../setup/rate-limits.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
 /**
@@ -12,7 +13,6 @@ describe('auth rate limits (e2e)', () => {
   beforeAll(async () => (t = await createTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: '1' })));
   afterAll(() => t.close());
 
-  const newIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
   const login = (ip: string, email: string, password = 'wrong password') =>
     t.http().post('/api/v1/auth/login').set('X-Forwarded-For', ip).send({ email, password });
 
@@ -26,43 +26,43 @@ describe('auth rate limits (e2e)', () => {
   }
 
   it('login: after 3 failures on one account the next attempt answers 429, even from other IPs and with the right password', async () => {
-    const user = await registerFamily(t, { ip: newIp() });
-    for (let i = 0; i < 3; i++) expect((await login(newIp(), user.email)).status).toBe(401);
-    expect429(await login(newIp(), user.email, user.password));
+    const user = await registerFamily(t, { ip: newClientIp() });
+    for (let i = 0; i < 3; i++) expect((await login(newClientIp(), user.email)).status).toBe(401);
+    expect429(await login(newClientIp(), user.email, user.password));
     // The account key ignores case and spaces, so variants do not get a fresh budget.
-    expect429(await login(newIp(), `  ${user.email.toUpperCase()} `, user.password));
+    expect429(await login(newClientIp(), `  ${user.email.toUpperCase()} `, user.password));
     // Another account is unaffected.
-    const other = await registerFamily(t, { ip: newIp() });
-    expect((await login(newIp(), other.email, other.password)).status).toBe(200);
+    const other = await registerFamily(t, { ip: newClientIp() });
+    expect((await login(newClientIp(), other.email, other.password)).status).toBe(200);
   });
 
   it('wrong passwords for one account add up across login, change-password and DELETE /auth/me: one budget, not one per route', async () => {
-    const user = await registerFamily(t, { ip: newIp() });
-    const signedIn = (path: string, method: 'post' | 'delete', body: object) => t.http()[method](path).set('X-Forwarded-For', newIp()).set(bearer(user.token)).send(body);
-    expect((await login(newIp(), user.email)).status).toBe(401);
+    const user = await registerFamily(t, { ip: newClientIp() });
+    const signedIn = (path: string, method: 'post' | 'delete', body: object) => t.http()[method](path).set('X-Forwarded-For', newClientIp()).set(bearer(user.token)).send(body);
+    expect((await login(newClientIp(), user.email)).status).toBe(401);
     expect((await signedIn('/api/v1/auth/change-password', 'post', { current_password: 'wrong password', new_password: 'another password' })).status).toBe(401);
     expect((await signedIn('/api/v1/auth/me', 'delete', { password: 'wrong password' })).status).toBe(401);
     // Whoever holds the access token has had the account's 3 guesses: every route now refuses, the right password too.
     expect429(await signedIn('/api/v1/auth/me', 'delete', { password: user.password }));
     expect429(await signedIn('/api/v1/auth/change-password', 'post', { current_password: user.password, new_password: 'another password' }));
-    expect429(await login(newIp(), user.email.toUpperCase(), user.password));
+    expect429(await login(newClientIp(), user.email.toUpperCase(), user.password));
     // Other routes of the account keep their own budgets: the invite code is no password.
-    const other = await registerFamily(t, { ip: newIp() });
-    expect((await t.http().post('/api/v1/auth/join-family').set('X-Forwarded-For', newIp()).set(bearer(user.token)).send({ invite_code: other.inviteCode })).status).toBe(200);
+    const other = await registerFamily(t, { ip: newClientIp() });
+    expect((await t.http().post('/api/v1/auth/join-family').set('X-Forwarded-For', newClientIp()).set(bearer(user.token)).send({ invite_code: other.inviteCode })).status).toBe(200);
   });
 
   it('login: one IP trying many accounts is limited at 3× the account limit', async () => {
-    const ip = newIp();
+    const ip = newClientIp();
     for (let i = 0; i < 9; i++) expect((await login(ip, uniqueEmail('spray'))).status).toBe(401);
     expect429(await login(ip, uniqueEmail('spray')));
     // Another IP is unaffected.
-    expect((await login(newIp(), uniqueEmail('spray'))).status).toBe(401);
+    expect((await login(newClientIp(), uniqueEmail('spray'))).status).toBe(401);
   });
 
   it('join-family: the 4th guess by one user answers 429, and a valid code is then refused too', async () => {
-    const owner = await registerFamily(t, { ip: newIp() });
-    const guesser = await registerFamily(t, { ip: newIp() });
-    const ip = newIp();
+    const owner = await registerFamily(t, { ip: newClientIp() });
+    const guesser = await registerFamily(t, { ip: newClientIp() });
+    const ip = newClientIp();
     const join = (code: string) => t.http().post('/api/v1/auth/join-family').set('X-Forwarded-For', ip).set(bearer(guesser.token)).send({ invite_code: code });
     for (const code of ['ZZZZZ2', 'ZZZZZ3', 'ZZZZZ4']) expect((await join(code)).status).toBe(404);
     expect429(await join(owner.inviteCode));
@@ -71,8 +71,8 @@ describe('auth rate limits (e2e)', () => {
   });
 
   it('join-family: one IP is limited across users', async () => {
-    const ip = newIp();
-    const users = await Promise.all([1, 2, 3, 4].map(() => registerFamily(t, { ip: newIp() })));
+    const ip = newClientIp();
+    const users = await Promise.all([1, 2, 3, 4].map(() => registerFamily(t, { ip: newClientIp() })));
     const statuses: number[] = [];
     for (const user of users) {
       for (let i = 0; i < 3 && statuses.length < 10; i++) {
@@ -86,7 +86,7 @@ describe('auth rate limits (e2e)', () => {
   });
 
   it('register: invite-code guessing through registration is limited per IP too', async () => {
-    const ip = newIp();
+    const ip = newClientIp();
     const register = (code: string) =>
       t.http().post('/api/v1/auth/register').set('X-Forwarded-For', ip).send({ email: uniqueEmail(), password: 'long enough pw', invite_code: code });
     for (let i = 0; i < 9; i++) expect((await register('ZZZZZ6')).status).toBe(404);
@@ -94,8 +94,8 @@ describe('auth rate limits (e2e)', () => {
   });
 
   it('invite-code guesses through join-family and register share one budget per network (not one per route)', async () => {
-    const ip = newIp();
-    const guessers = await Promise.all([1, 2].map(() => registerFamily(t, { ip: newIp() })));
+    const ip = newClientIp();
+    const guessers = await Promise.all([1, 2].map(() => registerFamily(t, { ip: newClientIp() })));
     const join = (user: (typeof guessers)[number], code: string) =>
       t.http().post('/api/v1/auth/join-family').set('X-Forwarded-For', ip).set(bearer(user.token)).send({ invite_code: code });
     const register = (code: string) =>
@@ -122,21 +122,21 @@ describe('auth rate limits (e2e)', () => {
     const email = uniqueEmail();
     const statuses = [];
     for (let i = 0; i < 5; i++) {
-      statuses.push((await t.http().post('/api/v1/auth/register').set('X-Forwarded-For', newIp()).send({ email, password: 'long enough pw' })).status);
+      statuses.push((await t.http().post('/api/v1/auth/register').set('X-Forwarded-For', newClientIp()).send({ email, password: 'long enough pw' })).status);
     }
     expect(statuses).toEqual([201, 409, 409, 409, 429]);
   });
 
   it('login: successful sign-ins do not use up the account budget (several phones, frequent sign-ins)', async () => {
-    const user = await registerFamily(t, { ip: newIp() });
-    for (let i = 0; i < 6; i++) expect((await login(newIp(), user.email, user.password)).status).toBe(200);
+    const user = await registerFamily(t, { ip: newClientIp() });
+    for (let i = 0; i < 6; i++) expect((await login(newClientIp(), user.email, user.password)).status).toBe(200);
     // The failure budget is intact: 3 failures, then 429.
-    for (let i = 0; i < 3; i++) expect((await login(newIp(), user.email)).status).toBe(401);
-    expect429(await login(newIp(), user.email));
+    for (let i = 0; i < 3; i++) expect((await login(newClientIp(), user.email)).status).toBe(401);
+    expect429(await login(newClientIp(), user.email));
   });
 
   it('a proxy that writes the source port (address:port, [v6]:port): a new port is not a new budget', async () => {
-    const ip = newIp();
+    const ip = newClientIp();
     const register = (from: string) =>
       t.http().post('/api/v1/auth/register').set('X-Forwarded-For', from).send({ email: uniqueEmail('port'), password: 'long enough pw', invite_code: 'ZZZZZ8' });
     for (let i = 0; i < 9; i++) expect((await register(`${ip}:${40_000 + i}`)).status).toBe(404);
@@ -211,15 +211,14 @@ describe('auth rate limits across two instances (e2e)', () => {
     await Promise.all([a?.close(), b?.close()]);
   });
 
-  const newIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
   const login = (t: TestApp, ip: string, email: string, password = 'wrong password') =>
     t.http().post('/api/v1/auth/login').set('X-Forwarded-For', ip).send({ email, password });
 
   it('failures on one account through A and B add up: the 4th attempt is refused on both, the right password too', async () => {
-    const user = await registerFamily(a, { ip: newIp() });
-    for (const t of [a, b, a]) expect((await login(t, newIp(), user.email)).status).toBe(401);
+    const user = await registerFamily(a, { ip: newClientIp() });
+    for (const t of [a, b, a]) expect((await login(t, newClientIp(), user.email)).status).toBe(401);
     for (const t of [b, a]) {
-      const refused = await login(t, newIp(), user.email, user.password);
+      const refused = await login(t, newClientIp(), user.email, user.password);
       expect(refused.status).toBe(429);
       expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(refused.body.details).toMatchObject({ code: 'RATE_LIMITED' });
@@ -227,22 +226,22 @@ describe('auth rate limits across two instances (e2e)', () => {
   });
 
   it('one network spraying accounts through A and B is refused after 3× the account limit in all', async () => {
-    const ip = newIp();
+    const ip = newClientIp();
     for (let i = 0; i < 9; i++) expect((await login(i % 2 ? b : a, ip, uniqueEmail('split'))).status).toBe(401);
     expect((await login(a, ip, uniqueEmail('split'))).status).toBe(429);
     expect((await login(b, ip, uniqueEmail('split'))).status).toBe(429);
   });
 
   it('a burst of concurrent wrong passwords for one account, split across A and B: exactly 3 are tried', async () => {
-    const user = await registerFamily(b, { ip: newIp() });
-    const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => login(i % 2 ? b : a, newIp(), user.email).then((res) => res.status)));
+    const user = await registerFamily(b, { ip: newClientIp() });
+    const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => login(i % 2 ? b : a, newClientIp(), user.email).then((res) => res.status)));
     expect(statuses.filter((s) => s === 401)).toHaveLength(3);
     expect(statuses.filter((s) => s === 429)).toHaveLength(9);
   });
 
   it('invite-code guesses from one network, by join-family on A and register on B: one budget of 9', async () => {
-    const ip = newIp();
-    const guessers = await Promise.all([1, 2].map(() => registerFamily(a, { ip: newIp() })));
+    const ip = newClientIp();
+    const guessers = await Promise.all([1, 2].map(() => registerFamily(a, { ip: newClientIp() })));
     for (const [user, code] of [[0, 'ZZZZZ2'], [0, 'ZZZZZ3'], [1, 'ZZZZZ4'], [1, 'ZZZZZ5']] as const) {
       expect((await a.http().post('/api/v1/auth/join-family').set('X-Forwarded-For', ip).set(bearer(guessers[user].token)).send({ invite_code: code })).status).toBe(404);
     }

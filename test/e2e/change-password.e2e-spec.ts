@@ -2,13 +2,13 @@
  * POST /api/v1/auth/change-password: the signed-in user changes their own password; every other
  * sign-in ends at once and the calling device gets a new one.
  */
-import { randomInt } from 'node:crypto';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { bearer, DEFAULT_PASSWORD, familyWithMember, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { expectEnded, openEvents } from '../setup/event-stream.js';
+import { expectRateLimited, newClientIp } from '../setup/rate-limits.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
-import { until } from '../setup/wait.js';
+import { sessionsWaitingBehind, until } from '../setup/wait.js';
 
 const ERROR_SHAPE = { statusCode: expect.any(Number), error: expect.any(String), message: expect.any(String) };
 const NEW_PASSWORD = 'a brand new horse battery';
@@ -175,15 +175,7 @@ describe('change-password (e2e)', () => {
       await session.query('BEGIN');
       await session.query(`SELECT pg_advisory_xact_lock(hashtextextended('hemoday-sign-ins:' || $1::text, 0))`, [userId]);
       /** Sessions waiting for this one: directly, or behind one that does. */
-      const waiting = async () =>
-        (
-          await client.query<{ n: number }>(
-            `WITH direct AS (SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))
-             SELECT count(*)::int AS n FROM pg_stat_activity a
-              WHERE $1 = ANY(pg_blocking_pids(a.pid)) OR EXISTS (SELECT 1 FROM direct d WHERE d.pid = ANY(pg_blocking_pids(a.pid)))`,
-            [rows[0].pid],
-          )
-        ).rows[0].n;
+      const waiting = () => sessionsWaitingBehind(client, rows[0].pid);
       let released = false;
       return {
         /** Waits until `n` requests queue behind the lock. */
@@ -275,51 +267,42 @@ describe('change-password rate limits (e2e)', () => {
   beforeAll(async () => (t = await createTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: '1' })));
   afterAll(() => t.close());
 
-  const newIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
   const change = (ip: string, token: string, current_password: string, new_password = NEW_PASSWORD) =>
     t.http().post('/api/v1/auth/change-password').set('X-Forwarded-For', ip).set(bearer(token)).send({ current_password, new_password });
 
-  function expect429(res: { status: number; body: Record<string, unknown>; headers: Record<string, string> }) {
-    expect(res.status).toBe(429);
-    expect(res.body).toMatchObject({ statusCode: 429, details: { code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) } });
-    const retryAfter = Number(res.headers['retry-after']);
-    expect(retryAfter).toBeGreaterThanOrEqual(1);
-    expect(retryAfter).toBeLessThanOrEqual(60);
-  }
-
   it('after 3 wrong current passwords the account gets 429 with Retry-After, from any network and with the right password; it stays signed in and unchanged', async () => {
-    const user = await registerFamily(t, { ip: newIp() });
-    for (let i = 0; i < 3; i++) expect((await change(newIp(), user.token, 'not the password')).status).toBe(401);
-    expect429(await change(newIp(), user.token, user.password));
+    const user = await registerFamily(t, { ip: newClientIp() });
+    for (let i = 0; i < 3; i++) expect((await change(newClientIp(), user.token, 'not the password')).status).toBe(401);
+    expectRateLimited(await change(newClientIp(), user.token, user.password));
     await t.http().get('/api/v1/auth/me').set(bearer(user.token)).expect(200);
     // The guesses were at the account's password: a login with it is refused for the window too.
-    expect429(await t.http().post('/api/v1/auth/login').set('X-Forwarded-For', newIp()).send({ email: user.email, password: user.password }));
+    expectRateLimited(await t.http().post('/api/v1/auth/login').set('X-Forwarded-For', newClientIp()).send({ email: user.email, password: user.password }));
     // Another account is unaffected.
-    const other = await registerFamily(t, { ip: newIp() });
-    expect((await change(newIp(), other.token, other.password)).status).toBe(200);
+    const other = await registerFamily(t, { ip: newClientIp() });
+    expect((await change(newClientIp(), other.token, other.password)).status).toBe(200);
   });
 
   it('successful changes give their attempt back: the failure budget stays whole', async () => {
-    const user = await registerFamily(t, { ip: newIp() });
+    const user = await registerFamily(t, { ip: newClientIp() });
     let token = user.token;
     let password = user.password;
     for (let i = 0; i < 4; i++) {
-      const res = await change(newIp(), token, password, `new password number ${i}`);
+      const res = await change(newClientIp(), token, password, `new password number ${i}`);
       expect(res.status).toBe(200);
       [token, password] = [res.body.access_token, `new password number ${i}`];
     }
-    for (let i = 0; i < 3; i++) expect((await change(newIp(), token, 'not the password')).status).toBe(401);
-    expect429(await change(newIp(), token, password));
+    for (let i = 0; i < 3; i++) expect((await change(newClientIp(), token, 'not the password')).status).toBe(401);
+    expectRateLimited(await change(newClientIp(), token, password));
   });
 
   it('one network is limited at 3× the account limit across accounts', async () => {
-    const ip = newIp();
-    const users = await Promise.all([1, 2, 3, 4].map(() => registerFamily(t, { ip: newIp() })));
+    const ip = newClientIp();
+    const users = await Promise.all([1, 2, 3, 4].map(() => registerFamily(t, { ip: newClientIp() })));
     for (const user of users.slice(0, 3)) {
       for (let i = 0; i < 3; i++) expect((await change(ip, user.token, 'not the password')).status).toBe(401);
     }
-    expect429(await change(ip, users[3].token, users[3].password));
+    expectRateLimited(await change(ip, users[3].token, users[3].password));
     // Another network is not.
-    expect((await change(newIp(), users[3].token, users[3].password)).status).toBe(200);
+    expect((await change(newClientIp(), users[3].token, users[3].password)).status).toBe(200);
   });
 });

@@ -2,7 +2,7 @@
  * Forgotten passwords: POST /api/v1/auth/forgot-password emails a single-use link (through a real
  * SMTP server started here), POST /api/v1/auth/reset-password takes its token and a new password.
  */
-import { createHash, randomInt } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +12,9 @@ import { MAX_RESET_EMAILS_PER_HOUR, PasswordResetService } from '../../src/modul
 import { bearer, registerFamily, uniqueEmail, type RegisteredUser } from '../factories/auth.factory.js';
 import { freePort, startService, stopAll, waitForHealth } from '../setup/service-process.js';
 import { SMTP_USER, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../setup/smtp-server.js';
+import { expectRateLimited, newClientIp } from '../setup/rate-limits.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
-import { until } from '../setup/wait.js';
+import { sessionsWaitingBehind, until } from '../setup/wait.js';
 
 const ERROR_SHAPE = { statusCode: expect.any(Number), error: expect.any(String), message: expect.any(String) };
 const NEW_PASSWORD = 'a brand new horse battery';
@@ -244,15 +245,7 @@ describe('password reset by email (e2e, real SMTP server)', () => {
       const second = reset(token, 'the second new password').then((r) => r);
       await until(
         // Directly behind the holder, or behind one that is (the second waits for the first's tuple lock).
-        async () =>
-          (
-            await watcher.query<{ n: number }>(
-              `WITH direct AS (SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))
-               SELECT count(*)::int AS n FROM pg_stat_activity a
-                WHERE $1 = ANY(pg_blocking_pids(a.pid)) OR EXISTS (SELECT 1 FROM direct d WHERE d.pid = ANY(pg_blocking_pids(a.pid)))`,
-              [pid],
-            )
-          ).rows[0].n >= 2,
+        async () => (await sessionsWaitingBehind(watcher, pid)) >= 2,
         'both resets waiting for the user row',
       );
       await holder.query('COMMIT');
@@ -279,42 +272,33 @@ describe('password reset rate limits (e2e)', () => {
   beforeAll(async () => (t = await createTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: '1' })));
   afterAll(() => t.close());
 
-  const newIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
   const forgot = (ip: string, email: string) => t.http().post('/api/v1/auth/forgot-password').set('X-Forwarded-For', ip).send({ email });
 
-  function expect429(res: { status: number; body: Record<string, unknown>; headers: Record<string, string> }) {
-    expect(res.status).toBe(429);
-    expect(res.body).toMatchObject({ statusCode: 429, details: { code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) } });
-    const retryAfter = Number(res.headers['retry-after']);
-    expect(retryAfter).toBeGreaterThanOrEqual(1);
-    expect(retryAfter).toBeLessThanOrEqual(60);
-  }
-
   it('forgot-password: every request counts for the email, from any network — the same for an account and for no account', async () => {
-    const user = await registerFamily(t, { ip: newIp() });
+    const user = await registerFamily(t, { ip: newClientIp() });
     for (const email of [user.email, uniqueEmail('nobody')]) {
-      for (let i = 0; i < 3; i++) expect((await forgot(newIp(), email)).status).toBe(202);
-      expect429(await forgot(newIp(), email));
-      expect429(await forgot(newIp(), `  ${email.toUpperCase()}`));
+      for (let i = 0; i < 3; i++) expect((await forgot(newClientIp(), email)).status).toBe(202);
+      expectRateLimited(await forgot(newClientIp(), email));
+      expectRateLimited(await forgot(newClientIp(), `  ${email.toUpperCase()}`));
     }
     // Signing in is another budget.
-    expect((await t.http().post('/api/v1/auth/login').set('X-Forwarded-For', newIp()).send({ email: user.email, password: user.password })).status).toBe(200);
+    expect((await t.http().post('/api/v1/auth/login').set('X-Forwarded-For', newClientIp()).send({ email: user.email, password: user.password })).status).toBe(200);
     await t.app.get(PasswordResetService).idle();
   });
 
   it('forgot-password: one network asking for many emails is limited at 3× the account limit', async () => {
-    const ip = newIp();
+    const ip = newClientIp();
     for (let i = 0; i < 9; i++) expect((await forgot(ip, uniqueEmail('spray'))).status).toBe(202);
-    expect429(await forgot(ip, uniqueEmail('spray')));
-    expect((await forgot(newIp(), uniqueEmail('spray'))).status).toBe(202);
+    expectRateLimited(await forgot(ip, uniqueEmail('spray')));
+    expect((await forgot(newClientIp(), uniqueEmail('spray'))).status).toBe(202);
     await t.app.get(PasswordResetService).idle();
   });
 
   it('reset-password: one network trying tokens is limited at 3× the account limit', async () => {
-    const ip = newIp();
+    const ip = newClientIp();
     const reset = () => t.http().post('/api/v1/auth/reset-password').set('X-Forwarded-For', ip).send({ token: 'A'.repeat(43), new_password: NEW_PASSWORD });
     for (let i = 0; i < 9; i++) expect((await reset()).status).toBe(401);
-    expect429(await reset());
+    expectRateLimited(await reset());
   });
 });
 

@@ -170,6 +170,22 @@ describe('AuthService', () => {
     });
   });
 
+  /** Holds the next password checks right after argon2 answered, until `resume()`: the window of a login or a change. */
+  function holdAfterPasswordCheck() {
+    const verify = kit.passwords.verify.bind(kit.passwords);
+    let checked!: () => void;
+    let resume!: () => void;
+    const atCheck = new Promise<void>((r) => (checked = r));
+    const resumed = new Promise<void>((r) => (resume = r));
+    const spy = jest.spyOn(kit.passwords, 'verify').mockImplementation(async (...args) => {
+      const ok = await verify(...args);
+      checked();
+      await resumed;
+      return ok;
+    });
+    return { atCheck, resume, spy };
+  }
+
   describe('resetPassword', () => {
     it('sets the new password and revokes every refresh token of the user', async () => {
       const email = unitEmail();
@@ -191,17 +207,7 @@ describe('AuthService', () => {
       const email = unitEmail('reset-race');
       const reg = await register(email);
       // Hold the login right after its password check succeeded (argon2 takes a while: a real window).
-      const verify = kit.passwords.verify.bind(kit.passwords);
-      let checked!: () => void;
-      let resume!: () => void;
-      const atCheck = new Promise<void>((r) => (checked = r));
-      const resumed = new Promise<void>((r) => (resume = r));
-      const spy = jest.spyOn(kit.passwords, 'verify').mockImplementation(async (...args) => {
-        const ok = await verify(...args);
-        checked();
-        await resumed;
-        return ok;
-      });
+      const { atCheck, resume, spy } = holdAfterPasswordCheck();
       try {
         const login = kit.auth.login({ email, password: PASSWORD });
         await atCheck;
@@ -236,17 +242,7 @@ describe('AuthService', () => {
     it('a change whose password check passed while a reset committed changes nothing (INVALID_CREDENTIALS): the reset stands', async () => {
       const email = unitEmail('change-race');
       const reg = await register(email);
-      const verify = kit.passwords.verify.bind(kit.passwords);
-      let checked!: () => void;
-      let resume!: () => void;
-      const atCheck = new Promise<void>((r) => (checked = r));
-      const resumed = new Promise<void>((r) => (resume = r));
-      const spy = jest.spyOn(kit.passwords, 'verify').mockImplementation(async (...args) => {
-        const ok = await verify(...args);
-        checked();
-        await resumed;
-        return ok;
-      });
+      const { atCheck, resume, spy } = holdAfterPasswordCheck();
       try {
         const changing = kit.auth.changePassword(reg.user.id, { current_password: PASSWORD, new_password: 'the thief password' });
         await atCheck;

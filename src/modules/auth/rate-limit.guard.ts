@@ -24,10 +24,16 @@ const NETWORK_FACTOR = 3;
 const SITE_FACTOR = 4;
 /** The one bucket for client addresses that are not IP addresses (see `clientNetworks`). */
 export const INVALID_NETWORK = 'invalid';
-/** Metadata of a route that checks the account's password (AuthRateLimited's `passwordCheck`). */
-const PASSWORD_CHECK = 'hemoday:auth-rate-limit:password-check';
-/** Metadata of a route whose every attempt counts for the account too (AuthRateLimited's `everyAttempt`). */
-const EVERY_ATTEMPT = 'hemoday:auth-rate-limit:every-attempt';
+/** Metadata of a rate-limited route: the options given to AuthRateLimited. */
+const RATE_LIMIT_OPTIONS = 'hemoday:auth-rate-limit:options';
+
+/** How AuthRateLimitGuard counts a route's account budget. */
+interface AuthRateLimitOptions {
+  /** The route checks the account's password: one budget with every other such route, keyed by the email. */
+  passwordCheck?: boolean;
+  /** Every attempt counts for the account, not only failures (a route that always answers success). */
+  everyAttempt?: boolean;
+}
 /** A proxy writing addresses the guard cannot read is worth a warning, but not one per request. */
 const INVALID_WARNING_INTERVAL_MS = 60 * 60_000;
 
@@ -93,9 +99,9 @@ export class AuthRateLimitGuard implements CanActivate {
     if (isInviteCodeGuess(request)) {
       for (const { key, factor } of networks) buckets.push({ key: `invite|net:${key}`, max: limit * NETWORK_FACTOR * factor, held: true });
     }
-    const account = await this.accountBucket(context, request, route);
-    const everyAttempt = this.reflector.get<boolean | undefined>(EVERY_ATTEMPT, context.getHandler()) ?? false;
-    if (account) buckets.push({ key: account, max: limit, held: !everyAttempt });
+    const options = this.reflector.get<AuthRateLimitOptions | undefined>(RATE_LIMIT_OPTIONS, context.getHandler()) ?? {};
+    const account = await this.accountBucket(options, request, route);
+    if (account) buckets.push({ key: account, max: limit, held: !options.everyAttempt });
 
     const attempt = await this.limits.take(buckets, this.config.rateWindowSeconds);
     if (!attempt.counted) {
@@ -107,8 +113,8 @@ export class AuthRateLimitGuard implements CanActivate {
   }
 
   /** The account's bucket: per route, but one for every route that checks the account's password. */
-  private async accountBucket(context: ExecutionContext, request: ScopedRequest, route: string): Promise<string | undefined> {
-    if (!this.reflector.get<boolean | undefined>(PASSWORD_CHECK, context.getHandler())) {
+  private async accountBucket(options: AuthRateLimitOptions, request: ScopedRequest, route: string): Promise<string | undefined> {
+    if (!options.passwordCheck) {
       const account = accountKey(request);
       return account && `${route}|${account}`;
     }
@@ -143,10 +149,9 @@ export class AuthRateLimitGuard implements CanActivate {
  * `everyAttempt`: every attempt counts for the account, not only failures (a route that answers the
  * same whether or not it did anything).
  */
-export function AuthRateLimited(options: { passwordCheck?: boolean; everyAttempt?: boolean } = {}): MethodDecorator {
+export function AuthRateLimited(options: AuthRateLimitOptions = {}): MethodDecorator {
   return applyDecorators(
-    SetMetadata(PASSWORD_CHECK, options.passwordCheck ?? false),
-    SetMetadata(EVERY_ATTEMPT, options.everyAttempt ?? false),
+    SetMetadata(RATE_LIMIT_OPTIONS, options),
     UseGuards(AuthRateLimitGuard),
     UseInterceptors(AuthRateLimitInterceptor),
     ApiRateLimitedError(),
