@@ -310,7 +310,7 @@ export class ConfigValidationError extends Error {
  * which would go into the fatal start-up line and so to every log collector (a mistyped
  * DATABASE_URL carries the database password).
  */
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'S3_SECRET_ACCESS_KEY', 'SMTP_URL']);
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'DATABASE_URL', 'S3_SECRET_ACCESS_KEY', 'SMTP_URL']);
 
 function shownValue(name: string, value: unknown): string {
   return SECRET_VARIABLES.has(name) ? `${name} (value not shown)` : `${name}=${JSON.stringify(value ?? null)}`;
