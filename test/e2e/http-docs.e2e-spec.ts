@@ -362,6 +362,18 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect(errorDetails().code.description).toMatch(/SERVER_BUSY/);
     });
 
+    it('503 DATABASE_UNAVAILABLE is documented as carrying details.code and retryAfterSeconds, as the filter answers it', () => {
+      const details = (doc.components.schemas.ErrorResponse.properties as Record<string, PropertySchema>).details;
+      expect(details.description).toMatch(/DATABASE_UNAVAILABLE/);
+      expect(errorDetails().code.description).toMatch(/DATABASE_UNAVAILABLE/);
+      expect(errorDetails().retryAfterSeconds.description).toMatch(/503 DATABASE_UNAVAILABLE/);
+    });
+
+    it('ErrorDetails.fields names every 422 that carries it (change-password, the owner hand-over, the owner removing themselves)', () => {
+      const described = errorDetails().fields.description ?? '';
+      for (const route of ['change-password', '/families/me/owner', '/families/me/members/{userId}']) expect({ route, described: described.includes(route) }).toEqual({ route, described: true });
+    });
+
     it('ErrorResponse types details (code, fields[], retryAfterSeconds) and its example is a real 400', () => {
       const schemas = doc.components.schemas as Record<string, { properties?: Record<string, Record<string, unknown>>; required?: string[] }>;
       const error = schemas.ErrorResponse;

@@ -45,8 +45,8 @@ export class ErrorDetailsResponse {
     enum: Object.values(ErrorCode),
     example: ErrorCode.VALIDATION_FAILED,
     description:
-      'What went wrong, for programs (the message is for people); present on every 4xx answer, on a 503 SERVER_BUSY ' +
-      'and on a 503 PASSWORD_RESET_UNAVAILABLE. ' +
+      'What went wrong, for programs (the message is for people); present on every 4xx answer and on a 503 SERVER_BUSY, ' +
+      'DATABASE_UNAVAILABLE (any route that reads the database) or PASSWORD_RESET_UNAVAILABLE. ' +
       'FAMILY_SCOPE_MISSING is a programming error: it is answered as a bare 500, without details',
   })
   code: ErrorCode;
@@ -55,7 +55,9 @@ export class ErrorDetailsResponse {
     type: [FieldErrorResponse],
     description:
       'Every field at fault: 400 VALIDATION_FAILED (a body, query or path parameter without the shape the route expects), ' +
-      '400 INVALID_UPLOAD (the multipart field at fault, when there is one), 422 VALIDATION_FAILED of DELETE /families/me/members/{userId} (the owner removing themselves)',
+      '400 INVALID_UPLOAD (the multipart field at fault, when there is one), 422 VALIDATION_FAILED of DELETE /families/me/members/{userId} ' +
+      '(the owner removing themselves), of POST /families/me/owner (user_id is the caller) and of POST /auth/change-password ' +
+      '(new_password equals current_password)',
   })
   fields?: FieldErrorResponse[];
 
@@ -63,8 +65,9 @@ export class ErrorDetailsResponse {
     type: 'integer',
     example: 42,
     description:
-      'Seconds to wait before trying again, the same value as the Retry-After header: 429 RATE_LIMITED (until the rate window resets) ' +
-      'and 503 SERVER_BUSY (GET /api/v1/sync: too many full pulls running)',
+      'Seconds to wait before trying again, the same value as the Retry-After header: 429 RATE_LIMITED (until the rate window resets), ' +
+      '503 SERVER_BUSY (GET /api/v1/sync: too many full pulls running) and 503 DATABASE_UNAVAILABLE (the database is down, ' +
+      'restarting or not taking work: 5 s)',
   })
   retryAfterSeconds?: number;
 
@@ -150,7 +153,8 @@ export class ErrorResponse {
     type: ErrorDetailsResponse,
     example: { code: 'VALIDATION_FAILED', fields: [{ field: 'email', errors: ['email must be an email'] }] },
     description:
-      'Present on every 4xx answer, on a 503 SERVER_BUSY (GET /api/v1/sync, with retryAfterSeconds) and on a ' +
+      'Present on every 4xx answer, on a 503 SERVER_BUSY (GET /api/v1/sync, with retryAfterSeconds), on a 503 ' +
+      'DATABASE_UNAVAILABLE (any route that reads the database, with retryAfterSeconds) and on a ' +
       '503 PASSWORD_RESET_UNAVAILABLE (POST /api/v1/auth/forgot-password: no mail server); ' +
       'absent on a 500 (it says nothing, on purpose) and on the health check\'s 503',
   })
