@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
+import { DATABASE_UNAVAILABLE_RESPONSE } from './common/errors/api-error-responses.js';
 import { AppLogger, createPino } from './common/logging/app-logger.js';
 import { requestLogging } from './common/logging/request-logging.middleware.js';
 import { answerExpectContinueFromApp } from './common/http/expect-continue.js';
@@ -48,6 +49,7 @@ export function configureApp(app: NestExpressApplication): INestApplication {
       )
       .setVersion('1')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .addGlobalResponse(DATABASE_UNAVAILABLE_RESPONSE)
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });

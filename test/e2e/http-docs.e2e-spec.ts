@@ -62,28 +62,28 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
  */
 const ERROR_STATUSES = [
   ['/health', 'get', ['503']],
-  ['/api/v1/auth/register', 'post', ['400', '404', '409', '413', '415', '429']],
-  ['/api/v1/auth/login', 'post', ['400', '401', '413', '415', '429']],
-  ['/api/v1/auth/join-family', 'post', ['400', '401', '404', '409', '413', '415', '429']],
-  ['/api/v1/auth/change-password', 'post', ['400', '401', '413', '415', '422', '429']],
+  ['/api/v1/auth/register', 'post', ['400', '404', '409', '413', '415', '429', '503']],
+  ['/api/v1/auth/login', 'post', ['400', '401', '413', '415', '429', '503']],
+  ['/api/v1/auth/join-family', 'post', ['400', '401', '404', '409', '413', '415', '429', '503']],
+  ['/api/v1/auth/change-password', 'post', ['400', '401', '413', '415', '422', '429', '503']],
   ['/api/v1/auth/forgot-password', 'post', ['400', '413', '415', '429', '503']],
-  ['/api/v1/auth/reset-password', 'post', ['400', '401', '413', '415', '429']],
-  ['/api/v1/auth/me', 'get', ['401', '409']],
-  ['/api/v1/auth/me', 'delete', ['400', '401', '409', '413', '415', '429']],
-  ['/api/v1/auth/refresh', 'post', ['400', '401', '413', '415']],
-  ['/api/v1/auth/logout', 'post', ['400', '413', '415']],
-  ['/api/v1/families', 'post', ['400', '401', '409', '413', '415']],
-  ['/api/v1/families/me', 'get', ['401', '403', '409']],
-  ['/api/v1/families/me', 'patch', ['400', '401', '403', '409', '413', '415']],
-  ['/api/v1/families/me/invite-code', 'post', ['401', '403', '409']],
-  ['/api/v1/families/me/members/{userId}', 'delete', ['400', '401', '403', '404', '409', '422']],
-  ['/api/v1/families/me/owner', 'post', ['400', '401', '403', '404', '409', '413', '415', '422']],
-  ['/api/v1/families/me/leave', 'post', ['401', '403', '409']],
+  ['/api/v1/auth/reset-password', 'post', ['400', '401', '413', '415', '429', '503']],
+  ['/api/v1/auth/me', 'get', ['401', '409', '503']],
+  ['/api/v1/auth/me', 'delete', ['400', '401', '409', '413', '415', '429', '503']],
+  ['/api/v1/auth/refresh', 'post', ['400', '401', '413', '415', '503']],
+  ['/api/v1/auth/logout', 'post', ['400', '413', '415', '503']],
+  ['/api/v1/families', 'post', ['400', '401', '409', '413', '415', '503']],
+  ['/api/v1/families/me', 'get', ['401', '403', '409', '503']],
+  ['/api/v1/families/me', 'patch', ['400', '401', '403', '409', '413', '415', '503']],
+  ['/api/v1/families/me/invite-code', 'post', ['401', '403', '409', '503']],
+  ['/api/v1/families/me/members/{userId}', 'delete', ['400', '401', '403', '404', '409', '422', '503']],
+  ['/api/v1/families/me/owner', 'post', ['400', '401', '403', '404', '409', '413', '415', '422', '503']],
+  ['/api/v1/families/me/leave', 'post', ['401', '403', '409', '503']],
   ['/api/v1/sync', 'get', ['400', '401', '403', '409', '422', '503']],
-  ['/api/v1/sync', 'post', ['400', '401', '403', '409', '413', '415', '422']],
-  ['/api/v1/sync/events', 'get', ['401', '403']],
-  ['/api/v1/upload', 'post', ['400', '401', '403', '404', '409', '413', '415']],
-  ['/api/v1/files/{id}', 'get', ['400', '401', '403', '404', '416']],
+  ['/api/v1/sync', 'post', ['400', '401', '403', '409', '413', '415', '422', '503']],
+  ['/api/v1/sync/events', 'get', ['401', '403', '503']],
+  ['/api/v1/upload', 'post', ['400', '401', '403', '404', '409', '413', '415', '503']],
+  ['/api/v1/files/{id}', 'get', ['400', '401', '403', '404', '416', '503']],
 ] as const;
 
 /** A guard or interceptor as `@UseGuards`/`@UseInterceptors` hold it: a class, or an instance. */
@@ -432,6 +432,20 @@ describe('OpenAPI document and route guards (e2e)', () => {
       const busy = responses('/api/v1/sync', 'get')['503'] as { headers?: Record<string, unknown>; description?: string };
       expect(busy.headers).toHaveProperty('Retry-After');
       expect(busy.description).toMatch(/SERVER_BUSY/);
+    });
+
+    it('every route but /health documents 503 DATABASE_UNAVAILABLE with Retry-After (each reads the database; a route with a 503 of its own names both)', () => {
+      const others = routes.filter((r) => r.path !== '/health');
+      expect(others.length).toBeGreaterThanOrEqual(20);
+      for (const r of others) {
+        const unavailable = responses(r.path, r.method as (typeof METHODS)[number])['503'] as { headers?: Record<string, unknown>; description?: string } | undefined;
+        expect({ route: r.route, database: /DATABASE_UNAVAILABLE/.test(unavailable?.description ?? ''), retryAfter: Boolean(unavailable?.headers?.['Retry-After']) }).toEqual({
+          route: r.route,
+          database: true,
+          retryAfter: true,
+        });
+      }
+      expect((responses('/api/v1/auth/forgot-password', 'post')['503'] as { description: string }).description).toMatch(/PASSWORD_RESET_UNAVAILABLE/);
     });
 
     it('change-password documents both of its 401s (wrong current password, no valid token) and its 422', () => {

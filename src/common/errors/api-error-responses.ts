@@ -54,13 +54,36 @@ export function ApiRateLimitedError(): MethodDecorator & ClassDecorator {
   });
 }
 
-/** 503 SERVER_BUSY: the server is at capacity for this kind of request; details and Retry-After say when to retry. */
-export function ApiServerBusyError(description: string): MethodDecorator & ClassDecorator {
+const DATABASE_UNAVAILABLE =
+  'the database is unreachable or did not answer in time (DATABASE_UNAVAILABLE): retry after Retry-After seconds (also details.retryAfterSeconds)';
+
+/**
+ * The 503 every route can answer (every route reads the database, if only to check the caller's
+ * membership), as a global response of the document: a route that documents a 503 of its own
+ * names both causes through `ApiServiceUnavailableError`.
+ */
+export const DATABASE_UNAVAILABLE_RESPONSE = {
+  status: 503,
+  type: ErrorResponse,
+  headers: RETRY_AFTER_HEADER,
+  description: DATABASE_UNAVAILABLE.charAt(0).toUpperCase() + DATABASE_UNAVAILABLE.slice(1),
+};
+
+/**
+ * A route's own 503 besides DATABASE_UNAVAILABLE, which it replaces in the document, so both are
+ * described. `retryAfter`: the route's own cause also comes with Retry-After (SERVER_BUSY).
+ */
+export function ApiServiceUnavailableError(description: string, options: { retryAfter?: boolean } = {}): MethodDecorator & ClassDecorator {
   return ApiServiceUnavailableResponse({
     type: ErrorResponse,
     headers: RETRY_AFTER_HEADER,
-    description: `${description} (SERVER_BUSY): retry after Retry-After seconds (also details.retryAfterSeconds)`,
+    description: `${description}; or ${DATABASE_UNAVAILABLE}${options.retryAfter ? '' : ' (Retry-After comes with this one only)'}`,
   });
+}
+
+/** 503 SERVER_BUSY: the server is at capacity for this kind of request; details and Retry-After say when to retry. */
+export function ApiServerBusyError(description: string): MethodDecorator & ClassDecorator {
+  return ApiServiceUnavailableError(`${description} (SERVER_BUSY): retry after Retry-After seconds (also details.retryAfterSeconds)`, { retryAfter: true });
 }
 
 /**

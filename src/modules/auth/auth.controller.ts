@@ -6,12 +6,11 @@ import {
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
-  ApiServiceUnavailableResponse,
   ApiTags,
   ApiUnauthorizedResponse,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { ApiJsonBodyErrors, ApiMembershipChangedError } from '../../common/errors/api-error-responses.js';
+import { ApiJsonBodyErrors, ApiMembershipChangedError, ApiServiceUnavailableError } from '../../common/errors/api-error-responses.js';
 import { ErrorResponse } from '../../common/errors/error-response.js';
 import { Authenticated, CurrentUser } from '../../common/family-scope/decorators.js';
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
@@ -110,10 +109,7 @@ export class AuthController {
   @AuthRateLimited({ everyAttempt: true })
   @ApiAcceptedResponse({ type: ForgotPasswordResponse, description: 'The same answer whether or not an account has this email' })
   @ApiJsonBodyErrors()
-  @ApiServiceUnavailableResponse({
-    type: ErrorResponse,
-    description: 'Password reset by email is off on this server: it has no mail server (PASSWORD_RESET_UNAVAILABLE); the user asks support',
-  })
+  @ApiServiceUnavailableError('Password reset by email is off on this server: it has no mail server (PASSWORD_RESET_UNAVAILABLE); the user asks support')
   forgotPassword(@Body() dto: ForgotPasswordDto): ForgotPasswordResponse {
     return this.resets.requestReset(dto.email);
   }
