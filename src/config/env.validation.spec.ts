@@ -147,9 +147,16 @@ describe('validateEnv', () => {
     expect(problemsOf({ [name]: value })).toEqual([`${name}=${JSON.stringify(value)}: ${message}`]);
   });
 
+  it('refuses an access token that would outlive its sign-in (JWT_ACCESS_TTL longer than JWT_REFRESH_TTL); equal is fine', () => {
+    expect(problemsOf({ JWT_ACCESS_TTL: '2h', JWT_REFRESH_TTL: '1h' })).toEqual(['JWT_ACCESS_TTL="2h": JWT_ACCESS_TTL must not be longer than JWT_REFRESH_TTL (1h)']);
+    expect(validateEnv({ JWT_ACCESS_TTL: '1h', JWT_REFRESH_TTL: '3600' })).toMatchObject({ JWT_ACCESS_TTL: '1h', JWT_REFRESH_TTL: '3600' });
+    expect(problemsOf({ JWT_ACCESS_TTL: '25h', JWT_REFRESH_TTL: '1h' })).toEqual(['JWT_ACCESS_TTL="25h": JWT_ACCESS_TTL must be at most 1d']);
+  });
+
   it('accepts the duration bounds themselves', () => {
     expect(validateEnv({ JWT_ACCESS_TTL: '10s', JWT_REFRESH_TTL: '3650d' })).toMatchObject({ JWT_ACCESS_TTL: '10s', JWT_REFRESH_TTL: '3650d' });
-    expect(validateEnv({ JWT_ACCESS_TTL: '1d', JWT_REFRESH_TTL: '1h', AUTH_RATE_WINDOW_SECONDS: '86400' })).toMatchObject({ AUTH_RATE_WINDOW_SECONDS: 86400 });
+    expect(validateEnv({ JWT_ACCESS_TTL: '10s', JWT_REFRESH_TTL: '1h' })).toMatchObject({ JWT_ACCESS_TTL: '10s', JWT_REFRESH_TTL: '1h' });
+    expect(validateEnv({ JWT_ACCESS_TTL: '1d', JWT_REFRESH_TTL: '1d', AUTH_RATE_WINDOW_SECONDS: '86400' })).toMatchObject({ AUTH_RATE_WINDOW_SECONDS: 86400 });
   });
 
   it.each([

@@ -17,7 +17,7 @@ import { JWT_SECRET_MIN_LENGTH } from '../modules/auth/jwt-secret.js';
 import { MAX_GRACE_HOURS, MAX_REQUEST_TIMEOUT_SECONDS, MAX_RETENTION_DAYS } from '../modules/documents/cleanup-limits.js';
 import { SUPPORTED_FILE_TYPES } from '../modules/documents/file-type.js';
 import { badCorsOrigins } from './cors-origins.js';
-import { ACCESS_TTL_BOUNDS, type DurationBounds, durationProblem, formatDuration, PASSWORD_RESET_TTL_BOUNDS, REFRESH_TTL_BOUNDS } from './duration.js';
+import { ACCESS_TTL_BOUNDS, type DurationBounds, durationProblem, formatDuration, parseDurationSeconds, PASSWORD_RESET_TTL_BOUNDS, REFRESH_TTL_BOUNDS } from './duration.js';
 import { mailFromProblem, passwordResetUrlProblem, smtpUrlProblem } from './mail-settings.js';
 
 const toInt = ({ value }: { value: unknown }) =>
@@ -339,6 +339,11 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
     problems.push(
       `UPLOAD_ALLOWED_TYPES=${JSON.stringify(raw.UPLOAD_ALLOWED_TYPES)}: UPLOAD_ALLOWED_TYPES lists ${unsupportedTypes.join(', ')}, which the server cannot recognize; supported are ${SUPPORTED_FILE_TYPES.join(', ')}`,
     );
+  }
+  const ttlProblems = problems.some((p) => p.startsWith('JWT_ACCESS_TTL=') || p.startsWith('JWT_REFRESH_TTL='));
+  if (!ttlProblems && parseDurationSeconds(env.JWT_ACCESS_TTL) > parseDurationSeconds(env.JWT_REFRESH_TTL)) {
+    // An access token lives no longer than its sign-in (its refresh token); the sweep of expired refresh tokens relies on it.
+    problems.push(`JWT_ACCESS_TTL=${JSON.stringify(env.JWT_ACCESS_TTL)}: JWT_ACCESS_TTL must not be longer than JWT_REFRESH_TTL (${env.JWT_REFRESH_TTL})`);
   }
   if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) {
     problems.push('S3_BUCKET is required when STORAGE_DRIVER=s3');

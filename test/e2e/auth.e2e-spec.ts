@@ -508,3 +508,35 @@ describe('auth with short-lived access tokens (e2e)', () => {
     await t.http().get('/api/v1/auth/me').set(bearer(forged)).expect(401);
   });
 });
+
+describe('expired refresh tokens are deleted (e2e)', () => {
+  let t: TestApp;
+  let fresh: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+    // Its first sign-in or refresh sweeps (then at most once a minute).
+    fresh = await createTestApp();
+  });
+  afterAll(async () => {
+    await fresh.close();
+    await t.close();
+  });
+
+  it('a sign-in or refresh deletes refresh tokens expired over a day ago, and keeps the rest (live, used, expired within the day)', async () => {
+    const db = t.app.get(DataSource);
+    const user = await registerFamily(t);
+    const signIn = () => t.http().post('/api/v1/auth/login').send({ email: user.email, password: user.password }).expect(200);
+    const idOf = (refreshToken: string) => refreshToken.split('.')[0];
+    const longExpired = idOf((await signIn()).body.refresh_token);
+    const justExpired = idOf((await signIn()).body.refresh_token);
+    await db.query(`UPDATE refresh_tokens SET expires_at = now() - interval '25 hours' WHERE id = $1`, [longExpired]);
+    await db.query(`UPDATE refresh_tokens SET expires_at = now() - interval '23 hours' WHERE id = $1`, [justExpired]);
+
+    const refreshed = await fresh.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
+
+    const left: Array<{ id: string }> = await db.query('SELECT id FROM refresh_tokens WHERE user_id = $1', [user.user.id]);
+    expect(left.map((r) => r.id).sort()).toEqual([idOf(user.refreshToken), justExpired, idOf(refreshed.body.refresh_token)].sort());
+    // The sweep touched nothing live: the new pair works.
+    await t.http().get('/api/v1/auth/me').set(bearer(refreshed.body.access_token)).expect(200);
+  });
+});

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { JwtService } from '@nestjs/jwt';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -26,6 +26,15 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
  */
 export const REFRESH_RETRY_GRACE_MS = 30_000;
 
+/**
+ * The sweep of expired refresh tokens: at most once a minute per instance, after a sign-in or a
+ * refresh, at most SWEEP_BATCH rows. A row is deleted a day after it expired: by then no access
+ * token names it (an access token lives no longer than its refresh token: JWT_ACCESS_TTL ≤
+ * JWT_REFRESH_TTL is checked at start-up), and presenting it answers 401 either way.
+ */
+const SWEEP_INTERVAL_MS = 60_000;
+const SWEEP_BATCH = 10_000;
+
 /** 32 random bytes: 43 base64url characters. */
 const REFRESH_SECRET_BYTES = 32;
 /**
@@ -49,6 +58,9 @@ export function parseRefreshToken(presented: string): { id: string; secret: stri
  */
 @Injectable()
 export class TokenService {
+  private readonly logger = new Logger(TokenService.name);
+  private lastSweep = 0;
+
   constructor(
     private readonly jwt: JwtService,
     @InjectRepository(RefreshTokenEntity) private readonly refreshTokens: Repository<RefreshTokenEntity>,
@@ -62,8 +74,8 @@ export class TokenService {
    * committed while the login was verifying (argon2 takes a while) revoked every sign-in, and must
    * not be outlived by one made with the old password.
    */
-  issue(userId: string, verifiedPasswordHash?: string): Promise<TokenPair> {
-    return this.refreshTokens.manager.transaction(async (manager) => {
+  async issue(userId: string, verifiedPasswordHash?: string): Promise<TokenPair> {
+    const pair = await this.refreshTokens.manager.transaction(async (manager) => {
       await lockSignIns(manager, userId);
       if (verifiedPasswordHash !== undefined) {
         const rows: Array<{ password_hash: string }> = await manager.query('SELECT password_hash FROM users WHERE id = $1', [userId]);
@@ -71,6 +83,8 @@ export class TokenService {
       }
       return this.issueInChain(manager, userId, randomUUID(), null);
     });
+    await this.sweepExpired();
+    return pair;
   }
 
   /**
@@ -128,7 +142,21 @@ export class TokenService {
       return { pair: await this.issueInChain(manager, token.userId, token.chainId, token.id) };
     });
     if ('error' in outcome) throw outcome.error;
+    await this.sweepExpired();
     return outcome.pair;
+  }
+
+  /** Deletes refresh tokens expired for over a day (see SWEEP_INTERVAL_MS), skipping rows another statement holds. */
+  private async sweepExpired(): Promise<void> {
+    if (Date.now() - this.lastSweep < SWEEP_INTERVAL_MS) return;
+    this.lastSweep = Date.now();
+    await this.refreshTokens
+      .query(
+        `DELETE FROM refresh_tokens WHERE id IN (
+           SELECT id FROM refresh_tokens WHERE expires_at < now() - interval '1 day' LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+        [SWEEP_BATCH],
+      )
+      .catch((error: Error) => this.logger.warn(`refresh token sweep failed: ${error.message}`));
   }
 
   /** Ends a sign-in whose tokens were copied: its refresh and access tokens, and its event streams (on commit). */

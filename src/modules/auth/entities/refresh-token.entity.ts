@@ -29,6 +29,8 @@ export class RefreshTokenEntity {
   @Column({ name: 'token_hash', type: 'char', length: 64 })
   tokenHash: string;
 
+  /** Rows are deleted a day after this (TokenService's sweep). */
+  @Index('refresh_tokens_expires_at_idx')
   @Column({ name: 'expires_at', type: 'timestamptz' })
   expiresAt: Date;
 
