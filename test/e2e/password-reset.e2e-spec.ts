@@ -187,6 +187,18 @@ describe('password reset by email (e2e, real SMTP server)', () => {
     await reset(last).expect(200);
   });
 
+  it(`the cap of ${MAX_RESET_EMAILS_PER_HOUR} an hour is per address: deleting the account and registering the address again does not start it afresh`, async () => {
+    // No email is verified at registration: whoever registers an address can also delete that account.
+    const first = await registerFamily(t);
+    for (let i = 0; i < MAX_RESET_EMAILS_PER_HOUR; i++) await emailedToken(first);
+    await t.http().delete('/api/v1/auth/me').set(bearer(first.token)).send({ password: first.password }).expect(204);
+    const again = await registerFamily(t, { email: first.email });
+    await forgot(first.email).expect(202);
+    await handled();
+    expect(mailsTo(first.email)).toHaveLength(MAX_RESET_EMAILS_PER_HOUR);
+    expect(await db.query('SELECT 1 FROM password_reset_tokens WHERE user_id = $1', [again.user.id])).toEqual([]);
+  });
+
   it.each<[string, Record<string, unknown>, string, RegExp]>([
     ['a missing email', {}, 'email', /email must be an email/],
     ['an email that is not one', { email: 'not an email' }, 'email', /email must be an email/],

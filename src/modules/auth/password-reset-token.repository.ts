@@ -23,9 +23,16 @@ export class PasswordResetTokenRepository {
   /**
    * For the account of `email` (normalized), if there is one: stores a token (its hash), valid for
    * `ttlSeconds`, and revokes the account's unused ones — unless `maxPerHour` tokens were already
-   * stored for it in the last hour (`issued: false`, nothing changes). null: no such account.
+   * stored for it in the last hour, or `addressAllows` (asked in this transaction, under the user's
+   * lock, once the account is found) says no (`issued: false`, nothing changes). null: no such account.
    */
-  issue(email: string, tokenHash: string, ttlSeconds: number, maxPerHour: number): Promise<ResetTokenIssue | null> {
+  issue(
+    email: string,
+    tokenHash: string,
+    ttlSeconds: number,
+    maxPerHour: number,
+    addressAllows: (manager: EntityManager) => Promise<boolean>,
+  ): Promise<ResetTokenIssue | null> {
     return this.dataSource.transaction(async (manager) => {
       const users: Array<{ id: string; email: string }> = await manager.query('SELECT id, email FROM users WHERE email = $1 FOR NO KEY UPDATE', [email]);
       if (!users.length) return null;
@@ -34,7 +41,7 @@ export class PasswordResetTokenRepository {
         `SELECT count(*)::int AS recent FROM password_reset_tokens WHERE user_id = $1 AND created_at > now() - interval '1 hour'`,
         [userId],
       );
-      if (recent >= maxPerHour) return { userId, email: users[0].email, issued: false };
+      if (recent >= maxPerHour || !(await addressAllows(manager))) return { userId, email: users[0].email, issued: false };
       await this.revokeUnused(manager, userId);
       await manager.query(
         'INSERT INTO password_reset_tokens (user_id, token_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))',

@@ -178,7 +178,8 @@ function bodyEmail(request: ScopedRequest): string | undefined {
   return typeof email === 'string' ? email : undefined;
 }
 
-function emailKey(email: string): string {
+/** The key of an email in `auth_rate_limits`: its SHA-256 (normalized first), never the address itself. */
+export function emailKey(email: string): string {
   return `email:${createHash('sha256').update(normalizeEmail(email)).digest('base64url')}`;
 }
 

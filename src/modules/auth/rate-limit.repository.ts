@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 
 /** A counter an attempt is counted in, and the most attempts its window admits. */
 export interface RateLimitBucket {
@@ -42,10 +42,11 @@ export class AuthRateLimitRepository {
    * its lock, so a bucket never admits more than its max however many attempts race for it on
    * however many instances. One that fills up during the statement refuses the attempt too (those
    * after it may have been counted then). Rows are locked in key order, so two attempts never wait
-   * on each other in a cycle.
+   * on each other in a cycle. `manager`: in the caller's transaction (the rows stay locked, and the
+   * count goes back if it rolls back); by default a statement of its own.
    */
-  async take(buckets: RateLimitBucket[], windowSeconds: number): Promise<RateLimitTake> {
-    const rows: Array<{ key: string; window: string | null; retry_after: number }> = await this.dataSource.query(
+  async take(buckets: RateLimitBucket[], windowSeconds: number, manager: EntityManager = this.dataSource.manager): Promise<RateLimitTake> {
+    const rows: Array<{ key: string; window: string | null; retry_after: number }> = await manager.query(
       `WITH attempt AS (
          SELECT * FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS a(key, max, position)
        ),
