@@ -94,13 +94,13 @@ export class AuthRateLimitRepository {
     );
   }
 
-  /** Deletes up to `limit` expired counters (skipping any that another statement holds). */
   /** The stored (normalized) email of a signed-in user, whose password a route checks; undefined for none. */
   async emailOf(userId: string): Promise<string | undefined> {
     const [row]: Array<{ email: string }> = await this.dataSource.query('SELECT email FROM users WHERE id = $1', [userId]);
     return row?.email;
   }
 
+  /** Deletes up to `limit` expired counters (skipping any that another statement holds). */
   async sweep(limit: number): Promise<void> {
     await this.dataSource.query(
       `DELETE FROM auth_rate_limits WHERE key IN (
