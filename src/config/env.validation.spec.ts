@@ -60,6 +60,7 @@ describe('validateEnv', () => {
     ['loopback, uniquelocal', ['loopback', 'uniquelocal']],
     ['10.0.0.0/8,172.16.0.0/12, 192.168.1.10', ['10.0.0.0/8', '172.16.0.0/12', '192.168.1.10']],
     ['::1,fd00::/8', ['::1', 'fd00::/8']],
+    ['fc00::/7, ::ffff:10.0.0.0/104, 10.0.0.0/8', ['fc00::/7', '::ffff:10.0.0.0/104', '10.0.0.0/8']],
   ])('TRUST_PROXY=%j is what Express\'s trust proxy gets: %j', (raw, parsed) => {
     expect(validateEnv({ TRUST_PROXY: raw }).TRUST_PROXY).toEqual(parsed);
   });
@@ -73,6 +74,13 @@ describe('validateEnv', () => {
     const named = problemsOf({ PASSWORD_HASH_MEMORY_KIB: '4096', PASSWORD_HASH_ITERATIONS: '1', PASSWORD_HASH_PARALLELISM: '0' }).map((p) => p.split('=')[0]);
     expect(named).toEqual(expect.arrayContaining(['PASSWORD_HASH_MEMORY_KIB', 'PASSWORD_HASH_ITERATIONS', 'PASSWORD_HASH_PARALLELISM']));
   });
+
+  it.each(['0.0.0.0/0', '::/0', '0.0.0.0/1,128.0.0.0/1', '10.0.0.0/7', '::ffff:0:0/96', '::ffff:10.0.0.0/100', '::/8', '8000::/1'])(
+    'refuses TRUST_PROXY=%j: as wide as TRUST_PROXY=true for the clients it covers (found by review: a /0 stopped the start-up with a TypeError)',
+    (value) => {
+      expect(problemsOf({ TRUST_PROXY: value })).toEqual([expect.stringMatching(/would trust every client in a range wider than a proxy network .* X-Forwarded-For/)]);
+    },
+  );
 
   it('refuses TRUST_PROXY=true: it would let any client pick its IP with X-Forwarded-For', () => {
     expect(problemsOf({ TRUST_PROXY: 'true' })).toEqual([expect.stringMatching(/^TRUST_PROXY="true": TRUST_PROXY=true would trust every hop.* number of proxies .* addresses\/subnets$/)]);

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsBoolean,
@@ -42,6 +42,26 @@ function isProxyAddress(entry: string): boolean {
   return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 }
 
+/** IPv4 clients as a dual-stack socket reports them (`::ffff:1.2.3.4`). */
+const IPV4_MAPPED = new BlockList();
+IPV4_MAPPED.addSubnet('::ffff:0:0', 96, 'ipv6');
+
+/**
+ * A subnet wider than any range proxies sit in (10.0.0.0/8; fc00::/7, `uniquelocal`): every client in
+ * it could choose its IP with X-Forwarded-For, as with TRUST_PROXY=true. IPv4-mapped IPv6 counts as
+ * IPv4 (`::ffff:0:0/96` is every IPv4 client). A /0 also stopped the start-up with Express's own error.
+ */
+function isTooWide(entry: string): boolean {
+  const [address, prefix] = entry.split('/');
+  if (prefix === undefined || PROXY_NAMES.has(entry)) return false;
+  const bits = Number(prefix);
+  if (isIP(address) === 4) return bits < 8;
+  const subnet = new BlockList();
+  subnet.addSubnet(address, bits, 'ipv6');
+  const mapped = IPV4_MAPPED.check(address, 'ipv6') || subnet.check('::ffff:0.0.0.0', 'ipv6');
+  return bits < (mapped ? 96 + 8 : 7);
+}
+
 /** A valid value becomes false, a hop count or an address list; anything else stays a string for the validator to name. */
 const toTrustProxy = ({ value }: { value: unknown }) => {
   if (typeof value !== 'string') return value;
@@ -49,7 +69,7 @@ const toTrustProxy = ({ value }: { value: unknown }) => {
   if (trimmed === 'false' || trimmed === '0') return false;
   if (/^\d+$/.test(trimmed)) return Number(trimmed);
   const entries = trimmed.split(',').map((e) => e.trim());
-  return entries.every(isProxyAddress) ? entries : value;
+  return entries.every((e) => isProxyAddress(e) && !isTooWide(e)) ? entries : value;
 };
 
 function IsTrustProxy() {
@@ -57,11 +77,16 @@ function IsTrustProxy() {
     name: 'isTrustProxy',
     validator: {
       validate: (value: unknown) => value === false || (Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 100) || Array.isArray(value),
-      defaultMessage: (args) =>
-        String(args?.value).trim() === 'true'
-          ? 'TRUST_PROXY=true would trust every hop, so any client could choose its IP with X-Forwarded-For (and escape the per-IP login limits); ' +
-            'set the number of proxies in front of the app (1 for one reverse proxy) or their addresses/subnets'
-          : 'TRUST_PROXY must be false, a hop count from 1 to 100, or a comma-separated list of proxy addresses/subnets (loopback, uniquelocal, 10.0.0.0/8, …)',
+      defaultMessage: (args) => {
+        const value = String(args?.value).trim();
+        const wide = value.split(',').map((e) => e.trim()).filter((e) => isProxyAddress(e) && isTooWide(e));
+        if (value === 'true' || wide.length) {
+          return `${value === 'true' ? 'TRUST_PROXY=true would trust every hop' : `${wide.join(', ')} would trust every client in a range wider than a proxy network (at most /8 of IPv4, /104 of IPv4-mapped IPv6, /7 of IPv6)`}, ` +
+            'so any client could choose its IP with X-Forwarded-For (and escape the per-IP login limits); ' +
+            'set the number of proxies in front of the app (1 for one reverse proxy) or their addresses/subnets';
+        }
+        return 'TRUST_PROXY must be false, a hop count from 1 to 100, or a comma-separated list of proxy addresses/subnets (loopback, uniquelocal, 10.0.0.0/8, …)';
+      },
     },
   });
 }
