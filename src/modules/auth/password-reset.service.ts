@@ -171,13 +171,20 @@ export function resetEmail(to: string, link: string, ttlSeconds: number): Outgoi
  * What an operator needs of a failed send, without the address: nodemailer's errors carry the
  * recipients (`rejected`, `envelope`) and the server's reply, which often quotes the address.
  */
+/**
+ * An email address in a mail server's reply: a local part, plain (`o'brien`, `a.b+tag`) or quoted
+ * (`"john smith"`), an @, a domain. Found by review: a quoted local part, and the part before an
+ * apostrophe, were left in the log.
+ */
+const ADDRESS_IN_TEXT = /(?:"[^"\r\n]*"|[^\s<>@",;:]+)@[^\s<>@"',;:]+/g;
+
 export function mailFailure(error: unknown): Record<string, unknown> {
   const e = (error ?? {}) as { code?: unknown; responseCode?: unknown; command?: unknown; message?: unknown };
   return {
     code: e.code,
     responseCode: e.responseCode,
     command: e.command,
-    message: String(e.message ?? error).replace(/[^\s<>@"',;:]+@[^\s<>@"',;:]+/g, '[address]'),
+    message: String(e.message ?? error).replace(ADDRESS_IN_TEXT, '[address]'),
   };
 }
 
