@@ -1,5 +1,7 @@
+import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { FamilyVersionService } from '../../src/common/versioning/family-version.service.js';
 import { connectionName } from '../../src/database/connection-name.js';
 import { bearer, familyWithMember, joinFamily, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
@@ -670,6 +672,25 @@ describe('families (e2e)', () => {
       // And back.
       await t.http().post('/api/v1/families/me/owner').set(bearer(heir.token)).send({ user_id: owner.user.id }).expect(200);
       expect(await roles(owner.token)).toEqual({ [owner.user.id]: 'owner', [heir.user.id]: 'member' });
+    });
+
+    it('a hand-over that committed answers 200 even when the new owner removes the former one before the answer is written (found by review: 409)', async () => {
+      const { owner, member: heir } = await familyWithMember(t);
+      const versions = t.app.get(FamilyVersionService);
+      const write = versions.write.bind(versions);
+      // Right after the hand-over commits, before its answer is made: the new owner removes the former one.
+      const spy = jest.spyOn(versions, 'write').mockImplementationOnce(async (work, options) => {
+        const written = await write(work, options);
+        await t.http().delete(`/api/v1/families/me/members/${owner.user.id}`).set(bearer(heir.token)).expect(204);
+        return written;
+      });
+      try {
+        const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: heir.user.id }).expect(200);
+        expect(Object.fromEntries(res.body.members.map((m: { id: string; role: string }) => [m.id, m.role]))).toEqual({ [owner.user.id]: 'member', [heir.user.id]: 'owner' });
+      } finally {
+        spy.mockRestore();
+      }
+      expect(await roles(heir.token)).toEqual({ [heir.user.id]: 'owner' });
     });
 
     it('a member cannot (403 OWNER_ONLY); the roles are unchanged', async () => {

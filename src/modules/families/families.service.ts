@@ -58,7 +58,7 @@ export class FamiliesService {
     const { userId } = this.familyContext.require();
     const requested = patientFields(dto);
     if (Object.values(requested).every((value) => value === undefined)) return this.getCurrent();
-    await this.versions.write(async ({ manager, version }) => {
+    const { result } = await this.versions.write(async ({ manager, version }) => {
       const families = this.families.withManager(manager);
       const current = await families.current();
       if (!current) throw FamiliesErrors.familyNotFound();
@@ -67,8 +67,9 @@ export class FamiliesService {
       ) as Partial<Pick<FamilyEntity, PatientProperty>>;
       if (!Object.keys(patch).length) return NOTHING_TO_WRITE;
       await families.update({}, { ...patch, serverVersion: version, updatedAt: Date.now(), updatedBy: userId });
+      return this.currentIn(manager);
     });
-    return this.getCurrent();
+    return result === NOTHING_TO_WRITE ? this.getCurrent() : result;
   }
 
   async regenerateInviteCode(): Promise<InviteCodeResponse> {
@@ -151,14 +152,15 @@ export class FamiliesService {
   async transferOwnership(newOwnerId: string): Promise<FamilyResponse> {
     const { userId } = this.requireOwner();
     if (newOwnerId === userId) throw FamiliesErrors.ownerAlready();
-    await this.versions.write(async ({ manager, familyId }) => {
+    const { result } = await this.versions.write(async ({ manager, familyId }) => {
       const users = manager.getRepository(UserEntity);
       const promoted = await users.update({ id: newOwnerId, familyId }, { role: 'owner' });
       // Not a member of this family (or of any): the same 404 as for removing one.
       if (!promoted.affected) throw FamiliesErrors.memberNotFound();
       await users.update({ id: userId, familyId }, { role: 'member' });
+      return this.currentIn(manager);
     }, { asOwner: true });
-    return this.getCurrent();
+    return result;
   }
 
   /**
@@ -350,6 +352,17 @@ export class FamiliesService {
       { leaving: options.leavingFamilyId, above: options.above },
     );
     return result;
+  }
+
+  /**
+   * The family as a write leaves it, read in that write's transaction (under the family lock, with
+   * the caller's membership just checked). Read after the commit instead, a removal of the caller
+   * committing in between made a write that had committed answer 409 MEMBERSHIP_CHANGED (found by review).
+   */
+  private async currentIn(manager: EntityManager): Promise<FamilyResponse> {
+    const family = await this.families.withManager(manager).current();
+    if (!family) throw FamiliesErrors.familyNotFound();
+    return FamilyResponse.withMembers(family, await this.members.withManager(manager).list());
   }
 
   private async requireCurrent(): Promise<FamilyEntity> {
