@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TestApp } from '../setup/test-app.js';
+import type { RunningApp } from '../setup/test-app.js';
 
 export interface RegisteredUser {
   token: string;
@@ -28,7 +28,7 @@ export function uniqueEmail(prefix = 'user'): string {
 }
 
 /** Registers a user (new family as owner, or joining `invite_code`) and loads their family. */
-export async function registerFamily(t: TestApp, overrides: RegisterOverrides = {}): Promise<RegisteredUser> {
+export async function registerFamily(t: RunningApp, overrides: RegisterOverrides = {}): Promise<RegisteredUser> {
   const email = overrides.email ?? uniqueEmail();
   const password = overrides.password ?? DEFAULT_PASSWORD;
   const body = { email, password, name: overrides.name ?? 'Test Parent', ...(overrides.invite_code ? { invite_code: overrides.invite_code } : {}) };
@@ -50,12 +50,12 @@ export async function registerFamily(t: TestApp, overrides: RegisterOverrides = 
 }
 
 /** Registers a second caregiver into the family of `inviteCode` (as member). */
-export function joinFamily(t: TestApp, inviteCode: string, overrides: Omit<RegisterOverrides, 'invite_code'> = {}): Promise<RegisteredUser> {
+export function joinFamily(t: RunningApp, inviteCode: string, overrides: Omit<RegisterOverrides, 'invite_code'> = {}): Promise<RegisteredUser> {
   return registerFamily(t, { ...overrides, invite_code: inviteCode });
 }
 
 /** An owner and one member of the same family. */
-export async function familyWithMember(t: TestApp): Promise<{ owner: RegisteredUser; member: RegisteredUser }> {
+export async function familyWithMember(t: RunningApp): Promise<{ owner: RegisteredUser; member: RegisteredUser }> {
   const owner = await registerFamily(t);
   const member = await joinFamily(t, owner.inviteCode);
   return { owner, member };

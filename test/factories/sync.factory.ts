@@ -1,4 +1,4 @@
-import type { TestApp } from '../setup/test-app.js';
+import type { RunningApp } from '../setup/test-app.js';
 import { withFamilyId } from '../sync-client/family.js';
 
 /** Who syncs: a bearer token and the family whose id new records carry. */
@@ -30,14 +30,14 @@ export type PullQuery = Record<string, string | number | null>;
  * pulled); a number → that last_pulled_at; an object → the query string as given (bad values,
  * schema_version, migration). `device` sets X-Device-Id.
  */
-export function pull(t: TestApp, m: SyncCaller, cursor?: number | null | PullQuery, device?: string) {
+export function pull(t: RunningApp, m: SyncCaller, cursor?: number | null | PullQuery, device?: string) {
   const query = cursor === undefined ? {} : cursor === null ? { last_pulled_at: 0 } : typeof cursor === 'number' ? { last_pulled_at: cursor } : cursor;
   const req = t.http().get('/api/v1/sync').query(query).set('Authorization', `Bearer ${m.token}`);
   return device ? req.set('X-Device-Id', device) : req;
 }
 
 /** POST /api/v1/sync as `m`; records without a `family_id` get `m`'s (see withFamilyId). */
-export function push(t: TestApp, m: SyncCaller, lastPulledAt: number, changes: unknown, device?: string) {
+export function push(t: RunningApp, m: SyncCaller, lastPulledAt: number, changes: unknown, device?: string) {
   const req = t
     .http()
     .post(`/api/v1/sync?last_pulled_at=${lastPulledAt}`)

@@ -1,6 +1,6 @@
 /** The "sync now" event stream as a test reads it (GET /api/v1/sync/events over fetch). */
 import { bearer } from '../factories/auth.factory.js';
-import type { TestApp } from './test-app.js';
+import type { RunningApp } from './test-app.js';
 
 export interface SseEvent {
   type: string;
@@ -9,7 +9,7 @@ export interface SseEvent {
 }
 
 /** Opens the event stream and collects parsed events until closed. */
-export async function openEvents(t: TestApp, token: string) {
+export async function openEvents(t: RunningApp, token: string) {
   const controller = new AbortController();
   const response = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(token), signal: controller.signal });
   const events: SseEvent[] = [];

@@ -1,19 +1,32 @@
 import 'reflect-metadata';
+import { afterAll, beforeAll } from '@jest/globals';
 import { Test } from '@nestjs/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp } from '../../src/configure-app.js';
 
-export interface TestApp {
+/** What tests and factories use of a running app. */
+export interface RunningApp {
   app: NestExpressApplication;
   /** http://127.0.0.1:<port> of the running app. */
   baseUrl: string;
   http: () => ReturnType<typeof request>;
+}
+
+/** An app started by createTestApp: its caller closes it. */
+export interface TestApp extends RunningApp {
   close(): Promise<void>;
+}
+
+/** The app of a describe block (useTestApp): started in its beforeAll, closed in its afterAll. */
+export interface SharedTestApp extends RunningApp {
+  /** The app's own DataSource (its pool), for reading and arranging rows behind the API. */
+  readonly db: DataSource;
 }
 
 /** Environment every test app starts with; tests override single values. */
@@ -51,6 +64,43 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
     };
     return { app, baseUrl, http: () => request(baseUrl), close };
   });
+}
+
+/**
+ * Registers, where it is called (a describe body or the file's top level), a beforeAll that starts
+ * the app with `overrides` and an afterAll that closes it, and answers a handle to that app. Jest
+ * runs both kinds of hook in the order they are declared: a beforeAll declared after this call
+ * sees the app started, an afterAll declared after it runs once the app is closed. The handle's
+ * members work from that beforeAll to that afterAll and throw outside it (read in a describe body
+ * itself, say). An app a test starts and closes itself, or one that needs something else started
+ * first (a proxy, a database server), uses createTestApp.
+ */
+export function useTestApp(overrides: Record<string, string> = {}): SharedTestApp {
+  let current: TestApp | undefined;
+  beforeAll(async () => {
+    current = await createTestApp(overrides);
+  });
+  afterAll(async () => {
+    const app = current;
+    current = undefined;
+    await app?.close();
+  });
+  const started = (): TestApp => {
+    if (!current) throw new Error('useTestApp: the app is only running between its beforeAll and afterAll (use it inside a test or a later hook)');
+    return current;
+  };
+  return {
+    get app() {
+      return started().app;
+    },
+    get baseUrl() {
+      return started().baseUrl;
+    },
+    http: () => started().http(),
+    get db() {
+      return started().app.get(DataSource);
+    },
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TestApp } from '../setup/test-app.js';
+import type { RunningApp } from '../setup/test-app.js';
 
 export interface Member {
   email: string;
@@ -11,7 +11,7 @@ export interface Member {
 }
 
 /** Registers a new user through the real endpoint (a new family unless an invite code is given). */
-export async function register(t: TestApp, inviteCode?: string): Promise<Member> {
+export async function register(t: RunningApp, inviteCode?: string): Promise<Member> {
   const email = `sync-${randomUUID()}@example.com`;
   const password = 'correct horse battery';
   const res = await t
@@ -25,7 +25,7 @@ export async function register(t: TestApp, inviteCode?: string): Promise<Member>
 }
 
 /** An owner and `members` more caregivers of the same family. */
-export async function registerFamily(t: TestApp, members = 0): Promise<Member[]> {
+export async function registerFamily(t: RunningApp, members = 0): Promise<Member[]> {
   const owner = await register(t);
   const others = [];
   for (let i = 0; i < members; i++) others.push(await register(t, owner.inviteCode));
