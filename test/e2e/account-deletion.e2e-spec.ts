@@ -1,23 +1,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { bearer, familyWithMember, joinFamily, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { expectEnded, openEvents } from '../setup/event-stream.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 
 /** DELETE /api/v1/auth/me: a user deletes their own account (attacker's side included). */
 describe('account deletion (e2e)', () => {
-  let t: TestApp;
-  let db: DataSource;
-  beforeAll(async () => {
-    t = await createTestApp();
-    db = t.app.get(DataSource);
-  });
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   const deleteAccount = (token: string, password: unknown) => t.http().delete('/api/v1/auth/me').set(bearer(token)).send({ password });
   const login = (user: RegisteredUser) => t.http().post('/api/v1/auth/login').send({ email: user.email, password: user.password });
-  const userRows = async (userId: string) => (await db.query('SELECT count(*)::int AS n FROM users WHERE id = $1', [userId]))[0].n as number;
+  const userRows = async (userId: string) => (await t.db.query('SELECT count(*)::int AS n FROM users WHERE id = $1', [userId]))[0].n as number;
   const pdf = () => Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(2000), Buffer.from('\n%%EOF\n')]);
 
   it('a member deletes their account: every sign-in ends, the email is free again; the family keeps what they entered (records, files) and gets a new invite code', async () => {
@@ -49,14 +42,14 @@ describe('account deletion (e2e)', () => {
     for (const refresh of [member.refreshToken, secondDevice.refresh_token]) await t.http().post('/api/v1/auth/refresh').send({ refresh_token: refresh }).expect(401);
     expect((await login(member).expect(401)).body.details.code).toBe('INVALID_CREDENTIALS');
     expect(await userRows(member.user.id)).toBe(0);
-    const rows = async (table: string) => (await db.query(`SELECT count(*)::int AS n FROM ${table} WHERE user_id = $1`, [member.user.id]))[0].n;
+    const rows = async (table: string) => (await t.db.query(`SELECT count(*)::int AS n FROM ${table} WHERE user_id = $1`, [member.user.id]))[0].n;
     expect(await rows('refresh_tokens')).toBe(0);
     // The record of their phone's last push stays: the family's, it recognizes that push repeated by
     // whoever signs in on the phone next (test/e2e/sync-client.e2e-spec.ts).
     expect(await rows('sync_last_pushes')).toBe(1);
 
     // The family's medical history stays: the reminder, the document and its file.
-    expect(await db.query('SELECT deleted_at FROM reminders WHERE id = $1', [reminder])).toEqual([{ deleted_at: null }]);
+    expect(await t.db.query('SELECT deleted_at FROM reminders WHERE id = $1', [reminder])).toEqual([{ deleted_at: null }]);
     const file = await t.http().get(upload.body.file_url).set(bearer(owner.token)).expect(200);
     expect(file.headers['content-type']).toBe('application/pdf');
     const family = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
@@ -113,7 +106,7 @@ describe('account deletion (e2e)', () => {
     const lone = await registerFamily(t);
     await t.http().patch('/api/v1/families/me').set(bearer(lone.token)).send({ patient_name: 'Amira' }).expect(200);
     await deleteAccount(lone.token, lone.password).expect(204);
-    expect(await db.query('SELECT invite_code, patient_name FROM families WHERE id = $1', [lone.family.id])).toEqual([{ invite_code: null, patient_name: 'Amira' }]);
+    expect(await t.db.query('SELECT invite_code, patient_name FROM families WHERE id = $1', [lone.family.id])).toEqual([{ invite_code: null, patient_name: 'Amira' }]);
     expect(await userRows(lone.user.id)).toBe(0);
   });
 

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { bearer, registerFamily, uniqueEmail } from '../factories/auth.factory.js';
 import { newClientIp } from '../setup/rate-limits.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { createTestApp, useTestApp, type TestApp } from '../setup/test-app.js';
 
 /**
  * AUTH_RATE_LIMIT=3 per account per window, 3× that per IP. TRUST_PROXY=1 (the
@@ -9,9 +9,7 @@ import { createTestApp, type TestApp } from '../setup/test-app.js';
  * X-Forwarded-For, so tests do not share counters.
  */
 describe('auth rate limits (e2e)', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: '1' })));
-  afterAll(() => t.close());
+  const t = useTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: '1' });
 
   const login = (ip: string, email: string, password = 'wrong password') =>
     t.http().post('/api/v1/auth/login').set('X-Forwarded-For', ip).send({ email, password });
@@ -168,9 +166,7 @@ describe('auth rate limits (e2e)', () => {
  * trusted and becomes `request.ip` as written; the guard must drop the port itself.
  */
 describe('auth rate limits behind a proxy that writes ports (e2e, TRUST_PROXY=loopback)', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp({ AUTH_RATE_LIMIT: '2', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: 'loopback' })));
-  afterAll(() => t.close());
+  const t = useTestApp({ AUTH_RATE_LIMIT: '2', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: 'loopback' });
 
   it('12 wrong invite codes from one address on 12 source ports: 6 × 404, then 6 × 429', async () => {
     const ip = `203.0.113.${randomInt(1, 255)}`;

@@ -2,18 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { bearer, DEFAULT_PASSWORD, familyWithMember, joinFamily, registerFamily, resignToken, uniqueEmail } from '../factories/auth.factory.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { createTestApp, useTestApp, type TestApp } from '../setup/test-app.js';
 
 const ERROR_SHAPE = { statusCode: expect.any(Number), error: expect.any(String), message: expect.any(String) };
 
 describe('auth (e2e)', () => {
-  let t: TestApp;
-  let db: DataSource;
-  beforeAll(async () => {
-    t = await createTestApp();
-    db = t.app.get(DataSource);
-  });
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   describe('register → login → me', () => {
     it('registers an owner with a new family, logs in and reads /me', async () => {
@@ -37,7 +31,7 @@ describe('auth (e2e)', () => {
       expect(me.body.user).toEqual(reg.body.user);
       expect(me.body.family).toMatchObject({ id: reg.body.user.family_id, invite_code: expect.stringMatching(/^[A-HJKMNP-Z2-9]{6}$/) });
 
-      const [stored] = await db.query('SELECT password_hash FROM users WHERE id = $1', [reg.body.user.id]);
+      const [stored] = await t.db.query('SELECT password_hash FROM users WHERE id = $1', [reg.body.user.id]);
       expect(stored.password_hash).toMatch(/^\$argon2id\$/);
     });
 
@@ -56,7 +50,7 @@ describe('auth (e2e)', () => {
       const decomposed = upper.normalize('NFD');
       const reg = await t.http().post('/api/v1/auth/register').send({ email: upper, password: DEFAULT_PASSWORD }).expect(201);
       expect(reg.body.user.email).toBe(stored);
-      const [row] = await db.query('SELECT email FROM users WHERE id = $1', [reg.body.user.id]);
+      const [row] = await t.db.query('SELECT email FROM users WHERE id = $1', [reg.body.user.id]);
       expect(row.email).toBe(stored);
 
       // Register: the lower-case and the decomposed spellings are the same account (409), also when joining a family.
@@ -72,7 +66,7 @@ describe('auth (e2e)', () => {
         const res = await t.http().post('/api/v1/auth/login').send({ email, password: DEFAULT_PASSWORD });
         expect({ email, status: res.status, id: res.body.user?.id }).toEqual({ email, status: 200, id: reg.body.user.id });
       }
-      const [{ count }] = await db.query('SELECT count(*)::int AS count FROM users WHERE email = $1', [stored]);
+      const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM users WHERE email = $1', [stored]);
       expect(count).toBe(1);
     });
 
@@ -90,7 +84,7 @@ describe('auth (e2e)', () => {
         [email, email.toUpperCase(), ` ${email}`].map((e) => t.http().post('/api/v1/auth/register').send({ email: e, password: DEFAULT_PASSWORD })),
       );
       expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409]);
-      const [{ count }] = await db.query('SELECT count(*)::int AS count FROM users WHERE email = $1', [email]);
+      const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM users WHERE email = $1', [email]);
       expect(count).toBe(1);
     });
 
@@ -148,7 +142,7 @@ describe('auth (e2e)', () => {
       // ZZZZZZ may exist by chance in a long run; overwhelmingly it does not.
       expect(res.status).toBe(404);
       expect(res.body.details.code).toBe('INVITE_CODE_INVALID');
-      const [{ count }] = await db.query('SELECT count(*)::int AS count FROM users WHERE email = $1', [email]);
+      const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM users WHERE email = $1', [email]);
       expect(count).toBe(0);
     });
 
@@ -161,11 +155,11 @@ describe('auth (e2e)', () => {
       // The same access token now works in the new family: membership is read from the database.
       const family = await t.http().get('/api/v1/families/me').set(bearer(b.token)).expect(200);
       expect(family.body.members.map((m: { id: string }) => m.id)).toEqual([a.user.id, b.user.id]);
-      const [row] = await db.query('SELECT family_joined_version FROM users WHERE id = $1', [b.user.id]);
-      const [fam] = await db.query('SELECT sync_version FROM families WHERE id = $1', [a.family.id]);
+      const [row] = await t.db.query('SELECT family_joined_version FROM users WHERE id = $1', [b.user.id]);
+      const [fam] = await t.db.query('SELECT sync_version FROM families WHERE id = $1', [a.family.id]);
       expect(Number(row.family_joined_version)).toBe(Number(fam.sync_version));
       // b's old family has no members left: it has no invite code any more, its records stay.
-      const [left] = await db.query('SELECT invite_code FROM families WHERE id = $1', [b.family.id]);
+      const [left] = await t.db.query('SELECT invite_code FROM families WHERE id = $1', [b.family.id]);
       expect(left.invite_code).toBeNull();
       await t.http().post('/api/v1/auth/register').send({ email: uniqueEmail(), password: 'long enough', invite_code: b.inviteCode }).expect(404);
     });
@@ -175,9 +169,9 @@ describe('auth (e2e)', () => {
       const to = await registerFamily(t);
       // The family being left ran ahead of the clock (e.g. a server with a fast clock wrote there).
       const ahead = Date.now() + 10 * 24 * 3600 * 1000;
-      await db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead, from.family.id]);
+      await t.db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead, from.family.id]);
       await t.http().post('/api/v1/auth/join-family').set(bearer(from.token)).send({ invite_code: to.inviteCode }).expect(200);
-      const [row] = await db.query('SELECT family_joined_version FROM users WHERE id = $1', [from.user.id]);
+      const [row] = await t.db.query('SELECT family_joined_version FROM users WHERE id = $1', [from.user.id]);
       expect(Number(row.family_joined_version)).toBeGreaterThan(ahead);
       // So a cursor from the old family gets a replacement snapshot of the new one.
       const pull = await t.http().get(`/api/v1/sync?last_pulled_at=${ahead}`).set(bearer(from.token)).expect(200);
@@ -192,17 +186,17 @@ describe('auth (e2e)', () => {
       // The family being left ran ahead of the clock (a server with a fast clock wrote there); the
       // member's phone pulled it there, so its cursor is `ahead`.
       const ahead = Date.now() + 10 * 24 * 3600 * 1000;
-      await db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead, owner.family.id]);
+      await t.db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead, owner.family.id]);
       await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
       const token = (await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200)).body.access_token;
       await t.http().post('/api/v1/auth/join-family').set(bearer(token)).send({ invite_code: to.inviteCode }).expect(200);
       // The same fast clock writes to the new family later, past the phone's cursor: still a replacement
       // (incremental, the phone kept the old family's records and never got the new one's history).
-      await db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead + 60_000, to.family.id]);
+      await t.db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead + 60_000, to.family.id]);
       const res = await pull(t, { token, familyId: to.family.id }, ahead).expect(200);
       expect(res.body.experimentalStrategy).toBe('replacement');
       expect(res.body.changes.reminders.created.map((r: { id: string }) => r.id)).toEqual([history]);
-      const [row] = await db.query('SELECT family_joined_version FROM users WHERE id = $1', [member.user.id]);
+      const [row] = await t.db.query('SELECT family_joined_version FROM users WHERE id = $1', [member.user.id]);
       expect(Number(row.family_joined_version)).toBeGreaterThan(ahead);
     });
 
@@ -316,7 +310,7 @@ describe('auth (e2e)', () => {
     it('a retired token presented after the 30 s grace is reuse, even if its successor was never used', async () => {
       const user = await registerFamily(t);
       const rotated = await refresh(user.refreshToken).expect(200);
-      await db.query(`UPDATE refresh_tokens SET used_at = now() - interval '31 seconds' WHERE id = $1`, [user.refreshToken.split('.')[0]]);
+      await t.db.query(`UPDATE refresh_tokens SET used_at = now() - interval '31 seconds' WHERE id = $1`, [user.refreshToken.split('.')[0]]);
       await refresh(user.refreshToken).expect(401);
       await refresh(rotated.body.refresh_token).expect(401);
     });
@@ -345,7 +339,7 @@ describe('auth (e2e)', () => {
 
     it('rejects an expired refresh token', async () => {
       const user = await registerFamily(t);
-      await db.query('UPDATE refresh_tokens SET expires_at = now() - interval \'1 second\' WHERE id = $1', [user.refreshToken.split('.')[0]]);
+      await t.db.query('UPDATE refresh_tokens SET expires_at = now() - interval \'1 second\' WHERE id = $1', [user.refreshToken.split('.')[0]]);
       await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(401);
     });
 
@@ -374,7 +368,7 @@ describe('auth (e2e)', () => {
     it('a detected refresh-token reuse ends the access tokens of that sign-in too', async () => {
       const user = await registerFamily(t);
       const rotated = (await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200)).body;
-      await db.query("UPDATE refresh_tokens SET used_at = now() - interval '1 hour' WHERE id = $1", [user.refreshToken.split('.')[0]]);
+      await t.db.query("UPDATE refresh_tokens SET used_at = now() - interval '1 hour' WHERE id = $1", [user.refreshToken.split('.')[0]]);
       await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(401);
       await t.http().get('/api/v1/auth/me').set(bearer(rotated.access_token)).expect(401);
       await t.http().get('/api/v1/auth/me').set(bearer(user.token)).expect(401);
@@ -383,7 +377,7 @@ describe('auth (e2e)', () => {
     it('stores only a hash of the refresh secret', async () => {
       const user = await registerFamily(t);
       const [id, secret] = user.refreshToken.split('.');
-      const [row] = await db.query('SELECT token_hash FROM refresh_tokens WHERE id = $1', [id]);
+      const [row] = await t.db.query('SELECT token_hash FROM refresh_tokens WHERE id = $1', [id]);
       expect(row.token_hash).toMatch(/^[0-9a-f]{64}$/);
       expect(row.token_hash).not.toContain(secret);
     });
@@ -406,7 +400,7 @@ describe('auth (e2e)', () => {
       const { JwtService } = await import('@nestjs/jwt');
       const { testEnv } = await import('../setup/test-app.js');
       const jwt = new JwtService({ secret: testEnv().JWT_SECRET });
-      const [{ tokens_valid_after: reset }] = await db.query('SELECT tokens_valid_after FROM users WHERE id = $1', [member.user.id]);
+      const [{ tokens_valid_after: reset }] = await t.db.query('SELECT tokens_valid_after FROM users WHERE id = $1', [member.user.id]);
       const signedAt = (ms: number) => jwt.sign({ sub: member.user.id, typ: 'access', iat: Math.floor(reset.getTime() / 1000), iat_ms: ms });
       await t.http().get('/api/v1/auth/me').set(bearer(signedAt(reset.getTime() + 1))).expect(200);
       await t.http().get('/api/v1/auth/me').set(bearer(signedAt(reset.getTime() - 1))).expect(401);
@@ -427,7 +421,7 @@ describe('auth (e2e)', () => {
       const { member } = await familyWithMember(t);
       await t.app.get(AuthService).resetPassword(member.email, 'a brand new password');
       // The instance that ran the reset had a clock an hour ahead of this one.
-      await db.query(`UPDATE users SET tokens_valid_after = now() + interval '1 hour' WHERE id = $1`, [member.user.id]);
+      await t.db.query(`UPDATE users SET tokens_valid_after = now() + interval '1 hour' WHERE id = $1`, [member.user.id]);
       const login = await t.http().post('/api/v1/auth/login').send({ email: member.email, password: 'a brand new password' }).expect(200);
       await t.http().get('/api/v1/families/me').set(bearer(login.body.access_token)).expect(200);
       const refreshed = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: login.body.refresh_token }).expect(200);
@@ -443,7 +437,7 @@ describe('auth (e2e)', () => {
   describe('deleted user', () => {
     it('a still-valid access token of a deleted user answers 401 everywhere', async () => {
       const user = await registerFamily(t);
-      await db.query('DELETE FROM users WHERE id = $1', [user.user.id]);
+      await t.db.query('DELETE FROM users WHERE id = $1', [user.user.id]);
       for (const req of [
         t.http().get('/api/v1/auth/me'),
         t.http().get('/api/v1/families/me'),
@@ -460,11 +454,9 @@ describe('auth (e2e)', () => {
 });
 
 describe('auth with short-lived access tokens (e2e)', () => {
-  let t: TestApp;
   // 10 s is the shortest JWT_ACCESS_TTL accepted. Rather than wait it out, the test expires a real
   // token by moving its times back (same claims, same secret): the app cannot tell it from an old one.
-  beforeAll(async () => (t = await createTestApp({ JWT_ACCESS_TTL: '10s' })));
-  afterAll(() => t.close());
+  const t = useTestApp({ JWT_ACCESS_TTL: '10s' });
 
   const expired = (token: string) =>
     resignToken(token, (claims) => {

@@ -3,30 +3,23 @@
  * sign-in ends at once and the calling device gets a new one.
  */
 import pg from 'pg';
-import { DataSource } from 'typeorm';
 import { bearer, DEFAULT_PASSWORD, familyWithMember, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { expectEnded, openEvents } from '../setup/event-stream.js';
 import { expectRateLimited, newClientIp } from '../setup/rate-limits.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 import { sessionsWaitingBehind, until } from '../setup/wait.js';
 
 const ERROR_SHAPE = { statusCode: expect.any(Number), error: expect.any(String), message: expect.any(String) };
 const NEW_PASSWORD = 'a brand new horse battery';
 
 describe('change-password (e2e)', () => {
-  let t: TestApp;
-  let db: DataSource;
-  beforeAll(async () => {
-    t = await createTestApp();
-    db = t.app.get(DataSource);
-  });
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   const change = (token: string, body: Record<string, unknown>) => t.http().post('/api/v1/auth/change-password').set(bearer(token)).send(body);
   const login = (email: string, password: string) => t.http().post('/api/v1/auth/login').send({ email, password });
   const refresh = (token: string) => t.http().post('/api/v1/auth/refresh').send({ refresh_token: token });
   const me = (token: string) => t.http().get('/api/v1/auth/me').set(bearer(token));
-  const storedHash = async (userId: string): Promise<string> => (await db.query('SELECT password_hash FROM users WHERE id = $1', [userId]))[0].password_hash;
+  const storedHash = async (userId: string): Promise<string> => (await t.db.query('SELECT password_hash FROM users WHERE id = $1', [userId]))[0].password_hash;
   /** A second device of the user: its own sign-in. */
   const secondDevice = async (user: RegisteredUser) => (await login(user.email, user.password).expect(200)).body as { access_token: string; refresh_token: string };
 
@@ -229,7 +222,7 @@ describe('change-password (e2e)', () => {
         const [changed, signedIn] = await Promise.all([changing, lateLogin]);
         expect([changed.status, signedIn.status]).toEqual([200, 401]);
         expect(signedIn.body.details.code).toBe('INVALID_CREDENTIALS');
-        const [{ live }] = await db.query('SELECT count(*)::int AS live FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [user.user.id]);
+        const [{ live }] = await t.db.query('SELECT count(*)::int AS live FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [user.user.id]);
         expect(live).toBe(1); // the change's own
       } finally {
         await lock.release();
@@ -263,9 +256,7 @@ describe('change-password (e2e)', () => {
 
 /** AUTH_RATE_LIMIT=3 per account, 9 per network; each test picks its client IP (TRUST_PROXY=1). */
 describe('change-password rate limits (e2e)', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: '1' })));
-  afterAll(() => t.close());
+  const t = useTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: '1' });
 
   const change = (ip: string, token: string, current_password: string, new_password = NEW_PASSWORD) =>
     t.http().post('/api/v1/auth/change-password').set('X-Forwarded-For', ip).set(bearer(token)).send({ current_password, new_password });

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 
 const CLI = resolve('dist/cli.js');
 
@@ -25,10 +25,8 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
 describe('files:cleanup (node dist/cli.js)', () => {
   const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-cli-cleanup-'));
   const dataDir = mkdtempSync(join(tmpdir(), 'hemoday-cli-cleanup-data-'));
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp({ UPLOAD_DIR: uploadDir })));
-  afterAll(async () => {
-    await t.close();
+  const t = useTestApp({ UPLOAD_DIR: uploadDir });
+  afterAll(() => {
     rmSync(uploadDir, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
   });

@@ -14,7 +14,7 @@ import { bearer, joinFamily, uniqueEmail } from '../factories/auth.factory.js';
 import { clientLog, Device } from '../sync-client/device.js';
 import { registerFamily } from '../sync-client/family.js';
 import { freePort, removeDir, scratchDir, startService, stopAll, waitForHealth, type Running } from '../setup/service-process.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun } from '../setup/test-runs.js';
 
 const CLI = resolve('dist/cli.js');
@@ -63,16 +63,14 @@ function credentials(stdout: string): { email: string; password: string; inviteC
 }
 
 describe('admin CLI (node dist/cli.js)', () => {
+  const t = useTestApp();
   let db: pg.Client;
-  let t: TestApp;
 
   beforeAll(async () => {
     db = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
     await db.connect();
-    t = await createTestApp();
   });
   afterAll(async () => {
-    await t.close();
     await db.end();
     rmSync(dataDir, { recursive: true, force: true });
   });

@@ -7,20 +7,18 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { connectionName } from '../../src/database/connection-name.js';
 import { bearer, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 import { until } from '../setup/wait.js';
 
 describe('database statement limits (DB_STATEMENT_TIMEOUT_SECONDS=1)', () => {
-  let t: TestApp;
+  // Two connections: a lost one must be replaced, not leave the pool short for good.
+  const t = useTestApp({ DB_STATEMENT_TIMEOUT_SECONDS: '1', DB_POOL_SIZE: '2' });
   let admin: DataSource;
 
   beforeAll(async () => {
-    // Two connections: a lost one must be replaced, not leave the pool short for good.
-    t = await createTestApp({ DB_STATEMENT_TIMEOUT_SECONDS: '1', DB_POOL_SIZE: '2' });
     admin = await new DataSource({ type: 'postgres', url: process.env.TEST_DATABASE_URL }).initialize();
   });
   afterAll(async () => {
-    await t?.close();
     await admin?.destroy();
   });
 

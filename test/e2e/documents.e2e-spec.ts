@@ -9,7 +9,7 @@ import { DataSource } from 'typeorm';
 import { connectionName } from '../../src/database/connection-name.js';
 import { FilesRepository } from '../../src/modules/documents/files.repository.js';
 import { DRAINED_MAX_BYTES, rawRequest } from '../setup/raw-request.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { createTestApp, useTestApp, type RunningApp, type TestApp } from '../setup/test-app.js';
 import { until } from '../setup/wait.js';
 import { Device } from '../sync-client/device.js';
 
@@ -19,7 +19,7 @@ interface Member {
   userId: string;
 }
 
-async function register(t: TestApp): Promise<Member> {
+async function register(t: RunningApp): Promise<Member> {
   const res = await t
     .http()
     .post('/api/v1/auth/register')
@@ -89,18 +89,9 @@ function listFiles(dir: string, prefix = ''): string[] {
 }
 
 describe('files: upload and download', () => {
-  let t: TestApp;
-  let db: DataSource;
   const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-files-e2e-'));
-
-  beforeAll(async () => {
-    t = await createTestApp({ UPLOAD_DIR: uploadDir });
-    db = t.app.get(DataSource);
-  });
-  afterAll(async () => {
-    await t.close();
-    rmSync(uploadDir, { recursive: true, force: true });
-  });
+  const t = useTestApp({ UPLOAD_DIR: uploadDir });
+  afterAll(() => rmSync(uploadDir, { recursive: true, force: true }));
 
   const upload = (m: Member, content: Buffer, filename: string, fields: Record<string, string> = {}) => {
     const req = t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`);
@@ -143,7 +134,7 @@ describe('files: upload and download', () => {
     for (const header of ['Анализ %22крови%22.pdf', 'Анализ \\"крови\\".pdf']) {
       const { body, contentType } = rawMultipart(header, pdf());
       const res = await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`).set('Content-Type', contentType).send(body).expect(201);
-      const [row] = await db.query('SELECT original_name FROM files WHERE id = $1', [res.body.id]);
+      const [row] = await t.db.query('SELECT original_name FROM files WHERE id = $1', [res.body.id]);
       expect({ header, stored: row.original_name }).toEqual({ header, stored: name });
 
       const got = await download(m, res.body.file_url).expect(200);
@@ -187,7 +178,7 @@ describe('files: upload and download', () => {
     const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(58), randomBytes(4000)]);
     const res = await upload(m, exe, 'results.pdf').expect(415);
     expect(res.body).toMatchObject({ statusCode: 415, details: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
-    const rows = await db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId]);
+    const rows = await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId]);
     expect(rows).toHaveLength(1);
     expect(listFiles(join(uploadDir, m.familyId))).toEqual([ok.body.id]);
   });
@@ -200,7 +191,7 @@ describe('files: upload and download', () => {
     expect(listFiles(join(uploadDir, m.familyId))).toEqual([res.body.id]);
     const got = await download(m, res.body.file_url).expect(200);
     expect(got.headers['content-disposition']).toBe(`inline; filename="passwd.pdf"; filename*=UTF-8''passwd.pdf`);
-    const [row] = await db.query('SELECT storage_key, original_name FROM files WHERE id = $1', [res.body.id]);
+    const [row] = await t.db.query('SELECT storage_key, original_name FROM files WHERE id = $1', [res.body.id]);
     expect(row).toEqual({ storage_key: `${m.familyId}/${res.body.id}`, original_name: 'passwd' });
   });
 
@@ -324,7 +315,7 @@ describe('files: upload and download', () => {
     });
     expect(badCategory.body.details.code).toBe('VALIDATION_FAILED');
     expect(unknown.body.details).toEqual({ code: 'INVALID_UPLOAD', fields: [{ field: 'owner', errors: ['Unknown field "owner"'] }] });
-    expect(await db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
+    expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
     expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
   });
 
@@ -347,13 +338,13 @@ describe('files: upload and download', () => {
       .expect(400);
     expect(res.body.details).toEqual({ code: 'INVALID_UPLOAD', fields: [{ field: 'name', errors: [expect.stringContaining('unsupported charset')] }] });
     await t.http().get('/health').expect(200);
-    expect(await db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
+    expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
   });
 
   describe('with document fields', () => {
     it('creates the documents row in the same transaction, stamped with a new sync version', async () => {
       const m = await register(t);
-      const [{ sync_version: before }] = await db.query('SELECT sync_version FROM families WHERE id = $1', [m.familyId]);
+      const [{ sync_version: before }] = await t.db.query('SELECT sync_version FROM families WHERE id = $1', [m.familyId]);
       const documentId = randomUUID();
       const res = await upload(m, pdf(), 'discharge.pdf', {
         document_id: documentId,
@@ -372,8 +363,8 @@ describe('files: upload and download', () => {
         mime_type: 'application/pdf',
         size_bytes: res.body.size_bytes,
       });
-      const [doc] = await db.query('SELECT * FROM documents WHERE id = $1', [documentId]);
-      const [{ sync_version: after }] = await db.query('SELECT sync_version FROM families WHERE id = $1', [m.familyId]);
+      const [doc] = await t.db.query('SELECT * FROM documents WHERE id = $1', [documentId]);
+      const [{ sync_version: after }] = await t.db.query('SELECT sync_version FROM families WHERE id = $1', [m.familyId]);
       expect(Number(doc.server_version)).toBeGreaterThan(0);
       expect(Number(after)).toBeGreaterThan(Number(before));
       expect(doc).toMatchObject({
@@ -415,7 +406,7 @@ describe('files: upload and download', () => {
         file_url: second.body.file_url,
         mime_type: 'image/jpeg',
       });
-      const [doc] = await db.query('SELECT server_version, server_created_version FROM documents WHERE id = $1', [documentId]);
+      const [doc] = await t.db.query('SELECT server_version, server_created_version FROM documents WHERE id = $1', [documentId]);
       expect(Number(doc.server_version)).toBeGreaterThan(Number(doc.server_created_version));
     });
 
@@ -440,8 +431,8 @@ describe('files: upload and download', () => {
         message,
         details: { code: 'VALIDATION_FAILED', fields: [{ field: 'name', errors: [message] }] },
       });
-      expect(await db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
-      expect(await db.query('SELECT id FROM documents WHERE family_id = $1', [m.familyId])).toEqual([]);
+      expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
+      expect(await t.db.query('SELECT id FROM documents WHERE family_id = $1', [m.familyId])).toEqual([]);
       expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
     });
 
@@ -456,7 +447,7 @@ describe('files: upload and download', () => {
       expect(await phone.find('documents', id)).toMatchObject({ name, notes, category: 'imaging' });
       await phone.update('documents', id, { category: 'lab_result' });
       await phone.sync(); // the push carries the whole record, name and notes included
-      const [doc] = await db.query('SELECT name, notes, category FROM documents WHERE id = $1', [id]);
+      const [doc] = await t.db.query('SELECT name, notes, category FROM documents WHERE id = $1', [id]);
       expect(doc).toEqual({ name, notes, category: 'lab_result' });
     });
 
@@ -465,7 +456,7 @@ describe('files: upload and download', () => {
       const first = await upload(m, pdf(), 'v1.pdf', { name: 'CBC', category: 'lab_result' }).expect(201);
       const res = await upload(m, pdf(), 'v2.pdf', { document_id: first.body.document.id, name: ' ' }).expect(400);
       expect(res.body.details.fields).toEqual([{ field: 'name', errors: ['name must not be empty'] }]);
-      const [doc] = await db.query('SELECT name, file_url FROM documents WHERE id = $1', [first.body.document.id]);
+      const [doc] = await t.db.query('SELECT name, file_url FROM documents WHERE id = $1', [first.body.document.id]);
       expect(doc).toEqual({ name: 'CBC', file_url: first.body.file_url });
     });
 
@@ -479,13 +470,13 @@ describe('files: upload and download', () => {
       const a = await register(t);
       const b = await register(t);
       const theirs = await upload(a, pdf(), 'a.pdf', { name: 'A', category: 'other' }).expect(201);
-      const [{ sync_version: before }] = await db.query('SELECT sync_version FROM families WHERE id = $1', [b.familyId]);
+      const [{ sync_version: before }] = await t.db.query('SELECT sync_version FROM families WHERE id = $1', [b.familyId]);
       await upload(b, pdf(), 'b.pdf', { document_id: theirs.body.document.id, name: 'hijack' }).expect(404);
-      expect(await db.query('SELECT id FROM files WHERE family_id = $1', [b.familyId])).toEqual([]);
+      expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [b.familyId])).toEqual([]);
       expect(listFiles(uploadDir).filter((f) => f.startsWith(b.familyId))).toEqual([]);
-      const [doc] = await db.query('SELECT name, file_url FROM documents WHERE id = $1', [theirs.body.document.id]);
+      const [doc] = await t.db.query('SELECT name, file_url FROM documents WHERE id = $1', [theirs.body.document.id]);
       expect(doc).toEqual({ name: 'A', file_url: theirs.body.file_url });
-      const [{ sync_version: after }] = await db.query('SELECT sync_version FROM families WHERE id = $1', [b.familyId]);
+      const [{ sync_version: after }] = await t.db.query('SELECT sync_version FROM families WHERE id = $1', [b.familyId]);
       expect(after).toBe(before);
     });
   });
@@ -544,9 +535,9 @@ describe('files: upload and download', () => {
     }
 
     const familyRows = async (familyId: string) => ({
-      files: await db.query('SELECT id FROM files WHERE family_id = $1 ORDER BY id', [familyId]),
-      documents: await db.query('SELECT id, name, file_url FROM documents WHERE family_id = $1 ORDER BY id', [familyId]),
-      version: (await db.query('SELECT sync_version FROM families WHERE id = $1', [familyId]))[0].sync_version,
+      files: await t.db.query('SELECT id FROM files WHERE family_id = $1 ORDER BY id', [familyId]),
+      documents: await t.db.query('SELECT id, name, file_url FROM documents WHERE family_id = $1 ORDER BY id', [familyId]),
+      version: (await t.db.query('SELECT sync_version FROM families WHERE id = $1', [familyId]))[0].sync_version,
     });
 
     it.each([
@@ -606,7 +597,7 @@ describe('files: upload and download', () => {
         const removing = t.http().delete(`/api/v1/families/me/members/${member.userId}`).set('Authorization', `Bearer ${owner.token}`).then((r) => r);
         // The removal waits for the upload's lock on the family (this app's connections only: other test files share the database).
         await until(
-          async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [connectionName('api')])).length > 0,
+          async () => (await t.db.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [connectionName('api')])).length > 0,
           'the removal to wait for the upload',
         );
         release();
@@ -725,18 +716,9 @@ describe('files: an upload whose commit is acknowledged to nobody', () => {
 });
 
 describe('files: size limit', () => {
-  let t: TestApp;
-  let db: DataSource;
   const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-files-limit-'));
-
-  beforeAll(async () => {
-    t = await createTestApp({ UPLOAD_DIR: uploadDir, UPLOAD_MAX_BYTES: '4096' });
-    db = t.app.get(DataSource);
-  });
-  afterAll(async () => {
-    await t.close();
-    rmSync(uploadDir, { recursive: true, force: true });
-  });
+  const t = useTestApp({ UPLOAD_DIR: uploadDir, UPLOAD_MAX_BYTES: '4096' });
+  afterAll(() => rmSync(uploadDir, { recursive: true, force: true }));
 
   it('refuses a file over UPLOAD_MAX_BYTES with 413 and leaves no file and no row', async () => {
     const m = await register(t);
@@ -757,8 +739,8 @@ describe('files: size limit', () => {
       .expect(413);
     expect(res.body).toMatchObject({ statusCode: 413, details: { code: 'PAYLOAD_TOO_LARGE', max_bytes: 4096 } });
     expect(listFiles(uploadDir)).toEqual([join(m.familyId, ok.body.id)]);
-    expect(await db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([{ id: ok.body.id }]);
-    expect(await db.query('SELECT id FROM documents WHERE family_id = $1', [m.familyId])).toEqual([]);
+    expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([{ id: ok.body.id }]);
+    expect(await t.db.query('SELECT id FROM documents WHERE family_id = $1', [m.familyId])).toEqual([]);
   });
 
   it('after refusing an upload, reads at most a few MiB more of a body still arriving, then answers and closes', async () => {

@@ -1,25 +1,18 @@
 import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { FamilyVersionService } from '../../src/common/versioning/family-version.service.js';
 import { connectionName } from '../../src/database/connection-name.js';
 import { bearer, familyWithMember, joinFamily, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 import { until } from '../setup/wait.js';
 import { Device } from '../sync-client/device.js';
 
 describe('families (e2e)', () => {
-  let t: TestApp;
-  let db: DataSource;
-  beforeAll(async () => {
-    t = await createTestApp();
-    db = t.app.get(DataSource);
-  });
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   const syncVersion = async (familyId: string): Promise<number> =>
-    Number((await db.query('SELECT sync_version FROM families WHERE id = $1', [familyId]))[0].sync_version);
+    Number((await t.db.query('SELECT sync_version FROM families WHERE id = $1', [familyId]))[0].sync_version);
 
   describe('GET /families/me', () => {
     it('returns patient info, the invite code and members with roles', async () => {
@@ -49,7 +42,7 @@ describe('families (e2e)', () => {
 
     it('has a server-only deleted_at, like every synced table: NULL, never in a response or a pull', async () => {
       const owner = await registerFamily(t);
-      const [row] = await db.query('SELECT deleted_at FROM families WHERE id = $1', [owner.family.id]);
+      const [row] = await t.db.query('SELECT deleted_at FROM families WHERE id = $1', [owner.family.id]);
       expect(row).toEqual({ deleted_at: null });
       const res = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
       expect(res.body).not.toHaveProperty('deleted_at');
@@ -78,7 +71,7 @@ describe('families (e2e)', () => {
       expect(res.body.members).toHaveLength(2);
       const after = await syncVersion(owner.family.id);
       expect(after).toBeGreaterThan(before);
-      const [row] = await db.query('SELECT server_version, updated_by FROM families WHERE id = $1', [owner.family.id]);
+      const [row] = await t.db.query('SELECT server_version, updated_by FROM families WHERE id = $1', [owner.family.id]);
       expect(Number(row.server_version)).toBe(after);
       expect(row.updated_by).toBe(member.user.id);
 
@@ -89,12 +82,12 @@ describe('families (e2e)', () => {
     it('a PATCH that changes nothing ({} or the stored values) bumps neither sync_version nor updated_at', async () => {
       const owner = await registerFamily(t);
       await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ patient_name: 'Amira', patient_blood_group: 'A+' }).expect(200);
-      const [before] = await db.query('SELECT sync_version, server_version, updated_at FROM families WHERE id = $1', [owner.family.id]);
+      const [before] = await t.db.query('SELECT sync_version, server_version, updated_at FROM families WHERE id = $1', [owner.family.id]);
       for (const body of [{}, { patient_name: 'Amira' }, { patient_blood_group: 'A+', notes: null }]) {
         const res = await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send(body).expect(200);
         expect(res.body).toMatchObject({ patient_name: 'Amira', patient_blood_group: 'A+', updated_at: Number(before.updated_at) });
       }
-      const [after] = await db.query('SELECT sync_version, server_version, updated_at FROM families WHERE id = $1', [owner.family.id]);
+      const [after] = await t.db.query('SELECT sync_version, server_version, updated_at FROM families WHERE id = $1', [owner.family.id]);
       expect(after).toEqual(before);
     });
 
@@ -125,7 +118,7 @@ describe('families (e2e)', () => {
       expect(res.body.details.fields.map((f: { field: string }) => f.field)).toContain(field);
       expect(res.body.message).toContain(field);
       expect(await syncVersion(owner.family.id)).toBe(before);
-      const [row] = await db.query('SELECT invite_code FROM families WHERE id = $1', [owner.family.id]);
+      const [row] = await t.db.query('SELECT invite_code FROM families WHERE id = $1', [owner.family.id]);
       expect(row.invite_code).toBe(owner.inviteCode);
     });
   });
@@ -289,7 +282,7 @@ describe('families (e2e)', () => {
       for (const token of [member.refreshToken, second.body.refresh_token]) {
         await t.http().post('/api/v1/auth/refresh').send({ refresh_token: token }).expect(401);
       }
-      const [{ live }] = await db.query('SELECT count(*)::int AS live FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [member.user.id]);
+      const [{ live }] = await t.db.query('SELECT count(*)::int AS live FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [member.user.id]);
       expect(live).toBe(1); // the new sign-in's
 
       const family = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
@@ -426,7 +419,7 @@ describe('families (e2e)', () => {
         t.http().post('/api/v1/auth/join-family').set(bearer(owner.token)).send({ invite_code: elsewhere.inviteCode }),
       ]);
       expect([join.status, leave.status].sort()).toEqual(join.status === 201 ? [201, 409] : [200, 404]);
-      const [{ members, owners }] = await db.query(
+      const [{ members, owners }] = await t.db.query(
         "SELECT count(*)::int AS members, count(*) FILTER (WHERE role = 'owner')::int AS owners FROM users WHERE family_id = $1",
         [owner.family.id],
       );
@@ -441,7 +434,7 @@ describe('families (e2e)', () => {
         t.http().post(`/api/v1/sync?last_pulled_at=${cursor}`).set(bearer(token)).send({ changes: { transfusions: { created: [transfusion()], updated: [], deleted: [] } } });
       const first = await t.http().get('/api/v1/sync').set(bearer(member.token)).set('X-Device-Id', 'member-phone').expect(200);
       // Something slows the join down after it has locked the families (here: a lock on the user's row).
-      const blocker = db.createQueryRunner();
+      const blocker = t.db.createQueryRunner();
       await blocker.startTransaction();
       await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR SHARE', [member.user.id]);
       let join: Promise<unknown> | undefined;
@@ -493,17 +486,17 @@ describe('families (e2e)', () => {
       await t.http().patch('/api/v1/families/me').set(bearer(lone.token)).send({ patient_name: 'Amira' }).expect(200);
       const other = await registerFamily(t);
       await t.http().post('/api/v1/auth/join-family').set(bearer(lone.token)).send({ invite_code: other.inviteCode }).expect(200);
-      const [left] = await db.query('SELECT invite_code, patient_name FROM families WHERE id = $1', [lone.family.id]);
+      const [left] = await t.db.query('SELECT invite_code, patient_name FROM families WHERE id = $1', [lone.family.id]);
       expect(left).toEqual({ invite_code: null, patient_name: 'Amira' });
       const res = await t.http().post('/api/v1/auth/register').send({ email: `late-${Date.now()}@example.test`, password: 'long enough pw', invite_code: lone.inviteCode }).expect(404);
       expect(res.body.details.code).toBe('INVITE_CODE_INVALID');
       // A second family left empty: the unique index allows any number of NULL codes.
       const lone2 = await registerFamily(t);
       await t.http().post('/api/v1/auth/join-family').set(bearer(lone2.token)).send({ invite_code: other.inviteCode }).expect(200);
-      expect((await db.query('SELECT invite_code FROM families WHERE id = $1', [lone2.family.id]))[0].invite_code).toBeNull();
+      expect((await t.db.query('SELECT invite_code FROM families WHERE id = $1', [lone2.family.id]))[0].invite_code).toBeNull();
       // The family joined keeps its code and its owner.
-      expect(await db.query('SELECT invite_code FROM families WHERE id = $1', [other.family.id])).toEqual([{ invite_code: other.inviteCode }]);
-      expect((await db.query('SELECT role FROM users WHERE id = $1', [other.user.id]))[0].role).toBe('owner');
+      expect(await t.db.query('SELECT invite_code FROM families WHERE id = $1', [other.family.id])).toEqual([{ invite_code: other.inviteCode }]);
+      expect((await t.db.query('SELECT role FROM users WHERE id = $1', [other.user.id]))[0].role).toBe('owner');
     });
   });
   describe('POST /families/me/leave', () => {
@@ -529,11 +522,11 @@ describe('families (e2e)', () => {
       await t.http().post('/api/v1/auth/refresh').send({ refresh_token: leaver.refreshToken }).expect(200);
 
       // The family: their records stay, they are no longer listed, the code they saw is replaced.
-      expect(await db.query('SELECT family_id::text AS family_id, deleted_at FROM reminders WHERE id = $1', [reminder])).toEqual([{ family_id: owner.family.id, deleted_at: null }]);
+      expect(await t.db.query('SELECT family_id::text AS family_id, deleted_at FROM reminders WHERE id = $1', [reminder])).toEqual([{ family_id: owner.family.id, deleted_at: null }]);
       expect(await memberIds(owner.token)).toEqual([owner.user.id]);
       const back = await t.http().post('/api/v1/auth/join-family').set(bearer(leaver.token)).send({ invite_code: owner.inviteCode }).expect(404);
       expect(back.body.details.code).toBe('INVITE_CODE_INVALID');
-      const [family] = await db.query('SELECT invite_code, server_version, sync_version FROM families WHERE id = $1', [owner.family.id]);
+      const [family] = await t.db.query('SELECT invite_code, server_version, sync_version FROM families WHERE id = $1', [owner.family.id]);
       expect(family.invite_code).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
       expect(family.invite_code).not.toBe(owner.inviteCode);
       const pulled = await pull(t, caller(owner), ownerPhone.body.timestamp, 'owner-phone').expect(200);
@@ -541,7 +534,7 @@ describe('families (e2e)', () => {
       expect(pulled.body.changes.reminders).toEqual({ created: [], updated: [], deleted: [] });
 
       // They left at the leave's version: a later join or founding is taken above it.
-      const [row] = await db.query('SELECT family_joined_version FROM users WHERE id = $1', [leaver.user.id]);
+      const [row] = await t.db.query('SELECT family_joined_version FROM users WHERE id = $1', [leaver.user.id]);
       expect(row.family_joined_version).toBe(family.server_version);
       expect(family.sync_version).toBe(family.server_version);
       const founded = await t.http().post('/api/v1/families').set(bearer(leaver.token)).send({ patient_name: 'Amira' }).expect(201);
@@ -555,7 +548,7 @@ describe('families (e2e)', () => {
       expect(res.body).toMatchObject({ statusCode: 409, details: { code: 'OWNER_HAS_MEMBERS' } });
       expect(res.body.message).toMatch(/POST \/api\/v1\/families\/me\/owner/);
       expect(await syncVersion(owner.family.id)).toBe(before);
-      expect(await db.query('SELECT invite_code FROM families WHERE id = $1', [owner.family.id])).toEqual([{ invite_code: owner.inviteCode }]);
+      expect(await t.db.query('SELECT invite_code FROM families WHERE id = $1', [owner.family.id])).toEqual([{ invite_code: owner.inviteCode }]);
       expect(await memberIds(other.token)).toEqual([owner.user.id, other.user.id]);
 
       await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: other.user.id }).expect(200);
@@ -568,7 +561,7 @@ describe('families (e2e)', () => {
       const lone = await registerFamily(t);
       await t.http().patch('/api/v1/families/me').set(bearer(lone.token)).send({ patient_name: 'Amira' }).expect(200);
       await t.http().post('/api/v1/families/me/leave').set(bearer(lone.token)).expect(204);
-      expect(await db.query('SELECT invite_code, patient_name FROM families WHERE id = $1', [lone.family.id])).toEqual([{ invite_code: null, patient_name: 'Amira' }]);
+      expect(await t.db.query('SELECT invite_code, patient_name FROM families WHERE id = $1', [lone.family.id])).toEqual([{ invite_code: null, patient_name: 'Amira' }]);
       const late = await t.http().post('/api/v1/auth/register').send({ email: `late-${randomUUID()}@example.test`, password: 'long enough pw', invite_code: lone.inviteCode }).expect(404);
       expect(late.body.details.code).toBe('INVITE_CODE_INVALID');
       expect((await t.http().get('/api/v1/families/me').set(bearer(lone.token)).expect(403)).body.details.code).toBe('NO_FAMILY');
@@ -590,7 +583,7 @@ describe('families (e2e)', () => {
           t.http().post('/api/v1/families/me/leave').set(bearer(other.token)),
         ]);
         expect(byMember.status).toBe(204);
-        const [state] = await db.query(
+        const [state] = await t.db.query(
           `SELECT f.invite_code, count(u.id)::int AS members, count(u.id) FILTER (WHERE u.role = 'owner')::int AS owners
              FROM families f LEFT JOIN users u ON u.family_id = f.id WHERE f.id = $1 GROUP BY f.id`,
           [owner.family.id],
@@ -714,7 +707,7 @@ describe('families (e2e)', () => {
       }
       expect(await syncVersion(owner.family.id)).toBe(before);
       expect(await roles(owner.token)).toEqual({ [owner.user.id]: 'owner', [other.user.id]: 'member' });
-      expect(await db.query('SELECT role FROM users WHERE id = $1', [stranger.user.id])).toEqual([{ role: 'owner' }]);
+      expect(await t.db.query('SELECT role FROM users WHERE id = $1', [stranger.user.id])).toEqual([{ role: 'owner' }]);
     });
 
     it.each([
@@ -734,7 +727,7 @@ describe('families (e2e)', () => {
       const third = await joinFamily(t, owner.inviteCode);
       // The guard lets both requests in as the owner's; they then queue for the family lock, which
       // a hand-over (done here in SQL, as POST /families/me/owner does it) holds and commits.
-      const handOver = db.createQueryRunner();
+      const handOver = t.db.createQueryRunner();
       await handOver.startTransaction();
       const inFlight: Array<Promise<{ status: number; body: { details?: { code?: string } } }>> = [];
       try {
@@ -746,7 +739,7 @@ describe('families (e2e)', () => {
         );
         // This app's connections only: the other test files share the database.
         const waiting = async () =>
-          (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [connectionName('api')]))[0].n;
+          (await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [connectionName('api')]))[0].n;
         await until(async () => (await waiting()) >= 3, 'the three requests to wait for the family lock');
         await handOver.query(`UPDATE users SET role = CASE WHEN id = $1 THEN 'owner' ELSE 'member' END WHERE family_id = $2`, [heir.user.id, owner.family.id]);
         await handOver.commitTransaction();
@@ -758,7 +751,7 @@ describe('families (e2e)', () => {
         expect(res.status).toBe(409);
         expect(res.body.details?.code).toBe('MEMBERSHIP_CHANGED');
       }
-      expect(await db.query('SELECT invite_code FROM families WHERE id = $1', [owner.family.id])).toEqual([{ invite_code: owner.inviteCode }]);
+      expect(await t.db.query('SELECT invite_code FROM families WHERE id = $1', [owner.family.id])).toEqual([{ invite_code: owner.inviteCode }]);
       expect(await roles(heir.token)).toEqual({ [owner.user.id]: 'member', [heir.user.id]: 'owner', [third.user.id]: 'member' });
     });
   });
@@ -773,7 +766,7 @@ describe('families (e2e)', () => {
       await t.http().get('/api/v1/families/me').set(bearer(token)).expect(403);
       return { owner, member, token };
     }
-    const foundedBy = async (userId: string): Promise<Array<{ id: string }>> => db.query('SELECT id::text AS id FROM families WHERE created_by = $1', [userId]);
+    const foundedBy = async (userId: string): Promise<Array<{ id: string }>> => t.db.query('SELECT id::text AS id FROM families WHERE created_by = $1', [userId]);
 
     it('a removed member creates a family as its owner (201, the body of GET /families/me); another user joins it with its new invite code', async () => {
       const { owner, member, token } = await removedMember();
@@ -799,7 +792,7 @@ describe('families (e2e)', () => {
       const me = await t.http().get('/api/v1/auth/me').set(bearer(token)).expect(200);
       expect(me.body.user).toMatchObject({ family_id: res.body.id, role: 'owner' });
       // The family's first version is its creation: the founder joined at it, and recorded as its creator.
-      const [row] = await db.query('SELECT f.sync_version, f.server_version, f.server_created_version, f.created_by, f.updated_by, u.family_joined_version FROM families f JOIN users u ON u.family_id = f.id WHERE f.id = $1', [res.body.id]);
+      const [row] = await t.db.query('SELECT f.sync_version, f.server_version, f.server_created_version, f.created_by, f.updated_by, u.family_joined_version FROM families f JOIN users u ON u.family_id = f.id WHERE f.id = $1', [res.body.id]);
       expect(row.sync_version).toBe(row.family_joined_version);
       expect([row.server_version, row.server_created_version]).toEqual([row.sync_version, row.sync_version]);
       expect([row.created_by, row.updated_by]).toEqual([member.user.id, member.user.id]);
@@ -862,7 +855,7 @@ describe('families (e2e)', () => {
       for (const lost of answers.filter((r) => r.status === 409)) expect(lost.body.details.code).toBe('ALREADY_IN_FAMILY');
       const won = answers.find((r) => r.status === 201)!;
       expect(await foundedBy(member.user.id)).toEqual([{ id: won.body.id }]);
-      const [user] = await db.query('SELECT family_id::text AS family_id, role FROM users WHERE id = $1', [member.user.id]);
+      const [user] = await t.db.query('SELECT family_id::text AS family_id, role FROM users WHERE id = $1', [member.user.id]);
       expect(user).toEqual({ family_id: won.body.id, role: 'owner' });
     });
 
@@ -874,14 +867,14 @@ describe('families (e2e)', () => {
           t.http().post('/api/v1/families').set(bearer(token)).send({}),
           t.http().post('/api/v1/auth/join-family').set(bearer(token)).send({ invite_code: target.inviteCode }),
         ]);
-        const [user] = await db.query('SELECT family_id::text AS family_id, role FROM users WHERE id = $1', [member.user.id]);
+        const [user] = await t.db.query('SELECT family_id::text AS family_id, role FROM users WHERE id = $1', [member.user.id]);
         const founded = await foundedBy(member.user.id);
         if (created.status === 201 && joined.status === 200) {
           // Not a race lost: the join read the user once the founding had committed, so it moved the
           // founder of a family of one, as any join does, and settled the family left (no members, no code).
           expect(user).toEqual({ family_id: target.family.id, role: 'member' });
           expect(founded).toEqual([{ id: created.body.id }]);
-          const [left] = await db.query('SELECT invite_code FROM families WHERE id = $1', [created.body.id]);
+          const [left] = await t.db.query('SELECT invite_code FROM families WHERE id = $1', [created.body.id]);
           expect(left).toEqual({ invite_code: null });
         } else if (created.status === 201) {
           expect(joined.status).toBe(409);
@@ -902,21 +895,21 @@ describe('families (e2e)', () => {
       const { owner, member } = await familyWithMember(t);
       // The family being left ran ahead of the clock; the member's phone pulled it there (cursor `ahead`).
       const ahead = Date.now() + 10 * 24 * 3600 * 1000;
-      await db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead, owner.family.id]);
+      await t.db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead, owner.family.id]);
       const old = await pull(t, { token: member.token, familyId: owner.family.id }, 0).expect(200);
       expect(old.body.timestamp).toBe(ahead);
       await t.http().delete(`/api/v1/families/me/members/${member.user.id}`).set(bearer(owner.token)).expect(204);
       const token = (await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200)).body.access_token;
       const created = await t.http().post('/api/v1/families').set(bearer(token)).send({ patient_name: 'New' }).expect(201);
       const familyId: string = created.body.id;
-      const [row] = await db.query('SELECT f.sync_version, u.family_joined_version FROM families f JOIN users u ON u.family_id = f.id WHERE f.id = $1', [familyId]);
+      const [row] = await t.db.query('SELECT f.sync_version, u.family_joined_version FROM families f JOIN users u ON u.family_id = f.id WHERE f.id = $1', [familyId]);
       expect(Number(row.family_joined_version)).toBeGreaterThan(ahead);
       expect(row.sync_version).toBe(row.family_joined_version);
       // The founder's new family gets a record, then the same fast clock writes to it later, past
       // the phone's cursor: the phone's pull (no X-Device-Id) is still a replacement of the new family.
       const history = randomUUID();
       await push(t, { token, familyId }, 0, changesOf('reminders', { created: [{ id: history, title: 'new family', remind_at: 1, frequency: 'once', is_completed: false }] })).expect(200);
-      await db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead + 60_000, familyId]);
+      await t.db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead + 60_000, familyId]);
       const res = await pull(t, { token, familyId }, ahead).expect(200);
       expect(res.body.experimentalStrategy).toBe('replacement');
       expect(res.body.changes.reminders.created.map((r: { id: string }) => r.id)).toEqual([history]);

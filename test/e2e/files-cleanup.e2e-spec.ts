@@ -2,11 +2,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataSource } from 'typeorm';
 import { FileCleanupService } from '../../src/modules/documents/file-cleanup.service.js';
 import { FILE_STORAGE, type FileStorage } from '../../src/modules/documents/storage/file-storage.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 import { register, type Member } from '../sync-client/family.js';
 
 const DAY = 86_400_000;
@@ -38,20 +37,14 @@ function documentRecord(fileUrl: string | null, overrides: Record<string, unknow
 }
 
 describe('files: sync validation of documents.file_url and cleanup', () => {
-  let t: TestApp;
-  let db: DataSource;
-  let cleanup: FileCleanupService;
   const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-cleanup-e2e-'));
+  const t = useTestApp({ UPLOAD_DIR: uploadDir });
+  let cleanup: FileCleanupService;
 
-  beforeAll(async () => {
-    t = await createTestApp({ UPLOAD_DIR: uploadDir });
-    db = t.app.get(DataSource);
+  beforeAll(() => {
     cleanup = t.app.get(FileCleanupService);
   });
-  afterAll(async () => {
-    await t.close();
-    rmSync(uploadDir, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(uploadDir, { recursive: true, force: true }));
 
   async function upload(m: Member, fields: Record<string, string> = {}): Promise<{ id: string; file_url: string; document?: { id: string } }> {
     const req = t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`);
@@ -68,7 +61,7 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
       const file = await upload(m);
       const doc = documentRecord(file.file_url);
       await pushDocuments(m, [doc]).expect(200);
-      const [row] = await db.query('SELECT file_url FROM documents WHERE id = $1', [doc.id]);
+      const [row] = await t.db.query('SELECT file_url FROM documents WHERE id = $1', [doc.id]);
       expect(row.file_url).toBe(file.file_url);
     });
 
@@ -102,7 +95,7 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
           field: 'file_url',
           errors: [{ table: 'documents', id: bad.id, field: 'file_url', message: expect.any(String) }],
         });
-        expect(await db.query('SELECT id FROM documents WHERE id = ANY($1::uuid[])', [[fine.id, bad.id]])).toEqual([]);
+        expect(await t.db.query('SELECT id FROM documents WHERE id = ANY($1::uuid[])', [[fine.id, bad.id]])).toEqual([]);
       }
     });
 
@@ -134,13 +127,13 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
       const otherFamilyOld = await upload(other);
 
       const old = [unreferencedOld, live, deletedLongAgo, deletedRecently, otherFamilyOld].map((f) => f.id);
-      await db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = ANY($1::uuid[])`, [old]);
-      await db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [deletedLongAgo.document!.id, Date.now() - 31 * DAY]);
-      await db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [deletedRecently.document!.id, Date.now() - 1 * DAY]);
+      await t.db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = ANY($1::uuid[])`, [old]);
+      await t.db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [deletedLongAgo.document!.id, Date.now() - 31 * DAY]);
+      await t.db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [deletedRecently.document!.id, Date.now() - 1 * DAY]);
 
       const onDisk = (f: { id: string }, familyId = m.familyId) => existsSync(join(uploadDir, familyId, f.id));
       const rows = async () =>
-        (await db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).map((r: { id: string }) => r.id).sort();
+        (await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).map((r: { id: string }) => r.id).sort();
       const expected = [
         { id: unreferencedOld.id, reason: 'unreferenced' },
         { id: deletedLongAgo.id, reason: 'document_deleted' },
@@ -177,8 +170,8 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
       // A second document pointing at the same file, deleted long ago: one live reference is enough.
       const gone = documentRecord(file.file_url);
       await pushDocuments(m, [gone]).expect(200);
-      await db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [gone.id, Date.now() - 400 * DAY]);
-      await db.query(`UPDATE files SET created_at = now() - interval '400 days' WHERE id = $1`, [file.id]);
+      await t.db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [gone.id, Date.now() - 400 * DAY]);
+      await t.db.query(`UPDATE files SET created_at = now() - interval '400 days' WHERE id = $1`, [file.id]);
       const report = await cleanup.run({ dryRun: false, familyIds: [m.familyId], graceHours: 0, retentionDays: 0 });
       expect(report.files).toEqual([]);
       await t.http().get(file.file_url).set('Authorization', `Bearer ${m.token}`).expect(200);
@@ -187,13 +180,13 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
     it('deletes the stored objects only after the row deletion has committed', async () => {
       const m = await register(t);
       const file = await upload(m);
-      await db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = $1`, [file.id]);
+      await t.db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = $1`, [file.id]);
       const storage = t.app.get<FileStorage>(FILE_STORAGE);
       const original = storage.delete;
       const seen: Array<{ key: string; rowVisible: boolean }> = [];
       storage.delete = async function (this: FileStorage, key: string) {
         // Another connection: sees the row until the cleanup's transaction commits.
-        const rows = await db.query('SELECT 1 FROM files WHERE storage_key = $1', [key]);
+        const rows = await t.db.query('SELECT 1 FROM files WHERE storage_key = $1', [key]);
         seen.push({ key, rowVisible: rows.length > 0 });
         return original.call(this, key);
       };
@@ -209,7 +202,7 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
     it('reports an object it could not delete after the commit, and sweeps it later as an orphan', async () => {
       const m = await register(t);
       const file = await upload(m);
-      await db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = $1`, [file.id]);
+      await t.db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = $1`, [file.id]);
       const storage = t.app.get<FileStorage>(FILE_STORAGE);
       const original = storage.delete;
       storage.delete = async () => {
@@ -224,7 +217,7 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
       const key = `${m.familyId}/${file.id}`;
       expect(report.files.map((f) => f.id)).toEqual([file.id]);
       expect(report.failures).toEqual([{ family_id: m.familyId, key, message: 'storage unavailable' }]);
-      expect(await db.query('SELECT id FROM files WHERE id = $1', [file.id])).toEqual([]);
+      expect(await t.db.query('SELECT id FROM files WHERE id = $1', [file.id])).toEqual([]);
       expect(existsSync(join(uploadDir, key))).toBe(true);
       // Two hours on, the object without a row is old enough for the orphan sweep.
       const later = await cleanup.run({ dryRun: false, familyIds: [m.familyId], graceHours: 0, nowMs: Date.now() + 2 * HOUR });
@@ -284,8 +277,8 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
       const cursor = (await pull(t, m, null).expect(200)).body.timestamp;
       const deleted = (await push(t, m, cursor, changesOf('documents', { deleted: docs })).expect(200)).body.timestamp;
       // The retention of `cleaned` has passed and the cleanup removed its file; `kept` is within it.
-      await db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [cleaned.document!.id, Date.now() - 31 * DAY]);
-      await db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = ANY($1::uuid[])`, [[kept.id, cleaned.id]]);
+      await t.db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [cleaned.document!.id, Date.now() - 31 * DAY]);
+      await t.db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = ANY($1::uuid[])`, [[kept.id, cleaned.id]]);
       expect((await cleanup.run({ dryRun: false, familyIds: [m.familyId] })).files.map((f) => f.id)).toEqual([cleaned.id]);
 
       // A push without the column keeps the stored value (an older client): for a revived document,
@@ -294,12 +287,12 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
         push(t, m, deleted, changesOf('documents', { updated: [{ id, name: 'back', category: 'other', created_at: 1, updated_at: 2, ...extra }] }));
       const refused = await revive(cleaned.document!.id).expect(422);
       expect(refused.body.details).toMatchObject({ table: 'documents', id: cleaned.document!.id, field: 'file_url' });
-      expect(await db.query('SELECT deleted_at IS NOT NULL AS deleted FROM documents WHERE id = $1', [cleaned.document!.id])).toEqual([{ deleted: true }]);
+      expect(await t.db.query('SELECT deleted_at IS NOT NULL AS deleted FROM documents WHERE id = $1', [cleaned.document!.id])).toEqual([{ deleted: true }]);
       await revive(cleaned.document!.id, { file_url: null }).expect(200);
 
       const version = (await pull(t, m, null).expect(200)).body.timestamp;
       await push(t, m, version, changesOf('documents', { updated: [{ id: kept.document!.id, name: 'back', category: 'other', created_at: 1, updated_at: 2 }] })).expect(200);
-      expect(await db.query('SELECT file_url, deleted_at FROM documents WHERE id = $1', [kept.document!.id])).toEqual([{ file_url: kept.file_url, deleted_at: null }]);
+      expect(await t.db.query('SELECT file_url, deleted_at FROM documents WHERE id = $1', [kept.document!.id])).toEqual([{ file_url: kept.file_url, deleted_at: null }]);
     });
 
     it('refuses a grace period or retention out of bounds', async () => {
@@ -310,8 +303,8 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
     it('honours custom grace and retention periods', async () => {
       const m = await register(t);
       const file = await upload(m, { name: 'x', category: 'other' });
-      await db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [file.document!.id, Date.now() - 2 * DAY]);
-      await db.query(`UPDATE files SET created_at = now() - interval '3 hours' WHERE id = $1`, [file.id]);
+      await t.db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [file.document!.id, Date.now() - 2 * DAY]);
+      await t.db.query(`UPDATE files SET created_at = now() - interval '3 hours' WHERE id = $1`, [file.id]);
       expect((await cleanup.run({ dryRun: true, familyIds: [m.familyId] })).files).toEqual([]);
       const report = await cleanup.run({ dryRun: true, familyIds: [m.familyId], graceHours: 1, retentionDays: 1 });
       expect(report.files.map((f) => f.id)).toEqual([file.id]);

@@ -1,9 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { DataSource } from 'typeorm';
 import { FileCleanupService } from '../../src/modules/documents/file-cleanup.service.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 import { Device, LostResponseError, syncProblems } from '../sync-client/device.js';
 import { registerFamily, type Member } from '../sync-client/family.js';
 import { until } from '../setup/wait.js';
@@ -14,17 +13,11 @@ function pdf(): Buffer {
 
 /** Where the documents paths (upload, cleanup) meet the sync paths (push, replays), forced deterministically. */
 describe('files and sync racing each other', () => {
-  let t: TestApp;
-  let db: DataSource;
+  const t = useTestApp();
   let cleanup: FileCleanupService;
 
-  beforeAll(async () => {
-    t = await createTestApp();
-    db = t.app.get(DataSource);
+  beforeAll(() => {
     cleanup = t.app.get(FileCleanupService);
-  });
-  afterAll(async () => {
-    await t.close();
   });
   afterAll(() => {
     expect(syncProblems()).toEqual([]);
@@ -37,7 +30,7 @@ describe('files and sync racing each other', () => {
   }
 
   /** Makes the files older than the grace period, as a day offline does. */
-  const ageFiles = (ids: string[]) => db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = ANY($1::uuid[])`, [ids]);
+  const ageFiles = (ids: string[]) => t.db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = ANY($1::uuid[])`, [ids]);
   const documentPointingAt = (fileUrl: string) => ({ id: randomUUID(), name: 'CBC', category: 'lab_result', file_url: fileUrl, created_at: 1, updated_at: 1 });
 
   it('the cleanup decides under the family lock: a push that points a document at a file after the cleanup listed it keeps the file', async () => {
@@ -45,17 +38,17 @@ describe('files and sync racing each other', () => {
     const file = await upload(m);
     await ageFiles([file.id]);
     // Hold the cleanup between its listing (the file is unreferenced) and its family transaction.
-    const transaction = db.transaction.bind(db);
+    const transaction = t.db.transaction.bind(t.db);
     let reached!: () => void;
     let release!: () => void;
     const atGate = new Promise<void>((r) => (reached = r));
     const gate = new Promise<void>((r) => (release = r));
-    db.transaction = (async (...args: Parameters<typeof transaction>) => {
-      db.transaction = transaction;
+    t.db.transaction = (async (...args: Parameters<typeof transaction>) => {
+      t.db.transaction = transaction;
       reached();
       await gate;
       return (transaction as (...a: unknown[]) => Promise<unknown>)(...args);
-    }) as typeof db.transaction;
+    }) as typeof t.db.transaction;
     try {
       const cleaning = cleanup.run({ dryRun: false, familyIds: [m.familyId] });
       await atGate;
@@ -65,7 +58,7 @@ describe('files and sync racing each other', () => {
       expect((await cleaning).files).toEqual([]);
       await t.http().get(file.file_url).set('Authorization', `Bearer ${m.token}`).expect(200);
     } finally {
-      db.transaction = transaction;
+      t.db.transaction = transaction;
     }
   });
 
@@ -80,7 +73,7 @@ describe('files and sync racing each other', () => {
       const [{ pid }] = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
       const waiting = async (n: number) =>
         (
-          await db.query(
+          await t.db.query(
             `WITH direct AS (SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))
              SELECT count(*)::int AS n FROM pg_stat_activity a
               WHERE $1 = ANY(pg_blocking_pids(a.pid)) OR EXISTS (SELECT 1 FROM direct d WHERE d.pid = ANY(pg_blocking_pids(a.pid)))`,
@@ -99,7 +92,7 @@ describe('files and sync racing each other', () => {
       const res = await pushing;
       expect(res.status).toBe(422);
       expect(res.body.details).toMatchObject({ table: 'documents', id: doc.id, field: 'file_url' });
-      expect(await db.query('SELECT id FROM documents WHERE id = $1', [doc.id])).toEqual([]);
+      expect(await t.db.query('SELECT id FROM documents WHERE id = $1', [doc.id])).toEqual([]);
     } finally {
       await holder.end();
     }
@@ -109,8 +102,8 @@ describe('files and sync racing each other', () => {
     const [m] = await registerFamily(t);
     const uploadTo = (documentId: string) =>
       t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`).field('document_id', documentId).field('notes', 'rescanned').attach('file', pdf(), 'scan.pdf');
-    const familyFiles = async () => (await db.query('SELECT id FROM files WHERE family_id = $1 ORDER BY id', [m.familyId])).map((r: { id: string }) => r.id);
-    const version = async () => Number((await db.query('SELECT sync_version FROM families WHERE id = $1', [m.familyId]))[0].sync_version);
+    const familyFiles = async () => (await t.db.query('SELECT id FROM files WHERE family_id = $1 ORDER BY id', [m.familyId])).map((r: { id: string }) => r.id);
+    const version = async () => Number((await t.db.query('SELECT sync_version FROM families WHERE id = $1', [m.familyId]))[0].sync_version);
 
     // The push first: the upload finds the document deleted, answers 404, and keeps nothing.
     const first = await upload(m);
@@ -131,7 +124,7 @@ describe('files and sync racing each other', () => {
     await push(t, m, cursor, changesOf('documents', { updated: [{ ...other, notes: 'edited' }] })).expect(409);
     const pulled = (await pull(t, m, cursor).expect(200)).body;
     expect(pulled.changes.documents.updated).toEqual([expect.objectContaining({ id: other.id, file_url: uploaded.file_url, notes: 'rescanned' })]);
-    const [row] = await db.query('SELECT file_url, deleted_at FROM documents WHERE id = $1', [other.id]);
+    const [row] = await t.db.query('SELECT file_url, deleted_at FROM documents WHERE id = $1', [other.id]);
     expect(row).toEqual({ file_url: uploaded.file_url, deleted_at: null });
   });
 
@@ -163,7 +156,7 @@ describe('files and sync racing each other', () => {
     await phoneA.sync();
     await phoneA.sync();
     expect(await phoneA.find('documents', id)).toMatchObject({ file_url: second.file_url });
-    const [row] = await db.query('SELECT file_url FROM documents WHERE id = $1', [id]);
+    const [row] = await t.db.query('SELECT file_url FROM documents WHERE id = $1', [id]);
     expect(row.file_url).toBe(second.file_url);
   });
 });

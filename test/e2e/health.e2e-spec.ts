@@ -1,9 +1,7 @@
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 
 describe('health and docs', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp()));
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   it('GET /health pings the database and carries a request id', async () => {
     const res = await t.http().get('/health').expect(200);

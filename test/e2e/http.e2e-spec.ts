@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { bearer, registerFamily, uniqueEmail } from '../factories/auth.factory.js';
 import { DRAINED_MAX_BYTES, rawRequest, UNREAD_MAX_BYTES } from '../setup/raw-request.js';
-import { createTestApp, testEnv, type TestApp } from '../setup/test-app.js';
+import { createTestApp, testEnv, useTestApp } from '../setup/test-app.js';
 
 const ERROR_KEYS = ['details', 'error', 'message', 'statusCode'];
 
@@ -22,9 +22,7 @@ function expectErrorShape(res: { status: number; body: Record<string, unknown>; 
 
 
 describe('HTTP input handling and error shape (e2e)', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp({ BODY_LIMIT_BYTES: '2048' })));
-  afterAll(() => t.close());
+  const t = useTestApp({ BODY_LIMIT_BYTES: '2048' });
 
   const post = (path: string) => t.http().post(path).set('Content-Type', 'application/json');
 
@@ -444,13 +442,11 @@ describe('a refused JSON body is never read to its end (e2e)', () => {
   // Small limits keep the bodies small; the push limit is above the default one, as in production.
   const BODY_LIMIT = 2048;
   const SYNC_LIMIT = 64 * 1024;
-  let t: TestApp;
+  const t = useTestApp({ BODY_LIMIT_BYTES: String(BODY_LIMIT), SYNC_BODY_LIMIT_BYTES: String(SYNC_LIMIT) });
   let user: Awaited<ReturnType<typeof registerFamily>>;
   beforeAll(async () => {
-    t = await createTestApp({ BODY_LIMIT_BYTES: String(BODY_LIMIT), SYNC_BODY_LIMIT_BYTES: String(SYNC_LIMIT) });
     user = await registerFamily(t);
   });
-  afterAll(() => t.close());
 
   const MiB = 1024 * 1024;
   const routes = [
@@ -552,13 +548,11 @@ describe('a refused JSON body is never read to its end (e2e)', () => {
 });
 
 describe('a body no parser reads is not read to its end after the answer (e2e)', () => {
-  let t: TestApp;
+  const t = useTestApp();
   let user: Awaited<ReturnType<typeof registerFamily>>;
   beforeAll(async () => {
-    t = await createTestApp();
     user = await registerFamily(t);
   });
-  afterAll(() => t.close());
 
   const MiB = 1024 * 1024;
   // A body still arriving when the answer goes out: the app reads a few MiB of it at most (a refused
@@ -591,10 +585,8 @@ describe('a body no parser reads is not read to its end after the answer (e2e)',
 });
 
 describe('CORS_ORIGINS (e2e)', () => {
-  let t: TestApp;
   // Written as people write them (upper case, the default port): allowed as browsers send them.
-  beforeAll(async () => (t = await createTestApp({ CORS_ORIGINS: 'HTTPS://App.Example.com:443, http://localhost:8081' })));
-  afterAll(() => t.close());
+  const t = useTestApp({ CORS_ORIGINS: 'HTTPS://App.Example.com:443, http://localhost:8081' });
 
   it.each(['https://app.example.com', 'http://localhost:8081'])('a preflight from %s is allowed', async (origin) => {
     const res = await t.http().options('/api/v1/auth/login').set('Origin', origin).set('Access-Control-Request-Method', 'POST').expect(204);

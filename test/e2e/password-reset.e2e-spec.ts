@@ -13,7 +13,7 @@ import { bearer, registerFamily, uniqueEmail, type RegisteredUser } from '../fac
 import { freePort, startService, stopAll, waitForHealth } from '../setup/service-process.js';
 import { SMTP_USER, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../setup/smtp-server.js';
 import { expectRateLimited, newClientIp } from '../setup/rate-limits.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { createTestApp, useTestApp, type TestApp } from '../setup/test-app.js';
 import { sessionsWaitingBehind, until } from '../setup/wait.js';
 
 const ERROR_SHAPE = { statusCode: expect.any(Number), error: expect.any(String), message: expect.any(String) };
@@ -280,9 +280,7 @@ describe('password reset by email (e2e, real SMTP server)', () => {
 
 /** AUTH_RATE_LIMIT=3 per account, 9 per network; each test picks its client IP (TRUST_PROXY=1). No SMTP_URL: the log (silent here). */
 describe('password reset rate limits (e2e)', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: '1' })));
-  afterAll(() => t.close());
+  const t = useTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: '1' });
 
   const forgot = (ip: string, email: string) => t.http().post('/api/v1/auth/forgot-password').set('X-Forwarded-For', ip).send({ email });
 
@@ -315,9 +313,7 @@ describe('password reset rate limits (e2e)', () => {
 });
 
 describe('password reset without SMTP_URL in production (e2e)', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp({ NODE_ENV: 'production', PASSWORD_RESET_URL: RESET_URL })));
-  afterAll(() => t.close());
+  const t = useTestApp({ NODE_ENV: 'production', PASSWORD_RESET_URL: RESET_URL });
 
   it('forgot-password answers 503 PASSWORD_RESET_UNAVAILABLE, for an account and for no account alike', async () => {
     const user = await registerFamily(t);

@@ -1,30 +1,25 @@
-import { DataSource } from 'typeorm';
 import { bearer, familyWithMember, type RegisteredUser } from '../factories/auth.factory.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 
 /**
  * Two families side by side: whatever a member of B sends, family A is
  * neither visible nor changed.
  */
 describe('family scoping (e2e)', () => {
-  let t: TestApp;
-  let db: DataSource;
+  const t = useTestApp();
   let a: { owner: RegisteredUser; member: RegisteredUser };
   let b: { owner: RegisteredUser; member: RegisteredUser };
 
   beforeAll(async () => {
-    t = await createTestApp();
-    db = t.app.get(DataSource);
     a = await familyWithMember(t);
     b = await familyWithMember(t);
     await t.http().patch('/api/v1/families/me').set(bearer(a.owner.token)).send({ patient_name: 'Patient A', notes: 'secret A' }).expect(200);
   });
-  afterAll(() => t.close());
 
   const snapshotA = async () => ({
-    family: (await db.query('SELECT * FROM families WHERE id = $1', [a.owner.family.id]))[0],
-    users: await db.query('SELECT id, family_id, role FROM users WHERE family_id = $1 ORDER BY id', [a.owner.family.id]),
-    liveTokens: (await db.query(
+    family: (await t.db.query('SELECT * FROM families WHERE id = $1', [a.owner.family.id]))[0],
+    users: await t.db.query('SELECT id, family_id, role FROM users WHERE family_id = $1 ORDER BY id', [a.owner.family.id]),
+    liveTokens: (await t.db.query(
       'SELECT count(*)::int AS n FROM refresh_tokens WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users WHERE family_id = $1)',
       [a.owner.family.id],
     ))[0].n,
@@ -65,7 +60,7 @@ describe('family scoping (e2e)', () => {
   });
 
   it("B's PATCH and invite-code only touch B", async () => {
-    const bBefore = (await db.query('SELECT invite_code FROM families WHERE id = $1', [b.owner.family.id]))[0].invite_code;
+    const bBefore = (await t.db.query('SELECT invite_code FROM families WHERE id = $1', [b.owner.family.id]))[0].invite_code;
     const aBefore = await snapshotA();
     const res = await t.http().post('/api/v1/families/me/invite-code').set(bearer(b.owner.token)).expect(200);
     expect(res.body.invite_code).not.toBe(bBefore);

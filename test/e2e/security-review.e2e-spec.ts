@@ -2,13 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { lockSignIns } from '../../src/modules/auth/refresh-token-revocation.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 
 /** Attacker-side probes of auth, families and documents: every odd input answers 4xx, never 500. */
 describe('security review (e2e)', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp()));
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   it('a refresh token whose id part is 36 hex/dash characters but not a UUID answers 401 (refresh) and 204 (logout), not 500', async () => {
     const user = await registerFamily(t);
@@ -25,9 +23,7 @@ describe('security review (e2e)', () => {
 });
 
 describe('security review: text PostgreSQL cannot store (e2e)', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp()));
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(3000, 65), Buffer.from('\n%%EOF\n')]);
   const expectFieldRejected = (res: { status: number; body: Record<string, any> }, field: string) => {
@@ -83,9 +79,7 @@ describe('security review: text PostgreSQL cannot store (e2e)', () => {
 });
 
 describe('security review: numbers beyond the columns (e2e)', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp()));
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   it('PATCH family with a birth date beyond any date answers 400 naming the field, not 500', async () => {
     const user = await registerFamily(t);
@@ -100,13 +94,7 @@ describe('security review: numbers beyond the columns (e2e)', () => {
 });
 
 describe('security review: revocation racing a refresh (e2e)', () => {
-  let t: TestApp;
-  let db: DataSource;
-  beforeAll(async () => {
-    t = await createTestApp();
-    db = t.app.get(DataSource);
-  });
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   /**
    * Plays a refresh that is between its row lock and its commit (what TokenService.rotate does in one
@@ -116,7 +104,7 @@ describe('security review: revocation racing a refresh (e2e)', () => {
    */
   async function raceRevocation(refreshToken: string, revocation: () => PromiseLike<unknown>): Promise<number> {
     const [tokenId] = refreshToken.split('.');
-    const runner = db.createQueryRunner();
+    const runner = t.db.createQueryRunner();
     await runner.connect();
     try {
       await runner.startTransaction();
@@ -132,7 +120,7 @@ describe('security review: revocation racing a refresh (e2e)', () => {
       const [{ pid }] = await runner.query('SELECT pg_backend_pid() AS pid');
       const revoking = Promise.resolve(revocation());
       for (let i = 0; i < 200; i++) {
-        const [{ waiting }] = await db.query(
+        const [{ waiting }] = await t.db.query(
           'SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
           [pid],
         );
@@ -141,7 +129,7 @@ describe('security review: revocation racing a refresh (e2e)', () => {
       }
       await runner.commitTransaction();
       await revoking;
-      const [{ usable }] = await db.query(
+      const [{ usable }] = await t.db.query(
         'SELECT count(*)::int AS usable FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL AND used_at IS NULL',
         [token.user_id],
       );
@@ -195,9 +183,7 @@ describe('security review: revocation racing a refresh (e2e)', () => {
 });
 
 describe('security review: upload racing another family for a new document id (e2e)', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp()));
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   it('answers 404 (like another family\'s document), not 500, and stores nothing', async () => {
     const attacker = await registerFamily(t);

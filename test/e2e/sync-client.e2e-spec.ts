@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { randomUUID } from 'node:crypto';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 import { Device, LostResponseError, SyncHttpError, syncProblems, clientLog, type Raw } from '../sync-client/device.js';
 import { register, registerFamily, type Member } from '../sync-client/family.js';
 import { migrationsToV2, schemaV1, schemaV2, TABLE_NAMES } from '../sync-client/schema.js';
@@ -33,11 +33,7 @@ const EDITS: Record<string, Record<string, unknown>> = {
 };
 
 describe('sync with the real WatermelonDB client', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp()));
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp();
   afterAll(() => {
     // The whole run: the client never reported a sync anomaly ("serious bug", timestamps going back…).
     expect(syncProblems()).toEqual([]);

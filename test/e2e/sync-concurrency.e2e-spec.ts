@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { createTestApp, useTestApp } from '../setup/test-app.js';
 import { Device, syncProblems } from '../sync-client/device.js';
 import { registerFamily, withFamilyId, type Member } from '../sync-client/family.js';
 
@@ -7,9 +7,7 @@ type Rec = Record<string, unknown> & { id: string };
 type Changes = Record<string, { created: Rec[]; updated: Rec[]; deleted: string[] }>;
 
 describe('sync under concurrency', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp()));
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   const pull = async (m: Member, cursor: number | null, device: string) => {
     const res = await t

@@ -13,7 +13,7 @@
  * `SYNC_SEEDS=7 npm test -- sync-convergence`, `SYNC_SEEDS=1-200` for a wide run.
  */
 import { DataSource } from 'typeorm';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 import { clientLog, Device, LostResponseError, SyncHttpError, syncProblems, type Raw } from '../sync-client/device.js';
 import { registerFamily } from '../sync-client/family.js';
 import { WriteLedger } from '../sync-client/ledger.js';
@@ -47,9 +47,7 @@ const EDITABLE = ['transfusions', 'blood_tests', 'blood_test_results', 'reminder
 const DELETABLE = ['transfusions', 'blood_tests', 'blood_test_results', 'reminders'] as const;
 
 describe('sync convergence, randomized (real WatermelonDB client, lossy network)', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp()));
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   it.each(SEEDS)('seed %i: every phone ends holding exactly what the server holds, and no edit was lost', async (seed) => {
     const members = await registerFamily(t, 2);

@@ -8,13 +8,13 @@ import { DataSource } from 'typeorm';
 import { connectionName } from '../../src/database/connection-name.js';
 import { bearer, familyWithMember, registerFamily, resignToken } from '../factories/auth.factory.js';
 import { expectEnded, openEvents } from '../setup/event-stream.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp, type RunningApp } from '../setup/test-app.js';
 
 /**
  * Holds the next stream between the guards and its subscription to the end signals (the window
  * the guards' check and the stream's subscription leave between them), until `release()`.
  */
-async function holdNextStream(t: TestApp) {
+async function holdNextStream(t: RunningApp) {
   const { SyncEventsService } = await import('../../src/modules/sync/sync-events.service.js');
   const service = t.app.get(SyncEventsService);
   const stream = service.stream;
@@ -46,7 +46,7 @@ const transfusion = () => ({
 });
 
 /** One committed write to the family: a new transfusion pushed by `owner`. */
-function pushTransfusion(t: TestApp, owner: { token: string; family: { id: string } }) {
+function pushTransfusion(t: RunningApp, owner: { token: string; family: { id: string } }) {
   return t
     .http()
     .post('/api/v1/sync?last_pulled_at=0')
@@ -62,7 +62,7 @@ function pushTransfusion(t: TestApp, owner: { token: string; family: { id: strin
  * once, having sent no version. Returns the later write's version.
  */
 async function expectEndedByChangeInWindow(
-  t: TestApp,
+  t: RunningApp,
   token: string,
   witness: { caller: { token: string; family: { id: string } }; stream: Awaited<ReturnType<typeof openEvents>> },
   change: () => Promise<unknown>,
@@ -90,9 +90,7 @@ async function expectEndedByChangeInWindow(
 }
 
 describe('sync events (SSE)', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp()));
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   it('tells every device of the family, and only that family, about a committed write', async () => {
     const { owner, member } = await familyWithMember(t);
@@ -335,9 +333,7 @@ describe('sync events (SSE)', () => {
 });
 
 describe('sync events (SSE) and access token expiry', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp()));
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   /** The same token, re-signed to expire `seconds` from now: what a token near its end looks like. */
   const expiringIn = (token: string, seconds: number) => resignToken(token, (claims) => ({ ...claims, exp: Math.floor(Date.now() / 1000) + seconds }));

@@ -9,13 +9,11 @@ import { request as httpRequest } from 'node:http';
 import { DataSource } from 'typeorm';
 import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { pull, push } from '../factories/sync.factory.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 import { register } from '../sync-client/family.js';
 
 describe('sync: full pulls take turns', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp({ SYNC_FULL_PULLS_MAX: '1', SYNC_FULL_PULL_WAIT_SECONDS: '1', SYNC_FULL_PULL_TURN_BYTES: '4096' })));
-  afterAll(() => t.close());
+  const t = useTestApp({ SYNC_FULL_PULLS_MAX: '1', SYNC_FULL_PULL_WAIT_SECONDS: '1', SYNC_FULL_PULL_TURN_BYTES: '4096' });
 
   const transfusion = (notes = 'n') => ({ id: randomUUID(), date: 1, volume_ml: 250, notes, created_at: 1, updated_at: 1 });
   /** A new family whose live rows take more than the 4 KiB threshold. */

@@ -7,14 +7,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 import { clientLog, Device, LostResponseError } from '../sync-client/device.js';
 import { registerFamily, type Member } from '../sync-client/family.js';
 
 describe('what an installation holds (real WatermelonDB client)', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp()));
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   const phoneOf = (m: Member, deviceId: string = randomUUID()) => new Device({ baseUrl: t.baseUrl, token: m.token, familyId: m.familyId, deviceId });
   /** The phone's user signs out, `m` signs in: same installation, database not cleared. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { createTestApp, useTestApp } from '../setup/test-app.js';
 import { changesOf, emptyChanges, pull, push, SYNC_TABLES } from '../factories/sync.factory.js';
 import { register, registerFamily, withFamilyId, type Member } from '../sync-client/family.js';
 
@@ -27,9 +27,7 @@ function transfusion(overrides: Record<string, unknown> = {}) {
 }
 
 describe('sync protocol over HTTP', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp()));
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   it('first sync: every table, the family row as created, timestamp = family version', async () => {
     const m = await register(t);

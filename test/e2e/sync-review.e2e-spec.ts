@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 import { changesOf, emptyChanges, pull, push } from '../factories/sync.factory.js';
 import { register, withFamilyId } from '../sync-client/family.js';
 
@@ -8,9 +8,7 @@ import { register, withFamilyId } from '../sync-client/family.js';
 const transfusion = (overrides: Record<string, unknown> = {}) => ({ id: randomUUID(), date: 1, volume_ml: 250, created_at: 11, updated_at: 12, ...overrides });
 
 describe('sync review: edge cases', () => {
-  let t: TestApp;
-  beforeAll(async () => (t = await createTestApp()));
-  afterAll(() => t.close());
+  const t = useTestApp();
 
   it('created_at / updated_at pushed as null never answer 500: stored values are kept, new rows get the server time', async () => {
     const m = await register(t);

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { useTestApp } from '../setup/test-app.js';
 import { register, withFamilyId, type Member } from '../sync-client/family.js';
 
 /** Set SYNC_MEASURE=1 to print the timings (HTTP vs PostgreSQL alone). */
@@ -27,21 +26,17 @@ const changesWith = (records: unknown[]) => ({
 });
 
 describe('sync volume and query count', () => {
-  let t: TestApp;
-  let dataSource: DataSource;
+  const t = useTestApp();
   let statements = 0;
-  beforeAll(async () => {
-    t = await createTestApp();
-    dataSource = t.app.get(DataSource);
+  beforeAll(() => {
     // Count every statement the app sends (TypeORM logs each one through its logger, logging on or off).
-    const logger = dataSource.logger;
+    const logger = t.db.logger;
     const original = logger.logQuery.bind(logger);
     logger.logQuery = (...args: Parameters<typeof original>) => {
       statements++;
       return original(...args);
     };
   });
-  afterAll(() => t.close());
 
   const pushAs = (m: Member, cursor: number, changes: unknown) =>
     t.http().post(`/api/v1/sync?last_pulled_at=${cursor}`).set('Authorization', `Bearer ${m.token}`).set('X-Device-Id', 'counter').send({ changes: withFamilyId(changes, m.familyId) });
@@ -102,7 +97,7 @@ describe('sync volume and query count', () => {
     });
 
     // 45,000 more rows straight into the table, then the first pull of all 50,000 over HTTP.
-    await dataSource.query(
+    await t.db.query(
       `INSERT INTO transfusions (id, family_id, date, volume_ml, indicators_before, hospital, notes, created_at, updated_at, server_version, server_created_version)
        SELECT gen_random_uuid(), $1, 1700000000000 + g, 100 + g % 400, jsonb_build_object('hb', 7.5), 'City Hospital', 'seeded ' || g, 1, 1, 2, 2
          FROM generate_series(1, 45000) g`,
@@ -131,7 +126,7 @@ describe('sync volume and query count', () => {
 
   /** Runs statements in a transaction that is always rolled back. */
   async function inTransaction<T>(work: (run: (sql: string, params: unknown[]) => Promise<unknown>) => Promise<T>): Promise<T> {
-    const runner = dataSource.createQueryRunner();
+    const runner = t.db.createQueryRunner();
     await runner.connect();
     await runner.startTransaction();
     try {

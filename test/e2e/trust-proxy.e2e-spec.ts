@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { uniqueEmail } from '../factories/auth.factory.js';
 import { scratchDatabases } from '../setup/scratch-databases.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { createTestApp, useTestApp, type RunningApp, type TestApp } from '../setup/test-app.js';
 
 /**
  * TRUST_PROXY decides which X-Forwarded-For entry is the client IP that the
@@ -13,7 +13,7 @@ describe('TRUST_PROXY and the client IP (e2e)', () => {
   const octet = () => randomInt(1, 255);
   const spoofed = () => `203.0.113.${octet()}`;
 
-  async function sprayLogins(t: TestApp, forwardedFor: () => string): Promise<number[]> {
+  async function sprayLogins(t: RunningApp, forwardedFor: () => string): Promise<number[]> {
     const statuses: number[] = [];
     for (let i = 0; i < 10; i++) {
       const res = await t.http().post('/api/v1/auth/login').set('X-Forwarded-For', forwardedFor()).send({ email: uniqueEmail('spray'), password: 'wrong password' });
@@ -23,9 +23,7 @@ describe('TRUST_PROXY and the client IP (e2e)', () => {
   }
 
   describe.each(['1', 'loopback'])('TRUST_PROXY=%s (one proxy: the test client)', (trustProxy) => {
-    let t: TestApp;
-    beforeAll(async () => (t = await createTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: trustProxy })));
-    afterAll(() => t.close());
+    const t = useTestApp({ AUTH_RATE_LIMIT: '3', AUTH_RATE_WINDOW_SECONDS: '60', TRUST_PROXY: trustProxy });
 
     it('a new left-most X-Forwarded-For on every attempt does not escape the per-IP limit', async () => {
       const client = `10.${octet()}.${octet()}.${octet()}`;
