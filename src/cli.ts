@@ -71,4 +71,6 @@ main()
     console.error(`error: ${describeError(error)}`);
     return 1;
   })
-  .then(finish);
+  // Interrupted: the signal's finish(130) is under way (the command's failure as its database stops is
+  // no reason to exit 1 instead, before it has stopped), as in the migration CLI.
+  .then((code) => (stopping ? undefined : finish(code)));

@@ -18,6 +18,12 @@ export interface Owner {
   pid: number;
   /** The owner's start time as the OS reports it: tells the owner from a later process that reuses its pid. */
   startTime?: string;
+  /**
+   * false: the owner is an admin command (it attaches to a running app's server itself) and stops
+   * its server when the command ends, so nothing may attach to it. Absent (an app, or a record
+   * written by an older release): an app, serving until it is stopped.
+   */
+  attachable?: boolean;
 }
 
 export interface OrphanOptions {
@@ -59,6 +65,14 @@ export async function stopOrphanedServer(dataDir: string, options: OrphanOptions
   if (owner && isRunningOwner(owner, pid)) {
     // Line 4 of postmaster.pid is the server's port.
     const port = Number(pidLines[3]);
+    if (options.attachToRunning && owner.attachable === false) {
+      // Attached, this command would lose its database mid-way when the other one ends and stops it
+      // (found by review: a second `seed` died with "the database system is shutting down").
+      throw new EmbeddedPostgresError(
+        `Another admin command (pid ${owner.pid}) is using the embedded PostgreSQL in ${dataDir} and stops it when it ends: ` +
+          'run this one after it, or start the app (npm start), whose server admin commands share.',
+      );
+    }
     if (options.attachToRunning && Number.isInteger(port) && port > 0) return { port, ownerPid: owner.pid };
     throw new EmbeddedPostgresError(
       `Another process (pid ${owner.pid}) is already running the embedded PostgreSQL in ${dataDir}. Stop it first, or set another DATA_DIR.`,
@@ -83,9 +97,12 @@ export async function readOwner(dataDir: string): Promise<Owner | undefined> {
   }
 }
 
-/** Records this process as the owner of the server it is about to start in `dataDir`. */
-export async function writeOwner(dataDir: string): Promise<void> {
-  const owner: Owner = { pid: process.pid, startTime: processStartTime(process.pid) };
+/**
+ * Records this process as the owner of the server it is about to start in `dataDir`; `attachable`:
+ * false for an admin command, whose server stops when the command ends (see Owner.attachable).
+ */
+export async function writeOwner(dataDir: string, options: { attachable: boolean }): Promise<void> {
+  const owner: Owner = { pid: process.pid, startTime: processStartTime(process.pid), ...(!options.attachable && { attachable: false }) };
   await writeFile(join(dataDir, OWNER_FILE), `${JSON.stringify(owner)}\n`, { mode: 0o644 });
 }
 

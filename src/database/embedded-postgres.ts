@@ -31,6 +31,8 @@ export interface EmbeddedPostgresOptions {
   /**
    * When a running app already serves this data directory, use its server instead of refusing
    * (the admin CLI next to `npm start`). Nothing is started, and stop() leaves that server alone.
+   * A server such a process starts itself is not shared: it stops with the command, so another
+   * command finding it is refused rather than attached.
    */
   attachToRunning?: boolean;
 }
@@ -203,7 +205,9 @@ export class EmbeddedPostgres {
   }
 
   private async spawnServer(binaries: Binaries, osUser?: OsUser): Promise<void> {
-    await writeOwner(this.dataDir);
+    // A process that would attach to a running app's server is an admin command: its server lives
+    // only as long as the command, so no other command may attach to it.
+    await writeOwner(this.dataDir, { attachable: !this.options.attachToRunning });
     const child = spawn(
       binaries.postgres,
       [

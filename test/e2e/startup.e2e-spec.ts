@@ -345,4 +345,38 @@ describeOnEmbeddedRun('start-up and shutdown of node dist/main.js', () => {
     expect(await app.exited).toBe(0);
     expect(await waitUntil(() => postgresServersFor(join(dataDir, 'postgres')).length === 0, 5_000)).toBe(true);
   });
+
+  // Found by review: the second command attached to the first's server, which the first stopped when
+  // it ended — the second died mid-way ("the database system is shutting down", part of its work done).
+  it('an admin command does not attach to the embedded server another admin command started (it stops with that command): refused in one line', async () => {
+    const dataDir = await migratedDataDir();
+    const cliJs = MAIN.replace(/main\.js$/, 'cli.js');
+    const env = { EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: dataDir, JWT_SECRET };
+    // A long command, paused once its server is up (LOG_LEVEL=debug shows PostgreSQL's "ready" line)
+    // and its start lock released.
+    const first = startProcess(process.execPath, [cliJs, 'seed', '--email', 'long.seed@example.com', '--families', '200', '--months', '60'], {
+      ...env,
+      LOG_LEVEL: 'debug',
+    });
+    await first.waitFor(/database system is ready to accept connections/);
+    expect(await waitUntil(() => !existsSync(join(dataDir, 'postgres.starting')), 10_000)).toBe(true);
+    first.child.kill('SIGSTOP');
+    try {
+      const servers = postgresServersFor(join(dataDir, 'postgres'));
+      expect(servers).toHaveLength(1);
+      const second = startProcess(process.execPath, [cliJs, 'sync:cleanup', '--dry-run'], { ...env, LOG_LEVEL: 'warn' });
+      expect(await second.exited).toBe(1);
+      const lines = second.output().trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^error: Another admin command \\(pid ${first.child.pid}\\) is using the embedded PostgreSQL .* run this one after it`));
+      expect(postgresServersFor(join(dataDir, 'postgres'))).toEqual(servers);
+    } finally {
+      first.child.kill('SIGCONT');
+    }
+    // Interrupted, the first command stops its server and exits 130, its work cut off by that stop
+    // notwithstanding (it exited 1 when that failure won the race).
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(130);
+    expect(await waitUntil(() => postgresServersFor(join(dataDir, 'postgres')).length === 0, 10_000)).toBe(true);
+  });
 });
