@@ -359,6 +359,8 @@ describe('admin CLI (node dist/cli.js)', () => {
       [['seed', '--reset'], PRODUCTION, /--reset .*refused when NODE_ENV=production/],
       [['seed'], PRODUCTION, /--password is required when NODE_ENV=production/],
       [['seed', '--password', 'hemoday-demo'], PRODUCTION, /--password is required when NODE_ENV=production, and not the documented demo password/],
+      // The demo patient is 8, transfused since age 1: a longer history failed the push (0 ml transfusions) after making the account.
+      [['seed', '--months', '240'], {}, /--months must be an integer from 1 to 84 \(got "240"\)/],
     ])('a bad option is reported as such with the database down: %j', async (args, env, message) => {
       expectOneLineFailure(await cli(args, { ...DB_DOWN, ...env }), message);
     });

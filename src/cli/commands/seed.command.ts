@@ -4,7 +4,7 @@ import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
 import { launchedNodeEnv } from '../launch-env.js';
 import { Progress } from '../progress.js';
-import { SEEDED_TABLES } from '../seed/demo-history.js';
+import { DEMO_MAX_MONTHS, SEEDED_TABLES } from '../seed/demo-history.js';
 import { SeedResetService, type ResetResult } from '../seed/seed-reset.service.js';
 import { DEFAULT_SEED_PASSWORD, SeederService, type SeededFamily } from '../seed/seeder.service.js';
 
@@ -109,9 +109,9 @@ export class SeedCommand extends CommandRunner {
     return parseIntegerOption('--families', value, 1, 100_000);
   }
 
-  @Option({ flags: '--months <m>', description: 'months of history', defaultValue: 24 })
+  @Option({ flags: '--months <m>', description: `months of history (1–${DEMO_MAX_MONTHS}: the demo patient is transfused since age 1)`, defaultValue: 24 })
   parseMonths(value: string): number {
-    return parseIntegerOption('--months', value, 1, 240);
+    return parseIntegerOption('--months', value, 1, DEMO_MAX_MONTHS);
   }
 
   @Option({ flags: '--reset', description: 'first delete the demo accounts and families seed made with these emails (NODE_ENV=development or test only)' })

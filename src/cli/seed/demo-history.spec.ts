@@ -1,4 +1,4 @@
-import { buildDemoHistory } from './demo-history.js';
+import { buildDemoHistory, DEMO_MAX_MONTHS } from './demo-history.js';
 
 const FAMILY = '2c716926-e840-4354-ad93-4b37a03ee4ee';
 const NOW = Date.UTC(2026, 5, 20, 12);
@@ -54,6 +54,18 @@ describe('buildDemoHistory', () => {
       for (const record of short[table]) expect(long[table]).toContainEqual(record);
     }
     expect(short.transfusions.every((t) => t.created_at === later && t.updated_at === later)).toBe(true);
+  });
+
+  it('the longest history --months allows starts after the patient\'s first year, with valid volumes and weights', () => {
+    const longest = buildDemoHistory(FAMILY, DEMO_MAX_MONTHS, NOW);
+    const firstBirthday = new Date(longest.patient.patient_birth_date);
+    firstBirthday.setUTCFullYear(firstBirthday.getUTCFullYear() + 1);
+    const dated = [...longest.records.transfusions, ...longest.records.blood_tests].map((r) => r.date as number);
+    expect(Math.min(...dated)).toBeGreaterThanOrEqual(firstBirthday.getTime());
+    for (const t of longest.records.transfusions) {
+      expect(t.volume_ml as number).toBeGreaterThanOrEqual(100);
+      expect(t.patient_weight_kg as number).toBeGreaterThan(10);
+    }
   });
 
   it('is deterministic, and the same record keeps its id whatever --months says', () => {

@@ -22,6 +22,15 @@ export interface DemoHistory {
 }
 
 const DAY = 86_400_000;
+/** The demo patient's age when the family is seeded (the birth date below). */
+const PATIENT_AGE_YEARS = 8;
+/**
+ * The longest history `--months` may ask for: the patient has been transfused since age 1. Further
+ * back, records predated the patient's first transfusion, then their birth, and from about 15 years
+ * the weight model fell to 0 kg, so a transfusion of 0 ml failed the push (found by review:
+ * `seed --months 240`, allowed, failed after creating the account).
+ */
+export const DEMO_MAX_MONTHS = (PATIENT_AGE_YEARS - 1) * 12;
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 const between = (rng: () => number, min: number, max: number) => min + rng() * (max - min);
 
@@ -179,7 +188,7 @@ export function buildDemoHistory(familyId: string, months: number, now: number, 
       ...stamp,
     }));
 
-  const birth = Date.UTC(new Date(now).getUTCFullYear() - 8, 3, 14);
+  const birth = Date.UTC(new Date(now).getUTCFullYear() - PATIENT_AGE_YEARS, 3, 14);
   return {
     patient: {
       patient_name: 'Amira',
