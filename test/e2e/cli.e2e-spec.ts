@@ -16,6 +16,7 @@ import { registerFamily } from '../sync-client/family.js';
 import { freePort, removeDir, scratchDir, startService, stopAll, waitForHealth, type Running } from '../setup/service-process.js';
 import { useTestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun } from '../setup/test-runs.js';
+import { sessionsWaitingBehind, until } from '../setup/wait.js';
 
 const CLI = resolve('dist/cli.js');
 const SEEDED = ['transfusions', 'blood_tests', 'blood_test_results', 'analysis_templates', 'reminders', 'documents'];
@@ -261,6 +262,70 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect((await familyOf(base)).id).toBe(demo.id);
       await expectUntouched(real);
     });
+  });
+
+  // Found by review: the account was committed first and its family marked as seed's in a second
+  // statement, so a run stopped between the two (Ctrl-C, the database going away) left an account
+  // every later seed — and --reset — refused as "not created by seed". On a database of its own,
+  // whose trigger makes the marking fail.
+  it('a seed that fails as its new family is marked leaves no account behind: the next run creates it', async () => {
+    const name = `hemoday_cli_seed_${process.pid}_${Date.now()}`;
+    await db.query(`CREATE DATABASE ${name}`);
+    const url = new URL(process.env.TEST_DATABASE_URL!);
+    url.pathname = `/${name}`;
+    const env = { DATABASE_URL: url.toString() };
+    const own = new pg.Client({ connectionString: url.toString() });
+    try {
+      expect((await cli(['migration:run'], env)).code).toBe(0);
+      await own.connect();
+      await own.query(`CREATE FUNCTION refuse_mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'marking refused by the test'; END $$`);
+      await own.query('CREATE TRIGGER refuse_mark BEFORE UPDATE OF demo_seeded_at ON families FOR EACH ROW EXECUTE FUNCTION refuse_mark()');
+      const email = 'interrupted.seed@example.com';
+      expectOneLineFailure(await cli(['seed', '--email', email, '--password', 'seed-password-3', '--months', '1'], env), /marking refused by the test/);
+      expect((await own.query('SELECT count(*)::int AS n FROM users')).rows[0].n).toBe(0);
+
+      await own.query('DROP TRIGGER refuse_mark ON families');
+      const again = await cli(['seed', '--email', email, '--password', 'seed-password-3', '--months', '1'], env);
+      expect(again.stderr).toBe('');
+      expect(again.code).toBe(0);
+      expect(credentials(again.stdout)).toMatchObject({ email, password: 'seed-password-3' });
+    } finally {
+      await own.end().catch(() => undefined);
+      await db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  });
+
+  // Found by review: both computed the same missing records and pushed them, and the second push
+  // failed with the sync protocol's "pull and push again" (exit 1). Both are held at the family's
+  // lock, which the push takes, so that they push one after the other.
+  it('two seeds of one demo family at once both succeed, writing its missing history once between them', async () => {
+    const email = uniqueEmail('twice');
+    expect((await cli(['seed', '--email', email, '--months', '1'])).code).toBe(0);
+    const { id } = await familyOf(email);
+    const total = async () => Object.values(await counts(id)).reduce((a, b) => a + b, 0);
+    const before = await total();
+    const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [id]);
+      const { pid } = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0];
+      const runs = Promise.all([cli(['seed', '--email', email, '--months', '6']), cli(['seed', '--email', email, '--months', '6'])]);
+      // Watched from another session: pg_stat_activity stays as first read within the holder's transaction.
+      await until(async () => (await sessionsWaitingBehind(db, pid)) >= 2, 'both seeds waiting to push', 30_000);
+      await holder.query('COMMIT');
+      const done = await runs;
+      expect(done.map((r) => [r.code, r.stderr])).toEqual([
+        [0, ''],
+        [0, ''],
+      ]);
+      const written = done.map((r) => Number(/: (\d+) new records?$/m.exec(r.stdout)?.[1]));
+      expect(written.sort((a, b) => a - b)[0]).toBe(0);
+      expect(written[0] + written[1]).toBe((await total()) - before);
+      expect(written[1]).toBeGreaterThan(0);
+    } finally {
+      await holder.end();
+    }
   });
 
   it('seed --families N: numbered accounts, one family each', async () => {

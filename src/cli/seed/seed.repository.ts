@@ -66,20 +66,13 @@ export class SeedRepository {
   }
 
   /**
-   * Marks a family `seed` has just created (once: a marked family keeps its
-   * first time, the anchor of its demo timeline). Returns the stored time in ms.
+   * Marks a family `seed` is creating, in the transaction that creates it with its account
+   * (AuthService.register's onFamilyCreated): committed apart, a run interrupted or failing between
+   * the two left an account seed no longer recognised as its own — every later seed and --reset
+   * with that email refused it (found by review). `at` (ms) anchors its demo timeline.
    */
-  async markSeeded(familyId: string, at: number): Promise<number> {
-    const rows: Array<{ seeded_at: string }> = await this.dataSource.query(
-      // Wrapped in a CTE: TypeORM returns [rows, count] for a bare UPDATE … RETURNING.
-      `WITH marked AS (
-         UPDATE families SET demo_seeded_at = coalesce(demo_seeded_at, to_timestamp($2::double precision / 1000))
-          WHERE id = $1
-      RETURNING demo_seeded_at)
-       SELECT round(extract(epoch FROM demo_seeded_at) * 1000)::bigint AS seeded_at FROM marked`,
-      [familyId, at],
-    );
-    return Number(rows[0].seeded_at);
+  async markSeeded(manager: EntityManager, familyId: string, at: number): Promise<void> {
+    await manager.query('UPDATE families SET demo_seeded_at = to_timestamp($2::double precision / 1000) WHERE id = $1', [familyId, at]);
   }
 
   /**

@@ -6,6 +6,7 @@ import { AuthService } from '../../modules/auth/auth.service.js';
 import { FamiliesService } from '../../modules/families/families.service.js';
 import { SyncPushService } from '../../modules/sync/sync-push.service.js';
 import { toRegisterDto } from '../account-input.js';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { CliError } from '../cli-error.js';
 import { buildDemoHistory, SEEDED_TABLES, type SeededTable, type WireRecord } from './demo-history.js';
 import { isSeedAccount, SeedRepository, type SeedOwnedAccount } from './seed.repository.js';
@@ -37,14 +38,16 @@ export const DEFAULT_SEED_PASSWORD = 'hemoday-demo';
  * family's scope — so validation, family versions and the real-time notify
  * apply, and every device's next pull receives it.
  *
- * Only ever in its own families: a family it creates is marked at once
- * (families.demo_seeded_at, server-only), and an existing account is reused
+ * Only ever in its own families: a family it creates is marked in the
+ * transaction that creates it with its account (families.demo_seeded_at,
+ * server-only), and an existing account is reused
  * only when it is the one seed created for such a family. A real account
  * named by mistake is refused, never filled with demo history.
  *
  * Idempotent: records have ids derived from the family (seedId) and dates
  * counted back from the family's seeding time, and only ids not yet in the
- * database are pushed.
+ * database are pushed. Two runs at once on one family converge: the second
+ * takes the account the first made, and pushes only what the first has not.
  */
 @Injectable()
 export class SeederService {
@@ -81,20 +84,23 @@ export class SeederService {
 
   async seedFamily(email: string, password: string, months: number, now = Date.now()): Promise<SeededFamily> {
     const dto = toRegisterDto({ email, password, name: SEED_USER_NAME });
-    const [existing] = await this.repository.accounts([dto.email]);
-    let account: SeedOwnedAccount;
-    if (existing) {
-      if (!isSeedAccount(existing)) {
-        throw new CliError(`${existing.email} is an existing account that seed did not create; seed never writes demo data into it (use another --email)`);
+    let [found] = await this.repository.accounts([dto.email]);
+    let userCreated = false;
+    if (!found) {
+      try {
+        // Marked as it is made: from its commit on this family is seed's own (its time anchors the demo timeline).
+        await this.auth.register(dto, { onFamilyCreated: (manager, familyId) => this.repository.markSeeded(manager, familyId, now) });
+        userCreated = true;
+      } catch (error) {
+        // Another seed run made this account meanwhile: carry on with it as a re-run does.
+        if (!(error instanceof DomainError && error.code === ErrorCode.EMAIL_TAKEN)) throw error;
       }
-      account = existing;
-    } else {
-      await this.auth.register(dto);
-      const [created] = await this.repository.accounts([dto.email]);
-      // Marked at once: from here on this family is seed's own (and its time anchors the demo timeline).
-      const seededAt = await this.repository.markSeeded(created.familyId!, now);
-      account = { ...created, seededAt } as SeedOwnedAccount;
+      [found] = await this.repository.accounts([dto.email]);
     }
+    if (!found || !isSeedAccount(found)) {
+      throw new CliError(`${found?.email ?? dto.email} is an existing account that seed did not create; seed never writes demo data into it (use another --email)`);
+    }
+    const account: SeedOwnedAccount = found;
     const scope: FamilyScope = { userId: account.id, familyId: account.familyId, role: account.role, joinedVersion: account.familyJoinedVersion };
 
     const history = buildDemoHistory(account.familyId, months, account.seededAt, now);
@@ -105,18 +111,20 @@ export class SeederService {
     }
 
     const missing = await this.missingRecords(history.records);
-    const pushes = await this.pushInBatches(scope, missing);
-    const written = Object.fromEntries(SEEDED_TABLES.map((t) => [t, missing.get(t)?.length ?? 0])) as Record<SeededTable, number>;
-    return { email: account.email, userCreated: !existing, familyId: account.familyId, inviteCode: family.invite_code, written, pushes };
+    const { pushes, written } = await this.pushInBatches(scope, missing);
+    return { email: account.email, userCreated, familyId: account.familyId, inviteCode: family.invite_code, written, pushes };
   }
-  private async missingRecords(records: Record<SeededTable, WireRecord[]>): Promise<Map<SeededTable, WireRecord[]>> {
-    const existing = await this.repository.existingIds(new Map(SEEDED_TABLES.map((t) => [t, records[t].map((r) => r.id)])));
-    return new Map(SEEDED_TABLES.map((t) => [t, records[t].filter((r) => !existing.has(r.id))]));
+  private async missingRecords(records: Partial<Record<SeededTable, WireRecord[]>>): Promise<Map<SeededTable, WireRecord[]>> {
+    const existing = await this.repository.existingIds(new Map(SEEDED_TABLES.map((t) => [t, (records[t] ?? []).map((r) => r.id)])));
+    return new Map(SEEDED_TABLES.map((t) => [t, (records[t] ?? []).filter((r) => !existing.has(r.id))]));
   }
 
-  /** Tables stay in order across batches, so blood tests are pushed no later than their results. */
-  private async pushInBatches(scope: FamilyScope, missing: Map<SeededTable, WireRecord[]>): Promise<number> {
-    const batches: Array<Record<string, { created: WireRecord[]; updated: WireRecord[]; deleted: string[] }>> = [];
+  /**
+   * Tables stay in order across batches, so blood tests are pushed no later than their results.
+   * Returns the pushes made and the records this run wrote, per table.
+   */
+  private async pushInBatches(scope: FamilyScope, missing: Map<SeededTable, WireRecord[]>): Promise<{ pushes: number; written: Record<SeededTable, number> }> {
+    const batches: Array<Partial<Record<SeededTable, WireRecord[]>>> = [];
     let current: (typeof batches)[number] = {};
     let size = 0;
     for (const table of SEEDED_TABLES) {
@@ -126,15 +134,35 @@ export class SeederService {
           current = {};
           size = 0;
         }
-        (current[table] ??= { created: [], updated: [], deleted: [] }).created.push(record);
+        (current[table] ??= []).push(record);
         size++;
       }
     }
     if (size) batches.push(current);
-    for (const changes of batches) {
-      // A cursor of 0 is safe here: every pushed id is new, so no conflict check can trip unless another writer races us.
-      await this.familyContext.run(scope, () => this.sync.push({ body: { changes }, lastPulledAt: null, deviceId: SEED_DEVICE_ID }));
+    const written = Object.fromEntries(SEEDED_TABLES.map((t) => [t, 0])) as Record<SeededTable, number>;
+    let pushes = 0;
+    for (let batch of batches) {
+      for (;;) {
+        const changes = Object.fromEntries(Object.entries(batch).map(([table, created]) => [table, { created, updated: [], deleted: [] }]));
+        try {
+          // A cursor of 0: every pushed id is new, so only a record written meanwhile under the same id conflicts.
+          await this.familyContext.run(scope, () => this.sync.push({ body: { changes }, lastPulledAt: null, deviceId: SEED_DEVICE_ID }));
+          pushes++;
+          break;
+        } catch (error) {
+          if (!(error instanceof DomainError && error.code === ErrorCode.SYNC_CONFLICT)) throw error;
+          // Another seed run of this family wrote some of these records meanwhile (found by review: the
+          // second of two runs failed with the protocol's "pull and push again"): push the others.
+          const left = await this.missingRecords(batch);
+          const count = (records: Partial<Record<SeededTable, WireRecord[]>>) => Object.values(records).reduce((n, r) => n + (r?.length ?? 0), 0);
+          const remaining = Object.fromEntries([...left].filter(([, records]) => records.length)) as Partial<Record<SeededTable, WireRecord[]>>;
+          if (count(remaining) === count(batch)) throw error; // not that: nothing was written meanwhile
+          batch = remaining;
+          if (!count(batch)) break;
+        }
+      }
+      for (const table of SEEDED_TABLES) written[table] += batch[table]?.length ?? 0;
     }
-    return batches.length;
+    return { pushes, written };
   }
 }

@@ -33,8 +33,13 @@ export class AuthService {
    * owner of a family nobody is in, FamiliesService.joinByInviteCode).
    * Each public method normalizes the email once: its callers are HTTP (whose DTO normalized it
    * already, to validate the stored form) and the admin CLI (as typed).
+   * `onFamilyCreated` (admin CLI `seed`, marking its demo family): runs in the transaction that
+   * creates the user with a new family, so the account never exists without what it writes.
    */
-  async register(dto: RegisterDto): Promise<AuthResponse> {
+  async register(
+    dto: RegisterDto,
+    options: { onFamilyCreated?: (manager: EntityManager, familyId: string) => Promise<void> } = {},
+  ): Promise<AuthResponse> {
     const email = normalizeEmail(dto.email);
     if (await this.userByEmail(email)) throw AuthErrors.emailTaken();
     const passwordHash = await this.passwords.hash(dto.password);
@@ -44,9 +49,11 @@ export class AuthService {
         ? await this.families.joinByInviteCode(dto.invite_code, (manager, familyId, version, role) =>
             this.insertUser(manager, { ...base, familyId, role, familyJoinedVersion: version }),
           )
-        : await this.families.createWithOwner((manager, familyId, version) =>
-            this.insertUser(manager, { ...base, familyId, role: 'owner', familyJoinedVersion: version }),
-          );
+        : await this.families.createWithOwner(async (manager, familyId, version) => {
+            const owner = await this.insertUser(manager, { ...base, familyId, role: 'owner', familyJoinedVersion: version });
+            await options.onFamilyCreated?.(manager, familyId);
+            return owner;
+          });
       return AuthResponse.from(await this.tokens.issue(user.id), user);
     } catch (error) {
       // Two registrations of one email racing past the look-up above.
