@@ -600,9 +600,9 @@ describe('families (e2e)', () => {
     });
   });
 
-  describe('a family nobody is in, given a code again by an operator (FamiliesService.issueInviteCode, CLI family:invite-code)', () => {
+  describe('a family nobody is in, given a code again by an operator (FamilyMembershipService.issueInviteCode, CLI family:invite-code)', () => {
     it('whoever joins first becomes its owner and pulls its whole history; the next one is a member', async () => {
-      const { FamiliesService } = await import('../../src/modules/families/families.service.js');
+      const { FamilyMembershipService } = await import('../../src/modules/families/family-membership.service.js');
       const lone = await registerFamily(t);
       const caller = { token: lone.token, familyId: lone.family.id };
       const reminder = randomUUID();
@@ -610,7 +610,7 @@ describe('families (e2e)', () => {
       await t.http().post('/api/v1/families/me/leave').set(bearer(lone.token)).expect(204);
       const before = await syncVersion(lone.family.id);
 
-      const code = await t.app.get(FamiliesService).issueInviteCode(lone.family.id);
+      const code = await t.app.get(FamilyMembershipService).issueInviteCode(lone.family.id);
       expect(code).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
       expect(await syncVersion(lone.family.id)).toBeGreaterThan(before);
 
@@ -625,14 +625,14 @@ describe('families (e2e)', () => {
     });
 
     it('a registration with the code of an empty family makes the new account its owner; a family with members keeps its owner', async () => {
-      const { FamiliesService } = await import('../../src/modules/families/families.service.js');
+      const { FamilyMembershipService } = await import('../../src/modules/families/family-membership.service.js');
       const lone = await registerFamily(t);
       await t.http().post('/api/v1/families/me/leave').set(bearer(lone.token)).expect(204);
-      const code = await t.app.get(FamiliesService).issueInviteCode(lone.family.id);
+      const code = await t.app.get(FamilyMembershipService).issueInviteCode(lone.family.id);
       expect((await joinFamily(t, code)).user.role).toBe('owner');
 
       const { owner } = await familyWithMember(t);
-      const newCode = await t.app.get(FamiliesService).issueInviteCode(owner.family.id);
+      const newCode = await t.app.get(FamilyMembershipService).issueInviteCode(owner.family.id);
       expect((await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200)).body.invite_code).toBe(newCode);
       expect((await joinFamily(t, newCode)).user.role).toBe('member');
       const old = await t.http().post('/api/v1/auth/register').send({ email: `old-${randomUUID()}@example.test`, password: 'long enough pw', invite_code: owner.inviteCode }).expect(404);

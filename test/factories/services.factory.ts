@@ -16,6 +16,7 @@ import { TokenService } from '../../src/modules/auth/token.service.js';
 import { FamilyEntity } from '../../src/modules/families/entities/family.entity.js';
 import { FamiliesRepository, FamilyMembersRepository } from '../../src/modules/families/families.repository.js';
 import { FamiliesService } from '../../src/modules/families/families.service.js';
+import { FamilyMembershipService } from '../../src/modules/families/family-membership.service.js';
 import { DomainError } from '../../src/common/errors/domain-error.js';
 
 export type AuthConfig = ConfigType<typeof authConfig>;
@@ -31,6 +32,7 @@ export interface ServiceKit {
   familyContext: FamilyContext;
   versions: FamilyVersionService;
   families: FamiliesService;
+  memberships: FamilyMembershipService;
   passwords: PasswordService;
   jwt: JwtService;
   config: AuthConfig;
@@ -69,10 +71,17 @@ export async function createServiceKit(overrides: Partial<AuthConfig> = {}): Pro
     familyContext,
     dataSource.getRepository(FamilyEntity),
   );
+  const memberships = new FamilyMembershipService(
+    families,
+    new FamilyMembersRepository(dataSource.getRepository(UserEntity), familyContext),
+    versions,
+    familyContext,
+    dataSource.getRepository(FamilyEntity),
+  );
   const passwords = new PasswordService(config);
   const jwt = new JwtService({ secret: TEST_JWT_SECRET, signOptions: { algorithm: 'HS256' } });
   const tokens = new TokenService(jwt, dataSource.getRepository(RefreshTokenEntity), config, versions);
-  const auth = new AuthService(dataSource.getRepository(UserEntity), passwords, tokens, families, versions, new PasswordResetTokenRepository(dataSource));
+  const auth = new AuthService(dataSource.getRepository(UserEntity), passwords, tokens, families, memberships, versions, new PasswordResetTokenRepository(dataSource));
 
   const as = async <T>(userId: string, work: () => Promise<T>): Promise<T> => {
     const user = await dataSource.getRepository(UserEntity).findOneOrFail({ where: { id: userId } });
@@ -80,7 +89,7 @@ export async function createServiceKit(overrides: Partial<AuthConfig> = {}): Pro
     const scope: FamilyScope = { userId, familyId: user.familyId, role: user.role, joinedVersion: user.familyJoinedVersion };
     return familyContext.run(scope, work);
   };
-  return { dataSource, familyContext, versions, families, passwords, jwt, config, tokens, auth, as, close: () => dataSource.destroy() };
+  return { dataSource, familyContext, versions, families, memberships, passwords, jwt, config, tokens, auth, as, close: () => dataSource.destroy() };
 }
 
 /** A unique, already-normalized email per call. */

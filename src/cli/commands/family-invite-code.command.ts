@@ -1,5 +1,5 @@
 import { Command, CommandRunner } from 'nest-commander';
-import { FamiliesService } from '../../modules/families/families.service.js';
+import { FamilyMembershipService } from '../../modules/families/family-membership.service.js';
 import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
 import { FamilyReportService } from '../support/family-report.service.js';
@@ -14,7 +14,7 @@ export class FamilyInviteCodeCommand extends CommandRunner {
   constructor(
     private readonly database: CliDatabaseService,
     private readonly reports: FamilyReportService,
-    private readonly families: FamiliesService,
+    private readonly memberships: FamilyMembershipService,
   ) {
     super();
   }
@@ -24,7 +24,7 @@ export class FamilyInviteCodeCommand extends CommandRunner {
     await this.database.connect();
     const family = await this.reports.findFamily(args[0]);
     const hadCode = family.invite_code !== null;
-    const code = await this.families.issueInviteCode(family.id);
+    const code = await this.memberships.issueInviteCode(family.id);
     console.log(
       `New invite code for family ${family.id}: ${code}` +
         (hadCode ? ` (${family.invite_code} no longer works).` : ' (it had none: nobody is in it; whoever joins with this code becomes its owner).'),

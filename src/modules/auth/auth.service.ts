@@ -5,6 +5,7 @@ import { membershipChanged } from '../../common/family-scope/membership.js';
 import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { FamiliesService } from '../families/families.service.js';
+import { FamilyMembershipService } from '../families/family-membership.service.js';
 import { AuthResponse, MeResponse, TokenResponse, UserResponse } from './dto/auth.response.js';
 import { ChangePasswordDto, LoginDto, RegisterDto } from './dto/auth.dto.js';
 import { lockSignIns } from './refresh-token-revocation.js';
@@ -24,13 +25,14 @@ export class AuthService {
     private readonly passwords: PasswordService,
     private readonly tokens: TokenService,
     private readonly families: FamiliesService,
+    private readonly memberships: FamilyMembershipService,
     private readonly versions: FamilyVersionService,
     private readonly resetTokens: PasswordResetTokenRepository,
   ) {}
 
   /**
    * Creates the user with a new family (as owner), or in the family of `invite_code` (as member; as
-   * owner of a family nobody is in, FamiliesService.joinByInviteCode).
+   * owner of a family nobody is in, FamilyMembershipService.joinByInviteCode).
    * Each public method normalizes the email once: its callers are HTTP (whose DTO normalized it
    * already, to validate the stored form) and the admin CLI (as typed).
    * `onFamilyCreated` (admin CLI `seed`, marking its demo family): runs in the transaction that
@@ -46,10 +48,10 @@ export class AuthService {
     const base = { email, passwordHash, name: dto.name ?? null };
     try {
       const user = dto.invite_code
-        ? await this.families.joinByInviteCode(dto.invite_code, (manager, familyId, version, role) =>
+        ? await this.memberships.joinByInviteCode(dto.invite_code, (manager, familyId, version, role) =>
             this.insertUser(manager, { ...base, familyId, role, familyJoinedVersion: version }),
           )
-        : await this.families.createWithOwner(async (manager, familyId, version) => {
+        : await this.memberships.createWithOwner(async (manager, familyId, version) => {
             const owner = await this.insertUser(manager, { ...base, familyId, role: 'owner', familyJoinedVersion: version });
             await options.onFamilyCreated?.(manager, familyId);
             return owner;
@@ -88,9 +90,9 @@ export class AuthService {
     }
   }
 
-  /** Moves the caller into the family of `inviteCode` (from none, or from another family; the rules: FamiliesService.moveMember). */
+  /** Moves the caller into the family of `inviteCode` (from none, or from another family; the rules: FamilyMembershipService.moveMember). */
   async joinFamily(userId: string, inviteCode: string): Promise<MeResponse> {
-    await this.families.moveMember(await this.requireUser(userId), inviteCode);
+    await this.memberships.moveMember(await this.requireUser(userId), inviteCode);
     return this.me(userId);
   }
 
@@ -189,7 +191,7 @@ export class AuthService {
   /**
    * DELETE /auth/me: the caller deletes their own account, confirmed by their password (checked as a
    * login checks it; wrong: 401 INVALID_CREDENTIALS, nothing deleted). The row goes in one
-   * transaction with their departure from their family (FamiliesService.deleteMember: an owner with
+   * transaction with their departure from their family (FamilyMembershipService.deleteMember: an owner with
    * other members refused, the family settled, the event streams ended); their refresh tokens go
    * with it (ON DELETE CASCADE), so every access token is refused from the next request on (the
    * guard finds no user). What they entered stays with the family: the records keep their id in
@@ -214,7 +216,7 @@ export class AuthService {
 
   /** Deletes the user's row with their departure from their family; `still`: only if the row still has these values. */
   private async removeAccount(user: UserEntity, still: Partial<Pick<UserEntity, 'passwordHash'>>): Promise<void> {
-    await this.families.deleteMember(user, async (manager) => {
+    await this.memberships.deleteMember(user, async (manager) => {
       // Under the sign-in lock, like every change of the user's sign-ins: a login or refresh in flight
       // commits its token first (and the cascade takes it), or waits and then finds no user.
       await lockSignIns(manager, user.id);

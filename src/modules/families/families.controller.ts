@@ -17,12 +17,16 @@ import { FamilyResponse, InviteCodeResponse } from './dto/family.response.js';
 import { TransferOwnershipDto } from './dto/transfer-ownership.dto.js';
 import { UpdateFamilyDto } from './dto/update-family.dto.js';
 import { FamiliesService } from './families.service.js';
+import { FamilyMembershipService } from './family-membership.service.js';
 
 @ApiTags('families')
 @FamilyScoped()
 @Controller('api/v1/families/me')
 export class FamiliesController {
-  constructor(private readonly families: FamiliesService) {}
+  constructor(
+    private readonly families: FamiliesService,
+    private readonly memberships: FamilyMembershipService,
+  ) {}
 
   /** The caller's family: patient information, invite code and members with their roles. */
   @Get()
@@ -92,6 +96,6 @@ export class FamiliesController {
       'or their membership changed while the request was in flight (MEMBERSHIP_CHANGED)',
   })
   leave(): Promise<void> {
-    return this.families.leave();
+    return this.memberships.leave();
   }
 }

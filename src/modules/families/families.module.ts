@@ -6,11 +6,12 @@ import { FamiliesController } from './families.controller.js';
 import { FamiliesRepository, FamilyMembersRepository } from './families.repository.js';
 import { FamiliesService } from './families.service.js';
 import { FamilyCreationController } from './family-creation.controller.js';
+import { FamilyMembershipService } from './family-membership.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([FamilyEntity, UserEntity])],
   controllers: [FamiliesController, FamilyCreationController],
-  providers: [FamiliesService, FamiliesRepository, FamilyMembersRepository],
-  exports: [FamiliesService],
+  providers: [FamiliesService, FamilyMembershipService, FamiliesRepository, FamilyMembersRepository],
+  exports: [FamiliesService, FamilyMembershipService],
 })
 export class FamiliesModule {}

@@ -32,7 +32,7 @@ export class FamilyMembersRepository extends FamilyScopedRepository<UserEntity> 
   /**
    * Detaches a member from the current family by the write of `version`; returns false when no such
    * member. `version` becomes their `family_joined_version`: for a user in no family, the version
-   * they left at, above every cursor their phones got from the family (FamiliesService.moveMember
+   * they left at, above every cursor their phones got from the family (FamilyMembershipService.moveMember
    * takes their next join above it).
    */
   async detach(userId: string, manager: EntityManager, version: number): Promise<boolean> {

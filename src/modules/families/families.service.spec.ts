@@ -112,7 +112,7 @@ describe('FamiliesService', () => {
       const ahead = Date.now() + 3_600_000;
       await kit.dataSource.query('UPDATE families SET sync_version = $2 WHERE id = $1', [owner.familyId, ahead]);
       await kit.as(owner.id, () => kit.families.removeMember(members[0].id));
-      const response = await kit.families.createForMember(await caller(members[0].id), { patient_name: 'P', patient_weight_kg: 20 });
+      const response = await kit.memberships.createForMember(await caller(members[0].id), { patient_name: 'P', patient_weight_kg: 20 });
       const created = await family(response.id);
       expect(created).toMatchObject({ patientName: 'P', patientWeightKg: 20, patientDiagnosis: null, createdBy: members[0].id, updatedBy: members[0].id });
       expect(created.syncVersion).toBeGreaterThan(ahead);
@@ -130,14 +130,14 @@ describe('FamiliesService', () => {
       await kit.as(owner.id, () => kit.families.removeMember(members[1].id));
       const target = await familyWithMembers(0);
       const stale = await caller(members[0].id);
-      await kit.families.moveMember(await user(members[0].id), target.code);
-      const joined = await failure(() => kit.families.createForMember(stale, {}));
+      await kit.memberships.moveMember(await user(members[0].id), target.code);
+      const joined = await failure(() => kit.memberships.createForMember(stale, {}));
       expect([joined.code, joined.status]).toEqual([ErrorCode.ALREADY_IN_FAMILY, 409]);
 
       const staleToo = await caller(members[1].id);
-      await kit.families.moveMember(await user(members[1].id), target.code);
+      await kit.memberships.moveMember(await user(members[1].id), target.code);
       await kit.as(target.owner.id, () => kit.families.removeMember(members[1].id));
-      const moved = await failure(() => kit.families.createForMember(staleToo, {}));
+      const moved = await failure(() => kit.memberships.createForMember(staleToo, {}));
       expect([moved.code, moved.status]).toEqual([ErrorCode.MEMBERSHIP_CHANGED, 409]);
       for (const m of members) expect(await founded(m.id)).toEqual([]);
       expect((await user(members[1].id)).familyId).toBeNull();
@@ -157,7 +157,7 @@ describe('FamiliesService', () => {
       // A fast clock once wrote the family left far ahead: its devices hold cursors up to there.
       const ahead = Date.now() + 3_600_000;
       await kit.dataSource.query('UPDATE families SET sync_version = $2 WHERE id = $1', [left.id, ahead]);
-      await kit.families.moveMember(await row(mover.owner.id), target.code);
+      await kit.memberships.moveMember(await row(mover.owner.id), target.code);
       const moved = await user(mover.owner.id);
       expect(moved).toMatchObject({ familyId: target.owner.familyId, role: 'member' });
       expect(moved.familyJoinedVersion).toBe((await family(target.owner.familyId)).syncVersion);
@@ -172,7 +172,7 @@ describe('FamiliesService', () => {
       await kit.dataSource.query('UPDATE families SET sync_version = $2 WHERE id = $1', [owner.familyId, ahead]);
       await kit.as(owner.id, () => kit.families.removeMember(members[0].id));
       const target = await familyWithMembers(0);
-      await kit.families.moveMember(await row(members[0].id), target.code);
+      await kit.memberships.moveMember(await row(members[0].id), target.code);
       const moved = await user(members[0].id);
       expect(moved).toMatchObject({ familyId: target.owner.familyId, role: 'member' });
       expect(moved.familyJoinedVersion).toBe((await family(target.owner.familyId)).syncVersion);
@@ -183,7 +183,7 @@ describe('FamiliesService', () => {
       const { owner } = await familyWithMembers(1);
       const read = await row(owner.id);
       for (const code of ['222222', (await familyWithMembers(0)).code]) {
-        const error = await failure(() => kit.families.moveMember(read, code));
+        const error = await failure(() => kit.memberships.moveMember(read, code));
         expect([error.code, error.status, error.message]).toEqual([ErrorCode.OWNER_HAS_MEMBERS, 409, expect.stringMatching(/owner of a family with other members cannot leave/)]);
       }
       expect(await user(owner.id)).toMatchObject({ familyId: owner.familyId, role: 'owner' });
@@ -193,7 +193,7 @@ describe('FamiliesService', () => {
       it('nobody left: the family keeps its row but has no invite code at all (nothing to guess), at a new version', async () => {
         const { owner, code } = await familyWithMembers(0);
         const before = await family(owner.familyId);
-        await kit.families.moveMember(await row(owner.id), (await familyWithMembers(0)).code);
+        await kit.memberships.moveMember(await row(owner.id), (await familyWithMembers(0)).code);
         const after = await family(owner.familyId);
         expect(after.inviteCode).toBeNull();
         expect(after.syncVersion).toBeGreaterThan(before.syncVersion);
@@ -206,7 +206,7 @@ describe('FamiliesService', () => {
         await kit.dataSource.query('UPDATE users SET family_id = NULL, role = NULL WHERE id = $1', [owner.id]);
         // members[1] has the newer account but joined first (an account made elsewhere, then invited).
         await kit.dataSource.query('UPDATE users SET family_joined_version = family_joined_version - 1000 WHERE id = $1', [members[1].id]);
-        await kit.families.moveMember(await row(members[2].id), (await familyWithMembers(0)).code);
+        await kit.memberships.moveMember(await row(members[2].id), (await familyWithMembers(0)).code);
         expect((await user(members[1].id)).role).toBe('owner');
         expect((await user(members[0].id)).role).toBe('member');
       });
@@ -214,7 +214,7 @@ describe('FamiliesService', () => {
       it('an owner still there: roles unchanged; a new invite code (the leaver knew the old one) at a new version', async () => {
         const { owner, members, code } = await familyWithMembers(1);
         const before = await family(owner.familyId);
-        await kit.families.moveMember(await row(members[0].id), (await familyWithMembers(0)).code);
+        await kit.memberships.moveMember(await row(members[0].id), (await familyWithMembers(0)).code);
         const after = await family(owner.familyId);
         expect(after.inviteCode).not.toBe(code);
         expect(after.inviteCode).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
@@ -230,14 +230,14 @@ describe('FamiliesService', () => {
       // connection), after the join has moved the user. Not a trigger on `families`: DDL on a table
       // every test of the run shares waited for their transactions, and hung one that was holding a
       // pull open (the CI's PostgreSQL 15 run).
-      const settling = kit.families as unknown as { settleLeft: (manager: EntityManager, familyId: string, version: number) => Promise<void> };
-      const settleLeft = settling.settleLeft.bind(kit.families);
+      const settling = kit.memberships as unknown as { settleLeft: (manager: EntityManager, familyId: string, version: number) => Promise<void> };
+      const settleLeft = settling.settleLeft.bind(kit.memberships);
       const spy = jest.spyOn(settling, 'settleLeft').mockImplementationOnce(async (manager, familyId, version) => {
         await settleLeft(manager, familyId, version);
         throw new Error('settle failed');
       });
       try {
-        await expect(kit.families.moveMember(await row(owner.id), target.code)).rejects.toThrow('settle failed');
+        await expect(kit.memberships.moveMember(await row(owner.id), target.code)).rejects.toThrow('settle failed');
         expect(spy).toHaveBeenCalledTimes(1);
       } finally {
         spy.mockRestore();
@@ -250,9 +250,9 @@ describe('FamiliesService', () => {
       const mover = await familyWithMembers(1);
       const stale = await row(mover.members[0].id);
       const elsewhere = await familyWithMembers(0);
-      await kit.families.moveMember(stale, elsewhere.code);
+      await kit.memberships.moveMember(stale, elsewhere.code);
       const target = await familyWithMembers(0);
-      const error = await failure(() => kit.families.moveMember(stale, target.code));
+      const error = await failure(() => kit.memberships.moveMember(stale, target.code));
       expect([error.code, error.status]).toEqual([ErrorCode.MEMBERSHIP_CHANGED, 409]);
       expect((await user(stale.id)).familyId).toBe(elsewhere.owner.familyId);
     });
@@ -263,7 +263,7 @@ describe('FamiliesService', () => {
       const stale = await row(members[0].id);
       await kit.dataSource.query(`UPDATE users SET role = CASE WHEN id = $1 THEN 'owner' ELSE 'member' END WHERE family_id = $2`, [members[0].id, owner.familyId]);
       const target = await familyWithMembers(0);
-      const refused = await failure(() => kit.families.moveMember(stale, target.code));
+      const refused = await failure(() => kit.memberships.moveMember(stale, target.code));
       expect([refused.code, refused.message]).toEqual([ErrorCode.OWNER_HAS_MEMBERS, expect.stringMatching(/owner of a family with other members cannot leave/)]);
       expect(await user(members[0].id)).toMatchObject({ familyId: owner.familyId, role: 'owner' });
 
@@ -271,7 +271,7 @@ describe('FamiliesService', () => {
       const loner = await familyWithMembers(0);
       await kit.dataSource.query(`UPDATE users SET family_id = $2, role = 'member' WHERE id = $1`, [loner.owner.id, target.owner.familyId]);
       const read = { ...(await row(loner.owner.id)), familyId: null, role: null };
-      const already = await failure(() => kit.families.moveMember(read, target.code));
+      const already = await failure(() => kit.memberships.moveMember(read, target.code));
       expect([already.code, already.message]).toEqual([ErrorCode.ALREADY_IN_FAMILY, 'You are already a member of this family']);
     });
   });

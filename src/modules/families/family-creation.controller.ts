@@ -6,7 +6,7 @@ import { Authenticated, CurrentUser } from '../../common/family-scope/decorators
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
 import { FamilyResponse } from './dto/family.response.js';
 import { UpdateFamilyDto } from './dto/update-family.dto.js';
-import { FamiliesService } from './families.service.js';
+import { FamilyMembershipService } from './family-membership.service.js';
 
 /**
  * Founding a family: the caller is in none yet, so this route has the JWT guard only, not the family
@@ -15,7 +15,7 @@ import { FamiliesService } from './families.service.js';
 @ApiTags('families')
 @Controller('api/v1/families')
 export class FamilyCreationController {
-  constructor(private readonly families: FamiliesService) {}
+  constructor(private readonly memberships: FamilyMembershipService) {}
 
   /**
    * For a user in no family (removed by its owner, or who left): creates a new family with the caller as owner,
@@ -34,6 +34,6 @@ export class FamilyCreationController {
       '(MEMBERSHIP_CHANGED, details.membership_changed: they joined a family meanwhile); nothing was created',
   })
   create(@CurrentUser() user: AuthenticatedUser, @Body() dto: UpdateFamilyDto): Promise<FamilyResponse> {
-    return this.families.createForMember(user, dto);
+    return this.memberships.createForMember(user, dto);
   }
 }

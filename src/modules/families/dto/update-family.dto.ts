@@ -31,3 +31,17 @@ export class UpdateFamilyDto {
   @SyncColumn('families', 'notes')
   notes?: string | null;
 }
+
+export type PatientProperty = 'patientName' | 'patientBirthDate' | 'patientWeightKg' | 'patientBloodGroup' | 'patientDiagnosis' | 'notes';
+
+/** The patient fields of a PATCH or POST /families body, by entity property (undefined: not sent). */
+export function patientFields(dto: UpdateFamilyDto): Record<PatientProperty, unknown> {
+  return {
+    patientName: dto.patient_name,
+    patientBirthDate: dto.patient_birth_date,
+    patientWeightKg: dto.patient_weight_kg,
+    patientBloodGroup: dto.patient_blood_group,
+    patientDiagnosis: dto.patient_diagnosis,
+    notes: dto.notes,
+  };
+}
