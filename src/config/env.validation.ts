@@ -80,9 +80,14 @@ function IsTrustProxy() {
       defaultMessage: (args) => {
         const value = String(args?.value).trim();
         const wide = value.split(',').map((e) => e.trim()).filter((e) => isProxyAddress(e) && isTooWide(e));
-        if (value === 'true' || wide.length) {
-          return `${value === 'true' ? 'TRUST_PROXY=true would trust every hop' : `${wide.join(', ')} would trust every client in a range wider than a proxy network (at most /8 of IPv4, /104 of IPv4-mapped IPv6, /7 of IPv6)`}, ` +
-            'so any client could choose its IP with X-Forwarded-For (and escape the per-IP login limits); ' +
+        const trustsAnyone =
+          value === 'true'
+            ? 'TRUST_PROXY=true would trust every hop'
+            : wide.length
+              ? `${wide.join(', ')} would trust every client in a range wider than a proxy network (at most /8 of IPv4, /104 of IPv4-mapped IPv6, /7 of IPv6)`
+              : undefined;
+        if (trustsAnyone) {
+          return `${trustsAnyone}, so any client could choose its IP with X-Forwarded-For (and escape the per-IP login limits); ` +
             'set the number of proxies in front of the app (1 for one reverse proxy) or their addresses/subnets';
         }
         return 'TRUST_PROXY must be false, a hop count from 1 to 100, or a comma-separated list of proxy addresses/subnets (loopback, uniquelocal, 10.0.0.0/8, …)';
