@@ -3,7 +3,7 @@ import pg from 'pg';
 import { FileCleanupService } from '../../src/modules/documents/file-cleanup.service.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { useTestApp } from '../setup/test-app.js';
-import { Device, LostResponseError, syncProblems } from '../sync-client/device.js';
+import { clientLog, Device, LostResponseError, syncProblems } from '../sync-client/device.js';
 import { registerFamily, type Member } from '../sync-client/family.js';
 import { until } from '../setup/wait.js';
 
@@ -32,6 +32,59 @@ describe('files and sync racing each other', () => {
   /** Makes the files older than the grace period, as a day offline does. */
   const ageFiles = (ids: string[]) => t.db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = ANY($1::uuid[])`, [ids]);
   const documentPointingAt = (fileUrl: string) => ({ id: randomUUID(), name: 'CBC', category: 'lab_result', file_url: fileUrl, created_at: 1, updated_at: 1 });
+
+  /** Every live document of the family points at a file that still has its row and its bytes. */
+  async function everyLiveDocumentHasItsFile(m: Member): Promise<void> {
+    const docs: Array<{ file_url: string }> = await t.db.query(
+      `SELECT file_url FROM documents WHERE family_id = $1 AND deleted_at IS NULL AND coalesce(file_url, '') <> ''`,
+      [m.familyId],
+    );
+    for (const { file_url } of docs) await t.http().get(file_url).set('Authorization', `Bearer ${m.token}`).expect(200);
+  }
+
+  it('a document made on a phone offline gets its scan by the offline-first flow while another phone edits its notes and the cleanup runs: both phones end with the scan and the notes, the file stays', async () => {
+    const [owner, member] = await registerFamily(t, 1);
+    const phoneA = device(owner);
+    const phoneB = device(member);
+    await phoneA.sync();
+    await phoneB.sync();
+    // Offline: A files a new document; it reaches B with A's next sync, the scan comes later.
+    const id = await phoneA.create('documents', { name: 'Discharge', category: 'discharge_summary', notes: 'typed offline' });
+    await phoneA.sync();
+    await phoneB.sync();
+    // A uploads the scan and points the record at it; B edits the notes and pushes first.
+    const file = await upload(owner);
+    await phoneA.update('documents', id, { file_url: file.file_url, mime_type: file.mime_type, size_bytes: file.size_bytes });
+    await phoneB.update('documents', id, { notes: 'edited on B' });
+    await phoneB.sync();
+    // The cleanup runs before A pushes (the file is unreferenced, but within the grace period) and
+    // again once A's push (409, pull, push) landed and the file is old: it keeps the file both times.
+    await cleanup.run({ dryRun: false, familyIds: [owner.familyId] });
+    await phoneA.syncUntilClean();
+    await ageFiles([file.id]);
+    expect((await cleanup.run({ dryRun: false, familyIds: [owner.familyId] })).files).toEqual([]);
+    await phoneB.sync();
+    await phoneA.sync();
+    expect(await phoneA.snapshot()).toEqual(await phoneB.snapshot());
+    expect(await phoneB.find('documents', id)).toMatchObject({ file_url: file.file_url, notes: 'edited on B', name: 'Discharge' });
+    await everyLiveDocumentHasItsFile(owner);
+  });
+
+  it('a document made on a phone and not yet pushed, then given its scan by the one-call upload under its id: the pull sends it as created, WatermelonDB logs "already exists locally" and keeps the server\'s fields (README: such a document takes the offline-first flow)', async () => {
+    const [owner] = await registerFamily(t);
+    const phone = device(owner);
+    await phone.sync();
+    const id = await phone.create('documents', { name: 'CBC', category: 'lab_result', notes: 'typed offline' });
+    const logged = clientLog.length;
+    const uploaded = await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${owner.token}`).field('document_id', id).field('name', 'CBC').field('category', 'lab_result').attach('file', pdf(), 'cbc.pdf').expect(201);
+    // Not a 409 and a second round, as the README said: the pull comes first and overwrites the record.
+    await phone.sync();
+    const problems = clientLog.splice(logged);
+    expect(problems).toEqual([expect.stringContaining(`[Sync] Server wants client to create record documents#${id}, but it already exists locally`)]);
+    expect(await phone.find('documents', id)).toMatchObject({ file_url: uploaded.body.document.file_url, notes: null });
+    const [row] = await t.db.query('SELECT notes FROM documents WHERE id = $1', [id]);
+    expect(row.notes).toBeNull();
+  });
 
   it('the cleanup decides under the family lock: a push that points a document at a file after the cleanup listed it keeps the file', async () => {
     const [m] = await registerFamily(t);
