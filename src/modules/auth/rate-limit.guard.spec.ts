@@ -7,7 +7,7 @@ import { AuthRateLimits1764800000000 } from '../../../migrations/1764800000000-A
 import { scratchDatabases } from '../../../test/setup/scratch-databases.js';
 import { buildDataSourceOptions } from '../../database/data-source-options.js';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
-import { AuthRateLimitGuard, clientNetwork, clientNetworks } from './rate-limit.guard.js';
+import { AuthRateLimitGuard, clientNetworks } from './rate-limit.guard.js';
 import { AuthRateLimitInterceptor } from './rate-limit.interceptor.js';
 import { AuthRateLimitRepository } from './rate-limit.repository.js';
 
@@ -399,8 +399,8 @@ describe('AuthRateLimitGuard, with AuthRateLimitInterceptor', () => {
       ['[2001:db8::1]:443', '2001:db8:0:0::/64'],
       ['not an address', 'invalid'],
       [undefined, 'unknown'],
-    ])('clientNetwork(%s) = %s', (ip, network) => {
-      expect(clientNetwork(ip)).toBe(network);
+    ])('the client network of %s is %s', (ip, network) => {
+      expect(clientNetworks(ip)[0].key).toBe(network);
     });
   });
 });

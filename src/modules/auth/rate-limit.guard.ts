@@ -184,19 +184,12 @@ export function emailKey(email: string): string {
 }
 
 /**
- * The unit one client controls: an IPv4 address (also when written IPv4-mapped, `::ffff:a.b.c.d`,
- * or with a port, `a.b.c.d:port`), or the /64 of an IPv6 address — a subscriber usually gets a /64
- * or more, and can use any of its 2^64 addresses, so counting single IPv6 addresses would not limit
- * anyone. See `parseClientAddress` for the forms read.
- */
-export function clientNetwork(ip: string | undefined): string {
-  return clientNetworks(ip)[0].key;
-}
-
-/**
- * The networks an attempt is counted in, with their allowance factor: the client network
- * (`clientNetwork`), and for IPv6 also its /48, at SITE_FACTOR× — a site that rotates through its
- * 65,536 /64s gets 4 /64s' worth of attempts, not 65,536.
+ * The networks an attempt is counted in, with their allowance factor. First the unit one client
+ * controls: an IPv4 address (also when written IPv4-mapped, `::ffff:a.b.c.d`, or with a port,
+ * `a.b.c.d:port`), or the /64 of an IPv6 address — a subscriber usually gets a /64 or more, and can
+ * use any of its 2^64 addresses, so counting single IPv6 addresses would not limit anyone (see
+ * `parseClientAddress` for the forms read). For IPv6 also its /48, at SITE_FACTOR× — a site that
+ * rotates through its 65,536 /64s gets 4 /64s' worth of attempts, not 65,536.
  *
  * No address at all (a closed socket) is counted as `unknown`; an address that is not an IP once
  * ports, brackets and zone ids are removed (with TRUST_PROXY set right only a proxy can write one:
