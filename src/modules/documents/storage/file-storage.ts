@@ -38,7 +38,7 @@ export interface FileStorage {
    * durable; when the stream errors the driver leaves nothing behind and rejects
    * with that error.
    */
-  put(key: string, body: Readable, options?: { contentType?: string }): Promise<StoredObjectInfo>;
+  put(key: string, body: Readable): Promise<StoredObjectInfo>;
   /** Streams the object (or one range of it); throws StorageObjectNotFoundError when absent. */
   get(key: string, range?: ByteRange): Promise<Readable>;
   /** Size of the object, or null when absent. */

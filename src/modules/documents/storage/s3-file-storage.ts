@@ -60,7 +60,7 @@ export class S3FileStorage implements FileStorage {
       });
   }
 
-  async put(key: string, body: Readable, options: { contentType?: string } = {}): Promise<StoredObjectInfo> {
+  async put(key: string, body: Readable): Promise<StoredObjectInfo> {
     assertSafeKey(key);
     let failure: unknown;
     // lib-storage reads the body with an async iterator; remember a stream error so the caller
@@ -70,7 +70,7 @@ export class S3FileStorage implements FileStorage {
       client: this.client,
       // Wrapped: lib-storage guesses the total size from a body's `size`/`length` property, which an
       // arbitrary stream class may have with another meaning (and then aborts "expected N parts").
-      params: { Bucket: this.bucket, Key: key, Body: Readable.from(body), ContentType: options.contentType },
+      params: { Bucket: this.bucket, Key: key, Body: Readable.from(body) },
       queueSize: 2,
       partSize: 5 * 1024 * 1024,
       leavePartsOnError: false,
