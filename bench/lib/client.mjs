@@ -6,9 +6,9 @@ import * as syncSchema from '../../dist/src/modules/sync/sync-schema.js';
 import { msSince } from './stats.mjs';
 
 /** The app schema version a current client sends (every table and column); 1 before the server knew versions. */
-export const SCHEMA_VERSION = syncSchema.APP_SCHEMA_VERSION ?? 1;
+const SCHEMA_VERSION = syncSchema.APP_SCHEMA_VERSION ?? 1;
 
-export class HttpError extends Error {
+class HttpError extends Error {
   constructor(status, body, what) {
     super(`${what}: HTTP ${status} ${body.slice(0, 500)}`);
     this.status = status;

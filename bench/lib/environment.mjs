@@ -42,7 +42,7 @@ export async function startDatabase() {
   return { url, stop, statementCounting, version, embedded };
 }
 
-export async function withClient(url, work) {
+async function withClient(url, work) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -58,7 +58,7 @@ export async function withClient(url, work) {
  * PATH/HOME and the locale), runs in an empty temp directory (so no developer
  * `.env` is loaded) and never sees the bench's own environment.
  */
-export const APP_SETTINGS = {
+const APP_SETTINGS = {
   NODE_ENV: 'production',
   HOST: '127.0.0.1',
   LOG_LEVEL: 'warn',

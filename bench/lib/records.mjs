@@ -91,7 +91,7 @@ export function familyRow(familyId, i = 0) {
 }
 
 /** How `n` records split over the tables (the families row counts as one when included). */
-export function mix(n, withFamilyRow) {
+function mix(n, withFamilyRow) {
   let rest = n - (withFamilyRow ? 1 : 0);
   if (rest < 0) throw new Error(`cannot make ${n} records`);
   const small = rest < 7;

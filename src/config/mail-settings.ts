@@ -4,7 +4,7 @@
  */
 
 /** Where `{token}` goes in PASSWORD_RESET_URL. */
-export const TOKEN_PLACEHOLDER = '{token}';
+const TOKEN_PLACEHOLDER = '{token}';
 
 /** Schemes a browser or mail app runs or reads locally instead of opening: never a reset link. */
 const REFUSED_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:']);

@@ -12,7 +12,7 @@ import { EmbeddedPostgresError } from './embedded-postgres-error.js';
  */
 
 /** In the data directory: which node process runs the server (see stopOrphanedServer). */
-export const OWNER_FILE = 'hemoday-owner.json';
+const OWNER_FILE = 'hemoday-owner.json';
 
 export interface Owner {
   pid: number;
@@ -88,7 +88,7 @@ export async function stopOrphanedServer(dataDir: string, options: OrphanOptions
 }
 
 /** The owner recorded in `dataDir`, if any (a missing or unreadable file is none). */
-export async function readOwner(dataDir: string): Promise<Owner | undefined> {
+async function readOwner(dataDir: string): Promise<Owner | undefined> {
   try {
     const owner = JSON.parse(await readFile(join(dataDir, OWNER_FILE), 'utf8')) as Owner;
     return Number.isInteger(owner.pid) && owner.pid > 0 ? owner : undefined;

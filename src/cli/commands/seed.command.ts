@@ -8,7 +8,7 @@ import { DEMO_MAX_MONTHS, SEEDED_TABLES } from '../seed/demo-history.js';
 import { SeedResetService, type ResetResult } from '../seed/seed-reset.service.js';
 import { DEFAULT_SEED_PASSWORD, SeederService, type SeededFamily } from '../seed/seeder.service.js';
 
-export const DEFAULT_SEED_EMAIL = 'demo@hemoday.example';
+const DEFAULT_SEED_EMAIL = 'demo@hemoday.example';
 /** Families seeded side by side (argon2 hashing dominates; it runs on libuv's 4 threads). */
 const CONCURRENCY = 4;
 

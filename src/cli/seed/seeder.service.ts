@@ -12,9 +12,9 @@ import { buildDemoHistory, SEEDED_TABLES, type SeededTable, type WireRecord } fr
 import { isSeedAccount, SeedRepository, type SeedOwnedAccount } from './seed.repository.js';
 
 /** Records per push: a few pushes per family, each one transaction of set-based statements. */
-export const SEED_BATCH_SIZE = 1000;
+const SEED_BATCH_SIZE = 1000;
 /** Recorded as created_by_device on the seeded rows. */
-export const SEED_DEVICE_ID = 'hemoday-cli-seed';
+const SEED_DEVICE_ID = 'hemoday-cli-seed';
 const SEED_USER_NAME = 'Demo Parent';
 
 export interface SeededFamily {

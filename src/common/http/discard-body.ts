@@ -8,7 +8,7 @@ import { awaitingContinue } from './expect-continue.js';
 export const MAX_DRAIN_BYTES = 4 * 1024 * 1024;
 
 /** How long we wait for the rest of a refused body before answering anyway: a stalled client does not hold the answer (and the socket) until Node's 5-minute request timeout. */
-export const MAX_DRAIN_MS = 30_000;
+const MAX_DRAIN_MS = 30_000;
 
 /**
  * Reads and throws away the rest of a request body that will not be used (nothing is kept), then

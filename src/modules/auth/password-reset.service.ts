@@ -143,7 +143,7 @@ export class PasswordResetService implements BeforeApplicationShutdown {
 }
 
 /** The email: the link, what it does, how long it works, and what to do if it was not you. */
-export function resetEmail(to: string, link: string, ttlSeconds: number): OutgoingMail {
+function resetEmail(to: string, link: string, ttlSeconds: number): OutgoingMail {
   const lasts = humanDuration(ttlSeconds);
   const text = [
     'Someone (we hope you) asked to reset the password of your HemoDay account.',

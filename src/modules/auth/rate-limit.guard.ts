@@ -23,7 +23,7 @@ const NETWORK_FACTOR = 3;
 /** An IPv6 /48 (one site: up to 65,536 /64s) gets this many times the allowance of one /64. */
 const SITE_FACTOR = 4;
 /** The one bucket for client addresses that are not IP addresses (see `clientNetworks`). */
-export const INVALID_NETWORK = 'invalid';
+const INVALID_NETWORK = 'invalid';
 /** Metadata of a rate-limited route: the options given to AuthRateLimited. */
 const RATE_LIMIT_OPTIONS = 'hemoday:auth-rate-limit:options';
 

@@ -152,8 +152,8 @@ export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks
  * is; undo exactly that. (curl escapes `"` as `\"`, which busboy already reads.)
  * A name that really contains "%22" reads as a quote: it only names the download.
  */
-export function decodeFormDataEscapes(name: string): string;
-export function decodeFormDataEscapes(name: string | undefined): string | undefined;
-export function decodeFormDataEscapes(name: string | undefined): string | undefined {
+function decodeFormDataEscapes(name: string): string;
+function decodeFormDataEscapes(name: string | undefined): string | undefined;
+function decodeFormDataEscapes(name: string | undefined): string | undefined {
   return name?.replace(/%(22|0d|0a)/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }

@@ -3,7 +3,7 @@ import { ApiHeader } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { SyncErrors } from './sync.errors.js';
 
-export const DEVICE_ID_HEADER = 'x-device-id';
+const DEVICE_ID_HEADER = 'x-device-id';
 const DEVICE_ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
 /** The pattern's upper bound, for OpenAPI's maxLength. */
 const DEVICE_ID_MAX_LENGTH = 200;

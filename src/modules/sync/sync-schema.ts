@@ -101,7 +101,7 @@ const indicators = (name: string): ColumnSpec => ({ name, kind: 'json-number-map
 const auditTs = (name: string): ColumnSpec => ({ ...ts(name), nullMeansAbsent: true });
 const audit: readonly ColumnSpec[] = [auditTs('created_at'), auditTs('updated_at')];
 
-export const FREQUENCIES = ['once', 'daily', 'weekly', 'monthly', 'every_n_days'] as const;
+const FREQUENCIES = ['once', 'daily', 'weekly', 'monthly', 'every_n_days'] as const;
 export const DOCUMENT_CATEGORIES = ['lab_result', 'discharge_summary', 'prescription', 'imaging', 'other'] as const;
 
 export const SYNC_TABLES: readonly TableSpec[] = [

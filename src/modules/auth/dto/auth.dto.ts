@@ -7,8 +7,8 @@ const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? val
 /** Validated (format, length) in the form it is stored in. */
 const toStoredEmail = ({ value }: { value: unknown }) => (typeof value === 'string' ? normalizeEmail(value) : value);
 
-export const PASSWORD_MIN_LENGTH = 8;
-export const PASSWORD_MAX_LENGTH = 256;
+const PASSWORD_MIN_LENGTH = 8;
+const PASSWORD_MAX_LENGTH = 256;
 
 export class RegisterDto {
   /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. @example parent@example.com */

@@ -3,7 +3,7 @@ import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, Min, MaxLength } from 'class-validator';
 
 /** `null`, `undefined`, '' and 0 all mean "never pulled" (clients interpolate the value into the URL). */
-export function toCursor({ value }: { value: unknown }): unknown {
+function toCursor({ value }: { value: unknown }): unknown {
   if (value === undefined || value === null || value === '' || value === 'null' || value === 'undefined') return null;
   return typeof value === 'string' ? Number(value) : value;
 }
