@@ -114,55 +114,69 @@ export class SeederService {
     const { pushes, written } = await this.pushInBatches(scope, missing);
     return { email: account.email, userCreated, familyId: account.familyId, inviteCode: family.invite_code, written, pushes };
   }
-  private async missingRecords(records: Partial<Record<SeededTable, WireRecord[]>>): Promise<Map<SeededTable, WireRecord[]>> {
+
+  private async missingRecords(records: SeedBatch): Promise<Map<SeededTable, WireRecord[]>> {
     const existing = await this.repository.existingIds(new Map(SEEDED_TABLES.map((t) => [t, (records[t] ?? []).map((r) => r.id)])));
     return new Map(SEEDED_TABLES.map((t) => [t, (records[t] ?? []).filter((r) => !existing.has(r.id))]));
   }
 
-  /**
-   * Tables stay in order across batches, so blood tests are pushed no later than their results.
-   * Returns the pushes made and the records this run wrote, per table.
-   */
+  /** Returns the pushes made and the records this run wrote, per table. */
   private async pushInBatches(scope: FamilyScope, missing: Map<SeededTable, WireRecord[]>): Promise<{ pushes: number; written: Record<SeededTable, number> }> {
-    const batches: Array<Partial<Record<SeededTable, WireRecord[]>>> = [];
-    let current: (typeof batches)[number] = {};
-    let size = 0;
-    for (const table of SEEDED_TABLES) {
-      for (const record of missing.get(table) ?? []) {
-        if (size === SEED_BATCH_SIZE) {
-          batches.push(current);
-          current = {};
-          size = 0;
-        }
-        (current[table] ??= []).push(record);
-        size++;
-      }
-    }
-    if (size) batches.push(current);
     const written = Object.fromEntries(SEEDED_TABLES.map((t) => [t, 0])) as Record<SeededTable, number>;
     let pushes = 0;
-    for (let batch of batches) {
-      for (;;) {
-        const changes = Object.fromEntries(Object.entries(batch).map(([table, created]) => [table, { created, updated: [], deleted: [] }]));
-        try {
-          // A cursor of 0: every pushed id is new, so only a record written meanwhile under the same id conflicts.
-          await this.familyContext.run(scope, () => this.sync.push({ body: { changes }, lastPulledAt: null, deviceId: SEED_DEVICE_ID }));
-          pushes++;
-          break;
-        } catch (error) {
-          if (!(error instanceof DomainError && error.code === ErrorCode.SYNC_CONFLICT)) throw error;
-          // Another seed run of this family wrote some of these records meanwhile (found by review: the
-          // second of two runs failed with the protocol's "pull and push again"): push the others.
-          const left = await this.missingRecords(batch);
-          const count = (records: Partial<Record<SeededTable, WireRecord[]>>) => Object.values(records).reduce((n, r) => n + (r?.length ?? 0), 0);
-          const remaining = Object.fromEntries([...left].filter(([, records]) => records.length)) as Partial<Record<SeededTable, WireRecord[]>>;
-          if (count(remaining) === count(batch)) throw error; // not that: nothing was written meanwhile
-          batch = remaining;
-          if (!count(batch)) break;
-        }
-      }
-      for (const table of SEEDED_TABLES) written[table] += batch[table]?.length ?? 0;
+    for (const batch of toBatches(missing)) {
+      const pushed = await this.pushBatch(scope, batch);
+      if (!pushed) continue;
+      pushes++;
+      for (const table of SEEDED_TABLES) written[table] += pushed[table]?.length ?? 0;
     }
     return { pushes, written };
   }
+
+  /** Pushes the batch; returns the records this run wrote, or null when another seed run wrote them all meanwhile. */
+  private async pushBatch(scope: FamilyScope, batch: SeedBatch): Promise<SeedBatch | null> {
+    for (;;) {
+      const changes = Object.fromEntries(Object.entries(batch).map(([table, created]) => [table, { created, updated: [], deleted: [] }]));
+      try {
+        // A cursor of 0: every pushed id is new, so only a record written meanwhile under the same id conflicts.
+        await this.familyContext.run(scope, () => this.sync.push({ body: { changes }, lastPulledAt: null, deviceId: SEED_DEVICE_ID }));
+        return batch;
+      } catch (error) {
+        if (!(error instanceof DomainError && error.code === ErrorCode.SYNC_CONFLICT)) throw error;
+        // Another seed run of this family wrote some of these records meanwhile (found by review: the
+        // second of two runs failed with the protocol's "pull and push again"): push the others.
+        const left = await this.missingRecords(batch);
+        const remaining = Object.fromEntries([...left].filter(([, records]) => records.length)) as SeedBatch;
+        if (recordCount(remaining) === recordCount(batch)) throw error; // not that: nothing was written meanwhile
+        if (!recordCount(remaining)) return null;
+        batch = remaining;
+      }
+    }
+  }
+}
+
+type SeedBatch = Partial<Record<SeededTable, WireRecord[]>>;
+
+/** At most SEED_BATCH_SIZE records a batch; tables stay in order across batches, so blood tests are pushed no later than their results. */
+function toBatches(missing: Map<SeededTable, WireRecord[]>): SeedBatch[] {
+  const batches: SeedBatch[] = [];
+  let current: SeedBatch = {};
+  let size = 0;
+  for (const table of SEEDED_TABLES) {
+    for (const record of missing.get(table) ?? []) {
+      if (size === SEED_BATCH_SIZE) {
+        batches.push(current);
+        current = {};
+        size = 0;
+      }
+      (current[table] ??= []).push(record);
+      size++;
+    }
+  }
+  if (size) batches.push(current);
+  return batches;
+}
+
+function recordCount(batch: SeedBatch): number {
+  return Object.values(batch).reduce((n, records) => n + (records?.length ?? 0), 0);
 }
