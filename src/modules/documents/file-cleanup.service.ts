@@ -147,29 +147,7 @@ export class FileCleanupService {
       orphan_bytes: 0,
       failures: [],
     };
-    if (!options.dryRun) {
-      const families = [...new Set(candidates.map((c) => c.family_id))];
-      const deleted: CleanupCandidate[] = [];
-      for (const familyId of families) {
-        let rows: CleanupCandidate[];
-        try {
-          rows = await this.dataSource.transaction((manager) => this.deleteRowsOfFamily(manager, familyId, params));
-        } catch (error) {
-          this.logger.error({ err: error, familyId }, 'file cleanup failed for a family');
-          report.failures.push({ family_id: familyId, message: messageOf(error) });
-          continue;
-        }
-        deleted.push(...rows);
-        // After the commit: a failure here leaves an object without a row, swept as an orphan.
-        for (const file of rows) {
-          await this.storage.delete(file.storage_key).catch((error: unknown) => {
-            this.logger.error({ err: error, familyId, key: file.storage_key }, 'could not delete a cleaned-up file; left to the orphan sweep');
-            report.failures.push({ family_id: familyId, key: file.storage_key, message: messageOf(error) });
-          });
-        }
-      }
-      report.files = deleted;
-    }
+    if (!options.dryRun) report.files = await this.deleteFiles(candidates, params, report.failures);
     for (const file of report.files) {
       report[file.reason === 'unreferenced' ? 'unreferenced' : 'document_deleted'] += 1;
       report.bytes += file.size_bytes;
@@ -187,6 +165,30 @@ export class FileCleanupService {
       'file cleanup finished',
     );
     return report;
+  }
+
+  /** Deletes the candidates' rows family by family, then their objects; returns the files whose rows went. */
+  private async deleteFiles(candidates: CleanupCandidate[], params: unknown[], failures: CleanupFailure[]): Promise<CleanupCandidate[]> {
+    const deleted: CleanupCandidate[] = [];
+    for (const familyId of new Set(candidates.map((c) => c.family_id))) {
+      let rows: CleanupCandidate[];
+      try {
+        rows = await this.dataSource.transaction((manager) => this.deleteRowsOfFamily(manager, familyId, params));
+      } catch (error) {
+        this.logger.error({ err: error, familyId }, 'file cleanup failed for a family');
+        failures.push({ family_id: familyId, message: messageOf(error) });
+        continue;
+      }
+      deleted.push(...rows);
+      // After the commit: a failure here leaves an object without a row, swept as an orphan.
+      for (const file of rows) {
+        await this.storage.delete(file.storage_key).catch((error: unknown) => {
+          this.logger.error({ err: error, familyId, key: file.storage_key }, 'could not delete a cleaned-up file; left to the orphan sweep');
+          failures.push({ family_id: familyId, key: file.storage_key, message: messageOf(error) });
+        });
+      }
+    }
+    return deleted;
   }
 
   private async deleteRowsOfFamily(manager: EntityManager, familyId: string, params: unknown[]): Promise<CleanupCandidate[]> {
