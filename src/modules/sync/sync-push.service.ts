@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
@@ -22,8 +22,8 @@ import {
 } from './sync-push.rules.js';
 import { SyncInstallationsRepository } from './sync-installations.repository.js';
 import { SyncRepository } from './sync.repository.js';
-import { validatePush, type PushedRecord } from './sync-validator.js';
-import { writeStamp } from './write-stamp.js';
+import { validatePush, type PushedRecord, type PushedTable } from './sync-validator.js';
+import { writeStamp, type WriteStamp } from './write-stamp.js';
 
 export interface PushInput {
   /** The raw request body: `{ changes, lastPulledAt? }`. */
@@ -120,19 +120,7 @@ export class SyncPushService {
         if (recorded !== testsNeverStored.length) throw SyncErrors.forbidden({ blood_tests: testsNeverStored });
       }
       for (const table of push.tables) {
-        const own = byTable.get(table.spec.name);
-        const replayed = replays.get(table.spec.name);
-        const toUpdate: PushedRecord[] = [];
-        const toInsert: PushedRecord[] = [];
-        for (const record of table.upserts) if (!replayed?.has(record.id)) (own?.has(record.id) ? toUpdate : toInsert).push(record);
-        if (replayed) await this.repository.touch(manager, table.spec, [...replayed], stamp);
-        if (toUpdate.length) await this.repository.updateRows(manager, table.spec, toUpdate, stamp);
-        if (toInsert.length) {
-          const inserted = await this.repository.insertRows(manager, table.spec, toInsert, stamp);
-          // Only an id inserted into another family since our check can be missing: refuse, roll back.
-          if (inserted !== toInsert.length) throw SyncErrors.forbidden({ [table.spec.name]: toInsert.map((r) => r.id) });
-        }
-        if (table.deleted.length) await this.repository.tombstone(manager, table.spec, table.deleted, stamp);
+        await this.writeTable(manager, table, byTable.get(table.spec.name), replays.get(table.spec.name), stamp);
       }
       if (push.tables.some((t) => t.spec.name === 'blood_tests' || t.spec.name === 'blood_test_results')) {
         await this.repository.tombstoneOrphanResults(manager, stamp);
@@ -149,6 +137,27 @@ export class SyncPushService {
       }
     }, { membershipChanged: SyncErrors.membershipChanged });
     return { timestamp: version };
+  }
+
+  /** `stored`: the table's rows this family already has; `replayed`: ids whose values are not written again. */
+  private async writeTable(
+    manager: EntityManager,
+    table: PushedTable,
+    stored: ReadonlyMap<string, unknown> | undefined,
+    replayed: ReadonlySet<string> | undefined,
+    stamp: WriteStamp,
+  ): Promise<void> {
+    const toUpdate: PushedRecord[] = [];
+    const toInsert: PushedRecord[] = [];
+    for (const record of table.upserts) if (!replayed?.has(record.id)) (stored?.has(record.id) ? toUpdate : toInsert).push(record);
+    if (replayed) await this.repository.touch(manager, table.spec, [...replayed], stamp);
+    if (toUpdate.length) await this.repository.updateRows(manager, table.spec, toUpdate, stamp);
+    if (toInsert.length) {
+      const inserted = await this.repository.insertRows(manager, table.spec, toInsert, stamp);
+      // Only an id inserted into another family since our check can be missing: refuse, roll back.
+      if (inserted !== toInsert.length) throw SyncErrors.forbidden({ [table.spec.name]: toInsert.map((r) => r.id) });
+    }
+    if (table.deleted.length) await this.repository.tombstone(manager, table.spec, table.deleted, stamp);
   }
 
   private async currentVersion(familyId: string): Promise<number> {
