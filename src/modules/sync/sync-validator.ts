@@ -109,24 +109,7 @@ export function validatePush(changes: unknown, familyId: string, options: { requ
         table.upserts.push(record);
       }
     }
-    const deleted = tableChanges.deleted ?? [];
-    if (!Array.isArray(deleted)) {
-      errors.push({ table: tableName, id: null, field: 'deleted', message: 'must be an array of ids' });
-    } else {
-      for (const id of deleted) {
-        if (!isLowerCaseUuid(id)) {
-          errors.push({ table: tableName, id: typeof id === 'string' ? id.slice(0, 64) : null, field: 'id', message: 'must be a lower-case UUID' });
-          continue;
-        }
-        if (spec.isFamilyRow) {
-          errors.push({ table: tableName, id, field: 'id', message: 'the family record cannot be deleted by sync' });
-          continue;
-        }
-        if (seen.has(id)) errors.push({ table: tableName, id, field: 'id', message: 'duplicated in this push' });
-        seen.add(id);
-        table.deleted.push(id);
-      }
-    }
+    table.deleted = validateDeletedIds(spec, tableChanges.deleted ?? [], seen, errors);
     recordCount += table.upserts.length + table.deleted.length;
     if (table.upserts.length || table.deleted.length) tables.push(table);
   }
@@ -134,6 +117,30 @@ export function validatePush(changes: unknown, familyId: string, options: { requ
   if (errors.length) throw SyncErrors.invalid(errors);
   if (Object.keys(foreign).length) throw SyncErrors.forbidden(foreign, 'The push names another family (family_id or family record)');
   return { tables, bloodTestRefs: [...refs], fileRefs, fileUrlKept, recordCount };
+}
+
+/** The valid ids of a table's `deleted` list; `seen` holds the ids already named in this push. */
+function validateDeletedIds(spec: TableSpec, deleted: unknown, seen: Set<string>, errors: SyncFieldError[]): string[] {
+  const table = spec.name;
+  if (!Array.isArray(deleted)) {
+    errors.push({ table, id: null, field: 'deleted', message: 'must be an array of ids' });
+    return [];
+  }
+  const ids: string[] = [];
+  for (const id of deleted) {
+    if (!isLowerCaseUuid(id)) {
+      errors.push({ table, id: typeof id === 'string' ? id.slice(0, 64) : null, field: 'id', message: 'must be a lower-case UUID' });
+      continue;
+    }
+    if (spec.isFamilyRow) {
+      errors.push({ table, id, field: 'id', message: 'the family record cannot be deleted by sync' });
+      continue;
+    }
+    if (seen.has(id)) errors.push({ table, id, field: 'id', message: 'duplicated in this push' });
+    seen.add(id);
+    ids.push(id);
+  }
+  return ids;
 }
 
 function validateRecord(
