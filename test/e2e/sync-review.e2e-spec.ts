@@ -198,6 +198,29 @@ describe('sync review: edge cases', () => {
     expect(text.length).toBeLessThan(body.length * 1.1);
   });
 
+  it('a 422 repeats a client-sent table, column or body property name cut to 64 characters: a 1 MB name was sent back three times (found by review)', async () => {
+    const m = await register(t);
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
+    const name = 'k'.repeat(1_000_000);
+    const send = (body: Record<string, unknown>) => t.http().post(`/api/v1/sync?last_pulled_at=${c0}`).set('Authorization', `Bearer ${m.token}`).send(body);
+    const column: Record<string, unknown> = transfusion({ family_id: m.familyId });
+    column[name] = 1;
+    const cases = [
+      { body: { changes: changesOf('transfusions', { created: [column] }) }, at: { table: 'transfusions', id: column.id } },
+      { body: { changes: { [name]: { created: [] } } }, at: {} },
+      { body: { changes: { transfusions: { [name]: [] } } }, at: { table: 'transfusions' } },
+      { body: { changes: {}, [name]: 1 }, at: {} },
+    ];
+    for (const { body, at } of cases) {
+      const res = await send(body).expect(422);
+      expect(res.body.details).toMatchObject(at);
+      const named = [res.body.details.table, res.body.details.field, ...(res.body.details.errors ?? []).flatMap((e: { table: string; field: string }) => [e.table, e.field])];
+      for (const echoed of named.filter((n: string | null | undefined) => n?.startsWith('kkk'))) expect(echoed).toBe(`${'k'.repeat(64)}…`);
+      expect(res.text.length).toBeLessThan(2_000);
+    }
+    expect((await pull(t, m, c0).expect(200)).body.timestamp).toBe(c0);
+  });
+
   it('the sync body limit applies however the path is spelled (Express routes case-insensitively)', async () => {
     const m = await register(t);
     const c0 = (await pull(t, m).expect(200)).body.timestamp;
