@@ -438,6 +438,13 @@ describe('sync protocol over HTTP', () => {
     await pull(t, m, { last_pulled_at: c1, migration: '{"tables": 3}' }).expect(422);
   });
 
+  it('schema_version 0 answers 400 naming it: it would get no table and a real timestamp, and the phone would never have the history (found by review)', async () => {
+    const m = await register(t);
+    const res = await pull(t, m, { schema_version: 0 }).expect(400);
+    expect(res.body.details.fields).toEqual([expect.objectContaining({ field: 'schema_version' })]);
+    expect((await pull(t, m, { schema_version: 1 }).expect(200)).body.changes.families.created).toHaveLength(1);
+  });
+
   it('accepts lastPulledAt in the body, rejects bad parameters', async () => {
     const m = await register(t);
     const c0 = (await pull(t, m).expect(200)).body.timestamp;

@@ -17,9 +17,11 @@ export class SyncPullQueryDto {
    * The app's local WatermelonDB schema version (`schemaVersion` in pullChanges). Tables and columns
    * the synced schema gained after this version are left out of the answer (the app has nowhere to
    * put them; its migration sync fetches them once it upgrades). Absent: everything is sent.
+   * WatermelonDB's versions start at 1: a 0 would get no table at all and a real timestamp, and the
+   * client would then sync incrementally without ever having the history (found by review).
    * @example 3
    */
-  @IsOptional() @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value))) @IsInt() @Min(0)
+  @IsOptional() @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value))) @IsInt() @Min(1)
   schema_version?: number;
 
   /**
