@@ -24,6 +24,19 @@ describe('parseRange', () => {
     },
   );
 
+  it('blanks around the numbers and the dash are allowed, as before', () => {
+    expect(parseRange('bytes= 10 - 19 ', size)).toEqual({ kind: 'range', range: { start: 10, end: 19 } });
+    expect(parseRange('bytes= - 10', size)).toEqual({ kind: 'range', range: { start: 990, end: 999 } });
+    expect(parseRange('bytes=10 -', size)).toEqual({ kind: 'range', range: { start: 10, end: 999 } });
+  });
+
+  it.each([
+    ['blanks on both sides of the dash', `bytes=${' '.repeat(8000)}-${' '.repeat(8000)}x`],
+    ['blanks and digits', `bytes=${' '.repeat(5000)}1${' '.repeat(5000)}-${' '.repeat(5000)}2${' '.repeat(5000)}x`],
+  ])('a 16 KB header of %s that does not match is ignored (the regex does not backtrack over the blanks)', (_what, header) => {
+    expect(parseRange(header, size)).toEqual({ kind: 'none' });
+  });
+
   it('an empty file has no satisfiable range', () => {
     expect(parseRange('bytes=0-', 0)).toEqual({ kind: 'unsatisfiable' });
   });
