@@ -15,7 +15,7 @@ import { clientLog, Device } from '../sync-client/device.js';
 import { registerFamily } from '../sync-client/family.js';
 import { freePort, removeDir, scratchDir, startService, stopAll, waitForHealth, type Running } from '../setup/service-process.js';
 import { useTestApp } from '../setup/test-app.js';
-import { describeOnEmbeddedRun } from '../setup/test-runs.js';
+import { describeOnEmbeddedRun, itOnEmbeddedRun } from '../setup/test-runs.js';
 import { sessionsWaitingBehind, until } from '../setup/wait.js';
 
 const CLI = resolve('dist/cli.js');
@@ -480,7 +480,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(clientLog.slice(logFrom)).toEqual([]);
     });
 
-    it('--idle-days out of range: a one-line message before connecting', async () => {
+    itOnEmbeddedRun('--idle-days out of range: a one-line message before connecting', async () => {
       expectOneLineFailure(await cli(['sync:cleanup', '--idle-days', '0'], DB_DOWN), /--idle-days must be a whole number from 1 to 36500 \(got "0"\)/);
     });
   });

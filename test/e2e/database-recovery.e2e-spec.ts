@@ -12,11 +12,15 @@ import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { expectEnded, openEvents } from '../setup/event-stream.js';
 import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { describeOnEmbeddedRun } from '../setup/test-runs.js';
 
 const transfusion = (familyId: string) => ({ id: randomUUID(), family_id: familyId, date: Date.now(), volume_ml: 250, created_at: Date.now(), updated_at: Date.now() });
 
-describe('the app after the database restarts or drops its connections', () => {
-  const dir = scratchDir('hemoday-recovery-');
+// On an embedded server of its own (it stops, restarts and freezes it), never the suite's database:
+// a DATABASE_URL run would repeat it exactly (test/setup/test-runs.ts).
+describeOnEmbeddedRun('the app after the database restarts or drops its connections', () => {
+  // Made in beforeAll: a skipped describe (the DATABASE_URL run) still runs its body, never its afterAll.
+  let dir: string;
   let server: EmbeddedPostgres;
   let t: TestApp;
   let url: string;
@@ -28,6 +32,7 @@ describe('the app after the database restarts or drops its connections', () => {
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
   beforeAll(async () => {
+    dir = scratchDir('hemoday-recovery-');
     process.on('unhandledRejection', onUnhandled);
     port = await freePort();
     server = new EmbeddedPostgres({ dataDir: join(dir, 'postgres'), port, database: 'recovery' });
@@ -39,7 +44,7 @@ describe('the app after the database restarts or drops its connections', () => {
     process.off('unhandledRejection', onUnhandled);
     await t?.close();
     await server?.stop();
-    removeDir(dir);
+    if (dir) removeDir(dir);
   });
 
   /** Pushes one new transfusion of `owner`'s family; the version it was given. */

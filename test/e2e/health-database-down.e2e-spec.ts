@@ -8,9 +8,13 @@ import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { describeOnEmbeddedRun } from '../setup/test-runs.js';
 
-describe('GET /health with the database down', () => {
-  const dir = scratchDir('hemoday-health-');
+// On an embedded server of its own (it stops it), never the suite's database: a DATABASE_URL run
+// would repeat it exactly (test/setup/test-runs.ts).
+describeOnEmbeddedRun('GET /health with the database down', () => {
+  // Made in beforeAll: a skipped describe (the DATABASE_URL run) still runs its body, never its afterAll.
+  let dir: string;
   let server: EmbeddedPostgres;
   let t: TestApp;
   const logged: Array<{ level: string; message: unknown; rest: unknown[] }> = [];
@@ -18,6 +22,7 @@ describe('GET /health with the database down', () => {
   const logger: LoggerService = { log: capture('log'), error: capture('error'), warn: capture('warn'), debug: capture('debug'), verbose: capture('verbose'), fatal: capture('fatal') };
 
   beforeAll(async () => {
+    dir = scratchDir('hemoday-health-');
     server = new EmbeddedPostgres({ dataDir: join(dir, 'postgres'), port: await freePort(), database: 'health_down' });
     t = await createTestApp({ DATABASE_URL: await server.start() });
     t.app.useLogger(logger);
@@ -25,7 +30,7 @@ describe('GET /health with the database down', () => {
   afterAll(async () => {
     await t?.close();
     await server?.stop();
-    removeDir(dir);
+    if (dir) removeDir(dir);
   });
 
   it('answers 503 "Database unreachable" and logs the cause at warn; the API answers 503 DATABASE_UNAVAILABLE with Retry-After', async () => {
