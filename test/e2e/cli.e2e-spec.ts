@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { bearer, joinFamily, uniqueEmail } from '../factories/auth.factory.js';
+import { bearer, joinFamily, registerFamily as registerAccount, uniqueEmail } from '../factories/auth.factory.js';
 import { clientLog, Device } from '../sync-client/device.js';
 import { registerFamily } from '../sync-client/family.js';
 import { freePort, removeDir, scratchDir, startService, stopAll, waitForHealth, type Running } from '../setup/service-process.js';
@@ -220,9 +220,9 @@ describe('admin CLI (node dist/cli.js)', () => {
   });
 
   describe('seed only ever writes into, and --reset only deletes, families seed created', () => {
+    /** An account a parent registered in the app (through the API: a CLI process costs ~1.5 s of CPU to start). */
     async function realAccount(): Promise<{ email: string; family: { id: string; sync_version: string } }> {
-      const email = uniqueEmail('real.parent');
-      expect((await cli(['user:create', '--email', email, '--password', 'real password'])).code).toBe(0);
+      const { email } = await registerAccount(t, { email: uniqueEmail('real.parent'), password: 'real password' });
       return { email, family: await familyOf(email) };
     }
 
@@ -255,7 +255,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       const second = `${local}+2@${domain}`;
       expect((await cli(['seed', '--email', base, '--months', '1'])).code).toBe(0);
       const demo = await familyOf(base);
-      expect((await cli(['user:create', '--email', second, '--password', 'real password'])).code).toBe(0);
+      await registerAccount(t, { email: second, password: 'real password' });
       const real = { email: second, family: await familyOf(second) };
 
       expectOneLineFailure(await cli(['seed', '--email', base, '--families', '2', '--reset']), new RegExp(`--reset: ${second.replace(/[.+]/g, '\\$&')} is not an account seed created`));
@@ -505,7 +505,7 @@ describe('admin CLI (node dist/cli.js)', () => {
 
     it('user:reset-password changes the password and signs the user out everywhere', async () => {
       const email = uniqueEmail('reset');
-      expect((await cli(['user:create', '--email', email, '--password', 'old password'])).code).toBe(0);
+      await registerAccount(t, { email, password: 'old password' });
       const session = await login(email, 'old password').expect(200);
 
       const run = await cli(['user:reset-password', '--email', email, '--password', 'new password']);
@@ -518,11 +518,11 @@ describe('admin CLI (node dist/cli.js)', () => {
 
     it('user:delete deletes an account: sign-ins end, the family keeps its records; an owner with members is refused', async () => {
       const owner = uniqueEmail('delete-owner');
-      expect((await cli(['user:create', '--email', owner, '--password', 'owner password'])).code).toBe(0);
+      await registerAccount(t, { email: owner, password: 'owner password' });
       const ownerSession = await login(owner, 'owner password').expect(200);
       const { invite_code: code } = (await t.http().get('/api/v1/families/me').set(bearer(ownerSession.body.access_token)).expect(200)).body;
       const member = uniqueEmail('delete-member');
-      expect((await cli(['user:create', '--email', member, '--password', 'member password', '--invite-code', code])).code).toBe(0);
+      await registerAccount(t, { email: member, password: 'member password', invite_code: code });
       const session = await login(member, 'member password').expect(200);
       const familyId: string = session.body.user.family_id;
 
@@ -542,11 +542,11 @@ describe('admin CLI (node dist/cli.js)', () => {
 
     it('family:set-owner makes a member the owner (a family whose owner is gone); the former owner is a member', async () => {
       const owner = uniqueEmail('set-owner');
-      expect((await cli(['user:create', '--email', owner, '--password', 'owner password'])).code).toBe(0);
+      await registerAccount(t, { email: owner, password: 'owner password' });
       const ownerSession = await login(owner, 'owner password').expect(200);
       const { invite_code: code } = (await t.http().get('/api/v1/families/me').set(bearer(ownerSession.body.access_token)).expect(200)).body;
       const member = uniqueEmail('set-owner-member');
-      expect((await cli(['user:create', '--email', member, '--password', 'member password', '--invite-code', code])).code).toBe(0);
+      await registerAccount(t, { email: member, password: 'member password', invite_code: code });
       const memberSession = await login(member, 'member password').expect(200);
 
       const run = await cli(['family:set-owner', '--email', member]);
@@ -561,7 +561,7 @@ describe('admin CLI (node dist/cli.js)', () => {
 
     it('family:show by family id, and family:invite-code reopening a family nobody is in: its former owner joins back as owner', async () => {
       const email = uniqueEmail('reopen');
-      expect((await cli(['user:create', '--email', email, '--password', 'owner password'])).code).toBe(0);
+      await registerAccount(t, { email, password: 'owner password' });
       const session = await login(email, 'owner password').expect(200);
       const token: string = session.body.access_token;
       const familyId: string = session.body.user.family_id;
