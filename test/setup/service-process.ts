@@ -130,20 +130,32 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Live PostgreSQL servers whose command line names `dataDir` (Linux /proc). */
+/**
+ * Live PostgreSQL servers (postmasters) whose command line names `dataDir` (Linux /proc). A backend
+ * the server has just forked carries the same command line until it sets its own title: it is left
+ * out by its parent, a server of the same directory (it made a test see two servers, now and then).
+ */
 export function postgresServersFor(dataDir: string): number[] {
-  const pids: number[] = [];
+  const candidates = new Map<number, number>(); // pid → parent pid
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       const d = args.indexOf('-D');
-      if (/postgres$/.test(args[0]) && d >= 0 && resolve(args[d + 1]) === resolve(dataDir) && isAlive(Number(entry))) pids.push(Number(entry));
+      if (/postgres$/.test(args[0]) && d >= 0 && resolve(args[d + 1]) === resolve(dataDir) && isAlive(Number(entry))) {
+        candidates.set(Number(entry), parentOf(Number(entry)));
+      }
     } catch {
       /* gone meanwhile */
     }
   }
-  return pids;
+  return [...candidates].filter(([, parent]) => !candidates.has(parent)).map(([pid]) => pid);
+}
+
+function parentOf(pid: number): number {
+  // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces and parentheses.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
 export async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
