@@ -61,6 +61,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     if (!stopping) {
       console.error(`\ninterrupted (${signal})`);
+      // Whatever ends the process from now on (the command failing as its database stops, through
+      // process.exit(1) or an uncaught error, before finish() is done), it was interrupted: 130.
+      process.on('exit', () => (process.exitCode = 130));
       void finish(130);
     }
   });

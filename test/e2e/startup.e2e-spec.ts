@@ -376,7 +376,7 @@ describeOnEmbeddedRun('start-up and shutdown of node dist/main.js', () => {
     // Interrupted, the first command stops its server and exits 130, its work cut off by that stop
     // notwithstanding (it exited 1 when that failure won the race).
     first.child.kill('SIGTERM');
-    expect(await first.exited).toBe(130);
+    expect({ code: await first.exited, output: first.output() }).toMatchObject({ code: 130 });
     expect(await waitUntil(() => postgresServersFor(join(dataDir, 'postgres')).length === 0, 10_000)).toBe(true);
   });
 });
