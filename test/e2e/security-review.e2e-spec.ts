@@ -22,6 +22,29 @@ describe('security review (e2e)', () => {
   });
 });
 
+describe('security review: bodies of many properties (e2e)', () => {
+  const t = useTestApp();
+
+  const manyKeys = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 0]));
+
+  it('an object of more than 100 properties answers one 400 naming it, before the ValidationPipe (whose key de-duplication is quadratic)', async () => {
+    // 50,000 keys (~500 KB, under BODY_LIMIT_BYTES): class-transformer took ~2 s of event loop for it
+    // (90,000: ~7 s) on routes with no rate limit, and the 400 listed every key three times (4.9 MB).
+    const refresh = await t.http().post('/api/v1/auth/refresh').send(manyKeys(50_000));
+    expect(refresh.status).toBe(400);
+    expect(refresh.body.details).toEqual({ code: 'VALIDATION_FAILED', fields: [{ field: '(body)', errors: ['(body) has more than 100 properties'] }] });
+    const user = await registerFamily(t);
+    const patch = await t.http().patch('/api/v1/families/me').set(bearer(user.token)).send({ patient_name: manyKeys(50_000) });
+    expect(patch.status).toBe(400);
+    expect(patch.body.details).toEqual({ code: 'VALIDATION_FAILED', fields: [{ field: 'patient_name', errors: ['patient_name has more than 100 properties'] }] });
+    // Up to 100, unknown properties are still named one by one.
+    const named = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken, ...manyKeys(99) });
+    expect(named.status).toBe(400);
+    expect(named.body.details.fields).toHaveLength(99);
+    expect(named.body.details.fields[0]).toEqual({ field: 'k0', errors: ['property k0 should not exist'] });
+  });
+});
+
 describe('security review: text PostgreSQL cannot store (e2e)', () => {
   const t = useTestApp();
 

@@ -1,4 +1,4 @@
-import { findRefusedValue, MAX_BODY_DEPTH } from './refused-body-value.js';
+import { findRefusedValue, MAX_BODY_DEPTH, MAX_OBJECT_KEYS } from './refused-body-value.js';
 
 /** `{"a":[{"a":[…]}]}` style nesting: `levels` objects and arrays around `inner`. */
 function nested(levels: number, inner: unknown = 1): unknown {
@@ -21,6 +21,13 @@ describe('findRefusedValue', () => {
       message: expect.stringMatching(/^email\.a\[0\]\.a.* is nested more than 32 levels deep$/),
     });
     expect(findRefusedValue(nested(100_000))?.message).toMatch(/is nested more than 32 levels deep$/);
+  });
+
+  it('refuses an object of more than MAX_OBJECT_KEYS properties, naming it (arrays are not limited)', () => {
+    const keys = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+    expect(findRefusedValue(keys(MAX_OBJECT_KEYS))).toBeUndefined();
+    expect(findRefusedValue(keys(MAX_OBJECT_KEYS + 1))).toEqual({ field: '(body)', message: '(body) has more than 100 properties' });
+    expect(findRefusedValue({ a: [1, keys(100_000)] })).toEqual({ field: 'a[1]', message: 'a[1] has more than 100 properties' });
   });
 
   it('refuses text PostgreSQL cannot store, in a value or a key, with its path', () => {

@@ -7,6 +7,15 @@ import { unstorableTextProblem } from './storable-text.js';
  */
 export const MAX_BODY_DEPTH = 32;
 
+/**
+ * How many properties one JSON object of a body other than a sync push may have. REST bodies have a
+ * handful; the ValidationPipe's class-transformer de-duplicates an object's keys with indexOf, in
+ * time quadratic in their number and synchronously: a 1 MiB body of 90,000 keys held the event loop
+ * for ~7 s (every request of every family waiting), on routes without a rate limit (POST
+ * /auth/refresh, /auth/logout), and answered 8.9 MB of "should not exist" (found by review).
+ */
+export const MAX_OBJECT_KEYS = 100;
+
 interface Container {
   depth: number;
   parent?: Container;
@@ -16,7 +25,8 @@ interface Container {
 
 /**
  * The first value of a parsed REST body that is refused before the ValidationPipe sees it, with its
- * path and the message naming it: an object or array nested deeper than MAX_BODY_DEPTH, or a key or
+ * path and the message naming it: an object or array nested deeper than MAX_BODY_DEPTH, an object
+ * with more than MAX_OBJECT_KEYS properties, or a key or
  * string PostgreSQL cannot store (NUL, a lone surrogate: unstorableTextProblem). One iterative walk
  * (any depth) that runs on every JSON body, before the guards: only objects and arrays are kept on
  * the stack, and a path is spelled out only for the value refused (found in review: a path string
@@ -40,7 +50,9 @@ export function findRefusedValue(body: unknown): { field: string; message: strin
         if (refused) return refused;
       }
     } else {
+      let keys = 0;
       for (const key in value) {
+        if (++keys > MAX_OBJECT_KEYS) return refusedAt(at, `has more than ${MAX_OBJECT_KEYS} properties`);
         const keyProblem = unstorableTextProblem(key);
         if (keyProblem) return refusedAt({ depth: at.depth + 1, parent: at, key }, `name ${keyProblem}`);
         const refused = visit((value as Record<string, unknown>)[key], key, at, stack);
