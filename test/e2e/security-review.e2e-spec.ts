@@ -43,6 +43,20 @@ describe('security review: bodies of many properties (e2e)', () => {
     expect(named.body.details.fields).toHaveLength(99);
     expect(named.body.details.fields[0]).toEqual({ field: 'k0', errors: ['property k0 should not exist'] });
   });
+
+  it('a long property name is repeated cut to 64 characters, in the message and the details', async () => {
+    // A 1 MiB unknown name came back three times (3 MB); a name of a refused value (NUL) in its path too.
+    const long = 'k'.repeat(500_000);
+    const cut = `${'k'.repeat(64)}…`;
+    const unknown = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: 'a.b', [long]: 1 });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.message).toBe(`property ${cut} should not exist`);
+    expect(unknown.body.details.fields).toEqual([{ field: cut, errors: [`property ${cut} should not exist`] }]);
+    const nul = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: 'a.b', [long]: { [long]: 'a\u0000b' } });
+    expect(nul.status).toBe(400);
+    expect(nul.body.details.fields).toEqual([{ field: `${cut}.${cut}`, errors: [`${cut}.${cut} must not contain NUL characters`] }]);
+    expect(unknown.text.length + nul.text.length).toBeLessThan(2_000);
+  });
 });
 
 describe('security review: text PostgreSQL cannot store (e2e)', () => {

@@ -1,3 +1,4 @@
+import { echoed } from '../errors/echoed-name.js';
 import { unstorableTextProblem } from './storable-text.js';
 
 /**
@@ -78,11 +79,11 @@ function refusedAt(at: Container, problem: string): { field: string; message: st
   return { field, message: `${field} ${problem}` };
 }
 
-/** `a.b[2].c`, as the 400 names a field (`(body)` for the body itself). */
+/** `a.b[2].c`, as the 400 names a field (`(body)` for the body itself; a long key cut: echoed). */
 function pathOf(at: Container): string {
   let path = '';
   for (let node: Container | undefined = at; node?.parent; node = node.parent) {
-    path = (typeof node.key === 'number' ? `[${node.key}]` : `.${node.key}`) + path;
+    path = (typeof node.key === 'number' ? `[${node.key}]` : `.${echoed(node.key)}`) + path;
   }
   return path.replace(/^\./, '') || '(body)';
 }

@@ -1,10 +1,18 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { echoed } from '../errors/echoed-name.js';
 import { invalidRequest, type FieldError } from '../errors/invalid-request.js';
 
+/**
+ * class-validator's errors as the 400 lists them, one per field (`a.b.c`) with every rule it broke.
+ * A property name is repeated cut (echoed): an unknown one is the client's, of any length.
+ */
 export function flattenValidationErrors(errors: ValidationError[], prefix = ''): FieldError[] {
   return errors.flatMap((error) => {
-    const field = prefix ? `${prefix}.${error.property}` : error.property;
-    const own = error.constraints ? [{ field, errors: Object.values(error.constraints) }] : [];
+    const name = echoed(error.property);
+    const field = prefix ? `${prefix}.${name}` : name;
+    // "property <name> should not exist": the name the message repeats is cut as well.
+    const messages = Object.values(error.constraints ?? {}).map((m) => (name === error.property ? m : m.split(error.property).join(name)));
+    const own = error.constraints ? [{ field, errors: messages }] : [];
     return [...own, ...flattenValidationErrors(error.children ?? [], field)];
   });
 }

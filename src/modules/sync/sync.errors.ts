@@ -1,4 +1,5 @@
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { echoed } from '../../common/errors/echoed-name.js';
 
 /** One invalid value in a push: which table, which record, which column. */
 export interface SyncFieldError {
@@ -13,20 +14,6 @@ export type IdsByTable = Record<string, string[]>;
 
 /** Reports at most this many field errors (the first names the culprit; the rest help a developer). */
 const MAX_REPORTED_ERRORS = 50;
-/**
- * Longest client-sent name (table, column, body property, id) an error repeats. Names the server
- * knows are far shorter; an unknown one of 10 MB was sent back whole, three times (message,
- * details, details.errors): a 64 MB push answered a 192 MB 422 (found by review).
- */
-const MAX_ECHOED_LENGTH = 64;
-
-/** `name` as an error repeats it: cut to MAX_ECHOED_LENGTH characters, with '…' when it was cut. */
-function echoed(name: string): string {
-  if (name.length <= MAX_ECHOED_LENGTH) return name;
-  // Not half of a surrogate pair: the answer stays well-formed text.
-  const cut = name.slice(0, MAX_ECHOED_LENGTH);
-  return `${/[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut}…`;
-}
 
 function echoedError(error: SyncFieldError): SyncFieldError {
   return { table: echoed(error.table), id: error.id === null ? null : echoed(error.id), field: echoed(error.field), message: error.message };
