@@ -52,6 +52,8 @@ function describeRule(c: ColumnSpec): string {
 function describeUse(c: ColumnSpec): string {
   if (c.readOnly) return 'read-only (ignored in a push)';
   if (c.nullMeansAbsent) return 'null = keep (new record: server time)';
+  // The validator stores null and '' as an empty list (WatermelonDB's "not set" for a string column).
+  if (c.kind === 'json-string-array') return c.required ? "required ('' or null: `[]`)" : "optional ('' or null: `[]`)";
   return c.required ? 'required' : 'optional';
 }
 
