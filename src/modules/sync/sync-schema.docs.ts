@@ -7,6 +7,8 @@ import { SYNC_TABLES, TEXT_MAX_LENGTH, type ColumnSpec, type TableSpec } from '.
 import { JSON_LIMITS } from './sync-validator.js';
 
 const MAX_TIMESTAMP_TEXT = 'the largest JS date';
+/** The JSON columns' text limit as the table writes it (116,000). */
+const JSON_TEXT_MAX = JSON_LIMITS.maxJsonLength.toLocaleString('en');
 
 function describeType(c: ColumnSpec): string {
   switch (c.kind) {
@@ -42,8 +44,8 @@ function describeRule(c: ColumnSpec): string {
   if (c.kind === 'number' && c.gt === undefined && c.lt === undefined) rules.push('finite');
   if (c.kind === 'integer') rules.push(c.max === Number.MAX_SAFE_INTEGER ? `≥ ${c.min}` : `${c.min}–${c.max}`);
   if (c.kind === 'timestamp') rules.push(`${c.min === 0 ? '0' : `${c.min} (${new Date(c.min!).toISOString().slice(0, 10)})`} to ${MAX_TIMESTAMP_TEXT}`);
-  if (c.kind === 'json-number-map') rules.push(`≤ ${JSON_LIMITS.maxEntries} entries, names ≤ ${JSON_LIMITS.maxTextLength} chars, finite numbers`);
-  if (c.kind === 'json-string-array') rules.push(`≤ ${JSON_LIMITS.maxEntries} entries, each ≤ ${JSON_LIMITS.maxTextLength} chars`);
+  if (c.kind === 'json-number-map') rules.push(`≤ ${JSON_LIMITS.maxEntries} entries, names ≤ ${JSON_LIMITS.maxTextLength} chars, finite numbers; ≤ ${JSON_TEXT_MAX} chars of JSON`);
+  if (c.kind === 'json-string-array') rules.push(`≤ ${JSON_LIMITS.maxEntries} entries, each ≤ ${JSON_LIMITS.maxTextLength} chars; ≤ ${JSON_TEXT_MAX} chars of JSON`);
   if (c.name === 'blood_test_id') rules.push('a live blood test of the family');
   if (c.name === 'file_url') rules.push('a file of the family (`POST /api/v1/upload`) or empty');
   return rules.join('; ') || '—';

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import { characterCount } from '../../common/http/max-characters.js';
 import { unstorableTextProblem } from '../../common/http/storable-text.js';
 import { isLowerCaseUuid } from '../../common/http/uuid.js';
 import type { DocumentFileRef } from '../documents/document-file-url.validator.js';
-import { SyncErrors, addId, type IdsByTable, type SyncFieldError } from './sync.errors.js';
+import { MAX_REPORTED_ERRORS, SyncErrors, addId, type IdsByTable, type SyncFieldError } from './sync.errors.js';
 import {
   isJsonColumn,
   SYNC_TABLE_BY_NAME,
@@ -55,7 +56,28 @@ export const JSON_LIMITS = {
   maxEntries: 500,
   /** Characters of an object key or of an array's string. */
   maxTextLength: 100,
+  /**
+   * Characters of the JSON text itself, checked before it is parsed: what JSON.stringify writes for
+   * maxEntries names or strings of maxTextLength characters fits (each is at most two UTF-16 units,
+   * or two characters escaped; only control characters, escaped in six, could make it longer).
+   * Parsing first let one pushed string of 3,000,000 indicators (38 MB) hold the event loop ~25 s
+   * before "at most 500 entries" was answered (found by review).
+   */
+  maxJsonLength: 500 * (2 * 100 + 32),
+  /** Characters of WatermelonDB's `_changed` (the names of the locally changed columns, comma-separated). */
+  maxChangedLength: 10_000,
 } as const;
+
+/**
+ * Adds a field error to `errors`. Once it holds as many as a 422 reports (MAX_REPORTED_ERRORS), the
+ * push is refused at once: the rest of it would only make errors nobody reads (found by review: a
+ * 64 MiB push of 33,000,000 invalid deleted ids built as many error objects, ~2.8 GB and ~6 s of
+ * event loop, for a 422 listing 50).
+ */
+function report(errors: SyncFieldError[], error: SyncFieldError): void {
+  errors.push(error);
+  if (errors.length >= MAX_REPORTED_ERRORS) throw SyncErrors.invalid(errors);
+}
 
 /**
  * Checks a whole push before anything touches the database: table and column
@@ -74,33 +96,36 @@ export function validatePush(changes: unknown, familyId: string, options: { requ
 
   if (!isPlainObject(changes)) throw SyncErrors.invalid([{ table: '(changes)', id: null, field: 'changes', message: 'must be an object' }]);
 
-  for (const [tableName, tableChanges] of Object.entries(changes)) {
+  // for…in, not Object.entries: a walk that stops at the error cap (see report) does not first copy
+  // out every key of an object that may have millions.
+  for (const tableName in changes) {
+    const tableChanges = changes[tableName];
     const spec = SYNC_TABLE_BY_NAME.get(tableName);
     if (!spec) {
-      errors.push({ table: tableName, id: null, field: '(table)', message: 'unknown table' });
+      report(errors, { table: tableName, id: null, field: '(table)', message: 'unknown table' });
       continue;
     }
     if (!isPlainObject(tableChanges)) {
-      errors.push({ table: tableName, id: null, field: '(changes)', message: 'must be an object with created, updated and deleted' });
+      report(errors, { table: tableName, id: null, field: '(changes)', message: 'must be an object with created, updated and deleted' });
       continue;
     }
     const table: PushedTable = { spec, upserts: [], deleted: [] };
     const seen = new Set<string>();
-    for (const key of Object.keys(tableChanges)) {
+    for (const key in tableChanges) {
       if (key !== 'created' && key !== 'updated' && key !== 'deleted') {
-        errors.push({ table: tableName, id: null, field: key, message: 'expected only created, updated and deleted' });
+        report(errors, { table: tableName, id: null, field: key, message: 'expected only created, updated and deleted' });
       }
     }
     for (const kind of ['created', 'updated'] as const) {
       const list = tableChanges[kind] ?? [];
       if (!Array.isArray(list)) {
-        errors.push({ table: tableName, id: null, field: kind, message: 'must be an array' });
+        report(errors, { table: tableName, id: null, field: kind, message: 'must be an array' });
         continue;
       }
       for (const raw of list) {
         const record = validateRecord(spec, raw, familyId, errors, foreign, kind === 'created' && (options.requireFamilyId ?? false));
         if (!record) continue;
-        if (seen.has(record.id)) errors.push({ table: tableName, id: record.id, field: 'id', message: 'duplicated in this push' });
+        if (seen.has(record.id)) report(errors, { table: tableName, id: record.id, field: 'id', message: 'duplicated in this push' });
         seen.add(record.id);
         if (spec.isFamilyRow && record.id !== familyId) addId(foreign, tableName, record.id);
         if (spec.name === 'blood_test_results' && typeof record.doc.blood_test_id === 'string') refs.add(record.doc.blood_test_id);
@@ -123,20 +148,20 @@ export function validatePush(changes: unknown, familyId: string, options: { requ
 function validateDeletedIds(spec: TableSpec, deleted: unknown, seen: Set<string>, errors: SyncFieldError[]): string[] {
   const table = spec.name;
   if (!Array.isArray(deleted)) {
-    errors.push({ table, id: null, field: 'deleted', message: 'must be an array of ids' });
+    report(errors, { table, id: null, field: 'deleted', message: 'must be an array of ids' });
     return [];
   }
   const ids: string[] = [];
   for (const id of deleted) {
     if (!isLowerCaseUuid(id)) {
-      errors.push({ table, id: typeof id === 'string' ? id.slice(0, 64) : null, field: 'id', message: 'must be a lower-case UUID' });
+      report(errors, { table, id: typeof id === 'string' ? id.slice(0, 64) : null, field: 'id', message: 'must be a lower-case UUID' });
       continue;
     }
     if (spec.isFamilyRow) {
-      errors.push({ table, id, field: 'id', message: 'the family record cannot be deleted by sync' });
+      report(errors, { table, id, field: 'id', message: 'the family record cannot be deleted by sync' });
       continue;
     }
-    if (seen.has(id)) errors.push({ table, id, field: 'id', message: 'duplicated in this push' });
+    if (seen.has(id)) report(errors, { table, id, field: 'id', message: 'duplicated in this push' });
     seen.add(id);
     ids.push(id);
   }
@@ -153,35 +178,36 @@ function validateRecord(
 ): PushedRecord | null {
   const table = spec.name;
   if (!isPlainObject(raw)) {
-    errors.push({ table, id: null, field: '(record)', message: 'must be an object' });
+    report(errors, { table, id: null, field: '(record)', message: 'must be an object' });
     return null;
   }
   const id = raw.id;
   if (!isLowerCaseUuid(id)) {
-    errors.push({ table, id: typeof id === 'string' ? id.slice(0, 64) : null, field: 'id', message: 'must be a lower-case UUID' });
+    report(errors, { table, id: typeof id === 'string' ? id.slice(0, 64) : null, field: 'id', message: 'must be a lower-case UUID' });
     return null;
   }
   const doc: Record<string, unknown> = { id };
   let namesFamily = false;
-  for (const [key, value] of Object.entries(raw)) {
+  for (const key in raw) {
+    const value = raw[key];
     if (key === 'id' || IGNORED_KEYS.has(key)) continue;
     if (key === 'family_id') {
       // The family record's own family_id is its id, which must be the caller's family too.
       if (value === familyId) namesFamily = true;
       else if (typeof value === 'string' && value !== '') addId(foreign, table, id); // another family's: an attack, or data of a family the user left
-      else if (value !== null && value !== '') errors.push({ table, id, field: 'family_id', message: "must be a string: the family's id" });
+      else if (value !== null && value !== '') report(errors, { table, id, field: 'family_id', message: "must be a string: the family's id" });
       continue;
     }
     const column = columnOf(spec, key);
     if (!column) {
-      errors.push({ table, id, field: key, message: 'unknown column' });
+      report(errors, { table, id, field: key, message: 'unknown column' });
       continue;
     }
     if (column.readOnly) continue;
     if (value === null && column.nullMeansAbsent) continue;
     const result = normalizeValue(column, value);
     if (result instanceof Invalid) {
-      errors.push({ table, id, field: key, message: result.error });
+      report(errors, { table, id, field: key, message: result.error });
       continue;
     }
     // Stored as this text (a json column): compact, each number in its shortest exact form.
@@ -189,13 +215,17 @@ function validateRecord(
   }
   // WatermelonDB pushes whole records, so a required column is missing only from a broken client.
   for (const column of spec.columns) {
-    if (column.required && raw[column.name] === undefined) errors.push({ table, id, field: column.name, message: 'is required' });
+    if (column.required && raw[column.name] === undefined) report(errors, { table, id, field: column.name, message: 'is required' });
   }
   // A new record says which family it belongs to: WatermelonDB keeps records the app created but
   // never pushed when the user switches family, and an empty family_id would file them under the
   // new family. (An updated record the server turns out not to have is checked after the look-up.)
   if (mustNameFamily && !namesFamily && !spec.isFamilyRow && !hasForeignFamily(raw, familyId)) {
-    errors.push({ table, id, field: 'family_id', message: MISSING_FAMILY_ID });
+    report(errors, { table, id, field: 'family_id', message: MISSING_FAMILY_ID });
+  }
+  if (typeof raw._changed === 'string' && raw._changed.length > JSON_LIMITS.maxChangedLength) {
+    report(errors, { table, id, field: '_changed', message: `must be at most ${JSON_LIMITS.maxChangedLength} characters: the names of the changed columns` });
+    return null;
   }
   return { id, doc, namesFamily, fingerprint: fingerprintOf(raw._changed, doc) };
 }
@@ -278,6 +308,7 @@ export function normalizeValue(column: ColumnSpec, value: unknown): unknown {
 
 function parseJson(value: unknown): { value: unknown } | Invalid {
   if (typeof value !== 'string') return new Invalid('must be a JSON string');
+  if (value.length > JSON_LIMITS.maxJsonLength) return new Invalid(`must be at most ${JSON_LIMITS.maxJsonLength} characters of JSON`);
   try {
     return { value: JSON.parse(value) as unknown };
   } catch {
@@ -320,7 +351,7 @@ function parseStringArray(value: unknown): unknown {
 function textProblem(value: string, maxLength: number): string | undefined {
   const unstorable = unstorableTextProblem(value);
   if (unstorable) return unstorable;
-  if (value.length > maxLength && [...value].length > maxLength) return `must be at most ${maxLength} characters`;
+  if (characterCount(value, maxLength) > maxLength) return `must be at most ${maxLength} characters`;
   return undefined;
 }
 

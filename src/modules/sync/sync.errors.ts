@@ -13,7 +13,7 @@ export interface SyncFieldError {
 export type IdsByTable = Record<string, string[]>;
 
 /** Reports at most this many field errors (the first names the culprit; the rest help a developer). */
-const MAX_REPORTED_ERRORS = 50;
+export const MAX_REPORTED_ERRORS = 50;
 
 function echoedError(error: SyncFieldError): SyncFieldError {
   return { table: echoed(error.table), id: error.id === null ? null : echoed(error.id), field: echoed(error.field), message: error.message };
