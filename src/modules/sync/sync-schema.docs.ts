@@ -7,7 +7,7 @@ import { SYNC_TABLES, TEXT_MAX_LENGTH, type ColumnSpec, type TableSpec } from '.
 import { JSON_LIMITS } from './sync-validator.js';
 
 const MAX_TIMESTAMP_TEXT = 'the largest JS date';
-/** The JSON columns' text limit as the table writes it (116,000). */
+/** The JSON columns' text limit as the table writes it (316,000). */
 const JSON_TEXT_MAX = JSON_LIMITS.maxJsonLength.toLocaleString('en');
 
 function describeType(c: ColumnSpec): string {

@@ -57,13 +57,14 @@ export const JSON_LIMITS = {
   /** Characters of an object key or of an array's string. */
   maxTextLength: 100,
   /**
-   * Characters of the JSON text itself, checked before it is parsed: what JSON.stringify writes for
-   * maxEntries names or strings of maxTextLength characters fits (each is at most two UTF-16 units,
-   * or two characters escaped; only control characters, escaped in six, could make it longer).
-   * Parsing first let one pushed string of 3,000,000 indicators (38 MB) hold the event loop ~25 s
-   * before "at most 500 entries" was answered (found by review).
+   * Characters of the JSON text itself, checked before it is parsed: whatever JSON.stringify writes
+   * within the other limits fits — maxEntries names or strings of maxTextLength code points, each
+   * written in at most six characters (a control character, \u001f), with quotes, colon, comma and
+   * the longest number (24) — with room to spare for the spaces of pretty-printed JSON. Parsing first
+   * let one pushed string of 3,000,000 indicators (38 MB) hold the event loop ~25 s before "at most
+   * 500 entries" was answered (found by review).
    */
-  maxJsonLength: 500 * (2 * 100 + 32),
+  maxJsonLength: 500 * (6 * 100 + 32),
   /** Characters of WatermelonDB's `_changed` (the names of the locally changed columns, comma-separated). */
   maxChangedLength: 10_000,
 } as const;
