@@ -325,6 +325,31 @@ describe('sync events (SSE)', () => {
     }
   });
 
+  it('holds at most MAX_STREAMS_PER_USER open streams per user: a newer one ends their oldest; closed ones free their place; other users are not counted', async () => {
+    const { MAX_STREAMS_PER_USER } = await import('../../src/modules/sync/sync-events.service.js');
+    const { owner, member } = await familyWithMember(t);
+    const open = async (token: string) => {
+      const stream = await openEvents(t, token);
+      await stream.waitFor((e) => e.type === 'sync');
+      return stream;
+    };
+    const theirs = await open(member.token);
+    const mine = [];
+    try {
+      for (let i = 0; i < MAX_STREAMS_PER_USER; i++) mine.push(await open(owner.token));
+      const newest = await open(owner.token); // one past the cap: the owner's oldest ends
+      mine.push(newest);
+      await expectEnded(mine[0], 'a newer stream took its place');
+      // Closed by their clients, the others free their places: as many new ones end none of them.
+      for (const stream of mine.splice(1, MAX_STREAMS_PER_USER - 1)) await stream.close();
+      for (let i = 0; i < MAX_STREAMS_PER_USER - 1; i++) mine.push(await open(owner.token));
+      const version = (await pushTransfusion(t, owner)).body.timestamp as number;
+      for (const stream of [theirs, ...mine.slice(1)]) await stream.waitFor((e) => e.type === 'sync' && e.data.version === version);
+    } finally {
+      for (const stream of [theirs, ...mine]) await stream.close();
+    }
+  });
+
   it('refuses a stream without a token', async () => {
     const res = await fetch(`${t.baseUrl}/api/v1/sync/events`);
     expect(res.status).toBe(401);

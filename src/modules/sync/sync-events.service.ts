@@ -2,7 +2,7 @@ import { Injectable, Logger, type MessageEvent, type OnApplicationShutdown } fro
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Socket } from 'node:net';
 import pg from 'pg';
-import { defer, EMPTY, filter, from, interval, map, merge, mergeMap, Observable, of, ReplaySubject, Subject, takeUntil, timer } from 'rxjs';
+import { defer, EMPTY, filter, finalize, from, interval, map, merge, mergeMap, Observable, of, ReplaySubject, Subject, takeUntil, timer } from 'rxjs';
 import { DataSource } from 'typeorm';
 import type { FamilyScope } from '../../common/family-scope/family-context.js';
 import { FAMILY_SYNC_CHANNEL, MEMBERSHIP_CHANNEL } from '../../common/versioning/family-version.service.js';
@@ -26,6 +26,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How often the listening connection is asked a trivial query, and how long it has to answer. */
 const LISTENER_CHECK_MS = 15_000;
 const LISTENER_ANSWER_MS = 10_000;
+/**
+ * Open streams one user may hold on an instance; a new one past it ends their oldest. A phone has
+ * one (one that moved to another network may leave its old one half-open for a while); without a
+ * cap one signed-in account could open streams until the instance runs out of memory or sockets,
+ * and every family's notification is checked against every open stream (found by review).
+ */
+export const MAX_STREAMS_PER_USER = 20;
 
 /**
  * "Sync now" events for connected devices. Every versioned write does
@@ -50,6 +57,8 @@ export class SyncEventsService implements OnApplicationShutdown {
   private readonly listenerLost = new Subject<void>();
   private listener?: Promise<pg.Client>;
   private closed = false;
+  /** Each user's open streams on this instance, oldest first: a stream ends when its subject fires. */
+  private readonly openStreams = new Map<string, Array<Subject<void>>>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -66,7 +75,8 @@ export class SyncEventsService implements OnApplicationShutdown {
    * version checks again that the user is still in the scope's family since the same join and
    * that the sign-in is live, and the stream ends at once if not. Either way the device
    * reconnects and is checked again (a token of an ended sign-in is refused). It also ends when
-   * the access token that opened it expires (`expiresAtMs`).
+   * the access token that opened it expires (`expiresAtMs`), and when the user opens more than
+   * MAX_STREAMS_PER_USER on this instance (their oldest ends).
    */
   stream(scope: Pick<FamilyScope, 'familyId' | 'userId' | 'joinedVersion'>, signInId: string | null, expiresAtMs: number | null = null): Observable<MessageEvent> {
     const { familyId, userId, joinedVersion } = scope;
@@ -102,10 +112,30 @@ export class SyncEventsService implements OnApplicationShutdown {
       // telling an expired token's holder when the family changed); the app reopens it with a fresh one.
       // Node fires a timer of more than 2^31 - 1 ms (24.8 days) at once: such a token's stream ends then instead.
       const tokenExpired = expiresAtMs === null ? EMPTY : timer(Math.min(Math.max(0, expiresAtMs - Date.now()), MAX_TIMER_MS));
+      const superseded = this.holdStreamSlot(userId);
       return merge(current, changes, heartbeat).pipe(
-        takeUntil(merge(membershipChanged, outdated, this.listenerLost, this.shuttingDown, tokenExpired)),
+        takeUntil(merge(membershipChanged, outdated, this.listenerLost, this.shuttingDown, tokenExpired, superseded)),
+        finalize(() => this.releaseStreamSlot(userId, superseded)),
       );
     });
+  }
+
+  /** A slot among the user's open streams, fired when newer ones push it past MAX_STREAMS_PER_USER. */
+  private holdStreamSlot(userId: string): Subject<void> {
+    const slot = new Subject<void>();
+    const open = this.openStreams.get(userId) ?? [];
+    open.push(slot);
+    this.openStreams.set(userId, open);
+    if (open.length > MAX_STREAMS_PER_USER) open.shift()!.next();
+    return slot;
+  }
+
+  private releaseStreamSlot(userId: string, slot: Subject<void>): void {
+    const open = this.openStreams.get(userId);
+    if (!open) return;
+    const at = open.indexOf(slot);
+    if (at >= 0) open.splice(at, 1);
+    if (open.length === 0) this.openStreams.delete(userId);
   }
 
   /**
