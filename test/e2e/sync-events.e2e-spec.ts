@@ -289,7 +289,11 @@ describe('sync events (SSE)', () => {
     const stream = await openEvents(t, user.token);
     try {
       await stream.waitFor((e) => e.type === 'sync');
-      await t.http().post('/api/v1/auth/logout').send({ refresh_token: `${user.user.id}.not-the-secret` }).expect(204);
+      // Well-formed and naming this very sign-in, with a wrong secret: it gets as far as the token's
+      // look-up (a malformed one, as `<user id>.not-the-secret` was, is dropped before it).
+      const [tokenId, secret] = user.refreshToken.split('.');
+      const forged = `${tokenId}.${secret.startsWith('A') ? 'B' : 'A'}${secret.slice(1)}`;
+      await t.http().post('/api/v1/auth/logout').send({ refresh_token: forged }).expect(204);
       await new Promise((r) => setTimeout(r, 300));
       // Still open: the next write reaches it.
       await t.http().patch('/api/v1/families/me').set(bearer(user.token)).send({ notes: 'still listening' }).expect(200);
