@@ -5,7 +5,7 @@ import { connectionName } from '../../src/database/connection-name.js';
 import { bearer, familyWithMember, joinFamily, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { useTestApp } from '../setup/test-app.js';
-import { until } from '../setup/wait.js';
+import { sessionsWaitingBehind, until } from '../setup/wait.js';
 import { Device } from '../sync-client/device.js';
 
 describe('families (e2e)', () => {
@@ -437,14 +437,19 @@ describe('families (e2e)', () => {
       const blocker = t.db.createQueryRunner();
       await blocker.startTransaction();
       await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR SHARE', [member.user.id]);
+      const [{ pid }] = await blocker.query('SELECT pg_backend_pid() AS pid');
+      // Sessions waiting for the blocker, directly (the join) or queued behind one that does (the owner's push).
+      const asClient = { query: async (sql: string, params: unknown[]) => ({ rows: await t.db.query(sql, params) }) } as unknown as Parameters<typeof sessionsWaitingBehind>[0];
+      const queued = (n: number, what: string) => until(async () => (await sessionsWaitingBehind(asClient, pid)) >= n, what);
       let join: Promise<unknown> | undefined;
       let ownerPush: Promise<{ status: number; body: { timestamp: number } }> | undefined;
       try {
         join = t.http().post('/api/v1/auth/join-family').set(bearer(member.token)).send({ invite_code: target.inviteCode }).then((r) => r);
-        await new Promise((r) => setTimeout(r, 300));
+        await queued(1, 'the join to wait for the user row');
         // The owner writes to the family being left, and the member's phone pulls, still a member of it.
         ownerPush = push(owner.token, first.body.timestamp).then((r) => r);
-        await new Promise((r) => setTimeout(r, 300));
+        // Not a pause that hopes the push got there: it is seen waiting behind the join.
+        await queued(2, "the owner's push to wait for the join's lock on the family left");
         const during = await t.http().get(`/api/v1/sync?last_pulled_at=${first.body.timestamp}`).set(bearer(member.token)).set('X-Device-Id', 'member-phone').expect(200);
         expect(during.body.changes.transfusions.created).toEqual([]); // the owner's write waits for the join
         await blocker.commitTransaction();
