@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { lockSignIns } from '../../src/modules/auth/refresh-token-revocation.js';
 import { useTestApp } from '../setup/test-app.js';
+import { until } from '../setup/wait.js';
 
 /** Attacker-side probes of auth, families and documents: every odd input answers 4xx, never 500. */
 describe('security review (e2e)', () => {
@@ -236,6 +237,7 @@ describe('security review: upload racing another family for a new document id (e
        VALUES ($1, $2, 'theirs', 'other', 1, 1, 1, 1)`,
       [documentId, victim.family.id],
     );
+    const [{ pid }] = await other.query('SELECT pg_backend_pid() AS pid');
     const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(500, 65), Buffer.from('\n%%EOF\n')]);
     const upload = t
       .http()
@@ -246,7 +248,12 @@ describe('security review: upload racing another family for a new document id (e
       .field('category', 'other')
       .attach('file', pdf, 'scan.pdf')
       .then((res) => res);
-    await new Promise((r) => setTimeout(r, 300)); // ours now waits on the other insert
+    // Ours is seen waiting on the other insert (not a pause that hopes so: an upload still on its way
+    // would meet the committed row and answer 404 on the ordinary path, whatever the insert does).
+    await until(
+      async () => (await db.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid])).length > 0,
+      'the upload to wait on the other family\'s insert',
+    );
     await other.commitTransaction();
     await other.release();
     const res = await upload;
