@@ -259,6 +259,23 @@ describe('validateEnv', () => {
     expect(() => validateEnv({ DATABASE_URL: 'postgresql://127.0.0.1/db' })).not.toThrow();
   });
 
+  // Found by review: these passed the scheme check and stopped the start-up only when the pool first
+  // connected, with a driver's "Invalid URL" / "URI malformed" and its stack, naming no variable.
+  it.each([
+    ['a port that is not a number', 'postgres://hemoday:db-password-1@db.internal:54x32/hemoday'],
+    ['a password with an unencoded /', 'postgres://hemoday:db-pass/word-1@db.internal:5432/hemoday'],
+    ['a password with an unencoded %', 'postgres://hemoday:db-pass%word-1@db.internal:5432/hemoday'],
+  ])('refuses a DATABASE_URL the database drivers cannot parse (%s), naming the variable, not its value', (_case, url) => {
+    const problems = problemsOf({ DATABASE_URL: url });
+    expect(problems).toEqual([expect.stringMatching(/^DATABASE_URL \(value not shown\): DATABASE_URL is not a valid URL: postgres:\/\/user:password@host:5432\/database, /)]);
+    expect(problems.join('\n')).not.toMatch(/db-pass/);
+  });
+
+  it('accepts percent-encoded credentials and a URL without a host (a Unix socket given as ?host=)', () => {
+    expect(() => validateEnv({ DATABASE_URL: 'postgres://hemoday:p%40ss%2Fw%25rd@db.internal:5432/hemoday?sslmode=require' })).not.toThrow();
+    expect(() => validateEnv({ DATABASE_URL: 'postgres:///hemoday?host=/var/run/postgresql' })).not.toThrow();
+  });
+
   it('JWT_SECRET has the length bound of the secret file (one constant)', () => {
     expect(problemsOf({ JWT_SECRET: 'x'.repeat(JWT_SECRET_MIN_LENGTH - 1) })).toEqual([
       `JWT_SECRET (value not shown): JWT_SECRET must be at least ${JWT_SECRET_MIN_LENGTH} characters`,

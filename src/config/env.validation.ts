@@ -118,6 +118,28 @@ function IsDuration(bounds: DurationBounds, example: string) {
   });
 }
 
+/**
+ * Why DATABASE_URL cannot be used, or undefined. A URL the drivers cannot parse (a port that is not a
+ * number, a password with an unencoded `/`, `#`, `?` or `%`) was accepted here and stopped the start-up
+ * later with a driver's "Invalid URL" or "URI malformed" and a stack, naming no variable. The value
+ * holds a password: the message never repeats it.
+ */
+export function databaseUrlProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !/^postgres(ql)?:\/\/.+/.test(value)) return 'DATABASE_URL must be a postgres:// URL';
+  try {
+    // As the drivers read it: pg parses it with URL, TypeORM decodes the user and the password.
+    const url = new URL(value);
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    return undefined;
+  } catch {
+    return (
+      'DATABASE_URL is not a valid URL: postgres://user:password@host:5432/database, the port a number, ' +
+      'special characters of the user and password percent-encoded (@ → %40, / → %2F, % → %25, # → %23, ? → %3F)'
+    );
+  }
+}
+
 /** A value `problem` finds nothing wrong with; its message is `problem`'s. */
 function Satisfies(name: string, problem: (value: unknown) => string | undefined) {
   return ValidateBy({
@@ -160,7 +182,7 @@ export class EnvironmentVariables {
   @IsOptional() @IsString()
   HOST: string = '127.0.0.1';
 
-  @Transform(emptyToUndefined) @IsOptional() @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// URL' })
+  @Transform(emptyToUndefined) @IsOptional() @Satisfies('isDatabaseUrl', databaseUrlProblem)
   DATABASE_URL?: string;
 
   @Transform(emptyToUndefined) @IsOptional() @IsString()
