@@ -56,8 +56,10 @@ async function finish(code: number): Promise<never> {
   process.exit(code);
 }
 
-// Ctrl-C during a long seed: stop the embedded PostgreSQL cleanly rather than orphan it.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+// Ctrl-C during a long seed: stop the embedded PostgreSQL cleanly rather than orphan it. SIGHUP too (the
+// terminal or ssh session closed), as the app and the migration CLI do: its default action ended node
+// at once and left the server, in its own process group, running until the next start found it.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => {
     if (!stopping) {
       console.error(`\ninterrupted (${signal})`);
