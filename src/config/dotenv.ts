@@ -3,14 +3,19 @@ import { existsSync, readFileSync } from 'node:fs';
 /**
  * Loads `.env` from the working directory into process.env without
  * overriding variables that are already set (the environment wins).
+ * `KEY=value` lines, `export ` allowed; blanks around the value are not part of it; a value in
+ * single or double quotes is taken as written between them; after an unquoted value, ` #` starts
+ * a comment (as docker compose and the dotenv package read it).
  */
 export function loadDotEnv(path = '.env'): void {
   if (!existsSync(path)) return;
   for (const line of readFileSync(path, 'utf8').split(/\r?\n/)) {
-    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)\s*$/.exec(line);
+    // Lazy value: trailing blanks (an editor's, a copy-paste's) went into the value, a quoted one kept its quotes.
+    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
     if (!match || line.trim().startsWith('#')) continue;
     const [, key, raw] = match;
-    const value = raw.replace(/^(['"])(.*)\1$/, '$2');
+    const quoted = /^(['"])(.*)\1$/.exec(raw);
+    const value = quoted ? quoted[2] : raw.replace(/\s+#.*$/, '');
     if (process.env[key] === undefined) process.env[key] = value;
   }
 }
