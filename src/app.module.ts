@@ -1,4 +1,4 @@
-import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { Inject, MiddlewareConsumer, Module, NestModule, OnModuleInit } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER } from '@nestjs/core';
 import { CommonModule } from './common/common.module.js';
@@ -8,6 +8,8 @@ import { allConfigs } from './config/configuration.js';
 import { DatabaseModule } from './database/database.module.js';
 import { AuthModule } from './modules/auth/auth.module.js';
 import { DocumentsModule } from './modules/documents/documents.module.js';
+import { FILE_STORAGE, type FileStorage } from './modules/documents/storage/file-storage.js';
+import { LocalFileStorage } from './modules/documents/storage/local-file-storage.js';
 import { FamiliesModule } from './modules/families/families.module.js';
 import { HealthModule } from './modules/health/health.module.js';
 import { SyncModule } from './modules/sync/sync.module.js';
@@ -27,7 +29,14 @@ import { SyncModule } from './modules/sync/sync.module.js';
   ],
   providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
 })
-export class AppModule implements NestModule {
+export class AppModule implements NestModule, OnModuleInit {
+  constructor(@Inject(FILE_STORAGE) private readonly storage: FileStorage) {}
+
+  /** Refuses to start (one line, as for a bad variable) on an UPLOAD_DIR the app cannot write. */
+  async onModuleInit(): Promise<void> {
+    if (this.storage instanceof LocalFileStorage) await this.storage.assertWritable();
+  }
+
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(JsonBodyMiddleware).forRoutes('*path');
   }

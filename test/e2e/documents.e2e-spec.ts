@@ -1,11 +1,12 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Response } from 'supertest';
 import { DataSource } from 'typeorm';
+import { ConfigValidationError } from '../../src/config/env.validation.js';
 import { connectionName } from '../../src/database/connection-name.js';
 import { FilesRepository } from '../../src/modules/documents/files.repository.js';
 import { DRAINED_MAX_BYTES, rawRequest } from '../setup/raw-request.js';
@@ -800,4 +801,25 @@ describe('files: size limit', () => {
     expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
   });
 
+});
+
+// Found by review: an UPLOAD_DIR the app cannot write (a bind-mounted host folder owned by root, as
+// DEPLOYMENT.md warns) passed the start-up and /health, and every upload then answered 500. Here the
+// folder cannot even be made (it would be under a file): the same check, whichever user runs the tests.
+describe('files: an UPLOAD_DIR the app cannot write', () => {
+  it('stops the start-up with a configuration error naming UPLOAD_DIR', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hemoday-uploads-'));
+    try {
+      writeFileSync(join(dir, 'a-file'), '');
+      const uploadDir = join(dir, 'a-file', 'uploads');
+      const started = await createTestApp({ UPLOAD_DIR: uploadDir }).catch((error: unknown) => error);
+      if (!(started instanceof Error)) await (started as TestApp).close();
+      expect(started).toBeInstanceOf(ConfigValidationError);
+      expect((started as ConfigValidationError).problems).toEqual([
+        expect.stringMatching(new RegExp(`^UPLOAD_DIR=${JSON.stringify(uploadDir)}: uploads cannot be stored there \\(ENOTDIR\\): it must be a folder this process \\(uid \\d+\\) can write`)),
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

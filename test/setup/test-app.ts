@@ -55,7 +55,12 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, bufferLogs: true });
     configureApp(app);
-    await app.listen(0, '127.0.0.1');
+    // A start that fails (a start-up check) leaves no pool open behind it.
+    await app.listen(0, '127.0.0.1').catch(async (error: unknown) => {
+      await app.close().catch(() => undefined);
+      for (const [, dir] of scratch) rmSync(dir, { recursive: true, force: true });
+      throw error;
+    });
     const { port } = app.getHttpServer().address() as { port: number };
     const baseUrl = `http://127.0.0.1:${port}`;
     const close = async () => {

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { lstat, mkdir, open, opendir, rename, stat, unlink } from 'node:fs/promises';
+import { constants, createWriteStream } from 'node:fs';
+import { access, lstat, mkdir, open, opendir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LOWER_CASE_UUID_SOURCE } from '../../../common/http/uuid.js';
+import { ConfigValidationError } from '../../../config/env.validation.js';
 import {
   assertSafeFolder,
   assertSafeKey,
@@ -30,6 +31,25 @@ export class LocalFileStorage implements FileStorage {
 
   constructor(root: string) {
     this.root = resolve(root);
+  }
+
+  /**
+   * The app's start-up check (not the CLI's: its commands that touch no file must not need the folder):
+   * the root exists (created if missing) and this process may write there. Without it an UPLOAD_DIR the
+   * app's user cannot write (a host folder bind-mounted into the container, owned by root) passed the
+   * start-up and /health, and every upload answered 500.
+   */
+  async assertWritable(): Promise<void> {
+    try {
+      await mkdir(this.root, { recursive: true, mode: 0o750 });
+      await access(this.root, constants.W_OK | constants.X_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new ConfigValidationError([
+        `UPLOAD_DIR=${JSON.stringify(this.root)}: uploads cannot be stored there (${code}): it must be a folder this process ` +
+          `(uid ${process.getuid?.() ?? '?'}) can write, e.g. chown it to that user, or set UPLOAD_DIR to one`,
+      ]);
+    }
   }
 
   async put(key: string, body: Readable): Promise<StoredObjectInfo> {
