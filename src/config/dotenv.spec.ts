@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadDotEnv } from './dotenv.js';
 
 describe('loadDotEnv', () => {
-  const keys = ['DOTENV_SPEC_A', 'DOTENV_SPEC_B', 'DOTENV_SPEC_C', 'DOTENV_SPEC_D', 'DOTENV_SPEC_E', 'DOTENV_SPEC_F', 'DOTENV_SPEC_G'];
+  const keys = ['DOTENV_SPEC_A', 'DOTENV_SPEC_B', 'DOTENV_SPEC_C', 'DOTENV_SPEC_D', 'DOTENV_SPEC_E', 'DOTENV_SPEC_F', 'DOTENV_SPEC_G', 'DOTENV_SPEC_H', 'DOTENV_SPEC_I'];
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'hemoday-dotenv-'))));
   afterEach(() => {
@@ -32,6 +32,8 @@ describe('loadDotEnv', () => {
         'DOTENV_SPEC_E=abc#def',
         '# DOTENV_SPEC_F=commented out',
         'DOTENV_SPEC_G=\r',
+        'DOTENV_SPEC_H="quoted" # and a comment',
+        'DOTENV_SPEC_I="has "inner" quotes"',
       ].join('\n'),
     );
     expect(env).toEqual({
@@ -42,6 +44,8 @@ describe('loadDotEnv', () => {
       DOTENV_SPEC_E: 'abc#def', // no blank before #: part of the value (a password, a secret)
       DOTENV_SPEC_F: undefined,
       DOTENV_SPEC_G: '',
+      DOTENV_SPEC_H: 'quoted',
+      DOTENV_SPEC_I: 'has "inner" quotes',
     });
   });
 

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
  * Loads `.env` from the working directory into process.env without
  * overriding variables that are already set (the environment wins).
  * `KEY=value` lines, `export ` allowed; blanks around the value are not part of it; a value in
- * single or double quotes is taken as written between them; after an unquoted value, ` #` starts
+ * single or double quotes is taken as written between them; after a value, ` #` starts
  * a comment (as docker compose and the dotenv package read it).
  */
 export function loadDotEnv(path = '.env'): void {
@@ -14,7 +14,7 @@ export function loadDotEnv(path = '.env'): void {
     const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
     if (!match || line.trim().startsWith('#')) continue;
     const [, key, raw] = match;
-    const quoted = /^(['"])(.*)\1$/.exec(raw);
+    const quoted = /^(['"])(.*?)\1(?:\s+#.*)?$/.exec(raw);
     const value = quoted ? quoted[2] : raw.replace(/\s+#.*$/, '');
     if (process.env[key] === undefined) process.env[key] = value;
   }
