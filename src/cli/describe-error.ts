@@ -1,6 +1,7 @@
 import { QueryFailedError } from 'typeorm';
 import { ConfigValidationError } from '../config/env.validation.js';
 import { DomainError } from '../common/errors/domain-error.js';
+import { StorageUnavailableError } from '../modules/documents/storage/file-storage.js';
 import { CliError } from './cli-error.js';
 
 const CONNECTION_CODES: Record<string, string> = {
@@ -20,6 +21,10 @@ const CONNECTION_CODES: Record<string, string> = {
  * else is reported by its message, still without a stack trace.
  */
 export function describeError(error: unknown): string {
+  // Before the database's connection codes: the S3 client's socket errors carry the same ones.
+  if (error instanceof StorageUnavailableError) {
+    return `object storage is unreachable or not answering (${error.reason}); check S3_ENDPOINT and the storage service, then run the command again`;
+  }
   if (error instanceof CliError || error instanceof DomainError) return error.message;
   if (error instanceof ConfigValidationError) return `invalid configuration: ${error.problems.join('; ')}`;
   const connection = connectionProblem(error);

@@ -100,6 +100,7 @@ export const uploadConfig = registerAs('upload', () => {
         accessKeyId: env.S3_ACCESS_KEY_ID,
         secretAccessKey: env.S3_SECRET_ACCESS_KEY,
         forcePathStyle: env.S3_FORCE_PATH_STYLE,
+        timeoutSeconds: env.S3_TIMEOUT_SECONDS,
       },
     },
   };

@@ -14,7 +14,7 @@ import {
   validateSync,
 } from 'class-validator';
 import { JWT_SECRET_MIN_LENGTH } from '../modules/auth/jwt-secret.js';
-import { MAX_GRACE_HOURS, MAX_REQUEST_TIMEOUT_SECONDS, MAX_RETENTION_DAYS } from '../modules/documents/cleanup-limits.js';
+import { MAX_GRACE_HOURS, MAX_REQUEST_TIMEOUT_SECONDS, MAX_RETENTION_DAYS, MAX_S3_TIMEOUT_SECONDS } from '../modules/documents/cleanup-limits.js';
 import { SUPPORTED_FILE_TYPES } from '../modules/documents/file-type.js';
 import { badCorsOrigins } from './cors-origins.js';
 import { ACCESS_TTL_BOUNDS, type DurationBounds, durationProblem, formatDuration, parseDurationSeconds, PASSWORD_RESET_TTL_BOUNDS, REFRESH_TTL_BOUNDS } from './duration.js';
@@ -248,6 +248,16 @@ export class EnvironmentVariables {
   /** Path-style URLs (endpoint/bucket/key): what MinIO, Garage, SeaweedFS… expect. */
   @Transform(toBool) @IsOptional() @IsBoolean()
   S3_FORCE_PATH_STYLE: boolean = true;
+
+  /**
+   * How long connecting to object storage may take, and how long a connection may stay silent,
+   * before the attempt fails (the SDK makes up to 3; then 503 STORAGE_UNAVAILABLE). Without it an
+   * endpoint that accepted connections and never answered held uploads, downloads and files:cleanup
+   * forever. At most MAX_S3_TIMEOUT_SECONDS (60), so a finished upload is recorded before the
+   * orphan sweep could take its object for debris.
+   */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(MAX_S3_TIMEOUT_SECONDS)
+  S3_TIMEOUT_SECONDS: number = 30;
 
   /** Files that no document references are kept this long (a device may upload, then push later). */
   @Transform(toInt) @IsOptional() @IsInt() @Min(0) @Max(MAX_GRACE_HOURS)

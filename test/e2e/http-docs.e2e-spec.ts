@@ -14,6 +14,7 @@ import { membershipChanged } from '../../src/common/family-scope/membership.js';
 import { bodyParserError } from '../../src/common/http/body-errors.js';
 import { AuthErrors } from '../../src/modules/auth/auth.errors.js';
 import { DocumentsErrors } from '../../src/modules/documents/documents.errors.js';
+import { StorageUnavailableError } from '../../src/modules/documents/storage/file-storage.js';
 import { FamiliesErrors } from '../../src/modules/families/families.errors.js';
 import { SyncErrors } from '../../src/modules/sync/sync.errors.js';
 import { testEnv, withEnv } from '../setup/test-app.js';
@@ -293,6 +294,7 @@ describe('OpenAPI document and route guards (e2e)', () => {
       ['invalidField', invalidField('userId', 'userId must be a UUID')],
       ['body too large', bodyParserError({ status: 413, type: 'entity.too.large', limit: 1024 }, { headers: {}, originalUrl: '/api/v1/auth/login' } as never) as DomainError],
       ['membershipChanged', membershipChanged()],
+      ['StorageUnavailableError', new StorageUnavailableError('GetObject: connect ECONNREFUSED 10.0.0.5:9000 (3 attempts)')],
       ['AuthErrors.rateLimited', AuthErrors.rateLimited(42)],
       ['AuthErrors.passwordUnchanged', AuthErrors.passwordUnchanged()],
       ['AuthErrors.invalidResetToken', AuthErrors.invalidResetToken()],
@@ -367,6 +369,22 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect(details.description).toMatch(/DATABASE_UNAVAILABLE/);
       expect(errorDetails().code.description).toMatch(/DATABASE_UNAVAILABLE/);
       expect(errorDetails().retryAfterSeconds.description).toMatch(/503 DATABASE_UNAVAILABLE/);
+    });
+
+    it('upload and download document 503 STORAGE_UNAVAILABLE (JSON, Retry-After) besides DATABASE_UNAVAILABLE, and ErrorDetails says so', () => {
+      for (const [path, method] of [['/api/v1/upload', 'post'], ['/api/v1/files/{id}', 'get']] as const) {
+        const unavailable = responses(path, method)['503'] as { headers?: Record<string, unknown>; description?: string; content?: Record<string, unknown> };
+        expect({
+          route: `${method} ${path}`,
+          storage: /STORAGE_UNAVAILABLE/.test(unavailable.description ?? ''),
+          database: /DATABASE_UNAVAILABLE/.test(unavailable.description ?? ''),
+          retryAfter: Boolean(unavailable.headers?.['Retry-After']),
+          content: Object.keys(unavailable.content ?? {}),
+        }).toEqual({ route: `${method} ${path}`, storage: true, database: true, retryAfter: true, content: ['application/json'] });
+      }
+      expect(errorDetails().code.description).toMatch(/STORAGE_UNAVAILABLE/);
+      expect(errorDetails().retryAfterSeconds.description).toMatch(/503 STORAGE_UNAVAILABLE/);
+      expect((doc.components.schemas.ErrorResponse.properties as Record<string, PropertySchema>).details.description).toMatch(/STORAGE_UNAVAILABLE/);
     });
 
     it('ErrorDetails.fields names every 422 that carries it (change-password, the owner hand-over, the owner removing themselves)', () => {

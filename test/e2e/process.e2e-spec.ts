@@ -53,7 +53,7 @@ describe('node dist/main.js', () => {
     expect(await app.exited).toBe(0);
   });
 
-  it('object storage that cannot be reached is not reported as the database: 500, logged as an unhandled error (found in review)', async () => {
+  it('object storage that cannot be reached is an outage, not the database and not a bug: 503 STORAGE_UNAVAILABLE with Retry-After, one warning with its cause (found in review)', async () => {
     // In its own process: under jest, the S3 client wraps Node's socket errors (another realm) and drops their code.
     const port = await freePort();
     const closedPort = await freePort();
@@ -78,14 +78,22 @@ describe('node dist/main.js', () => {
     const form = new FormData();
     form.append('file', new Blob([Buffer.from('%PDF-1.4\n%%EOF\n')], { type: 'application/pdf' }), 'scan.pdf');
     const upload = await fetch(`http://127.0.0.1:${port}/api/v1/upload`, { method: 'POST', headers: { authorization: `Bearer ${access_token}` }, body: form });
-    // Before: 503 DATABASE_UNAVAILABLE, a warning 'database unavailable' naming the S3 endpoint's refused connection.
-    expect({ status: upload.status, body: await upload.json() }).toEqual({ status: 500, body: { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' } });
+    // Before 63dc74e: 503 DATABASE_UNAVAILABLE, a warning 'database unavailable' naming the S3 endpoint's refused connection.
+    // Before this: a bare 500, logged as an unhandled error.
+    expect({ status: upload.status, retryAfter: upload.headers.get('retry-after'), body: await upload.json() }).toEqual({
+      status: 503,
+      retryAfter: '30',
+      body: { statusCode: 503, error: 'Service Unavailable', message: expect.any(String), details: { code: 'STORAGE_UNAVAILABLE', retryAfterSeconds: 30 } },
+    });
     app.child.kill('SIGTERM');
     expect(await app.exited).toBe(0);
     // Not app.lines(): the S3 client also prints a warning of its own (the Node version) that is not JSON.
-    const messages = app.output().split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg: string }).msg);
-    expect(messages).toContain('unhandled error');
-    expect(messages).not.toContain('database unavailable; answered 503');
+    const lines = app.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; level: number; cause?: string });
+    const warnings = lines.filter((l) => l.msg === 'object storage unavailable; answered 503');
+    expect(warnings).toEqual([expect.objectContaining({ level: 40, cause: expect.stringMatching(/^upload: connect ECONNREFUSED 127\.0\.0\.1:\d+ \(3 attempts\)$/) })]);
+    // The access log's line of the 503 aside (every 5xx is logged at error level there), nothing at error level: no 'unhandled error'.
+    expect(lines.filter((l) => l.level >= 50 && l.msg !== 'request completed')).toEqual([]);
+    expect(lines.map((l) => l.msg)).not.toContain('database unavailable; answered 503');
   });
 
   describe('NODE_ENV=production, as the image runs it, on a fresh database', () => {

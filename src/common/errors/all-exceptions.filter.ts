@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { RequestAbandonedError } from '../../database/abortable-query-runner.js';
+import { StorageUnavailableError } from '../../modules/documents/storage/file-storage.js';
 import { loggableUrl } from '../logging/request-logging.middleware.js';
 import { isDatabaseUnavailable } from '../postgres-errors.js';
 import { DomainError, ErrorCode } from './domain-error.js';
@@ -40,8 +41,9 @@ const DATABASE_RETRY_AFTER_SECONDS = 5;
 /**
  * Maps every error to `{ statusCode, error, message, details? }`. Expected
  * failures keep their message; a database that cannot be reached or is not
- * taking work is 503 DATABASE_UNAVAILABLE with Retry-After (an outage, not a
- * bug: a warning with its cause); anything else is logged with the request id
+ * taking work is 503 DATABASE_UNAVAILABLE with Retry-After, object storage
+ * that cannot (StorageUnavailableError) 503 STORAGE_UNAVAILABLE (outages, not
+ * bugs: a warning with the cause); anything else is logged with the request id
  * and answered as a bare 500 (no stack, no SQL).
  */
 @Catch()
@@ -65,8 +67,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
         retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
       });
     }
+    if (exception instanceof StorageUnavailableError) {
+      // Classified by the storage driver (the S3 SDK's errors are known there); answered as thrown: 503 with Retry-After.
+      this.logger.warn({ cause: exception.reason, path: request && loggableUrl(request.url) }, 'object storage unavailable; answered 503');
+    }
     const body = this.toBody(exception);
-    // A 503 is thrown on purpose (the database is down, the server is busy) by code that has logged its cause.
+    // A 503 is thrown on purpose (the database or the storage is down, the server is busy), its cause logged above or by its thrower.
     if (body.statusCode >= 500 && !isServiceUnavailable(exception)) {
       this.logger.error({ err: exception, path: request && loggableUrl(request.url) }, 'unhandled error');
     }

@@ -3,9 +3,11 @@ import {
   ApiBadRequestResponse,
   ApiConflictResponse,
   ApiPayloadTooLargeResponse,
+  ApiResponse,
   ApiServiceUnavailableResponse,
   ApiTooManyRequestsResponse,
   ApiUnsupportedMediaTypeResponse,
+  getSchemaPath,
 } from '@nestjs/swagger';
 import { SUPPORTED_CONTENT_ENCODINGS } from '../http/body-errors.js';
 import { ErrorResponse } from './error-response.js';
@@ -78,6 +80,22 @@ export function ApiServiceUnavailableError(description: string, options: { retry
     type: ErrorResponse,
     headers: RETRY_AFTER_HEADER,
     description: `${description}; or ${DATABASE_UNAVAILABLE}${options.retryAfter ? '' : ' (Retry-After comes with this one only)'}`,
+  });
+}
+
+/**
+ * 503 STORAGE_UNAVAILABLE of a route that reads or writes stored files (upload, download), besides
+ * DATABASE_UNAVAILABLE; both come with Retry-After. JSON whatever the route produces on success (the
+ * download's successes are the file's own type).
+ */
+export function ApiStorageUnavailableError(): MethodDecorator & ClassDecorator {
+  return ApiResponse({
+    status: 503,
+    headers: RETRY_AFTER_HEADER,
+    content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponse) } } },
+    description:
+      'Object storage (STORAGE_DRIVER=s3) is unreachable, gave no answer within S3_TIMEOUT_SECONDS, or kept failing (STORAGE_UNAVAILABLE): ' +
+      `retry after Retry-After seconds (also details.retryAfterSeconds); nothing was recorded; or ${DATABASE_UNAVAILABLE}`,
   });
 }
 

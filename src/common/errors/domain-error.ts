@@ -35,6 +35,8 @@ export enum ErrorCode {
   SERVER_BUSY = 'SERVER_BUSY',
   /** The database cannot be reached or is not taking work (a restart, a fail-over, an outage); retry after `details.retryAfterSeconds`. */
   DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
+  /** Object storage (STORAGE_DRIVER=s3) cannot be reached, did not answer within S3_TIMEOUT_SECONDS, or kept failing; retry after `details.retryAfterSeconds`. */
+  STORAGE_UNAVAILABLE = 'STORAGE_UNAVAILABLE',
   /** Password reset by email is off on this server (production without SMTP_URL). */
   PASSWORD_RESET_UNAVAILABLE = 'PASSWORD_RESET_UNAVAILABLE',
   FAMILY_SCOPE_MISSING = 'FAMILY_SCOPE_MISSING',
@@ -64,6 +66,7 @@ const STATUS_BY_CODE: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.RATE_LIMITED]: HttpStatus.TOO_MANY_REQUESTS,
   [ErrorCode.SERVER_BUSY]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.DATABASE_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.STORAGE_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.PASSWORD_RESET_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,
   // Reaching a scoped query without a family is a programming error: fail closed, loudly.
   [ErrorCode.FAMILY_SCOPE_MISSING]: HttpStatus.INTERNAL_SERVER_ERROR,

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
+import { STORAGE_RETRY_AFTER_SECONDS } from '../../modules/documents/storage/file-storage.js';
 import { ErrorCode } from './domain-error.js';
 
 /** One field (body property, query or path parameter, multipart field) at fault, with every rule it broke. */
@@ -46,7 +47,8 @@ export class ErrorDetailsResponse {
     example: ErrorCode.VALIDATION_FAILED,
     description:
       'What went wrong, for programs (the message is for people); present on every 4xx answer and on a 503 SERVER_BUSY, ' +
-      'DATABASE_UNAVAILABLE (any route that reads the database) or PASSWORD_RESET_UNAVAILABLE. ' +
+      'DATABASE_UNAVAILABLE (any route that reads the database), STORAGE_UNAVAILABLE (upload and download: object storage ' +
+      'unreachable or not answering) or PASSWORD_RESET_UNAVAILABLE. ' +
       'FAMILY_SCOPE_MISSING is a programming error: it is answered as a bare 500, without details',
   })
   code: ErrorCode;
@@ -66,8 +68,9 @@ export class ErrorDetailsResponse {
     example: 42,
     description:
       'Seconds to wait before trying again, the same value as the Retry-After header: 429 RATE_LIMITED (until the rate window resets), ' +
-      '503 SERVER_BUSY (GET /api/v1/sync: too many full pulls running) and 503 DATABASE_UNAVAILABLE (the database is down, ' +
-      'restarting or not taking work: 5 s)',
+      '503 SERVER_BUSY (GET /api/v1/sync: too many full pulls running), 503 DATABASE_UNAVAILABLE (the database is down, ' +
+      'restarting or not taking work: 5 s) and 503 STORAGE_UNAVAILABLE (POST /api/v1/upload, GET /api/v1/files/{id}: object storage ' +
+      `unreachable or not answering: ${STORAGE_RETRY_AFTER_SECONDS} s)`,
   })
   retryAfterSeconds?: number;
 
@@ -154,7 +157,8 @@ export class ErrorResponse {
     example: { code: 'VALIDATION_FAILED', fields: [{ field: 'email', errors: ['email must be an email'] }] },
     description:
       'Present on every 4xx answer, on a 503 SERVER_BUSY (GET /api/v1/sync, with retryAfterSeconds), on a 503 ' +
-      'DATABASE_UNAVAILABLE (any route that reads the database, with retryAfterSeconds) and on a ' +
+      'DATABASE_UNAVAILABLE (any route that reads the database, with retryAfterSeconds), on a 503 STORAGE_UNAVAILABLE ' +
+      '(upload and download: object storage unreachable, with retryAfterSeconds) and on a ' +
       '503 PASSWORD_RESET_UNAVAILABLE (POST /api/v1/auth/forgot-password: no mail server); ' +
       'absent on a 500 (it says nothing, on purpose) and on the health check\'s 503',
   })

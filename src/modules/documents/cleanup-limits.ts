@@ -17,3 +17,10 @@ export const ORPHAN_MIN_AGE_HOURS = 1;
 
 /** The longest REQUEST_TIMEOUT_SECONDS: 10 minutes short of ORPHAN_MIN_AGE_HOURS. */
 export const MAX_REQUEST_TIMEOUT_SECONDS = ORPHAN_MIN_AGE_HOURS * 3600 - 600;
+
+/**
+ * The longest S3_TIMEOUT_SECONDS. After an upload's last byte arrived, its last part, the
+ * CompleteMultipartUpload and the HeadObject that follows may each wait that long 3 times (the
+ * SDK's attempts) before the row is inserted: 9 × 60 s stays inside the 10 minutes above.
+ */
+export const MAX_S3_TIMEOUT_SECONDS = 60;

@@ -17,7 +17,7 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { ApiMembershipChangedError } from '../../common/errors/api-error-responses.js';
+import { ApiMembershipChangedError, ApiStorageUnavailableError } from '../../common/errors/api-error-responses.js';
 import { ErrorResponse } from '../../common/errors/error-response.js';
 import { FamilyScoped } from '../../common/family-scope/decorators.js';
 import { UuidParam } from '../../common/http/uuid.js';
@@ -80,6 +80,7 @@ export class DocumentsController {
     type: ErrorResponse,
     description: 'File type not allowed (UNSUPPORTED_MEDIA_TYPE, details.detected and details.allowed), or an empty file; nothing is stored',
   })
+  @ApiStorageUnavailableError()
   upload(@Req() req: Request): Promise<UploadResponse> {
     return this.uploads.upload(req);
   }
@@ -99,6 +100,7 @@ export class DocumentsController {
   @ApiJsonError(403, 'The caller is not a member of any family')
   @ApiJsonError(404, 'No such file in the caller\'s family')
   @ApiJsonError(416, 'Range starts beyond the end of the file')
+  @ApiStorageUnavailableError()
   async download(@UuidParam('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     await sendDownload(res, await this.files.prepareDownload(id, downloadConditions(req)));
   }

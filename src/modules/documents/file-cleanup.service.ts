@@ -6,7 +6,7 @@ import { LOWER_CASE_UUID_SOURCE } from '../../common/http/uuid.js';
 import { uploadConfig } from '../../config/configuration.js';
 import { MAX_GRACE_HOURS, MAX_RETENTION_DAYS, ORPHAN_MIN_AGE_HOURS } from './cleanup-limits.js';
 import { FILE_URL_PREFIX } from './file-url.js';
-import { FILE_STORAGE, type FileStorage, type StorageEntry } from './storage/file-storage.js';
+import { FILE_STORAGE, type FileStorage, type StorageEntry, StorageUnavailableError } from './storage/file-storage.js';
 
 export type CleanupReason = 'unreferenced' | 'document_deleted';
 
@@ -112,7 +112,8 @@ const ELIGIBLE_SQL = `
  * the rows are deleted. The stored objects are deleted only after that commit:
  * a failed commit leaves every row with its bytes, and a failed object delete
  * leaves an object without a row, which the orphan sweep removes (now or on the
- * next run). No row ever points at missing bytes.
+ * next run). No row ever points at missing bytes. Object storage that is down
+ * (StorageUnavailableError) stops the run at the first object it fails on.
  */
 @Injectable()
 export class FileCleanupService {
@@ -183,6 +184,9 @@ export class FileCleanupService {
       // After the commit: a failure here leaves an object without a row, swept as an orphan.
       for (const file of rows) {
         await this.storage.delete(file.storage_key).catch((error: unknown) => {
+          // The store is down: every other object would fail the same way, each after the full timeout. Stop
+          // the run (the caller reports it in one line); this family's objects are swept as orphans next time.
+          if (error instanceof StorageUnavailableError) throw error;
           this.logger.error({ err: error, familyId, key: file.storage_key }, 'could not delete a cleaned-up file; left to the orphan sweep');
           failures.push({ family_id: familyId, key: file.storage_key, message: messageOf(error) });
         });
@@ -232,6 +236,7 @@ export class FileCleanupService {
           try {
             await this.storage.deleteEntry(entry);
           } catch (error) {
+            if (error instanceof StorageUnavailableError) throw error;
             this.logger.error({ err: error, key: entry.key }, 'could not delete an orphaned stored object');
             report.failures.push({ family_id: entry.key.split('/')[0], key: entry.key, message: messageOf(error) });
             continue;

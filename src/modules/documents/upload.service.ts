@@ -23,7 +23,7 @@ import { fileUrlOf } from './file-url.js';
 import type { FileEntity } from './entities/file.entity.js';
 import { FilesRepository } from './files.repository.js';
 import { receiveMultipart } from './multipart-receiver.js';
-import { FILE_STORAGE, type FileStorage } from './storage/file-storage.js';
+import { FILE_STORAGE, type FileStorage, StorageUnavailableError } from './storage/file-storage.js';
 import { type InspectedFile, UploadInspector } from './upload-inspector.js';
 
 /** Bytes of the multipart fields next to the file (notes are the longest: up to 4 bytes a character). */
@@ -107,8 +107,15 @@ export class UploadService {
         this.logger.error({ err: error, fileId, key }, 'upload failed at commit; its stored object is kept');
       } else if (stored) {
         // Wait for the driver to stop writing before removing what it may have written.
-        await stored.catch(() => undefined);
-        await this.storage.delete(key).catch((e: unknown) => this.logger.error({ err: e, key }, 'could not remove a rejected upload'));
+        const storeFailure = await stored.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        // Unless the store is not answering: a delete would wait as long again before the caller gets its
+        // 503, and fail too. What landed, if anything, has no row: the orphan sweep removes it.
+        if (!(storeFailure instanceof StorageUnavailableError)) {
+          await this.storage.delete(key).catch((e: unknown) => this.logger.error({ err: e, key }, 'could not remove a rejected upload'));
+        }
       }
       throw error;
     }

@@ -193,6 +193,7 @@ describe('FileStorage contract: S3 driver against a real S3-compatible server (s
       accessKeyId: s3.accessKeyId,
       secretAccessKey: s3.secretAccessKey,
       forcePathStyle: true,
+      timeoutSeconds: 30,
       listPageSize: 2, // several pages per listing
     });
     driver = {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { DomainError, ErrorCode } from '../../../common/errors/domain-error.js';
 
 /** Inclusive byte range, as in HTTP `Range: bytes=start-end`. */
 export interface ByteRange {
@@ -39,7 +40,7 @@ export interface FileStorage {
    * with that error.
    */
   put(key: string, body: Readable): Promise<StoredObjectInfo>;
-  /** Streams the object (or one range of it); throws StorageObjectNotFoundError when absent. */
+  /** Streams the object (or one range of it); throws StorageObjectNotFoundError when absent. Every method may throw StorageUnavailableError. */
   get(key: string, range?: ByteRange): Promise<Readable>;
   /** Size of the object, or null when absent. */
   stat(key: string): Promise<StoredObjectInfo | null>;
@@ -64,6 +65,32 @@ export class StorageObjectNotFoundError extends Error {
   constructor(readonly key: string) {
     super(`Stored object not found: ${key}`);
     this.name = 'StorageObjectNotFoundError';
+  }
+}
+
+/**
+ * Seconds a client is asked to wait when object storage is unavailable. Longer than the database's 5:
+ * an outage of the store is rarely a quick restart, and a retried upload sends the whole file again.
+ */
+export const STORAGE_RETRY_AFTER_SECONDS = 30;
+
+/**
+ * Object storage could not be reached or did not answer: a connection refused or cut, an unknown host,
+ * S3_TIMEOUT_SECONDS of silence, or 5xx/throttling answers that outlasted the SDK's retries. An outage,
+ * not a bug: the global filter answers 503 STORAGE_UNAVAILABLE with Retry-After and logs one warning
+ * with `reason`; the CLI prints one line. Only the S3 driver throws it (it alone decides what counts):
+ * the local disk's errors (ENOSPC, EACCES…) stay unexpected 500s, and a missing object stays
+ * StorageObjectNotFoundError.
+ */
+export class StorageUnavailableError extends DomainError {
+  constructor(
+    /** One line for operators (never sent to clients): what failed, e.g. `connect ECONNREFUSED 10.0.0.5:9000 (3 attempts)`. */
+    readonly reason: string,
+    cause?: unknown,
+  ) {
+    super(ErrorCode.STORAGE_UNAVAILABLE, 'File storage is unavailable; try again shortly', { retryAfterSeconds: STORAGE_RETRY_AFTER_SECONDS });
+    this.name = 'StorageUnavailableError';
+    this.cause = cause;
   }
 }
 

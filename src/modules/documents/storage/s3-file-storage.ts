@@ -19,6 +19,7 @@ import {
   type StorageEntry,
   type StoredObjectInfo,
   StorageObjectNotFoundError,
+  StorageUnavailableError,
 } from './file-storage.js';
 
 export interface S3StorageOptions {
@@ -28,6 +29,11 @@ export interface S3StorageOptions {
   accessKeyId?: string;
   secretAccessKey?: string;
   forcePathStyle: boolean;
+  /**
+   * S3_TIMEOUT_SECONDS: how long connecting may take, and how long a connection may stay silent
+   * (nothing sent or received) before the attempt fails. Each attempt: the SDK makes up to 3.
+   */
+  timeoutSeconds: number;
   /** Keys per ListObjectsV2 page (S3's maximum, 1000, by default; small in tests to exercise paging). */
   listPageSize?: number;
 }
@@ -37,6 +43,9 @@ export interface S3StorageOptions {
  * stream through lib-storage's multipart Upload (5 MiB parts, at most two in
  * flight), so memory use is bounded whatever the file size; a failed upload
  * aborts its multipart upload and leaves no object.
+ *
+ * Failures that mean the store is down or not answering (see `unavailableReason`) are thrown as
+ * StorageUnavailableError, in this one place, for every operation; a missing object stays a miss.
  */
 export class S3FileStorage implements FileStorage {
   readonly driver = 's3' as const;
@@ -47,6 +56,7 @@ export class S3FileStorage implements FileStorage {
   constructor(options: S3StorageOptions, client?: S3Client) {
     this.bucket = options.bucket;
     this.listPageSize = options.listPageSize ?? 1000;
+    const timeoutMs = options.timeoutSeconds * 1000;
     this.client =
       client ??
       new S3Client({
@@ -57,6 +67,12 @@ export class S3FileStorage implements FileStorage {
           options.accessKeyId && options.secretAccessKey
             ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
             : undefined,
+        // NodeHttpHandler's defaults wait forever: an endpoint that accepts the connection and never
+        // answers held every upload, download and files:cleanup for good (found by review). In
+        // @smithy/node-http-handler 4 `socketTimeout` is the idle timeout; `requestTimeout` times
+        // the whole request up to the answer's headers (and only warns unless told to throw), which
+        // would also fail a 5 MiB part sent steadily over a slow link.
+        requestHandler: { connectionTimeout: timeoutMs, socketTimeout: timeoutMs },
       });
   }
 
@@ -78,6 +94,10 @@ export class S3FileStorage implements FileStorage {
     try {
       await upload.done();
     } catch (error) {
+      const unavailable = failure ? undefined : asUnavailable('upload', error);
+      // The store is not answering: a delete would wait as long again, for the phone's answer. Whatever
+      // landed (an attempt whose answer was lost) has no row, and the orphan sweep removes it.
+      if (unavailable) throw unavailable;
       // A single-part upload that failed may still have been sent; make sure nothing stays.
       await this.delete(key).catch(() => undefined);
       throw failure ?? error;
@@ -100,7 +120,7 @@ export class S3FileStorage implements FileStorage {
       return result.Body as Readable;
     } catch (error) {
       if (isNotFound(error)) throw new StorageObjectNotFoundError(key);
-      throw error;
+      throw asUnavailable('GetObject', error) ?? error;
     }
   }
 
@@ -111,7 +131,7 @@ export class S3FileStorage implements FileStorage {
       return { size: Number(head.ContentLength ?? 0) };
     } catch (error) {
       if (isNotFound(error)) return null;
-      throw error;
+      throw asUnavailable('HeadObject', error) ?? error;
     }
   }
 
@@ -124,7 +144,7 @@ export class S3FileStorage implements FileStorage {
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (error) {
-      if (!isNotFound(error)) throw error;
+      if (!isNotFound(error)) throw asUnavailable('DeleteObject', error) ?? error;
     }
   }
 
@@ -137,14 +157,18 @@ export class S3FileStorage implements FileStorage {
     if (folder !== undefined) assertSafeFolder(folder);
     let token: string | undefined;
     do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: folder !== undefined ? `${folder}/` : undefined,
-          ContinuationToken: token,
-          MaxKeys: this.listPageSize,
-        }),
-      );
+      const page = await this.client
+        .send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: folder !== undefined ? `${folder}/` : undefined,
+            ContinuationToken: token,
+            MaxKeys: this.listPageSize,
+          }),
+        )
+        .catch((error: unknown) => {
+          throw asUnavailable('ListObjectsV2', error) ?? error;
+        });
       for (const object of page.Contents ?? []) {
         const segments = object.Key?.split('/') ?? [];
         if (segments.length !== 2 || !segments.every(isSafeSegment)) continue;
@@ -171,4 +195,50 @@ function isNotFound(error: unknown): boolean {
     error instanceof NotFound ||
     (error instanceof S3ServiceException && (error.$metadata?.httpStatusCode === 404 || error.name === 'NoSuchKey'))
   );
+}
+
+/** What a socket reports when the store cannot be reached, or dropped the connection. */
+const UNREACHABLE_ERRNO = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'];
+/**
+ * The same, in the message: an error from another realm (Node's own, under jest) is not
+ * `instanceof Error` to the SDK, which then wraps it ("AWS SDK error wrapper for Error: connect
+ * ECONNREFUSED …") without its `code`.
+ */
+const UNREACHABLE_IN_MESSAGE = new RegExp(`\\b(${UNREACHABLE_ERRNO.join('|')})\\b|socket hang up`);
+/** S3's (and S3-compatible servers') names for "too many requests, slow down", whatever their status. */
+const THROTTLING = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestThrottled']);
+
+/** `error`, when it means the store is unavailable, as a StorageUnavailableError naming `operation`. */
+function asUnavailable(operation: string, error: unknown): StorageUnavailableError | undefined {
+  const reason = unavailableReason(error);
+  return reason === undefined ? undefined : new StorageUnavailableError(`${operation}: ${reason}`, error);
+}
+
+/**
+ * Why an error of the SDK means the store is down or not answering, or undefined when it means
+ * something else (a 4xx: bad credentials, no such bucket, a refused request; a body stream's own
+ * error): those stay what they are. Only errors that went through the client (`$metadata`) count,
+ * once its retries are spent (`attempts`):
+ * - no HTTP answer at all: a refused, reset or cut connection, an unknown host, or S3_TIMEOUT_SECONDS
+ *   of silence while connecting or waiting (the handler's `TimeoutError`);
+ * - an answer of 5xx (InternalError, ServiceUnavailable, SlowDown…), 429, or a throttling code.
+ */
+function unavailableReason(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || !('$metadata' in error)) return undefined;
+  const { name, code, message, $metadata } = error as {
+    name?: unknown;
+    code?: unknown;
+    message?: unknown;
+    $metadata?: { httpStatusCode?: unknown; attempts?: unknown };
+  };
+  const text = typeof message === 'string' ? message.replace(/^AWS SDK error wrapper for (\w*Error: )?/, '').replace(/^@smithy\/node-http-handler - /, '') : '';
+  const attempts = typeof $metadata?.attempts === 'number' && $metadata.attempts > 1 ? ` (${$metadata.attempts} attempts)` : '';
+  const status = $metadata?.httpStatusCode;
+  if (typeof status === 'number') {
+    const failing = status >= 500 || status === 429 || (typeof name === 'string' && THROTTLING.has(name));
+    return failing ? `HTTP ${status} ${String(name)}${text ? `: ${text}` : ''}${attempts}` : undefined;
+  }
+  const unreachable =
+    name === 'TimeoutError' || (typeof code === 'string' && UNREACHABLE_ERRNO.includes(code)) || UNREACHABLE_IN_MESSAGE.test(text);
+  return unreachable ? `${text || String(name)}${attempts}` : undefined;
 }
