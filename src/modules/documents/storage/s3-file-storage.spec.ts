@@ -108,6 +108,23 @@ describe('S3 driver: storage that is down is StorageUnavailableError; anything e
     expect((error as StorageUnavailableError).reason).toMatch(/^GetObject: the request socket timed out after 1000 ms of inactivity.*\(3 attempts\)$/);
   });
 
+  it('once the store has answered, a download whose reader pauses longer than S3_TIMEOUT_SECONDS is not cut: the phone sets the pace', async () => {
+    // A store that sends the first half, then nothing for 1.5 s (the timeout is 1 s), as a connection
+    // held back by a phone that stopped reading is silent, then the rest.
+    const half = Buffer.alloc(64 * 1024, 1);
+    const slow = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/pdf', 'content-length': String(2 * half.length) });
+      res.write(half);
+      setTimeout(() => res.end(half), 1500);
+    });
+    const storage = s3At(await listening(slow));
+    opened.push({ storage, close: () => new Promise<void>((done) => slow.close(() => done())) });
+    const chunks: Buffer[] = [];
+    for await (const chunk of await storage.get(key())) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(Buffer.concat([half, half]))).toBe(true);
+  });
+
   it('5xx and SlowDown, once the retries are spent, are unavailable; 403 AccessDenied is not (a configuration error: a 500)', async () => {
     const slowDown = s3ErrorServer(503, 'SlowDown');
     const internal = s3ErrorServer(500, 'InternalError');

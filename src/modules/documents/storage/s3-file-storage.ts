@@ -9,6 +9,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import {
   assertSafeFolder,
@@ -117,7 +118,12 @@ export class S3FileStorage implements FileStorage {
       const result = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
       );
-      return result.Body as Readable;
+      const body = result.Body as Readable & { socket?: Socket | null };
+      // The store has answered: from here the phone's pace sets the stream's. The idle timeout would
+      // cut the download of a phone that stops reading for S3_TIMEOUT_SECONDS (backpressure leaves
+      // the connection silent), which then resumes with Range; the phone going away ends it anyway.
+      body.socket?.setTimeout(0);
+      return body;
     } catch (error) {
       if (isNotFound(error)) throw new StorageObjectNotFoundError(key);
       throw asUnavailable('GetObject', error) ?? error;
