@@ -2,7 +2,8 @@
  * Object storage (STORAGE_DRIVER=s3) that is down or never answers: an outage, answered 503
  * STORAGE_UNAVAILABLE with Retry-After, never a request (or files:cleanup) that waits forever.
  * No timed assertions: on code without the S3 timeouts these requests never end, and jest's
- * test timeout is what fails them.
+ * test timeout is what fails them. Run on the embedded run only: what they test is the driver's, the
+ * same whatever PostgreSQL keeps the rows, and most of their time is waiting out S3 timeouts.
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
@@ -13,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { DataSource } from 'typeorm';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { describeOnEmbeddedRun } from '../setup/test-runs.js';
 
 /** A TCP server that accepts every connection and never sends a byte (an S3 endpoint that hangs). */
 async function silentServer(): Promise<{ endpoint: string; close: () => Promise<void> }> {
@@ -61,7 +63,7 @@ const UNAVAILABLE = {
   details: { code: 'STORAGE_UNAVAILABLE', retryAfterSeconds: 30 },
 };
 
-describe('object storage that accepts connections and never answers (S3_TIMEOUT_SECONDS=1)', () => {
+describeOnEmbeddedRun('object storage that accepts connections and never answers (S3_TIMEOUT_SECONDS=1)', () => {
   let silent: Awaited<ReturnType<typeof silentServer>>;
   let t: TestApp;
 
@@ -118,7 +120,7 @@ describe('object storage that accepts connections and never answers (S3_TIMEOUT_
   });
 });
 
-describe('files:cleanup (node dist/cli.js) with object storage down', () => {
+describeOnEmbeddedRun('files:cleanup (node dist/cli.js) with object storage down', () => {
   const CLI = resolve('dist/cli.js');
   const dataDir = mkdtempSync(join(tmpdir(), 'hemoday-cli-s3-down-'));
   let silent: Awaited<ReturnType<typeof silentServer>>;
