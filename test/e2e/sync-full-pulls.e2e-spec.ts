@@ -7,9 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { DataSource } from 'typeorm';
+import { FullPullLimiter } from '../../src/modules/sync/full-pull-limiter.js';
 import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { pull, push } from '../factories/sync.factory.js';
 import { useTestApp } from '../setup/test-app.js';
+import { until } from '../setup/wait.js';
 import { register } from '../sync-client/family.js';
 
 describe('sync: full pulls take turns', () => {
@@ -26,6 +28,10 @@ describe('sync: full pulls take turns', () => {
   }
 
   /** Holds the next full pull's body query (a first sync or a replacement) until `release()`. */
+  /** Until `n` full pulls wait in the limiter's queue for a turn (rather than a pause that hopes they do). */
+  const queued = (n: number) =>
+    until(() => (t.app.get(FullPullLimiter) as unknown as { waiting: unknown[] }).waiting.length === n, `${n} full pull(s) waiting for a turn`);
+
   function holdNextFullPull(): { reached: Promise<void>; release: () => void } {
     const repository = t.app.get(SyncRepository);
     const pullBody = repository.pullBody.bind(repository);
@@ -82,7 +88,7 @@ describe('sync: full pulls take turns', () => {
     const first = pull(t, a, null).then((r) => r);
     await held.reached;
     const second = pull(t, b, null).then((r) => r);
-    await new Promise((r) => setTimeout(r, 200));
+    await queued(1); // waiting for the turn, which is then freed
     held.release();
     expect((await first).status).toBe(200);
     expect((await second).status).toBe(200);
@@ -99,7 +105,7 @@ describe('sync: full pulls take turns', () => {
     await held.reached;
     try {
       const waiting = pull(t, { ...mover, familyId: owner.familyId }, cursor).then((r) => r);
-      await new Promise((r) => setTimeout(r, 300));
+      await queued(1);
       // It waits for its turn without a connection: only the held pull's is in use.
       const pool = (t.app.get(DataSource).driver as unknown as { master: { totalCount: number; idleCount: number } }).master;
       expect(pool.totalCount - pool.idleCount).toBe(1);
