@@ -1,4 +1,5 @@
 import { QueryFailedError } from 'typeorm';
+import { UNREACHABLE_ERRNO } from './unreachable-errno.js';
 
 /** PostgreSQL's SQLSTATE for a duplicate key in a unique index or constraint. */
 export const UNIQUE_VIOLATION = '23505';
@@ -25,8 +26,6 @@ export function isTransientConflict(error: unknown): boolean {
   return code === '40P01' || code === '40001';
 }
 
-/** What a socket reports when the database cannot be reached (refused, reset, unreachable, unknown host). */
-const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 /**
  * SQLSTATEs of a database not taking work: connection exceptions (class 08, but 08P01, which
  * PostgreSQL also raises for a client's protocol bug such as too many bind parameters: retrying that

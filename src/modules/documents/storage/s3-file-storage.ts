@@ -22,6 +22,7 @@ import {
   StorageObjectNotFoundError,
   StorageUnavailableError,
 } from './file-storage.js';
+import { UNREACHABLE_ERRNO } from '../../../common/unreachable-errno.js';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -203,14 +204,12 @@ function isNotFound(error: unknown): boolean {
   );
 }
 
-/** What a socket reports when the store cannot be reached, or dropped the connection. */
-const UNREACHABLE_ERRNO = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'];
 /**
- * The same, in the message: an error from another realm (Node's own, under jest) is not
+ * UNREACHABLE_ERRNO (or a cut connection) in the message: an error from another realm (Node's own, under jest) is not
  * `instanceof Error` to the SDK, which then wraps it ("AWS SDK error wrapper for Error: connect
  * ECONNREFUSED …") without its `code`.
  */
-const UNREACHABLE_IN_MESSAGE = new RegExp(`\\b(${UNREACHABLE_ERRNO.join('|')})\\b|socket hang up`);
+const UNREACHABLE_IN_MESSAGE = new RegExp(`\\b(${[...UNREACHABLE_ERRNO].join('|')})\\b|socket hang up`);
 /** S3's (and S3-compatible servers') names for "too many requests, slow down", whatever their status. */
 const THROTTLING = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestThrottled']);
 
@@ -245,6 +244,6 @@ function unavailableReason(error: unknown): string | undefined {
     return failing ? `HTTP ${status} ${String(name)}${text ? `: ${text}` : ''}${attempts}` : undefined;
   }
   const unreachable =
-    name === 'TimeoutError' || (typeof code === 'string' && UNREACHABLE_ERRNO.includes(code)) || UNREACHABLE_IN_MESSAGE.test(text);
+    name === 'TimeoutError' || (typeof code === 'string' && UNREACHABLE_ERRNO.has(code)) || UNREACHABLE_IN_MESSAGE.test(text);
   return unreachable ? `${text || String(name)}${attempts}` : undefined;
 }
