@@ -221,6 +221,13 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsOptional() @IsInt() @Min(1)
   UPLOAD_MAX_BYTES: number = 20 * 1024 * 1024;
 
+  /**
+   * The bytes of stored files one family may hold (every file not yet removed by files:cleanup): one
+   * family, or one stolen account, cannot fill the disk or the bucket every family shares. Up to 1 PiB.
+   */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(2 ** 50)
+  UPLOAD_FAMILY_MAX_BYTES: number = 10 * 1024 ** 3;
+
   /** Comma-separated MIME types accepted by POST /api/v1/upload (checked from the file's bytes). */
   @IsOptional() @Matches(/^\s*[a-z]+\/[a-z0-9.+-]+\s*(,\s*[a-z]+\/[a-z0-9.+-]+\s*)*$/, {
     message: 'UPLOAD_ALLOWED_TYPES must be a comma-separated list of MIME types',

@@ -595,6 +595,16 @@ describe('admin CLI (node dist/cli.js)', () => {
       const { inviteCode } = credentials(seeded.stdout);
       const family = await familyOf(email);
       const n = await counts(family.id);
+      // Two uploaded files (rows only: the report reads the database), 3 MiB in all.
+      for (const size of [1024 * 1024, 2 * 1024 * 1024]) {
+        const id = randomUUID();
+        await db.query(`INSERT INTO files (id, family_id, storage_key, mime_type, size_bytes, sha256) VALUES ($1, $2, $3, 'application/pdf', $4, repeat('0', 64))`, [
+          id,
+          family.id,
+          `${family.id}/${id}`,
+          size,
+        ]);
+      }
 
       const text = await cli(['family:show', inviteCode.toLowerCase()]);
       expect(text.code).toBe(0);
@@ -603,6 +613,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(text.stdout).toMatch(/patient:\s+Amira, born \d{4}-\d\d-\d\d, [\d.]+ kg, A\+, Beta-thalassemia major/);
       expect(text.stdout).toMatch(new RegExp(`owner\\s+${email.replace(/[.+]/g, '\\$&')} \\(Demo Parent\\)`));
       expect(text.stdout).toMatch(new RegExp(`blood_test_results\\s+${n.blood_test_results} / 0`));
+      expect(text.stdout).toContain('files:        2, 3.0 MiB of the 10240.0 MiB limit (UPLOAD_FAMILY_MAX_BYTES)');
 
       const json = await cli(['family:show', email, '--json']);
       const report = JSON.parse(json.stdout);
@@ -619,6 +630,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       });
       expect(report.members).toEqual([expect.objectContaining({ email, role: 'owner', created_at: iso })]);
       expect(Object.fromEntries(report.counts.map((c: { table: string; live: number }) => [c.table, c.live]))).toEqual(n);
+      expect(report.files).toEqual({ count: 2, stored_bytes: 3 * 1024 * 1024, max_bytes: 10 * 1024 ** 3 });
     });
   });
 

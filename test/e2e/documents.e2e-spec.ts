@@ -9,7 +9,7 @@ import { DataSource } from 'typeorm';
 import { ConfigValidationError } from '../../src/config/env.validation.js';
 import { connectionName } from '../../src/database/connection-name.js';
 import { FilesRepository } from '../../src/modules/documents/files.repository.js';
-import { DRAINED_MAX_BYTES, rawRequest } from '../setup/raw-request.js';
+import { DRAINED_MAX_BYTES, rawRequest, UNREAD_MAX_BYTES } from '../setup/raw-request.js';
 import { createTestApp, useTestApp, type RunningApp, type TestApp } from '../setup/test-app.js';
 import { until } from '../setup/wait.js';
 import { Device } from '../sync-client/device.js';
@@ -801,6 +801,87 @@ describe('files: size limit', () => {
     expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
   });
 
+});
+
+describe("files: a family's storage limit (UPLOAD_FAMILY_MAX_BYTES)", () => {
+  const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-files-quota-'));
+  const LIMIT = 20_000;
+  const t = useTestApp({ UPLOAD_DIR: uploadDir, UPLOAD_FAMILY_MAX_BYTES: String(LIMIT) });
+  afterAll(() => rmSync(uploadDir, { recursive: true, force: true }));
+
+  const upload = (m: Member, content: Buffer, fields: Record<string, string> = {}) => {
+    let req = t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`);
+    for (const [name, value] of Object.entries(fields)) req = req.field(name, value);
+    return req.attach('file', content, 'scan.pdf').ok(() => true);
+  };
+  const storedOf = async (m: Member) =>
+    Number((await t.db.query('SELECT coalesce(sum(size_bytes), 0) AS sum FROM files WHERE family_id = $1', [m.familyId]))[0].sum);
+  const quotaRefusal = (stored: number) => ({
+    statusCode: 413,
+    details: { code: 'STORAGE_QUOTA_EXCEEDED', max_bytes: LIMIT, stored_bytes: stored },
+  });
+
+  it("takes files up to the limit, a deleted document's file counting until the cleanup, and refuses the one past it, storing nothing; another family has a limit of its own", async () => {
+    const m = await register(t);
+    const other = await register(t);
+    const withDocument = await upload(m, pdf(9_000), { name: 'Discharge letter', category: 'discharge_summary' }).expect(201);
+    const pull = await t.http().get('/api/v1/sync').query({ last_pulled_at: 0 }).set('Authorization', `Bearer ${m.token}`).expect(200);
+    await t
+      .http()
+      .post('/api/v1/sync')
+      .query({ last_pulled_at: pull.body.timestamp })
+      .set('Authorization', `Bearer ${m.token}`)
+      .send({ changes: { documents: { created: [], updated: [], deleted: [withDocument.body.document.id] } } })
+      .expect(200);
+    const bare = await upload(m, pdf(9_000)).expect(201);
+    const stored = withDocument.body.size_bytes + bare.body.size_bytes;
+
+    const past = await upload(m, pdf(LIMIT - stored)).expect(413); // ~80 bytes of PDF framing too many
+    expect(past.body).toMatchObject(quotaRefusal(stored));
+    expect(past.body.message).toMatch(/storage limit of 20000 bytes \(\d+ bytes stored\)/);
+    const exact = Buffer.concat([pdf(0), randomBytes(LIMIT - stored - pdf(0).length)]);
+    expect(exact.length + stored).toBe(LIMIT);
+    await upload(m, exact).expect(201);
+    expect(await storedOf(m)).toBe(LIMIT);
+    expect((await upload(m, pdf(10))).body).toMatchObject(quotaRefusal(LIMIT));
+
+    expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toHaveLength(3);
+    expect(await t.db.query('SELECT count(*)::int AS n FROM documents WHERE family_id = $1', [m.familyId])).toEqual([{ n: 1 }]);
+    await upload(other, pdf(9_000)).expect(201);
+  });
+
+  it('concurrent uploads of one family take turns: together they never store more than the limit', async () => {
+    const m = await register(t);
+    const content = pdf(5_000); // 4 of them are over the limit
+    const answers = await Promise.all(Array.from({ length: 6 }, () => upload(m, content)));
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 201, 201, 413, 413, 413]);
+    expect(await storedOf(m)).toBe(3 * content.length);
+    expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toHaveLength(3);
+  });
+
+  it('a file declared larger than what is left is refused before its body is read', async () => {
+    const m = await register(t);
+    const boundary = `----hemoday${randomUUID()}`;
+    const total = 4 * 1024 * 1024;
+    const answer = await rawRequest(t, {
+      method: 'POST',
+      path: '/api/v1/upload',
+      headers: { Authorization: `Bearer ${m.token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+      declaredLength: total,
+      prefix: `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="scan.pdf"\r\n\r\n%PDF-1.4\n`,
+      chunk: Buffer.alloc(64 * 1024, 0x41),
+      total,
+    });
+    expect(answer.serverRead).toBeLessThan(UNREAD_MAX_BYTES);
+    if (answer.status !== undefined) {
+      expect(answer.status).toBe(413);
+      expect(JSON.parse(answer.body!)).toMatchObject(quotaRefusal(0));
+      expect(answer.headers!.connection).toBe('close');
+    } else {
+      expect(['EPIPE', 'ECONNRESET']).toContain(answer.error);
+    }
+    expect(await storedOf(m)).toBe(0);
+  });
 });
 
 // Found by review: an UPLOAD_DIR the app cannot write (a bind-mounted host folder owned by root, as

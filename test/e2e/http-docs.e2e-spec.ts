@@ -302,6 +302,7 @@ describe('OpenAPI document and route guards (e2e)', () => {
       ['DocumentsErrors.documentFieldsMissing', DocumentsErrors.documentFieldsMissing(['name'])],
       ['DocumentsErrors.invalidUpload', DocumentsErrors.invalidUpload('Unknown field "x"', 'x')],
       ['DocumentsErrors.fileTooLarge', DocumentsErrors.fileTooLarge(1024)],
+      ['DocumentsErrors.storageQuotaExceeded', DocumentsErrors.storageQuotaExceeded(10 * 1024 ** 3, 10 * 1024 ** 3 - 5)],
       ['DocumentsErrors.typeNotAllowed', DocumentsErrors.typeNotAllowed('image/heic', ['application/pdf'])],
       ['DocumentsErrors.typeNotAllowed (unknown type)', DocumentsErrors.typeNotAllowed(null, ['application/pdf'])],
       ['FamiliesErrors.ownerCannotRemoveSelf', FamiliesErrors.ownerCannotRemoveSelf()],
@@ -342,7 +343,7 @@ describe('OpenAPI document and route guards (e2e)', () => {
 
     it('ErrorDetails documents the keys of sync, membership and upload errors (found missing by review), each saying when it is present', () => {
       const documented = errorDetails();
-      for (const key of ['code', 'fields', 'retryAfterSeconds', 'max_bytes', 'table', 'id', 'field', 'errors', 'conflicts', 'ids', 'membership_changed', 'detected', 'allowed']) {
+      for (const key of ['code', 'fields', 'retryAfterSeconds', 'max_bytes', 'table', 'id', 'field', 'errors', 'conflicts', 'ids', 'membership_changed', 'detected', 'allowed', 'stored_bytes']) {
         expect({ key, documented: Boolean(documented[key]), described: Boolean(documented[key]?.description) }).toEqual({ key, documented: true, described: true });
       }
       expect(documented.errors.items).toEqual({ $ref: '#/components/schemas/SyncFieldError' });

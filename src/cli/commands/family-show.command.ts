@@ -30,7 +30,7 @@ export class FamilyShowCommand extends CommandRunner {
   }
 }
 
-function format({ family, members, counts }: FamilyReport): string {
+function format({ family, members, counts, files }: FamilyReport): string {
   const patient = [
     family.patient_name ?? '(no name)',
     family.patient_birth_date !== null && `born ${family.patient_birth_date.slice(0, 10)}`,
@@ -49,5 +49,11 @@ function format({ family, members, counts }: FamilyReport): string {
     ...members.map((m) => `    ${m.role.padEnd(6)} ${m.email}${m.name ? ` (${m.name})` : ''}  user ${m.id}`),
     `  records (live / deleted):`,
     ...counts.map((c) => `    ${c.table.padEnd(width)}  ${String(c.live).padStart(6)} / ${c.deleted}`),
+    `  files:        ${files.count}, ${mebibytes(files.stored_bytes)} of the ${mebibytes(files.max_bytes)} limit (UPLOAD_FAMILY_MAX_BYTES)`,
   ].join('\n');
+}
+
+/** Bytes as MiB with one decimal (`0.0 MiB` for a few KiB: support reads it against a limit of GiBs). */
+function mebibytes(bytes: number): string {
+  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }

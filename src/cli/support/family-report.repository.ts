@@ -62,6 +62,15 @@ export class FamilyReportRepository {
     );
   }
 
+  /** The family's stored files (every row, until files:cleanup removes it): what UPLOAD_FAMILY_MAX_BYTES limits. */
+  async files(familyId: string): Promise<{ count: number; bytes: number }> {
+    const rows: Array<{ count: number; bytes: string }> = await this.dataSource.query(
+      'SELECT count(*)::int AS count, coalesce(sum(size_bytes), 0)::text AS bytes FROM files WHERE family_id = $1',
+      [familyId],
+    );
+    return { count: rows[0].count, bytes: Number(rows[0].bytes) };
+  }
+
   /** Live and tombstoned rows of every synced table, in one query. */
   async counts(familyId: string): Promise<TableCount[]> {
     const tables = SYNC_TABLE_NAMES.filter((t) => t !== 'families');

@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { uploadConfig } from '../../config/configuration.js';
 import { AuthService } from '../../modules/auth/auth.service.js';
 import { normalizeInviteCode } from '../../modules/families/invite-code.js';
 import { isUuid } from '../../common/http/uuid.js';
@@ -24,6 +26,8 @@ export interface FamilyReport {
   };
   members: Array<{ id: string; email: string; name: string | null; role: string; created_at: string }>;
   counts: TableCount[];
+  /** Stored files, deleted documents' included until files:cleanup removes them, against UPLOAD_FAMILY_MAX_BYTES. */
+  files: { count: number; stored_bytes: number; max_bytes: number };
 }
 
 /** `family:show <invite_code|email|family_id>`: one family as support staff need to see it. */
@@ -32,12 +36,17 @@ export class FamilyReportService {
   constructor(
     private readonly auth: AuthService,
     private readonly repository: FamilyReportRepository,
+    @Inject(uploadConfig.KEY) private readonly upload: ConfigType<typeof uploadConfig>,
   ) {}
 
   async find(query: string): Promise<FamilyReport> {
     const family = await this.findFamily(query);
-    const [members, counts] = await Promise.all([this.repository.members(family.id), this.repository.counts(family.id)]);
-    return toFamilyReport(family, members, counts);
+    const [members, counts, files] = await Promise.all([
+      this.repository.members(family.id),
+      this.repository.counts(family.id),
+      this.repository.files(family.id),
+    ]);
+    return { ...toFamilyReport(family, members, counts), files: { count: files.count, stored_bytes: files.bytes, max_bytes: this.upload.familyMaxBytes } };
   }
 
   /** By the email of a member, the family's id (a family nobody is in has no code) or its invite code. */
@@ -62,7 +71,7 @@ export class FamilyReportService {
   }
 }
 
-export function toFamilyReport(family: FamilyRow, members: MemberRow[], counts: TableCount[]): FamilyReport {
+export function toFamilyReport(family: FamilyRow, members: MemberRow[], counts: TableCount[]): Omit<FamilyReport, 'files'> {
   return {
     family: {
       id: family.id,

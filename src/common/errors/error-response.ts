@@ -74,8 +74,16 @@ export class ErrorDetailsResponse {
   })
   retryAfterSeconds?: number;
 
-  @ApiPropertyOptional({ type: 'integer', example: 1048576, description: '413 PAYLOAD_TOO_LARGE: the limit the body or uploaded file went over, in bytes' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    example: 1048576,
+    description:
+      '413 PAYLOAD_TOO_LARGE: the limit the body or uploaded file went over, in bytes; 413 STORAGE_QUOTA_EXCEEDED: the family\'s storage limit (UPLOAD_FAMILY_MAX_BYTES)',
+  })
   max_bytes?: number;
+
+  @ApiPropertyOptional({ type: 'integer', example: 10737000000, description: '413 STORAGE_QUOTA_EXCEEDED: the bytes of the family\'s stored files, before this upload' })
+  stored_bytes?: number;
 
   @ApiPropertyOptional({ example: 'transfusions', description: '422 VALIDATION_FAILED of a sync push: the table of the first invalid record (all of them: `errors`)' })
   table?: string;

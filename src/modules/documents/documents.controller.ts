@@ -75,7 +75,12 @@ export class DocumentsController {
   })
   @ApiNotFoundResponse({ type: ErrorResponse, description: '`document_id` is a document of another family (or deleted) (NOT_FOUND)' })
   @ApiMembershipChangedError()
-  @ApiPayloadTooLargeResponse({ type: ErrorResponse, description: 'File larger than UPLOAD_MAX_BYTES (PAYLOAD_TOO_LARGE, details.max_bytes); nothing is stored' })
+  @ApiPayloadTooLargeResponse({
+    type: ErrorResponse,
+    description:
+      'File larger than UPLOAD_MAX_BYTES (PAYLOAD_TOO_LARGE, details.max_bytes), or more than the family\'s storage limit can take ' +
+      '(STORAGE_QUOTA_EXCEEDED: UPLOAD_FAMILY_MAX_BYTES in details.max_bytes, details.stored_bytes already stored); nothing is stored',
+  })
   @ApiUnsupportedMediaTypeResponse({
     type: ErrorResponse,
     description: 'File type not allowed (UNSUPPORTED_MEDIA_TYPE, details.detected and details.allowed), or an empty file; nothing is stored',

@@ -17,6 +17,18 @@ export const DocumentsErrors = {
     new DomainError(ErrorCode.INVALID_UPLOAD, message, field ? { fields: [{ field, errors: [message] }] } : undefined),
   fileTooLarge: (maxBytes: number) =>
     new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, `The file is larger than the limit of ${maxBytes} bytes`, { max_bytes: maxBytes }),
+  /**
+   * The family's stored files would hold more than UPLOAD_FAMILY_MAX_BYTES: 413 (more content than the
+   * server will store for this family), told apart from a file over UPLOAD_MAX_BYTES by its code. Not a
+   * 507: clients and proxies retry 5xx answers, and retrying cannot help until space is freed.
+   */
+  storageQuotaExceeded: (maxBytes: number, storedBytes: number) =>
+    new DomainError(
+      ErrorCode.STORAGE_QUOTA_EXCEEDED,
+      `The family's files would take more than its storage limit of ${maxBytes} bytes (${storedBytes} bytes stored). ` +
+        "A deleted document's file counts until the server's cleanup removes it",
+      { max_bytes: maxBytes, stored_bytes: storedBytes },
+    ),
   emptyFile: () => new DomainError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'The file is empty'),
   typeNotAllowed: (detected: string | null, allowed: readonly string[]) =>
     new DomainError(

@@ -32,6 +32,12 @@ export interface ReceivedMultipart<T> {
 /** Headers and the boundary lines of a few fields: what a request may carry beyond the file itself. */
 const ENVELOPE_SLACK_BYTES = 256 * 1024;
 
+/** The request's Content-Length says that its file, whatever the fields next to it, is larger than `bytes`. */
+export function declaresFileOver(req: Request, bytes: number): boolean {
+  const declared = Number(req.headers['content-length']);
+  return Number.isFinite(declared) && declared > bytes + ENVELOPE_SLACK_BYTES;
+}
+
 /**
  * Parses a multipart/form-data request with busboy, handing the one `file`
  * part to `hooks.handleFile` as a stream while it arrives (nothing is buffered).
@@ -47,8 +53,7 @@ const ENVELOPE_SLACK_BYTES = 256 * 1024;
  */
 export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks: MultipartHooks<T>): Promise<ReceivedMultipart<T>> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limits.maxFileBytes + ENVELOPE_SLACK_BYTES) {
+    if (declaresFileOver(req, limits.maxFileBytes)) {
       // Refuse before reading: no point in receiving megabytes we already know we'll discard.
       closeAfterAnswer(req);
       return reject(DocumentsErrors.fileTooLarge(limits.maxFileBytes));

@@ -10,6 +10,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { assertStillMemberOutsideVersionedWrite } from '../../common/family-scope/membership.js';
 import { invalidRequest } from '../../common/errors/invalid-request.js';
+import { closeAfterAnswer } from '../../common/http/discard-body.js';
 import { flattenValidationErrors } from '../../common/http/validation.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { uploadConfig } from '../../config/configuration.js';
@@ -22,7 +23,7 @@ import { UploadResponse } from './dto/upload.response.js';
 import { fileUrlOf } from './file-url.js';
 import type { FileEntity } from './entities/file.entity.js';
 import { FilesRepository } from './files.repository.js';
-import { receiveMultipart } from './multipart-receiver.js';
+import { declaresFileOver, receiveMultipart } from './multipart-receiver.js';
 import { FILE_STORAGE, type FileStorage, StorageUnavailableError } from './storage/file-storage.js';
 import { type InspectedFile, UploadInspector } from './upload-inspector.js';
 
@@ -60,6 +61,14 @@ export class UploadService {
     // Set once the transaction's work is done: a failure after it may be a commit that happened
     // unacknowledged (a connection lost at COMMIT), and its row needs the bytes.
     let committing = false;
+    // A family already at its storage limit, or a file declared larger than what is left of it, is
+    // refused before a byte is read (an upload from a phone may take minutes); the limit itself is
+    // enforced when the file is recorded (insertWithinQuota), where concurrent uploads take turns.
+    const room = this.config.familyMaxBytes - (await this.files.bytesStored());
+    if (room <= 0 || declaresFileOver(req, room)) {
+      closeAfterAnswer(req);
+      throw DocumentsErrors.storageQuotaExceeded(this.config.familyMaxBytes, this.config.familyMaxBytes - room);
+    }
     try {
       const received = await receiveMultipart(
         req,
@@ -85,7 +94,7 @@ export class UploadService {
         // member the request began as: an upload can outlive a removal or a join by minutes.
         const saved = await this.dataSource.transaction(async (manager) => {
           await assertStillMemberOutsideVersionedWrite(manager, scope);
-          const inserted = await this.files.withManager(manager).insert(file);
+          const inserted = await this.files.withManager(manager).insertWithinQuota(file, this.config.familyMaxBytes);
           committing = true;
           return inserted;
         });
@@ -93,7 +102,7 @@ export class UploadService {
         return UploadResponse.from(saved);
       }
       const { result } = await this.versions.write(async (write) => {
-        const saved = await this.files.withManager(write.manager).insert(file);
+        const saved = await this.files.withManager(write.manager).insertWithinQuota(file, this.config.familyMaxBytes);
         // No device: the uploaded document is pulled as `created` by every device (see DocumentRecordsRepository).
         const document = await this.writeDocument(write.manager, writeStamp(write, scope.userId, null), fields, saved);
         committing = true;
