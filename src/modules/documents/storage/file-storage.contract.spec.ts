@@ -1,6 +1,9 @@
 import { ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { jest } from '@jest/globals';
+import { fsync as fsyncCallback, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -8,6 +11,8 @@ import { startS3Server, type TestS3Server } from '../../../../test/setup/s3-serv
 import { type FileStorage, type StorageEntry, StorageObjectNotFoundError } from './file-storage.js';
 import { LocalFileStorage } from './local-file-storage.js';
 import { S3FileStorage } from './s3-file-storage.js';
+
+const fsync = promisify(fsyncCallback);
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -176,6 +181,29 @@ describe('FileStorage contract: local driver', () => {
     await driver.storage.deleteEntry(entry);
     expect(readdirSync(join(root, folder))).toEqual([]);
     await expect(driver.storage.deleteEntry({ ...entry, key: `${folder}/../x.part` })).rejects.toThrow(/unsafe/);
+  });
+
+  it("makes a stored file's name durable before put resolves: the folder is synced after the rename, and the root after a new family folder", async () => {
+    // Every fsync through a FileHandle, by path (a handle's fd, read back through /proc).
+    const probe = await open(root, 'r');
+    const handles = Object.getPrototypeOf(probe) as { sync(this: FileHandle): Promise<void> };
+    await probe.close();
+    const synced: string[] = [];
+    const sync = jest.spyOn(handles, 'sync').mockImplementation(async function (this: FileHandle) {
+      synced.push(readlinkSync(`/proc/self/fd/${this.fd}`));
+      return fsync(this.fd);
+    });
+    try {
+      const folder = randomUUID();
+      await driver.storage.put(`${folder}/${randomUUID()}`, chunked(randomBytes(1000)));
+      // A family's first file: the root (its new folder) and the folder (the file's final name).
+      expect(synced).toEqual([root, join(root, folder)].map((path) => realpathSync(path)));
+      synced.length = 0;
+      await driver.storage.put(`${folder}/${randomUUID()}`, chunked(randomBytes(1000)));
+      expect(synced).toEqual([realpathSync(join(root, folder))]);
+    } finally {
+      sync.mockRestore();
+    }
   });
 });
 

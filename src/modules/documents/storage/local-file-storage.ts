@@ -56,12 +56,17 @@ export class LocalFileStorage implements FileStorage {
     const target = this.pathOf(key);
     // The body may fail while we create the folder; pipeline below still reports that error.
     body.on('error', () => undefined);
-    await mkdir(dirname(target), { recursive: true, mode: 0o750 });
-    const temp = join(dirname(target), `.${randomUUID()}.part`);
+    const folder = dirname(target);
+    // A family's first upload makes its folder: that entry in the root must reach the disk too.
+    if (await mkdir(folder, { recursive: true, mode: 0o750 })) await syncFolder(this.root);
+    const temp = join(folder, `.${randomUUID()}.part`);
     try {
-      // flush: fsync before close, so a crash right after the DB commit cannot lose the bytes.
+      // flush: fsync before close, so a crash right after the DB commit cannot lose the bytes; then
+      // the folder, so that the rename — the file's name — is on disk too before the row is inserted
+      // (without it a power cut could leave the bytes under the .part name only: a row without a file).
       await pipeline(body, createWriteStream(temp, { flags: 'wx', mode: 0o640, flush: true }));
       await rename(temp, target);
+      await syncFolder(folder);
     } catch (error) {
       await unlink(temp).catch(() => undefined);
       throw error;
@@ -145,4 +150,14 @@ export class LocalFileStorage implements FileStorage {
 function ignoreMissing(error: NodeJS.ErrnoException): undefined {
   if (error.code === 'ENOENT') return undefined;
   throw error;
+}
+
+/** fsync of a folder: makes the entries created, renamed or removed in it durable. */
+async function syncFolder(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
