@@ -4,6 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { Response } from 'supertest';
 import { DataSource } from 'typeorm';
 import { ConfigValidationError } from '../../src/config/env.validation.js';
@@ -353,6 +354,39 @@ describe('files: upload and download', () => {
     expect(res.body.details).toEqual({ code: 'INVALID_UPLOAD', fields: [{ field: 'name', errors: [expect.stringContaining('unsupported charset')] }] });
     await t.http().get('/health').expect(200);
     expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
+  });
+
+  // Found by review: the upload ignored Content-Encoding. A gzipped body (OkHttp's gzip interceptor on every
+  // request) answered 400 "Malformed multipart body", and a body labelled gzip but sent plain was stored.
+  it('refuses a compressed upload body with 415 and Accept-Encoding: identity, and stores nothing', async () => {
+    const m = await register(t);
+    const { body, contentType } = rawMultipart('lab.pdf', pdf());
+    const post = (encoding: string, payload: Buffer) =>
+      t
+        .http()
+        .post('/api/v1/upload')
+        .set('Authorization', `Bearer ${m.token}`)
+        .set('Content-Type', contentType)
+        .set('Content-Encoding', encoding)
+        .send(payload);
+    for (const [encoding, payload] of [
+      ['gzip', gzipSync(body)],
+      ['gzip', body], // labelled gzip, sent plain: not taken as plain
+      ['br', body],
+    ] as const) {
+      const res = await post(encoding, payload).expect(415);
+      expect(res.body).toEqual({
+        statusCode: 415,
+        error: 'Unsupported Media Type',
+        message: 'Send the upload uncompressed, without Content-Encoding (the files are compressed already)',
+        details: { code: 'UNSUPPORTED_MEDIA_TYPE' },
+      });
+      expect(res.headers['accept-encoding']).toBe('identity');
+    }
+    expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
+    expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
+    // `identity` is no compression.
+    await post('identity', body).expect(201);
   });
 
   describe('with document fields', () => {

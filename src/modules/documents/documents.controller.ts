@@ -83,7 +83,9 @@ export class DocumentsController {
   })
   @ApiUnsupportedMediaTypeResponse({
     type: ErrorResponse,
-    description: 'File type not allowed (UNSUPPORTED_MEDIA_TYPE, details.detected and details.allowed), or an empty file; nothing is stored',
+    description:
+      'File type not allowed (UNSUPPORTED_MEDIA_TYPE, details.detected and details.allowed), an empty file, ' +
+      'or a compressed body (any Content-Encoding; the answer carries Accept-Encoding: identity); nothing is stored',
   })
   @ApiStorageUnavailableError()
   upload(@Req() req: Request): Promise<UploadResponse> {

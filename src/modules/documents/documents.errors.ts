@@ -29,6 +29,9 @@ export const DocumentsErrors = {
         "A deleted document's file counts until the server's cleanup removes it",
       { max_bytes: maxBytes, stored_bytes: storedBytes },
     ),
+  /** An upload body with a Content-Encoding (RFC 9110 §12.5.3: 415, with Accept-Encoding in the answer). */
+  uploadEncodingNotSupported: () =>
+    new DomainError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'Send the upload uncompressed, without Content-Encoding (the files are compressed already)'),
   emptyFile: () => new DomainError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'The file is empty'),
   typeNotAllowed: (detected: string | null, allowed: readonly string[]) =>
     new DomainError(

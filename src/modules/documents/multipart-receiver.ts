@@ -42,7 +42,7 @@ export function declaresFileOver(req: Request, bytes: number): boolean {
  * Parses a multipart/form-data request with busboy, handing the one `file`
  * part to `hooks.handleFile` as a stream while it arrives (nothing is buffered).
  * Rejects (with a DomainError) on a missing or second file, unknown or too
- * long fields, malformed bodies. After a failure the rest of the request is
+ * long fields, malformed bodies, a compressed body (any Content-Encoding). After a failure the rest of the request is
  * read and discarded up to MAX_DRAIN_BYTES, so the client can read the error
  * response; a longer body is cut off and the connection closed
  * (`Connection: close`) instead of receiving megabytes nobody will store.
@@ -57,6 +57,14 @@ export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks
       // Refuse before reading: no point in receiving megabytes we already know we'll discard.
       closeAfterAnswer(req);
       return reject(DocumentsErrors.fileTooLarge(limits.maxFileBytes));
+    }
+    // Content-Encoding is not decoded here: a gzipped body was parsed as multipart (400 "Malformed"), and one
+    // labelled gzip but sent plain was stored. The files are compressed already; refuse it (RFC 9110 §12.5.3).
+    const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
+    if (encoding !== '' && encoding !== 'identity') {
+      req.res?.setHeader('Accept-Encoding', 'identity');
+      void discardBody(req).then(() => reject(DocumentsErrors.uploadEncodingNotSupported()));
+      return;
     }
     let parser: busboy.Busboy;
     try {
