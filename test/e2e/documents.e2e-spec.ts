@@ -293,6 +293,34 @@ describe('files: upload and download', () => {
     expect(head.headers['content-length']).toBe(String(content.length));
   });
 
+  // Found by review: Last-Modified was sent but If-Modified-Since ignored, so a client revalidating by date
+  // (no-cache makes it revalidate before every use) downloaded the whole file again every time.
+  it('answers If-Modified-Since from Last-Modified with 304, unless If-None-Match is sent', async () => {
+    const m = await register(t);
+    const content = pdf();
+    const { body } = await upload(m, content, 'lab.pdf').expect(201);
+    const first = await download(m, body.file_url).expect(200);
+    const lastModified = first.headers['last-modified'];
+    const cached = await download(m, body.file_url).set('If-Modified-Since', lastModified).expect(304);
+    expect(cached.headers['etag']).toBe(`"${body.sha256}"`);
+    expect(cached.headers['cache-control']).toBe('private, no-cache');
+    expect((cached.body as Buffer).length).toBe(0);
+    await t.http().head(body.file_url).set('Authorization', `Bearer ${m.token}`).set('If-Modified-Since', lastModified).expect(304);
+    // A copy older than the upload, a date that is not an HTTP-date, or an If-None-Match that does not
+    // match (it wins over the date): the whole file.
+    const before = new Date(Date.parse(lastModified) - 1000).toUTCString();
+    for (const [name, value] of [
+      ['If-Modified-Since', before],
+      ['If-Modified-Since', 'yesterday'],
+    ]) {
+      const whole = await download(m, body.file_url).set(name, value).expect(200);
+      expect(Buffer.compare(whole.body as Buffer, content)).toBe(0);
+    }
+    await download(m, body.file_url).set('If-Modified-Since', lastModified).set('If-None-Match', '"stale"').expect(200);
+    // Signed out: 401, never a 304 that would let a cached copy be shown.
+    await t.http().get(body.file_url).set('If-Modified-Since', lastModified).expect(401);
+  });
+
   // An 8 KB header (nginx's default line limit) of blanks around the dash: the Range regex backtracked
   // in cubic time on it, and the server (every family's requests) stood still for minutes (found by review).
   it('reads a Range of blanks around its dash in one pass: the whole file, at once, and the spaced form still works', async () => {

@@ -3,13 +3,14 @@ import type { Readable } from 'node:stream';
 import { contentDisposition, downloadName } from './content-disposition.js';
 import { DocumentsErrors } from './documents.errors.js';
 import { FilesRepository } from './files.repository.js';
-import { etagMatches, parseRange } from './http-range.js';
+import { etagMatches, notModifiedSince, parseRange } from './http-range.js';
 import { FILE_STORAGE, type FileStorage, StorageObjectNotFoundError } from './storage/file-storage.js';
 
 export interface DownloadConditions {
   method: string;
   range?: string;
   ifNoneMatch?: string;
+  ifModifiedSince?: string;
   ifRange?: string;
 }
 
@@ -47,7 +48,13 @@ export class FilesService {
       'Content-Security-Policy': "default-src 'none'; sandbox",
       'X-Content-Type-Options': 'nosniff',
     };
-    if (etagMatches(conditions.ifNoneMatch, etag)) return { status: 304, headers: common };
+    // If-Modified-Since counts only without If-None-Match (RFC 9110 §13.2.2). The file of an id never
+    // changes, so a copy from its upload time on is current.
+    const notModified =
+      conditions.ifNoneMatch !== undefined
+        ? etagMatches(conditions.ifNoneMatch, etag)
+        : notModifiedSince(conditions.ifModifiedSince, file.createdAt);
+    if (notModified) return { status: 304, headers: common };
 
     // If-Range: serve the range only while the client's copy is still this file.
     const rangeHeader = conditions.ifRange && conditions.ifRange.trim() !== etag ? undefined : conditions.range;

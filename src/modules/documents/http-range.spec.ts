@@ -1,4 +1,4 @@
-import { etagMatches, parseRange } from './http-range.js';
+import { etagMatches, notModifiedSince, parseHttpDate, parseRange } from './http-range.js';
 
 describe('parseRange', () => {
   const size = 1000;
@@ -53,5 +53,30 @@ describe('etagMatches', () => {
     [undefined, false],
   ])('%s → %s', (header, expected) => {
     expect(etagMatches(header, etag)).toBe(expected);
+  });
+});
+
+describe('parseHttpDate', () => {
+  const expected = Date.UTC(1994, 10, 6, 8, 49, 37);
+  it.each(['Sun, 06 Nov 1994 08:49:37 GMT', 'Sunday, 06-Nov-94 08:49:37 GMT', 'Sun Nov  6 08:49:37 1994'])('%s (RFC 9110 §5.6.7) → the date in UTC', (value) => {
+    expect(parseHttpDate(value)).toBe(expected);
+  });
+
+  it.each([undefined, '', 'yesterday', '1994-11-06T08:49:37Z', '0', 'Sun, 06 Nov 1994 08:49:37 CET', 'Sun, 06 Nov 1994'])('%s → not a date', (value) => {
+    expect(parseHttpDate(value)).toBeUndefined();
+  });
+});
+
+describe('notModifiedSince', () => {
+  // Last-Modified goes out in whole seconds: the copy stamped with it is current.
+  const modifiedAt = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678));
+  it.each([
+    ['Fri, 02 Jan 2026 03:04:05 GMT', true],
+    ['Fri, 02 Jan 2026 03:04:06 GMT', true],
+    ['Fri, 02 Jan 2026 03:04:04 GMT', false],
+    ['not a date', false],
+    [undefined, false],
+  ])('%s → %s', (header, expected) => {
+    expect(notModifiedSince(header, modifiedAt)).toBe(expected);
   });
 });

@@ -36,3 +36,34 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
   const opaque = etag.replace(/^W\//, '');
   return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === opaque);
 }
+
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const LONG_DAY = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)';
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+const TIME = '\\d{2}:\\d{2}:\\d{2}';
+/** The three HTTP-date forms a recipient must accept (RFC 9110 §5.6.7): IMF-fixdate, then the obsolete RFC 850 and asctime ones. */
+const HTTP_DATE = [
+  new RegExp(`^${DAY}, \\d{2} ${MONTH} \\d{4} ${TIME} GMT$`),
+  new RegExp(`^${LONG_DAY}, \\d{2}-${MONTH}-\\d{2} ${TIME} GMT$`),
+  new RegExp(`^${DAY} ${MONTH} [ \\d]\\d ${TIME} \\d{4}$`),
+];
+
+/** Milliseconds of an HTTP-date, or undefined when the value is not one (the header is then ignored). */
+export function parseHttpDate(value: string | undefined): number | undefined {
+  const text = value?.trim();
+  if (!text) return undefined;
+  const form = HTTP_DATE.findIndex((pattern) => pattern.test(text));
+  if (form < 0) return undefined;
+  // asctime carries no zone but is UTC; Date.parse would read it in the server's local time.
+  const ms = Date.parse(form === 2 ? `${text} GMT` : text);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * True when an If-Modified-Since header says the client's copy is current: the file's Last-Modified
+ * (`modifiedAt`, sent in whole seconds) is not later than the date given. An invalid date is ignored.
+ */
+export function notModifiedSince(header: string | undefined, modifiedAt: Date): boolean {
+  const since = parseHttpDate(header);
+  return since !== undefined && Math.floor(modifiedAt.getTime() / 1000) * 1000 <= since;
+}

@@ -29,5 +29,11 @@ export function downloadConditions(req: Request): DownloadConditions {
     const value = req.headers[name];
     return Array.isArray(value) ? value.join(', ') : value;
   };
-  return { method: req.method, range: header('range'), ifNoneMatch: header('if-none-match'), ifRange: header('if-range') };
+  return {
+    method: req.method,
+    range: header('range'),
+    ifNoneMatch: header('if-none-match'),
+    ifModifiedSince: header('if-modified-since'),
+    ifRange: header('if-range'),
+  };
 }
