@@ -384,6 +384,31 @@ describe('files: upload and download', () => {
     expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
   });
 
+  // Found by review: the two usual FormData mistakes got answers that did not say what was wrong. A file part
+  // without a filename (React Native's FormData when the file has no `name`, OkHttp's createFormData(…, null, …))
+  // is a text field to the parser, and was refused as 'Unknown field "file"' — the one field the docs ask for;
+  // a Content-Type set by hand (no boundary) got 'Expected a multipart/form-data body'.
+  it('says what is wrong with a file part without a filename and a multipart Content-Type without a boundary', async () => {
+    const m = await register(t);
+    const boundary = `----hemoday${randomUUID()}`;
+    const unnamed = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"\r\nContent-Type: application/pdf\r\n\r\n`),
+      pdf(),
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const post = (contentType: string, body: Buffer) =>
+      t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`).set('Content-Type', contentType).send(body).expect(400);
+    const noFilename = await post(`multipart/form-data; boundary=${boundary}`, unnamed);
+    const message = 'The "file" part has no filename, so it reads as a text field: send it as a file, with filename="…" in its Content-Disposition';
+    expect(noFilename.body.details).toEqual({ code: 'INVALID_UPLOAD', fields: [{ field: 'file', errors: [message] }] });
+    const noBoundary = await post('multipart/form-data', rawMultipart('lab.pdf', pdf()).body);
+    expect(noBoundary.body).toMatchObject({
+      message: 'The multipart/form-data Content-Type has no boundary: do not set the Content-Type of a form-data body yourself, the HTTP client writes it with its boundary',
+      details: { code: 'INVALID_UPLOAD' },
+    });
+    expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
+  });
+
   // Found by review: the upload ignored Content-Encoding. A gzipped body (OkHttp's gzip interceptor on every
   // request) answered 400 "Malformed multipart body", and a body labelled gzip but sent plain was stored.
   it('refuses a compressed upload body with 415 and Accept-Encoding: identity, and stores nothing', async () => {

@@ -80,8 +80,16 @@ export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks
           fileSize: limits.maxFileBytes + 1,
         },
       });
-    } catch {
-      return reject(DocumentsErrors.invalidUpload('Expected a multipart/form-data body with a "file" part'));
+    } catch (error) {
+      // The usual cause: a Content-Type set by hand on a FormData body, which drops the boundary the client writes.
+      const noBoundary = error instanceof Error && error.message === 'Multipart: Boundary not found';
+      return reject(
+        DocumentsErrors.invalidUpload(
+          noBoundary
+            ? 'The multipart/form-data Content-Type has no boundary: do not set the Content-Type of a form-data body yourself, the HTTP client writes it with its boundary'
+            : 'Expected a multipart/form-data body with a "file" part',
+        ),
+      );
     }
 
     const fields: Record<string, string> = {};
@@ -128,6 +136,16 @@ export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks
       });
     });
     parser.on('field', (name, value, info) => {
+      // busboy takes a part for a file only with a filename (or Content-Type application/octet-stream). React
+      // Native's FormData leaves the filename out when the file has no `name`, OkHttp when it is given null.
+      if (name === 'file') {
+        return fail(
+          DocumentsErrors.invalidUpload(
+            'The "file" part has no filename, so it reads as a text field: send it as a file, with filename="…" in its Content-Disposition',
+            'file',
+          ),
+        );
+      }
       if (!limits.fieldNames.has(name)) return fail(DocumentsErrors.invalidUpload(`Unknown field "${name}"`, name));
       if (info.valueTruncated) return fail(DocumentsErrors.invalidUpload(`Field "${name}" is longer than ${limits.maxFieldBytes} bytes`, name));
       if (name in fields) return fail(DocumentsErrors.invalidUpload(`Field "${name}" is given twice`, name));
