@@ -632,6 +632,24 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(Object.fromEntries(report.counts.map((c: { table: string; live: number }) => [c.table, c.live]))).toEqual(n);
       expect(report.files).toEqual({ count: 2, stored_bytes: 3 * 1024 * 1024, max_bytes: 10 * 1024 ** 3 });
     });
+
+    it('family:show prints what members wrote with its control characters escaped: a name cannot forge a line, an email cannot command the terminal', async () => {
+      const owner = await registerAccount(t, { name: 'Real Owner' });
+      // A quoted local part may hold control characters (the API's email check accepts them); a name or patient field, any but NUL.
+      const forgedLine = '\r\x1b[2K    owner  someone.else@example.test (Real Owner)  user 00000000-0000-4000-8000-000000000000';
+      await joinFamily(t, owner.inviteCode, { email: `"\x1b]0;pwned\x07${randomUUID()}"@example.test`, name: `Mallory${forgedLine}` });
+      await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ patient_name: 'Amira\nmembers (0):', patient_diagnosis: '\x9b2J' }).expect(200);
+
+      const shown = await cli(['family:show', owner.inviteCode]);
+      expect(shown.code).toBe(0);
+      // Nothing a terminal acts on (C0 but the format's own newlines, DEL, C1); each member on its one line.
+      expect(shown.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+      const lines = shown.stdout.split('\n');
+      expect(lines.filter((l) => /^\s+owner\s/.test(l))).toEqual([expect.stringContaining(`${owner.email} (Real Owner)`)]);
+      expect(lines.filter((l) => /^\s+member\s/.test(l))).toEqual([expect.stringContaining('"\\u001b]0;pwned\\u0007')]);
+      expect(shown.stdout).toContain('(Mallory\\r\\u001b[2K    owner  someone.else@example.test');
+      expect(shown.stdout).toMatch(/patient:\s+Amira\\nmembers \(0\):, \\u009b2J\n/);
+    });
   });
 
   describeOnEmbeddedRun('beside a running `npm start` on the embedded PostgreSQL (same DATA_DIR)', () => {

@@ -1,6 +1,7 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
+import { printable } from '../printable.js';
 import { FamilyReportService, type FamilyReport } from '../support/family-report.service.js';
 
 @Command({
@@ -30,13 +31,14 @@ export class FamilyShowCommand extends CommandRunner {
   }
 }
 
+/** The report for a person: what the family's members wrote is printed with its control characters escaped (printable). */
 function format({ family, members, counts, files }: FamilyReport): string {
   const patient = [
-    family.patient_name ?? '(no name)',
+    family.patient_name === null ? '(no name)' : printable(family.patient_name),
     family.patient_birth_date !== null && `born ${family.patient_birth_date.slice(0, 10)}`,
     family.patient_weight_kg !== null && `${family.patient_weight_kg} kg`,
     family.patient_blood_group,
-    family.patient_diagnosis,
+    family.patient_diagnosis !== null && printable(family.patient_diagnosis),
   ].filter(Boolean);
   const width = Math.max(...counts.map((c) => c.table.length));
   return [
@@ -46,7 +48,7 @@ function format({ family, members, counts, files }: FamilyReport): string {
     `  created:      ${family.created_at}${family.demo_seeded_at ? ' (demo family made by seed)' : ''}`,
     `  patient:      ${patient.join(', ')}`,
     `  members (${members.length}):`,
-    ...members.map((m) => `    ${m.role.padEnd(6)} ${m.email}${m.name ? ` (${m.name})` : ''}  user ${m.id}`),
+    ...members.map((m) => `    ${m.role.padEnd(6)} ${printable(m.email)}${m.name ? ` (${printable(m.name)})` : ''}  user ${m.id}`),
     `  records (live / deleted):`,
     ...counts.map((c) => `    ${c.table.padEnd(width)}  ${String(c.live).padStart(6)} / ${c.deleted}`),
     `  files:        ${files.count}, ${mebibytes(files.stored_bytes)} of the ${mebibytes(files.max_bytes)} limit (UPLOAD_FAMILY_MAX_BYTES)`,
