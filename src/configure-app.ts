@@ -10,6 +10,7 @@ import { AppLogger, createPino } from './common/logging/app-logger.js';
 import { requestLogging } from './common/logging/request-logging.middleware.js';
 import { answerExpectContinueFromApp } from './common/http/expect-continue.js';
 import { answerUnreadableRequestsInShape } from './common/http/unreadable-request.js';
+import { sendTimeout } from './common/http/send-timeout.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { appConfig, httpConfig } from './config/configuration.js';
 
@@ -24,6 +25,7 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   answerExpectContinueFromApp(app.getHttpServer());
   answerUnreadableRequestsInShape(app.getHttpServer(), logger);
   (app.getHttpServer() as Server).requestTimeout = http.requestTimeoutMs;
+  app.use(sendTimeout(http.sendTimeoutMs));
   // No upgrade-insecure-requests: over plain HTTP at a LAN address it made browsers fetch /docs assets over HTTPS (blank Swagger UI).
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   // Medical data and tokens: no shared or browser cache keeps API answers (downloads set their own).

@@ -32,6 +32,7 @@ export const httpConfig = registerAs('http', () => {
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     requestTimeoutMs: env.REQUEST_TIMEOUT_SECONDS * 1000,
+    sendTimeoutMs: env.SEND_TIMEOUT_SECONDS * 1000,
     syncBodyLimitBytes: env.SYNC_BODY_LIMIT_BYTES,
     trustProxy: env.TRUST_PROXY,
   };

@@ -292,6 +292,13 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsOptional() @IsInt() @Min(60) @Max(MAX_REQUEST_TIMEOUT_SECONDS)
   REQUEST_TIMEOUT_SECONDS: number = 300;
 
+  /**
+   * How long an answer may wait for a client that has stopped reading it (nginx's send_timeout; the
+   * connection is closed past it): see sendTimeout. 1 s to 1 hour.
+   */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(3600)
+  SEND_TIMEOUT_SECONDS: number = 60;
+
   /** A push is parsed in memory (string, then objects): 256 MiB is far above any real offline history. */
   @Transform(toInt) @IsOptional() @IsInt() @Min(1024) @Max(256 * 1024 * 1024)
   SYNC_BODY_LIMIT_BYTES: number = 64 * 1024 * 1024;

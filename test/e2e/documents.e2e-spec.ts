@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -968,6 +969,29 @@ describe("files: a family's storage limit (UPLOAD_FAMILY_MAX_BYTES)", () => {
       expect(['EPIPE', 'ECONNRESET']).toContain(answer.error);
     }
     expect(await storedOf(m)).toBe(0);
+  });
+});
+
+describe('files: a download whose client stopped reading (SEND_TIMEOUT_SECONDS)', () => {
+  const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-files-send-'));
+  const t = useTestApp({ UPLOAD_DIR: uploadDir, SEND_TIMEOUT_SECONDS: '1' });
+  afterAll(() => rmSync(uploadDir, { recursive: true, force: true }));
+
+  it('is cut, freeing its open file, once it has waited SEND_TIMEOUT_SECONDS for the client', async () => {
+    const m = await register(t);
+    // More than loopback's socket buffers take from a client that never reads.
+    const file = await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`).attach('file', pdf(12 * 1024 * 1024), 'scan.pdf').expect(201);
+    const server = t.app.getHttpServer() as import('node:http').Server;
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    const url = new URL(t.baseUrl);
+    const phone = connect(Number(url.port), url.hostname);
+    phone.pause(); // never reads
+    phone.write(`GET ${file.body.file_url} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer ${m.token}\r\n\r\n`);
+    const serverSide = await accepted;
+    // Without a send timeout the download (an open file, a paused stream) stays for good: give up after 20 s.
+    const cut = await Promise.race([once(serverSide, 'close').then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 20_000).unref())]);
+    phone.destroy();
+    expect(cut).toBe(true);
   });
 });
 

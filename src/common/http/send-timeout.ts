@@ -1,0 +1,42 @@
+import type { NextFunction, Request, Response } from 'express';
+
+/**
+ * What nginx calls `send_timeout`, for a server that may run without a proxy in front: a response
+ * whose client has stopped taking it is cut. While the client reads — however slowly — nothing
+ * happens; once a write has to wait for the client (`write()` returned false, or the whole answer
+ * was handed over with `end()` and is still going out) and the connection then stays silent for
+ * `ms` in both directions, Node's socket timeout fires and, nobody listening for it, destroys the
+ * socket. That frees what the answer held: a pull's whole body (tens of MB of a large family,
+ * built by PostgreSQL and written in one piece), a download's open file and its stream. Without
+ * it a client with a valid token could open connections, ask for its family's full pull on each
+ * and never read, holding that memory on the server for good.
+ *
+ * The timer is not armed while the server itself is working (a push waiting for the family lock, a
+ * full pull waiting for its turn): only while an answer waits for the client. Nor for the "sync now"
+ * event stream between its heartbeats, whose small writes never wait. After the answer has gone
+ * out, Node sets the connection's keep-alive timeout in place of this one.
+ */
+export function sendTimeout(ms: number) {
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    const awaitClient = () => {
+      if (!res.writableFinished) res.socket?.setTimeout(ms);
+    };
+    const write = res.write;
+    res.write = function (this: Response, ...args: Parameters<Response['write']>) {
+      const taken = (write as (...a: unknown[]) => boolean).apply(this, args);
+      if (!taken) awaitClient();
+      return taken;
+    } as Response['write'];
+    const end = res.end;
+    res.end = function (this: Response, ...args: Parameters<Response['end']>) {
+      const result = (end as (...a: unknown[]) => Response).apply(this, args);
+      awaitClient();
+      return result;
+    } as Response['end'];
+    // The client took what was waiting: the server is the one to write next, however long that takes.
+    res.on('drain', () => {
+      if (!res.writableEnded) res.socket?.setTimeout(0);
+    });
+    next();
+  };
+}
