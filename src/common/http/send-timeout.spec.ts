@@ -6,8 +6,9 @@ import type { NextFunction, Request, Response } from 'express';
 import { sendTimeout } from './send-timeout.js';
 
 /** More than loopback's socket buffers take from a client that never reads (~4.5 MB here). */
-const ANSWER_BYTES = 12 * 1024 * 1024;
-const TIMEOUT_MS = 300;
+const ANSWER_BYTES = 8 * 1024 * 1024;
+/** Long enough that a busy CI machine's pauses do not look like a silent client to the slow reader below. */
+const TIMEOUT_MS = 500;
 
 type Handler = (res: ServerResponse) => void;
 
@@ -86,7 +87,7 @@ describe('sendTimeout (a response whose client stopped reading is cut)', () => {
   it.each(answers)('%s: a client that reads slowly, taking longer than the timeout in all, gets the whole answer', async (_, handler) => {
     const { server, port } = await serve(handler);
     running = server;
-    // ~10 MB/s: ~1.2 s for the answer, 4× the timeout, but never silent for long.
+    // ~10 MB/s: ~0.8 s for the answer, longer than the timeout, but never silent for long.
     const { socket, done } = client(port, 512 * 1024);
     let received = 0;
     socket.on('data', (chunk: Buffer) => {
@@ -102,8 +103,8 @@ describe('sendTimeout (a response whose client stopped reading is cut)', () => {
       setTimeout(() => {
         res.writeHead(200, { 'Content-Type': 'text/event-stream' });
         res.write('data: first\n\n');
-        setTimeout(() => res.end('data: last\n\n'), 3 * TIMEOUT_MS);
-      }, 3 * TIMEOUT_MS);
+        setTimeout(() => res.end('data: last\n\n'), 2 * TIMEOUT_MS);
+      }, 2 * TIMEOUT_MS);
     });
     running = server;
     const { socket } = client(port, 1024 * 1024);
