@@ -11,6 +11,7 @@ import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { expectEnded, openEvents } from '../setup/event-stream.js';
 import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
+import { LISTENER_CHECK } from '../../src/modules/sync/sync-events.service.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun } from '../setup/test-runs.js';
 
@@ -37,6 +38,8 @@ describeOnEmbeddedRun('the app after the database restarts or drops its connecti
     port = await freePort();
     server = new EmbeddedPostgres({ dataDir: join(dir, 'postgres'), port, database: 'recovery' });
     url = await server.start();
+    // A silent listener is noticed within 5 s instead of 25 (still long enough for a loaded CI machine to answer a SELECT 1).
+    Object.assign(LISTENER_CHECK, { everyMs: 2_000, answerWithinMs: 3_000 });
     t = await createTestApp({ DATABASE_URL: url });
     t.app.useLogger(logger);
   });

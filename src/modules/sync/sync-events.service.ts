@@ -23,9 +23,12 @@ interface StreamsToEnd {
 const HEARTBEAT_MS = 25_000;
 /** The longest delay Node's timers take (2^31 - 1 ms); a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** How often the listening connection is asked a trivial query, and how long it has to answer. */
-const LISTENER_CHECK_MS = 15_000;
-const LISTENER_ANSWER_MS = 10_000;
+/**
+ * How often the listening connection is asked a trivial query, and how long it has to answer.
+ * Read when the listener connects: the database-recovery e2e test shortens them before its app
+ * starts, instead of waiting the 25 s a real loss takes to notice.
+ */
+export const LISTENER_CHECK = { everyMs: 15_000, answerWithinMs: 10_000 };
 /**
  * Open streams one user may hold on an instance; a new one past it ends their oldest. A phone has
  * one (one that moved to another network may leave its old one half-open for a while); without a
@@ -196,7 +199,7 @@ export class SyncEventsService implements OnApplicationShutdown {
     });
     await client.connect();
     await client.query(`LISTEN ${FAMILY_SYNC_CHANNEL}; LISTEN ${MEMBERSHIP_CHANNEL}`);
-    check = setInterval(() => void this.closeIfSilent(client), LISTENER_CHECK_MS).unref();
+    check = setInterval(() => void this.closeIfSilent(client), LISTENER_CHECK.everyMs).unref();
     return client;
   }
 
@@ -213,10 +216,10 @@ export class SyncEventsService implements OnApplicationShutdown {
         () => true,
         () => true, // failed: the connection's own 'end' reports the loss
       ),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), LISTENER_ANSWER_MS))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), LISTENER_CHECK.answerWithinMs))),
     ]).finally(() => clearTimeout(timer));
     if (answered || this.closed) return;
-    this.logger.warn(`sync event listener did not answer within ${LISTENER_ANSWER_MS} ms; closing it`);
+    this.logger.warn(`sync event listener did not answer within ${LISTENER_CHECK.answerWithinMs} ms; closing it`);
     // Not end(): it waits for the server to acknowledge, which a vanished server never does.
     (client as unknown as { connection: { stream: Socket } }).connection.stream.destroy();
   }
