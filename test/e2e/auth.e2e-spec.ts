@@ -95,6 +95,68 @@ describe('auth (e2e)', () => {
       expect(res.body.details.fields).toEqual([{ field: 'password', errors: [expect.stringMatching(/8 characters/)] }]);
     });
 
+    describe('emails with control characters, line breaks or bidi controls (found by review)', () => {
+      const CHARACTERS = 'email must not contain control characters, line breaks or bidirectional-text controls';
+      // What class-validator's IsEmail accepts: controls in a quoted local part, separators and bidi controls even unquoted.
+      const refused = (): Array<[string, string]> => [
+        ['ESC and BEL in quotes (sets a terminal\'s title)', `"\x1b]0;pwned\x07${randomUUID()}"@example.test`],
+        ['CR/LF in quotes (no reset email could be sent)', `"a\r\nb-${randomUUID()}"@example.test`],
+        ['a bidi override, unquoted', `user-${randomUUID()}\u202egpj.test@example.test`],
+      ];
+      const expect400NamingEmail = (res: { status: number; body: Record<string, any> }) => {
+        expect({ status: res.status, code: res.body.details?.code, fields: res.body.details?.fields }).toEqual({
+          status: 400,
+          code: 'VALIDATION_FAILED',
+          fields: [{ field: 'email', errors: [CHARACTERS] }],
+        });
+        expect(res.body).toMatchObject({ ...ERROR_SHAPE, statusCode: 400, error: 'Bad Request' });
+      };
+
+      it('register answers 400 naming email, and creates no account', async () => {
+        for (const [what, email] of refused()) {
+          const res = await t.http().post('/api/v1/auth/register').send({ email, password: DEFAULT_PASSWORD });
+          expect({ what, status: res.status }).toEqual({ what, status: 400 });
+          expect400NamingEmail(res);
+          expect(await t.db.query('SELECT id FROM users WHERE email = $1', [email.toLowerCase()])).toEqual([]);
+        }
+      });
+
+      it('login and forgot-password answer the same 400 whether or not an account has the email (one stored before the rule)', async () => {
+        const others = refused();
+        for (const [i, [what, email]] of refused().entries()) {
+          // An account registered before emails refused these characters.
+          const legacy = await registerFamily(t);
+          await t.db.query('UPDATE users SET email = $1 WHERE id = $2', [email.toLowerCase(), legacy.user.id]);
+          const nobody = others[i][1]; // the same kind, no account
+          const answers = [];
+          for (const address of [email, nobody]) {
+            const login = await t.http().post('/api/v1/auth/login').send({ email: address, password: DEFAULT_PASSWORD });
+            const forgot = await t.http().post('/api/v1/auth/forgot-password').send({ email: address });
+            expect({ what, login: login.status, forgot: forgot.status }).toEqual({ what, login: 400, forgot: 400 });
+            expect400NamingEmail(login);
+            expect400NamingEmail(forgot);
+            answers.push({ login: login.body, forgot: forgot.body });
+          }
+          expect(answers[0]).toEqual(answers[1]);
+        }
+        // Shaped as the 400 of an email that is not one at all (status, error, code, field): refused for everyone alike.
+        const shape = (b: Record<string, any>) => ({ statusCode: b.statusCode, error: b.error, code: b.details.code, fields: b.details.fields.map((f: { field: string }) => f.field) });
+        const [, email] = refused()[0];
+        const notAnEmail = await t.http().post('/api/v1/auth/login').send({ email: 'not an email', password: DEFAULT_PASSWORD }).expect(400);
+        const controls = await t.http().post('/api/v1/auth/login').send({ email, password: DEFAULT_PASSWORD }).expect(400);
+        expect(shape(controls.body)).toEqual(shape(notAnEmail.body));
+      });
+
+      it('a quoted local part without them still registers, logs in and asks for a reset link', async () => {
+        const email = `"John Doe ${randomUUID()}"@Example.test`;
+        const reg = await t.http().post('/api/v1/auth/register').send({ email, password: DEFAULT_PASSWORD }).expect(201);
+        expect(reg.body.user.email).toBe(email.toLowerCase());
+        const login = await t.http().post('/api/v1/auth/login').send({ email, password: DEFAULT_PASSWORD }).expect(200);
+        expect(login.body.user.id).toBe(reg.body.user.id);
+        await t.http().post('/api/v1/auth/forgot-password').send({ email }).expect(202);
+      });
+    });
+
     it('answers wrong password and unknown email with the same 401 body', async () => {
       const { email } = await registerFamily(t);
       const wrong = await t.http().post('/api/v1/auth/login').send({ email, password: 'not the password' }).expect(401);

@@ -1,4 +1,5 @@
-import { normalizeEmail } from './email.js';
+import { isEmail } from 'class-validator';
+import { emailCharacterProblem, normalizeEmail } from './email.js';
 
 describe('normalizeEmail', () => {
   it('trims (Unicode spaces too) and lower-cases', () => {
@@ -23,6 +24,48 @@ describe('normalizeEmail', () => {
   it('is idempotent', () => {
     for (const email of ['ÄBC@example.com', 'İSTANBUL@example.com', ' ß@EXAMPLE.com ', 'A\u0308@x.y']) {
       expect(normalizeEmail(normalizeEmail(email))).toBe(normalizeEmail(email));
+    }
+  });
+});
+
+describe('emailCharacterProblem', () => {
+  it.each([
+    ['ESC and BEL in a quoted local part (sets a terminal\'s title)', '"\x1b]0;pwned\x07"@example.test'],
+    ['CR/LF in a quoted local part (a mail header break)', '"a\r\nBcc: x@evil.test"@example.test'],
+    ['a tab in a quoted local part', '"a\tb"@example.test'],
+    ['DEL in a quoted local part', '"a\x7fb"@example.test'],
+    ['a line separator, unquoted', 'a\u2028b@example.test'],
+    ['a paragraph separator in the domain', 'ab@exa\u2029mple.test'],
+    ['a bidi override, unquoted', 'user\u202egpj.test@example.test'],
+    ['a bidi isolate in the domain', 'a@exa\u2066mple.test'],
+  ])('refuses %s, which the format check lets through', (_what, email) => {
+    expect(isEmail(email)).toBe(true); // why the rule is needed: IsEmail accepts every one of these
+    expect(emailCharacterProblem(email)).toBe('must not contain control characters, line breaks or bidirectional-text controls');
+  });
+
+  it.each([
+    ['C1 (NEL, CSI)', 'a\u0085\u009bb@example.test'],
+    ['NUL', 'a\u0000b@example.test'],
+    ['a vertical tab and a form feed', 'a\u000b\u000cb@example.test'],
+  ])('refuses %s too, anywhere', (_what, email) => {
+    expect(emailCharacterProblem(email)).toBeDefined();
+  });
+
+  it.each([
+    'parent@example.com',
+    '"john doe"@example.test',
+    '"o\'brien"@example.test',
+    'élodie@exemple.fr',
+    'почта@пример.рф',
+    'أميرة@example.test',
+    'a+tag@sub.example.test',
+  ])('accepts %s', (email) => {
+    expect(emailCharacterProblem(email)).toBeUndefined();
+  });
+
+  it('is stable under normalizeEmail: what it refuses stays refused once normalized, and the reverse', () => {
+    for (const email of ['"\x1b"@example.test', 'A\u202eB@Example.test', '"John Doe"@Example.test', 'ÄBC@example.test']) {
+      expect(emailCharacterProblem(normalizeEmail(email))).toEqual(emailCharacterProblem(email));
     }
   });
 });

@@ -1,3 +1,5 @@
+import { UNPRINTABLE } from '../../common/text/unprintable.js';
+
 /**
  * The one form an email is stored, looked up and rate-limited in: trimmed, Unicode NFC, lower-cased
  * by JavaScript's locale-independent rules. Done here rather than with PostgreSQL's lower(), whose
@@ -10,4 +12,24 @@
 export function normalizeEmail(email: string): string {
   // NFC again after lower-casing: lower-casing can leave a sequence that composes (rare, but cheap to settle).
   return email.trim().normalize('NFC').toLowerCase().normalize('NFC');
+}
+
+/**
+ * What an email may not contain, whatever its format allows: C0 and C1 controls, DEL, line and
+ * paragraph separators, bidi embeddings, overrides and isolates (UNPRINTABLE). class-validator's
+ * IsEmail accepts them in a quoted local part (`"\x1b]0;pwned\x07"@x`, CR/LF, tab, DEL) and the
+ * separators and bidi controls even unquoted and in the domain: such an account could never be sent
+ * its password-reset email (nodemailer refuses CR/LF in an address) and its email acted on the
+ * terminals and logs it was shown on (found by review). No mailbox has them: SMTP's quoted local
+ * part is printable ASCII (RFC 5321 §4.1.2 qtextSMTP, quoted-pairSMTP) or UTF-8 text (RFC 6531),
+ * where RFC 5198 rules out controls. Spaces inside quotes (`"john doe"@x`) stay allowed.
+ *
+ * The one rule, applied to the normalized form on every route that takes an email (register, login,
+ * forgot-password, through their DTOs) and so on the CLI options that go through RegisterDto
+ * (user:create, user:reset-password, seed --email). Returns the problem (the 400's message after the
+ * field name), or undefined. Never depends on any account: a look-up refused by it answers as every
+ * other invalid email does.
+ */
+export function emailCharacterProblem(email: string): string | undefined {
+  return UNPRINTABLE.test(email) ? 'must not contain control characters, line breaks or bidirectional-text controls' : undefined;
 }

@@ -1,18 +1,27 @@
 import { Transform } from 'class-transformer';
-import { IsEmail, IsNotEmpty, IsOptional, IsString, Length, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsEmail, IsNotEmpty, IsOptional, IsString, Length, Matches, MaxLength, MinLength, ValidateBy, type ValidationArguments } from 'class-validator';
 import { MaxCharacters } from '../../../common/http/max-characters.js';
-import { normalizeEmail } from '../email.js';
+import { emailCharacterProblem, normalizeEmail } from '../email.js';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 /** Validated (format, length) in the form it is stored in. */
 const toStoredEmail = ({ value }: { value: unknown }) => (typeof value === 'string' ? normalizeEmail(value) : value);
+/** emailCharacterProblem on every DTO that takes an email (400 VALIDATION_FAILED naming the field); a non-string is IsEmail's. */
+const EmailCharacters = () =>
+  ValidateBy({
+    name: 'emailCharacters',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || emailCharacterProblem(value) === undefined,
+      defaultMessage: (args?: ValidationArguments) => `${args?.property ?? 'email'} ${emailCharacterProblem(String(args?.value)) ?? 'is invalid'}`,
+    },
+  });
 
 const PASSWORD_MIN_LENGTH = 8;
 const PASSWORD_MAX_LENGTH = 256;
 
 export class RegisterDto {
-  /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. @example parent@example.com */
-  @Transform(toStoredEmail) @IsEmail() @MaxLength(320)
+  /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. Control characters, line breaks and bidi controls are refused (400), quoted or not. @example parent@example.com */
+  @Transform(toStoredEmail) @IsEmail() @EmailCharacters() @MaxLength(320)
   email: string;
 
   /** At least 8 characters. @example correct-horse-battery */
@@ -29,8 +38,8 @@ export class RegisterDto {
 }
 
 export class LoginDto {
-  /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. @example parent@example.com */
-  @Transform(toStoredEmail) @IsEmail() @MaxLength(320)
+  /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. Control characters, line breaks and bidi controls are refused (400), quoted or not. @example parent@example.com */
+  @Transform(toStoredEmail) @IsEmail() @EmailCharacters() @MaxLength(320)
   email: string;
 
   /** The account's password, as typed (not trimmed). @example correct-horse-battery */
@@ -70,8 +79,8 @@ export class ChangePasswordDto {
 }
 
 export class ForgotPasswordDto {
-  /** The account's email, normalized as at login. Whether or not an account has it, the answer is the same. @example parent@example.com */
-  @Transform(toStoredEmail) @IsEmail() @MaxLength(320)
+  /** The account's email, normalized and checked as at login. Whether or not an account has it, the answer is the same. @example parent@example.com */
+  @Transform(toStoredEmail) @IsEmail() @EmailCharacters() @MaxLength(320)
   email: string;
 }
 
