@@ -639,7 +639,8 @@ describe('admin CLI (node dist/cli.js)', () => {
       // characters until emails refused them: an account stored before that is written here by hand.
       const forgedLine = '\r\x1b[2K    owner  someone.else@example.test (Real Owner)  user 00000000-0000-4000-8000-000000000000';
       const mallory = await joinFamily(t, owner.inviteCode, { name: `Mallory${forgedLine}` });
-      await t.db.query('UPDATE users SET email = $1 WHERE id = $2', [`"\x1b]0;pwned\x07${randomUUID()}"@example.test`, mallory.user.id]);
+      const legacyEmail = `"\x1b]0;pwned\x07${randomUUID()}"@example.test`;
+      await t.db.query('UPDATE users SET email = $1 WHERE id = $2', [legacyEmail, mallory.user.id]);
       await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ patient_name: 'Amira\nmembers (0):', patient_diagnosis: '\x9b2J' }).expect(200);
 
       const shown = await cli(['family:show', owner.inviteCode]);
@@ -651,6 +652,13 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(lines.filter((l) => /^\s+member\s/.test(l))).toEqual([expect.stringContaining('"\\u001b]0;pwned\\u0007')]);
       expect(shown.stdout).toContain('(Mallory\\r\\u001b[2K    owner  someone.else@example.test');
       expect(shown.stdout).toMatch(/patient:\s+Amira\\nmembers \(0\):, \\u009b2J\n/);
+
+      // Such an account can no longer sign in; support removes it by its email as stored, and the answer shows it escaped.
+      const deleted = await cli(['user:delete', '--email', legacyEmail]);
+      expect({ code: deleted.code, stderr: deleted.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(deleted.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+      expect(deleted.stdout).toContain(`Deleted "\\u001b]0;pwned\\u0007`);
+      expect(await t.db.query('SELECT 1 FROM users WHERE id = $1', [mallory.user.id])).toEqual([]);
     });
   });
 

@@ -2,6 +2,7 @@ import { Command, CommandRunner, Option } from 'nest-commander';
 import { AuthService } from '../../modules/auth/auth.service.js';
 import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
+import { printable } from '../printable.js';
 
 @Command({
   name: 'user:delete',
@@ -19,8 +20,9 @@ export class UserDeleteCommand extends CommandRunner {
     if (args.length) throw new CliError(`user:delete takes no arguments (got "${args.join(' ')}")`);
     await this.database.connect();
     const user = await this.auth.deleteUser(options.email);
+    // An email stored before emails refused control characters may hold them (README, Auth): shown escaped.
     const family = user.familyId ? `; family ${user.familyId} keeps the records they entered` : '';
-    console.log(`Deleted ${user.email} (user ${user.id}): every sign-in has ended${family}.`);
+    console.log(`Deleted ${printable(user.email)} (user ${user.id}): every sign-in has ended${family}.`);
   }
 
   @Option({ flags: '--email <email>', description: 'the user', required: true })
