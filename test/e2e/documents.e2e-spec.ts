@@ -10,6 +10,7 @@ import type { Response } from 'supertest';
 import { DataSource } from 'typeorm';
 import { ConfigValidationError } from '../../src/config/env.validation.js';
 import { connectionName } from '../../src/database/connection-name.js';
+import { FileCleanupService } from '../../src/modules/documents/file-cleanup.service.js';
 import { FilesRepository } from '../../src/modules/documents/files.repository.js';
 import { DRAINED_MAX_BYTES, rawRequest, UNREAD_MAX_BYTES } from '../setup/raw-request.js';
 import { createTestApp, useTestApp, type RunningApp, type TestApp } from '../setup/test-app.js';
@@ -945,6 +946,35 @@ describe("files: a family's storage limit (UPLOAD_FAMILY_MAX_BYTES)", () => {
     expect(answers.map((a) => a.status).sort()).toEqual([201, 201, 201, 413, 413, 413]);
     expect(await storedOf(m)).toBe(3 * content.length);
     expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toHaveLength(3);
+  });
+
+  it("files:cleanup frees the space: a deleted document's file and the file a document's new upload replaced stop counting once it has removed them", async () => {
+    const m = await register(t);
+    const first = await upload(m, pdf(9_000), { name: 'Discharge letter', category: 'discharge_summary' }).expect(201);
+    // A new version of the document's file: the one it replaces stays stored (and counted) until the cleanup.
+    const second = await upload(m, pdf(5_000), { document_id: first.body.document.id }).expect(201);
+    const pull = await t.http().get('/api/v1/sync').query({ last_pulled_at: 0 }).set('Authorization', `Bearer ${m.token}`).expect(200);
+    await t
+      .http()
+      .post('/api/v1/sync')
+      .query({ last_pulled_at: pull.body.timestamp })
+      .set('Authorization', `Bearer ${m.token}`)
+      .send({ changes: { documents: { created: [], updated: [], deleted: [first.body.document.id] } } })
+      .expect(200);
+    const stored = first.body.size_bytes + second.body.size_bytes;
+    expect((await upload(m, pdf(9_000))).body).toMatchObject(quotaRefusal(stored));
+
+    // As the daily run would once FILE_CLEANUP_GRACE_HOURS and DOCUMENT_RETENTION_DAYS have passed.
+    const report = await t.app.get(FileCleanupService).run({ dryRun: false, familyIds: [m.familyId], graceHours: 0, retentionDays: 0, nowMs: Date.now() + 1_000 });
+    expect(report.files.map((f) => [f.id, f.reason]).sort()).toEqual(
+      [
+        [first.body.id, 'unreferenced'],
+        [second.body.id, 'document_deleted'],
+      ].sort(),
+    );
+    expect(await storedOf(m)).toBe(0);
+    await upload(m, pdf(9_000)).expect(201);
+    await upload(m, pdf(9_000)).expect(201);
   });
 
   it('a file declared larger than what is left is refused before its body is read', async () => {
