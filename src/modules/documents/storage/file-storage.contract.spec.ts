@@ -196,13 +196,58 @@ describe('FileStorage contract: local driver', () => {
     try {
       const folder = randomUUID();
       await driver.storage.put(`${folder}/${randomUUID()}`, chunked(randomBytes(1000)));
-      // A family's first file: the root (its new folder) and the folder (the file's final name).
-      expect(synced).toEqual([root, join(root, folder)].map((path) => realpathSync(path)));
+      // A family's first file: the root (its new folder) and the folder (the file's final name), in either order.
+      expect(synced.sort()).toEqual([root, join(root, folder)].map((path) => realpathSync(path)).sort());
       synced.length = 0;
       await driver.storage.put(`${folder}/${randomUUID()}`, chunked(randomBytes(1000)));
       expect(synced).toEqual([realpathSync(join(root, folder))]);
     } finally {
       sync.mockRestore();
+    }
+  });
+
+  // Found by review: a put into a folder that a concurrent put had just made (mkdir answers undefined)
+  // synced only the folder, and resolved while the other put's sync of the root, which holds the
+  // folder's name, was still under way — or had failed.
+  it("a put into a folder a concurrent put is making resolves only with that put's sync of the root, and fails with it", async () => {
+    const probe = await open(root, 'r');
+    const handles = Object.getPrototypeOf(probe) as { sync(this: FileHandle): Promise<void> };
+    await probe.close();
+    const folder = randomUUID();
+    const [rootPath, folderPath] = [root, join(root, folder)];
+    let rootSyncCalled!: () => void;
+    const rootSyncing = new Promise<void>((resolve) => (rootSyncCalled = resolve));
+    let releaseRoot!: () => void;
+    const rootReleased = new Promise<void>((resolve) => (releaseRoot = resolve));
+    let secondStarted = false;
+    let rootSyncs = 0;
+    const synced: string[] = [];
+    // The root's first sync waits until the second put has synced the folder (its last step), then fails.
+    const sync = jest.spyOn(handles, 'sync').mockImplementation(async function (this: FileHandle) {
+      const path = readlinkSync(`/proc/self/fd/${this.fd}`);
+      synced.push(path);
+      if (path === realpathSync(rootPath) && ++rootSyncs === 1) {
+        rootSyncCalled();
+        await rootReleased;
+        throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+      }
+      if (path === realpathSync(folderPath) && secondStarted) releaseRoot();
+      return fsync(this.fd);
+    });
+    const keys = [`${folder}/${randomUUID()}`, `${folder}/${randomUUID()}`, `${folder}/${randomUUID()}`];
+    try {
+      const first = driver.storage.put(keys[0], chunked(randomBytes(1000)));
+      await rootSyncing;
+      secondStarted = true;
+      const second = driver.storage.put(keys[1], chunked(randomBytes(1000)));
+      await Promise.all([expect(first).rejects.toMatchObject({ code: 'EIO' }), expect(second).rejects.toMatchObject({ code: 'EIO' })]);
+      // The failed sync is not taken for done: the next put into the folder syncs the root again.
+      synced.length = 0;
+      await driver.storage.put(keys[2], chunked(randomBytes(1000)));
+      expect(synced.sort()).toEqual([rootPath, folderPath].map((path) => realpathSync(path)).sort());
+    } finally {
+      sync.mockRestore();
+      for (const k of keys) await driver.storage.delete(k);
     }
   });
 });

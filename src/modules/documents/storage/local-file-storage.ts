@@ -28,6 +28,13 @@ const TEMP_NAME = new RegExp(`^\\.${LOWER_CASE_UUID_SOURCE}\\.part$`);
 export class LocalFileStorage implements FileStorage {
   readonly driver = 'local' as const;
   private readonly root: string;
+  /**
+   * Per family folder, the sync of the root that made its entry there durable (or is making it): the
+   * first put into a folder in this process syncs the root, and every later put into it, concurrent
+   * ones included, waits for that sync before it resolves. One fsync of the root per family per
+   * process; a failed one is forgotten (the next put tries again).
+   */
+  private readonly rootSyncs = new Map<string, Promise<void>>();
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -57,8 +64,12 @@ export class LocalFileStorage implements FileStorage {
     // The body may fail while we create the folder; pipeline below still reports that error.
     body.on('error', () => undefined);
     const folder = dirname(target);
-    // A family's first upload makes its folder: that entry in the root must reach the disk too.
-    if (await mkdir(folder, { recursive: true, mode: 0o750 })) await syncFolder(this.root);
+    // A family's first upload makes its folder: that entry in the root must reach the disk too, before
+    // this put resolves and before any other put into the folder does. A put that found the folder made
+    // by a concurrent one (mkdir answers undefined) resolved before that one's root sync had finished:
+    // its committed row could outlive a power cut that took the folder, and the file, away.
+    const created = await mkdir(folder, { recursive: true, mode: 0o750 });
+    const rootSynced = this.rootSynced(folder, created !== undefined);
     const temp = join(folder, `.${randomUUID()}.part`);
     try {
       // flush: fsync before close, so a crash right after the DB commit cannot lose the bytes; then
@@ -67,6 +78,7 @@ export class LocalFileStorage implements FileStorage {
       await pipeline(body, createWriteStream(temp, { flags: 'wx', mode: 0o640, flush: true }));
       await rename(temp, target);
       await syncFolder(folder);
+      await rootSynced;
     } catch (error) {
       await unlink(temp).catch(() => undefined);
       throw error;
@@ -136,6 +148,18 @@ export class LocalFileStorage implements FileStorage {
     const names: string[] = [];
     for await (const entry of dir) if (entry.isDirectory() && isSafeSegment(entry.name)) names.push(entry.name);
     return names.sort();
+  }
+
+  /** The root's sync for `folder` (see rootSyncs): a new one when this put made the folder, or none was made yet in this process. */
+  private rootSynced(folder: string, created: boolean): Promise<void> {
+    const known = this.rootSyncs.get(folder);
+    if (known && !created) return known;
+    const synced = syncFolder(this.root);
+    this.rootSyncs.set(folder, synced);
+    synced.catch(() => {
+      if (this.rootSyncs.get(folder) === synced) this.rootSyncs.delete(folder);
+    });
+    return synced;
   }
 
   private pathOf(key: string): string {
