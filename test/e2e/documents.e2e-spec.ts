@@ -977,10 +977,10 @@ describe("files: a family's storage limit (UPLOAD_FAMILY_MAX_BYTES)", () => {
     await upload(m, pdf(9_000)).expect(201);
   });
 
-  it('a file declared larger than what is left is refused before its body is read', async () => {
+  it('a file declared larger than what is left, and than the server drains, is refused before its body is read', async () => {
     const m = await register(t);
     const boundary = `----hemoday${randomUUID()}`;
-    const total = 4 * 1024 * 1024;
+    const total = 8 * 1024 * 1024;
     const answer = await rawRequest(t, {
       method: 'POST',
       path: '/api/v1/upload',
@@ -999,6 +999,29 @@ describe("files: a family's storage limit (UPLOAD_FAMILY_MAX_BYTES)", () => {
       expect(['EPIPE', 'ECONNRESET']).toContain(answer.error);
     }
     expect(await storedOf(m)).toBe(0);
+  });
+
+  it('a family at its limit: a phone-sized upload is read to its end before the 413, so the phone reads the answer instead of a reset connection', async () => {
+    const m = await register(t);
+    await upload(m, Buffer.concat([pdf(0), randomBytes(LIMIT - pdf(0).length)])).expect(201);
+    const boundary = `----hemoday${randomUUID()}`;
+    const prefix = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="scan.pdf"\r\n\r\n%PDF-1.4\n`;
+    const suffix = `\r\n--${boundary}--\r\n`;
+    const total = 2 * 1024 * 1024;
+    const answer = await rawRequest(t, {
+      method: 'POST',
+      path: '/api/v1/upload',
+      headers: { Authorization: `Bearer ${m.token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+      declaredLength: Buffer.byteLength(prefix) + total + Buffer.byteLength(suffix),
+      prefix,
+      chunk: Buffer.alloc(64 * 1024, 0x41),
+      total,
+      suffix,
+    });
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body!)).toMatchObject(quotaRefusal(LIMIT));
+    expect(answer.serverRead).toBeGreaterThan(total);
+    expect(await storedOf(m)).toBe(LIMIT);
   });
 });
 

@@ -10,7 +10,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { assertStillMemberOutsideVersionedWrite } from '../../common/family-scope/membership.js';
 import { invalidRequest } from '../../common/errors/invalid-request.js';
-import { closeAfterAnswer } from '../../common/http/discard-body.js';
+import { closeAfterAnswer, discardBody, MAX_DRAIN_BYTES } from '../../common/http/discard-body.js';
 import { flattenValidationErrors } from '../../common/http/validation.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { uploadConfig } from '../../config/configuration.js';
@@ -62,11 +62,14 @@ export class UploadService {
     // unacknowledged (a connection lost at COMMIT), and its row needs the bytes.
     let committing = false;
     // A family already at its storage limit, or a file declared larger than what is left of it, is
-    // refused before a byte is read (an upload from a phone may take minutes); the limit itself is
+    // refused before the file is stored (an upload from a phone may take minutes); the limit itself is
     // enforced when the file is recorded (insertWithinQuota), where concurrent uploads take turns.
     const room = this.config.familyMaxBytes - (await this.files.bytesStored());
     if (room <= 0 || declaresFileOver(req, room)) {
-      closeAfterAnswer(req);
+      // A body of a few MiB is read and dropped first, as after any refusal midway: a phone still
+      // sending it would report a broken connection, not our answer. A longer one is not read at all.
+      if (Number(req.headers['content-length']) > MAX_DRAIN_BYTES) closeAfterAnswer(req);
+      else await discardBody(req);
       throw DocumentsErrors.storageQuotaExceeded(this.config.familyMaxBytes, this.config.familyMaxBytes - room);
     }
     try {
