@@ -32,12 +32,15 @@ const dataDir = mkdtempSync(join(tmpdir(), 'hemoday-cli-'));
 const DB_DOWN = { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/none' };
 const PRODUCTION = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) };
 
-/** The admin CLI (or another built entry point, e.g. the migration CLI) with the test database unless `env` says otherwise. */
-function cli(args: string[], env: Record<string, string | undefined> = {}, entry = CLI): Promise<Run> {
+/**
+ * The admin CLI (or another built entry point, e.g. the migration CLI) with the test database unless `env` says otherwise.
+ * Its standard input is a pipe carrying `input` (e.g. for --password-stdin), then closed: empty when no input is given.
+ */
+function cli(args: string[], env: Record<string, string | undefined> = {}, { entry = CLI, input }: { entry?: string; input?: string } = {}): Promise<Run> {
   const base: Record<string, string | undefined> = { ...process.env };
   delete base.NODE_OPTIONS; // jest's VM-modules flag is not what production runs with
   return new Promise((done) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [entry, ...args],
       {
@@ -46,6 +49,8 @@ function cli(args: string[], env: Record<string, string | undefined> = {}, entry
       },
       (error, stdout, stderr) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
+    child.stdin?.on('error', () => undefined); // EPIPE: a command that exits without reading it
+    child.stdin?.end(input);
   });
 }
 
@@ -202,7 +207,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       // The demo account handed the family on: the reset hands it back before removing the member.
       const seedSession = await login(email, credentials(first.stdout).password).expect(200);
       await t.http().post('/api/v1/families/me/owner').set(bearer(seedSession.body.access_token)).send({ user_id: joined.user.id }).expect(200);
-      const run = await cli(['seed', '--email', email, '--password', 'seed-password-2', '--months', '1', '--reset']);
+      const run = await cli(['seed', '--email', email, '--password-stdin', '--months', '1', '--reset'], {}, { input: 'seed-password-2\n' });
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/Reset: deleted 1 user\(s\) and 1 family\(ies\); 1 other member\(s\) removed from them and signed out\./);
@@ -424,6 +429,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       [['seed', '--reset'], PRODUCTION, /--reset .*refused when NODE_ENV=production/],
       [['seed'], PRODUCTION, /--password is required when NODE_ENV=production/],
       [['seed', '--password', 'hemoday-demo'], PRODUCTION, /--password is required when NODE_ENV=production, and not the documented demo password/],
+      [['user:reset-password', '--email', 'a@b.example', '--password', 'long enough', '--password-stdin'], {}, /^error: --password and --password-stdin cannot be used together/],
       // The demo patient is 8, transfused since age 1: a longer history failed the push (0 ml transfusions) after making the account.
       [['seed', '--months', '240'], {}, /--months must be an integer from 1 to 84 \(got "240"\)/],
     ])('a bad option is reported as such with the database down: %j', async (args, env, message) => {
@@ -495,7 +501,8 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(session.body.user).toMatchObject({ role: 'owner', name: 'Leila' });
 
       const member = uniqueEmail('member');
-      const joined = await cli(['user:create', '--email', member, '--password', 'member password', '--invite-code', code.toLowerCase()]);
+      // --password-stdin with a Windows line ending (a file made there): the "\r\n" is not part of the password.
+      const joined = await cli(['user:create', '--email', member, '--password-stdin', '--invite-code', code.toLowerCase()], {}, { input: 'member password\r\n' });
       expect(joined.code).toBe(0);
       expect(joined.stdout).toMatch(/as member of family/);
       expect((await login(member, 'member password').expect(200)).body.user.family_id).toBe(session.body.user.family_id);
@@ -503,16 +510,19 @@ describe('admin CLI (node dist/cli.js)', () => {
       expectOneLineFailure(await cli(['user:create', '--email', owner, '--password', 'another one']), /already exists/);
     });
 
-    it('user:reset-password changes the password and signs the user out everywhere', async () => {
+    it('user:reset-password changes the password (read from stdin) and signs the user out everywhere', async () => {
       const email = uniqueEmail('reset');
       await registerAccount(t, { email, password: 'old password' });
       const session = await login(email, 'old password').expect(200);
 
-      const run = await cli(['user:reset-password', '--email', email, '--password', 'new password']);
+      // As support staff run it (--password would show the password to every local user in ps): piped in, as echo ends it.
+      const run = await cli(['user:reset-password', '--email', email, '--password-stdin'], {}, { input: ' new password \n' });
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/Password changed/);
       await login(email, 'old password').expect(401);
-      await login(email, 'new password').expect(200);
+      // Exactly what was piped, less the final newline: its spaces are part of it (login does not trim).
+      await login(email, ' new password ').expect(200);
+      await login(email, 'new password').expect(401);
       await t.http().post('/api/v1/auth/refresh').send({ refresh_token: session.body.refresh_token }).expect(401);
     });
 
@@ -708,7 +718,7 @@ describe('admin CLI (node dist/cli.js)', () => {
     });
 
     it('npm run migration:* uses the running app\'s server too, as `node dist/cli.js migration:run` does, and leaves it serving', async () => {
-      const migrationCli = (args: string[]) => cli(args, besideApp, resolve('dist/src/database/migration-cli.js'));
+      const migrationCli = (args: string[]) => cli(args, besideApp, { entry: resolve('dist/src/database/migration-cli.js') });
       for (const command of [['show'], ['run']]) {
         const run = await migrationCli(command);
         expect({ code: run.code, stdout: run.stdout }).toEqual({

@@ -1,5 +1,5 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
-import { parseIntegerOption } from '../account-input.js';
+import { parseIntegerOption, PASSWORD_ARGUMENT_WARNING, PASSWORD_STDIN_DESCRIPTION, readPassword, type PasswordOptions } from '../account-input.js';
 import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
 import { launchedNodeEnv } from '../launch-env.js';
@@ -12,9 +12,8 @@ const DEFAULT_SEED_EMAIL = 'demo@hemoday.example';
 /** Families seeded side by side (argon2 hashing dominates; it runs on libuv's 4 threads). */
 const CONCURRENCY = 4;
 
-interface SeedOptions {
+interface SeedOptions extends PasswordOptions {
   email: string;
-  password?: string;
   families: number;
   months: number;
   reset?: boolean;
@@ -40,7 +39,7 @@ export class SeedCommand extends CommandRunner {
     const rawNodeEnv = launchedNodeEnv();
     if (options.reset) this.resetter.assertAllowed(rawNodeEnv);
     const emails = this.seeder.emailsFor(options.email, options.families);
-    const { password } = this.seeder.validateOptions(emails, options.password);
+    const { password } = this.seeder.validateOptions(emails, await readPassword(options));
     await this.database.connect();
     if (options.reset) this.reportReset(await this.resetter.reset(emails, rawNodeEnv));
 
@@ -99,9 +98,17 @@ export class SeedCommand extends CommandRunner {
     return value;
   }
 
-  @Option({ flags: '--password <password>', description: `password of new demo users (at least 8 characters; default ${DEFAULT_SEED_PASSWORD}, required in production)` })
+  @Option({
+    flags: '--password <password>',
+    description: `password of new demo users (at least 8 characters; default ${DEFAULT_SEED_PASSWORD}, required in production: this or --password-stdin); ${PASSWORD_ARGUMENT_WARNING}`,
+  })
   parsePassword(value: string): string {
     return value;
+  }
+
+  @Option({ flags: '--password-stdin', description: PASSWORD_STDIN_DESCRIPTION })
+  parsePasswordStdin(): boolean {
+    return true;
   }
 
   @Option({ flags: '--families <n>', description: 'number of demo families (load tests)', defaultValue: 1 })

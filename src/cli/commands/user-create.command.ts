@@ -1,12 +1,11 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { AuthService } from '../../modules/auth/auth.service.js';
-import { toRegisterDto } from '../account-input.js';
+import { PASSWORD_ARGUMENT_WARNING, PASSWORD_STDIN_DESCRIPTION, readPassword, toRegisterDto, type PasswordOptions } from '../account-input.js';
 import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
 
-interface UserCreateOptions {
+interface UserCreateOptions extends PasswordOptions {
   email: string;
-  password: string;
   name?: string;
   inviteCode?: string;
 }
@@ -25,7 +24,7 @@ export class UserCreateCommand extends CommandRunner {
 
   async run(args: string[], options: UserCreateOptions): Promise<void> {
     if (args.length) throw new CliError(`user:create takes no arguments (got "${args.join(' ')}")`);
-    const dto = toRegisterDto(options);
+    const dto = toRegisterDto({ ...options, password: await readPassword(options, { required: true }) });
     await this.database.connect();
     // The same path as POST /auth/register; the tokens it issues are simply not used.
     const { user } = await this.auth.register(dto);
@@ -38,9 +37,14 @@ export class UserCreateCommand extends CommandRunner {
     return value;
   }
 
-  @Option({ flags: '--password <password>', description: 'password (at least 8 characters)', required: true })
+  @Option({ flags: '--password <password>', description: `password (at least 8 characters; or --password-stdin); ${PASSWORD_ARGUMENT_WARNING}` })
   parsePassword(value: string): string {
     return value;
+  }
+
+  @Option({ flags: '--password-stdin', description: PASSWORD_STDIN_DESCRIPTION })
+  parsePasswordStdin(): boolean {
+    return true;
   }
 
   @Option({ flags: '--name <name>', description: 'display name' })

@@ -1,6 +1,6 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { AuthService } from '../../modules/auth/auth.service.js';
-import { toRegisterDto } from '../account-input.js';
+import { PASSWORD_ARGUMENT_WARNING, PASSWORD_STDIN_DESCRIPTION, readPassword, toRegisterDto, type PasswordOptions } from '../account-input.js';
 import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
 
@@ -16,9 +16,10 @@ export class UserResetPasswordCommand extends CommandRunner {
     super();
   }
 
-  async run(args: string[], options: { email: string; password: string }): Promise<void> {
+  async run(args: string[], options: PasswordOptions & { email: string }): Promise<void> {
     if (args.length) throw new CliError(`user:reset-password takes no arguments (got "${args.join(' ')}")`);
-    const dto = toRegisterDto(options); // the registration rules for email and password
+    // The registration rules for email and password.
+    const dto = toRegisterDto({ email: options.email, password: await readPassword(options, { required: true }) });
     await this.database.connect();
     const user = await this.auth.resetPassword(dto.email, dto.password);
     console.log(
@@ -31,8 +32,13 @@ export class UserResetPasswordCommand extends CommandRunner {
     return value;
   }
 
-  @Option({ flags: '--password <password>', description: 'the new password (at least 8 characters)', required: true })
+  @Option({ flags: '--password <password>', description: `the new password (at least 8 characters; or --password-stdin); ${PASSWORD_ARGUMENT_WARNING}` })
   parsePassword(value: string): string {
     return value;
+  }
+
+  @Option({ flags: '--password-stdin', description: PASSWORD_STDIN_DESCRIPTION })
+  parsePasswordStdin(): boolean {
+    return true;
   }
 }
