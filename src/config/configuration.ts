@@ -90,6 +90,7 @@ export const uploadConfig = registerAs('upload', () => {
     dir: resolve(env.UPLOAD_DIR),
     maxBytes: env.UPLOAD_MAX_BYTES,
     familyMaxBytes: env.UPLOAD_FAMILY_MAX_BYTES,
+    minFreeBytes: env.UPLOAD_MIN_FREE_BYTES,
     allowedTypes: env.UPLOAD_ALLOWED_TYPES.split(',').map((t) => t.trim()).filter(Boolean),
     cleanupGraceHours: env.FILE_CLEANUP_GRACE_HOURS,
     documentRetentionDays: env.DOCUMENT_RETENTION_DAYS,

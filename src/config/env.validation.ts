@@ -228,6 +228,14 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(2 ** 50)
   UPLOAD_FAMILY_MAX_BYTES: number = 10 * 1024 ** 3;
 
+  /**
+   * STORAGE_DRIVER=local: uploads are refused (503 STORAGE_UNAVAILABLE, a warning) while the disk
+   * under UPLOAD_DIR has less free space than this, so that they never fill the disk PostgreSQL and
+   * the logs may share. 0 turns the check off.
+   */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(0) @Max(2 ** 50)
+  UPLOAD_MIN_FREE_BYTES: number = 1024 ** 3;
+
   /** Comma-separated MIME types accepted by POST /api/v1/upload (checked from the file's bytes). */
   @IsOptional() @Matches(/^\s*[a-z]+\/[a-z0-9.+-]+\s*(,\s*[a-z]+\/[a-z0-9.+-]+\s*)*$/, {
     message: 'UPLOAD_ALLOWED_TYPES must be a comma-separated list of MIME types',

@@ -1025,6 +1025,30 @@ describe("files: a family's storage limit (UPLOAD_FAMILY_MAX_BYTES)", () => {
   });
 });
 
+describe('files: a disk with less free space than UPLOAD_MIN_FREE_BYTES', () => {
+  const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-files-disk-'));
+  // 1 PiB: more than any test machine's disk has free.
+  const t = useTestApp({ UPLOAD_DIR: uploadDir, UPLOAD_MIN_FREE_BYTES: String(2 ** 50) });
+  afterAll(() => rmSync(uploadDir, { recursive: true, force: true }));
+
+  it('refuses uploads with 503 STORAGE_UNAVAILABLE and Retry-After, storing nothing', async () => {
+    const m = await register(t);
+    const res = await t
+      .http()
+      .post('/api/v1/upload')
+      .set('Authorization', `Bearer ${m.token}`)
+      .field('name', 'Discharge letter')
+      .field('category', 'discharge_summary')
+      .attach('file', pdf(), 'letter.pdf')
+      .expect(503);
+    expect(res.headers['retry-after']).toBe('30');
+    expect(res.body).toMatchObject({ statusCode: 503, details: { code: 'STORAGE_UNAVAILABLE', retryAfterSeconds: 30 } });
+    expect(listFiles(uploadDir)).toEqual([]);
+    expect(await t.db.query('SELECT count(*)::int AS n FROM files WHERE family_id = $1', [m.familyId])).toEqual([{ n: 0 }]);
+    expect(await t.db.query('SELECT count(*)::int AS n FROM documents WHERE family_id = $1', [m.familyId])).toEqual([{ n: 0 }]);
+  });
+});
+
 describe('files: a download whose client stopped reading (SEND_TIMEOUT_SECONDS)', () => {
   const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-files-send-'));
   const t = useTestApp({ UPLOAD_DIR: uploadDir, SEND_TIMEOUT_SECONDS: '1' });

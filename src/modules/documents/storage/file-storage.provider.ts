@@ -12,7 +12,7 @@ export const fileStorageProvider: Provider = {
   provide: FILE_STORAGE,
   inject: [uploadConfig.KEY],
   useFactory: async (upload: ConfigType<typeof uploadConfig>): Promise<FileStorage> => {
-    if (upload.storage.driver !== 's3') return new LocalFileStorage(upload.dir);
+    if (upload.storage.driver !== 's3') return new LocalFileStorage(upload.dir, upload.minFreeBytes);
     const { S3FileStorage } = await import('./s3-file-storage.js');
     return new S3FileStorage(upload.storage.s3);
   },

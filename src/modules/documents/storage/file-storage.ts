@@ -76,10 +76,11 @@ export const STORAGE_RETRY_AFTER_SECONDS = 30;
 
 /**
  * Object storage could not be reached or did not answer: a connection refused or cut, an unknown host,
- * S3_TIMEOUT_SECONDS of silence, or 5xx/throttling answers that outlasted the SDK's retries. An outage,
- * not a bug: the global filter answers 503 STORAGE_UNAVAILABLE with Retry-After and logs one warning
- * with `reason`; the CLI prints one line. Only the S3 driver throws it (it alone decides what counts):
- * the local disk's errors (ENOSPC, EACCES…) stay unexpected 500s, and a missing object stays
+ * S3_TIMEOUT_SECONDS of silence, or 5xx/throttling answers that outlasted the SDK's retries; or the
+ * local disk has less free space than UPLOAD_MIN_FREE_BYTES. An outage, not a bug: the global filter
+ * answers 503 STORAGE_UNAVAILABLE with Retry-After and logs one warning with `reason`; the CLI prints
+ * one line. The S3 driver decides what counts for S3; the local driver throws it only for that
+ * reserve: the local disk's errors (ENOSPC, EACCES…) stay unexpected 500s, and a missing object stays
  * StorageObjectNotFoundError.
  */
 export class StorageUnavailableError extends DomainError {

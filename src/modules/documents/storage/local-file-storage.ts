@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
-import { access, lstat, mkdir, open, opendir, rename, stat, unlink } from 'node:fs/promises';
+import { access, lstat, mkdir, open, opendir, rename, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,6 +15,7 @@ import {
   type StorageEntry,
   type StoredObjectInfo,
   StorageObjectNotFoundError,
+  StorageUnavailableError,
 } from './file-storage.js';
 
 /** The temporary file a write goes to before its rename (see `put`). */
@@ -36,7 +37,14 @@ export class LocalFileStorage implements FileStorage {
    */
   private readonly rootSyncs = new Map<string, Promise<void>>();
 
-  constructor(root: string) {
+  /**
+   * `minFreeBytes`: a write is refused (StorageUnavailableError: 503, a warning) while the disk under
+   * the root has less free space than this (UPLOAD_MIN_FREE_BYTES; 0: never).
+   */
+  constructor(
+    root: string,
+    private readonly minFreeBytes = 0,
+  ) {
     this.root = resolve(root);
   }
 
@@ -61,6 +69,7 @@ export class LocalFileStorage implements FileStorage {
 
   async put(key: string, body: Readable): Promise<StoredObjectInfo> {
     const target = this.pathOf(key);
+    await this.assertFreeSpace();
     // The body may fail while we create the folder; pipeline below still reports that error.
     body.on('error', () => undefined);
     const folder = dirname(target);
@@ -160,6 +169,20 @@ export class LocalFileStorage implements FileStorage {
       if (this.rootSyncs.get(folder) === synced) this.rootSyncs.delete(folder);
     });
     return synced;
+  }
+
+  /**
+   * The reserve left to the rest of the disk: uploads stop before they fill it, so that PostgreSQL
+   * (often on the same disk: it stops when it cannot write its WAL), the logs and the system keep
+   * their room, and the operator gets a warning naming the cause instead of ENOSPC 500s.
+   */
+  private async assertFreeSpace(): Promise<void> {
+    if (this.minFreeBytes === 0) return;
+    const { bavail, bsize } = await statfs(this.root);
+    const free = bavail * bsize;
+    if (free < this.minFreeBytes) {
+      throw new StorageUnavailableError(`the disk under UPLOAD_DIR (${this.root}) has ${free} bytes free, less than UPLOAD_MIN_FREE_BYTES=${this.minFreeBytes}`);
+    }
   }
 
   private pathOf(key: string): string {
