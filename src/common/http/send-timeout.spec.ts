@@ -98,6 +98,35 @@ describe('sendTimeout (a response whose client stopped reading is cut)', () => {
     expect(received).toBeGreaterThanOrEqual(ANSWER_BYTES);
   });
 
+  // Found by review: Node hands the connection to a pipelined request's answer without setting a
+  // keep-alive timeout, and the timer the answer ahead armed cut the server's work on it.
+  it('a pipelined answer is not cut while the server works on it, and is cut once it waits for a client that stopped reading', async () => {
+    const { server, port, closed } = await serve((res) => {
+      if (res.req.url === '/first') res.writeHead(200, { 'Content-Length': ANSWER_BYTES }).end(body); // waits for the client: armed
+      // Gets the connection once the first has gone out; the server works on it twice the timeout from then.
+      else if (res.req.url === '/second') res.once('socket', () => setTimeout(() => res.end('second'), 2 * TIMEOUT_MS));
+      else res.writeHead(200, { 'Content-Length': ANSWER_BYTES }).end(body); // written before it gets the connection
+    });
+    running = server;
+    const accepted = once(server, 'connection');
+    const socket = connect(port, '127.0.0.1');
+    socket.write(['/first', '/second', '/third'].map((path) => `GET ${path} HTTP/1.1\r\nHost: test\r\n\r\n`).join(''));
+    // Reads the first answer and the second, then stops reading.
+    let second = false;
+    let tail = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => {
+      if (!second && (tail + chunk).includes('\r\n\r\nsecond')) {
+        second = true;
+        socket.pause();
+      }
+      tail = (tail + chunk).slice(-64);
+    });
+    await accepted;
+    const cut = await Promise.race([closed[0].then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 10_000).unref())]);
+    socket.destroy();
+    expect({ second, cut }).toEqual({ second: true, cut: true });
+  });
+
   it('is not armed while the server itself takes its time, nor between the small writes of an event stream', async () => {
     const { server, port } = await serve((res) => {
       setTimeout(() => {

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { NextFunction, Request, Response } from 'express';
 
 /**
@@ -36,6 +37,17 @@ export function sendTimeout(ms: number) {
     // The client took what was waiting: the server is the one to write next, however long that takes.
     res.on('drain', () => {
       if (!res.writableEnded) res.socket?.setTimeout(0);
+    });
+    // A pipelined request (sent before the answer ahead of it had gone out): its answer gets the
+    // connection once that one has, and Node sets no keep-alive timeout then, so the timer the answer
+    // ahead armed would still run while the server works on this one, and cut it (found by review).
+    // Disarmed; what this answer wrote meanwhile goes out right after ('socket' comes just before
+    // Node flushes it): if it has to wait for the client, armed again.
+    res.once('socket', (socket: Socket) => {
+      socket.setTimeout(0);
+      process.nextTick(() => {
+        if (res.writableEnded || res.writableNeedDrain) awaitClient();
+      });
     });
     next();
   };
