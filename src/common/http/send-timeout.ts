@@ -6,8 +6,8 @@ import type { NextFunction, Request, Response } from 'express';
  * whose client has stopped taking it is cut. While the client reads — however slowly — nothing
  * happens; once a write has to wait for the client (`write()` returned false, or the whole answer
  * was handed over with `end()` and is still going out) and the connection then stays silent for
- * `ms` in both directions, Node's socket timeout fires and, nobody listening for it, destroys the
- * socket. That frees what the answer held: a pull's whole body (tens of MB of a large family,
+ * `ms` in both directions, Node's socket timeout fires and the answer is destroyed with its socket
+ * (marked first, so that its log line says why: cutBySendTimeout). That frees what the answer held: a pull's whole body (tens of MB of a large family,
  * built by PostgreSQL and written in one piece), a download's open file and its stream. Without
  * it a client with a valid token could open connections, ask for its family's full pull on each
  * and never read, holding that memory on the server for good.
@@ -17,6 +17,14 @@ import type { NextFunction, Request, Response } from 'express';
  * event stream between its heartbeats, whose small writes never wait. After the answer has gone
  * out, Node sets the connection's keep-alive timeout in place of this one.
  */
+/** Answers this middleware cut, for the request's log line (requestLogging). */
+const cutAnswers = new WeakSet<Response>();
+
+/** Whether `res`'s connection was closed by the send timeout (its client had stopped reading). */
+export function cutBySendTimeout(res: Response): boolean {
+  return cutAnswers.has(res);
+}
+
 export function sendTimeout(ms: number) {
   return (_req: Request, res: Response, next: NextFunction): void => {
     const awaitClient = () => {
@@ -34,6 +42,12 @@ export function sendTimeout(ms: number) {
       awaitClient();
       return result;
     } as Response['end'];
+    // Fired by Node when the armed timer runs out while this answer has the connection. Listening
+    // stops Node from destroying the socket itself: done here, once the answer is marked for the log.
+    res.once('timeout', () => {
+      cutAnswers.add(res);
+      res.destroy();
+    });
     // The client took what was waiting: the server is the one to write next, however long that takes.
     res.on('drain', () => {
       if (!res.writableEnded) res.socket?.setTimeout(0);

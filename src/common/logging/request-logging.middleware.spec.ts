@@ -4,6 +4,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Logger as Pino } from 'pino';
 import request from 'supertest';
+import { sendTimeout } from '../http/send-timeout.js';
 import { answerUnreadableRequestsInShape } from '../http/unreadable-request.js';
 import { requestLogging } from './request-logging.middleware.js';
 
@@ -116,6 +117,27 @@ describe('requestLogging: a request that never gets its answer is logged too', (
         fields: expect.objectContaining({ reqId: 'upload-1', method: 'POST', url: '/upload?token=[redacted]', status: null }),
         msg: expect.stringMatching(/closed the connection/),
       },
+    ]);
+  });
+
+  it('cut by the send timeout (SEND_TIMEOUT_SECONDS: the client stopped reading): a warning with the status it was sent', async () => {
+    const lines: Array<{ level: string; fields: Record<string, unknown>; msg: string }> = [];
+    const keep = (level: string) => (fields: Record<string, unknown>, msg: string) => void lines.push({ level, fields, msg });
+    const app = express();
+    app.use(requestLogging({ info: keep('info'), warn: keep('warn'), error: keep('error') } as unknown as Pino));
+    app.use(sendTimeout(300));
+    // More than loopback's socket buffers take from a client that never reads.
+    app.get('/pull', (_req, res) => void res.status(200).end(Buffer.alloc(8 * 1024 * 1024)));
+    const http = createServer(app);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const socket = connect((http.address() as AddressInfo).port, '127.0.0.1');
+    socket.pause(); // never reads
+    socket.write('GET /pull HTTP/1.1\r\nHost: x\r\nX-Request-Id: pull-1\r\n\r\n');
+    while (!lines.length) await new Promise((r) => setTimeout(r, 20));
+    socket.destroy();
+    await new Promise((r) => http.close(r));
+    expect(lines).toEqual([
+      { level: 'warn', fields: expect.objectContaining({ reqId: 'pull-1', url: '/pull', status: 200 }), msg: expect.stringMatching(/stopped reading the answer \(SEND_TIMEOUT_SECONDS\)/) },
     ]);
   });
 });

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Logger as Pino } from 'pino';
+import { cutBySendTimeout } from '../http/send-timeout.js';
 import { requestContext } from './request-context.js';
 
 const ACCEPTABLE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -32,9 +33,13 @@ export function requestLogging(logger: Pino) {
       // header for the log to read (it logged 0), and a HEAD sends none of the length it declares.
       bytes: req.method === 'HEAD' || status === 204 || status === 304 ? 0 : body.bytes,
     });
+    // At warn, like the 408 below: if phones that were still reading get cut, SEND_TIMEOUT_SECONDS is too short.
+    const logCut = (status: number) => logger.warn(fields(status), 'the client stopped reading the answer (SEND_TIMEOUT_SECONDS); connection closed');
     res.on('finish', () => {
       const status = res.statusCode;
-      logger[status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info'](fields(status), 'request completed');
+      // A connection the send timeout destroys 'finish'es too (its last write is called back).
+      if (cutBySendTimeout(res)) logCut(status);
+      else logger[status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info'](fields(status), 'request completed');
     });
     // A connection that ends before the answer does not 'finish': without this, an upload cut by
     // Node's request timeout (a 408 Node writes itself) or a client that hung up left no line at all,
@@ -43,6 +48,7 @@ export function requestLogging(logger: Pino) {
       if (res.writableFinished) return;
       const timedOut = (req.socket.errored as NodeJS.ErrnoException | null)?.code === 'ERR_HTTP_REQUEST_TIMEOUT';
       if (timedOut) logger.warn(fields(408), 'request timed out before it had fully arrived (REQUEST_TIMEOUT_SECONDS); answered 408');
+      else if (cutBySendTimeout(res)) logCut(res.statusCode);
       // An event stream or a download the phone stopped reading has its status sent already.
       else logger.info(fields(res.headersSent ? res.statusCode : null), 'the client closed the connection before the answer was complete');
     });
