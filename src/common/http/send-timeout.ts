@@ -3,11 +3,14 @@ import type { NextFunction, Request, Response } from 'express';
 
 /**
  * What nginx calls `send_timeout`, for a server that may run without a proxy in front: a response
- * whose client has stopped taking it is cut. While the client reads — however slowly — nothing
- * happens; once a write has to wait for the client (`write()` returned false, or the whole answer
- * was handed over with `end()` and is still going out) and the connection then stays silent for
- * `ms` in both directions, Node's socket timeout fires and the answer is destroyed with its socket
- * (marked first, so that its log line says why: cutBySendTimeout). That frees what the answer held: a pull's whole body (tens of MB of a large family,
+ * whose client has stopped taking it is cut. Taking means the kernel accepting more of the pending
+ * write, which happens once the client has drained part of the socket buffers: a client reading
+ * slower than that per `ms` is cut too (ARCHITECTURE, request flow). Once a write has to wait for
+ * the client (`write()` returned false, or the whole answer was handed over with `end()` and is
+ * still going out) and the connection then stays silent for `ms` in both directions (checked once
+ * more if the write progressed since it was queued), Node's socket timeout fires and the answer is
+ * destroyed with its socket (marked first, so that its log line says why: cutBySendTimeout). That
+ * frees what the answer held: a pull's whole body (tens of MB of a large family,
  * built by PostgreSQL and written in one piece), a download's open file and its stream. Without
  * it a client with a valid token could open connections, ask for its family's full pull on each
  * and never read, holding that memory on the server for good.
