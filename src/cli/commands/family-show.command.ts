@@ -8,7 +8,7 @@ import { FamilyReportService, type FamilyReport } from '../support/family-report
   name: 'family:show',
   arguments: '<invite_code|email|family_id>',
   argsDescription: { 'invite_code|email|family_id': "the family's invite code, the email of one of its members, or the family's id" },
-  description: 'Show a family: patient, members, record counts per table, sync_version',
+  description: 'Show a family: patient, members, record counts per table, sync_version, stored files against UPLOAD_FAMILY_MAX_BYTES',
 })
 export class FamilyShowCommand extends CommandRunner {
   constructor(
