@@ -89,7 +89,7 @@ describe('node dist/main.js', () => {
     expect(await app.exited).toBe(0);
     // Not app.lines(): the S3 client also prints a warning of its own (the Node version) that is not JSON.
     const lines = app.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; level: number; cause?: string });
-    const warnings = lines.filter((l) => l.msg === 'object storage unavailable; answered 503');
+    const warnings = lines.filter((l) => l.msg === 'file storage unavailable; answered 503');
     expect(warnings).toEqual([expect.objectContaining({ level: 40, cause: expect.stringMatching(/^upload: connect ECONNREFUSED 127\.0\.0\.1:\d+ \(3 attempts\)$/) })]);
     // The access log's line of the 503 aside (every 5xx is logged at error level there), nothing at error level: no 'unhandled error'.
     expect(lines.filter((l) => l.level >= 50 && l.msg !== 'request completed')).toEqual([]);

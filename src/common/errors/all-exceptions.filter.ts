@@ -69,7 +69,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     if (exception instanceof StorageUnavailableError) {
       // Classified by the storage driver (the S3 SDK's errors are known there); answered as thrown: 503 with Retry-After.
-      this.logger.warn({ cause: exception.reason, path: request && loggableUrl(request.url) }, 'object storage unavailable; answered 503');
+      this.logger.warn({ cause: exception.reason, path: request && loggableUrl(request.url) }, 'file storage unavailable; answered 503');
     }
     const body = this.toBody(exception);
     // A 503 is thrown on purpose (the database or the storage is down, the server is busy), its cause logged above or by its thrower.
