@@ -171,6 +171,18 @@ describe('FileStorage contract: local driver', () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   contract(() => driver);
 
+  // With a free-space reserve (UPLOAD_MIN_FREE_BYTES) put first asks the disk for its free space: a body that
+  // failed meanwhile (the phone went away) had no 'error' listener yet, and its error ended the process.
+  it('a body that fails while the free space is checked is reported by put, not thrown at the process', async () => {
+    const storage = new LocalFileStorage(root, 1);
+    const failure = new Error('the phone went away');
+    const body = new Readable({ read: () => undefined });
+    process.nextTick(() => body.destroy(failure));
+    const k = `${randomUUID()}/${randomUUID()}`;
+    await expect(storage.put(k, body)).rejects.toBe(failure);
+    expect(await storage.exists(k)).toBe(false);
+  });
+
   it('lists the temporary file of an interrupted write as temporary, and deletes it', async () => {
     const folder = randomUUID();
     mkdirSync(join(root, folder));

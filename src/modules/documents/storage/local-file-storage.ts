@@ -69,9 +69,10 @@ export class LocalFileStorage implements FileStorage {
 
   async put(key: string, body: Readable): Promise<StoredObjectInfo> {
     const target = this.pathOf(key);
-    await this.assertFreeSpace();
-    // The body may fail while we create the folder; pipeline below still reports that error.
+    // The body may fail while we check the free space or create the folder, before pipeline listens:
+    // without a listener from the start that error would end the process. pipeline still reports it.
     body.on('error', () => undefined);
+    await this.assertFreeSpace();
     const folder = dirname(target);
     // A family's first upload makes its folder: that entry in the root must reach the disk too, before
     // this put resolves and before any other put into the folder does. A put that found the folder made
