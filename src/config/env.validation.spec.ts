@@ -161,6 +161,16 @@ describe('validateEnv', () => {
     expect(problemsOf({ JWT_ACCESS_TTL: '25h', JWT_REFRESH_TTL: '1h' })).toEqual(['JWT_ACCESS_TTL="25h": JWT_ACCESS_TTL must be at most 1d']);
   });
 
+  it('refuses a family storage limit smaller than the largest file (UPLOAD_FAMILY_MAX_BYTES below UPLOAD_MAX_BYTES); equal is fine', () => {
+    expect(problemsOf({ UPLOAD_FAMILY_MAX_BYTES: '1000000', UPLOAD_MAX_BYTES: '2000000' })).toEqual([
+      'UPLOAD_FAMILY_MAX_BYTES="1000000": UPLOAD_FAMILY_MAX_BYTES must not be smaller than UPLOAD_MAX_BYTES (2000000), the largest single file',
+    ]);
+    expect(problemsOf({ UPLOAD_MAX_BYTES: String(11 * 1024 ** 3) })).toEqual([
+      `UPLOAD_FAMILY_MAX_BYTES (default ${10 * 1024 ** 3}): UPLOAD_FAMILY_MAX_BYTES must not be smaller than UPLOAD_MAX_BYTES (${11 * 1024 ** 3}), the largest single file`,
+    ]);
+    expect(validateEnv({ UPLOAD_FAMILY_MAX_BYTES: '2000000', UPLOAD_MAX_BYTES: '2000000' })).toMatchObject({ UPLOAD_FAMILY_MAX_BYTES: 2000000, UPLOAD_MAX_BYTES: 2000000 });
+  });
+
   it('accepts the duration bounds themselves', () => {
     expect(validateEnv({ JWT_ACCESS_TTL: '10s', JWT_REFRESH_TTL: '3650d' })).toMatchObject({ JWT_ACCESS_TTL: '10s', JWT_REFRESH_TTL: '3650d' });
     expect(validateEnv({ JWT_ACCESS_TTL: '10s', JWT_REFRESH_TTL: '1h' })).toMatchObject({ JWT_ACCESS_TTL: '10s', JWT_REFRESH_TTL: '1h' });

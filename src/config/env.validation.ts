@@ -429,6 +429,15 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
     // An access token lives no longer than its sign-in (its refresh token); the sweep of expired refresh tokens relies on it.
     problems.push(`JWT_ACCESS_TTL=${JSON.stringify(env.JWT_ACCESS_TTL)}: JWT_ACCESS_TTL must not be longer than JWT_REFRESH_TTL (${env.JWT_REFRESH_TTL})`);
   }
+  const uploadLimitProblems = problems.some((p) => p.startsWith('UPLOAD_MAX_BYTES=') || p.startsWith('UPLOAD_FAMILY_MAX_BYTES='));
+  if (!uploadLimitProblems && env.UPLOAD_FAMILY_MAX_BYTES < env.UPLOAD_MAX_BYTES) {
+    // A file the per-file limit accepts could never be stored, even in an empty family, and its 413 would
+    // say STORAGE_QUOTA_EXCEEDED (free space) instead of PAYLOAD_TOO_LARGE (a smaller file).
+    const shown = raw.UPLOAD_FAMILY_MAX_BYTES === undefined || raw.UPLOAD_FAMILY_MAX_BYTES === ''
+      ? `UPLOAD_FAMILY_MAX_BYTES (default ${env.UPLOAD_FAMILY_MAX_BYTES})`
+      : shownValue('UPLOAD_FAMILY_MAX_BYTES', raw.UPLOAD_FAMILY_MAX_BYTES);
+    problems.push(`${shown}: UPLOAD_FAMILY_MAX_BYTES must not be smaller than UPLOAD_MAX_BYTES (${env.UPLOAD_MAX_BYTES}), the largest single file`);
+  }
   if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) {
     problems.push('S3_BUCKET is required when STORAGE_DRIVER=s3');
   }

@@ -895,7 +895,8 @@ describe('files: size limit', () => {
 describe("files: a family's storage limit (UPLOAD_FAMILY_MAX_BYTES)", () => {
   const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-files-quota-'));
   const LIMIT = 20_000;
-  const t = useTestApp({ UPLOAD_DIR: uploadDir, UPLOAD_FAMILY_MAX_BYTES: String(LIMIT) });
+  // UPLOAD_MAX_BYTES: the family's limit may not be smaller than the largest file (refused at start-up).
+  const t = useTestApp({ UPLOAD_DIR: uploadDir, UPLOAD_FAMILY_MAX_BYTES: String(LIMIT), UPLOAD_MAX_BYTES: String(LIMIT) });
   afterAll(() => rmSync(uploadDir, { recursive: true, force: true }));
 
   const upload = (m: Member, content: Buffer, fields: Record<string, string> = {}) => {
