@@ -94,7 +94,8 @@ export function ApiStorageUnavailableError(): MethodDecorator & ClassDecorator {
     headers: RETRY_AFTER_HEADER,
     content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponse) } } },
     description:
-      'Object storage (STORAGE_DRIVER=s3) is unreachable, gave no answer within S3_TIMEOUT_SECONDS, or kept failing (STORAGE_UNAVAILABLE): ' +
+      'Object storage (STORAGE_DRIVER=s3) is unreachable, gave no answer within S3_TIMEOUT_SECONDS, or kept failing, or (STORAGE_DRIVER=local) ' +
+      'an upload found less free disk space than UPLOAD_MIN_FREE_BYTES (STORAGE_UNAVAILABLE): ' +
       `retry after Retry-After seconds (also details.retryAfterSeconds); nothing was recorded; or ${DATABASE_UNAVAILABLE}`,
   });
 }

@@ -37,7 +37,7 @@ export enum ErrorCode {
   SERVER_BUSY = 'SERVER_BUSY',
   /** The database cannot be reached or is not taking work (a restart, a fail-over, an outage); retry after `details.retryAfterSeconds`. */
   DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
-  /** Object storage (STORAGE_DRIVER=s3) cannot be reached, did not answer within S3_TIMEOUT_SECONDS, or kept failing; retry after `details.retryAfterSeconds`. */
+  /** Object storage (STORAGE_DRIVER=s3) cannot be reached, did not answer within S3_TIMEOUT_SECONDS, or kept failing, or (STORAGE_DRIVER=local) an upload found the disk below UPLOAD_MIN_FREE_BYTES; retry after `details.retryAfterSeconds`. */
   STORAGE_UNAVAILABLE = 'STORAGE_UNAVAILABLE',
   /** Password reset by email is off on this server (production without SMTP_URL). */
   PASSWORD_RESET_UNAVAILABLE = 'PASSWORD_RESET_UNAVAILABLE',

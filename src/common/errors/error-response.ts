@@ -48,7 +48,7 @@ export class ErrorDetailsResponse {
     description:
       'What went wrong, for programs (the message is for people); present on every 4xx answer and on a 503 SERVER_BUSY, ' +
       'DATABASE_UNAVAILABLE (any route that reads the database), STORAGE_UNAVAILABLE (upload and download: object storage ' +
-      'unreachable or not answering) or PASSWORD_RESET_UNAVAILABLE. ' +
+      'unreachable or not answering; an upload: the local disk below UPLOAD_MIN_FREE_BYTES) or PASSWORD_RESET_UNAVAILABLE. ' +
       'FAMILY_SCOPE_MISSING is a programming error: it is answered as a bare 500, without details',
   })
   code: ErrorCode;
@@ -70,7 +70,7 @@ export class ErrorDetailsResponse {
       'Seconds to wait before trying again, the same value as the Retry-After header: 429 RATE_LIMITED (until the rate window resets), ' +
       '503 SERVER_BUSY (GET /api/v1/sync: too many full pulls running), 503 DATABASE_UNAVAILABLE (the database is down, ' +
       'restarting or not taking work: 5 s) and 503 STORAGE_UNAVAILABLE (POST /api/v1/upload, GET /api/v1/files/{id}: object storage ' +
-      `unreachable or not answering: ${STORAGE_RETRY_AFTER_SECONDS} s)`,
+      `unreachable or not answering, or the local disk below UPLOAD_MIN_FREE_BYTES: ${STORAGE_RETRY_AFTER_SECONDS} s)`,
   })
   retryAfterSeconds?: number;
 
@@ -166,7 +166,7 @@ export class ErrorResponse {
     description:
       'Present on every 4xx answer, on a 503 SERVER_BUSY (GET /api/v1/sync, with retryAfterSeconds), on a 503 ' +
       'DATABASE_UNAVAILABLE (any route that reads the database, with retryAfterSeconds), on a 503 STORAGE_UNAVAILABLE ' +
-      '(upload and download: object storage unreachable, with retryAfterSeconds) and on a ' +
+      '(upload and download: object storage unreachable, or the local disk below UPLOAD_MIN_FREE_BYTES; with retryAfterSeconds) and on a ' +
       '503 PASSWORD_RESET_UNAVAILABLE (POST /api/v1/auth/forgot-password: no mail server); ' +
       'absent on a 500 (it says nothing, on purpose) and on the health check\'s 503',
   })

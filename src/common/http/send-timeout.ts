@@ -1,6 +1,14 @@
 import type { Socket } from 'node:net';
 import type { NextFunction, Request, Response } from 'express';
 
+/** Answers this middleware cut, for the request's log line (requestLogging). */
+const cutAnswers = new WeakSet<Response>();
+
+/** Whether `res`'s connection was closed by the send timeout (its client had stopped reading). */
+export function cutBySendTimeout(res: Response): boolean {
+  return cutAnswers.has(res);
+}
+
 /**
  * What nginx calls `send_timeout`, for a server that may run without a proxy in front: a response
  * whose client has stopped taking it is cut. Taking means the kernel accepting more of the pending
@@ -20,14 +28,6 @@ import type { NextFunction, Request, Response } from 'express';
  * event stream between its heartbeats, whose small writes never wait. After the answer has gone
  * out, Node sets the connection's keep-alive timeout in place of this one.
  */
-/** Answers this middleware cut, for the request's log line (requestLogging). */
-const cutAnswers = new WeakSet<Response>();
-
-/** Whether `res`'s connection was closed by the send timeout (its client had stopped reading). */
-export function cutBySendTimeout(res: Response): boolean {
-  return cutAnswers.has(res);
-}
-
 export function sendTimeout(ms: number) {
   return (_req: Request, res: Response, next: NextFunction): void => {
     const awaitClient = () => {

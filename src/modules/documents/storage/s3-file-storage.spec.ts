@@ -148,7 +148,7 @@ describe('S3 driver: storage that is down is StorageUnavailableError; anything e
     expect(forbidden).toMatchObject({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
   });
 
-  it('the local driver never says unavailable: a disk error stays the error it is (a 500)', async () => {
+  it('the local driver says unavailable only below UPLOAD_MIN_FREE_BYTES: a disk error stays the error it is (a 500)', async () => {
     const root = mkdtempSync(join(tmpdir(), 'hemoday-local-unavailable-'));
     opened.push({ close: () => rmSync(root, { recursive: true, force: true }) });
     const folder = randomUUID();

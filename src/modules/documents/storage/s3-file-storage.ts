@@ -122,7 +122,8 @@ export class S3FileStorage implements FileStorage {
       const body = result.Body as Readable & { socket?: Socket | null };
       // The store has answered: from here the phone's pace sets the stream's. The idle timeout would
       // cut the download of a phone that stops reading for S3_TIMEOUT_SECONDS (backpressure leaves
-      // the connection silent), which then resumes with Range; the phone going away ends it anyway.
+      // the connection silent), which then resumes with Range; the phone going away ends it anyway, and
+      // SEND_TIMEOUT_SECONDS (sendTimeout) one that stops reading that long.
       body.socket?.setTimeout(0);
       return body;
     } catch (error) {
