@@ -8,7 +8,7 @@ import { httpConfig } from '../../config/configuration.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 import { invalidField } from '../errors/invalid-request.js';
 import { bodyParserError, pathOf } from './body-errors.js';
-import { closeAfterAnswer, discardBody, MAX_DRAIN_BYTES } from './discard-body.js';
+import { closeAfterAnswer, discardBody, discardUnreadBody } from './discard-body.js';
 import { findRefusedValue } from './refused-body-value.js';
 import { isUuid } from './uuid.js';
 
@@ -168,12 +168,7 @@ export class JsonBodyMiddleware implements NestMiddleware {
       const unauthenticated = new DomainError(ErrorCode.UNAUTHENTICATED, 'Unauthorized');
       // Nothing of the body is parsed or kept. A declared length past the drain bound is not read
       // at all: the answer goes out now and the connection is closed after it.
-      if (Number(req.headers['content-length']) > MAX_DRAIN_BYTES) {
-        closeAfterAnswer(req);
-        next(unauthenticated);
-        return;
-      }
-      void discardBody(req).then(() => next(unauthenticated));
+      void discardUnreadBody(req).then(() => next(unauthenticated));
       return;
     }
     if (hasNonJsonBody(req)) return refuseNonJson(req, next);

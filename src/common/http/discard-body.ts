@@ -51,6 +51,16 @@ export function discardBody(req: Request, maxBytes = MAX_DRAIN_BYTES, maxMs = MA
   });
 }
 
+/**
+ * For a refusal decided before any of the body was read (the sync push's 401, an upload to a family
+ * at its storage limit): a body declared longer than MAX_DRAIN_BYTES is not read at all, and the
+ * connection is closed after the answer; a shorter or undeclared one goes through discardBody first.
+ */
+export async function discardUnreadBody(req: Request): Promise<void> {
+  if (Number(req.headers['content-length']) > MAX_DRAIN_BYTES) closeAfterAnswer(req);
+  else await discardBody(req);
+}
+
 /** Node closes the connection once this answer is sent: for a body we stopped reading. */
 export function closeAfterAnswer(req: Request): void {
   if (req.res && !req.res.headersSent) req.res.setHeader('Connection', 'close');

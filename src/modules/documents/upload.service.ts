@@ -10,7 +10,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { assertStillMemberOutsideVersionedWrite } from '../../common/family-scope/membership.js';
 import { invalidRequest } from '../../common/errors/invalid-request.js';
-import { closeAfterAnswer, discardBody, MAX_DRAIN_BYTES } from '../../common/http/discard-body.js';
+import { discardUnreadBody } from '../../common/http/discard-body.js';
 import { flattenValidationErrors } from '../../common/http/validation.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { uploadConfig } from '../../config/configuration.js';
@@ -68,8 +68,7 @@ export class UploadService {
     if (room <= 0 || declaresFileOver(req, room)) {
       // A body of a few MiB is read and dropped first, as after any refusal midway: a phone still
       // sending it would report a broken connection, not our answer. A longer one is not read at all.
-      if (Number(req.headers['content-length']) > MAX_DRAIN_BYTES) closeAfterAnswer(req);
-      else await discardBody(req);
+      await discardUnreadBody(req);
       throw DocumentsErrors.storageQuotaExceeded(this.config.familyMaxBytes, this.config.familyMaxBytes - room);
     }
     try {
