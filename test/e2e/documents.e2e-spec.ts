@@ -15,6 +15,7 @@ import { FilesRepository } from '../../src/modules/documents/files.repository.js
 import { DRAINED_MAX_BYTES, rawRequest, UNREAD_MAX_BYTES } from '../setup/raw-request.js';
 import { createTestApp, useTestApp, type RunningApp, type TestApp } from '../setup/test-app.js';
 import { until } from '../setup/wait.js';
+import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { Device } from '../sync-client/device.js';
 
 interface Member {
@@ -906,6 +907,11 @@ describe("files: a family's storage limit (UPLOAD_FAMILY_MAX_BYTES)", () => {
   };
   const storedOf = async (m: Member) =>
     Number((await t.db.query('SELECT coalesce(sum(size_bytes), 0) AS sum FROM files WHERE family_id = $1', [m.familyId]))[0].sum);
+  /** Deletes a document as a phone does: a pull, then a push of its id. */
+  const deleteDocument = async (m: Member, id: string) => {
+    const { body } = await pull(t, m, null).expect(200);
+    await push(t, m, body.timestamp, changesOf('documents', { deleted: [id] })).expect(200);
+  };
   const quotaRefusal = (stored: number) => ({
     statusCode: 413,
     details: { code: 'STORAGE_QUOTA_EXCEEDED', max_bytes: LIMIT, stored_bytes: stored },
@@ -915,14 +921,7 @@ describe("files: a family's storage limit (UPLOAD_FAMILY_MAX_BYTES)", () => {
     const m = await register(t);
     const other = await register(t);
     const withDocument = await upload(m, pdf(9_000), { name: 'Discharge letter', category: 'discharge_summary' }).expect(201);
-    const pull = await t.http().get('/api/v1/sync').query({ last_pulled_at: 0 }).set('Authorization', `Bearer ${m.token}`).expect(200);
-    await t
-      .http()
-      .post('/api/v1/sync')
-      .query({ last_pulled_at: pull.body.timestamp })
-      .set('Authorization', `Bearer ${m.token}`)
-      .send({ changes: { documents: { created: [], updated: [], deleted: [withDocument.body.document.id] } } })
-      .expect(200);
+    await deleteDocument(m, withDocument.body.document.id);
     const bare = await upload(m, pdf(9_000)).expect(201);
     const stored = withDocument.body.size_bytes + bare.body.size_bytes;
 
@@ -954,14 +953,7 @@ describe("files: a family's storage limit (UPLOAD_FAMILY_MAX_BYTES)", () => {
     const first = await upload(m, pdf(9_000), { name: 'Discharge letter', category: 'discharge_summary' }).expect(201);
     // A new version of the document's file: the one it replaces stays stored (and counted) until the cleanup.
     const second = await upload(m, pdf(5_000), { document_id: first.body.document.id }).expect(201);
-    const pull = await t.http().get('/api/v1/sync').query({ last_pulled_at: 0 }).set('Authorization', `Bearer ${m.token}`).expect(200);
-    await t
-      .http()
-      .post('/api/v1/sync')
-      .query({ last_pulled_at: pull.body.timestamp })
-      .set('Authorization', `Bearer ${m.token}`)
-      .send({ changes: { documents: { created: [], updated: [], deleted: [first.body.document.id] } } })
-      .expect(200);
+    await deleteDocument(m, first.body.document.id);
     const stored = first.body.size_bytes + second.body.size_bytes;
     expect((await upload(m, pdf(9_000))).body).toMatchObject(quotaRefusal(stored));
 
