@@ -873,7 +873,29 @@ describe('files: size limit', () => {
     expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
   });
 
-  it('refuses a declared Content-Length far over the limit before reading the body', async () => {
+  it('a file declared over the limit but short enough to drain (a small UPLOAD_MAX_BYTES) is read to its end before the 413, so the phone reads it', async () => {
+    const m = await register(t);
+    const boundary = `----hemoday${randomUUID()}`;
+    const prefix = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="scan.pdf"\r\n\r\n%PDF-1.4\n`;
+    const suffix = `\r\n--${boundary}--\r\n`;
+    const total = 1024 * 1024;
+    const answer = await rawRequest(t, {
+      method: 'POST',
+      path: '/api/v1/upload',
+      headers: { Authorization: `Bearer ${m.token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+      declaredLength: Buffer.byteLength(prefix) + total + Buffer.byteLength(suffix),
+      prefix,
+      chunk: Buffer.alloc(64 * 1024, 0x41),
+      total,
+      suffix,
+    });
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body!)).toMatchObject({ details: { code: 'PAYLOAD_TOO_LARGE', max_bytes: 4096 } });
+    expect(answer.serverRead).toBeGreaterThan(total);
+    expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
+  });
+
+  it('refuses a declared Content-Length far over the limit, and over what is drained, before reading the body', async () => {
     const m = await register(t);
     // The server answers and closes while the client may still be sending: either the client reads the 413,
     // or it sees the connection cut (EPIPE/ECONNRESET). Either way nothing is stored.
@@ -881,7 +903,7 @@ describe('files: size limit', () => {
       .http()
       .post('/api/v1/upload')
       .set('Authorization', `Bearer ${m.token}`)
-      .attach('file', pdf(600_000), 'huge.pdf')
+      .attach('file', pdf(6 * 1024 * 1024), 'huge.pdf')
       .ok(() => true)
       .then(
         (res) => res.status,

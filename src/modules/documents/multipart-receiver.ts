@@ -1,7 +1,7 @@
 import busboy, { type FileInfo } from 'busboy';
 import type { Request } from 'express';
 import type { Readable } from 'node:stream';
-import { closeAfterAnswer, discardBody } from '../../common/http/discard-body.js';
+import { discardBody, discardUnreadBody } from '../../common/http/discard-body.js';
 import { unstorableTextProblem } from '../../common/http/storable-text.js';
 import { DocumentsErrors } from './documents.errors.js';
 
@@ -54,16 +54,17 @@ export function declaresFileOver(req: Request, bytes: number): boolean {
 export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks: MultipartHooks<T>): Promise<ReceivedMultipart<T>> {
   return new Promise((resolve, reject) => {
     if (declaresFileOver(req, limits.maxFileBytes)) {
-      // Refuse before reading: no point in receiving megabytes we already know we'll discard.
-      closeAfterAnswer(req);
-      return reject(DocumentsErrors.fileTooLarge(limits.maxFileBytes));
+      // Refused before reading: no point in receiving megabytes we already know we'll discard. A body
+      // short enough to drain (a small UPLOAD_MAX_BYTES) is read first, so the phone reads the 413.
+      void discardUnreadBody(req).then(() => reject(DocumentsErrors.fileTooLarge(limits.maxFileBytes)));
+      return;
     }
     // Content-Encoding is not decoded here: a gzipped body was parsed as multipart (400 "Malformed"), and one
     // labelled gzip but sent plain was stored. The files are compressed already; refuse it (RFC 9110 §12.5.3).
     const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
     if (encoding !== '' && encoding !== 'identity') {
       req.res?.setHeader('Accept-Encoding', 'identity');
-      void discardBody(req).then(() => reject(DocumentsErrors.uploadEncodingNotSupported()));
+      void discardUnreadBody(req).then(() => reject(DocumentsErrors.uploadEncodingNotSupported()));
       return;
     }
     let parser: busboy.Busboy;
