@@ -1,5 +1,5 @@
 import type { DataSourceOptions } from 'typeorm';
-import { DEADLINE_MARGIN_MS, deadlineClient } from './deadline-client.js';
+import { deadlineClient } from './deadline-client.js';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations.js';
 import { TypeOrmLogger } from './typeorm-logger.js';
@@ -46,5 +46,5 @@ function statementLimits(seconds: number | undefined) {
   if (!seconds) return {};
   const ms = seconds * 1000;
   // Sent in the start-up packet: every connection of the pool has them from its first statement.
-  return { statement_timeout: ms, idle_in_transaction_session_timeout: ms, Client: deadlineClient(ms + DEADLINE_MARGIN_MS) };
+  return { statement_timeout: ms, idle_in_transaction_session_timeout: ms, Client: deadlineClient(ms) };
 }
