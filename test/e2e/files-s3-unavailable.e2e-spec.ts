@@ -77,7 +77,8 @@ describeOnEmbeddedRun('object storage that accepts connections and never answers
     await t?.close();
   });
 
-  it('an upload (with document fields) answers 503 STORAGE_UNAVAILABLE with Retry-After instead of hanging, and leaves no row and no new version', async () => {
+  // Concurrent: each test has its own family, and most of its time is waiting out S3 timeouts.
+  it.concurrent('an upload (with document fields) answers 503 STORAGE_UNAVAILABLE with Retry-After instead of hanging, and leaves no row and no new version', async () => {
     const family = await registerFamily(t);
     const db = t.app.get(DataSource);
     const versionOf = async () => (await db.query<Array<{ v: string }>>('SELECT sync_version AS v FROM families WHERE id = $1', [family.family.id]))[0].v;
@@ -98,7 +99,7 @@ describeOnEmbeddedRun('object storage that accepts connections and never answers
     expect({ files, documents, version: await versionOf() }).toEqual({ files: 0, documents: 0, version: before });
   });
 
-  it('a download answers 503 STORAGE_UNAVAILABLE with Retry-After instead of hanging; a HEAD or a 304, which do not read the storage, still answer', async () => {
+  it.concurrent('a download answers 503 STORAGE_UNAVAILABLE with Retry-After instead of hanging; a HEAD or a 304, which do not read the storage, still answer', async () => {
     const family = await registerFamily(t);
     const db = t.app.get(DataSource);
     const id = randomUUID();
@@ -110,9 +111,12 @@ describeOnEmbeddedRun('object storage that accepts connections and never answers
       [id, family.family.id, `${family.family.id}/${id}`, pdf().length, sha256, family.user.id],
     );
 
-    const res = await t.http().get(`/api/v1/files/${id}`).set(bearer(family.token));
+    // Side by side: each waits out the S3 timeouts on its own connection to the silent endpoint.
+    const [res, ranged] = await Promise.all([
+      t.http().get(`/api/v1/files/${id}`).set(bearer(family.token)),
+      t.http().get(`/api/v1/files/${id}`).set(bearer(family.token)).set('Range', 'bytes=0-3'),
+    ]);
     expect({ status: res.status, retryAfter: res.headers['retry-after'], body: res.body }).toEqual({ status: 503, retryAfter: '30', body: UNAVAILABLE });
-    const ranged = await t.http().get(`/api/v1/files/${id}`).set(bearer(family.token)).set('Range', 'bytes=0-3');
     expect({ status: ranged.status, code: ranged.body.details?.code }).toEqual({ status: 503, code: 'STORAGE_UNAVAILABLE' });
 
     await t.http().head(`/api/v1/files/${id}`).set(bearer(family.token)).expect(200);
