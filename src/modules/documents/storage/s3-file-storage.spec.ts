@@ -87,7 +87,9 @@ describe('S3 driver: storage that is down is StorageUnavailableError; anything e
     expect(errors.get).toMatchObject({ code: 'STORAGE_UNAVAILABLE', status: 503, details: { retryAfterSeconds: 30 } });
   });
 
-  it('a server that accepts the connection and never answers: S3_TIMEOUT_SECONDS of silence ends each attempt', async () => {
+  // Concurrent (after the refused port's test, which no other server may take meanwhile): each test has
+  // servers and storages of its own, and most of its time is waiting out timeouts and the SDK's retry delays.
+  it.concurrent('a server that accepts the connection and never answers: S3_TIMEOUT_SECONDS of silence ends each attempt', async () => {
     const sockets: Socket[] = [];
     const silent = createServer((socket) => {
       sockets.push(socket);
@@ -108,7 +110,7 @@ describe('S3 driver: storage that is down is StorageUnavailableError; anything e
     expect((error as StorageUnavailableError).reason).toMatch(/^GetObject: the request socket timed out after 1000 ms of inactivity.*\(3 attempts\)$/);
   });
 
-  it('once the store has answered, a download whose reader pauses longer than S3_TIMEOUT_SECONDS is not cut: the phone sets the pace', async () => {
+  it.concurrent('once the store has answered, a download whose reader pauses longer than S3_TIMEOUT_SECONDS is not cut: the phone sets the pace', async () => {
     // A store that sends the first half, then nothing for 1.5 s (the timeout is 1 s), as a connection
     // held back by a phone that stopped reading is silent, then the rest.
     const half = Buffer.alloc(64 * 1024, 1);
@@ -125,7 +127,7 @@ describe('S3 driver: storage that is down is StorageUnavailableError; anything e
     expect(Buffer.concat(chunks).equals(Buffer.concat([half, half]))).toBe(true);
   });
 
-  it('5xx and SlowDown, once the retries are spent, are unavailable; 403 AccessDenied is not (a configuration error: a 500)', async () => {
+  it.concurrent('5xx and SlowDown, once the retries are spent, are unavailable; 403 AccessDenied is not (a configuration error: a 500)', async () => {
     const slowDown = s3ErrorServer(503, 'SlowDown');
     const internal = s3ErrorServer(500, 'InternalError');
     const denied = s3ErrorServer(403, 'AccessDenied');
