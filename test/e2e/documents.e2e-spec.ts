@@ -79,6 +79,26 @@ function rawMultipart(filenameHeader: string, content: Buffer, fields: Record<st
   return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
+/**
+ * A multipart upload of `total` bytes of file, sent over a fresh connection with its Content-Length:
+ * what the server read of it, and its answer (rawRequest).
+ */
+function declaredUpload(t: RunningApp, token: string, total: number) {
+  const boundary = `----hemoday${randomUUID()}`;
+  const prefix = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="scan.pdf"\r\n\r\n%PDF-1.4\n`;
+  const suffix = `\r\n--${boundary}--\r\n`;
+  return rawRequest(t, {
+    method: 'POST',
+    path: '/api/v1/upload',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+    declaredLength: Buffer.byteLength(prefix) + total + Buffer.byteLength(suffix),
+    prefix,
+    chunk: Buffer.alloc(64 * 1024, 0x41),
+    total,
+    suffix,
+  });
+}
+
 /** Collects a binary response body whatever its content type. */
 function binary(res: Response, callback: (err: Error | null, body: Buffer) => void): void {
   const chunks: Buffer[] = [];
@@ -875,20 +895,8 @@ describe('files: size limit', () => {
 
   it('a file declared over the limit but short enough to drain (a small UPLOAD_MAX_BYTES) is read to its end before the 413, so the phone reads it', async () => {
     const m = await register(t);
-    const boundary = `----hemoday${randomUUID()}`;
-    const prefix = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="scan.pdf"\r\n\r\n%PDF-1.4\n`;
-    const suffix = `\r\n--${boundary}--\r\n`;
     const total = 1024 * 1024;
-    const answer = await rawRequest(t, {
-      method: 'POST',
-      path: '/api/v1/upload',
-      headers: { Authorization: `Bearer ${m.token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
-      declaredLength: Buffer.byteLength(prefix) + total + Buffer.byteLength(suffix),
-      prefix,
-      chunk: Buffer.alloc(64 * 1024, 0x41),
-      total,
-      suffix,
-    });
+    const answer = await declaredUpload(t, m.token, total);
     expect(answer.status).toBe(413);
     expect(JSON.parse(answer.body!)).toMatchObject({ details: { code: 'PAYLOAD_TOO_LARGE', max_bytes: 4096 } });
     expect(answer.serverRead).toBeGreaterThan(total);
@@ -1019,20 +1027,8 @@ describe("files: a family's storage limit (UPLOAD_FAMILY_MAX_BYTES)", () => {
   it('a family at its limit: a phone-sized upload is read to its end before the 413, so the phone reads the answer instead of a reset connection', async () => {
     const m = await register(t);
     await upload(m, Buffer.concat([pdf(0), randomBytes(LIMIT - pdf(0).length)])).expect(201);
-    const boundary = `----hemoday${randomUUID()}`;
-    const prefix = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="scan.pdf"\r\n\r\n%PDF-1.4\n`;
-    const suffix = `\r\n--${boundary}--\r\n`;
     const total = 2 * 1024 * 1024;
-    const answer = await rawRequest(t, {
-      method: 'POST',
-      path: '/api/v1/upload',
-      headers: { Authorization: `Bearer ${m.token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
-      declaredLength: Buffer.byteLength(prefix) + total + Buffer.byteLength(suffix),
-      prefix,
-      chunk: Buffer.alloc(64 * 1024, 0x41),
-      total,
-      suffix,
-    });
+    const answer = await declaredUpload(t, m.token, total);
     expect(answer.status).toBe(413);
     expect(JSON.parse(answer.body!)).toMatchObject(quotaRefusal(LIMIT));
     expect(answer.serverRead).toBeGreaterThan(total);
