@@ -53,7 +53,7 @@ async function show(dataSource: DataSource): Promise<string> {
   }
   return (
     `${pending.length} pending migration${pending.length === 1 ? '' : 's'}: ${pending.map((m) => m.name).join(', ')}\n` +
-    '`npm run migration:run` applies them (the app also does at start-up).'
+    `\`npm run migration:run\` applies ${pending.length === 1 ? 'it' : 'them'} (the app also does at start-up).`
   );
 }
 
