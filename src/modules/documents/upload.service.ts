@@ -64,12 +64,13 @@ export class UploadService {
     // A family already at its storage limit, or a file declared larger than what is left of it, is
     // refused before the file is stored (an upload from a phone may take minutes); the limit itself is
     // enforced when the file is recorded (insertWithinQuota), where concurrent uploads take turns.
-    const room = this.config.familyMaxBytes - (await this.files.bytesStored());
+    const familyBytes = await this.files.bytesStored();
+    const room = this.config.familyMaxBytes - familyBytes;
     if (room <= 0 || declaresFileOver(req, room)) {
       // A body of a few MiB is read and dropped first, as after any refusal midway: a phone still
       // sending it would report a broken connection, not our answer. A longer one is not read at all.
       await discardUnreadBody(req);
-      throw DocumentsErrors.storageQuotaExceeded(this.config.familyMaxBytes, this.config.familyMaxBytes - room);
+      throw DocumentsErrors.storageQuotaExceeded(this.config.familyMaxBytes, familyBytes);
     }
     try {
       const received = await receiveMultipart(
