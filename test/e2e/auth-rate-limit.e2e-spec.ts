@@ -133,6 +133,30 @@ describe('auth rate limits (e2e)', () => {
     expect429(await login(newClientIp(), user.email));
   });
 
+  it('POST /families: founding, leaving and founding again is limited per user (every attempt counts), and per network', async () => {
+    const user = await registerFamily(t, { ip: newClientIp() });
+    const found = (ip = newClientIp()) => t.http().post('/api/v1/families').set('X-Forwarded-For', ip).set(bearer(user.token)).send({});
+    const leave = () => t.http().post('/api/v1/families/me/leave').set(bearer(user.token)).expect(204);
+    await leave();
+    for (let i = 0; i < 3; i++) {
+      expect((await found()).status).toBe(201);
+      await leave();
+    }
+    expect429(await found());
+    // The 429 founded nothing: the user is still in no family.
+    expect((await t.http().get('/api/v1/auth/me').set(bearer(user.token)).expect(200)).body.user.family_id).toBeNull();
+
+    // One network founding for many users: 3× the account limit, whatever the outcome (409s count too).
+    const ip = newClientIp();
+    const others = await Promise.all([1, 2, 3, 4].map(() => registerFamily(t, { ip: newClientIp() })));
+    for (const other of others.slice(0, 3)) {
+      for (let i = 0; i < 3; i++) expect((await t.http().post('/api/v1/families').set('X-Forwarded-For', ip).set(bearer(other.token)).send({})).status).toBe(409);
+    }
+    // A fourth user, whose own budget is untouched, is refused on that network, and not on another.
+    expect429(await t.http().post('/api/v1/families').set('X-Forwarded-For', ip).set(bearer(others[3].token)).send({}));
+    expect((await t.http().post('/api/v1/families').set('X-Forwarded-For', newClientIp()).set(bearer(others[3].token)).send({})).status).toBe(409);
+  });
+
   it('a proxy that writes the source port (address:port, [v6]:port): a new port is not a new budget', async () => {
     const ip = newClientIp();
     const register = (from: string) =>

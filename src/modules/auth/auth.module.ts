@@ -13,6 +13,7 @@ import { AuthRateLimitRepository } from './rate-limit.repository.js';
 import { JWT_SECRET } from './auth.constants.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
+import { FamilyCreationController } from './family-creation.controller.js';
 import { RefreshTokenEntity } from './entities/refresh-token.entity.js';
 import { UserEntity } from './entities/user.entity.js';
 import { resolveJwtSecret } from './jwt-secret.js';
@@ -43,7 +44,7 @@ const jwtSecretProvider = {
       useFactory: (secret: KeyObject) => ({ secret, signOptions: { algorithm: 'HS256' } }),
     }),
   ],
-  controllers: [AuthController],
+  controllers: [AuthController, FamilyCreationController],
   providers: [
     AuthService,
     PasswordService,

@@ -5,12 +5,11 @@ import { FamilyEntity } from './entities/family.entity.js';
 import { FamiliesController } from './families.controller.js';
 import { FamiliesRepository, FamilyMembersRepository } from './families.repository.js';
 import { FamiliesService } from './families.service.js';
-import { FamilyCreationController } from './family-creation.controller.js';
 import { FamilyMembershipService } from './family-membership.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([FamilyEntity, UserEntity])],
-  controllers: [FamiliesController, FamilyCreationController],
+  controllers: [FamiliesController],
   providers: [FamiliesService, FamilyMembershipService, FamiliesRepository, FamilyMembersRepository],
   exports: [FamiliesService, FamilyMembershipService],
 })
