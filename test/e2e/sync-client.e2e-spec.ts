@@ -635,6 +635,58 @@ describe('sync with the real WatermelonDB client', () => {
     expect(clientLog.slice(logFrom)).toEqual([]);
   });
 
+  it('a database restored from an older backup: the phone keeps its unpushed deletion, edit and new record, and pushes them; what it synced after the backup leaves it (DEPLOYMENT.md: Backups)', async () => {
+    const db = t.app.get(DataSource);
+    const [owner] = await registerFamily(t);
+    const phone = device(owner);
+    await phone.sync();
+    const deleted = await phone.create('transfusions', { date: 1, volume_ml: 100, notes: 'deleted offline' });
+    const edited = await phone.create('transfusions', { date: 2, volume_ml: 200, notes: 'before the backup' });
+    await phone.sync();
+    await phone.sync();
+    // The backup (pg_dump): the family's version, its rows and what the server knows of this phone.
+    const dump = async () => ({
+      version: (await db.query('SELECT sync_version FROM families WHERE id = $1', [owner.familyId]))[0].sync_version,
+      rows: (await db.query('SELECT coalesce(json_agg(t), \'[]\') AS rows FROM transfusions t WHERE family_id = $1', [owner.familyId]))[0].rows,
+      cursors: (await db.query('SELECT coalesce(json_agg(c), \'[]\') AS rows FROM sync_cursors c WHERE device_id = $1', [phone.deviceId]))[0].rows,
+      pushes: (await db.query('SELECT coalesce(json_agg(p), \'[]\') AS rows FROM sync_last_pushes p WHERE device_id = $1', [phone.deviceId]))[0].rows,
+    });
+    const backup = await dump();
+    const afterBackup = await phone.create('transfusions', { date: 3, volume_ml: 300, notes: 'synced after the backup' });
+    await phone.sync();
+    await phone.sync();
+    // pg_restore of that backup.
+    await db.query('UPDATE families SET sync_version = $2 WHERE id = $1', [owner.familyId, backup.version]);
+    await db.query('DELETE FROM transfusions WHERE family_id = $1', [owner.familyId]);
+    await db.query('INSERT INTO transfusions SELECT * FROM json_populate_recordset(NULL::transfusions, $1::json)', [JSON.stringify(backup.rows)]);
+    await db.query('DELETE FROM sync_cursors WHERE device_id = $1', [phone.deviceId]);
+    await db.query('INSERT INTO sync_cursors SELECT * FROM json_populate_recordset(NULL::sync_cursors, $1::json)', [JSON.stringify(backup.cursors)]);
+    await db.query('DELETE FROM sync_last_pushes WHERE device_id = $1', [phone.deviceId]);
+    await db.query('INSERT INTO sync_last_pushes SELECT * FROM json_populate_recordset(NULL::sync_last_pushes, $1::json)', [JSON.stringify(backup.pushes)]);
+
+    // Offline meanwhile: the user deletes one record, edits another, enters a new one.
+    await phone.remove('transfusions', deleted);
+    await phone.update('transfusions', edited, { notes: 'edited offline' });
+    const added = await phone.create('transfusions', { date: 4, volume_ml: 400, notes: 'entered offline' });
+    const logFrom = clientLog.length;
+    await phone.sync();
+    expect(phone.lastPull?.experimentalStrategy).toBe('replacement');
+    await phone.sync();
+    // The deletion was the user's, not pushed yet: it is kept and reaches the server (sent as `created`,
+    // the restored record replaced the phone's deletion, and came back on the phone and the server).
+    expect(await phone.find('transfusions', deleted)).toBeNull();
+    const [row] = await db.query('SELECT deleted_at FROM transfusions WHERE id = $1', [deleted]);
+    expect(row.deleted_at).not.toBeNull();
+    expect(await phone.find('transfusions', edited)).toMatchObject({ notes: 'edited offline' });
+    expect(await phone.find('transfusions', added)).not.toBeNull();
+    // The documented limit: a record the phone had synced after the backup is not on the restored
+    // server, and the replacement removes it from the phone too (WatermelonDB never pushes a synced record again).
+    expect(await phone.find('transfusions', afterBackup)).toBeNull();
+    await sameData(phone, device(owner));
+    // Every record the replacement sent is one the phone held: sent as `updated`, no "already exists locally" error.
+    expect(clientLog.slice(logFrom)).toEqual([]);
+  });
+
   it("another family's user signing in on the same phone (same installation, database not cleared) gets a replacement: the previous family's records leave, the new family's whole history comes", async () => {
     const [u1] = await registerFamily(t);
     const [u2] = await registerFamily(t); // joined family B before the phone's last sync

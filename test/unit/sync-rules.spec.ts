@@ -32,6 +32,22 @@ describe('planPull', () => {
     expect(planPull({ ...base, cursor: null, deviceHoldsOtherFamily: true }).replacement).toBe(false);
   });
 
+  it('a replacement sends rows as created to a phone known to hold another family, by the cursor to one that may hold this family (found by review)', () => {
+    // Joined since the cursor, or the installation's record of the cursor (or else its latest record) names another family: it holds none of these rows.
+    expect(planPull({ ...base, cursor: 99 }).modes.transfusions).toBe('full');
+    expect(planPull({ ...base, cursor: 300, deviceHoldsOtherFamily: true, knownToHoldOtherFamily: true }).modes.transfusions).toBe('full');
+    expect(planPull({ ...base, cursor: 600, deviceHoldsOtherFamily: true, knownToHoldOtherFamily: true }).modes.transfusions).toBe('full');
+    // No record of the cursor (a restored backup puts every phone's cursor ahead of the family's version, unrecorded;
+    // a cursor pulled without X-Device-Id, or trimmed): `updated` up to the cursor, so a deletion made on the phone survives.
+    expect(planPull({ ...base, cursor: 300, deviceHoldsOtherFamily: true }).modes.transfusions).toBe('held');
+    expect(planPull({ ...base, cursor: 600, deviceHoldsOtherFamily: true }).modes.transfusions).toBe('held');
+    expect(planPull({ ...base, cursor: 600, deviceId: null }).modes.transfusions).toBe('held');
+    expect(planPull({ ...base, cursor: 400, deviceHoldsOtherFamily: true, forceReplacement: true }).modes.transfusions).toBe('held');
+    // A table new to the client (migration) still comes whole as created.
+    const migrated = planPull({ ...base, cursor: 600, deviceHoldsOtherFamily: true, migration: { tables: ['reminders'], columns: [{ table: 'documents', columns: ['notes'] }] } });
+    expect(migrated.modes).toMatchObject({ reminders: 'full', documents: 'held', transfusions: 'held' });
+  });
+
   it('a replacement stays one when the family version was raised past the cursor (forceReplacement)', () => {
     expect(planPull({ ...base, cursor: 400, deviceHoldsFamily: true, forceReplacement: true }).replacement).toBe(true);
     expect(planPull({ ...base, cursor: null, forceReplacement: true }).replacement).toBe(false); // a first sync replaces nothing

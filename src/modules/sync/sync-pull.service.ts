@@ -96,6 +96,7 @@ export class SyncPullService {
           migration: request.migration,
           deviceHoldsFamily: state.deviceHoldsFamily,
           deviceHoldsOtherFamily: state.deviceHoldsOtherFamily,
+          knownToHoldOtherFamily: state.knownToHoldOtherFamily,
           schemaVersion: request.schemaVersion,
           forceReplacement: request.forceReplacement,
         });
@@ -172,6 +173,12 @@ export interface PullInput {
    * cursor: whatever its value, the device may hold another family's records.
    */
   deviceHoldsOtherFamily?: boolean;
+  /**
+   * The device is known to hold another family's records: its cursor's record names another family,
+   * or (no record of the cursor) the installation's latest recorded answer carried another family.
+   * Decides only how a replacement lists its rows.
+   */
+  knownToHoldOtherFamily?: boolean;
   /** The client's app schema version (`schema_version`); null when it did not say. */
   schemaVersion?: number | null;
   /** Replace whatever the cursor says (see SyncPullService.pull). */
@@ -187,15 +194,27 @@ export function planPull(input: PullInput): PullPlan {
   // was issued for another family's data: the device must replace what it holds. So must a device
   // whose last full snapshot was of another family, whatever its cursor: a second line of defence
   // behind the join's versioning (a cursor of the family left can never reach the join's version).
+  const joinedSinceCursor = cursor !== null && cursor < joinedVersion && !input.deviceHoldsFamily;
   const replacement =
     cursor !== null &&
-    ((cursor < joinedVersion && !input.deviceHoldsFamily) || cursor > version || (input.deviceHoldsOtherFamily ?? false) || (input.forceReplacement ?? false));
+    (joinedSinceCursor || cursor > version || (input.deviceHoldsOtherFamily ?? false) || (input.forceReplacement ?? false));
   const full = cursor === null || replacement;
+  // A replacement sends every live row. To a phone known to hold another family (it joined this one
+  // after its cursor; the installation's record of the cursor, or else its latest recorded answer,
+  // names another family) as `created`: it holds none of them. Otherwise the phone most likely holds
+  // this family's records — a database restored from an older backup (every phone's cursor lies
+  // ahead of it, unrecorded), a cursor pulled without X-Device-Id — some of them deleted on the
+  // phone and not pushed yet. Sent as `created`, WatermelonDB destroys such a local deletion and
+  // re-creates the record (logging a "serious bug" for it and for every other record it holds): the
+  // user's deletion is lost, on the phone and on the server. So those rows go by the cursor, as in an
+  // incremental pull (`updated` up to it: a deletion on the phone is kept, then pushed). Either way
+  // the phone ends with the same records; a wrong guess only makes WatermelonDB log (found by review).
+  const fullMode: PullMode = replacement && !joinedSinceCursor && !input.knownToHoldOtherFamily ? 'held' : 'full';
   // A table newer than the client's schema is left out: the client has nowhere to put it.
-  for (const name of SYNC_TABLE_NAMES) if (inClientSchema(SYNC_TABLE_BY_NAME.get(name)!, schemaVersion)) modes[name] = full ? 'full' : 'incremental';
-  if (!full && input.migration) {
+  for (const name of SYNC_TABLE_NAMES) if (inClientSchema(SYNC_TABLE_BY_NAME.get(name)!, schemaVersion)) modes[name] = full ? fullMode : 'incremental';
+  if ((!full || fullMode === 'held') && input.migration) {
     const known = (table: string): table is SyncTableName => SYNC_TABLE_BY_NAME.has(table) && modes[table as SyncTableName] !== undefined;
-    for (const { table } of input.migration.columns) if (known(table)) modes[table] = 'columns';
+    if (!full) for (const { table } of input.migration.columns) if (known(table)) modes[table] = 'columns';
     // A table new to the client: it holds none of its rows.
     for (const table of input.migration.tables) if (known(table)) modes[table] = 'full';
   }

@@ -8,9 +8,11 @@ import type { WriteStamp } from './write-stamp.js';
  * How one table is read for a pull:
  * - `full`: every live row as `created` (first sync, replacement, table new to the client);
  * - `incremental`: rows with server_version > cursor, created / updated / deleted;
- * - `columns`: incremental plus every live row (the client gained columns in this table).
+ * - `columns`: incremental plus every live row (the client gained columns in this table);
+ * - `held`: every live row, as `created` or `updated` by the cursor as in `incremental` (a replacement
+ *   for a phone that may hold this family's records: see planPull).
  */
-export type PullMode = 'full' | 'incremental' | 'columns';
+export type PullMode = 'full' | 'incremental' | 'columns' | 'held';
 
 export interface PullPlan {
   familyId: string;
@@ -34,6 +36,13 @@ export interface PullState {
   deviceHoldsFamily: boolean;
   /** The device's cursor was issued to it with another family's data, or this installation has no record of it: replace. */
   deviceHoldsOtherFamily: boolean;
+  /**
+   * Known to hold another family's records (not merely: unknown): the installation's record of the
+   * cursor names another family, or, without one, its latest recorded answer carried another family.
+   * A guess when there is no record of the cursor, used only to say how a replacement's rows are
+   * listed (planPull), never whether the pull is a replacement.
+   */
+  knownToHoldOtherFamily: boolean;
 }
 
 /** A pushed id as found on the server (any family). */
@@ -110,7 +119,7 @@ function tableChangesSql(spec: TableSpec, mode: PullMode, schemaVersion: number 
   const scope = spec.isFamilyRow ? 't.id = $1' : 't.family_id = $1';
   const deletedAt = spec.isFamilyRow ? 'NULL::bigint' : 't.deleted_at';
   const where =
-    mode === 'full'
+    mode === 'full' || mode === 'held'
       ? `${scope} AND ${deletedAt} IS NULL`
       : mode === 'incremental'
         ? `${scope} AND t.server_version > $2`
@@ -259,9 +268,10 @@ export class SyncRepository {
       sync_version: string | null;
       this_family: boolean;
       other_family: boolean;
+      latest_other_family: boolean | null;
     }> = await manager.query(
       `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
-              held.this_family, held.other_family
+              held.this_family, held.other_family, latest.other_family AS latest_other_family
          FROM users u
          LEFT JOIN families f ON f.id = $2
          CROSS JOIN LATERAL (
@@ -269,6 +279,9 @@ export class SyncRepository {
                   FROM sync_cursors c
                  WHERE c.device_id = $3::text AND c.version = $4::bigint
               ) held
+         LEFT JOIN LATERAL (
+                SELECT c.family_id <> $2 AS other_family FROM sync_cursors c WHERE c.device_id = $3::text ORDER BY c.version DESC LIMIT 1
+              ) latest ON true
         WHERE u.id = $1`,
       [userId, familyId, deviceId, cursor],
     );
@@ -281,6 +294,7 @@ export class SyncRepository {
       // Two families at one timestamp on one id (two phones, the same millisecond): not known, replace.
       deviceHoldsFamily: row.this_family && !row.other_family,
       deviceHoldsOtherFamily: row.other_family || (deviceId !== null && cursor > 0 && !row.this_family),
+      knownToHoldOtherFamily: row.other_family || (!row.this_family && row.latest_other_family === true),
     };
   }
 
