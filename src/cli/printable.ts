@@ -1,6 +1,7 @@
-import { UNPRINTABLE } from '../common/text/unprintable.js';
+import { INVISIBLE, UNPRINTABLE } from '../common/text/unprintable.js';
 
 const EVERY_UNPRINTABLE = new RegExp(UNPRINTABLE.source, 'g');
+const EVERY_INVISIBLE = new RegExp(INVISIBLE.source, 'gu');
 const SHORT: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /**
@@ -13,4 +14,16 @@ const SHORT: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t'
  */
 export function printable(text: string): string {
   return text.replace(EVERY_UNPRINTABLE, (c) => SHORT[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * An email as the CLI prints it: printable, and its invisible characters escaped too (`\u200b`):
+ * emails refuse them now, but an account registered before that rule may hold one, and support must
+ * see that `leila\u200b@example.com` is not `leila@example.com`.
+ */
+export function printableEmail(email: string): string {
+  return printable(email).replace(EVERY_INVISIBLE, (c) => {
+    const code = c.codePointAt(0)!;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }

@@ -147,6 +147,24 @@ describe('auth (e2e)', () => {
         expect(shape(controls.body)).toEqual(shape(notAnEmail.body));
       });
 
+      it('an invisible character (zero-width space) makes no look-alike second account: register, login and forgot-password answer 400 naming email', async () => {
+        const owner = await registerFamily(t);
+        const lookAlike = owner.email.replace('@', '\u200b@');
+        const INVISIBLE = 'email must not contain invisible characters (zero-width spaces or joiners, soft hyphens, variation selectors)';
+        const register = await t.http().post('/api/v1/auth/register').send({ email: lookAlike, password: DEFAULT_PASSWORD, invite_code: owner.inviteCode });
+        const login = await t.http().post('/api/v1/auth/login').send({ email: lookAlike, password: DEFAULT_PASSWORD });
+        const forgot = await t.http().post('/api/v1/auth/forgot-password').send({ email: lookAlike });
+        for (const res of [register, login, forgot]) {
+          expect({ status: res.status, code: res.body.details?.code, fields: res.body.details?.fields }).toEqual({
+            status: 400,
+            code: 'VALIDATION_FAILED',
+            fields: [{ field: 'email', errors: [INVISIBLE] }],
+          });
+        }
+        const members = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+        expect(members.body.members).toHaveLength(1);
+      });
+
       it('a quoted local part without them still registers, logs in and asks for a reset link', async () => {
         const email = `"John Doe ${randomUUID()}"@Example.test`;
         const reg = await t.http().post('/api/v1/auth/register').send({ email, password: DEFAULT_PASSWORD }).expect(201);

@@ -4,7 +4,7 @@ import { AuthService } from '../../modules/auth/auth.service.js';
 import { FamiliesService } from '../../modules/families/families.service.js';
 import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
-import { printable } from '../printable.js';
+import { printableEmail } from '../printable.js';
 
 @Command({
   name: 'family:set-owner',
@@ -25,9 +25,9 @@ export class FamilySetOwnerCommand extends CommandRunner {
     await this.database.connect();
     const member = await this.auth.findByEmail(options.email);
     if (!member) throw new CliError(`No user with email ${options.email.trim()}`);
-    if (!member.familyId) throw new CliError(`${printable(member.email)} belongs to no family`);
+    if (!member.familyId) throw new CliError(`${printableEmail(member.email)} belongs to no family`);
     if (member.role === 'owner') {
-      console.log(`${printable(member.email)} is the owner of family ${member.familyId} already.`);
+      console.log(`${printableEmail(member.email)} is the owner of family ${member.familyId} already.`);
       return;
     }
     const familyId = member.familyId;
@@ -35,7 +35,7 @@ export class FamilySetOwnerCommand extends CommandRunner {
     if (!owner) throw new CliError(`family ${familyId} has no owner to hand it on`);
     // The owner's own rule, in their name (the same write, under the family lock, re-checking their role).
     await this.familyContext.run(owner, () => this.families.transferOwnership(member.id));
-    console.log(`${printable(member.email)} is now the owner of family ${familyId}; the former owner (user ${owner.userId}) is a member.`);
+    console.log(`${printableEmail(member.email)} is now the owner of family ${familyId}; the former owner (user ${owner.userId}) is a member.`);
   }
 
   @Option({ flags: '--email <email>', description: 'the member who becomes the owner', required: true })

@@ -1,7 +1,7 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
-import { printable } from '../printable.js';
+import { printable, printableEmail } from '../printable.js';
 import { FamilyReportService, type FamilyReport } from '../support/family-report.service.js';
 
 @Command({
@@ -48,7 +48,7 @@ function format({ family, members, counts, files }: FamilyReport): string {
     `  created:      ${family.created_at}${family.demo_seeded_at ? ' (demo family made by seed)' : ''}`,
     `  patient:      ${patient.join(', ')}`,
     `  members (${members.length}):`,
-    ...members.map((m) => `    ${m.role.padEnd(6)} ${printable(m.email)}${m.name ? ` (${printable(m.name)})` : ''}  user ${m.id}`),
+    ...members.map((m) => `    ${m.role.padEnd(6)} ${printableEmail(m.email)}${m.name ? ` (${printable(m.name)})` : ''}  user ${m.id}`),
     `  records (live / deleted):`,
     ...counts.map((c) => `    ${c.table.padEnd(width)}  ${String(c.live).padStart(6)} / ${c.deleted}`),
     `  files:        ${files.count}, ${mebibytes(files.stored_bytes)} of the ${mebibytes(files.max_bytes)} limit (UPLOAD_FAMILY_MAX_BYTES)`,

@@ -2,7 +2,7 @@ import { Command, CommandRunner, Option } from 'nest-commander';
 import { AuthService } from '../../modules/auth/auth.service.js';
 import { CliDatabaseService } from '../cli-database.service.js';
 import { CliError } from '../cli-error.js';
-import { printable } from '../printable.js';
+import { printableEmail } from '../printable.js';
 
 @Command({
   name: 'user:delete',
@@ -22,7 +22,7 @@ export class UserDeleteCommand extends CommandRunner {
     const user = await this.auth.deleteUser(options.email);
     // An email stored before emails refused control characters may hold them (README, Auth): shown escaped.
     const family = user.familyId ? `; family ${user.familyId} keeps the records they entered` : '';
-    console.log(`Deleted ${printable(user.email)} (user ${user.id}): every sign-in has ended${family}.`);
+    console.log(`Deleted ${printableEmail(user.email)} (user ${user.id}): every sign-in has ended${family}.`);
   }
 
   @Option({ flags: '--email <email>', description: 'the user', required: true })

@@ -6,7 +6,7 @@ import { normalizeInviteCode } from '../../modules/families/invite-code.js';
 import { isUuid } from '../../common/http/uuid.js';
 import { CliError } from '../cli-error.js';
 import { FamilyReportRepository, type FamilyRow, type MemberRow, type TableCount } from './family-report.repository.js';
-import { printable } from '../printable.js';
+import { printableEmail } from '../printable.js';
 
 /**
  * What `family:show` prints (and `--json` serializes): versions are numbers, every time is an
@@ -57,7 +57,7 @@ export class FamilyReportService {
       if (!user) throw new CliError(`No user with email ${query.trim()}`);
       if (!user.familyId) {
         const founded = await this.repository.foundedBy(user.id);
-        throw new CliError(`${printable(user.email)} belongs to no family${founded.length ? ` (families they founded: ${founded.join(', ')})` : ''}`);
+        throw new CliError(`${printableEmail(user.email)} belongs to no family${founded.length ? ` (families they founded: ${founded.join(', ')})` : ''}`);
       }
       return (await this.repository.findFamily({ familyId: user.familyId }))!;
     }

@@ -52,6 +52,18 @@ describe('emailCharacterProblem', () => {
   });
 
   it.each([
+    ['a zero-width space (a look-alike of parent@example.com)', 'parent\u200b@example.com'],
+    ['a zero-width joiner and non-joiner', 'pa\u200drent\u200c@example.com'],
+    ['a soft hyphen in the domain', 'parent@exam\u00adple.com'],
+    ['a word joiner and a byte-order mark inside', 'par\u2060ent\ufeff@example.com'],
+    ['a left-to-right mark', 'parent@example.com\u200e'],
+    ['a variation selector', 'parent\ufe0f@example.com'],
+  ])('refuses %s: invisible, which the format check lets through', (_what, email) => {
+    expect(isEmail(email)).toBe(true);
+    expect(emailCharacterProblem(email)).toBe('must not contain invisible characters (zero-width spaces or joiners, soft hyphens, variation selectors)');
+  });
+
+  it.each([
     'parent@example.com',
     '"john doe"@example.test',
     '"o\'brien"@example.test',

@@ -1,4 +1,4 @@
-import { UNPRINTABLE } from '../../common/text/unprintable.js';
+import { INVISIBLE, UNPRINTABLE } from '../../common/text/unprintable.js';
 
 /**
  * The one form an email is stored, looked up and rate-limited in: trimmed, Unicode NFC, lower-cased
@@ -23,6 +23,11 @@ export function normalizeEmail(email: string): string {
  * terminals and logs it was shown on (found by review). No mailbox has them: SMTP's quoted local
  * part is printable ASCII (RFC 5321 §4.1.2 qtextSMTP, quoted-pairSMTP) or UTF-8 text (RFC 6531),
  * where RFC 5198 rules out controls. Spaces inside quotes (`"john doe"@x`) stay allowed.
+ * Nor invisible characters (INVISIBLE: zero-width space and joiners, soft hyphen, variation
+ * selectors…), which IsEmail accepts anywhere: `leila\u200b@x` looked exactly like `leila@x` and was
+ * a second account (a look-alike in a family's member list, or one its owner could not sign in to by
+ * typing what they see; found by review). IDNA forbids them in domain names but for ZWJ/ZWNJ in a few
+ * scripts' contexts, and no mail provider hands out such a mailbox.
  *
  * The one rule, applied to the normalized form on every route that takes an email (register, login,
  * forgot-password, through their DTOs) and so on the CLI options that go through RegisterDto
@@ -31,5 +36,7 @@ export function normalizeEmail(email: string): string {
  * other invalid email does.
  */
 export function emailCharacterProblem(email: string): string | undefined {
-  return UNPRINTABLE.test(email) ? 'must not contain control characters, line breaks or bidirectional-text controls' : undefined;
+  if (UNPRINTABLE.test(email)) return 'must not contain control characters, line breaks or bidirectional-text controls';
+  if (INVISIBLE.test(email)) return 'must not contain invisible characters (zero-width spaces or joiners, soft hyphens, variation selectors)';
+  return undefined;
 }
