@@ -177,6 +177,24 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
       await t.http().get(file.file_url).set('Authorization', `Bearer ${m.token}`).expect(200);
     });
 
+    it('keeps a file while any document that pointed at it was deleted within the retention period, however long ago another one was', async () => {
+      const m = await register(t);
+      const file = await upload(m, { name: 'first', category: 'other' });
+      // A second document pointing at the same scan (a copy made on a phone), deleted only yesterday:
+      // the retention counts from the last deletion, so a revival of it still finds its file.
+      const copy = documentRecord(file.file_url);
+      await pushDocuments(m, [copy]).expect(200);
+      await t.db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [file.document!.id, Date.now() - 31 * DAY]);
+      await t.db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [copy.id, Date.now() - 1 * DAY]);
+      await t.db.query(`UPDATE files SET created_at = now() - interval '40 days' WHERE id = $1`, [file.id]);
+      expect((await cleanup.run({ dryRun: false, familyIds: [m.familyId] })).files).toEqual([]);
+      await t.http().get(file.file_url).set('Authorization', `Bearer ${m.token}`).expect(200);
+      // Once the last deletion is past the retention period too, the file goes.
+      await t.db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [copy.id, Date.now() - 31 * DAY]);
+      const report = await cleanup.run({ dryRun: false, familyIds: [m.familyId] });
+      expect(report.files.map(({ id, reason }) => ({ id, reason }))).toEqual([{ id: file.id, reason: 'document_deleted' }]);
+    });
+
     it('deletes the stored objects only after the row deletion has committed', async () => {
       const m = await register(t);
       const file = await upload(m);
