@@ -307,6 +307,35 @@ describe('sync with the real WatermelonDB client', () => {
     expect(clientLog.filter((l) => l.includes('[Sync]'))).toEqual([]);
   });
 
+  it('a member removed and re-added whose phone sends no X-Device-Id keeps a deletion made offline: the replacement lists what the phone held as updated (found by review)', async () => {
+    const [owner, member] = await registerFamily(t, 1);
+    const ownerPhone = device(owner);
+    await ownerPhone.sync();
+    const kept = await ownerPhone.create('transfusions', { date: 1, volume_ml: 100, notes: 'kept' });
+    const deleted = await ownerPhone.create('transfusions', { date: 2, volume_ml: 200, notes: 'entered twice' });
+    await ownerPhone.sync();
+    const phone = new Device({ baseUrl: t.baseUrl, token: member.token, familyId: member.familyId, deviceId: null });
+    await phone.sync();
+    await phone.remove('transfusions', deleted); // offline, then removed by mistake and added back
+
+    await t.http().delete(`/api/v1/families/me/members/${member.userId}`).set('Authorization', `Bearer ${owner.token}`).expect(204);
+    const { body: current } = await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${owner.token}`).expect(200);
+    phone.token = (await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200)).body.access_token;
+    await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${phone.token}`).send({ invite_code: current.invite_code }).expect(200);
+    const logFrom = clientLog.length;
+    await phone.sync();
+    // No record of what the phone holds (no device id): a replacement, whose rows go by the cursor, as
+    // the cursor lies in the member's previous membership of this family. Sent as `created`, the
+    // deleted record was re-created on the phone and the deletion never reached the server.
+    expect(phone.lastPull?.experimentalStrategy).toBe('replacement');
+    expect(await phone.find('transfusions', deleted)).toBeNull();
+    await ownerPhone.sync();
+    expect(await ownerPhone.find('transfusions', deleted)).toBeNull();
+    expect(await ownerPhone.find('transfusions', kept)).not.toBeNull();
+    await sameData(ownerPhone, phone);
+    expect(clientLog.slice(logFrom)).toEqual([]);
+  });
+
   it.each([
     ['removed, with X-Device-Id', { ahead: false, deviceId: true, left: false }],
     ['removed, with X-Device-Id, the old family ahead of the clock', { ahead: true, deviceId: true, left: false }],

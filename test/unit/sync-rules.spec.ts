@@ -43,6 +43,10 @@ describe('planPull', () => {
     expect(planPull({ ...base, cursor: 600, deviceHoldsOtherFamily: true }).modes.transfusions).toBe('held');
     expect(planPull({ ...base, cursor: 600, deviceId: null }).modes.transfusions).toBe('held');
     expect(planPull({ ...base, cursor: 400, deviceHoldsOtherFamily: true, forceReplacement: true }).modes.transfusions).toBe('held');
+    // Joined since the cursor, which lies in the caller's previous membership of this very family (removed and added
+    // back): the phone holds it (found by review: sent as created, a deletion made offline came back). Still a replacement.
+    expect(planPull({ ...base, cursor: 99, memberAtCursor: true })).toMatchObject({ replacement: true, modes: { transfusions: 'held' } });
+    expect(planPull({ ...base, cursor: 99, memberAtCursor: true, deviceHoldsOtherFamily: true, knownToHoldOtherFamily: true }).modes.transfusions).toBe('full');
     // A table new to the client (migration) still comes whole as created.
     const migrated = planPull({ ...base, cursor: 600, deviceHoldsOtherFamily: true, migration: { tables: ['reminders'], columns: [{ table: 'documents', columns: ['notes'] }] } });
     expect(migrated.modes).toMatchObject({ reminders: 'full', documents: 'held', transfusions: 'held' });

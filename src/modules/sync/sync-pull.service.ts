@@ -97,6 +97,7 @@ export class SyncPullService {
           deviceHoldsFamily: state.deviceHoldsFamily,
           deviceHoldsOtherFamily: state.deviceHoldsOtherFamily,
           knownToHoldOtherFamily: state.knownToHoldOtherFamily,
+          memberAtCursor: state.memberAtCursor,
           schemaVersion: request.schemaVersion,
           forceReplacement: request.forceReplacement,
         });
@@ -179,6 +180,12 @@ export interface PullInput {
    * Decides only how a replacement lists its rows.
    */
   knownToHoldOtherFamily?: boolean;
+  /**
+   * The cursor lies in the caller's previous membership of this very family (removed and added back,
+   * or left and back): a phone of theirs that pulled it still holds this family. Decides only how a
+   * replacement lists its rows.
+   */
+  memberAtCursor?: boolean;
   /** The client's app schema version (`schema_version`); null when it did not say. */
   schemaVersion?: number | null;
   /** Replace whatever the cursor says (see SyncPullService.pull). */
@@ -199,17 +206,21 @@ export function planPull(input: PullInput): PullPlan {
     cursor !== null &&
     (joinedSinceCursor || cursor > version || (input.deviceHoldsOtherFamily ?? false) || (input.forceReplacement ?? false));
   const full = cursor === null || replacement;
-  // A replacement sends every live row. To a phone known to hold another family (it joined this one
-  // after its cursor; the installation's record of the cursor, or else its latest recorded answer,
-  // names another family) as `created`: it holds none of them. Otherwise the phone most likely holds
-  // this family's records — a database restored from an older backup (every phone's cursor lies
-  // ahead of it, unrecorded), a cursor pulled without X-Device-Id — some of them deleted on the
-  // phone and not pushed yet. Sent as `created`, WatermelonDB destroys such a local deletion and
-  // re-creates the record (logging a "serious bug" for it and for every other record it holds): the
-  // user's deletion is lost, on the phone and on the server. So those rows go by the cursor, as in an
-  // incremental pull (`updated` up to it: a deletion on the phone is kept, then pushed). Either way
-  // the phone ends with the same records; a wrong guess only makes WatermelonDB log (found by review).
-  const fullMode: PullMode = replacement && !joinedSinceCursor && !input.knownToHoldOtherFamily ? 'held' : 'full';
+  // A replacement sends every live row. To a phone known to hold another family (the installation's
+  // record of its cursor, or else its latest recorded answer, names another family; or the caller
+  // joined this family after the cursor and was not a member of it then) as `created`: it holds
+  // none of them. Otherwise the phone most likely holds this family's records — a database restored
+  // from an older backup (every phone's cursor lies ahead of it, unrecorded), a cursor pulled without
+  // X-Device-Id, a member removed and added back whose cursor has no record (memberAtCursor) — some
+  // of them deleted on the phone and not pushed yet. Sent as `created`, WatermelonDB destroys such a
+  // local deletion and re-creates the record (logging a "serious bug" for it and for every other
+  // record it holds): the user's deletion is lost, on the phone and on the server. So those rows go
+  // by the cursor, as in an incremental pull (`updated` up to it: a deletion on the phone is kept,
+  // then pushed). The guess is not symmetric: taken for a phone that holds another family, `held`
+  // only makes WatermelonDB log ("doesn't exist locally") and create each record; `full` for a phone
+  // that holds this family undoes its unpushed deletions (found by review, twice).
+  const holdsOtherFamily = (input.knownToHoldOtherFamily ?? false) || (joinedSinceCursor && !input.memberAtCursor);
+  const fullMode: PullMode = replacement && !holdsOtherFamily ? 'held' : 'full';
   // A table newer than the client's schema is left out: the client has nowhere to put it.
   for (const name of SYNC_TABLE_NAMES) if (inClientSchema(SYNC_TABLE_BY_NAME.get(name)!, schemaVersion)) modes[name] = full ? fullMode : 'incremental';
   if ((!full || fullMode === 'held') && input.migration) {
