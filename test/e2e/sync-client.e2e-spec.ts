@@ -664,6 +664,29 @@ describe('sync with the real WatermelonDB client', () => {
     expect(clientLog.slice(logFrom)).toEqual([]);
   });
 
+  /**
+   * A backup (pg_dump) of what a restore puts back for a family: its version, its transfusions and
+   * what the server knows of `phones` (cursors, last pushes). Returns the restore (pg_restore).
+   */
+  async function backup(familyId: string, phones: Device[]): Promise<() => Promise<void>> {
+    const db = t.app.get(DataSource);
+    const ids = phones.map((p) => p.deviceId);
+    const rowsOf = async (sql: string, param: unknown) => JSON.stringify((await db.query(`SELECT coalesce(json_agg(x), '[]') AS rows FROM ${sql}`, [param]))[0].rows);
+    const version = (await db.query('SELECT sync_version FROM families WHERE id = $1', [familyId]))[0].sync_version;
+    const rows = await rowsOf('transfusions x WHERE family_id = $1', familyId);
+    const cursors = await rowsOf('sync_cursors x WHERE device_id = ANY($1)', ids);
+    const pushes = await rowsOf('sync_last_pushes x WHERE device_id = ANY($1)', ids);
+    return async () => {
+      await db.query('UPDATE families SET sync_version = $2 WHERE id = $1', [familyId, version]);
+      await db.query('DELETE FROM transfusions WHERE family_id = $1', [familyId]);
+      await db.query('INSERT INTO transfusions SELECT * FROM json_populate_recordset(NULL::transfusions, $1::json)', [rows]);
+      await db.query('DELETE FROM sync_cursors WHERE device_id = ANY($1)', [ids]);
+      await db.query('INSERT INTO sync_cursors SELECT * FROM json_populate_recordset(NULL::sync_cursors, $1::json)', [cursors]);
+      await db.query('DELETE FROM sync_last_pushes WHERE device_id = ANY($1)', [ids]);
+      await db.query('INSERT INTO sync_last_pushes SELECT * FROM json_populate_recordset(NULL::sync_last_pushes, $1::json)', [pushes]);
+    };
+  }
+
   it('a database restored from an older backup: the phone keeps its unpushed deletion, edit and new record, and pushes them; what it synced after the backup leaves it (DEPLOYMENT.md: Backups)', async () => {
     const db = t.app.get(DataSource);
     const [owner] = await registerFamily(t);
@@ -674,24 +697,11 @@ describe('sync with the real WatermelonDB client', () => {
     await phone.sync();
     await phone.sync();
     // The backup (pg_dump): the family's version, its rows and what the server knows of this phone.
-    const dump = async () => ({
-      version: (await db.query('SELECT sync_version FROM families WHERE id = $1', [owner.familyId]))[0].sync_version,
-      rows: (await db.query('SELECT coalesce(json_agg(t), \'[]\') AS rows FROM transfusions t WHERE family_id = $1', [owner.familyId]))[0].rows,
-      cursors: (await db.query('SELECT coalesce(json_agg(c), \'[]\') AS rows FROM sync_cursors c WHERE device_id = $1', [phone.deviceId]))[0].rows,
-      pushes: (await db.query('SELECT coalesce(json_agg(p), \'[]\') AS rows FROM sync_last_pushes p WHERE device_id = $1', [phone.deviceId]))[0].rows,
-    });
-    const backup = await dump();
+    const restore = await backup(owner.familyId, [phone]);
     const afterBackup = await phone.create('transfusions', { date: 3, volume_ml: 300, notes: 'synced after the backup' });
     await phone.sync();
     await phone.sync();
-    // pg_restore of that backup.
-    await db.query('UPDATE families SET sync_version = $2 WHERE id = $1', [owner.familyId, backup.version]);
-    await db.query('DELETE FROM transfusions WHERE family_id = $1', [owner.familyId]);
-    await db.query('INSERT INTO transfusions SELECT * FROM json_populate_recordset(NULL::transfusions, $1::json)', [JSON.stringify(backup.rows)]);
-    await db.query('DELETE FROM sync_cursors WHERE device_id = $1', [phone.deviceId]);
-    await db.query('INSERT INTO sync_cursors SELECT * FROM json_populate_recordset(NULL::sync_cursors, $1::json)', [JSON.stringify(backup.cursors)]);
-    await db.query('DELETE FROM sync_last_pushes WHERE device_id = $1', [phone.deviceId]);
-    await db.query('INSERT INTO sync_last_pushes SELECT * FROM json_populate_recordset(NULL::sync_last_pushes, $1::json)', [JSON.stringify(backup.pushes)]);
+    await restore();
 
     // Offline meanwhile: the user deletes one record, edits another, enters a new one.
     await phone.remove('transfusions', deleted);
@@ -713,6 +723,41 @@ describe('sync with the real WatermelonDB client', () => {
     expect(await phone.find('transfusions', afterBackup)).toBeNull();
     await sameData(phone, device(owner));
     // Every record the replacement sent is one the phone held: sent as `updated`, no "already exists locally" error.
+    expect(clientLog.slice(logFrom)).toEqual([]);
+  });
+
+  it('a database restored from an older backup, two phones with offline changes: each keeps its deletions and pushes its edits, and they converge without a client error (review of the held replacement)', async () => {
+    const db = t.app.get(DataSource);
+    const [owner, member] = await registerFamily(t, 1);
+    const [phoneA, phoneB] = [device(owner), device(member)];
+    await phoneA.sync();
+    const deletedOnA = await phoneA.create('transfusions', { date: 1, volume_ml: 100, notes: 'deleted on A' });
+    const edited = await phoneA.create('transfusions', { date: 1, volume_ml: 100, notes: 'edited on both' });
+    const deletedOnB = await phoneA.create('transfusions', { date: 1, volume_ml: 100, notes: 'deleted on B' });
+    await phoneA.sync();
+    await phoneB.sync();
+    const restore = await backup(owner.familyId, [phoneA, phoneB]);
+    // Both phones sync after the backup: neither cursor is known to the restored server.
+    const afterBackup = await phoneA.create('transfusions', { date: 2, volume_ml: 200, notes: 'synced after the backup' });
+    await phoneA.sync();
+    await phoneB.sync();
+    await restore();
+
+    await phoneA.remove('transfusions', deletedOnA);
+    await phoneA.update('transfusions', edited, { notes: 'edited on A' });
+    const newOnA = await phoneA.create('transfusions', { date: 3, volume_ml: 300, notes: 'entered on A' });
+    await phoneB.remove('transfusions', deletedOnB);
+    await phoneB.update('transfusions', edited, { volume_ml: 150 });
+    const newOnB = await phoneB.create('transfusions', { date: 4, volume_ml: 400, notes: 'entered on B' });
+    const logFrom = clientLog.length;
+    await phoneA.sync();
+    await phoneB.sync(); // after A's pushes: A's new record is new to B, its edit one B holds
+    for (const phone of [phoneA, phoneB]) expect(phone.lastPull?.experimentalStrategy).toBe('replacement');
+    await sameData(phoneA, phoneB);
+    for (const id of [deletedOnA, deletedOnB, afterBackup]) expect(await phoneA.find('transfusions', id)).toBeNull();
+    expect(await db.query('SELECT id FROM transfusions WHERE id = ANY($1) AND deleted_at IS NOT NULL', [[deletedOnA, deletedOnB]])).toHaveLength(2);
+    expect(await phoneA.find('transfusions', edited)).toMatchObject({ notes: 'edited on A', volume_ml: 150 });
+    for (const id of [newOnA, newOnB]) expect(await phoneA.find('transfusions', id)).not.toBeNull();
     expect(clientLog.slice(logFrom)).toEqual([]);
   });
 

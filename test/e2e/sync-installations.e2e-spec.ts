@@ -136,6 +136,26 @@ describe('what an installation holds (real WatermelonDB client)', () => {
     expect(strategies).toEqual(['replacement', 'replacement', 'incremental', 'incremental', 'incremental', 'incremental']);
   });
 
+  it('an installation the server has no record of at all (its app only now sends X-Device-Id), then another family\'s user signs in: a replacement listed by the cursor leaves only that family on it; the wrong guess is only logged', async () => {
+    const { a, c, fPhone, fHistory } = await twoFamilies();
+    const gPhone = phoneOf(c);
+    await gPhone.sync();
+    const gHistory = await gPhone.create('transfusions', { date: 1, volume_ml: 333, notes: 'G history' });
+    await gPhone.sync();
+    await t.app.get(DataSource).query('DELETE FROM sync_cursors WHERE device_id = $1', [fPhone.deviceId]); // as if it had synced without the header
+    handTo(fPhone, c);
+    const logFrom = clientLog.length;
+    await fPhone.sync();
+    // Nothing says what it holds: `held`, which keeps a deletion made offline on a phone of this family.
+    // On a phone of another family it only makes WatermelonDB log, as it creates them, the records it gets as `updated`.
+    expect(strategyOf(fPhone)).toBe('replacement');
+    await expectHoldsOnly(fPhone, { id: c.familyId, record: gHistory }, { id: a.familyId, record: fHistory });
+    expect(clientLog.slice(logFrom).filter((l) => !/Server wants client to update record (families|transfusions)#.*doesn't exist locally/.test(l))).toEqual([]);
+    await fPhone.sync();
+    await gPhone.sync();
+    expect(await fPhone.snapshot()).toEqual(await gPhone.snapshot());
+  });
+
   /** Ways a phone's cursor loses its record on the server (CURSORS_KEPT = 50 per installation). */
   const forget: Array<[string, (phone: Device, peer: Member) => Promise<void>]> = [
     [
