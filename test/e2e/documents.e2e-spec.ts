@@ -969,6 +969,28 @@ describe("files: a family's storage limit (UPLOAD_FAMILY_MAX_BYTES)", () => {
     await upload(other, pdf(9_000)).expect(201);
   });
 
+  it('GET /upload/limits tells an app the limits before it sends a file: its family\'s use only, members only', async () => {
+    const m = await register(t);
+    const other = await register(t);
+    const limits = (who: Member) => t.http().get('/api/v1/upload/limits').set('Authorization', `Bearer ${who.token}`);
+    const fresh = {
+      max_file_bytes: LIMIT,
+      allowed_types: ['application/pdf', 'image/jpeg', 'image/png', 'image/heic', 'image/heif', 'image/webp'],
+      family_max_bytes: LIMIT,
+      family_stored_bytes: 0,
+      family_available_bytes: LIMIT,
+    };
+    expect((await limits(m).expect(200)).body).toEqual(fresh);
+    const stored = (await upload(m, pdf(9_000)).expect(201)).body.size_bytes;
+    expect((await limits(m).expect(200)).body).toEqual({ ...fresh, family_stored_bytes: stored, family_available_bytes: LIMIT - stored });
+    // What it says is what the upload does: one byte more than what is left is refused.
+    const left = LIMIT - stored;
+    expect((await upload(m, Buffer.concat([pdf(0), randomBytes(left + 1 - pdf(0).length)]))).body).toMatchObject(quotaRefusal(stored));
+    // Another family sees its own use, not this one's; no token, 401.
+    expect((await limits(other).expect(200)).body).toEqual(fresh);
+    await t.http().get('/api/v1/upload/limits').expect(401);
+  });
+
   it('concurrent uploads of one family take turns: together they never store more than the limit', async () => {
     const m = await register(t);
     const content = pdf(5_000); // 4 of them are over the limit

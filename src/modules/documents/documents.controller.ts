@@ -22,6 +22,7 @@ import { ErrorResponse } from '../../common/errors/error-response.js';
 import { FamilyScoped } from '../../common/family-scope/decorators.js';
 import { UuidParam } from '../../common/http/uuid.js';
 import { DOCUMENT_CATEGORIES, MAX_DOCUMENT_NAME_LENGTH, MAX_DOCUMENT_NOTES_LENGTH } from './dto/upload-document-fields.dto.js';
+import { UploadLimitsResponse } from './dto/upload-limits.response.js';
 import { UploadResponse } from './dto/upload.response.js';
 import { FilesService } from './files.service.js';
 import { downloadConditions, sendDownload } from './send-download.js';
@@ -90,6 +91,18 @@ export class DocumentsController {
   @ApiStorageUnavailableError()
   upload(@Req() req: Request): Promise<UploadResponse> {
     return this.uploads.upload(req);
+  }
+
+  /**
+   * What an upload may be, for the caller's family now: the largest file, the types taken, and the
+   * family's storage limit with what is left of it. An app checks a file against them before
+   * sending it (a file over a limit is refused before its body is read, and the connection is then
+   * closed, which some HTTP clients report as a network error rather than the 413).
+   */
+  @Get('upload/limits')
+  @ApiOkResponse({ type: UploadLimitsResponse })
+  limits(): Promise<UploadLimitsResponse> {
+    return this.uploads.limits();
   }
 
   /** Streams a file of the caller's family. Supports single byte ranges and conditional requests. */

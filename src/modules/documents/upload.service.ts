@@ -19,6 +19,7 @@ import { sanitizeFileName } from './content-disposition.js';
 import { DocumentRecordsRepository, type DocumentRecord } from './document-records.repository.js';
 import { DocumentsErrors } from './documents.errors.js';
 import { MAX_DOCUMENT_NOTES_LENGTH, UPLOAD_FIELD_NAMES, UploadDocumentFieldsDto } from './dto/upload-document-fields.dto.js';
+import { UploadLimitsResponse } from './dto/upload-limits.response.js';
 import { UploadResponse } from './dto/upload.response.js';
 import { fileUrlOf } from './file-url.js';
 import type { FileEntity } from './entities/file.entity.js';
@@ -51,6 +52,18 @@ export class UploadService {
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {
     this.allowedTypes = new Set(config.allowedTypes);
+  }
+
+  /** GET /api/v1/upload/limits: the limits the next upload of the caller's family meets. */
+  async limits(): Promise<UploadLimitsResponse> {
+    const stored = await this.files.bytesStored();
+    return {
+      max_file_bytes: this.config.maxBytes,
+      allowed_types: [...this.config.allowedTypes],
+      family_max_bytes: this.config.familyMaxBytes,
+      family_stored_bytes: stored,
+      family_available_bytes: Math.max(0, this.config.familyMaxBytes - stored),
+    };
   }
 
   async upload(req: Request): Promise<UploadResponse> {
