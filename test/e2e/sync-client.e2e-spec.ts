@@ -324,15 +324,47 @@ describe('sync with the real WatermelonDB client', () => {
     await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${phone.token}`).send({ invite_code: current.invite_code }).expect(200);
     const logFrom = clientLog.length;
     await phone.sync();
-    // No record of what the phone holds (no device id): a replacement, whose rows go by the cursor, as
-    // the cursor lies in the member's previous membership of this family. Sent as `created`, the
-    // deleted record was re-created on the phone and the deletion never reached the server.
+    // No record of what the phone holds (no device id): a replacement, whose rows go by the cursor (the
+    // join after the cursor is no proof of another family). Sent as `created`, the deleted record was
+    // re-created on the phone and the deletion never reached the server.
     expect(phone.lastPull?.experimentalStrategy).toBe('replacement');
     expect(await phone.find('transfusions', deleted)).toBeNull();
     await ownerPhone.sync();
     expect(await ownerPhone.find('transfusions', deleted)).toBeNull();
     expect(await ownerPhone.find('transfusions', kept)).not.toBeNull();
     await sameData(ownerPhone, phone);
+    expect(clientLog.slice(logFrom)).toEqual([]);
+  });
+
+  it('a member removed and re-added twice (left and rejoined in between), whose phone sends no X-Device-Id and never synced meanwhile, keeps a deletion made offline (review)', async () => {
+    const [owner, member] = await registerFamily(t, 1);
+    const ownerPhone = device(owner);
+    await ownerPhone.sync();
+    const kept = await ownerPhone.create('transfusions', { date: 1, volume_ml: 100, notes: 'kept' });
+    const deleted = await ownerPhone.create('transfusions', { date: 2, volume_ml: 200, notes: 'entered twice' });
+    await ownerPhone.sync();
+    const tablet = new Device({ baseUrl: t.baseUrl, token: member.token, familyId: member.familyId, deviceId: null });
+    await tablet.sync();
+    await tablet.remove('transfusions', deleted); // offline; the tablet then stays in a drawer
+    let token = member.token;
+    const removeAndAddBack = async (how: 'removed' | 'left') => {
+      if (how === 'removed') await t.http().delete(`/api/v1/families/me/members/${member.userId}`).set('Authorization', `Bearer ${owner.token}`).expect(204);
+      else await t.http().post('/api/v1/families/me/leave').set('Authorization', `Bearer ${token}`).expect(204);
+      const { body: current } = await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${owner.token}`).expect(200);
+      token = (await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200)).body.access_token;
+      await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${token}`).send({ invite_code: current.invite_code }).expect(200);
+    };
+    await removeAndAddBack('removed');
+    await removeAndAddBack('left');
+    tablet.token = token;
+    const logFrom = clientLog.length;
+    await tablet.sync();
+    expect(tablet.lastPull?.experimentalStrategy).toBe('replacement');
+    expect(await tablet.find('transfusions', deleted)).toBeNull();
+    await ownerPhone.sync();
+    expect(await ownerPhone.find('transfusions', deleted)).toBeNull();
+    expect(await ownerPhone.find('transfusions', kept)).not.toBeNull();
+    await sameData(ownerPhone, tablet);
     expect(clientLog.slice(logFrom)).toEqual([]);
   });
 

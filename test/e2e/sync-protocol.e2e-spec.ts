@@ -270,7 +270,7 @@ describe('sync protocol over HTTP', () => {
     expect(attackerView.timestamp).toBe(a0);
   });
 
-  it('replacement: a cursor from before the caller joined its family gets a full snapshot', async () => {
+  it('replacement: a cursor from before the caller joined its family gets a full snapshot (every live row)', async () => {
     const owner = await register(t);
     const c0 = (await pull(t, owner).expect(200)).body.timestamp;
     await push(t, owner, c0, changesOf('transfusions', { created: [transfusion()] })).expect(200);
@@ -279,8 +279,13 @@ describe('sync protocol over HTTP', () => {
     await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${other.token}`).send({ invite_code: owner.inviteCode }).expect((r) => expect(r.status).toBeLessThan(300));
     const res = (await pull(t, other, { last_pulled_at: oldCursor }).expect(200)).body;
     expect(res.experimentalStrategy).toBe('replacement');
-    expect(res.changes.transfusions.created).toHaveLength(1);
-    expect(res.changes.families.created[0].id).toBe(owner.familyId);
+    // Every live row of the new family. Without X-Device-Id nothing records what the phone holds, so
+    // they are listed by the cursor (`updated` up to it): a phone that still holds this very family
+    // (a member added back) keeps the deletions it has not pushed; one of another family creates them.
+    const rows = (table: string) => [...res.changes[table].created, ...res.changes[table].updated];
+    expect(rows('transfusions')).toHaveLength(1);
+    expect(rows('families').map((f: { id: string }) => f.id)).toEqual([owner.familyId]);
+    expect(res.changes.transfusions.deleted).toEqual([]);
     const next = (await pull(t, other, { last_pulled_at: res.timestamp }).expect(200)).body;
     expect(next.experimentalStrategy).toBeUndefined();
     expect(next.changes.transfusions.created).toEqual([]);

@@ -32,21 +32,20 @@ describe('planPull', () => {
     expect(planPull({ ...base, cursor: null, deviceHoldsOtherFamily: true }).replacement).toBe(false);
   });
 
-  it('a replacement sends rows as created to a phone known to hold another family, by the cursor to one that may hold this family (found by review)', () => {
-    // Joined since the cursor, or the installation's record of the cursor (or else its latest record) names another family: it holds none of these rows.
-    expect(planPull({ ...base, cursor: 99 }).modes.transfusions).toBe('full');
+  it('a replacement sends rows as created only to a phone the installation\'s records say holds another family; by the cursor to any other (found by review)', () => {
+    // The installation's record of the cursor (or else its latest record) names another family: it holds none of these rows.
+    expect(planPull({ ...base, cursor: 99, deviceHoldsOtherFamily: true, knownToHoldOtherFamily: true }).modes.transfusions).toBe('full');
     expect(planPull({ ...base, cursor: 300, deviceHoldsOtherFamily: true, knownToHoldOtherFamily: true }).modes.transfusions).toBe('full');
     expect(planPull({ ...base, cursor: 600, deviceHoldsOtherFamily: true, knownToHoldOtherFamily: true }).modes.transfusions).toBe('full');
-    // No record of the cursor (a restored backup puts every phone's cursor ahead of the family's version, unrecorded;
-    // a cursor pulled without X-Device-Id, or trimmed): `updated` up to the cursor, so a deletion made on the phone survives.
+    // No such record: a restored backup puts every phone's cursor ahead of the family's version, unrecorded; a
+    // cursor pulled without X-Device-Id, or trimmed; a member removed and added back (joined since the cursor, yet
+    // the phone may hold this very family): `updated` up to the cursor, so a deletion made on the phone survives.
+    expect(planPull({ ...base, cursor: 99 })).toMatchObject({ replacement: true, modes: { transfusions: 'held' } });
+    expect(planPull({ ...base, cursor: 99, deviceId: null })).toMatchObject({ replacement: true, modes: { transfusions: 'held' } });
     expect(planPull({ ...base, cursor: 300, deviceHoldsOtherFamily: true }).modes.transfusions).toBe('held');
     expect(planPull({ ...base, cursor: 600, deviceHoldsOtherFamily: true }).modes.transfusions).toBe('held');
     expect(planPull({ ...base, cursor: 600, deviceId: null }).modes.transfusions).toBe('held');
     expect(planPull({ ...base, cursor: 400, deviceHoldsOtherFamily: true, forceReplacement: true }).modes.transfusions).toBe('held');
-    // Joined since the cursor, which lies in the caller's previous membership of this very family (removed and added
-    // back): the phone holds it (found by review: sent as created, a deletion made offline came back). Still a replacement.
-    expect(planPull({ ...base, cursor: 99, memberAtCursor: true })).toMatchObject({ replacement: true, modes: { transfusions: 'held' } });
-    expect(planPull({ ...base, cursor: 99, memberAtCursor: true, deviceHoldsOtherFamily: true, knownToHoldOtherFamily: true }).modes.transfusions).toBe('full');
     // A table new to the client (migration) still comes whole as created.
     const migrated = planPull({ ...base, cursor: 600, deviceHoldsOtherFamily: true, migration: { tables: ['reminders'], columns: [{ table: 'documents', columns: ['notes'] }] } });
     expect(migrated.modes).toMatchObject({ reminders: 'full', documents: 'held', transfusions: 'held' });

@@ -33,8 +33,7 @@ export class FamilyMembersRepository extends FamilyScopedRepository<UserEntity> 
    * Detaches a member from the current family by the write of `version`; returns false when no such
    * member. `version` becomes their `family_joined_version`: for a user in no family, the version
    * they left at, above every cursor their phones got from the family (FamilyMembershipService.moveMember
-   * takes their next join above it). The family and their join version become their previous
-   * membership (UserEntity.previousFamilyId), which a pull reads if they come back.
+   * takes their next join above it).
    */
   async detach(userId: string, manager: EntityManager, version: number): Promise<boolean> {
     // The one write that moves a row out of the scope, so it is spelled out here
@@ -42,8 +41,7 @@ export class FamilyMembersRepository extends FamilyScopedRepository<UserEntity> 
     const result = await manager
       .createQueryBuilder()
       .update(UserEntity)
-      // The right-hand sides read the row as it was: the family left and the version it was joined at.
-      .set({ familyId: null, role: null, familyJoinedVersion: version, previousFamilyId: () => 'family_id', previousFamilyJoinedVersion: () => 'family_joined_version' })
+      .set({ familyId: null, role: null, familyJoinedVersion: version })
       .where('id = :userId AND family_id = :familyId', { userId, familyId: this.familyId })
       .execute();
     return (result.affected ?? 0) > 0;

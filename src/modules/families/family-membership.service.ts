@@ -214,10 +214,7 @@ export class FamilyMembershipService {
         // taken above) is not theirs.
         if (mover.familyId !== user.familyId || mover.familyJoinedVersion !== user.familyJoinedVersion) throw membershipChanged();
         await this.refuseOwnerWithMembers(manager, mover);
-        // From a family: it becomes their previous membership (a pull reads it if they come back). From none, the
-        // one they were removed from or left stays it (FamilyMembersRepository.detach).
-        const previous = mover.familyId ? { previousFamilyId: mover.familyId, previousFamilyJoinedVersion: mover.familyJoinedVersion } : {};
-        await manager.getRepository(UserEntity).update({ id: mover.id }, { familyId, role, familyJoinedVersion: version, ...previous });
+        await manager.getRepository(UserEntity).update({ id: mover.id }, { familyId, role, familyJoinedVersion: version });
         await this.versions.notifyMembershipChange(manager, mover.id);
         // The family left behind may now be empty (retire its code) or ownerless (promote a member).
         if (mover.familyId) await this.settleLeft(manager, mover.familyId, await this.versions.bumpLeft(manager, mover.familyId));

@@ -97,7 +97,6 @@ export class SyncPullService {
           deviceHoldsFamily: state.deviceHoldsFamily,
           deviceHoldsOtherFamily: state.deviceHoldsOtherFamily,
           knownToHoldOtherFamily: state.knownToHoldOtherFamily,
-          memberAtCursor: state.memberAtCursor,
           schemaVersion: request.schemaVersion,
           forceReplacement: request.forceReplacement,
         });
@@ -177,15 +176,9 @@ export interface PullInput {
   /**
    * The device is known to hold another family's records: its cursor's record names another family,
    * or (no record of the cursor) the installation's latest recorded answer carried another family.
-   * Decides only how a replacement lists its rows.
+   * Decides only how a replacement lists its rows (`created` then, else by the cursor).
    */
   knownToHoldOtherFamily?: boolean;
-  /**
-   * The cursor lies in the caller's previous membership of this very family (removed and added back,
-   * or left and back): a phone of theirs that pulled it still holds this family. Decides only how a
-   * replacement lists its rows.
-   */
-  memberAtCursor?: boolean;
   /** The client's app schema version (`schema_version`); null when it did not say. */
   schemaVersion?: number | null;
   /** Replace whatever the cursor says (see SyncPullService.pull). */
@@ -206,21 +199,20 @@ export function planPull(input: PullInput): PullPlan {
     cursor !== null &&
     (joinedSinceCursor || cursor > version || (input.deviceHoldsOtherFamily ?? false) || (input.forceReplacement ?? false));
   const full = cursor === null || replacement;
-  // A replacement sends every live row. To a phone known to hold another family (the installation's
-  // record of its cursor, or else its latest recorded answer, names another family; or the caller
-  // joined this family after the cursor and was not a member of it then) as `created`: it holds
-  // none of them. Otherwise the phone most likely holds this family's records — a database restored
-  // from an older backup (every phone's cursor lies ahead of it, unrecorded), a cursor pulled without
-  // X-Device-Id, a member removed and added back whose cursor has no record (memberAtCursor) — some
-  // of them deleted on the phone and not pushed yet. Sent as `created`, WatermelonDB destroys such a
-  // local deletion and re-creates the record (logging a "serious bug" for it and for every other
-  // record it holds): the user's deletion is lost, on the phone and on the server. So those rows go
-  // by the cursor, as in an incremental pull (`updated` up to it: a deletion on the phone is kept,
-  // then pushed). The guess is not symmetric: taken for a phone that holds another family, `held`
-  // only makes WatermelonDB log ("doesn't exist locally") and create each record; `full` for a phone
-  // that holds this family undoes its unpushed deletions (found by review, twice).
-  const holdsOtherFamily = (input.knownToHoldOtherFamily ?? false) || (joinedSinceCursor && !input.memberAtCursor);
-  const fullMode: PullMode = replacement && !holdsOtherFamily ? 'held' : 'full';
+  // A replacement sends every live row: as `created` only to a phone the installation's records say
+  // holds another family (the record of its cursor, or else its latest recorded answer, names another
+  // family: it holds none of these rows); to any other by the cursor, as an incremental pull does
+  // (`held`: `updated` up to it). Such a phone may well hold this family — a database restored from
+  // an older backup (every cursor ahead of it, unrecorded), a member removed and added back, a cursor
+  // pulled without X-Device-Id — with records it deleted offline and has not pushed yet: sent as
+  // `created`, WatermelonDB destroys such a deletion and re-creates the record, and the deletion never
+  // reaches the server (found by review). The guess is not symmetric, so nothing else is guessed: `held`
+  // to a phone that holds another family only makes WatermelonDB log ("doesn't exist locally") as it
+  // creates each record, the same records in the end; `created` to a phone of this family undoes its
+  // unpushed deletions. (A join after the cursor is no proof: the user may have come back to this
+  // family; telling them apart from the user's membership history took three rounds of review and still
+  // had holes.) An app that sends X-Device-Id, as it should, has its cursors recorded: no log either way.
+  const fullMode: PullMode = replacement && !input.knownToHoldOtherFamily ? 'held' : 'full';
   // A table newer than the client's schema is left out: the client has nowhere to put it.
   for (const name of SYNC_TABLE_NAMES) if (inClientSchema(SYNC_TABLE_BY_NAME.get(name)!, schemaVersion)) modes[name] = full ? fullMode : 'incremental';
   if ((!full || fullMode === 'held') && input.migration) {

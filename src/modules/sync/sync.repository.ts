@@ -43,12 +43,6 @@ export interface PullState {
    * listed (planPull), never whether the pull is a replacement.
    */
   knownToHoldOtherFamily: boolean;
-  /**
-   * The cursor lies in the caller's previous membership of this very family (removed and added back,
-   * or left and back: UserEntity.previousFamilyId): a phone of theirs that pulled it holds this family.
-   * Used, like knownToHoldOtherFamily, only to say how a replacement's rows are listed.
-   */
-  memberAtCursor: boolean;
 }
 
 /** A pushed id as found on the server (any family). */
@@ -275,11 +269,9 @@ export class SyncRepository {
       this_family: boolean;
       other_family: boolean;
       latest_other_family: boolean | null;
-      member_at_cursor: boolean;
     }> = await manager.query(
       `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
-              held.this_family, held.other_family, latest.other_family AS latest_other_family,
-              coalesce(u.previous_family_id = $2 AND u.previous_family_joined_version <= $4::bigint, false) AS member_at_cursor
+              held.this_family, held.other_family, latest.other_family AS latest_other_family
          FROM users u
          LEFT JOIN families f ON f.id = $2
          CROSS JOIN LATERAL (
@@ -303,7 +295,6 @@ export class SyncRepository {
       deviceHoldsFamily: row.this_family && !row.other_family,
       deviceHoldsOtherFamily: row.other_family || (deviceId !== null && cursor > 0 && !row.this_family),
       knownToHoldOtherFamily: row.other_family || (!row.this_family && row.latest_other_family === true),
-      memberAtCursor: row.member_at_cursor,
     };
   }
 

@@ -41,18 +41,6 @@ export class UserEntity {
   @Column({ name: 'family_joined_version', type: 'bigint', default: 0, transformer: bigintNumber })
   familyJoinedVersion: number;
 
-  /**
-   * The family the user was a member of before their current membership (or before being in none)
-   * and the version they had joined it at: written when they leave it, read by a replacement pull
-   * (SyncRepository.pullState: a member added back still holds the family on their phone). Null:
-   * none known.
-   */
-  @Column({ name: 'previous_family_id', type: 'uuid', nullable: true })
-  previousFamilyId: string | null;
-
-  @Column({ name: 'previous_family_joined_version', type: 'bigint', nullable: true, transformer: bigintNumber })
-  previousFamilyJoinedVersion: number | null;
-
   /** Access tokens issued at or before this instant are refused (set by a password reset or change). */
   @Column({ name: 'tokens_valid_after', type: 'timestamptz', nullable: true })
   tokensValidAfter: Date | null;
