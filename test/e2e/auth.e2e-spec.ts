@@ -275,7 +275,9 @@ describe('auth (e2e)', () => {
       await t.db.query('UPDATE families SET sync_version = $1 WHERE id = $2', [ahead + 60_000, to.family.id]);
       const res = await pull(t, { token, familyId: to.family.id }, ahead).expect(200);
       expect(res.body.experimentalStrategy).toBe('replacement');
-      expect(res.body.changes.reminders.created.map((r: { id: string }) => r.id)).toEqual([history]);
+      // The new family's whole history (listed by the cursor: no X-Device-Id says what the phone holds).
+      const { created, updated } = res.body.changes.reminders;
+      expect([...created, ...updated].map((r: { id: string }) => r.id)).toEqual([history]);
       const [row] = await t.db.query('SELECT family_joined_version FROM users WHERE id = $1', [member.user.id]);
       expect(Number(row.family_joined_version)).toBeGreaterThan(ahead);
     });
