@@ -465,6 +465,28 @@ describe('files: upload and download', () => {
     await post('identity', body).expect(201);
   });
 
+  // Found by mutation testing: nothing checked what a phone that loses its connection mid-upload leaves
+  // behind. The parser stops there, and unless the file's stream is ended with it, the storage write waits
+  // for bytes that never come, keeping its temporary file (and its open handle) for good.
+  it('a client that goes away mid-upload leaves no file, temporary or not', async () => {
+    const m = await register(t);
+    const boundary = `----hemoday${randomUUID()}`;
+    const url = new URL(t.baseUrl);
+    const phone = connect(Number(url.port), url.hostname);
+    phone.on('error', () => undefined);
+    phone.write(
+      `POST /api/v1/upload HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer ${m.token}\r\n` +
+        `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${1024 * 1024}\r\n\r\n` +
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="scan.pdf"\r\n\r\n`,
+    );
+    phone.write(pdf(100_000));
+    const familyFiles = () => listFiles(uploadDir).filter((f) => f.startsWith(m.familyId));
+    await until(() => familyFiles().some((f) => f.endsWith('.part')), 'the upload to reach storage');
+    phone.destroy();
+    await until(() => familyFiles().length === 0, 'the interrupted upload to leave nothing');
+    expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
+  });
+
   describe('with document fields', () => {
     it('creates the documents row in the same transaction, stamped with a new sync version', async () => {
       const m = await register(t);
