@@ -1077,6 +1077,24 @@ describe("files: a family's storage limit (UPLOAD_FAMILY_MAX_BYTES)", () => {
     expect(JSON.parse(answer.body!)).toMatchObject(quotaRefusal(LIMIT));
     expect(answer.serverRead).toBeGreaterThan(total);
     expect(await storedOf(m)).toBe(LIMIT);
+    // Refused before the file is read, whatever it is: a small one of a type not taken gets the same 413, not a 415.
+    const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(100)]);
+    expect((await upload(m, exe)).body).toMatchObject(quotaRefusal(LIMIT));
+  });
+
+  // Found by mutation testing: nothing covered a family storing more than its limit, as it does once an
+  // operator lowers UPLOAD_FAMILY_MAX_BYTES: an app must read "nothing left", not a negative number.
+  it('a family over a lowered limit is told that nothing is left, and its uploads are refused', async () => {
+    const m = await register(t);
+    const over = LIMIT + 5_000; // stored under a larger limit
+    const id = randomUUID();
+    await t.db.query(
+      `INSERT INTO files (id, family_id, storage_key, mime_type, size_bytes, sha256) VALUES ($1, $2, $3, 'application/pdf', $4, repeat('0', 64))`,
+      [id, m.familyId, `${m.familyId}/${id}`, over],
+    );
+    const limits = await t.http().get('/api/v1/upload/limits').set('Authorization', `Bearer ${m.token}`).expect(200);
+    expect(limits.body).toMatchObject({ family_max_bytes: LIMIT, family_stored_bytes: over, family_available_bytes: 0 });
+    expect((await upload(m, pdf(10))).body).toMatchObject(quotaRefusal(over));
   });
 });
 

@@ -29,6 +29,8 @@ describe('sniffFileType', () => {
   it.each([
     ['Windows executable', Buffer.concat([Buffer.from('MZ'), Buffer.alloc(62)])],
     ['ZIP', Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0])],
+    // A JPEG's start-of-image marker is always followed by another marker (0xFF…).
+    ['FF D8 without a following marker', Buffer.from([0xff, 0xd8, 0x00, 0x10, 0x4a, 0x46])],
     ['AVIF', ftyp('avif', 'mif1', 'miaf')],
     ['AVIF with mif1 major brand', ftyp('mif1', 'avif', 'miaf')],
     ['MP4', ftyp('isom', 'mp41')],

@@ -62,5 +62,7 @@ describe('UploadInspector', () => {
   it('refuses an empty file', async () => {
     const error = await run([]).catch((e: unknown) => e);
     expect((error as DomainError).code).toBe(ErrorCode.UNSUPPORTED_MEDIA_TYPE);
+    // Saying so, not "Unsupported file type": the phone sent nothing (a file picker that failed), not a wrong file.
+    expect((error as DomainError).message).toBe('The file is empty');
   });
 });
