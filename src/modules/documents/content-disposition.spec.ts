@@ -7,6 +7,7 @@ describe('sanitizeFileName', () => {
     ['/abs/path/scan.jpg', 'scan.jpg'],
     ['.bashrc', 'bashrc'],
     ['bad\u0000name\r\n.pdf', 'badname.pdf'],
+    ['del\u007fC1\u0085controls.pdf', 'delC1controls.pdf'],
     ['invoice\u202Efdp.exe', 'invoicefdp.exe'],
     ['Анализ крови.pdf', 'Анализ крови.pdf'],
     ['', null],
@@ -38,5 +39,12 @@ describe('contentDisposition', () => {
     expect(contentDisposition("it's (1).pdf", 'attachment')).toBe(
       `attachment; filename="it's (1).pdf"; filename*=UTF-8''it%27s%20%281%29.pdf`,
     );
+  });
+
+  // Found by mutation testing: none of these characters was checked. In the quoted fallback a backslash is
+  // an escape (the name loses it), some clients percent-decode the fallback, a `;` ends the parameter for
+  // naive parsers; `*` is not an attr-char of RFC 5987, so it must be encoded in filename*.
+  it('replaces \\, % and ; in the fallback and encodes * in filename*', () => {
+    expect(contentDisposition('a\\b%41;c*d.pdf')).toBe(`inline; filename="a_b_41_c*d.pdf"; filename*=UTF-8''a%5Cb%2541%3Bc%2Ad.pdf`);
   });
 });
