@@ -21,6 +21,13 @@ describe('normalizeEmail', () => {
     expect(normalizeEmail(decomposed)).toBe('\u00e4bc@example.com');
   });
 
+  // Found by mutation testing: nothing needed the NFC after lower-casing. T + combining diaeresis has no
+  // precomposed capital, but its small letter has one (ẗ, U+1E97): without it, two accounts.
+  it('composes what lower-casing makes composable', () => {
+    expect(normalizeEmail('T\u0308om@example.com')).toBe('\u1e97om@example.com');
+    expect(normalizeEmail('T\u0308om@example.com')).toBe(normalizeEmail('\u1e97om@example.com'));
+  });
+
   it('is idempotent', () => {
     for (const email of ['ÄBC@example.com', 'İSTANBUL@example.com', ' ß@EXAMPLE.com ', 'A\u0308@x.y']) {
       expect(normalizeEmail(normalizeEmail(email))).toBe(normalizeEmail(email));
