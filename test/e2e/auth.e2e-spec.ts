@@ -363,6 +363,16 @@ describe('auth (e2e)', () => {
       await refresh(retried.body.refresh_token).expect(200);
     });
 
+    // Found by mutation testing: every retry above came at once, so a grace of a few seconds passed them too;
+    // a phone on a slow network retries later than that.
+    it('a retry 25 s after the rotation is still within the grace', async () => {
+      const user = await registerFamily(t);
+      await refresh(user.refreshToken).expect(200); // lost
+      await t.db.query(`UPDATE refresh_tokens SET used_at = now() - interval '25 seconds' WHERE id = $1`, [user.refreshToken.split('.')[0]]);
+      const retried = await refresh(user.refreshToken).expect(200);
+      await t.http().get('/api/v1/families/me').set(bearer(retried.body.access_token)).expect(200);
+    });
+
     it('a retired token presented once the new pair is in use is reuse, even if only its access token was used: the copy does not take the sign-in over', async () => {
       const user = await registerFamily(t);
       const rotated = await refresh(user.refreshToken).expect(200);
