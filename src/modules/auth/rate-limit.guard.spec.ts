@@ -5,6 +5,7 @@ import { lastValueFrom, of, throwError } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { AuthRateLimits1764800000000 } from '../../../migrations/1764800000000-AuthRateLimits.js';
 import { scratchDatabases } from '../../../test/setup/scratch-databases.js';
+import { sessionsWaitingBehind, until } from '../../../test/setup/wait.js';
 import { buildDataSourceOptions } from '../../database/data-source-options.js';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { AuthRateLimitGuard, clientNetworks } from './rate-limit.guard.js';
@@ -236,6 +237,31 @@ describe('AuthRateLimitGuard, with AuthRateLimitInterceptor', () => {
       const burst = await Promise.all(Array.from({ length: 24 }, (_, i) => attempt(login(`10.0.15.${i}`, 'race@b.c'), undefined, i % 2 ? other : instance)));
       expect(burst.filter((a) => a.allowed)).toHaveLength(3);
       expect(burst.filter((a) => a.error?.code === ErrorCode.RATE_LIMITED)).toHaveLength(21);
+    });
+
+    // Found by mutation testing: the burst above seldom overlaps enough for an attempt to wait on a bucket
+    // that another fills meanwhile, so the count checked under the row's lock (w.count < max) went untested.
+    it('an attempt that waits for a bucket another attempt fills meanwhile is refused: the count is the row\'s, not the snapshot\'s', async () => {
+      const bucket = [{ key: 'filled-while-waiting', max: 3 }];
+      const limits = new AuthRateLimitRepository(databases[0]);
+      for (let i = 0; i < 2; i++) expect((await limits.take(bucket, 60)).counted).toBe(true);
+      const third = databases[0].createQueryRunner();
+      await third.connect();
+      await third.startTransaction();
+      try {
+        expect((await limits.take(bucket, 60, third.manager)).counted).toBe(true);
+        const [{ pid }] = await third.query('SELECT pg_backend_pid() AS pid');
+        // Its snapshot sees 2 of 3: it goes on to count, and waits for the third's row lock.
+        const fourth = new AuthRateLimitRepository(databases[1]).take(bucket, 60);
+        const observer = { query: async (sql: string, params: unknown[]) => ({ rows: await databases[1].query(sql, params) }) };
+        await until(async () => (await sessionsWaitingBehind(observer as never, pid)) > 0, 'the fourth attempt to wait for the third');
+        await third.commitTransaction();
+        expect((await fourth).counted).toBe(false);
+      } finally {
+        if (third.isTransactionActive) await third.rollbackTransaction();
+        await third.release();
+      }
+      expect(await databases[0].query("SELECT count FROM auth_rate_limits WHERE key = 'filled-while-waiting'")).toEqual([{ count: 3 }]);
     });
 
     it('a limit larger than a counter can hold (AUTH_RATE_LIMIT=100000000000000000000) admits every attempt', async () => {
