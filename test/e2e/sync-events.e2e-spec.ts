@@ -119,6 +119,31 @@ describe('sync events (SSE)', () => {
     }
   });
 
+  // Found by mutation testing: a notification sent outside the write's transaction (so also for a write
+  // that then rolls back) passed every test. The device would pull for a version that never existed.
+  it('a write that rolls back (a push refused with 409) tells nobody; the next committed write does', async () => {
+    const { owner, member } = await familyWithMember(t);
+    const stream = await openEvents(t, member.token);
+    try {
+      const initial = await stream.waitFor((e) => e.type === 'sync');
+      const record = { ...transfusion(), family_id: owner.family.id };
+      const push = (lastPulledAt: number, changes: Record<string, unknown[]>) =>
+        t
+          .http()
+          .post(`/api/v1/sync?last_pulled_at=${lastPulledAt}`)
+          .set(bearer(owner.token))
+          .send({ changes: { transfusions: { created: [], updated: [], deleted: [], ...changes } } });
+      const created = (await push(0, { created: [record] }).expect(200)).body.timestamp as number;
+      // A phone that has not pulled that write edits the record: a conflict, nothing applied.
+      await push(0, { updated: [{ ...record, volume_ml: 300 }] }).expect(409);
+      const next = (await push(created, { updated: [{ ...record, volume_ml: 310 }] }).expect(200)).body.timestamp as number;
+      await stream.waitFor((e) => e.type === 'sync' && e.data.version === next);
+      expect(stream.events.filter((e) => e.type === 'sync').map((e) => e.data.version)).toEqual([initial.data.version, created, next]);
+    } finally {
+      await stream.close();
+    }
+  });
+
   it('ends the stream of a member who is removed, and refuses their reconnection', async () => {
     const { owner, member } = await familyWithMember(t);
     const stream = await openEvents(t, member.token);
