@@ -241,6 +241,20 @@ describe('sync events (SSE)', () => {
     }
   });
 
+  // Found by mutation testing: no test opened a stream with a token that names no sign-in.
+  it('a logout also ends a stream opened with a token that names no sign-in (issued before the claim existed): its sign-in cannot be told', async () => {
+    const user = await registerFamily(t);
+    const legacy = await resignToken(user.token, ({ sid: _sid, ...claims }) => claims);
+    const stream = await openEvents(t, legacy);
+    try {
+      await stream.waitFor((e) => e.type === 'sync');
+      await t.http().post('/api/v1/auth/logout').send({ refresh_token: user.refreshToken }).expect(204);
+      await expectEnded(stream, 'a logout of its user');
+    } finally {
+      await stream.close();
+    }
+  });
+
   it('ends a stream whose member was removed after the guards let it through but before it listened (the notification went by unheard)', async () => {
     const { owner, member } = await familyWithMember(t);
     // The owner's stream: the listening connection is up, and it hears a later write.
