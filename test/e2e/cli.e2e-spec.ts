@@ -661,6 +661,10 @@ describe('admin CLI (node dist/cli.js)', () => {
       const mallory = await joinFamily(t, owner.inviteCode, { name: `Mallory${forgedLine}` });
       const legacyEmail = `"\x1b]0;pwned\x07${randomUUID()}"@example.test`;
       await t.db.query('UPDATE users SET email = $1 WHERE id = $2', [legacyEmail, mallory.user.id]);
+      // And an invisible character, which emails refuse now too: support must see it is not the real address.
+      const lookAlike = await joinFamily(t, owner.inviteCode);
+      const invisibleEmail = `look\u200balike-${randomUUID()}@example.test`;
+      await t.db.query('UPDATE users SET email = $1 WHERE id = $2', [invisibleEmail, lookAlike.user.id]);
       await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ patient_name: 'Amira\nmembers (0):', patient_diagnosis: '\x9b2J' }).expect(200);
 
       const shown = await cli(['family:show', owner.inviteCode]);
@@ -669,7 +673,10 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(shown.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
       const lines = shown.stdout.split('\n');
       expect(lines.filter((l) => /^\s+owner\s/.test(l))).toEqual([expect.stringContaining(`${owner.email} (Real Owner)`)]);
-      expect(lines.filter((l) => /^\s+member\s/.test(l))).toEqual([expect.stringContaining('"\\u001b]0;pwned\\u0007')]);
+      expect(lines.filter((l) => /^\s+member\s/.test(l))).toEqual([
+        expect.stringContaining('"\\u001b]0;pwned\\u0007'),
+        expect.stringContaining(invisibleEmail.replace('\u200b', '\\u200b')),
+      ]);
       expect(shown.stdout).toContain('(Mallory\\r\\u001b[2K    owner  someone.else@example.test');
       expect(shown.stdout).toMatch(/patient:\s+Amira\\nmembers \(0\):, \\u009b2J\n/);
 
