@@ -169,6 +169,10 @@ describe('validateEnv', () => {
       `UPLOAD_FAMILY_MAX_BYTES (default ${10 * 1024 ** 3}): UPLOAD_FAMILY_MAX_BYTES must not be smaller than UPLOAD_MAX_BYTES (${11 * 1024 ** 3}), the largest single file`,
     ]);
     expect(validateEnv({ UPLOAD_FAMILY_MAX_BYTES: '2000000', UPLOAD_MAX_BYTES: '2000000' })).toMatchObject({ UPLOAD_FAMILY_MAX_BYTES: 2000000, UPLOAD_MAX_BYTES: 2000000 });
+    // Found by mutation testing. Left empty (as compose files do), the default applies, and the message says so.
+    expect(problemsOf({ UPLOAD_FAMILY_MAX_BYTES: '', UPLOAD_MAX_BYTES: String(11 * 1024 ** 3) })).toEqual(problemsOf({ UPLOAD_MAX_BYTES: String(11 * 1024 ** 3) }));
+    // A value refused on its own gives that one problem, not a second one comparing it.
+    expect(problemsOf({ UPLOAD_FAMILY_MAX_BYTES: '0' })).toEqual([expect.stringMatching(/^UPLOAD_FAMILY_MAX_BYTES="0": UPLOAD_FAMILY_MAX_BYTES must not be less than 1$/)]);
   });
 
   it('accepts the duration bounds themselves', () => {
