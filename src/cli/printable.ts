@@ -13,7 +13,7 @@ const SHORT: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t'
  * title (found by review). `--json` output is JSON's own escaping.
  */
 export function printable(text: string): string {
-  return text.replace(EVERY_UNPRINTABLE, (c) => SHORT[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(EVERY_UNPRINTABLE, escaped);
 }
 
 /**
@@ -22,8 +22,11 @@ export function printable(text: string): string {
  * see that `leila\u200b@example.com` is not `leila@example.com`.
  */
 export function printableEmail(email: string): string {
-  return printable(email).replace(EVERY_INVISIBLE, (c) => {
-    const code = c.codePointAt(0)!;
-    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
+  return printable(email).replace(EVERY_INVISIBLE, escaped);
+}
+
+/** One character as its escape: `\n`, `\r`, `\t`, else `\u200b` (`\u{e0041}` beyond the BMP). */
+function escaped(c: string): string {
+  const code = c.codePointAt(0)!;
+  return SHORT[c] ?? (code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`);
 }

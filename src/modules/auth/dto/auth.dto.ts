@@ -20,7 +20,7 @@ const PASSWORD_MIN_LENGTH = 8;
 const PASSWORD_MAX_LENGTH = 256;
 
 export class RegisterDto {
-  /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. Control characters, line breaks and bidi controls are refused (400), quoted or not. @example parent@example.com */
+  /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. Control characters, line breaks, bidi controls and invisible characters (zero-width, soft hyphen) are refused (400), quoted or not. @example parent@example.com */
   @Transform(toStoredEmail) @IsEmail() @EmailCharacters() @MaxLength(320)
   email: string;
 
@@ -38,7 +38,7 @@ export class RegisterDto {
 }
 
 export class LoginDto {
-  /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. Control characters, line breaks and bidi controls are refused (400), quoted or not. @example parent@example.com */
+  /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. Control characters, line breaks, bidi controls and invisible characters (zero-width, soft hyphen) are refused (400), quoted or not. @example parent@example.com */
   @Transform(toStoredEmail) @IsEmail() @EmailCharacters() @MaxLength(320)
   email: string;
 
