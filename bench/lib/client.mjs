@@ -48,13 +48,18 @@ export class Device {
     this.headers = { authorization: `Bearer ${user.token}`, 'x-device-id': deviceId };
   }
 
-  /** `start`: when the caller issued the request (hrtime.bigint), if earlier than now (a queue wait counts). */
-  async pullRaw(lastPulledAt, start = process.hrtime.bigint()) {
+  /**
+   * `start`: when the caller issued the request (hrtime.bigint), if earlier than now (a queue wait counts).
+   * `acceptEncoding`: what the request asks for; by default fetch's own `gzip, deflate` (a phone's
+   * OkHttp asks for gzip), and the body is decoded before `text` like the phone's is. `wireBytes`:
+   * the body's length on the wire (Content-Length).
+   */
+  async pullRaw(lastPulledAt, start = process.hrtime.bigint(), { acceptEncoding } = {}) {
     const res = await fetch(`${this.baseUrl}/api/v1/sync?last_pulled_at=${lastPulledAt ?? 'null'}&schema_version=${SCHEMA_VERSION}&migration=null`, {
-      headers: this.headers,
+      headers: acceptEncoding ? { ...this.headers, 'accept-encoding': acceptEncoding } : this.headers,
     });
-    const text = await res.text(); // the body fully read
-    return { status: res.status, ms: msSince(start), text };
+    const text = await res.text(); // the body fully read (and decoded)
+    return { status: res.status, ms: msSince(start), text, encoding: res.headers.get('content-encoding'), wireBytes: Number(res.headers.get('content-length')) };
   }
 
   /** The body is serialised inside the clock: turning records into the request is part of a push. */

@@ -1,10 +1,27 @@
 import { randomUUID } from 'node:crypto';
+import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { COMPRESS_MIN_BYTES } from '../../src/common/http/compressed-json.js';
 import { DataSource } from 'typeorm';
 import { createTestApp, useTestApp } from '../setup/test-app.js';
 import { changesOf, emptyChanges, pull, push, SYNC_TABLES } from '../factories/sync.factory.js';
 import { register, registerFamily, withFamilyId, type Member } from '../sync-client/family.js';
 
 const now = () => Date.now();
+
+/** GET with the bytes as they came over the wire (supertest would decode them), and the Accept-Encoding given (none when undefined). */
+function rawGet(t: { baseUrl: string }, m: Member, path: string, acceptEncoding: string | undefined): Promise<{ status?: number; headers: IncomingHttpHeaders; body: Buffer }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${m.token}` };
+  if (acceptEncoding !== undefined) headers['accept-encoding'] = acceptEncoding;
+  return new Promise((resolve, reject) => {
+    httpGet(`${t.baseUrl}${path}`, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
 
 function transfusion(overrides: Record<string, unknown> = {}) {
   return {
@@ -460,6 +477,48 @@ describe('sync protocol over HTTP', () => {
     await pull(t, m, { last_pulled_at: 'soon' }).expect(400);
     await pull(t, m, {}, 'bad device id with spaces').expect(422);
     await t.http().get('/api/v1/sync').expect(401);
+  });
+
+  it('the pull goes out compressed when the client accepts it (as phones do): brotli or gzip by the client\'s preference, decoding to the very bytes of the plain answer; small answers and refusals go out plain', async () => {
+    const m = await register(t);
+    const c0 = (await pull(t, m).expect(200)).body.timestamp;
+    await push(t, m, c0, changesOf('transfusions', { created: Array.from({ length: 20 }, () => transfusion()) })).expect(200);
+    const path = '/api/v1/sync?last_pulled_at=null';
+    const plain = await rawGet(t, m, path, undefined);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.headers.vary).toMatch(/accept-encoding/i);
+    expect(JSON.parse(plain.body.toString()).changes.transfusions.created).toHaveLength(20);
+
+    const encoded = {
+      gzip: await rawGet(t, m, path, 'gzip'),
+      'gzip, deflate, br': await rawGet(t, m, path, 'gzip, deflate, br'),
+      'br;q=1, gzip;q=0.5': await rawGet(t, m, path, 'br;q=1, gzip;q=0.5'),
+      '*': await rawGet(t, m, path, '*'),
+    };
+    expect(Object.fromEntries(Object.entries(encoded).map(([accept, r]) => [accept, r.headers['content-encoding']]))).toEqual({
+      gzip: 'gzip',
+      'gzip, deflate, br': 'gzip',
+      'br;q=1, gzip;q=0.5': 'br',
+      '*': 'br',
+    });
+    for (const r of Object.values(encoded)) {
+      expect(r.status).toBe(200);
+      expect(r.headers.vary).toMatch(/accept-encoding/i);
+      expect(Number(r.headers['content-length'])).toBe(r.body.length);
+      expect(r.body.length).toBeLessThan(plain.body.length / 2);
+      const decoded = r.headers['content-encoding'] === 'br' ? brotliDecompressSync(r.body) : gunzipSync(r.body);
+      expect(decoded.equals(plain.body)).toBe(true);
+    }
+    for (const refused of ['identity', 'gzip;q=0, br;q=0', 'deflate']) {
+      const r = await rawGet(t, m, path, refused);
+      expect([refused, r.headers['content-encoding']]).toEqual([refused, undefined]);
+      expect(r.body.equals(plain.body)).toBe(true);
+    }
+    // An incremental pull with nothing new is a few hundred bytes: sent as it is, still marked as varying.
+    const small = await rawGet(t, m, `/api/v1/sync?last_pulled_at=${JSON.parse(plain.body.toString()).timestamp}`, 'gzip, br');
+    expect(small.body.length).toBeLessThan(COMPRESS_MIN_BYTES);
+    expect(small.headers['content-encoding']).toBeUndefined();
+    expect(small.headers.vary).toMatch(/accept-encoding/i);
   });
 
   it('413 past SYNC_BODY_LIMIT_BYTES, nothing applied', async () => {
