@@ -44,7 +44,16 @@ export class SyncController {
    */
   @Get()
   @ApiDeviceIdHeader()
-  @ApiOkResponse({ type: SyncPullResponse })
+  @ApiOkResponse({
+    type: SyncPullResponse,
+    headers: {
+      'Content-Encoding': {
+        description: '`br` or `gzip` when the request\'s Accept-Encoding takes one and the answer is 1 KiB or more; absent otherwise (HTTP clients decode it)',
+        schema: { type: 'string', enum: ['br', 'gzip'] },
+      },
+      Vary: { description: '`Accept-Encoding`', schema: { type: 'string' } },
+    },
+  })
   @ApiBadRequestResponse({
     type: ErrorResponse,
     description: 'A query parameter that is malformed (last_pulled_at, schema_version, migration) or unknown (VALIDATION_FAILED, named in details.fields)',
