@@ -11,7 +11,7 @@ import 'reflect-metadata';
 import { CommandFactory } from 'nest-commander';
 import { loadDotEnv } from './config/dotenv.js';
 import { validatedEnv } from './config/env.validation.js';
-import { stopEmbeddedDatabase } from './database/database-url.js';
+import { commandStopping, exitCommand, exitCommandOnSignals } from './database/command-exit.js';
 import { CliError, CliUsageError } from './cli/cli-error.js';
 import { CliLogger, cliLogLevels } from './cli/cli-logger.js';
 import { describeError } from './cli/describe-error.js';
@@ -49,33 +49,13 @@ async function main(): Promise<number> {
   return 0;
 }
 
-let stopping = false;
-async function finish(code: number): Promise<never> {
-  stopping = true;
-  await stopEmbeddedDatabase().catch(() => undefined);
-  process.exit(code);
-}
-
-// Ctrl-C during a long seed: stop the embedded PostgreSQL cleanly rather than orphan it. SIGHUP too (the
-// terminal or ssh session closed), as the app and the migration CLI do: its default action ended node
-// at once and left the server, in its own process group, running until the next start found it.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(signal, () => {
-    if (!stopping) {
-      console.error(`\ninterrupted (${signal})`);
-      // Whatever ends the process from now on (the command failing as its database stops, through
-      // process.exit(1) or an uncaught error, before finish() is done), it was interrupted: 130.
-      process.on('exit', () => (process.exitCode = 130));
-      void finish(130);
-    }
-  });
-}
+exitCommandOnSignals();
 
 main()
   .catch((error: unknown) => {
     console.error(`error: ${describeError(error)}`);
     return 1;
   })
-  // Interrupted: the signal's finish(130) is under way (the command's failure as its database stops is
-  // no reason to exit 1 instead, before it has stopped), as in the migration CLI.
-  .then((code) => (stopping ? undefined : finish(code)));
+  // Interrupted: the signal's exit (130) is under way; the command's failure as its database stops is
+  // no reason to exit 1 instead, before the database has stopped.
+  .then((code) => (commandStopping() ? undefined : exitCommand(code)));

@@ -12,7 +12,7 @@ import { createCliDataSource } from '../../ormconfig.js';
 import { CliLogger, cliLogLevels } from '../cli/cli-logger.js';
 import { loadDotEnv } from '../config/dotenv.js';
 import { ConfigValidationError } from '../config/env.validation.js';
-import { stopEmbeddedDatabase } from './database-url.js';
+import { commandStopping, exitCommand, exitCommandOnSignals } from './command-exit.js';
 import { destructiveStatements, migrationSource } from './migration-generator.js';
 import { revertLastMigration, runPendingMigrations } from './migration-runner.js';
 
@@ -89,29 +89,14 @@ async function main(): Promise<void> {
   }
 }
 
-let stopping = false;
-async function finish(code: number): Promise<never> {
-  stopping = true;
-  await stopEmbeddedDatabase().catch(() => undefined);
-  process.exit(code);
-}
-
-// Ctrl-C or SIGTERM during a migration: the embedded PostgreSQL (its own process group) is stopped,
-// which rolls the migration transaction back, rather than left running.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    console.error(`interrupted (${signal})`);
-    void finish(130);
-  });
-}
+exitCommandOnSignals();
 
 main().then(
-  () => finish(0),
+  () => (commandStopping() ? undefined : exitCommand(0)),
   (error: unknown) => {
-    if (stopping) return;
+    if (commandStopping()) return;
     const message = error instanceof ConfigValidationError || error instanceof Error ? error.message : String(error);
     console.error(`migration failed: ${message}`);
-    void finish(1);
+    void exitCommand(1);
   },
 );

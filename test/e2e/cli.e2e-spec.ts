@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -16,7 +16,7 @@ import { runPendingMigrations } from '../../src/database/migration-runner.js';
 import { bearer, joinFamily, registerFamily as registerAccount, uniqueEmail } from '../factories/auth.factory.js';
 import { clientLog, Device } from '../sync-client/device.js';
 import { registerFamily } from '../sync-client/family.js';
-import { freePort, removeDir, scratchDir, startService, stopAll, waitForHealth, type Running } from '../setup/service-process.js';
+import { freePort, isAlive, postgresServersFor, removeDir, scratchDir, startProcess, startService, stopAll, waitForHealth, waitUntil, type Running } from '../setup/service-process.js';
 import { useTestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun, itOnEmbeddedRun } from '../setup/test-runs.js';
 import { sessionsWaitingBehind, until } from '../setup/wait.js';
@@ -357,6 +357,33 @@ describe('admin CLI (node dist/cli.js)', () => {
     expect(run.stdout).not.toContain('\r');
     expect(run.stdout.match(/^seed \d\/3: \S+/gm)).toEqual(emails.map((e, i) => `seed ${i + 1}/3: ${e}:`));
     expect(run.stdout).toMatch(/^Seeded 3 families with 1 month of history in /m);
+  });
+
+  // The admin and migration CLIs share this (src/database/command-exit.ts). A second Ctrl-C used to
+  // take Node's default action in the admin CLI and kill it midway, leaving its PostgreSQL running.
+  itOnEmbeddedRun('Ctrl-C (twice) during a seed on its own embedded PostgreSQL: exit 130 after the database has stopped', async () => {
+    const ownDataDir = scratchDir('hemoday-cli-int-');
+    try {
+      const run = startProcess(process.execPath, [CLI, 'seed', '--email', uniqueEmail('ctrlc'), '--families', '200', '--months', '24'], {
+        DATA_DIR: ownDataDir,
+        EMBEDDED_PG_PORT: String(await freePort()),
+        LOG_LEVEL: 'warn',
+      });
+      await run.waitFor(/^seed 1\/200: /, 90_000);
+      const postmaster = Number(readFileSync(join(ownDataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      run.child.kill('SIGINT');
+      await run.waitFor(/^interrupted \(SIGINT\)$/);
+      run.child.kill('SIGINT'); // an impatient second Ctrl-C, while the database stops
+      expect(await run.exited).toBe(130);
+      expect(run.output()).not.toMatch(/^seed 200\/200: /m);
+      expect(postgresServersFor(ownDataDir)).toEqual([]);
+      expect(isAlive(postmaster)).toBe(false);
+    } finally {
+      // A failed run must not leave its server behind (the CLI started it in a process group of its own).
+      for (const pid of postgresServersFor(ownDataDir)) process.kill(pid, 'SIGTERM');
+      await waitUntil(() => postgresServersFor(ownDataDir).length === 0, 10_000);
+      removeDir(ownDataDir);
+    }
   });
 
   it('a later run with a longer --months extends the same timeline: dates count back from the seeding, not from today', async () => {
