@@ -145,7 +145,10 @@ export class Device {
         });
         const response = await fetch(`${base('pull')}/api/v1/sync?${params}`, { headers: this.headers() });
         if (!response.ok) throw new SyncHttpError(response.status, await response.text());
-        const body = (await response.json()) as { changes: Record<string, unknown> };
+        // Read as the README's turbo comment does (`syncJson: await response.text()`), then parsed
+        // as `response.json()` would: the text is the very body this sync applies.
+        this.lastPullText = await response.text();
+        const body = JSON.parse(this.lastPullText) as { changes: Record<string, unknown> };
         this.lastPull = body;
         if (extra.losePullResponse) throw new LostResponseError();
         await extra.afterPullResponse?.();
@@ -184,6 +187,8 @@ export class Device {
 
   /** The body of the last pull this device received (or lost). */
   lastPull: { changes: Record<string, unknown>; experimentalStrategy?: string } | null = null;
+  /** The same body as the text that came over the wire (what a turbo first sync hands to WatermelonDB as `syncJson`). */
+  lastPullText: string | null = null;
 
   async create(table: string, values: Record<string, unknown>): Promise<string> {
     let id = '';
