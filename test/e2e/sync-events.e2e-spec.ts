@@ -3,12 +3,14 @@
  * connected devices, through PostgreSQL LISTEN/NOTIFY, and nobody else's.
  */
 import { randomUUID } from 'node:crypto';
-import { from, switchMap } from 'rxjs';
+import { from, switchMap, VirtualTimeScheduler } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { connectionName } from '../../src/database/connection-name.js';
+import { HEARTBEAT_MS, HEARTBEAT_SCHEDULER } from '../../src/modules/sync/sync-events.service.js';
 import { bearer, familyWithMember, registerFamily, resignToken } from '../factories/auth.factory.js';
 import { expectEnded, openEvents } from '../setup/event-stream.js';
 import { useTestApp, type RunningApp } from '../setup/test-app.js';
+import { until } from '../setup/wait.js';
 
 /**
  * Holds the next stream between the guards and its subscription to the end signals (the window
@@ -397,6 +399,80 @@ describe('sync events (SSE)', () => {
     const res = await fetch(`${t.baseUrl}/api/v1/sync/events`);
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ statusCode: 401 });
+  });
+});
+
+/** Moves a virtual clock on `ms`, running every action due by then (and none due later). */
+function advance(clock: VirtualTimeScheduler, ms: number): void {
+  const to = clock.frame + ms;
+  clock.maxFrames = to;
+  clock.flush();
+  clock.frame = to;
+}
+
+// README and the controller promise a `ping` every 25 s, so that proxies with an idle timeout keep
+// the stream open; nothing tested it. The heartbeat runs on HEARTBEAT_SCHEDULER: here a virtual
+// clock the tests move on, 25 s at a time, without waiting; its queue shows each heartbeat scheduled.
+describe('sync events (SSE): the heartbeat', () => {
+  const clock = new VirtualTimeScheduler();
+  const t = useTestApp({}, { override: (app) => app.overrideProvider(HEARTBEAT_SCHEDULER).useValue(clock) });
+
+  const pings = (stream: Awaited<ReturnType<typeof openEvents>>) => stream.events.filter((e) => e.type === 'ping');
+  /** Resolves once `stream` has received everything the server sent it before now: a write's event comes after it. */
+  async function caughtUp(stream: Awaited<ReturnType<typeof openEvents>>, writer: { token: string; family: { id: string } }) {
+    const push = await pushTransfusion(t, writer);
+    await stream.waitFor((e) => e.type === 'sync' && e.data.version === push.body.timestamp);
+  }
+
+  it('a connected stream gets a `ping` HEARTBEAT_MS (25 s) after it opened, and then every HEARTBEAT_MS', async () => {
+    expect(HEARTBEAT_MS).toBe(25_000);
+    const owner = await registerFamily(t);
+    const stream = await openEvents(t, owner.token);
+    try {
+      await stream.waitFor((e) => e.type === 'sync');
+      advance(clock, HEARTBEAT_MS - 1);
+      await caughtUp(stream, owner);
+      expect(pings(stream)).toEqual([]);
+
+      advance(clock, 1);
+      await stream.waitFor((e) => e.type === 'ping');
+      expect(pings(stream)).toEqual([expect.objectContaining({ type: 'ping', data: {} })]);
+
+      advance(clock, HEARTBEAT_MS - 1);
+      await caughtUp(stream, owner);
+      expect(pings(stream)).toHaveLength(1);
+      advance(clock, 1 + 2 * HEARTBEAT_MS);
+      await caughtUp(stream, owner);
+      expect(pings(stream)).toHaveLength(4);
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('each stream has a heartbeat of its own, and one that ends leaves none behind: ended by the server (a logout) or closed by the device', async () => {
+    // Streams of earlier tests closed by their client: the server notices that a moment later.
+    await until(() => clock.actions.length === 0, 'the heartbeats of earlier tests to stop');
+    const user = await registerFamily(t);
+    const tablet = (await t.http().post('/api/v1/auth/login').send({ email: user.email, password: user.password }).expect(200)).body;
+    const phone = await openEvents(t, user.token);
+    const tabletStream = await openEvents(t, tablet.access_token);
+    try {
+      await Promise.all([phone, tabletStream].map((s) => s.waitFor((e) => e.type === 'sync')));
+      expect(clock.actions).toHaveLength(2);
+
+      // The stream's end and its heartbeat's are one unsubscription: done before the response ends.
+      await t.http().post('/api/v1/auth/logout').send({ refresh_token: user.refreshToken }).expect(204);
+      await expectEnded(phone, 'logout');
+      expect(clock.actions).toHaveLength(1);
+      advance(clock, HEARTBEAT_MS);
+      await tabletStream.waitFor((e) => e.type === 'ping');
+      expect(pings(phone)).toEqual([]);
+
+      await tabletStream.close();
+      await until(() => clock.actions.length === 0, 'the heartbeat of the stream its device closed to stop');
+    } finally {
+      await Promise.all([phone.close(), tabletStream.close()]);
+    }
   });
 });
 

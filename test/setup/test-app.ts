@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll } from '@jest/globals';
-import { Test } from '@nestjs/testing';
+import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,12 @@ export interface SharedTestApp extends RunningApp {
   readonly db: DataSource;
 }
 
+/** How a test app differs from the real one beyond its environment. */
+export interface TestAppOptions {
+  /** Replaces providers before the module compiles: a seam such as the heartbeat's scheduler (HEARTBEAT_SCHEDULER). */
+  override?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+}
+
 /** Environment every test app starts with; tests override single values. */
 export function testEnv(): Record<string, string> {
   return {
@@ -43,7 +49,7 @@ export function testEnv(): Record<string, string> {
  * The real application (same module, same set-up as server.ts) listening on a
  * free port, against the run's real PostgreSQL.
  */
-export async function createTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(overrides: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   if (!process.env.TEST_DATABASE_URL) throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (global set-up)');
   // Scratch folders of this app, removed when it closes (a test passing its own keeps it).
   const scratch = [
@@ -52,7 +58,8 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
   ];
   const env = { ...testEnv(), ...Object.fromEntries(scratch), ...overrides };
   return withEnv(env, async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const builder = Test.createTestingModule({ imports: [AppModule] });
+    const moduleRef = await (options.override?.(builder) ?? builder).compile();
     const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, bufferLogs: true });
     configureApp(app);
     // A start that fails (a start-up check) leaves no pool open behind it.
@@ -80,10 +87,10 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
  * itself, say). An app a test starts and closes itself, or one that needs something else started
  * first (a proxy, a database server), uses createTestApp.
  */
-export function useTestApp(overrides: Record<string, string> = {}): SharedTestApp {
+export function useTestApp(overrides: Record<string, string> = {}, options: TestAppOptions = {}): SharedTestApp {
   let current: TestApp | undefined;
   beforeAll(async () => {
-    current = await createTestApp(overrides);
+    current = await createTestApp(overrides, options);
   });
   afterAll(async () => {
     const app = current;

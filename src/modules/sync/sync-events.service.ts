@@ -1,8 +1,8 @@
-import { Injectable, Logger, type MessageEvent, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type MessageEvent, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Socket } from 'node:net';
 import pg from 'pg';
-import { defer, EMPTY, filter, finalize, from, interval, map, merge, mergeMap, Observable, of, ReplaySubject, Subject, takeUntil, timer } from 'rxjs';
+import { defer, EMPTY, filter, finalize, from, interval, map, merge, mergeMap, Observable, of, ReplaySubject, type SchedulerLike, Subject, takeUntil, timer } from 'rxjs';
 import { DataSource } from 'typeorm';
 import type { FamilyScope } from '../../common/family-scope/family-context.js';
 import { FAMILY_SYNC_CHANNEL, MEMBERSHIP_CHANNEL } from '../../common/versioning/family-version.service.js';
@@ -20,7 +20,13 @@ interface StreamsToEnd {
   signInId: string | null;
 }
 
-const HEARTBEAT_MS = 25_000;
+export const HEARTBEAT_MS = 25_000;
+/**
+ * Injection token of the RxJS scheduler that times the heartbeat: `asyncScheduler` (Node's timers),
+ * provided by SyncModule. Tests put a VirtualTimeScheduler in its place, to move the heartbeat on
+ * 25 s at a time without waiting, and to see that an ended stream leaves no heartbeat scheduled.
+ */
+export const HEARTBEAT_SCHEDULER = Symbol('HEARTBEAT_SCHEDULER');
 /** The longest delay Node's timers take (2^31 - 1 ms); a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
@@ -66,6 +72,7 @@ export class SyncEventsService implements OnApplicationShutdown {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly repository: SyncRepository,
+    @Inject(HEARTBEAT_SCHEDULER) private readonly heartbeatScheduler: SchedulerLike,
   ) {}
 
   /**
@@ -107,7 +114,7 @@ export class SyncEventsService implements OnApplicationShutdown {
         map((change) => syncEvent(change.version)),
       );
       // Proxies close idle connections; a small event keeps the stream open.
-      const heartbeat = interval(HEARTBEAT_MS).pipe(map((): MessageEvent => ({ type: 'ping', data: {} })));
+      const heartbeat = interval(HEARTBEAT_MS, this.heartbeatScheduler).pipe(map((): MessageEvent => ({ type: 'ping', data: {} })));
       const membershipChanged = this.membershipChanges.pipe(
         filter((end) => end.userId === userId && (end.signInId === null || signInId === null || end.signInId === signInId)),
       );

@@ -1,9 +1,10 @@
 import { Module } from '@nestjs/common';
+import { asyncScheduler } from 'rxjs';
 import { DocumentsModule } from '../documents/documents.module.js';
 import { SyncController } from './sync.controller.js';
 import { SyncPullService } from './sync-pull.service.js';
 import { SyncPushService } from './sync-push.service.js';
-import { SyncEventsService } from './sync-events.service.js';
+import { HEARTBEAT_SCHEDULER, SyncEventsService } from './sync-events.service.js';
 import { SyncRepository } from './sync.repository.js';
 import { SyncInstallationsRepository } from './sync-installations.repository.js';
 import { FullPullLimiter } from './full-pull-limiter.js';
@@ -15,7 +16,15 @@ import { FullPullLimiter } from './full-pull-limiter.js';
 @Module({
   imports: [DocumentsModule],
   controllers: [SyncController],
-  providers: [SyncPullService, SyncPushService, SyncRepository, SyncInstallationsRepository, SyncEventsService, FullPullLimiter],
+  providers: [
+    SyncPullService,
+    SyncPushService,
+    SyncRepository,
+    SyncInstallationsRepository,
+    SyncEventsService,
+    { provide: HEARTBEAT_SCHEDULER, useValue: asyncScheduler },
+    FullPullLimiter,
+  ],
   // The admin CLI seeds through the same push (validation + versioning), never around it, and
   // forgets idle installations' cursors through the repository (sync:cleanup).
   exports: [SyncPushService, SyncInstallationsRepository],
