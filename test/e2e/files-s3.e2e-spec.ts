@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Response } from 'supertest';
 import { FileCleanupService } from '../../src/modules/documents/file-cleanup.service.js';
@@ -39,7 +39,7 @@ describe('files on S3-compatible storage (s3rver)', () => {
     await s3?.stop();
   });
 
-  it('uploads to the bucket under <family>/<id>, downloads byte for byte and by range; refuses oversize leaving no object', async () => {
+  it('uploads to the bucket under <family>/<id>, downloads byte for byte and by range; refuses oversize leaving no object and no multipart upload', async () => {
     const { token, family } = await registerFamily(t, { email: uniqueEmail('s3') });
     const familyId = family.id;
     // Bigger than one 5 MiB part, so the multipart path of lib-storage is exercised.
@@ -68,6 +68,9 @@ describe('files on S3-compatible storage (s3rver)', () => {
     await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${token}`).attach('file', exe, 'scan.pdf').expect(415);
     const after = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${familyId}/` }));
     expect(after.Contents?.map((o) => o.Key)).toEqual([`${familyId}/${up.body.id}`]);
+    // The oversize file was past one 5 MiB part when it was refused: its multipart upload was aborted, not left with its parts.
+    const uploads = await s3.client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: `${familyId}/` }));
+    expect(uploads.Uploads ?? []).toEqual([]);
   });
 
   it('files:cleanup sweeps objects in the bucket that have no row, and leaves the others', async () => {

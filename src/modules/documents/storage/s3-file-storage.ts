@@ -1,4 +1,5 @@
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -9,6 +10,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { Logger } from '@nestjs/common';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import {
@@ -44,13 +46,14 @@ export interface S3StorageOptions {
  * S3-compatible object storage (AWS S3, MinIO, Garage, SeaweedFS…). Uploads
  * stream through lib-storage's multipart Upload (5 MiB parts, at most two in
  * flight), so memory use is bounded whatever the file size; a failed upload
- * aborts its multipart upload and leaves no object.
+ * aborts its multipart upload (a refused abort is logged) and leaves no object.
  *
  * Failures that mean the store is down or not answering (see `unavailableReason`) are thrown as
  * StorageUnavailableError, in this one place, for every operation; a missing object stays a miss.
  */
 export class S3FileStorage implements FileStorage {
   readonly driver = 's3' as const;
+  private readonly logger = new Logger(S3FileStorage.name);
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly listPageSize: number;
@@ -91,18 +94,26 @@ export class S3FileStorage implements FileStorage {
       params: { Bucket: this.bucket, Key: key, Body: Readable.from(body) },
       queueSize: 2,
       partSize: 5 * 1024 * 1024,
-      leavePartsOnError: false,
+      // The parts of a failed upload are aborted below, not by lib-storage: it drops the upload's own
+      // error for the abort's when its abort fails, and nobody would hear of the parts left.
+      leavePartsOnError: true,
     });
     try {
       await upload.done();
     } catch (error) {
       const unavailable = failure ? undefined : asUnavailable('upload', error);
-      // The store is not answering: a delete would wait as long again, for the phone's answer. Whatever
-      // landed (an attempt whose answer was lost) has no row, and the orphan sweep removes it.
-      if (unavailable) throw unavailable;
-      // A single-part upload that failed may still have been sent; make sure nothing stays.
-      await this.delete(key).catch(() => undefined);
-      throw failure ?? error;
+      if (upload.uploadId) {
+        // A failed multipart upload (lib-storage never completes one) leaves its parts, not an object:
+        // a delete would not touch them, nor would files:cleanup, which lists objects. Aborted even
+        // when the store is failing (one part's 5xx may be passing), as lib-storage did.
+        await this.abortUpload(key, upload.uploadId);
+      } else if (!unavailable) {
+        // A single PutObject that failed may still have landed; make sure nothing stays. Not when the
+        // store is not answering: a delete would wait as long again, for the phone's answer. Whatever
+        // landed (an attempt whose answer was lost) has no row, and the orphan sweep removes it.
+        await this.delete(key).catch(() => undefined);
+      }
+      throw unavailable ?? failure ?? error;
     }
     if (failure) {
       await this.delete(key).catch(() => undefined);
@@ -111,6 +122,21 @@ export class S3FileStorage implements FileStorage {
     const info = await this.stat(key);
     if (!info) throw new Error(`S3 upload of ${key} finished but the object is missing`);
     return info;
+  }
+
+  /**
+   * Aborts a failed multipart upload, which removes its parts (S3 bills them until then). When that
+   * fails too (a policy without s3:AbortMultipartUpload, a store that is down) the parts stay until
+   * the bucket's lifecycle rule removes them (DEPLOYMENT.md): logged, for the operator to know.
+   */
+  private async abortUpload(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+    } catch (error) {
+      if (isNotFound(error)) return; // NoSuchUpload: already gone
+      const reason = unavailableReason(error) ?? (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+      this.logger.warn({ key, uploadId, reason }, "could not abort a failed upload's multipart upload; its parts stay until the bucket's lifecycle rule removes them");
+    }
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
