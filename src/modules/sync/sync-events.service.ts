@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type MessageEvent, type OnApplicationShutdo
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Socket } from 'node:net';
 import pg from 'pg';
-import { defer, EMPTY, filter, finalize, from, interval, map, merge, mergeMap, Observable, of, ReplaySubject, type SchedulerLike, Subject, takeUntil, timer } from 'rxjs';
+import { defer, EMPTY, filter, finalize, from, interval, map, merge, mergeMap, Observable, of, ReplaySubject, type SchedulerLike, Subject, takeUntil, tap, timer } from 'rxjs';
 import { DataSource } from 'typeorm';
 import type { FamilyScope } from '../../common/family-scope/family-context.js';
 import { FAMILY_SYNC_CHANNEL, MEMBERSHIP_CHANNEL } from '../../common/versioning/family-version.service.js';
@@ -113,8 +113,12 @@ export class SyncEventsService implements OnApplicationShutdown {
         filter((change) => change.familyId === familyId),
         map((change) => syncEvent(change.version)),
       );
-      // Proxies close idle connections; a small event keeps the stream open.
-      const heartbeat = interval(HEARTBEAT_MS, this.heartbeatScheduler).pipe(map((): MessageEvent => ({ type: 'ping', data: {} })));
+      // Proxies close idle connections; a small event keeps the stream open. It repeats the id of the
+      // last `sync` event sent (empty before the first: the id a new EventSource starts with), so that
+      // the client's last event id stays the family's version: without an id of its own, Nest would
+      // number the ping (`id: 1`, `2`, …).
+      let lastId = '';
+      const heartbeat = interval(HEARTBEAT_MS, this.heartbeatScheduler).pipe(map((): MessageEvent => ({ type: 'ping', id: lastId, data: {} })));
       const membershipChanged = this.membershipChanges.pipe(
         filter((end) => end.userId === userId && (end.signInId === null || signInId === null || end.signInId === signInId)),
       );
@@ -123,7 +127,8 @@ export class SyncEventsService implements OnApplicationShutdown {
       // Node fires a timer of more than 2^31 - 1 ms (24.8 days) at once: such a token's stream ends then instead.
       const tokenExpired = expiresAtMs === null ? EMPTY : timer(Math.min(Math.max(0, expiresAtMs - Date.now()), MAX_TIMER_MS));
       const superseded = this.holdStreamSlot(userId);
-      return merge(current, changes, heartbeat).pipe(
+      const versions = merge(current, changes).pipe(tap((event) => (lastId = String(event.id))));
+      return merge(versions, heartbeat).pipe(
         takeUntil(merge(membershipChanged, outdated, this.listenerLost, this.shuttingDown, tokenExpired, superseded)),
         finalize(() => this.releaseStreamSlot(userId, superseded)),
       );
