@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { etagMatches, notModifiedSince, parseHttpDate, parseRange } from './http-range.js';
 
 describe('parseRange', () => {
@@ -60,6 +64,19 @@ describe('parseHttpDate', () => {
   const expected = Date.UTC(1994, 10, 6, 8, 49, 37);
   it.each(['Sun, 06 Nov 1994 08:49:37 GMT', 'Sunday, 06-Nov-94 08:49:37 GMT', 'Sun Nov  6 08:49:37 1994'])('%s (RFC 9110 §5.6.7) → the date in UTC', (value) => {
     expect(parseHttpDate(value)).toBe(expected);
+  });
+
+  // Jest's process.env is a copy, so TZ cannot be changed in here: the built function is called in a
+  // node whose local time is not UTC (where Date.parse reads a zone-less date as local time).
+  it('asctime is read as UTC on a server whose local time is not UTC', () => {
+    const built = resolve('dist/src/modules/documents/http-range.js'); // `npm test` builds first
+    if (!existsSync(built)) throw new Error(`${built} is missing: run npm run build first`);
+    const script = `import { parseHttpDate } from ${JSON.stringify(pathToFileURL(built).href)};
+      console.log(JSON.stringify([new Date(1994, 10, 6, 8, 49, 37).getTime(), parseHttpDate('Sun Nov  6 08:49:37 1994')]));`;
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH, TZ: 'Asia/Kolkata' } });
+    const [localReading, parsed] = JSON.parse(output.toString()) as number[];
+    expect(localReading).not.toBe(expected); // the zone took effect
+    expect(parsed).toBe(expected);
   });
 
   it.each([undefined, '', 'yesterday', '1994-11-06T08:49:37Z', '0', 'Sun, 06 Nov 1994 08:49:37 CET', 'Sun, 06 Nov 1994'])('%s → not a date', (value) => {
