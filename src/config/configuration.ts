@@ -115,6 +115,7 @@ export const syncConfig = registerAs('sync', () => {
     fullPullsMax: env.SYNC_FULL_PULLS_MAX,
     fullPullTurnBytes: env.SYNC_FULL_PULL_TURN_BYTES,
     fullPullWaitSeconds: env.SYNC_FULL_PULL_WAIT_SECONDS,
+    familyMaxRecords: env.SYNC_FAMILY_MAX_RECORDS,
   };
 });
 

@@ -324,6 +324,15 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsOptional() @IsInt() @Min(0)
   SYNC_FULL_PULL_TURN_BYTES: number = 8 * 1024 * 1024;
 
+  /**
+   * The most rows a family may have in the synced data tables, deleted ones included (a deletion
+   * keeps its row as a tombstone): a push or upload that would go past it is refused with 413. Two
+   * years of a real family's history are a few hundred; the limit is there against one account
+   * filling the database every family shares.
+   */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1)
+  SYNC_FAMILY_MAX_RECORDS: number = 1_000_000;
+
   /** How long a full pull waits for its turn before it is answered 503 with Retry-After. */
   @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(600)
   SYNC_FULL_PULL_WAIT_SECONDS: number = 30;

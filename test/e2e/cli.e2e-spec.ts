@@ -660,6 +660,8 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(text.stdout).toMatch(/patient:\s+Amira, born \d{4}-\d\d-\d\d, [\d.]+ kg, A\+, Beta-thalassemia major/);
       expect(text.stdout).toMatch(new RegExp(`owner\\s+${email.replace(/[.+]/g, '\\$&')} \\(Demo Parent\\)`));
       expect(text.stdout).toMatch(new RegExp(`blood_test_results\\s+${n.blood_test_results} / 0`));
+      const total = Object.values(n).reduce((a, b) => a + b, 0); // seed deletes nothing
+      expect(text.stdout).toContain(`    in all: ${total} of the 1000000 limit (SYNC_FAMILY_MAX_RECORDS)\n`);
       expect(text.stdout).toContain('files:        2, 3.0 MiB of the 10240.0 MiB limit (UPLOAD_FAMILY_MAX_BYTES)');
 
       const json = await cli(['family:show', email, '--json']);
@@ -677,6 +679,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       });
       expect(report.members).toEqual([expect.objectContaining({ email, role: 'owner', created_at: iso })]);
       expect(Object.fromEntries(report.counts.map((c: { table: string; live: number }) => [c.table, c.live]))).toEqual(n);
+      expect(report.records).toEqual({ stored_records: total, max_records: 1_000_000 });
       expect(report.files).toEqual({ count: 2, stored_bytes: 3 * 1024 * 1024, max_bytes: 10 * 1024 ** 3 });
     });
 

@@ -32,7 +32,7 @@ export class FamilyShowCommand extends CommandRunner {
 }
 
 /** The report for a person: what the family's members wrote is printed with its control characters escaped (printable). */
-function format({ family, members, counts, files }: FamilyReport): string {
+function format({ family, members, counts, records, files }: FamilyReport): string {
   const patient = [
     family.patient_name === null ? '(no name)' : printable(family.patient_name),
     family.patient_birth_date !== null && `born ${family.patient_birth_date.slice(0, 10)}`,
@@ -51,6 +51,7 @@ function format({ family, members, counts, files }: FamilyReport): string {
     ...members.map((m) => `    ${m.role.padEnd(6)} ${printableEmail(m.email)}${m.name ? ` (${printable(m.name)})` : ''}  user ${m.id}`),
     `  records (live / deleted):`,
     ...counts.map((c) => `    ${c.table.padEnd(width)}  ${String(c.live).padStart(6)} / ${c.deleted}`),
+    `    in all: ${records.stored_records} of the ${records.max_records} limit (SYNC_FAMILY_MAX_RECORDS)`,
     `  files:        ${files.count}, ${mebibytes(files.stored_bytes)} of the ${mebibytes(files.max_bytes)} limit (UPLOAD_FAMILY_MAX_BYTES)`,
   ].join('\n');
 }

@@ -14,6 +14,8 @@ export interface FamilyRow {
   patient_blood_group: string | null;
   patient_diagnosis: string | null;
   sync_version: string;
+  /** Rows in the synced data tables, tombstones included (what SYNC_FAMILY_MAX_RECORDS limits). */
+  record_count: string;
   created_at: string;
   /** Set on the demo families `seed` made (the only ones seed writes into or --reset deletes). */
   demo_seeded_at: Date | null;
@@ -42,7 +44,7 @@ export class FamilyReportRepository {
     const [column, value] = 'inviteCode' in by ? ['invite_code', by.inviteCode] : ['id', by.familyId];
     const rows: FamilyRow[] = await this.dataSource.query(
       `SELECT id, invite_code, patient_name, patient_birth_date, patient_weight_kg, patient_blood_group, patient_diagnosis,
-              sync_version, created_at, demo_seeded_at
+              sync_version, record_count, created_at, demo_seeded_at
          FROM families WHERE ${column} = $1`,
       [value],
     );

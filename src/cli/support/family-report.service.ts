@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { uploadConfig } from '../../config/configuration.js';
+import { syncConfig, uploadConfig } from '../../config/configuration.js';
 import { AuthService } from '../../modules/auth/auth.service.js';
 import { normalizeInviteCode } from '../../modules/families/invite-code.js';
 import { isUuid } from '../../common/http/uuid.js';
@@ -27,6 +27,8 @@ export interface FamilyReport {
   };
   members: Array<{ id: string; email: string; name: string | null; role: string; created_at: string }>;
   counts: TableCount[];
+  /** Rows in the synced data tables, deleted ones included (the counts above, summed), against SYNC_FAMILY_MAX_RECORDS. */
+  records: { stored_records: number; max_records: number };
   /** Stored files, deleted documents' included until files:cleanup removes them, against UPLOAD_FAMILY_MAX_BYTES. */
   files: { count: number; stored_bytes: number; max_bytes: number };
 }
@@ -38,6 +40,7 @@ export class FamilyReportService {
     private readonly auth: AuthService,
     private readonly repository: FamilyReportRepository,
     @Inject(uploadConfig.KEY) private readonly upload: ConfigType<typeof uploadConfig>,
+    @Inject(syncConfig.KEY) private readonly sync: ConfigType<typeof syncConfig>,
   ) {}
 
   async find(query: string): Promise<FamilyReport> {
@@ -47,7 +50,11 @@ export class FamilyReportService {
       this.repository.counts(family.id),
       this.repository.files(family.id),
     ]);
-    return { ...toFamilyReport(family, members, counts), files: { count: files.count, stored_bytes: files.bytes, max_bytes: this.upload.familyMaxBytes } };
+    return {
+      ...toFamilyReport(family, members, counts),
+      records: { stored_records: Number(family.record_count), max_records: this.sync.familyMaxRecords },
+      files: { count: files.count, stored_bytes: files.bytes, max_bytes: this.upload.familyMaxBytes },
+    };
   }
 
   /** By the email of a member, the family's id (a family nobody is in has no code) or its invite code. */
@@ -72,7 +79,7 @@ export class FamilyReportService {
   }
 }
 
-export function toFamilyReport(family: FamilyRow, members: MemberRow[], counts: TableCount[]): Omit<FamilyReport, 'files'> {
+export function toFamilyReport(family: FamilyRow, members: MemberRow[], counts: TableCount[]): Omit<FamilyReport, 'records' | 'files'> {
   return {
     family: {
       id: family.id,

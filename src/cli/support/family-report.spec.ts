@@ -12,6 +12,7 @@ describe('family:show report', () => {
         patient_blood_group: 'A+',
         patient_diagnosis: null,
         sync_version: '1795639033099',
+        record_count: '4',
         created_at: '1795639025972',
         demo_seeded_at: new Date('2026-11-25T20:37:06.000Z'),
       },

@@ -32,6 +32,8 @@ export enum ErrorCode {
   UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
   /** The family's stored files would exceed UPLOAD_FAMILY_MAX_BYTES (413, like a file over UPLOAD_MAX_BYTES): free space, or ask the operator. */
   STORAGE_QUOTA_EXCEEDED = 'STORAGE_QUOTA_EXCEEDED',
+  /** The family's rows in the synced tables would exceed SYNC_FAMILY_MAX_RECORDS (413, like the storage quota): ask the operator. */
+  RECORD_QUOTA_EXCEEDED = 'RECORD_QUOTA_EXCEEDED',
   RATE_LIMITED = 'RATE_LIMITED',
   /** The server is at capacity for this kind of request right now; `details.retryAfterSeconds` says when to retry. */
   SERVER_BUSY = 'SERVER_BUSY',
@@ -66,6 +68,7 @@ const STATUS_BY_CODE: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.PAYLOAD_TOO_LARGE]: HttpStatus.PAYLOAD_TOO_LARGE,
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
   [ErrorCode.STORAGE_QUOTA_EXCEEDED]: HttpStatus.PAYLOAD_TOO_LARGE,
+  [ErrorCode.RECORD_QUOTA_EXCEEDED]: HttpStatus.PAYLOAD_TOO_LARGE,
   [ErrorCode.RATE_LIMITED]: HttpStatus.TOO_MANY_REQUESTS,
   [ErrorCode.SERVER_BUSY]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.DATABASE_UNAVAILABLE]: HttpStatus.SERVICE_UNAVAILABLE,

@@ -29,6 +29,24 @@ export interface VersionedWrite {
   /** The family's sync_version before this write: the newest cursor a pull can have handed out. */
   previousVersion: number;
   familyId: string;
+  /** The family's rows in the synced data tables (tombstones included) before this write: `families.record_count`. */
+  recordCount: number;
+  /** Counts rows this write inserted into the family's data tables; stored with the write's commit. */
+  addRecords(inserted: number): void;
+}
+
+/**
+ * Refuses a write that would take the family's rows in the synced data tables past `max`
+ * (SYNC_FAMILY_MAX_RECORDS): 413, nothing written. `adding`: the rows it would insert.
+ */
+export function assertRecordRoom(write: Pick<VersionedWrite, 'recordCount'>, adding: number, max: number): void {
+  if (adding > 0 && write.recordCount + adding > max) {
+    throw new DomainError(
+      ErrorCode.RECORD_QUOTA_EXCEEDED,
+      `This family would have more than ${max} records (SYNC_FAMILY_MAX_RECORDS); it has ${write.recordCount}, and this adds ${adding}`,
+      { max_records: max, stored_records: write.recordCount, new_records: adding },
+    );
+  }
 }
 
 export interface VersionedResult<T> {
@@ -120,15 +138,22 @@ export class FamilyVersionService {
         );
         after = Math.max(after, Number(locked.find((row) => row.id === options.leaving)?.sync_version ?? 0));
       }
-      const { version, previousVersion } = await bumpVersion(manager, familyId, after);
-      const result = await work({ manager, version, previousVersion, familyId });
+      const { version, previousVersion, recordCount } = await bumpVersion(manager, familyId, after);
+      let inserted = 0;
+      const addRecords = (n: number) => void (inserted += n);
+      const result = await work({ manager, version, previousVersion, familyId, recordCount, addRecords });
       if (result === NOTHING_TO_WRITE) {
         // Undoes the version bump too: no new version, no notification.
         await runner.rollbackTransaction();
         return { result, version: previousVersion };
       }
-      // Delivered on commit only; real-time listeners tell the family's devices to sync.
-      await manager.query('SELECT pg_notify($1, $2)', [FAMILY_SYNC_CHANNEL, `${familyId}:${version}`]);
+      // Delivered on commit only; real-time listeners tell the family's devices to sync. The rows
+      // inserted are counted in the same round trip (a data-modifying WITH runs whether read or not).
+      await manager.query(
+        `WITH counted AS (UPDATE families SET record_count = record_count + $3 WHERE id = $4 AND $3 <> 0)
+         SELECT pg_notify($1, $2)`,
+        [FAMILY_SYNC_CHANNEL, `${familyId}:${version}`, inserted, familyId],
+      );
       await runner.commitTransaction();
       return { result, version };
     } catch (error) {
@@ -162,21 +187,21 @@ export class FamilyVersionService {
 
 /**
  * One round trip: lock the family row (FOR UPDATE waits for a concurrent writer and then sees its
- * committed version), store v = greatest(now_ms, sync_version + 1, after + 1), return v and the
- * version before (wrapped in a SELECT so TypeORM returns plain rows).
+ * committed version), store v = greatest(now_ms, sync_version + 1, after + 1), return v, the
+ * version before and the family's record count (wrapped in a SELECT so TypeORM returns plain rows).
  */
-async function bumpVersion(manager: EntityManager, familyId: string, after: number): Promise<{ version: number; previousVersion: number }> {
-  const rows: Array<{ version: string; previous: string }> = await manager.query(
+async function bumpVersion(manager: EntityManager, familyId: string, after: number): Promise<{ version: number; previousVersion: number; recordCount: number }> {
+  const rows: Array<{ version: string; previous: string; record_count: string }> = await manager.query(
     `WITH locked AS (SELECT id, sync_version FROM families WHERE id = $1 FOR UPDATE),
      bumped AS (
        UPDATE families f
           SET sync_version = greatest((extract(epoch FROM clock_timestamp()) * 1000)::bigint, locked.sync_version + 1, $2::bigint + 1)
          FROM locked
         WHERE f.id = locked.id
-    RETURNING f.sync_version, locked.sync_version AS previous)
-     SELECT sync_version AS version, previous FROM bumped`,
+    RETURNING f.sync_version, locked.sync_version AS previous, f.record_count)
+     SELECT sync_version AS version, previous, record_count FROM bumped`,
     [familyId, after],
   );
   if (!rows.length) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
-  return { version: Number(rows[0].version), previousVersion: Number(rows[0].previous) };
+  return { version: Number(rows[0].version), previousVersion: Number(rows[0].previous), recordCount: Number(rows[0].record_count) };
 }

@@ -6,14 +6,14 @@ import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { assertStillMemberOutsideVersionedWrite } from '../../common/family-scope/membership.js';
 import { invalidRequest } from '../../common/errors/invalid-request.js';
 import { discardUnreadBody } from '../../common/http/discard-body.js';
 import { flattenValidationErrors } from '../../common/http/validation.js';
-import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
-import { uploadConfig } from '../../config/configuration.js';
+import { assertRecordRoom, FamilyVersionService, type VersionedWrite } from '../../common/versioning/family-version.service.js';
+import { syncConfig, uploadConfig } from '../../config/configuration.js';
 import { writeStamp, type WriteStamp } from '../sync/write-stamp.js';
 import { sanitizeFileName } from './content-disposition.js';
 import { DocumentRecordsRepository, type DocumentRecord } from './document-records.repository.js';
@@ -50,6 +50,7 @@ export class UploadService {
     private readonly versions: FamilyVersionService,
     private readonly familyContext: FamilyContext,
     @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(syncConfig.KEY) private readonly sync: ConfigType<typeof syncConfig>,
   ) {
     this.allowedTypes = new Set(config.allowedTypes);
   }
@@ -120,7 +121,7 @@ export class UploadService {
       const { result } = await this.versions.write(async (write) => {
         const saved = await this.files.withManager(write.manager).insertWithinQuota(file, this.config.familyMaxBytes);
         // No device: the uploaded document is pulled as `created` by every device (see DocumentRecordsRepository).
-        const document = await this.writeDocument(write.manager, writeStamp(write, scope.userId, null), fields, saved);
+        const document = await this.writeDocument(write, writeStamp(write, scope.userId, null), fields, saved);
         committing = true;
         return { saved, document };
       });
@@ -158,11 +159,12 @@ export class UploadService {
   }
 
   private async writeDocument(
-    manager: EntityManager,
+    write: VersionedWrite,
     stamp: WriteStamp,
     fields: UploadDocumentFieldsDto,
     file: FileEntity,
   ): Promise<DocumentRecord> {
+    const { manager } = write;
     const fileFields = { fileUrl: fileUrlOf(file.id), mimeType: file.mimeType, sizeBytes: file.sizeBytes };
     const existing = fields.document_id ? await this.documents.lockById(manager, fields.document_id) : null;
     if (existing) {
@@ -180,6 +182,8 @@ export class UploadService {
     if (!fields.name || !fields.category) {
       throw DocumentsErrors.documentFieldsMissing((['name', 'category'] as const).filter((field) => !fields[field]));
     }
+    // A new row: within the family's record limit, like a push (413, and the stored file is removed).
+    assertRecordRoom(write, 1, this.sync.familyMaxRecords);
     const created = await this.documents.insert(manager, stamp, {
       id: fields.document_id ?? randomUUID(),
       name: fields.name,
@@ -188,6 +192,7 @@ export class UploadService {
       ...fileFields,
     });
     if (!created) throw DocumentsErrors.documentNotFound();
+    write.addRecords(1);
     return created;
   }
 }

@@ -1,9 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
-import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
+import { assertRecordRoom, FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
+import { syncConfig } from '../../config/configuration.js';
 import { DocumentFileUrlValidator } from '../documents/document-file-url.validator.js';
 import { SyncPushResponse } from './dto/sync.response.js';
 import { SyncErrors } from './sync.errors.js';
@@ -16,6 +18,7 @@ import {
   indexExisting,
   lastPushKey,
   lookupIds,
+  newRecordCount,
   readBody,
   replayedRecords,
   type LastPush,
@@ -47,7 +50,8 @@ export interface PushInput {
  * not exist or is deleted, a file of another family) → another family's id
  * (403) → changed on the server since last_pulled_at (a pushed record, or a
  * result a blood-test deletion would take along), or a cursor this family
- * never issued (409) → apply set-based → { timestamp }.
+ * never issued (409) → more rows than SYNC_FAMILY_MAX_RECORDS allows the family
+ * (413) → apply set-based → { timestamp }.
  *
  * Under the lock, the caller's membership is read again (FOR SHARE, so a join
  * or removal waits for this push): the guard read it before the transaction,
@@ -74,6 +78,7 @@ export class SyncPushService {
     private readonly installations: SyncInstallationsRepository,
     private readonly familyContext: FamilyContext,
     private readonly files: DocumentFileUrlValidator,
+    @Inject(syncConfig.KEY) private readonly config: ConfigType<typeof syncConfig>,
   ) {}
 
   async push(input: PushInput): Promise<SyncPushResponse> {
@@ -112,15 +117,18 @@ export class SyncPushService {
       if (cursor > previousVersion) throw SyncErrors.cursorAhead(cursor, previousVersion);
       assertNoConflicts(push, byTable, cursor, existing.cascaded);
       if (changesNothing(push, byTable)) return NOTHING_TO_WRITE;
+      // Refused before anything is written: the family's rows would pass SYNC_FAMILY_MAX_RECORDS (413).
+      assertRecordRoom(write, newRecordCount(push, byTable) + testsNeverStored.length, this.config.familyMaxRecords);
 
       const stamp = writeStamp(write, userId, input.deviceId);
       if (testsNeverStored.length) {
         // Their results are written and tombstoned with them (tombstoneOrphanResults); a short count: an id taken by another family since our check.
         const recorded = await this.repository.insertBloodTestTombstones(manager, testsNeverStored, stamp);
         if (recorded !== testsNeverStored.length) throw SyncErrors.forbidden({ blood_tests: testsNeverStored });
+        write.addRecords(recorded);
       }
       for (const table of push.tables) {
-        await this.writeTable(manager, table, byTable.get(table.spec.name), replays.get(table.spec.name), stamp);
+        write.addRecords(await this.writeTable(manager, table, byTable.get(table.spec.name), replays.get(table.spec.name), stamp));
       }
       if (push.tables.some((t) => t.spec.name === 'blood_tests' || t.spec.name === 'blood_test_results')) {
         await this.repository.tombstoneOrphanResults(manager, stamp);
@@ -139,14 +147,14 @@ export class SyncPushService {
     return { timestamp: version };
   }
 
-  /** `stored`: the table's rows this family already has; `replayed`: ids whose values are not written again. */
+  /** `stored`: the table's rows this family already has; `replayed`: ids whose values are not written again. Returns the rows inserted. */
   private async writeTable(
     manager: EntityManager,
     table: PushedTable,
     stored: ReadonlyMap<string, unknown> | undefined,
     replayed: ReadonlySet<string> | undefined,
     stamp: WriteStamp,
-  ): Promise<void> {
+  ): Promise<number> {
     const toUpdate: PushedRecord[] = [];
     const toInsert: PushedRecord[] = [];
     for (const record of table.upserts) if (!replayed?.has(record.id)) (stored?.has(record.id) ? toUpdate : toInsert).push(record);
@@ -158,6 +166,7 @@ export class SyncPushService {
       if (inserted !== toInsert.length) throw SyncErrors.forbidden({ [table.spec.name]: toInsert.map((r) => r.id) });
     }
     if (table.deleted.length) await this.repository.tombstone(manager, table.spec, table.deleted, stamp);
+    return toInsert.length;
   }
 
   private async currentVersion(familyId: string): Promise<number> {

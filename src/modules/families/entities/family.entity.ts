@@ -38,6 +38,13 @@ export class FamilyEntity {
   @Column({ name: 'sync_version', type: 'bigint', default: 0, transformer: bigintNumber })
   syncVersion: number;
 
+  /**
+   * Server-only: the family's rows in the six data tables, tombstones included, kept by every write
+   * that inserts some (FamilyVersionService) and limited by SYNC_FAMILY_MAX_RECORDS.
+   */
+  @Column({ name: 'record_count', type: 'bigint', default: 0, transformer: bigintNumber })
+  recordCount: number;
+
   @Column({ name: 'created_at', type: 'bigint', transformer: bigintNumber })
   createdAt: number;
 
