@@ -18,7 +18,20 @@ export interface TestS3Server {
    * policy lacks s3:AbortMultipartUpload.
    */
   refuseAborts: boolean;
+  /**
+   * Called with every request before s3rver handles it (unset: none): a store failing or slow on
+   * cue. An answer it returns is sent instead (the request's body read and dropped first); until it
+   * resolves, the request waits.
+   */
+  intercept: ((request: InterceptedRequest) => Promise<{ status: number; code: string } | undefined>) | undefined;
   stop(): Promise<void>;
+}
+
+/** What `intercept` sees of a request (path-style: the key without the bucket). */
+export interface InterceptedRequest {
+  method: string;
+  key: string;
+  query: Record<string, string | string[] | undefined>;
 }
 
 /** What the multipart middleware below uses of a Koa context. */
@@ -29,6 +42,7 @@ interface KoaContext {
   status: number;
   type: string;
   body: unknown;
+  req: AsyncIterable<unknown>;
 }
 type KoaMiddleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
 /** What the middleware uses of s3rver beyond its typings: Koa's middleware list and the filesystem store. */
@@ -46,7 +60,7 @@ const xmlEscape = (text: string) => text.replace(/[<>&"']/g, (c) => `&#${c.charC
  * `<uploads>/<uploadId>` holding a `key` file and the parts), in front of its router, as real S3
  * answers them. Path-style requests only, unauthenticated (a test server).
  */
-function letS3rverAbortAndListUploads(server: S3rver, state: { refuseAborts: boolean }): void {
+function letS3rverAbortAndListUploads(server: S3rver, state: Pick<TestS3Server, 'refuseAborts' | 'intercept'>): void {
   const { middleware, store } = server as unknown as S3rverInternals;
   const uploadsOf = (bucket: string) => store.getResourcePath(bucket, undefined, 'uploads');
   const error = (ctx: KoaContext, status: number, code: string, message: string) => {
@@ -62,6 +76,11 @@ function letS3rverAbortAndListUploads(server: S3rver, state: { refuseAborts: boo
     const [, bucket, ...rest] = ctx.path.split('/');
     const key = rest.map(decodeURIComponent).join('/');
     const { uploadId } = ctx.query;
+    const answer = await state.intercept?.({ method: ctx.method, key, query: ctx.query });
+    if (answer) {
+      for await (const _ of ctx.req); // read and dropped, so that the client gets the answer rather than a reset
+      return error(ctx, answer.status, answer.code, answer.code);
+    }
     if (ctx.method === 'DELETE' && key && typeof uploadId === 'string') {
       if (state.refuseAborts) return error(ctx, 403, 'AccessDenied', 'Access Denied');
       const upload = (await uploads(bucket)).find((u) => u.id === uploadId && u.key === key);
@@ -112,7 +131,7 @@ export async function startS3Server(bucket: string): Promise<TestS3Server> {
   letS3rverPaginate();
   const directory = mkdtempSync(join(tmpdir(), 'hemoday-s3rver-'));
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory });
-  const state = { refuseAborts: false };
+  const state: Pick<TestS3Server, 'refuseAborts' | 'intercept'> = { refuseAborts: false, intercept: undefined };
   letS3rverAbortAndListUploads(server, state);
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
@@ -129,6 +148,12 @@ export async function startS3Server(bucket: string): Promise<TestS3Server> {
     },
     set refuseAborts(refuse: boolean) {
       state.refuseAborts = refuse;
+    },
+    get intercept() {
+      return state.intercept;
+    },
+    set intercept(intercept: TestS3Server['intercept']) {
+      state.intercept = intercept;
     },
     stop: async () => {
       client.destroy();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { startS3Server, type TestS3Server } from '../../../../test/setup/s3-server.js';
 import { until } from '../../../../test/setup/wait.js';
-import { type FileStorage, type StorageEntry, StorageObjectNotFoundError } from './file-storage.js';
+import { type FileStorage, type StorageEntry, StorageObjectNotFoundError, StorageUnavailableError } from './file-storage.js';
 import { LocalFileStorage } from './local-file-storage.js';
 import { S3FileStorage } from './s3-file-storage.js';
 
@@ -355,6 +355,41 @@ describe('FileStorage contract: S3 driver against a real S3-compatible server (s
       for (const upload of await uploadsOf(k)) {
         await s3.client.send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: k, UploadId: upload.UploadId }));
       }
+    }
+  });
+
+  // DEPLOYMENT.md: a store that is down or silent costs a request at most 3 attempts of S3_TIMEOUT_SECONDS.
+  // The abort of the failed upload went to the same store and was waited for: as many attempts again
+  // (3 minutes at the default 30 s) before the phone heard 503. It goes on without the caller now.
+  it('a multipart upload the store fails (5xx): the caller gets StorageUnavailableError without waiting for the abort, which still removes the parts', async () => {
+    const k = `${randomUUID()}/${randomUUID()}`;
+    let releaseAbort = () => {};
+    const abortHeld = new Promise<void>((resolve) => (releaseAbort = resolve));
+    let abortArrived = () => {};
+    const abortSeen = new Promise<void>((resolve) => (abortArrived = resolve));
+    s3.intercept = async ({ method, query }) => {
+      if (method === 'PUT' && query.uploadId) return { status: 503, code: 'ServiceUnavailable' };
+      if (method === 'DELETE' && query.uploadId) {
+        abortArrived();
+        await abortHeld; // the store, slow to answer the abort
+      }
+      return undefined;
+    };
+    try {
+      const outcome = driver.storage.put(k, Readable.from([randomBytes(6 * 1024 * 1024)])).then(
+        () => 'stored',
+        (error: unknown) => error,
+      );
+      await abortSeen;
+      // Settled before the abort was answered: `outcome` wins the race only if it already has.
+      expect(await Promise.race([outcome, Promise.resolve('still waiting for the abort')])).toBeInstanceOf(StorageUnavailableError);
+      expect(await uploadsOf(k)).toHaveLength(1);
+      releaseAbort();
+      await until(async () => (await uploadsOf(k)).length === 0, `the abort of ${k}'s multipart upload`);
+      expect(await driver.storage.exists(k)).toBe(false);
+    } finally {
+      s3.intercept = undefined;
+      releaseAbort();
     }
   });
 });

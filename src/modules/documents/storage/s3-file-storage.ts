@@ -105,8 +105,11 @@ export class S3FileStorage implements FileStorage {
       if (upload.uploadId) {
         // A failed multipart upload (lib-storage never completes one) leaves its parts, not an object:
         // a delete would not touch them, nor would files:cleanup, which lists objects. Aborted even
-        // when the store is failing (one part's 5xx may be passing), as lib-storage did.
-        await this.abortUpload(key, upload.uploadId);
+        // when the store is failing (one part's 5xx may be passing), as lib-storage did; but then not
+        // waited for: against a silent store it takes as many attempts of S3_TIMEOUT_SECONDS again,
+        // for the phone's 503 (abortUpload never throws; a refused abort is logged).
+        const aborted = this.abortUpload(key, upload.uploadId);
+        if (!unavailable) await aborted;
       } else if (!unavailable) {
         // A single PutObject that failed may still have landed; make sure nothing stays. Not when the
         // store is not answering: a delete would wait as long again, for the phone's answer. Whatever
