@@ -1,39 +1,25 @@
-import 'reflect-metadata';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { DataSource, type QueryRunner } from 'typeorm';
+import { randomUUID } from 'node:crypto';
+import type { QueryRunner } from 'typeorm';
 import { FamiliesRecordCount1764840000000 } from '../../migrations/1764840000000-FamiliesRecordCount.js';
-import { buildDataSourceOptions } from '../../src/database/data-source-options.js';
+import { useScratchSchema } from '../setup/scratch-schema.js';
 
 const DATA_TABLES = ['transfusions', 'blood_tests', 'blood_test_results', 'analysis_templates', 'reminders', 'documents'];
 
 /** The migration against the run's real PostgreSQL, on minimal tables in a scratch schema of its own. */
 describe('migration FamiliesRecordCount1764840000000', () => {
-  let dataSource: DataSource;
   let q: QueryRunner;
   let schema: string;
   const migration = new FamiliesRecordCount1764840000000();
-
-  beforeAll(async () => {
-    dataSource = new DataSource(buildDataSourceOptions(process.env.TEST_DATABASE_URL!, { poolSize: 1 }));
-    await dataSource.initialize();
-  });
-  afterAll(() => dataSource?.destroy());
-
-  beforeEach(async () => {
-    schema = `mig_count_${randomBytes(4).toString('hex')}`;
-    q = dataSource.createQueryRunner();
-    await q.query(`CREATE SCHEMA ${schema}`);
-    await q.query(`SET search_path TO ${schema}`);
-    await q.query('CREATE TABLE families (id uuid PRIMARY KEY)');
-    for (const table of DATA_TABLES) {
-      await q.query(`CREATE TABLE ${table} (id uuid PRIMARY KEY, family_id uuid NOT NULL REFERENCES families (id), deleted_at bigint)`);
-    }
-  });
-  afterEach(async () => {
-    await q.query(`DROP SCHEMA ${schema} CASCADE`);
-    await q.query('RESET search_path');
-    await q.release();
-  });
+  useScratchSchema(
+    'mig_count',
+    async (q) => {
+      await q.query('CREATE TABLE families (id uuid PRIMARY KEY)');
+      for (const table of DATA_TABLES) {
+        await q.query(`CREATE TABLE ${table} (id uuid PRIMARY KEY, family_id uuid NOT NULL REFERENCES families (id), deleted_at bigint)`);
+      }
+    },
+    (runner, name) => ((q = runner), (schema = name)),
+  );
 
   it('counts each family\'s rows in the six data tables, tombstones included; a family without any gets 0; down drops the column', async () => {
     const [busy, other, empty] = [randomUUID(), randomUUID(), randomUUID()];

@@ -1,43 +1,28 @@
-import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
-import { DataSource, type QueryRunner } from 'typeorm';
+import type { QueryRunner } from 'typeorm';
 import { NormalizeEmails1764750000000 } from '../../migrations/1764750000000-NormalizeEmails.js';
-import { buildDataSourceOptions } from '../../src/database/data-source-options.js';
+import { useScratchSchema } from '../setup/scratch-schema.js';
 
 /**
  * The migration against the run's real PostgreSQL (embedded 18, or 15 in CI's second pass), on a
  * users table as the initial schema made it, in a scratch schema of its own.
  */
 describe('migration NormalizeEmails1764750000000', () => {
-  let dataSource: DataSource;
   let q: QueryRunner;
   let schema: string;
   const migration = new NormalizeEmails1764750000000();
-
-  beforeAll(async () => {
-    dataSource = new DataSource(buildDataSourceOptions(process.env.TEST_DATABASE_URL!, { poolSize: 1 }));
-    await dataSource.initialize();
-  });
-  afterAll(() => dataSource?.destroy());
-
-  beforeEach(async () => {
-    schema = `mig_emails_${randomBytes(4).toString('hex')}`;
-    q = dataSource.createQueryRunner();
-    await q.query(`CREATE SCHEMA ${schema}`);
-    await q.query(`SET search_path TO ${schema}`);
-    await q.query(`
-      CREATE TABLE users (
-        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-        email varchar(320) NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT clock_timestamp()
-      )`);
-    await q.query('CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email))');
-  });
-  afterEach(async () => {
-    await q.query(`DROP SCHEMA ${schema} CASCADE`);
-    await q.query('RESET search_path');
-    await q.release();
-  });
+  useScratchSchema(
+    'mig_emails',
+    async (q) => {
+      await q.query(`
+        CREATE TABLE users (
+          id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+          email varchar(320) NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        )`);
+      await q.query('CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email))');
+    },
+    (runner, name) => ((q = runner), (schema = name)),
+  );
 
   const insert = async (email: string): Promise<string> => (await q.query('INSERT INTO users (email) VALUES ($1) RETURNING id', [email]))[0].id;
   // Sorted here: ORDER BY would follow the database's collation, which differs between the two servers.

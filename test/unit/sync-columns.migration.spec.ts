@@ -1,9 +1,7 @@
-import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
-import { DataSource, type QueryRunner } from 'typeorm';
+import type { QueryRunner } from 'typeorm';
 import { SyncRevivalSpans1764760000000 } from '../../migrations/1764760000000-SyncRevivalSpans.js';
 import { SyncJsonColumnsCompact1764760100000 } from '../../migrations/1764760100000-SyncJsonColumnsCompact.js';
-import { buildDataSourceOptions } from '../../src/database/data-source-options.js';
+import { useScratchSchema } from '../setup/scratch-schema.js';
 
 const DATA_TABLES = ['transfusions', 'blood_tests', 'blood_test_results', 'analysis_templates', 'reminders', 'documents'];
 
@@ -12,42 +10,29 @@ const DATA_TABLES = ['transfusions', 'blood_tests', 'blood_test_results', 'analy
  * columns as the earlier migrations left them, in a scratch schema of their own.
  */
 describe('migrations of the synced tables\' server columns', () => {
-  let dataSource: DataSource;
   let q: QueryRunner;
   let schema: string;
-
-  beforeAll(async () => {
-    dataSource = new DataSource(buildDataSourceOptions(process.env.TEST_DATABASE_URL!, { poolSize: 1 }));
-    await dataSource.initialize();
-  });
-  afterAll(() => dataSource?.destroy());
-
-  beforeEach(async () => {
-    schema = `mig_sync_${randomBytes(4).toString('hex')}`;
-    q = dataSource.createQueryRunner();
-    await q.query(`CREATE SCHEMA ${schema}`);
-    await q.query(`SET search_path TO ${schema}`);
-    for (const table of DATA_TABLES) {
-      await q.query(`
-        CREATE TABLE ${table} (
-          id serial PRIMARY KEY,
-          server_created_version bigint NOT NULL,
-          deleted_at bigint,
-          created_by_device varchar(200),
-          prev_created_version bigint,
-          prev_deleted_version bigint,
-          prev_created_by_device varchar(200),
-          deleted_by_device varchar(200)
-          ${table === 'transfusions' ? ', indicators_before jsonb, indicators_after jsonb' : ''}
-          ${table === 'analysis_templates' ? `, indicators_json jsonb NOT NULL DEFAULT '[]'` : ''}
-        )`);
-    }
-  });
-  afterEach(async () => {
-    await q.query(`DROP SCHEMA ${schema} CASCADE`);
-    await q.query('RESET search_path');
-    await q.release();
-  });
+  useScratchSchema(
+    'mig_sync',
+    async (q) => {
+      for (const table of DATA_TABLES) {
+        await q.query(`
+          CREATE TABLE ${table} (
+            id serial PRIMARY KEY,
+            server_created_version bigint NOT NULL,
+            deleted_at bigint,
+            created_by_device varchar(200),
+            prev_created_version bigint,
+            prev_deleted_version bigint,
+            prev_created_by_device varchar(200),
+            deleted_by_device varchar(200)
+            ${table === 'transfusions' ? ', indicators_before jsonb, indicators_after jsonb' : ''}
+            ${table === 'analysis_templates' ? `, indicators_json jsonb NOT NULL DEFAULT '[]'` : ''}
+          )`);
+      }
+    },
+    (runner, name) => ((q = runner), (schema = name)),
+  );
 
   it('carries each revived record\'s previous life over as its first span, and back', async () => {
     await q.query(`
