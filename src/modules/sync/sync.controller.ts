@@ -86,7 +86,9 @@ export class SyncController {
     badRequest:
       'A malformed or unknown query parameter (VALIDATION_FAILED, named in details.fields), or a body that is not valid JSON, ' +
       'is cut short or does not decode (MALFORMED_REQUEST). The records themselves are checked later: 422',
-    tooLarge: 'Body larger than SYNC_BODY_LIMIT_BYTES',
+    tooLarge:
+      'Body larger than SYNC_BODY_LIMIT_BYTES (PAYLOAD_TOO_LARGE), or records the family\'s limit cannot take ' +
+      '(RECORD_QUOTA_EXCEEDED: SYNC_FAMILY_MAX_RECORDS in details.max_records, details.stored_records, details.new_records); nothing is applied',
   })
   @ApiForbiddenResponse({
     type: ErrorResponse,
