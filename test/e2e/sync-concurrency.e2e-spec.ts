@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { recordCounts } from '../factories/sync.factory.js';
 import { createTestApp, useTestApp } from '../setup/test-app.js';
 import { Device, syncProblems } from '../sync-client/device.js';
 import { registerFamily, withFamilyId, type Member } from '../sync-client/family.js';
@@ -89,6 +90,9 @@ describe('sync under concurrency', () => {
     expect(pulls).toBeGreaterThan(2);
     for (const w of writers) expect((await w.snapshot()).transfusions).toHaveLength(4 * (ROUNDS * 3 - ROUNDS / 2 + REVIVED));
     expect(syncProblems()).toEqual([]);
+    // Parallel writers, 409s and revivals leave the family's record_count exact (SYNC_FAMILY_MAX_RECORDS).
+    const { kept, rows } = await recordCounts(t.db, owner.familyId);
+    expect({ record_count: kept }).toEqual({ record_count: rows });
   });
 
   it('many devices doing their first sync at once all get answers (a pull never waits for a second pool connection)', async () => {
@@ -136,5 +140,7 @@ describe('sync under concurrency', () => {
       expect(created.filter((r) => (r.notes as string).endsWith(String(trial))).every((r) => r.notes === winner)).toBe(true);
       expect(created.filter((r) => (r.notes as string).endsWith(String(trial)))).toHaveLength(50);
     }
+    // The losers' 409s counted nothing: the family's record_count is its rows.
+    expect(await recordCounts(t.db, m.familyId)).toEqual({ kept: 50 * 6, rows: 50 * 6 });
   });
 });

@@ -13,6 +13,7 @@
  * `SYNC_SEEDS=7 npm test -- sync-convergence`, `SYNC_SEEDS=1-200` for a wide run.
  */
 import { DataSource } from 'typeorm';
+import { recordCounts } from '../factories/sync.factory.js';
 import { useTestApp } from '../setup/test-app.js';
 import { clientLog, Device, LostResponseError, SyncHttpError, syncProblems, type Raw } from '../sync-client/device.js';
 import { registerFamily } from '../sync-client/family.js';
@@ -179,5 +180,9 @@ describe('sync convergence, randomized (real WatermelonDB client, lossy network)
     expect(clientLog.slice(logFrom).filter((line) => syncProblems().includes(line))).toEqual([]);
     // Agreeing is not enough: no phone's edit may have been lost (nor a value invented) on the way.
     expect(ledger.lostEdits(server)).toEqual([]);
+    // The family's record_count (SYNC_FAMILY_MAX_RECORDS) is exact after everything above: lost
+    // acknowledgements, replays, 409s, revivals, blood tests stored only as tombstones.
+    const { kept, rows } = await recordCounts(db, familyId);
+    expect({ record_count: kept }).toEqual({ record_count: rows });
   }, 180_000);
 });

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { useTestApp } from '../setup/test-app.js';
-import { changesOf, emptyChanges, pull, push } from '../factories/sync.factory.js';
+import { changesOf, emptyChanges, pull, push, recordCounts } from '../factories/sync.factory.js';
 import { register, type Member } from '../sync-client/family.js';
 
 const LIMIT = 10;
-const DATA_TABLES = ['transfusions', 'blood_tests', 'blood_test_results', 'analysis_templates', 'reminders', 'documents'];
 
 /**
  * SYNC_FAMILY_MAX_RECORDS: a family's rows in the synced data tables, tombstones included, are
@@ -18,11 +17,7 @@ describe('sync: a family\'s record limit (SYNC_FAMILY_MAX_RECORDS)', () => {
   const reminder = () => ({ id: randomUUID(), title: 'Next transfusion', remind_at: 1_764_000_000_000, frequency: 'once', is_completed: false });
 
   /** The family's record_count, and what its rows really are. */
-  async function counts(m: Member): Promise<{ kept: number; rows: number }> {
-    const [{ kept }] = await db().query('SELECT record_count::int AS kept FROM families WHERE id = $1', [m.familyId]);
-    const per = await Promise.all(DATA_TABLES.map(async (table) => (await db().query(`SELECT count(*)::int AS n FROM ${table} WHERE family_id = $1`, [m.familyId]))[0].n as number));
-    return { kept, rows: per.reduce((a, b) => a + b, 0) };
-  }
+  const counts = (m: Member) => recordCounts(db(), m.familyId);
 
   it('a push that would take the family past it is refused whole (413 RECORD_QUOTA_EXCEEDED, nothing applied); edits, deletions and pushes within it go on', async () => {
     const m = await register(t);

@@ -1,3 +1,4 @@
+import type { DataSource } from 'typeorm';
 import type { RunningApp } from '../setup/test-app.js';
 import { withFamilyId } from '../sync-client/family.js';
 
@@ -9,6 +10,19 @@ export interface SyncCaller {
 
 /** Every synced table, as a pull answers them. */
 export const SYNC_TABLES = ['families', 'transfusions', 'blood_tests', 'blood_test_results', 'analysis_templates', 'reminders', 'documents'];
+
+/** The synced data tables: the family's rows in them, tombstones included, are its record_count (SYNC_FAMILY_MAX_RECORDS). */
+export const DATA_TABLES = SYNC_TABLES.filter((table) => table !== 'families');
+
+/**
+ * The family's `record_count` (`kept`) and its rows in the six data tables, tombstones included
+ * (`rows`), read in one statement (one snapshot): the two must always be equal.
+ */
+export async function recordCounts(db: DataSource, familyId: string): Promise<{ kept: number; rows: number }> {
+  const rows = DATA_TABLES.map((table) => `(SELECT count(*) FROM ${table} WHERE family_id = f.id)`).join(' + ');
+  const [counts]: Array<{ kept: number; rows: number }> = await db.query(`SELECT f.record_count::int AS kept, (${rows})::int AS rows FROM families f WHERE f.id = $1`, [familyId]);
+  return counts;
+}
 
 export type TableChanges = { created: unknown[]; updated: unknown[]; deleted: string[] };
 export type Changes = Record<string, TableChanges>;
