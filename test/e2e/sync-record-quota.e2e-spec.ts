@@ -63,6 +63,17 @@ describe('sync: a family\'s record limit (SYNC_FAMILY_MAX_RECORDS)', () => {
     expect(await counts(m)).toEqual({ kept: LIMIT, rows: LIMIT });
   });
 
+  it('pushes racing for the last room cannot pass it together: each is checked against the count its predecessors left', async () => {
+    const m = await register(t);
+    const cursor = (await pull(t, m).expect(200)).body.timestamp as number;
+    // Six pushes of three new records at once, room for ten: three go through, whatever the order.
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => push(t, m, cursor, changesOf('transfusions', { created: [transfusion(), transfusion(), transfusion()] }))),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 413, 413, 413]);
+    expect(await counts(m)).toEqual({ kept: 9, rows: 9 });
+  });
+
   it('a blood test created and deleted on the phone before it synced is stored as a tombstone with its results: all three rows count', async () => {
     const m = await register(t);
     const cursor = (await pull(t, m).expect(200)).body.timestamp as number;
