@@ -12,6 +12,7 @@ import { DomainError, ErrorCode } from '../../src/common/errors/domain-error.js'
 import { invalidField, invalidRequest } from '../../src/common/errors/invalid-request.js';
 import { membershipChanged } from '../../src/common/family-scope/membership.js';
 import { bodyParserError } from '../../src/common/http/body-errors.js';
+import { assertRecordRoom } from '../../src/common/versioning/family-version.service.js';
 import { AuthErrors } from '../../src/modules/auth/auth.errors.js';
 import { DocumentsErrors } from '../../src/modules/documents/documents.errors.js';
 import { StorageUnavailableError } from '../../src/modules/documents/storage/file-storage.js';
@@ -314,7 +315,18 @@ describe('OpenAPI document and route guards (e2e)', () => {
       ['SyncErrors.membershipChanged', SyncErrors.membershipChanged()],
       ['SyncErrors.cursorAhead', SyncErrors.cursorAhead(2, 1)],
       ['SyncErrors.conflict', SyncErrors.conflict({ transfusions: [randomUUID()] })],
+      ['assertRecordRoom (RECORD_QUOTA_EXCEEDED)', thrown(() => assertRecordRoom({ recordCount: 999_999 }, 3, 1_000_000))],
     ];
+
+    /** The error `check` throws (one that throws instead of building its error: assertRecordRoom). */
+    function thrown(check: () => void): DomainError {
+      try {
+        check();
+      } catch (error) {
+        return error as DomainError;
+      }
+      throw new Error('expected the check to throw');
+    }
 
     /** Does `value` have the documented type of a details property? */
     function fits(schema: PropertySchema, value: unknown): boolean {
@@ -355,6 +367,16 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect(documented.membership_changed.type).toBe('boolean');
       expect(documented.detected).toMatchObject({ type: 'string', nullable: true });
       expect(documented.allowed).toMatchObject({ type: 'array', items: { type: 'string' } });
+    });
+
+    it('the push and the upload document their 413 RECORD_QUOTA_EXCEEDED (SYNC_FAMILY_MAX_RECORDS), and ErrorDetails its keys (found missing by review)', () => {
+      for (const [path, method] of [['/api/v1/sync', 'post'], ['/api/v1/upload', 'post']] as const) {
+        const tooLarge = responses(path, method)['413'] as { description?: string };
+        expect({ route: `${method} ${path}`, quota: /RECORD_QUOTA_EXCEEDED/.test(tooLarge.description ?? '') }).toEqual({ route: `${method} ${path}`, quota: true });
+      }
+      for (const key of ['max_records', 'stored_records', 'new_records']) {
+        expect({ key, described: /RECORD_QUOTA_EXCEEDED/.test(errorDetails()[key]?.description ?? '') }).toEqual({ key, described: true });
+      }
     });
 
     it('503 SERVER_BUSY is documented as carrying details and Retry-After (not "absent on 5xx", not "429 only")', () => {

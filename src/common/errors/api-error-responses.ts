@@ -24,9 +24,10 @@ const RETRY_AFTER_HEADER = {
 /**
  * The errors every JSON-body route can answer before its handler runs (JsonBodyMiddleware, then
  * the ValidationPipe): 400, 413 and 415. `badRequest` and `tooLarge` replace the wording of a
- * route whose body is checked elsewhere (the sync push) or has its own limit.
+ * route whose body is checked elsewhere (the sync push) or has its own limit; `alsoTooLarge` adds
+ * the route's own 413 (one description per status).
  */
-export function ApiJsonBodyErrors(options: { badRequest?: string; tooLarge?: string } = {}): MethodDecorator & ClassDecorator {
+export function ApiJsonBodyErrors(options: { badRequest?: string; tooLarge?: string; alsoTooLarge?: string } = {}): MethodDecorator & ClassDecorator {
   return applyDecorators(
     ApiBadRequestResponse({
       type: ErrorResponse,
@@ -36,7 +37,7 @@ export function ApiJsonBodyErrors(options: { badRequest?: string; tooLarge?: str
     }),
     ApiPayloadTooLargeResponse({
       type: ErrorResponse,
-      description: `${options.tooLarge ?? 'Body larger than BODY_LIMIT_BYTES'} (PAYLOAD_TOO_LARGE, the limit in details.max_bytes)`,
+      description: `${options.tooLarge ?? 'Body larger than BODY_LIMIT_BYTES'} (PAYLOAD_TOO_LARGE, the limit in details.max_bytes)${options.alsoTooLarge ? `; ${options.alsoTooLarge}` : ''}`,
     }),
     ApiUnsupportedMediaTypeResponse({
       type: ErrorResponse,

@@ -85,6 +85,19 @@ export class ErrorDetailsResponse {
   @ApiPropertyOptional({ type: 'integer', example: 10737000000, description: '413 STORAGE_QUOTA_EXCEEDED: the bytes of the family\'s stored files, before this upload' })
   stored_bytes?: number;
 
+  @ApiPropertyOptional({ type: 'integer', example: 1000000, description: '413 RECORD_QUOTA_EXCEEDED: the family\'s record limit (SYNC_FAMILY_MAX_RECORDS)' })
+  max_records?: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    example: 999998,
+    description: '413 RECORD_QUOTA_EXCEEDED: the family\'s records before this push or upload, deleted ones included (a deletion keeps a tombstone)',
+  })
+  stored_records?: number;
+
+  @ApiPropertyOptional({ type: 'integer', example: 3, description: '413 RECORD_QUOTA_EXCEEDED: the records this push or upload would have created' })
+  new_records?: number;
+
   @ApiPropertyOptional({ example: 'transfusions', description: '422 VALIDATION_FAILED of a sync push: the table of the first invalid record (all of them: `errors`)' })
   table?: string;
 

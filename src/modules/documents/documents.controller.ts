@@ -80,8 +80,9 @@ export class DocumentsController {
     type: ErrorResponse,
     description:
       'File larger than UPLOAD_MAX_BYTES (PAYLOAD_TOO_LARGE, details.max_bytes), or more than the family\'s storage limit can take ' +
-      '(STORAGE_QUOTA_EXCEEDED: UPLOAD_FAMILY_MAX_BYTES in details.max_bytes, details.stored_bytes already stored), or a new document ' +
-      'the family\'s record limit cannot take (RECORD_QUOTA_EXCEEDED: SYNC_FAMILY_MAX_RECORDS in details.max_records); nothing is stored',
+      '(STORAGE_QUOTA_EXCEEDED: UPLOAD_FAMILY_MAX_BYTES in details.max_bytes, details.stored_bytes already stored), ' +
+      'or a new document would give the family more records than SYNC_FAMILY_MAX_RECORDS (RECORD_QUOTA_EXCEEDED: details.max_records, ' +
+      'details.stored_records, details.new_records); nothing is stored',
   })
   @ApiUnsupportedMediaTypeResponse({
     type: ErrorResponse,

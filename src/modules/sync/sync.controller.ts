@@ -86,9 +86,10 @@ export class SyncController {
     badRequest:
       'A malformed or unknown query parameter (VALIDATION_FAILED, named in details.fields), or a body that is not valid JSON, ' +
       'is cut short or does not decode (MALFORMED_REQUEST). The records themselves are checked later: 422',
-    tooLarge:
-      'Body larger than SYNC_BODY_LIMIT_BYTES (PAYLOAD_TOO_LARGE), or records the family\'s limit cannot take ' +
-      '(RECORD_QUOTA_EXCEEDED: SYNC_FAMILY_MAX_RECORDS in details.max_records, details.stored_records, details.new_records); nothing is applied',
+    tooLarge: 'Body larger than SYNC_BODY_LIMIT_BYTES',
+    alsoTooLarge:
+      'or the push would give the family more records than SYNC_FAMILY_MAX_RECORDS, deleted ones included (RECORD_QUOTA_EXCEEDED: ' +
+      'details.max_records, details.stored_records, details.new_records); nothing is applied. Pushes that create no record still go through',
   })
   @ApiForbiddenResponse({
     type: ErrorResponse,
