@@ -63,7 +63,7 @@ export async function createServiceKit(overrides: Partial<AuthConfig> = {}): Pro
     ...overrides,
   };
   const familyContext = new FamilyContext();
-  const versions = new FamilyVersionService(dataSource, familyContext);
+  const versions = new FamilyVersionService(dataSource, familyContext, { familyMaxRecords: 1_000_000 });
   const families = new FamiliesService(
     new FamiliesRepository(dataSource.getRepository(FamilyEntity), familyContext),
     new FamilyMembersRepository(dataSource.getRepository(UserEntity), familyContext),

@@ -1,10 +1,12 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { FamilyContext } from '../family-scope/family-context.js';
 import { assertStillMember } from '../family-scope/membership.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 import { isTransientConflict, sqlStateOf } from '../postgres-errors.js';
+import { syncConfig } from '../../config/configuration.js';
 
 /** A write the database ended as a deadlock's victim is run again, up to this many times in all. */
 const WRITE_ATTEMPTS = 3;
@@ -29,17 +31,18 @@ export interface VersionedWrite {
   /** The family's sync_version before this write: the newest cursor a pull can have handed out. */
   previousVersion: number;
   familyId: string;
-  /** The family's rows in the synced data tables (tombstones included) before this write: `families.record_count`. */
-  recordCount: number;
-  /** Counts rows this write inserted into the family's data tables; stored with the write's commit. */
+  /**
+   * Counts rows this write inserted into the family's data tables. At its commit they are added to
+   * `families.record_count`, or, past SYNC_FAMILY_MAX_RECORDS, the whole write is refused (413).
+   */
   addRecords(inserted: number): void;
 }
 
 /**
- * Refuses a write that would take the family's rows in the synced data tables past `max`
- * (SYNC_FAMILY_MAX_RECORDS): 413, nothing written. `adding`: the rows it would insert.
+ * Refuses a write that would take the family's rows in the synced data tables (`recordCount`
+ * before it) past `max` (SYNC_FAMILY_MAX_RECORDS): 413. `adding`: the rows it inserted.
  */
-export function assertRecordRoom(write: Pick<VersionedWrite, 'recordCount'>, adding: number, max: number): void {
+export function assertRecordRoom(write: { recordCount: number }, adding: number, max: number): void {
   if (adding > 0 && write.recordCount + adding > max) {
     throw new DomainError(
       ErrorCode.RECORD_QUOTA_EXCEEDED,
@@ -72,6 +75,7 @@ export class FamilyVersionService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly familyContext: FamilyContext,
+    @Inject(syncConfig.KEY) private readonly sync: Pick<ConfigType<typeof syncConfig>, 'familyMaxRecords'>,
   ) {}
 
   /**
@@ -141,12 +145,15 @@ export class FamilyVersionService {
       const { version, previousVersion, recordCount } = await bumpVersion(manager, familyId, after);
       let inserted = 0;
       const addRecords = (n: number) => void (inserted += n);
-      const result = await work({ manager, version, previousVersion, familyId, recordCount, addRecords });
+      const result = await work({ manager, version, previousVersion, familyId, addRecords });
       if (result === NOTHING_TO_WRITE) {
         // Undoes the version bump too: no new version, no notification.
         await runner.rollbackTransaction();
         return { result, version: previousVersion };
       }
+      // Checked here, once for every kind of write (push, upload, seed), with the count read under the
+      // lock: a refused write is rolled back whole, like any other error.
+      assertRecordRoom({ recordCount }, inserted, this.sync.familyMaxRecords);
       // Delivered on commit only; real-time listeners tell the family's devices to sync. The rows
       // inserted are counted in the same round trip (a data-modifying WITH runs whether read or not).
       await manager.query(

@@ -12,8 +12,8 @@ import { assertStillMemberOutsideVersionedWrite } from '../../common/family-scop
 import { invalidRequest } from '../../common/errors/invalid-request.js';
 import { discardUnreadBody } from '../../common/http/discard-body.js';
 import { flattenValidationErrors } from '../../common/http/validation.js';
-import { assertRecordRoom, FamilyVersionService, type VersionedWrite } from '../../common/versioning/family-version.service.js';
-import { syncConfig, uploadConfig } from '../../config/configuration.js';
+import { FamilyVersionService, type VersionedWrite } from '../../common/versioning/family-version.service.js';
+import { uploadConfig } from '../../config/configuration.js';
 import { writeStamp, type WriteStamp } from '../sync/write-stamp.js';
 import { sanitizeFileName } from './content-disposition.js';
 import { DocumentRecordsRepository, type DocumentRecord } from './document-records.repository.js';
@@ -50,7 +50,6 @@ export class UploadService {
     private readonly versions: FamilyVersionService,
     private readonly familyContext: FamilyContext,
     @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(syncConfig.KEY) private readonly sync: ConfigType<typeof syncConfig>,
   ) {
     this.allowedTypes = new Set(config.allowedTypes);
   }
@@ -182,8 +181,6 @@ export class UploadService {
     if (!fields.name || !fields.category) {
       throw DocumentsErrors.documentFieldsMissing((['name', 'category'] as const).filter((field) => !fields[field]));
     }
-    // A new row: within the family's record limit, like a push (413, and the stored file is removed).
-    assertRecordRoom(write, 1, this.sync.familyMaxRecords);
     const created = await this.documents.insert(manager, stamp, {
       id: fields.document_id ?? randomUUID(),
       name: fields.name,
@@ -192,6 +189,7 @@ export class UploadService {
       ...fileFields,
     });
     if (!created) throw DocumentsErrors.documentNotFound();
+    // Within the family's record limit, like a push (else 413 at the commit, and the stored file is removed).
     write.addRecords(1);
     return created;
   }

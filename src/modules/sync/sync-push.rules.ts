@@ -177,14 +177,3 @@ export function changesNothing(push: ValidatedPush, existing: ExistingIndex): bo
     });
   });
 }
-
-/** The rows a push inserts: its records the family has no row for (the families row is never inserted; a replayed record has its row). */
-export function newRecordCount(push: ValidatedPush, existing: ExistingIndex): number {
-  let count = 0;
-  for (const table of push.tables) {
-    if (table.spec.isFamilyRow) continue;
-    const rows = existing.get(table.spec.name);
-    for (const record of table.upserts) if (!rows?.has(record.id)) count++;
-  }
-  return count;
-}

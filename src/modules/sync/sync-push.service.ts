@@ -1,11 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { ConfigType } from '@nestjs/config';
+import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
-import { assertRecordRoom, FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
-import { syncConfig } from '../../config/configuration.js';
+import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
 import { DocumentFileUrlValidator } from '../documents/document-file-url.validator.js';
 import { SyncPushResponse } from './dto/sync.response.js';
 import { SyncErrors } from './sync.errors.js';
@@ -18,7 +16,6 @@ import {
   indexExisting,
   lastPushKey,
   lookupIds,
-  newRecordCount,
   readBody,
   replayedRecords,
   type LastPush,
@@ -50,8 +47,8 @@ export interface PushInput {
  * not exist or is deleted, a file of another family) → another family's id
  * (403) → changed on the server since last_pulled_at (a pushed record, or a
  * result a blood-test deletion would take along), or a cursor this family
- * never issued (409) → more rows than SYNC_FAMILY_MAX_RECORDS allows the family
- * (413) → apply set-based → { timestamp }.
+ * never issued (409) → apply set-based → { timestamp }; rows that would take the
+ * family past SYNC_FAMILY_MAX_RECORDS refuse the whole push at its commit (413).
  *
  * Under the lock, the caller's membership is read again (FOR SHARE, so a join
  * or removal waits for this push): the guard read it before the transaction,
@@ -78,7 +75,6 @@ export class SyncPushService {
     private readonly installations: SyncInstallationsRepository,
     private readonly familyContext: FamilyContext,
     private readonly files: DocumentFileUrlValidator,
-    @Inject(syncConfig.KEY) private readonly config: ConfigType<typeof syncConfig>,
   ) {}
 
   async push(input: PushInput): Promise<SyncPushResponse> {
@@ -117,8 +113,6 @@ export class SyncPushService {
       if (cursor > previousVersion) throw SyncErrors.cursorAhead(cursor, previousVersion);
       assertNoConflicts(push, byTable, cursor, existing.cascaded);
       if (changesNothing(push, byTable)) return NOTHING_TO_WRITE;
-      // Refused before anything is written: the family's rows would pass SYNC_FAMILY_MAX_RECORDS (413).
-      assertRecordRoom(write, newRecordCount(push, byTable) + testsNeverStored.length, this.config.familyMaxRecords);
 
       const stamp = writeStamp(write, userId, input.deviceId);
       if (testsNeverStored.length) {
