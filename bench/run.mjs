@@ -33,7 +33,7 @@ const SHORT = { push: 50, pull: 200, pulls: 20, statements: [10, 1000], devices:
 
 function usage() {
   return `Usage: npm run bench -- [--short] [--scenarios ${Object.keys(SCENARIOS).join(',')}]
-                        [--sizes key=value,...] [--out FILE] [--cpu-prof] [--strict]
+                        [--sizes key=value,...] [--out FILE] [--cpu-prof] [--strict] [--markdown]
 
   --short           CI mode: tiny sizes (${Object.entries(SHORT).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(':') : v}`).join(',')}).
                     The size-independent checks are enforced (exit 1): statement counts equal,
@@ -49,11 +49,12 @@ function usage() {
                       concurrency=N      cap on requests in flight in the devices run (default: none)
   --out FILE        where to write the results (default bench/results.json, short: bench/results.short.json)
   --cpu-prof        start the app with --cpu-prof (profiles written to a temp dir, path printed)
-  --strict          also exit 1 when a timing target is missed (full runs only)`;
+  --strict          also exit 1 when a timing target is missed (full runs only)
+  --markdown        print the table as Markdown (the README's "Latest figures" is pasted from it)`;
 }
 
 function parseArgs(argv) {
-  const opts = { short: false, scenarios: Object.keys(SCENARIOS), sizes: {}, out: undefined, cpuProf: false, strict: false };
+  const opts = { short: false, scenarios: Object.keys(SCENARIOS), sizes: {}, out: undefined, cpuProf: false, strict: false, markdown: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     const value = () => {
@@ -86,6 +87,9 @@ function parseArgs(argv) {
         break;
       case '--cpu-prof':
         opts.cpuProf = true;
+        break;
+      case '--markdown':
+        opts.markdown = true;
         break;
       case '--strict':
         opts.strict = true;
@@ -141,7 +145,7 @@ const fmt = (n, unit, integer) => {
   return `${text}${unit ? ` ${unit}` : ''}`;
 };
 
-function printTable(rows) {
+function printTable(rows, markdown) {
   const header = ['scenario', 'measured', 'baseline', 'ratio', 'target', 'result'];
   const lines = rows.map((r) => [
     r.scenario,
@@ -151,6 +155,10 @@ function printTable(rows) {
     r.targetText,
     resultOf(r),
   ]);
+  if (markdown) {
+    for (const cells of [header, header.map(() => '---'), ...lines]) console.log(`| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`);
+    return;
+  }
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join(' │ ');
   console.log(line(header));
@@ -229,7 +237,7 @@ async function main() {
   }
 
   console.log('');
-  printTable(rows);
+  printTable(rows, opts.markdown);
   const correctnessFailures = rows.filter((r) => r.correctness && r.pass === false).length;
   const missed = rows.filter((r) => !r.crashed && !r.correctness && r.pass === false).length;
   const unjudged = rows.filter((r) => r.short).length;
