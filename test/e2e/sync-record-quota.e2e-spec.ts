@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ConfigType } from '@nestjs/config';
 import { DataSource } from 'typeorm';
+import { uploadConfig } from '../../src/config/configuration.js';
 import { useTestApp } from '../setup/test-app.js';
 import { changesOf, emptyChanges, pull, push, recordCounts } from '../factories/sync.factory.js';
 import { register, type Member } from '../sync-client/family.js';
@@ -18,6 +22,11 @@ describe('sync: a family\'s record limit (SYNC_FAMILY_MAX_RECORDS)', () => {
 
   /** The family's record_count, and what its rows really are. */
   const counts = (m: Member) => recordCounts(db(), m.familyId);
+  /** The objects stored in the family's folder of the local storage. */
+  const storedObjects = (m: Member) => {
+    const folder = join(t.app.get<ConfigType<typeof uploadConfig>>(uploadConfig.KEY).dir, m.familyId);
+    return existsSync(folder) ? readdirSync(folder) : [];
+  };
 
   it('a push that would take the family past it is refused whole (413 RECORD_QUOTA_EXCEEDED, nothing applied); edits, deletions and pushes within it go on', async () => {
     const m = await register(t);
@@ -107,6 +116,9 @@ describe('sync: a family\'s record limit (SYNC_FAMILY_MAX_RECORDS)', () => {
     const refused = await upload({ name: 'Lab results', category: 'lab_result' }).expect(413);
     expect(refused.body.details).toMatchObject({ code: 'RECORD_QUOTA_EXCEEDED', max_records: LIMIT, stored_records: LIMIT, new_records: 1 });
     expect((await db().query('SELECT count(*)::int AS files FROM files WHERE family_id = $1', [m.familyId]))[0].files).toBe(filesBefore);
+    // Nor are its bytes kept (found by review: refused at the commit, the upload took the 413 for a
+    // failed COMMIT and kept the object, outside the family's storage limit, until files:cleanup).
+    expect(storedObjects(m)).toEqual([]);
 
     await upload({ document_id: documentId }).expect(201);
     await upload({}).expect(201);

@@ -233,6 +233,26 @@ describe('FamilyVersionService', () => {
       expect(notificationsOf(familyId)).toEqual([]);
     });
 
+    it('`committing` is called as COMMIT is sent, after the record limit\'s check: not for a write that check refuses (rolled back for sure)', async () => {
+      const { familyId } = await newFamily();
+      await kit.dataSource.query('UPDATE families SET record_count = 1000000 WHERE id = $1', [familyId]); // the kit's limit
+      const calls: string[] = [];
+      const refused = await failure(() =>
+        kit.versions.writeForFamily(
+          familyId,
+          async (w) => {
+            await rename(w, 'not kept');
+            w.addRecords(1);
+          },
+          { committing: () => void calls.push('refused') },
+        ),
+      );
+      expect(refused.code).toBe(ErrorCode.RECORD_QUOTA_EXCEEDED);
+      await kit.versions.writeForFamily(familyId, (w) => rename(w, 'kept'), { committing: () => void calls.push('kept') });
+      expect(calls).toEqual(['kept']);
+      expect(await patientName(familyId)).toBe('kept');
+    });
+
     it('an unknown family is NOT_FOUND, before the callback runs', async () => {
       let ran = false;
       const error = await failure(() => kit.versions.writeForFamily(randomUUID(), async () => void (ran = true)));

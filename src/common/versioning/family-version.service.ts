@@ -52,6 +52,12 @@ export function assertRecordRoom(write: { recordCount: number }, adding: number,
   }
 }
 
+interface WriteOptions {
+  leaving?: string | null;
+  above?: number;
+  committing?: () => void;
+}
+
 export interface VersionedResult<T> {
   /** What the callback returned (NOTHING_TO_WRITE when it wrote nothing). */
   result: T;
@@ -83,16 +89,21 @@ export class FamilyVersionService {
    * still be the member the request began as (assertStillMember), else `membershipChanged` is thrown
    * and nothing is written. `asOwner`: an owner-only write; the caller must still be the owner too
    * (the guard read the role before the lock; the ownership may have been handed on since).
+   * `committing`: see writeForFamily.
    */
   write<T>(
     work: (write: VersionedWrite) => Promise<T>,
-    options: { membershipChanged?: () => DomainError; asOwner?: boolean } = {},
+    options: { membershipChanged?: () => DomainError; asOwner?: boolean; committing?: () => void } = {},
   ): Promise<VersionedResult<T>> {
     const scope = this.familyContext.require();
-    return this.writeForFamily(scope.familyId, async (write) => {
-      await assertStillMember(write.manager, scope, options.membershipChanged, { owner: options.asOwner });
-      return work(write);
-    });
+    return this.writeForFamily(
+      scope.familyId,
+      async (write) => {
+        await assertStillMember(write.manager, scope, options.membershipChanged, { owner: options.asOwner });
+        return work(write);
+      },
+      { committing: options.committing },
+    );
   }
 
   /**
@@ -103,11 +114,14 @@ export class FamilyVersionService {
    * before, with a version below the join's, or waits until the joiner is gone, so no cursor the
    * joiner's devices got from it can reach the join's version. Settle it in `work` (`bumpLeft`).
    * `above`: the version taken is above this one too (a pull raising the family past a cursor).
+   * `committing`: called as COMMIT is sent, after every check (the record limit's included). A
+   * failure before it is a rollback; one after it may be a commit that happened unacknowledged (a
+   * connection lost at COMMIT): an upload keeps its stored bytes only then.
    */
   async writeForFamily<T>(
     familyId: string,
     work: (write: VersionedWrite) => Promise<T>,
-    options: { leaving?: string | null; above?: number } = {},
+    options: WriteOptions = {},
   ): Promise<VersionedResult<T>> {
     // PostgreSQL ends one transaction of a deadlock (40P01), after deadlock_timeout: that write was
     // rolled back whole, and run again it usually finds the other one committed. The callbacks only
@@ -122,11 +136,7 @@ export class FamilyVersionService {
     }
   }
 
-  private async writeOnce<T>(
-    familyId: string,
-    work: (write: VersionedWrite) => Promise<T>,
-    options: { leaving?: string | null; above?: number },
-  ): Promise<VersionedResult<T>> {
+  private async writeOnce<T>(familyId: string, work: (write: VersionedWrite) => Promise<T>, options: WriteOptions): Promise<VersionedResult<T>> {
     // Like DataSource.transaction, which can only commit or rethrow: here the callback may also ask
     // for a rollback (NOTHING_TO_WRITE). PostgreSQL's default READ COMMITTED; naming it would cost a
     // SET TRANSACTION round trip per write.
@@ -161,6 +171,7 @@ export class FamilyVersionService {
          SELECT pg_notify($1, $2)`,
         [FAMILY_SYNC_CHANNEL, `${familyId}:${version}`, inserted, familyId],
       );
+      options.committing?.();
       await runner.commitTransaction();
       return { result, version };
     } catch (error) {

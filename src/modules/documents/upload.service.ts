@@ -71,8 +71,9 @@ export class UploadService {
     const fileId = randomUUID();
     const key = `${scope.familyId}/${fileId}`;
     let stored: Promise<InspectedFile> | undefined;
-    // Set once the transaction's work is done: a failure after it may be a commit that happened
-    // unacknowledged (a connection lost at COMMIT), and its row needs the bytes.
+    // Set as COMMIT is sent: a failure after it may be a commit that happened unacknowledged (a
+    // connection lost at COMMIT), and its row needs the bytes. Not earlier: a versioned write is still
+    // checked after its work is done (the record limit), and a write refused there is rolled back.
     let committing = false;
     // A family already at its storage limit, or a file declared larger than what is left of it, is
     // refused before the file is stored (an upload from a phone may take minutes); the limit itself is
@@ -121,9 +122,8 @@ export class UploadService {
         const saved = await this.files.withManager(write.manager).insertWithinQuota(file, this.config.familyMaxBytes);
         // No device: the uploaded document is pulled as `created` by every device (see DocumentRecordsRepository).
         const document = await this.writeDocument(write, writeStamp(write, scope.userId, null), fields, saved);
-        committing = true;
         return { saved, document };
-      });
+      }, { committing: () => void (committing = true) });
       this.logger.log({ fileId, documentId: result.document.id, sizeBytes: result.saved.sizeBytes }, 'file uploaded with document');
       return UploadResponse.from(result.saved, result.document);
     } catch (error) {
@@ -189,7 +189,7 @@ export class UploadService {
       ...fileFields,
     });
     if (!created) throw DocumentsErrors.documentNotFound();
-    // Within the family's record limit, like a push (else 413 at the commit, and the stored file is removed).
+    // Within the family's record limit, like a push (else 413 before the commit, and the stored file is removed).
     write.addRecords(1);
     return created;
   }
