@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ConfigType } from '@nestjs/config';
 import { DataSource } from 'typeorm';
-import { uploadConfig } from '../../src/config/configuration.js';
+import { DRAINED_MAX_BYTES, rawRequest } from '../setup/raw-request.js';
 import { useTestApp } from '../setup/test-app.js';
 import { changesOf, emptyChanges, pull, push, recordCounts } from '../factories/sync.factory.js';
 import { register, type Member } from '../sync-client/family.js';
@@ -15,7 +15,9 @@ const LIMIT = 10;
  * limited, against one account (or a stolen token) filling the database every family shares.
  */
 describe('sync: a family\'s record limit (SYNC_FAMILY_MAX_RECORDS)', () => {
-  const t = useTestApp({ SYNC_FAMILY_MAX_RECORDS: String(LIMIT) });
+  const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-record-quota-'));
+  const t = useTestApp({ SYNC_FAMILY_MAX_RECORDS: String(LIMIT), UPLOAD_DIR: uploadDir });
+  afterAll(() => rmSync(uploadDir, { recursive: true, force: true }));
   const db = () => t.app.get(DataSource);
   const transfusion = (overrides: Record<string, unknown> = {}) => ({ id: randomUUID(), date: 1_764_000_000_000, volume_ml: 250, ...overrides });
   const reminder = () => ({ id: randomUUID(), title: 'Next transfusion', remind_at: 1_764_000_000_000, frequency: 'once', is_completed: false });
@@ -24,7 +26,7 @@ describe('sync: a family\'s record limit (SYNC_FAMILY_MAX_RECORDS)', () => {
   const counts = (m: Member) => recordCounts(db(), m.familyId);
   /** The objects stored in the family's folder of the local storage. */
   const storedObjects = (m: Member) => {
-    const folder = join(t.app.get<ConfigType<typeof uploadConfig>>(uploadConfig.KEY).dir, m.familyId);
+    const folder = join(uploadDir, m.familyId);
     return existsSync(folder) ? readdirSync(folder) : [];
   };
 
@@ -123,6 +125,73 @@ describe('sync: a family\'s record limit (SYNC_FAMILY_MAX_RECORDS)', () => {
     await upload({ document_id: documentId }).expect(201);
     await upload({}).expect(201);
     expect(await counts(m)).toEqual({ kept: LIMIT, rows: LIMIT });
+  });
+
+  /**
+   * A multipart upload written by hand: `before` are the fields sent before the file part, `after`
+   * those sent after it, and `fileBytes` of a PDF-looking file (under UPLOAD_MAX_BYTES, 20 MiB by
+   * default: only the record limit can refuse it), with its Content-Length declared.
+   */
+  const rawUpload = (m: Member, fileBytes: number, before: Record<string, string>, after: Record<string, string> = {}) => {
+    const boundary = `----hemoday${randomUUID()}`;
+    const fields = (values: Record<string, string>) =>
+      Object.entries(values).map(([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`).join('');
+    const prefix = `${fields(before)}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="scan.pdf"\r\n\r\n%PDF-1.4\n`;
+    const suffix = `\r\n${fields(after)}--${boundary}--\r\n`;
+    return rawRequest(t, {
+      method: 'POST',
+      path: '/api/v1/upload',
+      headers: { Authorization: `Bearer ${m.token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+      declaredLength: Buffer.byteLength(prefix) + fileBytes + Buffer.byteLength(suffix),
+      prefix,
+      chunk: Buffer.alloc(64 * 1024, 0x41),
+      total: fileBytes,
+      suffix,
+    });
+  };
+  /** Nothing of the family was ever written to the storage: its folder is made by its first file. */
+  const storedNothing = async (m: Member) => {
+    expect(existsSync(join(uploadDir, m.familyId))).toBe(false);
+    expect(await db().query('SELECT count(*)::int AS n FROM files WHERE family_id = $1', [m.familyId])).toEqual([{ n: 0 }]);
+  };
+
+  it('at the limit, an upload whose fields before the file create a document is refused before its file is stored (the phone reads the 413)', async () => {
+    const m = await register(t);
+    await db().query('UPDATE families SET record_count = $2 WHERE id = $1', [m.familyId, LIMIT]);
+    // A phone-sized file: read to its end and dropped (as after any refusal), so the answer is read.
+    const answer = await rawUpload(m, 1024 * 1024, { document_id: randomUUID(), name: 'Scan', category: 'imaging' });
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body!)).toMatchObject({ details: { code: 'RECORD_QUOTA_EXCEEDED', max_records: LIMIT, stored_records: LIMIT, new_records: 1 } });
+    await storedNothing(m);
+    expect(await counts(m)).toEqual({ kept: LIMIT, rows: 0 });
+  });
+
+  it('at the limit, such an upload of a large file is answered after a few MiB of it at most, and the connection closed', async () => {
+    const m = await register(t);
+    await db().query('UPDATE families SET record_count = $2 WHERE id = $1', [m.familyId, LIMIT]);
+    const answer = await rawUpload(m, 16 * 1024 * 1024, { document_id: randomUUID(), name: 'Scan', category: 'imaging' });
+    // Stored before the refusal, the file would have been read whole (16 MiB).
+    expect(answer.serverRead).toBeLessThan(DRAINED_MAX_BYTES);
+    if (answer.status !== undefined) {
+      expect(answer.status).toBe(413);
+      expect(JSON.parse(answer.body!)).toMatchObject({ details: { code: 'RECORD_QUOTA_EXCEEDED' } });
+      expect(answer.headers!.connection).toBe('close');
+    } else {
+      expect(['EPIPE', 'ECONNRESET']).toContain(answer.error);
+    }
+    await storedNothing(m);
+  });
+
+  it('at the limit, an upload is not refused before its file when it may still update a document: a document_id after the file naming one is taken', async () => {
+    const m = await register(t);
+    const cursor = (await pull(t, m).expect(200)).body.timestamp as number;
+    const documentId = randomUUID();
+    await push(t, m, cursor, changesOf('documents', { created: [{ id: documentId, name: 'Discharge letter', category: 'discharge_summary', file_url: '' }] })).expect(200);
+    await db().query('UPDATE families SET record_count = $2 WHERE id = $1', [m.familyId, LIMIT]);
+    const answer = await rawUpload(m, 4096, { name: 'Discharge letter, page 2', category: 'discharge_summary' }, { document_id: documentId });
+    expect(answer.status).toBe(201);
+    expect(JSON.parse(answer.body!).document).toMatchObject({ id: documentId, name: 'Discharge letter, page 2' });
+    expect(await counts(m)).toEqual({ kept: LIMIT, rows: 1 });
   });
 
   it('an upload that creates a document is counted like a pushed record', async () => {

@@ -107,6 +107,17 @@ export class FamilyVersionService {
   }
 
   /**
+   * Outside any write: refuses now, with the 413 its commit would answer, a write that is to add
+   * `adding` records to a family that has no room left for them. A courtesy for a write that takes
+   * long to get ready (an upload's file arrives for minutes); read without the family's lock, it can
+   * race, so the check at the write's commit stays the one that holds.
+   */
+  async assertRecordRoomNow(familyId: string, adding: number): Promise<void> {
+    const rows: Array<{ record_count: string }> = await this.dataSource.query('SELECT record_count FROM families WHERE id = $1', [familyId]);
+    if (rows.length) assertRecordRoom({ recordCount: Number(rows[0].record_count) }, adding, this.sync.familyMaxRecords);
+  }
+
+  /**
    * Writes in a family named by the caller, not by the request's scope: membership changes (a join
    * or registration enters a family the caller is not in yet) and CLI jobs, which have no scope.
    * `leaving`: the family a join leaves. It is locked too (both rows in id order, so two joins in

@@ -79,6 +79,12 @@ export class DocumentRecordsRepository {
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
+  /** Whether a document with this id exists, in any family, deleted or not (unscoped, like lockById). */
+  async exists(manager: EntityManager, id: string): Promise<boolean> {
+    const rows: unknown[] = await manager.query('SELECT 1 FROM documents WHERE id = $1', [id]);
+    return rows.length > 0;
+  }
+
   async insert(
     manager: EntityManager,
     stamp: WriteStamp,

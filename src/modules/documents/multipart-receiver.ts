@@ -16,9 +16,10 @@ export interface MultipartLimits {
 export interface MultipartHooks<T> {
   /**
    * Called when the file part starts, with the fields received before it (clients
-   * usually send them first): throwing refuses the upload before anything is stored.
+   * usually send them first): throwing (or rejecting) refuses the upload before anything
+   * is stored. The file is not read until it has settled; busboy, and the request, wait.
    */
-  beforeFile?: (fieldsSoFar: Readonly<Record<string, string>>) => void;
+  beforeFile?: (fieldsSoFar: Readonly<Record<string, string>>) => void | Promise<void>;
   /** Receives the one `file` part as a stream while it arrives. */
   handleFile: (stream: Readable, info: FileInfo) => Promise<T>;
 }
@@ -118,19 +119,21 @@ export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks
         stream.resume();
         return fail(DocumentsErrors.invalidUpload(`Unexpected file field "${name}": send the file as "file"`));
       }
-      try {
-        hooks.beforeFile?.(fields);
-      } catch (error) {
-        stream.resume();
-        return fail(error);
-      }
-      fileInfo = { ...info, filename: decodeFormDataEscapes(info.filename) };
-      fileStream = stream;
+      const decoded = { ...info, filename: decodeFormDataEscapes(info.filename) };
+      fileInfo = decoded;
       // Past its fileSize limit busboy skips the rest of the part, reading the request as fast as it
       // comes: stop it now, not when the storage driver has finished failing (11 MiB more were read
       // by then in a test). The inspector refuses on the same byte; this only makes it immediate.
+      // Listened to at once: busboy counts what it buffers too, and may pass the limit in this very write.
       stream.once('limit', () => fail(DocumentsErrors.fileTooLarge(limits.maxFileBytes)));
-      filePromise = hooks.handleFile(stream, fileInfo);
+      filePromise = Promise.resolve()
+        .then(() => hooks.beforeFile?.(fields))
+        .then(() => {
+          // Refused meanwhile (too large, or the client went away): nothing may be stored.
+          if (settled) throw new Error('The upload ended before its file was read');
+          fileStream = stream;
+          return hooks.handleFile(stream, decoded);
+        });
       filePromise.catch((error: unknown) => {
         stream.resume();
         fail(error);

@@ -92,7 +92,7 @@ export class UploadService {
         { maxFileBytes: this.config.maxBytes, fieldNames: UPLOAD_FIELD_NAMES, maxFieldBytes: MAX_FIELD_BYTES },
         {
           // Fields sent before the file (the usual order) are checked before a byte is stored.
-          beforeFile: (fieldsSoFar) => validateFields(fieldsSoFar),
+          beforeFile: (fieldsSoFar) => this.refuseNewDocumentPastRecordLimit(scope.familyId, validateFields(fieldsSoFar)),
           handleFile: (stream) => (stored = this.store(key, stream)),
         },
       );
@@ -146,6 +146,19 @@ export class UploadService {
     }
   }
 
+  /**
+   * Before the file is stored: an upload whose fields so far make it create a document (a
+   * `document_id` no document has) is refused with 413 RECORD_QUOTA_EXCEEDED when the family has no
+   * room for one more record, rather than after minutes of upload. Without a `document_id` (yet) it
+   * is not refused here: one may still come after the file and name an existing document, which
+   * the upload then updates, whatever the limit. The check at the commit is the one that holds.
+   */
+  private async refuseNewDocumentPastRecordLimit(familyId: string, fields: UploadDocumentFieldsDto): Promise<void> {
+    if (fields.document_id === undefined) return;
+    if (await this.documents.exists(this.dataSource.manager, fields.document_id)) return;
+    await this.versions.assertRecordRoomNow(familyId, 1);
+  }
+
   private async store(key: string, stream: Readable): Promise<InspectedFile> {
     const inspector = new UploadInspector(this.config.maxBytes, this.allowedTypes);
     stream.once('error', (error) => inspector.destroy(error));
@@ -189,7 +202,8 @@ export class UploadService {
       ...fileFields,
     });
     if (!created) throw DocumentsErrors.documentNotFound();
-    // Within the family's record limit, like a push (else 413 before the commit, and the stored file is removed).
+    // Within the family's record limit, like a push (else 413 at the commit, and the stored file is removed;
+    // with its document_id before the file, refuseNewDocumentPastRecordLimit answered it before the file).
     write.addRecords(1);
     return created;
   }
