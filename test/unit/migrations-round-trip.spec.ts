@@ -1,8 +1,7 @@
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
-import { DataSource, type QueryRunner } from 'typeorm';
-import { buildDataSourceOptions } from '../../src/database/data-source-options.js';
+import type { DataSource, QueryRunner } from 'typeorm';
 import { MIGRATIONS } from '../../src/database/migrations.js';
+import { openScratchSchema, scratchDataSource, type ScratchSchema } from '../setup/scratch-schema.js';
 
 /**
  * Every migration's down() gives back the schema its up() found (`migration:revert`), against the
@@ -11,21 +10,17 @@ import { MIGRATIONS } from '../../src/database/migrations.js';
  */
 describe('migrations: down() restores the schema up() found', () => {
   let dataSource: DataSource;
+  // One schema for the whole file, not one per test (useScratchSchema): each migration runs on what the earlier ones built.
+  let scratch: ScratchSchema | undefined;
   let q: QueryRunner;
-  let schema: string;
 
   beforeAll(async () => {
-    dataSource = new DataSource(buildDataSourceOptions(process.env.TEST_DATABASE_URL!, { poolSize: 1 }));
-    await dataSource.initialize();
-    schema = `mig_round_${randomBytes(4).toString('hex')}`;
-    q = dataSource.createQueryRunner();
-    await q.query(`CREATE SCHEMA ${schema}`);
-    await q.query(`SET search_path TO ${schema}`);
+    dataSource = await scratchDataSource();
+    scratch = await openScratchSchema(dataSource, 'mig_round');
+    q = scratch.q;
   });
   afterAll(async () => {
-    await q?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await q?.query('RESET search_path');
-    await q?.release();
+    await scratch?.drop();
     await dataSource?.destroy();
   });
 
