@@ -16,3 +16,8 @@ export class CliUsageError extends Error {
     this.name = 'CliUsageError';
   }
 }
+
+/** For a command that takes options only: a stray word (a misspelt option's value, say) is refused, not ignored. */
+export function assertNoArguments(command: string, args: readonly string[]): void {
+  if (args.length) throw new CliError(`${command} takes no arguments (got "${args.join(' ')}")`);
+}

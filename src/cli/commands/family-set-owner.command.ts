@@ -3,7 +3,7 @@ import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { AuthService } from '../../modules/auth/auth.service.js';
 import { FamiliesService } from '../../modules/families/families.service.js';
 import { CliDatabaseService } from '../cli-database.service.js';
-import { CliError } from '../cli-error.js';
+import { assertNoArguments, CliError } from '../cli-error.js';
 import { printableEmail } from '../printable.js';
 
 @Command({
@@ -21,7 +21,7 @@ export class FamilySetOwnerCommand extends CommandRunner {
   }
 
   async run(args: string[], options: { email: string }): Promise<void> {
-    if (args.length) throw new CliError(`family:set-owner takes no arguments (got "${args.join(' ')}")`);
+    assertNoArguments('family:set-owner', args);
     await this.database.connect();
     const member = await this.auth.findByEmail(options.email);
     if (!member) throw new CliError(`No user with email ${options.email.trim()}`);

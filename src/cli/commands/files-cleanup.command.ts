@@ -3,7 +3,7 @@ import { isUuid } from '../../common/http/uuid.js';
 import { normalizeInviteCode } from '../../modules/families/invite-code.js';
 import { FileCleanupService, MAX_GRACE_HOURS, MAX_RETENTION_DAYS } from '../../modules/documents/file-cleanup.service.js';
 import { CliDatabaseService } from '../cli-database.service.js';
-import { CliError } from '../cli-error.js';
+import { assertNoArguments, CliError } from '../cli-error.js';
 import { formatCleanupReport } from '../support/cleanup-summary.js';
 import { FamilyReportRepository } from '../support/family-report.repository.js';
 
@@ -31,7 +31,7 @@ export class FilesCleanupCommand extends CommandRunner {
   }
 
   async run(args: string[], options: FilesCleanupOptions): Promise<void> {
-    if (args.length) throw new CliError(`files:cleanup takes no arguments (got "${args.join(' ')}")`);
+    assertNoArguments('files:cleanup', args);
     await this.database.connect();
     const familyIds = options.family ? await this.resolveFamilies(options.family) : undefined;
     const report = await this.cleanup.run({

@@ -1,7 +1,7 @@
 import { Command, CommandRunner } from 'nest-commander';
 import { revertLastMigration } from '../../database/migration-runner.js';
 import { CliDatabaseService } from '../cli-database.service.js';
-import { CliError } from '../cli-error.js';
+import { assertNoArguments } from '../cli-error.js';
 
 @Command({ name: 'migration:revert', description: 'Revert the last applied migration (as `npm run migration:revert`)' })
 export class MigrationRevertCommand extends CommandRunner {
@@ -10,7 +10,7 @@ export class MigrationRevertCommand extends CommandRunner {
   }
 
   async run(args: string[]): Promise<void> {
-    if (args.length) throw new CliError(`migration:revert takes no arguments (got "${args.join(' ')}")`);
+    assertNoArguments('migration:revert', args);
     console.log(await revertLastMigration(await this.database.connect({ migrate: false })));
   }
 }

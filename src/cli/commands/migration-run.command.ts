@@ -1,7 +1,7 @@
 import { Command, CommandRunner } from 'nest-commander';
 import { runPendingMigrations } from '../../database/migration-runner.js';
 import { CliDatabaseService } from '../cli-database.service.js';
-import { CliError } from '../cli-error.js';
+import { assertNoArguments } from '../cli-error.js';
 
 @Command({ name: 'migration:run', description: 'Apply pending database migrations (as `npm run migration:run`)' })
 export class MigrationRunCommand extends CommandRunner {
@@ -10,7 +10,7 @@ export class MigrationRunCommand extends CommandRunner {
   }
 
   async run(args: string[]): Promise<void> {
-    if (args.length) throw new CliError(`migration:run takes no arguments (got "${args.join(' ')}")`);
+    assertNoArguments('migration:run', args);
     console.log(await runPendingMigrations(await this.database.connect({ migrate: false })));
   }
 }

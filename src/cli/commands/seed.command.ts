@@ -1,7 +1,7 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { parseIntegerOption, PASSWORD_ARGUMENT_WARNING, PASSWORD_STDIN_DESCRIPTION, readPassword, type PasswordOptions } from '../account-input.js';
 import { CliDatabaseService } from '../cli-database.service.js';
-import { CliError } from '../cli-error.js';
+import { assertNoArguments } from '../cli-error.js';
 import { launchedNodeEnv } from '../launch-env.js';
 import { Progress } from '../progress.js';
 import { DEMO_MAX_MONTHS, SEEDED_TABLES } from '../seed/demo-history.js';
@@ -34,7 +34,7 @@ export class SeedCommand extends CommandRunner {
 
   async run(args: string[], options: SeedOptions): Promise<void> {
     // Every option is checked before anything connects or deletes: a bad one never touches the database.
-    if (args.length) throw new CliError(`seed takes no arguments (got "${args.join(' ')}")`);
+    assertNoArguments('seed', args);
     // NODE_ENV as given to the process (or its .env), not the configuration's development default.
     const rawNodeEnv = launchedNodeEnv();
     if (options.reset) this.resetter.assertAllowed(rawNodeEnv);

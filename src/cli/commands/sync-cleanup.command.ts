@@ -1,7 +1,7 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { SyncInstallationsRepository } from '../../modules/sync/sync-installations.repository.js';
 import { CliDatabaseService } from '../cli-database.service.js';
-import { CliError } from '../cli-error.js';
+import { assertNoArguments, CliError } from '../cli-error.js';
 
 interface SyncCleanupOptions {
   dryRun?: boolean;
@@ -28,7 +28,7 @@ export class SyncCleanupCommand extends CommandRunner {
   }
 
   async run(args: string[], options: SyncCleanupOptions): Promise<void> {
-    if (args.length) throw new CliError(`sync:cleanup takes no arguments (got "${args.join(' ')}")`);
+    assertNoArguments('sync:cleanup', args);
     const dataSource = await this.database.connect();
     const idleDays = options.idleDays ?? DEFAULT_IDLE_DAYS;
     const dryRun = options.dryRun ?? false;

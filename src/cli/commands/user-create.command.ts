@@ -2,7 +2,7 @@ import { Command, CommandRunner, Option } from 'nest-commander';
 import { AuthService } from '../../modules/auth/auth.service.js';
 import { PASSWORD_ARGUMENT_WARNING, PASSWORD_STDIN_DESCRIPTION, readPassword, toRegisterDto, type PasswordOptions } from '../account-input.js';
 import { CliDatabaseService } from '../cli-database.service.js';
-import { CliError } from '../cli-error.js';
+import { assertNoArguments } from '../cli-error.js';
 
 interface UserCreateOptions extends PasswordOptions {
   email: string;
@@ -23,7 +23,7 @@ export class UserCreateCommand extends CommandRunner {
   }
 
   async run(args: string[], options: UserCreateOptions): Promise<void> {
-    if (args.length) throw new CliError(`user:create takes no arguments (got "${args.join(' ')}")`);
+    assertNoArguments('user:create', args);
     const dto = toRegisterDto({ ...options, password: await readPassword(options, { required: true }) });
     await this.database.connect();
     // The same path as POST /auth/register; the tokens it issues are simply not used.

@@ -1,7 +1,7 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { AuthService } from '../../modules/auth/auth.service.js';
 import { CliDatabaseService } from '../cli-database.service.js';
-import { CliError } from '../cli-error.js';
+import { assertNoArguments } from '../cli-error.js';
 import { printableEmail } from '../printable.js';
 
 @Command({
@@ -17,7 +17,7 @@ export class UserDeleteCommand extends CommandRunner {
   }
 
   async run(args: string[], options: { email: string }): Promise<void> {
-    if (args.length) throw new CliError(`user:delete takes no arguments (got "${args.join(' ')}")`);
+    assertNoArguments('user:delete', args);
     await this.database.connect();
     const user = await this.auth.deleteUser(options.email);
     // An email stored before emails refused control characters may hold them (README, Auth): shown escaped.

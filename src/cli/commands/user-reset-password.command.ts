@@ -2,7 +2,7 @@ import { Command, CommandRunner, Option } from 'nest-commander';
 import { AuthService } from '../../modules/auth/auth.service.js';
 import { PASSWORD_ARGUMENT_WARNING, PASSWORD_STDIN_DESCRIPTION, readPassword, toRegisterDto, type PasswordOptions } from '../account-input.js';
 import { CliDatabaseService } from '../cli-database.service.js';
-import { CliError } from '../cli-error.js';
+import { assertNoArguments } from '../cli-error.js';
 
 @Command({
   name: 'user:reset-password',
@@ -17,7 +17,7 @@ export class UserResetPasswordCommand extends CommandRunner {
   }
 
   async run(args: string[], options: PasswordOptions & { email: string }): Promise<void> {
-    if (args.length) throw new CliError(`user:reset-password takes no arguments (got "${args.join(' ')}")`);
+    assertNoArguments('user:reset-password', args);
     // The registration rules for email and password.
     const dto = toRegisterDto({ email: options.email, password: await readPassword(options, { required: true }) });
     await this.database.connect();

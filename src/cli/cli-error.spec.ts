@@ -1,0 +1,13 @@
+import { assertNoArguments, CliError } from './cli-error.js';
+
+describe('assertNoArguments', () => {
+  it('lets a command with options only run', () => {
+    expect(() => assertNoArguments('sync:cleanup', [])).not.toThrow();
+  });
+
+  it('refuses a stray word as a one-line CliError naming the command and the words', () => {
+    const run = () => assertNoArguments('files:cleanup', ['30', 'days']);
+    expect(run).toThrow(CliError);
+    expect(run).toThrow('files:cleanup takes no arguments (got "30 days")');
+  });
+});
