@@ -96,7 +96,7 @@ describe('account deletion (e2e)', () => {
     const refused = await deleteAccount(owner.token, owner.password).expect(409);
     expect(refused.body.details.code).toBe('OWNER_HAS_MEMBERS');
     expect(await userRows(owner.user.id)).toBe(1);
-    await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: member.user.id }).expect(200);
+    await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: member.user.id, password: owner.password }).expect(200);
     await deleteAccount(owner.token, owner.password).expect(204);
     const family = await t.http().get('/api/v1/families/me').set(bearer(member.token)).expect(200);
     expect(family.body.members).toEqual([expect.objectContaining({ id: member.user.id, role: 'owner' })]);

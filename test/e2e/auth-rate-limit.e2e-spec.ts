@@ -34,17 +34,20 @@ describe('auth rate limits (e2e)', () => {
     expect((await login(newClientIp(), other.email, other.password)).status).toBe(200);
   });
 
-  it('wrong passwords for one account add up across login, change-password and DELETE /auth/me: one budget, not one per route', async () => {
+  it('wrong passwords for one account add up across login, change-password, DELETE /auth/me and the owner hand-over: one budget, not one per route', async () => {
     const user = await registerFamily(t, { ip: newClientIp() });
+    const heir = await registerFamily(t, { ip: newClientIp(), invite_code: user.inviteCode });
     const signedIn = (path: string, method: 'post' | 'delete', body: object) => t.http()[method](path).set('X-Forwarded-For', newClientIp()).set(bearer(user.token)).send(body);
-    expect((await login(newClientIp(), user.email)).status).toBe(401);
     expect((await signedIn('/api/v1/auth/change-password', 'post', { current_password: 'wrong password', new_password: 'another password' })).status).toBe(401);
     expect((await signedIn('/api/v1/auth/me', 'delete', { password: 'wrong password' })).status).toBe(401);
+    expect((await signedIn('/api/v1/families/me/owner', 'post', { user_id: heir.user.id, password: 'wrong password' })).status).toBe(401);
     // Whoever holds the access token has had the account's 3 guesses: every route now refuses, the right password too.
+    expect429(await signedIn('/api/v1/families/me/owner', 'post', { user_id: heir.user.id, password: user.password }));
     expect429(await signedIn('/api/v1/auth/me', 'delete', { password: user.password }));
     expect429(await signedIn('/api/v1/auth/change-password', 'post', { current_password: user.password, new_password: 'another password' }));
     expect429(await login(newClientIp(), user.email.toUpperCase(), user.password));
     // Other routes of the account keep their own budgets: the invite code is no password.
+    await t.http().delete(`/api/v1/families/me/members/${heir.user.id}`).set(bearer(user.token)).expect(204);
     const other = await registerFamily(t, { ip: newClientIp() });
     expect((await t.http().post('/api/v1/auth/join-family').set('X-Forwarded-For', newClientIp()).set(bearer(user.token)).send({ invite_code: other.inviteCode })).status).toBe(200);
   });

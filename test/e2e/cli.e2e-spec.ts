@@ -209,7 +209,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       const joined = await joinFamily(t, credentials(first.stdout).inviteCode);
       // The demo account handed the family on: the reset hands it back before removing the member.
       const seedSession = await login(email, credentials(first.stdout).password).expect(200);
-      await t.http().post('/api/v1/families/me/owner').set(bearer(seedSession.body.access_token)).send({ user_id: joined.user.id }).expect(200);
+      await t.http().post('/api/v1/families/me/owner').set(bearer(seedSession.body.access_token)).send({ user_id: joined.user.id, password: credentials(first.stdout).password }).expect(200);
       const run = await cli(['seed', '--email', email, '--password-stdin', '--months', '1', '--reset'], {}, { input: 'seed-password-2\n' });
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);

@@ -556,7 +556,7 @@ describe('families (e2e)', () => {
       expect(await t.db.query('SELECT invite_code FROM families WHERE id = $1', [owner.family.id])).toEqual([{ invite_code: owner.inviteCode }]);
       expect(await memberIds(other.token)).toEqual([owner.user.id, other.user.id]);
 
-      await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: other.user.id }).expect(200);
+      await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: other.user.id, password: owner.password }).expect(200);
       await t.http().post('/api/v1/families/me/leave').set(bearer(owner.token)).expect(204);
       const family = await t.http().get('/api/v1/families/me').set(bearer(other.token)).expect(200);
       expect(family.body.members).toEqual([expect.objectContaining({ id: other.user.id, role: 'owner' })]);
@@ -654,7 +654,7 @@ describe('families (e2e)', () => {
     it('the owner makes a member the owner (200, the family as GET shows it): the new owner manages the family, the former one is a member', async () => {
       const { owner, member: heir } = await familyWithMember(t);
       const third = await joinFamily(t, owner.inviteCode);
-      const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: heir.user.id.toUpperCase() }).expect(200);
+      const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: heir.user.id.toUpperCase(), password: owner.password }).expect(200);
       expect(res.body).toMatchObject({ id: owner.family.id, invite_code: owner.inviteCode });
       expect(Object.fromEntries(res.body.members.map((m: { id: string; role: string }) => [m.id, m.role]))).toEqual({
         [owner.user.id]: 'member',
@@ -668,7 +668,7 @@ describe('families (e2e)', () => {
       await t.http().post('/api/v1/families/me/invite-code').set(bearer(heir.token)).expect(200);
       await t.http().delete(`/api/v1/families/me/members/${third.user.id}`).set(bearer(heir.token)).expect(204);
       // And back.
-      await t.http().post('/api/v1/families/me/owner').set(bearer(heir.token)).send({ user_id: owner.user.id }).expect(200);
+      await t.http().post('/api/v1/families/me/owner').set(bearer(heir.token)).send({ user_id: owner.user.id, password: heir.password }).expect(200);
       expect(await roles(owner.token)).toEqual({ [owner.user.id]: 'owner', [heir.user.id]: 'member' });
     });
 
@@ -683,7 +683,7 @@ describe('families (e2e)', () => {
         return written;
       });
       try {
-        const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: heir.user.id }).expect(200);
+        const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: heir.user.id, password: owner.password }).expect(200);
         expect(Object.fromEntries(res.body.members.map((m: { id: string; role: string }) => [m.id, m.role]))).toEqual({ [owner.user.id]: 'member', [heir.user.id]: 'owner' });
       } finally {
         spy.mockRestore();
@@ -693,7 +693,7 @@ describe('families (e2e)', () => {
 
     it('a member cannot (403 OWNER_ONLY); the roles are unchanged', async () => {
       const { owner, member: other } = await familyWithMember(t);
-      const res = await t.http().post('/api/v1/families/me/owner').set(bearer(other.token)).send({ user_id: other.user.id }).expect(403);
+      const res = await t.http().post('/api/v1/families/me/owner').set(bearer(other.token)).send({ user_id: other.user.id, password: other.password }).expect(403);
       expect(res.body.details.code).toBe('OWNER_ONLY');
       expect(await roles(owner.token)).toEqual({ [owner.user.id]: 'owner', [other.user.id]: 'member' });
     });
@@ -703,11 +703,11 @@ describe('families (e2e)', () => {
       const stranger = await registerFamily(t);
       const before = await syncVersion(owner.family.id);
       for (const userId of [stranger.user.id, randomUUID()]) {
-        const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: userId }).expect(404);
+        const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: userId, password: owner.password }).expect(404);
         expect(res.body.details.code).toBe('NOT_FOUND');
       }
       for (const userId of [owner.user.id, owner.user.id.toUpperCase()]) {
-        const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: userId }).expect(422);
+        const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: userId, password: owner.password }).expect(422);
         expect(res.body.details.fields).toEqual([expect.objectContaining({ field: 'user_id' })]);
       }
       expect(await syncVersion(owner.family.id)).toBe(before);
@@ -716,15 +716,44 @@ describe('families (e2e)', () => {
     });
 
     it.each([
-      ['no user_id', {}],
-      ['a user_id that is not a UUID', { user_id: 'not-a-uuid' }],
-      ['a number', { user_id: 42 }],
-      ['an unknown field', { user_id: randomUUID(), role: 'owner' }],
-    ])('%s: 400 naming the field', async (_, body) => {
+      ['no user_id', { password: 'some password' }, 'user_id'],
+      ['a user_id that is not a UUID', { user_id: 'not-a-uuid', password: 'some password' }, 'user_id'],
+      ['a number', { user_id: 42, password: 'some password' }, 'user_id'],
+      ['an unknown field', { user_id: randomUUID(), password: 'some password', role: 'owner' }, 'role'],
+      ['no password', { user_id: randomUUID() }, 'password'],
+      ['an empty password', { user_id: randomUUID(), password: '' }, 'password'],
+    ])('%s: 400 naming the field', async (_, body, field) => {
       const { owner } = await familyWithMember(t);
       const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send(body).expect(400);
       expect(res.body.details.code).toBe('VALIDATION_FAILED');
-      expect(res.body.details.fields.map((f: { field: string }) => f.field)).toEqual(['role' in body ? 'role' : 'user_id']);
+      expect(res.body.details.fields.map((f: { field: string }) => f.field)).toEqual([field]);
+    });
+
+    it('a wrong password answers 401 INVALID_CREDENTIALS and changes nothing; the owner stays signed in', async () => {
+      const { owner, member: heir } = await familyWithMember(t);
+      const before = await syncVersion(owner.family.id);
+      const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: heir.user.id, password: 'not the password' }).expect(401);
+      expect(res.body.details.code).toBe('INVALID_CREDENTIALS');
+      expect(await syncVersion(owner.family.id)).toBe(before);
+      expect(await roles(owner.token)).toEqual({ [owner.user.id]: 'owner', [heir.user.id]: 'member' });
+    });
+
+    it('a password changed while the hand-over was being confirmed: 401, nothing changes (the password checked is no longer the owner\'s)', async () => {
+      const { owner, member: heir } = await familyWithMember(t);
+      const versions = t.app.get(FamilyVersionService);
+      const write = versions.write.bind(versions);
+      // After the password was checked, before the hand-over's write: the owner's password changes on another phone.
+      const spy = jest.spyOn(versions, 'write').mockImplementationOnce(async (work, options) => {
+        await t.http().post('/api/v1/auth/change-password').set(bearer(owner.token)).send({ current_password: owner.password, new_password: 'a newer password' }).expect(200);
+        return write(work, options);
+      });
+      try {
+        const res = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: heir.user.id, password: owner.password }).expect(401);
+        expect(res.body.details.code).toBe('INVALID_CREDENTIALS');
+      } finally {
+        spy.mockRestore();
+      }
+      expect(await roles(heir.token)).toEqual({ [owner.user.id]: 'owner', [heir.user.id]: 'member' });
     });
 
     it('owner-only requests of the former owner still in flight when the ownership is handed on write nothing (409 MEMBERSHIP_CHANGED)', async () => {
@@ -740,7 +769,7 @@ describe('families (e2e)', () => {
         inFlight.push(
           t.http().post('/api/v1/families/me/invite-code').set(bearer(owner.token)).then((r) => r),
           t.http().delete(`/api/v1/families/me/members/${third.user.id}`).set(bearer(owner.token)).then((r) => r),
-          t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: third.user.id }).then((r) => r),
+          t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: third.user.id, password: owner.password }).then((r) => r),
         );
         // This app's connections only: the other test files share the database.
         const waiting = async () =>

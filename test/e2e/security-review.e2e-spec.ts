@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { bearer, registerFamily } from '../factories/auth.factory.js';
+import { bearer, familyWithMember, joinFamily, registerFamily } from '../factories/auth.factory.js';
 import { lockSignIns } from '../../src/modules/auth/refresh-token-revocation.js';
 import { useTestApp } from '../setup/test-app.js';
 import { until } from '../setup/wait.js';
@@ -262,5 +262,35 @@ describe('security review: upload racing another family for a new document id (e
     expect(files).toBe(0);
     const [row] = await db.query('SELECT family_id, name FROM documents WHERE id = $1', [documentId]);
     expect(row).toEqual({ family_id: victim.family.id, name: 'theirs' });
+  });
+});
+
+describe('security review: a stolen sign-in and the family\'s ownership (e2e)', () => {
+  const t = useTestApp();
+
+  const roles = async (token: string): Promise<Record<string, string>> =>
+    Object.fromEntries(
+      (await t.http().get('/api/v1/families/me').set(bearer(token)).expect(200)).body.members.map((m: { id: string; role: string }) => [m.id, m.role]),
+    );
+
+  it('the owner\'s access token alone cannot hand the family to an outsider: the hand-over takes the owner\'s password', async () => {
+    const { owner, member } = await familyWithMember(t);
+    // Whoever holds the owner's tokens (a copied refresh token, an unlocked phone) reads the invite
+    // code and joins with an account of their own: a member, whom the owner sees and can remove.
+    const code: string = (await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200)).body.invite_code;
+    const intruder = await joinFamily(t, code);
+    // Before, the token then made that account the owner (200), which removed the parents for good:
+    // their password, changed or not, no longer reached the child's records.
+    const unconfirmed = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: intruder.user.id });
+    expect([unconfirmed.status, unconfirmed.body.details?.fields?.map((f: { field: string }) => f.field)]).toEqual([400, ['password']]);
+    const guessed = await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: intruder.user.id, password: 'a guess at it' });
+    expect([guessed.status, guessed.body.details?.code]).toEqual([401, 'INVALID_CREDENTIALS']);
+    const expected = { [owner.user.id]: 'owner', [member.user.id]: 'member', [intruder.user.id]: 'member' };
+    expect(await roles(owner.token)).toEqual(expected);
+    await t.http().delete(`/api/v1/families/me/members/${owner.user.id}`).set(bearer(intruder.token)).expect(403);
+    // The owner's token still works (a wrong password ends no sign-in), and the owner, who knows the password, removes the intruder.
+    await t.http().delete(`/api/v1/families/me/members/${intruder.user.id}`).set(bearer(owner.token)).expect(204);
+    await t.http().post('/api/v1/families/me/owner').set(bearer(owner.token)).send({ user_id: member.user.id, password: owner.password }).expect(200);
+    expect(await roles(member.token)).toEqual({ [owner.user.id]: 'member', [member.user.id]: 'owner' });
   });
 });

@@ -4,7 +4,7 @@ import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 export const AuthErrors = {
   /** Wrong password and unknown email alike: the answer must not tell them apart. */
   invalidCredentials: () => new DomainError(ErrorCode.INVALID_CREDENTIALS, 'Invalid email or password'),
-  /** change-password, account deletion: the signed-in caller's current password is wrong (the same code as a failed login; the caller stays signed in). */
+  /** change-password, account deletion, the owner hand-over: the signed-in caller's current password is wrong (the same code as a failed login; the caller stays signed in). */
   wrongCurrentPassword: () => new DomainError(ErrorCode.INVALID_CREDENTIALS, 'The current password is wrong'),
   /** change-password: a new password equal to the current one would sign every device out for nothing. */
   passwordUnchanged: () => {

@@ -14,6 +14,7 @@ import { JWT_SECRET } from './auth.constants.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
 import { FamilyCreationController } from './family-creation.controller.js';
+import { FamilyOwnershipController } from './family-ownership.controller.js';
 import { RefreshTokenEntity } from './entities/refresh-token.entity.js';
 import { UserEntity } from './entities/user.entity.js';
 import { resolveJwtSecret } from './jwt-secret.js';
@@ -44,7 +45,7 @@ const jwtSecretProvider = {
       useFactory: (secret: KeyObject) => ({ secret, signOptions: { algorithm: 'HS256' } }),
     }),
   ],
-  controllers: [AuthController, FamilyCreationController],
+  controllers: [AuthController, FamilyCreationController, FamilyOwnershipController],
   providers: [
     AuthService,
     PasswordService,

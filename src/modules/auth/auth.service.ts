@@ -4,6 +4,8 @@ import { EntityManager, Repository } from 'typeorm';
 import { membershipChanged } from '../../common/family-scope/membership.js';
 import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
+import type { FamilyResponse } from '../families/dto/family.response.js';
+import type { TransferOwnershipDto } from '../families/dto/transfer-ownership.dto.js';
 import { FamiliesService } from '../families/families.service.js';
 import { FamilyMembershipService } from '../families/family-membership.service.js';
 import { AuthResponse, MeResponse, TokenResponse, UserResponse } from './dto/auth.response.js';
@@ -203,6 +205,22 @@ export class AuthService {
     if (!(await this.passwords.verify(user.passwordHash, password))) throw AuthErrors.wrongCurrentPassword();
     // Only with the password just verified: a reset or change committed meanwhile made it stale.
     await this.removeAccount(user, { passwordHash: user.passwordHash });
+  }
+
+  /**
+   * POST /families/me/owner: the owner hands the family on (FamiliesService.transferOwnership),
+   * confirmed by their password, checked as a login checks it (wrong: 401 INVALID_CREDENTIALS,
+   * nothing changes). The hand-over cannot be undone by the caller — the new owner may remove them —
+   * so, like an account deletion, it takes the password, not only a signed-in phone: with the
+   * owner's tokens alone (a copied refresh token) an intruder who joined with the invite code could
+   * make their own account the owner and remove the parents for good (found by review).
+   */
+  async transferOwnership(userId: string, dto: TransferOwnershipDto): Promise<FamilyResponse> {
+    return this.families.transferOwnership(dto.user_id, async () => {
+      const user = await this.requireUser(userId);
+      if (!(await this.passwords.verify(user.passwordHash, dto.password))) throw AuthErrors.wrongCurrentPassword();
+      return user.passwordHash;
+    });
   }
 
   /** Admin CLI (`user:delete`, a deletion asked of support): deletes the account as DELETE /auth/me does, without its password. */

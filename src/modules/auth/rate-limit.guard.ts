@@ -52,9 +52,9 @@ const INVALID_WARNING_INTERVAL_MS = 60 * 60_000;
  *   from several phones never locks anyone out. A stranger who knows an email can still spend that
  *   account's failure budget from several networks and hold it for one window — the price of
  *   stopping distributed guessing; the window is short (AUTH_RATE_WINDOW_SECONDS). The routes that
- *   check the account's password (login, change-password, DELETE /auth/me: `passwordCheck`) share
+ *   check the account's password (login, change-password, DELETE /auth/me, POST /families/me/owner: `passwordCheck`) share
  *   **one** such budget, keyed by the account's email: otherwise whoever holds a stolen access token
- *   could guess the password on each of them, three budgets in all. A route that always succeeds
+ *   could guess the password on each of them, one budget per route. A route that always succeeds
  *   (forgot-password answers 202 whatever the email: `everyAttempt`) counts every attempt instead:
  *   its cost to the account — an email — comes with each one;
  *
@@ -144,7 +144,7 @@ export class AuthRateLimitGuard implements CanActivate {
 
 /**
  * The limits of `AuthRateLimitGuard` on a route (login, register, join-family, change-password,
- * DELETE /auth/me, forgot-password, reset-password), and the 429 they answer. `passwordCheck`: the
+ * DELETE /auth/me, forgot-password, reset-password, POST /families and /families/me/owner), and the 429 they answer. `passwordCheck`: the
  * route checks the account's password, and shares one account budget with every other such route.
  * `everyAttempt`: every attempt counts for the account, not only failures (a route that answers the
  * same whether or not it did anything).

@@ -14,7 +14,6 @@ import { ErrorResponse } from '../../common/errors/error-response.js';
 import { FamilyScoped } from '../../common/family-scope/decorators.js';
 import { UuidParam } from '../../common/http/uuid.js';
 import { FamilyResponse, InviteCodeResponse } from './dto/family.response.js';
-import { TransferOwnershipDto } from './dto/transfer-ownership.dto.js';
 import { UpdateFamilyDto } from './dto/update-family.dto.js';
 import { FamiliesService } from './families.service.js';
 import { FamilyMembershipService } from './family-membership.service.js';
@@ -64,21 +63,6 @@ export class FamiliesController {
   @ApiUnprocessableEntityResponse({ type: ErrorResponse, description: 'The owner cannot remove themselves (VALIDATION_FAILED, details.fields names userId)' })
   removeMember(@UuidParam('userId') userId: string): Promise<void> {
     return this.families.removeMember(userId);
-  }
-
-  /**
-   * Owner only: makes another member the owner; the caller becomes a member. Answers the family as
-   * GET /families/me shows it.
-   */
-  @Post('owner')
-  @HttpCode(200)
-  @ApiJsonBodyErrors()
-  @ApiForbiddenResponse({ type: ErrorResponse, description: 'Caller is not the owner (OWNER_ONLY), or not a member of any family (NO_FAMILY)' })
-  @ApiNotFoundResponse({ type: ErrorResponse, description: 'No such member in this family (NOT_FOUND)' })
-  @ApiMembershipChangedError()
-  @ApiUnprocessableEntityResponse({ type: ErrorResponse, description: 'user_id is the caller, the owner already (VALIDATION_FAILED, details.fields names user_id)' })
-  transferOwnership(@Body() dto: TransferOwnershipDto): Promise<FamilyResponse> {
-    return this.families.transferOwnership(dto.user_id);
   }
 
   /**

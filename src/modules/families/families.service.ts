@@ -4,6 +4,7 @@ import { EntityManager, Repository } from 'typeorm';
 import { FamilyContext, type FamilyScope } from '../../common/family-scope/family-context.js';
 import { assertStillMemberAfterRead } from '../../common/family-scope/membership.js';
 import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
+import { AuthErrors } from '../auth/auth.errors.js';
 import { UserEntity } from '../auth/entities/user.entity.js';
 import { revokeRefreshTokens } from '../auth/refresh-token-revocation.js';
 import { FamilyEntity } from './entities/family.entity.js';
@@ -92,16 +93,25 @@ export class FamiliesService {
    * be leaving or removed meanwhile, and an owner-only request of the caller's still in flight sees
    * the change: `asOwner`). Nothing synced changes, but the family's version moves with the write,
    * so the members' devices are told to sync, and refresh what they show of the family.
+   *
+   * `confirmPassword` (POST /families/me/owner: AuthService checks the caller's password, 401 when
+   * wrong) runs after the checks that need no password (the owner, not themselves) and before the
+   * write, and answers the password hash it verified: the caller is demoted only while that hash is
+   * still theirs (a reset or change that committed meanwhile made the password stale: 401, nothing
+   * written, as for an account deletion). The admin CLI confirms nothing.
    */
-  async transferOwnership(newOwnerId: string): Promise<FamilyResponse> {
+  async transferOwnership(newOwnerId: string, confirmPassword?: (callerId: string) => Promise<string>): Promise<FamilyResponse> {
     const { userId } = this.requireOwner();
     if (newOwnerId === userId) throw FamiliesErrors.ownerAlready();
+    const passwordHash = confirmPassword ? await confirmPassword(userId) : undefined;
     const { result } = await this.versions.write(async ({ manager, familyId }) => {
       const users = manager.getRepository(UserEntity);
+      const demoted = await users.update({ id: userId, familyId, ...(passwordHash === undefined ? {} : { passwordHash }) }, { role: 'member' });
+      // asOwner checked the role under the lock: only the password can have changed.
+      if (!demoted.affected) throw AuthErrors.wrongCurrentPassword();
       const promoted = await users.update({ id: newOwnerId, familyId }, { role: 'owner' });
       // Not a member of this family (or of any): the same 404 as for removing one.
       if (!promoted.affected) throw FamiliesErrors.memberNotFound();
-      await users.update({ id: userId, familyId }, { role: 'member' });
       return this.currentIn(manager);
     }, { asOwner: true });
     return result;

@@ -17,7 +17,8 @@ const EmailCharacters = () =>
   });
 
 const PASSWORD_MIN_LENGTH = 8;
-const PASSWORD_MAX_LENGTH = 256;
+/** The longest password taken (register, login and every route that checks one). */
+export const PASSWORD_MAX_LENGTH = 256;
 
 export class RegisterDto {
   /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. Control characters, line breaks, bidi controls and invisible characters (zero-width, soft hyphen) are refused (400), quoted or not. @example parent@example.com */

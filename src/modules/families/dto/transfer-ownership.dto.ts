@@ -1,7 +1,8 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsString, Matches } from 'class-validator';
+import { IsNotEmpty, IsString, Matches, MaxLength } from 'class-validator';
 import { ANY_CASE_UUID_PATTERN } from '../../../common/http/uuid.js';
+import { PASSWORD_MAX_LENGTH } from '../../auth/dto/auth.dto.js';
 
 /** POST /families/me/owner. */
 export class TransferOwnershipDto {
@@ -14,4 +15,11 @@ export class TransferOwnershipDto {
   @IsString()
   @Matches(ANY_CASE_UUID_PATTERN, { message: 'user_id must be a UUID' })
   user_id: string;
+
+  /**
+   * The caller's password, as typed (checked like a login's): handing the family on cannot be undone
+   * by the caller, so it takes the password, not only a signed-in phone. @example correct-horse-battery
+   */
+  @IsString() @IsNotEmpty() @MaxLength(PASSWORD_MAX_LENGTH)
+  password: string;
 }
