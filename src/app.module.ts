@@ -18,7 +18,12 @@ import { SyncModule } from './modules/sync/sync.module.js';
   imports: [
     // No `validate` here: the namespaces validate the environment (once: validatedEnv) when the app
     // is created, not when this file is imported, so every app gets the environment of its start.
-    ConfigModule.forRoot({ isGlobal: true, cache: true, load: allConfigs }),
+    // ignoreEnvFile: `.env` is read by loadDotEnv (server.ts, cli.ts), by the rules the README gives.
+    // Nest's own reader (the dotenv package) ran when this file was imported, before loadDotEnv, and
+    // won: it cuts an unquoted value at any `#` (`…/reset-password#token={token}` lost its token, so
+    // the app refused a PASSWORD_RESET_URL the CLI accepted), and it read the checkout's `.env` into
+    // the test workers' apps.
+    ConfigModule.forRoot({ isGlobal: true, cache: true, load: allConfigs, ignoreEnvFile: true }),
     DatabaseModule,
     CommonModule,
     HealthModule,

@@ -31,7 +31,7 @@ import { FamilyReportService } from './support/family-report.service.js';
  */
 @Module({
   imports: [
-    ConfigModule.forRoot({ isGlobal: true, cache: true, load: allConfigs }),
+    ConfigModule.forRoot({ isGlobal: true, cache: true, load: allConfigs, ignoreEnvFile: true }), // `.env`: loadDotEnv (cli.ts), as the app
     CliDatabaseModule,
     CommonModule,
     AuthModule,

@@ -5,7 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
  * overriding variables that are already set (the environment wins).
  * `KEY=value` lines, `export ` allowed; blanks around the value are not part of it; a value in
  * single or double quotes is taken as written between them; after a value, ` #` starts
- * a comment (as docker compose and the dotenv package read it).
+ * a comment (as docker compose reads it; the dotenv package, Nest's ConfigModule reader, cuts an
+ * unquoted value at any `#`, and is therefore not used: ignoreEnvFile in AppModule and CliModule).
  */
 export function loadDotEnv(path = '.env'): void {
   if (!existsSync(path)) return;

@@ -4,13 +4,14 @@
  * start-up validation, SIGTERM and recovery from a SIGKILL-ed predecessor.
  */
 import { Logger } from '@nestjs/common';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from '../../src/database/data-source-options.js';
+import { uniqueEmail } from '../factories/auth.factory.js';
 import { queryOnce, scratchDatabases } from '../setup/scratch-databases.js';
 import { MIGRATIONS } from '../../src/database/migrations.js';
 // isAlive is zombie-aware: a stopped orphan is reaped by init, which may take a moment under load.
@@ -49,6 +50,24 @@ describe('node dist/main.js', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(JSON.parse(log!)).toMatchObject({ reqId: expect.any(String), status: 200 });
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+  });
+
+  it('reads .env by the rules the README gives, as the CLIs do: in an unquoted value only " #" starts a comment (found in review: a reset link with #token= lost its token, and the app refused the PASSWORD_RESET_URL the CLI took)', async () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, '.env'), 'PASSWORD_RESET_URL=https://app.example.com/reset-password#token={token}   # the fragment never reaches a server log\n');
+    const port = await freePort();
+    const app = start({ DATABASE_URL: process.env.TEST_DATABASE_URL, PORT: String(port), JWT_SECRET: 'x'.repeat(40), DATA_DIR: tempDir() }, { cwd });
+    await waitForHealth(port, app);
+    const post = (path: string, body: object) =>
+      fetch(`http://127.0.0.1:${port}/api/v1/auth/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const email = uniqueEmail('dotenv');
+    expect((await post('register', { email, password: 'long enough pw' })).status).toBe(201);
+    expect((await post('forgot-password', { email })).status).toBe(202);
+    // No SMTP_URL outside production: the email is written to the log, link included.
+    const mail = JSON.parse(await app.waitFor(/email not sent/)) as { mail: { text: string } };
+    expect(mail.mail.text).toMatch(/^https:\/\/app\.example\.com\/reset-password#token=[\w-]{43}$/m);
     app.child.kill('SIGTERM');
     expect(await app.exited).toBe(0);
   });
