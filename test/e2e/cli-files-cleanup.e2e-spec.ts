@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
+import { childCwd } from '../setup/service-process.js';
 import { useTestApp } from '../setup/test-app.js';
 
 const CLI = resolve('dist/cli.js');
@@ -16,7 +17,7 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
   const base: Record<string, string | undefined> = { ...process.env };
   delete base.NODE_OPTIONS;
   return new Promise((done) =>
-    execFile(process.execPath, [CLI, ...args], { env: { ...base, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env }, timeout: 60_000 }, (error, stdout, stderr) =>
+    execFile(process.execPath, [CLI, ...args], { env: { ...base, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env }, cwd: childCwd(), timeout: 60_000 }, (error, stdout, stderr) =>
       done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     ),
   );

@@ -16,7 +16,7 @@ import { runPendingMigrations } from '../../src/database/migration-runner.js';
 import { bearer, joinFamily, registerFamily as registerAccount, uniqueEmail } from '../factories/auth.factory.js';
 import { clientLog, Device } from '../sync-client/device.js';
 import { registerFamily } from '../sync-client/family.js';
-import { freePort, isAlive, postgresServersFor, removeDir, scratchDir, startProcess, startService, stopAll, waitForHealth, waitUntil, type Running } from '../setup/service-process.js';
+import { childCwd, freePort, isAlive, postgresServersFor, removeDir, scratchDir, startProcess, startService, stopAll, waitForHealth, waitUntil, type Running } from '../setup/service-process.js';
 import { useTestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun, itOnEmbeddedRun } from '../setup/test-runs.js';
 import { sessionsWaitingBehind, until } from '../setup/wait.js';
@@ -48,6 +48,7 @@ function cli(args: string[], env: Record<string, string | undefined> = {}, { ent
       [entry, ...args],
       {
         env: { ...base, NODE_ENV: 'test', DATABASE_URL: process.env.TEST_DATABASE_URL, DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
+        cwd: childCwd(),
         timeout: 60_000,
       },
       (error, stdout, stderr) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -416,7 +417,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       execFile(
         '/usr/bin/script',
         ['-qec', command, '/dev/null'],
-        { env: { ...base, NODE_ENV: 'test', DATABASE_URL: process.env.TEST_DATABASE_URL, DATA_DIR: dataDir, LOG_LEVEL: 'warn', COLUMNS: '120' }, timeout: 60_000 },
+        { env: { ...base, NODE_ENV: 'test', DATABASE_URL: process.env.TEST_DATABASE_URL, DATA_DIR: dataDir, LOG_LEVEL: 'warn', COLUMNS: '120' }, cwd: childCwd(), timeout: 60_000 },
         (error, stdout) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout }),
       ),
     );

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DataSource } from 'typeorm';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
+import { childCwd } from '../setup/service-process.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun } from '../setup/test-runs.js';
 
@@ -138,7 +139,7 @@ describeOnEmbeddedRun('files:cleanup (node dist/cli.js) with object storage down
         process.execPath,
         [CLI, ...args],
         // The timeout only keeps a hung run (code without S3 timeouts) from outliving the test.
-        { env: { ...base, NODE_ENV: 'test', LOG_LEVEL: 'warn', DATABASE_URL: process.env.TEST_DATABASE_URL!, DATA_DIR: dataDir, ...env }, timeout: 90_000 },
+        { env: { ...base, NODE_ENV: 'test', LOG_LEVEL: 'warn', DATABASE_URL: process.env.TEST_DATABASE_URL!, DATA_DIR: dataDir, ...env }, cwd: childCwd(), timeout: 90_000 },
         (error, stdout, stderr) => done({ code: error ? ((error as { code?: number | string }).code ?? null) : 0, stdout, stderr }),
       ),
     );

@@ -15,7 +15,7 @@ import { uniqueEmail } from '../factories/auth.factory.js';
 import { queryOnce, scratchDatabases } from '../setup/scratch-databases.js';
 import { MIGRATIONS } from '../../src/database/migrations.js';
 // isAlive is zombie-aware: a stopped orphan is reaped by init, which may take a moment under load.
-import { freePort, isAlive, startService as start, stopAll, waitForHealth } from '../setup/service-process.js';
+import { childCwd, freePort, isAlive, startProcess, startService as start, stopAll, waitForHealth } from '../setup/service-process.js';
 import { itOnEmbeddedRun } from '../setup/test-runs.js';
 
 /** An expected start-up failure: exactly one log line at error level or above, and no stack frames in it. */
@@ -339,5 +339,17 @@ describe('node dist/main.js', () => {
       app.child.kill('SIGTERM');
       expect(await app.exited).toBe(0);
     }
+  });
+});
+
+describe('the processes the tests start', () => {
+  afterAll(stopAll);
+
+  it('run away from the checkout\'s .env: a developer\'s settings (README, Quick start), a DATABASE_URL above all, must not reach them (found in review: its DATABASE_URL got the migrations of the apps the tests started)', async () => {
+    const probe = "process.stdout.write(JSON.stringify({ cwd: process.cwd(), dotEnv: require('node:fs').existsSync('.env') }))";
+    const run = startProcess(process.execPath, ['-e', probe], {});
+    expect(await run.exited).toBe(0);
+    expect(JSON.parse(run.output())).toEqual({ cwd: childCwd(), dotEnv: false });
+    expect(childCwd()).not.toBe(process.cwd());
   });
 });

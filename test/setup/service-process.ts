@@ -32,6 +32,21 @@ export function freePort(): Promise<number> {
   });
 }
 
+let workDir: string | undefined;
+
+/**
+ * The working directory of the processes the tests start (the built app, the CLIs), unless a test
+ * gives its own: a folder of the run, without a `.env`. They read `.env` from their working
+ * directory, and the checkout's is the developer's (README, Quick start: ports, or a DATABASE_URL):
+ * run from the checkout, its DATABASE_URL took the apps and commands meant for a throw-away
+ * PostgreSQL to the developer's database (migrations, seeded demo families), and its other values
+ * changed what the tests checked. Relative defaults (UPLOAD_DIR `uploads`) land here too.
+ */
+export function childCwd(): string {
+  workDir ??= scratchDir('hemoday-cwd-');
+  return workDir;
+}
+
 /** Every child a test file started; `stopAll()` in afterAll stops what an assertion left running. */
 const started: ChildProcess[] = [];
 const groups = new Set<number>();
@@ -40,7 +55,7 @@ export function startProcess(command: string, args: string[], env: Record<string
   const base = { ...process.env };
   delete base.DATABASE_URL;
   delete base.NODE_OPTIONS; // jest's VM-modules flag is not what production runs with
-  const child = spawn(command, args, { env: { ...base, LOG_LEVEL: 'info', NODE_ENV: 'test', ...env }, stdio: ['pipe', 'pipe', 'pipe'], ...options });
+  const child = spawn(command, args, { env: { ...base, LOG_LEVEL: 'info', NODE_ENV: 'test', ...env }, stdio: ['pipe', 'pipe', 'pipe'], cwd: childCwd(), ...options });
   started.push(child);
   if (options.detached && child.pid) groups.add(child.pid);
   let output = '';
