@@ -23,7 +23,7 @@ import { runPendingMigrations } from './migration-runner.js';
         }),
         // Start-up fails at once on a failing migration (it would fail again) and on the embedded server
         // (it is up by now); server.ts then logs one line and stops the embedded PostgreSQL. Only an external
-        // server that is not accepting connections yet (a container starting beside us) is waited for, ~10 s.
+        // server that is not accepting connections yet (a container starting beside us) is waited for: 5 tries, ~8 s.
         retryAttempts: db.url ? 5 : 0,
         retryDelay: 2000,
         toRetry: (error: unknown) => Boolean(db.url) && isDatabaseUnavailable(error),
