@@ -465,8 +465,9 @@ describe('admin CLI (node dist/cli.js)', () => {
       [['seed', '--email', 'ok@example.test', '--password', 'short', '--reset'], {}, /--password: must be longer than or equal to 8/],
       [['seed', '--email', `${'x'.repeat(60)}@example.test`, '--families', '1000'], {}, /--email: must be an email/], // demo+1000@ is too long
       [['seed', '--reset'], PRODUCTION, /--reset .*refused when NODE_ENV=production/],
-      [['seed'], PRODUCTION, /--password is required when NODE_ENV=production/],
-      [['seed', '--password', 'hemoday-demo'], PRODUCTION, /--password is required when NODE_ENV=production, and not the documented demo password/],
+      // It names --password-stdin too: the way the README gives for a real server (a production run once said --password only).
+      [['seed'], PRODUCTION, /--password or --password-stdin is required when NODE_ENV=production/],
+      [['seed', '--password', 'hemoday-demo'], PRODUCTION, /--password or --password-stdin is required when NODE_ENV=production, and not the documented demo password/],
       [['user:reset-password', '--email', 'a@b.example', '--password', 'long enough', '--password-stdin'], {}, /^error: --password and --password-stdin cannot be used together/],
       // The demo patient is 8, transfused since age 1: a longer history failed the push (0 ml transfusions) after making the account.
       [['seed', '--months', '240'], {}, /--months must be an integer from 1 to 84 \(got "240"\)/],

@@ -74,7 +74,7 @@ export class SeederService {
    */
   validateOptions(emails: string[], password: string | undefined): { password: string } {
     if (this.app.isProduction && (password === undefined || password === DEFAULT_SEED_PASSWORD)) {
-      throw new CliError(`--password is required when NODE_ENV=production, and not the documented demo password`);
+      throw new CliError(`--password or --password-stdin is required when NODE_ENV=production, and not the documented demo password`);
     }
     const resolved = password ?? DEFAULT_SEED_PASSWORD;
     // The register rules on the first email and the longest (numbered) one, with the password.
