@@ -268,6 +268,14 @@ describe('validateEnv', () => {
     expect(problems.join('\n')).not.toMatch(/short-but-real-secret|db-password-1/);
   });
 
+  it('a value that is not a number is told so, once, not also that it is out of range', () => {
+    expect(problemsOf({ PORT: 'abc', DB_POOL_SIZE: '2.5', SYNC_FULL_PULLS_MAX: '99' })).toEqual([
+      'PORT="abc": PORT must be an integer number',
+      'DB_POOL_SIZE="2.5": DB_POOL_SIZE must be an integer number',
+      'SYNC_FULL_PULLS_MAX="99": SYNC_FULL_PULLS_MAX must not be greater than 64', // a number: its range still counts
+    ]);
+  });
+
   it('accepts postgres and postgresql URLs', () => {
     expect(validateEnv({ DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db' }).DATABASE_URL).toBe('postgres://u:p@127.0.0.1:5432/db');
     expect(() => validateEnv({ DATABASE_URL: 'postgresql://127.0.0.1/db' })).not.toThrow();

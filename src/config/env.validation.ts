@@ -414,9 +414,13 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
   // rather than letting the transform turn it into an undefined that IsOptional waves through.
   const present = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== ''));
   const env = plainToInstance(EnvironmentVariables, present, { exposeDefaultValues: true });
-  const problems = validateSync(env, { skipMissingProperties: false }).flatMap((e) =>
-    Object.values(e.constraints ?? {}).map((m) => `${shownValue(e.property, raw[e.property])}: ${m}`),
-  );
+  const problems = validateSync(env, { skipMissingProperties: false }).flatMap((e) => {
+    const constraints = e.constraints ?? {};
+    // A value that is not a number breaks its range too: `PORT=abc` said "must not be greater than
+    // 65535", "must not be less than 0" and "must be an integer number". Only the last is the problem.
+    const messages = constraints.isInt && typeof e.value !== 'number' ? [constraints.isInt] : Object.values(constraints);
+    return messages.map((m) => `${shownValue(e.property, raw[e.property])}: ${m}`);
+  });
   if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
     problems.push(`JWT_SECRET is required when NODE_ENV=production (at least ${JWT_SECRET_MIN_LENGTH} random characters)`);
   }
