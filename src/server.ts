@@ -118,6 +118,8 @@ function describeListenError(error: unknown, host: string, port: number): unknow
   if (code === 'EADDRINUSE') return new StartupError(`${host}:${port} is already in use: stop what listens there, or set PORT/HOST`);
   if (code === 'EACCES') return new StartupError(`not allowed to listen on ${host}:${port}: choose a PORT above 1023, or set HOST`);
   if (code === 'EADDRNOTAVAIL') return new StartupError(`${host} is not an address of this machine: set HOST`);
+  // A mistyped HOST: Node's "getaddrinfo ENOTFOUND …" with a stack named no variable.
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new StartupError(`HOST=${host} does not resolve to an address of this machine: set HOST`);
   return error;
 }
 

@@ -231,6 +231,12 @@ describe('node dist/main.js', () => {
     expect(app.output()).toMatch(/PORT=\\?"eighty\\?"/); // as text, or inside a JSON log line
   });
 
+  it('a HOST that does not resolve: one line naming HOST, without a stack (it said "getaddrinfo ENOTFOUND …" with a stack)', async () => {
+    const app = start({ HOST: 'no-such-host.invalid', PORT: String(await freePort()), DATABASE_URL: process.env.TEST_DATABASE_URL, JWT_SECRET: 'x'.repeat(40), DATA_DIR: tempDir() });
+    expect(await app.exited).toBe(1);
+    expectOneFailureLine(app, /^HemoDay failed to start: HOST=no-such-host\.invalid does not resolve to an address of this machine: set HOST$/);
+  });
+
   itOnEmbeddedRun('refuses at start-up, one problem each, what used to start and fail later: a refresh TTL past any date, a 0 access TTL, an origin that is not one', async () => {
     // Before: the app started; every login answered 500 (expiry "0NaN-…"), tokens lived 1 s, CORS allowed nothing.
     const app = start({ JWT_REFRESH_TTL: '999999999d', JWT_ACCESS_TTL: '0', CORS_ORIGINS: 'notaurl', DATABASE_URL: process.env.TEST_DATABASE_URL });
