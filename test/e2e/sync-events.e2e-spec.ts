@@ -111,9 +111,11 @@ describe('sync events (SSE)', () => {
 
       const event = await mine.waitFor((e) => e.type === 'sync' && e.data.version === version);
       expect(event.id).toBe(String(version));
-      // The other family's stream saw only its own initial version.
-      await new Promise((r) => setTimeout(r, 300));
-      expect(theirs.events.filter((e) => e.type === 'sync')).toHaveLength(1);
+      // The other family's stream saw only its own versions: a later write of theirs is the barrier
+      // (one listening connection, notifications in commit order), not a wait of some milliseconds.
+      const strangers = (await pushTransfusion(t, stranger)).body.timestamp as number;
+      await theirs.waitFor((e) => e.type === 'sync' && e.data.version === strangers);
+      expect(theirs.events.filter((e) => e.type === 'sync').map((e) => e.data.version)).toEqual([expect.any(Number), strangers]);
       expect(theirs.events.some((e) => e.data.version === version)).toBe(false);
     } finally {
       await mine.close();
@@ -335,8 +337,8 @@ describe('sync events (SSE)', () => {
       const [tokenId, secret] = user.refreshToken.split('.');
       const forged = `${tokenId}.${secret.startsWith('A') ? 'B' : 'A'}${secret.slice(1)}`;
       await t.http().post('/api/v1/auth/logout').send({ refresh_token: forged }).expect(204);
-      await new Promise((r) => setTimeout(r, 300));
-      // Still open: the next write reaches it.
+      // Still open: the next write reaches it. No wait needed first: an end the logout sent would come
+      // before this write's event (one listening connection, notifications in commit order).
       await t.http().patch('/api/v1/families/me').set(bearer(user.token)).send({ notes: 'still listening' }).expect(200);
       await stream.waitFor((e) => e.type === 'sync' && e.data.version !== stream.events[0].data.version);
     } finally {
