@@ -1,10 +1,14 @@
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { createServiceKit, unitEmail, type ServiceKit, domainFailure as failure } from '../../../test/factories/services.factory.js';
+import { sessionsWaitingBehind, until } from '../../../test/setup/wait.js';
 import { ErrorCode } from '../errors/domain-error.js';
 import { FAMILY_SYNC_CHANNEL, NOTHING_TO_WRITE, type VersionedWrite } from './family-version.service.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A channel of this spec's own, for markers (the app's listeners never see them). */
+const MARKER_CHANNEL = 'hemoday_test_marker';
 
 /** A promise and the function that resolves it: holds a write inside its transaction until released. */
 function gate(): { opened: Promise<void>; open: () => void } {
@@ -19,13 +23,15 @@ describe('FamilyVersionService', () => {
   /** A connection LISTENing on the family channel, as SyncEventsService does; payloads in arrival order. */
   let listener: pg.Client;
   const notified: string[] = [];
+  /** Marker payloads received on MARKER_CHANNEL. */
+  const markers: string[] = [];
 
   beforeAll(async () => {
     kit = await createServiceKit();
     listener = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
     await listener.connect();
-    listener.on('notification', (message) => notified.push(message.payload ?? ''));
-    await listener.query(`LISTEN ${FAMILY_SYNC_CHANNEL}`);
+    listener.on('notification', (message) => (message.channel === MARKER_CHANNEL ? markers : notified).push(message.payload ?? ''));
+    await listener.query(`LISTEN ${FAMILY_SYNC_CHANNEL}; LISTEN ${MARKER_CHANNEL}`);
   });
   afterAll(async () => {
     await listener?.end();
@@ -46,8 +52,22 @@ describe('FamilyVersionService', () => {
     write.manager.query('UPDATE families SET patient_name = $2, server_version = $3 WHERE id = $1', [write.familyId, name, write.version]);
   /** Notifications of this family so far (other spec files write other families at the same time). */
   const notificationsOf = (familyId: string) => notified.filter((payload) => payload.startsWith(`${familyId}:`));
-  /** Gives a notification sent at a commit the time to arrive (it is delivered asynchronously). */
-  const settle = () => sleep(150);
+  /**
+   * Resolves once every notification committed before the call has reached the listener: a marker
+   * notified now arrives after them (PostgreSQL delivers notifications in commit order). No wait
+   * of a fixed time, which a slow machine could outlast.
+   */
+  const caughtUp = async () => {
+    const marker = randomUUID();
+    await kit.dataSource.query('SELECT pg_notify($1, $2)', [MARKER_CHANNEL, marker]);
+    await until(() => markers.includes(marker), 'the marker notification');
+  };
+  /** The backend pid of a write's transaction, for seeing who waits for its locks. */
+  const pidOf = async (write: VersionedWrite): Promise<number> => (await write.manager.query('SELECT pg_backend_pid() AS pid'))[0].pid;
+  const observer = { query: async (sql: string, params: unknown[]) => ({ rows: await kit.dataSource.query(sql, params) }) };
+  /** Until `done()` holds or some session waits for `pid`'s locks (a wait of no fixed length). */
+  const doneOrWaitingBehind = (pid: number, done: () => boolean, what: string) =>
+    until(async () => done() || (await sessionsWaitingBehind(observer as never, pid)) > 0, what);
 
   describe('the version rule: greatest(now_ms, sync_version + 1)', () => {
     it('follows the database clock when the family is behind it', async () => {
@@ -88,19 +108,23 @@ describe('FamilyVersionService', () => {
     it('`leaving` holds the family left for the whole write: its writers wait, then get versions above the join', async () => {
       const [joined, left] = [await newFamily(), await newFamily()];
       const hold = gate();
+      const locked = gate();
       let joinVersion = 0;
+      let joinPid = 0;
       const join = kit.versions.writeForFamily(
         joined.familyId,
         async (write) => {
           joinVersion = write.version;
+          joinPid = await pidOf(write);
+          locked.open();
           await hold.opened;
         },
         { leaving: left.familyId },
       );
-      await sleep(100);
+      await locked.opened; // both families are locked
       let leftWritten = false;
       const leftWrite = kit.versions.writeForFamily(left.familyId, async () => void (leftWritten = true));
-      await sleep(150);
+      await doneOrWaitingBehind(joinPid, () => leftWritten, "the left family's write to run or wait");
       expect(leftWritten).toBe(false);
       hold.open();
       await join;
@@ -120,21 +144,25 @@ describe('FamilyVersionService', () => {
     it('serializes writes to one family: the second waits for the first to commit, then gets a larger version', async () => {
       const { familyId } = await newFamily();
       const hold = gate();
+      const locked = gate();
       const order: string[] = [];
+      let firstPid = 0;
       const first = kit.versions.writeForFamily(familyId, async (write) => {
         order.push('first in');
+        firstPid = await pidOf(write);
+        locked.open();
         await hold.opened;
         await rename(write, 'first');
         order.push('first out');
       });
-      await sleep(100); // the first has its lock
+      await locked.opened; // the first has its lock
       const second = kit.versions.writeForFamily(familyId, async (write) => {
         order.push('second in');
         // It sees what the first committed: READ COMMITTED, after the lock was released.
         expect(await write.manager.query('SELECT patient_name FROM families WHERE id = $1', [familyId])).toEqual([{ patient_name: 'first' }]);
         return write.previousVersion;
       });
-      await sleep(300);
+      await doneOrWaitingBehind(firstPid, () => order.includes('second in'), 'the second write to run or wait');
       expect(order).toEqual(['first in']);
       hold.open();
       const [a, b] = await Promise.all([first, second]);
@@ -170,12 +198,20 @@ describe('FamilyVersionService', () => {
     it('families never wait on each other', async () => {
       const [one, two] = [await newFamily(), await newFamily()];
       const hold = gate();
-      const held = kit.versions.writeForFamily(one.familyId, () => hold.opened);
-      await sleep(100);
-      const other = await kit.versions.writeForFamily(two.familyId, async () => 'done'); // completes while `one` is locked
-      expect(other.result).toBe('done');
+      const locked = gate();
+      let heldPid = 0;
+      const held = kit.versions.writeForFamily(one.familyId, async (write) => {
+        heldPid = await pidOf(write);
+        locked.open();
+        await hold.opened;
+      });
+      await locked.opened; // `one` is locked from here on
+      let result: string | undefined;
+      const other = kit.versions.writeForFamily(two.familyId, async () => 'done').then((r) => (result = r.result));
+      await doneOrWaitingBehind(heldPid, () => result !== undefined, "the other family's write to complete or wait");
+      expect(result).toBe('done'); // completed while `one` is locked
       hold.open();
-      await held;
+      await Promise.all([held, other]);
     });
   });
 
@@ -188,11 +224,11 @@ describe('FamilyVersionService', () => {
         await hold.opened;
         return 'written';
       });
-      await settle();
+      await caughtUp();
       expect(notificationsOf(familyId)).toEqual([]); // still in the transaction
       hold.open();
       const { result, version } = await write;
-      await settle();
+      await caughtUp();
       expect(result).toBe('written');
       expect(notificationsOf(familyId)).toEqual([`${familyId}:${version}`]);
       expect(await patientName(familyId)).toBe('Amira');
@@ -207,7 +243,7 @@ describe('FamilyVersionService', () => {
       });
       // The version answered is the family's unchanged one.
       expect(outcome).toEqual({ result: NOTHING_TO_WRITE, version: before });
-      await settle();
+      await caughtUp();
       expect(await syncVersion(familyId)).toBe(before);
       expect(await patientName(familyId)).toBeNull();
       expect(notificationsOf(familyId)).toEqual([]);
@@ -227,7 +263,7 @@ describe('FamilyVersionService', () => {
           throw boom;
         }),
       ).rejects.toBe(boom);
-      await settle();
+      await caughtUp();
       expect(await syncVersion(familyId)).toBe(before);
       expect(await patientName(familyId)).toBeNull();
       expect(notificationsOf(familyId)).toEqual([]);
