@@ -408,23 +408,51 @@ describe('families (e2e)', () => {
   });
 
   describe('a family someone left', () => {
-    it('an owner with members cannot leave, even racing a join of their family (both families are locked by a join)', async () => {
-      const owner = await registerFamily(t);
-      const elsewhere = await registerFamily(t);
-      // The owner is alone when both requests start: either the join commits first (and then the
-      // owner, no longer alone, is refused) or the owner leaves first (and the family left is
-      // retired, its code with it: the join answers 404). Never a family with members and no owner.
-      const [join, leave] = await Promise.all([
-        t.http().post('/api/v1/auth/register').send({ email: `racer-${randomUUID()}@example.test`, password: 'long enough pw', invite_code: owner.inviteCode }),
-        t.http().post('/api/v1/auth/join-family').set(bearer(owner.token)).send({ invite_code: elsewhere.inviteCode }),
-      ]);
-      expect([join.status, leave.status].sort()).toEqual(join.status === 201 ? [201, 409] : [200, 404]);
-      const [{ members, owners }] = await t.db.query(
-        "SELECT count(*)::int AS members, count(*) FILTER (WHERE role = 'owner')::int AS owners FROM users WHERE family_id = $1",
-        [owner.family.id],
-      );
-      expect(owners).toBe(members === 0 ? 0 : 1);
-    });
+    // Two requests sent at once seldom overlapped: the register hashes its password first, so the leave
+    // had committed before the join began, and the test passed with either protection taken out. Here
+    // the leave is held where it waits for the family it joins (a lock on that row), on either side
+    // of the family it leaves in the order the two are locked (id order), while the join runs.
+    it.each(['before', 'after'] as const)(
+      'an owner with members cannot leave, even racing a join of their family: the family it joins %s the family left in lock order',
+      async (order) => {
+        const owner = await registerFamily(t);
+        let elsewhere = await registerFamily(t);
+        while (elsewhere.family.id < owner.family.id !== (order === 'before')) elsewhere = await registerFamily(t);
+        const blocker = t.db.createQueryRunner();
+        await blocker.startTransaction();
+        await blocker.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [elsewhere.family.id]);
+        const [{ pid }] = await blocker.query('SELECT pg_backend_pid() AS pid');
+        const asClient = { query: async (sql: string, params: unknown[]) => ({ rows: await t.db.query(sql, params) }) } as unknown as Parameters<typeof sessionsWaitingBehind>[0];
+        const queued = (n: number, what: string) => until(async () => (await sessionsWaitingBehind(asClient, pid)) >= n, what);
+        let leave: Promise<{ status: number }> | undefined;
+        let join: Promise<{ status: number }> | undefined;
+        try {
+          leave = t.http().post('/api/v1/auth/join-family').set(bearer(owner.token)).send({ invite_code: elsewhere.inviteCode }).then((r) => r);
+          await queued(1, 'the leave to wait for the family it joins');
+          join = t.http().post('/api/v1/auth/register').send({ email: `racer-${randomUUID()}@example.test`, password: 'long enough pw', invite_code: owner.inviteCode }).then((r) => r);
+          if (order === 'before') {
+            // The leave waits before it has locked the owner's family: the join commits first, after the
+            // leave's early check found the owner alone; the check under the lock refuses the leave.
+            expect((await join).status).toBe(201);
+          } else {
+            // The leave holds the owner's family while it waits: the join queues behind it, and then
+            // finds the family retired with its code (nobody left in it).
+            await queued(2, 'the join to wait for the leave');
+          }
+          await blocker.commitTransaction();
+          expect([(await join).status, (await leave).status]).toEqual(order === 'before' ? [201, 409] : [404, 200]);
+        } finally {
+          if (blocker.isTransactionActive) await blocker.rollbackTransaction();
+          await blocker.release();
+          await Promise.allSettled([join, leave]);
+        }
+        const [{ members, owners }] = await t.db.query(
+          "SELECT count(*)::int AS members, count(*) FILTER (WHERE role = 'owner')::int AS owners FROM users WHERE family_id = $1",
+          [owner.family.id],
+        );
+        expect({ members, owners }).toEqual(order === 'before' ? { members: 2, owners: 1 } : { members: 0, owners: 0 });
+      },
+    );
 
     it('a join that takes its time holds the family left: writes to it wait, so the phone\'s next pull is still a replacement', async () => {
       const { owner, member } = await familyWithMember(t);
