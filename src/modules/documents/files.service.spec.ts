@@ -1,49 +1,72 @@
+import 'reflect-metadata';
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { DataSource } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
-import type { FileEntity } from './entities/file.entity.js';
-import type { FilesRepository } from './files.repository.js';
+import { FamilyContext } from '../../common/family-scope/family-context.js';
+import { buildDataSourceOptions } from '../../database/data-source-options.js';
+import { FamilyEntity } from '../families/entities/family.entity.js';
+import { generateInviteCode } from '../families/invite-code.js';
+import { FileEntity } from './entities/file.entity.js';
+import { FilesRepository } from './files.repository.js';
 import { FilesService, type DownloadConditions } from './files.service.js';
 import { type ByteRange, type FileStorage, StorageObjectNotFoundError } from './storage/file-storage.js';
 
 const SIZE = 1000;
 const SHA = 'a'.repeat(64);
 const ETAG = `"${SHA}"`;
+const CREATED_AT = new Date('2025-01-02T03:04:05Z');
 
-const file: FileEntity = {
-  id: '00000000-0000-4000-8000-000000000001',
-  familyId: '00000000-0000-4000-8000-0000000000f1',
-  storageKey: '00000000-0000-4000-8000-0000000000f1/00000000-0000-4000-8000-000000000001',
-  mimeType: 'application/pdf',
-  sizeBytes: SIZE,
-  sha256: SHA,
-  originalName: 'ferritin.pdf',
-  createdBy: null,
-  createdAt: new Date('2025-01-02T03:04:05Z'),
+const familyId = randomUUID();
+const otherFamilyId = randomUUID();
+const fileRow = (family: string, values: Partial<FileEntity> = {}): FileEntity => {
+  const id = randomUUID();
+  return { id, familyId: family, storageKey: `${family}/${id}`, mimeType: 'application/pdf', sizeBytes: SIZE, sha256: SHA, originalName: 'ferritin.pdf', createdBy: null, createdAt: CREATED_AT, ...values };
 };
+/** The family's file, an empty one of the same family, and another family's file. */
+const file = fileRow(familyId);
+const emptyFile = fileRow(familyId, { sizeBytes: 0 });
+const foreignFile = fileRow(otherFamilyId);
 
 /**
- * The download decision without a database: the repository answers from one row (the family
- * scoping it applies is tested in the e2e specs) and the storage records what it is asked for.
+ * The download decision, over the run's real PostgreSQL: the file rows are read through the real
+ * FilesRepository in the family's scope (another family's file is not found), and the storage
+ * (not a database) records what it is asked for.
  */
-function serviceWith(row: FileEntity | null, storageGet?: (key: string, range?: ByteRange) => Promise<Readable>) {
+let dataSource: DataSource;
+const familyContext = new FamilyContext();
+beforeAll(async () => {
+  dataSource = new DataSource(buildDataSourceOptions(process.env.TEST_DATABASE_URL!, { poolSize: 2 }));
+  await dataSource.initialize();
+  for (const id of [familyId, otherFamilyId]) await dataSource.getRepository(FamilyEntity).insert({ id, inviteCode: generateInviteCode(), createdAt: 1, updatedAt: 1 });
+  await dataSource.getRepository(FileEntity).insert([file, emptyFile, foreignFile]);
+});
+afterAll(async () => {
+  await dataSource?.query('DELETE FROM families WHERE id = ANY($1)', [[familyId, otherFamilyId]]); // their files go with them
+  await dataSource?.destroy();
+});
+
+function serviceWith(storageGet?: (key: string, range?: ByteRange) => Promise<Readable>) {
   const reads: Array<{ key: string; range?: ByteRange }> = [];
-  const files = { findOne: async () => row } as unknown as FilesRepository;
   const storage = {
     get: async (key: string, range?: ByteRange) => {
       reads.push({ key, range });
       return storageGet ? storageGet(key, range) : Readable.from([Buffer.alloc(0)]);
     },
   } as unknown as FileStorage;
-  return { service: new FilesService(files, storage), reads };
+  const files = new FilesService(new FilesRepository(dataSource.getRepository(FileEntity), familyContext), storage);
+  const scope = { userId: randomUUID(), familyId, role: 'member' as const, joinedVersion: 0 };
+  const service = { prepareDownload: (id: string, conditions: DownloadConditions) => familyContext.run(scope, () => files.prepareDownload(id, conditions)) };
+  return { service, reads };
 }
 
 const get = (conditions: Omit<DownloadConditions, 'method'> = {}): DownloadConditions => ({ method: 'GET', ...conditions });
 
 describe('FilesService.prepareDownload', () => {
   it('no conditions: 200 with the whole file, its ETag and the private cache headers', async () => {
-    const { service, reads } = serviceWith(file);
+    const { service, reads } = serviceWith();
     const plan = await service.prepareDownload(file.id, get());
     expect(plan.status).toBe(200);
     expect(plan.headers).toMatchObject({
@@ -65,7 +88,7 @@ describe('FilesService.prepareDownload', () => {
     ['bytes=900-', { start: 900, end: 999 }],
     ['bytes=-10', { start: 990, end: 999 }],
   ])('Range %s: 206 with that part, read from the storage as a range', async (range, part) => {
-    const { service, reads } = serviceWith(file);
+    const { service, reads } = serviceWith();
     const plan = await service.prepareDownload(file.id, get({ range }));
     expect(plan.status).toBe(206);
     expect(plan.headers).toMatchObject({
@@ -77,7 +100,7 @@ describe('FilesService.prepareDownload', () => {
   });
 
   it('several ranges: 200 with the whole file (only single ranges are served)', async () => {
-    const { service, reads } = serviceWith(file);
+    const { service, reads } = serviceWith();
     const plan = await service.prepareDownload(file.id, get({ range: 'bytes=0-1,5-6' }));
     expect(plan.status).toBe(200);
     expect(plan.headers['Content-Length']).toBe(String(SIZE));
@@ -86,14 +109,14 @@ describe('FilesService.prepareDownload', () => {
   });
 
   it('a range past the end: 416 naming the size, and no storage read', async () => {
-    const { service, reads } = serviceWith(file);
+    const { service, reads } = serviceWith();
     const plan = await service.prepareDownload(file.id, get({ range: `bytes=${SIZE}-` }));
     expect(plan).toEqual({ status: 416, headers: { 'Accept-Ranges': 'bytes', 'Content-Range': `bytes */${SIZE}` } });
     expect(reads).toEqual([]);
   });
 
   it.each([ETAG, `W/${ETAG}`, `"other", ${ETAG}`, '*'])('If-None-Match %s: 304 with the ETag, no body, no storage read', async (ifNoneMatch) => {
-    const { service, reads } = serviceWith(file);
+    const { service, reads } = serviceWith();
     const plan = await service.prepareDownload(file.id, get({ ifNoneMatch, range: 'bytes=0-9' }));
     expect(plan.status).toBe(304);
     expect(plan.headers.ETag).toBe(ETAG);
@@ -103,19 +126,19 @@ describe('FilesService.prepareDownload', () => {
   });
 
   it('If-None-Match with another ETag: the file as usual', async () => {
-    const { service } = serviceWith(file);
+    const { service } = serviceWith();
     expect((await service.prepareDownload(file.id, get({ ifNoneMatch: '"other"' }))).status).toBe(200);
   });
 
   it('If-Range with the current ETag: the range is served', async () => {
-    const { service, reads } = serviceWith(file);
+    const { service, reads } = serviceWith();
     const plan = await service.prepareDownload(file.id, get({ range: 'bytes=10-19', ifRange: ETAG }));
     expect(plan.status).toBe(206);
     expect(reads).toEqual([{ key: file.storageKey, range: { start: 10, end: 19 } }]);
   });
 
   it.each(['"stale"', `W/${ETAG}`, file.createdAt.toUTCString()])('If-Range %s (not the current strong ETag): 200 with the whole file', async (ifRange) => {
-    const { service, reads } = serviceWith(file);
+    const { service, reads } = serviceWith();
     const plan = await service.prepareDownload(file.id, get({ range: 'bytes=10-19', ifRange }));
     expect(plan.status).toBe(200);
     expect(plan.headers['Content-Length']).toBe(String(SIZE));
@@ -123,12 +146,12 @@ describe('FilesService.prepareDownload', () => {
   });
 
   it('If-Range with a wrong ETag and an unsatisfiable range: 200, not 416 (the range is ignored)', async () => {
-    const { service } = serviceWith(file);
+    const { service } = serviceWith();
     expect((await service.prepareDownload(file.id, get({ range: `bytes=${SIZE}-`, ifRange: '"stale"' }))).status).toBe(200);
   });
 
   it('HEAD: the same status and headers as GET, without reading the storage', async () => {
-    const { service, reads } = serviceWith(file);
+    const { service, reads } = serviceWith();
     const plan = await service.prepareDownload(file.id, { method: 'HEAD', range: 'bytes=0-9' });
     expect(plan.status).toBe(206);
     expect(plan.headers).toMatchObject({ 'Content-Range': `bytes 0-9/${SIZE}`, 'Content-Length': '10' });
@@ -137,19 +160,22 @@ describe('FilesService.prepareDownload', () => {
   });
 
   it('an empty file: 200 with Content-Length 0; any range of it is unsatisfiable', async () => {
-    const { service } = serviceWith({ ...file, sizeBytes: 0 });
-    expect((await service.prepareDownload(file.id, get())).headers['Content-Length']).toBe('0');
-    expect((await service.prepareDownload(file.id, get({ range: 'bytes=-5' }))).status).toBe(416);
+    const { service } = serviceWith();
+    expect((await service.prepareDownload(emptyFile.id, get())).headers['Content-Length']).toBe('0');
+    expect((await service.prepareDownload(emptyFile.id, get({ range: 'bytes=-5' }))).status).toBe(416);
   });
 
-  it('no row (another family, or none): NOT_FOUND', async () => {
-    const { service } = serviceWith(null);
-    await expect(service.prepareDownload(file.id, get())).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND, message: 'File not found' });
+  it('no row (another family, or none): NOT_FOUND, and no storage read', async () => {
+    const { service, reads } = serviceWith();
+    for (const id of [foreignFile.id, randomUUID()]) {
+      await expect(service.prepareDownload(id, get())).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND, message: 'File not found' });
+    }
+    expect(reads).toEqual([]);
   });
 
   it('a row whose bytes are gone: NOT_FOUND (content missing), logged for the operator; other storage failures pass through', async () => {
     const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
-    const missing = serviceWith(file, async (key) => {
+    const missing = serviceWith(async (key) => {
       throw new StorageObjectNotFoundError(key);
     });
     const error = await missing.service.prepareDownload(file.id, get()).catch((e: unknown) => e);
@@ -159,7 +185,7 @@ describe('FilesService.prepareDownload', () => {
     logged.mockRestore();
 
     const broken = new Error('connection reset');
-    const failing = serviceWith(file, async () => {
+    const failing = serviceWith(async () => {
       throw broken;
     });
     await expect(failing.service.prepareDownload(file.id, get())).rejects.toBe(broken);
