@@ -3,6 +3,7 @@ import { JwtService } from '@nestjs/jwt';
 import { createHash } from 'node:crypto';
 import { ErrorCode } from '../../common/errors/domain-error.js';
 import { parseRefreshToken, REFRESH_RETRY_GRACE_MS } from './token.service.js';
+import { sessionsWaitingBehind, until } from '../../../test/setup/wait.js';
 
 interface TokenRow {
   id: string;
@@ -136,11 +137,35 @@ describe('TokenService', () => {
         expect((await row(first.refreshToken)).used_at).toEqual(usedAt);
       });
 
-      it('two concurrent rotations of one token: both answer, only the later pair survives', async () => {
-        const first = await kit.tokens.issue(await newUser());
-        const [a, b] = await Promise.all([kit.tokens.rotate(first.refreshToken), kit.tokens.rotate(first.refreshToken)]);
+      // Two rotations started together seldom overlapped (the test passed twice in three runs with the
+      // rotation's locks taken out): the first is held inside its transaction here, and the second
+      // is seen waiting before the first may go on.
+      it('two concurrent rotations of one token: the later waits for the first to commit, then is its retry; only the later pair survives', async () => {
+        const userId = await newUser();
+        const first = await kit.tokens.issue(userId);
+        // Holding the user's row stops the first rotation at the insert of its new token (the foreign
+        // key), inside its transaction, with every lock it took before.
+        const blocker = kit.dataSource.createQueryRunner();
+        await blocker.connect();
+        await blocker.startTransaction();
+        const observer = { query: async (sql: string, params: unknown[]) => ({ rows: await kit.dataSource.query(sql, params) }) };
+        let rotations: Array<Promise<{ refreshToken: string }>> = [];
+        try {
+          await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
+          const [{ pid }] = await blocker.query('SELECT pg_backend_pid() AS pid');
+          const waiting = (n: number, what: string) => until(async () => (await sessionsWaitingBehind(observer as never, pid)) >= n, what);
+          rotations = [kit.tokens.rotate(first.refreshToken)];
+          await waiting(1, 'the first rotation to reach its insert');
+          rotations.push(kit.tokens.rotate(first.refreshToken));
+          await waiting(2, 'the second rotation to wait for the first');
+          await blocker.commitTransaction();
+        } finally {
+          if (blocker.isTransactionActive) await blocker.rollbackTransaction();
+          await blocker.release();
+        }
+        const [a, b] = await Promise.all(rotations);
         const rows = [await row(a.refreshToken), await row(b.refreshToken)];
-        expect(rows.filter((r) => r.revoked_at === null)).toHaveLength(1);
+        expect([rows[0].revoked_at, rows[1].revoked_at]).toEqual([expect.any(Date), null]); // the first pair superseded by the retry
         const [{ n }] = await kit.dataSource.query('SELECT count(*)::int AS n FROM refresh_tokens WHERE chain_id = $1 AND revoked_at IS NULL AND used_at IS NULL', [rows[0].chain_id]);
         expect(n).toBe(1); // one refresh token of this sign-in can still be used
       });
