@@ -14,7 +14,7 @@ import { FileCleanupService } from '../../src/modules/documents/file-cleanup.ser
 import { FilesRepository } from '../../src/modules/documents/files.repository.js';
 import { DRAINED_MAX_BYTES, rawRequest, UNREAD_MAX_BYTES } from '../setup/raw-request.js';
 import { createTestApp, useTestApp, type RunningApp, type TestApp } from '../setup/test-app.js';
-import { until } from '../setup/wait.js';
+import { sessionsWaitingBehind, until } from '../setup/wait.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { Device } from '../sync-client/device.js';
 
@@ -1016,7 +1016,25 @@ describe("files: a family's storage limit (UPLOAD_FAMILY_MAX_BYTES)", () => {
   it('concurrent uploads of one family take turns: together they never store more than the limit', async () => {
     const m = await register(t);
     const content = pdf(5_000); // 4 of them are over the limit
-    const answers = await Promise.all(Array.from({ length: 6 }, () => upload(m, content)));
+    // Sent together, they seldom overlapped in the database (the test passed with the turns taken out).
+    // Here the family's row is held, so that each upload stops at the insert of its file row (the
+    // foreign key) and all six are seen waiting in the database before any may go on.
+    const blocker = t.db.createQueryRunner();
+    await blocker.connect();
+    await blocker.startTransaction();
+    let uploads: Array<Promise<Response>> = [];
+    try {
+      await blocker.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [m.familyId]);
+      const [{ pid }] = await blocker.query('SELECT pg_backend_pid() AS pid');
+      const asClient = { query: async (sql: string, params: unknown[]) => ({ rows: await t.db.query(sql, params) }) } as unknown as Parameters<typeof sessionsWaitingBehind>[0];
+      uploads = Array.from({ length: 6 }, () => upload(m, content).then((r) => r));
+      await until(async () => (await sessionsWaitingBehind(asClient, pid)) >= 6, 'the six uploads to wait in the database');
+      await blocker.commitTransaction();
+    } finally {
+      if (blocker.isTransactionActive) await blocker.rollbackTransaction();
+      await blocker.release();
+    }
+    const answers = await Promise.all(uploads);
     expect(answers.map((a) => a.status).sort()).toEqual([201, 201, 201, 413, 413, 413]);
     expect(await storedOf(m)).toBe(3 * content.length);
     expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toHaveLength(3);
