@@ -317,9 +317,8 @@ describe('HTTP input handling and error shape (e2e)', () => {
       } else {
         expect(['EPIPE', 'ECONNRESET']).toContain(res.error);
       }
-      // Answered with next to nothing of the 58 MB read.
+      // Answered with next to nothing of the 58 MB read (what it read, not how fast: no timed assertions).
       expect(res.serverRead).toBeLessThan(UNREAD_MAX_BYTES);
-      expect(res.ms).toBeLessThan(5_000);
     });
 
     it('an anonymous chunked push is answered after at most a few MiB, which are discarded, then the connection is closed', async () => {
@@ -473,9 +472,8 @@ describe('a refused JSON body is never read to its end (e2e)', () => {
     const res = await rawRequest(t, { method, path, headers: headersOf(signedIn), total, declaredLength: total, deadlineMs: 20_000 });
     expect({ status: res.status, error: res.error }).toEqual({ status: 413, error: undefined });
     expectRefused(res, max);
-    // Answered with next to nothing of the 64 MiB read.
+    // Answered with next to nothing of the 64 MiB read (what it read, not how fast: no timed assertions).
     expect(res.serverRead).toBeLessThan(UNREAD_MAX_BYTES);
-    expect(res.ms).toBeLessThan(5_000);
   });
 
   it.each(routes)('%s %s (%s): a huge declared length of which only a few bytes come is answered at once, not after the request timeout', async (method, path, _who, signedIn, max) => {

@@ -24,7 +24,6 @@ export interface RawAnswer {
   sent: number;
   /** Bytes the server's side of this connection read (headers included), once it closed or 2 s after the answer. */
   serverRead: number;
-  ms: number;
 }
 
 /**
@@ -40,7 +39,6 @@ export async function rawRequest(
   options: { method: string; path: string; headers?: Record<string, string>; total: number; declaredLength?: number; chunk?: Buffer; prefix?: string; suffix?: string; agent?: Agent | false; deadlineMs?: number },
 ): Promise<RawAnswer> {
   const url = new URL(t.baseUrl);
-  const started = Date.now();
   const server = t.app.getHttpServer() as Server;
   const accepted = new Map<number, Socket>();
   const track = (socket: Socket) => accepted.set(socket.remotePort!, socket);
@@ -60,7 +58,7 @@ export async function rawRequest(
   let clientPort: number | undefined;
   req.on('socket', (socket) => socket.once('connect', () => (clientPort = socket.localPort)));
   req.on('error', () => undefined); // EPIPE/ECONNRESET after the answer, when we keep writing
-  let answer: Omit<RawAnswer, 'sent' | 'serverRead' | 'ms'> | undefined;
+  let answer: Omit<RawAnswer, 'sent' | 'serverRead'> | undefined;
   const answered = new Promise<void>((resolve) => {
     req.on('response', (res) => {
       let body = '';
@@ -82,7 +80,6 @@ export async function rawRequest(
   }
   if (!answer) req.end(options.suffix);
   await answered;
-  const ms = Date.now() - started;
   const serverSide = clientPort === undefined ? undefined : accepted.get(clientPort);
   server.off('connection', track);
   if (!serverSide) throw new Error(`rawRequest: the server never accepted this connection (client port ${clientPort})`);
@@ -90,5 +87,5 @@ export async function rawRequest(
   // after `Connection: close`; at most 2 s). A connection kept alive has had its body read whole.
   if (!serverSide.destroyed && answer!.headers?.connection !== 'keep-alive') await Promise.race([once(serverSide, 'close'), new Promise((r) => setTimeout(r, 2_000))]);
   req.destroy();
-  return { ...answer!, sent, serverRead: serverSide.bytesRead, ms };
+  return { ...answer!, sent, serverRead: serverSide.bytesRead };
 }
