@@ -44,6 +44,7 @@ export const databaseConfig = registerAs('database', () => {
     url: env.DATABASE_URL,
     poolSize: env.DB_POOL_SIZE,
     statementTimeoutSeconds: env.DB_STATEMENT_TIMEOUT_SECONDS,
+    preparedStatements: env.DB_PREPARED_STATEMENTS,
     embeddedPort: env.EMBEDDED_PG_PORT,
     embeddedDataDir: resolve(env.DATA_DIR ?? '.data', 'postgres'),
   };

@@ -200,6 +200,14 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsOptional() @IsInt() @Min(0) @Max(3600)
   DB_STATEMENT_TIMEOUT_SECONDS: number = 60;
 
+  /**
+   * The incremental pull's statement is kept prepared on each connection (planned once, not per
+   * pull). false for a pooler in front of PostgreSQL that cannot carry protocol-level prepared
+   * statements (PgBouncer in transaction mode before 1.21, or with max_prepared_statements = 0).
+   */
+  @Transform(toBool) @IsOptional() @IsBoolean()
+  DB_PREPARED_STATEMENTS: boolean = true;
+
   @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(65535)
   EMBEDDED_PG_PORT: number = 54329;
 

@@ -15,6 +15,8 @@ export interface DataSourceOverrides {
    * Unset for migrations and the CLI: a schema change or an admin command may run long.
    */
   statementTimeoutSeconds: number;
+  /** DB_PREPARED_STATEMENTS: whether runBatch may keep statements prepared on a connection (default true). */
+  preparedStatements: boolean;
 }
 
 export function buildDataSourceOptions(url: string, overrides: Partial<DataSourceOverrides> = {}): DataSourceOptions {
@@ -38,6 +40,8 @@ export function buildDataSourceOptions(url: string, overrides: Partial<DataSourc
       // answering a new one), then is answered 503 DATABASE_UNAVAILABLE instead of hanging.
       connectionTimeoutMillis: 10_000,
       ...statementLimits(overrides.statementTimeoutSeconds),
+      // Not node-postgres's (it ignores it): read by runBatch (statement-batch.ts) from these options.
+      preparedStatements: overrides.preparedStatements ?? true,
     },
   };
 }

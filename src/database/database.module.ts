@@ -20,6 +20,7 @@ import { runPendingMigrations } from './migration-runner.js';
           // Named per process and host, as the sync-events listener is: an operator can tell instances apart.
           applicationName: connectionName('api'),
           statementTimeoutSeconds: db.statementTimeoutSeconds,
+          preparedStatements: db.preparedStatements,
         }),
         // Start-up fails at once on a failing migration (it would fail again) and on the embedded server
         // (it is up by now); server.ts then logs one line and stops the embedded PostgreSQL. Only an external

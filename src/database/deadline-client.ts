@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Socket } from 'node:net';
 import pg from 'pg';
+import { StatementBatch } from './statement-batch.js';
 
 /**
  * How long past the server's own statement_timeout a statement may stay unanswered before its
@@ -24,21 +25,35 @@ const logger = new Logger('Database');
  *
  * node-postgres's own `query_timeout` is not used: it fails the statement but keeps the connection,
  * and the pool then hands it to the next request, whose statements queue behind the one that never
- * ends. Only the promise form is watched: it is the one TypeORM calls.
+ * ends. Only the promise form and statement batches are watched: what TypeORM and runBatch send.
  */
 export function deadlineClient(statementTimeoutMs: number): typeof pg.Client {
   class DeadlineClient extends pg.Client {}
   const query = pg.Client.prototype.query as (this: pg.Client, ...args: unknown[]) => unknown;
   DeadlineClient.prototype.query = function (this: pg.Client, ...args: unknown[]): unknown {
-    const pending = query.apply(this, args) as Promise<unknown> | undefined;
-    // A callback or a submittable (a stream) returns no promise; TypeORM's queries do.
+    const pending = query.apply(this, args) as Promise<unknown> | StatementBatch | undefined;
+    const arm = () => {
+      const deadlineMs = statementTimeoutMs + DEADLINE_MARGIN.ms;
+      return setTimeout(() => {
+        logger.warn(`a statement got no answer from the database in ${deadlineMs} ms; its connection is closed`);
+        // Not end(): it waits for the server to acknowledge, which a vanished server never does.
+        (this as unknown as { connection: { stream: Socket } }).connection.stream.destroy();
+      }, deadlineMs);
+    };
+    if (pending instanceof StatementBatch) {
+      // Each statement of a batch has its own statement_timeout (it starts as the previous one ends):
+      // the deadline starts again as each one completes.
+      let timer = arm();
+      pending.onProgress = () => {
+        clearTimeout(timer);
+        timer = arm();
+      };
+      void pending.done.then(() => clearTimeout(timer));
+      return pending;
+    }
+    // A callback or another submittable (a stream) returns no promise; TypeORM's queries do.
     if (typeof pending?.finally !== 'function') return pending;
-    const deadlineMs = statementTimeoutMs + DEADLINE_MARGIN.ms;
-    const timer = setTimeout(() => {
-      logger.warn(`a statement got no answer from the database in ${deadlineMs} ms; its connection is closed`);
-      // Not end(): it waits for the server to acknowledge, which a vanished server never does.
-      (this as unknown as { connection: { stream: Socket } }).connection.stream.destroy();
-    }, deadlineMs);
+    const timer = arm();
     return pending.finally(() => clearTimeout(timer));
   } as pg.Client['query'];
   return DeadlineClient;
