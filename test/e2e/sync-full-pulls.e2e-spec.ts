@@ -39,13 +39,13 @@ describe('sync: full pulls take turns', () => {
     let release!: () => void;
     const atGate = new Promise<void>((r) => (reached = r));
     const gate = new Promise<void>((r) => (release = r));
-    repository.pullBody = async (manager, plan, userId) => {
+    repository.pullBody = async (manager, plan, userId, then) => {
       if (plan.cursor === 0 || plan.replacement) {
         repository.pullBody = pullBody;
         reached();
         await gate;
       }
-      return pullBody(manager, plan, userId);
+      return pullBody(manager, plan, userId, then);
     };
     return { reached: atGate, release };
   }
@@ -126,10 +126,10 @@ describe('sync: full pulls take turns', () => {
     const repository = t.app.get(SyncRepository);
     const pullBody = repository.pullBody.bind(repository);
     const marker = `hang-up-${randomUUID()}`;
-    repository.pullBody = async (manager, plan, userId) => {
+    repository.pullBody = async (manager, plan, userId, then) => {
       repository.pullBody = pullBody;
       await manager.query(`SELECT pg_sleep(60), '${marker}'`);
-      return pullBody(manager, plan, userId);
+      return pullBody(manager, plan, userId, then);
     };
     const running = async () =>
       (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1`, [`%'${marker}'%`]))[0].n as number;

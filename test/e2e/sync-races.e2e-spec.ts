@@ -1,11 +1,11 @@
 /**
  * Interleavings that only happen under load, forced deterministically: a separate PostgreSQL
- * session holds a lock (or an uncommitted row), or the pull is held right after it began its
- * snapshot, while the other request goes ahead.
+ * session holds a lock (or an uncommitted row), or the pull is held right before its snapshot,
+ * while the other request goes ahead.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { DataSource, type QueryRunner } from 'typeorm';
+import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { pull, push } from '../factories/sync.factory.js';
 import { register, type Member } from '../sync-client/family.js';
@@ -58,37 +58,30 @@ describe('sync: forced interleavings', () => {
     const b = await register(t);
     const b0 = (await pull(t, b, null, 'phone-b').expect(200)).body.timestamp;
 
-    // Hold the pull right after BEGIN: the guard has resolved family B, the snapshot is not taken yet.
-    const dataSource = t.app.get(DataSource);
-    const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
+    // Hold the pull before its snapshot: the guard has resolved family B, BEGIN and the snapshot's
+    // first read (sent together, SyncRepository.pullState) have not gone out yet.
+    const repository = t.app.get(SyncRepository);
+    const pullState = repository.pullState.bind(repository);
     let reached!: () => void;
     let release!: () => void;
     const atGate = new Promise<void>((r) => (reached = r));
     const gate = new Promise<void>((r) => (release = r));
-    dataSource.createQueryRunner = ((...args: Parameters<typeof createQueryRunner>) => {
-      const runner = createQueryRunner(...args);
-      const query = runner.query.bind(runner) as (sql: string, ...rest: unknown[]) => Promise<unknown>;
-      runner.query = (async (sql: string, ...rest: unknown[]) => {
-        const result = await query(sql, ...rest);
-        if (sql.startsWith('BEGIN ISOLATION LEVEL REPEATABLE READ')) {
-          reached();
-          await gate;
-        }
-        return result;
-      }) as QueryRunner['query'];
-      return runner;
-    }) as typeof dataSource.createQueryRunner;
+    repository.pullState = async (...args: Parameters<typeof pullState>) => {
+      repository.pullState = pullState;
+      reached();
+      await gate;
+      return pullState(...args);
+    };
     try {
       const pulling = pull(t, b, b0, 'phone-b').then((r) => r);
       await atGate;
-      dataSource.createQueryRunner = createQueryRunner;
       await join(b, a.inviteCode).expect(200);
       release();
       const res = await pulling;
       expect(res.status).toBe(409);
       expect(res.body.details).toMatchObject({ code: 'SYNC_CONFLICT', membership_changed: true });
     } finally {
-      dataSource.createQueryRunner = createQueryRunner;
+      repository.pullState = pullState;
       release();
     }
 

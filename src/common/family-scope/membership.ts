@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import type { BatchStatement } from '../../database/statement-batch.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 import type { FamilyScope } from './family-context.js';
 
@@ -40,13 +41,29 @@ async function checkMembership(
   lock: '' | ' FOR SHARE',
   owner: boolean,
 ): Promise<void> {
-  const rows: Array<{ family_id: string | null; joined_version: string; role: string | null }> = await manager.query(
-    `SELECT family_id::text AS family_id, family_joined_version::text AS joined_version, role FROM users WHERE id = $1${lock}`,
-    [scope.userId],
-  );
-  const member = rows[0];
+  const { text, values } = membershipStatement(scope.userId, lock);
+  verifyMembership(await manager.query(text, values as unknown[]), scope, error, { owner });
+}
+
+/** assertStillMember's statement, to send with others (FamilyVersionService sends it with its version bump). */
+export function stillMemberStatement(userId: string): BatchStatement {
+  return membershipStatement(userId, ' FOR SHARE');
+}
+
+function membershipStatement(userId: string, lock: '' | ' FOR SHARE'): BatchStatement {
+  return { text: `SELECT family_id::text AS family_id, family_joined_version::text AS joined_version, role FROM users WHERE id = $1${lock}`, values: [userId] };
+}
+
+/** Throws `error()` unless the rows of a membership statement show `scope`'s membership (and, with `owner`, its ownership). */
+export function verifyMembership(
+  rows: unknown[],
+  scope: Pick<FamilyScope, 'familyId' | 'joinedVersion'>,
+  error: () => DomainError = membershipChanged,
+  options: { owner?: boolean } = {},
+): void {
+  const member = rows[0] as { family_id: string | null; joined_version: string; role: string | null } | undefined;
   if (!member || member.family_id !== scope.familyId || Number(member.joined_version) !== scope.joinedVersion) throw error();
-  if (owner && member.role !== 'owner') throw error();
+  if (options.owner && member.role !== 'owner') throw error();
 }
 
 /**

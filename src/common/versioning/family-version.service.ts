@@ -3,10 +3,11 @@ import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { FamilyContext } from '../family-scope/family-context.js';
-import { assertStillMember } from '../family-scope/membership.js';
+import { stillMemberStatement, verifyMembership } from '../family-scope/membership.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 import { isTransientConflict, sqlStateOf } from '../postgres-errors.js';
 import { syncConfig } from '../../config/configuration.js';
+import { runBatch, type BatchStatement } from '../../database/statement-batch.js';
 
 /** A write the database ended as a deadlock's victim is run again, up to this many times in all. */
 const WRITE_ATTEMPTS = 3;
@@ -31,6 +32,8 @@ export interface VersionedWrite {
   /** The family's sync_version before this write: the newest cursor a pull can have handed out. */
   previousVersion: number;
   familyId: string;
+  /** The rows of `reads` (WriteOptions), one list per statement, read under the lock. */
+  reads: unknown[][];
   /**
    * Counts rows this write inserted into the family's data tables. At its commit they are added to
    * `families.record_count`, or, past SYNC_FAMILY_MAX_RECORDS, the whole write is refused (413).
@@ -56,6 +59,7 @@ interface WriteOptions {
   leaving?: string | null;
   above?: number;
   committing?: () => void;
+  reads?: readonly BatchStatement[];
 }
 
 export interface VersionedResult<T> {
@@ -93,16 +97,18 @@ export class FamilyVersionService {
    */
   write<T>(
     work: (write: VersionedWrite) => Promise<T>,
-    options: { membershipChanged?: () => DomainError; asOwner?: boolean; committing?: () => void } = {},
+    options: { membershipChanged?: () => DomainError; asOwner?: boolean; committing?: () => void; reads?: readonly BatchStatement[] } = {},
   ): Promise<VersionedResult<T>> {
     const scope = this.familyContext.require();
     return this.writeForFamily(
       scope.familyId,
       async (write) => {
-        await assertStillMember(write.manager, scope, options.membershipChanged, { owner: options.asOwner });
-        return work(write);
+        // assertStillMember's check, its statement sent with the version bump (under the lock, FOR SHARE).
+        const [member, ...reads] = write.reads;
+        verifyMembership(member, scope, options.membershipChanged, { owner: options.asOwner });
+        return work({ ...write, reads });
       },
-      { committing: options.committing },
+      { committing: options.committing, reads: [stillMemberStatement(scope.userId), ...(options.reads ?? [])] },
     );
   }
 
@@ -128,6 +134,8 @@ export class FamilyVersionService {
    * `committing`: called as COMMIT is sent, after every check (the record limit's included). A
    * failure before it is a rollback; one after it may be a commit that happened unacknowledged (a
    * connection lost at COMMIT): an upload keeps its stored bytes only then.
+   * `reads`: statements run under the lock right after the version bump, sent with it (one round
+   * trip: the lock is held for as few as possible); their rows are `write.reads`.
    */
   async writeForFamily<T>(
     familyId: string,
@@ -163,10 +171,11 @@ export class FamilyVersionService {
         );
         after = Math.max(after, Number(locked.find((row) => row.id === options.leaving)?.sync_version ?? 0));
       }
-      const { version, previousVersion, recordCount } = await bumpVersion(manager, familyId, after);
+      const [bumped, ...reads] = await runBatch(manager, [bumpStatement(familyId, after), ...(options.reads ?? [])]);
+      const { version, previousVersion, recordCount } = bumpedVersion(bumped);
       let inserted = 0;
       const addRecords = (n: number) => void (inserted += n);
-      const result = await work({ manager, version, previousVersion, familyId, addRecords });
+      const result = await work({ manager, version, previousVersion, familyId, addRecords, reads });
       if (result === NOTHING_TO_WRITE) {
         // Undoes the version bump too: no new version, no notification.
         await runner.rollbackTransaction();
@@ -199,7 +208,8 @@ export class FamilyVersionService {
    * that family too (the caller stamps the rows it changes with it), announced on commit.
    */
   async bumpLeft(manager: EntityManager, familyId: string): Promise<number> {
-    const { version } = await bumpVersion(manager, familyId, 0);
+    const { text, values } = bumpStatement(familyId, 0);
+    const { version } = bumpedVersion(await manager.query(text, values as unknown[]));
     await manager.query('SELECT pg_notify($1, $2)', [FAMILY_SYNC_CHANNEL, `${familyId}:${version}`]);
     return version;
   }
@@ -215,22 +225,26 @@ export class FamilyVersionService {
 }
 
 /**
- * One round trip: lock the family row (FOR UPDATE waits for a concurrent writer and then sees its
+ * One statement: lock the family row (FOR UPDATE waits for a concurrent writer and then sees its
  * committed version), store v = greatest(now_ms, sync_version + 1, after + 1), return v, the
  * version before and the family's record count (wrapped in a SELECT so TypeORM returns plain rows).
  */
-async function bumpVersion(manager: EntityManager, familyId: string, after: number): Promise<{ version: number; previousVersion: number; recordCount: number }> {
-  const rows: Array<{ version: string; previous: string; record_count: string }> = await manager.query(
-    `WITH locked AS (SELECT id, sync_version FROM families WHERE id = $1 FOR UPDATE),
-     bumped AS (
-       UPDATE families f
-          SET sync_version = greatest((extract(epoch FROM clock_timestamp()) * 1000)::bigint, locked.sync_version + 1, $2::bigint + 1)
-         FROM locked
-        WHERE f.id = locked.id
-    RETURNING f.sync_version, locked.sync_version AS previous, f.record_count)
-     SELECT sync_version AS version, previous, record_count FROM bumped`,
-    [familyId, after],
-  );
-  if (!rows.length) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
-  return { version: Number(rows[0].version), previousVersion: Number(rows[0].previous), recordCount: Number(rows[0].record_count) };
+function bumpStatement(familyId: string, after: number): BatchStatement {
+  return {
+    text: `WITH locked AS (SELECT id, sync_version FROM families WHERE id = $1 FOR UPDATE),
+           bumped AS (
+             UPDATE families f
+                SET sync_version = greatest((extract(epoch FROM clock_timestamp()) * 1000)::bigint, locked.sync_version + 1, $2::bigint + 1)
+               FROM locked
+              WHERE f.id = locked.id
+          RETURNING f.sync_version, locked.sync_version AS previous, f.record_count)
+           SELECT sync_version AS version, previous, record_count FROM bumped`,
+    values: [familyId, after],
+  };
+}
+
+function bumpedVersion(rows: unknown[]): { version: number; previousVersion: number; recordCount: number } {
+  const row = rows[0] as { version: string; previous: string; record_count: string } | undefined;
+  if (!row) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
+  return { version: Number(row.version), previousVersion: Number(row.previous), recordCount: Number(row.record_count) };
 }

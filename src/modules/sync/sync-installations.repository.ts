@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { BatchStatement } from '../../database/statement-batch.js';
 import type { LastPush } from './sync-push.rules.js';
 
 /** Cursors kept per installation (see recordCursor). */
@@ -19,19 +20,22 @@ export class SyncInstallationsRepository {
    * only answers that move the cursor, and replacements (see SyncPullService.pullOnce); only the newest
    * CURSORS_KEPT per installation are kept: a phone whose cursor is older than that (that many
    * answers lost, or syncs of another phone sharing its id) is not found, and is answered a
-   * replacement (SyncRepository.pullState). Pulls without a device id write nothing.
+   * replacement (SyncRepository.pullState). Pulls without a device id write nothing (no statement):
+   * the pull sends it with its body and COMMIT.
    */
-  async recordCursor(manager: EntityManager, deviceId: string | null, familyId: string, version: number): Promise<void> {
-    if (!deviceId) return;
-    await manager.query(
-      `WITH recorded AS (
-         INSERT INTO sync_cursors (device_id, version, family_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
-       )
-       DELETE FROM sync_cursors
-        WHERE device_id = $1
-          AND version < (SELECT version FROM sync_cursors WHERE device_id = $1 ORDER BY version DESC OFFSET ${CURSORS_KEPT - 1} LIMIT 1)`,
-      [deviceId, version, familyId],
-    );
+  recordCursor(deviceId: string | null, familyId: string, version: number): BatchStatement[] {
+    if (!deviceId) return [];
+    return [
+      {
+        text: `WITH recorded AS (
+                 INSERT INTO sync_cursors (device_id, version, family_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
+               )
+               DELETE FROM sync_cursors
+                WHERE device_id = $1
+                  AND version < (SELECT version FROM sync_cursors WHERE device_id = $1 ORDER BY version DESC OFFSET ${CURSORS_KEPT - 1} LIMIT 1)`,
+        values: [deviceId, version, familyId],
+      },
+    ];
   }
 
   /**
@@ -68,26 +72,31 @@ export class SyncInstallationsRepository {
    * tablet keep its database, and the next user's sync pushes the previous user's unacknowledged
    * edit again (found by review). The fingerprint holds the edit's own updated_at, so the same
    * fingerprint from the same database is that edit, whoever sends it. The newest such version.
+   * A statement for the push's look-up batch; its rows are read by lastPushRows.
    */
-  async lastPush(manager: EntityManager, deviceId: string, familyId: string, fingerprints: Map<string, string>): Promise<LastPush> {
-    const rows: Array<{ key: string; fingerprint: string; version: string }> = await manager.query(
-      `SELECT e.key, w.fingerprint, max((e.value ->> 1)::bigint)::text AS version
-         FROM sync_last_pushes p
-        CROSS JOIN LATERAL jsonb_each(p.fingerprints) e
-         JOIN unnest($3::text[], $4::text[]) AS w(key, fingerprint) ON w.key = e.key AND w.fingerprint = e.value ->> 0
-        WHERE p.device_id = $1 AND p.family_id = $2
-        GROUP BY e.key, w.fingerprint`,
-      [deviceId, familyId, [...fingerprints.keys()], [...fingerprints.values()]],
-    );
-    return new Map(rows.map((r) => [r.key, [r.fingerprint, Number(r.version)]]));
+  lastPush(deviceId: string, familyId: string, fingerprints: Map<string, string>): BatchStatement {
+    return {
+      text: `SELECT e.key, w.fingerprint, max((e.value ->> 1)::bigint)::text AS version
+               FROM sync_last_pushes p
+              CROSS JOIN LATERAL jsonb_each(p.fingerprints) e
+               JOIN unnest($3::text[], $4::text[]) AS w(key, fingerprint) ON w.key = e.key AND w.fingerprint = e.value ->> 0
+              WHERE p.device_id = $1 AND p.family_id = $2
+              GROUP BY e.key, w.fingerprint`,
+      values: [deviceId, familyId, [...fingerprints.keys()], [...fingerprints.values()]],
+    };
+  }
+
+  /** What lastPush's statement found. */
+  lastPushRows(rows: unknown[]): LastPush {
+    return new Map((rows as Array<{ key: string; fingerprint: string; version: string }>).map((r) => [r.key, [r.fingerprint, Number(r.version)]]));
   }
 
   /** Replaces the device's last push with this one (in its transaction: only a committed push is remembered). */
-  async recordLastPush(manager: EntityManager, deviceId: string, userId: string, familyId: string, fingerprints: Record<string, [string, number]>): Promise<void> {
-    await manager.query(
-      `INSERT INTO sync_last_pushes (device_id, user_id, family_id, fingerprints) VALUES ($1, $2, $3, $4::jsonb)
-       ON CONFLICT (device_id, user_id) DO UPDATE SET family_id = EXCLUDED.family_id, fingerprints = EXCLUDED.fingerprints`,
-      [deviceId, userId, familyId, JSON.stringify(fingerprints)],
-    );
+  recordLastPush(deviceId: string, userId: string, familyId: string, fingerprints: Record<string, [string, number]>): BatchStatement {
+    return {
+      text: `INSERT INTO sync_last_pushes (device_id, user_id, family_id, fingerprints) VALUES ($1, $2, $3, $4::jsonb)
+             ON CONFLICT (device_id, user_id) DO UPDATE SET family_id = EXCLUDED.family_id, fingerprints = EXCLUDED.fingerprints`,
+      values: [deviceId, userId, familyId, JSON.stringify(fingerprints)],
+    };
   }
 }

@@ -83,8 +83,8 @@ export class SyncPullService {
     const { scope, cursor, deviceId } = request;
     return withAbortableRunner(this.dataSource, request.signal, async (runner) => {
       try {
-        await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        const state = await this.repository.pullState(runner.manager, scope.userId, scope.familyId, deviceId, cursor ?? 0);
+        // BEGIN goes out with the state read, in one round trip (statement-batch.ts).
+        const state = await this.repository.pullState(runner.manager, scope.userId, scope.familyId, deviceId, cursor ?? 0, [BEGIN_SNAPSHOT]);
         if (!state || state.familyId !== scope.familyId || state.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
         if (state.version === null) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
         const plan = planPull({
@@ -108,8 +108,6 @@ export class SyncPullService {
           await runner.query('ROLLBACK');
           return NEEDS_VERSION_ABOVE_CURSOR;
         }
-        const body = await this.repository.pullBody(runner.manager, plan, scope.userId);
-        await runner.query('COMMIT');
         // On the same connection, after the snapshot: taking a second pool connection while holding
         // this one deadlocks under load (every pool slot held by a pull waiting for another slot).
         // What this answer's timestamp, once the phone's cursor, will mean (SyncRepository.pullState).
@@ -117,7 +115,10 @@ export class SyncPullService {
         // (found by review: with versions ahead of the clock, not raised, a replacement answered at
         // the cursor went unrecorded, and the cursor kept naming the family the phone no longer held;
         // recorded, the timestamp names two families, and the next pull replaces).
-        if (plan.timestamp !== cursor || plan.replacement) await this.installations.recordCursor(runner.manager, deviceId, scope.familyId, plan.timestamp);
+        const record = plan.timestamp !== cursor || plan.replacement ? this.installations.recordCursor(deviceId, scope.familyId, plan.timestamp) : [];
+        // The body, COMMIT and the record go out in one round trip; a failing body stops the batch
+        // there (nothing recorded, the snapshot rolled back below).
+        const body = await this.repository.pullBody(runner.manager, plan, scope.userId, [{ text: 'COMMIT' }, ...record]);
         return body;
       } catch (error) {
         await runner.query('ROLLBACK').catch(() => undefined);
@@ -131,6 +132,9 @@ export class SyncPullService {
     return (await this.repository.liveRowBytes(manager, familyId)) > this.config.fullPullTurnBytes;
   }
 }
+
+/** The pull's snapshot: sent with its first statement (SyncRepository.pullState). */
+const BEGIN_SNAPSHOT = { text: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' };
 
 /** pullOnce's answer for a large replacement asked without a turn: take one, then pull again. */
 const NEEDS_TURN: unique symbol = Symbol('needs a turn');

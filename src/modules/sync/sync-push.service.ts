@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import { FamilyVersionService, NOTHING_TO_WRITE } from '../../common/versioning/family-version.service.js';
+import { runBatch, type BatchStatement } from '../../database/statement-batch.js';
 import { DocumentFileUrlValidator } from '../documents/document-file-url.validator.js';
 import { SyncPushResponse } from './dto/sync.response.js';
 import { SyncErrors } from './sync.errors.js';
@@ -85,82 +86,92 @@ export class SyncPushService {
     if (!push.recordCount) return { timestamp: await this.currentVersion(familyId) };
     // The write re-checks the caller's membership under the family lock (a join or a removal that
     // committed meanwhile): 409 membership_changed, as the pull answers.
-    const { version } = await this.versions.write(async (write) => {
-      const { manager, previousVersion } = write;
-      const deletedTests = push.tables.find((t) => t.spec.name === 'blood_tests')?.deleted ?? [];
-      const existing = await this.repository.findExisting(manager, lookupIds(push), { familyId, deletedTests });
-      const byTable = indexExisting(existing.rows);
-      if (input.fromDevice) assertNewRecordsNameFamily(push, byTable);
-      const testsNeverStored = checkBloodTestRefs(push, byTable.get('blood_tests'), familyId);
-      // A push whose answer was lost comes again with the next sync: its records must not undo what
-      // other devices wrote since (replayedRecords). Only a device can be recognized.
-      const fingerprinted = push.tables.flatMap((t) => t.upserts.filter((r) => r.fingerprint).map((r) => ({ table: t.spec.name, record: r })));
-      const keys = fingerprinted.map(({ table, record }) => lastPushKey(table, record.id));
-      const lastPush =
-        input.deviceId && keys.length
-          ? await this.installations.lastPush(manager, input.deviceId, familyId, new Map(fingerprinted.map(({ record }, i) => [keys[i], record.fingerprint!])))
-          : (new Map() as LastPush);
-      const replays = replayedRecords(push, byTable, lastPush);
-      // A replayed document is not written, so the file it names is not checked: it may be gone (another
-      // device replaced it, the cleanup removed it), and a 422 would make the device "fix" the document
-      // over the newer one (found by review).
-      const replayedDocuments = replays.get('documents');
-      const fileRefs = replayedDocuments ? push.fileRefs.filter((ref) => !replayedDocuments.has(ref.id)) : push.fileRefs;
-      if (fileRefs.length || push.fileUrlKept.length) await this.files.assertFamilyFiles(manager, familyId, fileRefs, push.fileUrlKept);
-      assertNoForeignRows(byTable, familyId);
-      // A cursor above every version this family had was issued for other data (or made up):
-      // its conflict check would let the push overwrite newer edits.
-      if (cursor > previousVersion) throw SyncErrors.cursorAhead(cursor, previousVersion);
-      assertNoConflicts(push, byTable, cursor, existing.cascaded);
-      if (changesNothing(push, byTable)) return NOTHING_TO_WRITE;
+    const deletedTests = push.tables.find((t) => t.spec.name === 'blood_tests')?.deleted ?? [];
+    // A push whose answer was lost comes again with the next sync: its records must not undo what
+    // other devices wrote since (replayedRecords). Only a device can be recognized.
+    const fingerprinted = push.tables.flatMap((t) => t.upserts.filter((r) => r.fingerprint).map((r) => ({ table: t.spec.name, record: r })));
+    const keys = fingerprinted.map(({ table, record }) => lastPushKey(table, record.id));
+    const lookup = this.repository.findExisting(lookupIds(push), { familyId, deletedTests });
+    const lastPushLookup =
+      input.deviceId && keys.length
+        ? this.installations.lastPush(input.deviceId, familyId, new Map(fingerprinted.map(({ record }, i) => [keys[i], record.fingerprint!])))
+        : null;
+    // The look-ups go out with the version bump (FamilyVersionService.write): one round trip under the lock.
+    const reads = [lookup, lastPushLookup].filter((r): r is BatchStatement => r !== null);
+    // The write re-checks the caller's membership under the family lock (a join or a removal that
+    // committed meanwhile): 409 membership_changed, as the pull answers.
+    const { version } = await this.versions.write(
+      async (write) => {
+        const { manager, previousVersion } = write;
+        const existing = this.repository.existingRows(lookup ? write.reads[0] : []);
+        const lastPush: LastPush = lastPushLookup ? this.installations.lastPushRows(write.reads[reads.length - 1]) : new Map();
+        const byTable = indexExisting(existing.rows);
+        if (input.fromDevice) assertNewRecordsNameFamily(push, byTable);
+        const testsNeverStored = checkBloodTestRefs(push, byTable.get('blood_tests'), familyId);
+        const replays = replayedRecords(push, byTable, lastPush);
+        // A replayed document is not written, so the file it names is not checked: it may be gone (another
+        // device replaced it, the cleanup removed it), and a 422 would make the device "fix" the document
+        // over the newer one (found by review).
+        const replayedDocuments = replays.get('documents');
+        const fileRefs = replayedDocuments ? push.fileRefs.filter((ref) => !replayedDocuments.has(ref.id)) : push.fileRefs;
+        if (fileRefs.length || push.fileUrlKept.length) await this.files.assertFamilyFiles(manager, familyId, fileRefs, push.fileUrlKept);
+        assertNoForeignRows(byTable, familyId);
+        // A cursor above every version this family had was issued for other data (or made up):
+        // its conflict check would let the push overwrite newer edits.
+        if (cursor > previousVersion) throw SyncErrors.cursorAhead(cursor, previousVersion);
+        assertNoConflicts(push, byTable, cursor, existing.cascaded);
+        if (changesNothing(push, byTable)) return NOTHING_TO_WRITE;
 
-      const stamp = writeStamp(write, userId, input.deviceId);
-      if (testsNeverStored.length) {
-        // Their results are written and tombstoned with them (tombstoneOrphanResults); a short count: an id taken by another family since our check.
-        const recorded = await this.repository.insertBloodTestTombstones(manager, testsNeverStored, stamp);
-        if (recorded !== testsNeverStored.length) throw SyncErrors.forbidden({ blood_tests: testsNeverStored });
-        write.addRecords(recorded);
-      }
-      for (const table of push.tables) {
-        write.addRecords(await this.writeTable(manager, table, byTable.get(table.spec.name), replays.get(table.spec.name), stamp));
-      }
-      if (push.tables.some((t) => t.spec.name === 'blood_tests' || t.spec.name === 'blood_test_results')) {
-        await this.repository.tombstoneOrphanResults(manager, stamp);
-      }
-      if (input.deviceId) {
-        // A replayed record keeps the version its values were written with: a retry of this push is a replay too.
-        const fingerprints = Object.fromEntries(
-          fingerprinted.map(({ table, record }, i): [string, [string, number]] => [
-            keys[i],
-            [record.fingerprint!, replays.get(table)?.has(record.id) ? lastPush.get(keys[i])![1] : stamp.version],
-          ]),
-        );
-        await this.installations.recordLastPush(manager, input.deviceId, userId, familyId, fingerprints);
-      }
-    }, { membershipChanged: SyncErrors.membershipChanged });
+        const stamp = writeStamp(write, userId, input.deviceId);
+        // Every write of the push goes out in one batch (one round trip while the family is locked);
+        // the inserts' counts are checked when it is back.
+        const writes = new PushWrites();
+        if (testsNeverStored.length) {
+          // Their results are written and tombstoned with them (tombstoneOrphanResults).
+          writes.insert(this.repository.insertBloodTestTombstones(testsNeverStored, stamp), { blood_tests: testsNeverStored });
+        }
+        for (const table of push.tables) this.writeTable(writes, table, byTable.get(table.spec.name), replays.get(table.spec.name), stamp);
+        if (push.tables.some((t) => t.spec.name === 'blood_tests' || t.spec.name === 'blood_test_results')) {
+          writes.add(this.repository.tombstoneOrphanResults(stamp));
+        }
+        if (input.deviceId) {
+          // A replayed record keeps the version its values were written with: a retry of this push is a replay too.
+          const fingerprints = Object.fromEntries(
+            fingerprinted.map(({ table, record }, i): [string, [string, number]] => [
+              keys[i],
+              [record.fingerprint!, replays.get(table)?.has(record.id) ? lastPush.get(keys[i])![1] : stamp.version],
+            ]),
+          );
+          writes.add(this.installations.recordLastPush(input.deviceId, userId, familyId, fingerprints));
+        }
+        const results = await runBatch(manager, writes.statements);
+        for (const { at, ids } of writes.inserts) {
+          const inserted = this.repository.inserted(results[at]);
+          // Only an id inserted into another family since our check can be missing: refuse, roll back.
+          if (inserted !== Object.values(ids)[0].length) throw SyncErrors.forbidden(ids);
+          write.addRecords(inserted);
+        }
+      },
+      { membershipChanged: SyncErrors.membershipChanged, reads },
+    );
     return { timestamp: version };
   }
 
-  /** `stored`: the table's rows this family already has; `replayed`: ids whose values are not written again. Returns the rows inserted. */
-  private async writeTable(
-    manager: EntityManager,
+  /** `stored`: the table's rows this family already has; `replayed`: ids whose values are not written again. */
+  private writeTable(
+    writes: PushWrites,
     table: PushedTable,
     stored: ReadonlyMap<string, unknown> | undefined,
     replayed: ReadonlySet<string> | undefined,
     stamp: WriteStamp,
-  ): Promise<number> {
+  ): void {
     const toUpdate: PushedRecord[] = [];
     const toInsert: PushedRecord[] = [];
     for (const record of table.upserts) if (!replayed?.has(record.id)) (stored?.has(record.id) ? toUpdate : toInsert).push(record);
-    if (replayed) await this.repository.touch(manager, table.spec, [...replayed], stamp);
-    if (toUpdate.length) await this.repository.updateRows(manager, table.spec, toUpdate, stamp);
-    if (toInsert.length) {
-      const inserted = await this.repository.insertRows(manager, table.spec, toInsert, stamp);
-      // Only an id inserted into another family since our check can be missing: refuse, roll back.
-      if (inserted !== toInsert.length) throw SyncErrors.forbidden({ [table.spec.name]: toInsert.map((r) => r.id) });
-    }
-    if (table.deleted.length) await this.repository.tombstone(manager, table.spec, table.deleted, stamp);
-    return toInsert.length;
+    if (replayed) writes.add(this.repository.touch(table.spec, [...replayed], stamp));
+    if (toUpdate.length) writes.add(this.repository.updateRows(table.spec, toUpdate, stamp));
+    if (toInsert.length) writes.insert(this.repository.insertRows(table.spec, toInsert, stamp), { [table.spec.name]: toInsert.map((r) => r.id) });
+    if (table.deleted.length) writes.add(this.repository.tombstone(table.spec, table.deleted, stamp));
   }
 
   private async currentVersion(familyId: string): Promise<number> {
@@ -170,3 +181,17 @@ export class SyncPushService {
   }
 }
 
+/** A push's writes, in order, for one batch; `inserts`: which statements insert, and the ids each must insert. */
+class PushWrites {
+  readonly statements: BatchStatement[] = [];
+  readonly inserts: Array<{ at: number; ids: Record<string, string[]> }> = [];
+
+  add(statement: BatchStatement): void {
+    this.statements.push(statement);
+  }
+
+  /** An insert whose count must come out whole (ON CONFLICT DO NOTHING: an id of another family is skipped): else 403 naming `ids`. */
+  insert(statement: BatchStatement, ids: Record<string, string[]>): void {
+    this.inserts.push({ at: this.statements.push(statement) - 1, ids });
+  }
+}

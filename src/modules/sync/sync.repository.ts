@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { prepared, runBatch, type BatchStatement } from '../../database/statement-batch.js';
 import { inClientSchema, isJsonColumn, SYNC_TABLES, writableColumns, type ColumnSpec, type SyncTableName, type TableSpec } from './sync-schema.js';
 import type { PushedRecord } from './sync-validator.js';
 import type { WriteStamp } from './write-stamp.js';
@@ -71,6 +72,9 @@ export interface PushLookup {
 }
 
 const q = (identifier: string) => `"${identifier}"`;
+
+/** For the rest of the transaction, prepared statements use their generic plan (see pullBody). */
+const GENERIC_PLANS: BatchStatement = { text: 'SET LOCAL plan_cache_mode = force_generic_plan' };
 
 
 /**
@@ -261,30 +265,41 @@ export class SyncRepository {
    * rules let another user's sign-in on such a phone pull incrementally, on top of the previous
    * family's records). Without a device id there is nothing to look up: the cursor rules decide.
    */
-  async pullState(manager: EntityManager, userId: string, familyId: string, deviceId: string | null, cursor: number): Promise<PullState | null> {
-    const rows: Array<{
+  async pullState(
+    manager: EntityManager,
+    userId: string,
+    familyId: string,
+    deviceId: string | null,
+    cursor: number,
+    before: readonly BatchStatement[] = [],
+  ): Promise<PullState | null> {
+    const results = await runBatch(manager, [
+      ...before,
+      {
+        text: `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
+                      held.this_family, held.other_family, latest.other_family AS latest_other_family
+                 FROM users u
+                 LEFT JOIN families f ON f.id = $2
+                 CROSS JOIN LATERAL (
+                        SELECT coalesce(bool_or(c.family_id = $2), false) AS this_family, coalesce(bool_or(c.family_id <> $2), false) AS other_family
+                          FROM sync_cursors c
+                         WHERE c.device_id = $3::text AND c.version = $4::bigint
+                      ) held
+                 LEFT JOIN LATERAL (
+                        SELECT c.family_id <> $2 AS other_family FROM sync_cursors c WHERE c.device_id = $3::text ORDER BY c.version DESC LIMIT 1
+                      ) latest ON true
+                WHERE u.id = $1`,
+        values: [userId, familyId, deviceId, cursor],
+      },
+    ]);
+    const rows = results[results.length - 1] as Array<{
       family_id: string | null;
       joined_version: string;
       sync_version: string | null;
       this_family: boolean;
       other_family: boolean;
       latest_other_family: boolean | null;
-    }> = await manager.query(
-      `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
-              held.this_family, held.other_family, latest.other_family AS latest_other_family
-         FROM users u
-         LEFT JOIN families f ON f.id = $2
-         CROSS JOIN LATERAL (
-                SELECT coalesce(bool_or(c.family_id = $2), false) AS this_family, coalesce(bool_or(c.family_id <> $2), false) AS other_family
-                  FROM sync_cursors c
-                 WHERE c.device_id = $3::text AND c.version = $4::bigint
-              ) held
-         LEFT JOIN LATERAL (
-                SELECT c.family_id <> $2 AS other_family FROM sync_cursors c WHERE c.device_id = $3::text ORDER BY c.version DESC LIMIT 1
-              ) latest ON true
-        WHERE u.id = $1`,
-      [userId, familyId, deviceId, cursor],
-    );
+    }>;
     const row = rows[0];
     if (!row) return null;
     return {
@@ -303,30 +318,36 @@ export class SyncRepository {
    * `{"changes":{…},"timestamp":…[,"experimentalStrategy":"replacement"]}`, compact. `userId` is the
    * caller's: with `plan.deviceId`, it names the device (see ownRow).
    */
-  async pullBody(manager: EntityManager, plan: PullPlan, userId: string): Promise<string> {
+  async pullBody(manager: EntityManager, plan: PullPlan, userId: string, then: readonly BatchStatement[] = []): Promise<string> {
     const tables = SYNC_TABLES.filter((spec) => plan.modes[spec.name] !== undefined)
       .map((spec, i) => `'${i ? ',' : ''}"${spec.name}":' || ${tableChangesSql(spec, plan.modes[spec.name]!, plan.schemaVersion)}`)
       .join('\n || ');
     const strategy = plan.replacement ? `,"experimentalStrategy":"replacement"` : '';
-    const rows: Array<{ body: string }> = await manager.query(
-      // The FROM clause types $2/$3/$5 even when no table reads them (a first sync).
-      `SELECT '{"changes":{' || ${tables || "''"} || '},"timestamp":' || $4::bigint::text || '${strategy}}' AS body
-         FROM (SELECT $1::uuid AS family, $2::bigint AS cursor, $3::text AS device, $5::uuid AS usr) AS params`,
-      [plan.familyId, plan.cursor, plan.deviceId, plan.timestamp, userId],
-    );
-    return rows[0].body;
+    // The FROM clause types $2/$3/$5 even when no table reads them (a first sync).
+    const text = `SELECT '{"changes":{' || ${tables || "''"} || '},"timestamp":' || $4::bigint::text || '${strategy}}' AS body
+                    FROM (SELECT $1::uuid AS family, $2::bigint AS cursor, $3::text AS device, $5::uuid AS usr) AS params`;
+    const values = [plan.familyId, plan.cursor, plan.deviceId, plan.timestamp, userId];
+    // An incremental pull (most pulls) reads a few index entries per table, in a fraction of what
+    // planning its seven sub-selects takes: PostgreSQL plans it once per connection (a generic plan,
+    // which is the same index range scans whatever the family and cursor: the cursor's value only
+    // changes how many rows the range holds). Left to choose, it plans every call afresh: a custom
+    // plan, whose estimate for a small range is always far below the generic plan's.
+    const incremental = Object.values(plan.modes).every((mode) => mode === 'incremental');
+    const statements = incremental ? [GENERIC_PLANS, prepared(text, values)] : [{ text, values }];
+    const results = (await runBatch(manager, [...statements, ...then])) as Array<Array<{ body: string }>>;
+    return results[statements.length - 1][0].body;
   }
 
   /**
    * Every pushed id (and referenced blood test) as it exists on the server, in any family; and, in
    * the same statement, every live result of this family under the blood tests the push deletes
-   * (`deletedTests`): what the deletion would take along. One statement whatever the sizes.
+   * (`deletedTests`): what the deletion would take along. One statement whatever the sizes; null
+   * when there is nothing to look up. Its rows are read by `existingRows`.
    */
-  async findExisting(
-    manager: EntityManager,
+  findExisting(
     idsByTable: Map<SyncTableName, string[]>,
     cascade: { familyId: string; deletedTests: string[] } = { familyId: '', deletedTests: [] },
-  ): Promise<PushLookup> {
+  ): BatchStatement | null {
     const parts: string[] = [];
     const params: Array<string | string[]> = [];
     const param = (value: string | string[]) => `$${params.push(value)}`;
@@ -347,41 +368,45 @@ export class SyncRepository {
           WHERE blood_test_id = ANY(${param(cascade.deletedTests)}::uuid[]) AND family_id = ${param(cascade.familyId)}::uuid AND deleted_at IS NULL`,
       );
     }
-    if (!parts.length) return { rows: [], cascaded: [] };
-    const found: Array<ExistingRow & { of_test: string | null }> = await manager.query(parts.join('\nUNION ALL\n'), params);
+    return parts.length ? { text: parts.join('\nUNION ALL\n'), values: params } : null;
+  }
+
+  /** What findExisting's statement found (no rows without one). */
+  existingRows(found: unknown[] = []): PushLookup {
     const lookup: PushLookup = { rows: [], cascaded: [] };
-    for (const { of_test, ...row } of found) {
+    for (const { of_test, ...row } of found as Array<ExistingRow & { of_test: string | null }>) {
       if (of_test === null) lookup.rows.push(row);
       else lookup.cascaded.push({ id: row.id, blood_test_id: of_test, server_version: row.server_version });
     }
     return lookup;
   }
 
-  async updateRows(manager: EntityManager, spec: TableSpec, rows: PushedRecord[], stamp: WriteStamp): Promise<void> {
-    const params: unknown[] = [docs(rows), stamp.familyId, stamp.version, stamp.userId];
-    if (!spec.isFamilyRow) params.push(stamp.deviceId);
-    await manager.query(SQL.get(spec.name)!.update, params);
+  /**
+   * The statements below write a push's rows; SyncPushService sends them in one batch. Each one is
+   * set-based: one per table and kind of change, whatever the number of records.
+   */
+  updateRows(spec: TableSpec, rows: PushedRecord[], stamp: WriteStamp): BatchStatement {
+    const values: unknown[] = [docs(rows), stamp.familyId, stamp.version, stamp.userId];
+    if (!spec.isFamilyRow) values.push(stamp.deviceId);
+    return { text: SQL.get(spec.name)!.update, values };
   }
 
-  /** Returns how many rows were inserted (fewer than given only if an id appeared in another family meanwhile). */
-  async insertRows(manager: EntityManager, spec: TableSpec, rows: PushedRecord[], stamp: WriteStamp): Promise<number> {
-    const result: Array<{ inserted: number }> = await manager.query(SQL.get(spec.name)!.insert!, [
-      docs(rows),
-      stamp.familyId,
-      stamp.version,
-      stamp.userId,
-      stamp.deviceId,
-      stamp.now,
-    ]);
-    return result[0].inserted;
+  /** Its one row counts the rows inserted (`inserted`): fewer than given only if an id appeared in another family meanwhile. */
+  insertRows(spec: TableSpec, rows: PushedRecord[], stamp: WriteStamp): BatchStatement {
+    return { text: SQL.get(spec.name)!.insert!, values: [docs(rows), stamp.familyId, stamp.version, stamp.userId, stamp.deviceId, stamp.now] };
   }
 
-  async touch(manager: EntityManager, spec: TableSpec, ids: string[], stamp: WriteStamp): Promise<void> {
-    await manager.query(SQL.get(spec.name)!.touch, [ids, stamp.familyId, stamp.version]);
+  /** The count of an insert statement's rows (insertRows, insertBloodTestTombstones). */
+  inserted(rows: unknown[]): number {
+    return (rows as Array<{ inserted: number }>)[0].inserted;
   }
 
-  async tombstone(manager: EntityManager, spec: TableSpec, ids: string[], stamp: WriteStamp): Promise<void> {
-    await manager.query(SQL.get(spec.name)!.tombstone!, [ids, stamp.familyId, stamp.version, stamp.userId, stamp.deviceId]);
+  touch(spec: TableSpec, ids: string[], stamp: WriteStamp): BatchStatement {
+    return { text: SQL.get(spec.name)!.touch, values: [ids, stamp.familyId, stamp.version] };
+  }
+
+  tombstone(spec: TableSpec, ids: string[], stamp: WriteStamp): BatchStatement {
+    return { text: SQL.get(spec.name)!.tombstone!, values: [ids, stamp.familyId, stamp.version, stamp.userId, stamp.deviceId] };
   }
 
   /**
@@ -389,21 +414,21 @@ export class SyncRepository {
    * never had, so that the results it pushed under them can be written and die with them (see
    * checkBloodTestRefs): the pull then sends the results' deletion to the device that still holds
    * them. A tombstone's columns are never sent (a pull names it by id) and a revival of the id
-   * writes the pushed record over them; `date`, the only required one, is 0. Returns how many were
-   * inserted (ON CONFLICT DO NOTHING: an id that appeared in another family since the push's check).
+   * writes the pushed record over them; `date`, the only required one, is 0. Counts the rows
+   * inserted (`inserted`; ON CONFLICT DO NOTHING: an id that appeared in another family since the
+   * push's check).
    */
-  async insertBloodTestTombstones(manager: EntityManager, ids: string[], stamp: WriteStamp): Promise<number> {
-    const rows: Array<{ inserted: number }> = await manager.query(
-      `WITH ins AS (
-         INSERT INTO blood_tests (id, family_id, date, created_at, updated_at, server_version, server_created_version,
-                                  deleted_at, created_by, updated_by, created_by_device, deleted_by_device)
-         SELECT id, $2, 0, $6, $6, $3, $3, $3, $4, $4, $5, $5 FROM unnest($1::uuid[]) AS id
-         ON CONFLICT (id) DO NOTHING
-         RETURNING 1)
-       SELECT count(*)::int AS inserted FROM ins`,
-      [ids, stamp.familyId, stamp.version, stamp.userId, stamp.deviceId, stamp.now],
-    );
-    return rows[0].inserted;
+  insertBloodTestTombstones(ids: string[], stamp: WriteStamp): BatchStatement {
+    return {
+      text: `WITH ins AS (
+               INSERT INTO blood_tests (id, family_id, date, created_at, updated_at, server_version, server_created_version,
+                                        deleted_at, created_by, updated_by, created_by_device, deleted_by_device)
+               SELECT id, $2, 0, $6, $6, $3, $3, $3, $4, $4, $5, $5 FROM unnest($1::uuid[]) AS id
+               ON CONFLICT (id) DO NOTHING
+               RETURNING 1)
+             SELECT count(*)::int AS inserted FROM ins`,
+      values: [ids, stamp.familyId, stamp.version, stamp.userId, stamp.deviceId, stamp.now],
+    };
   }
 
   /**
@@ -412,16 +437,16 @@ export class SyncRepository {
    * Only results the deleting device has seen get here: one changed after its
    * cursor was a 409 (assertNoConflicts, from findExisting's cascade rows).
    */
-  async tombstoneOrphanResults(manager: EntityManager, stamp: WriteStamp): Promise<void> {
-    await manager.query(
+  tombstoneOrphanResults(stamp: WriteStamp): BatchStatement {
+    return {
       // deleted_by_device stays unknown: the device that deleted the test may still hold the results.
-      `UPDATE blood_test_results r SET deleted_at = $2, server_version = $2, updated_by = $3, deleted_by_device = NULL
-         FROM blood_tests b
-        WHERE b.id = r.blood_test_id AND r.family_id = $1 AND b.family_id = $1
-          AND r.deleted_at IS NULL AND b.deleted_at IS NOT NULL
-          AND (r.server_version = $2 OR b.server_version = $2)`,
-      [stamp.familyId, stamp.version, stamp.userId],
-    );
+      text: `UPDATE blood_test_results r SET deleted_at = $2, server_version = $2, updated_by = $3, deleted_by_device = NULL
+               FROM blood_tests b
+              WHERE b.id = r.blood_test_id AND r.family_id = $1 AND b.family_id = $1
+                AND r.deleted_at IS NULL AND b.deleted_at IS NOT NULL
+                AND (r.server_version = $2 OR b.server_version = $2)`,
+      values: [stamp.familyId, stamp.version, stamp.userId],
+    };
   }
 }
 
