@@ -28,14 +28,35 @@ const changesWith = (records: unknown[]) => ({
 describe('sync volume and query count', () => {
   const t = useTestApp();
   let statements = 0;
+  let roundTrips = 0;
   beforeAll(() => {
-    // Count every statement the app sends (TypeORM logs each one through its logger, logging on or off).
+    // Count every statement the app sends (TypeORM logs each one through its logger, logging on or off;
+    // so does runBatch for each statement of a batch).
     const logger = t.db.logger;
     const original = logger.logQuery.bind(logger);
     logger.logQuery = (...args: Parameters<typeof original>) => {
       statements++;
       return original(...args);
     };
+    // And every round trip: each query() of a pooled connection waits for one answer, whether it
+    // carries one statement or a batch of them (statement-batch.ts).
+    type Client = { query: (...args: unknown[]) => unknown };
+    type Connect = (callback: (error: unknown, client: Client | undefined, release: unknown) => void) => void;
+    const pool = (t.db.driver as unknown as { master: { connect: Connect } }).master;
+    const counting = new WeakSet<Client>();
+    const connect = pool.connect.bind(pool);
+    pool.connect = (callback) =>
+      connect((error, client, release) => {
+        if (client && !counting.has(client)) {
+          counting.add(client);
+          const query = client.query.bind(client);
+          client.query = (...args: unknown[]) => {
+            roundTrips++;
+            return query(...args);
+          };
+        }
+        callback(error, client, release);
+      });
   });
 
   const pushAs = (m: Member, cursor: number, changes: unknown) =>
@@ -47,6 +68,12 @@ describe('sync volume and query count', () => {
     statements = 0;
     await work();
     return statements;
+  }
+
+  async function roundTripsOf<T>(work: () => Promise<T>): Promise<number> {
+    roundTrips = 0;
+    await work();
+    return roundTrips;
   }
 
   it('statements per push and per pull do not depend on the number of records (10 vs 1,000)', async () => {
@@ -71,6 +98,29 @@ describe('sync volume and query count', () => {
       expect({ kind, large }).toEqual({ kind, large: small });
       report(`${kind}: ${small} statements for 10 and for 1,000 records`);
     }
+  });
+
+  it('round trips to PostgreSQL: 3 per incremental pull, 4 per first pull, 6 per push, whatever the number of records; 3 of the push\'s hold the family lock', async () => {
+    const trips: Record<string, number[]> = { create: [], update: [], delete: [], pull: [], firstPull: [] };
+    for (const n of [10, 1000]) {
+      const m = await register(t);
+      const c0 = (await pullAs(m, null).expect(200)).body.timestamp;
+      const records = Array.from({ length: n }, (_, i) => transfusion(i));
+      trips.create.push(await roundTripsOf(() => pushAs(m, c0, changesWith(records)).expect(200)));
+      const c1 = (await pullAs(m, c0).expect(200)).body.timestamp;
+      trips.pull.push(await roundTripsOf(() => pullAs(m, c0).expect(200)));
+      trips.firstPull.push(await roundTripsOf(() => pullAs(m, null).expect(200)));
+      const edited = records.map((r) => ({ ...r, notes: 'x', _changed: 'notes,updated_at', updated_at: r.updated_at + 1 }));
+      trips.update.push(await roundTripsOf(() => pushAs(m, c1, changesWith(edited)).expect(200)));
+      const c2 = (await pullAs(m, c1).expect(200)).body.timestamp;
+      const deleted = { transfusions: { created: [], updated: [], deleted: records.map((r) => r.id) } };
+      trips.delete.push(await roundTripsOf(() => pushAs(m, c2, deleted).expect(200)));
+    }
+    // A pull: the guard's look-up; BEGIN with the snapshot's first read; the body with COMMIT and the
+    // cursor's record (a first pull sums the family's size first). A push: the guard's look-up; BEGIN;
+    // the version bump (the lock) with the membership check and the look-ups; every write; the
+    // notification; COMMIT.
+    expect(trips).toEqual({ create: [6, 6], update: [6, 6], delete: [6, 6], pull: [3, 3], firstPull: [4, 4] });
   });
 
   it('a 5,000-record push and a 50,000-record first pull work within the limits (and how long they take)', async () => {
