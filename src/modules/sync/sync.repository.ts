@@ -440,11 +440,17 @@ export class SyncRepository {
   tombstoneOrphanResults(stamp: WriteStamp): BatchStatement {
     return {
       // deleted_by_device stays unknown: the device that deleted the test may still hold the results.
+      // Both sides are found by this write's version (server_version = $2, on the (family_id,
+      // server_version) indexes): the tests it tombstoned, and the results it wrote. Joined the other
+      // way (every deleted test of the family, then its results) it read all of them, or the whole
+      // table in one scan, under the family lock on every push touching blood tests.
       text: `UPDATE blood_test_results r SET deleted_at = $2, server_version = $2, updated_by = $3, deleted_by_device = NULL
-               FROM blood_tests b
-              WHERE b.id = r.blood_test_id AND r.family_id = $1 AND b.family_id = $1
-                AND r.deleted_at IS NULL AND b.deleted_at IS NOT NULL
-                AND (r.server_version = $2 OR b.server_version = $2)`,
+              WHERE r.deleted_at IS NULL
+                AND r.id IN (SELECT live.id FROM blood_tests b JOIN blood_test_results live ON live.blood_test_id = b.id
+                              WHERE b.family_id = $1 AND b.server_version = $2 AND b.deleted_at IS NOT NULL AND live.family_id = $1
+                             UNION ALL
+                             SELECT written.id FROM blood_test_results written JOIN blood_tests b ON b.id = written.blood_test_id
+                              WHERE written.family_id = $1 AND written.server_version = $2 AND b.family_id = $1 AND b.deleted_at IS NOT NULL)`,
       values: [stamp.familyId, stamp.version, stamp.userId],
     };
   }
