@@ -201,9 +201,10 @@ export class EnvironmentVariables {
   DB_STATEMENT_TIMEOUT_SECONDS: number = 60;
 
   /**
-   * The incremental pull's statement is kept prepared on each connection (planned once, not per
-   * pull). false for a pooler in front of PostgreSQL that cannot carry protocol-level prepared
-   * statements (PgBouncer in transaction mode before 1.21, or with max_prepared_statements = 0).
+   * The sync path's statements (and the guard's look-up) are kept prepared on each connection:
+   * planned once per connection, not per request. false for a pooler in front of PostgreSQL that
+   * cannot carry protocol-level prepared statements (PgBouncer in transaction mode before 1.21, or
+   * with max_prepared_statements = 0).
    */
   @Transform(toBool) @IsOptional() @IsBoolean()
   DB_PREPARED_STATEMENTS: boolean = true;

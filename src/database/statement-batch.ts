@@ -8,8 +8,11 @@ export interface BatchStatement {
   text: string;
   values?: readonly unknown[];
   /**
-   * Kept prepared on each connection (a named statement) instead of parsed and planned anew each
-   * time: for a hot statement whose planning costs more than its execution (see `prepared`).
+   * Kept prepared on each connection (a named statement, named by its text) instead of parsed and
+   * planned anew each time: for a hot statement of fixed text whose planning costs about as much as
+   * its execution, or more. PostgreSQL plans its first five runs for their values, then keeps one
+   * generic plan if it costs no more (plan_cache_mode); a statement whose text varies (a list of
+   * tables, say) would only fill the connection with statements: leave it unnamed.
    */
   prepared?: boolean;
 }

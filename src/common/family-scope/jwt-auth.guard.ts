@@ -2,6 +2,7 @@ import { ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/com
 import { AuthGuard } from '@nestjs/passport';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { prepared, runBatch } from '../../database/statement-batch.js';
 import type { FamilyRole } from '../../modules/auth/entities/user.entity.js';
 import type { AuthenticatedUser, ScopedRequest, VerifiedAccessToken } from './family-scope.request.js';
 
@@ -32,14 +33,23 @@ interface UserRow {
 export async function loadAuthenticatedUser(dataSource: DataSource, token: VerifiedAccessToken): Promise<AuthenticatedUser | null> {
   // A rotation marks the old refresh token used, not revoked: the access token issued with it stays
   // good until it expires. Revoking a sign-in revokes every token of its chain, used ones included.
-  const [row]: UserRow[] = await dataSource.query(
-    `SELECT u.family_id, u.role, u.family_joined_version, u.tokens_valid_after, rt.chain_id AS live_sign_in,
-            rt.id IS NOT NULL AND rt.access_used_at IS NULL AND rt.used_at IS NULL AS first_use
-       FROM users u
-       LEFT JOIN refresh_tokens rt ON rt.id = $2 AND rt.user_id = u.id AND rt.revoked_at IS NULL
-      WHERE u.id = $1`,
-    [token.userId, token.refreshTokenId],
-  );
+  // Prepared on each connection: every authenticated request runs it, and planning it cost more than running it.
+  const runner = dataSource.createQueryRunner();
+  let row: UserRow | undefined;
+  try {
+    [[row]] = (await runBatch(runner.manager, [
+      prepared(
+        `SELECT u.family_id, u.role, u.family_joined_version, u.tokens_valid_after, rt.chain_id AS live_sign_in,
+                rt.id IS NOT NULL AND rt.access_used_at IS NULL AND rt.used_at IS NULL AS first_use
+           FROM users u
+           LEFT JOIN refresh_tokens rt ON rt.id = $2 AND rt.user_id = u.id AND rt.revoked_at IS NULL
+          WHERE u.id = $1`,
+        [token.userId, token.refreshTokenId],
+      ),
+    ])) as UserRow[][];
+  } finally {
+    await runner.release();
+  }
   if (!row) return null;
   if (token.refreshTokenId !== null && row.live_sign_in === null) return null;
   if (token.refreshTokenId === null && row.tokens_valid_after && !issuedAfter(token, row.tokens_valid_after)) return null;

@@ -51,7 +51,7 @@ export function stillMemberStatement(userId: string): BatchStatement {
 }
 
 function membershipStatement(userId: string, lock: '' | ' FOR SHARE'): BatchStatement {
-  return { text: `SELECT family_id::text AS family_id, family_joined_version::text AS joined_version, role FROM users WHERE id = $1${lock}`, values: [userId] };
+  return { text: `SELECT family_id::text AS family_id, family_joined_version::text AS joined_version, role FROM users WHERE id = $1${lock}`, values: [userId], prepared: true };
 }
 
 /** Throws `error()` unless the rows of a membership statement show `scope`'s membership (and, with `owner`, its ownership). */

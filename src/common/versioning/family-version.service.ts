@@ -7,7 +7,7 @@ import { stillMemberStatement, verifyMembership } from '../family-scope/membersh
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 import { isTransientConflict, sqlStateOf } from '../postgres-errors.js';
 import { syncConfig } from '../../config/configuration.js';
-import { runBatch, type BatchStatement } from '../../database/statement-batch.js';
+import { prepared, runBatch, type BatchStatement } from '../../database/statement-batch.js';
 
 /** A write the database ended as a deadlock's victim is run again, up to this many times in all. */
 const WRITE_ATTEMPTS = 3;
@@ -186,11 +186,13 @@ export class FamilyVersionService {
       assertRecordRoom({ recordCount }, inserted, this.sync.familyMaxRecords);
       // Delivered on commit only; real-time listeners tell the family's devices to sync. The rows
       // inserted are counted in the same round trip (a data-modifying WITH runs whether read or not).
-      await manager.query(
-        `WITH counted AS (UPDATE families SET record_count = record_count + $3 WHERE id = $4 AND $3 <> 0)
-         SELECT pg_notify($1, $2)`,
-        [FAMILY_SYNC_CHANNEL, `${familyId}:${version}`, inserted, familyId],
-      );
+      await runBatch(manager, [
+        prepared(
+          `WITH counted AS (UPDATE families SET record_count = record_count + $3 WHERE id = $4 AND $3 <> 0)
+           SELECT pg_notify($1, $2)`,
+          [FAMILY_SYNC_CHANNEL, `${familyId}:${version}`, inserted, familyId],
+        ),
+      ]);
       options.committing?.();
       await runner.commitTransaction();
       return { result, version };
@@ -240,6 +242,7 @@ function bumpStatement(familyId: string, after: number): BatchStatement {
           RETURNING f.sync_version, locked.sync_version AS previous, f.record_count)
            SELECT sync_version AS version, previous, record_count FROM bumped`,
     values: [familyId, after],
+    prepared: true,
   };
 }
 

@@ -34,6 +34,7 @@ export class SyncInstallationsRepository {
                 WHERE device_id = $1
                   AND version < (SELECT version FROM sync_cursors WHERE device_id = $1 ORDER BY version DESC OFFSET ${CURSORS_KEPT - 1} LIMIT 1)`,
         values: [deviceId, version, familyId],
+        prepared: true,
       },
     ];
   }
@@ -83,6 +84,7 @@ export class SyncInstallationsRepository {
               WHERE p.device_id = $1 AND p.family_id = $2
               GROUP BY e.key, w.fingerprint`,
       values: [deviceId, familyId, [...fingerprints.keys()], [...fingerprints.values()]],
+      prepared: true,
     };
   }
 
@@ -97,6 +99,7 @@ export class SyncInstallationsRepository {
       text: `INSERT INTO sync_last_pushes (device_id, user_id, family_id, fingerprints) VALUES ($1, $2, $3, $4::jsonb)
              ON CONFLICT (device_id, user_id) DO UPDATE SET family_id = EXCLUDED.family_id, fingerprints = EXCLUDED.fingerprints`,
       values: [deviceId, userId, familyId, JSON.stringify(fingerprints)],
+      prepared: true,
     };
   }
 }

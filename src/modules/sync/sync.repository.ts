@@ -290,6 +290,7 @@ export class SyncRepository {
                       ) latest ON true
                 WHERE u.id = $1`,
         values: [userId, familyId, deviceId, cursor],
+        prepared: true,
       },
     ]);
     const rows = results[results.length - 1] as Array<{
@@ -388,12 +389,12 @@ export class SyncRepository {
   updateRows(spec: TableSpec, rows: PushedRecord[], stamp: WriteStamp): BatchStatement {
     const values: unknown[] = [docs(rows), stamp.familyId, stamp.version, stamp.userId];
     if (!spec.isFamilyRow) values.push(stamp.deviceId);
-    return { text: SQL.get(spec.name)!.update, values };
+    return prepared(SQL.get(spec.name)!.update, values);
   }
 
   /** Its one row counts the rows inserted (`inserted`): fewer than given only if an id appeared in another family meanwhile. */
   insertRows(spec: TableSpec, rows: PushedRecord[], stamp: WriteStamp): BatchStatement {
-    return { text: SQL.get(spec.name)!.insert!, values: [docs(rows), stamp.familyId, stamp.version, stamp.userId, stamp.deviceId, stamp.now] };
+    return prepared(SQL.get(spec.name)!.insert!, [docs(rows), stamp.familyId, stamp.version, stamp.userId, stamp.deviceId, stamp.now]);
   }
 
   /** The count of an insert statement's rows (insertRows, insertBloodTestTombstones). */
@@ -402,11 +403,11 @@ export class SyncRepository {
   }
 
   touch(spec: TableSpec, ids: string[], stamp: WriteStamp): BatchStatement {
-    return { text: SQL.get(spec.name)!.touch, values: [ids, stamp.familyId, stamp.version] };
+    return prepared(SQL.get(spec.name)!.touch, [ids, stamp.familyId, stamp.version]);
   }
 
   tombstone(spec: TableSpec, ids: string[], stamp: WriteStamp): BatchStatement {
-    return { text: SQL.get(spec.name)!.tombstone!, values: [ids, stamp.familyId, stamp.version, stamp.userId, stamp.deviceId] };
+    return prepared(SQL.get(spec.name)!.tombstone!, [ids, stamp.familyId, stamp.version, stamp.userId, stamp.deviceId]);
   }
 
   /**
@@ -428,6 +429,7 @@ export class SyncRepository {
                RETURNING 1)
              SELECT count(*)::int AS inserted FROM ins`,
       values: [ids, stamp.familyId, stamp.version, stamp.userId, stamp.deviceId, stamp.now],
+      prepared: true,
     };
   }
 
@@ -452,6 +454,7 @@ export class SyncRepository {
                              SELECT written.id FROM blood_test_results written JOIN blood_tests b ON b.id = written.blood_test_id
                               WHERE written.family_id = $1 AND written.server_version = $2 AND b.family_id = $1 AND b.deleted_at IS NOT NULL)`,
       values: [stamp.familyId, stamp.version, stamp.userId],
+      prepared: true,
     };
   }
 }
