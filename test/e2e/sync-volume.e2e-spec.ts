@@ -100,7 +100,7 @@ describe('sync volume and query count', () => {
     }
   });
 
-  it('round trips to PostgreSQL: 3 per incremental pull, 4 per first pull, 6 per push, whatever the number of records; 3 of the push\'s hold the family lock', async () => {
+  it('round trips to PostgreSQL: 3 per incremental pull, 4 per first pull, 6 per push, whatever the number of records; 4 of the push\'s under the family lock', async () => {
     const trips: Record<string, number[]> = { create: [], update: [], delete: [], pull: [], firstPull: [] };
     for (const n of [10, 1000]) {
       const m = await register(t);
