@@ -273,16 +273,12 @@ describe('admin CLI (node dist/cli.js)', () => {
     });
   });
 
-  // Found by review: the account was committed first and its family marked as seed's in a second
-  // statement, so a run stopped between the two (Ctrl-C, the database going away) left an account
-  // every later seed — and --reset — refused as "not created by seed". On a database of its own,
-  // whose trigger makes the marking fail.
-  it('a seed that fails as its new family is marked leaves no account behind: the next run creates it', async () => {
+  /** A migrated database of its own for `work` (its CLI environment, a client on it), dropped afterwards. */
+  async function withOwnDatabase(work: (env: Record<string, string>, own: pg.Client) => Promise<void>): Promise<void> {
     const name = `hemoday_cli_seed_${process.pid}_${Date.now()}`;
     await db.query(`CREATE DATABASE ${name}`);
     const url = new URL(process.env.TEST_DATABASE_URL!);
     url.pathname = `/${name}`;
-    const env = { DATABASE_URL: url.toString() };
     const own = new pg.Client({ connectionString: url.toString() });
     try {
       // Migrated in-process: the CLI's migration:run has a test of its own (the last one below).
@@ -294,6 +290,19 @@ describe('admin CLI (node dist/cli.js)', () => {
         await migrate.destroy();
       }
       await own.connect();
+      await work({ DATABASE_URL: url.toString() }, own);
+    } finally {
+      await own.end().catch(() => undefined);
+      await db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  }
+
+  // Found by review: the account was committed first and its family marked as seed's in a second
+  // statement, so a run stopped between the two (Ctrl-C, the database going away) left an account
+  // every later seed — and --reset — refused as "not created by seed". On a database of its own,
+  // whose trigger makes the marking fail.
+  it('a seed that fails as its new family is marked leaves no account behind: the next run creates it', async () => {
+    await withOwnDatabase(async (env, own) => {
       await own.query(`CREATE FUNCTION refuse_mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'marking refused by the test'; END $$`);
       await own.query('CREATE TRIGGER refuse_mark BEFORE UPDATE OF demo_seeded_at ON families FOR EACH ROW EXECUTE FUNCTION refuse_mark()');
       const email = 'interrupted.seed@example.com';
@@ -305,10 +314,30 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(again.stderr).toBe('');
       expect(again.code).toBe(0);
       expect(credentials(again.stdout)).toMatchObject({ email, password: 'seed-password-3' });
-    } finally {
-      await own.end().catch(() => undefined);
-      await db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    }
+    });
+  });
+
+  // Found by review: a run that failed after making its account (here the database refuses its
+  // reminders) printed only the error, and the re-run that finished the account's history printed
+  // "(unchanged: the account already existed)": with a password piped from `openssl rand`, as the
+  // README does on a real server, nobody ever saw the demo account's password.
+  it('a seed that fails after making its account prints that account and its password, which the re-run keeps', async () => {
+    await withOwnDatabase(async (env, own) => {
+      await own.query(`CREATE FUNCTION refuse_reminder() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'reminders refused by the test'; END $$`);
+      await own.query('CREATE TRIGGER refuse_reminder BEFORE INSERT ON reminders FOR EACH ROW EXECUTE FUNCTION refuse_reminder()');
+      const email = 'half.seeded@example.com';
+      const failed = await cli(['seed', '--email', email, '--password-stdin', '--months', '1'], env, { input: 'random-password-1\n' });
+      expectOneLineFailure(failed, /reminders refused by the test/);
+      expect(failed.stdout).toMatch(/^Seed stopped on an error; 1 demo account was created before it, with this password/m);
+      expect(credentials(failed.stdout)).toMatchObject({ email, password: 'random-password-1' });
+
+      await own.query('DROP TRIGGER refuse_reminder ON reminders');
+      const again = await cli(['seed', '--email', email, '--password-stdin', '--months', '1'], env, { input: 'random-password-2\n' });
+      expect([again.code, again.stderr]).toEqual([0, '']);
+      expect(again.stdout).toMatch(/password:\s+\(unchanged/);
+      const { rows } = await own.query('SELECT count(*)::int AS n FROM reminders r JOIN users u ON u.family_id = r.family_id WHERE u.email = $1', [email]);
+      expect(rows[0].n).toBe(5);
+    });
   });
 
   // Found by review: both computed the same missing records and pushed them, and the second push

@@ -46,12 +46,15 @@ export class SeedCommand extends CommandRunner {
     const started = Date.now();
     const progress = new Progress(emails.length, 'seed');
     const results: SeededFamily[] = new Array(emails.length);
+    // Accounts this run made, in the emails' order: after a failure they stay (a re-run finishes their
+    // history and leaves their password alone), so the password they were made with must still be told.
+    const created: boolean[] = new Array(emails.length).fill(false);
     let next = 0;
     let failed = false;
     const worker = async () => {
       // After a failure the other workers finish their family and stop, before the app (and its pool) closes.
       for (let i = next++; i < emails.length && !failed; i = next++) {
-        results[i] = await this.seeder.seedFamily(emails[i], password, options.months);
+        results[i] = await this.seeder.seedFamily(emails[i], password, options.months, { onAccountCreated: () => (created[i] = true) });
         progress.complete(i, `${results[i].email}: ${count(total(results[i]), 'new record')}`);
       }
     };
@@ -64,6 +67,7 @@ export class SeedCommand extends CommandRunner {
     const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failure) {
       progress.interrupt();
+      this.reportCreatedBeforeFailure(emails.filter((_, i) => created[i]), password);
       throw failure.reason;
     }
     this.report(results, { ...options, password }, Date.now() - started);
@@ -73,6 +77,20 @@ export class SeedCommand extends CommandRunner {
     const members = removed.membersRemoved ? `; ${removed.membersRemoved} other member(s) removed from them and signed out` : '';
     console.log(`Reset: deleted ${removed.users} user(s) and ${removed.families} family(ies)${members}.`);
     if (removed.filesLeft) console.log(`  ${removed.filesLeft} stored file(s) of those families could not be deleted (see the warnings above).`);
+  }
+
+  /**
+   * On stdout, the error's one line going to stderr: found by review, a run that failed after making
+   * its account printed nothing of it, and the re-run that finished it said "(unchanged: the account
+   * already existed)" — with `--password-stdin` from `openssl rand`, nobody ever saw the password.
+   */
+  private reportCreatedBeforeFailure(emails: string[], password: string): void {
+    if (!emails.length) return;
+    console.log(`Seed stopped on an error; ${count(emails.length, 'demo account was', 'demo accounts were')} created before it, with this password (run seed again to finish their history; it leaves the password alone):`);
+    const shown = emails.length > 10 ? [emails[0], emails[1], emails[emails.length - 1]] : emails;
+    for (const email of shown) console.log(`  email:       ${email}`);
+    if (shown.length < emails.length) console.log(`  (${emails.length - shown.length} more)`);
+    console.log(`  password:    ${password}`);
   }
 
   private report(results: SeededFamily[], options: SeedOptions & { password: string }, ms: number): void {

@@ -82,7 +82,17 @@ export class SeederService {
     return { password: resolved };
   }
 
-  async seedFamily(email: string, password: string, months: number, now = Date.now()): Promise<SeededFamily> {
+  /**
+   * `onAccountCreated` is told as soon as this call has created the account (committed), before its
+   * history is written: if a later step fails, the account stays (a re-run finishes it, leaving its
+   * password alone), and the caller must still say with which password it was made.
+   */
+  async seedFamily(
+    email: string,
+    password: string,
+    months: number,
+    { now = Date.now(), onAccountCreated }: { now?: number; onAccountCreated?: (email: string) => void } = {},
+  ): Promise<SeededFamily> {
     const dto = toRegisterDto({ email, password, name: SEED_USER_NAME });
     let [found] = await this.repository.accounts([dto.email]);
     let userCreated = false;
@@ -91,6 +101,7 @@ export class SeederService {
         // Marked as it is made: from its commit on this family is seed's own (its time anchors the demo timeline).
         await this.auth.register(dto, { onFamilyCreated: (manager, familyId) => this.repository.markSeeded(manager, familyId, now) });
         userCreated = true;
+        onAccountCreated?.(dto.email);
       } catch (error) {
         // Another seed run made this account meanwhile: carry on with it as a re-run does.
         if (!(error instanceof DomainError && error.code === ErrorCode.EMAIL_TAKEN)) throw error;
