@@ -34,9 +34,24 @@ export function describeError(error: unknown): string {
   return firstLine(String(error ?? 'unknown error'));
 }
 
+/**
+ * node-postgres's own words, with no code: a server that accepts the connection but never answers (or
+ * a firewall that drops it) fails the pool's 10 s connectionTimeoutMillis; one that goes away closes it.
+ */
+const CONNECTION_MESSAGES: Array<[RegExp, string]> = [
+  [/^Connection terminated due to connection timeout|^timeout exceeded when trying to connect/, 'no answer within the connection timeout'],
+  [/^Connection terminated unexpectedly/, 'the connection was closed'],
+];
+
 function connectionProblem(error: unknown): string | undefined {
   // pg on Node 20 reports a refused localhost (::1 and 127.0.0.1) as an AggregateError with an empty message.
   const candidates = error instanceof AggregateError ? [error, ...error.errors] : [error];
+  const driverError = error instanceof QueryFailedError ? (error.driverError as unknown) : error;
+  const message = (driverError as { message?: unknown } | null)?.message;
+  if (typeof message === 'string') {
+    const known = CONNECTION_MESSAGES.find(([pattern]) => pattern.test(message));
+    if (known) return known[1];
+  }
   for (const candidate of candidates) {
     const code = (candidate as { code?: unknown } | null)?.code;
     if (typeof code === 'string' && CONNECTION_CODES[code]) {
