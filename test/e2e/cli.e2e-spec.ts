@@ -323,15 +323,23 @@ describe('admin CLI (node dist/cli.js)', () => {
   // README does on a real server, nobody ever saw the demo account's password.
   it('a seed that fails after making its account prints that account and its password, which the re-run keeps', async () => {
     await withOwnDatabase(async (env, own) => {
-      await own.query(`CREATE FUNCTION refuse_reminder() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'reminders refused by the test'; END $$`);
-      await own.query('CREATE TRIGGER refuse_reminder BEFORE INSERT ON reminders FOR EACH ROW EXECUTE FUNCTION refuse_reminder()');
+      await own.query(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '% refused by the test', TG_TABLE_NAME; END $$`);
+      // Right after the account's commit: its sign-in tokens (the registration issues them, as over HTTP).
+      await own.query('CREATE TRIGGER refuse BEFORE INSERT ON refresh_tokens FOR EACH ROW EXECUTE FUNCTION refuse()');
+      const tokensRefused = await cli(['seed', '--email', 'no.tokens@example.com', '--password-stdin', '--months', '1'], env, { input: 'random-password-0\n' });
+      expectOneLineFailure(tokensRefused, /refresh_tokens refused by the test/);
+      expect(credentials(tokensRefused.stdout)).toMatchObject({ email: 'no.tokens@example.com', password: 'random-password-0' });
+      await own.query('DROP TRIGGER refuse ON refresh_tokens');
+
+      // Later: the history.
+      await own.query('CREATE TRIGGER refuse BEFORE INSERT ON reminders FOR EACH ROW EXECUTE FUNCTION refuse()');
       const email = 'half.seeded@example.com';
       const failed = await cli(['seed', '--email', email, '--password-stdin', '--months', '1'], env, { input: 'random-password-1\n' });
       expectOneLineFailure(failed, /reminders refused by the test/);
       expect(failed.stdout).toMatch(/^Seed stopped on an error; 1 demo account was created before it, with this password/m);
       expect(credentials(failed.stdout)).toMatchObject({ email, password: 'random-password-1' });
 
-      await own.query('DROP TRIGGER refuse_reminder ON reminders');
+      await own.query('DROP TRIGGER refuse ON reminders');
       const again = await cli(['seed', '--email', email, '--password-stdin', '--months', '1'], env, { input: 'random-password-2\n' });
       expect([again.code, again.stderr]).toEqual([0, '']);
       expect(again.stdout).toMatch(/password:\s+\(unchanged/);

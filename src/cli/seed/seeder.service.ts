@@ -104,7 +104,13 @@ export class SeederService {
         onAccountCreated?.(dto.email);
       } catch (error) {
         // Another seed run made this account meanwhile: carry on with it as a re-run does.
-        if (!(error instanceof DomainError && error.code === ErrorCode.EMAIL_TAKEN)) throw error;
+        if (!(error instanceof DomainError && error.code === ErrorCode.EMAIL_TAKEN)) {
+          // register commits the account, then issues its sign-in tokens: failing there, it leaves the
+          // account. Made by this call if its family bears this call's marker time.
+          const [made] = await this.repository.accounts([dto.email]).catch(() => []);
+          if (made && isSeedAccount(made) && made.seededAt === now) onAccountCreated?.(dto.email);
+          throw error;
+        }
       }
       [found] = await this.repository.accounts([dto.email]);
     }
