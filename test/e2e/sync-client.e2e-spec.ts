@@ -209,6 +209,26 @@ describe('sync with the real WatermelonDB client', () => {
     expect(await phoneB.find('transfusions', id)).toMatchObject({ notes: 'corrected by B', hospital: 'City' });
   });
 
+  it("a record a member pushed from a shared tablet, then deleted on it before syncing again, stays deleted when another member signs in on the tablet and syncs (its creation came back as created: WatermelonDB re-created it over the deletion)", async () => {
+    const [owner, member] = await registerFamily(t, 1);
+    const tablet = device(owner);
+    const phone = device(owner);
+    await tablet.sync();
+    await phone.sync();
+    const id = await tablet.create('transfusions', { date: 1, volume_ml: 250, hospital: 'City' });
+    await tablet.sync(); // pushed; the tablet's cursor is from the pull before that push
+    await tablet.remove('transfusions', id);
+    // The owner hands the tablet over: the member signs in, same X-Device-Id, same database.
+    tablet.token = member.token;
+    const logFrom = clientLog.length;
+    await tablet.sync();
+    expect(await tablet.find('transfusions', id)).toBeNull();
+    await phone.sync();
+    expect(await phone.find('transfusions', id)).toBeNull();
+    await sameData(tablet, phone);
+    expect(clientLog.slice(logFrom)).toEqual([]);
+  });
+
   it("the same, when the member whose answer was lost has deleted their account meanwhile (DELETE /auth/me): the repeat still does not undo the later edit", async () => {
     const [owner, leaver, other] = await registerFamily(t, 2);
     const tablet = device(leaver);
@@ -561,7 +581,7 @@ describe('sync with the real WatermelonDB client', () => {
     expect(clientLog.slice(logFrom)).toEqual([]);
   });
 
-  it('two members whose phones send the same X-Device-Id (restored from one backup) get each other\'s records as what they hold', async () => {
+  it('two members whose phones send the same X-Device-Id (restored from one backup): one\'s new records reach the other as updated (logged, created: the installation pushed them), revived ones as what it holds', async () => {
     const [owner, member, other] = await registerFamily(t, 2);
     const shared = randomUUID();
     const phoneA = new Device({ baseUrl: t.baseUrl, token: owner.token, familyId: owner.familyId, deviceId: shared });
@@ -574,11 +594,16 @@ describe('sync with the real WatermelonDB client', () => {
       return { created: changes.created.map((r) => r.id), updated: changes.updated.map((r) => r.id) };
     };
 
-    // A new record of A's is new to B.
+    // A new record of A's is new to B, but the server knows an installation by its id alone (one
+    // database, whoever is signed in: see the shared tablet above), and A's installation pushed it:
+    // `updated`, which WatermelonDB logs and applies as a create. Noise, never data: `created` to
+    // the phone that pushed it would undo a deletion made on it since.
     const fresh = await phoneA.create('transfusions', { date: 1, volume_ml: 100, notes: 'from A' });
     await phoneA.sync();
     await phoneB.sync();
-    expect(pulledAs(phoneB)).toEqual({ created: [fresh], updated: [] });
+    expect(pulledAs(phoneB)).toEqual({ created: [], updated: [fresh] });
+    expect(clientLog.splice(logFrom)).toEqual([expect.stringContaining(`[Sync] Server wants client to update record transfusions#${fresh}, but it doesn't exist locally`)]);
+    expect(await phoneB.find('transfusions', fresh)).toMatchObject({ notes: 'from A' });
 
     // A record whose first life A created (B never saw it), deleted and re-created by C: new to B.
     const revived = await phoneA.create('transfusions', { date: 2, volume_ml: 100, notes: 'life 1' });
