@@ -229,6 +229,32 @@ describe('sync with the real WatermelonDB client', () => {
     expect(clientLog.slice(logFrom)).toEqual([]);
   });
 
+  it("the same when another phone deleted and revived the record meanwhile: the tablet, which created its first life and deleted it since, still holds it (updated), and its deletion reaches the server", async () => {
+    const [owner, member, other] = await registerFamily(t, 2);
+    const tablet = device(owner);
+    const phone = device(other);
+    await tablet.sync();
+    await phone.sync();
+    const id = await tablet.create('transfusions', { date: 1, volume_ml: 250, notes: 'life 1' });
+    await tablet.sync(); // the tablet's cursor is from the pull before this push: it created life 1 after it
+    await phone.sync();
+    await phone.remove('transfusions', id);
+    await phone.sync();
+    await phone.sync(); // pulls its own deletion (re-created before that, the pulled deletion would win)
+    await phone.createWithId('transfusions', id, { date: 1, volume_ml: 250, notes: 'life 2' });
+    await phone.sync();
+    await tablet.remove('transfusions', id);
+    tablet.token = member.token;
+    const logFrom = clientLog.length;
+    await tablet.sync();
+    expect(tablet.lastPull!.changes.transfusions).toMatchObject({ created: [], updated: [expect.objectContaining({ id })] });
+    expect(await tablet.find('transfusions', id)).toBeNull();
+    await phone.sync();
+    expect(await phone.find('transfusions', id)).toBeNull();
+    await sameData(tablet, phone);
+    expect(clientLog.slice(logFrom)).toEqual([]);
+  });
+
   it("the same, when the member whose answer was lost has deleted their account meanwhile (DELETE /auth/me): the repeat still does not undo the later edit", async () => {
     const [owner, leaver, other] = await registerFamily(t, 2);
     const tablet = device(leaver);
@@ -605,7 +631,9 @@ describe('sync with the real WatermelonDB client', () => {
     expect(clientLog.splice(logFrom)).toEqual([expect.stringContaining(`[Sync] Server wants client to update record transfusions#${fresh}, but it doesn't exist locally`)]);
     expect(await phoneB.find('transfusions', fresh)).toMatchObject({ notes: 'from A' });
 
-    // A record whose first life A created (B never saw it), deleted and re-created by C: new to B.
+    // A record whose first life A created (B never saw it), deleted and re-created by C: the
+    // installation created its first life after B's cursor, so to the server B may hold it (the
+    // shared tablet above): `updated`, logged and created.
     const revived = await phoneA.create('transfusions', { date: 2, volume_ml: 100, notes: 'life 1' });
     await phoneA.sync();
     await phoneC.sync();
@@ -615,7 +643,9 @@ describe('sync with the real WatermelonDB client', () => {
     await phoneC.createWithId('transfusions', revived, { date: 2, volume_ml: 100, notes: 'life 2' });
     await phoneC.sync();
     await phoneB.sync();
-    expect(pulledAs(phoneB)).toEqual({ created: [revived], updated: [] });
+    expect(pulledAs(phoneB)).toEqual({ created: [], updated: [revived] });
+    expect(clientLog.splice(logFrom)).toEqual([expect.stringContaining(`[Sync] Server wants client to update record transfusions#${revived}, but it doesn't exist locally`)]);
+    expect(await phoneB.find('transfusions', revived)).toMatchObject({ notes: 'life 2' });
 
     // A record B holds, deleted by A and re-created by C: B never pulled the deletion and did not
     // push it (A did, with the same device id): B still holds it.

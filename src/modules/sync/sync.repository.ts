@@ -106,8 +106,9 @@ const ownRow = (device: string) => `($3::text IS NOT NULL AND ${device} = $3::te
  * Which list an incremental row goes to ($2 cursor, $3 device id, $5 user). `created` only for a
  * device that does not hold the row: not the device that pushed its current life as new, and not
  * a device that still holds an earlier life (revived after deletions that device neither pulled
- * nor pushed): sync_held_in_earlier_life (migration SyncHeldInEarlierLife, a function so that
- * the pull's statement stays cheap to plan). Rows never revived (prev_spans NULL) never reach it.
+ * nor pushed): sync_held_in_earlier_life (migrations SyncHeldInEarlierLife and
+ * SyncHeldInEarlierLifeByInstallation, a function so that the pull's statement stays cheap to
+ * plan). Rows never revived (prev_spans NULL) never reach it.
  */
 function kindSql(spec: TableSpec): string {
   const ownDevice = ownRow('t.created_by_device');
