@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { bearer, DEFAULT_PASSWORD, familyWithMember, joinFamily, registerFamily, resignToken, uniqueEmail } from '../factories/auth.factory.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { createTestApp, useTestApp, type TestApp } from '../setup/test-app.js';
+import { sessionsWaitingBehind, until } from '../setup/wait.js';
 
 const ERROR_SHAPE = { statusCode: expect.any(Number), error: expect.any(String), message: expect.any(String) };
 
@@ -181,6 +183,40 @@ describe('auth (e2e)', () => {
       const unknown = await t.http().post('/api/v1/auth/login').send({ email: uniqueEmail('ghost'), password: 'not the password' }).expect(401);
       expect(wrong.body).toEqual(unknown.body);
       expect(wrong.body).toMatchObject({ statusCode: 401, error: 'Unauthorized', details: { code: 'INVALID_CREDENTIALS' } });
+    });
+
+    it('two logins at once with the right password both sign in when the stored hash is being rehashed to a new cost', async () => {
+      // After PASSWORD_HASH_* changes, a successful login replaces the stored hash. Two phones signing
+      // in at the same moment both verified the old hash; the second one's replacement found the
+      // first one's and it answered 401 INVALID_CREDENTIALS to the right password (counted as a
+      // failed attempt), because its sign-in checked that the stored hash was still the old one.
+      const argon2 = (await import('argon2')).default;
+      const user = await registerFamily(t);
+      const old = await argon2.hash(user.password, { type: argon2.argon2id, memoryCost: 19456, timeCost: 3, parallelism: 1 });
+      await t.db.query('UPDATE users SET password_hash = $1 WHERE id = $2', [old, user.user.id]);
+      // The user's row held: both logins read and verify the old hash, then wait to replace it.
+      const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+      const observer = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+      await holder.connect();
+      await observer.connect();
+      try {
+        const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [user.user.id]);
+        const login = () => t.http().post('/api/v1/auth/login').send({ email: user.email, password: user.password }).then((res) => res);
+        const logins = [login(), login()];
+        await until(async () => (await sessionsWaitingBehind(observer, rows[0].pid)) === 2, 'both logins waiting to replace the hash');
+        await holder.query('COMMIT');
+        const answers = await Promise.all(logins);
+        expect(answers.map((res) => res.status)).toEqual([200, 200]);
+        for (const res of answers) await t.http().get('/api/v1/auth/me').set(bearer(res.body.access_token)).expect(200);
+      } finally {
+        await holder.end();
+        await observer.end();
+      }
+      const [{ password_hash: now }] = await t.db.query('SELECT password_hash FROM users WHERE id = $1', [user.user.id]);
+      expect(now).not.toBe(old);
+      expect(await argon2.verify(now, user.password)).toBe(true);
     });
 
     it('requires a bearer token for /me', async () => {

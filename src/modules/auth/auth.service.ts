@@ -80,12 +80,21 @@ export class AuthService {
    * (the password just verified). Only if the stored hash is still the one verified: a password reset
    * in between wins. A failure here does not fail the login (the old hash still works). Returns the
    * hash stored for the password just verified: the new one, or the old one if it was not replaced.
+   * Not replaced because another login replaced it first (two phones signing in at once), the stored
+   * hash is that login's, of this same password: it is returned when it verifies the password, or
+   * TokenService.issue, finding the old hash gone, refused the right password with 401 (found by
+   * review). A reset or change in between stored a hash the password does not verify: the old one is
+   * returned, and the login is refused as before.
    */
   private async rehash(user: UserEntity, password: string): Promise<string> {
     try {
       const passwordHash = await this.passwords.hash(password);
       const { affected } = await this.users.update({ id: user.id, passwordHash: user.passwordHash }, { passwordHash });
-      return affected ? passwordHash : user.passwordHash;
+      if (affected) return passwordHash;
+      const stored = await this.users.findOne({ where: { id: user.id }, select: { id: true, passwordHash: true } });
+      return stored && stored.passwordHash !== user.passwordHash && (await this.passwords.verify(stored.passwordHash, password))
+        ? stored.passwordHash
+        : user.passwordHash;
     } catch (error) {
       this.logger.warn(`could not rehash the password of user ${user.id}: ${error instanceof Error ? error.message : String(error)}`);
       return user.passwordHash;
