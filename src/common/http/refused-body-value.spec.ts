@@ -1,4 +1,4 @@
-import { findRefusedValue, MAX_BODY_DEPTH, MAX_OBJECT_KEYS } from './refused-body-value.js';
+import { findRefusedValue, MAX_BODY_DEPTH, MAX_BODY_VALUES, MAX_OBJECT_KEYS } from './refused-body-value.js';
 
 /** `{"a":[{"a":[…]}]}` style nesting: `levels` objects and arrays around `inner`. */
 function nested(levels: number, inner: unknown = 1): unknown {
@@ -11,7 +11,7 @@ describe('findRefusedValue', () => {
   it('accepts flat and moderately nested bodies, numbers, booleans, null and well-formed text', () => {
     expect(findRefusedValue({ email: 'a@b.c', n: 1, ok: true, none: null, list: [1, 'x', { y: 'é😀' }] })).toBeUndefined();
     expect(findRefusedValue(nested(MAX_BODY_DEPTH))).toBeUndefined();
-    expect(findRefusedValue(new Array(100_000).fill(1.5))).toBeUndefined();
+    expect(findRefusedValue(new Array(MAX_BODY_VALUES).fill(1.5))).toBeUndefined();
     expect(findRefusedValue(42)).toBeUndefined();
   });
 
@@ -23,7 +23,19 @@ describe('findRefusedValue', () => {
     expect(findRefusedValue(nested(100_000))?.message).toMatch(/is nested more than 32 levels deep$/);
   });
 
-  it('refuses an object of more than MAX_OBJECT_KEYS properties, naming it (arrays are not limited)', () => {
+  it('refuses a body of more than MAX_BODY_VALUES values in all, at any depth, as (body)', () => {
+    const refused = { field: '(body)', message: '(body) holds more than 1000 values' };
+    expect(findRefusedValue(new Array(MAX_BODY_VALUES + 1).fill(1.5))).toEqual(refused);
+    expect(findRefusedValue(new Array(100_000).fill(1.5))).toEqual(refused);
+    // Within every per-object limit: 10 properties of 10 arrays of 10 (1,110 values).
+    const tens = (make: () => unknown) => Array.from({ length: 10 }, make);
+    expect(findRefusedValue(Object.fromEntries(tens(() => 0).map((_, i) => [`k${i}`, tens(() => tens(() => 1))])))).toEqual(refused);
+    // Every property's value and array item counts: `a`, its 10 items and their 98 properties each (991).
+    expect(findRefusedValue({ a: tens(() => Object.fromEntries(Array.from({ length: 98 }, (_, i) => [`k${i}`, 1]))) })).toBeUndefined();
+    expect(findRefusedValue({ a: tens(() => Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, 1]))) })).toEqual(refused);
+  });
+
+  it('refuses an object of more than MAX_OBJECT_KEYS properties, naming it', () => {
     const keys = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
     expect(findRefusedValue(keys(MAX_OBJECT_KEYS))).toBeUndefined();
     expect(findRefusedValue(keys(MAX_OBJECT_KEYS + 1))).toEqual({ field: '(body)', message: '(body) has more than 100 properties' });

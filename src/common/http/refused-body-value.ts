@@ -17,6 +17,17 @@ export const MAX_BODY_DEPTH = 32;
  */
 export const MAX_OBJECT_KEYS = 100;
 
+/**
+ * How many values (every property's value and array item, at any depth) a body other than a sync
+ * push may hold in all. REST bodies hold a handful of scalars, but the ValidationPipe's
+ * class-transformer copies every value of the body, unknown properties and arrays included, a
+ * few µs each, synchronously: within the limits above, one anonymous 1 MiB body to POST
+ * /auth/refresh (no rate limit) held the event loop ~2-3.7 s — an array of 520,000 numbers, or 99
+ * properties holding arrays of arrays — and an array body, validated as an object whose properties
+ * are its indexes, was answered with 51 MB of "property <i> should not exist" (found by review).
+ */
+export const MAX_BODY_VALUES = 1_000;
+
 interface Container {
   depth: number;
   parent?: Container;
@@ -27,7 +38,8 @@ interface Container {
 /**
  * The first value of a parsed REST body that is refused before the ValidationPipe sees it, with its
  * path and the message naming it: an object or array nested deeper than MAX_BODY_DEPTH, an object
- * with more than MAX_OBJECT_KEYS properties, or a key or
+ * with more than MAX_OBJECT_KEYS properties, a body of more than MAX_BODY_VALUES values (named as
+ * `(body)`), or a key or
  * string PostgreSQL cannot store (NUL, a lone surrogate: unstorableTextProblem). One iterative walk
  * (any depth) that runs on every JSON body, before the guards: only objects and arrays are kept on
  * the stack, and a path is spelled out only for the value refused (found in review: a path string
@@ -40,13 +52,17 @@ export function findRefusedValue(body: unknown): { field: string; message: strin
     return problem ? refusedAt({ depth: 0, key: '' }, problem) : undefined;
   }
   if (body === null || typeof body !== 'object') return undefined;
-  const stack: Array<[object, Container]> = [[body, { depth: 0, key: '' }]];
+  const root: Container = { depth: 0, key: '' };
+  const stack: Array<[object, Container]> = [[body, root]];
+  // Counted as the walk meets them; past the budget the walk stops there.
+  let values = 0;
   while (stack.length) {
     const [value, at] = stack.pop()!;
     if (at.depth === MAX_BODY_DEPTH) return refusedAt(at, `is nested more than ${MAX_BODY_DEPTH} levels deep`);
     // Plain loops: this runs on every body, and iterators or entry arrays cost several JSON.parses.
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
+        if (++values > MAX_BODY_VALUES) return refusedAt(root, `holds more than ${MAX_BODY_VALUES} values`);
         const refused = visit(value[i], i, at, stack);
         if (refused) return refused;
       }
@@ -54,6 +70,7 @@ export function findRefusedValue(body: unknown): { field: string; message: strin
       let keys = 0;
       for (const key in value) {
         if (++keys > MAX_OBJECT_KEYS) return refusedAt(at, `has more than ${MAX_OBJECT_KEYS} properties`);
+        if (++values > MAX_BODY_VALUES) return refusedAt(root, `holds more than ${MAX_BODY_VALUES} values`);
         const keyProblem = unstorableTextProblem(key);
         if (keyProblem) return refusedAt({ depth: at.depth + 1, parent: at, key }, `name ${keyProblem}`);
         const refused = visit((value as Record<string, unknown>)[key], key, at, stack);
