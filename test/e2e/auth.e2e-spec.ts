@@ -185,38 +185,73 @@ describe('auth (e2e)', () => {
       expect(wrong.body).toMatchObject({ statusCode: 401, error: 'Unauthorized', details: { code: 'INVALID_CREDENTIALS' } });
     });
 
-    it('two logins at once with the right password both sign in when the stored hash is being rehashed to a new cost', async () => {
-      // After PASSWORD_HASH_* changes, a successful login replaces the stored hash. Two phones signing
-      // in at the same moment both verified the old hash; the second one's replacement found the
-      // first one's and it answered 401 INVALID_CREDENTIALS to the right password (counted as a
-      // failed attempt), because its sign-in checked that the stored hash was still the old one.
-      const argon2 = (await import('argon2')).default;
-      const user = await registerFamily(t);
-      const old = await argon2.hash(user.password, { type: argon2.argon2id, memoryCost: 19456, timeCost: 3, parallelism: 1 });
-      await t.db.query('UPDATE users SET password_hash = $1 WHERE id = $2', [old, user.user.id]);
-      // The user's row held: both logins read and verify the old hash, then wait to replace it.
-      const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-      const observer = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-      await holder.connect();
-      await observer.connect();
-      try {
-        const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-        await holder.query('BEGIN');
-        await holder.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [user.user.id]);
-        const login = () => t.http().post('/api/v1/auth/login').send({ email: user.email, password: user.password }).then((res) => res);
-        const logins = [login(), login()];
-        await until(async () => (await sessionsWaitingBehind(observer, rows[0].pid)) === 2, 'both logins waiting to replace the hash');
-        await holder.query('COMMIT');
-        const answers = await Promise.all(logins);
+    describe('a login replacing a hash of another cost (PASSWORD_HASH_* changed) while another write of the hash waits', () => {
+      /** The user's hash set to one of another cost than the configured one, as before a PASSWORD_HASH_* change. */
+      async function withOldCostHash(user: { user: { id: string }; password: string }) {
+        const argon2 = (await import('argon2')).default;
+        const old = await argon2.hash(user.password, { type: argon2.argon2id, memoryCost: 19456, timeCost: 3, parallelism: 1 });
+        await t.db.query('UPDATE users SET password_hash = $1 WHERE id = $2', [old, user.user.id]);
+        return { argon2, old };
+      }
+
+      /**
+       * Holds the user's row (another session), starts each of `writes` in turn once the ones before
+       * it wait for the row, then lets go: they write the hash in that order. Answers their results.
+       */
+      async function queuedOnUserRow<T>(userId: string, writes: Array<() => Promise<T>>): Promise<T[]> {
+        const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+        const observer = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+        await holder.connect();
+        await observer.connect();
+        try {
+          const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+          await holder.query('BEGIN');
+          await holder.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
+          const started: Array<Promise<T>> = [];
+          for (const write of writes) {
+            started.push(write());
+            const n = started.length;
+            await until(async () => (await sessionsWaitingBehind(observer, rows[0].pid)) === n, `${n} writes of the hash waiting`);
+          }
+          await holder.query('COMMIT');
+          return await Promise.all(started);
+        } finally {
+          await holder.end();
+          await observer.end();
+        }
+      }
+
+      const login = (user: { email: string }, password: string) =>
+        t.http().post('/api/v1/auth/login').send({ email: user.email, password }).then((res) => res);
+
+      it('two logins at once with the right password both sign in (the second found the first one\'s new hash: 401)', async () => {
+        // After PASSWORD_HASH_* changes, a successful login replaces the stored hash. Two phones signing
+        // in at the same moment both verified the old hash; the second one's replacement found the
+        // first one's and it answered 401 INVALID_CREDENTIALS to the right password (counted as a
+        // failed attempt), because its sign-in checked that the stored hash was still the old one.
+        const user = await registerFamily(t);
+        const { argon2, old } = await withOldCostHash(user);
+        const answers = await queuedOnUserRow(user.user.id, [() => login(user, user.password), () => login(user, user.password)]);
         expect(answers.map((res) => res.status)).toEqual([200, 200]);
         for (const res of answers) await t.http().get('/api/v1/auth/me').set(bearer(res.body.access_token)).expect(200);
-      } finally {
-        await holder.end();
-        await observer.end();
-      }
-      const [{ password_hash: now }] = await t.db.query('SELECT password_hash FROM users WHERE id = $1', [user.user.id]);
-      expect(now).not.toBe(old);
-      expect(await argon2.verify(now, user.password)).toBe(true);
+        const [{ password_hash: now }] = await t.db.query('SELECT password_hash FROM users WHERE id = $1', [user.user.id]);
+        expect(now).not.toBe(old);
+        expect(await argon2.verify(now, user.password)).toBe(true);
+      });
+
+      it('a login with the old password gets no sign-in when a password reset stored its hash first', async () => {
+        const { AuthService } = await import('../../src/modules/auth/auth.service.js');
+        const user = await registerFamily(t);
+        await withOldCostHash(user);
+        const [reset, signIn] = await queuedOnUserRow<unknown>(user.user.id, [
+          () => t.app.get(AuthService).resetPassword(user.email, 'a brand new password'),
+          () => login(user, user.password),
+        ]);
+        expect(reset).toBeDefined();
+        expect(signIn).toMatchObject({ status: 401, body: { details: { code: 'INVALID_CREDENTIALS' } } });
+        expect((await login(user, user.password)).status).toBe(401);
+        expect((await login(user, 'a brand new password')).status).toBe(200);
+      });
     });
 
     it('requires a bearer token for /me', async () => {
