@@ -64,6 +64,25 @@ describe('security review: bodies of many properties (e2e)', () => {
     expect(short.body.details.fields.map((f: { field: string }) => f.field)).toEqual(['0', '1', 'refresh_token']);
   });
 
+  it('__proto__ and constructor are unknown properties like any other: 400 naming them, nothing changed', async () => {
+    // class-transformer drops these two keys without a word, so the ValidationPipe never saw them:
+    // PATCH {"__proto__": {...}} answered 200 as an empty PATCH (found by review; nothing was polluted).
+    const user = await registerFamily(t);
+    const [before] = await t.db.query('SELECT sync_version, patient_name FROM families WHERE id = $1', [user.family.id]);
+    for (const key of ['__proto__', 'constructor']) {
+      const body = `{"${key}": {"patient_name": "Polluted"}}`;
+      const patch = await t.http().patch('/api/v1/families/me').set(bearer(user.token)).set('Content-Type', 'application/json').send(body);
+      expect([patch.status, patch.body.details]).toEqual([400, { code: 'VALIDATION_FAILED', fields: [{ field: key, errors: [`property ${key} should not exist`] }] }]);
+      const refresh = await t.http().post('/api/v1/auth/refresh').set('Content-Type', 'application/json').send(`{"refresh_token": "${user.refreshToken}", "${key}": 1}`);
+      expect([refresh.status, refresh.body.details?.fields]).toEqual([400, [{ field: key, errors: [`property ${key} should not exist`] }]]);
+    }
+    const [after] = await t.db.query('SELECT sync_version, patient_name FROM families WHERE id = $1', [user.family.id]);
+    expect(after).toEqual(before);
+    expect(({} as Record<string, unknown>).patient_name).toBeUndefined();
+    // The refresh token was not spent by the refused requests.
+    await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
+  });
+
   it('a long property name is repeated cut to 64 characters, in the message and the details', async () => {
     // A 1 MiB unknown name came back three times (3 MB); a name of a refused value (NUL) in its path too.
     const long = 'k'.repeat(500_000);

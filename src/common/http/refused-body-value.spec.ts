@@ -42,6 +42,12 @@ describe('findRefusedValue', () => {
     expect(findRefusedValue({ a: [1, keys(100_000)] })).toEqual({ field: 'a[1]', message: 'a[1] has more than 100 properties' });
   });
 
+  it('refuses __proto__ and constructor properties (class-transformer drops them unseen), as the pipe words an unknown property', () => {
+    expect(findRefusedValue(JSON.parse('{"__proto__": {"a": 1}}'))).toEqual({ field: '__proto__', message: 'property __proto__ should not exist' });
+    expect(findRefusedValue({ a: [{ constructor: 1 }] })).toEqual({ field: 'a[0].constructor', message: 'property a[0].constructor should not exist' });
+    expect(findRefusedValue({ proto: 1, constructors: 2, prototype: 3 })).toBeUndefined();
+  });
+
   it('refuses text PostgreSQL cannot store, in a value or a key, with its path', () => {
     expect(findRefusedValue({ a: { b: ['ok', 'x\u0000y'] } })).toEqual({ field: 'a.b[1]', message: 'a.b[1] must not contain NUL characters' });
     expect(findRefusedValue({ a: { ['k\ud800']: 1 } })).toEqual({ field: 'a.k\ud800', message: 'a.k\ud800 name must be well-formed Unicode' });

@@ -28,6 +28,13 @@ export const MAX_OBJECT_KEYS = 100;
  */
 export const MAX_BODY_VALUES = 1_000;
 
+/**
+ * Property names class-transformer drops without a word (its guard against prototype pollution),
+ * so the ValidationPipe's whitelist never saw them: `PATCH {"__proto__": {...}}` answered 200 as an
+ * empty PATCH. No REST body has such a property: refused as the pipe refuses any unknown one.
+ */
+const DROPPED_NAMES = new Set(['__proto__', 'constructor']);
+
 interface Container {
   depth: number;
   parent?: Container;
@@ -39,7 +46,7 @@ interface Container {
  * The first value of a parsed REST body that is refused before the ValidationPipe sees it, with its
  * path and the message naming it: an object or array nested deeper than MAX_BODY_DEPTH, an object
  * with more than MAX_OBJECT_KEYS properties, a body of more than MAX_BODY_VALUES values (named as
- * `(body)`), or a key or
+ * `(body)`), a property class-transformer would drop unseen (DROPPED_NAMES), or a key or
  * string PostgreSQL cannot store (NUL, a lone surrogate: unstorableTextProblem). One iterative walk
  * (any depth) that runs on every JSON body, before the guards: only objects and arrays are kept on
  * the stack, and a path is spelled out only for the value refused (found in review: a path string
@@ -73,6 +80,10 @@ export function findRefusedValue(body: unknown): { field: string; message: strin
         if (++values > MAX_BODY_VALUES) return refusedAt(root, `holds more than ${MAX_BODY_VALUES} values`);
         const keyProblem = unstorableTextProblem(key);
         if (keyProblem) return refusedAt({ depth: at.depth + 1, parent: at, key }, `name ${keyProblem}`);
+        if (DROPPED_NAMES.has(key)) {
+          const field = pathOf({ depth: at.depth + 1, parent: at, key });
+          return { field, message: `property ${field} should not exist` };
+        }
         const refused = visit((value as Record<string, unknown>)[key], key, at, stack);
         if (refused) return refused;
       }
