@@ -173,7 +173,7 @@ describe('FilesService.prepareDownload', () => {
     expect(reads).toEqual([]);
   });
 
-  it('a row whose bytes are gone: NOT_FOUND (content missing), logged for the operator; other storage failures pass through', async () => {
+  it('a row whose bytes are gone: NOT_FOUND (content missing), logged for the operator; a row removed by cleanup meanwhile: NOT_FOUND, not logged; other storage failures pass through', async () => {
     const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     const missing = serviceWith(async (key) => {
       throw new StorageObjectNotFoundError(key);
@@ -182,6 +182,17 @@ describe('FilesService.prepareDownload', () => {
     expect(error).toBeInstanceOf(DomainError);
     expect(error).toMatchObject({ code: ErrorCode.NOT_FOUND, message: 'File content is not available' });
     expect(logged).toHaveBeenCalledWith({ fileId: file.id, key: file.storageKey }, 'file row without stored object');
+
+    // files:cleanup removed the row, then the bytes, as the download was under way: the file is gone, no alarm.
+    const removed = fileRow(familyId);
+    await dataSource.getRepository(FileEntity).insert(removed);
+    const cleanedUp = serviceWith(async (key) => {
+      await dataSource.getRepository(FileEntity).delete({ id: removed.id });
+      throw new StorageObjectNotFoundError(key);
+    });
+    logged.mockClear();
+    await expect(cleanedUp.service.prepareDownload(removed.id, get())).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND, message: 'File not found' });
+    expect(logged).not.toHaveBeenCalled();
     logged.mockRestore();
 
     const broken = new Error('connection reset');

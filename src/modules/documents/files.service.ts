@@ -76,7 +76,10 @@ export class FilesService {
       return { status, headers, body };
     } catch (error) {
       if (error instanceof StorageObjectNotFoundError) {
-        // The row exists but the bytes are gone: an operator problem, not the caller's.
+        // files:cleanup deletes the row, then the bytes: a download that read the row just before
+        // finds them gone, and the file is simply no longer there (found by review: it was logged
+        // as an error). A row still there without its bytes is an operator problem, not the caller's.
+        if (!(await this.files.findOne({ id }))) throw DocumentsErrors.fileNotFound();
         this.logger.error({ fileId: file.id, key: file.storageKey }, 'file row without stored object');
         throw DocumentsErrors.fileContentMissing();
       }
