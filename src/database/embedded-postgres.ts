@@ -1,7 +1,7 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { existsSync, statSync, type Stats } from 'node:fs';
-import { chmod, chown, cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import pg from 'pg';
@@ -186,18 +186,30 @@ export class EmbeddedPostgres {
       return (await readFile(passwordFile, 'utf8')).trim();
     }
     // The parent holds the password file and must be traversable by the server's OS user.
-    await mkdir(dirname(this.dataDir), { recursive: true, mode: 0o755 });
-    await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
+    const parent = dirname(this.dataDir);
+    await mkdir(parent, { recursive: true, mode: 0o755 });
+    await this.removeEmptyDataDir();
+    // initdb builds the cluster beside the data directory, which it becomes (rename) once complete:
+    // initdb writes PG_VERSION first, so a process killed while it ran (SIGKILL of the process
+    // group: `docker kill`, systemd, the OOM killer, a CI timeout; a power cut) left a half-built
+    // cluster that every later start took for a complete one, and failed on ("database "postgres"
+    // does not exist") until someone deleted it (found by review). What such a kill leaves now is
+    // a staging folder, removed here at the next start.
+    const stagingPrefix = `${baseName(this.dataDir)}.initdb-`;
+    for (const entry of await readdir(parent)) {
+      if (entry.startsWith(stagingPrefix)) await rm(join(parent, entry), { recursive: true, force: true }).catch(() => undefined);
+    }
+    const staging = await mkdtemp(join(parent, stagingPrefix)); // 0700, as initdb wants it
     const password = randomBytes(18).toString('base64url');
     await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
     if (osUser) {
-      await chown(this.dataDir, osUser.uid, osUser.gid);
+      await chown(staging, osUser.uid, osUser.gid);
       await chown(passwordFile, osUser.uid, osUser.gid);
     }
     await runToCompletion(
       binaries.initdb,
       [
-        `--pgdata=${this.dataDir}`,
+        `--pgdata=${staging}`,
         '--auth=scram-sha-256',
         '--username=postgres',
         `--pwfile=${passwordFile}`,
@@ -206,7 +218,28 @@ export class EmbeddedPostgres {
       ],
       osUser,
     );
+    await rename(staging, this.dataDir);
     return password;
+  }
+
+  /**
+   * The data directory holds no cluster (no PG_VERSION): an empty folder is removed for the new
+   * cluster to take its name; anything in it is not ours to delete.
+   */
+  private async removeEmptyDataDir(): Promise<void> {
+    let entries: string[];
+    try {
+      entries = await readdir(this.dataDir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    if (entries.length) {
+      throw new EmbeddedPostgresError(
+        `${this.dataDir} is not empty but holds no PostgreSQL cluster (no PG_VERSION): move it away to have a new one created there, or set DATA_DIR.`,
+      );
+    }
+    await rmdir(this.dataDir);
   }
 
   private async spawnServer(binaries: Binaries, osUser?: OsUser): Promise<void> {

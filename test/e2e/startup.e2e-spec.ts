@@ -10,7 +10,7 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -35,6 +35,37 @@ import { describeOnEmbeddedRun } from '../setup/test-runs.js';
 jest.setTimeout(180_000);
 
 const JWT_SECRET = 's'.repeat(48);
+
+/** Live processes whose program is `name` and whose command line mentions `under` (Linux /proc). */
+function processesNamed(name: string, under: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+        return args[0].endsWith(`/${name}`) && args.some((arg) => arg.includes(under)) && isAlive(Number(entry));
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
+/** The live children of `parents`. */
+function childrenOf(parents: number[]): number[] {
+  if (!parents.length) return [];
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        return parents.includes(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])) && isAlive(Number(entry));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 describeOnEmbeddedRun('start-up and shutdown of node dist/main.js', () => {
   const dirs: string[] = [];
@@ -160,6 +191,29 @@ describeOnEmbeddedRun('start-up and shutdown of node dist/main.js', () => {
     expect(app.lines().map((l) => l.msg)).toContain('SIGTERM received during start-up: stopping');
     expect(postgresServersFor(join(dataDir, 'postgres'))).toEqual([]);
     expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+  });
+
+  it('a start killed during initdb (SIGKILL to its process group) leaves no half-built cluster: the next start creates it anew and serves (found by review)', async () => {
+    const dataDir = scratch();
+    const [port, pgPort] = [await freePort(), await freePort()];
+    const env = { PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), DATA_DIR: dataDir, JWT_SECRET };
+    // Its own process group, as `docker kill` or systemd's KillMode=control-group reach it.
+    const killed = startService(env, { detached: true });
+    // initdb is under way once it runs PostgreSQL's bootstrap (a child of initdb): it has written
+    // PG_VERSION by then, in the folder it builds.
+    const initdbChild = () => childrenOf(processesNamed('initdb', dataDir)).length > 0;
+    expect(await waitUntil(initdbChild, 45_000)).toBe(true);
+    process.kill(-killed.child.pid!, 'SIGKILL');
+    await killed.exited;
+    expect(await waitUntil(() => processesNamed('initdb', dataDir).length === 0, 5_000)).toBe(true);
+
+    // Before: PG_VERSION made the half-built cluster look complete; every start failed with
+    // 'database "postgres" does not exist' (or another raw PostgreSQL error) until it was deleted.
+    const again = startService(env);
+    await waitForHealth(port, again);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+    expect(readdirSync(dataDir).filter((entry) => entry.startsWith('postgres.initdb-'))).toEqual([]);
   });
 
   it('writes start-up log lines as they happen: a start hanging on a locked migrations table has already logged (JSON), and SIGTERM ends it', async () => {
