@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
 import { AppLogger, createPino } from './common/logging/app-logger.js';
+import { isDatabaseUnavailable } from './common/postgres-errors.js';
 import { httpConfig } from './config/configuration.js';
 import { loadDotEnv } from './config/dotenv.js';
 import { ConfigValidationError, validatedEnv } from './config/env.validation.js';
@@ -32,6 +33,8 @@ class StartupLogger extends AppLogger {
 
 let logger = new StartupLogger(createPino('info')); // LOG_LEVEL is not validated yet
 let app: NestExpressApplication | undefined;
+/** DATABASE_URL once validated: a failure to use it names it (describeDatabaseError). */
+let databaseUrl: string | undefined;
 let stopping: Promise<void> | undefined;
 
 /**
@@ -94,6 +97,7 @@ async function bootstrap(): Promise<void> {
   loadDotEnv();
   const env = validatedEnv(); // fail before anything starts, with one line per bad variable
   logger = new StartupLogger(createPino(env.LOG_LEVEL));
+  databaseUrl = env.DATABASE_URL;
   const created = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false, logger, abortOnError: false });
   app = created;
   if (stopping) {
@@ -123,10 +127,34 @@ function describeListenError(error: unknown, host: string, port: number): unknow
   return error;
 }
 
+/** PostgreSQL's refusals of a session: no such role, a wrong password, no pg_hba.conf entry (class 28), no such database. */
+const SESSION_REFUSED_SQLSTATE = /^(28\w{3}|3D000)$/;
+
+/**
+ * The server at DATABASE_URL cannot be reached or refuses the session: PostgreSQL's or the socket's
+ * words ('database "x" does not exist', 'connect ECONNREFUSED …') with a stack from the driver's
+ * files, naming no variable (found by review). The URL is shown without its user and password.
+ */
+function describeDatabaseError(error: unknown): unknown {
+  if (!databaseUrl || !(error instanceof Error)) return error;
+  const code = (error as { code?: unknown }).code;
+  if (!(typeof code === 'string' && SESSION_REFUSED_SQLSTATE.test(code)) && !isDatabaseUnavailable(error)) return error;
+  let where = '';
+  try {
+    const url = new URL(databaseUrl);
+    where = ` (${url.hostname || 'localhost'}:${url.port || 5432}${url.pathname})`;
+  } catch {
+    /* validated at start-up; nothing to add */
+  }
+  // A refused connection to `localhost` (both its addresses tried) is an AggregateError without a message.
+  return new StartupError(`cannot use the database of DATABASE_URL${where}: ${error.message || code}`);
+}
+
 /** Starts the server; a failure is logged in one line and ends the process (exit 1). */
 export function startServer(): void {
-  bootstrap().catch((error: unknown) =>
+  bootstrap().catch((caught: unknown) =>
     stop(1, () => {
+      const error = describeDatabaseError(caught);
       // One line, JSON like every other: what failed and why; the stack only for unexpected errors.
       if (error instanceof ConfigValidationError) {
         logger.pino.fatal({ context: 'Bootstrap', problems: error.problems }, `HemoDay failed to start: ${error.message}`);

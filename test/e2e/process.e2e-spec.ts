@@ -237,6 +237,19 @@ describe('node dist/main.js', () => {
     expectOneFailureLine(app, /^HemoDay failed to start: HOST=no-such-host\.invalid does not resolve to an address of this machine: set HOST$/);
   });
 
+  itOnEmbeddedRun('a DATABASE_URL naming a database that does not exist: one line naming DATABASE_URL, without the password or a stack (found by review)', async () => {
+    const url = new URL(process.env.TEST_DATABASE_URL!);
+    url.pathname = `/hemoday_missing_${process.pid}_${Date.now()}`;
+    const app = start({ DATABASE_URL: url.toString(), PORT: String(await freePort()), JWT_SECRET: 'x'.repeat(40), DATA_DIR: tempDir() });
+    expect(await app.exited).toBe(1);
+    // Before: 'HemoDay failed to start: database "…" does not exist', with a stack from the pg driver's files.
+    expectOneFailureLine(
+      app,
+      new RegExp(`^HemoDay failed to start: cannot use the database of DATABASE_URL \\(${url.hostname}:${url.port}${url.pathname}\\): database "${url.pathname.slice(1)}" does not exist$`),
+    );
+    if (url.password) expect(app.output()).not.toContain(decodeURIComponent(url.password));
+  });
+
   itOnEmbeddedRun('refuses at start-up, one problem each, what used to start and fail later: a refresh TTL past any date, a 0 access TTL, an origin that is not one', async () => {
     // Before: the app started; every login answered 500 (expiry "0NaN-…"), tokens lived 1 s, CORS allowed nothing.
     const app = start({ JWT_REFRESH_TTL: '999999999d', JWT_ACCESS_TTL: '0', CORS_ORIGINS: 'notaurl', DATABASE_URL: process.env.TEST_DATABASE_URL });
