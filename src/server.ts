@@ -1,4 +1,7 @@
 import 'reflect-metadata';
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -98,6 +101,8 @@ async function bootstrap(): Promise<void> {
   const env = validatedEnv(); // fail before anything starts, with one line per bad variable
   logger = new StartupLogger(createPino(env.LOG_LEVEL));
   databaseUrl = env.DATABASE_URL;
+  // Local state (the embedded cluster, the generated JWT secret) is kept there only without these.
+  if (!env.DATABASE_URL || !env.JWT_SECRET) await assertDataDirWritable(resolve(env.DATA_DIR ?? '.data'));
   const created = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false, logger, abortOnError: false });
   app = created;
   if (stopping) {
@@ -112,6 +117,24 @@ async function bootstrap(): Promise<void> {
   });
   logger.starting = false;
   logger.pino.info({ context: 'Bootstrap' }, `HemoDay API listening on http://${http.host}:${http.port} (docs at /docs)`);
+}
+
+/**
+ * DATA_DIR exists (created if missing) and this process may write there. Otherwise the first to
+ * touch it failed with Node's words and a stack ("EACCES: permission denied, mkdir '…'", from the
+ * JWT secret or the embedded PostgreSQL's start), naming no variable (found by review).
+ */
+async function assertDataDirWritable(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigValidationError([
+      `DATA_DIR=${JSON.stringify(dir)}: local state (the embedded PostgreSQL, the generated JWT secret) cannot be kept there (${code}): ` +
+        `it must be a folder this process (uid ${process.getuid?.() ?? '?'}) can write, e.g. chown it to that user, or set DATA_DIR to one`,
+    ]);
+  }
 }
 
 /** A start-up failure whose message says it all: logged without a stack. */

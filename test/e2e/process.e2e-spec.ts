@@ -250,6 +250,20 @@ describe('node dist/main.js', () => {
     if (url.password) expect(app.output()).not.toContain(decodeURIComponent(url.password));
   });
 
+  itOnEmbeddedRun('a DATA_DIR that cannot be written: one line naming DATA_DIR, without a stack, and no PostgreSQL started (found by review)', async () => {
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, ''); // a folder below a file cannot be made, whoever we are (root included)
+    const dataDir = join(file, 'data');
+    const app = start({ PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: dataDir, JWT_SECRET: 'x'.repeat(40) });
+    expect(await app.exited).toBe(1);
+    // Before: "ENOTDIR: not a directory, mkdir '…'" with a stack from the embedded PostgreSQL's start.
+    expectOneFailureLine(app, /^HemoDay failed to start: Invalid configuration:/);
+    expect(app.lines().find((l) => l.level === 60)?.problems).toEqual([
+      expect.stringMatching(new RegExp(`^DATA_DIR="${dataDir}": local state .* cannot be kept there \\(ENOTDIR\\): it must be a folder this process \\(uid \\d+\\) can write`)),
+    ]);
+    expect(app.output()).not.toMatch(/starting embedded PostgreSQL/);
+  });
+
   itOnEmbeddedRun('refuses at start-up, one problem each, what used to start and fail later: a refresh TTL past any date, a 0 access TTL, an origin that is not one', async () => {
     // Before: the app started; every login answered 500 (expiry "0NaN-…"), tokens lived 1 s, CORS allowed nothing.
     const app = start({ JWT_REFRESH_TTL: '999999999d', JWT_ACCESS_TTL: '0', CORS_ORIGINS: 'notaurl', DATABASE_URL: process.env.TEST_DATABASE_URL });
