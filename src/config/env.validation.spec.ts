@@ -235,6 +235,16 @@ describe('validateEnv', () => {
     }
   });
 
+  it('refuses PORT equal to EMBEDDED_PG_PORT on an address the embedded PostgreSQL shares; fine with DATABASE_URL or on another address', () => {
+    // Before: the embedded server took the port, and the start-up failed saying "127.0.0.1:54329 is already in use: stop what listens there".
+    expect(problemsOf({ PORT: '54329' })).toEqual([
+      'PORT="54329": PORT and EMBEDDED_PG_PORT are both 54329: the embedded PostgreSQL listens on 127.0.0.1:54329, so the API cannot; set one of them to another port',
+    ]);
+    expect(problemsOf({ EMBEDDED_PG_PORT: '3000', HOST: '0.0.0.0' })).toEqual([expect.stringMatching(/^EMBEDDED_PG_PORT="3000": PORT and EMBEDDED_PG_PORT are both 3000: /)]);
+    expect(validateEnv({ PORT: '5433', EMBEDDED_PG_PORT: '5433', DATABASE_URL: PROD_DB })).toMatchObject({ PORT: 5433 });
+    expect(validateEnv({ PORT: '5433', EMBEDDED_PG_PORT: '5433', HOST: '10.1.2.3' })).toMatchObject({ PORT: 5433 });
+  });
+
   it('requires JWT_SECRET and DATABASE_URL in production', () => {
     const problems = problemsOf({ NODE_ENV: 'production' });
     expect(problems).toEqual([

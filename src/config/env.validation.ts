@@ -418,6 +418,9 @@ function shownValue(name: string, value: unknown): string {
   return SECRET_VARIABLES.has(name) ? `${name} (value not shown)` : `${name}=${JSON.stringify(value ?? null)}`;
 }
 
+/** HOST values whose listening socket takes the port on 127.0.0.1 too, where the embedded PostgreSQL listens. */
+const SHARES_LOOPBACK_PORTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '0.0.0.0', '::']);
+
 export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables {
   // `PORT=` (empty, as .env files and compose files often leave it) means "unset": drop it so the default applies,
   // rather than letting the transform turn it into an undefined that IsOptional waves through.
@@ -436,6 +439,16 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
   if (env.NODE_ENV === 'production' && !env.DATABASE_URL) {
     // The embedded server is for development and tests; production data belongs on a managed, backed-up server.
     problems.push('DATABASE_URL is required when NODE_ENV=production (the embedded PostgreSQL is for development)');
+  }
+  const portProblems = problems.some((p) => p.startsWith('PORT=') || p.startsWith('EMBEDDED_PG_PORT='));
+  if (!portProblems && !env.DATABASE_URL && env.PORT === env.EMBEDDED_PG_PORT && SHARES_LOOPBACK_PORTS.has(env.HOST)) {
+    // The embedded PostgreSQL took the port first, and the start-up then said "127.0.0.1:<port> is already
+    // in use: stop what listens there", pointing at the app's own database (found by review).
+    const named = raw.PORT === undefined || raw.PORT === '' ? 'EMBEDDED_PG_PORT' : 'PORT';
+    problems.push(
+      `${named}=${JSON.stringify(raw[named])}: PORT and EMBEDDED_PG_PORT are both ${env.PORT}: the embedded PostgreSQL listens on ` +
+        `127.0.0.1:${env.EMBEDDED_PG_PORT}, so the API cannot; set one of them to another port`,
+    );
   }
   const unsupportedTypes = typeof env.UPLOAD_ALLOWED_TYPES === 'string' && !problems.some((p) => p.startsWith('UPLOAD_ALLOWED_TYPES='))
     ? env.UPLOAD_ALLOWED_TYPES.split(',').map((t) => t.trim()).filter((t) => t && !SUPPORTED_FILE_TYPES.includes(t))
