@@ -188,7 +188,7 @@ export class EmbeddedPostgres {
     // The parent holds the password file and must be traversable by the server's OS user.
     const parent = dirname(this.dataDir);
     await mkdir(parent, { recursive: true, mode: 0o755 });
-    await this.removeEmptyDataDir();
+    const inPlace = !(await this.removeEmptyDataDir());
     // initdb builds the cluster beside the data directory, which it becomes (rename) once complete:
     // initdb writes PG_VERSION first, so a process killed while it ran (SIGKILL of the process
     // group: `docker kill`, systemd, the OOM killer, a CI timeout; a power cut) left a half-built
@@ -199,7 +199,8 @@ export class EmbeddedPostgres {
     for (const entry of await readdir(parent)) {
       if (entry.startsWith(stagingPrefix)) await rm(join(parent, entry), { recursive: true, force: true }).catch(() => undefined);
     }
-    const staging = await mkdtemp(join(parent, stagingPrefix)); // 0700, as initdb wants it
+    // An empty mount point (a volume mounted at the data directory) cannot be replaced: initdb fills it in place.
+    const staging = inPlace ? this.dataDir : await mkdtemp(join(parent, stagingPrefix)); // 0700, as initdb wants it
     const password = randomBytes(18).toString('base64url');
     await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
     if (osUser) {
@@ -218,20 +219,20 @@ export class EmbeddedPostgres {
       ],
       osUser,
     );
-    await rename(staging, this.dataDir);
+    if (!inPlace) await rename(staging, this.dataDir);
     return password;
   }
 
   /**
    * The data directory holds no cluster (no PG_VERSION): an empty folder is removed for the new
-   * cluster to take its name; anything in it is not ours to delete.
+   * cluster to take its name; anything in it is not ours to delete. False when it stays: a mount point.
    */
-  private async removeEmptyDataDir(): Promise<void> {
+  private async removeEmptyDataDir(): Promise<boolean> {
     let entries: string[];
     try {
       entries = await readdir(this.dataDir);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
       throw error;
     }
     if (entries.length) {
@@ -239,7 +240,13 @@ export class EmbeddedPostgres {
         `${this.dataDir} is not empty but holds no PostgreSQL cluster (no PG_VERSION): move it away to have a new one created there, or set DATA_DIR.`,
       );
     }
-    await rmdir(this.dataDir);
+    try {
+      await rmdir(this.dataDir);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EBUSY') return false;
+      throw error;
+    }
   }
 
   private async spawnServer(binaries: Binaries, osUser?: OsUser): Promise<void> {
