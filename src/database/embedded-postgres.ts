@@ -116,6 +116,8 @@ export class EmbeddedPostgres {
       this.dataDir,
       START_LOCK_WAIT_MS,
       async () => {
+        // A stop that came while the lock was awaited: no initdb (about a second) for nothing.
+        this.throwIfStopping();
         const password = await this.ensureCluster(binaries, osUser);
         this.throwIfStopping();
         const running = await stopOrphanedServer(this.dataDir, this.options);
