@@ -861,6 +861,28 @@ describe('files: an upload whose commit is acknowledged to nobody', () => {
   });
 });
 
+describe('files: a narrower UPLOAD_ALLOWED_TYPES', () => {
+  const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-files-types-'));
+  const t = useTestApp({ UPLOAD_DIR: uploadDir, UPLOAD_ALLOWED_TYPES: 'application/pdf, image/jpeg' });
+  afterAll(() => rmSync(uploadDir, { recursive: true, force: true }));
+
+  it('refuses a type it recognizes but the configuration leaves out (a WebP photo) with 415, storing nothing; the listed types still upload', async () => {
+    const m = await register(t);
+    const upload = (content: Buffer, filename: string) =>
+      t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`).attach('file', content, { filename, contentType: 'application/octet-stream' });
+    const refused = await upload(webp(), 'photo.webp').expect(415);
+    expect(refused.body).toMatchObject({
+      statusCode: 415,
+      details: { code: 'UNSUPPORTED_MEDIA_TYPE', detected: 'image/webp', allowed: ['application/pdf', 'image/jpeg'] },
+    });
+    expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
+    expect(listFiles(uploadDir)).toEqual([]);
+    const ok = await upload(pdf(), 'scan.pdf').expect(201);
+    expect(ok.body.mime_type).toBe('application/pdf');
+    expect(listFiles(uploadDir)).toEqual([join(m.familyId, ok.body.id)]);
+  });
+});
+
 describe('files: size limit', () => {
   const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-files-limit-'));
   const t = useTestApp({ UPLOAD_DIR: uploadDir, UPLOAD_MAX_BYTES: '4096' });
