@@ -55,6 +55,13 @@ describe('files:cleanup (node dist/cli.js)', () => {
     const part = `.${randomUUID()}.part`;
     writeFileSync(join(uploadDir, familyId, part), randomBytes(32));
     utimesSync(join(uploadDir, familyId, part), twoHoursAgo, twoHoursAgo);
+    // Another family with the same kinds of leftovers: --family leaves them alone.
+    const neighbour = await registerFamily(t);
+    const neighbourId = neighbour.user.family_id!;
+    const neighbourFile = (await t.http().post('/api/v1/upload').set(bearer(neighbour.token)).attach('file', pdf(), 'scan.pdf').expect(201)).body as { id: string };
+    const neighbourStray = join(uploadDir, neighbourId, randomUUID());
+    writeFileSync(neighbourStray, randomBytes(64));
+    utimesSync(neighbourStray, twoHoursAgo, twoHoursAgo);
     const env = { DATABASE_URL: process.env.TEST_DATABASE_URL!, UPLOAD_DIR: uploadDir, DATA_DIR: dataDir };
 
     const dry = await cli(['files:cleanup', '--dry-run', '--grace-hours', '0', '--family', family.inviteCode.toLowerCase(), '--json'], env);
@@ -87,6 +94,8 @@ describe('files:cleanup (node dist/cli.js)', () => {
     expect(onDisk(kept)).toBe(true);
     await t.http().get(`/api/v1/files/${orphan.id}`).set(bearer(family.token)).expect(404);
     await t.http().get(`/api/v1/files/${kept.id}`).set(bearer(family.token)).expect(200);
+    expect(existsSync(join(uploadDir, neighbourId, neighbourFile.id)) && existsSync(neighbourStray)).toBe(true);
+    await t.http().get(`/api/v1/files/${neighbourFile.id}`).set(bearer(neighbour.token)).expect(200);
   });
 
   it('rejects a bad option value with one line', async () => {
