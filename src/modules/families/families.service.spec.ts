@@ -4,6 +4,7 @@ import { createServiceKit, unitEmail, type ServiceKit, domainFailure as failure 
 import { ErrorCode } from '../../common/errors/domain-error.js';
 import { UserEntity } from '../auth/entities/user.entity.js';
 import { FamilyEntity } from './entities/family.entity.js';
+import { withUniqueInviteCode } from './invite-code.js';
 
 /** FamiliesService over the run's real PostgreSQL, each test in families of its own. */
 describe('FamiliesService', () => {
@@ -301,6 +302,43 @@ describe('FamiliesService', () => {
       const after = await family(owner.familyId);
       expect(after.syncVersion).toBeGreaterThan(before.syncVersion);
       expect(after).toMatchObject({ notes: 'new', patientName: 'Amira', updatedBy: members[0].id });
+    });
+  });
+
+  describe('withUniqueInviteCode (a drawn code that is already taken)', () => {
+    /** Runs withUniqueInviteCode on `familyId`'s row; `collisions` first draws are replaced by `taken`, as a random draw rarely is. */
+    const setCode = (familyId: string, taken: string, collisions: number, tried: string[]) =>
+      kit.dataSource.transaction(async (manager) => {
+        const code = await withUniqueInviteCode(manager, async (candidate) => {
+          tried.push(candidate);
+          const value = tried.length <= collisions ? taken : candidate;
+          await manager.query('UPDATE families SET invite_code = $1 WHERE id = $2', [value, familyId]);
+          return value;
+        });
+        // The savepoint left the transaction usable after the unique violation.
+        await manager.query('SELECT 1');
+        return code;
+      });
+
+    it('draws again after a unique violation: the family gets the next code, in the same transaction', async () => {
+      const taken = (await family((await register()).familyId)).inviteCode!;
+      const mine = await register();
+      const tried: string[] = [];
+      const code = await setCode(mine.familyId, taken, 1, tried);
+      expect(tried).toHaveLength(2);
+      expect(code).toBe(tried[1]);
+      expect((await family(mine.familyId)).inviteCode).toBe(tried[1]);
+    });
+
+    it('gives up after 8 collisions with the unique violation, the family unchanged', async () => {
+      const taken = (await family((await register()).familyId)).inviteCode!;
+      const mine = await register();
+      const before = (await family(mine.familyId)).inviteCode;
+      const tried: string[] = [];
+      const error = await setCode(mine.familyId, taken, 8, tried).catch((e: unknown) => e);
+      expect((error as { driverError?: { code?: string } }).driverError?.code).toBe('23505');
+      expect(tried).toHaveLength(8);
+      expect((await family(mine.familyId)).inviteCode).toBe(before);
     });
   });
 });
