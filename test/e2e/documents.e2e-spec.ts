@@ -911,6 +911,46 @@ describe('files: size limit', () => {
     expect(await t.db.query('SELECT id FROM documents WHERE family_id = $1', [m.familyId])).toEqual([]);
   });
 
+  it('a file that passes the limit while it is being stored (no Content-Length) answers 413 and leaves nothing, not even its temporary file', async () => {
+    const m = await register(t);
+    const boundary = `----hemoday${randomUUID()}`;
+    const url = new URL(t.baseUrl);
+    const req = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      method: 'POST',
+      path: '/api/v1/upload',
+      headers: { Authorization: `Bearer ${m.token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Transfer-Encoding': 'chunked' },
+    });
+    const answered = new Promise<{ status?: number; body: string }>((resolve, reject) => {
+      req.on('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      });
+      req.on('error', reject);
+    });
+    // Within the limit so far: the storage opens its temporary file and writes these bytes.
+    req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="scan.pdf"\r\n\r\n%PDF-1.4\n${'A'.repeat(1000)}`);
+    const folder = join(uploadDir, m.familyId);
+    // The family's folder is made by the storage too: missing is "not yet".
+    const temporary = () => {
+      try {
+        return readdirSync(folder).some((name) => name.endsWith('.part'));
+      } catch {
+        return false;
+      }
+    };
+    await until(temporary, 'the upload being stored in its temporary file');
+    // Then past UPLOAD_MAX_BYTES (4096).
+    req.end(`${'A'.repeat(8000)}\r\n--${boundary}--\r\n`);
+    const answer = await answered;
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body)).toMatchObject({ details: { code: 'PAYLOAD_TOO_LARGE', max_bytes: 4096 } });
+    expect(readdirSync(folder)).toEqual([]);
+    expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
+  });
+
   it('after refusing an upload, reads at most a few MiB more of a body still arriving, then answers and closes', async () => {
     const m = await register(t);
     const total = 64 * 1024 * 1024;
