@@ -91,6 +91,49 @@ describe('sync: forced interleavings', () => {
     expect(retry.changes.transfusions.created.map((r: { id: string }) => r.id)).toEqual([history.id]);
   });
 
+  it('a push that commits while a pull is between its version read and its rows is not in that pull (one REPEATABLE READ snapshot): the next pull sends it, once', async () => {
+    const m = await register(t);
+    const c0 = (await pull(t, m, null, 'reader').expect(200)).body.timestamp;
+    const early = transfusion({ notes: 'before the pull' });
+    await push(t, m, c0, { transfusions: { created: [early], updated: [], deleted: [] } }, 'writer').expect(200);
+    const late = transfusion({ notes: 'while the pull runs' });
+
+    // Hold the pull after its first statement (BEGIN + the family's version, SyncRepository.pullState)
+    // and before its rows are read (pullBody): a push commits in between.
+    const repository = t.app.get(SyncRepository);
+    const pullBody = repository.pullBody.bind(repository);
+    let reached!: () => void;
+    let release!: () => void;
+    const atGate = new Promise<void>((r) => (reached = r));
+    const gate = new Promise<void>((r) => (release = r));
+    repository.pullBody = async (...args: Parameters<typeof pullBody>) => {
+      repository.pullBody = pullBody;
+      reached();
+      await gate;
+      return pullBody(...args);
+    };
+    let held: { changes: Record<string, { created: Array<{ id: string }>; updated: Array<{ id: string }> }>; timestamp: number };
+    try {
+      const pulling = pull(t, m, c0, 'reader').then((r) => r);
+      await atGate;
+      const pushed = await push(t, m, c0, { transfusions: { created: [late], updated: [], deleted: [] } }, 'writer').expect(200);
+      release();
+      const res = await pulling;
+      expect(res.status).toBe(200);
+      held = res.body;
+      // Its timestamp is the version read before the push: the push's row is not in it (in a
+      // READ COMMITTED pull it was, under a cursor below its version, and came again as created).
+      expect(held.timestamp).toBeLessThan(pushed.body.timestamp);
+    } finally {
+      repository.pullBody = pullBody;
+      release();
+    }
+    expect(held.changes.transfusions.created.map((r) => r.id)).toEqual([early.id]);
+    const next = (await pull(t, m, held.timestamp, 'reader').expect(200)).body;
+    expect(next.changes.transfusions.created.map((r: { id: string }) => r.id)).toEqual([late.id]);
+    expect(next.changes.transfusions.updated).toEqual([]);
+  });
+
   it('a push queued behind its user\'s join of another family (both wait for the family left) answers 409 and writes nothing into the family left', async () => {
     const a = await register(t);
     const b = await register(t);
