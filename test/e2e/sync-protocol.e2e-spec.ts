@@ -96,6 +96,11 @@ describe('sync protocol over HTTP', () => {
     const first = (await pull(t, m, { last_pulled_at: 'null' }).expect(200)).body;
     expect(first.changes.transfusions.created.map((r: { id: string }) => r.id)).toEqual([b.id]);
     expect(first.changes.transfusions.deleted).toEqual([]);
+    // 0, as the client sends before its first sync, is a first sync too (not an incremental pull from 0).
+    const zero = (await pull(t, m, { last_pulled_at: 0 }, 'another-phone').expect(200)).body;
+    expect(zero.changes.transfusions).toEqual({ created: [expect.objectContaining({ id: b.id })], updated: [], deleted: [] });
+    expect(zero.changes.families).toEqual({ created: [expect.objectContaining({ id: m.familyId })], updated: [], deleted: [] });
+    expect(zero.experimentalStrategy).toBeUndefined();
     // Deleting it again (already a tombstone, not changed since the cursor) is a no-op.
     await push(t, m, inc.timestamp, changesOf('transfusions', { deleted: [a.id] })).expect(200);
   });
@@ -110,13 +115,19 @@ describe('sync protocol over HTTP', () => {
     changes.blood_tests.created = [test];
     await push(t, m, c0, changes).expect(200);
     const c1 = (await pull(t, m, { last_pulled_at: c0 }).expect(200)).body.timestamp;
-    await push(t, m, c1, changesOf('blood_tests', { created: [{ ...test, laboratory: 'Other lab' }] })).expect(200); // created but existing
+    // In one table, beside a record the server has: updated-but-missing still creates (decided per record, not per table).
+    const missing = { ...result, id: randomUUID(), name: 'PLT', value: 150 };
+    const second = changesOf('blood_tests', { created: [{ ...test, laboratory: 'Other lab' }] }); // created but existing
+    second.blood_test_results.updated = [{ ...result, value: 10 }, missing];
+    await push(t, m, c1, second).expect(200);
     const c2body = (await pull(t, m, { last_pulled_at: c1 }).expect(200)).body;
     expect(c2body.changes.blood_tests.updated[0].laboratory).toBe('Other lab');
+    expect(c2body.changes.blood_test_results.updated).toEqual([expect.objectContaining({ id: result.id, value: 10 })]);
+    expect(c2body.changes.blood_test_results.created).toEqual([expect.objectContaining({ id: missing.id, value: 150 })]);
     await push(t, m, c2body.timestamp, changesOf('blood_tests', { deleted: [test.id] })).expect(200);
     const after = (await pull(t, m, { last_pulled_at: c2body.timestamp }).expect(200)).body;
     expect(after.changes.blood_tests.deleted).toEqual([test.id]);
-    expect(after.changes.blood_test_results.deleted).toEqual([result.id]);
+    expect(after.changes.blood_test_results.deleted.sort()).toEqual([result.id, missing.id].sort());
   });
 
   it('422 names table, id and field; nothing is applied; _status/_changed are ignored', async () => {
