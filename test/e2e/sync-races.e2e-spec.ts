@@ -134,6 +134,35 @@ describe('sync: forced interleavings', () => {
     expect(next.changes.transfusions.updated).toEqual([]);
   });
 
+  it('a push that waits for the family lock reads its records after the write that held it: 409, that write kept (the look-ups run under the lock, never before it)', async () => {
+    const m = await register(t);
+    const c0 = (await pull(t, m, null).expect(200)).body.timestamp;
+    const record = transfusion({ notes: 'first' });
+    await push(t, m, c0, { transfusions: { created: [record], updated: [], deleted: [] } }).expect(200);
+    const c1 = (await pull(t, m, c0).expect(200)).body.timestamp;
+
+    const holder = await lockHolder();
+    try {
+      // Another device's write, as FamilyVersionService makes it: the family row locked and bumped, the record stamped.
+      await holder.session.query('BEGIN');
+      const { rows } = await holder.session.query<{ v: string }>(
+        'UPDATE families SET sync_version = sync_version + 1 WHERE id = $1 RETURNING sync_version::text AS v',
+        [m.familyId],
+      );
+      await holder.session.query("UPDATE transfusions SET notes = 'theirs', server_version = $2 WHERE id = $1", [record.id, rows[0].v]);
+      const pushing = push(t, m, c1, { transfusions: { created: [], updated: [{ ...record, notes: 'mine' }], deleted: [] } }).then((r) => r);
+      await until(holder.blocks, 'the push to wait for the family lock');
+      await holder.session.query('COMMIT');
+      const res = await pushing;
+      expect(res.status).toBe(409);
+      expect(res.body.details.conflicts).toEqual({ transfusions: [record.id] });
+    } finally {
+      await holder.end();
+    }
+    const { rows } = await db.query('SELECT notes FROM transfusions WHERE id = $1', [record.id]);
+    expect(rows).toEqual([{ notes: 'theirs' }]);
+  });
+
   it('a push queued behind its user\'s join of another family (both wait for the family left) answers 409 and writes nothing into the family left', async () => {
     const a = await register(t);
     const b = await register(t);
