@@ -458,15 +458,21 @@ describe('sync protocol over HTTP', () => {
     const m = await register(t);
     const c0 = (await pull(t, m).expect(200)).body.timestamp;
     const changes = changesOf('reminders', { created: [{ id: randomUUID(), title: 'Iron', remind_at: 5, frequency: 'weekly', is_completed: false, created_at: 1, updated_at: 1 }] });
-    changes.documents.created = [{ id: randomUUID(), name: 'Scan', category: 'imaging', notes: 'n', created_at: 1, updated_at: 1 }];
+    const document = { id: randomUUID(), name: 'Scan', category: 'imaging', notes: 'n', created_at: 1, updated_at: 1 };
+    changes.documents.created = [document];
     changes.transfusions.created = [transfusion()];
     await push(t, m, c0, changes, 'old-phone').expect(200);
+    // Another family's live rows of the same tables: a migration pull reads whole tables, of this family only.
+    const other = await register(t);
+    const o0 = (await pull(t, other).expect(200)).body.timestamp;
+    const theirs = changesOf('documents', { created: [{ ...document, id: randomUUID(), notes: 'theirs' }] });
+    theirs.reminders.created = [{ id: randomUUID(), title: 'Theirs', remind_at: 5, frequency: 'daily', is_completed: false, created_at: 1, updated_at: 1 }];
+    await push(t, other, o0, theirs).expect(200);
     const c1 = (await pull(t, m, { last_pulled_at: c0 }, 'old-phone').expect(200)).body.timestamp;
     const migration = JSON.stringify({ from: 1, tables: ['reminders'], columns: [{ table: 'documents', columns: ['notes'] }] });
     const res = (await pull(t, m, { last_pulled_at: c1, schema_version: 2, migration }, 'old-phone').expect(200)).body;
-    expect(res.changes.reminders.created).toHaveLength(1);
-    expect(res.changes.documents.updated).toHaveLength(1);
-    expect(res.changes.documents.updated[0].notes).toBe('n');
+    expect(res.changes.reminders.created.map((r: { id: string }) => r.id)).toEqual(changes.reminders.created.map((r) => (r as { id: string }).id));
+    expect(res.changes.documents).toEqual({ created: [], updated: [expect.objectContaining({ id: document.id, notes: 'n' })], deleted: [] });
     expect(res.changes.transfusions).toEqual({ created: [], updated: [], deleted: [] });
     await pull(t, m, { last_pulled_at: c1, migration: '{"tables": 3}' }).expect(422);
   });
