@@ -100,6 +100,23 @@ describe('push validation', () => {
     expect(normalizeValue(column('transfusions', 'date'), 1.5)).toBeInstanceOf(Invalid);
   });
 
+  it('JSON columns: indicator names and template entries are non-blank text within the limits, at most 500 of them', () => {
+    const indicators = column('transfusions', 'indicators_before');
+    const names = column('analysis_templates', 'indicators_json');
+    const map = (entries: Array<[string, number]>) => normalizeValue(indicators, JSON.stringify(Object.fromEntries(entries)));
+    expect(map([['Hb', 9.5], ['x'.repeat(100), 1]])).toEqual({ Hb: 9.5, ['x'.repeat(100)]: 1 });
+    for (const name of ['', '   ', 'x'.repeat(101), 'a\u0000b']) expect({ name, value: map([[name, 1]]) }).toEqual({ name, value: expect.any(Invalid) });
+    expect(map(Array.from({ length: 500 }, (_, i): [string, number] => [`i${i}`, i]))).not.toBeInstanceOf(Invalid);
+    expect(map(Array.from({ length: 501 }, (_, i): [string, number] => [`i${i}`, i]))).toBeInstanceOf(Invalid);
+    for (const bad of ['null', '7', '"Hb"', '{"Hb": null}', '{"Hb": "9"}', '{"Hb": {"v": 1}}']) {
+      expect({ bad, value: normalizeValue(indicators, bad) }).toEqual({ bad, value: expect.any(Invalid) });
+    }
+    expect(normalizeValue(names, '["Hb", "PLT"]')).toEqual(['Hb', 'PLT']);
+    for (const bad of ['{}', 'null', '["x", null]', '[["Hb"]]', `["${'x'.repeat(101)}"]`, '["a\\u0000b"]', JSON.stringify(Array.from({ length: 501 }, (_, i) => `i${i}`))]) {
+      expect({ bad, value: normalizeValue(names, bad) }).toEqual({ bad, value: expect.any(Invalid) });
+    }
+  });
+
   it('keeps only writable columns, ignores _status/_changed and read-only columns', () => {
     const push = validatePush(
       { families: { created: [], updated: [{ id: family, family_id: family, invite_code: 'ZZZZZZ', patient_name: 'A', _status: 'updated', _changed: 'patient_name' }], deleted: [] } },
