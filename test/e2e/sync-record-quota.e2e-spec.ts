@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { DRAINED_MAX_BYTES, rawRequest } from '../setup/raw-request.js';
 import { useTestApp } from '../setup/test-app.js';
 import { changesOf, emptyChanges, pull, push, recordCounts } from '../factories/sync.factory.js';
 import { register, type Member } from '../sync-client/family.js';
+import { sessionsWaitingBehind, until } from '../setup/wait.js';
 
 const LIMIT = 10;
 
@@ -83,6 +85,36 @@ describe('sync: a family\'s record limit (SYNC_FAMILY_MAX_RECORDS)', () => {
     );
     expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 413, 413, 413]);
     expect(await counts(m)).toEqual({ kept: 9, rows: 9 });
+  });
+
+  it('a push queued behind another write of the family is checked against the count that write left (read under the lock, not before it)', async () => {
+    const m = await register(t);
+    const cursor = (await pull(t, m).expect(200)).body.timestamp as number;
+    const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await holder.connect();
+    try {
+      const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      // Another write of eight records, as FamilyVersionService makes it: the family row locked and bumped, the rows counted.
+      await holder.query('BEGIN');
+      const bumped = await holder.query<{ v: string }>(
+        'UPDATE families SET sync_version = sync_version + 1, record_count = record_count + 8 WHERE id = $1 RETURNING sync_version::text AS v',
+        [m.familyId],
+      );
+      await holder.query(
+        `INSERT INTO transfusions (id, family_id, date, volume_ml, created_at, updated_at, server_version, server_created_version)
+         SELECT gen_random_uuid(), $1, 1, 250, 1, 1, $2, $2 FROM generate_series(1, 8)`,
+        [m.familyId, bumped.rows[0].v],
+      );
+      const pushing = push(t, m, cursor, changesOf('transfusions', { created: [transfusion(), transfusion(), transfusion()] })).then((r) => r);
+      await until(async () => (await sessionsWaitingBehind(holder, rows[0].pid)) > 0, 'the push to wait for the family lock');
+      await holder.query('COMMIT');
+      const res = await pushing;
+      expect(res.status).toBe(413);
+      expect(res.body.details).toMatchObject({ code: 'RECORD_QUOTA_EXCEEDED', stored_records: 8, new_records: 3 });
+    } finally {
+      await holder.end();
+    }
+    expect(await counts(m)).toEqual({ kept: 8, rows: 8 });
   });
 
   it('a blood test created and deleted on the phone before it synced is stored as a tombstone with its results: all three rows count', async () => {
