@@ -8,7 +8,7 @@ import pg from 'pg';
 import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { pull, push } from '../factories/sync.factory.js';
-import { register, type Member } from '../sync-client/family.js';
+import { register, registerFamily, type Member } from '../sync-client/family.js';
 import { until } from '../setup/wait.js';
 
 const transfusion = (overrides: Record<string, unknown> = {}) => ({ id: randomUUID(), date: 1, volume_ml: 250, notes: 'n', created_at: 1, updated_at: 1, ...overrides });
@@ -89,6 +89,41 @@ describe('sync: forced interleavings', () => {
     expect(retry.experimentalStrategy).toBe('replacement');
     expect(retry.changes.families.created.map((f: { id: string }) => f.id)).toEqual([a.familyId]);
     expect(retry.changes.transfusions.created.map((r: { id: string }) => r.id)).toEqual([history.id]);
+  });
+
+  it('a pull whose snapshot begins after its user left the family and joined it again answers 409 too (the join, not only the family, is compared)', async () => {
+    const [owner, member] = await registerFamily(t, 1);
+    const c0 = (await pull(t, member, null, 'member-phone').expect(200)).body.timestamp;
+
+    const repository = t.app.get(SyncRepository);
+    const pullState = repository.pullState.bind(repository);
+    let reached!: () => void;
+    let release!: () => void;
+    const atGate = new Promise<void>((r) => (reached = r));
+    const gate = new Promise<void>((r) => (release = r));
+    repository.pullState = async (...args: Parameters<typeof pullState>) => {
+      repository.pullState = pullState;
+      reached();
+      await gate;
+      return pullState(...args);
+    };
+    try {
+      // The guard has read the membership; the snapshot has not begun.
+      const pulling = pull(t, member, c0, 'member-phone').then((r) => r);
+      await atGate;
+      await t.http().post('/api/v1/families/me/leave').set('Authorization', `Bearer ${member.token}`).expect(204);
+      // A member who leaves changes the invite code: the owner hands on the new one.
+      const { invite_code } = (await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${owner.token}`).expect(200)).body;
+      await join(member, invite_code).expect(200);
+      release();
+      const res = await pulling;
+      expect(res.status).toBe(409);
+      expect(res.body.details).toMatchObject({ code: 'SYNC_CONFLICT', membership_changed: true });
+    } finally {
+      repository.pullState = pullState;
+      release();
+    }
+    await pull(t, member, c0, 'member-phone').expect(200);
   });
 
   it('a push that commits while a pull is between its version read and its rows is not in that pull (one REPEATABLE READ snapshot): the next pull sends it, once', async () => {
