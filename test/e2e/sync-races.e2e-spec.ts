@@ -9,7 +9,7 @@ import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { pull, push } from '../factories/sync.factory.js';
 import { register, registerFamily, type Member } from '../sync-client/family.js';
-import { until } from '../setup/wait.js';
+import { holdNextCall, sessionsWaitingBehind, until } from '../setup/wait.js';
 
 const transfusion = (overrides: Record<string, unknown> = {}) => ({ id: randomUUID(), date: 1, volume_ml: 250, notes: 'n', created_at: 1, updated_at: 1, ...overrides });
 
@@ -37,15 +37,7 @@ describe('sync: forced interleavings', () => {
     return {
       session,
       /** Whether at least `atLeast` sessions wait for this one: directly, or queued behind one that does. */
-      blocks: async (atLeast = 1) =>
-        (
-          await db.query<{ n: number }>(
-            `WITH direct AS (SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))
-             SELECT count(*)::int AS n FROM pg_stat_activity a
-              WHERE $1 = ANY(pg_blocking_pids(a.pid)) OR EXISTS (SELECT 1 FROM direct d WHERE d.pid = ANY(pg_blocking_pids(a.pid)))`,
-            [pid],
-          )
-        ).rows[0].n >= atLeast,
+      blocks: async (atLeast = 1) => (await sessionsWaitingBehind(db, pid)) >= atLeast,
       end: () => session.end(),
     };
   }
@@ -60,29 +52,17 @@ describe('sync: forced interleavings', () => {
 
     // Hold the pull before its snapshot: the guard has resolved family B, BEGIN and the snapshot's
     // first read (sent together, SyncRepository.pullState) have not gone out yet.
-    const repository = t.app.get(SyncRepository);
-    const pullState = repository.pullState.bind(repository);
-    let reached!: () => void;
-    let release!: () => void;
-    const atGate = new Promise<void>((r) => (reached = r));
-    const gate = new Promise<void>((r) => (release = r));
-    repository.pullState = async (...args: Parameters<typeof pullState>) => {
-      repository.pullState = pullState;
-      reached();
-      await gate;
-      return pullState(...args);
-    };
+    const held = holdNextCall(t.app.get(SyncRepository), 'pullState');
     try {
       const pulling = pull(t, b, b0, 'phone-b').then((r) => r);
-      await atGate;
+      await held.reached;
       await join(b, a.inviteCode).expect(200);
-      release();
+      held.release();
       const res = await pulling;
       expect(res.status).toBe(409);
       expect(res.body.details).toMatchObject({ code: 'SYNC_CONFLICT', membership_changed: true });
     } finally {
-      repository.pullState = pullState;
-      release();
+      held.restore();
     }
 
     const retry = (await pull(t, b, b0, 'phone-b').expect(200)).body;
@@ -95,33 +75,21 @@ describe('sync: forced interleavings', () => {
     const [owner, member] = await registerFamily(t, 1);
     const c0 = (await pull(t, member, null, 'member-phone').expect(200)).body.timestamp;
 
-    const repository = t.app.get(SyncRepository);
-    const pullState = repository.pullState.bind(repository);
-    let reached!: () => void;
-    let release!: () => void;
-    const atGate = new Promise<void>((r) => (reached = r));
-    const gate = new Promise<void>((r) => (release = r));
-    repository.pullState = async (...args: Parameters<typeof pullState>) => {
-      repository.pullState = pullState;
-      reached();
-      await gate;
-      return pullState(...args);
-    };
+    const held = holdNextCall(t.app.get(SyncRepository), 'pullState');
     try {
       // The guard has read the membership; the snapshot has not begun.
       const pulling = pull(t, member, c0, 'member-phone').then((r) => r);
-      await atGate;
+      await held.reached;
       await t.http().post('/api/v1/families/me/leave').set('Authorization', `Bearer ${member.token}`).expect(204);
       // A member who leaves changes the invite code: the owner hands on the new one.
       const { invite_code } = (await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${owner.token}`).expect(200)).body;
       await join(member, invite_code).expect(200);
-      release();
+      held.release();
       const res = await pulling;
       expect(res.status).toBe(409);
       expect(res.body.details).toMatchObject({ code: 'SYNC_CONFLICT', membership_changed: true });
     } finally {
-      repository.pullState = pullState;
-      release();
+      held.restore();
     }
     await pull(t, member, c0, 'member-phone').expect(200);
   });
@@ -135,24 +103,13 @@ describe('sync: forced interleavings', () => {
 
     // Hold the pull after its first statement (BEGIN + the family's version, SyncRepository.pullState)
     // and before its rows are read (pullBody): a push commits in between.
-    const repository = t.app.get(SyncRepository);
-    const pullBody = repository.pullBody.bind(repository);
-    let reached!: () => void;
-    let release!: () => void;
-    const atGate = new Promise<void>((r) => (reached = r));
-    const gate = new Promise<void>((r) => (release = r));
-    repository.pullBody = async (...args: Parameters<typeof pullBody>) => {
-      repository.pullBody = pullBody;
-      reached();
-      await gate;
-      return pullBody(...args);
-    };
+    const hold = holdNextCall(t.app.get(SyncRepository), 'pullBody');
     let held: { changes: Record<string, { created: Array<{ id: string }>; updated: Array<{ id: string }> }>; timestamp: number };
     try {
       const pulling = pull(t, m, c0, 'reader').then((r) => r);
-      await atGate;
+      await hold.reached;
       const pushed = await push(t, m, c0, { transfusions: { created: [late], updated: [], deleted: [] } }, 'writer').expect(200);
-      release();
+      hold.release();
       const res = await pulling;
       expect(res.status).toBe(200);
       held = res.body;
@@ -160,8 +117,7 @@ describe('sync: forced interleavings', () => {
       // READ COMMITTED pull it was, under a cursor below its version, and came again as created).
       expect(held.timestamp).toBeLessThan(pushed.body.timestamp);
     } finally {
-      repository.pullBody = pullBody;
-      release();
+      hold.restore();
     }
     expect(held.changes.transfusions.created.map((r) => r.id)).toEqual([early.id]);
     const next = (await pull(t, m, held.timestamp, 'reader').expect(200)).body;

@@ -19,3 +19,40 @@ export async function sessionsWaitingBehind(client: Pick<pg.Client, 'query'>, pi
   );
   return rows[0].n;
 }
+
+/**
+ * Holds the next call of `object[method]` (for which `when` holds) before it runs: `reached` resolves
+ * as it is held, `release()` lets it go on. The method is put back as it is held, or by `restore()`
+ * (call it in a `finally`; it releases a held call too). A request held so is an interleaving forced
+ * deterministically, not a timing that hopes for one.
+ */
+export function holdNextCall<T extends object, K extends keyof T>(
+  object: T,
+  method: K,
+  when: (...args: never[]) => boolean = () => true,
+): { reached: Promise<void>; release: () => void; restore: () => void } {
+  const original = object[method] as unknown as (...args: unknown[]) => unknown;
+  // Usually the class's method: put back by deleting the instance's own stand-in.
+  const own = Object.prototype.hasOwnProperty.call(object, method);
+  const putBack = () => {
+    if (own) object[method] = original as T[K];
+    else delete object[method];
+  };
+  let reach!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((r) => (reach = r));
+  const gate = new Promise<void>((r) => (release = r));
+  const restore = () => {
+    putBack();
+    release();
+  };
+  object[method] = (async (...args: unknown[]) => {
+    if ((when as (...a: unknown[]) => boolean)(...args)) {
+      putBack();
+      reach();
+      await gate;
+    }
+    return original.apply(object, args);
+  }) as T[K];
+  return { reached, release, restore };
+}
