@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { DomainError, ErrorCode } from '../../src/common/errors/domain-error.js';
+import { InvalidRequestError } from '../../src/common/errors/invalid-request.js';
 import { SYNC_COLUMNS_END, SYNC_COLUMNS_START, syncTablesMarkdown } from '../../src/modules/sync/sync-schema.docs.js';
 import { SYNC_TABLE_BY_NAME } from '../../src/modules/sync/sync-schema.js';
 import { Invalid, normalizeValue } from '../../src/modules/sync/sync-validator.js';
@@ -24,5 +26,37 @@ describe('README: synced tables and columns', () => {
     }
     expect(plainlyRequired.length).toBeGreaterThan(5);
     expect(plainlyRequired.filter((line) => line.endsWith('accepted'))).toEqual([]);
+  });
+});
+
+describe('README: errors a client can get', () => {
+  /** [status, code] of every row of the table (a cell "400 / 415" with "`A` / `B`" is two pairs). */
+  function tableRows(): Array<[string, string]> {
+    const readme = readFileSync('README.md', 'utf8');
+    const start = readme.indexOf('\n### Errors a client can get\n');
+    const section = readme.slice(start, readme.indexOf('\n## ', start));
+    const pairs: Array<[string, string]> = [];
+    for (const line of section.split('\n')) {
+      const cells = /^\| ([^|]+) \| ([^|]+) \|/.exec(line);
+      if (!cells || cells[1] === 'status' || cells[1].startsWith('---')) continue;
+      const statuses = cells[1].split(' / ');
+      const codes = cells[2].split(' / ');
+      codes.forEach((code, i) => pairs.push([statuses[Math.min(i, statuses.length - 1)], code.replace(/`/g, '')]));
+    }
+    return pairs;
+  }
+
+  it('names only codes the server has, each under a status the server answers it with', () => {
+    const rows = tableRows();
+    expect(rows.length).toBeGreaterThan(15);
+    const wrong = rows.filter(([status, code]) => {
+      if (code === '—') return status !== '5xx';
+      if (!(Object.values(ErrorCode) as string[]).includes(code)) return true;
+      const answered = [new DomainError(code as ErrorCode, '').status];
+      if (code === ErrorCode.VALIDATION_FAILED) answered.push(new InvalidRequestError([], '').status); // a request without the route's shape
+      if (code === ErrorCode.MALFORMED_REQUEST) answered.push(408); // Node's requestTimeout (unreadable-request.ts)
+      return !answered.includes(Number(status));
+    });
+    expect(wrong).toEqual([]);
   });
 });
