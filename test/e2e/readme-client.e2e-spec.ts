@@ -111,7 +111,7 @@ describe('README: the WatermelonDB client code, run as written', () => {
     expect(syncProblems()).toEqual([]);
   });
 
-  /** A phone of `member` running the README's code; `token` is what its getAccessToken() answers. */
+  /** A phone of `member` running the README's code; `state.token` is what its getAccessToken() answers (set it to make the token expire). */
   function phone(member: Member, options: { familyId?: string; deviceId?: string } = {}) {
     const deviceId = options.deviceId ?? randomUUID();
     const device = new Device({ baseUrl: t.baseUrl, token: member.token, deviceId, familyId: options.familyId ?? member.familyId });
