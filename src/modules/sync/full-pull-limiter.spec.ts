@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { ErrorCode, type DomainError } from '../../common/errors/domain-error.js';
 import { RequestAbandonedError } from '../../database/abortable-query-runner.js';
 import { FullPullLimiter } from './full-pull-limiter.js';
@@ -58,6 +59,19 @@ describe('FullPullLimiter', () => {
     await f;
   });
 
+  // Found by mutation testing: granting a waiter without checking that its user already runs a turn
+  // passed every test above (only a first acquire was checked for it).
+  it('a freed turn is not given to a waiting user who already has one (their second waits for their first)', async () => {
+    const turns = limiter(2);
+    const endA = await turns.acquire('a');
+    const endB = await turns.acquire('b');
+    const again = turns.acquire('a');
+    endB();
+    expect(await settled(again)).toBe(false);
+    endA();
+    expect(await settled(again)).toBe(true);
+  });
+
   it('serves users in rotation: one asking again and again does not keep a newcomer waiting', async () => {
     const turns = limiter(1);
     const endA = await turns.acquire('a');
@@ -101,6 +115,30 @@ describe('FullPullLimiter', () => {
     expect(await settled(e)).toBe(false);
     endD();
     expect(await settled(e)).toBe(true);
+  });
+
+  // Found by mutation testing: a granted waiter whose wait timer was left running later "timed out"
+  // anyway, and its leave() took another waiter (the last in the queue) out of the queue: that pull
+  // was never served. Only setTimeout is faked: the clock moves by the test, not by waiting.
+  it('a waiter that got its turn is not timed out later: the wait timer of a granted pull is stopped', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const turns = limiter(1, 60);
+      const endA = await turns.acquire('a');
+      const b = turns.acquire('b');
+      jest.advanceTimersByTime(30_000);
+      endA();
+      const endB = await b;
+      const c = turns.acquire('c');
+      // b's wait would have ended here (60 s after it queued); c has waited 30 s of its 60.
+      jest.advanceTimersByTime(30_000);
+      expect(await settled(c)).toBe(false);
+      endB();
+      expect(await settled(c)).toBe(true);
+      (await c)();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('a client already gone never queues', async () => {
