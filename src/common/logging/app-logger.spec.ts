@@ -57,3 +57,42 @@ describe('AppLogger: what an error log line may carry', () => {
     });
   });
 });
+
+// Found by mutation testing: with the pino mixin returning nothing (or the middleware calling next()
+// outside the request's context), lines logged while handling a request lost their request id and no
+// test noticed; only the access line, which names reqId itself, was checked.
+describe('AppLogger: every line logged while a request is handled carries its request id', () => {
+  it('a line logged by a handler after an await has the reqId the response echoes; a line logged outside any request has none', async () => {
+    const { default: express } = await import('express');
+    const { default: request } = await import('supertest');
+    const { requestLogging } = await import('./request-logging.middleware.js');
+    const lines: string[] = [];
+    const pino = createPino(
+      'info',
+      new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          lines.push(chunk.toString());
+          callback();
+        },
+      }),
+    );
+    const logger = new AppLogger(pino);
+    const app = express();
+    app.use(requestLogging(pino));
+    app.get('/fails', async (_req, res) => {
+      await new Promise((r) => setImmediate(r));
+      // As Nest's Logger calls it: message, text, then its context.
+      logger.error({ err: new Error('boom'), path: '/fails' }, 'unhandled error', 'AllExceptionsFilter');
+      res.status(500).json({ statusCode: 500 });
+    });
+    const first = await request(app).get('/fails').set('x-request-id', 'lb-7');
+    const second = await request(app).get('/fails');
+    logger.log('outside any request');
+    const entries = lines.map((line) => JSON.parse(line) as { msg: string; reqId?: string });
+    const handlerIds = entries.filter((e) => e.msg === 'unhandled error').map((e) => e.reqId);
+    expect(first.headers['x-request-id']).toBe('lb-7');
+    expect(handlerIds).toEqual(['lb-7', second.headers['x-request-id']]);
+    expect(second.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(entries.find((e) => e.msg === 'outside any request')).not.toHaveProperty('reqId');
+  });
+});
