@@ -419,6 +419,18 @@ describe('HTTP input handling and error shape (e2e)', () => {
     expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  // Found by mutation testing: an id pattern that let any character through (up to 128 of them) passed
+  // every test; only an over-long id was checked. The id goes into every log line and back to the client.
+  it('an incoming x-request-id with a character outside [A-Za-z0-9._:-] is replaced; one of 128 allowed characters is kept, 129 are not', async () => {
+    for (const bad of ['lb 42', 'lb-42"}', '{"admin":true}', 'id;rm', 'é']) {
+      const res = await t.http().get('/health').set('x-request-id', bad);
+      expect({ bad, id: res.headers['x-request-id'] }).toEqual({ bad, id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    }
+    const longest = 'a.b:c_d-'.repeat(16);
+    expect((await t.http().get('/health').set('x-request-id', longest)).headers['x-request-id']).toBe(longest);
+    expect((await t.http().get('/health').set('x-request-id', `${longest}x`)).headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('sends security headers and no x-powered-by', async () => {
     const res = await t.http().get('/health').expect(200);
     expect(res.headers['x-powered-by']).toBeUndefined();
