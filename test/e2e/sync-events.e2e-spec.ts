@@ -397,6 +397,30 @@ describe('sync events (SSE)', () => {
     }
   });
 
+  // Found by mutation testing: with closed streams never giving their place back (no release on
+  // finalize), the test above still passed: the streams it closed were the oldest, so the newer ones
+  // pushed out only dead places. Here the oldest stream stays open and newer ones come and go.
+  it('a stream the device closed gives its place back: an open older stream is not ended by streams opened and closed after it', async () => {
+    const { MAX_STREAMS_PER_USER, SyncEventsService } = await import('../../src/modules/sync/sync-events.service.js');
+    const owner = await registerFamily(t);
+    const places = () => (t.app.get(SyncEventsService) as unknown as { openStreams: Map<string, unknown[]> }).openStreams.get(owner.user.id)?.length ?? 0;
+    const oldest = await openEvents(t, owner.token);
+    try {
+      await oldest.waitFor((e) => e.type === 'sync');
+      for (let i = 0; i < MAX_STREAMS_PER_USER; i++) {
+        const passing = await openEvents(t, owner.token);
+        await passing.waitFor((e) => e.type === 'sync');
+        await passing.close();
+        // The server has seen it closed (not a pause that hopes it has): only the oldest holds a place.
+        await until(() => places() === 1, 'the closed stream to give its place back');
+      }
+      const version = (await pushTransfusion(t, owner)).body.timestamp as number;
+      await oldest.waitFor((e) => e.type === 'sync' && e.data.version === version);
+    } finally {
+      await oldest.close();
+    }
+  });
+
   it('refuses a stream without a token', async () => {
     const res = await fetch(`${t.baseUrl}/api/v1/sync/events`);
     expect(res.status).toBe(401);
