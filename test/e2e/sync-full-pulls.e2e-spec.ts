@@ -11,7 +11,7 @@ import { FullPullLimiter } from '../../src/modules/sync/full-pull-limiter.js';
 import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { pull, push } from '../factories/sync.factory.js';
 import { useTestApp } from '../setup/test-app.js';
-import { until } from '../setup/wait.js';
+import { holdNextCall, until } from '../setup/wait.js';
 import { register } from '../sync-client/family.js';
 
 describe('sync: full pulls take turns', () => {
@@ -27,27 +27,13 @@ describe('sync: full pulls take turns', () => {
     return m;
   }
 
-  /** Holds the next full pull's body query (a first sync or a replacement) until `release()`. */
   /** Until `n` full pulls wait in the limiter's queue for a turn (rather than a pause that hopes they do). */
   const queued = (n: number) =>
     until(() => (t.app.get(FullPullLimiter) as unknown as { waiting: unknown[] }).waiting.length === n, `${n} full pull(s) waiting for a turn`);
 
-  function holdNextFullPull(): { reached: Promise<void>; release: () => void } {
-    const repository = t.app.get(SyncRepository);
-    const pullBody = repository.pullBody.bind(repository);
-    let reached!: () => void;
-    let release!: () => void;
-    const atGate = new Promise<void>((r) => (reached = r));
-    const gate = new Promise<void>((r) => (release = r));
-    repository.pullBody = async (manager, plan, userId, then) => {
-      if (plan.cursor === 0 || plan.replacement) {
-        repository.pullBody = pullBody;
-        reached();
-        await gate;
-      }
-      return pullBody(manager, plan, userId, then);
-    };
-    return { reached: atGate, release };
+  /** Holds the next full pull's body query (a first sync or a replacement) until `release()`. */
+  function holdNextFullPull() {
+    return holdNextCall(t.app.get(SyncRepository), 'pullBody', (_manager: unknown, plan: { cursor: number; replacement: boolean }) => plan.cursor === 0 || plan.replacement);
   }
 
   it('while one large full pull runs, another waits its turn, then gets 503 SERVER_BUSY with Retry-After; incremental pulls and small full pulls go on', async () => {
