@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { BatchStatement } from '../../database/statement-batch.js';
+import { prepared, type BatchStatement } from '../../database/statement-batch.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 import type { FamilyScope } from './family-context.js';
 
@@ -51,7 +51,7 @@ export function stillMemberStatement(userId: string): BatchStatement {
 }
 
 function membershipStatement(userId: string, lock: '' | ' FOR SHARE'): BatchStatement {
-  return { text: `SELECT family_id::text AS family_id, family_joined_version::text AS joined_version, role FROM users WHERE id = $1${lock}`, values: [userId], prepared: true };
+  return prepared(`SELECT family_id::text AS family_id, family_joined_version::text AS joined_version, role FROM users WHERE id = $1${lock}`, [userId]);
 }
 
 /** Throws `error()` unless the rows of a membership statement show `scope`'s membership (and, with `owner`, its ownership). */

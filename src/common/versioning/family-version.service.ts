@@ -232,18 +232,17 @@ export class FamilyVersionService {
  * version before and the family's record count (wrapped in a SELECT so TypeORM returns plain rows).
  */
 function bumpStatement(familyId: string, after: number): BatchStatement {
-  return {
-    text: `WITH locked AS (SELECT id, sync_version FROM families WHERE id = $1 FOR UPDATE),
-           bumped AS (
-             UPDATE families f
-                SET sync_version = greatest((extract(epoch FROM clock_timestamp()) * 1000)::bigint, locked.sync_version + 1, $2::bigint + 1)
-               FROM locked
-              WHERE f.id = locked.id
-          RETURNING f.sync_version, locked.sync_version AS previous, f.record_count)
-           SELECT sync_version AS version, previous, record_count FROM bumped`,
-    values: [familyId, after],
-    prepared: true,
-  };
+  return prepared(
+    `WITH locked AS (SELECT id, sync_version FROM families WHERE id = $1 FOR UPDATE),
+         bumped AS (
+           UPDATE families f
+              SET sync_version = greatest((extract(epoch FROM clock_timestamp()) * 1000)::bigint, locked.sync_version + 1, $2::bigint + 1)
+             FROM locked
+            WHERE f.id = locked.id
+        RETURNING f.sync_version, locked.sync_version AS previous, f.record_count)
+         SELECT sync_version AS version, previous, record_count FROM bumped`,
+    [familyId, after],
+  );
 }
 
 function bumpedVersion(rows: unknown[]): { version: number; previousVersion: number; recordCount: number } {

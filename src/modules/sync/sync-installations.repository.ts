@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { BatchStatement } from '../../database/statement-batch.js';
+import { prepared, type BatchStatement } from '../../database/statement-batch.js';
 import type { LastPush } from './sync-push.rules.js';
 
 /** Cursors kept per installation (see recordCursor). */
@@ -26,16 +26,15 @@ export class SyncInstallationsRepository {
   recordCursor(deviceId: string | null, familyId: string, version: number): BatchStatement[] {
     if (!deviceId) return [];
     return [
-      {
-        text: `WITH recorded AS (
-                 INSERT INTO sync_cursors (device_id, version, family_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
-               )
-               DELETE FROM sync_cursors
-                WHERE device_id = $1
-                  AND version < (SELECT version FROM sync_cursors WHERE device_id = $1 ORDER BY version DESC OFFSET ${CURSORS_KEPT - 1} LIMIT 1)`,
-        values: [deviceId, version, familyId],
-        prepared: true,
-      },
+      prepared(
+        `WITH recorded AS (
+               INSERT INTO sync_cursors (device_id, version, family_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
+             )
+             DELETE FROM sync_cursors
+              WHERE device_id = $1
+                AND version < (SELECT version FROM sync_cursors WHERE device_id = $1 ORDER BY version DESC OFFSET ${CURSORS_KEPT - 1} LIMIT 1)`,
+        [deviceId, version, familyId],
+      ),
     ];
   }
 
@@ -76,16 +75,15 @@ export class SyncInstallationsRepository {
    * A statement for the push's look-up batch; its rows are read by lastPushRows.
    */
   lastPush(deviceId: string, familyId: string, fingerprints: Map<string, string>): BatchStatement {
-    return {
-      text: `SELECT e.key, w.fingerprint, max((e.value ->> 1)::bigint)::text AS version
-               FROM sync_last_pushes p
-              CROSS JOIN LATERAL jsonb_each(p.fingerprints) e
-               JOIN unnest($3::text[], $4::text[]) AS w(key, fingerprint) ON w.key = e.key AND w.fingerprint = e.value ->> 0
-              WHERE p.device_id = $1 AND p.family_id = $2
-              GROUP BY e.key, w.fingerprint`,
-      values: [deviceId, familyId, [...fingerprints.keys()], [...fingerprints.values()]],
-      prepared: true,
-    };
+    return prepared(
+      `SELECT e.key, w.fingerprint, max((e.value ->> 1)::bigint)::text AS version
+             FROM sync_last_pushes p
+            CROSS JOIN LATERAL jsonb_each(p.fingerprints) e
+             JOIN unnest($3::text[], $4::text[]) AS w(key, fingerprint) ON w.key = e.key AND w.fingerprint = e.value ->> 0
+            WHERE p.device_id = $1 AND p.family_id = $2
+            GROUP BY e.key, w.fingerprint`,
+      [deviceId, familyId, [...fingerprints.keys()], [...fingerprints.values()]],
+    );
   }
 
   /** What lastPush's statement found. */
@@ -95,11 +93,10 @@ export class SyncInstallationsRepository {
 
   /** Replaces the device's last push with this one (in its transaction: only a committed push is remembered). */
   recordLastPush(deviceId: string, userId: string, familyId: string, fingerprints: Record<string, [string, number]>): BatchStatement {
-    return {
-      text: `INSERT INTO sync_last_pushes (device_id, user_id, family_id, fingerprints) VALUES ($1, $2, $3, $4::jsonb)
-             ON CONFLICT (device_id, user_id) DO UPDATE SET family_id = EXCLUDED.family_id, fingerprints = EXCLUDED.fingerprints`,
-      values: [deviceId, userId, familyId, JSON.stringify(fingerprints)],
-      prepared: true,
-    };
+    return prepared(
+      `INSERT INTO sync_last_pushes (device_id, user_id, family_id, fingerprints) VALUES ($1, $2, $3, $4::jsonb)
+           ON CONFLICT (device_id, user_id) DO UPDATE SET family_id = EXCLUDED.family_id, fingerprints = EXCLUDED.fingerprints`,
+      [deviceId, userId, familyId, JSON.stringify(fingerprints)],
+    );
   }
 }

@@ -280,23 +280,22 @@ export class SyncRepository {
   ): Promise<PullState | null> {
     const results = await runBatch(manager, [
       ...before,
-      {
-        text: `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
-                      held.this_family, held.other_family, latest.other_family AS latest_other_family
-                 FROM users u
-                 LEFT JOIN families f ON f.id = $2
-                 CROSS JOIN LATERAL (
-                        SELECT coalesce(bool_or(c.family_id = $2), false) AS this_family, coalesce(bool_or(c.family_id <> $2), false) AS other_family
-                          FROM sync_cursors c
-                         WHERE c.device_id = $3::text AND c.version = $4::bigint
-                      ) held
-                 LEFT JOIN LATERAL (
-                        SELECT c.family_id <> $2 AS other_family FROM sync_cursors c WHERE c.device_id = $3::text ORDER BY c.version DESC LIMIT 1
-                      ) latest ON true
-                WHERE u.id = $1`,
-        values: [userId, familyId, deviceId, cursor],
-        prepared: true,
-      },
+      prepared(
+        `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
+                    held.this_family, held.other_family, latest.other_family AS latest_other_family
+               FROM users u
+               LEFT JOIN families f ON f.id = $2
+               CROSS JOIN LATERAL (
+                      SELECT coalesce(bool_or(c.family_id = $2), false) AS this_family, coalesce(bool_or(c.family_id <> $2), false) AS other_family
+                        FROM sync_cursors c
+                       WHERE c.device_id = $3::text AND c.version = $4::bigint
+                    ) held
+               LEFT JOIN LATERAL (
+                      SELECT c.family_id <> $2 AS other_family FROM sync_cursors c WHERE c.device_id = $3::text ORDER BY c.version DESC LIMIT 1
+                    ) latest ON true
+              WHERE u.id = $1`,
+        [userId, familyId, deviceId, cursor],
+      ),
     ]);
     const rows = results[results.length - 1] as Array<{
       family_id: string | null;
@@ -425,17 +424,16 @@ export class SyncRepository {
    * push's check).
    */
   insertBloodTestTombstones(ids: string[], stamp: WriteStamp): BatchStatement {
-    return {
-      text: `WITH ins AS (
-               INSERT INTO blood_tests (id, family_id, date, created_at, updated_at, server_version, server_created_version,
-                                        deleted_at, created_by, updated_by, created_by_device, deleted_by_device)
-               SELECT id, $2, 0, $6, $6, $3, $3, $3, $4, $4, $5, $5 FROM unnest($1::uuid[]) AS id
-               ON CONFLICT (id) DO NOTHING
-               RETURNING 1)
-             SELECT count(*)::int AS inserted FROM ins`,
-      values: [ids, stamp.familyId, stamp.version, stamp.userId, stamp.deviceId, stamp.now],
-      prepared: true,
-    };
+    return prepared(
+      `WITH ins AS (
+             INSERT INTO blood_tests (id, family_id, date, created_at, updated_at, server_version, server_created_version,
+                                      deleted_at, created_by, updated_by, created_by_device, deleted_by_device)
+             SELECT id, $2, 0, $6, $6, $3, $3, $3, $4, $4, $5, $5 FROM unnest($1::uuid[]) AS id
+             ON CONFLICT (id) DO NOTHING
+             RETURNING 1)
+           SELECT count(*)::int AS inserted FROM ins`,
+      [ids, stamp.familyId, stamp.version, stamp.userId, stamp.deviceId, stamp.now],
+    );
   }
 
   /**
@@ -445,22 +443,21 @@ export class SyncRepository {
    * cursor was a 409 (assertNoConflicts, from findExisting's cascade rows).
    */
   tombstoneOrphanResults(stamp: WriteStamp): BatchStatement {
-    return {
-      // deleted_by_device stays unknown: the device that deleted the test may still hold the results.
-      // Both sides are found by this write's version (server_version = $2, on the (family_id,
-      // server_version) indexes): the tests it tombstoned, and the results it wrote. Joined the other
-      // way (every deleted test of the family, then its results) it read all of them, or the whole
-      // table in one scan, under the family lock on every push touching blood tests.
-      text: `UPDATE blood_test_results r SET deleted_at = $2, server_version = $2, updated_by = $3, deleted_by_device = NULL
-              WHERE r.deleted_at IS NULL
-                AND r.id IN (SELECT live.id FROM blood_tests b JOIN blood_test_results live ON live.blood_test_id = b.id
-                              WHERE b.family_id = $1 AND b.server_version = $2 AND b.deleted_at IS NOT NULL AND live.family_id = $1
-                             UNION ALL
-                             SELECT written.id FROM blood_test_results written JOIN blood_tests b ON b.id = written.blood_test_id
-                              WHERE written.family_id = $1 AND written.server_version = $2 AND b.family_id = $1 AND b.deleted_at IS NOT NULL)`,
-      values: [stamp.familyId, stamp.version, stamp.userId],
-      prepared: true,
-    };
+    // deleted_by_device stays unknown: the device that deleted the test may still hold the results.
+    // Both sides are found by this write's version (server_version = $2, on the (family_id,
+    // server_version) indexes): the tests it tombstoned, and the results it wrote. Joined the other
+    // way (every deleted test of the family, then its results) it read all of them, or the whole
+    // table in one scan, under the family lock on every push touching blood tests.
+    return prepared(
+      `UPDATE blood_test_results r SET deleted_at = $2, server_version = $2, updated_by = $3, deleted_by_device = NULL
+            WHERE r.deleted_at IS NULL
+              AND r.id IN (SELECT live.id FROM blood_tests b JOIN blood_test_results live ON live.blood_test_id = b.id
+                            WHERE b.family_id = $1 AND b.server_version = $2 AND b.deleted_at IS NOT NULL AND live.family_id = $1
+                           UNION ALL
+                           SELECT written.id FROM blood_test_results written JOIN blood_tests b ON b.id = written.blood_test_id
+                            WHERE written.family_id = $1 AND written.server_version = $2 AND b.family_id = $1 AND b.deleted_at IS NOT NULL)`,
+      [stamp.familyId, stamp.version, stamp.userId],
+    );
   }
 }
 
