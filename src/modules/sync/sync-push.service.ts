@@ -84,8 +84,6 @@ export class SyncPushService {
     const { changes, cursor } = readBody(input.body, input.lastPulledAt);
     const push = validatePush(changes, familyId, { requireFamilyId: input.fromDevice ?? false });
     if (!push.recordCount) return { timestamp: await this.currentVersion(familyId) };
-    // The write re-checks the caller's membership under the family lock (a join or a removal that
-    // committed meanwhile): 409 membership_changed, as the pull answers.
     const deletedTests = push.tables.find((t) => t.spec.name === 'blood_tests')?.deleted ?? [];
     // A push whose answer was lost comes again with the next sync: its records must not undo what
     // other devices wrote since (replayedRecords). Only a device can be recognized.
