@@ -27,6 +27,8 @@ import { runPendingMigrations } from './migration-runner.js';
         // server that is not accepting connections yet (a container starting beside us) is waited for: 5 tries, ~8 s.
         retryAttempts: db.url ? 5 : 0,
         retryDelay: 2000,
+        // Each "Unable to connect to the database … Retrying (n)" line names its cause (refused, timed out, bad password).
+        verboseRetryLog: true,
         toRetry: (error: unknown) => Boolean(db.url) && isDatabaseUnavailable(error),
       }),
       // Pending migrations run under the lock every migration run takes (migration-runner.ts), not

@@ -250,6 +250,20 @@ describe('node dist/main.js', () => {
     if (url.password) expect(app.output()).not.toContain(decodeURIComponent(url.password));
   });
 
+  it('a DATABASE_URL server not accepting connections yet is waited for, each retry line naming its cause; SIGTERM ends the wait (the lines said only "Unable to connect to the database. Retrying (1)...")', async () => {
+    const url = new URL(process.env.TEST_DATABASE_URL!);
+    url.hostname = '127.0.0.1';
+    url.port = String(await freePort()); // nothing listens there
+    const app = start({ DATABASE_URL: url.toString(), PORT: String(await freePort()), JWT_SECRET: 'x'.repeat(40), DATA_DIR: tempDir() });
+    await app.waitFor(/Retrying \(1\)/, 30_000);
+    const retry = app.lines().find((l) => /Retrying \(1\)/.test(String(l.msg)))!;
+    expect(retry.msg).toMatch(new RegExp(`^Unable to connect to the database\\. Message: connect ECONNREFUSED 127\\.0\\.0\\.1:${url.port}\\. Retrying \\(1\\)\\.\\.\\.$`));
+    expect(retry.stack).toMatch(/^Error: connect ECONNREFUSED/); // Nest's error(message, stack): the stack is kept
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+    expect(app.output()).toMatch(/SIGTERM received during start-up/);
+  });
+
   itOnEmbeddedRun('a DATA_DIR that cannot be written: one line naming DATA_DIR, without a stack, and no PostgreSQL started (found by review)', async () => {
     const file = join(tempDir(), 'a-file');
     writeFileSync(file, ''); // a folder below a file cannot be made, whoever we are (root included)

@@ -94,6 +94,10 @@ export class AppLogger implements LoggerService {
       this.pino[method]({ context, ...(message as object) }, text);
     } else if (message instanceof Error) {
       this.pino[method]({ context, err: message }, message.message);
+    } else if ((level === 'error' || level === 'fatal') && typeof rest[0] === 'string') {
+      // Nest's error(message, stack, context): its own modules pass the cause only as the stack
+      // (TypeORM's "Unable to connect to the database", the exceptions handler), so it is kept.
+      this.pino[method]({ context, stack: rest[0] }, String(message));
     } else {
       this.pino[method]({ context }, String(message));
     }
