@@ -96,3 +96,19 @@ describe('AppLogger: every line logged while a request is handled carries its re
     expect(entries.find((e) => e.msg === 'outside any request')).not.toHaveProperty('reqId');
   });
 });
+
+describe("AppLogger: Nest's error(message, stack, context)", () => {
+  it('keeps the stack Nest passes (its modules give the cause only there); a missing stack adds nothing, and other levels take no stack', () => {
+    const { lines, logger } = capture();
+    // As Nest's context-bound Logger calls it: an absent stack is passed as undefined before the context.
+    logger.error('Unable to connect to the database. Retrying (1)...', 'Error: connect ECONNREFUSED 10.0.0.5:5432\n    at x', 'TypeOrmModule');
+    logger.error('no stack', undefined, 'Somewhere');
+    logger.warn('a warning', 'Somewhere');
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries[0]).toMatchObject({ level: 50, context: 'TypeOrmModule', stack: 'Error: connect ECONNREFUSED 10.0.0.5:5432\n    at x' });
+    expect(entries[1]).toMatchObject({ level: 50, context: 'Somewhere', msg: 'no stack' });
+    expect(entries[1]).not.toHaveProperty('stack');
+    expect(entries[2]).toMatchObject({ level: 40, context: 'Somewhere', msg: 'a warning' });
+    expect(entries[2]).not.toHaveProperty('stack');
+  });
+});
