@@ -821,6 +821,38 @@ describe('sync with the real WatermelonDB client', () => {
     expect(clientLog.slice(logFrom)).toEqual([]);
   });
 
+  it("a replacement of a phone that may hold this family carries the deletions since its cursor: a record it pushed (answer lost) and another member deleted meanwhile leaves it, and its next push does not bring the record back (found by review)", async () => {
+    const db = t.app.get(DataSource);
+    const [owner, member] = await registerFamily(t, 1);
+    const ownerPhone = device(owner);
+    // An app that sends no X-Device-Id (the header is optional): after a leave and rejoin, nothing
+    // says what the phone holds, and its pull is a replacement listed by its cursor (README).
+    const memberPhone = new Device({ baseUrl: t.baseUrl, token: member.token, familyId: member.familyId, deviceId: null });
+    await memberPhone.sync();
+    const mistaken = await memberPhone.create('transfusions', { date: 1, volume_ml: 100, notes: 'entered by mistake' });
+    // Applied, but the answer never arrives: the phone still holds the record as new (unpushed).
+    await expect(memberPhone.sync({ losePushResponse: true })).rejects.toBeInstanceOf(LostResponseError);
+    await ownerPhone.sync();
+    await ownerPhone.remove('transfusions', mistaken);
+    await ownerPhone.sync();
+    // The member leaves and rejoins (by mistake); the family's current invite code, a fresh sign-in.
+    await t.http().post('/api/v1/families/me/leave').set('Authorization', `Bearer ${memberPhone.token}`).expect(204);
+    const { body: current } = await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${owner.token}`).expect(200);
+    memberPhone.token = (await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200)).body.access_token;
+    await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${memberPhone.token}`).send({ invite_code: current.invite_code }).expect(200);
+
+    const logFrom = clientLog.length;
+    await memberPhone.sync();
+    expect(memberPhone.lastPull?.experimentalStrategy).toBe('replacement');
+    // As an incremental pull would: the deletion reaches the phone, over its unacknowledged copy.
+    expect(await memberPhone.find('transfusions', mistaken)).toBeNull();
+    const [row] = await db.query('SELECT deleted_at FROM transfusions WHERE id = $1', [mistaken]);
+    expect(row.deleted_at).not.toBeNull();
+    await sameData(ownerPhone, memberPhone);
+    expect(await ownerPhone.find('transfusions', mistaken)).toBeNull();
+    expect(clientLog.slice(logFrom)).toEqual([]);
+  });
+
   it("another family's user signing in on the same phone (same installation, database not cleared) gets a replacement: the previous family's records leave, the new family's whole history comes", async () => {
     const [u1] = await registerFamily(t);
     const [u2] = await registerFamily(t); // joined family B before the phone's last sync

@@ -206,7 +206,7 @@ export function planPull(input: PullInput): PullPlan {
   // A replacement sends every live row: as `created` only to a phone the installation's records say
   // holds another family (the record of its cursor, or else its latest recorded answer, names another
   // family: it holds none of these rows); to any other by the cursor, as an incremental pull does
-  // (`held`: `updated` up to it). Such a phone may well hold this family — a database restored from
+  // (`held`: `updated` up to it, and the deletions since it). Such a phone may well hold this family — a database restored from
   // an older backup (every cursor ahead of it, unrecorded), a member removed and added back, a cursor
   // pulled without X-Device-Id — with records it deleted offline and has not pushed yet: sent as
   // `created`, WatermelonDB destroys such a deletion and re-creates the record, and the deletion never

@@ -10,8 +10,11 @@ import type { WriteStamp } from './write-stamp.js';
  * - `full`: every live row as `created` (first sync, replacement, table new to the client);
  * - `incremental`: rows with server_version > cursor, created / updated / deleted;
  * - `columns`: incremental plus every live row (the client gained columns in this table);
- * - `held`: every live row, as `created` or `updated` by the cursor as in `incremental` (a replacement
- *   for a phone that may hold this family's records: see planPull).
+ * - `held`: what `incremental` sends, plus every live row, as `created` or `updated` by the cursor (a
+ *   replacement for a phone that may hold this family's records: see planPull). Its deletions since the
+ *   cursor matter: a replacement keeps the phone's records it has not pushed (WatermelonDB's `created`),
+ *   and one the server deleted after the cursor (its push's answer was lost, another member deleted it)
+ *   would otherwise be pushed again and revive the record (found by review).
  */
 export type PullMode = 'full' | 'incremental' | 'columns' | 'held';
 
@@ -128,7 +131,7 @@ function tableChangesSql(spec: TableSpec, mode: PullMode, schemaVersion: number 
   const scope = spec.isFamilyRow ? 't.id = $1' : 't.family_id = $1';
   const deletedAt = spec.isFamilyRow ? 'NULL::bigint' : 't.deleted_at';
   const where =
-    mode === 'full' || mode === 'held'
+    mode === 'full'
       ? `${scope} AND ${deletedAt} IS NULL`
       : mode === 'incremental'
         ? `${scope} AND t.server_version > $2`
