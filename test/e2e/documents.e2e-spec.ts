@@ -639,15 +639,17 @@ describe('files: upload and download', () => {
   });
   describe('an upload that outlives the uploader\'s membership', () => {
     /** An owner and a member of one family (the member joined by the invite code). */
-    async function familyWithMember(): Promise<{ owner: Member; member: Member }> {
+    async function familyWithMember(): Promise<{ owner: Member; member: Member; email: string; refreshToken: string }> {
       const owner = await register(t);
       const { invite_code } = (await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${owner.token}`).expect(200)).body;
-      const res = await t
-        .http()
-        .post('/api/v1/auth/register')
-        .send({ email: `files-${randomUUID()}@example.test`, password: 'correct horse battery', invite_code })
-        .expect(201);
-      return { owner, member: { token: res.body.access_token, familyId: res.body.user.family_id, userId: res.body.user.id } };
+      const email = `files-${randomUUID()}@example.test`;
+      const res = await t.http().post('/api/v1/auth/register').send({ email, password: 'correct horse battery', invite_code }).expect(201);
+      return {
+        owner,
+        member: { token: res.body.access_token, familyId: res.body.user.family_id, userId: res.body.user.id },
+        email,
+        refreshToken: res.body.refresh_token,
+      };
     }
 
     /**
@@ -755,6 +757,34 @@ describe('files: upload and download', () => {
         release();
         files.withManager = withManager;
       }
+    });
+
+    it.each([
+      ['a bare file, its sign-in logged out', {}, 'logout'],
+      ['a new document, the password changed on another phone', { name: 'Written after sign-out', category: 'other' }, 'password'],
+    ] as const)('signed out meanwhile, it writes nothing (401) and leaves no file: %s', async (_, fields, how) => {
+      // A lost or stolen phone's sign-in is ended (logout from it, or a password change elsewhere):
+      // "every other sign-in ends at once", also for an upload it had begun. Found by review: the
+      // upload re-checked the membership only, and recorded the file (and the document) minutes later.
+      const { owner, member, email, refreshToken } = await familyWithMember();
+      const before = await familyRows(owner.familyId);
+      const answer = await slowUpload(member, fields, async () => {
+        if (how === 'logout') {
+          await t.http().post('/api/v1/auth/logout').send({ refresh_token: refreshToken }).expect(204);
+          return;
+        }
+        const other = (await t.http().post('/api/v1/auth/login').send({ email, password: 'correct horse battery' }).expect(200)).body.access_token;
+        await t
+          .http()
+          .post('/api/v1/auth/change-password')
+          .set('Authorization', `Bearer ${other}`)
+          .send({ current_password: 'correct horse battery', new_password: 'a new horse battery' })
+          .expect(200);
+      });
+      expect(answer).toMatchObject({ status: 401, body: { statusCode: 401, details: { code: 'UNAUTHENTICATED' } } });
+      const after = await familyRows(owner.familyId);
+      expect(after).toEqual(before);
+      expect(listFiles(uploadDir).filter((f) => f.startsWith(owner.familyId))).toEqual([]);
     });
 
     it('joined another family meanwhile, it writes into neither', async () => {

@@ -10,6 +10,12 @@ export interface FamilyScope {
   role: FamilyRole;
   /** Family sync_version when the user joined it (sync cursors older than this get a full replacement). */
   joinedVersion: number;
+  /**
+   * The sign-in (refresh-token chain) of the request's access token. A write re-checks under its
+   * locks that it has not ended since the guard ran (logout, password change or reset), as it
+   * re-checks the membership. Absent or null (CLI jobs, a token from before sign-ins had ids): not checked.
+   */
+  signInId?: string | null;
 }
 
 const storage = new AsyncLocalStorage<FamilyScope>();

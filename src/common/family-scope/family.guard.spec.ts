@@ -46,7 +46,7 @@ describe('FamilyGuard (after the JWT strategy)', () => {
     const { request, error } = await resolve(member.id);
     expect(error).toBeUndefined();
     const [row] = await kit.dataSource.query('SELECT family_joined_version FROM users WHERE id = $1', [member.id]);
-    expect(request.familyScope).toEqual({ userId: member.id, familyId: owner.family_id, role: 'member', joinedVersion: Number(row.family_joined_version) });
+    expect(request.familyScope).toEqual({ userId: member.id, familyId: owner.family_id, role: 'member', joinedVersion: Number(row.family_joined_version), signInId: null });
   });
 
   it('a removed member is refused on the very next request (NO_FAMILY, 403), though the token is still valid', async () => {

@@ -16,7 +16,7 @@ export class FamilyGuard implements CanActivate {
     if (!user.familyId || !user.role) {
       throw new DomainError(ErrorCode.NO_FAMILY, 'You are not a member of a family; join one with an invite code, or create one (POST /api/v1/families)');
     }
-    request.familyScope = { userId: user.userId, familyId: user.familyId, role: user.role, joinedVersion: user.joinedVersion };
+    request.familyScope = { userId: user.userId, familyId: user.familyId, role: user.role, joinedVersion: user.joinedVersion, signInId: user.signInId };
     return true;
   }
 }

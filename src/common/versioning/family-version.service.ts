@@ -108,7 +108,7 @@ export class FamilyVersionService {
         verifyMembership(member, scope, options.membershipChanged, { owner: options.asOwner });
         return work({ ...write, reads });
       },
-      { committing: options.committing, reads: [stillMemberStatement(scope.userId), ...(options.reads ?? [])] },
+      { committing: options.committing, reads: [stillMemberStatement(scope), ...(options.reads ?? [])] },
     );
   }
 
