@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { FamilyVersionService } from '../../src/common/versioning/family-version.service.js';
+import { FamilyMembershipService } from '../../src/modules/families/family-membership.service.js';
 import { connectionName } from '../../src/database/connection-name.js';
 import { bearer, familyWithMember, joinFamily, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
@@ -954,6 +955,33 @@ describe('families (e2e)', () => {
           expect(founded).toEqual([]);
         }
       }
+    });
+
+    it('a founding that committed answers 201 even when the founder joins another family (another phone) before the answer is written (found by review: 409, "nothing was created")', async () => {
+      const { member, token } = await removedMember();
+      const target = await registerFamily(t);
+      const memberships = t.app.get(FamilyMembershipService);
+      const createWithOwner = memberships.createWithOwner.bind(memberships);
+      let joined: { status: number } | undefined;
+      // Right after the founding's commit, before its answer: the user's other phone joins another family.
+      const spy = jest.spyOn(memberships, 'createWithOwner').mockImplementationOnce(async (...args) => {
+        const founded = await createWithOwner(...args);
+        joined = await t.http().post('/api/v1/auth/join-family').set(bearer(token)).send({ invite_code: target.inviteCode });
+        return founded;
+      });
+      try {
+        const created = await t.http().post('/api/v1/families').set(bearer(token)).send({ patient_name: 'Founded' });
+        expect(joined?.status).toBe(200);
+        // The family was made: the answer says so, with the family as its founding left it.
+        expect(created.status).toBe(201);
+        expect(created.body).toMatchObject({ patient_name: 'Founded', members: [{ id: member.user.id, role: 'owner' }] });
+        expect(await foundedBy(member.user.id)).toEqual([{ id: created.body.id }]);
+      } finally {
+        spy.mockRestore();
+      }
+      // The join moved them on and settled the family left: no members, no code.
+      const [user] = await t.db.query('SELECT family_id::text AS family_id, role FROM users WHERE id = $1', [member.user.id]);
+      expect(user).toEqual({ family_id: target.family.id, role: 'member' });
     });
 
     it('the new family is taken above the version the member was removed at, whatever the clocks did: a phone holding the old family pulls a replacement', async () => {

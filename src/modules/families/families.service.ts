@@ -131,10 +131,11 @@ export class FamiliesService {
 
   /**
    * The family as a write leaves it, read in that write's transaction (under the family lock, with
-   * the caller's membership just checked). Read after the commit instead, a removal of the caller
-   * committing in between made a write that had committed answer 409 MEMBERSHIP_CHANGED (found by review).
+   * the caller's membership just checked; or the founding of a family, FamilyMembershipService).
+   * Read after the commit instead, a removal of the caller committing in between made a write that
+   * had committed answer 409 MEMBERSHIP_CHANGED (found by review).
    */
-  private async currentIn(manager: EntityManager): Promise<FamilyResponse> {
+  async currentIn(manager: EntityManager): Promise<FamilyResponse> {
     const family = await this.families.withManager(manager).current();
     if (!family) throw FamiliesErrors.familyNotFound();
     return FamilyResponse.withMembers(family, await this.members.withManager(manager).list());

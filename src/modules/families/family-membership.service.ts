@@ -158,7 +158,7 @@ export class FamilyMembershipService {
    * ahead of the clock) predate the membership and the next pull is a replacement snapshot; their
    * row is locked and read again inside the transaction, so of two POSTs (or a POST and a join)
    * one wins and the other gets 409 (ALREADY_IN_FAMILY, or MEMBERSHIP_CHANGED) with nothing made.
-   * Answers the family as GET /families/me does.
+   * Answers the family as GET /families/me shows it, read in the founding's transaction (as the founding left it).
    */
   async createForMember(caller: Pick<AuthenticatedUser, 'userId' | 'familyId' | 'joinedVersion'>, patient: UpdateFamilyDto): Promise<FamilyResponse> {
     if (caller.familyId) throw FamiliesErrors.alreadyInAFamily();
@@ -173,12 +173,15 @@ export class FamilyMembershipService {
         if (founder.familyJoinedVersion !== caller.joinedVersion) throw membershipChanged();
         await manager.getRepository(UserEntity).update({ id: founder.id }, { familyId, role: 'owner', familyJoinedVersion: version });
         await this.versions.notifyMembershipChange(manager, founder.id);
-        return { id: founder.id, familyId, version };
+        // The answer is read in the founding's transaction: read after its commit, a join from the
+        // founder's other phone committing in between made a family that was made answer 409
+        // MEMBERSHIP_CHANGED, "nothing was created" (found by review; as for a hand-over, currentIn).
+        const scope = { userId: founder.id, familyId, role: 'owner' as const, joinedVersion: version };
+        return { id: founder.id, family: await this.familyContext.run(scope, () => this.families.currentIn(manager)) };
       },
       { above: caller.joinedVersion, patient },
     );
-    const scope = { userId: founded.id, familyId: founded.familyId, role: 'owner' as const, joinedVersion: founded.version };
-    return this.familyContext.run(scope, () => this.families.getCurrent());
+    return founded.family;
   }
 
   /**
