@@ -28,6 +28,9 @@ async function main(): Promise<number> {
   await CommandFactory.run(CliModule, {
     // On stderr (stdout is the command's result: `--json | jq`); warnings and errors unless LOG_LEVEL=debug.
     logger: new CliLogger(cliLogLevels(process.env.LOG_LEVEL)),
+    // A module that fails to start (a JWT secret file that holds no secret) is thrown to main(), which
+    // reports it in one line and stops the embedded database, rather than Nest exiting on its own.
+    abortOnError: false,
     // Commander has printed its one-line message (unknown option/command, missing value) or the help:
     // throw instead of letting it call process.exit, so the embedded database still gets stopped.
     errorHandler: (error) => {

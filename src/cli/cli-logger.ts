@@ -18,6 +18,9 @@ export class CliLogger extends ConsoleLogger {
     errorStack?: unknown,
     params?: Record<string, unknown>,
   ): void {
+    // Nest logs a module's start-up failure with its stack before rethrowing it (abortOnError: false);
+    // the CLI reports that error itself in one line. Its stack is for LOG_LEVEL=debug.
+    if (context === 'ExceptionHandler' && !this.isLevelEnabled('debug')) return;
     super.printMessages(messages, context, logLevel, 'stderr', errorStack, params);
   }
 }

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -514,6 +514,21 @@ describe('admin CLI (node dist/cli.js)', () => {
 
     it('a bad configuration value', async () => {
       expectOneLineFailure(await cli(['seed'], { EMBEDDED_PG_PORT: 'high' }), /invalid configuration: EMBEDDED_PG_PORT="high"/);
+    });
+
+    // Found by the operator review: the secret is read as the CLI's modules start, and Nest logged that
+    // failure with its stack (ExceptionHandler) and exited on its own, past the one-line report.
+    it('a JWT secret file in DATA_DIR that holds no secret (JWT_SECRET unset): one line, no stack', async () => {
+      const ownDataDir = mkdtempSync(join(tmpdir(), 'hemoday-cli-secret-'));
+      try {
+        writeFileSync(join(ownDataDir, 'jwt-secret'), '');
+        expectOneLineFailure(
+          await cli(['family:show', 'ABCDEF'], { JWT_SECRET: undefined, DATA_DIR: ownDataDir }),
+          /^error: The JWT secret file .*jwt-secret holds no secret/,
+        );
+      } finally {
+        rmSync(ownDataDir, { recursive: true, force: true });
+      }
     });
 
     it('--help needs no database', async () => {
