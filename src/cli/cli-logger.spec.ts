@@ -41,6 +41,25 @@ describe('CliLogger (both CLIs)', () => {
     expect(none).not.toContain('\x1b[');
   });
 
+  // Found by the operator review: files:cleanup's "could not delete an orphaned stored object" came out as
+  // `Object(2) { err: Error: EPERM … at … }` over 20 lines, the message last, as if it were a stack.
+  it("prints a service's structured entry (fields, message) on one line: message, then fields, an error by its message; the stack from LOG_LEVEL=debug", () => {
+    const failure = Object.assign(new Error("EPERM: operation not permitted, unlink '/srv/uploads/f/k'"), { code: 'EPERM' });
+    const lines = () => writes.stderr.join('').trimEnd().split('\n');
+    new CliLogger(cliLogLevels(undefined), { isTTY: false }).error({ err: failure, key: 'f/k' }, 'could not delete an orphaned stored object', 'FileCleanupService');
+    new CliLogger(cliLogLevels(undefined), { isTTY: false }).warn({ durationMs: 1200, familyId: 'f' }, 'slow query', 'TypeORM');
+    const quiet = lines();
+    writes.stderr = [];
+    new CliLogger(cliLogLevels('debug'), { isTTY: false }).error({ err: failure, key: 'f/k' }, 'could not delete an orphaned stored object', 'FileCleanupService');
+    const debug = lines();
+    jest.restoreAllMocks();
+    expect(quiet).toHaveLength(2);
+    expect(quiet[0]).toMatch(/ERROR \[FileCleanupService\] could not delete an orphaned stored object \(err: EPERM: operation not permitted, unlink '\/srv\/uploads\/f\/k'; key: f\/k\)$/);
+    expect(quiet[1]).toMatch(/WARN \[TypeORM\] slow query \(durationMs: 1200; familyId: f\)$/);
+    expect(debug[0]).toMatch(/ERROR \[FileCleanupService\] could not delete an orphaned stored object \(err: EPERM/);
+    expect(debug.slice(1).join('\n')).toMatch(/^\s+at /m);
+  });
+
   it.each([
     [undefined, ['warn', 'error', 'fatal']],
     ['info', ['warn', 'error', 'fatal']],

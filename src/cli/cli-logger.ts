@@ -10,6 +10,40 @@ export class CliLogger extends ConsoleLogger {
     super({ logLevels, colors: Boolean(stream.isTTY) && !process.env.NO_COLOR });
   }
 
+  // The services log as the app's pino logger reads it, (fields, message, context): ConsoleLogger printed
+  // the fields as a multi-line object, an error with its whole stack, and took the message for a stack.
+  override error(message: unknown, ...rest: unknown[]): void {
+    super.error(...(this.oneLine(message, rest, true) as [unknown, ...unknown[]]));
+  }
+  override warn(message: unknown, ...rest: unknown[]): void {
+    super.warn(...(this.oneLine(message, rest, false) as [unknown, ...unknown[]]));
+  }
+  override log(message: unknown, ...rest: unknown[]): void {
+    super.log(...(this.oneLine(message, rest, false) as [unknown, ...unknown[]]));
+  }
+  override debug(message: unknown, ...rest: unknown[]): void {
+    super.debug(...(this.oneLine(message, rest, false) as [unknown, ...unknown[]]));
+  }
+
+  /**
+   * `(fields, message, context)` → `message (key: value; …)` on one line, an error by its message; the
+   * error's stack follows (as ConsoleLogger prints a stack) from LOG_LEVEL=debug. Anything else as given.
+   */
+  private oneLine(message: unknown, rest: unknown[], withStack: boolean): unknown[] {
+    if (message === null || typeof message !== 'object' || message instanceof Error || typeof rest[0] !== 'string') return [message, ...rest];
+    const [text, ...context] = rest as [string, ...unknown[]];
+    let stack: string | undefined;
+    const fields = Object.entries(message as Record<string, unknown>).map(([key, value]) => {
+      if (value instanceof Error) {
+        stack ??= value.stack;
+        return `${key}: ${value.message.split('\n')[0]}`;
+      }
+      return `${key}: ${typeof value === 'string' ? value : shown(value)}`;
+    });
+    const line = fields.length ? `${text} (${fields.join('; ')})` : text;
+    return withStack && stack && this.isLevelEnabled('debug') ? [line, stack, ...context] : [line, ...context];
+  }
+
   protected override printMessages(
     messages: unknown[],
     context?: string,
@@ -44,5 +78,14 @@ export function cliLogLevels(level: string | undefined): LogLevel[] {
       return ['verbose', 'log', 'debug', 'warn', 'error', 'fatal'];
     default: // info, warn, unset or not valid yet (validated later)
       return ['warn', 'error', 'fatal'];
+  }
+}
+
+/** A field's value on a log line: JSON where it can be (a bigint or a cycle cannot). */
+function shown(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
   }
 }
