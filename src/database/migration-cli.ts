@@ -53,7 +53,8 @@ async function show(dataSource: DataSource): Promise<string> {
   }
   return (
     `${pending.length} pending migration${pending.length === 1 ? '' : 's'}: ${pending.map((m) => m.name).join(', ')}\n` +
-    `\`npm run migration:run\` applies ${pending.length === 1 ? 'it' : 'them'} (the app also does at start-up).`
+    // Both ways: the image has only dist/ (npm run builds first, which needs the sources and the Nest CLI).
+    `\`npm run migration:run\`, or \`node dist/cli.js migration:run\` where only dist/ is deployed, applies ${pending.length === 1 ? 'it' : 'them'} (the app also does at start-up).`
   );
 }
 
