@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
@@ -116,7 +117,9 @@ async function bootstrap(): Promise<void> {
     throw describeListenError(error, http.host, http.port);
   });
   logger.starting = false;
-  logger.pino.info({ context: 'Bootstrap' }, `HemoDay API listening on http://${http.host}:${http.port} (docs at /docs)`);
+  // The port bound, not the one asked for: PORT=0 takes a free one, and this line is where to find it.
+  const { port } = created.getHttpServer().address() as AddressInfo;
+  logger.pino.info({ context: 'Bootstrap' }, `HemoDay API listening on http://${http.host}:${port} (docs at /docs)`);
 }
 
 /**

@@ -38,9 +38,11 @@ describe('node dist/main.js', () => {
     dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
   });
 
-  it('serves /health and /docs on DATABASE_URL and stops cleanly on SIGTERM', async () => {
-    const port = await freePort();
-    const app = start({ DATABASE_URL: process.env.TEST_DATABASE_URL, PORT: String(port), JWT_SECRET: 'x'.repeat(40), DATA_DIR: tempDir() });
+  it('serves /health and /docs on DATABASE_URL and stops cleanly on SIGTERM; PORT=0 takes a free port, which the listening line names', async () => {
+    const app = start({ DATABASE_URL: process.env.TEST_DATABASE_URL, PORT: '0', JWT_SECRET: 'x'.repeat(40), DATA_DIR: tempDir() });
+    // Before: "listening on http://127.0.0.1:0", naming no port anything could reach.
+    const port = Number((await app.waitFor(/HemoDay API listening on http:\/\/127\.0\.0\.1:(\d+) /)).match(/127\.0\.0\.1:(\d+) /)![1]);
+    expect(port).toBeGreaterThan(0);
     await waitForHealth(port, app);
     expect((await fetch(`http://127.0.0.1:${port}/docs`)).status).toBe(200);
     // The child writes its access log after the response: wait for the line to arrive.
