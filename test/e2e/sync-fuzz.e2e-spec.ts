@@ -1,4 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import fc from 'fast-check';
 import { isJsonColumn, SYNC_TABLE_BY_NAME, writableColumns, type ColumnSpec, type SyncTableName, type TableSpec } from '../../src/modules/sync/sync-schema.js';
 import { emptyChanges, pull, push, type SyncCaller } from '../factories/sync.factory.js';
@@ -360,5 +362,64 @@ describe('upload fields (property-based, real PostgreSQL)', () => {
       { seed: SEED, numRuns: RUNS },
     );
     expect(stored).toBeGreaterThan(RUNS / 3);
+  });
+});
+
+/** A JSON request whose body is exactly `body`, as bytes (supertest would re-encode a string as UTF-8). */
+function rawJson(method: string, path: string, token: string, body: Buffer): Promise<{ status: number; body: { details?: { code?: string }; message?: string } }> {
+  return new Promise((resolve, reject) => {
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': String(body.length) };
+    const req = httpRequest(`${t.baseUrl}${path}`, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * Bytes inside a JSON string of a push or a PATCH: valid UTF-8 is stored as the text it encodes;
+ * anything else (Latin-1 `é` as E9, a UTF-8-encoded surrogate, an overlong NUL) is refused with 400
+ * MALFORMED_REQUEST and nothing is stored — it used to be decoded to U+FFFD, answered 200 and
+ * synced to every device in place of what the client sent.
+ */
+describe('body bytes (property-based, real PostgreSQL)', () => {
+  // No '"', '\\' or control characters: the bytes stay inside one JSON string.
+  const byte = fc.oneof(fc.integer({ min: 0x80, max: 0xff }), fc.integer({ min: 0x20, max: 0x7e }).filter((b) => b !== 0x22 && b !== 0x5c));
+  const bytes = fc.oneof(
+    fc.constantFrom([0xe9], [0xed, 0xa0, 0x80], [0xc0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xef, 0xbf, 0xbd], [0xf0, 0x9f, 0x98, 0x80], [0xc3, 0xa9], [0xe2, 0x80]),
+    fc.array(byte, { minLength: 1, maxLength: 8 }),
+  ).map((b) => Buffer.from(b));
+
+  it('a push and a PATCH: valid UTF-8 stored as its text, anything else 400 MALFORMED_REQUEST with nothing stored', async () => {
+    const m = await register(t);
+    let cursor: number = (await pull(t, m, null).expect(200)).body.timestamp;
+    await fc.assert(
+      fc.asyncProperty(bytes, async (inside) => {
+        const utf8 = isUtf8(inside);
+        const text = inside.toString('utf8');
+        const id = randomUUID();
+        const [head, tail] = JSON.stringify({ changes: { ...emptyChanges(), blood_tests: { created: [{ id, family_id: m.familyId, date: 1, comment: '<>' }], updated: [], deleted: [] } } }).split('<>');
+        const pushed = await rawJson('POST', `/api/v1/sync?last_pulled_at=${cursor}`, m.token, Buffer.concat([Buffer.from(head), inside, Buffer.from(tail)]));
+        const patched = await rawJson('PATCH', '/api/v1/families/me', m.token, Buffer.concat([Buffer.from('{"notes":"'), inside, Buffer.from('"}')]));
+        const context = JSON.stringify({ bytes: inside.toString('hex'), utf8, push: pushed, patch: patched });
+        const refused = [400, 'MALFORMED_REQUEST'];
+        expect([context, pushed.status, pushed.body.details?.code ?? 'stored']).toEqual([context, ...(utf8 ? [200, 'stored'] : refused)]);
+        expect([context, patched.status, patched.body.details?.code ?? 'stored']).toEqual([context, ...(utf8 ? [200, 'stored'] : refused)]);
+        const body = (await pull(t, m, cursor).expect(200)).body;
+        cursor = body.timestamp;
+        const comment = wireRecord(body, 'blood_tests', id)?.comment;
+        // The family row is in the pull when the PATCH changed it (the same notes again change nothing).
+        const family = wireRecord(body, 'families', m.familyId);
+        const notes = (await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${m.token}`).expect(200)).body.notes;
+        expect([context, comment, family === undefined || family.notes === notes]).toEqual([context, utf8 ? text : undefined, true]);
+        if (utf8) expect([context, notes]).toEqual([context, text]);
+        else expect([context, family]).toEqual([context, undefined]);
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
   });
 });

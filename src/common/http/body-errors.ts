@@ -9,6 +9,9 @@ interface ParserError {
   limit?: number;
 }
 
+/** body-parser's `type` of the error its `verify` throws for a body that is not UTF-8 (JsonBodyMiddleware). */
+export const NOT_UTF8 = 'entity.not.utf8';
+
 /** The Content-Encodings the JSON parser decodes (body-parser's own list). */
 export const SUPPORTED_CONTENT_ENCODINGS = ['gzip', 'deflate', 'br'] as const;
 
@@ -34,6 +37,8 @@ export function bodyParserError(error: unknown, req: Request): unknown {
     }
     case 'entity.parse.failed':
       return new DomainError(ErrorCode.MALFORMED_REQUEST, 'Request body is not valid JSON');
+    case NOT_UTF8:
+      return new DomainError(ErrorCode.MALFORMED_REQUEST, 'Request body is not valid UTF-8: send JSON text encoded as UTF-8');
     case 'encoding.unsupported':
       return new DomainError(
         ErrorCode.UNSUPPORTED_MEDIA_TYPE,

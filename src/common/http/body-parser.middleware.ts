@@ -3,11 +3,12 @@ import type { ConfigType } from '@nestjs/config';
 import { ModuleRef } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
+import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { httpConfig } from '../../config/configuration.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 import { invalidField } from '../errors/invalid-request.js';
-import { bodyParserError, pathOf } from './body-errors.js';
+import { bodyParserError, NOT_UTF8, pathOf } from './body-errors.js';
 import { closeAfterAnswer, discardBody, discardUnreadBody } from './discard-body.js';
 import { findRefusedValue } from './refused-body-value.js';
 import { isUuid } from './uuid.js';
@@ -21,6 +22,17 @@ const UPLOAD_PATH = /^\/api\/v1\/upload\/?$/i;
 /** A body is present and its Content-Type is not JSON (type-is: `false`; no body at all: `null`). */
 function hasNonJsonBody(req: Request): boolean {
   return req.is('application/json') === false;
+}
+
+/**
+ * A JSON body sent as UTF-8 (the only charset apps send, and RFC 8259's) must be UTF-8: decoded as
+ * it was, every byte sequence that is not became U+FFFD without a word, and the push or PATCH answered
+ * 200 with that stored in place of the text the client meant — a notes field from a client writing
+ * Latin-1 (`é` as the byte E9) stored as `�` and synced to every device (found by property testing).
+ * Refused instead, before it is parsed; other charsets body-parser decodes are left to it.
+ */
+function verifyUtf8(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
+  if (encoding === 'utf-8' && !isUtf8(body)) throw Object.assign(new Error('Request body is not valid UTF-8'), { type: NOT_UTF8 });
 }
 
 /** The token passport-jwt reads: `Authorization: Bearer <token>`, scheme in any case. */
@@ -145,8 +157,8 @@ export class JsonBodyMiddleware implements NestMiddleware {
   ) {
     this.defaultLimit = http.bodyLimitBytes;
     this.syncLimit = http.syncBodyLimitBytes;
-    this.defaultParser = express.json({ limit: this.defaultLimit });
-    this.syncParser = express.json({ limit: this.syncLimit });
+    this.defaultParser = express.json({ limit: this.defaultLimit, verify: verifyUtf8 });
+    this.syncParser = express.json({ limit: this.syncLimit, verify: verifyUtf8 });
   }
 
   use(req: Request, res: Response, next: NextFunction): void {
