@@ -14,8 +14,10 @@ import { register } from '../sync-client/family.js';
  * replaced by anything at all — is pushed over HTTP. The push answers 200 or 422 naming that
  * column, never a 500; after a 200 the record pulled back equals the record pushed, column by
  * column, in the wire format the README documents (ms numbers, JSON columns as compact JSON
- * strings, booleans as booleans, '' of an optional enum as null). Seeded and bounded: a failure
- * prints the seed and the shrunk record; rerun with it (fc.assert's `seed` and `path`).
+ * strings, booleans as booleans, '' of an optional enum as null). The same for the REST and upload
+ * fields that write synced columns (PATCH /families/me, the upload's document fields), register's
+ * name, the sync routes' own parameters, and raw bytes inside a JSON string. Seeded and bounded: a
+ * failure prints the seed and the shrunk input; rerun with it (fc.assert's `seed` and `path`).
  */
 // FUZZ_SEED / FUZZ_RUNS explore further by hand; the suite runs the fixed seed.
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127);
