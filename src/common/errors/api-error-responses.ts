@@ -33,7 +33,7 @@ export function ApiJsonBodyErrors(options: { badRequest?: string; tooLarge?: str
       type: ErrorResponse,
       description:
         options.badRequest ??
-        'A body that is not valid JSON, is cut short or does not decode (MALFORMED_REQUEST), or missing, unknown or mistyped fields (VALIDATION_FAILED, named in details.fields)',
+        'A body that is not valid JSON or not UTF-8, is cut short or does not decode (MALFORMED_REQUEST), or missing, unknown or mistyped fields (VALIDATION_FAILED, named in details.fields)',
     }),
     ApiPayloadTooLargeResponse({
       type: ErrorResponse,

@@ -84,7 +84,7 @@ export class SyncController {
   @ApiOkResponse({ type: SyncPushResponse })
   @ApiJsonBodyErrors({
     badRequest:
-      'A malformed or unknown query parameter (VALIDATION_FAILED, named in details.fields), or a body that is not valid JSON, ' +
+      'A malformed or unknown query parameter (VALIDATION_FAILED, named in details.fields), or a body that is not valid JSON or not UTF-8, ' +
       'is cut short or does not decode (MALFORMED_REQUEST). The records themselves are checked later: 422',
     tooLarge: 'Body larger than SYNC_BODY_LIMIT_BYTES',
     alsoTooLarge:
