@@ -219,4 +219,38 @@ describe('sync: forced interleavings', () => {
     const { rows } = await db.query('SELECT family_id::text AS f, laboratory FROM blood_tests WHERE id = $1', [raceId]);
     expect(rows).toEqual([{ f: victim.familyId, laboratory: 'theirs' }]);
   });
+
+  it.each([
+    ['its sign-in is logged out: 401, nothing applied', 'logout', 401],
+    ['its sign-in is refreshed (a rotation: the sign-in goes on): applied', 'refresh', 200],
+    ["the user's other sign-in is logged out: applied", 'other', 200],
+  ] as const)('a push queued behind the family lock while %s', async (_, meanwhile, status) => {
+    // The write re-checks under the lock that the request's sign-in (its token's refresh-token chain)
+    // is still live, not only the membership: a logged-out phone's push in flight writes nothing,
+    // while a refresh of that sign-in, or a logout of the user's other phone, changes nothing for it.
+    const m = await register(t);
+    const signIn = async () => (await t.http().post('/api/v1/auth/login').send({ email: m.email, password: m.password }).expect(200)).body;
+    const phone = await signIn();
+    const other = await signIn();
+    const c0 = (await pull(t, m, null).expect(200)).body.timestamp;
+    const record = transfusion({ notes: `pushed while ${meanwhile}` });
+    const holder = await lockHolder();
+    let res;
+    try {
+      await holder.session.query('BEGIN');
+      await holder.session.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [m.familyId]);
+      const pushing = push(t, { ...m, token: phone.access_token }, c0, { transfusions: { created: [record], updated: [], deleted: [] } }).then((r) => r);
+      await until(holder.blocks, 'the push to wait for the family lock');
+      if (meanwhile === 'logout') await t.http().post('/api/v1/auth/logout').send({ refresh_token: phone.refresh_token }).expect(204);
+      if (meanwhile === 'refresh') await t.http().post('/api/v1/auth/refresh').send({ refresh_token: phone.refresh_token }).expect(200);
+      if (meanwhile === 'other') await t.http().post('/api/v1/auth/logout').send({ refresh_token: other.refresh_token }).expect(204);
+      await holder.session.query('ROLLBACK');
+      res = await pushing;
+    } finally {
+      await holder.end();
+    }
+    expect([res.status, res.body.details?.code]).toEqual(status === 401 ? [401, 'UNAUTHENTICATED'] : [200, undefined]);
+    const { rows } = await db.query('SELECT count(*)::int AS n FROM transfusions WHERE id = $1', [record.id]);
+    expect(rows[0].n).toBe(status === 200 ? 1 : 0);
+  });
 });
