@@ -12,7 +12,7 @@ export function Authenticated(): MethodDecorator & ClassDecorator {
   return applyDecorators(
     UseGuards(JwtAuthGuard),
     ApiBearerAuth(),
-    ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Missing, invalid or expired access token' }),
+    ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Missing, invalid or expired access token, or one whose sign-in has ended (logout, password change or reset)' }),
   );
 }
 
@@ -25,7 +25,12 @@ export function FamilyScoped(): MethodDecorator & ClassDecorator {
     UseGuards(JwtAuthGuard, FamilyGuard),
     UseInterceptors(FamilyScopeInterceptor),
     ApiBearerAuth(),
-    ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Missing, invalid or expired access token' }),
+    ApiUnauthorizedResponse({
+      type: ErrorResponse,
+      description:
+        'Missing, invalid or expired access token, or one whose sign-in has ended (logout, password change or reset), ' +
+        'also while the request waited: a write (push, PATCH, upload, owner action) then writes nothing (UNAUTHENTICATED)',
+    }),
     ApiForbiddenResponse({ type: ErrorResponse, description: 'The caller is not a member of any family' }),
   );
 }
