@@ -127,6 +127,7 @@ function realRoutes(app: INestApplication): Array<{ route: string; guards: strin
 
 interface Operation {
   security?: Array<Record<string, string[]>>;
+  responses?: Record<string, { description?: string }>;
   requestBody?: { content: Record<string, { schema: { $ref?: string } }> };
 }
 
@@ -195,6 +196,17 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect({ route: r.route, status: res.status }).toEqual({ route: r.route, status: 401 });
       expect(res.body).toMatchObject({ statusCode: 401, error: 'Unauthorized', message: expect.any(String), details: { code: 'UNAUTHENTICATED' } });
     }
+  });
+
+  it("every bearer route's 401 describes the token's (its sign-in's) refusal, not only the route's own 401s", () => {
+    // Found by review: POST /families/me/owner's own 401 (a wrong password) replaced @FamilyScoped's in the
+    // document (a class decorator's response is overridden by the method's, not merged), so the hand-over
+    // did not document UNAUTHENTICATED: a token refused, or a sign-in ended while it was confirmed.
+    const undocumented = routes
+      .filter((r) => r.auth)
+      .filter((r) => !/access token/.test(doc.paths[r.path][r.method as (typeof METHODS)[number]]!.responses?.['401']?.description ?? ''))
+      .map((r) => r.route);
+    expect(undocumented).toEqual([]);
   });
 
   it('documents the properties of every request and response DTO', () => {

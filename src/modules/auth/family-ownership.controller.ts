@@ -31,8 +31,13 @@ export class FamilyOwnershipController {
   // The family guards (from @FamilyScoped, on the class) run first, so the account is the caller's.
   @AuthRateLimited({ passwordCheck: true })
   @ApiJsonBodyErrors()
-  // Merged with @FamilyScoped's 401 (UNAUTHENTICATED) in the document.
-  @ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Wrong password (INVALID_CREDENTIALS): nothing changed, still signed in' })
+  // Replaces @FamilyScoped's 401 in the document (a class decorator's response is overridden, not merged): both are said here.
+  @ApiUnauthorizedResponse({
+    type: ErrorResponse,
+    description:
+      'Wrong password (INVALID_CREDENTIALS): nothing changed, still signed in. Missing, invalid or expired access token, or one whose ' +
+      'sign-in has ended (UNAUTHENTICATED), also while the hand-over was being confirmed (the password changed or reset meanwhile): nothing changed',
+  })
   @ApiForbiddenResponse({ type: ErrorResponse, description: 'Caller is not the owner (OWNER_ONLY), or not a member of any family (NO_FAMILY)' })
   @ApiNotFoundResponse({ type: ErrorResponse, description: 'No such member in this family (NOT_FOUND)' })
   @ApiMembershipChangedError()
