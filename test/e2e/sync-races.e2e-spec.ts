@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { FamilyVersionService } from '../../src/common/versioning/family-version.service.js';
 import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { pull, push } from '../factories/sync.factory.js';
@@ -252,5 +253,44 @@ describe('sync: forced interleavings', () => {
     expect([res.status, res.body.details?.code]).toEqual(status === 401 ? [401, 'UNAUTHENTICATED'] : [200, undefined]);
     const { rows } = await db.query('SELECT count(*)::int AS n FROM transfusions WHERE id = $1', [record.id]);
     expect(rows[0].n).toBe(status === 200 ? 1 : 0);
+  });
+
+  it('a push whose sign-in check waits for a password change (it locks the user row) sees the change: 401, nothing applied', async () => {
+    // The change holds the user's row while it revokes every sign-in; the push's check, under the family
+    // lock, waits for that row. Once the change commits the push must see its sign-in ended: its
+    // statement's snapshot, taken before it waited, still showed the tokens live and the push was
+    // applied after "every other sign-in ends at once" had committed (found by review).
+    const m = await register(t);
+    const phone = (await t.http().post('/api/v1/auth/login').send({ email: m.email, password: m.password }).expect(200)).body;
+    const onPhone = { ...m, token: phone.access_token };
+    // The phone's token has been used (its first use would wait for the change in the guard instead).
+    const c0 = (await pull(t, onPhone, null).expect(200)).body.timestamp;
+    const record = transfusion({ notes: 'pushed from the lost phone' });
+    const versions = t.app.get(FamilyVersionService);
+    // Inside the change's transaction: the password replaced, the tokens revoked, not committed yet.
+    const held = holdNextCall(versions, 'notifyMembershipChange');
+    try {
+      const changing = t
+        .http()
+        .post('/api/v1/auth/change-password')
+        .set('Authorization', `Bearer ${m.token}`)
+        .send({ current_password: m.password, new_password: 'a new horse battery' })
+        .then((r) => r);
+      await held.reached;
+      const pushing = push(t, onPhone, c0, { transfusions: { created: [record], updated: [], deleted: [] } }).then((r) => r);
+      await until(
+        async () =>
+          (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%family_joined_version%FOR SHARE%'")).rows[0].n > 0,
+        "the push's membership check to wait for the change",
+      );
+      held.release();
+      expect((await changing).status).toBe(200);
+      const res = await pushing;
+      expect([res.status, res.body.details?.code]).toEqual([401, 'UNAUTHENTICATED']);
+    } finally {
+      held.restore();
+    }
+    const { rows } = await db.query('SELECT count(*)::int AS n FROM transfusions WHERE id = $1', [record.id]);
+    expect(rows[0].n).toBe(0);
   });
 });

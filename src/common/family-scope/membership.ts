@@ -43,46 +43,59 @@ export function assertStillMemberAfterRead(manager: EntityManager, scope: Member
 }
 
 async function checkMembership(manager: EntityManager, scope: MemberScope, error: () => DomainError, lock: '' | ' FOR SHARE', owner: boolean): Promise<void> {
-  const { text, values } = membershipStatement(scope, lock);
-  verifyMembership(await manager.query(text, values as unknown[]), scope, error, { owner });
+  if (lock === '') {
+    // Nothing to wait for without a lock: one statement, its rows both the membership and the sign-in.
+    const rows: unknown[] = await manager.query(
+      `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, u.role, (${SIGNED_IN}) AS signed_in
+         FROM users u WHERE u.id = $1`,
+      [scope.userId, scope.signInId ?? null],
+    );
+    return verifyMembership(rows, scope, error, { owner }, rows);
+  }
+  const [membership, signIn] = stillMemberStatements(scope);
+  const member = await manager.query(membership.text, membership.values as unknown[]);
+  // Its own statement, after the lock is held: see stillMemberStatements.
+  const signedIn = scope.signInId ? await manager.query(signIn.text, signIn.values as unknown[]) : undefined;
+  verifyMembership(member, scope, error, { owner }, signedIn);
 }
 
-/** assertStillMember's statement, to send with others (FamilyVersionService sends it with its version bump). */
-export function stillMemberStatement(scope: Pick<FamilyScope, 'userId' | 'signInId'>): BatchStatement {
-  return membershipStatement(scope, ' FOR SHARE');
-}
+/** Whether the sign-in $2 (NULL: not asked) of the user $1 still has a token not revoked. */
+const SIGNED_IN = `$2::uuid IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens rt WHERE rt.chain_id = $2::uuid AND rt.user_id = $1::uuid AND rt.revoked_at IS NULL)`;
 
 /**
- * The user's membership, and whether the sign-in `signInId` (a refresh-token chain, as JwtAuthGuard
- * and the event stream check it) still has a token not revoked; NULL: not asked. A logout or a
- * password change that committed before this statement began is seen. One that commits while it
- * runs (a password change holds the users row this statement locks: the statement waits for it, then
- * reads the tokens as they were when it began) is concurrent with the write, which goes on, as one
- * that passed this check a moment earlier does; a password change waits for that write's commit.
+ * assertStillMember's statements, to send with others (FamilyVersionService sends them with its
+ * version bump): the user's membership, locked; then whether the sign-in `signInId` (a refresh-token
+ * chain, as JwtAuthGuard and the event stream check it) still has a token not revoked (true when not
+ * asked). Two statements, not one: a password change or reset holds the users row the first locks
+ * while it revokes the tokens, and a statement that waited for it re-reads that row but reads
+ * everything else as it was when it began: the tokens still live, and a lost phone's push queued
+ * there was applied after "every other sign-in ends at once" had committed (found by review). The
+ * second statement begins once the lock is held (READ COMMITTED: a snapshot per statement), so it
+ * sees such a change; a logout (which does not touch the users row) that commits after it is
+ * concurrent with the write, which goes on, as one that passed this check a moment earlier does.
  */
-function membershipStatement(scope: Pick<FamilyScope, 'userId' | 'signInId'>, lock: '' | ' FOR SHARE'): BatchStatement {
-  return prepared(
-    `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, u.role,
-            $2::uuid IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens rt WHERE rt.chain_id = $2::uuid AND rt.user_id = u.id AND rt.revoked_at IS NULL) AS signed_in
-       FROM users u WHERE u.id = $1${lock}`,
-    [scope.userId, scope.signInId ?? null],
-  );
+export function stillMemberStatements(scope: Pick<FamilyScope, 'userId' | 'signInId'>): [BatchStatement, BatchStatement] {
+  return [
+    prepared(`SELECT family_id::text AS family_id, family_joined_version::text AS joined_version, role FROM users WHERE id = $1 FOR SHARE`, [scope.userId]),
+    prepared(`SELECT ${SIGNED_IN} AS signed_in`, [scope.userId, scope.signInId ?? null]),
+  ];
 }
 
 /**
  * Throws unless the rows of a membership statement show `scope`'s membership (and, with `owner`, its
- * ownership): `error()`; or, a member whose sign-in (the one the statement was asked about) ended, 401.
+ * ownership): `error()`; or, a member whose sign-in (the rows of the sign-in statement, when asked) ended, 401.
  */
 export function verifyMembership(
   rows: unknown[],
   scope: Pick<FamilyScope, 'familyId' | 'joinedVersion'>,
   error: () => DomainError = membershipChanged,
   options: { owner?: boolean } = {},
+  signIn?: unknown[],
 ): void {
-  const member = rows[0] as { family_id: string | null; joined_version: string; role: string | null; signed_in: boolean } | undefined;
+  const member = rows[0] as { family_id: string | null; joined_version: string; role: string | null } | undefined;
   if (!member || member.family_id !== scope.familyId || Number(member.joined_version) !== scope.joinedVersion) throw error();
   // After the membership: a removal ends the sign-ins too, and answers as a membership change.
-  if (member.signed_in === false) throw signedOut();
+  if ((signIn?.[0] as { signed_in?: boolean } | undefined)?.signed_in === false) throw signedOut();
   if (options.owner && member.role !== 'owner') throw error();
 }
 

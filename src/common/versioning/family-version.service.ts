@@ -3,7 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { FamilyContext } from '../family-scope/family-context.js';
-import { stillMemberStatement, verifyMembership } from '../family-scope/membership.js';
+import { stillMemberStatements, verifyMembership } from '../family-scope/membership.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 import { isTransientConflict, sqlStateOf } from '../postgres-errors.js';
 import { syncConfig } from '../../config/configuration.js';
@@ -103,12 +103,12 @@ export class FamilyVersionService {
     return this.writeForFamily(
       scope.familyId,
       async (write) => {
-        // assertStillMember's check, its statement sent with the version bump (under the lock, FOR SHARE).
-        const [member, ...reads] = write.reads;
-        verifyMembership(member, scope, options.membershipChanged, { owner: options.asOwner });
+        // assertStillMember's check, its statements sent with the version bump (under the lock, FOR SHARE).
+        const [member, signIn, ...reads] = write.reads;
+        verifyMembership(member, scope, options.membershipChanged, { owner: options.asOwner }, signIn);
         return work({ ...write, reads });
       },
-      { committing: options.committing, reads: [stillMemberStatement(scope), ...(options.reads ?? [])] },
+      { committing: options.committing, reads: [...stillMemberStatements(scope), ...(options.reads ?? [])] },
     );
   }
 
