@@ -293,4 +293,31 @@ describe('sync: forced interleavings', () => {
     const { rows } = await db.query('SELECT count(*)::int AS n FROM transfusions WHERE id = $1', [record.id]);
     expect(rows[0].n).toBe(0);
   });
+
+  it('a push queued behind its user\'s account deletion (from another phone) answers 401, as the next request would: the sign-in went with the account', async () => {
+    const m = await register(t);
+    const phone = (await t.http().post('/api/v1/auth/login').send({ email: m.email, password: m.password }).expect(200)).body;
+    const onPhone = { ...m, token: phone.access_token };
+    const c0 = (await pull(t, onPhone, null).expect(200)).body.timestamp;
+    const record = transfusion({ notes: 'pushed while the account was deleted' });
+    const holder = await lockHolder();
+    try {
+      await holder.session.query('BEGIN');
+      await holder.session.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [m.familyId]);
+      // The deletion takes the family's lock (the account leaves it): it queues first, the push behind it.
+      const deleting = t.http().delete('/api/v1/auth/me').set('Authorization', `Bearer ${m.token}`).send({ password: m.password }).then((r) => r);
+      await until(() => holder.blocks(1), 'the deletion to wait for the family lock');
+      const pushing = push(t, onPhone, c0, { transfusions: { created: [record], updated: [], deleted: [] } }).then((r) => r);
+      await until(() => holder.blocks(2), 'the push to wait for the family lock');
+      await holder.session.query('ROLLBACK');
+      const [deleted, pushed] = await Promise.all([deleting, pushing]);
+      expect(deleted.status).toBe(204);
+      // Found by review: 409 SYNC_CONFLICT "membership changed", which sends the app to pull, not to sign in.
+      expect([pushed.status, pushed.body.details?.code]).toEqual([401, 'UNAUTHENTICATED']);
+    } finally {
+      await holder.end();
+    }
+    const { rows } = await db.query('SELECT count(*)::int AS n FROM transfusions WHERE id = $1', [record.id]);
+    expect(rows[0].n).toBe(0);
+  });
 });

@@ -93,9 +93,13 @@ export function verifyMembership(
   signIn?: unknown[],
 ): void {
   const member = rows[0] as { family_id: string | null; joined_version: string; role: string | null } | undefined;
+  const signedIn = (signIn?.[0] as { signed_in?: boolean } | undefined)?.signed_in;
+  // The account deleted meanwhile: its sign-ins went with it, and its next request gets 401 (a membership
+  // change would send the app to pull, to get that 401 then). Without a sign-in to ask about: as before.
+  if (!member && signedIn === false) throw signedOut();
   if (!member || member.family_id !== scope.familyId || Number(member.joined_version) !== scope.joinedVersion) throw error();
   // After the membership: a removal ends the sign-ins too, and answers as a membership change.
-  if ((signIn?.[0] as { signed_in?: boolean } | undefined)?.signed_in === false) throw signedOut();
+  if (signedIn === false) throw signedOut();
   if (options.owner && member.role !== 'owner') throw error();
 }
 
