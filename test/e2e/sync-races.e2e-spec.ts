@@ -39,9 +39,20 @@ describe('sync: forced interleavings', () => {
       session,
       /** Whether at least `atLeast` sessions wait for this one: directly, or queued behind one that does. */
       blocks: async (atLeast = 1) => (await sessionsWaitingBehind(db, pid)) >= atLeast,
+      /** Opens a transaction holding the family row's lock, as a write to the family holds it. */
+      lockFamily: async (familyId: string) => {
+        await session.query('BEGIN');
+        await session.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [familyId]);
+      },
       end: () => session.end(),
     };
   }
+
+  /** A sign-in of its own for `m` (another phone): its tokens. */
+  const signIn = async (m: Member) => (await t.http().post('/api/v1/auth/login').send({ email: m.email, password: m.password }).expect(200)).body;
+
+  /** How many rows of `transfusions` have this id (any family, deleted or not). */
+  const storedTransfusions = async (id: string) => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM transfusions WHERE id = $1', [id])).rows[0].n;
 
   it('a pull whose snapshot begins after its user joined another family answers 409 (never the old family under a newer cursor); the retry replaces', async () => {
     const a = await register(t);
@@ -163,8 +174,7 @@ describe('sync: forced interleavings', () => {
 
     const holder = await lockHolder();
     try {
-      await holder.session.query('BEGIN');
-      await holder.session.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [b.familyId]);
+      await holder.lockFamily(b.familyId);
       // A join locks the family it leaves too: it waits for B's lock.
       const joining = join(b, a.inviteCode).then((r) => r);
       await until(() => holder.blocks(1), 'the join to wait for the family left');
@@ -179,8 +189,7 @@ describe('sync: forced interleavings', () => {
     } finally {
       await holder.end();
     }
-    const { rows } = await db.query('SELECT count(*)::int AS n FROM transfusions WHERE id = $1', [record.id]);
-    expect(rows[0].n).toBe(0);
+    expect(await storedTransfusions(record.id)).toBe(0);
   });
 
   it('an id inserted into another family while the push runs: 403 at the insert, and what the push already applied is rolled back', async () => {
@@ -230,16 +239,14 @@ describe('sync: forced interleavings', () => {
     // is still live, not only the membership: a logged-out phone's push in flight writes nothing,
     // while a refresh of that sign-in, or a logout of the user's other phone, changes nothing for it.
     const m = await register(t);
-    const signIn = async () => (await t.http().post('/api/v1/auth/login').send({ email: m.email, password: m.password }).expect(200)).body;
-    const phone = await signIn();
-    const other = await signIn();
+    const phone = await signIn(m);
+    const other = await signIn(m);
     const c0 = (await pull(t, m, null).expect(200)).body.timestamp;
     const record = transfusion({ notes: `pushed while ${meanwhile}` });
     const holder = await lockHolder();
     let res;
     try {
-      await holder.session.query('BEGIN');
-      await holder.session.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [m.familyId]);
+      await holder.lockFamily(m.familyId);
       const pushing = push(t, { ...m, token: phone.access_token }, c0, { transfusions: { created: [record], updated: [], deleted: [] } }).then((r) => r);
       await until(holder.blocks, 'the push to wait for the family lock');
       if (meanwhile === 'logout') await t.http().post('/api/v1/auth/logout').send({ refresh_token: phone.refresh_token }).expect(204);
@@ -251,8 +258,7 @@ describe('sync: forced interleavings', () => {
       await holder.end();
     }
     expect([res.status, res.body.details?.code]).toEqual(status === 401 ? [401, 'UNAUTHENTICATED'] : [200, undefined]);
-    const { rows } = await db.query('SELECT count(*)::int AS n FROM transfusions WHERE id = $1', [record.id]);
-    expect(rows[0].n).toBe(status === 200 ? 1 : 0);
+    expect(await storedTransfusions(record.id)).toBe(status === 200 ? 1 : 0);
   });
 
   it('a push whose sign-in check waits for a password change (it locks the user row) sees the change: 401, nothing applied', async () => {
@@ -261,7 +267,7 @@ describe('sync: forced interleavings', () => {
     // statement's snapshot, taken before it waited, still showed the tokens live and the push was
     // applied after "every other sign-in ends at once" had committed (found by review).
     const m = await register(t);
-    const phone = (await t.http().post('/api/v1/auth/login').send({ email: m.email, password: m.password }).expect(200)).body;
+    const phone = await signIn(m);
     const onPhone = { ...m, token: phone.access_token };
     // The phone's token has been used (its first use would wait for the change in the guard instead).
     const c0 = (await pull(t, onPhone, null).expect(200)).body.timestamp;
@@ -290,20 +296,18 @@ describe('sync: forced interleavings', () => {
     } finally {
       held.restore();
     }
-    const { rows } = await db.query('SELECT count(*)::int AS n FROM transfusions WHERE id = $1', [record.id]);
-    expect(rows[0].n).toBe(0);
+    expect(await storedTransfusions(record.id)).toBe(0);
   });
 
   it('a push queued behind its user\'s account deletion (from another phone) answers 401, as the next request would: the sign-in went with the account', async () => {
     const m = await register(t);
-    const phone = (await t.http().post('/api/v1/auth/login').send({ email: m.email, password: m.password }).expect(200)).body;
+    const phone = await signIn(m);
     const onPhone = { ...m, token: phone.access_token };
     const c0 = (await pull(t, onPhone, null).expect(200)).body.timestamp;
     const record = transfusion({ notes: 'pushed while the account was deleted' });
     const holder = await lockHolder();
     try {
-      await holder.session.query('BEGIN');
-      await holder.session.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [m.familyId]);
+      await holder.lockFamily(m.familyId);
       // The deletion takes the family's lock (the account leaves it): it queues first, the push behind it.
       const deleting = t.http().delete('/api/v1/auth/me').set('Authorization', `Bearer ${m.token}`).send({ password: m.password }).then((r) => r);
       await until(() => holder.blocks(1), 'the deletion to wait for the family lock');
@@ -317,7 +321,6 @@ describe('sync: forced interleavings', () => {
     } finally {
       await holder.end();
     }
-    const { rows } = await db.query('SELECT count(*)::int AS n FROM transfusions WHERE id = $1', [record.id]);
-    expect(rows[0].n).toBe(0);
+    expect(await storedTransfusions(record.id)).toBe(0);
   });
 });
