@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { childCwd } from '../setup/service-process.js';
+import { itOnEmbeddedRun } from '../setup/test-runs.js';
 import { useTestApp } from '../setup/test-app.js';
 
 const CLI = resolve('dist/cli.js');
@@ -98,7 +99,7 @@ describe('files:cleanup (node dist/cli.js)', () => {
     await t.http().get(`/api/v1/files/${neighbourFile.id}`).set(bearer(neighbour.token)).expect(200);
   });
 
-  it('rejects a bad option value with one line', async () => {
+  itOnEmbeddedRun('rejects a bad option value with one line', async () => {
     const env = { DATABASE_URL: process.env.TEST_DATABASE_URL!, DATA_DIR: dataDir, UPLOAD_DIR: uploadDir };
     for (const [args, message] of [
       [['--grace-hours', 'soon'], /--grace-hours must be a whole number/],

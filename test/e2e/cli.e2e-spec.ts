@@ -3,6 +3,13 @@
  * process against the run's test database. (nest-commander is CommonJS and
  * require()s the ESM-only @nestjs packages, which jest on Node 20 cannot load,
  * so no test imports it.)
+ *
+ * On a DATABASE_URL run (CI's PostgreSQL 15 pass) only the tests of SQL the CLI
+ * sends itself run again: seeding and its resets, family:show's report,
+ * sync:cleanup, migrations, password resets. Those of arguments, output and the
+ * terminal, and of commands that call the app's services and nothing else
+ * (user:create, user:delete, family:set-owner: the HTTP tests run that SQL on
+ * both servers), run on the embedded run only (test/setup/test-runs.ts).
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -194,13 +201,13 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(pull.body.timestamp).toBe(Number((await familyOf(email)).sync_version));
     });
 
-    it('--reset is refused in production, with a message and nothing deleted', async () => {
+    itOnEmbeddedRun('--reset is refused in production, with a message and nothing deleted', async () => {
       const run = await cli(['seed', '--email', email, '--months', '3', '--reset'], PRODUCTION);
       expectOneLineFailure(run, /--reset .*refused when NODE_ENV=production/);
       expect((await familyOf(email))?.id).toBe(familyId);
     });
 
-    it('--reset is refused when NODE_ENV is unset (the configuration would default it to development)', async () => {
+    itOnEmbeddedRun('--reset is refused when NODE_ENV is unset (the configuration would default it to development)', async () => {
       const run = await cli(['seed', '--email', email, '--months', '3', '--reset'], { NODE_ENV: undefined });
       expectOneLineFailure(run, /--reset .*refused unless NODE_ENV is set to development or test \(it is unset\)/);
       expect((await familyOf(email))?.id).toBe(familyId);
@@ -381,7 +388,7 @@ describe('admin CLI (node dist/cli.js)', () => {
     }
   });
 
-  it('seed --families N: numbered accounts, one family each', async () => {
+  itOnEmbeddedRun('seed --families N: numbered accounts, one family each', async () => {
     const email = uniqueEmail('load');
     const run = await cli(['seed', '--email', email, '--families', '3', '--months', '1']);
     expect(run.code).toBe(0);
@@ -444,7 +451,7 @@ describe('admin CLI (node dist/cli.js)', () => {
   });
 
   const hasScript = existsSync('/usr/bin/script');
-  (hasScript ? it : it.skip)('on a terminal (util-linux script gives it one): a progress bar redrawn in place', async () => {
+  (hasScript ? itOnEmbeddedRun : it.skip)('on a terminal (util-linux script gives it one): a progress bar redrawn in place', async () => {
     const email = uniqueEmail('tty');
     const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
     const command = [process.execPath, CLI, 'seed', '--email', email, '--families', '2', '--months', '1'].map(quote).join(' ');
@@ -583,7 +590,7 @@ describe('admin CLI (node dist/cli.js)', () => {
   });
 
   describe('support commands', () => {
-    it('user:create makes an owner who can log in; --invite-code joins that family as member', async () => {
+    itOnEmbeddedRun('user:create makes an owner who can log in; --invite-code joins that family as member', async () => {
       const owner = uniqueEmail('owner');
       const created = await cli(['user:create', '--email', `  ${owner.toUpperCase()} `, '--password', 'owner password', '--name', 'Leila']);
       expect(created.code).toBe(0);
@@ -617,7 +624,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       await t.http().post('/api/v1/auth/refresh').send({ refresh_token: session.body.refresh_token }).expect(401);
     });
 
-    it('user:delete deletes an account: sign-ins end, the family keeps its records; an owner with members is refused', async () => {
+    itOnEmbeddedRun('user:delete deletes an account: sign-ins end, the family keeps its records; an owner with members is refused', async () => {
       const owner = uniqueEmail('delete-owner');
       await registerAccount(t, { email: owner, password: 'owner password' });
       const ownerSession = await login(owner, 'owner password').expect(200);
@@ -645,7 +652,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       expectOneLineFailure(await cli(['user:delete', '--email', member]), /No user with email/);
     });
 
-    it('family:set-owner makes a member the owner (a family whose owner is gone); the former owner is a member', async () => {
+    itOnEmbeddedRun('family:set-owner makes a member the owner (a family whose owner is gone); the former owner is a member', async () => {
       const owner = uniqueEmail('set-owner');
       await registerAccount(t, { email: owner, password: 'owner password' });
       const ownerSession = await login(owner, 'owner password').expect(200);
@@ -741,7 +748,7 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(report.files).toEqual({ count: 2, stored_bytes: 3 * 1024 * 1024, max_bytes: 10 * 1024 ** 3 });
     });
 
-    it('family:show prints what members wrote with its control characters escaped: a name cannot forge a line, an email cannot command the terminal', async () => {
+    itOnEmbeddedRun('family:show prints what members wrote with its control characters escaped: a name cannot forge a line, an email cannot command the terminal', async () => {
       const owner = await registerAccount(t, { name: 'Real Owner' });
       // A name or patient field may hold any character but NUL. An email's quoted local part could hold control
       // characters until emails refused them: an account stored before that is written here by hand.

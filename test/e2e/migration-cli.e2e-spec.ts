@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { MIGRATIONS } from '../../src/database/migrations.js';
 import { queryOnce, scratchDatabases } from '../setup/scratch-databases.js';
 import { removeDir, scratchDir, startProcess, stopAll } from '../setup/service-process.js';
+import { itOnEmbeddedRun } from '../setup/test-runs.js';
 
 const CLI = resolve('dist/src/database/migration-cli.js');
 
@@ -55,7 +56,7 @@ describe('npm run migration:*', () => {
     expect({ code: none.code, output: none.output }).toEqual({ code: 0, output: `No pending migrations (${MIGRATIONS.length} applied, the last: ${last}).\n` });
   });
 
-  it('validates .env values like the app: a bad one is named and nothing starts', async () => {
+  itOnEmbeddedRun('validates .env values like the app: a bad one is named and nothing starts', async () => {
     const { code, output, cwd } = await runCli(['show'], 'DB_POOL_SIZE=lots\n');
     expect(code).toBe(1);
     expect(output).toMatch(/migration failed: Invalid configuration:[\s\S]*DB_POOL_SIZE="lots"/);

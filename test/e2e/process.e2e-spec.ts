@@ -56,7 +56,7 @@ describe('node dist/main.js', () => {
     expect(await app.exited).toBe(0);
   });
 
-  it('reads .env by the rules the README gives, as the CLIs do: in an unquoted value only " #" starts a comment (found in review: a reset link with #token= lost its token, and the app refused the PASSWORD_RESET_URL the CLI took)', async () => {
+  itOnEmbeddedRun('reads .env by the rules the README gives, as the CLIs do: in an unquoted value only " #" starts a comment (found in review: a reset link with #token= lost its token, and the app refused the PASSWORD_RESET_URL the CLI took)', async () => {
     const cwd = tempDir();
     writeFileSync(join(cwd, '.env'), 'PASSWORD_RESET_URL=https://app.example.com/reset-password#token={token}   # the fragment never reaches a server log\n');
     const port = await freePort();
@@ -74,7 +74,7 @@ describe('node dist/main.js', () => {
     expect(await app.exited).toBe(0);
   });
 
-  it('object storage that cannot be reached is an outage, not the database and not a bug: 503 STORAGE_UNAVAILABLE with Retry-After, one warning with its cause (found in review)', async () => {
+  itOnEmbeddedRun('object storage that cannot be reached is an outage, not the database and not a bug: 503 STORAGE_UNAVAILABLE with Retry-After, one warning with its cause (found in review)', async () => {
     // In its own process: under jest, the S3 client wraps Node's socket errors (another realm) and drops their code.
     const port = await freePort();
     const closedPort = await freePort();
@@ -212,7 +212,7 @@ describe('node dist/main.js', () => {
       }
     });
 
-    it('refuses to start without JWT_SECRET, naming the variable, and leaves the database untouched', async () => {
+    itOnEmbeddedRun('refuses to start without JWT_SECRET, naming the variable, and leaves the database untouched', async () => {
       const url = await freshDatabase();
       const app = start({ NODE_ENV: 'production', DATABASE_URL: url, JWT_SECRET: '', HOST: '127.0.0.1', PORT: String(await freePort()) });
       expect(await app.exited).toBe(1);
@@ -233,7 +233,7 @@ describe('node dist/main.js', () => {
     expect(app.output()).toMatch(/PORT=\\?"eighty\\?"/); // as text, or inside a JSON log line
   });
 
-  it('a HOST that does not resolve: one line naming HOST, without a stack (it said "getaddrinfo ENOTFOUND …" with a stack)', async () => {
+  itOnEmbeddedRun('a HOST that does not resolve: one line naming HOST, without a stack (it said "getaddrinfo ENOTFOUND …" with a stack)', async () => {
     const app = start({ HOST: 'no-such-host.invalid', PORT: String(await freePort()), DATABASE_URL: process.env.TEST_DATABASE_URL, JWT_SECRET: 'x'.repeat(40), DATA_DIR: tempDir() });
     expect(await app.exited).toBe(1);
     expectOneFailureLine(app, /^HemoDay failed to start: HOST=no-such-host\.invalid does not resolve to an address of this machine: set HOST$/);
@@ -252,7 +252,7 @@ describe('node dist/main.js', () => {
     if (url.password) expect(app.output()).not.toContain(decodeURIComponent(url.password));
   });
 
-  it('a DATABASE_URL server not accepting connections yet is waited for, each retry line naming its cause; SIGTERM ends the wait (the lines said only "Unable to connect to the database. Retrying (1)...")', async () => {
+  itOnEmbeddedRun('a DATABASE_URL server not accepting connections yet is waited for, each retry line naming its cause; SIGTERM ends the wait (the lines said only "Unable to connect to the database. Retrying (1)...")', async () => {
     const url = new URL(process.env.TEST_DATABASE_URL!);
     url.hostname = '127.0.0.1';
     url.port = String(await freePort()); // nothing listens there
