@@ -11,9 +11,11 @@ const UNIT_SPECS = [
 
 /**
  * A unit spec that works on the run's database names it (TEST_DATABASE_URL) or takes it through the
- * set-up helpers that do (scratch databases and schemas, the test app). Any other never connects.
+ * suite's helpers (test/setup/, test/factories/: scratch databases and schemas, the service kit, the
+ * test app). Any other never connects. Counting every import of a helper errs on the safe side: a
+ * spec that needs no database but imports one runs on both servers, which costs seconds, not cover.
  */
-const USES_DATABASE = /TEST_DATABASE_URL|setup\/(scratch-databases|scratch-schema|test-app)\.js/;
+const USES_DATABASE = /TEST_DATABASE_URL|test\/(setup|factories)\/|'\.\.\/(setup|factories)\//;
 
 function filesUnder(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>

@@ -37,6 +37,21 @@ describe('auth (e2e)', () => {
       expect(stored.password_hash).toMatch(/^\$argon2id\$/);
     });
 
+    it('hashes at the PASSWORD_HASH_* cost the app starts with (the other in-process apps of the suite are given a cheaper PasswordService)', async () => {
+      const hashOf = async (app: { http: TestApp['http'] }, db: DataSource) => {
+        const email = uniqueEmail('cost');
+        const reg = await app.http().post('/api/v1/auth/register').send({ email, password: DEFAULT_PASSWORD }).expect(201);
+        return (await db.query('SELECT password_hash FROM users WHERE id = $1', [reg.body.user.id]))[0].password_hash as string;
+      };
+      expect(await hashOf(t, t.db)).toMatch(/^\$argon2id\$v=19\$m=1024,t=1,p=1\$/); // IN_PROCESS_PASSWORD_HASH_COST
+      const configured = await createTestApp({ PASSWORD_HASH_MEMORY_KIB: '19456', PASSWORD_HASH_ITERATIONS: '3', PASSWORD_HASH_PARALLELISM: '2' });
+      try {
+        expect(await hashOf(configured, configured.app.get(DataSource))).toMatch(/^\$argon2id\$v=19\$m=19456,t=3,p=2\$/);
+      } finally {
+        await configured.close();
+      }
+    });
+
     it('trims the email, stores it lower-cased and compares it case-insensitively', async () => {
       const email = uniqueEmail('Mixed.Case');
       const reg = await t.http().post('/api/v1/auth/register').send({ email: `  ${email}  `, password: DEFAULT_PASSWORD }).expect(201);

@@ -9,6 +9,7 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp } from '../../src/configure-app.js';
+import { PasswordService, type PasswordHashCost } from '../../src/modules/auth/password.service.js';
 
 /** What tests and factories use of a running app. */
 export interface RunningApp {
@@ -35,6 +36,17 @@ export interface TestAppOptions {
   override?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
 }
 
+/**
+ * argon2id at its cheapest (1 MiB, 1 pass, 1 lane, ~1 ms) for the apps tests create in-process: the
+ * suite registers and logs in thousands of users, and at the lowest cost PASSWORD_HASH_* accepts
+ * (OWASP's minimum, 19 MiB × 2 passes: ~45 ms of CPU each) hashing was about a third of the CPU those
+ * tests use. Not a setting the app accepts (its floors stay): the test app is given a PasswordService
+ * made with this cost, the real class over the real argon2. The processes the tests spawn (the built
+ * app, the CLI) hash at the OWASP minimum the global set-up sets, PasswordService's spec checks the
+ * default cost, and a test app started with PASSWORD_HASH_* overrides hashes at what they say.
+ */
+export const IN_PROCESS_PASSWORD_HASH_COST: PasswordHashCost = { memoryCost: 1024, timeCost: 1, parallelism: 1 };
+
 /** Environment every test app starts with; tests override single values. */
 export function testEnv(): Record<string, string> {
   return {
@@ -58,7 +70,10 @@ export async function createTestApp(overrides: Record<string, string> = {}, opti
   ];
   const env = { ...testEnv(), ...Object.fromEntries(scratch), ...overrides };
   return withEnv(env, async () => {
-    const builder = Test.createTestingModule({ imports: [AppModule] });
+    const module = Test.createTestingModule({ imports: [AppModule] });
+    const builder = Object.keys(overrides).some((name) => name.startsWith('PASSWORD_HASH_'))
+      ? module
+      : module.overrideProvider(PasswordService).useValue(new PasswordService({ passwordHash: IN_PROCESS_PASSWORD_HASH_COST }));
     const moduleRef = await (options.override?.(builder) ?? builder).compile();
     const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, bufferLogs: true });
     configureApp(app);
