@@ -2,27 +2,14 @@
  * `files:cleanup` as operators run it (`node dist/cli.js files:cleanup`), on files
  * uploaded through the real app into a shared UPLOAD_DIR.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
-import { childCwd } from '../setup/service-process.js';
-import { itOnEmbeddedRun } from '../setup/test-runs.js';
+import { cli } from '../setup/admin-cli.js';
 import { useTestApp } from '../setup/test-app.js';
-
-const CLI = resolve('dist/cli.js');
-
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const base: Record<string, string | undefined> = { ...process.env };
-  delete base.NODE_OPTIONS;
-  return new Promise((done) =>
-    execFile(process.execPath, [CLI, ...args], { env: { ...base, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env }, cwd: childCwd(), timeout: 60_000 }, (error, stdout, stderr) =>
-      done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    ),
-  );
-}
+import { itOnEmbeddedRun } from '../setup/test-runs.js';
 
 describe('files:cleanup (node dist/cli.js)', () => {
   const uploadDir = mkdtempSync(join(tmpdir(), 'hemoday-cli-cleanup-'));
