@@ -7,14 +7,14 @@
  * output and the terminal run on the embedded run only (test/setup/test-runs.ts).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from '../../src/database/data-source-options.js';
 import { runPendingMigrations } from '../../src/database/migration-runner.js';
 import { bearer, joinFamily, registerFamily as registerAccount, uniqueEmail } from '../factories/auth.factory.js';
-import { CLI, cli, cliDataDir, credentials, expectOneLineFailure, familyOf as familyIn, PRODUCTION, SEEDED, seededCounts, type Run } from '../setup/admin-cli.js';
+import { CLI, cli, cliDataDir, credentials, expectOneLineFailure, familyOf as familyIn, PRODUCTION, SEEDED, seededCounts, type Run, useCliDatabaseClient } from '../setup/admin-cli.js';
 import { childCwd, freePort, isAlive, postgresServersFor, removeDir, scratchDir, startProcess, waitUntil } from '../setup/service-process.js';
 import { useTestApp } from '../setup/test-app.js';
 import { itOnEmbeddedRun } from '../setup/test-runs.js';
@@ -22,17 +22,7 @@ import { sessionsWaitingBehind, until } from '../setup/wait.js';
 
 describe('admin CLI: seed (node dist/cli.js)', () => {
   const t = useTestApp();
-  let db: pg.Client;
-
-  beforeAll(async () => {
-    db = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-    await db.connect();
-  });
-  afterAll(async () => {
-    await db.end();
-    rmSync(cliDataDir, { recursive: true, force: true });
-  });
-
+  const db = useCliDatabaseClient();
   const familyOf = (email: string) => familyIn(db, email);
   const login = (email: string, password: string) => t.http().post('/api/v1/auth/login').send({ email, password });
 

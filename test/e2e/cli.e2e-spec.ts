@@ -13,28 +13,17 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
 import { bearer, joinFamily, registerFamily as registerAccount, uniqueEmail } from '../factories/auth.factory.js';
 import { clientLog, Device } from '../sync-client/device.js';
 import { registerFamily } from '../sync-client/family.js';
-import { cli, cliDataDir, credentials, DB_DOWN, expectOneLineFailure, familyOf as familyIn, PRODUCTION, seededCounts, type Run } from '../setup/admin-cli.js';
+import { cli, credentials, DB_DOWN, expectOneLineFailure, familyOf as familyIn, PRODUCTION, seededCounts, type Run, useCliDatabaseClient } from '../setup/admin-cli.js';
 import { freePort, removeDir, scratchDir, startService, stopAll, waitForHealth, type Running } from '../setup/service-process.js';
 import { useTestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun, itOnEmbeddedRun } from '../setup/test-runs.js';
 
 describe('admin CLI (node dist/cli.js)', () => {
   const t = useTestApp();
-  let db: pg.Client;
-
-  beforeAll(async () => {
-    db = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-    await db.connect();
-  });
-  afterAll(async () => {
-    await db.end();
-    rmSync(cliDataDir, { recursive: true, force: true });
-  });
-
+  const db = useCliDatabaseClient();
   const familyOf = (email: string) => familyIn(db, email);
   const login = (email: string, password: string) => t.http().post('/api/v1/auth/login').send({ email, password });
 

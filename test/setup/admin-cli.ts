@@ -4,10 +4,10 @@
  * Node 20 cannot load, so no test imports it.)
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type pg from 'pg';
+import pg from 'pg';
 import { childCwd } from './service-process.js';
 
 export const CLI = resolve('dist/cli.js');
@@ -78,4 +78,18 @@ export async function seededCounts(db: pg.Client, familyId: string): Promise<Rec
   const sql = SEEDED.map((t) => `SELECT '${t}' AS t, count(*)::int AS n FROM ${t} WHERE family_id = $1`).join(' UNION ALL ');
   const rows = (await db.query(sql, [familyId])).rows as Array<{ t: string; n: number }>;
   return Object.fromEntries(rows.map((r) => [r.t, r.n]));
+}
+
+/**
+ * A client on the run's database for a CLI file's checks behind the API: connected in a beforeAll
+ * where it is called, closed in an afterAll, which also removes the file's CLI DATA_DIR.
+ */
+export function useCliDatabaseClient(): pg.Client {
+  const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+  beforeAll(() => client.connect());
+  afterAll(async () => {
+    await client.end();
+    rmSync(cliDataDir, { recursive: true, force: true });
+  });
+  return client;
 }
