@@ -39,8 +39,8 @@ export interface TestAppOptions {
 /**
  * argon2id at its cheapest (1 MiB, 1 pass, 1 lane, ~1 ms) for the apps tests create in-process: the
  * suite registers and logs in thousands of users, and at the lowest cost PASSWORD_HASH_* accepts
- * (OWASP's minimum, 19 MiB × 2 passes: ~45 ms of CPU each) hashing was about a third of the CPU those
- * tests use. Not a setting the app accepts (its floors stay): the test app is given a PasswordService
+ * (OWASP's minimum, 19 MiB × 2 passes: ~45 ms of CPU each) hashing was about a quarter of the CPU of
+ * the files that register many users. Not a setting the app accepts (its floors stay): the test app is given a PasswordService
  * made with this cost, the real class over the real argon2. The processes the tests spawn (the built
  * app, the CLI) hash at the OWASP minimum the global set-up sets, PasswordService's spec checks the
  * default cost, and a test app started with PASSWORD_HASH_* overrides hashes at what they say.
