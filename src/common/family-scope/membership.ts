@@ -45,11 +45,7 @@ export function assertStillMemberAfterRead(manager: EntityManager, scope: Member
 async function checkMembership(manager: EntityManager, scope: MemberScope, error: () => DomainError, lock: '' | ' FOR SHARE', owner: boolean): Promise<void> {
   if (lock === '') {
     // Nothing to wait for without a lock: one statement, its rows both the membership and the sign-in.
-    const rows: unknown[] = await manager.query(
-      `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, u.role, (${SIGNED_IN}) AS signed_in
-         FROM users u WHERE u.id = $1`,
-      [scope.userId, scope.signInId ?? null],
-    );
+    const rows: unknown[] = await manager.query(`SELECT ${MEMBERSHIP}, (${SIGNED_IN}) AS signed_in FROM users WHERE id = $1`, [scope.userId, scope.signInId ?? null]);
     return verifyMembership(rows, scope, error, { owner }, rows);
   }
   const [membership, signIn] = stillMemberStatements(scope);
@@ -58,6 +54,9 @@ async function checkMembership(manager: EntityManager, scope: MemberScope, error
   const signedIn = scope.signInId ? await manager.query(signIn.text, signIn.values as unknown[]) : undefined;
   verifyMembership(member, scope, error, { owner }, signedIn);
 }
+
+/** The membership's columns of the user's row. */
+const MEMBERSHIP = 'family_id::text AS family_id, family_joined_version::text AS joined_version, role';
 
 /** Whether the sign-in $2 (NULL: not asked) of the user $1 still has a token not revoked. */
 const SIGNED_IN = `$2::uuid IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens rt WHERE rt.chain_id = $2::uuid AND rt.user_id = $1::uuid AND rt.revoked_at IS NULL)`;
@@ -76,7 +75,7 @@ const SIGNED_IN = `$2::uuid IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens rt W
  */
 export function stillMemberStatements(scope: Pick<FamilyScope, 'userId' | 'signInId'>): [BatchStatement, BatchStatement] {
   return [
-    prepared(`SELECT family_id::text AS family_id, family_joined_version::text AS joined_version, role FROM users WHERE id = $1 FOR SHARE`, [scope.userId]),
+    prepared(`SELECT ${MEMBERSHIP} FROM users WHERE id = $1 FOR SHARE`, [scope.userId]),
     prepared(`SELECT ${SIGNED_IN} AS signed_in`, [scope.userId, scope.signInId ?? null]),
   ];
 }
