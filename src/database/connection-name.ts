@@ -8,6 +8,6 @@ const MAX_NAME_BYTES = 63;
  * `hemoday-<role>-<pid>@<host>`. The host tells instances apart where every one is pid 1 (a
  * container); cut here, not by the server, so the name is known exactly (a long host loses its tail).
  */
-export function connectionName(role: 'api' | 'sync-events' | 'migrations'): string {
+export function connectionName(role: 'api' | 'sync-events' | 'health' | 'migrations'): string {
   return Buffer.from(`hemoday-${role}-${process.pid}@${hostname()}`).subarray(0, MAX_NAME_BYTES).toString();
 }

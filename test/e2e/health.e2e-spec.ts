@@ -1,4 +1,8 @@
-import { useTestApp } from '../setup/test-app.js';
+import { DataSource, type QueryRunner } from 'typeorm';
+import { connectionName } from '../../src/database/connection-name.js';
+import { PING_TIMEOUT } from '../../src/modules/health/health.service.js';
+import { createTestApp, useTestApp } from '../setup/test-app.js';
+import { until } from '../setup/wait.js';
 
 describe('health and docs', () => {
   const t = useTestApp();
@@ -26,5 +30,61 @@ describe('health and docs', () => {
     const csp = String(res.headers['content-security-policy']);
     expect(csp).toContain("default-src 'self'");
     expect(csp).not.toContain('upgrade-insecure-requests');
+  });
+
+  describe('on a connection of its own, outside the pool', () => {
+    const healthBackends = async () =>
+      (await t.db.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [connectionName('health')])).map((r: { pid: number }) => r.pid) as number[];
+
+    // Found in review: pinged through the pool, an instance whose every connection was busy for 5 s was
+    // reported "Database unreachable", and an orchestrator restarts an instance whose check fails.
+    it('answers 200 while every connection of the pool is taken', async () => {
+      const busy = await createTestApp({ DB_POOL_SIZE: '2' });
+      const held: QueryRunner[] = [];
+      try {
+        for (let i = 0; i < 2; i++) {
+          const runner = busy.app.get(DataSource).createQueryRunner();
+          await runner.connect();
+          held.push(runner);
+        }
+        const res = await busy.http().get('/health');
+        expect([res.status, res.body.database?.status]).toEqual([200, 'up']);
+      } finally {
+        await Promise.all(held.map((runner) => runner.release()));
+        await busy.close();
+      }
+    });
+
+    it('concurrent checks share one ping on one connection; a connection closed under it is replaced, not reported', async () => {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => t.http().get('/health')));
+      expect(answers.map((res) => res.status)).toEqual(Array(20).fill(200));
+      const [first, ...others] = await healthBackends();
+      expect(others).toEqual([]);
+
+      await t.db.query('SELECT pg_terminate_backend($1)', [first]);
+      await t.http().get('/health').expect(200);
+      const [second, ...more] = await healthBackends();
+      expect(more).toEqual([]);
+      expect(second).not.toBe(first);
+    });
+
+    it('a health connection that stops answering (no error, no close) answers 503, and is replaced by the next check', async () => {
+      await t.http().get('/health').expect(200);
+      const [frozen] = await healthBackends();
+      const timeout = PING_TIMEOUT.ms;
+      PING_TIMEOUT.ms = 500;
+      process.kill(frozen, 'SIGSTOP');
+      try {
+        const res = await t.http().get('/health');
+        expect([res.status, res.body.message]).toEqual([503, 'Database unreachable']);
+        await t.http().get('/health').expect(200);
+        expect((await healthBackends()).filter((pid) => pid !== frozen)).toHaveLength(1);
+      } finally {
+        PING_TIMEOUT.ms = timeout;
+        process.kill(frozen, 'SIGCONT');
+      }
+      // Its socket was closed, not left open: once it runs again, the frozen backend finds that and ends.
+      await until(async () => !(await healthBackends()).includes(frozen), 'the frozen health backend to end');
+    });
   });
 });
