@@ -27,22 +27,20 @@ describe('admin CLI (node dist/cli.js)', () => {
   const familyOf = (email: string) => familyIn(db, email);
   const login = (email: string, password: string) => t.http().post('/api/v1/auth/login').send({ email, password });
 
+  // The rules themselves are unit specs (src/cli/seed/seed-options.spec.ts, account-input.spec.ts,
+  // cli-error.spec.ts); here, one case of each way a command can fail, through the process: its exit
+  // code and its one line, and, for the checks of options, that they come before any connection.
   describeOnEmbeddedRun('failures exit non-zero with one line', () => {
     it.concurrent.each([
-      [['nope'], /unknown command 'nope'/],
-      [['seed', '--bogus'], /unknown option '--bogus'/],
-      [['seed', '--famlies', '2'], /unknown option '--famlies' \(Did you mean --families\?\)$/],
       [['sed'], /unknown command 'sed' \(Did you mean seed\?\)$/],
+      [['seed', '--famlies', '2'], /unknown option '--famlies' \(Did you mean --families\?\)$/],
       [['seed', '--months', 'lots'], /--months must be an integer/],
-      [['seed', '--families', '0'], /--families must be an integer/],
       [['seed', 'extra'], /seed takes no arguments/],
       [['user:create', '--email', 'a@b.example'], /required option '--password/],
       [['user:create', '--email', 'not-an-email', '--password', 'long enough'], /--email: must be an email/],
-      [['user:create', '--email', 'short@b.example', '--password', 'short'], /--password: must be longer than or equal to 8/],
       [['family:show'], /missing required argument/],
       [['family:show', 'QQQQQQ'], /No family with invite code QQQQQQ/],
       [['user:reset-password', '--email', 'nobody@nowhere.example', '--password', 'long enough'], /No user with email nobody@nowhere.example/],
-      [['user:delete'], /required option '--email/],
       [['family:set-owner', '--email', 'nobody@nowhere.example'], /No user with email nobody@nowhere.example/],
       [['user:delete', '--email', 'nobody@nowhere.example'], /No user with email nobody@nowhere.example/],
     ])('%j', async (args, message) => {
@@ -62,15 +60,10 @@ describe('admin CLI (node dist/cli.js)', () => {
     // Each would otherwise have connected (and, with --reset, deleted) before the bad option was noticed.
     it.concurrent.each([
       [['seed', '--email', 'not-an-email', '--reset'], {}, /--email: must be an email/],
-      [['seed', '--email', 'ok@example.test', '--password', 'short', '--reset'], {}, /--password: must be longer than or equal to 8/],
-      [['seed', '--email', `${'x'.repeat(60)}@example.test`, '--families', '1000'], {}, /--email: must be an email/], // demo+1000@ is too long
       [['seed', '--reset'], PRODUCTION, /--reset .*refused when NODE_ENV=production/],
       // It names --password-stdin too: the way the README gives for a real server (a production run once said --password only).
       [['seed'], PRODUCTION, /--password or --password-stdin is required when NODE_ENV=production/],
-      [['seed', '--password', 'hemoday-demo'], PRODUCTION, /--password or --password-stdin is required when NODE_ENV=production, and not the documented demo password/],
       [['user:reset-password', '--email', 'a@b.example', '--password', 'long enough', '--password-stdin'], {}, /^error: --password and --password-stdin cannot be used together/],
-      // The demo patient is 8, transfused since age 1: a longer history failed the push (0 ml transfusions) after making the account.
-      [['seed', '--months', '240'], {}, /--months must be an integer from 1 to 84 \(got "240"\)/],
     ])('a bad option is reported as such with the database down: %j', async (args, env, message) => {
       expectOneLineFailure(await cli(args, { ...DB_DOWN, ...env }), message);
     });

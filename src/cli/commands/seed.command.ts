@@ -6,7 +6,8 @@ import { launchedNodeEnv } from '../launch-env.js';
 import { Progress } from '../progress.js';
 import { DEMO_MAX_MONTHS, SEEDED_TABLES } from '../seed/demo-history.js';
 import { SeedResetService, type ResetResult } from '../seed/seed-reset.service.js';
-import { DEFAULT_SEED_PASSWORD, SeederService, type SeededFamily } from '../seed/seeder.service.js';
+import { assertResetAllowed, DEFAULT_SEED_PASSWORD, seedEmails } from '../seed/seed-options.js';
+import { SeederService, type SeededFamily } from '../seed/seeder.service.js';
 
 const DEFAULT_SEED_EMAIL = 'demo@hemoday.example';
 /** Families seeded side by side (argon2 hashing dominates; it runs on libuv's 4 threads). */
@@ -37,8 +38,8 @@ export class SeedCommand extends CommandRunner {
     assertNoArguments('seed', args);
     // NODE_ENV as given to the process (or its .env), not the configuration's development default.
     const rawNodeEnv = launchedNodeEnv();
-    if (options.reset) this.resetter.assertAllowed(rawNodeEnv);
-    const emails = this.seeder.emailsFor(options.email, options.families);
+    if (options.reset) assertResetAllowed(rawNodeEnv);
+    const emails = seedEmails(options.email, options.families);
     const { password } = this.seeder.validateOptions(emails, await readPassword(options));
     await this.database.connect();
     if (options.reset) this.reportReset(await this.resetter.reset(emails, rawNodeEnv));

@@ -4,6 +4,7 @@ import { FamilyVersionService } from '../../common/versioning/family-version.ser
 import { FILE_STORAGE, type FileStorage } from '../../modules/documents/storage/file-storage.js';
 import { FamiliesService } from '../../modules/families/families.service.js';
 import { CliError } from '../cli-error.js';
+import { assertResetAllowed } from './seed-options.js';
 import { isSeedAccount, SeedRepository, type SeedOwnedAccount } from './seed.repository.js';
 
 export interface ResetResult {
@@ -33,22 +34,8 @@ export class SeedResetService {
     @Inject(FILE_STORAGE) private readonly storage: FileStorage,
   ) {}
 
-  /**
-   * `rawNodeEnv` is NODE_ENV as the process received it, not the configuration's
-   * value: that one defaults to development, and a reset must never run on a
-   * server that merely forgot to set it.
-   */
-  assertAllowed(rawNodeEnv: string | undefined): void {
-    if (rawNodeEnv === 'development' || rawNodeEnv === 'test') return;
-    throw new CliError(
-      rawNodeEnv
-        ? `--reset deletes data and is refused when NODE_ENV=${rawNodeEnv} (allowed: development, test)`
-        : '--reset deletes data and is refused unless NODE_ENV is set to development or test (it is unset)',
-    );
-  }
-
   async reset(emails: string[], rawNodeEnv: string | undefined): Promise<ResetResult> {
-    this.assertAllowed(rawNodeEnv);
+    assertResetAllowed(rawNodeEnv);
     const accounts = await this.repository.accounts(emails);
     const foreign = accounts.find((a) => !isSeedAccount(a));
     if (foreign) {

@@ -9,13 +9,13 @@ import { toRegisterDto } from '../account-input.js';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { CliError } from '../cli-error.js';
 import { buildDemoHistory, SEEDED_TABLES, type SeededTable, type WireRecord } from './demo-history.js';
+import { seedPassword, SEED_USER_NAME } from './seed-options.js';
 import { isSeedAccount, SeedRepository, type SeedOwnedAccount } from './seed.repository.js';
 
 /** Records per push: a few pushes per family, each one transaction of set-based statements. */
 const SEED_BATCH_SIZE = 1000;
 /** Recorded as created_by_device on the seeded rows. */
 const SEED_DEVICE_ID = 'hemoday-cli-seed';
-const SEED_USER_NAME = 'Demo Parent';
 
 export interface SeededFamily {
   email: string;
@@ -27,9 +27,6 @@ export interface SeededFamily {
   written: Record<SeededTable, number>;
   pushes: number;
 }
-
-/** The documented demo password: fine on a laptop, refused in production. */
-export const DEFAULT_SEED_PASSWORD = 'hemoday-demo';
 
 /**
  * Demo data through the app's own rules: the account via AuthService.register
@@ -60,26 +57,9 @@ export class SeederService {
     @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
   ) {}
 
-  /** `demo@x` for the first family, then `demo+2@x`, `demo+3@x`, … */
-  emailsFor(email: string, count: number): string[] {
-    const at = email.lastIndexOf('@');
-    if (at < 0) return [email]; // refused by validateOptions with the email rule's own message
-    return Array.from({ length: count }, (_, i) => (i === 0 ? email : `${email.slice(0, at)}+${i + 1}${email.slice(at)}`));
-  }
-
-  /**
-   * Every option checked before anything touches the database. The password
-   * defaults to the documented demo one, except in production, where a
-   * public password would open a real server's demo account to anyone.
-   */
+  /** The password of new demo accounts, every option checked first (seedPassword). */
   validateOptions(emails: string[], password: string | undefined): { password: string } {
-    if (this.app.isProduction && (password === undefined || password === DEFAULT_SEED_PASSWORD)) {
-      throw new CliError(`--password or --password-stdin is required when NODE_ENV=production, and not the documented demo password`);
-    }
-    const resolved = password ?? DEFAULT_SEED_PASSWORD;
-    // The register rules on the first email and the longest (numbered) one, with the password.
-    for (const email of new Set([emails[0], emails[emails.length - 1]])) toRegisterDto({ email, password: resolved, name: SEED_USER_NAME });
-    return { password: resolved };
+    return { password: seedPassword(emails, password, this.app) };
   }
 
   /**
