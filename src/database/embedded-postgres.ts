@@ -1,7 +1,7 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { existsSync, statSync, type Stats } from 'node:fs';
-import { chmod, chown, cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import pg from 'pg';
@@ -376,9 +376,19 @@ async function resolveBinaries(osUser?: OsUser): Promise<Binaries> {
   // Running as root from a checkout the postgres user cannot enter (e.g. under a
   // 0700 temp dir): use a copy of the binaries in a shared, world-readable place.
   const nativeDir = dirname(dirname(binaries.postgres));
-  const version = createHash('sha1').update(nativeDir + (await stat(binaries.postgres)).mtimeMs).digest('hex').slice(0, 12);
-  const copy = await binaryCopy(nativeDir, join(tmpdir(), `hemoday-embedded-pg-${version}`));
+  const copy = await binaryCopy(nativeDir, await sharedCopyPath(dirname(nativeDir)));
   return { initdb: join(copy, 'bin', 'initdb'), postgres: join(copy, 'bin', 'postgres') };
+}
+
+/**
+ * Where the copy of a binaries package goes: named by the package and its version, which fix its
+ * contents (npm checks them against the lock file's integrity), not by the checkout's path. Named by
+ * the path, every fresh clone run as root (CI's, under a 0700 temp folder) left another 60 MB copy in
+ * /tmp that nothing removed; now every checkout of one version shares one.
+ */
+export async function sharedCopyPath(packageRoot: string, folder = tmpdir()): Promise<string> {
+  const { name, version } = JSON.parse(await readFile(join(packageRoot, 'package.json'), 'utf8')) as { name: string; version: string };
+  return join(folder, `hemoday-embedded-pg-${createHash('sha1').update(`${name}@${version}`).digest('hex').slice(0, 12)}`);
 }
 
 /**
@@ -397,6 +407,12 @@ export async function binaryCopy(source: string, target: string): Promise<string
   });
   await writeFile(join(staging, '.complete'), '', { mode: 0o644 });
   await chmod(staging, 0o755);
+  // Another start (of this checkout or another one) may have put its copy in place meanwhile, and
+  // may be running it: keep that one rather than remove it under that server.
+  if (await isTrustedCopy(target)) {
+    await rm(staging, { recursive: true, force: true });
+    return target;
+  }
   await rm(target, { recursive: true, force: true });
   try {
     await rename(staging, target);
