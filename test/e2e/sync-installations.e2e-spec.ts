@@ -176,6 +176,35 @@ describe('what an installation holds (real WatermelonDB client)', () => {
     expect(await fPhone.snapshot()).toEqual(await gPhone.snapshot());
   });
 
+  it("another family's answers under a phone's id (its id copied: a restored backup, or on purpose) never push that phone's own cursor off the record: it goes on incrementally and its offline deletion reaches the server", async () => {
+    const [victim] = await registerFamily(t);
+    const phone = phoneOf(victim);
+    await phone.sync();
+    const record = await phone.create('transfusions', { date: 1, volume_ml: 100, notes: 'entered by mistake' });
+    await phone.sync();
+    await phone.remove('transfusions', record); // deleted offline, not pushed yet
+    // A member of another family sends the phone's id with more than 50 pulls that each move their cursor
+    // (a cursor past their family's version: the server raises the version past it and answers above it).
+    const [outsider] = await registerFamily(t);
+    let cursor = 0;
+    for (let i = 0; i < 51; i++) {
+      const res = await t
+        .http()
+        .get('/api/v1/sync')
+        .query(cursor ? { last_pulled_at: cursor + 1 } : {})
+        .set({ Authorization: `Bearer ${outsider.token}`, 'X-Device-Id': phone.deviceId! })
+        .expect(200);
+      cursor = res.body.timestamp;
+    }
+    // Before, the installation kept its newest 50 answers whatever their family: the phone's cursor was
+    // gone, its pull a replacement listing every record as `created`, and WatermelonDB re-created the
+    // record over its unpushed deletion, which then never reached the server.
+    await phone.sync();
+    expect(strategyOf(phone)).toBe('incremental');
+    const [row] = await t.db.query('SELECT deleted_at FROM transfusions WHERE id = $1', [record]);
+    expect({ onPhone: await phone.find('transfusions', record), deletedOnServer: row.deleted_at !== null }).toEqual({ onPhone: null, deletedOnServer: true });
+  });
+
   /** Ways a phone's cursor loses its record on the server (CURSORS_KEPT = 50 per installation). */
   const forget: Array<[string, (phone: Device, peer: Member) => Promise<void>]> = [
     [

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { prepared, type BatchStatement } from '../../database/statement-batch.js';
 import type { LastPush } from './sync-push.rules.js';
 
-/** Cursors kept per installation (see recordCursor). */
+/** Cursors kept per installation and family (see recordCursor). */
 const CURSORS_KEPT = 50;
 
 /**
@@ -18,10 +18,15 @@ export class SyncInstallationsRepository {
    * Writes down that this installation was answered `version` of `familyId`'s data (see
    * SyncRepository.pullState), after the pull's snapshot and on its connection. The caller writes
    * only answers that move the cursor, and replacements (see SyncPullService.pullOnce); only the newest
-   * CURSORS_KEPT per installation are kept: a phone whose cursor is older than that (that many
-   * answers lost, or syncs of another phone sharing its id) is not found, and is answered a
-   * replacement (SyncRepository.pullState). Pulls without a device id write nothing (no statement):
-   * the pull sends it with its body and COMMIT.
+   * CURSORS_KEPT of each family per installation are kept: a phone whose cursor is older than that
+   * (that many answers lost, or syncs of another phone of its family sharing its id) is not found,
+   * and is answered a replacement (SyncRepository.pullState). Counted per family, not for the whole
+   * installation: the id is the client's word, so answers to another family under it (a phone
+   * restored from another family's backup, or a member of another family sending a copied id on
+   * purpose, 51 pulls) pushed this family's phone's cursor off the record, and its next pull was a
+   * replacement listing every record as `created`, which re-created the records the phone had
+   * deleted offline over their unpushed deletions (found by review). Pulls without a device id write
+   * nothing (no statement): the pull sends it with its body and COMMIT.
    */
   recordCursor(deviceId: string | null, familyId: string, version: number): BatchStatement[] {
     if (!deviceId) return [];
@@ -31,8 +36,9 @@ export class SyncInstallationsRepository {
                INSERT INTO sync_cursors (device_id, version, family_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
              )
              DELETE FROM sync_cursors
-              WHERE device_id = $1
-                AND version < (SELECT version FROM sync_cursors WHERE device_id = $1 ORDER BY version DESC OFFSET ${CURSORS_KEPT - 1} LIMIT 1)`,
+              WHERE device_id = $1 AND family_id = $3
+                AND version < (SELECT version FROM sync_cursors WHERE device_id = $1 AND family_id = $3
+                                ORDER BY version DESC OFFSET ${CURSORS_KEPT - 1} LIMIT 1)`,
         [deviceId, version, familyId],
       ),
     ];
