@@ -133,6 +133,26 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(clientLog.slice(logFrom)).toEqual([]);
     });
 
+    it("keeps the newest cursor of each family an idle installation's id answered (an id copied by another family): its phone, back, pulls incrementally and its offline deletion reaches the server", async () => {
+      const [victim] = await registerFamily(t);
+      const phone = new Device({ baseUrl: t.baseUrl, token: victim.token, familyId: victim.familyId });
+      await phone.sync();
+      const record = await phone.create('transfusions', { date: 1, volume_ml: 100 });
+      await phone.sync();
+      await phone.remove('transfusions', record); // deleted offline, not pushed yet
+      // A member of another family pulls once with the phone's id, after the phone's last answer.
+      const [outsider] = await registerFamily(t);
+      await t.http().get('/api/v1/sync').set({ ...bearer(outsider.token), 'X-Device-Id': phone.deviceId! }).expect(200);
+      await age(phone, 40);
+      expect((await cli(['sync:cleanup'])).code).toBe(0);
+      // Before, the trim kept the installation's newest cursor only, the other family's: the phone's next
+      // pull was a replacement listing every record as `created`, which re-created the deleted record.
+      await phone.sync();
+      expect(phone.lastPull?.experimentalStrategy).toBeUndefined();
+      const { rows } = await db.query<{ deleted_at: string | null }>('SELECT deleted_at FROM transfusions WHERE id = $1', [record]);
+      expect({ onPhone: await phone.find('transfusions', record), deletedOnServer: rows[0].deleted_at !== null }).toEqual({ onPhone: null, deletedOnServer: true });
+    });
+
     itOnEmbeddedRun('--idle-days out of range: a one-line message before connecting', async () => {
       expectOneLineFailure(await cli(['sync:cleanup', '--idle-days', '0'], DB_DOWN), /--idle-days must be a whole number from 1 to 36500 \(got "0"\)/);
     });

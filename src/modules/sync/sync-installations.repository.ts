@@ -46,7 +46,10 @@ export class SyncInstallationsRepository {
 
   /**
    * Trims the installations no answer has moved for `idleDays` (sync:cleanup) down to their newest
-   * cursor: without it, every installation ever used keeps CURSORS_KEPT records for good. The older
+   * cursor of each family: without it, every installation ever used keeps CURSORS_KEPT records for
+   * good. Of each family, as recordCursor counts them: kept only the newest of all, one answer to
+   * another family under the same id (copied) after this family's last one took the phone's cursor
+   * off the record, and its next pull undid its offline deletions (see recordCursor). The older
    * ones only name the cursors of answers a phone did not apply (lost on the way); a phone that
    * pulled since its last answer holds the newest (an answer at its own cursor records nothing), so
    * one coming back after months pulls incrementally as before. Only a phone whose very last answer
@@ -56,14 +59,17 @@ export class SyncInstallationsRepository {
    * with `dryRun`.
    */
   async trimIdleInstallations(manager: EntityManager, idleDays: number, dryRun: boolean): Promise<{ installations: number; cursors: number }> {
-    const idle = `SELECT device_id, max(version) AS newest FROM sync_cursors
-                   GROUP BY device_id HAVING count(*) > 1 AND max(recorded_at) < now() - make_interval(days => $1)`;
-    const trimmed = `SELECT c.device_id FROM sync_cursors c JOIN (${idle}) idle ON idle.device_id = c.device_id AND c.version < idle.newest`;
+    // Idle: no answer to the installation (in any family) for idleDays; then each family's newest is kept.
+    const idle = `SELECT device_id, family_id, max(version) AS newest FROM sync_cursors
+                   WHERE device_id IN (SELECT device_id FROM sync_cursors GROUP BY device_id HAVING max(recorded_at) < now() - make_interval(days => $1))
+                   GROUP BY device_id, family_id HAVING count(*) > 1`;
+    const older = 'idle.device_id = c.device_id AND idle.family_id = c.family_id AND c.version < idle.newest';
+    const trimmed = `SELECT c.device_id FROM sync_cursors c JOIN (${idle}) idle ON ${older}`;
     const rows: Array<{ installations: string; cursors: string }> = await manager.query(
       `WITH trimmed AS (${
         dryRun
           ? trimmed
-          : `DELETE FROM sync_cursors c USING (${idle}) idle WHERE idle.device_id = c.device_id AND c.version < idle.newest RETURNING c.device_id`
+          : `DELETE FROM sync_cursors c USING (${idle}) idle WHERE ${older} RETURNING c.device_id`
       })
        SELECT count(DISTINCT device_id)::text AS installations, count(*)::text AS cursors FROM trimmed`,
       [idleDays],
