@@ -123,7 +123,7 @@ describe('admin CLI (node dist/cli.js)', () => {
 
       const run = await cli(['sync:cleanup']);
       expect(run.code).toBe(0);
-      expect(run.stdout.trim()).toBe(`Trimmed ${idleBefore.length - 1} old cursor(s) of 1 installation(s) idle for over 30 day(s), keeping each one's newest`);
+      expect(run.stdout.trim()).toBe(`Trimmed ${idleBefore.length - 1} old cursor(s) of 1 installation(s) idle for over 30 day(s), keeping each one's newest per family`);
       expect({ idle: await cursorsOf(idle), busy: await cursorsOf(busy) }).toEqual({ idle: idleBefore.slice(-1), busy: busyBefore });
 
       const logFrom = clientLog.length;

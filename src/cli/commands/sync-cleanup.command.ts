@@ -36,7 +36,7 @@ export class SyncCleanupCommand extends CommandRunner {
     if (options.json) console.log(JSON.stringify({ dry_run: dryRun, idle_days: idleDays, ...trimmed }, null, 2));
     else {
       const verb = dryRun ? 'Would trim' : 'Trimmed';
-      console.log(`${verb} ${trimmed.cursors} old cursor(s) of ${trimmed.installations} installation(s) idle for over ${idleDays} day(s), keeping each one's newest`);
+      console.log(`${verb} ${trimmed.cursors} old cursor(s) of ${trimmed.installations} installation(s) idle for over ${idleDays} day(s), keeping each one's newest per family`);
     }
   }
 
