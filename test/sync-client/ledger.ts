@@ -1,7 +1,7 @@
 import type { Device, Raw } from './device.js';
 
-/** Who wrote a value: a phone's index in the test, or the server (rows that exist before the phones edit). */
-type Writer = number | 'server';
+/** Who wrote a value: a phone's index in the test, the server (rows that exist before the phones edit), or a REST call (PATCH, upload). */
+type Writer = number | 'server' | 'rest';
 
 interface Entry {
   table: string;
@@ -36,6 +36,15 @@ export class WriteLedger {
     const id = await phone.create(table, values);
     this.record(table, id, by, (await phone.find(table, id))!, { creation: true });
     return id;
+  }
+
+  /**
+   * A write made outside the phones (PATCH /families/me, an upload with document fields): the
+   * columns it wrote, as its answer gives them, recorded like a phone's write (`creation`: it made
+   * the record). REST calls are made one after another, so their order is their server order.
+   */
+  rest(table: string, id: string, written: Record<string, unknown>, { creation }: { creation: boolean }): void {
+    this.record(table, id, 'rest', { id, ...written }, { creation });
   }
 
   /** An undo: the record created again with its id. */
@@ -143,5 +152,5 @@ export class WriteLedger {
   }
 }
 
-const who = (by: Writer) => (by === 'server' ? 'the server' : `phone ${by}`);
+const who = (by: Writer) => (by === 'server' ? 'the server' : by === 'rest' ? 'a REST call' : `phone ${by}`);
 const show = (value: unknown) => JSON.stringify(value) ?? String(value);
