@@ -18,23 +18,9 @@ import { useTestApp } from '../setup/test-app.js';
 import { clientLog, Device, LostResponseError, SyncHttpError, syncProblems, type Raw } from '../sync-client/device.js';
 import { registerFamily } from '../sync-client/family.js';
 import { WriteLedger } from '../sync-client/ledger.js';
+import { seeded, syncSeeds } from '../sync-client/seeds.js';
 
-/** mulberry32: a small seeded generator, so a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(state ^ (state >>> 15), state | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** `SYNC_SEEDS=7`, `SYNC_SEEDS=1,5,9` or ranges: `SYNC_SEEDS=1-100,250`. */
-const SEEDS = (process.env.SYNC_SEEDS ?? '1,2').split(',').flatMap((part) => {
-  const [from, to = from] = part.split('-').map(Number);
-  return Array.from({ length: to - from + 1 }, (_, k) => from + k);
-});
+const SEEDS = syncSeeds('1,2');
 const ROUNDS = 8;
 /** Share of syncs whose pull answer, or push acknowledgement, is lost on the way. */
 const LOSS = 0.15;

@@ -14,23 +14,10 @@ import { useTestApp } from '../setup/test-app.js';
 import { clientLog, Device, LostResponseError, SyncHttpError, syncProblems } from '../sync-client/device.js';
 import { registerFamily, type Member } from '../sync-client/family.js';
 import { WriteLedger } from '../sync-client/ledger.js';
+import { seeded, syncSeeds } from '../sync-client/seeds.js';
 import { migrationsToV2, schemaV1, schemaV2 } from '../sync-client/schema.js';
 
-/** mulberry32 (as in sync-convergence): a seed replays the same choices. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(state ^ (state >>> 15), state | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const SEEDS = (process.env.SYNC_SEEDS ?? '1').split(',').flatMap((part) => {
-  const [from, to = from] = part.split('-').map(Number);
-  return Array.from({ length: to - from + 1 }, (_, k) => from + k);
-});
+const SEEDS = syncSeeds('1');
 const ROUNDS = 8;
 /** The round at whose start phone 0 (schema 1) upgrades to schema 2. */
 const UPGRADE_ROUND = 5;
