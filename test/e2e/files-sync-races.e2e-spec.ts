@@ -3,7 +3,7 @@ import pg from 'pg';
 import { FileCleanupService } from '../../src/modules/documents/file-cleanup.service.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { useTestApp } from '../setup/test-app.js';
-import { clientLog, Device, LostResponseError, syncProblems } from '../sync-client/device.js';
+import { clientLog, Device, LostResponseError, SyncHttpError, syncProblems } from '../sync-client/device.js';
 import { registerFamily, type Member } from '../sync-client/family.js';
 import { until } from '../setup/wait.js';
 
@@ -179,6 +179,42 @@ describe('files and sync racing each other', () => {
     expect(pulled.changes.documents.updated).toEqual([expect.objectContaining({ id: other.id, file_url: uploaded.file_url, notes: 'rescanned' })]);
     const [row] = await t.db.query('SELECT file_url, deleted_at FROM documents WHERE id = $1', [other.id]);
     expect(row).toEqual({ file_url: uploaded.file_url, deleted_at: null });
+  });
+
+  it("a phone's push that another phone's new scan and the cleanup overtook between its pull and its push is a 409, not a 422 (the recovery would undo the other phone's scan)", async () => {
+    const [owner, member] = await registerFamily(t, 1);
+    const phoneA = device(owner);
+    const phoneB = device(member);
+    await phoneA.sync();
+    const first = await upload(owner);
+    const id = await phoneA.create('documents', { name: 'CBC', category: 'lab_result', file_url: first.file_url, mime_type: first.mime_type, size_bytes: first.size_bytes });
+    await phoneA.sync();
+    await phoneB.sync();
+    await ageFiles([first.id]);
+
+    // A edits the notes; while its sync is on the way (pulled, not yet pushed), B replaces the scan
+    // and the daily cleanup removes the one no document points at any more.
+    await phoneA.update('documents', id, { notes: 'fasting' });
+    let second!: Awaited<ReturnType<typeof upload>>;
+    const attempt = phoneA.sync({
+      beforePush: async () => {
+        second = await upload(member);
+        await phoneB.update('documents', id, { file_url: second.file_url, mime_type: second.mime_type, size_bytes: second.size_bytes });
+        await phoneB.sync();
+        expect((await cleanup.run({ dryRun: false, familyIds: [owner.familyId] })).files.map((f) => f.id)).toEqual([first.id]);
+      },
+    });
+    // A's push still names the first scan, as its record did when it pulled. The row changed since
+    // its pull: a conflict, which the next sync resolves by pulling B's scan under A's notes. A 422
+    // for the file instead tells A to upload again or push file_url null, either of which undoes B's scan.
+    const refused = await attempt.then(() => null, (error: unknown) => error);
+    expect(refused).toBeInstanceOf(SyncHttpError);
+    expect((refused as SyncHttpError).status).toBe(409);
+    await phoneA.syncUntilClean();
+    await phoneB.sync();
+    expect(await phoneA.find('documents', id)).toMatchObject({ file_url: second.file_url, notes: 'fasting' });
+    expect(await phoneB.snapshot()).toEqual(await phoneA.snapshot());
+    await everyLiveDocumentHasItsFile(owner);
   });
 
   it("a push retried after its answer was lost, whose file another phone replaced and the cleanup removed, is a replay, not a 422 (the recovery would undo the other phone's scan)", async () => {

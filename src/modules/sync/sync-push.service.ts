@@ -45,10 +45,11 @@ export interface PushInput {
  * locked, so no other write to this family interleaves). Order of refusal:
  * invalid record (422: checked in memory first, then what needs the database —
  * a new record without the family's family_id, a result whose blood test does
- * not exist or is deleted, a file of another family) → another family's id
- * (403) → changed on the server since last_pulled_at (a pushed record, or a
- * result a blood-test deletion would take along), or a cursor this family
- * never issued (409) → apply set-based → { timestamp }; rows that would take the
+ * not exist or is deleted) → another family's id (403) → changed on the server
+ * since last_pulled_at (a pushed record, or a result a blood-test deletion
+ * would take along), or a cursor this family never issued (409) → a file_url
+ * that names no file of the family (422: after the conflicts, see push) →
+ * apply set-based → { timestamp }; rows that would take the
  * family past SYNC_FAMILY_MAX_RECORDS refuse the whole push at its commit (413).
  *
  * Under the lock, the caller's membership is read again (FOR SHARE, so a join
@@ -107,17 +108,19 @@ export class SyncPushService {
         if (input.fromDevice) assertNewRecordsNameFamily(push, byTable);
         const testsNeverStored = checkBloodTestRefs(push, byTable.get('blood_tests'), familyId);
         const replays = replayedRecords(push, byTable, lastPush);
-        // A replayed document is not written, so the file it names is not checked: it may be gone (another
-        // device replaced it, the cleanup removed it), and a 422 would make the device "fix" the document
-        // over the newer one (found by review).
-        const replayedDocuments = replays.get('documents');
-        const fileRefs = replayedDocuments ? push.fileRefs.filter((ref) => !replayedDocuments.has(ref.id)) : push.fileRefs;
-        if (fileRefs.length || push.fileUrlKept.length) await this.files.assertFamilyFiles(manager, familyId, fileRefs, push.fileUrlKept);
         assertNoForeignRows(byTable, familyId);
         // A cursor above every version this family had was issued for other data (or made up):
         // its conflict check would let the push overwrite newer edits.
         if (cursor > previousVersion) throw SyncErrors.cursorAhead(cursor, previousVersion);
         assertNoConflicts(push, byTable, cursor, existing.cascaded);
+        // The files after the conflicts: a document changed since the device's pull may name the file it
+        // had then, which another device replaced and the cleanup removed; the device must pull (409), not
+        // "fix" the document with a new upload or file_url null over the newer scan, as a 422 tells it
+        // to (found by review). A replayed document is not written, so the file it names is not checked
+        // either, for the same reason (found by review).
+        const replayedDocuments = replays.get('documents');
+        const fileRefs = replayedDocuments ? push.fileRefs.filter((ref) => !replayedDocuments.has(ref.id)) : push.fileRefs;
+        if (fileRefs.length || push.fileUrlKept.length) await this.files.assertFamilyFiles(manager, familyId, fileRefs, push.fileUrlKept);
         if (changesNothing(push, byTable)) return NOTHING_TO_WRITE;
 
         const stamp = writeStamp(write, userId, input.deviceId);
