@@ -15,21 +15,16 @@
 import { DataSource } from 'typeorm';
 import { recordCounts } from '../factories/sync.factory.js';
 import { useTestApp } from '../setup/test-app.js';
-import { clientLog, Device, LostResponseError, SyncHttpError, syncProblems, type Raw } from '../sync-client/device.js';
+import { clientLog, Device, SyncHttpError, syncProblems, type Raw } from '../sync-client/device.js';
 import { registerFamily } from '../sync-client/family.js';
 import { WriteLedger } from '../sync-client/ledger.js';
+import { syncThroughLoss, type LossyNetwork } from '../sync-client/lossy-sync.js';
 import { seeded, syncSeeds } from '../sync-client/seeds.js';
 
 const SEEDS = syncSeeds('1,2');
 const ROUNDS = 8;
-/** Share of syncs whose pull answer, or push acknowledgement, is lost on the way. */
-const LOSS = 0.15;
-/** Share of syncs during which the user changes something: half while the pull's answer is applied, half while the push is on the way. */
-const BUSY = 0.2;
-/** Share of syncs cut between pull and push (the app closed): the pull is applied, nothing pushed. */
-const CLOSED = 0.05;
-
-class AppClosedError extends Error {}
+/** Of the syncs: 15 % lose the pull's answer or the push's acknowledgement, 20 % meet a user changing something, 5 % are cut between pull and push. */
+const NETWORK: LossyNetwork = { lost: 0.15, busy: 0.2, closed: 0.05 };
 const EDITABLE = ['transfusions', 'blood_tests', 'blood_test_results', 'reminders', 'families'] as const;
 const DELETABLE = ['transfusions', 'blood_tests', 'blood_test_results', 'reminders'] as const;
 
@@ -102,39 +97,20 @@ describe('sync convergence, randomized (real WatermelonDB client, lossy network)
      * user may also change something while the pull's answer is being applied or while the push
      * is on the way.
      */
-    const syncThrough = async (phone: Device, busy?: { i: number; round: number; random: () => number; deleted: Array<{ table: string; record: Raw }> }) => {
-      const random = busy?.random;
-      for (let attempt = 1; attempt <= 40; attempt++) {
-        const lose = random ? random() : 1;
-        const during = random ? random() : 1;
-        const edit = async () => busy && (await change(phone, busy.i, busy.round, busy.random, busy.deleted));
-        try {
-          await phone.sync({
-            losePullResponse: lose < LOSS / 2,
-            losePushResponse: lose >= LOSS / 2 && lose < LOSS,
-            afterPullResponse: during < BUSY / 2 ? edit : undefined,
-            beforePush:
-              during >= BUSY / 2 && during < BUSY
-                ? edit
-                : during >= BUSY && during < BUSY + CLOSED
-                  ? async () => {
-                      throw new AppClosedError();
-                    }
-                  : undefined,
-          });
-          return;
-        } catch (error) {
-          if (error instanceof LostResponseError || error instanceof AppClosedError || (error instanceof SyncHttpError && error.status === 409)) continue;
-          if (error instanceof SyncHttpError && error.status === 422 && error.body.includes('the blood test was deleted')) {
-            // README: a result entered under a test another phone deleted; the user deletes (or moves) it.
-            await phone.purge('blood_test_results', (JSON.parse(error.body) as { details: { id: string } }).details.id);
-            continue;
-          }
-          throw error;
-        }
-      }
-      throw new Error('sync did not go through in 40 attempts');
-    };
+    const syncThrough = (phone: Device, busy?: { i: number; round: number; random: () => number; deleted: Array<{ table: string; record: Raw }> }) =>
+      syncThroughLoss(phone, {
+        random: busy?.random,
+        network: NETWORK,
+        meanwhile: async () => {
+          if (busy) await change(phone, busy.i, busy.round, busy.random, busy.deleted);
+        },
+        recover: async (error) => {
+          if (!(error instanceof SyncHttpError && error.status === 422 && error.body.includes('the blood test was deleted'))) return false;
+          // README: a result entered under a test another phone deleted; the user deletes (or moves) it.
+          await phone.purge('blood_test_results', (JSON.parse(error.body) as { details: { id: string } }).details.id);
+          return true;
+        },
+      });
 
     await Promise.all(
       phones.map(async (phone, i) => {

@@ -11,9 +11,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { useTestApp } from '../setup/test-app.js';
-import { clientLog, Device, LostResponseError, SyncHttpError, syncProblems } from '../sync-client/device.js';
+import { clientLog, Device, syncProblems } from '../sync-client/device.js';
 import { registerFamily, type Member } from '../sync-client/family.js';
 import { WriteLedger } from '../sync-client/ledger.js';
+import { syncThroughLoss, type LossyNetwork } from '../sync-client/lossy-sync.js';
 import { seeded, syncSeeds } from '../sync-client/seeds.js';
 import { migrationsToV2, schemaV1, schemaV2 } from '../sync-client/schema.js';
 
@@ -22,7 +23,8 @@ const ROUNDS = 8;
 /** The round at whose start phone 0 (schema 1) upgrades to schema 2. */
 const UPGRADE_ROUND = 5;
 
-class AppClosedError extends Error {}
+/** Of the syncs: 25 % lose an answer, 25 % meet a REST write (and a user's change) mid-sync, 5 % are cut between pull and push. */
+const NETWORK: LossyNetwork = { lost: 0.25, busy: 0.25, closed: 0.05 };
 
 const pdf = () => Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(50), Buffer.from('\n%%EOF\n')]);
 
@@ -92,37 +94,15 @@ describe('REST writes of synced rows amid lossy syncs, randomized (real Watermel
     };
 
     /** Syncs until it goes through (a 409, a lost answer or a closed app is retried); REST writes and user edits may land mid-sync. */
-    const syncThrough = async (i: number, round: number, random?: () => number) => {
-      const phone = phones[i];
-      const meanwhile = async () => {
-        await restWrite(round);
-        if (random) await change(phone, i, round, random);
-      };
-      for (let attempt = 1; attempt <= 40; attempt++) {
-        const lose = random ? random() : 1;
-        const during = random ? random() : 1;
-        try {
-          await phone.sync({
-            losePullResponse: lose < 0.1,
-            losePushResponse: lose >= 0.1 && lose < 0.25,
-            afterPullResponse: during < 0.1 ? meanwhile : undefined,
-            beforePush:
-              during >= 0.1 && during < 0.25
-                ? meanwhile
-                : during >= 0.25 && during < 0.3
-                  ? async () => {
-                      throw new AppClosedError();
-                    }
-                  : undefined,
-          });
-          return;
-        } catch (error) {
-          if (error instanceof LostResponseError || error instanceof AppClosedError || (error instanceof SyncHttpError && error.status === 409)) continue;
-          throw error;
-        }
-      }
-      throw new Error('sync did not go through in 40 attempts');
-    };
+    const syncThrough = (i: number, round: number, random?: () => number) =>
+      syncThroughLoss(phones[i], {
+        random,
+        network: NETWORK,
+        meanwhile: async () => {
+          await restWrite(round);
+          if (random) await change(phones[i], i, round, random);
+        },
+      });
 
     await Promise.all(
       phones.map(async (_, i) => {
