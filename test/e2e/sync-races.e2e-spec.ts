@@ -299,6 +299,52 @@ describe('sync: forced interleavings', () => {
     expect(await storedTransfusions(record.id)).toBe(0);
   });
 
+  it.each([
+    ['its sign-in is logged out: 401, nothing sent', 'logout', 401],
+    ["the user's password is changed on another phone (every other sign-in ends at once): 401, nothing sent", 'password', 401],
+    ['its sign-in is refreshed (a rotation: the sign-in goes on): the changes', 'refresh', 200],
+    ["the user's other sign-in is logged out: the changes", 'other', 200],
+  ] as const)('a pull held before its snapshot while %s', async (_, meanwhile, status) => {
+    // The pull's snapshot re-reads the membership (the guard read it before), and must re-read the
+    // sign-in too, as a write and the event stream do: a lost phone's pull in flight (a full pull
+    // waits up to SYNC_FULL_PULL_WAIT_SECONDS for its turn) was answered the family's records after
+    // its owner's password change had ended that sign-in (found by review).
+    const m = await register(t);
+    const phone = await signIn(m);
+    const other = await signIn(m);
+    const onPhone = { ...m, token: phone.access_token };
+    const c0 = (await pull(t, onPhone, null).expect(200)).body.timestamp;
+    const record = transfusion({ notes: 'entered after the phone was lost' });
+    await push(t, m, c0, { transfusions: { created: [record], updated: [], deleted: [] } }).expect(200);
+    const held = holdNextCall(t.app.get(SyncRepository), 'pullState');
+    let res;
+    try {
+      const pulling = pull(t, onPhone, c0).then((r) => r);
+      await held.reached;
+      if (meanwhile === 'logout') await t.http().post('/api/v1/auth/logout').send({ refresh_token: phone.refresh_token }).expect(204);
+      if (meanwhile === 'password') {
+        await t
+          .http()
+          .post('/api/v1/auth/change-password')
+          .set('Authorization', `Bearer ${other.access_token}`)
+          .send({ current_password: m.password, new_password: 'a new horse battery' })
+          .expect(200);
+      }
+      if (meanwhile === 'refresh') await t.http().post('/api/v1/auth/refresh').send({ refresh_token: phone.refresh_token }).expect(200);
+      if (meanwhile === 'other') await t.http().post('/api/v1/auth/logout').send({ refresh_token: other.refresh_token }).expect(204);
+      held.release();
+      res = await pulling;
+    } finally {
+      held.restore();
+    }
+    if (status === 401) {
+      expect([res.status, res.body.details?.code, res.body.changes]).toEqual([401, 'UNAUTHENTICATED', undefined]);
+    } else {
+      expect(res.status).toBe(200);
+      expect(res.body.changes.transfusions.created.map((r: { id: string }) => r.id)).toEqual([record.id]);
+    }
+  });
+
   it('a push queued behind its user\'s account deletion (from another phone) answers 401, as the next request would: the sign-in went with the account', async () => {
     const m = await register(t);
     const phone = await signIn(m);

@@ -29,7 +29,7 @@ export function FamilyScoped(): MethodDecorator & ClassDecorator {
       type: ErrorResponse,
       description:
         'Missing, invalid or expired access token, or one whose sign-in has ended (logout, password change or reset), ' +
-        'also while the request waited: a write (push, PATCH, upload, owner action) then writes nothing (UNAUTHENTICATED)',
+        'also while the request waited: a write (push, PATCH, upload, owner action) then writes nothing, a pull sends no records (UNAUTHENTICATED)',
     }),
     ApiForbiddenResponse({ type: ErrorResponse, description: 'The caller is not a member of any family' }),
   );

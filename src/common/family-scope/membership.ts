@@ -8,7 +8,7 @@ export const membershipChanged = (): DomainError =>
   new DomainError(ErrorCode.MEMBERSHIP_CHANGED, 'Your family membership changed during this request; reload and try again', { membership_changed: true });
 
 /** The request's sign-in ended after the guard read it (logout, password change or reset): as its next request would be answered. */
-const signedOut = (): DomainError => new DomainError(ErrorCode.UNAUTHENTICATED, 'Authentication required');
+export const signedOut = (): DomainError => new DomainError(ErrorCode.UNAUTHENTICATED, 'Authentication required');
 
 type MemberScope = Pick<FamilyScope, 'userId' | 'familyId' | 'joinedVersion' | 'signInId'>;
 

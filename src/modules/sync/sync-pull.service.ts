@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyContext, type FamilyScope } from '../../common/family-scope/family-context.js';
+import { signedOut } from '../../common/family-scope/membership.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { syncConfig } from '../../config/configuration.js';
 import { withAbortableRunner } from '../../database/abortable-query-runner.js';
@@ -84,8 +85,12 @@ export class SyncPullService {
     return withAbortableRunner(this.dataSource, request.signal, async (runner) => {
       try {
         // BEGIN goes out with the state read, in one round trip (statement-batch.ts).
-        const state = await this.repository.pullState(runner.manager, scope.userId, scope.familyId, deviceId, cursor ?? 0, [BEGIN_SNAPSHOT]);
+        const state = await this.repository.pullState(runner.manager, scope.userId, scope.familyId, deviceId, cursor ?? 0, scope.signInId ?? null, [BEGIN_SNAPSHOT]);
         if (!state || state.familyId !== scope.familyId || state.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
+        // After the membership, as a write checks them (a removal ends the sign-ins too, and answers as a
+        // membership change): a sign-in ended since the guard ran (a logout, a password changed on
+        // another phone because this one was lost) gets 401, as its next request would, not the family's records.
+        if (!state.signedIn) throw signedOut();
         if (state.version === null) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
         const plan = planPull({
           familyId: scope.familyId,

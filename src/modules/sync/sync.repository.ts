@@ -47,6 +47,8 @@ export interface PullState {
    * listed (planPull), never whether the pull is a replacement.
    */
   knownToHoldOtherFamily: boolean;
+  /** The pull's sign-in (a refresh-token chain) still has a token not revoked; true when none was asked about. */
+  signedIn: boolean;
 }
 
 /** A pushed id as found on the server (any family). */
@@ -272,6 +274,10 @@ export class SyncRepository {
    * phone may hold anything, so it is replaced too (found by review: falling back to the cursor
    * rules let another user's sign-in on such a phone pull incrementally, on top of the previous
    * family's records). Without a device id there is nothing to look up: the cursor rules decide.
+   * $5: the request's sign-in (its token's refresh-token chain; null: not asked), read in the same
+   * snapshot as the membership: a logout or a password change or reset committed since the guard
+   * ran ended it, and the phone must not be handed the family's records then (as a write, or the
+   * event stream, must not go on for it).
    */
   async pullState(
     manager: EntityManager,
@@ -279,13 +285,16 @@ export class SyncRepository {
     familyId: string,
     deviceId: string | null,
     cursor: number,
+    signInId: string | null,
     before: readonly BatchStatement[] = [],
   ): Promise<PullState | null> {
     const results = await runBatch(manager, [
       ...before,
       prepared(
         `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
-                    held.this_family, held.other_family, latest.other_family AS latest_other_family
+                    held.this_family, held.other_family, latest.other_family AS latest_other_family,
+                    ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens rt
+                                                  WHERE rt.chain_id = $5::uuid AND rt.user_id = u.id AND rt.revoked_at IS NULL)) AS signed_in
                FROM users u
                LEFT JOIN families f ON f.id = $2
                CROSS JOIN LATERAL (
@@ -297,7 +306,7 @@ export class SyncRepository {
                       SELECT c.family_id <> $2 AS other_family FROM sync_cursors c WHERE c.device_id = $3::text ORDER BY c.version DESC LIMIT 1
                     ) latest ON true
               WHERE u.id = $1`,
-        [userId, familyId, deviceId, cursor],
+        [userId, familyId, deviceId, cursor, signInId],
       ),
     ]);
     const rows = results[results.length - 1] as Array<{
@@ -307,6 +316,7 @@ export class SyncRepository {
       this_family: boolean;
       other_family: boolean;
       latest_other_family: boolean | null;
+      signed_in: boolean;
     }>;
     const row = rows[0];
     if (!row) return null;
@@ -318,6 +328,7 @@ export class SyncRepository {
       deviceHoldsFamily: row.this_family && !row.other_family,
       deviceHoldsOtherFamily: row.other_family || (deviceId !== null && cursor > 0 && !row.this_family),
       knownToHoldOtherFamily: row.other_family || (!row.this_family && row.latest_other_family === true),
+      signedIn: row.signed_in,
     };
   }
 
