@@ -697,6 +697,38 @@ describe('sync with the real WatermelonDB client', () => {
     expect(clientLog.slice(logFrom)).toEqual([]);
   });
 
+  it('the user joins another family on another phone between this phone\'s pull and its push: the push answers 409 membership_changed (README), not 403; the next sync replaces and goes through', async () => {
+    // A push whose last_pulled_at comes from a pull of an earlier membership (every pull since the join
+    // answers the join's version or later) carries the old family's records: it was answered 403
+    // FORBIDDEN_RECORD listing them, which the README gives to a phone that switched family itself, or
+    // to a bug ("don't retry blindly"): this phone did neither, and stopped syncing.
+    const [familyA] = await registerFamily(t);
+    const [, memberB] = await registerFamily(t, 1);
+    const phone = device(memberB);
+    await phone.sync();
+    const record = await phone.create('transfusions', { date: 1, volume_ml: 100, notes: 'v1' });
+    await phone.sync();
+    await phone.update('transfusions', record, { notes: 'edited offline' });
+
+    const refused = await phone
+      .sync({
+        beforePush: async () => {
+          await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${memberB.token}`).send({ invite_code: familyA.inviteCode }).expect(200);
+        },
+      })
+      .then(() => null, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(SyncHttpError);
+    const { status, body } = refused as SyncHttpError;
+    expect([status, JSON.parse(body).details]).toEqual([409, expect.objectContaining({ code: 'SYNC_CONFLICT', membership_changed: true })]);
+
+    // What a 409 tells the app: sync again. The pull is a replacement; the edit of the old family's record goes with it.
+    phone.familyId = familyA.familyId;
+    await phone.sync();
+    expect(phone.lastPull?.experimentalStrategy).toBe('replacement');
+    expect(await phone.find('transfusions', record)).toBeNull();
+    expect(await phone.hasUnsyncedChanges()).toBe(false);
+  });
+
   it('a blood test created and deleted on a phone before it ever synced takes the results entered under it along, on that phone too; the rest of the push lands (it was a 422 on every sync)', async () => {
     const [owner, member] = await registerFamily(t, 1);
     const phone = device(owner);

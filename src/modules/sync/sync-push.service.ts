@@ -83,6 +83,13 @@ export class SyncPushService {
     const scope = this.familyContext.require();
     const { familyId, userId } = scope;
     const { changes, cursor } = readBody(input.body, input.lastPulledAt);
+    // Every pull since the caller joined this family answers the join's version or later: a cursor
+    // below it was pulled under an earlier membership (the user joined another family, or left and
+    // came back, on another phone between this phone's pull and its push), and the records come from
+    // what that pull left on the phone. 409, as for a membership change under the lock: the app syncs
+    // again, and its pull replaces. Refused further on, they answered 403 FORBIDDEN_RECORD, which
+    // tells an app that did not switch family that it has a bug (found by review). 0: never pulled.
+    if (cursor > 0 && cursor < scope.joinedVersion) throw SyncErrors.membershipChanged();
     const push = validatePush(changes, familyId, { requireFamilyId: input.fromDevice ?? false });
     if (!push.recordCount) return { timestamp: await this.currentVersion(familyId) };
     const deletedTests = push.tables.find((t) => t.spec.name === 'blood_tests')?.deleted ?? [];
