@@ -718,6 +718,36 @@ describe('files: upload and download', () => {
       expect(listFiles(uploadDir).filter((f) => f.startsWith(owner.familyId))).toEqual([join(owner.familyId, original.body.id)]);
     });
 
+    // Found by review: the user joined another family on another phone; this phone, still holding the
+    // family left, uploads a scan with its document: it was filed in the new family, whose members
+    // could read it. With the family_id the phone's records carry, it is refused before a byte is stored.
+    it.each([
+      ['before the file', 'first'],
+      ['after the file', 'last'],
+    ])('an upload naming, %s, a family its user is no longer in (joined another on another phone): 409 MEMBERSHIP_CHANGED, nothing stored or written', async (_, order) => {
+      const { owner } = await familyWithMember();
+      const other = await register(t);
+      const left = other.familyId;
+      const { invite_code } = (await t.http().get('/api/v1/families/me').set('Authorization', `Bearer ${owner.token}`).expect(200)).body;
+      // On another phone: the user joins the owner's family (the token names the user, not a family).
+      await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${other.token}`).send({ invite_code }).expect(200);
+      const before = await familyRows(owner.familyId);
+      const fields = { name: 'Ferritin, March', category: 'lab_result' };
+      const req = t.http().post('/api/v1/upload').set('Authorization', `Bearer ${other.token}`);
+      if (order === 'first') req.field('family_id', left);
+      req.field('name', fields.name).field('category', fields.category).attach('file', pdf(), 'ferritin.pdf');
+      if (order === 'last') req.field('family_id', left);
+      const res = await req;
+      expect([res.status, res.body.details]).toEqual([409, { code: 'MEMBERSHIP_CHANGED', membership_changed: true }]);
+      const after = await familyRows(owner.familyId);
+      expect({ files: after.files, documents: after.documents }).toEqual({ files: before.files, documents: before.documents });
+      expect(listFiles(uploadDir).filter((f) => f.startsWith(owner.familyId) || f.startsWith(left))).toEqual([]);
+
+      // Naming the family the user is in now, it goes through.
+      const ok = await upload(other, pdf(), 'ferritin.pdf', { ...fields, family_id: owner.familyId }).expect(201);
+      expect((await familyRows(owner.familyId)).documents).toContainEqual(expect.objectContaining({ id: ok.body.document.id, name: fields.name }));
+    });
+
     it('a bare upload and the removal of its uploader at the same moment: one waits for the other, never a deadlock', async () => {
       const { owner, member } = await familyWithMember();
       // Hold the upload between its membership check (its locks taken) and its insert. Not a trigger

@@ -245,7 +245,7 @@ describe('README: the WatermelonDB client code, run as written', () => {
       expect(throughCall.body).toMatchObject({ message: expect.stringMatching(/^Request body is not valid UTF-8/), details: { code: 'MALFORMED_REQUEST' } });
       // The upload as the README says: its answer has exactly the keys it lists.
       const content = pdf();
-      const response = await upload(owner.token, content);
+      const response = await upload(owner.token, content, { family_id: owner.familyId });
       expect(response.status).toBe(201);
       const answer = (await response.json()) as Record<string, unknown>;
       expect(Object.keys(answer).sort()).toEqual([...ANSWER_KEYS].sort());
@@ -275,7 +275,7 @@ describe('README: the WatermelonDB client code, run as written', () => {
       const a = phone(owner);
       await a.sync();
       const documentId = randomUUID();
-      const fields = { document_id: documentId, name: 'Discharge letter', category: 'discharge_summary', notes: 'ward 3' };
+      const fields = { document_id: documentId, name: 'Discharge letter', category: 'discharge_summary', notes: 'ward 3', family_id: owner.familyId };
       const response = await upload(owner.token, pdf(), fields);
       expect(response.status).toBe(201);
       const answer = (await response.json()) as { file_url: string; document: Record<string, unknown> };

@@ -64,6 +64,11 @@ export class DocumentsController {
         name: { type: 'string', maxLength: MAX_DOCUMENT_NAME_LENGTH, description: 'Required when a document is created' },
         category: { type: 'string', enum: [...DOCUMENT_CATEGORIES], description: 'Required when a document is created' },
         notes: { type: 'string', maxLength: MAX_DOCUMENT_NOTES_LENGTH },
+        family_id: {
+          type: 'string',
+          format: 'uuid',
+          description: "The family whose data the phone holds (its records' family_id): refused with 409 MEMBERSHIP_CHANGED, nothing stored, when the user is now in another family",
+        },
       },
     },
   })

@@ -9,6 +9,9 @@ export const DocumentsErrors = {
   fileContentMissing: () => new DomainError(ErrorCode.NOT_FOUND, 'File content is not available'),
   /** Another family's (or a deleted) document answers exactly like a missing one. */
   documentNotFound: () => new DomainError(ErrorCode.NOT_FOUND, 'Document not found'),
+  /** The upload's family_id is not the caller's family: the phone still holds the family the user left. */
+  uploadForAnotherFamily: () =>
+    new DomainError(ErrorCode.MEMBERSHIP_CHANGED, 'This upload names a family you are no longer in: sync, then upload again', { membership_changed: true }),
   /** An upload that creates a document without the fields a document needs. */
   documentFieldsMissing: (fields: string[]) =>
     invalidRequest(fields.map((field) => ({ field, errors: [`${field} is required to create a document`] }))),

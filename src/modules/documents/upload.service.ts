@@ -92,11 +92,11 @@ export class UploadService {
         { maxFileBytes: this.config.maxBytes, fieldNames: UPLOAD_FIELD_NAMES, maxFieldBytes: MAX_FIELD_BYTES },
         {
           // Fields sent before the file (the usual order) are checked before a byte is stored.
-          beforeFile: (fieldsSoFar) => this.refuseNewDocumentPastRecordLimit(scope.familyId, validateFields(fieldsSoFar)),
+          beforeFile: (fieldsSoFar) => this.refuseNewDocumentPastRecordLimit(scope.familyId, validateFields(fieldsSoFar, scope.familyId)),
           handleFile: (stream) => (stored = this.store(key, stream)),
         },
       );
-      const fields = validateFields(received.fields);
+      const fields = validateFields(received.fields, scope.familyId);
       const file: Partial<FileEntity> = {
         id: fileId,
         storageKey: key,
@@ -213,10 +213,14 @@ function hasDocumentFields(fields: UploadDocumentFieldsDto): boolean {
   return [fields.document_id, fields.name, fields.category, fields.notes].some((v) => v !== undefined);
 }
 
-/** Each field on its own (all are optional here; what a new document requires is checked with the database). */
-function validateFields(raw: Readonly<Record<string, string>>): UploadDocumentFieldsDto {
+/**
+ * Each field on its own (all are optional here; what a new document requires is checked with the
+ * database), and a `family_id` other than the caller's family: the phone holds another family's data.
+ */
+function validateFields(raw: Readonly<Record<string, string>>, familyId: string): UploadDocumentFieldsDto {
   const dto = plainToInstance(UploadDocumentFieldsDto, { ...raw });
   const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
   if (errors.length) throw invalidRequest(flattenValidationErrors(errors));
+  if (dto.family_id !== undefined && dto.family_id !== familyId) throw DocumentsErrors.uploadForAnotherFamily();
   return dto;
 }

@@ -35,6 +35,16 @@ export class UploadDocumentFieldsDto {
 
   @SyncColumn('documents', 'notes')
   notes?: string;
+
+  /**
+   * The family whose data the phone holds (its records' `family_id`). Optional; when sent and the
+   * caller is now in another family (they joined it on another phone), the upload is refused with
+   * 409 MEMBERSHIP_CHANGED before anything is stored: without it, a scan taken for the previous
+   * family's patient was filed in the new one, where its members could read it (found by review).
+   * The phone syncs (its pull replaces what it holds), then uploads again.
+   */
+  @IsOptional() @Matches(LOWER_CASE_UUID_PATTERN, { message: 'family_id must be a lower-case UUID' })
+  family_id?: string;
 }
 
-export const UPLOAD_FIELD_NAMES: ReadonlySet<string> = new Set(['document_id', 'name', 'category', 'notes']);
+export const UPLOAD_FIELD_NAMES: ReadonlySet<string> = new Set(['document_id', 'name', 'category', 'notes', 'family_id']);
