@@ -13,12 +13,13 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from '../../src/database/data-source-options.js';
 import { runPendingMigrations } from '../../src/database/migration-runner.js';
+import { FamiliesService } from '../../src/modules/families/families.service.js';
 import { bearer, joinFamily, registerFamily as registerAccount, uniqueEmail } from '../factories/auth.factory.js';
 import { CLI, cli, cliDataDir, credentials, expectOneLineFailure, familyOf as familyIn, PRODUCTION, SEEDED, seededCounts, type Run, useCliDatabaseClient } from '../setup/admin-cli.js';
 import { childCwd, freePort, isAlive, postgresServersFor, removeDir, scratchDir, startProcess, waitUntil } from '../setup/service-process.js';
 import { useTestApp } from '../setup/test-app.js';
 import { itOnEmbeddedRun } from '../setup/test-runs.js';
-import { sessionsWaitingBehind, until } from '../setup/wait.js';
+import { holdNextCall, sessionsWaitingBehind, until } from '../setup/wait.js';
 
 describe('admin CLI: seed (node dist/cli.js)', () => {
   const t = useTestApp();
@@ -304,6 +305,33 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
     } finally {
       await holder.end();
     }
+  });
+
+  it("a re-run never overwrites a patient a member entered while it ran: seed's 'no patient yet' is checked again under the family's lock", async () => {
+    const email = uniqueEmail('patient');
+    const seeded = await cli(['seed', '--email', email, '--months', '1']);
+    expect(seeded.code).toBe(0);
+    const session = await login(email, credentials(seeded.stdout).password).expect(200);
+    const patch = (body: object) => t.http().patch('/api/v1/families/me').set(bearer(session.body.access_token)).send(body);
+    await patch({ patient_name: null }).expect(200); // the family has no patient: a re-run would fill in the demo one
+    // A member's PATCH, held inside its write: the new name written under the family's lock, not committed yet.
+    let writing: { query: (sql: string) => Promise<Array<{ pid: number }>> } | undefined;
+    const held = holdNextCall(t.app.get(FamiliesService), 'currentIn', (manager: never) => ((writing = manager), true));
+    try {
+      const edited = patch({ patient_name: 'Yara' }).then((res) => res);
+      await held.reached;
+      const [{ pid }] = await writing!.query('SELECT pg_backend_pid() AS pid');
+      // The re-run reads the family without a patient, then waits for the lock to write the demo one.
+      const rerun = cli(['seed', '--email', email, '--months', '1']);
+      await until(async () => (await sessionsWaitingBehind(db, pid)) >= 1, 'the re-run waiting to write the patient', 30_000);
+      held.release();
+      expect((await edited).status).toBe(200);
+      const run = await rerun;
+      expect([run.code, run.stderr]).toEqual([0, '']);
+    } finally {
+      held.restore();
+    }
+    expect((await familyOf(email)).patient_name).toBe('Yara');
   });
 
   itOnEmbeddedRun('seed --families N: numbered accounts, one family each', async () => {

@@ -103,8 +103,10 @@ export class SeederService {
     const history = buildDemoHistory(account.familyId, months, account.seededAt, now);
     const family = (await this.auth.me(account.id)).family!;
     if (family.patient_name === null) {
-      // Only on a family without a patient yet: never overwrite what a user edited.
-      await this.familyContext.run(scope, () => this.families.update(history.patient));
+      // Only on a family without a patient yet: never overwrite what a user edited. Checked again
+      // under the family's lock (onlyIf): a member entering the patient after the read above had
+      // their edit, committed and answered 200, replaced by the demo patient (found by review).
+      await this.familyContext.run(scope, () => this.families.update(history.patient, { onlyIf: (current) => current.patientName === null }));
     }
 
     const missing = await this.missingRecords(history.records);

@@ -41,8 +41,10 @@ export class FamiliesService {
    * Writes the fields that change. A PATCH that changes nothing (`{}`, or the values already
    * stored) writes nothing: no new version, no `updated_at`, no "sync now" to every device. The
    * comparison runs under the family's lock, against the row as it is then.
+   * `onlyIf` (admin CLI `seed`: only a family without a patient yet): a condition the caller decided
+   * on before, checked again under the lock against the row as it is then; false writes nothing.
    */
-  async update(dto: UpdateFamilyDto): Promise<FamilyResponse> {
+  async update(dto: UpdateFamilyDto, options: { onlyIf?: (current: FamilyEntity) => boolean } = {}): Promise<FamilyResponse> {
     const { userId } = this.familyContext.require();
     const requested = patientFields(dto);
     if (Object.values(requested).every((value) => value === undefined)) return this.getCurrent();
@@ -50,6 +52,7 @@ export class FamiliesService {
       const families = this.families.withManager(manager);
       const current = await families.current();
       if (!current) throw FamiliesErrors.familyNotFound();
+      if (options.onlyIf && !options.onlyIf(current)) return NOTHING_TO_WRITE;
       const patch = Object.fromEntries(
         Object.entries(requested).filter(([property, value]) => value !== undefined && value !== current[property as PatientProperty]),
       ) as Partial<Pick<FamilyEntity, PatientProperty>>;
