@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { FamilyVersionService } from '../../src/common/versioning/family-version.service.js';
 import { bearer, joinFamily, registerFamily as registerAccount, uniqueEmail } from '../factories/auth.factory.js';
 import { clientLog, Device } from '../sync-client/device.js';
 import { registerFamily } from '../sync-client/family.js';
@@ -20,6 +21,7 @@ import { cli, credentials, DB_DOWN, expectOneLineFailure, familyOf as familyIn, 
 import { freePort, removeDir, scratchDir, startService, stopAll, waitForHealth, type Running } from '../setup/service-process.js';
 import { useTestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun, itOnEmbeddedRun } from '../setup/test-runs.js';
+import { holdNextCall, sessionsWaitingBehind, until } from '../setup/wait.js';
 
 describe('admin CLI (node dist/cli.js)', () => {
   const t = useTestApp();
@@ -268,6 +270,31 @@ describe('admin CLI (node dist/cli.js)', () => {
       const again = await cli(['family:invite-code', code!]);
       expect(again.stdout).toContain(`(${code} no longer works)`);
       expectOneLineFailure(await cli(['family:invite-code', randomUUID()]), /No family with id/);
+    });
+
+    it("family:invite-code tells whether the family had members as its write found them: a last member leaving while it ran makes the code's holder the owner, and it says so", async () => {
+      const email = uniqueEmail('last');
+      await registerAccount(t, { email, password: 'owner password' });
+      const session = await login(email, 'owner password').expect(200);
+      const familyId: string = session.body.user.family_id;
+      // The lone owner leaves, held inside the leave's write: detached under the family's lock, its code not yet removed.
+      let leaving: { query: (sql: string) => Promise<Array<{ pid: number }>> } | undefined;
+      const held = holdNextCall(t.app.get(FamilyVersionService), 'notifyMembershipChange', (manager: never) => ((leaving = manager), true));
+      try {
+        const left = t.http().post('/api/v1/families/me/leave').set(bearer(session.body.access_token)).then((res) => res);
+        await held.reached;
+        const [{ pid }] = await leaving!.query('SELECT pg_backend_pid() AS pid');
+        // The command reads the family (its code still there), then waits for the lock to replace the code.
+        const issuing = cli(['family:invite-code', familyId]);
+        await until(async () => (await sessionsWaitingBehind(db, pid)) >= 1, 'family:invite-code waiting for the family lock', 30_000);
+        held.release();
+        expect((await left).status).toBe(204);
+        const run = await issuing;
+        expect([run.code, run.stderr]).toEqual([0, '']);
+        expect(run.stdout).toMatch(/\(it had none: nobody is in it; whoever joins with this code becomes its owner\)/);
+      } finally {
+        held.restore();
+      }
     });
 
     it('family:show by invite code or member email: family, patient, members, counts, sync_version', async () => {

@@ -644,7 +644,7 @@ describe('families (e2e)', () => {
       await t.http().post('/api/v1/families/me/leave').set(bearer(lone.token)).expect(204);
       const before = await syncVersion(lone.family.id);
 
-      const code = await t.app.get(FamilyMembershipService).issueInviteCode(lone.family.id);
+      const { inviteCode: code } = await t.app.get(FamilyMembershipService).issueInviteCode(lone.family.id);
       expect(code).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
       expect(await syncVersion(lone.family.id)).toBeGreaterThan(before);
 
@@ -662,11 +662,11 @@ describe('families (e2e)', () => {
       const { FamilyMembershipService } = await import('../../src/modules/families/family-membership.service.js');
       const lone = await registerFamily(t);
       await t.http().post('/api/v1/families/me/leave').set(bearer(lone.token)).expect(204);
-      const code = await t.app.get(FamilyMembershipService).issueInviteCode(lone.family.id);
+      const { inviteCode: code } = await t.app.get(FamilyMembershipService).issueInviteCode(lone.family.id);
       expect((await joinFamily(t, code)).user.role).toBe('owner');
 
       const { owner } = await familyWithMember(t);
-      const newCode = await t.app.get(FamilyMembershipService).issueInviteCode(owner.family.id);
+      const { inviteCode: newCode } = await t.app.get(FamilyMembershipService).issueInviteCode(owner.family.id);
       expect((await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200)).body.invite_code).toBe(newCode);
       expect((await joinFamily(t, newCode)).user.role).toBe('member');
       const old = await t.http().post('/api/v1/auth/register').send({ email: `old-${randomUUID()}@example.test`, password: 'long enough pw', invite_code: owner.inviteCode }).expect(404);

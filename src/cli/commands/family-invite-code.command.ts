@@ -23,11 +23,11 @@ export class FamilyInviteCodeCommand extends CommandRunner {
     if (args.length !== 1) throw new CliError('family:invite-code takes exactly one argument: a family id, an invite code or an email');
     await this.database.connect();
     const family = await this.reports.findFamily(args[0]);
-    const hadCode = family.invite_code !== null;
-    const code = await this.memberships.issueInviteCode(family.id);
+    // Whether it had a code (members) as the write found it under the family's lock, not as read above.
+    const { inviteCode, replaced } = await this.memberships.issueInviteCode(family.id);
     console.log(
-      `New invite code for family ${family.id}: ${code}` +
-        (hadCode ? ` (${family.invite_code} no longer works).` : ' (it had none: nobody is in it; whoever joins with this code becomes its owner).'),
+      `New invite code for family ${family.id}: ${inviteCode}` +
+        (replaced !== null ? ` (${replaced} no longer works).` : ' (it had none: nobody is in it; whoever joins with this code becomes its owner).'),
     );
   }
 }

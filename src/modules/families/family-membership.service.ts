@@ -124,9 +124,15 @@ export class FamilyMembershipService {
    * the old code, if any, stops working. For support: a family nobody is in any more (its last
    * member left, or deleted their account) has none, and its records are reachable again once
    * someone joins with the new code — as its owner, being its first member (joinByInviteCode).
+   * `replaced`: the code it replaced, read under the lock (null: nobody was in the family, so whoever
+   * joins first becomes its owner). Read before the lock, a last member leaving meanwhile made the
+   * CLI tell the operator the family had members when the code it printed made its holder the owner.
    */
-  async issueInviteCode(familyId: string): Promise<string> {
-    const { result } = await this.versions.writeForFamily(familyId, ({ manager, version }) => this.setNewInviteCode(manager, familyId, version));
+  async issueInviteCode(familyId: string): Promise<{ inviteCode: string; replaced: string | null }> {
+    const { result } = await this.versions.writeForFamily(familyId, async ({ manager, version }) => {
+      const before = await manager.getRepository(FamilyEntity).findOneOrFail({ where: { id: familyId }, select: { id: true, inviteCode: true } });
+      return { inviteCode: await this.setNewInviteCode(manager, familyId, version), replaced: before.inviteCode };
+    });
     return result;
   }
 
