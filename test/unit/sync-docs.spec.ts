@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { DomainError, ErrorCode } from '../../src/common/errors/domain-error.js';
 import { InvalidRequestError } from '../../src/common/errors/invalid-request.js';
+import { MAX_BODY_DEPTH, MAX_BODY_VALUES, MAX_OBJECT_KEYS } from '../../src/common/http/refused-body-value.js';
 import { SYNC_COLUMNS_END, SYNC_COLUMNS_START, syncTablesMarkdown } from '../../src/modules/sync/sync-schema.docs.js';
 import { SYNC_TABLE_BY_NAME } from '../../src/modules/sync/sync-schema.js';
 import { Invalid, normalizeValue } from '../../src/modules/sync/sync-validator.js';
@@ -58,5 +59,19 @@ describe('README: errors a client can get', () => {
       return !answered.includes(Number(status));
     });
     expect(wrong).toEqual([]);
+  });
+});
+
+describe('README: request bodies', () => {
+  it('gives the REST body limits the middleware applies, and says a sync push is not held to them (it said every body was)', () => {
+    // findRefusedValue runs on every JSON body but the push (body-parser.middleware.ts): a push of 600
+    // records holds 1,800 values and is applied; its records are checked by the sync validator (422).
+    const readme = readFileSync('README.md', 'utf8');
+    const overview = readme.slice(readme.indexOf('\n## API overview\n'), readme.indexOf('\n### Auth\n'));
+    const limits = overview.slice(overview.indexOf('A body nested more than'), overview.indexOf('The one exception to the size limit'));
+    expect(limits).toContain(`more than ${MAX_BODY_DEPTH} levels deep`);
+    expect(limits).toContain(`more than ${MAX_OBJECT_KEYS} properties`);
+    expect(limits).toContain(`more than ${MAX_BODY_VALUES.toLocaleString('en-US')} values`);
+    expect(limits).toMatch(/a sync push \(`POST \/api\/v1\/sync`\)[^.]*is not held to them/);
   });
 });
