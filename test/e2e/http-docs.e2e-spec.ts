@@ -545,6 +545,12 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect(file.parameters.find((p) => p.name === 'id')).toMatchObject({ in: 'path', schema: { format: 'uuid' } });
       expect((schemas.UploadResponse.properties.id as { format?: string }).format).toBe('uuid');
     });
+
+    it('the download documents every request header it honours (If-Range was missing: README, Downloads)', () => {
+      const file = doc.paths['/api/v1/files/{id}'].get as unknown as { parameters: Array<{ name: string; in: string }> };
+      const headers = file.parameters.filter((p) => p.in === 'header').map((p) => p.name).sort();
+      expect(headers).toEqual(['If-Modified-Since', 'If-None-Match', 'If-Range', 'Range']);
+    });
   });
 
   describe('documented constraints hold on the real app', () => {

@@ -118,6 +118,7 @@ export class DocumentsController {
   @ApiParam({ name: 'id', format: 'uuid', description: 'The file id: the last segment of a document\'s file_url' })
   @ApiProduces('application/pdf', 'image/jpeg', 'image/png', 'image/heic', 'image/heif', 'image/webp')
   @ApiHeader({ name: 'Range', required: false, description: 'A single byte range, e.g. bytes=0-1048575' })
+  @ApiHeader({ name: 'If-Range', required: false, description: 'The ETag of the partial copy: the range is served only while the file is still that one; any other value gets the whole file' })
   @ApiHeader({ name: 'If-None-Match', required: false, description: 'The ETag (quoted sha256) of a cached copy' })
   @ApiHeader({ name: 'If-Modified-Since', required: false, description: 'The Last-Modified of a cached copy (ignored with If-None-Match)' })
   @ApiOkResponse({ description: 'The whole file', schema: { type: 'string', format: 'binary' } })
