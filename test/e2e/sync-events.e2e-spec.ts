@@ -7,6 +7,7 @@ import { from, switchMap, VirtualTimeScheduler } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { connectionName } from '../../src/database/connection-name.js';
 import { HEARTBEAT_MS, HEARTBEAT_SCHEDULER } from '../../src/modules/sync/sync-events.service.js';
+import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { bearer, familyWithMember, registerFamily, resignToken } from '../factories/auth.factory.js';
 import { expectEnded, openEvents } from '../setup/event-stream.js';
 import { useTestApp, type RunningApp } from '../setup/test-app.js';
@@ -145,6 +146,50 @@ describe('sync events (SSE)', () => {
       expect(stream.events.filter((e) => e.type === 'sync').map((e) => e.data.version)).toEqual([initial.data.version, created, next]);
     } finally {
       await stream.close();
+    }
+  });
+
+  // Found by review: the version a new stream reads and the notifications it hears race. A write
+  // committed after that read's snapshot is announced by the listener, and could be sent before the
+  // read's answer, which then went out after it: the stream went back to an older version (and its
+  // pings' id with it). An app that keeps the latest event while a sync runs (README: "compared once
+  // that sync has finished") then compared that older version, and skipped the write.
+  it('never announces a version below one it already sent: a write committed while the stream reads the current version', async () => {
+    const { owner, member } = await familyWithMember(t);
+    const repository = t.app.get(SyncRepository);
+    const streamState = repository.streamState;
+    let read!: (version: number | null) => void;
+    let release!: () => void;
+    const snapshotRead = new Promise<number | null>((r) => (read = r));
+    const gate = new Promise<void>((r) => (release = r));
+    // The real query, its answer held back until the write below has been announced: the interleaving
+    // a slow answer produces, made certain.
+    repository.streamState = async (...args: Parameters<typeof streamState>) => {
+      repository.streamState = streamState;
+      const state = await streamState.apply(repository, args);
+      read(state.version);
+      await gate;
+      return state;
+    };
+    const opening = openEvents(t, member.token);
+    try {
+      const before = await snapshotRead;
+      const written = (await pushTransfusion(t, owner)).body.timestamp as number;
+      expect(written).toBeGreaterThan(before!);
+      const stream = await opening;
+      try {
+        await stream.waitFor((e) => e.type === 'sync' && e.data.version === written);
+        release();
+        // A later write is the barrier: whatever the held answer sent went out before its event.
+        const later = (await pushTransfusion(t, owner)).body.timestamp as number;
+        await stream.waitFor((e) => e.type === 'sync' && e.data.version === later);
+        expect(stream.events.filter((e) => e.type === 'sync').map((e) => e.data.version)).toEqual([written, later]);
+      } finally {
+        await stream.close();
+      }
+    } finally {
+      repository.streamState = streamState;
+      release();
     }
   });
 

@@ -76,7 +76,8 @@ export class SyncEventsService implements OnApplicationShutdown {
   ) {}
 
   /**
-   * The family's current version first, then one event per committed write, plus heartbeats.
+   * The family's current version first, then one event per committed write, plus heartbeats; never
+   * a version at or below one already sent.
    * Ends when a MEMBERSHIP_CHANNEL notification names the user: their membership changed (removed,
    * joined another family) or they were signed out (password reset: every stream; logout: the
    * streams of that sign-in, `signInId`, and those opened with a token that names none). The guards
@@ -106,12 +107,12 @@ export class SyncEventsService implements OnApplicationShutdown {
             outdated.next();
             return EMPTY;
           }
-          return of(syncEvent(state.version ?? 0));
+          return of(state.version ?? 0);
         }),
       );
       const changes = this.changes.pipe(
         filter((change) => change.familyId === familyId),
-        map((change) => syncEvent(change.version)),
+        map((change) => change.version),
       );
       // Proxies close idle connections; a small event keeps the stream open. It repeats the id of the
       // last `sync` event sent (empty before the first: the id a new EventSource starts with), so that
@@ -127,7 +128,19 @@ export class SyncEventsService implements OnApplicationShutdown {
       // Node fires a timer of more than 2^31 - 1 ms (24.8 days) at once: such a token's stream ends then instead.
       const tokenExpired = expiresAtMs === null ? EMPTY : timer(Math.min(Math.max(0, expiresAtMs - Date.now()), MAX_TIMER_MS));
       const superseded = this.holdStreamSlot(userId);
-      const versions = merge(current, changes).pipe(tap((event) => (lastId = String(event.id))));
+      // Only versions above the last one sent. The current version's answer can come after the
+      // notification of a write committed since its snapshot (found by review): sent then, it took the
+      // stream back to an older version, and an app keeping the latest event while it syncs skipped the
+      // write. Notifications come in commit order, so an older or equal version brings nothing new.
+      let lastVersion = -1;
+      const versions = merge(current, changes).pipe(
+        filter((version) => version > lastVersion),
+        tap((version) => {
+          lastVersion = version;
+          lastId = String(version);
+        }),
+        map(syncEvent),
+      );
       return merge(versions, heartbeat).pipe(
         takeUntil(merge(membershipChanged, outdated, this.listenerLost, this.shuttingDown, tokenExpired, superseded)),
         finalize(() => this.releaseStreamSlot(userId, superseded)),
