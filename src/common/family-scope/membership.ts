@@ -45,7 +45,7 @@ export function assertStillMemberAfterRead(manager: EntityManager, scope: Member
 async function checkMembership(manager: EntityManager, scope: MemberScope, error: () => DomainError, lock: '' | ' FOR SHARE', owner: boolean): Promise<void> {
   if (lock === '') {
     // Nothing to wait for without a lock: one statement, its rows both the membership and the sign-in.
-    const rows: unknown[] = await manager.query(`SELECT ${MEMBERSHIP}, (${SIGNED_IN}) AS signed_in FROM users WHERE id = $1`, [scope.userId, scope.signInId ?? null]);
+    const rows: unknown[] = await manager.query(`SELECT ${MEMBERSHIP}, ${SIGNED_IN} AS signed_in FROM users WHERE id = $1`, [scope.userId, scope.signInId ?? null]);
     return verifyMembership(rows, scope, error, { owner }, rows);
   }
   const [membership, signIn] = stillMemberStatements(scope);
@@ -58,8 +58,16 @@ async function checkMembership(manager: EntityManager, scope: MemberScope, error
 /** The membership's columns of the user's row. */
 const MEMBERSHIP = 'family_id::text AS family_id, family_joined_version::text AS joined_version, role';
 
+/**
+ * SQL: whether the sign-in `signIn` (a refresh-token chain id parameter; NULL: not asked) of the user
+ * `user` (a column or parameter) still has a token not revoked. Every re-check of a sign-in (a write's,
+ * a pull's, the event stream's) asks it in these words.
+ */
+export const signedInSql = (user: string, signIn: string): string =>
+  `(${signIn}::uuid IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens rt WHERE rt.chain_id = ${signIn}::uuid AND rt.user_id = ${user} AND rt.revoked_at IS NULL))`;
+
 /** Whether the sign-in $2 (NULL: not asked) of the user $1 still has a token not revoked. */
-const SIGNED_IN = `$2::uuid IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens rt WHERE rt.chain_id = $2::uuid AND rt.user_id = $1::uuid AND rt.revoked_at IS NULL)`;
+const SIGNED_IN = signedInSql('$1::uuid', '$2');
 
 /**
  * assertStillMember's statements, to send with others (FamilyVersionService sends them with its

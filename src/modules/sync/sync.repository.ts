@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { signedInSql } from '../../common/family-scope/membership.js';
 import { prepared, runBatch, type BatchStatement } from '../../database/statement-batch.js';
 import { inClientSchema, isJsonColumn, SYNC_TABLES, writableColumns, type ColumnSpec, type SyncTableName, type TableSpec } from './sync-schema.js';
 import type { PushedRecord } from './sync-validator.js';
@@ -233,8 +234,7 @@ export class SyncRepository {
   ): Promise<{ live: boolean; version: number | null }> {
     const rows: Array<{ live: boolean; sync_version: string | null }> = await manager.query(
       `SELECT coalesce(u.family_id = $2 AND u.family_joined_version = $3::bigint
-                AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens rt
-                                                  WHERE rt.chain_id = $4::uuid AND rt.user_id = u.id AND rt.revoked_at IS NULL)),
+                AND ${signedInSql('u.id', '$4')},
                        false) AS live,
               f.sync_version::text AS sync_version
          FROM users u
@@ -293,8 +293,7 @@ export class SyncRepository {
       prepared(
         `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
                     held.this_family, held.other_family, latest.other_family AS latest_other_family,
-                    ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens rt
-                                                  WHERE rt.chain_id = $5::uuid AND rt.user_id = u.id AND rt.revoked_at IS NULL)) AS signed_in
+                    ${signedInSql('u.id', '$5')} AS signed_in
                FROM users u
                LEFT JOIN families f ON f.id = $2
                CROSS JOIN LATERAL (
