@@ -314,6 +314,10 @@ describe('files: upload and download', () => {
 
     const head = await t.http().head(body.file_url).set('Authorization', `Bearer ${m.token}`).expect(200);
     expect(head.headers['content-length']).toBe(String(content.length));
+    // Ranges are for GET only (RFC 9110 §14.2): a HEAD with one describes the whole file.
+    const headRange = await t.http().head(body.file_url).set('Authorization', `Bearer ${m.token}`).set('Range', 'bytes=100-199').expect(200);
+    expect(headRange.headers['content-length']).toBe(String(content.length));
+    expect(headRange.headers['content-range']).toBeUndefined();
   });
 
   // Found by review: Last-Modified was sent but If-Modified-Since ignored, so a client revalidating by date

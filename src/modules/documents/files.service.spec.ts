@@ -150,12 +150,26 @@ describe('FilesService.prepareDownload', () => {
     expect((await service.prepareDownload(file.id, get({ range: `bytes=${SIZE}-`, ifRange: '"stale"' }))).status).toBe(200);
   });
 
-  it('HEAD: the same status and headers as GET, without reading the storage', async () => {
+  it('HEAD: the headers of the whole file, without reading the storage', async () => {
     const { service, reads } = serviceWith();
-    const plan = await service.prepareDownload(file.id, { method: 'HEAD', range: 'bytes=0-9' });
-    expect(plan.status).toBe(206);
-    expect(plan.headers).toMatchObject({ 'Content-Range': `bytes 0-9/${SIZE}`, 'Content-Length': '10' });
+    const plan = await service.prepareDownload(file.id, { method: 'HEAD' });
+    expect(plan.status).toBe(200);
+    expect(plan.headers).toMatchObject({ 'Content-Length': String(SIZE), ETag: ETAG, 'Accept-Ranges': 'bytes' });
     expect(plan.body).toBeUndefined();
+    expect(reads).toEqual([]);
+  });
+
+  // RFC 9110 §14.2: range handling is defined for GET only, and a server MUST ignore a Range received
+  // with any other method. A HEAD with a Range answered 206 (and 416 past the end) for a body it never sends.
+  it.each(['bytes=0-9', `bytes=${SIZE}-`])('HEAD with Range %s: the Range is ignored, 200 with the whole length', async (range) => {
+    const { service, reads } = serviceWith();
+    for (const ifRange of [undefined, ETAG]) {
+      const plan = await service.prepareDownload(file.id, { method: 'HEAD', range, ifRange });
+      expect(plan.status).toBe(200);
+      expect(plan.headers['Content-Length']).toBe(String(SIZE));
+      expect(plan.headers['Content-Range']).toBeUndefined();
+      expect(plan.body).toBeUndefined();
+    }
     expect(reads).toEqual([]);
   });
 

@@ -56,8 +56,10 @@ export class FilesService {
         : notModifiedSince(conditions.ifModifiedSince, file.createdAt);
     if (notModified) return { status: 304, headers: common };
 
-    // If-Range: serve the range only while the client's copy is still this file.
-    const rangeHeader = conditions.ifRange && conditions.ifRange.trim() !== etag ? undefined : conditions.range;
+    // Ranges are for GET only: a server MUST ignore a Range with any other method (RFC 9110 §14.2), so a
+    // HEAD describes the whole file. If-Range: serve the range only while the client's copy is still this file.
+    const rangeHeader =
+      conditions.method !== 'GET' || (conditions.ifRange && conditions.ifRange.trim() !== etag) ? undefined : conditions.range;
     const range = parseRange(rangeHeader, size);
     if (range.kind === 'unsatisfiable') {
       return { status: 416, headers: { 'Accept-Ranges': 'bytes', 'Content-Range': `bytes */${size}` } };
