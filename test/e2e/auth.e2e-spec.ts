@@ -1,6 +1,8 @@
+import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
+import { FamilyMembershipService } from '../../src/modules/families/family-membership.service.js';
 import { bearer, DEFAULT_PASSWORD, familyWithMember, joinFamily, registerFamily, resignToken, uniqueEmail } from '../factories/auth.factory.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { createTestApp, useTestApp, type TestApp } from '../setup/test-app.js';
@@ -380,6 +382,33 @@ describe('auth (e2e)', () => {
       await t.http().post('/api/v1/auth/join-family').set(bearer(token)).send({ invite_code: other.inviteCode }).expect(200);
       const family = await t.http().get('/api/v1/families/me').set(bearer(token)).expect(200);
       expect(family.body.id).toBe(other.family.id);
+    });
+
+    it('a join that committed answers 200 with the family it joined even when the user\'s other phone joins another family before the answer is written (found by review: 409, or 200 naming the other family)', async () => {
+      const joiner = await registerFamily(t);
+      const target = await registerFamily(t);
+      const elsewhere = await registerFamily(t);
+      const memberships = t.app.get(FamilyMembershipService);
+      const moveMember = memberships.moveMember.bind(memberships);
+      let other: { status: number } | undefined;
+      // Right after the join's commit, before its answer: the user's other phone joins another family.
+      const spy = jest.spyOn(memberships, 'moveMember').mockImplementationOnce(async (...args) => {
+        const joined = await moveMember(...args);
+        other = await t.http().post('/api/v1/auth/join-family').set(bearer(joiner.token)).send({ invite_code: elsewhere.inviteCode });
+        return joined;
+      });
+      try {
+        const res = await t.http().post('/api/v1/auth/join-family').set(bearer(joiner.token)).send({ invite_code: target.inviteCode });
+        expect(other?.status).toBe(200);
+        // The join was made: the answer says so, with the user and the family as the join left them.
+        expect(res.status).toBe(200);
+        expect(res.body.user).toMatchObject({ id: joiner.user.id, family_id: target.family.id, role: 'member' });
+        expect(res.body.family).toMatchObject({ id: target.family.id, invite_code: target.inviteCode });
+      } finally {
+        spy.mockRestore();
+      }
+      const [row] = await t.db.query('SELECT family_id::text AS family_id FROM users WHERE id = $1', [joiner.user.id]);
+      expect(row.family_id).toBe(elsewhere.family.id);
     });
 
     it('refuses an owner whose family has other members (409)', async () => {

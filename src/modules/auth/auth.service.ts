@@ -4,7 +4,7 @@ import { EntityManager, Repository } from 'typeorm';
 import { membershipChanged } from '../../common/family-scope/membership.js';
 import { isUniqueViolation } from '../../common/postgres-errors.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
-import type { FamilyResponse } from '../families/dto/family.response.js';
+import { FamilySummaryResponse, type FamilyResponse } from '../families/dto/family.response.js';
 import type { TransferOwnershipDto } from '../families/dto/transfer-ownership.dto.js';
 import { FamiliesService } from '../families/families.service.js';
 import { FamilyMembershipService } from '../families/family-membership.service.js';
@@ -101,10 +101,14 @@ export class AuthService {
     }
   }
 
-  /** Moves the caller into the family of `inviteCode` (from none, or from another family; the rules: FamilyMembershipService.moveMember). */
+  /**
+   * Moves the caller into the family of `inviteCode` (from none, or from another family; the rules:
+   * FamilyMembershipService.moveMember). Answers as GET /auth/me, with the user and the family as the
+   * join left them (read in its transaction, not after its commit).
+   */
   async joinFamily(userId: string, inviteCode: string): Promise<MeResponse> {
-    await this.memberships.moveMember(await this.requireUser(userId), inviteCode);
-    return this.me(userId);
+    const joined = await this.memberships.moveMember(await this.requireUser(userId), inviteCode);
+    return { user: UserResponse.from(joined.user), family: FamilySummaryResponse.from(joined.family) };
   }
 
   async me(userId: string): Promise<MeResponse> {

@@ -207,10 +207,17 @@ export class FamilyMembershipService {
    * `user` is the caller's row as read before: an owner with members is refused before the code is
    * even looked up (so the answer does not depend on the code), and its family is the one locked
    * as left; if the user has moved since (another phone joined meanwhile), 409 and nothing changes.
+   * Answers the user and the family joined as the join left them, read in its transaction: read
+   * after the commit, a removal or a join from the user's other phone committing in between made a
+   * join that had committed answer 409 MEMBERSHIP_CHANGED ("nothing changed"), or 200 naming
+   * another family than the one joined (found by review; as for a founding, createForMember).
    */
-  async moveMember(user: Pick<UserEntity, 'id' | 'familyId' | 'role' | 'familyJoinedVersion'>, code: string): Promise<void> {
+  async moveMember(
+    user: Pick<UserEntity, 'id' | 'familyId' | 'role' | 'familyJoinedVersion'>,
+    code: string,
+  ): Promise<{ user: UserEntity; family: FamilyEntity }> {
     await this.refuseOwnerWithMembers(this.allFamilies.manager, user);
-    await this.joinByInviteCode(
+    return this.joinByInviteCode(
       code,
       async (manager, familyId, version, role) => {
         // FOR NO KEY UPDATE: waits for a push holding the row FOR SHARE, but not for the foreign-key
@@ -227,6 +234,10 @@ export class FamilyMembershipService {
         await this.versions.notifyMembershipChange(manager, mover.id);
         // The family left behind may now be empty (retire its code) or ownerless (promote a member).
         if (mover.familyId) await this.settleLeft(manager, mover.familyId, await this.versions.bumpLeft(manager, mover.familyId));
+        return {
+          user: await manager.getRepository(UserEntity).findOneByOrFail({ id: mover.id }),
+          family: await manager.getRepository(FamilyEntity).findOneByOrFail({ id: familyId }),
+        };
       },
       user.familyId ? { leavingFamilyId: user.familyId } : { above: user.familyJoinedVersion },
     );
