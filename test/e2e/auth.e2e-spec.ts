@@ -411,6 +411,30 @@ describe('auth (e2e)', () => {
       expect(row.family_id).toBe(elsewhere.family.id);
     });
 
+    it('a join under way when the password is changed on another phone (this one was lost) writes nothing and answers 401, as a push does', async () => {
+      const victim = await registerFamily(t);
+      const thief = await registerFamily(t);
+      const otherPhone = (await t.http().post('/api/v1/auth/login').send({ email: victim.email, password: victim.password }).expect(200)).body;
+      const memberships = t.app.get(FamilyMembershipService);
+      const joinByInviteCode = memberships.joinByInviteCode.bind(memberships);
+      // The lost phone's join has passed the guards; before its transaction, the owner changes the password on their other phone.
+      const spy = jest.spyOn(memberships, 'joinByInviteCode').mockImplementationOnce(async (...args) => {
+        await t.http().post('/api/v1/auth/change-password').set(bearer(otherPhone.access_token)).send({ current_password: victim.password, new_password: 'a brand new secret' }).expect(200);
+        return joinByInviteCode(...args);
+      });
+      try {
+        const res = await t.http().post('/api/v1/auth/join-family').set(bearer(victim.token)).send({ invite_code: thief.inviteCode });
+        expect(res.status).toBe(401);
+        expect(res.body.details.code).toBe('UNAUTHENTICATED');
+      } finally {
+        spy.mockRestore();
+      }
+      // Still in their family, which keeps its invite code.
+      const [row] = await t.db.query('SELECT family_id::text AS family_id, role FROM users WHERE id = $1', [victim.user.id]);
+      expect(row).toEqual({ family_id: victim.family.id, role: 'owner' });
+      expect(await t.db.query('SELECT invite_code FROM families WHERE id = $1', [victim.family.id])).toEqual([{ invite_code: victim.inviteCode }]);
+    });
+
     it('refuses an owner whose family has other members (409)', async () => {
       const { owner } = await familyWithMember(t);
       const other = await registerFamily(t);

@@ -984,6 +984,28 @@ describe('families (e2e)', () => {
       expect(user).toEqual({ family_id: target.family.id, role: 'member' });
     });
 
+    it('a founding under way when the password is changed on another phone (this one was lost) creates nothing and answers 401, as a push does', async () => {
+      const { member, token } = await removedMember();
+      const otherPhone = (await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password }).expect(200)).body;
+      const memberships = t.app.get(FamilyMembershipService);
+      const createWithOwner = memberships.createWithOwner.bind(memberships);
+      // The lost phone's POST has passed the guards; before its transaction, the password is changed on the other phone.
+      const spy = jest.spyOn(memberships, 'createWithOwner').mockImplementationOnce(async (...args) => {
+        await t.http().post('/api/v1/auth/change-password').set(bearer(otherPhone.access_token)).send({ current_password: member.password, new_password: 'a brand new secret' }).expect(200);
+        return createWithOwner(...args);
+      });
+      try {
+        const res = await t.http().post('/api/v1/families').set(bearer(token)).send({ patient_name: 'Founded' });
+        expect(res.status).toBe(401);
+        expect(res.body.details.code).toBe('UNAUTHENTICATED');
+      } finally {
+        spy.mockRestore();
+      }
+      expect(await foundedBy(member.user.id)).toEqual([]);
+      const [user] = await t.db.query('SELECT family_id FROM users WHERE id = $1', [member.user.id]);
+      expect(user).toEqual({ family_id: null });
+    });
+
     it('the new family is taken above the version the member was removed at, whatever the clocks did: a phone holding the old family pulls a replacement', async () => {
       const { owner, member } = await familyWithMember(t);
       // The family being left ran ahead of the clock; the member's phone pulled it there (cursor `ahead`).

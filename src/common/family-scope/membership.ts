@@ -70,6 +70,19 @@ export const signedInSql = (user: string, signIn: string): string =>
 const SIGNED_IN = signedInSql('$1::uuid', '$2');
 
 /**
+ * Inside a transaction that has just locked the user's row (a join, a founding: FOR NO KEY UPDATE):
+ * 401 when their sign-in `signInId` (a refresh-token chain; null: not asked, a token from before
+ * sign-ins had ids) has ended since the guard read it — a password changed or reset on another
+ * phone (which updates that row, so the lock waited for it), or a logout. Its own statement after
+ * the lock, as in stillMemberStatements: it sees what the change committed.
+ */
+export async function assertStillSignedIn(manager: EntityManager, userId: string, signInId: string | null | undefined): Promise<void> {
+  if (!signInId) return;
+  const [row] = (await manager.query(`SELECT ${SIGNED_IN} AS signed_in`, [userId, signInId])) as Array<{ signed_in: boolean }>;
+  if (!row?.signed_in) throw signedOut();
+}
+
+/**
  * assertStillMember's statements, to send with others (FamilyVersionService sends them with its
  * version bump): the user's membership, locked; then whether the sign-in `signInId` (a refresh-token
  * chain, as JwtAuthGuard and the event stream check it) still has a token not revoked (true when not

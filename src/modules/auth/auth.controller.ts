@@ -77,7 +77,7 @@ export class AuthController {
   })
   @ApiMembershipChangedError()
   joinFamily(@CurrentUser() user: AuthenticatedUser, @Body() dto: JoinFamilyDto): Promise<MeResponse> {
-    return this.auth.joinFamily(user.userId, dto.invite_code);
+    return this.auth.joinFamily(user.userId, dto.invite_code, user.signInId);
   }
 
   /**

@@ -104,10 +104,11 @@ export class AuthService {
   /**
    * Moves the caller into the family of `inviteCode` (from none, or from another family; the rules:
    * FamilyMembershipService.moveMember). Answers as GET /auth/me, with the user and the family as the
-   * join left them (read in its transaction, not after its commit).
+   * join left them (read in its transaction, not after its commit). `signInId`: the request's sign-in,
+   * which must still be live when the join locks the user (401 otherwise, nothing moves).
    */
-  async joinFamily(userId: string, inviteCode: string): Promise<MeResponse> {
-    const joined = await this.memberships.moveMember(await this.requireUser(userId), inviteCode);
+  async joinFamily(userId: string, inviteCode: string, signInId: string | null = null): Promise<MeResponse> {
+    const joined = await this.memberships.moveMember(await this.requireUser(userId), inviteCode, signInId);
     return { user: UserResponse.from(joined.user), family: FamilySummaryResponse.from(joined.family) };
   }
 

@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { FamilyContext } from '../../common/family-scope/family-context.js';
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
-import { assertStillMember, membershipChanged } from '../../common/family-scope/membership.js';
+import { assertStillMember, assertStillSignedIn, membershipChanged } from '../../common/family-scope/membership.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { AuthErrors } from '../auth/auth.errors.js';
 import { UserEntity, type FamilyRole } from '../auth/entities/user.entity.js';
@@ -163,10 +163,11 @@ export class FamilyMembershipService {
    * above the version they were removed at, so their phones' cursors of the old family (possibly
    * ahead of the clock) predate the membership and the next pull is a replacement snapshot; their
    * row is locked and read again inside the transaction, so of two POSTs (or a POST and a join)
-   * one wins and the other gets 409 (ALREADY_IN_FAMILY, or MEMBERSHIP_CHANGED) with nothing made.
+   * one wins and the other gets 409 (ALREADY_IN_FAMILY, or MEMBERSHIP_CHANGED) with nothing made;
+   * a request whose sign-in ended meanwhile (`signInId`: a password changed on another phone) gets 401.
    * Answers the family as GET /families/me shows it, read in the founding's transaction (as the founding left it).
    */
-  async createForMember(caller: Pick<AuthenticatedUser, 'userId' | 'familyId' | 'joinedVersion'>, patient: UpdateFamilyDto): Promise<FamilyResponse> {
+  async createForMember(caller: Pick<AuthenticatedUser, 'userId' | 'familyId' | 'joinedVersion'> & Partial<Pick<AuthenticatedUser, 'signInId'>>, patient: UpdateFamilyDto): Promise<FamilyResponse> {
     if (caller.familyId) throw FamiliesErrors.alreadyInAFamily();
     const founded = await this.createWithOwner(
       async (manager, familyId, version) => {
@@ -177,6 +178,8 @@ export class FamilyMembershipService {
         if (founder.familyId) throw FamiliesErrors.alreadyInAFamily();
         // Joined and was removed again since the guard read them: `above` is not their version.
         if (founder.familyJoinedVersion !== caller.joinedVersion) throw membershipChanged();
+        // Signed out meanwhile (a password changed on another phone: "every other sign-in ends at once"): 401, nothing made.
+        await assertStillSignedIn(manager, founder.id, caller.signInId);
         await manager.getRepository(UserEntity).update({ id: founder.id }, { familyId, role: 'owner', familyJoinedVersion: version });
         await this.versions.notifyMembershipChange(manager, founder.id);
         // The answer is read in the founding's transaction: read after its commit, a join from the
@@ -206,7 +209,8 @@ export class FamilyMembershipService {
    * - the family left is settled (settleLeft) in the same transaction.
    * `user` is the caller's row as read before: an owner with members is refused before the code is
    * even looked up (so the answer does not depend on the code), and its family is the one locked
-   * as left; if the user has moved since (another phone joined meanwhile), 409 and nothing changes.
+   * as left; if the user has moved since (another phone joined meanwhile), 409 and nothing changes;
+   * if the request's sign-in `signInId` has ended since (a password change on another phone), 401.
    * Answers the user and the family joined as the join left them, read in its transaction: read
    * after the commit, a removal or a join from the user's other phone committing in between made a
    * join that had committed answer 409 MEMBERSHIP_CHANGED ("nothing changed"), or 200 naming
@@ -215,6 +219,7 @@ export class FamilyMembershipService {
   async moveMember(
     user: Pick<UserEntity, 'id' | 'familyId' | 'role' | 'familyJoinedVersion'>,
     code: string,
+    signInId: string | null = null,
   ): Promise<{ user: UserEntity; family: FamilyEntity }> {
     await this.refuseOwnerWithMembers(this.allFamilies.manager, user);
     return this.joinByInviteCode(
@@ -229,6 +234,9 @@ export class FamilyMembershipService {
         // Moved since it was read: the family locked as the one left (or the version the join is
         // taken above) is not theirs.
         if (mover.familyId !== user.familyId || mover.familyJoinedVersion !== user.familyJoinedVersion) throw membershipChanged();
+        // The request's sign-in ended meanwhile (a password changed on another phone because this one
+        // was lost, a logout): 401 and nothing moves, as for every other write (assertStillMember).
+        await assertStillSignedIn(manager, mover.id, signInId);
         await this.refuseOwnerWithMembers(manager, mover);
         await manager.getRepository(UserEntity).update({ id: mover.id }, { familyId, role, familyJoinedVersion: version });
         await this.versions.notifyMembershipChange(manager, mover.id);
