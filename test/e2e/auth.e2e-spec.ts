@@ -39,6 +39,13 @@ describe('auth (e2e)', () => {
       expect(stored.password_hash).toMatch(/^\$argon2id\$/);
     });
 
+    it('a name is trimmed, and one of spaces only is no name (null, not "")', async () => {
+      const named = await t.http().post('/api/v1/auth/register').send({ email: uniqueEmail(), password: DEFAULT_PASSWORD, name: '  Leila \t' }).expect(201);
+      expect(named.body.user.name).toBe('Leila');
+      const blank = await t.http().post('/api/v1/auth/register').send({ email: uniqueEmail(), password: DEFAULT_PASSWORD, name: ' \u00a0 ' }).expect(201);
+      expect(blank.body.user.name).toBeNull();
+    });
+
     it('hashes at the PASSWORD_HASH_* cost the app starts with (the other in-process apps of the suite are given a cheaper PasswordService)', async () => {
       const hashOf = async (app: { http: TestApp['http'] }, db: DataSource) => {
         const email = uniqueEmail('cost');

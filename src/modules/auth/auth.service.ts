@@ -47,7 +47,8 @@ export class AuthService {
     const email = normalizeEmail(dto.email);
     if (await this.userByEmail(email)) throw AuthErrors.emailTaken();
     const passwordHash = await this.passwords.hash(dto.password);
-    const base = { email, passwordHash, name: dto.name ?? null };
+    // A name of spaces only is trimmed to nothing: no name, as when none is given ("" showed as a blank name).
+    const base = { email, passwordHash, name: dto.name || null };
     try {
       const user = dto.invite_code
         ? await this.memberships.joinByInviteCode(dto.invite_code, (manager, familyId, version, role) =>
