@@ -141,6 +141,45 @@ describe('sync with the real WatermelonDB client', () => {
     expect(await phoneA.find('blood_test_results', added)).toBeNull();
   });
 
+  it('a result pushed under a blood test another phone deleted after this phone\'s pull is a 409, not a 422 asking the user to move it off a test the phone still shows; the next pull removes the test (and the results that went with it), then a new result under it is the 422 (found by review)', async () => {
+    const [owner, member] = await registerFamily(t, 1);
+    const phoneA = device(owner);
+    const phoneB = device(member);
+    await phoneA.sync();
+    const test = await phoneA.create('blood_tests', { date: 1_764_000_000_000, laboratory: 'Lab A' });
+    const known = await phoneA.create('blood_test_results', { blood_test_id: test, name: 'Hb', value: 9.1, unit: 'g/dL' });
+    await phoneA.sync();
+    await phoneB.sync();
+
+    // Phone A edits a result of the test and enters a new one; phone B deletes the test after A's pull, before A's push.
+    await phoneA.update('blood_test_results', known, { value: 9.5 });
+    const entered = await phoneA.create('blood_test_results', { blood_test_id: test, name: 'Ferritin', value: 1800, unit: 'ng/mL' });
+    const refused = await phoneA
+      .sync({
+        beforePush: async () => {
+          await phoneB.remove('blood_tests', test);
+          await phoneB.sync();
+        },
+      })
+      .then(() => null, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(SyncHttpError);
+    // What phone A pushed changed on the server after its pull: pull, then push again (README: 409).
+    expect((refused as SyncHttpError).status).toBe(409);
+    expect(JSON.parse((refused as SyncHttpError).body).details.conflicts).toEqual({ blood_tests: [test], blood_test_results: [known] });
+    expect(await phoneA.find('blood_tests', test)).not.toBeNull(); // the phone still shows the test
+
+    // The app syncs again: the pull removes the test and the result that went with it (a deletion wins
+    // over an edit); the new result, which no one else has seen, is now the 422 the app asks the user about.
+    const orphan = await phoneA.sync().then(() => null, (e: unknown) => e);
+    expect(await phoneA.find('blood_tests', test)).toBeNull();
+    expect(await phoneA.find('blood_test_results', known)).toBeNull();
+    expect((orphan as SyncHttpError).status).toBe(422);
+    expect(JSON.parse((orphan as SyncHttpError).body).details).toMatchObject({ table: 'blood_test_results', id: entered, field: 'blood_test_id' });
+    await phoneA.purge('blood_test_results', entered); // the user chose to delete it
+    await sameData(phoneA, phoneB);
+    expect(await phoneB.find('blood_test_results', known)).toBeNull();
+  });
+
   it('offline edits: different columns merge, the same column takes the later push', async () => {
     const { phoneA, phoneB, id } = await twoPhonesWithATransfusion();
 

@@ -159,14 +159,14 @@ describe('push rules', () => {
     it('a result may point at a live blood test of the family, or at one written in the same push', () => {
       const [live, pushed] = [randomUUID(), randomUUID()];
       const changes = push({ blood_tests: { created: [{ id: pushed, date: 1 }] }, blood_test_results: { created: [result(live), result(pushed)] } });
-      expect(refusal(() => checkBloodTestRefs(changes, indexExisting([row('blood_tests', live)]).get('blood_tests'), family))).toBeNull();
+      expect(refusal(() => checkBloodTestRefs(changes, indexExisting([row('blood_tests', live)]).get('blood_tests'), family, 500))).toBeNull();
     });
 
-    it('a missing blood test, or one deleted earlier, is a 422 naming the result', () => {
+    it('a missing blood test, or one deleted earlier (at or before the cursor), is a 422 naming the result', () => {
       const [missing, deleted] = [randomUUID(), randomUUID()];
       const [first, second] = [randomUUID(), randomUUID()];
       const changes = push({ blood_test_results: { created: [result(missing, first)], updated: [result(deleted, second)] } });
-      const [code, details] = refusal(() => checkBloodTestRefs(changes, indexExisting([row('blood_tests', deleted, { deleted: true })]).get('blood_tests'), family))!;
+      const [code, details] = refusal(() => checkBloodTestRefs(changes, indexExisting([row('blood_tests', deleted, { deleted: true, version: 500 })]).get('blood_tests'), family, 500))!;
       expect(code).toBe(ErrorCode.VALIDATION_FAILED);
       expect(details.errors).toEqual([
         { table: 'blood_test_results', id: first, field: 'blood_test_id', message: 'no such blood test in this family' },
@@ -178,7 +178,7 @@ describe('push rules', () => {
       const theirs = randomUUID();
       const changes = push({ blood_test_results: { created: [result(theirs)] } });
       const existing = indexExisting([row('blood_tests', theirs, { family: otherFamily, deleted: true })]);
-      expect(refusal(() => checkBloodTestRefs(changes, existing.get('blood_tests'), family))).toBeNull();
+      expect(refusal(() => checkBloodTestRefs(changes, existing.get('blood_tests'), family, 500))).toBeNull();
       expect(refusal(() => assertNoForeignRows(existing, family))?.[0]).toBe(ErrorCode.FORBIDDEN_RECORD);
     });
 
@@ -190,7 +190,19 @@ describe('push rules', () => {
       });
       const tests = indexExisting([row('blood_tests', deletedEarlier, { deleted: true }), row('blood_tests', live)]).get('blood_tests');
       // The two the server holds are there for the cascade; the third needs a tombstone for its results to be written under.
-      expect(checkBloodTestRefs(changes, tests, family)).toEqual([neverSynced]);
+      expect(checkBloodTestRefs(changes, tests, family, 500)).toEqual([neverSynced]);
+    });
+
+    it('a blood test deleted after the cursor is no 422 here but a 409 naming the test: the device pulls the deletion first (found by review)', () => {
+      const [deletedSince, deletedBefore, live] = [randomUUID(), randomUUID(), randomUUID()];
+      const changes = push({ blood_test_results: { created: [result(deletedSince), result(deletedSince), result(live)] } });
+      const existing = indexExisting([row('blood_tests', deletedSince, { deleted: true, version: 501 }), row('blood_tests', live, { version: 600 })]);
+      expect(refusal(() => checkBloodTestRefs(changes, existing.get('blood_tests'), family, 500))).toBeNull();
+      expect(refusal(() => assertNoConflicts(changes, existing, 500))).toEqual([ErrorCode.SYNC_CONFLICT, { conflicts: { blood_tests: [deletedSince] } }]);
+      // Once pulled, the same push is the 422 (checkBloodTestRefs above); a live test changed since is no conflict.
+      expect(refusal(() => assertNoConflicts(changes, existing, 501))).toBeNull();
+      const before = indexExisting([row('blood_tests', deletedBefore, { deleted: true, version: 400 })]);
+      expect(refusal(() => checkBloodTestRefs(push({ blood_test_results: { created: [result(deletedBefore)] } }), before.get('blood_tests'), family, 500))?.[0]).toBe(ErrorCode.VALIDATION_FAILED);
     });
   });
 

@@ -66,6 +66,11 @@ export function assertNoForeignRows(existing: ExistingIndex, familyId: string): 
  * and so do results written in this push (they are not on the server yet, or are pushed records
  * checked above). Only tests live on the server cascade: deleting a missing or deleted test does
  * nothing to its results (tombstoneOrphanResults acts on tests tombstoned by this push).
+ * So is a blood test the push's results point at (`bloodTestRefs`) that was deleted after the cursor:
+ * the device still shows it, and the pull deletes it there (with the results that went with it),
+ * after which a result still under it is the 422 of checkBloodTestRefs, now about a test the phone
+ * no longer holds. Answered 422 at once, the user was asked to move results off a test the phone
+ * still showed, and a result they moved was then deleted by that pull all the same (found by review).
  */
 export function assertNoConflicts(push: ValidatedPush, existing: ExistingIndex, cursor: number, cascaded: CascadedResult[] = []): void {
   const conflicts: IdsByTable = {};
@@ -78,6 +83,13 @@ export function assertNoConflicts(push: ValidatedPush, existing: ExistingIndex, 
     }
   }
   const tests = existing.get('blood_tests');
+  const listedTests = new Set(conflicts.blood_tests);
+  for (const ref of push.bloodTestRefs) {
+    const test = tests?.get(ref);
+    if (!test || !test.deleted || listedTests.has(ref) || Number(test.server_version) <= cursor) continue;
+    addId(conflicts, 'blood_tests', ref);
+    listedTests.add(ref);
+  }
   const listed = new Set(conflicts.blood_test_results);
   for (const result of cascaded) {
     const test = tests?.get(result.blood_test_id);
@@ -90,9 +102,10 @@ export function assertNoConflicts(push: ValidatedPush, existing: ExistingIndex, 
 
 /**
  * A result must point at a live blood test of this family: on the server already, or written in
- * this push. (Another family's blood test is left to the 403 check.) A test deleted earlier is
- * refused rather than taking the new result with it: the user would lose what they just entered
- * without a word. A test deleted in this same push takes its results along, through the cascade
+ * this push. (Another family's blood test is left to the 403 check.) A test deleted earlier (at or
+ * before the `cursor`: the device has pulled the deletion) is refused rather than taking the new
+ * result with it: the user would lose what they just entered without a word. One deleted after the
+ * cursor is left to assertNoConflicts (409): the device pulls the deletion first. A test deleted in this same push takes its results along, through the cascade
  * (tombstoneOrphanResults): one the server holds (live or deleted), and one it never had — created
  * and deleted on the phone before it synced; the push no longer fails on its results with a 422 the
  * user cannot fix. Those tests are returned: the service records them as tombstones, so that the
@@ -100,7 +113,7 @@ export function assertNoConflicts(push: ValidatedPush, existing: ExistingIndex, 
  * them) and marks them synced, pulls their deletion. Not storing them at all left them on that
  * phone only, for good (found by the convergence test).
  */
-export function checkBloodTestRefs(push: ValidatedPush, bloodTests: Map<string, ExistingRow> | undefined, familyId: string): string[] {
+export function checkBloodTestRefs(push: ValidatedPush, bloodTests: Map<string, ExistingRow> | undefined, familyId: string, cursor: number): string[] {
   if (!push.bloodTestRefs.length) return [];
   const pushed = new Set(push.tables.find((t) => t.spec.name === 'blood_tests')?.upserts.map((r) => r.id) ?? []);
   const deletedHere = new Set(push.tables.find((t) => t.spec.name === 'blood_tests')?.deleted ?? []);
@@ -114,7 +127,7 @@ export function checkBloodTestRefs(push: ValidatedPush, bloodTests: Map<string, 
     if (!test) {
       if (deletedHere.has(ref)) neverStored.add(ref);
       else errors.push({ table: 'blood_test_results', id: record.id, field: 'blood_test_id', message: 'no such blood test in this family' });
-    } else if (test.family_id === familyId && test.deleted && !deletedHere.has(ref)) {
+    } else if (test.family_id === familyId && test.deleted && !deletedHere.has(ref) && Number(test.server_version) <= cursor) {
       errors.push({ table: 'blood_test_results', id: record.id, field: 'blood_test_id', message: 'the blood test was deleted (pull, then move or delete this result)' });
     }
   }

@@ -113,7 +113,7 @@ export class SyncPushService {
         const lastPush: LastPush = lastPushLookup ? this.installations.lastPushRows(write.reads[reads.length - 1]) : new Map();
         const byTable = indexExisting(existing.rows);
         if (input.fromDevice) assertNewRecordsNameFamily(push, byTable);
-        const testsNeverStored = checkBloodTestRefs(push, byTable.get('blood_tests'), familyId);
+        const testsNeverStored = checkBloodTestRefs(push, byTable.get('blood_tests'), familyId, cursor);
         const replays = replayedRecords(push, byTable, lastPush);
         assertNoForeignRows(byTable, familyId);
         // A cursor above every version this family had was issued for other data (or made up):
