@@ -153,7 +153,10 @@ export class FileCleanupService {
       report[file.reason === 'unreferenced' ? 'unreferenced' : 'document_deleted'] += 1;
       report.bytes += file.size_bytes;
     }
-    await this.sweepOrphans(scope, orphanCutoff, report);
+    // An object whose delete just failed is left to the next run's sweep: tried again now, it was
+    // reported twice (two failures, or a failure and a swept orphan; found by review).
+    const failedKeys = new Set(report.failures.flatMap((failure) => (failure.key ? [failure.key] : [])));
+    await this.sweepOrphans(scope, orphanCutoff, report, failedKeys);
     this.logger.log(
       {
         dryRun: options.dryRun,
@@ -216,7 +219,7 @@ export class FileCleanupService {
    * Only keys shaped like the server's (`<uuid>/<uuid>`) are considered. Storage
    * is read page by page, and the table is asked about ORPHAN_BATCH keys at a time.
    */
-  private async sweepOrphans(familyIds: string[] | null, cutoff: Date, report: CleanupReport): Promise<void> {
+  private async sweepOrphans(familyIds: string[] | null, cutoff: Date, report: CleanupReport, skipKeys: ReadonlySet<string>): Promise<void> {
     let batch: StorageEntry[] = [];
     const settle = async () => {
       const entries = batch;
@@ -253,7 +256,7 @@ export class FileCleanupService {
     };
     for (const folder of familyIds ?? [undefined]) {
       for await (const entry of this.storage.list(folder)) {
-        if (entry.modifiedAt >= cutoff || !SERVER_KEY.test(entry.key)) continue;
+        if (entry.modifiedAt >= cutoff || !SERVER_KEY.test(entry.key) || skipKeys.has(entry.key)) continue;
         batch.push(entry);
         if (batch.length >= ORPHAN_BATCH) await settle();
       }
