@@ -40,7 +40,7 @@ export function buildDataSourceOptions(url: string, overrides: Partial<DataSourc
       // A request waits at most this long for a pooled connection (every one busy, or the database not
       // answering a new one), then is answered 503 DATABASE_UNAVAILABLE instead of hanging.
       connectionTimeoutMillis: 10_000,
-      // Floats printed exactly whatever the server's extra_float_digits (exact-floats-client.ts).
+      // Floats printed exactly, and dates in ISO form, whatever the server says (exact-floats-client.ts).
       Client: ExactFloatsClient,
       ...statementLimits(overrides.statementTimeoutSeconds),
       // Not node-postgres's (it ignores it): read by runBatch (statement-batch.ts) from these options.

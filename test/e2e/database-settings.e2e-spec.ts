@@ -94,3 +94,40 @@ describe('database float output', () => {
     expect(changes.families.created[0].patient_weight_kg).toBe(weight);
   });
 });
+
+/**
+ * A server, database or role whose DateStyle prints dates other than ISO ('SQL, DMY', 'German',
+ * 'Postgres') printed every timestamptz in a form node-postgres cannot parse: it read them all as
+ * null. A refresh then failed with a 500 on every phone (its token's expires_at), and a retired
+ * refresh token presented again was taken for an unused one (used_at). The app's connections ask
+ * for ISO dates in their start-up packet (exact-floats-client.ts).
+ */
+describe('database date output', () => {
+  const scratch = scratchDatabases('hemoday_dates');
+  let t: TestApp;
+  let url: string;
+
+  beforeAll(async () => {
+    await scratch.open();
+    url = await scratch.create();
+    await queryOnce(url, `ALTER DATABASE ${new URL(url).pathname.slice(1)} SET datestyle = 'SQL, DMY'`);
+    t = await createTestApp({ DATABASE_URL: url });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await scratch.dropAll();
+  });
+
+  it('refresh tokens rotate, and a retired one is refused as reuse, on a database set to print SQL-style dates', async () => {
+    // What any other client of that database sees: not ISO.
+    expect((await queryOnce<{ d: string }>(url, `SELECT '2026-11-27 10:00:00+00'::timestamptz::text AS d`))[0].d).toMatch(/^27\/11\/2026 /);
+    const user = await registerFamily(t);
+    const rotated = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
+    await t.http().get('/api/v1/auth/me').set(bearer(rotated.body.access_token)).expect(200);
+    // The retired token once its successor pair is in use: reuse, the whole sign-in ends.
+    const reused = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(401);
+    expect(reused.body.message).toMatch(/reuse detected/);
+    await t.http().post('/api/v1/auth/refresh').send({ refresh_token: rotated.body.refresh_token }).expect(401);
+  });
+});
