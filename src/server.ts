@@ -14,7 +14,7 @@ import { loadDotEnv } from './config/dotenv.js';
 import { ConfigValidationError, validatedEnv } from './config/env.validation.js';
 import { configureApp } from './configure-app.js';
 import { stopEmbeddedDatabase } from './database/database-url.js';
-import { DatabaseEncodingError } from './database/database-encoding.js';
+import { DatabaseRequirementError } from './database/database-requirements.js';
 import { EmbeddedPostgresError } from './database/embedded-postgres.js';
 import { SyncEventsService } from './modules/sync/sync-events.service.js';
 
@@ -185,7 +185,7 @@ export function startServer(): void {
       // One line, JSON like every other: what failed and why; the stack only for unexpected errors.
       if (error instanceof ConfigValidationError) {
         logger.pino.fatal({ context: 'Bootstrap', problems: error.problems }, `HemoDay failed to start: ${error.message}`);
-      } else if (error instanceof StartupError || error instanceof EmbeddedPostgresError || error instanceof DatabaseEncodingError) {
+      } else if (error instanceof StartupError || error instanceof EmbeddedPostgresError || error instanceof DatabaseRequirementError) {
         logger.pino.fatal({ context: 'Bootstrap' }, `HemoDay failed to start: ${error.message}`);
       } else if (error instanceof Error) {
         logger.pino.fatal({ context: 'Bootstrap', err: error }, `HemoDay failed to start: ${error.message}`);

@@ -1,7 +1,7 @@
 import type { DataSourceOptions } from 'typeorm';
 import { deadlineClient } from './deadline-client.js';
 import { ENTITIES } from './entities.js';
-import { ExactFloatsClient } from './exact-floats-client.js';
+import { IsoDatesClient } from './iso-dates-client.js';
 import { MIGRATIONS } from './migrations.js';
 import { TypeOrmLogger } from './typeorm-logger.js';
 
@@ -40,8 +40,8 @@ export function buildDataSourceOptions(url: string, overrides: Partial<DataSourc
       // A request waits at most this long for a pooled connection (every one busy, or the database not
       // answering a new one), then is answered 503 DATABASE_UNAVAILABLE instead of hanging.
       connectionTimeoutMillis: 10_000,
-      // Floats printed exactly, and dates in ISO form, whatever the server says (exact-floats-client.ts).
-      Client: ExactFloatsClient,
+      // Dates in ISO form, the one node-postgres parses, whatever the server's DateStyle (iso-dates-client.ts).
+      Client: IsoDatesClient,
       ...statementLimits(overrides.statementTimeoutSeconds),
       // Not node-postgres's (it ignores it): read by runBatch (statement-batch.ts) from these options.
       preparedStatements: overrides.preparedStatements ?? true,

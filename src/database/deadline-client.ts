@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Socket } from 'node:net';
 import pg from 'pg';
-import { ExactFloatsClient } from './exact-floats-client.js';
+import { IsoDatesClient } from './iso-dates-client.js';
 import { StatementBatch } from './statement-batch.js';
 
 /**
@@ -29,7 +29,7 @@ const logger = new Logger('Database');
  * ends. Only the promise form and statement batches are watched: what TypeORM and runBatch send.
  */
 export function deadlineClient(statementTimeoutMs: number): typeof pg.Client {
-  class DeadlineClient extends ExactFloatsClient {}
+  class DeadlineClient extends IsoDatesClient {}
   const query = pg.Client.prototype.query as (this: pg.Client, ...args: unknown[]) => unknown;
   DeadlineClient.prototype.query = function (this: pg.Client, ...args: unknown[]): unknown {
     const pending = query.apply(this, args) as Promise<unknown> | StatementBatch | undefined;

@@ -1,14 +1,15 @@
 import { MigrationExecutor, type DataSource, type QueryRunner } from 'typeorm';
-import { assertUtf8Database } from './database-encoding.js';
+import { assertDatabaseRequirements } from './database-requirements.js';
 
 /**
  * The migration steps shared by the app's start-up (DatabaseModule), `npm run migration:*`
  * (migration-cli.ts) and the admin CLI (`migration:run`, `migration:revert`): one place decides how
- * migrations run (all in one transaction) and what is reported. A database that is not UTF8 is
- * refused first (database-encoding.ts): the app, and every admin command, would fail on its text.
+ * migrations run (all in one transaction) and what is reported. A database that is not UTF8, or
+ * whose session defaults would round numbers or fail concurrent writes, is refused first
+ * (database-requirements.ts): the app, and every admin command, would fail on it.
  */
 export async function runPendingMigrations(dataSource: DataSource): Promise<string> {
-  await assertUtf8Database(dataSource);
+  await assertDatabaseRequirements(dataSource);
   const applied = await underMigrationLock(dataSource, (queryRunner) => {
     const executor = new MigrationExecutor(dataSource, queryRunner);
     executor.transaction = 'all';

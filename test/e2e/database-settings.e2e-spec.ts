@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
-import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { queryOnce, scratchDatabases } from '../setup/scratch-databases.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 
@@ -54,44 +52,34 @@ describe('database encoding', () => {
 });
 
 /**
- * A server, database or role with `extra_float_digits = 0` prints float8 to 15 significant digits:
- * the pull (row_to_json) and the family's REST answer (TypeORM) sent back other numbers than the
- * phone pushed — 0.1 + 0.2 came back 0.3 (found by review). The app's connections ask for exact
- * floats in their start-up packet (exact-floats-client.ts).
+ * Session defaults that a server, database or role may set, and that the app cannot work with, stop
+ * the start-up naming the setting and its fix, before any migration: `extra_float_digits = 0`
+ * printed float8 to 15 significant digits, so a pull sent back other numbers than the phone pushed
+ * (0.1 + 0.2 came back 0.3); under REPEATABLE READ or SERIALIZABLE concurrent pushes to one family
+ * failed with 500s on the family row they wait for (both found by review).
  */
-describe('database float output', () => {
-  const scratch = scratchDatabases('hemoday_floats');
-  let t: TestApp;
-  let url: string;
+describe('database session defaults', () => {
+  const scratch = scratchDatabases('hemoday_defaults');
+  beforeAll(() => scratch.open());
+  afterAll(() => scratch.dropAll());
 
-  beforeAll(async () => {
-    await scratch.open();
-    url = await scratch.create();
-    await queryOnce(url, `ALTER DATABASE ${new URL(url).pathname.slice(1)} SET extra_float_digits = 0`);
-    t = await createTestApp({ DATABASE_URL: url });
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await scratch.dropAll();
-  });
-
-  it('numbers that need 16 or 17 digits come back exactly, by pull and by REST, on a database set to print 15', async () => {
-    // What any other client of that database sees: the setting does round.
-    expect(await queryOnce<{ v: string }>(url, 'SELECT (0.1::float8 + 0.2::float8)::text AS v')).toEqual([{ v: '0.3' }]);
-    const owner = await registerFamily(t);
-    const m = { token: owner.token, familyId: owner.family.id };
-    const weight = 100 / 3;
-    const patched = await t.http().patch('/api/v1/families/me').set(bearer(m.token)).send({ patient_weight_kg: weight }).expect(200);
-    expect(patched.body.patient_weight_kg).toBe(weight);
-    expect((await t.http().get('/api/v1/families/me').set(bearer(m.token)).expect(200)).body.patient_weight_kg).toBe(weight);
-
-    const c0 = (await pull(t, m).expect(200)).body.timestamp;
-    const row = { id: randomUUID(), date: 1, volume_ml: 250 + 0.1 + 0.2, patient_weight_kg: 0.1 + 0.2, notes: 'n', created_at: 1, updated_at: 1 };
-    await push(t, m, c0, changesOf('transfusions', { created: [row] })).expect(200);
-    const { changes } = (await pull(t, m, null, 'another-phone').expect(200)).body;
-    expect(changes.transfusions.created).toEqual([expect.objectContaining({ volume_ml: row.volume_ml, patient_weight_kg: row.patient_weight_kg })]);
-    expect(changes.families.created[0].patient_weight_kg).toBe(weight);
+  it.each([
+    ['extra_float_digits = 0', /prints numbers with extra_float_digits = 0, rounded to 15 digits; .* SET extra_float_digits = 1/],
+    ["default_transaction_isolation = 'repeatable read'", /starts transactions at REPEATABLE READ; HemoDay's writes need READ COMMITTED/],
+    ["default_transaction_isolation = 'serializable'", /starts transactions at SERIALIZABLE; /],
+  ])('a database with %s stops the start-up, naming the setting and its fix, before any migration runs on it', async (setting, message) => {
+    const url = await scratch.create();
+    // What any other client of that database gets: the setting is in force.
+    await queryOnce(url, `ALTER DATABASE ${new URL(url).pathname.slice(1)} SET ${setting}`);
+    const outcome = await createTestApp({ DATABASE_URL: url }).then(
+      async (app) => {
+        await app.close();
+        return 'started';
+      },
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
+    expect(outcome).toMatch(message);
+    expect(await queryOnce<{ n: number }>(url, `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`)).toEqual([{ n: 0 }]);
   });
 });
 
@@ -100,7 +88,7 @@ describe('database float output', () => {
  * 'Postgres') printed every timestamptz in a form node-postgres cannot parse: it read them all as
  * null. A refresh then failed with a 500 on every phone (its token's expires_at), and a retired
  * refresh token presented again was taken for an unused one (used_at). The app's connections ask
- * for ISO dates in their start-up packet (exact-floats-client.ts).
+ * for ISO dates in their start-up packet (iso-dates-client.ts).
  */
 describe('database date output', () => {
   const scratch = scratchDatabases('hemoday_dates');
