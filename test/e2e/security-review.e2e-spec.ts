@@ -83,6 +83,29 @@ describe('security review: bodies of many properties (e2e)', () => {
     await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
   });
 
+  it('a property named after any other member of Object.prototype (toString, hasOwnProperty, valueOf…) is unknown too: 400 naming it, in a body or a query', async () => {
+    // class-transformer skips every key whose value on the new DTO is a function, and a DTO inherits
+    // Object.prototype's methods: PATCH {"notes": "…", "toString": "…"} answered 200, and GET /sync?hasOwnProperty=1
+    // a full pull, as if the name were not there (found by review), while `foo` is refused.
+    const user = await registerFamily(t);
+    const [before] = await t.db.query('SELECT sync_version, notes FROM families WHERE id = $1', [user.family.id]);
+    for (const key of ['toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'toLocaleString', '__defineGetter__']) {
+      const unknown = { code: 'VALIDATION_FAILED', fields: [{ field: key, errors: [`property ${key} should not exist`] }] };
+      const patch = await t.http().patch('/api/v1/families/me').set(bearer(user.token)).send({ notes: 'changed', [key]: 'x' });
+      expect([key, patch.status, patch.body.details]).toEqual([key, 400, unknown]);
+      const refresh = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken, [key]: 1 });
+      expect([key, refresh.status, refresh.body.details]).toEqual([key, 400, unknown]);
+    }
+    for (const key of ['toString', 'hasOwnProperty', '__proto__', 'constructor']) {
+      const pull = await t.http().get(`/api/v1/sync?${key}=1`).set(bearer(user.token));
+      expect([key, pull.status, pull.body.details]).toEqual([key, 400, { code: 'VALIDATION_FAILED', fields: [{ field: key, errors: [`property ${key} should not exist`] }] }]);
+    }
+    const [after] = await t.db.query('SELECT sync_version, notes FROM families WHERE id = $1', [user.family.id]);
+    expect(after).toEqual(before);
+    // The refresh token was not spent by the refused requests.
+    await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
+  });
+
   it('a long property name is repeated cut to 64 characters, in the message and the details', async () => {
     // A 1 MiB unknown name came back three times (3 MB); a name of a refused value (NUL) in its path too.
     const long = 'k'.repeat(500_000);

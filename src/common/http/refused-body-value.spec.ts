@@ -42,9 +42,11 @@ describe('findRefusedValue', () => {
     expect(findRefusedValue({ a: [1, keys(100_000)] })).toEqual({ field: 'a[1]', message: 'a[1] has more than 100 properties' });
   });
 
-  it('refuses __proto__ and constructor properties (class-transformer drops them unseen), as the pipe words an unknown property', () => {
+  it('refuses __proto__ and the names of Object.prototype\'s members (class-transformer drops them unseen), as the pipe words an unknown property', () => {
     expect(findRefusedValue(JSON.parse('{"__proto__": {"a": 1}}'))).toEqual({ field: '__proto__', message: 'property __proto__ should not exist' });
     expect(findRefusedValue({ a: [{ constructor: 1 }] })).toEqual({ field: 'a[0].constructor', message: 'property a[0].constructor should not exist' });
+    expect(findRefusedValue({ notes: 'x', toString: 'y' })).toEqual({ field: 'toString', message: 'property toString should not exist' });
+    expect(findRefusedValue({ a: { hasOwnProperty: 1 } })).toEqual({ field: 'a.hasOwnProperty', message: 'property a.hasOwnProperty should not exist' });
     expect(findRefusedValue({ proto: 1, constructors: 2, prototype: 3 })).toBeUndefined();
   });
 

@@ -29,11 +29,14 @@ export const MAX_OBJECT_KEYS = 100;
 export const MAX_BODY_VALUES = 1_000;
 
 /**
- * Property names class-transformer drops without a word (its guard against prototype pollution),
- * so the ValidationPipe's whitelist never saw them: `PATCH {"__proto__": {...}}` answered 200 as an
- * empty PATCH. No REST body has such a property: refused as the pipe refuses any unknown one.
+ * Property names class-transformer drops without a word, so the ValidationPipe's whitelist never saw
+ * them: `__proto__` (its guard against prototype pollution) and every name a DTO inherits from
+ * Object.prototype (it skips a key whose value on the new instance is a function: `constructor`,
+ * `toString`, `hasOwnProperty`, `valueOf`…). `PATCH {"__proto__": {...}}` answered 200 as an empty
+ * PATCH, and `{"toString": "…"}` was ignored the same way (found by review). No REST body or query has
+ * such a property: refused as the pipe refuses any unknown one (queries: validation.ts).
  */
-const DROPPED_NAMES = new Set(['__proto__', 'constructor']);
+export const DROPPED_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
 
 interface Container {
   depth: number;
