@@ -9,7 +9,7 @@ import { DATABASE_UNAVAILABLE_RESPONSE } from './common/errors/api-error-respons
 import { AppLogger, createPino } from './common/logging/app-logger.js';
 import { requestLogging } from './common/logging/request-logging.middleware.js';
 import { answerExpectContinueFromApp } from './common/http/expect-continue.js';
-import { answerUnreadableRequestsInShape } from './common/http/unreadable-request.js';
+import { answerUnreadableRequestsInShape, refuseMissingHost } from './common/http/unreadable-request.js';
 import { sendTimeout } from './common/http/send-timeout.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { appConfig, httpConfig } from './config/configuration.js';
@@ -20,6 +20,7 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   const logger = createPino(app.get<ConfigType<typeof appConfig>>(appConfig.KEY).logLevel);
   app.useLogger(new AppLogger(logger));
   app.use(requestLogging(logger));
+  app.use(refuseMissingHost);
   app.set('trust proxy', http.trustProxy);
   app.disable('x-powered-by');
   answerExpectContinueFromApp(app.getHttpServer());

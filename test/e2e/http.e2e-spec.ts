@@ -140,6 +140,8 @@ describe('HTTP input handling and error shape (e2e)', () => {
     ['two different Content-Lengths', 400, 'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}'],
     ['headers over 16 KB', 431, `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`],
     ['an Expect other than 100-continue', 417, 'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 200-ok\r\n\r\n{}'],
+    // Node answered it itself, with an empty body, no request id and no log line.
+    ['an HTTP/1.1 request without Host', 400, 'GET /health HTTP/1.1\r\n\r\n'],
   ])('a request Node refuses before routing (%s) is answered %i in the one error shape', async (_, status, raw) => {
     const socket = connect(Number(new URL(t.baseUrl).port), new URL(t.baseUrl).hostname);
     socket.end(raw);
