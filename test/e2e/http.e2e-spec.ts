@@ -129,6 +129,21 @@ describe('HTTP input handling and error shape (e2e)', () => {
     expect(res.body.details).toEqual({ code: 'UNSUPPORTED_MEDIA_TYPE' });
   });
 
+  it('UTF-7, a "utf-" charset the JSON parser would decode, answers 415 like any charset but UTF-8, UTF-16 and UTF-32, changing nothing', async () => {
+    // `+ANk-` is "Ù" in UTF-7 (and `+ADw-` "<": the charset of filter evasion): it was decoded and stored (found by review).
+    const user = await registerFamily(t);
+    const utf7 = await t.http().patch('/api/v1/families/me').set(bearer(user.token)).set('Content-Type', 'application/json; charset=utf-7').send('{"notes":"+ANk-"}');
+    expectErrorShape(utf7, 415);
+    expect(utf7.body.details).toEqual({ code: 'UNSUPPORTED_MEDIA_TYPE' });
+    expect((await t.http().get('/api/v1/families/me').set(bearer(user.token))).body.notes).toBeNull();
+    const utf16 = await fetch(`${t.baseUrl}/api/v1/families/me`, {
+      method: 'PATCH',
+      headers: { ...bearer(user.token), 'Content-Type': 'application/json; charset=utf-16le' },
+      body: Buffer.from('{"notes":"Ù"}', 'utf16le'),
+    });
+    expect([utf16.status, ((await utf16.json()) as { notes?: unknown }).notes]).toEqual([200, 'Ù']);
+  });
+
   it('a text field PostgreSQL cannot store (NUL) answers 400 VALIDATION_FAILED naming it', async () => {
     const res = await post('/api/v1/auth/login').send({ email: uniqueEmail(), password: 'pass\u0000word' });
     expectErrorShape(res, 400);
