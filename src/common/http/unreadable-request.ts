@@ -29,6 +29,14 @@ export function answerUnreadableRequestsInShape(server: Server, logger: Pino): v
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     // As Node's default: answer only if the socket can take it and no answer has started on it.
     const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+    // Bytes after a request sent with `Connection: close`: no request (RFC 9112 §9.6: not processed).
+    // The answers in flight go out, and Node closes the connection after the one that asked for it;
+    // the rest is not read. Answered here, the 400 for those bytes went out as the answer to the
+    // request in flight, which was carried out all the same (a PATCH applied, its client told 400).
+    if (error.code === 'HPE_CLOSED_CONNECTION' && inFlight && !inFlight.writableFinished) {
+      socket.pause();
+      return;
+    }
     if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
       socket.destroy();
       return;
