@@ -37,6 +37,14 @@ describe('isDatabaseUnavailable', () => {
     for (const sqlstate of ['57P01', '57P03', '53300', '08006', '08001']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(true);
   });
 
+  it('a database closed to new sessions (ALLOW_CONNECTIONS false): 55000 refusing the connection, not 55000 from a statement', () => {
+    // What pg's pool rejects with while connecting, as the app met it (logged as a DatabaseError, answered 500).
+    const refused = withCode('55000', { severity: 'FATAL', message: 'database "hemoday" is not currently accepting connections' });
+    expect(isDatabaseUnavailable(refused)).toBe(true);
+    const statement = withCode('55000', { severity: 'ERROR', message: 'currval of sequence "s" is not yet defined in this session' });
+    expect(isDatabaseUnavailable(failed(statement))).toBe(false);
+  });
+
   it('a statement past DB_STATEMENT_TIMEOUT_SECONDS, or a session ended for idling in its transaction', () => {
     const timedOut = Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' });
     expect(isDatabaseUnavailable(failed(timedOut))).toBe(true);

@@ -34,6 +34,13 @@ export function isTransientConflict(error: unknown): boolean {
  * DB_STATEMENT_TIMEOUT_SECONDS).
  */
 const UNAVAILABLE_SQLSTATE = /^(0800[0-9]|57P0[123]|53300|25P03)$/;
+/**
+ * PostgreSQL's refusal of a new session to a database closed to connections (`ALTER DATABASE … ALLOW_CONNECTIONS
+ * false`, as for maintenance or before a restore): 55000 at severity FATAL, while connecting. The same SQLSTATE
+ * from a statement (object not in prerequisite state, an ERROR) is a failed statement, not an outage.
+ * Answered 500 before, while GET /health said "Database unreachable" for the same refusal (found by review).
+ */
+const CLOSED_TO_CONNECTIONS = '55000';
 /** A statement PostgreSQL cancelled for running past statement_timeout (not one a client cancelled: same SQLSTATE). */
 const QUERY_CANCELED = '57014';
 const STATEMENT_TIMEOUT_MESSAGE = /statement timeout/;
@@ -53,6 +60,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const { code: rawCode, message, syscall } = cause as { code?: unknown; message?: unknown; syscall?: unknown };
   const code = typeof rawCode === 'string' ? rawCode : '';
   if (UNAVAILABLE_SQLSTATE.test(code) || (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message))) return true;
+  if (code === CLOSED_TO_CONNECTIONS && (cause as { severity?: unknown }).severity === 'FATAL') return true;
   // Too slow right now (a lock held by a stalled writer, an overloaded server): worth a retry later.
   if (code === QUERY_CANCELED && typeof message === 'string' && STATEMENT_TIMEOUT_MESSAGE.test(message)) return true;
   // A socket error counts only when it comes from the database's connection: under a query, or while connecting to it.
