@@ -45,18 +45,20 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(failed(statement))).toBe(false);
   });
 
-  it('a statement past DB_STATEMENT_TIMEOUT_SECONDS, or a session ended for idling in its transaction', () => {
+  it('a statement past DB_STATEMENT_TIMEOUT_SECONDS or cancelled by an operator (whatever the server\'s language), or a session ended for idling in its transaction', () => {
     const timedOut = Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' });
     expect(isDatabaseUnavailable(failed(timedOut))).toBe(true);
+    // lc_messages = 'de_DE': the SQLSTATE decides, not the words (a timeout there answered 500).
+    const timedOutInGerman = Object.assign(new Error('storniere Anfrage wegen Zeitüberschreitung der Anweisung'), { code: '57014' });
+    expect(isDatabaseUnavailable(failed(timedOutInGerman))).toBe(true);
+    const byOperator = Object.assign(new Error('canceling statement due to user request'), { code: '57014' });
+    expect(isDatabaseUnavailable(failed(byOperator))).toBe(true);
     expect(isDatabaseUnavailable(failed(withCode('25P03')))).toBe(true);
-    // The same SQLSTATE for a cancel the app sent itself (the client hung up): not the database's doing.
-    const cancelled = Object.assign(new Error('canceling statement due to user request'), { code: '57014' });
-    expect(isDatabaseUnavailable(failed(cancelled))).toBe(false);
   });
 
   it('not a statement that failed, nor a socket error that is not the database\'s', () => {
     // 08P01 too: PostgreSQL's answer to a protocol bug (too many bind parameters), which no retry mends.
-    for (const sqlstate of ['23505', '40001', '57014', '42P01', '08P01']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(false);
+    for (const sqlstate of ['23505', '40001', '42P01', '08P01']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(false);
     expect(isDatabaseUnavailable(withCode('ECONNRESET'))).toBe(false); // a client's socket, say
     expect(isDatabaseUnavailable(new Error('boom'))).toBe(false);
     expect(isDatabaseUnavailable(undefined)).toBe(false);

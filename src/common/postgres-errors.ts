@@ -41,9 +41,13 @@ const UNAVAILABLE_SQLSTATE = /^(0800[0-9]|57P0[123]|53300|25P03)$/;
  * Answered 500 before, while GET /health said "Database unreachable" for the same refusal (found by review).
  */
 const CLOSED_TO_CONNECTIONS = '55000';
-/** A statement PostgreSQL cancelled for running past statement_timeout (not one a client cancelled: same SQLSTATE). */
+/**
+ * A statement PostgreSQL cancelled: past statement_timeout, or an operator's pg_cancel_backend. Told
+ * apart by SQLSTATE alone, not by the message, which is in the server's `lc_messages` language (a
+ * timeout on a server speaking German answered 500; found by review). The app's own cancels (a pull
+ * whose client hung up) never get here: withAbortableRunner answers them RequestAbandonedError.
+ */
 const QUERY_CANCELED = '57014';
-const STATEMENT_TIMEOUT_MESSAGE = /statement timeout/;
 /** node-postgres's own words for a connection that closed under a query, or a pool that had none to give in time. */
 const UNAVAILABLE_MESSAGE = /^Connection terminated|^timeout exceeded when trying to connect/;
 
@@ -61,8 +65,9 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const code = typeof rawCode === 'string' ? rawCode : '';
   if (UNAVAILABLE_SQLSTATE.test(code) || (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message))) return true;
   if (code === CLOSED_TO_CONNECTIONS && (cause as { severity?: unknown }).severity === 'FATAL') return true;
-  // Too slow right now (a lock held by a stalled writer, an overloaded server): worth a retry later.
-  if (code === QUERY_CANCELED && typeof message === 'string' && STATEMENT_TIMEOUT_MESSAGE.test(message)) return true;
+  // Too slow right now (a lock held by a stalled writer, an overloaded server), or stopped by an
+  // operator: worth a retry later.
+  if (code === QUERY_CANCELED) return true;
   // A socket error counts only when it comes from the database's connection: under a query, or while connecting to it.
   // The S3 client's own connection errors look the same (refused, unknown host) and carry its `$metadata`: object
   // storage down is not the database (found in review: a download or upload answered 503 DATABASE_UNAVAILABLE).
