@@ -105,6 +105,33 @@ describe('sync: full pulls take turns', () => {
     expect(replaced.body.experimentalStrategy).toBe('replacement');
   });
 
+  // Found by review: a migration sync (the app upgraded its schema) reads the tables it names whole,
+  // as a first sync does, and took no turn: every phone of a large family upgrading at once, or a
+  // member naming every table again and again, ran as many full reads at once as they liked.
+  it('a migration sync that reads a large family\'s tables whole waits for a turn too, holding no connection meanwhile', async () => {
+    const [a, b] = [await largeFamily(), await largeFamily()];
+    const b0 = (await pull(t, b, null).expect(200)).body.timestamp;
+    const migration = JSON.stringify({ from: 1, tables: ['transfusions'], columns: [] });
+    const held = holdNextFullPull();
+    const first = pull(t, a, null).then((r) => r);
+    await held.reached;
+    try {
+      const waiting = pull(t, b, { last_pulled_at: b0, migration }).then((r) => r);
+      await queued(1);
+      const pool = (t.app.get(DataSource).driver as unknown as { master: { totalCount: number; idleCount: number } }).master;
+      expect(pool.totalCount - pool.idleCount).toBe(1);
+      const busy = await waiting;
+      expect([busy.status, busy.body.details?.code]).toEqual([503, 'SERVER_BUSY']);
+      // Without a migration the same cursor is an incremental pull, which never waits.
+      await pull(t, b, b0).expect(200);
+    } finally {
+      held.release();
+    }
+    expect((await first).status).toBe(200);
+    const migrated = await pull(t, b, { last_pulled_at: b0, migration }).expect(200);
+    expect(migrated.body.changes.transfusions.created).toHaveLength(8);
+  });
+
   it('a pull whose client hangs up is cancelled in PostgreSQL: its statement stops, its connection is closed, its turn is free at once', async () => {
     const [a, b] = [await largeFamily(), await largeFamily()];
     const db = t.app.get(DataSource);

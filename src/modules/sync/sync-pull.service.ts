@@ -105,7 +105,11 @@ export class SyncPullService {
           schemaVersion: request.schemaVersion,
           forceReplacement: request.forceReplacement,
         });
-        if (plan.replacement && !holdsTurn && (await this.needsTurn(runner.manager, scope.familyId))) {
+        // A replacement, or a migration sync (the tables it names are read whole, as a first sync reads
+        // them all): known only here, so a large one rolls back and waits for its turn. A first sync was
+        // measured before it began.
+        const whole = cursor === null ? [] : tablesReadWhole(plan);
+        if (whole.length && !holdsTurn && (await this.needsTurn(runner.manager, scope.familyId, whole))) {
           await runner.query('ROLLBACK');
           return NEEDS_TURN;
         }
@@ -132,10 +136,22 @@ export class SyncPullService {
     });
   }
 
-  /** Whether a full pull of the family is large enough to wait for a turn (SYNC_FULL_PULL_TURN_BYTES of live rows). */
-  private async needsTurn(manager: EntityManager, familyId: string): Promise<boolean> {
-    return (await this.repository.liveRowBytes(manager, familyId)) > this.config.fullPullTurnBytes;
+  /**
+   * Whether a full read of the family (of `tables`; all of them by default) is large enough to wait
+   * for a turn (SYNC_FULL_PULL_TURN_BYTES of live rows).
+   */
+  private async needsTurn(manager: EntityManager, familyId: string, tables?: readonly SyncTableName[]): Promise<boolean> {
+    return (await this.repository.liveRowBytes(manager, familyId, tables)) > this.config.fullPullTurnBytes;
   }
+}
+
+/**
+ * The tables a pull reads whole, every live row (a first sync, a replacement, the tables a migration
+ * sync names): what FullPullLimiter's turns are for, whatever the pull is called. Incremental tables
+ * read an index range.
+ */
+export function tablesReadWhole(plan: Pick<PullPlan, 'modes'>): SyncTableName[] {
+  return (Object.entries(plan.modes) as Array<[SyncTableName, PullMode]>).filter(([, mode]) => mode !== 'incremental').map(([name]) => name);
 }
 
 /** The pull's snapshot: sent with its first statement (SyncRepository.pullState). */

@@ -251,10 +251,12 @@ export class SyncRepository {
    * The stored size, in bytes, of the family's live rows: what a full pull of it would send, give or
    * take the JSON's punctuation. One statement; it reads the rows a full pull reads anyway.
    */
-  async liveRowBytes(manager: EntityManager, familyId: string): Promise<number> {
-    const parts = SYNC_TABLES.filter((spec) => !spec.isFamilyRow).map(
+  async liveRowBytes(manager: EntityManager, familyId: string, tables?: readonly SyncTableName[]): Promise<number> {
+    const parts = SYNC_TABLES.filter((spec) => !spec.isFamilyRow && (!tables || tables.includes(spec.name))).map(
       (spec) => `SELECT pg_column_size(t.*)::bigint AS size FROM ${q(spec.name)} t WHERE t.family_id = $1 AND t.deleted_at IS NULL`,
     );
+    // The family row alone (a migration sync naming only `families`): one row, nothing to measure.
+    if (!parts.length) return 0;
     const rows: Array<{ bytes: string }> = await manager.query(`SELECT coalesce(sum(size), 0)::text AS bytes FROM (${parts.join(' UNION ALL ')}) rows`, [familyId]);
     return Number(rows[0].bytes);
   }
