@@ -247,7 +247,7 @@ describe('REST fields (property-based, real PostgreSQL)', () => {
     expect(stored).toBeGreaterThan(RUNS / 3);
   });
 
-  it('register: the name answers 201 or a 400 naming it, never 500; GET /auth/me sends back the name trimmed', async () => {
+  it('register: the name answers 201 or a 400 naming it, never 500; GET /auth/me sends back the name trimmed (null when nothing is left)', async () => {
     const name = fc.oneof(stringFor({ name: 'name', kind: 'string', sqlType: 'text', maxLength: 200 }), wildFor({ name: 'name', kind: 'string', sqlType: 'text', maxLength: 200 }), fc.constantFrom(' Leila ', '\ufeffLeila\u00a0', '\u2028', '   ', ''));
     let stored = 0;
     await fc.assert(
@@ -262,7 +262,7 @@ describe('REST fields (property-based, real PostgreSQL)', () => {
         }
         stored++;
         const me = (await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${res.body.access_token}`).expect(200)).body;
-        const expected = typeof value === 'string' ? value.trim() : value;
+        const expected = typeof value === 'string' ? value.trim() || null : value;
         const where = `sent ${JSON.stringify(value)}, got ${JSON.stringify(me.user.name)}`;
         expect([where, me.user.name === expected]).toEqual([where, true]);
       }),
