@@ -42,6 +42,8 @@ export const databaseConfig = registerAs('database', () => {
   const env = validatedEnv();
   return {
     url: env.DATABASE_URL,
+    /** The LISTEN connection's (sync events); unset: `url`'s. */
+    listenUrl: env.DATABASE_LISTEN_URL,
     poolSize: env.DB_POOL_SIZE,
     statementTimeoutSeconds: env.DB_STATEMENT_TIMEOUT_SECONDS,
     preparedStatements: env.DB_PREPARED_STATEMENTS,

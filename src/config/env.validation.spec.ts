@@ -308,6 +308,20 @@ describe('validateEnv', () => {
     expect(() => validateEnv({ DATABASE_URL: 'postgres:///hemoday?host=/var/run/postgresql' })).not.toThrow();
   });
 
+  it('DATABASE_LISTEN_URL (the events listener\'s connection) is checked as DATABASE_URL is, never shown, and needs DATABASE_URL', () => {
+    const db = 'postgres://hemoday:db-password-1@pgbouncer.internal:6432/hemoday';
+    const direct = 'postgres://hemoday:db-password-1@db.internal:5432/hemoday';
+    expect(validateEnv({ DATABASE_URL: db, DATABASE_LISTEN_URL: direct }).DATABASE_LISTEN_URL).toBe(direct);
+    expect(validateEnv({ DATABASE_URL: db, DATABASE_LISTEN_URL: '' }).DATABASE_LISTEN_URL).toBeUndefined();
+    const broken = problemsOf({ DATABASE_URL: db, DATABASE_LISTEN_URL: 'postgres://hemoday:db-pass/word-1@db.internal:5432/hemoday' });
+    expect(broken).toEqual([expect.stringMatching(/^DATABASE_LISTEN_URL \(value not shown\): DATABASE_LISTEN_URL is not a valid URL: /)]);
+    expect(problemsOf({ DATABASE_URL: db, DATABASE_LISTEN_URL: 'mysql://db-password-1@db' })).toEqual(['DATABASE_LISTEN_URL (value not shown): DATABASE_LISTEN_URL must be a postgres:// URL']);
+    expect(problemsOf({ DATABASE_LISTEN_URL: direct })).toEqual([
+      'DATABASE_LISTEN_URL (value not shown): DATABASE_LISTEN_URL needs DATABASE_URL (the embedded PostgreSQL is listened to directly)',
+    ]);
+    expect([...broken, ...problemsOf({ DATABASE_LISTEN_URL: direct })].join('\n')).not.toMatch(/db-pass/);
+  });
+
   it('JWT_SECRET has the length bound of the secret file (one constant)', () => {
     expect(problemsOf({ JWT_SECRET: 'x'.repeat(JWT_SECRET_MIN_LENGTH - 1) })).toEqual([
       `JWT_SECRET (value not shown): JWT_SECRET must be at least ${JWT_SECRET_MIN_LENGTH} characters`,

@@ -124,8 +124,8 @@ function IsDuration(bounds: DurationBounds, example: string) {
  * later with a driver's "Invalid URL" or "URI malformed" and a stack, naming no variable. The value
  * holds a password: the message never repeats it.
  */
-export function databaseUrlProblem(value: unknown): string | undefined {
-  if (typeof value !== 'string' || !/^postgres(ql)?:\/\/.+/.test(value)) return 'DATABASE_URL must be a postgres:// URL';
+export function databaseUrlProblem(value: unknown, name = 'DATABASE_URL'): string | undefined {
+  if (typeof value !== 'string' || !/^postgres(ql)?:\/\/.+/.test(value)) return `${name} must be a postgres:// URL`;
   try {
     // As the drivers read it: pg parses it with URL, TypeORM decodes the user and the password.
     const url = new URL(value);
@@ -134,7 +134,7 @@ export function databaseUrlProblem(value: unknown): string | undefined {
     return undefined;
   } catch {
     return (
-      'DATABASE_URL is not a valid URL: postgres://user:password@host:5432/database, the port a number, ' +
+      `${name} is not a valid URL: postgres://user:password@host:5432/database, the port a number, ` +
       'special characters of the user and password percent-encoded (@ → %40, / → %2F, % → %25, # → %23, ? → %3F)'
     );
   }
@@ -184,6 +184,13 @@ export class EnvironmentVariables {
 
   @Transform(emptyToUndefined) @IsOptional() @Satisfies('isDatabaseUrl', databaseUrlProblem)
   DATABASE_URL?: string;
+
+  /**
+   * The same database, reached directly (or through a pooler in session mode), for the instance's
+   * one LISTEN connection of the "sync now" events: LISTEN does not survive transaction pooling.
+   */
+  @Transform(emptyToUndefined) @IsOptional() @Satisfies('isDatabaseListenUrl', (value) => databaseUrlProblem(value, 'DATABASE_LISTEN_URL'))
+  DATABASE_LISTEN_URL?: string;
 
   @Transform(emptyToUndefined) @IsOptional() @IsString()
   DATA_DIR?: string;
@@ -412,7 +419,7 @@ export class ConfigValidationError extends Error {
  * which would go into the fatal start-up line and so to every log collector (a mistyped
  * DATABASE_URL carries the database password).
  */
-export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'DATABASE_URL', 'S3_SECRET_ACCESS_KEY', 'SMTP_URL']);
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'DATABASE_URL', 'DATABASE_LISTEN_URL', 'S3_SECRET_ACCESS_KEY', 'SMTP_URL']);
 
 function shownValue(name: string, value: unknown): string {
   return SECRET_VARIABLES.has(name) ? `${name} (value not shown)` : `${name}=${JSON.stringify(value ?? null)}`;
@@ -439,6 +446,9 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
   if (env.NODE_ENV === 'production' && !env.DATABASE_URL) {
     // The embedded server is for development and tests; production data belongs on a managed, backed-up server.
     problems.push('DATABASE_URL is required when NODE_ENV=production (the embedded PostgreSQL is for development)');
+  }
+  if (env.DATABASE_LISTEN_URL && !env.DATABASE_URL) {
+    problems.push('DATABASE_LISTEN_URL (value not shown): DATABASE_LISTEN_URL needs DATABASE_URL (the embedded PostgreSQL is listened to directly)');
   }
   const portProblems = problems.some((p) => p.startsWith('PORT=') || p.startsWith('EMBEDDED_PG_PORT='));
   if (!portProblems && !env.DATABASE_URL && env.PORT === env.EMBEDDED_PG_PORT && SHARES_LOOPBACK_PORTS.has(env.HOST)) {

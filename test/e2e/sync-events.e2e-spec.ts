@@ -573,3 +573,33 @@ describe('sync events (SSE) and access token expiry', () => {
     await again.close();
   });
 });
+
+describe('sync events (SSE) over DATABASE_LISTEN_URL', () => {
+  // A role of its own for the listener's URL: which role the LISTEN session runs as tells which URL it used.
+  const role = `hemoday_listen_${process.pid}_${Date.now()}`;
+  const listenUrl = new URL(process.env.TEST_DATABASE_URL!);
+  listenUrl.username = role;
+  listenUrl.password = 'listen-password';
+  let admin: DataSource;
+  beforeAll(async () => {
+    admin = await new DataSource({ type: 'postgres', url: process.env.TEST_DATABASE_URL }).initialize();
+    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'listen-password'`);
+  });
+  const t = useTestApp({ DATABASE_LISTEN_URL: listenUrl.toString() });
+  // After the app has closed (and its listener with it).
+  afterAll(async () => {
+    await admin.query(`DROP ROLE IF EXISTS ${role}`);
+    await admin.destroy();
+  });
+
+  it('the listening connection uses DATABASE_LISTEN_URL (LISTEN needs a session a transaction-mode pooler on DATABASE_URL would not keep), and events arrive through it', async () => {
+    const owner = await registerFamily(t);
+    const stream = await openEvents(t, owner.token);
+    const first = await stream.waitFor((e) => e.type === 'sync');
+    const sessions = await admin.query(`SELECT usename FROM pg_stat_activity WHERE application_name = $1`, [connectionName('sync-events')]);
+    expect(sessions).toEqual([{ usename: role }]);
+    await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ patient_name: 'Listened' }).expect(200);
+    await stream.waitFor((e) => e.type === 'sync' && e.data.version! > first.data.version!);
+    await stream.close();
+  });
+});

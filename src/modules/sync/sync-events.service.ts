@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type MessageEvent, type OnApplicationShutdown } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Socket } from 'node:net';
 import pg from 'pg';
@@ -6,6 +7,7 @@ import { defer, EMPTY, filter, finalize, from, interval, map, merge, mergeMap, O
 import { DataSource } from 'typeorm';
 import type { FamilyScope } from '../../common/family-scope/family-context.js';
 import { FAMILY_SYNC_CHANNEL, MEMBERSHIP_CHANNEL } from '../../common/versioning/family-version.service.js';
+import { databaseConfig } from '../../config/configuration.js';
 import { connectionName } from '../../database/connection-name.js';
 import { SyncRepository } from './sync.repository.js';
 
@@ -73,6 +75,7 @@ export class SyncEventsService implements OnApplicationShutdown {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly repository: SyncRepository,
     @Inject(HEARTBEAT_SCHEDULER) private readonly heartbeatScheduler: SchedulerLike,
+    @Inject(databaseConfig.KEY) private readonly database: ConfigType<typeof databaseConfig>,
   ) {}
 
   /**
@@ -199,9 +202,11 @@ export class SyncEventsService implements OnApplicationShutdown {
   }
 
   private async connect(): Promise<pg.Client> {
-    const options = this.dataSource.options as { url?: string };
+    // DATABASE_LISTEN_URL when set: LISTEN needs a session of its own, which a pooler in transaction
+    // mode (DATABASE_URL's, say) does not keep; events would stop without an error.
+    const url = this.database.listenUrl ?? (this.dataSource.options as { url?: string }).url;
     // Named, so an operator can tell it in pg_stat_activity (it is idle by design).
-    const client = new pg.Client({ connectionString: options.url, application_name: connectionName('sync-events') });
+    const client = new pg.Client({ connectionString: url, application_name: connectionName('sync-events') });
     client.on('notification', (message) => {
       if (message.channel === MEMBERSHIP_CHANNEL) {
         const [userId, signInId] = (message.payload ?? '').split(':');
