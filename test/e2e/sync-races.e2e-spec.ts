@@ -83,6 +83,22 @@ describe('sync: forced interleavings', () => {
     expect(retry.changes.transfusions.created.map((r: { id: string }) => r.id)).toEqual([history.id]);
   });
 
+  it('a pull whose snapshot begins after its user deleted their account answers 401, as a write does (not 409, which sends the app to sync again)', async () => {
+    const [, member] = await registerFamily(t, 1);
+    const c0 = (await pull(t, member, null, 'member-phone').expect(200)).body.timestamp;
+    const held = holdNextCall(t.app.get(SyncRepository), 'pullState');
+    try {
+      const pulling = pull(t, member, c0, 'member-phone').then((r) => r);
+      await held.reached;
+      await t.http().delete('/api/v1/auth/me').set('Authorization', `Bearer ${member.token}`).send({ password: member.password }).expect(204);
+      held.release();
+      const res = await pulling;
+      expect([res.status, res.body.details?.code]).toEqual([401, 'UNAUTHENTICATED']);
+    } finally {
+      held.restore();
+    }
+  });
+
   it('a pull whose snapshot begins after its user left the family and joined it again answers 409 too (the join, not only the family, is compared)', async () => {
     const [owner, member] = await registerFamily(t, 1);
     const c0 = (await pull(t, member, null, 'member-phone').expect(200)).body.timestamp;

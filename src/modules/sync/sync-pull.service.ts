@@ -86,7 +86,10 @@ export class SyncPullService {
       try {
         // BEGIN goes out with the state read, in one round trip (statement-batch.ts).
         const state = await this.repository.pullState(runner.manager, scope.userId, scope.familyId, deviceId, cursor ?? 0, scope.signInId ?? null, [BEGIN_SNAPSHOT]);
-        if (!state || state.familyId !== scope.familyId || state.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
+        // No user row: the account was deleted since the guard ran, which ends every sign-in: 401, as a
+        // write answers (a 409 sent the app to sync again, for a 401 then).
+        if (!state) throw signedOut();
+        if (state.familyId !== scope.familyId || state.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
         // After the membership, as a write checks them (a removal ends the sign-ins too, and answers as a
         // membership change): a sign-in ended since the guard ran (a logout, a password changed on
         // another phone because this one was lost) gets 401, as its next request would, not the family's records.
