@@ -51,6 +51,18 @@ describe('sync with the real WatermelonDB client', () => {
     await phoneB.sync();
     return { phoneA, phoneB, id };
   }
+  /** Two phones of one family holding a blood test with one result (Hb), written by phone A. */
+  async function twoPhonesWithABloodTest() {
+    const [owner, member] = await registerFamily(t, 1);
+    const phoneA = device(owner);
+    const phoneB = device(member);
+    await phoneA.sync();
+    const test = await phoneA.create('blood_tests', { date: 1_764_000_000_000, laboratory: 'Lab A' });
+    const known = await phoneA.create('blood_test_results', { blood_test_id: test, name: 'Hb', value: 9.1, unit: 'g/dL' });
+    await phoneA.sync();
+    await phoneB.sync();
+    return { phoneA, phoneB, test, known };
+  }
   /** Both phones synced (each also receives the server's echo of its own push), then compared record for record. */
   const sameData = async (a: Device, b: Device) => {
     await a.sync();
@@ -103,14 +115,7 @@ describe('sync with the real WatermelonDB client', () => {
   });
 
   it('a blood test deleted while another phone adds a result to it: the deleting sync is refused (409) until the phone has pulled the result, then the result goes with the test', async () => {
-    const [owner, member] = await registerFamily(t, 1);
-    const phoneA = device(owner);
-    const phoneB = device(member);
-    await phoneA.sync();
-    const test = await phoneA.create('blood_tests', { date: 1_764_000_000_000, laboratory: 'Lab A' });
-    const known = await phoneA.create('blood_test_results', { blood_test_id: test, name: 'Hb', value: 9.1, unit: 'g/dL' });
-    await phoneA.sync();
-    await phoneB.sync();
+    const { phoneA, phoneB, test, known } = await twoPhonesWithABloodTest();
 
     // Phone A deletes the test; phone B's new result reaches the server after A's pull, before A's push.
     await phoneA.remove('blood_tests', test);
@@ -142,14 +147,7 @@ describe('sync with the real WatermelonDB client', () => {
   });
 
   it('a result pushed under a blood test another phone deleted after this phone\'s pull is a 409, not a 422 asking the user to move it off a test the phone still shows; the next pull removes the test (and the results that went with it), then a new result under it is the 422 (found by review)', async () => {
-    const [owner, member] = await registerFamily(t, 1);
-    const phoneA = device(owner);
-    const phoneB = device(member);
-    await phoneA.sync();
-    const test = await phoneA.create('blood_tests', { date: 1_764_000_000_000, laboratory: 'Lab A' });
-    const known = await phoneA.create('blood_test_results', { blood_test_id: test, name: 'Hb', value: 9.1, unit: 'g/dL' });
-    await phoneA.sync();
-    await phoneB.sync();
+    const { phoneA, phoneB, test, known } = await twoPhonesWithABloodTest();
 
     // Phone A edits a result of the test and enters a new one; phone B deletes the test after A's pull, before A's push.
     await phoneA.update('blood_test_results', known, { value: 9.5 });
