@@ -9,6 +9,8 @@ import { sendTimeout } from './send-timeout.js';
 const ANSWER_BYTES = 8 * 1024 * 1024;
 /** Long enough that a busy CI machine's pauses do not look like a silent client to the slow reader below. */
 const TIMEOUT_MS = 500;
+/** More than loopback TCP buffers hold (receive up to 32 MiB, send up to 4 MiB by default on Linux). */
+const UNBUFFERABLE_BYTES = 64 * 1024 * 1024;
 
 type Handler = (res: ServerResponse) => void;
 
@@ -105,7 +107,11 @@ describe('sendTimeout (a response whose client stopped reading is cut)', () => {
       if (res.req.url === '/first') res.writeHead(200, { 'Content-Length': ANSWER_BYTES }).end(body); // waits for the client: armed
       // Gets the connection once the first has gone out; the server works on it twice the timeout from then.
       else if (res.req.url === '/second') res.once('socket', () => setTimeout(() => res.end('second'), 2 * TIMEOUT_MS));
-      else res.writeHead(200, { 'Content-Length': ANSWER_BYTES }).end(body); // written before it gets the connection
+      // Written before it gets the connection; larger than the kernel can hold for a client that stopped
+      // reading (its receive buffer grows up to net.ipv4.tcp_rmem's 32 MiB here, the server's send
+      // buffer to 4 MiB): 8 MiB fitted there once the first answer had grown the buffers, the server then
+      // waited for nothing, and the test failed on a slow day.
+      else res.writeHead(200, { 'Content-Length': UNBUFFERABLE_BYTES }).end(Buffer.alloc(UNBUFFERABLE_BYTES, 0x61));
     });
     running = server;
     const accepted = once(server, 'connection');
