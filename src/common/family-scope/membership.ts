@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { prepared, type BatchStatement } from '../../database/statement-batch.js';
+import { prepared, runBatch, type BatchStatement } from '../../database/statement-batch.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 import type { FamilyScope } from './family-context.js';
 
@@ -78,8 +78,13 @@ const SIGNED_IN = signedInSql('$1::uuid', '$2');
  */
 export async function assertStillSignedIn(manager: EntityManager, userId: string, signInId: string | null | undefined): Promise<void> {
   if (!signInId) return;
-  const [row] = (await manager.query(`SELECT ${SIGNED_IN} AS signed_in`, [userId, signInId])) as Array<{ signed_in: boolean }>;
-  if (!row?.signed_in) throw signedOut();
+  const [rows] = await runBatch(manager, [signedInStatement(userId, signInId)]);
+  if (!(rows as Array<{ signed_in: boolean }>)[0]?.signed_in) throw signedOut();
+}
+
+/** Whether the sign-in `signInId` (null: not asked) of the user still has a token not revoked: `signed_in`. */
+function signedInStatement(userId: string, signInId: string | null): BatchStatement {
+  return prepared(`SELECT ${SIGNED_IN} AS signed_in`, [userId, signInId]);
 }
 
 /**
@@ -97,7 +102,7 @@ export async function assertStillSignedIn(manager: EntityManager, userId: string
 export function stillMemberStatements(scope: Pick<FamilyScope, 'userId' | 'signInId'>): [BatchStatement, BatchStatement] {
   return [
     prepared(`SELECT ${MEMBERSHIP} FROM users WHERE id = $1 FOR SHARE`, [scope.userId]),
-    prepared(`SELECT ${SIGNED_IN} AS signed_in`, [scope.userId, scope.signInId ?? null]),
+    signedInStatement(scope.userId, scope.signInId ?? null),
   ];
 }
 
