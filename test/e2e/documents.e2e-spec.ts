@@ -348,6 +348,32 @@ describe('files: upload and download', () => {
     await t.http().get(body.file_url).set('If-Modified-Since', lastModified).expect(401);
   });
 
+  // Android's DownloadManager resumes a large scan with `If-Match: <ETag>` and `Range: bytes=<held>-`; If-Match
+  // was ignored, so a wrong one got the bytes all the same (RFC 9110 §13.1.1: 412, strong comparison).
+  it('honours If-Match (a resumed download) and If-Unmodified-Since: the range with the current ETag or *, 412 with any other, for GET and HEAD', async () => {
+    const m = await register(t);
+    const content = pdf(5000);
+    const { body } = await upload(m, content, 'scan.pdf').expect(201);
+    const etag = `"${body.sha256}"`;
+    const resumed = await download(m, body.file_url).set('If-Match', etag).set('Range', 'bytes=4000-').expect(206);
+    expect(Buffer.compare(resumed.body as Buffer, content.subarray(4000))).toBe(0);
+    await download(m, body.file_url).set('If-Match', '*').expect(200);
+
+    for (const ifMatch of ['"0000"', `W/${etag}`]) {
+      const refused = await download(m, body.file_url).set('If-Match', ifMatch).set('Range', 'bytes=4000-').expect(412);
+      expect(refused.headers['content-type']).toMatch(/^application\/json/);
+      expect(JSON.parse((refused.body as Buffer).toString())).toMatchObject({ statusCode: 412, details: { code: 'PRECONDITION_FAILED' } });
+      expect(refused.headers['content-range']).toBeUndefined();
+      await t.http().head(body.file_url).set('Authorization', `Bearer ${m.token}`).set('If-Match', ifMatch).expect(412);
+    }
+    const lastModified = resumed.headers['last-modified'];
+    await download(m, body.file_url).set('If-Unmodified-Since', lastModified).expect(200);
+    await download(m, body.file_url).set('If-Unmodified-Since', new Date(Date.parse(lastModified) - 1000).toUTCString()).expect(412);
+    // Another family's file (or none) stays a 404 whatever the condition: the request fails before preconditions count.
+    const other = await register(t);
+    await download(other, body.file_url).set('If-Match', '*').expect(404);
+  });
+
   // An 8 KB header (nginx's default line limit) of blanks around the dash: the Range regex backtracked
   // in cubic time on it, and the server (every family's requests) stood still for minutes (found by review).
   it('reads a Range of blanks around its dash in one pass: the whole file, at once, and the spaced form still works', async () => {

@@ -86,7 +86,7 @@ const ERROR_STATUSES = [
   ['/api/v1/sync/events', 'get', ['401', '403', '503']],
   ['/api/v1/upload', 'post', ['400', '401', '403', '404', '409', '413', '415', '503']],
   ['/api/v1/upload/limits', 'get', ['401', '403', '503']],
-  ['/api/v1/files/{id}', 'get', ['400', '401', '403', '404', '416', '503']],
+  ['/api/v1/files/{id}', 'get', ['400', '401', '403', '404', '412', '416', '503']],
 ] as const;
 
 /** A guard or interceptor as `@UseGuards`/`@UseInterceptors` hold it: a class, or an instance. */
@@ -549,7 +549,7 @@ describe('OpenAPI document and route guards (e2e)', () => {
     it('the download documents every request header it honours (If-Range was missing: README, Downloads)', () => {
       const file = doc.paths['/api/v1/files/{id}'].get as unknown as { parameters: Array<{ name: string; in: string }> };
       const headers = file.parameters.filter((p) => p.in === 'header').map((p) => p.name).sort();
-      expect(headers).toEqual(['If-Modified-Since', 'If-None-Match', 'If-Range', 'Range']);
+      expect(headers).toEqual(['If-Match', 'If-Modified-Since', 'If-None-Match', 'If-Range', 'If-Unmodified-Since', 'Range']);
     });
   });
 

@@ -46,6 +46,7 @@ describe('AllExceptionsFilter', () => {
     [ErrorCode.MALFORMED_REQUEST, 400, 'Bad Request'],
     [ErrorCode.INVALID_UPLOAD, 400, 'Bad Request'],
     [ErrorCode.RANGE_NOT_SATISFIABLE, 416, 'Range Not Satisfiable'],
+    [ErrorCode.PRECONDITION_FAILED, 412, 'Precondition Failed'],
   ])('DomainError %s → %i with its message and code', (code, status, error) => {
     const sent = run(new DomainError(code, 'Something precise', { field: 'email' }));
     expect(sent.status).toBe(status);

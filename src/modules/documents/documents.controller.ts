@@ -112,13 +112,15 @@ export class DocumentsController {
     return this.uploads.limits();
   }
 
-  /** Streams a file of the caller's family. Supports single byte ranges and conditional requests. */
+  /** Streams a file of the caller's family. Supports single byte ranges and conditional requests (RFC 9110 §13). */
   @Get('files/:id')
   @HttpCode(200)
   @ApiParam({ name: 'id', format: 'uuid', description: 'The file id: the last segment of a document\'s file_url' })
   @ApiProduces('application/pdf', 'image/jpeg', 'image/png', 'image/heic', 'image/heif', 'image/webp')
   @ApiHeader({ name: 'Range', required: false, description: 'A single byte range, e.g. bytes=0-1048575' })
   @ApiHeader({ name: 'If-Range', required: false, description: 'The ETag of the partial copy: the range is served only while the file is still that one; any other value gets the whole file' })
+  @ApiHeader({ name: 'If-Match', required: false, description: 'The ETag of a partial copy being resumed (strong comparison, or *): any other answers 412' })
+  @ApiHeader({ name: 'If-Unmodified-Since', required: false, description: 'Answers 412 when the file is newer than this date (ignored with If-Match)' })
   @ApiHeader({ name: 'If-None-Match', required: false, description: 'The ETag (quoted sha256) of a cached copy' })
   @ApiHeader({ name: 'If-Modified-Since', required: false, description: 'The Last-Modified of a cached copy (ignored with If-None-Match)' })
   @ApiOkResponse({ description: 'The whole file', schema: { type: 'string', format: 'binary' } })
@@ -128,6 +130,7 @@ export class DocumentsController {
   @ApiJsonError(401, 'Missing, invalid or expired access token')
   @ApiJsonError(403, 'The caller is not a member of any family')
   @ApiJsonError(404, 'No such file in the caller\'s family')
+  @ApiJsonError(412, 'If-Match names another ETag (or a weak one), or If-Unmodified-Since is before Last-Modified (PRECONDITION_FAILED)')
   @ApiJsonError(416, 'Range starts beyond the end of the file')
   @ApiStorageUnavailableError()
   async download(@UuidParam('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {

@@ -42,5 +42,8 @@ export const DocumentsErrors = {
       `Unsupported file type${detected ? ` ${detected}` : ''}: allowed are ${allowed.join(', ')}`,
       { detected, allowed: [...allowed] },
     ),
+  /** A download's If-Match or If-Unmodified-Since is not met: the file is not the copy the client names (RFC 9110 §13.1.1, §13.1.4). */
+  preconditionFailed: () =>
+    new DomainError(ErrorCode.PRECONDITION_FAILED, 'The file is not the copy that If-Match or If-Unmodified-Since names: download it again whole, without them'),
   rangeNotSatisfiable: () => new DomainError(ErrorCode.RANGE_NOT_SATISFIABLE, 'Requested range not satisfiable'),
 };

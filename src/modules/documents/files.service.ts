@@ -3,12 +3,14 @@ import type { Readable } from 'node:stream';
 import { contentDisposition, downloadName } from './content-disposition.js';
 import { DocumentsErrors } from './documents.errors.js';
 import { FilesRepository } from './files.repository.js';
-import { etagMatches, notModifiedSince, parseRange } from './http-range.js';
+import { etagMatches, etagMatchesStrongly, modifiedAfter, notModifiedSince, parseRange } from './http-range.js';
 import { FILE_STORAGE, type FileStorage, StorageObjectNotFoundError } from './storage/file-storage.js';
 
 export interface DownloadConditions {
   method: string;
   range?: string;
+  ifMatch?: string;
+  ifUnmodifiedSince?: string;
   ifNoneMatch?: string;
   ifModifiedSince?: string;
   ifRange?: string;
@@ -48,6 +50,13 @@ export class FilesService {
       'Content-Security-Policy': "default-src 'none'; sandbox",
       'X-Content-Type-Options': 'nosniff',
     };
+    // The preconditions in RFC 9110 §13.2.2's order, once the file is known to exist (a missing or another
+    // family's file is a 404 whatever they say, §13.2.1): If-Match, else If-Unmodified-Since (412), then
+    // If-None-Match, else If-Modified-Since (304), then If-Range. Android's DownloadManager resumes a
+    // download with If-Match and a Range: a file that is no longer the one it holds must not be spliced in.
+    if (conditions.ifMatch !== undefined ? !etagMatchesStrongly(conditions.ifMatch, etag) : modifiedAfter(conditions.ifUnmodifiedSince, file.createdAt)) {
+      throw DocumentsErrors.preconditionFailed();
+    }
     // If-Modified-Since counts only without If-None-Match (RFC 9110 §13.2.2). The file of an id never
     // changes, so a copy from its upload time on is current.
     const notModified =

@@ -29,6 +29,15 @@ export function parseRange(header: string | undefined, size: number): RangeReque
   return { kind: 'range', range: { start, end } };
 }
 
+/**
+ * True when an If-Match header matches the file's strong ETag (RFC 9110 §13.1.1): `*` (the file
+ * exists), or one of the listed entity-tags by strong comparison — a weak tag (W/"…") never matches.
+ */
+export function etagMatchesStrongly(header: string, etag: string): boolean {
+  if (header.trim() === '*') return true;
+  return header.split(',').some((candidate) => candidate.trim() === etag);
+}
+
 /** True when an If-None-Match header matches the strong ETag (weak comparison, as RFC 9110 wants for it). */
 export function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
@@ -57,6 +66,14 @@ export function parseHttpDate(value: string | undefined): number | undefined {
   // asctime carries no zone but is UTC; Date.parse would read it in the server's local time.
   const ms = Date.parse(form === 2 ? `${text} GMT` : text);
   return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * True when an If-Unmodified-Since header makes the request fail (RFC 9110 §13.1.4): a valid date
+ * earlier than the file's Last-Modified (whole seconds). An invalid date is ignored.
+ */
+export function modifiedAfter(header: string | undefined, modifiedAt: Date): boolean {
+  return parseHttpDate(header) !== undefined && !notModifiedSince(header, modifiedAt);
 }
 
 /**

@@ -32,6 +32,8 @@ export function downloadConditions(req: Request): DownloadConditions {
   return {
     method: req.method,
     range: header('range'),
+    ifMatch: header('if-match'),
+    ifUnmodifiedSince: header('if-unmodified-since'),
     ifNoneMatch: header('if-none-match'),
     ifModifiedSince: header('if-modified-since'),
     ifRange: header('if-range'),
