@@ -140,6 +140,11 @@ describe('files: upload and download', () => {
         size_bytes: content.length,
         sha256: createHash('sha256').update(content).digest('hex'),
       });
+      // The 201 names the file it created (RFC 9110 §15.3.2): its URL, and its ETag as a download sends it
+      // (it was Express's weak hash of the JSON answer, which no download matched).
+      expect(res.headers['location']).toBe(res.body.file_url);
+      expect(res.headers['etag']).toBe(`"${res.body.sha256}"`);
+      await download(m, res.headers['location']).set('If-None-Match', res.headers['etag']).expect(304);
       const got = await download(m, res.body.file_url).expect(200);
       expect(Buffer.compare(got.body as Buffer, content)).toBe(0);
       expect(got.headers['content-type']).toBe(type);

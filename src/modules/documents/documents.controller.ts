@@ -25,7 +25,7 @@ import { DOCUMENT_CATEGORIES, MAX_DOCUMENT_NAME_LENGTH, MAX_DOCUMENT_NOTES_LENGT
 import { UploadLimitsResponse } from './dto/upload-limits.response.js';
 import { UploadResponse } from './dto/upload.response.js';
 import { FilesService } from './files.service.js';
-import { downloadConditions, sendDownload } from './send-download.js';
+import { describeCreatedFile, downloadConditions, sendDownload } from './send-download.js';
 import { UploadService } from './upload.service.js';
 
 /**
@@ -72,7 +72,13 @@ export class DocumentsController {
       },
     },
   })
-  @ApiCreatedResponse({ type: UploadResponse })
+  @ApiCreatedResponse({
+    type: UploadResponse,
+    headers: {
+      Location: { description: 'The file\'s URL: its `file_url`', schema: { type: 'string' } },
+      ETag: { description: 'The file\'s ETag, as its download sends it: the quoted `sha256`', schema: { type: 'string' } },
+    },
+  })
   @ApiBadRequestResponse({
     type: ErrorResponse,
     description:
@@ -96,8 +102,8 @@ export class DocumentsController {
       'or a compressed body (any Content-Encoding; the answer carries Accept-Encoding: identity); nothing is stored',
   })
   @ApiStorageUnavailableError()
-  upload(@Req() req: Request): Promise<UploadResponse> {
-    return this.uploads.upload(req);
+  async upload(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<UploadResponse> {
+    return describeCreatedFile(res, await this.uploads.upload(req));
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { DocumentsErrors } from './documents.errors.js';
+import type { UploadResponse } from './dto/upload.response.js';
 import type { DownloadConditions, DownloadPlan } from './files.service.js';
 
 /** Writes a DownloadPlan to the response, streaming the body. */
@@ -38,4 +39,15 @@ export function downloadConditions(req: Request): DownloadConditions {
     ifModifiedSince: header('if-modified-since'),
     ifRange: header('if-range'),
   };
+}
+
+/**
+ * Names the file an upload created (RFC 9110 §15.3.2): `Location` is its URL (without it the created
+ * resource is the upload URL itself), and `ETag` its download's ETag, which a client may use in later
+ * conditional requests. Express would otherwise send a weak hash of the JSON answer as the ETag, which
+ * no download matches: an If-Match with it got 412, an If-None-Match never a 304.
+ */
+export function describeCreatedFile(res: Response, uploaded: UploadResponse): UploadResponse {
+  res.location(uploaded.file_url).set('ETag', `"${uploaded.sha256}"`);
+  return uploaded;
 }
