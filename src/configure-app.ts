@@ -37,7 +37,10 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   if (http.corsOrigins.length) {
     app.enableCors({
       origin: http.corsOrigins.includes('*') ? true : http.corsOrigins,
-      exposedHeaders: ['x-request-id', 'retry-after'],
+      // What a browser client needs beyond the safelisted headers: the id to quote in a support request,
+      // when to retry, and what a download or an upload answered (the file's ETag for If-Match/If-Range,
+      // the part a range got, the file's name, the created file's URL).
+      exposedHeaders: ['x-request-id', 'retry-after', 'etag', 'content-range', 'content-disposition', 'location'],
     });
   }
   app.useGlobalPipes(createValidationPipe());

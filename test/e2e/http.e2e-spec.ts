@@ -640,10 +640,18 @@ describe('CORS_ORIGINS (e2e)', () => {
 
   // Found by mutation testing: dropping x-request-id from the exposed headers passed every test; a
   // browser client could then not read the id to quote in a support request, nor Retry-After.
-  it('an allowed origin may read x-request-id and Retry-After (exposed headers)', async () => {
+  // A download's ETag, Content-Range and Content-Disposition, and an upload's Location, were hidden from browser clients (found in review).
+  it('an allowed origin may read x-request-id, Retry-After and what downloads and uploads answer (exposed headers)', async () => {
     const res = await t.http().get('/health').set('Origin', 'http://localhost:8081').expect(200);
     expect(res.headers['access-control-allow-origin']).toBe('http://localhost:8081');
-    expect(res.headers['access-control-expose-headers']?.split(',').map((h: string) => h.trim().toLowerCase()).sort()).toEqual(['retry-after', 'x-request-id']);
+    expect(res.headers['access-control-expose-headers']?.split(',').map((h: string) => h.trim().toLowerCase()).sort()).toEqual([
+      'content-disposition',
+      'content-range',
+      'etag',
+      'location',
+      'retry-after',
+      'x-request-id',
+    ]);
   });
 
   it.each(['https://other.example.com', 'http://localhost:8082', 'http://app.example.com'])('%s gets no CORS header', async (origin) => {
