@@ -127,6 +127,25 @@ describe('S3 driver: storage that is down is StorageUnavailableError; anything e
     expect(Buffer.concat(chunks).equals(Buffer.concat([half, half]))).toBe(true);
   });
 
+  // Found in review: a store ignoring Range answers 200 with the whole object, and its first bytes were served as
+  // the part asked, spliced into a resumed download at the wrong offset.
+  it.concurrent('a store that ignores Range: the part is refused, never the object\'s first bytes in its place', async () => {
+    const object = Buffer.from(Array.from({ length: 100 }, (_, i) => i));
+    const rangeless = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/pdf', 'content-length': String(object.length) });
+      res.end(object);
+    });
+    const storage = s3At(await listening(rangeless));
+    opened.push({ storage, close: () => new Promise<void>((done) => rangeless.close(() => done())) });
+    const error = await failure(storage.get(key(), { start: 10, end: 19 }));
+    expect(error).not.toBeInstanceOf(StorageUnavailableError);
+    expect((error as Error).message).toMatch(/answered Content-Range null to Range bytes=10-19: it does not serve byte ranges/);
+    const whole: Buffer[] = [];
+    for await (const chunk of await storage.get(key())) whole.push(chunk as Buffer);
+    expect(Buffer.concat(whole).equals(object)).toBe(true);
+  });
+
   it.concurrent('5xx and SlowDown, once the retries are spent, are unavailable; 403 AccessDenied is not (a configuration error: a 500)', async () => {
     const slowDown = s3ErrorServer(503, 'SlowDown');
     const internal = s3ErrorServer(500, 'InternalError');

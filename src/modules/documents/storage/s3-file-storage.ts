@@ -149,6 +149,15 @@ export class S3FileStorage implements FileStorage {
         new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
       );
       const body = result.Body as Readable & { socket?: Socket | null };
+      if (range && !answersRange(result.ContentRange, range)) {
+        // A store (or a proxy before it) that ignores Range answers the whole object: served as the part,
+        // its first bytes would be spliced into a resumed download at the wrong offset, a corrupted scan.
+        body.destroy();
+        throw new Error(
+          `GetObject of ${key}: the store answered Content-Range ${JSON.stringify(result.ContentRange ?? null)} to Range bytes=${range.start}-${range.end}: ` +
+            'it does not serve byte ranges, which downloads need (STORAGE_DRIVER=s3 needs a store that does)',
+        );
+      }
       // The store has answered: from here the phone's pace sets the stream's. The idle timeout would
       // cut the download of a phone that stops reading for S3_TIMEOUT_SECONDS (backpressure leaves
       // the connection silent), which then resumes with Range; the phone going away ends it anyway, and
@@ -276,4 +285,9 @@ function unavailableReason(error: unknown): string | undefined {
   const unreachable =
     name === 'TimeoutError' || (typeof code === 'string' && UNREACHABLE_ERRNO.has(code)) || UNREACHABLE_IN_MESSAGE.test(text);
   return unreachable ? `${text || String(name)}${attempts}` : undefined;
+}
+
+/** Whether a GetObject's Content-Range is the range asked (`bytes <start>-<end>/<size>`). */
+function answersRange(contentRange: string | undefined, range: ByteRange): boolean {
+  return contentRange?.startsWith(`bytes ${range.start}-${range.end}/`) === true;
 }
