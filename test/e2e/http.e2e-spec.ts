@@ -185,13 +185,49 @@ describe('HTTP input handling and error shape (e2e)', () => {
     expect(JSON.parse(answer).notes).toBe('after close');
   });
 
-  it('the 400 for bytes after a HEAD that Node cannot parse has no body (the client reads it as the HEAD\'s answer)', async () => {
+  /** Every answer read from a connection until the server closes it: status, headers, body. */
+  type Answer = { status: number; headers: Record<string, string>; body: string };
+  async function answersOn(raw: string): Promise<Answer[]> {
     const socket = connect(Number(new URL(t.baseUrl).port), new URL(t.baseUrl).hostname);
-    socket.end('HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n{"not":"http"}');
+    socket.end(raw);
     const chunks: Buffer[] = [];
     for await (const chunk of socket) chunks.push(chunk as Buffer);
-    const [head, body] = Buffer.concat(chunks).toString('utf8').split('\r\n\r\n');
-    expect({ status: head.split(' ')[1], json: /content-type: application\/json/i.test(head), body }).toEqual({ status: '400', json: true, body: '' });
+    let rest = Buffer.concat(chunks).toString('utf8');
+    const answers: Answer[] = [];
+    while (rest) {
+      const end = rest.indexOf('\r\n\r\n');
+      const [statusLine, ...lines] = rest.slice(0, end).split('\r\n');
+      const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+      // The answer to a HEAD has no body whatever its Content-Length.
+      const length = !answers.length && raw.startsWith('HEAD ') ? 0 : Number(headers['content-length'] ?? 0);
+      answers.push({ status: Number(statusLine.split(' ')[1]), headers, body: rest.slice(end + 4, end + 4 + length) });
+      rest = rest.slice(end + 4 + length);
+    }
+    return answers;
+  }
+
+  // Found in review: Node reports the bytes as a parse error while the request before them is in flight, and
+  // the 400 went out as that request's answer: the PATCH was applied, its client told 400.
+  it('bytes that are no HTTP after a whole request on a kept-alive connection: the request is answered, then the bytes 400', async () => {
+    const user = await registerFamily(t);
+    const body = JSON.stringify({ notes: 'before the garbage' });
+    const answers = await answersOn(
+      `PATCH /api/v1/families/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${user.token}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}{"not":"http"}\r\n\r\n`,
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 400]);
+    expect(JSON.parse(answers[0].body).notes).toBe('before the garbage');
+    expectErrorShape({ ...answers[1], body: JSON.parse(answers[1].body) }, 400);
+    expect(answers[1].headers.connection).toBe('close');
+    expect(answers[1].headers['x-request-id']).not.toBe(answers[0].headers['x-request-id']);
+  });
+
+  it('after a HEAD, the same: the HEAD\'s own answer (no body), then the 400 for the bytes, with its body', async () => {
+    const answers = await answersOn('HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n{"not":"http"}');
+    expect(answers.map((a) => [a.status, a.body === '' ? 'no body' : JSON.parse(a.body).details])).toEqual([
+      [200, 'no body'],
+      [400, { code: 'MALFORMED_REQUEST' }],
+    ]);
   });
 
   it('a deeply nested body answers 400 VALIDATION_FAILED naming where, not 500 (the validation overflowed its stack)', async () => {
@@ -607,7 +643,8 @@ describe('a body no parser reads is not read to its end after the answer (e2e)',
     ['POST', '/api/v1/auth/login', 'a text/plain body', { 'Content-Type': 'text/plain' }, false],
     ['PATCH', '/api/v1/families/me', 'an XML body', { 'Content-Type': 'application/xml' }, true],
     ['POST', '/api/v1/upload', 'an anonymous multipart upload', { 'Content-Type': 'multipart/form-data; boundary=x' }, false],
-    ['GET', '/api/v1/files/00000000-0000-4000-8000-000000000000', 'a GET with a body', { 'Content-Type': 'application/octet-stream' }, true],
+    // Chunked by request: Node's client frames no GET body of itself, and bytes without framing are the next request's.
+    ['GET', '/api/v1/files/00000000-0000-4000-8000-000000000000', 'a GET with a body', { 'Content-Type': 'application/octet-stream', 'Transfer-Encoding': 'chunked' }, true],
   ] as const)('%s %s, %s still arriving: answered, the connection closed, a few MiB read at most', async (method, path, _what, headers, signedIn) => {
     const res = await rawRequest(t, { method, path, headers: { ...headers, ...(signedIn ? bearer(user.token) : {}) }, total: 64 * MiB, deadlineMs: 20_000 });
     expect(res.error).not.toBe('TIMEOUT');

@@ -37,25 +37,40 @@ export function answerUnreadableRequestsInShape(server: Server, logger: Pino): v
       socket.pause();
       return;
     }
-    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
     const status = STATUS_BY_PARSER_ERROR[error.code ?? ''] ?? 400;
+    // Bytes that cannot be parsed after a whole request (pipelined on a kept-alive connection): they are
+    // a request of their own, refused once the answers in flight have gone out, in order. Answered at
+    // once, the 400 went out as the answer to the request in flight, which was carried out all the same.
+    if (inFlight?.req.complete) {
+      socket.pause();
+      afterAnswersInFlight(socket, () => refuse(socket, error, status, randomUUID(), false));
+      return;
+    }
+    if (inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
     // A request already routed (its body timed out) keeps its id, and its own log line reports it
     // (requestLogging, which reads the error the socket is destroyed with, as Node's default does).
     const routedId = inFlight?.getHeader('x-request-id');
     const reqId = typeof routedId === 'string' ? routedId : randomUUID();
-    const body = errorBody(status, status === 408 ? 'The request did not arrive in time' : 'The request could not be read as HTTP');
-    if (!inFlight) logger.warn({ reqId, status, parserError: error.code }, 'request refused before routing');
     // The client reads this as the answer to the request it is waiting for: no body if that is a HEAD.
-    const toHead = inFlight?.req.method === 'HEAD';
+    refuse(socket, error, status, reqId, inFlight?.req.method === 'HEAD', !inFlight);
+  });
+  const refuse = (socket: Duplex, error: NodeJS.ErrnoException, status: number, reqId: string, toHead: boolean, logged = true) => {
+    if (socket.destroyed || !socket.writable) return void socket.destroy();
+    const body = errorBody(status, status === 408 ? 'The request did not arrive in time' : 'The request could not be read as HTTP');
+    if (logged) logger.warn({ reqId, status, parserError: error.code }, 'request refused before routing');
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${reqId}\r\nConnection: close\r\n\r\n${toHead ? '' : body}`,
       () => socket.destroy(error),
     );
-  });
+  };
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const reqId = randomUUID();
     logger.warn({ reqId, method: req.method, status: 417 }, 'request refused before routing: unsupported Expect');
@@ -75,4 +90,12 @@ export function refuseMissingHost(req: Request, res: Response, next: NextFunctio
   if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1 || req.headers.host !== undefined) return next();
   res.setHeader('Connection', 'close');
   next(new DomainError(ErrorCode.MALFORMED_REQUEST, 'An HTTP/1.1 request must have a Host header'));
+}
+
+/** Runs `then` once every answer queued on the connection has gone out (or the connection has closed). */
+function afterAnswersInFlight(socket: Duplex, then: () => void): void {
+  const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (socket.destroyed || !current || current.writableFinished) return then();
+  // After 'close' Node has detached the answer and handed the connection to the next one queued, if any.
+  current.once('close', () => setImmediate(() => afterAnswersInFlight(socket, then)));
 }
