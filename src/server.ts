@@ -7,6 +7,7 @@ import type { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
+import { unroutedConnectionsCloser } from './common/http/unrouted-connections.js';
 import { AppLogger, createPino } from './common/logging/app-logger.js';
 import { isDatabaseUnavailable } from './common/postgres-errors.js';
 import { httpConfig } from './config/configuration.js';
@@ -41,6 +42,8 @@ let app: NestExpressApplication | undefined;
 /** DATABASE_URL once validated: a failure to use it names it (describeDatabaseError). */
 let databaseUrl: string | undefined;
 let stopping: Promise<void> | undefined;
+/** Closes the connections that carry no request yet, at shutdown (set once the app is created). */
+let closeUnroutedConnections: () => void = () => undefined;
 
 /**
  * The one way out after start-up began: close HTTP (in-flight requests finish), then the database
@@ -58,7 +61,11 @@ function stop(code: number, log: () => void): Promise<void> {
     // server.close() closes the idle keep-alive connections of the moment only: a request still
     // in flight leaves its connection open for keepAliveTimeout once answered. Close those as they idle.
     const server = app?.getHttpServer() as import('node:http').Server | undefined;
-    const idle = setInterval(() => server?.closeIdleConnections(), 100);
+    // Nor does it close a connection whose request is still arriving (a stalled client's half-sent headers).
+    const idle = setInterval(() => {
+      server?.closeIdleConnections();
+      closeUnroutedConnections();
+    }, 100);
     try {
       // Drain HTTP first: Nest's close() runs the shutdown hooks (the database pool ends there)
       // before it stops the HTTP server, so a request still in flight could hold a connection
@@ -112,6 +119,7 @@ async function bootstrap(): Promise<void> {
     return;
   }
   configureApp(created);
+  closeUnroutedConnections = unroutedConnectionsCloser(created.getHttpServer());
   created.useLogger(logger); // configureApp set a plain AppLogger: keep the start-up filter until listening
   const http = created.get<ConfigType<typeof httpConfig>>(httpConfig.KEY);
   await created.listen(http.port, http.host).catch((error: unknown) => {
