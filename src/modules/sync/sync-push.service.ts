@@ -23,6 +23,7 @@ import {
 } from './sync-push.rules.js';
 import { SyncInstallationsRepository } from './sync-installations.repository.js';
 import { SyncRepository } from './sync.repository.js';
+import type { SyncTableName } from './sync-schema.js';
 import { validatePush, type PushedRecord, type PushedTable } from './sync-validator.js';
 import { writeStamp, type WriteStamp } from './write-stamp.js';
 
@@ -136,7 +137,7 @@ export class SyncPushService {
         const writes = new PushWrites();
         if (testsNeverStored.length) {
           // Their results are written and tombstoned with them (tombstoneOrphanResults).
-          writes.insert(this.repository.insertBloodTestTombstones(testsNeverStored, stamp), { blood_tests: testsNeverStored });
+          writes.insert(this.repository.insertBloodTestTombstones(testsNeverStored, stamp), 'blood_tests', testsNeverStored);
         }
         for (const table of push.tables) this.writeTable(writes, table, byTable.get(table.spec.name), replays.get(table.spec.name), stamp);
         if (push.tables.some((t) => t.spec.name === 'blood_tests' || t.spec.name === 'blood_test_results')) {
@@ -153,10 +154,10 @@ export class SyncPushService {
           writes.add(this.installations.recordLastPush(input.deviceId, userId, familyId, fingerprints));
         }
         const results = await runBatch(manager, writes.statements);
-        for (const { at, ids } of writes.inserts) {
+        for (const { at, table, ids } of writes.inserts) {
           const inserted = this.repository.inserted(results[at]);
           // Only an id inserted into another family since our check can be missing: refuse, roll back.
-          if (inserted !== Object.values(ids)[0].length) throw SyncErrors.forbidden(ids);
+          if (inserted !== ids.length) throw SyncErrors.forbidden({ [table]: ids });
           write.addRecords(inserted);
         }
       },
@@ -178,7 +179,7 @@ export class SyncPushService {
     for (const record of table.upserts) if (!replayed?.has(record.id)) (stored?.has(record.id) ? toUpdate : toInsert).push(record);
     if (replayed) writes.add(this.repository.touch(table.spec, [...replayed], stamp));
     if (toUpdate.length) writes.add(this.repository.updateRows(table.spec, toUpdate, stamp));
-    if (toInsert.length) writes.insert(this.repository.insertRows(table.spec, toInsert, stamp), { [table.spec.name]: toInsert.map((r) => r.id) });
+    if (toInsert.length) writes.insert(this.repository.insertRows(table.spec, toInsert, stamp), table.spec.name, toInsert.map((r) => r.id));
     if (table.deleted.length) writes.add(this.repository.tombstone(table.spec, table.deleted, stamp));
   }
 
@@ -189,17 +190,17 @@ export class SyncPushService {
   }
 }
 
-/** A push's writes, in order, for one batch; `inserts`: which statements insert, and the ids each must insert. */
+/** A push's writes, in order, for one batch; `inserts`: which statements insert, and into which table the ids each must insert. */
 class PushWrites {
   readonly statements: BatchStatement[] = [];
-  readonly inserts: Array<{ at: number; ids: Record<string, string[]> }> = [];
+  readonly inserts: Array<{ at: number; table: SyncTableName; ids: string[] }> = [];
 
   add(statement: BatchStatement): void {
     this.statements.push(statement);
   }
 
   /** An insert whose count must come out whole (ON CONFLICT DO NOTHING: an id of another family is skipped): else 403 naming `ids`. */
-  insert(statement: BatchStatement, ids: Record<string, string[]>): void {
-    this.inserts.push({ at: this.statements.push(statement) - 1, ids });
+  insert(statement: BatchStatement, table: SyncTableName, ids: string[]): void {
+    this.inserts.push({ at: this.statements.push(statement) - 1, table, ids });
   }
 }
