@@ -96,12 +96,14 @@ export class SyncPushService {
     const deletedTests = push.tables.find((t) => t.spec.name === 'blood_tests')?.deleted ?? [];
     // A push whose answer was lost comes again with the next sync: its records must not undo what
     // other devices wrote since (replayedRecords). Only a device can be recognized.
-    const fingerprinted = push.tables.flatMap((t) => t.upserts.filter((r) => r.fingerprint).map((r) => ({ table: t.spec.name, record: r })));
-    const keys = fingerprinted.map(({ table, record }) => lastPushKey(table, record.id));
+    // Each record with a fingerprint, under its key in the device's last push.
+    const fingerprinted = push.tables.flatMap((t) =>
+      t.upserts.flatMap(({ id, fingerprint }) => (fingerprint ? [{ table: t.spec.name, id, key: lastPushKey(t.spec.name, id), fingerprint }] : [])),
+    );
     const lookup = this.repository.findExisting(lookupIds(push), { familyId, deletedTests });
     const lastPushLookup =
-      input.deviceId && keys.length
-        ? this.installations.lastPush(input.deviceId, familyId, new Map(fingerprinted.map(({ record }, i) => [keys[i], record.fingerprint!])))
+      input.deviceId && fingerprinted.length
+        ? this.installations.lastPush(input.deviceId, familyId, new Map(fingerprinted.map(({ key, fingerprint }) => [key, fingerprint])))
         : null;
     // The look-ups go out with the version bump (FamilyVersionService.write): one round trip under the lock.
     const reads = [lookup, lastPushLookup].filter((r): r is BatchStatement => r !== null);
@@ -146,9 +148,9 @@ export class SyncPushService {
         if (input.deviceId) {
           // A replayed record keeps the version its values were written with: a retry of this push is a replay too.
           const fingerprints = Object.fromEntries(
-            fingerprinted.map(({ table, record }, i): [string, [string, number]] => [
-              keys[i],
-              [record.fingerprint!, replays.get(table)?.has(record.id) ? lastPush.get(keys[i])![1] : stamp.version],
+            fingerprinted.map(({ table, id, key, fingerprint }): [string, [string, number]] => [
+              key,
+              [fingerprint, replays.get(table)?.has(id) ? lastPush.get(key)![1] : stamp.version],
             ]),
           );
           writes.add(this.installations.recordLastPush(input.deviceId, userId, familyId, fingerprints));
