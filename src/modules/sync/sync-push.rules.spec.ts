@@ -19,12 +19,12 @@ import { MISSING_FAMILY_ID, validatePush } from './sync-validator.js';
 const family = randomUUID();
 const otherFamily = randomUUID();
 
-/** A row as the push's one look-up returns it (server_version comes back from PostgreSQL as text). */
+/** A row as the push's one look-up returns it (SyncRepository.existingRows). */
 const row = (tbl: SyncTableName, id: string, values: { family?: string; version?: number; deleted?: boolean } = {}): ExistingRow => ({
   tbl,
   id,
   family_id: values.family ?? family,
-  server_version: String(values.version ?? 100),
+  server_version: values.version ?? 100,
   deleted: values.deleted ?? false,
 });
 const push = (changes: Record<string, { created?: unknown[]; updated?: unknown[]; deleted?: string[] }>) => validatePush(changes, family);
@@ -90,7 +90,7 @@ describe('push rules', () => {
 
     describe('results a blood-test deletion takes along', () => {
       const [test, seen, unseen, edited] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-      const cascaded = (id: string, version: number, bloodTestId = test): CascadedResult => ({ id, blood_test_id: bloodTestId, server_version: String(version) });
+      const cascaded = (id: string, version: number, bloodTestId = test): CascadedResult => ({ id, blood_test_id: bloodTestId, server_version: version });
       const tests = indexExisting([row('blood_tests', test, { version: 400 })]);
 
       it('a live result changed after the cursor (added or edited by another member; the device never saw it) conflicts: 409 listing it, the test not', () => {

@@ -79,21 +79,21 @@ export function assertNoConflicts(push: ValidatedPush, existing: ExistingIndex, 
     if (!rows) continue;
     for (const id of [...table.upserts.map((r) => r.id), ...table.deleted]) {
       const row = rows.get(id);
-      if (row && Number(row.server_version) > cursor) addId(conflicts, table.spec.name, id);
+      if (row && row.server_version > cursor) addId(conflicts, table.spec.name, id);
     }
   }
   const tests = existing.get('blood_tests');
   const listedTests = new Set(conflicts.blood_tests);
   for (const ref of push.bloodTestRefs) {
     const test = tests?.get(ref);
-    if (!test || !test.deleted || listedTests.has(ref) || Number(test.server_version) <= cursor) continue;
+    if (!test || !test.deleted || listedTests.has(ref) || test.server_version <= cursor) continue;
     addId(conflicts, 'blood_tests', ref);
     listedTests.add(ref);
   }
   const listed = new Set(conflicts.blood_test_results);
   for (const result of cascaded) {
     const test = tests?.get(result.blood_test_id);
-    if (!test || test.deleted || listed.has(result.id) || Number(result.server_version) <= cursor) continue;
+    if (!test || test.deleted || listed.has(result.id) || result.server_version <= cursor) continue;
     addId(conflicts, 'blood_test_results', result.id);
     listed.add(result.id);
   }
@@ -127,7 +127,7 @@ export function checkBloodTestRefs(push: ValidatedPush, bloodTests: Map<string, 
     if (!test) {
       if (deletedHere.has(ref)) neverStored.add(ref);
       else errors.push({ table: 'blood_test_results', id: record.id, field: 'blood_test_id', message: 'no such blood test in this family' });
-    } else if (test.family_id === familyId && test.deleted && !deletedHere.has(ref) && Number(test.server_version) <= cursor) {
+    } else if (test.family_id === familyId && test.deleted && !deletedHere.has(ref) && test.server_version <= cursor) {
       errors.push({ table: 'blood_test_results', id: record.id, field: 'blood_test_id', message: 'the blood test was deleted (pull, then move or delete this result)' });
     }
   }
@@ -170,7 +170,7 @@ export function replayedRecords(push: ValidatedPush, existing: ExistingIndex, la
     for (const record of table.upserts) {
       const previous = lastPush.get(lastPushKey(table.spec.name, record.id));
       const row = rows?.get(record.id);
-      if (!previous || !row || row.deleted || previous[0] !== record.fingerprint || Number(row.server_version) <= previous[1]) continue;
+      if (!previous || !row || row.deleted || previous[0] !== record.fingerprint || row.server_version <= previous[1]) continue;
       let ids = replays.get(table.spec.name);
       if (!ids) replays.set(table.spec.name, (ids = new Set()));
       ids.add(record.id);

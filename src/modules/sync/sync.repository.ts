@@ -57,7 +57,7 @@ export interface ExistingRow {
   tbl: SyncTableName;
   id: string;
   family_id: string;
-  server_version: string;
+  server_version: number;
   deleted: boolean;
 }
 
@@ -68,7 +68,7 @@ export interface ExistingRow {
 export interface CascadedResult {
   id: string;
   blood_test_id: string;
-  server_version: string;
+  server_version: number;
 }
 
 /** What the push's one look-up found: the pushed (and referenced) ids, and the results its blood-test deletions would take along. */
@@ -399,12 +399,13 @@ export class SyncRepository {
     return parts.length ? { text: parts.join('\nUNION ALL\n'), values: params } : null;
   }
 
-  /** What findExisting's statement found (no rows without one). */
+  /** What findExisting's statement found (no rows without one); versions come back as text (bigint). */
   existingRows(found: unknown[] = []): PushLookup {
     const lookup: PushLookup = { rows: [], cascaded: [] };
-    for (const { of_test, ...row } of found as Array<ExistingRow & { of_test: string | null }>) {
-      if (of_test === null) lookup.rows.push(row);
-      else lookup.cascaded.push({ id: row.id, blood_test_id: of_test, server_version: row.server_version });
+    for (const { of_test, server_version, ...row } of found as Array<Omit<ExistingRow, 'server_version'> & { server_version: string; of_test: string | null }>) {
+      const version = Number(server_version);
+      if (of_test === null) lookup.rows.push({ ...row, server_version: version });
+      else lookup.cascaded.push({ id: row.id, blood_test_id: of_test, server_version: version });
     }
     return lookup;
   }
