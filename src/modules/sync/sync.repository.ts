@@ -220,7 +220,7 @@ const SQL = new Map(
 /** The sync module's SQL. Every statement is set-based: its count never depends on the number of records. */
 @Injectable()
 export class SyncRepository {
-  /** The family's version in the pull snapshot. */
+  /** The family's version as it is now, outside any snapshot or write: the answer to an empty push. */
   async familyVersion(manager: EntityManager, familyId: string): Promise<number | null> {
     const rows: Array<{ sync_version: string }> = await manager.query('SELECT sync_version FROM families WHERE id = $1', [familyId]);
     return rows.length ? Number(rows[0].sync_version) : null;

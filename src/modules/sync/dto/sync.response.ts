@@ -14,7 +14,9 @@ export class SyncPullResponse {
 
   @ApiPropertyOptional({
     enum: ['replacement'],
-    description: "Present when the cursor predates the caller's membership of its family: the client replaces its data",
+    description:
+      "Present when the answer replaces what the client holds: its cursor was issued before the caller joined this family or for another family's data, " +
+      'or (with X-Device-Id) the server has no record of that cursor for this installation',
   })
   experimentalStrategy?: 'replacement';
 }
