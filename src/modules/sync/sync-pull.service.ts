@@ -11,7 +11,7 @@ import { withAbortableRunner } from '../../database/abortable-query-runner.js';
 import { SyncErrors } from './sync.errors.js';
 import { inClientSchema, SYNC_TABLE_BY_NAME, SYNC_TABLE_NAMES, type SyncTableName } from './sync-schema.js';
 import { SyncInstallationsRepository } from './sync-installations.repository.js';
-import { SyncRepository, type PullMode, type PullPlan } from './sync.repository.js';
+import { SyncRepository, type PullMode, type PullPlan, type PullState } from './sync.repository.js';
 import type { SyncPullQueryDto } from './dto/sync.dto.js';
 import { FullPullLimiter } from './full-pull-limiter.js';
 
@@ -86,15 +86,7 @@ export class SyncPullService {
       try {
         // BEGIN goes out with the state read, in one round trip (statement-batch.ts).
         const state = await this.repository.pullState(runner.manager, scope.userId, scope.familyId, deviceId, cursor ?? 0, scope.signInId ?? null, [BEGIN_SNAPSHOT]);
-        // No user row: the account was deleted since the guard ran, which ends every sign-in: 401, as a
-        // write answers (a 409 sent the app to sync again, for a 401 then).
-        if (!state) throw signedOut();
-        if (state.familyId !== scope.familyId || state.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
-        // After the membership, as a write checks them (a removal ends the sign-ins too, and answers as a
-        // membership change): a sign-in ended since the guard ran (a logout, a password changed on
-        // another phone because this one was lost) gets 401, as its next request would, not the family's records.
-        if (!state.signedIn) throw signedOut();
-        if (state.version === null) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
+        assertCallerUnchanged(state, scope);
         const plan = planPull({
           familyId: scope.familyId,
           joinedVersion: scope.joinedVersion,
@@ -120,18 +112,17 @@ export class SyncPullService {
           await runner.query('ROLLBACK');
           return NEEDS_VERSION_ABOVE_CURSOR;
         }
-        // On the same connection, after the snapshot: taking a second pool connection while holding
-        // this one deadlocks under load (every pool slot held by a pull waiting for another slot).
         // What this answer's timestamp, once the phone's cursor, will mean (SyncRepository.pullState).
-        // An answer at the phone's own cursor changes nothing it holds — unless it is a replacement
-        // (found by review: with versions ahead of the clock, not raised, a replacement answered at
-        // the cursor went unrecorded, and the cursor kept naming the family the phone no longer held;
-        // recorded, the timestamp names two families, and the next pull replaces).
+        // An answer at the phone's own cursor changes nothing it holds, so it is not recorded — unless it
+        // is a replacement: unrecorded, the cursor would go on naming the family the phone no longer
+        // holds (found by review, with versions ahead of the clock); recorded, the timestamp names two
+        // families, and the next pull replaces.
         const record = plan.timestamp !== cursor || plan.replacement ? this.installations.recordCursor(deviceId, scope.familyId, plan.timestamp) : [];
-        // The body, COMMIT and the record go out in one round trip; a failing body stops the batch
-        // there (nothing recorded, the snapshot rolled back below).
-        const body = await this.repository.pullBody(runner.manager, plan, scope.userId, [{ text: 'COMMIT' }, ...record]);
-        return body;
+        // The body, COMMIT and the record go out in one round trip, on this connection (a second pool
+        // connection taken while holding this one deadlocks under load: every slot held by a pull
+        // waiting for another). A failing body stops the batch there: nothing recorded, the snapshot
+        // rolled back below.
+        return await this.repository.pullBody(runner.manager, plan, scope.userId, [{ text: 'COMMIT' }, ...record]);
       } catch (error) {
         await runner.query('ROLLBACK').catch(() => undefined);
         throw error;
@@ -146,6 +137,21 @@ export class SyncPullService {
   private async needsTurn(manager: EntityManager, familyId: string, tables?: readonly SyncTableName[]): Promise<boolean> {
     return (await this.repository.liveRowBytes(manager, familyId, tables)) > this.config.fullPullTurnBytes;
   }
+}
+
+/**
+ * The caller is still what the guard saw, as the pull's snapshot reads it, and the family exists.
+ * No user row: the account was deleted since the guard ran, which ends every sign-in: 401, as a
+ * write answers (not 409, which would send the app to sync again). A changed membership: 409. The
+ * sign-in after the membership, in a write's order (a removal ends the sign-ins too, and answers as
+ * a membership change): one ended since the guard ran (a logout, a password changed on another
+ * phone because this one was lost) gets 401, as its next request would, not the family's records.
+ */
+function assertCallerUnchanged(state: PullState | null, scope: FamilyScope): asserts state is PullState & { version: number } {
+  if (!state) throw signedOut();
+  if (state.familyId !== scope.familyId || state.joinedVersion !== scope.joinedVersion) throw SyncErrors.membershipChanged();
+  if (!state.signedIn) throw signedOut();
+  if (state.version === null) throw new DomainError(ErrorCode.NOT_FOUND, 'Family not found');
 }
 
 /**
