@@ -4,13 +4,7 @@ import { unstorableTextProblem } from '../../common/http/storable-text.js';
 import { isLowerCaseUuid } from '../../common/http/uuid.js';
 import type { DocumentFileRef } from '../documents/document-file-url.validator.js';
 import { MAX_REPORTED_ERRORS, SyncErrors, addId, type IdsByTable, type SyncFieldError } from './sync.errors.js';
-import {
-  isJsonColumn,
-  SYNC_TABLE_BY_NAME,
-  type ColumnSpec,
-  type SyncTableName,
-  type TableSpec,
-} from './sync-schema.js';
+import { isJsonColumn, SYNC_TABLE_BY_NAME, type ColumnSpec, type TableSpec } from './sync-schema.js';
 
 /** A pushed record reduced to the writable columns it carried, with values normalized for SQL. */
 export interface PushedRecord {
@@ -359,5 +353,3 @@ function textProblem(value: string, maxLength: number): string | undefined {
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
-
-export type { SyncTableName };

@@ -82,7 +82,6 @@ const q = (identifier: string) => `"${identifier}"`;
 /** For the rest of the transaction, prepared statements use their generic plan (see pullBody). */
 const GENERIC_PLANS: BatchStatement = { text: 'SET LOCAL plan_cache_mode = force_generic_plan' };
 
-
 /**
  * The wire record of a row `t` as a projection: id, family_id and every wire column the client's
  * schema has (JSON columns as strings). `row_to_json` of it writes compact JSON
@@ -372,10 +371,7 @@ export class SyncRepository {
    * (`deletedTests`): what the deletion would take along. One statement whatever the sizes; null
    * when there is nothing to look up. Its rows are read by `existingRows`.
    */
-  findExisting(
-    idsByTable: Map<SyncTableName, string[]>,
-    cascade: { familyId: string; deletedTests: string[] } = { familyId: '', deletedTests: [] },
-  ): BatchStatement | null {
+  findExisting(idsByTable: Map<SyncTableName, string[]>, cascade: { familyId: string; deletedTests: string[] }): BatchStatement | null {
     const parts: string[] = [];
     const params: Array<string | string[]> = [];
     const param = (value: string | string[]) => `$${params.push(value)}`;
