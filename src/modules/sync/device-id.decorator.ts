@@ -4,9 +4,10 @@ import type { Request } from 'express';
 import { SyncErrors } from './sync.errors.js';
 
 const DEVICE_ID_HEADER = 'x-device-id';
-const DEVICE_ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
-/** The pattern's upper bound, for OpenAPI's maxLength. */
+/** The device columns (created_by_device, sync_cursors.device_id, …) are varchar(200). */
 const DEVICE_ID_MAX_LENGTH = 200;
+/** Printable ASCII without spaces. */
+const DEVICE_ID_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${DEVICE_ID_MAX_LENGTH}}$`);
 
 /**
  * The `X-Device-Id` header: a stable id of the app installation, or null when
@@ -16,7 +17,7 @@ export const DeviceId = createParamDecorator((_: unknown, ctx: ExecutionContext)
   const value = ctx.switchToHttp().getRequest<Request>().headers[DEVICE_ID_HEADER];
   if (value === undefined || value === '') return null;
   if (typeof value !== 'string' || !DEVICE_ID_PATTERN.test(value)) {
-    throw SyncErrors.invalidParameter('X-Device-Id', 'must be 1-200 printable ASCII characters');
+    throw SyncErrors.invalidParameter('X-Device-Id', `must be 1-${DEVICE_ID_MAX_LENGTH} printable ASCII characters`);
   }
   return value;
 });
