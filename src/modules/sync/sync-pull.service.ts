@@ -189,7 +189,8 @@ interface PullRequest {
   forceReplacement?: boolean;
 }
 
-export interface PullInput {
+/** What a pull is planned from: the request, and what its snapshot read (SyncRepository.pullState; absent: false). */
+export interface PullInput extends Partial<Pick<PullState, 'deviceHoldsFamily' | 'deviceHoldsOtherFamily' | 'knownToHoldOtherFamily'>> {
   familyId: string;
   joinedVersion: number;
   cursor: number | null;
@@ -197,22 +198,6 @@ export interface PullInput {
   /** families.sync_version in the pull snapshot. */
   version: number;
   migration: SyncMigration | null;
-  /**
-   * The device's cursor was answered to it with this very family's data (it left and rejoined, or
-   * was removed and re-added): an incremental pull from it is exact (SyncRepository.pullState).
-   */
-  deviceHoldsFamily?: boolean;
-  /**
-   * The device's cursor was answered to it with another family's data, or it has no record of the
-   * cursor: whatever its value, the device may hold another family's records.
-   */
-  deviceHoldsOtherFamily?: boolean;
-  /**
-   * The device is known to hold another family's records: its cursor's record names another family,
-   * or (no record of the cursor) the installation's latest recorded answer carried another family.
-   * Decides only how a replacement lists its rows (`created` then, else by the cursor).
-   */
-  knownToHoldOtherFamily?: boolean;
   /** The client's app schema version (`schema_version`); null when it did not say. */
   schemaVersion?: number | null;
   /** Replace whatever the cursor says (see SyncPullService.pull). */

@@ -37,7 +37,11 @@ export interface PullState {
   joinedVersion: number;
   /** families.sync_version of the family asked for (null if it does not exist). */
   version: number | null;
-  /** The device's cursor was issued to it with this family's data: it holds this family up to the cursor. */
+  /**
+   * The device's cursor was issued to it with this family's data: it holds this family up to the
+   * cursor, and an incremental pull from it is exact even from before the caller's join (removed
+   * and re-added, or left and rejoined).
+   */
   deviceHoldsFamily: boolean;
   /** The device's cursor was issued to it with another family's data, or this installation has no record of it: replace. */
   deviceHoldsOtherFamily: boolean;
