@@ -56,9 +56,25 @@ export function assertRecordRoom(write: { recordCount: number }, adding: number,
 }
 
 interface WriteOptions {
+  /**
+   * The family a join leaves. It is locked too (both rows in id order, so two joins in opposite
+   * directions cannot deadlock) for the whole transaction: a write to it either committed before,
+   * with a version below the join's, or waits until the joiner is gone, so no cursor the joiner's
+   * devices got from it can reach the join's version. Settle it in `work` (`bumpLeft`).
+   */
   leaving?: string | null;
+  /** The version taken is above this one too (a pull raising the family past a cursor). */
   above?: number;
+  /**
+   * Called as COMMIT is sent, after every check (the record limit's included). A failure before it
+   * is a rollback; one after it may be a commit that happened unacknowledged (a connection lost at
+   * COMMIT): an upload keeps its stored bytes only then.
+   */
   committing?: () => void;
+  /**
+   * Statements run under the lock right after the version bump, sent with it (one round trip: the
+   * lock is held for as few as possible); their rows are `write.reads`.
+   */
   reads?: readonly BatchStatement[];
 }
 
@@ -93,11 +109,10 @@ export class FamilyVersionService {
    * still be the member the request began as (assertStillMember), else `membershipChanged` is thrown
    * and nothing is written. `asOwner`: an owner-only write; the caller must still be the owner too
    * (the guard read the role before the lock; the ownership may have been handed on since).
-   * `committing`: see writeForFamily.
    */
   write<T>(
     work: (write: VersionedWrite) => Promise<T>,
-    options: { membershipChanged?: () => DomainError; asOwner?: boolean; committing?: () => void; reads?: readonly BatchStatement[] } = {},
+    options: { membershipChanged?: () => DomainError; asOwner?: boolean } & Pick<WriteOptions, 'committing' | 'reads'> = {},
   ): Promise<VersionedResult<T>> {
     const scope = this.familyContext.require();
     return this.writeForFamily(
@@ -126,16 +141,6 @@ export class FamilyVersionService {
   /**
    * Writes in a family named by the caller, not by the request's scope: membership changes (a join
    * or registration enters a family the caller is not in yet) and CLI jobs, which have no scope.
-   * `leaving`: the family a join leaves. It is locked too (both rows in id order, so two joins in
-   * opposite directions cannot deadlock) for the whole transaction: a write to it either committed
-   * before, with a version below the join's, or waits until the joiner is gone, so no cursor the
-   * joiner's devices got from it can reach the join's version. Settle it in `work` (`bumpLeft`).
-   * `above`: the version taken is above this one too (a pull raising the family past a cursor).
-   * `committing`: called as COMMIT is sent, after every check (the record limit's included). A
-   * failure before it is a rollback; one after it may be a commit that happened unacknowledged (a
-   * connection lost at COMMIT): an upload keeps its stored bytes only then.
-   * `reads`: statements run under the lock right after the version bump, sent with it (one round
-   * trip: the lock is held for as few as possible); their rows are `write.reads`.
    */
   async writeForFamily<T>(
     familyId: string,
