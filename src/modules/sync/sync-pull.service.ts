@@ -234,10 +234,14 @@ export function planPull(input: PullInput): PullPlan {
   const fullMode: PullMode = replacement && !input.knownToHoldOtherFamily ? 'held' : 'full';
   // A table newer than the client's schema is left out: the client has nowhere to put it.
   for (const name of SYNC_TABLE_NAMES) if (inClientSchema(SYNC_TABLE_BY_NAME.get(name)!, schemaVersion)) modes[name] = full ? fullMode : 'incremental';
-  if ((!full || fullMode === 'held') && input.migration) {
+  // A migration sync of a phone that may hold this family's rows (an incremental pull, a `held`
+  // replacement): a table new to it is read whole as `created` (it holds none of its rows), and a
+  // table that gained columns whole (`columns`; a `held` table already is). Everything else
+  // (a first sync, a `full` replacement) reads every table whole as `created` anyway.
+  const mayHoldThisFamily = !full || fullMode === 'held';
+  if (mayHoldThisFamily && input.migration) {
     const known = (table: string): table is SyncTableName => SYNC_TABLE_BY_NAME.has(table) && modes[table as SyncTableName] !== undefined;
     if (!full) for (const { table } of input.migration.columns) if (known(table)) modes[table] = 'columns';
-    // A table new to the client: it holds none of its rows.
     for (const table of input.migration.tables) if (known(table)) modes[table] = 'full';
   }
   return { familyId: input.familyId, cursor: cursor ?? 0, deviceId: input.deviceId, timestamp: version, replacement, modes, schemaVersion };
