@@ -11,8 +11,9 @@ interface Waiter {
 }
 
 /**
- * Turns for full pulls (a first sync, a replacement) on this instance: at most SYNC_FULL_PULLS_MAX
- * at once, and one per user. PostgreSQL builds a full pull's whole answer in one backend, which
+ * Turns for full pulls (a first sync, a replacement, a migration sync for the tables it names, which
+ * it reads whole) on this instance: at most SYNC_FULL_PULLS_MAX at once, and one per user.
+ * PostgreSQL builds a full pull's whole answer in one backend, which
  * peaks at about 30× the answer's size (a 52 MB answer: 1.5 GB); with no bound, a few large
  * families syncing at once, or one account asking again and again and dropping the connection
  * (the query runs on), ran the database out of memory and every family got 500s while it

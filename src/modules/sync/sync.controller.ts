@@ -66,7 +66,7 @@ export class SyncController {
     type: ErrorResponse,
     description: 'The family membership changed during the pull (SYNC_CONFLICT, details.membership_changed): sync again',
   })
-  @ApiServerBusyError('A full pull (no cursor, or a replacement) waited SYNC_FULL_PULL_WAIT_SECONDS for its turn among too many running')
+  @ApiServerBusyError('A full pull (no cursor, a replacement, or a migration sync, which reads the tables it names whole) waited SYNC_FULL_PULL_WAIT_SECONDS for its turn among too many running')
   async pull(@Query() query: SyncPullQueryDto, @DeviceId() deviceId: string | null, @Req() req: Request, @Res() res: Response): Promise<void> {
     // A pull whose client hangs up leaves the full-pull queue, and its statement is cancelled.
     const body = await this.pullService.pull(query, deviceId, hangUpSignal(res));
