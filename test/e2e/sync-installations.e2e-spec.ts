@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { SyncInstallationsRepository } from '../../src/modules/sync/sync-installations.repository.js';
 import { useTestApp } from '../setup/test-app.js';
 import { clientLog, Device, LostResponseError } from '../sync-client/device.js';
 import { registerFamily, type Member } from '../sync-client/family.js';
@@ -116,6 +117,22 @@ describe('what an installation holds (real WatermelonDB client)', () => {
     // records as `updated`, which WatermelonDB logs and applies as a create. Nothing else is logged.
     const logged = clientLog.slice(logFrom).filter((l) => !/Server wants client to update record reminders#.*doesn't exist locally/.test(l));
     expect(logged).toEqual([]);
+  });
+
+  // Found in review: the DELETE did not see the row inserted in its own statement, and 51 stayed.
+  it('an installation keeps the newest 50 cursors of a family (CURSORS_KEPT), the one just recorded among them', async () => {
+    const [a] = await registerFamily(t);
+    const id = randomUUID();
+    const db = t.app.get(DataSource);
+    const installations = t.app.get(SyncInstallationsRepository);
+    for (let version = 1; version <= 60; version++) {
+      for (const { text, values } of installations.recordCursor(id, a.familyId, version)) await db.query(text, values as unknown[]);
+    }
+    const kept = (await db.query('SELECT version FROM sync_cursors WHERE device_id = $1 ORDER BY version', [id])).map((r: { version: string }) => Number(r.version));
+    expect(kept).toEqual(Array.from({ length: 50 }, (_, i) => 11 + i));
+    // The same answer recorded again (ON CONFLICT DO NOTHING) keeps all 50.
+    for (const { text, values } of installations.recordCursor(id, a.familyId, 60)) await db.query(text, values as unknown[]);
+    expect(Number((await db.query('SELECT count(*) FROM sync_cursors WHERE device_id = $1', [id]))[0].count)).toBe(50);
   });
 
   // Found by mutation testing: keeping only the newest cursors of an installation (OFFSET 0 for

@@ -26,7 +26,8 @@ export class SyncInstallationsRepository {
    * purpose, 51 pulls) pushed this family's phone's cursor off the record, and its next pull was a
    * replacement listing every record as `created`, which re-created the records the phone had
    * deleted offline over their unpushed deletions (found by review). Pulls without a device id write
-   * nothing (no statement): the pull sends it with its body and COMMIT.
+   * nothing (no statement): the pull sends it with its body and COMMIT. The DELETE does not see the
+   * row its WITH inserts (one snapshot): the new version is counted among the kept by hand, or 51 stayed.
    */
   recordCursor(deviceId: string | null, familyId: string, version: number): BatchStatement[] {
     if (!deviceId) return [];
@@ -37,7 +38,8 @@ export class SyncInstallationsRepository {
              )
              DELETE FROM sync_cursors
               WHERE device_id = $1 AND family_id = $3
-                AND version < (SELECT version FROM sync_cursors WHERE device_id = $1 AND family_id = $3
+                AND version < (SELECT version FROM (SELECT version FROM sync_cursors WHERE device_id = $1 AND family_id = $3
+                                                     UNION SELECT $2::bigint) kept
                                 ORDER BY version DESC OFFSET ${CURSORS_KEPT - 1} LIMIT 1)`,
         [deviceId, version, familyId],
       ),
