@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import fc from 'fast-check';
-import { isJsonColumn, SYNC_TABLE_BY_NAME, writableColumns, type ColumnSpec, type SyncTableName, type TableSpec } from '../../src/modules/sync/sync-schema.js';
+import { isJsonColumn, SYNC_TABLE_BY_NAME, writableColumns, type ColumnSpec, type StringColumnSpec, type SyncTableName, type TableSpec } from '../../src/modules/sync/sync-schema.js';
 import { emptyChanges, pull, push, type SyncCaller } from '../factories/sync.factory.js';
 import { useTestApp } from '../setup/test-app.js';
 import { register } from '../sync-client/family.js';
@@ -30,8 +30,8 @@ const cp = (c: string, n: number) => c.repeat(n);
 const oddChar = fc.constantFrom('x', '😀', 'é', 'e\u0301', '\u00a0', '\u2028', '\ufeff', '\u007f', '\u0001', '\u200d', '"', '\\', "'", '\uffff', '\u{10ffff}', '𝄞');
 
 /** A string the column takes: exactly at its limit in code points (astral ones are 2 UTF-16 units), or short and odd. */
-function stringFor(column: ColumnSpec): fc.Arbitrary<string> {
-  const max = column.maxLength!;
+function stringFor(column: StringColumnSpec): fc.Arbitrary<string> {
+  const max = column.maxLength;
   const atLimit = fc.tuple(oddChar, fc.constantFrom(max, max - 1)).map(([c, n]) => {
     const units = [...c].length; // 'e\u0301' is two code points
     return cp(c, Math.floor(n / units)) + 'y'.repeat(n % units);
@@ -49,18 +49,18 @@ function validFor(column: ColumnSpec): fc.Arbitrary<unknown> {
       return stringFor(column);
     case 'timestamp':
     case 'integer': {
-      const [min, max] = [column.min!, column.max!];
+      const [min, max] = [column.min, column.max];
       return fc.oneof(fc.constantFrom(min, max, min + 1, max - 1, 0, 1_764_000_000_000).filter((v) => v >= min && v <= max), fc.integer({ min: Math.max(min, -(2 ** 31)), max: Math.min(max, 2 ** 31 - 1) }), fc.maxSafeInteger().filter((v) => v >= min && v <= max));
     }
     case 'number': {
-      if (column.gt === undefined) return fc.oneof(fc.constantFrom(-0, Number.MIN_VALUE, -Number.MIN_VALUE, Number.MAX_VALUE, -Number.MAX_VALUE, 2.2250738585072014e-308, 0.1 + 0.2, 1e21, 123456789.12345679), finite);
-      const [gt, lt] = [column.gt, column.lt!];
+      if (column.gt === undefined || column.lt === undefined) return fc.oneof(fc.constantFrom(-0, Number.MIN_VALUE, -Number.MIN_VALUE, Number.MAX_VALUE, -Number.MAX_VALUE, 2.2250738585072014e-308, 0.1 + 0.2, 1e21, 123456789.12345679), finite);
+      const [gt, lt] = [column.gt, column.lt];
       return fc.oneof(fc.constantFrom(Number.MIN_VALUE, 1e-300, 0.1 + 0.2, lt - lt * Number.EPSILON, 31.5), fc.double({ min: gt, max: lt, minExcluded: true, maxExcluded: true, noNaN: true }));
     }
     case 'boolean':
       return fc.constantFrom(true, false, 0, 1);
     case 'enum':
-      return column.required ? fc.constantFrom(...column.values!) : fc.constantFrom(...column.values!, '', null);
+      return column.required ? fc.constantFrom(...column.values) : fc.constantFrom(...column.values, '', null);
     case 'json-number-map': {
       const name = fc.string({ unit: oddChar, minLength: 1, maxLength: 100 }).filter((s) => s.trim() !== '');
       const object = fc.dictionary(name, fc.oneof(finite, fc.constantFrom(-0, 5e-324, 1e308)), { maxKeys: 8 }).map((o) => JSON.stringify(o));
@@ -81,15 +81,21 @@ const anything: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(-0, 1e308, 5e-324, 2 ** 63, 8.64e15 + 1, -1, 1.5, '', ' ', '\u0000', '\ud800', '{"a":1e999}', '[1]', true, 2, '0'),
 );
 
+/** The column's numeric bounds (inclusive for timestamps and integers, exclusive for numbers). */
+function boundsOf(column: ColumnSpec): Array<number | undefined> {
+  if (column.kind === 'timestamp' || column.kind === 'integer') return [column.min, column.max];
+  return column.kind === 'number' ? [column.gt, column.lt] : [];
+}
+
 /** For the column given something else than validFor: just past its edges (a code point too many, a NUL, a lone surrogate, a bound), or anything. */
 function wildFor(column: ColumnSpec): fc.Arbitrary<unknown> {
   const edges: Array<fc.Arbitrary<unknown>> = [anything];
-  if (column.maxLength !== undefined) {
+  if (column.kind === 'string') {
     const max = column.maxLength;
     edges.push(fc.constantFrom('x', '😀', '\u0000', '\ud800', '\udfff').map((c) => 'y'.repeat(max) + c));
     edges.push(fc.constantFrom('\u0000', '\ud800', '\udc00', 'a\ud83d', '\ude00b').map((c) => `a${c}`));
   }
-  for (const bound of [column.min, column.max, column.gt, column.lt]) {
+  for (const bound of boundsOf(column)) {
     if (bound !== undefined) edges.push(fc.constantFrom(bound - 1, bound + 1, bound, bound + 0.5, bound - 0.5, -bound));
   }
   if (isJsonColumn(column)) edges.push(fc.constantFrom('{"\\u0000":1}', '{"\\ud800":1}', '["\\ud800"]', '["\\u0000"]', '{"a":"1"}', '[1]', '{"a":1e400}', `{"${'k'.repeat(101)}":1}`, '{', 'null'));
@@ -325,11 +331,13 @@ describe('upload fields (property-based, real PostgreSQL)', () => {
   it('document fields and file name: 201 or a 400 naming the field, never 500; the document pulls back as sent', async () => {
     const m = await register(t);
     let cursor: number = (await pull(t, m, null).expect(200)).body.timestamp;
-    const text = (c: ColumnSpec) => fc.oneof({ arbitrary: stringFor(c), weight: 4 }, { arbitrary: wildFor(c).filter((v): v is string => typeof v === 'string'), weight: 1 });
+    const [name, category, notes] = [column('name'), column('category'), column('notes')];
+    if (name.kind !== 'string' || category.kind !== 'enum' || notes.kind !== 'string') throw new Error('documents: name and notes are strings, category an enum');
+    const text = (c: StringColumnSpec) => fc.oneof({ arbitrary: stringFor(c), weight: 4 }, { arbitrary: wildFor(c).filter((v): v is string => typeof v === 'string'), weight: 1 });
     const fields = fc.record({
-      name: text(column('name')),
-      category: fc.oneof({ arbitrary: fc.constantFrom(...column('category').values!), weight: 6 }, { arbitrary: fc.constantFrom('', 'Other', 'x'), weight: 1 }),
-      notes: fc.option(text(column('notes')), { nil: undefined }),
+      name: text(name),
+      category: fc.oneof({ arbitrary: fc.constantFrom(...category.values), weight: 6 }, { arbitrary: fc.constantFrom('', 'Other', 'x'), weight: 1 }),
+      notes: fc.option(text(notes), { nil: undefined }),
     });
     const fileName = fc.oneof({ arbitrary: fc.string({ unit: oddChar, minLength: 1, maxLength: 300 }), weight: 2 }, fc.constantFrom('scan.png', '../../etc/passwd', '.hidden', ' ', 'a\\b.png', '%00.png', '😀'.repeat(300)));
     let stored = 0;

@@ -76,7 +76,7 @@ export function openApiLimits(spec: ColumnSpec): ApiPropertyOptions {
       };
     case 'enum':
       // An optional enum also takes '' (WatermelonDB's "not set") and null, both stored as null.
-      return spec.required ? { enum: [...spec.values!] } : { enum: [...spec.values!, '', null], nullable: true };
+      return spec.required ? { enum: [...spec.values] } : { enum: [...spec.values, '', null], nullable: true };
     case 'uuid':
       return { format: 'uuid' };
     case 'boolean':

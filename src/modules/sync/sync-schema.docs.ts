@@ -37,13 +37,13 @@ function describeRule(c: ColumnSpec): string {
   const rules: string[] = [];
   if (c.kind === 'string') rules.push(c.maxLength === TEXT_MAX_LENGTH ? `≤ ${TEXT_MAX_LENGTH.toLocaleString('en')} chars` : `≤ ${c.maxLength} chars`);
   if (c.kind === 'string' && c.required) rules.push('not empty');
-  if (c.kind === 'enum') rules.push(`${c.values!.join(' / ')}${c.required ? '' : " (or '' / null: not set)"}`);
+  if (c.kind === 'enum') rules.push(`${c.values.join(' / ')}${c.required ? '' : " (or '' / null: not set)"}`);
   if (c.kind === 'number' && (c.gt !== undefined || c.lt !== undefined)) {
     rules.push(`${c.gt !== undefined ? `> ${c.gt}` : ''}${c.gt !== undefined && c.lt !== undefined ? ' and ' : ''}${c.lt !== undefined ? `< ${c.lt}` : ''}`);
   }
   if (c.kind === 'number' && c.gt === undefined && c.lt === undefined) rules.push('finite');
   if (c.kind === 'integer') rules.push(c.max === Number.MAX_SAFE_INTEGER ? `≥ ${c.min}` : `${c.min}–${c.max}`);
-  if (c.kind === 'timestamp') rules.push(`${c.min === 0 ? '0' : `${c.min} (${new Date(c.min!).toISOString().slice(0, 10)})`} to ${MAX_TIMESTAMP_TEXT}`);
+  if (c.kind === 'timestamp') rules.push(`${c.min === 0 ? '0' : `${c.min} (${new Date(c.min).toISOString().slice(0, 10)})`} to ${MAX_TIMESTAMP_TEXT}`);
   if (c.kind === 'json-number-map') rules.push(`≤ ${JSON_LIMITS.maxEntries} entries, names ≤ ${JSON_LIMITS.maxTextLength} chars, finite numbers; ≤ ${JSON_TEXT_MAX} chars of JSON`);
   if (c.kind === 'json-string-array') rules.push(`≤ ${JSON_LIMITS.maxEntries} entries, each ≤ ${JSON_LIMITS.maxTextLength} chars; ≤ ${JSON_TEXT_MAX} chars of JSON`);
   if (c.name === 'blood_test_id') rules.push('a live blood test of the family');

@@ -7,33 +7,19 @@
 
 import { BLOOD_GROUPS, PATIENT_LIMITS } from '../families/families.constants.js';
 
-export type ColumnKind =
-  | 'string' // varchar / text
-  | 'timestamp' // ms since epoch, bigint
-  | 'number' // double precision, finite
-  | 'integer'
-  | 'boolean'
-  | 'enum'
-  | 'uuid'
-  | 'json-number-map' // json object name → finite number; a JSON string on the wire
-  | 'json-string-array'; // json array of strings; a JSON string on the wire
+/**
+ * A synced column as the registry describes it: its kind decides which limits it has
+ * (a string its length, a timestamp or an integer its bounds, an enum its values).
+ */
+export type ColumnSpec = StringColumnSpec | IntegerColumnSpec | NumberColumnSpec | EnumColumnSpec | PlainColumnSpec;
+export type ColumnKind = ColumnSpec['kind'];
 
-export interface ColumnSpec {
+interface ColumnSpecBase {
   name: string;
-  kind: ColumnKind;
   /** PostgreSQL type used to cast pushed values. */
   sqlType: string;
   /** Must be present and non-null in every pushed created/updated record. */
   required?: boolean;
-  /** Strings: at most this many characters; required strings must also be non-empty. */
-  maxLength?: number;
-  /** Numbers: exclusive physical bounds. */
-  gt?: number;
-  lt?: number;
-  /** Integers: inclusive bounds. */
-  min?: number;
-  max?: number;
-  values?: readonly string[];
   /** Sent on pull, ignored on push (families.invite_code, families.created_at). */
   readOnly?: boolean;
   /**
@@ -43,6 +29,43 @@ export interface ColumnSpec {
   nullMeansAbsent?: boolean;
   /** The app schema version (WatermelonDB `schemaVersion`) that added this column; 1 when absent. */
   since?: number;
+}
+
+/** varchar / text. */
+export interface StringColumnSpec extends ColumnSpecBase {
+  kind: 'string';
+  /** At most this many characters; required strings must also be non-empty. */
+  maxLength: number;
+}
+
+/** `timestamp`: ms since epoch, bigint; `integer`: a whole number. */
+export interface IntegerColumnSpec extends ColumnSpecBase {
+  kind: 'timestamp' | 'integer';
+  /** Inclusive bounds. */
+  min: number;
+  max: number;
+}
+
+/** double precision, finite. */
+export interface NumberColumnSpec extends ColumnSpecBase {
+  kind: 'number';
+  /** Exclusive physical bounds, when it has them. */
+  gt?: number;
+  lt?: number;
+}
+
+export interface EnumColumnSpec extends ColumnSpecBase {
+  kind: 'enum';
+  values: readonly string[];
+}
+
+/** The kinds whose rule is the kind alone. */
+export interface PlainColumnSpec extends ColumnSpecBase {
+  kind:
+    | 'boolean'
+    | 'uuid'
+    | 'json-number-map' // json object name → finite number; a JSON string on the wire
+    | 'json-string-array'; // json array of strings; a JSON string on the wire
 }
 
 export interface TableSpec {
@@ -85,20 +108,20 @@ export type SyncTableName = (typeof SYNC_TABLE_NAMES)[number];
 export const TEXT_MAX_LENGTH = 20_000;
 const MAX_TIMESTAMP = 8_640_000_000_000_000; // the largest JS Date
 
-const str = (name: string, maxLength: number, required = false): ColumnSpec => ({ name, kind: 'string', sqlType: 'text', maxLength, required });
-const text = (name: string): ColumnSpec => str(name, TEXT_MAX_LENGTH);
-const ts = (name: string, required = false): ColumnSpec => ({ name, kind: 'timestamp', sqlType: 'bigint', required, min: 0, max: MAX_TIMESTAMP });
-const weight = (name: string): ColumnSpec => ({ name, kind: 'number', sqlType: 'double precision', gt: 0, lt: 500 });
-const num = (name: string, required = false): ColumnSpec => ({ name, kind: 'number', sqlType: 'double precision', required });
+const str = (name: string, maxLength: number, required = false): StringColumnSpec => ({ name, kind: 'string', sqlType: 'text', maxLength, required });
+const text = (name: string): StringColumnSpec => str(name, TEXT_MAX_LENGTH);
+const ts = (name: string, required = false): IntegerColumnSpec => ({ name, kind: 'timestamp', sqlType: 'bigint', required, min: 0, max: MAX_TIMESTAMP });
+const weight = (name: string): NumberColumnSpec => ({ name, kind: 'number', sqlType: 'double precision', gt: 0, lt: 500 });
+const num = (name: string, required = false): NumberColumnSpec => ({ name, kind: 'number', sqlType: 'double precision', required });
 /**
  * JSON columns are `json`, not `jsonb`: stored as the push wrote them (the compact JSON.stringify of
  * the validated value) and sent back as that text. jsonb would print numbers from its numeric in
  * full decimal (5e-324 as 326 characters), turning a small push into a huge pull for every device.
  */
-const indicators = (name: string): ColumnSpec => ({ name, kind: 'json-number-map', sqlType: 'json' });
+const indicators = (name: string): PlainColumnSpec => ({ name, kind: 'json-number-map', sqlType: 'json' });
 
 /** WatermelonDB's own bookkeeping columns: every synced row has them. */
-const auditTs = (name: string): ColumnSpec => ({ ...ts(name), nullMeansAbsent: true });
+const auditTs = (name: string): IntegerColumnSpec => ({ ...ts(name), nullMeansAbsent: true });
 const audit: readonly ColumnSpec[] = [auditTs('created_at'), auditTs('updated_at')];
 
 const FREQUENCIES = ['once', 'daily', 'weekly', 'monthly', 'every_n_days'] as const;

@@ -55,14 +55,20 @@ const oddJsonText = fc.oneof(
   fc.array(around(100), { maxLength: 2 }).map((a) => JSON.stringify(a)),
 );
 
+/** The column's numeric bounds (inclusive for timestamps and integers, exclusive for numbers). */
+function boundsOf(column: ColumnSpec): Array<number | undefined> {
+  if (column.kind === 'timestamp' || column.kind === 'integer') return [column.min, column.max];
+  return column.kind === 'number' ? [column.gt, column.lt] : [];
+}
+
 /** Anything a JSON body can carry in a column, biased towards the column's own edges. */
 function valueFor(column: ColumnSpec): fc.Arbitrary<unknown> {
   const edges: Array<fc.Arbitrary<unknown>> = [];
-  if (column.maxLength !== undefined) edges.push(around(column.maxLength));
-  if (column.values) edges.push(fc.constantFrom(...column.values, '', ' ', column.values[0].toLowerCase(), `${column.values[0]} `));
+  if (column.kind === 'string') edges.push(around(column.maxLength));
+  if (column.kind === 'enum') edges.push(fc.constantFrom(...column.values, '', ' ', column.values[0].toLowerCase(), `${column.values[0]} `));
   if (isJsonColumn(column)) edges.push(oddJsonText);
   if (column.kind === 'uuid') edges.push(fc.uuid(), fc.uuid().map((u) => u.toUpperCase()), fc.constant('00000000-0000-0000-0000-000000000000'));
-  for (const bound of [column.min, column.max, column.gt, column.lt]) {
+  for (const bound of boundsOf(column)) {
     if (bound !== undefined) edges.push(fc.constantFrom(bound, bound - 1, bound + 1, -bound, bound + 0.5, bound - Number.EPSILON * Math.abs(bound)));
   }
   return fc.oneof(
@@ -79,7 +85,7 @@ function validRecord(spec: TableSpec, id: string): Record<string, unknown> {
   const record: Record<string, unknown> = { id, family_id: family };
   for (const column of writableColumns(spec)) {
     if (!column.required) continue;
-    record[column.name] = column.kind === 'timestamp' ? 1_764_000_000_000 : column.kind === 'boolean' ? false : column.kind === 'uuid' ? randomUUID() : column.values ? column.values[0] : column.kind === 'json-string-array' ? '[]' : column.kind === 'number' ? 1 : 'x';
+    record[column.name] = column.kind === 'timestamp' ? 1_764_000_000_000 : column.kind === 'boolean' ? false : column.kind === 'uuid' ? randomUUID() : column.kind === 'enum' ? column.values[0] : column.kind === 'json-string-array' ? '[]' : column.kind === 'number' ? 1 : 'x';
   }
   return record;
 }

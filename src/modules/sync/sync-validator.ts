@@ -268,7 +268,7 @@ export function normalizeValue(column: ColumnSpec, value: unknown): unknown {
   switch (column.kind) {
     case 'string': {
       if (typeof value !== 'string') return new Invalid('must be a string');
-      const problem = textProblem(value, column.maxLength!);
+      const problem = textProblem(value, column.maxLength);
       if (problem) return new Invalid(problem);
       if (column.required && value.trim() === '') return new Invalid('must not be empty');
       return value;
@@ -276,7 +276,7 @@ export function normalizeValue(column: ColumnSpec, value: unknown): unknown {
     case 'timestamp':
     case 'integer':
       if (typeof value !== 'number' || !Number.isInteger(value)) return new Invalid(column.kind === 'timestamp' ? 'must be a timestamp in ms (integer)' : 'must be an integer');
-      if (value < column.min! || value > column.max!) return new Invalid(`must be between ${column.min} and ${column.max}`);
+      if (value < column.min || value > column.max) return new Invalid(`must be between ${column.min} and ${column.max}`);
       return value;
     case 'number':
       if (typeof value !== 'number' || !Number.isFinite(value)) return new Invalid('must be a finite number');
@@ -291,7 +291,7 @@ export function normalizeValue(column: ColumnSpec, value: unknown): unknown {
     case 'enum':
       // WatermelonDB fills a string column the app declared non-optional with '': "not set".
       if (value === '' && !column.required) return null;
-      return typeof value === 'string' && column.values!.includes(value) ? value : new Invalid(`must be one of ${column.values!.join(', ')}`);
+      return typeof value === 'string' && column.values.includes(value) ? value : new Invalid(`must be one of ${column.values.join(', ')}`);
     case 'uuid':
       return isLowerCaseUuid(value) ? value : new Invalid('must be a lower-case UUID');
     case 'json-number-map':

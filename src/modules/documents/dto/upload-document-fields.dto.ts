@@ -7,9 +7,15 @@ export { DOCUMENT_CATEGORIES };
 export type DocumentCategory = (typeof DOCUMENT_CATEGORIES)[number];
 
 /** Longest `name` (characters), as for sync. */
-export const MAX_DOCUMENT_NAME_LENGTH = syncColumnSpec('documents', 'name').maxLength!;
+export const MAX_DOCUMENT_NAME_LENGTH = documentsMaxLength('name');
 /** Longest `notes` (characters), as for sync; also bounds the multipart field. */
-export const MAX_DOCUMENT_NOTES_LENGTH = syncColumnSpec('documents', 'notes').maxLength!;
+export const MAX_DOCUMENT_NOTES_LENGTH = documentsMaxLength('notes');
+
+function documentsMaxLength(column: string): number {
+  const spec = syncColumnSpec('documents', column);
+  if (spec.kind !== 'string') throw new Error(`documents.${column} is not a string column: it has no maxLength`);
+  return spec.maxLength;
+}
 
 /**
  * Optional form fields next to the file: when any is present the upload also
