@@ -19,6 +19,13 @@ describe('describeError', () => {
     expect(describeError(refused)).toBe('cannot reach the database (connection refused at 127.0.0.1:1); check DATABASE_URL or that PostgreSQL is running');
   });
 
+  it('a write refused by a read-only database (25006) says so and what to check', () => {
+    const refused = new QueryFailedError('INSERT', [], Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' }));
+    expect(describeError(refused)).toBe(
+      'the database is read-only (cannot execute INSERT in a read-only transaction): a hot standby, or default_transaction_read_only is on; check that DATABASE_URL names the primary, then run the command again',
+    );
+  });
+
   it('a statement that fails is a database error, not an unreachable database', () => {
     expect(describeError(new QueryFailedError('INSERT', [], new Error('refused by a trigger')))).toBe('database error: refused by a trigger');
   });

@@ -1,6 +1,7 @@
 import { QueryFailedError } from 'typeorm';
 import { ConfigValidationError } from '../config/env.validation.js';
 import { DomainError } from '../common/errors/domain-error.js';
+import { READ_ONLY_SQL_TRANSACTION, sqlStateOf } from '../common/postgres-errors.js';
 import { StorageUnavailableError } from '../modules/documents/storage/file-storage.js';
 import { CliError } from './cli-error.js';
 
@@ -29,6 +30,10 @@ export function describeError(error: unknown): string {
   if (error instanceof ConfigValidationError) return `invalid configuration: ${error.problems.join('; ')}`;
   const connection = connectionProblem(error);
   if (connection) return `cannot reach the database (${connection}); check DATABASE_URL or that PostgreSQL is running`;
+  // PostgreSQL's words ("cannot execute INSERT in a read-only transaction") named neither the cause nor the fix.
+  if (sqlStateOf(error) === READ_ONLY_SQL_TRANSACTION) {
+    return `the database is read-only (${firstLine((error as Error).message)}): a hot standby, or default_transaction_read_only is on; check that DATABASE_URL names the primary, then run the command again`;
+  }
   if (error instanceof QueryFailedError) return `database error: ${firstLine(error.message)}`;
   if (error instanceof Error) return firstLine(error.message) || error.name;
   return firstLine(String(error ?? 'unknown error'));

@@ -1,5 +1,5 @@
 import { QueryFailedError } from 'typeorm';
-import { isDatabaseUnavailable, isTransientConflict, isUniqueViolation, UNIQUE_VIOLATION } from './postgres-errors.js';
+import { asStandbyRefusal, isDatabaseUnavailable, isTransientConflict, isUniqueViolation, StandbyRefusalError, UNIQUE_VIOLATION } from './postgres-errors.js';
 
 describe('isUniqueViolation', () => {
   const failed = (code?: string) => new QueryFailedError('INSERT …', [], Object.assign(new Error('failed'), code ? { code } : {}));
@@ -54,6 +54,14 @@ describe('isDatabaseUnavailable', () => {
     const byOperator = Object.assign(new Error('canceling statement due to user request'), { code: '57014' });
     expect(isDatabaseUnavailable(failed(byOperator))).toBe(true);
     expect(isDatabaseUnavailable(failed(withCode('25P03')))).toBe(true);
+  });
+
+  it('a write refused by a read-only database (25006: a hot standby, default_transaction_read_only), and a standby\'s refusal of an UNLOGGED table where the rate limits name it so', () => {
+    expect(isDatabaseUnavailable(failed(withCode('25006', { message: 'cannot execute INSERT in a read-only transaction' })))).toBe(true);
+    const unlogged = failed(withCode('0A000', { message: 'cannot access temporary or unlogged relations during recovery' }));
+    expect(isDatabaseUnavailable(unlogged)).toBe(false); // 0A000 alone is a feature not supported: a bug
+    expect(isDatabaseUnavailable(asStandbyRefusal(unlogged))).toBe(true);
+    expect(asStandbyRefusal(failed(withCode('23505')))).not.toBeInstanceOf(StandbyRefusalError);
   });
 
   it('not a statement that failed, nor a socket error that is not the database\'s', () => {

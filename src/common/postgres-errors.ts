@@ -48,6 +48,41 @@ const CLOSED_TO_CONNECTIONS = '55000';
  * whose client hung up) never get here: withAbortableRunner answers them RequestAbandonedError.
  */
 const QUERY_CANCELED = '57014';
+/**
+ * A write refused because the session is read-only (read_only_sql_transaction): the server is a hot
+ * standby (DATABASE_URL still names a primary demoted by a fail-over, or a replica), or the database
+ * was set `default_transaction_read_only` (as managed services do to a server whose disk is nearly
+ * full). Not taking writes, for now: the writes answered 500 before (found by review). The app's own
+ * read-only transactions cannot raise it on a working database unless the app writes in one, a bug
+ * that must not pass for an outage: the pull's snapshot (its only one, REPEATABLE READ READ ONLY)
+ * reports a 25006 of its own statements as a bug (SyncPullService.pullOnce, `writeInReadOnlySnapshot`);
+ * a read-only database refuses nothing in it, it holds only reads.
+ */
+export const READ_ONLY_SQL_TRANSACTION = '25006';
+/**
+ * What a hot standby answers a statement on an UNLOGGED table (`auth_rate_limits`): "cannot access
+ * temporary or unlogged relations during recovery", feature_not_supported, not 25006.
+ */
+export const FEATURE_NOT_SUPPORTED = '0A000';
+
+/**
+ * A hot standby's refusal that comes with another SQLSTATE than 25006 (FEATURE_NOT_SUPPORTED on an
+ * UNLOGGED table), thrown where that SQLSTATE has no other cause: the rate limits' statements, fixed
+ * and run on every sign-in, which on a working database never raise it. Without it every
+ * rate-limited route (login, register, join-family…) answered a standby 500 (found by review).
+ */
+export class StandbyRefusalError extends Error {
+  constructor(readonly driverError: unknown) {
+    super((driverError as { message?: string } | undefined)?.message ?? 'refused by a hot standby');
+    this.name = 'StandbyRefusalError';
+  }
+}
+
+/** `error` as a StandbyRefusalError when it is FEATURE_NOT_SUPPORTED, else as it is (see StandbyRefusalError for where to use it). */
+export function asStandbyRefusal(error: unknown): unknown {
+  return sqlStateOf(error) === FEATURE_NOT_SUPPORTED ? new StandbyRefusalError((error as { driverError: unknown }).driverError) : error;
+}
+
 /** node-postgres's own words for a connection that closed under a query, or a pool that had none to give in time. */
 const UNAVAILABLE_MESSAGE = /^Connection terminated|^timeout exceeded when trying to connect/;
 
@@ -58,6 +93,7 @@ const UNAVAILABLE_MESSAGE = /^Connection terminated|^timeout exceeded when tryin
  * connection threw (a socket error of `connect` or of the address look-up, the pool's timeout).
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof StandbyRefusalError) return true;
   const cause: unknown = error instanceof QueryFailedError ? error.driverError : error;
   // Not `instanceof Error`: a socket's errors come from Node's own realm (another one under jest).
   if (typeof cause !== 'object' || cause === null) return false;
@@ -65,6 +101,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const code = typeof rawCode === 'string' ? rawCode : '';
   if (UNAVAILABLE_SQLSTATE.test(code) || (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message))) return true;
   if (code === CLOSED_TO_CONNECTIONS && (cause as { severity?: unknown }).severity === 'FATAL') return true;
+  if (code === READ_ONLY_SQL_TRANSACTION) return true;
   // Too slow right now (a lock held by a stalled writer, an overloaded server), or stopped by an
   // operator: worth a retry later.
   if (code === QUERY_CANCELED) return true;

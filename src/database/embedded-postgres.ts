@@ -47,7 +47,8 @@ interface OsUser {
   gid: number;
 }
 
-const READY_MESSAGE = 'database system is ready to accept connections';
+/** A primary's words, or a hot standby's (a cluster with standby.signal: "… ready to accept read-only connections"). */
+const READY_MESSAGE = /database system is ready to accept (read-only )?connections/;
 const START_TIMEOUT_MS = 60_000;
 /** How long a start waits for another process's start on the same data directory (initdb, then the server's own start). */
 const START_LOCK_WAIT_MS = START_TIMEOUT_MS + 60_000;
@@ -293,7 +294,7 @@ export class EmbeddedPostgres {
       child.stderr!.on('data', (chunk: string) => {
         if (output.length < 20_000) output += chunk;
         for (const line of chunk.split('\n')) if (line.trim()) this.options.log?.(line.trim());
-        if (chunk.includes(READY_MESSAGE)) {
+        if (READY_MESSAGE.test(chunk)) {
           clearTimeout(timer);
           resolvePromise();
         }

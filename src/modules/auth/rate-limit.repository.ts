@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
+import { asStandbyRefusal } from '../../common/postgres-errors.js';
 
 /** A counter an attempt is counted in, and the most attempts its window admits. */
 export interface RateLimitBucket {
@@ -46,6 +47,7 @@ export class AuthRateLimitRepository {
    * count goes back if it rolls back); by default a statement of its own.
    */
   async take(buckets: RateLimitBucket[], windowSeconds: number, manager: EntityManager = this.dataSource.manager): Promise<RateLimitTake> {
+    // On a hot standby the UNLOGGED table cannot even be read (0A000): a read-only database, as for any write (503).
     const rows: Array<{ key: string; window: string | null; retry_after: number }> = await manager.query(
       `WITH attempt AS (
          SELECT * FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS a(key, max, position)
@@ -73,7 +75,9 @@ export class AuthRateLimitRepository {
          FROM attempt a LEFT JOIN counted c USING (key) LEFT JOIN live l USING (key)
         ORDER BY a.position`,
       [buckets.map((b) => b.key), buckets.map((b) => Math.min(b.max, MAX_COUNT)), windowSeconds],
-    );
+    ).catch((error: unknown) => {
+      throw asStandbyRefusal(error);
+    });
     const refused = rows.find((row) => row.window === null);
     if (refused) return { counted: false, retryAfterSeconds: refused.retry_after };
     return { counted: true, buckets: rows.map((row) => ({ key: row.key, window: row.window! })) };

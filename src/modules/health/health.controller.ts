@@ -9,10 +9,10 @@ import { HealthService } from './health.service.js';
 export class HealthController {
   constructor(private readonly health: HealthService) {}
 
-  /** Liveness and database reachability, for load balancers and orchestrators. */
+  /** Liveness and database reachability (and that it takes writes), for load balancers and orchestrators. */
   @Get()
   @ApiOkResponse({ type: HealthResponse })
-  @ApiServiceUnavailableResponse({ type: ErrorResponse, description: 'The database is unreachable (no details: this 503 carries no code)' })
+  @ApiServiceUnavailableResponse({ type: ErrorResponse, description: 'The database is unreachable (`Database unreachable`), or answers but refuses writes, a hot standby or a read-only database (`Database read-only`); no details: this 503 carries no code' })
   check(): Promise<HealthResponse> {
     return this.health.check();
   }

@@ -1,13 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager, type QueryFailedError } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { FamilyContext, type FamilyScope } from '../../common/family-scope/family-context.js';
+import { READ_ONLY_SQL_TRANSACTION, sqlStateOf } from '../../common/postgres-errors.js';
 import { signedOut } from '../../common/family-scope/membership.js';
 import { FamilyVersionService } from '../../common/versioning/family-version.service.js';
 import { syncConfig } from '../../config/configuration.js';
 import { withAbortableRunner } from '../../database/abortable-query-runner.js';
+import type { BatchStatement } from '../../database/statement-batch.js';
 import { SyncErrors } from './sync.errors.js';
 import { inClientSchema, SYNC_TABLE_BY_NAME, SYNC_TABLE_NAMES, type SyncTableName } from './sync-schema.js';
 import { SyncInstallationsRepository } from './sync-installations.repository.js';
@@ -83,6 +85,8 @@ export class SyncPullService {
   private async pullOnce(request: PullRequest, holdsTurn: boolean): Promise<string | typeof NEEDS_TURN | typeof NEEDS_VERSION_ABOVE_CURSOR> {
     const { scope, cursor, deviceId } = request;
     return withAbortableRunner(this.dataSource, request.signal, async (runner) => {
+      /** What the batch sends after the snapshot's COMMIT: the only statements of a pull that write. */
+      let afterCommit: readonly BatchStatement[] = [];
       try {
         // BEGIN goes out with the state read, in one round trip (statement-batch.ts).
         const state = await this.repository.pullState(runner.manager, scope.userId, scope.familyId, deviceId, cursor ?? 0, scope.signInId ?? null, [BEGIN_SNAPSHOT]);
@@ -117,15 +121,15 @@ export class SyncPullService {
         // is a replacement: unrecorded, the cursor would go on naming the family the phone no longer
         // holds (found by review, with versions ahead of the clock); recorded, the timestamp names two
         // families, and the next pull replaces.
-        const record = plan.timestamp !== cursor || plan.replacement ? this.installations.recordCursor(deviceId, scope.familyId, plan.timestamp) : [];
+        afterCommit = plan.timestamp !== cursor || plan.replacement ? this.installations.recordCursor(deviceId, scope.familyId, plan.timestamp) : [];
         // The body, COMMIT and the record go out in one round trip, on this connection (a second pool
         // connection taken while holding this one deadlocks under load: every slot held by a pull
         // waiting for another). A failing body stops the batch there: nothing recorded, the snapshot
         // rolled back below.
-        return await this.repository.pullBody(runner.manager, plan, scope.userId, [{ text: 'COMMIT' }, ...record]);
+        return await this.repository.pullBody(runner.manager, plan, scope.userId, [{ text: 'COMMIT' }, ...afterCommit]);
       } catch (error) {
         await runner.query('ROLLBACK').catch(() => undefined);
-        throw error;
+        throw writeInReadOnlySnapshot(error, afterCommit) ?? error;
       }
     });
   }
@@ -161,6 +165,20 @@ function assertCallerUnchanged(state: PullState | null, scope: FamilyScope): ass
  */
 export function tablesReadWhole(plan: Pick<PullPlan, 'modes'>): SyncTableName[] {
   return (Object.entries(plan.modes) as Array<[SyncTableName, PullMode]>).filter(([, mode]) => mode !== 'incremental').map(([name]) => name);
+}
+
+/**
+ * A 25006 (read_only_sql_transaction) from a statement of the pull's own READ ONLY snapshot: the
+ * pull wrote in it, which fails on any database, a primary too. A bug, answered 500 and logged as
+ * one: isDatabaseUnavailable takes 25006 for a read-only database (a hot standby), and a client told
+ * 503 would retry a pull that can never succeed. A read-only database refuses only the cursor's
+ * record, after the COMMIT (a 503 then, as for every write).
+ */
+export function writeInReadOnlySnapshot(error: unknown, afterCommit: readonly BatchStatement[]): Error | undefined {
+  if (sqlStateOf(error) !== READ_ONLY_SQL_TRANSACTION) return undefined;
+  const statement = (error as QueryFailedError).query;
+  if (afterCommit.some((s) => s.text === statement)) return undefined;
+  return new Error(`a statement of the pull's READ ONLY snapshot tried to write: ${(error as Error).message}`, { cause: error });
 }
 
 /** The pull's snapshot: sent with its first statement (SyncRepository.pullState). */

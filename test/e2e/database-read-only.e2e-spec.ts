@@ -1,0 +1,161 @@
+/**
+ * DATABASE_URL still names a server that was demoted to a hot standby (a fail-over the app was not
+ * pointed away from): it answers reads and refuses every write with SQLSTATE 25006. Writes are
+ * answered 503 DATABASE_UNAVAILABLE with Retry-After, as for the other states of a database not
+ * taking work, reads go on, GET /health says the database is read-only.
+ */
+import { jest } from '@jest/globals';
+import type { LoggerService } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { EmbeddedPostgres, SMART_SHUTDOWN } from '../../src/database/embedded-postgres.js';
+import { bearer, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
+import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
+import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
+import { cli, expectOneLineFailure } from '../setup/admin-cli.js';
+import { queryOnce, scratchDatabases } from '../setup/scratch-databases.js';
+import { createTestApp, useTestApp, type TestApp } from '../setup/test-app.js';
+import { describeOnEmbeddedRun } from '../setup/test-runs.js';
+
+const transfusion = (familyId: string) => ({ id: randomUUID(), family_id: familyId, date: Date.now(), volume_ml: 250, created_at: Date.now(), updated_at: Date.now() });
+
+// On an embedded server of its own (it restarts it as a standby), never the suite's database: a
+// DATABASE_URL run would repeat it exactly (test/setup/test-runs.ts).
+describeOnEmbeddedRun('the app on a database demoted to a hot standby (read-only)', () => {
+  // Made in beforeAll: a skipped describe (the DATABASE_URL run) still runs its body, never its afterAll.
+  let dir: string;
+  let server: EmbeddedPostgres;
+  let t: TestApp;
+  let url: string;
+  let port: number;
+  let owner: RegisteredUser;
+  const logged: Array<{ level: string; message: unknown; rest: unknown[] }> = [];
+  const capture = (level: string) => (message: unknown, ...rest: unknown[]) => logged.push({ level, message, rest });
+  const logger: LoggerService = { log: capture('log'), error: capture('error'), warn: capture('warn'), debug: capture('debug'), verbose: capture('verbose'), fatal: capture('fatal') };
+
+  beforeAll(async () => {
+    dir = scratchDir('hemoday-standby-');
+    port = await freePort();
+    server = new EmbeddedPostgres({ dataDir: join(dir, 'postgres'), port, database: 'standby' });
+    url = await server.start();
+    t = await createTestApp({ DATABASE_URL: url });
+    t.app.useLogger(logger);
+    owner = await registerFamily(t);
+    await t.http().post('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).send({ changes: { transfusions: { created: [transfusion(owner.family.id)], updated: [], deleted: [] } } }).expect(200);
+    // The same cluster, started again in standby mode (standby.signal, no primary to follow): what a
+    // demoted primary is. The app's connections are cut by the stop and made again to the standby.
+    const smart = SMART_SHUTDOWN.ms;
+    SMART_SHUTDOWN.ms = 0;
+    try {
+      await server.stop();
+    } finally {
+      SMART_SHUTDOWN.ms = smart;
+    }
+    writeFileSync(join(server.dataDir, 'standby.signal'), '');
+    server = new EmbeddedPostgres({ dataDir: join(dir, 'postgres'), port, database: 'standby' });
+    expect(await server.start()).toBe(url);
+    expect(await queryOne(url, 'SELECT pg_is_in_recovery() AS standby')).toEqual({ standby: true });
+    logged.length = 0;
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+    await server?.stop();
+    if (dir) removeDir(dir);
+  });
+
+  it('a push, a sign-up and a REST write answer 503 DATABASE_UNAVAILABLE with Retry-After (not 500), logged as a warning; reads still answer', async () => {
+    const push = await t
+      .http()
+      .post('/api/v1/sync?last_pulled_at=0')
+      .set(bearer(owner.token))
+      .send({ changes: { transfusions: { created: [transfusion(owner.family.id)], updated: [], deleted: [] } } });
+    expect([push.status, push.headers['retry-after'], push.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
+    const register = await t.http().post('/api/v1/auth/register').send({ email: `${randomUUID()}@example.com`, password: 'correct horse battery staple', name: 'Late' });
+    expect([register.status, register.body.details?.code]).toEqual([503, 'DATABASE_UNAVAILABLE']);
+    const patch = await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ notes: 'on a standby' });
+    expect([patch.status, patch.body.details?.code]).toEqual([503, 'DATABASE_UNAVAILABLE']);
+    await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+    // Without a device id a pull records nothing: it is all reads.
+    const pull = await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).expect(200);
+    expect(JSON.parse(pull.text).changes.transfusions.created).toHaveLength(1);
+    // With one, it writes down the cursor it answered, which the standby refuses: retried later, not a 500.
+    const recorded = await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).set('X-Device-Id', randomUUID());
+    expect([recorded.status, recorded.body.details?.code]).toEqual([503, 'DATABASE_UNAVAILABLE']);
+    expect(logged.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
+    expect(logged.filter((l) => l.level === 'warn' && l.rest[0] === 'database unavailable; answered 503')).not.toHaveLength(0);
+  });
+
+  it('GET /health answers 503 "Database read-only" (it answered 200 "up"), the cause logged as a warning', async () => {
+    const res = await t.http().get('/health').expect(503);
+    expect(res.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'Database read-only' });
+    const warning = logged.find((l) => l.level === 'warn' && l.rest.includes('HealthService'));
+    expect(warning).toEqual({ level: 'warn', message: { cause: expect.stringContaining('hot standby') }, rest: ['health check: database read-only', 'HealthService'] });
+  });
+
+  it('the CLI says the database is read-only and what to check, in one line', async () => {
+    expectOneLineFailure(await cli(['seed', '--months', '1'], { DATABASE_URL: url }), /the database is read-only \(.*\): a hot standby, or default_transaction_read_only is on; check that DATABASE_URL names the primary/);
+  });
+});
+
+describe('the app on a database set default_transaction_read_only', () => {
+  const scratch = scratchDatabases('hemoday_read_only');
+  let t: TestApp | undefined;
+  beforeAll(() => scratch.open());
+  afterAll(async () => {
+    await t?.close();
+    await scratch.dropAll();
+  });
+
+  it('a push answers 503 DATABASE_UNAVAILABLE with Retry-After; GET /health says the database is read-only', async () => {
+    const url = await scratch.create();
+    // Migrated by a first start; the second starts on the read-only database, as an instance restarted then would.
+    const first = await createTestApp({ DATABASE_URL: url });
+    const owner = await registerFamily(first);
+    await first.close();
+    await queryOnce(url, `ALTER DATABASE ${new URL(url).pathname.slice(1)} SET default_transaction_read_only = on`);
+    t = await createTestApp({ DATABASE_URL: url });
+    const push = await t
+      .http()
+      .post('/api/v1/sync?last_pulled_at=0')
+      .set(bearer(owner.token))
+      .send({ changes: { transfusions: { created: [transfusion(owner.family.id)], updated: [], deleted: [] } } });
+    expect([push.status, push.headers['retry-after'], push.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
+    const health = await t.http().get('/health');
+    expect([health.status, health.body.message]).toEqual([503, 'Database read-only']);
+  });
+});
+
+describe("a write inside the pull's own READ ONLY snapshot", () => {
+  const t = useTestApp();
+
+  it('is a bug, answered 500 and logged as one: not taken for a read-only database (503, retried for ever)', async () => {
+    const owner = await registerFamily(t);
+    const logged: unknown[] = [];
+    t.app.useLogger({ log: () => undefined, warn: () => undefined, error: (...args: unknown[]) => logged.push(args) });
+    const body = jest.spyOn(SyncRepository.prototype, 'pullBody').mockImplementationOnce(async (manager) => {
+      await manager.query('UPDATE families SET notes = notes WHERE id = $1', [owner.family.id]);
+      return '';
+    });
+    try {
+      const pull = await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).set('X-Device-Id', randomUUID());
+      expect([pull.status, pull.body.message]).toEqual([500, 'Internal server error']);
+    } finally {
+      body.mockRestore();
+    }
+    const errors = logged.map((args) => ((args as [{ err?: Error }])[0].err?.message));
+    expect(errors).toEqual([expect.stringContaining("a statement of the pull's READ ONLY snapshot tried to write: cannot execute UPDATE in a read-only transaction")]);
+    await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).expect(200);
+  });
+});
+
+async function queryOne(url: string, sql: string): Promise<Record<string, unknown>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows[0];
+  } finally {
+    await client.end();
+  }
+}
