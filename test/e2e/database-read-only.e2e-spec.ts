@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { connectionName } from '../../src/database/connection-name.js';
 import { EmbeddedPostgres, SMART_SHUTDOWN } from '../../src/database/embedded-postgres.js';
 import { bearer, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
@@ -92,6 +93,15 @@ describeOnEmbeddedRun('the app on a database demoted to a hot standby (read-only
     expect(res.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'Database read-only' });
     const warning = logged.find((l) => l.level === 'warn' && l.rest.includes('HealthService'));
     expect(warning).toEqual({ level: 'warn', message: { cause: expect.stringContaining('hot standby') }, rest: ['health check: database read-only', 'HealthService'] });
+  });
+
+  it('a "sync now" stream refused (a standby refuses LISTEN) leaves no connection behind', async () => {
+    for (let i = 0; i < 3; i++) {
+      const sse = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(owner.token) });
+      expect(await sse.text()).toContain('error');
+    }
+    // Each refused LISTEN left its connected client open before: one more connection per stream asked for, until max_connections.
+    expect(await queryOne(url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = '${connectionName('sync-events')}'`)).toEqual({ n: 0 });
   });
 
   it('the CLI says the database is read-only and what to check, in one line', async () => {

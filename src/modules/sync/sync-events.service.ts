@@ -221,14 +221,25 @@ export class SyncEventsService implements OnApplicationShutdown {
     // the current version. The next stream opens a new listening connection.
     client.on('error', (error) => this.logger.warn(`sync event listener lost its connection: ${error.message}`));
     let check: NodeJS.Timeout | undefined;
+    let listening = false;
     client.on('end', () => {
       clearInterval(check);
-      if (this.closed) return;
+      // A connection that never listened fed no stream (and this.listener may be another's by now).
+      if (this.closed || !listening) return;
       this.listener = undefined;
       this.listenerLost.next();
     });
     await client.connect();
-    await client.query(`LISTEN ${FAMILY_SYNC_CHANNEL}; LISTEN ${MEMBERSHIP_CHANNEL}`);
+    try {
+      await client.query(`LISTEN ${FAMILY_SYNC_CHANNEL}; LISTEN ${MEMBERSHIP_CHANNEL}`);
+    } catch (error) {
+      // Connected, but refused LISTEN (a hot standby: "cannot execute LISTEN during recovery"): the
+      // client was left open, one more connection for each stream asked for, until the server had
+      // none left (found by review).
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    listening = true;
     check = setInterval(() => void this.closeIfSilent(client), LISTENER_CHECK.everyMs).unref();
     return client;
   }
