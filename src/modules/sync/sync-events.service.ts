@@ -151,6 +151,11 @@ export class SyncEventsService implements OnApplicationShutdown {
     });
   }
 
+  /** Resolves once this instance listens (connecting if it does not); rejects with the connection's or LISTEN's error (SyncListeningGuard). */
+  async listening(): Promise<void> {
+    await this.ensureListening();
+  }
+
   /** A slot among the user's open streams, fired when newer ones push it past MAX_STREAMS_PER_USER. */
   private holdStreamSlot(userId: string): Subject<void> {
     const slot = new Subject<void>();

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, type MessageEvent, Post, Query, Req, Res, Sse } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, type MessageEvent, Post, Query, Req, Res, Sse, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Observable } from 'rxjs';
 import {
@@ -22,6 +22,7 @@ import { ApiDeviceIdHeader, DeviceId } from './device-id.decorator.js';
 import { SyncPullQueryDto, SyncPushBodyDto, SyncPushQueryDto, SyncTableChangesDto } from './dto/sync.dto.js';
 import { SyncPullResponse, SyncPushResponse } from './dto/sync.response.js';
 import { SyncEventsService } from './sync-events.service.js';
+import { SyncListeningGuard } from './sync-listening.guard.js';
 import { SyncPullService } from './sync-pull.service.js';
 import { SyncPushService } from './sync-push.service.js';
 
@@ -123,6 +124,7 @@ export class SyncController {
    * 25 s. A device whose last pull is older than `version` should call synchronize().
    */
   @Sse('events')
+  @UseGuards(SyncListeningGuard)
   @ApiOkResponse({ description: 'text/event-stream of `sync` events ({ version }) and `ping` heartbeats' })
   events(@CurrentFamily() family: FamilyScope, @CurrentUser() user: AuthenticatedUser): Observable<MessageEvent> {
     return this.eventsService.stream(family, user.signInId, user.accessExpiresAtMs);

@@ -1,0 +1,21 @@
+import { type CanActivate, Injectable } from '@nestjs/common';
+import { SyncEventsService } from './sync-events.service.js';
+
+/**
+ * GET /sync/events waits for this instance's listening connection before its stream begins: Nest
+ * sends a stream's headers as soon as it is subscribed, so a listener that could not be had (the
+ * database down, a hot standby refusing LISTEN, DATABASE_LISTEN_URL unreachable) was answered 200,
+ * then `event: error` "Internal server error", and logged as an error with its stack at every try
+ * (found by review). Failing here, before the stream, it is answered as any request the database
+ * fails: 503 DATABASE_UNAVAILABLE with Retry-After, a warning. After the family guards: an
+ * unauthenticated request opens no connection.
+ */
+@Injectable()
+export class SyncListeningGuard implements CanActivate {
+  constructor(private readonly events: SyncEventsService) {}
+
+  async canActivate(): Promise<boolean> {
+    await this.events.listening();
+    return true;
+  }
+}
