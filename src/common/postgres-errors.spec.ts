@@ -34,7 +34,9 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(new Error('timeout exceeded when trying to connect'))).toBe(true);
     expect(isDatabaseUnavailable(failed(new Error('Connection terminated unexpectedly')))).toBe(true);
     expect(isDatabaseUnavailable(failed(withCode('ECONNRESET')))).toBe(true);
-    for (const sqlstate of ['57P01', '57P03', '53300', '08006', '08001']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(true);
+    for (const sqlstate of ['57P01', '57P03', '57P05', '53300', '08006', '08001']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(true);
+    // A statement sent on a connection the server had ended meanwhile (node-postgres's words).
+    expect(isDatabaseUnavailable(failed(new Error('Client has encountered a connection error and is not queryable')))).toBe(true);
   });
 
   it('a database closed to new sessions (ALLOW_CONNECTIONS false): 55000 refusing the connection, not 55000 from a statement', () => {

@@ -31,9 +31,10 @@ export function isTransientConflict(error: unknown): boolean {
  * PostgreSQL also raises for a client's protocol bug such as too many bind parameters: retrying that
  * would never end), the server shutting down or starting up (57P01-57P03: a restart, a fail-over),
  * no connection slot left (53300), and a session ended for idling in a transaction (25P03,
- * DB_STATEMENT_TIMEOUT_SECONDS).
+ * DB_STATEMENT_TIMEOUT_SECONDS) or, outside one, by the server's idle_session_timeout (57P05,
+ * PostgreSQL 14+: a pooled connection ended as it was handed out; answered 500 before, found by review).
  */
-const UNAVAILABLE_SQLSTATE = /^(0800[0-9]|57P0[123]|53300|25P03)$/;
+const UNAVAILABLE_SQLSTATE = /^(0800[0-9]|57P0[1235]|53300|25P03)$/;
 /**
  * PostgreSQL's refusal of a new session to a database closed to connections (`ALTER DATABASE … ALLOW_CONNECTIONS
  * false`, as for maintenance or before a restore): 55000 at severity FATAL, while connecting. The same SQLSTATE
@@ -83,8 +84,13 @@ export function asStandbyRefusal(error: unknown): unknown {
   return sqlStateOf(error) === FEATURE_NOT_SUPPORTED ? new StandbyRefusalError((error as { driverError: unknown }).driverError) : error;
 }
 
-/** node-postgres's own words for a connection that closed under a query, or a pool that had none to give in time. */
-const UNAVAILABLE_MESSAGE = /^Connection terminated|^timeout exceeded when trying to connect/;
+/**
+ * node-postgres's own words for a connection that closed under a query, or a pool that had none to give in
+ * time, or a statement sent on a connection already lost: ended by the server (a restart, a fail-over,
+ * pg_terminate_backend, idle_session_timeout) while it was borrowed between two statements, as a pull
+ * holds its snapshot's between its round trips (answered 500 before, found by review).
+ */
+const UNAVAILABLE_MESSAGE = /^Connection terminated|^timeout exceeded when trying to connect|^Client has encountered a connection error and is not queryable/;
 
 /**
  * The database cannot be reached or is not taking work right now — an outage, a restart, a

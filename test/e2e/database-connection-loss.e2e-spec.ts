@@ -1,0 +1,71 @@
+/**
+ * A connection the app holds between two statements (a pull inside its snapshot, a write inside its
+ * transaction) ended by the server: an operator's pg_terminate_backend, a fail-over or a restart
+ * (57P01), idle_session_timeout (57P05). The request is answered 503 DATABASE_UNAVAILABLE with
+ * Retry-After, nothing of it applied, and the process goes on.
+ */
+import type { LoggerService } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import pg from 'pg';
+import { QueryFailedError } from 'typeorm';
+import { isDatabaseUnavailable } from '../../src/common/postgres-errors.js';
+import { connectionName } from '../../src/database/connection-name.js';
+import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
+import { bearer, registerFamily } from '../factories/auth.factory.js';
+import { useTestApp } from '../setup/test-app.js';
+import { holdNextCall } from '../setup/wait.js';
+
+describe('a connection the app holds between statements, ended by the server', () => {
+  const t = useTestApp();
+  const logged: Array<{ level: string; message: unknown; rest: unknown[] }> = [];
+  const capture = (level: string) => (message: unknown, ...rest: unknown[]) => logged.push({ level, message, rest });
+  const logger: LoggerService = { log: capture('log'), error: capture('error'), warn: capture('warn'), debug: capture('debug'), verbose: capture('verbose'), fatal: capture('fatal') };
+  beforeAll(() => t.app.useLogger(logger));
+
+  /** Ends the app's one session that sits idle inside a transaction (the held request's), as an operator would. */
+  async function terminateIdleInTransaction(): Promise<void> {
+    const rows: Array<{ pid: number }> = await t.db.query(
+      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND state = 'idle in transaction'`,
+      [connectionName('api')],
+    );
+    expect(rows).toHaveLength(1);
+    await t.db.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
+  }
+
+  it('a pull inside its snapshot: 503 DATABASE_UNAVAILABLE with Retry-After (its next statement failed as "not queryable": 500)', async () => {
+    const owner = await registerFamily(t);
+    logged.length = 0;
+    const held = holdNextCall(t.app.get(SyncRepository), 'pullBody');
+    try {
+      const pull = t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).set('X-Device-Id', randomUUID()).then((r) => r);
+      await held.reached;
+      const removed = new Promise((r) => (t.db.driver as unknown as { master: EventEmitter }).master.once('remove', r));
+      await terminateIdleInTransaction();
+      // The FATAL reaches the borrowed client while none of its statements runs: the pool drops it.
+      await removed;
+      held.release();
+      const res = await pull;
+      expect([res.status, res.headers['retry-after'], res.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
+    } finally {
+      held.restore();
+    }
+    expect(logged.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
+    await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).expect(200);
+  });
+
+  it("a session ended by idle_session_timeout (57P05): what the statement sent on it meets counts as the database not taking work", async () => {
+    const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await client.connect();
+    const ended = new Promise<Error>((resolve) => client.once('error', resolve));
+    await client.query('SET idle_session_timeout = 1');
+    const fatal = await ended;
+    expect((fatal as Error & { code?: string }).code).toBe('57P05');
+    // As a request met it (answered 500 before): the FATAL as the answer to its statement, or the statement refused after it.
+    expect(isDatabaseUnavailable(new QueryFailedError('SELECT 1', [], fatal))).toBe(true);
+    const refused = await client.query('SELECT 1').then(() => undefined, (error: Error) => error);
+    expect(isDatabaseUnavailable(new QueryFailedError('SELECT 1', [], refused!))).toBe(true);
+    await client.end().catch(() => undefined);
+  });
+});
+
