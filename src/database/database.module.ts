@@ -7,6 +7,7 @@ import { databaseConfig } from '../config/configuration.js';
 import { connectionName } from './connection-name.js';
 import { buildDataSourceOptions } from './data-source-options.js';
 import { resolveDatabaseUrl } from './database-url.js';
+import { reportLostConnections } from './lost-connection.js';
 import { runPendingMigrations } from './migration-runner.js';
 
 /** TypeORM on DATABASE_URL or the embedded PostgreSQL; pending migrations run at start-up. */
@@ -43,7 +44,7 @@ import { runPendingMigrations } from './migration-runner.js';
         } finally {
           await migrator.destroy();
         }
-        return new DataSource(options!).initialize();
+        return reportLostConnections(await new DataSource(options!).initialize());
       },
     }),
   ],

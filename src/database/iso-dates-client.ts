@@ -17,6 +17,17 @@ import pg from 'pg';
  * release stops calling it.
  */
 export class IsoDatesClient extends pg.Client {
+  /**
+   * The error the connection was lost with, once it was (reportLostConnections). Listening also keeps
+   * an 'error' with no other listener from being thrown out of the socket's handler.
+   */
+  lostWith?: Error;
+
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    this.on('error', (error) => (this.lostWith ??= error));
+  }
+
   getStartupConf(): Record<string, string> {
     const conf = (pg.Client.prototype as unknown as { getStartupConf(this: pg.Client): Record<string, string> }).getStartupConf.call(this);
     return { ...conf, DateStyle: 'ISO' };

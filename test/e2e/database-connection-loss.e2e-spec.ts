@@ -8,10 +8,11 @@ import type { LoggerService } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import pg from 'pg';
-import { QueryFailedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { isDatabaseUnavailable } from '../../src/common/postgres-errors.js';
 import { connectionName } from '../../src/database/connection-name.js';
 import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
+import { FamiliesService } from '../../src/modules/families/families.service.js';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { useTestApp } from '../setup/test-app.js';
 import { holdNextCall } from '../setup/wait.js';
@@ -66,6 +67,34 @@ describe('a connection the app holds between statements, ended by the server', (
     const refused = await client.query('SELECT 1').then(() => undefined, (error: Error) => error);
     expect(isDatabaseUnavailable(new QueryFailedError('SELECT 1', [], refused!))).toBe(true);
     await client.end().catch(() => undefined);
+  });
+
+  it('a REST write inside its transaction (the family locked): 503 DATABASE_UNAVAILABLE with Retry-After, nothing written (its next statement threw "Query runner already released": 500)', async () => {
+    const owner = await registerFamily(t);
+    logged.length = 0;
+    const held = holdNextCall(t.app.get(FamiliesService), 'currentIn');
+    try {
+      const patch = t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ notes: 'lost with its connection' }).then((r) => r);
+      await held.reached;
+      const removed = new Promise((r) => (t.db.driver as unknown as { master: EventEmitter }).master.once('remove', r));
+      await terminateIdleInTransaction();
+      await removed;
+      held.release();
+      const res = await patch;
+      expect([res.status, res.headers['retry-after'], res.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
+    } finally {
+      held.restore();
+    }
+    expect(logged.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
+    const family = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+    expect(family.body.notes).not.toBe('lost with its connection');
+  });
+
+  it('a runner used after its own release (a bug, not an outage) still says so', async () => {
+    const runner = t.db.createQueryRunner();
+    await runner.query('SELECT 1');
+    await runner.release();
+    await expect(runner.query('SELECT 1')).rejects.toBeInstanceOf(QueryRunnerAlreadyReleasedError);
   });
 });
 
