@@ -32,9 +32,13 @@ export function isTransientConflict(error: unknown): boolean {
  * would never end), the server shutting down or starting up (57P01-57P03: a restart, a fail-over),
  * no connection slot left (53300), and a session ended for idling in a transaction (25P03,
  * DB_STATEMENT_TIMEOUT_SECONDS) or, outside one, by the server's idle_session_timeout (57P05,
- * PostgreSQL 14+: a pooled connection ended as it was handed out; answered 500 before, found by review).
+ * PostgreSQL 14+: a pooled connection ended as it was handed out; answered 500 before, found by review),
+ * and a full disk (53100: the server cannot extend a file or write its WAL; no write succeeds until an
+ * operator frees space, as for the uploads' disk, STORAGE_UNAVAILABLE; answered 500 before, found by
+ * review). Not 53200 (out of memory) nor 53400 (a configuration limit such as temp_file_limit): one
+ * statement too large for the server raises them again at every retry, a failure to see, not to wait out.
  */
-const UNAVAILABLE_SQLSTATE = /^(0800[0-9]|57P0[1235]|53300|25P03)$/;
+const UNAVAILABLE_SQLSTATE = /^(0800[0-9]|57P0[1235]|53[13]00|25P03)$/;
 /**
  * PostgreSQL's refusal of a new session to a database closed to connections (`ALTER DATABASE … ALLOW_CONNECTIONS
  * false`, as for maintenance or before a restore): 55000 at severity FATAL, while connecting. The same SQLSTATE

@@ -144,6 +144,38 @@ describe('the app on a database set default_transaction_read_only', () => {
   });
 });
 
+describe('the app on a database whose disk is full', () => {
+  const scratch = scratchDatabases('hemoday_disk_full');
+  let t: TestApp | undefined;
+  beforeAll(() => scratch.open());
+  afterAll(async () => {
+    await t?.close();
+    await scratch.dropAll();
+  });
+
+  it('a push answers 503 DATABASE_UNAVAILABLE with Retry-After (it answered 500), nothing applied', async () => {
+    const url = await scratch.create();
+    t = await createTestApp({ DATABASE_URL: url });
+    const owner = await registerFamily(t);
+    // What PostgreSQL raises when it cannot extend a table's file (ENOSPC: disk_full, 53100), raised by
+    // the server itself where a full disk would stop the push: filling a real disk needs a mount.
+    await queryOnce(
+      url,
+      `CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'could not extend file "base/1/2": No space left on device' USING ERRCODE = 'disk_full'; END $$;
+       CREATE TRIGGER full_disk BEFORE INSERT ON transfusions FOR EACH ROW EXECUTE FUNCTION full_disk()`,
+    );
+    const push = await t
+      .http()
+      .post('/api/v1/sync?last_pulled_at=0')
+      .set(bearer(owner.token))
+      .send({ changes: { transfusions: { created: [transfusion(owner.family.id)], updated: [], deleted: [] } } });
+    expect([push.status, push.headers['retry-after'], push.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
+    const pulled = await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).expect(200);
+    expect(JSON.parse(pulled.text).changes.transfusions.created).toEqual([]);
+  });
+});
+
 describe("a write inside the pull's own READ ONLY snapshot", () => {
   const t = useTestApp();
 
