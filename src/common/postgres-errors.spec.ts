@@ -56,6 +56,8 @@ describe('isDatabaseUnavailable', () => {
     const byOperator = Object.assign(new Error('canceling statement due to user request'), { code: '57014' });
     expect(isDatabaseUnavailable(failed(byOperator))).toBe(true);
     expect(isDatabaseUnavailable(failed(withCode('25P03')))).toBe(true);
+    // A lock not granted within a lock_timeout set for the database or role (the app sets none, and never waits NOWAIT).
+    expect(isDatabaseUnavailable(failed(withCode('55P03')))).toBe(true);
   });
 
   it('a write refused by a read-only database (25006: a hot standby, default_transaction_read_only), and a standby\'s refusal of an UNLOGGED table where the rate limits name it so', () => {

@@ -54,6 +54,12 @@ const CLOSED_TO_CONNECTIONS = '55000';
  */
 const QUERY_CANCELED = '57014';
 /**
+ * A lock not granted within the lock_timeout an operator set for the database or role (the app sets
+ * none, and takes no lock NOWAIT, so nothing else of it raises 55P03): a push queued behind its
+ * family's lock, too slow right now, as past statement_timeout (57014). Answered 500 before (found by review).
+ */
+const LOCK_NOT_AVAILABLE = '55P03';
+/**
  * A write refused because the session is read-only (read_only_sql_transaction): the server is a hot
  * standby (DATABASE_URL still names a primary demoted by a fail-over, or a replica), or the database
  * was set `default_transaction_read_only` (as managed services do to a server whose disk is nearly
@@ -114,7 +120,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (code === READ_ONLY_SQL_TRANSACTION) return true;
   // Too slow right now (a lock held by a stalled writer, an overloaded server), or stopped by an
   // operator: worth a retry later.
-  if (code === QUERY_CANCELED) return true;
+  if (code === QUERY_CANCELED || code === LOCK_NOT_AVAILABLE) return true;
   // A socket error counts only when it comes from the database's connection: under a query, or while connecting to it.
   // The S3 client's own connection errors look the same (refused, unknown host) and carry its `$metadata`: object
   // storage down is not the database (found in review: a download or upload answered 503 DATABASE_UNAVAILABLE).
