@@ -81,6 +81,8 @@ describeOnEmbeddedRun('the app on a database demoted to a hot standby (read-only
     // Without a device id a pull records nothing: it is all reads.
     const pull = await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).expect(200);
     expect(JSON.parse(pull.text).changes.transfusions.created).toHaveLength(1);
+    // An incremental one too (its snapshot sets plan_cache_mode, which a standby allows).
+    await t.http().get(`/api/v1/sync?last_pulled_at=${JSON.parse(pull.text).timestamp - 1}`).set(bearer(owner.token)).expect(200);
     // With one, it writes down the cursor it answered, which the standby refuses: retried later, not a 500.
     const recorded = await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).set('X-Device-Id', randomUUID());
     expect([recorded.status, recorded.body.details?.code]).toEqual([503, 'DATABASE_UNAVAILABLE']);
