@@ -38,6 +38,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export const LISTENER_CHECK = { everyMs: 15_000, answerWithinMs: 10_000 };
 /**
+ * How long the listener's connection may take to be made, as the pool's connections (10 s): a
+ * server that takes the connection and never answers held every stream waiting for the listener
+ * (SyncListeningGuard) for as long as TCP kept trying. Read at each connection: a test shortens it.
+ */
+export const LISTENER_CONNECT_TIMEOUT = { ms: 10_000 };
+/**
  * Open streams one user may hold on an instance; a new one past it ends their oldest. A phone has
  * one (one that moved to another network may leave its old one half-open for a while); without a
  * cap one signed-in account could open streams until the instance runs out of memory or sockets,
@@ -211,7 +217,7 @@ export class SyncEventsService implements OnApplicationShutdown {
     // mode (DATABASE_URL's, say) does not keep; events would stop without an error.
     const url = this.database.listenUrl ?? (this.dataSource.options as { url?: string }).url;
     // Named, so an operator can tell it in pg_stat_activity (it is idle by design).
-    const client = new pg.Client({ connectionString: url, application_name: connectionName('sync-events') });
+    const client = new pg.Client({ connectionString: url, application_name: connectionName('sync-events'), connectionTimeoutMillis: LISTENER_CONNECT_TIMEOUT.ms });
     client.on('notification', (message) => {
       if (message.channel === MEMBERSHIP_CHANNEL) {
         const [userId, signInId] = (message.payload ?? '').split(':');
@@ -234,7 +240,11 @@ export class SyncEventsService implements OnApplicationShutdown {
       this.listener = undefined;
       this.listenerLost.next();
     });
-    await client.connect();
+    await client.connect().catch((error: Error) => {
+      // node-postgres's words for its connection timeout name no database: said as the pool says it,
+      // which isDatabaseUnavailable knows (503).
+      throw error.message === 'timeout expired' ? new Error(`timeout exceeded when trying to connect (${LISTENER_CONNECT_TIMEOUT.ms} ms)`) : error;
+    });
     try {
       await client.query(`LISTEN ${FAMILY_SYNC_CHANNEL}; LISTEN ${MEMBERSHIP_CHANNEL}`);
     } catch (error) {
