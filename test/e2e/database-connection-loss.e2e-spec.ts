@@ -8,11 +8,12 @@ import type { LoggerService } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import pg from 'pg';
-import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { isDatabaseUnavailable } from '../../src/common/postgres-errors.js';
 import { connectionName } from '../../src/database/connection-name.js';
 import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { FamiliesService } from '../../src/modules/families/families.service.js';
+import { DocumentFileUrlValidator } from '../../src/modules/documents/document-file-url.validator.js';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { useTestApp } from '../setup/test-app.js';
 import { holdNextCall } from '../setup/wait.js';
@@ -95,6 +96,48 @@ describe('a connection the app holds between statements, ended by the server', (
     await runner.query('SELECT 1');
     await runner.release();
     await expect(runner.query('SELECT 1')).rejects.toBeInstanceOf(QueryRunnerAlreadyReleasedError);
+    await expect(runner.manager.query('SELECT 1')).rejects.toBeInstanceOf(QueryRunnerProviderAlreadyReleasedError);
+  });
+
+  it('a push inside its transaction (its family locked, its version taken): 503 DATABASE_UNAVAILABLE with Retry-After, nothing of it applied, and the same push goes through once sent again', async () => {
+    const owner = await registerFamily(t);
+    const file = await t
+      .http()
+      .post('/api/v1/upload')
+      .set(bearer(owner.token))
+      .attach('file', Buffer.concat([Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n'), Buffer.from('\ntrailer << /Root 1 0 R >>\n%%EOF\n')]), { filename: 'lab.pdf', contentType: 'application/octet-stream' })
+      .expect(201);
+    const now = Date.now();
+    const changes = {
+      transfusions: { created: [{ id: randomUUID(), family_id: owner.family.id, date: now, volume_ml: 250, created_at: now, updated_at: now }], updated: [], deleted: [] },
+      documents: {
+        created: [{ id: randomUUID(), family_id: owner.family.id, name: 'lab', category: 'lab_result', file_url: file.body.file_url, mime_type: file.body.mime_type, size_bytes: file.body.size_bytes, created_at: now, updated_at: now }],
+        updated: [],
+        deleted: [],
+      },
+    };
+    const push = () => t.http().post('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).set('X-Device-Id', 'phone-1').send({ changes });
+    logged.length = 0;
+    // Called under the family lock, between the version bump's round trip and the writes'.
+    const held = holdNextCall(t.app.get(DocumentFileUrlValidator), 'assertFamilyFiles');
+    try {
+      const pushed = push().then((r) => r);
+      await held.reached;
+      const removed = new Promise((r) => (t.db.driver as unknown as { master: EventEmitter }).master.once('remove', r));
+      await terminateIdleInTransaction();
+      await removed;
+      held.release();
+      const res = await pushed;
+      expect([res.status, res.headers['retry-after'], res.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
+    } finally {
+      held.restore();
+    }
+    expect(logged.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
+    const before = JSON.parse((await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).expect(200)).text);
+    expect([before.changes.transfusions.created, before.changes.documents.created]).toEqual([[], []]);
+    await push().expect(200);
+    const after = JSON.parse((await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).expect(200)).text);
+    expect([after.changes.transfusions.created.length, after.changes.documents.created.length]).toEqual([1, 1]);
   });
 });
 
