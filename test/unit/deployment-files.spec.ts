@@ -88,6 +88,15 @@ describe('deployment files', () => {
     expect(compose).toMatch(/image: postgres:16/);
   });
 
+  it("the compose file's secrets live in docker/.env, which neither git nor the build context takes", () => {
+    // Every compose command interpolates the whole file, so the cron jobs and backups need them outside the first shell.
+    expect(compose).toMatch(/> docker\/\.env\)$/m);
+    // In a .dockerignore a pattern is anchored at the context root: `.env` alone left docker/.env in the context.
+    const ignored = readFileSync('docker/Dockerfile.dockerignore', 'utf8').split('\n');
+    expect(ignored).toContain('**/.env');
+    expect(readFileSync('.gitignore', 'utf8').split('\n')).toContain('.env'); // in .gitignore, at any depth
+  });
+
   it('the compose file has no default database password and publishes the API on loopback unless told otherwise', () => {
     const uses = [...compose.matchAll(/\$\{POSTGRES_PASSWORD([^}]*)\}/g)].map((m) => m[1]);
     expect(uses.length).toBeGreaterThanOrEqual(2); // the database's own setting and the app's DATABASE_URL
