@@ -97,6 +97,13 @@ describe('deployment files', () => {
     expect(readFileSync('.gitignore', 'utf8').split('\n')).toContain('.env'); // in .gitignore, at any depth
   });
 
+  it("both containers' logs are rotated: Docker's default driver keeps them whole, on the disk the volumes share", () => {
+    expect(compose).toMatch(/^x-logging: &logging\n {2}driver: json-file\n {2}options:\n {4}max-size: \d+m\n {4}max-file: "\d+"$/m);
+    const db = compose.slice(compose.indexOf('\n  db:'), compose.indexOf('\n  app:'));
+    const app = compose.slice(compose.indexOf('\n  app:'), compose.indexOf('\nvolumes:'));
+    for (const service of [db, app]) expect(service).toMatch(/^ {4}logging: \*logging$/m);
+  });
+
   it('the compose file has no default database password and publishes the API on loopback unless told otherwise', () => {
     const uses = [...compose.matchAll(/\$\{POSTGRES_PASSWORD([^}]*)\}/g)].map((m) => m[1]);
     expect(uses.length).toBeGreaterThanOrEqual(2); // the database's own setting and the app's DATABASE_URL
