@@ -21,9 +21,10 @@ import { PasswordResetTokens1764820000000 } from '../../migrations/1764820000000
 import { RefreshTokensExpiresAt1764830000000 } from '../../migrations/1764830000000-RefreshTokensExpiresAt.js';
 import { FamiliesRecordCount1764840000000 } from '../../migrations/1764840000000-FamiliesRecordCount.js';
 import { SyncHeldInEarlierLifeByInstallation1764850000000 } from '../../migrations/1764850000000-SyncHeldInEarlierLifeByInstallation.js';
+import { FilesCreatedByIndex1764860000000 } from '../../migrations/1764860000000-FilesCreatedByIndex.js';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list
  * works from the compiled app, the CLI and the TypeScript test run.
  */
-export const MIGRATIONS = [InitialSchema1764090000000, Files1764300000000, SyncDevices1764400000000, DemoSeededFamilies1764600000000, SyncDeviceSnapshots1764700000000, SyncRevivedRecords1764710000000, NormalizeEmails1764750000000, FamiliesDeletedAt1764750100000, UsersTokensValidAfter1764750200000, RefreshTokenRetry1764750300000, FamiliesInviteCodeNullable1764750400000, SyncRevivalSpans1764760000000, SyncJsonColumnsCompact1764760100000, SyncHeldInEarlierLife1764770000000, RefreshTokenAccessUsed1764780100000, SyncCursors1764780200000, SyncLastPushes1764790000000, AuthRateLimits1764800000000, SyncLastPushesOutliveAccounts1764810000000, PasswordResetTokens1764820000000, RefreshTokensExpiresAt1764830000000, FamiliesRecordCount1764840000000, SyncHeldInEarlierLifeByInstallation1764850000000];
+export const MIGRATIONS = [InitialSchema1764090000000, Files1764300000000, SyncDevices1764400000000, DemoSeededFamilies1764600000000, SyncDeviceSnapshots1764700000000, SyncRevivedRecords1764710000000, NormalizeEmails1764750000000, FamiliesDeletedAt1764750100000, UsersTokensValidAfter1764750200000, RefreshTokenRetry1764750300000, FamiliesInviteCodeNullable1764750400000, SyncRevivalSpans1764760000000, SyncJsonColumnsCompact1764760100000, SyncHeldInEarlierLife1764770000000, RefreshTokenAccessUsed1764780100000, SyncCursors1764780200000, SyncLastPushes1764790000000, AuthRateLimits1764800000000, SyncLastPushesOutliveAccounts1764810000000, PasswordResetTokens1764820000000, RefreshTokensExpiresAt1764830000000, FamiliesRecordCount1764840000000, SyncHeldInEarlierLifeByInstallation1764850000000, FilesCreatedByIndex1764860000000];

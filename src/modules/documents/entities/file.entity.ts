@@ -40,6 +40,7 @@ export class FileEntity {
   originalName: string | null;
 
   @ForeignKey(() => UserEntity, { name: 'files_created_by_fkey', onDelete: 'SET NULL' })
+  @Index('files_created_by_idx')
   @Column({ name: 'created_by', type: 'uuid', nullable: true })
   createdBy: string | null;
 
