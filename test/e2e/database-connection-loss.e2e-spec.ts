@@ -4,7 +4,6 @@
  * (57P01), idle_session_timeout (57P05). The request is answered 503 DATABASE_UNAVAILABLE with
  * Retry-After, nothing of it applied, and the process goes on.
  */
-import type { LoggerService } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import pg from 'pg';
@@ -15,14 +14,13 @@ import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { FamiliesService } from '../../src/modules/families/families.service.js';
 import { DocumentFileUrlValidator } from '../../src/modules/documents/document-file-url.validator.js';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
+import { capturingLogger } from '../setup/captured-logs.js';
 import { useTestApp } from '../setup/test-app.js';
 import { holdNextCall } from '../setup/wait.js';
 
 describe('a connection the app holds between statements, ended by the server', () => {
   const t = useTestApp();
-  const logged: Array<{ level: string; message: unknown; rest: unknown[] }> = [];
-  const capture = (level: string) => (message: unknown, ...rest: unknown[]) => logged.push({ level, message, rest });
-  const logger: LoggerService = { log: capture('log'), error: capture('error'), warn: capture('warn'), debug: capture('debug'), verbose: capture('verbose'), fatal: capture('fatal') };
+  const { logger, logged } = capturingLogger();
   beforeAll(() => t.app.useLogger(logger));
 
   /** Ends the app's one session that sits idle inside a transaction (the held request's), as an operator would. */

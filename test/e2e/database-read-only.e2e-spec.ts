@@ -5,7 +5,6 @@
  * taking work, reads go on, GET /health says the database is read-only.
  */
 import { jest } from '@jest/globals';
-import type { LoggerService } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import pg from 'pg';
 import { connectionName } from '../../src/database/connection-name.js';
 import { EmbeddedPostgres, SMART_SHUTDOWN } from '../../src/database/embedded-postgres.js';
 import { bearer, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
+import { capturingLogger } from '../setup/captured-logs.js';
 import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
 import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { cli, expectOneLineFailure } from '../setup/admin-cli.js';
@@ -32,9 +32,7 @@ describeOnEmbeddedRun('the app on a database demoted to a hot standby (read-only
   let url: string;
   let port: number;
   let owner: RegisteredUser;
-  const logged: Array<{ level: string; message: unknown; rest: unknown[] }> = [];
-  const capture = (level: string) => (message: unknown, ...rest: unknown[]) => logged.push({ level, message, rest });
-  const logger: LoggerService = { log: capture('log'), error: capture('error'), warn: capture('warn'), debug: capture('debug'), verbose: capture('verbose'), fatal: capture('fatal') };
+  const { logger, logged } = capturingLogger();
 
   beforeAll(async () => {
     dir = scratchDir('hemoday-standby-');

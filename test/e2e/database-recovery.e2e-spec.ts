@@ -2,13 +2,13 @@
  * The database restarts or drops the app's connections (a restart, a fail-over,
  * pg_terminate_backend): once it is back, the API, sync and "sync now" events work again by themselves.
  */
-import type { LoggerService } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { connectionName } from '../../src/database/connection-name.js';
 import { EmbeddedPostgres, SMART_SHUTDOWN } from '../../src/database/embedded-postgres.js';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
+import { capturingLogger } from '../setup/captured-logs.js';
 import { expectEnded, openEvents } from '../setup/event-stream.js';
 import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
 import { LISTENER_CHECK } from '../../src/modules/sync/sync-events.service.js';
@@ -26,9 +26,7 @@ describeOnEmbeddedRun('the app after the database restarts or drops its connecti
   let t: TestApp;
   let url: string;
   let port: number;
-  const logged: Array<{ level: string; message: unknown; rest: unknown[] }> = [];
-  const capture = (level: string) => (message: unknown, ...rest: unknown[]) => logged.push({ level, message, rest });
-  const logger: LoggerService = { log: capture('log'), error: capture('error'), warn: capture('warn'), debug: capture('debug'), verbose: capture('verbose'), fatal: capture('fatal') };
+  const { logger, logged } = capturingLogger();
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
 

@@ -2,10 +2,10 @@
  * GET /health while the database is down: 503 with a message that says so,
  * and a warning with the cause in the log, not an "unhandled error" with a stack.
  */
-import type { LoggerService } from '@nestjs/common';
 import { join } from 'node:path';
 import { EmbeddedPostgres, SMART_SHUTDOWN } from '../../src/database/embedded-postgres.js';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
+import { capturingLogger } from '../setup/captured-logs.js';
 import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun } from '../setup/test-runs.js';
@@ -17,9 +17,7 @@ describeOnEmbeddedRun('GET /health with the database down', () => {
   let dir: string;
   let server: EmbeddedPostgres;
   let t: TestApp;
-  const logged: Array<{ level: string; message: unknown; rest: unknown[] }> = [];
-  const capture = (level: string) => (message: unknown, ...rest: unknown[]) => logged.push({ level, message, rest });
-  const logger: LoggerService = { log: capture('log'), error: capture('error'), warn: capture('warn'), debug: capture('debug'), verbose: capture('verbose'), fatal: capture('fatal') };
+  const { logger, logged } = capturingLogger();
 
   beforeAll(async () => {
     dir = scratchDir('hemoday-health-');
