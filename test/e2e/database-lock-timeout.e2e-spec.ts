@@ -6,22 +6,16 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
-import { queryOnce, scratchDatabases } from '../setup/scratch-databases.js';
-import { createTestApp, type TestApp } from '../setup/test-app.js';
+import { queryOnce } from '../setup/scratch-databases.js';
+import { useScratchDatabaseApps } from '../setup/test-app.js';
 
 describe('the app on a database set lock_timeout', () => {
-  const scratch = scratchDatabases('hemoday_lock_timeout');
-  let t: TestApp | undefined;
-  beforeAll(() => scratch.open());
-  afterAll(async () => {
-    await t?.close();
-    await scratch.dropAll();
-  });
+  const scratch = useScratchDatabaseApps('hemoday_lock_timeout');
 
   it('a push waiting longer than lock_timeout for its family row answers 503 DATABASE_UNAVAILABLE with Retry-After (it answered 500), and goes through once the row is free', async () => {
-    const url = await scratch.create();
+    const url = await scratch.database();
     await queryOnce(url, `ALTER DATABASE ${new URL(url).pathname.slice(1)} SET lock_timeout = '200ms'`);
-    t = await createTestApp({ DATABASE_URL: url });
+    const t = await scratch.app({ DATABASE_URL: url });
     const owner = await registerFamily(t);
     const push = () =>
       t!

@@ -16,8 +16,8 @@ import { capturingLogger } from '../setup/captured-logs.js';
 import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
 import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { cli, expectOneLineFailure } from '../setup/admin-cli.js';
-import { queryOnce, scratchDatabases } from '../setup/scratch-databases.js';
-import { createTestApp, useTestApp, type TestApp } from '../setup/test-app.js';
+import { queryOnce } from '../setup/scratch-databases.js';
+import { createTestApp, useScratchDatabaseApps, useTestApp, type TestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun } from '../setup/test-runs.js';
 
 const transfusion = (familyId: string) => ({ id: randomUUID(), family_id: familyId, date: Date.now(), volume_ml: 250, created_at: Date.now(), updated_at: Date.now() });
@@ -117,22 +117,16 @@ describeOnEmbeddedRun('the app on a database demoted to a hot standby (read-only
 });
 
 describe('the app on a database set default_transaction_read_only', () => {
-  const scratch = scratchDatabases('hemoday_read_only');
-  let t: TestApp | undefined;
-  beforeAll(() => scratch.open());
-  afterAll(async () => {
-    await t?.close();
-    await scratch.dropAll();
-  });
+  const scratch = useScratchDatabaseApps('hemoday_read_only');
 
   it('a push answers 503 DATABASE_UNAVAILABLE with Retry-After; GET /health says the database is read-only', async () => {
-    const url = await scratch.create();
+    const url = await scratch.database();
     // Migrated by a first start; the second starts on the read-only database, as an instance restarted then would.
     const first = await createTestApp({ DATABASE_URL: url });
     const owner = await registerFamily(first);
     await first.close();
     await queryOnce(url, `ALTER DATABASE ${new URL(url).pathname.slice(1)} SET default_transaction_read_only = on`);
-    t = await createTestApp({ DATABASE_URL: url });
+    const t = await scratch.app({ DATABASE_URL: url });
     const push = await t
       .http()
       .post('/api/v1/sync?last_pulled_at=0')
@@ -145,17 +139,11 @@ describe('the app on a database set default_transaction_read_only', () => {
 });
 
 describe('the app on a database whose disk is full', () => {
-  const scratch = scratchDatabases('hemoday_disk_full');
-  let t: TestApp | undefined;
-  beforeAll(() => scratch.open());
-  afterAll(async () => {
-    await t?.close();
-    await scratch.dropAll();
-  });
+  const scratch = useScratchDatabaseApps('hemoday_disk_full');
 
   it('a push answers 503 DATABASE_UNAVAILABLE with Retry-After (it answered 500), nothing applied', async () => {
-    const url = await scratch.create();
-    t = await createTestApp({ DATABASE_URL: url });
+    const url = await scratch.database();
+    const t = await scratch.app({ DATABASE_URL: url });
     const owner = await registerFamily(t);
     // What PostgreSQL raises when it cannot extend a table's file (ENOSPC: disk_full, 53100), raised by
     // the server itself where a full disk would stop the push: filling a real disk needs a mount.

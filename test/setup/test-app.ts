@@ -10,6 +10,7 @@ import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp } from '../../src/configure-app.js';
 import { PasswordService, type PasswordHashCost } from '../../src/modules/auth/password.service.js';
+import { scratchDatabases } from './scratch-databases.js';
 
 /** What tests and factories use of a running app. */
 export interface RunningApp {
@@ -126,6 +127,29 @@ export function useTestApp(overrides: Record<string, string> = {}, options: Test
     http: () => started().http(),
     get db() {
       return started().app.get(DataSource);
+    },
+  };
+}
+
+/**
+ * For tests of the app on a database set up as the suite's must not be (`ALTER DATABASE … SET …`):
+ * registers, where it is called, the hooks that open the admin connection and, at the end, close the
+ * apps started with `app()` before dropping the databases made with `database()`.
+ */
+export function useScratchDatabaseApps(prefix: string): { database: () => Promise<string>; app: (env: Record<string, string>) => Promise<TestApp> } {
+  const scratch = scratchDatabases(prefix);
+  const apps: TestApp[] = [];
+  beforeAll(() => scratch.open());
+  afterAll(async () => {
+    for (const app of apps.splice(0)) await app.close();
+    await scratch.dropAll();
+  });
+  return {
+    database: () => scratch.create(),
+    app: async (env) => {
+      const app = await createTestApp(env);
+      apps.push(app);
+      return app;
     },
   };
 }
