@@ -222,6 +222,20 @@ describe('HTTP input handling and error shape (e2e)', () => {
     expect(answers[1].headers['x-request-id']).not.toBe(answers[0].headers['x-request-id']);
   });
 
+  // Found in review: bytes that break the body of a request pipelined behind the one in flight (its head
+  // arrived, its chunked framing did not parse) waited for that request's own answer, which never comes
+  // (its body never ends): the connection stayed open, the 400 unsent, past the test's 60 s timeout.
+  it('a request pipelined behind another whose body breaks its framing: the first is answered, then that request 400, the connection closed', async () => {
+    const user = await registerFamily(t);
+    const answers = await answersOn(
+      `GET /api/v1/families/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${user.token}\r\n\r\n` +
+        'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\nzz\r\n',
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 400]);
+    expectErrorShape({ ...answers[1], body: JSON.parse(answers[1].body) }, 400);
+    expect(answers[1].headers.connection).toBe('close');
+  });
+
   it('after a HEAD, the same: the HEAD\'s own answer (no body), then the 400 for the bytes, with its body', async () => {
     const answers = await answersOn('HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n{"not":"http"}');
     expect(answers.map((a) => [a.status, a.body === '' ? 'no body' : JSON.parse(a.body).details])).toEqual([

@@ -45,22 +45,30 @@ export function answerUnreadableRequestsInShape(server: Server, logger: Pino): v
     // Bytes that cannot be parsed after a whole request (pipelined on a kept-alive connection): they are
     // a request of their own, refused once the answers in flight have gone out, in order. Answered at
     // once, the 400 went out as the answer to the request in flight, which was carried out all the same.
-    if (inFlight?.req.complete) {
+    // When they broke the body of a request whose head had arrived (pipelined behind the one in flight),
+    // that request is the one refused, once the answers before it have gone out: its body never ends, so
+    // waiting for its own answer held the connection open, the 400 unsent (over 60 s in the test; found in review).
+    const broken = requestBeingRead(socket);
+    if (inFlight?.req.complete && inFlight.req !== broken) {
       socket.pause();
-      afterAnswersInFlight(socket, () => refuse(socket, error, status, randomUUID(), false));
+      afterAnswersBefore(socket, broken, () => {
+        const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+        answer(socket, error, status, current?.writableFinished ? undefined : (current ?? undefined));
+      });
       return;
     }
-    if (inFlight?.headersSent) {
-      socket.destroy();
-      return;
-    }
+    answer(socket, error, status, inFlight);
+  });
+  /** The 400 (408, 431) for what could not be read, as the answer to the request on the connection if there is one. */
+  const answer = (socket: Duplex, error: NodeJS.ErrnoException, status: number, inFlight: ServerResponse | undefined) => {
+    if (inFlight?.headersSent) return void socket.destroy();
     // A request already routed (its body timed out) keeps its id, and its own log line reports it
     // (requestLogging, which reads the error the socket is destroyed with, as Node's default does).
     const routedId = inFlight?.getHeader('x-request-id');
     const reqId = typeof routedId === 'string' ? routedId : randomUUID();
     // The client reads this as the answer to the request it is waiting for: no body if that is a HEAD.
     refuse(socket, error, status, reqId, inFlight?.req.method === 'HEAD', !inFlight);
-  });
+  };
   const refuse = (socket: Duplex, error: NodeJS.ErrnoException, status: number, reqId: string, toHead: boolean, logged = true) => {
     if (socket.destroyed || !socket.writable) return void socket.destroy();
     const body = errorBody(status, status === 408 ? 'The request did not arrive in time' : 'The request could not be read as HTTP');
@@ -92,10 +100,20 @@ export function refuseMissingHost(req: Request, res: Response, next: NextFunctio
   next(new DomainError(ErrorCode.MALFORMED_REQUEST, 'An HTTP/1.1 request must have a Host header'));
 }
 
-/** Runs `then` once every answer queued on the connection has gone out (or the connection has closed). */
-function afterAnswersInFlight(socket: Duplex, then: () => void): void {
+/** The request whose head has arrived and whose body is still being read on the connection, if any. */
+function requestBeingRead(socket: Duplex): IncomingMessage | undefined {
+  const incoming = (socket as Duplex & { parser?: { incoming?: IncomingMessage | null } | null }).parser?.incoming;
+  return incoming && !incoming.complete ? incoming : undefined;
+}
+
+/**
+ * Runs `then` once every answer queued on the connection before `request`'s has gone out (all of
+ * them without a `request`; `request`'s too if it is already under way, not waiting for its body),
+ * or the connection has closed.
+ */
+function afterAnswersBefore(socket: Duplex, request: IncomingMessage | undefined, then: () => void): void {
   const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (socket.destroyed || !current || current.writableFinished) return then();
+  if (socket.destroyed || !current || current.writableFinished || (current.req === request && !current.headersSent)) return then();
   // After 'close' Node has detached the answer and handed the connection to the next one queued, if any.
-  current.once('close', () => setImmediate(() => afterAnswersInFlight(socket, then)));
+  current.once('close', () => setImmediate(() => afterAnswersBefore(socket, request, then)));
 }
