@@ -25,7 +25,8 @@ import { runPendingMigrations } from './migration-runner.js';
         }),
         // Start-up fails at once on a failing migration (it would fail again) and on the embedded server
         // (it is up by now); server.ts then logs one line and stops the embedded PostgreSQL. Only an external
-        // server that is not accepting connections yet (a container starting beside us) is waited for: 5 tries, ~8 s.
+        // server not taking work yet is waited for, 5 tries, ~8 s: not accepting connections (a container
+        // starting beside us), or refusing the migrations' writes for now (a standby being promoted, a full disk).
         retryAttempts: db.url ? 5 : 0,
         retryDelay: 2000,
         // Each "Unable to connect to the database … Retrying (n)" line names its cause (refused, timed out, bad password).
