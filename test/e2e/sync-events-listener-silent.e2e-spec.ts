@@ -10,15 +10,25 @@ import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun } from '../setup/test-runs.js';
 
 const sockets = new Set<Socket>();
-// Accepts, reads, never answers: PostgreSQL's reply to the start-up packet never comes.
-const silent = createServer((socket) => {
-  sockets.add(socket);
-  socket.on('close', () => sockets.delete(socket));
-  socket.resume();
-});
+/** PostgreSQL's "authentication ok" then "ready for query": what a server that took the connection answers to its start-up packet. */
+const READY = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x5a, 0, 0, 0, 5, 0x49]);
+// Accepts, reads, never answers (PostgreSQL's reply to the start-up packet never comes), or, `afterStartUp`,
+// answers the start-up and then nothing (the LISTEN's answer never comes).
+const silentServer = (afterStartUp: boolean) =>
+  createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    if (afterStartUp) socket.once('data', () => socket.write(READY));
+    socket.resume();
+  });
 
 // What the process does with a silent server, not SQL: the DATABASE_URL run would repeat it (test/setup/test-runs.ts).
-describeOnEmbeddedRun('the "sync now" listener on a database that never answers', () => {
+describeOnEmbeddedRun.each([
+  ['never answers', false],
+  ['answers the start-up, then never again', true],
+])('the "sync now" listener on a database that %s', (_, afterStartUp) => {
+  const silent = silentServer(afterStartUp);
   // Made in beforeAll: a skipped describe (the DATABASE_URL run) still runs its body, never its afterAll.
   let t: TestApp | undefined;
   beforeAll(async () => {
@@ -32,6 +42,7 @@ describeOnEmbeddedRun('the "sync now" listener on a database that never answers'
     await new Promise((r) => silent.close(r));
   });
 
+  // The second found in review: the timeout covered the connection only, and a LISTEN never answered held the stream.
   it('a stream is refused 503 DATABASE_UNAVAILABLE with Retry-After once the connection timeout passes', async () => {
     const owner = await registerFamily(t!);
     const timeout = LISTENER_CONNECT_TIMEOUT.ms;

@@ -245,14 +245,22 @@ export class SyncEventsService implements OnApplicationShutdown {
       // which isDatabaseUnavailable knows (503).
       throw error.message === 'timeout expired' ? new Error(`timeout exceeded when trying to connect (${LISTENER_CONNECT_TIMEOUT.ms} ms)`) : error;
     });
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await client.query(`LISTEN ${FAMILY_SYNC_CHANNEL}; LISTEN ${MEMBERSHIP_CHANNEL}`);
+      // Within the same time as the connection: a server that took the connection and then never answers
+      // (a pooler whose backend hangs) held every stream waiting for the listener as long as TCP kept trying.
+      const silent = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timeout exceeded when trying to connect (LISTEN not answered within ${LISTENER_CONNECT_TIMEOUT.ms} ms)`)), LISTENER_CONNECT_TIMEOUT.ms);
+      });
+      await Promise.race([client.query(`LISTEN ${FAMILY_SYNC_CHANNEL}; LISTEN ${MEMBERSHIP_CHANNEL}`), silent]);
     } catch (error) {
       // Connected, but refused LISTEN (a hot standby: "cannot execute LISTEN during recovery"): the
       // client was left open, one more connection for each stream asked for, until the server had
-      // none left (found by review).
-      await client.end().catch(() => undefined);
+      // none left (found by review). Destroyed, not end()ed: end() waits for a server that may not answer.
+      destroyConnection(client);
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
     listening = true;
     check = setInterval(() => void this.closeIfSilent(client), LISTENER_CHECK.everyMs).unref();
@@ -276,9 +284,13 @@ export class SyncEventsService implements OnApplicationShutdown {
     ]).finally(() => clearTimeout(timer));
     if (answered || this.closed) return;
     this.logger.warn(`sync event listener did not answer within ${LISTENER_CHECK.answerWithinMs} ms; closing it`);
-    // Not end(): it waits for the server to acknowledge, which a vanished server never does.
-    (client as unknown as { connection: { stream: Socket } }).connection.stream.destroy();
+    destroyConnection(client);
   }
+}
+
+/** Closes a client's socket at once. Not end(): it waits for the server to acknowledge, which a vanished server never does. */
+function destroyConnection(client: pg.Client): void {
+  (client as unknown as { connection: { stream: Socket } }).connection.stream.destroy();
 }
 
 function syncEvent(version: number): MessageEvent {
