@@ -149,7 +149,7 @@ export class S3FileStorage implements FileStorage {
         new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
       );
       const body = result.Body as Readable & { socket?: Socket | null };
-      if (range && !answersRange(result.ContentRange, range)) {
+      if (range && !answersRange(result, range)) {
         // A store (or a proxy before it) that ignores Range answers the whole object: served as the part,
         // its first bytes would be spliced into a resumed download at the wrong offset, a corrupted scan.
         body.destroy();
@@ -287,7 +287,11 @@ function unavailableReason(error: unknown): string | undefined {
   return unreachable ? `${text || String(name)}${attempts}` : undefined;
 }
 
-/** Whether a GetObject's Content-Range is the range asked (`bytes <start>-<end>/<size>`). */
-function answersRange(contentRange: string | undefined, range: ByteRange): boolean {
-  return contentRange?.startsWith(`bytes ${range.start}-${range.end}/`) === true;
+/**
+ * Whether a GetObject answered the range asked: its Content-Range says so (`bytes <start>-<end>/<size>`), or,
+ * without one (a 200), its body is exactly those bytes, the whole object being the range.
+ */
+function answersRange(answer: { ContentRange?: string; ContentLength?: number }, range: ByteRange): boolean {
+  if (answer.ContentRange !== undefined) return answer.ContentRange.startsWith(`bytes ${range.start}-${range.end}/`);
+  return range.start === 0 && answer.ContentLength === range.end + 1;
 }
