@@ -27,7 +27,6 @@ export function answerUnreadableRequestsInShape(server: Server, logger: Pino): v
   // had an empty body, no request id and no log line).
   (server as Server & { requireHostHeader: boolean }).requireHostHeader = false;
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    // As Node's default: answer only if the socket can take it and no answer has started on it.
     const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
     // Bytes after a request sent with `Connection: close`: no request (RFC 9112 §9.6: not processed).
     // The answers in flight go out, and Node closes the connection after the one that asked for it;
@@ -61,6 +60,7 @@ export function answerUnreadableRequestsInShape(server: Server, logger: Pino): v
   });
   /** The 400 (408, 431) for what could not be read, as the answer to the request on the connection if there is one. */
   const answer = (socket: Duplex, error: NodeJS.ErrnoException, status: number, inFlight: ServerResponse | undefined) => {
+    // As Node's default: no answer once one has started on the connection.
     if (inFlight?.headersSent) return void socket.destroy();
     // A request already routed (its body timed out) keeps its id, and its own log line reports it
     // (requestLogging, which reads the error the socket is destroyed with, as Node's default does).
