@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { contentDisposition, downloadName } from './content-disposition.js';
 import { DocumentsErrors } from './documents.errors.js';
 import { FilesRepository } from './files.repository.js';
-import { etagMatches, etagMatchesStrongly, modifiedAfter, notModifiedSince, parseRange } from './http-range.js';
+import { etagMatches, etagMatchesStrongly, fileEtag, modifiedAfter, notModifiedSince, parseRange } from './http-range.js';
 import { FILE_STORAGE, type FileStorage, StorageObjectNotFoundError } from './storage/file-storage.js';
 
 export interface DownloadConditions {
@@ -36,7 +36,7 @@ export class FilesService {
   async prepareDownload(id: string, conditions: DownloadConditions): Promise<DownloadPlan> {
     const file = await this.files.findOne({ id });
     if (!file) throw DocumentsErrors.fileNotFound();
-    const etag = `"${file.sha256}"`;
+    const etag = fileEtag(file.sha256);
     const size = file.sizeBytes;
     const common: Record<string, string> = {
       ETag: etag,

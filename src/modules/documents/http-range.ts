@@ -29,6 +29,11 @@ export function parseRange(header: string | undefined, size: number): RangeReque
   return { kind: 'range', range: { start, end } };
 }
 
+/** A file's ETag, strong (its bytes never change): its quoted sha256. The download sends it, the upload's 201 names it. */
+export function fileEtag(sha256: string): string {
+  return `"${sha256}"`;
+}
+
 /**
  * True when an If-Match header matches the file's strong ETag (RFC 9110 §13.1.1): `*` (the file
  * exists), or one of the listed entity-tags by strong comparison — a weak tag (W/"…") never matches.

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { DocumentsErrors } from './documents.errors.js';
 import type { UploadResponse } from './dto/upload.response.js';
 import type { DownloadConditions, DownloadPlan } from './files.service.js';
+import { fileEtag } from './http-range.js';
 
 /** Writes a DownloadPlan to the response, streaming the body. */
 export async function sendDownload(res: Response, plan: DownloadPlan): Promise<void> {
@@ -48,6 +49,6 @@ export function downloadConditions(req: Request): DownloadConditions {
  * no download matches: an If-Match with it got 412, an If-None-Match never a 304.
  */
 export function describeCreatedFile(res: Response, uploaded: UploadResponse): UploadResponse {
-  res.location(uploaded.file_url).set('ETag', `"${uploaded.sha256}"`);
+  res.location(uploaded.file_url).set('ETag', fileEtag(uploaded.sha256));
   return uploaded;
 }
