@@ -80,7 +80,7 @@ export class HealthService implements OnApplicationShutdown {
       }, ms);
     });
     try {
-      return await Promise.race([this.selectOneWithRetry(deadline), timedOut]);
+      return await Promise.race([this.askWritableWithRetry(deadline), timedOut]);
     } catch (error) {
       this.drop();
       throw error;
@@ -93,16 +93,16 @@ export class HealthService implements OnApplicationShutdown {
    * A kept connection may have been closed since the last check without a word (the server restarted,
    * an idle timeout, a fail-over): that is no outage, and only a new connection failing too is.
    */
-  private async selectOneWithRetry(deadline: { passed: boolean }): Promise<WritableState> {
+  private async askWritableWithRetry(deadline: { passed: boolean }): Promise<WritableState> {
     const kept = this.connection !== undefined;
     try {
-      return await this.selectOne();
+      return await this.askWritable();
     } catch (error) {
       // Past the deadline the check has answered 503 already, and its connection was dropped for it.
       if (deadline.passed) throw error;
       this.drop();
       if (!kept || this.closed) throw error;
-      return await this.selectOne();
+      return await this.askWritable();
     }
   }
 
@@ -111,7 +111,7 @@ export class HealthService implements OnApplicationShutdown {
    * session's: a database made read-only by `ALTER DATABASE … SET default_transaction_read_only` after
    * this connection opened is seen once it is replaced; a standby, or `ALTER SYSTEM` and a reload, at once.
    */
-  private async selectOne(): Promise<WritableState> {
+  private async askWritable(): Promise<WritableState> {
     const { client, ready } = (this.connection ??= this.connect());
     await ready;
     const { rows } = await client.query<{ standby: boolean; read_only: string }>(
