@@ -12,15 +12,18 @@ import pg from 'pg';
 import { connectionName } from '../../src/database/connection-name.js';
 import { EmbeddedPostgres, SMART_SHUTDOWN } from '../../src/database/embedded-postgres.js';
 import { bearer, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
+import { changesOf, newTransfusion, push } from '../factories/sync.factory.js';
 import { capturingLogger } from '../setup/captured-logs.js';
 import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
 import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { cli, expectOneLineFailure } from '../setup/admin-cli.js';
 import { queryOnce } from '../setup/scratch-databases.js';
-import { createTestApp, useScratchDatabaseApps, useTestApp, type TestApp } from '../setup/test-app.js';
+import { createTestApp, type RunningApp, useScratchDatabaseApps, useTestApp, type TestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun } from '../setup/test-runs.js';
 
-const transfusion = (familyId: string) => ({ id: randomUUID(), family_id: familyId, date: Date.now(), volume_ml: 250, created_at: Date.now(), updated_at: Date.now() });
+/** A first push of one new transfusion by `owner`. */
+const pushTransfusion = (app: RunningApp, owner: RegisteredUser) =>
+  push(app, { token: owner.token, familyId: owner.family.id }, 0, changesOf('transfusions', { created: [newTransfusion()] }));
 
 // On an embedded server of its own (it restarts it as a standby), never the suite's database: a
 // DATABASE_URL run would repeat it exactly (test/setup/test-runs.ts).
@@ -42,7 +45,7 @@ describeOnEmbeddedRun('the app on a database demoted to a hot standby (read-only
     t = await createTestApp({ DATABASE_URL: url });
     t.app.useLogger(logger);
     owner = await registerFamily(t);
-    await t.http().post('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).send({ changes: { transfusions: { created: [transfusion(owner.family.id)], updated: [], deleted: [] } } }).expect(200);
+    await pushTransfusion(t, owner).expect(200);
     // The same cluster, started again in standby mode (standby.signal, no primary to follow): what a
     // demoted primary is. The app's connections are cut by the stop and made again to the standby.
     const smart = SMART_SHUTDOWN.ms;
@@ -65,12 +68,8 @@ describeOnEmbeddedRun('the app on a database demoted to a hot standby (read-only
   });
 
   it('a push, a sign-up and a REST write answer 503 DATABASE_UNAVAILABLE with Retry-After (not 500), logged as a warning; reads still answer', async () => {
-    const push = await t
-      .http()
-      .post('/api/v1/sync?last_pulled_at=0')
-      .set(bearer(owner.token))
-      .send({ changes: { transfusions: { created: [transfusion(owner.family.id)], updated: [], deleted: [] } } });
-    expect([push.status, push.headers['retry-after'], push.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
+    const pushed = await pushTransfusion(t, owner);
+    expect([pushed.status, pushed.headers['retry-after'], pushed.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
     const register = await t.http().post('/api/v1/auth/register').send({ email: `${randomUUID()}@example.com`, password: 'correct horse battery staple', name: 'Late' });
     expect([register.status, register.body.details?.code]).toEqual([503, 'DATABASE_UNAVAILABLE']);
     const patch = await t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ notes: 'on a standby' });
@@ -127,12 +126,8 @@ describe('the app on a database set default_transaction_read_only', () => {
     await first.close();
     await queryOnce(url, `ALTER DATABASE ${new URL(url).pathname.slice(1)} SET default_transaction_read_only = on`);
     const t = await scratch.app({ DATABASE_URL: url });
-    const push = await t
-      .http()
-      .post('/api/v1/sync?last_pulled_at=0')
-      .set(bearer(owner.token))
-      .send({ changes: { transfusions: { created: [transfusion(owner.family.id)], updated: [], deleted: [] } } });
-    expect([push.status, push.headers['retry-after'], push.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
+    const pushed = await pushTransfusion(t, owner);
+    expect([pushed.status, pushed.headers['retry-after'], pushed.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
     const health = await t.http().get('/health');
     expect([health.status, health.body.message]).toEqual([503, 'Database read-only']);
   });
@@ -153,12 +148,8 @@ describe('the app on a database whose disk is full', () => {
          BEGIN RAISE EXCEPTION 'could not extend file "base/1/2": No space left on device' USING ERRCODE = 'disk_full'; END $$;
        CREATE TRIGGER full_disk BEFORE INSERT ON transfusions FOR EACH ROW EXECUTE FUNCTION full_disk()`,
     );
-    const push = await t
-      .http()
-      .post('/api/v1/sync?last_pulled_at=0')
-      .set(bearer(owner.token))
-      .send({ changes: { transfusions: { created: [transfusion(owner.family.id)], updated: [], deleted: [] } } });
-    expect([push.status, push.headers['retry-after'], push.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
+    const pushed = await pushTransfusion(t, owner);
+    expect([pushed.status, pushed.headers['retry-after'], pushed.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
     const pulled = await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).expect(200);
     expect(JSON.parse(pulled.text).changes.transfusions.created).toEqual([]);
   });

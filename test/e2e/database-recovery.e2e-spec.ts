@@ -2,20 +2,18 @@
  * The database restarts or drops the app's connections (a restart, a fail-over,
  * pg_terminate_backend): once it is back, the API, sync and "sync now" events work again by themselves.
  */
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { connectionName } from '../../src/database/connection-name.js';
 import { EmbeddedPostgres, SMART_SHUTDOWN } from '../../src/database/embedded-postgres.js';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
+import { changesOf, newTransfusion, push } from '../factories/sync.factory.js';
 import { capturingLogger } from '../setup/captured-logs.js';
 import { expectEnded, openEvents } from '../setup/event-stream.js';
 import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
 import { LISTENER_CHECK } from '../../src/modules/sync/sync-events.service.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun } from '../setup/test-runs.js';
-
-const transfusion = (familyId: string) => ({ id: randomUUID(), family_id: familyId, date: Date.now(), volume_ml: 250, created_at: Date.now(), updated_at: Date.now() });
 
 // On an embedded server of its own (it stops, restarts and freezes it), never the suite's database:
 // a DATABASE_URL run would repeat it exactly (test/setup/test-runs.ts).
@@ -50,12 +48,7 @@ describeOnEmbeddedRun('the app after the database restarts or drops its connecti
 
   /** Pushes one new transfusion of `owner`'s family; the version it was given. */
   async function pushTransfusion(owner: { token: string; family: { id: string } }): Promise<number> {
-    const pushed = await t
-      .http()
-      .post('/api/v1/sync?last_pulled_at=0')
-      .set(bearer(owner.token))
-      .send({ changes: { transfusions: { created: [transfusion(owner.family.id)], updated: [], deleted: [] } } })
-      .expect(200);
+    const pushed = await push(t, { token: owner.token, familyId: owner.family.id }, 0, changesOf('transfusions', { created: [newTransfusion()] })).expect(200);
     return pushed.body.timestamp;
   }
 

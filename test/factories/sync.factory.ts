@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { RunningApp } from '../setup/test-app.js';
 import { withFamilyId } from '../sync-client/family.js';
@@ -35,6 +36,12 @@ export function emptyChanges(): Changes {
 /** Every table empty but `table`, which gets `part`. */
 export function changesOf(table: string, part: Partial<TableChanges>): Changes {
   return { ...emptyChanges(), [table]: { created: [], updated: [], deleted: [], ...part } };
+}
+
+/** A new transfusion record, as a phone creates it (no family_id: push gives it the caller's). */
+export function newTransfusion(): Record<string, unknown> {
+  const now = Date.now();
+  return { id: randomUUID(), date: now, volume_ml: 250, created_at: now, updated_at: now };
 }
 
 export type PullQuery = Record<string, string | number | null>;
