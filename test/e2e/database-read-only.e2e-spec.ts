@@ -10,11 +10,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { connectionName } from '../../src/database/connection-name.js';
-import { EmbeddedPostgres, SMART_SHUTDOWN } from '../../src/database/embedded-postgres.js';
+import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { bearer, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { changesOf, newTransfusion, push } from '../factories/sync.factory.js';
 import { capturingLogger } from '../setup/captured-logs.js';
-import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
+import { freePort, removeDir, scratchDir, stopUnderTheApp } from '../setup/service-process.js';
 import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { cli, expectOneLineFailure } from '../setup/admin-cli.js';
 import { queryOnce } from '../setup/scratch-databases.js';
@@ -48,13 +48,7 @@ describeOnEmbeddedRun('the app on a database demoted to a hot standby (read-only
     await pushTransfusion(t, owner).expect(200);
     // The same cluster, started again in standby mode (standby.signal, no primary to follow): what a
     // demoted primary is. The app's connections are cut by the stop and made again to the standby.
-    const smart = SMART_SHUTDOWN.ms;
-    SMART_SHUTDOWN.ms = 0;
-    try {
-      await server.stop();
-    } finally {
-      SMART_SHUTDOWN.ms = smart;
-    }
+    await stopUnderTheApp(server);
     writeFileSync(join(server.dataDir, 'standby.signal'), '');
     server = new EmbeddedPostgres({ dataDir: join(dir, 'postgres'), port, database: 'standby' });
     expect(await server.start()).toBe(url);

@@ -5,12 +5,12 @@
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { connectionName } from '../../src/database/connection-name.js';
-import { EmbeddedPostgres, SMART_SHUTDOWN } from '../../src/database/embedded-postgres.js';
+import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { changesOf, newTransfusion, push } from '../factories/sync.factory.js';
 import { capturingLogger } from '../setup/captured-logs.js';
 import { expectEnded, openEvents } from '../setup/event-stream.js';
-import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
+import { freePort, removeDir, scratchDir, stopUnderTheApp } from '../setup/service-process.js';
 import { LISTENER_CHECK } from '../../src/modules/sync/sync-events.service.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun } from '../setup/test-runs.js';
@@ -117,15 +117,7 @@ describeOnEmbeddedRun('the app after the database restarts or drops its connecti
     const owner = await registerFamily(t);
     const open = await openEvents(t, owner.token);
     await open.waitFor((e) => e.type === 'sync');
-    // The app's idle pool never ends its sessions by itself: a smart shutdown would wait its 3 s, then
-    // cut them off (fast shutdown) all the same. Cut off at once.
-    const smart = SMART_SHUTDOWN.ms;
-    SMART_SHUTDOWN.ms = 0;
-    try {
-      await server.stop();
-    } finally {
-      SMART_SHUTDOWN.ms = smart;
-    }
+    await stopUnderTheApp(server);
     await expectEnded(open, 'the server stopped');
     const api = await t.http().get('/api/v1/families/me').set(bearer(owner.token));
     expect([api.status, api.headers['retry-after']]).toEqual([503, '5']);

@@ -3,10 +3,10 @@
  * and a warning with the cause in the log, not an "unhandled error" with a stack.
  */
 import { join } from 'node:path';
-import { EmbeddedPostgres, SMART_SHUTDOWN } from '../../src/database/embedded-postgres.js';
+import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { capturingLogger } from '../setup/captured-logs.js';
-import { freePort, removeDir, scratchDir } from '../setup/service-process.js';
+import { freePort, removeDir, scratchDir, stopUnderTheApp } from '../setup/service-process.js';
 import { createTestApp, type TestApp } from '../setup/test-app.js';
 import { describeOnEmbeddedRun } from '../setup/test-runs.js';
 
@@ -30,20 +30,6 @@ describeOnEmbeddedRun('GET /health with the database down', () => {
     await server?.stop();
     if (dir) removeDir(dir);
   });
-
-  /**
-   * The app's idle pool never ends its sessions by itself: a smart shutdown would wait its 3 s, then cut
-   * them off (fast shutdown) all the same. Cut off at once.
-   */
-  async function stopUnderTheApp(db: EmbeddedPostgres): Promise<void> {
-    const smart = SMART_SHUTDOWN.ms;
-    SMART_SHUTDOWN.ms = 0;
-    try {
-      await db.stop();
-    } finally {
-      SMART_SHUTDOWN.ms = smart;
-    }
-  }
 
   it('answers 503 "Database unreachable" and logs the cause at warn; the API answers 503 DATABASE_UNAVAILABLE with Retry-After', async () => {
     await t.http().get('/health').expect(200);

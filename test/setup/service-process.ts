@@ -7,6 +7,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { type EmbeddedPostgres, SMART_SHUTDOWN } from '../../src/database/embedded-postgres.js';
 
 /** HEMODAY_MAIN: another build to run the same tests against (e.g. the last commit's, to see them fail). */
 export const MAIN = resolve(process.env.HEMODAY_MAIN ?? 'dist/main.js');
@@ -208,3 +209,19 @@ export async function stopAll(): Promise<void> {
   started.length = 0;
   groups.clear();
 }
+
+/**
+ * Stops an embedded server under an app that is still running: its idle pool never ends its sessions
+ * by itself, so a smart shutdown would wait its 3 s, then cut them off (fast shutdown) all the same.
+ * Cut off at once.
+ */
+export async function stopUnderTheApp(db: EmbeddedPostgres): Promise<void> {
+  const smart = SMART_SHUTDOWN.ms;
+  SMART_SHUTDOWN.ms = 0;
+  try {
+    await db.stop();
+  } finally {
+    SMART_SHUTDOWN.ms = smart;
+  }
+}
+
