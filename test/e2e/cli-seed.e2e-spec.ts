@@ -350,6 +350,22 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
     expect(run.stdout).toMatch(/^Seeded 3 families with 1 month of history in /m);
   });
 
+  // Found by review: past 10 families the summary lists three and said of the rest "all with the same
+  // password", also of accounts an earlier run had made, which kept theirs.
+  itOnEmbeddedRun('seed --families past 10: the accounts not listed are told apart, created with this password or existing with their own', async () => {
+    const email = uniqueEmail('many');
+    const [local, domain] = email.split('@');
+    expect((await cli(['seed', '--email', email, '--families', '3', '--months', '1', '--password', 'first-password-1'])).code).toBe(0);
+    const run = await cli(['seed', '--email', email, '--families', '12', '--months', '1', '--password', 'second-password-2']);
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    expect(run.stdout).toContain(
+      `  (9 more: ${local}+<n>@${domain}, 8 created with password second-password-2; 1 existed already, password unchanged: ${local}+3@${domain})`,
+    );
+    const signIn = (password: string) => login(`${local}+3@${domain}`, password);
+    expect((await signIn('first-password-1')).status).toBe(200);
+    expect((await signIn('second-password-2')).status).toBe(401);
+  });
+
   // The admin and migration CLIs share this (src/database/command-exit.ts). A second Ctrl-C used to
   // take Node's default action in the admin CLI and kill it midway, leaving its PostgreSQL running.
   itOnEmbeddedRun('Ctrl-C (twice) during a seed on its own embedded PostgreSQL: exit 130 after the database has stopped', async () => {

@@ -109,7 +109,7 @@ export class SeedCommand extends CommandRunner {
       console.log(`  invite code: ${r.inviteCode}`);
       if (r !== shown[shown.length - 1]) console.log('');
     }
-    if (shown.length < results.length) console.log(`  (${results.length - shown.length} more: ${emailPattern(options.email)}, all with the same password)`);
+    if (shown.length < results.length) console.log(`  (${results.length - shown.length} more: ${emailPattern(options.email)}, ${hiddenPasswords(results.filter((r) => !shown.includes(r)), options.password)})`);
   }
 
   @Option({ flags: '--email <email>', description: `email of the demo user (numbered for --families > 1)`, defaultValue: DEFAULT_SEED_EMAIL })
@@ -153,6 +153,20 @@ function count(n: number, singular: string, plural = `${singular}s`): string {
 
 function total(result: SeededFamily): number {
   return SEEDED_TABLES.reduce((n, t) => n + result.written[t], 0);
+}
+
+/**
+ * The passwords of the accounts the summary does not list one by one. Found by review: it said "all with
+ * the same password" even when some of them existed before this run and kept their own, so an operator
+ * handed out a password that did not open them (`--families 3`, then `--families 12` with another one).
+ */
+function hiddenPasswords(hidden: SeededFamily[], password: string): string {
+  const existed = hidden.filter((r) => !r.userCreated);
+  const created = hidden.length - existed.length;
+  if (!existed.length) return `all created with password ${password}`;
+  const named = existed.slice(0, 3).map((r) => r.email).join(', ') + (existed.length > 3 ? ` and ${existed.length - 3} more` : '');
+  const kept = `${count(existed.length, 'existed', 'existed')} already, password unchanged: ${named}`;
+  return created ? `${created} created with password ${password}; ${kept}` : `all ${kept}`;
 }
 
 function emailPattern(email: string): string {
