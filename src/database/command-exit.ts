@@ -2,6 +2,9 @@ import { stopEmbeddedDatabase } from './database-url.js';
 
 let stopping = false;
 
+/** The signals that stop a command (exitCommandOnSignals): Ctrl-C, a service manager's stop, the terminal closing. */
+export const COMMAND_STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 /** Whether the command is on its way out (a signal arrived, or exitCommand was called). */
 export function commandStopping(): boolean {
   return stopping;
@@ -26,7 +29,7 @@ export async function exitCommand(code: number): Promise<never> {
  * found it stale.
  */
 export function exitCommandOnSignals(): void {
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  for (const signal of COMMAND_STOP_SIGNALS) {
     process.on(signal, () => {
       if (stopping) return;
       console.error(`\ninterrupted (${signal})`);

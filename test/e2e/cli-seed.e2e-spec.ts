@@ -412,6 +412,25 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
     }
   });
 
+  // Found by review: as for a failure (above), the accounts a run made before Ctrl-C or a SIGTERM stay,
+  // and the re-run keeps their password; the interrupted run said nothing of them.
+  itOnEmbeddedRun('a seed interrupted after making accounts prints them with their password before it exits', async () => {
+    const email = uniqueEmail('sigterm');
+    const run = startProcess(process.execPath, [CLI, 'seed', '--email', email, '--families', '200', '--months', '1', '--password-stdin'], {
+      DATABASE_URL: process.env.TEST_DATABASE_URL,
+      DATA_DIR: cliDataDir,
+      LOG_LEVEL: 'warn',
+    });
+    run.child.stdin!.end('piped-password-9\n');
+    await run.waitFor(/^seed 1\/200: /, 90_000);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(130);
+    const told = /^Seed interrupted; (\d+) demo accounts? (?:was|were) created before it, with this password/m.exec(run.output());
+    expect(told).not.toBeNull();
+    expect(credentials(run.output())).toMatchObject({ email, password: 'piped-password-9' });
+    expect((await login(email, 'piped-password-9')).status).toBe(200);
+  });
+
   const hasScript = existsSync('/usr/bin/script');
   (hasScript ? itOnEmbeddedRun : it.skip)('on a terminal (util-linux script gives it one): a progress bar redrawn in place', async () => {
     const email = uniqueEmail('tty');

@@ -1,5 +1,6 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { parseIntegerOption, PASSWORD_ARGUMENT_WARNING, PASSWORD_STDIN_DESCRIPTION, readPassword, type PasswordOptions } from '../account-input.js';
+import { COMMAND_STOP_SIGNALS } from '../../database/command-exit.js';
 import { CliDatabaseService } from '../cli-database.service.js';
 import { assertNoArguments } from '../cli-error.js';
 import { launchedNodeEnv } from '../launch-env.js';
@@ -10,6 +11,7 @@ import { assertResetAllowed, DEFAULT_SEED_PASSWORD, seedEmails } from '../seed/s
 import { SeederService, type SeededFamily } from '../seed/seeder.service.js';
 
 const DEFAULT_SEED_EMAIL = 'demo@hemoday.example';
+type StopCause = 'stopped on an error' | 'interrupted';
 /** Families seeded side by side (argon2 hashing dominates; it runs on libuv's 4 threads). */
 const CONCURRENCY = 4;
 
@@ -44,12 +46,32 @@ export class SeedCommand extends CommandRunner {
     await this.database.connect();
     if (options.reset) this.reportReset(await this.resetter.reset(emails, rawNodeEnv));
 
-    const started = Date.now();
-    const progress = new Progress(emails.length, 'seed');
-    const results: SeededFamily[] = new Array(emails.length);
     // Accounts this run made, in the emails' order: after a failure they stay (a re-run finishes their
     // history and leaves their password alone), so the password they were made with must still be told.
     const created: boolean[] = new Array(emails.length).fill(false);
+    // Those already told on stdout: a signal tells the ones made so far at once (found by review: Ctrl-C
+    // or a SIGTERM ended the run with nothing said of them), a failure after it only any made since.
+    const told = new Set<number>();
+    const tellCreated = (why: StopCause) => {
+      const fresh = emails.flatMap((_, i) => (created[i] && !told.has(i) ? [i] : []));
+      for (const i of fresh) told.add(i);
+      this.reportCreatedBeforeStop(fresh.map((i) => emails[i]), password, why);
+    };
+    // Runs after exitCommandOnSignals' listener (registered at start-up), whose exit waits for the
+    // embedded database to stop: this is said before the process ends.
+    const onSignal = () => tellCreated('interrupted');
+    for (const signal of COMMAND_STOP_SIGNALS) process.on(signal, onSignal);
+    try {
+      await this.seedAll(emails, password, options, created, tellCreated);
+    } finally {
+      for (const signal of COMMAND_STOP_SIGNALS) process.off(signal, onSignal);
+    }
+  }
+
+  private async seedAll(emails: string[], password: string, options: SeedOptions, created: boolean[], tellCreated: (why: StopCause) => void): Promise<void> {
+    const started = Date.now();
+    const progress = new Progress(emails.length, 'seed');
+    const results: SeededFamily[] = new Array(emails.length);
     let next = 0;
     let failed = false;
     const worker = async () => {
@@ -68,7 +90,7 @@ export class SeedCommand extends CommandRunner {
     const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failure) {
       progress.interrupt();
-      this.reportCreatedBeforeFailure(emails.filter((_, i) => created[i]), password);
+      tellCreated('stopped on an error');
       throw failure.reason;
     }
     this.report(results, { ...options, password }, Date.now() - started);
@@ -85,9 +107,9 @@ export class SeedCommand extends CommandRunner {
    * its account printed nothing of it, and the re-run that finished it said "(unchanged: the account
    * already existed)" — with `--password-stdin` from `openssl rand`, nobody ever saw the password.
    */
-  private reportCreatedBeforeFailure(emails: string[], password: string): void {
+  private reportCreatedBeforeStop(emails: string[], password: string, why: StopCause): void {
     if (!emails.length) return;
-    console.log(`Seed stopped on an error; ${count(emails.length, 'demo account was', 'demo accounts were')} created before it, with this password (run seed again to finish their history; it leaves the password alone):`);
+    console.log(`Seed ${why}; ${count(emails.length, 'demo account was', 'demo accounts were')} created before it, with this password (run seed again to finish their history; it leaves the password alone):`);
     const shown = emails.length > 10 ? [emails[0], emails[1], emails[emails.length - 1]] : emails;
     for (const email of shown) console.log(`  email:       ${email}`);
     if (shown.length < emails.length) console.log(`  (${emails.length - shown.length} more)`);
