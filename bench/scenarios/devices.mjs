@@ -12,7 +12,7 @@
 //
 //    Baseline: the same D closed loops against an authenticated endpoint that
 //    does almost nothing (GET /api/v1/families/me: same HTTP stack, same guards,
-//    same connection pool, one small query), in the same run, just before.
+//    same connection pool, 4 small statements: the statements scenario counts them), in the same run, just before.
 //    The ratio of requests/s is the share of the app's request capacity a sync
 //    request leaves, i.e. it isolates the cost of the sync work itself.
 //

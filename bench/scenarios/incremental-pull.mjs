@@ -3,7 +3,7 @@
 //    Baselines: the same changes read as JSON with one statement through pg (the
 //    ratio is what HTTP, auth and the snapshot transaction add), and an
 //    authenticated family-scoped GET of the same app (GET /families/me: same
-//    guards, one small query), the framework floor.
+//    guards, 4 small statements), the framework floor.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Device } from '../lib/client.mjs';
