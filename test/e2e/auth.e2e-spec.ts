@@ -96,6 +96,25 @@ describe('auth (e2e)', () => {
       expect(count).toBe(1);
     });
 
+    it('an i typed as the dotted capital İ (a Turkish keyboard upper-cases i so) is the same account: no look-alike second one', async () => {
+      // 'İ'.toLowerCase() is i + combining dot above (U+0307), which looks like i: `İlker@…` (a
+      // Turkish phone capitalizing the first letter) did not find the account of `ilker@…` (401), and
+      // registered a second account, whose address no mailbox has (found by review).
+      const email = `ilker-${randomUUID()}@gmail.example`;
+      const reg = await t.http().post('/api/v1/auth/register').send({ email, password: DEFAULT_PASSWORD }).expect(201);
+      const typed = [`İ${email.slice(1)}`, email.toUpperCase().replace(/I/g, 'İ'), `i\u0307${email.slice(1)}`, `I\u0307${email.slice(1)}`];
+      for (const spelling of typed) {
+        const login = await t.http().post('/api/v1/auth/login').send({ email: spelling, password: DEFAULT_PASSWORD });
+        expect({ spelling, status: login.status, id: login.body.user?.id }).toEqual({ spelling, status: 200, id: reg.body.user.id });
+        const again = await t.http().post('/api/v1/auth/register').send({ email: spelling, password: DEFAULT_PASSWORD });
+        expect({ spelling, status: again.status, code: again.body.details?.code }).toEqual({ spelling, status: 409, code: 'EMAIL_TAKEN' });
+      }
+      // Registered that way first, the account is stored with the plain i.
+      const other = `İpek-${randomUUID()}@example.test`;
+      const second = await t.http().post('/api/v1/auth/register').send({ email: other, password: DEFAULT_PASSWORD }).expect(201);
+      expect(second.body.user.email).toBe(`ipek${other.slice(4)}`.toLowerCase());
+    });
+
     it('answers 409 for a duplicate email, also in another case', async () => {
       const email = uniqueEmail('dup');
       await t.http().post('/api/v1/auth/register').send({ email, password: DEFAULT_PASSWORD }).expect(201);

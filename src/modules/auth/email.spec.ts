@@ -28,8 +28,18 @@ describe('normalizeEmail', () => {
     expect(normalizeEmail('T\u0308om@example.com')).toBe(normalizeEmail('\u1e97om@example.com'));
   });
 
+  // Found by review: İ lower-cases to i + U+0307 (a look-alike of i), so `İlker@…`, typed on a Turkish
+  // keyboard, was not the account of `ilker@…`.
+  it('folds a dotted i to i: the dotted capital İ, I + combining dot, and i + combining dots', () => {
+    for (const email of ['İlker@gmail.com', 'ILKER@GMAİL.COM', 'I\u0307lker@gmail.com', 'i\u0307lker@gmai\u0307\u0307l.com']) {
+      expect(normalizeEmail(email)).toBe('ilker@gmail.com');
+    }
+    expect(normalizeEmail('NI\u0307\u0301LDA@x.y')).toBe('n\u00edlda@x.y'); // the acute left on the i composes
+    expect(normalizeEmail('ı@x.y')).toBe('ı@x.y'); // the dotless ı is another letter
+  });
+
   it('is idempotent', () => {
-    for (const email of ['ÄBC@example.com', 'İSTANBUL@example.com', ' ß@EXAMPLE.com ', 'A\u0308@x.y']) {
+    for (const email of ['ÄBC@example.com', 'İSTANBUL@example.com', ' ß@EXAMPLE.com ', 'A\u0308@x.y', 'i\u0307\u0307@x.y', 'I\u0307\u0307\u0307@x.y']) {
       expect(normalizeEmail(normalizeEmail(email))).toBe(normalizeEmail(email));
     }
   });

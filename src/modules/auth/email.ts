@@ -1,17 +1,29 @@
 import { INVISIBLE, UNPRINTABLE } from '../../common/text/unprintable.js';
 
 /**
+ * i followed by combining dots above (U+0307): what lower-casing makes of the dotted capital İ
+ * (U+0130, and I + U+0307, which NFC composes into it), and a look-alike of i itself. A Turkish
+ * keyboard upper-cases i to İ: `İlker@gmail.com` (a phone capitalizing the first letter, or caps
+ * lock) was `i̇lker@gmail.com`, which looks like `ilker@gmail.com` and is no mailbox anyone has —
+ * its owner was refused at login (401), and registering made a second, look-alike account (found by
+ * review). Folded to i, as Unicode's Turkic case folding does (İ → i), it is the one account. Emails
+ * stored before this fold: migration FoldDottedIInEmails.
+ */
+const DOTTED_I = /i\u0307+/g;
+
+/**
  * The one form an email is stored, looked up and rate-limited in: trimmed, Unicode NFC, lower-cased
- * by JavaScript's locale-independent rules. Done here rather than with PostgreSQL's lower(), whose
- * result depends on the database's locale (the embedded cluster is C: lower('Ä') = 'Ä'), so that
- * `ÄBC@x`, `äbc@x` and a decomposed `a\u0308bc@x` are one account on every server.
+ * by JavaScript's locale-independent rules, a dotted i folded to i (DOTTED_I). Done here rather
+ * than with PostgreSQL's lower(), whose result depends on the database's locale (the embedded
+ * cluster is C: lower('Ä') = 'Ä'), so that `ÄBC@x`, `äbc@x` and a decomposed `a\u0308bc@x` are one
+ * account on every server.
  *
  * Used by register, login, join, the rate limit and the admin CLI; the users table holds only
  * normalized emails, compared by equality under a unique index.
  */
 export function normalizeEmail(email: string): string {
   // NFC again after lower-casing: lower-casing can leave a sequence that composes (rare, but cheap to settle).
-  return email.trim().normalize('NFC').toLowerCase().normalize('NFC');
+  return email.trim().normalize('NFC').toLowerCase().replace(DOTTED_I, 'i').normalize('NFC');
 }
 
 /**

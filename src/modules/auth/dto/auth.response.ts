@@ -6,7 +6,7 @@ import type { TokenPair } from '../token.service.js';
 export class UserResponse {
   @ApiProperty({ format: 'uuid' })
   id: string;
-  /** Normalized: trimmed, Unicode NFC, lower-case. */
+  /** Normalized: trimmed, Unicode NFC, lower-case, a dotted i (İ) folded to i. */
   email: string;
   /** Display name given at registration; null when none was given. @example Leila */
   name: string | null;
