@@ -210,6 +210,28 @@ describe('auth (e2e)', () => {
         expect(members.body.members).toHaveLength(1);
       });
 
+      it('a compatibility character (a ligature, a full-width, circled or modifier letter) makes no look-alike second account: register, login and forgot-password answer 400 naming email', async () => {
+        // NFC keeps them: `ﬁona@…` with the ﬁ ligature was a second account beside `fiona@…`, and
+        // `ｌeila@…` (an Asian keyboard left in full-width mode) one beside `leila@…` (found by review).
+        const owner = await registerFamily(t, { email: `fiona-leila-${randomUUID()}@example.test` });
+        const COMPATIBILITY = 'email must not contain compatibility characters (ligatures, full-width, circled, superscript or modifier letters)';
+        for (const lookAlike of [owner.email.replace('fi', '\ufb01'), owner.email.replace('l', '\uff4c'), owner.email.replace('l', '\u24db'), owner.email.replace('l', '\u02e1')]) {
+          const register = await t.http().post('/api/v1/auth/register').send({ email: lookAlike, password: DEFAULT_PASSWORD, invite_code: owner.inviteCode });
+          const login = await t.http().post('/api/v1/auth/login').send({ email: lookAlike, password: DEFAULT_PASSWORD });
+          const forgot = await t.http().post('/api/v1/auth/forgot-password').send({ email: lookAlike });
+          for (const res of [register, login, forgot]) {
+            expect({ lookAlike, status: res.status, code: res.body.details?.code, fields: res.body.details?.fields }).toEqual({
+              lookAlike,
+              status: 400,
+              code: 'VALIDATION_FAILED',
+              fields: [{ field: 'email', errors: [COMPATIBILITY] }],
+            });
+          }
+        }
+        const members = await t.http().get('/api/v1/families/me').set(bearer(owner.token)).expect(200);
+        expect(members.body.members).toHaveLength(1);
+      });
+
       it('a quoted local part without them still registers, logs in and asks for a reset link', async () => {
         const email = `"John Doe ${randomUUID()}"@Example.test`;
         const reg = await t.http().post('/api/v1/auth/register').send({ email, password: DEFAULT_PASSWORD }).expect(201);

@@ -81,6 +81,18 @@ describe('emailCharacterProblem', () => {
   });
 
   it.each([
+    ['the ﬁ ligature (a look-alike of fiona@example.com)', '\ufb01ona@example.com'],
+    ['a full-width letter (a keyboard left in full-width mode)', '\uff4ceila@example.com'],
+    ['a circled letter', '\u24dbeila@example.com'],
+    ['a modifier letter', 'lei\u02e1a@example.com'],
+    ['a superscript digit', 'room\u00b2@example.com'],
+    ['a half-width katakana', '\uff76@example.com'],
+  ])('refuses %s: a compatibility character, which the format check lets through', (_what, email) => {
+    expect(isEmail(email)).toBe(true);
+    expect(emailCharacterProblem(email)).toBe('must not contain compatibility characters (ligatures, full-width, circled, superscript or modifier letters)');
+  });
+
+  it.each([
     'parent@example.com',
     '"john doe"@example.test',
     '"o\'brien"@example.test',
@@ -88,12 +100,18 @@ describe('emailCharacterProblem', () => {
     'почта@пример.рф',
     'أميرة@example.test',
     'a+tag@sub.example.test',
+    'カナ@example.test',
+    '李@example.test',
+    'น้ำ@example.test', // Thai sara am: a compatibility character, and a letter Thai keyboards type
+    'ຄຳໜ@example.test',
+    'երևան@example.test',
+    'ilker@gmail.com',
   ])('accepts %s', (email) => {
     expect(emailCharacterProblem(email)).toBeUndefined();
   });
 
   it('is stable under normalizeEmail: what it refuses stays refused once normalized, and the reverse', () => {
-    for (const email of ['"\x1b"@example.test', 'A\u202eB@Example.test', '"John Doe"@Example.test', 'ÄBC@example.test']) {
+    for (const email of ['"\x1b"@example.test', 'A\u202eB@Example.test', '"John Doe"@Example.test', 'ÄBC@example.test', '\uff2ceila@example.test', '\ufb01ona@Example.test']) {
       expect(emailCharacterProblem(normalizeEmail(email))).toEqual(emailCharacterProblem(email));
     }
   });

@@ -27,6 +27,13 @@ export function normalizeEmail(email: string): string {
 }
 
 /**
+ * Letters with a compatibility decomposition that are ordinary letters of their script, typed with
+ * one key: Thai ำ (U+0E33, as in น้ำ) and Lao ຳ (U+0EB3), Lao ໜ ໝ (U+0EDC, U+0EDD), Armenian և (U+0587).
+ * An address in those scripts holds them; refusing them would refuse its owner.
+ */
+const KEYBOARD_COMPATIBILITY_LETTERS = /[\u0e33\u0eb3\u0edc\u0edd\u0587]/g;
+
+/**
  * What an email may not contain, whatever its format allows: C0 and C1 controls, DEL, line and
  * paragraph separators, bidi embeddings, overrides and isolates (UNPRINTABLE). class-validator's
  * IsEmail accepts them in a quoted local part (`"\x1b]0;pwned\x07"@x`, CR/LF, tab, DEL) and the
@@ -40,6 +47,13 @@ export function normalizeEmail(email: string): string {
  * a second account (a look-alike in a family's member list, or one its owner could not sign in to by
  * typing what they see; found by review). IDNA forbids them in domain names but for ZWJ/ZWNJ in a few
  * scripts' contexts, and no mail provider hands out such a mailbox.
+ * Nor compatibility characters (what NFKC, not NFC, would replace: the ﬁ ligature, full-width ｌ,
+ * circled ⓛ, superscript and modifier letters…), which IsEmail accepts in the local part: `ﬁona@x`
+ * and `ｌeila@x` (an Asian keyboard left in full-width mode) looked like `fiona@x` and `leila@x` and
+ * were second accounts (found by review). IDNA maps them out of domain names (UTS #46), and PRECIS
+ * disallows them in identifiers (RFC 8264 §9.17): no mailbox has them. Save for a few letters that
+ * keyboards type as letters of their own (KEYBOARD_COMPATIBILITY_LETTERS: Thai and Lao sara am,
+ * Lao ໜ ໝ, Armenian և), which stay allowed.
  *
  * The one rule, applied to the normalized form on every route that takes an email (register, login,
  * forgot-password, through their DTOs) and so on the CLI options that go through RegisterDto
@@ -50,5 +64,7 @@ export function normalizeEmail(email: string): string {
 export function emailCharacterProblem(email: string): string | undefined {
   if (UNPRINTABLE.test(email)) return 'must not contain control characters, line breaks or bidirectional-text controls';
   if (INVISIBLE.test(email)) return 'must not contain invisible characters (zero-width spaces or joiners, soft hyphens, variation selectors)';
+  const letters = email.replace(KEYBOARD_COMPATIBILITY_LETTERS, '');
+  if (letters.normalize('NFKC') !== letters.normalize('NFC')) return 'must not contain compatibility characters (ligatures, full-width, circled, superscript or modifier letters)';
   return undefined;
 }

@@ -21,7 +21,7 @@ const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 256;
 
 export class RegisterDto {
-  /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. Control characters, line breaks, bidi controls and invisible characters (zero-width, soft hyphen) are refused (400), quoted or not. @example parent@example.com */
+  /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. Control characters, line breaks, bidi controls, invisible characters (zero-width, soft hyphen) and compatibility characters (ligatures, full-width letters) are refused (400), quoted or not. @example parent@example.com */
   @Transform(toStoredEmail) @IsEmail() @EmailCharacters() @MaxLength(320)
   email: string;
 
@@ -39,7 +39,7 @@ export class RegisterDto {
 }
 
 export class LoginDto {
-  /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. Control characters, line breaks, bidi controls and invisible characters (zero-width, soft hyphen) are refused (400), quoted or not. @example parent@example.com */
+  /** Trimmed, Unicode-normalized and lower-cased before use: `Leila@Example.com` and `leila@example.com` are one account. Control characters, line breaks, bidi controls, invisible characters (zero-width, soft hyphen) and compatibility characters (ligatures, full-width letters) are refused (400), quoted or not. @example parent@example.com */
   @Transform(toStoredEmail) @IsEmail() @EmailCharacters() @MaxLength(320)
   email: string;
 
