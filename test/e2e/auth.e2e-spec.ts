@@ -616,6 +616,14 @@ describe('auth (e2e)', () => {
       await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
     });
 
+    it('an access token sent as the refresh token (an app mixing its two tokens up) is an invalid refresh token, 401, and logout ignores it', async () => {
+      const user = await registerFamily(t);
+      const res = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.token });
+      expect({ status: res.status, code: res.body.details?.code }).toEqual({ status: 401, code: 'INVALID_REFRESH_TOKEN' });
+      await t.http().post('/api/v1/auth/logout').send({ refresh_token: user.token }).expect(204);
+      await t.http().post('/api/v1/auth/refresh').send({ refresh_token: user.refreshToken }).expect(200);
+    });
+
     it('rejects an expired refresh token', async () => {
       const user = await registerFamily(t);
       await t.db.query('UPDATE refresh_tokens SET expires_at = now() - interval \'1 second\' WHERE id = $1', [user.refreshToken.split('.')[0]]);

@@ -57,9 +57,11 @@ export class JoinFamilyDto {
 export class RefreshDto {
   /**
    * The refresh token of the last login or refresh (`<uuid>.<secret>`, opaque to the app). Single use:
-   * the answer carries the next one. @example 0b6f1c2e-5d4a-4f3b-9a8e-7c6d5e4f3a2b.5wLgjLPH3Af3EddeWw5g5tz0SI0IJpcZPAJOG7rTcPI
+   * the answer carries the next one. Bounded loosely (2,048): anything that is not a refresh token
+   * — an access token sent by mistake — is an invalid refresh token (401), which tells the app to sign in
+   * again, not a 400 that reads as its own bug. @example 0b6f1c2e-5d4a-4f3b-9a8e-7c6d5e4f3a2b.5wLgjLPH3Af3EddeWw5g5tz0SI0IJpcZPAJOG7rTcPI
    */
-  @IsString() @IsNotEmpty() @MaxLength(200)
+  @IsString() @IsNotEmpty() @MaxLength(2048)
   refresh_token: string;
 }
 
