@@ -331,4 +331,18 @@ describe('sync with the real WatermelonDB client: values and interleavings', () 
     expect(await b.find('transfusions', deletedThere)).toBeNull();
     expect((await b.all('transfusions')).map((r) => r.notes)).toEqual(['edited while b was away']);
   });
+
+  it('an app upgraded on a phone whose cursor is no longer on record: the replacement is also the migration sync, and the unpushed edit made before the upgrade lands', async () => {
+    const { newApp, oldApp } = await newAndOldApp();
+    const doc = await newApp.create('documents', { name: 'scan', category: 'other', notes: 'from the new app' });
+    await newApp.sync();
+    await oldApp.sync();
+    await oldApp.update('documents', doc, { name: 'renamed offline' });
+    await t.db.query('DELETE FROM sync_cursors WHERE device_id = $1', [oldApp.deviceId]);
+    const upgraded = await oldApp.upgrade(schemaV2, migrationsToV2);
+    await upgraded.syncUntilClean();
+    expect(upgraded.lastPull?.experimentalStrategy).toBe('replacement');
+    await converge(newApp, upgraded);
+    expect(await newApp.find('documents', doc)).toMatchObject({ name: 'renamed offline', notes: 'from the new app' });
+  });
 });
