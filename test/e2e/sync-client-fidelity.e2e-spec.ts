@@ -3,6 +3,7 @@ import { useTestApp } from '../setup/test-app.js';
 import { clientLog, Device, SyncHttpError } from '../sync-client/device.js';
 import { registerFamily, type Member } from '../sync-client/family.js';
 import { migrationsToV2, schemaV1, schemaV2 } from '../sync-client/schema.js';
+import { seeded, syncSeeds } from '../sync-client/seeds.js';
 
 /**
  * What a phone holds after syncing, compared value for value with what another phone of the family
@@ -344,5 +345,56 @@ describe('sync with the real WatermelonDB client: values and interleavings', () 
     expect(upgraded.lastPull?.experimentalStrategy).toBe('replacement');
     await converge(newApp, upgraded);
     expect(await newApp.find('documents', doc)).toMatchObject({ name: 'renamed offline', notes: 'from the new app' });
+  });
+
+  /** A finite double from random bits: every exponent, subnormals and -0 included. */
+  function randomDouble(random: () => number): number {
+    const view = new DataView(new ArrayBuffer(8));
+    for (;;) {
+      view.setUint32(0, Math.floor(random() * 2 ** 32));
+      view.setUint32(4, Math.floor(random() * 2 ** 32));
+      const value = view.getFloat64(0);
+      if (Number.isFinite(value)) return Object.is(value, -0) ? 0 : value; // JSON has no -0
+    }
+  }
+  /** Well-formed text from every plane (no NUL, no lone surrogate): up to `max` code points. */
+  function randomText(random: () => number, max: number): string {
+    const ranges = [
+      [0x01, 0x7f],
+      [0x80, 0x7ff],
+      [0x800, 0xd7ff],
+      [0xe000, 0xffff],
+      [0x10000, 0x10ffff],
+    ];
+    let out = '';
+    const length = Math.floor(random() * (max + 1));
+    for (let i = 0; i < length; i++) {
+      const [lo, hi] = ranges[Math.floor(random() * ranges.length)];
+      out += String.fromCodePoint(lo + Math.floor(random() * (hi - lo + 1)));
+    }
+    return out;
+  }
+
+  it.each(syncSeeds('1'))('seed %i: random doubles (any bit pattern) and random text from every plane come back to every phone exactly as pushed', async (seed) => {
+    const random = seeded(seed);
+    const [a, b] = await phones(2);
+    const test = await a.create('blood_tests', { date: 1, comment: randomText(random, 2000), laboratory: randomText(random, 300) });
+    for (let i = 0; i < 60; i++) {
+      await a.create('blood_test_results', {
+        blood_test_id: test,
+        name: randomText(random, 99) + 'x',
+        value: randomDouble(random),
+        unit: randomText(random, 50),
+        reference_min: randomDouble(random),
+        reference_max: random() < 0.2 ? null : randomDouble(random),
+      });
+      const indicators: Record<string, number> = {};
+      for (let k = Math.floor(random() * 20); k > 0; k--) indicators[randomText(random, 99) + 'k'] = randomDouble(random);
+      await a.create('transfusions', { date: Math.floor(random() * 8_640_000_000_000_000), notes: randomText(random, 500), indicators_before: JSON.stringify(indicators) });
+    }
+    const written = await a.snapshot();
+    await converge(a, b);
+    expect(await b.snapshot()).toEqual(written);
+    expect(await a.snapshot()).toEqual(written);
   });
 });
