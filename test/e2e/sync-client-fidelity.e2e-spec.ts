@@ -397,4 +397,31 @@ describe('sync with the real WatermelonDB client: values and interleavings', () 
     expect(await b.snapshot()).toEqual(written);
     expect(await a.snapshot()).toEqual(written);
   });
+
+  it("an app server whose clock is behind the database's by more than ten minutes: another family's user signing in on a phone still gets a replacement later than the phone's cursor (no client error)", async () => {
+    const [b] = await registerFamily(t, 0);
+    const bPhone = device(b);
+    await bPhone.sync();
+    const bRecord = await bPhone.create('transfusions', { date: 1, notes: 'B' });
+    await bPhone.sync(); // family B's last write: its version stays below what the phone pulls next
+    const [a] = await registerFamily(t, 0);
+    const phone = device(a);
+    await phone.sync();
+    await phone.create('transfusions', { date: 2, notes: 'A' });
+    await phone.sync();
+    await phone.sync();
+    // Versions follow the database's clock; this app instance's clock is 15 minutes behind it.
+    const realNow = Date.now;
+    Date.now = () => realNow() - 15 * 60 * 1000;
+    try {
+      phone.token = b.token;
+      phone.familyId = b.familyId;
+      await phone.sync();
+    } finally {
+      Date.now = realNow;
+    }
+    expect(phone.lastPull?.experimentalStrategy).toBe('replacement');
+    expect((await phone.all('transfusions')).map((r) => r.id)).toEqual([bRecord]);
+    await converge(bPhone, phone);
+  });
 });

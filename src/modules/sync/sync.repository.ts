@@ -54,6 +54,8 @@ export interface PullState {
   knownToHoldOtherFamily: boolean;
   /** The pull's sign-in (a refresh-token chain) still has a token not revoked; true when none was asked about. */
   signedIn: boolean;
+  /** The database's clock, in ms since epoch: what versions follow (FamilyVersionService), whatever this instance's clock says. */
+  nowMs: number;
 }
 
 /** A pushed id as found on the server (any family). */
@@ -302,7 +304,8 @@ export class SyncRepository {
       prepared(
         `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
                     held.this_family, held.other_family, latest.other_family AS latest_other_family,
-                    ${signedInSql('u.id', '$5')} AS signed_in
+                    ${signedInSql('u.id', '$5')} AS signed_in,
+                    (extract(epoch FROM clock_timestamp()) * 1000)::bigint::text AS now_ms
                FROM users u
                LEFT JOIN families f ON f.id = $2
                CROSS JOIN LATERAL (
@@ -325,6 +328,7 @@ export class SyncRepository {
       other_family: boolean;
       latest_other_family: boolean | null;
       signed_in: boolean;
+      now_ms: string;
     }>;
     const row = rows[0];
     if (!row) return null;
@@ -337,6 +341,7 @@ export class SyncRepository {
       deviceHoldsOtherFamily: row.other_family || (deviceId !== null && cursor > 0 && !row.this_family),
       knownToHoldOtherFamily: row.other_family || (!row.this_family && row.latest_other_family === true),
       signedIn: row.signed_in,
+      nowMs: Number(row.now_ms),
     };
   }
 
