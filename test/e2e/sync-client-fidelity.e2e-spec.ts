@@ -424,4 +424,26 @@ describe('sync with the real WatermelonDB client: values and interleavings', () 
     expect((await phone.all('transfusions')).map((r) => r.id)).toEqual([bRecord]);
     await converge(bPhone, phone);
   });
+
+  it("versions ahead of the database's clock by more than ten minutes (a clock that ran fast, then was set back): a cursor the server issued is still met by a replacement later than it (no client error)", async () => {
+    const [b] = await registerFamily(t, 0);
+    const bPhone = device(b);
+    await bPhone.sync();
+    const bRecord = await bPhone.create('transfusions', { date: 1, notes: 'B' });
+    await bPhone.sync();
+    const [a] = await registerFamily(t, 0);
+    const phone = device(a);
+    await phone.sync();
+    // Family A's versions were taken while the database's clock ran an hour fast; it was set right since.
+    await t.db.query('UPDATE families SET sync_version = sync_version + 3600000 WHERE id = $1', [a.familyId]);
+    await phone.create('transfusions', { date: 2, notes: 'A' });
+    await phone.sync();
+    await phone.sync(); // its cursor: an hour ahead of the database's clock, issued by the server
+    phone.token = b.token;
+    phone.familyId = b.familyId;
+    await phone.sync();
+    expect(phone.lastPull?.experimentalStrategy).toBe('replacement');
+    expect((await phone.all('transfusions')).map((r) => r.id)).toEqual([bRecord]);
+    await converge(bPhone, phone);
+  });
 });

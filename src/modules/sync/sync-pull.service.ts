@@ -112,7 +112,7 @@ export class SyncPullService {
           await runner.query('ROLLBACK');
           return NEEDS_TURN;
         }
-        if (plan.replacement && cursor !== null && cursor >= plan.timestamp && cursor <= state.nowMs + CLOCK_SKEW_MS) {
+        if (plan.replacement && cursor !== null && cursor >= plan.timestamp && (state.cursorIssued || cursor <= state.nowMs + CLOCK_SKEW_MS)) {
           await runner.query('ROLLBACK');
           return NEEDS_VERSION_ABOVE_CURSOR;
         }
@@ -190,11 +190,14 @@ const NEEDS_TURN: unique symbol = Symbol('needs a turn');
 const NEEDS_VERSION_ABOVE_CURSOR: unique symbol = Symbol('needs a version above the cursor');
 /**
  * Versions follow the database's clock (greatest(now_ms, previous + 1)): a cursor further ahead of
- * that clock than this was made up, not issued, and the family's version is not raised to meet it
- * (a member could otherwise push it toward 2^53, where JavaScript numbers lose their units). The
- * database's clock (read in the pull's snapshot), not this instance's: an app host whose clock was
- * more than this behind the database's took cursors it had issued itself for made up, and answered
- * such a replacement below the phone's cursor, which WatermelonDB logs as a server bug (found in review).
+ * that clock than this, and not on record for the installation, was made up, not issued, and the
+ * family's version is not raised to meet it (a member could otherwise push it toward 2^53, where
+ * JavaScript numbers lose their units). The database's clock (read in the pull's snapshot), not this
+ * instance's: an app host whose clock was more than this behind the database's took cursors it had
+ * issued itself for made up, and answered such a replacement below the phone's cursor, which
+ * WatermelonDB logs as a server bug (found in review). A cursor on record was answered by the server,
+ * a version some family had, however far ahead of the clock (versions taken while the database's
+ * clock ran fast stay ahead of it once it is set back): it is met as well (found in review).
  */
 const CLOCK_SKEW_MS = 10 * 60 * 1000;
 

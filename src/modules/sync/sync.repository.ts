@@ -56,6 +56,8 @@ export interface PullState {
   signedIn: boolean;
   /** The database's clock, in ms since epoch: what versions follow (FamilyVersionService), whatever this instance's clock says. */
   nowMs: number;
+  /** The cursor is on record for this installation (of any family): the server answered it, so it is a version some family had, not a made-up number. */
+  cursorIssued: boolean;
 }
 
 /** A pushed id as found on the server (any family). */
@@ -342,6 +344,7 @@ export class SyncRepository {
       knownToHoldOtherFamily: row.other_family || (!row.this_family && row.latest_other_family === true),
       signedIn: row.signed_in,
       nowMs: Number(row.now_ms),
+      cursorIssued: row.this_family || row.other_family,
     };
   }
 
