@@ -544,6 +544,8 @@ describe('OpenAPI document and route guards (e2e)', () => {
       const file = doc.paths['/api/v1/files/{id}'].get as unknown as { parameters: Array<{ name: string; in: string; schema: { format?: string } }> };
       expect(file.parameters.find((p) => p.name === 'id')).toMatchObject({ in: 'path', schema: { format: 'uuid' } });
       expect((schemas.UploadResponse.properties.id as { format?: string }).format).toBe('uuid');
+      // The document an upload made (found undocumented by review: a plain string).
+      expect((schemas.UploadedDocumentResponse.properties.id as { format?: string }).format).toBe('uuid');
     });
 
     it('the download documents every request header it honours (If-Range was missing: README, Downloads)', () => {

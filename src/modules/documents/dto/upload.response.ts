@@ -6,6 +6,7 @@ import { fileUrlOf } from '../file-url.js';
 
 /** The document record written by an upload with document fields, in the sync wire format. */
 export class UploadedDocumentResponse {
+  @ApiProperty({ format: 'uuid' })
   id: string;
   name: string;
   /** @example lab_result */
