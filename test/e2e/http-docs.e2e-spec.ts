@@ -265,6 +265,12 @@ describe('OpenAPI document and route guards (e2e)', () => {
     expect({ schema, property, description: Boolean(prop?.description), example: prop?.example !== undefined }).toEqual({ schema, property, description: true, example: true });
   });
 
+  it('the health check\'s latencyMs is documented as what it times (it said `SELECT 1`, a statement the check no longer runs)', () => {
+    const latency = (doc.components.schemas.HealthDatabaseStatus.properties ?? {}).latencyMs as { description?: string };
+    expect(latency.description).not.toMatch(/SELECT 1/);
+    expect(latency.description).toMatch(/standby/);
+  });
+
   it('schema_version is documented as what it does (it leaves out newer tables and columns), not as informational', () => {
     const op = doc.paths['/api/v1/sync'].get as unknown as { parameters: Array<{ name: string; description?: string }> };
     const description = op.parameters.find((p) => p.name === 'schema_version')?.description ?? '';

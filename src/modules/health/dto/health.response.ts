@@ -1,7 +1,11 @@
 export class HealthDatabaseStatus {
   /** @example up */
   status: 'up';
-  /** Round trip of `SELECT 1`, in milliseconds. */
+  /**
+   * How long this check took, in milliseconds: the round trip of its question to the database (is
+   * it a standby, is it read-only), on a connection of its own (opened first if it had none), or
+   * the wait for the same question already asked by a check that arrived just before.
+   */
   latencyMs: number;
 }
 
