@@ -632,6 +632,20 @@ describe('files: upload and download', () => {
       expect(doc).toEqual({ name, notes, category: 'lab_result' });
     });
 
+    it('takes notes of 20,000 code points of 4 bytes each (80,000 bytes, the field limit exactly), as a push takes them', async () => {
+      // Found by review: busboy marks a field truncated once it reaches its size limit, so notes of exactly
+      // MAX_FIELD_BYTES (20,000 emoji) answered 400 "longer than 80000 bytes", though a push of them is accepted.
+      const m = await register(t);
+      const notes = '\u{1F600}'.repeat(20_000);
+      const res = await upload(m, png(), 'scan.png', { name: 'Photo', category: 'imaging', notes });
+      expect({ status: res.status, message: res.body.message }).toEqual({ status: 201, message: undefined });
+      const [doc] = await t.db.query('SELECT notes FROM documents WHERE id = $1', [res.body.document.id]);
+      expect(doc.notes).toBe(notes);
+      // One byte more is past the field limit still.
+      const over = await upload(m, png(), 'scan.png', { name: 'Photo', category: 'imaging', notes: `${notes}x` }).expect(400);
+      expect(over.body.details).toEqual({ code: 'INVALID_UPLOAD', fields: [{ field: 'notes', errors: ['Field "notes" is longer than 80000 bytes'] }] });
+    });
+
     it('an existing document is updated under the same rules: a blank name is refused, the document keeps its own', async () => {
       const m = await register(t);
       const first = await upload(m, pdf(), 'v1.pdf', { name: 'CBC', category: 'lab_result' }).expect(201);

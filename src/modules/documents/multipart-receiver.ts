@@ -76,7 +76,9 @@ export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks
         limits: {
           files: 1,
           fields: limits.fieldNames.size,
-          fieldSize: limits.maxFieldBytes,
+          // busboy marks a field truncated once it reaches fieldSize, so a value of exactly maxFieldBytes (20,000
+          // notes of 4 bytes each) was refused: one more byte lets through what the limit allows.
+          fieldSize: limits.maxFieldBytes + 1,
           fieldNameSize: 100,
           // A backstop only: UploadInspector counts and refuses first.
           fileSize: limits.maxFileBytes + 1,
