@@ -17,6 +17,7 @@ import { configureApp } from './configure-app.js';
 import { stopEmbeddedDatabase } from './database/database-url.js';
 import { DatabaseRequirementError } from './database/database-requirements.js';
 import { EmbeddedPostgresError } from './database/embedded-postgres.js';
+import { JwtSecretError } from './modules/auth/jwt-secret.js';
 import { SyncEventsService } from './modules/sync/sync-events.service.js';
 
 const SHUTDOWN_TIMEOUT_MS = 20_000;
@@ -193,7 +194,7 @@ export function startServer(): void {
       // One line, JSON like every other: what failed and why; the stack only for unexpected errors.
       if (error instanceof ConfigValidationError) {
         logger.pino.fatal({ context: 'Bootstrap', problems: error.problems }, `HemoDay failed to start: ${error.message}`);
-      } else if (error instanceof StartupError || error instanceof EmbeddedPostgresError || error instanceof DatabaseRequirementError) {
+      } else if (error instanceof StartupError || error instanceof EmbeddedPostgresError || error instanceof DatabaseRequirementError || error instanceof JwtSecretError) {
         logger.pino.fatal({ context: 'Bootstrap' }, `HemoDay failed to start: ${error.message}`);
       } else if (error instanceof Error) {
         logger.pino.fatal({ context: 'Bootstrap', err: error }, `HemoDay failed to start: ${error.message}`);

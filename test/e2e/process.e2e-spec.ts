@@ -277,6 +277,15 @@ describe('node dist/main.js', () => {
     expect(app.output()).toMatch(/SIGTERM received during start-up/);
   });
 
+  itOnEmbeddedRun('a JWT secret file that is too short: one line naming the file, without a stack (README: "an empty or short file there stops the start-up"; found by review)', async () => {
+    const dataDir = tempDir();
+    writeFileSync(join(dataDir, 'jwt-secret'), 'abc');
+    const app = start({ DATABASE_URL: process.env.TEST_DATABASE_URL, PORT: String(await freePort()), DATA_DIR: dataDir });
+    expect(await app.exited).toBe(1);
+    // Before: the same message, with the JwtSecretError's stack through Nest's injector, as for a bug.
+    expectOneFailureLine(app, /^HemoDay failed to start: The JWT secret file .*jwt-secret holds only 3 characters \(at least 32 are required\)/);
+  });
+
   itOnEmbeddedRun('a DATA_DIR that cannot be written: one line naming DATA_DIR, without a stack, and no PostgreSQL started (found by review)', async () => {
     const file = join(tempDir(), 'a-file');
     writeFileSync(file, ''); // a folder below a file cannot be made, whoever we are (root included)
