@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import { RequestMethod, type INestApplication, type Type } from '@nestjs/common';
 import { GUARDS_METADATA, INTERCEPTORS_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { DiscoveryService, MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,6 +177,36 @@ describe('OpenAPI document and route guards (e2e)', () => {
     expect(routes.map((r) => r.route)).toEqual(served.map((r) => r.route));
     const documented = Object.fromEntries(routes.map((r) => [r.route, r.auth]));
     expect(served.map((r) => [r.route, documented[r.route]])).toEqual(served.map((r) => [r.route, r.guards.includes('JwtAuthGuard')]));
+  });
+
+  /**
+   * README's "API overview" table, the first thing a client developer reads, against the routes Nest
+   * serves: every route listed once, none that does not exist, and its auth column the guards that
+   * really run ("—" none, "bearer" the JWT guard alone, "family" the family guard too, "owner" a
+   * family route whose document names the OWNER_ONLY refusal).
+   */
+  it("README's API overview lists exactly the routes served, each with the auth its guards apply", () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const table = readme.slice(readme.indexOf('\n## API overview\n'), readme.indexOf('\n"bearer" = '));
+    const listed = table
+      .split('\n')
+      .filter((line) => /^\| `/.test(line))
+      .flatMap((line) => {
+        const [routeCell, auth] = line.replace(/^\| /, '').split(' | ').map((c) => c.trim()) as [string, string];
+        const [, methods, path] = /^((?:`[A-Z]+`\/)*`[A-Z]+) ([^`]+)`$/.exec(routeCell) ?? [];
+        if (!methods) throw new Error(`README.md: an API overview row this test cannot read: ${line}`);
+        return methods.replace(/`/g, '').split('/').map((method) => ({ route: `${method} ${path.replace(/:(\w+)/g, '{$1}')}`, auth }));
+      })
+      .sort((x, y) => x.route.localeCompare(y.route));
+    expect(listed.map((r) => r.route)).toEqual(served.map((r) => r.route));
+    const guarded = (r: (typeof served)[number]) => {
+      if (!r.guards.includes('JwtAuthGuard')) return '—';
+      if (!r.guards.includes('FamilyGuard')) return 'bearer';
+      const [method, path] = r.route.split(' ');
+      const forbidden = doc.paths[path][method.toLowerCase() as (typeof METHODS)[number]]!.responses?.['403']?.description ?? '';
+      return /OWNER_ONLY/.test(forbidden) ? 'owner' : 'family';
+    };
+    expect(listed.map((r) => `${r.route}: ${r.auth}`)).toEqual(served.map((r) => `${r.route}: ${guarded(r)}`));
   });
 
   it('documents bearer security on every route that is not explicitly public', () => {
