@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { getMetadataStorage } from 'class-validator';
-import { EnvironmentVariables, SECRET_VARIABLES } from '../../src/config/env.validation.js';
+import { EnvironmentVariables, SECRET_VARIABLES, validateEnv } from '../../src/config/env.validation.js';
 
 /**
  * Every variable the app validates is documented where an operator looks: `.env.example` (set, or
@@ -17,6 +17,16 @@ describe('configuration docs', () => {
   it('.env.example names every variable, and only those', () => {
     const named = [...new Set([...envExample.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]))].sort();
     expect(named).toEqual(known);
+  });
+
+  it('.env.example, copied to .env as it is, is a valid configuration that changes no default (README: "copy .env.example")', () => {
+    const set = Object.fromEntries([...envExample.matchAll(/^([A-Z][A-Z0-9_]+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+    const env = validateEnv(set) as unknown as Record<string, unknown>;
+    const defaults = validateEnv({}) as unknown as Record<string, unknown>;
+    const changed = Object.keys(set).filter((name) => JSON.stringify(env[name]) !== JSON.stringify(defaults[name]) && name !== 'DATA_DIR');
+    expect(changed).toEqual([]);
+    // DATA_DIR has no default in the schema: configuration.ts resolves an unset one to .data.
+    expect(set.DATA_DIR).toBe('.data');
   });
 
   it('README\'s configuration table names every variable, and only those', () => {
