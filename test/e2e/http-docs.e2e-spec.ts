@@ -301,6 +301,22 @@ describe('OpenAPI document and route guards (e2e)', () => {
     expect(latency.description).toMatch(/standby/);
   });
 
+  it('the sync cursors and schema_version are documented as the integers they must be (they said "number": 1.5 answers 400)', () => {
+    type Parameter = { name: string; in: string; schema: { type?: string } };
+    const parameters = (method: 'get' | 'post') => (doc.paths['/api/v1/sync'][method] as unknown as { parameters: Parameter[] }).parameters;
+    const types = [
+      ...parameters('get').filter((p) => p.in === 'query' && p.name !== 'migration').map((p) => [`GET ${p.name}`, p.schema.type]),
+      ...parameters('post').filter((p) => p.in === 'query').map((p) => [`POST ${p.name}`, p.schema.type]),
+      ['SyncPushBodyDto.lastPulledAt', (doc.components.schemas.SyncPushBodyDto.properties!.lastPulledAt as { type?: string }).type],
+    ];
+    expect(types).toEqual([
+      ['GET last_pulled_at', 'integer'],
+      ['GET schema_version', 'integer'],
+      ['POST last_pulled_at', 'integer'],
+      ['SyncPushBodyDto.lastPulledAt', 'integer'],
+    ]);
+  });
+
   it('schema_version is documented as what it does (it leaves out newer tables and columns), not as informational', () => {
     const op = doc.paths['/api/v1/sync'].get as unknown as { parameters: Array<{ name: string; description?: string }> };
     const description = op.parameters.find((p) => p.name === 'schema_version')?.description ?? '';

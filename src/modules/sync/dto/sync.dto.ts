@@ -10,6 +10,7 @@ function toCursor({ value }: { value: unknown }): unknown {
 
 export class SyncPullQueryDto {
   /** The `timestamp` of the client's last successful pull; absent, `null` or 0 on the first sync. @example 1764090000000 */
+  @ApiPropertyOptional({ type: 'integer' })
   @IsOptional() @Transform(toCursor) @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER)
   last_pulled_at?: number | null;
 
@@ -21,6 +22,7 @@ export class SyncPullQueryDto {
    * client would then sync incrementally without ever having the history (found by review).
    * @example 3
    */
+  @ApiPropertyOptional({ type: 'integer' })
   @IsOptional() @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value))) @IsInt() @Min(1)
   schema_version?: number;
 
@@ -34,6 +36,7 @@ export class SyncPullQueryDto {
 
 export class SyncPushQueryDto {
   /** The `timestamp` of the pull that preceded this push (or send `lastPulledAt` in the body). @example 1764090000000 */
+  @ApiPropertyOptional({ type: 'integer' })
   @IsOptional() @Transform(toCursor) @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER)
   last_pulled_at?: number | null;
 }
@@ -64,7 +67,8 @@ export class SyncPushBodyDto {
       'The `timestamp` of the pull that preceded this push (WatermelonDB passes it to pushChanges), ms; used when the last_pulled_at query parameter is absent. ' +
       'A pushed record changed on the server after it is a conflict (409); null or absent counts as 0, so every pushed record that already exists on the server conflicts',
     example: 1764090000000,
-    type: Number,
+    type: 'integer',
+    minimum: 0,
     nullable: true,
   })
   lastPulledAt?: number | null;
