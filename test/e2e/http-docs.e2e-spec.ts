@@ -642,6 +642,17 @@ describe('OpenAPI document and route guards (e2e)', () => {
       }
     });
 
+    it('a pull\'s migration is bounded by the 16 KB request head its description gives (431 past it), not by its maxLength alone', async () => {
+      const op = doc.paths['/api/v1/sync'].get as unknown as { parameters: Array<{ name: string; description?: string; schema: { maxLength?: number } }> };
+      const migration = op.parameters.find((p) => p.name === 'migration')!;
+      expect(migration.description).toMatch(/16 KB[^.]*431/);
+      const query = (tables: string) => `/api/v1/sync?schema_version=2&migration=${encodeURIComponent(JSON.stringify({ from: 1, tables: [tables], columns: [] }))}`;
+      expect((await http().get(query('t'.repeat(15_000))).set('Authorization', `Bearer ${token}`)).status).toBe(200);
+      const tooLong = query('t'.repeat(17_000));
+      expect(tooLong.length).toBeLessThan(migration.schema.maxLength!);
+      expect((await http().get(tooLong).set('Authorization', `Bearer ${token}`)).status).toBe(431);
+    });
+
     it('UpdateFamilyDto.patient_blood_group documents what PATCH accepts: a blood group, null, or "" (stored as null)', async () => {
       const schema = (doc.components.schemas.UpdateFamilyDto.properties ?? {}).patient_blood_group as { enum?: unknown[]; nullable?: boolean; description?: string };
       expect(schema.nullable).toBe(true);

@@ -29,6 +29,8 @@ export class SyncPullQueryDto {
   /**
    * WatermelonDB's migration info as JSON (`null` when there is none):
    * `{"from":2,"tables":["reminders"],"columns":[{"table":"transfusions","columns":["hospital"]}]}`.
+   * In practice bounded by the request head: the URL and the headers together may take 16 KB, past
+   * which the request is answered 431 before it is read.
    */
   @IsOptional() @IsString() @MaxLength(100_000)
   migration?: string;
