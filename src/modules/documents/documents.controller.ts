@@ -133,7 +133,6 @@ export class DocumentsController {
   @ApiResponse({ status: 206, description: 'The requested range (Content-Range)', schema: { type: 'string', format: 'binary' } })
   @ApiResponse({ status: 304, description: 'If-None-Match matched, or (without it) If-Modified-Since is not before Last-Modified: the cached copy is current' })
   @ApiJsonError(400, '`id` is not a UUID (named in details.fields)')
-  @ApiJsonError(401, 'Missing, invalid or expired access token')
   @ApiJsonError(403, 'The caller is not a member of any family')
   @ApiJsonError(404, 'No such file in the caller\'s family')
   @ApiJsonError(412, 'If-Match names another ETag (or a weak one), or If-Unmodified-Since is before Last-Modified (PRECONDITION_FAILED)')
