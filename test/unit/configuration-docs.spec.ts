@@ -45,6 +45,28 @@ describe('configuration docs', () => {
     expect(missing).toEqual([]);
   });
 
+  it('README\'s configuration table gives the bounds the validation applies (the lowest and highest value taken)', () => {
+    const bounds: Record<string, { min?: number; max?: number }> = {};
+    for (const m of getMetadataStorage().getTargetValidationMetadatas(EnvironmentVariables, '', true, false)) {
+      if (m.name === 'min' || m.name === 'max') (bounds[m.propertyName] ??= {})[m.name] = m.constraints[0] as number;
+    }
+    const rows = table.split('\n').filter((line) => line.startsWith('| `'));
+    /** The ways the table writes a number: 3600, 87,600, 2^50 (its powers of two). */
+    const spellings = (n: number) => [String(n), n.toLocaleString('en-US'), ...(Number.isInteger(Math.log2(n)) && n > 2 ** 20 ? [`2^${Math.log2(n)}`] : [])];
+    const says = (row: string, n: number) => spellings(n).some((s) => new RegExp(`(^|[^\\d,^])${s.replace('^', '\\^')}(?!\\d|,\\d)`).test(row));
+    const unstated = Object.entries(bounds)
+      // Ports: 1 to 65535 goes without saying. UPLOAD_FAMILY_MAX_BYTES's lowest is UPLOAD_MAX_BYTES, which the row says.
+      .filter(([name]) => !['PORT', 'EMBEDDED_PG_PORT'].includes(name))
+      .flatMap(([name, { min, max }]) => {
+        const row = rows.find((r) => r.split(' | ')[0].includes(`\`${name}\``)) ?? '';
+        return [
+          ...(min !== undefined && name !== 'UPLOAD_FAMILY_MAX_BYTES' && !says(row, min) ? [`${name} min ${min}`] : []),
+          ...(max !== undefined && !says(row, max) ? [`${name} max ${max}`] : []),
+        ];
+      });
+    expect(unstated).toEqual([]);
+  });
+
   it('README names exactly the variables whose value a start-up error does not repeat', () => {
     const sentence = table.slice(table.indexOf('except for the secrets'), table.indexOf(').', table.indexOf('except for the secrets')));
     const named = [...sentence.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]).sort();
