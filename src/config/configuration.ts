@@ -119,6 +119,8 @@ export const syncConfig = registerAs('sync', () => {
     fullPullTurnBytes: env.SYNC_FULL_PULL_TURN_BYTES,
     fullPullWaitSeconds: env.SYNC_FULL_PULL_WAIT_SECONDS,
     familyMaxRecords: env.SYNC_FAMILY_MAX_RECORDS,
+    newInstallationLimit: env.SYNC_NEW_INSTALLATION_LIMIT,
+    newInstallationWindowSeconds: env.SYNC_NEW_INSTALLATION_WINDOW_SECONDS,
   };
 });
 

@@ -40,6 +40,8 @@ describe('validateEnv', () => {
       UPLOAD_DIR: 'uploads',
       LOG_LEVEL: 'info',
       AUTH_RATE_LIMIT: 10,
+      SYNC_NEW_INSTALLATION_LIMIT: 20,
+      SYNC_NEW_INSTALLATION_WINDOW_SECONDS: 3600,
       TRUST_PROXY: false,
     });
     expect(env.DATABASE_URL).toBeUndefined();
@@ -129,6 +131,9 @@ describe('validateEnv', () => {
     ['JWT_REFRESH_TTL', '10m'],
     ['AUTH_RATE_WINDOW_SECONDS', '0'],
     ['AUTH_RATE_WINDOW_SECONDS', '100000000000000000000'],
+    ['SYNC_NEW_INSTALLATION_LIMIT', '0'],
+    ['SYNC_NEW_INSTALLATION_WINDOW_SECONDS', '0'],
+    ['SYNC_NEW_INSTALLATION_WINDOW_SECONDS', '86401'],
     ['CORS_ORIGINS', 'notaurl'],
     ['CORS_ORIGINS', 'https://app.example.com/'],
     ['CORS_ORIGINS', 'https://app.example.com,notaurl'],

@@ -353,6 +353,19 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(600)
   SYNC_FULL_PULL_WAIT_SECONDS: number = 30;
 
+  /**
+   * New installations (an X-Device-Id with no sync_cursors row in the caller's family nor
+   * sync_last_pushes row of the caller) one user may start syncing per window: each adds rows kept
+   * for good, and a client sending a new id with every sync added ~150 a second. A reinstall, a new
+   * phone or a cleared app is one; 20 an hour is far above what a family does.
+   */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1)
+  SYNC_NEW_INSTALLATION_LIMIT: number = 20;
+
+  /** At most a day, as AUTH_RATE_WINDOW_SECONDS: the window holds a refused account (and its Retry-After) this long. */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(86_400)
+  SYNC_NEW_INSTALLATION_WINDOW_SECONDS: number = 3600;
+
   @Transform(toInt) @IsOptional() @IsInt() @Min(1)
   AUTH_RATE_LIMIT: number = 10;
 

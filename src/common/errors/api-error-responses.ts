@@ -48,12 +48,12 @@ export function ApiJsonBodyErrors(options: { badRequest?: string; tooLarge?: str
   );
 }
 
-/** 429 of a rate-limited route (AuthRateLimitGuard). */
-export function ApiRateLimitedError(): MethodDecorator & ClassDecorator {
+/** 429 of a rate-limited route (AuthRateLimitGuard; the sync routes' new installations: `what` says what was too many). */
+export function ApiRateLimitedError(what = 'Too many attempts'): MethodDecorator & ClassDecorator {
   return ApiTooManyRequestsResponse({
     type: ErrorResponse,
     headers: RETRY_AFTER_HEADER,
-    description: 'Too many attempts (RATE_LIMITED): retry after Retry-After seconds (also details.retryAfterSeconds)',
+    description: `${what} (RATE_LIMITED): retry after Retry-After seconds (also details.retryAfterSeconds)`,
   });
 }
 

@@ -3,7 +3,7 @@ import { ErrorCode, type DomainError } from '../../common/errors/domain-error.js
 import { RequestAbandonedError } from '../../database/abortable-query-runner.js';
 import { FullPullLimiter } from './full-pull-limiter.js';
 
-const limiter = (fullPullsMax: number, fullPullWaitSeconds = 60) => new FullPullLimiter({ fullPullsMax, fullPullWaitSeconds, fullPullTurnBytes: 0, familyMaxRecords: 1_000_000 });
+const limiter = (fullPullsMax: number, fullPullWaitSeconds = 60) => new FullPullLimiter({ fullPullsMax, fullPullWaitSeconds, fullPullTurnBytes: 0, familyMaxRecords: 1_000_000, newInstallationLimit: 20, newInstallationWindowSeconds: 3600 });
 
 /** Whether `promise` has settled after the pending callbacks ran. */
 async function settled(promise: Promise<unknown>): Promise<boolean> {

@@ -105,12 +105,28 @@ export class SyncInstallationsRepository {
     return new Map((rows as Array<{ key: string; fingerprint: string; version: string }>).map((r) => [r.key, [r.fingerprint, Number(r.version)]]));
   }
 
-  /** Replaces the device's last push with this one (in its transaction: only a committed push is remembered). */
+  /**
+   * Replaces the device's last push with this one (in its transaction: only a committed push is
+   * remembered). Its one row says whether the installation was new (read by isNewInstallation): no
+   * last push of it by this user, no cursor of it in this family, as pullState's `installationKnown`
+   * reads them (the statement's snapshot: before its own insert). The push then counts it
+   * (NewInstallationLimiter) in its transaction, on that rare path only.
+   */
   recordLastPush(deviceId: string, userId: string, familyId: string, fingerprints: Record<string, [string, number]>): BatchStatement {
     return prepared(
-      `INSERT INTO sync_last_pushes (device_id, user_id, family_id, fingerprints) VALUES ($1, $2, $3, $4::jsonb)
-           ON CONFLICT (device_id, user_id) DO UPDATE SET family_id = EXCLUDED.family_id, fingerprints = EXCLUDED.fingerprints`,
+      `WITH known AS (
+               SELECT EXISTS (SELECT 1 FROM sync_last_pushes WHERE device_id = $1 AND user_id = $2)
+                   OR EXISTS (SELECT 1 FROM sync_cursors WHERE device_id = $1 AND family_id = $3) AS known
+             )
+           INSERT INTO sync_last_pushes (device_id, user_id, family_id, fingerprints) VALUES ($1, $2, $3, $4::jsonb)
+           ON CONFLICT (device_id, user_id) DO UPDATE SET family_id = EXCLUDED.family_id, fingerprints = EXCLUDED.fingerprints
+           RETURNING NOT (SELECT known FROM known) AS new_installation`,
       [deviceId, userId, familyId, JSON.stringify(fingerprints)],
     );
+  }
+
+  /** What recordLastPush's statement said: the installation was new to this user and family. */
+  isNewInstallation(rows: unknown[]): boolean {
+    return (rows as Array<{ new_installation: boolean }>)[0]?.new_installation === true;
   }
 }

@@ -16,6 +16,7 @@ import { SyncInstallationsRepository } from './sync-installations.repository.js'
 import { SyncRepository, type PullMode, type PullPlan, type PullState } from './sync.repository.js';
 import type { SyncPullQueryDto } from './dto/sync.dto.js';
 import { FullPullLimiter } from './full-pull-limiter.js';
+import { NewInstallationLimiter } from './new-installation-limiter.js';
 
 /** WatermelonDB's `migration` argument (tables created and columns added since the last sync). */
 export interface SyncMigration {
@@ -46,6 +47,7 @@ export class SyncPullService {
     private readonly familyContext: FamilyContext,
     private readonly fullPulls: FullPullLimiter,
     private readonly versions: FamilyVersionService,
+    private readonly newInstallations: NewInstallationLimiter,
     @Inject(syncConfig.KEY) private readonly config: ConfigType<typeof syncConfig>,
   ) {}
 
@@ -61,11 +63,18 @@ export class SyncPullService {
     try {
       if (cursor === null && (await this.needsTurn(this.dataSource.manager, scope.familyId))) endTurn = await this.fullPulls.acquire(scope.userId, signal);
       let forceReplacement = false;
-      // Each detour is taken at most once: a turn is kept, a raised version stays above the cursor.
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const outcome = await this.pullOnce({ ...request, forceReplacement }, endTurn !== undefined);
+      let installationAdmitted = false;
+      // Each detour is taken at most once: a turn is kept, a raised version stays above the cursor, an
+      // installation admitted stays so.
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const outcome = await this.pullOnce({ ...request, forceReplacement, installationAdmitted }, endTurn !== undefined);
         if (outcome === NEEDS_TURN) endTurn = await this.fullPulls.acquire(scope.userId, signal);
-        else if (outcome === NEEDS_VERSION_ABOVE_CURSOR) {
+        else if (outcome === NEEDS_ADMISSION) {
+          // A new installation: counted, in a statement of its own (the snapshot is READ ONLY), or
+          // refused 429 with nothing written. The pull then starts again, admitted.
+          await this.newInstallations.admit(scope.userId);
+          installationAdmitted = true;
+        } else if (outcome === NEEDS_VERSION_ABOVE_CURSOR) {
           // A replacement whose answer would not be later than the phone's cursor: it holds another
           // family's records up to a later version (another user signed in on it). WatermelonDB
           // reports a timestamp below its cursor as a server bug, and an answer at the cursor itself
@@ -82,7 +91,10 @@ export class SyncPullService {
     }
   }
 
-  private async pullOnce(request: PullRequest, holdsTurn: boolean): Promise<string | typeof NEEDS_TURN | typeof NEEDS_VERSION_ABOVE_CURSOR> {
+  private async pullOnce(
+    request: PullRequest,
+    holdsTurn: boolean,
+  ): Promise<string | typeof NEEDS_TURN | typeof NEEDS_VERSION_ABOVE_CURSOR | typeof NEEDS_ADMISSION> {
     const { scope, cursor, deviceId } = request;
     return withAbortableRunner(this.dataSource, request.signal, async (runner) => {
       /** What the batch sends after the snapshot's COMMIT: the only statements of a pull that write. */
@@ -104,6 +116,18 @@ export class SyncPullService {
           schemaVersion: request.schemaVersion,
           forceReplacement: request.forceReplacement,
         });
+        // What this answer's timestamp, once the phone's cursor, will mean (SyncRepository.pullState).
+        // An answer at the phone's own cursor changes nothing it holds, so it is not recorded — unless it
+        // is a replacement: unrecorded, the cursor would go on naming the family the phone no longer
+        // holds (found by review, with versions ahead of the clock); recorded, the timestamp names two
+        // families, and the next pull replaces.
+        const records = plan.timestamp !== cursor || plan.replacement;
+        // A cursor recorded for an installation never seen in this family nor pushed from by this user:
+        // counted first (NewInstallationLimiter), on this rare path only.
+        if (records && deviceId !== null && !state.installationKnown && !request.installationAdmitted) {
+          await runner.query('ROLLBACK');
+          return NEEDS_ADMISSION;
+        }
         // A replacement, or a migration sync (the tables it names are read whole, as a first sync reads
         // them all): known only here, so a large one rolls back and waits for its turn. A first sync was
         // measured before it began.
@@ -116,12 +140,7 @@ export class SyncPullService {
           await runner.query('ROLLBACK');
           return NEEDS_VERSION_ABOVE_CURSOR;
         }
-        // What this answer's timestamp, once the phone's cursor, will mean (SyncRepository.pullState).
-        // An answer at the phone's own cursor changes nothing it holds, so it is not recorded — unless it
-        // is a replacement: unrecorded, the cursor would go on naming the family the phone no longer
-        // holds (found by review, with versions ahead of the clock); recorded, the timestamp names two
-        // families, and the next pull replaces.
-        afterCommit = plan.timestamp !== cursor || plan.replacement ? this.installations.recordCursor(deviceId, scope.familyId, plan.timestamp) : [];
+        afterCommit = records ? this.installations.recordCursor(deviceId, scope.familyId, plan.timestamp) : [];
         // The body, COMMIT and the record go out in one round trip, on this connection (a second pool
         // connection taken while holding this one deadlocks under load: every slot held by a pull
         // waiting for another). A failing body stops the batch there: nothing recorded, the snapshot
@@ -186,6 +205,8 @@ const BEGIN_SNAPSHOT = { text: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'
 
 /** pullOnce's answer for a large replacement asked without a turn: take one, then pull again. */
 const NEEDS_TURN: unique symbol = Symbol('needs a turn');
+/** pullOnce's answer for a pull that would record a new installation not counted yet: count it (or refuse), then pull again. */
+const NEEDS_ADMISSION: unique symbol = Symbol('needs a new installation admitted');
 /** pullOnce's answer for a replacement whose timestamp would be below the phone's cursor: raise the family's version, then pull again. */
 const NEEDS_VERSION_ABOVE_CURSOR: unique symbol = Symbol('needs a version above the cursor');
 /**
@@ -211,6 +232,8 @@ interface PullRequest {
   signal?: AbortSignal;
   /** A replacement whatever the cursor now says (it was one before the family's version was raised past the cursor). */
   forceReplacement?: boolean;
+  /** A new installation already counted by NewInstallationLimiter (an earlier attempt of this pull). */
+  installationAdmitted?: boolean;
 }
 
 /** What a pull is planned from: the request, and what its snapshot read (SyncRepository.pullState; absent: false). */

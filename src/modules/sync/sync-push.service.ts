@@ -22,6 +22,7 @@ import {
   type LastPush,
 } from './sync-push.rules.js';
 import { SyncInstallationsRepository } from './sync-installations.repository.js';
+import { NewInstallationLimiter } from './new-installation-limiter.js';
 import { SyncRepository } from './sync.repository.js';
 import type { SyncTableName } from './sync-schema.js';
 import { validatePush, type PushedRecord, type PushedTable } from './sync-validator.js';
@@ -78,6 +79,7 @@ export class SyncPushService {
     private readonly installations: SyncInstallationsRepository,
     private readonly familyContext: FamilyContext,
     private readonly files: DocumentFileUrlValidator,
+    private readonly newInstallations: NewInstallationLimiter,
   ) {}
 
   async push(input: PushInput): Promise<SyncPushResponse> {
@@ -145,6 +147,7 @@ export class SyncPushService {
         if (push.tables.some((t) => t.spec.name === 'blood_tests' || t.spec.name === 'blood_test_results')) {
           writes.add(this.repository.tombstoneOrphanResults(stamp));
         }
+        let lastPushAt: number | undefined;
         if (input.deviceId) {
           // A replayed record keeps the version its values were written with: a retry of this push is a replay too.
           const fingerprints = Object.fromEntries(
@@ -153,7 +156,7 @@ export class SyncPushService {
               [fingerprint, replays.get(table)?.has(id) ? lastPush.get(key)![1] : stamp.version],
             ]),
           );
-          writes.add(this.installations.recordLastPush(input.deviceId, userId, familyId, fingerprints));
+          lastPushAt = writes.add(this.installations.recordLastPush(input.deviceId, userId, familyId, fingerprints));
         }
         const results = await runBatch(manager, writes.statements);
         for (const { at, table, ids } of writes.inserts) {
@@ -162,6 +165,10 @@ export class SyncPushService {
           if (inserted !== ids.length) throw SyncErrors.forbidden({ [table]: ids });
           write.addRecords(inserted);
         }
+        // A new installation (no last push of it by this user, no cursor of it in this family): counted
+        // in this transaction, so a push rolled back gives it back; past the limit, 429 and everything
+        // above rolls back. Only on this rare path: a known installation's push sends no statement more.
+        if (lastPushAt !== undefined && this.installations.isNewInstallation(results[lastPushAt])) await this.newInstallations.admit(userId, manager);
       },
       { membershipChanged: SyncErrors.membershipChanged, reads },
     );
@@ -197,8 +204,9 @@ class PushWrites {
   readonly statements: BatchStatement[] = [];
   readonly inserts: Array<{ at: number; table: SyncTableName; ids: string[] }> = [];
 
-  add(statement: BatchStatement): void {
-    this.statements.push(statement);
+  /** Adds a statement; its index in the batch's results. */
+  add(statement: BatchStatement): number {
+    return this.statements.push(statement) - 1;
   }
 
   /** An insert whose count must come out whole (ON CONFLICT DO NOTHING: an id of another family is skipped): else 403 naming `ids`. */

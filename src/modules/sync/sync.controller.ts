@@ -11,7 +11,7 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { ApiJsonBodyErrors, ApiServerBusyError } from '../../common/errors/api-error-responses.js';
+import { ApiJsonBodyErrors, ApiRateLimitedError, ApiServerBusyError } from '../../common/errors/api-error-responses.js';
 import { ErrorResponse } from '../../common/errors/error-response.js';
 import { sendJsonText } from '../../common/http/compressed-json.js';
 import { hangUpSignal } from '../../common/http/hang-up-signal.js';
@@ -25,6 +25,11 @@ import { SyncEventsService } from './sync-events.service.js';
 import { SyncListeningGuard } from './sync-listening.guard.js';
 import { SyncPullService } from './sync-pull.service.js';
 import { SyncPushService } from './sync-push.service.js';
+
+/** The 429 of pull and push (NewInstallationLimiter). */
+const NEW_INSTALLATIONS =
+  'An X-Device-Id new to the server (no cursor of it in the family, no push of it by the user) past the user\'s ' +
+  'SYNC_NEW_INSTALLATION_LIMIT new installations per SYNC_NEW_INSTALLATION_WINDOW_SECONDS; nothing is applied or recorded';
 
 @ApiTags('sync')
 @ApiExtraModels(SyncTableChangesDto)
@@ -67,6 +72,7 @@ export class SyncController {
     type: ErrorResponse,
     description: 'The family membership changed during the pull (SYNC_CONFLICT, details.membership_changed): sync again',
   })
+  @ApiRateLimitedError(NEW_INSTALLATIONS)
   @ApiServerBusyError('A full pull (no cursor, a replacement, or a migration sync, which reads the tables it names whole) waited SYNC_FULL_PULL_WAIT_SECONDS for its turn among too many running')
   async pull(@Query() query: SyncPullQueryDto, @DeviceId() deviceId: string | null, @Req() req: Request, @Res() res: Response): Promise<void> {
     // A pull whose client hangs up leaves the full-pull queue, and its statement is cancelled.
@@ -110,6 +116,7 @@ export class SyncController {
       'An invalid record (VALIDATION_FAILED; details.table, id and field name the first, details.errors lists them all), ' +
       'a body that is not an object { changes, lastPulledAt? }, an invalid or unknown body property, or an invalid X-Device-Id (details.field); nothing is applied',
   })
+  @ApiRateLimitedError(NEW_INSTALLATIONS)
   push(
     @Query() query: SyncPushQueryDto,
     @Body() body: Record<string, unknown>,

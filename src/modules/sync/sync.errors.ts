@@ -32,6 +32,15 @@ export const SyncErrors = {
     });
   },
 
+  /** Too many new installations (X-Device-Id) of one user in SYNC_NEW_INSTALLATION_WINDOW_SECONDS: 429, as the auth rate limits. */
+  tooManyNewInstallations(retryAfterSeconds: number): DomainError {
+    return new DomainError(
+      ErrorCode.RATE_LIMITED,
+      `Too many new installations (X-Device-Id) synced by this account; try again in ${retryAfterSeconds} s, or sync with an X-Device-Id already used`,
+      { retryAfterSeconds },
+    );
+  },
+
   invalidParameter(field: string, message: string): DomainError {
     field = echoed(field);
     return new DomainError(ErrorCode.VALIDATION_FAILED, `${field}: ${message}`, { field });

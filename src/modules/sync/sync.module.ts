@@ -8,6 +8,8 @@ import { HEARTBEAT_SCHEDULER, SyncEventsService } from './sync-events.service.js
 import { SyncRepository } from './sync.repository.js';
 import { SyncInstallationsRepository } from './sync-installations.repository.js';
 import { FullPullLimiter } from './full-pull-limiter.js';
+import { NewInstallationLimiter } from './new-installation-limiter.js';
+import { AuthRateLimitRepository } from '../auth/rate-limit.repository.js';
 
 /**
  * WatermelonDB pull/push. Imports DocumentsModule for DocumentFileUrlValidator, the
@@ -24,6 +26,9 @@ import { FullPullLimiter } from './full-pull-limiter.js';
     SyncEventsService,
     { provide: HEARTBEAT_SCHEDULER, useValue: asyncScheduler },
     FullPullLimiter,
+    // The auth limits' counters (one statement each, no state): new installations count in the same table.
+    AuthRateLimitRepository,
+    NewInstallationLimiter,
   ],
   // The admin CLI seeds through the same push (validation + versioning), never around it, and
   // forgets idle installations' cursors through the repository (sync:cleanup).

@@ -58,6 +58,11 @@ export interface PullState {
   nowMs: number;
   /** The cursor is on record for this installation (of any family): the server answered it, so it is a version some family had, not a made-up number. */
   cursorIssued: boolean;
+  /**
+   * The installation is known: a cursor of it in this family, or a last push of it by this user
+   * (true without a device id). A new one is counted by NewInstallationLimiter before its cursor is recorded.
+   */
+  installationKnown: boolean;
 }
 
 /** A pushed id as found on the server (any family). */
@@ -290,7 +295,8 @@ export class SyncRepository {
    * $5: the request's sign-in (its token's refresh-token chain; null: not asked), read in the same
    * snapshot as the membership: a logout or a password change or reset committed since the guard
    * ran ended it, and the phone must not be handed the family's records then (as a write, or the
-   * event stream, must not go on for it).
+   * event stream, must not go on for it). `installationKnown`, in the same statement: whether the
+   * pull would record a new installation (NewInstallationLimiter).
    */
   async pullState(
     manager: EntityManager,
@@ -307,7 +313,10 @@ export class SyncRepository {
         `SELECT u.family_id::text AS family_id, u.family_joined_version::text AS joined_version, f.sync_version::text AS sync_version,
                     held.this_family, held.other_family, latest.other_family AS latest_other_family,
                     ${signedInSql('u.id', '$5')} AS signed_in,
-                    (extract(epoch FROM clock_timestamp()) * 1000)::bigint::text AS now_ms
+                    (extract(epoch FROM clock_timestamp()) * 1000)::bigint::text AS now_ms,
+                    ($3::text IS NULL
+                      OR EXISTS (SELECT 1 FROM sync_cursors c WHERE c.device_id = $3::text AND c.family_id = $2)
+                      OR EXISTS (SELECT 1 FROM sync_last_pushes p WHERE p.device_id = $3::text AND p.user_id = $1)) AS installation_known
                FROM users u
                LEFT JOIN families f ON f.id = $2
                CROSS JOIN LATERAL (
@@ -331,6 +340,7 @@ export class SyncRepository {
       latest_other_family: boolean | null;
       signed_in: boolean;
       now_ms: string;
+      installation_known: boolean;
     }>;
     const row = rows[0];
     if (!row) return null;
@@ -345,6 +355,7 @@ export class SyncRepository {
       signedIn: row.signed_in,
       nowMs: Number(row.now_ms),
       cursorIssued: row.this_family || row.other_family,
+      installationKnown: row.installation_known,
     };
   }
 
