@@ -58,3 +58,17 @@ export function useScratchSchema(prefix: string, create: (q: QueryRunner) => Pro
   });
   afterEach(() => scratch.drop());
 }
+
+/**
+ * The users table's columns that the email migrations read and write, as the initial schema made
+ * them, with `emailIndex` (the unique index on email of the migration's time), for their tests.
+ */
+export async function createUsersForEmailMigration(q: QueryRunner, emailIndex: string): Promise<void> {
+  await q.query(`
+    CREATE TABLE users (
+      id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+      email varchar(320) NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    )`);
+  await q.query(emailIndex);
+}

@@ -1,7 +1,7 @@
 import type { QueryRunner } from 'typeorm';
 import { FoldDottedIInEmails1764870000000 } from '../../migrations/1764870000000-FoldDottedIInEmails.js';
 import { normalizeEmail } from '../../src/modules/auth/email.js';
-import { useScratchSchema } from '../setup/scratch-schema.js';
+import { createUsersForEmailMigration, useScratchSchema } from '../setup/scratch-schema.js';
 
 /**
  * The migration against the run's real PostgreSQL, on a users table as NormalizeEmails left it
@@ -12,15 +12,7 @@ describe('migration FoldDottedIInEmails1764870000000', () => {
   const migration = new FoldDottedIInEmails1764870000000();
   useScratchSchema(
     'mig_dotted_i',
-    async (q) => {
-      await q.query(`
-        CREATE TABLE users (
-          id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-          email varchar(320) NOT NULL,
-          created_at timestamptz NOT NULL DEFAULT clock_timestamp()
-        )`);
-      await q.query('CREATE UNIQUE INDEX users_email_key ON users (email)');
-    },
+    (q) => createUsersForEmailMigration(q, 'CREATE UNIQUE INDEX users_email_key ON users (email)'),
     (runner) => (q = runner),
   );
 

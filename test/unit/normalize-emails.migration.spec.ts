@@ -1,6 +1,6 @@
 import type { QueryRunner } from 'typeorm';
 import { NormalizeEmails1764750000000 } from '../../migrations/1764750000000-NormalizeEmails.js';
-import { useScratchSchema } from '../setup/scratch-schema.js';
+import { createUsersForEmailMigration, useScratchSchema } from '../setup/scratch-schema.js';
 
 /**
  * The migration against the run's real PostgreSQL (embedded 18, or 15 in CI's second pass), on a
@@ -12,15 +12,7 @@ describe('migration NormalizeEmails1764750000000', () => {
   const migration = new NormalizeEmails1764750000000();
   useScratchSchema(
     'mig_emails',
-    async (q) => {
-      await q.query(`
-        CREATE TABLE users (
-          id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-          email varchar(320) NOT NULL,
-          created_at timestamptz NOT NULL DEFAULT clock_timestamp()
-        )`);
-      await q.query('CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email))');
-    },
+    (q) => createUsersForEmailMigration(q, 'CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email))'),
     (runner, name) => ((q = runner), (schema = name)),
   );
 
