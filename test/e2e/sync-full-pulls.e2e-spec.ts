@@ -15,7 +15,8 @@ import { holdNextCall, until } from '../setup/wait.js';
 import { register } from '../sync-client/family.js';
 
 describe('sync: full pulls take turns', () => {
-  const t = useTestApp({ SYNC_FULL_PULLS_MAX: '1', SYNC_FULL_PULL_WAIT_SECONDS: '1', SYNC_FULL_PULL_TURN_BYTES: '4096' });
+  // Two new installations per user (NewInstallationLimiter): the tests below send X-Device-Id only where they say.
+  const t = useTestApp({ SYNC_FULL_PULLS_MAX: '1', SYNC_FULL_PULL_WAIT_SECONDS: '1', SYNC_FULL_PULL_TURN_BYTES: '4096', SYNC_NEW_INSTALLATION_LIMIT: '2' });
 
   const transfusion = (notes = 'n') => ({ id: randomUUID(), date: 1, volume_ml: 250, notes, created_at: 1, updated_at: 1 });
   /** A new family whose live rows take more than the 4 KiB threshold. */
@@ -102,6 +103,38 @@ describe('sync: full pulls take turns', () => {
     }
     expect((await first).status).toBe(200);
     const replaced = await pull(t, { ...mover, familyId: owner.familyId }, cursor).expect(200);
+    expect(replaced.body.experimentalStrategy).toBe('replacement');
+  });
+
+  // Found by review: a replacement from a new installation was counted (NewInstallationLimiter) before
+  // it waited for its turn, so each 503 SERVER_BUSY spent one of the user's new installations with
+  // nothing recorded; a phone switching to a large family on a busy server was refused 429 after a
+  // few retries, for the rest of the window.
+  it('a large replacement from a new installation that gets 503 SERVER_BUSY counts no installation: retried, it goes through', async () => {
+    const owner = await largeFamily();
+    const mover = await register(t);
+    const phone = randomUUID();
+    // The phone's first sync, in the mover's own family: its first new installation (of 2).
+    const cursor = (await pull(t, mover, null, phone).expect(200)).body.timestamp;
+    await t.http().post('/api/v1/auth/join-family').set('Authorization', `Bearer ${mover.token}`).send({ invite_code: owner.inviteCode }).expect(200);
+    const moved = { ...mover, familyId: owner.familyId };
+    const other = await largeFamily();
+    const held = holdNextFullPull();
+    const first = pull(t, other, null).then((r) => r);
+    await held.reached;
+    try {
+      // New to the owner's family, never pushed from: a new installation, and a large replacement.
+      for (let i = 0; i < 2; i++) {
+        const busy = await pull(t, moved, cursor, phone);
+        expect([busy.status, busy.body.details?.code]).toEqual([503, 'SERVER_BUSY']);
+      }
+    } finally {
+      held.release();
+    }
+    expect((await first).status).toBe(200);
+    const [counted] = await t.db.query(`SELECT count FROM auth_rate_limits WHERE key = 'new-installation|user:' || $1`, [mover.userId]);
+    expect(counted).toEqual({ count: 1 });
+    const replaced = await pull(t, moved, cursor, phone).expect(200);
     expect(replaced.body.experimentalStrategy).toBe('replacement');
   });
 

@@ -122,12 +122,6 @@ export class SyncPullService {
         // holds (found by review, with versions ahead of the clock); recorded, the timestamp names two
         // families, and the next pull replaces.
         const records = plan.timestamp !== cursor || plan.replacement;
-        // A cursor recorded for an installation never seen in this family nor pushed from by this user:
-        // counted first (NewInstallationLimiter), on this rare path only.
-        if (records && deviceId !== null && !state.installationKnown && !request.installationAdmitted) {
-          await runner.query('ROLLBACK');
-          return NEEDS_ADMISSION;
-        }
         // A replacement, or a migration sync (the tables it names are read whole, as a first sync reads
         // them all): known only here, so a large one rolls back and waits for its turn. A first sync was
         // measured before it began.
@@ -135,6 +129,15 @@ export class SyncPullService {
         if (whole.length && !holdsTurn && (await this.needsTurn(runner.manager, scope.familyId, whole))) {
           await runner.query('ROLLBACK');
           return NEEDS_TURN;
+        }
+        // A cursor recorded for an installation never seen in this family nor pushed from by this user:
+        // counted first (NewInstallationLimiter), on this rare path only. After the turn, not before: a
+        // pull that then waited in vain for one (503 SERVER_BUSY) had counted an installation it never
+        // recorded, and a phone switching to a large family on a busy server was refused 429 for the
+        // rest of the window after a few retries (found by review).
+        if (records && deviceId !== null && !state.installationKnown && !request.installationAdmitted) {
+          await runner.query('ROLLBACK');
+          return NEEDS_ADMISSION;
         }
         if (plan.replacement && cursor !== null && cursor >= plan.timestamp && (state.cursorIssued || cursor <= state.nowMs + CLOCK_SKEW_MS)) {
           await runner.query('ROLLBACK');
