@@ -5,10 +5,15 @@
  * moving the stored counter's end (no waiting).
  */
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { familyWithMember, type RegisteredUser } from '../factories/auth.factory.js';
 import { changesOf, newTransfusion, pull, push, type SyncCaller } from '../factories/sync.factory.js';
 import { expectRateLimited } from '../setup/rate-limits.js';
 import { useTestApp } from '../setup/test-app.js';
+import { until } from '../setup/wait.js';
+import { capturingLogger } from '../setup/captured-logs.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 describe('new installations per user (e2e)', () => {
   const t = useTestApp({ SYNC_NEW_INSTALLATION_LIMIT: '3', SYNC_NEW_INSTALLATION_WINDOW_SECONDS: '60' });
@@ -81,5 +86,104 @@ describe('new installations per user (e2e)', () => {
     expect(before).toMatchObject({ transfusions: 6, counted: 3 });
     expectRateLimited(await push(t, caller(owner), cursor, changesOf('transfusions', { created: [newTransfusion()] }), fourth));
     expect(await footprint(owner, fourth)).toEqual(before);
+  });
+
+  // Found by review: a pull counted its new installation, then failed before recording it (its client
+  // hung up — a phone's app sent to the background during its first sync —, its statement timed out):
+  // the installation was still new, and every retry counted it again, until the phone was refused 429.
+  it('a first pull whose client hangs up after its installation was counted gives the count back: retried, the phone syncs', async () => {
+    const { owner } = await familyWithMember(t);
+    for (let i = 0; i < 2; i++) await firstSync(owner, randomUUID());
+    const phone = randomUUID();
+    // The counted pull's body runs a 60 s statement first: the phone hangs up during it.
+    const repository = t.app.get(SyncRepository);
+    const pullBody = repository.pullBody.bind(repository);
+    const marker = `new-installation-hang-up-${randomUUID()}`;
+    repository.pullBody = async (manager, plan, userId, then) => {
+      repository.pullBody = pullBody;
+      await manager.query(`SELECT pg_sleep(60), '${marker}'`);
+      return pullBody(manager, plan, userId, then);
+    };
+    const running = async () =>
+      (await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1`, [`%'${marker}'%`]))[0].n as number;
+    const url = new URL(t.baseUrl);
+    const req = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      path: '/api/v1/sync?last_pulled_at=0',
+      headers: { Authorization: `Bearer ${owner.token}`, 'X-Device-Id': phone },
+    });
+    req.on('error', () => undefined);
+    req.end();
+    try {
+      await until(async () => (await running()) === 1, 'the counted pull running');
+      expect(await footprint(owner, phone)).toMatchObject({ cursors: 0, counted: 3 });
+      req.destroy();
+      await until(async () => (await footprint(owner, phone)).counted === 2, 'the count given back');
+    } finally {
+      repository.pullBody = pullBody;
+      req.destroy();
+    }
+    // The phone's retry is its third new installation, not a fourth.
+    await firstSync(owner, phone);
+    expect(await footprint(owner, phone)).toMatchObject({ cursors: 1, counted: 3 });
+  });
+
+  // Found by review of the give-back above: a client that hangs up as the pull's batch ends fails the
+  // pull (RequestAbandonedError) with its cursor recorded all the same; given back then, a client
+  // hanging up at the right moment recorded installations no count held. Last in the file: it
+  // captures the app's log.
+  it('a first pull whose client hangs up after its cursor was recorded keeps its count: the installation is known, and the limit holds', async () => {
+    const { owner } = await familyWithMember(t);
+    for (let i = 0; i < 2; i++) await firstSync(owner, randomUUID());
+    const phone = randomUUID();
+    // The server's side of the phone's request, to know when the server has seen it hang up.
+    const server = t.app.getHttpServer();
+    let hungUp!: Promise<void>;
+    const seen = new Promise<void>((resolve) => {
+      const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+        if (req.headers['x-device-id'] !== phone) return;
+        server.off('request', onRequest);
+        hungUp = new Promise<void>((closed) => res.once('close', () => closed()));
+        resolve();
+      };
+      server.on('request', onRequest);
+    });
+    // The pull's batch (body, COMMIT, its cursor's record) runs to its end; the phone hangs up before it is answered.
+    const repository = t.app.get(SyncRepository);
+    const pullBody = repository.pullBody.bind(repository);
+    let recorded!: () => void;
+    const batchDone = new Promise<void>((r) => (recorded = r));
+    repository.pullBody = async (manager, plan, userId, then) => {
+      repository.pullBody = pullBody;
+      const body = await pullBody(manager, plan, userId, then);
+      recorded();
+      await hungUp;
+      return body;
+    };
+    const { logger, logged } = capturingLogger();
+    t.app.useLogger(logger);
+    const url = new URL(t.baseUrl);
+    const req = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      path: '/api/v1/sync?last_pulled_at=0',
+      headers: { Authorization: `Bearer ${owner.token}`, 'X-Device-Id': phone },
+    });
+    req.on('error', () => undefined);
+    req.end();
+    try {
+      await seen;
+      await batchDone;
+      req.destroy();
+      await until(() => logged.some((l) => JSON.stringify([l.message, l.rest]).includes('client hung up; its work was cancelled')), 'the abandoned pull answered');
+    } finally {
+      repository.pullBody = pullBody;
+      req.destroy();
+    }
+    // Recorded and counted: the user's third new installation; a fourth is refused.
+    expect(await footprint(owner, phone)).toMatchObject({ cursors: 1, counted: 3 });
+    await pull(t, caller(owner), null, phone).expect(200);
+    expectRateLimited(await pull(t, caller(owner), null, randomUUID()));
   });
 });

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { EntityManager } from 'typeorm';
 import { syncConfig } from '../../config/configuration.js';
-import { AuthRateLimitRepository } from '../auth/rate-limit.repository.js';
+import { AuthRateLimitRepository, type CountedBucket } from '../auth/rate-limit.repository.js';
 import { SyncErrors } from './sync.errors.js';
 
 /**
@@ -30,9 +30,19 @@ export class NewInstallationLimiter {
    * Counts one new installation of `userId`, or throws 429 (not counted). `manager`: in the caller's
    * transaction (a push: the count goes back if the push rolls back); by default a statement of its own.
    */
-  async admit(userId: string, manager?: EntityManager): Promise<void> {
+  async admit(userId: string, manager?: EntityManager): Promise<CountedBucket[]> {
     const attempt = await this.limits.take([{ key: newInstallationKey(userId), max: this.config.newInstallationLimit }], this.config.newInstallationWindowSeconds, manager);
     if (!attempt.counted) throw SyncErrors.tooManyNewInstallations(attempt.retryAfterSeconds);
+    return attempt.buckets;
+  }
+
+  /**
+   * Takes back what `admit` counted (in its own statement, in the window it was counted in): a pull
+   * admitted that then recorded nothing (its client hung up, its statement timed out, the membership
+   * changed). Kept, each retry of such a pull counted the same installation again.
+   */
+  async giveBack(counted: CountedBucket[]): Promise<void> {
+    await this.limits.giveBack(counted);
   }
 }
 

@@ -125,6 +125,15 @@ export class SyncInstallationsRepository {
     );
   }
 
+  /** Whether a cursor of this installation is on record in this family (a pull recorded its answer). */
+  async cursorRecorded(manager: EntityManager, deviceId: string, familyId: string): Promise<boolean> {
+    const [row]: Array<{ recorded: boolean }> = await manager.query(
+      'SELECT EXISTS (SELECT 1 FROM sync_cursors WHERE device_id = $1 AND family_id = $2) AS recorded',
+      [deviceId, familyId],
+    );
+    return row.recorded;
+  }
+
   /** What recordLastPush's statement said: the installation was new to this user and family. */
   isNewInstallation(rows: unknown[]): boolean {
     return (rows as Array<{ new_installation: boolean }>)[0]?.new_installation === true;

@@ -17,6 +17,7 @@ import { SyncRepository, type PullMode, type PullPlan, type PullState } from './
 import type { SyncPullQueryDto } from './dto/sync.dto.js';
 import { FullPullLimiter } from './full-pull-limiter.js';
 import { NewInstallationLimiter } from './new-installation-limiter.js';
+import type { CountedBucket } from '../auth/rate-limit.repository.js';
 
 /** WatermelonDB's `migration` argument (tables created and columns added since the last sync). */
 export interface SyncMigration {
@@ -60,6 +61,8 @@ export class SyncPullService {
     // A large full pull waits for its turn (FullPullLimiter) holding no connection: a first sync
     // before it starts, a replacement (known only in the snapshot) by starting again with one.
     let endTurn: (() => void) | undefined;
+    /** A new installation counted for this pull (NewInstallationLimiter), given back if the pull then fails. */
+    let admitted: CountedBucket[] | undefined;
     try {
       if (cursor === null && (await this.needsTurn(this.dataSource.manager, scope.familyId))) endTurn = await this.fullPulls.acquire(scope.userId, signal);
       let forceReplacement = false;
@@ -72,7 +75,7 @@ export class SyncPullService {
         else if (outcome === NEEDS_ADMISSION) {
           // A new installation: counted, in a statement of its own (the snapshot is READ ONLY), or
           // refused 429 with nothing written. The pull then starts again, admitted.
-          await this.newInstallations.admit(scope.userId);
+          admitted = await this.newInstallations.admit(scope.userId);
           installationAdmitted = true;
         } else if (outcome === NEEDS_VERSION_ABOVE_CURSOR) {
           // A replacement whose answer would not be later than the phone's cursor: it holds another
@@ -86,6 +89,16 @@ export class SyncPullService {
         } else return outcome;
       }
       throw new Error('a pull asked for the same detour twice');
+    } catch (error) {
+      // Counted, but its cursor not recorded: the installation is still new, and its retry counts it
+      // again. So the count goes back (found by review: a phone whose first sync was cut, its app sent
+      // to the background, spent one of the user's new installations each time). Only if nothing was
+      // recorded, as read once the pull's statements have answered: a client hanging up as its batch
+      // ends fails the pull (RequestAbandonedError) with the cursor recorded all the same, and giving
+      // that back would let a client that hangs up at the right moment record installations uncounted.
+      // Best effort: a database down keeps the count.
+      if (admitted) await this.giveBackUnrecorded(admitted, deviceId!, scope.familyId).catch(() => undefined);
+      throw error;
     } finally {
       endTurn?.();
     }
@@ -154,6 +167,10 @@ export class SyncPullService {
         throw writeInReadOnlySnapshot(error, afterCommit) ?? error;
       }
     });
+  }
+
+  private async giveBackUnrecorded(admitted: CountedBucket[], deviceId: string, familyId: string): Promise<void> {
+    if (!(await this.installations.cursorRecorded(this.dataSource.manager, deviceId, familyId))) await this.newInstallations.giveBack(admitted);
   }
 
   /**
