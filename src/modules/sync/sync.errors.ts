@@ -36,7 +36,7 @@ export const SyncErrors = {
   tooManyNewInstallations(retryAfterSeconds: number): DomainError {
     return new DomainError(
       ErrorCode.RATE_LIMITED,
-      `Too many new installations (X-Device-Id) synced by this account; try again in ${retryAfterSeconds} s, or sync with an X-Device-Id already used`,
+      `Too many new installations (X-Device-Id) synced by this account; try again in ${retryAfterSeconds} s; an app keeps the X-Device-Id it made at installation for every sync`,
       { retryAfterSeconds },
     );
   },
