@@ -476,6 +476,14 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect((doc.components.schemas.ErrorResponse.properties as Record<string, PropertySchema>).details.description).toMatch(/STORAGE_UNAVAILABLE/);
     });
 
+    it("the download's 503 describes a download, not an upload (it said an upload found too little disk space and nothing was recorded)", () => {
+      const download = (responses('/api/v1/files/{id}', 'get')['503'] as { description?: string }).description ?? '';
+      const upload = (responses('/api/v1/upload', 'post')['503'] as { description?: string }).description ?? '';
+      expect(download).not.toMatch(/upload|UPLOAD_MIN_FREE_BYTES|recorded/);
+      expect(download).toMatch(/STORAGE_DRIVER=s3.*STORAGE_UNAVAILABLE.*cuts the connection/);
+      expect(upload).toMatch(/UPLOAD_MIN_FREE_BYTES.*nothing was recorded/);
+    });
+
     it('ErrorDetails.fields names every 422 that carries it (change-password, the owner hand-over, the owner removing themselves)', () => {
       const described = errorDetails().fields.description ?? '';
       for (const route of ['change-password', '/families/me/owner', '/families/me/members/{userId}']) expect({ route, described: described.includes(route) }).toEqual({ route, described: true });

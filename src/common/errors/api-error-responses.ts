@@ -87,17 +87,23 @@ export function ApiServiceUnavailableError(description: string, options: { retry
 /**
  * 503 STORAGE_UNAVAILABLE of a route that reads or writes stored files (upload, download), besides
  * DATABASE_UNAVAILABLE; both come with Retry-After. JSON whatever the route produces on success (the
- * download's successes are the file's own type).
+ * download's successes are the file's own type). Each operation has its own causes: only an upload
+ * writes (the free-space check) and records something (the document and its file) it could leave half done.
  */
-export function ApiStorageUnavailableError(): MethodDecorator & ClassDecorator {
+export function ApiStorageUnavailableError(operation: 'upload' | 'download'): MethodDecorator & ClassDecorator {
+  const cause =
+    operation === 'upload'
+      ? 'Object storage (STORAGE_DRIVER=s3) is unreachable, gave no answer within S3_TIMEOUT_SECONDS, or kept failing, or (STORAGE_DRIVER=local) ' +
+        'an upload found less free disk space than UPLOAD_MIN_FREE_BYTES (STORAGE_UNAVAILABLE): ' +
+        'retry after Retry-After seconds (also details.retryAfterSeconds); nothing was recorded'
+      : 'Object storage (STORAGE_DRIVER=s3) is unreachable, gave no answer within S3_TIMEOUT_SECONDS, or kept failing when the file ' +
+        'was opened (STORAGE_UNAVAILABLE; a failure once the file is streaming cuts the connection instead): retry after Retry-After ' +
+        'seconds (also details.retryAfterSeconds); the file is still stored (a download changes nothing)';
   return ApiResponse({
     status: 503,
     headers: RETRY_AFTER_HEADER,
     content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponse) } } },
-    description:
-      'Object storage (STORAGE_DRIVER=s3) is unreachable, gave no answer within S3_TIMEOUT_SECONDS, or kept failing, or (STORAGE_DRIVER=local) ' +
-      'an upload found less free disk space than UPLOAD_MIN_FREE_BYTES (STORAGE_UNAVAILABLE): ' +
-      `retry after Retry-After seconds (also details.retryAfterSeconds); nothing was recorded; or ${DATABASE_UNAVAILABLE}`,
+    description: `${cause}; or ${DATABASE_UNAVAILABLE}`,
   });
 }
 

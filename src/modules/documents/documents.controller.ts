@@ -101,7 +101,7 @@ export class DocumentsController {
       'File type not allowed (UNSUPPORTED_MEDIA_TYPE, details.detected and details.allowed), an empty file, ' +
       'or a compressed body (any Content-Encoding; the answer carries Accept-Encoding: identity); nothing is stored',
   })
-  @ApiStorageUnavailableError()
+  @ApiStorageUnavailableError('upload')
   async upload(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<UploadResponse> {
     return describeCreatedFile(res, await this.uploads.upload(req));
   }
@@ -137,7 +137,7 @@ export class DocumentsController {
   @ApiJsonError(404, 'No such file in the caller\'s family')
   @ApiJsonError(412, 'If-Match names another ETag (or a weak one), or If-Unmodified-Since is before Last-Modified (PRECONDITION_FAILED)')
   @ApiJsonError(416, 'Range starts beyond the end of the file')
-  @ApiStorageUnavailableError()
+  @ApiStorageUnavailableError('download')
   async download(@UuidParam('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     await sendDownload(res, await this.files.prepareDownload(id, downloadConditions(req)));
   }
