@@ -335,6 +335,18 @@ describe('OpenAPI document and route guards (e2e)', () => {
     }
   });
 
+  it('every success with a body documents its media type (the event stream\'s 200 had a description and no text/event-stream)', () => {
+    const untyped = routes.flatMap((r) =>
+      Object.entries((doc.paths[r.path][r.method as (typeof METHODS)[number]] as { responses: Record<string, { content?: object }> }).responses)
+        .filter(([status, response]) => /^2/.test(status) && status !== '204' && Object.keys(response.content ?? {}).length === 0)
+        .map(([status]) => `${r.route} ${status}`),
+    );
+    expect(untyped).toEqual([]);
+    const stream = (doc.paths['/api/v1/sync/events'].get as { responses: Record<string, { content?: Record<string, { example?: string }> }> }).responses['200'];
+    expect(Object.keys(stream.content ?? {})).toEqual(['text/event-stream']);
+    expect(stream.content!['text/event-stream'].example).toMatch(/^event: sync\nid: (\d+)\ndata: \{"version":\1\}\n\n/);
+  });
+
   it('every JSON request body refers to a documented schema', () => {
     for (const r of routes) {
       const op = doc.paths[r.path][r.method as (typeof METHODS)[number]]!;

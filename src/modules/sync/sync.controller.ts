@@ -132,7 +132,15 @@ export class SyncController {
    */
   @Sse('events')
   @UseGuards(SyncListeningGuard)
-  @ApiOkResponse({ description: 'text/event-stream of `sync` events ({ version }) and `ping` heartbeats' })
+  @ApiOkResponse({
+    description: 'text/event-stream of `sync` events ({ version }) and `ping` heartbeats',
+    content: {
+      'text/event-stream': {
+        schema: { type: 'string' },
+        example: 'event: sync\nid: 1764300000000\ndata: {"version":1764300000000}\n\nevent: ping\nid: 1764300000000\ndata: {}\n\n',
+      },
+    },
+  })
   events(@CurrentFamily() family: FamilyScope, @CurrentUser() user: AuthenticatedUser): Observable<MessageEvent> {
     return this.eventsService.stream(family, user.signInId, user.accessExpiresAtMs);
   }
