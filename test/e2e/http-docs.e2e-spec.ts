@@ -674,6 +674,23 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect((await http().get(tooLong).set('Authorization', `Bearer ${token}`)).status).toBe(431);
     });
 
+    it('a push\'s table schema requires none of created/updated/deleted, as the server takes a table with only created; the pull\'s answer has all three', async () => {
+      const schemas = doc.components.schemas as Record<string, { properties?: Record<string, { additionalProperties?: { $ref?: string } }>; required?: string[] }>;
+      const pushTable = schemas.SyncPushBodyDto.properties!.changes.additionalProperties!.$ref!.split('/').pop()!;
+      expect(Object.keys(schemas[pushTable].properties ?? {}).sort()).toEqual(['created', 'deleted', 'updated']);
+      expect(schemas[pushTable].required ?? []).toEqual([]);
+      const pullTable = schemas.SyncPullResponse.properties!.changes.additionalProperties!.$ref!.split('/').pop()!;
+      expect(schemas[pullTable].required?.sort()).toEqual(['created', 'deleted', 'updated']);
+      const me = ((await http().get('/api/v1/auth/me').set('Authorization', `Bearer ${token}`).expect(200)).body as { user: { family_id: string } }).user;
+      const id = randomUUID();
+      const pushed = await http().post('/api/v1/sync').set('Authorization', `Bearer ${token}`).send({
+        changes: { blood_tests: { created: [{ id, family_id: me.family_id, created_at: 1, updated_at: 1, date: 1700000000000 }] } },
+      });
+      expect({ status: pushed.status, code: pushed.body.details?.code }).toEqual({ status: 200, code: undefined });
+      const pulled = await http().get('/api/v1/sync').set('Authorization', `Bearer ${token}`).expect(200);
+      expect(pulled.body.changes.blood_tests.created.map((r: { id: string }) => r.id)).toContain(id);
+    });
+
     it('UpdateFamilyDto.patient_blood_group documents what PATCH accepts: a blood group, null, or "" (stored as null)', async () => {
       const schema = (doc.components.schemas.UpdateFamilyDto.properties ?? {}).patient_blood_group as { enum?: unknown[]; nullable?: boolean; description?: string };
       expect(schema.nullable).toBe(true);

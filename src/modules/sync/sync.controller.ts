@@ -19,7 +19,7 @@ import { CurrentFamily, CurrentUser, FamilyScoped } from '../../common/family-sc
 import type { FamilyScope } from '../../common/family-scope/family-context.js';
 import type { AuthenticatedUser } from '../../common/family-scope/family-scope.request.js';
 import { ApiDeviceIdHeader, DeviceId } from './device-id.decorator.js';
-import { SyncPullQueryDto, SyncPushBodyDto, SyncPushQueryDto, SyncTableChangesDto } from './dto/sync.dto.js';
+import { SyncPullQueryDto, SyncPushBodyDto, SyncPushQueryDto, SyncPushTableChangesDto, SyncTableChangesDto } from './dto/sync.dto.js';
 import { SyncPullResponse, SyncPushResponse } from './dto/sync.response.js';
 import { SyncEventsService } from './sync-events.service.js';
 import { SyncListeningGuard } from './sync-listening.guard.js';
@@ -32,7 +32,7 @@ const NEW_INSTALLATIONS =
   'SYNC_NEW_INSTALLATION_LIMIT new installations per SYNC_NEW_INSTALLATION_WINDOW_SECONDS; nothing is applied or recorded';
 
 @ApiTags('sync')
-@ApiExtraModels(SyncTableChangesDto)
+@ApiExtraModels(SyncTableChangesDto, SyncPushTableChangesDto)
 @FamilyScoped()
 @Controller('api/v1/sync')
 export class SyncController {

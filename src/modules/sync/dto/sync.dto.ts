@@ -55,14 +55,37 @@ export class SyncTableChangesDto {
   deleted: string[];
 }
 
+/**
+ * One table's changes in a push. The sync validator takes each list as optional (absent or null: empty),
+ * so a client that sends only `created` is answered as if it sent the other two empty; the pull's
+ * answer always has all three (SyncTableChangesDto).
+ */
+export class SyncPushTableChangesDto {
+  @ApiPropertyOptional({
+    type: 'array',
+    items: { type: 'object', additionalProperties: true },
+    nullable: true,
+    description: 'Raw records (snake_case columns, ms dates, JSON columns as strings); absent or null: none',
+  })
+  created?: Record<string, unknown>[] | null;
+
+  @ApiPropertyOptional({ type: 'array', items: { type: 'object', additionalProperties: true }, nullable: true, description: 'Absent or null: none' })
+  updated?: Record<string, unknown>[] | null;
+
+  @ApiPropertyOptional({ type: 'array', items: { type: 'string', format: 'uuid' }, nullable: true, description: 'Absent or null: none' })
+  deleted?: string[] | null;
+}
+
 /** Validated by the sync validator (not the generic pipe): a push can hold tens of thousands of records. */
 export class SyncPushBodyDto {
   @ApiProperty({
-    description: 'Per table: created, updated, deleted. Tables: families, transfusions, blood_tests, blood_test_results, analysis_templates, reminders, documents',
+    description:
+      'Per table: created, updated, deleted (each optional). Tables: families, transfusions, blood_tests, blood_test_results, analysis_templates, reminders, documents; ' +
+      'a table left out has no changes',
     type: 'object',
-    additionalProperties: { $ref: '#/components/schemas/SyncTableChangesDto' },
+    additionalProperties: { $ref: '#/components/schemas/SyncPushTableChangesDto' },
   })
-  changes: Record<string, SyncTableChangesDto>;
+  changes: Record<string, SyncPushTableChangesDto>;
 
   @ApiPropertyOptional({
     description:
