@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { maxHeaderSize } from 'node:http';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, Min, MaxLength } from 'class-validator';
 
@@ -29,10 +30,11 @@ export class SyncPullQueryDto {
   /**
    * WatermelonDB's migration info as JSON (`null` when there is none):
    * `{"from":2,"tables":["reminders"],"columns":[{"table":"transfusions","columns":["hospital"]}]}`.
-   * In practice bounded by the request head: the URL and the headers together may take 16 KB, past
-   * which the request is answered 431 before it is read.
+   * Bounded by the request head: the URL and the headers together may take 16 KB, past which the
+   * request is answered 431 before it is read; its maxLength is that limit, the most any request can carry.
    */
-  @IsOptional() @IsString() @MaxLength(100_000)
+  // http.maxHeaderSize: Node's limit on a request head (16 KB unless --max-http-header-size changes it); it said 100000, which no request could reach.
+  @IsOptional() @IsString() @MaxLength(maxHeaderSize)
   migration?: string;
 }
 
