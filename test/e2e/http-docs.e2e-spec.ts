@@ -693,6 +693,33 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect(pulled.body.changes.blood_tests.created.map((r: { id: string }) => r.id)).toContain(id);
     });
 
+    it('the sync cursors and schema_version take decimal digits only (0x10 was read as 16, 1e3 as 1000), and schema_version has a documented maximum', async () => {
+      const op = doc.paths['/api/v1/sync'].get as unknown as { parameters: Array<{ name: string; schema: { maximum?: number } }> };
+      const maximum = op.parameters.find((p) => p.name === 'schema_version')!.schema.maximum!;
+      expect(maximum).toBe(2 ** 31 - 1);
+      const auth = { Authorization: `Bearer ${token}` };
+      // A value read as a cursor may still be refused for what it says (a push from before the family's history: 409); never as a 400.
+      const answers: Array<{ param: string; value: string; status: number | string; fields?: string[] }> = [];
+      const record = (param: string, value: string, res: request.Response) =>
+        answers.push({ param, value, ...(res.status === 400 ? { status: 400, fields: res.body.details.fields.map((f: { field: string }) => f.field) } : { status: res.status < 500 ? 'read' : res.status }) });
+      const refused = ['0x10', '1e3', ' 5', '+5', '1.0', '-0', '0b1', '99999999999999999999'];
+      for (const value of [...refused, '16', '007', 'null']) {
+        record('GET last_pulled_at', value, await http().get('/api/v1/sync').query({ last_pulled_at: value }).set(auth));
+        record('POST last_pulled_at', value, await http().post('/api/v1/sync').query({ last_pulled_at: value }).set(auth).send({ changes: {} }));
+      }
+      for (const value of [...refused, String(maximum + 1), '1', '007', String(maximum)]) {
+        record('GET schema_version', value, await http().get('/api/v1/sync').query({ schema_version: value }).set(auth));
+      }
+      const fieldOf = (param: string) => param.split(' ')[1];
+      expect(answers).toEqual(
+        answers.map(({ param, value }) =>
+          refused.includes(value) || value === String(maximum + 1)
+            ? { param, value, status: 400, fields: [fieldOf(param)] }
+            : { param, value, status: 'read' },
+        ),
+      );
+    });
+
     it('UpdateFamilyDto.patient_blood_group documents what PATCH accepts: a blood group, null, or "" (stored as null)', async () => {
       const schema = (doc.components.schemas.UpdateFamilyDto.properties ?? {}).patient_blood_group as { enum?: unknown[]; nullable?: boolean; description?: string };
       expect(schema.nullable).toBe(true);

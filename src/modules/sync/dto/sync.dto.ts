@@ -3,28 +3,46 @@ import { maxHeaderSize } from 'node:http';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, Min, MaxLength } from 'class-validator';
 
+/**
+ * A query parameter as a number only when it is written in decimal digits, as WatermelonDB clients
+ * write it (`String(n)`, or `${n}` in a template). Anything else stays a string, which @IsInt refuses
+ * (400 naming the parameter): Number() would read `0x10` as 16, `1e3` as 1000 and ` 5` as 5.
+ */
+function decimalInteger(value: unknown): unknown {
+  return typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : value;
+}
+
+const DECIMAL_INTEGER = { message: '$property must be an integer written in decimal digits' };
+
 /** `null`, `undefined`, '' and 0 all mean "never pulled" (clients interpolate the value into the URL). */
 function toCursor({ value }: { value: unknown }): unknown {
   if (value === undefined || value === null || value === '' || value === 'null' || value === 'undefined') return null;
-  return typeof value === 'string' ? Number(value) : value;
+  return decimalInteger(value);
 }
 
+/**
+ * WatermelonDB's SQLite adapter keeps the schema version in SQLite's `user_version`, a 32-bit signed
+ * integer: no app has a version above it.
+ */
+const MAX_SCHEMA_VERSION = 2_147_483_647;
+
 export class SyncPullQueryDto {
-  /** The `timestamp` of the client's last successful pull; absent, `null` or 0 on the first sync. @example 1764090000000 */
+  /** The `timestamp` of the client's last successful pull, in decimal digits; absent, `null` or 0 on the first sync. @example 1764090000000 */
   @ApiPropertyOptional({ type: 'integer' })
-  @IsOptional() @Transform(toCursor) @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER)
+  @IsOptional() @Transform(toCursor) @IsInt(DECIMAL_INTEGER) @Min(0) @Max(Number.MAX_SAFE_INTEGER)
   last_pulled_at?: number | null;
 
   /**
    * The app's local WatermelonDB schema version (`schemaVersion` in pullChanges). Tables and columns
    * the synced schema gained after this version are left out of the answer (the app has nowhere to
-   * put them; its migration sync fetches them once it upgrades). Absent: everything is sent.
+   * put them; its migration sync fetches them once it upgrades). Absent: everything is sent. In
+   * decimal digits, at most 2147483647 (SQLite's user_version, where WatermelonDB keeps it).
    * WatermelonDB's versions start at 1: a 0 would get no table at all and a real timestamp, and the
    * client would then sync incrementally without ever having the history (found by review).
    * @example 3
    */
   @ApiPropertyOptional({ type: 'integer' })
-  @IsOptional() @Transform(({ value }) => (value === undefined || value === '' ? undefined : Number(value))) @IsInt() @Min(1)
+  @IsOptional() @Transform(({ value }) => (value === undefined || value === '' ? undefined : decimalInteger(value))) @IsInt(DECIMAL_INTEGER) @Min(1) @Max(MAX_SCHEMA_VERSION)
   schema_version?: number;
 
   /**
@@ -39,9 +57,9 @@ export class SyncPullQueryDto {
 }
 
 export class SyncPushQueryDto {
-  /** The `timestamp` of the pull that preceded this push (or send `lastPulledAt` in the body). @example 1764090000000 */
+  /** The `timestamp` of the pull that preceded this push, in decimal digits (or send `lastPulledAt` in the body). @example 1764090000000 */
   @ApiPropertyOptional({ type: 'integer' })
-  @IsOptional() @Transform(toCursor) @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER)
+  @IsOptional() @Transform(toCursor) @IsInt(DECIMAL_INTEGER) @Min(0) @Max(Number.MAX_SAFE_INTEGER)
   last_pulled_at?: number | null;
 }
 
