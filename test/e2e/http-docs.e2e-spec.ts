@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { DomainError, ErrorCode } from '../../src/common/errors/domain-error.js';
 import { invalidField, invalidRequest } from '../../src/common/errors/invalid-request.js';
-import { membershipChanged } from '../../src/common/family-scope/membership.js';
+import { FamilyGuard } from '../../src/common/family-scope/family.guard.js';
+import { membershipChanged, signedOut } from '../../src/common/family-scope/membership.js';
 import { bodyParserError } from '../../src/common/http/body-errors.js';
 import { assertRecordRoom } from '../../src/common/versioning/family-version.service.js';
 import { AuthErrors } from '../../src/modules/auth/auth.errors.js';
@@ -226,6 +227,23 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect({ route: r.route, status: res.status }).toEqual({ route: r.route, status: 401 });
       expect(res.body).toMatchObject({ statusCode: 401, error: 'Unauthorized', message: expect.any(String), details: { code: 'UNAUTHENTICATED' } });
     }
+  });
+
+  it('every 401 UNAUTHENTICATED has the one message the JWT guard answers (a sign-in ended mid-request said "Authentication required")', async () => {
+    const messages = new Set<string>();
+    for (const r of routes.filter((route) => route.auth)) {
+      const url = r.path.replace(/\{[^}]+\}/g, randomUUID());
+      messages.add((await http()[r.method as (typeof METHODS)[number]](url).set('Authorization', 'Bearer not.a.jwt')).body.message);
+    }
+    // A token that verifies for a user the guard no longer finds (deleted account).
+    const { access_token: token } = (await http().post('/api/v1/auth/register').send({ email: `gone-${randomUUID()}@example.test`, password: 'correct horse battery' }).expect(201)).body;
+    await http().delete('/api/v1/auth/me').set('Authorization', `Bearer ${token}`).send({ password: 'correct horse battery' }).expect(204);
+    messages.add((await http().get('/api/v1/families/me').set('Authorization', `Bearer ${token}`).expect(401)).body.message);
+    const noUser = { switchToHttp: () => ({ getRequest: () => ({}) }) } as never;
+    const thrown = [signedOut(), AuthErrors.unauthenticated(), (() => { try { new FamilyGuard().canActivate(noUser); } catch (error) { return error as DomainError; } throw new Error('FamilyGuard let a request without a user through'); })()];
+    expect(thrown.map((e) => e.code)).toEqual([ErrorCode.UNAUTHENTICATED, ErrorCode.UNAUTHENTICATED, ErrorCode.UNAUTHENTICATED]);
+    for (const e of thrown) messages.add(e.message);
+    expect([...messages]).toEqual(['Unauthorized']);
   });
 
   it("every bearer route's 401 describes the token's (its sign-in's) refusal, not only the route's own 401s", () => {

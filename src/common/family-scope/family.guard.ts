@@ -1,5 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
+import { unauthenticated } from '../errors/unauthenticated.js';
 import type { ScopedRequest } from './family-scope.request.js';
 
 /**
@@ -12,7 +13,7 @@ export class FamilyGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<ScopedRequest>();
     const user = request.user;
-    if (!user) throw new DomainError(ErrorCode.UNAUTHENTICATED, 'Authentication required');
+    if (!user) throw unauthenticated();
     if (!user.familyId || !user.role) {
       throw new DomainError(ErrorCode.NO_FAMILY, 'You are not a member of a family; join one with an invite code, or create one (POST /api/v1/families)');
     }

@@ -1,8 +1,9 @@
-import { ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
+import { ExecutionContext, Injectable } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { prepared, runBatch } from '../../database/statement-batch.js';
+import { unauthenticated } from '../errors/unauthenticated.js';
 import type { FamilyRole } from '../../modules/auth/entities/user.entity.js';
 import type { AuthenticatedUser, ScopedRequest, VerifiedAccessToken } from './family-scope.request.js';
 
@@ -103,7 +104,7 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     await super.canActivate(context);
     const request = context.switchToHttp().getRequest<ScopedRequest>();
     const user = await loadAuthenticatedUser(this.dataSource, request.user as unknown as VerifiedAccessToken);
-    if (!user) throw new UnauthorizedException();
+    if (!user) throw unauthenticated();
     request.user = user;
     return true;
   }

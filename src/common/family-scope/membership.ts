@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { prepared, runBatch, type BatchStatement } from '../../database/statement-batch.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
+import { unauthenticated } from '../errors/unauthenticated.js';
 import type { FamilyScope } from './family-context.js';
 
 /** The caller's family membership changed after the guard read it (removed, or joined another family). */
@@ -8,7 +9,7 @@ export const membershipChanged = (): DomainError =>
   new DomainError(ErrorCode.MEMBERSHIP_CHANGED, 'Your family membership changed during this request; reload and try again', { membership_changed: true });
 
 /** The request's sign-in ended after the guard read it (logout, password change or reset): as its next request would be answered. */
-export const signedOut = (): DomainError => new DomainError(ErrorCode.UNAUTHENTICATED, 'Authentication required');
+export const signedOut = (): DomainError => unauthenticated();
 
 type MemberScope = Pick<FamilyScope, 'userId' | 'familyId' | 'joinedVersion' | 'signInId'>;
 

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { httpConfig } from '../../config/configuration.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 import { invalidField } from '../errors/invalid-request.js';
+import { unauthenticated } from '../errors/unauthenticated.js';
 import { bodyParserError, NOT_UTF8, pathOf } from './body-errors.js';
 import { closeAfterAnswer, discardBody, discardUnreadBody } from './discard-body.js';
 import { findRefusedValue } from './refused-body-value.js';
@@ -187,10 +188,10 @@ export class JsonBodyMiddleware implements NestMiddleware {
   /** Sync pushes check text per record in their own validator (422 naming table, id and field). */
   private syncPush(req: Request, res: Response, next: NextFunction): void {
     if (!this.hasValidAccessToken(req)) {
-      const unauthenticated = new DomainError(ErrorCode.UNAUTHENTICATED, 'Unauthorized');
+      const refused = unauthenticated();
       // Nothing of the body is parsed or kept. A declared length past the drain bound is not read
       // at all: the answer goes out now and the connection is closed after it.
-      void discardUnreadBody(req).then(() => next(unauthenticated));
+      void discardUnreadBody(req).then(() => next(refused));
       return;
     }
     if (hasNonJsonBody(req)) return refuseNonJson(req, next);

@@ -1,4 +1,5 @@
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { unauthenticated } from '../../common/errors/unauthenticated.js';
 
 /** The auth module's expected failures, one place for their codes and wording (mapped to HTTP by the global filter). */
 export const AuthErrors = {
@@ -13,7 +14,7 @@ export const AuthErrors = {
   },
   emailTaken: () => new DomainError(ErrorCode.EMAIL_TAKEN, 'An account with this email already exists'),
   alreadyInFamily: () => new DomainError(ErrorCode.ALREADY_IN_FAMILY, 'You are already a member of this family'),
-  unauthenticated: () => new DomainError(ErrorCode.UNAUTHENTICATED, 'Authentication required'),
+  unauthenticated,
   /** Admin CLI look-up; the email is the admin's own input. */
   noSuchUser: (email: string) => new DomainError(ErrorCode.NOT_FOUND, `No user with email ${email}`),
   invalidRefreshToken: () => new DomainError(ErrorCode.INVALID_REFRESH_TOKEN, 'Invalid or expired refresh token'),
