@@ -57,7 +57,7 @@ const PUBLIC_ROUTES = new Set([
   'POST /api/v1/auth/reset-password',
 ]);
 
-const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+const METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete'] as const;
 
 /**
  * The error statuses each route answers (its error responses, all in the ErrorResponse shape):
@@ -88,6 +88,7 @@ const ERROR_STATUSES = [
   ['/api/v1/upload', 'post', ['400', '401', '403', '404', '409', '413', '415', '503']],
   ['/api/v1/upload/limits', 'get', ['401', '403', '503']],
   ['/api/v1/files/{id}', 'get', ['400', '401', '403', '404', '412', '416', '503']],
+  ['/api/v1/files/{id}', 'head', ['400', '401', '403', '404', '412', '503']],
 ] as const;
 
 /** A guard or interceptor as `@UseGuards`/`@UseInterceptors` hold it: a class, or an instance. */
@@ -225,13 +226,14 @@ describe('OpenAPI document and route guards (e2e)', () => {
       const url = r.path.replace(/\{[^}]+\}/g, randomUUID());
       const res = await http()[r.method as (typeof METHODS)[number]](url).set('Content-Type', 'application/json').send('{}');
       expect({ route: r.route, status: res.status }).toEqual({ route: r.route, status: 401 });
+      if (r.method === 'head') continue; // the GET's answer without its body
       expect(res.body).toMatchObject({ statusCode: 401, error: 'Unauthorized', message: expect.any(String), details: { code: 'UNAUTHENTICATED' } });
     }
   });
 
   it('every 401 UNAUTHENTICATED has the one message the JWT guard answers (a sign-in ended mid-request said "Authentication required")', async () => {
     const messages = new Set<string>();
-    for (const r of routes.filter((route) => route.auth)) {
+    for (const r of routes.filter((route) => route.auth && route.method !== 'head')) {
       const url = r.path.replace(/\{[^}]+\}/g, randomUUID());
       messages.add((await http()[r.method as (typeof METHODS)[number]](url).set('Authorization', 'Bearer not.a.jwt')).body.message);
     }
@@ -356,7 +358,7 @@ describe('OpenAPI document and route guards (e2e)', () => {
   it('every success with a body documents its media type (the event stream\'s 200 had a description and no text/event-stream)', () => {
     const untyped = routes.flatMap((r) =>
       Object.entries((doc.paths[r.path][r.method as (typeof METHODS)[number]] as { responses: Record<string, { content?: object }> }).responses)
-        .filter(([status, response]) => /^2/.test(status) && status !== '204' && Object.keys(response.content ?? {}).length === 0)
+        .filter(([status, response]) => r.method !== 'head' && /^2/.test(status) && status !== '204' && Object.keys(response.content ?? {}).length === 0)
         .map(([status]) => `${r.route} ${status}`),
     );
     expect(untyped).toEqual([]);
@@ -817,7 +819,8 @@ describe('OpenAPI document and route guards (e2e)', () => {
       const res = await prepare(http()[method](path));
       const operation = doc.paths[route]?.[method] as (Operation & { responses: Record<string, { content?: Record<string, { schema: Schema }> }> }) | undefined;
       const documented = operation?.responses[String(res.status)];
-      const json = documented?.content?.['application/json'];
+      // A HEAD answer has the headers of its body, never the body.
+      const json = method === 'head' ? undefined : documented?.content?.['application/json'];
       const isJson = /^application\/json/.test(String(res.headers['content-type'] ?? ''));
       const problems = !operation
         ? ['route not documented']
@@ -825,7 +828,7 @@ describe('OpenAPI document and route guards (e2e)', () => {
           ? [`status not documented (${(res.body as { details?: { code?: string } })?.details?.code ?? ''})`]
           : json
             ? misfits('body', json.schema, res.body)
-            : isJson
+            : isJson && method !== 'head'
               ? ['a JSON body where the document gives none']
               : [];
       checked.push({ route: `${method.toUpperCase()} ${route} ${res.status}`, status: res.status, problems });
@@ -891,6 +894,12 @@ describe('OpenAPI document and route guards (e2e)', () => {
       await answer('get', upload.file_url, '/api/v1/files/{id}', bearer(tokens.access_token, (r) => r.set('If-Match', '"another"')));
       await answer('get', `/api/v1/files/${randomUUID()}`, '/api/v1/files/{id}', bearer(tokens.access_token));
       await answer('get', '/api/v1/files/not-a-uuid', '/api/v1/files/{id}', bearer(tokens.access_token));
+      const head = await answer('head', upload.file_url, '/api/v1/files/{id}', bearer(tokens.access_token, (r) => r.set('Range', 'bytes=0-3')));
+      expect({ status: head.status, length: head.headers['content-length'], etag: head.headers.etag }).toEqual({ status: 200, length: download.headers['content-length'], etag: download.headers.etag });
+      await answer('head', upload.file_url, '/api/v1/files/{id}', bearer(tokens.access_token, (r) => r.set('If-None-Match', download.headers.etag)));
+      await answer('head', upload.file_url, '/api/v1/files/{id}', bearer(tokens.access_token, (r) => r.set('If-Match', '"another"')));
+      await answer('head', `/api/v1/files/${randomUUID()}`, '/api/v1/files/{id}', bearer(tokens.access_token));
+      await answer('head', '/api/v1/files/not-a-uuid', '/api/v1/files/{id}', bearer(tokens.access_token));
 
       await answer('post', '/api/v1/auth/forgot-password', '/api/v1/auth/forgot-password', json({ email }));
       await answer('post', '/api/v1/auth/reset-password', '/api/v1/auth/reset-password', json({ token: 'x'.repeat(43), new_password: 'another password' }));

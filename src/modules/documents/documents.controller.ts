@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { applyDecorators, Controller, Get, Head, HttpCode, Post, Req, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBody,
@@ -34,6 +34,22 @@ import { UploadService } from './upload.service.js';
  */
 function ApiJsonError(status: number, description: string): MethodDecorator {
   return ApiResponse({ status, description, content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponse) } } } });
+}
+
+/** What GET and HEAD of a file share: its id, the conditional headers and the answers they give. */
+function ApiDownloadConditions(): MethodDecorator {
+  return applyDecorators(
+    ApiParam({ name: 'id', format: 'uuid', description: 'The file id: the last segment of a document\'s file_url' }),
+    ApiHeader({ name: 'If-Match', required: false, description: 'The ETag of a partial copy being resumed (strong comparison, or *): any other answers 412' }),
+    ApiHeader({ name: 'If-Unmodified-Since', required: false, description: 'Answers 412 when the file is newer than this date (ignored with If-Match)' }),
+    ApiHeader({ name: 'If-None-Match', required: false, description: 'The ETag (quoted sha256) of a cached copy' }),
+    ApiHeader({ name: 'If-Modified-Since', required: false, description: 'The Last-Modified of a cached copy (ignored with If-None-Match)' }),
+    ApiResponse({ status: 304, description: 'If-None-Match matched, or (without it) If-Modified-Since is not before Last-Modified: the cached copy is current' }),
+    ApiJsonError(400, '`id` is not a UUID (named in details.fields)'),
+    ApiJsonError(403, 'The caller is not a member of any family'),
+    ApiJsonError(404, 'No such file in the caller\'s family'),
+    ApiJsonError(412, 'If-Match names another ETag (or a weak one), or If-Unmodified-Since is before Last-Modified (PRECONDITION_FAILED)'),
+  );
 }
 
 @ApiTags('documents')
@@ -118,24 +134,28 @@ export class DocumentsController {
     return this.uploads.limits();
   }
 
+  /**
+   * The headers a download of the whole file would have (type, length, ETag, Last-Modified,
+   * Content-Disposition), without its body; the storage is not read. A Range is ignored (RFC 9110 §14.2).
+   * Declared before the GET route, which Express would otherwise let answer HEAD unlisted.
+   */
+  @Head('files/:id')
+  @HttpCode(200)
+  @ApiDownloadConditions()
+  @ApiOkResponse({ description: 'The whole file\'s headers (Content-Type, Content-Length, ETag, Last-Modified, Content-Disposition); no body' })
+  async head(@UuidParam('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await sendDownload(res, await this.files.prepareDownload(id, downloadConditions(req)));
+  }
+
   /** Streams a file of the caller's family. Supports single byte ranges and conditional requests (RFC 9110 §13). */
   @Get('files/:id')
   @HttpCode(200)
-  @ApiParam({ name: 'id', format: 'uuid', description: 'The file id: the last segment of a document\'s file_url' })
+  @ApiDownloadConditions()
   @ApiProduces('application/pdf', 'image/jpeg', 'image/png', 'image/heic', 'image/heif', 'image/webp')
   @ApiHeader({ name: 'Range', required: false, description: 'A single byte range, e.g. bytes=0-1048575' })
   @ApiHeader({ name: 'If-Range', required: false, description: 'The ETag of the partial copy: the range is served only while the file is still that one; any other value gets the whole file' })
-  @ApiHeader({ name: 'If-Match', required: false, description: 'The ETag of a partial copy being resumed (strong comparison, or *): any other answers 412' })
-  @ApiHeader({ name: 'If-Unmodified-Since', required: false, description: 'Answers 412 when the file is newer than this date (ignored with If-Match)' })
-  @ApiHeader({ name: 'If-None-Match', required: false, description: 'The ETag (quoted sha256) of a cached copy' })
-  @ApiHeader({ name: 'If-Modified-Since', required: false, description: 'The Last-Modified of a cached copy (ignored with If-None-Match)' })
   @ApiOkResponse({ description: 'The whole file', schema: { type: 'string', format: 'binary' } })
   @ApiResponse({ status: 206, description: 'The requested range (Content-Range)', schema: { type: 'string', format: 'binary' } })
-  @ApiResponse({ status: 304, description: 'If-None-Match matched, or (without it) If-Modified-Since is not before Last-Modified: the cached copy is current' })
-  @ApiJsonError(400, '`id` is not a UUID (named in details.fields)')
-  @ApiJsonError(403, 'The caller is not a member of any family')
-  @ApiJsonError(404, 'No such file in the caller\'s family')
-  @ApiJsonError(412, 'If-Match names another ETag (or a weak one), or If-Unmodified-Since is before Last-Modified (PRECONDITION_FAILED)')
   @ApiJsonError(416, 'Range starts beyond the end of the file')
   @ApiStorageUnavailableError('download')
   async download(@UuidParam('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
