@@ -78,10 +78,10 @@ const ERROR_STATUSES = [
   ['/api/v1/families', 'post', ['400', '401', '409', '413', '415', '429', '503']],
   ['/api/v1/families/me', 'get', ['401', '403', '409', '503']],
   ['/api/v1/families/me', 'patch', ['400', '401', '403', '409', '413', '415', '503']],
-  ['/api/v1/families/me/invite-code', 'post', ['401', '403', '409', '503']],
-  ['/api/v1/families/me/members/{userId}', 'delete', ['400', '401', '403', '404', '409', '422', '503']],
+  ['/api/v1/families/me/invite-code', 'post', ['400', '401', '403', '409', '413', '415', '503']],
+  ['/api/v1/families/me/members/{userId}', 'delete', ['400', '401', '403', '404', '409', '413', '415', '422', '503']],
   ['/api/v1/families/me/owner', 'post', ['400', '401', '403', '404', '409', '413', '415', '422', '429', '503']],
-  ['/api/v1/families/me/leave', 'post', ['401', '403', '409', '503']],
+  ['/api/v1/families/me/leave', 'post', ['400', '401', '403', '409', '413', '415', '503']],
   ['/api/v1/sync', 'get', ['400', '401', '403', '409', '422', '429', '503']],
   ['/api/v1/sync', 'post', ['400', '401', '403', '409', '413', '415', '422', '429', '503']],
   ['/api/v1/sync/events', 'get', ['401', '403', '503']],
@@ -738,6 +738,24 @@ describe('OpenAPI document and route guards (e2e)', () => {
             : { param, value, status: 'read' },
         ),
       );
+    });
+
+    it('a route that takes no body refuses one with properties (400 naming them, as an unknown field anywhere), and says so; none, or {}, goes on', async () => {
+      // Found by review: leave, invite-code and a member's removal answered 204/200 to any JSON body.
+      const bodyless = routes.filter((r) => r.auth && !['get', 'head'].includes(r.method) && !doc.paths[r.path][r.method as (typeof METHODS)[number]]!.requestBody);
+      expect(bodyless.map((r) => r.route).sort()).toEqual(['DELETE /api/v1/families/me/members/{userId}', 'POST /api/v1/families/me/invite-code', 'POST /api/v1/families/me/leave']);
+      for (const r of bodyless) {
+        const description = doc.paths[r.path][r.method as (typeof METHODS)[number]]!.responses?.['400']?.description ?? '';
+        expect({ route: r.route, documented: /takes none/.test(description) }).toEqual({ route: r.route, documented: true });
+        const url = r.path.replace(/\{[^}]+\}/g, randomUUID());
+        const res = await http()[r.method as (typeof METHODS)[number]](url).set('Authorization', `Bearer ${token}`).send({ reason: 'moving', ['x'.repeat(100)]: 1 });
+        expect({ route: r.route, status: res.status, fields: res.body.details?.fields?.map((f: { field: string }) => f.field) }).toEqual({
+          route: r.route, status: 400, fields: ['reason', `${'x'.repeat(64)}…`],
+        });
+      }
+      // Still served without a body, or with an empty one.
+      await http().post('/api/v1/families/me/invite-code').set('Authorization', `Bearer ${token}`).send({}).expect(200);
+      await http().post('/api/v1/families/me/invite-code').set('Authorization', `Bearer ${token}`).expect(200);
     });
 
     it('UpdateFamilyDto.patient_blood_group documents what PATCH accepts: a blood group, null, or "" (stored as null)', async () => {

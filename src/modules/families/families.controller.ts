@@ -1,6 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Patch, Post } from '@nestjs/common';
 import {
-  ApiBadRequestResponse,
   ApiConflictResponse,
   ApiForbiddenResponse,
   ApiNoContentResponse,
@@ -12,11 +11,17 @@ import {
 import { ApiJsonBodyErrors, ApiMembershipChangedError } from '../../common/errors/api-error-responses.js';
 import { ErrorResponse } from '../../common/errors/error-response.js';
 import { FamilyScoped } from '../../common/family-scope/decorators.js';
+import { NoBody } from '../../common/http/no-body.js';
 import { UuidParam } from '../../common/http/uuid.js';
 import { FamilyResponse, InviteCodeResponse } from './dto/family.response.js';
 import { UpdateFamilyDto } from './dto/update-family.dto.js';
 import { FamiliesService } from './families.service.js';
 import { FamilyMembershipService } from './family-membership.service.js';
+
+/** The 400 of a route that takes no body. */
+const NO_BODY =
+  'A body with any property (this route takes none: VALIDATION_FAILED, each named in details.fields), ' +
+  'or one that is not valid JSON or not UTF-8, is cut short or does not decode (MALFORMED_REQUEST)';
 
 @ApiTags('families')
 @FamilyScoped()
@@ -47,7 +52,8 @@ export class FamiliesController {
   @HttpCode(200)
   @ApiForbiddenResponse({ type: ErrorResponse, description: 'Caller is not the owner (OWNER_ONLY), or not a member of any family (NO_FAMILY)' })
   @ApiMembershipChangedError()
-  regenerateInviteCode(): Promise<InviteCodeResponse> {
+  @ApiJsonBodyErrors({ badRequest: NO_BODY })
+  regenerateInviteCode(@NoBody() _body: undefined): Promise<InviteCodeResponse> {
     return this.families.regenerateInviteCode();
   }
 
@@ -56,12 +62,12 @@ export class FamiliesController {
   @HttpCode(204)
   @ApiParam({ name: 'userId', format: 'uuid', description: 'The member to remove' })
   @ApiNoContentResponse({ description: 'Removed: their access ends with their next request' })
-  @ApiBadRequestResponse({ type: ErrorResponse, description: 'userId is not a UUID (details.fields names userId)' })
+  @ApiJsonBodyErrors({ badRequest: `userId is not a UUID (VALIDATION_FAILED, details.fields names userId). ${NO_BODY}` })
   @ApiForbiddenResponse({ type: ErrorResponse, description: 'Caller is not the owner (OWNER_ONLY), or not a member of any family (NO_FAMILY)' })
   @ApiNotFoundResponse({ type: ErrorResponse, description: 'No such member in this family (NOT_FOUND)' })
   @ApiMembershipChangedError()
   @ApiUnprocessableEntityResponse({ type: ErrorResponse, description: 'The owner cannot remove themselves (VALIDATION_FAILED, details.fields names userId)' })
-  removeMember(@UuidParam('userId') userId: string): Promise<void> {
+  removeMember(@UuidParam('userId') userId: string, @NoBody() _body: undefined): Promise<void> {
     return this.families.removeMember(userId);
   }
 
@@ -79,7 +85,8 @@ export class FamiliesController {
       'The caller owns the family and it has other members (OWNER_HAS_MEMBERS: POST /families/me/owner first), ' +
       'or their membership changed while the request was in flight (MEMBERSHIP_CHANGED)',
   })
-  leave(): Promise<void> {
+  @ApiJsonBodyErrors({ badRequest: NO_BODY })
+  leave(@NoBody() _body: undefined): Promise<void> {
     return this.memberships.leave();
   }
 }
