@@ -721,7 +721,7 @@ describe('OpenAPI document and route guards (e2e)', () => {
       // A value read as a cursor may still be refused for what it says (a push from before the family's history: 409); never as a 400.
       const answers: Array<{ param: string; value: string; status: number | string; fields?: string[] }> = [];
       const record = (param: string, value: string, res: request.Response) =>
-        answers.push({ param, value, ...(res.status === 400 ? { status: 400, fields: res.body.details.fields.map((f: { field: string }) => f.field) } : { status: res.status < 500 ? 'read' : res.status }) });
+        answers.push({ param, value, ...(res.status === 400 ? { status: 400, fields: res.body.details.fields.map((f: { field: string; errors: string[] }) => `${f.field}: ${f.errors.join('; ')}`) } : { status: res.status < 500 ? 'read' : res.status }) });
       const refused = ['0x10', '1e3', ' 5', '+5', '1.0', '-0', '0b1', '99999999999999999999'];
       for (const value of [...refused, '16', '007', 'null']) {
         record('GET last_pulled_at', value, await http().get('/api/v1/sync').query({ last_pulled_at: value }).set(auth));
@@ -730,11 +730,17 @@ describe('OpenAPI document and route guards (e2e)', () => {
       for (const value of [...refused, String(maximum + 1), '1', '007', String(maximum)]) {
         record('GET schema_version', value, await http().get('/api/v1/sync').query({ schema_version: value }).set(auth));
       }
-      const fieldOf = (param: string) => param.split(' ')[1];
+      // One message, the one that says what is wrong: not also the range rules a string cannot meet
+      // (0x10 said "must not be greater than 9007199254740991; must not be less than 0; …").
+      const fieldOf = (param: string, value: string) => {
+        const field = param.split(' ')[1];
+        const most = field === 'schema_version' ? maximum : Number.MAX_SAFE_INTEGER;
+        return /^[0-9]+$/.test(value) ? `${field}: ${field} must not be greater than ${most}` : `${field}: ${field} must be an integer written in decimal digits`;
+      };
       expect(answers).toEqual(
         answers.map(({ param, value }) =>
           refused.includes(value) || value === String(maximum + 1)
-            ? { param, value, status: 400, fields: [fieldOf(param)] }
+            ? { param, value, status: 400, fields: [fieldOf(param, value)] }
             : { param, value, status: 'read' },
         ),
       );

@@ -12,10 +12,21 @@ export function flattenValidationErrors(errors: ValidationError[], prefix = ''):
     const name = echoed(error.property);
     const field = prefix ? `${prefix}.${name}` : name;
     // "property <name> should not exist": the name the message repeats is cut as well.
-    const messages = Object.values(error.constraints ?? {}).map((m) => (name === error.property ? m : m.split(error.property).join(name)));
+    const messages = brokenRules(error).map((m) => (name === error.property ? m : m.split(error.property).join(name)));
     const own = error.constraints ? [{ field, errors: messages }] : [];
     return [...own, ...flattenValidationErrors(error.children ?? [], field)];
   });
+}
+
+/**
+ * The messages of the rules a value broke. A value that is not a number breaks its range too, and
+ * `last_pulled_at=0x10` was answered "must not be greater than 9007199254740991; must not be less
+ * than 0; must be an integer written in decimal digits": only the last is the problem, as the
+ * configuration's check says of `PORT=abc` (validateEnv).
+ */
+function brokenRules(error: ValidationError): string[] {
+  const constraints = error.constraints ?? {};
+  return constraints.isInt && typeof error.value !== 'number' ? [constraints.isInt] : Object.values(constraints);
 }
 
 /**
