@@ -13,7 +13,7 @@ import { expectRateLimited } from '../setup/rate-limits.js';
 import { useTestApp } from '../setup/test-app.js';
 import { until } from '../setup/wait.js';
 import { capturingLogger } from '../setup/captured-logs.js';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 
 describe('new installations per user (e2e)', () => {
   const t = useTestApp({ SYNC_NEW_INSTALLATION_LIMIT: '3', SYNC_NEW_INSTALLATION_WINDOW_SECONDS: '60' });
@@ -36,6 +36,19 @@ describe('new installations per user (e2e)', () => {
     const pulled = await pull(t, caller(u), null, device).expect(200);
     await push(t, caller(u), pulled.body.timestamp, changesOf('transfusions', { created: [newTransfusion()] }), device).expect(200);
     return pulled.body.timestamp;
+  }
+  /** A phone's first pull sent on a request of its own, which the test may cut (req.destroy()) before it is answered. */
+  function startFirstPull(u: RegisteredUser, device: string): ClientRequest {
+    const url = new URL(t.baseUrl);
+    const req = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      path: '/api/v1/sync?last_pulled_at=0',
+      headers: { Authorization: `Bearer ${u.token}`, 'X-Device-Id': device },
+    });
+    req.on('error', () => undefined);
+    req.end();
+    return req;
   }
   /** The user's window ends now, as if it had run out. */
   const endWindow = (u: RegisteredUser) => t.db.query(`UPDATE auth_rate_limits SET window_ends_at = now() WHERE key = 'new-installation|user:' || $1`, [u.user.id]);
@@ -106,15 +119,7 @@ describe('new installations per user (e2e)', () => {
     };
     const running = async () =>
       (await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1`, [`%'${marker}'%`]))[0].n as number;
-    const url = new URL(t.baseUrl);
-    const req = httpRequest({
-      host: url.hostname,
-      port: url.port,
-      path: '/api/v1/sync?last_pulled_at=0',
-      headers: { Authorization: `Bearer ${owner.token}`, 'X-Device-Id': phone },
-    });
-    req.on('error', () => undefined);
-    req.end();
+    const req = startFirstPull(owner, phone);
     try {
       await until(async () => (await running()) === 1, 'the counted pull running');
       expect(await footprint(owner, phone)).toMatchObject({ cursors: 0, counted: 3 });
@@ -163,15 +168,7 @@ describe('new installations per user (e2e)', () => {
     };
     const { logger, logged } = capturingLogger();
     t.app.useLogger(logger);
-    const url = new URL(t.baseUrl);
-    const req = httpRequest({
-      host: url.hostname,
-      port: url.port,
-      path: '/api/v1/sync?last_pulled_at=0',
-      headers: { Authorization: `Bearer ${owner.token}`, 'X-Device-Id': phone },
-    });
-    req.on('error', () => undefined);
-    req.end();
+    const req = startFirstPull(owner, phone);
     try {
       await seen;
       await batchDone;
