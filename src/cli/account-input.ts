@@ -63,11 +63,3 @@ export async function readPassword(
   // Decoded once, whole: a character split between two chunks stays one character.
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
-
-/** Integer option parser for nest-commander @Option handlers. */
-export function parseIntegerOption(flag: string, raw: string, min: number, max: number): number {
-  if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
-    throw new CliError(`${flag} must be an integer from ${min} to ${max} (got "${raw}")`);
-  }
-  return Number(raw);
-}

@@ -2,9 +2,13 @@
  * The admin CLI's `seed` as operators run it: the built `node dist/cli.js` in its own process
  * against the run's test database (test/setup/admin-cli.ts). The rest of the CLI: cli.e2e-spec.ts.
  *
- * On a DATABASE_URL run (CI's PostgreSQL 15 pass) the tests of the SQL seed sends run again (its
- * history, its resets and their safety, its failures half-way, two at once); those of its arguments,
- * output and the terminal run on the embedded run only (test/setup/test-runs.ts).
+ * On a DATABASE_URL run (CI's PostgreSQL 15 pass) the tests of the SQL seed sends run again: its
+ * history, a re-run, --reset, two seeds at once. Those that send no statement of their own — its
+ * refusals of real accounts (the lookup every run makes), its failures half-way (a trigger of the
+ * test's raising; the same statements, rolled back), a re-run racing a member's edit (the family
+ * lock every seed takes), a longer --months (dates computed in the CLI) — and those of its
+ * arguments, output and the terminal run on the embedded run only (test/setup/test-runs.ts): each
+ * seed is a process of ~2 s of CPU.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -167,7 +171,7 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
       expect(Object.values(await seededCounts(db, account.family.id)).every((n) => n === 0)).toBe(true);
     }
 
-    it.each([
+    itOnEmbeddedRun.each([
       ['development', {}],
       ['production', PRODUCTION],
     ])('seed --email <a real account> is refused (NODE_ENV=%s): one line, no demo record written', async (_, env) => {
@@ -177,14 +181,14 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
       await expectUntouched(real);
     });
 
-    it('seed --reset --email <a real account> is refused and deletes nothing', async () => {
+    itOnEmbeddedRun('seed --reset --email <a real account> is refused and deletes nothing', async () => {
       const real = await realAccount();
       expectOneLineFailure(await cli(['seed', '--email', real.email, '--reset']), /--reset: .* is not an account seed created \(nothing was deleted\)/);
       await expectUntouched(real);
       await login(real.email, 'real password').expect(200);
     });
 
-    it('--reset over several emails is all or nothing: one real account among them and no demo family is deleted either', async () => {
+    itOnEmbeddedRun('--reset over several emails is all or nothing: one real account among them and no demo family is deleted either', async () => {
       const base = uniqueEmail('mixed');
       const [local, domain] = base.split('@');
       const second = `${local}+2@${domain}`;
@@ -227,7 +231,7 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
   // statement, so a run stopped between the two (Ctrl-C, the database going away) left an account
   // every later seed — and --reset — refused as "not created by seed". On a database of its own,
   // whose trigger makes the marking fail.
-  it('a seed that fails as its new family is marked leaves no account behind: the next run creates it', async () => {
+  itOnEmbeddedRun('a seed that fails as its new family is marked leaves no account behind: the next run creates it', async () => {
     await withOwnDatabase(async (env, own) => {
       await own.query(`CREATE FUNCTION refuse_mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'marking refused by the test'; END $$`);
       await own.query('CREATE TRIGGER refuse_mark BEFORE UPDATE OF demo_seeded_at ON families FOR EACH ROW EXECUTE FUNCTION refuse_mark()');
@@ -247,7 +251,7 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
   // reminders) printed only the error, and the re-run that finished the account's history printed
   // "(unchanged: the account already existed)": with a password piped from `openssl rand`, as the
   // README does on a real server, nobody ever saw the demo account's password.
-  it('a seed that fails after making its account prints that account and its password, which the re-run keeps', async () => {
+  itOnEmbeddedRun('a seed that fails after making its account prints that account and its password, which the re-run keeps', async () => {
     await withOwnDatabase(async (env, own) => {
       await own.query(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '% refused by the test', TG_TABLE_NAME; END $$`);
       // Right after the account's commit: its sign-in tokens (the registration issues them, as over HTTP).
@@ -307,7 +311,7 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
     }
   });
 
-  it("a re-run never overwrites a patient a member entered while it ran: seed's 'no patient yet' is checked again under the family's lock", async () => {
+  itOnEmbeddedRun("a re-run never overwrites a patient a member entered while it ran: seed's 'no patient yet' is checked again under the family's lock", async () => {
     const email = uniqueEmail('patient');
     const seeded = await cli(['seed', '--email', email, '--months', '1']);
     expect(seeded.code).toBe(0);
@@ -393,7 +397,7 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
     }
   });
 
-  it('a later run with a longer --months extends the same timeline: dates count back from the seeding, not from today', async () => {
+  itOnEmbeddedRun('a later run with a longer --months extends the same timeline: dates count back from the seeding, not from today', async () => {
     const email = uniqueEmail('anchor');
     expect((await cli(['seed', '--email', email, '--months', '2'])).code).toBe(0);
     const { id } = await familyOf(email);

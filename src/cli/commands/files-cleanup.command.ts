@@ -4,6 +4,7 @@ import { normalizeInviteCode } from '../../modules/families/invite-code.js';
 import { FileCleanupService, MAX_GRACE_HOURS, MAX_RETENTION_DAYS } from '../../modules/documents/file-cleanup.service.js';
 import { CliDatabaseService } from '../cli-database.service.js';
 import { assertNoArguments, CliError } from '../cli-error.js';
+import { parseIntegerOption } from '../integer-option.js';
 import { formatCleanupReport } from '../support/cleanup-summary.js';
 import { FamilyReportRepository } from '../support/family-report.repository.js';
 
@@ -66,12 +67,12 @@ export class FilesCleanupCommand extends CommandRunner {
 
   @Option({ flags: '--grace-hours <hours>', description: `override FILE_CLEANUP_GRACE_HOURS for this run (0–${MAX_GRACE_HOURS})` })
   parseGraceHours(value: string): number {
-    return boundedInt('--grace-hours', value, MAX_GRACE_HOURS);
+    return parseIntegerOption('--grace-hours', value, 0, MAX_GRACE_HOURS);
   }
 
   @Option({ flags: '--retention-days <days>', description: `override DOCUMENT_RETENTION_DAYS for this run (0–${MAX_RETENTION_DAYS})` })
   parseRetentionDays(value: string): number {
-    return boundedInt('--retention-days', value, MAX_RETENTION_DAYS);
+    return parseIntegerOption('--retention-days', value, 0, MAX_RETENTION_DAYS);
   }
 
   private async resolveFamilies(values: string[]): Promise<string[]> {
@@ -84,11 +85,4 @@ export class FilesCleanupCommand extends CommandRunner {
     }
     return [...new Set(ids)];
   }
-}
-
-function boundedInt(flag: string, value: string, max: number): number {
-  if (!/^\d+$/.test(value)) throw new CliError(`${flag} must be a whole number (got "${value}")`);
-  const n = Number(value);
-  if (n > max) throw new CliError(`${flag} must be at most ${max} (got ${value})`);
-  return n;
 }

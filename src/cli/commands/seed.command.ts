@@ -1,5 +1,6 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
-import { parseIntegerOption, PASSWORD_ARGUMENT_WARNING, PASSWORD_STDIN_DESCRIPTION, readPassword, type PasswordOptions } from '../account-input.js';
+import { PASSWORD_ARGUMENT_WARNING, PASSWORD_STDIN_DESCRIPTION, readPassword, type PasswordOptions } from '../account-input.js';
+import { parseIntegerOption } from '../integer-option.js';
 import { COMMAND_STOP_SIGNALS } from '../../database/command-exit.js';
 import { CliDatabaseService } from '../cli-database.service.js';
 import { assertNoArguments } from '../cli-error.js';

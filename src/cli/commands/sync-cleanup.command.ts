@@ -1,7 +1,8 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { SyncInstallationsRepository } from '../../modules/sync/sync-installations.repository.js';
 import { CliDatabaseService } from '../cli-database.service.js';
-import { assertNoArguments, CliError } from '../cli-error.js';
+import { assertNoArguments } from '../cli-error.js';
+import { parseIntegerOption } from '../integer-option.js';
 
 interface SyncCleanupOptions {
   dryRun?: boolean;
@@ -52,9 +53,6 @@ export class SyncCleanupCommand extends CommandRunner {
 
   @Option({ flags: '--idle-days <days>', description: `how long no answer has moved an installation's cursor (1–${MAX_IDLE_DAYS}, default ${DEFAULT_IDLE_DAYS})` })
   parseIdleDays(value: string): number {
-    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_IDLE_DAYS) {
-      throw new CliError(`--idle-days must be a whole number from 1 to ${MAX_IDLE_DAYS} (got "${value}")`);
-    }
-    return Number(value);
+    return parseIntegerOption('--idle-days', value, 1, MAX_IDLE_DAYS);
   }
 }

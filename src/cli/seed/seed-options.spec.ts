@@ -1,6 +1,4 @@
-import { parseIntegerOption } from '../account-input.js';
 import { CliError } from '../cli-error.js';
-import { DEMO_MAX_MONTHS } from './demo-history.js';
 import { assertResetAllowed, DEFAULT_SEED_PASSWORD, seedEmails, seedPassword } from './seed-options.js';
 
 /** The rules `seed` applies to its options before connecting; test/e2e/cli.e2e-spec.ts runs a few through the process. */
@@ -14,26 +12,6 @@ describe('seed options', () => {
     }
     throw new Error('expected a CliError');
   };
-
-  describe('--months and --families (parseIntegerOption)', () => {
-    it.each([
-      ['lots', '--months must be an integer from 1 to 84 (got "lots")'],
-      ['240', '--months must be an integer from 1 to 84 (got "240")'], // the demo patient is 8, transfused since age 1
-      ['0', '--months must be an integer from 1 to 84 (got "0")'],
-      ['-3', '--months must be an integer from 1 to 84 (got "-3")'],
-      ['2.5', '--months must be an integer from 1 to 84 (got "2.5")'],
-      ['1e1', '--months must be an integer from 1 to 84 (got "1e1")'],
-      ['', '--months must be an integer from 1 to 84 (got "")'],
-    ])('%j is refused, naming the option, its range and the value', (raw, message) => {
-      expect(DEMO_MAX_MONTHS).toBe(84);
-      expect(failure(() => parseIntegerOption('--months', raw, 1, DEMO_MAX_MONTHS))).toBe(message);
-    });
-
-    it('the bounds themselves are taken', () => {
-      expect([parseIntegerOption('--months', '1', 1, 84), parseIntegerOption('--months', '84', 1, 84), parseIntegerOption('--families', '100000', 1, 100_000)]).toEqual([1, 84, 100_000]);
-      expect(failure(() => parseIntegerOption('--families', '0', 1, 100_000))).toBe('--families must be an integer from 1 to 100000 (got "0")');
-    });
-  });
 
   describe('seedEmails', () => {
     it('numbers the accounts after the first, before the @', () => {
