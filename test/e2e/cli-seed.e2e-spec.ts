@@ -11,6 +11,7 @@
  * seed is a process of ~2 s of CPU.
  */
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -138,6 +139,20 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
 
     it('--reset (test/development) deletes the seeded family and seeds it anew; a member who had joined it, and been made its owner, is removed by the app\'s rule', async () => {
       const joined = await joinFamily(t, credentials(first.stdout).inviteCode);
+      // The member's phone synced: its cursor and its last push name the demo family.
+      const phone = { ...bearer(joined.token), 'X-Device-Id': randomUUID() };
+      const pulled = await t.http().get('/api/v1/sync').set(phone).expect(200);
+      const reminder = { id: randomUUID(), family_id: familyId, title: 'a member\'s', remind_at: 1, frequency: 'daily', is_completed: false };
+      await t.http().post(`/api/v1/sync?last_pulled_at=${pulled.body.timestamp}`).set(phone).send({ changes: { reminders: { created: [reminder], updated: [], deleted: [] } } }).expect(200);
+      const syncState = async (deviceId?: string) =>
+        (
+          await db.query(
+            `SELECT (SELECT count(*)::int FROM sync_cursors WHERE family_id = $1 AND device_id = coalesce($2, device_id)) AS cursors,
+                    (SELECT count(*)::int FROM sync_last_pushes WHERE family_id = $1 AND device_id = coalesce($2, device_id)) AS pushes`,
+            [familyId, deviceId ?? null],
+          )
+        ).rows[0];
+      expect(await syncState(phone['X-Device-Id'])).toEqual({ cursors: 1, pushes: 1 });
       // The demo account handed the family on: the reset hands it back before removing the member.
       const seedSession = await login(email, credentials(first.stdout).password).expect(200);
       await t.http().post('/api/v1/families/me/owner').set(bearer(seedSession.body.access_token)).send({ user_id: joined.user.id, password: credentials(first.stdout).password }).expect(200);
@@ -146,6 +161,8 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/Reset: deleted 1 user\(s\) and 1 family\(ies\); 1 other member\(s\) removed from them and signed out\./);
       expect((await db.query('SELECT count(*)::int AS n FROM transfusions WHERE family_id = $1', [familyId])).rows[0].n).toBe(0);
+      // Nor does its sync bookkeeping outlive it (sync_cursors and sync_last_pushes have no foreign key to families).
+      expect(await syncState()).toEqual({ cursors: 0, pushes: 0 });
       const family = await familyOf(email);
       expect(family.id).not.toBe(familyId);
       expect(credentials(run.stdout).inviteCode).toBe(family.invite_code);

@@ -100,8 +100,10 @@ export class SeedRepository {
   /**
    * Inside the family's write lock: deletes seed's account and its (marked)
    * family. Its synced rows, file rows, devices and refresh tokens go with
-   * them (ON DELETE CASCADE). Returns the storage keys of the family's files,
-   * for the caller to delete once this has committed.
+   * them (ON DELETE CASCADE); its installations' cursors and last pushes,
+   * which have no foreign key to families (a sync holds the family row, not a
+   * key share of it), are deleted here. Returns the storage keys of the
+   * family's files, for the caller to delete once this has committed.
    */
   async deleteSeededFamily(manager: EntityManager, userId: string, familyId: string): Promise<string[]> {
     const files: Array<{ storage_key: string }> = await manager.query('SELECT storage_key FROM files WHERE family_id = $1', [familyId]);
@@ -117,6 +119,10 @@ export class SeedRepository {
     );
     // The caller checked the marker; a family that lost it since must not go.
     if (deleted.length !== 1) throw new Error(`family ${familyId} is not a seeded family`);
+    // Before, they stayed: a member's phone's rows named a family that no longer existed, kept for
+    // ever by sync:cleanup (which keeps each installation's newest cursor per family).
+    await manager.query('DELETE FROM sync_cursors WHERE family_id = $1', [familyId]);
+    await manager.query('DELETE FROM sync_last_pushes WHERE family_id = $1', [familyId]);
     return files.map((f) => f.storage_key);
   }
 }
