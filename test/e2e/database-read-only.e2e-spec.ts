@@ -127,12 +127,21 @@ describe('the app on a database set default_transaction_read_only', () => {
   });
 });
 
-describe('the app on a database whose disk is full', () => {
-  const scratch = useScratchDatabaseApps('hemoday_disk_full');
+describe('the app on a database that refuses a push: a full disk, conflicts it keeps resolving against it', () => {
+  const scratch = useScratchDatabaseApps('hemoday_refusing');
+  const { logger, logged } = capturingLogger();
+  /** One database and app for both tests (each its own table's trigger). */
+  let shared: Promise<{ url: string; t: TestApp }> | undefined;
+  const refusing = () =>
+    (shared ??= (async () => {
+      const url = await scratch.database();
+      const t = await scratch.app({ DATABASE_URL: url });
+      t.app.useLogger(logger);
+      return { url, t };
+    })());
 
-  it('a push answers 503 DATABASE_UNAVAILABLE with Retry-After (it answered 500), nothing applied', async () => {
-    const url = await scratch.database();
-    const t = await scratch.app({ DATABASE_URL: url });
+  it('a full disk: a push answers 503 DATABASE_UNAVAILABLE with Retry-After (it answered 500), nothing applied', async () => {
+    const { url, t } = await refusing();
     const owner = await registerFamily(t);
     // What PostgreSQL raises when it cannot extend a table's file (ENOSPC: disk_full, 53100), raised by
     // the server itself where a full disk would stop the push: filling a real disk needs a mount.
@@ -146,6 +155,30 @@ describe('the app on a database whose disk is full', () => {
     expect([pushed.status, pushed.headers['retry-after'], pushed.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
     const pulled = await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).expect(200);
     expect(JSON.parse(pulled.text).changes.transfusions.created).toEqual([]);
+  });
+
+  it('a push the database ends as a deadlock victim at every attempt: 503 DATABASE_UNAVAILABLE with Retry-After, a warning (it answered 500, logged as an unhandled error), nothing applied', async () => {
+    const { url, t } = await refusing();
+    const owner = await registerFamily(t);
+    // What PostgreSQL raises in the transaction it ends to break a deadlock (40P01), raised by the server at
+    // each of the push's attempts (FamilyVersionService runs a versioned write that ends so up to 3 times).
+    await queryOnce(
+      url,
+      `CREATE FUNCTION deadlocked() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected'; END $$;
+       CREATE TRIGGER deadlocked BEFORE INSERT ON reminders FOR EACH ROW EXECUTE FUNCTION deadlocked()`,
+    );
+    logged.length = 0;
+    const reminder = { id: randomUUID(), family_id: owner.family.id, title: 'refill', remind_at: 1, frequency: 'daily', is_completed: false };
+    const pushed = await push(t, { token: owner.token, familyId: owner.family.id }, 0, changesOf('reminders', { created: [reminder] }));
+    expect([pushed.status, pushed.headers['retry-after'], pushed.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
+    expect(pushed.body.message).toBe('The database ended this request to resolve a conflict with another; try again shortly');
+    expect(logged.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
+    expect(logged.filter((l) => l.level === 'warn' && l.rest[0] === 'transaction ended by the database to resolve a conflict; answered 503')).toHaveLength(1);
+    // Each of the three attempts was ended so; the first two were run again.
+    expect(logged.filter((l) => l.level === 'warn' && /running it again/.test(String(l.rest[0])))).toHaveLength(2);
+    const pulled = await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).expect(200);
+    expect(JSON.parse(pulled.text).changes.reminders.created).toEqual([]);
   });
 });
 

@@ -5,7 +5,7 @@ import { RequestAbandonedError } from '../../database/abortable-query-runner.js'
 import { closeAfterAnswer } from '../http/discard-body.js';
 import { StorageUnavailableError } from '../../modules/documents/storage/file-storage.js';
 import { loggableUrl } from '../logging/request-logging.middleware.js';
-import { isDatabaseUnavailable } from '../postgres-errors.js';
+import { isDatabaseUnavailable, isTransientConflict, sqlStateOf } from '../postgres-errors.js';
 import { DomainError, ErrorCode } from './domain-error.js';
 
 interface ErrorBody {
@@ -42,7 +42,8 @@ const DATABASE_RETRY_AFTER_SECONDS = 5;
 /**
  * Maps every error to `{ statusCode, error, message, details? }`. Expected
  * failures keep their message; a database that cannot be reached or is not
- * taking work is 503 DATABASE_UNAVAILABLE with Retry-After, object storage
+ * taking work, or that ended the request's transaction to resolve a conflict
+ * (40P01, 40001), is 503 DATABASE_UNAVAILABLE with Retry-After, object storage
  * that cannot (StorageUnavailableError) 503 STORAGE_UNAVAILABLE (outages, not
  * bugs: a warning with the cause); anything else is logged with the request id
  * and answered as a bare 500 (no stack, no SQL).
@@ -65,6 +66,16 @@ export class AllExceptionsFilter implements ExceptionFilter {
       const cause = exception as { code?: unknown; message?: unknown };
       this.logger.warn({ cause: cause.message || cause.code, path: request && loggableUrl(request.url) }, 'database unavailable; answered 503');
       exception = new DomainError(ErrorCode.DATABASE_UNAVAILABLE, 'The database is unavailable; try again shortly', {
+        retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
+      });
+    } else if (isTransientConflict(exception)) {
+      // The database rolled the request's transaction back to resolve a conflict with another (a deadlock
+      // victim, a serialization failure): nothing was applied, and the same request again is what
+      // PostgreSQL's manual prescribes. Versioned writes have run it again already (FamilyVersionService);
+      // a conflict past those attempts, or in another write, is the database too busy right now, not a
+      // bug: 503 with Retry-After, like a lock timeout (it answered 500, logged as an unhandled error).
+      this.logger.warn({ sqlState: sqlStateOf(exception), path: request && loggableUrl(request.url) }, 'transaction ended by the database to resolve a conflict; answered 503');
+      exception = new DomainError(ErrorCode.DATABASE_UNAVAILABLE, 'The database ended this request to resolve a conflict with another; try again shortly', {
         retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
       });
     }

@@ -58,7 +58,7 @@ export function ApiRateLimitedError(what = 'Too many attempts'): MethodDecorator
 }
 
 const DATABASE_UNAVAILABLE =
-  'the database is unreachable or did not answer in time (DATABASE_UNAVAILABLE): retry after Retry-After seconds (also details.retryAfterSeconds)';
+  'the database is unreachable, did not answer in time, or kept ending the request to resolve conflicts with others (DATABASE_UNAVAILABLE): retry after Retry-After seconds (also details.retryAfterSeconds)';
 
 /**
  * The 503 every route can answer (every route reads the database, if only to check the caller's

@@ -39,7 +39,7 @@ export enum ErrorCode {
   RATE_LIMITED = 'RATE_LIMITED',
   /** The server is at capacity for this kind of request right now; `details.retryAfterSeconds` says when to retry. */
   SERVER_BUSY = 'SERVER_BUSY',
-  /** The database cannot be reached or is not taking work (a restart, a fail-over, an outage); retry after `details.retryAfterSeconds`. */
+  /** The database cannot be reached or is not taking work (a restart, a fail-over, an outage), or ended the request's transaction to resolve a conflict with another; retry after `details.retryAfterSeconds`. */
   DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
   /** Object storage (STORAGE_DRIVER=s3) cannot be reached, did not answer within S3_TIMEOUT_SECONDS, or kept failing, or (STORAGE_DRIVER=local) an upload found the disk below UPLOAD_MIN_FREE_BYTES; retry after `details.retryAfterSeconds`. */
   STORAGE_UNAVAILABLE = 'STORAGE_UNAVAILABLE',

@@ -70,7 +70,7 @@ export class ErrorDetailsResponse {
       'Seconds to wait before trying again, the same value as the Retry-After header: 429 RATE_LIMITED (until the rate window resets: ' +
       'the auth limits, or new installations of GET and POST /api/v1/sync), ' +
       '503 SERVER_BUSY (GET /api/v1/sync: too many full pulls running), 503 DATABASE_UNAVAILABLE (the database is down, ' +
-      'restarting or not taking work: 5 s) and 503 STORAGE_UNAVAILABLE (POST /api/v1/upload, GET /api/v1/files/{id}: object storage ' +
+      'restarting, not taking work or ending the request to resolve conflicts: 5 s) and 503 STORAGE_UNAVAILABLE (POST /api/v1/upload, GET /api/v1/files/{id}: object storage ' +
       `unreachable or not answering, or the local disk below UPLOAD_MIN_FREE_BYTES: ${STORAGE_RETRY_AFTER_SECONDS} s)`,
   })
   retryAfterSeconds?: number;
