@@ -130,6 +130,14 @@ describe('the app on a database set default_transaction_read_only', () => {
 describe('the app on a database that refuses a push: a full disk, conflicts it keeps resolving against it', () => {
   const scratch = useScratchDatabaseApps('hemoday_refusing');
   const { logger, logged } = capturingLogger();
+  /** Every insert into `table` fails as the server itself raises `condition` (PL/pgSQL's name of a SQLSTATE). */
+  const raiseOnInsert = (url: string, table: string, condition: string, message: string) =>
+    queryOnce(
+      url,
+      `CREATE FUNCTION refuse_${table}() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION '${message.replace(/'/g, "''")}' USING ERRCODE = '${condition}'; END $$;
+       CREATE TRIGGER refuse BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION refuse_${table}()`,
+    );
   /** One database and app for both tests (each its own table's trigger). */
   let shared: Promise<{ url: string; t: TestApp }> | undefined;
   const refusing = () =>
@@ -145,12 +153,7 @@ describe('the app on a database that refuses a push: a full disk, conflicts it k
     const owner = await registerFamily(t);
     // What PostgreSQL raises when it cannot extend a table's file (ENOSPC: disk_full, 53100), raised by
     // the server itself where a full disk would stop the push: filling a real disk needs a mount.
-    await queryOnce(
-      url,
-      `CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN RAISE EXCEPTION 'could not extend file "base/1/2": No space left on device' USING ERRCODE = 'disk_full'; END $$;
-       CREATE TRIGGER full_disk BEFORE INSERT ON transfusions FOR EACH ROW EXECUTE FUNCTION full_disk()`,
-    );
+    await raiseOnInsert(url, 'transfusions', 'disk_full', 'could not extend file "base/1/2": No space left on device');
     const pushed = await pushTransfusion(t, owner);
     expect([pushed.status, pushed.headers['retry-after'], pushed.body.details?.code]).toEqual([503, '5', 'DATABASE_UNAVAILABLE']);
     const pulled = await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).expect(200);
@@ -162,12 +165,7 @@ describe('the app on a database that refuses a push: a full disk, conflicts it k
     const owner = await registerFamily(t);
     // What PostgreSQL raises in the transaction it ends to break a deadlock (40P01), raised by the server at
     // each of the push's attempts (FamilyVersionService runs a versioned write that ends so up to 3 times).
-    await queryOnce(
-      url,
-      `CREATE FUNCTION deadlocked() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected'; END $$;
-       CREATE TRIGGER deadlocked BEFORE INSERT ON reminders FOR EACH ROW EXECUTE FUNCTION deadlocked()`,
-    );
+    await raiseOnInsert(url, 'reminders', 'deadlock_detected', 'deadlock detected');
     logged.length = 0;
     const reminder = { id: randomUUID(), family_id: owner.family.id, title: 'refill', remind_at: 1, frequency: 'daily', is_completed: false };
     const pushed = await push(t, { token: owner.token, familyId: owner.family.id }, 0, changesOf('reminders', { created: [reminder] }));
