@@ -674,6 +674,22 @@ describe('files: upload and download', () => {
       const [{ sync_version: after }] = await t.db.query('SELECT sync_version FROM families WHERE id = $1', [b.familyId]);
       expect(after).toBe(before);
     });
+
+    it("answers the 404 of another family's document, or of a deleted one, named before the file, before reading the file", async () => {
+      const a = await register(t);
+      const b = await register(t);
+      const theirs = await upload(a, pdf(), 'a.pdf', { name: 'A', category: 'other' }).expect(201);
+      const deleted = await upload(b, pdf(), 'b.pdf', { name: 'B', category: 'other' }).expect(201);
+      const { body } = await pull(t, b, null).expect(200);
+      await push(t, b, body.timestamp, changesOf('documents', { deleted: [deleted.body.document.id] })).expect(200);
+      // An .exe would be refused with 415 once its bytes are read: the 404 comes first, from the field before it.
+      const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(58), randomBytes(4000)]);
+      for (const id of [theirs.body.document.id, deleted.body.document.id]) {
+        const res = await upload(b, exe, 'x.pdf', { document_id: id, name: 'hijack' });
+        expect({ id, status: res.status, message: res.body.message }).toEqual({ id, status: 404, message: 'Document not found' });
+      }
+      expect(await t.db.query('SELECT count(*)::int AS n FROM files WHERE family_id = $1', [b.familyId])).toEqual([{ n: 1 }]);
+    });
   });
 
   it('documents the multipart body in OpenAPI', async () => {

@@ -79,10 +79,16 @@ export class DocumentRecordsRepository {
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
-  /** Whether a document with this id exists, in any family, deleted or not (unscoped, like lockById). */
-  async exists(manager: EntityManager, id: string): Promise<boolean> {
-    const rows: unknown[] = await manager.query('SELECT 1 FROM documents WHERE id = $1', [id]);
-    return rows.length > 0;
+  /**
+   * Whose the document with this id is, in any family, and whether it is deleted (unscoped, like
+   * lockById), or null when no document has this id. Read without a lock: a courtesy check only.
+   */
+  async ownerOf(manager: EntityManager, id: string): Promise<{ familyId: string; deleted: boolean } | null> {
+    const rows: Array<{ family_id: string; deleted: boolean }> = await manager.query(
+      'SELECT family_id, deleted_at IS NOT NULL AS deleted FROM documents WHERE id = $1',
+      [id],
+    );
+    return rows[0] ? { familyId: rows[0].family_id, deleted: rows[0].deleted } : null;
   }
 
   async insert(

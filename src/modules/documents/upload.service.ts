@@ -92,7 +92,7 @@ export class UploadService {
         { maxFileBytes: this.config.maxBytes, fieldNames: UPLOAD_FIELD_NAMES, maxFieldBytes: MAX_FIELD_BYTES },
         {
           // Fields sent before the file (the usual order) are checked before a byte is stored.
-          beforeFile: (fieldsSoFar) => this.refuseNewDocumentPastRecordLimit(scope.familyId, validateFields(fieldsSoFar, scope.familyId)),
+          beforeFile: (fieldsSoFar) => this.refuseDocumentBeforeFile(scope.familyId, validateFields(fieldsSoFar, scope.familyId)),
           handleFile: (stream) => (stored = this.store(key, stream)),
         },
       );
@@ -147,15 +147,19 @@ export class UploadService {
   }
 
   /**
-   * Before the file is stored: an upload whose fields so far make it create a document (a
-   * `document_id` no document has) is refused with 413 RECORD_QUOTA_EXCEEDED when the family has no
-   * room for one more record, rather than after minutes of upload. Without a `document_id` (yet) it
-   * is not refused here: one may still come after the file and name an existing document, which
-   * the upload then updates, whatever the limit. The check at the commit is the one that holds.
+   * Before the file is stored, what the fields so far already decide, rather than after minutes of
+   * upload: a `document_id` of another family, or of a deleted document, answers 404 (as writeDocument
+   * would once the file is stored: found by review, the whole file was received and written first);
+   * one that names no document yet, in a family with no room for one more record, 413
+   * RECORD_QUOTA_EXCEEDED. Without a `document_id` (yet) nothing is refused here: one may still come
+   * after the file and name an existing document, which the upload then updates, whatever the limit.
+   * Read without the family's lock: the checks in the write (writeDocument, the commit) are the ones that hold.
    */
-  private async refuseNewDocumentPastRecordLimit(familyId: string, fields: UploadDocumentFieldsDto): Promise<void> {
+  private async refuseDocumentBeforeFile(familyId: string, fields: UploadDocumentFieldsDto): Promise<void> {
     if (fields.document_id === undefined) return;
-    if (await this.documents.exists(this.dataSource.manager, fields.document_id)) return;
+    const owner = await this.documents.ownerOf(this.dataSource.manager, fields.document_id);
+    if (owner && (owner.familyId !== familyId || owner.deleted)) throw DocumentsErrors.documentNotFound();
+    if (owner) return;
     await this.versions.assertRecordRoomNow(familyId, 1);
   }
 
@@ -203,7 +207,7 @@ export class UploadService {
     });
     if (!created) throw DocumentsErrors.documentNotFound();
     // Within the family's record limit, like a push (else 413 at the commit, and the stored file is removed;
-    // with its document_id before the file, refuseNewDocumentPastRecordLimit answered it before the file).
+    // with its document_id before the file, refuseDocumentBeforeFile answered it before the file).
     write.addRecords(1);
     return created;
   }
