@@ -416,6 +416,13 @@ describe('files: upload and download', () => {
     });
     expect(badCategory.body.details.code).toBe('VALIDATION_FAILED');
     expect(unknown.body.details).toEqual({ code: 'INVALID_UPLOAD', fields: [{ field: 'owner', errors: ['Unknown field "owner"'] }] });
+    // A part's name of 15,000 characters (busboy bounds it by its 16 KiB part header only) is repeated cut, as every echoed name.
+    const long = 'o'.repeat(15_000);
+    const cut = `${'o'.repeat(64)}…`;
+    const longField = await upload(m, pdf(), 'a.pdf', { [long]: 'me' }).expect(400);
+    expect(longField.body).toMatchObject({ message: `Unknown field "${cut}"`, details: { fields: [{ field: cut, errors: [`Unknown field "${cut}"`] }] } });
+    const longFile = await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`).attach(long, pdf(), 'a.pdf').expect(400);
+    expect(longFile.body.message).toBe(`Unexpected file field "${cut}": send the file as "file"`);
     expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
     expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
   });

@@ -1,6 +1,7 @@
 import busboy, { type FileInfo } from 'busboy';
 import type { Request } from 'express';
 import type { Readable } from 'node:stream';
+import { echoed } from '../../common/errors/echoed-name.js';
 import { discardBody, discardUnreadBody } from '../../common/http/discard-body.js';
 import { unstorableTextProblem } from '../../common/http/storable-text.js';
 import { DocumentsErrors } from './documents.errors.js';
@@ -119,7 +120,9 @@ export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks
     parser.on('file', (name, stream, info) => {
       if (name !== 'file') {
         stream.resume();
-        return fail(DocumentsErrors.invalidUpload(`Unexpected file field "${name}": send the file as "file"`));
+        // A part's name is the client's, of any length up to busboy's 16 KiB part header (its fieldNameSize
+        // bounds urlencoded bodies only): repeated cut, as every error repeats a client-sent name.
+        return fail(DocumentsErrors.invalidUpload(`Unexpected file field "${echoed(name)}": send the file as "file"`));
       }
       const decoded = { ...info, filename: decodeFormDataEscapes(info.filename) };
       fileInfo = decoded;
@@ -152,7 +155,7 @@ export function receiveMultipart<T>(req: Request, limits: MultipartLimits, hooks
           ),
         );
       }
-      if (!limits.fieldNames.has(name)) return fail(DocumentsErrors.invalidUpload(`Unknown field "${name}"`, name));
+      if (!limits.fieldNames.has(name)) return fail(DocumentsErrors.invalidUpload(`Unknown field "${echoed(name)}"`, echoed(name)));
       if (info.valueTruncated) return fail(DocumentsErrors.invalidUpload(`Field "${name}" is longer than ${limits.maxFieldBytes} bytes`, name));
       if (name in fields) return fail(DocumentsErrors.invalidUpload(`Field "${name}" is given twice`, name));
       // busboy gives no value for a part whose Content-Type names a charset it cannot decode (`charset=utf-16`):
