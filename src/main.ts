@@ -33,12 +33,25 @@ async function exitBeforeStart(signal: string): Promise<void> {
   process.exit(0);
 }
 
-import('./server.js').then(
-  (loaded) => {
-    if (exiting) return;
-    server = loaded;
-    loaded.startServer();
-  },
+/**
+ * The configuration first, then the application: a bad value is reported (exit 1) before the
+ * application's modules are loaded (config/startup-configuration.ts).
+ */
+async function start(): Promise<void> {
+  const { configurationRefused } = await import('./config/startup-configuration.js');
+  if (exiting) return;
+  if (configurationRefused()) {
+    exiting = true;
+    process.exit(1);
+  }
+  const loaded = await import('./server.js');
+  if (exiting) return;
+  server = loaded;
+  loaded.startServer();
+}
+
+start().then(
+  () => undefined,
   async (error: unknown) => {
     exiting = true;
     const { createPino } = await import('./common/logging/app-logger.js');

@@ -13,6 +13,7 @@ import { isDatabaseUnavailable } from './common/postgres-errors.js';
 import { httpConfig } from './config/configuration.js';
 import { loadDotEnv } from './config/dotenv.js';
 import { ConfigValidationError, validatedEnv } from './config/env.validation.js';
+import { logConfigurationRefused } from './config/startup-configuration.js';
 import { configureApp } from './configure-app.js';
 import { stopEmbeddedDatabase } from './database/database-url.js';
 import { DatabaseRequirementError } from './database/database-requirements.js';
@@ -193,7 +194,7 @@ export function startServer(): void {
       const error = describeDatabaseError(caught);
       // One line, JSON like every other: what failed and why; the stack only for unexpected errors.
       if (error instanceof ConfigValidationError) {
-        logger.pino.fatal({ context: 'Bootstrap', problems: error.problems }, `HemoDay failed to start: ${error.message}`);
+        logConfigurationRefused(logger.pino, error); // DATA_DIR's check (the variables were checked before loading: main.ts)
       } else if (error instanceof StartupError || error instanceof EmbeddedPostgresError || error instanceof DatabaseRequirementError || error instanceof JwtSecretError) {
         logger.pino.fatal({ context: 'Bootstrap' }, `HemoDay failed to start: ${error.message}`);
       } else if (error instanceof Error) {

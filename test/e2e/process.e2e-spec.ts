@@ -4,11 +4,11 @@
  * start-up validation, SIGTERM and recovery from a SIGKILL-ed predecessor.
  */
 import { Logger } from '@nestjs/common';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from '../../src/database/data-source-options.js';
@@ -242,6 +242,22 @@ describe('node dist/main.js', () => {
     const app = start({ PORT: 'eighty', DATABASE_URL: process.env.TEST_DATABASE_URL });
     expect(await app.exited).toBe(1);
     expect(app.output()).toMatch(/PORT=\\?"eighty\\?"/); // as text, or inside a JSON log line
+  });
+
+  itOnEmbeddedRun('checks the configuration before it loads the application: a build whose application cannot load still names the bad value, and only a good configuration reaches the load', async () => {
+    // A copy of dist/ without server.js, the application's module, beside the project's node_modules.
+    const copy = tempDir();
+    cpSync(resolve('dist'), join(copy, 'dist'), { recursive: true });
+    rmSync(join(copy, 'dist', 'src', 'server.js'));
+    symlinkSync(resolve('node_modules'), join(copy, 'node_modules'));
+    writeFileSync(join(copy, 'package.json'), JSON.stringify({ type: 'module' }));
+    const run = (env: Record<string, string | undefined>) => startProcess(process.execPath, [join(copy, 'dist', 'main.js')], env, { cwd: copy });
+    const bad = run({ PORT: 'eighty' });
+    expect(await bad.exited).toBe(1);
+    expectOneFailureLine(bad, /^HemoDay failed to start: Invalid configuration:\n {2}- PORT="eighty": PORT must be an integer number$/);
+    const good = run({ PORT: '0', DATABASE_URL: process.env.TEST_DATABASE_URL, JWT_SECRET: 'x'.repeat(40) });
+    expect(await good.exited).toBe(1);
+    expect(good.output()).toMatch(/HemoDay failed to start: Cannot find module .*server\.js/);
   });
 
   itOnEmbeddedRun('a HOST that does not resolve: one line naming HOST, without a stack (it said "getaddrinfo ENOTFOUND …" with a stack)', async () => {
