@@ -3,8 +3,10 @@
  * connected devices, through PostgreSQL LISTEN/NOTIFY, and nobody else's.
  */
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { from, switchMap, VirtualTimeScheduler } from 'rxjs';
 import { DataSource } from 'typeorm';
+import { AppLogger, createPino } from '../../src/common/logging/app-logger.js';
 import { connectionName } from '../../src/database/connection-name.js';
 import { HEARTBEAT_MS, HEARTBEAT_SCHEDULER } from '../../src/modules/sync/sync-events.service.js';
 import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
@@ -414,6 +416,35 @@ describe('sync events (SSE)', () => {
       await again.waitFor((e) => e.type === 'sync' && e.data.version! > first.data.version!);
     } finally {
       await again.close();
+    }
+  });
+
+  it("logs the loss of the LISTEN connection without the request id of the stream that opened it (an instance's event, not a request's)", async () => {
+    const db = t.app.get(DataSource);
+    // No listener left by an earlier test: the next stream opens one.
+    await db.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [connectionName('sync-events')]);
+    const lines: Array<{ msg: string; reqId?: string }> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(JSON.parse(chunk.toString()) as { msg: string; reqId?: string });
+        callback();
+      },
+    });
+    t.app.useLogger(new AppLogger(createPino('info', sink)));
+    try {
+      const user = await registerFamily(t);
+      const stream = await openEvents(t, user.token);
+      const streamReqId = stream.response.headers.get('x-request-id');
+      await stream.waitFor((e) => e.type === 'sync');
+      await stream.close();
+      await db.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [connectionName('sync-events')]);
+      await until(() => lines.some((l) => l.msg.startsWith('sync event listener lost its connection')), 'the warning of the lost listener');
+      const warning = lines.find((l) => l.msg.startsWith('sync event listener lost its connection'))!;
+      // It carried streamReqId: an operator looking up that (long finished) request found an outage in it.
+      expect(streamReqId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(warning).not.toHaveProperty('reqId');
+    } finally {
+      t.app.useLogger(new AppLogger(createPino(process.env.TEST_LOG_LEVEL ?? 'silent')));
     }
   });
 

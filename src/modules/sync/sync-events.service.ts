@@ -6,6 +6,7 @@ import pg from 'pg';
 import { defer, EMPTY, filter, finalize, from, interval, map, merge, mergeMap, Observable, of, ReplaySubject, type SchedulerLike, Subject, takeUntil, tap, timer } from 'rxjs';
 import { DataSource } from 'typeorm';
 import type { FamilyScope } from '../../common/family-scope/family-context.js';
+import { requestContext } from '../../common/logging/request-context.js';
 import { FAMILY_SYNC_CHANNEL, MEMBERSHIP_CHANNEL } from '../../common/versioning/family-version.service.js';
 import { databaseConfig } from '../../config/configuration.js';
 import { connectionName } from '../../database/connection-name.js';
@@ -204,7 +205,10 @@ export class SyncEventsService implements OnApplicationShutdown {
 
   private ensureListening(): Promise<pg.Client> {
     if (!this.listener) {
-      this.listener = this.connect().catch((error: unknown) => {
+      // Outside the request's logging context: the connection is the instance's, not this stream's. Made
+      // inside it, its socket's events and its check timer ran in that context for good, so a lost
+      // listener was logged with the request id of whichever stream opened it, maybe hours before.
+      this.listener = requestContext.exit(() => this.connect()).catch((error: unknown) => {
         this.listener = undefined;
         throw error;
       });
