@@ -21,6 +21,7 @@ export interface DataSourceOverrides {
 }
 
 export function buildDataSourceOptions(url: string, overrides: Partial<DataSourceOverrides> = {}): DataSourceOptions {
+  const logger = new TypeOrmLogger();
   return {
     type: 'postgres',
     url,
@@ -34,7 +35,8 @@ export function buildDataSourceOptions(url: string, overrides: Partial<DataSourc
     synchronize: false,
     // gen_random_uuid() is built in since PostgreSQL 13: no extension, no superuser needed.
     installExtensions: false,
-    logger: new TypeOrmLogger(),
+    logger,
+    poolErrorHandler: (error: unknown) => logger.poolError(error),
     extra: {
       max: overrides.poolSize ?? 20,
       // A request waits at most this long for a pooled connection (every one busy, or the database not

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Logger as TypeOrmLoggerInterface } from 'typeorm';
+import { requestContext } from '../common/logging/request-context.js';
 
 /**
  * TypeORM's messages through Nest's logger (JSON lines in the app, with the
@@ -27,6 +28,16 @@ export class TypeOrmLogger implements TypeOrmLoggerInterface {
 
   logMigration(message: string): void {
     this.logger.log(message);
+  }
+
+  /**
+   * The pool's 'error': a connection that failed while idle in the pool (a database restart or
+   * fail-over ends them all). node-postgres opens a connection in the context of the request that
+   * first needed it, and its socket's events run in that context for good: TypeORM's own handler
+   * logged each such failure with the request id of a request long finished. Logged as the pool's.
+   */
+  poolError(error: unknown): void {
+    requestContext.exit(() => this.logger.warn(`Postgres pool raised an error. ${String(error)}`));
   }
 
   log(level: 'log' | 'info' | 'warn', message: unknown): void {

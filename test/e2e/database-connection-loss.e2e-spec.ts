@@ -16,7 +16,7 @@ import { DocumentFileUrlValidator } from '../../src/modules/documents/document-f
 import { bearer, registerFamily } from '../factories/auth.factory.js';
 import { capturingLogger } from '../setup/captured-logs.js';
 import { useTestApp } from '../setup/test-app.js';
-import { holdNextCall } from '../setup/wait.js';
+import { holdNextCall, sessionsWaitingBehind, until } from '../setup/wait.js';
 
 describe('a connection the app holds between statements, ended by the server', () => {
   const t = useTestApp();
@@ -137,5 +137,40 @@ describe('a connection the app holds between statements, ended by the server', (
     const after = JSON.parse((await t.http().get('/api/v1/sync?last_pulled_at=0').set(bearer(owner.token)).expect(200)).text);
     expect([after.changes.transfusions.created.length, after.changes.documents.created.length]).toEqual([1, 1]);
   });
-});
 
+  it("an idle pooled connection the server ends is logged as the pool's, without the request id of the request that opened it", async () => {
+    const owner = await registerFamily(t);
+    const api = connectionName('api');
+    // Two more requests holding a connection than the pool has: at least two are opened inside a request,
+    // one of them still idle in the pool once the statement that ends the others has taken one.
+    const [{ open }] = await t.db.query<Array<{ open: number }>>('SELECT count(*)::int AS open FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [api]);
+    const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    // Another session watches: pg_stat_activity stays as it was for the rest of a transaction.
+    const observer = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await Promise.all([holder.connect(), observer.connect()]);
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM families WHERE id = $1 FOR UPDATE', [owner.family.id]);
+      const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const writes = Array.from({ length: open + 2 }, (_, i) =>
+        t.http().patch('/api/v1/families/me').set(bearer(owner.token)).send({ notes: `held ${i}` }).then((r) => r.status),
+      );
+      await until(async () => (await sessionsWaitingBehind(observer, rows[0].pid)) === open + 2, 'the writes waiting for the family');
+      await holder.query('COMMIT');
+      expect(await Promise.all(writes)).toEqual(Array(open + 2).fill(200));
+    } finally {
+      await Promise.all([holder.end(), observer.end()]);
+    }
+    logged.length = 0;
+    const [{ ended }] = await t.db.query<Array<{ ended: number }>>(
+      `SELECT count(*)::int AS ended FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()) x`,
+      [api],
+    );
+    expect(ended).toBeGreaterThanOrEqual(open + 1);
+    const poolErrors = () => logged.filter((l) => String(l.message).startsWith('Postgres pool raised an error'));
+    await until(() => poolErrors().length === ended, 'a warning per ended connection');
+    // Each carried the id of the (finished) request whose work opened the connection.
+    expect(poolErrors().map((l) => [l.level, l.reqId])).toEqual(Array(ended).fill(['warn', undefined]));
+  });
+});
