@@ -85,7 +85,8 @@ describeOnEmbeddedRun('the app on a database demoted to a hot standby (read-only
     const res = await t.http().get('/health').expect(503);
     expect(res.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'Database read-only' });
     const warning = logged.find((l) => l.level === 'warn' && l.rest.includes('HealthService'));
-    expect(warning).toEqual({ level: 'warn', message: { cause: expect.stringContaining('hot standby') }, rest: ['health check: database read-only', 'HealthService'] });
+    // With the request id of the GET /health that found it (the captured lines record it).
+    expect(warning).toEqual({ level: 'warn', message: { cause: expect.stringContaining('hot standby') }, rest: ['health check: database read-only', 'HealthService'], reqId: res.headers['x-request-id'] });
   });
 
   it('a "sync now" stream refused (a standby refuses LISTEN) leaves no connection behind', async () => {
