@@ -66,17 +66,15 @@ export class SyncPullService {
     try {
       if (cursor === null && (await this.needsTurn(this.dataSource.manager, scope.familyId))) endTurn = await this.fullPulls.acquire(scope.userId, signal);
       let forceReplacement = false;
-      let installationAdmitted = false;
       // Each detour is taken at most once: a turn is kept, a raised version stays above the cursor, an
       // installation admitted stays so.
       for (let attempt = 0; attempt < 4; attempt++) {
-        const outcome = await this.pullOnce({ ...request, forceReplacement, installationAdmitted }, endTurn !== undefined);
+        const outcome = await this.pullOnce({ ...request, forceReplacement, installationAdmitted: admitted !== undefined }, endTurn !== undefined);
         if (outcome === NEEDS_TURN) endTurn = await this.fullPulls.acquire(scope.userId, signal);
         else if (outcome === NEEDS_ADMISSION) {
           // A new installation: counted, in a statement of its own (the snapshot is READ ONLY), or
           // refused 429 with nothing written. The pull then starts again, admitted.
           admitted = await this.newInstallations.admit(scope.userId);
-          installationAdmitted = true;
         } else if (outcome === NEEDS_VERSION_ABOVE_CURSOR) {
           // A replacement whose answer would not be later than the phone's cursor: it holds another
           // family's records up to a later version (another user signed in on it). WatermelonDB
