@@ -1,6 +1,8 @@
+import { Logger } from '@nestjs/common';
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { createServiceKit, unitEmail, type ServiceKit, domainFailure as failure } from '../../../test/factories/services.factory.js';
+import { capturingLogger } from '../../../test/setup/captured-logs.js';
 import { sessionsWaitingBehind, until } from '../../../test/setup/wait.js';
 import { ErrorCode } from '../errors/domain-error.js';
 import { FAMILY_SYNC_CHANNEL, NOTHING_TO_WRITE, type VersionedWrite } from './family-version.service.js';
@@ -188,10 +190,24 @@ describe('FamilyVersionService', () => {
           await rename(write, `written by ${key}`);
           return key;
         });
-      const results = await Promise.all([crossWrite(a, b, 'a', 0), crossWrite(b, a, 'b', 1)]);
+      const { logger, logged } = capturingLogger();
+      Logger.overrideLogger(logger);
+      const results = await Promise.all([crossWrite(a, b, 'a', 0), crossWrite(b, a, 'b', 1)]).finally(() =>
+        Logger.overrideLogger(['warn', 'error', 'fatal']), // the run's level (test/setup/global-setup.mjs)
+      );
       expect(results.map((r) => r.result)).toEqual(['a', 'b']);
       // One of them ran twice (the victim), the other once.
       expect([runs.a, runs.b].sort()).toEqual([1, 2]);
+      // The operator sees the retry as one warning naming the victim's family and the cause.
+      const victim = runs.a === 2 ? a : b;
+      expect(logged).toEqual([
+        {
+          level: 'warn',
+          message: { familyId: victim.familyId, attempt: 1, sqlState: '40P01' },
+          rest: ['versioned write ended by the database (deadlock or serialization failure); running it again', 'FamilyVersionService'],
+          reqId: undefined,
+        },
+      ]);
       expect([await patientName(a.familyId), await patientName(b.familyId)]).toEqual(['written by a', 'written by b']);
     });
 
