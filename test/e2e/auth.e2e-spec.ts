@@ -140,6 +140,30 @@ describe('auth (e2e)', () => {
       expect(res.body.details.fields).toEqual([{ field: 'password', errors: [expect.stringMatching(/8 characters/)] }]);
     });
 
+    it('a value that is not a string is answered with the rule that says so, not also the length and pattern rules only a string can break', async () => {
+      // `email: null` (an app's empty form field) said "email must be shorter than or equal to 320 characters; email must be an email".
+      const fields = async (path: string, body: Record<string, unknown>) =>
+        (await t.http().post(path).send(body).expect(400)).body.details.fields as Array<{ field: string; errors: string[] }>;
+      expect(await fields('/api/v1/auth/login', { email: null, password: 12345678 })).toEqual([
+        { field: 'email', errors: ['email must be an email'] },
+        { field: 'password', errors: ['password must be a string'] },
+      ]);
+      expect(await fields('/api/v1/auth/register', { email: uniqueEmail(), password: ['correct horse battery'], invite_code: 123456 })).toEqual([
+        { field: 'password', errors: ['password must be a string'] },
+        { field: 'invite_code', errors: ['invite_code must be a string'] },
+      ]);
+      // A missing field too: what it must be, not every rule a string would be held to.
+      expect(await fields('/api/v1/auth/refresh', {})).toEqual([
+        { field: 'refresh_token', errors: ['refresh_token should not be empty', 'refresh_token must be a string'] },
+      ]);
+      // Strings are still held to every rule they break.
+      expect(await fields('/api/v1/auth/register', { email: `${'x'.repeat(321)}@example.test`, password: 'short', invite_code: '12345' })).toEqual([
+        { field: 'email', errors: ['email must be shorter than or equal to 320 characters', 'email must be an email'] },
+        { field: 'password', errors: ['password must be longer than or equal to 8 characters'] },
+        { field: 'invite_code', errors: ['invite_code must match /^[A-Za-z0-9]{6}$/ regular expression', 'invite_code must be longer than or equal to 6 characters'] },
+      ]);
+    });
+
     describe('emails with control characters, line breaks or bidi controls (found by review)', () => {
       const CHARACTERS = 'email must not contain control characters, line breaks or bidirectional-text controls';
       // What class-validator's IsEmail accepts: controls in a quoted local part, separators and bidi controls even unquoted.

@@ -19,14 +19,26 @@ export function flattenValidationErrors(errors: ValidationError[], prefix = ''):
 }
 
 /**
+ * class-validator's rules of a string's length or pattern: a value that is not a string breaks each of
+ * them (MaxCharacters, ours, leaves such a value to @IsString instead).
+ */
+const STRING_RULES = new Set(['maxLength', 'minLength', 'isLength', 'matches']);
+
+/**
  * The messages of the rules a value broke. A value that is not a number breaks its range too, and
  * `last_pulled_at=0x10` was answered "must not be greater than 9007199254740991; must not be less
  * than 0; must be an integer written in decimal digits": only the last is the problem, as the
- * configuration's check says of `PORT=abc` (validateEnv).
+ * configuration's check says of `PORT=abc` (validateEnv). Likewise a value that is not a string,
+ * where a rule says it must be one (IsString, IsEmail): `email: null` was answered "email must be
+ * shorter than or equal to 320 characters; email must be an email" (found by review).
  */
 function brokenRules(error: ValidationError): string[] {
   const constraints = error.constraints ?? {};
-  return constraints.isInt && typeof error.value !== 'number' ? [constraints.isInt] : Object.values(constraints);
+  if (constraints.isInt && typeof error.value !== 'number') return [constraints.isInt];
+  if ((constraints.isString || constraints.isEmail) && typeof error.value !== 'string') {
+    return Object.entries(constraints).filter(([rule]) => !STRING_RULES.has(rule)).map(([, message]) => message);
+  }
+  return Object.values(constraints);
 }
 
 /**
