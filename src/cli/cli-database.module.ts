@@ -1,5 +1,7 @@
 import { Global, Module } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { databaseConfig } from '../config/configuration.js';
 import { buildDataSourceOptions } from '../database/data-source-options.js';
 import { CliDatabaseService } from './cli-database.service.js';
 
@@ -12,9 +14,12 @@ import { CliDatabaseService } from './cli-database.service.js';
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
-      useFactory: () => ({
+      inject: [databaseConfig.KEY],
+      useFactory: (db: ConfigType<typeof databaseConfig>) => ({
         // Replaced by the real URL (DATABASE_URL or the embedded server) in CliDatabaseService.connect().
-        ...buildDataSourceOptions('postgres://unresolved@127.0.0.1:1/unresolved', { poolSize: 4 }),
+        // DB_PREPARED_STATEMENTS as the app reads it: the commands that write to a family (seed,
+        // user:delete, family:*) go through the same batches, behind the same pooler.
+        ...buildDataSourceOptions('postgres://unresolved@127.0.0.1:1/unresolved', { poolSize: 4, preparedStatements: db.preparedStatements }),
         manualInitialization: true,
       }),
     }),

@@ -1,6 +1,10 @@
 import 'reflect-metadata';
 import { jest } from '@jest/globals';
+import { Global, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import { DataSource, QueryFailedError, type QueryRunner } from 'typeorm';
+import { CliDatabaseModule } from '../cli/cli-database.module.js';
+import { databaseConfig } from '../config/configuration.js';
 import { buildDataSourceOptions } from './data-source-options.js';
 import { DEADLINE_MARGIN } from './deadline-client.js';
 import { prepared, runBatch } from './statement-batch.js';
@@ -128,6 +132,30 @@ describe('runBatch', () => {
       runners.pop();
     } finally {
       await unprepared.destroy();
+    }
+  });
+
+  // Found by review: the admin CLI built its DataSource with the default (kept prepared) whatever
+  // DB_PREPARED_STATEMENTS said, so behind a pooler that cannot carry them (the setting's reason) every
+  // command writing to a family (seed, user:delete, family:*) left named statements on the pooler's
+  // server connections and failed on the next ("prepared statement … does not exist" / "already exists").
+  it("with DB_PREPARED_STATEMENTS=false nothing is kept prepared on the admin CLI's connections either (CliDatabaseModule)", async () => {
+    @Global()
+    @Module({ providers: [{ provide: databaseConfig.KEY, useValue: { preparedStatements: false } }], exports: [databaseConfig.KEY] })
+    class UnpreparedConfig {}
+    const cli = await Test.createTestingModule({ imports: [UnpreparedConfig, CliDatabaseModule] }).compile();
+    const cliDataSource = cli.get(DataSource);
+    try {
+      cliDataSource.setOptions({ url: process.env.TEST_DATABASE_URL! }); // as CliDatabaseService.connect() does
+      await cliDataSource.initialize();
+      const runner = await connection(cliDataSource);
+      expect(await runBatch(runner.manager, [prepared('SELECT $1::int AS cli', [7])])).toEqual([[{ cli: 7 }]]);
+      expect(await preparedOn(runner, 'SELECT $1::int AS cli')).toEqual([]);
+      await runner.release();
+      runners.pop();
+    } finally {
+      await cliDataSource.destroy().catch(() => undefined);
+      await cli.close();
     }
   });
 
