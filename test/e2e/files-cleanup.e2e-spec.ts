@@ -164,6 +164,30 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
       expect((await cleanup.run({ dryRun: false, familyIds: [m.familyId] })).files).toEqual([]);
     });
 
+    it('a file whose object is not in the store is reported apart, in the dry run too, and its bytes are not counted as freed', async () => {
+      // What a cleanup job without the uploads volume sees (an empty UPLOAD_DIR): it said it had freed the
+      // bytes of files it never found, and its dry run showed nothing wrong (found by review).
+      const m = await register(t);
+      const [present, gone] = [await upload(m), await upload(m)];
+      await t.db.query(`UPDATE files SET created_at = now() - interval '3 days' WHERE id = ANY($1::uuid[])`, [[present.id, gone.id]]);
+      rmSync(join(uploadDir, m.familyId, gone.id));
+      const [{ size_bytes: presentBytes }] = await t.db.query('SELECT size_bytes::int FROM files WHERE id = $1', [present.id]);
+      const ids = (files: Array<{ id: string }>) => files.map((f) => f.id).sort();
+
+      const dry = await cleanup.run({ dryRun: true, familyIds: [m.familyId] });
+      expect(dry).toMatchObject({ store: `UPLOAD_DIR ${uploadDir}`, unreferenced: 2, bytes: presentBytes, failures: [] });
+      expect(ids(dry.files)).toEqual(ids([present, gone]));
+      expect(ids(dry.missing)).toEqual([gone.id]);
+
+      const real = await cleanup.run({ dryRun: false, familyIds: [m.familyId] });
+      expect(real).toMatchObject({ unreferenced: 2, bytes: presentBytes, failures: [] });
+      expect(ids(real.missing)).toEqual([gone.id]);
+      // The rows go all the same (an object is deleted only after its row, so none can be waiting for it).
+      expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
+      expect(existsSync(join(uploadDir, m.familyId, present.id))).toBe(false);
+      expect((await cleanup.run({ dryRun: true, familyIds: [m.familyId] })).missing).toEqual([]);
+    });
+
     it('never removes a file a live document points at, even with grace 0 and retention 0', async () => {
       const m = await register(t);
       const file = await upload(m, { name: 'live', category: 'other' });

@@ -183,7 +183,7 @@ describeOnEmbeddedRun('files:cleanup (node dist/cli.js) with object storage down
     });
   });
 
-  it('stops at the first object it cannot delete (one line, exit 1) rather than failing every object after the full timeout', async () => {
+  it('stops at the first object it cannot look up before deleting it (one line, exit 1) rather than failing every object after the full timeout', async () => {
     const family = await registerFamily(t);
     const db = t.app.get(DataSource);
     // Two unreferenced files, two days old: due for deletion.
@@ -198,7 +198,7 @@ describeOnEmbeddedRun('files:cleanup (node dist/cli.js) with object storage down
     expect({ code: run.code, stdout: run.stdout, stderr: ourLines(run.stderr) }).toEqual({
       code: 1,
       stdout: '',
-      stderr: [expect.stringMatching(/^error: object storage is unreachable or not answering \(DeleteObject: connect ECONNREFUSED 127\.0\.0\.1:\d+ \(3 attempts\)\); check S3_ENDPOINT/)],
+      stderr: [expect.stringMatching(/^error: object storage is unreachable or not answering \(HeadObject: connect ECONNREFUSED 127\.0\.0\.1:\d+ \(3 attempts\)\); check S3_ENDPOINT/)],
     });
   });
 });

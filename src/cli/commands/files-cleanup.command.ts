@@ -5,7 +5,7 @@ import { FileCleanupService, MAX_GRACE_HOURS, MAX_RETENTION_DAYS } from '../../m
 import { CliDatabaseService } from '../cli-database.service.js';
 import { assertNoArguments, CliError } from '../cli-error.js';
 import { parseIntegerOption } from '../integer-option.js';
-import { formatCleanupReport } from '../support/cleanup-summary.js';
+import { cleanupProblem, formatCleanupReport } from '../support/cleanup-summary.js';
 import { FamilyReportRepository } from '../support/family-report.repository.js';
 
 interface FilesCleanupOptions {
@@ -42,9 +42,8 @@ export class FilesCleanupCommand extends CommandRunner {
       retentionDays: options.retentionDays,
     });
     console.log(options.json ? JSON.stringify(report, null, 2) : formatCleanupReport(report));
-    if (report.failures.length) {
-      throw new CliError(`${report.failures.length} file(s) or famil${report.failures.length === 1 ? 'y' : 'ies'} could not be cleaned; retry later`);
-    }
+    const problem = cleanupProblem(report);
+    if (problem) throw new CliError(problem);
   }
 
   @Option({ flags: '--dry-run', description: 'only report what would be deleted' })

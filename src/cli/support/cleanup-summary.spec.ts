@@ -1,5 +1,5 @@
 import type { CleanupReport } from '../../modules/documents/file-cleanup.service.js';
-import { formatCleanupReport } from './cleanup-summary.js';
+import { cleanupProblem, formatCleanupReport } from './cleanup-summary.js';
 
 const FAMILY = '0b6f1c2e-8d1a-4c57-9f53-2a4b1e0c9d11';
 const MiB = 1024 * 1024;
@@ -9,10 +9,12 @@ function report(overrides: Partial<CleanupReport>): CleanupReport {
     dry_run: false,
     grace_hours: 24,
     retention_days: 30,
+    store: 'UPLOAD_DIR /data/uploads',
     files: [],
     unreferenced: 0,
     document_deleted: 0,
     bytes: 0,
+    missing: [],
     orphans: [],
     orphan_bytes: 0,
     failures: [],
@@ -59,6 +61,27 @@ describe('files:cleanup text report', () => {
     expect(text.split('\n')[0]).toBe(
       'files:cleanup (dry run): would delete 3 in all, 2.50 MiB: 2 file(s) with their row, 1 stored object(s) without a row, 0 temporary file(s) of interrupted writes',
     );
+  });
+
+  it('files whose object was not in the store: listed, not counted in the bytes, and the exit line asks whether it is the right store', () => {
+    const gone = { id: 'a', family_id: FAMILY, storage_key: `${FAMILY}/a`, size_bytes: MiB, reason: 'unreferenced' as const };
+    const run = report({ files: [gone], unreferenced: 1, missing: [gone] });
+    const text = formatCleanupReport(run);
+    expect(text.split('\n')[0]).toBe(
+      'files:cleanup: deleted 1 in all, 0.00 MiB: 1 file(s) with their row, 0 stored object(s) without a row, 0 temporary file(s) of interrupted writes',
+    );
+    expect(text).toContain(`  NOT IN THE STORE family ${FAMILY}  file a: its row was deleted, no bytes freed`);
+    expect(cleanupProblem(run)).toBe('1 file(s) to clean up were not in the store (UPLOAD_DIR /data/uploads): is it the store the app writes to?');
+    expect(formatCleanupReport({ ...run, dry_run: true })).toContain('its row would be deleted, no bytes freed');
+    expect(cleanupProblem({ ...run, dry_run: true })).toBe(
+      '1 file(s) to clean up are not in the store (UPLOAD_DIR /data/uploads): is it the store the app writes to?',
+    );
+    const failure = { family_id: FAMILY, key: `${FAMILY}/b`, message: 'EPERM' };
+    expect(cleanupProblem({ ...run, failures: [failure] })).toBe(
+      '1 file(s) to clean up were not in the store (UPLOAD_DIR /data/uploads): is it the store the app writes to?; 1 file(s) or family could not be cleaned; retry later',
+    );
+    expect(cleanupProblem(report({ failures: [failure, failure] }))).toBe('2 file(s) or families could not be cleaned; retry later');
+    expect(cleanupProblem(report({}))).toBeUndefined();
   });
 
   it('an empty run', () => {

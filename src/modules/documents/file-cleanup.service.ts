@@ -39,11 +39,21 @@ export interface CleanupReport {
   dry_run: boolean;
   grace_hours: number;
   retention_days: number;
+  /** The store the run looked in: `UPLOAD_DIR <path>` or `S3 bucket <name>`. */
+  store: string;
   /** Files found eligible (and, unless dry run, deleted). */
   files: CleanupCandidate[];
   unreferenced: number;
   document_deleted: number;
+  /** Bytes of the files found in the store (freed, unless dry run). */
   bytes: number;
+  /**
+   * Eligible files whose object was not in the store: their rows are deleted all the same (unless dry
+   * run), but no bytes were freed. A row's object is deleted only after the row, so this means the run
+   * looks at another store than the app writes to (a job without the uploads volume, another bucket)
+   * or the bytes were lost; the CLI exits 1.
+   */
+  missing: CleanupCandidate[];
   /** Stored objects with no row, older than the orphan cutoff (and, unless dry run, deleted). */
   orphans: OrphanObject[];
   orphan_bytes: number;
@@ -140,18 +150,25 @@ export class FileCleanupService {
       dry_run: options.dryRun,
       grace_hours: graceHours,
       retention_days: retentionDays,
+      store: this.storage.driver === 'local' ? `UPLOAD_DIR ${this.config.dir}` : `S3 bucket ${this.config.storage.s3.bucket}`,
       files: candidates,
       unreferenced: 0,
       document_deleted: 0,
       bytes: 0,
+      missing: [],
       orphans: [],
       orphan_bytes: 0,
       failures: [],
     };
-    if (!options.dryRun) report.files = await this.deleteFiles(candidates, params, report.failures);
+    if (options.dryRun) {
+      for (const file of candidates) if (!(await this.storage.exists(file.storage_key))) this.noteMissing(file, report);
+    } else {
+      report.files = await this.deleteFiles(candidates, params, report);
+    }
+    const missing = new Set(report.missing);
     for (const file of report.files) {
       report[file.reason === 'unreferenced' ? 'unreferenced' : 'document_deleted'] += 1;
-      report.bytes += file.size_bytes;
+      if (!missing.has(file)) report.bytes += file.size_bytes;
     }
     // An object whose delete just failed is left to the next run's sweep: tried again now, it was
     // reported twice (two failures, or a failure and a swept orphan; found by review).
@@ -164,6 +181,7 @@ export class FileCleanupService {
         bytes: report.bytes,
         orphans: report.orphans.length,
         orphanBytes: report.orphan_bytes,
+        missing: report.missing.length,
         failures: report.failures.length,
       },
       'file cleanup finished',
@@ -172,7 +190,8 @@ export class FileCleanupService {
   }
 
   /** Deletes the candidates' rows family by family, then their objects; returns the files whose rows went. */
-  private async deleteFiles(candidates: CleanupCandidate[], params: unknown[], failures: CleanupFailure[]): Promise<CleanupCandidate[]> {
+  private async deleteFiles(candidates: CleanupCandidate[], params: unknown[], report: CleanupReport): Promise<CleanupCandidate[]> {
+    const { failures } = report;
     const deleted: CleanupCandidate[] = [];
     for (const familyId of new Set(candidates.map((c) => c.family_id))) {
       let rows: CleanupCandidate[];
@@ -186,16 +205,29 @@ export class FileCleanupService {
       deleted.push(...rows);
       // After the commit: a failure here leaves an object without a row, swept as an orphan.
       for (const file of rows) {
-        await this.storage.delete(file.storage_key).catch((error: unknown) => {
+        try {
+          // Deleting a missing object succeeds (S3 says nothing either way): asked first, so a run that looks at
+          // an empty store (a job without the uploads volume) does not report bytes it never freed (found by review).
+          if (await this.storage.exists(file.storage_key)) await this.storage.delete(file.storage_key);
+          else this.noteMissing(file, report);
+        } catch (error) {
           // The store is down: every other object would fail the same way, each after the full timeout. Stop
           // the run (the caller reports it in one line); this family's objects are swept as orphans next time.
           if (error instanceof StorageUnavailableError) throw error;
           this.logger.error({ err: error, familyId, key: file.storage_key }, 'could not delete a cleaned-up file; left to the orphan sweep');
           failures.push({ family_id: familyId, key: file.storage_key, message: messageOf(error) });
-        });
+        }
       }
     }
     return deleted;
+  }
+
+  private noteMissing(file: CleanupCandidate, report: CleanupReport): void {
+    this.logger.error(
+      { familyId: file.family_id, key: file.storage_key, store: report.store },
+      'a file to clean up is not in the store: is it the store the app writes to?',
+    );
+    report.missing.push(file);
   }
 
   private async deleteRowsOfFamily(manager: EntityManager, familyId: string, params: unknown[]): Promise<CleanupCandidate[]> {
