@@ -22,6 +22,6 @@ export class SyncPullResponse {
 }
 
 export class SyncPushResponse {
-  /** The version of this push's transaction. @example 1764090000456 */
+  /** The version of this push's transaction; a push that changes nothing takes none and answers the family's current version. @example 1764090000456 */
   timestamp: number;
 }
