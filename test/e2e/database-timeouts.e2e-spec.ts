@@ -100,6 +100,24 @@ describe('database statement limits (DB_STATEMENT_TIMEOUT_SECONDS=1)', () => {
     }
   }, 60_000);
 
+  it('a "sync now" stream whose first read (the family\'s version, the membership) waits past the limit is refused 503 DATABASE_UNAVAILABLE with Retry-After, not answered 200 and then `event: error`', async () => {
+    const owner = await registerFamily(t);
+    // The guards read users and refresh_tokens; only the stream's own statement reads families.
+    const holder = admin.createQueryRunner();
+    await holder.startTransaction();
+    await holder.query('LOCK TABLE families IN ACCESS EXCLUSIVE MODE');
+    try {
+      const sse = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(owner.token), signal: AbortSignal.timeout(20_000) });
+      expect([sse.status, sse.headers.get('retry-after'), await sse.text()]).toEqual([503, '5', expect.stringContaining('DATABASE_UNAVAILABLE')]);
+    } finally {
+      await holder.rollbackTransaction();
+      await holder.release();
+    }
+    const sse = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(owner.token), signal: AbortSignal.timeout(20_000) });
+    expect(sse.status).toBe(200);
+    await sse.body?.cancel();
+  });
+
   it('every connection of the app\'s pool carries them from its start', async () => {
     const [{ statement_timeout }] = await t.app.get(DataSource).query(`SHOW statement_timeout`);
     const [{ idle_in_transaction_session_timeout }] = await t.app.get(DataSource).query(`SHOW idle_in_transaction_session_timeout`);

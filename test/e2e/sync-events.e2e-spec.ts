@@ -165,8 +165,10 @@ describe('sync events (SSE)', () => {
     const snapshotRead = new Promise<number | null>((r) => (read = r));
     const gate = new Promise<void>((r) => (release = r));
     // The real query, its answer held back until the write below has been announced: the interleaving
-    // a slow answer produces, made certain.
+    // a slow answer produces, made certain. The stream's own read, not SyncListeningGuard's before it.
+    let reads = 0;
     repository.streamState = async (...args: Parameters<typeof streamState>) => {
+      if (++reads === 1) return streamState.apply(repository, args);
       repository.streamState = streamState;
       const state = await streamState.apply(repository, args);
       read(state.version);

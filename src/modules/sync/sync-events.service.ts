@@ -158,9 +158,16 @@ export class SyncEventsService implements OnApplicationShutdown {
     });
   }
 
-  /** Resolves once this instance listens (connecting if it does not); rejects with the connection's or LISTEN's error (SyncListeningGuard). */
-  async listening(): Promise<void> {
+  /**
+   * Resolves once this instance listens (connecting if it does not) and the stream's first statement
+   * (the family's version, the membership: SyncRepository.streamState) answers; rejects with the
+   * connection's, the LISTEN's or the statement's error (SyncListeningGuard). The stream reads it again
+   * once it is subscribed: this one only finds, before any header is sent, a database that cannot
+   * answer it (a statement past DB_STATEMENT_TIMEOUT_SECONDS, no pooled connection free).
+   */
+  async ready(scope: Pick<FamilyScope, 'familyId' | 'userId' | 'joinedVersion'>, signInId: string | null): Promise<void> {
     await this.ensureListening();
+    await this.repository.streamState(this.dataSource.manager, scope.userId, scope.familyId, scope.joinedVersion, signInId);
   }
 
   /** A slot among the user's open streams, fired when newer ones push it past MAX_STREAMS_PER_USER. */
