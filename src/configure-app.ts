@@ -10,6 +10,7 @@ import { AppLogger, createPino } from './common/logging/app-logger.js';
 import { requestLogging } from './common/logging/request-logging.middleware.js';
 import { answerExpectContinueFromApp } from './common/http/expect-continue.js';
 import { answerUnreadableRequestsInShape, refuseMissingHost } from './common/http/unreadable-request.js';
+import { refuseRequestsBehindEventStreams } from './common/http/event-stream-connections.js';
 import { sendTimeout } from './common/http/send-timeout.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { appConfig, httpConfig } from './config/configuration.js';
@@ -21,6 +22,7 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   app.useLogger(new AppLogger(logger));
   app.use(requestLogging(logger));
   app.use(refuseMissingHost);
+  app.use(refuseRequestsBehindEventStreams);
   app.set('trust proxy', http.trustProxy);
   app.disable('x-powered-by');
   answerExpectContinueFromApp(app.getHttpServer());

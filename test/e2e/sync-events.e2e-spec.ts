@@ -3,6 +3,7 @@
  * connected devices, through PostgreSQL LISTEN/NOTIFY, and nobody else's.
  */
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { from, switchMap, VirtualTimeScheduler } from 'rxjs';
 import { DataSource } from 'typeorm';
@@ -496,6 +497,39 @@ describe('sync events (SSE)', () => {
       await oldest.waitFor((e) => e.type === 'sync' && e.data.version === version);
     } finally {
       await oldest.close();
+    }
+  });
+
+  // Found in review: Node hands pipelined requests to the app at once, and their answers waited behind
+  // the stream (up to 15 min) out of the send timeout's reach: full pulls sent that way held their bodies.
+  it('a request pipelined behind a stream on its connection is not carried out: 400 MALFORMED_REQUEST once the stream ends, then the connection is closed', async () => {
+    const user = await registerFamily(t);
+    const record = { ...transfusion(), family_id: user.family.id };
+    const push = JSON.stringify({ changes: { transfusions: { created: [record], updated: [], deleted: [] } } });
+    const head = (line: string, extra = '') => `${line} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${user.token}\r\n${extra}\r\n`;
+    const socket = connect(Number(new URL(t.baseUrl).port), '127.0.0.1');
+    let received = '';
+    let closed = false;
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.on('close', () => (closed = true));
+    const statuses = () => [...received.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1]));
+    try {
+      // One write: the stream, then a full pull and a push on the same connection.
+      socket.write(
+        head('GET /api/v1/sync/events') +
+          head('GET /api/v1/sync') +
+          head('POST /api/v1/sync?last_pulled_at=0', `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(push)}\r\n`) +
+          push,
+      );
+      await until(async () => received.includes('event: sync'), 'the stream\'s first event');
+      await t.http().post('/api/v1/auth/logout').send({ refresh_token: user.refreshToken }).expect(204);
+      await until(async () => closed || statuses().length >= 3, 'the answers behind the stream');
+      expect(statuses()).toEqual([200, 400]);
+      expect(received).toContain('"code":"MALFORMED_REQUEST"');
+      const stored = await t.app.get(DataSource).query('SELECT 1 FROM transfusions WHERE id = $1', [record.id]);
+      expect(stored).toEqual([]);
+    } finally {
+      socket.destroy();
     }
   });
 
