@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { connectionName } from '../../src/database/connection-name.js';
 import { DEADLINE_MARGIN } from '../../src/database/deadline-client.js';
+import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { bearer, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
 import { useTestApp } from '../setup/test-app.js';
 import { until } from '../setup/wait.js';
@@ -116,6 +117,32 @@ describe('database statement limits (DB_STATEMENT_TIMEOUT_SECONDS=1)', () => {
     const sse = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(owner.token), signal: AbortSignal.timeout(20_000) });
     expect(sse.status).toBe(200);
     await sse.body?.cancel();
+  });
+
+  it('a "sync now" stream whose own first read waits past the limit after the guard\'s answered ends without an `event: error` (the device reconnects and is answered 503 while it lasts)', async () => {
+    const owner = await registerFamily(t);
+    const repository = t.app.get(SyncRepository);
+    const streamState = repository.streamState;
+    const holder = admin.createQueryRunner();
+    await holder.startTransaction();
+    let reads = 0;
+    // SyncListeningGuard's read answers; the lock is taken before the stream's own, once the headers may be out.
+    repository.streamState = async (...args: Parameters<typeof streamState>) => {
+      if (++reads === 2) {
+        repository.streamState = streamState;
+        await holder.query('LOCK TABLE families IN ACCESS EXCLUSIVE MODE');
+      }
+      return streamState.apply(repository, args);
+    };
+    try {
+      const sse = await fetch(`${t.baseUrl}/api/v1/sync/events`, { headers: bearer(owner.token), signal: AbortSignal.timeout(20_000) });
+      expect(sse.status).toBe(200);
+      expect(await sse.text()).not.toContain('event: error');
+    } finally {
+      repository.streamState = streamState;
+      await holder.rollbackTransaction();
+      await holder.release();
+    }
   });
 
   it('every connection of the app\'s pool carries them from its start', async () => {

@@ -3,10 +3,11 @@ import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Socket } from 'node:net';
 import pg from 'pg';
-import { defer, EMPTY, filter, finalize, from, interval, map, merge, mergeMap, Observable, of, ReplaySubject, type SchedulerLike, Subject, takeUntil, tap, timer } from 'rxjs';
+import { catchError, defer, EMPTY, filter, finalize, from, interval, map, merge, mergeMap, Observable, of, ReplaySubject, type SchedulerLike, Subject, takeUntil, tap, timer } from 'rxjs';
 import { DataSource } from 'typeorm';
 import type { FamilyScope } from '../../common/family-scope/family-context.js';
 import { requestContext } from '../../common/logging/request-context.js';
+import { isDatabaseUnavailable, isTransientConflict } from '../../common/postgres-errors.js';
 import { FAMILY_SYNC_CHANNEL, MEMBERSHIP_CHANNEL } from '../../common/versioning/family-version.service.js';
 import { databaseConfig } from '../../config/configuration.js';
 import { connectionName } from '../../database/connection-name.js';
@@ -118,6 +119,16 @@ export class SyncEventsService implements OnApplicationShutdown {
             return EMPTY;
           }
           return of(state.version ?? 0);
+        }),
+        // SyncListeningGuard ran this read before the headers; one that fails now (the database went down
+        // or a lock came since, ms later) came after them: Nest answered `event: error` and logged an
+        // unhandled error with its stack. Ended instead, with a warning: the device reconnects, and the
+        // guard answers 503 while it lasts.
+        catchError((error: unknown) => {
+          if (!isDatabaseUnavailable(error) && !isTransientConflict(error)) throw error;
+          this.logger.warn({ cause: (error as Error).message || (error as { code?: unknown }).code }, 'sync event stream could not read the family\'s version; ended');
+          outdated.next();
+          return EMPTY;
         }),
       );
       const changes = this.changes.pipe(
