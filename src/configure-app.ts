@@ -11,6 +11,7 @@ import { requestLogging } from './common/logging/request-logging.middleware.js';
 import { answerExpectContinueFromApp } from './common/http/expect-continue.js';
 import { answerUnreadableRequestsInShape, refuseMissingHost } from './common/http/unreadable-request.js';
 import { refuseRequestsBehindEventStreams } from './common/http/event-stream-connections.js';
+import { carryOutPipelinedRequestsInTurn } from './common/http/pipelined-requests.js';
 import { sendTimeout } from './common/http/send-timeout.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { appConfig, httpConfig } from './config/configuration.js';
@@ -23,6 +24,7 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   app.use(requestLogging(logger));
   app.use(refuseMissingHost);
   app.use(refuseRequestsBehindEventStreams);
+  app.use(carryOutPipelinedRequestsInTurn);
   app.set('trust proxy', http.trustProxy);
   app.disable('x-powered-by');
   answerExpectContinueFromApp(app.getHttpServer());
