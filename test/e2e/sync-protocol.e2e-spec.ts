@@ -265,6 +265,14 @@ describe('sync protocol over HTTP', () => {
     await push(t, m, inc.timestamp, changesOf('families', { deleted: [m.familyId] })).expect(422);
     await push(t, m, inc.timestamp, changesOf('families', { updated: [{ ...pushed, patient_weight_kg: 900 }] })).expect(422);
     await push(t, m, first.timestamp, changesOf('families', { updated: [pushed] })).expect(409);
+    // A family record under an id that is no family at all (not only another family's): 403 too, never
+    // an attempt to insert a family row (a mutant that dropped this check in the validator answered 500).
+    const nowhere = randomUUID();
+    for (const kind of ['created', 'updated'] as const) {
+      const res = await push(t, m, inc.timestamp, changesOf('families', { [kind]: [{ ...pushed, id: nowhere }] }));
+      expect({ kind, status: res.status, details: res.body.details }).toEqual({ kind, status: 403, details: { code: 'FORBIDDEN_RECORD', ids: { families: [nowhere] } } });
+    }
+    expect((await pull(t, m, { last_pulled_at: inc.timestamp }).expect(200)).body.timestamp).toBe(inc.timestamp);
   });
 
   it('isolation: another family\'s ids, family_id or blood test are refused (403) and its data is untouched', async () => {
