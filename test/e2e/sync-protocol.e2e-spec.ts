@@ -506,6 +506,12 @@ describe('sync protocol over HTTP', () => {
     await t.http().post('/api/v1/sync').set('Authorization', `Bearer ${m.token}`).send({ changes: emptyChanges(), extra: 1 }).expect(422);
     await pull(t, m, { last_pulled_at: 'soon' }).expect(400);
     await pull(t, m, {}, 'bad device id with spaces').expect(422);
+    // X-Device-Id is stored in varchar(200) columns: 200 characters are taken, 201 refused 422 before anything is stored.
+    await pull(t, m, { last_pulled_at: c1 }, 'd'.repeat(200)).expect(200);
+    const tooLong = 'd'.repeat(201);
+    for (const res of [await pull(t, m, { last_pulled_at: c1 }, tooLong), await push(t, m, c1, changesOf('transfusions', { updated: [{ ...a, notes: 'again' }] }), tooLong)]) {
+      expect({ status: res.status, details: res.body.details }).toEqual({ status: 422, details: expect.objectContaining({ field: 'X-Device-Id' }) });
+    }
     await t.http().get('/api/v1/sync').expect(401);
   });
 
