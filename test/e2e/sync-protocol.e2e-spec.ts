@@ -238,6 +238,22 @@ describe('sync protocol over HTTP', () => {
     expect(after.blood_test_results.deleted.sort()).toEqual([seen.id, edited.id, added.id].sort());
   });
 
+  it('deleting a blood test whose result another member deleted after last_pulled_at is no conflict: only live results are taken along (nothing of theirs is lost)', async () => {
+    const [owner, member] = await registerFamily(t, 1);
+    const c0 = (await pull(t, owner).expect(200)).body.timestamp;
+    const test = { id: randomUUID(), date: 1, comment: null, laboratory: 'Lab', created_at: 1, updated_at: 1 };
+    const result = { id: randomUUID(), blood_test_id: test.id, name: 'Hb', value: 9.5, unit: 'g/dL', created_at: 1, updated_at: 1 };
+    await push(t, owner, c0, { ...changesOf('blood_tests', { created: [test] }), blood_test_results: { created: [result], updated: [], deleted: [] } }, 'phone-a').expect(200);
+    const cA = (await pull(t, owner, c0, 'phone-a').expect(200)).body.timestamp;
+    const cB = (await pull(t, member, null, 'phone-b').expect(200)).body.timestamp;
+    // Phone B deletes the result; phone A, which has not pulled since, deletes the test.
+    await push(t, member, cB, { ...emptyChanges(), blood_test_results: { created: [], updated: [], deleted: [result.id] } }, 'phone-b').expect(200);
+    await push(t, owner, cA, changesOf('blood_tests', { deleted: [test.id] }), 'phone-a').expect(200);
+    const after = (await pull(t, member, cB, 'phone-b').expect(200)).body.changes;
+    expect(after.blood_tests.deleted).toEqual([test.id]);
+    expect(after.blood_test_results.deleted).toEqual([result.id]);
+  });
+
   it('a retried push whose first attempt committed never duplicates: 409, then pull + push converge', async () => {
     const m = await register(t);
     const c0 = (await pull(t, m, null, 'dev').expect(200)).body.timestamp;
