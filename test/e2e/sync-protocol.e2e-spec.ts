@@ -105,6 +105,13 @@ describe('sync protocol over HTTP', () => {
     expect(zero.experimentalStrategy).toBeUndefined();
     // Deleting it again (already a tombstone, not changed since the cursor) is a no-op.
     await push(t, m, inc.timestamp, changesOf('transfusions', { deleted: [a.id] })).expect(200);
+    // So it is alongside a change: the tombstone keeps its deletion time and version (its file's retention, if
+    // a document's, does not start again), and no device pulls the deletion a second time.
+    const tombstone = 'SELECT deleted_at::text, server_version::text, updated_by::text FROM transfusions WHERE id = $1';
+    const [before] = await t.db.query(tombstone, [a.id]);
+    await push(t, m, inc.timestamp, changesOf('transfusions', { created: [transfusion()], deleted: [a.id] }), 'another-phone').expect(200);
+    expect(await t.db.query(tombstone, [a.id])).toEqual([before]);
+    expect((await pull(t, m, { last_pulled_at: inc.timestamp }).expect(200)).body.changes.transfusions.deleted).toEqual([]);
   });
 
   it('created-but-existing updates, updated-but-missing creates; a blood test deletion takes its results along', async () => {
