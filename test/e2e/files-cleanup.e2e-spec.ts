@@ -341,6 +341,14 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
       const version = (await pull(t, m, null).expect(200)).body.timestamp;
       await push(t, m, version, changesOf('documents', { updated: [{ id: kept.document!.id, name: 'back', category: 'other', created_at: 1, updated_at: 2 }] })).expect(200);
       expect(await t.db.query('SELECT file_url, deleted_at FROM documents WHERE id = $1', [kept.document!.id])).toEqual([{ file_url: kept.file_url, deleted_at: null }]);
+
+      // A document that never had a file (file_url empty) names none: written again without the column, it comes back as it was.
+      const plain = { id: randomUUID(), name: 'no scan', category: 'other', file_url: '', created_at: 1, updated_at: 1 };
+      await push(t, m, (await pull(t, m, null).expect(200)).body.timestamp, changesOf('documents', { created: [plain] })).expect(200);
+      await push(t, m, (await pull(t, m, null).expect(200)).body.timestamp, changesOf('documents', { deleted: [plain.id] })).expect(200);
+      const { file_url: _none, ...withoutColumn } = plain;
+      await push(t, m, (await pull(t, m, null).expect(200)).body.timestamp, changesOf('documents', { updated: [{ ...withoutColumn, name: 'back' }] })).expect(200);
+      expect(await t.db.query('SELECT file_url, deleted_at FROM documents WHERE id = $1', [plain.id])).toEqual([{ file_url: '', deleted_at: null }]);
     });
 
     it('refuses a grace period or retention out of bounds', async () => {
