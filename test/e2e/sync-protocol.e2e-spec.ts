@@ -441,6 +441,20 @@ describe('sync protocol over HTTP', () => {
       expect((await pull(t, m, { last_pulled_at: cursor }).expect(200)).body.experimentalStrategy).toBeUndefined();
     });
 
+    it('a cursor the installation has no record of, on a phone whose latest answer (after an older one of another family) was of this family: the replacement lists rows by the cursor (`updated`), not as `created`', async () => {
+      const a = await familyWith('A record');
+      const b = await familyWith('B record');
+      await pull(t, a, null, 'moved').expect(200); // long ago, family A on this phone
+      const v = (await pull(t, b, null, 'moved').expect(200)).body.timestamp; // then family B: the installation's latest answer
+      await push(t, b, v, changesOf('transfusions', { created: [transfusion({ notes: 'B later' })] }), `own-${b.userId}`).expect(200);
+      const cursor = (await pull(t, b, null).expect(200)).body.timestamp; // without the header: not on record for 'moved'
+      const res = (await pull(t, b, { last_pulled_at: cursor }, 'moved').expect(200)).body;
+      expect(res.experimentalStrategy).toBe('replacement');
+      // The phone may hold family B with deletions not pushed yet: `created` would make WatermelonDB re-create them.
+      expect(res.changes.transfusions.created).toEqual([]);
+      expect(notesOf(res).sort()).toEqual(['B later', 'B record']);
+    });
+
     it('a replacement answered at the phone\'s own cursor (versions ahead of the clock, not raised) is recorded: handed back, the phone is replaced again (found by review)', async () => {
       const g = await familyWith('G record');
       const f = await familyWith('F record');
