@@ -610,6 +610,19 @@ describe('auth (e2e)', () => {
       await refresh(second.body.refresh_token).expect(401);
     });
 
+    // Found by mutation testing: with only one retry, a lookup of the unused successor that also matched
+    // superseded (revoked) ones passed; on a second retry it could pick the first retry's pair, already
+    // superseded, and leave the live one working beside the new pair: two branches of one sign-in.
+    it('a second retry supersedes the first retry\'s pair too: only the newest pair works', async () => {
+      const user = await registerFamily(t);
+      await refresh(user.refreshToken).expect(200); // lost
+      const firstRetry = await refresh(user.refreshToken).expect(200); // lost too
+      const secondRetry = await refresh(user.refreshToken).expect(200);
+      await t.http().get('/api/v1/families/me').set(bearer(firstRetry.body.access_token)).expect(401);
+      expect((await refresh(firstRetry.body.refresh_token).expect(401)).body.message).toMatch(/reuse/);
+      await refresh(secondRetry.body.refresh_token).expect(401); // the chain ended: two holders
+    });
+
     it('a retired token presented after the 30 s grace is reuse, even if its successor was never used', async () => {
       const user = await registerFamily(t);
       const rotated = await refresh(user.refreshToken).expect(200);
