@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { MAX_RESET_EMAILS_PER_HOUR, PasswordResetService } from '../../src/modules/auth/password-reset.service.js';
+import { emailKey } from '../../src/modules/auth/rate-limit.guard.js';
 import { bearer, registerFamily, uniqueEmail, type RegisteredUser } from '../factories/auth.factory.js';
 import { freePort, startService, stopAll, waitForHealth } from '../setup/service-process.js';
 import { SMTP_USER, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../setup/smtp-server.js';
@@ -185,6 +186,19 @@ describe('password reset by email (e2e, real SMTP server)', () => {
     await handled();
     expect(mailsTo(user.email)).toHaveLength(MAX_RESET_EMAILS_PER_HOUR);
     await reset(last).expect(200);
+  });
+
+  // Found by mutation testing: the account's own count could cover a minute instead of the hour and no
+  // test failed, the address's counter refusing first. That counter has fixed windows (and is UNLOGGED:
+  // a crash empties it); the account's rolling hour is what stops a burst across a window's end.
+  it(`the account's cap counts the last hour, not the address counter's window: a new window after ${MAX_RESET_EMAILS_PER_HOUR} emails half an hour ago sends none`, async () => {
+    const user = await registerFamily(t);
+    for (let i = 0; i < MAX_RESET_EMAILS_PER_HOUR; i++) await emailedToken(user);
+    await db.query(`UPDATE password_reset_tokens SET created_at = created_at - interval '30 minutes' WHERE user_id = $1`, [user.user.id]);
+    await db.query(`UPDATE auth_rate_limits SET window_ends_at = now() - interval '1 second' WHERE key = $1`, [`reset-emails|${emailKey(user.email)}`]);
+    await forgot(user.email).expect(202);
+    await handled();
+    expect(mailsTo(user.email)).toHaveLength(MAX_RESET_EMAILS_PER_HOUR);
   });
 
   it(`the cap of ${MAX_RESET_EMAILS_PER_HOUR} an hour is per address: deleting the account and registering the address again does not start it afresh`, async () => {
