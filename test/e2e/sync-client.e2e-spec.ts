@@ -569,6 +569,37 @@ describe('sync with the real WatermelonDB client', () => {
     expect(clientLog.filter((l) => l.includes('[Sync]'))).toEqual([]);
   });
 
+  // Found by mutation testing: every revival above was pushed by the phone that had created the first
+  // life, so counting a life this phone created as held even when its deletion was pulled before the
+  // cursor passed them all; then the phone that created it, and destroyed it, was sent `updated`.
+  it('a record re-created by a third phone reaches the phone that first created it, and pulled its deletion, as created', async () => {
+    const [owner, m1, m2] = await registerFamily(t, 2);
+    const phoneA = device(owner);
+    const phoneB = device(m1);
+    const phoneC = device(m2);
+    for (const p of [phoneA, phoneB, phoneC]) await p.sync();
+    const id = await phoneA.create('transfusions', { date: 1, volume_ml: 250, hospital: 'City', notes: 'original' });
+    await phoneA.sync();
+    await phoneB.sync();
+    await phoneC.sync();
+    const { id: _id, ...kept } = (await phoneC.find('transfusions', id))!;
+
+    await phoneB.remove('transfusions', id);
+    await phoneB.sync();
+    await phoneA.sync(); // destroys it
+    await phoneC.sync(); // destroys it
+    expect(await phoneA.find('transfusions', id)).toBeNull();
+    // "Undo" on phone C: it re-creates the record with the same id; the server revives its tombstone.
+    await phoneC.createWithId('transfusions', id, { ...kept, notes: 'restored' });
+    await phoneC.sync();
+
+    await phoneA.sync(); // created the first life but destroyed it: must get it as created
+    for (const p of [phoneA, phoneB, phoneC]) await p.sync();
+    for (const p of [phoneA, phoneB, phoneC]) expect(await p.find('transfusions', id)).toMatchObject({ notes: 'restored', hospital: 'City' });
+    await sameData(phoneA, phoneC);
+    expect(clientLog.filter((l) => l.includes('[Sync]'))).toEqual([]);
+  });
+
   it('an app update that adds a column the server already had (schema 1 → 2): the old app keeps working, its migration sync brings the column\'s values', async () => {
     const [owner, member] = await registerFamily(t, 1);
     const newApp = device(owner);
