@@ -10,7 +10,6 @@ import { AppLogger, createPino } from './common/logging/app-logger.js';
 import { requestLogging } from './common/logging/request-logging.middleware.js';
 import { answerExpectContinueFromApp } from './common/http/expect-continue.js';
 import { answerUnreadableRequestsInShape, refuseMissingHost } from './common/http/unreadable-request.js';
-import { refuseRequestsBehindEventStreams } from './common/http/event-stream-connections.js';
 import { carryOutPipelinedRequestsInTurn } from './common/http/pipelined-requests.js';
 import { sendTimeout } from './common/http/send-timeout.js';
 import { createValidationPipe } from './common/http/validation.js';
@@ -23,7 +22,6 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   app.useLogger(new AppLogger(logger));
   app.use(requestLogging(logger));
   app.use(refuseMissingHost);
-  app.use(refuseRequestsBehindEventStreams);
   app.use(carryOutPipelinedRequestsInTurn);
   app.set('trust proxy', http.trustProxy);
   app.disable('x-powered-by');

@@ -15,7 +15,11 @@ async function serve(): Promise<{ server: Server; port: number; received: string
   const server = createServer();
   server.on('request', (req: IncomingMessage) => received.push(req.url!));
   server.on('request', (req: IncomingMessage, res: ServerResponse) =>
-    carryOutPipelinedRequestsInTurn(req as Request, res as unknown as Response, (() => carriedOut.push({ url: req.url!, res })) as NextFunction),
+    carryOutPipelinedRequestsInTurn(
+      Object.assign(req, { originalUrl: req.url }) as Request, // as Express sets it
+      res as unknown as Response,
+      (() => carriedOut.push({ url: req.url!, res })) as NextFunction,
+    ),
   );
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
