@@ -353,6 +353,40 @@ describe('auth (e2e)', () => {
       const { refreshToken } = await registerFamily(t);
       await t.http().get('/api/v1/auth/me').set(bearer(refreshToken)).expect(401);
     });
+
+    describe('a password typed in another Unicode form (one caregiver, two keyboards)', () => {
+      const composed = 'Crème brûlée 2024'; // as most keyboards type it
+      const decomposed = composed.normalize('NFD'); // e + U+0300 …: other keyboards and password managers
+      const login = (email: string, password: string) => t.http().post('/api/v1/auth/login').send({ email, password });
+
+      it('signs in whichever form registered and whichever logs in (it answered 401 INVALID_CREDENTIALS)', async () => {
+        const onIphone = await registerFamily(t, { password: composed });
+        await login(onIphone.email, decomposed).expect(200);
+        const onAndroid = await registerFamily(t, { password: decomposed });
+        await login(onAndroid.email, composed).expect(200);
+        await login(onAndroid.email, 'Creme brulee 2024').expect(401);
+      });
+
+      it('a hash made before normalization, of the decomposed form, signs in as typed and is replaced: then either form signs in', async () => {
+        const argon2 = (await import('argon2')).default;
+        const user = await registerFamily(t);
+        const legacy = await argon2.hash(decomposed, { type: argon2.argon2id, memoryCost: 1024, timeCost: 1, parallelism: 1 });
+        await t.db.query('UPDATE users SET password_hash = $1 WHERE id = $2', [legacy, user.user.id]);
+        await login(user.email, composed).expect(401); // what the old hash cannot tell
+        await login(user.email, decomposed).expect(200);
+        const [{ password_hash: now }] = await t.db.query('SELECT password_hash FROM users WHERE id = $1', [user.user.id]);
+        expect(now).not.toBe(legacy);
+        await login(user.email, composed).expect(200);
+        await login(user.email, decomposed).expect(200);
+      });
+
+      it('change-password stores the normalized form: the new password signs in typed either way', async () => {
+        const user = await registerFamily(t);
+        await t.http().post('/api/v1/auth/change-password').set(bearer(user.token))
+          .send({ current_password: user.password, new_password: decomposed }).expect((res) => expect(res.status).toBeLessThan(300));
+        await login(user.email, composed).expect(200);
+      });
+    });
   });
 
   describe('joining a family', () => {

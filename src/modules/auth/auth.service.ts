@@ -70,15 +70,17 @@ export class AuthService {
   /** Unknown email and wrong password answer alike (same status, message and time). */
   async login(dto: LoginDto): Promise<AuthResponse> {
     const user = await this.userByEmail(normalizeEmail(dto.email));
-    const valid = await this.passwords.verify(user?.passwordHash, dto.password);
-    if (!user || !valid) throw AuthErrors.invalidCredentials();
-    const storedHash = this.passwords.needsRehash(user.passwordHash) ? await this.rehash(user, dto.password) : user.passwordHash;
+    const match = await this.passwords.match(user?.passwordHash, dto.password);
+    if (!user || !match) throw AuthErrors.invalidCredentials();
+    const rehash = match === 'as-typed' || this.passwords.needsRehash(user.passwordHash);
+    const storedHash = rehash ? await this.rehash(user, dto.password) : user.passwordHash;
     return AuthResponse.from(await this.tokens.issue(user.id, storedHash), user);
   }
 
   /**
-   * Replaces a hash made with other parameters than PASSWORD_HASH_* by one at the configured cost
-   * (the password just verified). Only if the stored hash is still the one verified: a password reset
+   * Replaces a hash made with other parameters than PASSWORD_HASH_*, or of the password as typed
+   * before passwords were normalized (PasswordMatch `as-typed`), by one of the normalized password
+   * at the configured cost (the password just verified). Only if the stored hash is still the one verified: a password reset
    * in between wins. A failure here does not fail the login (the old hash still works). Returns the
    * hash stored for the password just verified: the new one, or the old one if it was not replaced.
    * Not replaced because another login replaced it first (two phones signing in at once), the stored

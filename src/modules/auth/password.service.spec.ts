@@ -61,4 +61,42 @@ describe('PasswordService', () => {
       verify.mockRestore();
     }
   });
+
+  describe('Unicode forms (a password is hashed and compared in NFC)', () => {
+    const cheap = { memoryCost: 1024, timeCost: 1, parallelism: 1 };
+    const passwords = new PasswordService({ passwordHash: cheap });
+    const composed = 'Crème brûlée 2024'; // é, è and û as one code point each, as most keyboards type them
+    const decomposed = composed.normalize('NFD'); // e + U+0301 …, as some keyboards and password managers send them
+
+    it('one password typed in either form verifies the hash made from the other', async () => {
+      expect(decomposed).not.toBe(composed);
+      expect(await passwords.match(await passwords.hash(composed), decomposed)).toBe('normalized');
+      expect(await passwords.match(await passwords.hash(decomposed), composed)).toBe('normalized');
+      expect(await passwords.verify(await passwords.hash(decomposed), 'Creme brulee 2024')).toBe(false);
+    });
+
+    it('does not merge what NFKC would (ligatures, superscripts): only canonical forms are one password', async () => {
+      expect(await passwords.verify(await passwords.hash('ﬁsh and chips²'), 'fish and chips2')).toBe(false);
+    });
+
+    it("a hash made before normalization, of a decomposed password, still verifies it as typed ('as-typed': to be replaced)", async () => {
+      const legacy = await argon2.hash(decomposed, { type: argon2.argon2id, ...cheap });
+      expect(await passwords.match(legacy, decomposed)).toBe('as-typed');
+      expect(await passwords.match(legacy, decomposed + 'x')).toBeNull();
+    });
+
+    it('a decomposed password costs two verifications for an unknown user as for a wrong one (the time tells nothing)', async () => {
+      const hash = await passwords.hash(composed);
+      const verify = jest.spyOn(argon2, 'verify');
+      try {
+        expect(await passwords.match(undefined, decomposed)).toBeNull();
+        expect(verify).toHaveBeenCalledTimes(2);
+        verify.mockClear();
+        expect(await passwords.match(hash, decomposed + 'x')).toBeNull();
+        expect(verify).toHaveBeenCalledTimes(2);
+      } finally {
+        verify.mockRestore();
+      }
+    });
+  });
 });

@@ -12,6 +12,24 @@ export interface PasswordHashCost {
 /** argon2id with the library's defaults (m=64 MiB, t=3, p=4): the default of PASSWORD_HASH_*. */
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 65536, timeCost: 3, parallelism: 4 } as const;
 
+/**
+ * The form a password is hashed and compared in: Unicode NFC (RFC 8265's OpaqueString profile).
+ * One password typed on two keyboards may arrive as different code points (`é` as U+00E9 from one,
+ * `e` + combining U+0301 from another, or pasted from a password manager): as typed, argon2 saw two
+ * passwords, and a caregiver who registered on one phone got 401 on the other. Not NFKC: that would
+ * also merge characters that look different (`ﬁ` and `fi`, `²` and `2`).
+ */
+export function normalizePassword(password: string): string {
+  return password.normalize('NFC');
+}
+
+/**
+ * A password's match with a stored hash: `normalized` (hashed in NFC, as every hash since
+ * normalization), `as-typed` (a hash made before normalization, of a password typed in another
+ * form: it verifies, and is replaced by a hash of the normalized form), or no match.
+ */
+export type PasswordMatch = 'normalized' | 'as-typed' | null;
+
 @Injectable()
 export class PasswordService {
   private readonly options: typeof ARGON2_OPTIONS | (PasswordHashCost & { type: typeof argon2.argon2id });
@@ -27,7 +45,7 @@ export class PasswordService {
 
   /** New hashes use the configured cost; a stored hash is verified with the cost it was made with. */
   hash(password: string): Promise<string> {
-    return argon2.hash(password, this.options);
+    return argon2.hash(normalizePassword(password), this.options);
   }
 
   /**
@@ -46,10 +64,22 @@ export class PasswordService {
   }
 
   async verify(hash: string | undefined, password: string): Promise<boolean> {
-    if (!hash) {
-      await argon2.verify(await this.dummyHash, password).catch(() => false);
-      return false;
+    return (await this.match(hash, password)) !== null;
+  }
+
+  /**
+   * Which form of `password` the hash verifies (PasswordMatch). The normalized form first; the form
+   * as typed only when it differs (a hash from before normalization): two verifications then, for
+   * an unknown user (the dummy hash) as for a known one, so the time still tells nothing.
+   */
+  async match(hash: string | undefined, password: string): Promise<PasswordMatch> {
+    const normalized = normalizePassword(password);
+    const candidates: [string, PasswordMatch][] = [[normalized, 'normalized']];
+    if (normalized !== password) candidates.push([password, 'as-typed']);
+    const stored = hash ?? (await this.dummyHash);
+    for (const [candidate, match] of candidates) {
+      if (await argon2.verify(stored, candidate).catch(() => false)) return hash ? match : null;
     }
-    return argon2.verify(hash, password).catch(() => false);
+    return null;
   }
 }
