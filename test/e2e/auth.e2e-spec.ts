@@ -380,6 +380,21 @@ describe('auth (e2e)', () => {
         await login(user.email, decomposed).expect(200);
       });
 
+      it('a new password is at least 8 characters in the form it is stored in (4 decomposed `é` counted 8: a 4-character password)', async () => {
+        const short = 'éééé'.normalize('NFD');
+        expect(short.length).toBe(8);
+        const res = await t.http().post('/api/v1/auth/register').send({ email: uniqueEmail('nfd-short'), password: short }).expect(400);
+        expect(res.body.message).toMatch(/password must be longer than or equal to 8 characters/);
+        const user = await registerFamily(t);
+        await t.http().post('/api/v1/auth/change-password').set(bearer(user.token)).send({ current_password: user.password, new_password: short }).expect(400);
+      });
+
+      it('a new password that is the current one in another form is unchanged (it signed every other device out for nothing)', async () => {
+        const user = await registerFamily(t, { password: composed });
+        const res = await t.http().post('/api/v1/auth/change-password').set(bearer(user.token)).send({ current_password: composed, new_password: decomposed });
+        expect(res.body.message).toBe('new_password must differ from current_password');
+      });
+
       it('change-password stores the normalized form: the new password signs in typed either way', async () => {
         const user = await registerFamily(t);
         await t.http().post('/api/v1/auth/change-password').set(bearer(user.token))

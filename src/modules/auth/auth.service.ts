@@ -15,6 +15,7 @@ import { normalizeEmail } from './email.js';
 import { UserEntity } from './entities/user.entity.js';
 import { AuthErrors } from './auth.errors.js';
 import { PasswordResetTokenRepository } from './password-reset-token.repository.js';
+import { normalizePassword } from './password.js';
 import { PasswordService } from './password.service.js';
 import { TokenService } from './token.service.js';
 
@@ -168,7 +169,7 @@ export class AuthService {
     // Checked before the current password, from the request alone: checked after, a 422 would tell
     // whoever holds a stolen access token that their guess is the password, without changing it
     // (no sign-out to warn the owner).
-    if (dto.new_password === dto.current_password) throw AuthErrors.passwordUnchanged();
+    if (normalizePassword(dto.new_password) === normalizePassword(dto.current_password)) throw AuthErrors.passwordUnchanged();
     const user = await this.requireUser(userId);
     // argon2id against the stored hash, as a login: a right and a wrong password take the same time.
     if (!(await this.passwords.verify(user.passwordHash, dto.current_password))) throw AuthErrors.wrongCurrentPassword();

@@ -2,6 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import argon2 from 'argon2';
 import { authConfig } from '../../config/configuration.js';
+import { normalizePassword } from './password.js';
 
 export interface PasswordHashCost {
   memoryCost: number;
@@ -11,17 +12,6 @@ export interface PasswordHashCost {
 
 /** argon2id with the library's defaults (m=64 MiB, t=3, p=4): the default of PASSWORD_HASH_*. */
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 65536, timeCost: 3, parallelism: 4 } as const;
-
-/**
- * The form a password is hashed and compared in: Unicode NFC (RFC 8265's OpaqueString profile).
- * One password typed on two keyboards may arrive as different code points (`é` as U+00E9 from one,
- * `e` + combining U+0301 from another, or pasted from a password manager): as typed, argon2 saw two
- * passwords, and a caregiver who registered on one phone got 401 on the other. Not NFKC: that would
- * also merge characters that look different (`ﬁ` and `fi`, `²` and `2`).
- */
-export function normalizePassword(password: string): string {
-  return password.normalize('NFC');
-}
 
 /**
  * A password's match with a stored hash: `normalized` (hashed in NFC, as every hash since

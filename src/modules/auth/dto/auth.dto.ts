@@ -2,6 +2,7 @@ import { Transform } from 'class-transformer';
 import { IsEmail, IsNotEmpty, IsOptional, IsString, Length, Matches, MaxLength, MinLength, ValidateBy, type ValidationArguments } from 'class-validator';
 import { MaxCharacters } from '../../../common/http/max-characters.js';
 import { emailCharacterProblem, normalizeEmail } from '../email.js';
+import { normalizePassword } from '../password.js';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 /** Validated (format, length) in the form it is stored in. */
@@ -17,6 +18,14 @@ const EmailCharacters = () =>
   });
 
 const PASSWORD_MIN_LENGTH = 8;
+/**
+ * A new password is validated in the form it is hashed in (NFC, normalizePassword): its length is
+ * the length of the password stored. As typed, `é` decomposed (e + U+0301) counted two characters,
+ * and four of them passed as 8 for a 4-character password. A password checked against a stored
+ * hash (login, current_password) stays as typed: PasswordService tries that form for hashes made
+ * before normalization.
+ */
+const toStoredPassword = ({ value }: { value: unknown }) => (typeof value === 'string' ? normalizePassword(value) : value);
 /** The longest password taken (register, login and every route that checks one). */
 export const PASSWORD_MAX_LENGTH = 256;
 
@@ -25,8 +34,8 @@ export class RegisterDto {
   @Transform(toStoredEmail) @IsEmail() @EmailCharacters() @MaxLength(320)
   email: string;
 
-  /** At least 8 characters. @example correct-horse-battery */
-  @IsString() @MinLength(PASSWORD_MIN_LENGTH) @MaxLength(PASSWORD_MAX_LENGTH)
+  /** At least 8 characters (in Unicode NFC, the form it is hashed in). @example correct-horse-battery */
+  @Transform(toStoredPassword) @IsString() @MinLength(PASSWORD_MIN_LENGTH) @MaxLength(PASSWORD_MAX_LENGTH)
   password: string;
 
   /** At most 200 characters (code points, as the column counts them). @example Leila */
@@ -77,7 +86,7 @@ export class ChangePasswordDto {
   current_password: string;
 
   /** At least 8 characters, as at registration; must differ from `current_password`. @example a-new-horse-battery-staple */
-  @IsString() @MinLength(PASSWORD_MIN_LENGTH) @MaxLength(PASSWORD_MAX_LENGTH)
+  @Transform(toStoredPassword) @IsString() @MinLength(PASSWORD_MIN_LENGTH) @MaxLength(PASSWORD_MAX_LENGTH)
   new_password: string;
 }
 
@@ -96,6 +105,6 @@ export class ResetPasswordDto {
   token: string;
 
   /** At least 8 characters, as at registration. @example a-new-horse-battery-staple */
-  @IsString() @MinLength(PASSWORD_MIN_LENGTH) @MaxLength(PASSWORD_MAX_LENGTH)
+  @Transform(toStoredPassword) @IsString() @MinLength(PASSWORD_MIN_LENGTH) @MaxLength(PASSWORD_MAX_LENGTH)
   new_password: string;
 }
