@@ -19,6 +19,7 @@ import { DocumentsErrors } from '../../src/modules/documents/documents.errors.js
 import { StorageUnavailableError } from '../../src/modules/documents/storage/file-storage.js';
 import { FamiliesErrors } from '../../src/modules/families/families.errors.js';
 import { SyncErrors } from '../../src/modules/sync/sync.errors.js';
+import { responseContract, type OpenApiDocument, type ResponseContract } from '../setup/openapi-schema.js';
 import { testEnv, withEnv } from '../setup/test-app.js';
 
 /**
@@ -789,72 +790,25 @@ describe('OpenAPI document and route guards (e2e)', () => {
   /**
    * The document's schemas against what the routes really answer: a walk through the API (a family,
    * its patient, a push, a pull, an upload with its document, a download, tokens) and its usual
-   * refusals, each JSON answer checked against the schema the document gives its route and status:
-   * the status is documented, no key is undocumented, every required key is there, and every value
-   * has the documented type (null only where nullable, enums respected). A response DTO that gains a
-   * field, or a field that turns nullable, fails here rather than in a client generated from /docs.
+   * refusals, each JSON answer validated with ajv against the schema the document gives its route and
+   * status (test/setup/openapi-schema.ts): the status is documented, no key is undocumented (a
+   * documented object is closed), every required key is there, and every value has the documented
+   * type, format, bounds and enum (null only where nullable). A response DTO that gains a field, or a
+   * field that turns nullable, fails here rather than in a client generated from /docs.
    */
   describe('every answer matches the schema the document gives its status', () => {
-    type Schema = {
-      $ref?: string; allOf?: Schema[]; type?: string; nullable?: boolean; enum?: unknown[]; format?: string;
-      properties?: Record<string, Schema>; required?: string[]; items?: Schema; additionalProperties?: boolean | Schema;
-    };
     type Answer = { status: number; body: unknown; text?: string; headers: Record<string, string> };
-
-    /** A $ref or a lone allOf (how the plugin writes a nullable or described reference), followed, keeping its nullable. */
-    function resolve(schema: Schema): Schema {
-      let nullable = false;
-      for (;;) {
-        nullable ||= schema.nullable === true;
-        if (schema.$ref) schema = (doc.components.schemas as Record<string, Schema>)[schema.$ref.split('/').pop()!];
-        else if (schema.allOf?.length === 1) schema = schema.allOf[0];
-        else return { ...schema, nullable: nullable || schema.nullable };
-      }
-    }
-
-    /** Where `value` departs from `schema`, as "path: problem" lines. */
-    function misfits(where: string, raw: Schema, value: unknown): string[] {
-      const schema = resolve(raw);
-      if (value === null) return schema.nullable ? [] : [`${where}: null, not nullable`];
-      if (schema.enum && !schema.enum.includes(value)) return [`${where}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`];
-      const type = Array.isArray(value) ? 'array' : typeof value;
-      if (schema.type === 'integer' ? !Number.isInteger(value) : schema.type !== undefined && schema.type !== type) {
-        return [`${where}: ${type}, documented ${schema.type}`];
-      }
-      if (schema.format === 'uuid' && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(String(value))) return [`${where}: not a UUID`];
-      if (Array.isArray(value)) return schema.items ? value.flatMap((item, i) => misfits(`${where}[${i}]`, schema.items!, item)) : [];
-      if (type !== 'object') return [];
-      const object = value as Record<string, unknown>;
-      const properties = schema.properties ?? {};
-      return [
-        ...(schema.required ?? []).filter((key) => !(key in object)).map((key) => `${where}.${key}: required, missing`),
-        ...Object.entries(object).flatMap(([key, v]) => {
-          if (properties[key]) return misfits(`${where}.${key}`, properties[key], v);
-          if (typeof schema.additionalProperties === 'object') return misfits(`${where}.${key}`, schema.additionalProperties, v);
-          return schema.additionalProperties ? [] : [`${where}.${key}: not documented`];
-        }),
-      ];
-    }
+    let contract: ResponseContract;
+    beforeAll(() => {
+      contract = responseContract(doc as unknown as OpenApiDocument);
+    });
 
     const checked: Array<{ route: string; status: number; problems: string[] }> = [];
 
     /** Answers `request`, recording how its answer departs from the document (route: the document's path). */
     async function answer(method: (typeof METHODS)[number], path: string, route: string, prepare: (req: request.Test) => request.Test = (r) => r): Promise<Answer> {
       const res = await prepare(http()[method](path));
-      const operation = doc.paths[route]?.[method] as (Operation & { responses: Record<string, { content?: Record<string, { schema: Schema }> }> }) | undefined;
-      const documented = operation?.responses[String(res.status)];
-      // A HEAD answer has the headers of its body, never the body.
-      const json = method === 'head' ? undefined : documented?.content?.['application/json'];
-      const isJson = /^application\/json/.test(String(res.headers['content-type'] ?? ''));
-      const problems = !operation
-        ? ['route not documented']
-        : !documented
-          ? [`status not documented (${(res.body as { details?: { code?: string } })?.details?.code ?? ''})`]
-          : json
-            ? misfits('body', json.schema, res.body)
-            : isJson && method !== 'head'
-              ? ['a JSON body where the document gives none']
-              : [];
+      const problems = contract.problems(method, route, { status: res.status, body: res.body, contentType: res.headers['content-type'] });
       checked.push({ route: `${method.toUpperCase()} ${route} ${res.status}`, status: res.status, problems });
       return { status: res.status, body: res.body, text: res.text, headers: res.headers as Record<string, string> };
     }
@@ -947,6 +901,21 @@ describe('OpenAPI document and route guards (e2e)', () => {
       await answer('post', '/api/v1/auth/logout', '/api/v1/auth/logout', json({ refresh_token: relogged.refresh_token }));
       await answer('post', '/api/v1/auth/login', '/api/v1/auth/login', (r) => r.set('Content-Type', 'text/plain').send('hello'));
       await answer('post', '/api/v1/auth/login', '/api/v1/auth/login', (r) => r.set('Content-Type', 'application/json').send('{"email":'));
+    });
+
+    it('the check refuses what the document does not say: an undocumented key, a null, a missing key, a value off an enum or a format', () => {
+      const user = { id: randomUUID(), family_id: null, email: 'a@example.test', name: null, role: null };
+      const me = (body: unknown) => contract.problems('get', '/api/v1/auth/me', { status: 200, body, contentType: 'application/json; charset=utf-8' });
+      expect(me({ user, family: null })).toEqual([]);
+      expect(me({ user: { ...user, avatar: 'x' }, family: null })).toEqual(['body.user.avatar: not documented']);
+      expect(me({ user: { ...user, id: null }, family: null })).toEqual(['body.user.id: must be string']);
+      expect(me({ user: { ...user, role: 'admin' }, family: null })).toEqual(expect.arrayContaining([expect.stringMatching(/^body\.user\.role: must be equal to one of the allowed values/)]));
+      expect(me({ user: { ...user, id: 'not-a-uuid' }, family: null })).toEqual(['body.user.id: must match format "uuid"']);
+      expect(me({ user })).toEqual(["body: must have required property 'family'"]);
+      expect(contract.problems('get', '/api/v1/auth/me', { status: 418, body: {} })).toEqual(['status 418 not documented']);
+      expect(contract.problems('post', '/api/v1/auth/logout', { status: 204, body: {}, contentType: 'application/json' })).toEqual(['a JSON body where the document gives none']);
+      // Free-form where the document says so: a pulled record's columns.
+      expect(contract.problems('get', '/api/v1/sync', { status: 200, body: { changes: { reminders: { created: [{ id: 'r', any_column: 1 }], updated: [], deleted: [] } }, timestamp: 1 }, contentType: 'application/json' })).toEqual([]);
     });
 
     it('walks every documented route (a route added to the API is added to the walk)', () => {
