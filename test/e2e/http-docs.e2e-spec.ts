@@ -31,9 +31,9 @@ import { testEnv, withEnv } from '../setup/test-app.js';
  */
 const scratch = mkdtempSync(join(tmpdir(), 'hemoday-docs-'));
 
-async function createBuiltApp(): Promise<INestApplication> {
+async function createBuiltApp(overrides: Record<string, string> = {}): Promise<INestApplication> {
   if (!process.env.TEST_DATABASE_URL) throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (global set-up)');
-  return withEnv({ ...testEnv(), UPLOAD_DIR: scratch, DATA_DIR: scratch }, initBuiltApp);
+  return withEnv({ ...testEnv(), UPLOAD_DIR: scratch, DATA_DIR: scratch, ...overrides }, initBuiltApp);
 }
 
 async function initBuiltApp(): Promise<INestApplication> {
@@ -808,7 +808,10 @@ describe('OpenAPI document and route guards (e2e)', () => {
     /** Answers `request`, recording how its answer departs from the document (route: the document's path). */
     async function answer(method: (typeof METHODS)[number], path: string, route: string, prepare: (req: request.Test) => request.Test = (r) => r): Promise<Answer> {
       const res = await prepare(http()[method](path));
-      const problems = contract.problems(method, route, { status: res.status, body: res.body, contentType: res.headers['content-type'] });
+      const problems = [
+        ...contract.problems(method, route, { status: res.status, body: res.body, contentType: res.headers['content-type'] }),
+        ...contract.headerProblems(method, route, { status: res.status, headers: res.headers }),
+      ];
       checked.push({ route: `${method.toUpperCase()} ${route} ${res.status}`, status: res.status, problems });
       return { status: res.status, body: res.body, text: res.text, headers: res.headers as Record<string, string> };
     }
@@ -903,6 +906,118 @@ describe('OpenAPI document and route guards (e2e)', () => {
       await answer('post', '/api/v1/auth/login', '/api/v1/auth/login', (r) => r.set('Content-Type', 'application/json').send('{"email":'));
     });
 
+    /**
+     * What the walk above does not reach: the other successes (joining a family), and the refusals of
+     * each route — a caller in no family, a member where the owner is needed, a wrong password, a
+     * missing field, a body too large — and a rate-limited answer (on an app of its own, limited to 1).
+     */
+    beforeAll(async () => {
+      const password = 'correct horse battery';
+      const json = (body: object) => (req: request.Test) => req.set('Content-Type', 'application/json').send(JSON.stringify(body));
+      const bearer = (token: string, then: (req: request.Test) => request.Test = (r) => r) => (req: request.Test) => then(req.set('Authorization', `Bearer ${token}`));
+      type Session = { access_token: string; refresh_token: string; user: { id: string; family_id: string } };
+      const register = async (body: object) => (await answer('post', '/api/v1/auth/register', '/api/v1/auth/register', json({ password, ...body }))).body as Session;
+
+      const owner = await register({ email: `owner-${randomUUID()}@example.test` });
+      const { invite_code: inviteCode } = (await answer('get', '/api/v1/families/me', '/api/v1/families/me', bearer(owner.access_token))).body as { invite_code: string };
+      const member = await register({ email: `member-${randomUUID()}@example.test`, invite_code: inviteCode });
+      const loner = await register({ email: `loner-${randomUUID()}@example.test` });
+      await answer('post', '/api/v1/auth/register', '/api/v1/auth/register', json({ email: `x-${randomUUID()}@example.test`, password, invite_code: 'ZZZZZZ' }));
+
+      // Joining: the loner's own family (409), a code of the wrong shape (400), then the owner's family (200).
+      const { invite_code: lonerCode } = (await answer('post', '/api/v1/families/me/invite-code', '/api/v1/families/me/invite-code', bearer(loner.access_token))).body as { invite_code: string };
+      await answer('post', '/api/v1/auth/join-family', '/api/v1/auth/join-family', bearer(loner.access_token, json({ invite_code: lonerCode })));
+      await answer('post', '/api/v1/auth/join-family', '/api/v1/auth/join-family', bearer(loner.access_token, json({ invite_code: 'short' })));
+      await answer('post', '/api/v1/auth/join-family', '/api/v1/auth/join-family', bearer(loner.access_token, json({ invite_code: inviteCode })));
+      // The loner leaves: a caller in no family.
+      await answer('post', '/api/v1/families/me/leave', '/api/v1/families/me/leave', bearer(loner.access_token));
+      const none = bearer(loner.access_token);
+      await answer('get', '/api/v1/auth/me', '/api/v1/auth/me', none);
+      await answer('get', '/api/v1/families/me', '/api/v1/families/me', none);
+      await answer('patch', '/api/v1/families/me', '/api/v1/families/me', bearer(loner.access_token, json({ notes: 'n' })));
+      await answer('post', '/api/v1/families/me/leave', '/api/v1/families/me/leave', none);
+      await answer('get', '/api/v1/sync', '/api/v1/sync', none);
+      await answer('post', '/api/v1/sync', '/api/v1/sync', bearer(loner.access_token, json({ changes: {} })));
+      await answer('get', '/api/v1/sync/events', '/api/v1/sync/events', none);
+      await answer('get', '/api/v1/upload/limits', '/api/v1/upload/limits', none);
+      await answer('get', `/api/v1/files/${randomUUID()}`, '/api/v1/files/{id}', none);
+      await answer('post', '/api/v1/families', '/api/v1/families', bearer(loner.access_token, json({ patient_name: 'Amira', patient_weight_kg: -1 })));
+
+      // A member where the owner is needed; the owner's refusals.
+      await answer('post', '/api/v1/families/me/invite-code', '/api/v1/families/me/invite-code', bearer(member.access_token));
+      await answer('delete', `/api/v1/families/me/members/${owner.user.id}`, '/api/v1/families/me/members/{userId}', bearer(member.access_token));
+      await answer('post', '/api/v1/families/me/owner', '/api/v1/families/me/owner', bearer(member.access_token, json({ user_id: owner.user.id, password })));
+      await answer('delete', `/api/v1/families/me/members/${owner.user.id}`, '/api/v1/families/me/members/{userId}', bearer(owner.access_token));
+      await answer('delete', '/api/v1/families/me/members/not-a-uuid', '/api/v1/families/me/members/{userId}', bearer(owner.access_token));
+      await answer('post', '/api/v1/families/me/owner', '/api/v1/families/me/owner', bearer(owner.access_token, json({ user_id: member.user.id, password: 'wrong password' })));
+      await answer('post', '/api/v1/families/me/owner', '/api/v1/families/me/owner', bearer(owner.access_token, json({ user_id: randomUUID(), password })));
+      await answer('post', '/api/v1/families/me/owner', '/api/v1/families/me/owner', bearer(owner.access_token, json({ user_id: 'someone' })));
+      await answer('post', '/api/v1/families', '/api/v1/families', bearer(owner.access_token, json({})));
+
+      // Refusals of the account routes.
+      await answer('post', '/api/v1/auth/change-password', '/api/v1/auth/change-password', bearer(member.access_token, json({ current_password: 'wrong password', new_password: 'another password' })));
+      await answer('post', '/api/v1/auth/change-password', '/api/v1/auth/change-password', bearer(member.access_token, json({ new_password: 'another password' })));
+      await answer('post', '/api/v1/auth/change-password', '/api/v1/auth/change-password', json({ current_password: password, new_password: 'another password' }));
+      await answer('delete', '/api/v1/auth/me', '/api/v1/auth/me', bearer(member.access_token, json({})));
+      await answer('post', '/api/v1/auth/refresh', '/api/v1/auth/refresh', json({}));
+      await answer('post', '/api/v1/auth/logout', '/api/v1/auth/logout', json({}));
+      await answer('post', '/api/v1/auth/logout', '/api/v1/auth/logout', json({ refresh_token: 'not a refresh token' }));
+      await answer('post', '/api/v1/auth/forgot-password', '/api/v1/auth/forgot-password', json({ email: 'not an email' }));
+      await answer('post', '/api/v1/auth/reset-password', '/api/v1/auth/reset-password', json({ new_password: 'another password' }));
+      await answer('post', '/api/v1/auth/join-family', '/api/v1/auth/join-family', json({ invite_code: inviteCode }));
+      await answer('post', '/api/v1/auth/login', '/api/v1/auth/login', json({ email: 'x@example.test', password: 'p'.repeat(2 * 1024 * 1024) }));
+
+      // Refusals of sync, upload and download.
+      const auth = bearer(member.access_token);
+      await answer('get', '/api/v1/sync', '/api/v1/sync', bearer(member.access_token, (r) => r.set('X-Device-Id', 'two words')));
+      await answer('get', '/api/v1/sync', '/api/v1/sync');
+      await answer('get', '/api/v1/sync?last_pulled_at=0&schema_version=1.5', '/api/v1/sync', auth);
+      await answer('post', '/api/v1/sync', '/api/v1/sync', bearer(member.access_token, json({})));
+      await answer('post', '/api/v1/sync', '/api/v1/sync', bearer(member.access_token, json({ changes: { transfusions: { deleted: ['not-a-uuid'] } } })));
+      await answer('post', '/api/v1/upload', '/api/v1/upload', bearer(member.access_token, (r) => r.field('name', 'x')));
+      await answer('post', '/api/v1/upload', '/api/v1/upload', bearer(member.access_token, (r) =>
+        r.field('document_id', randomUUID()).attach('file', Buffer.from('%PDF-1.4\n%%EOF\n'), 'scan.pdf')));
+      await answer('post', '/api/v1/upload', '/api/v1/upload');
+      await answer('get', '/api/v1/upload/limits', '/api/v1/upload/limits');
+      await answer('get', '/api/v1/sync/events', '/api/v1/sync/events');
+      await answer('get', `/api/v1/files/${randomUUID()}`, '/api/v1/files/{id}');
+
+      await answer('post', '/api/v1/sync?last_pulled_at=soon', '/api/v1/sync', bearer(member.access_token, json({ changes: {} })));
+      await answer('post', '/api/v1/upload', '/api/v1/upload', bearer(loner.access_token, (r) => r.attach('file', Buffer.from('%PDF-1.4\n%%EOF\n'), 'scan.pdf')));
+      await answer('post', '/api/v1/upload', '/api/v1/upload', bearer(member.access_token, (r) =>
+        r.field('family_id', randomUUID()).attach('file', Buffer.from('%PDF-1.4\n%%EOF\n'), 'scan.pdf')));
+      await answer('head', `/api/v1/files/${randomUUID()}`, '/api/v1/files/{id}', none);
+      await answer('head', `/api/v1/files/${randomUUID()}`, '/api/v1/files/{id}');
+      for (const path of ['/api/v1/families/me/invite-code', '/api/v1/families/me/leave']) await answer('post', path, path, bearer(member.access_token, json({ reason: 'moving' })));
+
+      // Every route's refusal without a token, and of every route that reads a JSON body a body not JSON (415) or too large (413).
+      for (const r of routes.filter((x) => x.auth && x.method !== 'head' && x.route !== 'GET /api/v1/sync/events')) {
+        await answer(r.method as (typeof METHODS)[number], r.path.replace(/\{[^}]+\}/g, randomUUID()), r.path);
+      }
+      for (const r of routes.filter((x) => x.route !== 'POST /api/v1/upload' && '415' in (doc.paths[x.path][x.method as (typeof METHODS)[number]]!.responses ?? {}))) {
+        const url = r.path.replace(/\{[^}]+\}/g, randomUUID());
+        const send = (prepare: (req: request.Test) => request.Test) => answer(r.method as (typeof METHODS)[number], url, r.path, bearer(member.access_token, prepare));
+        await send((req) => req.set('Content-Type', 'text/plain').send('hello'));
+        if (r.route !== 'POST /api/v1/sync') await send((req) => req.set('Content-Type', 'application/json').send(JSON.stringify({ padding: 'x'.repeat(1024 * 1024) })));
+      }
+
+      // 429: an app of its own, limited to one attempt per account.
+      const limited = await createBuiltApp({ AUTH_RATE_LIMIT: '1' });
+      try {
+        const email = `limited-${randomUUID()}@example.test`;
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const res = await request(limited.getHttpServer()).post('/api/v1/auth/login').send({ email, password: 'wrong password' });
+          const problems = [
+            ...contract.problems('post', '/api/v1/auth/login', { status: res.status, body: res.body, contentType: res.headers['content-type'] }),
+            ...contract.headerProblems('post', '/api/v1/auth/login', { status: res.status, headers: res.headers }),
+          ];
+          checked.push({ route: `POST /api/v1/auth/login ${res.status}`, status: res.status, problems });
+        }
+      } finally {
+        await limited.close();
+      }
+    });
+
     it('the check refuses what the document does not say: an undocumented key, a null, a missing key, a value off an enum or a format', () => {
       const user = { id: randomUUID(), family_id: null, email: 'a@example.test', name: null, role: null };
       const me = (body: unknown) => contract.problems('get', '/api/v1/auth/me', { status: 200, body, contentType: 'application/json; charset=utf-8' });
@@ -913,6 +1028,8 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect(me({ user: { ...user, id: 'not-a-uuid' }, family: null })).toEqual(['body.user.id: must match format "uuid"']);
       expect(me({ user })).toEqual(["body: must have required property 'family'"]);
       expect(contract.problems('get', '/api/v1/auth/me', { status: 418, body: {} })).toEqual(['status 418 not documented']);
+      expect(contract.headerProblems('post', '/api/v1/auth/login', { status: 429, headers: { 'retry-after': 'soon' } })).toEqual(['header Retry-After: "soon" must be integer']);
+      expect(contract.headerProblems('post', '/api/v1/auth/login', { status: 429, headers: { 'retry-after': '0' } })).toEqual(['header Retry-After: "0" must be >= 1']);
       expect(contract.problems('post', '/api/v1/auth/logout', { status: 204, body: {}, contentType: 'application/json' })).toEqual(['a JSON body where the document gives none']);
       // Free-form where the document says so: a pulled record's columns.
       expect(contract.problems('get', '/api/v1/sync', { status: 200, body: { changes: { reminders: { created: [{ id: 'r', any_column: 1 }], updated: [], deleted: [] } }, timestamp: 1 }, contentType: 'application/json' })).toEqual([]);
@@ -922,6 +1039,23 @@ describe('OpenAPI document and route guards (e2e)', () => {
       const walked = new Set(checked.map((c) => c.route.split(' ').slice(0, 2).join(' ')));
       // The event stream never ends: its 200 cannot be read to its end here (sync-events.e2e-spec.ts reads it).
       expect(routes.map((r) => r.route).filter((route) => !walked.has(route) && route !== 'GET /api/v1/sync/events')).toEqual([]);
+    });
+
+    it('reaches every documented status of every route but those it cannot cause cheaply (each has its own spec)', () => {
+      const reached = new Set(checked.map((c) => c.route));
+      const documented = routes.flatMap((r) => Object.keys(doc.paths[r.path][r.method as (typeof METHODS)[number]]!.responses ?? {}).map((status) => `${r.route} ${status}`));
+      const unreached = documented.filter((answered) => !reached.has(answered));
+      expect(unreached.filter((answered) => !/ (503|429)$/.test(answered) && !/ 409$/.test(answered))).toEqual([
+        'GET /api/v1/sync/events 200', // a stream that never ends (sync-events.e2e-spec.ts)
+        'POST /api/v1/auth/reset-password 200', // the token of an emailed link (password-reset.e2e-spec.ts); the body of a login
+        'POST /api/v1/sync 413', // over SYNC_BODY_LIMIT_BYTES (64 MiB) or SYNC_FAMILY_MAX_RECORDS (sync-push-bounds, sync-record-quota)
+        'POST /api/v1/upload 404', // a document of another family (security-review.e2e-spec.ts)
+        'POST /api/v1/upload 413', // over UPLOAD_MAX_BYTES (documents.e2e-spec.ts)
+      ]);
+      // 503: the database or the storage down (database-*, files-s3-unavailable); 429: one route's, the one guard's shape;
+      // 409: MEMBERSHIP_CHANGED, a membership that changes while the request runs (families, sync-races).
+      expect(reached.has('POST /api/v1/auth/login 429')).toBe(true);
+      expect(unreached.filter((answered) => / 409$/.test(answered) && !/^(GET|POST|PATCH|DELETE) \/api\/v1\/(auth\/me|families\/me.*|sync) 409$/.test(answered))).toEqual([]);
     });
 
     it('answers only documented statuses, each with the body its schema says', () => {

@@ -15,7 +15,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 type Schema = Record<string, unknown>;
 
 export interface OpenApiDocument {
-  paths: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: Schema }>; headers?: Record<string, unknown> }> }>>;
+  paths: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: Schema }>; headers?: Record<string, { required?: boolean; schema?: Schema }> }> }>>;
   components: { schemas: Record<string, Schema> };
 }
 
@@ -67,6 +67,12 @@ export interface ResponseContract {
    * and its JSON body fits the schema given for it. `path` is the document's (`/api/v1/files/{id}`).
    */
   problems(method: string, path: string, answer: { status: number; body: unknown; contentType?: string }): string[];
+  /**
+   * How an answer's headers depart from the ones the document gives its status: a header marked
+   * `required` that is missing, and any documented header whose value does not fit its schema (an
+   * integer schema reads the value as a number). `headers` as Node gives them (lower-case names).
+   */
+  headerProblems(method: string, path: string, answer: { status: number; headers: Record<string, string | string[] | undefined> }): string[];
   /** The validator of one component schema (`UserResponse`), for checks beyond a whole answer. */
   component(name: string): ValidateFunction;
 }
@@ -99,6 +105,17 @@ export function responseContract(doc: OpenApiDocument): ResponseContract {
       if (!isJson) return [`a ${contentType ?? 'body without a type'} where the document gives application/json`];
       const validate = validator(`${method} ${path} ${status}`, schema);
       return validate(body) ? [] : (validate.errors ?? []).map(describe);
+    },
+    headerProblems(method, path, { status, headers }) {
+      const documented = doc.paths[path]?.[method.toLowerCase()]?.responses?.[String(status)]?.headers ?? {};
+      return Object.entries(documented).flatMap(([name, header]) => {
+        const value = headers[name.toLowerCase()];
+        if (value === undefined) return header.required ? [`header ${name}: required, missing`] : [];
+        if (!header.schema) return [];
+        const read = /^(integer|number)$/.test(String(header.schema.type)) && /^-?\d+(\.\d+)?$/.test(String(value)) ? Number(value) : value;
+        const validate = validator(`${method} ${path} ${status} header ${name}`, header.schema);
+        return validate(read) ? [] : (validate.errors ?? []).map((e) => `header ${name}: ${JSON.stringify(value)} ${e.message}`);
+      });
     },
     component(name) {
       return validator(`#${name}`, { $ref: `#/components/schemas/${name}` });
