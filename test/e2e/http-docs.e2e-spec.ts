@@ -647,6 +647,17 @@ describe('OpenAPI document and route guards (e2e)', () => {
       const headers = file.parameters.filter((p) => p.in === 'header').map((p) => p.name).sort();
       expect(headers).toEqual(['If-Match', 'If-Modified-Since', 'If-None-Match', 'If-Range', 'If-Unmodified-Since', 'Range']);
     });
+
+    it('the download documents the headers a client keeps to resume or revalidate (it documented If-Match and If-Range, not the ETag they echo)', () => {
+      type Headers = Record<string, { required?: boolean }>;
+      const file = doc.paths['/api/v1/files/{id}'] as unknown as Record<'get' | 'head', { responses: Record<string, { headers?: Headers }> }>;
+      const required = (method: 'get' | 'head', status: string) =>
+        Object.entries(file[method].responses[status].headers ?? {}).filter(([, h]) => h.required).map(([name]) => name).sort();
+      const kept = ['Accept-Ranges', 'Cache-Control', 'Content-Disposition', 'ETag', 'Last-Modified'];
+      expect({
+        'GET 200': required('get', '200'), 'GET 206': required('get', '206'), 'GET 304': required('get', '304'), 'HEAD 200': required('head', '200'), 'HEAD 304': required('head', '304'),
+      }).toEqual({ 'GET 200': kept, 'GET 206': [...kept, 'Content-Range'].sort(), 'GET 304': kept, 'HEAD 200': kept, 'HEAD 304': kept });
+    });
   });
 
   describe('documented constraints hold on the real app', () => {

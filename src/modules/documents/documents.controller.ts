@@ -36,6 +36,22 @@ function ApiJsonError(status: number, description: string): MethodDecorator {
   return ApiResponse({ status, description, content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponse) } } } });
 }
 
+/**
+ * The headers every answer about the file itself carries (200, 206, 304; GET and HEAD): what a client
+ * keeps to resume (If-Match, If-Range) or revalidate (If-None-Match, If-Modified-Since) later.
+ */
+const FILE_HEADERS = {
+  ETag: { required: true, description: 'The file\'s ETag: its sha256, quoted (strong)', schema: { type: 'string', pattern: '^"[0-9a-f]{64}"$' } },
+  'Last-Modified': { required: true, description: 'When the file was uploaded (an HTTP-date)', schema: { type: 'string' } },
+  'Accept-Ranges': { required: true, description: 'Single byte ranges are served', schema: { type: 'string', enum: ['bytes'] } },
+  'Cache-Control': { required: true, description: 'The phone may keep a copy but must revalidate it before showing it again', schema: { type: 'string', enum: ['private, no-cache'] } },
+  'Content-Disposition': {
+    required: true,
+    description: 'inline, with the sanitized original name: UTF-8 in filename* (RFC 5987) and an ASCII fallback in filename',
+    schema: { type: 'string' },
+  },
+};
+
 /** What GET and HEAD of a file share: its id, the conditional headers and the answers they give. */
 function ApiDownloadConditions(): MethodDecorator {
   return applyDecorators(
@@ -44,7 +60,7 @@ function ApiDownloadConditions(): MethodDecorator {
     ApiHeader({ name: 'If-Unmodified-Since', required: false, description: 'Answers 412 when the file is newer than this date (ignored with If-Match)' }),
     ApiHeader({ name: 'If-None-Match', required: false, description: 'The ETag (quoted sha256) of a cached copy' }),
     ApiHeader({ name: 'If-Modified-Since', required: false, description: 'The Last-Modified of a cached copy (ignored with If-None-Match)' }),
-    ApiResponse({ status: 304, description: 'If-None-Match matched, or (without it) If-Modified-Since is not before Last-Modified: the cached copy is current' }),
+    ApiResponse({ status: 304, headers: FILE_HEADERS, description: 'If-None-Match matched, or (without it) If-Modified-Since is not before Last-Modified: the cached copy is current' }),
     ApiJsonError(400, '`id` is not a UUID (named in details.fields)'),
     ApiJsonError(403, 'The caller is not a member of any family'),
     ApiJsonError(404, 'No such file in the caller\'s family'),
@@ -142,7 +158,7 @@ export class DocumentsController {
   @Head('files/:id')
   @HttpCode(200)
   @ApiDownloadConditions()
-  @ApiOkResponse({ description: 'The whole file\'s headers (Content-Type, Content-Length, ETag, Last-Modified, Content-Disposition); no body' })
+  @ApiOkResponse({ headers: FILE_HEADERS, description: 'The whole file\'s headers (Content-Type, Content-Length, ETag, Last-Modified, Content-Disposition); no body' })
   async head(@UuidParam('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     await sendDownload(res, await this.files.prepareDownload(id, downloadConditions(req)));
   }
@@ -154,8 +170,16 @@ export class DocumentsController {
   @ApiProduces('application/pdf', 'image/jpeg', 'image/png', 'image/heic', 'image/heif', 'image/webp')
   @ApiHeader({ name: 'Range', required: false, description: 'A single byte range, e.g. bytes=0-1048575' })
   @ApiHeader({ name: 'If-Range', required: false, description: 'The ETag of the partial copy: the range is served only while the file is still that one; any other value gets the whole file' })
-  @ApiOkResponse({ description: 'The whole file', schema: { type: 'string', format: 'binary' } })
-  @ApiResponse({ status: 206, description: 'The requested range (Content-Range)', schema: { type: 'string', format: 'binary' } })
+  @ApiOkResponse({ description: 'The whole file', headers: FILE_HEADERS, schema: { type: 'string', format: 'binary' } })
+  @ApiResponse({
+    status: 206,
+    description: 'The requested range (Content-Range)',
+    headers: {
+      ...FILE_HEADERS,
+      'Content-Range': { required: true, description: 'The range served and the file\'s size: bytes <first>-<last>/<size>', schema: { type: 'string', pattern: '^bytes \\d+-\\d+/\\d+$' } },
+    },
+    schema: { type: 'string', format: 'binary' },
+  })
   @ApiJsonError(416, 'Range starts beyond the end of the file')
   @ApiStorageUnavailableError('download')
   async download(@UuidParam('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
