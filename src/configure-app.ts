@@ -15,6 +15,11 @@ import { sendTimeout } from './common/http/send-timeout.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { appConfig, httpConfig } from './config/configuration.js';
 
+/** Express's `req.fresh` (what makes `res.send` answer 304) as false for this request. */
+function neverFresh(req: Request): void {
+  Object.defineProperty(req, 'fresh', { value: false, configurable: true });
+}
+
 /** Everything server.ts and the e2e tests set up identically on the app. */
 export function configureApp(app: NestExpressApplication): INestApplication {
   const http = app.get<ConfigType<typeof httpConfig>>(httpConfig.KEY);
@@ -32,8 +37,17 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   // No upgrade-insecure-requests: over plain HTTP at a LAN address it made browsers fetch /docs assets over HTTPS (blank Swagger UI).
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   // Medical data and tokens: no shared or browser cache keeps API answers (downloads set their own).
-  app.use('/api', (_req: Request, res: Response, next: NextFunction) => {
+  // Nor is an answer ever "not modified": Express answered a JSON GET (`/auth/me`, `/families/me`,
+  // `/upload/limits`, `/health`) with a bodyless 304 when its If-None-Match matched the weak ETag
+  // Express computes, or was `*`: a status those routes do not document and no-store rules out.
+  // Downloads answer their own conditions (FilesService), never through Express's freshness.
+  app.use('/api', (req: Request, res: Response, next: NextFunction) => {
     res.setHeader('Cache-Control', 'no-store');
+    neverFresh(req);
+    next();
+  });
+  app.use('/health', (req: Request, _res: Response, next: NextFunction) => {
+    neverFresh(req);
     next();
   });
   if (http.corsOrigins.length) {

@@ -1001,6 +1001,14 @@ describe('OpenAPI document and route guards (e2e)', () => {
       await answer('head', `/api/v1/files/${randomUUID()}`, '/api/v1/files/{id}');
       for (const path of ['/api/v1/families/me/invite-code', '/api/v1/families/me/leave']) await answer('post', path, path, bearer(member.access_token, json({ reason: 'moving' })));
 
+      // A conditional GET of a JSON route (a client library that keeps ETags, or sends If-None-Match: *): the
+      // answer again, never a bodyless 304 that neither the document nor no-store allows (Express answered one).
+      for (const path of ['/api/v1/auth/me', '/api/v1/families/me', '/api/v1/upload/limits', '/api/v1/sync', '/health']) {
+        const first = await answer('get', path, path, auth);
+        if (first.headers.etag) await answer('get', path, path, bearer(member.access_token, (r) => r.set('If-None-Match', first.headers.etag)));
+        await answer('get', path, path, bearer(member.access_token, (r) => r.set('If-None-Match', '*')));
+      }
+
       // Every route's refusal without a token, and of every route that reads a JSON body a body not JSON (415) or too large (413).
       for (const r of routes.filter((x) => x.auth && x.method !== 'head' && x.route !== 'GET /api/v1/sync/events')) {
         await answer(r.method as (typeof METHODS)[number], r.path.replace(/\{[^}]+\}/g, randomUUID()), r.path);
