@@ -648,6 +648,16 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect(headers).toEqual(['If-Match', 'If-Modified-Since', 'If-None-Match', 'If-Range', 'If-Unmodified-Since', 'Range']);
     });
 
+    it('the headers every such answer carries are documented as required: Retry-After of each 429, Location and ETag of an upload', () => {
+      type Headers = Record<string, { required?: boolean }>;
+      const responsesWithHeaders = (path: string, method: (typeof METHODS)[number]) => responses(path, method) as unknown as Record<string, { headers?: Headers }>;
+      const limited = routes.filter((r) => '429' in responsesWithHeaders(r.path, r.method as (typeof METHODS)[number]));
+      expect(limited.length).toBeGreaterThanOrEqual(8);
+      expect(limited.filter((r) => !responsesWithHeaders(r.path, r.method as (typeof METHODS)[number])['429'].headers?.['Retry-After']?.required).map((r) => r.route)).toEqual([]);
+      const created = responsesWithHeaders('/api/v1/upload', 'post')['201'].headers ?? {};
+      expect({ Location: created.Location?.required, ETag: created.ETag?.required }).toEqual({ Location: true, ETag: true });
+    });
+
     it('the download documents the headers a client keeps to resume or revalidate (it documented If-Match and If-Range, not the ETag they echo)', () => {
       type Headers = Record<string, { required?: boolean }>;
       const file = doc.paths['/api/v1/files/{id}'] as unknown as Record<'get' | 'head', { responses: Record<string, { headers?: Headers }> }>;

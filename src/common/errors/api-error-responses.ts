@@ -48,11 +48,14 @@ export function ApiJsonBodyErrors(options: { badRequest?: string; tooLarge?: str
   );
 }
 
-/** 429 of a rate-limited route (AuthRateLimitGuard; the sync routes' new installations: `what` says what was too many). */
+/**
+ * 429 of a rate-limited route (AuthRateLimitGuard; the sync routes' new installations: `what` says what was too many).
+ * Every 429 carries Retry-After (a 503's only for some causes): documented as required.
+ */
 export function ApiRateLimitedError(what = 'Too many attempts'): MethodDecorator & ClassDecorator {
   return ApiTooManyRequestsResponse({
     type: ErrorResponse,
-    headers: RETRY_AFTER_HEADER,
+    headers: { 'Retry-After': { ...RETRY_AFTER_HEADER['Retry-After'], required: true } },
     description: `${what} (RATE_LIMITED): retry after Retry-After seconds (also details.retryAfterSeconds)`,
   });
 }

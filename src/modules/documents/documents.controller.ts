@@ -25,6 +25,7 @@ import { DOCUMENT_CATEGORIES, MAX_DOCUMENT_NAME_LENGTH, MAX_DOCUMENT_NOTES_LENGT
 import { UploadLimitsResponse } from './dto/upload-limits.response.js';
 import { UploadResponse } from './dto/upload.response.js';
 import { FilesService } from './files.service.js';
+import { FILE_URL_PREFIX } from './file-url.js';
 import { describeCreatedFile, downloadConditions, sendDownload } from './send-download.js';
 import { UploadService } from './upload.service.js';
 
@@ -107,8 +108,8 @@ export class DocumentsController {
   @ApiCreatedResponse({
     type: UploadResponse,
     headers: {
-      Location: { description: 'The file\'s URL: its `file_url`', schema: { type: 'string' } },
-      ETag: { description: 'The file\'s ETag, as its download sends it: the quoted `sha256`', schema: { type: 'string' } },
+      Location: { required: true, description: 'The file\'s URL: its `file_url`', schema: { type: 'string', pattern: `^${FILE_URL_PREFIX}[0-9a-f-]{36}$` } },
+      ETag: { required: true, description: 'The file\'s ETag, as its download sends it: the quoted `sha256`', schema: { type: 'string', pattern: '^"[0-9a-f]{64}"$' } },
     },
   })
   @ApiBadRequestResponse({
