@@ -882,6 +882,11 @@ describe('OpenAPI document and route guards (e2e)', () => {
       } })));
       await answer('post', '/api/v1/sync', '/api/v1/sync', bearer(tokens.access_token, json({ changes: { transfusions: { created: [{ id: randomUUID(), ...stamp, date: 'yesterday' }], updated: [], deleted: [] } } })));
       await answer('get', `/api/v1/sync?last_pulled_at=${pulled.timestamp}`, '/api/v1/sync', bearer(tokens.access_token, device('phone-2')));
+      // A migration sync (an app upgraded to schema 2 reading a table whole), and a phone whose cursor the server never issued (a replacement).
+      const migration = encodeURIComponent(JSON.stringify({ from: 1, tables: ['transfusions'], columns: [] }));
+      await answer('get', `/api/v1/sync?last_pulled_at=${pulled.timestamp}&schema_version=2&migration=${migration}`, '/api/v1/sync', bearer(tokens.access_token, device('phone-1')));
+      const replaced = await answer('get', `/api/v1/sync?last_pulled_at=${pulled.timestamp - 1}`, '/api/v1/sync', bearer(tokens.access_token, device('phone-3')));
+      expect((replaced.body as { experimentalStrategy?: string }).experimentalStrategy).toBe('replacement');
       await answer('get', '/api/v1/sync?last_pulled_at=soon', '/api/v1/sync', bearer(tokens.access_token));
 
       const pdf = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
@@ -1062,6 +1067,13 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect(contract.problems('post', '/api/v1/auth/logout', { status: 204, body: {}, contentType: 'application/json' })).toEqual(['a JSON body where the document gives none']);
       // Free-form where the document says so: a pulled record's columns.
       expect(contract.problems('get', '/api/v1/sync', { status: 200, body: { changes: { reminders: { created: [{ id: 'r', any_column: 1 }], updated: [], deleted: [] } }, timestamp: 1 }, contentType: 'application/json' })).toEqual([]);
+    });
+
+    it('every example the document gives fits the schema it illustrates (Swagger UI shows them as the answers)', () => {
+      expect(contract.exampleProblems()).toEqual([]);
+      // What it would say of a wrong one.
+      const wrong = { ...doc, components: { schemas: { ...doc.components.schemas, Probe: { type: 'object', properties: { count: { type: 'integer', example: 'many' } } } } } };
+      expect(responseContract(wrong as unknown as OpenApiDocument).exampleProblems()).toEqual(['Probe.count: "many" example: must be integer']);
     });
 
     it('walks every documented route (a route added to the API is added to the walk)', () => {

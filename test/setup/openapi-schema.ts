@@ -54,8 +54,8 @@ export function toJsonSchema(schema: unknown): unknown {
 }
 
 /** An ajv error as one line: where in the body, what is wrong. */
-function describe(error: ErrorObject): string {
-  const where = `body${error.instancePath.replace(/\//g, '.')}`;
+function describeError(error: ErrorObject, root = 'body'): string {
+  const where = `${root}${error.instancePath.replace(/\//g, '.')}`;
   if (error.keyword === 'additionalProperties') return `${where}.${(error.params as { additionalProperty: string }).additionalProperty}: not documented`;
   if (error.keyword === 'enum') return `${where}: ${error.message} ${JSON.stringify((error.params as { allowedValues: unknown }).allowedValues)}`;
   return `${where}: ${error.message}`;
@@ -73,6 +73,11 @@ export interface ResponseContract {
    * integer schema reads the value as a number). `headers` as Node gives them (lower-case names).
    */
   headerProblems(method: string, path: string, answer: { status: number; headers: Record<string, string | string[] | undefined> }): string[];
+  /**
+   * Every example the document gives (a schema's, a property's at any depth, a parameter's, a JSON
+   * answer's) that does not fit the schema it illustrates: what Swagger UI shows a developer as an answer.
+   */
+  exampleProblems(): string[];
   /** The validator of one component schema (`UserResponse`), for checks beyond a whole answer. */
   component(name: string): ValidateFunction;
 }
@@ -104,7 +109,7 @@ export function responseContract(doc: OpenApiDocument): ResponseContract {
       if (!schema) return isJson ? ['a JSON body where the document gives none'] : [];
       if (!isJson) return [`a ${contentType ?? 'body without a type'} where the document gives application/json`];
       const validate = validator(`${method} ${path} ${status}`, schema);
-      return validate(body) ? [] : (validate.errors ?? []).map(describe);
+      return validate(body) ? [] : (validate.errors ?? []).map((e) => describeError(e));
     },
     headerProblems(method, path, { status, headers }) {
       const documented = doc.paths[path]?.[method.toLowerCase()]?.responses?.[String(status)]?.headers ?? {};
@@ -116,6 +121,34 @@ export function responseContract(doc: OpenApiDocument): ResponseContract {
         const validate = validator(`${method} ${path} ${status} header ${name}`, header.schema);
         return validate(read) ? [] : (validate.errors ?? []).map((e) => `header ${name}: ${JSON.stringify(value)} ${e.message}`);
       });
+    },
+    exampleProblems() {
+      const misfits = (where: string, schema: Schema | undefined, example: unknown): string[] => {
+        if (!schema || example === undefined) return [];
+        const validate = validator(`example ${where}`, schema);
+        return validate(example) ? [] : [`${where}: ${JSON.stringify(example)} ${(validate.errors ?? []).map((e) => describeError(e, 'example')).join('; ')}`];
+      };
+      const inSchema = (where: string, schema: Schema | undefined): string[] => {
+        if (!schema) return [];
+        return [
+          ...misfits(where, schema, schema.example),
+          ...Object.entries((schema.properties ?? {}) as Record<string, Schema>).flatMap(([name, s]) => inSchema(`${where}.${name}`, s)),
+          ...inSchema(`${where}[]`, schema.items as Schema | undefined),
+        ];
+      };
+      type Operation = { parameters?: Array<{ name: string; example?: unknown; schema?: Schema }>; responses?: Record<string, { content?: Record<string, { schema?: Schema; example?: unknown }> }> };
+      return [
+        ...Object.entries(doc.components.schemas).flatMap(([name, schema]) => inSchema(name, schema)),
+        ...Object.entries(doc.paths).flatMap(([path, operations]) =>
+          Object.entries(operations as Record<string, Operation>).flatMap(([method, operation]) => [
+            ...(operation.parameters ?? []).flatMap((p) => misfits(`${method.toUpperCase()} ${path} ${p.name}`, p.schema, p.example)),
+            ...Object.entries(operation.responses ?? {}).flatMap(([status, response]) => {
+              const json = response.content?.['application/json'];
+              return misfits(`${method.toUpperCase()} ${path} ${status}`, json?.schema, json?.example);
+            }),
+          ]),
+        ),
+      ];
     },
     component(name) {
       return validator(`#${name}`, { $ref: `#/components/schemas/${name}` });
