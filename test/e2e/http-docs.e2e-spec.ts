@@ -667,6 +667,8 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect({
         'GET 200': required('get', '200'), 'GET 206': required('get', '206'), 'GET 304': required('get', '304'), 'HEAD 200': required('head', '200'), 'HEAD 304': required('head', '304'),
       }).toEqual({ 'GET 200': kept, 'GET 206': [...kept, 'Content-Range'].sort(), 'GET 304': kept, 'HEAD 200': kept, 'HEAD 304': kept });
+      // A range past the end: the size, to ask again (RFC 9110 §15.5.17).
+      expect(required('get', '416')).toEqual(['Content-Range']);
     });
   });
 

@@ -33,8 +33,8 @@ import { UploadService } from './upload.service.js';
  * An error answer of the download route: JSON like every error, whereas its successes are the
  * file's own type (ApiProduces would otherwise document the error bodies as PDF or images).
  */
-function ApiJsonError(status: number, description: string): MethodDecorator {
-  return ApiResponse({ status, description, content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponse) } } } });
+function ApiJsonError(status: number, description: string, headers?: Record<string, { required: boolean; description: string; schema: object }>): MethodDecorator {
+  return ApiResponse({ status, description, headers, content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponse) } } } });
 }
 
 /**
@@ -181,7 +181,9 @@ export class DocumentsController {
     },
     schema: { type: 'string', format: 'binary' },
   })
-  @ApiJsonError(416, 'Range starts beyond the end of the file')
+  @ApiJsonError(416, 'Range starts beyond the end of the file (RANGE_NOT_SATISFIABLE)', {
+    'Content-Range': { required: true, description: 'The file\'s size: bytes */<size>', schema: { type: 'string', pattern: '^bytes \\*/\\d+$' } },
+  })
   @ApiStorageUnavailableError('download')
   async download(@UuidParam('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     await sendDownload(res, await this.files.prepareDownload(id, downloadConditions(req)));
