@@ -4,6 +4,7 @@ import { RequestMethod, type INestApplication, type Type } from '@nestjs/common'
 import { GUARDS_METADATA, INTERCEPTORS_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { DiscoveryService, MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -828,12 +829,23 @@ describe('OpenAPI document and route guards (e2e)', () => {
 
     const checked: Array<{ route: string; status: number; problems: string[] }> = [];
 
+    /** An error body's statusCode is the answer's status, and its error that status's reason phrase. */
+    function errorShapeProblems(res: { status: number; body: unknown }): string[] {
+      const body = res.body as { statusCode?: unknown; error?: unknown } | undefined;
+      if (res.status < 400 || body?.statusCode === undefined) return [];
+      return [
+        ...(body.statusCode === res.status ? [] : [`body.statusCode: ${String(body.statusCode)}, answered ${res.status}`]),
+        ...(body.error === STATUS_CODES[res.status] ? [] : [`body.error: ${JSON.stringify(body.error)}, not ${JSON.stringify(STATUS_CODES[res.status])}`]),
+      ];
+    }
+
     /** Answers `request`, recording how its answer departs from the document (route: the document's path). */
     async function answer(method: (typeof METHODS)[number], path: string, route: string, prepare: (req: request.Test) => request.Test = (r) => r): Promise<Answer> {
       const res = await prepare(http()[method](path));
       const problems = [
         ...contract.problems(method, route, { status: res.status, body: res.body, contentType: res.headers['content-type'] }),
         ...contract.headerProblems(method, route, { status: res.status, headers: res.headers }),
+        ...errorShapeProblems(res),
       ];
       checked.push({ route: `${method.toUpperCase()} ${route} ${res.status}`, status: res.status, problems });
       return { status: res.status, body: res.body, text: res.text, headers: res.headers as Record<string, string> };
