@@ -4,7 +4,7 @@ import { RequestMethod, type INestApplication, type Type } from '@nestjs/common'
 import { GUARDS_METADATA, INTERCEPTORS_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { DiscoveryService, MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -1026,6 +1026,8 @@ describe('OpenAPI document and route guards (e2e)', () => {
       await answer('post', '/api/v1/upload', '/api/v1/upload', bearer(loner.access_token, (r) => r.attach('file', Buffer.from('%PDF-1.4\n%%EOF\n'), 'scan.pdf')));
       await answer('post', '/api/v1/upload', '/api/v1/upload', bearer(member.access_token, (r) =>
         r.field('family_id', randomUUID()).attach('file', Buffer.from('%PDF-1.4\n%%EOF\n'), 'scan.pdf')));
+      // A file alone (no document fields: the phone makes its document record and pushes it).
+      await answer('post', '/api/v1/upload', '/api/v1/upload', bearer(member.access_token, (r) => r.attach('file', Buffer.from('%PDF-1.4\n%%EOF\n'), 'alone.pdf')));
       await answer('head', `/api/v1/files/${randomUUID()}`, '/api/v1/files/{id}', none);
       await answer('head', `/api/v1/files/${randomUUID()}`, '/api/v1/files/{id}');
       for (const path of ['/api/v1/families/me/invite-code', '/api/v1/families/me/leave']) await answer('post', path, path, bearer(member.access_token, json({ reason: 'moving' })));
@@ -1048,6 +1050,40 @@ describe('OpenAPI document and route guards (e2e)', () => {
         await send((req) => req.set('Content-Type', 'text/plain').send('hello'));
         if (r.route !== 'POST /api/v1/sync') await send((req) => req.set('Content-Type', 'application/json').send(JSON.stringify({ padding: 'x'.repeat(1024 * 1024) })));
       }
+
+      // The event stream's 200: its type, and its first event (sent at once) as the document's example writes one.
+      const stream = await http().get('/api/v1/sync/events').set('Authorization', `Bearer ${member.access_token}`).buffer(true).parse((response, done) => {
+        const res = response as unknown as IncomingMessage;
+        let text = '';
+        let answered = false;
+        const settle = () => {
+          if (answered) return;
+          answered = true;
+          res.destroy();
+          done(null, text);
+        };
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          if (/\S[^]*\n\n/.test(text)) settle();
+        });
+        res.on('end', settle);
+        res.on('close', settle);
+      });
+      const documentedStream = (doc.paths['/api/v1/sync/events'].get as unknown as { responses: Record<string, { content: Record<string, { example: string }> }> }).responses['200'].content;
+      // The first event: the first block of lines (blank lines between events dispatch nothing).
+      const firstBlock = (text: string) => text.split(/\n\n/).find((block) => block.trim() !== '') ?? '';
+      const firstEvent = firstBlock(String(stream.body));
+      const eventShape = (event: string) => event.trim().replace(/\d+/g, 'N');
+      checked.push({
+        route: `GET /api/v1/sync/events ${stream.status}`,
+        status: stream.status,
+        problems: [
+          ...(Object.keys(documentedStream).some((type) => String(stream.headers['content-type']).startsWith(type)) ? [] : [`content-type ${String(stream.headers['content-type'])}`]),
+          ...(eventShape(firstEvent) === eventShape(firstBlock(documentedStream['text/event-stream'].example))
+            ? [] : [`first event ${JSON.stringify(firstEvent)} is not shaped as the document's example`]),
+        ],
+      });
 
       // 429: an app of its own, limited to one attempt per account.
       const limited = await createBuiltApp({ AUTH_RATE_LIMIT: '1' });
@@ -1101,7 +1137,6 @@ describe('OpenAPI document and route guards (e2e)', () => {
       const documented = routes.flatMap((r) => Object.keys(doc.paths[r.path][r.method as (typeof METHODS)[number]]!.responses ?? {}).map((status) => `${r.route} ${status}`));
       const unreached = documented.filter((answered) => !reached.has(answered));
       expect(unreached.filter((answered) => !/ (503|429)$/.test(answered) && !/ 409$/.test(answered))).toEqual([
-        'GET /api/v1/sync/events 200', // a stream that never ends (sync-events.e2e-spec.ts)
         'POST /api/v1/auth/reset-password 200', // the token of an emailed link (password-reset.e2e-spec.ts); the body of a login
         'POST /api/v1/sync 413', // over SYNC_BODY_LIMIT_BYTES (64 MiB) or SYNC_FAMILY_MAX_RECORDS (sync-push-bounds, sync-record-quota)
         'POST /api/v1/upload 404', // a document of another family (security-review.e2e-spec.ts)
