@@ -78,8 +78,6 @@ export interface ResponseContract {
    * answer's) that does not fit the schema it illustrates: what Swagger UI shows a developer as an answer.
    */
   exampleProblems(): string[];
-  /** The validator of one component schema (`UserResponse`), for checks beyond a whole answer. */
-  component(name: string): ValidateFunction;
 }
 
 /** The response contract of `doc`, every component schema compiled once. */
@@ -149,9 +147,6 @@ export function responseContract(doc: OpenApiDocument): ResponseContract {
           ]),
         ),
       ];
-    },
-    component(name) {
-      return validator(`#${name}`, { $ref: `#/components/schemas/${name}` });
     },
   };
 }
