@@ -905,6 +905,13 @@ describe('OpenAPI document and route guards (e2e)', () => {
       await answer('get', `/api/v1/sync?last_pulled_at=${pulled.timestamp}&schema_version=2&migration=${migration}`, '/api/v1/sync', bearer(tokens.access_token, device('phone-1')));
       const replaced = await answer('get', `/api/v1/sync?last_pulled_at=${pulled.timestamp - 1}`, '/api/v1/sync', bearer(tokens.access_token, device('phone-3')));
       expect((replaced.body as { experimentalStrategy?: string }).experimentalStrategy).toBe('replacement');
+      // A first pull of over 1 KiB, compressed as each encoding a phone may take.
+      for (const encoding of ['br', 'gzip', 'deflate', 'identity']) {
+        const compressed = await answer('get', '/api/v1/sync', '/api/v1/sync', bearer(tokens.access_token, (r) => r.set('Accept-Encoding', encoding)));
+        expect({ encoding, length: JSON.stringify(compressed.body).length > 1024, sent: compressed.headers['content-encoding'] }).toEqual({
+          encoding, length: true, sent: ['br', 'gzip'].includes(encoding) ? encoding : undefined,
+        });
+      }
       await answer('get', '/api/v1/sync?last_pulled_at=soon', '/api/v1/sync', bearer(tokens.access_token));
 
       const pdf = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
