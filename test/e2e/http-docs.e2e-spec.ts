@@ -958,9 +958,11 @@ describe('OpenAPI document and route guards (e2e)', () => {
     });
 
     /**
-     * What the walk above does not reach: the other successes (joining a family), and the refusals of
-     * each route — a caller in no family, a member where the owner is needed, a wrong password, a
-     * missing field, a body too large — and a rate-limited answer (on an app of its own, limited to 1).
+     * What the walk above does not reach: the other successes (joining a family, a file without a
+     * document, conditional GETs, the event stream, a password reset by its emailed link), and the
+     * refusals of each route — a caller in no family, a member where the owner is needed, a wrong
+     * password, a missing field, no token, a body not JSON or too large — and a rate-limited answer
+     * (the last two on an app of their own: limited to 1 attempt, sending mail).
      */
     beforeAll(async () => {
       const password = 'correct horse battery';
@@ -1032,7 +1034,6 @@ describe('OpenAPI document and route guards (e2e)', () => {
       await answer('get', '/api/v1/upload/limits', '/api/v1/upload/limits');
       await answer('get', '/api/v1/sync/events', '/api/v1/sync/events');
       await answer('get', `/api/v1/files/${randomUUID()}`, '/api/v1/files/{id}');
-
       await answer('post', '/api/v1/sync?last_pulled_at=soon', '/api/v1/sync', bearer(member.access_token, json({ changes: {} })));
       await answer('post', '/api/v1/upload', '/api/v1/upload', bearer(loner.access_token, (r) => r.attach('file', Buffer.from('%PDF-1.4\n%%EOF\n'), 'scan.pdf')));
       await answer('post', '/api/v1/upload', '/api/v1/upload', bearer(member.access_token, (r) =>
