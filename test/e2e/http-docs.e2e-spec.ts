@@ -1135,6 +1135,9 @@ describe('OpenAPI document and route guards (e2e)', () => {
       expect(contract.headerProblems('post', '/api/v1/auth/login', { status: 429, headers: { 'retry-after': 'soon' } })).toEqual(['header Retry-After: "soon" must be integer']);
       expect(contract.headerProblems('post', '/api/v1/auth/login', { status: 429, headers: { 'retry-after': '0' } })).toEqual(['header Retry-After: "0" must be >= 1']);
       expect(contract.problems('post', '/api/v1/auth/logout', { status: 204, body: {}, contentType: 'application/json' })).toEqual(['a JSON body where the document gives none']);
+      expect(contract.problems('get', '/api/v1/files/{id}', { status: 200, body: {}, contentType: 'text/html; charset=utf-8' })).toEqual([
+        expect.stringMatching(/^a text\/html; charset=utf-8 body where the document gives application\/pdf, image\/jpeg, /),
+      ]);
       // Free-form where the document says so: a pulled record's columns.
       expect(contract.problems('get', '/api/v1/sync', { status: 200, body: { changes: { reminders: { created: [{ id: 'r', any_column: 1 }], updated: [], deleted: [] } }, timestamp: 1 }, contentType: 'application/json' })).toEqual([]);
     });

@@ -63,8 +63,9 @@ function describeError(error: ErrorObject, root = 'body'): string {
 
 export interface ResponseContract {
   /**
-   * How an answer departs from the document: [] when its status is documented for (method, path)
-   * and its JSON body fits the schema given for it. `path` is the document's (`/api/v1/files/{id}`).
+   * How an answer departs from the document: [] when its status is documented for (method, path),
+   * its body has a media type the document gives that status, and a JSON body fits the schema given
+   * for it. `path` is the document's (`/api/v1/files/{id}`).
    */
   problems(method: string, path: string, answer: { status: number; body: unknown; contentType?: string }): string[];
   /**
@@ -103,6 +104,8 @@ export function responseContract(doc: OpenApiDocument): ResponseContract {
       const isJson = /^application\/json/.test(contentType ?? '');
       // A HEAD answer has the headers of its body, never the body.
       if (method.toLowerCase() === 'head') return [];
+      const types = Object.keys(documented.content ?? {});
+      if (types.length && contentType && !types.some((type) => contentType.split(';')[0].trim() === type)) return [`a ${contentType} body where the document gives ${types.join(', ')}`];
       const schema = documented.content?.['application/json']?.schema;
       if (!schema) return isJson ? ['a JSON body where the document gives none'] : [];
       if (!isJson) return [`a ${contentType ?? 'body without a type'} where the document gives application/json`];
