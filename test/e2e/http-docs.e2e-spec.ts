@@ -342,6 +342,25 @@ describe('OpenAPI document and route guards (e2e)', () => {
     ]);
   });
 
+  it('ms dates, sync cursors and byte counts are documented as int64 integers, other counts as integers (they said "number": a generated client typed the pull\'s timestamp as a double, and sent it back as a last_pulled_at the server refuses)', () => {
+    type Property = { type?: string; format?: string; allOf?: unknown };
+    const wide = /^(created_at|updated_at|timestamp|lastPulledAt|last_pulled_at|patient_birth_date|size_bytes|max_bytes|stored_bytes|max_file_bytes|family_(max|stored|available)_bytes)$/;
+    const counts = /^(expires_in|statusCode|retryAfterSeconds|max_records|stored_records|new_records)$/;
+    const found = Object.entries(doc.components.schemas as Record<string, { properties?: Record<string, Property> }>).flatMap(([schema, s]) =>
+      Object.entries(s.properties ?? {})
+        .filter(([name]) => wide.test(name) || counts.test(name))
+        .map(([name, p]) => ({ property: `${schema}.${name}`, type: p.type, format: p.format })),
+    );
+    const cursors = (['get', 'post'] as const).map((method) => {
+      const parameter = (doc.paths['/api/v1/sync'][method] as unknown as { parameters: Array<{ name: string; schema: Property }> }).parameters.find((p) => p.name === 'last_pulled_at')!;
+      return { property: `${method.toUpperCase()} /api/v1/sync last_pulled_at`, type: parameter.schema.type, format: parameter.schema.format };
+    });
+    expect(found.length).toBeGreaterThanOrEqual(25);
+    expect([...found, ...cursors]).toEqual(
+      [...found, ...cursors].map(({ property }) => ({ property, type: 'integer', format: wide.test(property.split(/[. ]/).pop()!) ? 'int64' : undefined })),
+    );
+  });
+
   it('schema_version is documented as what it does (it leaves out newer tables and columns), not as informational', () => {
     const op = doc.paths['/api/v1/sync'].get as unknown as { parameters: Array<{ name: string; description?: string }> };
     const description = op.parameters.find((p) => p.name === 'schema_version')?.description ?? '';

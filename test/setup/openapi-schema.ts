@@ -83,7 +83,13 @@ export interface ResponseContract {
 
 /** The response contract of `doc`, every component schema compiled once. */
 export function responseContract(doc: OpenApiDocument): ResponseContract {
-  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, formats: { uuid: UUID, binary: true, email: true } });
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: true,
+    strictTypes: false,
+    // int64: what JSON numbers hold exactly (ms dates, byte counts); email and binary are request-side or not JSON.
+    formats: { uuid: UUID, int64: { type: 'number', validate: (n: number) => Number.isSafeInteger(n) }, binary: true, email: true },
+  });
   const definitions = Object.fromEntries(Object.entries(doc.components.schemas).map(([name, s]) => [name, toJsonSchema(s)]));
   ajv.addSchema({ $id: DOCUMENT_ID, definitions });
   const compiled = new Map<string, ValidateFunction>();

@@ -77,13 +77,14 @@ export class ErrorDetailsResponse {
 
   @ApiPropertyOptional({
     type: 'integer',
+    format: 'int64',
     example: 1048576,
     description:
       '413 PAYLOAD_TOO_LARGE: the limit the body or uploaded file went over, in bytes; 413 STORAGE_QUOTA_EXCEEDED: the family\'s storage limit (UPLOAD_FAMILY_MAX_BYTES)',
   })
   max_bytes?: number;
 
-  @ApiPropertyOptional({ type: 'integer', example: 10737000000, description: '413 STORAGE_QUOTA_EXCEEDED: the bytes of the family\'s stored files, before this upload' })
+  @ApiPropertyOptional({ type: 'integer', format: 'int64', example: 10737000000, description: '413 STORAGE_QUOTA_EXCEEDED: the bytes of the family\'s stored files, before this upload' })
   stored_bytes?: number;
 
   @ApiPropertyOptional({ type: 'integer', example: 1000000, description: '413 RECORD_QUOTA_EXCEEDED: the family\'s record limit (SYNC_FAMILY_MAX_RECORDS)' })
@@ -165,7 +166,7 @@ export class ErrorDetailsResponse {
 
 /** The one JSON shape of every error response. */
 export class ErrorResponse {
-  @ApiProperty({ example: 400 })
+  @ApiProperty({ type: 'integer', example: 400 })
   statusCode: number;
 
   @ApiProperty({ example: 'Bad Request' })

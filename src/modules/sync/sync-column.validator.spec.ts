@@ -130,7 +130,7 @@ describe('@SyncColumn', () => {
     expect(openApiLimits(spec('families', 'notes'))).toEqual({ maxLength: 20_000 });
     expect(openApiLimits(spec('documents', 'name'))).toEqual({ maxLength: 300, minLength: 1 });
     expect(openApiLimits(spec('families', 'patient_weight_kg'))).toEqual({ minimum: 0, exclusiveMinimum: true, maximum: 500, exclusiveMaximum: true });
-    expect(openApiLimits(spec('families', 'patient_birth_date'))).toEqual({ type: 'integer', minimum: -2_208_988_800_000, maximum: 8_640_000_000_000_000 });
+    expect(openApiLimits(spec('families', 'patient_birth_date'))).toEqual({ type: 'integer', format: 'int64', minimum: -2_208_988_800_000, maximum: 8_640_000_000_000_000 });
     expect(openApiLimits(spec('documents', 'category'))).toEqual({ enum: ['lab_result', 'discharge_summary', 'prescription', 'imaging', 'other'] });
     // An optional enum takes '' and null too (both clear it): the document must say so (found by review).
     expect(openApiLimits(spec('families', 'patient_blood_group'))).toEqual({ enum: ['O+', 'O-', 'A+', 'A-', 'B+', 'B-', 'AB+', 'AB-', '', null], nullable: true });

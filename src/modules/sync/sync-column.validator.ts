@@ -67,6 +67,8 @@ export function openApiLimits(spec: ColumnSpec): ApiPropertyOptions {
     case 'string':
       return { maxLength: spec.maxLength, ...(spec.required ? { minLength: 1 } : {}) };
     case 'timestamp':
+      // ms since epoch: past 32 bits, which a generator reads `integer` alone as (Java's and Kotlin's Int).
+      return { type: 'integer', format: 'int64', minimum: spec.min, maximum: spec.max };
     case 'integer':
       return { type: 'integer', minimum: spec.min, maximum: spec.max };
     case 'number':

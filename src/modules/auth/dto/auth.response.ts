@@ -36,6 +36,7 @@ export class AuthResponse {
   /** @example Bearer */
   token_type: 'Bearer';
   /** Access token lifetime, seconds. @example 900 */
+  @ApiProperty({ type: 'integer' })
   expires_in: number;
   user: UserResponse;
 
@@ -58,6 +59,7 @@ export class TokenResponse {
   /** @example Bearer */
   token_type: 'Bearer';
   /** @example 900 */
+  @ApiProperty({ type: 'integer' })
   expires_in: number;
 
   static from(tokens: TokenPair): TokenResponse {
@@ -75,6 +77,7 @@ export class ForgotPasswordResponse {
   @ApiProperty({ example: 'If an account uses this email, a link to reset its password is on its way. It works once, for 30 minutes.' })
   message: string;
   /** How long an emailed link works, seconds (PASSWORD_RESET_TTL). @example 1800 */
+  @ApiProperty({ type: 'integer' })
   expires_in: number;
 
   static of(ttlSeconds: number): ForgotPasswordResponse {

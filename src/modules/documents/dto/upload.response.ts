@@ -14,11 +14,14 @@ export class UploadedDocumentResponse {
   /** @example /api/v1/files/3f0c2a4e-8b1d-4c55-9f0a-2b7e6f1d9c10 */
   file_url: string | null;
   mime_type: string | null;
+  @ApiProperty({ type: 'integer', format: 'int64', nullable: true })
   size_bytes: number | null;
   notes: string | null;
   /** ms since epoch */
+  @ApiProperty({ type: 'integer', format: 'int64' })
   created_at: number;
   /** ms since epoch */
+  @ApiProperty({ type: 'integer', format: 'int64' })
   updated_at: number;
 
   static from(doc: DocumentRecord): UploadedDocumentResponse {
@@ -45,6 +48,7 @@ export class UploadResponse {
   /** Detected from the file's bytes. @example application/pdf */
   mime_type: string;
   /** The stored size in bytes; put it in the document's `size_bytes`. @example 482113 */
+  @ApiProperty({ type: 'integer', format: 'int64' })
   size_bytes: number;
   /** Hex SHA-256 of the content (also the download's ETag). */
   sha256: string;

@@ -26,6 +26,7 @@ export class FamilySummaryResponse {
   /** The patient's name; null until set. @example Amira */
   patient_name: string | null;
   /** The patient's birth date, ms since epoch; null until set. @example 1420070400000 */
+  @ApiProperty({ type: 'integer', format: 'int64', nullable: true })
   patient_birth_date: number | null;
   /** The patient's weight in kg; null until set. @example 24.5 */
   patient_weight_kg: number | null;
@@ -36,8 +37,10 @@ export class FamilySummaryResponse {
   /** Free-text notes about the patient, shared by the family; null until set. @example Allergic to penicillin */
   notes: string | null;
   /** ms since epoch */
+  @ApiProperty({ type: 'integer', format: 'int64' })
   created_at: number;
   /** ms since epoch */
+  @ApiProperty({ type: 'integer', format: 'int64' })
   updated_at: number;
 
   static from(family: FamilyEntity): FamilySummaryResponse {

@@ -28,7 +28,7 @@ const MAX_SCHEMA_VERSION = 2_147_483_647;
 
 export class SyncPullQueryDto {
   /** The `timestamp` of the client's last successful pull, in decimal digits; absent, `null` or 0 on the first sync. @example 1764090000000 */
-  @ApiPropertyOptional({ type: 'integer' })
+  @ApiPropertyOptional({ type: 'integer', format: 'int64' })
   @IsOptional() @Transform(toCursor) @IsInt(DECIMAL_INTEGER) @Min(0) @Max(Number.MAX_SAFE_INTEGER)
   last_pulled_at?: number | null;
 
@@ -58,7 +58,7 @@ export class SyncPullQueryDto {
 
 export class SyncPushQueryDto {
   /** The `timestamp` of the pull that preceded this push, in decimal digits (or send `lastPulledAt` in the body). @example 1764090000000 */
-  @ApiPropertyOptional({ type: 'integer' })
+  @ApiPropertyOptional({ type: 'integer', format: 'int64' })
   @IsOptional() @Transform(toCursor) @IsInt(DECIMAL_INTEGER) @Min(0) @Max(Number.MAX_SAFE_INTEGER)
   last_pulled_at?: number | null;
 }
@@ -113,6 +113,7 @@ export class SyncPushBodyDto {
       'A pushed record changed on the server after it is a conflict (409); null or absent counts as 0, so every pushed record that already exists on the server conflicts',
     example: 1764090000000,
     type: 'integer',
+    format: 'int64',
     minimum: 0,
     nullable: true,
   })

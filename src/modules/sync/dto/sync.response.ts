@@ -10,6 +10,7 @@ export class SyncPullResponse {
   changes: Record<string, SyncTableChangesDto>;
 
   /** The family's version in the pull snapshot: send it back as last_pulled_at. @example 1764090000123 */
+  @ApiProperty({ type: 'integer', format: 'int64' })
   timestamp: number;
 
   @ApiPropertyOptional({
@@ -23,5 +24,6 @@ export class SyncPullResponse {
 
 export class SyncPushResponse {
   /** The version of this push's transaction; a push that changes nothing takes none and answers the family's current version. @example 1764090000456 */
+  @ApiProperty({ type: 'integer', format: 'int64' })
   timestamp: number;
 }
