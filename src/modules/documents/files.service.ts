@@ -66,9 +66,10 @@ export class FilesService {
     if (notModified) return { status: 304, headers: common };
 
     // Ranges are for GET only: a server MUST ignore a Range with any other method (RFC 9110 §14.2), so a
-    // HEAD describes the whole file. If-Range: serve the range only while the client's copy is still this file.
+    // HEAD describes the whole file. If-Range: serve the range only while the client's copy is still this file;
+    // an empty one, sent with no validator in it, matches nothing either (§13.1.5), so the range is ignored.
     const rangeHeader =
-      conditions.method !== 'GET' || (conditions.ifRange && conditions.ifRange.trim() !== etag) ? undefined : conditions.range;
+      conditions.method !== 'GET' || (conditions.ifRange !== undefined && conditions.ifRange.trim() !== etag) ? undefined : conditions.range;
     const range = parseRange(rangeHeader, size);
     if (range.kind === 'unsatisfiable') {
       return { status: 416, headers: { 'Accept-Ranges': 'bytes', 'Content-Range': `bytes */${size}` } };
