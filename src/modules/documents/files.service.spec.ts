@@ -172,6 +172,15 @@ describe('FilesService.prepareDownload', () => {
     expect((await service.prepareDownload(file.id, get({ ifMatch: ETAG, ifNoneMatch: ETAG }))).status).toBe(304);
   });
 
+  // RFC 9110 §13.1.3: If-Modified-Since is ignored whenever If-None-Match is in the request, an empty one (an empty
+  // list, matching nothing) included.
+  it('an empty If-None-Match still sets If-Modified-Since aside: 200 with the whole file, not a 304', async () => {
+    const { service, reads } = serviceWith();
+    const plan = await service.prepareDownload(file.id, get({ ifNoneMatch: '', ifModifiedSince: CREATED_AT.toUTCString() }));
+    expect(plan.status).toBe(200);
+    expect(reads).toEqual([{ key: file.storageKey, range: undefined }]);
+  });
+
   it('If-Match on a file that is not there (or is another family\'s): 404, as without it (RFC 9110 §13.2.1)', async () => {
     const { service } = serviceWith();
     for (const id of [foreignFile.id, randomUUID()]) {
