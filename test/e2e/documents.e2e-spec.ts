@@ -505,8 +505,9 @@ describe('files: upload and download', () => {
     }
     expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
     expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
-    // `identity` is no compression.
+    // `identity` is no compression, in any case (content codings are case-insensitive, RFC 9110 §8.4.1).
     await post('identity', body).expect(201);
+    await post('Identity', body).expect(201);
   });
 
   // Found by mutation testing: nothing checked what a phone that loses its connection mid-upload leaves
