@@ -700,6 +700,34 @@ describe('files: upload and download', () => {
       }
       expect(await t.db.query('SELECT count(*)::int AS n FROM files WHERE family_id = $1', [b.familyId])).toEqual([{ n: 1 }]);
     });
+
+    it('answers 404 for a deleted document of the family named after the file, removing the file and leaving the tombstone as it was', async () => {
+      const m = await register(t);
+      const first = await upload(m, pdf(), 'v1.pdf', { name: 'CBC', category: 'lab_result' }).expect(201);
+      const documentId: string = first.body.document.id;
+      const { body } = await pull(t, m, null).expect(200);
+      await push(t, m, body.timestamp, changesOf('documents', { deleted: [documentId] })).expect(200);
+      const before = await t.db.query('SELECT name, file_url, deleted_at, server_version FROM documents WHERE id = $1', [documentId]);
+      // The fields after the file (supertest sends its fields first), and after 1 MB of it (the receiver reads one chunk
+      // of the request before the file's check): only the write, once the file is stored, can refuse them.
+      const boundary = `----hemoday${randomUUID()}`;
+      const fieldPart = (name: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+      const multipart = Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="v2.pdf"\r\nContent-Type: application/pdf\r\n\r\n`),
+        pdf(1024 * 1024),
+        Buffer.from(`\r\n${fieldPart('document_id', documentId)}${fieldPart('name', 'revived?')}--${boundary}--\r\n`),
+      ]);
+      const res = await t
+        .http()
+        .post('/api/v1/upload')
+        .set('Authorization', `Bearer ${m.token}`)
+        .set('Content-Type', `multipart/form-data; boundary=${boundary}`)
+        .send(multipart);
+      expect({ status: res.status, message: res.body.message }).toEqual({ status: 404, message: 'Document not found' });
+      expect(await t.db.query('SELECT name, file_url, deleted_at, server_version FROM documents WHERE id = $1', [documentId])).toEqual(before);
+      expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([{ id: first.body.id }]);
+      expect(listFiles(join(uploadDir, m.familyId))).toEqual([first.body.id]);
+    });
   });
 
   it('documents the multipart body in OpenAPI', async () => {
