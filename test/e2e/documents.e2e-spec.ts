@@ -401,6 +401,17 @@ describe('files: upload and download', () => {
     const unknown = await upload(m, pdf(), 'a.pdf', { owner: 'me' }).expect(400);
     expect(unknown.body.message).toContain('Unknown field "owner"');
     const badCategory = await upload(m, pdf(), 'a.pdf', { name: 'x', category: 'selfie' }).expect(400);
+    // A field sent twice is refused, not settled by its last value (which would be the one stored).
+    const twice = await t
+      .http()
+      .post('/api/v1/upload')
+      .set('Authorization', `Bearer ${m.token}`)
+      .field('name', 'CBC')
+      .field('category', 'lab_result')
+      .field('name', 'Ferritin')
+      .attach('file', pdf(), { filename: 'a.pdf', contentType: 'application/octet-stream' })
+      .expect(400);
+    expect(twice.body.details).toEqual({ code: 'INVALID_UPLOAD', fields: [{ field: 'name', errors: ['Field "name" is given twice'] }] });
     expect(badCategory.body.details.fields[0].field).toBe('category');
     const unnamed = await upload(m, pdf(), 'a.pdf', { notes: 'no name' }).expect(400);
     // The same 400 as every other bad field: VALIDATION_FAILED naming each missing one.
