@@ -351,6 +351,25 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
       expect(await t.db.query('SELECT file_url, deleted_at FROM documents WHERE id = $1', [plain.id])).toEqual([{ file_url: '', deleted_at: null }]);
     });
 
+    // "More than" the periods, to the millisecond: a file uploaded exactly FILE_CLEANUP_GRACE_HOURS ago, or whose
+    // document was deleted exactly DOCUMENT_RETENTION_DAYS ago, is still kept; a millisecond later it goes.
+    it('keeps a file up to the end of the grace period and of the retention, and removes it just past them', async () => {
+      const m = await register(t);
+      const unreferenced = await upload(m);
+      const deleted = await upload(m, { name: 'gone', category: 'other' });
+      const uploadedAt = Date.now() - 10 * DAY;
+      const deletedAt = Date.now() - 5 * DAY;
+      await t.db.query('UPDATE files SET created_at = $2 WHERE id = ANY($1::uuid[])', [[unreferenced.id, deleted.id], new Date(uploadedAt)]);
+      await t.db.query('UPDATE documents SET deleted_at = $2 WHERE id = $1', [deleted.document!.id, deletedAt]);
+      const eligible = async (nowMs: number, graceHours: number, retentionDays: number) =>
+        (await cleanup.run({ dryRun: true, familyIds: [m.familyId], nowMs, graceHours, retentionDays })).files.map((f) => f.id);
+
+      expect(await eligible(uploadedAt + 24 * HOUR, 24, 30)).toEqual([]);
+      expect(await eligible(uploadedAt + 24 * HOUR + 1, 24, 30)).toEqual([unreferenced.id]);
+      expect(await eligible(deletedAt + 2 * DAY, 1, 2)).toEqual([unreferenced.id]);
+      expect((await eligible(deletedAt + 2 * DAY + 1, 1, 2)).sort()).toEqual([unreferenced.id, deleted.id].sort());
+    });
+
     it('refuses a grace period or retention out of bounds', async () => {
       await expect(cleanup.run({ dryRun: true, familyIds: [randomUUID()], graceHours: 10_000_000 })).rejects.toThrow(/grace hours must be/);
       await expect(cleanup.run({ dryRun: true, familyIds: [randomUUID()], retentionDays: -1 })).rejects.toThrow(/retention days must be/);
