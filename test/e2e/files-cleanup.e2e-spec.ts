@@ -278,13 +278,15 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
       const m = await register(t);
       const withRow = await upload(m, { name: 'kept', category: 'other' });
       const dir = join(uploadDir, m.familyId);
-      const name = { old: randomUUID(), part: `.${randomUUID()}.part`, twoHours: randomUUID(), recent: randomUUID(), foreign: 'notes.txt' };
+      // Not the server's: `notes.txt` (not even a key segment) and `scan-backup` (a segment, but no UUID) stay, however old.
+      const name = { old: randomUUID(), part: `.${randomUUID()}.part`, twoHours: randomUUID(), recent: randomUUID(), foreign: 'notes.txt', plain: 'scan-backup' };
       writeFileSync(join(dir, name.old), randomBytes(123));
       writeFileSync(join(dir, name.part), randomBytes(45));
       writeFileSync(join(dir, name.twoHours), randomBytes(7));
       writeFileSync(join(dir, name.recent), randomBytes(9));
       writeFileSync(join(dir, name.foreign), 'not made by the server');
-      for (const n of [withRow.id, name.old, name.part, name.foreign]) age(join(dir, n), 30);
+      writeFileSync(join(dir, name.plain), 'not made by the server either');
+      for (const n of [withRow.id, name.old, name.part, name.foreign, name.plain]) age(join(dir, n), 30);
       age(join(dir, name.twoHours), 2);
       age(join(dir, name.recent), 0.5);
       const orphans = (r: { orphans: Array<{ key: string; kind: string; size_bytes: number }> }) =>
@@ -302,7 +304,7 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
       // Grace 0: also the two-hour-old object, but not the one written 30 minutes ago (the 1 h floor).
       const real = await cleanup.run({ dryRun: false, familyIds: [m.familyId], graceHours: 0 });
       expect(orphans(real)).toEqual(expected([name.old, 'object', 123], [name.part, 'temporary', 45], [name.twoHours, 'object', 7]));
-      expect(readdirSync(dir).sort()).toEqual([withRow.id, name.recent, name.foreign].sort());
+      expect(readdirSync(dir).sort()).toEqual([withRow.id, name.recent, name.foreign, name.plain].sort());
       await t.http().get(withRow.file_url).set('Authorization', `Bearer ${m.token}`).expect(200);
     });
 
