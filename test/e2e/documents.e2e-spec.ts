@@ -610,6 +610,12 @@ describe('files: upload and download', () => {
       });
       const [doc] = await t.db.query('SELECT server_version, server_created_version FROM documents WHERE id = $1', [documentId]);
       expect(Number(doc.server_version)).toBeGreaterThan(Number(doc.server_created_version));
+      // A new scan with nothing but the id keeps every field, notes included.
+      const third = await upload(m, pdf(), 'v3.pdf', { document_id: documentId }).expect(201);
+      expect(third.body.document).toMatchObject({ name: 'CBC', category: 'lab_result', notes: 'rescanned', file_url: third.body.file_url });
+      expect(await t.db.query('SELECT name, category, notes FROM documents WHERE id = $1', [documentId])).toEqual([
+        { name: 'CBC', category: 'lab_result', notes: 'rescanned' },
+      ]);
     });
 
     /**
