@@ -20,6 +20,12 @@ describe('sanitizeFileName', () => {
   it('bounds the length', () => {
     expect(Array.from(sanitizeFileName('x'.repeat(1000))!).length).toBe(200);
   });
+
+  // Counted in characters (code points), as the column is: cut in UTF-16 units, the 200th would be half an emoji, a
+  // lone surrogate that PostgreSQL's UTF-8 cannot hold (stored as U+FFFD) and no header can name.
+  it('cuts the name between characters, never inside one', () => {
+    expect(sanitizeFileName(`${'x'.repeat(199)}\u{1F4C4}\u{1F4C4}.pdf`)).toBe(`${'x'.repeat(199)}\u{1F4C4}`);
+  });
 });
 
 describe('downloadName', () => {
