@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileCleanupService } from '../../src/modules/documents/file-cleanup.service.js';
+import { FileCleanupService, MAX_GRACE_HOURS, MAX_RETENTION_DAYS } from '../../src/modules/documents/file-cleanup.service.js';
 import { FILE_STORAGE, type FileStorage } from '../../src/modules/documents/storage/file-storage.js';
 import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { useTestApp } from '../setup/test-app.js';
@@ -375,6 +375,11 @@ describe('files: sync validation of documents.file_url and cleanup', () => {
     it('refuses a grace period or retention out of bounds', async () => {
       await expect(cleanup.run({ dryRun: true, familyIds: [randomUUID()], graceHours: 10_000_000 })).rejects.toThrow(/grace hours must be/);
       await expect(cleanup.run({ dryRun: true, familyIds: [randomUUID()], retentionDays: -1 })).rejects.toThrow(/retention days must be/);
+      // The bounds themselves are periods like any other (the CLI and the environment take them).
+      await expect(cleanup.run({ dryRun: true, familyIds: [randomUUID()], graceHours: MAX_GRACE_HOURS, retentionDays: MAX_RETENTION_DAYS })).resolves.toMatchObject({
+        grace_hours: MAX_GRACE_HOURS,
+        retention_days: MAX_RETENTION_DAYS,
+      });
     });
 
     it('honours custom grace and retention periods', async () => {
