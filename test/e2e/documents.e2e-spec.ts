@@ -435,6 +435,15 @@ describe('files: upload and download', () => {
     const longField = await upload(m, pdf(), 'a.pdf', { [long]: 'me' }).expect(400);
     expect(longField.body).toMatchObject({ message: `Unknown field "${cut}"`, details: { fields: [{ field: cut, errors: [`Unknown field "${cut}"`] }] } });
     const longFile = await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`).attach(long, pdf(), 'a.pdf').expect(400);
+    // Two files in one upload: refused, not the first stored and the second dropped unsaid.
+    const two = await t
+      .http()
+      .post('/api/v1/upload')
+      .set('Authorization', `Bearer ${m.token}`)
+      .attach('file', pdf(), 'a.pdf')
+      .attach('file', jpeg(), 'b.jpg')
+      .expect(400);
+    expect(two.body).toMatchObject({ message: 'Send exactly one file per upload', details: { code: 'INVALID_UPLOAD' } });
     expect(longFile.body.message).toBe(`Unexpected file field "${cut}": send the file as "file"`);
     expect(await t.db.query('SELECT id FROM files WHERE family_id = $1', [m.familyId])).toEqual([]);
     expect(listFiles(uploadDir).filter((f) => f.startsWith(m.familyId))).toEqual([]);
