@@ -435,6 +435,20 @@ describe('files: upload and download', () => {
     const longField = await upload(m, pdf(), 'a.pdf', { [long]: 'me' }).expect(400);
     expect(longField.body).toMatchObject({ message: `Unknown field "${cut}"`, details: { fields: [{ field: cut, errors: [`Unknown field "${cut}"`] }] } });
     const longFile = await t.http().post('/api/v1/upload').set('Authorization', `Bearer ${m.token}`).attach(long, pdf(), 'a.pdf').expect(400);
+    // One field more than the form has (the parser stops counting there): refused, not dropped unsaid.
+    const sixth = await t
+      .http()
+      .post('/api/v1/upload')
+      .set('Authorization', `Bearer ${m.token}`)
+      .field('document_id', randomUUID())
+      .field('name', 'CBC')
+      .field('category', 'lab_result')
+      .field('notes', 'fasting')
+      .field('family_id', m.familyId)
+      .field('name', 'Ferritin')
+      .attach('file', pdf(), { filename: 'a.pdf', contentType: 'application/octet-stream' })
+      .expect(400);
+    expect(sixth.body).toMatchObject({ message: 'Too many fields', details: { code: 'INVALID_UPLOAD' } });
     // Two files in one upload: refused, not the first stored and the second dropped unsaid.
     const two = await t
       .http()
