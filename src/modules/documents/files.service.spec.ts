@@ -77,6 +77,8 @@ describe('FilesService.prepareDownload', () => {
       'Content-Length': String(SIZE),
       'Last-Modified': file.createdAt.toUTCString(),
       'X-Content-Type-Options': 'nosniff',
+      // A file is the client's bytes (only its first ones are checked): should a browser ever render one, nothing of it runs.
+      'Content-Security-Policy': "default-src 'none'; sandbox",
     });
     expect(plan.headers['Content-Range']).toBeUndefined();
     expect(plan.body).toBeInstanceOf(Readable);
