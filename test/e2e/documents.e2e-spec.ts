@@ -154,6 +154,10 @@ describe('files: upload and download', () => {
       expect(got.headers['content-disposition']).toBe(`inline; filename="${name}"; filename*=UTF-8''${name}`);
       // Stored under the family's folder with the server's id as the name.
       expect(readFileSync(join(uploadDir, m.familyId, res.body.id)).equals(content)).toBe(true);
+      // Recorded as the uploader's (server-only: the row tells an operator who stored it).
+      expect(await t.db.query('SELECT family_id, created_by, storage_key FROM files WHERE id = $1', [res.body.id])).toEqual([
+        { family_id: m.familyId, created_by: m.userId, storage_key: `${m.familyId}/${res.body.id}` },
+      ]);
     }
   });
 
