@@ -100,6 +100,25 @@ describe('push validation', () => {
     expect(normalizeValue(column('transfusions', 'date'), 1.5)).toBeInstanceOf(Invalid);
   });
 
+  it('a number column without physical bounds (a lab value, its reference range) refuses what is not finite: 1e400 in a pushed body parses to Infinity, which JSON cannot carry back (JSON.stringify writes null)', () => {
+    for (const name of ['value', 'reference_min', 'reference_max']) {
+      for (const bad of [Infinity, -Infinity, NaN]) {
+        expect({ name, bad, value: normalizeValue(column('blood_test_results', name), bad) }).toEqual({ name, bad, value: new Invalid('must be a finite number') });
+      }
+    }
+    const id = randomUUID();
+    const changes: unknown = JSON.parse(
+      `{"blood_test_results":{"created":[{"id":"${id}","blood_test_id":"${randomUUID()}","name":"Hb","value":1e400}],"updated":[],"deleted":[]}}`,
+    );
+    try {
+      validatePush(changes, family);
+      throw new Error('expected a 422');
+    } catch (error) {
+      expect(error).toBeInstanceOf(DomainError);
+      expect((error as DomainError).details).toMatchObject({ table: 'blood_test_results', id, field: 'value' });
+    }
+  });
+
   it('JSON columns: indicator names and template entries are non-blank text within the limits, at most 500 of them', () => {
     const indicators = column('transfusions', 'indicators_before');
     const names = column('analysis_templates', 'indicators_json');
