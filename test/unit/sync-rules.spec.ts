@@ -119,6 +119,24 @@ describe('push validation', () => {
     }
   });
 
+  it('integer and timestamp bounds are inclusive, as documented (interval_days 1–3660): each bound itself is accepted, one past it refused', () => {
+    const edges: Array<[string, string, number, number]> = [
+      ['reminders', 'interval_days', 1, 3660],
+      ['reminders', 'remind_at', 0, 8_640_000_000_000_000],
+      ['documents', 'size_bytes', 0, Number.MAX_SAFE_INTEGER],
+      ['families', 'patient_birth_date', -2_208_988_800_000, 8_640_000_000_000_000],
+    ];
+    for (const [table, name, min, max] of edges) {
+      const spec = column(table, name);
+      expect({ name, min: normalizeValue(spec, min), max: normalizeValue(spec, max) }).toEqual({ name, min, max });
+      expect({ name, below: normalizeValue(spec, min - 1), above: normalizeValue(spec, max + 1) }).toEqual({
+        name,
+        below: new Invalid(`must be between ${min} and ${max}`),
+        above: new Invalid(`must be between ${min} and ${max}`),
+      });
+    }
+  });
+
   it('JSON columns: indicator names and template entries are non-blank text within the limits, at most 500 of them', () => {
     const indicators = column('transfusions', 'indicators_before');
     const names = column('analysis_templates', 'indicators_json');
