@@ -137,6 +137,14 @@ describe('push validation', () => {
     }
   });
 
+  it('a boolean takes both spellings WatermelonDB may push (true/false, and SQLite\'s 1/0), nothing else', () => {
+    const isCompleted = column('reminders', 'is_completed');
+    expect([true, 1, false, 0].map((value) => normalizeValue(isCompleted, value))).toEqual([true, true, false, false]);
+    for (const bad of [2, -1, '0', '1', 'false', '', 0.5, -0.5, [], {}]) {
+      expect({ bad, value: normalizeValue(isCompleted, bad) }).toEqual({ bad, value: new Invalid('must be a boolean') });
+    }
+  });
+
   it('JSON columns: indicator names and template entries are non-blank text within the limits, at most 500 of them', () => {
     const indicators = column('transfusions', 'indicators_before');
     const names = column('analysis_templates', 'indicators_json');
