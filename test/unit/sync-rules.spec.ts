@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../src/common/errors/domain-error.js';
 import { parseMigration, planPull } from '../../src/modules/sync/sync-pull.service.js';
 import { APP_SCHEMA_VERSION, inClientSchema, SYNC_TABLES } from '../../src/modules/sync/sync-schema.js';
-import { normalizeValue, validatePush, Invalid } from '../../src/modules/sync/sync-validator.js';
+import { JSON_LIMITS, normalizeValue, validatePush, Invalid } from '../../src/modules/sync/sync-validator.js';
 
 const family = randomUUID();
 const column = (table: string, name: string) => SYNC_TABLES.find((t) => t.name === table)!.columns.find((c) => c.name === name)!;
@@ -160,6 +160,17 @@ describe('push validation', () => {
     for (const bad of ['{}', 'null', '["x", null]', '[["Hb"]]', `["${'x'.repeat(101)}"]`, '["a\\u0000b"]', JSON.stringify(Array.from({ length: 501 }, (_, i) => `i${i}`))]) {
       expect({ bad, value: normalizeValue(names, bad) }).toEqual({ bad, value: expect.any(Invalid) });
     }
+  });
+
+  it('JSON text is parsed up to exactly JSON_LIMITS.maxJsonLength characters (pretty-printed whitespace included); one more is refused unparsed', () => {
+    const indicators = column('transfusions', 'indicators_before');
+    const names = column('analysis_templates', 'indicators_json');
+    const padded = (json: string, length: number) => json + ' '.repeat(length - json.length);
+    expect(normalizeValue(indicators, padded('{"Hb":9.5}', JSON_LIMITS.maxJsonLength))).toEqual({ Hb: 9.5 });
+    expect(normalizeValue(names, padded('["Hb"]', JSON_LIMITS.maxJsonLength))).toEqual(['Hb']);
+    const tooLong = new Invalid(`must be at most ${JSON_LIMITS.maxJsonLength} characters of JSON`);
+    expect(normalizeValue(indicators, padded('{"Hb":9.5}', JSON_LIMITS.maxJsonLength + 1))).toEqual(tooLong);
+    expect(normalizeValue(names, padded('["Hb"]', JSON_LIMITS.maxJsonLength + 1))).toEqual(tooLong);
   });
 
   it('keeps only writable columns, ignores _status/_changed and read-only columns', () => {
