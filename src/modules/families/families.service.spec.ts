@@ -288,6 +288,15 @@ describe('FamiliesService', () => {
       expect(after).toMatchObject({ serverVersion: after.syncVersion, updatedBy: members[0].id });
     });
 
+    it("a change moves the family row's updated_at (WatermelonDB's column, pulled with the row) to the write's time", async () => {
+      const { owner } = await familyWithMembers(0);
+      await kit.dataSource.query('UPDATE families SET updated_at = 1 WHERE id = $1', [owner.familyId]);
+      const res = await kit.as(owner.id, () => kit.families.update({ patient_name: 'Amira' }));
+      const after = await family(owner.familyId);
+      expect(after.updatedAt).toBeGreaterThan(1);
+      expect(res.updated_at).toBe(after.updatedAt);
+    });
+
     it('a PATCH that changes nothing writes nothing: no version, no updated_at, no updated_by', async () => {
       const { owner, members } = await familyWithMembers(1);
       await kit.as(owner.id, () => kit.families.update({ patient_name: 'Amira', patient_weight_kg: 24.5, notes: null }));
