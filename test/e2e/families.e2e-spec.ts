@@ -184,6 +184,8 @@ describe('families (e2e)', () => {
       ['patient_blood_group', 'AB-', 'accept', 'AB-'],
       ['patient_blood_group', 'ab-', 'refuse', 'ab-'],
       ['patient_diagnosis', 'a lone surrogate', 'refuse', '\uD800'],
+      ['patient_diagnosis', '500 × 😀 (500 code points, the limit)', 'accept', '😀'.repeat(500)],
+      ['patient_diagnosis', '501 characters', 'refuse', 'x'.repeat(501)],
     ])('%s = %s: PATCH and push both %s it', async (field, _label, verdict, value) => {
       const accepted = verdict === 'accept';
       const owner = await registerFamily(t);
