@@ -173,6 +173,39 @@ describe('push validation', () => {
     expect(normalizeValue(names, padded('["Hb"]', JSON_LIMITS.maxJsonLength + 1))).toEqual(tooLong);
   });
 
+  it('a created or updated record that leaves out a required column is refused, naming it (is required), whatever table it is', () => {
+    const complete: Record<string, Record<string, unknown>> = {
+      transfusions: { date: 1 },
+      blood_tests: { date: 1 },
+      blood_test_results: { blood_test_id: randomUUID(), name: 'Hb', value: 9.5 },
+      analysis_templates: { name: 'CBC', indicators_json: '["Hb"]' },
+      reminders: { title: 'Iron', remind_at: 1, frequency: 'daily', is_completed: false },
+      documents: { name: 'Scan', category: 'other' },
+    };
+    const required = SYNC_TABLES.flatMap((t) => t.columns.filter((c) => c.required).map((c) => [t.name, c.name] as const));
+    expect(required.map(([table, name]) => `${table}.${name}`).sort()).toEqual(
+      Object.entries(complete).flatMap(([table, values]) => Object.keys(values).map((name) => `${table}.${name}`)).sort(),
+    );
+    for (const [table, name] of required) {
+      for (const kind of ['created', 'updated'] as const) {
+        const id = randomUUID();
+        const { [name]: _left, ...record } = complete[table];
+        const changes = { [table]: { created: [], updated: [], deleted: [], [kind]: [{ id, family_id: family, ...record }] } };
+        let details: unknown = null;
+        try {
+          validatePush(changes, family);
+        } catch (error) {
+          details = (error as DomainError).details;
+        }
+        expect({ table, name, kind, details }).toMatchObject({ table, name, kind, details: { table, id, field: name, errors: [{ field: name, message: 'is required' }] } });
+      }
+    }
+    // The complete records themselves are accepted.
+    for (const [table, record] of Object.entries(complete)) {
+      expect(validatePush({ [table]: { created: [{ id: randomUUID(), family_id: family, ...record }], updated: [], deleted: [] } }, family).recordCount).toBe(1);
+    }
+  });
+
   it('keeps only writable columns, ignores _status/_changed and read-only columns', () => {
     const push = validatePush(
       { families: { created: [], updated: [{ id: family, family_id: family, invite_code: 'ZZZZZZ', patient_name: 'A', _status: 'updated', _changed: 'patient_name' }], deleted: [] } },
