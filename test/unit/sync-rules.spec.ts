@@ -96,6 +96,8 @@ describe('push validation', () => {
     expect(normalizeValue(column('transfusions', 'indicators_before'), '{"error": 1}')).toEqual({ error: 1 });
     expect(normalizeValue(column('transfusions', 'indicators_before'), '{"hb": 1e400}')).toBeInstanceOf(Invalid);
     expect(normalizeValue(column('analysis_templates', 'indicators_json'), null)).toEqual([]);
+    // WatermelonDB's "not set" for a string column: the README's `'' or null: []`.
+    expect(normalizeValue(column('analysis_templates', 'indicators_json'), '')).toEqual([]);
     expect(normalizeValue(column('transfusions', 'notes'), '\ud800')).toBeInstanceOf(Invalid);
     expect(normalizeValue(column('transfusions', 'date'), 1.5)).toBeInstanceOf(Invalid);
   });
