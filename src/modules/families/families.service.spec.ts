@@ -277,6 +277,32 @@ describe('FamiliesService', () => {
     });
   });
 
+  describe('transferOwnership (POST /families/me/owner)', () => {
+    it('demotes the owner only while the password hash the confirmation verified is still theirs: a change committed meanwhile answers 401, nothing changes', async () => {
+      const { owner, members } = await familyWithMembers(1);
+      const [heir] = members;
+      const users = kit.dataSource.getRepository(UserEntity);
+      // A request without a sign-in id (the guard's scope here has none): the hash is the only check left.
+      const stale = await kit.as(owner.id, () =>
+        failure(() =>
+          kit.families.transferOwnership(heir.id, async () => {
+            const verified = (await user(owner.id)).passwordHash;
+            await users.update({ id: owner.id }, { passwordHash: `${verified}-changed` }); // a reset or change commits meanwhile
+            return verified;
+          }),
+        ),
+      );
+      expect([stale.code, stale.status]).toEqual([ErrorCode.INVALID_CREDENTIALS, 401]);
+      expect(await user(owner.id)).toMatchObject({ role: 'owner' });
+      expect(await user(heir.id)).toMatchObject({ role: 'member' });
+      // The hash still theirs: handed on.
+      const current = (await user(owner.id)).passwordHash;
+      await kit.as(owner.id, () => kit.families.transferOwnership(heir.id, async () => current));
+      expect(await user(owner.id)).toMatchObject({ role: 'member' });
+      expect(await user(heir.id)).toMatchObject({ role: 'owner' });
+    });
+  });
+
   describe('update', () => {
     it('any member writes patient fields; version and audit columns follow', async () => {
       const { owner, members } = await familyWithMembers(1);
