@@ -208,6 +208,15 @@ describe('push validation', () => {
     }
   });
 
+  it('_changed (the names of the locally changed columns) is taken up to exactly JSON_LIMITS.maxChangedLength characters, refused one past it', () => {
+    const pushChanged = (length: number) => () => {
+      const changed = `updated_at,date,${'x'.repeat(length - 'updated_at,date,'.length)}`;
+      return validatePush({ blood_tests: { created: [{ id: randomUUID(), family_id: family, date: 1, updated_at: 2, _changed: changed }], updated: [], deleted: [] } }, family);
+    };
+    expect(pushChanged(JSON_LIMITS.maxChangedLength)().tables[0].upserts[0].fingerprint).toEqual(expect.any(String));
+    expect(pushChanged(JSON_LIMITS.maxChangedLength + 1)).toThrow(`must be at most ${JSON_LIMITS.maxChangedLength} characters: the names of the changed columns`);
+  });
+
   it('keeps only writable columns, ignores _status/_changed and read-only columns', () => {
     const push = validatePush(
       { families: { created: [], updated: [{ id: family, family_id: family, invite_code: 'ZZZZZZ', patient_name: 'A', _status: 'updated', _changed: 'patient_name' }], deleted: [] } },
