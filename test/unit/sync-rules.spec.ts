@@ -245,6 +245,16 @@ describe('push validation', () => {
     expect(validatePush({ blood_tests: { created: [{ id, date: 1, family_id: '' }], updated: [], deleted: [] } }, family).recordCount).toBe(1);
   });
 
+  it('refuses an id pushed twice among created and updated records of a table, naming it', () => {
+    const id = randomUUID();
+    const record = { id, family_id: family, date: 1 };
+    for (const [created, updated] of [[[record, record], []], [[record], [record]], [[], [record, record]]]) {
+      expect(() => validatePush({ blood_tests: { created, updated, deleted: [] } }, family)).toThrow(`Invalid sync record blood_tests#${id}.id: duplicated in this push`);
+    }
+    // The same id in two tables is two records.
+    expect(validatePush({ blood_tests: { created: [record], updated: [], deleted: [] }, transfusions: { created: [record], updated: [], deleted: [] } }, family).recordCount).toBe(2);
+  });
+
   it('from a device, a created record must carry the family id; a wrong type is a 422, another family a 403', () => {
     const push = (record: Record<string, unknown>) => () =>
       validatePush({ blood_tests: { created: [{ id: randomUUID(), date: 1, ...record }], updated: [], deleted: [] } }, family, { requireFamilyId: true });
