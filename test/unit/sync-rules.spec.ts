@@ -255,6 +255,15 @@ describe('push validation', () => {
     expect(validatePush({ blood_tests: { created: [record], updated: [], deleted: [] }, transfusions: { created: [record], updated: [], deleted: [] } }, family).recordCount).toBe(2);
   });
 
+  it('blood_test_id is a lower-case UUID, as every id: the same test in upper case is refused, not stored as another spelling', () => {
+    const ref = column('blood_test_results', 'blood_test_id');
+    const id = randomUUID();
+    expect(normalizeValue(ref, id)).toBe(id);
+    for (const bad of [id.toUpperCase(), `{${id}}`, id.replace(/-/g, ''), '', 42]) {
+      expect({ bad, value: normalizeValue(ref, bad) }).toEqual({ bad, value: new Invalid('must be a lower-case UUID') });
+    }
+  });
+
   it('from a device, a created record must carry the family id; a wrong type is a 422, another family a 403', () => {
     const push = (record: Record<string, unknown>) => () =>
       validatePush({ blood_tests: { created: [{ id: randomUUID(), date: 1, ...record }], updated: [], deleted: [] } }, family, { requireFamilyId: true });
