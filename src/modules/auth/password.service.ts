@@ -66,7 +66,7 @@ export class PasswordService {
     const normalized = normalizePassword(password);
     const candidates: [string, PasswordMatch][] = [[normalized, 'normalized']];
     if (normalized !== password) candidates.push([password, 'as-typed']);
-    const stored = hash ?? (await this.dummyHash);
+    const stored = hash || (await this.dummyHash);
     for (const [candidate, match] of candidates) {
       if (await argon2.verify(stored, candidate).catch(() => false)) return hash ? match : null;
     }
