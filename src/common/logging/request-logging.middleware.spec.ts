@@ -48,6 +48,32 @@ describe('requestLogging', () => {
   });
 });
 
+describe('requestLogging: the line of a completed request', () => {
+  /** An app answering `?status=` with that status, and the lines logged with their level. */
+  function appWithLevels() {
+    const lines: Array<{ level: string; fields: Record<string, unknown> }> = [];
+    const keep = (level: string) => (fields: Record<string, unknown>) => void lines.push({ level, fields });
+    const app = express();
+    app.use(requestLogging({ info: keep('info'), warn: keep('warn'), error: keep('error') } as unknown as Pino));
+    app.get('/answer', (req, res) => void res.status(Number(req.query.status)).end());
+    const last = async () => {
+      for (let i = 0; i < 50 && !lines.length; i++) await new Promise((r) => setTimeout(r, 10));
+      return lines.pop()!;
+    };
+    return { app, last };
+  }
+
+  // Found by mutation testing: only a token first in the query (token, access_token) was ever checked;
+  // a redaction that missed refresh_token, or any token after another parameter, passed every test.
+  it('logs the URL with every token of its query redacted, wherever it stands, and nothing else of it', async () => {
+    const { app, last } = appWithLevels();
+    await request(app).get('/answer?status=200&token=t1&refresh_token=r1&access_token=a1&tokens=kept');
+    expect((await last()).fields.url).toBe('/answer?status=200&token=[redacted]&refresh_token=[redacted]&access_token=[redacted]&tokens=kept');
+    await request(app).get('/answer?refresh_token=r2&status=200');
+    expect((await last()).fields.url).toBe('/answer?refresh_token=[redacted]&status=200');
+  });
+});
+
 describe('requestLogging: a request that never gets its answer is logged too', () => {
   /**
    * A server whose route answers only once the whole body has arrived, with Node's request timeout
