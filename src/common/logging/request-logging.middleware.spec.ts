@@ -72,6 +72,20 @@ describe('requestLogging: the line of a completed request', () => {
     await request(app).get('/answer?refresh_token=r2&status=200');
     expect((await last()).fields.url).toBe('/answer?refresh_token=[redacted]&status=200');
   });
+
+  // Found by mutation testing: a 500 logged at warn (`status > 500`) passed every test.
+  it.each([
+    [200, 'info'],
+    [399, 'info'],
+    [400, 'warn'],
+    [499, 'warn'],
+    [500, 'error'],
+    [503, 'error'],
+  ])('logs a %i at %s', async (status, level) => {
+    const { app, last } = appWithLevels();
+    await request(app).get(`/answer?status=${status}`);
+    expect(await last()).toEqual({ level, fields: expect.objectContaining({ status }) });
+  });
 });
 
 describe('requestLogging: a request that never gets its answer is logged too', () => {
