@@ -34,7 +34,7 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(new Error('timeout exceeded when trying to connect'))).toBe(true);
     expect(isDatabaseUnavailable(failed(new Error('Connection terminated unexpectedly')))).toBe(true);
     expect(isDatabaseUnavailable(failed(withCode('ECONNRESET')))).toBe(true);
-    for (const sqlstate of ['57P01', '57P03', '57P05', '53100', '53300', '08006', '08001']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(true);
+    for (const sqlstate of ['57P01', '57P02', '57P03', '57P05', '53100', '53300', '08006', '08001']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(true);
     // A statement sent on a connection the server had ended meanwhile (node-postgres's words).
     expect(isDatabaseUnavailable(failed(new Error('Client has encountered a connection error and is not queryable')))).toBe(true);
   });
@@ -71,7 +71,9 @@ describe('isDatabaseUnavailable', () => {
   it('not a statement that failed, nor a socket error that is not the database\'s', () => {
     // 08P01 too: PostgreSQL's answer to a protocol bug (too many bind parameters), which no retry mends.
     // 53200 (out of memory) and 53400 (temp_file_limit…) too: one statement too large raises them at every retry.
-    for (const sqlstate of ['23505', '40001', '42P01', '08P01', '53200', '53400']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(false);
+    // 57P04 (database_dropped) too: the database is gone, no wait brings it back (found by mutation testing:
+    // a pattern taking the whole of 57P01-57P05 passed every test).
+    for (const sqlstate of ['23505', '40001', '42P01', '08P01', '53200', '53400', '57P04']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(false);
     expect(isDatabaseUnavailable(withCode('ECONNRESET'))).toBe(false); // a client's socket, say
     expect(isDatabaseUnavailable(new Error('boom'))).toBe(false);
     expect(isDatabaseUnavailable(undefined)).toBe(false);
