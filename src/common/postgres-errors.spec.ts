@@ -75,6 +75,11 @@ describe('isDatabaseUnavailable', () => {
     // a pattern taking the whole of 57P01-57P05 passed every test).
     for (const sqlstate of ['23505', '40001', '42P01', '08P01', '53200', '53400', '57P04']) expect(isDatabaseUnavailable(failed(withCode(sqlstate)))).toBe(false);
     expect(isDatabaseUnavailable(withCode('ECONNRESET'))).toBe(false); // a client's socket, say
+    // The S3 client's own connection errors carry its $metadata: object storage down is not the database
+    // (found by mutation testing: a check without `$metadata` passed every test).
+    for (const [code, syscall] of [['ECONNREFUSED', 'connect'], ['ENOTFOUND', 'getaddrinfo']]) {
+      expect(isDatabaseUnavailable(withCode(code, { syscall, $metadata: { attempts: 3 } }))).toBe(false);
+    }
     expect(isDatabaseUnavailable(new Error('boom'))).toBe(false);
     expect(isDatabaseUnavailable(undefined)).toBe(false);
     expect(isDatabaseUnavailable('ECONNREFUSED')).toBe(false);
