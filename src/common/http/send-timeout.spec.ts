@@ -133,6 +133,26 @@ describe('sendTimeout (a response whose client stopped reading is cut)', () => {
     expect({ second, cut }).toEqual({ second: true, cut: true });
   });
 
+  // Found by mutation testing: a timer left armed once the client had taken what was waiting passed every test.
+  it('is disarmed once the client has taken what was waiting: the server may then take its time before writing again', async () => {
+    const { server, port } = await serve((res) => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+      // More than the socket buffers take at once: write() returns false and the timer is armed.
+      expect(res.write(Buffer.alloc(ANSWER_BYTES, 0x61))).toBe(false);
+      // The client took it all; the server works twice the timeout before its last write.
+      res.once('drain', () => setTimeout(() => res.end('last'), 2 * TIMEOUT_MS));
+    });
+    running = server;
+    const { socket } = client(port, 16 * 1024 * 1024);
+    let tail = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => {
+      tail = (tail + chunk).slice(-64);
+      if (tail.includes('last')) socket.end();
+    });
+    await once(socket, 'close');
+    expect(tail).toMatch(/last(\r\n0\r\n\r\n)?$/);
+  });
+
   it('is not armed while the server itself takes its time, nor between the small writes of an event stream', async () => {
     const { server, port } = await serve((res) => {
       setTimeout(() => {
