@@ -123,6 +123,23 @@ describe('HTTP input handling and error shape (e2e)', () => {
     expect(res.body.details.fields[0].field).toBe('password');
   });
 
+  // Found by mutation testing: a declared Content-Length equal to the limit refused 413 (`>=`) passed every test.
+  it('a body of exactly BODY_LIMIT_BYTES is parsed; one byte more answers 413', async () => {
+    const bodyOf = (bytes: number) => {
+      const email = uniqueEmail();
+      const text = JSON.stringify({ email, password: '' });
+      return JSON.stringify({ email, password: 'p'.repeat(bytes - Buffer.byteLength(text)) });
+    };
+    const [exact, over] = [bodyOf(2048), bodyOf(2049)];
+    expect([Buffer.byteLength(exact), Buffer.byteLength(over)]).toEqual([2048, 2049]);
+    const parsed = await post('/api/v1/auth/register').set('Content-Type', 'application/json').send(exact);
+    expectErrorShape(parsed, 400);
+    expect(parsed.body.details.fields[0].field).toBe('password');
+    const refused = await post('/api/v1/auth/register').set('Content-Type', 'application/json').send(over);
+    expectErrorShape(refused, 413);
+    expect(refused.body.details).toEqual({ code: 'PAYLOAD_TOO_LARGE', max_bytes: 2048 });
+  });
+
   it('an unsupported charset answers 415', async () => {
     const res = await t.http().post('/api/v1/auth/login').set('Content-Type', 'application/json; charset=latin2').send('{}');
     expectErrorShape(res, 415);
