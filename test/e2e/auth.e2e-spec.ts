@@ -777,6 +777,13 @@ describe('auth (e2e)', () => {
       const signedAt = (ms: number) => jwt.sign({ sub: member.user.id, typ: 'access', iat: Math.floor(reset.getTime() / 1000), iat_ms: ms });
       await t.http().get('/api/v1/auth/me').set(bearer(signedAt(reset.getTime() + 1))).expect(200);
       await t.http().get('/api/v1/auth/me').set(bearer(signedAt(reset.getTime() - 1))).expect(401);
+      // Issued in the reset's own millisecond: not certainly after it, refused (found by mutation testing:
+      // a comparison taking that millisecond, `>=`, passed every test). Likewise a whole-second `iat` of
+      // the reset's own second, without `iat_ms`; the next second's is after it.
+      await t.http().get('/api/v1/auth/me').set(bearer(signedAt(reset.getTime()))).expect(401);
+      const signedInSecond = (s: number) => jwt.sign({ sub: member.user.id, typ: 'access', iat: s });
+      await t.http().get('/api/v1/auth/me').set(bearer(signedInSecond(Math.floor(reset.getTime() / 1000)))).expect(401);
+      await t.http().get('/api/v1/auth/me').set(bearer(signedInSecond(Math.floor(reset.getTime() / 1000) + 1))).expect(200);
       for (const req of [t.http().get('/api/v1/auth/me'), t.http().get('/api/v1/families/me'), t.http().get('/api/v1/sync')]) {
         const res = await req.set(bearer(member.token));
         expect(res.status).toBe(401);
