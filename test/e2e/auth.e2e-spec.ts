@@ -651,6 +651,32 @@ describe('auth (e2e)', () => {
       await t.http().get('/api/v1/families/me').set(bearer(lost.body.access_token)).expect(401);
     });
 
+    // Found by mutation testing: a guard that took its pair's first use as recorded whether or not the
+    // refresh token was still live (`affected >= 0`) passed every test. Forced here: the revocation
+    // commits between the guard's read of the sign-in and its recording of the pair's first use.
+    it("the first request of a pair whose sign-in is revoked while the guard records that first use is refused", async () => {
+      const user = await registerFamily(t);
+      const fresh = (await t.http().post('/api/v1/auth/login').send({ email: user.email, password: user.password }).expect(200)).body;
+      const tokenId = String(fresh.refresh_token).split('.')[0];
+      const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+      const observer = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+      await holder.connect();
+      await observer.connect();
+      try {
+        const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM refresh_tokens WHERE id = $1 FOR UPDATE', [tokenId]);
+        const me = t.http().get('/api/v1/auth/me').set(bearer(fresh.access_token)).then((res) => res);
+        await until(async () => (await sessionsWaitingBehind(observer, rows[0].pid)) === 1, 'the first use waiting for the refresh token');
+        await holder.query('UPDATE refresh_tokens SET revoked_at = now() WHERE id = $1', [tokenId]);
+        await holder.query('COMMIT');
+        expect((await me).status).toBe(401);
+      } finally {
+        await holder.end();
+        await observer.end();
+      }
+    });
+
     it('the pair a retry replaced, presented later, revokes the chain (two holders)', async () => {
       const user = await registerFamily(t);
       const first = await refresh(user.refreshToken).expect(200);
