@@ -4,10 +4,10 @@ import { AllExceptionsFilter } from './all-exceptions.filter.js';
 import { DomainError, ErrorCode } from './domain-error.js';
 import { invalidField, invalidRequest } from './invalid-request.js';
 
-function run(exception: unknown, path = '/api/v1/x') {
+function run(exception: unknown, path = '/api/v1/x', headersSent = false) {
   const sent: { status?: number; body?: Record<string, unknown>; destroyed?: boolean } = {};
   const response = {
-    headersSent: false,
+    headersSent,
     status(code: number) {
       sent.status = code;
       return this;
@@ -147,6 +147,17 @@ describe('AllExceptionsFilter', () => {
     expect(logged).toHaveLength(1);
     expect(JSON.stringify(logged)).not.toContain('eyJhbGciOi');
     expect(logged[0]).toEqual([expect.objectContaining({ path: '/api/v1/sync/events?access_token=[redacted]&x=1' }), 'unhandled error']);
+  });
+
+  // Found by mutation testing: a filter that wrote its answer after the headers of another had gone out
+  // (a download or a pull failing mid-body) passed every test. The connection must be cut instead: a
+  // client told a Content-Length would otherwise wait for the rest of a body that never comes.
+  it.each([
+    ['an unknown error', new Error('stream failed')],
+    ['a DomainError', new DomainError(ErrorCode.NOT_FOUND, 'gone')],
+  ])('%s after the answer has begun cuts the connection, and writes nothing', (_, exception) => {
+    const sent = run(exception, '/api/v1/files/x', true);
+    expect(sent).toEqual({ destroyed: true });
   });
 
   it('an unknown error carrying a 5xx status is still a bare 500', () => {
