@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { connectionName } from '../../src/database/connection-name.js';
 import { PING_TIMEOUT } from '../../src/modules/health/health.service.js';
@@ -66,6 +68,46 @@ describe('health and docs', () => {
       const [second, ...more] = await healthBackends();
       expect(more).toEqual([]);
       expect(second).not.toBe(first);
+    });
+
+    // Found by mutation testing: a check that never ran its statement again on a new connection (only
+    // `pg_terminate_backend`, which the client hears of before the next check, was tested) passed every test.
+    it('a kept connection lost without a word (it fails only once the next check sends on it) is replaced within that check: 200, not 503', async () => {
+      // The app reaches PostgreSQL through this proxy; `cut` connections are dropped, unforwarded, when the app next sends on them.
+      const real = new URL(process.env.TEST_DATABASE_URL!);
+      const links: Array<{ app: Socket; db: Socket; cut: boolean }> = [];
+      const proxy = createServer((app) => {
+        const db = connect(Number(real.port || 5432), real.hostname);
+        const link = { app, db, cut: false };
+        links.push(link);
+        app.on('data', (chunk: Buffer) => (link.cut ? (app.destroy(), db.destroy()) : db.write(chunk)));
+        db.on('data', (chunk: Buffer) => app.write(chunk));
+        for (const [a, b] of [[app, db], [db, app]]) {
+          a.on('error', () => b.destroy());
+          a.on('close', () => b.destroy());
+        }
+      });
+      proxy.listen(0, '127.0.0.1');
+      await once(proxy, 'listening');
+      const viaProxy = new URL(real.href);
+      viaProxy.hostname = '127.0.0.1';
+      viaProxy.port = String((proxy.address() as AddressInfo).port);
+      const app = await createTestApp({ DATABASE_URL: viaProxy.href });
+      try {
+        const before = links.length;
+        await app.http().get('/health').expect(200);
+        const health = links.slice(before);
+        expect(health).toHaveLength(1);
+        health[0].cut = true;
+        const res = await app.http().get('/health');
+        expect([res.status, res.body.database?.status]).toEqual([200, 'up']);
+        expect(health[0].app.destroyed).toBe(true);
+        expect(links.length).toBe(before + 2);
+      } finally {
+        await app.close();
+        for (const link of links) link.app.destroy();
+        proxy.close();
+      }
     });
 
     it('a health connection that stops answering (no error, no close) answers 503, and is replaced by the next check', async () => {
