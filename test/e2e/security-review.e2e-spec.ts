@@ -118,6 +118,10 @@ describe('security review: bodies of many properties (e2e)', () => {
     expect(nul.status).toBe(400);
     expect(nul.body.details.fields).toEqual([{ field: `${cut}.${cut}`, errors: [`${cut}.${cut} must not contain NUL characters`] }]);
     expect(unknown.text.length + nul.text.length).toBeLessThan(2_000);
+    // Found by mutation testing: a name of exactly 64 characters cut (`<` for `<=`) passed every test.
+    const longest = 'k'.repeat(64);
+    const whole = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: 'a.b', [longest]: 1 });
+    expect([whole.status, whole.body.details?.fields]).toEqual([400, [{ field: longest, errors: [`property ${longest} should not exist`] }]]);
   });
 });
 
