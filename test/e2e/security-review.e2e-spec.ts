@@ -122,6 +122,12 @@ describe('security review: bodies of many properties (e2e)', () => {
     const longest = 'k'.repeat(64);
     const whole = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: 'a.b', [longest]: 1 });
     expect([whole.status, whole.body.details?.fields]).toEqual([400, [{ field: longest, errors: [`property ${longest} should not exist`] }]]);
+    // Cut before an emoji the 64th character would halve: the answer is well-formed text (found by mutation
+    // testing: a cut leaving half of a surrogate pair passed every test).
+    const straddling = `${'k'.repeat(63)}😀x`;
+    const halved = await t.http().post('/api/v1/auth/refresh').send({ refresh_token: 'a.b', [straddling]: 1 });
+    expect(halved.body.details?.fields).toEqual([{ field: `${'k'.repeat(63)}…`, errors: [`property ${'k'.repeat(63)}… should not exist`] }]);
+    expect(halved.body.message.isWellFormed()).toBe(true);
   });
 });
 
