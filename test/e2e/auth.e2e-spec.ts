@@ -8,6 +8,31 @@ import { changesOf, pull, push } from '../factories/sync.factory.js';
 import { createTestApp, useTestApp, type TestApp } from '../setup/test-app.js';
 import { sessionsWaitingBehind, until } from '../setup/wait.js';
 
+/**
+ * Runs `body` while another session holds the row `id` of `table` (FOR UPDATE, in a transaction the
+ * body ends with `holder.query('COMMIT')`). `waiting(n, what)` returns once n sessions wait behind it.
+ */
+async function holdingRow<T>(
+  table: 'users' | 'refresh_tokens',
+  id: string,
+  body: (row: { holder: pg.Client; waiting: (n: number, what: string) => Promise<void> }) => Promise<T>,
+): Promise<T> {
+  const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+  const observer = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+  await holder.connect();
+  await observer.connect();
+  try {
+    const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM ${table} WHERE id = $1 FOR UPDATE`, [id]);
+    const waiting = (n: number, what: string) => until(async () => (await sessionsWaitingBehind(observer, rows[0].pid)) === n, what);
+    return await body({ holder, waiting });
+  } finally {
+    await holder.end();
+    await observer.end();
+  }
+}
+
 const ERROR_SHAPE = { statusCode: expect.any(Number), error: expect.any(String), message: expect.any(String) };
 
 describe('auth (e2e)', () => {
@@ -288,26 +313,15 @@ describe('auth (e2e)', () => {
        * it wait for the row, then lets go: they write the hash in that order. Answers their results.
        */
       async function queuedOnUserRow<T>(userId: string, writes: Array<() => Promise<T>>): Promise<T[]> {
-        const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-        const observer = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-        await holder.connect();
-        await observer.connect();
-        try {
-          const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-          await holder.query('BEGIN');
-          await holder.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
+        return holdingRow('users', userId, async ({ waiting, holder }) => {
           const started: Array<Promise<T>> = [];
           for (const write of writes) {
             started.push(write());
-            const n = started.length;
-            await until(async () => (await sessionsWaitingBehind(observer, rows[0].pid)) === n, `${n} writes of the hash waiting`);
+            await waiting(started.length, `${started.length} writes of the hash waiting`);
           }
           await holder.query('COMMIT');
-          return await Promise.all(started);
-        } finally {
-          await holder.end();
-          await observer.end();
-        }
+          return Promise.all(started);
+        });
       }
 
       const login = (user: { email: string }, password: string) =>
@@ -658,23 +672,13 @@ describe('auth (e2e)', () => {
       const user = await registerFamily(t);
       const fresh = (await t.http().post('/api/v1/auth/login').send({ email: user.email, password: user.password }).expect(200)).body;
       const tokenId = String(fresh.refresh_token).split('.')[0];
-      const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-      const observer = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-      await holder.connect();
-      await observer.connect();
-      try {
-        const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-        await holder.query('BEGIN');
-        await holder.query('SELECT 1 FROM refresh_tokens WHERE id = $1 FOR UPDATE', [tokenId]);
+      await holdingRow('refresh_tokens', tokenId, async ({ waiting, holder }) => {
         const me = t.http().get('/api/v1/auth/me').set(bearer(fresh.access_token)).then((res) => res);
-        await until(async () => (await sessionsWaitingBehind(observer, rows[0].pid)) === 1, 'the first use waiting for the refresh token');
+        await waiting(1, 'the first use waiting for the refresh token');
         await holder.query('UPDATE refresh_tokens SET revoked_at = now() WHERE id = $1', [tokenId]);
         await holder.query('COMMIT');
         expect((await me).status).toBe(401);
-      } finally {
-        await holder.end();
-        await observer.end();
-      }
+      });
     });
 
     it('the pair a retry replaced, presented later, revokes the chain (two holders)', async () => {
