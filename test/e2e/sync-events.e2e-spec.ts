@@ -524,7 +524,8 @@ describe('sync events (SSE)', () => {
       await until(async () => received.includes('event: sync'), 'the stream\'s first event');
       await t.http().post('/api/v1/auth/logout').send({ refresh_token: user.refreshToken }).expect(204);
       await until(async () => closed || statuses().length >= 3, 'the answers behind the stream');
-      expect(statuses()).toEqual([200, 400]);
+      expect({ statuses: statuses(), closed }).toEqual({ statuses: [200, 400], closed: true });
+      expect(received).toMatch(/^HTTP\/1\.1 400 [^]*?\r\nConnection: close\r\n/im);
       expect(received).toContain('"code":"MALFORMED_REQUEST"');
       const stored = await t.app.get(DataSource).query('SELECT 1 FROM transfusions WHERE id = $1', [record.id]);
       expect(stored).toEqual([]);
