@@ -52,6 +52,25 @@ describe('auth rate limits (e2e)', () => {
     expect((await t.http().post('/api/v1/auth/join-family').set('X-Forwarded-For', newClientIp()).set(bearer(user.token)).send({ invite_code: other.inviteCode })).status).toBe(200);
   });
 
+  it("only a wrong password uses up the account's budget: refusals for other reasons (409, 404, 400) after or without a password check do not", async () => {
+    // An owner with members may not delete their account (409 OWNER_HAS_MEMBERS) nor hand the family to
+    // a stranger (404): with the right password, each refusal was counted as a failed guess, and after
+    // three of them (an app retrying, a confused user) the owner could not sign in for the window.
+    const owner = await registerFamily(t, { ip: newClientIp() });
+    await registerFamily(t, { ip: newClientIp(), invite_code: owner.inviteCode });
+    const stranger = await registerFamily(t, { ip: newClientIp() });
+    const signedIn = (path: string, method: 'post' | 'delete', body: object) => t.http()[method](path).set('X-Forwarded-For', newClientIp()).set(bearer(owner.token)).send(body);
+    for (let i = 0; i < 4; i++) {
+      expect((await signedIn('/api/v1/auth/me', 'delete', { password: owner.password })).status).toBe(409);
+      expect((await signedIn('/api/v1/families/me/owner', 'post', { user_id: stranger.user.id, password: owner.password })).status).toBe(404);
+      expect((await signedIn('/api/v1/auth/me', 'delete', {})).status).toBe(400);
+    }
+    expect((await login(newClientIp(), owner.email, owner.password)).status).toBe(200);
+    // Wrong passwords still count, on the same budget.
+    for (let i = 0; i < 3; i++) expect((await signedIn('/api/v1/auth/me', 'delete', { password: 'wrong password' })).status).toBe(401);
+    expect429(await login(newClientIp(), owner.email, owner.password));
+  });
+
   it('login: one IP trying many accounts is limited at 3× the account limit', async () => {
     const ip = newClientIp();
     for (let i = 0; i < 9; i++) expect((await login(ip, uniqueEmail('spray'))).status).toBe(401);

@@ -54,7 +54,8 @@ const INVALID_WARNING_INTERVAL_MS = 60 * 60_000;
  *   stopping distributed guessing; the window is short (AUTH_RATE_WINDOW_SECONDS). The routes that
  *   check the account's password (login, change-password, DELETE /auth/me, POST /families/me/owner: `passwordCheck`) share
  *   **one** such budget, keyed by the account's email: otherwise whoever holds a stolen access token
- *   could guess the password on each of them, one budget per route. A route that always succeeds
+ *   could guess the password on each of them, one budget per route. On them only a wrong password
+ *   is a failure (AuthRateLimitInterceptor's keepsAttempt); on the others, any error. A route that always succeeds
  *   (forgot-password answers 202 whatever the email: `everyAttempt`) counts every attempt instead:
  *   its cost to the account — an email — comes with each one;
  *
@@ -108,7 +109,7 @@ export class AuthRateLimitGuard implements CanActivate {
       http.getResponse<Response>().setHeader('Retry-After', String(attempt.retryAfterSeconds));
       throw AuthErrors.rateLimited(attempt.retryAfterSeconds);
     }
-    holdAttempt(request, attempt.buckets.filter((_, i) => buckets[i].held));
+    holdAttempt(request, attempt.buckets.filter((_, i) => buckets[i].held), options.passwordCheck);
     return true;
   }
 
