@@ -63,6 +63,12 @@ describe('admin CLI (node dist/cli.js)', () => {
       // It names --password-stdin too: the way the README gives for a real server (a production run once said --password only).
       [['seed'], PRODUCTION, /--password or --password-stdin is required when NODE_ENV=production/],
       [['user:reset-password', '--email', 'a@b.example', '--password', 'long enough', '--password-stdin'], {}, /^error: --password and --password-stdin cannot be used together/],
+      // Each command's own range, one past it (found by mutation testing: a command handing the parser
+      // another bound failed no test; the parser's rule itself is src/cli/integer-option.spec.ts).
+      [['seed', '--months', '85'], {}, /^error: --months must be an integer from 1 to 84 \(got "85"\)$/],
+      [['seed', '--families', '0'], {}, /^error: --families must be an integer from 1 to 100000 \(got "0"\)$/],
+      [['sync:cleanup', '--idle-days', '36501'], {}, /^error: --idle-days must be an integer from 1 to 36500 \(got "36501"\)$/],
+      [['files:cleanup', '--retention-days', '36501'], {}, /^error: --retention-days must be an integer from 0 to 36500 \(got "36501"\)$/],
     ])('a bad option is reported as such with the database down: %j', async (args, env, message) => {
       expectOneLineFailure(await cli(args, { ...DB_DOWN, ...env }), message);
     });
