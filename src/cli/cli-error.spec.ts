@@ -10,4 +10,9 @@ describe('assertNoArguments', () => {
     expect(run).toThrow(CliError);
     expect(run).toThrow('files:cleanup takes no arguments (got "30 days")');
   });
+
+  // Found by mutation testing: refusing only two words or more failed no test (`--dry-run 30`, say).
+  it('refuses a single stray word too', () => {
+    expect(() => assertNoArguments('sync:cleanup', ['30'])).toThrow(new CliError('sync:cleanup takes no arguments (got "30")'));
+  });
 });
