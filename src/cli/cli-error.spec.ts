@@ -16,3 +16,11 @@ describe('assertNoArguments', () => {
     expect(() => assertNoArguments('sync:cleanup', ['30'])).toThrow(new CliError('sync:cleanup takes no arguments (got "30")'));
   });
 });
+
+// README, Admin CLI: a failure prints one line and exits 1 (cli.ts returns a CliError's exitCode).
+// Found by mutation testing: another default failed no test, the e2e specs only check "not 0".
+describe('CliError', () => {
+  it('exits 1 unless told otherwise', () => {
+    expect(new CliError('No user with email a@b.example').exitCode).toBe(1);
+  });
+});
