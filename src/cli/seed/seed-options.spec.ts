@@ -1,5 +1,6 @@
 import { CliError } from '../cli-error.js';
 import { assertResetAllowed, DEFAULT_SEED_PASSWORD, seedEmails, seedPassword } from './seed-options.js';
+import { SeedResetService } from './seed-reset.service.js';
 
 /** The rules `seed` applies to its options before connecting; test/e2e/cli.e2e-spec.ts runs a few through the process. */
 describe('seed options', () => {
@@ -64,6 +65,16 @@ describe('seed options', () => {
       [undefined, '--reset deletes data and is refused unless NODE_ENV is set to development or test (it is unset)'],
     ])('NODE_ENV=%s: refused', (env, message) => {
       expect(failure(() => assertResetAllowed(env))).toBe(message);
+    });
+
+    // The service that deletes checks it again itself, whoever calls it, before it reads anything (it
+    // is given no database here: a read would fail with a TypeError, not this CliError). Found by
+    // mutation testing: dropping that check failed no test, seed's own one coming first.
+    it.each(['production', undefined])('SeedResetService.reset with NODE_ENV=%s: refused before any read', async (env) => {
+      const service = new SeedResetService(null as never, null as never, null as never, null as never, null as never);
+      const refused = await service.reset(['demo@hemoday.example'], env).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(CliError);
+      expect((refused as Error).message).toMatch(/^--reset deletes data and is refused /);
     });
   });
 });
