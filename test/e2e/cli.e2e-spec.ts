@@ -43,7 +43,11 @@ describe('admin CLI (node dist/cli.js)', () => {
       [['family:show', 'QQQQQQ'], /No family with invite code QQQQQQ/],
       [['user:reset-password', '--email', 'nobody@nowhere.example', '--password', 'long enough'], /No user with email nobody@nowhere.example/],
     ])('%j', async (args, message) => {
-      expectOneLineFailure(await cli(args), message);
+      const run = await cli(args);
+      expectOneLineFailure(run, message);
+      // README, Admin CLI: every failure exits 1 (found by mutation testing: "not 0" let a service
+      // error's exit code drift to 2 unnoticed).
+      expect(run.code).toBe(1);
     });
 
     it('no command: the help, exit non-zero', async () => {
@@ -53,7 +57,9 @@ describe('admin CLI (node dist/cli.js)', () => {
     });
 
     it('database down (DATABASE_URL on a closed port)', async () => {
-      expectOneLineFailure(await cli(['seed', '--months', '1'], DB_DOWN), /cannot reach the database \(connection refused/);
+      const run = await cli(['seed', '--months', '1'], DB_DOWN);
+      expectOneLineFailure(run, /cannot reach the database \(connection refused/);
+      expect(run.code).toBe(1);
     });
 
     // Each would otherwise have connected (and, with --reset, deleted) before the bad option was noticed.
