@@ -42,6 +42,8 @@ describe('admin CLI (node dist/cli.js)', () => {
       [['family:show'], /missing required argument/],
       [['family:show', 'QQQQQQ'], /No family with invite code QQQQQQ/],
       [['user:reset-password', '--email', 'nobody@nowhere.example', '--password', 'long enough'], /No user with email nobody@nowhere.example/],
+      // Its own lookup, before reading the member's family (found by mutation testing: no test named an unknown email).
+      [['family:set-owner', '--email', 'nobody@nowhere.example'], /^error: No user with email nobody@nowhere.example$/],
     ])('%j', async (args, message) => {
       const run = await cli(args);
       expectOneLineFailure(run, message);
