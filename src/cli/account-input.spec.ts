@@ -61,6 +61,13 @@ describe('toRegisterDto (the CLI options user:create, user:reset-password and se
     expect(() => toRegisterDto({ email: '"a\r\nb"@example.test', password: 'long enough' })).toThrow(/^--email: must not contain control characters/);
   });
 
+  // Found by mutation testing: the DTO's field name leaking into the message (`--invite_code: …`) failed no test.
+  it('names a bad invite code by the option the operator typed, --invite-code, not the API field', () => {
+    const run = () => toRegisterDto({ email: 'a@b.example', password: 'long enough', inviteCode: 'ab' });
+    expect(run).toThrow(/^--invite-code: must match /);
+    expect(run).not.toThrow(/invite_code/);
+  });
+
   it('accepts a quoted local part without them, normalized', () => {
     expect(toRegisterDto({ email: ' "John Doe"@Example.test ', password: 'long enough' }).email).toBe('"john doe"@example.test');
   });
