@@ -86,6 +86,24 @@ describe('files:cleanup (node dist/cli.js)', () => {
     await t.http().get(`/api/v1/files/${neighbourFile.id}`).set(bearer(neighbour.token)).expect(200);
   });
 
+  // README: it exits 1, dry run or not, when a file to clean up is not in the store the run looks at.
+  // Found by mutation testing: dropping that exit (the report printed, exit 0) failed no test.
+  it('a file to clean up that is not in the store: the report, its ERROR line, then the error line, exit 1 (dry run too)', async () => {
+    const family = await registerFamily(t);
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(300), Buffer.from('\n%%EOF\n')]);
+    const orphan = (await t.http().post('/api/v1/upload').set(bearer(family.token)).attach('file', pdf, 'scan.pdf').expect(201)).body as { id: string };
+    rmSync(join(uploadDir, family.user.family_id!, orphan.id));
+    const env = { DATABASE_URL: process.env.TEST_DATABASE_URL!, UPLOAD_DIR: uploadDir, DATA_DIR: dataDir };
+
+    const run = await cli(['files:cleanup', '--dry-run', '--grace-hours', '0', '--family', family.user.family_id!], env);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/NOT IN THE STORE/);
+    // The service's line naming the object, then the command's last one.
+    const lines = run.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`ERROR \\[FileCleanupService\\] a file to clean up is not in the store.*key: ${family.user.family_id!}/${orphan.id}`));
+    expect(lines[lines.length - 1]).toMatch(/^error: 1 file\(s\) to clean up are not in the store \(UPLOAD_DIR .*\): is it the store the app writes to\?$/);
+  });
+
   itOnEmbeddedRun('rejects a bad option value with one line', async () => {
     const env = { DATABASE_URL: process.env.TEST_DATABASE_URL!, DATA_DIR: dataDir, UPLOAD_DIR: uploadDir };
     for (const [args, message] of [
