@@ -77,6 +77,10 @@ describe('admin CLI (node dist/cli.js)', () => {
       [['seed', '--families', '0'], {}, /^error: --families must be an integer from 1 to 100000 \(got "0"\)$/],
       [['sync:cleanup', '--idle-days', '36501'], {}, /^error: --idle-days must be an integer from 1 to 36500 \(got "36501"\)$/],
       [['files:cleanup', '--retention-days', '36501'], {}, /^error: --retention-days must be an integer from 0 to 36500 \(got "36501"\)$/],
+      // Neither password option: asked for by name (found by mutation testing: a command not requiring it
+      // was refused later, by the password-length rule, and no test noticed).
+      [['user:create', '--email', 'a@b.example'], {}, /^error: required option '--password <password>' or '--password-stdin' not specified$/],
+      [['user:reset-password', '--email', 'a@b.example'], {}, /^error: required option '--password <password>' or '--password-stdin' not specified$/],
       // Commander passes extra words on; the command refuses them (found by mutation testing: no test did).
       [['family:show', 'ABCDEF', 'extra'], {}, /^error: family:show takes exactly one argument: an invite code, an email or a family id$/],
       [['family:invite-code', 'ABCDEF', 'extra'], {}, /^error: family:invite-code takes exactly one argument: a family id, an invite code or an email$/],
