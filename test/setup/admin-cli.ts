@@ -49,9 +49,9 @@ export function cli(args: string[], env: Record<string, string | undefined> = {}
   });
 }
 
-/** An expected failure: non-zero, one line on stderr, no stack trace. */
+/** An expected failure: exit 1, one line on stderr, no stack trace. */
 export function expectOneLineFailure(run: Run, message: RegExp): void {
-  expect(run.code).not.toBe(0);
+  expect(run.code).toBe(1); // README, "Admin CLI": every command exits 1 with a one-line message on failure
   const lines = run.stderr.trim().split('\n');
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(message);
