@@ -198,6 +198,45 @@ describe('sync events (SSE)', () => {
     }
   });
 
+  it('never announces the same version twice: a write notified before the stream has read the current version, which the read then finds', async () => {
+    const { owner, member } = await familyWithMember(t);
+    const repository = t.app.get(SyncRepository);
+    const streamState = repository.streamState;
+    let reached!: () => void;
+    let release!: () => void;
+    const atRead = new Promise<void>((r) => (reached = r));
+    const gate = new Promise<void>((r) => (release = r));
+    // The stream's own read (not SyncListeningGuard's before it) held before it runs, while a write commits and is
+    // announced: the read then finds that write's version, already sent by its notification.
+    let reads = 0;
+    repository.streamState = async (...args: Parameters<typeof streamState>) => {
+      if (++reads === 1) return streamState.apply(repository, args);
+      repository.streamState = streamState;
+      reached();
+      await gate;
+      return streamState.apply(repository, args);
+    };
+    const opening = openEvents(t, member.token);
+    try {
+      await atRead;
+      const written = (await pushTransfusion(t, owner)).body.timestamp as number;
+      const stream = await opening;
+      try {
+        await stream.waitFor((e) => e.type === 'sync' && e.data.version === written);
+        release();
+        // A later write is the barrier: whatever the held read sent went out before its event.
+        const later = (await pushTransfusion(t, owner)).body.timestamp as number;
+        await stream.waitFor((e) => e.type === 'sync' && e.data.version === later);
+        expect(stream.events.filter((e) => e.type === 'sync').map((e) => e.data.version)).toEqual([written, later]);
+      } finally {
+        await stream.close();
+      }
+    } finally {
+      repository.streamState = streamState;
+      release();
+    }
+  });
+
   it('ends the stream of a member who is removed, and refuses their reconnection', async () => {
     const { owner, member } = await familyWithMember(t);
     const stream = await openEvents(t, member.token);
