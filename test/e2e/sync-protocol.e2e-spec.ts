@@ -455,7 +455,7 @@ describe('sync protocol over HTTP', () => {
       expect(notesOf(res).sort()).toEqual(['B later', 'B record']);
     });
 
-    it('a replacement answered at the phone\'s own cursor (versions ahead of the clock, not raised) is recorded: handed back, the phone is replaced again (found by review)', async () => {
+    it('a replacement answered at the phone\'s own cursor (versions ahead of the clock, not raised) is recorded: the phone then pulls incrementally; handed back, it is replaced again (found by review)', async () => {
       const g = await familyWith('G record');
       const f = await familyWith('F record');
       const db = t.app.get(DataSource);
@@ -468,6 +468,9 @@ describe('sync protocol over HTTP', () => {
       expect(cursor).toBe(ahead);
       const handed = (await pull(t, f, { last_pulled_at: cursor }, 'skewed').expect(200)).body;
       expect([handed.experimentalStrategy, handed.timestamp]).toEqual(['replacement', ahead]); // too far ahead to be raised
+      // Applied: the phone holds F at that timestamp, and its next pull is incremental (unrecorded, the cursor named
+      // no family of this installation and F's phone was replaced again, its records sent as `created`).
+      expect((await pull(t, f, { last_pulled_at: handed.timestamp }, 'skewed').expect(200)).body.experimentalStrategy).toBeUndefined();
       const back = (await pull(t, g, { last_pulled_at: cursor }, 'skewed').expect(200)).body;
       expect(back.experimentalStrategy).toBe('replacement');
       expect(notesOf(back)).toEqual(['G record']);
