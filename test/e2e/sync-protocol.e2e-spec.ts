@@ -398,6 +398,22 @@ describe('sync protocol over HTTP', () => {
     expect(refused.timestamp).toBeLessThan(Date.now() + 60_000);
   });
 
+  it('replacement with a cursor equal to the family\'s version (another family\'s, from the same phone): the version is raised past it too, so one timestamp of the installation never names two families', async () => {
+    const other = await register(t);
+    const own = await register(t);
+    const o0 = (await pull(t, other, null, 'equal-phone').expect(200)).body.timestamp;
+    const { timestamp: cursor } = (await push(t, other, o0, changesOf('transfusions', { created: [transfusion()] }), 'equal-phone').expect(200)).body;
+    await pull(t, other, { last_pulled_at: cursor }, 'equal-phone').expect(200); // the phone holds `other`'s family at `cursor`, on record
+    await push(t, own, (await pull(t, own).expect(200)).body.timestamp, changesOf('transfusions', { created: [transfusion({ notes: 'own' })] })).expect(200);
+    // `own`'s family at exactly the phone's cursor: equal versions, as two families' clocks can give.
+    await t.app.get(DataSource).query('UPDATE families SET sync_version = $2 WHERE id = $1', [own.familyId, cursor]);
+    const res = (await pull(t, own, { last_pulled_at: cursor }, 'equal-phone').expect(200)).body;
+    expect(res.experimentalStrategy).toBe('replacement');
+    expect(res.timestamp).toBeGreaterThan(cursor);
+    expect(res.changes.transfusions.created.map((r: { notes: string }) => r.notes)).toEqual(['own']);
+    expect((await pull(t, own, { last_pulled_at: res.timestamp }, 'equal-phone').expect(200)).body.experimentalStrategy).toBeUndefined();
+  });
+
   describe('what an installation (X-Device-Id) holds, whoever is signed in (found by review)', () => {
     const notesOf = (body: { changes: { transfusions: { created: Array<{ notes: string }>; updated: Array<{ notes: string }> } } }) =>
       [...body.changes.transfusions.created, ...body.changes.transfusions.updated].map((r) => r.notes);
