@@ -568,6 +568,9 @@ describe('sync protocol over HTTP', () => {
     for (const res of [await pull(t, m, { last_pulled_at: c1 }, tooLong), await push(t, m, c1, changesOf('transfusions', { updated: [{ ...a, notes: 'again' }] }), tooLong)]) {
       expect({ status: res.status, details: res.body.details }).toEqual({ status: 422, details: expect.objectContaining({ field: 'X-Device-Id' }) });
     }
+    // An empty X-Device-Id is no device, as documented (a client that has no id yet may send the header empty): pull and push go on.
+    await pull(t, m, { last_pulled_at: c1 }).set('X-Device-Id', '').expect(200);
+    await push(t, m, c1, withFamilyId(changesOf('transfusions', { created: [transfusion()] }), m.familyId)).set('X-Device-Id', '').expect(200);
     await t.http().get('/api/v1/sync').expect(401);
   });
 
