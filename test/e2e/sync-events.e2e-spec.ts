@@ -62,6 +62,30 @@ function pushTransfusion(t: RunningApp, owner: { token: string; family: { id: st
 }
 
 /**
+ * The stream (`opening`) announced `written`; `release` lets go of whatever the test held, and a
+ * later write is the barrier (whatever the held step sent went out before its event): the stream
+ * announced each version once, in order. Closes the stream.
+ */
+async function expectEachVersionOnce(
+  t: RunningApp,
+  opening: ReturnType<typeof openEvents>,
+  owner: { token: string; family: { id: string } },
+  written: number,
+  release: () => void,
+): Promise<void> {
+  const stream = await opening;
+  try {
+    await stream.waitFor((e) => e.type === 'sync' && e.data.version === written);
+    release();
+    const later = (await pushTransfusion(t, owner)).body.timestamp as number;
+    await stream.waitFor((e) => e.type === 'sync' && e.data.version === later);
+    expect(stream.events.filter((e) => e.type === 'sync').map((e) => e.data.version)).toEqual([written, later]);
+  } finally {
+    await stream.close();
+  }
+}
+
+/**
  * Opens a stream with `token` and holds it between the guards and its subscription while `change`
  * commits and a later write by `witness.caller` reaches `witness.stream` — so the change's
  * notification has gone by with no stream of `token` listening — then lets it go: it must end at
@@ -181,17 +205,7 @@ describe('sync events (SSE)', () => {
       const before = await snapshotRead;
       const written = (await pushTransfusion(t, owner)).body.timestamp as number;
       expect(written).toBeGreaterThan(before!);
-      const stream = await opening;
-      try {
-        await stream.waitFor((e) => e.type === 'sync' && e.data.version === written);
-        release();
-        // A later write is the barrier: whatever the held answer sent went out before its event.
-        const later = (await pushTransfusion(t, owner)).body.timestamp as number;
-        await stream.waitFor((e) => e.type === 'sync' && e.data.version === later);
-        expect(stream.events.filter((e) => e.type === 'sync').map((e) => e.data.version)).toEqual([written, later]);
-      } finally {
-        await stream.close();
-      }
+      await expectEachVersionOnce(t, opening, owner, written, release);
     } finally {
       repository.streamState = streamState;
       release();
@@ -220,17 +234,7 @@ describe('sync events (SSE)', () => {
     try {
       await atRead;
       const written = (await pushTransfusion(t, owner)).body.timestamp as number;
-      const stream = await opening;
-      try {
-        await stream.waitFor((e) => e.type === 'sync' && e.data.version === written);
-        release();
-        // A later write is the barrier: whatever the held read sent went out before its event.
-        const later = (await pushTransfusion(t, owner)).body.timestamp as number;
-        await stream.waitFor((e) => e.type === 'sync' && e.data.version === later);
-        expect(stream.events.filter((e) => e.type === 'sync').map((e) => e.data.version)).toEqual([written, later]);
-      } finally {
-        await stream.close();
-      }
+      await expectEachVersionOnce(t, opening, owner, written, release);
     } finally {
       repository.streamState = streamState;
       release();
