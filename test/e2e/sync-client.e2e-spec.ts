@@ -541,17 +541,20 @@ describe('sync with the real WatermelonDB client', () => {
     await sameData(phoneA, phoneB);
   });
 
-  it('a record deleted, then re-created with its id, reaches each phone as what it holds: created where it was destroyed, updated where it was kept', async () => {
+  /** Three phones of one family, each holding one transfusion phone A created (`kept`: its values, without the id). */
+  async function threePhonesHoldingOne() {
     const [owner, m1, m2] = await registerFamily(t, 2);
-    const phoneA = device(owner);
-    const phoneB = device(m1);
-    const phoneC = device(m2);
+    const [phoneA, phoneB, phoneC] = [device(owner), device(m1), device(m2)];
     for (const p of [phoneA, phoneB, phoneC]) await p.sync();
     const id = await phoneA.create('transfusions', { date: 1, volume_ml: 250, hospital: 'City', notes: 'original' });
-    await phoneA.sync();
-    await phoneB.sync();
-    await phoneC.sync(); // phone C now goes offline: it keeps the record and never pulls its deletion
+    for (const p of [phoneA, phoneB, phoneC]) await p.sync();
     const { id: _id, ...kept } = (await phoneA.find('transfusions', id))!;
+    return { phoneA, phoneB, phoneC, id, kept };
+  }
+
+  it('a record deleted, then re-created with its id, reaches each phone as what it holds: created where it was destroyed, updated where it was kept', async () => {
+    // Phone C goes offline after the set-up: it keeps the record and never pulls its deletion.
+    const { phoneA, phoneB, phoneC, id, kept } = await threePhonesHoldingOne();
 
     await phoneB.remove('transfusions', id);
     await phoneB.sync();
@@ -573,16 +576,7 @@ describe('sync with the real WatermelonDB client', () => {
   // life, so counting a life this phone created as held even when its deletion was pulled before the
   // cursor passed them all; then the phone that created it, and destroyed it, was sent `updated`.
   it('a record re-created by a third phone reaches the phone that first created it, and pulled its deletion, as created', async () => {
-    const [owner, m1, m2] = await registerFamily(t, 2);
-    const phoneA = device(owner);
-    const phoneB = device(m1);
-    const phoneC = device(m2);
-    for (const p of [phoneA, phoneB, phoneC]) await p.sync();
-    const id = await phoneA.create('transfusions', { date: 1, volume_ml: 250, hospital: 'City', notes: 'original' });
-    await phoneA.sync();
-    await phoneB.sync();
-    await phoneC.sync();
-    const { id: _id, ...kept } = (await phoneC.find('transfusions', id))!;
+    const { phoneA, phoneB, phoneC, id, kept } = await threePhonesHoldingOne();
 
     await phoneB.remove('transfusions', id);
     await phoneB.sync();
