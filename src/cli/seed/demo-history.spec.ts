@@ -68,6 +68,21 @@ describe('buildDemoHistory', () => {
     }
   });
 
+  // Found by review: the birth date was April 14 of the year 8 years back, so a family seeded from
+  // January to mid-April had a patient of 7, and its longest history started before their first birthday.
+  it.each(Array.from({ length: 12 }, (_, month) => [new Date(Date.UTC(2027, month, 3, 12)).toISOString().slice(0, 10), Date.UTC(2027, month, 3, 12)]))(
+    'seeded on %s: the patient is 8, and the longest history starts after their first birthday',
+    (_day, seededAt) => {
+      const longest = buildDemoHistory(FAMILY, DEMO_MAX_MONTHS, seededAt);
+      const born = new Date(longest.patient.patient_birth_date);
+      const birthday = (age: number) => Date.UTC(born.getUTCFullYear() + age, born.getUTCMonth(), born.getUTCDate());
+      expect(birthday(8)).toBeLessThanOrEqual(seededAt);
+      expect(birthday(9)).toBeGreaterThan(seededAt);
+      const dated = [...longest.records.transfusions, ...longest.records.blood_tests].map((r) => r.date as number);
+      expect(Math.min(...dated)).toBeGreaterThanOrEqual(birthday(1));
+    },
+  );
+
   it('is deterministic, and the same record keeps its id whatever --months says', () => {
     expect(buildDemoHistory(FAMILY, 24, NOW)).toEqual(buildDemoHistory(FAMILY, 24, NOW));
     const short = buildDemoHistory(FAMILY, 3, NOW).records;

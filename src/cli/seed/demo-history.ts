@@ -188,7 +188,11 @@ export function buildDemoHistory(familyId: string, months: number, now: number, 
       ...stamp,
     }));
 
-  const birth = Date.UTC(new Date(now).getUTCFullYear() - PATIENT_AGE_YEARS, 3, 14);
+  // 8 years and 100 days before `now`: the patient is 8 whenever seeded, and over a year old where the
+  // longest history starts. (April 14 of the year 8 years back made a patient of 7 for a family seeded
+  // before mid-April, whose longest history started before their first birthday: found by review.)
+  const seeded = new Date(now);
+  const birth = Date.UTC(seeded.getUTCFullYear() - PATIENT_AGE_YEARS, seeded.getUTCMonth(), seeded.getUTCDate()) - 100 * DAY;
   return {
     patient: {
       patient_name: 'Amira',
