@@ -84,6 +84,14 @@ describe('files:cleanup text report', () => {
     expect(cleanupProblem(report({}))).toBeUndefined();
   });
 
+  // Found by mutation testing: the orphans' age said the grace period even below the hour orphans always get,
+  // and a failure's line without the object it failed on, passed.
+  it('orphans are never younger than ORPHAN_MIN_AGE_HOURS, whatever the grace period says; a failure names its object', () => {
+    expect(formatCleanupReport(report({ grace_hours: 0 }))).toContain('stored objects and temporary files without a row (older than 1 h): 0, 0.00 MiB');
+    const text = formatCleanupReport(report({ failures: [{ family_id: FAMILY, key: `${FAMILY}/b`, message: 'EPERM' }, { family_id: FAMILY, message: 'timeout' }] }));
+    expect(text.split('\n').slice(-2)).toEqual([`  FAILED family ${FAMILY} object ${FAMILY}/b: EPERM`, `  FAILED family ${FAMILY}: timeout`]);
+  });
+
   it('an empty run', () => {
     expect(formatCleanupReport(report({})).split('\n')[0]).toBe(
       'files:cleanup: deleted 0 in all, 0.00 MiB: 0 file(s) with their row, 0 stored object(s) without a row, 0 temporary file(s) of interrupted writes',

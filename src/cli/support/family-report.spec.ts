@@ -36,4 +36,26 @@ describe('family:show report', () => {
       counts: [{ table: 'transfusions', live: 3, deleted: 1 }],
     });
   });
+
+  // Found by mutation testing: a family without a patient reported a weight of 0 kg, and passed.
+  it('a family without a patient yet: its patient fields stay null, never 0 kg or 1970', () => {
+    const report = toFamilyReport(
+      {
+        id: 'f',
+        invite_code: null,
+        patient_name: null,
+        patient_birth_date: null,
+        patient_weight_kg: null,
+        patient_blood_group: null,
+        patient_diagnosis: null,
+        sync_version: '1795639033099',
+        record_count: '0',
+        created_at: '1795639025972',
+        demo_seeded_at: null,
+      },
+      [],
+      [],
+    );
+    expect(report.family).toMatchObject({ patient_name: null, patient_birth_date: null, patient_weight_kg: null, demo_seeded_at: null });
+  });
 });
