@@ -58,6 +58,16 @@ describe('AppLogger: what an error log line may carry', () => {
   });
 });
 
+describe('AppLogger: passwords in a logged object', () => {
+  // Found by mutation testing: dropping '*.password' from the redacted paths passed every test.
+  it('a password field, at the top of the object or one level down (a logged body), is written as [redacted]', () => {
+    const { lines, logger } = capture();
+    logger.warn({ password: 'top-secret-1', body: { email: 'x@example.test', password: 'nested-secret-2' } }, 'a line with passwords');
+    expect(lines[0]).not.toContain('secret');
+    expect(JSON.parse(lines[0])).toMatchObject({ password: '[redacted]', body: { email: 'x@example.test', password: '[redacted]' } });
+  });
+});
+
 // Found by mutation testing: with the pino mixin returning nothing (or the middleware calling next()
 // outside the request's context), lines logged while handling a request lost their request id and no
 // test noticed; only the access line, which names reqId itself, was checked.
