@@ -156,7 +156,8 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
       // The demo account handed the family on: the reset hands it back before removing the member.
       const seedSession = await login(email, credentials(first.stdout).password).expect(200);
       await t.http().post('/api/v1/families/me/owner').set(bearer(seedSession.body.access_token)).send({ user_id: joined.user.id, password: credentials(first.stdout).password }).expect(200);
-      const run = await cli(['seed', '--email', email, '--password-stdin', '--months', '1', '--reset'], {}, { input: 'seed-password-2\n' });
+      // Typed in capitals: the same account (found by mutation testing: a reset that looked the emails up as typed passed).
+      const run = await cli(['seed', '--email', email.toUpperCase(), '--password-stdin', '--months', '1', '--reset'], {}, { input: 'seed-password-2\n' });
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/Reset: deleted 1 user\(s\) and 1 family\(ies\); 1 other member\(s\) removed from them and signed out\./);
@@ -326,6 +327,28 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
     } finally {
       await holder.end();
     }
+  });
+
+  // Found by mutation testing: a re-run that looked only at live rows for the ids it had written
+  // (so brought back, as new, every record a parent had deleted on a phone) passed every test.
+  it('a record deleted on a phone is not brought back by a re-run', async () => {
+    const email = uniqueEmail('deleted');
+    const seeded = await cli(['seed', '--email', email, '--months', '2']);
+    expect(seeded.code).toBe(0);
+    const session = await login(email, credentials(seeded.stdout).password).expect(200);
+    const phone = { ...bearer(session.body.access_token), 'X-Device-Id': randomUUID() };
+    const pulled = await t.http().get('/api/v1/sync').set(phone).expect(200);
+    const [transfusion] = pulled.body.changes.transfusions.created as Array<{ id: string }>;
+    const deleted = { transfusions: { created: [], updated: [], deleted: [transfusion.id] } };
+    await t.http().post(`/api/v1/sync?last_pulled_at=${pulled.body.timestamp}`).set(phone).send({ changes: deleted }).expect(200);
+    const { id, sync_version } = await familyOf(email);
+
+    const again = await cli(['seed', '--email', email, '--months', '2']);
+    expect([again.code, again.stderr]).toEqual([0, '']);
+    expect(again.stdout).toMatch(/Nothing to add/);
+    const row = (await db.query('SELECT deleted_at FROM transfusions WHERE id = $1 AND family_id = $2', [transfusion.id, id])).rows[0];
+    expect(row.deleted_at).not.toBeNull();
+    expect((await familyOf(email)).sync_version).toBe(sync_version);
   });
 
   itOnEmbeddedRun("a re-run never overwrites a patient a member entered while it ran: seed's 'no patient yet' is checked again under the family's lock", async () => {
