@@ -125,6 +125,22 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
       expect(pull.body.timestamp).toBe(Number((await familyOf(email)).sync_version));
     });
 
+    it('a phone can push every seeded record back unchanged: each passes the sync validation, and comes back as it was', async () => {
+      const { email: printed, password } = credentials(first.stdout);
+      const session = await login(printed, password).expect(200);
+      const phone = (deviceId: string) => ({ ...bearer(session.body.access_token), 'X-Device-Id': deviceId });
+      type Changes = Record<string, { created: Array<{ id: string }> }>;
+      const pull = await t.http().get('/api/v1/sync').set(phone(randomUUID())).expect(200);
+      const pulled = pull.body.changes as Changes;
+      const changes = Object.fromEntries(Object.entries(pulled).map(([table, c]) => [table, { created: [], updated: c.created, deleted: [] }]));
+      const pushDevice = randomUUID();
+      await t.http().post(`/api/v1/sync?last_pulled_at=${pull.body.timestamp}`).set(phone(pushDevice)).send({ changes }).expect(200);
+      const byId = (c: Changes) => Object.fromEntries(Object.entries(c).map(([table, { created }]) => [table, [...created].sort((a, b) => a.id.localeCompare(b.id))]));
+      const after = await t.http().get('/api/v1/sync').set(phone(randomUUID())).expect(200);
+      expect(after.body.timestamp).toBeGreaterThan(pull.body.timestamp);
+      expect(byId(after.body.changes as Changes)).toEqual(byId(pulled));
+    });
+
     itOnEmbeddedRun('--reset is refused in production, with a message and nothing deleted', async () => {
       const run = await cli(['seed', '--email', email, '--months', '3', '--reset'], PRODUCTION);
       expectOneLineFailure(run, /--reset .*refused when NODE_ENV=production/);
