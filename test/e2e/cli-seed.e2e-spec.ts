@@ -222,6 +222,18 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
       await login(real.email, 'real password').expect(200);
     });
 
+    // Found by mutation testing: an isSeedAccount that took any member of a demo family for seed's own
+    // passed every test; --reset then deleted the account of someone who had joined it with its code.
+    itOnEmbeddedRun('someone who joined a demo family with its invite code is not seed\'s account: --reset with their email is refused and deletes nothing', async () => {
+      const seeded = await cli(['seed', '--email', uniqueEmail('joined.demo'), '--months', '1']);
+      expect(seeded.code).toBe(0);
+      const member = await joinFamily(t, credentials(seeded.stdout).inviteCode);
+      const demo = await familyOf(member.email);
+      expectOneLineFailure(await cli(['seed', '--email', member.email, '--reset']), /--reset: .* is not an account seed created \(nothing was deleted\)/);
+      expect((await familyOf(member.email)).id).toBe(demo.id);
+      await login(member.email, member.password).expect(200);
+    });
+
     itOnEmbeddedRun('--reset over several emails is all or nothing: one real account among them and no demo family is deleted either', async () => {
       const base = uniqueEmail('mixed');
       const [local, domain] = base.split('@');
