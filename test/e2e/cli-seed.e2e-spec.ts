@@ -22,6 +22,7 @@ import { FamiliesService } from '../../src/modules/families/families.service.js'
 import { bearer, joinFamily, registerFamily as registerAccount, uniqueEmail } from '../factories/auth.factory.js';
 import { CLI, cli, cliDataDir, credentials, expectOneLineFailure, familyOf as familyIn, PRODUCTION, SEEDED, seededCounts, type Run, useCliDatabaseClient } from '../setup/admin-cli.js';
 import { childCwd, freePort, isAlive, postgresServersFor, removeDir, scratchDir, startProcess, waitUntil } from '../setup/service-process.js';
+import { expectEnded, openEvents } from '../setup/event-stream.js';
 import { useTestApp } from '../setup/test-app.js';
 import { itOnEmbeddedRun } from '../setup/test-runs.js';
 import { holdNextCall, sessionsWaitingBehind, until } from '../setup/wait.js';
@@ -172,11 +173,15 @@ describe('admin CLI: seed (node dist/cli.js)', () => {
       // The demo account handed the family on: the reset hands it back before removing the member.
       const seedSession = await login(email, credentials(first.stdout).password).expect(200);
       await t.http().post('/api/v1/families/me/owner').set(bearer(seedSession.body.access_token)).send({ user_id: joined.user.id, password: credentials(first.stdout).password }).expect(200);
+      // The demo account's phone listens for "sync now" (found by mutation testing: a reset that left it open passed).
+      const demoStream = await openEvents(t, seedSession.body.access_token);
+      await demoStream.waitFor((e) => e.type === 'sync');
       // Typed in capitals: the same account (found by mutation testing: a reset that looked the emails up as typed passed).
       const run = await cli(['seed', '--email', email.toUpperCase(), '--password-stdin', '--months', '1', '--reset'], {}, { input: 'seed-password-2\n' });
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/Reset: deleted 1 user\(s\) and 1 family\(ies\); 1 other member\(s\) removed from them and signed out\./);
+      await expectEnded(demoStream, 'the reset deleted its account').finally(() => demoStream.close());
       expect((await db.query('SELECT count(*)::int AS n FROM transfusions WHERE family_id = $1', [familyId])).rows[0].n).toBe(0);
       // Nor does its sync bookkeeping outlive it (sync_cursors and sync_last_pushes have no foreign key to families).
       expect(await syncState()).toEqual({ cursors: 0, pushes: 0 });
