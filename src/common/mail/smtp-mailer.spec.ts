@@ -43,6 +43,13 @@ describe('SmtpMailer: TLS', () => {
     }
   });
 
+  it("the mailer's SMTP transport takes that rule, and a ?requireTLS=false in SMTP_URL (a relay on a private network without TLS) turns it off", () => {
+    const requireTLS = (url: string) => (new SmtpMailer(url, 'no-reply@example.test') as unknown as { transport: { transporter: { options: { requireTLS?: boolean } } } }).transport.transporter.options.requireTLS;
+    expect(requireTLS('smtp://user:pass@mail.example.com:587')).toBe(true);
+    expect(requireTLS('smtp://user:pass@relay.internal:25?requireTLS=false')).toBe(false);
+    expect(requireTLS('smtp://127.0.0.1:25')).toBe(false);
+  });
+
   it('where TLS is required, a server without STARTTLS gets neither the login nor the email; ?requireTLS in SMTP_URL decides over the default', async () => {
     const server = await serverWithoutStarttls();
     try {
