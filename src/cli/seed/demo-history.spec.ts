@@ -31,6 +31,9 @@ describe('buildDemoHistory', () => {
 
   it('a monthly panel of 8–12 results with units and reference ranges, ferritin in every one', () => {
     expect(records.blood_tests.length).toBeGreaterThanOrEqual(23);
+    // One a month (found by mutation testing: panel days spilling into the next months passed).
+    const months = records.blood_tests.map((t) => new Date(t.date as number).toISOString().slice(0, 7));
+    expect(new Set(months).size).toBe(months.length);
     for (const test of records.blood_tests) {
       const results = records.blood_test_results.filter((r) => r.blood_test_id === test.id);
       expect(results.length).toBeGreaterThanOrEqual(8);

@@ -58,6 +58,25 @@ describe('AppLogger: what an error log line may carry', () => {
   });
 });
 
+describe('AppLogger: levels and errors', () => {
+  // Found by mutation testing: an Error logged without its err (message only), and Nest's verbose
+  // written at debug (shown by LOG_LEVEL=debug, which promises Nest's debug lines, not its verbose ones), passed.
+  it('an Error given as the message keeps its stack under err; verbose is below debug', () => {
+    const { lines, logger } = capture();
+    logger.error(new Error('the disk is full'), 'FilesService');
+    const entry = JSON.parse(lines[0]);
+    expect(entry).toMatchObject({ level: 50, context: 'FilesService', msg: 'the disk is full', err: { type: 'Error', message: 'the disk is full' } });
+    expect(entry.err.stack).toContain('app-logger.spec');
+
+    const debug = new Writable({ write: (chunk: Buffer, _encoding, callback) => (lines.push(chunk.toString()), callback()) });
+    const atDebug = new AppLogger(createPino('debug', debug));
+    lines.length = 0;
+    atDebug.debug('a debug line', 'X');
+    atDebug.verbose('a verbose line', 'X');
+    expect(lines.map((line) => JSON.parse(line).msg)).toEqual(['a debug line']);
+  });
+});
+
 describe('AppLogger: passwords in a logged object', () => {
   // Found by mutation testing: dropping '*.password' from the redacted paths passed every test.
   it('a password field, at the top of the object or one level down (a logged body), is written as [redacted]', () => {
