@@ -362,6 +362,22 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(report.files).toEqual({ count: 2, stored_bytes: 3 * 1024 * 1024, max_bytes: 10 * 1024 ** 3 });
     });
 
+    // Found by mutation testing: members listed by when they joined only (the owner last, once the
+    // family had been handed on to someone who joined later) passed every test.
+    it('family:show lists the owner first, also one who joined after the others (the family was handed on)', async () => {
+      const email = uniqueEmail('handed.on');
+      const seeded = await cli(['seed', '--email', email, '--months', '1']);
+      const { inviteCode, password } = credentials(seeded.stdout);
+      const member = await joinFamily(t, inviteCode);
+      const session = await login(email, password).expect(200);
+      await t.http().post('/api/v1/families/me/owner').set(bearer(session.body.access_token)).send({ user_id: member.user.id, password }).expect(200);
+      const report = JSON.parse((await cli(['family:show', inviteCode, '--json'])).stdout);
+      expect(report.members.map((m: { email: string; role: string }) => [m.role, m.email])).toEqual([
+        ['owner', member.email],
+        ['member', email],
+      ]);
+    });
+
     itOnEmbeddedRun('family:show prints what members wrote with its control characters escaped: a name cannot forge a line, an email cannot command the terminal', async () => {
       const owner = await registerAccount(t, { name: 'Real Owner' });
       // A name or patient field may hold any character but NUL. An email's quoted local part could hold control
