@@ -360,6 +360,9 @@ describe('admin CLI (node dist/cli.js)', () => {
       expect(Object.fromEntries(report.counts.map((c: { table: string; live: number }) => [c.table, c.live]))).toEqual(n);
       expect(report.records).toEqual({ stored_records: total, max_records: 1_000_000 });
       expect(report.files).toEqual({ count: 2, stored_bytes: 3 * 1024 * 1024, max_bytes: 10 * 1024 ** 3 });
+      // The limits are the command's settings (found by mutation testing: a record limit fixed at its default passed).
+      const limits = JSON.parse((await cli(['family:show', email, '--json'], { SYNC_FAMILY_MAX_RECORDS: '5000', UPLOAD_FAMILY_MAX_BYTES: String(20 * 1024 ** 3) })).stdout);
+      expect([limits.records.max_records, limits.files.max_bytes]).toEqual([5000, 20 * 1024 ** 3]);
     });
 
     // Found by mutation testing: members listed by when they joined only (the owner last, once the
