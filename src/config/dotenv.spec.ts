@@ -49,8 +49,16 @@ describe('loadDotEnv', () => {
     });
   });
 
+  // Found by review: the first of two lines naming a variable won, silently. `cp .env.example .env`, then a
+  // line appended to change a setting (`echo PORT=4000 >> .env`) was ignored for the example's PORT=3000;
+  // docker compose, a shell's `source` and the dotenv package all take the last.
+  it('takes the last line of a variable the file names twice', () => {
+    expect(load('DOTENV_SPEC_A=3000\nDOTENV_SPEC_B=kept\nDOTENV_SPEC_A=4000\n')).toMatchObject({ DOTENV_SPEC_A: '4000', DOTENV_SPEC_B: 'kept' });
+  });
+
   it('never overrides a variable the environment sets', () => {
     process.env.DOTENV_SPEC_A = 'from the environment';
     expect(load('DOTENV_SPEC_A=from the file\n').DOTENV_SPEC_A).toBe('from the environment');
+    expect(load('DOTENV_SPEC_A=from the file\nDOTENV_SPEC_A=again\n').DOTENV_SPEC_A).toBe('from the environment');
   });
 });
