@@ -186,7 +186,19 @@ export class EmbeddedPostgres {
   private async ensureCluster(binaries: Binaries, osUser?: OsUser): Promise<string> {
     const passwordFile = join(dirname(this.dataDir), `${baseName(this.dataDir)}.password`);
     if (existsSync(join(this.dataDir, 'PG_VERSION'))) {
-      return (await readFile(passwordFile, 'utf8')).trim();
+      // Beside the cluster, not in it: a volume mounted at the data directory keeps the cluster and may
+      // lose it (a new container). The cluster takes no other password: say so, not Node's ENOENT.
+      const password = await readFile(passwordFile, 'utf8').then(
+        (text) => text.trim(),
+        (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? '' : Promise.reject(error)),
+      );
+      if (!password) {
+        throw new EmbeddedPostgresError(
+          `${this.dataDir} holds the embedded PostgreSQL's cluster, but its password file ${passwordFile} is missing or empty: ` +
+            'put it back, or move the cluster away to have a new, empty one created there.',
+        );
+      }
+      return password;
     }
     // The parent holds the password file and must be traversable by the server's OS user.
     const parent = dirname(this.dataDir);

@@ -10,7 +10,7 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -285,6 +285,42 @@ describeOnEmbeddedRun('start-up and shutdown of node dist/main.js', () => {
     expect(output).not.toMatch(/FATAL|terminating connection/);
     app.lines(); // JSON only
     expect(postgresServersFor(join(dataDir, 'postgres'))).toEqual([]);
+  });
+
+  // Found by review: the password file lives beside the cluster, not in it, so a volume mounted at
+  // DATA_DIR/postgres (which the start-up supports: initdb fills an empty mount point in place) kept the
+  // cluster and lost the password with its container; every start then failed with Node's "ENOENT: no
+  // such file or directory, open '…/postgres.password'" and a stack, saying nothing of what to do.
+  it('a cluster whose password file is gone stops the start-up with one line saying what to do, and is left as it was', async () => {
+    const dataDir = await migratedDataDir();
+    const passwordFile = join(dataDir, 'postgres.password');
+    const password = readFileSync(passwordFile, 'utf8');
+    const port = await freePort();
+    const env = { PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: dataDir, JWT_SECRET };
+    for (const broken of [undefined, '\n']) {
+      rmSync(passwordFile);
+      if (broken !== undefined) writeFileSync(passwordFile, broken); // emptied: the server refused every password
+      try {
+        const app = startService(env);
+        expect(await app.exited).toBe(1);
+        const fatal = app.lines().filter((l) => (l.level as number) >= 50);
+        expect(fatal.map((l) => [l.msg, l.err])).toEqual([
+          [
+            `HemoDay failed to start: ${join(dataDir, 'postgres')} holds the embedded PostgreSQL's cluster, but its password file ${passwordFile} is ` +
+              'missing or empty: put it back, or move the cluster away to have a new, empty one created there.',
+            undefined,
+          ],
+        ]);
+      } finally {
+        writeFileSync(passwordFile, password, { mode: 0o600 });
+      }
+      expect(existsSync(join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+    }
+    // Put back, it opens the same cluster.
+    const again = startService(env);
+    await waitForHealth(port, again);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
   });
 
   it('a stale postmaster.pid naming an unrelated live process: that process is left alone and the service starts', async () => {
