@@ -1,5 +1,5 @@
 import { JWT_SECRET_MIN_LENGTH } from '../modules/auth/jwt-secret.js';
-import { appConfig, authConfig, DEFAULT_PASSWORD_RESET_URL, httpConfig, mailConfig } from './configuration.js';
+import { appConfig, authConfig, DEFAULT_PASSWORD_RESET_URL, httpConfig, mailConfig, uploadConfig } from './configuration.js';
 import { ConfigValidationError, validatedEnv, validateEnv } from './env.validation.js';
 
 function problemsOf(raw: Record<string, unknown>): string[] {
@@ -14,10 +14,15 @@ function problemsOf(raw: Record<string, unknown>): string[] {
 
 /** The http namespace of an environment (read from process.env, as the app does). */
 function httpConfigOf(env: Record<string, string>): ReturnType<typeof httpConfig> {
+  return namespaceOf(httpConfig, env);
+}
+
+/** A configuration namespace of an environment (read from process.env, as the app does). */
+function namespaceOf<T>(namespace: () => T, env: Record<string, string>): T {
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   try {
-    return httpConfig();
+    return namespace();
   } finally {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
@@ -65,6 +70,24 @@ describe('validateEnv', () => {
     ['fc00::/7, ::ffff:10.0.0.0/104, 10.0.0.0/8', ['fc00::/7', '::ffff:10.0.0.0/104', '10.0.0.0/8']],
   ])('TRUST_PROXY=%j is what Express\'s trust proxy gets: %j', (raw, parsed) => {
     expect(validateEnv({ TRUST_PROXY: raw }).TRUST_PROXY).toEqual(parsed);
+  });
+
+  // Found by mutation testing: the ends of these ranges were not checked (65536, 101 and /33 were refused; nothing said 65535, 100 and /32 are not).
+  it('accepts the highest port, the highest TRUST_PROXY hop count and single-address subnets, and refuses a port past 65535', () => {
+    expect(validateEnv({ PORT: '65535', EMBEDDED_PG_PORT: '65535', DATABASE_URL: PROD_DB })).toMatchObject({ PORT: 65535, EMBEDDED_PG_PORT: 65535 });
+    expect(problemsOf({ PORT: '65536' })).toEqual(['PORT="65536": PORT must not be greater than 65535']);
+    expect(problemsOf({ EMBEDDED_PG_PORT: '65536' })).toEqual(['EMBEDDED_PG_PORT="65536": EMBEDDED_PG_PORT must not be greater than 65535']);
+    expect(validateEnv({ TRUST_PROXY: '100' }).TRUST_PROXY).toBe(100);
+    expect(validateEnv({ TRUST_PROXY: '10.1.2.3/32, ::1/128' }).TRUST_PROXY).toEqual(['10.1.2.3/32', '::1/128']);
+  });
+
+  it.each([
+    ['true', true],
+    ['1', true],
+    ['false', false],
+    ['0', false],
+  ])('a boolean variable set to %j is %j', (raw, parsed) => {
+    expect(validateEnv({ DB_PREPARED_STATEMENTS: raw, S3_FORCE_PATH_STYLE: raw })).toMatchObject({ DB_PREPARED_STATEMENTS: parsed, S3_FORCE_PATH_STYLE: parsed });
   });
 
   it('password hashing cost: defaults to 64 MiB / 3 / 4, and refuses anything under OWASP\'s argon2id minimum', () => {
@@ -222,6 +245,8 @@ describe('validateEnv', () => {
 
   it('accepts a subset of the recognizable upload types, and names the supported ones when refusing', () => {
     expect(validateEnv({ UPLOAD_ALLOWED_TYPES: 'application/pdf, image/jpeg' }).UPLOAD_ALLOWED_TYPES).toBe('application/pdf, image/jpeg');
+    // As the sniffed types are compared with them: the blank after a comma is not part of the type.
+    expect(namespaceOf(uploadConfig, { UPLOAD_ALLOWED_TYPES: 'application/pdf, image/jpeg' }).allowedTypes).toEqual(['application/pdf', 'image/jpeg']);
     const [problem] = problemsOf({ UPLOAD_ALLOWED_TYPES: 'application/pdf,image/gif' });
     expect(problem).toContain('image/gif');
     expect(problem).toContain('supported are application/pdf, image/jpeg, image/png, image/heic, image/heif, image/webp');
@@ -248,6 +273,23 @@ describe('validateEnv', () => {
     expect(problemsOf({ EMBEDDED_PG_PORT: '3000', HOST: '0.0.0.0' })).toEqual([expect.stringMatching(/^EMBEDDED_PG_PORT="3000": PORT and EMBEDDED_PG_PORT are both 3000: /)]);
     expect(validateEnv({ PORT: '5433', EMBEDDED_PG_PORT: '5433', DATABASE_URL: PROD_DB })).toMatchObject({ PORT: 5433 });
     expect(validateEnv({ PORT: '5433', EMBEDDED_PG_PORT: '5433', HOST: '10.1.2.3' })).toMatchObject({ PORT: 5433 });
+    // `::` (every address, IPv4 ones included on a dual-stack host) takes 127.0.0.1's port too.
+    expect(problemsOf({ PORT: '5433', EMBEDDED_PG_PORT: '5433', HOST: '::' })).toEqual([expect.stringMatching(/^PORT="5433": PORT and EMBEDDED_PG_PORT are both 5433: /)]);
+    // Both out of range: that is the problem, said once each, not also that they are equal.
+    expect(problemsOf({ PORT: '70000', EMBEDDED_PG_PORT: '70000' })).toEqual([
+      'PORT="70000": PORT must not be greater than 65535',
+      'EMBEDDED_PG_PORT="70000": EMBEDDED_PG_PORT must not be greater than 65535',
+    ]);
+  });
+
+  it('STORAGE_DRIVER=s3 needs S3_BUCKET, and S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY together or neither', () => {
+    const S3 = { STORAGE_DRIVER: 's3', S3_BUCKET: 'hemoday-files' };
+    expect(problemsOf({ STORAGE_DRIVER: 's3' })).toEqual(['S3_BUCKET is required when STORAGE_DRIVER=s3']);
+    const together = 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together (or leave both unset for the default AWS credential chain)';
+    expect(problemsOf({ ...S3, S3_ACCESS_KEY_ID: 'key' })).toEqual([together]);
+    expect(problemsOf({ ...S3, S3_SECRET_ACCESS_KEY: 's3-secret-1' })).toEqual([together]);
+    expect(() => validateEnv({ ...S3, S3_ACCESS_KEY_ID: 'key', S3_SECRET_ACCESS_KEY: 's3-secret-1' })).not.toThrow();
+    expect(() => validateEnv(S3)).not.toThrow(); // the AWS credential chain
   });
 
   it('requires JWT_SECRET and DATABASE_URL in production', () => {
@@ -284,9 +326,10 @@ describe('validateEnv', () => {
   });
 
   it('a value that is not a number is told so, once, not also that it is out of range', () => {
-    expect(problemsOf({ PORT: 'abc', DB_POOL_SIZE: '2.5', SYNC_FULL_PULLS_MAX: '99' })).toEqual([
+    expect(problemsOf({ PORT: 'abc', DB_POOL_SIZE: '2.5', SYNC_FULL_PULLS_MAX: '99', DB_STATEMENT_TIMEOUT_SECONDS: '-5' })).toEqual([
       'PORT="abc": PORT must be an integer number',
       'DB_POOL_SIZE="2.5": DB_POOL_SIZE must be an integer number',
+      'DB_STATEMENT_TIMEOUT_SECONDS="-5": DB_STATEMENT_TIMEOUT_SECONDS must not be less than 0', // a negative number is a number
       'SYNC_FULL_PULLS_MAX="99": SYNC_FULL_PULLS_MAX must not be greater than 64', // a number: its range still counts
     ]);
   });
