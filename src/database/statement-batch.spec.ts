@@ -122,6 +122,30 @@ describe('runBatch', () => {
     expect(await preparedOn(other, text)).toEqual([{ statement: text, runs: '1' }]);
   });
 
+  // Found by mutation testing: the statement a batch failed at was only ever one whose Parse had succeeded.
+  // One whose Parse failed does not exist on the connection: taken for prepared, every later use of it
+  // there failed ("prepared statement … does not exist") until the connection closed.
+  it('a prepared statement whose parsing failed (its table locked past lock_timeout, as by a schema change) is parsed again on its next use', async () => {
+    const table = `batch_locked_${process.pid}_${Date.now()}`;
+    const text = `SELECT count(*)::int AS n FROM ${table}`;
+    await admin.query(`CREATE TABLE ${table} (n int)`);
+    const runner = await connection();
+    const locker = admin.createQueryRunner();
+    try {
+      await runner.query(`SET lock_timeout = '50ms'`);
+      await locker.startTransaction();
+      await locker.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+      expect(await failureOf(runBatch(runner.manager, [prepared(text, [])]))).toEqual({ code: '55P03', query: text });
+      await locker.rollbackTransaction();
+      expect(await runBatch(runner.manager, [prepared(text, [])])).toEqual([[{ n: 0 }]]);
+    } finally {
+      await runner.query('RESET lock_timeout');
+      if (locker.isTransactionActive) await locker.rollbackTransaction();
+      await locker.release();
+      await admin.query(`DROP TABLE ${table}`);
+    }
+  });
+
   it('with DB_PREPARED_STATEMENTS=false nothing is kept prepared', async () => {
     const unprepared = await new DataSource(buildDataSourceOptions(process.env.TEST_DATABASE_URL!, { poolSize: 1, preparedStatements: false })).initialize();
     try {
