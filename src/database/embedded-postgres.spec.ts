@@ -1,7 +1,51 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { binaryCopy, isTrustedCopy, sharedCopyPath } from './embedded-postgres.js';
+import pg from 'pg';
+import { binaryCopy, EmbeddedPostgres, isTrustedCopy, sharedCopyPath } from './embedded-postgres.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// Found by mutation testing: nothing checked where the server listens (README: "127.0.0.1 only"), nor
+// the cluster's encoding and locale that the start-up asks initdb for.
+describe('embedded PostgreSQL server', () => {
+  it('listens on 127.0.0.1 only, with no Unix socket, in a UTF8 cluster of the C locale; stopped, it leaves no pid file', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'hemoday-embedded-'));
+    chmodSync(base, 0o755); // the server runs as the postgres OS user when we are root
+    const server = new EmbeddedPostgres({ dataDir: join(base, 'postgres'), port: await freePort(), database: 'listen_check' });
+    try {
+      const url = await server.start();
+      expect(new URL(url).hostname).toBe('127.0.0.1');
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const { rows } = await client.query(
+          `SELECT current_setting('listen_addresses') AS listen, current_setting('unix_socket_directories') AS sockets,
+                  current_setting('server_encoding') AS encoding, datcollate AS collate
+             FROM pg_database WHERE datname = current_database()`,
+        );
+        expect(rows).toEqual([{ listen: '127.0.0.1', sockets: '', encoding: 'UTF8', collate: 'C' }]);
+      } finally {
+        await client.end();
+      }
+      await server.stop();
+      expect(existsSync(join(base, 'postgres', 'postmaster.pid'))).toBe(false);
+    } finally {
+      await server.stop();
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
 
 /** As root, the binaries are copied to a predictable path in /tmp: a copy is reused only if root made it. */
 describe('embedded PostgreSQL binary copy (root)', () => {
