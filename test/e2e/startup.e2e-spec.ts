@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from '../../src/database/data-source-options.js';
+import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import {
   freePort,
   isAlive,
@@ -341,6 +342,34 @@ describeOnEmbeddedRun('start-up and shutdown of node dist/main.js', () => {
       expect(await app.exited).toBe(0);
     } finally {
       process.kill(unrelated, 'SIGKILL');
+    }
+  });
+
+  // Found by mutation testing: only an unrelated program (sleep) stood for a reused pid. A PostgreSQL server
+  // of another data directory (another checkout's, the system's) must be left alone just the same, not
+  // taken for this one's orphan and stopped.
+  it('a stale postmaster.pid naming a PostgreSQL server of another data directory: that server keeps serving, and the service starts', async () => {
+    const dataDir = await migratedDataDir();
+    const other = new EmbeddedPostgres({ dataDir: join(scratch(), 'postgres'), port: await freePort(), database: 'other' });
+    const otherUrl = await other.start();
+    try {
+      const otherPid = Number(readFileSync(join(other.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      writeFileSync(join(dataDir, 'postgres', 'postmaster.pid'), `${otherPid}\n${other.dataDir}\n`);
+      const port = await freePort();
+      const app = startService({ PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: dataDir, JWT_SECRET });
+      await waitForHealth(port, app);
+      expect(app.output()).toMatch(/removing stale .*postmaster\.pid: pid \d+ is not a PostgreSQL server for this data directory/);
+      app.child.kill('SIGTERM');
+      expect(await app.exited).toBe(0);
+      const client = new pg.Client({ connectionString: otherUrl });
+      await client.connect();
+      try {
+        expect((await client.query('SELECT pg_postmaster_start_time() IS NOT NULL AS up')).rows).toEqual([{ up: true }]);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await other.stop();
     }
   });
 
