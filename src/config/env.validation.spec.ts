@@ -90,6 +90,15 @@ describe('validateEnv', () => {
     expect(validateEnv({ DB_PREPARED_STATEMENTS: raw, S3_FORCE_PATH_STYLE: raw })).toMatchObject({ DB_PREPARED_STATEMENTS: parsed, S3_FORCE_PATH_STYLE: parsed });
   });
 
+  // Found by review: "TRUE", "True" (a Python template's str(True)) or "yes" were refused as "must be a boolean
+  // value", which they are to whoever wrote them; the message did not say which spellings are taken.
+  it.each(['TRUE', 'True', 'yes', 'on'])('a boolean variable set to %j is refused, saying which values it takes', (raw) => {
+    expect(problemsOf({ DB_PREPARED_STATEMENTS: raw, S3_FORCE_PATH_STYLE: raw })).toEqual([
+      `DB_PREPARED_STATEMENTS=${JSON.stringify(raw)}: DB_PREPARED_STATEMENTS must be true or false (or 1 or 0)`,
+      `S3_FORCE_PATH_STYLE=${JSON.stringify(raw)}: S3_FORCE_PATH_STYLE must be true or false (or 1 or 0)`,
+    ]);
+  });
+
   it('password hashing cost: defaults to 64 MiB / 3 / 4, and refuses anything under OWASP\'s argon2id minimum', () => {
     expect(validateEnv({})).toMatchObject({ PASSWORD_HASH_MEMORY_KIB: 65536, PASSWORD_HASH_ITERATIONS: 3, PASSWORD_HASH_PARALLELISM: 4 });
     expect(validateEnv({ PASSWORD_HASH_MEMORY_KIB: '19456', PASSWORD_HASH_ITERATIONS: '2', PASSWORD_HASH_PARALLELISM: '1' })).toMatchObject({

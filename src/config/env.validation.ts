@@ -25,6 +25,8 @@ const toInt = ({ value }: { value: unknown }) =>
 const toBool = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+/** The spellings toBool takes, named when a value is refused ("must be a boolean value" did not say which). */
+const BOOLEAN = { message: (args: { property: string }) => `${args.property} must be true or false (or 1 or 0)` };
 
 /**
  * TRUST_PROXY as Express's 'trust proxy' takes it, minus `true`: `false`, a hop
@@ -213,7 +215,7 @@ export class EnvironmentVariables {
    * cannot carry protocol-level prepared statements (PgBouncer in transaction mode before 1.21, or
    * with max_prepared_statements = 0).
    */
-  @Transform(toBool) @IsOptional() @IsBoolean()
+  @Transform(toBool) @IsOptional() @IsBoolean(BOOLEAN)
   DB_PREPARED_STATEMENTS: boolean = true;
 
   @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(65535)
@@ -277,7 +279,7 @@ export class EnvironmentVariables {
   S3_SECRET_ACCESS_KEY?: string;
 
   /** Path-style URLs (endpoint/bucket/key): what MinIO, Garage, SeaweedFS… expect. */
-  @Transform(toBool) @IsOptional() @IsBoolean()
+  @Transform(toBool) @IsOptional() @IsBoolean(BOOLEAN)
   S3_FORCE_PATH_STYLE: boolean = true;
 
   /**
