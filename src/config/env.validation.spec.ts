@@ -259,6 +259,8 @@ describe('validateEnv', () => {
     const [problem] = problemsOf({ UPLOAD_ALLOWED_TYPES: 'application/pdf,image/gif' });
     expect(problem).toContain('image/gif');
     expect(problem).toContain('supported are application/pdf, image/jpeg, image/png, image/heic, image/heif, image/webp');
+    // Not a list of MIME types at all: said once, not also that "pdf" and "jpeg" are not supported types.
+    expect(problemsOf({ UPLOAD_ALLOWED_TYPES: 'pdf, jpeg' })).toEqual(['UPLOAD_ALLOWED_TYPES="pdf, jpeg": UPLOAD_ALLOWED_TYPES must be a comma-separated list of MIME types']);
   });
 
   it('reports every bad variable at once, one line each, in the error message', () => {
@@ -452,7 +454,7 @@ describe('mail and password-reset settings', () => {
 
   it('requires MAIL_FROM with SMTP_URL, and refuses one that is not an address', () => {
     expect(problemsOf({ SMTP_URL: SMTP })).toEqual([expect.stringMatching(/^MAIL_FROM is required when SMTP_URL is set/)]);
-    for (const value of ['HemoDay', 'no-reply', 'HemoDay <no-reply>', 'a b@example.com']) {
+    for (const value of ['HemoDay', 'no-reply', 'HemoDay <no-reply>', 'a b@example.com', 'no-reply@example', 'HemoDay <no-reply@example>']) {
       expect(problemsOf({ MAIL_FROM: value })).toEqual([`MAIL_FROM=${JSON.stringify(value)}: MAIL_FROM must be an address, optionally with a name: no-reply@example.com or HemoDay <no-reply@example.com>`]);
     }
     for (const value of ['no-reply@example.com', 'HemoDay <no-reply@example.com>', '"HemoDay, support" <help@hemoday.example.org>']) {
