@@ -50,6 +50,8 @@ interface OsUser {
 /** A primary's words, or a hot standby's (a cluster with standby.signal: "… ready to accept read-only connections"). */
 const READY_MESSAGE = /database system is ready to accept (read-only )?connections/;
 const START_TIMEOUT_MS = 60_000;
+/** PostgreSQL's SQLSTATE for a refused password. */
+const INVALID_PASSWORD = '28P01';
 /** How long a start waits for another process's start on the same data directory (initdb, then the server's own start). */
 const START_LOCK_WAIT_MS = START_TIMEOUT_MS + 60_000;
 /**
@@ -136,7 +138,14 @@ export class EmbeddedPostgres {
     this.throwIfStopping();
     const database = this.options.database ?? 'hemoday';
     const adminUrl = this.url(password, 'postgres');
-    await createDatabaseIfMissing(adminUrl, database);
+    await createDatabaseIfMissing(adminUrl, database).catch((error: unknown) => {
+      // The password file of another cluster (copied with another one's backup): PostgreSQL's words named neither file.
+      if ((error as { code?: unknown }).code !== INVALID_PASSWORD) throw error;
+      throw new EmbeddedPostgresError(
+        `the embedded PostgreSQL in ${this.dataDir} refuses the password in ${this.passwordFile}, which is not the one the cluster was created with: ` +
+          "put the cluster's own back, or move the cluster away to have a new, empty one created there.",
+      );
+    });
     this.serving = true;
     return this.url(password, database);
   }
@@ -183,8 +192,13 @@ export class EmbeddedPostgres {
     return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   }
 
+  /** Beside the cluster, not in it (initdb wants an empty data directory). */
+  private get passwordFile(): string {
+    return join(dirname(this.dataDir), `${baseName(this.dataDir)}.password`);
+  }
+
   private async ensureCluster(binaries: Binaries, osUser?: OsUser): Promise<string> {
-    const passwordFile = join(dirname(this.dataDir), `${baseName(this.dataDir)}.password`);
+    const passwordFile = this.passwordFile;
     if (existsSync(join(this.dataDir, 'PG_VERSION'))) {
       // Beside the cluster, not in it: a volume mounted at the data directory keeps the cluster and may
       // lose it (a new container). The cluster takes no other password: say so, not Node's ENOENT.

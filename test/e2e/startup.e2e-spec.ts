@@ -292,13 +292,18 @@ describeOnEmbeddedRun('start-up and shutdown of node dist/main.js', () => {
   // DATA_DIR/postgres (which the start-up supports: initdb fills an empty mount point in place) kept the
   // cluster and lost the password with its container; every start then failed with Node's "ENOENT: no
   // such file or directory, open '…/postgres.password'" and a stack, saying nothing of what to do.
-  it('a cluster whose password file is gone stops the start-up with one line saying what to do, and is left as it was', async () => {
+  it('a cluster whose password file is gone, emptied or another cluster\'s stops the start-up with one line saying what to do, and is left as it was', async () => {
     const dataDir = await migratedDataDir();
+    const cluster = join(dataDir, 'postgres');
     const passwordFile = join(dataDir, 'postgres.password');
     const password = readFileSync(passwordFile, 'utf8');
     const port = await freePort();
     const env = { PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: dataDir, JWT_SECRET };
-    for (const broken of [undefined, '\n']) {
+    const missing = `${cluster} holds the embedded PostgreSQL's cluster, but its password file ${passwordFile} is missing or empty: put it back, or move the cluster away to have a new, empty one created there.`;
+    // Found by review too: a password file of another cluster (copied along with a backup of another one)
+    // stopped it with PostgreSQL's 'password authentication failed for user "postgres"' and a stack.
+    const another = `the embedded PostgreSQL in ${cluster} refuses the password in ${passwordFile}, which is not the one the cluster was created with: put the cluster's own back, or move the cluster away to have a new, empty one created there.`;
+    for (const [broken, problem] of [[undefined, missing], ['\n', missing], ['another-clusters-password\n', another]]) {
       rmSync(passwordFile);
       if (broken !== undefined) writeFileSync(passwordFile, broken); // emptied: the server refused every password
       try {
@@ -306,16 +311,13 @@ describeOnEmbeddedRun('start-up and shutdown of node dist/main.js', () => {
         expect(await app.exited).toBe(1);
         const fatal = app.lines().filter((l) => (l.level as number) >= 50);
         expect(fatal.map((l) => [l.msg, l.err])).toEqual([
-          [
-            `HemoDay failed to start: ${join(dataDir, 'postgres')} holds the embedded PostgreSQL's cluster, but its password file ${passwordFile} is ` +
-              'missing or empty: put it back, or move the cluster away to have a new, empty one created there.',
-            undefined,
-          ],
+          [`HemoDay failed to start: ${problem}`, undefined],
         ]);
       } finally {
         writeFileSync(passwordFile, password, { mode: 0o600 });
       }
-      expect(existsSync(join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+      expect(existsSync(join(cluster, 'PG_VERSION'))).toBe(true);
+      expect(postgresServersFor(cluster)).toEqual([]);
     }
     // Put back, it opens the same cluster.
     const again = startService(env);
