@@ -9,19 +9,27 @@ import { connectionName } from '../../src/database/connection-name.js';
 import { DEADLINE_MARGIN } from '../../src/database/deadline-client.js';
 import { SyncRepository } from '../../src/modules/sync/sync.repository.js';
 import { bearer, registerFamily, type RegisteredUser } from '../factories/auth.factory.js';
-import { useTestApp } from '../setup/test-app.js';
+import { type TestApp, useScratchDatabaseApps } from '../setup/test-app.js';
 import { until } from '../setup/wait.js';
 
 describe('database statement limits (DB_STATEMENT_TIMEOUT_SECONDS=1)', () => {
-  // Two connections: a lost one must be replaced, not leave the pool short for good.
-  const t = useTestApp({ DB_STATEMENT_TIMEOUT_SECONDS: '1', DB_POOL_SIZE: '2' });
+  let t: TestApp;
   let admin: DataSource;
-
-  beforeAll(async () => {
-    admin = await new DataSource({ type: 'postgres', url: process.env.TEST_DATABASE_URL }).initialize();
-  });
+  // Declared first, so it runs before the scratch database is dropped.
   afterAll(async () => {
     await admin?.destroy();
+  });
+  // On a database of its own: these tests lock the families table (LOCK TABLE) and freeze the app's
+  // connections. On the run's shared database, the other jest worker's requests queued behind that
+  // lock, and a test of theirs holding a family row while it waited for such a request closed a
+  // circle through two processes that only the default 60 s statement timeout broke (a families e2e
+  // test and a CLI test timed out in a CI run).
+  const scratch = useScratchDatabaseApps('hemoday_timeouts');
+  beforeAll(async () => {
+    const url = await scratch.database();
+    // Two connections: a lost one must be replaced, not leave the pool short for good.
+    t = await scratch.app({ DATABASE_URL: url, DB_STATEMENT_TIMEOUT_SECONDS: '1', DB_POOL_SIZE: '2' });
+    admin = await new DataSource({ type: 'postgres', url }).initialize();
   });
 
   function push(owner: RegisteredUser) {
