@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { startApp, startDatabase } from './lib/environment.mjs';
 import { startCountingProxy } from './lib/pg-counter.mjs';
 import { round } from './lib/stats.mjs';
+import { resultOf, verdict } from './lib/verdict.mjs';
 import { pushScenario } from './scenarios/push.mjs';
 import { firstPullScenario } from './scenarios/first-pull.mjs';
 import { incrementalPullScenario } from './scenarios/incremental-pull.mjs';
@@ -109,34 +110,6 @@ function parseArgs(argv) {
   if (opts.sizes.statements.some((n) => n < 10)) throw new Error('--sizes statements: each size must be at least 10 (a mixed push needs every kind of change)');
   return opts;
 }
-
-/**
- * pass / FAIL / info; in short mode a timing target is not judged ("short"), while a
- * correctness row (size-independent: counts, errors, lost records) is judged in every mode.
- */
-function verdict(row, short) {
-  const ratio = Number.isFinite(row.measured) && Number.isFinite(row.baseline) && row.baseline > 0 ? row.measured / row.baseline : NaN;
-  const t = row.target;
-  let target = '—';
-  let pass = null;
-  if (t.kind === 'ratio') {
-    target = `ratio ≤ ${t.max}`;
-    pass = ratio <= t.max;
-  } else if (t.kind === 'abs') {
-    target = `≤ ${t.max} ${row.unit}`;
-    pass = row.measured <= t.max;
-  } else if (t.kind === 'equal') {
-    target = '= baseline';
-    pass = row.measured === row.baseline;
-  } else if (t.kind === 'zero') {
-    target = '0';
-    pass = row.measured === 0;
-  }
-  const unjudged = short && pass !== null && !row.correctness;
-  return { ...row, ratio, targetText: target, pass: unjudged ? null : pass, short: unjudged };
-}
-
-const resultOf = (r) => (r.crashed ? 'CRASH' : r.short ? 'short' : r.pass === null ? 'info' : r.pass ? 'pass' : 'FAIL');
 
 const fmt = (n, unit, integer) => {
   if (!Number.isFinite(n)) return 'n/a';

@@ -24,12 +24,12 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import * as syncSchema from '../../dist/src/modules/sync/sync-schema.js';
 import { Device, inviteCode, register } from '../lib/client.mjs';
-import { DATA_TABLES, makeRecord } from '../lib/records.mjs';
+import { makeRecord } from '../lib/records.mjs';
+import { pushedColumns, replay, TABLES } from '../lib/replay.mjs';
 import { msSince, percentile } from '../lib/stats.mjs';
 
-const { isJsonColumn, SYNC_TABLES, writableColumns } = syncSchema;
+const { isJsonColumn, SYNC_TABLES } = syncSchema;
 const SPEC = new Map(SYNC_TABLES.map((s) => [s.name, s]));
-const TABLES = ['families', ...DATA_TABLES];
 const MAX_PUSH_ATTEMPTS = 20;
 const HOT_REMINDERS = 3;
 
@@ -82,37 +82,6 @@ function diff(table, columns, a, b) {
   return columns.filter((c) => norm(table, c, a[c]) !== norm(table, c, b[c]));
 }
 const wireColumns = (table) => ['id', ...(table === 'families' ? [] : ['family_id']), ...SPEC.get(table).columns.map((c) => c.name)];
-const pushedColumns = (table) => ['id', ...writableColumns(SPEC.get(table)).map((c) => c.name)];
-
-/** The family's expected database state: every acknowledged push replayed in version order. */
-function replay(acks) {
-  const rows = Object.fromEntries(TABLES.map((t) => [t, new Map()]));
-  for (const ack of [...acks].sort((a, b) => a.version - b.version)) {
-    const { version: v, userId, deviceId, changes } = ack;
-    for (const [table, c] of Object.entries(changes)) {
-      for (const rec of [...c.created, ...c.updated]) {
-        const old = rows[table].get(rec.id);
-        const values = Object.fromEntries(pushedColumns(table).map((col) => [col, rec[col] ?? null]));
-        if (old) rows[table].set(rec.id, { ...old, ...values, server_version: v, updated_by: userId, deleted: false });
-        else rows[table].set(rec.id, { ...values, server_version: v, server_created_version: v, created_by: userId, updated_by: userId, created_by_device: deviceId, deleted: false });
-      }
-      for (const id of c.deleted) {
-        const old = rows[table].get(id);
-        if (old && !old.deleted) rows[table].set(id, { ...old, server_version: v, updated_by: userId, deleted: true });
-      }
-    }
-    // The server deletes the results of a deleted blood test (written in this push, or of a test deleted now).
-    if (changes.blood_tests || changes.blood_test_results) {
-      for (const [id, r] of rows.blood_test_results) {
-        const test = rows.blood_tests.get(r.blood_test_id);
-        if (!r.deleted && test?.deleted && (r.server_version === v || test.server_version === v)) {
-          rows.blood_test_results.set(id, { ...r, server_version: v, updated_by: userId, deleted: true });
-        }
-      }
-    }
-  }
-  return rows;
-}
 
 export async function devicesScenario(ctx) {
   const { devices: deviceCount, families: familyCount, seconds } = ctx.sizes;
