@@ -10,8 +10,10 @@
 // (no pg_stat_statements needed), and nothing the server runs on its own
 // (foreign-key checks, triggers).
 //
-// Recording (record()) keeps each statement's text and bound parameters, so the
-// app's own SQL for a request can be replayed through pg. With `holdCommits`,
+// Recording (record()) keeps each statement's text and bound parameters, whether
+// it was a named (prepared) statement, and where each Sync closed a round trip,
+// so the app's own SQL for a request can be replayed through pg as the app sent
+// it: the same statements in the same round trips. With `holdCommits`,
 // the app's COMMIT is sent as ROLLBACK: the app answers as usual, the database
 // stays as it was, and the replay meets the same state the app met.
 import { connect, createServer } from 'node:net';
@@ -158,9 +160,11 @@ export async function startCountingProxy(targetUrl) {
         named.set(name, text);
       } else if (type === 'B') {
         const { statement, values } = readBind(message);
-        pending = { text: named.get(statement), values };
+        pending = { text: named.get(statement), values, prepared: statement !== '' };
       } else if (type === 'E') {
         if (pending) log(pending);
+      } else if (type === 'S') {
+        log({ sync: true }); // the end of a round trip of the extended protocol
       } else if (type === 'Q') {
         const [text] = cString(message, 5);
         if (proxy.holdCommits && /^\s*(COMMIT|END)\s*;?\s*$/i.test(text)) {
@@ -205,7 +209,10 @@ export async function startCountingProxy(targetUrl) {
 
 /**
  * From recorded connections: the one transaction whose COMMIT was held (BEGIN …
- * COMMIT, both included), ready for client.query(); throws unless exactly one.
+ * COMMIT, both included) as the round trips the app made: each one either a
+ * simple query `{ text }` or a batch `{ batch: [{ text, values, prepared }] }`
+ * (the extended-protocol statements the app sent before one Sync, to replay with
+ * the app's own StatementBatch); throws unless exactly one.
  */
 export function heldTransaction(connections) {
   const found = [];
@@ -215,7 +222,17 @@ export function heldTransaction(connections) {
     let begin = end;
     while (begin >= 0 && !/^\s*(BEGIN|START TRANSACTION)\b/i.test(statements[begin].text)) begin--;
     if (begin < 0) throw new Error('a held COMMIT without its BEGIN');
-    found.push(statements.slice(begin, end + 1).map((s) => (s.values ? { text: s.text, values: s.values } : { text: s.heldCommit ? 'COMMIT' : s.text })));
+    const trips = [];
+    let batch = [];
+    for (const s of statements.slice(begin, end + 1)) {
+      if (s.sync) {
+        if (batch.length) trips.push({ batch });
+        batch = [];
+      } else if (s.values) batch.push({ text: s.text, values: s.values, prepared: s.prepared });
+      else trips.push({ text: s.heldCommit ? 'COMMIT' : s.text });
+    }
+    if (batch.length) throw new Error('a held transaction with statements after its last Sync');
+    found.push(trips);
   }
   if (found.length !== 1) throw new Error(`expected one held transaction, found ${found.length}`);
   return found[0];

@@ -11,6 +11,8 @@ import { median, percentile } from '../../bench/lib/stats.mjs';
 import { resultOf, verdict } from '../../bench/lib/verdict.mjs';
 // @ts-expect-error plain ESM script without types
 import { replay } from '../../bench/lib/replay.mjs';
+// @ts-expect-error plain ESM script without types
+import { heldTransaction } from '../../bench/lib/pg-counter.mjs';
 
 describe('bench percentile (nearest rank)', () => {
   const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
@@ -127,5 +129,32 @@ describe('bench replay of acknowledged pushes', () => {
     expect(rows.blood_test_results.get(result)).toMatchObject({ deleted: true, server_version: 2, updated_by: 'u2' });
     expect(rows.blood_test_results.get(late)).toMatchObject({ deleted: true, server_version: 3, server_created_version: 3 });
     expect(rows.blood_tests.get(other)).toMatchObject({ deleted: false, server_version: 1 });
+  });
+});
+
+describe("bench heldTransaction (the push's replay of the app's own SQL)", () => {
+  it('keeps the round trips the app made: statements sent before one Sync replay as one batch', () => {
+    const lock = { text: 'SELECT 1 FROM families WHERE id = $1 FOR UPDATE', values: ['f'], prepared: true };
+    const write = { text: 'INSERT INTO transfusions SELECT * FROM jsonb_array_elements($1)', values: ['[]'], prepared: false };
+    const bump = { text: 'UPDATE families SET sync_version = $1', values: ['2'], prepared: true };
+    const recorded = [
+      [{ text: 'SELECT 1', values: [] }, { sync: true }], // another request on another connection: no held COMMIT
+      [
+        { text: 'SELECT guard', values: ['u'], prepared: false },
+        { sync: true },
+        { text: 'BEGIN' },
+        lock,
+        { sync: true },
+        write,
+        bump,
+        { sync: true },
+        { text: 'COMMIT', heldCommit: true },
+      ],
+    ];
+    expect(heldTransaction(recorded)).toEqual([{ text: 'BEGIN' }, { batch: [lock] }, { batch: [write, bump] }, { text: 'COMMIT' }]);
+  });
+
+  it('refuses anything but exactly one held transaction', () => {
+    expect(() => heldTransaction([[{ text: 'BEGIN' }, { text: 'COMMIT' }]])).toThrow('expected one held transaction, found 0');
   });
 });
