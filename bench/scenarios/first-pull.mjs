@@ -1,5 +1,6 @@
 // 2. First sync of a family with N records over HTTP (body fully read) vs.
-//    SELECT json_agg(...) of the same rows and columns through pg: as a phone
+//    SELECT json_agg(...) of the same rows and columns through pg (every timed
+//    body checked, after its clock, to hold every live record): as a phone
 //    asks for it (Accept-Encoding: gzip, decoded by the client), and plain. Also
 //    the response size on the wire and plain, the app's peak memory during the
 //    pulls and, when PostgreSQL runs on this machine, the peak of the server
@@ -26,6 +27,8 @@ export async function firstPullScenario(ctx) {
   let memBefore;
   let peakReset = false;
   let pgPeak = { app: NaN, baseline: NaN, reset: false };
+  let checked = 0;
+  const wrong = []; // timed bodies that lacked records (or held others): a count for the correctness row
   try {
     // Warm-up (not measured) and the correctness check: the first pull holds every live record, as `created`.
     const warm = await new Device(ctx.app.baseUrl, family.user).pullRaw(null);
@@ -48,6 +51,12 @@ export async function firstPullScenario(ctx) {
           const r = await device.pullRaw(null, undefined, { acceptEncoding: which });
           if (r.status !== 200) throw new Error(`pull answered ${r.status}: ${r.text.slice(0, 300)}`);
           if ((r.encoding ?? 'identity') !== which) throw new Error(`asked for ${which}, the pull came ${r.encoding}`);
+          try {
+            checkFirstPull(r.text, family); // after the clock: every timed body, not only the warm-up's
+          } catch (error) {
+            wrong.push(`${which}: ${error instanceof Error ? error.message : String(error)}`);
+          }
+          checked++;
           if (which === 'gzip') {
             wireBytes = r.wireBytes;
             http.push(r.ms);
@@ -87,6 +96,17 @@ export async function firstPullScenario(ctx) {
       { scenario: 'first pull: response size, gzip on the wire', measured: wireBytes / 1024 / 1024, baseline: bytes / 1024 / 1024, unit: 'MiB', baselineLabel: 'plain JSON', target: { kind: 'info' } },
       { scenario: 'first pull: response size, plain', measured: bytes / 1024 / 1024, baseline: baseBytes / 1024 / 1024, unit: 'MiB', baselineLabel: 'pg json text', target: { kind: 'info' } },
       {
+        scenario: 'first pull bodies holding every live record',
+        measured: wrong.length,
+        baseline: checked,
+        unit: 'wrong',
+        baselineUnit: 'pulls',
+        baselineLabel: 'checked, plain and gzip',
+        target: { kind: 'zero' },
+        correctness: true,
+        integer: true,
+      },
+      {
         scenario: 'first pull: app peak memory (VmHWM)',
         measured: appPeak,
         baseline: peakReset ? memBefore.rssMiB : NaN,
@@ -108,6 +128,9 @@ export async function firstPullScenario(ctx) {
       live_records: liveCount(family.ids),
       load_ms: family.loadMs,
       repetitions: reps,
+      bodies_checked: checked,
+      bodies_wrong: wrong.length,
+      wrong_samples: wrong.slice(0, 5),
       http_ms: http,
       http_plain_ms: plain,
       baseline_ms: base,
