@@ -111,6 +111,9 @@ function parseArgs(argv) {
   return opts;
 }
 
+/** The ratio the table shows: none for counts (errors, statements, records), whose baseline is what was counted. */
+const shownRatio = (r) => (Number.isFinite(r.ratio) && !r.integer ? r.ratio : NaN);
+
 const fmt = (n, unit, integer) => {
   if (!Number.isFinite(n)) return 'n/a';
   const digits = integer ? 0 : Math.abs(n) >= 100 ? 0 : Math.abs(n) >= 10 ? 1 : 2;
@@ -124,7 +127,7 @@ function printTable(rows, markdown) {
     r.scenario,
     fmt(r.measured, r.unit, r.integer),
     Number.isFinite(r.baseline) ? `${fmt(r.baseline, r.baselineUnit ?? r.unit, r.integer)} (${r.baselineLabel})` : r.baselineLabel ?? '',
-    Number.isFinite(r.ratio) && !r.integer ? `${r.ratio.toFixed(2)}×` : '—',
+    Number.isFinite(shownRatio(r)) ? `${shownRatio(r).toFixed(2)}×` : '—',
     r.targetText,
     resultOf(r),
   ]);
@@ -234,7 +237,7 @@ async function main() {
       baseline: round(r.baseline, 3),
       baseline_label: r.baselineLabel,
       baseline_unit: r.baselineUnit ?? r.unit,
-      ratio: round(r.ratio, 3),
+      ratio: round(shownRatio(r), 3), // null where the table shows —
       unit: r.unit,
       target: r.targetText,
       enforced: Boolean(r.correctness) || (!opts.short && opts.strict && r.targetText !== '—'),
