@@ -54,6 +54,15 @@ describe('migration FoldDottedIInEmails1764870000000', () => {
     expect(await q.query('SELECT id, email FROM users ORDER BY id')).toEqual(before);
   });
 
+  // Found by mutation testing: nothing had a dot above that is not an i's, which the fold leaves alone.
+  it('leaves an email whose dot above sits on another letter as it is, beside one it folds', async () => {
+    const other = await insert('q\u0307uinn@example.test'); // no precomposed q with a dot: stays two code points
+    const turkish = await insert('ci\u0307nar@example.test');
+    await migration.up(q);
+    expect(await emailOf(other)).toBe('q\u0307uinn@example.test');
+    expect(await emailOf(turkish)).toBe('cinar@example.test');
+  });
+
   it('runs on a table without such emails, and down() changes nothing', async () => {
     const id = await insert('a@example.test');
     await migration.up(q);
