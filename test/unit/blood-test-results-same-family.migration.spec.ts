@@ -98,8 +98,15 @@ describe('migration BloodTestResultsSameFamily1764880000000', () => {
     const testOfA = await test(a);
     await result(a, testOfA);
     await migration.up(q);
+    // Checked at commit, as the key on blood_test_id alone: a push may write a result before its test.
+    const [early, later] = [randomUUID(), randomUUID()];
+    await q.startTransaction();
+    await q.query('INSERT INTO blood_test_results (id, family_id, blood_test_id) VALUES ($1, $2, $3)', [early, a, later]);
+    await q.query('INSERT INTO blood_tests (id, family_id) VALUES ($1, $2)', [later, a]);
+    await q.commitTransaction();
+    expect(await q.query('SELECT blood_test_id FROM blood_test_results WHERE id = $1', [early])).toEqual([{ blood_test_id: later }]);
     await q.query('DELETE FROM blood_tests WHERE id = $1', [testOfA]);
-    expect(await q.query('SELECT id FROM blood_test_results')).toEqual([]);
+    expect(await q.query('SELECT id FROM blood_test_results WHERE blood_test_id = $1', [testOfA])).toEqual([]);
     await migration.down(q);
     expect((await q.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'blood_test_results_blood_test_id_idx' AND schemaname = current_schema()`))[0].indexdef).toMatch(/\(blood_test_id\)$/);
   });
