@@ -3,7 +3,8 @@
 import { SYNC_TABLES, writableColumns } from '../../dist/src/modules/sync/sync-schema.js';
 import { DATA_TABLES } from './records.mjs';
 
-const SPEC = new Map(SYNC_TABLES.map((s) => [s.name, s]));
+/** Each synced table's column spec, by name. */
+export const SPEC = new Map(SYNC_TABLES.map((s) => [s.name, s]));
 export const TABLES = ['families', ...DATA_TABLES];
 /** The columns a push writes: id and every column that is not read-only. */
 export const pushedColumns = (table) => ['id', ...writableColumns(SPEC.get(table)).map((c) => c.name)];

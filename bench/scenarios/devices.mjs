@@ -25,11 +25,10 @@ import pg from 'pg';
 import * as syncSchema from '../../dist/src/modules/sync/sync-schema.js';
 import { Device, inviteCode, register } from '../lib/client.mjs';
 import { makeRecord } from '../lib/records.mjs';
-import { pushedColumns, replay, TABLES } from '../lib/replay.mjs';
+import { pushedColumns, replay, SPEC, TABLES } from '../lib/replay.mjs';
 import { msSince, percentile } from '../lib/stats.mjs';
 
 const { isJsonColumn, SYNC_TABLES } = syncSchema;
-const SPEC = new Map(SYNC_TABLES.map((s) => [s.name, s]));
 const MAX_PUSH_ATTEMPTS = 20;
 const HOT_REMINDERS = 3;
 
